@@ -1,0 +1,37 @@
+"""Fact-claim annotator: a Flask app factory in the style of Flask's tutorial (flaskr)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app; `config` overrides what the environment says (tests use it)."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    from . import config as config_module
+
+    config_module.configure(app, config or {})
+
+    from . import db as db_module
+
+    db_module.init_app(app)
+
+    from . import auth, security, views
+
+    security.init_app(app)
+    auth.init_app(app)
+    views.init_app(app)
+
+    from . import cli
+
+    cli.init_app(app)
+    return app

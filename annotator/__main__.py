@@ -1,0 +1,4 @@
+"""`python -m annotator` is the `annotator` command."""
+from .cli import main
+
+main()

@@ -1,0 +1,117 @@
+"""Users, passwords and API tokens. Plain functions over a SQLAlchemy session."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from .models import ROLES, ApiToken, User, utcnow
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}$")
+MIN_PASSWORD = 8
+TOKEN_PREFIX = "ann_"
+
+
+class AccountError(ValueError):
+    """A user operation that cannot be done; the message says why."""
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise AccountError(f"user name must be 1-80 letters, digits, '_', '.', '@' or '-' (got {name!r})")
+    return name
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r} (choose from {', '.join(ROLES)})")
+    return role
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"password must be at least {MIN_PASSWORD} characters")
+    return password
+
+
+def find_user(session: Session, name: str) -> User | None:
+    return session.scalar(select(User).where(User.name == name))
+
+
+def get_user(session: Session, name: str) -> User:
+    user = find_user(session, name)
+    if user is None:
+        raise AccountError(f"no user named {name!r}")
+    return user
+
+
+def create_user(session: Session, name: str, role: str = "annotator", password: str | None = None, active: bool = True) -> User:
+    """A new user; with no password (imported annotators) they cannot log in."""
+    check_name(name)
+    check_role(role)
+    if find_user(session, name) is not None:
+        raise AccountError(f"user {name!r} already exists")
+    user = User(name=name, role=role, active=active)
+    if password is not None:
+        user.set_password(check_password(password))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    user.set_password(check_password(password))
+
+
+def active_admins(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))) or 0
+
+
+def set_role(session: Session, user: User, role: str) -> None:
+    check_role(role)
+    if user.role == "admin" and role != "admin" and user.active and active_admins(session) <= 1:
+        raise AccountError("cannot change the role of the last active admin")
+    user.role = role
+
+
+def set_active(session: Session, user: User, active: bool) -> None:
+    """Deactivate or reactivate; an inactive user's labels stay, they just cannot log in."""
+    if not active and user.role == "admin" and user.active and active_admins(session) <= 1:
+        raise AccountError("cannot deactivate the last active admin")
+    user.active = active
+    if not active:
+        revoke_tokens(session, user)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(session: Session, user: User) -> str:
+    """A new API token for the user (shown once; only its hash is stored)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token)))
+    session.flush()
+    return token
+
+
+def revoke_tokens(session: Session, user: User) -> int:
+    result = session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    return result.rowcount or 0
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user a token belongs to, or None."""
+    if not token or not token.startswith(TOKEN_PREFIX):
+        return None
+    row = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.user.active:
+        return None
+    return row.user

@@ -1,0 +1,413 @@
+"""The `annotator` command: every bulk job works headless from here.
+
+Bad input exits non-zero with a one-line reason (click's "Error: ...");
+long work prints progress on stderr.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from . import accounts, articles, assignment, create_app, labelschema, projects
+from .db import begin_write, db
+from .ingest import IngestError, decode, expand_paths, read_path
+from .segment import segment
+
+DEMO_PROJECT = "Demo: check-worthy claims"
+DEMO_USERS = (("admin", "admin"), ("reviewer", "reviewer"), ("alice", "annotator"), ("bob", "annotator"))
+DEMO_GUIDELINES = """# Labelling guidelines (demo)
+
+Label **every sentence** with one of:
+
+- **CFS** (key `1`): a check-worthy factual claim, one the public would want verified: numbers, costs, causes, records.
+- **UFS** (key `2`): factual, but not worth checking (dates of meetings, who wrote the story).
+- **NFS** (key `3`): not a factual claim: opinions, questions, promises, predictions.
+
+Then mark **quotes** and **who said them**:
+
+1. Select the reported words and press `q` (QUOTE).
+2. Select the person or body they are attributed to and press `s` (SOURCE); the verb (*said*, *told*, *according to*) is a `c` (CUE).
+3. With the quote selected, press `l` and click its source to link them. The source may be in another sentence.
+"""
+
+
+def main() -> None:
+    """Console script entry point."""
+    cli = FlaskGroup(create_app=lambda: create_app(), help="Fact-claim annotator: build fact-checking datasets.")
+    cli.main(prog_name="annotator")
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _commit_or_fail(action) -> object:  # noqa: ANN001
+    """Run a unit of work in a write transaction; domain errors become one-line CLI errors."""
+    begin_write(db.session)
+    try:
+        result = action()
+        db.session.commit()
+        return result
+    except (accounts.AccountError, projects.ProjectError, labelschema.SchemaError, assignment.AssignmentError) as exc:
+        db.session.rollback()
+        _fail(str(exc))
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _read_password(password_stdin: bool, confirm: bool = True) -> str:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+    try:
+        return accounts.check_password(password)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+# ---------------------------------------------------------------- database
+@click.command("init")
+@with_appcontext
+def init_command() -> None:
+    """Create or upgrade the database schema (same as `annotator db upgrade`)."""
+    from flask_migrate import upgrade
+
+    upgrade()
+    click.echo(f"database ready: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def backup_command(path: str) -> None:
+    """Copy a live SQLite database consistently (SQLite's online backup API)."""
+    import sqlite3
+
+    if db.engine.dialect.name != "sqlite":
+        _fail("backup copies SQLite databases; for PostgreSQL use pg_dump (see README)")
+    source_path = db.engine.url.database
+    target = Path(path)
+    if target.exists():
+        _fail(f"{path} exists; choose a new file")
+    with sqlite3.connect(source_path) as source, sqlite3.connect(target) as dest:
+        source.backup(dest)
+    click.echo(f"backed up {source_path} to {path}")
+
+
+# ---------------------------------------------------------------- users
+@click.group("users")
+def users_group() -> None:
+    """Create and manage users."""
+
+
+@users_group.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "reviewer", "annotator"]), default="annotator", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@with_appcontext
+def users_create(name: str, role: str, password_stdin: bool) -> None:
+    """Create a user; the password is asked for (or read with --password-stdin)."""
+    try:
+        accounts.check_name(name)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    if accounts.find_user(db.session, name) is not None:
+        _fail(f"user {name!r} already exists")
+    password = _read_password(password_stdin)
+    _commit_or_fail(lambda: accounts.create_user(db.session, name, role, password))
+    click.echo(f"created {role} {name}")
+
+
+@users_group.command("list")
+@with_appcontext
+def users_list() -> None:
+    """List users with their role and whether they can log in."""
+    from sqlalchemy import select
+
+    from .models import User
+
+    for user in db.session.scalars(select(User).order_by(User.name)):
+        state = "active" if user.active else "inactive"
+        click.echo(f"{user.name}\t{user.role}\t{state}")
+
+
+@users_group.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True)
+@with_appcontext
+def users_password(name: str, password_stdin: bool) -> None:
+    """Set a user's password."""
+    password = _read_password(password_stdin)
+    _commit_or_fail(lambda: accounts.set_password(accounts.get_user(db.session, name), password))
+    click.echo(f"password set for {name}")
+
+
+@users_group.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["admin", "reviewer", "annotator"]))
+@with_appcontext
+def users_role(name: str, role: str) -> None:
+    """Change a user's role (the last active admin keeps theirs)."""
+    _commit_or_fail(lambda: accounts.set_role(db.session, accounts.get_user(db.session, name), role))
+    click.echo(f"{name} is now {role}")
+
+
+@users_group.command("deactivate")
+@click.argument("name")
+@with_appcontext
+def users_deactivate(name: str) -> None:
+    """Stop a user from logging in; their labels stay."""
+    _commit_or_fail(lambda: accounts.set_active(db.session, accounts.get_user(db.session, name), False))
+    click.echo(f"{name} deactivated")
+
+
+@users_group.command("activate")
+@click.argument("name")
+@with_appcontext
+def users_activate(name: str) -> None:
+    """Let a deactivated user log in again."""
+    _commit_or_fail(lambda: accounts.set_active(db.session, accounts.get_user(db.session, name), True))
+    click.echo(f"{name} activated")
+
+
+@users_group.command("token")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Revoke the user's tokens instead of issuing one.")
+@with_appcontext
+def users_token(name: str, revoke: bool) -> None:
+    """Issue an API token (printed once) or revoke a user's tokens."""
+    if revoke:
+        count = _commit_or_fail(lambda: accounts.revoke_tokens(db.session, accounts.get_user(db.session, name)))
+        click.echo(f"revoked {count} token(s) of {name}")
+        return
+    token = _commit_or_fail(lambda: accounts.issue_token(db.session, accounts.get_user(db.session, name)))
+    click.echo(token)
+
+
+# ---------------------------------------------------------------- projects
+@click.group("projects")
+def projects_group() -> None:
+    """Create and inspect projects."""
+
+
+@projects_group.command("create")
+@click.argument("name")
+@click.option("--preset", type=click.Choice(list(labelschema.PRESET_NAMES)), help="A ready-made label schema (default: claims).")
+@click.option("--schema", "schema_file", type=click.Path(exists=True, dir_okay=False), help="A label schema JSON file.")
+@click.option("--annotators-per-article", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--guidelines", "guidelines_file", type=click.Path(exists=True, dir_okay=False), help="Guidelines as a Markdown file.")
+@with_appcontext
+def projects_create(name: str, preset: str | None, schema_file: str | None, annotators_per_article: int, guidelines_file: str | None) -> None:
+    """Create a project with a preset or a schema file."""
+    if preset and schema_file:
+        _fail("give --preset or --schema, not both")
+    try:
+        if schema_file:
+            schema = labelschema.loads(decode(Path(schema_file).read_bytes(), schema_file))
+        else:
+            schema = labelschema.preset(preset or labelschema.DEFAULT_PRESET)
+        guidelines = decode(Path(guidelines_file).read_bytes(), guidelines_file) if guidelines_file else ""
+    except labelschema.SchemaError as exc:
+        _fail(f"{schema_file}: {exc}")
+    except IngestError as exc:
+        _fail(str(exc))
+    _commit_or_fail(lambda: projects.create_project(db.session, name, schema, annotators_per_article, guidelines))
+    click.echo(f"created project {name}")
+
+
+@projects_group.command("list")
+@with_appcontext
+def projects_list() -> None:
+    """List projects with their article counts."""
+    from .main import project_overview
+
+    for row in project_overview():
+        p = row["project"]
+        click.echo(f"{p.name}\t{row['articles']} articles\t{row['sentences']} sentences")
+
+
+@projects_group.command("schema")
+@click.argument("project")
+@with_appcontext
+def projects_schema(project: str) -> None:
+    """Print a project's label schema as JSON."""
+    try:
+        p = projects.get_project(db.session, project)
+    except projects.ProjectError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(p.label_schema, indent=2, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------- import, segment, assign
+@click.command("import")
+@click.argument("project")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--on-duplicate", type=click.Choice(articles.ON_DUPLICATE), default="error", show_default=True,
+              help="What to do with an article id the project already has.")
+@with_appcontext
+def import_command(project: str, paths: tuple[str, ...], on_duplicate: str) -> None:
+    """Import articles from .txt, .jsonl, .csv files or folders ('-' reads JSONL from stdin).
+
+    Each file is one transaction: a bad line rejects that whole file
+    (reported as FILE:LINE: reason) and the others still import.
+    """
+    try:
+        p = projects.get_project(db.session, project)
+    except projects.ProjectError as exc:
+        _fail(str(exc))
+    files = list(expand_paths(paths))
+    if not files:
+        _fail("no files to import")
+    total = articles.StoreResult()
+    rejected: list[str] = []
+    show_progress = len(files) > 3 and sys.stderr.isatty() or len(files) > 20
+    with click.progressbar(files, label="importing", file=sys.stderr, show_pos=True) if show_progress else _plain(files) as items:
+        for name, explicit in items:
+            if not explicit and Path(name).suffix.lower() not in (".txt", ".jsonl", ".csv"):
+                continue  # folders may hold other files; named files must be importable
+            try:
+                records = read_path(name, stdin=sys.stdin.buffer)
+                begin_write(db.session)
+                result = articles.store_articles(db.session, p, records, name, on_duplicate)  # type: ignore[arg-type]
+                db.session.commit()
+                total.merge(result)
+            except IngestError as exc:
+                db.session.rollback()
+                rejected.append(str(exc))
+                click.echo(str(exc), err=True)
+    click.echo(
+        f"imported {len(total.created)} new, {len(total.updated)} updated, {len(total.skipped)} skipped"
+        f" into {p.name}; {len(rejected)} file(s) rejected"
+    )
+    if rejected:
+        sys.exit(1)
+
+
+class _plain:
+    """A stand-in for a progress bar when there is nothing long to show."""
+
+    def __init__(self, items):  # noqa: ANN001
+        self.items = items
+
+    def __enter__(self):
+        return self.items
+
+    def __exit__(self, *exc) -> None:  # noqa: ANN002
+        return None
+
+
+@click.command("segment")
+@click.argument("file", default="-")
+def segment_command(file: str) -> None:
+    """Print the sentences of FILE (or stdin) as JSON lines with code-point offsets."""
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+        text = decode(data, "<stdin>" if file == "-" else file)
+    except OSError as exc:
+        _fail(f"{file}: cannot read: {exc.strerror}")
+    except IngestError as exc:
+        _fail(str(exc))
+    out = sys.stdout
+    for start, end in segment(text):
+        out.write(json.dumps({"start": start, "end": end, "text": text[start:end]}, ensure_ascii=False) + "\n")
+
+
+@click.command("assign")
+@click.argument("project")
+@click.option("--per-article", type=click.IntRange(min=1), help="Give every article N distinct annotators, balanced.")
+@click.option("--user", "user_name", help="Assign articles to this annotator by hand (with --articles).")
+@click.option("--articles", "article_ids", multiple=True, help="External article ids for --user (repeat or separate with spaces).")
+@with_appcontext
+def assign_command(project: str, per_article: int | None, user_name: str | None, article_ids: tuple[str, ...]) -> None:
+    """Assign articles to annotators (idempotent: existing assignments are kept)."""
+    try:
+        p = projects.get_project(db.session, project)
+    except projects.ProjectError as exc:
+        _fail(str(exc))
+    if per_article and user_name:
+        _fail("give --per-article or --user, not both")
+    if per_article:
+        result = _commit_or_fail(lambda: assignment.assign_balanced(db.session, p.id, per_article))
+        note = f"; {result.articles_short} article(s) have fewer than {per_article} (not enough annotators)" if result.articles_short else ""
+        click.echo(f"{result.created} new assignment(s){note}")
+        return
+    if user_name:
+        ids = [x for arg in article_ids for x in arg.split()]
+        if not ids:
+            _fail("--user needs --articles ID...")
+        created = _commit_or_fail(lambda: assignment.assign_to_user(db.session, p.id, accounts.get_user(db.session, user_name), ids))
+        click.echo(f"{created} new assignment(s) for {user_name}")
+        return
+    _fail("give --per-article N or --user NAME --articles ID...")
+
+
+# ---------------------------------------------------------------- demo
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Set up the demo and exit.")
+@with_appcontext
+def demo_command(host: str, port: int, no_serve: bool) -> None:
+    """Set up a demo project with sample articles and users (idempotent), then serve."""
+    from flask_migrate import upgrade
+
+    upgrade()
+    passwords = _commit_or_fail(_set_up_demo)
+    click.echo(f"demo project: {DEMO_PROJECT}")
+    click.echo("demo users (passwords are new on every run):")
+    for (name, role), password in zip(DEMO_USERS, passwords):
+        click.echo(f"  {name:<9} {role:<10} {password}")
+    if no_serve:
+        return
+    click.echo(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def _set_up_demo() -> list[str]:
+    from importlib.resources import files
+
+    session = db.session
+    passwords = []
+    for name, role in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+        user = accounts.find_user(session, name) or accounts.create_user(session, name, role)
+        user.role, user.active = role, True
+        accounts.set_password(user, password)
+        passwords.append(password)
+    project = projects.find_project(session, DEMO_PROJECT) or projects.create_project(
+        session, DEMO_PROJECT, labelschema.preset("claims"), annotators_per_article=2, guidelines=DEMO_GUIDELINES
+    )
+    source = files("annotator") / "demo" / "articles.jsonl"
+    from .ingest import parse_jsonl
+
+    records = parse_jsonl(source.read_text(encoding="utf-8"), "demo/articles.jsonl")
+    articles.store_articles(session, project, records, "demo/articles.jsonl", on_duplicate="skip")
+    assignment.assign_balanced(session, project.id, project.annotators_per_article)
+    return passwords
+
+
+COMMANDS = (
+    init_command,
+    backup_command,
+    users_group,
+    projects_group,
+    import_command,
+    segment_command,
+    assign_command,
+    demo_command,
+)
+
+
+def init_app(app: Flask) -> None:
+    for command in COMMANDS:
+        app.cli.add_command(command)

@@ -1,0 +1,71 @@
+"""Configuration from the environment, with safe defaults for a single machine."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+DEFAULT_MAX_UPLOAD_MB = 32
+
+
+def database_url(instance_path: str) -> str:
+    """DATABASE_URL if set (postgres URLs get the psycopg 3 driver), else SQLite in instance/."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return "sqlite:///" + str(Path(instance_path) / "annotator.sqlite3")
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def secret_key(instance_path: str) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in instance/."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    # O_EXCL: when several workers start at once, exactly one writes and all read the same key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def _env_flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def configure(app: Flask, overrides: Mapping[str, Any]) -> None:
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=database_url(app.instance_path),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=_env_flag("ANNOTATOR_HTTPS"),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=_env_flag("ANNOTATOR_HTTPS"),
+        PREFERRED_URL_SCHEME="https" if _env_flag("ANNOTATOR_HTTPS") else "http",
+        MAX_CONTENT_LENGTH=int(os.environ.get("ANNOTATOR_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB)) * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        LOGIN_MAX_FAILURES=int(os.environ.get("ANNOTATOR_LOGIN_MAX_FAILURES", 5)),
+        LOGIN_LOCKOUT_SECONDS=int(os.environ.get("ANNOTATOR_LOGIN_LOCKOUT_SECONDS", 300)),
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(overrides)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret_key(app.instance_path)

@@ -1,0 +1,84 @@
+"""The database handle, SQLite tuning, and the write-transaction rule.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout. Transactions
+start as plain deferred BEGIN, so readers never queue; code that will write
+calls `begin_write()` first, which on SQLite starts with BEGIN IMMEDIATE: a
+deferred transaction that reads and then writes can fail at once with
+"database is locked" when another worker committed in between, and the busy
+timeout cannot help it. On PostgreSQL `begin_write()` is a plain BEGIN; row
+conflicts are handled by the statements themselves (upserts, row locks).
+"""
+from __future__ import annotations
+
+from flask import Flask
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
+
+from . import PROJECT_ROOT
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+
+_IMMEDIATE = "annotator_sqlite_immediate"
+
+
+def tune_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, busy timeout, and BEGIN issued by us (see module doc)."""
+    if engine.dialect.name != "sqlite" or getattr(engine, "_annotator_tuned", False):
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # noqa: ANN001
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    engine._annotator_tuned = True  # type: ignore[attr-defined]
+
+
+def begin_write(session: Session | scoped_session) -> None:
+    """Start a transaction that will write; call before the first query of the unit of work.
+
+    Whatever the session had open (typically the read that loaded the logged-in
+    user) is ended first: it only read, so nothing is lost.
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={_IMMEDIATE: True})
+
+
+def init_app(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    with app.app_context():
+        tune_sqlite(db.engine)
+    from . import models  # noqa: F401  (register the tables)

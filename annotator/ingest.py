@@ -1,0 +1,194 @@
+"""Read article files (.txt, .jsonl, .csv) into records, exactly as written.
+
+Text is decoded as UTF-8 (a leading BOM is dropped) with no newline
+translation, so a CRLF file keeps its "\r\n" and offsets stay true to the file.
+Every problem is an IngestError that names the file and the line.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+FORMATS = (".txt", ".jsonl", ".csv")
+STDIN = "-"
+# Keys of the annotated article format; such files belong to import-annotations.
+_ANNOTATION_KEYS = {"sentences", "annotations", "gold"}
+_CORE_KEYS = {"id", "title", "text", "meta"}
+
+
+class IngestError(ValueError):
+    """A file or line that cannot be imported: `FILE:LINE: reason`."""
+
+    def __init__(self, file: str, line: int | None, reason: str):
+        self.file, self.line, self.reason = file, line, reason
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    external_id: str
+    title: str
+    text: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None  # where it came from, for error messages
+
+
+def expand_paths(paths: Iterable[str]) -> Iterator[tuple[str, bool]]:
+    """Yield (path, explicit) for each file; folders give their importable files, sorted."""
+    for raw in paths:
+        if raw == STDIN:
+            yield raw, True
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts):
+                    yield str(child), False
+        else:
+            yield raw, True
+
+
+def decode(data: bytes, name: str) -> str:
+    """UTF-8 with the BOM dropped and nothing else changed."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise IngestError(name, line, f"not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
+    return text
+
+
+def read_path(name: str, stdin: io.BufferedIOBase | None = None) -> list[ArticleRecord]:
+    """Read one file (or '-' for JSONL on stdin) into records; raise IngestError."""
+    if name == STDIN:
+        if stdin is None:
+            raise IngestError(name, None, "no standard input")
+        return parse_jsonl(decode(stdin.read(), "<stdin>"), "<stdin>")
+    path = Path(name)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise IngestError(name, None, f"unknown format {suffix or '(no extension)'!r}; use .txt, .jsonl or .csv")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
+    text = decode(data, name)
+    if suffix == ".txt":
+        return [parse_txt(text, name, path.stem)]
+    if suffix == ".jsonl":
+        return parse_jsonl(text, name)
+    return parse_csv(text, name)
+
+
+def parse_txt(text: str, name: str, external_id: str) -> ArticleRecord:
+    """One article; its first non-empty line is the title, the whole file is the text."""
+    _check_text(text, name, None)
+    title = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return ArticleRecord(external_id=external_id, title=title, text=text, meta={}, line=1)
+
+
+def parse_jsonl(text: str, name: str) -> list[ArticleRecord]:
+    records: list[ArticleRecord] = []
+    seen: dict[str, int] = {}
+    # split on "\n" only: a JSON string cannot hold a raw newline, and "\r" before it is JSON whitespace.
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise IngestError(name, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise IngestError(name, lineno, f"expected a JSON object, got {type(obj).__name__}")
+        records.append(_record(obj, name, lineno, default_id=f"{Path(name).stem}-{lineno}", seen=seen))
+    if not records:
+        raise IngestError(name, None, "no articles in file")
+    return records
+
+
+def parse_csv(text: str, name: str) -> list[ArticleRecord]:
+    """Columns id, title, text; any other column goes to meta."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames or "text" not in reader.fieldnames:
+        raise IngestError(name, 1, "the header row must have a 'text' column (and optionally 'id', 'title')")
+    records: list[ArticleRecord] = []
+    seen: dict[str, int] = {}
+    line = reader.line_num + 1
+    try:
+        for row in reader:
+            if None in row:
+                raise IngestError(name, line, "more fields than the header has")
+            obj: dict[str, Any] = {k: row[k] for k in ("id", "title", "text") if k in row and row[k] is not None}
+            if not obj.get("id"):
+                obj.pop("id", None)
+            obj["meta"] = {k: v for k, v in row.items() if k not in _CORE_KEYS}
+            records.append(_record(obj, name, line, default_id=f"{Path(name).stem}-{line}", seen=seen))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise IngestError(name, reader.line_num, f"malformed CSV: {exc}") from None
+    if not records:
+        raise IngestError(name, None, "no articles in file")
+    return records
+
+
+def _record(obj: dict[str, Any], name: str, line: int, default_id: str, seen: dict[str, int]) -> ArticleRecord:
+    if _ANNOTATION_KEYS & obj.keys():
+        raise IngestError(name, line, "this line carries annotations; use 'annotator import-annotations'")
+    text = obj.get("text")
+    if text is None:
+        raise IngestError(name, line, "missing 'text'")
+    if not isinstance(text, str):
+        raise IngestError(name, line, f"'text' must be a string, got {type(text).__name__}")
+    _check_text(text, name, line)
+    raw_id = obj.get("id", default_id)
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+        raise IngestError(name, line, "'id' must be a string or an integer")
+    external_id = str(raw_id).strip()
+    if not external_id or len(external_id) > 255:
+        raise IngestError(name, line, "'id' must be 1 to 255 characters")
+    if external_id in seen:
+        raise IngestError(name, line, f"duplicate id {external_id!r} (first on line {seen[external_id]})")
+    seen[external_id] = line
+    title = obj.get("title", "")
+    if title is None:
+        title = ""
+    if not isinstance(title, str):
+        raise IngestError(name, line, "'title' must be a string")
+    meta = obj.get("meta", {})
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise IngestError(name, line, "'meta' must be a JSON object")
+    extra = {k: v for k, v in obj.items() if k not in _CORE_KEYS}
+    if extra:
+        meta = {**meta, **extra}
+    meta_json = json.dumps(meta, ensure_ascii=False)
+    for what, value in (("title", title), ("meta", meta_json)):
+        reason = "contains a NUL character" if "\\u0000" in meta_json and what == "meta" else _unstorable(value)
+        if reason:
+            raise IngestError(name, line, f"{what} {reason}")
+    return ArticleRecord(external_id=external_id, title=title, text=text, meta=meta, line=line)
+
+
+def _check_text(text: str, name: str, line: int | None) -> None:
+    if not text.strip():
+        raise IngestError(name, line, "empty text")
+    reason = _unstorable(text)
+    if reason:
+        raise IngestError(name, line, f"text {reason}")
+
+
+def _unstorable(value: str) -> str | None:
+    """Characters no database stores faithfully: NUL, and lone surrogates from JSON escapes."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate (a broken \\ud800-style escape)"
+    return None

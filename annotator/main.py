@@ -1,0 +1,70 @@
+"""Home: what each role sees first, and a health check for load balancers."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from .db import db
+from .models import Annotation, Article, Assignment, Project, Sentence
+from .security import login_required, public
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+@login_required
+def home():
+    if current_user.role == "annotator":
+        return render_template("home_annotator.html", queue=annotator_queue(current_user.id))
+    return render_template("home.html", projects=project_overview())
+
+
+@bp.route("/healthz")
+@public
+def healthz():
+    db.session.execute(select(1))
+    return {"status": "ok"}
+
+
+def project_overview() -> list[dict]:
+    """Each project with its article and sentence counts, in two grouped queries."""
+    articles = dict(db.session.execute(select(Article.project_id, func.count()).group_by(Article.project_id)).all())
+    sentences = dict(
+        db.session.execute(
+            select(Article.project_id, func.count(Sentence.id)).join(Sentence, Sentence.article_id == Article.id).group_by(Article.project_id)
+        ).all()
+    )
+    return [
+        {"project": p, "articles": articles.get(p.id, 0), "sentences": sentences.get(p.id, 0)}
+        for p in db.session.scalars(select(Project).order_by(Project.name))
+    ]
+
+
+def annotator_queue(user_id: int) -> list[dict]:
+    """The user's assigned articles with sentences labelled / total, in assignment order."""
+    total = (
+        select(Sentence.article_id, func.count().label("n"))
+        .group_by(Sentence.article_id)
+        .subquery()
+    )
+    done = (
+        select(Sentence.article_id, func.count().label("n"))
+        .join(Annotation, Annotation.sentence_id == Sentence.id)
+        .where(Annotation.user_id == user_id)
+        .group_by(Sentence.article_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Assignment, Article, Project.name, func.coalesce(total.c.n, 0), func.coalesce(done.c.n, 0))
+        .join(Article, Assignment.article_id == Article.id)
+        .join(Project, Article.project_id == Project.id)
+        .outerjoin(total, total.c.article_id == Article.id)
+        .outerjoin(done, done.c.article_id == Article.id)
+        .where(Assignment.user_id == user_id)
+        .order_by(Assignment.id)
+    ).all()
+    return [
+        {"assignment": a, "article": art, "project": pname, "total": t, "done": d}
+        for a, art, pname, t, d in rows
+    ]

@@ -1,0 +1,133 @@
+"""CSRF, security headers, and the role checks every route goes through.
+
+CSRF is checked on every state-changing request made with a browser session.
+A request that carries `Authorization: Bearer <token>` is an API client: it is
+exempt from CSRF only when the token is valid (an invalid token is a 401, not
+a fall-back to the session).
+"""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Callable, TypeVar
+
+from flask import Flask, Response, abort, jsonify, redirect, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+csrf = CSRFProtect()
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+F = TypeVar("F", bound=Callable)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+def json_error(status: int, message: str, **extra: object) -> Response:
+    response = jsonify({"error": message, "status": status, **extra})
+    response.status_code = status
+    return response
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Anonymous: to the login page (401 for JSON); logged in with another role: 403."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                if wants_json():
+                    return json_error(401, "log in or send 'Authorization: Bearer <token>'")
+                return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+            if roles and current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.allowed_roles = roles  # type: ignore[attr-defined]  (read by the route x role test)
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+login_required = roles_required()
+
+
+def public(view: F) -> F:
+    """Mark a view as reachable without logging in (login page, static, health)."""
+    view.public = True  # type: ignore[attr-defined]
+    return view
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    csrf.init_app(app)
+
+    @app.before_request
+    def _csrf_unless_token():
+        if request.method not in UNSAFE_METHODS or not app.config.get("WTF_CSRF_ENABLED", True):
+            return None
+        token = bearer_token()
+        if token is not None:
+            from . import accounts
+            from .db import db
+
+            user = accounts.user_for_token(db.session, token)
+            if user is None or (current_user.is_authenticated and current_user.id != user.id):
+                return json_error(401, "invalid or revoked API token")
+            return None
+        csrf.protect()
+        return None
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        message = f"CSRF check failed: {exc.description} Reload the page and try again."
+        if wants_json():
+            return json_error(400, message)
+        return message, 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if wants_json():
+            return json_error(exc.code or 500, exc.description or exc.name)
+        from flask import render_template
+
+        return render_template("error.html", error=exc), exc.code or 500
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if current_user and getattr(current_user, "is_authenticated", False):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

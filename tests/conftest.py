@@ -1,0 +1,138 @@
+"""Builds the app on a fresh database per test: SQLite always, PostgreSQL too when DATABASE_URL is set.
+
+CSRF stays on, as in production: helpers fetch the token like a browser does.
+"""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import create_engine
+
+from annotator import create_app
+from annotator.config import database_url
+from annotator.db import db
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+
+_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def corpus_file(name: str) -> Path:
+    """A file of ../shared/corpus, or skip the test when shared/ is absent."""
+    path = CORPUS / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (shared corpus not available)")
+    return path
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    return database_url("") if url.startswith(("postgres://", "postgresql")) else None
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database nobody else uses: a temporary SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    url = postgres_url()
+    if url is None:
+        pytest.skip("DATABASE_URL does not point at PostgreSQL")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+def make_app(database_uri: str, create: bool = True, **config: Any):
+    """The app on this database; `create=False` leaves it empty (for migrations to fill)."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_uri,
+            "SECRET_KEY": "test-secret",
+            **config,
+        }
+    )
+    if create:
+        with app.app_context():
+            db.create_all()
+    return app
+
+
+@pytest.fixture
+def app(database_uri: str):
+    app = make_app(database_uri)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class Browser:
+    """A test client that behaves like a browser: it reads the CSRF token from the page."""
+
+    def __init__(self, client):
+        self.client = client
+        self.token: str | None = None
+
+    def get(self, url: str, **kw):
+        response = self.client.get(url, **kw)
+        match = _CSRF.search(response.get_data(as_text=True)) if response.mimetype == "text/html" else None
+        if match:
+            self.token = match.group(1)
+        return response
+
+    def csrf(self) -> str:
+        if self.token is None:
+            self.get("/login")
+        assert self.token
+        return self.token
+
+    def post(self, url: str, data: dict | None = None, **kw):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf())
+        return self.client.post(url, data=data, **kw)
+
+    def send_json(self, method: str, url: str, payload: Any = None, **kw):
+        headers = {"X-CSRFToken": self.csrf(), **kw.pop("headers", {})}
+        return self.client.open(url, method=method, json=payload, headers=headers, **kw)
+
+    def login(self, name: str, password: str):
+        self.get("/login")
+        response = self.post("/login", {"name": name, "password": password})
+        self.get("/")  # the session changed: pick up its token
+        return response
+
+
+@pytest.fixture
+def browser(app) -> Browser:
+    return Browser(app.test_client())
+
+
+def add_user(app, name: str, role: str = "annotator", password: str = "correct horse") -> int:
+    from annotator import accounts
+
+    with app.app_context():
+        user = accounts.create_user(db.session, name, role, password)
+        db.session.commit()
+        return user.id

@@ -1,0 +1,106 @@
+"""Logging in: hashed passwords, throttling kept in the database, CSRF, headers, cookies."""
+from __future__ import annotations
+
+import pytest
+
+from annotator.db import db
+from annotator.models import LoginFailure
+
+from .conftest import Browser, add_user
+
+
+def test_login_and_logout(app, browser):
+    add_user(app, "ann")
+    response = browser.login("ann", "correct horse")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert "My articles" in browser.get("/").get_data(as_text=True)
+    browser.post("/logout")
+    assert browser.get("/").status_code == 302
+
+
+def test_wrong_password_is_401_and_says_so(app, browser):
+    add_user(app, "ann")
+    response = browser.login("ann", "wrong password")
+    assert response.status_code == 401
+    assert "Wrong user name or password" in response.get_data(as_text=True)
+
+
+def test_login_is_throttled_after_repeated_failures(app, browser):
+    add_user(app, "ann")
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    for _ in range(limit):
+        assert browser.login("ann", "nope nope").status_code == 401
+    response = browser.login("ann", "correct horse")  # right password, but locked
+    assert response.status_code == 429
+    assert "Too many failed logins" in response.get_data(as_text=True)
+    # the counter lives in the database: a second client (another worker) sees it too
+    other = Browser(app.test_client())
+    assert other.login("ann", "correct horse").status_code == 429
+    with app.app_context():
+        assert db.session.get(LoginFailure, "user:ann").failures == limit
+
+
+def test_inactive_user_cannot_log_in(app, browser):
+    add_user(app, "gone")
+    from annotator import accounts
+
+    with app.app_context():
+        accounts.get_user(db.session, "gone").active = False
+        db.session.commit()
+    assert browser.login("gone", "correct horse").status_code == 403
+
+
+def test_login_post_without_csrf_token_is_refused(app):
+    add_user(app, "ann")
+    client = app.test_client()
+    response = client.post("/login", data={"name": "ann", "password": "correct horse"})
+    assert response.status_code == 400
+
+
+def test_logout_needs_csrf(app, browser):
+    add_user(app, "ann")
+    browser.login("ann", "correct horse")
+    assert browser.client.post("/logout").status_code == 400
+    assert browser.get("/").status_code == 200
+
+
+def test_next_parameter_cannot_leave_the_site(app, browser):
+    add_user(app, "ann")
+    browser.get("/login")
+    response = browser.post("/login?next=//evil.example/x", {"name": "ann", "password": "correct horse"})
+    assert response.headers["Location"] == "/"
+
+
+def test_anonymous_is_sent_to_login(app):
+    response = app.test_client().get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_security_headers_and_cookie_flags(app, browser):
+    add_user(app, "ann")
+    response = browser.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    response = browser.post("/login", {"name": "ann", "password": "correct horse"})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+
+def test_secure_cookie_when_https_is_configured(monkeypatch, database_uri):
+    from .conftest import make_app
+
+    monkeypatch.setenv("ANNOTATOR_HTTPS", "1")
+    app = make_app(database_uri)
+    add_user(app, "ann")
+    browser = Browser(app.test_client())
+    response = browser.login("ann", "correct horse")
+    assert "Secure" in response.headers["Set-Cookie"]
+    assert "Strict-Transport-Security" in response.headers
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_healthz_is_public(app):
+    assert app.test_client().get("/healthz").get_json() == {"status": "ok"}

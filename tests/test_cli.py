@@ -1,0 +1,238 @@
+"""The headless interface: every bulk job from the `annotator` command, with one-line errors."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import func, select
+
+from annotator.db import db
+from annotator.models import Article, Assignment, Project, Sentence, User
+
+from .conftest import corpus_file
+
+
+def count(app, model, *where):
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def make_project(runner, name="news", *args):
+    result = runner.invoke(args=["projects", "create", name, *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def jsonl(path, rows):
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_users_create_with_password_stdin(app, runner):
+    result = runner.invoke(args=["users", "create", "rita", "--role", "reviewer", "--password-stdin"], input="s3cret-pass\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.name == "rita"))
+        assert user.role == "reviewer"
+        assert user.password_hash.startswith("scrypt:") and user.check_password("s3cret-pass")
+
+
+@pytest.mark.parametrize(
+    "args, stdin, message",
+    [
+        (["users", "create", "bad name", "--password-stdin"], "longenough\n", "user name must be"),
+        (["users", "create", "x", "--password-stdin"], "short\n", "at least 8 characters"),
+        (["users", "role", "nobody", "admin"], "", "no user named 'nobody'"),
+    ],
+)
+def test_users_errors_are_one_line(runner, args, stdin, message):
+    result = runner.invoke(args=args, input=stdin)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert result.output.strip().count("\n") == 0
+
+
+def test_last_admin_cannot_be_demoted(app, runner):
+    runner.invoke(args=["users", "create", "root", "--role", "admin", "--password-stdin"], input="longenough\n")
+    result = runner.invoke(args=["users", "role", "root", "annotator"])
+    assert result.exit_code == 1 and "last active admin" in result.output
+    result = runner.invoke(args=["users", "deactivate", "root"])
+    assert result.exit_code == 1 and "last active admin" in result.output
+
+
+def test_token_is_printed_once_and_stored_hashed(app, runner):
+    runner.invoke(args=["users", "create", "bot", "--password-stdin"], input="longenough\n")
+    result = runner.invoke(args=["users", "token", "bot"])
+    token = result.output.strip()
+    assert token.startswith("ann_") and len(token) > 40
+    from annotator.models import ApiToken
+
+    with app.app_context():
+        stored = db.session.scalars(select(ApiToken.token_hash)).all()
+        assert token not in stored and len(stored) == 1
+
+
+def test_projects_create_with_preset_and_schema_file(app, runner, tmp_path):
+    make_project(runner, "ff", "--preset", "fullfact")
+    bad = tmp_path / "schema.json"
+    bad.write_text(json.dumps({"sentence_labels": [{"name": "A", "key": "1"}, {"name": "B", "key": "1"}]}))
+    result = runner.invoke(args=["projects", "create", "custom", "--schema", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}: sentence_labels[1] (B): key '1' is already used by A" in result.output
+    with app.app_context():
+        names = db.session.scalars(select(Project.name)).all()
+        assert names == ["ff"]
+        schema = db.session.scalar(select(Project.label_schema))
+        assert len(schema["sentence_labels"]) == 7
+
+
+def test_import_jsonl_segments_with_exact_offsets(app, runner, tmp_path):
+    make_project(runner)
+    text = "Title 👍🏽 here\r\nBy A. Writer\r\nThe cost rose to $1.2bn, Dr. Smith said. “Why?” she asked.\r\n"
+    path = jsonl(tmp_path / "a.jsonl", [{"id": "x1", "title": "Title", "text": text, "meta": {"k": 1}}])
+    result = runner.invoke(args=["import", "news", path])
+    assert result.exit_code == 0, result.output
+    assert "imported 1 new" in result.output
+    with app.app_context():
+        article = db.session.scalar(select(Article))
+        assert article.text == text and article.meta == {"k": 1}
+        import hashlib
+
+        assert article.sha256 == hashlib.sha256(text.encode()).hexdigest()
+        sentences = [text[s.start:s.end] for s in article.sentences]
+    assert sentences[:2] == ["Title 👍🏽 here", "By A. Writer"]
+    assert all(s == s.strip() and s for s in sentences)
+
+
+def test_broken_line_7_rejects_the_whole_file_and_others_still_import(app, runner, tmp_path):
+    make_project(runner)
+    rows = [{"id": f"a{i}", "text": f"Sentence {i}. Another one."} for i in range(1, 11)]
+    path = tmp_path / "bad.jsonl"
+    lines = [json.dumps(r) for r in rows]
+    lines[6] = '{"id": "a7", "text": '
+    path.write_text("\n".join(lines) + "\n")
+    good = jsonl(tmp_path / "good.jsonl", [{"id": "g1", "text": "Fine text."}])
+    result = runner.invoke(args=["import", "news", str(path), good])
+    assert result.exit_code == 1
+    assert f"{path}:7: invalid JSON" in result.output
+    assert "1 file(s) rejected" in result.output
+    assert count(app, Article, Article.external_id.like("a%")) == 0
+    assert count(app, Article, Article.external_id == "g1") == 1
+
+
+@pytest.mark.parametrize(
+    "name, data, reason",
+    [
+        ("latin.txt", "Caf\u00e9\n".encode("latin-1"), ":1: not UTF-8"),
+        ("empty.txt", b"   \n", ": empty text"),
+        ("notes.docx", b"PK", ": unknown format '.docx'"),
+    ],
+)
+def test_bad_files_get_their_own_reason(app, runner, tmp_path, name, data, reason):
+    make_project(runner)
+    path = tmp_path / name
+    path.write_bytes(data)
+    result = runner.invoke(args=["import", "news", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}{reason}" in result.output
+    assert count(app, Article) == 0
+
+
+def test_on_duplicate_modes(app, runner, tmp_path):
+    make_project(runner)
+    first = jsonl(tmp_path / "1.jsonl", [{"id": "a", "title": "Old", "text": "One. Two."}])
+    second = jsonl(tmp_path / "2.jsonl", [{"id": "a", "title": "New", "text": "One. Two. Three."}, {"id": "b", "text": "B."}])
+    assert runner.invoke(args=["import", "news", first]).exit_code == 0
+    result = runner.invoke(args=["import", "news", second])
+    assert result.exit_code == 1 and "already exists" in result.output and f"{second}:1:" in result.output
+    assert count(app, Article) == 1  # b was not stored either: one transaction per file
+    result = runner.invoke(args=["import", "news", second, "--on-duplicate", "skip"])
+    assert "imported 1 new, 0 updated, 1 skipped" in result.output
+    result = runner.invoke(args=["import", "news", second, "--on-duplicate", "update"])
+    assert "0 new, 2 updated" in result.output
+    with app.app_context():
+        article = db.session.scalar(select(Article).where(Article.external_id == "a"))
+        assert article.title == "New" and len(article.sentences) == 3
+
+
+def test_import_txt_csv_folder_and_stdin(app, runner, tmp_path):
+    make_project(runner)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "one.txt").write_bytes(b"Headline\nBody text.\n")
+    (folder / "two.csv").write_text('id,title,text,desk\nc1,T,"Body.",metro\n')
+    (folder / "readme.md").write_text("ignored in folders")
+    result = runner.invoke(args=["import", "news", str(folder)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["import", "news", "-"], input='{"id": "s1", "text": "From stdin."}\n')
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        got = {a.external_id: (a.title, a.meta) for a in db.session.scalars(select(Article))}
+    assert got == {"one": ("Headline", {}), "c1": ("T", {"desk": "metro"}), "s1": ("", {})}
+
+
+def test_import_into_unknown_project(runner, tmp_path):
+    result = runner.invoke(args=["import", "nope", str(tmp_path)])
+    assert result.exit_code == 1 and "no project named 'nope'" in result.output
+
+
+def test_segment_command_on_the_shared_article(runner):
+    path = corpus_file("news_russia_israel.txt")
+    text = path.read_bytes().decode("utf-8-sig")
+    result = runner.invoke(args=["segment", str(path)])
+    assert result.exit_code == 0
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert all(text[r["start"]:r["end"]] == r["text"] for r in rows)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert rows[0]["text"] == lines[0] and rows[1]["text"] == lines[1]  # title, byline
+    assert any("Maj.-Gen. Aharon Haliva" in r["text"] for r in rows)
+    assert any("State of Israel…is one of the top priorities of Russia" in r["text"] for r in rows)
+
+
+def test_assign_is_balanced_and_idempotent(app, runner, tmp_path):
+    make_project(runner)
+    for name in ("a1", "a2", "a3"):
+        runner.invoke(args=["users", "create", name, "--password-stdin"], input="longenough\n")
+    path = jsonl(tmp_path / "x.jsonl", [{"id": f"n{i}", "text": f"Text {i}."} for i in range(6)])
+    runner.invoke(args=["import", "news", path])
+    result = runner.invoke(args=["assign", "news", "--per-article", "2"])
+    assert result.exit_code == 0 and "12 new assignment(s)" in result.output
+    assert "0 new assignment(s)" in runner.invoke(args=["assign", "news", "--per-article", "2"]).output
+    with app.app_context():
+        per_user = dict(db.session.execute(select(Assignment.user_id, func.count()).group_by(Assignment.user_id)).all())
+        per_article = set(dict(db.session.execute(select(Assignment.article_id, func.count()).group_by(Assignment.article_id)).all()).values())
+    assert sorted(per_user.values()) == [4, 4, 4] and per_article == {2}
+    result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles", "n0 n1 missing"])
+    assert result.exit_code == 1 and "no article with id 'missing'" in result.output
+
+
+def test_demo_is_idempotent(database_uri):
+    from .conftest import make_app
+
+    app = make_app(database_uri, create=False)  # the demo migrates the empty database itself
+    runner = app.test_cli_runner()
+    for _ in range(2):
+        result = runner.invoke(args=["demo", "--no-serve"])
+        assert result.exit_code == 0, result.output
+    assert "alice" in result.output and "annotator" in result.output
+    assert count(app, Project) == 1
+    assert count(app, Article) == 4
+    assert count(app, Assignment) == 8
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_console_script_runs_outside_the_test_client(tmp_path):
+    """The installed `annotator` entry point, as a user types it."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite3", "SECRET_KEY": "x"}
+    run = lambda *args, **kw: subprocess.run([sys.executable, "-m", "annotator", *args], env=env, capture_output=True, text=True, timeout=60, **kw)  # noqa: E731
+    assert run("init").returncode == 0
+    assert run("projects", "create", "p").returncode == 0
+    result = run("segment", "-", input="One sentence. Two sentences.")
+    assert [json.loads(x)["text"] for x in result.stdout.splitlines()] == ["One sentence.", "Two sentences."]
+    result = run("import", "p", str(tmp_path / "missing.jsonl"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == f"{tmp_path}/missing.jsonl: cannot read: No such file or directory"

@@ -1,0 +1,131 @@
+"""The schema: migrations match the models, and the database itself enforces the rules."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError, DatabaseError
+
+from annotator import create_app
+from annotator.db import db
+from annotator.models import Annotation, Article, AuditEntry, Project, Sentence, Span, User
+
+
+def seed(app):
+    with app.app_context():
+        user = User(name="ann", role="annotator")
+        project = Project(name="p", label_schema={"sentence_labels": []}, guidelines="", guidelines_version=1)
+        db.session.add_all([user, project])
+        db.session.flush()
+        article = Article(project_id=project.id, external_id="a", title="t", text="Hello world.", meta={}, sha256="x")
+        db.session.add(article)
+        db.session.flush()
+        sentence = Sentence(article_id=article.id, index=0, start=0, end=12)
+        db.session.add(sentence)
+        db.session.commit()
+        return user.id, article.id, sentence.id
+
+
+def test_migrations_build_the_same_schema_as_the_models(database_uri):
+    """`annotator db upgrade` on an empty database gives exactly the tables the models declare."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from flask_migrate import downgrade, upgrade
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "x", "TESTING": True})
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+        assert diff == []
+        assert "audit_log" in inspect(db.engine).get_table_names()
+        # the append-only guard is installed by the migration too
+        db.session.add(AuditEntry(entity="label", action="create"))
+        db.session.commit()
+        with pytest.raises(DatabaseError, match="append-only"):
+            db.session.execute(text("DELETE FROM audit_log"))
+        db.session.rollback()
+        downgrade(revision="base")
+        assert "articles" not in inspect(db.engine).get_table_names()
+        db.engine.dispose()
+
+
+def test_span_offsets_are_checked_by_the_database(app):
+    user_id, article_id, _ = seed(app)
+    with app.app_context():
+        db.session.add(Span(article_id=article_id, user_id=user_id, label="QUOTE", start=5, end=5))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        db.session.add(Span(article_id=article_id, user_id=user_id, label="QUOTE", start=-1, end=3))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+
+
+def test_one_annotation_per_annotator_per_sentence(app):
+    user_id, _, sentence_id = seed(app)
+    with app.app_context():
+        db.session.add(Annotation(user_id=user_id, sentence_id=sentence_id, label="CFS", guidelines_version=1))
+        db.session.commit()
+        db.session.add(Annotation(user_id=user_id, sentence_id=sentence_id, label="NFS", guidelines_version=1))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+
+
+def test_audit_log_is_append_only(app):
+    with app.app_context():
+        db.session.add(AuditEntry(entity="label", action="create", after={"label": "CFS"}))
+        db.session.commit()
+        with pytest.raises(DatabaseError, match="append-only"):
+            db.session.execute(text("UPDATE audit_log SET action = 'delete'"))
+        db.session.rollback()
+        with pytest.raises(DatabaseError, match="append-only"):
+            db.session.execute(text("DELETE FROM audit_log"))
+        db.session.rollback()
+        assert db.session.query(AuditEntry).count() == 1
+
+
+def test_deleting_an_article_removes_its_sentences(app):
+    _, article_id, _ = seed(app)
+    with app.app_context():
+        db.session.execute(text("DELETE FROM articles WHERE id = :id"), {"id": article_id})
+        db.session.commit()
+        assert db.session.query(Sentence).count() == 0
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/w.sqlite3", "SECRET_KEY": "x"})
+    with app.app_context():
+        db.create_all()
+        assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert db.session.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+        db.engine.dispose()
+
+
+def test_timestamps_come_back_timezone_aware(app):
+    user_id, _, _ = seed(app)
+    with app.app_context():
+        db.session.expire_all()
+        user = db.session.get(User, user_id)
+        assert user.created_at.tzinfo is not None and user.created_at.utcoffset().total_seconds() == 0
+
+
+def test_database_url_maps_postgres_to_psycopg3(monkeypatch):
+    from annotator.config import database_url
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@h:5432/db")
+    assert database_url("/x") == "postgresql+psycopg://u@h:5432/db"
+    monkeypatch.delenv("DATABASE_URL")
+    assert database_url("/inst") == "sqlite:////inst/annotator.sqlite3"
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
+    from annotator.config import secret_key
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = secret_key(str(tmp_path))
+    assert len(first) == 64
+    assert secret_key(str(tmp_path)) == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    assert secret_key(str(tmp_path)) == "from-env"

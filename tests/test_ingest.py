@@ -1,0 +1,133 @@
+"""Reading article files: exact text, and one clear reason per bad file or line."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from annotator.ingest import IngestError, expand_paths, read_path
+
+
+def write(tmp_path, name, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_txt_keeps_crlf_and_drops_bom(tmp_path):
+    raw = "\ufeffTitle line\r\n\r\nFirst sentence. “Quoted,” she said.\r\n".encode("utf-8")
+    (record,) = read_path(write(tmp_path, "story.txt", raw))
+    assert record.text == "Title line\r\n\r\nFirst sentence. “Quoted,” she said.\r\n"
+    assert record.title == "Title line"
+    assert record.external_id == "story"
+
+
+def test_txt_title_is_first_non_empty_line(tmp_path):
+    (record,) = read_path(write(tmp_path, "a.txt", b"\n\n  Headline here  \nBody.\n"))
+    assert record.title == "Headline here"
+    assert record.text == "\n\n  Headline here  \nBody.\n"
+
+
+def test_jsonl_reads_fields_and_extra_keys_go_to_meta(tmp_path):
+    lines = [
+        {"id": "a1", "title": "T", "text": "Body 👍🏽 text.", "meta": {"url": "u"}},
+        {"id": 7, "text": "Second\r\nline.", "lang": "en"},
+    ]
+    path = write(tmp_path, "x.jsonl", "\n".join(json.dumps(x, ensure_ascii=False) for x in lines).encode())
+    a, b = read_path(path)
+    assert (a.external_id, a.title, a.text, a.meta) == ("a1", "T", "Body 👍🏽 text.", {"url": "u"})
+    assert (b.external_id, b.title, b.text, b.meta) == ("7", "", "Second\r\nline.", {"lang": "en"})
+
+
+def test_jsonl_broken_line_7_is_named(tmp_path):
+    lines = [json.dumps({"id": f"a{i}", "text": f"Text {i}."}) for i in range(1, 11)]
+    lines[6] = '{"id": "a7", "text": "unterminated'
+    path = write(tmp_path, "bad.jsonl", "\n".join(lines).encode())
+    with pytest.raises(IngestError) as info:
+        read_path(path)
+    assert info.value.line == 7
+    assert str(info.value).startswith(f"{path}:7: invalid JSON")
+
+
+@pytest.mark.parametrize(
+    "obj, reason",
+    [
+        ({"id": "a"}, "missing 'text'"),
+        ({"id": "a", "text": "   \n"}, "empty text"),
+        ({"id": "a", "text": 5}, "'text' must be a string"),
+        ({"id": "a", "text": "x", "meta": [1]}, "'meta' must be a JSON object"),
+        ({"id": "a", "text": "x", "title": 3}, "'title' must be a string"),
+        ({"id": None, "text": "x"}, "'id' must be a string or an integer"),
+        ({"id": "a", "text": "x\u0000y"}, "NUL"),
+        ({"id": "a", "text": "x", "annotations": []}, "import-annotations"),
+        ([1, 2], "expected a JSON object"),
+    ],
+)
+def test_jsonl_line_errors(tmp_path, obj, reason):
+    path = write(tmp_path, "f.jsonl", (json.dumps({"id": "ok", "text": "Fine."}) + "\n" + json.dumps(obj)).encode())
+    with pytest.raises(IngestError, match=reason) as info:
+        read_path(path)
+    assert info.value.line == 2
+
+
+def test_jsonl_lone_surrogate_is_rejected(tmp_path):
+    path = write(tmp_path, "s.jsonl", b'{"id": "a", "text": "bad \\ud800 escape"}')
+    with pytest.raises(IngestError, match="surrogate"):
+        read_path(path)
+
+
+def test_duplicate_id_in_file_names_both_lines(tmp_path):
+    path = write(tmp_path, "d.jsonl", b'{"id": "a", "text": "x"}\n\n{"id": "a", "text": "y"}\n')
+    with pytest.raises(IngestError, match=r":3: duplicate id 'a' \(first on line 1\)"):
+        read_path(path)
+
+
+def test_latin1_file_gets_its_own_reason(tmp_path):
+    path = write(tmp_path, "old.txt", "Line one\nCaf\u00e9 society.\n".encode("latin-1"))
+    with pytest.raises(IngestError) as info:
+        read_path(path)
+    assert str(info.value) == f"{path}:2: not UTF-8 (byte 0xe9); save the file as UTF-8"
+
+
+def test_empty_text_file(tmp_path):
+    path = write(tmp_path, "empty.txt", b"  \r\n ")
+    with pytest.raises(IngestError, match="empty text"):
+        read_path(path)
+
+
+def test_unknown_extension(tmp_path):
+    path = write(tmp_path, "story.docx", b"PK")
+    with pytest.raises(IngestError) as info:
+        read_path(path)
+    assert str(info.value) == f"{path}: unknown format '.docx'; use .txt, .jsonl or .csv"
+
+
+def test_csv_columns_and_multiline_cells(tmp_path):
+    raw = 'id,title,text,source\r\nc1,Head,"Line one.\r\nLine two.",wire\r\nc2,,Short.,desk\r\n'
+    path = write(tmp_path, "a.csv", raw.encode())
+    a, b = read_path(path)
+    assert a.text == "Line one.\r\nLine two."
+    assert a.meta == {"source": "wire"}
+    assert (b.external_id, b.title, b.line) == ("c2", "", 4)
+
+
+def test_csv_without_text_column(tmp_path):
+    path = write(tmp_path, "a.csv", b"id,body\n1,x\n")
+    with pytest.raises(IngestError, match=r":1: the header row must have a 'text' column"):
+        read_path(path)
+
+
+def test_csv_row_with_too_many_fields(tmp_path):
+    path = write(tmp_path, "a.csv", b"id,text\n1,ok\n2,x,extra\n")
+    with pytest.raises(IngestError, match=r":3: more fields than the header"):
+        read_path(path)
+
+
+def test_folders_expand_to_sorted_files(tmp_path):
+    (tmp_path / "b.txt").write_text("B")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.jsonl").write_text("{}")
+    (tmp_path / ".hidden.txt").write_text("x")
+    found = list(expand_paths([str(tmp_path)]))
+    assert [p for p, _ in found] == [str(tmp_path / "b.txt"), str(tmp_path / "sub" / "a.jsonl")]
+    assert all(explicit is False for _, explicit in found)
