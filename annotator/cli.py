@@ -37,9 +37,24 @@ Then mark **quotes** and **who said them**:
 """
 
 
+class AnnotatorGroup(FlaskGroup):
+    """Flask's CLI group, with database failures turned into one-line reasons."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            if "no such table" in reason or "does not exist" in reason:
+                raise click.ClickException(f"the database has no schema yet ({reason}); run `annotator init` first") from None
+            raise click.ClickException(f"database error: {reason}") from None
+
+
 def main() -> None:
     """Console script entry point."""
-    cli = FlaskGroup(create_app=lambda: create_app(), help="Fact-claim annotator: build fact-checking datasets.")
+    cli = AnnotatorGroup(create_app=lambda: create_app(), help="Fact-claim annotator: build fact-checking datasets.")
     cli.main(prog_name="annotator")
 
 
