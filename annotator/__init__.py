@@ -34,4 +34,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from . import cli
 
     cli.init_app(app)
+
+    proxies = int(app.config.get("PROXY_COUNT", 0))
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Trust X-Forwarded-* from exactly this many proxies: client address for throttling, https for URLs.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     return app

@@ -64,7 +64,7 @@ def configure(app: Flask, overrides: Mapping[str, Any]) -> None:
         WTF_CSRF_TIME_LIMIT=None,
         LOGIN_MAX_FAILURES=int(os.environ.get("ANNOTATOR_LOGIN_MAX_FAILURES", 5)),
         LOGIN_LOCKOUT_SECONDS=int(os.environ.get("ANNOTATOR_LOGIN_LOCKOUT_SECONDS", 300)),
-        JSON_SORT_KEYS=False,
+        PROXY_COUNT=int(os.environ.get("ANNOTATOR_PROXY_COUNT", 0)),
     )
     app.config.update(overrides)
     if not app.config.get("SECRET_KEY"):

@@ -104,3 +104,17 @@ def test_secure_cookie_when_https_is_configured(monkeypatch, database_uri):
 
 def test_healthz_is_public(app):
     assert app.test_client().get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_proxy_count_trusts_forwarded_client_address(database_uri):
+    """Behind one proxy, throttling counts the real client, not the proxy."""
+    from .conftest import make_app
+
+    app = make_app(database_uri, PROXY_COUNT=1)
+    add_user(app, "ann")
+    browser = Browser(app.test_client())
+    browser.get("/login")
+    browser.post("/login", {"name": "ann", "password": "bad password"}, headers={"X-Forwarded-For": "203.0.113.9"})
+    with app.app_context():
+        assert db.session.get(LoginFailure, "ip:203.0.113.9") is not None
+        db.engine.dispose()
