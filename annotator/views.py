@@ -8,3 +8,4 @@ def init_app(app: Flask) -> None:
     from . import main
 
     app.register_blueprint(main.bp)
+    from .api import bp as api_bp; app.register_blueprint(api_bp)  # noqa: E702
