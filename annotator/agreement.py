@@ -12,11 +12,13 @@ usually, numbers for the ordinal / interval / ratio levels of alpha.
 Every label metric accepts either that list of mappings or a
 :class:`LabelMatrix` (``codes``: an ``(n_items, n_annotators)`` integer array of
 category codes, ``-1`` = missing), so the database layer can build arrays with
-SQLAlchemy Core and skip the dicts.  Internally everything is vectorised NumPy:
-an item x category count table is built with one ``np.bincount``; the
-coincidence matrix, pairwise confusion tables and all per-item statistics come
-from it (or from one bincount per annotator pair) without a Python loop over
-items.
+SQLAlchemy Core and skip the dicts.  Internally everything is vectorised NumPy
+with no Python loop over items: every item statistic depends only on the
+item's row of codes, so rows are histogrammed once by pattern (one
+``np.bincount`` over a mixed-radix row id; ``np.unique`` when there are too many
+possible rows), and the category counts, the coincidence matrix (weighted by
+``1 / (m_i - 1)``), pairwise confusion tables (a bincount per annotator pair)
+and the other per-item terms are computed on the few distinct patterns.
 
 Each coefficient is computed from per-item statistics that add up over items.
 That makes :func:`bootstrap_ci` cheap: statistics are summed per article once,
@@ -406,8 +408,11 @@ class LabelMatrix:
 
         ann_list = list(annotators) if fixed_ann else _ordered(list(ann_pos))
         cat_list = list(categories) if fixed_cat else _ordered(list(cat_pos))
-        col_map = np.array([ann_list.index(a) for a in ann_pos] if not fixed_ann else range(len(ann_list)), dtype=np.intp)
-        cat_map = np.array([cat_list.index(c) for c in cat_pos] if not fixed_cat else range(len(cat_list)), dtype=np.intp)
+        # provisional (first-seen) positions -> final positions
+        final_ann = {a: i for i, a in enumerate(ann_list)}
+        final_cat = {c: i for i, c in enumerate(cat_list)}
+        col_map = np.array([final_ann[a] for a in ann_pos], dtype=np.intp)
+        cat_map = np.array([final_cat[c] for c in cat_pos], dtype=np.intp)
         dtype = _code_dtype(len(cat_list))
         codes = np.full((n, len(ann_list)), -1, dtype=dtype)
         if rows:
@@ -457,27 +462,114 @@ def _as_matrix(data: Any) -> LabelMatrix:
 
 
 class _Enc:
-    """Derived arrays of one LabelMatrix, computed lazily and shared by metrics."""
+    """The distinct row patterns of a LabelMatrix and how often each occurs.
+
+    Every per-item statistic used here depends only on the item's row of
+    codes, so the items are histogrammed by row pattern once (one
+    ``np.bincount`` over a mixed-radix row id when the number of possible rows
+    is small, ``np.unique`` otherwise) and all statistics are computed on the
+    ``P`` distinct patterns ``U`` weighted by their counts ``H``.  With three
+    annotators and three labels there are at most 64 patterns, whatever the
+    number of items.
+    """
 
     def __init__(self, lm: LabelMatrix):
         self.lm = lm
-        self.codes = lm.codes
-        self.n, self.A = lm.codes.shape
+        codes = lm.codes
+        self.n, self.A = (int(x) for x in codes.shape)
         self.K = len(lm.categories)
+        n, A, K1 = self.n, self.A, self.K + 1
+        self._ids: np.ndarray | None = None
+        self._inv: np.ndarray | None = None
+        self._table: tuple | None = None  # (g, G, article x pattern counts)
+        bins = K1**A
+        if n == 0 or A == 0:
+            self.U = np.zeros((0, A), dtype=np.int64)
+            self.H = np.zeros(0)
+            self._inv = np.zeros(n, dtype=np.intp)
+            if n and A == 0:  # every item unrated: one empty pattern
+                self.U = np.zeros((1, 0), dtype=np.int64)
+                self.H = np.array([float(n)])
+            return
+        if bins < 2**62:
+            ids = codes[:, 0].astype(np.int64)
+            ids += 1
+            scale = 1
+            for a in range(1, A):
+                scale *= K1
+                col = codes[:, a].astype(np.int64)
+                col += 1
+                col *= scale
+                ids += col
+            if bins <= max(1 << 16, 2 * n):
+                hist = np.bincount(ids, minlength=bins)
+                pid = np.flatnonzero(hist)
+                self.H = hist[pid].astype(float)
+                self._ids = ids
+                self._rank_size = bins
+            else:
+                pid, inv, cnt = np.unique(ids, return_inverse=True, return_counts=True)
+                self.H = cnt.astype(float)
+                self._inv = inv.ravel().astype(np.intp)
+            U = np.empty((len(pid), A), dtype=np.int64)
+            rest = pid.copy()
+            for a in range(A):
+                U[:, a] = rest % K1 - 1
+                rest //= K1
+            self._pid = pid
+            self.U = U
+        else:
+            U, inv, cnt = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
+            self.U = U.astype(np.int64)
+            self.H = cnt.astype(float)
+            self._inv = inv.ravel().astype(np.intp)
+
+    @property
+    def P(self) -> int:
+        return int(self.U.shape[0])
+
+    @cached_property
+    def columns(self) -> np.ndarray:
+        """U transposed and contiguous: fast access to one annotator's codes."""
+        return np.ascontiguousarray(self.U.T)
+
+    @property
+    def inv(self) -> np.ndarray:
+        """Pattern index of each item (only needed for per-article sums)."""
+        if self._inv is None:
+            rank = np.zeros(self._rank_size, dtype=np.intp)
+            rank[self._pid] = np.arange(len(self._pid))
+            self._inv = rank[self._ids]
+        return self._inv
+
+    def total(self, cols: np.ndarray) -> np.ndarray:
+        """(1, S) sum over items of per-pattern statistics cols (P, S)."""
+        return (self.H @ cols)[None, :]
+
+    def grouped(self, cols: np.ndarray, g: np.ndarray, G: int) -> np.ndarray:
+        """(G, S) sum per group (article) of per-pattern statistics cols (P, S)."""
+        P, S = cols.shape
+        if G * P <= 1 << 24:
+            if self._table is None or self._table[0] is not g or self._table[1] != G:
+                T = np.bincount(g * P + self.inv, minlength=G * P).reshape(G, P).astype(float)
+                self._table = (g, G, T)
+            return self._table[2] @ cols
+        inv = self.inv
+        if S == 0:
+            return np.zeros((G, 0))
+        return np.stack([np.bincount(g, weights=cols[inv, j], minlength=G) for j in range(S)], axis=1)
+
+    def sums(self, cols: np.ndarray, g: np.ndarray | None, G: int) -> np.ndarray:
+        return self.total(cols) if g is None else self.grouped(cols, g, G)
 
     @cached_property
     def counts(self) -> np.ndarray:
-        """(n, K) int64: how many annotators gave item i category c (one bincount)."""
-        n, K = self.n, self.K
-        if n == 0 or K == 0 or self.A == 0:
-            return np.zeros((n, K), dtype=np.int64)
-        flat = self.codes.astype(np.intp)
-        flat += (np.arange(1, n * (K + 1) + 1, K + 1, dtype=np.intp))[:, None]
-        return np.bincount(flat.ravel(), minlength=n * (K + 1)).reshape(n, K + 1)[:, 1:]
-
-    @cached_property
-    def countsf(self) -> np.ndarray:
-        return np.ascontiguousarray(self.counts, dtype=float)
+        """(P, K) float: how many annotators gave category c in pattern p."""
+        P, K = self.P, self.K
+        if P == 0 or K == 0 or self.A == 0:
+            return np.zeros((P, K))
+        flat = self.U + 1 + (np.arange(P, dtype=np.int64) * (K + 1))[:, None]
+        return np.bincount(flat.ravel(), minlength=P * (K + 1)).reshape(P, K + 1)[:, 1:].astype(float)
 
     @cached_property
     def m(self) -> np.ndarray:
@@ -485,36 +577,39 @@ class _Enc:
 
     @cached_property
     def pairable(self) -> np.ndarray:
-        return self.m >= 2
+        return (self.m >= 2).astype(float)
 
     @cached_property
     def rated(self) -> np.ndarray:
-        return self.m >= 1
+        return (self.m >= 1).astype(float)
 
     @cached_property
     def n_pairable(self) -> int:
-        return int(np.count_nonzero(self.pairable))
+        return int(round(float(self.H @ self.pairable)))
 
     @cached_property
     def n_rated(self) -> int:
-        return int(np.count_nonzero(self.rated))
+        return int(round(float(self.H @ self.rated)))
+
+    @cached_property
+    def n_ratings(self) -> int:
+        return int(round(float(self.H @ self.m)))
 
     @cached_property
     def sumsq(self) -> np.ndarray:
-        """(n,) sum over categories of counts**2."""
-        c = self.countsf
-        return np.einsum("ij,ij->i", c, c)
+        c = self.counts
+        return (c * c).sum(axis=1)
 
     @cached_property
     def active(self) -> np.ndarray:
         """Annotator columns with at least one rating."""
-        return (self.codes >= 0).any(axis=0) if self.n else np.zeros(self.A, dtype=bool)
+        return (self.U >= 0).any(axis=0) if self.P else np.zeros(self.A, dtype=bool)
 
     @cached_property
     def pair_shared(self) -> np.ndarray:
         """(A, A) number of items each annotator pair both rated."""
-        p = (self.codes >= 0).astype(float)
-        return np.rint(p.T @ p).astype(np.int64)
+        p = (self.U >= 0).astype(float)
+        return np.rint((p * self.H[:, None]).T @ p).astype(np.int64)
 
     def per_pair(self) -> list[dict]:
         ann, s = self.lm.annotators, self.pair_shared
@@ -524,56 +619,28 @@ class _Enc:
             for j in range(i + 1, self.A)
         ]
 
-    def pair_index(self, i: int, j: int) -> np.ndarray:
-        """Cell of each item in the (K+1) x (K+1) table of annotators i, j (0 = missing)."""
-        K1 = self.K + 1
-        idx = self.codes[:, i].astype(np.intp)
-        idx += 1
-        idx *= K1
-        idx += self.codes[:, j]
-        idx += 1
-        return idx
-
-
-def _gsum(parts: Sequence[np.ndarray], g: np.ndarray | None, G: int) -> np.ndarray:
-    """Sum per-item columns, overall (g None -> shape (1, S)) or per group (G, S)."""
-    out = []
-    for p in parts:
-        p2 = p.reshape(p.shape[0], -1)
-        if g is None:
-            out.append(p2.sum(axis=0, dtype=float)[None, :])
-        else:
-            out.append(
-                np.stack([np.bincount(g, weights=p2[:, j], minlength=G) for j in range(p2.shape[1])], axis=1)
-                if p2.shape[1]
-                else np.zeros((G, 0))
-            )
-    return np.concatenate(out, axis=1)
-
 
 # --------------------------------------------------------------------------
 # Metric specifications: additive statistics + vectorised finaliser + result
 # --------------------------------------------------------------------------
 #
-# stats(enc, g, G, **params) -> (G, S): per-item statistics summed per group
-#   (g None: one overall row).  finalize(s, **params) -> values over the
-#   leading axes of s (NaN = undefined).  result(enc, s, **params) -> Result
-#   for a single overall stats row.
+# cols(enc, **params) -> (P, S) statistics of each row pattern, which add up
+#   over items; stats(enc, g, G) sums them overall (g None: one row) or per
+#   article.  finalize(s, **params) -> values over the leading axes of s (NaN =
+#   undefined).  result(enc, s, **params) -> Result for one overall row.
 
 
-def _pa_items(enc: _Enc) -> np.ndarray:
-    """Per item share of agreeing ordered rater pairs (0 for unpairable items)."""
+def _pa_cols(enc: _Enc) -> np.ndarray:
+    """Per pattern share of agreeing ordered annotator pairs (0 if unpairable)."""
     m = enc.m
-    den = (m * (m - 1)).astype(float)
-    return _div(enc.sumsq - m, den) if enc.n else np.zeros(0)
+    return np.nan_to_num(_div(enc.sumsq - m, m * (m - 1)), nan=0.0)
 
 
 # ---- percent agreement ----------------------------------------------------
 
 
-def _percent_stats(enc: _Enc, g, G, **_):
-    pa = np.nan_to_num(_pa_items(enc), nan=0.0)
-    return _gsum([pa, enc.pairable], g, G)
+def _percent_cols(enc: _Enc, **_):
+    return np.column_stack([_pa_cols(enc), enc.pairable]) if enc.P else np.zeros((0, 2))
 
 
 def _percent_finalize(s, **_):
@@ -585,7 +652,7 @@ def _percent_result(enc: _Enc, s, **_):
     reason = None
     if v is None:
         reason = _R_NO_ITEMS if enc.n == 0 else _R_NO_PAIRABLE
-    used = int(s[1])
+    used = int(round(float(s[1])))
     return Result(
         "percent_agreement",
         v,
@@ -594,7 +661,7 @@ def _percent_result(enc: _Enc, s, **_):
         n_items_used=used,
         n_items_pairable=enc.n_pairable,
         n_left_out=enc.n - used,
-        n_ratings=int(enc.m[enc.pairable].sum()),
+        n_ratings=int(round(float(enc.H @ (enc.m * enc.pairable)))),
         details={"definition": "mean over items with 2+ labels of the share of agreeing annotator pairs"},
         per_pair=enc.per_pair(),
     )
@@ -607,10 +674,9 @@ def _fleiss_raters(enc: _Enc, n_raters: int | None) -> int:
     return int(np.count_nonzero(enc.active)) if n_raters is None else int(n_raters)
 
 
-def _fleiss_stats(enc: _Enc, g, G, n_raters: int, **_):
-    full = enc.m == n_raters if n_raters >= 2 else np.zeros(enc.n, dtype=bool)
-    fullf = full.astype(float)
-    return _gsum([fullf, enc.sumsq * fullf, enc.countsf * fullf[:, None]], g, G)
+def _fleiss_cols(enc: _Enc, n_raters: int, **_):
+    full = (enc.m == n_raters).astype(float) if n_raters >= 2 else np.zeros(enc.P)
+    return np.column_stack([full, enc.sumsq * full, enc.counts * full[:, None]]) if enc.P else np.zeros((0, 2 + enc.K))
 
 
 def _fleiss_finalize(s, n_raters: int, **_):
@@ -627,18 +693,20 @@ def _fleiss_finalize(s, n_raters: int, **_):
 def _fleiss_result(enc: _Enc, s, n_raters: int, **_):
     r = n_raters
     v = _num(_fleiss_finalize(s, n_raters=r))
-    n_full = int(s[0])
+    n_full = int(round(float(s[0])))
     reason = None
     p_o = p_e = None
     if enc.n == 0:
         reason = _R_NO_ITEMS
+    elif enc.n_pairable == 0:
+        reason = _R_NO_PAIRABLE
     elif r < 2:
         reason = "Fleiss' kappa needs at least two annotators"
     elif n_full == 0:
         reason = f"no item was labelled by all {r} annotators (Fleiss' kappa uses complete items only)"
     else:
         T = n_full * r
-        p_o = (s[1] - T) / (T * (r - 1))
+        p_o = float((s[1] - T) / (T * (r - 1)))
         p_e = float((s[2:] * s[2:]).sum() / (T * T))
         if v is None:
             reason = _R_ONE_CATEGORY
@@ -651,7 +719,7 @@ def _fleiss_result(enc: _Enc, s, n_raters: int, **_):
         n_items_pairable=enc.n_pairable,
         n_left_out=enc.n - n_full,
         n_ratings=n_full * max(r, 0),
-        details={"n_raters": r, "p_o": _num(p_o) if p_o is not None else None, "p_e": p_e},
+        details={"n_raters": r, "p_o": p_o, "p_e": p_e},
         per_pair=enc.per_pair(),
     )
 
@@ -659,11 +727,11 @@ def _fleiss_result(enc: _Enc, s, n_raters: int, **_):
 # ---- Gwet's AC1 -------------------------------------------------------------
 
 
-def _ac1_stats(enc: _Enc, g, G, **_):
-    pa = np.nan_to_num(_pa_items(enc), nan=0.0)
-    m = enc.m
-    share = enc.countsf / np.where(m > 0, m, 1)[:, None]
-    return _gsum([enc.pairable, pa, enc.rated, share], g, G)
+def _ac1_cols(enc: _Enc, **_):
+    if not enc.P:
+        return np.zeros((0, 3 + enc.K))
+    share = enc.counts / np.where(enc.m > 0, enc.m, 1)[:, None]
+    return np.column_stack([enc.pairable, _pa_cols(enc), enc.rated, share])
 
 
 def _ac1_finalize(s, n_categories: int, **_):
@@ -691,7 +759,7 @@ def _ac1_result(enc: _Enc, s, n_categories: int, **_):
         pa = float(s[1] / s[0])
         pi = s[3:] / s[2]
         pe = float((pi * (1 - pi)).sum() / (q - 1))
-    used = int(s[0])
+    used = int(round(float(s[0])))
     return Result(
         "gwet_ac1",
         v,
@@ -700,7 +768,7 @@ def _ac1_result(enc: _Enc, s, n_categories: int, **_):
         n_items_used=used,
         n_items_pairable=enc.n_pairable,
         n_left_out=enc.n - used,
-        n_ratings=int(enc.m.sum()),
+        n_ratings=enc.n_ratings,
         details={"p_a": pa, "p_e": pe, "n_categories": q, "n_items_rated": enc.n_rated},
         per_pair=enc.per_pair(),
     )
@@ -709,29 +777,21 @@ def _ac1_result(enc: _Enc, s, n_categories: int, **_):
 # ---- Krippendorff's alpha ------------------------------------------------
 
 
-def _alpha_stats(enc: _Enc, g, G, **_):
-    """[coincidence matrix (K*K), pairable values per category (K)] per group."""
-    K = enc.K
-    m = enc.m
-    w = np.zeros(enc.n)
-    np.divide(1.0, m - 1, out=w, where=m >= 2)
-    N = enc.countsf
-    Nw = N * w[:, None]
-    Np = N * enc.pairable[:, None]
-    if g is None:
-        O = Nw.T @ N
-        O[np.diag_indices(K)] -= Nw.sum(axis=0)
-        return np.concatenate([O.ravel(), Np.sum(axis=0)])[None, :]
-    O = np.zeros((G, K, K))
-    for c in range(K):
-        for k in range(c, K):
-            col = np.bincount(g, weights=Nw[:, c] * N[:, k], minlength=G)
-            if c == k:
-                col -= np.bincount(g, weights=Nw[:, c], minlength=G)
-                O[:, c, c] = col
-            else:
-                O[:, c, k] = O[:, k, c] = col
-    return np.concatenate([O.reshape(G, K * K), _gsum([Np], g, G)], axis=1)
+def _alpha_cols(enc: _Enc, **_):
+    """[coincidences (K*K), pairable values per category (K)] of each pattern.
+
+    o_ck = sum over items of (n_ic n_ik - [c == k] n_ic) / (m_i - 1).
+    """
+    K, P = enc.K, enc.P
+    if not P:
+        return np.zeros((0, K * K + K))
+    N = enc.counts
+    w = np.zeros(P)
+    np.divide(1.0, enc.m - 1, out=w, where=enc.m >= 2)
+    O = N[:, :, None] * N[:, None, :]
+    O[:, np.arange(K), np.arange(K)] -= N
+    O *= w[:, None, None]
+    return np.concatenate([O.reshape(P, K * K), N * enc.pairable[:, None]], axis=1)
 
 
 def _delta(level: str, values: np.ndarray | None, nc: np.ndarray) -> np.ndarray:
@@ -813,15 +873,15 @@ def _alpha_result(enc: _Enc, s, n_categories: int, level: str = "nominal", value
 def _alpha_label_finalize(s, n_categories: int, **_):
     """Binary (label vs rest) nominal alpha for every label, shape (..., K).
 
-    Collapsing categories just adds up coincidence cells, so the 2 x 2
-    coincidence matrix of label c is read off the full one.
+    Merging categories adds up coincidence cells, so the 2 x 2 coincidence
+    matrix of "label c vs the rest" is read off the full one.
     """
     K = n_categories
     O = s[..., : K * K].reshape(s.shape[:-1] + (K, K))
     nc = s[..., K * K :]
     n = nc.sum(axis=-1)[..., None]
     diag = np.diagonal(O, axis1=-2, axis2=-1)
-    o_cr = nc - diag  # coincidences label c - any other label
+    o_cr = nc - diag  # coincidences of label c with any other label
     return 1.0 - (n - 1.0) * _div(o_cr, nc * (n - nc))
 
 
@@ -859,23 +919,26 @@ def _alpha_label_results(enc: _Enc, s, n_categories: int, **_) -> dict:
 # ---- Cohen's kappa ------------------------------------------------------------
 
 
-def _cohen_table(enc: _Enc, i: int, j: int, g, G) -> np.ndarray:
-    """(G, (K+1)^2) contingency counts of annotators i, j; row/col 0 = missing."""
-    K1 = enc.K + 1
-    idx = enc.pair_index(i, j)
-    if g is None:
-        return np.bincount(idx, minlength=K1 * K1).astype(float)[None, :]
-    idx += g * (K1 * K1)
-    return np.bincount(idx, minlength=G * K1 * K1).reshape(G, K1 * K1).astype(float)
+def _cohen_cells(enc: _Enc, pair: tuple[int, int]) -> np.ndarray:
+    """(P,) cell of each pattern in the flattened K x K table of a vs b; -1 if
+    a or b did not label it."""
+    i, j = pair
+    if i < 0 or j < 0 or not enc.P:
+        return np.full(enc.P, -1, dtype=np.int64)
+    ui, uj = enc.columns[i], enc.columns[j]
+    return np.where((ui >= 0) & (uj >= 0), ui * enc.K + uj, -1)
 
 
 def _cohen_stats(enc: _Enc, g, G, pair: tuple[int, int], **_):
-    i, j = pair
-    K1 = enc.K + 1
-    if i < 0 or j < 0:
-        return np.zeros((1 if g is None else G, enc.K * enc.K))
-    t = _cohen_table(enc, i, j, g, G).reshape(-1, K1, K1)
-    return t[:, 1:, 1:].reshape(t.shape[0], -1)
+    """Confusion table of a vs b (K*K), overall (1, K*K) or per article (G, K*K)."""
+    K2 = enc.K * enc.K
+    cells = _cohen_cells(enc, pair)
+    if g is None:
+        ok = cells >= 0
+        return np.bincount(cells[ok], weights=enc.H[ok], minlength=K2)[None, :]
+    item_cells = cells[enc.inv] if enc.P else np.zeros(enc.n, dtype=np.int64) - 1
+    ok = item_cells >= 0
+    return np.bincount(g[ok] * K2 + item_cells[ok], minlength=G * K2).reshape(G, K2).astype(float)
 
 
 def _cohen_finalize(s, n_categories: int, **_):
@@ -887,11 +950,11 @@ def _cohen_finalize(s, n_categories: int, **_):
     return _div(n * agree - pe, n * n - pe)
 
 
-def _cohen_result(enc: _Enc, s, n_categories: int, pair, names, table=None, **_):
+def _cohen_result(enc: _Enc, s, n_categories: int, pair, names, **_):
     K = n_categories
     v = _num(_cohen_finalize(s, n_categories=K))
     C = s.reshape(K, K)
-    n = int(C.sum())
+    n = int(round(float(C.sum())))
     a, b = names
     reason = None
     p_o = p_e = None
@@ -902,18 +965,11 @@ def _cohen_result(enc: _Enc, s, n_categories: int, pair, names, table=None, **_)
         p_e = float((C.sum(axis=1) * C.sum(axis=0)).sum() / (n * n))
         if v is None:
             reason = "both annotators used the same single category, so expected disagreement is 0"
-    if table is not None:
-        K1 = K + 1
-        t = table.reshape(K1, K1)
-        only_a, only_b = int(t[1:, 0].sum()), int(t[0, 1:].sum())
-    elif pair[0] >= 0 and pair[1] >= 0:
-        pa = enc.codes[:, pair[0]] >= 0
-        pb = enc.codes[:, pair[1]] >= 0
-        only_a, only_b = int(np.count_nonzero(pa & ~pb)), int(np.count_nonzero(pb & ~pa))
-    else:
-        col = pair[0] if pair[0] >= 0 else pair[1]
-        only = int(np.count_nonzero(enc.codes[:, col] >= 0)) if col >= 0 else 0
-        only_a, only_b = (only, 0) if pair[0] >= 0 else (0, only)
+    i, j = pair
+    has_a = enc.columns[i] >= 0 if i >= 0 else np.zeros(enc.P, dtype=bool)
+    has_b = enc.columns[j] >= 0 if j >= 0 else np.zeros(enc.P, dtype=bool)
+    only_a = int(round(float(enc.H[has_a & ~has_b].sum())))
+    only_b = int(round(float(enc.H[has_b & ~has_a].sum())))
     return Result(
         "cohen_kappa",
         v,
@@ -937,7 +993,7 @@ def percent_agreement(ratings: Any) -> Result:
     """Observed agreement: mean over items with 2+ labels of the share of
     annotator pairs that agree (for two annotators: share of items they agree on)."""
     enc = _Enc(_as_matrix(ratings))
-    return _percent_result(enc, _percent_stats(enc, None, 1)[0])
+    return _percent_result(enc, enc.total(_percent_cols(enc))[0])
 
 
 def fleiss_kappa(ratings: Any, n_raters: int | None = None) -> Result:
@@ -949,7 +1005,7 @@ def fleiss_kappa(ratings: Any, n_raters: int | None = None) -> Result:
     """
     enc = _Enc(_as_matrix(ratings))
     r = _fleiss_raters(enc, n_raters)
-    return _fleiss_result(enc, _fleiss_stats(enc, None, 1, n_raters=r)[0], n_raters=r)
+    return _fleiss_result(enc, enc.total(_fleiss_cols(enc, n_raters=r))[0], n_raters=r)
 
 
 def gwet_ac1(ratings: Any) -> Result:
@@ -964,7 +1020,7 @@ def gwet_ac1(ratings: Any) -> Result:
     lm = _as_matrix(ratings)
     enc = _Enc(lm)
     q = len(lm.categories)
-    return _ac1_result(enc, _ac1_stats(enc, None, 1)[0], n_categories=q)
+    return _ac1_result(enc, enc.total(_ac1_cols(enc))[0], n_categories=q)
 
 
 def krippendorff_alpha(ratings: Any, level: str = "nominal") -> Result:
@@ -978,13 +1034,13 @@ def krippendorff_alpha(ratings: Any, level: str = "nominal") -> Result:
     values = _alpha_level_values(lm, level)
     enc = _Enc(lm)
     K = enc.K
-    return _alpha_result(enc, _alpha_stats(enc, None, 1)[0], n_categories=K, level=level, values=values)
+    return _alpha_result(enc, enc.total(_alpha_cols(enc))[0], n_categories=K, level=level, values=values)
 
 
 def alpha_per_label(ratings: Any) -> dict:
     """One-vs-rest nominal alpha for each label: ``{label: Result}``."""
     enc = _Enc(_as_matrix(ratings))
-    return _alpha_label_results(enc, _alpha_stats(enc, None, 1)[0], n_categories=enc.K)
+    return _alpha_label_results(enc, enc.total(_alpha_cols(enc))[0], n_categories=enc.K)
 
 
 def _annotator_col(lm: LabelMatrix, a: Hashable) -> int:
@@ -1035,8 +1091,8 @@ def _resample_weights(G: int, n: int, seed: int) -> Iterator[np.ndarray]:
     """Article multiplicities of ``n`` bootstrap resamples, in chunks of rows.
 
     Resample b draws G articles with replacement; row b counts how often each
-    was drawn.  The chunking depends on G only, so a seed always gives the
-    same resamples for the same articles.
+    was drawn.  The chunking depends on G and n only, so the same seed, number
+    of articles and number of resamples always give the same resamples.
     """
     rng = np.random.default_rng(seed)
     chunk = max(1, min(n, (1 << 22) // max(G, 1)))
@@ -1059,13 +1115,21 @@ def _percentile_ci(vals: np.ndarray, confidence: float) -> tuple[tuple[float, fl
     return (float(lo), float(hi)), n_undef
 
 
+def _from_cols(cols_fn: Callable) -> Callable:
+    def stats(enc: _Enc, g, G, **params):
+        return enc.sums(cols_fn(enc, **params), g, G)
+
+    return stats
+
+
 def _spec(name: str):
+    """(stats, finalize, result) functions of a metric."""
     specs = {
-        "percent_agreement": (_percent_stats, _percent_finalize, _percent_result),
-        "fleiss_kappa": (_fleiss_stats, _fleiss_finalize, _fleiss_result),
-        "gwet_ac1": (_ac1_stats, _ac1_finalize, _ac1_result),
-        "krippendorff_alpha": (_alpha_stats, _alpha_finalize, _alpha_result),
-        "alpha_per_label": (_alpha_stats, _alpha_label_finalize, _alpha_label_results),
+        "percent_agreement": (_from_cols(_percent_cols), _percent_finalize, _percent_result),
+        "fleiss_kappa": (_from_cols(_fleiss_cols), _fleiss_finalize, _fleiss_result),
+        "gwet_ac1": (_from_cols(_ac1_cols), _ac1_finalize, _ac1_result),
+        "krippendorff_alpha": (_from_cols(_alpha_cols), _alpha_finalize, _alpha_result),
+        "alpha_per_label": (_from_cols(_alpha_cols), _alpha_label_finalize, _alpha_label_results),
         "cohen_kappa": (_cohen_stats, _cohen_finalize, _cohen_result),
     }
     return specs[name]
@@ -1102,6 +1166,10 @@ def _metric_name(metric: Any) -> str | None:
 def _resolve_params(name: str, lm: LabelMatrix, enc: _Enc, kw: dict) -> dict:
     """Fix every data-dependent parameter from the full data, so that each
     resample is scored under the same definition as the point estimate."""
+    allowed = {"fleiss_kappa": {"n_raters"}, "krippendorff_alpha": {"level"}, "cohen_kappa": {"a", "b"}}
+    unexpected = set(kw) - allowed.get(name, set())
+    if unexpected:
+        raise TypeError(f"{name} takes no argument(s) {sorted(unexpected)}")
     if name == "fleiss_kappa":
         return {"n_raters": _fleiss_raters(enc, kw.get("n_raters"))}
     if name == "gwet_ac1":
@@ -1242,35 +1310,33 @@ def label_report(
     K, A = enc.K, enc.A
     r = _fleiss_raters(enc, n_raters)
     pairs = [(i, j) for i in range(A) for j in range(i + 1, A)]
-
-    p_pa = {}
     p_fl = {"n_raters": r}
     p_ac = {"n_categories": K}
     p_al = {"n_categories": K, "level": level, "values": values}
 
-    s_pa = _percent_stats(enc, None, 1)[0]
-    s_fl = _fleiss_stats(enc, None, 1, **p_fl)[0]
-    s_ac = _ac1_stats(enc, None, 1)[0]
-    s_al = _alpha_stats(enc, None, 1)[0]
-    tables = [_cohen_table(enc, i, j, None, 1)[0] for i, j in pairs]
-    K1 = K + 1
+    # one (P, S) block of per-pattern statistics for the multi-rater metrics;
+    # Cohen's tables come from one bincount per annotator pair
+    blocks = [_percent_cols(enc), _fleiss_cols(enc, **p_fl), _ac1_cols(enc), _alpha_cols(enc)]
+    edges = np.cumsum([0] + [b.shape[1] for b in blocks] + [K * K] * len(pairs))
+    cols = np.concatenate(blocks, axis=1)
 
-    # per-pair overlap read off the contingency tables (saves a pass)
-    shared = np.zeros((A, A), dtype=np.int64)
-    for (i, j), t in zip(pairs, tables):
-        shared[i, j] = shared[j, i] = int(t.reshape(K1, K1)[1:, 1:].sum())
-    enc.pair_shared = shared
+    def split(stats: np.ndarray) -> list[np.ndarray]:
+        return [stats[..., edges[k] : edges[k + 1]] for k in range(len(edges) - 1)]
 
-    res_pa = _percent_result(enc, s_pa)
-    res_fl = _fleiss_result(enc, s_fl, **p_fl)
-    res_ac = _ac1_result(enc, s_ac, **p_ac)
-    res_al = _alpha_result(enc, s_al, **p_al)
-    res_lab = _alpha_label_results(enc, s_al, n_categories=K)
+    def all_stats(g, G) -> np.ndarray:
+        parts = [enc.sums(cols, g, G)] + [_cohen_stats(enc, g, G, pair=pq) for pq in pairs]
+        return np.concatenate(parts, axis=1)
+
+    tot = split(all_stats(None, 1)[0])
+    res_pa = _percent_result(enc, tot[0])
+    res_fl = _fleiss_result(enc, tot[1], **p_fl)
+    res_ac = _ac1_result(enc, tot[2], **p_ac)
+    res_al = _alpha_result(enc, tot[3], **p_al)
+    res_lab = _alpha_label_results(enc, tot[3], n_categories=K)
     cohen = {}
-    for (i, j), t in zip(pairs, tables):
-        s = t.reshape(K1, K1)[1:, 1:].ravel()
+    for k, (i, j) in enumerate(pairs):
         names = (lm.annotators[i], lm.annotators[j])
-        cohen[names] = _cohen_result(enc, s, n_categories=K, pair=(i, j), names=names, table=t)
+        cohen[names] = _cohen_result(enc, tot[4 + k], n_categories=K, pair=(i, j), names=names)
 
     if groups is not None:
         g, G = _encode_groups(groups, enc.n)
@@ -1281,20 +1347,10 @@ def label_report(
             res_lab = {k: fix(v) for k, v in res_lab.items()}
             cohen = {k: fix(v) for k, v in cohen.items()}
         else:
-            blocks = [
-                _percent_stats(enc, g, G),
-                _fleiss_stats(enc, g, G, **p_fl),
-                _ac1_stats(enc, g, G),
-                _alpha_stats(enc, g, G),
-            ] + [
-                _cohen_table(enc, i, j, g, G).reshape(G, K1, K1)[:, 1:, 1:].reshape(G, K * K) for i, j in pairs
-            ]
-            widths = np.cumsum([0] + [b.shape[1] for b in blocks])
-            gs = np.concatenate(blocks, axis=1)
+            gs = all_stats(g, G)
             outs: list[list[np.ndarray]] = [[] for _ in range(5 + len(pairs))]
             for W in _resample_weights(G, n_boot, seed):
-                bs = W @ gs
-                part = [bs[:, widths[k]:widths[k + 1]] for k in range(len(blocks))]
+                part = split(W @ gs)
                 outs[0].append(_percent_finalize(part[0]))
                 outs[1].append(_fleiss_finalize(part[1], **p_fl))
                 outs[2].append(_ac1_finalize(part[2], **p_ac))
@@ -1310,7 +1366,7 @@ def label_report(
 
     return LabelReport(
         n_items=enc.n,
-        n_ratings=int(enc.m.sum()),
+        n_ratings=enc.n_ratings,
         annotators=list(lm.annotators),
         categories=list(lm.categories),
         level=level,
@@ -1498,9 +1554,11 @@ def span_f1_pairs(
     spans_by_annotator: Mapping[Hashable, Iterable[Sequence]],
     mode: str = "exact",
     per_label: bool = False,
+    labels: Sequence[Hashable] | None = None,
 ) -> dict:
     """Span F1 for every annotator pair: ``{(a, b): F1Result}`` (a before b in
-    sorted order), or ``{(a, b): {label: F1Result}}`` with ``per_label=True``."""
+    sorted order), or ``{(a, b): {label: F1Result}}`` with ``per_label=True``
+    (for ``labels``, by default the labels either of the two used)."""
     if mode not in SPAN_MODES:
         raise ValueError(f"mode must be one of {SPAN_MODES}, got {mode!r}")
     names = _ordered(list(spans_by_annotator))
@@ -1508,7 +1566,10 @@ def span_f1_pairs(
     out = {}
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            out[(a, b)] = span_f1_per_label(spans[a], spans[b], mode) if per_label else span_f1(spans[a], spans[b], mode)
+            if per_label:
+                out[(a, b)] = span_f1_per_label(spans[a], spans[b], mode, labels)
+            else:
+                out[(a, b)] = span_f1(spans[a], spans[b], mode)
     return out
 
 
