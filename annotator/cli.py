@@ -341,8 +341,9 @@ def segment_command(file: str) -> None:
 @click.option("--per-article", type=click.IntRange(min=1), help="Give every article N distinct annotators, balanced.")
 @click.option("--user", "user_name", help="Assign articles to this annotator by hand (with --articles).")
 @click.option("--articles", "article_ids", multiple=True, help="External article ids for --user (repeat or separate with spaces).")
+@click.option("--rebalance", is_flag=True, help="Take unstarted work from deactivated annotators, top up to N, even out loads.")
 @with_appcontext
-def assign_command(project: str, per_article: int | None, user_name: str | None, article_ids: tuple[str, ...]) -> None:
+def assign_command(project: str, per_article: int | None, user_name: str | None, article_ids: tuple[str, ...], rebalance: bool) -> None:
     """Assign articles to annotators (idempotent: existing assignments are kept)."""
     try:
         p = projects.get_project(db.session, project)
@@ -350,6 +351,15 @@ def assign_command(project: str, per_article: int | None, user_name: str | None,
         _fail(str(exc))
     if per_article and user_name:
         _fail("give --per-article or --user, not both")
+    if rebalance:
+        if user_name:
+            _fail("give --rebalance or --user, not both")
+        done = _commit_or_fail(lambda: assignment.rebalance(db.session, p.id, per_article))
+        for name, external_id, work in done.kept:
+            click.echo(f"kept {name} on {external_id}: {work} label(s)/span(s) already made")
+        short = f"; {done.articles_short} article(s) still short of annotators" if done.articles_short else ""
+        click.echo(f"removed {len(done.removed)}, kept {len(done.kept)} started, added {done.created}, moved {len(done.moved)}{short}")
+        return
     if per_article:
         result = _commit_or_fail(lambda: assignment.assign_balanced(db.session, p.id, per_article))
         note = f"; {result.articles_short} article(s) have fewer than {per_article} (not enough annotators)" if result.articles_short else ""

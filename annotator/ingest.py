@@ -77,9 +77,17 @@ def read_path(name: str, stdin: io.BufferedIOBase | None = None) -> list[Article
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
+    return read_bytes(data, name)
+
+
+def read_bytes(data: bytes, name: str) -> list[ArticleRecord]:
+    """Parse a file's content already in memory (a browser upload); `name` picks the format and names errors."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in FORMATS:
+        raise IngestError(name, None, f"unknown format {suffix or '(no extension)'!r}; use .txt, .jsonl or .csv")
     text = decode(data, name)
     if suffix == ".txt":
-        return [parse_txt(text, name, path.stem)]
+        return [parse_txt(text, name, Path(name).stem)]
     if suffix == ".jsonl":
         return parse_jsonl(text, name)
     return parse_csv(text, name)

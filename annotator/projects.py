@@ -68,3 +68,56 @@ def set_guidelines(session: Session, project: Project, text: str, author_id: int
 def bump_revision(session: Session, project_id: int) -> None:
     """Mark the project's annotations as changed: caches keyed by the old revision go stale."""
     session.execute(update(Project).where(Project.id == project_id).values(revision=Project.revision + 1))
+
+
+def labels_in_use(session: Session, project_id: int) -> dict[str, set[str]]:
+    """Names each schema section's stored work uses (annotations, spans, relations, gold)."""
+    from .models import Annotation, Article, GoldLabel, GoldRelation, GoldSpan, Relation, Sentence, Span
+
+    in_project = select(Article.id).where(Article.project_id == project_id)
+    sentences = select(Sentence.id).where(Sentence.article_id.in_(in_project))
+    return {
+        "sentence_labels": set(session.scalars(select(Annotation.label).where(Annotation.sentence_id.in_(sentences)).distinct()))
+        | set(session.scalars(select(GoldLabel.label).where(GoldLabel.sentence_id.in_(sentences)).distinct())),
+        "span_labels": set(session.scalars(select(Span.label).where(Span.article_id.in_(in_project)).distinct()))
+        | set(session.scalars(select(GoldSpan.label).where(GoldSpan.article_id.in_(in_project)).distinct())),
+        "relation_types": set(session.scalars(select(Relation.type).where(Relation.article_id.in_(in_project)).distinct()))
+        | set(session.scalars(select(GoldRelation.type).where(GoldRelation.article_id.in_(in_project)).distinct())),
+    }
+
+
+def update_project(
+    session: Session,
+    project: Project,
+    name: str | None = None,
+    schema: dict[str, Any] | None = None,
+    annotators_per_article: int | None = None,
+    majority_threshold: float | None = None,
+) -> None:
+    """Change a project's settings; a new schema must keep every label that stored work uses."""
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise ProjectError("project name must be 1 to 200 characters")
+        other = find_project(session, name)
+        if other is not None and other.id != project.id:
+            raise ProjectError(f"project {name!r} already exists")
+        project.name = name
+    if annotators_per_article is not None:
+        if annotators_per_article < 1:
+            raise ProjectError("annotators per article must be at least 1")
+        project.annotators_per_article = annotators_per_article
+    if majority_threshold is not None:
+        if not 0.5 < majority_threshold <= 1:
+            raise ProjectError("the majority for automatic gold must be above 0.5 and at most 1 (1 = unanimous)")
+        project.majority_threshold = majority_threshold
+    if schema is not None:
+        checked = labelschema.validate(schema)
+        for section, used in labels_in_use(session, project.id).items():
+            missing = sorted(used - set(labelschema.names(checked, section)))
+            if missing:
+                raise ProjectError(
+                    f"{section}: {', '.join(map(repr, missing))} already used in stored work; keep {'it' if len(missing) == 1 else 'them'} in the schema"
+                )
+        project.label_schema = checked
+    session.flush()

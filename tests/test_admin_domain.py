@@ -1,0 +1,151 @@
+"""The Flask-free pieces the admin pages stand on: uploads from bytes, re-balancing, hand assignment, project edits."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+import annotator.annotations as annotations
+from annotator import accounts, articles, assignment, labelschema, projects
+from annotator.db import begin_write, db
+from annotator.ingest import ArticleRecord, IngestError, read_bytes
+from annotator.models import Article, Assignment, Span
+
+
+def test_read_bytes_parses_like_read_path_and_names_the_file_and_line():
+    data = b'{"id": "a", "text": "One."}\n{"id": "b", "text": \n'
+    with pytest.raises(IngestError) as err:
+        read_bytes(data, "upload.jsonl")
+    assert str(err.value).startswith("upload.jsonl:2: invalid JSON")
+    assert [r.external_id for r in read_bytes(b"id,text\nc1,Hello.\n", "x.csv")] == ["c1"]
+    assert read_bytes("\ufeffTitle\r\nBody.".encode(), "story.txt")[0].text == "Title\r\nBody."
+    with pytest.raises(IngestError, match="unknown format '.docx'"):
+        read_bytes(b"PK", "notes.docx")
+    with pytest.raises(IngestError, match=r"latin\.txt:1: not UTF-8"):
+        read_bytes("Café".encode("latin-1"), "latin.txt")
+
+
+def setup_project(n_articles: int = 6, annotators: tuple[str, ...] = ("a1", "a2", "a3")) -> dict:
+    s = db.session
+    begin_write(s)
+    project = projects.create_project(s, "news", annotators_per_article=2)
+    users = {name: accounts.create_user(s, name, "annotator", "password1").id for name in annotators}
+    records = [ArticleRecord(f"n{i}", "", f"Text {i}. More {i}.") for i in range(n_articles)]
+    articles.store_articles(s, project, records, "x.jsonl")
+    s.commit()
+    return {"project": project.id, **users}
+
+
+def per_user(project_id: int) -> dict[str, int]:
+    from annotator.models import User
+
+    rows = db.session.execute(
+        select(User.name, func.count()).join(Assignment, Assignment.user_id == User.id).join(Article).where(Article.project_id == project_id).group_by(User.name)
+    ).all()
+    return dict(rows)
+
+
+def commit(fn):
+    begin_write(db.session)
+    result = fn()
+    db.session.commit()
+    return result
+
+
+def test_rebalance_takes_only_unstarted_work_from_a_deactivated_annotator(app):
+    with app.app_context():
+        ids = setup_project()
+        s = db.session
+        commit(lambda: assignment.assign_balanced(s, ids["project"], 2))
+        assert per_user(ids["project"]) == {"a1": 4, "a2": 4, "a3": 4}
+        mine = s.scalars(select(Assignment.article_id).where(Assignment.user_id == ids["a1"]).order_by(Assignment.article_id)).all()
+        annotations.write(s, lambda: annotations.put_label(s, ids["a1"], mine[0], 0, "CFS"))
+        commit(lambda: s.add(Span(article_id=mine[1], user_id=ids["a1"], label="QUOTE", start=0, end=4)))
+        commit(lambda: accounts.set_active(s, accounts.get_user(s, "a1"), False))
+
+        result = commit(lambda: assignment.rebalance(s, ids["project"]))
+        started = {external for _, external, _ in result.kept}
+        assert len(result.removed) == 2 and len(result.kept) == 2 and result.articles_short == 0
+        assert started == {s.get(Article, mine[0]).external_id, s.get(Article, mine[1]).external_id}
+        counts = per_user(ids["project"])
+        assert counts["a1"] == 2  # started work stays
+        # every article has 2 active annotators again, loads even
+        active = dict(
+            s.execute(
+                select(Assignment.article_id, func.count()).where(Assignment.user_id.in_([ids["a2"], ids["a3"]])).group_by(Assignment.article_id)
+            ).all()
+        )
+        assert set(active.values()) == {2} and len(active) == 6
+        again = commit(lambda: assignment.rebalance(s, ids["project"]))
+        assert (len(again.removed), again.created, again.moved) == (0, 0, [])
+
+
+def test_rebalance_gives_a_new_annotator_a_share_of_unstarted_work(app):
+    with app.app_context():
+        ids = setup_project(annotators=("a1", "a2"))
+        s = db.session
+        commit(lambda: assignment.assign_balanced(s, ids["project"], 2))
+        first = s.scalars(select(Assignment.article_id).where(Assignment.user_id == ids["a1"]).order_by(Assignment.article_id)).all()
+        annotations.write(s, lambda: annotations.put_label(s, ids["a1"], first[0], 0, "CFS"))
+        new = commit(lambda: accounts.create_user(s, "a3", "annotator", "password1")).id
+        result = commit(lambda: assignment.rebalance(s, ids["project"]))
+        counts = per_user(ids["project"])
+        assert counts == {"a1": 4, "a2": 4, "a3": 4} and len(result.moved) == 4
+        assert s.scalar(select(Assignment.user_id).where(Assignment.article_id == first[0], Assignment.user_id == ids["a1"])) == ids["a1"]
+        assert new in s.scalars(select(Assignment.user_id)).all()
+
+
+def test_cli_assign_rebalance(app, runner):
+    with app.app_context():
+        ids = setup_project()
+        commit(lambda: assignment.assign_balanced(db.session, ids["project"], 2))
+        commit(lambda: accounts.set_active(db.session, accounts.get_user(db.session, "a3"), False))
+    result = runner.invoke(args=["assign", "news", "--rebalance"])
+    assert result.exit_code == 0, result.output
+    assert "removed 4, kept 0 started, added 4" in result.output
+    result = runner.invoke(args=["assign", "news", "--rebalance", "--user", "a1"])
+    assert result.exit_code != 0 and "not both" in result.output
+
+
+def test_set_article_annotators_by_hand(app):
+    with app.app_context():
+        ids = setup_project(n_articles=1)
+        s = db.session
+        article = s.scalar(select(Article.id))
+        result = commit(lambda: assignment.set_article_annotators(s, article, [ids["a1"], ids["a2"]]))
+        assert result.added == ["a1", "a2"]
+        annotations.write(s, lambda: annotations.put_label(s, ids["a1"], article, 0, "CFS"))
+        result = commit(lambda: assignment.set_article_annotators(s, article, [ids["a3"]]))
+        assert (result.added, result.removed, result.kept) == (["a3"], ["a2"], ["a1"])
+        reviewer = commit(lambda: accounts.create_user(s, "rev", "reviewer", "password1")).id
+        with pytest.raises(assignment.AssignmentError, match="rev is a reviewer"):
+            assignment.set_article_annotators(s, article, [reviewer])
+        db.session.rollback()
+
+
+def test_update_project_keeps_labels_in_use(app):
+    with app.app_context():
+        ids = setup_project(n_articles=1)
+        s = db.session
+        project = s.get(projects.Project, ids["project"])
+        article = s.scalar(select(Article.id))
+        commit(lambda: assignment.assign_to_user(s, project.id, accounts.get_user(s, "a1"), ["n0"]))
+        annotations.write(s, lambda: annotations.put_label(s, ids["a1"], article, 0, "CFS"))
+        with pytest.raises(projects.ProjectError, match="sentence_labels: 'CFS' already used in stored work"):
+            projects.update_project(s, project, schema=labelschema.preset("checkthat"))
+        s.rollback()
+        schema = labelschema.preset("claims")
+        schema["sentence_labels"].append({"name": "MIXED", "key": "4"})
+        commit(lambda: projects.update_project(s, project, name="renamed", schema=schema, annotators_per_article=3, majority_threshold=0.66))
+        s.expire_all()
+        project = s.get(projects.Project, ids["project"])
+        assert (project.name, project.annotators_per_article, project.majority_threshold) == ("renamed", 3, 0.66)
+        assert labelschema.names(project.label_schema, "sentence_labels")[-1] == "MIXED"
+        for bad, message in ((0.5, "above 0.5"), (1.01, "at most 1")):
+            with pytest.raises(projects.ProjectError, match=message):
+                projects.update_project(s, project, majority_threshold=bad)
+        with pytest.raises(projects.ProjectError, match="annotators per article"):
+            projects.update_project(s, project, annotators_per_article=0)
+        s.rollback()
+        json.dumps(project.label_schema)
