@@ -421,7 +421,10 @@ def _set_up_demo() -> list[str]:
     return passwords
 
 
+from .dataset_cli import DATASET_COMMANDS  # noqa: E402  (export, import-annotations)
+
 COMMANDS = (
+    *DATASET_COMMANDS,
     init_command,
     backup_command,
     users_group,

@@ -1,0 +1,62 @@
+"""Dataset download for reviewers and admins: the same JSONL as `annotator export`, streamed."""
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, request, stream_with_context
+
+from . import export
+from .db import db
+from .models import Project
+from .security import json_error, roles_required
+
+bp = Blueprint("exports", __name__)
+
+_FLAGS = {"": False, "0": False, "false": False, "no": False, "1": True, "true": True, "yes": True}
+_PARAMS = {"unit", "gold_only", "annotator", "labels"}
+
+
+@bp.route("/projects/<int:project_id>/export.jsonl")
+@roles_required("reviewer", "admin")
+def export_jsonl(project_id: int):
+    """?unit=article|sentence&gold_only=1&annotator=NAME&labels=CFS,UFS (all optional)."""
+    project = db.session.get(Project, project_id)
+    if project is None:
+        return json_error(404, f"no project with id {project_id}")
+    unknown = sorted(set(request.args) - _PARAMS)
+    if unknown:
+        return json_error(400, f"unknown parameter(s) {', '.join(unknown)}; use {', '.join(sorted(_PARAMS))}")
+    unit = request.args.get("unit", export.DEFAULT_UNIT)
+    if unit not in export.UNITS:
+        return json_error(400, f"unit must be one of {', '.join(export.UNITS)} (got {unit!r})")
+    gold_only = _FLAGS.get(request.args.get("gold_only", "").strip().lower())
+    if gold_only is None:
+        return json_error(400, f"gold_only must be 1 or 0 (got {request.args['gold_only']!r})")
+    try:
+        filters = export.check_filters(
+            db.session,
+            project,
+            export.Filters(
+                gold_only=gold_only,
+                annotators=tuple(dict.fromkeys(request.args.getlist("annotator"))),
+                labels=export.parse_labels(request.args.get("labels")),
+            ),
+        )
+    except export.ExportError as exc:
+        return json_error(400, str(exc))
+    records = export.iter_records(db.session, project.id, unit, filters)
+    dumps = export.dumps
+
+    def generate():
+        try:
+            for record in records:
+                yield dumps(record)
+        finally:
+            db.session.rollback()  # end the long read transaction
+
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", project.name).strip("-") or f"project-{project.id}"
+    return Response(
+        stream_with_context(generate()),
+        mimetype="application/jsonl",
+        headers={"Content-Disposition": f'attachment; filename="{name}.{unit}.jsonl"', "X-Content-Type-Options": "nosniff"},
+    )

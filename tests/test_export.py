@@ -1,0 +1,393 @@
+"""The dataset export: lossless article records, sentence records for training, splits, filters, web download."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from sqlalchemy import select
+
+from annotator import accounts, articles, export, labelschema, projects
+from annotator.annotations import create_relation, create_span, put_label, write
+from annotator.db import begin_write, db
+from annotator.ingest import ArticleRecord
+from annotator.models import Article, Assignment, GoldLabel, GoldRelation, GoldSpan, Sentence
+
+from .conftest import Browser, add_user
+
+# Emoji (one of them with a skin-tone modifier would also do), combining accents
+# (e + U+0308, e + U+0301), CRLF line ends and curly quotes.
+TEXT = (
+    "Bridge repairs 🌉 will cost more\r\n"
+    "“Repairs will cost $41.5m 💸 and take 18 months.” "
+    "That was the estimate of Dr. Zoe\u0308 Okafor, the council’s engineer.\r\n"
+    "Cafe\u0301 owners said they’re worried 😟.\r\n"
+)
+QUOTE = "Repairs will cost $41.5m 💸 and take 18 months."
+SOURCE = "Dr. Zoe\u0308 Okafor"
+ANNOTATORS = ("alice", "bob", "carol")
+LABELS = {  # sentence index -> each annotator's label
+    0: ("CFS", "CFS", "UFS"),
+    1: ("CFS", "CFS", "CFS"),
+    2: ("UFS", "NFS", "UFS"),
+    3: ("NFS", "NFS", "NFS"),
+}
+GOLD = {0: ("CFS", "majority", None, None), 1: ("CFS", "unanimous", None, None), 2: ("UFS", "adjudicated", "rita", "a description, not a claim"), 3: ("NFS", "unanimous", None, None)}
+SCHEMAS = {unit: export.schema(unit) for unit in export.UNITS}
+
+
+def span_of(text: str, part: str, after: int = 0) -> tuple[int, int]:
+    start = text.index(part, after)
+    return start, start + len(part)
+
+
+def build_project(app, name: str = "news", extra_articles: int = 0) -> dict[str, Any]:
+    """The round-trip article annotated by three annotators (through annotations.py) with gold; plus plain articles."""
+    with app.app_context():
+        session = db.session
+        begin_write(session)
+        project = projects.create_project(session, name, labelschema.preset("claims"), annotators_per_article=3)
+        users = {}
+        for user in (*ANNOTATORS, "rita"):
+            users[user] = accounts.find_user(session, user) or accounts.create_user(
+                session, user, "reviewer" if user == "rita" else "annotator", "correct horse"
+            )
+        records = [ArticleRecord("art-1", "Bridge repairs", TEXT, {"source": "test", "n": 1})]
+        records += [ArticleRecord(f"plain-{i:03d}", f"Plain {i}", f"Plain article {i}. It has two sentences.", {}) for i in range(extra_articles)]
+        articles.store_articles(session, project, records, "test")
+        article = session.scalar(select(Article).where(Article.project_id == project.id, Article.external_id == "art-1"))
+        for user in ANNOTATORS:
+            session.add(Assignment(user_id=users[user].id, article_id=article.id))
+        session.commit()
+        ids = {user: users[user].id for user in users}
+        article_id, project_id = article.id, project.id
+        sentences = [(s.start, s.end) for s in article.sentences]
+
+    quote, source = span_of(TEXT, QUOTE), span_of(TEXT, SOURCE)
+    assert len(sentences) == 4
+    assert sentences[1][0] <= quote[0] < quote[1] <= sentences[1][1]  # the quote in one sentence ...
+    assert sentences[2][0] <= source[0] < source[1] <= sentences[2][1]  # ... its source in the next
+    with app.app_context():
+        session = db.session
+        for index, labels in LABELS.items():
+            for user, label in zip(ANNOTATORS, labels):
+                write(session, lambda: put_label(session, ids[user], article_id, index, label, seconds=1.5 + index))
+        for user in ("alice", "bob"):
+            write(session, lambda: create_span(session, ids[user], article_id, "QUOTE", *quote, uid=f"{user}-quote-1"))
+            write(session, lambda: create_span(session, ids[user], article_id, "SOURCE", *source, uid=f"{user}-source-1"))
+            write(session, lambda: create_relation(session, ids[user], article_id, "attributed_to", f"{user}-quote-1", f"{user}-source-1", uid=f"{user}-rel-1"))
+        # carol: a quote that runs over the sentence boundary, and a cue.
+        across = (quote[0], TEXT.index("estimate") + len("estimate"))
+        write(session, lambda: create_span(session, ids["carol"], article_id, "QUOTE", *across, uid="carol-quote-x"))
+        write(session, lambda: create_span(session, ids["carol"], article_id, "CUE", *span_of(TEXT, "said"), uid="carol-cue-1"))
+        begin_write(session)
+        sentence_ids = dict(session.execute(select(Sentence.index, Sentence.id).where(Sentence.article_id == article_id)).all())
+        for index, (label, provenance, reviewer, reason) in GOLD.items():
+            session.add(GoldLabel(sentence_id=sentence_ids[index], label=label, provenance=provenance,
+                                  reviewer_id=ids[reviewer] if reviewer else None, reason=reason))
+        gold_quote = GoldSpan(uid="gold-quote-1", article_id=article_id, label="QUOTE", start=quote[0], end=quote[1], provenance="adjudicated", reviewer_id=ids["rita"])
+        gold_source = GoldSpan(uid="gold-source-1", article_id=article_id, label="SOURCE", start=source[0], end=source[1], provenance="majority")
+        session.add_all([gold_quote, gold_source])
+        session.flush()
+        session.add(GoldRelation(uid="gold-rel-1", article_id=article_id, type="attributed_to", from_span_id=gold_quote.id,
+                                 to_span_id=gold_source.id, provenance="adjudicated", reviewer_id=ids["rita"]))
+        session.commit()
+    return {"project_id": project_id, "article_id": article_id, "users": ids, "sentences": sentences}
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+
+
+def validate(records: list[dict[str, Any]], unit: str) -> list[dict[str, Any]]:
+    validator = jsonschema.Draft202012Validator(SCHEMAS[unit])
+    for record in records:
+        validator.validate(record)
+    return records
+
+
+def run_export(runner, tmp_path: Path, *args: str, name: str = "out.jsonl") -> list[dict[str, Any]]:
+    path = tmp_path / name
+    result = runner.invoke(args=["export", *args, "-o", str(path)])
+    assert result.exit_code == 0, result.output
+    unit = args[args.index("--unit") + 1] if "--unit" in args else "sentence"
+    return validate(read_jsonl(path), unit)
+
+
+def check_offsets(record: dict[str, Any]) -> None:
+    text = record["text"]
+    spans = [s for a in record["annotations"] for s in a["spans"]] + record["gold"]["spans"]
+    for span in spans:
+        assert text[span["start"] : span["end"]] == span["text"]
+
+
+# ---------------------------------------------------------------- article unit
+
+
+def test_article_export_is_lossless_and_valid(app, runner, tmp_path):
+    build_project(app)
+    (record,) = run_export(runner, tmp_path, "news", "--unit", "article")
+    assert record["id"] == "art-1" and record["text"] == TEXT and record["meta"] == {"source": "test", "n": 1}
+    assert record["title"] == "Bridge repairs"
+    assert [s["index"] for s in record["sentences"]] == [0, 1, 2, 3]
+    check_offsets(record)
+    by_name = {a["annotator"]: a for a in record["annotations"]}
+    assert list(by_name) == ["alice", "bob", "carol"]
+    alice = by_name["alice"]
+    assert [(x["sentence"], x["label"]) for x in alice["labels"]] == [(i, LABELS[i][0]) for i in range(4)]
+    assert alice["labels"][2]["seconds"] == 3.5 and alice["labels"][0]["guidelines_version"] == 1
+    assert all(x["updated_at"].endswith("Z") for x in alice["labels"])
+    assert {s["id"]: s["text"] for s in alice["spans"]} == {"alice-quote-1": QUOTE, "alice-source-1": SOURCE}
+    assert alice["relations"] == [{"id": "alice-rel-1", "type": "attributed_to", "from": "alice-quote-1", "to": "alice-source-1"}]
+    assert [s["label"] for s in by_name["carol"]["spans"]] == ["QUOTE", "CUE"]
+    gold = record["gold"]
+    assert [(g["sentence"], g["label"], g["provenance"], g["reviewer"]) for g in gold["labels"]] == [
+        (i, label, provenance, reviewer) for i, (label, provenance, reviewer, _) in GOLD.items()
+    ]
+    assert gold["labels"][2]["reason"] == "a description, not a claim"
+    assert [(s["id"], s["provenance"], s["reviewer"]) for s in gold["spans"]] == [("gold-quote-1", "adjudicated", "rita"), ("gold-source-1", "majority", None)]
+    assert gold["relations"] == [{"id": "gold-rel-1", "type": "attributed_to", "from": "gold-quote-1", "to": "gold-source-1", "provenance": "adjudicated", "reviewer": "rita"}]
+
+
+def test_round_trip_gives_the_same_records(app, runner, tmp_path):
+    build_project(app, extra_articles=3)
+    first = tmp_path / "first.jsonl"
+    assert runner.invoke(args=["export", "news", "--unit", "article", "-o", str(first)]).exit_code == 0
+    assert runner.invoke(args=["projects", "create", "copy"]).exit_code == 0
+    result = runner.invoke(args=["import-annotations", "copy", str(first)])
+    assert result.exit_code == 0, result.output
+    assert "4 new and 0 existing article(s); 12 label(s), 6 span(s), 2 relation(s)" in result.output
+    second = tmp_path / "second.jsonl"
+    assert runner.invoke(args=["export", "copy", "--unit", "article", "-o", str(second)]).exit_code == 0
+    # Nothing is ignored: ids, span/relation uids and every timestamp survive.
+    assert second.read_bytes() == first.read_bytes()
+    validate(read_jsonl(second), "article")
+    for unit_file in ("s1.jsonl", "s2.jsonl"):
+        project = "news" if unit_file == "s1.jsonl" else "copy"
+        assert runner.invoke(args=["export", project, "-o", str(tmp_path / unit_file)]).exit_code == 0
+    assert (tmp_path / "s1.jsonl").read_bytes() == (tmp_path / "s2.jsonl").read_bytes()
+    # And once more: importing the re-export into a third project is still identical.
+    runner.invoke(args=["projects", "create", "third"])
+    assert runner.invoke(args=["import-annotations", "third", str(second)]).exit_code == 0
+    third = tmp_path / "third.jsonl"
+    runner.invoke(args=["export", "third", "--unit", "article", "-o", str(third)])
+    assert third.read_bytes() == first.read_bytes()
+
+
+# ---------------------------------------------------------------- sentence unit
+
+
+def test_sentence_export_for_training(app, runner, tmp_path):
+    info = build_project(app)
+    records = run_export(runner, tmp_path, "news")
+    assert [r["id"] for r in records] == ["art-1:0", "art-1:1", "art-1:2", "art-1:3"]
+    for record, (start, end) in zip(records, info["sentences"]):
+        assert (record["start"], record["end"]) == (start, end) and record["text"] == TEXT[start:end]
+        for span in record["spans"] + [s for a in record["annotations"] for s in a["spans"]]:
+            assert record["text"][span["start"] : span["end"]] == span["text"]
+            assert TEXT[span["article_start"] : span["article_end"]].startswith(span["text"]) or span["start"] == 0
+    one, two = records[1], records[2]
+    assert (one["label"], one["label_source"], one["reviewer"]) == ("CFS", "unanimous", None)
+    assert (two["label"], two["label_source"], two["reviewer"]) == ("UFS", "adjudicated", "rita")
+    # The quote is in sentence 1, its source in sentence 2: the relation names both ends' sentences, in both.
+    expected = {"id": "gold-rel-1", "type": "attributed_to", "from": "gold-quote-1", "to": "gold-source-1",
+                "from_sentence": 1, "to_sentence": 2, "provenance": "adjudicated", "reviewer": "rita"}
+    assert one["relations"] == [expected] and two["relations"] == [expected]
+    assert [s["id"] for s in one["spans"]] == ["gold-quote-1"] and [s["id"] for s in two["spans"]] == ["gold-source-1"]
+    quote_start = TEXT.index(QUOTE)
+    assert one["spans"][0]["start"] == quote_start - one["start"] and one["spans"][0]["article_start"] == quote_start
+    annotations = {a["annotator"]: a for a in one["annotations"]}
+    assert list(annotations) == list(ANNOTATORS)
+    assert annotations["bob"]["label"] == "CFS" and annotations["bob"]["seconds"] == 2.5 and annotations["bob"]["guidelines_version"] == 1
+    assert annotations["bob"]["relations"][0]["to_sentence"] == 2
+    # carol's quote runs into sentence 2: clipped in each, the whole span in article offsets.
+    carol_one = annotations["carol"]["spans"][0]
+    carol_two = {a["annotator"]: a for a in two["annotations"]}["carol"]["spans"][0]
+    assert carol_one["id"] == carol_two["id"] == "carol-quote-x"
+    assert carol_one["end"] == len(one["text"]) and carol_two["start"] == 0 and carol_two["text"] == "That was the estimate"
+    assert carol_one["article_end"] == carol_two["article_end"] == TEXT.index("estimate") + len("estimate")
+
+
+def test_pandas_reads_the_sentence_export(app, runner, tmp_path):
+    pandas = pytest.importorskip("pandas")
+    build_project(app, extra_articles=2)
+    run_export(runner, tmp_path, "news")
+    frame = pandas.read_json(tmp_path / "out.jsonl", lines=True, dtype=False)
+    assert len(frame) == 8
+    assert list(frame["label"][:4]) == ["CFS", "CFS", "UFS", "NFS"]
+    assert frame["text"][0] == "Bridge repairs 🌉 will cost more"
+
+
+def test_hugging_face_datasets_loads_the_sentence_export(app, runner, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    build_project(app, extra_articles=2)
+    run_export(runner, tmp_path, "news")
+    loaded = datasets.load_dataset("json", data_files=str(tmp_path / "out.jsonl"), split="train", cache_dir=str(tmp_path / "hf"))
+    assert loaded.num_rows == 8
+    assert loaded[1]["label"] == "CFS" and loaded[1]["relations"][0]["to_sentence"] == 2
+    assert loaded[0]["text"] == "Bridge repairs 🌉 will cost more"
+
+
+# ---------------------------------------------------------------- filters
+
+
+def test_filters(app, runner, tmp_path):
+    build_project(app, extra_articles=2)
+    everything = run_export(runner, tmp_path, "news", name="all.jsonl")
+    assert len(everything) == 8
+    gold = run_export(runner, tmp_path, "news", "--gold-only", name="gold.jsonl")
+    assert [r["id"] for r in gold] == ["art-1:0", "art-1:1", "art-1:2", "art-1:3"]
+    cfs = run_export(runner, tmp_path, "news", "--labels", "CFS", name="cfs.jsonl")
+    assert [r["id"] for r in cfs] == ["art-1:0", "art-1:1"]
+    ufs_nfs = run_export(runner, tmp_path, "news", "--labels", "UFS,NFS", name="un.jsonl")
+    assert [r["id"] for r in ufs_nfs] == ["art-1:2", "art-1:3"]
+    carol = run_export(runner, tmp_path, "news", "--annotator", "carol", name="carol.jsonl")
+    assert len(carol) == 4 and all([a["annotator"] for a in r["annotations"]] == ["carol"] for r in carol)
+    pair = run_export(runner, tmp_path, "news", "--unit", "article", "--annotator", "alice", "--annotator", "bob", name="pair.jsonl")
+    assert [r["id"] for r in pair] == ["art-1"] and [a["annotator"] for a in pair[0]["annotations"]] == ["alice", "bob"]
+    articles_gold = run_export(runner, tmp_path, "news", "--unit", "article", "--gold-only", name="ag.jsonl")
+    assert [r["id"] for r in articles_gold] == ["art-1"]
+    for args, message in [
+        (["--labels", "XYZ"], "unknown label(s) XYZ"),
+        (["--labels", "CFS,,UFS"], "comma-separated"),
+        (["--annotator", "nobody"], "no user named 'nobody'"),
+    ]:
+        result = runner.invoke(args=["export", "news", *args])
+        assert result.exit_code == 1 and message in result.output
+
+
+# ---------------------------------------------------------------- splits
+
+
+def test_split_by_article_is_reproducible(app, runner, tmp_path):
+    build_project(app, extra_articles=60)
+
+    def split(seed: str, prefix: str) -> dict[str, bytes]:
+        result = runner.invoke(args=["export", "news", "--split", "train=0.8,dev=0.1,test=0.1", "--seed", seed, "-o", str(tmp_path / prefix)])
+        assert result.exit_code == 0, result.output
+        return {name: (tmp_path / f"{prefix}.{name}.jsonl").read_bytes() for name in ("train", "dev", "test")}
+
+    first = split("13", "a")
+    ids = {name: {json.loads(line)["article_id"] for line in data.decode().splitlines()} for name, data in first.items()}
+    for name, data in first.items():
+        validate([json.loads(line) for line in data.decode().splitlines()], "sentence")
+    assert not (ids["train"] & ids["dev"]) and not (ids["train"] & ids["test"]) and not (ids["dev"] & ids["test"])
+    assert len(ids["train"] | ids["dev"] | ids["test"]) == 61
+    assert len(ids["train"]) > len(ids["dev"]) and len(ids["train"]) > len(ids["test"])
+    assert split("13", "b") == first  # same seed: byte-identical files
+    assert split("14", "c") != first
+    # A folder as -o, and the article unit.
+    result = runner.invoke(args=["export", "news", "--unit", "article", "--split", "train=0.5,test=0.5", "-o", str(tmp_path / "dir") + "/"])
+    assert result.exit_code == 0, result.output
+    train = validate(read_jsonl(tmp_path / "dir" / "train.jsonl"), "article")
+    test = validate(read_jsonl(tmp_path / "dir" / "test.jsonl"), "article")
+    assert len(train) + len(test) == 61 and not ({r["id"] for r in train} & {r["id"] for r in test})
+    assert {r["id"] for r in train} == {i for i in ids["train"] | ids["dev"] | ids["test"] if export.split_of(i, [("train", 0.5), ("test", 0.5)], 13) == "train"}
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("train=0.8,dev=0.1", "must sum to 1"),
+        ("train=0.8,dev=0.3,test=-0.1", "must be positive"),
+        ("train=1.0,dev=0", "must be positive"),
+        ("train=0.5,train=0.5", "named twice"),
+        ("train=a,dev=0.5", "is not a number"),
+        ("train", "expected NAME=PROPORTION"),
+        ("train=nan,dev=1", "must be positive"),
+    ],
+)
+def test_bad_split_specs(app, runner, tmp_path, spec, message):
+    build_project(app)
+    result = runner.invoke(args=["export", "news", "--split", spec, "-o", str(tmp_path / "x")])
+    assert result.exit_code == 1 and message in result.output
+    assert list(tmp_path.glob("x*")) == []
+
+
+def test_split_proportions_tolerate_float_rounding():
+    assert export.parse_split("a=0.1,b=0.2,c=0.7") == [("a", 0.1), ("b", 0.2), ("c", 0.7)]
+    assert [name for name, _ in export.parse_split("a=0.3333333333,b=0.3333333333,c=0.3333333334")] == ["a", "b", "c"]
+    with pytest.raises(export.ExportError):
+        export.parse_split("a=0.5,b=0.4999999")
+
+
+def test_split_needs_output(app, runner):
+    build_project(app)
+    result = runner.invoke(args=["export", "news", "--split", "train=0.5,test=0.5"])
+    assert result.exit_code == 1 and "give -o" in result.output
+
+
+# ---------------------------------------------------------------- schema, stdout, web
+
+
+def test_schema_command_prints_the_shipped_schemas(runner):
+    for unit in export.UNITS:
+        result = runner.invoke(args=["export", "--schema", unit])
+        assert result.exit_code == 0
+        printed = json.loads(result.output)
+        assert printed == export.schema(unit)
+        jsonschema.Draft202012Validator.check_schema(printed)
+        assert printed["additionalProperties"] is False
+
+
+def test_schema_catches_drift():
+    record = {"id": "a:0", "article_id": "a", "sentence_index": 0, "text": "x", "start": 0, "end": 1, "label": None,
+              "label_source": None, "reviewer": None, "spans": [], "relations": [], "annotations": []}
+    validate([record], "sentence")
+    with pytest.raises(jsonschema.ValidationError):
+        validate([{**record, "lable": "CFS"}], "sentence")
+    with pytest.raises(jsonschema.ValidationError):
+        validate([{**record, "label_source": "guessed"}], "sentence")
+
+
+def test_export_to_stdout_and_unknown_project(app, runner):
+    build_project(app)
+    result = runner.invoke(args=["export", "news", "--unit", "article"])
+    assert result.exit_code == 0
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    validate([json.loads(line) for line in lines], "article")
+    result = runner.invoke(args=["export", "nope"])
+    assert result.exit_code == 1 and "no project named 'nope'" in result.output
+
+
+def test_web_download_for_reviewers_and_admins(app, browser, tmp_path):
+    info = build_project(app)
+    add_user(app, "boss", "admin")
+    url = f"/projects/{info['project_id']}/export.jsonl"
+    response = browser.get(url)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    browser.login("alice", "correct horse")
+    assert browser.get(url).status_code == 403
+    for user in ("rita", "boss"):
+        browser = Browser(app.test_client())
+        browser.login(user, "correct horse")
+        response = browser.get(url + "?unit=article")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.is_streamed and response.mimetype == "application/jsonl"
+        assert 'filename="news.article.jsonl"' in response.headers["Content-Disposition"]
+        (record,) = validate([json.loads(x) for x in response.get_data(as_text=True).splitlines()], "article")
+        assert record["text"] == TEXT
+    records = validate([json.loads(x) for x in browser.get(url + "?gold_only=1&labels=CFS").get_data(as_text=True).splitlines()], "sentence")
+    assert [r["id"] for r in records] == ["art-1:0", "art-1:1"]
+    for query, message in [
+        ("?unit=token", "unit must be one of"),
+        ("?gold_only=maybe", "gold_only must be 1 or 0"),
+        ("?labels=XYZ", "unknown label(s) XYZ"),
+        ("?annotator=nobody", "no user named"),
+        ("?format=csv", "unknown parameter(s) format"),
+    ]:
+        response = browser.get(url + query)
+        assert response.status_code == 400 and message in response.get_json()["error"], query
+    assert browser.get(f"/projects/{info['project_id'] + 999}/export.jsonl").status_code == 404
+
+
+def test_export_streams_in_batches(app):
+    """Records come batch by batch: with a batch of 2 articles, 5 articles take 3 batches."""
+    info = build_project(app, extra_articles=4)
+    with app.app_context():
+        seen: list[int] = []
+        records = list(export.iter_records(db.session, info["project_id"], "article", batch_size=2, progress=seen.append))
+    assert seen == [2, 2, 1] and len(records) == 5
+    assert [r["id"] for r in records] == ["art-1", "plain-000", "plain-001", "plain-002", "plain-003"]
