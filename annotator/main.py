@@ -42,9 +42,15 @@ def project_overview() -> list[dict]:
 
 
 def annotator_queue(user_id: int) -> list[dict]:
-    """The user's assigned articles with sentences labelled / total, in assignment order."""
+    """The user's assigned articles with THEIR sentences labelled / total, in assignment order.
+
+    Only this user's annotations are counted: an annotator never sees anyone
+    else's progress. Article texts are not loaded (the home page lists titles).
+    """
+    mine = select(Assignment.article_id).where(Assignment.user_id == user_id)
     total = (
         select(Sentence.article_id, func.count().label("n"))
+        .where(Sentence.article_id.in_(mine))
         .group_by(Sentence.article_id)
         .subquery()
     )
@@ -56,7 +62,15 @@ def annotator_queue(user_id: int) -> list[dict]:
         .subquery()
     )
     rows = db.session.execute(
-        select(Assignment, Article, Project.name, func.coalesce(total.c.n, 0), func.coalesce(done.c.n, 0))
+        select(
+            Assignment.status,
+            Article.id,
+            Article.title,
+            Article.external_id,
+            Project.name,
+            func.coalesce(total.c.n, 0),
+            func.coalesce(done.c.n, 0),
+        )
         .join(Article, Assignment.article_id == Article.id)
         .join(Project, Article.project_id == Project.id)
         .outerjoin(total, total.c.article_id == Article.id)
@@ -65,6 +79,7 @@ def annotator_queue(user_id: int) -> list[dict]:
         .order_by(Assignment.id)
     ).all()
     return [
-        {"assignment": a, "article": art, "project": pname, "total": t, "done": d}
-        for a, art, pname, t, d in rows
+        {"article_id": aid, "title": title or external_id, "external_id": external_id, "project": pname,
+         "status": status, "total": t, "done": d}
+        for status, aid, title, external_id, pname, t, d in rows
     ]

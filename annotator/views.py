@@ -9,4 +9,5 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(main.bp)
     from .exports import bp as exports_bp; app.register_blueprint(exports_bp)  # noqa: E702
+    from .annotate import bp as annotate_bp; app.register_blueprint(annotate_bp)  # noqa: E702
     from .api import bp as api_bp; app.register_blueprint(api_bp)  # noqa: E702

@@ -1,0 +1,63 @@
+"""The annotator's page for one article, and "continue where I left off".
+
+The page is a shell: the article, its sentences and the caller's own
+annotations come from the JSON API (GET /api/articles/<id>), the one source of
+what was saved, so a reload shows exactly that. Only annotators assigned to the
+article may open it (reviewers and admins get their own pages).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from . import markdown
+from .db import db
+from .main import annotator_queue
+from .models import Article, Assignment, Project
+from .security import roles_required
+
+bp = Blueprint("annotate", __name__)
+
+
+def first_unfinished(queue: list[dict]) -> dict | None:
+    """The first row of the queue with a sentence still unlabelled (queue order = assignment order)."""
+    return next((row for row in queue if row["done"] < row["total"]), None)
+
+
+@bp.route("/annotate/<int:article_id>")
+@roles_required("annotator")
+def article_page(article_id: int):
+    row = db.session.execute(
+        select(Article.id, Article.title, Article.external_id, Project)
+        .join(Project, Article.project_id == Project.id)
+        .join(Assignment, (Assignment.article_id == Article.id) & (Assignment.user_id == current_user.id))
+        .where(Article.id == article_id)
+    ).first()
+    if row is None:
+        abort(403, "This article is not assigned to you.")
+    _, title, external_id, project = row
+    queue = annotator_queue(current_user.id)
+    position = next((i for i, r in enumerate(queue) if r["article_id"] == article_id), 0)
+    following = first_unfinished(queue[position + 1:] + queue[:position])
+    return render_template(
+        "annotate.html",
+        article_id=article_id,
+        title=title or external_id,
+        project=project,
+        guidelines_html=markdown.render(project.guidelines),
+        schema=project.label_schema,
+        position=position + 1,
+        count=len(queue),
+        next_url=url_for("annotate.article_page", article_id=following["article_id"]) if following else url_for("main.home"),
+    )
+
+
+@bp.route("/continue")
+@roles_required("annotator")
+def continue_work():
+    row = first_unfinished(annotator_queue(current_user.id))
+    if row is None:
+        flash("Everything assigned to you is labelled. Thank you!", "info")
+        return redirect(url_for("main.home"))
+    return redirect(url_for("annotate.article_page", article_id=row["article_id"]))

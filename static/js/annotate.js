@@ -1,0 +1,1074 @@
+// The annotation page: one article, its sentences, the caller's labels, spans and links.
+//
+// State comes from GET /api/articles/<id> (the caller's annotations only) with
+// any changes still waiting in the save queue replayed on top, so what is shown
+// is what is saved plus what is being saved. Every change is applied to the
+// page at once and queued for the server (api.js). Offsets arrive and leave as
+// code points; inside the page everything is UTF-16 (offsets.js converts).
+
+import { SaveQueue, newUid, requestJson } from "./api.js";
+import { OffsetMap } from "./offsets.js";
+import { assignLanes, tokenize } from "./segments.js";
+
+const IDLE_MS = 3 * 60 * 1000; // no key or mouse for this long: the time stops counting
+const LANE_PX = 4;
+
+const root = document.getElementById("annotate");
+const textEl = document.getElementById("text");
+const marginEl = document.getElementById("margin");
+const hintEl = document.getElementById("hint");
+const statusEl = document.getElementById("save-status");
+const alertEl = document.getElementById("alert");
+const helpEl = document.getElementById("help");
+
+const articleId = Number(root.dataset.articleId);
+const userId = Number(root.dataset.userId);
+const apiUrl = root.dataset.apiUrl;
+const nextUrl = root.dataset.nextUrl;
+
+const S = {
+  article: null,
+  map: null, // OffsetMap
+  schema: null,
+  sentences: [], // {index, start, end (code points), s, e (UTF-16)}
+  labels: new Map(), // sentence index -> label object
+  spans: new Map(), // uid -> {id, label, start, end}
+  relations: new Map(), // uid -> {id, type, from, to}
+  current: 0,
+  selected: null, // span uid
+  link: null, // {type, fromSide: bool, anchor: uid, candidates: [uid], at: number}
+  colors: new Map(), // label name -> colour
+  keys: new Map(), // key -> {kind, name}
+  // DOM bookkeeping, rebuilt by renderText()
+  pieceStart: new WeakMap(),
+  pieceSpans: new WeakMap(),
+  markerPos: new WeakMap(),
+  sentencePieces: new Map(),
+  chips: new Map(),
+  tags: new Map(),
+};
+
+let queue = null;
+
+// ------------------------------------------------------------------ time per sentence
+
+const timer = {
+  sentence: null,
+  since: null, // performance.now() when counting started, null while paused
+  lastInput: performance.now(),
+  unsent: new Map(), // sentence -> ms not yet sent with a label
+
+  flush() {
+    if (this.sentence === null || this.since === null) return;
+    const end = Math.min(performance.now(), this.lastInput + IDLE_MS);
+    const ms = Math.max(0, end - this.since);
+    this.unsent.set(this.sentence, (this.unsent.get(this.sentence) || 0) + ms);
+    this.since = document.visibilityState === "visible" ? performance.now() : null;
+  },
+  switchTo(sentence) {
+    this.flush();
+    this.sentence = sentence;
+    this.since = document.visibilityState === "visible" ? performance.now() : null;
+  },
+  input() {
+    const now = performance.now();
+    if (now - this.lastInput > IDLE_MS) { // back from a break: the pause does not count
+      this.flush();
+      this.lastInput = now;
+      if (this.since !== null) this.since = now;
+    }
+    this.lastInput = now;
+  },
+  take(sentence) {
+    if (sentence === this.sentence) this.flush();
+    const ms = this.unsent.get(sentence) || 0;
+    this.unsent.delete(sentence);
+    return ms / 1000;
+  },
+};
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") {
+    timer.lastInput = performance.now();
+    if (timer.sentence !== null) timer.since = performance.now();
+  } else {
+    timer.flush();
+    timer.since = null;
+  }
+});
+for (const type of ["keydown", "mousedown", "mousemove", "wheel", "touchstart"]) {
+  window.addEventListener(type, () => timer.input(), { passive: true, capture: true });
+}
+
+// ------------------------------------------------------------------ helpers
+
+const label = (name) => name;
+const colorOf = (name) => S.colors.get(name) || "#777777";
+const sentenceCount = () => S.sentences.length;
+const spanText = (span) => S.map.sliceCp(span.start, span.end);
+const u16 = (cp) => S.map.toUtf16(cp);
+
+function hexToRgba(hex, alpha) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}
+
+function excerpt(text, max = 60) {
+  const flat = text.replace(/\s+/g, " ").trim();
+  if (flat.length <= max) return flat;
+  const chars = Array.from(flat); // never cut a surrogate pair
+  return chars.length <= max ? flat : chars.slice(0, max - 1).join("") + "…";
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== false && v !== null && v !== undefined) node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+function hint(message, kind = "") {
+  hintEl.textContent = message;
+  hintEl.dataset.kind = kind;
+}
+
+function showAlert(message) {
+  document.getElementById("alert-text").textContent = message;
+  alertEl.hidden = false;
+}
+
+function sentenceOfPos(cp) {
+  let lo = 0, hi = S.sentences.length - 1, found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (S.sentences[mid].start <= cp) { found = mid; lo = mid + 1; } else hi = mid - 1;
+  }
+  return found < 0 ? 0 : S.sentences[found].index;
+}
+
+function relationsOf(uid) {
+  return [...S.relations.values()].filter((r) => r.from === uid || r.to === uid);
+}
+
+function relationNumbers() {
+  const sorted = [...S.relations.values()].sort((a, b) => {
+    const fa = S.spans.get(a.from), fb = S.spans.get(b.from);
+    return (fa ? fa.start : 0) - (fb ? fb.start : 0) || (a.id < b.id ? -1 : 1);
+  });
+  return new Map(sorted.map((r, i) => [r.id, i + 1]));
+}
+
+function orderedSpans() {
+  return [...S.spans.values()].sort((a, b) => a.start - b.start || b.end - a.end || (a.id < b.id ? -1 : 1));
+}
+
+// ------------------------------------------------------------------ applying changes
+
+/** Apply an operation to the page state (a new change, or one replayed from the save queue). */
+function apply(op) {
+  switch (op.op) {
+    case "label": {
+      const prev = S.labels.get(op.sentence) || {};
+      S.labels.set(op.sentence, { ...prev, sentence: op.sentence, label: op.label, pending: true });
+      break;
+    }
+    case "unlabel": S.labels.delete(op.sentence); break;
+    case "span": S.spans.set(op.id, { id: op.id, label: op.label, start: op.start, end: op.end }); break;
+    case "span-patch": {
+      const span = S.spans.get(op.id);
+      if (span) Object.assign(span, op.fields);
+      break;
+    }
+    case "span-del":
+      S.spans.delete(op.id);
+      for (const r of relationsOf(op.id)) S.relations.delete(r.id);
+      if (S.selected === op.id) S.selected = null;
+      break;
+    case "rel": S.relations.set(op.id, { id: op.id, type: op.type, from: op.from, to: op.to }); break;
+    case "rel-del": S.relations.delete(op.id); break;
+    default: break;
+  }
+}
+
+function change(op) {
+  apply(op);
+  queue.push(op);
+}
+
+function waitingFor(pred) {
+  return queue.ops.some((o) => o !== queue.inflight && pred(o));
+}
+
+function onSaved(op, data) {
+  if (op.op === "label" && data) {
+    queue.rebase(op.sentence, data.version);
+    const newer = waitingFor((o) => (o.op === "label" || o.op === "unlabel") && o.sentence === op.sentence);
+    const shown = S.labels.get(op.sentence);
+    if (!newer) S.labels.set(op.sentence, data);
+    else if (shown) shown.version = data.version;
+    renderSentence(op.sentence);
+    renderCurrentInfo();
+  } else if ((op.op === "span" || op.op === "span-patch") && data && S.spans.has(op.id)) {
+    const newer = waitingFor((o) => (o.op === "span-patch" || o.op === "span") && o.id === op.id);
+    if (!newer) {
+      const span = S.spans.get(op.id);
+      if (span.start !== data.start || span.end !== data.end || span.label !== data.label) {
+        Object.assign(span, { label: data.label, start: data.start, end: data.end });
+        renderAll();
+      }
+    }
+  }
+}
+
+function onConflict(op, current) {
+  if (op.op === "rel") { // the same link already exists under another id: adopt it
+    if (current && current.id && current.id !== op.id) {
+      S.relations.delete(op.id);
+      S.relations.set(current.id, { id: current.id, type: current.type, from: current.from, to: current.to });
+      for (const o of queue.ops) if (o.op === "rel-del" && o.id === op.id) o.id = current.id;
+      queue.persist();
+      renderAll();
+    }
+    return;
+  }
+  queue.rebase(op.sentence, current ? current.version : 0);
+  if (current) S.labels.set(op.sentence, current);
+  else S.labels.delete(op.sentence);
+  renderSentence(op.sentence);
+  renderCurrentInfo();
+  renderProgress();
+  if (!current || current.label !== op.label) { // equal: our own earlier attempt had landed
+    const now = current ? `to ${current.label}` : "(its label was removed)";
+    showAlert(`Sentence ${op.sentence + 1} was changed in another tab or window ${now}; your ${op.label} was not saved. Label it again to replace it.`);
+  }
+}
+
+function onRejected(op, message, status) {
+  const what = { label: "label", unlabel: "label removal", span: "span", "span-patch": "span change", "span-del": "span deletion", rel: "link", "rel-del": "link deletion" }[op.op] || op.op;
+  showAlert(`The server refused a ${what} (${status}: ${message}). Reload to see what is saved.`);
+}
+
+function renderStatus(s) {
+  let text;
+  if (s.state === "saved") text = "✓ saved";
+  else if (s.state === "saving") text = `saving… (${s.pending})`;
+  else text = `failed, retrying${s.retryIn ? ` in ${s.retryIn} s` : "…"} (${s.pending} waiting)`;
+  statusEl.textContent = text;
+  statusEl.dataset.state = s.state;
+  statusEl.dataset.pending = String(s.pending);
+  statusEl.title = s.message || "";
+}
+
+// ------------------------------------------------------------------ rendering
+
+function renderAll() {
+  renderText();
+  renderLists();
+  renderProgress();
+  renderCurrentInfo();
+  renderToolbar();
+}
+
+function renderText() {
+  const text = S.map.text;
+  const sentences = S.sentences.map((s) => ({ index: s.index, s: s.s, e: s.e }));
+  const spans = [...S.spans.values()].map((x) => ({ id: x.id, s: u16(x.start), e: u16(x.end), label: x.label }));
+  const byId = new Map(spans.map((x) => [x.id, x]));
+  const lanes = assignLanes(spans);
+  const numbers = relationNumbers();
+  const outgoing = new Map();
+  const incoming = new Map();
+  for (const r of S.relations.values()) {
+    const n = numbers.get(r.id);
+    if (!outgoing.has(r.from)) outgoing.set(r.from, []);
+    outgoing.get(r.from).push(n);
+    if (!incoming.has(r.to)) incoming.set(r.to, []);
+    incoming.get(r.to).push(n);
+  }
+  const titleEnd = S.titleEnd;
+
+  S.pieceStart = new WeakMap();
+  S.pieceSpans = new WeakMap();
+  S.markerPos = new WeakMap();
+  S.sentencePieces = new Map();
+  S.chips = new Map();
+  S.tags = new Map();
+  const frag = document.createDocumentFragment();
+  for (const tok of tokenize(text.length, sentences, spans)) {
+    if (tok.type === "text") {
+      const piece = el("span", { class: "pc" }, document.createTextNode(text.slice(tok.start, tok.end)));
+      S.pieceStart.set(piece, tok.start);
+      if (tok.sentence >= 0) {
+        piece.dataset.s = tok.sentence;
+        piece.classList.add("snt", tok.sentence % 2 ? "odd" : "even");
+        if (!S.sentencePieces.has(tok.sentence)) S.sentencePieces.set(tok.sentence, []);
+        S.sentencePieces.get(tok.sentence).push(piece);
+      }
+      if (tok.end <= titleEnd) piece.classList.add("title-line");
+      if (tok.spans.length) decoratePiece(piece, tok.spans.map((id) => byId.get(id)), lanes);
+      frag.append(piece);
+    } else if (tok.type === "chip") {
+      const chip = el("span", { class: "chip", dataset: { s: tok.sentence }, "aria-hidden": "true" });
+      S.markerPos.set(chip, tok.pos);
+      S.chips.set(tok.sentence, chip);
+      frag.append(chip);
+    } else if (tok.type === "open") {
+      const span = S.spans.get(tok.span);
+      const out = outgoing.get(tok.span);
+      const inc = incoming.get(tok.span);
+      let caption = span.label; // no-break spaces: a caption never wraps inside
+      if (inc) caption = `→${inc.join(",")}\u00a0${caption}`;
+      if (out) caption = `${caption}\u00a0${out.join(",")}→`;
+      const tag = el("span", { class: "tag", dataset: { span: tok.span, text: caption }, "aria-hidden": "true" });
+      tag.style.setProperty("--c", colorOf(span.label));
+      tag.style.setProperty("--bg", hexToRgba(colorOf(span.label), 0.14));
+      S.markerPos.set(tag, tok.pos);
+      S.tags.set(tok.span, tag);
+      frag.append(tag);
+    } else if (tok.type === "close") {
+      const span = S.spans.get(tok.span);
+      const end = el("span", { class: "tag-end", dataset: { span: tok.span }, "aria-hidden": "true" });
+      end.style.setProperty("--c", colorOf(span.label));
+      S.markerPos.set(end, tok.pos);
+      frag.append(end);
+    }
+  }
+  textEl.replaceChildren(frag);
+  for (const s of S.sentences) renderSentence(s.index);
+  markCurrent();
+  markSelected();
+  renderMargin();
+}
+
+/** Underline lanes (one per covering span), a tint of the innermost span, and the spans' ids for clicks. */
+function decoratePiece(piece, spans, lanes) {
+  const sorted = spans.slice().sort((a, b) => (lanes.get(a.id) || 0) - (lanes.get(b.id) || 0));
+  const innermost = spans.slice().sort((a, b) => (a.e - a.s) - (b.e - b.s))[0];
+  const maxLane = Math.max(...sorted.map((x) => lanes.get(x.id) || 0));
+  const images = [];
+  const sizes = [];
+  const positions = [];
+  for (const x of sorted) {
+    const c = colorOf(x.label);
+    images.push(`linear-gradient(${c}, ${c})`);
+    sizes.push("100% 2px");
+    positions.push(`0 calc(100% - ${(lanes.get(x.id) || 0) * LANE_PX}px)`);
+  }
+  piece.style.setProperty("--t0", hexToRgba(colorOf(innermost.label), 0.13));
+  images.push("linear-gradient(var(--tint), var(--tint))");
+  sizes.push(`100% calc(100% - ${(maxLane + 1) * LANE_PX}px)`);
+  positions.push("0 0");
+  piece.classList.add("hl");
+  piece.dataset.spans = spans.map((x) => x.id).join(" ");
+  piece.style.setProperty("background-image", images.join(", "));
+  piece.style.setProperty("background-size", sizes.join(", "));
+  piece.style.setProperty("background-position", positions.join(", "));
+  piece.style.setProperty("padding-bottom", `${(maxLane + 1) * LANE_PX}px`);
+  S.pieceSpans.set(piece, spans.map((x) => x.id));
+}
+
+function renderSentence(index) {
+  const chip = S.chips.get(index);
+  if (!chip) return;
+  const lab = S.labels.get(index);
+  if (lab && lab.label) {
+    chip.dataset.text = label(lab.label);
+    chip.classList.add("labelled");
+    chip.style.setProperty("--c", colorOf(lab.label));
+    chip.style.setProperty("--bg", hexToRgba(colorOf(lab.label), 0.12));
+    chip.title = `sentence ${index + 1}: ${lab.label}`;
+  } else {
+    chip.dataset.text = String(index + 1);
+    chip.classList.remove("labelled");
+    chip.style.removeProperty("--c");
+    chip.style.removeProperty("--bg");
+    chip.title = `sentence ${index + 1}: not labelled`;
+  }
+  chip.classList.toggle("review", Boolean(lab && lab.needs_review));
+}
+
+function markCurrent() {
+  for (const p of textEl.querySelectorAll(".cur")) p.classList.remove("cur");
+  for (const p of S.sentencePieces.get(S.current) || []) p.classList.add("cur");
+  const chip = S.chips.get(S.current);
+  if (chip) chip.classList.add("cur");
+}
+
+function markSelected() {
+  for (const p of textEl.querySelectorAll(".sel, .candidate, .anchor")) p.classList.remove("sel", "candidate", "anchor");
+  if (S.selected) {
+    const strong = hexToRgba(colorOf(S.spans.get(S.selected)?.label), 0.3);
+    for (const p of textEl.querySelectorAll(".pc.hl")) {
+      if (S.pieceSpans.get(p).includes(S.selected)) {
+        p.classList.add("sel");
+        p.style.setProperty("--t1", strong);
+      }
+    }
+    const tag = S.tags.get(S.selected);
+    if (tag) tag.classList.add("sel");
+  }
+  if (S.link) {
+    for (const uid of S.link.candidates) {
+      const tag = S.tags.get(uid);
+      if (tag) tag.classList.add("candidate");
+    }
+    const target = S.link.candidates[S.link.at];
+    if (target) S.tags.get(target)?.classList.add("anchor");
+  }
+  textEl.classList.toggle("linking", Boolean(S.link));
+  for (const li of document.querySelectorAll("#spans li")) li.classList.toggle("sel", li.dataset.span === S.selected);
+}
+
+function renderProgress() {
+  const total = sentenceCount();
+  const done = S.sentences.filter((s) => S.labels.get(s.index)?.label).length;
+  const bar = document.getElementById("progress");
+  bar.max = Math.max(1, total);
+  bar.value = done;
+  document.getElementById("progress-text").textContent = `${done} / ${total} labelled`;
+  const next = document.getElementById("next-article");
+  next.hidden = !(total > 0 && done === total);
+}
+
+function renderCurrentInfo() {
+  const s = S.sentences.find((x) => x.index === S.current);
+  const info = document.getElementById("current-info");
+  if (!s) { info.textContent = "This article has no sentences."; return; }
+  const lab = S.labels.get(S.current);
+  info.replaceChildren(...[
+    el("span", { class: "muted", text: `Sentence ${S.current + 1} of ${sentenceCount()} · ` }),
+    lab && lab.label ? el("strong", { class: "label-name", text: lab.label }) : el("span", { class: "muted", text: "not labelled" }),
+    lab && lab.needs_review ? el("span", { class: "warn", text: " · check again: the sentence boundaries changed" }) : null,
+  ].filter(Boolean));
+  for (const b of document.querySelectorAll('button[data-kind="sentence"]')) b.setAttribute("aria-pressed", String(Boolean(lab && lab.label === b.dataset.label)));
+}
+
+function renderToolbar() {
+  const span = S.selected ? S.spans.get(S.selected) : null;
+  for (const b of document.querySelectorAll('button[data-kind="span"]')) b.classList.toggle("on", Boolean(span && span.label === b.dataset.label));
+  for (const b of document.querySelectorAll('button[data-action="delete"], button[data-action="fit"]')) b.disabled = !span;
+  for (const b of document.querySelectorAll('button[data-kind="relation"]')) {
+    const rel = S.schema.relation_types.find((r) => r.name === b.dataset.label);
+    b.disabled = !(span && rel && (rel.from.includes(span.label) || rel.to.includes(span.label)));
+    b.classList.toggle("on", Boolean(S.link && S.link.type === b.dataset.label));
+  }
+}
+
+function renderLists() {
+  const numbers = relationNumbers();
+  const links = document.getElementById("links");
+  const rels = [...S.relations.values()].sort((a, b) => numbers.get(a.id) - numbers.get(b.id));
+  links.replaceChildren(...rels.map((r) => {
+    const from = S.spans.get(r.from);
+    const to = S.spans.get(r.to);
+    if (!from || !to) return null;
+    return el("li", { dataset: { rel: r.id }, onmouseenter: () => hot([r.from, r.to], true), onmouseleave: () => hot([r.from, r.to], false) },
+      el("span", { class: "num", text: String(numbers.get(r.id)) }),
+      el("button", { type: "button", class: "link-text quote", title: `Select the ${from.label}`, onclick: () => selectSpan(r.from, true) }, `“${excerpt(spanText(from), 70)}”`),
+      el("span", { class: "link-to" },
+        el("span", { class: "arrow", text: "→ " }),
+        el("button", { type: "button", class: "link-text", title: `Select the ${to.label}`, onclick: () => selectSpan(r.to, true) },
+          colouredPill(to.label), ` ${excerpt(spanText(to), 40)}`)),
+      el("button", { type: "button", class: "x", title: "Delete this link", "aria-label": `Delete link ${numbers.get(r.id)}`, onclick: () => deleteRelation(r.id) }, "✕"),
+    );
+  }).filter(Boolean));
+  document.getElementById("links-count").textContent = String(rels.length);
+  document.getElementById("links-empty").hidden = rels.length > 0;
+
+  const list = document.getElementById("spans");
+  const spans = orderedSpans();
+  list.replaceChildren(...spans.map((x) => {
+    return el("li", { dataset: { span: x.id } },
+      el("button", { type: "button", class: "span-text", onclick: () => selectSpan(x.id, true) }, colouredPill(x.label), ` ${excerpt(spanText(x))}`),
+      el("button", { type: "button", class: "x", title: "Delete this span", "aria-label": `Delete ${x.label} span`, onclick: () => deleteSpan(x.id) }, "✕"),
+    );
+  }));
+  document.getElementById("spans-count").textContent = String(spans.length);
+  document.getElementById("spans-empty").hidden = spans.length > 0;
+  markSelected();
+}
+
+function colouredPill(name) {
+  const pill = el("span", { class: "pill", text: name });
+  pill.style.setProperty("--c", colorOf(name));
+  pill.style.setProperty("--bg", hexToRgba(colorOf(name), 0.14));
+  return pill;
+}
+
+function hot(uids, on) {
+  for (const uid of uids) {
+    const tag = S.tags.get(uid);
+    if (tag) tag.classList.toggle("hot", on);
+  }
+  for (const p of textEl.querySelectorAll(".pc.hl")) if (S.pieceSpans.get(p).some((id) => uids.includes(id))) p.classList.toggle("hot", on);
+}
+
+/** The links drawn in the right margin: a bracket from each quote's line to its source's line, numbered. */
+function renderMargin() {
+  const NS = "http://www.w3.org/2000/svg";
+  const wrap = document.getElementById("text-wrap");
+  const box = wrap.getBoundingClientRect();
+  const textBox = textEl.getBoundingClientRect();
+  const numbers = relationNumbers();
+  marginEl.setAttribute("width", String(Math.max(0, box.width)));
+  marginEl.setAttribute("height", String(Math.max(0, box.height)));
+  const shapes = [];
+  const x0 = textBox.right - box.left + 6;
+  const rels = [...S.relations.values()].sort((a, b) => numbers.get(a.id) - numbers.get(b.id));
+  rels.forEach((r, i) => {
+    const a = S.tags.get(r.from);
+    const b = S.tags.get(r.to);
+    if (!a || !b) return;
+    const ra = a.getBoundingClientRect();
+    const rb = b.getBoundingClientRect();
+    const y1 = ra.top + ra.height / 2 - box.top;
+    const y2 = rb.top + rb.height / 2 - box.top;
+    const x = x0 + 10 + (i % 5) * 9;
+    const color = S.colors.get(`rel:${r.type}`) || "#555555";
+    const path = document.createElementNS(NS, "path");
+    path.setAttribute("d", `M ${x0} ${y1} H ${x} V ${y2} H ${x0 + 4}`);
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", color);
+    path.setAttribute("stroke-width", "1.5");
+    path.setAttribute("data-rel", r.id);
+    const head = document.createElementNS(NS, "path");
+    head.setAttribute("d", `M ${x0} ${y2} l 5 -3.5 v 7 z`);
+    head.setAttribute("fill", color);
+    const circle = document.createElementNS(NS, "circle");
+    circle.setAttribute("cx", String(x));
+    circle.setAttribute("cy", String(y1));
+    circle.setAttribute("r", "7");
+    circle.setAttribute("fill", "#ffffff");
+    circle.setAttribute("stroke", color);
+    const num = document.createElementNS(NS, "text");
+    num.setAttribute("x", String(x));
+    num.setAttribute("y", String(y1 + 3.5));
+    num.setAttribute("text-anchor", "middle");
+    num.setAttribute("font-size", "10");
+    num.setAttribute("fill", color);
+    num.textContent = String(numbers.get(r.id));
+    shapes.push(path, head, circle, num);
+  });
+  marginEl.replaceChildren(...shapes);
+}
+
+// ------------------------------------------------------------------ moving and selecting
+
+function setCurrent(index, scroll = true) {
+  if (!sentenceCount()) return;
+  const clamped = Math.max(0, Math.min(sentenceCount() - 1, index));
+  if (clamped !== S.current || timer.sentence === null) timer.switchTo(clamped);
+  S.current = clamped;
+  markCurrent();
+  renderCurrentInfo();
+  if (scroll) scrollToSentence(clamped);
+}
+
+function scrollIntoViewIfNeeded(node) {
+  if (!node) return;
+  const rect = node.getBoundingClientRect();
+  const top = document.getElementById("toolbar").getBoundingClientRect().bottom + 40;
+  const bottom = window.innerHeight - 60;
+  if (rect.top < top || rect.bottom > bottom) {
+    const reduced = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    node.scrollIntoView({ block: "center", behavior: reduced ? "auto" : "smooth" });
+  }
+}
+
+function scrollToSentence(index) {
+  const pieces = S.sentencePieces.get(index);
+  if (pieces && pieces.length) scrollIntoViewIfNeeded(pieces[0]);
+}
+
+function nextUnlabelled(from) {
+  for (let k = 1; k <= sentenceCount(); k++) {
+    const i = (from + k) % sentenceCount();
+    if (!S.labels.get(i)?.label) return i;
+  }
+  return -1;
+}
+
+function selectSpan(uid, scroll = false) {
+  S.selected = uid;
+  const span = uid ? S.spans.get(uid) : null;
+  markSelected();
+  renderToolbar();
+  if (span) {
+    const rels = relationsOf(uid).length;
+    hint(`${span.label} “${excerpt(spanText(span), 50)}” selected${rels ? `, ${rels} link${rels > 1 ? "s" : ""}` : ""}: a span key relabels, [ ] { } resize, f fits to the selected text, Del deletes, l links.`);
+    if (scroll) scrollIntoViewIfNeeded(S.tags.get(uid));
+  } else if (!S.link) hint("");
+}
+
+function cycleSpan(step) {
+  const spans = orderedSpans();
+  if (!spans.length) { hint("No spans yet: select text, then press a span key."); return; }
+  let i = spans.findIndex((x) => x.id === S.selected);
+  if (i < 0) {
+    const here = S.sentences[S.current]?.start ?? 0;
+    i = step > 0 ? spans.findIndex((x) => x.start >= here) - 1 : spans.findIndex((x) => x.start >= here);
+    if (i < -1) i = step > 0 ? -1 : spans.length;
+  }
+  const next = spans[(i + step + spans.length) % spans.length];
+  selectSpan(next.id, true);
+}
+
+// ---- text selection (mouse or Shift+arrows) -> UTF-16 offsets in the article text
+
+function pointToU16(node, offset) {
+  const whole = document.createRange();
+  whole.selectNodeContents(textEl);
+  const where = whole.comparePoint(node, offset);
+  if (where < 0) return 0;
+  if (where > 0) return S.map.length16;
+  if (node.nodeType === Node.TEXT_NODE) {
+    const start = S.pieceStart.get(node.parentElement);
+    return start === undefined ? 0 : start + Math.min(offset, node.length);
+  }
+  if (node === textEl) return positionBefore(textEl.childNodes[offset]);
+  if (S.pieceStart.has(node)) return S.pieceStart.get(node) + (offset > 0 ? node.textContent.length : 0);
+  if (S.markerPos.has(node)) return S.markerPos.get(node);
+  return positionBefore(node.childNodes[offset]);
+}
+
+function positionBefore(child) {
+  if (!child) return S.map.length16;
+  if (S.pieceStart.has(child)) return S.pieceStart.get(child);
+  if (S.markerPos.has(child)) return S.markerPos.get(child);
+  return 0;
+}
+
+/** The selected article text as UTF-16 [s, e), whitespace trimmed; null when nothing is selected there. */
+function textSelection() {
+  const sel = window.getSelection();
+  if (!sel || sel.rangeCount === 0 || sel.isCollapsed) return null;
+  const range = sel.getRangeAt(0);
+  if (!range.intersectsNode(textEl)) return null;
+  let s = pointToU16(range.startContainer, range.startOffset);
+  let e = pointToU16(range.endContainer, range.endOffset);
+  const text = S.map.text;
+  while (s < e && /\s/.test(text[s])) s++;
+  while (e > s && /\s/.test(text[e - 1])) e--;
+  if (e <= s) return null;
+  return { s, e };
+}
+
+function clearTextSelection() {
+  const sel = window.getSelection();
+  if (sel) sel.removeAllRanges();
+}
+
+function selectionInText() {
+  const sel = window.getSelection();
+  return Boolean(sel && sel.rangeCount && textEl.contains(sel.anchorNode));
+}
+
+/** Shift+arrows: extend the selection; without one, start from a caret at the current sentence. */
+function extendSelection(direction, unit) {
+  const sel = window.getSelection();
+  if (!selectionInText()) {
+    const pieces = S.sentencePieces.get(S.current);
+    if (!pieces || !pieces.length) return;
+    const first = pieces[0].firstChild;
+    sel.collapse(first, 0);
+    if (direction === "backward") { // from the end of the sentence
+      const last = pieces[pieces.length - 1].firstChild;
+      sel.collapse(last, last.length);
+    }
+  }
+  sel.modify("extend", direction, unit);
+}
+
+// ------------------------------------------------------------------ actions
+
+function labelSentence(name) {
+  if (!sentenceCount()) return;
+  const index = S.current;
+  const prev = S.labels.get(index);
+  // The version we saw (0: none) makes a stale tab's write a visible 409 instead of a silent overwrite.
+  const op = { op: "label", sentence: index, label: name, seconds: timer.take(index), version: prev && Number.isInteger(prev.version) ? prev.version : 0 };
+  change(op);
+  renderSentence(index);
+  renderProgress();
+  if (index < sentenceCount() - 1) setCurrent(index + 1);
+  else {
+    renderCurrentInfo();
+    const left = nextUnlabelled(index);
+    hint(left >= 0 ? `Last sentence. Sentence ${left + 1} is still unlabelled (u jumps there).` : "Every sentence is labelled. Enter opens the next article.");
+  }
+}
+
+function clearLabel() {
+  if (!S.labels.get(S.current)?.label) return;
+  change({ op: "unlabel", sentence: S.current });
+  renderSentence(S.current);
+  renderProgress();
+  renderCurrentInfo();
+}
+
+function spanKey(name) {
+  const sel = textSelection();
+  if (sel) {
+    const start = S.map.toCodePoint(sel.s, "floor");
+    const end = S.map.toCodePoint(sel.e, "ceil");
+    const dup = [...S.spans.values()].find((x) => x.start === start && x.end === end && x.label === name);
+    clearTextSelection();
+    if (dup) { selectSpan(dup.id, false); hint(`That text is already a ${name} span.`); return; }
+    const op = { op: "span", id: newUid(), label: name, start, end };
+    change(op);
+    S.selected = op.id;
+    renderAll();
+    selectSpan(op.id);
+    if (S.link) finishLink(op.id);
+    return;
+  }
+  if (S.selected) {
+    const span = S.spans.get(S.selected);
+    if (span.label === name) return;
+    const broken = relationsOf(span.id).filter((r) => {
+      const rel = S.schema.relation_types.find((t) => t.name === r.type);
+      const from = r.from === span.id ? name : S.spans.get(r.from)?.label;
+      const to = r.to === span.id ? name : S.spans.get(r.to)?.label;
+      return !rel || !rel.from.includes(from) || !rel.to.includes(to);
+    });
+    for (const r of broken) change({ op: "rel-del", id: r.id });
+    change({ op: "span-patch", id: span.id, fields: { label: name } });
+    renderAll();
+    selectSpan(span.id);
+    if (broken.length) hint(`Relabelled to ${name}; ${broken.length} link${broken.length > 1 ? "s" : ""} no longer allowed ${broken.length > 1 ? "were" : "was"} removed.`);
+    return;
+  }
+  hint("Select some text first (with the mouse, or Shift+→ from the current sentence), then press a span key.", "warn");
+}
+
+function deleteSpan(uid) {
+  if (!uid || !S.spans.has(uid)) return;
+  const span = S.spans.get(uid);
+  change({ op: "span-del", id: uid });
+  renderAll();
+  hint(`Deleted the ${span.label} span “${excerpt(spanText(span), 40)}”.`);
+}
+
+function deleteRelation(uid) {
+  if (!S.relations.has(uid)) return;
+  change({ op: "rel-del", id: uid });
+  renderAll();
+  hint("Link deleted.");
+}
+
+/** Move one edge of the selected span by whole characters (graphemes), never past the other edge. */
+function resizeSelected(edge, steps) {
+  const span = S.selected && S.spans.get(S.selected);
+  if (!span) { hint("Select a span first (click it, or n / p).", "warn"); return; }
+  let s = u16(span.start), e = u16(span.end);
+  if (edge === "start") s = S.map.stepGrapheme(s, steps);
+  else e = S.map.stepGrapheme(e, steps);
+  if (e <= s) return;
+  const start = S.map.toCodePoint(s, "floor");
+  const end = S.map.toCodePoint(e, "ceil");
+  if (start === span.start && end === span.end) return;
+  change({ op: "span-patch", id: span.id, fields: { start, end } });
+  renderAll();
+  selectSpan(span.id);
+}
+
+function fitSelected() {
+  const span = S.selected && S.spans.get(S.selected);
+  const sel = textSelection();
+  if (!span || !sel) { hint("Select a span (n / p or click), then select the text it should cover, then press f.", "warn"); return; }
+  const start = S.map.toCodePoint(sel.s, "floor");
+  const end = S.map.toCodePoint(sel.e, "ceil");
+  clearTextSelection();
+  if (start === span.start && end === span.end) return;
+  change({ op: "span-patch", id: span.id, fields: { start, end } });
+  renderAll();
+  selectSpan(span.id);
+}
+
+function startLink(type) {
+  const span = S.selected && S.spans.get(S.selected);
+  const rel = S.schema.relation_types.find((r) => r.name === type);
+  if (!rel) return;
+  if (!span) { hint(`Select a ${rel.from.join("/")} span first (click it, or n / p), then press the link key.`, "warn"); return; }
+  const fromSide = rel.from.includes(span.label);
+  if (!fromSide && !rel.to.includes(span.label)) { hint(`A ${span.label} span cannot be linked with ${type}.`, "warn"); return; }
+  const wanted = fromSide ? rel.to : rel.from;
+  const candidates = orderedSpans().filter((x) => x.id !== span.id && wanted.includes(x.label)).map((x) => x.id);
+  S.link = { type, fromSide, anchor: span.id, candidates, at: -1 };
+  markSelected();
+  renderToolbar();
+  hint(candidates.length
+    ? `Linking: click the ${wanted.join("/")} (or n / p to choose and Enter), Esc cancels. You may also select new text and press its span key.`
+    : `Linking: no ${wanted.join("/")} span yet: select its text and press its span key (Esc cancels).`, "mode");
+}
+
+function finishLink(target) {
+  const link = S.link;
+  if (!link) return;
+  const span = S.spans.get(target);
+  const rel = S.schema.relation_types.find((r) => r.name === link.type);
+  const wanted = link.fromSide ? rel.to : rel.from;
+  if (!span || !wanted.includes(span.label)) { hint(`That is not a ${wanted.join("/")} span. Esc cancels linking.`, "warn"); return; }
+  const from = link.fromSide ? link.anchor : target;
+  const to = link.fromSide ? target : link.anchor;
+  S.link = null;
+  const exists = [...S.relations.values()].find((r) => r.from === from && r.to === to && r.type === link.type);
+  if (exists) { renderAll(); selectSpan(link.anchor); hint("These two are already linked."); return; }
+  change({ op: "rel", id: newUid(), type: link.type, from, to });
+  renderAll();
+  selectSpan(link.anchor);
+  hint(`Linked “${excerpt(spanText(S.spans.get(from)), 40)}” → ${S.spans.get(to).label} “${excerpt(spanText(S.spans.get(to)), 30)}”.`);
+}
+
+function cancelLink() {
+  S.link = null;
+  markSelected();
+  renderToolbar();
+  hint("Linking cancelled.");
+}
+
+function cycleCandidate(step) {
+  const link = S.link;
+  if (!link.candidates.length) return;
+  link.at = (link.at + step + link.candidates.length) % link.candidates.length;
+  markSelected();
+  const target = S.spans.get(link.candidates[link.at]);
+  scrollIntoViewIfNeeded(S.tags.get(target.id));
+  hint(`Link to ${target.label} “${excerpt(spanText(target), 50)}”? Enter links, n / p choose another, Esc cancels.`, "mode");
+}
+
+// ------------------------------------------------------------------ mouse
+
+function spansAt(node) {
+  const tag = node.closest ? node.closest(".tag, .tag-end") : null;
+  if (tag) return [tag.dataset.span];
+  const piece = node.closest ? node.closest(".pc") : null;
+  if (!piece) return [];
+  const ids = S.pieceSpans.get(piece) || [];
+  return ids.slice().sort((a, b) => {
+    const x = S.spans.get(a), y = S.spans.get(b);
+    return (x.end - x.start) - (y.end - y.start);
+  });
+}
+
+textEl.addEventListener("click", (event) => {
+  if (!S.map) return;
+  const sel = window.getSelection();
+  if (sel && !sel.isCollapsed && textSelection()) return; // a drag that selected text, not a click
+  const target = event.target.nodeType === Node.TEXT_NODE ? event.target.parentElement : event.target;
+  const ids = spansAt(target);
+  if (S.link) {
+    const wanted = ids.filter((id) => S.link.candidates.includes(id));
+    if (wanted.length) finishLink(wanted[0]);
+    else if (ids.length) finishLink(ids[0]); // explains why it cannot be linked
+    return;
+  }
+  const holder = target.closest(".pc, .chip, .tag, .tag-end");
+  let sentence = null;
+  if (holder && holder.dataset.s !== undefined) sentence = Number(holder.dataset.s);
+  else if (holder && holder.dataset.span && S.spans.has(holder.dataset.span)) sentence = sentenceOfPos(S.spans.get(holder.dataset.span).start);
+  if (sentence !== null && sentence !== S.current) setCurrent(sentence, false);
+  if (ids.length) {
+    const i = ids.indexOf(S.selected); // clicking again cycles through nested spans
+    selectSpan(ids[(i + 1) % ids.length]);
+  } else if (S.selected) selectSpan(null);
+});
+
+document.addEventListener("selectionchange", () => {
+  if (!S.map) return;
+  const sel = textSelection();
+  if (sel) {
+    const keys = S.schema.span_labels.filter((x) => x.key).map((x) => `${x.key} ${x.name}`).join(", ");
+    hint(`Selected “${excerpt(S.map.text.slice(sel.s, sel.e), 60)}”: ${keys}${S.selected ? ", f fits the selected span to it" : ""}.`, "mode");
+  }
+});
+
+// Buttons must not take the text selection away before their click runs.
+document.getElementById("toolbar").addEventListener("mousedown", (event) => {
+  if (event.target.closest("button")) event.preventDefault();
+});
+
+document.getElementById("toolbar").addEventListener("click", (event) => {
+  const button = event.target.closest("button");
+  if (!button || !S.map) return;
+  const { kind, action } = button.dataset;
+  const name = button.dataset.label;
+  if (kind === "sentence") labelSentence(name);
+  else if (kind === "span") spanKey(name);
+  else if (kind === "relation") (S.link ? cancelLink() : startLink(name));
+  else if (action === "delete") deleteSpan(S.selected);
+  else if (action === "fit") fitSelected();
+  else if (action === "help") toggleHelp();
+});
+
+document.getElementById("alert-reload").addEventListener("click", () => window.location.reload());
+document.getElementById("alert-close").addEventListener("click", () => { alertEl.hidden = true; });
+
+// ------------------------------------------------------------------ keyboard
+
+const BUILTIN = [
+  ["j  ↓  →", "next sentence"],
+  ["k  ↑  ←", "previous sentence"],
+  ["u", "next unlabelled sentence"],
+  ["Shift+← → ↑ ↓", "select text (by character, or line); Ctrl+Shift+← → by word"],
+  ["n  p", "select the next / previous span (while linking: choose the target)"],
+  ["[  ]", "move the selected span's start left / right"],
+  ["{  }  or  Shift+Alt+← →", "move the selected span's end left / right"],
+  ["f", "fit the selected span to the selected text"],
+  ["Delete  Backspace", "delete the selected span (and its links)"],
+  ["Shift+Delete", "remove the current sentence's label"],
+  ["Enter", "while linking: link to the chosen span; when all is labelled: next article"],
+  ["Esc", "cancel linking, deselect, close this help"],
+  ["?", "this help"],
+];
+
+function buildHelp() {
+  const rows = [];
+  const section = (title, items) => {
+    rows.push(el("tr", {}, el("th", { colspan: "2", class: "section", text: title })));
+    for (const [k, what] of items) rows.push(el("tr", {}, el("td", {}, ...k.split(/\s{2,}/).map((x) => el("kbd", { text: x }))), el("td", { text: what })));
+  };
+  section("Sentence labels", S.schema.sentence_labels.filter((x) => x.key).map((x) => [x.key, `${x.name}: ${x.description}`]));
+  section("Span labels (with text selected: new span; with a span selected: relabel)", S.schema.span_labels.filter((x) => x.key).map((x) => [x.key, `${x.name}: ${x.description}`]));
+  section("Links", S.schema.relation_types.filter((x) => x.key).map((x) => [x.key, `${x.name}: select a ${x.from.join("/")}, press ${x.key}, then click (or n / p and Enter) a ${x.to.join("/")}`]));
+  section("Moving and editing", BUILTIN);
+  document.getElementById("help-keys").replaceChildren(el("table", { class: "keys" }, el("tbody", {}, ...rows)));
+}
+
+function toggleHelp() {
+  if (helpEl.open) helpEl.close();
+  else helpEl.showModal();
+}
+
+function schemaAction(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey) return null;
+  if (event.key.length !== 1) return null;
+  return S.keys.get(event.key.toLowerCase()) || null;
+}
+
+document.addEventListener("keydown", (event) => {
+  if (!S.map || event.isComposing) return;
+  if (helpEl.open) return; // the dialog handles Esc itself
+  const t = event.target;
+  if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+  const key = event.key;
+  const plain = !event.ctrlKey && !event.metaKey && !event.altKey;
+  let handled = true;
+
+  if (key === "?" ) toggleHelp();
+  else if (event.shiftKey && event.altKey && !event.ctrlKey && (key === "ArrowLeft" || key === "ArrowRight")) resizeSelected("end", key === "ArrowLeft" ? -1 : 1);
+  else if (event.shiftKey && !event.altKey && !event.metaKey && key.startsWith("Arrow")) {
+    const direction = key === "ArrowLeft" || key === "ArrowUp" ? "backward" : "forward";
+    const unit = key === "ArrowUp" || key === "ArrowDown" ? "line" : event.ctrlKey ? "word" : "character";
+    extendSelection(direction, unit);
+  } else if (schemaAction(event) && !(S.link && (key === "n" || key === "p") && !S.keys.has(key))) {
+    const action = schemaAction(event);
+    if (action.kind === "sentence") labelSentence(action.name);
+    else if (action.kind === "span") spanKey(action.name);
+    else if (action.kind === "relation") (S.link && S.link.type === action.name ? cancelLink() : startLink(action.name));
+  } else if (plain && (key === "j" || key === "J" || key === "ArrowDown" || key === "ArrowRight")) setCurrent(S.current + 1);
+  else if (plain && (key === "k" || key === "K" || key === "ArrowUp" || key === "ArrowLeft")) setCurrent(S.current - 1);
+  else if (plain && key === "u") {
+    const i = nextUnlabelled(S.current);
+    if (i >= 0) setCurrent(i); else hint("Every sentence is labelled.");
+  } else if (plain && (key === "n" || key === "p")) (S.link ? cycleCandidate(key === "n" ? 1 : -1) : cycleSpan(key === "n" ? 1 : -1));
+  else if (!event.metaKey && "[]{}".includes(key) && key.length === 1) { // by the character typed: AltGr layouts work too
+    resizeSelected(key === "[" || key === "]" ? "start" : "end", key === "[" || key === "{" ? -1 : 1);
+  }
+  else if (plain && key === "f") fitSelected();
+  else if (plain && (key === "Delete" || key === "Backspace")) {
+    if (event.shiftKey) clearLabel();
+    else if (S.selected) deleteSpan(S.selected);
+    else hint("Select a span to delete (click it, or n / p).", "warn");
+  } else if (key === "Enter" && plain) {
+    if (S.link && S.link.at >= 0) finishLink(S.link.candidates[S.link.at]);
+    else if (t && t.closest && t.closest("button, a, summary")) handled = false; // let the focused control work
+    else if (!document.getElementById("next-article").hidden) window.location.assign(nextUrl);
+    else handled = false;
+  } else if (key === "Escape") {
+    if (S.link) cancelLink();
+    else if (textSelection()) { clearTextSelection(); hint(""); }
+    else if (S.selected) selectSpan(null);
+    else handled = false;
+  } else handled = false;
+
+  if (handled) event.preventDefault();
+});
+
+// ------------------------------------------------------------------ loading
+
+async function load() {
+  let response;
+  try {
+    response = await requestJson("GET", apiUrl);
+  } catch {
+    response = { status: 0, data: null };
+  }
+  if (response.status !== 200 || !response.data) {
+    const why = response.data && response.data.error ? response.data.error : response.status ? `HTTP ${response.status}` : "the server cannot be reached";
+    textEl.replaceChildren(el("p", { class: "load-error" }, `Could not load the article (${why}). `, el("button", { type: "button", class: "link", onclick: () => load() }, "Try again")));
+    return;
+  }
+  const data = response.data;
+  S.article = data.article;
+  S.schema = data.schema;
+  S.map = new OffsetMap(data.article.text);
+  S.sentences = data.sentences.map((s) => ({ ...s, s: S.map.toUtf16(s.start), e: S.map.toUtf16(s.end) })).sort((a, b) => a.start - b.start);
+  for (const section of ["sentence_labels", "span_labels"]) for (const item of S.schema[section]) S.colors.set(item.name, item.color);
+  for (const item of S.schema.relation_types) S.colors.set(`rel:${item.name}`, item.color);
+  for (const section of ["sentence_labels", "span_labels", "relation_types"]) {
+    const kind = { sentence_labels: "sentence", span_labels: "span", relation_types: "relation" }[section];
+    for (const item of S.schema[section]) if (item.key) S.keys.set(item.key.toLowerCase(), { kind, name: item.name });
+  }
+  const ann = data.annotations || {};
+  for (const l of ann.labels || []) S.labels.set(l.sentence, l);
+  for (const x of ann.spans || []) S.spans.set(x.id, { id: x.id, label: x.label, start: x.start, end: x.end });
+  for (const r of ann.relations || []) S.relations.set(r.id, { id: r.id, type: r.type, from: r.from, to: r.to });
+
+  // Title first: when the text itself opens with the title, that line is shown as the heading.
+  const title = (data.article.title || "").trim();
+  const lead = data.article.text.length - data.article.text.trimStart().length;
+  S.titleEnd = title && data.article.text.startsWith(title, lead) ? lead + title.length : 0;
+  document.getElementById("article-title").hidden = S.titleEnd > 0;
+
+  queue = new SaveQueue({
+    baseUrl: apiUrl,
+    storagePrefix: `annotator.pending.u${userId}.a${articleId}.`,
+    onStatus: renderStatus,
+    onSaved,
+    onConflict,
+    onRejected,
+  });
+  for (const op of queue.ops) apply(op); // changes not yet confirmed: show them as made
+
+  for (const b of document.querySelectorAll("button[data-color]")) {
+    b.style.setProperty("--c", b.dataset.color);
+    b.style.setProperty("--bg", hexToRgba(b.dataset.color, 0.12));
+  }
+  buildHelp();
+  renderAll();
+  const first = nextUnlabelled(-1);
+  setCurrent(first >= 0 ? first : 0);
+  textEl.focus({ preventScroll: true });
+  root.dataset.ready = "true";
+  queue.run();
+  if (queue.pending) hint(`Sending ${queue.pending} change${queue.pending > 1 ? "s" : ""} saved in this browser before the last reload…`);
+}
+
+window.addEventListener("beforeunload", (event) => {
+  if (queue && queue.pending) {
+    event.preventDefault();
+    event.returnValue = ""; // the changes are kept in this browser and sent on the next visit
+  }
+});
+
+new ResizeObserver(() => { if (S.map) renderMargin(); }).observe(textEl);
+if (document.fonts) document.fonts.ready.then(() => { if (S.map) renderMargin(); });
+
+load();

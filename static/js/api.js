@@ -1,0 +1,295 @@
+// Talking to the JSON API, and the save queue that never drops a change.
+//
+// Every change the annotator makes becomes an operation in a FIFO queue that is
+// kept in memory AND in localStorage (keyed by user and article), so a reload
+// or a crash before the server answered still sends it. Operations are sent
+// one at a time, in order (a relation is sent after the spans it links).
+// Transient failures (network, 5xx, 429, an expired session) are retried with
+// exponential backoff; creations carry client-generated ids, so a retry of a
+// request that did land is answered 200 with the existing object, never a
+// duplicate. Failures the server says are final (4xx) are reported, not hidden.
+
+const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 30000];
+const HEARTBEAT_MS = 5000;
+const STALE_MS = 20000; // a stored queue whose tab has not written for this long belongs to a closed tab
+
+/** An id for this browser tab that survives reloads (sessionStorage is per tab). */
+function tabId() {
+  try {
+    let id = window.sessionStorage.getItem("annotator.tab");
+    if (!id) {
+      id = newUid().slice(0, 12);
+      window.sessionStorage.setItem("annotator.tab", id);
+    }
+    return id;
+  } catch {
+    return "default";
+  }
+}
+
+export function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.getAttribute("content") : "";
+}
+
+/** A fresh id for a span or relation, valid for the API ([A-Za-z0-9_-]{8,64}); works outside secure contexts too. */
+export function newUid() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** fetch() with JSON in and out and the CSRF header; resolves to {status, data}, rejects only on network errors. */
+export async function requestJson(method, url, body) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+    cache: "no-store",
+  });
+  let data = null;
+  const type = response.headers.get("Content-Type") || "";
+  if (response.status !== 204 && type.includes("json")) {
+    try { data = await response.json(); } catch { data = null; }
+  }
+  return { status: response.status, data };
+}
+
+/** After a session change the CSRF token changes too: read the new one from a page the server renders. */
+async function refreshCsrfToken() {
+  const response = await fetch(window.location.href, { credentials: "same-origin", cache: "no-store" });
+  const html = await response.text();
+  const match = html.match(/name="csrf-token" content="([^"]+)"/);
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  if (match && meta) meta.setAttribute("content", match[1]);
+  return Boolean(match);
+}
+
+/** The request an operation becomes (method, path below /api/articles/<id>, body). */
+export function requestFor(op) {
+  switch (op.op) {
+    case "label": {
+      const body = { label: op.label, seconds: Math.round(op.seconds * 100) / 100 };
+      if (Number.isInteger(op.version)) body.version = op.version; // 0: "I saw no label"
+      return ["PUT", `/labels/${op.sentence}`, body];
+    }
+    case "unlabel": return ["DELETE", `/labels/${op.sentence}`, undefined];
+    case "span": return ["POST", "/spans", { id: op.id, label: op.label, start: op.start, end: op.end }];
+    case "span-patch": return ["PATCH", `/spans/${encodeURIComponent(op.id)}`, { ...op.fields }];
+    case "span-del": return ["DELETE", `/spans/${encodeURIComponent(op.id)}`, undefined];
+    case "rel": return ["POST", "/relations", { id: op.id, type: op.type, from: op.from, to: op.to }];
+    case "rel-del": return ["DELETE", `/relations/${encodeURIComponent(op.id)}`, undefined];
+    default: throw new Error(`unknown operation ${op.op}`);
+  }
+}
+
+/**
+ * Merge a new operation into the queued ones that are not being sent yet, so
+ * that a burst of edits (ten presses of "grow span") is one request. Returns
+ * the new queue. Pure: tested in the browser test suite.
+ */
+export function coalesce(queue, op, inflight = null) {
+  const waiting = (o) => o !== inflight;
+  const q = queue.slice();
+  const find = (pred) => q.findIndex((o) => waiting(o) && pred(o));
+  if (op.op === "label" || op.op === "unlabel") {
+    const i = find((o) => (o.op === "label" || o.op === "unlabel") && o.sentence === op.sentence);
+    if (i >= 0) {
+      const old = q[i];
+      const merged = { ...op, version: old.version };
+      if (op.op === "label") merged.seconds = (old.op === "label" ? old.seconds : 0) + op.seconds;
+      q[i] = merged;
+      return q;
+    }
+  } else if (op.op === "span-patch") {
+    const i = find((o) => (o.op === "span" || o.op === "span-patch") && o.id === op.id);
+    if (i >= 0) {
+      const old = q[i];
+      q[i] = old.op === "span" ? { ...old, ...op.fields } : { ...old, fields: { ...old.fields, ...op.fields } };
+      return q;
+    }
+  } else if (op.op === "span-del") {
+    const created = find((o) => o.op === "span" && o.id === op.id);
+    const rest = q.filter((o) => !(waiting(o) && (
+      (o.op === "span-patch" && o.id === op.id) ||
+      (o.op === "rel" && (o.from === op.id || o.to === op.id)) ||
+      (o.op === "span" && o.id === op.id))));
+    if (created >= 0) return rest; // never reached the server: nothing to delete there
+    rest.push(op);
+    return rest;
+  } else if (op.op === "rel-del") {
+    const created = find((o) => o.op === "rel" && o.id === op.id);
+    if (created >= 0) { q.splice(created, 1); return q; }
+  }
+  q.push(op);
+  return q;
+}
+
+export class SaveQueue {
+  /**
+   * @param {object} o
+   * @param {string} o.baseUrl       e.g. /api/articles/12
+   * @param {string} o.storagePrefix localStorage key prefix for this user and article (the tab id is appended)
+   * @param {(s: {state: string, pending: number, retryIn?: number, message?: string}) => void} o.onStatus
+   * @param {(op: object, data: any) => void} o.onSaved        the server's answer for an operation
+   * @param {(op: object, current: any) => void} o.onConflict  409: a label changed meanwhile (another tab), or the link exists under another id
+   * @param {(op: object, message: string, status: number) => void} o.onRejected  final refusal
+   */
+  constructor(o) {
+    Object.assign(this, o);
+    this.ops = [];
+    this.inflight = null;
+    this.attempt = 0;
+    this.timer = null;
+    this.running = false;
+    this.retryAt = 0;
+    this.storageKey = this.storagePrefix + tabId();
+    this.ops = this.restore();
+    window.addEventListener("online", () => this.retryNow());
+    setInterval(() => { if (this.ops.length) this.persist(); }, HEARTBEAT_MS); // "this tab is alive"
+  }
+
+  /**
+   * This tab's queue (kept across reloads: the tab id lives in sessionStorage),
+   * plus the queues of tabs of the same user and article that were closed
+   * before their changes got through (their heartbeat stopped).
+   */
+  restore() {
+    const ops = [];
+    try {
+      const mine = window.localStorage.getItem(this.storageKey);
+      if (mine) ops.push(...(JSON.parse(mine).ops || []));
+      for (let i = window.localStorage.length - 1; i >= 0; i--) {
+        const key = window.localStorage.key(i);
+        if (!key || key === this.storageKey || !key.startsWith(this.storagePrefix)) continue;
+        const other = JSON.parse(window.localStorage.getItem(key) || "{}");
+        if (!(Date.now() - (other.heartbeat || 0) > STALE_MS)) continue; // a live tab sends its own
+        ops.push(...(other.ops || []));
+        window.localStorage.removeItem(key);
+      }
+    } catch {
+      // unreadable storage: start empty
+    }
+    const valid = ops.filter((o) => o && typeof o.op === "string");
+    if (valid.length) {
+      this.ops = valid;
+      this.persist();
+    }
+    return valid;
+  }
+
+  persist() {
+    try {
+      if (this.ops.length) window.localStorage.setItem(this.storageKey, JSON.stringify({ ops: this.ops, heartbeat: Date.now() }));
+      else window.localStorage.removeItem(this.storageKey);
+    } catch {
+      // storage full or disabled: the in-memory queue still retries while the page is open
+    }
+  }
+
+  get pending() { return this.ops.length; }
+
+  push(op) {
+    this.ops = coalesce(this.ops, op, this.inflight);
+    this.persist();
+    if (this.timer === null) this.run();
+    else this.status();
+  }
+
+  /** Queued label operations for a sentence get the version the server just gave it. */
+  rebase(sentence, version) {
+    for (const o of this.ops) if (o !== this.inflight && o.op === "label" && o.sentence === sentence && Number.isInteger(o.version)) o.version = version;
+    this.persist();
+  }
+
+  retryNow() {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      clearInterval(this.ticker);
+      this.timer = null;
+    }
+    this.run();
+  }
+
+  status(extra = {}) {
+    let state = this.ops.length ? "saving" : "saved";
+    if (this.timer !== null) state = "retrying";
+    this.onStatus({ state, pending: this.ops.length, retryIn: Math.max(0, Math.ceil((this.retryAt - Date.now()) / 1000)), ...extra });
+  }
+
+  async run() {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.ops.length) {
+        const op = this.ops[0];
+        this.inflight = op;
+        this.status();
+        const outcome = await this.send(op);
+        this.inflight = null;
+        if (outcome.retry) {
+          this.scheduleRetry(outcome.message);
+          return;
+        }
+        this.attempt = 0;
+        this.ops = this.ops.filter((o) => o !== op);
+        this.persist();
+      }
+      this.status();
+    } finally {
+      this.inflight = null;
+      this.running = false;
+    }
+  }
+
+  scheduleRetry(message) {
+    const delay = RETRY_DELAYS_MS[Math.min(this.attempt, RETRY_DELAYS_MS.length - 1)];
+    const jittered = Math.round(delay * (0.8 + Math.random() * 0.4));
+    this.attempt += 1;
+    this.retryAt = Date.now() + jittered;
+    this.timer = setTimeout(() => {
+      clearInterval(this.ticker);
+      this.timer = null;
+      this.run();
+    }, jittered);
+    this.ticker = setInterval(() => this.status({ message }), 1000);
+    this.status({ message });
+  }
+
+  /** One attempt: {retry: true, message} to try again later, {} when the operation is finished with. */
+  async send(op) {
+    const [method, path, body] = requestFor(op);
+    let response;
+    try {
+      response = await requestJson(method, this.baseUrl + path, body);
+    } catch {
+      return { retry: true, message: "network error" };
+    }
+    const { status, data } = response;
+    const error = (data && data.error) || `HTTP ${status}`;
+    if (status >= 200 && status < 300) {
+      this.onSaved(op, data);
+      return {};
+    }
+    if (status === 404 && method === "DELETE") { // already gone: what we wanted
+      this.onSaved(op, null);
+      return {};
+    }
+    if (status === 409 && (op.op === "label" || op.op === "rel") && data && "current" in data) {
+      this.onConflict(op, data.current); // label: changed elsewhere (or null: deleted); rel: the existing link
+      return {};
+    }
+    if (status === 400 && /csrf/i.test(error)) {
+      try { await refreshCsrfToken(); } catch { /* retried below */ }
+      return { retry: true, message: "session token renewed" };
+    }
+    if (status === 401) return { retry: true, message: "logged out: log in again (in another tab) and your changes will be sent" };
+    if (status === 408 || status === 429 || status >= 500) return { retry: true, message: `server busy (${status})` };
+    this.onRejected(op, error, status);
+    return {};
+  }
+}

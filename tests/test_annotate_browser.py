@@ -1,0 +1,544 @@
+"""The annotation page in a real browser (Debian's Chromium), on a real server and database.
+
+Covers what only a browser can show: keyboard labelling, spans made by
+selecting text with the mouse, links, autosave with retries, what a reload
+shows, blind annotation, and highlights placed right on text where code points
+and UTF-16 units differ (emoji, flags, combining accents, CRLF, curly quotes).
+Also writes docs/annotate.png, the screenshot the README shows.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from annotator import accounts, articles, projects
+from annotator.db import db
+from annotator.ingest import ArticleRecord
+from annotator.models import Annotation, Article, Assignment, Relation, Sentence, Span
+
+from .conftest import add_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "annotate.png"
+PASSWORD = "correct horse"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent"),
+]
+
+TITLE = "Harbour bridge repairs will cost $41.5m"
+TEXT = (
+    "Harbour bridge repairs will cost $41.5m\n"
+    "Repairs to the Eastbrook harbour bridge will take at least 18 months, the city council said on Tuesday.\n"
+    "The estimate is almost three times the figure of $15m given in the council\u2019s 2024 budget.\n"
+    "The council\u2019s chief engineer, Dr. Amira Okafor, presented the new figures to residents.\n"
+    "\u201cWe underestimated how badly the steel had corroded,\u201d she said. "
+    "\u201cNobody wants to close a bridge, but safety comes first.\u201d\n"
+    "The bridge carries about 32,000 vehicles a day, according to the regional transport authority.\n"
+    "Traffic will be limited to one lane in each direction from January.\n"
+    "The council will vote on the contract next month."
+)
+QUOTE = "We underestimated how badly the steel had corroded"
+SOURCE = "Dr. Amira Okafor"
+
+# Code points and UTF-16 units differ here: 👍🏽 is 2 code points and 4 units, 🇺🇦 2 and 4, e + U+0301 2 and 2;
+# CRLF must stay two characters; curly quotes are single units but not ASCII.
+TRICKY_TITLE = "Tricky text"
+TRICKY = (
+    "Tricky text\r\n"
+    "Fans gave it a \U0001f44d\U0001f3fd and waved \U0001f1fa\U0001f1e6 flags in Kyiv.\r\n"
+    "The cafe\u0301 owner said \u201cwe are open\u201d on Monday.\r\n"
+    "Ren\u00e9e Dupont said the \u2018old\u2019 bridge \U0001f309 is safe.\r\n"
+    "Last line \U0001f600 after the emoji."
+)
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(app) -> Iterator[str]:
+    """The app on a free localhost port, in a thread, against the test's own database."""
+    from werkzeug.serving import make_server
+
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join(5)
+
+
+def seed(app, records: list[ArticleRecord], users: tuple[str, ...] = ("ann", "bob")) -> dict[str, int]:
+    for name in users:
+        add_user(app, name, password=PASSWORD)
+    with app.app_context():
+        project = projects.create_project(db.session, "Bridge", guidelines="# Guidelines\n\nLabel **every** sentence.")
+        articles.store_articles(db.session, project, records, "test")
+        ids = dict(db.session.execute(select(Article.external_id, Article.id)).all())
+        for name in users:
+            user = accounts.get_user(db.session, name)
+            for aid in ids.values():
+                db.session.add(Assignment(user_id=user.id, article_id=aid))
+        db.session.commit()
+        return ids
+
+
+def open_page(chromium, server: str, user: str, article_id: int, viewport=(1440, 900)):
+    context = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico") else None)
+    page.goto(f"{server}/login")
+    page.fill("input[name=name]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/")
+    page.goto(f"{server}/annotate/{article_id}")
+    wait_ready(page)
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def wait_ready(page) -> None:
+    page.wait_for_selector("#annotate[data-ready=true]", timeout=10_000)
+
+
+def wait_saved(page, timeout: int = 15_000) -> None:
+    page.wait_for_function(
+        "() => { const s = document.getElementById('save-status'); return s.dataset.state === 'saved' && s.dataset.pending === '0'; }",
+        timeout=timeout,
+    )
+
+
+# JS: the viewport points just inside the first and the last character (grapheme) of the nth occurrence of a string.
+_CHAR_POINTS = """
+([needle, nth]) => {
+  const root = document.getElementById('text');
+  const full = root.textContent;  // only the article's own text nodes live in #text
+  let at = -1;
+  for (let i = 0; i <= nth; i++) { at = full.indexOf(needle, at + 1); if (at < 0) throw new Error('not found: ' + needle); }
+  const locate = (u) => {
+    let seen = 0;
+    for (const piece of root.querySelectorAll('.pc')) {
+      const node = piece.firstChild;
+      if (u < seen + node.length || (u === seen + node.length && u === full.length)) return [node, u - seen];
+      seen += node.length;
+    }
+    throw new Error('offset outside the text');
+  };
+  const graphemes = [...new Intl.Segmenter(undefined, {granularity: 'grapheme'}).segment(needle)].map((s) => s.segment);
+  const rectOf = (u, len) => {
+    const [n1, o1] = locate(u); const [n2, o2] = locate(u + len - 1);
+    const r = document.createRange(); r.setStart(n1, o1); r.setEnd(n2, o2 + 1);
+    const rects = r.getClientRects(); return rects[rects.length - 1];
+  };
+  const first = rectOf(at, graphemes[0].length);
+  const lastLen = graphemes[graphemes.length - 1].length;
+  const last = rectOf(at + needle.length - lastLen, lastLen);
+  return {x1: first.left + 1, y1: first.top + first.height / 2, x2: last.right - 1, y2: last.top + last.height / 2};
+}
+"""
+
+
+def select_with_mouse(page, needle: str, nth: int = 0) -> None:
+    """Drag the mouse from just inside the first character to just inside the last one."""
+    page.evaluate("(y) => window.scrollTo(0, y)", 0)
+    box = page.evaluate(_CHAR_POINTS, [needle, nth])
+    if box["y2"] > 800 or box["y1"] < 120:  # bring it into view first, then measure again
+        page.evaluate(
+            "([n, k]) => { const t = document.getElementById('text'); window.scrollBy(0, 0); t.scrollIntoView(); }", [needle, nth]
+        )
+        box = page.evaluate(_CHAR_POINTS, [needle, nth])
+    page.mouse.move(box["x1"], box["y1"])
+    page.mouse.down()
+    page.mouse.move((box["x1"] + box["x2"]) / 2, (box["y1"] + box["y2"]) / 2, steps=5)
+    page.mouse.move(box["x2"], box["y2"], steps=5)
+    page.mouse.up()
+    selected = page.evaluate("() => window.getSelection().toString()")
+    assert selected.replace("\r", "") == needle.replace("\r", ""), (selected, needle)
+
+
+def click_text(page, needle: str, nth: int = 0) -> None:
+    box = page.evaluate(_CHAR_POINTS, [needle, nth])
+    page.mouse.click((box["x1"] + box["x2"]) / 2 if box["y1"] == box["y2"] else box["x1"] + 3, box["y1"])
+
+
+def rendered_spans(page) -> list[dict]:
+    """Each span as drawn: its label tag and the text of every piece that carries its id, in order."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('#text .tag')].map((tag) => ({
+              id: tag.dataset.span, caption: tag.dataset.text,
+              text: [...document.querySelectorAll('#text .pc.hl')].filter((p) => p.dataset.spans.split(' ').includes(tag.dataset.span)).map((p) => p.textContent).join(''),
+              nextIsOwnPiece: (() => { let n = tag.nextElementSibling; while (n && !n.classList.contains('pc')) n = n.nextElementSibling; return Boolean(n && n.dataset.spans && n.dataset.spans.split(' ').includes(tag.dataset.span)); })(),
+           }))"""
+    )
+
+
+def chip_texts(page) -> list[str]:
+    return page.evaluate("() => [...document.querySelectorAll('#text .chip')].map((c) => c.dataset.text)")
+
+
+def db_spans(app, user: str, article_id: int) -> list[tuple[str, str, int, int]]:
+    with app.app_context():
+        uid = accounts.get_user(db.session, user).id
+        rows = db.session.execute(
+            select(Span.uid, Span.label, Span.start, Span.end).where(Span.user_id == uid, Span.article_id == article_id).order_by(Span.start)
+        ).all()
+        db.session.remove()
+        return [tuple(r) for r in rows]
+
+
+def db_labels(app, user: str, article_id: int) -> dict[int, tuple[str, float]]:
+    with app.app_context():
+        uid = accounts.get_user(db.session, user).id
+        rows = db.session.execute(
+            select(Sentence.index, Annotation.label, Annotation.seconds)
+            .join(Annotation, Annotation.sentence_id == Sentence.id)
+            .where(Annotation.user_id == uid, Sentence.article_id == article_id)
+        ).all()
+        db.session.remove()
+        return {i: (label, seconds) for i, label, seconds in rows}
+
+
+def db_relations(app, user: str) -> list[tuple[str, str, str]]:
+    with app.app_context():
+        uid = accounts.get_user(db.session, user).id
+        rows = db.session.execute(select(Relation.type, Relation.from_span_id, Relation.to_span_id).where(Relation.user_id == uid)).all()
+        out = [(t, db.session.get(Span, f).uid, db.session.get(Span, to).uid) for t, f, to in rows]
+        db.session.remove()
+        return out
+
+
+# ------------------------------------------------------------------ the workflow
+
+
+def test_annotator_workflow_keyboard_mouse_links_reload_and_blind(app, server, chromium, database_uri):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)])
+    article_id = ids["bridge"]
+    page = open_page(chromium, server, "ann", article_id)
+
+    # The article is there, title first, with one chip per sentence; the first sentence is current.
+    assert page.evaluate("() => document.getElementById('text').textContent") == TEXT
+    n_sentences = len(chip_texts(page))
+    assert n_sentences >= 7
+    assert page.locator("#text .pc.cur").first.text_content().startswith("Harbour bridge")
+
+    # Three labels with the keyboard: each moves on to the next sentence.
+    page.wait_for_timeout(300)  # a little time on the first sentence
+    page.keyboard.press("1")
+    page.keyboard.press("3")
+    page.keyboard.press("2")
+    assert chip_texts(page)[:3] == ["CFS", "NFS", "UFS"]
+    assert page.locator("#progress-text").text_content() == f"3 / {n_sentences} labelled"
+    assert page.locator("#text .pc.cur").first.text_content().startswith("The council\u2019s chief engineer")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    assert page.locator("#text .pc.cur").first.text_content().startswith("The council\u2019s chief engineer")
+
+    # A quote and its source (in the sentence before), selected with the mouse; then linked.
+    select_with_mouse(page, QUOTE)
+    page.keyboard.press("q")
+    select_with_mouse(page, SOURCE)
+    page.keyboard.press("s")
+    click_text(page, "underestimated")  # select the quote span
+    assert page.locator("#text .tag.sel").get_attribute("data-text").startswith("QUOTE")
+    page.keyboard.press("l")
+    assert "Linking" in page.locator("#hint").text_content()
+    click_text(page, "Amira")
+    wait_saved(page)
+    assert page.locator("#links li").count() == 1
+    link_text = page.locator("#links li").text_content()
+    assert "\u201cWe underestimated how badly the steel had corroded\u201d" in link_text and "SOURCE" in link_text and SOURCE in link_text
+
+    # The database has exactly that, at the right code-point offsets.
+    labels = db_labels(app, "ann", article_id)
+    assert {i: l for i, (l, _) in labels.items()} == {0: "CFS", 1: "NFS", 2: "UFS"}
+    assert labels[0][1] >= 0.2  # the time spent on the first sentence was measured and sent
+    spans = db_spans(app, "ann", article_id)
+    assert [(label, TEXT[s:e]) for _, label, s, e in spans] == [("SOURCE", SOURCE), ("QUOTE", QUOTE)]
+    uid = {label: u for u, label, _, _ in spans}
+    assert db_relations(app, "ann") == [("attributed_to", uid["QUOTE"], uid["SOURCE"])]
+
+    # The README's screenshot: the page as an annotator sees it.
+    if database_uri.startswith("sqlite"):
+        click_text(page, "underestimated")
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.wait_for_timeout(200)
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+
+    # Reload: exactly what was saved, drawn in the right places.
+    page.reload()
+    wait_ready(page)
+    assert chip_texts(page)[:3] == ["CFS", "NFS", "UFS"]
+    assert all(c.isdigit() for c in chip_texts(page)[3:])
+    drawn = {s["caption"].split()[0] if not s["caption"].startswith("→") else s["caption"].split()[1]: s for s in rendered_spans(page)}
+    assert drawn["QUOTE"]["text"] == QUOTE and drawn["SOURCE"]["text"] == SOURCE
+    assert drawn["QUOTE"]["caption"] == "QUOTE\u00a01→" and drawn["SOURCE"]["caption"] == "→1\u00a0SOURCE"
+    assert all(s["nextIsOwnPiece"] for s in drawn.values())
+    assert page.locator("#links li").count() == 1
+    assert page.locator("#margin path[data-rel]").count() == 1
+    # the page opens at the first unlabelled sentence
+    assert page.locator("#text .pc.cur").first.text_content().startswith("The council\u2019s chief engineer")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+    # Blind: bob, assigned the same article, sees none of it, in the page or through the API.
+    other = open_page(chromium, server, "bob", article_id)
+    assert all(c.isdigit() for c in chip_texts(other))
+    assert other.locator("#text .tag").count() == 0 and other.locator("#links li").count() == 0
+    assert other.locator("#progress-text").text_content() == f"0 / {n_sentences} labelled"
+    payload = other.evaluate(f"async () => (await fetch('/api/articles/{article_id}')).json()")
+    assert payload["annotations"] == {"labels": [], "spans": [], "relations": []}
+    home = other.goto(f"{server}/")
+    assert home.ok and "0 / " in other.locator(f'[data-article-id="{article_id}"] .count').text_content()
+    other.context.close()
+
+
+def test_span_editing_with_the_keyboard(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    article_id = ids["bridge"]
+    page = open_page(chromium, server, "ann", article_id)
+    # Keyboard-only span: caret at the current sentence, Shift+→ extends by character, Ctrl+Shift+→ by word.
+    page.keyboard.press("j")  # sentence 1: "Repairs to the Eastbrook ..."
+    for _ in range(2):
+        page.keyboard.press("Control+Shift+ArrowRight")
+    assert page.evaluate("() => window.getSelection().toString()").strip() == "Repairs to"
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("c")
+    wait_saved(page)
+    start = TEXT.index("Repairs to")
+    [(uid, label, s, e)] = db_spans(app, "ann", article_id)
+    assert (label, TEXT[s:e]) == ("CUE", "Repairs to") or (label, TEXT[s:e]) == ("CUE", "Repairs to t")
+    assert s == start
+    # The new span is selected: relabel, move its edges, then delete it.
+    page.keyboard.press("s")
+    page.keyboard.press("]")  # start one character right
+    page.keyboard.press("}")  # end one character right
+    page.keyboard.press("Shift+Alt+ArrowRight")  # end one more
+    wait_saved(page)
+    [(uid2, label, s2, e2)] = db_spans(app, "ann", article_id)
+    assert (uid2, label, s2, e2) == (uid, "SOURCE", s + 1, e + 2)
+    # n / p select spans without the mouse; Esc deselects; Delete removes the selected one.
+    page.keyboard.press("Escape")
+    assert page.locator("#text .tag.sel").count() == 0
+    page.keyboard.press("n")
+    assert page.locator("#text .tag.sel").count() == 1
+    page.keyboard.press("Delete")
+    wait_saved(page)
+    assert db_spans(app, "ann", article_id) == []
+    assert page.locator("#text .tag").count() == 0
+    # Help lists the keys; Esc closes it.
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    assert "next sentence" in page.locator("#help").text_content() and "QUOTE" in page.locator("#help").text_content()
+    page.keyboard.press("Escape")
+    assert not page.locator("#help").is_visible()
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+# ------------------------------------------------------------------ display correctness
+
+
+TRICKY_TARGETS = [
+    # (what to select, label key, occurrence)
+    ("\U0001f44d\U0001f3fd", "q", 0),  # skin-toned thumbs up: 2 code points, 4 UTF-16 units
+    ("\U0001f1fa\U0001f1e6 flags in Kyiv", "s", 0),  # flag: 2 regional indicators
+    ("cafe\u0301 owner", "c", 0),  # combining accent: 2 code points, one character on screen
+    ("\u201cwe are open\u201d", "q", 0),  # curly quotes
+    ("Ren\u00e9e Dupont", "s", 0),  # after two CRLFs and astral characters before it
+    ("\u2018old\u2019 bridge \U0001f309 is safe", "q", 0),
+    ("after the emoji", "c", 0),  # after an emoji on the last line: every earlier offset shifted by astral chars
+]
+
+
+def test_highlights_on_emoji_flags_accents_crlf_and_curly_quotes(app, server, chromium):
+    ids = seed(app, [ArticleRecord("tricky", TRICKY_TITLE, TRICKY)], users=("ann",))
+    article_id = ids["tricky"]
+    page = open_page(chromium, server, "ann", article_id)
+    # CRLF is rendered as the exact characters: the DOM text is the article text, unit for unit.
+    assert page.evaluate("() => document.getElementById('text').textContent") == TRICKY
+    for needle, key, nth in TRICKY_TARGETS:
+        select_with_mouse(page, needle, nth)
+        page.keyboard.press(key)
+        page.keyboard.press("Escape")
+    wait_saved(page)
+    stored = db_spans(app, "ann", article_id)
+    assert sorted(TRICKY[s:e] for _, _, s, e in stored) == sorted(n for n, _, _ in TRICKY_TARGETS)
+    for needle, _, _ in TRICKY_TARGETS:  # code points: Python's own index, not a UTF-16 one
+        assert any((s, e) == (TRICKY.index(needle), TRICKY.index(needle) + len(needle)) for _, _, s, e in stored), needle
+
+    page.reload()
+    wait_ready(page)
+    drawn = rendered_spans(page)
+    assert sorted(d["text"] for d in drawn) == sorted(n for n, _, _ in TRICKY_TARGETS)
+    assert all(d["nextIsOwnPiece"] for d in drawn)
+    # the highlight sits on those characters on screen: the tag's box is just before the span's first character
+    for needle, _, _ in TRICKY_TARGETS:
+        box = page.evaluate(_CHAR_POINTS, [needle, 0])
+        hit = page.evaluate("([x, y]) => { const e = document.elementFromPoint(x, y); return e && e.dataset ? (e.dataset.spans || '') : ''; }", [box["x1"] + 1, box["y1"]])
+        assert hit, needle
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def test_offset_maps_and_layout_in_the_browser(app, server, chromium):
+    """offsets.js, segments.js and the save queue's merging, run in Chromium against Python's own indexing."""
+    seed(app, [ArticleRecord("tricky", TRICKY_TITLE, TRICKY)], users=("ann",))
+    context = chromium.new_context()
+    page = context.new_page()
+    page.goto(f"{server}/login")
+    samples = [TRICKY, "", "plain ascii", "\U0001f44d\U0001f3fd", "a\U0001f1fa\U0001f1e6b", "e\u0301\r\n\u201cx\u201d", "\U0001f600" * 3 + "z"]
+    for text in samples:
+        expected_u16 = [len(text[:i].encode("utf-16-le")) // 2 for i in range(len(text) + 1)]
+        got = page.evaluate(
+            """async (text) => {
+                 const { OffsetMap } = await import('/static/js/offsets.js');
+                 const m = new OffsetMap(text);
+                 const toU16 = []; for (let cp = 0; cp <= m.lengthCp; cp++) toU16.push(m.toUtf16(cp));
+                 const back = toU16.map((u) => m.toCodePoint(u));
+                 const floors = [], ceils = [];
+                 for (let u = 0; u <= text.length; u++) { floors.push(m.toCodePoint(u, 'floor')); ceils.push(m.toCodePoint(u, 'ceil')); }
+                 return { lengthCp: m.lengthCp, toU16, back, floors, ceils, slice: m.sliceCp(1, m.lengthCp - 1) };
+               }""",
+            text,
+        )
+        assert got["lengthCp"] == len(text)
+        assert got["toU16"] == expected_u16
+        assert got["back"] == list(range(len(text) + 1))
+        for u, (f, c) in enumerate(zip(got["floors"], got["ceils"])):
+            inside_pair = u not in expected_u16
+            assert expected_u16[f] <= u and (expected_u16[c] >= u)
+            assert (f != c) == inside_pair
+        if len(text) >= 2:
+            assert got["slice"] == text[1:-1]
+
+    # grapheme steps never split 👍🏽, 🇺🇦 or e + U+0301
+    steps = page.evaluate(
+        """async () => {
+             const { OffsetMap } = await import('/static/js/offsets.js');
+             const m = new OffsetMap('a\\u{1F44D}\\u{1F3FD}b\\u{1F1FA}\\u{1F1E6}ce\\u0301d');
+             const out = [0]; let u = 0;
+             while (u < m.length16) { u = m.stepGrapheme(u, 1); out.push(u); }
+             return { forward: out, back: m.stepGrapheme(m.length16, -2), inside: m.stepGrapheme(2, -1) };
+           }"""
+    )
+    assert steps["forward"] == [0, 1, 5, 6, 10, 11, 13, 14]
+    assert steps["back"] == 11 and steps["inside"] == 1
+
+    layout = page.evaluate(
+        """async () => {
+             const { tokenize, assignLanes } = await import('/static/js/segments.js');
+             const sentences = [{index: 0, s: 0, e: 10}, {index: 1, s: 11, e: 20}];
+             const spans = [{id: 'outer', s: 2, e: 15}, {id: 'inner', s: 4, e: 8}, {id: 'over', s: 6, e: 12}];
+             return { lanes: Object.fromEntries(assignLanes(spans)), tokens: tokenize(20, sentences, spans) };
+           }"""
+    )
+    assert layout["lanes"] == {"outer": 0, "inner": 1, "over": 2}
+    texts = [(t["start"], t["end"], t["sentence"], sorted(t["spans"])) for t in layout["tokens"] if t["type"] == "text"]
+    assert texts == [
+        (0, 2, 0, []), (2, 4, 0, ["outer"]), (4, 6, 0, ["inner", "outer"]), (6, 8, 0, ["inner", "outer", "over"]),
+        (8, 10, 0, ["outer", "over"]), (10, 11, -1, ["outer", "over"]), (11, 12, 1, ["outer", "over"]),
+        (12, 15, 1, ["outer"]), (15, 20, 1, []),
+    ]
+    kinds = [(t["type"], t.get("span", t.get("sentence")), t["pos"]) for t in layout["tokens"] if t["type"] != "text"]
+    assert kinds == [
+        ("open", "outer", 2), ("open", "inner", 4), ("open", "over", 6), ("close", "inner", 8),
+        ("chip", 0, 10), ("close", "over", 12), ("close", "outer", 15), ("chip", 1, 20),
+    ]
+
+    merged = page.evaluate(
+        """async () => {
+             const { coalesce } = await import('/static/js/api.js');
+             let q = [];
+             const inflight = {op: 'label', sentence: 1, label: 'CFS', seconds: 1, version: 0};
+             q = coalesce(q, inflight);
+             q = coalesce(q, {op: 'label', sentence: 1, label: 'UFS', seconds: 2, version: 0}, inflight);  // not merged into the one being sent
+             q = coalesce(q, {op: 'label', sentence: 1, label: 'NFS', seconds: 3, version: 0}, inflight);  // merged: last label, time added
+             q = coalesce(q, {op: 'span', id: 'abcdefgh', label: 'QUOTE', start: 1, end: 5}, inflight);
+             q = coalesce(q, {op: 'span-patch', id: 'abcdefgh', fields: {end: 6}}, inflight);
+             q = coalesce(q, {op: 'rel', id: 'rrrrrrrr', type: 'attributed_to', from: 'abcdefgh', to: 'zzzzzzzz'}, inflight);
+             const before = q.length;
+             q = coalesce(q, {op: 'span-del', id: 'abcdefgh'}, inflight);  // never sent: create, patch and link all vanish
+             q = coalesce(q, {op: 'span-del', id: 'sentspan'}, inflight);  // already on the server: must be deleted there
+             return { before, q };
+           }"""
+    )
+    assert merged["before"] == 4
+    assert merged["q"] == [
+        {"op": "label", "sentence": 1, "label": "CFS", "seconds": 1, "version": 0},
+        {"op": "label", "sentence": 1, "label": "NFS", "seconds": 5, "version": 0},
+        {"op": "span-del", "id": "sentspan"},
+    ]
+    context.close()
+
+
+# ------------------------------------------------------------------ saving survives failures
+
+
+def test_a_failed_save_is_retried_and_lands(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    article_id = ids["bridge"]
+    page = open_page(chromium, server, "ann", article_id)
+    failures = {"left": 1, "seen": 0}
+
+    def flaky(route):
+        failures["seen"] += 1
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            route.fulfill(status=503, content_type="application/json", body=json.dumps({"error": "database busy", "status": 503}))
+        else:
+            route.continue_()
+
+    page.route("**/api/articles/*/labels/*", flaky)
+    page.keyboard.press("1")
+    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=5000)
+    assert "failed, retrying" in page.locator("#save-status").text_content()
+    # while it waits, the change is kept in localStorage too
+    stored = page.evaluate("() => Object.keys(localStorage).filter((k) => k.startsWith('annotator.pending.')).map((k) => JSON.parse(localStorage.getItem(k)).ops)")
+    assert stored and stored[0][0]["op"] == "label" and stored[0][0]["label"] == "CFS"
+    wait_saved(page)
+    assert failures["seen"] == 2
+    assert {i: l for i, (l, _) in db_labels(app, "ann", article_id).items()} == {0: "CFS"}
+    assert page.evaluate("() => Object.keys(localStorage).filter((k) => k.startsWith('annotator.pending.')).length") == 0
+    page.context.close()
+
+
+def test_a_change_waiting_for_retry_survives_a_reload(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    article_id = ids["bridge"]
+    page = open_page(chromium, server, "ann", article_id)
+    page.route("**/api/articles/*/spans", lambda route: route.abort("connectionrefused"))
+    select_with_mouse(page, SOURCE)
+    page.keyboard.press("s")
+    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=5000)
+    assert db_spans(app, "ann", article_id) == []
+    page.unroute("**/api/articles/*/spans")
+    page.reload()  # before the retry: the queue in localStorage is sent by the new page
+    wait_ready(page)
+    wait_saved(page)
+    [(_, label, s, e)] = db_spans(app, "ann", article_id)
+    assert (label, TEXT[s:e]) == ("SOURCE", SOURCE)
+    assert [d["text"] for d in rendered_spans(page)] == [SOURCE]
+    page.context.close()
