@@ -41,8 +41,12 @@ def _annotation_error(exc: AnnotationError) -> Response:
     return json_error(exc.status, exc.message, **exc.extra)
 
 
+class _NotJson(ValueError):
+    """NaN and Infinity: Python's json module reads them, JSON does not have them."""
+
+
 def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
+    raise _NotJson(f"{name} is not a JSON value")
 
 
 def json_body(allowed: set[str], required: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -56,9 +60,14 @@ def json_body(allowed: set[str], required: frozenset[str] = frozenset()) -> dict
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise AnnotationError(400, "request body must be UTF-8 encoded JSON") from None
-    except (ValueError, RecursionError) as exc:
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "too deeply nested or too large a number"
-        raise AnnotationError(400, f"request body is not valid JSON ({detail})") from None
+    except json.JSONDecodeError as exc:
+        raise AnnotationError(400, f"request body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except _NotJson as exc:
+        raise AnnotationError(400, f"request body is not valid JSON ({exc})") from None
+    except ValueError:  # an integer with thousands of digits
+        raise AnnotationError(400, "request body is not valid JSON (a number is too long)") from None
+    except RecursionError:
+        raise AnnotationError(400, "request body is not valid JSON (nested too deeply)") from None
     if not isinstance(body, dict):
         raise AnnotationError(400, "request body must be a JSON object")
     unknown = sorted(set(body) - allowed)

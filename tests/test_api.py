@@ -1,0 +1,611 @@
+"""The annotation JSON API: every rejection with its status and nothing written; happy paths, retries, blind, tokens, audit."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from annotator import accounts, articles, assignment, projects
+from annotator.db import db
+from annotator.ingest import ArticleRecord
+from annotator.models import Annotation, Article, Assignment, AuditEntry, Project, Relation, Span, User
+
+from .conftest import Browser, add_user
+
+# Code points, not UTF-16 units: the flag is 2 code points, the emoji 1, "é" 1 (precomposed), "é" 2 (e + combining accent).
+TEXT = 'Taxes rose 5% last year \U0001f1eb\U0001f1f7. \u201cIt was the biggest rise,\u201d said the minister \U0001f600.\r\nCaf\u00e9 and cafe\u0301 were closed.'
+OTHER_TEXT = "Another article. Only ann reads it."
+
+
+@dataclass
+class World:
+    article: int  # assigned to ann and bob
+    ann_only: int  # assigned to ann only
+    unassigned: int
+    ann: int
+    bob: int
+    ann_token: str
+    bob_token: str
+    reviewer_token: str
+    admin_token: str
+    sentences: int
+
+
+@pytest.fixture
+def world(app) -> World:
+    with app.app_context():
+        s = db.session
+        # Only ann can log in with a password (scrypt is slow on purpose); the others use tokens.
+        users = {name: accounts.create_user(s, name, role, "correct horse" if name == "ann" else None) for name, role in
+                 [("ann", "annotator"), ("bob", "annotator"), ("rev", "reviewer"), ("adm", "admin")]}
+        project = projects.create_project(s, "P")
+        articles.store_articles(
+            s, project,
+            [ArticleRecord("a1", "Title", TEXT), ArticleRecord("a2", "Two", OTHER_TEXT), ArticleRecord("a3", "Three", OTHER_TEXT)],
+            "test",
+        )
+        assignment.assign_to_user(s, project.id, users["ann"], ["a1", "a2"])
+        assignment.assign_to_user(s, project.id, users["bob"], ["a1"])
+        tokens = {name: accounts.issue_token(s, user) for name, user in users.items()}
+        s.commit()
+        ids = dict(s.execute(select(Article.external_id, Article.id)).all())
+        sentences = len(s.get(Article, ids["a1"]).sentences)
+        return World(ids["a1"], ids["a2"], ids["a3"], users["ann"].id, users["bob"].id,
+                     tokens["ann"], tokens["bob"], tokens["rev"], tokens["adm"], sentences)
+
+
+class Api:
+    """A script's client: every request carries its bearer token and no CSRF token."""
+
+    def __init__(self, client, token: str | None):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def __call__(self, method: str, url: str, body: Any = None, raw: str | bytes | None = None, **kw):
+        headers = {**self.headers, **kw.pop("headers", {})}
+        if raw is not None:
+            return self.client.open(url, method=method, data=raw, headers=headers, content_type="application/json", **kw)
+        if body is None:
+            return self.client.open(url, method=method, headers=headers, **kw)
+        return self.client.open(url, method=method, json=body, headers=headers, **kw)
+
+
+@pytest.fixture
+def ann(app, world) -> Api:
+    return Api(app.test_client(), world.ann_token)
+
+
+@pytest.fixture
+def bob(app, world) -> Api:
+    return Api(app.test_client(), world.bob_token)
+
+
+def span_body(label: str, start: int, end: int, uid: str | None = None) -> dict:
+    body = {"label": label, "start": start, "end": end}
+    if uid:
+        body["id"] = uid
+    return body
+
+
+def snapshot(app) -> dict[str, Any]:
+    """Everything a write could change: rows of the annotation tables, the audit log's size, revisions, assignment states."""
+    with app.app_context():
+        s = db.session
+        state = {
+            "labels": sorted(s.execute(select(Annotation.user_id, Annotation.sentence_id, Annotation.label, Annotation.seconds, Annotation.version)).all()),
+            "spans": sorted(s.execute(select(Span.uid, Span.user_id, Span.label, Span.start, Span.end)).all()),
+            "relations": sorted(s.execute(select(Relation.uid, Relation.user_id, Relation.type, Relation.from_span_id, Relation.to_span_id)).all()),
+            "audit": s.scalar(select(func.count()).select_from(AuditEntry)),
+            "revision": sorted(s.execute(select(Project.id, Project.revision)).all()),
+            "assignments": sorted(s.execute(select(Assignment.id, Assignment.status)).all()),
+        }
+        s.remove()
+        return state
+
+
+def counts(app) -> tuple[int, int, int, int]:
+    with app.app_context():
+        s = db.session
+        result = tuple(s.scalar(select(func.count()).select_from(m)) for m in (Annotation, Span, Relation, AuditEntry))
+        s.remove()
+        return result  # type: ignore[return-value]
+
+
+def assert_json_error(response, status: int, *words: str) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["status"] == status and isinstance(body["error"], str) and body["error"]
+    for word in words:
+        assert word in body["error"], body["error"]
+    return body
+
+
+@pytest.fixture
+def seeded(app, world, ann, bob) -> dict[str, str]:
+    """ann and bob each have a label, a quote, a source and a link on the shared article."""
+    uids = {}
+    for who, api in (("ann", ann), ("bob", bob)):
+        assert api("PUT", f"/api/articles/{world.article}/labels/0", {"label": "CFS", "seconds": 2}).status_code == 200
+        quote = TEXT.index("\u201cIt was")
+        q = api("POST", f"/api/articles/{world.article}/spans", span_body("QUOTE", quote, TEXT.index(' said'), f"{who}-quote-1"))
+        source = TEXT.index("the minister")
+        s = api("POST", f"/api/articles/{world.article}/spans", span_body("SOURCE", source, source + len("the minister"), f"{who}-source-1"))
+        cue = TEXT.index("said")
+        c = api("POST", f"/api/articles/{world.article}/spans", span_body("CUE", cue, cue + 4, f"{who}-cue-0001"))
+        r = api("POST", f"/api/articles/{world.article}/relations", {"type": "attributed_to", "from": f"{who}-quote-1", "to": f"{who}-source-1", "id": f"{who}-rel-0001"})
+        assert (q.status_code, s.status_code, c.status_code, r.status_code) == (201, 201, 201, 201)
+        uids.update({f"{who}_quote": f"{who}-quote-1", f"{who}_source": f"{who}-source-1", f"{who}_cue": f"{who}-cue-0001", f"{who}_rel": f"{who}-rel-0001"})
+    ann("POST", f"/api/articles/{world.ann_only}/spans", span_body("QUOTE", 0, 7, "ann-other-article"))
+    return uids
+
+
+# ----------------------------------------------------------------- rejections
+A = "{article}"
+
+
+def rejections(w: World) -> list[tuple[str, str, str, str, Any, int, str]]:
+    """(case, who, method, url, body, status, words in the error). Bodies given as str are sent raw."""
+    a, lbl, spans, rels = f"/api/articles/{w.article}", f"/api/articles/{w.article}/labels/1", f"/api/articles/{w.article}/spans", f"/api/articles/{w.article}/relations"
+    n = len(TEXT)
+    return [
+        ("malformed JSON", "ann", "PUT", lbl, '{"label": "CFS",', 400, "not valid JSON"),
+        ("empty body", "ann", "PUT", lbl, "", 400, "not valid JSON"),
+        ("NaN is not JSON", "ann", "PUT", lbl, '{"label": "CFS", "seconds": NaN}', 400, "not valid JSON"),
+        ("Infinity is not JSON", "ann", "PUT", lbl, '{"label": "CFS", "seconds": Infinity}', 400, "not valid JSON"),
+        ("a 5000-digit number", "ann", "POST", spans, '{"label": "QUOTE", "start": 1, "end": ' + "9" * 5000 + "}", 400, "not valid JSON"),
+        ("not UTF-8", "ann", "PUT", lbl, b'{"label": "\xff"}', 400, "UTF-8"),
+        ("deep nesting", "ann", "PUT", lbl, "[" * 5000 + "]" * 5000, 400, None),
+        ("array body", "ann", "PUT", lbl, [1, 2], 400, "JSON object"),
+        ("string body", "ann", "POST", spans, "\"QUOTE\"", 400, "JSON object"),
+        ("null body", "ann", "POST", rels, "null", 400, "JSON object"),
+        ("unknown field", "ann", "PUT", lbl, {"label": "CFS", "colour": "red"}, 400, "unknown field"),
+        ("unknown span field", "ann", "POST", spans, {**span_body("QUOTE", 0, 5), "user": "bob"}, 400, "unknown field"),
+        ("missing label", "ann", "PUT", lbl, {"seconds": 1}, 400, "missing field"),
+        ("missing end", "ann", "POST", spans, {"label": "QUOTE", "start": 0}, 400, "missing field"),
+        ("missing to", "ann", "POST", rels, {"type": "attributed_to", "from": "x"}, 400, "missing field"),
+        ("label is a number", "ann", "PUT", lbl, {"label": 1}, 400, "string"),
+        ("label is null", "ann", "PUT", lbl, {"label": None}, 400, "string"),
+        ("seconds is a string", "ann", "PUT", lbl, {"label": "CFS", "seconds": "3"}, 400, "number"),
+        ("seconds is a bool", "ann", "PUT", lbl, {"label": "CFS", "seconds": True}, 400, "number"),
+        ("seconds is null", "ann", "PUT", lbl, {"label": "CFS", "seconds": None}, 400, "null"),
+        ("negative seconds", "ann", "PUT", lbl, {"label": "CFS", "seconds": -1}, 422, ">= 0"),
+        ("version is a float", "ann", "PUT", lbl, {"label": "CFS", "version": 1.0}, 400, "integer"),
+        ("version is a bool", "ann", "PUT", lbl, {"label": "CFS", "version": True}, 400, "integer"),
+        ("version is negative", "ann", "PUT", lbl, {"label": "CFS", "version": -1}, 400, "version"),
+        ("unknown label", "ann", "PUT", lbl, {"label": "MAYBE"}, 422, "unknown sentence label"),
+        ("span label as sentence label", "ann", "PUT", lbl, {"label": "QUOTE"}, 422, "unknown sentence label"),
+        ("label case matters", "ann", "PUT", lbl, {"label": "cfs"}, 422, "unknown sentence label"),
+        ("stale version", "ann", "PUT", f"{a}/labels/0", {"label": "NFS", "version": 7}, 409, "changed elsewhere"),
+        ("version 0 but a label exists", "ann", "PUT", f"{a}/labels/0", {"label": "NFS", "version": 0}, 409, "changed elsewhere"),
+        ("no such sentence", "ann", "PUT", f"{a}/labels/{w.sentences}", {"label": "CFS"}, 404, "no sentence"),
+        ("huge sentence index", "ann", "PUT", f"{a}/labels/{10**20}", {"label": "CFS"}, 404, None),
+        ("negative sentence index", "ann", "PUT", f"{a}/labels/-1", {"label": "CFS"}, 404, None),
+        ("no such article", "ann", "PUT", "/api/articles/99999/labels/0", {"label": "CFS"}, 404, "no article"),
+        ("huge article id", "ann", "POST", f"/api/articles/{2**40}/spans", span_body("QUOTE", 0, 5), 404, "no article"),
+        ("not assigned: label", "bob", "PUT", f"/api/articles/{w.ann_only}/labels/0", {"label": "CFS"}, 403, "not assigned"),
+        ("not assigned: span", "bob", "POST", f"/api/articles/{w.ann_only}/spans", span_body("QUOTE", 0, 5), 403, "not assigned"),
+        ("not assigned: relation", "ann", "POST", f"/api/articles/{w.unassigned}/relations", {"type": "attributed_to", "from": "ann-quote-1", "to": "ann-source-1"}, 403, "not assigned"),
+        ("not assigned: delete", "bob", "DELETE", f"/api/articles/{w.ann_only}/spans/ann-other-article", None, 403, "not assigned"),
+        ("reviewer cannot write", "rev", "PUT", lbl, {"label": "CFS"}, 403, None),
+        ("admin cannot write", "adm", "POST", spans, span_body("QUOTE", 0, 5), 403, None),
+        ("anonymous write (CSRF is checked first)", "anon", "PUT", lbl, {"label": "CFS"}, 400, "CSRF"),
+        ("anonymous read", "anon", "GET", a, None, 401, None),
+        ("revoked or wrong token", "forged", "PUT", lbl, {"label": "CFS"}, 401, "token"),
+        ("start is a bool", "ann", "POST", spans, span_body("QUOTE", True, 5), 400, "integer"),
+        ("start is a float", "ann", "POST", spans, span_body("QUOTE", 1.0, 5), 400, "integer"),
+        ("end is a string", "ann", "POST", spans, {"label": "QUOTE", "start": 0, "end": "5"}, 400, "integer"),
+        ("span label is a list", "ann", "POST", spans, {"label": ["QUOTE"], "start": 0, "end": 5}, 400, "string"),
+        ("id is a number", "ann", "POST", spans, {**span_body("QUOTE", 0, 5), "id": 12345678}, 400, "string"),
+        ("id too short", "ann", "POST", spans, span_body("QUOTE", 0, 5, "abc"), 400, "8 to 64"),
+        ("id with a slash", "ann", "POST", spans, span_body("QUOTE", 0, 5, "abc/defgh"), 400, "8 to 64"),
+        ("id is null", "ann", "POST", spans, {**span_body("QUOTE", 0, 5), "id": None}, 400, "null"),
+        ("unknown span label", "ann", "POST", spans, span_body("PERSON", 0, 5), 422, "unknown span label"),
+        ("sentence label as span label", "ann", "POST", spans, span_body("CFS", 0, 5), 422, "unknown span label"),
+        ("negative start", "ann", "POST", spans, span_body("QUOTE", -1, 5), 422, "0 <= start < end"),
+        ("empty span", "ann", "POST", spans, span_body("QUOTE", 5, 5), 422, "0 <= start < end"),
+        ("reversed span", "ann", "POST", spans, span_body("QUOTE", 9, 5), 422, "0 <= start < end"),
+        ("past the end", "ann", "POST", spans, span_body("QUOTE", 0, n + 1), 422, f"<= {n}"),
+        ("huge offsets", "ann", "POST", spans, span_body("QUOTE", 10**30, 10**30 + 1), 422, "very large"),
+        ("span id reused with other content", "ann", "POST", spans, span_body("QUOTE", 0, 5, "ann-quote-1"), 409, "other content"),
+        ("span id of another annotator", "ann", "POST", spans, span_body("QUOTE", 0, 5, "bob-quote-1"), 409, "in use"),
+        ("unknown relation type", "ann", "POST", rels, {"type": "said_by", "from": "ann-quote-1", "to": "ann-source-1"}, 422, "unknown relation type"),
+        ("relation the wrong way round", "ann", "POST", rels, {"type": "attributed_to", "from": "ann-source-1", "to": "ann-quote-1"}, 422, "cannot start"),
+        ("relation to a cue", "ann", "POST", rels, {"type": "attributed_to", "from": "ann-quote-1", "to": "ann-cue-0001"}, 422, "cannot end"),
+        ("relation to itself", "ann", "POST", rels, {"type": "attributed_to", "from": "ann-quote-1", "to": "ann-quote-1"}, 422, "two different spans"),
+        ("relation to a missing span", "ann", "POST", rels, {"type": "attributed_to", "from": "ann-quote-1", "to": "nope-nope-nope"}, 422, "no span"),
+        ("relation to another annotator's span", "ann", "POST", rels, {"type": "attributed_to", "from": "ann-quote-1", "to": "bob-source-1"}, 422, "no span"),
+        ("relation to a span in another article", "ann", "POST", rels, {"type": "attributed_to", "from": "ann-other-article", "to": "ann-source-1"}, 422, "no span"),
+        ("relation endpoints of the wrong type", "ann", "POST", rels, {"type": "attributed_to", "from": 1, "to": "ann-source-1"}, 400, "string"),
+        ("relation type is null", "ann", "POST", rels, {"type": None, "from": "ann-quote-1", "to": "ann-source-1"}, 400, "string"),
+        ("the same link twice", "ann", "POST", rels, {"type": "attributed_to", "from": "ann-quote-1", "to": "ann-source-1", "id": "second-link"}, 409, "already linked"),
+        ("relation id of another annotator", "ann", "POST", rels, {"type": "attributed_to", "from": "ann-quote-1", "to": "ann-source-1", "id": "bob-rel-0001"}, 409, "in use"),
+        ("patch with nothing", "ann", "PATCH", f"{spans}/ann-quote-1", {}, 400, "at least one"),
+        ("patch with null", "ann", "PATCH", f"{spans}/ann-quote-1", {"label": None}, 400, "null"),
+        ("patch unknown field", "ann", "PATCH", f"{spans}/ann-quote-1", {"text": "x"}, 400, "unknown field"),
+        ("patch past the end", "ann", "PATCH", f"{spans}/ann-quote-1", {"end": n + 1}, 422, "0 <= start < end"),
+        ("patch reversed", "ann", "PATCH", f"{spans}/ann-quote-1", {"start": 60, "end": 50}, 422, "0 <= start < end"),
+        ("patch to an unknown label", "ann", "PATCH", f"{spans}/ann-quote-1", {"label": "PERSON"}, 422, "unknown span label"),
+        ("relabel breaks a link", "ann", "PATCH", f"{spans}/ann-quote-1", {"label": "SOURCE"}, 409, "delete the link first"),
+        ("patch another annotator's span", "ann", "PATCH", f"{spans}/bob-quote-1", {"start": 1}, 404, "no span"),
+        ("patch a missing span", "ann", "PATCH", f"{spans}/nope-nope-nope", {"start": 1}, 404, "no span"),
+        ("delete a missing label", "ann", "DELETE", f"{a}/labels/2", None, 404, "no label"),
+        ("delete another annotator's span", "ann", "DELETE", f"{spans}/bob-quote-1", None, 404, "no span"),
+        ("delete a missing relation", "ann", "DELETE", f"{rels}/nope-nope-nope", None, 404, "no relation"),
+        ("delete another annotator's relation", "ann", "DELETE", f"{rels}/bob-rel-0001", None, 404, "no relation"),
+        ("too large", "ann", "PUT", lbl, json.dumps({"label": "CFS", "pad": "x" * 20000}), 413, "larger than"),
+        ("unknown endpoint", "ann", "GET", "/api/articles/x", None, 404, None),
+        ("wrong method", "ann", "POST", f"{a}/labels/0", {"label": "CFS"}, 405, None),
+    ]
+
+
+def test_rejections_say_why_and_change_nothing(app, world, seeded):
+    """Each case in one database (they must not change it, so they cannot affect each other); all failures are listed."""
+    tokens = {"ann": world.ann_token, "bob": world.bob_token, "rev": world.reviewer_token, "adm": world.admin_token,
+              "anon": None, "forged": "ann_" + "x" * 43}
+    problems = []
+    cases = rejections(world)
+    assert len(cases) > 80 and len({c[0] for c in cases}) == len(cases)
+    for case, who, method, url, body, status, words in cases:
+        api = Api(app.test_client(), tokens[who])
+        before = snapshot(app)
+        response = api(method, url, raw=body) if isinstance(body, (str, bytes)) else api(method, url, body)
+        try:
+            assert_json_error(response, status, *([words] if words else []))
+            assert snapshot(app) == before, "the database changed"
+        except AssertionError as exc:
+            problems.append(f"{case}: {str(exc).splitlines()[0]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_session_write_without_csrf_header_is_refused(app, world, seeded):
+    browser = Browser(app.test_client())
+    browser.login("ann", "correct horse")
+    before = snapshot(app)
+    response = browser.client.put(f"/api/articles/{world.article}/labels/1", json={"label": "CFS"})
+    assert_json_error(response, 400, "CSRF")
+    response = browser.send_json("PUT", f"/api/articles/{world.article}/labels/1", {"label": "CFS"}, headers={"X-CSRFToken": "forged"})
+    assert_json_error(response, 400, "CSRF")
+    assert snapshot(app) == before
+    ok = browser.send_json("PUT", f"/api/articles/{world.article}/labels/1", {"label": "CFS"})
+    assert ok.status_code == 200 and ok.get_json()["label"] == "CFS"
+
+
+def test_a_token_for_one_user_with_another_users_session_is_refused(app, world, seeded):
+    browser = Browser(app.test_client())
+    browser.login("ann", "correct horse")
+    before = snapshot(app)
+    response = browser.client.put(
+        f"/api/articles/{world.article}/labels/1", json={"label": "CFS"}, headers={"Authorization": f"Bearer {world.bob_token}"}
+    )
+    assert_json_error(response, 401)
+    assert snapshot(app) == before
+
+
+def test_token_writes_need_no_csrf_and_revoked_tokens_stop_working(app, world, ann):
+    response = ann("PUT", f"/api/articles/{world.article}/labels/1", {"label": "UFS"})
+    assert response.status_code == 200
+    with app.app_context():
+        accounts.revoke_tokens(db.session, db.session.get(User, world.ann))
+        db.session.commit()
+    before = snapshot(app)
+    assert_json_error(ann("PUT", f"/api/articles/{world.article}/labels/1", {"label": "CFS"}), 401)
+    assert_json_error(ann("GET", f"/api/articles/{world.article}"), 401)
+    assert snapshot(app) == before
+
+
+# ----------------------------------------------------------------- happy paths
+def test_label_put_update_and_delete(app, world, ann):
+    url = f"/api/articles/{world.article}/labels/1"
+    first = ann("PUT", url, {"label": "CFS", "seconds": 4.25})
+    assert first.status_code == 200
+    label = first.get_json()
+    assert label["label"] == "CFS" and label["version"] == 1 and label["seconds"] == 4.25 and label["sentence"] == 1
+    assert label["guidelines_version"] == 1 and label["updated_at"].endswith("Z") and label["needs_review"] is False
+    second = ann("PUT", url, {"label": "NFS", "seconds": 1, "version": 1}).get_json()
+    assert second["label"] == "NFS" and second["version"] == 2 and second["seconds"] == 5.25
+    capped = ann("PUT", url, {"label": "NFS", "seconds": 10**12}).get_json()
+    assert capped["seconds"] == 3605.25
+    assert ann("DELETE", url).status_code == 204
+    assert ann("GET", f"/api/articles/{world.article}").get_json()["annotations"]["labels"] == []
+    recreated = ann("PUT", url, {"label": "UFS", "version": 0})
+    assert recreated.status_code == 200 and recreated.get_json()["version"] == 1
+
+
+def test_guidelines_version_in_force_is_stamped(app, world, ann):
+    ann("PUT", f"/api/articles/{world.article}/labels/0", {"label": "CFS"})
+    with app.app_context():
+        projects.set_guidelines(db.session, db.session.scalar(select(Project)), "New rules")
+        db.session.commit()
+    label = ann("PUT", f"/api/articles/{world.article}/labels/1", {"label": "CFS"}).get_json()
+    assert label["guidelines_version"] == 2
+    labels = ann("GET", f"/api/articles/{world.article}").get_json()["annotations"]["labels"]
+    assert [(x["sentence"], x["guidelines_version"]) for x in labels] == [(0, 1), (1, 2)]
+
+
+def test_stale_version_is_409_with_the_current_label(app, world, ann):
+    url = f"/api/articles/{world.article}/labels/0"
+    ann("PUT", url, {"label": "CFS"})  # tab 1 and tab 2 both load version 1
+    assert ann("PUT", url, {"label": "UFS", "version": 1}).status_code == 200  # tab 1 saves
+    stale = ann("PUT", url, {"label": "NFS", "version": 1})  # tab 2 saves on top of what it saw
+    body = assert_json_error(stale, 409)
+    assert body["current"]["label"] == "UFS" and body["current"]["version"] == 2
+    ann("DELETE", url)
+    gone = assert_json_error(ann("PUT", url, {"label": "NFS", "version": 2}), 409)
+    assert gone["current"] is None
+
+
+def test_two_tabs_last_write_wins_and_both_are_audited(app, world):
+    tab1, tab2 = Api(app.test_client(), world.ann_token), Api(app.test_client(), world.ann_token)
+    url = f"/api/articles/{world.article}/labels/2"
+    assert tab1("PUT", url, {"label": "CFS", "seconds": 1}).status_code == 200
+    assert tab2("PUT", url, {"label": "NFS", "seconds": 2}).status_code == 200
+    stored = tab1("GET", f"/api/articles/{world.article}").get_json()["annotations"]["labels"]
+    assert [(x["label"], x["version"], x["seconds"]) for x in stored] == [("NFS", 2, 3.0)]
+    with app.app_context():
+        entries = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == "label").order_by(AuditEntry.id)).all()
+        assert [(e.action, e.before and e.before["label"], e.after["label"], e.user_id) for e in entries] == [
+            ("create", None, "CFS", world.ann),
+            ("update", "CFS", "NFS", world.ann),
+        ]
+        assert all(e.project_id and e.article_id == world.article and e.at is not None for e in entries)
+
+
+def test_spans_and_relations_round_trip_with_code_point_offsets(app, world, ann):
+    base = f"/api/articles/{world.article}"
+    flag = TEXT.index("\U0001f1eb\U0001f1f7")
+    created = ann("POST", f"{base}/spans", span_body("CUE", flag, flag + 2))
+    assert created.status_code == 201
+    span = created.get_json()
+    assert span["text"] == "\U0001f1eb\U0001f1f7" and len(span["id"]) >= 8
+    accented = TEXT.index("cafe\u0301")  # e + combining accent: 5 code points
+    decomposed = ann("POST", f"{base}/spans", span_body("SOURCE", accented, accented + 5, "decomposed-cafe")).get_json()
+    assert decomposed["text"] == "cafe\u0301"
+    quote = ann("POST", f"{base}/spans", span_body("QUOTE", TEXT.index("\u201cIt"), TEXT.index(" said"), "quote-0001")).get_json()
+    source = ann("POST", f"{base}/spans", span_body("SOURCE", TEXT.index("the minister"), TEXT.index(" \U0001f600"), "source-001")).get_json()
+    assert quote["text"] == "\u201cIt was the biggest rise,\u201d" and source["text"] == "the minister"
+    relation = ann("POST", f"{base}/relations", {"type": "attributed_to", "from": "quote-0001", "to": "source-001", "id": "link-0001"})
+    assert relation.status_code == 201
+    assert relation.get_json() == {"id": "link-0001", "type": "attributed_to", "from": "quote-0001", "to": "source-001"}
+    # a source in another sentence is fine
+    cross = ann("POST", f"{base}/relations", {"type": "attributed_to", "from": "quote-0001", "to": "decomposed-cafe"})
+    assert cross.status_code == 201
+    resized = ann("PATCH", f"{base}/spans/quote-0001", {"start": TEXT.index("It was"), "end": TEXT.index(",\u201d")})
+    assert resized.status_code == 200 and resized.get_json()["text"] == "It was the biggest rise"
+    relabelled = ann("PATCH", f"{base}/spans/{span['id']}", {"label": "SOURCE"})
+    assert relabelled.get_json()["label"] == "SOURCE"
+    document = ann("GET", base).get_json()
+    stored = {s["id"]: s for s in document["annotations"]["spans"]}
+    assert len(stored) == 4
+    for s in stored.values():
+        assert TEXT[s["start"]:s["end"]] == s["text"]
+    assert [s["start"] for s in document["annotations"]["spans"]] == sorted(s["start"] for s in stored.values())
+    assert {r["id"] for r in document["annotations"]["relations"]} == {"link-0001", cross.get_json()["id"]}
+    # deleting the quote takes both links with it, each audited
+    assert ann("DELETE", f"{base}/spans/quote-0001").status_code == 204
+    assert ann("GET", base).get_json()["annotations"]["relations"] == []
+    with app.app_context():
+        deleted = db.session.execute(select(AuditEntry.entity, AuditEntry.entity_id).where(AuditEntry.action == "delete")).all()
+        assert sorted(deleted) == sorted([("relation", "link-0001"), ("relation", cross.get_json()["id"]), ("span", "quote-0001")])
+    assert ann("DELETE", f"{base}/relations/link-0001").status_code == 404
+
+
+def test_delete_relation(app, world, seeded, ann):
+    url = f"/api/articles/{world.article}/relations/{seeded['ann_rel']}"
+    assert ann("DELETE", url).status_code == 204
+    assert ann("DELETE", url).status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Relation).where(Relation.user_id == world.ann)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Span).where(Span.user_id == world.ann)) == 4
+
+
+def test_patch_that_changes_nothing_is_not_audited(app, world, seeded, ann):
+    before = snapshot(app)
+    response = ann("PATCH", f"/api/articles/{world.article}/spans/{seeded['ann_cue']}", {"label": "CUE"})
+    assert response.status_code == 200
+    assert snapshot(app) == before
+
+
+def test_retried_creates_make_one_row(app, world, ann):
+    base = f"/api/articles/{world.article}"
+    body = span_body("QUOTE", 3, 9, "retry-span-1")
+    first, second = ann("POST", f"{base}/spans", body), ann("POST", f"{base}/spans", body)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.get_json() == second.get_json()
+    ann("POST", f"{base}/spans", span_body("SOURCE", 20, 23, "retry-source"))
+    link = {"type": "attributed_to", "from": "retry-span-1", "to": "retry-source", "id": "retry-link-1"}
+    assert [ann("POST", f"{base}/relations", link).status_code for _ in range(3)] == [201, 200, 200]
+    assert counts(app) == (0, 2, 1, 3)  # two spans, one relation, three audit entries
+
+
+def test_write_progress_moves_assignment_status(app, world, ann):
+    def status() -> str:
+        with app.app_context():
+            value = db.session.scalar(select(Assignment.status).where(Assignment.user_id == world.ann, Assignment.article_id == world.article))
+            db.session.remove()
+            return value
+
+    assert status() == "assigned"
+    ann("POST", f"/api/articles/{world.article}/spans", span_body("QUOTE", 0, 5))
+    assert status() == "in_progress"
+    for i in range(world.sentences):
+        ann("PUT", f"/api/articles/{world.article}/labels/{i}", {"label": "NFS"})
+    assert status() == "done"
+    ann("DELETE", f"/api/articles/{world.article}/labels/0")
+    assert status() == "in_progress"
+
+
+def test_every_write_bumps_the_project_revision(app, world, ann):
+    def revision() -> int:
+        with app.app_context():
+            value = db.session.scalar(select(Project.revision))
+            db.session.remove()
+            return value
+
+    start = revision()
+    ann("PUT", f"/api/articles/{world.article}/labels/0", {"label": "CFS"})
+    ann("POST", f"/api/articles/{world.article}/spans", span_body("QUOTE", 0, 5, "rev-span-1"))
+    ann("POST", f"/api/articles/{world.article}/spans", span_body("QUOTE", 0, 5, "rev-span-1"))  # retry: no change
+    ann("DELETE", f"/api/articles/{world.article}/spans/rev-span-1")
+    assert revision() == start + 3
+
+
+# ----------------------------------------------------------------- blind
+def test_blind_annotation_through_every_endpoint(app, world, seeded, bob, ann):
+    # bob never sees ann's work on the shared article
+    document = bob("GET", f"/api/articles/{world.article}").get_json()
+    everything = json.dumps(document)
+    assert "ann-" not in everything
+    assert {s["id"] for s in document["annotations"]["spans"]} == {"bob-quote-1", "bob-source-1", "bob-cue-0001"}
+    assert [r["id"] for r in document["annotations"]["relations"]] == ["bob-rel-0001"]
+    assert len(document["annotations"]["labels"]) == 1
+    # ... nor her article
+    assert_json_error(bob("GET", f"/api/articles/{world.ann_only}"), 403, "not assigned")
+    # ... and cannot touch or probe her spans and relations: they are "not there" for him
+    for method, url, body in [
+        ("PATCH", f"/api/articles/{world.article}/spans/ann-quote-1", {"start": 1}),
+        ("DELETE", f"/api/articles/{world.article}/spans/ann-quote-1", None),
+        ("DELETE", f"/api/articles/{world.article}/relations/ann-rel-0001", None),
+    ]:
+        body = assert_json_error(bob(method, url, body), 404)
+        assert "current" not in body
+    conflict = assert_json_error(bob("POST", f"/api/articles/{world.article}/spans", span_body("QUOTE", 0, 5, "ann-quote-1")), 409)
+    assert "current" not in conflict  # the id is taken, but what it holds stays hidden
+    assert bob("DELETE", f"/api/articles/{world.article}/relations/bob-rel-0001").status_code == 204
+    conflict = assert_json_error(
+        bob("POST", f"/api/articles/{world.article}/relations", {"type": "attributed_to", "from": "bob-quote-1", "to": "bob-source-1", "id": "ann-rel-0001"}), 409, "in use"
+    )
+    assert "current" not in conflict
+    # the label endpoints only ever show bob's own label
+    stale = assert_json_error(bob("PUT", f"/api/articles/{world.article}/labels/0", {"label": "NFS", "version": 5}), 409)
+    assert stale["current"]["label"] == "CFS" and stale["current"]["seconds"] == 2.0
+    # ann still sees exactly her own
+    mine = ann("GET", f"/api/articles/{world.article}").get_json()["annotations"]
+    assert {s["id"] for s in mine["spans"]} == {"ann-quote-1", "ann-source-1", "ann-cue-0001"}
+
+
+def test_reviewers_and_admins_read_articles_but_see_only_their_own_annotations(app, world, seeded):
+    for token in (world.reviewer_token, world.admin_token):
+        response = Api(app.test_client(), token)("GET", f"/api/articles/{world.ann_only}")
+        assert response.status_code == 200
+        assert response.get_json()["annotations"] == {"labels": [], "spans": [], "relations": []}
+
+
+def test_get_article_document(app, world, ann):
+    document = ann("GET", f"/api/articles/{world.article}").get_json()
+    assert document["article"]["text"] == TEXT and document["article"]["title"] == "Title"
+    assert document["article"]["id"] == world.article and document["article"]["external_id"] == "a1" and document["article"]["project"] == "P"
+    assert document["guidelines_version"] == 1
+    assert [s["name"] for s in document["schema"]["sentence_labels"]] == ["CFS", "UFS", "NFS"]
+    sentences = document["sentences"]
+    assert [s["index"] for s in sentences] == list(range(world.sentences)) and world.sentences >= 3
+    assert all(0 <= s["start"] < s["end"] <= len(TEXT) for s in sentences)
+
+
+# ----------------------------------------------------------------- OpenAPI
+def test_openapi_documents_every_api_route(app):
+    response = app.test_client().get("/api/openapi.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    document = response.get_json()
+    assert document["openapi"].startswith("3.1")
+    documented = {(path, method.upper()) for path, ops in document["paths"].items() for method in ops}
+    import re
+
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+            routes |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routes and routes == documented
+    # every documented operation says what its errors look like, and parameters match the path
+    for path, ops in document["paths"].items():
+        for method, op in ops.items():
+            names = {p["name"] for p in op.get("parameters", [])}
+            assert names == set(re.findall(r"{(\w+)}", path)), (path, method)
+            if path != "/api/openapi.json":
+                assert any(code.startswith("4") for code in op["responses"]), (path, method)
+
+
+def test_openapi_request_schemas_match_what_the_server_accepts(app, world, ann):
+    """The documented bodies are the ones the server takes: a body built from each schema's fields is accepted."""
+    schemas = app.test_client().get("/api/openapi.json").get_json()["components"]["schemas"]
+    assert set(schemas["LabelPut"]["properties"]) == {"label", "seconds", "version"}
+    assert set(schemas["SpanCreate"]["properties"]) == {"label", "start", "end", "id"}
+    assert set(schemas["SpanPatch"]["properties"]) == {"label", "start", "end"}
+    assert set(schemas["RelationCreate"]["properties"]) == {"type", "from", "to", "id"}
+    base = f"/api/articles/{world.article}"
+    assert ann("PUT", f"{base}/labels/0", {"label": "CFS", "seconds": 1.5, "version": 0}).status_code == 200
+    assert ann("POST", f"{base}/spans", {"label": "QUOTE", "start": 0, "end": 5, "id": "doc-quote-1"}).status_code == 201
+    assert ann("POST", f"{base}/spans", {"label": "SOURCE", "start": 6, "end": 9, "id": "doc-source-1"}).status_code == 201
+    assert ann("PATCH", f"{base}/spans/doc-quote-1", {"label": "QUOTE", "start": 1, "end": 5}).status_code == 200
+    assert ann("POST", f"{base}/relations", {"type": "attributed_to", "from": "doc-quote-1", "to": "doc-source-1", "id": "doc-link-1"}).status_code == 201
+
+
+# ----------------------------------------------------------------- property: never a 500, never half a write
+_json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(10**20), max_value=10**20), st.sampled_from([0, 1, 5, 10, 40, len(TEXT), len(TEXT) + 1]),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+    st.sampled_from(["CFS", "UFS", "NFS", "QUOTE", "SOURCE", "CUE", "attributed_to", "ann-quote-1", "ann-source-1", "bob-source-1", "bob-quote-1", "ann-other-article", "prop-span-00", "prop-span-01"]),
+)
+_values = st.one_of(_json_scalars, st.lists(_json_scalars, max_size=3), st.dictionaries(st.text(max_size=5), _json_scalars, max_size=2))
+_junk_bodies = st.one_of(st.dictionaries(st.sampled_from(["label", "seconds", "version", "start", "end", "id", "type", "from", "to", "user_id", ""]), _values, max_size=5), _values)
+
+
+def _maybe(good):
+    """Mostly well-formed values, sometimes anything."""
+    return st.integers(0, 9).flatmap(lambda i: good if i < 8 else _json_scalars)
+
+
+_offsets = st.one_of(st.integers(-3, len(TEXT) + 3), st.integers(-(2**70), 2**70))
+_new_ids = st.sampled_from([f"prop-span-{i:02d}" for i in range(4)] + ["ann-quote-1", "bob-quote-1", "bob-rel-0001", "ann-rel-0001"])
+_refs = st.sampled_from(["ann-quote-1", "ann-source-1", "ann-cue-0001", "bob-quote-1", "bob-source-1", "ann-other-article", "prop-span-00", "prop-span-01", "prop-span-02", "nope-nope"])
+
+
+def _body(required: dict, optional: dict):
+    return st.fixed_dictionaries({k: _maybe(v) for k, v in required.items()}, optional={k: _maybe(v) for k, v in optional.items()})
+
+
+_targets = st.one_of(
+    st.tuples(st.just("PUT"), st.one_of(st.integers(-2, 4), st.integers(2**31 - 2, 2**64)).map(lambda i: f"labels/{i}"),
+              _body({"label": st.sampled_from(["CFS", "UFS", "NFS", "QUOTE", "x"])}, {"seconds": st.floats(-10, 10**6) | st.integers(0, 10**30), "version": st.integers(-1, 5) | st.none()})),
+    st.tuples(st.just("POST"), st.just("spans"),
+              _body({"label": st.sampled_from(["QUOTE", "SOURCE", "CUE", "CFS"]), "start": _offsets, "end": _offsets}, {"id": _new_ids})),
+    st.tuples(st.just("POST"), st.just("relations"),
+              _body({"type": st.sampled_from(["attributed_to", "said"]), "from": _refs, "to": _refs}, {"id": _new_ids})),
+    st.tuples(st.just("PATCH"), _refs.map(lambda u: f"spans/{u}"),
+              _body({}, {"label": st.sampled_from(["QUOTE", "SOURCE", "CUE"]), "start": _offsets, "end": _offsets})),
+    st.tuples(st.just("DELETE"), st.sampled_from(["spans/ann-cue-0001", "spans/bob-cue-0001", "spans/prop-span-01", "relations/bob-rel-0001", "relations/ann-rel-0001", "labels/0", "labels/99"]), st.none()),
+    st.tuples(st.sampled_from(["PUT", "POST", "PATCH"]), st.sampled_from(["labels/1", "spans", "relations", "spans/ann-quote-1"]), _junk_bodies),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(target=_targets, article=st.sampled_from(["article", "article", "article", "ann_only", "unassigned", "missing"]))
+def test_random_bodies_never_500_and_never_half_write(app, world, seeded, target, article):
+    article_id = getattr(world, article) if article != "missing" else 424242
+    method, tail, body = target
+    api = Api(app.test_client(), world.ann_token)
+    before = snapshot(app)
+    raw = json.dumps(body, allow_nan=True)  # NaN/Infinity go out as the non-JSON tokens a sloppy client would send
+    response = api(method, f"/api/articles/{article_id}/{tail}", raw=raw)
+    assert response.status_code < 500, response.get_data(as_text=True)
+    event(f"{method} {tail.split('/')[0]} -> {response.status_code}" + (f" {response.get_json()['error'][:40]}" if response.status_code == 400 else ""))
+    assert response.mimetype == "application/json" or response.status_code == 204
+    after = snapshot(app)
+    new_audit = after["audit"] - before["audit"]
+    bumps = sum(b - a for (_, a), (_, b) in zip(before["revision"], after["revision"]))
+    if response.status_code >= 400:
+        assert response.get_json()["status"] == response.status_code
+        assert after == before
+    elif new_audit == 0:  # an idempotent retry or a no-op patch
+        assert after == before
+    else:  # a whole write: the change, its audit entries and exactly one revision bump
+        assert bumps == 1 and after != before
+    # whatever happened, bob's work is untouched
+    assert [row for row in after["spans"] if row[1] == world.bob] == [row for row in before["spans"] if row[1] == world.bob]
+    assert [row for row in after["relations"] if row[1] == world.bob] == [row for row in before["relations"] if row[1] == world.bob]
