@@ -1,0 +1,120 @@
+"""The admin pages' forms: Flask-WTF, so every POST carries a CSRF token and is validated on the server."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, MultipleFileField
+from wtforms import FloatField, HiddenField, IntegerField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from .. import accounts, labelschema
+from ..articles import ON_DUPLICATE
+from ..models import ROLES
+
+try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice; older versions only have tuples
+    from wtforms.fields.choices import SelectChoice as choice
+except ImportError:  # pragma: no cover
+
+    def choice(value, label):  # type: ignore[no-redef]  # noqa: ANN001, ANN201
+        return (value, label)
+
+
+MAX_ANNOTATORS_PER_ARTICLE = 50
+SCHEMA_SOURCES = [choice("preset", "A preset"), choice("paste", "Paste JSON"), choice("upload", "Upload a JSON file")]
+KEEP_SCHEMA = choice("keep", "Keep the current schema")
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token travels."""
+
+
+def _majority(form: FlaskForm, field: FloatField) -> None:
+    if field.data is not None and not 0.5 < field.data <= 1:
+        raise ValidationError("must be above 0.5 and at most 1 (1 = unanimous only; 0.66 = two of three)")
+
+
+class ProjectForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    schema_source = RadioField("Label schema", choices=SCHEMA_SOURCES, default="preset")
+    preset = SelectField("Preset", choices=[choice(name, name) for name in labelschema.PRESET_NAMES], default=labelschema.DEFAULT_PRESET)
+    schema_json = TextAreaField("Schema JSON", validators=[Length(max=200_000)])
+    schema_file = FileField("Schema file (.json)")
+    annotators_per_article = IntegerField(
+        "Annotators per article", default=2, validators=[InputRequired(), NumberRange(min=1, max=MAX_ANNOTATORS_PER_ARTICLE)]
+    )
+    majority_threshold = FloatField("Majority for automatic gold", default=1.0, validators=[InputRequired(), _majority])
+
+    def validate_schema_json(self, field: TextAreaField) -> None:
+        if self.schema_source.data == "paste" and not (field.data or "").strip():
+            raise ValidationError("paste the schema JSON here, or choose another source")
+
+    def validate_schema_file(self, field: FileField) -> None:
+        if self.schema_source.data == "upload" and not (field.data and getattr(field.data, "filename", "")):
+            raise ValidationError("choose a .json file, or another source")
+
+
+class EditProjectForm(ProjectForm):
+    schema_source = RadioField("Label schema", choices=[KEEP_SCHEMA, *SCHEMA_SOURCES], default="keep")
+
+
+class GuidelinesForm(FlaskForm):
+    text = TextAreaField("Guidelines (Markdown)", validators=[Length(max=200_000)])
+    base_version = HiddenField()  # the version the editor started from: a save over a newer one is refused
+
+
+class UserCreateForm(FlaskForm):
+    name = StringField("User name", validators=[DataRequired(), Length(max=80)])
+    role = SelectField("Role", choices=[choice(r, r) for r in ROLES], default="annotator")
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD, max=1024)])
+
+    def validate_name(self, field: StringField) -> None:
+        try:
+            accounts.check_name((field.data or "").strip())
+        except accounts.AccountError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD, max=1024)])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=[choice(r, r) for r in ROLES])
+
+
+class UploadForm(FlaskForm):
+    files = MultipleFileField("Files (.jsonl, .csv, .txt)")
+    on_duplicate = SelectField(
+        "When an article id is already in the project",
+        choices=[
+            choice("error", "reject the file"),
+            choice("skip", "skip that article"),
+            choice("update", "update title and meta (and text, if unannotated)"),
+        ],
+        default="error",
+    )
+
+    def validate_files(self, field: MultipleFileField) -> None:
+        if not [f for f in field.data or [] if getattr(f, "filename", "")]:
+            raise ValidationError("choose at least one file")
+
+    def validate_on_duplicate(self, field: SelectField) -> None:
+        if field.data not in ON_DUPLICATE:
+            raise ValidationError("not a valid choice")
+
+
+class BalanceForm(FlaskForm):
+    per_article = IntegerField("Annotators per article", validators=[InputRequired(), NumberRange(min=1, max=MAX_ANNOTATORS_PER_ARTICLE)])
+
+
+class ArticleAnnotatorsForm(FlaskForm):
+    annotators = SelectMultipleField("Annotators", coerce=int, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+
+
+class SplitForm(FlaskForm):
+    sentence_id = IntegerField(validators=[InputRequired()])
+    position = IntegerField("Split before character", validators=[InputRequired(), NumberRange(min=1)])
+
+
+class MergeForm(FlaskForm):
+    sentence_id = IntegerField(validators=[InputRequired()])

@@ -1,0 +1,433 @@
+"""Admin pages through the test client: who may reach them, and what each form refuses (and stores nothing for)."""
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+import annotator.annotations as annotations
+from annotator import accounts, assignment, guidelines, labelschema, projects, resegment
+from annotator.db import begin_write, db
+from annotator.models import ApiToken, Article, Assignment, AuditEntry, GuidelineVersion, Project, Sentence, User
+
+from .conftest import Browser, add_user, make_app
+
+PASSWORD = "correct horse"
+
+
+def count(app, model, *where) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def page(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def jsonl(rows) -> bytes:
+    return ("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n").encode()
+
+
+@pytest.fixture
+def admin(app, browser) -> Browser:
+    add_user(app, "root", "admin")
+    assert browser.login("root", PASSWORD).status_code == 302
+    return browser
+
+
+@pytest.fixture
+def world(app):
+    """A project with two articles, two annotators (one label given), a reviewer, and one segmentation correction."""
+    from annotator import articles
+    from annotator.ingest import ArticleRecord
+
+    with app.app_context():
+        s = db.session
+        begin_write(s)
+        project = projects.create_project(s, "news")
+        ann = accounts.create_user(s, "ann", "annotator", PASSWORD)
+        accounts.create_user(s, "bob", "annotator", PASSWORD)
+        accounts.create_user(s, "rev", "reviewer", PASSWORD)
+        articles.store_articles(s, project, [ArticleRecord("a1", "One", "First one. Second one. Third one."), ArticleRecord("a2", "", "Only.")], "x")
+        assignment.assign_balanced(s, project.id, 2)
+        s.commit()
+        article = s.scalar(select(Article).where(Article.external_id == "a1"))
+        annotations.write(s, lambda: annotations.put_label(s, ann.id, article.id, 0, "CFS"))
+        begin_write(s)
+        correction = resegment.merge_with_next(s, s.scalar(select(Sentence.id).where(Sentence.article_id == article.id, Sentence.index == 1)), None)
+        s.commit()
+        return {"project": project.id, "article": article.id, "ann": ann.id, "entry": correction.entry_id}
+
+
+# ----------------------------------------------------------------- roles
+def admin_urls(app, world) -> list[tuple[str, str, str]]:
+    values = {"project_id": world["project"], "article_id": world["article"], "user_id": world["ann"], "version": 1, "entry_id": world["entry"]}
+    out = []
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            if rule.endpoint.split(".")[0] not in ("admin", "segmentation"):
+                continue
+            url = app.url_for(rule.endpoint, **{k: values[k] for k in rule.arguments})
+            for method in sorted(rule.methods & {"GET", "POST"}):
+                out.append((rule.endpoint, method, url))
+    return out
+
+
+def test_every_admin_view_declares_its_roles(app):
+    for endpoint, view in app.view_functions.items():
+        if endpoint.startswith("admin."):
+            assert view.allowed_roles == ("admin",), endpoint
+        if endpoint.startswith("segmentation."):
+            assert view.allowed_roles == ("admin", "reviewer"), endpoint
+
+
+@pytest.mark.parametrize("role", ["annotator", "reviewer"])
+def test_annotators_and_reviewers_get_403_on_every_admin_page_and_action(app, world, role):
+    name = {"annotator": "ann", "reviewer": "rev"}[role]
+    client = Browser(app.test_client())
+    client.login(name, PASSWORD)
+    urls = admin_urls(app, world)
+    assert len([u for u in urls if u[0].startswith("admin.")]) >= 25
+    before = count(app, Project), count(app, User), count(app, Assignment), count(app, AuditEntry)
+    for endpoint, method, url in urls:
+        response = client.get(url) if method == "GET" else client.post(url, {"name": "x", "password": "longenough", "per_article": "1"})
+        if endpoint.startswith("segmentation.") and role == "reviewer":
+            assert response.status_code in (200, 400, 302, 409), (method, url, response.status_code)
+        else:
+            assert response.status_code == 403, (method, url, response.status_code)
+    if role == "annotator":
+        assert (count(app, Project), count(app, User), count(app, Assignment), count(app, AuditEntry)) == before
+
+
+def test_anonymous_users_are_sent_to_log_in(app, world):
+    client = Browser(app.test_client())
+    for _, method, url in admin_urls(app, world):
+        response = client.get(url) if method == "GET" else client.post(url)
+        assert response.status_code == 302, (method, url)
+        assert response.headers["Location"].startswith("/login"), (method, url)
+
+
+def test_admin_nav_only_for_admins(app, admin, world):
+    assert 'href="/admin/projects"' in page(admin.get("/"))
+    other = Browser(app.test_client())
+    other.login("rev", PASSWORD)
+    assert 'href="/admin/projects"' not in page(other.get("/"))
+
+
+# ----------------------------------------------------------------- projects
+def new_project(admin: Browser, **fields):
+    data = {"name": "news", "schema_source": "preset", "preset": "claims", "annotators_per_article": "2", "majority_threshold": "1", **fields}
+    return admin.post("/admin/projects/new", data, content_type="multipart/form-data")
+
+
+def test_create_project_from_preset_shows_labels_with_swatches_and_keys(app, admin):
+    response = new_project(admin, preset="fullfact", majority_threshold="0.66", annotators_per_article="3")
+    assert response.status_code == 302
+    with app.app_context():
+        project = db.session.scalar(select(Project))
+        assert (project.annotators_per_article, project.majority_threshold) == (3, 0.66)
+        assert project.label_schema == labelschema.validate(labelschema.preset("fullfact"))
+        assert db.session.scalar(select(func.count()).select_from(GuidelineVersion)) == 1
+    html = page(admin.get(response.headers["Location"]))
+    assert '<rect width="14" height="14" rx="3" fill="#8c564b"/>' in html  # colour via SVG fill, no style attribute
+    assert "<kbd>7</kbd>" in html and "Not a claim." in html
+    assert "style=" not in html
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"name": ""}, "This field is required."),
+        ({"schema_source": "paste", "schema_json": ""}, "paste the schema JSON here"),
+        ({"schema_source": "paste", "schema_json": "{nope"}, "not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2"),
+        ({"schema_source": "paste", "schema_json": json.dumps({"sentence_labels": [{"name": "A", "key": "1"}, {"name": "B", "key": "1"}]})},
+         "sentence_labels[1] (B): key &#39;1&#39; is already used by A"),
+        ({"schema_source": "paste", "schema_json": json.dumps({"sentence_labels": [{"name": "A", "key": "j"}]})}, "reserved for moving between sentences"),
+        ({"schema_source": "upload"}, "choose a .json file"),
+        ({"preset": "nope"}, "Not a valid choice"),
+        ({"annotators_per_article": "0"}, "Number must be between 1 and 50."),
+        ({"annotators_per_article": "two"}, "Not a valid integer value."),
+        ({"majority_threshold": "0.5"}, "must be above 0.5 and at most 1"),
+        ({"majority_threshold": "1.5"}, "must be above 0.5 and at most 1"),
+    ],
+)
+def test_project_form_errors(app, admin, fields, message):
+    response = new_project(admin, **fields)
+    assert response.status_code == 400
+    assert message in page(response)
+    assert count(app, Project) == 0
+
+
+def test_uploaded_schema_file_is_named_in_its_error_like_the_cli(app, admin):
+    bad = json.dumps({"sentence_labels": [{"name": "A", "key": "1"}, {"name": "B", "key": "1"}]}).encode()
+    response = new_project(admin, schema_source="upload", schema_file=(io.BytesIO(bad), "mine.json"))
+    assert response.status_code == 400
+    assert "mine.json: sentence_labels[1] (B): key &#39;1&#39; is already used by A" in page(response)
+    good = json.dumps({"sentence_labels": [{"name": "Claim", "description": "d", "color": "#123456", "key": "c"}]}).encode()
+    assert new_project(admin, schema_source="upload", schema_file=(io.BytesIO(good), "mine.json")).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Project.label_schema))["sentence_labels"][0]["name"] == "Claim"
+
+
+def test_duplicate_project_name_is_refused(app, admin):
+    assert new_project(admin).status_code == 302
+    response = new_project(admin)
+    assert response.status_code == 400 and "project &#39;news&#39; already exists" in page(response)
+    assert count(app, Project) == 1
+
+
+def test_edit_project_keeps_labels_in_use(app, admin, world):
+    url = f"/admin/projects/{world['project']}/edit"
+    base = {"name": "news", "annotators_per_article": "2", "majority_threshold": "1"}
+    response = admin.post(url, {**base, "schema_source": "preset", "preset": "checkthat"}, content_type="multipart/form-data")
+    assert response.status_code == 400 and "&#39;CFS&#39; already used in stored work" in page(response)
+    schema = labelschema.preset("claims")
+    schema["sentence_labels"][0]["color"] = "#000000"
+    response = admin.post(url, {**base, "name": "renamed", "schema_source": "paste", "schema_json": json.dumps(schema), "majority_threshold": "0.75"},
+                          content_type="multipart/form-data")
+    assert response.status_code == 302
+    with app.app_context():
+        project = db.session.get(Project, world["project"])
+        assert (project.name, project.majority_threshold, project.label_schema["sentence_labels"][0]["color"]) == ("renamed", 0.75, "#000000")
+    response = admin.post(url, {**base, "name": "other", "schema_source": "keep"}, content_type="multipart/form-data")
+    assert response.status_code == 302
+
+
+# ----------------------------------------------------------------- guidelines
+def test_guidelines_versions_preview_and_notice(app, admin, world):
+    url = f"/admin/projects/{world['project']}/guidelines"
+    admin.get(url)
+    response = admin.post(url, {"text": "# Rules\n\n<script>alert(1)</script> **bold**", "base_version": "1", "action": "preview"})
+    assert response.status_code == 200
+    html = page(response)
+    assert "<strong>bold</strong>" in html and "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert count(app, GuidelineVersion) == 1  # a preview saves nothing
+
+    response = admin.send_json("POST", url + "/preview", {"text": "[x](javascript:alert(1)) *hi*"})
+    assert response.status_code == 200
+    assert "<em>hi</em>" in response.json["html"] and "href" not in response.json["html"]
+    assert admin.send_json("POST", url + "/preview", {"text": 5}).status_code == 400
+    assert app.test_client().post(url + "/preview", json={"text": "x"}).status_code == 400  # no CSRF token
+
+    with app.app_context():
+        assert guidelines.guidelines_notice(db.session, world["ann"], world["project"]) is None
+    assert admin.post(url, {"text": "# Rules v2", "base_version": "1", "action": "save"}).status_code == 302
+    assert "Saved as version 2" in page(admin.get(url))
+    response = admin.post(url, {"text": "# Rules v2 from a stale tab", "base_version": "1", "action": "save"})
+    assert response.status_code == 409 and "Someone saved version 2" in page(response)
+    assert admin.post(url, {"text": "# Rules v3", "base_version": "2", "action": "save"}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Project, world["project"]).guidelines_version == 3
+        assert db.session.scalars(select(GuidelineVersion.text).order_by(GuidelineVersion.version)).all() == ["", "# Rules v2", "# Rules v3"]
+        notice = guidelines.guidelines_notice(db.session, world["ann"], world["project"])
+        assert notice["last_version"] == 1 and notice["current_version"] == 3
+        assert guidelines.guidelines_notice(db.session, world["ann"] + 1, world["project"]) is None  # bob has not labelled
+    assert "<h1>Rules v2</h1>" in page(admin.get(url + "/v2"))
+    assert admin.get(url + "/v9").status_code == 404
+    listing = page(admin.get(url + "/labels"))
+    assert "1 label(s) made under a version older than 3" in listing and "CFS" in listing and "ann" in listing
+    assert "0 label(s) made under version 2" in page(admin.get(url + "/labels?version=2"))
+    assert admin.get(url + "/labels?version=7").status_code == 404
+
+
+# ----------------------------------------------------------------- users
+def test_user_form_errors(app, admin):
+    for fields, message in [
+        ({"name": "bad name", "role": "annotator", "password": "longenough"}, "user name must be"),
+        ({"name": "ok", "role": "annotator", "password": "short"}, "Field must be between 8 and 1024 characters long."),
+        ({"name": "ok", "role": "boss", "password": "longenough"}, "Not a valid choice"),
+        ({"name": "root", "role": "annotator", "password": "longenough"}, "user &#39;root&#39; already exists"),
+    ]:
+        response = admin.post("/admin/users", fields)
+        assert response.status_code == 400 and message in page(response), fields
+    assert count(app, User) == 1
+
+
+def test_user_lifecycle(app, admin):
+    assert admin.post("/admin/users", {"name": "carol", "role": "annotator", "password": "longenough"}).status_code == 302
+    with app.app_context():
+        uid = accounts.get_user(db.session, "carol").id
+    base = f"/admin/users/{uid}"
+    response = admin.post(base + "/token")
+    token = re.search(r'<pre class="token" id="token">([^<]+)</pre>', page(response)).group(1)
+    assert token.startswith("ann_")
+    assert token not in page(admin.get(base))  # shown once only
+    with app.app_context():
+        assert accounts.user_for_token(db.session, token).name == "carol"
+    assert admin.post(base + "/revoke").status_code == 302
+    with app.app_context():
+        assert accounts.user_for_token(db.session, token) is None
+    assert admin.post(base + "/password", {"password": "short"}).status_code == 400
+    assert admin.post(base + "/password", {"password": "a new password"}).status_code == 302
+    assert Browser(app.test_client()).login("carol", "a new password").status_code == 302
+    assert admin.post(base + "/role", {"role": "reviewer"}).status_code == 302
+    assert admin.post(base + "/role", {"role": "king"}).status_code == 400
+    admin.post(base + "/token")
+    assert admin.post(base + "/deactivate").status_code == 302
+    with app.app_context():
+        user = db.session.get(User, uid)
+        assert not user.active and user.role == "reviewer"
+        assert db.session.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.user_id == uid, ApiToken.revoked_at.is_(None))) == 0
+    assert Browser(app.test_client()).login("carol", "a new password").status_code == 403
+    assert admin.post(base + "/token").status_code == 409
+    assert admin.post(base + "/activate").status_code == 302
+    assert Browser(app.test_client()).login("carol", "a new password").status_code == 302
+
+
+def test_the_last_admin_cannot_be_removed(app, admin):
+    with app.app_context():
+        uid = accounts.get_user(db.session, "root").id
+    for action, data in (("deactivate", {}), ("role", {"role": "annotator"})):
+        response = admin.post(f"/admin/users/{uid}/{action}", data)
+        assert response.status_code == 409
+        assert "last active admin" in page(response)
+    with app.app_context():
+        root = db.session.get(User, uid)
+        assert root.active and root.role == "admin"
+    assert admin.post(f"/admin/users/{uid}/deactivate", {"csrf_token": "forged"}).status_code == 400
+
+
+# ----------------------------------------------------------------- upload
+def upload(admin: Browser, project_id: int, *files, on_duplicate="error"):
+    data = {"files": [(io.BytesIO(content), name) for name, content in files], "on_duplicate": on_duplicate}
+    return admin.post(f"/admin/projects/{project_id}/upload", data, content_type="multipart/form-data")
+
+
+def test_upload_reports_imported_skipped_and_rejected(app, admin):
+    new_project(admin)
+    with app.app_context():
+        pid = db.session.scalar(select(Project.id))
+    rows = [{"id": f"a{i}", "text": f"Sentence {i}. Another."} for i in range(1, 6)]
+    broken = jsonl(rows).decode().splitlines()
+    broken[2] = '{"id": "a3", "text": '
+    response = upload(admin, pid, ("broken.jsonl", "\n".join(broken).encode()), ("good.csv", b"id,title,text\nc1,T,Body one.\n"))
+    html = page(response)
+    assert response.status_code == 200
+    assert "broken.jsonl:3: invalid JSON" in html and "Rejected, nothing stored" in html
+    assert "Imported 1 new, 0 updated, 0 skipped; 1 file(s) rejected." in html
+    assert count(app, Article, Article.external_id.like("a%")) == 0 and count(app, Article) == 1
+    assert "c1" in html
+
+    response = upload(admin, pid, ("more.jsonl", jsonl([{"id": "c1", "text": "Body one."}, {"id": "n1", "text": "New."}])))
+    assert "already exists in project" in page(response) and "more.jsonl:1" in page(response)
+    response = upload(admin, pid, ("more.jsonl", jsonl([{"id": "c1", "text": "Body one."}, {"id": "n1", "text": "New."}])), on_duplicate="skip")
+    assert "Imported 1 new, 0 updated, 1 skipped; 0 file(s) rejected." in page(response)
+    assert "skipped (already in the project):</strong> c1" in page(response)
+    response = upload(admin, pid, ("notes.docx", b"PK"), ("latin.txt", "Café".encode("latin-1")), ("story.txt", b"Headline\nBody."))
+    html = page(response)
+    assert "notes.docx: unknown format &#39;.docx&#39;" in html and "latin.txt:1: not UTF-8" in html
+    assert count(app, Article, Article.external_id == "story") == 1
+
+
+@pytest.mark.parametrize("fields, message", [({"files": []}, "choose at least one file"), ({"on_duplicate": "merge"}, "Not a valid choice")])
+def test_upload_form_errors(app, admin, fields, message):
+    new_project(admin)
+    data = {"files": [(io.BytesIO(b'{"text": "x."}'), "a.jsonl")], "on_duplicate": "error", **fields}
+    response = admin.post("/admin/projects/1/upload", data, content_type="multipart/form-data")
+    assert response.status_code == 400 and message in page(response)
+    assert count(app, Article) == 0
+
+
+def test_upload_past_the_size_limit_gets_a_clear_413(database_uri):
+    small = make_app(database_uri, MAX_CONTENT_LENGTH=4096)
+    try:
+        add_user(small, "root", "admin")
+        client = Browser(small.test_client())
+        client.login("root", PASSWORD)
+        new_project(client)
+        response = upload(client, 1, ("big.jsonl", jsonl([{"id": "x", "text": "word " * 2000}])))
+        assert response.status_code == 413
+        assert "larger than the limit of 4096 bytes" in page(response)
+        assert count(small, Article) == 0
+    finally:
+        with small.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+# ----------------------------------------------------------------- assignment
+def test_balance_rebalance_and_by_hand(app, admin, world):
+    pid, aid = world["project"], world["article"]
+    base = f"/admin/projects/{pid}/assignments"
+    assert admin.post(base + "/balance", {"per_article": "0"}).status_code == 400
+    assert admin.post(base + "/balance", {"per_article": "x"}).status_code == 400
+    response = admin.post(base + "/balance", {"per_article": "3"})
+    assert response.status_code == 302
+    html = page(admin.get(base))
+    assert "0 new assignment(s)" in html and "2 article(s) have fewer than 3" in html
+    with app.app_context():
+        assert db.session.get(Project, pid).annotators_per_article == 3
+        bob = accounts.get_user(db.session, "bob").id
+        dan = accounts.create_user(db.session, "dan", "annotator", PASSWORD).id
+        db.session.commit()
+    admin.post(f"/admin/users/{bob}/deactivate")
+    response = admin.post(base + "/rebalance")
+    html = page(response)
+    assert response.status_code == 200 and "unstarted assignment(s) of deactivated annotators removed" in html
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Assignment).where(Assignment.user_id == bob)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Assignment).where(Assignment.user_id == dan)) == 2
+
+    url = f"/admin/projects/{pid}/articles/{aid}/annotators"
+    assert "ann" in page(admin.get(url))
+    assert admin.post(url, {"annotators": [str(bob)]}).status_code == 400  # deactivated: not a choice
+    response = admin.post(url, {"annotators": [str(dan)]})
+    assert response.status_code == 302
+    follow = page(admin.get(url))
+    assert "Kept ann: they have already started" in follow
+    with app.app_context():
+        names = set(db.session.scalars(select(User.name).join(Assignment, Assignment.user_id == User.id).where(Assignment.article_id == aid)))
+        assert names == {"ann", "dan"}
+    assert admin.get(f"/admin/projects/{pid}/articles/999999/annotators").status_code == 404
+
+
+def test_balance_without_annotators_says_so(app, admin):
+    new_project(admin)
+    response = admin.post("/admin/projects/1/assignments/balance", {"per_article": "2"})
+    assert response.status_code == 409 and "no active annotators" in page(response)
+
+
+# ----------------------------------------------------------------- progress
+def test_progress_counts_and_chart(app, admin, world):
+    url = f"/admin/projects/{world['project']}/progress"
+    html = page(admin.get(url))
+    assert 'id="labels-chart"' in html and 'data-count="1"' in html
+    assert re.search(r'data-user="ann">.*?class="num labelled">1 / \d+<', html, re.S)
+    overview = page(admin.get(f"/admin/projects/{world['project']}"))
+    assert 'id="count-labels">1<' in overview and 'id="distribution"' in overview
+    assert "/review/" in overview  # the agreement slot names where the reviewer pages will be
+
+
+# ----------------------------------------------------------------- segmentation through the pages
+def test_segmentation_pages_split_merge_undo(app, world):
+    reviewer = Browser(app.test_client())
+    reviewer.login("rev", PASSWORD)
+    url = f"/segmentation/articles/{world['article']}"
+    html = page(reviewer.get(url))
+    assert "First one. Second one. Third one." not in html and "Second one. Third one." in html
+    with app.app_context():
+        first, merged = db.session.scalars(select(Sentence.id).where(Sentence.article_id == world["article"]).order_by(Sentence.index)).all()
+    assert reviewer.post(url + "/split", {"sentence_id": str(merged), "position": "abc"}).status_code == 400
+    response = reviewer.post(url + "/split", {"sentence_id": str(merged), "position": "99"})
+    assert response.status_code == 400 and "is not strictly inside" in page(response)
+    assert reviewer.post(url + "/split", {"sentence_id": "999999", "position": "3"}).status_code == 404
+    assert reviewer.post(url + "/split", {"sentence_id": str(merged), "position": str(len("Second one."))}).status_code == 302
+    html = page(reviewer.get(url))
+    assert "Sentence split" in html
+    with app.app_context():
+        texts = [a.text[s.start:s.end] for a in [db.session.get(Article, world["article"])] for s in a.sentences]
+        assert texts == ["First one.", "Second one.", "Third one."]
+    response = reviewer.post(url + "/merge", {"sentence_id": str(first)})
+    assert response.status_code == 302
+    assert "must label the merged sentence again" in page(reviewer.get(url))
+    with app.app_context():
+        last = db.session.scalar(select(AuditEntry.id).where(AuditEntry.entity == "segmentation").order_by(AuditEntry.id.desc()))
+    assert reviewer.post(f"{url}/undo/{last}").status_code == 302
+    response = reviewer.post(f"{url}/undo/{last}")
+    assert response.status_code == 409 and "already been undone" in page(response)
+    with app.app_context():
+        rows = db.session.execute(select(Sentence.index).where(Sentence.article_id == world["article"]).order_by(Sentence.index)).all()
+        assert len(rows) == 3
