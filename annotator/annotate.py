@@ -29,14 +29,14 @@ def first_unfinished(queue: list[dict]) -> dict | None:
 @roles_required("annotator")
 def article_page(article_id: int):
     row = db.session.execute(
-        select(Article.id, Article.title, Article.external_id, Project)
+        select(Article.id, Article.title, Article.external_id, Article.text, Project)
         .join(Project, Article.project_id == Project.id)
         .join(Assignment, (Assignment.article_id == Article.id) & (Assignment.user_id == current_user.id))
         .where(Article.id == article_id)
     ).first()
     if row is None:
         abort(403, "This article is not assigned to you.")
-    _, title, external_id, project = row
+    _, title, external_id, text, project = row
     queue = annotator_queue(current_user.id)
     position = next((i for i, r in enumerate(queue) if r["article_id"] == article_id), 0)
     following = first_unfinished(queue[position + 1:] + queue[:position])
@@ -44,6 +44,8 @@ def article_page(article_id: int):
         "annotate.html",
         article_id=article_id,
         title=title or external_id,
+        # the text usually opens with the title: then that line is the heading (styled by the page), not a copy
+        title_in_text=bool(title and title.strip() and text.lstrip().startswith(title.strip())),
         project=project,
         guidelines_html=markdown.render(project.guidelines),
         schema=project.label_schema,

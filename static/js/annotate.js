@@ -257,12 +257,12 @@ function onRejected(op, message, status) {
 function renderStatus(s) {
   let text;
   if (s.state === "saved") text = "✓ saved";
-  else if (s.state === "saving") text = `saving… (${s.pending})`;
-  else text = `failed, retrying${s.retryIn ? ` in ${s.retryIn} s` : "…"} (${s.pending} waiting)`;
-  statusEl.textContent = text;
+  else if (s.state === "saving") text = "saving…";
+  else text = `failed, retrying${s.retryIn ? ` in ${s.retryIn} s` : "…"}`;
+  statusEl.textContent = text; // short and in a fixed-width box: nothing moves while saving
   statusEl.dataset.state = s.state;
   statusEl.dataset.pending = String(s.pending);
-  statusEl.title = s.message || "";
+  statusEl.title = `${s.pending} change${s.pending === 1 ? "" : "s"} waiting to be saved${s.message ? ` (${s.message})` : ""}`;
 }
 
 // ------------------------------------------------------------------ rendering
@@ -432,8 +432,10 @@ function renderProgress() {
   bar.max = Math.max(1, total);
   bar.value = done;
   document.getElementById("progress-text").textContent = `${done} / ${total} labelled`;
-  const next = document.getElementById("next-article");
-  next.hidden = !(total > 0 && done === total);
+  const finished = total > 0 && done === total; // the button takes the place of the bar: no jump
+  document.getElementById("next-article").hidden = !finished;
+  bar.hidden = finished;
+  document.getElementById("progress-text").hidden = finished;
 }
 
 function renderCurrentInfo() {
@@ -555,7 +557,27 @@ function renderMargin() {
     num.textContent = String(numbers.get(r.id));
     shapes.push(path, head, circle, num);
   });
-  marginEl.replaceChildren(...shapes);
+  const bar = currentBar(box);
+  marginEl.replaceChildren(...(bar ? [bar] : []), ...shapes);
+}
+
+/** A bar in the left gutter beside the current sentence's lines: where the keys act, at a glance. */
+function currentBar(box) {
+  const pieces = S.sentencePieces.get(S.current);
+  if (!pieces || !pieces.length) return null;
+  const first = pieces[0].getClientRects()[0];
+  const rects = pieces[pieces.length - 1].getClientRects();
+  const last = rects[rects.length - 1];
+  if (!first || !last) return null;
+  const bar = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+  bar.setAttribute("x", "-16");
+  bar.setAttribute("y", String(first.top - box.top));
+  bar.setAttribute("width", "4");
+  bar.setAttribute("height", String(Math.max(4, last.bottom - first.top)));
+  bar.setAttribute("rx", "2");
+  bar.setAttribute("fill", "#e2b100");
+  bar.setAttribute("class", "current-bar");
+  return bar;
 }
 
 // ------------------------------------------------------------------ moving and selecting
@@ -566,6 +588,7 @@ function setCurrent(index, scroll = true) {
   if (clamped !== S.current || timer.sentence === null) timer.switchTo(clamped);
   S.current = clamped;
   markCurrent();
+  renderMargin();
   renderCurrentInfo();
   if (scroll) scrollToSentence(clamped);
 }
@@ -728,6 +751,10 @@ function spanKey(name) {
     if (S.link) finishLink(op.id);
     return;
   }
+  if (S.link) {
+    hint("While linking: click the target span, or select new text and press its span key (Esc cancels).", "warn");
+    return;
+  }
   if (S.selected) {
     const span = S.spans.get(S.selected);
     if (span.label === name) return;
@@ -750,6 +777,7 @@ function spanKey(name) {
 function deleteSpan(uid) {
   if (!uid || !S.spans.has(uid)) return;
   const span = S.spans.get(uid);
+  S.link = null;
   change({ op: "span-del", id: uid });
   renderAll();
   hint(`Deleted the ${span.label} span “${excerpt(spanText(span), 40)}”.`);
@@ -929,16 +957,20 @@ const BUILTIN = [
 ];
 
 function buildHelp() {
-  const rows = [];
-  const section = (title, items) => {
-    rows.push(el("tr", {}, el("th", { colspan: "2", class: "section", text: title })));
-    for (const [k, what] of items) rows.push(el("tr", {}, el("td", {}, ...k.split(/\s{2,}/).map((x) => el("kbd", { text: x }))), el("td", { text: what })));
-  };
-  section("Sentence labels", S.schema.sentence_labels.filter((x) => x.key).map((x) => [x.key, `${x.name}: ${x.description}`]));
-  section("Span labels (with text selected: new span; with a span selected: relabel)", S.schema.span_labels.filter((x) => x.key).map((x) => [x.key, `${x.name}: ${x.description}`]));
-  section("Links", S.schema.relation_types.filter((x) => x.key).map((x) => [x.key, `${x.name}: select a ${x.from.join("/")}, press ${x.key}, then click (or n / p and Enter) a ${x.to.join("/")}`]));
-  section("Moving and editing", BUILTIN);
-  document.getElementById("help-keys").replaceChildren(el("table", { class: "keys" }, el("tbody", {}, ...rows)));
+  const section = (title, items) => el("section", {},
+    el("h3", { text: title }),
+    el("table", { class: "keys" }, el("tbody", {}, ...items.map(([k, what]) =>
+      el("tr", {}, el("td", {}, ...k.split(/\s{2,}/).map((x) => el("kbd", { text: x }))), el("td", { text: what }))))));
+  const labels = (items) => items.filter((x) => x.key).map((x) => [x.key, x.description ? `${x.name}: ${x.description}` : x.name]);
+  const left = [
+    section("Sentence labels (then on to the next sentence)", labels(S.schema.sentence_labels)),
+    section("Span labels: on selected text, a new span; on a selected span, relabel", labels(S.schema.span_labels)),
+    section("Links", S.schema.relation_types.filter((x) => x.key).map((x) => [x.key, `${x.name}: select a ${x.from.join("/")}, press ${x.key}, then click a ${x.to.join("/")} (or n / p, Enter)`])),
+  ];
+  document.getElementById("help-keys").replaceChildren(
+    el("div", { class: "help-col" }, ...left),
+    el("div", { class: "help-col" }, section("Moving and editing", BUILTIN)),
+  );
 }
 
 function toggleHelp() {
@@ -1035,7 +1067,6 @@ async function load() {
   const title = (data.article.title || "").trim();
   const lead = data.article.text.length - data.article.text.trimStart().length;
   S.titleEnd = title && data.article.text.startsWith(title, lead) ? lead + title.length : 0;
-  document.getElementById("article-title").hidden = S.titleEnd > 0;
 
   queue = new SaveQueue({
     baseUrl: apiUrl,
@@ -1051,6 +1082,15 @@ async function load() {
     b.style.setProperty("--c", b.dataset.color);
     b.style.setProperty("--bg", hexToRgba(b.dataset.color, 0.12));
   }
+  const guidelines = document.getElementById("guidelines");
+  const remember = `annotator.guidelines.${data.article.project}`;
+  try {
+    const saved = window.localStorage.getItem(remember);
+    if (saved !== null) guidelines.open = saved === "open";
+  } catch { /* no storage: default */ }
+  guidelines.addEventListener("toggle", () => {
+    try { window.localStorage.setItem(remember, guidelines.open ? "open" : "closed"); } catch { /* ignore */ }
+  });
   buildHelp();
   renderAll();
   const first = nextUnlabelled(-1);
