@@ -1,0 +1,261 @@
+"""annotations.py without HTTP: the checks other modules reuse, the write operations, retries and races."""
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+import annotator.annotations as annotations
+from annotator import accounts, articles, assignment, labelschema, projects
+from annotator.annotations import AnnotationError
+from annotator.db import db
+from annotator.ingest import ArticleRecord
+from annotator.models import Annotation, Article, AuditEntry, Project, Relation, Span
+
+SCHEMA = labelschema.preset("claims")
+TEXT = "One sentence here. \u201cA quote,\u201d said Ann. Last one."
+
+
+# ----------------------------------------------------------------- pure checks
+def test_annotation_error_is_a_value_error_with_a_status():
+    error = AnnotationError(409, "stale", current=None)
+    assert isinstance(error, ValueError) and error.status == 409 and str(error) == "stale" and error.extra == {"current": None}
+
+
+@pytest.mark.parametrize("value", [True, False, 1.0, "1", None, [1]])
+def test_integers_are_integers(value):
+    assert not annotations.is_int(value)
+    with pytest.raises(AnnotationError) as info:
+        annotations.check_int("start", value)
+    assert info.value.status == 400 and "start must be an integer" in info.value.message
+
+
+def test_check_label():
+    assert annotations.check_label(SCHEMA, "CFS") == "CFS"
+    for bad, status in [("QUOTE", 422), ("cfs", 422), ("", 422), (1, 400), (None, 400), (True, 400)]:
+        with pytest.raises(AnnotationError) as info:
+            annotations.check_label(SCHEMA, bad)
+        assert info.value.status == status
+    with pytest.raises(AnnotationError, match="CFS, UFS, NFS"):
+        annotations.check_label(SCHEMA, "MAYBE")
+
+
+def test_check_span_bounds():
+    assert annotations.check_span(SCHEMA, 10, "QUOTE", 0, 10) == ("QUOTE", 0, 10)  # the whole text is allowed
+    assert annotations.check_span(SCHEMA, 10, "CUE", 9, 10) == ("CUE", 9, 10)
+    refused = [(-1, 5), (5, 5), (6, 5), (0, 11), (10, 11), (10**40, 10**40 + 1), (-(10**40), 1)]
+    for start, end in refused:
+        with pytest.raises(AnnotationError) as info:
+            annotations.check_span(SCHEMA, 10, "QUOTE", start, end)
+        assert info.value.status == 422 and "0 <= start < end <= 10" in info.value.message
+        assert len(info.value.message) < 200  # huge numbers are not echoed in full
+    for label, start, end in [("CFS", 0, 1), ("quote", 0, 1)]:
+        with pytest.raises(AnnotationError, match="unknown span label"):
+            annotations.check_span(SCHEMA, 10, label, start, end)
+    for label, start, end in [("QUOTE", True, 2), ("QUOTE", 0, 2.0), (None, 0, 1), ("QUOTE", "0", 1)]:
+        with pytest.raises(AnnotationError) as info:
+            annotations.check_span(SCHEMA, 10, label, start, end)
+        assert info.value.status == 400
+
+
+def test_check_relation():
+    assert annotations.check_relation(SCHEMA, "attributed_to", "QUOTE", "SOURCE") == "attributed_to"
+    for rel_type, a, b, words in [
+        ("attributed_to", "SOURCE", "QUOTE", "cannot start"),
+        ("attributed_to", "QUOTE", "CUE", "cannot end"),
+        ("said_by", "QUOTE", "SOURCE", "unknown relation type"),
+    ]:
+        with pytest.raises(AnnotationError, match=words) as info:
+            annotations.check_relation(SCHEMA, rel_type, a, b)
+        assert info.value.status == 422
+    with pytest.raises(AnnotationError) as info:
+        annotations.check_relation(SCHEMA, 7, "QUOTE", "SOURCE")
+    assert info.value.status == 400
+
+
+def test_check_seconds_and_version():
+    assert annotations.check_seconds(0) == 0.0 and annotations.check_seconds(2.5) == 2.5
+    assert annotations.check_seconds(10**400) == annotations.MAX_SECONDS_PER_WRITE  # no float overflow
+    assert annotations.check_seconds(1e300) == annotations.MAX_SECONDS_PER_WRITE
+    for bad, status in [(-0.1, 422), (math.inf, 400), (math.nan, 400), (True, 400), ("1", 400), (None, 400)]:
+        with pytest.raises(AnnotationError) as info:
+            annotations.check_seconds(bad)
+        assert info.value.status == status
+    assert annotations.check_version(None) is None and annotations.check_version(0) == 0
+    for bad in (-1, 1.0, True, "2"):
+        with pytest.raises(AnnotationError):
+            annotations.check_version(bad)
+
+
+def test_check_uid():
+    assert annotations.check_uid("abcdEFGH_-12") == "abcdEFGH_-12"
+    for bad in ("short", "x" * 65, "has space1", "slash/abcd", "dot.abcdefg", 12345678, None):
+        with pytest.raises(AnnotationError) as info:
+            annotations.check_uid(bad)
+        assert info.value.status == 400
+
+
+def test_the_module_does_not_import_flask():
+    tree = ast.parse(Path(annotations.__file__).read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not any(name.split(".")[0].startswith("flask") for name in imported), imported
+
+
+# ----------------------------------------------------------------- operations on the database
+@pytest.fixture
+def setup(app):
+    """One project, one article with three sentences, annotators ann (assigned) and bob (assigned) and cy (not)."""
+    with app.app_context():
+        s = db.session
+        ann, bob, cy = (accounts.create_user(s, name) for name in ("ann", "bob", "cy"))
+        project = projects.create_project(s, "P")
+        articles.store_articles(s, project, [ArticleRecord("a", "T", TEXT)], "test")
+        assignment.assign_to_user(s, project.id, ann, ["a"])
+        assignment.assign_to_user(s, project.id, bob, ["a"])
+        s.commit()
+        return {"ann": ann.id, "bob": bob.id, "cy": cy.id, "article": s.scalar(select(Article.id)), "project": project.id}
+
+
+def _count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_operations_write_the_change_its_audit_entry_and_a_revision_bump(app, setup):
+    ann, article = setup["ann"], setup["article"]
+    with app.app_context():
+        s = db.session
+        label = annotations.write(s, lambda: annotations.put_label(s, ann, article, 1, "CFS", 1.5))
+        assert label["version"] == 1 and label["seconds"] == 1.5
+        quote = TEXT.index("\u201c")
+        span, created = annotations.write(s, lambda: annotations.create_span(s, ann, article, "QUOTE", quote, quote + 10, "quote-001"))
+        assert created and span["text"] == TEXT[quote:quote + 10]
+        source, _ = annotations.write(s, lambda: annotations.create_span(s, ann, article, "SOURCE", TEXT.index("Ann"), TEXT.index("Ann") + 3))
+        relation, _ = annotations.write(s, lambda: annotations.create_relation(s, ann, article, "attributed_to", "quote-001", source["id"]))
+        assert relation["from"] == "quote-001" and relation["to"] == source["id"]
+        entries = s.execute(select(AuditEntry.entity, AuditEntry.action, AuditEntry.user_id, AuditEntry.project_id, AuditEntry.article_id)).all()
+        assert [e[:2] for e in entries] == [("label", "create"), ("span", "create"), ("span", "create"), ("relation", "create")]
+        assert {e[2:] for e in entries} == {(ann, setup["project"], article)}
+        assert s.scalar(select(Project.revision)) == 4
+        after = s.scalar(select(AuditEntry.after).where(AuditEntry.entity == "span").limit(1))
+        assert after == span  # JSON-able, the same object the API returns
+
+
+def test_refused_operations_leave_nothing_behind(app, setup):
+    ann, cy, article = setup["ann"], setup["cy"], setup["article"]
+    with app.app_context():
+        s = db.session
+        attempts = [
+            (lambda: annotations.put_label(s, cy, article, 0, "CFS"), 403),
+            (lambda: annotations.put_label(s, ann, article + 99, 0, "CFS"), 404),
+            (lambda: annotations.put_label(s, ann, article, 99, "CFS"), 404),
+            (lambda: annotations.put_label(s, ann, article, 2**40, "CFS"), 404),
+            (lambda: annotations.put_label(s, ann, article, 0, "NOPE"), 422),
+            (lambda: annotations.create_span(s, ann, article, "QUOTE", 0, len(TEXT) + 1), 422),
+            (lambda: annotations.create_relation(s, ann, article, "attributed_to", "missing-1", "missing-2"), 422),
+            (lambda: annotations.delete_span(s, ann, article, "missing-1"), 404),
+            (lambda: annotations.delete_label(s, ann, article, 0), 404),
+        ]
+        for action, status in attempts:
+            with pytest.raises(AnnotationError) as info:
+                annotations.write(s, action)
+            assert info.value.status == status
+        assert (_count(Annotation), _count(Span), _count(Relation), _count(AuditEntry)) == (0, 0, 0, 0)
+        assert s.scalar(select(Project.revision)) == 0
+
+
+def test_a_label_created_by_a_concurrent_request_is_updated_not_duplicated(app, setup, monkeypatch):
+    """Losing the insert race (another worker created the row after our read): re-read and update, last write wins."""
+    ann, article = setup["ann"], setup["article"]
+    with app.app_context():
+        s = db.session
+        annotations.write(s, lambda: annotations.put_label(s, ann, article, 0, "CFS", 1))
+        real = annotations._locked_label
+        calls = []
+
+        def blind_first_read(session, user_id, sentence_id):
+            calls.append(1)
+            return None if len(calls) == 1 else real(session, user_id, sentence_id)
+
+        monkeypatch.setattr(annotations, "_locked_label", blind_first_read)
+        label = annotations.write(s, lambda: annotations.put_label(s, ann, article, 0, "NFS", 2))
+        assert len(calls) == 2
+        assert (label["label"], label["version"], label["seconds"]) == ("NFS", 2, 3.0)
+        assert _count(Annotation) == 1
+        assert s.execute(select(AuditEntry.action).order_by(AuditEntry.id)).scalars().all() == ["create", "update"]
+
+
+def test_write_retries_conflicts_and_gives_up_with_503(app, setup):
+    ann, article = setup["ann"], setup["article"]
+    with app.app_context():
+        s = db.session
+        tries = []
+
+        def flaky():
+            tries.append(1)
+            result = annotations.put_label(s, ann, article, 0, "UFS")
+            if len(tries) == 1:
+                raise IntegrityError("INSERT", {}, Exception("another worker got there first"))
+            return result
+
+        assert annotations.write(s, flaky)["label"] == "UFS"
+        assert len(tries) == 2 and _count(Annotation) == 1 and _count(AuditEntry) == 1  # the first attempt was rolled back
+
+        def always():
+            annotations.put_label(s, ann, article, 1, "UFS")
+            raise IntegrityError("INSERT", {}, Exception("conflict"))
+
+        with pytest.raises(AnnotationError) as info:
+            annotations.write(s, always)
+        assert info.value.status == 503
+        assert _count(Annotation) == 1 and _count(AuditEntry) == 1
+
+
+def test_unexpected_errors_roll_back_and_propagate(app, setup):
+    ann, article = setup["ann"], setup["article"]
+    with app.app_context():
+        s = db.session
+
+        def broken():
+            annotations.put_label(s, ann, article, 0, "UFS")
+            raise RuntimeError("bug")
+
+        with pytest.raises(RuntimeError):
+            annotations.write(s, broken)
+        assert _count(Annotation) == 0 and _count(AuditEntry) == 0
+
+
+def test_span_uids_are_per_article_and_ids_of_others_stay_hidden(app, setup):
+    ann, bob, article = setup["ann"], setup["bob"], setup["article"]
+    with app.app_context():
+        s = db.session
+        annotations.write(s, lambda: annotations.create_span(s, ann, article, "QUOTE", 0, 3, "shared-id-1"))
+        with pytest.raises(AnnotationError) as info:
+            annotations.write(s, lambda: annotations.create_span(s, bob, article, "QUOTE", 0, 3, "shared-id-1"))
+        assert info.value.status == 409 and "current" not in info.value.extra
+        with pytest.raises(AnnotationError) as info:
+            annotations.write(s, lambda: annotations.update_span(s, bob, article, "shared-id-1", start=1))
+        assert info.value.status == 404
+
+
+def test_article_payload_shows_only_the_callers_annotations(app, setup):
+    ann, bob, article = setup["ann"], setup["bob"], setup["article"]
+    with app.app_context():
+        s = db.session
+        for user, label in ((ann, "CFS"), (bob, "NFS")):
+            annotations.write(s, lambda: annotations.put_label(s, user, article, 0, label))
+            annotations.write(s, lambda: annotations.create_span(s, user, article, "CUE", 1, 4, f"span-of-{user}"))
+        from annotator.models import User
+
+        payload = annotations.article_payload(s, s.get(Article, article), s.get(User, bob))
+        assert [x["label"] for x in payload["annotations"]["labels"]] == ["NFS"]
+        assert [x["id"] for x in payload["annotations"]["spans"]] == [f"span-of-{bob}"]
+        assert payload["article"]["text"] == TEXT
+        from annotator.models import Sentence
+
+        stored = s.execute(select(Sentence.index, Sentence.start, Sentence.end).where(Sentence.article_id == article).order_by(Sentence.index)).all()
+        assert [(x["index"], x["start"], x["end"]) for x in payload["sentences"]] == [tuple(row) for row in stored] and len(stored) == 3
