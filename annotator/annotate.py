@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from . import markdown
 from .db import db
@@ -29,17 +29,15 @@ def first_unfinished(queue: list[dict]) -> dict | None:
 @roles_required("annotator")
 def article_page(article_id: int):
     row = db.session.execute(
-        select(Article.id, Article.title, Article.external_id, Article.text, Project)
+        select(Assignment.id, Article.title, Article.external_id, Article.text, Project)
+        .join(Article, Assignment.article_id == Article.id)
         .join(Project, Article.project_id == Project.id)
-        .join(Assignment, (Assignment.article_id == Article.id) & (Assignment.user_id == current_user.id))
-        .where(Article.id == article_id)
+        .where(Assignment.article_id == article_id, Assignment.user_id == current_user.id)
     ).first()
     if row is None:
         abort(403, "This article is not assigned to you.")
-    _, title, external_id, text, project = row
-    queue = annotator_queue(current_user.id)
-    position = next((i for i, r in enumerate(queue) if r["article_id"] == article_id), 0)
-    following = first_unfinished(queue[position + 1:] + queue[:position])
+    assignment_id, title, external_id, text, project = row
+    mine = select(func.count()).select_from(Assignment).where(Assignment.user_id == current_user.id)
     return render_template(
         "annotate.html",
         article_id=article_id,
@@ -49,9 +47,10 @@ def article_page(article_id: int):
         project=project,
         guidelines_html=markdown.render(project.guidelines),
         schema=project.label_schema,
-        position=position + 1,
-        count=len(queue),
-        next_url=url_for("annotate.article_page", article_id=following["article_id"]) if following else url_for("main.home"),
+        position=db.session.scalar(mine.where(Assignment.id <= assignment_id)),
+        count=db.session.scalar(mine),
+        # decided when it is clicked, once this article's last labels are saved
+        next_url=url_for("annotate.continue_work"),
     )
 
 

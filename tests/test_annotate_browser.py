@@ -542,3 +542,17 @@ def test_a_change_waiting_for_retry_survives_a_reload(app, server, chromium):
     assert (label, TEXT[s:e]) == ("SOURCE", SOURCE)
     assert [d["text"] for d in rendered_spans(page)] == [SOURCE]
     page.context.close()
+
+
+def test_all_labelled_then_enter_opens_the_next_article(app, server, chromium):
+    ids = seed(app, [ArticleRecord("one", "One", "First one. Second one."), ArticleRecord("two", "Two", "Another text here.")], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["one"])
+    assert page.locator("#next-article").is_hidden()
+    page.keyboard.press("1")
+    page.keyboard.press("2")  # the last label: Enter now means "next article", even while it is still being saved
+    assert page.locator("#next-article").is_visible() and page.locator("#progress").is_hidden()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server}/annotate/{ids['two']}")
+    wait_ready(page)
+    assert {i: l for i, (l, _) in db_labels(app, "ann", ids["one"]).items()} == {0: "CFS", 1: "UFS"}
+    page.context.close()

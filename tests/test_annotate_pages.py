@@ -189,11 +189,23 @@ def test_empty_queue(app):
     assert response.status_code == 302 and response.headers["Location"] == "/"
 
 
-def test_page_links_to_the_next_unfinished_article(app, queue):
+def test_page_shows_its_place_in_the_queue_and_next_goes_through_continue(app, queue):
+    b = login(app, "ann")
+    html = b.get(f"/annotate/{queue.a2}").get_data(as_text=True)
+    assert 'data-next-url="/continue"' in html  # decided when clicked, after the last labels are saved
+    assert "article 2 of 3" in html
+    label_all(app, "ann", queue.a1)
+    label_all(app, "ann", queue.a2)
+    assert b.get("/continue").headers["Location"] == f"/annotate/{queue.a3}"
+
+
+def test_title_line_is_not_repeated_when_the_text_opens_with_it(app, queue):
     b = login(app, "ann")
     html = b.get(f"/annotate/{queue.a1}").get_data(as_text=True)
-    assert f'data-next-url="/annotate/{queue.a2}"' in html
-    assert "article 1 of 3" in html
-    label_all(app, "ann", queue.a2)
+    assert '<h1 class="article-title" id="article-title">Title a1</h1>' in html  # the text does not start with it
+    with app.app_context():
+        article = db.session.get(Article, queue.a1)
+        article.title = "Sentence number 1 of a1"
+        db.session.commit()
     html = b.get(f"/annotate/{queue.a1}").get_data(as_text=True)
-    assert f'data-next-url="/annotate/{queue.a3}"' in html
+    assert '<h1 class="article-title" id="article-title" hidden>Sentence number 1 of a1</h1>' in html

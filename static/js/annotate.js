@@ -633,12 +633,12 @@ function cycleSpan(step) {
   const spans = orderedSpans();
   if (!spans.length) { hint("No spans yet: select text, then press a span key."); return; }
   let i = spans.findIndex((x) => x.id === S.selected);
-  if (i < 0) {
-    const here = S.sentences[S.current]?.start ?? 0;
-    i = step > 0 ? spans.findIndex((x) => x.start >= here) - 1 : spans.findIndex((x) => x.start >= here);
-    if (i < -1) i = step > 0 ? -1 : spans.length;
+  if (i < 0) { // nothing selected: start from the current sentence
+    const here = S.sentences.find((x) => x.index === S.current)?.start ?? 0;
+    const after = spans.findIndex((x) => x.start >= here); // first span at or after it (-1: none)
+    i = (after < 0 ? spans.length : after) - (step > 0 ? 1 : 0);
   }
-  const next = spans[(i + step + spans.length) % spans.length];
+  const next = spans[(((i + step) % spans.length) + spans.length) % spans.length];
   selectSpan(next.id, true);
 }
 
@@ -935,6 +935,17 @@ document.getElementById("toolbar").addEventListener("click", (event) => {
   else if (action === "help") toggleHelp();
 });
 
+/** The next article is chosen by the server (/continue) once this one's last labels are saved. */
+function goNext(event) {
+  if (event) event.preventDefault();
+  if (!queue.pending) { window.location.assign(nextUrl); return; }
+  hint("Saving the last changes, then opening the next article…", "mode");
+  const wait = setInterval(() => {
+    if (!queue.pending) { clearInterval(wait); window.location.assign(nextUrl); }
+  }, 100);
+}
+document.getElementById("next-article").addEventListener("click", goNext);
+
 document.getElementById("alert-reload").addEventListener("click", () => window.location.reload());
 document.getElementById("alert-close").addEventListener("click", () => { alertEl.hidden = true; });
 
@@ -999,7 +1010,7 @@ document.addEventListener("keydown", (event) => {
     const direction = key === "ArrowLeft" || key === "ArrowUp" ? "backward" : "forward";
     const unit = key === "ArrowUp" || key === "ArrowDown" ? "line" : event.ctrlKey ? "word" : "character";
     extendSelection(direction, unit);
-  } else if (schemaAction(event) && !(S.link && (key === "n" || key === "p") && !S.keys.has(key))) {
+  } else if (schemaAction(event)) {
     const action = schemaAction(event);
     if (action.kind === "sentence") labelSentence(action.name);
     else if (action.kind === "span") spanKey(action.name);
@@ -1021,7 +1032,7 @@ document.addEventListener("keydown", (event) => {
   } else if (key === "Enter" && plain) {
     if (S.link && S.link.at >= 0) finishLink(S.link.candidates[S.link.at]);
     else if (t && t.closest && t.closest("button, a, summary")) handled = false; // let the focused control work
-    else if (!document.getElementById("next-article").hidden) window.location.assign(nextUrl);
+    else if (!document.getElementById("next-article").hidden) goNext();
     else handled = false;
   } else if (key === "Escape") {
     if (S.link) cancelLink();
