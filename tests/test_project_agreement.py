@@ -1,0 +1,474 @@
+"""Project agreement from the database: the same numbers as annotator.agreement on the same data
+built by hand, the revision-keyed cache (shared by workers, invalidated by writes), undefined
+cases with their reasons, per article figures and the disagreement rows."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from sqlalchemy import event, func, select
+
+import annotator.annotations as annotations
+from annotator import agreement as ag
+from annotator import labelschema
+from annotator import project_agreement as pa
+from annotator import projects
+from annotator.db import begin_write, db
+from annotator.models import (
+    Annotation,
+    Article,
+    Assignment,
+    CacheEntry,
+    GoldLabel,
+    Project,
+    Relation,
+    Sentence,
+    Span,
+    User,
+)
+
+from .conftest import make_app
+
+CLAIMS = labelschema.preset("claims")
+LABELS = labelschema.names(CLAIMS, "sentence_labels")  # CFS, UFS, NFS
+
+
+# ----------------------------------------------------------------- building projects by hand
+@dataclass
+class Seeded:
+    project_id: int
+    users: dict[str, int]
+    articles: list[int]
+    sentences: list[int]  # one per item, in item order
+    offsets: list[tuple[int, int]]  # article offsets of each item's sentence
+    texts: dict[int, str] = field(default_factory=dict)
+
+
+def seed(
+    app,
+    ratings: list[dict[str, str]],
+    groups: list[int] | None = None,
+    *,
+    seconds: dict[str, list[float]] | None = None,
+    name: str = "news",
+    annotators_per_article: int = 2,
+    majority_threshold: float = 1.0,
+    extra_users: tuple[str, ...] = (),
+    assign: bool = False,
+) -> Seeded:
+    """A project whose item i is sentence i of article groups[i], labelled as ratings[i] says."""
+    groups = groups if groups is not None else [0] * len(ratings)
+    names = sorted({a for r in ratings for a in r} | set(extra_users))
+    with app.app_context():
+        project = projects.create_project(db.session, name, CLAIMS, annotators_per_article)
+        project.majority_threshold = majority_threshold
+        users = {}
+        for n in names:
+            user = db.session.scalar(select(User).where(User.name == n))
+            if user is None:
+                user = User(name=n, role="annotator")
+                db.session.add(user)
+                db.session.flush()
+            users[n] = user.id
+        n_articles = max(groups) + 1 if groups else 0
+        items_of = {a: [i for i, g in enumerate(groups) if g == a] for a in range(n_articles)}
+        articles, sentence_ids, offsets, texts = [], [None] * len(ratings), [None] * len(ratings), {}
+        for a in range(n_articles):
+            parts, pos, spans = [], 0, []
+            for k, _item in enumerate(items_of[a]):
+                sentence = f"Sentence {k} of article {a} says “something” here. "
+                spans.append((pos, pos + len(sentence) - 1))
+                parts.append(sentence)
+                pos += len(sentence)
+            text = "".join(parts) or "Empty."
+            article = Article(project_id=project.id, external_id=f"a{a}", title=f"Article {a}", text=text, meta={}, sha256="0" * 64)
+            db.session.add(article)
+            db.session.flush()
+            articles.append(article.id)
+            texts[article.id] = text
+            for k, item in enumerate(items_of[a]):
+                s = Sentence(article_id=article.id, index=k, start=spans[k][0], end=spans[k][1])
+                db.session.add(s)
+                db.session.flush()
+                sentence_ids[item], offsets[item] = s.id, spans[k]
+            if assign:
+                for n in names:
+                    db.session.add(Assignment(user_id=users[n], article_id=article.id))
+        for i, item in enumerate(ratings):
+            for n, label in item.items():
+                secs = seconds[n][i] if seconds else 1.0
+                db.session.add(Annotation(user_id=users[n], sentence_id=sentence_ids[i], label=label, seconds=secs, guidelines_version=1))
+        db.session.commit()
+        return Seeded(project.id, users, articles, sentence_ids, offsets, texts)
+
+
+def add_spans(app, seeded: Seeded, spans: list[tuple[str, int, str, int, int]], links: list[tuple[str, int, int]] = ()) -> list[int]:
+    """spans: (annotator, article no, label, start, end); links: (type, from span no, to span no), same annotator."""
+    with app.app_context():
+        ids = []
+        for who, art, label, start, end in spans:
+            s = Span(article_id=seeded.articles[art], user_id=seeded.users[who], label=label, start=start, end=end)
+            db.session.add(s)
+            db.session.flush()
+            ids.append(s.id)
+        for rtype, f, t in links:
+            span = db.session.get(Span, ids[f])
+            db.session.add(Relation(article_id=span.article_id, user_id=span.user_id, type=rtype, from_span_id=ids[f], to_span_id=ids[t]))
+        db.session.execute(Project.__table__.update().where(Project.id == seeded.project_id).values(revision=Project.revision + 1))
+        db.session.commit()
+        return ids
+
+
+def random_ratings(n: int, annotators: list[str], missing: float, seed_: int = 7) -> list[dict[str, str]]:
+    rng = np.random.default_rng(seed_)
+    truth = rng.choice(3, size=n, p=[0.2, 0.3, 0.5])
+    out = []
+    for i in range(n):
+        item = {}
+        for a in annotators:
+            if rng.random() < missing:
+                continue
+            item[a] = LABELS[truth[i] if rng.random() < 0.7 else rng.integers(0, 3)]
+        out.append(item or {annotators[0]: LABELS[truth[i]]})  # items are the sentences with a label
+    return out
+
+
+def close(a, b, tol=1e-12):
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=0, abs_tol=tol)
+
+
+# ----------------------------------------------------------------- label figures equal agreement.py
+def test_label_figures_equal_agreement_module(app):
+    names = ["ann", "ben", "cat"]
+    ratings = random_ratings(120, names, missing=0.15)
+    groups = [i // 6 for i in range(120)]
+    seeded = seed(app, ratings, groups, annotators_per_article=3)
+    expected = ag.label_report(
+        ag.LabelMatrix.from_ratings(ratings, annotators=names, categories=LABELS), n_raters=3, groups=groups, n_boot=pa.N_BOOT, seed=pa.SEED
+    )
+    with app.app_context():
+        got = pa.summary(db.session, seeded.project_id)
+    assert got["n_items"] == 120 and got["annotators"] == names and got["categories"] == LABELS
+    assert got["fleiss_n_raters"] == 3
+    for key in ("percent_agreement", "fleiss_kappa", "gwet_ac1", "krippendorff_alpha"):
+        mine, ref = got["overall"][key], getattr(expected, key)
+        assert ref.value is not None and close(mine["value"], ref.value), key
+        assert mine["ci"] is not None and all(close(x, y) for x, y in zip(mine["ci"], ref.ci)), key
+        assert mine["n_items_used"] == ref.n_items_used and mine["n_left_out"] == ref.n_left_out
+        assert mine["ci_info"]["n_groups"] == 20 and mine["explanation"]
+    for row in got["per_label"]:
+        ref = expected.alpha_per_label[row["label"]]
+        assert close(row["alpha"]["value"], ref.value) and all(close(x, y) for x, y in zip(row["alpha"]["ci"], ref.ci))
+        assert row["n_ratings"] == sum(1 for r in ratings for v in r.values() if v == row["label"])
+    for pair in got["cohen_kappa"]["pairs"]:
+        ref = ag.cohen_kappa(ratings, pair["a"], pair["b"])
+        assert close(pair["value"], ref.value) and pair["n_items_used"] == ref.n_items_used
+    matrix = got["cohen_kappa"]["matrix"]
+    assert matrix[0][0] is None and close(matrix[0][1], ag.cohen_kappa(ratings, "ann", "ben").value) and matrix[0][1] == matrix[1][0]
+
+
+def test_fleiss_uses_annotators_per_article_not_all_annotators(app):
+    # five annotators, two per sentence: Fleiss over sentences with exactly 2 labels
+    ratings = [{"a": "CFS", "b": "CFS"}, {"c": "UFS", "d": "NFS"}, {"e": "NFS", "a": "NFS"}, {"b": "CFS", "c": "UFS"}, {"d": "UFS"}]
+    seeded = seed(app, ratings, [0, 0, 1, 1, 1], annotators_per_article=2)
+    with app.app_context():
+        got = pa.summary(db.session, seeded.project_id)
+    ref = ag.fleiss_kappa(ratings, n_raters=2)
+    assert got["fleiss_n_raters"] == 2 and close(got["overall"]["fleiss_kappa"]["value"], ref.value)
+    assert got["overall"]["fleiss_kappa"]["n_left_out"] == 1  # the sentence with one label
+
+
+def test_annotator_figures(app):
+    ratings = [
+        {"ann": "CFS", "ben": "CFS", "cat": "NFS"},
+        {"ann": "UFS", "ben": "UFS", "cat": "UFS"},
+        {"ann": "NFS", "ben": "CFS"},
+        {"ann": "NFS", "cat": "NFS"},
+        {"ben": "UFS", "cat": "NFS"},
+        {"ann": "CFS"},
+    ]
+    seconds = {"ann": [3, 5, 7, 9, 0, 11], "ben": [2, 2, 4, 0, 8, 0], "cat": [1, 1, 0, 1, 30, 0]}
+    seeded = seed(app, ratings, [0, 0, 0, 1, 1, 1], seconds=seconds, annotators_per_article=2)
+    with app.app_context():
+        reviewer = User(name="rita", role="reviewer")
+        db.session.add(reviewer)
+        db.session.flush()
+        # human gold on item 4 (only ben and cat disagree there) and item 2
+        db.session.add(GoldLabel(sentence_id=seeded.sentences[4], label="NFS", provenance="adjudicated", reviewer_id=reviewer.id))
+        db.session.add(GoldLabel(sentence_id=seeded.sentences[2], label="CFS", provenance="imported"))
+        db.session.commit()
+        rows = {r["annotator"]: r for r in pa.summary(db.session, seeded.project_id)["annotator_figures"]}
+    ann = rows["ann"]
+    assert ann["n_items"] == 5 and ann["median_seconds"] == 7.0
+    assert rows["cat"]["median_seconds"] == 1.0 and rows["ben"]["n_items"] == 4
+    # ann's pairs with others: item0 (ben agree, cat not), item1 (2 agree), item2 (ben not), item3 (cat agree)
+    assert ann["pair_agreement"] == {"value": 4 / 6, "n_pairs": 6, "n_agreeing_pairs": 4, "reason": None}
+    kappas = [ag.cohen_kappa(ratings, "ann", o).value for o in ("ben", "cat")]
+    assert close(ann["mean_kappa"]["value"], sum(kappas) / 2)
+    without = ag.krippendorff_alpha([{k: v for k, v in r.items() if k != "ann"} for r in ratings])
+    assert close(ann["alpha_without"]["value"], without.value)
+    assert close(ann["alpha_without"]["delta"], ag.krippendorff_alpha(ratings).value - without.value)
+    # gold: unanimous items 1 (UFS) and 3 (NFS) by the rule, item2 imported CFS, item4 adjudicated NFS
+    assert ann["gold"]["n"] == 3 and ann["gold"]["n_agree"] == 2  # items 1 and 3 agree, item2 NFS vs CFS
+    assert rows["cat"]["gold"]["n"] == 3 and rows["cat"]["gold"]["n_agree"] == 3  # items 1, 3, 4
+    assert rows["ben"]["adjudicated"] == {**rows["ben"]["adjudicated"], "n": 2, "n_agree": 1}  # item2 CFS yes, item4 UFS no
+    assert rows["ann"]["adjudicated"]["n"] == 1 and rows["ann"]["adjudicated"]["n_agree"] == 0
+
+
+def test_gold_figures_follow_majority_setting_without_a_write(app):
+    ratings = [{"a": "CFS", "b": "CFS", "c": "UFS"}, {"a": "NFS", "b": "NFS", "c": "NFS"}]
+    seeded = seed(app, ratings, annotators_per_article=3)
+    with app.app_context():
+        before = pa.summary(db.session, seeded.project_id)
+        assert before["gold"] == {"unanimous": 1, "majority": 0, "adjudicated": 0, "imported": 0}
+        project = db.session.get(Project, seeded.project_id)
+        begin_write(db.session)
+        projects.update_project(db.session, project, majority_threshold=0.6)
+        db.session.commit()
+        revision = project.revision
+        after = pa.summary(db.session, seeded.project_id)
+    assert after["project"]["revision"] == revision == before["project"]["revision"]  # no annotation write
+    assert after["gold"]["majority"] == 1  # the settings fingerprint is part of the key
+
+
+# ----------------------------------------------------------------- one query, integer columns
+def test_labels_come_from_one_query(app):
+    seeded = seed(app, random_ratings(30, ["x", "y"], 0.1), [i // 10 for i in range(30)])
+    statements = []
+    with app.app_context():
+        head = pa.project_head(db.session, seeded.project_id)
+
+        @event.listens_for(db.engine, "before_cursor_execute")
+        def record(conn, cursor, statement, *args):  # noqa: ANN001
+            statements.append(statement)
+
+        try:
+            labels = pa.load_labels(db.session, head)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+    touching = [s for s in statements if "annotations" in s]
+    assert len(touching) == 1 and "JOIN sentences" in touching[0] and "JOIN articles" in touching[0]
+    assert labels.codes.dtype.kind == "i" and labels.codes.shape == (30, 2)
+    assert list(labels.sentence_ids) == sorted(seeded.sentences)
+
+
+def test_unknown_stored_label_becomes_an_extra_category(app):
+    seeded = seed(app, [{"a": "CFS", "b": "CFS"}, {"a": "UFS", "b": "UFS"}])
+    with app.app_context():
+        db.session.execute(Annotation.__table__.update().where(Annotation.sentence_id == seeded.sentences[1]).values(label="OLD"))
+        db.session.commit()
+        labels = pa.load_labels(db.session, pa.project_head(db.session, seeded.project_id))
+    assert labels.matrix.categories == LABELS + ["OLD"]
+    assert labels.codes[1].tolist() == [3, 3]
+
+
+# ----------------------------------------------------------------- the cache
+def _entries(app, project_id):
+    with app.app_context():
+        return db.session.execute(select(CacheEntry.key, CacheEntry.revision).where(CacheEntry.project_id == project_id)).all()
+
+
+def test_cache_hit_then_invalidated_by_a_label_write(app, monkeypatch):
+    ratings = [{"ann": "CFS", "ben": "UFS"}, {"ann": "NFS", "ben": "NFS"}, {"ann": "UFS", "ben": "UFS"}]
+    seeded = seed(app, ratings, [0, 0, 1], assign=True)
+    with app.app_context():
+        first = pa.summary(db.session, seeded.project_id)
+        revision = first["project"]["revision"]
+    assert [r for _, r in _entries(app, seeded.project_id)] == [revision]
+
+    real = pa.compute_summary
+    calls = []
+    monkeypatch.setattr(pa, "compute_summary", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with app.app_context():
+        assert pa.summary(db.session, seeded.project_id) == first
+    assert calls == []  # served from cache_entries
+
+    # a label written through the real write path bumps the revision in the same transaction
+    with app.app_context():
+        annotations.write(db.session, lambda: annotations.put_label(db.session, seeded.users["ben"], seeded.articles[0], 0, "CFS"))
+        assert db.session.scalar(select(Project.revision).where(Project.id == seeded.project_id)) == revision + 1
+        second = pa.summary(db.session, seeded.project_id)
+    assert calls == [1]
+    assert second["project"]["revision"] == revision + 1
+    assert second["overall"]["percent_agreement"]["value"] == 1.0 != first["overall"]["percent_agreement"]["value"]
+    assert [r for _, r in _entries(app, seeded.project_id)] == [revision + 1]  # the stale entry is gone
+
+
+def test_cache_is_shared_by_workers_and_invalidated_across_them(database_uri, monkeypatch):
+    # two app instances on one database stand for two gunicorn workers (or hosts)
+    worker_a, worker_b = make_app(database_uri), make_app(database_uri, create=False)
+    try:
+        seeded = seed(worker_a, [{"ann": "CFS", "ben": "UFS"}, {"ann": "NFS", "ben": "NFS"}], assign=True)
+        with worker_a.app_context():
+            a1 = pa.summary(db.session, seeded.project_id)
+        real = pa.compute_summary
+        calls = []
+        monkeypatch.setattr(pa, "compute_summary", lambda *a, **k: calls.append(1) or real(*a, **k))
+        with worker_b.app_context():
+            assert pa.summary(db.session, seeded.project_id) == a1  # B reads what A computed
+            annotations.write(db.session, lambda: annotations.put_label(db.session, seeded.users["ann"], seeded.articles[0], 0, "UFS"))
+        assert calls == []
+        with worker_a.app_context():
+            a2 = pa.summary(db.session, seeded.project_id)  # A sees B's write through the revision
+        assert calls == [1] and a2["overall"]["percent_agreement"]["value"] == 1.0
+    finally:
+        for app in (worker_a, worker_b):
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
+def test_use_cache_false_computes_and_stores_nothing(app):
+    seeded = seed(app, [{"a": "CFS", "b": "CFS"}])
+    with app.app_context():
+        pa.summary(db.session, seeded.project_id, use_cache=False)
+    assert _entries(app, seeded.project_id) == []
+
+
+# ----------------------------------------------------------------- undefined cases
+def test_undefined_cases_have_reasons(app):
+    one_label = seed(app, [{"a": "NFS", "b": "NFS"}, {"a": "NFS", "b": "NFS"}], [0, 1], name="one label")
+    apart = seed(app, [{"c": "CFS"}, {"d": "UFS"}], [0, 1], name="apart")
+    with app.app_context():
+        empty = projects.create_project(db.session, "empty", CLAIMS)
+        db.session.commit()
+        s1 = pa.summary(db.session, one_label.project_id)
+        s2 = pa.summary(db.session, apart.project_id)
+        s3 = pa.summary(db.session, empty.id)
+    alpha = s1["overall"]["krippendorff_alpha"]
+    assert alpha["value"] is None and "only one category" in alpha["reason"] and alpha["ci"] is None
+    assert s1["overall"]["percent_agreement"]["value"] == 1.0
+    assert s2["overall"]["krippendorff_alpha"]["value"] is None and "two or more" in s2["overall"]["krippendorff_alpha"]["reason"]
+    assert "share no item" in s2["cohen_kappa"]["pairs"][0]["reason"]
+    assert s2["spans"]["pairs"][0]["reason"] == "these annotators share no article"
+    assert s3["n_items"] == 0 and s3["overall"]["gwet_ac1"]["reason"] == "no items" and s3["annotator_figures"] == []
+    for row in s2["annotator_figures"]:
+        assert row["pair_agreement"]["value"] is None and row["pair_agreement"]["reason"]
+        assert row["gold"]["value"] is None and row["gold"]["reason"]
+
+
+def test_unknown_project(app):
+    with app.app_context():
+        with pytest.raises(pa.ProjectNotFound):
+            pa.summary(db.session, 999)
+        with pytest.raises(pa.ProjectNotFound):
+            pa.find_project(db.session, "nope")
+
+
+# ----------------------------------------------------------------- spans and relations
+def test_span_and_relation_figures_equal_agreement_module(app):
+    ratings = [{"ann": "CFS", "ben": "CFS", "cat": "UFS"}] * 2 + [{"ann": "NFS", "ben": "NFS"}] * 2 + [{"cat": "UFS"}]
+    seeded = seed(app, ratings, [0, 0, 1, 1, 2])
+    spans = [
+        ("ann", 0, "QUOTE", 0, 10), ("ann", 0, "SOURCE", 12, 20), ("ann", 1, "QUOTE", 5, 9),
+        ("ben", 0, "QUOTE", 0, 10), ("ben", 0, "SOURCE", 13, 20), ("ben", 1, "QUOTE", 6, 9), ("ben", 1, "CUE", 1, 3),
+        ("cat", 0, "QUOTE", 2, 8), ("cat", 2, "QUOTE", 0, 4),
+    ]
+    links = [("attributed_to", 0, 1), ("attributed_to", 3, 4)]
+    add_spans(app, seeded, spans, links)
+    with app.app_context():
+        got = pa.summary(db.session, seeded.project_id)
+    art = seeded.articles
+    as_tuples = {who: [(art[a], lab, s, e) for w, a, lab, s, e in spans if w == who] for who in ("ann", "ben", "cat")}
+    pairs = {(p["a"], p["b"]): p for p in got["spans"]["pairs"]}
+    # ann and ben share articles 0 and 1; cat shares only article 0 with them (article 2 is cat's alone)
+    assert pairs[("ann", "ben")]["n_shared_articles"] == 2 and pairs[("ann", "cat")]["n_shared_articles"] == 1
+    for mode in ("exact", "overlap"):
+        ref = ag.span_f1_per_label(as_tuples["ann"], as_tuples["ben"], mode, labels=["QUOTE", "SOURCE", "CUE"])
+        for label, res in ref.items():
+            assert pairs[("ann", "ben")]["per_label"][label][mode] == res.to_dict()
+        cat_shared = [s for s in as_tuples["cat"] if s[0] == art[0]]
+        ann_shared = [s for s in as_tuples["ann"] if s[0] == art[0]]
+        ref_cat = ag.span_f1(ann_shared, cat_shared, mode)
+        assert pairs[("ann", "cat")]["overall"][mode] == ref_cat.to_dict()
+    assert pairs[("ann", "ben")]["per_label"]["QUOTE"]["exact"]["tp"] == 1
+    assert pairs[("ann", "ben")]["per_label"]["QUOTE"]["overlap"]["tp"] == 2
+    pooled = got["spans"]["pooled"]["QUOTE"]["overlap"]
+    assert pooled["tp"] == sum(pairs[p]["per_label"]["QUOTE"]["overlap"]["tp"] for p in pairs)
+    rel = {(p["a"], p["b"]): p for p in got["relations"]["pairs"]}[("ann", "ben")]["per_type"]["attributed_to"]
+    ra = [((art[0], "QUOTE", 0, 10), (art[0], "SOURCE", 12, 20))]
+    rb = [((art[0], "QUOTE", 0, 10), (art[0], "SOURCE", 13, 20))]
+    assert rel["f1"] == ag.relation_f1(ra, rb).to_dict() and rel["f1"]["f1"] == 1.0
+    ref_attr = ag.attribution_agreement(
+        ra, rb,
+        quotes_a=[s for s in as_tuples["ann"] if s[1] == "QUOTE"], quotes_b=[s for s in as_tuples["ben"] if s[1] == "QUOTE"],
+        sources_a=[s for s in as_tuples["ann"] if s[1] == "SOURCE"], sources_b=[s for s in as_tuples["ben"] if s[1] == "SOURCE"],
+    )
+    assert rel["attribution"] == ref_attr.to_dict() and rel["attribution"]["n_quotes_matched"] == 2
+    assert got["relations"]["pooled"]["attributed_to"]["f1"]["tp"] == 1
+
+
+# ----------------------------------------------------------------- per article
+def test_article_figures_equal_agreement_module(app):
+    names = ["p", "q", "r"]
+    ratings = random_ratings(60, names, 0.2, seed_=3)
+    groups = [i // 12 for i in range(60)]
+    ratings[:12] = [{"p": "NFS", "q": "NFS"}] * 12  # article 0: one label only -> alpha undefined
+    seeded = seed(app, ratings, groups)
+    with app.app_context():
+        rows = {r["external_id"]: r for r in pa.articles(db.session, seeded.project_id)}
+    for a in range(5):
+        items = [r for r, g in zip(ratings, groups) if g == a]
+        row = rows[f"a{a}"]
+        ref_alpha, ref_pa = ag.krippendorff_alpha(items), ag.percent_agreement(items)
+        assert close(row["krippendorff_alpha"]["value"], ref_alpha.value, 1e-9), a
+        assert close(row["percent_agreement"]["value"], ref_pa.value, 1e-9), a
+        assert row["n_items"] == 12 == row["n_sentences"]
+    assert rows["a0"]["krippendorff_alpha"]["value"] is None and "only one label" in rows["a0"]["krippendorff_alpha"]["reason"]
+    assert rows["a0"]["n_annotators"] == 2 and rows["a1"]["n_annotators"] == 3
+
+
+# ----------------------------------------------------------------- disagreements
+def test_disagreement_rows_order_and_span_link_disputes(app):
+    ratings = [
+        {"ann": "CFS", "ben": "CFS"},  # 0: agree on label, but spans differ
+        {"ann": "CFS", "ben": "NFS"},  # 1: label disagreement
+        {"ann": "UFS", "ben": "UFS"},  # 2: full agreement (same spans and link)
+        {"ann": "UFS", "ben": "UFS", "cat": "NFS"},  # 3: 1/3 of pairs agree
+        {"ann": "NFS"},  # 4: one annotator: never disputed
+    ]
+    seeded = seed(app, ratings, [0, 0, 0, 0, 0], extra_users=())
+    (s0, e0), (s2, e2), (s4, e4) = seeded.offsets[0], seeded.offsets[2], seeded.offsets[4]
+    add_spans(
+        app, seeded,
+        [("ann", 0, "QUOTE", s0, s0 + 5), ("ben", 0, "QUOTE", s0, s0 + 6),
+         ("ann", 0, "QUOTE", s2, s2 + 5), ("ann", 0, "SOURCE", s2 + 7, s2 + 9),
+         ("ben", 0, "QUOTE", s2, s2 + 5), ("ben", 0, "SOURCE", s2 + 7, s2 + 9),
+         ("ann", 0, "QUOTE", s4, s4 + 3)],
+        [("attributed_to", 2, 3), ("attributed_to", 4, 5)],
+    )
+    with app.app_context():
+        rows = pa.disagreements(db.session, seeded.project_id)
+    order = [seeded.sentences.index(r["sentence_id"]) for r in rows]
+    assert order == [1, 3, 0]
+    by_item = {seeded.sentences.index(r["sentence_id"]): r for r in rows}
+    assert by_item[1]["label_agreement"] == 0.0 and by_item[1]["labels"] == {"CFS": 1, "NFS": 1}
+    assert close(by_item[3]["label_agreement"], 1 / 3)
+    assert by_item[0]["label_agreement"] == 1.0 and by_item[0]["span_disputes"] == 2 and by_item[0]["link_disputes"] == 0
+    assert by_item[0]["index"] == 0 and by_item[3]["n_annotators"] == 3
+
+
+def test_disagreement_rows_count_a_link_only_difference(app):
+    ratings = [{"ann": "UFS", "ben": "UFS"}]
+    seeded = seed(app, ratings)
+    s, _ = seeded.offsets[0]
+    add_spans(
+        app, seeded,
+        [("ann", 0, "QUOTE", s, s + 5), ("ann", 0, "SOURCE", s + 7, s + 9), ("ben", 0, "QUOTE", s, s + 5), ("ben", 0, "SOURCE", s + 7, s + 9)],
+        [("attributed_to", 0, 1)],
+    )
+    with app.app_context():
+        rows = pa.disagreements(db.session, seeded.project_id)
+    assert len(rows) == 1 and rows[0]["span_disputes"] == 0 and rows[0]["link_disputes"] == 1
+
+
+def test_summary_counts_sentences_without_labels(app):
+    seeded = seed(app, [{"a": "CFS", "b": "CFS"}, {}])
+    with app.app_context():
+        got = pa.summary(db.session, seeded.project_id)
+        n = db.session.scalar(select(func.count(Sentence.id)))
+    assert got["n_sentences"] == n == 2 and got["n_items"] == 1
