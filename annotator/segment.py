@@ -27,6 +27,7 @@ compiled regexes below are constants.
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 
 import sentencex
 
@@ -60,8 +61,8 @@ _BEFORE_NUMBER = frozenset(
     """.split()
 )
 # Abbreviations that may or may not end a sentence ("Apple Inc. said" /
-# "a deal with Apple Inc. The ..."): the rule layer has no opinion and
-# sentencex decides (it splits when a common sentence opener follows).
+# "a deal with Apple Inc. The ..."): before a capital they end the sentence
+# only when a common sentence opener follows.
 _AMBIGUOUS = frozenset(
     """
     Inc Corp Corps Co Cos Ltd Plc Bros Assn Intl Mfg Dept Univ Jr Sr Esq al
@@ -82,12 +83,40 @@ _SPEECH_VERBS = (
     "suggested|claimed|observed|continued|countered|demanded|wondered|cried"
 )
 
+# Words after "a.m."/"p.m." that keep the sentence going.
+_AFTER_TIME = frozenset(
+    """
+    Monday Tuesday Wednesday Thursday Friday Saturday Sunday Mon Tue Tues Wed Thu
+    Thurs Fri Sat Sun January February March April May June July August September
+    October November December Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec
+    ET EST EDT CT CST CDT MT MST MDT PT PST PDT GMT UTC BST CET CEST IST JST AEST
+    Eastern Central Mountain Pacific Moscow Beijing Tokyo local
+    """.split()
+)
+# Common sentence openers: after an ambiguous abbreviation they mean a new
+# sentence (function words, and a few subjects that open many news sentences).
+_OPENER_WORDS = frozenset(
+    """
+    The A An This That These Those It Its He She They We I You His Her Their Our
+    My Your There Here But And Or Nor So Yet Then When While After Before As If
+    In On At By For From With Without Since Until Although Though Because However
+    Meanwhile Still Also Now Later Earlier Today Yesterday Tomorrow Last Next
+    First Both Each Every Many Most Much Some Several Such Other Another Any All
+    No None Not Nothing Only Even What Which Who Whose Why How Where Whether Yes
+    Instead Indeed Thus Therefore Moreover Furthermore Nevertheless Otherwise
+    During Despite Under Over Among According Asked One Two Three
+    Officials Police Authorities Analysts Experts Critics Residents Witnesses
+    """.split()
+)
+
 _TERMINATORS = ".!?…‽"
 _CLOSERS = "\"”’'»)]"
 _OPENERS = "\"“‘'«(["
 _QUOTE_OPENERS = "\"“‘'«"
-_BULLETS = "•◦▪‣⁃●○■□►▸*·\\-–—"
+_BULLETS = "•◦▪‣⁃●○■□►▸*·-–—"
 _RUN_CHARS = _TERMINATORS + _CLOSERS
+_LIST_FIRST_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz" + _BULLETS)
+_CONTINUATION_SKIP = _OPENERS + "—–- \t\u00a0"
 
 # --------------------------------------------------------------------------
 # Compiled regexes
@@ -95,7 +124,6 @@ _RUN_CHARS = _TERMINATORS + _CLOSERS
 
 _LINE_BREAK_CHARS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 _PLAIN_WORD = re.compile(r"[^\W_][\w’'\-]*")
-_LEADING_OPENERS = re.compile(f"[{re.escape(_OPENERS)}]+")
 _SPACED_ELLIPSIS_AHEAD = re.compile(r"\.(?: \.){2}\s+[" + re.escape(_OPENERS) + r"]?[A-Z]")
 _FOUR_DOT_BEHIND = re.compile(r"[^\W_][.!?](?: \.){3}\Z")
 _ATTRIBUTION = re.compile(
@@ -112,6 +140,7 @@ _MARKER_ONLY = re.compile(
     rf"{_BULLET}|(?:{_BULLET}\s*)?(?:\d{{1,3}}|[A-Za-z]|[ivxlcdm]{{1,6}}|[IVXLCDM]{{1,6}})(?:\.\)|[.)])"
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_UNICODE_SPACE = re.compile("[\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 
 _TAIL = 80  # characters of context looked at before a boundary
 _HEAD = 80  # ... and after it
@@ -124,15 +153,30 @@ _HEAD = 80  # ... and after it
 
 def segment(text: str) -> list[tuple[int, int]]:
     """Sentence (start, end) code-point offsets into text."""
+    # Rule: a line break always ends a sentence.  str.splitlines breaks at \n,
+    # \r\n, \r and the other Unicode line boundaries (\v, \f, \x1c-\x1e,
+    # \x85, \u2028, \u2029); each line is then segmented on its own, so a
+    # title line and a byline are sentences of their own.
+    all_lines = text.splitlines()
+    all_offsets = [0, *accumulate(map(len, text.splitlines(True)))]
+    keep = [i for i, line in enumerate(all_lines) if line and not line.isspace()]
+    lines = [all_lines[i] for i in keep]
+    offsets = [all_offsets[i] for i in keep]
+    if not lines:
+        return []
+    # Both passes below run once over the lines joined by blank lines, which is
+    # cheaper than once per line; the results are then split per line.
+    joined = "\n\n".join(lines)
+    sx_cuts_per_line = _sentencex_cuts(lines, joined)
+    candidates_per_line = _per_line(_candidates(joined), lines)
     spans: list[tuple[int, int]] = []
-    pos = 0
-    # str.splitlines breaks at \n, \r\n, \r and the other Unicode line
-    # boundaries (\v, \f, \x1c-\x1e, \x85, \u2028, \u2029).
-    for part in text.splitlines(True):
-        line = part.rstrip(_LINE_BREAK_CHARS)
-        if line and not line.isspace():
-            _segment_line(line, pos, spans)
-        pos += len(part)
+    for offset, line, sx_cuts, candidates in zip(offsets, lines, sx_cuts_per_line, candidates_per_line):
+        if candidates or sx_cuts or line.lstrip()[:1] in _LIST_FIRST_CHARS:
+            _segment_line(_Line(line, sx_cuts), candidates, offset, spans)
+        else:  # nothing could end a sentence before the line's end
+            stripped = line.lstrip()
+            start = offset + len(line) - len(stripped)
+            spans.append((start, start + len(stripped.rstrip())))
     return spans
 
 
@@ -141,117 +185,241 @@ def segment(text: str) -> list[tuple[int, int]]:
 # --------------------------------------------------------------------------
 
 
-def _segment_line(line: str, offset: int, out: list[tuple[int, int]]) -> None:
-    """Rule: a line break always ends a sentence, so each line is segmented on
-    its own (a title line and a byline are sentences of their own)."""
-    ctx = _Line(line)
-    cuts = ctx.sx_set.union(_candidates(line))
+def _segment_line(ctx: _Line, candidates: list[int], offset: int, out: list[tuple[int, int]]) -> None:
+    """Decide every possible boundary of one line, then emit its sentences.
+    Every cut sits right after a non-space character, so a sentence only needs
+    its leading whitespace skipped."""
+    line = ctx.text
+    cuts = ctx.sx_set.union(candidates)
     kept = [c for c in sorted(cuts) if _decide(ctx, c)]
-    kept = _split_inline_list(line, kept)
-    kept = _join_list_markers(line, kept)
-    kept.append(len(line))
+    if line.lstrip()[:1] in _LIST_FIRST_CHARS:
+        kept = _split_inline_list(line, kept)
+    last = len(line.rstrip())
+    kept.append(last)
     prev = 0
     for cut in kept:
+        if cut <= prev:
+            continue
         piece = line[prev:cut]
-        stripped = piece.strip()
-        if stripped:
-            start = offset + prev + len(piece) - len(piece.lstrip())
-            out.append((start, start + len(stripped)))
+        lead = len(piece) - len(piece.lstrip())
+        if cut - prev - lead <= 12 and cut < last and _MARKER_ONLY.fullmatch(piece, lead):
+            continue  # rule: a segment that is only a list marker ("1.", "a)") joins the next
+        out.append((offset + prev + lead, offset + cut))
         prev = cut
 
 
 class _Line:
-    """One line of text and the boundaries sentencex proposes for it."""
+    """One line of text, the boundaries sentencex proposes for it, and (when
+    first needed) the stretches of it that are quoted or bracketed."""
 
-    __slots__ = ("text", "sx_set")
+    __slots__ = ("text", "sx_set", "straight_single", "_last_close", "_ranges")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, sx_cuts: list[int]) -> None:
         self.text = text
-        self.sx_set = frozenset(_sentencex_cuts(text))
+        self.sx_set = frozenset(sx_cuts)
+        # sentencex never breaks inside “…”, "…", ‘…’, «…» or (…), but it can
+        # inside '…' when an apostrophe follows (“'We won. Now,' he said. It's”).
+        self.straight_single = "'" in text
+        self._last_close: int | None = None
+        self._ranges: list[tuple[int, int]] | None = None
+
+    def inside_quotes(self, cut: int) -> bool:
+        """True when the boundary at cut is inside quotes or brackets that close
+        later in the line (a quote that closes right at the boundary does not
+        count): sentencex keeps such text together and so do the rules."""
+        if self._last_close is None:  # cheap first test: does anything close later?
+            t = self.text
+            self._last_close = max(
+                t.rfind("”"), t.rfind('"'), t.rfind("’"), t.rfind("'"), t.rfind(")"), t.rfind("»")
+            )
+        if self._last_close < cut:
+            return False
+        if self._ranges is None:
+            self._ranges = _quoted_ranges(self.text)
+        for start, end in self._ranges:
+            if start < cut < end:
+                return True
+        return False
 
 
-def _sentencex_cuts(line: str) -> list[int]:
-    """End offsets (trailing whitespace excluded) of sentencex's sentences."""
-    try:
-        parts = sentencex.segment(_LANGUAGE, line)
-    except UnicodeEncodeError:  # lone surrogates cannot cross into Rust
-        parts = sentencex.segment(_LANGUAGE, _SURROGATE.sub("\ufffd", line))
+def _per_line(positions: list[int], lines: list[str]) -> list[list[int]]:
+    """Positions in the lines joined by blank lines, split per line and made
+    relative to their line."""
+    result: list[list[int]] = [[] for _ in lines]
+    i = 0
+    start = 0
+    end = len(lines[0])
+    for p in sorted(positions):
+        while p > end:
+            i += 1
+            start = end + 2
+            end = start + len(lines[i])
+        result[i].append(p - start)
+    return result
+
+
+def _sentencex_cuts(lines: list[str], joined: str | None = None) -> list[list[int]]:
+    """For each line, the end offsets (trailing whitespace excluded) of the
+    sentences sentencex finds in it."""
+    if not lines:
+        return []
+    cuts = _sentencex_joined_cuts(lines, joined)
+    if cuts is None:  # never seen; kept for safety against future sentencex versions
+        cuts = [_sentencex_line_cuts(line) for line in lines]
+    return cuts
+
+
+def _sentencex_joined_cuts(lines: list[str], joined: str | None = None) -> list[list[int]] | None:
+    """sentencex segments each paragraph (text between blank lines) on its own,
+    so one call on the lines joined by blank lines gives exactly the per-line
+    result without the cost of one call per line.  None if sentencex's pieces
+    do not line up with the lines."""
+    if joined is None:
+        joined = "\n\n".join(lines)
     cuts = []
     pos = 0
-    for part in parts:
-        n = len(part.rstrip())
-        if n:
-            cuts.append(pos + n)
+    for part in _sentencex_segment(joined):
+        if "\n" in part:  # only the separators contain line breaks
+            if part != "\n\n":
+                return None
+        else:
+            kept = len(part.rstrip())
+            if kept and joined[pos + kept : pos + kept + 1] not in ("\n", ""):
+                cuts.append(pos + kept)  # (the end of a line is a cut anyway)
         pos += len(part)
-    if pos != len(line):  # sentencex's pieces always tile the line; be safe anyway
-        cuts = [
-            b["start_index"] + len(b["text"].rstrip())
-            for b in sentencex.get_sentence_boundaries(_LANGUAGE, line)
-            if b["text"].strip()
-        ]
-    return [c for c in cuts if 0 < c < len(line)]  # the line's end is implicit
+    if pos != len(joined):
+        return None
+    return _per_line(cuts, lines)
 
 
-def _candidates(line: str) -> list[int]:
+def _sentencex_line_cuts(line: str) -> list[int]:
+    """_sentencex_cuts for one line, one call."""
+    cuts = []
+    pos = 0
+    for part in _sentencex_segment(line):
+        kept = len(part.rstrip())
+        cut = pos + kept
+        pos += len(part)
+        if kept and 0 < cut < len(line):
+            cuts.append(cut)
+    return cuts
+
+
+def _sentencex_segment(text: str) -> list[str]:
+    """sentencex.segment, minus two failure modes: lone surrogates (they cannot
+    cross into Rust) and a panic of sentencex 1.0.32 on a capital, a non-ASCII
+    space and a full stop ("S\xa0.").  Both substitutions keep every code
+    point in place, so the pieces still measure the original text.  Should
+    sentencex fail anyway, it proposes nothing and the rules decide alone."""
+    if (
+        "\xa0" in text or "\u202f" in text or "\u2009" in text
+        or "\u2002" in text or "\u2003" in text or "\u3000" in text
+    ):
+        text = _UNICODE_SPACE.sub(" ", text)
+    try:
+        return sentencex.segment(_LANGUAGE, text)
+    except UnicodeEncodeError:
+        pass
+    except BaseException as exc:  # pyo3 turns Rust panics into BaseExceptions
+        if type(exc).__name__ != "PanicException":
+            raise
+    try:
+        return sentencex.segment(_LANGUAGE, _UNICODE_SPACE.sub(" ", _SURROGATE.sub("\ufffd", text)))
+    except BaseException as exc:
+        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+            raise
+        return [text]
+
+
+def _candidates(text: str) -> list[int]:
     """Positions right after terminators (+ closing quotes/brackets) that are
-    followed by whitespace: every place a sentence could end.  str.find is
-    several times faster than a regex scan here."""
+    followed by whitespace other than a line break: every place a sentence
+    could end inside a line.  str.find is several times faster than a regex
+    scan here."""
     out = []
-    n = len(line)
+    n = len(text)
     for ch in _TERMINATORS:
-        i = line.find(ch)
+        i = text.find(ch)
         while i >= 0:
             j = i + 1
-            while j < n and line[j] in _RUN_CHARS:
+            while j < n and text[j] in _RUN_CHARS:
                 j += 1
-            if j < n and line[j].isspace():
+            if j < n and text[j].isspace() and text[j] != "\n":
                 out.append(j)
-            i = line.find(ch, j)
+            i = text.find(ch, j)
     return out
 
 
-def _inside_quotes(line: str, term_start: int, cut: int) -> bool:
-    """True when the terminator at term_start is inside quotes or brackets that
-    close later in the line (not right at the boundary): sentencex keeps such
-    text together and the rules do not force a break there."""
-    before = line[:term_start]
-    after = line[cut:]
-    if before.count("“") > before.count("”") and "”" in after:
-        return True
-    if before.count('"') % 2 and '"' in after:
-        return True
-    if before.count("(") > before.count(")") and ")" in after:
-        return True
-    if before.count("«") > before.count("»") and "»" in after:
-        return True
-    return _open_single(before, after, "‘", "’") or _open_single(before, after, "'", "'")
+def _quoted_ranges(line: str) -> list[tuple[int, int]]:
+    """(start, end) of each balanced quote or bracket pair in the line, found
+    in one linear pass per kind; unbalanced marks are ignored."""
+    ranges: list[tuple[int, int]] = []
+    for opening, closing in (("“", "”"), ("«", "»"), ("(", ")")):
+        if opening in line:
+            marks = sorted(_positions(line, opening) + _positions(line, closing))
+            _pair(line, marks, opening, ranges)
+    if '"' in line:
+        marks = _positions(line, '"')
+        ranges.extend((marks[i], marks[i + 1] + 1) for i in range(0, len(marks) - 1, 2))
+    for opening, closing, closing_after in (("‘", "’", ""), ("'", "'", ",.!?…;:")):
+        if opening in line:
+            marks = []
+            for i in sorted(set(_positions(line, opening) + _positions(line, closing))):
+                if _opens_single(line, i, opening):
+                    marks.append(i)
+                elif _closes_single(line, i, closing, closing_after):
+                    marks.append(-i - 1)  # negative: a closing mark
+            _pair_signed(marks, ranges)
+    return ranges
 
 
-def _open_single(before: str, after: str, opening: str, closing: str) -> bool:
-    """Single quotes double as apostrophes (don't, Israel’s, '90s): an opening
-    quote follows a space or the line start and precedes a word; a closing
-    quote is not followed by a letter."""
-    i = len(before)
-    while True:
-        i = before.rfind(opening, 0, i)
-        if i < 0:
-            return False
-        if (i == 0 or before[i - 1].isspace() or before[i - 1] in _OPENERS) and before[
-            i + 1 : i + 2
-        ].isalnum():
-            break
-    if _has_closing(before, i + 1, closing):
-        return False
-    return _has_closing(after, 0, closing)
+def _positions(line: str, ch: str) -> list[int]:
+    out = []
+    i = line.find(ch)
+    while i >= 0:
+        out.append(i)
+        i = line.find(ch, i + 1)
+    return out
 
 
-def _has_closing(s: str, start: int, closing: str) -> bool:
-    k = s.find(closing, start)
-    while k >= 0:
-        if k > 0 and not s[k - 1].isspace() and not s[k + 1 : k + 2].isalnum():
-            return True
-        k = s.find(closing, k + 1)
-    return False
+def _pair(line: str, marks: list[int], opening: str, ranges: list[tuple[int, int]]) -> None:
+    stack = []
+    for i in marks:
+        if line[i] == opening:
+            stack.append(i)
+        elif stack:
+            ranges.append((stack.pop(), i + 1))
+
+
+def _pair_signed(marks: list[int], ranges: list[tuple[int, int]]) -> None:
+    stack = []
+    for m in marks:
+        if m >= 0:
+            stack.append(m)
+        elif stack:
+            ranges.append((stack.pop(), -m))  # -m - 1 + 1
+
+
+def _opens_single(line: str, i: int, opening: str) -> bool:
+    """Single quotes double as apostrophes (don't, Israel’s, '90s, the boys'):
+    an opening quote follows a space or the line start and precedes a letter."""
+    return (
+        line[i] == opening
+        and (i == 0 or line[i - 1].isspace() or line[i - 1] in _OPENERS)
+        and line[i + 1 : i + 2].isalpha()
+    )
+
+
+def _closes_single(line: str, i: int, closing: str, closing_after: str) -> bool:
+    """A closing quote follows a non-space (for straight quotes: punctuation)
+    and precedes no letter or digit."""
+    return (
+        line[i] == closing
+        and i > 0
+        and not line[i - 1].isspace()
+        and not line[i + 1 : i + 2].isalnum()
+        and (not closing_after or line[i - 1] in closing_after)
+    )
 
 
 # --------------------------------------------------------------------------
@@ -263,16 +431,17 @@ class _Boundary:
     """What surrounds a possible boundary: the last token before it, split into
     word + terminators + closers, and the text after it."""
 
-    __slots__ = ("line", "sx", "cut", "word", "term", "closers", "head", "spaced", "term_start")
+    __slots__ = ("ctx", "line", "sx", "cut", "word", "term", "closers", "head", "spaced", "term_start")
 
-    def __init__(self, line: str, sx: bool, cut: int) -> None:
-        self.line = line
+    def __init__(self, ctx: _Line, sx: bool, cut: int) -> None:
+        line = self.line = ctx.text
+        self.ctx = ctx
         self.sx = sx
         self.cut = cut
-        ws = line.rfind(" ", 0, cut)
-        token = line[ws + 1 : cut]
+        lo = max(0, cut - _TAIL)  # bounded look-back keeps long lines linear
+        token = line[max(lo, line.rfind(" ", lo, cut) + 1) : cut]
         if not token.isprintable():  # another kind of whitespace (tab, NBSP ...)
-            parts = line[max(0, cut - _TAIL) : cut].rsplit(None, 1)
+            parts = token.rsplit(None, 1)
             token = parts[-1] if parts else ""
         core = token.rstrip(_CLOSERS)
         self.closers = token[len(core) :]
@@ -284,9 +453,52 @@ class _Boundary:
 
 
 def _decide(ctx: _Line, cut: int) -> bool:
-    """Run the rules in order; the first opinion wins, else sentencex decides."""
+    """Whether the line breaks into two sentences at cut."""
+    line = ctx.text
     sx = cut in ctx.sx_set
-    b = _Boundary(ctx.text, sx, cut)
+    # Fast paths for the commonest cases, with the same outcome as the rules
+    # below (tests/test_segment.py checks both agree on random text):
+    #   "word. Capital"  a sentence end, unless inside quotes
+    #   "Dr. Capital"    no break (titles)
+    #   "J. Capital"     sentencex decides (initials)
+    #   "No. 5"          no break after an abbreviation before a number
+    #   "x. lower-case"  no break
+    if line[cut : cut + 1] == " " and line[cut - 1] == ".":
+        nxt = line[cut + 1 : cut + 2]
+        after = line[cut + 2 : cut + 3] if nxt in "(“\"" else nxt
+        if "A" <= after <= "Z" or "0" <= nxt <= "9":
+            lo = max(0, cut - _TAIL)
+            ws = line.rfind(" ", lo, cut)
+            word = line[ws + 1 if ws >= 0 else lo : cut - 1]
+            if word.isalnum():
+                if word in _TITLES or word in _MID_SENTENCE or word in _ALL_CAPS_TITLES:
+                    return False
+                if "0" <= nxt <= "9":
+                    if word in _ABBREVIATIONS:
+                        return False
+                    return sx and not (ctx.straight_single and ctx.inside_quotes(cut))
+                if nxt in "“\"":  # _rule_opening_quote
+                    return sx or not ctx.inside_quotes(cut)
+                if word not in _AMBIGUOUS:  # (those go through the rules)
+                    if sx and not ctx.straight_single:
+                        return True  # see _rule_inside_quotes
+                    if len(word) == 1:
+                        return sx and not ctx.inside_quotes(cut)
+                    return not ctx.inside_quotes(cut)
+            if "-" in word and word[-1] != "." and word.isprintable() and _is_title(word):
+                return False  # Maj.-Gen.
+    if line[cut : cut + 1] == " " and "a" <= line[cut + 1 : cut + 2] <= "z":
+        c = line[cut - 1]
+        if c in _TERMINATORS or (c in _CLOSERS and cut > 1 and line[cut - 2] in _TERMINATORS):
+            end = line.find(" ", cut + 1)
+            if line[cut + 1 : end if end > 0 else None].islower():
+                return False
+    return _decide_by_rules(ctx, cut, sx)
+
+
+def _decide_by_rules(ctx: _Line, cut: int, sx: bool) -> bool:
+    """The rules in order; the first opinion wins, else sentencex's (sx) stands."""
+    b = _Boundary(ctx, sx, cut)
     if b.term and b.head:
         for rule in _RULES:
             verdict = rule(b)
@@ -297,7 +509,7 @@ def _decide(ctx: _Line, cut: int) -> bool:
 
 def _bare_word(word: str) -> str:
     """The word without opening quotes/brackets in front of it."""
-    return _LEADING_OPENERS.sub("", word) if word and word[0] in _OPENERS else word
+    return word.lstrip(_OPENERS)
 
 
 def _first_letter(head: str) -> str:
@@ -309,13 +521,12 @@ def _first_letter(head: str) -> str:
 
 
 def _is_title(word: str) -> bool:
-    """Titles and ranks, including hyphenated ranks (Maj.-Gen., Lt.-Col.)."""
+    """Titles and ranks, including hyphenated ranks (Maj.-Gen., Lt.-Col.,
+    Vice-Adm.)."""
     if word in _TITLES or word in _MID_SENTENCE or word in _ALL_CAPS_TITLES:
         return True
-    if "-" in word or "." in word:
-        last = re.split(r"[.\-]", word)[-1]
-        first = re.split(r"[.\-]", word)[0]
-        return last in _TITLES and first in _TITLES
+    if "-" in word and word[:1].isupper():
+        return word.rsplit("-", 1)[1].rstrip(".") in _TITLES
     return False
 
 
@@ -331,11 +542,24 @@ def _rule_lowercase_continuation(b: _Boundary) -> bool | None:
     """No break before a lower-case word: abbreviations mid-sentence ("5 ft. tall"),
     an ellipsis inside a sentence ("and so... we went"), a quote with its
     attribution ("Why?" she asked.).  Brand names like iPhone start sentences."""
-    first = _first_letter(b.head)
-    if first.islower():
-        word = b.head.lstrip(_OPENERS).split(None, 1)[0]
+    rest = b.head.lstrip(_CONTINUATION_SKIP)
+    if rest[:1].islower():
+        word = rest.split(None, 1)[0]
         if not any(c.isupper() for c in word):
             return False
+    return None
+
+
+def _rule_time_of_day(b: _Boundary) -> bool | None:
+    """"a.m."/"p.m." before a weekday, month or time zone is mid-sentence
+    ("at 2 a.m. Saturday", "at 9 p.m. EST"); before a sentence opener it ends
+    the sentence ("at 5 p.m. The ...")."""
+    if b.term == "." and b.word.lower() in ("a.m", "p.m"):
+        nxt = b.head.split(None, 1)[0].rstrip(",.;:")
+        if nxt in _AFTER_TIME:
+            return False
+        if nxt in _OPENER_WORDS:
+            return True
     return None
 
 
@@ -373,7 +597,7 @@ def _rule_opening_quote(b: _Boundary) -> bool | None:
     """Split before an opening quote that follows a sentence end:
     He left. “We are done,” she said."""
     if b.head[0] in _QUOTE_OPENERS and len(b.head) > 1:
-        if b.head[1].isupper() and (b.sx or not _inside_quotes(b.line, b.term_start, b.cut)):
+        if b.head[1].isupper() and (b.sx or not b.ctx.inside_quotes(b.cut)):
             return True
     return None
 
@@ -403,20 +627,38 @@ def _rule_parenthesised_sentence(b: _Boundary) -> bool | None:
     return None
 
 
+def _rule_inside_quotes(b: _Boundary) -> bool | None:
+    """No break inside quotes or brackets that close later on the line:
+    “We won. Now we rest,” he said.  Sentencex agrees except for straight
+    single quotes followed by an apostrophe, so its own breaks are only
+    checked then; this rule mainly stops the next one from splitting."""
+    if (not b.sx or b.ctx.straight_single) and b.ctx.inside_quotes(b.cut):
+        return False
+    return None
+
+
+def _rule_ambiguous_abbreviation(b: _Boundary) -> bool | None:
+    """After Inc., Co., Jr., St., Mass. ... a capital starts a new sentence only
+    if it is a common opener: "Apple Inc. The company" splits, "Apple Inc.
+    Chief Executive" and "the Mass. Supreme Court" do not."""
+    if b.term == "." and _bare_word(b.word) in _AMBIGUOUS and _first_letter(b.head).isupper():
+        nxt = b.head.lstrip(_OPENERS).split(None, 1)[0].rstrip(",.;:!?’'\"”")
+        return nxt in _OPENER_WORDS
+    return None
+
+
 def _rule_word_then_capital(b: _Boundary) -> bool | None:
     """A full stop after an ordinary word followed by a capital ends the sentence,
     even where sentencex took the word for an abbreviation ("said no. Gen.
     Milley", "in May. Officials", "told me. Police")."""
-    if "." in b.term[1:] or "…" in b.term or ")" in b.closers:
-        return None  # ellipses and brackets: left to other rules / sentencex
+    if b.term != "." or ")" in b.closers:
+        return None  # "?", "!", ellipses, brackets: left to other rules / sentencex
     first = _first_letter(b.head)
     if not first.isupper():
         return None
     word = _bare_word(b.word)
-    if len(word) < 2 or word in _AMBIGUOUS or not _PLAIN_WORD.fullmatch(word):
-        return None  # initials, "U.S.", "Inc." ...: sentencex decides
-    if not b.sx and _inside_quotes(b.line, b.term_start, b.cut):
-        return None
+    if len(word) < 2 or not _PLAIN_WORD.fullmatch(word):
+        return None  # initials, "U.S.", "a.m." ...: sentencex decides
     return True
 
 
@@ -424,11 +666,14 @@ _RULES = (
     _rule_inside_token,
     _rule_lowercase_continuation,
     _rule_title,
+    _rule_time_of_day,
     _rule_number_after_abbreviation,
     _rule_attribution,
     _rule_opening_quote,
     _rule_four_dot_ellipsis,
     _rule_parenthesised_sentence,
+    _rule_inside_quotes,
+    _rule_ambiguous_abbreviation,
     _rule_word_then_capital,
 )
 
@@ -464,14 +709,3 @@ def _split_inline_list(line: str, cuts: list[int]) -> list[int]:
     if not added:
         return cuts
     return sorted(set(cuts).union(added))
-
-
-def _join_list_markers(line: str, cuts: list[int]) -> list[int]:
-    """A segment that is only a list marker ("1.", "a)", "•") joins the next."""
-    kept = []
-    prev = 0
-    for cut in cuts:
-        if not _MARKER_ONLY.fullmatch(line[prev:cut].strip()):
-            kept.append(cut)
-            prev = cut
-    return kept

@@ -1,0 +1,816 @@
+"""Tests for annotator.segment: one group per rule, offset invariants, a
+property test, the shared news article, our own news paragraphs, and the
+Golden Rules accuracy.  Everything under ../shared/corpus is optional."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from annotator.segment import segment
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+def sents(text: str) -> list[str]:
+    return [text[a:b] for a, b in segment(text)]
+
+
+def check_invariants(text: str) -> list[tuple[int, int]]:
+    spans = segment(text)
+    assert isinstance(spans, list)
+    prev_end = 0
+    for span in spans:
+        assert isinstance(span, tuple) and len(span) == 2
+        a, b = span
+        assert isinstance(a, int) and isinstance(b, int)
+        assert prev_end <= a < b <= len(text), (span, prev_end)
+        piece = text[a:b]
+        assert piece == piece.strip(), repr(piece)
+        prev_end = b
+    # everything outside the sentences is whitespace
+    covered = set()
+    for a, b in spans:
+        covered.update(range(a, b))
+    assert all(text[i].isspace() for i in range(len(text)) if i not in covered)
+    return spans
+
+
+def corpus(name: str) -> Path:
+    path = CORPUS / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (shared corpus not available)")
+    return path
+
+
+# --------------------------------------------------------------------------
+# Empty input and the basic contract
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n", "\r\n\t  \u00a0\u2028 "])
+def test_empty_or_whitespace_gives_nothing(text):
+    assert segment(text) == []
+
+
+def test_simple_sentences_and_offsets():
+    text = "  Hello world.   My name is Jonas.  "
+    assert segment(text) == [(2, 14), (17, 34)]
+    assert sents(text) == ["Hello world.", "My name is Jonas."]
+
+
+def test_text_without_terminator_is_one_sentence():
+    assert sents("no full stop here") == ["no full stop here"]
+
+
+# --------------------------------------------------------------------------
+# Rule: a line break always ends a sentence
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r\n", "\r", "\n\n", "\r\n\r\n", "\u2028", "\u2029", "\x85"])
+def test_line_break_ends_sentence(brk):
+    text = f"Title of the story{brk}By Jane Roe, Staff Writer{brk}The council met on Monday. It voted."
+    assert sents(text) == [
+        "Title of the story",
+        "By Jane Roe, Staff Writer",
+        "The council met on Monday.",
+        "It voted.",
+    ]
+    check_invariants(text)
+
+
+def test_line_break_splits_even_mid_sentence():
+    assert sents("The council met\non Monday.") == ["The council met", "on Monday."]
+
+
+def test_crlf_offsets_point_into_original_text():
+    text = "First line.\r\nSecond line. Third.\r\n"
+    spans = check_invariants(text)
+    assert [text[a:b] for a, b in spans] == ["First line.", "Second line.", "Third."]
+    assert spans[1] == (13, 25)
+
+
+def test_lone_cr_is_a_line_break():
+    assert sents("One\rTwo") == ["One", "Two"]
+
+
+# --------------------------------------------------------------------------
+# Rule: no break inside abbreviations and titles
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GOC Operations Maj.-Gen. Aharon Haliva met the envoys.",
+        "Lt. Col. Sarah Brandt led the unit.",
+        "The order came from Lt. Dana Kimura.",
+        "Sen. Raphael Warnock spoke first.",
+        "Gen. Mark Milley testified for three hours.",
+        "Col. Ruth Adeyemi commands the base.",
+        "Gov. Kathy Hochul signed the bill.",
+        "Rep. Ilhan Omar voted against it.",
+        "The troops returned to Ft. Bragg last week.",
+        "The U.S. Army and the U.N. Security Council and the U.K. Treasury agreed.",
+        "Dr. Amina Yusuf and Prof. Lars Eriksen led the study.",
+        "Mr. Smith, Mrs. Smith and Ms. Jones were present.",
+        "The service was held at St. Paul's Cathedral.",
+        "The hearing is set for Jan. 5 and the ruling for Feb. 12.",
+        "It runs from Aug. 1 to Sept. 30 and again in Dec. 2025.",
+        "Apple Inc. and Microsoft Corp. signed the deal with Foo Ltd. yesterday.",
+        "The deal with Pitt, Briggs & Co. closed at noon.",
+        "The trip takes approx. 40 minutes by car.",
+        "It was Harlow vs. Dunmore all over again.",
+        "They brought tents, stoves, etc. and stayed a week.",
+        "Brig.-Gen. Tomas Reyes and Vice-Adm. Helen Park attended.",
+        "The Rev. Dr. Martin Luther King Jr. spoke in 1963.",
+        "Roe v. Wade was overturned in 2022.",
+        "The Mass. Supreme Judicial Court ruled on Friday.",
+        "Apple Inc. Chief Executive Tim Cook spoke.",
+        "He earned an M.B.A. from Harvard in 1998.",
+        "Like many states, e.g. Ohio, it raised the tax.",
+    ],
+)
+def test_abbreviation_mid_sentence_does_not_split(text):
+    assert sents(text) == [text]
+
+
+def test_maj_gen_kept_whole():
+    text = "The envoys met Maj.-Gen. Aharon Haliva. Talks lasted an hour."
+    assert sents(text) == ["The envoys met Maj.-Gen. Aharon Haliva.", "Talks lasted an hour."]
+
+
+def test_etc_at_sentence_end_splits():
+    assert sents("He bought apples, pears, etc. Then he left.") == [
+        "He bought apples, pears, etc.",
+        "Then he left.",
+    ]
+
+
+def test_ambiguous_abbreviation_before_sentence_opener_splits():
+    assert sents("They closed the deal with Pitt, Briggs & Co. It closed yesterday.") == [
+        "They closed the deal with Pitt, Briggs & Co.",
+        "It closed yesterday.",
+    ]
+    assert sents("I live in the U.S. How about you?") == ["I live in the U.S.", "How about you?"]
+
+
+def test_no_only_before_a_digit():
+    assert sents("He lives at No. 10 Downing St. and works there.") == [
+        "He lives at No. 10 Downing St. and works there."
+    ]
+    assert sents("Asked if he would run, he said no. Gen. Milley agreed.") == [
+        "Asked if he would run, he said no.",
+        "Gen. Milley agreed.",
+    ]
+    assert sents("No. That is wrong.") == ["No.", "That is wrong."]
+
+
+def test_words_sentencex_takes_for_abbreviations_still_end_sentences():
+    assert sents("The vote was moved to May. Lawmakers objected.") == [
+        "The vote was moved to May.",
+        "Lawmakers objected.",
+    ]
+    assert sents("Nobody told me. Police arrived later.") == ["Nobody told me.", "Police arrived later."]
+    assert sents("He was ill. Doctors were called.") == ["He was ill.", "Doctors were called."]
+
+
+def test_time_of_day():
+    assert sents("They met at 3 p.m. Tuesday at City Hall. It ended at 5 p.m. The next one is Friday.") == [
+        "They met at 3 p.m. Tuesday at City Hall.",
+        "It ended at 5 p.m.",
+        "The next one is Friday.",
+    ]
+    assert sents("It happened at 2 a.m. Police said nobody was hurt.") == [
+        "It happened at 2 a.m.",
+        "Police said nobody was hurt.",
+    ]
+
+
+# --------------------------------------------------------------------------
+# Rule: initials
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "J. R. R. Tolkien wrote the book.",
+        "George W. Bush met the press.",
+        "The architect I. M. Pei designed it.",
+        "My name is Jonas E. Smith.",
+        "Mr. Obama's successor, Donald J. Trump, took office.",
+    ],
+)
+def test_initials_do_not_split(text):
+    assert sents(text) == [text]
+
+
+def test_pronoun_i_can_end_a_sentence():
+    assert sents("We make a good team, you and I. Did you see Albert I. Jones yesterday?") == [
+        "We make a good team, you and I.",
+        "Did you see Albert I. Jones yesterday?",
+    ]
+
+
+# --------------------------------------------------------------------------
+# Rule: no break inside a token (numbers, money, URLs, e-mail, versions)
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The loss was $1.2bn, up 3.5% on the year.",
+        "The account held 1,000.50 euros.",
+        "Read it at https://www.example.org/news/story.html?id=4.2 today.",
+        "Write to jane.doe@example.co.uk for details.",
+        "Version 3.11.7 fixed the bug.",
+        "The quake measured 6.2 on the scale.",
+        "It is on the site example.com now.",
+        "That is JFK Jr.'s book.",
+    ],
+)
+def test_tokens_do_not_split(text):
+    assert sents(text) == [text]
+
+
+def test_url_and_email_at_sentence_end():
+    assert sents("Her email is Jane.Doe@example.com. I wrote to her.") == [
+        "Her email is Jane.Doe@example.com.",
+        "I wrote to her.",
+    ]
+    assert sents("See https://example.org/a.html. Then call us.") == [
+        "See https://example.org/a.html.",
+        "Then call us.",
+    ]
+
+
+def test_money_at_sentence_end():
+    assert sents("She has $100.00. It is in her bag.") == ["She has $100.00.", "It is in her bag."]
+
+
+# --------------------------------------------------------------------------
+# Rule: ellipsis inside a sentence
+# --------------------------------------------------------------------------
+
+
+def test_ellipsis_without_space_before_lowercase():
+    text = "He said the “very strong security of the State of Israel…is one of the top priorities of Russia.”"
+    assert sents(text) == [text]
+
+
+def test_ellipsis_with_space_before_lowercase():
+    assert sents("And so... we went home. It was late.") == ["And so... we went home.", "It was late."]
+    assert sents("He paused … then carried on.") == ["He paused … then carried on."]
+
+
+def test_ellipsis_before_capital_ends_sentence():
+    assert sents("I never meant that.... She left the store.") == ["I never meant that....", "She left the store."]
+
+
+def test_four_dot_ellipsis_starts_next_sentence():
+    text = "It was weakened . . . was combined into compounds. . . . The practice was not abandoned. . . ."
+    assert sents(text) == [
+        "It was weakened . . . was combined into compounds.",
+        ". . . The practice was not abandoned. . . .",
+    ]
+
+
+# --------------------------------------------------------------------------
+# Rule: quote + lower-case attribution; "?" or "!" + lower case
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "“Why?” she asked.",
+        "“Go now!” he shouted.",
+        "“It is done.” he said.",
+        "\"This is great.\" she said.",
+        "'This is great.' she said.",
+        "‘Is it over?’ asked one resident.",
+        "Why? because I said so.",
+        "She works at Yahoo! in the accounting department.",
+        "The question — can the city afford it? — remains open.",
+        "“Why would we?” Mr. Tan asked.",
+        "“It is finished.” Smith said.",
+    ],
+)
+def test_quote_with_attribution_is_one_sentence(text):
+    assert sents(text) == [text]
+
+
+def test_quote_then_capital_sentence_splits():
+    assert sents("She turned to him, \"This is great.\" She held the book out.") == [
+        "She turned to him, \"This is great.\"",
+        "She held the book out.",
+    ]
+    assert sents("The minister called it “a disgrace.” Critics agreed.") == [
+        "The minister called it “a disgrace.”",
+        "Critics agreed.",
+    ]
+    # a quote and then a new sentence that merely starts with a name and a verb
+    assert sents("He said: “We lost.” Smith said the team would regroup.") == [
+        "He said: “We lost.”",
+        "Smith said the team would regroup.",
+    ]
+
+
+def test_sentences_inside_a_quote_stay_together():
+    text = "“We are not leaving. This is our home,” said Amira Haddad. Her neighbours nodded."
+    assert sents(text) == ["“We are not leaving. This is our home,” said Amira Haddad.", "Her neighbours nodded."]
+    text = "‘We won. Now we rest,’ he said. ‘Tomorrow we train.’"
+    assert sents(text) == ["‘We won. Now we rest,’ he said.", "‘Tomorrow we train.’"]
+    text = "'We won. Now we rest,' he said. It's over."
+    assert sents(text) == ["'We won. Now we rest,' he said.", "It's over."]
+
+
+# --------------------------------------------------------------------------
+# Rule: list markers
+# --------------------------------------------------------------------------
+
+
+def test_marker_only_segment_joins_next():
+    assert sents("1. The first item. 2. The second item.") == ["1. The first item.", "2. The second item."]
+    assert sents("a) Apples.\nb) Pears.") == ["a) Apples.", "b) Pears."]
+    assert sents("1.\nThe first item.") == ["1.", "The first item."]  # a line break still wins
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("1. The first item 2. The second item", ["1. The first item", "2. The second item"]),
+        ("1.) The first item 2.) The second item", ["1.) The first item", "2.) The second item"]),
+        ("1) The first item 2) The second item", ["1) The first item", "2) The second item"]),
+        ("a. The first item b. The second item c. The third item", ["a. The first item", "b. The second item", "c. The third item"]),
+        ("• 9. The first item • 10. The second item", ["• 9. The first item", "• 10. The second item"]),
+        ("⁃9. The first item ⁃10. The second item", ["⁃9. The first item", "⁃10. The second item"]),
+    ],
+)
+def test_list_on_one_line(text, expected):
+    assert sents(text) == expected
+
+
+def test_inline_list_needs_consecutive_numbers_and_no_abbreviation():
+    assert sents("1. The company ranked No. 2. It was fine.") == ["1. The company ranked No. 2.", "It was fine."]
+    assert sents("The plan calls for 1) more buses, 2) wider pavements and 3) lower fares.") == [
+        "The plan calls for 1) more buses, 2) wider pavements and 3) lower fares."
+    ]
+
+
+# --------------------------------------------------------------------------
+# Rule: opening quote after a sentence end; parenthesised sentences
+# --------------------------------------------------------------------------
+
+
+def test_split_before_opening_quote():
+    assert sents("The crowd waited. “Enough is enough!” read one banner.") == [
+        "The crowd waited.",
+        "“Enough is enough!” read one banner.",
+    ]
+    assert sents("He left.“We are done,” she said.") == ["He left.", "“We are done,” she said."]
+    assert sents("He said \"no.\" \"Yes,\" she said.") == ["He said \"no.\"", "\"Yes,\" she said."]
+    assert sents("The talks ended at 5 p.m. “We agreed,” he said.") == [
+        "The talks ended at 5 p.m.",
+        "“We agreed,” he said.",
+    ]
+
+
+def test_question_in_quote_then_new_sentence():
+    assert sents("He asked: “Is that legal?” No one answered. The group — known as “Friends of the Valley” — said it would sue.") == [
+        "He asked: “Is that legal?”",
+        "No one answered.",
+        "The group — known as “Friends of the Valley” — said it would sue.",
+    ]
+    assert sents("The minister said the talks were “constructive.” But she gave no details.") == [
+        "The minister said the talks were “constructive.”",
+        "But she gave no details.",
+    ]
+
+
+def test_split_after_parenthesised_sentence():
+    assert sents("The mayor resigned. (She had been under investigation.) Her deputy takes over.") == [
+        "The mayor resigned.",
+        "(She had been under investigation.)",
+        "Her deputy takes over.",
+    ]
+
+
+def test_parenthesis_inside_sentence_does_not_split():
+    text = "He teaches science (He previously worked for 5 years as an engineer.) at the local University."
+    assert sents(text) == [text]
+    assert sents("The law takes effect in 2025 (pending approval). Critics say it is weak.") == [
+        "The law takes effect in 2025 (pending approval).",
+        "Critics say it is weak.",
+    ]
+
+
+# --------------------------------------------------------------------------
+# Offsets: Unicode, whitespace, invariants
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Great work 👍🏽. Thanks 🇺🇦! Next one.", ["Great work 👍🏽.", "Thanks 🇺🇦!", "Next one."]),
+        ("Cafe\u0301 owners protested. The mayor listened.", ["Cafe\u0301 owners protested.", "The mayor listened."]),
+        ("Le ministre a parlé. L’été sera chaud.", ["Le ministre a parlé.", "L’été sera chaud."]),
+        ("“Quoted.” Then plain.", ["“Quoted.”", "Then plain."]),
+        ("Tab\tseparated. Non\u00a0breaking.\u00a0Next.", ["Tab\tseparated.", "Non\u00a0breaking.", "Next."]),
+        ("👨‍👩‍👧 family. 🇬🇧🇺🇸 flags.", ["👨‍👩‍👧 family.", "🇬🇧🇺🇸 flags."]),
+    ],
+)
+def test_unicode_offsets(text, expected):
+    check_invariants(text)
+    assert sents(text) == expected
+
+
+def test_offsets_are_code_points_after_emoji():
+    text = "🇺🇦🇺🇦 One. Two."
+    spans = segment(text)
+    assert spans == [(0, 9), (10, 14)]  # each flag is two code points
+
+
+@pytest.mark.parametrize("text", ["S\xa0.", "A\u2003. B", "The U.S\xa0. Next one.", "I\u3000. Did it?", "Mr.\u202fSmith. He left."])
+def test_sentencex_panic_inputs_do_not_crash(text):
+    """sentencex 1.0.32 panics on a capital, a non-ASCII space and a full stop."""
+    check_invariants(text)
+
+
+def test_lone_surrogate_does_not_crash():
+    text = "Broken \ud800 text. Next one."
+    assert sents(text) == ["Broken \ud800 text.", "Next one."]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text())
+def test_property_arbitrary_text(text):
+    check_invariants(text)
+
+
+_NEWSY = st.lists(
+    st.sampled_from(
+        list("aAbBzZ019 .!?,;:-—–…\"'“”‘’()[]•\n\r\t\u00a0")
+        + ["Mr.", "U.S.", "No.", " e\u0301", "👍🏽", "🇺🇦", "...", ". . .", "1.", "a)", "Dr. ", "p.m. ", "http://x.y/z. "]
+    ),
+    max_size=120,
+).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_NEWSY)
+def test_property_punctuation_heavy_text(text):
+    check_invariants(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["\n", "\r\n", "\r", " ", "A b.", "C d?", "“E!” f g.", "(H i.)"]), max_size=40))
+def test_property_sentences_never_cross_line_breaks(parts):
+    text = "".join(parts)
+    for a, b in check_invariants(text):
+        assert "\n" not in text[a:b] and "\r" not in text[a:b]
+
+
+# --------------------------------------------------------------------------
+# The shared news article (skips when ../shared is absent)
+# --------------------------------------------------------------------------
+
+
+def _article() -> str:
+    return corpus("news_russia_israel.txt").read_text(encoding="utf-8")
+
+
+def test_article_invariants_and_lines():
+    text = _article()
+    spans = check_invariants(text)
+    for a, b in spans:
+        assert "\n" not in text[a:b]
+    # every non-empty line starts a sentence
+    pos = 0
+    starts = {a for a, _ in spans}
+    for line in text.split("\n"):
+        if line.strip():
+            assert pos + len(line) - len(line.lstrip()) in starts
+        pos += len(line) + 1
+
+
+def test_article_title_and_byline_are_sentences():
+    text = _article()
+    lines = text.split("\n")
+    got = sents(text)
+    assert got[0] == lines[0].strip()
+    assert got[1] == lines[1].strip()
+    assert got[1].startswith("By ")
+
+
+def test_article_maj_gen_not_split():
+    got = sents(_article())
+    hits = [s for s in got if "Aharon Haliva" in s]
+    assert len(hits) == 1 and "Maj.-Gen. Aharon Haliva" in hits[0]
+    assert not any(s.endswith("Maj.") or s.endswith("-Gen.") for s in got)
+
+
+def test_article_ellipsis_not_split():
+    got = sents(_article())
+    hits = [s for s in got if "State of Israel…is" in s]
+    assert len(hits) == 1
+    assert hits[0].startswith("This follows hard on the heels")
+    assert hits[0].endswith("is one of the top priorities of Russia.”")
+
+
+# --------------------------------------------------------------------------
+# Our own news paragraphs (written for these tests)
+# --------------------------------------------------------------------------
+
+NEWS = [
+    (
+        "Lt. Gen. Maria Okafor, who commands the southern district, told reporters on Monday that the drills would continue. Brig.-Gen. Tomas Reyes disagreed. He said the troops were exhausted.",
+        [
+            "Lt. Gen. Maria Okafor, who commands the southern district, told reporters on Monday that the drills would continue.",
+            "Brig.-Gen. Tomas Reyes disagreed.",
+            "He said the troops were exhausted.",
+        ],
+    ),
+    (
+        "The U.S. Senate passed the measure 52-48 late Thursday. Sen. Alan Pierce, R-Texas, called it a victory for taxpayers. Rep. Dana Liu, D-Calif., said the fight was not over because the U.S. House still had to vote.",
+        [
+            "The U.S. Senate passed the measure 52-48 late Thursday.",
+            "Sen. Alan Pierce, R-Texas, called it a victory for taxpayers.",
+            "Rep. Dana Liu, D-Calif., said the fight was not over because the U.S. House still had to vote.",
+        ],
+    ),
+    (
+        "Shares of Norvex Corp. fell 4.7% to $18.25 in early trading. The company reported a quarterly loss of $1.2bn, or 83 cents a share. Analysts had expected revenue of about 3,450.5 million euros.",
+        [
+            "Shares of Norvex Corp. fell 4.7% to $18.25 in early trading.",
+            "The company reported a quarterly loss of $1.2bn, or 83 cents a share.",
+            "Analysts had expected revenue of about 3,450.5 million euros.",
+        ],
+    ),
+    (
+        "“Who is going to pay for this?” she asked. “Nobody has told us anything.” The ministry did not respond to a request for comment.",
+        [
+            "“Who is going to pay for this?” she asked.",
+            "“Nobody has told us anything.”",
+            "The ministry did not respond to a request for comment.",
+        ],
+    ),
+    (
+        "“We are not leaving. This is our home, and we will rebuild it,” said Amira Haddad, 54, standing outside the ruins of her shop. Her neighbours nodded.",
+        [
+            "“We are not leaving. This is our home, and we will rebuild it,” said Amira Haddad, 54, standing outside the ruins of her shop.",
+            "Her neighbours nodded.",
+        ],
+    ),
+    (
+        "The spokesman said the agreement was “a first step…toward lasting calm in the region.” Critics were unconvinced.",
+        [
+            "The spokesman said the agreement was “a first step…toward lasting calm in the region.”",
+            "Critics were unconvinced.",
+        ],
+    ),
+    (
+        "The report was written by Dr. H. G. Patel and Mr. J. P. Morgan-Hale of the city council. It was published on Jan. 14 and revised on Feb. 2. Nobody read it.",
+        [
+            "The report was written by Dr. H. G. Patel and Mr. J. P. Morgan-Hale of the city council.",
+            "It was published on Jan. 14 and revised on Feb. 2.",
+            "Nobody read it.",
+        ],
+    ),
+    (
+        "Tips can be sent to tips@citydesk.example.org or submitted at https://citydesk.example.org/tips. The form takes about five minutes. Version 2.3.1 of the app adds a button for it.",
+        [
+            "Tips can be sent to tips@citydesk.example.org or submitted at https://citydesk.example.org/tips.",
+            "The form takes about five minutes.",
+            "Version 2.3.1 of the app adds a button for it.",
+        ],
+    ),
+    (
+        "The mayor resigned on Friday. (She had been under investigation since March.) Her deputy will serve until an election is held.",
+        [
+            "The mayor resigned on Friday.",
+            "(She had been under investigation since March.)",
+            "Her deputy will serve until an election is held.",
+        ],
+    ),
+    (
+        "The bill, known as Resolution No. 7, was rejected. Asked whether he would try again, the senator said no. Gov. Ellen Marsh said she was relieved.",
+        [
+            "The bill, known as Resolution No. 7, was rejected.",
+            "Asked whether he would try again, the senator said no.",
+            "Gov. Ellen Marsh said she was relieved.",
+        ],
+    ),
+    (
+        "The fire broke out at about 4:30 a.m. Sunday near St. Mary's Hospital. Firefighters from Mt. Pleasant arrived by 5 a.m. and contained it within two hours.",
+        [
+            "The fire broke out at about 4:30 a.m. Sunday near St. Mary's Hospital.",
+            "Firefighters from Mt. Pleasant arrived by 5 a.m. and contained it within two hours.",
+        ],
+    ),
+    (
+        "The crowd chanted for an hour. “Enough is enough!” read one banner. Was anyone listening? Officials said they were.",
+        [
+            "The crowd chanted for an hour.",
+            "“Enough is enough!” read one banner.",
+            "Was anyone listening?",
+            "Officials said they were.",
+        ],
+    ),
+    (
+        "The vote has been postponed until May. Lawmakers blamed the delay on the budget. “Nobody explained it to me.” Ms. Greer said she would ask again.",
+        [
+            "The vote has been postponed until May.",
+            "Lawmakers blamed the delay on the budget.",
+            "“Nobody explained it to me.”",
+            "Ms. Greer said she would ask again.",
+        ],
+    ),
+    (
+        "Harlow Inc. said the case, Harlow vs. Dunmore, would cost approx. 40 million dollars. Legal fees, travel, etc. were included. The company expects a ruling in the autumn.",
+        [
+            "Harlow Inc. said the case, Harlow vs. Dunmore, would cost approx. 40 million dollars.",
+            "Legal fees, travel, etc. were included.",
+            "The company expects a ruling in the autumn.",
+        ],
+    ),
+    (
+        "Col. Ruth Adeyemi arrived at Ft. Bragg on Tuesday. The U.N. envoy and the U.K. ambassador joined her. They toured the base.",
+        [
+            "Col. Ruth Adeyemi arrived at Ft. Bragg on Tuesday.",
+            "The U.N. envoy and the U.K. ambassador joined her.",
+            "They toured the base.",
+        ],
+    ),
+    (
+        "BRUSSELS (Reuters) — European ministers agreed on Tuesday to extend the sanctions by six months. The decision needs final approval from national leaders.",
+        [
+            "BRUSSELS (Reuters) — European ministers agreed on Tuesday to extend the sanctions by six months.",
+            "The decision needs final approval from national leaders.",
+        ],
+    ),
+    (
+        "Prof. Ingrid Holm and Mrs. Beatrice Kaye founded the charity in 1998. Martin Lowe Jr. joined its board last year. The group now has 300 volunteers.",
+        [
+            "Prof. Ingrid Holm and Mrs. Beatrice Kaye founded the charity in 1998.",
+            "Martin Lowe Jr. joined its board last year.",
+            "The group now has 300 volunteers.",
+        ],
+    ),
+    (
+        "“Why now?” asked one resident. Another shrugged and said the town had waited... and waited. Then the money arrived.",
+        [
+            "“Why now?” asked one resident.",
+            "Another shrugged and said the town had waited... and waited.",
+            "Then the money arrived.",
+        ],
+    ),
+    (
+        "Inflation was 3.2 per cent in Oct. and 3.4 per cent in Nov. The central bank meets next week. A spokesperson for Amazon.com Inc. declined to comment.",
+        [
+            "Inflation was 3.2 per cent in Oct. and 3.4 per cent in Nov.",
+            "The central bank meets next week.",
+            "A spokesperson for Amazon.com Inc. declined to comment.",
+        ],
+    ),
+    (
+        "Police said the suspect, 34, was arrested at 2 a.m. Saturday. He is due in court on Monday. “This is a disaster,” the mayor wrote on X. “We need help now!” Her post was shared 10,000 times.",
+        [
+            "Police said the suspect, 34, was arrested at 2 a.m. Saturday.",
+            "He is due in court on Monday.",
+            "“This is a disaster,” the mayor wrote on X.",
+            "“We need help now!”",
+            "Her post was shared 10,000 times.",
+        ],
+    ),
+    (
+        "Gov. Kathy Hochul (D-N.Y.) signed the bill on Wednesday. The F.B.I. said it was investigating the leak. Ph.D. students at the university staged a walkout.",
+        [
+            "Gov. Kathy Hochul (D-N.Y.) signed the bill on Wednesday.",
+            "The F.B.I. said it was investigating the leak.",
+            "Ph.D. students at the university staged a walkout.",
+        ],
+    ),
+    (
+        "The summit was held in Washington, D.C. The next one will be in Ottawa, where Prime Minister Mark Tan said he expects “real progress.” Officials declined to give a date.",
+        [
+            "The summit was held in Washington, D.C.",
+            "The next one will be in Ottawa, where Prime Minister Mark Tan said he expects “real progress.”",
+            "Officials declined to give a date.",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize("text,expected", NEWS, ids=[f"news{i:02d}" for i in range(1, len(NEWS) + 1)])
+def test_news_paragraph(text, expected):
+    assert sents(text) == expected
+    check_invariants(text)
+
+
+def test_news_paragraphs_as_one_article():
+    """Paragraphs joined by line breaks give the concatenation of their sentences."""
+    text = "Headline without a full stop\r\nBy A. Reporter\r\n" + "\n".join(t for t, _ in NEWS)
+    expected = ["Headline without a full stop", "By A. Reporter"] + [s for _, e in NEWS for s in e]
+    assert sents(text) == expected
+
+
+# --------------------------------------------------------------------------
+# Golden Rules accuracy (skips when ../shared is absent)
+# --------------------------------------------------------------------------
+
+
+def test_golden_rules_accuracy():
+    examples = json.loads(corpus("golden_rules_en.json").read_text(encoding="utf-8"))["examples"]
+    failed = []
+    for ex in examples:
+        got = [s.strip() for s in sents(ex["text"]) if s.strip()]
+        if got != ex["expected"]:
+            failed.append((ex["id"], got))
+    correct = len(examples) - len(failed)
+    assert correct >= 47, f"{correct}/{len(examples)}; failed: {failed}"
+
+
+# --------------------------------------------------------------------------
+# Module hygiene
+# --------------------------------------------------------------------------
+
+
+def test_module_has_no_mutable_state_and_no_flask_or_pysbd():
+    """Load segment.py on its own (without the package) in a fresh interpreter
+    and check what it pulls in and what it keeps at module level."""
+    code = (
+        "import __future__, importlib.util, sys, re, types\n"
+        f"spec = importlib.util.spec_from_file_location('seg', {str(ROOT / 'annotator' / 'segment.py')!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "m.segment('Hello. World.')\n"
+        "assert 'flask' not in sys.modules and 'pysbd' not in sys.modules, 'heavy import'\n"
+        "ok = (str, int, float, bytes, frozenset, tuple, type(None), re.Pattern,\n"
+        "      types.ModuleType, types.FunctionType, type, __future__._Feature)\n"
+        "bad = [k for k, v in vars(m).items() if not k.startswith('__') and not isinstance(v, ok)]\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_segment_is_pure():
+    text = "One. Two. Three."
+    assert segment(text) == segment(text) == [(0, 4), (5, 9), (10, 16)]
+    assert isinstance(segment, types.FunctionType)
+
+
+# --------------------------------------------------------------------------
+# The fast paths in _decide agree with the rules they shortcut
+# --------------------------------------------------------------------------
+
+_FAST_PATH_TEXT = st.lists(
+    st.sampled_from(
+        [" ", "  ", ". ", "? ", "! ", "… ", ".” ", ".) ", "(", "“", "\"", "'", "’", "‘", "”", ")",
+         "word", "Word", "said", "no", "Dr", "Maj.-Gen", "Inc", "U.S", "a.m", "J", "I", "etc", "No",
+         "Jan", "5", "3.5", "iPhone", "she", "The", "approx", "vs", "St", "e.g", "1", "a", "Ill",
+         "Mass", "Supreme", "Co", "It", "may", "May", "p.m", "Monday", "(The", "2.", "b)"]
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_FAST_PATH_TEXT)
+def test_fast_paths_agree_with_rules(line):
+    import annotator.segment as seg
+
+    if not line.strip() or any(c in line for c in "\n\r"):
+        return
+    ctx = seg._Line(line, seg._sentencex_cuts([line])[0])
+    for cut in sorted(ctx.sx_set.union(seg._candidates(line))):
+        sx = cut in ctx.sx_set
+        assert seg._decide(ctx, cut) == seg._decide_by_rules(ctx, cut, sx), (line, cut)
+
+
+def test_batched_sentencex_equals_per_line_calls():
+    import annotator.segment as seg
+
+    lines = ["Title line", "  Mr. Smith went. He came back.  ", "“Quote. Inside,” he said. Then.", "a", "One! Two? Three…"]
+    assert seg._sentencex_joined_cuts(lines) == [seg._sentencex_line_cuts(line) for line in lines]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_NEWSY, st.text()).map(lambda t: "".join(t.splitlines())), min_size=1, max_size=6))
+def test_property_batched_sentencex_equals_per_line(lines):
+    import annotator.segment as seg
+
+    lines = [line for line in lines if line.strip() and not any(0xD800 <= ord(c) <= 0xDFFF for c in line)]
+    if lines:
+        assert seg._sentencex_joined_cuts(lines) == [seg._sentencex_line_cuts(line) for line in lines]
