@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from .models import Annotation, Article, Assignment, GoldLabel, Project, Relation, Sentence, Span, User
 
 MAX_CHART_DAYS = 366
+MAX_BAR_WIDTH = 36
 
 
 def _sentence_counts(project_id: int) -> Any:
@@ -181,7 +182,8 @@ def chart(days: list[tuple[date, int]], width: int = 720, height: int = 180, pad
     for i, (day, n) in enumerate(series):
         x = pad + i * step
         h = inner_h * n / max_daily
-        bars.append({"x": round(x + step * 0.1, 2), "y": round(pad + inner_h - h, 2), "w": round(max(step * 0.8, 0.5), 2), "h": round(h, 2), "day": day, "n": n})
+        w = min(max(step * 0.8, 0.5), MAX_BAR_WIDTH)  # a single day is a bar, not a wall
+        bars.append({"x": round(x + (step - w) / 2, 2), "y": round(pad + inner_h - h, 2), "w": round(w, 2), "h": round(h, 2), "day": day, "n": n})
         running += n
         points.append(f"{round(x + step / 2, 2)},{round(pad + inner_h - inner_h * running / (total or 1), 2)}")
     every = max(1, span // 6)

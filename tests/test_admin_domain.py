@@ -149,3 +149,45 @@ def test_update_project_keeps_labels_in_use(app):
             projects.update_project(s, project, annotators_per_article=0)
         s.rollback()
         json.dumps(project.label_schema)
+
+
+def test_chart_geometry_fills_empty_days_and_runs_a_total():
+    from datetime import date, timedelta
+
+    from annotator import progress
+
+    assert progress.chart([]) is None
+    start = date(2026, 1, 1)
+    chart = progress.chart([(start, 2), (start + timedelta(days=3), 4)], width=400, height=100, pad=20)
+    assert [b["n"] for b in chart.bars] == [2, 0, 0, 4] and chart.total == 6 and chart.max_daily == 4
+    assert chart.bars[3]["h"] == 60 and chart.bars[0]["h"] == 30 and chart.bars[1]["h"] == 0
+    ys = [float(p.split(",")[1]) for p in chart.line.split()]
+    assert ys[0] == 80 - 60 * 2 / 6 and ys[-1] == 20  # the running total ends at the top
+    one = progress.chart([(start, 1)], width=400, height=100, pad=20)
+    assert one.bars[0]["w"] == progress.MAX_BAR_WIDTH
+    long = progress.chart([(start, 1), (start + timedelta(days=800), 1)])
+    assert len(long.bars) == progress.MAX_CHART_DAYS and long.total == 2  # older days count in the running total
+
+
+def test_labels_per_day_and_overview(app):
+    with app.app_context():
+        ids = setup_project(n_articles=2)
+        s = db.session
+        commit(lambda: assignment.assign_balanced(s, ids["project"], 2))
+        article = s.scalar(select(Article.id).order_by(Article.id))
+        annotations.write(s, lambda: annotations.put_label(s, ids["a1"], article, 0, "CFS"))
+        annotations.write(s, lambda: annotations.put_label(s, ids["a2"], article, 0, "NFS"))
+        from datetime import datetime, timezone
+
+        from annotator import progress
+
+        days = progress.labels_per_day(s, ids["project"])
+        assert days == [(datetime.now(timezone.utc).date(), 2)]
+        assert progress.labels_per_day(s, ids["project"], ids["a1"])[0][1] == 1
+        counts = progress.overview(s, ids["project"])
+        assert (counts["articles"], counts["sentences"], counts["labels"], counts["annotators"]) == (2, 4, 2, 3)
+        assert [(d["name"], d["count"]) for d in counts["distribution"]] == [("CFS", 1), ("UFS", 0), ("NFS", 1)]
+        people = {p["name"]: p for p in progress.annotator_progress(s, ids["project"])}
+        assert sum(p["labelled"] for p in people.values()) == 2 and sum(p["articles"] for p in people.values()) == 4
+        rows = progress.article_progress(s, ids["project"])
+        assert rows[0]["labelled"] == 2 and rows[0]["expected"] == 4 and rows[1]["labelled"] == 0

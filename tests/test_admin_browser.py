@@ -1,0 +1,215 @@
+"""An admin who never opens a terminal sets up a project in a real browser (Debian's Chromium), on a real server and database.
+
+From an empty database with one admin: a project from a preset, guidelines with
+a preview, two annotators, a JSONL upload with a broken line (named, nothing
+stored) and a good one, two annotators per article, and the progress page
+moving after an annotator labels a sentence. Then the segmentation page: the
+split position picked by clicking in text with an emoji (UTF-16 in the DOM,
+code points on the server). Any console error (a CSP violation included) fails.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+import annotator.annotations as annotations
+from annotator.db import db
+from annotator.models import Article, Assignment, GuidelineVersion, Project, Sentence, User
+
+from .conftest import add_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "correct horse"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent"),
+]
+
+ARTICLES = [
+    {"id": "bridge", "title": "Bridge repairs", "text": "Bridge repairs will cost $41.5m. The council said so on Tuesday. Work starts in May."},
+    {"id": "school", "title": "School meals", "text": "Fans gave it a 👍🏽 and cheered. Free meals reach 12,000 pupils. Critics want more."},
+    {"id": "rates", "title": "Rates", "text": "Rates rose 4% in March. The bank expects more rises."},
+]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(app) -> Iterator[str]:
+    """The app on a free localhost port, in a thread, against the test's own database."""
+    from werkzeug.serving import make_server
+
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join(5)
+
+
+def log_in(chromium, server: str, name: str):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico") else None)
+    page.goto(f"{server}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/")
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def count(app, model, *where) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def jsonl(rows) -> bytes:
+    return ("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n").encode()
+
+
+def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
+    add_user(app, "root", "admin", PASSWORD)
+    page = log_in(chromium, server, "root")
+
+    # a project from a preset
+    page.click("text=Admin: projects")
+    page.click("#new-project")
+    assert page.is_hidden("#schema_json")  # only the chosen schema source is shown
+    page.fill("#name", "Claims 2026")
+    page.select_option("#preset", "claims")
+    page.fill("#annotators_per_article", "2")
+    page.fill("#majority_threshold", "0.66")
+    page.click("button:has-text('Create project')")
+    page.wait_for_selector("text=Project Claims 2026 created")
+    assert page.locator("table.labels .name").all_inner_texts()[:3] == ["CFS", "UFS", "NFS"]
+    assert page.locator("table.labels rect").first.get_attribute("fill") == "#d62728"
+    with app.app_context():
+        project = db.session.scalar(select(Project))
+        pid = project.id
+        assert project.majority_threshold == 0.66
+
+    # guidelines, previewed in the tab (server-rendered, sanitised) and saved as version 2
+    page.click("nav.tabs >> text=Guidelines")
+    page.fill("textarea#text", "# How to label\n\nLabel **every** sentence. <script>alert(1)</script>")
+    page.click("#tab-preview")
+    page.wait_for_selector("#live-preview h1:has-text('How to label')")
+    assert page.inner_html("#live-preview").count("<strong>every</strong>") == 1
+    assert "&lt;script&gt;" in page.inner_html("#live-preview")
+    page.click("#tab-write")
+    page.click("#save-guidelines")
+    page.wait_for_selector("text=Saved as version 2")
+    assert page.locator("#versions tbody tr").count() == 2
+    assert count(app, GuidelineVersion) == 2
+
+    # two annotators
+    page.click("text=Users")
+    for name in ("ann", "bob"):
+        page.fill("#create-user #name", name)
+        page.select_option("#create-user #role", "annotator")
+        page.fill("#create-user #password", PASSWORD)
+        page.click("#create-user button[type=submit]")
+        page.wait_for_selector(f"text=Created annotator {name}.")
+    assert page.locator("#users tbody tr").count() == 3
+
+    # an upload with a broken line: the line is named, nothing is stored
+    page.goto(f"{server}/admin/projects/{pid}/upload")
+    lines = jsonl(ARTICLES).decode().splitlines()
+    lines[1] = lines[1][:-5]
+    page.set_input_files("#files", files=[{"name": "news.jsonl", "mimeType": "application/x-ndjson", "buffer": "\n".join(lines).encode()}])
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#upload-results")
+    assert "news.jsonl:2: invalid JSON" in page.inner_text("#upload-results .reason")
+    assert "1 file(s) rejected" in page.inner_text("#upload-summary")
+    assert count(app, Article) == 0
+
+    # the good file
+    page.goto(f"{server}/admin/projects/{pid}/upload")
+    page.set_input_files("#files", files=[{"name": "news.jsonl", "mimeType": "application/x-ndjson", "buffer": jsonl(ARTICLES)}])
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#upload-results")
+    assert "Imported 3 new, 0 updated, 0 skipped; 0 file(s) rejected." in page.inner_text("#upload-summary")
+    assert count(app, Article) == 3
+
+    # two annotators per article
+    page.click("text=Assign the articles")
+    page.fill("#per_article", "2")
+    page.click("#balance-form button[type=submit]")
+    page.wait_for_selector("text=6 new assignment(s)")
+    assert count(app, Assignment) == 6
+
+    # progress moves after an annotator labels a sentence
+    page.click("nav.tabs >> text=Progress")
+    row = page.locator("#annotator-progress tr[data-user=ann] .labelled")
+    with app.app_context():
+        total = db.session.scalar(select(func.count()).select_from(Sentence))
+        ann = db.session.scalar(select(User.id).where(User.name == "ann"))
+        bridge = db.session.scalar(select(Article.id).where(Article.external_id == "bridge"))
+    assert row.inner_text() == f"0 / {total}"
+    assert page.is_visible("#no-chart")
+    with app.app_context():
+        annotations.write(db.session, lambda: annotations.put_label(db.session, ann, bridge, 0, "CFS", 4.0))
+    page.reload()
+    assert row.inner_text() == f"1 / {total}"
+    assert page.locator("#labels-chart rect.bar[data-count='1']").count() == 1
+    assert "1 / 6" in page.inner_text("#article-progress tr[data-article=bridge] .labelled")
+    page.click("nav.tabs >> text=Overview")
+    assert page.inner_text("#count-labels") == "1"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_reviewer_picks_a_split_point_by_clicking_in_text_with_an_emoji(app, server, chromium):
+    from annotator import articles, projects
+    from annotator.ingest import ArticleRecord
+
+    add_user(app, "rev", "reviewer", PASSWORD)
+    with app.app_context():
+        project = projects.create_project(db.session, "p")
+        articles.store_articles(db.session, project, [ArticleRecord("school", "", ARTICLES[1]["text"])], "x")
+        db.session.commit()
+        article_id = db.session.scalar(select(Article.id))
+    page = log_in(chromium, server, "rev")
+    page.goto(f"{server}/segmentation/articles/{article_id}")
+    first = page.locator(".sentence").first
+    assert first.locator(".seg-text").inner_text() == "Fans gave it a 👍🏽 and cheered."
+    # put the caret after the emoji: UTF-16 offset 19 (👍🏽 is 4 units), code point 17
+    page.evaluate(
+        """() => {
+            const el = document.querySelector('.sentence .seg-text');
+            const range = document.createRange();
+            range.setStart(el.firstChild, 'Fans gave it a 👍🏽'.length);
+            range.collapse(true);
+            const sel = window.getSelection();
+            sel.removeAllRanges();
+            sel.addRange(range);
+            el.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+        }"""
+    )
+    assert first.locator("input.position").input_value() == "17"
+    assert first.locator(".split-preview").inner_text().startswith("…Fans gave it a 👍🏽|and cheered")
+    first.locator(".split-form button").click()
+    page.wait_for_selector("text=Sentence split")
+    assert page.locator(".seg-text").all_inner_texts()[:2] == ["Fans gave it a 👍🏽", "and cheered."]
+    page.locator("#corrections .undo-form button").first.click()
+    page.wait_for_selector("text=undone")
+    assert page.locator(".seg-text").all_inner_texts()[0] == "Fans gave it a 👍🏽 and cheered."
+    assert page.errors == []  # type: ignore[attr-defined]
