@@ -232,7 +232,7 @@ def db_relations(app, user: str) -> list[tuple[str, str, str]]:
 # ------------------------------------------------------------------ the workflow
 
 
-def test_annotator_workflow_keyboard_mouse_links_reload_and_blind(app, server, chromium, database_uri):
+def test_annotator_workflow_keyboard_mouse_links_reload_and_blind(app, server, chromium):
     ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)])
     article_id = ids["bridge"]
     page = open_page(chromium, server, "ann", article_id)
@@ -278,14 +278,6 @@ def test_annotator_workflow_keyboard_mouse_links_reload_and_blind(app, server, c
     assert [(label, TEXT[s:e]) for _, label, s, e in spans] == [("SOURCE", SOURCE), ("QUOTE", QUOTE)]
     uid = {label: u for u, label, _, _ in spans}
     assert db_relations(app, "ann") == [("attributed_to", uid["QUOTE"], uid["SOURCE"])]
-
-    # The README's screenshot: the page as an annotator sees it.
-    if database_uri.startswith("sqlite"):
-        click_text(page, "underestimated")
-        page.evaluate("() => window.scrollTo(0, 0)")
-        page.wait_for_timeout(200)
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT))
 
     # Reload: exactly what was saved, drawn in the right places.
     page.reload()
@@ -555,4 +547,43 @@ def test_all_labelled_then_enter_opens_the_next_article(app, server, chromium):
     page.wait_for_url(f"{server}/annotate/{ids['two']}")
     wait_ready(page)
     assert {i: l for i, (l, _) in db_labels(app, "ann", ids["one"]).items()} == {0: "CFS", 1: "UFS"}
+    page.context.close()
+
+
+def test_screenshot_for_the_readme(app, server, chromium, database_uri):
+    """docs/annotate.png: the page mid-work, made by driving it like an annotator (never by hand)."""
+    if not database_uri.startswith("sqlite"):
+        pytest.skip("one screenshot is enough")
+    from annotator.cli import DEMO_GUIDELINES
+
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    with app.app_context():
+        projects.set_guidelines(db.session, projects.get_project(db.session, "Bridge"), DEMO_GUIDELINES)
+        db.session.commit()
+    page = open_page(chromium, server, "ann", ids["bridge"], viewport=(1440, 860))
+    for key in "1221":
+        page.keyboard.press(key)
+    for needle, key in [(QUOTE, "q"), (SOURCE, "s"), ("said", "c"), ("Nobody wants to close a bridge, but safety comes first.", "q"),
+                        ("the regional transport authority", "s"), ("about 32,000 vehicles a day", "q"), ("according to", "c")]:
+        select_with_mouse(page, needle)
+        page.keyboard.press(key)
+    click_text(page, "underestimated")
+    page.keyboard.press("l")
+    click_text(page, "Amira")
+    click_text(page, "Nobody")
+    page.keyboard.press("l")
+    click_text(page, "Amira")
+    click_text(page, "vehicles")
+    page.keyboard.press("l")
+    click_text(page, "transport")
+    wait_saved(page)
+    assert len(db_spans(app, "ann", ids["bridge"])) == 7 and len(db_relations(app, "ann")) == 3
+    page.keyboard.press("u")  # the next unlabelled sentence is current
+    click_text(page, "underestimated")
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_for_timeout(300)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 20_000
+    assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
