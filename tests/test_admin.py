@@ -431,3 +431,16 @@ def test_segmentation_pages_split_merge_undo(app, world):
     with app.app_context():
         rows = db.session.execute(select(Sentence.index).where(Sentence.article_id == world["article"]).order_by(Sentence.index)).all()
         assert len(rows) == 3
+
+
+def test_overview_shows_the_cached_agreement_headline_without_computing_it(app, admin, world):
+    from annotator import project_agreement
+    from annotator.models import CacheEntry
+
+    url = f"/admin/projects/{world['project']}"
+    assert 'id="agreement-headline"' not in page(admin.get(url))
+    assert count(app, CacheEntry) == 0  # the overview never computes agreement itself
+    with app.app_context():
+        project_agreement.summary(db.session, world["project"])  # what the reviewer page does
+    html = page(admin.get(url))
+    assert 'id="agreement-headline"' in html and "Krippendorff" in html

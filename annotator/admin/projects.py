@@ -12,7 +12,7 @@ from .. import labelschema, progress
 from .. import projects as project_ops
 from ..db import db
 from ..ingest import IngestError, decode
-from ..models import Article, Project, Sentence
+from ..models import Article, CacheEntry, Project, Sentence
 from ..security import roles_required
 from . import bp, form_status, project_or_404, write
 from .forms import EditProjectForm, ProjectForm
@@ -122,6 +122,23 @@ def project_edit(project_id: int):
     return render_template("admin/project_form.html", form=form, project=project), form_status()
 
 
+def agreement_headline(project_id: int) -> dict[str, Any] | None:
+    """The reviewer page's figures for the project's current revision, if it has computed them.
+
+    Read from the shared cache only: the admin overview never starts the
+    (bootstrapped) computation itself.
+    """
+    from .. import project_agreement
+
+    head = project_agreement.project_head(db.session, project_id)
+    value = db.session.scalar(select(CacheEntry.value).where(CacheEntry.key == project_agreement.cache_key(head, "summary")))
+    if not isinstance(value, dict):
+        return None
+    overall = value.get("overall") or {}
+    figures = {key: (overall.get(key) or {}).get("value") for key in ("krippendorff_alpha", "fleiss_kappa", "percent_agreement")}
+    return {"figures": figures, "computed_at": value.get("computed_at"), "n_items": value.get("n_items")}
+
+
 @bp.route("/projects/<int:project_id>")
 @roles_required("admin")
 def project(project_id: int):
@@ -135,4 +152,5 @@ def project(project_id: int):
         counts=progress.overview(db.session, project.id),
         schema=project.label_schema,
         agreement_url=agreement_url,
+        headline=agreement_headline(project.id),
     )
