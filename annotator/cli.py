@@ -423,8 +423,11 @@ def _set_up_demo() -> list[str]:
 
 from .dataset_cli import DATASET_COMMANDS  # noqa: E402  (export, import-annotations)
 
+from .agreement_cli import AGREEMENT_COMMANDS  # noqa: E402  (agreement)
+
 COMMANDS = (
     *DATASET_COMMANDS,
+    *AGREEMENT_COMMANDS,
     init_command,
     backup_command,
     users_group,

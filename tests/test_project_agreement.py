@@ -472,3 +472,39 @@ def test_summary_counts_sentences_without_labels(app):
         got = pa.summary(db.session, seeded.project_id)
         n = db.session.scalar(select(func.count(Sentence.id)))
     assert got["n_sentences"] == n == 2 and got["n_items"] == 1
+
+
+# ----------------------------------------------------------------- the command
+def test_cli_agreement_table_json_and_by(app, runner):
+    import json
+
+    names = ["ann", "ben", "cat"]
+    seed(app, random_ratings(40, names, 0.1), [i // 8 for i in range(40)], name="Daily news", annotators_per_article=3)
+    result = runner.invoke(args=["agreement", "Daily news"])
+    assert result.exit_code == 0, result.output
+    assert "Krippendorff's alpha" in result.output and "95% CI" in result.output and "Cohen's kappa per annotator pair" in result.output
+    with app.app_context():
+        expected = pa.summary(db.session, pa.find_project(db.session, "Daily news").id)
+    alpha = expected["overall"]["krippendorff_alpha"]
+    assert f"{alpha['value']:.3f}" in result.output and f"[{alpha['ci'][0]:.3f}, {alpha['ci'][1]:.3f}]" in result.output
+
+    doc = json.loads(runner.invoke(args=["agreement", "Daily news", "--json"]).output)
+    assert doc["overall"]["krippendorff_alpha"] == alpha and doc["overall"]["fleiss_kappa"]["n_left_out"] >= 0
+    assert doc["overall"]["gwet_ac1"]["ci_info"]["n_resamples"] == 1000 and doc["cohen_kappa"]["pairs"][0]["per_pair"]
+
+    by_label = runner.invoke(args=["agreement", "Daily news", "--by", "label"])
+    assert by_label.exit_code == 0 and "Alpha (1 vs rest)" in by_label.output and "CFS" in by_label.output
+    by_annotator = runner.invoke(args=["agreement", "Daily news", "--by", "annotator"])
+    assert by_annotator.exit_code == 0 and "Median s" in by_annotator.output and "cat" in by_annotator.output
+    by_article = runner.invoke(args=["agreement", str(expected["project"]["id"]), "--by", "article", "--json"])
+    articles = json.loads(by_article.output)["articles"]
+    assert len(articles) == 5 and all("krippendorff_alpha" in a for a in articles)
+    text = runner.invoke(args=["agreement", "Daily news", "--by", "article"]).output
+    assert "a4" in text and "Why undefined" in text
+
+
+def test_cli_agreement_unknown_project_is_one_line(runner):
+    result = runner.invoke(args=["agreement", "No such project"])
+    assert result.exit_code != 0
+    assert "no project named 'No such project'" in result.output and result.output.strip().count("\n") == 0
+    assert runner.invoke(args=["agreement", "x", "--by", "week"]).exit_code != 0
