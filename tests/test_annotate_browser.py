@@ -340,6 +340,24 @@ def test_span_editing_with_the_keyboard(app, server, chromium):
     wait_saved(page)
     assert db_spans(app, "ann", article_id) == []
     assert page.locator("#text .tag").count() == 0
+    # Linking without the mouse: with the quote selected, l, then n chooses the source and Enter links.
+    select_with_mouse(page, SOURCE)
+    page.keyboard.press("s")
+    select_with_mouse(page, QUOTE)
+    page.keyboard.press("q")  # the new span is selected
+    page.keyboard.press("l")
+    page.keyboard.press("n")
+    assert page.locator("#text .tag.anchor").get_attribute("data-text").endswith("SOURCE")
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    spans = {label: uid for uid, label, _, _ in db_spans(app, "ann", article_id)}
+    assert db_relations(app, "ann") == [("attributed_to", spans["QUOTE"], spans["SOURCE"])]
+    # ... and deleting the link from the list, with the keyboard too.
+    page.locator("#links button.x").focus()
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    assert db_relations(app, "ann") == [] and len(db_spans(app, "ann", article_id)) == 2
+    assert page.locator("#links li").count() == 0
     # Help lists the keys; Esc closes it.
     page.keyboard.press("?")
     assert page.locator("#help").is_visible()
@@ -587,3 +605,24 @@ def test_screenshot_for_the_readme(app, server, chromium, database_uri):
     assert SCREENSHOT.stat().st_size > 20_000
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_a_stale_tab_gets_a_visible_conflict_not_a_silent_overwrite(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    first = open_page(chromium, server, "ann", ids["bridge"])
+    second = open_page(chromium, server, "ann", ids["bridge"])  # loaded while sentence 1 has no label
+    first.keyboard.press("1")
+    wait_saved(first)
+    second.keyboard.press("3")
+    wait_saved(second)
+    assert second.locator("#alert").is_visible()
+    assert "changed in another tab" in second.locator("#alert").text_content()
+    assert second.evaluate("() => document.querySelector('#text .chip').dataset.text") == "CFS"  # shows what is stored
+    assert {i: l for i, (l, _) in db_labels(app, "ann", ids["bridge"]).items()} == {0: "CFS"}
+    # labelling again, now knowing the stored version, replaces it
+    second.keyboard.press("k")
+    second.keyboard.press("3")
+    wait_saved(second)
+    assert {i: l for i, (l, _) in db_labels(app, "ann", ids["bridge"]).items()} == {0: "NFS"}
+    first.context.close()
+    second.context.close()
