@@ -102,7 +102,6 @@ for (const type of ["keydown", "mousedown", "mousemove", "wheel", "touchstart"])
 
 // ------------------------------------------------------------------ helpers
 
-const label = (name) => name;
 const colorOf = (name) => S.colors.get(name) || "#777777";
 const sentenceCount = () => S.sentences.length;
 const spanText = (span) => S.map.sliceCp(span.start, span.end);
@@ -378,7 +377,7 @@ function renderSentence(index) {
   if (!chip) return;
   const lab = S.labels.get(index);
   if (lab && lab.label) {
-    chip.dataset.text = label(lab.label);
+    chip.dataset.text = lab.label;
     chip.classList.add("labelled");
     chip.style.setProperty("--c", colorOf(lab.label));
     chip.style.setProperty("--bg", hexToRgba(colorOf(lab.label), 0.12));
