@@ -145,7 +145,7 @@ def project(project_id: int):
     project = project_or_404(project_id)
     agreement_url = None
     if AGREEMENT_ENDPOINT in current_app.view_functions:
-        agreement_url = f"/review/{project.id}/agreement"
+        agreement_url = url_for(AGREEMENT_ENDPOINT, project_id=project.id)
     return render_template(
         "admin/project.html",
         project=project,
