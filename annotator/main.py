@@ -1,7 +1,7 @@
 """Home: what each role sees first, and a health check for load balancers."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -18,6 +18,12 @@ def home():
     if current_user.role == "annotator":
         return render_template("home_annotator.html", queue=annotator_queue(current_user.id))
     return render_template("home.html", projects=project_overview())
+
+
+@bp.route("/favicon.ico")
+@public
+def favicon():
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
 
 
 @bp.route("/healthz")

@@ -24,6 +24,22 @@ CORPUS = SHARED / "corpus"
 _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real_password_hashing: keep the production password hash (scrypt)")
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(request, monkeypatch):
+    """scrypt costs ~0.2 s a hash by design; tests create hundreds of users, so they use a cheap hash.
+
+    Tests marked `real_password_hashing` check the production setting itself.
+    """
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        from annotator import models
+
+        monkeypatch.setattr(models, "PASSWORD_METHOD", "pbkdf2:sha256:1000")
+
+
 def corpus_file(name: str) -> Path:
     """A file of ../shared/corpus, or skip the test when shared/ is absent."""
     path = CORPUS / name

@@ -31,6 +31,7 @@ def jsonl(path, rows):
     return str(path)
 
 
+@pytest.mark.real_password_hashing
 def test_users_create_with_password_stdin(app, runner):
     result = runner.invoke(args=["users", "create", "rita", "--role", "reviewer", "--password-stdin"], input="s3cret-pass\n")
     assert result.exit_code == 0, result.output
