@@ -450,6 +450,13 @@ def parse_span_lines(text: str) -> list[SpanKey]:
     return out
 
 
+def _sentence_id(value: int) -> int:
+    """A sentence id the database can hold (PostgreSQL integers are 32-bit): else 404, not a 500."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        raise GoldError(f"no sentence {value}", 404)
+    return value
+
+
 def _gold_label_doc(sentence_id: int, label: str, provenance: str, reviewer_id: int | None, reason: str | None) -> dict[str, Any]:
     return {"sentence_id": sentence_id, "label": label, "provenance": provenance, "reviewer_id": reviewer_id, "reason": reason}
 
@@ -474,7 +481,7 @@ def adjudicate(
     revision is bumped. The caller calls begin_write() first and commits.
     """
     reviewer_id = reviewer if isinstance(reviewer, int) else reviewer.id
-    sentence_id = sentence if isinstance(sentence, int) else sentence.id
+    sentence_id = _sentence_id(sentence if isinstance(sentence, int) else sentence.id)
     row = session.execute(
         select(Sentence.id, Sentence.article_id, Sentence.start, Sentence.end, Article.project_id, Article.text, Project.label_schema)
         .join(Article, Article.id == Sentence.article_id)
@@ -640,6 +647,7 @@ def adjudication_context(session: Session, project_id: int, sentence_id: int) ->
     end among them. Distinct spans / links list who made each one, so the form
     can offer one checkbox per distinct span and link.
     """
+    sentence_id = _sentence_id(sentence_id)
     row = session.execute(
         select(Sentence.id, Sentence.article_id, Sentence.index, Sentence.start, Sentence.end, Article.text, Article.title, Article.external_id)
         .join(Article, Article.id == Sentence.article_id)

@@ -1,0 +1,264 @@
+"""Reviewer pages: who may open them, what the agreement page shows, the disagreement queue's
+order, filters and pages, and adjudication through the form (CSRF on)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from annotator import project_agreement as pa
+from annotator import review
+from annotator.db import db
+from annotator.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan
+
+from .conftest import add_user
+from .test_project_agreement import add_spans, random_ratings, seed
+
+PASSWORD = "correct horse"
+
+
+@pytest.fixture
+def project(app):
+    ratings = [
+        {"ann": "CFS", "ben": "NFS"},  # 0: no agreement
+        {"ann": "UFS", "ben": "UFS", "cat": "NFS"},  # 1: 1/3
+        {"ann": "NFS", "ben": "NFS"},  # 2: agree on the label, spans differ
+        {"ann": "CFS", "ben": "CFS"},  # 3: full agreement
+        {"ann": "UFS", "ben": "CFS", "cat": "CFS"},  # 4: 1/3, other article
+        {"ann": "UFS", "ben": "NFS"},  # 5: no agreement, other article
+    ]
+    seeded = seed(app, ratings, [0, 0, 0, 0, 1, 1], annotators_per_article=2)
+    (s2, _), (s3, _) = seeded.offsets[2], seeded.offsets[3]
+    add_spans(app, seeded, [("ann", 0, "QUOTE", s2, s2 + 6), ("ben", 0, "QUOTE", s2, s2 + 9), ("ann", 0, "SOURCE", s3, s3 + 4)],
+              [("attributed_to", 0, 2)])
+    add_user(app, "rita", "reviewer", PASSWORD)
+    add_user(app, "root", "admin", PASSWORD)
+    add_user(app, "alice", "annotator", PASSWORD)
+    return seeded
+
+
+def login(browser, name):
+    response = browser.login(name, PASSWORD)
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    return browser
+
+
+def review_urls(seeded):
+    p = seeded.project_id
+    return ["/review/", f"/review/{p}/agreement", f"/review/{p}/queue", f"/review/{p}/sentences/{seeded.sentences[0]}"]
+
+
+# ----------------------------------------------------------------- roles
+def test_every_review_route_is_for_reviewers_and_admins_only(app):
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("review.")]
+    assert {r.endpoint for r in rules} == {"review.index", "review.agreement", "review.queue", "review.sentence"}
+    for rule in rules:
+        assert app.view_functions[rule.endpoint].allowed_roles == ("reviewer", "admin"), rule.endpoint
+
+
+def test_anonymous_is_sent_to_login(browser, project):
+    for url in review_urls(project):
+        response = browser.get(url)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login"), url
+    response = browser.post(review_urls(project)[-1], {"label": "CFS"})
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_annotators_get_403_everywhere(browser, project):
+    login(browser, "alice")
+    for url in review_urls(project):
+        assert browser.get(url).status_code == 403, url
+    assert browser.post(review_urls(project)[-1], {"label": "CFS"}).status_code == 403
+    assert "nav-review" not in browser.get("/").get_data(as_text=True)
+    with browser.client.application.app_context():
+        assert db.session.scalars(select(GoldLabel)).all() == []
+
+
+@pytest.mark.parametrize("who", ["rita", "root"])
+def test_reviewers_and_admins_get_every_page(browser, project, who):
+    login(browser, who)
+    for url in review_urls(project):
+        response = browser.get(url)
+        assert response.status_code == 200, url
+        html = response.get_data(as_text=True)
+        assert " style=" not in html and "<script>" not in html  # CSP: no inline styles or scripts
+    assert 'class="nav-review"' in browser.get("/").get_data(as_text=True)
+
+
+def test_unknown_project_and_foreign_sentence_are_404(app, browser, project):
+    other = seed(app, [{"ann": "CFS", "ben": "UFS"}], name="other")
+    login(browser, "rita")
+    assert browser.get("/review/999/agreement").status_code == 404
+    assert browser.get("/review/999/queue").status_code == 404
+    assert browser.get(f"/review/{project.project_id}/sentences/{other.sentences[0]}").status_code == 404
+    assert browser.get(f"/review/{project.project_id}/sentences/99999999999").status_code == 404
+
+
+# ----------------------------------------------------------------- agreement page
+def test_agreement_page_shows_coefficients_intervals_counts_and_heatmap(app, browser, project):
+    login(browser, "rita")
+    response = browser.get(f"/review/{project.project_id}/agreement")
+    html = response.get_data(as_text=True)
+    with app.app_context():
+        s = pa.summary(db.session, project.project_id)
+    for key in ("percent_agreement", "fleiss_kappa", "gwet_ac1", "krippendorff_alpha"):
+        r = s["overall"][key]
+        row = re.search(rf'<tr id="coef-{key}">(.*?)</tr>', html, re.S).group(1)
+        assert f"{r['value']:.3f}" in row and f"{r['ci'][0]:.3f} – {r['ci'][1]:.3f}" in row, key
+        assert f">{r['n_items_used']}<" in row and "What it means" in html and r["explanation"][:40] in row
+    assert "Cohen&#39;s kappa per annotator pair" in html or "Cohen's kappa per annotator pair" in html
+    svg = re.search(r"<svg class=\"heatmap\".*?</svg>", html, re.S).group(0)
+    assert svg.count("<rect") >= 9 and 'fill="#' in svg and "style" not in svg
+    kappa = s["cohen_kappa"]["matrix"][0][1]
+    assert f">{kappa:.2f}<" in svg and "shared sentences" in svg
+    assert 'data-annotator="ann"' in html and "QUOTE" in html and "attributed_to" in html
+    assert "Content-Security-Policy" in response.headers
+
+
+def test_agreement_page_shows_why_a_figure_is_undefined(app, browser, project):
+    one = seed(app, [{"ann": "NFS", "ben": "NFS"}, {"ann": "NFS", "ben": "NFS"}], [0, 1], name="all NFS")
+    login(browser, "rita")
+    html = browser.get(f"/review/{one.project_id}/agreement").get_data(as_text=True)
+    row = re.search(r'<tr id="coef-krippendorff_alpha">(.*?)</tr>', html, re.S).group(1)
+    assert "—" in row and "Undefined here" in row and "only one category is used" in row
+    assert "label &#39;CFS&#39; does not occur" in html or "label 'CFS' does not occur" in html
+
+
+# ----------------------------------------------------------------- queue
+def queue_ids(html):
+    return [int(x) for x in re.findall(r'<tr data-sentence="(\d+)">', html)]
+
+
+def test_queue_orders_least_agreement_first_and_filters(browser, project):
+    login(browser, "rita")
+    base = f"/review/{project.project_id}/queue"
+    s = project.sentences
+    html = browser.get(base).get_data(as_text=True)
+    # 0 and 5 (no agreement; article order), then 1 and 4 (1/3), then the label agreed but spans or links not:
+    # 2 (two quotes differ, ann's link) before 3 (ann's source only)
+    assert queue_ids(html) == [s[0], s[5], s[1], s[4], s[2], s[3]]
+    assert "6 sentences shown of 6" in html
+    assert queue_ids(browser.get(base + "?label=CFS").get_data(as_text=True)) == [s[0], s[4], s[3]]
+    assert queue_ids(browser.get(f"{base}?article={project.articles[1]}").get_data(as_text=True)) == [s[5], s[4]]
+    assert queue_ids(browser.get(f"{base}?article={project.articles[1]}&label=NFS").get_data(as_text=True)) == [s[5]]
+    assert queue_ids(browser.get(base + "?label=NOPE").get_data(as_text=True)) == []
+    assert browser.get(base + "?page=abc&article=x&status=zzz").status_code == 200  # bad filters are ignored
+
+
+def test_queue_pages(browser, project, monkeypatch):
+    monkeypatch.setattr(review, "PAGE_SIZE", 2)
+    login(browser, "rita")
+    base = f"/review/{project.project_id}/queue"
+    s = project.sentences
+    first = browser.get(base).get_data(as_text=True)
+    assert queue_ids(first) == [s[0], s[5]] and "Page 1 of 3" in first and 'rel="next"' in first
+    assert queue_ids(browser.get(base + "?page=2").get_data(as_text=True)) == [s[1], s[4]]
+    last = browser.get(base + "?page=3").get_data(as_text=True)
+    assert queue_ids(last) == [s[2], s[3]] and 'rel="next"' not in last and 'rel="prev"' in last
+    assert queue_ids(browser.get(base + "?page=99").get_data(as_text=True)) == [s[2], s[3]]
+
+
+# ----------------------------------------------------------------- adjudication
+def test_adjudication_page_shows_annotators_side_by_side(browser, project):
+    login(browser, "rita")
+    html = browser.get(f"/review/{project.project_id}/sentences/{project.sentences[2]}").get_data(as_text=True)
+    for name in ("ann", "ben"):
+        assert f'data-annotator="{name}"' in html
+    s2 = project.offsets[2][0]
+    assert f'value="QUOTE:{s2}:{s2 + 6}"' in html and f'value="QUOTE:{s2}:{s2 + 9}"' in html
+    assert 'name="csrf_token"' in html and 'value="NFS" checked' in html  # both said NFS: preselected
+
+
+def test_adjudication_stores_gold_with_provenance_reason_and_goes_to_next(app, browser, project):
+    login(browser, "rita")
+    s = project.sentences
+    s2, _ = project.offsets[2]
+    s3, _ = project.offsets[3]
+    url = f"/review/{project.project_id}/sentences/{s[2]}"
+    browser.get(url)
+    response = browser.post(url, {
+        "label": "NFS",
+        "spans": [f"QUOTE:{s2}:{s2 + 6}"],
+        "typed_spans": f"CUE {s2 + 10} {s2 + 13}",
+        "links": [f"attributed_to|QUOTE:{s2}:{s2 + 6}|SOURCE:{s3}:{s3 + 4}"],
+        "reason": "ben's quote takes in the verb",
+    })
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/review/{project.project_id}/sentences/{s[0]}")  # least agreement, still open
+    with app.app_context():
+        gold = db.session.scalar(select(GoldLabel).where(GoldLabel.sentence_id == s[2]))
+        assert (gold.label, gold.provenance, gold.reason, gold.reviewer.name) == ("NFS", "adjudicated", "ben's quote takes in the verb", "rita")
+        spans = {(g.label, g.start, g.end, g.provenance) for g in db.session.scalars(select(GoldSpan))}
+        assert spans == {("QUOTE", s2, s2 + 6, "adjudicated"), ("CUE", s2 + 10, s2 + 13, "adjudicated"), ("SOURCE", s3, s3 + 4, "adjudicated")}
+        assert [(r.from_span.label, r.to_span.label) for r in db.session.scalars(select(GoldRelation))] == [("QUOTE", "SOURCE")]
+        entities = {e.entity for e in db.session.scalars(select(AuditEntry).where(AuditEntry.user_id == gold.reviewer_id))}
+        assert entities == {"gold_label", "gold_span", "gold_relation"}
+    # it leaves the open queue and shows as adjudicated; the figures show it as adjudicated gold
+    base = f"/review/{project.project_id}/queue"
+    assert s[2] not in queue_ids(browser.get(base).get_data(as_text=True))
+    adjudicated = browser.get(base + "?status=adjudicated").get_data(as_text=True)
+    assert queue_ids(adjudicated) == [s[2]] and "NFS (adjudicated)" in adjudicated
+    html = browser.get(f"/review/{project.project_id}/agreement").get_data(as_text=True)
+    ann = re.search(r'<tr data-annotator="ann">(.*?)</tr>', html, re.S).group(1)
+    assert '<td class="num adjudicated-n">1</td>' in ann and '<td class="num adjudicated-agree">100.0 %</td>' in ann
+
+
+def test_adjudicating_the_last_open_sentence_returns_to_the_queue(app, browser, project):
+    login(browser, "rita")
+    s = project.sentences
+    url = f"/review/{project.project_id}/sentences/{s[5]}?article={project.articles[1]}"
+    browser.get(url)
+    assert browser.post(url, {"label": "UFS"}).headers["Location"].endswith(f"/sentences/{s[4]}?article={project.articles[1]}")
+    url = f"/review/{project.project_id}/sentences/{s[4]}?article={project.articles[1]}"
+    response = browser.post(url, {"label": "CFS"})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/queue?article={project.articles[1]}")
+
+
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({}, "Choose the gold label"),
+        ({"label": "MAYBE"}, "Not a valid choice"),
+        ({"label": "NFS", "typed_spans": "QUOTE here there"}, "expected &#39;LABEL START END&#39;"),
+        ({"label": "NFS", "typed_spans": "QUOTE 0 3"}, "does not overlap this sentence"),
+        ({"label": "NFS", "spans": ["garbage"]}, "not a span"),
+        ({"label": "NFS", "links": ["attributed_to|SOURCE:1:2|QUOTE:3:4"]}, "cannot start at a SOURCE"),
+    ],
+)
+def test_bad_adjudication_is_a_422_and_stores_nothing(app, browser, project, form, message):
+    login(browser, "rita")
+    url = f"/review/{project.project_id}/sentences/{project.sentences[2]}"
+    browser.get(url)
+    response = browser.post(url, form)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert message in html and 'id="form-error"' in html
+    with app.app_context():  # (opening the page made automatic gold: it has no reviewer)
+        assert db.session.scalars(select(GoldLabel).where(GoldLabel.provenance == "adjudicated")).all() == []
+        assert db.session.scalars(select(AuditEntry).where(AuditEntry.user_id.is_not(None))).all() == []
+
+
+def test_adjudication_needs_the_csrf_token(app, browser, project):
+    login(browser, "rita")
+    url = f"/review/{project.project_id}/sentences/{project.sentences[2]}"
+    response = browser.client.post(url, data={"label": "NFS"})
+    assert response.status_code == 400 and "CSRF" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(GoldLabel).where(GoldLabel.provenance == "adjudicated")).all() == []
+
+
+def test_queue_refreshes_automatic_gold(app, browser, project):
+    login(browser, "rita")
+    browser.get(f"/review/{project.project_id}/queue")
+    with app.app_context():
+        rows = db.session.execute(select(GoldLabel.sentence_id, GoldLabel.label, GoldLabel.provenance)).all()
+    assert sorted(rows) == sorted([(project.sentences[2], "NFS", "unanimous"), (project.sentences[3], "CFS", "unanimous")])
+
+
+def test_big_queue_is_paginated_by_default(app, browser):
+    seeded = seed(app, random_ratings(130, ["x", "y"], 0.0, seed_=11), [i // 10 for i in range(130)], name="big")
+    add_user(app, "rita", "reviewer", PASSWORD)
+    login(browser, "rita")
+    html = browser.get(f"/review/{seeded.project_id}/queue").get_data(as_text=True)
+    assert len(queue_ids(html)) == min(review.PAGE_SIZE, int(re.search(r"(\d+) sentences shown", html).group(1)))
