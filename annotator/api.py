@@ -88,8 +88,16 @@ def _not_null(body: dict[str, Any], *names: str) -> None:
 
 
 def _writer() -> int:
-    """The caller's user id, read before the write transaction starts (the commit expires the user object)."""
-    return int(current_user.id)
+    """The caller's user id, read before the write transaction starts.
+
+    The user is detached from the session first: the commits of begin_write()
+    and of the write would otherwise expire it, and the after-request hooks
+    reading current_user would reload it with one more query per save.
+    """
+    user = current_user._get_current_object()
+    if user in db.session:
+        db.session.expunge(user)
+    return int(user.id)
 
 
 def _write(action: Callable[[], Any]) -> Any:

@@ -1,0 +1,194 @@
+"""Concurrent saves through a real server: gunicorn with 4 workers, on SQLite and (with DATABASE_URL) PostgreSQL.
+
+8 annotators save labels and spans at once on a shared article with API
+tokens, and one more annotator saves the same sentence (and the same span ids)
+from 3 threads at once, like autosave bursts from two tabs. Afterwards the
+database must hold exactly the last write of each, the audit log every write,
+and no request may have failed.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from annotator import accounts, articles, assignment, projects
+from annotator.db import db
+from annotator.ingest import ArticleRecord
+from annotator.models import Annotation, Article, AuditEntry, Project, Sentence, Span, User
+
+from .conftest import make_app
+
+ROOT = Path(__file__).resolve().parents[1]
+ANNOTATORS = 8
+TAB_THREADS = 3
+ROUNDS = 15
+LABELS = ("CFS", "UFS", "NFS")
+TEXT = " ".join(f"Sentence number {i} says that the rate rose by {i} percent." for i in range(12))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(database_uri: str, log: Path, workers: int = 4) -> tuple[subprocess.Popen, str]:
+    """`gunicorn -w N 'annotator:create_app()'` on a free port; returns once /healthz answers."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_uri, "SECRET_KEY": "concurrency-test"}
+    handle = log.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", "annotator:create_app()"],
+        cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {log.read_text()}")
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return process, base
+        except requests.RequestException:  # not listening yet, or a worker still loading the app
+            time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError(f"gunicorn did not start: {log.read_text()}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def set_up(database_uri: str) -> dict:
+    app = make_app(database_uri)
+    with app.app_context():
+        s = db.session
+        project = projects.create_project(s, "Concurrency")
+        articles.store_articles(s, project, [ArticleRecord("shared", "Shared", TEXT)], "test")
+        users = [accounts.create_user(s, f"ann{i}") for i in range(ANNOTATORS)] + [accounts.create_user(s, "tabs")]
+        for user in users:
+            assignment.assign_to_user(s, project.id, user, ["shared"])
+        tokens = {user.name: accounts.issue_token(s, user) for user in users}
+        s.commit()
+        article = s.scalar(select(Article.id))
+        sentences = s.scalar(select(func.count()).select_from(Sentence))
+        db.session.remove()
+        db.engine.dispose()
+    return {"app": app, "tokens": tokens, "article": article, "sentences": sentences}
+
+
+def test_concurrent_saves_lose_nothing_and_duplicate_nothing(database_uri, tmp_path):
+    world = set_up(database_uri)
+    process, base = start_gunicorn(database_uri, tmp_path / "gunicorn.log")
+    article, sentences = world["article"], world["sentences"]
+    statuses: Counter[int] = Counter()
+    failures: list[str] = []
+    last_label: dict[tuple[str, int], str] = {}
+    puts: Counter[tuple[str, int]] = Counter()
+    spans_sent: dict[str, set[str]] = defaultdict(set)
+    lock = threading.Lock()
+    start_line = threading.Barrier(ANNOTATORS + TAB_THREADS)
+
+    def record(name: str, response: requests.Response, expected: tuple[int, ...]) -> None:
+        with lock:
+            statuses[response.status_code] += 1
+            if response.status_code not in expected:
+                failures.append(f"{name} {response.request.method} {response.request.url}: {response.status_code} {response.text[:200]}")
+
+    def annotator(k: int) -> None:
+        name = f"ann{k}"
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {world['tokens'][name]}"
+        start_line.wait()
+        for i in range(ROUNDS):
+            sentence = (i + k) % sentences
+            label = LABELS[(i * 7 + k) % 3]
+            record(name, http.put(f"{base}/api/articles/{article}/labels/{sentence}", json={"label": label, "seconds": 1}), (200,))
+            with lock:
+                last_label[(name, sentence)] = label
+                puts[(name, sentence)] += 1
+            uid = f"{name}-span-{i:03d}"
+            body = {"label": "QUOTE", "start": i, "end": i + 5 + k, "id": uid}
+            record(name, http.post(f"{base}/api/articles/{article}/spans", json=body), (201,))
+            if i % 4 == 0:  # a retry after a lost response: the same span again
+                record(name, http.post(f"{base}/api/articles/{article}/spans", json=body), (200,))
+            spans_sent[name].add(uid)
+
+    def tab(t: int) -> None:
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {world['tokens']['tabs']}"
+        start_line.wait()
+        for i in range(ROUNDS):
+            label = LABELS[(i + t) % 3]
+            record("tabs", http.put(f"{base}/api/articles/{article}/labels/0", json={"label": label, "seconds": 1}), (200,))
+            # every tab sends the same span ids at about the same time: one row each, the others get 200
+            body = {"label": "SOURCE", "start": 2 * i, "end": 2 * i + 3, "id": f"tabs-span-{i:03d}"}
+            record("tabs", http.post(f"{base}/api/articles/{article}/spans", json=body), (200, 201))
+            with lock:
+                spans_sent["tabs"].add(body["id"])
+
+    threads = [threading.Thread(target=annotator, args=(k,)) for k in range(ANNOTATORS)]
+    threads += [threading.Thread(target=tab, args=(t,)) for t in range(TAB_THREADS)]
+    began = time.monotonic()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        elapsed = time.monotonic() - began
+    finally:
+        stop(process)
+    log = (tmp_path / "gunicorn.log").read_text()
+    assert not failures, "\n".join(failures[:20]) + "\n" + log[-3000:]
+    assert not any(code >= 500 for code in statuses), statuses
+    assert "Traceback" not in log, log[-3000:]
+
+    app = world["app"]
+    with app.app_context():
+        s = db.session
+        names = dict(s.execute(select(User.id, User.name)).all())
+        stored = {(names[u], i): (label, version, seconds) for u, i, label, version, seconds in s.execute(
+            select(Annotation.user_id, Sentence.index, Annotation.label, Annotation.version, Annotation.seconds).join(Sentence)
+        )}
+        audit = s.execute(select(AuditEntry.user_id, AuditEntry.entity, AuditEntry.action, AuditEntry.entity_id, AuditEntry.after).order_by(AuditEntry.id)).all()
+        span_rows = s.execute(select(Span.user_id, Span.uid)).all()
+        revision = s.scalar(select(Project.revision))
+        db.session.remove()
+        db.engine.dispose()
+
+    # labels: the last write of each single-threaded annotator, its version counting every write
+    for (name, sentence), label in last_label.items():
+        assert stored[(name, sentence)] == (label, puts[(name, sentence)], float(puts[(name, sentence)])), (name, sentence)
+    # the sentence saved from 3 threads at once: every write counted, none lost, one row
+    tab_writes = TAB_THREADS * ROUNDS
+    tab_label, tab_version, tab_seconds = stored[("tabs", 0)]
+    assert (tab_version, tab_seconds) == (tab_writes, float(tab_writes))
+    tab_audit = [after for user, entity, _, _, after in audit if names[user] == "tabs" and entity == "label"]
+    assert sorted(after["version"] for after in tab_audit) == list(range(1, tab_writes + 1))
+    assert tab_audit[-1]["label"] == tab_label and tab_audit[-1]["version"] == tab_writes
+    assert len(stored) == len(last_label) + 1
+    # the audit log has every label write and every span creation, and nothing else
+    label_audit = Counter(names[user] for user, entity, *_ in audit if entity == "label")
+    assert label_audit == Counter({name: sum(n for (who, _), n in puts.items() if who == name) for name in {w for w, _ in puts}} | {"tabs": tab_writes})
+    # spans: exactly one row per id sent, however often and from however many threads it was sent
+    rows = Counter((names[user], uid) for user, uid in span_rows)
+    assert all(count == 1 for count in rows.values())
+    assert {name: {uid for who, uid in rows if who == name} for name in spans_sent} == dict(spans_sent)
+    assert Counter(entity for _, entity, *_ in audit) == Counter({"label": sum(label_audit.values()), "span": len(span_rows)})
+    assert revision == len(audit)
+    print(f"\n{sum(statuses.values())} requests in {elapsed:.1f}s on {database_uri.split(':')[0]}: {dict(statuses)}")
