@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import LoginManager, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
@@ -40,6 +40,8 @@ def _load_user_from_token(_request) -> User | None:  # noqa: ANN001
     token = bearer_token()
     if token is None:
         return None
+    if "api_token_user" in g:  # already looked up by security's CSRF check on this request
+        return g.api_token_user
     return accounts.user_for_token(db.session, token)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import Callable, TypeVar
 
-from flask import Flask, Response, abort, jsonify, redirect, request, url_for
+from flask import Flask, Response, abort, g, jsonify, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -96,7 +96,7 @@ def init_app(app: Flask) -> None:
             from . import accounts
             from .db import db
 
-            user = accounts.user_for_token(db.session, token)
+            user = g.api_token_user = accounts.user_for_token(db.session, token)  # auth's request loader reuses it
             if user is None or (current_user.is_authenticated and current_user.id != user.id):
                 return json_error(401, "invalid or revoked API token")
             return None
