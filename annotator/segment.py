@@ -10,13 +10,19 @@ whitespace between sentences belongs to no sentence.
 How it works
 ------------
 1. Every line break ends a sentence, so the text is cut into lines first
-   (``\\n``, ``\\r\\n``, ``\\r`` and the other Unicode line separators).
-2. ``sentencex`` (wikimedia, MIT, Rust) proposes sentence boundaries for each
-   line.  It is fast and handles quotes, initials and most abbreviations.
+   (``\n``, ``\r\n``, ``\r`` and the other Unicode line separators), and
+   each line is segmented on its own.
+2. ``sentencex`` (wikimedia, MIT, Rust) proposes sentence boundaries.  It is
+   fast and handles quotes, initials and most abbreviations.  It is called
+   once, on the non-blank lines joined by blank lines: it segments every
+   paragraph on its own, so that equals one call per line, only cheaper (a
+   test checks the two agree).
 3. A rule layer looks at every proposed boundary *and* at every other
    "terminator followed by whitespace" position, and may overrule sentencex.
-   Each rule is one function below that returns True (boundary), False (no
-   boundary) or None (no opinion; the next rule or sentencex decides).
+   Each rule is one function below (``_rule_*``) that returns True
+   (boundary), False (no boundary) or None (no opinion: the next rule, and in
+   the end sentencex, decides).  ``_decide`` short-cuts the commonest cases
+   with the same outcome as the rules (a property test checks that too).
 4. Two list rules work on whole lines: numbered/lettered lists written on one
    line are split at each item, and a segment that is only a list marker
    ("1.", "a)") is joined to the next.
@@ -27,6 +33,7 @@ compiled regexes below are constants.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from itertools import accumulate
 
 import sentencex
@@ -74,6 +81,7 @@ _AMBIGUOUS = frozenset(
 )
 _ABBREVIATIONS = _TITLES | _MID_SENTENCE | _BEFORE_NUMBER | _AMBIGUOUS
 _ALL_CAPS_TITLES = frozenset(t.upper() for t in _TITLES if len(t) > 1)
+_NO_BREAK_AFTER = _TITLES | _MID_SENTENCE | _ALL_CAPS_TITLES
 
 # Verbs of saying that follow a quote in an attribution ("Why?" Smith asked.).
 _SPEECH_VERBS = (
@@ -122,7 +130,6 @@ _CONTINUATION_SKIP = _OPENERS + "—–- \t\u00a0"
 # Compiled regexes
 # --------------------------------------------------------------------------
 
-_LINE_BREAK_CHARS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 _PLAIN_WORD = re.compile(r"[^\W_][\w’'\-]*")
 _SPACED_ELLIPSIS_AHEAD = re.compile(r"\.(?: \.){2}\s+[" + re.escape(_OPENERS) + r"]?[A-Z]")
 _FOUR_DOT_BEHIND = re.compile(r"[^\W_][.!?](?: \.){3}\Z")
@@ -160,122 +167,115 @@ def segment(text: str) -> list[tuple[int, int]]:
     all_lines = text.splitlines()
     all_offsets = [0, *accumulate(map(len, text.splitlines(True)))]
     keep = [i for i, line in enumerate(all_lines) if line and not line.isspace()]
-    lines = [all_lines[i] for i in keep]
-    offsets = [all_offsets[i] for i in keep]
-    if not lines:
+    if not keep:
         return []
-    # Both passes below run once over the lines joined by blank lines, which is
-    # cheaper than once per line; the results are then split per line.
-    joined = "\n\n".join(lines)
-    sx_cuts_per_line = _sentencex_cuts(lines, joined)
-    candidates_per_line = _per_line(_candidates(joined), lines)
+    ctx = _Text([all_lines[i] for i in keep])
+    kept = []
+    line = 0  # index of the line holding the cut
+    ends = ctx.ends
+    for cut in sorted(ctx.sx_set.union(_candidates(ctx.text))):
+        while cut > ends[line]:
+            line += 1
+        if _decide(ctx, cut, line):
+            kept.append(cut)
+    kept = _split_inline_lists(ctx, kept)
+    return _emit(ctx, [all_offsets[i] for i in keep], kept)
+
+
+# --------------------------------------------------------------------------
+# The lines, joined
+# --------------------------------------------------------------------------
+
+
+class _Text:
+    """The non-blank lines joined by blank lines, so that sentencex and the
+    candidate search run once over all of them (sentencex segments each
+    paragraph on its own, so this equals one call per line, only cheaper).
+    Positions below are in this joined text.  Also holds the boundaries
+    sentencex proposes and, per line and when first needed, the stretches
+    that are quoted or bracketed."""
+
+    __slots__ = ("text", "lines", "starts", "ends", "sx_set", "straight_single", "_quotes")
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.text = "\n\n".join(lines)
+        self.starts = [0, *accumulate(len(line) + 2 for line in lines[:-1])]
+        self.ends = [start + len(line) for start, line in zip(self.starts, lines)]
+        self.sx_set = frozenset(_sentencex_cuts(self))
+        # sentencex never breaks inside “…”, "…", ‘…’, «…» or (…), but it can
+        # inside '…' when an apostrophe follows (“'We won. Now,' he said. It's”).
+        self.straight_single = ["'" in line for line in lines]
+        self._quotes: dict[int, tuple[int, list[int], list[int]]] = {}
+
+    def inside_quotes(self, cut: int, i: int) -> bool:
+        """True when the boundary at cut (in line i) is inside quotes or brackets
+        that close later in the line (a quote that closes right at the boundary
+        does not count): sentencex keeps such text together and so do the rules."""
+        quotes = self._quotes.get(i)
+        if quotes is None:
+            start = self.starts[i]
+            line = self.lines[i]
+            last_close = max(
+                line.rfind("”"), line.rfind('"'), line.rfind("’"), line.rfind("'"), line.rfind(")"), line.rfind("»")
+            )
+            starts, reach = _reach(_quoted_ranges(line)) if last_close >= 0 else ([], [])
+            quotes = self._quotes[i] = (start + last_close, [start + s for s in starts], [start + r for r in reach])
+        last_close, starts, reach = quotes
+        if last_close < cut:  # nothing closes after the boundary
+            return False
+        k = bisect_left(starts, cut)  # ranges starting before cut: [0, k)
+        return k > 0 and reach[k - 1] > cut
+
+
+def _emit(ctx: _Text, offsets: list[int], kept: list[int]) -> list[tuple[int, int]]:
+    """Sentences between consecutive cuts and line ends, leading whitespace
+    skipped (every cut already sits right after a non-space character), in
+    offsets of the original text."""
+    text = ctx.text
     spans: list[tuple[int, int]] = []
-    for offset, line, sx_cuts, candidates in zip(offsets, lines, sx_cuts_per_line, candidates_per_line):
-        if candidates or sx_cuts or line.lstrip()[:1] in _LIST_FIRST_CHARS:
-            _segment_line(_Line(line, sx_cuts), candidates, offset, spans)
-        else:  # nothing could end a sentence before the line's end
-            stripped = line.lstrip()
-            start = offset + len(line) - len(stripped)
-            spans.append((start, start + len(stripped.rstrip())))
+    kept.append(len(text) + 1)  # sentinel
+    j = 0
+    for line, start, offset in zip(ctx.lines, ctx.starts, offsets):
+        shift = offset - start
+        last = start + len(line.rstrip())
+        prev = start
+        cut = kept[j]
+        while cut <= last:
+            if cut > prev:
+                if text[prev] == " " and not text[prev + 1].isspace():
+                    lead = 1  # the usual single space after the previous sentence
+                else:
+                    lead = prev
+                    while text[lead].isspace():
+                        lead += 1
+                    lead -= prev
+                if cut - prev - lead > 12 or cut == last or not _MARKER_ONLY.fullmatch(text, prev + lead, cut):
+                    spans.append((prev + lead + shift, cut + shift))
+                    prev = cut
+                # else rule: a segment that is only a list marker ("1.", "a)") joins the next
+            j += 1
+            cut = kept[j]
+        if last > prev:
+            piece = text[prev:last]
+            lead = len(piece) - len(piece.lstrip())
+            if lead < len(piece):
+                spans.append((prev + lead + shift, last + shift))
     return spans
 
 
-# --------------------------------------------------------------------------
-# Per line
-# --------------------------------------------------------------------------
-
-
-def _segment_line(ctx: _Line, candidates: list[int], offset: int, out: list[tuple[int, int]]) -> None:
-    """Decide every possible boundary of one line, then emit its sentences.
-    Every cut sits right after a non-space character, so a sentence only needs
-    its leading whitespace skipped."""
-    line = ctx.text
-    cuts = ctx.sx_set.union(candidates)
-    kept = [c for c in sorted(cuts) if _decide(ctx, c)]
-    if line.lstrip()[:1] in _LIST_FIRST_CHARS:
-        kept = _split_inline_list(line, kept)
-    last = len(line.rstrip())
-    kept.append(last)
-    prev = 0
-    for cut in kept:
-        if cut <= prev:
-            continue
-        piece = line[prev:cut]
-        lead = len(piece) - len(piece.lstrip())
-        if cut - prev - lead <= 12 and cut < last and _MARKER_ONLY.fullmatch(piece, lead):
-            continue  # rule: a segment that is only a list marker ("1.", "a)") joins the next
-        out.append((offset + prev + lead, offset + cut))
-        prev = cut
-
-
-class _Line:
-    """One line of text, the boundaries sentencex proposes for it, and (when
-    first needed) the stretches of it that are quoted or bracketed."""
-
-    __slots__ = ("text", "sx_set", "straight_single", "_last_close", "_ranges")
-
-    def __init__(self, text: str, sx_cuts: list[int]) -> None:
-        self.text = text
-        self.sx_set = frozenset(sx_cuts)
-        # sentencex never breaks inside “…”, "…", ‘…’, «…» or (…), but it can
-        # inside '…' when an apostrophe follows (“'We won. Now,' he said. It's”).
-        self.straight_single = "'" in text
-        self._last_close: int | None = None
-        self._ranges: list[tuple[int, int]] | None = None
-
-    def inside_quotes(self, cut: int) -> bool:
-        """True when the boundary at cut is inside quotes or brackets that close
-        later in the line (a quote that closes right at the boundary does not
-        count): sentencex keeps such text together and so do the rules."""
-        if self._last_close is None:  # cheap first test: does anything close later?
-            t = self.text
-            self._last_close = max(
-                t.rfind("”"), t.rfind('"'), t.rfind("’"), t.rfind("'"), t.rfind(")"), t.rfind("»")
-            )
-        if self._last_close < cut:
-            return False
-        if self._ranges is None:
-            self._ranges = _quoted_ranges(self.text)
-        for start, end in self._ranges:
-            if start < cut < end:
-                return True
-        return False
-
-
-def _per_line(positions: list[int], lines: list[str]) -> list[list[int]]:
-    """Positions in the lines joined by blank lines, split per line and made
-    relative to their line."""
-    result: list[list[int]] = [[] for _ in lines]
-    i = 0
-    start = 0
-    end = len(lines[0])
-    for p in sorted(positions):
-        while p > end:
-            i += 1
-            start = end + 2
-            end = start + len(lines[i])
-        result[i].append(p - start)
-    return result
-
-
-def _sentencex_cuts(lines: list[str], joined: str | None = None) -> list[list[int]]:
-    """For each line, the end offsets (trailing whitespace excluded) of the
-    sentences sentencex finds in it."""
-    if not lines:
-        return []
-    cuts = _sentencex_joined_cuts(lines, joined)
+def _sentencex_cuts(ctx: _Text) -> list[int]:
+    """End offsets (trailing whitespace excluded) of the sentences sentencex
+    finds, in the joined text, line ends left out (they are cuts anyway)."""
+    cuts = _sentencex_joined_cuts(ctx.text, frozenset(ctx.ends))
     if cuts is None:  # never seen; kept for safety against future sentencex versions
-        cuts = [_sentencex_line_cuts(line) for line in lines]
+        cuts = [start + cut for line, start in zip(ctx.lines, ctx.starts) for cut in _sentencex_line_cuts(line)]
     return cuts
 
 
-def _sentencex_joined_cuts(lines: list[str], joined: str | None = None) -> list[list[int]] | None:
-    """sentencex segments each paragraph (text between blank lines) on its own,
-    so one call on the lines joined by blank lines gives exactly the per-line
-    result without the cost of one call per line.  None if sentencex's pieces
-    do not line up with the lines."""
-    if joined is None:
-        joined = "\n\n".join(lines)
+def _sentencex_joined_cuts(joined: str, line_ends: frozenset[int]) -> list[int] | None:
+    """One sentencex call over the lines joined by blank lines; None if its
+    pieces do not line up with the lines."""
     cuts = []
     pos = 0
     for part in _sentencex_segment(joined):
@@ -284,12 +284,12 @@ def _sentencex_joined_cuts(lines: list[str], joined: str | None = None) -> list[
                 return None
         else:
             kept = len(part.rstrip())
-            if kept and joined[pos + kept : pos + kept + 1] not in ("\n", ""):
-                cuts.append(pos + kept)  # (the end of a line is a cut anyway)
+            if kept and pos + kept not in line_ends:
+                cuts.append(pos + kept)
         pos += len(part)
     if pos != len(joined):
         return None
-    return _per_line(cuts, lines)
+    return cuts
 
 
 def _sentencex_line_cuts(line: str) -> list[int]:
@@ -373,6 +373,15 @@ def _quoted_ranges(line: str) -> list[tuple[int, int]]:
     return ranges
 
 
+def _reach(ranges: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Range starts in order, and for each the furthest end of the ranges
+    starting up to it: "is cut inside a range" is then one binary search."""
+    ranges.sort()
+    starts = [start for start, _ in ranges]
+    reach = list(accumulate((end for _, end in ranges), max))
+    return starts, reach
+
+
 def _positions(line: str, ch: str) -> list[int]:
     out = []
     i = line.find(ch)
@@ -428,18 +437,24 @@ def _closes_single(line: str, i: int, closing: str, closing_after: str) -> bool:
 
 
 class _Boundary:
-    """What surrounds a possible boundary: the last token before it, split into
-    word + terminators + closers, and the text after it."""
+    """What surrounds a possible boundary within its line: the last token
+    before it, split into word + terminators + closers, and the text after it."""
 
-    __slots__ = ("ctx", "line", "sx", "cut", "word", "term", "closers", "head", "spaced", "term_start")
+    __slots__ = (
+        "ctx", "line", "index", "start", "sx", "cut", "word", "term", "closers", "head", "spaced", "term_start"
+    )
 
-    def __init__(self, ctx: _Line, sx: bool, cut: int) -> None:
-        line = self.line = ctx.text
+    def __init__(self, ctx: _Text, sx: bool, cut: int, index: int) -> None:
+        text = self.line = ctx.text
+        start = ctx.starts[index]
+        end = ctx.ends[index]
         self.ctx = ctx
+        self.index = index
+        self.start = start
         self.sx = sx
         self.cut = cut
-        lo = max(0, cut - _TAIL)  # bounded look-back keeps long lines linear
-        token = line[max(lo, line.rfind(" ", lo, cut) + 1) : cut]
+        lo = max(start, cut - _TAIL)  # bounded look-back keeps long lines linear
+        token = text[max(lo, text.rfind(" ", lo, cut) + 1) : cut]
         if not token.isprintable():  # another kind of whitespace (tab, NBSP ...)
             parts = token.rsplit(None, 1)
             token = parts[-1] if parts else ""
@@ -448,57 +463,76 @@ class _Boundary:
         self.word = core.rstrip(_TERMINATORS)
         self.term = core[len(self.word) :]
         self.term_start = cut - len(self.closers) - len(self.term)
-        self.spaced = cut < len(line) and line[cut].isspace()
-        self.head = line[cut : cut + _HEAD].lstrip()
+        self.spaced = cut < end and text[cut].isspace()
+        self.head = text[cut : min(cut + _HEAD, end)].lstrip()
 
 
-def _decide(ctx: _Line, cut: int) -> bool:
-    """Whether the line breaks into two sentences at cut."""
-    line = ctx.text
+def _decide(ctx: _Text, cut: int, index: int) -> bool:
+    """Whether line `index` breaks into two sentences at cut."""
+    text = ctx.text
     sx = cut in ctx.sx_set
     # Fast paths for the commonest cases, with the same outcome as the rules
     # below (tests/test_segment.py checks both agree on random text):
+    #   "Dr. x"          no break after titles and mid-sentence abbreviations
     #   "word. Capital"  a sentence end, unless inside quotes
-    #   "Dr. Capital"    no break (titles)
     #   "J. Capital"     sentencex decides (initials)
     #   "No. 5"          no break after an abbreviation before a number
+    #   "Inc. Capital", "p.m. Capital"  the opener / time-of-day rules
     #   "x. lower-case"  no break
-    if line[cut : cut + 1] == " " and line[cut - 1] == ".":
-        nxt = line[cut + 1 : cut + 2]
-        after = line[cut + 2 : cut + 3] if nxt in "(“\"" else nxt
+    if text[cut : cut + 1] != " ":
+        return _decide_by_rules(ctx, cut, index, sx)
+    nxt = text[cut + 1 : cut + 2]
+    if text[cut - 1] == "." and nxt.strip():
+        lo = cut - _TAIL if cut > _TAIL else 0
+        ws = text.rfind(" ", lo, cut)
+        word = text[ws + 1 if ws >= 0 else lo : cut - 1]
+        if word in _NO_BREAK_AFTER:
+            return False
+        after = text[cut + 2 : cut + 3] if nxt in "(“\"" else nxt
         if "A" <= after <= "Z" or "0" <= nxt <= "9":
-            lo = max(0, cut - _TAIL)
-            ws = line.rfind(" ", lo, cut)
-            word = line[ws + 1 if ws >= 0 else lo : cut - 1]
             if word.isalnum():
-                if word in _TITLES or word in _MID_SENTENCE or word in _ALL_CAPS_TITLES:
-                    return False
                 if "0" <= nxt <= "9":
                     if word in _ABBREVIATIONS:
                         return False
-                    return sx and not (ctx.straight_single and ctx.inside_quotes(cut))
+                    return sx and not (ctx.straight_single[index] and ctx.inside_quotes(cut, index))
                 if nxt in "“\"":  # _rule_opening_quote
-                    return sx or not ctx.inside_quotes(cut)
-                if word not in _AMBIGUOUS:  # (those go through the rules)
-                    if sx and not ctx.straight_single:
-                        return True  # see _rule_inside_quotes
-                    if len(word) == 1:
-                        return sx and not ctx.inside_quotes(cut)
-                    return not ctx.inside_quotes(cut)
+                    return sx or not ctx.inside_quotes(cut, index)
+                if word in _AMBIGUOUS:
+                    if (not sx or ctx.straight_single[index]) and ctx.inside_quotes(cut, index):
+                        return False
+                    return _next_word(ctx, cut, index) in _OPENER_WORDS
+                if sx and not ctx.straight_single[index]:
+                    return True  # see _rule_inside_quotes
+                if len(word) == 1:
+                    return sx and not ctx.inside_quotes(cut, index)
+                return not ctx.inside_quotes(cut, index)
+            if word.lower() in ("a.m", "p.m") and "A" <= nxt <= "Z":
+                following = _next_word(ctx, cut, index)
+                if following in _AFTER_TIME:
+                    return False
+                if following in _OPENER_WORDS:
+                    return True
+                return sx and not (ctx.straight_single[index] and ctx.inside_quotes(cut, index))
             if "-" in word and word[-1] != "." and word.isprintable() and _is_title(word):
                 return False  # Maj.-Gen.
-    if line[cut : cut + 1] == " " and "a" <= line[cut + 1 : cut + 2] <= "z":
-        c = line[cut - 1]
-        if c in _TERMINATORS or (c in _CLOSERS and cut > 1 and line[cut - 2] in _TERMINATORS):
-            end = line.find(" ", cut + 1)
-            if line[cut + 1 : end if end > 0 else None].islower():
+    if "a" <= nxt <= "z":
+        c = text[cut - 1]
+        if c in _TERMINATORS or (c in _CLOSERS and cut > 1 and text[cut - 2] in _TERMINATORS):
+            end = text.find(" ", cut + 1)
+            if text[cut + 1 : end if end > 0 else None].islower():
                 return False
-    return _decide_by_rules(ctx, cut, sx)
+    return _decide_by_rules(ctx, cut, index, sx)
 
 
-def _decide_by_rules(ctx: _Line, cut: int, sx: bool) -> bool:
+def _next_word(ctx: _Text, cut: int, index: int) -> str:
+    """The word after a boundary, without quotes, brackets or punctuation."""
+    head = ctx.text[cut : min(cut + _HEAD, ctx.ends[index])].lstrip().lstrip(_OPENERS)
+    return head.split(None, 1)[0].rstrip(",.;:!?’'\"”") if head.strip() else ""
+
+
+def _decide_by_rules(ctx: _Text, cut: int, index: int, sx: bool) -> bool:
     """The rules in order; the first opinion wins, else sentencex's (sx) stands."""
-    b = _Boundary(ctx, sx, cut)
+    b = _Boundary(ctx, sx, cut, index)
     if b.term and b.head:
         for rule in _RULES:
             verdict = rule(b)
@@ -523,7 +557,7 @@ def _first_letter(head: str) -> str:
 def _is_title(word: str) -> bool:
     """Titles and ranks, including hyphenated ranks (Maj.-Gen., Lt.-Col.,
     Vice-Adm.)."""
-    if word in _TITLES or word in _MID_SENTENCE or word in _ALL_CAPS_TITLES:
+    if word in _NO_BREAK_AFTER:
         return True
     if "-" in word and word[:1].isupper():
         return word.rsplit("-", 1)[1].rstrip(".") in _TITLES
@@ -554,8 +588,8 @@ def _rule_time_of_day(b: _Boundary) -> bool | None:
     """"a.m."/"p.m." before a weekday, month or time zone is mid-sentence
     ("at 2 a.m. Saturday", "at 9 p.m. EST"); before a sentence opener it ends
     the sentence ("at 5 p.m. The ...")."""
-    if b.term == "." and b.word.lower() in ("a.m", "p.m"):
-        nxt = b.head.split(None, 1)[0].rstrip(",.;:")
+    if b.term == "." and b.word.lower() in ("a.m", "p.m") and _first_letter(b.head).isupper():
+        nxt = _next_word(b.ctx, b.cut, b.index)
         if nxt in _AFTER_TIME:
             return False
         if nxt in _OPENER_WORDS:
@@ -597,7 +631,7 @@ def _rule_opening_quote(b: _Boundary) -> bool | None:
     """Split before an opening quote that follows a sentence end:
     He left. “We are done,” she said."""
     if b.head[0] in _QUOTE_OPENERS and len(b.head) > 1:
-        if b.head[1].isupper() and (b.sx or not b.ctx.inside_quotes(b.cut)):
+        if b.head[1].isupper() and (b.sx or not b.ctx.inside_quotes(b.cut, b.index)):
             return True
     return None
 
@@ -609,7 +643,7 @@ def _rule_four_dot_ellipsis(b: _Boundary) -> bool | None:
         if b.word and _SPACED_ELLIPSIS_AHEAD.match(b.head):
             return True
         if _first_letter(b.head).isupper():
-            tail = b.line[max(0, b.cut - 12) : b.cut]
+            tail = b.line[max(b.start, b.cut - 12) : b.cut]
             if _FOUR_DOT_BEHIND.search(tail):
                 return False
     return None
@@ -619,9 +653,9 @@ def _rule_parenthesised_sentence(b: _Boundary) -> bool | None:
     """Split after a whole parenthesised sentence: "He won. (It was close.) Then"."""
     if b.closers.endswith(")") and b.term[-1] in ".!?" and _first_letter(b.head).isupper():
         line = b.line
-        opening = line.rfind("(", 0, b.term_start)
+        opening = line.rfind("(", b.start, b.term_start)
         if opening >= 0 and line[opening + 1 : opening + 2].isupper():
-            before = line[:opening].rstrip().rstrip(_CLOSERS)
+            before = line[max(b.start, opening - _TAIL) : opening].rstrip().rstrip(_CLOSERS)
             if not before or before[-1] in _TERMINATORS:
                 return True
     return None
@@ -632,7 +666,7 @@ def _rule_inside_quotes(b: _Boundary) -> bool | None:
     “We won. Now we rest,” he said.  Sentencex agrees except for straight
     single quotes followed by an apostrophe, so its own breaks are only
     checked then; this rule mainly stops the next one from splitting."""
-    if (not b.sx or b.ctx.straight_single) and b.ctx.inside_quotes(b.cut):
+    if (not b.sx or b.ctx.straight_single[b.index]) and b.ctx.inside_quotes(b.cut, b.index):
         return False
     return None
 
@@ -642,8 +676,7 @@ def _rule_ambiguous_abbreviation(b: _Boundary) -> bool | None:
     if it is a common opener: "Apple Inc. The company" splits, "Apple Inc.
     Chief Executive" and "the Mass. Supreme Court" do not."""
     if b.term == "." and _bare_word(b.word) in _AMBIGUOUS and _first_letter(b.head).isupper():
-        nxt = b.head.lstrip(_OPENERS).split(None, 1)[0].rstrip(",.;:!?’'\"”")
-        return nxt in _OPENER_WORDS
+        return _next_word(b.ctx, b.cut, b.index) in _OPENER_WORDS
     return None
 
 
@@ -687,25 +720,32 @@ def _next_label(label: str) -> str:
     return str(int(label) + 1) if label.isdigit() else chr(ord(label) + 1)
 
 
-def _split_inline_list(line: str, cuts: list[int]) -> list[int]:
+def _split_inline_lists(ctx: _Text, cuts: list[int]) -> list[int]:
     """A list written on one line ("1. The first item 2. The second item",
     "a. ... b. ...") is split before each item.  Only when the line starts
     with a marker and later markers continue its numbering."""
+    added = []
+    for line, start in zip(ctx.lines, ctx.starts):
+        if line.lstrip()[:1] in _LIST_FIRST_CHARS:
+            added.extend(start + cut for cut in _inline_list_cuts(line))
+    return sorted(set(cuts).union(added)) if added else cuts
+
+
+def _inline_list_cuts(line: str) -> list[int]:
     m = _LIST_START.match(line)
     if not m:
-        return cuts
+        return []
     expected = _next_label(m.group("label"))
     punct = m.group("punct")
     added = []
     for mk in _LIST_MARKER.finditer(line, m.end()):
         if mk.group("label") != expected or mk.group("punct") != punct:
             continue
-        before = line[: mk.start()].rstrip()
+        lo = max(0, mk.start() - _TAIL)
+        before = line[lo : mk.start()].rstrip()
         prev_word = _bare_word(before.rsplit(None, 1)[-1].rstrip(".")) if before else ""
         if prev_word in _ABBREVIATIONS or _is_title(prev_word):
             continue  # "No. 2.", "p. 3)" are not list items
-        added.append(len(before))
+        added.append(lo + len(before))
         expected = _next_label(expected)
-    if not added:
-        return cuts
-    return sorted(set(cuts).union(added))
+    return added
