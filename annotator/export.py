@@ -40,10 +40,15 @@ from datetime import datetime, timezone
 from importlib.resources import files
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy.orm import Session
 
 from . import labelschema
+try:  # optional: the export is about 6x faster to serialise with it
+    import orjson
+except ImportError:  # pragma: no cover
+    orjson = None  # type: ignore[assignment]
+
 from .models import (
     Annotation,
     Article,
@@ -158,6 +163,21 @@ def count_articles(session: Session, project_id: int) -> int:
     return session.scalar(select(func.count()).select_from(Article).where(Article.project_id == project_id)) or 0
 
 
+def article_ranges(session: Session, project_id: int, parts: int) -> list[tuple[int, int | None]]:
+    """Cut the project's articles into `parts` id ranges (after, last] of about equal counts, in order."""
+    total = count_articles(session, project_id)
+    parts = max(1, min(parts, total))
+    bounds: list[int] = []
+    for k in range(1, parts):
+        last = session.scalar(
+            select(Article.id).where(Article.project_id == project_id).order_by(Article.id).offset(total * k // parts - 1).limit(1)
+        )
+        if last is not None and (not bounds or last > bounds[-1]):
+            bounds.append(last)
+    edges = [0, *bounds]
+    return [(edges[k], edges[k + 1] if k + 1 < len(edges) else None) for k in range(len(edges))]
+
+
 # ---------------------------------------------------------------- records
 
 
@@ -168,12 +188,17 @@ def iter_records(
     filters: Filters = Filters(),
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
+    id_range: tuple[int, int | None] = (0, None),
 ) -> Iterator[dict[str, Any]]:
-    """Export records of one unit, in article id order; `progress(n)` after each batch of n articles."""
+    """Export records of one unit, in article id order; `progress(n)` after each batch of n articles.
+
+    id_range (after, last): only articles with after < id <= last (last None: no bound),
+    so that several processes can each export a part (see article_ranges).
+    """
     if unit == "article":
-        return iter_articles(session, project_id, filters, batch_size, progress)
+        return iter_articles(session, project_id, filters, batch_size, progress, id_range)
     if unit == "sentence":
-        return iter_sentences(session, project_id, filters, batch_size, progress)
+        return iter_sentences(session, project_id, filters, batch_size, progress, id_range)
     raise ExportError(f"unknown unit {unit!r} (choose from {', '.join(UNITS)})")
 
 
@@ -183,63 +208,48 @@ def iter_articles(
     filters: Filters = Filters(),
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
+    id_range: tuple[int, int | None] = (0, None),
 ) -> Iterator[dict[str, Any]]:
     """One lossless record per article (see the module doc and article.schema.json)."""
     wanted = frozenset(filters.labels)
-    for batch in _batches(session, project_id, filters, batch_size):
-        for art in batch.articles:
-            article_id = art.id
-            sentences = batch.sentences.get(article_id, [])
-            labels = batch.labels.get(article_id, [])
+    for batch in _batches(session, project_id, filters, batch_size, id_range):
+        for article_id, external_id, title, text, meta in batch.articles:
+            sentences = batch.sentences.get(article_id, ())
+            labels = batch.labels.get(article_id, ())
             gold_labels = batch.gold_labels.get(article_id, {})
-            spans = batch.spans.get(article_id, [])
+            spans = batch.spans.get(article_id, ())
             if filters.gold_only and not gold_labels:
                 continue
             if filters.annotators and not labels and not spans:
                 continue
             if wanted and not _any_sentence_selected(labels, gold_labels, wanted):
                 continue
-            text = art.text
-            by_user: dict[str, dict[str, list]] = {}
-
-            def block(name: str) -> dict[str, list]:
-                entry = by_user.get(name)
-                if entry is None:
-                    entry = by_user[name] = {"labels": [], "spans": [], "relations": []}
-                return entry
-
-            for row in labels:
-                block(row.user)["labels"].append(
-                    {
-                        "sentence": row.index,
-                        "label": row.label,
-                        "seconds": row.seconds,
-                        "guidelines_version": row.guidelines_version,
-                        "updated_at": iso(row.updated_at),
-                        "needs_review": bool(row.needs_review),
-                    }
+            by_user: dict[str, dict[str, Any]] = {}
+            for index, user, label, seconds, version, updated_at, needs_review in labels:
+                entry = by_user.get(user) or by_user.setdefault(user, {"annotator": user, "labels": [], "spans": [], "relations": []})
+                entry["labels"].append(
+                    {"sentence": index, "label": label, "seconds": seconds, "guidelines_version": version,
+                     "updated_at": updated_at, "needs_review": needs_review}
                 )
             uid_of: dict[int, str] = {}
-            for row in spans:
-                uid_of[row.id] = row.uid
-                block(row.user)["spans"].append(
-                    {"id": row.uid, "label": row.label, "start": row.start, "end": row.end, "text": text[row.start : row.end]}
-                )
-            for row in batch.relations.get(article_id, []):
-                block(row.user)["relations"].append(
-                    {"id": row.uid, "type": row.type, "from": uid_of[row.from_span_id], "to": uid_of[row.to_span_id]}
-                )
+            for span_id, uid, user, label, start, end in spans:
+                uid_of[span_id] = uid
+                entry = by_user.get(user) or by_user.setdefault(user, {"annotator": user, "labels": [], "spans": [], "relations": []})
+                entry["spans"].append({"id": uid, "label": label, "start": start, "end": end, "text": text[start:end]})
+            for uid, user, rel_type, source, target in batch.relations.get(article_id, ()):
+                entry = by_user.get(user) or by_user.setdefault(user, {"annotator": user, "labels": [], "spans": [], "relations": []})
+                entry["relations"].append({"id": uid, "type": rel_type, "from": uid_of[source], "to": uid_of[target]})
             annotations = []
             for name in sorted(by_user):
                 entry = by_user[name]
-                entry["labels"].sort(key=lambda x: x["sentence"])
+                entry["labels"].sort(key=_by_sentence)
                 _sort_spans_and_relations(entry["spans"], entry["relations"])
-                annotations.append({"annotator": name, **entry})
+                annotations.append(entry)
             yield {
-                "id": art.external_id,
-                "title": art.title,
+                "id": external_id,
+                "title": title,
                 "text": text,
-                "meta": art.meta or {},
+                "meta": meta or {},
                 "sentences": [{"index": index, "start": start, "end": end} for index, start, end in sentences],
                 "annotations": annotations,
                 "gold": _article_gold(batch, article_id, text, gold_labels),
@@ -248,35 +258,40 @@ def iter_articles(
             progress(len(batch.articles))
 
 
+def _by_sentence(label: dict[str, Any]) -> int:
+    return label["sentence"]
+
+
 def iter_sentences(
     session: Session,
     project_id: int,
     filters: Filters = Filters(),
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
+    id_range: tuple[int, int | None] = (0, None),
 ) -> Iterator[dict[str, Any]]:
     """One training record per sentence (see the module doc and sentence.schema.json)."""
     wanted = frozenset(filters.labels)
-    for batch in _batches(session, project_id, filters, batch_size):
-        for art in batch.articles:
-            yield from _article_sentences(batch, art, filters, wanted)
+    for batch in _batches(session, project_id, filters, batch_size, id_range):
+        for article in batch.articles:
+            yield from _article_sentences(batch, article, filters, wanted)
         if progress is not None:
             progress(len(batch.articles))
 
 
-def _article_sentences(batch: "_Batch", art: Any, filters: Filters, wanted: frozenset[str]) -> Iterator[dict[str, Any]]:
-    article_id = art.id
+def _article_sentences(batch: "_Batch", article: tuple, filters: Filters, wanted: frozenset[str]) -> Iterator[dict[str, Any]]:
+    article_id, external_id, _title, text, _meta = article
     sentences = batch.sentences.get(article_id)
     if not sentences:
         return
-    text = art.text
-    external_id = art.external_id
+    n = len(sentences)
+    # Sentence indexes are 0..n-1 in order; map them to positions if some were ever skipped.
+    position = None if sentences[-1][0] == n - 1 else {index: i for i, (index, _, _) in enumerate(sentences)}
     starts = [start for _, start, _ in sentences]
     ends = [end for _, _, end in sentences]
-    n = len(sentences)
 
     def covered(start: int, end: int) -> range:
-        """Indexes of the sentences a span overlaps."""
+        """Positions of the sentences a span overlaps."""
         i = bisect_right(starts, start) - 1
         if i < 0 or ends[i] <= start:
             i += 1
@@ -285,27 +300,27 @@ def _article_sentences(batch: "_Batch", art: Any, filters: Filters, wanted: froz
             j += 1
         return range(i, j)
 
-    # Per sentence: annotator -> entry; gold spans and relations.
     entries: list[dict[str, dict[str, Any]] | None] = [None] * n
-    for row in batch.labels.get(article_id, ()):
-        per = entries[row.index]
+    for index, user, label, seconds, version, updated_at, needs_review in batch.labels.get(article_id, ()):
+        i = index if position is None else position[index]
+        per = entries[i]
         if per is None:
-            per = entries[row.index] = {}
-        per[row.user] = {
-            "annotator": row.user,
-            "label": row.label,
-            "seconds": row.seconds,
-            "guidelines_version": row.guidelines_version,
-            "updated_at": iso(row.updated_at),
-            "needs_review": bool(row.needs_review),
+            per = entries[i] = {}
+        per[user] = {
+            "annotator": user,
+            "label": label,
+            "seconds": seconds,
+            "guidelines_version": version,
+            "updated_at": updated_at,
+            "needs_review": needs_review,
             "spans": [],
             "relations": [],
         }
 
-    def entry_for(index: int, user: str) -> dict[str, Any]:
-        per = entries[index]
+    def entry_for(i: int, user: str) -> dict[str, Any]:
+        per = entries[i]
         if per is None:
-            per = entries[index] = {}
+            per = entries[i] = {}
         entry = per.get(user)
         if entry is None:
             entry = per[user] = {
@@ -321,60 +336,60 @@ def _article_sentences(batch: "_Batch", art: Any, filters: Filters, wanted: froz
         return entry
 
     span_where: dict[int, tuple[str, range]] = {}
-    for row in batch.spans.get(article_id, ()):
-        where = covered(row.start, row.end)
-        span_where[row.id] = (row.uid, where)
+    for span_id, uid, user, label, start, end in batch.spans.get(article_id, ()):
+        where = covered(start, end)
+        span_where[span_id] = (uid, where)
         for i in where:
-            _, s_start, s_end = sentences[i]
-            entry_for(i, row.user)["spans"].append(_sentence_span(row, text, s_start, s_end))
-    for row in batch.relations.get(article_id, ()):
-        rel = _sentence_relation(row, span_where)
-        if rel is None:
-            continue
-        for i in _relation_sentences(rel):
-            entry_for(i, row.user)["relations"].append(rel)
+            entry_for(i, user)["spans"].append(_sentence_span(uid, label, start, end, text, starts[i], ends[i]))
+    for uid, user, rel_type, source, target in batch.relations.get(article_id, ()):
+        rel, places = _sentence_relation(uid, rel_type, source, target, span_where, sentences)
+        for i in places:
+            entry_for(i, user)["relations"].append(rel)
 
     gold_labels = batch.gold_labels.get(article_id, {})
-    gold_spans: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-    gold_relations: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    gold_spans: list[list[dict[str, Any]] | None] = [None] * n
+    gold_relations: list[list[dict[str, Any]] | None] = [None] * n
     gold_where: dict[int, tuple[str, range]] = {}
-    for row in batch.gold_spans.get(article_id, ()):
-        where = covered(row.start, row.end)
-        gold_where[row.id] = (row.uid, where)
+    for span_id, uid, label, start, end, provenance, reviewer, _updated in batch.gold_spans.get(article_id, ()):
+        where = covered(start, end)
+        gold_where[span_id] = (uid, where)
         for i in where:
-            _, s_start, s_end = sentences[i]
-            span = _sentence_span(row, text, s_start, s_end)
-            span["provenance"] = row.provenance
-            span["reviewer"] = row.reviewer
-            gold_spans[i].append(span)
-    for row in batch.gold_relations.get(article_id, ()):
-        rel = _sentence_relation(row, gold_where)
-        if rel is None:
-            continue
-        rel["provenance"] = row.provenance
-        rel["reviewer"] = row.reviewer
-        for i in _relation_sentences(rel):
-            gold_relations[i].append(rel)
+            span = _sentence_span(uid, label, start, end, text, starts[i], ends[i])
+            span["provenance"] = provenance
+            span["reviewer"] = reviewer
+            (gold_spans[i] if gold_spans[i] is not None else gold_spans.__setitem__(i, []) or gold_spans[i]).append(span)
+    for uid, rel_type, source, target, provenance, reviewer in batch.gold_relations.get(article_id, ()):
+        rel, places = _sentence_relation(uid, rel_type, source, target, gold_where, sentences)
+        rel["provenance"] = provenance
+        rel["reviewer"] = reviewer
+        for i in places:
+            (gold_relations[i] if gold_relations[i] is not None else gold_relations.__setitem__(i, []) or gold_relations[i]).append(rel)
 
+    gold_only, selected_users = filters.gold_only, bool(filters.annotators)
     for i, (index, start, end) in enumerate(sentences):
         gold = gold_labels.get(index)
-        if filters.gold_only and gold is None:
+        if gold_only and gold is None:
             continue
         per = entries[i]
-        if filters.annotators and not per:
+        if selected_users and not per:
             continue
         if wanted:
             if gold is not None:
-                if gold.label not in wanted:
+                if gold[0] not in wanted:
                     continue
             elif not per or not any(e["label"] in wanted for e in per.values()):
                 continue
-        annotations = [per[name] for name in sorted(per)] if per else []
-        for entry in annotations:
-            if len(entry["spans"]) > 1 or len(entry["relations"]) > 1:
-                _sort_spans_and_relations(entry["spans"], entry["relations"])
-        if len(gold_spans[i]) > 1 or len(gold_relations[i]) > 1:
-            _sort_spans_and_relations(gold_spans[i], gold_relations[i])
+        if per:
+            annotations = [per[name] for name in sorted(per)] if len(per) > 1 else list(per.values())
+            for entry in annotations:
+                if len(entry["spans"]) > 1 or len(entry["relations"]) > 1:
+                    _sort_spans_and_relations(entry["spans"], entry["relations"])
+        else:
+            annotations = []
+        spans = gold_spans[i] or []
+        relations = gold_relations[i] or []
+        if len(spans) > 1 or len(relations) > 1:
+            _sort_spans_and_relations(spans, relations)
         yield {
             "id": f"{external_id}:{index}",
             "article_id": external_id,
@@ -382,122 +397,119 @@ def _article_sentences(batch: "_Batch", art: Any, filters: Filters, wanted: froz
             "text": text[start:end],
             "start": start,
             "end": end,
-            "label": gold.label if gold is not None else None,
-            "label_source": gold.provenance if gold is not None else None,
-            "reviewer": gold.reviewer if gold is not None else None,
-            "spans": gold_spans[i],
-            "relations": gold_relations[i],
+            "label": gold[0] if gold is not None else None,
+            "label_source": gold[1] if gold is not None else None,
+            "reviewer": gold[2] if gold is not None else None,
+            "spans": spans,
+            "relations": relations,
             "annotations": annotations,
         }
 
 
-def _sentence_span(row: Any, text: str, s_start: int, s_end: int) -> dict[str, Any]:
+def _sentence_span(uid: str, label: str, start: int, end: int, text: str, s_start: int, s_end: int) -> dict[str, Any]:
     """A span as seen from one sentence: clipped to it, offsets relative to its start.
 
     article_start/article_end are the whole span in the article; a span that
     crosses a sentence boundary appears, clipped, in each sentence it overlaps.
     """
-    start = row.start if row.start > s_start else s_start
-    end = row.end if row.end < s_end else s_end
+    clipped_start = start if start > s_start else s_start
+    clipped_end = end if end < s_end else s_end
     return {
-        "id": row.uid,
-        "label": row.label,
-        "start": start - s_start,
-        "end": end - s_start,
-        "article_start": row.start,
-        "article_end": row.end,
-        "text": text[start:end],
+        "id": uid,
+        "label": label,
+        "start": clipped_start - s_start,
+        "end": clipped_end - s_start,
+        "article_start": start,
+        "article_end": end,
+        "text": text[clipped_start:clipped_end],
     }
 
 
-def _sentence_relation(row: Any, where: dict[int, tuple[str, range]]) -> dict[str, Any] | None:
-    """A relation naming both ends' span ids and the sentence each end starts in."""
-    source = where.get(row.from_span_id)
-    target = where.get(row.to_span_id)
-    if source is None or target is None or not source[1] or not target[1]:
-        return None  # an end that overlaps no sentence (whitespace only) has no sentence to name
-    return {
-        "id": row.uid,
-        "type": row.type,
-        "from": source[0],
-        "to": target[0],
-        "from_sentence": source[1][0],
-        "to_sentence": target[1][0],
-        "_sentences": (source[1], target[1]),
+def _sentence_relation(
+    uid: str, rel_type: str, source: int, target: int, where: dict[int, tuple[str, range]], sentences: list[tuple[int, int, int]]
+) -> tuple[dict[str, Any], range | list[int]]:
+    """A relation naming both ends' span ids and the sentence each end starts in, and where it is listed:
+    every sentence either end overlaps (an end in whitespace only, overlapping no sentence, names null)."""
+    from_uid, from_places = where[source]
+    to_uid, to_places = where[target]
+    rel = {
+        "id": uid,
+        "type": rel_type,
+        "from": from_uid,
+        "to": to_uid,
+        "from_sentence": sentences[from_places[0]][0] if from_places else None,
+        "to_sentence": sentences[to_places[0]][0] if to_places else None,
     }
-
-
-def _relation_sentences(rel: dict[str, Any]) -> list[int]:
-    """Every sentence either end overlaps; the helper key is dropped from the record."""
-    first, second = rel.pop("_sentences")
-    return sorted(set(first) | set(second))
+    if from_places == to_places:
+        return rel, from_places
+    return rel, sorted(set(from_places) | set(to_places))
 
 
 def _sort_spans_and_relations(spans: list[dict[str, Any]], relations: list[dict[str, Any]]) -> None:
     """A content order (position, then label and id), never a database order."""
-    key_start = "article_start" if spans and "article_start" in spans[0] else "start"
-    key_end = "article_end" if key_start == "article_start" else "end"
-    spans.sort(key=lambda s: (s[key_start], s[key_end], s["label"], s["id"]))
+    if len(spans) > 1:
+        if "article_start" in spans[0]:
+            spans.sort(key=_sentence_span_key)
+        else:
+            spans.sort(key=_span_key)
     if len(relations) > 1:
-        relations.sort(key=lambda r: (r["from"], r["to"], r["type"], r["id"]))
+        relations.sort(key=_relation_key)
 
 
-def _any_sentence_selected(labels: list[Any], gold_labels: dict[int, Any], wanted: frozenset[str]) -> bool:
-    if any(g.label in wanted for g in gold_labels.values()):
+def _span_key(s: dict[str, Any]) -> tuple:
+    return (s["start"], s["end"], s["label"], s["id"])
+
+
+def _sentence_span_key(s: dict[str, Any]) -> tuple:
+    return (s["article_start"], s["article_end"], s["label"], s["id"])
+
+
+def _relation_key(r: dict[str, Any]) -> tuple:
+    return (r["from"], r["to"], r["type"], r["id"])
+
+
+def _any_sentence_selected(labels: Iterable[tuple], gold_labels: dict[int, tuple], wanted: frozenset[str]) -> bool:
+    if any(g[0] in wanted for g in gold_labels.values()):
         return True
-    return any(row.label in wanted and row.index not in gold_labels for row in labels)
+    return any(row[2] in wanted and row[0] not in gold_labels for row in labels)
 
 
-def _article_gold(batch: "_Batch", article_id: int, text: str, gold_labels: dict[int, Any]) -> dict[str, list]:
+def _article_gold(batch: "_Batch", article_id: int, text: str, gold_labels: dict[int, tuple]) -> dict[str, list]:
     uid_of: dict[int, str] = {}
     spans = []
-    for row in batch.gold_spans.get(article_id, ()):
-        uid_of[row.id] = row.uid
+    for span_id, uid, label, start, end, provenance, reviewer, updated_at in batch.gold_spans.get(article_id, ()):
+        uid_of[span_id] = uid
         spans.append(
-            {
-                "id": row.uid,
-                "label": row.label,
-                "start": row.start,
-                "end": row.end,
-                "text": text[row.start : row.end],
-                "provenance": row.provenance,
-                "reviewer": row.reviewer,
-                "updated_at": iso(row.updated_at),
-            }
+            {"id": uid, "label": label, "start": start, "end": end, "text": text[start:end],
+             "provenance": provenance, "reviewer": reviewer, "updated_at": updated_at}
         )
     relations = [
-        {
-            "id": row.uid,
-            "type": row.type,
-            "from": uid_of[row.from_span_id],
-            "to": uid_of[row.to_span_id],
-            "provenance": row.provenance,
-            "reviewer": row.reviewer,
-        }
-        for row in batch.gold_relations.get(article_id, ())
+        {"id": uid, "type": rel_type, "from": uid_of[source], "to": uid_of[target], "provenance": provenance, "reviewer": reviewer}
+        for uid, rel_type, source, target, provenance, reviewer in batch.gold_relations.get(article_id, ())
     ]
     _sort_spans_and_relations(spans, relations)
     return {
         "labels": [
-            {
-                "sentence": index,
-                "label": g.label,
-                "provenance": g.provenance,
-                "reviewer": g.reviewer,
-                "reason": g.reason,
-                "updated_at": iso(g.updated_at),
-            }
-            for index, g in sorted(gold_labels.items())
+            {"sentence": index, "label": label, "provenance": provenance, "reviewer": reviewer, "reason": reason, "updated_at": updated_at}
+            for index, (label, provenance, reviewer, reason, updated_at) in sorted(gold_labels.items())
         ],
         "spans": spans,
         "relations": relations,
     }
 
 
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z (microseconds only when there are some)."""
+def iso(value: datetime | str | None) -> str | None:
+    """ISO 8601 in UTC with a Z (microseconds only when there are some).
+
+    Takes a datetime, or the text SQLite stores ('2026-11-24 10:00:00.000000',
+    UTC): converting that text directly skips a parse and a format per value.
+    """
     if value is None:
         return None
+    if isinstance(value, str):
+        if len(value) == 26 and value[10] == " " and value[19] == ".":
+            return f"{value[:10]}T{value[11:19]}Z" if value.endswith(".000000") else f"{value[:10]}T{value[11:]}Z"
+        value = datetime.fromisoformat(value)
     if value.tzinfo is not None and value.utcoffset():
         value = value.astimezone(timezone.utc)
     return value.replace(tzinfo=None).isoformat() + "Z"
@@ -508,99 +520,142 @@ def iso(value: datetime | None) -> str | None:
 
 @dataclass
 class _Batch:
-    articles: list[Any]
+    """One batch of articles and everything they carry, as plain tuples grouped by article id.
+
+    articles:       (id, external_id, title, text, meta)
+    sentences:      (index, start, end)
+    labels:         (sentence index, annotator, label, seconds, guidelines_version, updated_at, needs_review)
+    spans:          (db id, uid, annotator, label, start, end)
+    relations:      (uid, annotator, type, from db id, to db id)
+    gold_labels:    sentence index -> (label, provenance, reviewer, reason, updated_at)
+    gold_spans:     (db id, uid, label, start, end, provenance, reviewer, updated_at)
+    gold_relations: (uid, type, from db id, to db id, provenance, reviewer)
+    """
+
+    articles: list[tuple]
     sentences: dict[int, list[tuple[int, int, int]]]
-    labels: dict[int, list[Any]]
-    spans: dict[int, list[Any]]
-    relations: dict[int, list[Any]]
-    gold_labels: dict[int, dict[int, Any]]
-    gold_spans: dict[int, list[Any]]
-    gold_relations: dict[int, list[Any]]
+    labels: dict[int, list[tuple]]
+    spans: dict[int, list[tuple]]
+    relations: dict[int, list[tuple]]
+    gold_labels: dict[int, dict[int, tuple]]
+    gold_spans: dict[int, list[tuple]]
+    gold_relations: dict[int, list[tuple]]
 
 
-def _group(rows: Iterable[Any]) -> dict[int, list[Any]]:
-    out: dict[int, list[Any]] = defaultdict(list)
-    for row in rows:
-        out[row.article_id].append(row)
-    return out
+_IN_CHUNK = 5_000
 
 
-def _batches(session: Session, project_id: int, filters: Filters, batch_size: int) -> Iterator[_Batch]:
-    """Articles in id order, batch by batch (keyset pagination), each with all it carries."""
-    reviewer = aliased(User)
-    last_id = 0
-    users = filters.annotators
+def _id_filter(column: Any, ids: list[int]) -> list[Any]:
+    """WHERE clauses selecting `ids` (sorted): one range scan when they are nearly contiguous
+    (rows of other ids in the range are dropped by the caller), else IN lists of bounded size."""
+    lo, hi = ids[0], ids[-1]
+    if hi - lo + 1 <= 2 * len(ids) + 1_000:
+        return [column.between(lo, hi)]
+    return [column.in_(ids[k : k + _IN_CHUNK]) for k in range(0, len(ids), _IN_CHUNK)]
+
+
+def _timestamp(column: Any) -> Any:
+    """The column without SQLAlchemy's datetime processing: iso() formats what the driver gives."""
+    return type_coerce(column, String)
+
+
+def _batches(
+    session: Session, project_id: int, filters: Filters, batch_size: int, id_range: tuple[int, int | None] = (0, None)
+) -> Iterator[_Batch]:
+    """Articles in id order, batch by batch (keyset pagination), each with all it carries.
+
+    A handful of Core queries per batch, none per article; rows stay tuples.
+    """
+    conn = session.connection()
+    names: dict[int, str] = dict(conn.execute(select(User.id, User.name)).all())
+    chosen_users = [uid for uid, name in names.items() if name in set(filters.annotators)] if filters.annotators else None
+    last_id, until_id = id_range
     while True:
-        articles = session.execute(
+        query = (
             select(Article.id, Article.external_id, Article.title, Article.text, Article.meta)
             .where(Article.project_id == project_id, Article.id > last_id)
             .order_by(Article.id)
             .limit(batch_size)
-        ).all()
+        )
+        if until_id is not None:
+            query = query.where(Article.id <= until_id)
+        articles = [tuple(row) for row in conn.execute(query)]
         if not articles:
             return
-        last_id = articles[-1].id
-        ids = [a.id for a in articles]
+        last_id = articles[-1][0]
+        ids = [a[0] for a in articles]
+        wanted_articles = set(ids)
 
         sentences: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-        for article_id, index, start, end in session.execute(
-            select(Sentence.article_id, Sentence.index, Sentence.start, Sentence.end)
-            .where(Sentence.article_id.in_(ids))
-            .order_by(Sentence.article_id, Sentence.index)
-        ):
-            sentences[article_id].append((index, start, end))
+        where_sentence: dict[int, tuple[int, int]] = {}  # sentence db id -> (article id, index)
+        for clause in _id_filter(Sentence.article_id, ids):
+            for sentence_id, article_id, index, start, end in conn.execute(
+                select(Sentence.id, Sentence.article_id, Sentence.index, Sentence.start, Sentence.end).where(clause)
+            ):
+                if article_id in wanted_articles:
+                    sentences[article_id].append((index, start, end))
+                    where_sentence[sentence_id] = (article_id, index)
+        for rows in sentences.values():
+            rows.sort()
+        sentence_ids = sorted(where_sentence)
 
-        labels_q = (
-            select(
-                Sentence.article_id,
-                Sentence.index,
-                User.name.label("user"),
-                Annotation.label,
-                Annotation.seconds,
-                Annotation.guidelines_version,
-                Annotation.updated_at,
-                Annotation.needs_review,
-            )
-            .join(Sentence, Annotation.sentence_id == Sentence.id)
-            .join(User, Annotation.user_id == User.id)
-            .where(Sentence.article_id.in_(ids))
-        )
-        spans_q = (
-            select(Span.id, Span.uid, Span.article_id, User.name.label("user"), Span.label, Span.start, Span.end)
-            .join(User, Span.user_id == User.id)
-            .where(Span.article_id.in_(ids))
-        )
-        relations_q = (
-            select(Relation.uid, Relation.article_id, User.name.label("user"), Relation.type, Relation.from_span_id, Relation.to_span_id)
-            .join(User, Relation.user_id == User.id)
-            .where(Relation.article_id.in_(ids))
-        )
-        if users:
-            labels_q = labels_q.where(User.name.in_(users))
-            spans_q = spans_q.where(User.name.in_(users))
-            relations_q = relations_q.where(User.name.in_(users))
-        labels = _group(session.execute(labels_q))
-        spans = _group(session.execute(spans_q))
-        relations = _group(session.execute(relations_q))
+        labels: dict[int, list[tuple]] = defaultdict(list)
+        gold_labels: dict[int, dict[int, tuple]] = defaultdict(dict)
+        if sentence_ids:
+            for clause in _id_filter(Annotation.sentence_id, sentence_ids):
+                query = select(
+                    Annotation.sentence_id,
+                    Annotation.user_id,
+                    Annotation.label,
+                    Annotation.seconds,
+                    Annotation.guidelines_version,
+                    _timestamp(Annotation.updated_at),
+                    Annotation.needs_review,
+                ).where(clause)
+                if chosen_users is not None:
+                    query = query.where(Annotation.user_id.in_(chosen_users))
+                for sentence_id, user_id, label, seconds, version, updated_at, needs_review in conn.execute(query):
+                    place = where_sentence.get(sentence_id)
+                    if place is not None:
+                        labels[place[0]].append((place[1], names[user_id], label, seconds, version, iso(updated_at), bool(needs_review)))
+            for clause in _id_filter(GoldLabel.sentence_id, sentence_ids):
+                for sentence_id, label, provenance, reviewer_id, reason, updated_at in conn.execute(
+                    select(
+                        GoldLabel.sentence_id,
+                        GoldLabel.label,
+                        GoldLabel.provenance,
+                        GoldLabel.reviewer_id,
+                        GoldLabel.reason,
+                        _timestamp(GoldLabel.updated_at),
+                    ).where(clause)
+                ):
+                    place = where_sentence.get(sentence_id)
+                    if place is not None:
+                        reviewer = names.get(reviewer_id) if reviewer_id is not None else None
+                        gold_labels[place[0]][place[1]] = (label, provenance, reviewer, reason, iso(updated_at))
 
-        gold_labels: dict[int, dict[int, Any]] = defaultdict(dict)
-        for row in session.execute(
-            select(
-                Sentence.article_id,
-                Sentence.index,
-                GoldLabel.label,
-                GoldLabel.provenance,
-                reviewer.name.label("reviewer"),
-                GoldLabel.reason,
-                GoldLabel.updated_at,
-            )
-            .join(Sentence, GoldLabel.sentence_id == Sentence.id)
-            .outerjoin(reviewer, GoldLabel.reviewer_id == reviewer.id)
-            .where(Sentence.article_id.in_(ids))
-        ):
-            gold_labels[row.article_id][row.index] = row
-        gold_spans = _group(
-            session.execute(
+        spans: dict[int, list[tuple]] = defaultdict(list)
+        relations: dict[int, list[tuple]] = defaultdict(list)
+        gold_spans: dict[int, list[tuple]] = defaultdict(list)
+        gold_relations: dict[int, list[tuple]] = defaultdict(list)
+        for clause in _id_filter(Span.article_id, ids):
+            query = select(Span.id, Span.uid, Span.article_id, Span.user_id, Span.label, Span.start, Span.end).where(clause)
+            if chosen_users is not None:
+                query = query.where(Span.user_id.in_(chosen_users))
+            for span_id, uid, article_id, user_id, label, start, end in conn.execute(query):
+                if article_id in wanted_articles:
+                    spans[article_id].append((span_id, uid, names[user_id], label, start, end))
+        for clause in _id_filter(Relation.article_id, ids):
+            query = select(
+                Relation.uid, Relation.article_id, Relation.user_id, Relation.type, Relation.from_span_id, Relation.to_span_id
+            ).where(clause)
+            if chosen_users is not None:
+                query = query.where(Relation.user_id.in_(chosen_users))
+            for uid, article_id, user_id, rel_type, source, target in conn.execute(query):
+                if article_id in wanted_articles:
+                    relations[article_id].append((uid, names[user_id], rel_type, source, target))
+        for clause in _id_filter(GoldSpan.article_id, ids):
+            for span_id, uid, article_id, label, start, end, provenance, reviewer_id, updated_at in conn.execute(
                 select(
                     GoldSpan.id,
                     GoldSpan.uid,
@@ -609,15 +664,15 @@ def _batches(session: Session, project_id: int, filters: Filters, batch_size: in
                     GoldSpan.start,
                     GoldSpan.end,
                     GoldSpan.provenance,
-                    reviewer.name.label("reviewer"),
-                    GoldSpan.updated_at,
-                )
-                .outerjoin(reviewer, GoldSpan.reviewer_id == reviewer.id)
-                .where(GoldSpan.article_id.in_(ids))
-            )
-        )
-        gold_relations = _group(
-            session.execute(
+                    GoldSpan.reviewer_id,
+                    _timestamp(GoldSpan.updated_at),
+                ).where(clause)
+            ):
+                if article_id in wanted_articles:
+                    reviewer = names.get(reviewer_id) if reviewer_id is not None else None
+                    gold_spans[article_id].append((span_id, uid, label, start, end, provenance, reviewer, iso(updated_at)))
+        for clause in _id_filter(GoldRelation.article_id, ids):
+            for uid, article_id, rel_type, source, target, provenance, reviewer_id in conn.execute(
                 select(
                     GoldRelation.uid,
                     GoldRelation.article_id,
@@ -625,12 +680,12 @@ def _batches(session: Session, project_id: int, filters: Filters, batch_size: in
                     GoldRelation.from_span_id,
                     GoldRelation.to_span_id,
                     GoldRelation.provenance,
-                    reviewer.name.label("reviewer"),
-                )
-                .outerjoin(reviewer, GoldRelation.reviewer_id == reviewer.id)
-                .where(GoldRelation.article_id.in_(ids))
-            )
-        )
+                    GoldRelation.reviewer_id,
+                ).where(clause)
+            ):
+                if article_id in wanted_articles:
+                    reviewer = names.get(reviewer_id) if reviewer_id is not None else None
+                    gold_relations[article_id].append((uid, rel_type, source, target, provenance, reviewer))
         yield _Batch(articles, sentences, labels, spans, relations, gold_labels, gold_spans, gold_relations)
 
 
@@ -640,6 +695,20 @@ def _batches(session: Session, project_id: int, filters: Filters, batch_size: in
 def dumps(record: dict[str, Any]) -> str:
     """One JSONL line: UTF-8 as is (no \\u escapes), compact, key order as built."""
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def dumpb(record: dict[str, Any]) -> bytes:
+    """The same line as UTF-8 bytes; with orjson (about 6x faster) when it is installed.
+
+    Both give compact JSON with the characters as they are and keys in order;
+    they differ only in how they spell some floats (1e-05 / 1e-5).
+    """
+    if orjson is not None:
+        try:
+            return orjson.dumps(record) + b"\n"
+        except (TypeError, orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits in meta
+            pass
+    return dumps(record).encode("utf-8")
 
 
 def record_article_id(record: dict[str, Any]) -> str:

@@ -45,7 +45,7 @@ def export_jsonl(project_id: int):
     except export.ExportError as exc:
         return json_error(400, str(exc))
     records = export.iter_records(db.session, project.id, unit, filters)
-    dumps = export.dumps
+    dumps = export.dumpb
 
     def generate():
         try:

@@ -11,8 +11,10 @@ and a gold relation. Then runs the real CLI in a subprocess,
 
     python -m annotator export bench -o bench/out/export.sentence.jsonl
 
-and reports its wall time and peak RSS (getrusage RUSAGE_CHILDREN) against
-the targets: under 20 s and under 300 MB.
+and reports its wall time and peak RSS against the targets: under 20 s and
+under 300 MB. The export forks one worker per CPU for big projects, so the RSS
+reported is the sum over the whole process tree, sampled every 50 ms (and at
+least getrusage's largest single process).
 """
 from __future__ import annotations
 
@@ -145,9 +147,42 @@ def build(path: Path) -> None:
           f"in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
+def tree_memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of a process and all its descendants, from /proc (Linux).
+
+    RSS counts pages a forked worker shares with its parent once per process;
+    PSS divides each shared page among the processes sharing it, so the PSS
+    sum is the memory the process tree really holds."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parent = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    rss = pss = 0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        todo += children.get(current, [])
+        try:
+            with open(f"/proc/{current}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            pass
+    return rss, pss
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached fixture database")
+    parser.add_argument("export_args", nargs="*", help="extra arguments for 'annotator export' (after --), e.g. -- --jobs 1")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     fixture = OUT / f"export-fixture-{FIXTURE_VERSION}.sqlite3"
@@ -155,10 +190,22 @@ def main() -> int:
         build(fixture)
     output = OUT / "export.sentence.jsonl"
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{fixture}", "SECRET_KEY": "bench", "PYTHONPATH": str(ROOT)}
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "annotator", "export", "bench", "-o", str(output)], env=env, capture_output=True, text=True)
+    child = subprocess.Popen([sys.executable, "-m", "annotator", "export", "bench", "-o", str(output), *args.export_args],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rss_peak = pss_peak = 0
+    while child.poll() is None:  # the export may fork workers: sample the memory of the whole process tree
+        rss, pss = tree_memory_kb(child.pid)
+        rss_peak, pss_peak = max(rss_peak, rss), max(pss_peak, pss)
+        time.sleep(0.05)
+    stdout, stderr = child.communicate()
+    run = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux: kilobytes
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    largest_mb = usage.ru_maxrss / 1024  # Linux: kilobytes; the largest single process
+    peak_mb = max(pss_peak / 1024, largest_mb)
+    cpu = usage.ru_utime + usage.ru_stime
     if run.returncode != 0:
         print(run.stderr, file=sys.stderr)
         print("FAIL: the export exited with", run.returncode)
@@ -173,8 +220,10 @@ def main() -> int:
     print(f"machine: {platform.platform()}, {os.cpu_count()} cpus, Python {platform.python_version()}")
     print(f"fixture: {fixture.name} ({fixture.stat().st_size / 2**20:.0f} MB), output {output.stat().st_size / 2**20:.0f} MB, {lines:,} sentence records")
     print(f"records: {lines:,} (want {N_SENTENCES:,}) with {annotations} annotators each  {'PASS' if ok_count else 'FAIL'}")
+    print(f"cpu time of the export: {cpu:.1f} s; load average before: {load_before:.1f} on {os.cpu_count()} cpus (other work slows the wall time)")
     print(f"wall time: {seconds:.1f} s (target < {TARGET_SECONDS:.0f} s)  {'PASS' if ok_time else 'FAIL'}")
-    print(f"peak RSS: {peak_mb:.0f} MB (target < {TARGET_RSS_MB:.0f} MB)  {'PASS' if ok_rss else 'FAIL'}")
+    print(f"peak memory: {peak_mb:.0f} MB = max(PSS of all the export's processes together, RSS of the largest one: {largest_mb:.0f} MB); "
+          f"RSS summed over processes {rss_peak / 1024:.0f} MB counts shared pages twice (target < {TARGET_RSS_MB:.0f} MB)  {'PASS' if ok_rss else 'FAIL'}")
     return 0 if ok_count and ok_time and ok_rss else 1
 
 

@@ -220,7 +220,9 @@ def test_pandas_reads_the_sentence_export(app, runner, tmp_path):
     assert frame["text"][0] == "Bridge repairs 🌉 will cost more"
 
 
-def test_hugging_face_datasets_loads_the_sentence_export(app, runner, tmp_path):
+def test_hugging_face_datasets_loads_the_sentence_export(app, runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # a local file: nothing to fetch
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     datasets = pytest.importorskip("datasets")
     build_project(app, extra_articles=2)
     run_export(runner, tmp_path, "news")
@@ -285,6 +287,30 @@ def test_split_by_article_is_reproducible(app, runner, tmp_path):
     test = validate(read_jsonl(tmp_path / "dir" / "test.jsonl"), "article")
     assert len(train) + len(test) == 61 and not ({r["id"] for r in train} & {r["id"] for r in test})
     assert {r["id"] for r in train} == {i for i in ids["train"] | ids["dev"] | ids["test"] if export.split_of(i, [("train", 0.5), ("test", 0.5)], 13) == "train"}
+
+
+def test_parallel_export_is_byte_identical(app, runner, tmp_path):
+    """Forked workers, one per article range, give exactly what one process gives (and the database still works after)."""
+    info = build_project(app, extra_articles=40)
+    for unit in export.UNITS:
+        outputs = {}
+        for jobs in ("1", "3"):
+            path = tmp_path / f"{unit}.{jobs}.jsonl"
+            result = runner.invoke(args=["export", "news", "--unit", unit, "--jobs", jobs, "-o", str(path)])
+            assert result.exit_code == 0, result.output
+            outputs[jobs] = path.read_bytes()
+        assert outputs["1"] == outputs["3"] and len(validate([json.loads(x) for x in outputs["3"].splitlines()], unit)) > 40
+        for jobs in ("1", "3"):
+            result = runner.invoke(args=["export", "news", "--unit", unit, "--jobs", jobs, "--split", "a=0.3,b=0.7", "-o", str(tmp_path / f"s{jobs}")])
+            assert result.exit_code == 0, result.output
+        for name in ("a", "b"):
+            assert (tmp_path / f"s1.{name}.jsonl").read_bytes() == (tmp_path / f"s3.{name}.jsonl").read_bytes()
+    assert not list(tmp_path.glob(".export-*")) and not list(tmp_path.glob("*.part"))
+    with app.app_context():
+        ranges = export.article_ranges(db.session, info["project_id"], 3)
+    assert len(ranges) == 3 and ranges[0][0] == 0 and ranges[-1][1] is None
+    assert ranges[0][1] == ranges[1][0] and ranges[1][1] == ranges[2][0]  # contiguous, no article in two ranges
+    assert runner.invoke(args=["export", "news", "--unit", "article", "--jobs", "2"]).exit_code == 0
 
 
 @pytest.mark.parametrize(
