@@ -1,0 +1,603 @@
+"""Every route x method x role gets the status its view's marker promises: generated from app.url_map.
+
+Nobody has to remember to add a new route here. Each rule of the URL map is
+requested by five callers: anonymous, annotator A, annotator B (same project,
+not assigned to A's article), a reviewer and an admin. What each may do is
+read from the view function itself: `allowed_roles` (set by
+security.roles_required / login_required) or `public` (security.public). A
+view with neither marker fails the test: that is how a forgotten decorator is
+caught. URL arguments are filled from a seeded project (ARG_VALUES); a rule
+with an argument nobody gave a value for fails, naming the rule, so its author
+adds one.
+
+Expected:
+  * public view: anything but 401 / 403 / 5xx, for everyone;
+  * anonymous: 302 to /login for pages, 401 JSON for /api;
+  * logged in with a role the view does not allow: 403 (JSON under /api);
+  * allowed role: anything but 401 / 403 / 5xx (a 4xx for an empty form is fine);
+  * annotator B on anything of A's article (page, API read or write): 403 or 404,
+    and no response B gets ever carries A's span or relation ids.
+State-changing methods are sent with a valid CSRF token and an empty body, on
+a fresh database per rule; a refused request must leave the database
+byte-for-byte as it was.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from annotator import accounts, articles, assignment, create_app, models, projects, resegment
+from annotator.annotations import create_relation, create_span, put_label, write
+from annotator.db import db
+from annotator.ingest import ArticleRecord
+from annotator.models import Article, AuditEntry, Sentence, User
+
+from .conftest import Browser, make_app, postgres_url
+
+PASSWORD = "correct horse"
+CHEAP_HASH = "pbkdf2:sha256:1000"
+ROLES = ("anonymous", "annotator", "other_annotator", "reviewer", "admin")
+USER_ROLE = {"annotator": "annotator", "other_annotator": "annotator", "reviewer": "reviewer", "admin": "admin"}
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})
+# Endpoints Flask itself adds, with why they are public (they carry no marker of ours).
+FRAMEWORK_PUBLIC = {"static": "Flask's static files: CSS, JS modules, icons"}
+# Rule arguments that point into A's work: annotator B must get 403 or 404 on any rule taking one.
+A_OWNED_ARGUMENTS = frozenset({"article_id", "sentence_index", "sentence_id", "uid"})
+SECRET = "A-secret"  # every span / relation id of annotator A starts with this
+
+TEXT_A = "Prices rose by 5% in May. The minister said it was a record. Critics disagreed strongly with that. Nobody knows what comes next."
+TEXT_SHARED = "Unemployment fell to 4% last year. The mayor said so on Monday. Others doubt the figure."
+
+
+# ----------------------------------------------------------------- the seeded project
+@dataclass
+class Content:
+    """What the seeded project says: plain by default; test_xss.py fills it with payloads."""
+
+    title_a: str = "Prices in May"
+    text_a: str = TEXT_A
+    title_shared: str = "Jobs"
+    text_shared: str = TEXT_SHARED
+    meta: dict[str, Any] = field(default_factory=lambda: {"source": "example.org"})
+    guidelines: str = "# Guidelines\n\nLabel every sentence."
+    project_name: str = "Matrix"
+    label_description: str | None = None
+    # user names, set straight in the database (bypassing accounts.check_name) when not plain
+    names: dict[str, str] = field(default_factory=lambda: {"annotator": "ann_a", "other_annotator": "ann_b", "reviewer": "rev", "admin": "adm"})
+
+
+@dataclass
+class World:
+    content: Content
+    project: int
+    article_a: int  # assigned to annotator A only
+    article_shared: int  # assigned to A and B
+    article_b: int  # assigned to B only
+    sentences_a: list[int]
+    sentences_shared: list[int]
+    users: dict[str, int]  # role -> user id
+    names: dict[str, str]  # role -> user name
+    tokens: dict[str, str]  # role -> API token
+    span_a: str
+    source_a: str
+    relation_a: str
+    span_shared_a: str
+    source_shared_a: str
+    relation_shared_a: str
+    span_shared_b: str
+    seg_entry: int | None
+
+
+def _sentence_ids(session, article_id: int) -> list[int]:
+    return list(session.scalars(select(Sentence.id).where(Sentence.article_id == article_id).order_by(Sentence.index)))
+
+
+def _two_words(text: str, start: int = 0) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Offsets of two non-overlapping stretches of text that hold no whitespace at either end."""
+    words = [(i, i + len(w)) for i, w in _words(text) if i >= start]
+    return words[0], words[1]
+
+
+def _words(text: str) -> Iterator[tuple[int, str]]:
+    i = 0
+    for part in text.split(" "):
+        if part.strip():
+            yield i, part
+        i += len(part) + 1
+
+
+def seed(app, content: Content | None = None) -> World:
+    """A project with three articles, four users (one per role) and A's labels, spans and links."""
+    content = content or Content()
+    with app.app_context():
+        s = db.session
+        schema = None
+        if content.label_description is not None:
+            from annotator import labelschema
+
+            schema = labelschema.preset("claims")
+            for section in ("sentence_labels", "span_labels", "relation_types"):
+                for item in schema[section]:
+                    item["description"] = content.label_description
+        users: dict[str, User] = {}
+        for role, name in content.names.items():
+            try:
+                users[role] = accounts.create_user(s, name, USER_ROLE[role], PASSWORD)
+            except accounts.AccountError:  # a name no form would accept: stored as legacy data would be
+                user = User(name=name, role=USER_ROLE[role], active=True)
+                user.set_password(PASSWORD)
+                s.add(user)
+                s.flush()
+                users[role] = user
+        project = projects.create_project(s, content.project_name, schema, 2, content.guidelines, users["admin"].id)
+        articles.store_articles(
+            s,
+            project,
+            [
+                ArticleRecord("a-only", content.title_a, content.text_a, dict(content.meta)),
+                ArticleRecord("shared", content.title_shared, content.text_shared, dict(content.meta)),
+                ArticleRecord("b-only", "B's article", "B reads this alone. Nobody else does."),
+            ],
+            "seed",
+        )
+        assignment.assign_to_user(s, project.id, users["annotator"], ["a-only", "shared"])
+        assignment.assign_to_user(s, project.id, users["other_annotator"], ["shared", "b-only"])
+        tokens = {role: accounts.issue_token(s, user) for role, user in users.items()}
+        ids = dict(s.execute(select(Article.external_id, Article.id).where(Article.project_id == project.id)).all())
+        user_ids = {role: user.id for role, user in users.items()}
+        project_id = project.id
+        s.commit()
+
+        a, b = user_ids["annotator"], user_ids["other_annotator"]
+        (q0, q1), (s0, s1) = _two_words(content.text_a)
+        write(s, lambda: put_label(s, a, ids["a-only"], 0, "CFS", 3))
+        write(s, lambda: create_span(s, a, ids["a-only"], "QUOTE", q0, q1, f"{SECRET}-quote-a"))
+        write(s, lambda: create_span(s, a, ids["a-only"], "SOURCE", s0, s1, f"{SECRET}-source-a"))
+        write(s, lambda: create_relation(s, a, ids["a-only"], "attributed_to", f"{SECRET}-quote-a", f"{SECRET}-source-a", f"{SECRET}-rel-a"))
+        (q0, q1), (s0, s1) = _two_words(content.text_shared)
+        write(s, lambda: put_label(s, a, ids["shared"], 0, "CFS", 3))
+        write(s, lambda: create_span(s, a, ids["shared"], "QUOTE", q0, q1, f"{SECRET}-quote-s"))
+        write(s, lambda: create_span(s, a, ids["shared"], "SOURCE", s0, s1, f"{SECRET}-source-s"))
+        write(s, lambda: create_relation(s, a, ids["shared"], "attributed_to", f"{SECRET}-quote-s", f"{SECRET}-source-s", f"{SECRET}-rel-s"))
+        write(s, lambda: put_label(s, b, ids["shared"], 1, "NFS", 2))
+        write(s, lambda: create_span(s, b, ids["shared"], "QUOTE", q0, q1 + 1 if q1 < len(content.text_shared) else q1, "B-own-quote-s"))
+
+        # one segmentation correction on A's article, on a sentence nobody labelled: something to undo
+        seg_entry = None
+        last = s.scalars(select(Sentence).where(Sentence.article_id == ids["a-only"]).order_by(Sentence.index.desc())).first()
+        sentence_text = content.text_a[last.start:last.end]
+        cut = next((i + 1 for i in range(1, len(sentence_text) - 1) if sentence_text[i] == " " and sentence_text[i + 1] != " "), None)
+        if cut is not None and last.index > 0:
+            from annotator.db import begin_write
+
+            begin_write(s)
+            seg_entry = resegment.split_sentence(s, last.id, last.start + cut, user_ids["admin"]).entry_id
+            s.commit()
+        world = World(
+            content=content,
+            project=project_id,
+            article_a=ids["a-only"],
+            article_shared=ids["shared"],
+            article_b=ids["b-only"],
+            sentences_a=_sentence_ids(s, ids["a-only"]),
+            sentences_shared=_sentence_ids(s, ids["shared"]),
+            users=user_ids,
+            names=dict(content.names),
+            tokens=tokens,
+            span_a=f"{SECRET}-quote-a",
+            source_a=f"{SECRET}-source-a",
+            relation_a=f"{SECRET}-rel-a",
+            span_shared_a=f"{SECRET}-quote-s",
+            source_shared_a=f"{SECRET}-source-s",
+            relation_shared_a=f"{SECRET}-rel-s",
+            span_shared_b="B-own-quote-s",
+            seg_entry=seg_entry,
+        )
+        s.remove()
+    return world
+
+
+# ----------------------------------------------------------------- URL arguments
+def _uid(rule, world: World, shared: bool) -> str:
+    if "/relations/" in rule.rule:
+        return world.relation_shared_a if shared else world.relation_a
+    return world.span_shared_a if shared else world.span_a
+
+
+# argument name -> value from the seeded world; `shared` fills A's ids on the article A and B share
+ARG_VALUES: dict[str, Callable[[Any, World, bool], Any]] = {
+    "project_id": lambda rule, w, shared: w.project,
+    "article_id": lambda rule, w, shared: w.article_shared if shared else w.article_a,
+    "sentence_index": lambda rule, w, shared: 0,
+    "sentence_id": lambda rule, w, shared: (w.sentences_shared if shared else w.sentences_a)[0],
+    "uid": _uid,
+    "user_id": lambda rule, w, shared: w.users["annotator"],
+    "version": lambda rule, w, shared: 1,
+    "entry_id": lambda rule, w, shared: w.seg_entry,
+    "filename": lambda rule, w, shared: "css/app.css",
+}
+
+
+def url_for_rule(rule, world: World, shared: bool = False) -> str:
+    values = {}
+    for name in sorted(rule.arguments):
+        if name not in ARG_VALUES:
+            pytest.fail(
+                f"route {rule.rule} ({rule.endpoint}) takes <{name}>, and tests/test_route_matrix.py has no value for it: "
+                f"add one to ARG_VALUES (from the seeded world) so the route x role matrix covers this route"
+            )
+        value = ARG_VALUES[name](rule, world, shared)
+        if value is None:
+            pytest.fail(f"route {rule.rule} ({rule.endpoint}): the seeded world has no value for <{name}>")
+        values[name] = value
+    return rule.build(values, append_unknown=False)[1]
+
+
+# ----------------------------------------------------------------- what each view promises
+@dataclass(frozen=True)
+class Case:
+    rule: str
+    method: str
+    endpoint: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.rule}"
+
+
+def url_rules(app) -> list:
+    return sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint))
+
+
+def cases_of(app) -> list[Case]:
+    return [
+        Case(rule.rule, method, rule.endpoint)
+        for rule in url_rules(app)
+        for method in sorted(rule.methods - IGNORED_METHODS)
+    ]
+
+
+def _collect_app():
+    """The app as the URL map sees it (no database needed to list routes)."""
+    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "collect"})
+
+
+COLLECTED = cases_of(_collect_app())
+GET_CASES = [c for c in COLLECTED if c.method == "GET"]
+WRITE_CASES = [c for c in COLLECTED if c.method in STATE_CHANGING]
+
+
+def find_rule(app, case: Case):
+    for rule in app.url_map.iter_rules():
+        if rule.rule == case.rule and rule.endpoint == case.endpoint and case.method in rule.methods:
+            return rule
+    pytest.fail(f"route {case.id} ({case.endpoint}) is gone from the URL map")
+
+
+def access_of(app, endpoint: str) -> tuple[bool, tuple[str, ...] | None]:
+    """(public, allowed roles) as the view declares them; a view that declares neither fails here."""
+    if endpoint in FRAMEWORK_PUBLIC:
+        return True, None
+    view = app.view_functions[endpoint]
+    public = getattr(view, "public", False) is True
+    roles = getattr(view, "allowed_roles", None)
+    if not public and roles is None:
+        pytest.fail(
+            f"view {endpoint} ({view.__module__}.{getattr(view, '__qualname__', view)}) has no access marker: "
+            "decorate it with security.roles_required(...), login_required or public"
+        )
+    if public and roles is not None:
+        pytest.fail(f"view {endpoint} is marked both public and roles_required{roles}: pick one")
+    return public, roles
+
+
+def expectation(app, rule, role: str) -> str:
+    """'public' | 'login' | 'forbidden' | 'not_yours' | 'allowed'."""
+    public, roles = access_of(app, rule.endpoint)
+    if public:
+        return "public"
+    if role == "anonymous":
+        return "login"
+    if roles and USER_ROLE[role] not in roles:
+        return "forbidden"
+    if role == "other_annotator" and A_OWNED_ARGUMENTS & set(rule.arguments):
+        return "not_yours"
+    return "allowed"
+
+
+def check(expected: str, path: str, response, role: str) -> str | None:
+    """None when the response is what `expected` promises, else why not."""
+    status = response.status_code
+    body = response.get_data(as_text=True)
+    is_api = path.startswith("/api/")
+    if status >= 500:
+        return f"{status} (a server error)"
+    if role == "other_annotator" and SECRET in body:
+        return f"{status}: the response shows annotator A's span or relation ids to annotator B"
+    if expected in ("public", "allowed"):
+        return f"{status}: the role is allowed, yet refused" if status in (401, 403) else None
+    if expected == "login":
+        if is_api:
+            if status != 401 or not (response.is_json and response.get_json().get("status") == 401):
+                return f"{status} {body[:120]!r}: anonymous should get a 401 JSON error under /api"
+            return None
+        if status != 302 or not response.headers.get("Location", "").startswith("/login"):
+            return f"{status} -> {response.headers.get('Location')}: anonymous should be redirected to /login"
+        return None
+    if expected == "forbidden":
+        if status != 403:
+            return f"{status}: this role is not allowed and should get 403"
+        if is_api and not (response.is_json and response.get_json().get("status") == 403):
+            return f"403 without a JSON error under /api: {body[:120]!r}"
+        return None
+    if expected == "not_yours":
+        return None if status in (403, 404) else f"{status}: annotator B must get 403 or 404 on annotator A's article"
+    raise AssertionError(expected)
+
+
+# ----------------------------------------------------------------- databases and callers
+@contextlib.contextmanager
+def fresh_database(backend: str, folder: Path) -> Iterator[str]:
+    """Like conftest's database_uri, for fixtures that live longer than one test."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'world.sqlite3'}"
+        return
+    url = postgres_url()
+    if url is None:
+        pytest.skip("DATABASE_URL does not point at PostgreSQL")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def seeded_app(backend: str, folder: Path, content: Content | None = None, **config: Any):
+    """An app on its own database with the seeded world, built outside any one test (cheap password hash)."""
+    with fresh_database(backend, folder) as uri:
+        app = make_app(uri, **config)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(models, "PASSWORD_METHOD", CHEAP_HASH)
+            world = seed(app, content)
+        try:
+            yield app, world
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
+def caller(app, world: World, role: str) -> Browser:
+    """A browser-like client logged in as `role` (anonymous: no login, but a CSRF token from /login)."""
+    browser = Browser(app.test_client())
+    if role == "anonymous":
+        browser.get("/login")
+        return browser
+    response = browser.login(world.names[role], PASSWORD)
+    assert response.status_code == 302, f"{role} could not log in: {response.status_code}"
+    return browser
+
+
+# A minimal valid JSON body per API write, so that only the access check can refuse it (an empty body
+# would be refused as malformed before the article is even looked at, proving nothing about access).
+API_BODIES: dict[str, Callable[[World], Any]] = {
+    "api.put_label_view": lambda w: {"label": "UFS"},
+    "api.delete_label_view": lambda w: None,
+    "api.create_span_view": lambda w: {"label": "CUE", "start": 0, "end": 3},
+    "api.update_span_view": lambda w: {"label": "QUOTE"},
+    "api.delete_span_view": lambda w: None,
+    "api.create_relation_view": lambda w: {"type": "attributed_to", "from": w.span_a, "to": w.source_a},
+    "api.delete_relation_view": lambda w: None,
+}
+
+
+def body_for(endpoint: str, path: str, world: World) -> Any:
+    if not path.startswith("/api/"):
+        return None
+    if endpoint not in API_BODIES:
+        pytest.fail(f"API write {endpoint} has no minimal valid body in tests/test_route_matrix.py: add one to API_BODIES")
+    return API_BODIES[endpoint](world)
+
+
+def send(browser: Browser, method: str, path: str, body: Any = None):
+    """A request as the page would send it: GET as is; others with a valid CSRF token (API: a JSON body; forms: empty)."""
+    if method == "GET":
+        return browser.client.get(path)
+    if path.startswith("/api/"):
+        return browser.send_json(method, path, body)
+    return browser.client.open(path, method=method, data={"csrf_token": browser.csrf()})
+
+
+def fingerprint(app) -> str:
+    """A hash of every row of every table: equal before and after means nothing was written."""
+    digest = hashlib.sha256()
+    with app.app_context():
+        with db.engine.connect() as conn:
+            for table in db.metadata.sorted_tables:
+                order = ", ".join(c.name for c in table.primary_key.columns) or "1"
+                for row in conn.execute(select(table).order_by(text(order))):
+                    digest.update(repr(tuple(row)).encode())
+                digest.update(b"|")
+    return digest.hexdigest()
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_world(request, tmp_path_factory):
+    """One seeded database per backend for all read-only requests, with a logged-in client per role."""
+    with seeded_app(request.param, tmp_path_factory.mktemp("matrix")) as (app, world):
+        yield app, world, {role: caller(app, world, role) for role in ROLES}
+
+
+# ----------------------------------------------------------------- the tests
+def test_the_url_map_was_collected():
+    """The generated cases are the app's routes: reading pages, the API and admin forms are all there."""
+    endpoints = {c.endpoint for c in COLLECTED}
+    assert {"main.home", "auth.login", "api.get_article", "api.put_label_view", "annotate.article_page"} <= endpoints
+    assert len(GET_CASES) >= 10 and len(WRITE_CASES) >= 5
+
+
+def test_every_view_declares_who_may_call_it():
+    app = _collect_app()
+    unmarked = []
+    for rule in url_rules(app):
+        view = app.view_functions[rule.endpoint]
+        if rule.endpoint not in FRAMEWORK_PUBLIC and not getattr(view, "public", False) and getattr(view, "allowed_roles", None) is None:
+            unmarked.append(f"{rule.rule} ({rule.endpoint})")
+    assert not unmarked, "views without roles_required / login_required / public: " + ", ".join(unmarked)
+
+
+def test_a_view_without_a_marker_fails_the_matrix():
+    """The check the matrix relies on: a new route with no decorator of ours is caught, not passed."""
+    app = _collect_app()
+
+    @app.route("/forgotten")
+    def forgotten():
+        return "secret"
+
+    with pytest.raises(pytest.fail.Exception, match="forgotten.*has no access marker"):
+        access_of(app, "forgotten")
+
+
+def test_a_rule_with_an_unknown_argument_fails_loudly():
+    app = _collect_app()
+
+    @app.route("/things/<int:thing_id>")
+    def thing(thing_id: int):
+        return "x"
+
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == "thing")
+    with pytest.raises(pytest.fail.Exception, match=r"/things/<int:thing_id>.*<thing_id>.*ARG_VALUES"):
+        url_for_rule(rule, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case", GET_CASES, ids=lambda c: c.id)
+def test_get(shared_world, case: Case, role: str):
+    app, world, callers = shared_world
+    rule = find_rule(app, case)
+    expected = expectation(app, rule, role)
+    path = url_for_rule(rule, world)
+    response = send(callers[role], "GET", path)
+    problem = check(expected, path, response, role)
+    assert problem is None, f"{role} GET {path} (expected {expected}): {problem}"
+
+
+@pytest.mark.parametrize("case", WRITE_CASES, ids=lambda c: c.id)
+def test_state_changing(app, case: Case):
+    """Each role in turn (the allowed ones last, admin at the very end) on a fresh seeded database."""
+    world = seed(app)
+    rule = find_rule(app, case)
+    path = url_for_rule(rule, world)
+    callers = {role: caller(app, world, role) for role in ROLES}
+    problems = []
+    for role in ROLES:
+        expected = expectation(app, rule, role)
+        before = fingerprint(app)
+        response = send(callers[role], case.method, path, body_for(case.endpoint, path, world))
+        problem = check(expected, path, response, role)
+        if problem is None and expected in ("login", "forbidden", "not_yours") and fingerprint(app) != before:
+            problem = f"{response.status_code}, but the refused request changed the database"
+        if problem:
+            problems.append(f"{role} (expected {expected}): {problem}")
+    assert not problems, f"{case.method} {path}:\n  " + "\n  ".join(problems)
+
+
+# ----------------------------------------------------------------- blind annotation: B never sees A's work
+def test_b_reads_only_its_own_work_on_the_shared_article(shared_world):
+    app, world, callers = shared_world
+    response = callers["other_annotator"].client.get(f"/api/articles/{world.article_shared}")
+    assert response.status_code == 200
+    mine = response.get_json()["annotations"]
+    assert [(label["sentence"], label["label"]) for label in mine["labels"]] == [(1, "NFS")]
+    assert [s["id"] for s in mine["spans"]] == [world.span_shared_b]
+    assert mine["relations"] == []
+    # ...and A, on the same article, sees only A's
+    theirs = callers["annotator"].client.get(f"/api/articles/{world.article_shared}").get_json()["annotations"]
+    assert {s["id"] for s in theirs["spans"]} == {world.span_shared_a, world.source_shared_a}
+
+
+@pytest.mark.parametrize("case", GET_CASES, ids=lambda c: c.id)
+def test_b_sees_nothing_of_a_on_the_shared_article(shared_world, case: Case):
+    """Every page and API read B may open, pointed at the article A and B share: none shows A's spans or links."""
+    app, world, callers = shared_world
+    rule = find_rule(app, case)
+    path = url_for_rule(rule, world, shared=True)
+    response = callers["other_annotator"].client.get(path)
+    assert response.status_code < 500, f"GET {path}: {response.status_code}"
+    assert SECRET not in response.get_data(as_text=True), f"GET {path} shows annotator A's ids to annotator B"
+
+
+def test_b_guessing_a_ids_gets_nothing_and_changes_nothing(app):
+    """B knows (or guesses) A's span and relation ids on their shared article: every use of them is refused."""
+    world = seed(app)
+    b = caller(app, world, "other_annotator")
+    art = world.article_shared
+    before = fingerprint(app)
+    attempts = [
+        ("PATCH", f"/api/articles/{art}/spans/{world.span_shared_a}", {"label": "SOURCE"}, (404,)),
+        ("PATCH", f"/api/articles/{art}/spans/{world.span_shared_a}", {"start": 0, "end": 3}, (404,)),
+        ("DELETE", f"/api/articles/{art}/spans/{world.span_shared_a}", None, (404,)),
+        ("DELETE", f"/api/articles/{art}/relations/{world.relation_shared_a}", None, (404,)),
+        ("POST", f"/api/articles/{art}/relations", {"type": "attributed_to", "from": world.span_shared_a, "to": world.source_shared_a}, (404, 422)),
+        ("POST", f"/api/articles/{art}/relations", {"type": "attributed_to", "from": world.span_shared_b, "to": world.source_shared_a}, (404, 422)),
+        ("POST", f"/api/articles/{art}/relations", {"type": "attributed_to", "from": world.span_shared_a, "to": world.span_shared_b, "id": world.relation_shared_a}, (404, 409, 422)),
+        # A's ids on A's own article, from B: not assigned
+        ("PATCH", f"/api/articles/{world.article_a}/spans/{world.span_a}", {"label": "SOURCE"}, (403, 404)),
+        ("DELETE", f"/api/articles/{world.article_a}/relations/{world.relation_a}", None, (403, 404)),
+        ("GET", f"/api/articles/{world.article_a}", None, (403, 404)),
+    ]
+    with app.app_context():
+        a_span = db.session.execute(
+            select(models.Span.start, models.Span.end).where(models.Span.uid == world.span_shared_a)
+        ).one()
+    a_text = world.content.text_shared[a_span.start:a_span.end]
+    for method, path, body, statuses in attempts:
+        response = b.send_json(method, path, body) if method != "GET" else b.client.get(path)
+        assert response.status_code in statuses, f"{method} {path}: {response.status_code} {response.get_data(as_text=True)[:200]}"
+        payload = response.get_json()
+        assert payload and "error" in payload and "current" not in payload, payload
+        assert f'"start": {a_span.start}' not in response.get_data(as_text=True) or a_text not in payload.get("error", "")
+    assert fingerprint(app) == before
+    # a span of B's own with A's id: refused without telling B anything about A's span
+    response = b.send_json("POST", f"/api/articles/{art}/spans", {"label": "QUOTE", "start": 0, "end": 4, "id": world.span_shared_a})
+    assert response.status_code == 409 and "current" not in response.get_json()
+    assert fingerprint(app) == before
+    # B labelling the sentence A labelled makes B's own label; A's stays
+    assert b.send_json("PUT", f"/api/articles/{art}/labels/0", {"label": "UFS"}).status_code == 200
+    a = caller(app, world, "annotator")
+    labels = a.client.get(f"/api/articles/{art}").get_json()["annotations"]["labels"]
+    assert [(label["sentence"], label["label"]) for label in labels] == [(0, "CFS")]
+
+
+def test_b_cannot_export_or_review(shared_world):
+    """Exports and reviewer pages (which show every annotator's work) are closed to annotators."""
+    app, world, callers = shared_world
+    for path in (f"/projects/{world.project}/export.jsonl", f"/projects/{world.project}/export.jsonl?unit=sentence", "/review/"):
+        response = callers["other_annotator"].client.get(path)
+        assert response.status_code == 403, path
+        assert SECRET not in response.get_data(as_text=True)
+
+
+def test_home_shows_b_only_b_s_own_queue(shared_world):
+    app, world, callers = shared_world
+    page = callers["other_annotator"].client.get("/").get_data(as_text=True)
+    assert "B&#39;s article" in page or "B's article" in page
+    assert world.content.title_a not in page  # A's own article is not even listed
