@@ -559,6 +559,24 @@ def _timestamp(column: Any) -> Any:
     return type_coerce(column, String)
 
 
+def _rows(conn: Any, query: Any) -> list[tuple]:
+    """Run a Core query on the driver's own cursor and return plain tuples.
+
+    The export reads millions of rows; SQLAlchemy's per-row work (Row objects,
+    result processors) would cost more than the database does. Every literal
+    in these queries is an integer id, so rendering them inline is safe. The
+    values come as the driver gives them: iso() and the callers handle both
+    SQLite's text/integers and psycopg's datetimes/booleans/parsed JSON.
+    """
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def _batches(
     session: Session, project_id: int, filters: Filters, batch_size: int, id_range: tuple[int, int | None] = (0, None)
 ) -> Iterator[_Batch]:
@@ -579,7 +597,7 @@ def _batches(
         )
         if until_id is not None:
             query = query.where(Article.id <= until_id)
-        articles = [tuple(row) for row in conn.execute(query)]
+        articles = [(a, e, t, x, json.loads(m) if isinstance(m, str) else m) for a, e, t, x, m in _rows(conn, query)]
         if not articles:
             return
         last_id = articles[-1][0]
@@ -589,7 +607,8 @@ def _batches(
         sentences: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
         where_sentence: dict[int, tuple[int, int]] = {}  # sentence db id -> (article id, index)
         for clause in _id_filter(Sentence.article_id, ids):
-            for sentence_id, article_id, index, start, end in conn.execute(
+            for sentence_id, article_id, index, start, end in _rows(
+                conn,
                 select(Sentence.id, Sentence.article_id, Sentence.index, Sentence.start, Sentence.end).where(clause)
             ):
                 if article_id in wanted_articles:
@@ -614,12 +633,13 @@ def _batches(
                 ).where(clause)
                 if chosen_users is not None:
                     query = query.where(Annotation.user_id.in_(chosen_users))
-                for sentence_id, user_id, label, seconds, version, updated_at, needs_review in conn.execute(query):
+                for sentence_id, user_id, label, seconds, version, updated_at, needs_review in _rows(conn, query):
                     place = where_sentence.get(sentence_id)
                     if place is not None:
                         labels[place[0]].append((place[1], names[user_id], label, seconds, version, iso(updated_at), bool(needs_review)))
             for clause in _id_filter(GoldLabel.sentence_id, sentence_ids):
-                for sentence_id, label, provenance, reviewer_id, reason, updated_at in conn.execute(
+                for sentence_id, label, provenance, reviewer_id, reason, updated_at in _rows(
+                    conn,
                     select(
                         GoldLabel.sentence_id,
                         GoldLabel.label,
@@ -642,7 +662,7 @@ def _batches(
             query = select(Span.id, Span.uid, Span.article_id, Span.user_id, Span.label, Span.start, Span.end).where(clause)
             if chosen_users is not None:
                 query = query.where(Span.user_id.in_(chosen_users))
-            for span_id, uid, article_id, user_id, label, start, end in conn.execute(query):
+            for span_id, uid, article_id, user_id, label, start, end in _rows(conn, query):
                 if article_id in wanted_articles:
                     spans[article_id].append((span_id, uid, names[user_id], label, start, end))
         for clause in _id_filter(Relation.article_id, ids):
@@ -651,11 +671,12 @@ def _batches(
             ).where(clause)
             if chosen_users is not None:
                 query = query.where(Relation.user_id.in_(chosen_users))
-            for uid, article_id, user_id, rel_type, source, target in conn.execute(query):
+            for uid, article_id, user_id, rel_type, source, target in _rows(conn, query):
                 if article_id in wanted_articles:
                     relations[article_id].append((uid, names[user_id], rel_type, source, target))
         for clause in _id_filter(GoldSpan.article_id, ids):
-            for span_id, uid, article_id, label, start, end, provenance, reviewer_id, updated_at in conn.execute(
+            for span_id, uid, article_id, label, start, end, provenance, reviewer_id, updated_at in _rows(
+                conn,
                 select(
                     GoldSpan.id,
                     GoldSpan.uid,
@@ -672,7 +693,8 @@ def _batches(
                     reviewer = names.get(reviewer_id) if reviewer_id is not None else None
                     gold_spans[article_id].append((span_id, uid, label, start, end, provenance, reviewer, iso(updated_at)))
         for clause in _id_filter(GoldRelation.article_id, ids):
-            for uid, article_id, rel_type, source, target, provenance, reviewer_id in conn.execute(
+            for uid, article_id, rel_type, source, target, provenance, reviewer_id in _rows(
+                conn,
                 select(
                     GoldRelation.uid,
                     GoldRelation.article_id,
