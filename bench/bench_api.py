@@ -1,0 +1,412 @@
+"""Annotation API benchmark: saves through gunicorn (4 workers) from 8 simulated annotators.
+
+    python bench/bench_api.py            # SQLite; and PostgreSQL too when DATABASE_URL points at one
+
+Each annotator is a separate client process with its own requests.Session and
+API token; they share articles (each article has 4 of them), and save labels
+(PUT) and spans (POST with a client id, one in four retried as after a lost
+response). Two phases per database:
+
+  * saturation: every annotator saves as fast as the server answers (closed
+    loop) -> saves/s is the throughput;
+  * paced: the 8 annotators together offer 300 saves/s on a fixed schedule
+    (open loop; latency counted from the scheduled time, so a server that
+    falls behind cannot hide it) -> p50 / p95 / p99 latency at the target rate.
+
+Afterwards the database is checked against what the clients sent: every label
+is the last one sent with a version counting every write, every span id is
+exactly one row, the audit log holds every write: "lost or duplicated" counts
+any difference. Plus the server-side time to build GET /api/articles/<id> (and
+the annotation page, when the route exists) for a 300-sentence article, with
+the Flask test client, median of many runs.
+
+The clients and the server share this machine's cores (2 here): the client
+processes take CPU the server would otherwise have, so the figures are a lower
+bound for a server with its own machine. Exits non-zero when a target is missed.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import requests  # noqa: E402
+from sqlalchemy import create_engine, func, select  # noqa: E402
+
+from machine import describe  # noqa: E402
+
+ANNOTATORS = 8
+WORKERS = 4
+ARTICLES = 4
+PER_ARTICLE = 4  # annotators per article: every article is shared
+SENTENCES = 40
+SATURATION_SAVES = 250  # per annotator
+PACED_RATE = 300.0  # saves/s offered by all annotators together
+PACED_SECONDS = 6.0
+TARGET_SAVES_PER_S = 300.0
+TARGET_P99_MS = 20.0
+TARGET_RENDER_MS = 50.0
+RENDER_SENTENCES = 300
+RENDER_RUNS = 60
+LABELS = ("CFS", "UFS", "NFS")
+
+
+# ----------------------------------------------------------------- data
+def sentence_text(i: int) -> str:
+    return f"Officials said on Monday that the rate rose by {i % 17 + 1}.{i % 10} percent in region {i}, the highest in {1990 + i % 30}."
+
+
+def article_text(n: int) -> str:
+    return " ".join(sentence_text(i) for i in range(n))
+
+
+def set_up(database_uri: str) -> dict:
+    """A project, 8 annotators with tokens, shared articles; returns what the clients need."""
+    from annotator import accounts, articles, assignment, create_app, projects
+    from annotator.db import db
+    from annotator.ingest import ArticleRecord
+    from annotator.models import Article, Sentence
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "bench"})
+    with app.app_context():
+        db.create_all()
+        s = db.session
+        project = projects.create_project(s, "Bench")
+        records = [ArticleRecord(f"art{i}", f"Article {i}", article_text(SENTENCES)) for i in range(ARTICLES)]
+        records.append(ArticleRecord("render", "Three hundred sentences", article_text(RENDER_SENTENCES)))
+        articles.store_articles(s, project, records, "bench")
+        users = [accounts.create_user(s, f"ann{k}") for k in range(ANNOTATORS)]
+        ids = dict(s.execute(select(Article.external_id, Article.id)).all())
+        plan = {}
+        for k, user in enumerate(users):
+            mine = [f"art{(k + j) % ARTICLES}" for j in range(PER_ARTICLE * ARTICLES // ANNOTATORS)]
+            assignment.assign_to_user(s, project.id, user, mine + (["render"] if k == 0 else []))
+            plan[user.name] = {"token": accounts.issue_token(s, user), "articles": [ids[x] for x in mine]}
+        s.commit()
+        counts = dict(s.execute(select(Sentence.article_id, func.count()).group_by(Sentence.article_id)).all())
+        for entry in plan.values():
+            entry["sentences"] = [counts[a] for a in entry["articles"]]
+        db.session.remove()
+        db.engine.dispose()
+    return {"plan": plan, "render_article": ids["render"]}
+
+
+# ----------------------------------------------------------------- server
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(database_uri: str, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_uri, "SECRET_KEY": "bench"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--log-level", "warning", "annotator:create_app()"],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{log.read_text()}")
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}")
+        for _ in range(4 * WORKERS):  # every worker has loaded the app and opened its connections
+            requests.get(f"{base}/healthz", timeout=10)
+        return process, base
+    except BaseException:
+        stop_server(process)
+        raise
+
+
+def server_cpu_seconds(master: int) -> float:
+    """User + system CPU of gunicorn's worker processes so far (from /proc; 0 where /proc is missing)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# ----------------------------------------------------------------- clients
+def annotator(args: tuple) -> dict:
+    """One annotator's session: returns latencies (s), status counts, and what it saved, for the check."""
+    name, entry, base, start_at, saves, interval, phase = args
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {entry['token']}"
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    labels: dict[tuple[int, int], list[str]] = {}
+    spans: set[tuple[int, str]] = set()
+    errors: list[str] = []
+    time.sleep(max(0.0, start_at - time.time()))
+    began, cpu_began = time.perf_counter(), time.process_time()
+    for i in range(saves):
+        scheduled = began + i * interval if interval else time.perf_counter()
+        if interval:
+            time.sleep(max(0.0, scheduled - time.perf_counter()))
+        which = i % len(entry["articles"])
+        article, sentences = entry["articles"][which], entry["sentences"][which]
+        if i % 3 == 2:  # a span, every third save; one in four of them sent twice
+            uid = f"{phase}-{name}-{i:05d}"
+            start = (i * 13) % 400
+            body = {"label": ("QUOTE", "SOURCE", "CUE")[i % 3], "start": start, "end": start + 5 + i % 20, "id": uid}
+            attempts = 2 if i % 4 == 0 else 1
+            for attempt in range(attempts):
+                sent = scheduled if attempt == 0 else time.perf_counter()
+                response = http.post(f"{base}/api/articles/{article}/spans", json=body, timeout=30)
+                latencies.append(time.perf_counter() - sent)
+                statuses[response.status_code] += 1
+                if response.status_code != (201 if attempt == 0 else 200):
+                    errors.append(f"POST span {response.status_code} {response.text[:120]}")
+            spans.add((article, uid))
+        else:
+            sentence = (i * 7 + len(name)) % sentences
+            label = LABELS[(i + len(name)) % 3]
+            response = http.put(f"{base}/api/articles/{article}/labels/{sentence}", json={"label": label, "seconds": 1.5}, timeout=30)
+            latencies.append(time.perf_counter() - scheduled)
+            statuses[response.status_code] += 1
+            if response.status_code != 200:
+                errors.append(f"PUT label {response.status_code} {response.text[:120]}")
+            labels.setdefault((article, sentence), []).append(label)
+    return {"name": name, "latencies": latencies, "statuses": statuses, "labels": labels, "spans": spans,
+            "errors": errors, "elapsed": time.perf_counter() - began, "cpu": time.process_time() - cpu_began}
+
+
+def run_phase(setup: dict, base: str, phase: str, master: int) -> dict:
+    plan = setup["plan"]
+    if phase == "saturation":
+        saves, interval = SATURATION_SAVES, 0.0
+    else:
+        saves, interval = int(PACED_RATE * PACED_SECONDS / ANNOTATORS), ANNOTATORS / PACED_RATE
+    start_at = time.time() + 1.0
+    jobs = [(name, entry, base, start_at, saves, interval, phase) for name, entry in plan.items()]
+    cpu_before = server_cpu_seconds(master)
+    with mp.get_context("fork").Pool(ANNOTATORS) as pool:
+        results = pool.map(annotator, jobs)
+    server_cpu = server_cpu_seconds(master) - cpu_before
+    latencies = sorted(x for r in results for x in r["latencies"])
+    elapsed = max(r["elapsed"] for r in results)
+    statuses = sum((r["statuses"] for r in results), Counter())
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
+
+    return {
+        "results": results,
+        "requests": len(latencies),
+        "saves_per_s": len(latencies) / elapsed,
+        "p50": pct(50), "p95": pct(95), "p99": pct(99),
+        "server_cpu_ms": server_cpu * 1000 / len(latencies),
+        "client_cpu_ms": sum(r["cpu"] for r in results) * 1000 / len(latencies),
+        "errors": sum(len(r["errors"]) for r in results) + sum(n for code, n in statuses.items() if code >= 500),
+        "statuses": dict(statuses),
+        "first_errors": [e for r in results for e in r["errors"]][:5],
+    }
+
+
+def check_database(database_uri: str, phases: list[dict]) -> int:
+    """Compare the database with everything the clients sent; return the number of lost or duplicated records."""
+    from annotator.models import Annotation, AuditEntry, Sentence, Span, User
+
+    engine = create_engine(database_uri)
+    sent_labels: dict[tuple[str, int, int], list[str]] = {}
+    sent_spans: set[tuple[str, int, str]] = set()
+    for phase in phases:
+        for r in phase["results"]:
+            for (article, sentence), labels in r["labels"].items():
+                sent_labels.setdefault((r["name"], article, sentence), []).extend(labels)
+            sent_spans |= {(r["name"], article, uid) for article, uid in r["spans"]}
+    with engine.connect() as conn:
+        names = dict(conn.execute(select(User.id, User.name)).all())
+        stored = {
+            (names[u], a, i): (label, version)
+            for u, a, i, label, version in conn.execute(
+                select(Annotation.user_id, Sentence.article_id, Sentence.index, Annotation.label, Annotation.version).join(Sentence)
+            )
+        }
+        span_rows = Counter((names[u], a, uid) for u, a, uid in conn.execute(select(Span.user_id, Span.article_id, Span.uid)))
+        audit = Counter(conn.execute(select(AuditEntry.entity)).scalars())
+    engine.dispose()
+    bad = 0
+    for key, labels in sent_labels.items():
+        if stored.get(key) != (labels[-1], len(labels)):
+            bad += 1
+    bad += len(set(stored) - set(sent_labels))
+    bad += sum(1 for key in sent_spans if span_rows.get(key) != 1) + sum(1 for key in span_rows if key not in sent_spans)
+    bad += abs(audit["label"] - sum(map(len, sent_labels.values()))) + abs(audit["span"] - len(sent_spans))
+    return bad
+
+
+# ----------------------------------------------------------------- render time
+def render_times(database_uri: str, setup: dict) -> dict:
+    """Server-side time for the 300-sentence article's JSON (and page, when it exists), with ann0's annotations on it."""
+    from annotator import accounts, create_app
+    from annotator.db import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "bench"})
+    article = setup["render_article"]
+    token = setup["plan"]["ann0"]["token"]
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    for i in range(RENDER_SENTENCES):  # a fully labelled article with spans and links: the heavy case
+        client.put(f"/api/articles/{article}/labels/{i}", json={"label": LABELS[i % 3], "seconds": 2}, headers=headers)
+    sentences = client.get(f"/api/articles/{article}", headers=headers).get_json()["sentences"]
+    for i in range(100):
+        start = sentences[3 * i]["start"]  # "Officials" opens every sentence
+        client.post(f"/api/articles/{article}/spans", json={"label": "SOURCE", "start": start, "end": start + 9, "id": f"render-src-{i:03d}"}, headers=headers)
+        client.post(f"/api/articles/{article}/spans", json={"label": "QUOTE", "start": start + 20, "end": start + 60, "id": f"render-quo-{i:03d}"}, headers=headers)
+        client.post(f"/api/articles/{article}/relations", json={"type": "attributed_to", "from": f"render-quo-{i:03d}", "to": f"render-src-{i:03d}"}, headers=headers)
+
+    def median_ms(url: str, **kw) -> float:
+        times = []
+        for _ in range(RENDER_RUNS):
+            started = time.perf_counter()
+            response = client.get(url, **kw)
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+        return statistics.median(times)
+
+    document = client.get(f"/api/articles/{article}", headers=headers).get_json()
+    counts = tuple(len(document["annotations"][k]) for k in ("labels", "spans", "relations"))
+    out = {"json": median_ms(f"/api/articles/{article}", headers=headers), "counts": counts, "page": None}
+    if any(rule.rule == "/annotate/<int:article_id>" for rule in app.url_map.iter_rules()):
+        with app.app_context():
+            user = accounts.get_user(db.session, "ann0")
+            user.set_password("bench password")
+            db.session.commit()
+        client.get("/login")
+        import re
+
+        page = client.get("/login").get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf-token" content="([^"]+)"', page)
+        token_value = next(g for g in csrf.groups() if g) if csrf else ""
+        client.post("/login", data={"name": "ann0", "password": "bench password", "csrf_token": token_value})
+        out["page"] = median_ms(f"/annotate/{article}")
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    return out
+
+
+# ----------------------------------------------------------------- main
+def report(name: str, value: float, target: float | None, unit: str, lower_is_better: bool = True, gate: bool = True) -> bool:
+    """Print a figure next to its target; return False only for a gated miss."""
+    if target is None:
+        print(f"  {name:<44} {value:>9.1f} {unit}", flush=True)
+        return True
+    ok = value < target if lower_is_better else value >= target
+    sign = "<" if lower_is_better else ">="
+    verdict = ("PASS" if ok else "FAIL") if gate else ("(met)" if ok else "(missed; not gated)")
+    print(f"  {name:<44} {value:>9.1f} {unit:<7} target {sign} {target:g} {unit:<7} {verdict}", flush=True)
+    return ok or not gate
+
+
+def bench_database(label: str, database_uri: str, workdir: Path, gate_speed: bool) -> bool:
+    print(f"\n{label}: gunicorn -w {WORKERS}, {ANNOTATORS} annotator processes, {ARTICLES} articles x {PER_ARTICLE} annotators each", flush=True)
+    setup = set_up(database_uri)
+    log_path = workdir / f"gunicorn-{label}.log"
+    process, base = start_server(database_uri, log_path)
+    try:
+        saturation = run_phase(setup, base, "saturation", process.pid)
+        paced = run_phase(setup, base, "paced", process.pid)
+    finally:
+        stop_server(process)
+    log = log_path.read_text()
+    lost = check_database(database_uri, [saturation, paced])
+    ok = True
+    print(f"  saturation, closed loop: {saturation['requests']} saves, statuses {saturation['statuses']}")
+    ok &= report("saves/s at saturation", saturation["saves_per_s"], TARGET_SAVES_PER_S, "saves/s", lower_is_better=False, gate=gate_speed)
+    for p in ("p50", "p95", "p99"):
+        report(f"{p} latency at saturation", saturation[p], None, "ms")
+    report("server CPU per save (all workers)", saturation["server_cpu_ms"], None, "ms")
+    report("client CPU per save (requests)", saturation["client_cpu_ms"], None, "ms")
+    print(f"  paced, open loop, {PACED_RATE:g} saves/s offered: {paced['requests']} saves at {paced['saves_per_s']:.0f} saves/s, statuses {paced['statuses']}")
+    report("p50 latency at 300 saves/s", paced["p50"], None, "ms")
+    report("p95 latency at 300 saves/s", paced["p95"], None, "ms")
+    ok &= report("p99 latency at 300 saves/s", paced["p99"], TARGET_P99_MS, "ms", gate=gate_speed)
+    ok &= report("errors (unexpected status, 5xx)", saturation["errors"] + paced["errors"], 1, "")
+    ok &= report("lost or duplicated records", lost, 1, "")
+    if "Traceback" in log:
+        print("  server log has tracebacks:\n" + log[-2000:])
+        ok = False
+    for error in saturation["first_errors"] + paced["first_errors"]:
+        print(f"  error: {error}")
+    render = render_times(database_uri, setup)
+    print(f"  render: {RENDER_SENTENCES}-sentence article with {render['counts'][0]} labels, {render['counts'][1]} spans, "
+          f"{render['counts'][2]} relations; median of {RENDER_RUNS} requests, Flask test client")
+    ok &= report("GET /api/articles/<id> server time", render["json"], TARGET_RENDER_MS, "ms", gate=gate_speed)
+    if render["page"] is not None:
+        ok &= report("GET /annotate/<id> server time", render["page"], TARGET_RENDER_MS, "ms", gate=gate_speed)
+    return ok
+
+
+def main() -> int:
+    print(f"machine: {describe()}; platform {platform.platform()}, nproc {os.cpu_count()}, python {platform.python_version()}")
+    print(f"note: the {ANNOTATORS} client processes and the {WORKERS} server workers share these {os.cpu_count()} cores")
+    try:
+        load = os.getloadavg()[0]
+        print(f"load average before the run: {load:.1f}" + ("  (the machine is busy: figures will be low)" if load > (os.cpu_count() or 1) else ""))
+    except OSError:
+        pass
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        ok &= bench_database("SQLite", f"sqlite:///{workdir / 'bench.sqlite3'}", workdir, gate_speed=True)
+        url = os.environ.get("DATABASE_URL", "")
+        if url.startswith(("postgres://", "postgresql")):
+            from annotator.config import database_url
+
+            base_url = database_url("")
+            schema = f"bench_{uuid.uuid4().hex[:12]}"
+            admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+            try:
+                uri = base_url + ("&" if "?" in base_url else "?") + f"options=-csearch_path%3D{schema}"
+                # PostgreSQL speed figures are printed against the same targets; only correctness (errors, lost records) fails the run.
+                ok &= bench_database("PostgreSQL", uri, workdir, gate_speed=False)
+            finally:
+                with admin.connect() as conn:
+                    conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+                admin.dispose()
+    print("\nall targets met" if ok else "\nSOME TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
