@@ -135,7 +135,7 @@ def article_annotators(project_id: int, article_id: int):
     if request.method == "GET":
         form.annotators.data = [row.id for row in current]
     elif form.validate_on_submit():
-        result, error = write(lambda: assignment.set_article_annotators(db.session, article_id, form.annotators.data), assignment.AssignmentError)
+        result, error = write(lambda: assignment.set_article_annotators(db.session, article_id, form.annotators.data or []), assignment.AssignmentError)  # no field sent: nobody ticked
         if error is None:
             parts = [f"added {', '.join(result.added)}" if result.added else "", f"removed {', '.join(result.removed)}" if result.removed else ""]
             message = "; ".join(p for p in parts if p) or "no change"
