@@ -31,7 +31,7 @@ from .conftest import make_app
 ROOT = Path(__file__).resolve().parents[1]
 ANNOTATORS = 8
 TAB_THREADS = 3
-ROUNDS = 15
+ROUNDS = 10
 LABELS = ("CFS", "UFS", "NFS")
 TEXT = " ".join(f"Sentence number {i} says that the rate rose by {i} percent." for i in range(12))
 
