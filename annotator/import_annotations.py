@@ -35,13 +35,14 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from . import accounts
-from .annotations import AnnotationError, audit, check_label, check_relation, check_span
+from .annotations import AnnotationError, check_label, check_relation, check_span
 from .articles import sha256
 from .ingest import IngestError, _unstorable
 from .models import (
     GOLD_PROVENANCE,
     Annotation,
     Article,
+    AuditEntry,
     GoldLabel,
     GoldRelation,
     GoldSpan,
@@ -439,6 +440,23 @@ class _Users:
         return user_id
 
 
+FLUSH_EVERY = 200  # articles whose rows go to the database in one set of bulk inserts
+
+
+@dataclass
+class _Pending:
+    """One checked article waiting for the next bulk insert."""
+
+    record: _Record
+    article_id: int | None  # None: a new article, inserted at the flush
+    sentence_ids: list[int] | None
+    bounds: list[tuple[int, int]]
+    blocks: list[tuple[int, _Block]]  # (user id, what to insert)
+    gold: _Block | None
+    reviewer_ids: dict[str, int]
+    audit: dict[str, Any]
+
+
 def import_records(
     session: Session,
     project: Project,
@@ -450,6 +468,7 @@ def import_records(
     """Check and store every record; raise IngestError(file, line, reason) at the first bad one.
 
     The caller has called begin_write() and commits, or rolls back on error.
+    Rows are inserted in bulk every FLUSH_EVERY articles (Core executemany).
     """
     if on_duplicate not in ON_DUPLICATE:
         raise ValueError(f"on_duplicate must be one of {ON_DUPLICATE}")
@@ -457,6 +476,7 @@ def import_records(
     users = _Users(session, result)
     schema = project.label_schema
     seen: dict[str, int] = {}
+    pending: list[_Pending] = []
     for line, obj in records:
         try:
             record = parse_record(obj, schema)
@@ -464,16 +484,20 @@ def import_records(
             if record.external_id in seen:
                 raise _Bad(f"article {record.external_id!r} appears twice in the file (first on line {seen[record.external_id]})")
             seen[record.external_id] = line
-            _store(session, project, record, users, on_duplicate, result, file, actor_id)
+            pending.append(_check_against_database(session, project, record, users, on_duplicate, result, file))
         except _Bad as exc:
             raise IngestError(file, line, str(exc)) from None
+        if len(pending) >= FLUSH_EVERY:
+            _flush(session, project, pending, actor_id)
+            pending = []
     if not seen:
         raise IngestError(file, None, "no articles in file")
+    _flush(session, project, pending, actor_id)
     bump_revision(session, project.id)
     return result
 
 
-def _store(
+def _check_against_database(
     session: Session,
     project: Project,
     record: _Record,
@@ -481,13 +505,14 @@ def _store(
     on_duplicate: OnDuplicate,
     result: ImportResult,
     file: str,
-    actor_id: int | None,
-) -> None:
+) -> _Pending:
+    """What stored data says about this record: same text, same sentences, duplicates; replace deletes here."""
     text = record.text
     existing = session.execute(
         select(Article.id, Article.sha256).where(Article.project_id == project.id, Article.external_id == record.external_id)
     ).first()
     created = existing is None
+    article_id = sentence_ids = None
     if existing is not None:
         article_id = existing.id
         if existing.sha256 != sha256(text):
@@ -496,7 +521,7 @@ def _store(
             select(Sentence.id, Sentence.start, Sentence.end).where(Sentence.article_id == article_id).order_by(Sentence.index)
         ).all()
         if record.sentences is not None and record.sentences != [(s.start, s.end) for s in stored]:
-            raise _Bad(f"the sentences differ from article {record.external_id!r}'s stored segmentation")
+            raise _Bad(f"the sentences differ from the stored segmentation of article {record.external_id!r}")
         sentence_ids = [s.id for s in stored]
         bounds = [(s.start, s.end) for s in stored]
         result.articles_existing += 1
@@ -504,33 +529,14 @@ def _store(
         bounds = record.sentences if record.sentences is not None else segment(text)
         if not bounds:
             raise _Bad("the text has no sentences")
-        article_id = session.scalar(
-            insert(Article)
-            .values(
-                project_id=project.id,
-                external_id=record.external_id,
-                title=record.title,
-                text=text,
-                meta=record.meta,
-                sha256=sha256(text),
-                created_at=utcnow(),
-            )
-            .returning(Article.id)
-        )
-        sentence_ids = list(
-            session.scalars(
-                insert(Sentence).returning(Sentence.id, sort_by_parameter_order=True),
-                [{"article_id": article_id, "index": i, "start": s, "end": e} for i, (s, e) in enumerate(bounds)],
-            )
-        )
         result.articles_created += 1
 
     for block in record.blocks + ([record.gold] if record.gold else []):
         block.labels = _resolve_sentences(block.labels, bounds, block.annotator or "gold")
 
-    now = utcnow()
-    stored_blocks, replaced = [], []
-    # Span ids of annotators this record does not replace must not collide with the record's.
+    blocks: list[tuple[int, _Block]] = []
+    replaced: list[str] = []
+    # Span and relation ids of annotators this record does not replace must not collide with the record's.
     kept_uids: dict[str, str] = {}
     kept_relation_uids: dict[str, str] = {}
     if not created:
@@ -540,8 +546,7 @@ def _store(
         )
     for block in record.blocks:
         user_id = users.id(block.annotator, "annotator")
-        has_any = not created and _has_annotations(session, article_id, sentence_ids, user_id)
-        if has_any:
+        if not created and _has_annotations(session, article_id, sentence_ids, user_id):
             if on_duplicate == "error":
                 raise _Bad(f"annotator {block.annotator!r} already has annotations on article {record.external_id!r} (use --on-duplicate skip or replace)")
             if on_duplicate == "skip":
@@ -560,59 +565,48 @@ def _store(
             owner = kept_relation_uids.get(relation.uid)
             if owner is not None and owner != block.annotator:
                 raise _Bad(f"relation id {relation.uid!r} is already used by annotator {owner!r} in article {record.external_id!r}")
-        _insert_block(session, project, article_id, sentence_ids, user_id, block, now)
         kept_uids.update((span.uid, block.annotator) for span in block.spans)
         kept_relation_uids.update((relation.uid, block.annotator) for relation in block.relations)
+        blocks.append((user_id, block))
         result.labels += len(block.labels)
         result.spans += len(block.spans)
         result.relations += len(block.relations)
-        stored_blocks.append(block.annotator)
 
-    gold_stored = False
-    if record.gold is not None and (record.gold.labels or record.gold.spans or record.gold.relations):
-        gold = record.gold
-        has_gold = not created and _has_gold(session, article_id, sentence_ids)
-        skip = False
-        if has_gold:
-            if on_duplicate == "error":
-                raise _Bad(f"article {record.external_id!r} already has gold (use --on-duplicate skip or replace)")
-            if on_duplicate == "skip":
-                result.skipped += 1
-                skip = True
-            else:
-                session.execute(delete(GoldRelation).where(GoldRelation.article_id == article_id))
-                session.execute(delete(GoldSpan).where(GoldSpan.article_id == article_id))
-                session.execute(delete(GoldLabel).where(GoldLabel.sentence_id.in_(sentence_ids)))
-                replaced.append("gold")
-                result.replaced += 1
-        if not skip:
-            _insert_gold(session, article_id, sentence_ids, gold, users, now)
-            result.gold_labels += len(gold.labels)
-            result.gold_spans += len(gold.spans)
-            result.gold_relations += len(gold.relations)
-            gold_stored = True
+    gold = record.gold if record.gold is not None and (record.gold.labels or record.gold.spans or record.gold.relations) else None
+    if gold is not None and not created and _has_gold(session, article_id, sentence_ids):
+        if on_duplicate == "error":
+            raise _Bad(f"article {record.external_id!r} already has gold (use --on-duplicate skip or replace)")
+        if on_duplicate == "skip":
+            result.skipped += 1
+            gold = None
+        else:
+            session.execute(delete(GoldRelation).where(GoldRelation.article_id == article_id))
+            session.execute(delete(GoldSpan).where(GoldSpan.article_id == article_id))
+            session.execute(delete(GoldLabel).where(GoldLabel.sentence_id.in_(sentence_ids)))
+            replaced.append("gold")
+            result.replaced += 1
+    reviewer_ids: dict[str, int] = {}
+    if gold is not None:
+        for item in (*gold.labels, *gold.spans, *gold.relations):
+            if item.reviewer is not None and item.reviewer not in reviewer_ids:
+                reviewer_ids[item.reviewer] = users.id(item.reviewer, "reviewer")
+        result.gold_labels += len(gold.labels)
+        result.gold_spans += len(gold.spans)
+        result.gold_relations += len(gold.relations)
 
-    audit(
-        session,
-        actor_id,
-        project.id,
-        article_id,
-        "article",
-        record.external_id,
-        "import",
-        None,
-        {
-            "file": file,
-            "line": record.line,
-            "created": created,
-            "annotators": stored_blocks,
-            "replaced": replaced,
-            "gold": gold_stored,
-            "labels": sum(len(b.labels) for b in record.blocks if b.annotator in stored_blocks),
-            "spans": sum(len(b.spans) for b in record.blocks if b.annotator in stored_blocks),
-            "relations": sum(len(b.relations) for b in record.blocks if b.annotator in stored_blocks),
-        },
-    )
+    stored_blocks = [block for _, block in blocks]
+    audit = {
+        "file": file,
+        "line": record.line,
+        "created": created,
+        "annotators": [block.annotator for block in stored_blocks],
+        "replaced": replaced,
+        "gold": gold is not None,
+        "labels": sum(len(b.labels) for b in stored_blocks),
+        "spans": sum(len(b.spans) for b in stored_blocks),
+        "relations": sum(len(b.relations) for b in stored_blocks),
+    }
+    return _Pending(record, article_id, sentence_ids, list(bounds), blocks, gold, reviewer_ids, audit)
 
 
 def _resolve_sentences(labels: list[_Label], bounds: list[tuple[int, int]], whose: str) -> list[_Label]:
@@ -658,110 +652,96 @@ def _delete_annotations(session: Session, article_id: int, sentence_ids: list[in
     session.execute(delete(Annotation).where(Annotation.user_id == user_id, Annotation.sentence_id.in_(sentence_ids)))
 
 
-def _insert_block(
-    session: Session, project: Project, article_id: int, sentence_ids: list[int], user_id: int, block: _Block, now: datetime
-) -> None:
-    if block.labels:
-        session.execute(
-            insert(Annotation),
-            [
-                {
-                    "user_id": user_id,
-                    "sentence_id": sentence_ids[label.sentence],
-                    "label": label.label,
-                    "seconds": label.seconds,
-                    "guidelines_version": label.guidelines_version or project.guidelines_version,
-                    "version": 1,
-                    "needs_review": label.needs_review,
-                    "updated_at": label.updated_at or now,
-                }
-                for label in block.labels
-            ],
-        )
-    span_ids = _insert_spans(
-        session,
-        Span,
-        [
-            {"uid": s.uid, "article_id": article_id, "user_id": user_id, "label": s.label, "start": s.start, "end": s.end, "created_at": now, "updated_at": now}
-            for s in block.spans
-        ],
-    )
-    if block.relations:
-        session.execute(
-            insert(Relation),
-            [
-                {
-                    "uid": r.uid,
-                    "article_id": article_id,
-                    "user_id": user_id,
-                    "type": r.type,
-                    "from_span_id": span_ids[r.source],
-                    "to_span_id": span_ids[r.target],
-                    "created_at": now,
-                }
-                for r in block.relations
-            ],
-        )
-
-
-def _insert_gold(session: Session, article_id: int, sentence_ids: list[int], gold: _Block, users: _Users, now: datetime) -> None:
-    def reviewer_id(name: str | None) -> int | None:
-        return None if name is None else users.id(name, "reviewer")
-
-    if gold.labels:
-        session.execute(
-            insert(GoldLabel),
-            [
-                {
-                    "sentence_id": sentence_ids[label.sentence],
-                    "label": label.label,
-                    "provenance": label.provenance,
-                    "reviewer_id": reviewer_id(label.reviewer),
-                    "reason": label.reason,
-                    "updated_at": label.updated_at or now,
-                }
-                for label in gold.labels
-            ],
-        )
-    span_ids = _insert_spans(
-        session,
-        GoldSpan,
-        [
-            {
-                "uid": s.uid,
-                "article_id": article_id,
-                "label": s.label,
-                "start": s.start,
-                "end": s.end,
-                "provenance": s.provenance,
-                "reviewer_id": reviewer_id(s.reviewer),
-                "updated_at": s.updated_at or now,
-            }
-            for s in gold.spans
-        ],
-    )
-    if gold.relations:
-        session.execute(
-            insert(GoldRelation),
-            [
-                {
-                    "uid": r.uid,
-                    "article_id": article_id,
-                    "type": r.type,
-                    "from_span_id": span_ids[r.source],
-                    "to_span_id": span_ids[r.target],
-                    "provenance": r.provenance,
-                    "reviewer_id": reviewer_id(r.reviewer),
-                }
-                for r in gold.relations
-            ],
-        )
-
-
-def _insert_spans(session: Session, model: type, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Insert spans in one statement; uid -> database id, for the relations that follow."""
+def _returning_ids(conn: Any, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows in one statement; their new ids, in the order given."""
     if not rows:
-        return {}
-    ids = session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), rows).all()
-    return {row["uid"]: span_id for row, span_id in zip(rows, ids)}
+        return []
+    return list(conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
 
+
+def _flush(session: Session, project: Project, pending: list[_Pending], actor_id: int | None) -> None:
+    """Insert what the pending articles carry: a few Core executemany statements for all of them.
+
+    Everything was checked before, so the database refusing a row here means a
+    concurrent change; the caller's rollback then drops the whole file.
+    """
+    if not pending:
+        return
+    conn = session.connection()
+    now = utcnow()
+    new = [p for p in pending if p.article_id is None]
+    article_ids = _returning_ids(
+        conn,
+        Article.__table__,
+        [
+            {"project_id": project.id, "external_id": p.record.external_id, "title": p.record.title, "text": p.record.text,
+             "meta": p.record.meta, "sha256": sha256(p.record.text), "created_at": now}
+            for p in new
+        ],
+    )
+    for p, article_id in zip(new, article_ids):
+        p.article_id = article_id
+    sentence_rows = [{"article_id": p.article_id, "index": i, "start": s, "end": e} for p in new for i, (s, e) in enumerate(p.bounds)]
+    sentence_ids = iter(_returning_ids(conn, Sentence.__table__, sentence_rows))
+    for p in new:
+        p.sentence_ids = [next(sentence_ids) for _ in p.bounds]
+
+    labels, spans, span_keys = [], [], []
+    for p in pending:
+        for user_id, block in p.blocks:
+            labels += [
+                {"user_id": user_id, "sentence_id": p.sentence_ids[x.sentence], "label": x.label, "seconds": x.seconds,
+                 "guidelines_version": x.guidelines_version or project.guidelines_version, "version": 1,
+                 "needs_review": x.needs_review, "updated_at": x.updated_at or now}
+                for x in block.labels
+            ]
+            for x in block.spans:
+                spans.append({"uid": x.uid, "article_id": p.article_id, "user_id": user_id, "label": x.label,
+                              "start": x.start, "end": x.end, "created_at": now, "updated_at": now})
+                span_keys.append((p.article_id, x.uid))
+    if labels:
+        conn.execute(insert(Annotation.__table__), labels)
+    span_id = dict(zip(span_keys, _returning_ids(conn, Span.__table__, spans)))
+    relations = [
+        {"uid": r.uid, "article_id": p.article_id, "user_id": user_id, "type": r.type,
+         "from_span_id": span_id[(p.article_id, r.source)], "to_span_id": span_id[(p.article_id, r.target)], "created_at": now}
+        for p in pending for user_id, block in p.blocks for r in block.relations
+    ]
+    if relations:
+        conn.execute(insert(Relation.__table__), relations)
+
+    gold_labels, gold_spans, gold_keys = [], [], []
+    for p in pending:
+        if p.gold is None:
+            continue
+        reviewer = p.reviewer_ids.get
+        gold_labels += [
+            {"sentence_id": p.sentence_ids[x.sentence], "label": x.label, "provenance": x.provenance,
+             "reviewer_id": reviewer(x.reviewer) if x.reviewer else None, "reason": x.reason, "updated_at": x.updated_at or now}
+            for x in p.gold.labels
+        ]
+        for x in p.gold.spans:
+            gold_spans.append({"uid": x.uid, "article_id": p.article_id, "label": x.label, "start": x.start, "end": x.end,
+                               "provenance": x.provenance, "reviewer_id": reviewer(x.reviewer) if x.reviewer else None,
+                               "updated_at": x.updated_at or now})
+            gold_keys.append((p.article_id, x.uid))
+    if gold_labels:
+        conn.execute(insert(GoldLabel.__table__), gold_labels)
+    gold_id = dict(zip(gold_keys, _returning_ids(conn, GoldSpan.__table__, gold_spans)))
+    gold_relations = [
+        {"uid": r.uid, "article_id": p.article_id, "type": r.type, "from_span_id": gold_id[(p.article_id, r.source)],
+         "to_span_id": gold_id[(p.article_id, r.target)], "provenance": r.provenance,
+         "reviewer_id": p.reviewer_ids.get(r.reviewer) if r.reviewer else None}
+        for p in pending if p.gold is not None for r in p.gold.relations
+    ]
+    if gold_relations:
+        conn.execute(insert(GoldRelation.__table__), gold_relations)
+    # One audit entry per article, the shape annotations.audit() writes, inserted together.
+    conn.execute(
+        insert(AuditEntry.__table__),
+        [
+            {"at": now, "user_id": actor_id, "project_id": project.id, "article_id": p.article_id, "entity": "article",
+             "entity_id": p.record.external_id, "action": "import", "before": None, "after": p.audit}
+            for p in pending
+        ],
+    )
