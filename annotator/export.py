@@ -13,13 +13,25 @@ Offsets are code points into the article's text: ``text[start:end] ==
 span["text"]`` for every span (in the sentence unit, into the sentence's
 text).  Timestamps are ISO 8601 UTC ending in ``Z``.
 
+In the sentence unit a span appears in every sentence it overlaps, clipped to
+it (``start``/``end`` relative to the sentence, ``article_start``/
+``article_end`` the whole span); a relation appears in the sentences of both
+its ends and names each end's span id and sentence index (``from_sentence``,
+``to_sentence``), so a quote linked to a source in the next sentence is
+visible from both.
+
 Records stream in article id order, in batches of BATCH_SIZE articles, each
 batch loaded with one SQLAlchemy Core query per table (no ORM objects, no
-query per article), so memory stays flat whatever the project's size.
+query per article; rows read through the driver's cursor, see _rows), so
+memory stays flat whatever the project's size.  `annotator export` runs one
+forked process per article range for big projects (dataset_cli.py); the
+output is the same bytes.
 
 Not exported (so not carried through an export -> import round trip):
-database ids, an annotation's edit counter (``version``), the creation times
-of articles, spans and relations, and the project's settings.
+database ids, an annotation's edit counter (``version``), the creation and
+update times of articles, spans and relations (labels and gold keep theirs),
+and the project's settings.  Everything exported survives the round trip
+byte for byte (tests/test_export.py).
 
 Splits (``--split train=0.8,dev=0.1,test=0.1 --seed 13``) are by article: an
 article's split is picked by a seeded SHA-256 hash of its external id, so it

@@ -417,3 +417,21 @@ def test_export_streams_in_batches(app):
         records = list(export.iter_records(db.session, info["project_id"], "article", batch_size=2, progress=seen.append))
     assert seen == [2, 2, 1] and len(records) == 5
     assert [r["id"] for r in records] == ["art-1", "plain-000", "plain-001", "plain-002", "plain-003"]
+
+
+def test_span_between_sentences_names_no_sentence(app, runner, tmp_path):
+    """A span over only the line break between two sentences belongs to none; a relation to it says null."""
+    info = build_project(app)
+    gap = (info["sentences"][0][1], info["sentences"][1][0])
+    assert TEXT[gap[0] : gap[1]] == "\r\n"
+    with app.app_context():
+        user, article = info["users"]["carol"], info["article_id"]
+        write(db.session, lambda: create_span(db.session, user, article, "SOURCE", *gap, uid="carol-gap-1"))
+        write(db.session, lambda: create_relation(db.session, user, article, "attributed_to", "carol-quote-x", "carol-gap-1", uid="carol-rel-gap"))
+    records = run_export(runner, tmp_path, "news")
+    spans = {s["id"] for r in records for a in r["annotations"] for s in a["spans"]}
+    assert "carol-gap-1" not in spans and "carol-quote-x" in spans
+    rels = [rel for r in records for a in r["annotations"] for rel in a["relations"] if rel["id"] == "carol-rel-gap"]
+    assert len(rels) == 2 and all(rel["from_sentence"] == 1 and rel["to_sentence"] is None for rel in rels)  # in both sentences the quote spans
+    (article_record,) = run_export(runner, tmp_path, "news", "--unit", "article", name="a.jsonl")
+    check_offsets(article_record)  # the article unit keeps it, text and all
