@@ -1386,6 +1386,8 @@ def label_report(
 
 def _norm_span(s: Sequence) -> tuple:
     """(label, start, end) or (article, label, start, end) -> (article, label, start, end)."""
+    if type(s) is tuple and len(s) == 4 and type(s[2]) is int and type(s[3]) is int and 0 <= s[2] <= s[3]:
+        return s  # already normal (the common case): no copy
     if len(s) == 3:
         art, (lab, start, end) = None, s
     elif len(s) == 4:
@@ -1436,6 +1438,10 @@ def _max_matching(edge: np.ndarray, gain: np.ndarray) -> list[tuple[int, int]]:
     maximum matchings, the one with the largest total ``gain`` (overlap)."""
     if not edge.any():
         return []
+    if (edge.sum(axis=0) <= 1).all() and (edge.sum(axis=1) <= 1).all():
+        # no two edges share an end (the usual case: one span each): all of them are the matching
+        r, c = np.nonzero(edge)
+        return list(zip(r.tolist(), c.tolist()))
     from scipy.optimize import linear_sum_assignment
 
     gain = np.where(edge, gain, 0).astype(float)
@@ -1459,6 +1465,13 @@ def _match_spans(a: list[tuple], b: list[tuple]) -> list[tuple[int, int]]:
         ib = gb.get(key)
         if not ib:
             continue
+        if len(ia) * len(ib) <= 64:  # a few spans each (the usual case): find the edges without a matrix
+            xs = [(i, a[i][2], a[i][3]) for i in ia]
+            ys = [(j, b[j][2], b[j][3]) for j in ib]
+            edges = [(i, j) for i, s1, e1 in xs for j, s2, e2 in ys if s1 < e2 and s2 < e1]  # share a code point
+            if len({i for i, _ in edges}) == len(edges) == len({j for _, j in edges}):
+                out.extend(edges)  # no two edges share a span: all of them are the maximum matching
+                continue
         xa = np.array([a[i][2:] for i in ia], dtype=np.int64).reshape(-1, 2)
         xb = np.array([b[j][2:] for j in ib], dtype=np.int64).reshape(-1, 2)
         ov = _overlaps(xa, xb)
@@ -1599,6 +1612,13 @@ def _match_relations(a: list[tuple[tuple, tuple]], b: list[tuple[tuple, tuple]])
         ib = gb.get(key)
         if not ib:
             continue
+        if len(ia) * len(ib) <= 64:  # a few relations each: find the edges without a matrix
+            xs = [(i, a[i][0][2], a[i][0][3], a[i][1][2], a[i][1][3]) for i in ia]
+            ys = [(j, b[j][0][2], b[j][0][3], b[j][1][2], b[j][1][3]) for j in ib]
+            edges = [(i, j) for i, q1, f1, s1, e1 in xs for j, q2, f2, s2, e2 in ys if q1 < f2 and q2 < f1 and s1 < e2 and s2 < e1]
+            if len({i for i, _ in edges}) == len(edges) == len({j for _, j in edges}):
+                out.extend(edges)  # no two edges share a relation: all of them are the maximum matching
+                continue
         qa = np.array([a[i][0][2:] for i in ia], dtype=np.int64).reshape(-1, 2)
         sa = np.array([a[i][1][2:] for i in ia], dtype=np.int64).reshape(-1, 2)
         qb = np.array([b[j][0][2:] for j in ib], dtype=np.int64).reshape(-1, 2)

@@ -217,6 +217,8 @@ class Annotation(db.Model):
         UniqueConstraint("user_id", "sentence_id"),
         CheckConstraint("seconds >= 0", name="seconds"),
         CheckConstraint("version >= 1", name="version"),
+        # Covers project_agreement's label query (labels of a project's sentences) without table lookups.
+        Index("ix_annotations_sentence_user_label", "sentence_id", "user_id", "label"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 import numpy as np
-from sqlalchemy import BigInteger, case, cast, delete, func, insert, select
+from sqlalchemy import BigInteger, String, case, cast, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from . import agreement as ag
@@ -190,12 +190,94 @@ def _fetch_ints(session: Session, statement: Any, width: int) -> np.ndarray:
     return flat.reshape(len(rows), width)
 
 
+def _fetch_packed(session: Session, value: Any, *joins_and_where: Any) -> np.ndarray | None:
+    """One integer expression per row, aggregated by the database into ONE comma-separated
+    string (group_concat on SQLite, string_agg on PostgreSQL) and parsed by NumPy.
+
+    At a million labels this is several times faster than fetching rows: the
+    values cross the driver as one string instead of a million Python tuples.
+    None when the string cannot be parsed (an id too large for the packing),
+    so the caller can fetch rows instead.
+    """
+    statement = select(func.aggregate_strings(value if isinstance(value.type, String) else cast(value, String), ","))
+    for part in joins_and_where:
+        statement = part(statement)
+    text = session.connection().execute(statement).scalar()
+    if not text:
+        return np.zeros(0, dtype=np.int64)
+    try:
+        return np.fromstring(text, sep=",", dtype=np.int64)
+    except ValueError:  # e.g. an overflowing product came back as a float
+        return None
+
+
 def _label_code(categories: list[str]) -> Any:
-    return case({name: i for i, name in enumerate(categories)}, value=Annotation.label, else_=-1) if categories else -1
+    return case({name: i for i, name in enumerate(categories)}, value=Annotation.label, else_=-1) if categories else literal(-1)
+
+
+# Label rows are packed as ((sentence_id * 2**20 + user_id) * 2**8 + code + 1): 31 + 20 + 8 bits.
+_USER_BITS, _CODE_BITS = 20, 8
+_ARTICLE_BITS = 31
+
+
+def _labels_of_project(session: Session, head: ProjectHead, categories: list[str], with_seconds: bool) -> np.ndarray:
+    """(n, 3 or 4) int64: sentence id, user id, label code (-1: not in the schema), [milliseconds]."""
+    def in_project(statement: Any) -> Any:
+        return (
+            statement.select_from(Annotation)
+            .join(Sentence, Sentence.id == Annotation.sentence_id)
+            .join(Article, Article.id == Sentence.article_id)
+            .where(Article.project_id == head.id)
+        )
+
+    code = _label_code(categories)
+    max_user = session.scalar(select(func.max(User.id))) or 0
+    if len(categories) < 2**_CODE_BITS - 1 and max_user < 2**_USER_BITS:
+        packed = (cast(Annotation.sentence_id, BigInteger) * 2**_USER_BITS + Annotation.user_id) * 2**_CODE_BITS + code + 1
+        value = cast(packed, String)
+        if with_seconds:  # two numbers per label: the packed one, then milliseconds
+            value = value + "," + cast(cast(func.round(Annotation.seconds * 1000), BigInteger), String)
+        flat = _fetch_packed(session, value, in_project)
+        if flat is not None:
+            flat = flat.reshape(-1, 2) if with_seconds else flat.reshape(-1, 1)
+            packed_values = flat[:, 0]
+            user_and_sentence = packed_values >> _CODE_BITS
+            out = np.empty((len(flat), 4 if with_seconds else 3), dtype=np.int64)
+            out[:, 0] = user_and_sentence >> _USER_BITS
+            out[:, 1] = user_and_sentence & (2**_USER_BITS - 1)
+            out[:, 2] = (packed_values & (2**_CODE_BITS - 1)) - 1
+            if with_seconds:
+                out[:, 3] = flat[:, 1]
+            return out
+    columns = [Annotation.sentence_id, Annotation.user_id, code]  # fallback: plain integer rows
+    if with_seconds:
+        columns.append(cast(func.round(Annotation.seconds * 1000), BigInteger))
+    return _fetch_ints(session, in_project(select(*columns)), len(columns))
+
+
+def _article_of_sentences(session: Session, head: ProjectHead) -> tuple[np.ndarray, np.ndarray]:
+    """(sentence ids sorted, their article ids) of the project, in one aggregated query."""
+    def in_project(statement: Any) -> Any:
+        return statement.select_from(Sentence).join(Article, Article.id == Sentence.article_id).where(Article.project_id == head.id)
+
+    flat = _fetch_packed(session, cast(Sentence.id, BigInteger) * 2**_ARTICLE_BITS + Sentence.article_id, in_project)
+    if flat is not None:
+        ids, articles = flat >> _ARTICLE_BITS, flat & (2**_ARTICLE_BITS - 1)
+    else:
+        rows = _fetch_ints(session, in_project(select(Sentence.id, Sentence.article_id)), 2)
+        ids, articles = rows[:, 0], rows[:, 1]
+    order = np.argsort(ids, kind="stable")
+    return ids[order], articles[order]
 
 
 def load_labels(session: Session, head: ProjectHead, with_seconds: bool = True) -> ProjectLabels:
-    """Every sentence label of the project, in one query, as a LabelMatrix plus ids.
+    """Every sentence label of the project as a LabelMatrix plus ids.
+
+    One query reads the labels joined to sentences and articles, each label as
+    one integer (sentence id, user id and label code packed together; the
+    label is turned into its code in SQL), the database aggregating them into
+    one string that NumPy parses; a second one reads each sentence's article
+    the same way. Annotators and sentences get dense codes with NumPy.
 
     Categories are the schema's sentence labels in schema order (AC1's chance
     term needs the full list); a stored label the schema no longer lists (it
@@ -203,30 +285,21 @@ def load_labels(session: Session, head: ProjectHead, with_seconds: bool = True) 
     appended as an extra category rather than dropped.
     """
     categories = head.categories
-    columns = [Annotation.sentence_id, Sentence.article_id, Annotation.user_id, _label_code(categories)]
-    if with_seconds:  # milliseconds as an integer: every column stays an integer
-        columns.append(cast(func.round(Annotation.seconds * 1000), BigInteger))
-    in_project = (
-        select(*columns)
-        .join(Sentence, Sentence.id == Annotation.sentence_id)
-        .join(Article, Article.id == Sentence.article_id)
-        .where(Article.project_id == head.id)
-    )
-    data = _fetch_ints(session, in_project, len(columns))
-    codes = data[:, 3]
+    data = _labels_of_project(session, head, categories, with_seconds)
+    codes = data[:, 2]
     if (codes < 0).any():
         categories, codes = _with_unknown_labels(session, head, data, categories)
     sentence_ids, item = _dense(data[:, 0])
-    user_ids, column = _dense(data[:, 2])
-    article_ids = np.zeros(len(sentence_ids), dtype=np.int64)
-    article_ids[item] = data[:, 1]
+    user_ids, column = _dense(data[:, 1])
+    all_ids, all_articles = _article_of_sentences(session, head)
+    article_ids = all_articles[np.searchsorted(all_ids, sentence_ids)] if len(sentence_ids) else np.zeros(0, dtype=np.int64)
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(user_ids.tolist()))).all()) if len(user_ids) else {}
     annotators = [names.get(int(u), f"user {int(u)}") for u in user_ids]
     matrix = ag.LabelMatrix.from_long(item, column, codes, len(sentence_ids), annotators, categories)
     seconds = None
     if with_seconds:
         seconds = np.full(matrix.codes.shape, np.nan)
-        seconds[item, column] = data[:, 4] / 1000.0
+        seconds[item, column] = data[:, 3] / 1000.0
     return ProjectLabels(matrix, sentence_ids, article_ids, user_ids, seconds)
 
 
@@ -240,9 +313,9 @@ def _with_unknown_labels(session: Session, head: ProjectHead, data: np.ndarray, 
     extra = sorted({label for _, _, label in rows})
     categories = list(categories) + extra
     code_of = {(s, u): categories.index(label) for s, u, label in rows}
-    codes = data[:, 3].copy()
+    codes = data[:, 2].copy()
     for k in np.flatnonzero(codes < 0):
-        codes[k] = code_of[(int(data[k, 0]), int(data[k, 2]))]
+        codes[k] = code_of[(int(data[k, 0]), int(data[k, 1]))]
     return categories, codes
 
 
@@ -449,11 +522,13 @@ class ProjectSpans:
 
 
 def load_spans(session: Session, head: ProjectHead) -> ProjectSpans:
+    """Core queries on the session's connection (plain tuples, no ORM row handling)."""
     in_project = select(Article.id).where(Article.project_id == head.id)
-    spans = session.execute(
+    conn = session.connection()
+    spans = conn.execute(
         select(Span.id, Span.article_id, Span.user_id, Span.label, Span.start, Span.end).where(Span.article_id.in_(in_project))
     ).all()
-    relations = session.execute(
+    relations = conn.execute(
         select(Relation.article_id, Relation.user_id, Relation.type, Relation.from_span_id, Relation.to_span_id).where(
             Relation.article_id.in_(in_project)
         )
@@ -509,8 +584,10 @@ def span_figures(session: Session, head: ProjectHead, labels: ProjectLabels, dat
             sb = [s for s in spans_of[ub] if s[0] in shared]
             entry: dict[str, Any] = {**pair, "overall": {}, "per_label": {}}
             for mode in SPAN_MODES:
-                entry["overall"][mode] = ag.span_f1(sa, sb, mode).to_dict()
-                for label, res in ag.span_f1_per_label(sa, sb, mode, labels=span_labels).items():
+                per_label = ag.span_f1_per_label(sa, sb, mode, labels=span_labels)
+                # spans only match within a label, so the overall (micro) counts are the labels' counts added up
+                entry["overall"][mode] = ag.combine_f1(per_label.values()).to_dict()
+                for label, res in per_label.items():
                     entry["per_label"].setdefault(label, {})[mode] = res.to_dict()
                     pooled[(label, mode)].append(res)
             span_pairs.append(entry)
