@@ -1,0 +1,163 @@
+"""Stored XSS in a real browser: no payload script runs on any page, for any role.
+
+The payload world of test_xss.py (script tags, onerror attributes and
+javascript: links in article text, titles, metadata, guidelines, label
+descriptions and user names) is served on a localhost port and every HTML page
+each role can open (from the URL map, as in the route x role matrix) is loaded
+in Chromium. The payloads set `window.__xss` and call alert(); the test
+listens for dialogs, reads the flag, collects Content-Security-Policy
+violation events (a blocked inline script or handler means markup got
+through, even though CSP stopped it) and looks for injected elements. Pages
+rendered by JavaScript (the annotation page draws the article from the API)
+are checked after the network is idle.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from .test_route_matrix import GET_CASES, ROLES, caller, find_rule, seeded_app, url_for_rule
+from .test_xss import payload_content
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "correct horse"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent"),
+]
+
+WATCH = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__violations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sample || ""}`.trim());
+});
+"""
+
+INSPECT = """() => {
+  const urlAttr = /^(href|src|action|formaction|xlink:href|data|srcdoc)$/i;
+  const scriptUrl = /^[\\u0000-\\u0020]*(javascript|vbscript):/i;
+  const injected = [];
+  for (const el of document.querySelectorAll("*")) {
+    for (const a of el.attributes) {
+      const value = a.value.replace(/[\\t\\n\\r]/g, "");
+      if (a.name.toLowerCase().startsWith("on") || (urlAttr.test(a.name) && scriptUrl.test(value))) {
+        injected.push(el.outerHTML.slice(0, 120));
+      }
+    }
+  }
+  return {
+    flag: window.__xss === undefined ? null : String(window.__xss),
+    violations: window.__violations || [],
+    injected,
+    inlineScripts: [...document.scripts].filter((s) => !s.src && !/json/i.test(s.type)).map((s) => s.outerHTML.slice(0, 120)),
+    payloadImages: document.querySelectorAll('img[src="x"]').length,
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[tuple]:
+    from werkzeug.serving import make_server
+
+    with seeded_app("sqlite", tmp_path_factory.mktemp("xss-browser"), payload_content()) as (app, world):
+        srv = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=srv.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield app, world, f"http://127.0.0.1:{srv.server_port}"
+        finally:
+            srv.shutdown()
+            thread.join(5)
+
+
+def html_pages(app, world, role: str) -> list[str]:
+    """Every GET route (A's ids and the shared article's) that answers this role with an HTML page."""
+    client = caller(app, world, role)
+    paths = []
+    for case in GET_CASES:
+        rule = find_rule(app, case)
+        for shared in (False, True):
+            path = url_for_rule(rule, world, shared=shared)
+            response = client.client.get(path)
+            response.get_data()
+            if response.status_code == 200 and response.mimetype == "text/html" and path not in paths:
+                paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_payload_runs_on_any_page(served, chromium, role: str):
+    app, world, base = served
+    pages = html_pages(app, world, role)
+    assert pages, f"{role} can open no HTML page at all"
+    dialogs: list[str] = []
+    problems: list[str] = []
+    context = chromium.new_context()
+    try:
+        context.add_init_script(WATCH)
+        page = context.new_page()
+        page.on("dialog", lambda dialog: (dialogs.append(f"{page.url}: {dialog.message}"), dialog.dismiss()))
+        page.on("pageerror", lambda error: problems.append(f"{page.url}: page error {error}"))
+        if role != "anonymous":
+            page.goto(f"{base}/login")
+            page.fill("input[name=name]", world.names[role])
+            page.fill("input[name=password]", PASSWORD)
+            with page.expect_navigation():
+                page.press("input[name=password]", "Enter")
+            assert "/login" not in page.url, f"{role} could not log in in the browser"
+        for path in pages:
+            page.goto(base + path, wait_until="load")
+            if page.evaluate("() => !!document.querySelector('[data-api-url]')"):
+                page.wait_for_load_state("networkidle")  # drawn from the API: wait until it is
+            found = page.evaluate(INSPECT)
+            where = f"{role} {path}"
+            if found["flag"] is not None:
+                problems.append(f"{where}: a payload ran (window.__xss = {found['flag']!r})")
+            problems += [f"{where}: CSP blocked {v}" for v in found["violations"]]
+            problems += [f"{where}: injected {html}" for html in found["injected"]]
+            problems += [f"{where}: inline script {html}" for html in found["inlineScripts"]]
+            if found["payloadImages"]:
+                problems.append(f"{where}: the payload's <img src=x> is an element")
+            if path.startswith("/annotate/") and "<img src=x onerror=" not in page.inner_text("body"):
+                problems.append(f"{where}: the article's text (with its payload) is not shown as text")
+    finally:
+        context.close()
+    assert not dialogs, f"dialogs opened: {dialogs}"
+    assert not problems, "\n".join(problems)
+
+
+def test_the_watch_sees_a_payload_that_gets_through(served, chromium):
+    """The checks above can fail: markup put into the page the way a careless template would is caught."""
+    app, world, base = served
+    dialogs: list[str] = []
+    context = chromium.new_context()
+    try:
+        context.add_init_script(WATCH)
+        page = context.new_page()
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(f"{base}/login", wait_until="networkidle")
+        page.evaluate("""() => { document.body.insertAdjacentHTML("beforeend",
+            '<img src=x onerror="window.__xss=1;alert(1)"><a href="javascript:alert(2)">x</a>'); }""")
+        page.wait_for_timeout(300)
+        found = page.evaluate(INSPECT)
+    finally:
+        context.close()
+    # CSP (no inline handlers) stops the script; the violation, the element and the link are what give it away
+    assert found["violations"] and found["injected"] and found["payloadImages"] == 1, found
+    assert found["flag"] is None and not dialogs
