@@ -42,7 +42,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 import numpy as np
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import labelschema
@@ -141,9 +141,19 @@ class RefreshResult:
                                               "spans_deleted", "relations_created", "relations_deleted"))
 
 
+_GOLD_LOCK_NAMESPACE = 0x60D  # first key of the PostgreSQL advisory lock: "gold writes of project N"
+
+
 def _lock_project(session: Session, project_id: int) -> None:
-    """Serialise gold writers of one project (PostgreSQL row lock; SQLite: BEGIN IMMEDIATE already did)."""
-    session.execute(select(Project.id).where(Project.id == project_id).with_for_update())
+    """Serialise the gold writers (refresh, adjudication) of one project.
+
+    SQLite: BEGIN IMMEDIATE (begin_write) already serialises every writer.
+    PostgreSQL: a transaction-scoped advisory lock, not a row lock on the
+    project: every writer takes the project row LAST (bump_revision), so a
+    lock on it first could deadlock with them.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_GOLD_LOCK_NAMESPACE, project_id)))
 
 
 def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
@@ -201,7 +211,7 @@ def refresh_auto_gold(session: Session, project_id: int) -> RefreshResult:
 
     stale = [sid for sid in current if sid not in wanted]
     for ids in _chunks([current[sid][0] for sid in stale]):
-        session.execute(delete(GoldLabel).where(GoldLabel.id.in_(ids)))
+        session.execute(delete(GoldLabel).where(GoldLabel.id.in_(ids), GoldLabel.provenance.in_(AUTO_PROVENANCE)))
     for sid in stale:
         gid, label, prov, art = current[sid]
         audit.append(entry(sid, art, "delete", doc(sid, label, prov), None))
@@ -211,7 +221,9 @@ def refresh_auto_gold(session: Session, project_id: int) -> RefreshResult:
     changed = [(sid, w) for sid, w in wanted.items() if sid in current and (current[sid][1], current[sid][2]) != w[:2]]
     if changed:
         session.connection().execute(
-            update(GoldLabel.__table__).where(GoldLabel.__table__.c.id == bindparam("gid")).values(
+            update(GoldLabel.__table__).where(
+                GoldLabel.__table__.c.id == bindparam("gid"), GoldLabel.__table__.c.provenance.in_(AUTO_PROVENANCE)  # never human gold
+            ).values(
                 label=bindparam("new_label"), provenance=bindparam("new_prov"), reviewer_id=None, reason=None, updated_at=now
             ),
             [{"gid": current[sid][0], "new_label": w[0], "new_prov": w[1]} for sid, w in changed],
@@ -259,11 +271,17 @@ def _refresh_auto_spans(
     markers: dict[tuple, int] = {}
     span_raters: dict[tuple, int | None] = {}
     by_id = {}
-    for sid, art, user, label, start, end in data.spans:
+    rows_of: dict[int, list[int]] = {}
+    if data.spans:
+        cols = list(zip(*data.spans))
+        span_k, span_rows = pa.span_sentence_rows(sentences, np.array(cols[1]), np.array(cols[4]), np.array(cols[5]))
+        for k, r in zip(span_k.tolist(), span_rows.tolist()):
+            rows_of.setdefault(k, []).append(r)
+    for k, (sid, art, user, label, start, end) in enumerate(data.spans):
         key = (art, label, start, end)
         by_id[sid] = key
         if key not in span_raters:
-            rows = pa.overlapped_sentences(sentences, art, start, end)
+            rows = rows_of.get(k, [])
             if not rows or any(r in human_rows or item_of_row[r] < 0 for r in rows):
                 span_raters[key] = None
             else:
@@ -327,12 +345,12 @@ def _refresh_auto_spans(
         elif r.from_span_id in drop_span_ids or r.to_span_id in drop_span_ids:  # pragma: no cover (used_by_human keeps them)
             drop_rels.append(r)
     for ids in _chunks([r.id for r in drop_rels]):
-        session.execute(delete(GoldRelation).where(GoldRelation.id.in_(ids)))
+        session.execute(delete(GoldRelation).where(GoldRelation.id.in_(ids), GoldRelation.provenance.in_(AUTO_PROVENANCE)))
     for r in drop_rels:
         audit.append(entry("gold_relation", r.article_id, r.uid, "delete",
                            rel_doc(r.uid, r.type, span_uid[r.from_span_id], span_uid[r.to_span_id], r.provenance), None))
     for ids in _chunks(sorted(drop_span_ids)):
-        session.execute(delete(GoldSpan).where(GoldSpan.id.in_(ids)))
+        session.execute(delete(GoldSpan).where(GoldSpan.id.in_(ids), GoldSpan.provenance.in_(AUTO_PROVENANCE)))
     for g in drop_spans:
         audit.append(entry("gold_span", g.article_id, g.uid, "delete", span_doc(g.uid, span_key[g.id], g.provenance), None))
     result.spans_deleted, result.relations_deleted = len(drop_spans), len(drop_rels)

@@ -746,13 +746,35 @@ def load_sentences(session: Session, head: ProjectHead) -> SentenceRows:
 
 def overlapped_sentences(sentences: SentenceRows, article_id: int, start: int, end: int) -> list[int]:
     """Positions (in SentenceRows) of the sentences of an article that [start, end) overlaps."""
-    lo = np.searchsorted(sentences.article_ids, article_id, side="left")
-    hi = np.searchsorted(sentences.article_ids, article_id, side="right")
-    ends = sentences.ends[lo:hi]
-    starts = sentences.starts[lo:hi]
-    first = int(np.searchsorted(ends, start, side="right"))
-    last = int(np.searchsorted(starts, end, side="left"))
-    return [lo + k for k in range(first, last) if starts[k] < end and ends[k] > start]
+    rows = span_sentence_rows(sentences, np.array([article_id]), np.array([start]), np.array([end]))[1]
+    return rows.tolist()
+
+
+_OFFSET_BITS = 32  # article texts are shorter than 2**32 code points
+
+
+def span_sentence_rows(sentences: SentenceRows, articles: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (span, sentence) pair where span k = [starts[k], ends[k]) of articles[k] overlaps a
+    sentence, vectorised: (span indexes, sentence positions in SentenceRows).
+
+    The sentences of an article do not overlap one another (segmentation cuts
+    the text into consecutive pieces), so per article both their starts and
+    their ends are sorted, and the sentences a span touches are a contiguous
+    run found with two binary searches.
+    """
+    if len(articles) == 0 or len(sentences.ids) == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    articles = np.asarray(articles, dtype=np.int64)
+    starts = np.asarray(starts, dtype=np.int64)
+    ends = np.asarray(ends, dtype=np.int64)
+    base = sentences.article_ids << _OFFSET_BITS
+    first = np.searchsorted(base + sentences.ends, (articles << _OFFSET_BITS) + starts, side="right")
+    stop = np.searchsorted(base + sentences.starts, (articles << _OFFSET_BITS) + ends, side="left")
+    counts = np.maximum(stop - first, 0)
+    span_index = np.repeat(np.arange(len(articles)), counts)
+    rows = np.repeat(first, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+    keep = (sentences.article_ids[rows] == articles[span_index]) & (sentences.starts[rows] < ends[span_index]) & (sentences.ends[rows] > starts[span_index])
+    return span_index[keep].astype(np.intp), rows[keep].astype(np.intp)
 
 
 def disagreement_rows(session: Session, head: ProjectHead, labels: ProjectLabels, data: ProjectSpans) -> list[dict[str, Any]]:
@@ -782,9 +804,13 @@ def disagreement_rows(session: Session, head: ProjectHead, labels: ProjectLabels
 
     span_marks: dict[tuple[int, tuple], int] = defaultdict(int)
     by_id = {s[0]: s for s in data.spans}
-    home: dict[int, list[int]] = {}
+    home: dict[int, list[int]] = defaultdict(list)
+    if data.spans:
+        cols = list(zip(*data.spans))
+        span_k, rows = span_sentence_rows(sentences, np.array(cols[1]), np.array(cols[4]), np.array(cols[5]))
+        for k, item in zip(span_k.tolist(), item_of_row[rows].tolist()):
+            home[data.spans[k][0]].append(item)
     for sid, art, user, label, start, end in data.spans:
-        home[sid] = [int(item_of_row[p]) for p in overlapped_sentences(sentences, art, start, end)]
         bit = 1 << column_of[user] if user in column_of else 0
         for item in home[sid]:
             if item >= 0:

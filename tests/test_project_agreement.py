@@ -256,6 +256,20 @@ def test_labels_come_from_one_query(app):
     assert list(labels.sentence_ids) == sorted(seeded.sentences)
 
 
+def test_packed_and_plain_row_reading_agree(app, monkeypatch):
+    seeded = seed(app, random_ratings(50, ["x", "y", "z"], 0.2), [i // 10 for i in range(50)],
+                  seconds={n: [i * 1.5 for i in range(50)] for n in ("x", "y", "z")})
+    with app.app_context():
+        head = pa.project_head(db.session, seeded.project_id)
+        packed = pa.load_labels(db.session, head)
+        monkeypatch.setattr(pa, "_fetch_packed", lambda *a, **k: None)  # as if an id did not fit the packing
+        plain = pa.load_labels(db.session, head)
+    for attr in ("sentence_ids", "article_ids", "user_ids", "codes"):
+        assert np.array_equal(getattr(packed, attr), getattr(plain, attr)), attr
+    assert np.array_equal(packed.seconds, plain.seconds, equal_nan=True) and np.nanmax(packed.seconds) == 73.5
+    assert packed.names == plain.names == ["x", "y", "z"]
+
+
 def test_unknown_stored_label_becomes_an_extra_category(app):
     seeded = seed(app, [{"a": "CFS", "b": "CFS"}, {"a": "UFS", "b": "UFS"}])
     with app.app_context():
@@ -508,3 +522,27 @@ def test_cli_agreement_unknown_project_is_one_line(runner):
     assert result.exit_code != 0
     assert "no project named 'No such project'" in result.output and result.output.strip().count("\n") == 0
     assert runner.invoke(args=["agreement", "x", "--by", "week"]).exit_code != 0
+
+
+def test_span_sentence_rows_match_a_plain_loop():
+    rng = np.random.default_rng(5)
+    ids, arts, idx, starts, ends = [], [], [], [], []
+    for a in (3, 7, 9):  # articles with consecutive sentences and gaps between them
+        pos = 0
+        for i in range(6):
+            pos += int(rng.integers(0, 3))
+            length = int(rng.integers(1, 12))
+            ids.append(len(ids) + 1); arts.append(a); idx.append(i); starts.append(pos); ends.append(pos + length)
+            pos += length
+    sentences = pa.SentenceRows(*(np.array(x, dtype=np.int64) for x in (ids, arts, idx, starts, ends)))
+    span_arts = rng.choice([3, 7, 9, 4], size=300)
+    span_starts = rng.integers(0, 60, size=300)
+    span_ends = span_starts + rng.integers(1, 25, size=300)
+    k, rows = pa.span_sentence_rows(sentences, span_arts, span_starts, span_ends)
+    got = sorted(zip(k.tolist(), rows.tolist()))
+    expected = sorted(
+        (j, r) for j in range(300) for r in range(len(ids))
+        if arts[r] == span_arts[j] and starts[r] < span_ends[j] and ends[r] > span_starts[j]
+    )
+    assert got == expected and len(expected) > 100
+    assert pa.overlapped_sentences(sentences, 7, 0, 1000) == [r for r in range(len(ids)) if arts[r] == 7]
