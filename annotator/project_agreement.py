@@ -39,6 +39,7 @@ from typing import Any, Callable
 
 import numpy as np
 from sqlalchemy import BigInteger, String, case, cast, delete, func, insert, literal, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from . import agreement as ag
@@ -52,7 +53,6 @@ FORMAT = 3
 N_BOOT = 1000
 SEED = 13
 CONFIDENCE = 0.95
-KINDS = ("summary", "articles", "queue")
 SPAN_MODES = ("exact", "overlap")
 _INT32 = 2**31
 
@@ -876,7 +876,9 @@ def cached(session: Session, head: ProjectHead, kind: str, compute: Callable[[],
     Storing is its own short write transaction (begin_write ends whatever the
     session had open, which only read). Two workers missing together both
     compute; the second insert is ignored (same key, same value). Entries of
-    older revisions of the same kind are deleted on the way.
+    older revisions of the same kind are deleted on the way. The cache is only
+    a shortcut: when the database is too busy to store the entry, the figures
+    are returned all the same.
     """
     key = cache_key(head, kind)
     if use_cache:
@@ -898,6 +900,8 @@ def cached(session: Session, head: ProjectHead, kind: str, compute: Callable[[],
         _insert_ignoring_conflict(session, {"key": key, "project_id": head.id, "revision": head.revision, "value": value,
                                             "created_at": datetime.now(timezone.utc)})
         session.commit()
+    except (OperationalError, IntegrityError):
+        session.rollback()
     except Exception:
         session.rollback()
         raise

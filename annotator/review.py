@@ -14,6 +14,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from wtforms import HiddenField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
@@ -212,7 +213,7 @@ def sentence(project_id: int, sentence_id: int):
     filters = _filters()
     form = AdjudicationForm()
     form.label.choices = [(name, name) for name in head.categories]
-    error = None
+    error, status = None, 200
     if form.validate_on_submit():
         try:
             spans = [gold.parse_span_key(v) for v in form.spans.data or []] + gold.parse_span_lines(form.typed_spans.data or "")
@@ -222,7 +223,10 @@ def sentence(project_id: int, sentence_id: int):
             db.session.commit()
         except gold.GoldError as exc:
             db.session.rollback()
-            error = exc.message
+            error, status = exc.message, exc.status
+        except (IntegrityError, OperationalError):  # another reviewer saved this sentence at the same moment, or the database is busy
+            db.session.rollback()
+            error, status = "The gold could not be saved just now (another change came first or the database is busy). Check the page and save again.", 409
         except Exception:
             db.session.rollback()
             raise
@@ -235,9 +239,9 @@ def sentence(project_id: int, sentence_id: int):
             return redirect(url_for("review.sentence", project_id=head.id, sentence_id=following) + ("?" + _query(filters) if _query(filters) else ""))
     elif request.method == "POST":
         error = "; ".join(m for messages in form.errors.values() for m in messages) or "The form could not be read; reload and try again."
+        status = 422
     if request.method == "GET":
         _prefill(form, ctx)
-    status = 422 if error else 200
     span_colours = {s["name"]: s["color"] for s in head.schema.get("span_labels", [])}
     label_colours = {s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])}
     span_choices = _span_choices(ctx)

@@ -40,7 +40,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from sqlalchemy import delete, insert, select, text  # noqa: E402
+from sqlalchemy import delete, insert, text  # noqa: E402
 
 from annotator import create_app, labelschema  # noqa: E402
 from annotator import project_agreement as pa  # noqa: E402

@@ -336,6 +336,21 @@ def test_cache_is_shared_by_workers_and_invalidated_across_them(database_uri, mo
                 db.engine.dispose()
 
 
+def test_figures_are_served_when_the_cache_cannot_be_written(app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    seeded = seed(app, [{"a": "CFS", "b": "CFS"}, {"a": "UFS", "b": "NFS"}])
+
+    def busy(*_a, **_k):
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(pa, "_insert_ignoring_conflict", busy)
+    with app.app_context():
+        got = pa.summary(db.session, seeded.project_id)
+    assert got["overall"]["percent_agreement"]["value"] == 0.5
+    assert _entries(app, seeded.project_id) == []
+
+
 def test_use_cache_false_computes_and_stores_nothing(app):
     seeded = seed(app, [{"a": "CFS", "b": "CFS"}])
     with app.app_context():
@@ -446,7 +461,7 @@ def test_disagreement_rows_order_and_span_link_disputes(app):
         {"ann": "NFS"},  # 4: one annotator: never disputed
     ]
     seeded = seed(app, ratings, [0, 0, 0, 0, 0], extra_users=())
-    (s0, e0), (s2, e2), (s4, e4) = seeded.offsets[0], seeded.offsets[2], seeded.offsets[4]
+    (s0, _), (s2, _), (s4, _) = seeded.offsets[0], seeded.offsets[2], seeded.offsets[4]
     add_spans(
         app, seeded,
         [("ann", 0, "QUOTE", s0, s0 + 5), ("ben", 0, "QUOTE", s0, s0 + 6),

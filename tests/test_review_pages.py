@@ -216,22 +216,22 @@ def test_adjudicating_the_last_open_sentence_returns_to_the_queue(app, browser, 
 
 
 @pytest.mark.parametrize(
-    "form, message",
+    "form, message, status",
     [
-        ({}, "Choose the gold label"),
-        ({"label": "MAYBE"}, "Not a valid choice"),
-        ({"label": "NFS", "typed_spans": "QUOTE here there"}, "expected &#39;LABEL START END&#39;"),
-        ({"label": "NFS", "typed_spans": "QUOTE 0 3"}, "does not overlap this sentence"),
-        ({"label": "NFS", "spans": ["garbage"]}, "not a span"),
-        ({"label": "NFS", "links": ["attributed_to|SOURCE:1:2|QUOTE:3:4"]}, "cannot start at a SOURCE"),
+        ({}, "Choose the gold label", 422),
+        ({"label": "MAYBE"}, "Not a valid choice", 422),
+        ({"label": "NFS", "typed_spans": "QUOTE here there"}, "expected &#39;LABEL START END&#39;", 422),
+        ({"label": "NFS", "typed_spans": "QUOTE 0 3"}, "does not overlap this sentence", 422),
+        ({"label": "NFS", "spans": ["garbage"]}, "not a span", 400),  # only a tampered form sends that
+        ({"label": "NFS", "links": ["attributed_to|SOURCE:1:2|QUOTE:3:4"]}, "cannot start at a SOURCE", 422),
     ],
 )
-def test_bad_adjudication_is_a_422_and_stores_nothing(app, browser, project, form, message):
+def test_bad_adjudication_is_a_4xx_and_stores_nothing(app, browser, project, form, message, status):
     login(browser, "rita")
     url = f"/review/{project.project_id}/sentences/{project.sentences[2]}"
     browser.get(url)
     response = browser.post(url, form)
-    assert response.status_code == 422
+    assert response.status_code == status
     html = response.get_data(as_text=True)
     assert message in html and 'id="form-error"' in html
     with app.app_context():  # (opening the page made automatic gold: it has no reviewer)
