@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import labelschema
-from .ingest import IngestError
+from .ingest import IngestError, NotJson, json_decoder, load_json
 
 FORMATS = ("article", "label-studio", "doccano")
 OFFSETS = ("auto", "utf16", "code-points")
@@ -55,14 +55,17 @@ def jsonl_objects(text: str, file: str) -> Iterator[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            yield lineno, json.loads(line)
+            obj = load_json(line)
         except json.JSONDecodeError as exc:
             raise IngestError(file, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+        except NotJson as exc:
+            raise IngestError(file, lineno, f"invalid JSON: {exc}") from None
+        yield lineno, obj
 
 
 def json_array_objects(text: str, file: str) -> Iterator[tuple[int, Any]]:
     """(line where it starts, element) for each element of a top-level JSON array."""
-    decoder = json.JSONDecoder()
+    decoder = json_decoder()  # NaN, Infinity, out-of-range numbers refused, as everywhere
     pos, line, counted = 0, 1, 0
 
     def skip(p: int) -> int:
@@ -88,6 +91,11 @@ def json_array_objects(text: str, file: str) -> Iterator[tuple[int, Any]]:
             value, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             raise IngestError(file, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+        except RecursionError:
+            raise IngestError(file, start_line, "invalid JSON: nested too deeply") from None
+        except ValueError as exc:  # NotJson, or a number with more digits than Python converts
+            reason = exc if isinstance(exc, NotJson) else "a number has too many digits"
+            raise IngestError(file, start_line, f"invalid JSON: {reason}") from None
         yield start_line, value
         pos = skip(pos)
         if pos < len(text) and text[pos] == ",":
@@ -195,8 +203,8 @@ def label_studio_records(
         items = json_array_objects(text, file)
     else:
         try:  # one task as a (pretty-printed) object
-            items = iter([(1 + text[: len(text) - len(stripped)].count("\n"), json.loads(text))])
-        except json.JSONDecodeError:
+            items = iter([(1 + text[: len(text) - len(stripped)].count("\n"), load_json(text))])
+        except ValueError:  # not one object: read it as JSONL, which names the bad line
             items = jsonl_objects(text, file)
     for n, (line, task) in enumerate(items, start=1):
         try:

@@ -88,6 +88,10 @@ def loads(text: str) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SchemaError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise SchemaError("not valid JSON: nested too deeply") from None
+    except ValueError:  # a number with more digits than Python converts
+        raise SchemaError("not valid JSON: a number has too many digits") from None
     return validate(data)
 
 

@@ -13,7 +13,7 @@ from typing import Callable, TypeVar
 from flask import Flask, Response, abort, g, jsonify, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 csrf = CSRFProtect()
 
@@ -110,6 +110,17 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return json_error(400, message)
         return message, 400
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        limit = request.max_content_length or 0
+        size = f"{limit / (1024 * 1024):.0f} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
+        message = f"The request body is larger than the limit of {size} (ANNOTATOR_MAX_UPLOAD_MB)."
+        if wants_json():
+            return json_error(413, message)
+        from flask import render_template
+
+        return render_template("error.html", error=RequestEntityTooLarge(message)), 413
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
