@@ -355,6 +355,11 @@ def bench_database(label: str, database_uri: str, workdir: Path, gate_speed: boo
         report(f"{p} latency at saturation", saturation[p], None, "ms")
     report("server CPU per save (all workers)", saturation["server_cpu_ms"], None, "ms")
     report("client CPU per save (requests)", saturation["client_cpu_ms"], None, "ms")
+    cores = os.cpu_count() or 1
+    ceiling = cores * 1000 / (saturation["server_cpu_ms"] + saturation["client_cpu_ms"])
+    share = saturation["saves_per_s"] * (saturation["server_cpu_ms"] + saturation["client_cpu_ms"]) / 1000
+    print(f"  (CPU ceiling if this run had all {cores} cores: {ceiling:.0f} saves/s; it got {share:.2f} cores' worth, "
+          f"the rest went to other processes and scheduling; an estimate, not gated)")
     print(f"  paced, open loop, {PACED_RATE:g} saves/s offered: {paced['requests']} saves at {paced['saves_per_s']:.0f} saves/s, statuses {paced['statuses']}")
     report("p50 latency at 300 saves/s", paced["p50"], None, "ms")
     report("p95 latency at 300 saves/s", paced["p95"], None, "ms")
