@@ -220,8 +220,11 @@ def projects_group() -> None:
 @click.option("--schema", "schema_file", type=click.Path(exists=True, dir_okay=False), help="A label schema JSON file.")
 @click.option("--annotators-per-article", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--guidelines", "guidelines_file", type=click.Path(exists=True, dir_okay=False), help="Guidelines as a Markdown file.")
+@click.option("--majority", type=float, default=1.0, show_default=True,
+              help="Share of annotators that must agree for automatic gold (1 = unanimous only, 0.66 = two of three).")
 @with_appcontext
-def projects_create(name: str, preset: str | None, schema_file: str | None, annotators_per_article: int, guidelines_file: str | None) -> None:
+def projects_create(name: str, preset: str | None, schema_file: str | None, annotators_per_article: int, guidelines_file: str | None,
+                    majority: float) -> None:
     """Create a project with a preset or a schema file."""
     if preset and schema_file:
         _fail("give --preset or --schema, not both")
@@ -235,7 +238,11 @@ def projects_create(name: str, preset: str | None, schema_file: str | None, anno
         _fail(f"{schema_file}: {exc}")
     except IngestError as exc:
         _fail(str(exc))
-    _commit_or_fail(lambda: projects.create_project(db.session, name, schema, annotators_per_article, guidelines))
+    def create() -> None:
+        project = projects.create_project(db.session, name, schema, annotators_per_article, guidelines)
+        projects.update_project(db.session, project, majority_threshold=majority)
+
+    _commit_or_fail(create)
     click.echo(f"created project {name}")
 
 

@@ -20,7 +20,7 @@ from typing import IO, Iterable
 import click
 from flask.cli import with_appcontext
 
-from . import export, foreign, import_annotations, projects
+from . import export, foreign, gold, import_annotations, projects
 from .db import begin_write, db
 
 
@@ -101,6 +101,7 @@ def export_command(project: str | None, unit: str, output: str | None, gold_only
         return
     if splits and not output:
         _fail("--split writes one file per split: give -o PREFIX or -o FOLDER/")
+    gold.ensure_auto_gold(db.session, p.id)  # unanimous / majority gold up to the current labels
 
     total = export.count_articles(db.session, p.id)
     if jobs is None:

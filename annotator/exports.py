@@ -5,7 +5,7 @@ import re
 
 from flask import Blueprint, Response, request, stream_with_context
 
-from . import export
+from . import export, gold
 from .db import db
 from .models import Project
 from .security import json_error, roles_required
@@ -44,7 +44,8 @@ def export_jsonl(project_id: int):
         )
     except export.ExportError as exc:
         return json_error(400, str(exc))
-    records = export.iter_records(db.session, project.id, unit, filters)
+    gold.ensure_auto_gold(db.session, project.id)  # unanimous / majority gold up to the current labels
+    records = export.iter_records(db.session, project_id, unit, filters)
     dumps = export.dumpb
 
     def generate():

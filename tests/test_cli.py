@@ -77,7 +77,9 @@ def test_token_is_printed_once_and_stored_hashed(app, runner):
 
 
 def test_projects_create_with_preset_and_schema_file(app, runner, tmp_path):
-    make_project(runner, "ff", "--preset", "fullfact")
+    make_project(runner, "ff", "--preset", "fullfact", "--majority", "0.66")
+    result = runner.invoke(args=["projects", "create", "bad", "--majority", "0.5"])
+    assert result.exit_code == 1 and "above 0.5 and at most 1" in result.output
     bad = tmp_path / "schema.json"
     bad.write_text(json.dumps({"sentence_labels": [{"name": "A", "key": "1"}, {"name": "B", "key": "1"}]}))
     result = runner.invoke(args=["projects", "create", "custom", "--schema", str(bad)])
@@ -86,8 +88,8 @@ def test_projects_create_with_preset_and_schema_file(app, runner, tmp_path):
     with app.app_context():
         names = db.session.scalars(select(Project.name)).all()
         assert names == ["ff"]
-        schema = db.session.scalar(select(Project.label_schema))
-        assert len(schema["sentence_labels"]) == 7
+        schema, majority = db.session.execute(select(Project.label_schema, Project.majority_threshold)).one()
+        assert len(schema["sentence_labels"]) == 7 and majority == 0.66
 
 
 def test_import_jsonl_segments_with_exact_offsets(app, runner, tmp_path):

@@ -49,6 +49,7 @@ def build_project(app, name: str = "news", extra_articles: int = 0) -> dict[str,
         session = db.session
         begin_write(session)
         project = projects.create_project(session, name, labelschema.preset("claims"), annotators_per_article=3)
+        project.majority_threshold = 0.66  # two of three make majority gold, as GOLD says
         users = {}
         for user in (*ANNOTATORS, "rita"):
             users[user] = accounts.find_user(session, user) or accounts.create_user(
@@ -88,7 +89,7 @@ def build_project(app, name: str = "news", extra_articles: int = 0) -> dict[str,
             session.add(GoldLabel(sentence_id=sentence_ids[index], label=label, provenance=provenance,
                                   reviewer_id=ids[reviewer] if reviewer else None, reason=reason))
         gold_quote = GoldSpan(uid="gold-quote-1", article_id=article_id, label="QUOTE", start=quote[0], end=quote[1], provenance="adjudicated", reviewer_id=ids["rita"])
-        gold_source = GoldSpan(uid="gold-source-1", article_id=article_id, label="SOURCE", start=source[0], end=source[1], provenance="majority")
+        gold_source = GoldSpan(uid="gold-source-1", article_id=article_id, label="SOURCE", start=source[0], end=source[1], provenance="adjudicated", reviewer_id=ids["rita"])
         session.add_all([gold_quote, gold_source])
         session.flush()
         session.add(GoldRelation(uid="gold-rel-1", article_id=article_id, type="attributed_to", from_span_id=gold_quote.id,
@@ -147,7 +148,7 @@ def test_article_export_is_lossless_and_valid(app, runner, tmp_path):
         (i, label, provenance, reviewer) for i, (label, provenance, reviewer, _) in GOLD.items()
     ]
     assert gold["labels"][2]["reason"] == "a description, not a claim"
-    assert [(s["id"], s["provenance"], s["reviewer"]) for s in gold["spans"]] == [("gold-quote-1", "adjudicated", "rita"), ("gold-source-1", "majority", None)]
+    assert [(s["id"], s["provenance"], s["reviewer"]) for s in gold["spans"]] == [("gold-quote-1", "adjudicated", "rita"), ("gold-source-1", "adjudicated", "rita")]
     assert gold["relations"] == [{"id": "gold-rel-1", "type": "attributed_to", "from": "gold-quote-1", "to": "gold-source-1", "provenance": "adjudicated", "reviewer": "rita"}]
 
 
@@ -155,7 +156,8 @@ def test_round_trip_gives_the_same_records(app, runner, tmp_path):
     build_project(app, extra_articles=3)
     first = tmp_path / "first.jsonl"
     assert runner.invoke(args=["export", "news", "--unit", "article", "-o", str(first)]).exit_code == 0
-    assert runner.invoke(args=["projects", "create", "copy"]).exit_code == 0
+    # The copy has the same majority rule, so the automatic gold it recomputes is the gold it imported.
+    assert runner.invoke(args=["projects", "create", "copy", "--majority", "0.66"]).exit_code == 0
     result = runner.invoke(args=["import-annotations", "copy", str(first)])
     assert result.exit_code == 0, result.output
     assert "4 new and 0 existing article(s); 12 label(s), 6 span(s), 2 relation(s)" in result.output
@@ -169,7 +171,7 @@ def test_round_trip_gives_the_same_records(app, runner, tmp_path):
         assert runner.invoke(args=["export", project, "-o", str(tmp_path / unit_file)]).exit_code == 0
     assert (tmp_path / "s1.jsonl").read_bytes() == (tmp_path / "s2.jsonl").read_bytes()
     # And once more: importing the re-export into a third project is still identical.
-    runner.invoke(args=["projects", "create", "third"])
+    runner.invoke(args=["projects", "create", "third", "--majority", "0.66"])
     assert runner.invoke(args=["import-annotations", "third", str(second)]).exit_code == 0
     third = tmp_path / "third.jsonl"
     runner.invoke(args=["export", "third", "--unit", "article", "-o", str(third)])
@@ -435,3 +437,19 @@ def test_span_between_sentences_names_no_sentence(app, runner, tmp_path):
     assert len(rels) == 2 and all(rel["from_sentence"] == 1 and rel["to_sentence"] is None for rel in rels)  # in both sentences the quote spans
     (article_record,) = run_export(runner, tmp_path, "news", "--unit", "article", name="a.jsonl")
     check_offsets(article_record)  # the article unit keeps it, text and all
+
+
+def test_export_brings_automatic_gold_up_to_date(app, runner, tmp_path):
+    """Labels written after the last refresh change automatic gold in the export (no reviewer visit needed); adjudicated gold stays."""
+    ids = build_project(app)
+    with app.app_context():
+        session = db.session
+        for user in ANNOTATORS:  # sentence 2 was adjudicated UFS; now all say NFS: the reviewer's word stands
+            write(session, lambda: put_label(session, ids["users"][user], ids["article_id"], 2, "NFS"))
+    records = run_export(runner, tmp_path, "news")
+    assert [(r["label"], r["label_source"]) for r in records] == [("CFS", "majority"), ("CFS", "unanimous"), ("UFS", "adjudicated"), ("NFS", "unanimous")]
+    with app.app_context():
+        session = db.session
+        write(session, lambda: put_label(session, ids["users"]["alice"], ids["article_id"], 3, "CFS"))
+    records = run_export(runner, tmp_path, "news", name="again.jsonl")
+    assert [(r["label"], r["label_source"]) for r in records][3] == ("NFS", "majority")  # NFS, NFS, CFS: 2/3 >= 0.66

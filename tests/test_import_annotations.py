@@ -32,7 +32,8 @@ def exported(app, runner, tmp_path) -> dict[str, Any]:
     build_project(app)
     path = tmp_path / "news.jsonl"
     assert runner.invoke(args=["export", "news", "--unit", "article", "-o", str(path)]).exit_code == 0
-    assert runner.invoke(args=["projects", "create", "copy"]).exit_code == 0
+    # Same majority rule as 'news': automatic gold is a function of the labels and the rule.
+    assert runner.invoke(args=["projects", "create", "copy", "--majority", "0.66"]).exit_code == 0
     (record,) = read_jsonl(path)
     return record
 
@@ -215,6 +216,8 @@ def test_on_duplicate_error_skip_replace(app, runner, tmp_path, exported):
     changed["annotations"][0]["labels"][0]["label"] = "NFS"
     del changed["annotations"][0]["spans"][1]  # alice's source, and so her relation
     changed["annotations"][0]["relations"] = []
+    # alice now says NFS: sentence 0 (NFS, CFS, UFS) has no majority left, so its automatic gold goes.
+    changed["gold"]["labels"] = [g for g in changed["gold"]["labels"] if g["sentence"] != 0]
     changed_path = write_jsonl(tmp_path / "changed.jsonl", [changed])
     result = runner.invoke(args=["import-annotations", "copy", changed_path, "--on-duplicate", "replace"])
     assert result.exit_code == 0 and "4 replaced" in result.output, result.output
