@@ -11,6 +11,7 @@ from functools import wraps
 from typing import Callable, TypeVar
 
 from flask import Flask, Response, abort, g, jsonify, redirect, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -83,7 +84,21 @@ def public(view: F) -> F:
     return view
 
 
+class _JSONProvider(DefaultJSONProvider):
+    """A JSON body nested too deeply for the parser is a bad request (400), not a RecursionError (500).
+
+    Every form (Flask-WTF reads JSON bodies too) and request.get_json() go through it.
+    """
+
+    def loads(self, s: str | bytes, **kwargs):  # noqa: ANN201
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def init_app(app: Flask) -> None:
+    app.json = _JSONProvider(app)
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     csrf.init_app(app)
 
@@ -103,6 +118,21 @@ def init_app(app: Flask) -> None:
             return None
         csrf.protect()
         return None
+
+    @app.before_request
+    def _json_to_pages_is_form_like():
+        """Flask-WTF reads a JSON body as form data, and WTForms fields expect strings (all a browser sends):
+        a JSON body for a page (not the API, which checks its own) must be an object of strings or lists of
+        strings, else a 400 here instead of a crash deep inside a form (e.g. {"name": 5} to /login)."""
+        if request.method not in UNSAFE_METHODS or not request.is_json or request.blueprint == "api":
+            return None
+        body = request.get_json(silent=True)
+        if body is None:
+            return None  # no body, or not JSON at all: the form sees no data
+        plain = isinstance(body, dict) and all(
+            isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)) for v in body.values()
+        )
+        return None if plain else json_error(400, "a JSON body sent to a page must be an object of strings, like a form")
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):
