@@ -106,15 +106,22 @@ def init_command() -> None:
 def backup_command(path: str) -> None:
     """Copy a live SQLite database consistently (SQLite's online backup API)."""
     import sqlite3
+    from contextlib import closing
 
     if db.engine.dialect.name != "sqlite":
         _fail("backup copies SQLite databases; for PostgreSQL use pg_dump (see README)")
     source_path = db.engine.url.database
+    if not source_path or not Path(source_path).is_file():  # connect() would create an empty one and "back it up"
+        _fail(f"no database at {source_path}; check DATABASE_URL or run `annotator init`")
     target = Path(path)
     if target.exists():
         _fail(f"{path} exists; choose a new file")
-    with sqlite3.connect(source_path) as source, sqlite3.connect(target) as dest:
-        source.backup(dest)
+    try:
+        with closing(sqlite3.connect(source_path)) as source, closing(sqlite3.connect(target)) as dest:
+            source.backup(dest)
+    except sqlite3.Error as exc:
+        target.unlink(missing_ok=True)
+        _fail(f"backup to {path} failed: {exc}")
     click.echo(f"backed up {source_path} to {path}")
 
 
