@@ -209,7 +209,7 @@ def annotator(args: tuple) -> dict:
 
 def run_phase(setup: dict, base: str, phase: str, master: int) -> dict:
     plan = setup["plan"]
-    if phase == "saturation":
+    if phase.startswith("saturation"):  # the phase name also prefixes the span ids, so phases never collide
         saves, interval = SATURATION_SAVES, 0.0
     else:
         saves, interval = int(PACED_RATE * PACED_SECONDS / ANNOTATORS), ANNOTATORS / PACED_RATE

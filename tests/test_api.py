@@ -15,7 +15,7 @@ from annotator.db import db
 from annotator.ingest import ArticleRecord
 from annotator.models import Annotation, Article, Assignment, AuditEntry, Project, Relation, Span, User
 
-from .conftest import Browser, add_user
+from .conftest import Browser
 
 # Code points, not UTF-16 units: the flag is 2 code points, the emoji 1, "é" 1 (precomposed), "é" 2 (e + combining accent).
 TEXT = 'Taxes rose 5% last year \U0001f1eb\U0001f1f7. \u201cIt was the biggest rise,\u201d said the minister \U0001f600.\r\nCaf\u00e9 and cafe\u0301 were closed.'

@@ -17,7 +17,6 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import pytest
 import requests
 from sqlalchemy import func, select
 
