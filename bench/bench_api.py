@@ -9,9 +9,10 @@ response). Two phases per database:
 
   * saturation: every annotator saves as fast as the server answers (closed
     loop) -> saves/s is the throughput;
-  * paced: the 8 annotators together offer 300 saves/s on a fixed schedule
-    (open loop; latency counted from the scheduled time, so a server that
-    falls behind cannot hide it) -> p50 / p95 / p99 latency at the target rate.
+  * paced: the 8 annotators together offer 300 saves/s, each saving at random
+    moments (Poisson arrivals, open loop; latency counted from the scheduled
+    time, so a server that falls behind cannot hide it) -> p50 / p95 / p99
+    latency at the target rate.
 
 Afterwards the database is checked against what the clients sent: every label
 is the last one sent with a version counting every write, every span id is
@@ -29,6 +30,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import platform
+import random
 import socket
 import statistics
 import subprocess
@@ -173,12 +175,18 @@ def annotator(args: tuple) -> dict:
     labels: dict[tuple[int, int], list[str]] = {}
     spans: set[tuple[int, str]] = set()
     errors: list[str] = []
+    # Paced: independent people save at random moments, so each annotator's saves
+    # form a Poisson process (exponential gaps, mean `interval`); fixed seed per annotator.
+    gaps = random.Random(name).expovariate
     time.sleep(max(0.0, start_at - time.time()))
     began, cpu_began = time.perf_counter(), time.process_time()
+    scheduled = began
     for i in range(saves):
-        scheduled = began + i * interval if interval else time.perf_counter()
         if interval:
+            scheduled += gaps(1.0 / interval)
             time.sleep(max(0.0, scheduled - time.perf_counter()))
+        else:
+            scheduled = time.perf_counter()
         which = i % len(entry["articles"])
         article, sentences = entry["articles"][which], entry["sentences"][which]
         if i % 3 == 2:  # a span, every third save; one in four of them sent twice
