@@ -609,3 +609,26 @@ def test_random_bodies_never_500_and_never_half_write(app, world, seeded, target
     # whatever happened, bob's work is untouched
     assert [row for row in after["spans"] if row[1] == world.bob] == [row for row in before["spans"] if row[1] == world.bob]
     assert [row for row in after["relations"] if row[1] == world.bob] == [row for row in before["relations"] if row[1] == world.bob]
+
+
+def test_responses_match_the_documented_schemas(app, world, seeded, ann):
+    """The OpenAPI document is a contract: real responses validate against its component schemas."""
+    import jsonschema
+
+    document = app.test_client().get("/api/openapi.json").get_json()
+
+    def check(name: str, value: Any) -> None:
+        schema = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+        jsonschema.validate(value, schema, cls=jsonschema.Draft202012Validator)
+
+    base = f"/api/articles/{world.article}"
+    check("ArticleDocument", ann("GET", base).get_json())
+    check("Label", ann("PUT", f"{base}/labels/1", {"label": "UFS", "seconds": 1}).get_json())
+    check("Span", ann("POST", f"{base}/spans", span_body("QUOTE", 0, 5, "schema-span-1")).get_json())
+    check("Span", ann("PATCH", f"{base}/spans/schema-span-1", {"end": 6}).get_json())
+    check("Relation", ann("POST", f"{base}/relations", {"type": "attributed_to", "from": "schema-span-1", "to": seeded["ann_source"]}).get_json())
+    check("Conflict", ann("PUT", f"{base}/labels/1", {"label": "CFS", "version": 9}).get_json())
+    check("Error", ann("POST", f"{base}/spans", span_body("QUOTE", 5, 1)).get_json())
+    check("LabelPut", {"label": "CFS", "seconds": 2.5, "version": None})
+    with pytest.raises(jsonschema.ValidationError):
+        check("SpanCreate", {"label": "QUOTE", "start": 0, "end": 5, "colour": "red"})  # the document forbids unknown fields too
