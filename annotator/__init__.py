@@ -1,5 +1,4 @@
 """Fact-claim annotator: a Flask app factory in the style of Flask's tutorial (flaskr)."""
-from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
