@@ -20,11 +20,6 @@ Concurrency (several gunicorn workers, one annotator in two tabs):
   first attempt made (same content: returned, no duplicate; other content: 409);
 - row locks are always taken in the same order (entity rows, assignment,
   audit, project revision last), so two writers cannot deadlock each other.
-
-Import it as `from annotator.annotations import ...` or `import
-annotator.annotations`: `from annotator import annotations` can return the
-`__future__` feature that annotator/__init__.py's `from __future__ import
-annotations` leaves under that name, until this module has been imported.
 """
 from __future__ import annotations
 
