@@ -52,7 +52,6 @@ def configure(app: Flask, overrides: Mapping[str, Any]) -> None:
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=database_url(app.instance_path),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=_env_flag("ANNOTATOR_HTTPS"),
@@ -67,5 +66,9 @@ def configure(app: Flask, overrides: Mapping[str, Any]) -> None:
         PROXY_COUNT=int(os.environ.get("ANNOTATOR_PROXY_COUNT", 0)),
     )
     app.config.update(overrides)
+    if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:
+        # A server connection can drop while pooled; a SQLite file cannot, so it skips the ping per checkout.
+        is_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {} if is_sqlite else {"pool_pre_ping": True}
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(app.instance_path)
