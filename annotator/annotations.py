@@ -176,6 +176,23 @@ def check_version(value: Any) -> int | None:
     return value
 
 
+def check_sentence_bounds(value: Any) -> tuple[int, int] | None:
+    """The sentence's offsets as the client saw them, or None: no check.
+
+    Clients address sentences by index; a reviewer may split or merge sentences
+    while an article is open, so a label sent for "sentence 4" could land on a
+    different stretch of text. A client that sends the bounds it saw gets a 409
+    instead.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"start", "end"}:
+        raise AnnotationError(400, "sentence must be an object {\"start\": int, \"end\": int}")
+    check_int("sentence.start", value["start"])
+    check_int("sentence.end", value["end"])
+    return value["start"], value["end"]
+
+
 # ----------------------------------------------------------------- statements
 # The save path runs prebuilt Core statements on the session's connection:
 # building and ORM-executing them per request cost several times the database
@@ -195,7 +212,7 @@ _ACCESS = (
     )
     .where(_articles.c.id == bindparam("article_id"))
 )
-_ACCESS_SENTENCE = _ACCESS.add_columns(_sentences.c.id).outerjoin(
+_ACCESS_SENTENCE = _ACCESS.add_columns(_sentences.c.id, _sentences.c.start, _sentences.c.end).outerjoin(
     _sentences, and_(_sentences.c.article_id == _articles.c.id, _sentences.c.index == bindparam("sentence_index"))
 )
 _LABEL_COLUMNS = (
@@ -335,6 +352,7 @@ class Access:
     assignment_id: int | None
     assignment_status: str | None
     sentence_id: int | None = None
+    sentence_bounds: tuple[int, int] | None = None
 
 
 def _check_db_id(value: int, what: str) -> None:
@@ -354,7 +372,7 @@ def writable_article(session: Session, user_id: int, article_id: int, sentence_i
         raise AnnotationError(404, f"no article {article_id}")
     if row[5] is None:
         raise AnnotationError(403, f"you are not assigned to article {article_id}")
-    access = Access(*row[:7], sentence_id=row[7] if sentence_index is not None else None)
+    access = Access(*row[:7], sentence_id=row[7], sentence_bounds=(row[8], row[9])) if sentence_index is not None else Access(*row[:7])
     if sentence_index is not None and access.sentence_id is None:
         raise AnnotationError(404, f"article {article_id} has no sentence {sentence_index}")
     return access
@@ -452,12 +470,24 @@ def put_label(
     label: Any,
     seconds: Any = 0.0,
     version: Any = None,
+    sentence: Any = None,
 ) -> dict[str, Any]:
-    """Set the caller's label on a sentence (last write wins; a stale `version` is a 409). Returns the label object."""
+    """Set the caller's label on a sentence (last write wins; a stale `version` is a 409). Returns the label object.
+
+    `sentence`, the {start, end} the client saw, guards against segmentation
+    corrected meanwhile (409 with `sentences_changed`).
+    """
     check_str("label", label)
     added = check_seconds(seconds)
     expected = check_version(version)
+    seen = check_sentence_bounds(sentence)
     access = writable_article(session, user_id, article_id, sentence_index)
+    if seen is not None and seen != access.sentence_bounds:
+        raise AnnotationError(
+            409,
+            f"sentence {sentence_index} is no longer the text you labelled (a reviewer split or merged sentences); reload the article",
+            sentences_changed=True,
+        )
     check_label(access.schema, label)
     sentence_id = access.sentence_id
     assert sentence_id is not None

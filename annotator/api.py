@@ -123,10 +123,14 @@ def get_article(article_id: int):
 @bp.put("/articles/<int:article_id>/labels/<int:sentence_index>")
 @roles_required("annotator")
 def put_label_view(article_id: int, sentence_index: int):
-    body = json_body({"label", "seconds", "version"}, frozenset({"label"}))
+    body = json_body({"label", "seconds", "version", "sentence"}, frozenset({"label"}))
     _not_null(body, "seconds")
     user_id = _writer()
-    return _write(lambda: put_label(db.session, user_id, article_id, sentence_index, body["label"], body.get("seconds", 0), body.get("version")))
+    return _write(
+        lambda: put_label(
+            db.session, user_id, article_id, sentence_index, body["label"], body.get("seconds", 0), body.get("version"), body.get("sentence")
+        )
+    )
 
 
 @bp.delete("/articles/<int:article_id>/labels/<int:sentence_index>")

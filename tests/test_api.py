@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from annotator import accounts, articles, assignment, projects
-from annotator.db import db
+from annotator.db import begin_write, db
 from annotator.ingest import ArticleRecord
 from annotator.models import Annotation, Article, Assignment, AuditEntry, Project, Relation, Span, User
 
@@ -182,6 +182,9 @@ def rejections(w: World) -> list[tuple[str, str, str, str, Any, int, str]]:
         ("span label as sentence label", "ann", "PUT", lbl, {"label": "QUOTE"}, 422, "unknown sentence label"),
         ("label case matters", "ann", "PUT", lbl, {"label": "cfs"}, 422, "unknown sentence label"),
         ("stale version", "ann", "PUT", f"{a}/labels/0", {"label": "NFS", "version": 7}, 409, "changed elsewhere"),
+        ("sentence bounds not an object", "ann", "PUT", lbl, {"label": "CFS", "sentence": [0, 5]}, 400, "sentence must be an object"),
+        ("sentence bounds with a float", "ann", "PUT", lbl, {"label": "CFS", "sentence": {"start": 0, "end": 5.0}}, 400, "integer"),
+        ("sentence bounds not what is stored", "ann", "PUT", f"{a}/labels/0", {"label": "NFS", "sentence": {"start": 0, "end": 1}}, 409, "no longer the text"),
         ("version 0 but a label exists", "ann", "PUT", f"{a}/labels/0", {"label": "NFS", "version": 0}, 409, "changed elsewhere"),
         ("no such sentence", "ann", "PUT", f"{a}/labels/{w.sentences}", {"label": "CFS"}, 404, "no sentence"),
         ("huge sentence index", "ann", "PUT", f"{a}/labels/{10**20}", {"label": "CFS"}, 404, None),
@@ -338,6 +341,29 @@ def test_stale_version_is_409_with_the_current_label(app, world, ann):
     ann("DELETE", url)
     gone = assert_json_error(ann("PUT", url, {"label": "NFS", "version": 2}), 409)
     assert gone["current"] is None
+
+
+def test_label_sent_for_a_sentence_split_meanwhile_is_409_and_not_stored(app, world, ann):
+    """A tab opened before a reviewer split sentence 0 must not label the wrong text."""
+    from annotator import resegment
+    from annotator.models import Sentence
+
+    payload = ann("GET", f"/api/articles/{world.article}").get_json()
+    first = payload["sentences"][0]
+    seen = {"start": first["start"], "end": first["end"]}
+    url = f"/api/articles/{world.article}/labels/0"
+    assert ann("PUT", url, {"label": "CFS", "sentence": seen}).status_code == 200  # bounds as stored: fine
+    text = payload["article"]["text"]
+    cut = text.index(" ", first["start"]) + 1  # split after the first word
+    with app.app_context():
+        sentence_id = db.session.scalar(select(Sentence.id).where(Sentence.article_id == world.article, Sentence.index == 0))
+        begin_write(db.session)
+        resegment.split_sentence(db.session, sentence_id, cut, None)
+        db.session.commit()
+    before = ann("GET", f"/api/articles/{world.article}").get_json()["annotations"]["labels"]
+    body = assert_json_error(ann("PUT", url, {"label": "NFS", "sentence": seen}), 409)
+    assert body["sentences_changed"] is True
+    assert ann("GET", f"/api/articles/{world.article}").get_json()["annotations"]["labels"] == before
 
 
 def test_two_tabs_last_write_wins_and_both_are_audited(app, world):
@@ -534,7 +560,7 @@ def test_openapi_documents_every_api_route(app):
 def test_openapi_request_schemas_match_what_the_server_accepts(app, world, ann):
     """The documented bodies are the ones the server takes: a body built from each schema's fields is accepted."""
     schemas = app.test_client().get("/api/openapi.json").get_json()["components"]["schemas"]
-    assert set(schemas["LabelPut"]["properties"]) == {"label", "seconds", "version"}
+    assert set(schemas["LabelPut"]["properties"]) == {"label", "seconds", "version", "sentence"}
     assert set(schemas["SpanCreate"]["properties"]) == {"label", "start", "end", "id"}
     assert set(schemas["SpanPatch"]["properties"]) == {"label", "start", "end"}
     assert set(schemas["RelationCreate"]["properties"]) == {"type", "from", "to", "id"}

@@ -714,7 +714,9 @@ function labelSentence(name) {
   const index = S.current;
   const prev = S.labels.get(index);
   // The version we saw (0: none) makes a stale tab's write a visible 409 instead of a silent overwrite.
-  const op = { op: "label", sentence: index, label: name, seconds: timer.take(index), version: prev && Number.isInteger(prev.version) ? prev.version : 0 };
+  const seen = S.sentences.find((x) => x.index === index);
+  const op = { op: "label", sentence: index, label: name, seconds: timer.take(index), version: prev && Number.isInteger(prev.version) ? prev.version : 0,
+    bounds: seen ? [seen.start, seen.end] : null }; // a sentence split or merged meanwhile is then a 409, not a label on other text
   change(op);
   renderSentence(index);
   renderProgress();

@@ -75,6 +75,7 @@ export function requestFor(op) {
     case "label": {
       const body = { label: op.label, seconds: Math.round(op.seconds * 100) / 100 };
       if (Number.isInteger(op.version)) body.version = op.version; // 0: "I saw no label"
+      if (op.bounds) body.sentence = { start: op.bounds[0], end: op.bounds[1] }; // the text we labelled (code points)
       return ["PUT", `/labels/${op.sentence}`, body];
     }
     case "unlabel": return ["DELETE", `/labels/${op.sentence}`, undefined];
