@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,6 +22,12 @@ from annotator.db import db
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# pytestmark for browser test modules: Debian's Chromium through Playwright, skipped where it is absent.
+needs_chromium = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent")]
 
 _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
@@ -152,3 +160,36 @@ def add_user(app, name: str, role: str = "annotator", password: str = "correct h
         user = accounts.create_user(db.session, name, role, password)
         db.session.commit()
         return user.id
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium for the whole run; each test opens its own context (cookies, storage)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """Serve the app on a free localhost port in a thread; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_port}"
+    finally:
+        srv.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture
+def server(app) -> Iterator[str]:
+    """The app on a free localhost port, against the test's own database."""
+    with serving(app) as url:
+        yield url

@@ -10,57 +10,24 @@ code points on the server). Any console error (a CSP violation included) fails.
 from __future__ import annotations
 
 import json
-import threading
-from pathlib import Path
-from typing import Iterator
 
-import pytest
 from sqlalchemy import func, select
 
 import annotator.annotations as annotations
 from annotator.db import db
 from annotator.models import Article, Assignment, GuidelineVersion, Project, Sentence, User
 
-from .conftest import add_user
+from .conftest import add_user, needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct horse"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent"),
-]
+pytestmark = needs_chromium
 
 ARTICLES = [
     {"id": "bridge", "title": "Bridge repairs", "text": "Bridge repairs will cost $41.5m. The council said so on Tuesday. Work starts in May."},
     {"id": "school", "title": "School meals", "text": "Fans gave it a 👍🏽 and cheered. Free meals reach 12,000 pupils. Critics want more."},
     {"id": "rates", "title": "Rates", "text": "Rates rose 4% in March. The bank expects more rises."},
 ]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def server(app) -> Iterator[str]:
-    """The app on a free localhost port, in a thread, against the test's own database."""
-    from werkzeug.serving import make_server
-
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join(5)
 
 
 def log_in(chromium, server: str, name: str):
@@ -94,6 +61,7 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
     # a project from a preset
     page.click("text=Admin: projects")
     page.click("#new-project")
+    page.wait_for_load_state("load")  # the page's module script hides the sources not chosen
     assert page.is_hidden("#schema_json")  # only the chosen schema source is shown
     page.fill("#name", "Claims 2026")
     page.select_option("#preset", "claims")

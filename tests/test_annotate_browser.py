@@ -9,9 +9,7 @@ Also writes docs/annotate.png, the screenshot the README shows.
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -21,18 +19,12 @@ from annotator.db import db
 from annotator.ingest import ArticleRecord
 from annotator.models import Annotation, Article, Assignment, Relation, Sentence, Span
 
-from .conftest import add_user
+from .conftest import add_user, needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "annotate.png"
 PASSWORD = "correct horse"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent"),
-]
+pytestmark = needs_chromium
 
 TITLE = "Harbour bridge repairs will cost $41.5m"
 TEXT = (
@@ -62,29 +54,6 @@ TRICKY = (
 
 
 # ------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def server(app) -> Iterator[str]:
-    """The app on a free localhost port, in a thread, against the test's own database."""
-    from werkzeug.serving import make_server
-
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join(5)
 
 
 def seed(app, records: list[ArticleRecord], users: tuple[str, ...] = ("ann", "bob")) -> dict[str, int]:

@@ -4,51 +4,18 @@ provenance and its effect on the agreement figures."""
 from __future__ import annotations
 
 import re
-import threading
-from pathlib import Path
-from typing import Iterator
 
-import pytest
 from sqlalchemy import select
 
 from annotator.db import db
 from annotator.models import AuditEntry, GoldLabel, GoldSpan
 
-from .conftest import add_user
+from .conftest import add_user, needs_chromium
 from .test_project_agreement import add_spans, seed
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct horse"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent"),
-]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def server(app) -> Iterator[str]:
-    """The app on a free localhost port, in a thread, against the test's own database."""
-    from werkzeug.serving import make_server
-
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join(5)
+pytestmark = needs_chromium
 
 
 def test_reviewer_adjudicates_from_the_queue_and_sees_it_in_the_figures(app, server, chromium):

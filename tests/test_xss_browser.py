@@ -13,24 +13,17 @@ are checked after the network is idle.
 """
 from __future__ import annotations
 
-import threading
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from .conftest import needs_chromium, serving
 from .test_route_matrix import GET_CASES, ROLES, caller, find_rule, seeded_app, url_for_rule
 from .test_xss import payload_content
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct horse"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent"),
-]
+pytestmark = needs_chromium
 
 WATCH = """
 window.__violations = [];
@@ -62,28 +55,9 @@ INSPECT = """() => {
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[tuple]:
-    from werkzeug.serving import make_server
-
-    with seeded_app("sqlite", tmp_path_factory.mktemp("xss-browser"), payload_content()) as (app, world):
-        srv = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=srv.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield app, world, f"http://127.0.0.1:{srv.server_port}"
-        finally:
-            srv.shutdown()
-            thread.join(5)
+    with seeded_app("sqlite", tmp_path_factory.mktemp("xss-browser"), payload_content()) as (app, world), serving(app) as url:
+        yield app, world, url
 
 
 def html_pages(app, world, role: str) -> list[str]:
