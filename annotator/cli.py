@@ -408,8 +408,11 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     if no_serve:
         return
     click.echo(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
+    from werkzeug.serving import run_simple
+
+    # Not app.run(): Flask ignores that call inside a `flask` CLI command.
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 def _set_up_demo() -> list[str]:

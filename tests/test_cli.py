@@ -239,3 +239,40 @@ def test_console_script_runs_outside_the_test_client(tmp_path):
     result = run("import", "p", str(tmp_path / "missing.jsonl"))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == f"{tmp_path}/missing.jsonl: cannot read: No such file or directory"
+
+
+def test_demo_serves_the_demo_project(tmp_path):
+    """The README's first command: `annotator demo` sets up and answers on its port with the demo project listed."""
+    import re
+    import socket
+    import time
+
+    import requests
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/demo.sqlite3", "SECRET_KEY": "x"}
+    log = tmp_path / "demo.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "annotator", "demo", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, f"demo exited: {log.read_text()}"
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        password = re.search(r"^\s+admin\s+admin\s+(\S+)$", log.read_text(), re.M).group(1)
+        session = requests.Session()
+        token = re.search(r'name="csrf-token" content="([^"]+)"', session.get(f"{base}/login", timeout=5).text).group(1)
+        home = session.post(f"{base}/login", data={"name": "admin", "password": password, "csrf_token": token}, timeout=10)
+        assert home.status_code == 200 and "Demo: check-worthy claims" in home.text
+    finally:
+        server.terminate()
+        server.wait(10)
