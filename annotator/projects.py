@@ -19,7 +19,10 @@ def find_project(session: Session, name: str) -> Project | None:
 
 
 def get_project(session: Session, name: str) -> Project:
+    """A project by name, or by its id (the number the web pages show) when no project has that name."""
     project = find_project(session, name)
+    if project is None and name.isdigit():
+        project = session.get(Project, int(name))
     if project is None:
         raise ProjectError(f"no project named {name!r}")
     return project

@@ -276,3 +276,14 @@ def test_demo_serves_the_demo_project(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_commands_take_a_project_name_or_id(app, runner, tmp_path):
+    make_project(runner, "news")
+    path = jsonl(tmp_path / "a.jsonl", [{"id": "a", "text": "One. Two."}])
+    with app.app_context():
+        project_id = db.session.scalar(select(Project.id))
+    assert runner.invoke(args=["import", str(project_id), path]).exit_code == 0
+    result = runner.invoke(args=["export", str(project_id), "--unit", "article"])
+    assert result.exit_code == 0 and '"id":"a"' in result.output.replace(" ", "")
+    assert "no project named '999'" in runner.invoke(args=["export", "999"]).output
