@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from . import markdown
+from . import guidelines, markdown
 from .db import db
 from .main import annotator_queue
 from .models import Article, Assignment, Project
@@ -46,6 +46,7 @@ def article_page(article_id: int):
         title_in_text=bool(title and title.strip() and text.lstrip().startswith(title.strip())),
         project=project,
         guidelines_html=markdown.render(project.guidelines),
+        guidelines_notice=guidelines.guidelines_notice(db.session, current_user.id, project.id),
         schema=project.label_schema,
         position=db.session.scalar(mine.where(Assignment.id <= assignment_id)),
         count=db.session.scalar(mine),

@@ -209,3 +209,22 @@ def test_title_line_is_not_repeated_when_the_text_opens_with_it(app, queue):
         db.session.commit()
     html = b.get(f"/annotate/{queue.a1}").get_data(as_text=True)
     assert '<h1 class="article-title" id="article-title" hidden>Sentence number 1 of a1</h1>' in html
+
+
+def test_guidelines_notice_after_a_new_version_until_labelling_under_it(app, queue):
+    b = login(app, "ann")
+    assert 'id="guidelines-notice"' not in b.get(f"/annotate/{queue.a1}").get_data(as_text=True)  # nothing labelled yet
+    label_all(app, "ann", queue.a1, count=1)  # under version 1
+    assert 'id="guidelines-notice"' not in b.get(f"/annotate/{queue.a1}").get_data(as_text=True)
+    with app.app_context():
+        projects.set_guidelines(db.session, projects.get_project(db.session, "P"), "# Rules\n\nNew rule.")
+        db.session.commit()
+    html = b.get(f"/annotate/{queue.a2}").get_data(as_text=True)
+    assert "you labelled under version 1, they are now version 2" in html
+    with app.app_context():  # a label under version 2 ends the notice
+        from annotator import accounts
+
+        sentence = db.session.scalar(select(Sentence).where(Sentence.article_id == queue.a2))
+        db.session.add(Annotation(user_id=accounts.get_user(db.session, "ann").id, sentence_id=sentence.id, label="CFS", guidelines_version=2))
+        db.session.commit()
+    assert 'id="guidelines-notice"' not in b.get(f"/annotate/{queue.a2}").get_data(as_text=True)
