@@ -58,7 +58,8 @@ def annotator_queue(user_id: int) -> list[dict]:
     done = (
         select(Sentence.article_id, func.count().label("n"))
         .join(Annotation, Annotation.sentence_id == Sentence.id)
-        .where(Annotation.user_id == user_id)
+        # a label put back for re-checking (its sentence was split or merged) is not done yet
+        .where(Annotation.user_id == user_id, Annotation.needs_review.is_(False))
         .group_by(Sentence.article_id)
         .subquery()
     )

@@ -228,3 +228,19 @@ def test_guidelines_notice_after_a_new_version_until_labelling_under_it(app, que
         db.session.add(Annotation(user_id=accounts.get_user(db.session, "ann").id, sentence_id=sentence.id, label="CFS", guidelines_version=2))
         db.session.commit()
     assert 'id="guidelines-notice"' not in b.get(f"/annotate/{queue.a2}").get_data(as_text=True)
+
+
+def test_a_label_put_back_for_rechecking_reopens_its_article(app, queue):
+    """After a reviewer splits or merges a labelled sentence, the annotator is sent back to it."""
+    from sqlalchemy import update
+
+    b = login(app, "ann")
+    for article in (queue.a1, queue.a2, queue.a3):
+        label_all(app, "ann", article)
+    assert b.get("/continue").headers["Location"] == "/"
+    with app.app_context():
+        sentence = db.session.scalar(select(Sentence.id).where(Sentence.article_id == queue.a2, Sentence.index == 0))
+        db.session.execute(update(Annotation).where(Annotation.sentence_id == sentence).values(needs_review=True))
+        db.session.commit()
+    assert b.get("/continue").headers["Location"] == f"/annotate/{queue.a2}"
+    assert _queue_rows(b.get("/").get_data(as_text=True))[queue.a2] == (1, 2)

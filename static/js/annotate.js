@@ -426,7 +426,7 @@ function markSelected() {
 
 function renderProgress() {
   const total = sentenceCount();
-  const done = S.sentences.filter((s) => S.labels.get(s.index)?.label).length;
+  const done = S.sentences.filter((s) => isDone(s.index)).length;
   const bar = document.getElementById("progress");
   bar.max = Math.max(1, total);
   bar.value = done;
@@ -608,10 +608,16 @@ function scrollToSentence(index) {
   if (pieces && pieces.length) scrollIntoViewIfNeeded(pieces[0]);
 }
 
+/** Labelled and not put back for re-checking (a split or merge of its sentence). */
+function isDone(index) {
+  const lab = S.labels.get(index);
+  return Boolean(lab && lab.label && !lab.needs_review);
+}
+
 function nextUnlabelled(from) {
   for (let k = 1; k <= sentenceCount(); k++) {
     const i = (from + k) % sentenceCount();
-    if (!S.labels.get(i)?.label) return i;
+    if (!isDone(i)) return i;
   }
   return -1;
 }
