@@ -262,3 +262,19 @@ def test_big_queue_is_paginated_by_default(app, browser):
     login(browser, "rita")
     html = browser.get(f"/review/{seeded.project_id}/queue").get_data(as_text=True)
     assert len(queue_ids(html)) == min(review.PAGE_SIZE, int(re.search(r"(\d+) sentences shown", html).group(1)))
+
+
+def test_review_index_links_to_every_reviewer_tool_and_each_link_answers(browser, project):
+    """Downloads and segmentation correction were reachable only by typing their URLs."""
+    import re
+
+    login(browser, "rita")
+    html = browser.get("/review/").get_data(as_text=True)
+    links = [link.replace("&amp;", "&") for link in re.findall(r'href="([^"]+)"', html)]
+    p = project.project_id
+    wanted = [f"/review/{p}/agreement", f"/review/{p}/queue", f"/segmentation/projects/{p}",
+              f"/projects/{p}/export.jsonl?unit=sentence", f"/projects/{p}/export.jsonl?unit=article",
+              f"/projects/{p}/export.jsonl?unit=sentence&gold_only=1"]
+    for url in wanted:
+        assert url in links, url
+        assert browser.get(url).status_code == 200, url
