@@ -65,7 +65,10 @@ def overall_text(s: dict[str, Any]) -> str:
     lines.append(table(["Coefficient", "Value", "95% CI", "Sentences", "Left out"], rows))
     lines += notes
     b = s["bootstrap"]
-    lines.append(f"95% intervals: percentile bootstrap over {b['n_articles']} articles, {b['n_resamples']} resamples, seed {b['seed']}.")
+    if b["n_articles"] < 2:
+        lines.append("No 95% intervals: the bootstrap resamples articles, and it needs at least two articles.")
+    else:
+        lines.append(f"95% intervals: percentile bootstrap over {b['n_articles']} articles, {b['n_resamples']} resamples, seed {b['seed']}.")
     gold = s["gold"]
     lines.append("Gold: " + ", ".join(f"{n} {k}" for k, n in gold.items()))
     names = s["cohen_kappa"]["annotators"]

@@ -965,7 +965,7 @@ const BUILTIN = [
   ["Shift+← → ↑ ↓", "select text (by character, or line); Ctrl+Shift+← → by word"],
   ["n  p", "select the next / previous span (while linking: choose the target)"],
   ["[  ]", "move the selected span's start left / right"],
-  ["{  }  or  Shift+Alt+← →", "move the selected span's end left / right"],
+  ["{  }  Shift+Alt+← →", "move the selected span's end left / right (either pair)"],
   ["f", "fit the selected span to the selected text"],
   ["Delete  Backspace", "delete the selected span (and its links)"],
   ["Shift+Delete", "remove the current sentence's label"],
