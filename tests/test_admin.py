@@ -412,7 +412,7 @@ def test_segmentation_pages_split_merge_undo(app, world):
         first, merged = db.session.scalars(select(Sentence.id).where(Sentence.article_id == world["article"]).order_by(Sentence.index)).all()
     assert reviewer.post(url + "/split", {"sentence_id": str(merged), "position": "abc"}).status_code == 400
     response = reviewer.post(url + "/split", {"sentence_id": str(merged), "position": "99"})
-    assert response.status_code == 400 and "is not strictly inside" in page(response)
+    assert response.status_code == 400 and "Position 99 is not inside sentence 2: choose 1 to 21" in page(response)
     assert reviewer.post(url + "/split", {"sentence_id": "999999", "position": "3"}).status_code == 404
     assert reviewer.post(url + "/split", {"sentence_id": str(merged), "position": str(len("Second one."))}).status_code == 302
     html = page(reviewer.get(url))

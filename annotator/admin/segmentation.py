@@ -120,6 +120,11 @@ def split(article_id: int):
     sentence = db.session.get(Sentence, form.sentence_id.data)
     if sentence is None or sentence.article_id != article.id:
         abort(404, f"Article {article.external_id} has no sentence {form.sentence_id.data}.")
+    length = sentence.end - sentence.start
+    if not 0 < form.position.data < length:
+        flash(f"Position {form.position.data} is not inside sentence {sentence.index + 1}: choose 1 to {length - 1} "
+              f"(the number of characters before the cut).", "error")
+        return _page(article, 400, split=form, failed_sentence=sentence.id)
     at = sentence.start + form.position.data
     return _apply(article, lambda: resegment.split_sentence(db.session, sentence.id, at, current_user.id), "Sentence split")
 
