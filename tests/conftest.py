@@ -61,11 +61,11 @@ def postgres_url() -> str | None:
     return database_url("") if url.startswith(("postgres://", "postgresql")) else None
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database nobody else uses: a temporary SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+@contextmanager
+def fresh_database(backend: str, folder: Path) -> Iterator[str]:
+    """A database nobody else uses: a SQLite file in `folder`, or a fresh PostgreSQL schema (dropped after)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'test.sqlite3'}"
         return
     url = postgres_url()
     if url is None:
@@ -80,6 +80,13 @@ def database_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.connect() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test's own database, on SQLite and (when DATABASE_URL says so) PostgreSQL."""
+    with fresh_database(request.param, tmp_path) as uri:
+        yield uri
 
 
 def make_app(database_uri: str, create: bool = True, **config: Any):

@@ -25,22 +25,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
 from annotator import accounts, articles, assignment, create_app, models, projects, resegment
 from annotator.annotations import create_relation, create_span, put_label, write
 from annotator.db import db
 from annotator.ingest import ArticleRecord
-from annotator.models import Article, AuditEntry, Sentence, User
+from annotator.models import Article, Sentence, User
 
-from .conftest import Browser, make_app, postgres_url
+from .conftest import Browser, fresh_database, make_app
 
 PASSWORD = "correct horse"
 CHEAP_HASH = "pbkdf2:sha256:1000"
@@ -345,25 +343,6 @@ def check(expected: str, path: str, response, role: str) -> str | None:
 
 
 # ----------------------------------------------------------------- databases and callers
-@contextlib.contextmanager
-def fresh_database(backend: str, folder: Path) -> Iterator[str]:
-    """Like conftest's database_uri, for fixtures that live longer than one test."""
-    if backend == "sqlite":
-        yield f"sqlite:///{folder / 'world.sqlite3'}"
-        return
-    url = postgres_url()
-    if url is None:
-        pytest.skip("DATABASE_URL does not point at PostgreSQL")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 @contextlib.contextmanager
