@@ -31,9 +31,7 @@ import multiprocessing as mp
 import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import requests  # noqa: E402
 from sqlalchemy import create_engine, func, select  # noqa: E402
 
+from gunicorn_server import start_server, stop_server  # noqa: E402
 from machine import describe  # noqa: E402
 
 ANNOTATORS = 8
@@ -107,40 +106,6 @@ def set_up(database_uri: str) -> dict:
 
 
 # ----------------------------------------------------------------- server
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(database_uri: str, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_uri, "SECRET_KEY": "bench"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--log-level", "warning", "annotator:create_app()"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{log.read_text()}")
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}")
-        for _ in range(4 * WORKERS):  # every worker has loaded the app and opened its connections
-            requests.get(f"{base}/healthz", timeout=10)
-        return process, base
-    except BaseException:
-        stop_server(process)
-        raise
-
-
 def server_cpu_seconds(master: int) -> float:
     """User + system CPU of gunicorn's worker processes so far (from /proc; 0 where /proc is missing)."""
     total = 0.0
@@ -153,15 +118,6 @@ def server_cpu_seconds(master: int) -> float:
         if int(fields[1]) == master:  # ppid
             total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
     return total
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 # ----------------------------------------------------------------- clients
@@ -348,7 +304,7 @@ def bench_database(label: str, database_uri: str, workdir: Path, gate_speed: boo
     print(f"\n{label}: gunicorn -w {WORKERS}, {ANNOTATORS} annotator processes, {ARTICLES} articles x {PER_ARTICLE} annotators each", flush=True)
     setup = set_up(database_uri)
     log_path = workdir / f"gunicorn-{label}.log"
-    process, base = start_server(database_uri, log_path)
+    process, base = start_server(database_uri, log_path, WORKERS)
     try:
         saturation = run_phase(setup, base, "saturation", process.pid)
         paced = run_phase(setup, base, "paced", process.pid)

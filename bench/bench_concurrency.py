@@ -24,8 +24,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import requests  # noqa: E402
 from sqlalchemy import create_engine, select  # noqa: E402
 
+from gunicorn_server import start_server, stop_server  # noqa: E402
 from machine import describe  # noqa: E402
 
 WORKERS = 4
@@ -81,44 +80,6 @@ def set_up(database_uri: str) -> dict:
         db.engine.dispose()
     plan = {f"ann{k}": {"token": tokens[f"ann{k}"], "article": ids["left" if k % 2 else "right"]} for k in range(ANNOTATORS)}
     return {"plan": plan, "tabs": {"token": tokens["tabs"], "article": ids["left"]}}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(database_uri: str, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_uri, "SECRET_KEY": "bench"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--log-level", "warning", "annotator:create_app()"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited:\n{log.read_text()}")
-        try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                for _ in range(4 * WORKERS):
-                    requests.get(f"{base}/healthz", timeout=10)
-                return process, base
-        except requests.RequestException:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 # ----------------------------------------------------------------- clients
@@ -255,7 +216,7 @@ def report(name: str, value: float, target: float, unit: str, lower_is_better: b
 
 def bench_database(label: str, database_uri: str, workdir: Path) -> bool:
     setup = set_up(database_uri)
-    process, base = start_server(database_uri, workdir / f"gunicorn-{label}.log")
+    process, base = start_server(database_uri, workdir / f"gunicorn-{label}.log", WORKERS)
     try:
         start_at = time.time() + 1.0  # every client starts at this moment, after the pool is up
         with mp.get_context("fork").Pool(ANNOTATORS + 1) as pool:

@@ -1,0 +1,57 @@
+"""gunicorn for the benchmarks: the app on a free localhost port with N workers, started and stopped cleanly."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(database_uri: str, log: Path, workers: int = 4) -> tuple[subprocess.Popen, str]:
+    """Start gunicorn on the database and wait until every worker answers; (process, base URL)."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_uri, "SECRET_KEY": "bench"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", "annotator:create_app()"],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{log.read_text()}")
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}")
+        for _ in range(4 * workers):  # every worker has loaded the app and opened its connections
+            requests.get(f"{base}/healthz", timeout=10)
+        return process, base
+    except BaseException:
+        stop_server(process)
+        raise
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
