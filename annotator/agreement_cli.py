@@ -13,6 +13,7 @@ import click
 from flask.cli import with_appcontext
 
 from . import project_agreement as pa
+from . import projects
 from .db import db
 
 COEFFICIENTS = (
@@ -130,8 +131,8 @@ def by_article_text(rows: list[dict[str, Any]]) -> str:
 def agreement_command(project: str, as_json: bool, by: str | None) -> None:
     """Inter-annotator agreement of PROJECT (a name or an id), with 95% intervals."""
     try:
-        head = pa.find_project(db.session, project)
-    except pa.ProjectNotFound as exc:
+        head = pa.project_head(db.session, projects.get_project(db.session, project).id)
+    except projects.ProjectError as exc:
         raise click.ClickException(str(exc)) from None
     summary = pa.summary(db.session, head.id)
     articles = pa.articles(db.session, head.id) if by == "article" else None

@@ -110,19 +110,6 @@ def project_head(session: Session, project_id: int) -> ProjectHead:
     return ProjectHead(*row)
 
 
-def find_project(session: Session, name_or_id: str) -> ProjectHead:
-    """By exact name, else by numeric id (the CLI accepts both)."""
-    row = session.execute(select(*_HEAD_COLUMNS).where(Project.name == name_or_id)).first()
-    if row is not None:
-        return ProjectHead(*row)
-    if name_or_id.isdigit() and int(name_or_id) < _INT32:
-        try:
-            return project_head(session, int(name_or_id))
-        except ProjectNotFound:
-            pass
-    raise ProjectNotFound(f"no project named {name_or_id!r}")
-
-
 # ----------------------------------------------------------------- labels as arrays
 @dataclass(frozen=True, eq=False)
 class ProjectLabels:
@@ -979,6 +966,6 @@ def label_metrics(session: Session, project_id: int) -> ag.LabelReport:
 
 __all__ = [
     "ProjectHead", "ProjectLabels", "ProjectNotFound", "ProjectSpans", "article_figures", "articles", "annotator_figures",
-    "cached", "compute_summary", "disagreement_rows", "disagreements", "find_project", "item_gold", "label_figures",
+    "cached", "compute_summary", "disagreement_rows", "disagreements", "item_gold", "label_figures",
     "label_metrics", "load_labels", "load_spans", "project_head", "span_figures", "summary",
 ]

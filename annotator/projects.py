@@ -10,6 +10,9 @@ from . import labelschema
 from .models import GuidelineVersion, Project
 
 
+MAX_ID = 2**31  # ids are 32-bit integers on PostgreSQL: a larger number names no project
+
+
 class ProjectError(ValueError):
     """A project operation that cannot be done; the message says why."""
 
@@ -21,7 +24,7 @@ def find_project(session: Session, name: str) -> Project | None:
 def get_project(session: Session, name: str) -> Project:
     """A project by name, or by its id (the number the web pages show) when no project has that name."""
     project = find_project(session, name)
-    if project is None and name.isdigit():
+    if project is None and name.isdigit() and int(name) < MAX_ID:
         project = session.get(Project, int(name))
     if project is None:
         raise ProjectError(f"no project named {name!r}")

@@ -287,3 +287,6 @@ def test_commands_take_a_project_name_or_id(app, runner, tmp_path):
     result = runner.invoke(args=["export", str(project_id), "--unit", "article"])
     assert result.exit_code == 0 and '"id":"a"' in result.output.replace(" ", "")
     assert "no project named '999'" in runner.invoke(args=["export", "999"]).output
+    for command in (["export", "99999999999"], ["agreement", "99999999999"], ["import", "99999999999", path]):
+        result = runner.invoke(args=command)  # past a 32-bit id: still "no project", not a database error
+        assert result.exit_code == 1 and "no project named '99999999999'" in result.output, command

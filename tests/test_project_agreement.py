@@ -385,7 +385,7 @@ def test_unknown_project(app):
         with pytest.raises(pa.ProjectNotFound):
             pa.summary(db.session, 999)
         with pytest.raises(pa.ProjectNotFound):
-            pa.find_project(db.session, "nope")
+            pa.project_head(db.session, 2**40)
 
 
 # ----------------------------------------------------------------- spans and relations
@@ -513,7 +513,7 @@ def test_cli_agreement_table_json_and_by(app, runner):
     assert result.exit_code == 0, result.output
     assert "Krippendorff's alpha" in result.output and "95% CI" in result.output and "Cohen's kappa per annotator pair" in result.output
     with app.app_context():
-        expected = pa.summary(db.session, pa.find_project(db.session, "Daily news").id)
+        expected = pa.summary(db.session, projects.get_project(db.session, "Daily news").id)
     alpha = expected["overall"]["krippendorff_alpha"]
     assert f"{alpha['value']:.3f}" in result.output and f"[{alpha['ci'][0]:.3f}, {alpha['ci'][1]:.3f}]" in result.output
 
