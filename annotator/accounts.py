@@ -5,7 +5,7 @@ import hashlib
 import re
 import secrets
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from .models import ROLES, ApiToken, User, utcnow
@@ -105,13 +105,17 @@ def revoke_tokens(session: Session, user: User) -> int:
     return result.rowcount or 0
 
 
+# One query, token and user together: it runs on every API request. Built once:
+# building it per request cost as much as running it (bench/bench_api.py).
+_USER_FOR_TOKEN = (
+    select(User)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), User.active.is_(True))
+)
+
+
 def user_for_token(session: Session, token: str) -> User | None:
     """The active user a token belongs to, or None."""
     if not token or not token.startswith(TOKEN_PREFIX):
         return None
-    # One query, token and user together: it runs on every API request.
-    return session.scalar(
-        select(User)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
-    )
+    return session.scalar(_USER_FOR_TOKEN, {"token_hash": hash_token(token)})

@@ -129,3 +129,64 @@ def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
     monkeypatch.setenv("SECRET_KEY", "from-env")
     assert secret_key(str(tmp_path)) == "from-env"
+
+
+def _sqlite_app(tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/w.sqlite3", "SECRET_KEY": "x"})
+    with app.app_context():
+        db.create_all()
+        db.session.add(Project(name="p", label_schema={"sentence_labels": []}, guidelines="", guidelines_version=1))
+        db.session.commit()
+    return app
+
+
+@pytest.mark.parametrize("holding_objects", [False, True], ids=["empty session", "session holds objects"])
+def test_begin_write_after_a_read_sees_what_others_committed_meanwhile(tmp_path, holding_objects):
+    """A save reads (the caller's token), then writes: the write transaction must not keep the read's old snapshot,
+    and must hold SQLite's write lock, whether the transaction is swapped under the ORM or committed by it."""
+    from annotator.db import begin_write
+
+    app = _sqlite_app(tmp_path)
+    other = create_engine(f"sqlite:///{tmp_path}/w.sqlite3", connect_args={"timeout": 0.05})
+    with app.app_context():
+        project = db.session.scalars(db.select(Project)).one() if holding_objects else None  # kept: the identity map is weak
+        if project is not None:
+            assert project.revision == 0
+        else:
+            assert db.session.execute(text("SELECT revision FROM projects")).scalar() == 0  # the read transaction's snapshot
+        with other.begin() as conn:  # another worker commits meanwhile
+            conn.execute(text("UPDATE projects SET revision = 7"))
+        begin_write(db.session)
+        assert db.session.execute(text("SELECT revision FROM projects")).scalar() == 7
+        with pytest.raises(DatabaseError, match="locked"):  # we hold the write lock: nobody else may start writing
+            with other.begin() as conn:
+                conn.execute(text("UPDATE projects SET revision = 8"))
+        db.session.execute(text("UPDATE projects SET revision = 9"))
+        db.session.commit()
+        assert db.session.execute(text("SELECT revision FROM projects")).scalar() == 9
+        db.session.remove()
+        db.engine.dispose()
+    other.dispose()
+
+
+def test_begin_write_on_a_busy_sqlite_raises_sqlalchemys_error(tmp_path):
+    """Busy past the timeout: the same OperationalError that annotations.write() retries, never a raw driver error."""
+    from sqlalchemy.exc import OperationalError
+
+    from annotator.db import begin_write
+
+    app = _sqlite_app(tmp_path)
+    blocker = create_engine(f"sqlite:///{tmp_path}/w.sqlite3")
+    with app.app_context(), blocker.connect() as holder:
+        holder.exec_driver_sql("BEGIN IMMEDIATE")
+        db.session.execute(text("PRAGMA busy_timeout = 50"))  # this test's connection only; disposed below
+        db.session.execute(text("SELECT 1"))  # a read transaction is open, as after the token lookup
+        with pytest.raises(OperationalError, match="locked"):
+            begin_write(db.session)
+        db.session.rollback()
+        holder.exec_driver_sql("ROLLBACK")
+        begin_write(db.session)  # usable again once the lock is free
+        db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()
+    blocker.dispose()
