@@ -33,6 +33,16 @@ CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+# On every response unless a view set its own; HSTS only behind HTTPS.
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
 
 F = TypeVar("F", bound=Callable)
 
@@ -162,14 +172,13 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if current_user and getattr(current_user, "is_authenticated", False):
-            response.headers.setdefault("Cache-Control", "no-store")
+        # One look at the headers already set, not a scan per header (setdefault): this runs on every save.
+        headers = response.headers
+        present = {name.lower() for name in headers.keys()}
+        wanted = SECURITY_HEADERS + (HSTS,) if app.config.get("SESSION_COOKIE_SECURE") else SECURITY_HEADERS
+        for name, value in wanted:
+            if name.lower() not in present:
+                headers.add(name, value)
+        if "cache-control" not in present and current_user and getattr(current_user, "is_authenticated", False):
+            headers.add("Cache-Control", "no-store")
         return response
