@@ -343,6 +343,17 @@ def test_stale_version_is_409_with_the_current_label(app, world, ann):
     assert gone["current"] is None
 
 
+def test_a_retried_label_put_with_version_does_not_count_its_seconds_twice(app, world, ann):
+    """The page sends `version`: when a save landed but its response was lost, the retry is a 409 carrying the
+    label it wrote (the page takes it as saved), not a second write adding the seconds again."""
+    url = f"/api/articles/{world.article}/labels/0"
+    first = ann("PUT", url, {"label": "CFS", "seconds": 4, "version": 0})
+    assert first.status_code == 200 and first.get_json()["seconds"] == 4
+    retry = assert_json_error(ann("PUT", url, {"label": "CFS", "seconds": 4, "version": 0}), 409)
+    assert retry["current"]["label"] == "CFS" and retry["current"]["seconds"] == 4 and retry["current"]["version"] == 1
+    assert ann("GET", f"/api/articles/{world.article}").get_json()["annotations"]["labels"][0]["seconds"] == 4
+
+
 def test_label_sent_for_a_sentence_split_meanwhile_is_409_and_not_stored(app, world, ann):
     """A tab opened before a reviewer split sentence 0 must not label the wrong text."""
     from annotator import resegment
