@@ -171,27 +171,43 @@ def _popcount(x: int) -> int:
     return bin(x).count("1")
 
 
-def refresh_auto_gold(session: Session, project_id: int) -> RefreshResult:
+# Automatic gold is decided sentence by sentence and span by span within an
+# article, so a refresh goes through the project this many articles at a time:
+# its memory is that of one batch, not of the project (1M labels at once took
+# 879 MB, bench/bench_export.py).
+REFRESH_BATCH_ARTICLES = 2000
+
+
+def refresh_auto_gold(session: Session, project_id: int, batch_articles: int = REFRESH_BATCH_ARTICLES) -> RefreshResult:
     """Recompute the project's automatic gold labels, spans and relations.
 
     Creates what the rule now gives, updates what changed (unanimous <->
     majority, another label), removes automatic gold the labels no longer
     support; never touches adjudicated or imported gold. The caller calls
-    begin_write() first and commits afterwards.
+    begin_write() first and commits afterwards: all batches are one transaction.
     """
     _lock_project(session, project_id)
     head = pa.project_head(session, project_id)
-    labels = pa.load_labels(session, head, with_seconds=False)
+    result = RefreshResult(revision=head.revision)
+    article_ids = session.scalars(select(Article.id).where(Article.project_id == head.id).order_by(Article.id)).all()
+    for batch in _chunks(list(article_ids), batch_articles):
+        _refresh_articles(session, head, (batch[0], batch[-1]), result)
+    session.flush()
+    return result
+
+
+def _refresh_articles(session: Session, head: pa.ProjectHead, articles: pa.ArticleRange, result: RefreshResult) -> None:
+    """refresh_auto_gold for the project's articles with ids in `articles`; adds its counts to `result`."""
+    labels = pa.load_labels(session, head, with_seconds=False, articles=articles)
     gold, provenance = auto_gold_labels(labels.codes, head.majority_threshold, head.min_raters)
     categories = labels.matrix.categories
-    result = RefreshResult(revision=head.revision)
     audit: list[dict[str, Any]] = []
 
     existing = session.execute(
         select(GoldLabel.id, GoldLabel.sentence_id, GoldLabel.label, GoldLabel.provenance, Sentence.article_id)
         .join(Sentence, Sentence.id == GoldLabel.sentence_id)
         .join(Article, Article.id == Sentence.article_id)
-        .where(Article.project_id == head.id)
+        .where(Article.project_id == head.id, Article.id.between(*articles))
     ).all()
     human_sentences = {sid for _, sid, _, prov, _ in existing if prov not in AUTO_PROVENANCE}
     current = {sid: (gid, label, prov, art) for gid, sid, label, prov, art in existing if prov in AUTO_PROVENANCE}
@@ -215,7 +231,7 @@ def refresh_auto_gold(session: Session, project_id: int) -> RefreshResult:
     for sid in stale:
         gid, label, prov, art = current[sid]
         audit.append(entry(sid, art, "delete", doc(sid, label, prov), None))
-    result.labels_deleted = len(stale)
+    result.labels_deleted += len(stale)
 
     now = _now()
     changed = [(sid, w) for sid, w in wanted.items() if sid in current and (current[sid][1], current[sid][2]) != w[:2]]
@@ -231,7 +247,7 @@ def refresh_auto_gold(session: Session, project_id: int) -> RefreshResult:
     for sid, (label, prov, art) in changed:
         _, old_label, old_prov, _ = current[sid]
         audit.append(entry(sid, art, "update", doc(sid, old_label, old_prov), doc(sid, label, prov)))
-    result.labels_updated = len(changed)
+    result.labels_updated += len(changed)
 
     new = [(sid, w) for sid, w in wanted.items() if sid not in current]
     for chunk in _chunks(new):
@@ -242,19 +258,23 @@ def refresh_auto_gold(session: Session, project_id: int) -> RefreshResult:
         )
     for sid, (label, prov, art) in new:
         audit.append(entry(sid, art, "create", None, doc(sid, label, prov)))
-    result.labels_created = len(new)
+    result.labels_created += len(new)
 
-    _refresh_auto_spans(session, head, labels, human_sentences, audit, result)
+    _refresh_auto_spans(session, head, articles, labels, human_sentences, audit, result)
     _audit_many(session, audit)
-    session.flush()
-    return result
 
 
 def _refresh_auto_spans(
-    session: Session, head: pa.ProjectHead, labels: pa.ProjectLabels, human_sentences: set[int], audit: list[dict[str, Any]], result: RefreshResult
+    session: Session,
+    head: pa.ProjectHead,
+    articles: pa.ArticleRange,
+    labels: pa.ProjectLabels,
+    human_sentences: set[int],
+    audit: list[dict[str, Any]],
+    result: RefreshResult,
 ) -> None:
-    data = pa.load_spans(session, head)
-    sentences = pa.load_sentences(session, head)
+    data = pa.load_spans(session, head, articles)
+    sentences = pa.load_sentences(session, head, articles)
     item_of_row = labels.items_of(sentences.ids)
     column_of = {int(u): j for j, u in enumerate(labels.user_ids.tolist())}
     rated = labels.codes >= 0
@@ -308,7 +328,7 @@ def _refresh_auto_spans(
             if _popcount(both) >= head.min_raters and not (both & ~mask):
                 wanted_links.add(key)
 
-    in_project = select(Article.id).where(Article.project_id == head.id)
+    in_project = select(Article.id).where(Article.project_id == head.id, Article.id.between(*articles))
     gold_spans = session.execute(
         select(GoldSpan.id, GoldSpan.uid, GoldSpan.article_id, GoldSpan.label, GoldSpan.start, GoldSpan.end, GoldSpan.provenance)
         .where(GoldSpan.article_id.in_(in_project))
@@ -353,7 +373,8 @@ def _refresh_auto_spans(
         session.execute(delete(GoldSpan).where(GoldSpan.id.in_(ids), GoldSpan.provenance.in_(AUTO_PROVENANCE)))
     for g in drop_spans:
         audit.append(entry("gold_span", g.article_id, g.uid, "delete", span_doc(g.uid, span_key[g.id], g.provenance), None))
-    result.spans_deleted, result.relations_deleted = len(drop_spans), len(drop_rels)
+    result.spans_deleted += len(drop_spans)
+    result.relations_deleted += len(drop_rels)
 
     now = _now()
     new_spans = sorted(wanted_spans - set(auto_spans))
@@ -364,7 +385,7 @@ def _refresh_auto_spans(
     for row in new_rows:
         key = (row["article_id"], row["label"], row["start"], row["end"])
         audit.append(entry("gold_span", row["article_id"], row["uid"], "create", None, span_doc(row["uid"], key, "unanimous")))
-    result.spans_created = len(new_rows)
+    result.spans_created += len(new_rows)
 
     dropped = {r.id for r in drop_rels}
     kept_links = {
@@ -389,7 +410,7 @@ def _refresh_auto_spans(
                                    rel_doc(rel_rows[-1]["uid"], rtype, ids[fk][1], ids[tk][1], "unanimous")))
         for chunk in _chunks(rel_rows):
             session.execute(insert(GoldRelation), chunk)
-        result.relations_created = len(rel_rows)
+        result.relations_created += len(rel_rows)
 
 
 def marker_key(head: pa.ProjectHead) -> str:

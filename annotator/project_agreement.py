@@ -110,6 +110,20 @@ def project_head(session: Session, project_id: int) -> ProjectHead:
     return ProjectHead(*row)
 
 
+# An inclusive range of article ids (first, last): the loaders below read the
+# whole project, or only its articles in that range when one is given, so
+# that work over a big project (automatic gold) can go a batch at a time.
+ArticleRange = tuple[int, int]
+
+
+def _in_scope(head: "ProjectHead", articles: ArticleRange | None) -> list[Any]:
+    """WHERE clauses (on Article) for the project's articles, or those of them with ids in `articles`."""
+    clauses = [Article.project_id == head.id]
+    if articles is not None:
+        clauses.append(Article.id.between(*articles))
+    return clauses
+
+
 # ----------------------------------------------------------------- labels as arrays
 @dataclass(frozen=True, eq=False)
 class ProjectLabels:
@@ -207,14 +221,16 @@ _USER_BITS, _CODE_BITS = 20, 8
 _ARTICLE_BITS = 31
 
 
-def _labels_of_project(session: Session, head: ProjectHead, categories: list[str], with_seconds: bool) -> np.ndarray:
+def _labels_of_project(
+    session: Session, head: ProjectHead, categories: list[str], with_seconds: bool, articles: ArticleRange | None = None
+) -> np.ndarray:
     """(n, 3 or 4) int64: sentence id, user id, label code (-1: not in the schema), [milliseconds]."""
     def in_project(statement: Any) -> Any:
         return (
             statement.select_from(Annotation)
             .join(Sentence, Sentence.id == Annotation.sentence_id)
             .join(Article, Article.id == Sentence.article_id)
-            .where(Article.project_id == head.id)
+            .where(*_in_scope(head, articles))
         )
 
     code = _label_code(categories)
@@ -242,10 +258,10 @@ def _labels_of_project(session: Session, head: ProjectHead, categories: list[str
     return _fetch_ints(session, in_project(select(*columns)), len(columns))
 
 
-def _article_of_sentences(session: Session, head: ProjectHead) -> tuple[np.ndarray, np.ndarray]:
+def _article_of_sentences(session: Session, head: ProjectHead, articles: ArticleRange | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(sentence ids sorted, their article ids) of the project, in one aggregated query."""
     def in_project(statement: Any) -> Any:
-        return statement.select_from(Sentence).join(Article, Article.id == Sentence.article_id).where(Article.project_id == head.id)
+        return statement.select_from(Sentence).join(Article, Article.id == Sentence.article_id).where(*_in_scope(head, articles))
 
     flat = _fetch_packed(session, cast(Sentence.id, BigInteger) * 2**_ARTICLE_BITS + Sentence.article_id, in_project)
     if flat is not None:
@@ -257,7 +273,7 @@ def _article_of_sentences(session: Session, head: ProjectHead) -> tuple[np.ndarr
     return ids[order], articles[order]
 
 
-def load_labels(session: Session, head: ProjectHead, with_seconds: bool = True) -> ProjectLabels:
+def load_labels(session: Session, head: ProjectHead, with_seconds: bool = True, articles: ArticleRange | None = None) -> ProjectLabels:
     """Every sentence label of the project as a LabelMatrix plus ids.
 
     One query reads the labels joined to sentences and articles, each label as
@@ -272,13 +288,13 @@ def load_labels(session: Session, head: ProjectHead, with_seconds: bool = True) 
     appended as an extra category rather than dropped.
     """
     categories = head.categories
-    data = _labels_of_project(session, head, categories, with_seconds)
+    data = _labels_of_project(session, head, categories, with_seconds, articles)
     codes = data[:, 2]
     if (codes < 0).any():
-        categories, codes = _with_unknown_labels(session, head, data, categories)
+        categories, codes = _with_unknown_labels(session, head, data, categories, articles)
     sentence_ids, item = _dense(data[:, 0])
     user_ids, column = _dense(data[:, 1])
-    all_ids, all_articles = _article_of_sentences(session, head)
+    all_ids, all_articles = _article_of_sentences(session, head, articles)
     article_ids = all_articles[np.searchsorted(all_ids, sentence_ids)] if len(sentence_ids) else np.zeros(0, dtype=np.int64)
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(user_ids.tolist()))).all()) if len(user_ids) else {}
     annotators = [names.get(int(u), f"user {int(u)}") for u in user_ids]
@@ -290,12 +306,14 @@ def load_labels(session: Session, head: ProjectHead, with_seconds: bool = True) 
     return ProjectLabels(matrix, sentence_ids, article_ids, user_ids, seconds)
 
 
-def _with_unknown_labels(session: Session, head: ProjectHead, data: np.ndarray, categories: list[str]) -> tuple[list[str], np.ndarray]:
+def _with_unknown_labels(
+    session: Session, head: ProjectHead, data: np.ndarray, categories: list[str], articles: ArticleRange | None = None
+) -> tuple[list[str], np.ndarray]:
     rows = session.execute(
         select(Annotation.sentence_id, Annotation.user_id, Annotation.label)
         .join(Sentence, Sentence.id == Annotation.sentence_id)
         .join(Article, Article.id == Sentence.article_id)
-        .where(Article.project_id == head.id, Annotation.label.not_in(categories) if categories else True)
+        .where(*_in_scope(head, articles), Annotation.label.not_in(categories) if categories else True)
     ).all()
     extra = sorted({label for _, _, label in rows})
     categories = list(categories) + extra
@@ -508,9 +526,9 @@ class ProjectSpans:
     relations: list[tuple[int, int, str, int, int]]  # (article, user, type, from span id, to span id)
 
 
-def load_spans(session: Session, head: ProjectHead) -> ProjectSpans:
+def load_spans(session: Session, head: ProjectHead, articles: ArticleRange | None = None) -> ProjectSpans:
     """Core queries on the session's connection (plain tuples, no ORM row handling)."""
-    in_project = select(Article.id).where(Article.project_id == head.id)
+    in_project = select(Article.id).where(*_in_scope(head, articles))
     conn = session.connection()
     spans = conn.execute(
         select(Span.id, Span.article_id, Span.user_id, Span.label, Span.start, Span.end).where(Span.article_id.in_(in_project))
@@ -720,11 +738,11 @@ class SentenceRows:
     ends: np.ndarray
 
 
-def load_sentences(session: Session, head: ProjectHead) -> SentenceRows:
+def load_sentences(session: Session, head: ProjectHead, articles: ArticleRange | None = None) -> SentenceRows:
     statement = (
         select(Sentence.id, Sentence.article_id, Sentence.index, Sentence.start, Sentence.end)
         .join(Article, Article.id == Sentence.article_id)
-        .where(Article.project_id == head.id)
+        .where(*_in_scope(head, articles))
         .order_by(Sentence.article_id, Sentence.start)
     )
     data = _fetch_ints(session, statement, 5)

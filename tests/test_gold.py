@@ -29,10 +29,10 @@ def audit(app, entity=None):
         return db.session.execute(query).all()
 
 
-def refresh(app, project_id):
+def refresh(app, project_id, batch_articles=gold.REFRESH_BATCH_ARTICLES):
     with app.app_context():
         begin_write(db.session)
-        result = gold.refresh_auto_gold(db.session, project_id)
+        result = gold.refresh_auto_gold(db.session, project_id, batch_articles)
         db.session.commit()
         return result
 
@@ -217,6 +217,43 @@ def test_stale_auto_span_is_removed_with_its_links(app):
     with app.app_context():
         assert db.session.scalars(select(GoldRelation)).all() == []
         assert [(g.label, g.provenance) for g in db.session.scalars(select(GoldSpan))] == [("SOURCE", "unanimous")]
+
+
+def test_refresh_article_by_article_gives_the_same_gold_and_stays_in_its_project(app):
+    """The refresh goes through a project a batch of articles at a time (ranges of article ids): batches of one
+    article must give what one batch gives, and a range that spans another project's articles must not touch them."""
+    from annotator import projects
+    from annotator.models import Article
+
+    ratings = [{"a": "CFS", "b": "CFS"}, {"a": "UFS", "b": "UFS"},  # article 0
+               {"a": "NFS", "b": "NFS"},  # article 1: moved to another project below
+               {"a": "NFS", "b": "UFS"}, {"a": "CFS", "b": "CFS"},  # article 2
+               {"a": "UFS", "b": "UFS"},  # article 3: moved too
+               {"a": "CFS", "b": "CFS"}]  # article 4
+    seeded = seed(app, ratings, [0, 0, 1, 2, 2, 3, 4])
+    with app.app_context():
+        other = projects.create_project(db.session, "other", db.session.get(Project, seeded.project_id).label_schema, 2).id
+        db.session.execute(Article.__table__.update().where(Article.id.in_([seeded.articles[1], seeded.articles[3]])).values(project_id=other))
+        db.session.commit()
+    (s0, _), (s3, _), (s6, _) = seeded.offsets[0], seeded.offsets[3], seeded.offsets[6]
+    add_spans(app, seeded, [("a", 0, "QUOTE", s0, s0 + 8), ("b", 0, "QUOTE", s0, s0 + 8),
+                            ("a", 0, "SOURCE", s0 + 10, s0 + 14), ("b", 0, "SOURCE", s0 + 10, s0 + 14),
+                            ("a", 2, "QUOTE", s3, s3 + 5), ("b", 2, "QUOTE", s3, s3 + 6),  # differ: no gold
+                            ("a", 4, "CUE", s6, s6 + 3), ("b", 4, "CUE", s6, s6 + 3)],
+              [("attributed_to", 0, 2), ("attributed_to", 1, 3)])
+
+    one_by_one = refresh(app, seeded.project_id, batch_articles=1)
+    assert gold_labels(app, seeded) == {0: ("CFS", "unanimous", None, None), 1: ("UFS", "unanimous", None, None),
+                                        4: ("CFS", "unanimous", None, None), 6: ("CFS", "unanimous", None, None)}
+    with app.app_context():
+        spans = {(g.article_id, g.label, g.start) for g in db.session.scalars(select(GoldSpan))}
+        links = db.session.scalars(select(GoldRelation)).all()
+    assert spans == {(seeded.articles[0], "QUOTE", s0), (seeded.articles[0], "SOURCE", s0 + 10), (seeded.articles[4], "CUE", s6)}
+    assert len(links) == 1
+    assert (one_by_one.labels_created, one_by_one.spans_created, one_by_one.relations_created) == (4, 3, 1)
+    assert refresh(app, seeded.project_id, batch_articles=10**6).changed == 0  # one batch: nothing to change
+    assert refresh(app, seeded.project_id, batch_articles=2).changed == 0
+    assert refresh(app, other).labels_created == 2  # the other project's sentences were left to it
 
 
 # ----------------------------------------------------------------- adjudication
