@@ -88,7 +88,10 @@ def login():
             db.session.commit()
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
-        throttle.record_failure(db.session, keys, cfg["LOGIN_MAX_FAILURES"], cfg["LOGIN_LOCKOUT_SECONDS"])
+        # A user name locks after a few failures; an address only after many, since a newsroom or a
+        # class of annotators often shares one address (NAT) and one person's typos must not lock out the rest.
+        limits = {keys[0]: cfg["LOGIN_MAX_FAILURES"], keys[1]: cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]}
+        throttle.record_failure(db.session, limits, cfg["LOGIN_LOCKOUT_SECONDS"])
         db.session.commit()
         flash("Wrong user name or password.", "error")
         status = 401

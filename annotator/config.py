@@ -62,6 +62,7 @@ def configure(app: Flask, overrides: Mapping[str, Any]) -> None:
         MAX_CONTENT_LENGTH=int(os.environ.get("ANNOTATOR_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB)) * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
         LOGIN_MAX_FAILURES=int(os.environ.get("ANNOTATOR_LOGIN_MAX_FAILURES", 5)),
+        LOGIN_MAX_FAILURES_PER_ADDRESS=int(os.environ.get("ANNOTATOR_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)),
         LOGIN_LOCKOUT_SECONDS=int(os.environ.get("ANNOTATOR_LOGIN_LOCKOUT_SECONDS", 300)),
         PROXY_COUNT=int(os.environ.get("ANNOTATOR_PROXY_COUNT", 0)),
     )

@@ -17,11 +17,11 @@ def locked_for(session: Session, keys: list[str], now: datetime | None = None) -
     return int(max(waits) + 0.999) if waits else 0
 
 
-def record_failure(session: Session, keys: list[str], max_failures: int, lockout_seconds: int, now: datetime | None = None) -> None:
-    """Count a failed login against each key; lock a key that reaches the limit within the window."""
+def record_failure(session: Session, limits: dict[str, int], lockout_seconds: int, now: datetime | None = None) -> None:
+    """Count a failed login against each key; lock a key that reaches its limit (`limits[key]`) within the window."""
     now = now or utcnow()
     window = timedelta(seconds=lockout_seconds)
-    for key in keys:
+    for key, max_failures in limits.items():
         row = session.get(LoginFailure, key, with_for_update=True)
         if row is None:
             row = LoginFailure(key=key, failures=0, first_at=now)

@@ -212,7 +212,8 @@ def login_from(app, address: str, name: str, password: str) -> int:
 def test_one_address_trying_many_names_is_locked_out(app, clock):
     """Guessing across user names from one client address counts against that address."""
     add_user(app, "victim")
-    limit = app.config["LOGIN_MAX_FAILURES"]
+    limit = app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"]
+    assert limit > app.config["LOGIN_MAX_FAILURES"]
     for i in range(limit):
         assert login_from(app, "198.51.100.7", f"guess{i}", "wrong password") == 401
     # the right password for a real user, from the same address: still locked
@@ -222,6 +223,18 @@ def test_one_address_trying_many_names_is_locked_out(app, clock):
     with app.app_context():
         assert db.session.get(LoginFailure, "ip:198.51.100.7").failures == limit
         assert all(db.session.get(LoginFailure, f"user:guess{i}").failures == 1 for i in range(limit))
+
+
+def test_colleagues_behind_one_address_are_not_locked_out_by_each_others_typos(app, clock):
+    """A newsroom behind one NAT address: several people mistyping their own passwords (fewer times each than
+    locks a name) add up past the per-name limit without locking out the next colleague."""
+    add_user(app, "colleague")
+    typos = app.config["LOGIN_MAX_FAILURES"] * 2
+    for i in range(typos):
+        assert login_from(app, "198.51.100.20", f"person{i % 4}", "wrong password") == 401
+    assert login_from(app, "198.51.100.20", "colleague", PASSWORD) == 302
+    with app.app_context():
+        assert db.session.get(LoginFailure, "ip:198.51.100.20").locked_until is None
 
 
 def test_one_name_tried_from_many_addresses_is_locked_out(app, clock):
