@@ -113,9 +113,12 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
 
     @app.before_request
-    def _csrf_unless_token():
-        if request.method not in UNSAFE_METHODS or not app.config.get("WTF_CSRF_ENABLED", True):
-            return None
+    def _token_or_csrf():
+        """A request that carries a Bearer token is that token's user, read or write: a bad token is a 401
+        even beside a valid session cookie (else a script with a revoked token would silently act as
+        whoever is logged in), as is a token for someone other than the session's user. Writes
+        with a valid token need no CSRF token; other writes do."""
+        unsafe = request.method in UNSAFE_METHODS
         token = bearer_token()
         if token is not None:
             from . import accounts
@@ -124,9 +127,11 @@ def init_app(app: Flask) -> None:
             user = g.api_token_user = accounts.user_for_token(db.session, token)  # auth's request loader reuses it
             if user is None or (current_user.is_authenticated and current_user.id != user.id):
                 return json_error(401, "invalid or revoked API token")
-            g.csrf_valid = True  # as CSRFProtect marks a checked request: the forms' own CSRF field then agrees
+            if unsafe:
+                g.csrf_valid = True  # as CSRFProtect marks a checked request: the forms' own CSRF field then agrees
             return None
-        csrf.protect()
+        if unsafe and app.config.get("WTF_CSRF_ENABLED", True):
+            csrf.protect()
         return None
 
     @app.before_request

@@ -290,6 +290,27 @@ def test_a_token_for_one_user_with_another_users_session_is_refused(app, world, 
     assert snapshot(app) == before
 
 
+@pytest.mark.parametrize("token", ["revoked", "unknown", "someone else's"])
+def test_reads_with_a_bad_token_beside_a_session_are_401_not_the_session_user(app, world, seeded, token):
+    """A script whose token was revoked must not quietly read as whoever is logged in in the same cookie jar."""
+    browser = Browser(app.test_client())
+    browser.login("ann", "correct horse")
+    url = f"/api/articles/{world.article}"
+    assert browser.client.get(url).status_code == 200  # the session alone reads
+    if token == "revoked":
+        with app.app_context():
+            value = accounts.issue_token(db.session, db.session.get(User, world.ann))
+            accounts.revoke_tokens(db.session, db.session.get(User, world.ann))
+            db.session.commit()
+    else:
+        value = "ann_not-a-real-token" if token == "unknown" else world.bob_token
+    assert_json_error(browser.client.get(url, headers={"Authorization": f"Bearer {value}"}), 401, "token")
+    with app.app_context():  # a good token of the session's user is fine
+        good = accounts.issue_token(db.session, db.session.get(User, world.ann))
+        db.session.commit()
+    assert browser.client.get(url, headers={"Authorization": f"Bearer {good}"}).status_code == 200
+
+
 def test_token_writes_need_no_csrf_and_revoked_tokens_stop_working(app, world, ann):
     response = ann("PUT", f"/api/articles/{world.article}/labels/1", {"label": "UFS"})
     assert response.status_code == 200
