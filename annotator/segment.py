@@ -33,6 +33,7 @@ compiled regexes below are constants.
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_left
 from itertools import accumulate
 
@@ -179,6 +180,7 @@ def segment(text: str) -> list[tuple[int, int]]:
         if _decide(ctx, cut, line):
             kept.append(cut)
     kept = _split_inline_lists(ctx, kept)
+    kept = _attach_trailing_symbols(ctx, kept)
     return _emit(ctx, [all_offsets[i] for i in keep], kept)
 
 
@@ -718,6 +720,50 @@ _RULES = (
 
 def _next_label(label: str) -> str:
     return str(int(label) + 1) if label.isdigit() else chr(ord(label) + 1)
+
+
+# Emoji and other pictographs (So), with what builds them: modifiers (Sk: skin
+# tones), variation selectors and combining marks (Mn, Me), zero-width joiners (Cf).
+_PICTOGRAPH_PARTS = frozenset({"So", "Sk", "Mn", "Me", "Cf"})
+
+
+def _is_pictographs(token: str) -> bool:
+    categories = [unicodedata.category(c) for c in token]
+    return "So" in categories and all(c in _PICTOGRAPH_PARTS for c in categories)
+
+
+def _attach_trailing_symbols(ctx: _Text, cuts: list[int]) -> list[int]:
+    """Emoji that end a line belong to the sentence before them: "We won. 🎉"
+    is one sentence (sentencex made "🎉" a sentence of its own). Emoji followed
+    by words on the line stay where they are: "… family. 🇬🇧🇺🇸 flags fly."
+    may open the next sentence as well as close the last."""
+    out: list[int] = []
+    line = -1
+    after = 0  # cuts at or after this position of the line have only emoji after them
+    for cut in cuts:
+        if line < 0 or cut > ctx.ends[line]:
+            line = max(line, 0)
+            while cut > ctx.ends[line]:
+                line += 1
+            after = _before_trailing_pictographs(ctx.text, ctx.starts[line], ctx.ends[line])
+        if cut < after:
+            out.append(cut)
+    return out
+
+
+def _before_trailing_pictographs(text: str, start: int, end: int) -> int:
+    """End of the last token before the run of emoji tokens that closes text[start:end]; past `end` when there is no such run."""
+    tail = end
+    while True:
+        stop = tail
+        while stop > start and text[stop - 1].isspace():
+            stop -= 1
+        first = stop
+        while first > start and not text[first - 1].isspace():
+            first -= 1
+        if first == stop or not _is_pictographs(text[first:stop]):
+            return stop if tail < end else end + 1
+        tail = first
 
 
 def _split_inline_lists(ctx: _Text, cuts: list[int]) -> list[int]:

@@ -436,6 +436,23 @@ def test_unicode_offsets(text, expected):
     assert sents(text) == expected
 
 
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("The team won the cup. 🎉", ["The team won the cup. 🎉"]),
+        ("Prices rose. 📈📈", ["Prices rose. 📈📈"]),
+        ("Go home. 👍🏽 👨‍👩‍👧\nNext line. 🇺🇦", ["Go home. 👍🏽 👨‍👩‍👧", "Next line. 🇺🇦"]),
+        ("One. Two. 🎉  ", ["One.", "Two. 🎉"]),
+        ("He won. 🎉 Then they left.", ["He won.", "🎉 Then they left."]),  # emoji before words: may open the next one
+        ("First line.\n🎉", ["First line.", "🎉"]),  # a line of its own stays one
+        ("Done. :)", ["Done.", ":)"]),  # an emoticon is punctuation, not a pictograph
+    ],
+)
+def test_emoji_closing_a_line_stay_with_the_sentence_before(text, expected):
+    check_invariants(text)
+    assert sents(text) == expected
+
+
 def test_offsets_are_code_points_after_emoji():
     text = "🇺🇦🇺🇦 One. Two."
     spans = segment(text)
