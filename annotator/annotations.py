@@ -23,13 +23,11 @@ Concurrency (several gunicorn workers, one annotator in two tabs):
 """
 from __future__ import annotations
 
-import fcntl
 import math
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -38,7 +36,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from . import labelschema
-from .db import begin_write
+from .db import begin_write, writer_queue
 from .models import (
     Annotation,
     Article,
@@ -310,33 +308,6 @@ def write(session: Session, action: Callable[[], T], attempts: int = WRITE_ATTEM
                 session.rollback()
                 raise
     raise AssertionError("unreachable")
-
-
-@contextmanager
-def writer_queue(session: Session) -> Iterator[None]:
-    """On a SQLite file, wait for our turn to write on an OS file lock (a no-op elsewhere).
-
-    SQLite lets one writer in at a time; the others poll with growing sleeps
-    (1, 2, 5, 10 ... 100 ms) although the lock is held for about a
-    millisecond, which makes the slowest saves slow. Waiting on flock() wakes
-    the next writer the moment the previous one commits, in turn. Measured
-    with bench/bench_api.py, alternating runs with and without it on the busy
-    2-core machine: about the same saves/s, p99 47-55 ms against 61-83 ms.
-    The lock lives in the file system next to the database, so every worker
-    process shares it; writers that do not take it (the CLI) are still
-    serialised by SQLite itself.
-    """
-    bind = session.get_bind()
-    database = bind.url.database if bind.dialect.name == "sqlite" else None
-    if not database or database == ":memory:" or database.startswith("file:"):
-        yield
-        return
-    with open(f"{database}.write-lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # ----------------------------------------------------------------- access

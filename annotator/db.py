@@ -10,7 +10,10 @@ conflicts are handled by the statements themselves (upserts, row locks).
 """
 from __future__ import annotations
 
+import fcntl
 import sqlite3
+from contextlib import contextmanager
+from typing import Iterator
 
 from flask import Flask
 from flask_migrate import Migrate
@@ -117,3 +120,30 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         tune_sqlite(db.engine)
     from . import models  # noqa: F401  (register the tables)
+
+
+@contextmanager
+def writer_queue(session: Session) -> Iterator[None]:
+    """On a SQLite file, wait for our turn to write on an OS file lock (a no-op elsewhere).
+
+    SQLite lets one writer in at a time; the others poll with growing sleeps
+    (1, 2, 5, 10 ... 100 ms) although the lock is held for about a
+    millisecond, which makes the slowest saves slow. Waiting on flock() wakes
+    the next writer the moment the previous one commits, in turn. Measured
+    with bench/bench_api.py, alternating runs with and without it on the busy
+    2-core machine: about the same saves/s, p99 47-55 ms against 61-83 ms.
+    The lock lives in the file system next to the database, so every worker
+    process shares it; writers that do not take it (the CLI) are still
+    serialised by SQLite itself.
+    """
+    bind = session.get_bind()
+    database = bind.url.database if bind.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with open(f"{database}.write-lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

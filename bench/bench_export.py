@@ -19,6 +19,7 @@ least getrusage's largest single process).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
@@ -178,12 +179,15 @@ def tree_memory_kb(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def refresh_gold(fixture: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Bring automatic gold up to date from scratch in its own process: (seconds, peak RSS in MB).
+def refresh_gold(fixture: Path, env: dict[str, str]) -> tuple[float, float, float, int]:
+    """Bring automatic gold up to date from scratch in its own process: (seconds, peak RSS in MB,
+    longest wait of a concurrent writer in seconds, writes made meanwhile).
 
     An export first makes automatic gold current (gold.ensure_auto_gold); that
     work happens once per change of the labels, so it is measured here, apart
-    from the export itself.
+    from the export itself. Meanwhile this process writes to the database every
+    20 ms, queued as annotators' saves are (db.writer_queue), and times how long each write waits for
+    the refresh's write transactions.
     """
     import sqlite3
 
@@ -199,8 +203,25 @@ def refresh_gold(fixture: Path, env: dict[str, str]) -> tuple[float, float]:
         "    gold.ensure_auto_gold(db.session, projects.get_project(db.session, 'bench').id)\n"
         "    print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
-    return float(out[0]), float(out[1])
+    child = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writer = sqlite3.connect(fixture, timeout=120, isolation_level=None)
+    longest, writes = 0.0, 0
+    with open(f"{fixture}.write-lock", "a+b") as queue:  # the app's writers queue on this lock (db.writer_queue)
+        while child.poll() is None:
+            started = time.perf_counter()
+            fcntl.flock(queue, fcntl.LOCK_EX)
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("UPDATE users SET active = active WHERE id = -1")
+            writer.execute("COMMIT")
+            fcntl.flock(queue, fcntl.LOCK_UN)
+            longest, writes = max(longest, time.perf_counter() - started), writes + 1
+            time.sleep(0.02)
+    writer.close()
+    stdout, stderr = child.communicate()
+    if child.returncode != 0:
+        raise RuntimeError(stderr)
+    out = stdout.split()
+    return float(out[0]), float(out[1]), longest, writes
 
 
 def main() -> int:
@@ -214,7 +235,7 @@ def main() -> int:
         build(fixture)
     output = OUT / "export.sentence.jsonl"
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{fixture}", "SECRET_KEY": "bench", "PYTHONPATH": str(ROOT)}
-    gold_seconds, gold_mb = refresh_gold(fixture, env)
+    gold_seconds, gold_mb, gold_wait, gold_writes = refresh_gold(fixture, env)
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-m", "annotator", "export", "bench", "-o", str(output), *args.export_args],
@@ -251,7 +272,8 @@ def main() -> int:
     print(f"cpu time of the export: {cpu:.1f} s; load average before: {load_before:.1f} on {os.cpu_count()} cpus (other work slows the wall time)")
     print(f"wall time: {seconds:.1f} s (target < {TARGET_SECONDS:.0f} s)  {'PASS' if ok_time else 'FAIL'}")
     print(f"before it, automatic gold recomputed from scratch (what the first export after labelling pays): "
-          f"{gold_seconds:.1f} s, peak RSS {gold_mb:.0f} MB (reported, no target)")
+          f"{gold_seconds:.1f} s, peak RSS {gold_mb:.0f} MB (reported, no target); a writer saving every 20 ms meanwhile "
+          f"waited at most {gold_wait * 1000:.0f} ms ({gold_writes} saves)")
     print(f"peak memory: {peak_mb:.0f} MB = max(PSS of all the export's processes together, RSS of the largest one: {largest_mb:.0f} MB); "
           f"RSS summed over processes {rss_peak / 1024:.0f} MB counts shared pages twice (target < {TARGET_RSS_MB:.0f} MB)  {'PASS' if ok_rss else 'FAIL'}")
     return 0 if ok_count and ok_time and ok_rss else 1

@@ -156,6 +156,37 @@ def test_ensure_auto_gold_runs_once_per_revision(app):
     assert set(gold_labels(app, seeded)) == {0, 1}
 
 
+def test_ensure_auto_gold_lets_other_writers_in_between_batches(app, database_uri):
+    """On SQLite a write transaction holds the whole database: a refresh of a big project in one transaction made
+    every annotator's save wait for it. Between batches of articles another connection can write (here: with a
+    50 ms busy timeout), and a label saved meanwhile moves the revision, so the next call refreshes again."""
+    from sqlalchemy import create_engine, event, text
+
+    seeded = seed(app, [{"a": "CFS", "b": "CFS"}, {"a": "UFS", "b": "UFS"}, {"a": "NFS", "b": "NFS"}], [0, 1, 2], assign=True)
+    sqlite = database_uri.startswith("sqlite")
+    other = create_engine(database_uri, connect_args={"timeout": 0.05} if sqlite else {})
+    got_in = []
+
+    def another_writer(_session):
+        with other.begin() as conn:  # raises "database is locked" if the refresh still held the write lock
+            conn.execute(text("UPDATE users SET active = active"))
+        got_in.append(True)
+
+    with app.app_context():
+        event.listen(db.session(), "after_commit", another_writer)
+        try:
+            result = gold.ensure_auto_gold(db.session, seeded.project_id, batch_articles=1)
+        finally:
+            event.remove(db.session(), "after_commit", another_writer)
+        assert result.labels_created == 3
+        assert len(got_in) >= 3 + 1  # after each of the three batches, and after the marker
+        annotations.write(db.session, lambda: annotations.put_label(db.session, seeded.users["a"], seeded.articles[0], 0, "NFS"))
+        again = gold.ensure_auto_gold(db.session, seeded.project_id, batch_articles=1)
+        assert again is not None and again.labels_deleted == 1  # a and b no longer agree on sentence 0
+        assert gold.ensure_auto_gold(db.session, seeded.project_id) is None
+    other.dispose()
+
+
 # ----------------------------------------------------------------- automatic spans and links
 def test_unanimous_spans_and_links_become_gold_others_do_not(app):
     seeded = seed(app, [{"a": "CFS", "b": "CFS"}, {"a": "UFS", "b": "NFS"}, {"a": "UFS"}])
