@@ -7,7 +7,7 @@ writes the same audit entries.
 Transactions: every operation expects the caller to have called
 `db.begin_write(session)` and commits or rolls back afterwards; `write()` does
 both, with retries, and on a SQLite file queues writers on an OS file lock
-(see `writer_queue`). An operation either raises before writing anything or
+(see `db.writer_queue`). An operation either raises before writing anything or
 writes the change, its AuditEntry rows and the Project.revision bump together.
 
 Concurrency (several gunicorn workers, one annotator in two tabs):

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 from . import agreement as ag
 from . import gold as gold_rules
 from . import labelschema
-from .db import begin_write
+from .db import begin_write, writer_queue
 from .models import Annotation, Article, CacheEntry, GoldLabel, Project, Relation, Sentence, Span, User
 
 # Bump when the shape or the meaning of the cached figures changes: old entries then miss.
@@ -894,17 +894,18 @@ def cached(session: Session, head: ProjectHead, kind: str, compute: Callable[[],
     if not use_cache:
         return value
     try:
-        begin_write(session)
-        session.execute(
-            delete(CacheEntry).where(
-                CacheEntry.project_id == head.id,
-                CacheEntry.key.like(f"agreement:{kind}:{head.id}:%"),
-                CacheEntry.key != key,
+        with writer_queue(session):  # in turn with the annotators' saves (SQLite), not polling past them
+            begin_write(session)
+            session.execute(
+                delete(CacheEntry).where(
+                    CacheEntry.project_id == head.id,
+                    CacheEntry.key.like(f"agreement:{kind}:{head.id}:%"),
+                    CacheEntry.key != key,
+                )
             )
-        )
-        _insert_ignoring_conflict(session, {"key": key, "project_id": head.id, "revision": head.revision, "value": value,
-                                            "created_at": datetime.now(timezone.utc)})
-        session.commit()
+            _insert_ignoring_conflict(session, {"key": key, "project_id": head.id, "revision": head.revision, "value": value,
+                                                "created_at": datetime.now(timezone.utc)})
+            session.commit()
     except (OperationalError, IntegrityError):
         session.rollback()
     except Exception:
