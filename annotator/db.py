@@ -19,8 +19,8 @@ from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 from . import PROJECT_ROOT
@@ -133,8 +133,9 @@ def writer_queue(session: Session) -> Iterator[None]:
     with bench/bench_api.py, alternating runs with and without it on the busy
     2-core machine: about the same saves/s, p99 47-55 ms against 61-83 ms.
     The lock lives in the file system next to the database, so every worker
-    process shares it; writers that do not take it (the CLI) are still
-    serialised by SQLite itself.
+    process shares it. The annotation writes, the automatic-gold refresh and
+    the agreement cache take it; writers that do not (the CLI, admin pages,
+    login) are still serialised by SQLite itself.
     """
     bind = session.get_bind()
     database = bind.url.database if bind.dialect.name == "sqlite" else None
