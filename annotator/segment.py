@@ -753,6 +753,11 @@ def _attach_trailing_symbols(ctx: _Text, cuts: list[int]) -> list[int]:
 
 def _before_trailing_pictographs(text: str, start: int, end: int) -> int:
     """End of the last token before the run of emoji tokens that closes text[start:end]; past `end` when there is no such run."""
+    last = end
+    while last > start and text[last - 1].isspace():
+        last -= 1
+    if last == start or text[last - 1] < "\x80":  # most lines end in ASCII ("." or a letter): no emoji run
+        return end + 1
     tail = end
     while True:
         stop = tail
