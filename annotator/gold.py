@@ -192,11 +192,16 @@ def refresh_auto_gold(session: Session, project_id: int, batch_articles: int = R
     _lock_project(session, project_id)
     head = pa.project_head(session, project_id)
     result = RefreshResult(revision=head.revision)
-    article_ids = session.scalars(select(Article.id).where(Article.project_id == head.id).order_by(Article.id)).all()
-    for batch in _chunks(list(article_ids), batch_articles):
-        _refresh_articles(session, head, (batch[0], batch[-1]), result)
+    for articles in _article_batches(session, head, batch_articles):
+        _refresh_articles(session, head, articles, result)
     session.flush()
     return result
+
+
+def _article_batches(session: Session, head: pa.ProjectHead, batch_articles: int) -> list[pa.ArticleRange]:
+    """The project's article ids in ranges of `batch_articles` articles (other projects' ids may fall inside a range)."""
+    ids = list(session.scalars(select(Article.id).where(Article.project_id == head.id).order_by(Article.id)))
+    return [(batch[0], batch[-1]) for batch in _chunks(ids, batch_articles)]
 
 
 def _refresh_articles(session: Session, head: pa.ProjectHead, articles: pa.ArticleRange, result: RefreshResult) -> None:
@@ -443,14 +448,14 @@ def ensure_auto_gold(session: Session, project_id: int, batch_articles: int = RE
         if session.scalar(select(CacheEntry.key).where(CacheEntry.key == key)) is not None:
             session.commit()
             return None
-        article_ids = list(session.scalars(select(Article.id).where(Article.project_id == head.id).order_by(Article.id)))
+        batches = _article_batches(session, head, batch_articles)
         session.commit()
         result = RefreshResult(revision=head.revision)
-        for batch in _chunks(article_ids, batch_articles):
+        for articles in batches:
             with writer_queue(session):  # in line with the annotators' saves, which wait on the same queue
                 begin_write(session)
                 _lock_project(session, project_id)
-                _refresh_articles(session, head, (batch[0], batch[-1]), result)
+                _refresh_articles(session, head, articles, result)
                 session.commit()
         with writer_queue(session):
             begin_write(session)
