@@ -1202,6 +1202,20 @@ def _attach_ci(res: Result, vals: np.ndarray, confidence: float, n: int, seed: i
     return dataclasses.replace(res, ci=ci, ci_info=info)
 
 
+FEW_ARTICLES = "bootstrap over articles needs at least two articles with a sentence labelled by two or more annotators"
+
+
+def _informative_groups(codes: np.ndarray, g: np.ndarray, columns: tuple[int, int] | None = None) -> int:
+    """Articles with at least one item rated by two or more annotators (of `columns`, for a pair).
+
+    Only they carry agreement: with one of them, every resample that draws it
+    gives the same value (or one moved by small-sample terms only), an
+    interval of no width that says nothing about uncertainty.
+    """
+    rated = (codes >= 0) if columns is None else (codes[:, list(columns)] >= 0)
+    return len(np.unique(g[rated.sum(axis=1) >= 2]))
+
+
 def _no_ci(res: Result, reason: str, confidence: float, n: int, seed: int, G: int) -> Result:
     return dataclasses.replace(res, ci=None, ci_info={
         "method": "percentile bootstrap over articles", "confidence": confidence, "n_resamples": n,
@@ -1247,8 +1261,8 @@ def bootstrap_ci(
     params = _resolve_params(name, lm, enc, metric_kwargs)
     stats_fn, fin_fn, res_fn = _spec(name)
     point = res_fn(enc, stats_fn(enc, None, 1, **params)[0], **params)
-    if G < 2:
-        reason = "bootstrap over articles needs at least two articles"
+    if G < 2 or _informative_groups(lm.codes, g, params.get("pair")) < 2:
+        reason = FEW_ARTICLES
         if name == "alpha_per_label":
             return {k: _no_ci(r, reason, confidence, n, seed, G) for k, r in point.items()}
         return _no_ci(point, reason, confidence, n, seed, G)
@@ -1270,8 +1284,8 @@ def _bootstrap_generic(lm, g, G, metric, n, seed, confidence, kw) -> Result:
         v = None if point is None or not math.isfinite(float(point)) else float(point)
         point = Result(getattr(metric, "__name__", "metric"), v,
                        None if v is not None else "undefined", n_items=lm.n_items)
-    if G < 2:
-        return _no_ci(point, "bootstrap over articles needs at least two articles", confidence, n, seed, G)
+    if G < 2 or _informative_groups(lm.codes, g) < 2:
+        return _no_ci(point, FEW_ARTICLES, confidence, n, seed, G)
     order = np.argsort(g, kind="stable")
     starts = np.searchsorted(g[order], np.arange(G))
     sizes = np.bincount(g, minlength=G)
@@ -1340,9 +1354,8 @@ def label_report(
 
     if groups is not None:
         g, G = _encode_groups(groups, enc.n)
-        if G < 2:
-            reason = "bootstrap over articles needs at least two articles"
-            fix = lambda res: _no_ci(res, reason, confidence, n_boot, seed, G)  # noqa: E731
+        fix = lambda res: _no_ci(res, FEW_ARTICLES, confidence, n_boot, seed, G)  # noqa: E731
+        if G < 2 or _informative_groups(lm.codes, g) < 2:
             res_pa, res_fl, res_ac, res_al = fix(res_pa), fix(res_fl), fix(res_ac), fix(res_al)
             res_lab = {k: fix(v) for k, v in res_lab.items()}
             cohen = {k: fix(v) for k, v in cohen.items()}
@@ -1362,7 +1375,10 @@ def label_report(
             att = lambda res, vals: _attach_ci(res, vals, confidence, n_boot, seed, G)  # noqa: E731
             res_pa, res_fl, res_ac, res_al = att(res_pa, v[0]), att(res_fl, v[1]), att(res_ac, v[2]), att(res_al, v[3])
             res_lab = {k: att(r_, v[4][:, c]) for c, (k, r_) in enumerate(res_lab.items())}
-            cohen = {k: att(r_, v[5 + c]) for c, (k, r_) in enumerate(cohen.items())}
+            cohen = {
+                k: att(r_, v[5 + c]) if _informative_groups(lm.codes, g, pairs[c]) >= 2 else fix(r_)
+                for c, (k, r_) in enumerate(cohen.items())
+            }
 
     return LabelReport(
         n_items=enc.n,

@@ -66,8 +66,12 @@ def overall_text(s: dict[str, Any]) -> str:
     lines.append(table(["Coefficient", "Value", "95% CI", "Sentences", "Left out"], rows))
     lines += notes
     b = s["bootstrap"]
-    if b["n_articles"] < 2:
-        lines.append("No 95% intervals: the bootstrap resamples articles, and it needs at least two articles.")
+    no_interval = next(
+        (r["ci_info"]["reason"] for r in (s["overall"][key] for key, _ in COEFFICIENTS) if r["ci"] is None and (r.get("ci_info") or {}).get("reason")),
+        None,
+    )
+    if no_interval:
+        lines.append(f"No 95% intervals: the {no_interval}.")
     else:
         lines.append(f"95% intervals: percentile bootstrap over {b['n_articles']} articles, {b['n_resamples']} resamples, seed {b['seed']}.")
     gold = s["gold"]

@@ -669,6 +669,36 @@ def test_bootstrap_edge_cases():
     assert r.ci_info["n_undefined"] > 0 and r.ci is not None
 
 
+def test_no_interval_when_only_one_article_has_a_sentence_with_two_ratings():
+    """Three articles, but only article 0 has sentences labelled twice: every resample that draws it gives the same
+    percent agreement, an interval of no width (0.75 - 0.75) that says nothing. No interval, and why."""
+    codes = np.array([[0, 0], [0, 1], [1, 1], [0, 0], [0, -1], [1, -1], [0, -1]])
+    lm = LabelMatrix(codes, ["a", "b"], ["X", "Y"])
+    groups = [0, 0, 0, 0, 1, 1, 2]
+    report = ag.label_report(lm, groups=groups, n_boot=200)
+    for res in (report.percent_agreement, report.fleiss_kappa, report.gwet_ac1, report.krippendorff_alpha,
+                report.cohen_kappa.results[("a", "b")]):
+        assert res.value is not None and res.ci is None
+        assert "two articles with a sentence labelled by two or more annotators" in res.ci_info["reason"]
+    for metric in ("percent_agreement", "alpha", "gwet_ac1"):
+        assert ag.bootstrap_ci(lm, groups, metric, n=100).ci is None
+    assert ag.bootstrap_ci(lm, groups, lambda m: ag.percent_agreement(m), n=20).ci is None  # the generic path too
+    # a second article with a doubly labelled sentence: intervals again, of some width
+    report = ag.label_report(lm, groups=[0, 0, 1, 1, 1, 1, 2], n_boot=200)
+    low, high = report.percent_agreement.ci
+    assert low < high
+
+
+def test_a_pair_gets_no_interval_when_it_shares_sentences_in_one_article_only():
+    # a and b share sentences only in article 0; a and c in articles 0 and 1
+    codes = np.array([[0, 0, 0], [1, 1, 0], [0, -1, 0], [1, -1, 1], [0, -1, 1]])
+    lm = LabelMatrix(codes, ["a", "b", "c"], ["X", "Y"])
+    report = ag.label_report(lm, groups=[0, 0, 1, 1, 1], n_boot=200)
+    assert report.cohen_kappa.results[("a", "b")].ci is None
+    assert report.cohen_kappa.results[("a", "c")].ci is not None
+    assert ag.bootstrap_ci(lm, [0, 0, 1, 1, 1], "cohen_kappa", a="a", b="b", n=50).ci is None
+
+
 # --------------------------------------------------------------------------
 # Spans
 # --------------------------------------------------------------------------
