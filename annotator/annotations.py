@@ -233,6 +233,11 @@ _UPDATE_LABEL = (
 _SPAN_COLUMNS = (_spans.c.id, _spans.c.uid, _spans.c.user_id, _spans.c.label, _spans.c.start, _spans.c.end)
 _SPAN_BY_UID = select(*_SPAN_COLUMNS).where(_spans.c.article_id == bindparam("article_id"), _spans.c.uid == bindparam("uid"))
 _SPAN_BY_UID_LOCKED = _SPAN_BY_UID.with_for_update()
+# The caller's other span with the same label and offsets: one annotator never has the same span twice.
+_SAME_SPAN = select(_spans.c.uid).where(
+    _spans.c.article_id == bindparam("article_id"), _spans.c.user_id == bindparam("user_id"), _spans.c.label == bindparam("label"),
+    _spans.c.start == bindparam("start"), _spans.c.end == bindparam("end"), _spans.c.uid != bindparam("uid"),
+).limit(1)
 _AUDIT_INSERT = insert(_audit)
 # The same statement as projects.bump_revision, prebuilt.
 _BUMP_REVISION = update(_projects).where(_projects.c.id == bindparam("project_id")).values(revision=_projects.c.revision + 1)
@@ -539,6 +544,7 @@ def create_span(
     access = writable_article(session, user_id, article_id)
     check_span(access.schema, len(access.text), label, start, end)
     uid = uid or new_uid()
+    _refuse_same_span(session, access, user_id, uid, label, start, end)
     for _ in range(WRITE_ATTEMPTS):
         now = utcnow()
         values = dict(uid=uid, article_id=article_id, user_id=user_id, label=label, start=start, end=end, created_at=now, updated_at=now)
@@ -558,6 +564,16 @@ def create_span(
             )
         raise AnnotationError(409, f"span id {uid!r} is already in use; choose another id")
     raise AnnotationError(503, "the span kept changing under this request; try again")
+
+
+def _refuse_same_span(session: Session, access: Access, user_id: int, uid: str, label: str, start: int, end: int) -> None:
+    """409 when the caller already has a span with this label and these offsets under another id (two tabs
+    marking the same text); `current` is that span, so a client can adopt its id."""
+    other = _run(session, _SAME_SPAN, {"article_id": access.article_id, "user_id": user_id, "label": label, "start": start, "end": end, "uid": uid}).scalar()
+    if other is not None:
+        raise AnnotationError(
+            409, f"you already have this {label} span (id {other!r})", current=span_dict(other, label, start, end, access.text), duplicate=True
+        )
 
 
 def update_span(
@@ -583,6 +599,7 @@ def update_span(
     after = span_dict(uid, new_label, new_start, new_end, access.text)
     if before == after:
         return after
+    _refuse_same_span(session, access, user_id, uid, new_label, new_start, new_end)
     if new_label != row.label:
         other = aliased(Span)
         links = session.execute(

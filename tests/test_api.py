@@ -481,6 +481,21 @@ def test_retried_creates_make_one_row(app, world, ann):
     assert counts(app) == (0, 2, 1, 3)  # two spans, one relation, three audit entries
 
 
+def test_one_annotator_never_has_the_same_span_twice(app, world, ann, bob):
+    """Two tabs marking the same text send two ids for one span: the second is a 409 naming the first (to adopt),
+    and so is resizing or relabelling a span into one the caller already has. Another annotator's span does not count."""
+    base = f"/api/articles/{world.article}"
+    assert ann("POST", f"{base}/spans", span_body("QUOTE", 3, 9, "tab-one-span")).status_code == 201
+    assert ann("POST", f"{base}/spans", span_body("CUE", 3, 9, "tab-one-cue")).status_code == 201  # other label: fine
+    before = snapshot(app)
+    again = assert_json_error(ann("POST", f"{base}/spans", span_body("QUOTE", 3, 9, "tab-two-span")), 409, "already have")
+    assert again["duplicate"] is True and again["current"] == {"id": "tab-one-span", "label": "QUOTE", "start": 3, "end": 9, "text": TEXT[3:9]}
+    assert_json_error(ann("PATCH", f"{base}/spans/tab-one-cue", {"label": "QUOTE"}), 409, "already have")
+    assert snapshot(app) == before
+    assert ann("POST", f"{base}/spans", span_body("QUOTE", 3, 9, "tab-one-span")).status_code == 200  # a retry is still a retry
+    assert bob("POST", f"{base}/spans", span_body("QUOTE", 3, 9, "bobs-quote-1")).status_code == 201
+
+
 def test_write_progress_moves_assignment_status(app, world, ann):
     def status() -> str:
         with app.app_context():
