@@ -598,3 +598,112 @@ def test_a_stale_tab_gets_a_visible_conflict_not_a_silent_overwrite(app, server,
     assert {i: l for i, (l, _) in db_labels(app, "ann", ids["bridge"]).items()} == {0: "NFS"}
     first.context.close()
     second.context.close()
+
+
+# ------------------------------------------------------------------ found by a walkthrough as a new annotator
+
+
+def test_relabelling_a_sentence_to_check_again_counts_it_as_done(app, server, chromium):
+    """A split or merge marks a label 'check again' (not done); labelling the sentence again must count it at once."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    with app.app_context():
+        uid = accounts.get_user(db.session, "ann").id
+        first = db.session.scalar(select(Sentence.id).where(Sentence.article_id == ids["bridge"], Sentence.index == 0))
+        db.session.add(Annotation(user_id=uid, sentence_id=first, label="CFS", seconds=1.0, guidelines_version=1, needs_review=True))
+        db.session.commit()
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    total = len(chip_texts(page))
+    assert page.locator("#progress-text").text_content() == f"0 / {total} labelled"
+    page.keyboard.press("2")  # sentence 0 is current: the first one not done
+    assert page.locator("#progress-text").text_content() == f"1 / {total} labelled"
+    wait_saved(page)
+    assert page.locator("#progress-text").text_content() == f"1 / {total} labelled"
+    page.context.close()
+
+
+def test_shift_arrows_start_at_the_current_sentence_not_at_an_old_click(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    click_text(page, "Okafor")  # leaves a caret in sentence 3
+    page.keyboard.press("Escape")
+    for _ in range(5):
+        page.keyboard.press("j")
+    current = page.locator("#text .pc.cur").first.text_content()
+    for _ in range(8):
+        page.keyboard.press("Shift+ArrowRight")
+    assert page.evaluate("() => window.getSelection().toString()") == current[:8]
+    page.context.close()
+
+
+def test_the_same_span_marked_in_two_tabs_is_stored_once(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    first = open_page(chromium, server, "ann", ids["bridge"])
+    second = first.context.new_page()  # a second tab of the same browser: same session and storage
+    second.goto(f"{server}/annotate/{ids['bridge']}")
+    wait_ready(second)
+    select_with_mouse(first, SOURCE)
+    first.keyboard.press("s")
+    wait_saved(first)
+    select_with_mouse(second, SOURCE)
+    second.keyboard.press("s")
+    wait_saved(second)
+    [(stored_id, label, s, e)] = db_spans(app, "ann", ids["bridge"])
+    assert (label, TEXT[s:e]) == ("SOURCE", SOURCE)
+    # the second tab took the stored span's id, so what it does to the span next reaches the server
+    assert [(d["id"], d["text"]) for d in rendered_spans(second)] == [(stored_id, SOURCE)]
+    assert not second.locator("#alert").is_visible()
+    first.context.close()
+
+
+def test_changes_of_a_tab_closed_while_offline_are_sent_when_the_article_is_opened_again(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    closing = open_page(chromium, server, "ann", ids["bridge"])
+    closing.route("**/api/articles/*/labels/*", lambda route: route.abort("internetdisconnected"))
+    closing.keyboard.press("1")
+    closing.keyboard.press("2")
+    closing.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=5000)
+    assert "offline" in closing.locator("#save-status").text_content()
+    context = closing.context
+    closing.close(run_before_unload=True)  # as a person closes the tab
+    assert db_labels(app, "ann", ids["bridge"]) == {}
+    again = context.new_page()
+    again.goto(f"{server}/annotate/{ids['bridge']}")
+    wait_ready(again)
+    wait_saved(again, timeout=5000)  # at once, not after the closed tab's heartbeat has gone stale (20 s)
+    assert {i: l for i, (l, _) in db_labels(app, "ann", ids["bridge"]).items()} == {0: "CFS", 1: "UFS"}
+    context.close()
+
+
+def test_the_hint_about_what_is_left_follows_the_labels(app, server, chromium):
+    ids = seed(app, [ArticleRecord("short", "Short", "First one. Second one. Third one. Fourth one.")], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["short"])
+    total = len(chip_texts(page))
+    page.keyboard.press("1")  # sentence 0; sentence 1 is skipped
+    page.keyboard.press("j")
+    for _ in range(total - 2):
+        page.keyboard.press("1")
+    assert "Sentence 2 is still unlabelled" in page.locator("#hint").text_content()
+    page.keyboard.press("u")
+    page.keyboard.press("1")
+    assert page.locator("#hint").text_content() == "Every sentence is labelled. Enter opens the next article."
+    page.context.close()
+
+
+def test_being_logged_out_elsewhere_is_said_plainly_and_saving_resumes_after_logging_in(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    other = page.context.new_page()  # another tab logs out: the session cookie is gone for both
+    other.goto(f"{server}/")
+    other.click("form[action='/logout'] button")
+    other.wait_for_url(f"{server}/login")
+    page.keyboard.press("1")
+    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=5000)
+    assert page.locator("#save-status").text_content() == "logged out"
+    assert "You were logged out" in page.locator("#alert").text_content()
+    other.fill("input[name=name]", "ann")
+    other.fill("input[name=password]", PASSWORD)
+    other.click("button[type=submit]")
+    other.wait_for_url(f"{server}/")
+    wait_saved(page, timeout=20_000)
+    assert {i: l for i, (l, _) in db_labels(app, "ann", ids["bridge"]).items()} == {0: "CFS"}
+    page.context.close()

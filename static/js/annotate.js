@@ -174,7 +174,7 @@ function apply(op) {
   switch (op.op) {
     case "label": {
       const prev = S.labels.get(op.sentence) || {};
-      S.labels.set(op.sentence, { ...prev, sentence: op.sentence, label: op.label, pending: true });
+      S.labels.set(op.sentence, { ...prev, sentence: op.sentence, label: op.label, needs_review: false, pending: true });
       break;
     }
     case "unlabel": S.labels.delete(op.sentence); break;
@@ -213,6 +213,7 @@ function onSaved(op, data) {
     else if (shown) shown.version = data.version;
     renderSentence(op.sentence);
     renderCurrentInfo();
+    renderProgress();
   } else if ((op.op === "span" || op.op === "span-patch") && data && S.spans.has(op.id)) {
     const newer = waitingFor((o) => (o.op === "span-patch" || o.op === "span") && o.id === op.id);
     if (!newer) {
@@ -225,7 +226,26 @@ function onSaved(op, data) {
   }
 }
 
+/** The server has this span under another id (marked in another tab too): use its id everywhere here. */
+function adoptSpan(op, current) {
+  const rekey = (id) => (id === op.id ? current.id : id);
+  S.spans.delete(op.id);
+  S.spans.set(current.id, { id: current.id, label: current.label, start: current.start, end: current.end });
+  for (const r of S.relations.values()) { r.from = rekey(r.from); r.to = rekey(r.to); }
+  for (const o of queue.ops) {
+    if (o.op === "span-patch" || o.op === "span-del") o.id = rekey(o.id);
+    else if (o.op === "rel") { o.from = rekey(o.from); o.to = rekey(o.to); }
+  }
+  if (S.selected === op.id) S.selected = current.id;
+  queue.persist();
+  renderAll();
+}
+
 function onConflict(op, current) {
+  if (op.op === "span") {
+    if (current && current.id) adoptSpan(op, current);
+    return;
+  }
   if (op.op === "rel") { // the same link already exists under another id: adopt it
     if (current && current.id && current.id !== op.id) {
       S.relations.delete(op.id);
@@ -253,11 +273,17 @@ function onRejected(op, message, status) {
   showAlert(`The server refused a ${what} (${status}: ${message}). Reload to see what is saved.`);
 }
 
+let loggedOutShown = false; // the "log in again" alert, once per spell of being logged out
+
 function renderStatus(s) {
   let text;
+  const loggedOut = s.state === "retrying" && /^logged out/.test(s.message || "");
   if (s.state === "saved") text = "✓ saved";
   else if (s.state === "saving") text = "saving…";
-  else text = `failed, retrying${s.retryIn ? ` in ${s.retryIn} s` : "…"}`;
+  else if (loggedOut) text = "logged out";
+  else text = `${s.message === "network error" ? "offline" : "failed"}, retrying${s.retryIn ? ` in ${s.retryIn} s` : "…"}`;
+  if (loggedOut && !loggedOutShown) showAlert("You were logged out, so your changes are waiting in this browser. Log in again (in another tab) and they will be sent.");
+  loggedOutShown = loggedOut;
   statusEl.textContent = text; // short and in a fixed-width box: nothing moves while saving
   statusEl.dataset.state = s.state;
   statusEl.dataset.pending = String(s.pending);
@@ -435,6 +461,13 @@ function renderProgress() {
   document.getElementById("next-article").hidden = !finished;
   bar.hidden = finished;
   document.getElementById("progress-text").hidden = finished;
+  if (hintEl.dataset.kind === "progress") progressHint(); // what is left changed: the hint must not go stale
+}
+
+/** What is left to label, as a hint that renderProgress keeps current. */
+function progressHint(prefix = "") {
+  const left = nextUnlabelled(-1);
+  hint(left >= 0 ? `${prefix}Sentence ${left + 1} is still unlabelled (u jumps there).` : "Every sentence is labelled. Enter opens the next article.", "progress");
 }
 
 function renderCurrentInfo() {
@@ -697,10 +730,19 @@ function selectionInText() {
   return Boolean(sel && sel.rangeCount && textEl.contains(sel.anchorNode));
 }
 
-/** Shift+arrows: extend the selection; without one, start from a caret at the current sentence. */
+/** Where a collapsed caret in the text is, as a sentence index (null: no caret there). */
+function caretSentence() {
+  const sel = window.getSelection();
+  if (!selectionInText() || !sel.isCollapsed) return null;
+  return sentenceOfPos(S.map.toCodePoint(pointToU16(sel.anchorNode, sel.anchorOffset), "floor"));
+}
+
+/** Shift+arrows: extend the selection; without one, or from a bare caret left in another sentence (by an
+ * earlier click, or where a re-render put it), start from a caret at the current sentence. */
 function extendSelection(direction, unit) {
   const sel = window.getSelection();
-  if (!selectionInText()) {
+  const caret = caretSentence();
+  if (!selectionInText() || (caret !== null && caret !== S.current)) {
     const pieces = S.sentencePieces.get(S.current);
     if (!pieces || !pieces.length) return;
     const first = pieces[0].firstChild;
@@ -729,8 +771,7 @@ function labelSentence(name) {
   if (index < sentenceCount() - 1) setCurrent(index + 1);
   else {
     renderCurrentInfo();
-    const left = nextUnlabelled(index);
-    hint(left >= 0 ? `Last sentence. Sentence ${left + 1} is still unlabelled (u jumps there).` : "Every sentence is labelled. Enter opens the next article.");
+    progressHint("Last sentence. ");
   }
 }
 

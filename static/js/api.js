@@ -137,7 +137,7 @@ export class SaveQueue {
    * @param {string} o.storagePrefix localStorage key prefix for this user and article (the tab id is appended)
    * @param {(s: {state: string, pending: number, retryIn?: number, message?: string}) => void} o.onStatus
    * @param {(op: object, data: any) => void} o.onSaved        the server's answer for an operation
-   * @param {(op: object, current: any) => void} o.onConflict  409: a label changed meanwhile (another tab), or the link exists under another id
+   * @param {(op: object, current: any) => void} o.onConflict  409: a label changed meanwhile (another tab), or the link or span exists under another id
    * @param {(op: object, message: string, status: number) => void} o.onRejected  final refusal
    */
   constructor(o) {
@@ -151,7 +151,30 @@ export class SaveQueue {
     this.storageKey = this.storagePrefix + tabId();
     this.ops = this.restore();
     window.addEventListener("online", () => this.retryNow());
+    window.addEventListener("pagehide", () => this.release());
+    window.addEventListener("pageshow", (event) => { if (event.persisted) this.reclaim(); });
     setInterval(() => { if (this.ops.length) this.persist(); }, HEARTBEAT_MS); // "this tab is alive"
+  }
+
+  /** The tab is closing (or leaving for another page): the next tab opened on this article may send
+   * what is still unsent at once, instead of waiting STALE_MS for this tab's heartbeat to stop. */
+  release() {
+    try {
+      if (this.ops.length) window.localStorage.setItem(this.storageKey, JSON.stringify({ ops: this.ops, heartbeat: 0 }));
+    } catch {
+      // storage disabled: nothing was kept there either
+    }
+  }
+
+  /** Back from the back/forward cache: changes another tab took over meanwhile are that tab's to send. */
+  reclaim() {
+    try {
+      if (this.ops.length && !window.localStorage.getItem(this.storageKey)) this.ops = [];
+      else this.persist();
+    } catch {
+      // storage disabled: keep the in-memory queue
+    }
+    this.status();
   }
 
   /**
@@ -218,8 +241,12 @@ export class SaveQueue {
 
   status(extra = {}) {
     let state = this.ops.length ? "saving" : "saved";
-    if (this.timer !== null) state = "retrying";
-    this.onStatus({ state, pending: this.ops.length, retryIn: Math.max(0, Math.ceil((this.retryAt - Date.now()) / 1000)), ...extra });
+    let message;
+    if (this.timer !== null) { // while waiting to retry, every status says why (a change made meanwhile too)
+      state = "retrying";
+      message = this.retryMessage;
+    }
+    this.onStatus({ state, pending: this.ops.length, retryIn: Math.max(0, Math.ceil((this.retryAt - Date.now()) / 1000)), message, ...extra });
   }
 
   async run() {
@@ -248,6 +275,7 @@ export class SaveQueue {
   }
 
   scheduleRetry(message) {
+    this.retryMessage = message;
     const delay = RETRY_DELAYS_MS[Math.min(this.attempt, RETRY_DELAYS_MS.length - 1)];
     const jittered = Math.round(delay * (0.8 + Math.random() * 0.4));
     this.attempt += 1;
@@ -280,8 +308,8 @@ export class SaveQueue {
       this.onSaved(op, null);
       return {};
     }
-    if (status === 409 && (op.op === "label" || op.op === "rel") && data && "current" in data) {
-      this.onConflict(op, data.current); // label: changed elsewhere (or null: deleted); rel: the existing link
+    if (status === 409 && (op.op === "label" || op.op === "rel" || op.op === "span") && data && "current" in data) {
+      this.onConflict(op, data.current); // label: changed elsewhere (or null: deleted); rel, span: the existing one
       return {};
     }
     if (status === 400 && /csrf/i.test(error)) {
