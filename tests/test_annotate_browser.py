@@ -707,3 +707,19 @@ def test_being_logged_out_elsewhere_is_said_plainly_and_saving_resumes_after_log
     wait_saved(page, timeout=20_000)
     assert {i: l for i, (l, _) in db_labels(app, "ann", ids["bridge"]).items()} == {0: "CFS"}
     page.context.close()
+
+
+def test_the_hint_line_stays_in_view_and_the_side_panel_below_the_toolbar(app, server, chromium):
+    """Messages ("Linking: click the source…", "Select some text first…") were in a line that scrolled away."""
+    long_text = "\n".join(f"Sentence number {i} of a long article says something new." for i in range(80))
+    ids = seed(app, [ArticleRecord("long", "Long", long_text)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(1100, 600))
+    page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
+    page.keyboard.press("q")  # no text selected: the page says what to do
+    hint = page.evaluate("() => { const r = document.getElementById('hint').getBoundingClientRect(); return [r.top, r.bottom, innerHeight]; }")
+    assert "Select some text first" in page.locator("#hint").text_content()
+    assert 0 <= hint[0] and hint[1] <= hint[2], hint
+    head_bottom = page.evaluate("() => document.getElementById('sticky-head').getBoundingClientRect().bottom")
+    side_top = page.evaluate("() => document.querySelector('.side').getBoundingClientRect().top")
+    assert side_top >= head_bottom, (side_top, head_bottom)
+    page.context.close()

@@ -17,6 +17,15 @@ const root = document.getElementById("annotate");
 const textEl = document.getElementById("text");
 const marginEl = document.getElementById("margin");
 const hintEl = document.getElementById("hint");
+
+// The side panel sits below the sticky toolbar and hint line, whose height changes as the toolbar wraps.
+{
+  const head = document.getElementById("sticky-head");
+  const root = document.getElementById("annotate");
+  const follow = () => root.style.setProperty("--toolbar-h", `${head.offsetHeight}px`);
+  new ResizeObserver(follow).observe(head);
+  follow();
+}
 const statusEl = document.getElementById("save-status");
 const alertEl = document.getElementById("alert");
 const helpEl = document.getElementById("help");
@@ -628,7 +637,7 @@ function setCurrent(index, scroll = true) {
 function scrollIntoViewIfNeeded(node) {
   if (!node) return;
   const rect = node.getBoundingClientRect();
-  const top = document.getElementById("toolbar").getBoundingClientRect().bottom + 40;
+  const top = document.getElementById("sticky-head").getBoundingClientRect().bottom + 40;
   const bottom = window.innerHeight - 60;
   if (rect.top < top || rect.bottom > bottom) {
     const reduced = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
