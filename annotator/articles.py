@@ -69,7 +69,8 @@ def store_articles(
         elif on_duplicate == "skip":
             result.skipped.append(record.external_id)
         elif on_duplicate == "error":
-            raise IngestError(file, record.line, f"article id {record.external_id!r} already exists in project {project.name!r} (use --on-duplicate skip or update)")
+            raise IngestError(file, record.line, f"article id {record.external_id!r} already exists in project {project.name!r} "
+                              "(to skip or update it: --on-duplicate for 'annotator import', 'When an article id is already in the project' on the upload page)")
         else:
             _update(session, article_id, record, file)
             result.updated.append(record.external_id)

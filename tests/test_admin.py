@@ -313,6 +313,7 @@ def test_upload_reports_imported_skipped_and_rejected(app, admin):
 
     response = upload(admin, pid, ("more.jsonl", jsonl([{"id": "c1", "text": "Body one."}, {"id": "n1", "text": "New."}])))
     assert "already exists in project" in page(response) and "more.jsonl:1" in page(response)
+    assert "on the upload page" in page(response)  # the message names this page's setting, not only the CLI's flag
     response = upload(admin, pid, ("more.jsonl", jsonl([{"id": "c1", "text": "Body one."}, {"id": "n1", "text": "New."}])), on_duplicate="skip")
     assert "Imported 1 new, 0 updated, 1 skipped; 0 file(s) rejected." in page(response)
     assert "skipped (already in the project):</strong> c1" in page(response)
