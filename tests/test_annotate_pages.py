@@ -167,6 +167,17 @@ def test_home_shows_own_progress_only(app, queue):
     assert "finished" in bob_html
 
 
+def test_an_article_with_spans_but_no_labels_is_in_progress_not_not_started(app, queue):
+    from annotator import annotations
+
+    with app.app_context():
+        ann = db.session.scalar(select(Assignment.user_id).where(Assignment.article_id == queue.a2).order_by(Assignment.id))
+        annotations.write(db.session, lambda: annotations.create_span(db.session, ann, queue.a2, "QUOTE", 0, 8))
+    html = login(app, "ann").get("/").get_data(as_text=True)
+    state = {int(aid): st for aid, st in re.findall(r'data-article-id="(\d+)".*?<span class="state">([^<]+)</span>', html, re.S)}
+    assert state[queue.a2] == "in progress" and state[queue.a1] == "not started"
+
+
 def test_queue_function_counts_only_the_users_labels(app, queue):
     from annotator import accounts
     from annotator.main import annotator_queue
