@@ -41,6 +41,19 @@ def find_user(session: Session, name: str) -> User | None:
     return session.scalar(select(User).where(User.name == name))
 
 
+def find_user_for_login(session: Session, name: str) -> User | None:
+    """The user with this name, else the only one whose name differs just in case ("Alice" logs in alice).
+
+    Imports keep names exactly as their data has them, so two names that differ
+    only in case can exist; then only the exact one logs in.
+    """
+    user = find_user(session, name)
+    if user is not None:
+        return user
+    matches = session.scalars(select(User).where(func.lower(User.name) == name.lower()).limit(2)).all()
+    return matches[0] if len(matches) == 1 else None
+
+
 def get_user(session: Session, name: str) -> User:
     user = find_user(session, name)
     if user is None:
@@ -54,6 +67,9 @@ def create_user(session: Session, name: str, role: str = "annotator", password: 
     check_role(role)
     if find_user(session, name) is not None:
         raise AccountError(f"user {name!r} already exists")
+    same = session.scalar(select(User.name).where(func.lower(User.name) == name.lower()))
+    if same is not None:  # 'carol' and 'Carol' would be two people nobody can tell apart in a list
+        raise AccountError(f"user {same!r} already exists; names that differ only in case are not allowed")
     user = User(name=name, role=role, active=active)
     if password is not None:
         user.set_password(check_password(password))

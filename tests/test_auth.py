@@ -118,3 +118,15 @@ def test_proxy_count_trusts_forwarded_client_address(database_uri):
     with app.app_context():
         assert db.session.get(LoginFailure, "ip:203.0.113.9") is not None
         db.engine.dispose()
+
+
+def test_user_names_are_one_person_whatever_their_case(app, browser):
+    """'Alice' logs in alice; an admin cannot create 'Alice' beside alice (nobody could tell them apart)."""
+    from annotator import accounts
+
+    add_user(app, "alice")
+    assert browser.login("Alice", "correct horse").status_code == 302
+    with app.app_context():
+        with pytest.raises(accounts.AccountError, match="differ only in case"):
+            accounts.create_user(db.session, "ALICE", "annotator", "another password")
+        db.session.rollback()
