@@ -204,7 +204,7 @@ def test_page_shows_its_place_in_the_queue_and_next_goes_through_continue(app, q
     b = login(app, "ann")
     html = b.get(f"/annotate/{queue.a2}").get_data(as_text=True)
     assert 'data-next-url="/continue"' in html  # decided when clicked, after the last labels are saved
-    assert "article 2 of 3" in html
+    assert "article 2 of 3 in your queue" in html
     label_all(app, "ann", queue.a1)
     label_all(app, "ann", queue.a2)
     assert b.get("/continue").headers["Location"] == f"/annotate/{queue.a3}"
