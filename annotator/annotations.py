@@ -233,11 +233,28 @@ _UPDATE_LABEL = (
 _SPAN_COLUMNS = (_spans.c.id, _spans.c.uid, _spans.c.user_id, _spans.c.label, _spans.c.start, _spans.c.end)
 _SPAN_BY_UID = select(*_SPAN_COLUMNS).where(_spans.c.article_id == bindparam("article_id"), _spans.c.uid == bindparam("uid"))
 _SPAN_BY_UID_LOCKED = _SPAN_BY_UID.with_for_update()
-# The caller's other span with the same label and offsets: one annotator never has the same span twice.
-_SAME_SPAN = select(_spans.c.uid).where(
+# The caller's span with the same label and offsets: one annotator never has the same span twice.
+_SAME_SPAN_WHERE = (
     _spans.c.article_id == bindparam("article_id"), _spans.c.user_id == bindparam("user_id"), _spans.c.label == bindparam("label"),
-    _spans.c.start == bindparam("start"), _spans.c.end == bindparam("end"), _spans.c.uid != bindparam("uid"),
-).limit(1)
+    _spans.c.start == bindparam("start"), _spans.c.end == bindparam("end"),
+)
+_SAME_SPAN = select(_spans.c.uid).where(*_SAME_SPAN_WHERE, _spans.c.uid != bindparam("uid")).limit(1)
+_SPAN_INSERT_COLUMNS = ("uid", "article_id", "user_id", "label", "start", "end", "created_at", "updated_at")
+# A new span in one statement, unless its uid is taken (a retry) or the caller has the same span already
+# (INSERT ... SELECT ... WHERE NOT EXISTS ... ON CONFLICT DO NOTHING RETURNING id): the common case
+# costs no more statements than before the duplicate check; None sends create_span to find out which.
+_INSERT_NEW_SPAN = {
+    dialect: dialect_insert(_spans)
+    .from_select(
+        list(_SPAN_INSERT_COLUMNS),
+        select(*(bindparam(name, type_=_spans.c[name].type) for name in _SPAN_INSERT_COLUMNS)).where(
+            ~select(_spans.c.id).where(*_SAME_SPAN_WHERE).exists()
+        ),
+    )
+    .on_conflict_do_nothing()
+    .returning(_spans.c.id)
+    for dialect, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
 _AUDIT_INSERT = insert(_audit)
 # The same statement as projects.bump_revision, prebuilt.
 _BUMP_REVISION = update(_projects).where(_projects.c.id == bindparam("project_id")).values(revision=_projects.c.revision + 1)
@@ -544,18 +561,25 @@ def create_span(
     access = writable_article(session, user_id, article_id)
     check_span(access.schema, len(access.text), label, start, end)
     uid = uid or new_uid()
-    _refuse_same_span(session, access, user_id, uid, label, start, end)
+    insert_new = _INSERT_NEW_SPAN.get(session.get_bind().dialect.name)
+    if insert_new is None:  # other databases: check first, then a plain insert
+        _refuse_same_span(session, access, user_id, uid, label, start, end)
     for _ in range(WRITE_ATTEMPTS):
         now = utcnow()
         values = dict(uid=uid, article_id=article_id, user_id=user_id, label=label, start=start, end=end, created_at=now, updated_at=now)
-        if _insert_ignoring_conflict(session, Span, values) is not None:
+        if insert_new is not None:
+            inserted = _run(session, insert_new, values).scalar()
+        else:
+            inserted = _insert_ignoring_conflict(session, Span, values)
+        if inserted is not None:
             after = span_dict(uid, label, start, end, access.text)
             audit(session, user_id, access.project_id, article_id, "span", uid, "create", None, after)
             _changed(session, access, user_id)
             return after, True
         existing = _span_row(session, article_id, uid)
         if existing is None:
-            continue  # deleted between our insert and our read: try again
+            _refuse_same_span(session, access, user_id, uid, label, start, end)  # not our id: the same span under another
+            continue  # or deleted between our insert and our read: try again
         if existing.user_id == user_id and (existing.label, existing.start, existing.end) == (label, start, end):
             return span_dict(uid, label, start, end, access.text), False
         if existing.user_id == user_id:
