@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.models import Article, Assignment, Project, Sentence, User
+from annotator.models import Article, Assignment, Project, User
 
 from .conftest import corpus_file
 

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, func, select
 
 from annotator import projects
 from annotator.db import db
-from annotator.models import Article, AuditEntry, Project, Sentence
+from annotator.models import Article, Sentence
 from annotator.segment import segment
 
 from .conftest import make_app
