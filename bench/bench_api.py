@@ -5,8 +5,11 @@
 
 The server runs as the README advises for SQLite: cores + 1 workers (3 on 2
 cores). Writes take turns on one lock, so more workers only add contention:
-measured here, p99 at 300 saves/s was 12-13 ms with 3 workers and 13-54 ms
-(mostly 14-20) with 4, whose CPU per save was 0.2-0.3 ms higher.
+measured back to back here, p99 at 300 saves/s was 11.7-13.0 ms with 3
+workers (3 runs) and 13.0-25.5 ms with 4 (6 runs), whose CPU per save was
+0.2-0.3 ms higher. The figures move with the host: later, with the same code,
+3 workers gave 16.7-28.8 ms, and the server CPU per save 2.4-2.9 ms instead
+of 2.2.
 
 Each annotator is a separate client process with its own API token and a lean
 HTTP client (`Client`); they share articles (each article has 4 of them), and save labels
