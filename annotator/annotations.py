@@ -264,7 +264,7 @@ _START_ASSIGNMENT = (
 _INSERT_IGNORING_CONFLICT = {
     (dialect, table.name): dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
     for dialect, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
-    for table in (_annotations, _spans, _relations)
+    for table in (_annotations, _relations)  # spans: _INSERT_NEW_SPAN
 }
 
 

@@ -116,7 +116,7 @@ def project_head(session: Session, project_id: int) -> ProjectHead:
 ArticleRange = tuple[int, int]
 
 
-def _in_scope(head: "ProjectHead", articles: ArticleRange | None) -> list[Any]:
+def _in_scope(head: ProjectHead, articles: ArticleRange | None) -> list[Any]:
     """WHERE clauses (on Article) for the project's articles, or those of them with ids in `articles`."""
     clauses = [Article.project_id == head.id]
     if articles is not None:
