@@ -5,11 +5,14 @@
 
 The server runs as the README advises for SQLite: cores + 1 workers (3 on 2
 cores). Writes take turns on one lock, so more workers only add contention:
-measured back to back here, p99 at 300 saves/s was 11.7-13.0 ms with 3
-workers (3 runs) and 13.0-25.5 ms with 4 (6 runs), whose CPU per save was
-0.2-0.3 ms higher. The figures move with the host: later, with the same code,
-3 workers gave 16.7-28.8 ms, and the server CPU per save 2.4-2.9 ms instead
-of 2.2.
+measured back to back here (with the earlier load generator of 8 processes on
+http.client), p99 at 300 saves/s was 11.7-13.0 ms with 3 workers (3 runs) and
+13.0-25.5 ms with 4 (6 runs), whose CPU per save was 0.2-0.3 ms higher; 2
+workers against 3, three pairs: no difference beyond the noise. The figures
+move with the host: the same code gives a server CPU per save of 2.2 to 3.3 ms
+from one run to the next. On one day, 3 workers: the earlier load generator
+12.1-25.1 ms (12 runs, some with access logging or tracing on; median 17), this
+one 12.3-18.6 ms (13 runs, median 13.4).
 
 Each annotator is a thread of one load-generator process, with its own API
 token and a lean HTTP client (`Client`); they share articles (each article has
