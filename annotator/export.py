@@ -13,9 +13,15 @@ Offsets are code points into the article's text: ``text[start:end] ==
 span["text"]`` for every span (in the sentence unit, into the sentence's
 text).  Timestamps are ISO 8601 UTC ending in ``Z``.
 
-In the sentence unit a span appears in every sentence it overlaps, clipped to
-it (``start``/``end`` relative to the sentence, ``article_start``/
-``article_end`` the whole span); a relation appears in the sentences of both
+In the sentence unit a span appears in every sentence it overlaps as its piece
+in that sentence: ``start``/``end`` relative to the sentence and
+``article_start``/``article_end`` in the article are the piece (so both
+``sentence_text[start:end]`` and ``article_text[article_start:article_end]``
+are the piece's ``text``), ``span_start``/``span_end`` are the whole span in
+the article, and ``clipped`` is true when the piece is less than the whole span
+(a span across a sentence boundary: one piece per sentence, all under the
+span's id).  A span over only the whitespace between sentences is in no
+sentence record (the article unit has it).  A relation appears in the sentences of both
 its ends and names each end's span id and sentence index (``from_sentence``,
 ``to_sentence``), so a quote linked to a source in the next sentence is
 visible from both.
@@ -419,10 +425,14 @@ def _article_sentences(batch: "_Batch", article: tuple, filters: Filters, wanted
 
 
 def _sentence_span(uid: str, label: str, start: int, end: int, text: str, s_start: int, s_end: int) -> dict[str, Any]:
-    """A span as seen from one sentence: clipped to it, offsets relative to its start.
+    """A span as seen from one sentence: its piece in that sentence (the span clipped to it).
 
-    article_start/article_end are the whole span in the article; a span that
-    crosses a sentence boundary appears, clipped, in each sentence it overlaps.
+    start/end are the piece relative to the sentence, article_start/article_end
+    the same piece in the article, span_start/span_end the whole span in the
+    article, and clipped says whether the piece is less than the whole span.
+    A span that crosses a sentence boundary (or runs into the whitespace
+    between sentences) has a piece, under the same id, in each sentence it
+    overlaps.
     """
     clipped_start = start if start > s_start else s_start
     clipped_end = end if end < s_end else s_end
@@ -431,8 +441,11 @@ def _sentence_span(uid: str, label: str, start: int, end: int, text: str, s_star
         "label": label,
         "start": clipped_start - s_start,
         "end": clipped_end - s_start,
-        "article_start": start,
-        "article_end": end,
+        "article_start": clipped_start,
+        "article_end": clipped_end,
+        "span_start": start,
+        "span_end": end,
+        "clipped": clipped_start != start or clipped_end != end,
         "text": text[clipped_start:clipped_end],
     }
 
@@ -460,7 +473,7 @@ def _sentence_relation(
 def _sort_spans_and_relations(spans: list[dict[str, Any]], relations: list[dict[str, Any]]) -> None:
     """A content order (position, then label and id), never a database order."""
     if len(spans) > 1:
-        if "article_start" in spans[0]:
+        if "span_start" in spans[0]:
             spans.sort(key=_sentence_span_key)
         else:
             spans.sort(key=_span_key)
@@ -473,7 +486,7 @@ def _span_key(s: dict[str, Any]) -> tuple:
 
 
 def _sentence_span_key(s: dict[str, Any]) -> tuple:
-    return (s["article_start"], s["article_end"], s["label"], s["id"])
+    return (s["span_start"], s["span_end"], s["label"], s["id"])
 
 
 def _relation_key(r: dict[str, Any]) -> tuple:

@@ -1,19 +1,24 @@
 """The dataset export: lossless article records, sentence records for training, splits, filters, web download."""
 from __future__ import annotations
 
+import itertools
 import json
+import os
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from annotator import accounts, articles, export, labelschema, projects
 from annotator.annotations import create_relation, create_span, put_label, write
 from annotator.db import begin_write, db
 from annotator.ingest import ArticleRecord
-from annotator.models import Article, Assignment, GoldLabel, GoldRelation, GoldSpan, Sentence
+from annotator.models import Article, Assignment, GoldLabel, GoldRelation, GoldSpan, Project, Sentence, Span
 
 from .conftest import Browser, add_user
 
@@ -189,7 +194,8 @@ def test_sentence_export_for_training(app, runner, tmp_path):
         assert (record["start"], record["end"]) == (start, end) and record["text"] == TEXT[start:end]
         for span in record["spans"] + [s for a in record["annotations"] for s in a["spans"]]:
             assert record["text"][span["start"] : span["end"]] == span["text"]
-            assert TEXT[span["article_start"] : span["article_end"]].startswith(span["text"]) or span["start"] == 0
+            assert TEXT[span["article_start"] : span["article_end"]] == span["text"]
+            assert span["article_start"] - record["start"] == span["start"] and span["article_end"] - record["start"] == span["end"]
     one, two = records[1], records[2]
     assert (one["label"], one["label_source"], one["reviewer"]) == ("CFS", "unanimous", None)
     assert (two["label"], two["label_source"], two["reviewer"]) == ("UFS", "adjudicated", "rita")
@@ -204,12 +210,22 @@ def test_sentence_export_for_training(app, runner, tmp_path):
     assert list(annotations) == list(ANNOTATORS)
     assert annotations["bob"]["label"] == "CFS" and annotations["bob"]["seconds"] == 2.5 and annotations["bob"]["guidelines_version"] == 1
     assert annotations["bob"]["relations"][0]["to_sentence"] == 2
-    # carol's quote runs into sentence 2: clipped in each, the whole span in article offsets.
+    # carol's quote runs into sentence 2: each sentence has its piece, with the piece's offsets in the
+    # sentence and in the article, and the whole span's offsets; the id ties the pieces together.
     carol_one = annotations["carol"]["spans"][0]
     carol_two = {a["annotator"]: a for a in two["annotations"]}["carol"]["spans"][0]
     assert carol_one["id"] == carol_two["id"] == "carol-quote-x"
     assert carol_one["end"] == len(one["text"]) and carol_two["start"] == 0 and carol_two["text"] == "That was the estimate"
-    assert carol_one["article_end"] == carol_two["article_end"] == TEXT.index("estimate") + len("estimate")
+    whole = (quote_start, TEXT.index("estimate") + len("estimate"))
+    assert (carol_one["article_start"], carol_one["article_end"]) == (quote_start, one["end"])
+    assert (carol_two["article_start"], carol_two["article_end"]) == (two["start"], whole[1])
+    for piece in (carol_one, carol_two):
+        assert TEXT[piece["article_start"] : piece["article_end"]] == piece["text"]
+        assert (piece["span_start"], piece["span_end"]) == whole and piece["clipped"] is True
+    # A span inside one sentence is not clipped: its piece is the whole span.
+    (bob_quote,) = [s for s in annotations["bob"]["spans"] if s["id"] == "bob-quote-1"]
+    assert (bob_quote["article_start"], bob_quote["article_end"]) == (bob_quote["span_start"], bob_quote["span_end"]) == span_of(TEXT, QUOTE)
+    assert bob_quote["clipped"] is False
 
 
 def test_pandas_reads_the_sentence_export(app, runner, tmp_path):
@@ -453,3 +469,91 @@ def test_export_brings_automatic_gold_up_to_date(app, runner, tmp_path):
         write(session, lambda: put_label(session, ids["users"]["alice"], ids["article_id"], 3, "CFS"))
     records = run_export(runner, tmp_path, "news", name="again.jsonl")
     assert [(r["label"], r["label_source"]) for r in records][3] == ("NFS", "majority")  # NFS, NFS, CFS: 2/3 >= 0.66
+
+
+# ---------------------------------------------------------------- offsets of random spans, both units
+
+FUZZ = settings(
+    max_examples=400 if os.environ.get("ANNOTATOR_FUZZ") == "thorough" else 25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+# Pieces of news-like text: sentence ends of several kinds, CRLF and blank lines, emoji (two UTF-16
+# units), combining accents, curly quotes, an abbreviation; joined at random they make articles of
+# a few sentences with whitespace of several kinds between them.
+_PIECES = (
+    "The ferry was late again. ", "“Nobody told us!” ", "a commuter shouted. ", "Tolls rose 7.5% ", "in March.\r\n",
+    "Ticket prices 🚢 doubled. ", "Mayor Zoe\u0308 Brandt ", "said: “We will look at it.” ", "Cafe\u0301 owners worry.\n\n",
+    "Why? ", "Dr. Ito disagreed ", "🙂", "\n", "Service resumes Monday.",
+)
+
+
+@st.composite
+def _article_and_spans(draw):
+    text = "".join(draw(st.lists(st.sampled_from(_PIECES), min_size=2, max_size=9)))
+    n = len(text)
+    bounds = st.integers(0, n - 1).flatmap(lambda a: st.tuples(st.just(a), st.integers(a + 1, n)))
+    spans = draw(st.lists(st.tuples(st.sampled_from(["alice", "bob", "gold"]), st.sampled_from(["QUOTE", "SOURCE", "CUE"]), bounds), max_size=12))
+    return text, [(who, label, a, b) for who, label, (a, b) in spans]
+
+
+def test_every_offset_identity_holds_for_random_spans_in_both_units(app):
+    """For random spans (many across sentence boundaries, some over whitespace only): in the sentence unit
+    every piece satisfies row_text[start:end] == article_text[article_start:article_end] == its text, and
+    article_text[span_start:span_end] is the whole span; the pieces of a span are exactly its overlaps with
+    the sentences; in the article unit text[start:end] == text."""
+    with app.app_context():
+        session = db.session
+        begin_write(session)
+        project = projects.create_project(session, "fuzz", labelschema.preset("claims"))
+        users = {name: accounts.create_user(session, name, "annotator", "correct horse").id for name in ("alice", "bob")}
+        session.commit()
+        project_id = project.id
+    counter = itertools.count()
+
+    @FUZZ
+    @given(case=_article_and_spans())
+    def check(case):
+        text, spans = case
+        k = next(counter)
+        with app.app_context():
+            session = db.session
+            begin_write(session)
+            project = session.get(Project, project_id)
+            articles.store_articles(session, project, [ArticleRecord(f"fuzz-{k}", "Fuzz", text, {})], "test")
+            article = session.scalar(select(Article).where(Article.project_id == project_id, Article.external_id == f"fuzz-{k}"))
+            assert article.text == text
+            sentences = [(s.index, s.start, s.end) for s in article.sentences]
+            whole: dict[str, tuple[int, int]] = {}
+            for i, (who, label, a, b) in enumerate(spans):
+                uid = f"{who}-{i}"
+                whole[uid] = (a, b)
+                if who == "gold":
+                    session.add(GoldSpan(uid=uid, article_id=article.id, label=label, start=a, end=b, provenance="adjudicated"))
+                else:
+                    session.add(Span(uid=uid, article_id=article.id, user_id=users[who], label=label, start=a, end=b))
+            session.commit()
+            only_this = (article.id - 1, article.id)
+            (record,) = validate(list(export.iter_records(session, project_id, "article", id_range=only_this)), "article")
+            rows = validate(list(export.iter_records(session, project_id, "sentence", id_range=only_this)), "sentence")
+            session.rollback()
+
+        check_offsets(record)
+        assert sorted(s["id"] for a in record["annotations"] for s in a["spans"]) == sorted(u for u in whole if not u.startswith("gold"))
+        assert sorted(s["id"] for s in record["gold"]["spans"]) == sorted(u for u in whole if u.startswith("gold"))
+        pieces: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for row in rows:
+            assert text[row["start"] : row["end"]] == row["text"]
+            for span in row["spans"] + [s for a in row["annotations"] for s in a["spans"]]:
+                assert row["text"][span["start"] : span["end"]] == span["text"]
+                assert text[span["article_start"] : span["article_end"]] == span["text"]
+                assert (span["article_start"] - row["start"], span["article_end"] - row["start"]) == (span["start"], span["end"])
+                assert (span["span_start"], span["span_end"]) == whole[span["id"]]
+                assert text[span["span_start"] : span["span_end"]] == text[slice(*whole[span["id"]])]
+                assert span["clipped"] == ((span["article_start"], span["article_end"]) != whole[span["id"]])
+                pieces[span["id"]].append((span["article_start"], span["article_end"]))
+        for uid, (a, b) in whole.items():
+            expected = [(max(a, s), min(b, e)) for _, s, e in sentences if s < b and a < e]
+            assert pieces.get(uid, []) == expected, (uid, text, sentences)
+
+    check()
