@@ -786,11 +786,13 @@ def disagreement_rows(session: Session, head: ProjectHead, labels: ProjectLabels
     """Sentences labelled by two or more annotators who disagree on the label, a span or a link,
     least agreement first.
 
-    A span (label, start, end) belongs to every sentence it overlaps; it is
-    disputed there unless every annotator who labelled that sentence marked
-    exactly it. A link belongs to the sentences its first span (the quote)
-    overlaps; it is disputed unless every annotator of the sentence made the
-    same link (same type, same two spans exactly). Order: label agreement
+    A span (label, start, end) belongs to one sentence, the first it overlaps
+    that two or more annotators labelled (so a quote that runs into the next
+    sentence is one dispute, not one per sentence); it is disputed there
+    unless every annotator who labelled that sentence marked exactly it. A
+    link belongs to the sentence its first span (the quote) belongs to; it is
+    disputed unless every annotator of the sentence made the same link (same
+    type, same two spans exactly). Order: label agreement
     (share of agreeing annotator pairs) ascending, then disputed spans + links
     descending, then article and position.
     """
@@ -809,27 +811,31 @@ def disagreement_rows(session: Session, head: ProjectHead, labels: ProjectLabels
 
     span_marks: dict[tuple[int, tuple], int] = defaultdict(int)
     by_id = {s[0]: s for s in data.spans}
-    home: dict[int, list[int]] = defaultdict(list)
+    home: dict[int, int] = {}  # span id -> the one item (sentence) it counts in
     if data.spans:
         cols = list(zip(*data.spans))
         span_k, rows = span_sentence_rows(sentences, np.array(cols[1]), np.array(cols[4]), np.array(cols[5]))
+        # (span, sentence) pairs come span by span, each span's sentences in text order
         for k, item in zip(span_k.tolist(), item_of_row[rows].tolist()):
-            home[data.spans[k][0]].append(item)
+            sid = data.spans[k][0]
+            if item >= 0 and m[item] >= 2 and sid not in home:
+                home[sid] = item
     for sid, art, user, label, start, end in data.spans:
-        bit = 1 << column_of[user] if user in column_of else 0
-        for item in home[sid]:
-            if item >= 0:
-                span_marks[(item, (label, start, end))] |= bit
+        item = home.get(sid)
+        if item is not None:
+            bit = 1 << column_of[user] if user in column_of else 0
+            span_marks[(item, (label, start, end))] |= bit
     link_marks: dict[tuple[int, tuple], int] = defaultdict(int)
     for _art, user, rtype, f, t in data.relations:
         if f not in by_id or t not in by_id:
             continue
+        item = home.get(f)
+        if item is None:
+            continue
         a, b = by_id[f], by_id[t]
         key = (rtype, a[3:6], b[3:6])
         bit = 1 << column_of[user] if user in column_of else 0
-        for item in home[f]:
-            if item >= 0:
-                link_marks[(item, key)] |= bit
+        link_marks[(item, key)] |= bit
     span_disputes = np.zeros(len(m), dtype=np.int64)
     link_disputes = np.zeros(len(m), dtype=np.int64)
     rater_cache: dict[int, int] = {}

@@ -561,3 +561,29 @@ def test_span_sentence_rows_match_a_plain_loop():
     )
     assert got == expected and len(expected) > 100
     assert pa.overlapped_sentences(sentences, 7, 0, 1000) == [r for r in range(len(ids)) if arts[r] == 7]
+
+
+def test_a_span_across_sentences_is_one_dispute_and_one_span(app):
+    """A quote running from sentence 0 into sentence 1 that only ann marked is one disputed span, in the
+    sentence it starts in, not one in each; span agreement compares it once, as a whole span."""
+    ratings = [{"ann": "CFS", "ben": "CFS"}, {"ann": "CFS", "ben": "CFS"}, {"ann": "NFS", "ben": "NFS"}]
+    seeded = seed(app, ratings)
+    (s0, e0), (s1, e1), (s2, _) = seeded.offsets
+    across = (s0 + 9, s1 + 8)
+    add_spans(app, seeded, [
+        ("ann", 0, "QUOTE", *across), ("ann", 0, "SOURCE", s2, s2 + 8),  # ann links the crossing quote to a source
+        ("ben", 0, "QUOTE", *across),  # ben marks the same quote, with no link
+        ("ben", 0, "CUE", s0 + 2, s1 + 3),  # ben's cue also crosses: marked by ben only
+    ], [("attributed_to", 0, 1)])
+    with app.app_context():
+        rows = pa.disagreements(db.session, seeded.project_id)
+        summary = pa.summary(db.session, seeded.project_id)
+    by_item = {seeded.sentences.index(r["sentence_id"]): r for r in rows}
+    assert sorted(by_item) == [0, 2]  # sentence 1 is not disputed: both crossing spans start in sentence 0
+    assert by_item[0]["span_disputes"] == 1 and by_item[0]["link_disputes"] == 1  # ben's cue; ann's link
+    assert by_item[2]["span_disputes"] == 1 and by_item[2]["link_disputes"] == 0  # ann's source
+    (pair,) = summary["spans"]["pairs"]
+    quote = pair["per_label"]["QUOTE"]["exact"]
+    assert (quote["tp"], quote["fp"], quote["fn"]) == (1, 0, 0)
+    assert pair["per_label"]["CUE"]["exact"]["fn"] + pair["per_label"]["CUE"]["exact"]["fp"] == 1
+    assert summary["spans"]["n_spans"] == 4

@@ -278,3 +278,15 @@ def test_review_index_links_to_every_reviewer_tool_and_each_link_answers(browser
     for url in wanted:
         assert url in links, url
         assert browser.get(url).status_code == 200, url
+
+
+def test_queue_lists_a_span_across_sentences_once(app, browser):
+    """ann's quote runs from sentence 0 into sentence 1, ben marked none: one disputed span, one row (sentence 0)."""
+    seeded = seed(app, [{"ann": "CFS", "ben": "CFS"}, {"ann": "CFS", "ben": "CFS"}], annotators_per_article=2)
+    (s0, _), (s1, _) = seeded.offsets
+    add_spans(app, seeded, [("ann", 0, "QUOTE", s0 + 9, s1 + 8)])
+    add_user(app, "rita", "reviewer", PASSWORD)
+    login(browser, "rita")
+    html = browser.get(f"/review/{seeded.project_id}/queue").get_data(as_text=True)
+    assert queue_ids(html) == [seeded.sentences[0]]
+    assert "1 sentence shown of 1" in html
