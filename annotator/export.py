@@ -51,6 +51,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
@@ -156,6 +157,37 @@ def parse_split(spec: str) -> list[tuple[str, float]]:
     if abs(total - 1.0) > SPLIT_TOLERANCE:
         raise ExportError(f"split proportions must sum to 1 (they sum to {total:.12g})")
     return parts
+
+
+_UNSAFE_IN_NAME = re.compile(r"[^\w.-]+")  # keeps letters and digits of any script, '_', '.', '-'
+_NOT_ASCII_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def download_name(project_name: str, project_id: int, unit: str, filters: Filters = Filters(), ascii_only: bool = False) -> str:
+    """The file name of a download, distinct per unit and filter:
+    ``<project>.<unit>[.gold][.labels-CFS-UFS][.by-alice-bob].jsonl``.
+
+    Runs of anything but letters, digits, '_', '.' and '-' become '-' (no path
+    separators, quotes or control characters; no leading dot); ascii_only also
+    spells letters without their accents and drops what has no ASCII form,
+    for the plain ``filename`` of a Content-Disposition header.
+    """
+
+    def part(value: str, limit: int) -> str:
+        value = _UNSAFE_IN_NAME.sub("-", unicodedata.normalize("NFC", value))
+        if ascii_only:
+            value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+            value = _NOT_ASCII_NAME.sub("-", value)
+        return value.strip("-.")[:limit].rstrip("-.")
+
+    parts = [part(project_name, 80) or f"project-{project_id}", unit]
+    if filters.gold_only:
+        parts.append("gold")
+    for prefix, values in (("labels", filters.labels), ("by", filters.annotators)):
+        value = part("-".join(values), 60) if values else ""
+        if value:
+            parts.append(f"{prefix}-{value}")
+    return ".".join(parts) + ".jsonl"
 
 
 def split_of(external_id: str, splits: Sequence[tuple[str, float]], seed: int) -> str:

@@ -1,7 +1,7 @@
 """Dataset download for reviewers and admins: the same JSONL as `annotator export`, streamed."""
 from __future__ import annotations
 
-import re
+from urllib.parse import quote
 
 from flask import Blueprint, Response, request, stream_with_context
 
@@ -55,9 +55,13 @@ def export_jsonl(project_id: int):
         finally:
             db.session.rollback()  # end the long read transaction
 
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", project.name).strip("-") or f"project-{project.id}"
+    name = export.download_name(project.name, project.id, unit, filters)
+    plain = export.download_name(project.name, project.id, unit, filters, ascii_only=True)
+    disposition = f'attachment; filename="{plain}"'
+    if name != plain:  # RFC 6266 / 5987: the real name for browsers that read it
+        disposition += f"; filename*=UTF-8''{quote(name, safe='')}"
     return Response(
         stream_with_context(generate()),
         mimetype="application/jsonl",
-        headers={"Content-Disposition": f'attachment; filename="{name}.{unit}.jsonl"', "X-Content-Type-Options": "nosniff"},
+        headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"},
     )

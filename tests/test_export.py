@@ -427,6 +427,37 @@ def test_web_download_for_reviewers_and_admins(app, browser, tmp_path):
     assert browser.get(f"/projects/{info['project_id'] + 999}/export.jsonl").status_code == 404
 
 
+def test_web_download_names_say_unit_and_filters(app, browser, runner):
+    """Each unit and filter gives its own file name, so downloads do not overwrite one another."""
+    info = build_project(app)
+    browser.login("rita", "correct horse")
+    url = f"/projects/{info['project_id']}/export.jsonl"
+    expected = {
+        "": "news.sentence.jsonl",
+        "?unit=sentence&gold_only=0": "news.sentence.jsonl",
+        "?unit=article": "news.article.jsonl",
+        "?gold_only=1": "news.sentence.gold.jsonl",
+        "?unit=article&gold_only=yes": "news.article.gold.jsonl",
+        "?labels=CFS,UFS": "news.sentence.labels-CFS-UFS.jsonl",
+        "?annotator=alice&annotator=bob": "news.sentence.by-alice-bob.jsonl",
+        "?unit=article&gold_only=1&labels=CFS&annotator=carol": "news.article.gold.labels-CFS.by-carol.jsonl",
+    }
+    for query, name in expected.items():
+        response = browser.get(url + query)
+        assert response.status_code == 200, query
+        assert response.headers["Content-Disposition"] == f'attachment; filename="{name}"', query
+        response.close()
+    # A name with letters beyond ASCII: an ASCII fallback and the real name (RFC 6266), never a path.
+    assert runner.invoke(args=["projects", "create", "Zoë’s news/2026"]).exit_code == 0
+    with app.app_context():
+        project_id = db.session.scalar(select(Project.id).where(Project.name == "Zoë’s news/2026"))
+    response = browser.get(f"/projects/{project_id}/export.jsonl?gold_only=1")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == (
+        "attachment; filename=\"Zoe-s-news-2026.sentence.gold.jsonl\"; filename*=UTF-8''Zo%C3%AB-s-news-2026.sentence.gold.jsonl"
+    )
+
+
 def test_export_streams_in_batches(app):
     """Records come batch by batch: with a batch of 2 articles, 5 articles take 3 batches."""
     info = build_project(app, extra_articles=4)
