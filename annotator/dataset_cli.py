@@ -137,6 +137,13 @@ def export_command(project: str | None, unit: str, output: str | None, gold_only
             handle.flush()
     for name, n in written.items():
         click.echo(f"exported {n} {unit} record(s) to {paths[name]}", err=True)
+    empty = [name for name in names if splits and not written.get(name)]
+    if empty:
+        click.echo(
+            f"warning: empty split(s) {', '.join(empty)}: no exported record fell there (each article goes to one split "
+            "by a hash of its id, so with few articles a small split can get none; try other proportions or --seed)",
+            err=True,
+        )
 
 
 # Records are short-lived trees of dicts: a full collection every 700 allocations only costs time.

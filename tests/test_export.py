@@ -307,6 +307,30 @@ def test_split_by_article_is_reproducible(app, runner, tmp_path):
     assert {r["id"] for r in train} == {i for i in ids["train"] | ids["dev"] | ids["test"] if export.split_of(i, [("train", 0.5), ("test", 0.5)], 13) == "train"}
 
 
+def test_split_warns_when_a_split_is_empty(app, runner, tmp_path):
+    """3 articles at 0.8/0.1/0.1 (seed 13) all go to train: one warning line on stderr names dev and test,
+    the files are still written (empty) and the exit code is 0; no warning when every split got records."""
+    build_project(app, extra_articles=2)
+    ids = ["art-1", "plain-000", "plain-001"]
+    splits = export.parse_split("train=0.8,dev=0.1,test=0.1")
+    assert {export.split_of(i, splits, 13) for i in ids} == {"train"}
+    result = runner.invoke(args=["export", "news", "--split", "train=0.8,dev=0.1,test=0.1", "--seed", "13", "-o", str(tmp_path / "x")])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: empty split(s) dev, test: "), warnings
+    assert (tmp_path / "x.dev.jsonl").read_bytes() == b"" == (tmp_path / "x.test.jsonl").read_bytes()
+    assert len(read_jsonl(tmp_path / "x.train.jsonl")) == 8
+    result = runner.invoke(args=["export", "news", "--jobs", "2", "--split", "train=0.8,dev=0.1,test=0.1", "-o", str(tmp_path / "p")])
+    assert result.exit_code == 0 and "warning: empty split(s) dev, test: " in result.stderr, result.output  # forked workers too
+    assert [export.split_of(i, [("a", 0.5), ("b", 0.5)], 13) for i in ids] == ["a", "a", "b"]
+    result = runner.invoke(args=["export", "news", "--unit", "article", "--split", "a=0.5,b=0.5", "--seed", "13", "-o", str(tmp_path / "y")])
+    assert result.exit_code == 0 and "warning" not in result.stderr, result.output
+    # Filters can empty a split too: only art-1 has gold, and it went to a.
+    result = runner.invoke(args=["export", "news", "--gold-only", "--split", "a=0.5,b=0.5", "--seed", "13", "-o", str(tmp_path / "z")])
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert result.exit_code == 0 and len(warnings) == 1 and warnings[0].startswith("warning: empty split(s) b: "), result.stderr
+
+
 def test_parallel_export_is_byte_identical(app, runner, tmp_path):
     """Forked workers, one per article range, give exactly what one process gives (and the database still works after)."""
     info = build_project(app, extra_articles=40)
