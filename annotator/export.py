@@ -21,10 +21,10 @@ are the piece's ``text``), ``span_start``/``span_end`` are the whole span in
 the article, and ``clipped`` is true when the piece is less than the whole span
 (a span across a sentence boundary: one piece per sentence, all under the
 span's id).  A span over only the whitespace between sentences is in no
-sentence record (the article unit has it).  A relation appears in the sentences of both
-its ends and names each end's span id and sentence index (``from_sentence``,
-``to_sentence``), so a quote linked to a source in the next sentence is
-visible from both.
+sentence record (the article unit has it).  A relation appears in the
+sentences of both its ends and names each end's span id and sentence index
+(``from_sentence``, ``to_sentence``), so a quote linked to a source in the
+next sentence is visible from both.
 
 Records stream in article id order, in batches of BATCH_SIZE articles, each
 batch loaded with one SQLAlchemy Core query per table (no ORM objects, no
