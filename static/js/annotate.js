@@ -802,6 +802,7 @@ function spanKey(name) {
     if (dup) { selectSpan(dup.id, false); hint(`That text is already a ${name} span.`); return; }
     const op = { op: "span", id: newUid(), label: name, start, end };
     change(op);
+    if (sentenceOfPos(start) !== S.current) setCurrent(sentenceOfPos(start), false);
     S.selected = op.id;
     renderAll();
     selectSpan(op.id);
@@ -969,6 +970,9 @@ document.addEventListener("selectionchange", () => {
   if (!S.map) return;
   const sel = textSelection();
   if (sel) {
+    // Marking text makes its sentence (where the marking starts) the current one: the next label key labels it.
+    const sentence = sentenceOfPos(S.map.toCodePoint(sel.s, "floor"));
+    if (sentence !== S.current) setCurrent(sentence, false);
     const keys = S.schema.span_labels.filter((x) => x.key).map((x) => `${x.key} ${x.name}`).join(", ");
     hint(`Selected “${excerpt(S.map.text.slice(sel.s, sel.e), 60)}”: ${keys}${S.selected ? ", f fits the selected span to it" : ""}.`, "mode");
   }

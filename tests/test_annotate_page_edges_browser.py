@@ -1,0 +1,99 @@
+"""The annotation page at its edges, in Chromium (issue 12): which sentence a label key labels after
+marking text far away, spans that run across sentences, which source keyboard linking proposes,
+the Spans panel per sentence, 1-based sentence numbers, and a 390 px wide phone.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from annotator import accounts, resegment
+from annotator.db import db
+from annotator.ingest import ArticleRecord
+from annotator.models import Sentence
+
+from .conftest import needs_chromium
+from .test_annotate_browser import (
+    _CHAR_POINTS,
+    SOURCE,
+    TEXT,
+    TITLE,
+    click_text,
+    db_labels,
+    db_relations,
+    db_spans,
+    open_page,
+    seed,
+    wait_saved,
+)
+
+pytestmark = needs_chromium
+
+# 200 sentences, one a line; every "number N reports" is unique (N is the 0-based index).
+LONG = "\n".join(f"Report number {i} reports that the harbour committee met for the {i + 1}th time." for i in range(200))
+
+
+def drag_select(page, needle: str, nth: int = 0) -> None:
+    """Scroll the text into the middle of the window (wherever it is in the article), then select it by dragging."""
+    page.evaluate(
+        """([needle, nth]) => {
+             const full = document.getElementById('text').textContent;
+             let at = -1;
+             for (let i = 0; i <= nth; i++) at = full.indexOf(needle, at + 1);
+             let seen = 0;
+             for (const piece of document.querySelectorAll('#text .pc')) {
+               if (at < seen + piece.textContent.length) { piece.scrollIntoView({block: 'center'}); return; }
+               seen += piece.textContent.length;
+             }
+           }""",
+        [needle, nth],
+    )
+    box = page.evaluate(_CHAR_POINTS, [needle, nth])
+    page.mouse.move(box["x1"], box["y1"])
+    page.mouse.down()
+    page.mouse.move((box["x1"] + box["x2"]) / 2, (box["y1"] + box["y2"]) / 2, steps=4)
+    page.mouse.move(box["x2"], box["y2"], steps=4)
+    page.mouse.up()
+    assert page.evaluate("() => window.getSelection().toString()") == needle
+
+
+def current_text(page) -> str:
+    return page.evaluate("() => [...document.querySelectorAll('#text .pc.cur')].map((p) => p.textContent).join('')")
+
+
+def labels(app, user: str, article_id: int) -> dict[int, str]:
+    return {i: label for i, (label, _) in db_labels(app, user, article_id).items()}
+
+
+# ------------------------------------------------------------------ 1. the label goes to the sentence being marked
+
+
+def test_marking_text_far_away_makes_its_sentence_the_one_a_label_key_labels(app, server, chromium):
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"])
+    assert current_text(page).startswith("Report number 0 ")
+
+    # Mark a quote in sentence 154 with the mouse, make it a span, then press a label key.
+    drag_select(page, "the harbour committee met for the 155th time")
+    page.keyboard.press("q")
+    scrolled = page.evaluate("() => window.scrollY")
+    page.keyboard.press("2")
+    wait_saved(page)
+    assert labels(app, "ann", ids["long"]) == {154: "UFS"}  # not sentence 0, the one current before
+    assert current_text(page).startswith("Report number 155 ")  # and on to the next one, as after any label
+    assert abs(page.evaluate("() => window.scrollY") - scrolled) < 200  # the page did not jump back to the top
+    assert [label for _, label, _, _ in db_spans(app, "ann", ids["long"])] == ["QUOTE"]
+
+    # Text merely selected (no span made) decides it too.
+    drag_select(page, "Report number 90 reports")
+    page.keyboard.press("3")
+    wait_saved(page)
+    assert labels(app, "ann", ids["long"]) == {154: "UFS", 90: "NFS"}
+    assert current_text(page).startswith("Report number 91 ")
+
+    # Clicking a span's label tag makes the span's sentence current.
+    page.keyboard.press("Escape")
+    page.evaluate("() => document.querySelector('#text .tag').scrollIntoView({block: 'center'})")
+    page.locator("#text .tag").first.click()
+    assert current_text(page).startswith("Report number 154 ")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
