@@ -97,3 +97,49 @@ def test_marking_text_far_away_makes_its_sentence_the_one_a_label_key_labels(app
     assert current_text(page).startswith("Report number 154 ")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+# ------------------------------------------------------------------ 3. keyboard linking proposes the nearest source
+
+LINKS_TEXT = (
+    "Quarterly report\n"
+    "Lena Park, the finance officer, opened the meeting.\n"
+    "The budget was discussed at length by everyone present.\n"
+    "Ana Ruiz, who has been mayor of the town for eleven years, said \u201cwe will build it\u201d today.\n"
+    "Tom Berg disagreed with the plan.\n"
+    "\u201cPrices will fall,\u201d the report says.\n"
+    "Nobody else spoke."
+)
+
+
+def test_keyboard_linking_proposes_the_nearest_source_first(app, server, chromium):
+    ids = seed(app, [ArticleRecord("links", "Quarterly report", LINKS_TEXT)], users=("ann",))
+    article_id = ids["links"]
+    page = open_page(chromium, server, "ann", article_id)
+    for needle, key in [("Lena Park", "s"), ("Ana Ruiz", "s"), ("Tom Berg", "s"), ("we will build it", "q"), ("Prices will fall", "q")]:
+        drag_select(page, needle)
+        page.keyboard.press(key)
+        page.keyboard.press("Escape")
+    wait_saved(page)
+    uid = {LINKS_TEXT[s:e]: u for u, _, s, e in db_spans(app, "ann", article_id)}
+
+    def proposed_for(quote: str) -> str:
+        click_text(page, quote)
+        page.keyboard.press("l")
+        page.keyboard.press("n")
+        return page.locator("#text .tag.anchor").get_attribute("data-span")
+
+    # In the quote's own sentence first, although Tom Berg (next sentence) is fewer characters away.
+    assert proposed_for("we will build it") == uid["Ana Ruiz"]
+    page.keyboard.press("Enter")
+    # None in its sentence: the nearest by characters (the sentence before), not the first in the article.
+    assert proposed_for("Prices will fall") == uid["Tom Berg"]
+    page.keyboard.press("n")  # then the next nearest
+    assert page.locator("#text .tag.anchor").get_attribute("data-span") == uid["Ana Ruiz"]
+    page.keyboard.press("p")
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    assert sorted(db_relations(app, "ann")) == sorted(
+        [("attributed_to", uid["we will build it"], uid["Ana Ruiz"]), ("attributed_to", uid["Prices will fall"], uid["Tom Berg"])]
+    )
+    page.context.close()

@@ -160,6 +160,11 @@ function sentenceOfPos(cp) {
   return found < 0 ? 0 : S.sentences[found].index;
 }
 
+/** The first and last sentence (indices) a span lies in: they differ for a span across a sentence boundary. */
+function sentencesOf(span) {
+  return [sentenceOfPos(span.start), sentenceOfPos(Math.max(span.start, span.end - 1))];
+}
+
 function relationsOf(uid) {
   return [...S.relations.values()].filter((r) => r.from === uid || r.to === uid);
 }
@@ -885,13 +890,26 @@ function startLink(type) {
   const fromSide = rel.from.includes(span.label);
   if (!fromSide && !rel.to.includes(span.label)) { hint(`A ${span.label} span cannot be linked with ${type}.`, "warn"); return; }
   const wanted = fromSide ? rel.to : rel.from;
-  const candidates = orderedSpans().filter((x) => x.id !== span.id && wanted.includes(x.label)).map((x) => x.id);
+  const candidates = nearestFirst(span, orderedSpans().filter((x) => x.id !== span.id && wanted.includes(x.label))).map((x) => x.id);
   S.link = { type, fromSide, anchor: span.id, candidates, at: -1 };
   markSelected();
   renderToolbar();
   hint(candidates.length
-    ? `Linking: click the ${wanted.join("/")} (or n / p to choose and Enter), Esc cancels. You may also select new text and press its span key.`
+    ? `Linking: click the ${wanted.join("/")} (or n / p to choose, nearest first, and Enter), Esc cancels. You may also select new text and press its span key.`
     : `Linking: no ${wanted.join("/")} span yet: select its text and press its span key (Esc cancels).`, "mode");
+}
+
+/** Link candidates as n proposes them: those sharing a sentence with the anchor first, then by distance in characters. */
+function nearestFirst(anchor, spans) {
+  const [a0, a1] = sentencesOf(anchor);
+  const key = (x) => {
+    const [b0, b1] = sentencesOf(x);
+    const gap = Math.max(0, Math.max(anchor.start, x.start) - Math.min(anchor.end, x.end));
+    return [b0 <= a1 && a0 <= b1 ? 0 : 1, gap, x.start];
+  };
+  const keyed = spans.map((x) => [key(x), x]);
+  keyed.sort(([k1], [k2]) => k1[0] - k2[0] || k1[1] - k2[1] || k1[2] - k2[2]);
+  return keyed.map(([, x]) => x);
 }
 
 function finishLink(target) {
@@ -1037,7 +1055,7 @@ function buildHelp() {
   const left = [
     section("Sentence labels (then on to the next sentence)", labels(S.schema.sentence_labels)),
     section("Span labels: on selected text, a new span; on a selected span, relabel", labels(S.schema.span_labels)),
-    section("Links", S.schema.relation_types.filter((x) => x.key).map((x) => [x.key, `${x.name}: select a ${x.from.join("/")}, press ${x.key}, then click a ${x.to.join("/")} (or n / p, Enter)`])),
+    section("Links", S.schema.relation_types.filter((x) => x.key).map((x) => [x.key, `${x.name}: select a ${x.from.join("/")}, press ${x.key}, then click a ${x.to.join("/")} (or n / p, nearest first, Enter)`])),
   ];
   document.getElementById("help-keys").replaceChildren(
     el("div", { class: "help-col" }, ...left),
