@@ -143,3 +143,39 @@ def test_keyboard_linking_proposes_the_nearest_source_first(app, server, chromiu
         [("attributed_to", uid["we will build it"], uid["Ana Ruiz"]), ("attributed_to", uid["Prices will fall"], uid["Tom Berg"])]
     )
     page.context.close()
+
+
+# ------------------------------------------------------------------ 13. the Spans panel: this sentence first
+
+
+def test_the_spans_panel_lists_the_current_sentences_spans_with_the_article_behind_a_toggle(app, server, chromium):
+    ids = seed(app, [ArticleRecord("links", "Quarterly report", LINKS_TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["links"])
+    for needle, key in [("Lena Park", "s"), ("Ana Ruiz", "s"), ("we will build it", "q"), ("Tom Berg", "s")]:
+        drag_select(page, needle)
+        page.keyboard.press(key)
+        page.keyboard.press("Escape")
+    wait_saved(page)
+    shown = lambda: [t.split(" ", 1)[1].strip() for t in page.locator("#spans li .span-text").all_text_contents()]  # noqa: E731
+
+    click_text(page, "discussed")  # sentence 3: none of its own
+    assert shown() == []
+    assert page.locator("#spans-empty").is_visible() and "sentence 3" in page.locator("#spans-empty").text_content()
+    page.keyboard.press("j")  # sentence 4: its two spans, in text order
+    assert shown() == ["Ana Ruiz", "we will build it"]
+    assert "sentence 4" in page.locator("#spans-heading").text_content()
+    assert page.locator("#spans-count").text_content().strip() == "2 of 4"
+
+    page.locator("#spans-all").check()  # the whole article
+    assert shown() == ["Lena Park", "Ana Ruiz", "we will build it", "Tom Berg"]
+    page.locator("#spans li .span-text", has_text="Lena Park").click()  # choosing one there makes its sentence current
+    assert current_text(page).startswith("Lena Park")
+    page.keyboard.press("1")
+    wait_saved(page)
+    assert labels(app, "ann", ids["links"]) == {1: "CFS"}
+    page.locator("#spans-all").uncheck()
+    assert shown() == []  # sentence 3 (1-based) is current now: it has none
+    page.keyboard.press("k")
+    assert shown() == ["Lena Park"]
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

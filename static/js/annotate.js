@@ -44,6 +44,7 @@ const S = {
   spans: new Map(), // uid -> {id, label, start, end}
   relations: new Map(), // uid -> {id, type, from, to}
   current: 0,
+  allSpans: false, // the Spans panel lists the whole article (else the current sentence's spans)
   selected: null, // span uid
   link: null, // {type, fromSide: bool, anchor: uid, candidates: [uid], at: number}
   colors: new Map(), // label name -> colour
@@ -529,17 +530,47 @@ function renderLists() {
   document.getElementById("links-count").textContent = String(rels.length);
   document.getElementById("links-empty").hidden = rels.length > 0;
 
+  renderSpanList();
+}
+
+/** The Spans panel: the current sentence's spans (a span across sentences is listed in each), or the whole article. */
+function renderSpanList() {
   const list = document.getElementById("spans");
-  const spans = orderedSpans();
+  const all = orderedSpans();
+  const here = S.current + 1; // people read sentence numbers 1-based
+  const spans = S.allSpans ? all : all.filter((x) => {
+    const [a, b] = sentencesOf(x);
+    return a <= S.current && S.current <= b;
+  });
   list.replaceChildren(...spans.map((x) => {
+    const across = acrossNote(x);
     return el("li", { dataset: { span: x.id } },
-      el("button", { type: "button", class: "span-text", onclick: () => selectSpan(x.id, true) }, colouredPill(x.label), ` ${excerpt(spanText(x))}`),
+      el("button", { type: "button", class: "span-text", onclick: () => chooseSpan(x.id) }, colouredPill(x.label), ` ${excerpt(spanText(x))}`,
+        across ? el("span", { class: "across", title: "This span runs across a sentence boundary", text: ` ${across}` }) : null),
       el("button", { type: "button", class: "x", title: "Delete this span", "aria-label": `Delete ${x.label} span`, onclick: () => deleteSpan(x.id) }, "✕"),
     );
   }));
-  document.getElementById("spans-count").textContent = String(spans.length);
-  document.getElementById("spans-empty").hidden = spans.length > 0;
+  document.getElementById("spans-heading").textContent = S.allSpans ? "Spans" : `Spans in sentence ${here}`;
+  document.getElementById("spans-count").textContent = S.allSpans ? String(all.length) : `${spans.length} of ${all.length}`;
+  const empty = document.getElementById("spans-empty");
+  empty.hidden = spans.length > 0;
+  empty.textContent = S.allSpans || !all.length ? "Select text, then press a span key." : `No spans in sentence ${here} yet: select text, then press a span key.`;
   markSelected();
+}
+
+/** A span chosen in the Spans panel: selected, and its sentence made current unless it already touches that one. */
+function chooseSpan(uid) {
+  const span = S.spans.get(uid);
+  if (!span) return;
+  const [a, b] = sentencesOf(span);
+  if (S.current < a || S.current > b) setCurrent(a, false);
+  selectSpan(uid, true);
+}
+
+/** "sentences 5–6" for a span that runs across a sentence boundary (1-based, as people read them), else null. */
+function acrossNote(span) {
+  const [a, b] = sentencesOf(span);
+  return a === b ? null : `sentences ${a + 1}–${b + 1}`;
 }
 
 function colouredPill(name) {
@@ -632,10 +663,12 @@ function setCurrent(index, scroll = true) {
   if (!sentenceCount()) return;
   const clamped = Math.max(0, Math.min(sentenceCount() - 1, index));
   if (clamped !== S.current || timer.sentence === null) timer.switchTo(clamped);
+  const moved = clamped !== S.current;
   S.current = clamped;
   markCurrent();
   renderMargin();
   renderCurrentInfo();
+  if (moved && !S.allSpans) renderSpanList();
   if (scroll) scrollToSentence(clamped);
 }
 
@@ -1025,6 +1058,11 @@ function goNext(event) {
 }
 document.getElementById("next-article").addEventListener("click", goNext);
 
+document.getElementById("spans-all").addEventListener("change", (event) => {
+  S.allSpans = event.target.checked;
+  renderSpanList();
+});
+
 document.getElementById("alert-reload").addEventListener("click", () => window.location.reload());
 document.getElementById("alert-close").addEventListener("click", () => { alertEl.hidden = true; });
 
@@ -1078,7 +1116,8 @@ document.addEventListener("keydown", (event) => {
   if (!S.map || event.isComposing) return;
   if (helpEl.open) return; // the dialog handles Esc itself
   const t = event.target;
-  if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+  const typing = t && (t.isContentEditable || /^(TEXTAREA|SELECT)$/.test(t.tagName) || (t.tagName === "INPUT" && !/^(checkbox|radio)$/.test(t.type)));
+  if (typing) return; // a checkbox (the Spans panel's toggle) keeps the keys working
   const key = event.key;
   const plain = !event.ctrlKey && !event.metaKey && !event.altKey;
   let handled = true;
