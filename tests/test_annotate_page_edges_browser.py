@@ -179,3 +179,35 @@ def test_the_spans_panel_lists_the_current_sentences_spans_with_the_article_behi
     assert shown() == ["Lena Park"]
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+# ------------------------------------------------------------------ 2. a span across a sentence boundary says so
+
+
+def test_a_span_across_sentences_is_marked_as_such(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    across = "she said. \u201cNobody wants"  # the end of sentence 5 into sentence 6 (1-based)
+    drag_select(page, across)
+    assert "sentences 5\u20136" in page.locator("#hint").text_content()  # said before the span is made
+    page.keyboard.press("q")
+    wait_saved(page)
+    [(_, label, s, e)] = db_spans(app, "ann", ids["bridge"])
+    assert (label, TEXT[s:e]) == ("QUOTE", across)
+    assert "sentences 5\u20136" in page.locator("#hint").text_content()
+    item = page.locator("#spans li", has_text="Nobody wants")
+    assert item.is_visible() and "sentences 5\u20136" in item.text_content()
+    assert item.locator(".across").is_visible()
+
+    # A span inside one sentence has no such note; and after a reload the note is still there.
+    drag_select(page, SOURCE)
+    page.keyboard.press("s")
+    wait_saved(page)
+    page.reload()
+    page.wait_for_selector("#annotate[data-ready=true]")
+    page.locator("#spans-all").check()
+    assert "sentences" not in page.locator("#spans li", has_text=SOURCE).text_content()
+    assert "sentences 5\u20136" in page.locator("#spans li", has_text="Nobody wants").text_content()
+    click_text(page, "Nobody")  # selecting it says so in the hint line too
+    assert "sentences 5\u20136" in page.locator("#hint").text_content()
+    page.context.close()

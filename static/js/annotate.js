@@ -709,7 +709,8 @@ function selectSpan(uid, scroll = false) {
   renderToolbar();
   if (span) {
     const rels = relationsOf(uid).length;
-    hint(`${span.label} “${excerpt(spanText(span), 50)}” selected${rels ? `, ${rels} link${rels > 1 ? "s" : ""}` : ""}: a span key relabels, [ ] { } resize, f fits to the selected text, Del deletes, l links.`);
+    const across = acrossNote(span);
+    hint(`${span.label} “${excerpt(spanText(span), 50)}”${across ? ` (across ${across})` : ""} selected${rels ? `, ${rels} link${rels > 1 ? "s" : ""}` : ""}: a span key relabels, [ ] { } resize, f fits to the selected text, Del deletes, l links.`);
     if (scroll) scrollIntoViewIfNeeded(S.tags.get(uid));
   } else if (!S.link) hint("");
 }
@@ -1025,7 +1026,8 @@ document.addEventListener("selectionchange", () => {
     const sentence = sentenceOfPos(S.map.toCodePoint(sel.s, "floor"));
     if (sentence !== S.current) setCurrent(sentence, false);
     const keys = S.schema.span_labels.filter((x) => x.key).map((x) => `${x.key} ${x.name}`).join(", ");
-    hint(`Selected “${excerpt(S.map.text.slice(sel.s, sel.e), 60)}”: ${keys}${S.selected ? ", f fits the selected span to it" : ""}.`, "mode");
+    const across = acrossNote({ start: S.map.toCodePoint(sel.s, "floor"), end: S.map.toCodePoint(sel.e, "ceil") });
+    hint(`Selected “${excerpt(S.map.text.slice(sel.s, sel.e), 60)}”${across ? ` (across ${across})` : ""}: ${keys}${S.selected ? ", f fits the selected span to it" : ""}.`, "mode");
   }
 });
 
