@@ -211,3 +211,27 @@ def test_a_span_across_sentences_is_marked_as_such(app, server, chromium):
     click_text(page, "Nobody")  # selecting it says so in the hint line too
     assert "sentences 5\u20136" in page.locator("#hint").text_content()
     page.context.close()
+
+
+# ------------------------------------------------------------------ 8. sentence numbers people read are 1-based
+
+
+def test_a_label_refused_after_a_resegmentation_names_the_sentence_1_based(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    for _ in range(3):
+        page.keyboard.press("j")  # index 3: "The council's chief engineer ...", the 4th sentence
+    assert "Sentence 4 of" in page.locator("#current-info").text_content()
+    with app.app_context():  # a reviewer splits it meanwhile
+        who = accounts.get_user(db.session, "ann").id
+        sid = db.session.scalar(select(Sentence.id).where(Sentence.article_id == ids["bridge"], Sentence.index == 3))
+        resegment.split_sentence(db.session, sid, TEXT.index("presented"), who)
+        db.session.commit()
+        db.session.remove()
+    page.keyboard.press("1")
+    page.wait_for_selector("#alert:not([hidden])")
+    alert = page.locator("#alert").text_content()
+    assert "Sentence 4 " in alert and "sentence 3" not in alert.lower(), alert
+    assert "Reload" in alert
+    assert labels(app, "ann", ids["bridge"]) == {}
+    page.context.close()

@@ -283,8 +283,19 @@ function onConflict(op, current) {
   }
 }
 
-function onRejected(op, message, status) {
+function onRejected(op, message, status, data) {
   const what = { label: "label", unlabel: "label removal", span: "span", "span-patch": "span change", "span-del": "span deletion", rel: "link", "rel-del": "link deletion" }[op.op] || op.op;
+  if (op.op === "label" || op.op === "unlabel") {
+    // The API counts sentences from 0; people read them from 1.
+    const n = op.sentence + 1;
+    if (data && data.sentences_changed) {
+      showAlert(`Sentence ${n} is no longer the text you saw: a reviewer split or merged sentences meanwhile, so your ${op.op === "label" ? op.label : "label removal"} was not saved. Reload the article and label it again.`);
+      return;
+    }
+    const said = message.replace(new RegExp(`\\bsentence ${op.sentence}\\b`, "g"), `sentence ${n}`);
+    showAlert(`The server refused a ${what} on sentence ${n} (${status}: ${said}). Reload to see what is saved.`);
+    return;
+  }
   showAlert(`The server refused a ${what} (${status}: ${message}). Reload to see what is saved.`);
 }
 
