@@ -235,3 +235,56 @@ def test_a_label_refused_after_a_resegmentation_names_the_sentence_1_based(app, 
     assert "Reload" in alert
     assert labels(app, "ann", ids["bridge"]) == {}
     page.context.close()
+
+
+# ------------------------------------------------------------------ 12. a 390 px wide phone
+
+
+def test_on_a_phone_the_toolbar_fits_and_the_panels_open_without_scrolling_past_the_article(app, server, chromium, tmp_path):
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844))
+    toolbar = page.evaluate(
+        "() => { const t = document.getElementById('toolbar'); const r = t.getBoundingClientRect();"
+        " return {sw: t.scrollWidth, cw: t.clientWidth, h: r.height, page: document.documentElement.scrollWidth}; }"
+    )
+    assert toolbar["sw"] <= toolbar["cw"] and toolbar["page"] <= 390, toolbar
+    assert toolbar["h"] <= 60, toolbar  # one row, not four rows of buttons over the text
+    for name in ("CFS", "UFS", "NFS"):  # labelling by touch works from that row
+        assert page.locator(f'#toolbar button[data-kind="sentence"][data-label="{name}"]').is_visible()
+    page.screenshot(path=str(tmp_path / "phone.png"))
+
+    # The span tools are one tap away, and they fit too.
+    page.locator("#span-tools-toggle").click()
+    assert page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').is_visible()
+    assert page.evaluate("() => { const t = document.getElementById('toolbar'); return t.scrollWidth <= t.clientWidth; }")
+    page.locator("#span-tools-toggle").click()
+    assert not page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').is_visible()
+
+    # The panels: a visible control in the first screen opens them over the article, with no scrolling.
+    assert not page.locator("#current-panel").is_visible() or page.evaluate(
+        "() => document.getElementById('current-panel').getBoundingClientRect().top > innerHeight"
+    )
+    toggle = page.locator("#panels-toggle")
+    assert toggle.is_visible()
+    box = toggle.bounding_box()
+    assert box and box["y"] + box["height"] <= 844
+    toggle.click()
+    panel = page.evaluate("() => { const r = document.getElementById('current-panel').getBoundingClientRect(); return {top: r.top, bottom: r.bottom}; }")
+    assert 0 <= panel["top"] and panel["bottom"] <= 844, panel
+    assert page.locator("#current-panel").is_visible() and page.locator("#spans-heading").is_visible()
+    assert page.evaluate("() => window.scrollY") == 0
+    page.screenshot(path=str(tmp_path / "phone-panels.png"))
+    toggle.click()  # and closes them again
+    assert not page.locator("#current-panel").is_visible()
+    page.keyboard.press("1")  # keys still work with the panels closed
+    wait_saved(page)
+    assert labels(app, "ann", ids["long"]) == {0: "CFS"}
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+    # On a desktop the panels stay beside the article, with no toggle.
+    wide = open_page(chromium, server, "ann", ids["long"])
+    assert not wide.locator("#panels-toggle").is_visible() and not wide.locator("#span-tools-toggle").is_visible()
+    assert wide.locator("#current-panel").is_visible()
+    assert wide.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').is_visible()
+    wide.context.close()

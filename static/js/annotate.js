@@ -482,7 +482,7 @@ function renderProgress() {
   const bar = document.getElementById("progress");
   bar.max = Math.max(1, total);
   bar.value = done;
-  document.getElementById("progress-text").textContent = `${done} / ${total} labelled`;
+  document.getElementById("progress-text").replaceChildren(`${done} / ${total}`, el("span", { class: "wide", text: " labelled" }));
   const finished = total > 0 && done === total; // the button takes the place of the bar: no jump
   document.getElementById("next-article").hidden = !finished;
   bar.hidden = finished;
@@ -562,7 +562,7 @@ function renderSpanList() {
     );
   }));
   document.getElementById("spans-heading").textContent = S.allSpans ? "Spans" : `Spans in sentence ${here}`;
-  document.getElementById("spans-count").textContent = S.allSpans ? String(all.length) : `${spans.length} of ${all.length}`;
+  document.getElementById("spans-count").textContent = S.allSpans || !all.length ? String(all.length) : `${spans.length} of ${all.length}`;
   const empty = document.getElementById("spans-empty");
   empty.hidden = spans.length > 0;
   empty.textContent = S.allSpans || !all.length ? "Select text, then press a span key." : `No spans in sentence ${here} yet: select text, then press a span key.`;
@@ -1037,6 +1037,7 @@ document.addEventListener("selectionchange", () => {
     const sentence = sentenceOfPos(S.map.toCodePoint(sel.s, "floor"));
     if (sentence !== S.current) setCurrent(sentence, false);
     const keys = S.schema.span_labels.filter((x) => x.key).map((x) => `${x.key} ${x.name}`).join(", ");
+    if (narrow.matches && !root.classList.contains("span-tools-open")) toggleClass("span-tools-open", spanToolsToggle, true); // the span keys, at hand
     const across = acrossNote({ start: S.map.toCodePoint(sel.s, "floor"), end: S.map.toCodePoint(sel.e, "ceil") });
     hint(`Selected “${excerpt(S.map.text.slice(sel.s, sel.e), 60)}”${across ? ` (across ${across})` : ""}: ${keys}${S.selected ? ", f fits the selected span to it" : ""}.`, "mode");
   }
@@ -1070,6 +1071,25 @@ function goNext(event) {
   }, 100);
 }
 document.getElementById("next-article").addEventListener("click", goNext);
+
+// Narrow screens: the span tools fold into one button, and the side panels open as a sheet over the article.
+const narrow = window.matchMedia("(max-width: 640px)");
+
+function toggleClass(name, button, open) {
+  root.classList.toggle(name, open);
+  button.setAttribute("aria-expanded", String(open));
+}
+
+const spanToolsToggle = document.getElementById("span-tools-toggle");
+spanToolsToggle.addEventListener("click", () => toggleClass("span-tools-open", spanToolsToggle, !root.classList.contains("span-tools-open")));
+
+const panelsToggle = document.getElementById("panels-toggle");
+const panelsOpen = () => root.classList.contains("panels-open");
+function setPanels(open) {
+  toggleClass("panels-open", panelsToggle, open);
+  if (open) renderMargin();
+}
+panelsToggle.addEventListener("click", () => setPanels(!panelsOpen()));
 
 document.getElementById("spans-all").addEventListener("change", (event) => {
   S.allSpans = event.target.checked;
@@ -1169,6 +1189,7 @@ document.addEventListener("keydown", (event) => {
     if (S.link) cancelLink();
     else if (textSelection()) { clearTextSelection(); hint(""); }
     else if (S.selected) selectSpan(null);
+    else if (panelsOpen()) setPanels(false);
     else handled = false;
   } else handled = false;
 
