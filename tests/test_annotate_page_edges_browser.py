@@ -210,6 +210,13 @@ def test_a_span_across_sentences_is_marked_as_such(app, server, chromium):
     assert "sentences 5\u20136" in page.locator("#spans li", has_text="Nobody wants").text_content()
     click_text(page, "Nobody")  # selecting it says so in the hint line too
     assert "sentences 5\u20136" in page.locator("#hint").text_content()
+    # Clicking it where it lies between the two sentences (the space after "said.") makes its first sentence current.
+    page.keyboard.press("Escape")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    assert not current_text(page).startswith("\u201cWe underestimated")
+    page.locator("#text .pc.hl:not([data-s])").click()
+    assert current_text(page).startswith("\u201cWe underestimated")
     page.context.close()
 
 

@@ -1022,6 +1022,7 @@ textEl.addEventListener("click", (event) => {
   let sentence = null;
   if (holder && holder.dataset.s !== undefined) sentence = Number(holder.dataset.s);
   else if (holder && holder.dataset.span && S.spans.has(holder.dataset.span)) sentence = sentenceOfPos(S.spans.get(holder.dataset.span).start);
+  else if (ids.length) sentence = sentenceOfPos(S.spans.get(ids[0]).start); // a span's piece between two sentences
   if (sentence !== null && sentence !== S.current) setCurrent(sentence, false);
   if (ids.length) {
     const i = ids.indexOf(S.selected); // clicking again cycles through nested spans
@@ -1087,7 +1088,6 @@ const panelsToggle = document.getElementById("panels-toggle");
 const panelsOpen = () => root.classList.contains("panels-open");
 function setPanels(open) {
   toggleClass("panels-open", panelsToggle, open);
-  if (open) renderMargin();
 }
 panelsToggle.addEventListener("click", () => setPanels(!panelsOpen()));
 
