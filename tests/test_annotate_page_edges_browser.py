@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from annotator import accounts, resegment
+from annotator import accounts, articles, labelschema, projects, resegment
 from annotator.db import db
 from annotator.ingest import ArticleRecord
-from annotator.models import Sentence
+from annotator.models import Article, Assignment, Sentence
 
-from .conftest import needs_chromium
+from .conftest import add_user, needs_chromium
 from .test_annotate_browser import (
     _CHAR_POINTS,
+    PASSWORD,
     SOURCE,
     TEXT,
     TITLE,
@@ -295,3 +296,29 @@ def test_on_a_phone_the_toolbar_fits_and_the_panels_open_without_scrolling_past_
     assert wide.locator("#current-panel").is_visible()
     assert wide.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').is_visible()
     wide.context.close()
+
+
+def test_on_a_phone_seven_sentence_labels_wrap_inside_the_toolbar_instead_of_overflowing(app, server, chromium, tmp_path):
+    add_user(app, "ann", password=PASSWORD)
+    with app.app_context():
+        project = projects.create_project(db.session, "Seven", labelschema.preset("fullfact"))
+        articles.store_articles(db.session, project, [ArticleRecord("long", "Harbour reports", LONG)], "test")
+        article_id = db.session.scalar(select(Article.id))
+        db.session.add(Assignment(user_id=accounts.get_user(db.session, "ann").id, article_id=article_id))
+        db.session.commit()
+    page = open_page(chromium, server, "ann", article_id, viewport=(390, 844))
+    toolbar = page.evaluate(
+        "() => { const t = document.getElementById('toolbar'); return {sw: t.scrollWidth, cw: t.clientWidth, h: t.getBoundingClientRect().height,"
+        " page: document.documentElement.scrollWidth}; }"
+    )
+    assert toolbar["sw"] <= toolbar["cw"] and toolbar["page"] <= 390, toolbar
+    assert toolbar["h"] <= 130, toolbar
+    for button in page.locator('#toolbar button[data-kind="sentence"]').all():
+        box = button.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert page.locator("#panels-toggle").is_visible()
+    page.screenshot(path=str(tmp_path / "phone-seven-labels.png"))
+    page.keyboard.press("7")
+    wait_saved(page)
+    assert labels(app, "ann", article_id) == {0: "not_claim"}
+    page.context.close()
