@@ -44,6 +44,7 @@ const S = {
   spans: new Map(), // uid -> {id, label, start, end}
   relations: new Map(), // uid -> {id, type, from, to}
   current: 0,
+  allSpans: false, // the Spans panel lists the whole article (else the current sentence's spans)
   selected: null, // span uid
   link: null, // {type, fromSide: bool, anchor: uid, candidates: [uid], at: number}
   colors: new Map(), // label name -> colour
@@ -158,6 +159,11 @@ function sentenceOfPos(cp) {
     if (S.sentences[mid].start <= cp) { found = mid; lo = mid + 1; } else hi = mid - 1;
   }
   return found < 0 ? 0 : S.sentences[found].index;
+}
+
+/** The first and last sentence (indices) a span lies in: they differ for a span across a sentence boundary. */
+function sentencesOf(span) {
+  return [sentenceOfPos(span.start), sentenceOfPos(Math.max(span.start, span.end - 1))];
 }
 
 function relationsOf(uid) {
@@ -277,8 +283,19 @@ function onConflict(op, current) {
   }
 }
 
-function onRejected(op, message, status) {
+function onRejected(op, message, status, data) {
   const what = { label: "label", unlabel: "label removal", span: "span", "span-patch": "span change", "span-del": "span deletion", rel: "link", "rel-del": "link deletion" }[op.op] || op.op;
+  if (op.op === "label" || op.op === "unlabel") {
+    // The API counts sentences from 0; people read them from 1.
+    const n = op.sentence + 1;
+    if (data && data.sentences_changed) {
+      showAlert(`Sentence ${n} is no longer the text you saw: a reviewer split or merged sentences meanwhile, so your ${op.op === "label" ? op.label : "label removal"} was not saved. Reload the article and label it again.`);
+      return;
+    }
+    const said = message.replace(new RegExp(`\\bsentence ${op.sentence}\\b`, "g"), `sentence ${n}`);
+    showAlert(`The server refused a ${what} on sentence ${n} (${status}: ${said}). Reload to see what is saved.`);
+    return;
+  }
   showAlert(`The server refused a ${what} (${status}: ${message}). Reload to see what is saved.`);
 }
 
@@ -465,7 +482,7 @@ function renderProgress() {
   const bar = document.getElementById("progress");
   bar.max = Math.max(1, total);
   bar.value = done;
-  document.getElementById("progress-text").textContent = `${done} / ${total} labelled`;
+  document.getElementById("progress-text").replaceChildren(`${done} / ${total}`, el("span", { class: "wide", text: " labelled" }));
   const finished = total > 0 && done === total; // the button takes the place of the bar: no jump
   document.getElementById("next-article").hidden = !finished;
   bar.hidden = finished;
@@ -524,17 +541,47 @@ function renderLists() {
   document.getElementById("links-count").textContent = String(rels.length);
   document.getElementById("links-empty").hidden = rels.length > 0;
 
+  renderSpanList();
+}
+
+/** The Spans panel: the current sentence's spans (a span across sentences is listed in each), or the whole article. */
+function renderSpanList() {
   const list = document.getElementById("spans");
-  const spans = orderedSpans();
+  const all = orderedSpans();
+  const here = S.current + 1; // people read sentence numbers 1-based
+  const spans = S.allSpans ? all : all.filter((x) => {
+    const [a, b] = sentencesOf(x);
+    return a <= S.current && S.current <= b;
+  });
   list.replaceChildren(...spans.map((x) => {
+    const across = acrossNote(x);
     return el("li", { dataset: { span: x.id } },
-      el("button", { type: "button", class: "span-text", onclick: () => selectSpan(x.id, true) }, colouredPill(x.label), ` ${excerpt(spanText(x))}`),
+      el("button", { type: "button", class: "span-text", onclick: () => chooseSpan(x.id) }, colouredPill(x.label), ` ${excerpt(spanText(x))}`,
+        across ? el("span", { class: "across", title: "This span runs across a sentence boundary", text: ` ${across}` }) : null),
       el("button", { type: "button", class: "x", title: "Delete this span", "aria-label": `Delete ${x.label} span`, onclick: () => deleteSpan(x.id) }, "✕"),
     );
   }));
-  document.getElementById("spans-count").textContent = String(spans.length);
-  document.getElementById("spans-empty").hidden = spans.length > 0;
+  document.getElementById("spans-heading").textContent = S.allSpans ? "Spans" : `Spans in sentence ${here}`;
+  document.getElementById("spans-count").textContent = S.allSpans || !all.length ? String(all.length) : `${spans.length} of ${all.length}`;
+  const empty = document.getElementById("spans-empty");
+  empty.hidden = spans.length > 0;
+  empty.textContent = S.allSpans || !all.length ? "Select text, then press a span key." : `No spans in sentence ${here} yet: select text, then press a span key.`;
   markSelected();
+}
+
+/** A span chosen in the Spans panel: selected, and its sentence made current unless it already touches that one. */
+function chooseSpan(uid) {
+  const span = S.spans.get(uid);
+  if (!span) return;
+  const [a, b] = sentencesOf(span);
+  if (S.current < a || S.current > b) setCurrent(a, false);
+  selectSpan(uid, true);
+}
+
+/** "sentences 5–6" for a span that runs across a sentence boundary (1-based, as people read them), else null. */
+function acrossNote(span) {
+  const [a, b] = sentencesOf(span);
+  return a === b ? null : `sentences ${a + 1}–${b + 1}`;
 }
 
 function colouredPill(name) {
@@ -627,10 +674,12 @@ function setCurrent(index, scroll = true) {
   if (!sentenceCount()) return;
   const clamped = Math.max(0, Math.min(sentenceCount() - 1, index));
   if (clamped !== S.current || timer.sentence === null) timer.switchTo(clamped);
+  const moved = clamped !== S.current;
   S.current = clamped;
   markCurrent();
   renderMargin();
   renderCurrentInfo();
+  if (moved && !S.allSpans) renderSpanList();
   if (scroll) scrollToSentence(clamped);
 }
 
@@ -671,7 +720,8 @@ function selectSpan(uid, scroll = false) {
   renderToolbar();
   if (span) {
     const rels = relationsOf(uid).length;
-    hint(`${span.label} “${excerpt(spanText(span), 50)}” selected${rels ? `, ${rels} link${rels > 1 ? "s" : ""}` : ""}: a span key relabels, [ ] { } resize, f fits to the selected text, Del deletes, l links.`);
+    const across = acrossNote(span);
+    hint(`${span.label} “${excerpt(spanText(span), 50)}”${across ? ` (across ${across})` : ""} selected${rels ? `, ${rels} link${rels > 1 ? "s" : ""}` : ""}: a span key relabels, [ ] { } resize, f fits to the selected text, Del deletes, l links.`);
     if (scroll) scrollIntoViewIfNeeded(S.tags.get(uid));
   } else if (!S.link) hint("");
 }
@@ -802,6 +852,7 @@ function spanKey(name) {
     if (dup) { selectSpan(dup.id, false); hint(`That text is already a ${name} span.`); return; }
     const op = { op: "span", id: newUid(), label: name, start, end };
     change(op);
+    if (sentenceOfPos(start) !== S.current) setCurrent(sentenceOfPos(start), false);
     S.selected = op.id;
     renderAll();
     selectSpan(op.id);
@@ -884,13 +935,26 @@ function startLink(type) {
   const fromSide = rel.from.includes(span.label);
   if (!fromSide && !rel.to.includes(span.label)) { hint(`A ${span.label} span cannot be linked with ${type}.`, "warn"); return; }
   const wanted = fromSide ? rel.to : rel.from;
-  const candidates = orderedSpans().filter((x) => x.id !== span.id && wanted.includes(x.label)).map((x) => x.id);
+  const candidates = nearestFirst(span, orderedSpans().filter((x) => x.id !== span.id && wanted.includes(x.label))).map((x) => x.id);
   S.link = { type, fromSide, anchor: span.id, candidates, at: -1 };
   markSelected();
   renderToolbar();
   hint(candidates.length
-    ? `Linking: click the ${wanted.join("/")} (or n / p to choose and Enter), Esc cancels. You may also select new text and press its span key.`
+    ? `Linking: click the ${wanted.join("/")} (or n / p to choose, nearest first, and Enter), Esc cancels. You may also select new text and press its span key.`
     : `Linking: no ${wanted.join("/")} span yet: select its text and press its span key (Esc cancels).`, "mode");
+}
+
+/** Link candidates as n proposes them: those sharing a sentence with the anchor first, then by distance in characters. */
+function nearestFirst(anchor, spans) {
+  const [a0, a1] = sentencesOf(anchor);
+  const key = (x) => {
+    const [b0, b1] = sentencesOf(x);
+    const gap = Math.max(0, Math.max(anchor.start, x.start) - Math.min(anchor.end, x.end));
+    return [b0 <= a1 && a0 <= b1 ? 0 : 1, gap, x.start];
+  };
+  const keyed = spans.map((x) => [key(x), x]);
+  keyed.sort(([k1], [k2]) => k1[0] - k2[0] || k1[1] - k2[1] || k1[2] - k2[2]);
+  return keyed.map(([, x]) => x);
 }
 
 function finishLink(target) {
@@ -958,6 +1022,7 @@ textEl.addEventListener("click", (event) => {
   let sentence = null;
   if (holder && holder.dataset.s !== undefined) sentence = Number(holder.dataset.s);
   else if (holder && holder.dataset.span && S.spans.has(holder.dataset.span)) sentence = sentenceOfPos(S.spans.get(holder.dataset.span).start);
+  else if (ids.length) sentence = sentenceOfPos(S.spans.get(ids[0]).start); // a span's piece between two sentences
   if (sentence !== null && sentence !== S.current) setCurrent(sentence, false);
   if (ids.length) {
     const i = ids.indexOf(S.selected); // clicking again cycles through nested spans
@@ -969,8 +1034,13 @@ document.addEventListener("selectionchange", () => {
   if (!S.map) return;
   const sel = textSelection();
   if (sel) {
+    // Marking text makes its sentence (where the marking starts) the current one: the next label key labels it.
+    const sentence = sentenceOfPos(S.map.toCodePoint(sel.s, "floor"));
+    if (sentence !== S.current) setCurrent(sentence, false);
     const keys = S.schema.span_labels.filter((x) => x.key).map((x) => `${x.key} ${x.name}`).join(", ");
-    hint(`Selected “${excerpt(S.map.text.slice(sel.s, sel.e), 60)}”: ${keys}${S.selected ? ", f fits the selected span to it" : ""}.`, "mode");
+    if (narrow.matches && !root.classList.contains("span-tools-open")) toggleClass("span-tools-open", spanToolsToggle, true); // the span keys, at hand
+    const across = acrossNote({ start: S.map.toCodePoint(sel.s, "floor"), end: S.map.toCodePoint(sel.e, "ceil") });
+    hint(`Selected “${excerpt(S.map.text.slice(sel.s, sel.e), 60)}”${across ? ` (across ${across})` : ""}: ${keys}${S.selected ? ", f fits the selected span to it" : ""}.`, "mode");
   }
 });
 
@@ -1003,6 +1073,29 @@ function goNext(event) {
 }
 document.getElementById("next-article").addEventListener("click", goNext);
 
+// Narrow screens: the span tools fold into one button, and the side panels open as a sheet over the article.
+const narrow = window.matchMedia("(max-width: 640px)");
+
+function toggleClass(name, button, open) {
+  root.classList.toggle(name, open);
+  button.setAttribute("aria-expanded", String(open));
+}
+
+const spanToolsToggle = document.getElementById("span-tools-toggle");
+spanToolsToggle.addEventListener("click", () => toggleClass("span-tools-open", spanToolsToggle, !root.classList.contains("span-tools-open")));
+
+const panelsToggle = document.getElementById("panels-toggle");
+const panelsOpen = () => root.classList.contains("panels-open");
+function setPanels(open) {
+  toggleClass("panels-open", panelsToggle, open);
+}
+panelsToggle.addEventListener("click", () => setPanels(!panelsOpen()));
+
+document.getElementById("spans-all").addEventListener("change", (event) => {
+  S.allSpans = event.target.checked;
+  renderSpanList();
+});
+
 document.getElementById("alert-reload").addEventListener("click", () => window.location.reload());
 document.getElementById("alert-close").addEventListener("click", () => { alertEl.hidden = true; });
 
@@ -1033,7 +1126,7 @@ function buildHelp() {
   const left = [
     section("Sentence labels (then on to the next sentence)", labels(S.schema.sentence_labels)),
     section("Span labels: on selected text, a new span; on a selected span, relabel", labels(S.schema.span_labels)),
-    section("Links", S.schema.relation_types.filter((x) => x.key).map((x) => [x.key, `${x.name}: select a ${x.from.join("/")}, press ${x.key}, then click a ${x.to.join("/")} (or n / p, Enter)`])),
+    section("Links", S.schema.relation_types.filter((x) => x.key).map((x) => [x.key, `${x.name}: select a ${x.from.join("/")}, press ${x.key}, then click a ${x.to.join("/")} (or n / p, nearest first, Enter)`])),
   ];
   document.getElementById("help-keys").replaceChildren(
     el("div", { class: "help-col" }, ...left),
@@ -1056,7 +1149,8 @@ document.addEventListener("keydown", (event) => {
   if (!S.map || event.isComposing) return;
   if (helpEl.open) return; // the dialog handles Esc itself
   const t = event.target;
-  if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+  const typing = t && (t.isContentEditable || /^(TEXTAREA|SELECT)$/.test(t.tagName) || (t.tagName === "INPUT" && !/^(checkbox|radio)$/.test(t.type)));
+  if (typing) return; // a checkbox (the Spans panel's toggle) keeps the keys working
   const key = event.key;
   const plain = !event.ctrlKey && !event.metaKey && !event.altKey;
   let handled = true;
@@ -1095,6 +1189,7 @@ document.addEventListener("keydown", (event) => {
     if (S.link) cancelLink();
     else if (textSelection()) { clearTextSelection(); hint(""); }
     else if (S.selected) selectSpan(null);
+    else if (panelsOpen()) setPanels(false);
     else handled = false;
   } else handled = false;
 

@@ -138,7 +138,7 @@ export class SaveQueue {
    * @param {(s: {state: string, pending: number, retryIn?: number, message?: string}) => void} o.onStatus
    * @param {(op: object, data: any) => void} o.onSaved        the server's answer for an operation
    * @param {(op: object, current: any) => void} o.onConflict  409: a label changed meanwhile (another tab), or the link or span exists under another id
-   * @param {(op: object, message: string, status: number) => void} o.onRejected  final refusal
+   * @param {(op: object, message: string, status: number, data: any) => void} o.onRejected  final refusal (data: the JSON reply)
    */
   constructor(o) {
     Object.assign(this, o);
@@ -318,7 +318,7 @@ export class SaveQueue {
     }
     if (status === 401) return { retry: true, message: "logged out: log in again (in another tab) and your changes will be sent" };
     if (status === 408 || status === 429 || status >= 500) return { retry: true, message: `server busy (${status})` };
-    this.onRejected(op, error, status);
+    this.onRejected(op, error, status, data);
     return {};
   }
 }

@@ -1,0 +1,324 @@
+"""The annotation page at its edges, in Chromium (issue 12): which sentence a label key labels after
+marking text far away, spans that run across sentences, which source keyboard linking proposes,
+the Spans panel per sentence, 1-based sentence numbers, and a 390 px wide phone.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from annotator import accounts, articles, labelschema, projects, resegment
+from annotator.db import db
+from annotator.ingest import ArticleRecord
+from annotator.models import Article, Assignment, Sentence
+
+from .conftest import add_user, needs_chromium
+from .test_annotate_browser import (
+    _CHAR_POINTS,
+    PASSWORD,
+    SOURCE,
+    TEXT,
+    TITLE,
+    click_text,
+    db_labels,
+    db_relations,
+    db_spans,
+    open_page,
+    seed,
+    wait_saved,
+)
+
+pytestmark = needs_chromium
+
+# 200 sentences, one a line; every "number N reports" is unique (N is the 0-based index).
+LONG = "\n".join(f"Report number {i} reports that the harbour committee met for the {i + 1}th time." for i in range(200))
+
+
+def drag_select(page, needle: str, nth: int = 0) -> None:
+    """Scroll the text into the middle of the window (wherever it is in the article), then select it by dragging."""
+    page.evaluate(
+        """([needle, nth]) => {
+             const full = document.getElementById('text').textContent;
+             let at = -1;
+             for (let i = 0; i <= nth; i++) at = full.indexOf(needle, at + 1);
+             let seen = 0;
+             for (const piece of document.querySelectorAll('#text .pc')) {
+               if (at < seen + piece.textContent.length) { piece.scrollIntoView({block: 'center'}); return; }
+               seen += piece.textContent.length;
+             }
+           }""",
+        [needle, nth],
+    )
+    box = page.evaluate(_CHAR_POINTS, [needle, nth])
+    page.mouse.move(box["x1"], box["y1"])
+    page.mouse.down()
+    page.mouse.move((box["x1"] + box["x2"]) / 2, (box["y1"] + box["y2"]) / 2, steps=4)
+    page.mouse.move(box["x2"], box["y2"], steps=4)
+    page.mouse.up()
+    assert page.evaluate("() => window.getSelection().toString()") == needle
+
+
+def current_text(page) -> str:
+    return page.evaluate("() => [...document.querySelectorAll('#text .pc.cur')].map((p) => p.textContent).join('')")
+
+
+def labels(app, user: str, article_id: int) -> dict[int, str]:
+    return {i: label for i, (label, _) in db_labels(app, user, article_id).items()}
+
+
+# ------------------------------------------------------------------ 1. the label goes to the sentence being marked
+
+
+def test_marking_text_far_away_makes_its_sentence_the_one_a_label_key_labels(app, server, chromium):
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"])
+    assert current_text(page).startswith("Report number 0 ")
+
+    # Mark a quote in sentence 154 with the mouse, make it a span, then press a label key.
+    drag_select(page, "the harbour committee met for the 155th time")
+    page.keyboard.press("q")
+    scrolled = page.evaluate("() => window.scrollY")
+    page.keyboard.press("2")
+    wait_saved(page)
+    assert labels(app, "ann", ids["long"]) == {154: "UFS"}  # not sentence 0, the one current before
+    assert current_text(page).startswith("Report number 155 ")  # and on to the next one, as after any label
+    assert abs(page.evaluate("() => window.scrollY") - scrolled) < 200  # the page did not jump back to the top
+    assert [label for _, label, _, _ in db_spans(app, "ann", ids["long"])] == ["QUOTE"]
+
+    # Text merely selected (no span made) decides it too.
+    drag_select(page, "Report number 90 reports")
+    page.keyboard.press("3")
+    wait_saved(page)
+    assert labels(app, "ann", ids["long"]) == {154: "UFS", 90: "NFS"}
+    assert current_text(page).startswith("Report number 91 ")
+
+    # Clicking a span's label tag makes the span's sentence current.
+    page.keyboard.press("Escape")
+    page.evaluate("() => document.querySelector('#text .tag').scrollIntoView({block: 'center'})")
+    page.locator("#text .tag").first.click()
+    assert current_text(page).startswith("Report number 154 ")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+# ------------------------------------------------------------------ 3. keyboard linking proposes the nearest source
+
+LINKS_TEXT = (
+    "Quarterly report\n"
+    "Lena Park, the finance officer, opened the meeting.\n"
+    "The budget was discussed at length by everyone present.\n"
+    "Ana Ruiz, who has been mayor of the town for eleven years, said \u201cwe will build it\u201d today.\n"
+    "Tom Berg disagreed with the plan.\n"
+    "\u201cPrices will fall,\u201d the report says.\n"
+    "Nobody else spoke."
+)
+
+
+def test_keyboard_linking_proposes_the_nearest_source_first(app, server, chromium):
+    ids = seed(app, [ArticleRecord("links", "Quarterly report", LINKS_TEXT)], users=("ann",))
+    article_id = ids["links"]
+    page = open_page(chromium, server, "ann", article_id)
+    for needle, key in [("Lena Park", "s"), ("Ana Ruiz", "s"), ("Tom Berg", "s"), ("we will build it", "q"), ("Prices will fall", "q")]:
+        drag_select(page, needle)
+        page.keyboard.press(key)
+        page.keyboard.press("Escape")
+    wait_saved(page)
+    uid = {LINKS_TEXT[s:e]: u for u, _, s, e in db_spans(app, "ann", article_id)}
+
+    def proposed_for(quote: str) -> str:
+        click_text(page, quote)
+        page.keyboard.press("l")
+        page.keyboard.press("n")
+        return page.locator("#text .tag.anchor").get_attribute("data-span")
+
+    # In the quote's own sentence first, although Tom Berg (next sentence) is fewer characters away.
+    assert proposed_for("we will build it") == uid["Ana Ruiz"]
+    page.keyboard.press("Enter")
+    # None in its sentence: the nearest by characters (the sentence before), not the first in the article.
+    assert proposed_for("Prices will fall") == uid["Tom Berg"]
+    page.keyboard.press("n")  # then the next nearest
+    assert page.locator("#text .tag.anchor").get_attribute("data-span") == uid["Ana Ruiz"]
+    page.keyboard.press("p")
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    assert sorted(db_relations(app, "ann")) == sorted(
+        [("attributed_to", uid["we will build it"], uid["Ana Ruiz"]), ("attributed_to", uid["Prices will fall"], uid["Tom Berg"])]
+    )
+    page.context.close()
+
+
+# ------------------------------------------------------------------ 13. the Spans panel: this sentence first
+
+
+def test_the_spans_panel_lists_the_current_sentences_spans_with_the_article_behind_a_toggle(app, server, chromium):
+    ids = seed(app, [ArticleRecord("links", "Quarterly report", LINKS_TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["links"])
+    for needle, key in [("Lena Park", "s"), ("Ana Ruiz", "s"), ("we will build it", "q"), ("Tom Berg", "s")]:
+        drag_select(page, needle)
+        page.keyboard.press(key)
+        page.keyboard.press("Escape")
+    wait_saved(page)
+    shown = lambda: [t.split(" ", 1)[1].strip() for t in page.locator("#spans li .span-text").all_text_contents()]  # noqa: E731
+
+    click_text(page, "discussed")  # sentence 3: none of its own
+    assert shown() == []
+    assert page.locator("#spans-empty").is_visible() and "sentence 3" in page.locator("#spans-empty").text_content()
+    page.keyboard.press("j")  # sentence 4: its two spans, in text order
+    assert shown() == ["Ana Ruiz", "we will build it"]
+    assert "sentence 4" in page.locator("#spans-heading").text_content()
+    assert page.locator("#spans-count").text_content().strip() == "2 of 4"
+
+    page.locator("#spans-all").check()  # the whole article
+    assert shown() == ["Lena Park", "Ana Ruiz", "we will build it", "Tom Berg"]
+    page.locator("#spans li .span-text", has_text="Lena Park").click()  # choosing one there makes its sentence current
+    assert current_text(page).startswith("Lena Park")
+    page.keyboard.press("1")
+    wait_saved(page)
+    assert labels(app, "ann", ids["links"]) == {1: "CFS"}
+    page.locator("#spans-all").uncheck()
+    assert shown() == []  # sentence 3 (1-based) is current now: it has none
+    page.keyboard.press("k")
+    assert shown() == ["Lena Park"]
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+# ------------------------------------------------------------------ 2. a span across a sentence boundary says so
+
+
+def test_a_span_across_sentences_is_marked_as_such(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    across = "she said. \u201cNobody wants"  # the end of sentence 5 into sentence 6 (1-based)
+    drag_select(page, across)
+    assert "sentences 5\u20136" in page.locator("#hint").text_content()  # said before the span is made
+    page.keyboard.press("q")
+    wait_saved(page)
+    [(_, label, s, e)] = db_spans(app, "ann", ids["bridge"])
+    assert (label, TEXT[s:e]) == ("QUOTE", across)
+    assert "sentences 5\u20136" in page.locator("#hint").text_content()
+    item = page.locator("#spans li", has_text="Nobody wants")
+    assert item.is_visible() and "sentences 5\u20136" in item.text_content()
+    assert item.locator(".across").is_visible()
+
+    # A span inside one sentence has no such note; and after a reload the note is still there.
+    drag_select(page, SOURCE)
+    page.keyboard.press("s")
+    wait_saved(page)
+    page.reload()
+    page.wait_for_selector("#annotate[data-ready=true]")
+    page.locator("#spans-all").check()
+    assert "sentences" not in page.locator("#spans li", has_text=SOURCE).text_content()
+    assert "sentences 5\u20136" in page.locator("#spans li", has_text="Nobody wants").text_content()
+    click_text(page, "Nobody")  # selecting it says so in the hint line too
+    assert "sentences 5\u20136" in page.locator("#hint").text_content()
+    # Clicking it where it lies between the two sentences (the space after "said.") makes its first sentence current.
+    page.keyboard.press("Escape")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    assert not current_text(page).startswith("\u201cWe underestimated")
+    page.locator("#text .pc.hl:not([data-s])").click()
+    assert current_text(page).startswith("\u201cWe underestimated")
+    page.context.close()
+
+
+# ------------------------------------------------------------------ 8. sentence numbers people read are 1-based
+
+
+def test_a_label_refused_after_a_resegmentation_names_the_sentence_1_based(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    for _ in range(3):
+        page.keyboard.press("j")  # index 3: "The council's chief engineer ...", the 4th sentence
+    assert "Sentence 4 of" in page.locator("#current-info").text_content()
+    with app.app_context():  # a reviewer splits it meanwhile
+        who = accounts.get_user(db.session, "ann").id
+        sid = db.session.scalar(select(Sentence.id).where(Sentence.article_id == ids["bridge"], Sentence.index == 3))
+        resegment.split_sentence(db.session, sid, TEXT.index("presented"), who)
+        db.session.commit()
+        db.session.remove()
+    page.keyboard.press("1")
+    page.wait_for_selector("#alert:not([hidden])")
+    alert = page.locator("#alert").text_content()
+    assert "Sentence 4 " in alert and "sentence 3" not in alert.lower(), alert
+    assert "Reload" in alert
+    assert labels(app, "ann", ids["bridge"]) == {}
+    page.context.close()
+
+
+# ------------------------------------------------------------------ 12. a 390 px wide phone
+
+
+def test_on_a_phone_the_toolbar_fits_and_the_panels_open_without_scrolling_past_the_article(app, server, chromium, tmp_path):
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844))
+    toolbar = page.evaluate(
+        "() => { const t = document.getElementById('toolbar'); const r = t.getBoundingClientRect();"
+        " return {sw: t.scrollWidth, cw: t.clientWidth, h: r.height, page: document.documentElement.scrollWidth}; }"
+    )
+    assert toolbar["sw"] <= toolbar["cw"] and toolbar["page"] <= 390, toolbar
+    assert toolbar["h"] <= 60, toolbar  # one row, not four rows of buttons over the text
+    for name in ("CFS", "UFS", "NFS"):  # labelling by touch works from that row
+        assert page.locator(f'#toolbar button[data-kind="sentence"][data-label="{name}"]').is_visible()
+    page.screenshot(path=str(tmp_path / "phone.png"))
+
+    # The span tools are one tap away, and they fit too.
+    page.locator("#span-tools-toggle").click()
+    assert page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').is_visible()
+    assert page.evaluate("() => { const t = document.getElementById('toolbar'); return t.scrollWidth <= t.clientWidth; }")
+    page.locator("#span-tools-toggle").click()
+    assert not page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').is_visible()
+
+    # The panels: a visible control in the first screen opens them over the article, with no scrolling.
+    assert not page.locator("#current-panel").is_visible() or page.evaluate(
+        "() => document.getElementById('current-panel').getBoundingClientRect().top > innerHeight"
+    )
+    toggle = page.locator("#panels-toggle")
+    assert toggle.is_visible()
+    box = toggle.bounding_box()
+    assert box and box["y"] + box["height"] <= 844
+    toggle.click()
+    panel = page.evaluate("() => { const r = document.getElementById('current-panel').getBoundingClientRect(); return {top: r.top, bottom: r.bottom}; }")
+    assert 0 <= panel["top"] and panel["bottom"] <= 844, panel
+    assert page.locator("#current-panel").is_visible() and page.locator("#spans-heading").is_visible()
+    assert page.evaluate("() => window.scrollY") == 0
+    page.screenshot(path=str(tmp_path / "phone-panels.png"))
+    toggle.click()  # and closes them again
+    assert not page.locator("#current-panel").is_visible()
+    page.keyboard.press("1")  # keys still work with the panels closed
+    wait_saved(page)
+    assert labels(app, "ann", ids["long"]) == {0: "CFS"}
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+    # On a desktop the panels stay beside the article, with no toggle.
+    wide = open_page(chromium, server, "ann", ids["long"])
+    assert not wide.locator("#panels-toggle").is_visible() and not wide.locator("#span-tools-toggle").is_visible()
+    assert wide.locator("#current-panel").is_visible()
+    assert wide.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').is_visible()
+    wide.context.close()
+
+
+def test_on_a_phone_seven_sentence_labels_wrap_inside_the_toolbar_instead_of_overflowing(app, server, chromium, tmp_path):
+    add_user(app, "ann", password=PASSWORD)
+    with app.app_context():
+        project = projects.create_project(db.session, "Seven", labelschema.preset("fullfact"))
+        articles.store_articles(db.session, project, [ArticleRecord("long", "Harbour reports", LONG)], "test")
+        article_id = db.session.scalar(select(Article.id))
+        db.session.add(Assignment(user_id=accounts.get_user(db.session, "ann").id, article_id=article_id))
+        db.session.commit()
+    page = open_page(chromium, server, "ann", article_id, viewport=(390, 844))
+    toolbar = page.evaluate(
+        "() => { const t = document.getElementById('toolbar'); return {sw: t.scrollWidth, cw: t.clientWidth, h: t.getBoundingClientRect().height,"
+        " page: document.documentElement.scrollWidth}; }"
+    )
+    assert toolbar["sw"] <= toolbar["cw"] and toolbar["page"] <= 390, toolbar
+    assert toolbar["h"] <= 130, toolbar
+    for button in page.locator('#toolbar button[data-kind="sentence"]').all():
+        box = button.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert page.locator("#panels-toggle").is_visible()
+    page.screenshot(path=str(tmp_path / "phone-seven-labels.png"))
+    page.keyboard.press("7")
+    wait_saved(page)
+    assert labels(app, "ann", article_id) == {0: "not_claim"}
+    page.context.close()
