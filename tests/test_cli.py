@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -13,6 +14,8 @@ from annotator.db import db
 from annotator.models import Article, Assignment, Project, User
 
 from .conftest import corpus_file
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def count(app, model, *where):
@@ -180,6 +183,21 @@ def test_import_txt_csv_folder_and_stdin(app, runner, tmp_path):
 def test_import_into_unknown_project(runner, tmp_path):
     result = runner.invoke(args=["import", "nope", str(tmp_path)])
     assert result.exit_code == 1 and "no project named 'nope'" in result.output
+
+
+@pytest.mark.parametrize("name", ["border_talks.txt", "river_flood_crlf.txt"])
+def test_segment_command_on_our_own_articles(runner, name):
+    """The project's own articles (tests/data/articles, one LF, one CRLF with a BOM): runs from a plain clone."""
+    path = DATA / "articles" / name
+    text = path.read_bytes().decode("utf-8-sig")
+    expected = json.loads((DATA / "articles_expected.json").read_text(encoding="utf-8"))[name]
+    result = runner.invoke(args=["segment", str(path)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert all(text[r["start"]:r["end"]] == r["text"] for r in rows)
+    assert [r["text"] for r in rows] == expected
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert rows[0]["text"] == lines[0] and rows[1]["text"] == lines[1]  # title, byline
 
 
 def test_segment_command_on_the_shared_article(runner):

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from annotator.ingest import IngestError, expand_paths, read_path
+from annotator.segment import segment
+
+ARTICLES = Path(__file__).resolve().parent / "data" / "articles"
 
 
 def write(tmp_path, name, data: bytes):
@@ -131,3 +135,24 @@ def test_folders_expand_to_sorted_files(tmp_path):
     found = list(expand_paths([str(tmp_path)]))
     assert [p for p, _ in found] == [str(tmp_path / "b.txt"), str(tmp_path / "sub" / "a.jsonl")]
     assert all(explicit is False for _, explicit in found)
+
+
+@pytest.mark.parametrize("name", ["border_talks.txt", "river_flood_crlf.txt"])
+def test_our_own_articles_import_exactly(name):
+    """The project's own news articles (tests/data/articles) import as they are:
+    a BOM dropped, CRLF kept, title from the first line, and their sentences
+    are the hand-split ones, at offsets into the stored text."""
+    raw = (ARTICLES / name).read_bytes()
+    (record,) = read_path(str(ARTICLES / name))
+    assert record.text == raw.decode("utf-8").removeprefix("\ufeff")
+    assert ("\r\n" in record.text) == (b"\r\n" in raw)
+    assert record.external_id == name.removesuffix(".txt")
+    assert record.title == record.text.splitlines()[0]
+    expected = json.loads((ARTICLES.parent / "articles_expected.json").read_text(encoding="utf-8"))[name]
+    assert [record.text[a:b] for a, b in segment(record.text)] == expected
+
+
+
+def test_our_own_articles_folder_is_only_articles():
+    found = [p for p, _ in expand_paths([str(ARTICLES)])]
+    assert found == [str(ARTICLES / "border_talks.txt"), str(ARTICLES / "river_flood_crlf.txt")]

@@ -1,6 +1,9 @@
 """Tests for annotator.segment: one group per rule, offset invariants, a
-property test, the shared news article, our own news paragraphs, and the
-Golden Rules accuracy.  Everything under ../shared/corpus is optional."""
+property test, our own news articles and paragraphs (tests/data/, written for
+these tests), the shared news article, and the Golden Rules accuracy.
+Everything under ../shared/corpus is optional: those tests are cross-checks
+that skip cleanly without it, and every rule they exercise is also tested on
+our own data."""
 from __future__ import annotations
 
 import json
@@ -17,6 +20,8 @@ from annotator.segment import segment
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+DATA = Path(__file__).resolve().parent / "data"
+ARTICLES = DATA / "articles"
 
 
 def sents(text: str) -> list[str]:
@@ -500,6 +505,68 @@ def test_property_sentences_never_cross_line_breaks(parts):
 
 
 # --------------------------------------------------------------------------
+# Our own news articles (tests/data/articles: title, byline, ranks, ellipses
+# inside quotes, quotes attributed to offices and spokespeople, emoji, a CRLF
+# file with a BOM), split by hand in tests/data/articles_expected.json
+# --------------------------------------------------------------------------
+
+OWN_ARTICLES = json.loads((DATA / "articles_expected.json").read_text(encoding="utf-8"))
+
+
+def _own_article(name: str) -> str:
+    return (ARTICLES / name).read_bytes().decode("utf-8-sig")  # as imported: a leading BOM dropped
+
+
+@pytest.mark.parametrize("name", sorted(OWN_ARTICLES))
+def test_own_article_sentences(name):
+    text = _own_article(name)
+    assert sents(text) == OWN_ARTICLES[name]
+
+
+@pytest.mark.parametrize("name", sorted(OWN_ARTICLES))
+def test_own_article_invariants_and_lines(name):
+    text = _own_article(name)
+    spans = check_invariants(text)
+    starts = {a for a, _ in spans}
+    for a, b in spans:
+        assert "\n" not in text[a:b] and "\r" not in text[a:b]
+    # every non-empty line starts a sentence, and the title and byline are sentences
+    pos = 0
+    for line in text.splitlines(True):
+        if line.strip():
+            assert pos + len(line) - len(line.lstrip()) in starts
+        pos += len(line)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert sents(text)[:2] == lines[:2] and lines[1].startswith("By ")
+
+
+def test_own_articles_cover_crlf_and_lf():
+    raw = {name: (ARTICLES / name).read_bytes() for name in OWN_ARTICLES}
+    assert any(b"\r\n" in data and data.startswith(b"\xef\xbb\xbf") for data in raw.values())
+    assert any(b"\r" not in data for data in raw.values())
+
+
+def test_own_article_ranks_not_split():
+    got = sents(_own_article("border_talks.txt"))
+    assert [s for s in got if "Viktor Aalto" in s] == [
+        "The delegation was led by Maj.-Gen. Viktor Aalto, head of operations at the general staff, "
+        "and Brig.-Gen. Mira Sorensen of the border guard."
+    ]
+    assert sum("Maj.-Gen." in s for s in got) == 2
+    assert not any(s.endswith(("Maj.", "-Gen.", "Lt.", "Col.", "Capt.", "Sen.", "Dr.")) for s in got)
+
+
+@pytest.mark.parametrize("name", sorted(OWN_ARTICLES))
+def test_own_article_ellipsis_inside_quote_not_split(name):
+    """A quote with an ellipsis inside (“…border…is”, “step… but”) is one sentence with its attribution."""
+    got = sents(_own_article(name))
+    quoted = [s for s in got if "…" in s]
+    assert quoted, "each article has an ellipsis inside a quote"
+    for s in quoted:
+        assert s.startswith("“") and s.count("“") == s.count("”"), s
+
+
+# --------------------------------------------------------------------------
 # The shared news article (skips when ../shared is absent)
 # --------------------------------------------------------------------------
 
@@ -756,7 +823,7 @@ def test_golden_rules_accuracy():
         if got != ex["expected"]:
             failed.append((ex["id"], got))
     correct = len(examples) - len(failed)
-    assert correct >= 47, f"{correct}/{len(examples)}; failed: {failed}"
+    assert correct == len(examples) == 48, f"{correct}/{len(examples)}; failed: {failed}"
 
 
 # --------------------------------------------------------------------------
