@@ -147,6 +147,16 @@ _LIST_MARKER = re.compile(
 _MARKER_ONLY = re.compile(
     rf"{_BULLET}|(?:{_BULLET}\s*)?(?:\d{{1,3}}|[A-Za-z]|[ivxlcdm]{{1,6}}|[IVXLCDM]{{1,6}})(?:\.\)|[.)])"
 )
+# A URL (with a scheme, or starting "www."), an e-mail address, or a bare
+# domain with an optional path ("example.org/a.html"): the token before a
+# boundary, terminators and closers taken off.  A bare domain needs a
+# lower-case top-level label of two or more letters, so initials ("U.S"),
+# "e.g", "a.m" and ranks ("Lt.Col") are not domains.
+_ADDRESS = re.compile(
+    r"(?:[A-Za-z][A-Za-z0-9+.\-]*://|www\.)\S+"
+    r"|[^\s@]+@[^\s@.]+(?:\.[^\s@.]+)+"
+    r"|(?:[A-Za-z0-9](?:[\w\-]*[A-Za-z0-9])?\.)+[a-z]{2,}(?:/\S*)?"
+)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _UNICODE_SPACE = re.compile("[\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 
@@ -673,6 +683,18 @@ def _rule_inside_quotes(b: _Boundary) -> bool | None:
     return None
 
 
+def _rule_url_or_address(b: _Boundary) -> bool | None:
+    """A full stop after a URL or an e-mail address ends the sentence when a
+    capital follows: "Write to desk@example.co. Kim will answer."  The stop
+    belongs to the sentence, not to the address (sentencex reads ".co.",
+    ".gov.", ".no." as abbreviations).  Dots inside the address never split
+    (_rule_inside_token), nor does a lower-case word after it."""
+    if b.term == "." and not b.closers and _first_letter(b.head).isupper():
+        if ("@" in b.word or "." in b.word) and _ADDRESS.fullmatch(_bare_word(b.word)):
+            return True
+    return None
+
+
 def _rule_ambiguous_abbreviation(b: _Boundary) -> bool | None:
     """After Inc., Co., Jr., St., Mass. ... a capital starts a new sentence only
     if it is a common opener: "Apple Inc. The company" splits, "Apple Inc.
@@ -708,6 +730,7 @@ _RULES = (
     _rule_four_dot_ellipsis,
     _rule_parenthesised_sentence,
     _rule_inside_quotes,
+    _rule_url_or_address,
     _rule_ambiguous_abbreviation,
     _rule_word_then_capital,
 )

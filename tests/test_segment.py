@@ -259,6 +259,46 @@ def test_url_and_email_at_sentence_end():
     ]
 
 
+# A full stop after a URL or an e-mail address ends the sentence before a
+# capitalised word, whatever the address ends in (sentencex takes ".co.",
+# ".gov.", ".no." ... for abbreviations); the stop belongs to the sentence, not
+# to the address, and dots inside the address never split.
+URL_OR_ADDRESS_ENDS_SENTENCE = [
+    ("Write to desk@example.org.", "Then call."),
+    ("Send your photos to pictures@harbourtimes.example.co.", "Editors pick three every week."),
+    ("Complaints go to ombudsman@city.example.gov.", "Kim Adler reads each one herself."),
+    ("The filing is on www.registry.example.no.", "Shareholders have until Friday to object."),
+    ("Full results are at https://elections.example.co.", "Turnout was 64 per cent."),
+    ("The guide is at example.org/a.html.", "Readers found it useful."),
+    ("The form is at https://permits.example.gov/apply/.", "Applicants need a passport."),
+    ("Contact the desk at News.Desk@Example.ltd.", "Reporters answer within a day."),
+    ("Tickets are sold at festival.example.co.", "“We sold out in an hour,” the organiser said."),
+]
+
+
+@pytest.mark.parametrize("first,second", URL_OR_ADDRESS_ENDS_SENTENCE)
+def test_url_or_address_then_capital_ends_sentence(first, second):
+    assert sents(f"{first} {second}") == [first, second]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Write to desk@example.co. then call.",  # lower case continues
+        "Details at example.org/a.html and at example.co.uk/b.html were removed.",
+        "“Send it to desk@example.co. Kim will read it,” the editor said.",  # inside a quote
+        "The site, harbour.example.co, moved to www.example.no on Monday.",
+    ],
+)
+def test_url_or_address_without_a_sentence_end_stays_whole(text):
+    assert sents(text) == [text]
+
+
+def test_url_keeps_its_inner_dots_and_the_final_stop_goes_with_the_sentence():
+    text = "Read example.org/a.html. Then see docs.example.co/v2.1/index.html. Done."
+    assert sents(text) == ["Read example.org/a.html.", "Then see docs.example.co/v2.1/index.html.", "Done."]
+
+
 def test_money_at_sentence_end():
     assert sents("She has $100.00. It is in her bag.") == ["She has $100.00.", "It is in her bag."]
 
