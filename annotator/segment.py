@@ -68,6 +68,14 @@ _BEFORE_NUMBER = frozenset(
     ft lb lbs oz mi yd yds hr hrs min mins sec secs yr yrs mo mos wk wks pct pts sq
     """.split()
 )
+# Abbreviations that quantify what follows ("approx. $12 million", "an est.
+# 4.5 million", "Approx. 200 people"): never end a sentence before a number or
+# an amount of money (a currency symbol, "US$", "CHF 12").
+_BEFORE_AMOUNT = frozenset(
+    """
+    approx appr est estd avg abt incl excl tot Approx Appr Est Estd Avg Abt Incl Excl Tot
+    """.split()
+)
 # Abbreviations that may or may not end a sentence ("Apple Inc. said" /
 # "a deal with Apple Inc. The ..."): before a capital they end the sentence
 # only when a common sentence opener follows.
@@ -80,7 +88,7 @@ _AMBIGUOUS = frozenset(
     Wyo Alta Ont Que Sask
     """.split()
 )
-_ABBREVIATIONS = _TITLES | _MID_SENTENCE | _BEFORE_NUMBER | _AMBIGUOUS
+_ABBREVIATIONS = _TITLES | _MID_SENTENCE | _BEFORE_NUMBER | _BEFORE_AMOUNT | _AMBIGUOUS
 _ALL_CAPS_TITLES = frozenset(t.upper() for t in _TITLES if len(t) > 1)
 _NO_BREAK_AFTER = _TITLES | _MID_SENTENCE | _ALL_CAPS_TITLES
 
@@ -157,6 +165,13 @@ _ADDRESS = re.compile(
     r"|[^\s@]+@[^\s@.]+(?:\.[^\s@.]+)+"
     r"|(?:[A-Za-z0-9](?:[\w\-]*[A-Za-z0-9])?\.)+[a-z]{2,}(?:/\S*)?"
 )
+# An amount of money: a sign, then a currency symbol (with a country prefix:
+# US$, AU$, HK$) or a three-letter code and a space, then a digit.
+_CURRENCY_SYMBOLS = (  # Unicode category Sc (currency symbols) of the Basic Multilingual Plane
+    "$\u00a2-\u00a5\u058f\u060b\u07fe\u07ff\u09f2\u09f3\u09fb\u0af1\u0bf9\u0e3f\u17db"
+    "\u20a0-\u20c0\ua838\ufdfc\ufe69\uff04\uffe0\uffe1\uffe5\uffe6"
+)
+_MONEY = re.compile(rf"[+\-\u2212±~]?(?:[A-Z]{{0,3}}[{_CURRENCY_SYMBOLS}]\s?|[A-Z]{{3}}\s)\d")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _UNICODE_SPACE = re.compile("[\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 
@@ -500,6 +515,8 @@ def _decide(ctx: _Text, cut: int, index: int) -> bool:
         word = text[ws + 1 if ws >= 0 else lo : cut - 1]
         if word in _NO_BREAK_AFTER:
             return False
+        if word in _BEFORE_AMOUNT:
+            return _decide_by_rules(ctx, cut, index, sx)
         after = text[cut + 2 : cut + 3] if nxt in "(“\"" else nxt
         if "A" <= after <= "Z" or "0" <= nxt <= "9":
             if word.isalnum():
@@ -619,11 +636,20 @@ def _rule_title(b: _Boundary) -> bool | None:
 
 def _rule_number_after_abbreviation(b: _Boundary) -> bool | None:
     """No break between an abbreviation and a number: "No. 5", "Jan. 6", "p. 55",
-    "approx. 40"."""
-    if b.term == "." and b.head[0].isdigit():
-        word = _bare_word(b.word)
-        if word in _ABBREVIATIONS or _is_title(word):
-            return False
+    "approx. 40".  Before money only an abbreviation that quantifies holds on
+    ("approx. $12 million", "an est. US$1.2 billion"); a month or a unit
+    before money ends its sentence ("fined in Nov. €40,000 is a lot")."""
+    if b.term == ".":
+        if b.head[0].isdigit():
+            word = _bare_word(b.word)
+            if word in _ABBREVIATIONS or _is_title(word):
+                return False
+        elif _MONEY.match(b.head):
+            word = _bare_word(b.word)
+            if word in _BEFORE_AMOUNT or _is_title(word):
+                return False
+            if word in _BEFORE_NUMBER and not b.closers and not b.ctx.inside_quotes(b.cut, b.index):
+                return True
     return None
 
 

@@ -148,6 +148,43 @@ def test_abbreviation_mid_sentence_does_not_split(text):
     assert sents(text) == [text]
 
 
+# An abbreviation that quantifies (approx., est., avg. ...) goes with the
+# amount after it, a number or money (a currency symbol, US$, a code), also at
+# the start of a sentence; a word or a month that ends a sentence still ends it
+# before an amount.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The dam will cost approx. $12 million to repair.",
+        "The new stand will cost an est. $310 million, the club said.",
+        "Season tickets cost avg. €45 a match this year.",
+        "Repairs to the pier will cost est. 4.5 million euros.",
+        "Approx. 200 people were moved to the sports hall.",
+        "Approx. £3m was raised at the gala dinner.",
+        "The port deal is worth an est. US$1.2 billion.",
+        "The charity spent approx. AU$40,000 on legal fees.",
+        "Est. 1887, the brewery is the oldest in the valley.",
+        "The estate was valued at approx. CHF 12 million last year.",
+        "The budget grew by an est. +$3 million.",
+    ],
+)
+def test_abbreviation_before_an_amount_does_not_split(text):
+    assert sents(text) == [text]
+
+
+@pytest.mark.parametrize(
+    "first,second",
+    [
+        ("Sales rose 4% in the year.", "$3 billion of it came from Asia."),
+        ("The fine was agreed in Nov.", "€40,000 is a lot for a small shop, the owner said."),
+        ("The grant was announced in Sept.", "US$2 million will go to the harbour."),
+        ("Every seat was taken.", "2,000 more people watched outside."),
+    ],
+)
+def test_sentence_end_before_an_amount_splits(first, second):
+    assert sents(f"{first} {second}") == [first, second]
+
+
 def test_maj_gen_kept_whole():
     text = "The envoys met Maj.-Gen. Aharon Haliva. Talks lasted an hour."
     assert sents(text) == ["The envoys met Maj.-Gen. Aharon Haliva.", "Talks lasted an hour."]
@@ -904,7 +941,9 @@ _FAST_PATH_TEXT = st.lists(
         [" ", "  ", ". ", "? ", "! ", "… ", ".” ", ".) ", "(", "“", "\"", "'", "’", "‘", "”", ")",
          "word", "Word", "said", "no", "Dr", "Maj.-Gen", "Inc", "U.S", "a.m", "J", "I", "etc", "No",
          "Jan", "5", "3.5", "iPhone", "she", "The", "approx", "vs", "St", "e.g", "1", "a", "Ill",
-         "Mass", "Supreme", "Co", "It", "may", "May", "p.m", "Monday", "(The", "2.", "b)"]
+         "Mass", "Supreme", "Co", "It", "may", "May", "p.m", "Monday", "(The", "2.", "b)",
+         "$5", "US$5", "€5", "USD 5", "est", "Approx", "Nov", "x@y.co", "example.org/a", "U.N", "Canada",
+         "joined", "was", "envoy", "asked"]
     ),
     max_size=60,
 ).map("".join)
