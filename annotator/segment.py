@@ -145,6 +145,23 @@ _FOUR_DOT_BEHIND = re.compile(r"[^\W_][.!?](?: \.){3}\Z")
 _ATTRIBUTION = re.compile(
     r"(?:[A-Z][\w’'.\-]*\s+){1,4}(?:" + _SPEECH_VERBS + r")\b(?P<end>\s*[.,;:])?"
 )
+# An attribution whose speaker starts with an abbreviation or a rank, with up
+# to seven more words of any case: “Why?” U.N. envoy Pierre Dubois asked.
+_ATTRIBUTION_ABBREVIATED = re.compile(
+    r"(?P<first>[A-Z][\w’'\-]*\.(?:[\w’'\-]*\.)*)\s+(?P<words>(?:[\w’'.\-]+\s+){0,7}?)(?:"
+    + _SPEECH_VERBS
+    + r")\b(?P<end>\s*[.,;:])?"
+)
+_INITIALISM = re.compile(r"(?:[A-Z]\.)+[A-Z]\.?")
+# Finite verbs that make a clause of its own, not an attribution ("U.N. envoys
+# have asked that for years"): auxiliaries and modals.
+_AUXILIARIES = frozenset(
+    """
+    is are was were be been being am has have had do does did will would shall should can could may
+    might must isn't aren't wasn't weren't hasn't haven't hadn't doesn't don't didn't won't wouldn't
+    can't couldn't shouldn't
+    """.split()
+)
 _BULLET = f"[{re.escape(_BULLETS)}]"
 _LIST_START = re.compile(
     rf"\s*(?:{_BULLET}\s*)?(?P<label>\d{{1,3}}|[a-z])(?P<punct>\.\)|[.)])\s"
@@ -659,10 +676,25 @@ def _rule_attribution(b: _Boundary) -> bool | None:
     since “Done.” Smith said the plan ... starts a new sentence."""
     if not b.closers or b.closers[-1] not in "\"”’'»":
         return None
-    m = _ATTRIBUTION.match(b.head)
+    m = _ATTRIBUTION.match(b.head) or _abbreviated_attribution(b.head)
     if m and (b.term[-1] in "?!" or m.group("end")):
         return False
     return None
+
+
+def _abbreviated_attribution(head: str) -> re.Match[str] | None:
+    """An attribution whose speaker opens with an abbreviation (U.N., E.U.) or
+    a rank (Maj.-Gen., Lt.), without a verb of its own before the verb of
+    saying: “Why?” U.N. envoy Pierre Dubois asked."""
+    m = _ATTRIBUTION_ABBREVIATED.match(head)
+    if m is None:
+        return None
+    first = m.group("first")
+    if not (_INITIALISM.fullmatch(first) or _is_title(first.rstrip(".")) or first.rstrip(".") in _ABBREVIATIONS):
+        return None
+    if any(word.replace("’", "'").lower() in _AUXILIARIES for word in m.group("words").split()):
+        return None
+    return m
 
 
 def _rule_opening_quote(b: _Boundary) -> bool | None:

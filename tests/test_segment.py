@@ -392,6 +392,39 @@ def test_quote_with_attribution_is_one_sentence(text):
     assert sents(text) == [text]
 
 
+# A quoted question or exclamation, then its attribution whose speaker starts
+# with an abbreviation or a rank ("U.N. envoy Pierre Dubois asked"): one
+# sentence.  A clause that is not an attribution (a verb of its own, a
+# sentence opener, a full stop with more after the verb) still splits.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "“Why should taxpayers pay?” U.N. envoy Pierre Dubois asked.",
+        "“Where did the money go?” U.S. lawmaker Dana Reyes asked on Tuesday.",
+        "“Who approved this?” E.U. trade commissioner Lena Moreau wrote in a letter.",
+        "“Are the villages safe?” Maj.-Gen. Tomas Reyes of the U.S. Army asked.",
+        "“Enough!” U.K. dock workers shouted outside the ministry.",
+        "“We will pay.” U.N. envoy Pierre Dubois said.",
+        "“Is it over?” Lt. Col. Sarah Brandt asked her officers.",
+    ],
+)
+def test_quote_then_attribution_starting_with_an_abbreviation_is_one_sentence(text):
+    assert sents(text) == [text]
+
+
+@pytest.mark.parametrize(
+    "first,second",
+    [
+        ("“Why should taxpayers pay?”", "U.N. envoys have asked that for years."),
+        ("“Who pays?”", "U.S. officials declined to say."),
+        ("“We will pay.”", "U.N. envoy Pierre Dubois said the fund was empty."),
+        ("“Is it over?”", "The U.N. envoy asked the council to vote again."),
+    ],
+)
+def test_quote_then_a_clause_that_is_no_attribution_splits(first, second):
+    assert sents(f"{first} {second}") == [first, second]
+
+
 def test_quote_then_capital_sentence_splits():
     assert sents("She turned to him, \"This is great.\" She held the book out.") == [
         "She turned to him, \"This is great.\"",
