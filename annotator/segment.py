@@ -126,6 +126,58 @@ _OPENER_WORDS = frozenset(
     """.split()
 )
 
+# Words that follow an abbreviation inside a name ("U.S. Senate", "U.N.
+# Security Council", "U.K. Foreign Office"): after them the abbreviation never
+# ends a sentence, whatever follows.
+_NAME_PARTS = frozenset(
+    """
+    Senate House Congress Capitol Army Navy Naval Air Marine Marines Coast Guard Space Force Forces
+    Military Embassy Embassies Consulate Mission Ambassador Envoy Secretary Department Treasury Court
+    Courts Supreme District Circuit Appeals Attorney Justice State Defense Defence Commerce Energy Health
+    Labor Labour Agriculture Education Interior Transportation Trade Security Council General Assembly
+    Commission Commissioner Committee Agency Office Bureau Service Services Postal Border Customs
+    Immigration Census Federal Central National Special President Presidential Vice Prime Minister
+    Ministry Government Parliament Open Olympic Olympics Championship Championships Cup Chamber
+    Representative Foreign Home Intelligence Nuclear Peacekeeping High Human Refugee Food Development
+    Environment Environmental Climate Patent Geological Park Forest Drug Dollar Economy Economic Stock
+    Bond Bonds Markets Soccer Football Basketball Women's Men's
+    Chairman Chairwoman Chair Chief Executive CEO Director Founder Head Board Managing Spokesman
+    Spokeswoman Spokesperson
+    """.split()
+)
+# Finite verbs without the usual -ed: common irregular past tenses and
+# present tenses that are rarely nouns.  With the auxiliaries, the verbs of
+# saying and words in -ed they tell a clause ("Canada joined", "Britain has").
+_IRREGULAR_VERBS = frozenset(
+    """
+    went came took made won lost left met sent gave held began became fell rose spent paid sold bought
+    built found kept led ran saw set struck wrote got put cut hit quit shut brought caught fought taught
+    thought sought knew grew threw drew flew blew drove rode spoke broke chose froze stole woke wore
+    tore swore hung stood understood sat lay laid meant felt dealt slept swept wept lent bent sank sang
+    swam drank beat bit hid forgot forgave withdrew upheld overcame overtook undertook shot lit fed fled
+    sped slid spun stuck swung dug told heard said let
+    says remains seems wants expects hopes believes thinks warns insists argues denies
+    """.split()
+)
+# Words in -ed that are not verbs.
+_ED_NOT_VERBS = frozenset(
+    "need seed deed reed speed breed greed creed steed shed hundred indeed sacred naked wicked rugged ragged kindred beloved".split()
+)
+# Before one of these the abbreviation does not end a clause: "said the U.S.
+# Mission ...", "after the U.S. Senate passed ...".
+_CLAUSE_GOES_ON_AFTER = frozenset(
+    """
+    said says told tells asked that which who whom whose because after before when while as if unless
+    since until whether where once though although and or nor but than
+    """.split()
+)
+# Words after which a word in -s is a noun, not a verb ("hundreds of workers").
+_NOUN_BEFORE = frozenset(
+    "the a an of in at on for from to with by this that these those its his her their our some many all no two three several".split()
+)
+_PREPOSITIONS = frozenset("in at from of for on with across near outside inside".split())
+_SENTENCE_END_BEFORE = re.compile(r"[.!?…][\"”’')\]]*\s")
+
 _TERMINATORS = ".!?…‽"
 _CLOSERS = "\"”’'»)]"
 _OPENERS = "\"“‘'«(["
@@ -153,6 +205,8 @@ _ATTRIBUTION_ABBREVIATED = re.compile(
     + r")\b(?P<end>\s*[.,;:])?"
 )
 _INITIALISM = re.compile(r"(?:[A-Z]\.)+[A-Z]\.?")
+_NAME_WORD = re.compile(r"[A-Z][\w’'\-]*")
+_SPEECH_VERB_SET = frozenset(_SPEECH_VERBS.split("|"))
 # Finite verbs that make a clause of its own, not an attribution ("U.N. envoys
 # have asked that for years"): auxiliaries and modals.
 _AUXILIARIES = frozenset(
@@ -544,9 +598,7 @@ def _decide(ctx: _Text, cut: int, index: int) -> bool:
                 if nxt in "“\"":  # _rule_opening_quote
                     return sx or not ctx.inside_quotes(cut, index)
                 if word in _AMBIGUOUS:
-                    if (not sx or ctx.straight_single[index]) and ctx.inside_quotes(cut, index):
-                        return False
-                    return _next_word(ctx, cut, index) in _OPENER_WORDS
+                    return _decide_by_rules(ctx, cut, index, sx)  # _rule_ambiguous_abbreviation
                 if sx and not ctx.straight_single[index]:
                     return True  # see _rule_inside_quotes
                 if len(word) == 1:
@@ -753,13 +805,107 @@ def _rule_url_or_address(b: _Boundary) -> bool | None:
     return None
 
 
+def _rule_initialism_ends_sentence(b: _Boundary) -> bool | None:
+    """An initialism (U.S., E.U., D.C.) before a capital ends the sentence when
+    a common opener follows, or a clause of its own after a whole sentence
+    (_ends_clause_before): "signed in the U.S. Canada joined a year later."
+    Otherwise sentencex decides ("The U.S. Senate passed", "U.N. envoy")."""
+    if b.term == "." and not b.closers and _first_letter(b.head).isupper() and _INITIALISM.fullmatch(_bare_word(b.word)):
+        if b.ctx.inside_quotes(b.cut, b.index):
+            return None
+        if _next_word(b.ctx, b.cut, b.index) in _OPENER_WORDS and len(_sentence_so_far(b).split()) >= 2:
+            return True
+        if _ends_clause_before(b):
+            return True
+    return None
+
+
 def _rule_ambiguous_abbreviation(b: _Boundary) -> bool | None:
     """After Inc., Co., Jr., St., Mass. ... a capital starts a new sentence only
-    if it is a common opener: "Apple Inc. The company" splits, "Apple Inc.
-    Chief Executive" and "the Mass. Supreme Court" do not."""
+    if it is a common opener, or a clause of its own after a whole sentence:
+    "Apple Inc. The company" and "down Main St. Crowds lined the route" split,
+    "Apple Inc. Chief Executive" and "the Mass. Supreme Court" do not."""
     if b.term == "." and _bare_word(b.word) in _AMBIGUOUS and _first_letter(b.head).isupper():
-        return _next_word(b.ctx, b.cut, b.index) in _OPENER_WORDS
+        if _next_word(b.ctx, b.cut, b.index) in _OPENER_WORDS:
+            return True
+        # Only an abbreviation that closes a name ("Main St.", "Norvex Corp.",
+        # "Tulsa, Okla.") can end a clause; after a lower-case word it opens
+        # one ("officials in St. Louis prepared").
+        before = _sentence_so_far(b).split()
+        return bool(before) and not before[-1].islower() and _ends_clause_before(b)
     return None
+
+
+def _is_verb(word: str) -> bool:
+    """A lower-case finite verb, by its form: an auxiliary, a verb of saying,
+    a common irregular verb, or a word in -ed."""
+    word = word.rstrip(",.;:!?”’'\"").replace("’", "'")
+    if not word.islower():
+        return False
+    return (
+        word in _AUXILIARIES
+        or word in _IRREGULAR_VERBS
+        or word in _SPEECH_VERB_SET
+        or (len(word) >= 4 and word.endswith("ed") and word.isalpha() and word not in _ED_NOT_VERBS)
+    )
+
+
+def _sentence_so_far(b: _Boundary) -> str:
+    """The text from the start of the sentence (as far as a sentence end is
+    seen within _TAIL characters) to the word before the boundary."""
+    before = b.line[max(b.start, b.cut - _TAIL) : b.term_start - len(b.word)]
+    last = None
+    for last in _SENTENCE_END_BEFORE.finditer(before):
+        pass
+    return before[last.end() :] if last else before
+
+
+def _ends_clause_before(b: _Boundary) -> bool:
+    """Whether an abbreviation before a capital ends a sentence because what
+    follows is a clause of its own and what came before is a whole sentence:
+      after:  a name of one to three capitalised words, perhaps a short phrase
+              ("Doctors in Ireland", "Delegates from nine countries"), then a
+              finite verb ("joined", "has", "are") -- and the name does not
+              start with a word that belongs to names after an abbreviation
+              (Senate, Embassy, Security ...: "the U.S. Senate passed");
+      before: at least four words with a finite verb among them ("The treaty
+              was first signed in the"), the last of them (past "the") not a
+              word after which a clause goes on ("said the U.S. Mission was",
+              "after the U.S. Senate passed")."""
+    words = b.head.split(None, 8)
+    first = words[0] if words else ""
+    if not _NAME_WORD.fullmatch(first) or first in _NAME_PARTS or first.split("-", 1)[0] in _NAME_PARTS:
+        return False
+    i = 1  # the name: up to three capitalised words, or two names joined by "and"
+    while i < 4 and i < len(words):
+        if _NAME_WORD.fullmatch(words[i]) and i < 3:
+            i += 1
+        elif words[i] in ("and", "&") and i + 1 < len(words) and _NAME_WORD.fullmatch(words[i + 1]):
+            i += 2
+        else:
+            break
+    if i < len(words) and words[i] in _PREPOSITIONS:
+        j = i + 1
+        while j < i + 4 and j < len(words) - 1 and _PLAIN_WORD.fullmatch(words[j]) and not _is_verb(words[j]):
+            j += 1
+        i = j
+    if i >= len(words) or not _is_verb(words[i]):
+        return False
+    before = _sentence_so_far(b).split()
+    if len(before) < 4:
+        return False
+    last = before[-2] if before[-1].lower() == "the" else before[-1]
+    if last.lower() in _CLAUSE_GOES_ON_AFTER:
+        return False
+    for k, word in enumerate(before):
+        if _is_verb(word):
+            return True
+        if (
+            word.endswith("s") and not word.endswith("ss") and len(word) > 3 and word.isalpha() and word.islower()
+            and k > 0 and before[k - 1].lower() not in _NOUN_BEFORE and not before[k - 1][:1].isupper()
+        ):
+            return True  # "The ban applies across the"
+    return False
 
 
 def _rule_word_then_capital(b: _Boundary) -> bool | None:
@@ -789,6 +935,7 @@ _RULES = (
     _rule_parenthesised_sentence,
     _rule_inside_quotes,
     _rule_url_or_address,
+    _rule_initialism_ends_sentence,
     _rule_ambiguous_abbreviation,
     _rule_word_then_capital,
 )

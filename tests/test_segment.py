@@ -205,6 +205,119 @@ def test_ambiguous_abbreviation_before_sentence_opener_splits():
     assert sents("I live in the U.S. How about you?") == ["I live in the U.S.", "How about you?"]
 
 
+# An abbreviation (U.S., E.U., D.C., Corp., St., Okla.) can end a sentence
+# before a capitalised word: it does when what follows is a clause of its own
+# (a name, perhaps with a short phrase, then a verb) and what came before is a
+# sentence (a verb, some length); it does not when the initialism opens a name
+# ("U.S. Senate", "U.N. Secretary-General") or the sentence has only begun.
+ABBREVIATION_ENDS_SENTENCE = [
+    ("The treaty was first signed in the U.S.", "Canada joined a year later."),
+    ("Most of the money came from the E.U.", "Norway added a smaller grant."),
+    ("The company listed its shares in the U.S.", "Demand was strong from the first day."),
+    ("Talks were held in Washington, D.C.", "Delegates from nine countries attended."),
+    ("The drug was approved in the U.K.", "Doctors in Ireland are still waiting for it."),
+    ("The parade went down Main St.", "Crowds lined the route for hours."),
+    ("She grew up in Tulsa, Okla.", "Kim Soto taught her to sing."),
+    ("The firm sold its stake to Norvex Corp.", "Shareholders called the price too low."),
+    ("The ban applies across the E.U.", "Britain has its own rules."),
+    ("The film was shot in the U.K.", "Critics in France praised it."),
+    ("Most of the parts were made in the U.S.", "Mexico supplied the rest."),
+    ("The first case was reported in the U.K.", "Germany confirmed two more on Monday."),
+    ("The rules were written by the E.U.", "Switzerland adopted them a year later."),
+    ("Her parents emigrated to the U.S.", "Maria stayed behind with her aunt."),
+    ("The company moved its head office to Washington, D.C.", "Staff in Denver were offered jobs there."),
+    ("The merger was blocked by regulators in the U.K.", "Lawyers for both firms said they would appeal."),
+    ("He was traded to a team in the U.S.", "Fans in Toronto were furious."),
+    ("The shares were sold to Halden Ltd.", "Investors cheered the news."),
+    ("The festival moved to Maple Ave.", "Organisers expected bigger crowds."),
+    ("The proposal was rejected by the U.N.", "Russia and China abstained."),
+    ("Production started in the U.S.", "Japan followed in 2021."),
+    ("The product was launched in the U.S.", "Sales in Europe started a month later."),
+    ("The vaccine was first tested in the U.K.", "Trials in Brazil followed."),
+    ("The money was returned to the E.U.", "Hungary lost access to the funds."),
+    ("Her band toured across the U.S.", "Tickets sold out in every city."),
+    ("The rules were tightened in Washington, D.C.", "Businesses complained about the cost."),
+    ("The factory was sold to Brennan Bros.", "Workers kept their jobs."),
+    ("The talks were hosted by the U.N.", "Iran and Iraq sent delegations."),
+    ("The pilot was trained in the U.S.", "Colleagues in Madrid described him as careful."),
+    ("The firm was bought by Ostrander Corp.", "Its founder left the board."),
+    ("Quotas were agreed within the E.U.", "Fishermen in Portugal were angry."),
+]
+
+
+@pytest.mark.parametrize("first,second", ABBREVIATION_ENDS_SENTENCE)
+def test_abbreviation_ending_a_sentence_before_a_clause_splits(first, second):
+    assert sents(f"{first} {second}") == [first, second]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The U.S. Senate passed the bill on Friday.",
+        "Lawmakers in the U.S. Senate voted against the plan.",
+        "Hundreds of staff employed at the U.S. Embassy were evacuated.",
+        "The House voted a week after the U.S. Senate passed its version.",
+        "Diplomats said the U.K. Foreign Office had been warned.",
+        "He met U.N. Secretary-General Amina Diallo on Monday.",
+        "A spokesman for the U.K. Met Office said more rain was coming.",
+        "The U.N. envoy arrived in the capital on Monday.",
+        "Analysts said Apple Inc. Chief Executive Tim Cook would step down.",
+        "The deal was signed by Harlow Inc. Chief Financial Officer Ruth Ames in May.",
+        "Investors who bought U.S. Treasury bonds lost money.",
+        "The E.U. Commission said it would respond.",
+        "Officials briefed the U.N. Security Council on Tuesday.",
+        "Witnesses told the U.S. District Court in Boston they had seen the car.",
+        "Pilots trained at the U.S. Air Force base in Ramstein.",
+        "The talks came as officials in St. Louis prepared a second round.",
+        "Senators from both parties asked the U.S. Supreme Court to hear the case.",
+        "The plan was backed by the U.K. Treasury and two large banks.",
+        "Troops from the U.S. Marine Corps arrived on Tuesday.",
+        "The report was sent to the U.N. Human Rights Council last week.",
+        "He served as U.S. Ambassador to Japan for four years.",
+        "Fans lined the streets when the U.S. Women's team returned home.",
+        "The money was held in a U.S. Bank account in Ohio.",
+        "She was the first woman to lead the U.N. Development Programme.",
+        "The E.U. Court of Justice ruled that the law was invalid.",
+        "Critics said the U.S. Federal Reserve had moved too slowly.",
+        "The suspect was handed over to U.S. Marshals in Miami.",
+        "Ministers met at the E.U. Council building in Brussels.",
+        "Police in Washington, D.C. Metro stations stepped up patrols.",
+        "Lawyers for the U.S. Postal Service filed a motion.",
+        "The deal was approved by the U.K. Competition and Markets Authority on Friday.",
+        "Refugees crossed into the U.N. Protected Zone overnight.",
+        "The contract went to a U.S. Navy shipyard in Virginia.",
+        "Prices at U.S. Gas stations rose again.",
+        "He moved to the U.S. Virgin Islands in 1999.",
+        "Investors sold U.S. Steel shares after the report.",
+        "The ship docked at the U.S. Naval base in Rota.",
+        "Analysts said Kestrel Corp. Chairman Ian Holt resigned.",
+        "The choir sang at St. Paul's Cathedral on Sunday.",
+        "Diplomats at the U.N. General Assembly voted 140-9.",
+        "A spokeswoman for the U.S. Embassy in Nairobi declined to comment.",
+        "Farmers protested outside the E.U. Parliament in Strasbourg on Wednesday.",
+        "The grant came from the U.S. Agency for International Development.",
+        "Workers at the U.K. Border Force went on strike.",
+        "The vote at the U.N. Security Council was delayed again.",
+        "Her brother joined the U.S. Army Reserve in 2015.",
+        "The team trained at the U.S. Olympic Training Center in Colorado.",
+        "The dispute was referred to the U.K. Supreme Court by the lower court.",
+        "Engineers from the U.S. Army Corps of Engineers inspected the levee.",
+        "The firm hired former U.S. Attorney Lisa Grant as its counsel.",
+        "The case was heard by U.S. District Judge Carla Ruiz in Houston.",
+        "The memo was leaked to the U.S. House Intelligence Committee.",
+        "A convoy of U.N. World Food Programme trucks reached the town.",
+        "Rebels attacked a U.N. Peacekeeping base near the border.",
+        "He won the U.S. Open in 2019 and again in 2022.",
+        "Delegates from the U.K. Labour Party met in Liverpool.",
+        "The cargo was seized by U.S. Customs officers at the port.",
+        "Money was transferred to a U.S. Citizen's account, prosecutors said.",
+        "Data from the U.S. Geological Survey showed a magnitude 5.1 quake.",
+    ],
+)
+def test_abbreviation_inside_a_name_or_early_in_the_sentence_does_not_split(text):
+    assert sents(text) == [text]
+
+
 def test_no_only_before_a_digit():
     assert sents("He lives at No. 10 Downing St. and works there.") == [
         "He lives at No. 10 Downing St. and works there."
@@ -918,6 +1031,36 @@ def test_news_paragraphs_as_one_article():
     text = "Headline without a full stop\r\nBy A. Reporter\r\n" + "\n".join(t for t, _ in NEWS)
     expected = ["Headline without a full stop", "By A. Reporter"] + [s for _, e in NEWS for s in e]
     assert sents(text) == expected
+
+
+# --------------------------------------------------------------------------
+# The evaluation set: 51 hand-split news paragraphs (tests/data/segmentation_news.jsonl)
+# --------------------------------------------------------------------------
+
+
+def _evaluation_set() -> list[dict]:
+    lines = (DATA / "segmentation_news.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def test_evaluation_set_is_well_formed():
+    records = _evaluation_set()
+    assert len(records) >= 50 and len({r["id"] for r in records}) == len(records)
+    assert len({r["beat"] for r in records}) >= 10
+    for r in records:
+        assert r["text"] == " ".join(r["sentences"]), r["id"]
+
+
+def test_evaluation_set_score():
+    """Every paragraph of the evaluation set comes out exactly as split by hand
+    (a paragraph may list other splits that count as right in also_right)."""
+    wrong = []
+    records = _evaluation_set()
+    for r in records:
+        got = sents(r["text"])
+        if got != r["sentences"] and got not in r.get("also_right", []):
+            wrong.append((r["id"], got))
+    assert len(records) - len(wrong) == len(records), f"{len(records) - len(wrong)}/{len(records)}; wrong: {wrong}"
 
 
 # --------------------------------------------------------------------------
