@@ -597,8 +597,14 @@ def _decide(ctx: _Text, cut: int, index: int) -> bool:
                     return sx and not (ctx.straight_single[index] and ctx.inside_quotes(cut, index))
                 if nxt in "“\"":  # _rule_opening_quote
                     return sx or not ctx.inside_quotes(cut, index)
-                if word in _AMBIGUOUS:
-                    return _decide_by_rules(ctx, cut, index, sx)  # _rule_ambiguous_abbreviation
+                if word in _AMBIGUOUS:  # _rule_ambiguous_abbreviation
+                    if (not sx or ctx.straight_single[index]) and ctx.inside_quotes(cut, index):
+                        return False
+                    if _next_word(ctx, cut, index) in _OPENER_WORDS:
+                        return True
+                    if ws > 0 and text[text.rfind(" ", lo, ws) + 1 : ws].islower():
+                        return False  # "in St. Louis": the abbreviation opens a name
+                    return _decide_by_rules(ctx, cut, index, sx)
                 if sx and not ctx.straight_single[index]:
                     return True  # see _rule_inside_quotes
                 if len(word) == 1:
@@ -738,6 +744,9 @@ def _abbreviated_attribution(head: str) -> re.Match[str] | None:
     """An attribution whose speaker opens with an abbreviation (U.N., E.U.) or
     a rank (Maj.-Gen., Lt.), without a verb of its own before the verb of
     saying: “Why?” U.N. envoy Pierre Dubois asked."""
+    space = head.find(" ")
+    if space < 2 or head[space - 1] != ".":  # the first word is no abbreviation
+        return None
     m = _ATTRIBUTION_ABBREVIATED.match(head)
     if m is None:
         return None
