@@ -48,13 +48,6 @@ def check_invariants(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def corpus(name: str) -> Path:
-    path = CORPUS / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent (shared corpus not available)")
-    return path
-
-
 # --------------------------------------------------------------------------
 # Empty input and the basic contract
 # --------------------------------------------------------------------------
@@ -746,23 +739,6 @@ def test_own_article_sentences(name):
     assert sents(text) == OWN_ARTICLES[name]
 
 
-@pytest.mark.parametrize("name", sorted(OWN_ARTICLES))
-def test_own_article_invariants_and_lines(name):
-    text = _own_article(name)
-    spans = check_invariants(text)
-    starts = {a for a, _ in spans}
-    for a, b in spans:
-        assert "\n" not in text[a:b] and "\r" not in text[a:b]
-    # every non-empty line starts a sentence, and the title and byline are sentences
-    pos = 0
-    for line in text.splitlines(True):
-        if line.strip():
-            assert pos + len(line) - len(line.lstrip()) in starts
-        pos += len(line)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    assert sents(text)[:2] == lines[:2] and lines[1].startswith("By ")
-
-
 def test_own_articles_cover_crlf_and_lf():
     raw = {name: (ARTICLES / name).read_bytes() for name in OWN_ARTICLES}
     assert any(b"\r\n" in data and data.startswith(b"\xef\xbb\xbf") for data in raw.values())
@@ -790,19 +766,36 @@ def test_own_article_ellipsis_inside_quote_not_split(name):
 
 
 # --------------------------------------------------------------------------
-# The shared news article (skips when ../shared is absent)
+# Article-level checks: on our own articles always, and on the shared news
+# article as a cross-check when ../shared is present (it is then one more
+# parameter; without it only our own articles run, so nothing skips)
 # --------------------------------------------------------------------------
 
-
-def _article() -> str:
-    return corpus("news_russia_israel.txt").read_text(encoding="utf-8")
+SHARED_ARTICLE = CORPUS / "news_russia_israel.txt"
 
 
-def test_article_invariants_and_lines():
-    text = _article()
+def _articles(own: list, shared: list) -> list:
+    return own + (shared if SHARED_ARTICLE.exists() else [])
+
+
+def _load(article: str) -> str:
+    if article == "shared":
+        return SHARED_ARTICLE.read_text(encoding="utf-8")
+    return _own_article(article)
+
+
+_ALL_ARTICLES = _articles(
+    [pytest.param(name, id=f"own:{name}") for name in sorted(OWN_ARTICLES)],
+    [pytest.param("shared", id="shared:news_russia_israel.txt")],
+)
+
+
+@pytest.mark.parametrize("article", _ALL_ARTICLES)
+def test_article_invariants_and_lines(article):
+    text = _load(article)
     spans = check_invariants(text)
     for a, b in spans:
-        assert "\n" not in text[a:b]
+        assert "\n" not in text[a:b] and "\r" not in text[a:b]
     # every non-empty line starts a sentence
     pos = 0
     starts = {a for a, _ in spans}
@@ -812,8 +805,9 @@ def test_article_invariants_and_lines():
         pos += len(line) + 1
 
 
-def test_article_title_and_byline_are_sentences():
-    text = _article()
+@pytest.mark.parametrize("article", _ALL_ARTICLES)
+def test_article_title_and_byline_are_sentences(article):
+    text = _load(article)
     lines = text.split("\n")
     got = sents(text)
     assert got[0] == lines[0].strip()
@@ -821,19 +815,47 @@ def test_article_title_and_byline_are_sentences():
     assert got[1].startswith("By ")
 
 
-def test_article_maj_gen_not_split():
-    got = sents(_article())
-    hits = [s for s in got if "Aharon Haliva" in s]
-    assert len(hits) == 1 and "Maj.-Gen. Aharon Haliva" in hits[0]
+@pytest.mark.parametrize(
+    "article,name",
+    _articles(
+        [pytest.param("border_talks.txt", "Viktor Aalto", id="own:border_talks.txt")],
+        [pytest.param("shared", "Aharon Haliva", id="shared:news_russia_israel.txt")],
+    ),
+)
+def test_article_maj_gen_not_split(article, name):
+    got = sents(_load(article))
+    hits = [s for s in got if name in s]
+    assert len(hits) == 1 and f"Maj.-Gen. {name}" in hits[0]
     assert not any(s.endswith("Maj.") or s.endswith("-Gen.") for s in got)
 
 
-def test_article_ellipsis_not_split():
-    got = sents(_article())
-    hits = [s for s in got if "State of Israel…is" in s]
+@pytest.mark.parametrize(
+    "article,fragment,first,last",
+    _articles(
+        [
+            pytest.param(
+                "border_talks.txt", "border…is", "“The safety of the villages",
+                "Maj.-Gen. Aalto told reporters after the meeting.", id="own:border_talks.txt",
+            ),
+            pytest.param(
+                "river_flood_crlf.txt", "fast… we", "“The water came in so fast",
+                "that now serves as a shelter. 😢", id="own:river_flood_crlf.txt",
+            ),
+        ],
+        [
+            pytest.param(
+                "shared", "State of Israel…is", "This follows hard on the heels",
+                "is one of the top priorities of Russia.”", id="shared:news_russia_israel.txt",
+            )
+        ],
+    ),
+)
+def test_article_ellipsis_not_split(article, fragment, first, last):
+    got = sents(_load(article))
+    hits = [s for s in got if fragment in s]
     assert len(hits) == 1
-    assert hits[0].startswith("This follows hard on the heels")
-    assert hits[0].endswith("is one of the top priorities of Russia.”")
+    assert hits[0].startswith(first)
+    assert hits[0].endswith(last)
 
 
 # --------------------------------------------------------------------------
@@ -1051,32 +1073,41 @@ def test_evaluation_set_is_well_formed():
         assert r["text"] == " ".join(r["sentences"]), r["id"]
 
 
-def test_evaluation_set_score():
-    """Every paragraph of the evaluation set comes out exactly as split by hand
-    (a paragraph may list other splits that count as right in also_right)."""
-    wrong = []
-    records = _evaluation_set()
-    for r in records:
-        got = sents(r["text"])
-        if got != r["sentences"] and got not in r.get("also_right", []):
-            wrong.append((r["id"], got))
-    assert len(records) - len(wrong) == len(records), f"{len(records) - len(wrong)}/{len(records)}; wrong: {wrong}"
-
-
 # --------------------------------------------------------------------------
-# Golden Rules accuracy (skips when ../shared is absent)
+# Accuracy: our evaluation set always; the Golden Rules (48 cases) as a
+# cross-check when ../shared is present
 # --------------------------------------------------------------------------
 
+GOLDEN_RULES = CORPUS / "golden_rules_en.json"
 
-def test_golden_rules_accuracy():
-    examples = json.loads(corpus("golden_rules_en.json").read_text(encoding="utf-8"))["examples"]
+
+def _accuracy_cases(name: str) -> list[tuple[str, str, list[list[str]]]]:
+    """(id, text, splits that count as right) of an accuracy set."""
+    if name == "golden_rules":
+        examples = json.loads(GOLDEN_RULES.read_text(encoding="utf-8"))["examples"]
+        assert len(examples) == 48
+        return [(ex["id"], ex["text"], [ex["expected"]]) for ex in examples]
+    return [(r["id"], r["text"], [r["sentences"], *r.get("also_right", [])]) for r in _evaluation_set()]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["evaluation_set"] + (["golden_rules"] if GOLDEN_RULES.exists() else []),
+)
+def test_accuracy(name):
+    """Every case comes out exactly right: the 51 hand-split news paragraphs of
+    tests/data (exact sentences), and the Golden Rules (their own measure:
+    stripped, non-empty sentences) at 48/48."""
+    cases = _accuracy_cases(name)
     failed = []
-    for ex in examples:
-        got = [s.strip() for s in sents(ex["text"]) if s.strip()]
-        if got != ex["expected"]:
-            failed.append((ex["id"], got))
-    correct = len(examples) - len(failed)
-    assert correct == len(examples) == 48, f"{correct}/{len(examples)}; failed: {failed}"
+    for case_id, text, right in cases:
+        got = sents(text)
+        if name == "golden_rules":
+            got = [s.strip() for s in got if s.strip()]
+        if got not in right:
+            failed.append((case_id, got))
+    correct = len(cases) - len(failed)
+    assert correct == len(cases), f"{correct}/{len(cases)}; failed: {failed}"
 
 
 # --------------------------------------------------------------------------
