@@ -4,6 +4,7 @@
 
 Prints, each next to its target, with PASS/FAIL:
   * Golden Rules accuracy (48 English cases in ../shared/corpus), ours and pysbd's;
+  * accuracy on the project's hand-split news paragraphs (tests/data), ours and pysbd's;
   * throughput relative to pysbd on ~5 MB of generated news-style text, one call
     per ~3 KB article, median of three runs (each run times both segmenters,
     interleaved, in CPU seconds, and takes the ratio of their characters per
@@ -27,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
+NEWS_SET = ROOT / "tests" / "data" / "segmentation_news.jsonl"
 sys.path.insert(0, str(ROOT))
 
 from annotator.segment import segment  # noqa: E402
@@ -142,6 +144,17 @@ def golden_accuracy(fn) -> tuple[int, int, list[str]]:
     return len(examples) - len(failed), len(examples), failed
 
 
+def news_accuracy(fn) -> tuple[int, int, list[str]]:
+    """Paragraphs of the hand-split news evaluation set split exactly right."""
+    records = [json.loads(line) for line in NEWS_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    failed = []
+    for r in records:
+        got = [s.strip() for s in fn(r["text"]) if s.strip()]
+        if got != r["sentences"] and got not in r.get("also_right", []):
+            failed.append(r["id"])
+    return len(records) - len(failed), len(records), failed
+
+
 def timed(fn, articles: list[str]) -> float:
     """CPU seconds to segment the articles one call each (CPU time, not wall
     time, so that other processes on the machine do not skew the ratio)."""
@@ -214,6 +227,12 @@ def main() -> int:
         ok &= report("Golden Rules exact, ours", f"{ours[0]}/{ours[1]}", f">={TARGET_GOLDEN}/48", ours[0] >= TARGET_GOLDEN)
         print(f"{'':<4}failed: {', '.join(ours[2]) or 'none'}")
         print(f"{'Golden Rules exact, pysbd 0.3.4 (reference)':<44} {f'{theirs[0]}/{theirs[1]}':>16}   failed: {', '.join(theirs[2]) or 'none'}")
+
+    ours = news_accuracy(lambda t: [t[a:b] for a, b in segment(t)])
+    theirs = news_accuracy(lambda t: sbd_plain.segment(t))
+    ok &= report("news paragraphs (tests/data) exact, ours", f"{ours[0]}/{ours[1]}", "all", ours[0] == ours[1])
+    print(f"{'':<4}failed: {', '.join(ours[2]) or 'none'}")
+    print(f"{'news paragraphs exact, pysbd 0.3.4 (reference)':<44} {f'{theirs[0]}/{theirs[1]}':>16}")
 
     # -- throughput
     rng = random.Random(SEED)
