@@ -234,6 +234,38 @@ def test_guidelines_versions_preview_and_notice(app, admin, world):
 
 
 # ----------------------------------------------------------------- users
+def test_a_new_projects_first_saved_guidelines_are_version_1(app, admin):
+    assert new_project(admin).status_code == 302
+    with app.app_context():
+        pid = db.session.scalar(select(Project.id))
+    url = f"/admin/projects/{pid}/guidelines"
+    html = page(admin.get(url))
+    assert "No guidelines yet" in html and "current: version" not in html and ">v1<" not in html  # nothing saved: no version to show
+    assert admin.post(url, {"text": "# Rules", "base_version": "1", "action": "save"}).status_code == 302
+    assert "Saved as version 1" in page(admin.get(url))
+    with app.app_context():
+        assert db.session.get(Project, pid).guidelines_version == 1
+        assert db.session.execute(select(GuidelineVersion.version, GuidelineVersion.text)).all() == [(1, "# Rules")]
+    assert admin.post(url, {"text": "# Rules, again", "base_version": "1", "action": "save"}).status_code == 302
+    assert "Saved as version 2" in page(admin.get(url))
+    with app.app_context():
+        assert db.session.scalars(select(GuidelineVersion.text).order_by(GuidelineVersion.version)).all() == ["# Rules", "# Rules, again"]
+
+
+def test_guidelines_preview_without_script_hides_the_editor_and_offers_edit(app, admin, world):
+    url = f"/admin/projects/{world['project']}/guidelines"
+    admin.get(url)
+    html = page(admin.post(url, {"text": "# Draft **rules**", "base_version": "1", "action": "preview"}))
+    editor = re.search(r"<textarea[^>]*>", html).group(0)
+    assert " hidden" in editor  # the preview takes the editor's place; the text is still sent on save
+    assert "# Draft **rules**" in html and "<strong>rules</strong>" in html
+    assert re.findall(r">\s*(Preview|Edit)\s*</button>", html) == ["Edit"]  # one control, now back to editing
+    html = page(admin.post(url, {"text": "# Draft **rules**", "base_version": "1", "action": "edit"}))
+    assert " hidden" not in re.search(r"<textarea[^>]*>", html).group(0)
+    assert re.findall(r">\s*(Preview|Edit)\s*</button>", html) == ["Preview"]
+    assert count(app, GuidelineVersion) == 1
+
+
 def test_user_form_errors(app, admin):
     for fields, message in [
         ({"name": "bad name", "role": "annotator", "password": "longenough"}, "user name must be"),
