@@ -213,10 +213,12 @@ def sentence(project_id: int, sentence_id: int):
     filters = _filters()
     form = AdjudicationForm()
     form.label.choices = [(name, name) for name in head.categories]
-    error, status = None, 200
+    error, status, problems = None, 200, []
     if form.validate_on_submit():
         try:
-            spans = [gold.parse_span_key(v) for v in form.spans.data or []] + gold.parse_span_lines(form.typed_spans.data or "")
+            spans = [gold.parse_span_key(v) for v in form.spans.data or []] + gold.parse_span_lines(
+                form.typed_spans.data or "", labelschema.names(head.schema, "span_labels"), ctx["article"]["text_length"],
+                (ctx["sentence"]["start"], ctx["sentence"]["end"]))
             links = [gold.parse_link_key(v) for v in form.links.data or []]
             begin_write(db.session)
             gold.adjudicate(db.session, current_user.id, sentence_id, form.label.data, spans, links, form.reason.data)
@@ -224,6 +226,7 @@ def sentence(project_id: int, sentence_id: int):
         except gold.GoldError as exc:
             db.session.rollback()
             error, status = exc.message, exc.status
+            problems = exc.problems
         except (IntegrityError, OperationalError):  # another reviewer saved this sentence at the same moment, or the database is busy
             db.session.rollback()
             error, status = "The gold could not be saved just now (another change came first or the database is busy). Check the page and save again.", 409
@@ -256,6 +259,7 @@ def sentence(project_id: int, sentence_id: int):
         ctx=ctx,
         form=form,
         error=error,
+        problems=problems,
         filters=filters,
         query=_query(filters),
         span_choices=span_choices,

@@ -239,6 +239,33 @@ def test_bad_adjudication_is_a_4xx_and_stores_nothing(app, browser, project, for
         assert db.session.scalars(select(AuditEntry).where(AuditEntry.user_id.is_not(None))).all() == []
 
 
+def test_typed_spans_report_every_problem_at_once_with_line_numbers(app, browser, project):
+    login(browser, "rita")
+    s2, e2 = project.offsets[2]
+    url = f"/review/{project.project_id}/sentences/{project.sentences[2]}"
+    browser.get(url)
+    typed = "\n".join([
+        f"QUOTE {s2} {s2 + 4}",  # 1: fine
+        "QUOTE here there",  # 2: not LABEL START END
+        f"RUMOUR {s2} {s2 + 2}",  # 3: no such span label
+        f"CUE {s2 + 5} {s2 + 5}",  # 4: empty
+        "",
+        "SOURCE 0 3",  # 6: outside this sentence
+        f"CUE {s2} 99999999",  # 7: past the article's end
+    ])
+    response = browser.post(url, {"label": "NFS", "typed_spans": typed})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    problems = re.findall(r'<li class="problem">(.*?)</li>', html, re.S)
+    assert [p.split(":")[0] for p in problems] == ["Line 2", "Line 3", "Line 4", "Line 6", "Line 7"], problems
+    assert "RUMOUR" in problems[1] and "QUOTE, SOURCE, CUE" in problems[1]
+    assert f"{s2}–{e2}" in problems[3]  # says where this sentence is
+    assert "(&#39;" not in html and "&#39;QUOTE here there&#39;" not in html and "&#39;RUMOUR&#39;" not in html  # no Python reprs
+    assert f"QUOTE {s2} {s2 + 4}" in html  # the typed text is kept for correcting
+    with app.app_context():
+        assert db.session.scalars(select(GoldLabel).where(GoldLabel.provenance == "adjudicated")).all() == []
+
+
 def test_adjudication_needs_the_csrf_token(app, browser, project):
     login(browser, "rita")
     url = f"/review/{project.project_id}/sentences/{project.sentences[2]}"
