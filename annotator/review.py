@@ -273,6 +273,8 @@ def sentence(project_id: int, sentence_id: int):
         span_colours=span_colours,
         label_colours=label_colours,
         relation_types=labelschema.names(head.schema, "relation_types"),
+        span_labels=[{"name": x["name"], "key": x.get("key", ""), "color": x.get("color", "#888888"), "description": x.get("description", "")}
+                     for x in head.schema.get("span_labels", [])],
     ), status
 
 
