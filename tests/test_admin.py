@@ -466,6 +466,19 @@ def test_segmentation_pages_split_merge_undo(app, world):
         assert len(rows) == 3
 
 
+def test_sentence_numbers_shown_to_people_count_from_1(app, admin, world):
+    """The index in data stays 0-based; the segmentation page and the labels-by-version list show 1, 2, 3."""
+    html = page(admin.get(f"/segmentation/articles/{world['article']}"))
+    assert re.findall(r'<span class="index"[^>]*>(\d+)</span>', html) == ["1", "2"]
+    assert 'start="0"' not in html
+    with app.app_context():
+        first = db.session.scalar(select(Sentence.index).where(Sentence.article_id == world["article"]).order_by(Sentence.index))
+        assert first == 0  # the data keep counting from 0
+    url = f"/admin/projects/{world['project']}/guidelines/labels?version=1"
+    row = re.search(r'<table class="table" id="old-labels">.*?<tbody>\s*<tr>(.*?)</tr>', page(admin.get(url)), re.S).group(1)
+    assert re.findall(r'<td class="num">(\d+)</td>', row) == ["1"]  # ann's label on the first sentence
+
+
 def test_overview_shows_the_cached_agreement_headline_without_computing_it(app, admin, world):
     from annotator import project_agreement
     from annotator.models import CacheEntry

@@ -266,6 +266,15 @@ def test_typed_spans_report_every_problem_at_once_with_line_numbers(app, browser
         assert db.session.scalars(select(GoldLabel).where(GoldLabel.provenance == "adjudicated")).all() == []
 
 
+def test_queue_and_adjudication_number_sentences_from_1(app, browser, project):
+    login(browser, "rita")
+    html = browser.get(f"/review/{project.project_id}/queue?status=all").get_data(as_text=True)
+    row = re.search(rf'<tr data-sentence="{project.sentences[0]}">(.*?)</tr>', html, re.S).group(1)
+    assert '<span class="muted">#1</span>' in row  # index 0 in the data
+    html = browser.get(f"/review/{project.project_id}/sentences/{project.sentences[1]}").get_data(as_text=True)
+    assert "· sentence 2</span>" in html
+
+
 def test_adjudication_needs_the_csrf_token(app, browser, project):
     login(browser, "rita")
     url = f"/review/{project.project_id}/sentences/{project.sentences[2]}"
