@@ -7,6 +7,7 @@ only; annotators get 403 (they must not see each other's work or names).
 from __future__ import annotations
 
 import math
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,6 +38,17 @@ def _head(project_id: int) -> pa.ProjectHead:
         return pa.project_head(db.session, project_id)
     except pa.ProjectNotFound:
         abort(404, f"There is no project {project_id}.")
+
+
+def ago(iso: str, now: datetime | None = None) -> str:
+    """'just now', 'a minute ago', '3 hours ago', '2 days ago' for an ISO 8601 UTC time (…Z)."""
+    then = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    seconds = max(0.0, ((now or datetime.now(timezone.utc)) - then).total_seconds())
+    for size, one, many in ((86400, "a day", "days"), (3600, "an hour", "hours"), (60, "a minute", "minutes")):
+        n = int(seconds // size)
+        if n >= 1:
+            return f"{one} ago" if n == 1 else f"{n} {many} ago"
+    return "just now" if seconds < 45 else "a minute ago"
 
 
 def kappa_colour(value: float | None) -> tuple[str, str]:
@@ -132,10 +144,14 @@ def agreement(project_id: int):
     head = _head(project_id)
     summary = pa.summary(db.session, head.id)
     colours = {s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])}
+    r = summary.get("fleiss_n_raters") or "N"
     return render_template(
         "review/agreement.html",
         head=head,
         s=summary,
+        computed_ago=ago(summary["computed_at"]),
+        item_counts={k: (used.format(r=r), left.format(r=r)) for k, (used, left) in pa.ITEM_COUNTS.items()},
+        items_note=pa.ITEMS_NOTE.format(r=r),
         heatmap=kappa_heatmap(summary["cohen_kappa"]),
         coefficients=[("percent_agreement", "Percent agreement"), ("fleiss_kappa", "Fleiss' kappa"), ("gwet_ac1", "Gwet's AC1"),
                       ("krippendorff_alpha", "Krippendorff's alpha")],

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from annotator import project_agreement as pa
 from annotator import review
 from annotator.db import db
-from annotator.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan
+from annotator.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project
 
 from .conftest import add_user
 from .test_project_agreement import add_spans, random_ratings, seed
@@ -114,6 +114,36 @@ def test_agreement_page_shows_coefficients_intervals_counts_and_heatmap(app, bro
     assert f">{kappa:.2f}<" in svg and "shared sentences" in svg
     assert 'data-annotator="ann"' in html and "QUOTE" in html and "attributed_to" in html
     assert "Content-Security-Policy" in response.headers
+
+
+def test_agreement_page_says_when_and_after_how_many_saves_in_plain_words(app, browser, project):
+    login(browser, "rita")
+    with app.app_context():
+        revision = db.session.get(Project, project.project_id).revision
+    assert revision > 0
+    html = browser.get(f"/review/{project.project_id}/agreement").get_data(as_text=True)
+    summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", re.search(r'<p class="lead" id="agreement-summary">(.*?)</p>', html, re.S).group(1)))
+    assert "revision" not in summary.lower()
+    assert f"Computed just now, after {revision} save{'' if revision == 1 else 's'} " in summary, summary
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"', html)  # the exact time is kept for a hover
+    # each coefficient's count says what its items are, and what was left out
+    rows = {key: re.sub(r"\s+", " ", re.search(rf'<tr id="coef-{key}">(.*?)</tr>', html, re.S).group(1))
+            for key in ("percent_agreement", "fleiss_kappa", "gwet_ac1", "krippendorff_alpha")}
+    for key in ("percent_agreement", "gwet_ac1", "krippendorff_alpha"):
+        assert "sentences labelled by two or more annotators" in rows[key], key
+        assert "labelled by one annotator only" in rows[key], key
+    assert "sentences labelled by exactly 2 annotators" in rows["fleiss_kappa"]
+    assert "not labelled by exactly 2" in rows["fleiss_kappa"]
+    assert "An item is a sentence" in html
+
+
+@pytest.mark.parametrize("seconds, words", [(5, "just now"), (70, "a minute ago"), (150, "2 minutes ago"), (3600, "an hour ago"),
+                                             (3 * 3600 + 5, "3 hours ago"), (86400 * 2 + 1, "2 days ago"), (-30, "just now")])
+def test_time_ago_in_words(seconds, words):
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
+    assert review.ago((now - timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z"), now) == words
 
 
 def test_agreement_page_shows_why_a_figure_is_undefined(app, browser, project):
