@@ -51,8 +51,8 @@ def table(headers: list[str], rows: list[list[Any]], right: set[int] | None = No
 def overall_text(s: dict[str, Any]) -> str:
     p = s["project"]
     lines = [
-        f"{p['name']} (revision {p['revision']}): {s['n_sentences']:,} sentences, {s['n_items']:,} labelled, "
-        f"{s['n_ratings']:,} labels by {len(s['annotators'])} annotator(s)",
+        f"{p['name']}: {s['n_sentences']:,} sentences, {s['n_items']:,} labelled, "
+        f"{s['n_ratings']:,} labels by {len(s['annotators'])} annotator(s); figures after {p['revision']:,} save{'' if p['revision'] == 1 else 's'}",
         "",
     ]
     rows, notes = [], []

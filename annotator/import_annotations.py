@@ -622,11 +622,11 @@ def _resolve_sentences(labels: list[_Label], bounds: list[tuple[int, int]], whos
                 raise _Bad(f"{whose}: label {label.label!r} for text {start}-{end} covers no sentence")
         else:
             if not 0 <= label.sentence < len(bounds):
-                raise _Bad(f"{whose}: label for sentence {label.sentence}, but the article has {len(bounds)} sentence(s) (0 to {len(bounds) - 1})")
+                raise _Bad(f"{whose}: label for sentence index {label.sentence}, but the article has {len(bounds)} sentence(s), index 0 to {len(bounds) - 1}")
             indexes = [label.sentence]
         for i in indexes:
             if i in seen:
-                raise _Bad(f"{whose}: sentence {i} is labelled twice")
+                raise _Bad(f"{whose}: sentence {i + 1} (index {i}) is labelled twice")
             seen.add(i)
             copy = _Label(i, label.label, label.seconds, label.guidelines_version, label.updated_at, label.needs_review, label.provenance, label.reviewer, label.reason)
             out.append(copy)

@@ -378,6 +378,21 @@ EXPLANATIONS = {
 }
 
 
+# What each coefficient's item count counts, in the agreement page's words: (items used, items left out).
+# An item is a labelled sentence; {r} is the number of annotators per sentence Fleiss' kappa takes.
+ITEM_COUNTS = {
+    "percent_agreement": ("sentences labelled by two or more annotators", "labelled by one annotator only"),
+    "fleiss_kappa": ("sentences labelled by exactly {r} annotators", "labelled, but not labelled by exactly {r}"),
+    "gwet_ac1": ("sentences labelled by two or more annotators", "labelled by one annotator only"),
+    "krippendorff_alpha": ("sentences labelled by two or more annotators", "labelled by one annotator only"),
+}
+ITEMS_NOTE = (
+    "An item is a sentence with at least one label. A coefficient compares annotators, so it uses the sentences "
+    "labelled by two or more of them (Fleiss' kappa: by exactly {r}, as it needs the same number on every sentence); "
+    "a sentence labelled by one annotator only has nothing to agree with and is left out."
+)
+
+
 def label_figures(labels: ProjectLabels, head: ProjectHead, n_boot: int = N_BOOT, seed: int = SEED) -> tuple[dict[str, Any], ag.LabelReport]:
     """Overall coefficients with bootstrap CIs over articles, per label figures and the Cohen's kappa matrix."""
     r = fleiss_raters(labels, head.annotators_per_article)

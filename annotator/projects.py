@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import labelschema
-from .models import GuidelineVersion, Project
+from .models import Annotation, Article, GuidelineVersion, Project, Sentence, utcnow
 
 
 MAX_ID = 2**31  # ids are 32-bit integers on PostgreSQL: a larger number names no project
@@ -61,14 +61,43 @@ def create_project(
 
 
 def set_guidelines(session: Session, project: Project, text: str, author_id: int | None = None) -> int:
-    """Save a new version of the guidelines; returns the new version number."""
+    """Save a new version of the guidelines; returns the new version number.
+
+    A project starts with an empty version 1 (a label records the version it was made
+    under, so there always is one). Until someone labels under it, that empty version is
+    only a placeholder: the first guidelines saved replace it and are version 1. Once
+    labels were made with no guidelines, the first guidelines are a new version, so those
+    labels do not claim guidelines their annotators never saw.
+    """
     if text == project.guidelines:
         return project.guidelines_version
+    if project.guidelines_version == 1 and not project.guidelines and not _labelled_under(session, project.id, 1):
+        placeholder = session.scalar(
+            select(GuidelineVersion).where(GuidelineVersion.project_id == project.id, GuidelineVersion.version == 1)
+        )
+        if placeholder is None:
+            session.add(GuidelineVersion(project_id=project.id, version=1, text=text, author_id=author_id))
+        else:
+            placeholder.text, placeholder.author_id, placeholder.created_at = text, author_id, utcnow()
+        project.guidelines = text
+        session.flush()
+        return 1
     project.guidelines_version += 1
     project.guidelines = text
     session.add(GuidelineVersion(project_id=project.id, version=project.guidelines_version, text=text, author_id=author_id))
     session.flush()
     return project.guidelines_version
+
+
+def _labelled_under(session: Session, project_id: int, version: int) -> bool:
+    """Whether any label of the project was made under this guidelines version."""
+    return session.scalar(
+        select(Annotation.id)
+        .join(Sentence, Sentence.id == Annotation.sentence_id)
+        .join(Article, Article.id == Sentence.article_id)
+        .where(Article.project_id == project_id, Annotation.guidelines_version == version)
+        .limit(1)
+    ) is not None
 
 
 def bump_revision(session: Session, project_id: int) -> None:

@@ -165,7 +165,7 @@ def split_sentence(session: Session, sentence_id: int, at: int, user_id: int | N
     whole = sentences[position]
     start, end = whole["start"], whole["end"]
     if not start < at < end:
-        raise ResegmentError(f"split at {at} is not strictly inside sentence {whole['index']} ({start}-{end})")
+        raise ResegmentError(f"split at {at} is not strictly inside sentence {whole['index'] + 1} ({start}-{end})")
     head, tail = article.text[start:at], article.text[at:end]
     left_end = start + len(head.rstrip())
     right_start = at + (len(tail) - len(tail.lstrip()))

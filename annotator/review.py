@@ -7,6 +7,7 @@ only; annotators get 403 (they must not see each other's work or names).
 from __future__ import annotations
 
 import math
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,6 +38,17 @@ def _head(project_id: int) -> pa.ProjectHead:
         return pa.project_head(db.session, project_id)
     except pa.ProjectNotFound:
         abort(404, f"There is no project {project_id}.")
+
+
+def ago(iso: str, now: datetime | None = None) -> str:
+    """'just now', 'a minute ago', '3 hours ago', '2 days ago' for an ISO 8601 UTC time (…Z)."""
+    then = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    seconds = max(0.0, ((now or datetime.now(timezone.utc)) - then).total_seconds())
+    for size, one, many in ((86400, "a day", "days"), (3600, "an hour", "hours"), (60, "a minute", "minutes")):
+        n = int(seconds // size)
+        if n >= 1:
+            return f"{one} ago" if n == 1 else f"{n} {many} ago"
+    return "just now" if seconds < 45 else "a minute ago"
 
 
 def kappa_colour(value: float | None) -> tuple[str, str]:
@@ -132,10 +144,14 @@ def agreement(project_id: int):
     head = _head(project_id)
     summary = pa.summary(db.session, head.id)
     colours = {s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])}
+    r = summary.get("fleiss_n_raters") or "N"
     return render_template(
         "review/agreement.html",
         head=head,
         s=summary,
+        computed_ago=ago(summary["computed_at"]),
+        item_counts={k: (used.format(r=r), left.format(r=r)) for k, (used, left) in pa.ITEM_COUNTS.items()},
+        items_note=pa.ITEMS_NOTE.format(r=r),
         heatmap=kappa_heatmap(summary["cohen_kappa"]),
         coefficients=[("percent_agreement", "Percent agreement"), ("fleiss_kappa", "Fleiss' kappa"), ("gwet_ac1", "Gwet's AC1"),
                       ("krippendorff_alpha", "Krippendorff's alpha")],
@@ -213,10 +229,12 @@ def sentence(project_id: int, sentence_id: int):
     filters = _filters()
     form = AdjudicationForm()
     form.label.choices = [(name, name) for name in head.categories]
-    error, status = None, 200
+    error, status, problems = None, 200, []
     if form.validate_on_submit():
         try:
-            spans = [gold.parse_span_key(v) for v in form.spans.data or []] + gold.parse_span_lines(form.typed_spans.data or "")
+            spans = [gold.parse_span_key(v) for v in form.spans.data or []] + gold.parse_span_lines(
+                form.typed_spans.data or "", labelschema.names(head.schema, "span_labels"), ctx["article"]["text_length"],
+                (ctx["sentence"]["start"], ctx["sentence"]["end"]))
             links = [gold.parse_link_key(v) for v in form.links.data or []]
             begin_write(db.session)
             gold.adjudicate(db.session, current_user.id, sentence_id, form.label.data, spans, links, form.reason.data)
@@ -224,6 +242,7 @@ def sentence(project_id: int, sentence_id: int):
         except gold.GoldError as exc:
             db.session.rollback()
             error, status = exc.message, exc.status
+            problems = exc.problems
         except (IntegrityError, OperationalError):  # another reviewer saved this sentence at the same moment, or the database is busy
             db.session.rollback()
             error, status = "The gold could not be saved just now (another change came first or the database is busy). Check the page and save again.", 409
@@ -256,6 +275,7 @@ def sentence(project_id: int, sentence_id: int):
         ctx=ctx,
         form=form,
         error=error,
+        problems=problems,
         filters=filters,
         query=_query(filters),
         span_choices=span_choices,
@@ -269,6 +289,8 @@ def sentence(project_id: int, sentence_id: int):
         span_colours=span_colours,
         label_colours=label_colours,
         relation_types=labelschema.names(head.schema, "relation_types"),
+        span_labels=[{"name": x["name"], "key": x.get("key", ""), "color": x.get("color", "#888888"), "description": x.get("description", "")}
+                     for x in head.schema.get("span_labels", [])],
     ), status
 
 

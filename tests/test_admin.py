@@ -234,6 +234,38 @@ def test_guidelines_versions_preview_and_notice(app, admin, world):
 
 
 # ----------------------------------------------------------------- users
+def test_a_new_projects_first_saved_guidelines_are_version_1(app, admin):
+    assert new_project(admin).status_code == 302
+    with app.app_context():
+        pid = db.session.scalar(select(Project.id))
+    url = f"/admin/projects/{pid}/guidelines"
+    html = page(admin.get(url))
+    assert "No guidelines yet" in html and "current: version" not in html and ">v1<" not in html  # nothing saved: no version to show
+    assert admin.post(url, {"text": "# Rules", "base_version": "1", "action": "save"}).status_code == 302
+    assert "Saved as version 1" in page(admin.get(url))
+    with app.app_context():
+        assert db.session.get(Project, pid).guidelines_version == 1
+        assert db.session.execute(select(GuidelineVersion.version, GuidelineVersion.text)).all() == [(1, "# Rules")]
+    assert admin.post(url, {"text": "# Rules, again", "base_version": "1", "action": "save"}).status_code == 302
+    assert "Saved as version 2" in page(admin.get(url))
+    with app.app_context():
+        assert db.session.scalars(select(GuidelineVersion.text).order_by(GuidelineVersion.version)).all() == ["# Rules", "# Rules, again"]
+
+
+def test_guidelines_preview_without_script_hides_the_editor_and_offers_edit(app, admin, world):
+    url = f"/admin/projects/{world['project']}/guidelines"
+    admin.get(url)
+    html = page(admin.post(url, {"text": "# Draft **rules**", "base_version": "1", "action": "preview"}))
+    editor = re.search(r"<textarea[^>]*>", html).group(0)
+    assert " hidden" in editor  # the preview takes the editor's place; the text is still sent on save
+    assert "# Draft **rules**" in html and "<strong>rules</strong>" in html
+    assert re.findall(r">\s*(Preview|Edit)\s*</button>", html) == ["Edit"]  # one control, now back to editing
+    html = page(admin.post(url, {"text": "# Draft **rules**", "base_version": "1", "action": "edit"}))
+    assert " hidden" not in re.search(r"<textarea[^>]*>", html).group(0)
+    assert re.findall(r">\s*(Preview|Edit)\s*</button>", html) == ["Preview"]
+    assert count(app, GuidelineVersion) == 1
+
+
 def test_user_form_errors(app, admin):
     for fields, message in [
         ({"name": "bad name", "role": "annotator", "password": "longenough"}, "user name must be"),
@@ -432,6 +464,19 @@ def test_segmentation_pages_split_merge_undo(app, world):
     with app.app_context():
         rows = db.session.execute(select(Sentence.index).where(Sentence.article_id == world["article"]).order_by(Sentence.index)).all()
         assert len(rows) == 3
+
+
+def test_sentence_numbers_shown_to_people_count_from_1(app, admin, world):
+    """The index in data stays 0-based; the segmentation page and the labels-by-version list show 1, 2, 3."""
+    html = page(admin.get(f"/segmentation/articles/{world['article']}"))
+    assert re.findall(r'<span class="index"[^>]*>(\d+)</span>', html) == ["1", "2"]
+    assert 'start="0"' not in html
+    with app.app_context():
+        first = db.session.scalar(select(Sentence.index).where(Sentence.article_id == world["article"]).order_by(Sentence.index))
+        assert first == 0  # the data keep counting from 0
+    url = f"/admin/projects/{world['project']}/guidelines/labels?version=1"
+    row = re.search(r'<table class="table" id="old-labels">.*?<tbody>\s*<tr>(.*?)</tr>', page(admin.get(url)), re.S).group(1)
+    assert re.findall(r'<td class="num">(\d+)</td>', row) == ["1"]  # ann's label on the first sentence
 
 
 def test_overview_shows_the_cached_agreement_headline_without_computing_it(app, admin, world):

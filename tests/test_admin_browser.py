@@ -76,18 +76,18 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
         pid = project.id
         assert project.majority_threshold == 0.66
 
-    # guidelines, previewed in the tab (server-rendered, sanitised) and saved as version 2
+    # guidelines, previewed in the editor's place (server-rendered, sanitised) and saved as version 1
     page.click("nav.tabs >> text=Guidelines")
     page.fill("textarea#text", "# How to label\n\nLabel **every** sentence. <script>alert(1)</script>")
-    page.click("#tab-preview")
+    page.click("#preview-guidelines")
     page.wait_for_selector("#live-preview h1:has-text('How to label')")
     assert page.inner_html("#live-preview").count("<strong>every</strong>") == 1
     assert "&lt;script&gt;" in page.inner_html("#live-preview")
-    page.click("#tab-write")
+    page.click("#preview-guidelines")  # back to Edit
     page.click("#save-guidelines")
-    page.wait_for_selector("text=Saved as version 2")
-    assert page.locator("#versions tbody tr").count() == 2
-    assert count(app, GuidelineVersion) == 2
+    page.wait_for_selector("text=Saved as version 1")
+    assert page.locator("#versions tbody tr").count() == 1
+    assert count(app, GuidelineVersion) == 1
 
     # two annotators
     page.click("text=Users")

@@ -373,7 +373,7 @@ def test_form_value_parsers():
     for bad in ("QUOTE:a:3", "3:4", ""):
         with pytest.raises(gold.GoldError):
             gold.parse_span_key(bad)
-    with pytest.raises(gold.GoldError, match="line 2"):
+    with pytest.raises(gold.GoldError, match="Line 2"):
         gold.parse_span_lines("QUOTE 1 2\nQUOTE one two")
     with pytest.raises(gold.GoldError):
         gold.parse_link_key("QUOTE:1:2|SOURCE:3:4")

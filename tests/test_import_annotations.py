@@ -85,8 +85,8 @@ def _repeat_annotator(record: dict[str, Any]) -> None:
 
 BAD = [
     (_set("annotations.0.labels.0.label", "MAYBE"), "annotations[0].labels[0]: unknown sentence label 'MAYBE'"),
-    (_set("annotations.0.labels.0.sentence", 99), "label for sentence 99, but the article has 4 sentence(s)"),
-    (_set("annotations.0.labels.1.sentence", 0), "sentence 0 is labelled twice"),
+    (_set("annotations.0.labels.0.sentence", 99), "label for sentence index 99, but the article has 4 sentence(s), index 0 to 3"),  # index: the 0-based data field
+    (_set("annotations.0.labels.1.sentence", 0), "sentence 1 (index 0) is labelled twice"),  # 1-based for people, with the data's index
     (_set("annotations.0.labels.0.seconds", -1), "annotations[0].labels[0].seconds must be a number >= 0"),
     (_set("annotations.0.labels.0.updated_at", "yesterday"), "updated_at must be an ISO 8601 time"),
     (_set("annotations.0.spans.0.end", 10_000), "span offsets must satisfy 0 <= start < end <= 187"),

@@ -532,6 +532,15 @@ def test_cli_agreement_table_json_and_by(app, runner):
     assert "a4" in text and "Why undefined" in text
 
 
+def test_cli_agreement_says_after_how_many_saves_not_revision(app, runner):
+    seeded = seed(app, [{"ann": "CFS", "ben": "NFS"}, {"ann": "NFS", "ben": "NFS"}], name="Harbour")
+    with app.app_context():
+        db.session.execute(Project.__table__.update().where(Project.id == seeded.project_id).values(revision=56))
+        db.session.commit()
+    first = runner.invoke(args=["agreement", "Harbour"]).output.splitlines()[0]
+    assert "revision" not in first and "after 56 saves" in first, first
+
+
 def test_cli_agreement_unknown_project_is_one_line(runner):
     result = runner.invoke(args=["agreement", "No such project"])
     assert result.exit_code != 0

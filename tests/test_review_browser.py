@@ -90,3 +90,98 @@ def test_reviewer_adjudicates_from_the_queue_and_sees_it_in_the_figures(app, ser
         assert problems == []  # no CSP violation, no script error
     finally:
         context.close()
+
+
+SELECT_IN_SENTENCE = """([needle, nth]) => {
+    // select the nth occurrence of needle in the sentence view, as a drag with the mouse would
+    const view = document.getElementById('sentence-text');
+    const at = (u16) => {  // the DOM point u16 units into the view's text
+        const walk = document.createTreeWalker(view, NodeFilter.SHOW_TEXT);
+        let node, seen = 0;
+        while ((node = walk.nextNode())) {
+            if (seen + node.data.length >= u16) return [node, u16 - seen];
+            seen += node.data.length;
+        }
+    };
+    let from = -1;
+    for (let i = 0; i <= nth; i++) from = view.textContent.indexOf(needle, from + 1);
+    const range = document.createRange();
+    range.setStart(...at(from));
+    range.setEnd(...at(from + needle.length));
+    const sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+}"""
+
+
+def test_reviewer_marks_gold_spans_by_selecting_text_with_code_point_offsets(app, server, chromium):
+    """An emoji (two UTF-16 units, one code point) before the spans: the stored offsets are code points."""
+    from annotator import articles, projects
+    from annotator.db import begin_write
+    from annotator.ingest import ArticleRecord
+    from annotator.models import Annotation, Article, Sentence, User
+
+    text = ("Harbour fees 🚢 rise again. The mayor 🙂 said “fees will 📈 double by May” at noon on Friday. "
+            "Ferries still run daily.")
+    with app.app_context():
+        s = db.session
+        begin_write(s)
+        project = projects.create_project(s, "harbour")
+        articles.store_articles(s, project, [ArticleRecord("h1", "Harbour", text)], "test")
+        for name in ("ann", "ben"):
+            s.add(User(name=name, role="annotator"))
+        s.flush()
+        sentence = s.scalar(select(Sentence).join(Article).where(Sentence.index == 1))
+        assert text[sentence.start:sentence.end].startswith("The mayor")
+        for name, label in (("ann", "CFS"), ("ben", "UFS")):
+            uid = s.scalar(select(User.id).where(User.name == name))
+            s.add(Annotation(user_id=uid, sentence_id=sentence.id, label=label, seconds=1.0, guidelines_version=1))
+        s.commit()
+        pid, sid = project.id, sentence.id
+    add_user(app, "rita", "reviewer", PASSWORD)
+
+    context = chromium.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" and "favicon" not in m.text else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        page.goto(server + "/login")
+        page.fill("input[name=name]", "rita")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(f"{server}/review/{pid}/sentences/{sid}")
+        page.wait_for_selector("#gold-marker:not([hidden])")
+
+        quote = "fees will 📈 double by May"
+        page.evaluate(SELECT_IN_SENTENCE, [quote, 0])
+        page.keyboard.press("q")  # the QUOTE key, as on the annotation page
+        page.wait_for_selector("#sentence-text mark.gold[data-label=QUOTE]")
+        assert page.inner_text("#sentence-text mark.gold[data-label=QUOTE]") == quote
+        page.evaluate(SELECT_IN_SENTENCE, ["The mayor", 0])
+        page.click("#gold-marker button.mark-span[data-label=SOURCE]")
+        page.evaluate(SELECT_IN_SENTENCE, [" said ", 0])  # the spaces around are left out
+        page.click("#gold-marker button.mark-span[data-label=CUE]")
+        assert page.locator("#gold-spans label.new-span input:checked").count() == 3
+        assert page.locator("#sentence-text mark.gold").count() == 3
+
+        # a mark can be dropped again before saving
+        page.evaluate(SELECT_IN_SENTENCE, ["noon", 0])
+        page.keyboard.press("c")
+        cue = page.locator("#gold-spans label.new-span", has_text="noon").locator("input")
+        cue.uncheck()
+        assert page.locator("#sentence-text mark.gold").count() == 3
+
+        page.check("input[name=label][value=CFS]")
+        page.click("#save-gold")
+        page.wait_for_url(re.compile(rf"/review/{pid}/queue"))
+        with app.app_context():
+            stored = sorted((g.label, g.start, g.end) for g in db.session.scalars(select(GoldSpan)))
+        def cp(needle):
+            start = text.index(needle)
+            return start, start + len(needle)
+        assert stored == sorted([("QUOTE", *cp(quote)), ("SOURCE", *cp("The mayor")), ("CUE", *cp("said"))])
+        assert [text[a:b] for _, a, b in sorted(stored, key=lambda x: x[1])] == ["The mayor", "said", quote]
+        assert problems == []
+    finally:
+        context.close()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from annotator import project_agreement as pa
 from annotator import review
 from annotator.db import db
-from annotator.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan
+from annotator.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project
 
 from .conftest import add_user
 from .test_project_agreement import add_spans, random_ratings, seed
@@ -114,6 +114,36 @@ def test_agreement_page_shows_coefficients_intervals_counts_and_heatmap(app, bro
     assert f">{kappa:.2f}<" in svg and "shared sentences" in svg
     assert 'data-annotator="ann"' in html and "QUOTE" in html and "attributed_to" in html
     assert "Content-Security-Policy" in response.headers
+
+
+def test_agreement_page_says_when_and_after_how_many_saves_in_plain_words(app, browser, project):
+    login(browser, "rita")
+    with app.app_context():
+        revision = db.session.get(Project, project.project_id).revision
+    assert revision > 0
+    html = browser.get(f"/review/{project.project_id}/agreement").get_data(as_text=True)
+    summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", re.search(r'<p class="lead" id="agreement-summary">(.*?)</p>', html, re.S).group(1)))
+    assert "revision" not in summary.lower()
+    assert f"Computed just now, after {revision} save{'' if revision == 1 else 's'} " in summary, summary
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"', html)  # the exact time is kept for a hover
+    # each coefficient's count says what its items are, and what was left out
+    rows = {key: re.sub(r"\s+", " ", re.search(rf'<tr id="coef-{key}">(.*?)</tr>', html, re.S).group(1))
+            for key in ("percent_agreement", "fleiss_kappa", "gwet_ac1", "krippendorff_alpha")}
+    for key in ("percent_agreement", "gwet_ac1", "krippendorff_alpha"):
+        assert "sentences labelled by two or more annotators" in rows[key], key
+        assert "labelled by one annotator only" in rows[key], key
+    assert "sentences labelled by exactly 2 annotators" in rows["fleiss_kappa"]
+    assert "not labelled by exactly 2" in rows["fleiss_kappa"]
+    assert "An item is a sentence" in html
+
+
+@pytest.mark.parametrize("seconds, words", [(5, "just now"), (70, "a minute ago"), (150, "2 minutes ago"), (3600, "an hour ago"),
+                                             (3 * 3600 + 5, "3 hours ago"), (86400 * 2 + 1, "2 days ago"), (-30, "just now")])
+def test_time_ago_in_words(seconds, words):
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
+    assert review.ago((now - timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z"), now) == words
 
 
 def test_agreement_page_shows_why_a_figure_is_undefined(app, browser, project):
@@ -237,6 +267,42 @@ def test_bad_adjudication_is_a_4xx_and_stores_nothing(app, browser, project, for
     with app.app_context():  # (opening the page made automatic gold: it has no reviewer)
         assert db.session.scalars(select(GoldLabel).where(GoldLabel.provenance == "adjudicated")).all() == []
         assert db.session.scalars(select(AuditEntry).where(AuditEntry.user_id.is_not(None))).all() == []
+
+
+def test_typed_spans_report_every_problem_at_once_with_line_numbers(app, browser, project):
+    login(browser, "rita")
+    s2, e2 = project.offsets[2]
+    url = f"/review/{project.project_id}/sentences/{project.sentences[2]}"
+    browser.get(url)
+    typed = "\n".join([
+        f"QUOTE {s2} {s2 + 4}",  # 1: fine
+        "QUOTE here there",  # 2: not LABEL START END
+        f"RUMOUR {s2} {s2 + 2}",  # 3: no such span label
+        f"CUE {s2 + 5} {s2 + 5}",  # 4: empty
+        "",
+        "SOURCE 0 3",  # 6: outside this sentence
+        f"CUE {s2} 99999999",  # 7: past the article's end
+    ])
+    response = browser.post(url, {"label": "NFS", "typed_spans": typed})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    problems = re.findall(r'<li class="problem">(.*?)</li>', html, re.S)
+    assert [p.split(":")[0] for p in problems] == ["Line 2", "Line 3", "Line 4", "Line 6", "Line 7"], problems
+    assert "RUMOUR" in problems[1] and "QUOTE, SOURCE, CUE" in problems[1]
+    assert f"{s2}–{e2}" in problems[3]  # says where this sentence is
+    assert "(&#39;" not in html and "&#39;QUOTE here there&#39;" not in html and "&#39;RUMOUR&#39;" not in html  # no Python reprs
+    assert f"QUOTE {s2} {s2 + 4}" in html  # the typed text is kept for correcting
+    with app.app_context():
+        assert db.session.scalars(select(GoldLabel).where(GoldLabel.provenance == "adjudicated")).all() == []
+
+
+def test_queue_and_adjudication_number_sentences_from_1(app, browser, project):
+    login(browser, "rita")
+    html = browser.get(f"/review/{project.project_id}/queue?status=all").get_data(as_text=True)
+    row = re.search(rf'<tr data-sentence="{project.sentences[0]}">(.*?)</tr>', html, re.S).group(1)
+    assert '<span class="muted">#1</span>' in row  # index 0 in the data
+    html = browser.get(f"/review/{project.project_id}/sentences/{project.sentences[1]}").get_data(as_text=True)
+    assert "· sentence 2</span>" in html
 
 
 def test_adjudication_needs_the_csrf_token(app, browser, project):

@@ -22,13 +22,16 @@ def guidelines(project_id: int):
     form = GuidelinesForm()
     preview = None
     status = 200
+    action = request.form.get("action")
     if request.method == "GET":
         form.text.data = project.guidelines
         form.base_version.data = str(project.guidelines_version)
     elif not form.validate():
         status = 400
-    elif request.form.get("action") == "preview":
+    elif action == "preview":  # without the page's script: the preview takes the editor's place
         preview = guideline_ops.render(form.text.data or "")
+    elif action == "edit":  # back from that preview, the text as it was
+        pass
     else:
         if form.base_version.data != str(project.guidelines_version):
             flash(
@@ -39,9 +42,10 @@ def guidelines(project_id: int):
             form.base_version.data = str(project.guidelines_version)
             status = 409
         else:
+            changed = (form.text.data or "") != project.guidelines
             version, error = write(lambda: project_ops.set_guidelines(db.session, project, form.text.data or "", current_user.id))
             if error is None:
-                if version == int(form.base_version.data):
+                if not changed:
                     flash("No change: the guidelines are the same as the current version.", "info")
                 else:
                     flash(f"Saved as version {version}. Annotators who labelled under an older version will see a notice.", "success")

@@ -1,25 +1,27 @@
-// Guidelines editor: a Write / Preview tab pair. The preview is rendered and sanitised on the
-// server (POST .../guidelines/preview, JSON in and out, CSRF token in X-CSRFToken), so it shows
-// exactly what annotators will see. Without this script the "Preview" submit button does the same.
+// Guidelines editor: one Preview button that toggles between the Markdown text and its preview
+// (and reads "Edit" while the preview shows). The preview takes the editor's place, so it is
+// never beside a stale text. It is rendered and sanitised on the server (POST
+// .../guidelines/preview, JSON in and out, CSRF token in X-CSRFToken), so it shows exactly what
+// annotators will see. Without this script the same button submits the form and the server
+// answers with the page in preview mode (and an Edit button back).
 const form = document.getElementById("guidelines-form");
 if (form) {
-  const tabs = form.querySelector(".editor-tabs");
-  const write = document.getElementById("tab-write");
-  const preview = document.getElementById("tab-preview");
+  const toggle = document.getElementById("preview-guidelines");
   const editor = form.querySelector("textarea");
   const pane = document.getElementById("live-preview");
   const token = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  let rendering = 0;
 
-  const select = (showPreview) => {
-    write.classList.toggle("active", !showPreview);
-    preview.classList.toggle("active", showPreview);
-    write.setAttribute("aria-selected", String(!showPreview));
-    preview.setAttribute("aria-selected", String(showPreview));
-    editor.hidden = showPreview;
-    pane.hidden = !showPreview;
+  const show = (previewing) => {
+    editor.hidden = previewing;
+    pane.hidden = !previewing;
+    toggle.textContent = previewing ? "Edit" : "Preview";
+    toggle.value = previewing ? "edit" : "preview";
+    toggle.setAttribute("aria-pressed", String(previewing));
   };
 
   const render = async () => {
+    const mine = ++rendering; // a slow answer to an older click must not overwrite a newer one
     pane.textContent = "Rendering…";
     try {
       const response = await fetch(form.dataset.previewUrl, {
@@ -30,13 +32,17 @@ if (form) {
       });
       const body = await response.json();
       if (!response.ok) throw new Error(body.error || response.statusText);
-      pane.innerHTML = body.html || '<p class="empty">(empty)</p>'; // sanitised by the server (nh3)
+      if (mine === rendering) pane.innerHTML = body.html || '<p class="empty">(empty)</p>'; // sanitised by the server (nh3)
     } catch (error) {
-      pane.textContent = `Preview failed: ${error.message}`;
+      if (mine === rendering) pane.textContent = `Preview failed: ${error.message}`;
     }
   };
 
-  tabs.hidden = false;
-  write.addEventListener("click", () => { select(false); editor.focus(); });
-  preview.addEventListener("click", () => { select(true); render(); });
+  toggle.addEventListener("click", (event) => {
+    event.preventDefault(); // the script does it in place; the submit is only the no-script path
+    const previewing = !editor.hidden;
+    show(previewing);
+    if (previewing) render();
+    else editor.focus();
+  });
 }
