@@ -1,12 +1,29 @@
 """Fact-claim annotator: a Flask app factory in the style of Flask's tutorial (flaskr)."""
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:  # Flask is imported by create_app: `import annotator.segment` stays light
     from flask import Flask
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def app_folder(name: str) -> Path:
+    """templates, static or migrations: inside the package when installed from a wheel (the build copies
+    them there, see setup.py), else the top-level folder of the source checkout (tests, `pip install -e .`)."""
+    for folder in (PACKAGE_DIR / name, PACKAGE_DIR.parent / name):
+        if folder.is_dir():
+            return folder
+    raise RuntimeError(f"annotator: no {name}/ folder in {PACKAGE_DIR} nor beside it: reinstall the package")
+
+
+def instance_path() -> str | None:
+    """ANNOTATOR_INSTANCE if set, else None for Flask's default: `instance/` beside a source checkout's
+    package, `<prefix>/var/annotator-instance` for an installed one."""
+    value = os.environ.get("ANNOTATOR_INSTANCE", "").strip()
+    return os.path.abspath(value) if value else None
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
@@ -15,9 +32,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
 
     app = Flask(
         __name__,
-        instance_path=str(PROJECT_ROOT / "instance"),
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=instance_path(),
+        template_folder=str(app_folder("templates")),
+        static_folder=str(app_folder("static")),
     )
     from . import config as config_module
 

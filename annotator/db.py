@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
-from . import PROJECT_ROOT
+from . import app_folder
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -116,7 +116,7 @@ def _reuse_read_transaction(session: Session) -> bool:
 
 def init_app(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(app_folder("migrations")), render_as_batch=True)
     with app.app_context():
         tune_sqlite(db.engine)
     from . import models  # noqa: F401  (register the tables)
