@@ -55,6 +55,7 @@ def wheel(tmp_path_factory) -> Path:
     return built
 
 
+@pytest.mark.wheel
 def test_wheel_contains_templates_static_and_migrations(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for must in ("annotator/templates/base.html", "annotator/templates/admin/_layout.html",
@@ -70,6 +71,7 @@ def test_wheel_contains_templates_static_and_migrations(wheel):
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
 
+@pytest.mark.wheel
 def test_unpacked_wheel_is_a_complete_app(wheel, tmp_path):
     """The wheel's files alone (no checkout on the path): init, demo, login, annotation page, static file."""
     site = tmp_path / "site"
