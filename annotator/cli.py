@@ -37,6 +37,12 @@ Then mark **quotes** and **who said them**:
 """
 
 
+DEMO_LOCAL_ONLY = (
+    "the demo is for local use only: it serves on Flask's development server without a buffering proxy; "
+    "to let others in, deploy with gunicorn behind nginx or Caddy (README: Deployment)"
+)
+
+
 class AnnotatorGroup(FlaskGroup):
     """Flask's CLI group, with database failures turned into one-line reasons."""
 
@@ -402,9 +408,12 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     upgrade()
     passwords = _commit_or_fail(_set_up_demo)
     click.echo(f"demo project: {DEMO_PROJECT}")
-    click.echo("demo users (passwords are new on every run):")
+    click.echo("demo users:")
     for (name, role), password in zip(DEMO_USERS, passwords):
-        click.echo(f"  {name:<9} {role:<10} {password}")
+        click.echo(f"  {name:<9} {role:<10} {password}" if password else f"  {name:<9} (already there: keeps its password)")
+    if not all(passwords):
+        click.echo("existing users keep their passwords (set a new one with `annotator users password NAME`)")
+    click.echo(DEMO_LOCAL_ONLY)
     if no_serve:
         return
     click.echo(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
@@ -415,16 +424,22 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
-def _set_up_demo() -> list[str]:
+def _set_up_demo() -> list[str | None]:
+    """The demo users, project and articles; returns each demo user's new password (None: the user was there already).
+
+    Users that exist are left exactly as they are (password, role, active): a
+    second run must not lock out whoever already uses the demo accounts.
+    """
     from importlib.resources import files
 
     session = db.session
-    passwords = []
+    passwords: list[str | None] = []
     for name, role in DEMO_USERS:
+        if accounts.find_user(session, name) is not None:
+            passwords.append(None)
+            continue
         password = secrets.token_urlsafe(9)
-        user = accounts.find_user(session, name) or accounts.create_user(session, name, role)
-        user.role, user.active = role, True
-        accounts.set_password(user, password)
+        accounts.create_user(session, name, role, password)
         passwords.append(password)
     project = projects.find_project(session, DEMO_PROJECT) or projects.create_project(
         session, DEMO_PROJECT, labelschema.preset("claims"), annotators_per_article=2, guidelines=DEMO_GUIDELINES

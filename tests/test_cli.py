@@ -252,6 +252,50 @@ def test_demo_is_idempotent(database_uri):
         db.engine.dispose()
 
 
+def _demo_passwords(output: str) -> dict[str, str]:
+    """{name: password} for the users a demo run printed a new password for."""
+    import re
+
+    return dict(re.findall(r"^\s+(\S+)\s+(?:admin|reviewer|annotator)\s+(\S+)$", output, re.M))
+
+
+def test_demo_rerun_keeps_existing_users_passwords(database_uri):
+    """Running `annotator demo` again must not lock out people who already use the demo accounts."""
+    from .conftest import make_app
+
+    app = make_app(database_uri, create=False)
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "--no-serve"])
+    assert first.exit_code == 0, first.output
+    passwords = _demo_passwords(first.output)
+    assert set(passwords) == {"admin", "reviewer", "alice", "bob"}
+    with app.app_context():
+        bob = db.session.scalar(select(User).where(User.name == "bob"))
+        db.session.delete(bob)  # a demo user someone removed: the next run makes it again, with a new password
+        db.session.commit()
+    second = runner.invoke(args=["demo", "--no-serve"])
+    assert second.exit_code == 0, second.output
+    assert "existing users keep their passwords" in second.output
+    assert set(_demo_passwords(second.output)) == {"bob"}
+    with app.app_context():
+        for name in ("admin", "reviewer", "alice"):
+            user = db.session.scalar(select(User).where(User.name == name))
+            assert user.check_password(passwords[name]), f"{name}'s password was reset"
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_demo_says_it_is_for_local_use_only(database_uri):
+    from .conftest import make_app
+
+    app = make_app(database_uri, create=False)
+    result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
+    assert result.exit_code == 0, result.output
+    assert "for local use only" in result.output
+    with app.app_context():
+        db.engine.dispose()
+
+
 def test_console_script_runs_outside_the_test_client(tmp_path):
     """The installed `annotator` entry point, as a user types it."""
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite3", "SECRET_KEY": "x"}
