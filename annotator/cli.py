@@ -58,10 +58,27 @@ class AnnotatorGroup(FlaskGroup):
             raise click.ClickException(f"database error: {reason}") from None
 
 
-def main() -> None:
+def not_utf8(args: list[str]) -> str | None:
+    """The first argument that is not valid UTF-8, shown as its bytes (Python keeps such bytes as lone surrogates), or None."""
+    import os
+
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return repr(os.fsencode(arg))
+    return None
+
+
+def main(args: list[str] | None = None) -> None:
     """Console script entry point."""
+    args = sys.argv[1:] if args is None else args
+    bad = not_utf8(args)
+    if bad is not None:  # caught before anything else: otherwise it surfaces as a UnicodeEncodeError traceback wherever it is first used
+        click.echo(f"Error: the argument {bad} is not valid UTF-8; names, ids and paths must be UTF-8 (rename such a file)", err=True)
+        sys.exit(2)
     cli = AnnotatorGroup(create_app=lambda: create_app(), help="Fact-claim annotator: build fact-checking datasets.")
-    cli.main(prog_name="annotator")
+    cli.main(args=args, prog_name="annotator")
 
 
 def _fail(message: str) -> None:
@@ -360,17 +377,28 @@ def segment_command(file: str) -> None:
 @click.argument("project")
 @click.option("--per-article", type=click.IntRange(min=1), help="Give every article N distinct annotators, balanced.")
 @click.option("--user", "user_name", help="Assign articles to this annotator by hand (with --articles).")
-@click.option("--articles", "article_ids", multiple=True, help="External article ids for --user (repeat or separate with spaces).")
+@click.option("--articles", "article_ids", multiple=True,
+              help="An external article id for --user, spaces and all; name several as separate arguments: --articles ID ID ...")
+@click.option("--articles-from", "articles_from", type=click.File("rb"),
+              help="Read article ids for --user from a file, one per line ('-' reads stdin).")
 @click.option("--rebalance", is_flag=True, help="Take unstarted work from deactivated annotators, top up to N, even out loads.")
+@click.argument("more_ids", nargs=-1, metavar="[ID]...")
 @with_appcontext
-def assign_command(project: str, per_article: int | None, user_name: str | None, article_ids: tuple[str, ...], rebalance: bool) -> None:
-    """Assign articles to annotators (idempotent: existing assignments are kept)."""
+def assign_command(project: str, per_article: int | None, user_name: str | None, article_ids: tuple[str, ...], articles_from,  # noqa: ANN001
+                   rebalance: bool, more_ids: tuple[str, ...]) -> None:
+    """Assign articles to annotators (idempotent: existing assignments are kept).
+
+    By hand, each article id is one argument (quote an id with spaces):
+    `annotator assign PROJECT --user NAME --articles "Story 1" story-2`.
+    """
     try:
         p = projects.get_project(db.session, project)
     except projects.ProjectError as exc:
         _fail(str(exc))
     if per_article and user_name:
         _fail("give --per-article or --user, not both")
+    if (article_ids or more_ids or articles_from) and not user_name:
+        _fail("article ids are for assigning by hand: give --user NAME too")
     if rebalance:
         if user_name:
             _fail("give --rebalance or --user, not both")
@@ -386,13 +414,38 @@ def assign_command(project: str, per_article: int | None, user_name: str | None,
         click.echo(f"{result.created} new assignment(s){note}")
         return
     if user_name:
-        ids = [x for arg in article_ids for x in arg.split()]
+        ids = [x.strip() for x in (*article_ids, *more_ids) if x.strip()]  # imported ids are stripped too
+        if articles_from is not None:
+            ids += _ids_from(articles_from)
         if not ids:
-            _fail("--user needs --articles ID...")
-        created = _commit_or_fail(lambda: assignment.assign_to_user(db.session, p.id, accounts.get_user(db.session, user_name), ids))
+            _fail("--user needs article ids: --articles ID ... or --articles-from FILE")
+        try:
+            user = accounts.get_user(db.session, user_name)
+        except accounts.AccountError as exc:
+            _fail(str(exc))
+        def assign() -> int:
+            try:
+                return assignment.assign_to_user(db.session, p.id, user, ids)
+            except assignment.AssignmentError as exc:
+                if any(" " in x for x in ids):
+                    raise assignment.AssignmentError(f"{exc} (an id with spaces is one id: give each id its own argument, --articles ID ID ...)") from None
+                raise
+
+        created = _commit_or_fail(assign)
         click.echo(f"{created} new assignment(s) for {user_name}")
         return
     _fail("give --per-article N or --user NAME --articles ID...")
+
+
+def _ids_from(stream) -> list[str]:  # noqa: ANN001
+    """Article ids, one per line (blank lines skipped, ends stripped as import does), from a UTF-8 file or stdin."""
+    name = getattr(stream, "name", None)
+    name = name if isinstance(name, str) and name != "<stdin>" else "<stdin>"
+    try:
+        text = decode(stream.read(), name)
+    except IngestError as exc:
+        _fail(str(exc))
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 # ---------------------------------------------------------------- demo

@@ -232,8 +232,74 @@ def test_assign_is_balanced_and_idempotent(app, runner, tmp_path):
         per_user = dict(db.session.execute(select(Assignment.user_id, func.count()).group_by(Assignment.user_id)).all())
         per_article = set(dict(db.session.execute(select(Assignment.article_id, func.count()).group_by(Assignment.article_id)).all()).values())
     assert sorted(per_user.values()) == [4, 4, 4] and per_article == {2}
-    result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles", "n0 n1 missing"])
+    result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles", "n0", "n1", "missing"])
     assert result.exit_code == 1 and "no article with id 'missing'" in result.output
+
+
+def test_assign_by_hand_takes_ids_with_spaces_one_per_argument_from_a_file_or_stdin(app, runner, tmp_path):
+    """An article id is one argument, spaces and all; many ids come from a file or stdin, one per line."""
+    make_project(runner)
+    runner.invoke(args=["users", "create", "a1", "--password-stdin"], input="longenough\n")
+    ids = ["Budget story 2024", "Éire: the vote", "plain", "tab\tinside", "last one"]
+    path = jsonl(tmp_path / "x.jsonl", [{"id": x, "text": f"Text {i}."} for i, x in enumerate(ids)])
+    assert runner.invoke(args=["import", "news", path]).exit_code == 0
+
+    def assigned() -> set[str]:
+        with app.app_context():
+            return set(db.session.scalars(select(Article.external_id).join(Assignment, Assignment.article_id == Article.id)))
+
+    result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles", "Budget story 2024", "plain"])
+    assert result.exit_code == 0, result.output
+    assert "2 new assignment(s)" in result.output and assigned() == {"Budget story 2024", "plain"}
+    # the old space-separated form names one id, and the error says how to name several
+    result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles", "plain last"])
+    assert result.exit_code == 1 and "no article with id 'plain last'" in result.output
+    assert "each id its own argument" in result.output and result.output.strip().count("\n") == 0
+    listing = tmp_path / "ids.txt"
+    listing.write_text("Éire: the vote\r\n\n  tab\tinside  \n", encoding="utf-8")
+    result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles-from", str(listing)])
+    assert result.exit_code == 0, result.output
+    assert "2 new assignment(s)" in result.output and "Éire: the vote" in assigned() and "tab\tinside" in assigned()
+    result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles-from", "-"], input="last one\nplain\n")
+    assert result.exit_code == 0 and "1 new assignment(s)" in result.output, result.output
+    assert assigned() == set(ids)
+    # a listing that is not UTF-8 or names nothing: one line, nothing assigned
+    bad = tmp_path / "latin.txt"
+    bad.write_bytes("Caf\u00e9\n".encode("latin-1"))
+    result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles-from", str(bad)])
+    assert result.exit_code == 1 and f"{bad}:1: not UTF-8" in result.output
+    result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles-from", "-"], input="\n \n")
+    assert result.exit_code == 1 and "--user needs article ids" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [b"assign", b"p", b"--user", b"a1", b"--articles", b"\xff"],
+        [b"users", b"create", b"caf\xe9", b"--password-stdin"],
+        [b"import", b"p\xc3", b"x.jsonl"],
+    ],
+)
+def test_arguments_that_are_not_utf8_get_one_line_not_a_traceback(tmp_path, args):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite3", "SECRET_KEY": "x"}
+    from .conftest import add_user, make_app
+
+    app = make_app(env["DATABASE_URL"])
+    with app.app_context():
+        from annotator import projects
+
+        projects.create_project(db.session, "p")
+        db.session.commit()
+    add_user(app, "a1")
+    with app.app_context():
+        db.engine.dispose()
+    (tmp_path / "x.jsonl").write_text('{"id": "a", "text": "One."}\n')
+    args = [tmp_path.as_posix().encode() + b"/" + a if a == b"x.jsonl" else a for a in args]
+    result = subprocess.run([sys.executable.encode(), b"-m", b"annotator", *args], env=env, capture_output=True, timeout=60, input=b"longenough\n")
+    err = result.stderr.decode("utf-8", "replace")
+    assert result.returncode != 0
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "not valid UTF-8" in err
 
 
 def test_demo_is_idempotent(database_uri):
