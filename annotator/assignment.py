@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from .models import Annotation, Article, Assignment, Project, Sentence, Span, User
+from .models import Annotation, Article, Assignment, Project, ProjectMember, Sentence, Span, User
 
 
 class AssignmentError(ValueError):
@@ -21,8 +21,21 @@ class AssignResult:
 
 
 def project_annotators(session: Session, project_id: int) -> list[User]:
-    """Active annotators: everyone with the annotator role (the pool for automatic assignment)."""
-    return list(session.scalars(select(User).where(User.role == "annotator", User.active.is_(True)).order_by(User.name)))
+    """The project's active annotators: its members with the annotator role (the pool for automatic assignment)."""
+    return list(
+        session.scalars(
+            select(User)
+            .join(ProjectMember, ProjectMember.user_id == User.id)
+            .where(ProjectMember.project_id == project_id, User.role == "annotator", User.active.is_(True))
+            .order_by(User.name)
+        )
+    )
+
+
+def _join(session: Session, project_id: int, users: list[User]) -> None:
+    """Assigning someone by hand makes them a member of the project (so re-balancing counts them in)."""
+    have = set(session.scalars(select(ProjectMember.user_id).where(ProjectMember.project_id == project_id)))
+    session.add_all(ProjectMember(project_id=project_id, user_id=u.id) for u in {u.id: u for u in users}.values() if u.id not in have)
 
 
 def assign_balanced(
@@ -39,7 +52,11 @@ def assign_balanced(
         raise AssignmentError("annotators per article must be at least 1")
     pool = annotators if annotators is not None else project_annotators(session, project_id)
     if not pool:
-        raise AssignmentError("there are no active annotators to assign")
+        name = session.scalar(select(Project.name).where(Project.id == project_id)) or str(project_id)
+        raise AssignmentError(
+            f"project {name} has no active annotators to assign: add some with `annotator projects members {name} --add NAME ...`"
+            " or on the project's Members page"
+        )
     pool_ids = {u.id: u.name for u in pool}
     article_ids = list(session.scalars(select(Article.id).where(Article.project_id == project_id).order_by(Article.id)))
     existing = session.execute(
@@ -89,6 +106,7 @@ def assign_to_user(session: Session, project_id: int, user: User, external_ids: 
         raise AssignmentError(f"no article with id {', '.join(map(repr, missing))} in this project")
     have = set(session.scalars(select(Assignment.article_id).where(Assignment.user_id == user.id, Assignment.article_id.in_(rows.values()))))
     new = [Assignment(user_id=user.id, article_id=aid) for aid in dict.fromkeys(rows[x] for x in external_ids) if aid not in have]
+    _join(session, project_id, [user])
     session.add_all(new)
     session.flush()
     return len(new)
@@ -246,6 +264,7 @@ def set_article_annotators(session: Session, article_id: int, user_ids: list[int
         else:
             session.execute(delete(Assignment).where(Assignment.id == assignment_id))
             result.removed.append(name)
+    _join(session, article.project_id, [users[uid] for uid in wanted])
     for uid in wanted:
         if uid not in have:
             session.add(Assignment(user_id=uid, article_id=article_id, status="assigned"))

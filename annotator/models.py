@@ -142,6 +142,19 @@ class Project(db.Model):
     articles: Mapped[list["Article"]] = relationship(back_populates="project", cascade="all, delete-orphan", passive_deletes=True)
 
 
+class ProjectMember(db.Model):
+    """Who works on a project: its annotators (the pool assignment draws on) and its reviewers (who may open its review pages).
+
+    What a member does follows from their role; admins see every project and are never members.
+    """
+
+    __tablename__ = "project_members"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class GuidelineVersion(db.Model):
     """Every saved version of a project's guidelines, kept for reference."""
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from . import labelschema
-from .models import Annotation, Article, GuidelineVersion, Project, Sentence, utcnow
+from .models import Annotation, Article, GuidelineVersion, Project, ProjectMember, Sentence, User, utcnow
 
 
 MAX_ID = 2**31  # ids are 32-bit integers on PostgreSQL: a larger number names no project
@@ -156,3 +156,70 @@ def update_project(
                 )
         project.label_schema = checked
     session.flush()
+
+
+# ---------------------------------------------------------------- members
+def members(session: Session, project_id: int) -> list[User]:
+    """The project's annotators and reviewers, annotators first, by name."""
+    return list(
+        session.scalars(
+            select(User)
+            .join(ProjectMember, ProjectMember.user_id == User.id)
+            .where(ProjectMember.project_id == project_id)
+            .order_by(User.role, User.name)
+        )
+    )
+
+
+def _name(session: Session, project_id: int) -> str:
+    return session.scalar(select(Project.name).where(Project.id == project_id)) or str(project_id)
+
+
+def add_members(session: Session, project_id: int, users: list[User]) -> list[str]:
+    """Make annotators and reviewers members of the project; returns the names that were not members yet."""
+    if session.get(Project, project_id) is None:
+        raise ProjectError(f"no project {project_id}")
+    for user in users:
+        if user.role == "admin":
+            raise ProjectError(f"{user.name} is an admin: admins see every project and are not members")
+    have = set(session.scalars(select(ProjectMember.user_id).where(ProjectMember.project_id == project_id)))
+    added = []
+    for user in {u.id: u for u in users}.values():
+        if user.id not in have:
+            session.add(ProjectMember(project_id=project_id, user_id=user.id))
+            added.append(user.name)
+    session.flush()
+    return added
+
+
+def remove_members(session: Session, project_id: int, users: list[User]) -> list[str]:
+    """Take users off the project; their assignments stay until the project is re-balanced (started work always stays)."""
+    have = set(session.scalars(select(ProjectMember.user_id).where(ProjectMember.project_id == project_id)))
+    outside = [u.name for u in users if u.id not in have]
+    if outside:
+        raise ProjectError(f"{', '.join(outside)} {'is' if len(outside) == 1 else 'are'} not a member of {_name(session, project_id)}")
+    ids = [u.id for u in users]
+    if ids:
+        session.execute(delete(ProjectMember).where(ProjectMember.project_id == project_id, ProjectMember.user_id.in_(ids)))
+    session.flush()
+    return list(dict.fromkeys(u.name for u in users))
+
+
+def visible_project_ids(session: Session, user: User) -> set[int] | None:
+    """The projects whose review pages and exports the user may open: None means every project (admins)."""
+    if user.role == "admin":
+        return None
+    if user.role != "reviewer":
+        return set()
+    return set(session.scalars(select(ProjectMember.project_id).where(ProjectMember.user_id == user.id)))
+
+
+def can_open(session: Session, user: User, project_id: int) -> bool:
+    """May this user open the project's review pages, segmentation and exports? Admins: any; reviewers: their projects."""
+    if user.role == "admin":
+        return True
+    if user.role != "reviewer" or not 0 < project_id < MAX_ID:
+        return False
+    return session.scalar(
+        select(ProjectMember.user_id).where(ProjectMember.project_id == project_id, ProjectMember.user_id == user.id)
+    ) is not None

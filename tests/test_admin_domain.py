@@ -10,7 +10,7 @@ import annotator.annotations as annotations
 from annotator import accounts, articles, assignment, labelschema, projects
 from annotator.db import begin_write, db
 from annotator.ingest import ArticleRecord, IngestError, read_bytes
-from annotator.models import Article, Assignment, Span
+from annotator.models import Article, Assignment, Span, User
 
 
 def test_read_bytes_parses_like_read_path_and_names_the_file_and_line():
@@ -33,6 +33,7 @@ def setup_project(n_articles: int = 6, annotators: tuple[str, ...] = ("a1", "a2"
     users = {name: accounts.create_user(s, name, "annotator", "password1").id for name in annotators}
     records = [ArticleRecord(f"n{i}", "", f"Text {i}. More {i}.") for i in range(n_articles)]
     articles.store_articles(s, project, records, "x.jsonl")
+    projects.add_members(s, project.id, [accounts.get_user(s, name) for name in annotators])
     s.commit()
     return {"project": project.id, **users}
 
@@ -89,6 +90,7 @@ def test_rebalance_gives_a_new_annotator_a_share_of_unstarted_work(app):
         first = s.scalars(select(Assignment.article_id).where(Assignment.user_id == ids["a1"]).order_by(Assignment.article_id)).all()
         annotations.write(s, lambda: annotations.put_label(s, ids["a1"], first[0], 0, "CFS"))
         new = commit(lambda: accounts.create_user(s, "a3", "annotator", "password1")).id
+        commit(lambda: projects.add_members(s, ids["project"], [s.get(User, new)]))  # joins the project
         result = commit(lambda: assignment.rebalance(s, ids["project"]))
         counts = per_user(ids["project"])
         assert counts == {"a1": 4, "a2": 4, "a3": 4} and len(result.moved) == 4
@@ -191,3 +193,78 @@ def test_labels_per_day_and_overview(app):
         assert sum(p["labelled"] for p in people.values()) == 2 and sum(p["articles"] for p in people.values()) == 4
         rows = progress.article_progress(s, ids["project"])
         assert rows[0]["labelled"] == 2 and rows[0]["expected"] == 4 and rows[1]["labelled"] == 0
+
+
+# ----------------------------------------------------------------- per-project membership
+def two_projects() -> dict:
+    """news: annotators a1, a2 and reviewer rev as members; sport: annotator a3; nobody else is a member."""
+    s = db.session
+    begin_write(s)
+    news = projects.create_project(s, "news")
+    sport = projects.create_project(s, "sport")
+    users = {name: accounts.create_user(s, name, role, "password1") for name, role in
+             (("a1", "annotator"), ("a2", "annotator"), ("a3", "annotator"), ("rev", "reviewer"), ("root", "admin"))}
+    articles.store_articles(s, news, [ArticleRecord(f"n{i}", "", f"News {i}. More.") for i in range(4)], "n.jsonl")
+    articles.store_articles(s, sport, [ArticleRecord(f"s{i}", "", f"Sport {i}. More.") for i in range(2)], "s.jsonl")
+    assert projects.add_members(s, news.id, [users["a1"], users["a2"], users["rev"]]) == ["a1", "a2", "rev"]
+    assert projects.add_members(s, sport.id, [users["a3"]]) == ["a3"]
+    s.commit()
+    return {"news": news.id, "sport": sport.id, **{name: u.id for name, u in users.items()}}
+
+
+def test_balanced_assignment_draws_only_on_the_projects_annotators(app):
+    with app.app_context():
+        ids = two_projects()
+        s = db.session
+        result = commit(lambda: assignment.assign_balanced(s, ids["news"], 3))
+        assert result.articles_short == 4  # two member annotators for three places: a3 (not a member) is never drawn
+        assert per_user(ids["news"]) == {"a1": 4, "a2": 4}
+        assert [u.name for u in assignment.project_annotators(s, ids["sport"])] == ["a3"]
+        assert [(u.name, u.role) for u in projects.members(s, ids["news"])] == [("a1", "annotator"), ("a2", "annotator"), ("rev", "reviewer")]
+        # adding a member twice changes nothing; an admin is no member (admins see every project anyway)
+        assert commit(lambda: projects.add_members(s, ids["news"], [accounts.get_user(s, "a1")])) == []
+        with pytest.raises(projects.ProjectError, match="root is an admin"):
+            projects.add_members(s, ids["news"], [accounts.get_user(s, "root")])
+        s.rollback()
+        empty = commit(lambda: projects.create_project(s, "empty")).id
+        with pytest.raises(assignment.AssignmentError, match="no active annotators.*projects members empty --add"):
+            assignment.assign_balanced(s, empty, 1)
+        s.rollback()
+
+
+def test_rebalance_moves_unstarted_work_of_a_member_who_left_to_members_only(app):
+    with app.app_context():
+        ids = two_projects()
+        s = db.session
+        commit(lambda: assignment.assign_balanced(s, ids["news"], 1))
+        assert per_user(ids["news"]) == {"a1": 2, "a2": 2}
+        mine = s.scalars(select(Assignment.article_id).where(Assignment.user_id == ids["a2"]).order_by(Assignment.article_id)).all()
+        annotations.write(s, lambda: annotations.put_label(s, ids["a2"], mine[0], 0, "CFS"))
+        assert commit(lambda: projects.remove_members(s, ids["news"], [accounts.get_user(s, "a2")])) == ["a2"]
+        result = commit(lambda: assignment.rebalance(s, ids["news"]))
+        assert len(result.removed) == 1 and [k[0] for k in result.kept] == ["a2"]
+        # a2 keeps what they started; a1, the one member left, tops every article up; a3 (sport) gets nothing
+        assert per_user(ids["news"]) == {"a1": 4, "a2": 1} and result.articles_short == 4
+        with pytest.raises(projects.ProjectError, match="a3 is not a member of news"):
+            projects.remove_members(s, ids["news"], [accounts.get_user(s, "a3")])
+        s.rollback()
+
+
+def test_assigning_by_hand_makes_the_annotator_a_member(app):
+    with app.app_context():
+        ids = two_projects()
+        s = db.session
+        assert commit(lambda: assignment.assign_to_user(s, ids["news"], accounts.get_user(s, "a3"), ["n0"])) == 1
+        assert "a3" in [u.name for u in assignment.project_annotators(s, ids["news"])]
+
+
+def test_reviewers_open_only_their_projects_and_admins_all(app):
+    with app.app_context():
+        ids = two_projects()
+        s = db.session
+        rev, root, a1 = (accounts.get_user(s, n) for n in ("rev", "root", "a1"))
+        assert projects.visible_project_ids(s, rev) == {ids["news"]}
+        assert projects.visible_project_ids(s, root) is None  # every project
+        assert projects.can_open(s, rev, ids["news"]) and not projects.can_open(s, rev, ids["sport"])
+        assert projects.can_open(s, root, ids["sport"]) and not projects.can_open(s, a1, ids["news"])
+        assert not projects.can_open(s, rev, 10**12)  # no such project: no error either

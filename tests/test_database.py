@@ -194,3 +194,55 @@ def test_begin_write_on_a_busy_sqlite_raises_sqlalchemys_error(tmp_path):
         db.session.remove()
         db.engine.dispose()
     blocker.dispose()
+
+
+def test_upgrading_to_project_members_keeps_everyone_where_they_were(database_uri):
+    """0004 on a database with work in it: annotators join the projects they worked on, reviewers every project."""
+    from flask_migrate import upgrade
+
+    from annotator import assignment, projects
+    from annotator.models import ProjectMember
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "x", "TESTING": True})
+    with app.app_context():
+        upgrade(revision="0003")
+        now = "2026-01-02 03:04:05"
+        rows = [
+            "INSERT INTO users (id, name, role, active, created_at) VALUES "
+            f"(1, 'assigned', 'annotator', true, '{now}'), (2, 'labelled', 'annotator', true, '{now}'), (3, 'marked', 'annotator', false, '{now}'), "
+            f"(4, 'idle', 'annotator', true, '{now}'), (5, 'rev', 'reviewer', true, '{now}'), (6, 'root', 'admin', true, '{now}')",
+            "INSERT INTO projects (id, name, label_schema, guidelines, guidelines_version, annotators_per_article, majority_threshold, revision, created_at) "
+            f"VALUES (1, 'news', '{{}}', '', 1, 2, 1.0, 0, '{now}'), (2, 'sport', '{{}}', '', 1, 2, 1.0, 0, '{now}')",
+            "INSERT INTO articles (id, project_id, external_id, title, text, meta, sha256, created_at) VALUES "
+            f"(1, 1, 'n1', '', 'One. Two.', '{{}}', 'x', '{now}'), (2, 2, 's1', '', 'Three.', '{{}}', 'y', '{now}')",
+            'INSERT INTO sentences (id, article_id, "index", start, "end") VALUES (1, 1, 0, 0, 4), (2, 2, 0, 0, 6)',
+            f"INSERT INTO assignments (id, user_id, article_id, status, created_at) VALUES (1, 1, 1, 'assigned', '{now}')",
+            "INSERT INTO annotations (id, user_id, sentence_id, label, seconds, guidelines_version, version, needs_review, updated_at) "
+            f"VALUES (1, 2, 2, 'CFS', 1.0, 1, 1, false, '{now}')",
+            f"INSERT INTO spans (id, uid, article_id, user_id, label, start, \"end\", created_at, updated_at) VALUES (1, 'u1', 1, 3, 'QUOTE', 0, 3, '{now}', '{now}')",
+        ]
+        with db.engine.begin() as conn:
+            for statement in rows:
+                conn.execute(text(statement))
+        upgrade()
+        got = set(db.session.execute(select_members()).all())
+        assert got == {("news", "assigned"), ("sport", "labelled"), ("news", "marked"), ("news", "rev"), ("sport", "rev")}
+        # the pool for assignment is the project's active member annotators; the reviewer opens both projects
+        assert [u.name for u in assignment.project_annotators(db.session, 1)] == ["assigned"]
+        rev = db.session.get(User, 5)
+        assert projects.visible_project_ids(db.session, rev) == {1, 2}
+        assert db.session.query(ProjectMember).count() == 5
+        db.session.remove()
+        db.engine.dispose()
+
+
+def select_members():
+    from sqlalchemy import select
+
+    from annotator.models import ProjectMember
+
+    return (
+        select(Project.name, User.name)
+        .join(ProjectMember, ProjectMember.project_id == Project.id)
+        .join(User, User.id == ProjectMember.user_id)
+    )
