@@ -299,6 +299,57 @@ def projects_schema(project: str) -> None:
     click.echo(json.dumps(p.label_schema, indent=2, ensure_ascii=False))
 
 
+@projects_group.command("members", context_settings={"ignore_unknown_options": True})
+@click.argument("project")
+@click.argument("changes", nargs=-1, type=click.UNPROCESSED, metavar="[--add NAME...] [--remove NAME...]")
+@with_appcontext
+def projects_members(project: str, changes: tuple[str, ...]) -> None:
+    """List a project's members, or add and remove annotators and reviewers.
+
+    Balanced assignment draws on the project's annotators; its reviewers may
+    open its review pages and exports. Admins see every project.
+    """
+    try:
+        p = projects.get_project(db.session, project)
+    except projects.ProjectError as exc:
+        _fail(str(exc))
+    # click options take one value each; `--add a b c` is parsed here so that every name is its own argument
+    wanted: dict[str, list[str]] = {"--add": [], "--remove": []}
+    given: set[str] = set()
+    mode = None
+    for token in changes:
+        option, eq, value = token.partition("=")
+        if option in wanted:
+            mode = option
+            given.add(option)
+            if eq:
+                wanted[option].append(value)
+        elif token.startswith("-"):
+            _fail(f"no such option {option}; use --add NAME... and --remove NAME...")
+        elif mode is None:
+            _fail(f"user names follow --add or --remove (got {token!r})")
+        else:
+            wanted[mode].append(token)
+    for option in sorted(given):
+        if not wanted[option]:
+            _fail(f"{option} needs at least one user name")
+    if wanted["--add"] or wanted["--remove"]:
+        def change() -> tuple[list[str], list[str]]:
+            removed = projects.remove_members(db.session, p.id, [accounts.get_user(db.session, n) for n in wanted["--remove"]])
+            added = projects.add_members(db.session, p.id, [accounts.get_user(db.session, n) for n in wanted["--add"]])
+            return added, removed
+
+        added, removed = _commit_or_fail(change)
+        if wanted["--add"]:
+            click.echo(f"added {', '.join(added)} to {p.name}" if added else f"{', '.join(wanted['--add'])}: already members of {p.name}")
+        if removed:
+            click.echo(f"removed {', '.join(removed)} from {p.name}; their assignments stay until you re-balance "
+                       f"(`annotator assign {p.name} --rebalance` hands their unstarted articles to the members left)")
+        return
+    for user in projects.members(db.session, p.id):
+        click.echo(f"{user.name}\t{user.role}\t{'active' if user.active else 'inactive'}")
+
+
 # ---------------------------------------------------------------- import, segment, assign
 @click.command("import")
 @click.argument("project")
@@ -502,6 +553,8 @@ def _set_up_demo() -> list[str | None]:
 
     records = parse_jsonl(source.read_text(encoding="utf-8"), "demo/articles.jsonl")
     articles.store_articles(session, project, records, "demo/articles.jsonl", on_duplicate="skip")
+    people = [accounts.get_user(session, name) for name, _ in DEMO_USERS]
+    projects.add_members(session, project.id, [u for u in people if u.role in ("annotator", "reviewer")])
     assignment.assign_balanced(session, project.id, project.annotators_per_article)
     return passwords
 

@@ -225,6 +225,9 @@ def test_assign_is_balanced_and_idempotent(app, runner, tmp_path):
         runner.invoke(args=["users", "create", name, "--password-stdin"], input="longenough\n")
     path = jsonl(tmp_path / "x.jsonl", [{"id": f"n{i}", "text": f"Text {i}."} for i in range(6)])
     runner.invoke(args=["import", "news", path])
+    result = runner.invoke(args=["assign", "news", "--per-article", "2"])  # nobody is a member of news yet
+    assert result.exit_code == 1 and "projects members news --add" in result.output
+    assert runner.invoke(args=["projects", "members", "news", "--add", "a1", "a2", "a3"]).exit_code == 0
     result = runner.invoke(args=["assign", "news", "--per-article", "2"])
     assert result.exit_code == 0 and "12 new assignment(s)" in result.output
     assert "0 new assignment(s)" in runner.invoke(args=["assign", "news", "--per-article", "2"]).output
@@ -300,6 +303,49 @@ def test_arguments_that_are_not_utf8_get_one_line_not_a_traceback(tmp_path, args
     assert result.returncode != 0
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert "not valid UTF-8" in err
+
+
+def test_projects_members_add_remove_and_list(app, runner, tmp_path):
+    make_project(runner)
+    make_project(runner, "sport")
+    for name, role in (("a1", "annotator"), ("a2", "annotator"), ("a3", "annotator"), ("rev", "reviewer"), ("root", "admin")):
+        runner.invoke(args=["users", "create", name, "--role", role, "--password-stdin"], input="longenough\n")
+    result = runner.invoke(args=["projects", "members", "news", "--add", "a1", "a2", "rev"])
+    assert result.exit_code == 0, result.output
+    assert "added a1, a2, rev to news" in result.output
+    assert runner.invoke(args=["projects", "members", "sport", "--add", "a3"]).exit_code == 0
+    listing = runner.invoke(args=["projects", "members", "news"])
+    assert listing.exit_code == 0 and listing.output.splitlines() == ["a1\tannotator\tactive", "a2\tannotator\tactive", "rev\treviewer\tactive"]
+    # balanced assignment draws on news's annotators only
+    path = jsonl(tmp_path / "x.jsonl", [{"id": f"n{i}", "text": f"Text {i}."} for i in range(3)])
+    runner.invoke(args=["import", "news", path])
+    assert "6 new assignment(s)" in runner.invoke(args=["assign", "news", "--per-article", "3"]).output
+    with app.app_context():
+        names = set(db.session.scalars(select(User.name).join(Assignment, Assignment.user_id == User.id)))
+    assert names == {"a1", "a2"}
+    # add and remove in one go; then re-balancing hands a2's unstarted work to the members left
+    result = runner.invoke(args=["projects", "members", "news", "--remove", "a2", "--add", "a3"])
+    assert result.exit_code == 0, result.output
+    assert "added a3 to news" in result.output and "removed a2 from news" in result.output and "--rebalance" in result.output
+    assert runner.invoke(args=["assign", "news", "--rebalance"]).exit_code == 0
+    with app.app_context():
+        names = set(db.session.scalars(select(User.name).join(Assignment, Assignment.user_id == User.id)))
+    assert names == {"a1", "a3"}
+    # refusals: one line each, nothing changed
+    for args, message in (
+        (["--add", "nobody"], "no user named 'nobody'"),
+        (["--add", "a1", "root"], "root is an admin"),
+        (["--remove", "a2"], "a2 is not a member of news"),
+        (["a1"], "names follow --add or --remove"),
+        (["--add"], "--add needs at least one user name"),
+        (["--ad", "a1"], "no such option --ad"),
+    ):
+        result = runner.invoke(args=["projects", "members", "news", *args])
+        assert result.exit_code != 0 and message in result.output, (args, result.output)
+        assert result.output.strip().count("\n") == 0, result.output
+    assert runner.invoke(args=["projects", "members", "news"]).output.splitlines() == [
+        "a1\tannotator\tactive", "a3\tannotator\tactive", "rev\treviewer\tactive"]
+    assert "no project named 'nope'" in runner.invoke(args=["projects", "members", "nope"]).output
 
 
 def test_demo_is_idempotent(database_uri):
