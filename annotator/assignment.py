@@ -147,8 +147,8 @@ def work_done(session: Session, project_id: int, article_id: int | None = None) 
 def rebalance(session: Session, project_id: int, per_article: int | None = None) -> RebalanceResult:
     """Hand work to the people who can do it, never taking away work already started.
 
-    1. Assignments of users outside the pool (deactivated, or no longer
-       annotators) are removed where they have not labelled or marked anything
+    1. Assignments of users outside the pool (deactivated, no longer
+       annotators, or no longer members of the project) are removed where they have not labelled or marked anything
        in that article; started ones stay and are listed.
     2. Every article is topped up to N annotators from the pool (assignments of
        people outside it do not count towards N).

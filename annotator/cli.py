@@ -432,7 +432,7 @@ def segment_command(file: str) -> None:
               help="An external article id for --user, spaces and all; name several as separate arguments: --articles ID ID ...")
 @click.option("--articles-from", "articles_from", type=click.File("rb"),
               help="Read article ids for --user from a file, one per line ('-' reads stdin).")
-@click.option("--rebalance", is_flag=True, help="Take unstarted work from deactivated annotators, top up to N, even out loads.")
+@click.option("--rebalance", is_flag=True, help="Take unstarted work from annotators who left the project or were deactivated, top up to N, even out loads.")
 @click.argument("more_ids", nargs=-1, metavar="[ID]...")
 @with_appcontext
 def assign_command(project: str, per_article: int | None, user_name: str | None, article_ids: tuple[str, ...], articles_from,  # noqa: ANN001

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, request, stream_with_context
 from . import export, gold
 from .db import db
 from .models import Project
-from .security import json_error, roles_required
+from .security import json_error, may_open_project, not_your_project, roles_required
 
 bp = Blueprint("exports", __name__)
 
@@ -20,6 +20,8 @@ _PARAMS = {"unit", "gold_only", "annotator", "labels"}
 @roles_required("reviewer", "admin")
 def export_jsonl(project_id: int):
     """?unit=article|sentence&gold_only=1&annotator=NAME&labels=CFS,UFS (all optional)."""
+    if not may_open_project(project_id):
+        return json_error(403, not_your_project(project_id))
     project = db.session.get(Project, project_id)
     if project is None:
         return json_error(404, f"no project with id {project_id}")

@@ -5,6 +5,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from . import projects
 from .db import db
 from .models import Annotation, Article, Assignment, Project, Sentence
 from .security import login_required, public
@@ -17,7 +18,7 @@ bp = Blueprint("main", __name__)
 def home():
     if current_user.role == "annotator":
         return render_template("home_annotator.html", queue=annotator_queue(current_user.id))
-    return render_template("home.html", projects=project_overview())
+    return render_template("home.html", projects=project_overview(projects.visible_project_ids(db.session, current_user)))
 
 
 @bp.route("/favicon.ico")
@@ -33,17 +34,20 @@ def healthz():
     return {"status": "ok"}
 
 
-def project_overview() -> list[dict]:
-    """Each project with its article and sentence counts, in two grouped queries."""
+def project_overview(only: set[int] | None = None) -> list[dict]:
+    """Each project (or only those with these ids) with its article and sentence counts, in two grouped queries."""
     articles = dict(db.session.execute(select(Article.project_id, func.count()).group_by(Article.project_id)).all())
     sentences = dict(
         db.session.execute(
             select(Article.project_id, func.count(Sentence.id)).join(Sentence, Sentence.article_id == Article.id).group_by(Article.project_id)
         ).all()
     )
+    chosen = select(Project).order_by(Project.name)
+    if only is not None:
+        chosen = chosen.where(Project.id.in_(sorted(only)))
     return [
         {"project": p, "articles": articles.get(p.id, 0), "sentences": sentences.get(p.id, 0)}
-        for p in db.session.scalars(select(Project).order_by(Project.name))
+        for p in db.session.scalars(chosen)
     ]
 
 

@@ -19,12 +19,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from wtforms import HiddenField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from . import gold, labelschema
+from . import gold, labelschema, projects
 from . import project_agreement as pa
 from .db import begin_write, db
 from .main import project_overview
 from .models import Article, Sentence
-from .security import roles_required
+from .security import require_project, roles_required
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 REVIEW_ROLES = ("reviewer", "admin")
@@ -34,6 +34,7 @@ STATUSES = ("open", "adjudicated", "all")
 
 # ----------------------------------------------------------------- helpers
 def _head(project_id: int) -> pa.ProjectHead:
+    require_project(project_id)
     try:
         return pa.project_head(db.session, project_id)
     except pa.ProjectNotFound:
@@ -135,7 +136,7 @@ def _apply(rows: list[dict[str, Any]], filters: dict[str, Any]) -> list[dict[str
 @bp.route("/")
 @roles_required(*REVIEW_ROLES)
 def index():
-    return render_template("review/index.html", projects=project_overview())
+    return render_template("review/index.html", projects=project_overview(projects.visible_project_ids(db.session, current_user)))
 
 
 @bp.route("/<int:project_id>/agreement")

@@ -88,6 +88,25 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 login_required = roles_required()
 
 
+def not_your_project(project_id: int) -> str:
+    return (f"Project {project_id} is not one of your projects. An admin can add you to it "
+            "(the project's Members page, or `annotator projects members`).")
+
+
+def may_open_project(project_id: int) -> bool:
+    """Admins open every project; reviewers only those they are members of (checked before anything of it is read)."""
+    from . import projects
+    from .db import db
+
+    return projects.can_open(db.session, current_user, project_id)
+
+
+def require_project(project_id: int) -> None:
+    """403 unless the current user may open this project's review pages, segmentation and exports."""
+    if not may_open_project(project_id):
+        abort(403, not_your_project(project_id))
+
+
 def public(view: F) -> F:
     """Mark a view as reachable without logging in (login page, static, health)."""
     view.public = True  # type: ignore[attr-defined]

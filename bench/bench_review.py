@@ -51,6 +51,7 @@ from annotator.models import (  # noqa: E402
     Article,
     CacheEntry,
     Project,
+    ProjectMember,
     Relation,
     Sentence,
     Span,
@@ -60,8 +61,8 @@ from bench_agreement import LABELS, make_codes  # noqa: E402
 from machine import describe  # noqa: E402
 
 OUT = HERE / "out"
-BIG_DB = OUT / "review_1m_v2.sqlite3"
-PAGE_DB = OUT / "review_page_10k_v2.sqlite3"
+BIG_DB = OUT / "review_1m_v3.sqlite3"  # v3: with project_members (migration 0004)
+PAGE_DB = OUT / "review_page_10k_v3.sqlite3"
 N_BIG = 333_334
 N_PAGE = 10_000
 SENTENCES_PER_ARTICLE = 20
@@ -103,6 +104,8 @@ def build(path: Path, n_items: int, with_spans: bool, seed: int = 13) -> None:
             conn.execute(insert(User), [{"id": len(ANNOTATORS) + 1, "name": REVIEWER, "role": "reviewer", "password_hash": reviewer.password_hash}])
             conn.execute(insert(Project), [{"id": 1, "name": "bench", "label_schema": labelschema.preset("claims"), "guidelines": "",
                                             "guidelines_version": 1, "annotators_per_article": 3, "majority_threshold": 1.0, "revision": 1}])
+            # the reviewer (and the annotators) are the project's members: reviewers open only their projects
+            conn.execute(insert(ProjectMember), [{"project_id": 1, "user_id": i + 1} for i in range(len(ANNOTATORS) + 1)])
             n_articles = (n_items + SENTENCES_PER_ARTICLE - 1) // SENTENCES_PER_ARTICLE
             sentence = "Officials said the cost rose to {n} million this year. "
             texts, offsets = [], []

@@ -200,3 +200,17 @@ def server(app) -> Iterator[str]:
     """The app on a free localhost port, against the test's own database."""
     with serving(app) as url:
         yield url
+
+
+def add_member(app, project_id: int, *names: str) -> None:
+    """Make these users members of the project (its annotators are the assignment pool; its reviewers may open it)."""
+    from sqlalchemy import select
+
+    from annotator import projects
+    from annotator.models import User
+
+    with app.app_context():
+        users = list(db.session.scalars(select(User).where(User.name.in_(names))))
+        assert len(users) == len(set(names)), f"no such user among {names}"
+        projects.add_members(db.session, project_id, users)
+        db.session.commit()

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 import annotator.annotations as annotations
 from annotator import accounts, assignment, guidelines, labelschema, projects, resegment
 from annotator.db import begin_write, db
-from annotator.models import ApiToken, Article, Assignment, AuditEntry, GuidelineVersion, Project, Sentence, User
+from annotator.models import ApiToken, Article, Assignment, AuditEntry, GuidelineVersion, Project, ProjectMember, Sentence, User
 
 from .conftest import Browser, add_user, make_app
 
@@ -49,9 +49,10 @@ def world(app):
         begin_write(s)
         project = projects.create_project(s, "news")
         ann = accounts.create_user(s, "ann", "annotator", PASSWORD)
-        accounts.create_user(s, "bob", "annotator", PASSWORD)
-        accounts.create_user(s, "rev", "reviewer", PASSWORD)
+        bob = accounts.create_user(s, "bob", "annotator", PASSWORD)
+        rev = accounts.create_user(s, "rev", "reviewer", PASSWORD)
         articles.store_articles(s, project, [ArticleRecord("a1", "One", "First one. Second one. Third one."), ArticleRecord("a2", "", "Only.")], "x")
+        projects.add_members(s, project.id, [ann, bob, rev])
         assignment.assign_balanced(s, project.id, 2)
         s.commit()
         article = s.scalar(select(Article).where(Article.external_id == "a1"))
@@ -396,10 +397,11 @@ def test_balance_rebalance_and_by_hand(app, admin, world):
         bob = accounts.get_user(db.session, "bob").id
         dan = accounts.create_user(db.session, "dan", "annotator", PASSWORD).id
         db.session.commit()
+    assert admin.post(f"/admin/projects/{pid}/members", {"users": [str(dan)]}).status_code == 302  # dan joins the project
     admin.post(f"/admin/users/{bob}/deactivate")
     response = admin.post(base + "/rebalance")
     html = page(response)
-    assert response.status_code == 200 and "unstarted assignment(s) of deactivated annotators removed" in html
+    assert response.status_code == 200 and "unstarted assignment(s) of annotators who left the project or were deactivated removed" in html
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Assignment).where(Assignment.user_id == bob)) == 0
         assert db.session.scalar(select(func.count()).select_from(Assignment).where(Assignment.user_id == dan)) == 2
@@ -415,6 +417,57 @@ def test_balance_rebalance_and_by_hand(app, admin, world):
         names = set(db.session.scalars(select(User.name).join(Assignment, Assignment.user_id == User.id).where(Assignment.article_id == aid)))
         assert names == {"ann", "dan"}
     assert admin.get(f"/admin/projects/{pid}/articles/999999/annotators").status_code == 404
+
+
+def test_members_page_adds_and_removes_members_and_reviewers_open_only_their_projects(app, admin, world):
+    pid = world["project"]
+    with app.app_context():
+        s = db.session
+        sport = projects.create_project(s, "sport").id
+        carol = accounts.create_user(s, "carol", "annotator", PASSWORD).id
+        ids = {name: accounts.get_user(s, name).id for name in ("ann", "bob", "rev", "root")}
+        s.commit()
+    url = f"/admin/projects/{pid}/members"
+    html = page(admin.get(url))
+    members = html.split('id="members"')[1].split("</table>")[0]
+    assert all(name in members for name in ("ann", "bob", "rev")) and "carol" not in members
+    assert 'href="/admin/projects/%d/members"' % pid in page(admin.get(f"/admin/projects/{pid}"))  # a tab of the project pages
+    # add: only annotators and reviewers who are not members yet are choices
+    before = count(app, ProjectMember)
+    for bad in ([str(ids["root"])], [str(ids["ann"])], ["999999"], ["x"], []):
+        response = admin.post(url, {"users": bad})
+        assert response.status_code == 400, bad
+    assert count(app, ProjectMember) == before
+    response = admin.post(url, {"users": [str(carol)]})
+    assert response.status_code == 302
+    assert "Added carol" in page(admin.get(url))
+    # remove: bob's assignments stay until a re-balance, which the message offers
+    response = admin.post(f"{url}/{ids['bob']}/remove")
+    assert response.status_code == 302
+    html = page(admin.get(url))
+    assert "Removed bob" in html and "Re-balance" in html
+    with app.app_context():
+        assert [u.name for u in projects.members(db.session, pid)] == ["ann", "carol", "rev"]
+    assert admin.post(f"{url}/{ids['bob']}/remove").status_code == 409  # not a member any more
+    assert admin.post(f"/admin/projects/{sport}/members/{ids['rev']}/remove").status_code == 409
+    assert admin.get("/admin/projects/999999/members").status_code == 404
+
+    # the reviewer sees news, not sport; admins see both
+    reviewer = Browser(app.test_client())
+    reviewer.login("rev", PASSWORD)
+    for path in ("/", "/review/"):
+        html = page(reviewer.get(path))
+        assert "news" in html and "sport" not in html, path
+    for path in (f"/review/{sport}/agreement", f"/review/{sport}/queue", f"/projects/{sport}/export.jsonl", f"/segmentation/projects/{sport}"):
+        response = reviewer.get(path)
+        assert response.status_code == 403 and "not one of your projects" in page(response), path
+        assert admin.get(path).status_code == 200, path
+    assert reviewer.get(f"/review/{pid}/queue").status_code == 200
+    # taken off news, the reviewer is refused there too, and told whom to ask
+    assert admin.post(f"{url}/{ids['rev']}/remove").status_code == 302
+    for path in (f"/review/{pid}/queue", f"/projects/{pid}/export.jsonl", f"/segmentation/articles/{world['article']}"):
+        assert reviewer.get(path).status_code == 403, path
+    assert "You are not a reviewer of any project yet" in page(reviewer.get("/review/"))
 
 
 def test_balance_without_annotators_says_so(app, admin):

@@ -118,8 +118,16 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
     assert "Imported 3 new, 0 updated, 0 skipped; 0 file(s) rejected." in page.inner_text("#upload-summary")
     assert count(app, Article) == 3
 
+    # the two annotators join the project (balanced assignment draws on its members only)
+    page.click("nav.tabs >> text=Members")
+    page.get_by_label("ann (annotator)").check()
+    page.get_by_label("bob (annotator)").check()
+    page.click("#add-members-form button[type=submit]")
+    page.wait_for_selector("text=Added ann, bob to Claims 2026.")
+    assert [row.split("\t")[0] for row in page.locator("#members tbody tr").all_inner_texts()] == ["ann", "bob"]
+
     # two annotators per article
-    page.click("text=Assign the articles")
+    page.click("nav.tabs >> text=Assignment")
     page.fill("#per_article", "2")
     page.click("#balance-form button[type=submit]")
     page.wait_for_selector("text=6 new assignment(s)")
@@ -146,13 +154,14 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
 
 
 def test_reviewer_picks_a_split_point_by_clicking_in_text_with_an_emoji(app, server, chromium):
-    from annotator import articles, projects
+    from annotator import accounts, articles, projects
     from annotator.ingest import ArticleRecord
 
     add_user(app, "rev", "reviewer", PASSWORD)
     with app.app_context():
         project = projects.create_project(db.session, "p")
         articles.store_articles(db.session, project, [ArticleRecord("school", "", ARTICLES[1]["text"])], "x")
+        projects.add_members(db.session, project.id, [accounts.get_user(db.session, "rev")])
         db.session.commit()
         article_id = db.session.scalar(select(Article.id))
     page = log_in(chromium, server, "rev")

@@ -63,6 +63,7 @@ def build_project(app, name: str = "news", extra_articles: int = 0) -> dict[str,
         records = [ArticleRecord("art-1", "Bridge repairs", TEXT, {"source": "test", "n": 1})]
         records += [ArticleRecord(f"plain-{i:03d}", f"Plain {i}", f"Plain article {i}. It has two sentences.", {}) for i in range(extra_articles)]
         articles.store_articles(session, project, records, "test")
+        projects.add_members(session, project.id, list(users.values()))  # the annotators and rita, the project's reviewer
         article = session.scalar(select(Article).where(Article.project_id == project.id, Article.external_id == "art-1"))
         for user in ANNOTATORS:
             session.add(Assignment(user_id=users[user].id, article_id=article.id))

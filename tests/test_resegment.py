@@ -30,6 +30,7 @@ def world(app):
         bob = accounts.create_user(s, "bob", "annotator", "password1")
         rev = accounts.create_user(s, "rev", "reviewer", "password1")
         articles.store_articles(s, project, [ArticleRecord("a1", "T", TEXT)], "t.jsonl")
+        projects.add_members(s, project.id, [ann, bob, rev])
         assignment.assign_balanced(s, project.id, 2)
         article = s.scalar(select(Article))
         s.commit()

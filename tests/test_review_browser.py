@@ -10,7 +10,7 @@ from sqlalchemy import select
 from annotator.db import db
 from annotator.models import AuditEntry, GoldLabel, GoldSpan
 
-from .conftest import add_user, needs_chromium
+from .conftest import add_member, add_user, needs_chromium
 from .test_project_agreement import add_spans, seed
 
 PASSWORD = "correct horse"
@@ -29,6 +29,7 @@ def test_reviewer_adjudicates_from_the_queue_and_sees_it_in_the_figures(app, ser
     s0, _ = seeded.offsets[0]
     add_spans(app, seeded, [("ann", 0, "QUOTE", s0, s0 + 8), ("ben", 0, "QUOTE", s0, s0 + 12)])
     add_user(app, "rita", "reviewer", PASSWORD)
+    add_member(app, seeded.project_id, "rita")
 
     context = chromium.new_context(viewport={"width": 1300, "height": 900})
     page = context.new_page()

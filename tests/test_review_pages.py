@@ -12,7 +12,7 @@ from annotator import review
 from annotator.db import db
 from annotator.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project
 
-from .conftest import add_user
+from .conftest import Browser, add_member, add_user
 from .test_project_agreement import add_spans, random_ratings, seed
 
 PASSWORD = "correct horse"
@@ -33,6 +33,7 @@ def project(app):
     add_spans(app, seeded, [("ann", 0, "QUOTE", s2, s2 + 6), ("ben", 0, "QUOTE", s2, s2 + 9), ("ann", 0, "SOURCE", s3, s3 + 4)],
               [("attributed_to", 0, 2)])
     add_user(app, "rita", "reviewer", PASSWORD)
+    add_member(app, seeded.project_id, "rita")
     add_user(app, "root", "admin", PASSWORD)
     add_user(app, "alice", "annotator", PASSWORD)
     return seeded
@@ -88,9 +89,16 @@ def test_reviewers_and_admins_get_every_page(browser, project, who):
 
 def test_unknown_project_and_foreign_sentence_are_404(app, browser, project):
     other = seed(app, [{"ann": "CFS", "ben": "UFS"}], name="other")
+    add_member(app, other.project_id, "rita")
     login(browser, "rita")
-    assert browser.get("/review/999/agreement").status_code == 404
-    assert browser.get("/review/999/queue").status_code == 404
+    # a reviewer gets the same 403 for a project that does not exist as for one they are not a member of
+    # (so project ids tell them nothing); an admin, who may open every project, gets the 404
+    assert browser.get("/review/999/agreement").status_code == 403
+    assert browser.get("/review/999/queue").status_code == 403
+    admin = Browser(browser.client.application.test_client())
+    admin.login("root", PASSWORD)
+    assert admin.get("/review/999/agreement").status_code == 404
+    assert admin.get("/review/999/queue").status_code == 404
     assert browser.get(f"/review/{project.project_id}/sentences/{other.sentences[0]}").status_code == 404
     assert browser.get(f"/review/{project.project_id}/sentences/99999999999").status_code == 404
 
@@ -148,6 +156,7 @@ def test_time_ago_in_words(seconds, words):
 
 def test_agreement_page_shows_why_a_figure_is_undefined(app, browser, project):
     one = seed(app, [{"ann": "NFS", "ben": "NFS"}, {"ann": "NFS", "ben": "NFS"}], [0, 1], name="all NFS")
+    add_member(app, one.project_id, "rita")
     login(browser, "rita")
     html = browser.get(f"/review/{one.project_id}/agreement").get_data(as_text=True)
     row = re.search(r'<tr id="coef-krippendorff_alpha">(.*?)</tr>', html, re.S).group(1)
@@ -325,6 +334,7 @@ def test_queue_refreshes_automatic_gold(app, browser, project):
 def test_big_queue_is_paginated_by_default(app, browser):
     seeded = seed(app, random_ratings(130, ["x", "y"], 0.0, seed_=11), [i // 10 for i in range(130)], name="big")
     add_user(app, "rita", "reviewer", PASSWORD)
+    add_member(app, seeded.project_id, "rita")
     login(browser, "rita")
     html = browser.get(f"/review/{seeded.project_id}/queue").get_data(as_text=True)
     assert len(queue_ids(html)) == min(review.PAGE_SIZE, int(re.search(r"(\d+) sentences shown", html).group(1)))

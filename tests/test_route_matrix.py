@@ -149,6 +149,7 @@ def seed(app, content: Content | None = None) -> World:
         )
         assignment.assign_to_user(s, project.id, users["annotator"], ["a-only", "shared"])
         assignment.assign_to_user(s, project.id, users["other_annotator"], ["shared", "b-only"])
+        projects.add_members(s, project.id, [users["reviewer"]])  # the annotators are members by their assignments
         tokens = {role: accounts.issue_token(s, user) for role, user in users.items()}
         ids = dict(s.execute(select(Article.external_id, Article.id).where(Article.project_id == project.id)).all())
         user_ids = {role: user.id for role, user in users.items()}
@@ -430,6 +431,7 @@ def test_the_url_map_was_collected():
     """The generated cases are the app's routes: reading pages, the API and admin forms are all there."""
     endpoints = {c.endpoint for c in COLLECTED}
     assert {"main.home", "auth.login", "api.get_article", "api.put_label_view", "annotate.article_page"} <= endpoints
+    assert {"admin.members", "admin.member_remove"} <= endpoints  # a project's members: admins only
     assert len(GET_CASES) >= 10 and len(WRITE_CASES) >= 5
 
 
@@ -578,6 +580,59 @@ def test_b_cannot_export_or_review(shared_world):
         response = callers["other_annotator"].client.get(path)
         assert response.status_code == 403, path
         assert SECRET not in response.get_data(as_text=True)
+
+
+# ----------------------------------------------------------------- reviewers: only their projects
+# Rule arguments that tie a route to one project: a reviewer who is not a member gets 403 or 404 on them.
+PROJECT_ARGUMENTS = frozenset({"project_id", "article_id", "sentence_id", "entry_id"})
+
+
+def _outsider(app, world: World) -> Browser:
+    """A reviewer of another project, who knows the seeded project's ids."""
+    with app.app_context():
+        s = db.session
+        other = projects.create_project(s, "Elsewhere")
+        outsider = accounts.create_user(s, "outsider", "reviewer", PASSWORD)
+        projects.add_members(s, other.id, [outsider])
+        s.commit()
+        s.remove()
+    browser = Browser(app.test_client())
+    assert browser.login("outsider", PASSWORD).status_code == 302
+    return browser
+
+
+def _project_cases(app, methods: frozenset[str]) -> list:
+    return [
+        (rule, method)
+        for rule in url_rules(app)
+        for method in sorted(rule.methods & methods)
+        if PROJECT_ARGUMENTS & set(rule.arguments) and "reviewer" in (access_of(app, rule.endpoint)[1] or ())
+    ]
+
+
+def test_a_reviewer_of_another_project_is_refused_every_page_and_export_of_this_one(app):
+    """Generated from the URL map: every route a reviewer may use that names a project, article or sentence."""
+    world = seed(app)
+    outsider = _outsider(app, world)
+    cases = _project_cases(app, frozenset({"GET"}) | STATE_CHANGING)
+    assert {rule.endpoint for rule, _ in cases} >= {"review.agreement", "review.queue", "review.sentence", "exports.export_jsonl",
+                                                    "segmentation.articles", "segmentation.article", "segmentation.split"}
+    before = fingerprint(app)
+    problems = []
+    for rule, method in cases:
+        for shared in (False, True):
+            path = url_for_rule(rule, world, shared)
+            response = send(outsider, method, path)
+            if response.status_code not in (403, 404):
+                problems.append(f"{method} {path}: {response.status_code}")
+            elif SECRET in response.get_data(as_text=True) or world.content.text_a[:20] in response.get_data(as_text=True):
+                problems.append(f"{method} {path}: the refusal shows the project's work")
+    assert not problems, "a reviewer who is not a member got through:\n  " + "\n  ".join(problems)
+    assert fingerprint(app) == before
+    # the lists they see name only their own project
+    for path in ("/", "/review/"):
+        page = outsider.client.get(path).get_data(as_text=True)
+        assert "Elsewhere" in page and world.content.project_name not in page, path
 
 
 def test_home_shows_b_only_b_s_own_queue(shared_world):

@@ -63,7 +63,7 @@ def _too_large(exc: RequestEntityTooLarge):
 
 bp.register_error_handler(RequestEntityTooLarge, _too_large)
 
-from . import assignments, guidelines, projects, progress, segmentation, uploads, users  # noqa: E402,F401  (routes)
+from . import assignments, guidelines, members, projects, progress, segmentation, uploads, users  # noqa: E402,F401  (routes)
 
 
 def register(app: Flask) -> None:

@@ -45,11 +45,11 @@ def _page(project_id: int, balance: BalanceForm, status: int = 200):
     ).all()
     pool = assignment.project_annotators(db.session, project_id)
     work = assignment.work_done(db.session, project_id)
+    # assignments of people outside the pool: deactivated, no longer annotators, or no longer members of the project
     leaving = db.session.execute(
         select(Assignment.user_id, Assignment.article_id)
-        .join(User, User.id == Assignment.user_id)
         .join(Article, Article.id == Assignment.article_id)
-        .where(Article.project_id == project_id, (User.active.is_(False)) | (User.role != "annotator"))
+        .where(Article.project_id == project_id, Assignment.user_id.not_in([u.id for u in pool]))
     ).all()
     return (
         render_template(

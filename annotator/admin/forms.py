@@ -111,6 +111,14 @@ class ArticleAnnotatorsForm(FlaskForm):
     annotators = SelectMultipleField("Annotators", coerce=int, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
 
 
+class MembersForm(FlaskForm):
+    users = SelectMultipleField("Add to the project", coerce=int, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+
+    def validate_users(self, field: SelectMultipleField) -> None:
+        if not field.data:
+            raise ValidationError("tick at least one person to add")
+
+
 class SplitForm(FlaskForm):
     sentence_id = IntegerField(validators=[InputRequired()])
     position = IntegerField("Split before character", validators=[InputRequired(), NumberRange(min=1)])

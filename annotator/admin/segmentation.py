@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from .. import resegment
 from ..db import begin_write, db
 from ..models import Annotation, Article, AuditEntry, GoldLabel, Project, Sentence, User
-from ..security import roles_required
+from ..security import may_open_project, require_project, roles_required
 from . import project_or_404, segmentation_bp
 from .forms import ActionForm, MergeForm, SplitForm
 
@@ -19,15 +19,19 @@ ARTICLES_PER_PAGE = 100
 
 
 def article_or_404(article_id: int) -> Article:
+    """The article, if the user may open its project; a reviewer gets the same 403 for a missing one and one of another project."""
     article = db.session.get(Article, article_id)
-    if article is None:
+    if article is None and current_user.role == "admin":
         abort(404, f"There is no article {article_id}.")
+    if article is None or not may_open_project(article.project_id):
+        abort(403, f"Article {article_id} is not in one of your projects. An admin can add you to its project.")
     return article
 
 
 @segmentation_bp.route("/projects/<int:project_id>")
 @roles_required(*EDITORS)
 def articles(project_id: int):
+    require_project(project_id)
     project = project_or_404(project_id)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     counts = select(Sentence.article_id, func.count().label("n")).group_by(Sentence.article_id).subquery()
