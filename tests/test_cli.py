@@ -408,6 +408,28 @@ def test_demo_says_it_is_for_local_use_only(database_uri):
         db.engine.dispose()
 
 
+def test_readme_quick_start_makes_a_virtual_environment_and_ci_runs_its_second_command():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0].strip() for b in readme.split("```sh\n")[1:3]]
+    assert readme.split("```sh\n")[0].strip() == "# annotator", "the README opens with the two commands"
+    first, second = blocks
+    assert first.startswith("python3 -m venv .venv && . .venv/bin/activate && ") and first.endswith("annotator demo")
+    assert "keeps that terminal" in readme and "second terminal" in readme and ". .venv/bin/activate" in readme
+    run = (root / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert second in run, "`.ci/run` must run the README's second command exactly"
+
+
+def test_readme_says_the_proxy_is_a_security_control():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    deployment = readme.split("## Deployment", 1)[1].split("\n## ", 1)[0]
+    assert "security control" in deployment and "slow clients" in deployment
+
+
 def test_console_script_runs_outside_the_test_client(tmp_path):
     """The installed `annotator` entry point, as a user types it."""
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite3", "SECRET_KEY": "x"}
