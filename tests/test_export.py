@@ -474,6 +474,7 @@ def test_web_download_names_say_unit_and_filters(app, browser, runner):
         response.close()
     # A name with letters beyond ASCII: an ASCII fallback and the real name (RFC 6266), never a path.
     assert runner.invoke(args=["projects", "create", "Zoë’s news/2026"]).exit_code == 0
+    assert runner.invoke(args=["projects", "members", "Zoë’s news/2026", "--add", "rita"]).exit_code == 0  # reviewers open their projects
     with app.app_context():
         project_id = db.session.scalar(select(Project.id).where(Project.name == "Zoë’s news/2026"))
     response = browser.get(f"/projects/{project_id}/export.jsonl?gold_only=1")

@@ -362,6 +362,7 @@ def test_queue_lists_a_span_across_sentences_once(app, browser):
     (s0, _), (s1, _) = seeded.offsets
     add_spans(app, seeded, [("ann", 0, "QUOTE", s0 + 9, s1 + 8)])
     add_user(app, "rita", "reviewer", PASSWORD)
+    add_member(app, seeded.project_id, "rita")
     login(browser, "rita")
     html = browser.get(f"/review/{seeded.project_id}/queue").get_data(as_text=True)
     assert queue_ids(html) == [seeded.sentences[0]]
