@@ -140,6 +140,7 @@ def test_reviewer_marks_gold_spans_by_selecting_text_with_code_point_offsets(app
         s.commit()
         pid, sid = project.id, sentence.id
     add_user(app, "rita", "reviewer", PASSWORD)
+    add_member(app, pid, "rita")
 
     context = chromium.new_context(viewport={"width": 1300, "height": 900})
     page = context.new_page()
