@@ -102,18 +102,21 @@ confirmed confirms cautioned cautions predicted predicts promised promises sugge
 stressed stresses emphasised emphasized reported reports concluded concludes found finds
 showed shows ruled rules alleged alleges maintained maintains disclosed revealed conceded
 complained declared recalled testified observed agreed believes believed countered
-pledged vowed assured reiterated contended acknowledged urged told""".split())
+pledged vowed assured reassured reiterated contended urged
+telling saying adding warning arguing claiming insisting noting stressing explaining""".split())
 # Verbs whose clause may follow without "that" ("she said the plan would fail").
 BARE_CLAUSE_VERBS = frozenset("""
 said says told added adds warned warns argued argues claimed claims insisted insists estimated
 estimates announced announces predicted predicts wrote writes believes believed stressed
-acknowledged admitted conceded maintained noted reiterated""".split())
+acknowledged admitted conceded maintained noted reiterated saying adding arguing claiming
+insisting""".split())
 # Verbs that take an addressee before the clause ("told Reuters that ...").
-OBJECT_VERBS = frozenset("told tells warned warns assured reminded informed urged".split())
+OBJECT_VERBS = frozenset("told tells telling warned warns warning assured reassured reminded informed urged".split())
 # Verbs that characterise with a quoted fragment ("called the plan “a fantasy.”").
 FRAGMENT_VERBS = frozenset("""
 called calls calling described describes dismissed dismisses accused accuses branded brands
-labelled labeled termed hailed praised criticised criticized condemned""".split())
+labelled labeled termed hailed praised criticised criticized condemned describing dismissing
+accusing branding""".split())
 CUES = SAY_VERBS | FRAGMENT_VERBS
 
 AUX_BEFORE_CUE = frozenset("""
@@ -207,33 +210,66 @@ class _Quote:
     line: int  # paragraph index
     attributed: bool = False
     consumed: bool = False  # inside an indirect clause: part of that QUOTE
+    fragment_of: tuple | None = None  # (source, cue) of a quoted fragment
 
 
 def _pair_quotes(text: str) -> list[_Quote]:
-    """Double quote marks paired per paragraph (line).  Curly marks pair by
-    direction; straight ones alternate.  An opening mark left open at the end
-    of a paragraph runs to its end (a quote continued in the next paragraph).
-    Single marks and marks inside a quote belong to that quote."""
+    """Quote marks paired per paragraph (line).  Curly double marks pair by
+    direction; straight ones alternate.  An opening double mark left open at
+    the end of a paragraph runs to its end (a quote continued in the next
+    paragraph).  Curly single marks (British style) pair outside double
+    quotes, with a closing ’ told from an apostrophe by what is around it.
+    Marks inside a quote belong to that quote."""
     out: list[_Quote] = []
     pos = 0
     for line_no, line in enumerate(text.split("\n")):
-        opened: int | None = None
-        for i, ch in enumerate(line):
-            if ch not in MARKS:
-                continue
-            if opened is None:
-                if ch == "”":
-                    continue  # a stray closing mark
-                opened = i
-            elif ch == "”" or (ch == '"' and line[opened] == '"'):
-                out.append(_Quote(pos + opened, pos + i, pos + opened + 1, pos + i, line_no))
-                opened = None
-        if opened is not None:
-            end = len(line.rstrip())
-            if end > opened + 1:
-                out.append(_Quote(pos + opened, None, pos + opened + 1, pos + end, line_no))
+        first = len(out)
+        _pair_doubles(line, line_no, pos, out)
+        if "‘" in line:
+            doubles = out[first:]
+            singles = [q for q in _pair_singles(line, line_no, pos) if not any(d.open <= q.open <= (d.close or d.end) for d in doubles)]
+            out[first:] = sorted(doubles + singles, key=lambda q: q.open)
         pos += len(line) + 1
     return out
+
+
+_SINGLE_CLOSE = re.compile(r"(?<=[,.!?…])’|(?<=\S)’(?=[,.;:!?)\]]|\s*$)")
+
+
+def _pair_singles(line: str, line_no: int, pos: int) -> list[_Quote]:
+    out: list[_Quote] = []
+    i = 0
+    while True:
+        o = line.find("‘", i)
+        if o < 0:
+            return out
+        m = _SINGLE_CLOSE.search(line, o + 2)
+        if m is None:
+            return out
+        nxt = line.find("‘", o + 1)
+        if nxt != -1 and nxt < m.start():
+            i = nxt  # an opening mark with no closing one before the next opening
+            continue
+        out.append(_Quote(pos + o, pos + m.start(), pos + o + 1, pos + m.start(), line_no))
+        i = m.end()
+
+
+def _pair_doubles(line: str, line_no: int, pos: int, out: list[_Quote]) -> None:
+    opened: int | None = None
+    for i, ch in enumerate(line):
+        if ch not in MARKS:
+            continue
+        if opened is None:
+            if ch == "”":
+                continue  # a stray closing mark
+            opened = i
+        elif ch == "”" or (ch == '"' and line[opened] == '"'):
+            out.append(_Quote(pos + opened, pos + i, pos + opened + 1, pos + i, line_no))
+            opened = None
+    if opened is not None:
+        end = len(line.rstrip())
+        if end > opened + 1:
+            out.append(_Quote(pos + opened, None, pos + opened + 1, pos + end, line_no))
 
 
 # --------------------------------------------------------------------------- building the result
@@ -375,9 +411,10 @@ def _after_quote(doc: _Doc, q: _Quote):
     if q.close is None:
         return None
     toks = doc.toks
-    c = _tok_index(doc, q.close)
-    i = c + 1
-    stop = doc.sent_tok_range[doc.sent_of_tok[c]][1]
+    i = _tok_index(doc, q.close + 1)
+    if i == 0 or i >= len(toks):
+        return None
+    stop = doc.sent_tok_range[doc.sent_of_tok[i - 1]][1]
     if i >= stop or "\n" in doc.text[q.close:toks[i].start]:
         return None
     if toks[i].text == ",":  # straight marks: `"…", she said`
@@ -438,6 +475,11 @@ def _strip_aux(doc: _Doc, lo: int, hi: int) -> int | None:
 
 def _subject(doc: _Doc, lo: int, cue: int) -> tuple[int, int] | None:
     """The speaker named before the cue at token `cue`, searching no further back than `lo`."""
+    toks = doc.toks
+    if toks[cue].low.endswith("ing"):
+        return _gerund_subject(doc, lo, cue)
+    if cue > lo and toks[cue - 1].low == "and":
+        return _coordinated_subject(doc, lo, cue)
     hi = _strip_aux(doc, lo, cue)
     if hi is None or hi <= lo:
         return None
@@ -460,7 +502,8 @@ def _np_start(doc: _Doc, lo: int, hi: int) -> int | None:
         j -= 1
         if hi - j > 12:
             return None
-    if j == hi:
+    j = _skip_adjuncts(doc, j, hi)
+    if j >= hi:
         return None
     for n in range(j, hi):
         t = toks[n]
@@ -689,11 +732,34 @@ def _source_first(doc: _Doc, lo: int, i: int, stop: int) -> bool:
 
 
 def _coordinated_subject(doc: _Doc, lo: int, i: int) -> tuple[int, int] | None:
-    """`X accused him of … and promised that …`: the subject of the earlier verb."""
+    """`X accused him of … and promised that …`, `“…,” said X, adding that …`:
+    the speaker of the earlier verb in the sentence."""
     for j in range(i - 2, lo - 1, -1):
-        if doc.toks[j].low in CUES and not doc.inside_quote(doc.toks[j]):
-            return _subject(doc, lo, j)
+        t = doc.toks[j]
+        if t.low in CUES and not doc.inside_quote(t) and not t.low.endswith("ing"):
+            return _subject(doc, lo, j) or _forward_np(doc, j + 1, i - 1)
     return None
+
+
+def _gerund_subject(doc: _Doc, lo: int, cue: int) -> tuple[int, int] | None:
+    """`…, adding that …` / `…, calling it “…”`: the speaker of the sentence's
+    earlier verb, else its opening name; `Ryabkov telling CNN that …`: the name
+    right before."""
+    toks = doc.toks
+    if cue > lo and toks[cue - 1].text == ",":
+        src = _coordinated_subject(doc, lo, cue)
+        if src is not None:
+            return src
+        j = lo
+        while j < cue and (_is_cap(toks[j]) or (j > lo and toks[j].low in ("of", "for") and j + 1 < cue and _is_cap(toks[j + 1]))):
+            j += 1
+        return _np_span(doc, lo, j) if j > lo else None
+    j = cue
+    while j > lo and (_is_cap(toks[j - 1]) or toks[j - 1].low in ("of", "for")):
+        j -= 1
+    while j < cue and not _is_cap(toks[j]):
+        j += 1
+    return _np_span(doc, j, cue) if j < cue else None
 
 
 def _clause_first(doc: _Doc, lo: int, i: int, stop: int) -> bool:
@@ -789,12 +855,24 @@ def _according_to(doc: _Doc, lo: int, stop: int) -> bool:
 def _fragments(doc: _Doc) -> None:
     """`He called the plan “a fantasy.”`: a characterising verb with a quoted fragment."""
     toks = doc.toks
+    previous: _Quote | None = None
     for q in doc.quotes:
         if q.attributed or q.consumed or q.close is None or not _embedded(doc, q):
+            previous = q
             continue
         o = _tok_index(doc, q.open)
         k = doc.sent_of_tok[min(o, len(toks) - 1)]
         lo = doc.sent_tok_range[k][0]
+        if previous is not None and previous.fragment_of and previous.close is not None:
+            between = doc.text[previous.close + 1:q.open].split()
+            if all(w in ("and", "or", "a", "an", "the", "as", ",") for w in between):
+                # `calling it “productive” and a “meaningful discussion”`: the same speaker and verb
+                q.attributed = True
+                q.fragment_of = previous.fragment_of
+                doc.add(_Attribution([_content(doc, q)], *previous.fragment_of, SCORE_FRAGMENT))
+                previous = q
+                continue
+        previous = q
         for j in range(o - 1, max(lo, o - 8) - 1, -1):
             t = toks[j]
             if t.text in MARKS or t.text in ";:" or doc.inside_quote(t):
@@ -806,6 +884,7 @@ def _fragments(doc: _Doc) -> None:
                     src = _subject(doc, lo, j)
                 if src is not None:
                     q.attributed = True
+                    q.fragment_of = (src, (t.start, t.end))
                     doc.used_cues.add(j)
                     doc.add(_Attribution([_content(doc, q)], src, (t.start, t.end), SCORE_FRAGMENT))
                 break
