@@ -118,6 +118,7 @@ called calls calling described describes dismissed dismisses accused accuses bra
 labelled labeled termed hailed praised criticised criticized condemned describing dismissing
 accusing branding""".split())
 CUES = SAY_VERBS | FRAGMENT_VERBS
+NAMING_VERBS = frozenset("called calls calling labelled labeled termed branded brands".split())
 
 AUX_BEFORE_CUE = frozenset("""
 has have had also already later earlier previously again separately publicly privately
@@ -509,6 +510,8 @@ def _np_start(doc: _Doc, lo: int, hi: int) -> int | None:
         t = toks[n]
         if (t.low in FINITE or t.low in CUES) and not (n > j and toks[n - 1].low in DETERMINERS):
             return None  # a verb: not a noun phrase (but `some reports`, `the findings` are)
+        if t.low.endswith("ed") and len(t.low) > 4 and n + 1 < hi and toks[n + 1].low in DETERMINERS:
+            return None  # a verb with its object (`launched an appeal`), not `a retired teacher`
     return j
 
 
@@ -521,7 +524,7 @@ def _apposed(doc: _Doc, lo: int, comma: int) -> tuple[int, int] | None:
     hi = comma
     while True:
         j = hi
-        while j > lo and toks[j - 1].text != "," and toks[j - 1].text not in "“”\"‘;:.!?" and toks[j - 1].low not in CLAUSE_BOUNDARY_WORDS:
+        while j > lo and toks[j - 1].text != "," and toks[j - 1].text not in "“”\"‘;:.!?":
             j -= 1
         chunks.append((j, hi))
         if j > lo and toks[j - 1].text == "," and len(chunks) < 4:
@@ -878,6 +881,8 @@ def _fragments(doc: _Doc) -> None:
             if t.text in MARKS or t.text in ";:" or doc.inside_quote(t):
                 break
             if t.low in FRAGMENT_VERBS:
+                if j == o - 1 and t.low in NAMING_VERBS:
+                    break  # `an appeal called “Warm Homes”`: a name, not a characterisation
                 if j > lo and toks[j - 1].low == "and":
                     src = _coordinated_subject(doc, lo, j)
                 else:
