@@ -563,9 +563,12 @@ from .dataset_cli import DATASET_COMMANDS  # noqa: E402  (export, import-annotat
 
 from .agreement_cli import AGREEMENT_COMMANDS  # noqa: E402  (agreement)
 
+from .suggest_cli import SUGGEST_COMMANDS  # noqa: E402  (suggest text)
+
 COMMANDS = (
     *DATASET_COMMANDS,
     *AGREEMENT_COMMANDS,
+    *SUGGEST_COMMANDS,
     init_command,
     backup_command,
     users_group,
