@@ -32,7 +32,7 @@ same text always gives the same ids.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -118,6 +118,23 @@ called calls calling described describes dismissed dismisses accused accuses bra
 labelled labeled termed hailed praised criticised criticized condemned describing dismissing
 accusing branding""".split())
 CUES = SAY_VERBS | FRAGMENT_VERBS
+
+
+def _trie_pattern(words: frozenset[str] | set[str]) -> str:
+    """A regular expression matching exactly these words, as a trie (one
+    alternative per first letter), much faster than a flat alternation."""
+    if "" in words and len(words) == 1:
+        return ""
+    heads: dict[str, set[str]] = {}
+    for w in words:
+        if w:
+            heads.setdefault(w[0], set()).add(w[1:])
+    alternatives = [re.escape(h) + _trie_pattern(rest) for h, rest in sorted(heads.items())]
+    body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+    return f"(?:{body})?" if "" in words else body
+
+
+_WORTH_READING = re.compile(r"[“”\"‘]|\b" + _trie_pattern(CUES | {"according"}) + r"\b", re.I)
 NAMING_VERBS = frozenset("called calls calling labelled labeled termed branded brands".split())
 
 AUX_BEFORE_CUE = frozenset("""
@@ -163,7 +180,7 @@ CLOSING = frozenset("”")
 MARKS = frozenset("“”\"")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Tok:
     start: int
     end: int
@@ -171,19 +188,21 @@ class _Tok:
     low: str
 
 
-def _tokens(text: str) -> list[_Tok]:
-    out: list[_Tok] = []
-    for m in _TOKEN.finditer(text):
-        word, start, end = m.group(), m.start(), m.end()
+def _tokenize(text: str, start: int, end: int, out: list[_Tok]) -> None:
+    """Append the tokens of text[start:end] (offsets into the whole text)."""
+    append = out.append
+    for m in _TOKEN.finditer(text, start, end):
+        word = m.group()
+        a, b = m.span()
         # a final full stop is its own token unless the word is an abbreviation
-        if len(word) > 1 and word.endswith(".") and not _is_abbreviation(word):
+        if word[-1] == "." and len(word) > 1 and not _is_abbreviation(word):
             stripped = word.rstrip(".")
             if stripped:
-                out.append(_Tok(start, start + len(stripped), stripped, stripped.lower()))
-                out.append(_Tok(start + len(stripped), end, word[len(stripped):], word[len(stripped):]))
+                cut = a + len(stripped)
+                append(_Tok(a, cut, stripped, stripped.lower()))
+                append(_Tok(cut, b, word[len(stripped):], word[len(stripped):]))
                 continue
-        out.append(_Tok(start, end, word, word.lower()))
-    return out
+        append(_Tok(a, b, word, word.lower()))
 
 
 def _is_abbreviation(word: str) -> bool:
@@ -255,11 +274,13 @@ def _pair_singles(line: str, line_no: int, pos: int) -> list[_Quote]:
         i = m.end()
 
 
+_DOUBLE_MARK = re.compile(r"[“”\"]")
+
+
 def _pair_doubles(line: str, line_no: int, pos: int, out: list[_Quote]) -> None:
     opened: int | None = None
-    for i, ch in enumerate(line):
-        if ch not in MARKS:
-            continue
+    for m in _DOUBLE_MARK.finditer(line):
+        i, ch = m.start(), m.group()
         if opened is None:
             if ch == "”":
                 continue  # a stray closing mark
@@ -289,6 +310,7 @@ class _Attribution:
 class _Doc:
     text: str
     toks: list[_Tok]
+    tok_starts: list[int]
     sent_of_tok: list[int]
     sent_tok_range: list[tuple[int, int]]
     quotes: list[_Quote]
@@ -322,16 +344,19 @@ def suggest(text: str, sentences: Sequence[tuple[int, int]] | None = None, thres
     """
     if sentences is None:
         sentences = segment(text)
-    toks = _tokens(text)
-    sent_starts = [s for s, _ in sentences]
-    sent_of_tok = [max(bisect_right(sent_starts, t.start) - 1, 0) for t in toks]
-    ranges = [[len(toks), len(toks)] for _ in sentences] or [[0, len(toks)]]
-    for i, k in enumerate(sent_of_tok):
-        if ranges[k][0] == len(toks):
-            ranges[k][0] = i
-        ranges[k][1] = i + 1
+    # Only sentences with a quote mark or a speech verb can hold an attribution:
+    # the others are not even tokenised (most of an article, and most of the time).
+    toks: list[_Tok] = []
+    sent_of_tok: list[int] = []
+    ranges: list[tuple[int, int]] = []
+    for k, (start, end) in enumerate(sorted(sentences)):
+        first = len(toks)
+        if _WORTH_READING.search(text, start, end):
+            _tokenize(text, start, end, toks)
+            sent_of_tok.extend([k] * (len(toks) - first))
+        ranges.append((first, len(toks)))
     quotes = _pair_quotes(text)
-    doc = _Doc(text, toks, sent_of_tok, [tuple(r) for r in ranges], quotes, [q.start for q in quotes])
+    doc = _Doc(text, toks, [t.start for t in toks], sent_of_tok, ranges, quotes, [q.start for q in quotes])
 
     _headlines(doc)
     _direct_quotes(doc)
@@ -363,14 +388,7 @@ def _headlines(doc: _Doc) -> None:
 
 def _tok_index(doc: _Doc, offset: int) -> int:
     """Index of the first token starting at or after offset."""
-    lo, hi = 0, len(doc.toks)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if doc.toks[mid].start < offset:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    return bisect_left(doc.tok_starts, offset)
 
 
 def _content(doc: _Doc, q: _Quote) -> tuple[int, int]:
@@ -691,7 +709,9 @@ def _indirect(doc: _Doc, k: int) -> None:
 
 
 def _consume(doc: _Doc, start: int, end: int) -> None:
-    for q in doc.quotes:
+    """Quotes inside an indirect clause are part of its QUOTE."""
+    for k in range(bisect_left(doc.quote_starts, start), bisect_left(doc.quote_starts, end)):
+        q = doc.quotes[k]
         if start <= q.open and (q.close or q.end) <= end:
             q.consumed = True
 
@@ -928,21 +948,22 @@ def _result(doc: _Doc, threshold: float) -> Suggestions:
     text = doc.text
     spans: dict[tuple[str, int, int], float] = {}
     links: dict[tuple[tuple[int, int], tuple[int, int]], float] = {}
-    sources_seen: list[tuple[int, int]] = []
+    sources_seen: list[tuple[int, int]] = []  # (end, start), sorted
     for a in sorted(doc.attributions, key=lambda a: a.quotes[0][0]):
         if a.score < threshold:
             continue
         source = a.source
         if a.continuation:
-            before = [s for s in sources_seen if s[1] <= a.quotes[0][0]]
-            if not before:
+            k = bisect_right(sources_seen, (a.quotes[0][0], a.quotes[0][0]))
+            if k == 0:
                 continue
-            source = max(before, key=lambda s: s[1])
+            end, start = sources_seen[k - 1]
+            source = (start, end)
         if source is None:
             continue
         if any(_overlap(source, q) for q in a.quotes):
             continue
-        sources_seen.append(source)
+        insort(sources_seen, (source[1], source[0]))
         for label, span in [("SOURCE", source), ("CUE", a.cue)] + [("QUOTE", q) for q in a.quotes]:
             if span is not None:
                 key = (label, span[0], span[1])
