@@ -1,4 +1,4 @@
-"""Build dev.jsonl and heldout.jsonl from the hand-marked sources next to them.
+"""Build dev.jsonl, heldout.jsonl and blind.jsonl from the hand-marked sources next to them.
 
     python tests/data/attribution/build.py
 
@@ -62,7 +62,7 @@ def build(name: str) -> list[dict]:
 
 
 def main() -> None:
-    for name in ("dev", "heldout"):
+    for name in ("dev", "heldout", "blind"):
         articles = build(name)
         with open(HERE / f"{name}.jsonl", "w", encoding="utf-8") as out:
             for article in articles:
