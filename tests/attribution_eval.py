@@ -16,9 +16,13 @@ from annotator.stats.attribution import DEFAULT_THRESHOLD, suggest
 
 DATA = Path(__file__).resolve().parent / "data" / "attribution"
 # The rules were written looking at dev.jsonl only; heldout.jsonl was written
-# before the rules and is measured, never used to tune them.
+# before the rules and is measured, never used to tune them.  blind.jsonl was
+# written after the first rules and measured once before they saw it (figures in
+# the README); the general faults it showed were then fixed, so it now counts
+# as development text too.
 DEV = DATA / "dev.jsonl"
 HELDOUT = DATA / "heldout.jsonl"
+BLIND = DATA / "blind.jsonl"
 
 TARGETS = {"QUOTE overlap": 0.80, "SOURCE exact": 0.75, "CUE exact": 0.85, "link": 0.75}
 PRECISION_TARGET = 0.85

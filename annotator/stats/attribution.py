@@ -103,13 +103,14 @@ stressed stresses emphasised emphasized reported reports concluded concludes fou
 showed shows ruled rules alleged alleges maintained maintains disclosed revealed conceded
 complained declared recalled testified observed agreed believes believed countered
 pledged vowed assured reassured reiterated contended urged
+say show estimate find argue claim warn report insist believe predict suggest agree conclude note
 telling saying adding warning arguing claiming insisting noting stressing explaining""".split())
 # Verbs whose clause may follow without "that" ("she said the plan would fail").
 BARE_CLAUSE_VERBS = frozenset("""
 said says told added adds warned warns argued argues claimed claims insisted insists estimated
 estimates announced announces predicted predicts wrote writes believes believed stressed
 acknowledged admitted conceded maintained noted reiterated saying adding arguing claiming
-insisting""".split())
+insisting say estimate argue claim insist believe predict warn""".split())
 # Verbs that take an addressee before the clause ("told Reuters that ...").
 OBJECT_VERBS = frozenset("told tells telling warned warns warning assured reassured reminded informed urged".split())
 # Verbs that characterise with a quoted fragment ("called the plan “a fantasy.”").
@@ -149,7 +150,7 @@ came went made took gave fell rose grew saw knew thought became left kept held r
 paid put set spent got began brought felt meant stood sent told said found showed""".split())
 DOCUMENT_NOUNS = frozenset("""
 statement report study survey analysis review audit letter memo filing filings document documents
-post paper data figures research poll assessment""".split())
+post paper data figures research poll assessment note notes release records minutes""".split())
 STATEMENT_NOUNS = frozenset("""
 statement interview letter post briefing conference speech message email e-mail report video
 podcast op-ed column tweet call""".split())
@@ -164,6 +165,7 @@ CLAUSE_BOUNDARY_WORDS = frozenset("""
 and but while as because although though after before when where since so that then if or
 whereas unless until""".split())
 DETERMINERS = frozenset("a an the some many several these those his her its their our my your two three four other such".split())
+NOT_A_REPORT_BEFORE = frozenset("to would will could can should may might must shall".split())
 PRONOUNS = frozenset("he she they we i it you".split())
 NOT_CLAUSE_START = frozenset("to when whether why how what if where who nothing".split())
 INVERTED_SOURCE_STOPS = frozenset("on in after outside during at before when while as".split())
@@ -375,8 +377,9 @@ _HEADLINE = re.compile(r"^([A-Z][^:\n“”\"‘’']{0,60}?):[ \t]*([‘'“\"]
 def _headlines(doc: _Doc) -> None:
     """`Mayor: ‘We will rebuild’`: the noun before the colon is the source; no cue."""
     for m in _HEADLINE.finditer(doc.text):
-        if len(m.group(1).split()) > 6:
-            continue
+        words = m.group(1).split()
+        if len(words) > 5 or any(w.lower() in CUES for w in words):
+            continue  # `Town manager Jo Briggs said: “…”` is a sentence, not a headline
         doc.add(_Attribution([(m.start(3), m.end(3))], (m.start(1), m.end(1)), None, SCORE_HEADLINE))
         for q in doc.quotes:
             if m.start() <= q.open < m.end():
@@ -497,8 +500,12 @@ def _subject(doc: _Doc, lo: int, cue: int) -> tuple[int, int] | None:
     toks = doc.toks
     if toks[cue].low.endswith("ing"):
         return _gerund_subject(doc, lo, cue)
-    if cue > lo and toks[cue - 1].low == "and":
+    if cue > lo and toks[cue - 1].low in ("and", "but"):
         return _coordinated_subject(doc, lo, cue)
+    if cue > lo and toks[cue - 1].low in NOT_A_REPORT_BEFORE:
+        return None  # `hope to show that`, `will say that`: not (yet) a report
+    if cue > lo and toks[cue - 1].low in DETERMINERS:
+        return None  # `The claim could not be verified`: a noun
     hi = _strip_aux(doc, lo, cue)
     if hi is None or hi <= lo:
         return None
@@ -699,13 +706,18 @@ def _indirect(doc: _Doc, k: int) -> None:
     according = _according_to(doc, lo, stop)
     if according:
         return
-    for i in range(lo, stop):
+    i = lo
+    while i < stop:
         t = toks[i]
-        if t.low not in SAY_VERBS or i in doc.used_cues or doc.inside_quote(t):
-            continue
-        if _source_first(doc, lo, i, stop) or _clause_first(doc, lo, i, stop):
-            doc.used_cues.add(i)
-            return
+        if t.low in SAY_VERBS and i not in doc.used_cues and not doc.inside_quote(t):
+            after = _source_first(doc, lo, i, stop)
+            if after is None and _clause_first(doc, lo, i, stop):
+                after = stop
+            if after is not None:
+                doc.used_cues.add(i)
+                i = after  # `X said A but insisted that B`: read on after the first clause
+                continue
+        i += 1
 
 
 def _consume(doc: _Doc, start: int, end: int) -> None:
@@ -716,16 +728,13 @@ def _consume(doc: _Doc, start: int, end: int) -> None:
             q.consumed = True
 
 
-def _source_first(doc: _Doc, lo: int, i: int, stop: int) -> bool:
-    """`X said [on Monday] [that] CLAUSE.`"""
+def _source_first(doc: _Doc, lo: int, i: int, stop: int) -> int | None:
+    """`X said [on Monday] [that] CLAUSE.`: the index where the clause ended, or None."""
     toks = doc.toks
     cue = toks[i]
-    if i > lo and toks[i - 1].low == "and":
-        src = _coordinated_subject(doc, lo, i)
-    else:
-        src = _subject(doc, lo, i)
+    src = _subject(doc, lo, i)
     if src is None:
-        return False
+        return None
     j = _skip_adjuncts(doc, i + 1, stop)
     bare = False
     if j < stop and toks[j].low == "that":
@@ -734,24 +743,42 @@ def _source_first(doc: _Doc, lo: int, i: int, stop: int) -> bool:
         for m in range(j + 1, min(stop, j + 7)):
             if toks[m].low == "that":
                 if any(t.low in FINITE or t.text in ",;:“”\"" for t in toks[j:m]):
-                    return False
+                    return None
                 j = m + 1
                 break
         else:
-            return False
+            return None
     elif cue.low in BARE_CLAUSE_VERBS:
         bare = True
     else:
-        return False
+        return None
     end = _clause_end(doc, stop)
     if j >= end or toks[j].text in MARKS or toks[j].text in ":,;" or toks[j].low in NOT_CLAUSE_START:
-        return False
+        return None
     if bare and not _finite_clause(doc, j, end):
-        return False
+        return None
+    end, resume = _clause_stop(doc, j, end)
     clauses = _split_and_that(doc, j, end)
     doc.add(_Attribution(clauses, src, (cue.start, cue.end), SCORE_INDIRECT_BARE if bare else SCORE_INDIRECT_THAT))
     _consume(doc, toks[j].start, toks[end - 1].end)
-    return True
+    return resume
+
+
+def _clause_stop(doc: _Doc, j: int, end: int) -> tuple[int, int]:
+    """Where a reported clause starting at token j stops before the sentence's
+    end: before a second speech verb of the same speaker (`… but insisted
+    that …`) or before what the reporter adds (`…, sending its shares down`,
+    `…, adding that …`).  Returns (clause end, where to read on)."""
+    toks = doc.toks
+    for m in range(j + 1, end - 1):
+        t, nxt = toks[m], toks[m + 1]
+        if doc.inside_quote(t):
+            continue
+        if t.low in ("and", "but") and nxt.low in SAY_VERBS and not nxt.low.endswith("ing"):
+            return (m - 1 if toks[m - 1].text == "," else m), m + 1
+        if t.text == "," and nxt.low.endswith("ing") and len(nxt.low) > 4 and not _is_cap(nxt) and not doc.inside_quote(nxt):
+            return m, m + 1
+    return end, end
 
 
 def _coordinated_subject(doc: _Doc, lo: int, i: int) -> tuple[int, int] | None:
