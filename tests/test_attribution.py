@@ -16,6 +16,7 @@ from annotator.stats import attribution
 from annotator.stats.attribution import DEFAULT_THRESHOLD, suggest
 
 from .attribution_eval import BLIND, DATA, DEV, HELDOUT, PRECISION_TARGET, TARGETS, evaluate, load
+from .conftest import corpus_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -307,6 +308,24 @@ def test_the_module_imports_nothing_of_the_app_but_the_segmenter():
     code = "import sys, annotator.stats.attribution as a; a.suggest('“Hi,” she said.'); print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'flask_sqlalchemy'))))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert out.stdout.strip() == "[]"
+
+
+def test_the_shared_real_article():
+    """A real news article (../shared/corpus): an office, a spokeswoman, a
+    pronoun, a gerund cue and a pair of quoted fragments, and its scare quotes left alone."""
+    text = corpus_file("news_russia_israel.txt").read_bytes().decode("utf-8-sig")
+    s = suggest(text)
+    by_id = {x.id: x for x in s.spans}
+    links = {(by_id[r.source].text, by_id[r.quote].text[:24]) for r in s.relations}
+    assert {
+        ("the prime minister’s office", "reiterated Russia’s commi"[:24]),
+        ("a Russian Foreign Ministry spokeswoman", "arbitrary"),
+        ("she", "We should never allow Syr"[:24]),
+        ("Director General Yuval Rotem", "productive"),
+        ("Russian Deputy Foreign Minister Sergei Ryabkov", "the “very strong security"[:24]),
+    } <= links
+    assert not any(x.text == "understandings" for x in s.spans)
+    assert all(x.label != "SOURCE" or not x.text.startswith("last") for x in s.spans)
 
 
 # ---------------------------------------------------------------- the evaluation set
