@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import ast
-import json
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -273,6 +273,15 @@ def test_given_sentences_are_used_and_threshold_filters_by_score():
     assert suggest(text, threshold=1.01).to_dict() == {"spans": [], "relations": []}
 
 
+@pytest.mark.parametrize("sentences", [[], [(0, 10**6)], [(30, 12), (-5, 3), (0, 20), (10, 40)]])
+def test_any_sentence_list_is_read_without_error(sentences):
+    text = "“We are done,” she said. The minister said that the tax would go. He called it “a relic.”"
+    s = suggest(text, sentences)
+    assert all(text[x.start:x.end] == x.text for x in s.spans)
+    if sentences == [(0, 10**6)]:
+        assert "We are done" in {x.text for x in s.spans if x.label == "QUOTE"}
+
+
 def test_every_quote_has_one_link_to_a_source():
     for article in load(DEV) + load(HELDOUT) + load(BLIND):
         s = suggest(article["text"])
@@ -358,12 +367,10 @@ def test_evaluation_set_has_articles_across_beats():
     assert {"election", "council", "court", "business", "science", "sport", "local", "war", "diplomacy", "health"} <= beats
 
 
-def test_jsonl_is_what_the_marked_sources_build_to(tmp_path):
-    sys.path.insert(0, str(DATA))
-    try:
-        import build
-    finally:
-        sys.path.remove(str(DATA))
+def test_jsonl_is_what_the_marked_sources_build_to():
+    spec = importlib.util.spec_from_file_location("attribution_build", DATA / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
     for name, path in (("dev", DEV), ("heldout", HELDOUT), ("blind", BLIND)):
         assert build.build(name) == load(path)
 

@@ -351,7 +351,7 @@ def suggest(text: str, sentences: Sequence[tuple[int, int]] | None = None, thres
     toks: list[_Tok] = []
     sent_of_tok: list[int] = []
     ranges: list[tuple[int, int]] = []
-    for k, (start, end) in enumerate(sorted(sentences)):
+    for k, (start, end) in enumerate(_ordered(sentences, len(text))):
         first = len(toks)
         if _WORTH_READING.search(text, start, end):
             _tokenize(text, start, end, toks)
@@ -367,6 +367,18 @@ def suggest(text: str, sentences: Sequence[tuple[int, int]] | None = None, thres
     _fragments(doc)
     _continuations(doc)
     return _result(doc, threshold)
+
+
+def _ordered(sentences: Sequence[tuple[int, int]], n: int) -> list[tuple[int, int]]:
+    """The caller's sentences sorted, inside the text and not overlapping."""
+    out: list[tuple[int, int]] = []
+    last = 0
+    for start, end in sorted((int(s), int(e)) for s, e in sentences):
+        start, end = max(start, last, 0), min(end, n)
+        if start < end:
+            out.append((start, end))
+            last = end
+    return out
 
 
 # --------------------------------------------------------------------------- headlines
@@ -460,7 +472,7 @@ def _before_quote(doc: _Doc, q: _Quote, previous: _Quote | None):
     """`X said: “…”`, `X said, “…”` and the second half of a split quote."""
     toks = doc.toks
     o = _tok_index(doc, q.open)
-    if o == 0 or o >= len(toks):
+    if o == 0 or o >= len(toks) or toks[o].start != q.open:
         return None
     k = doc.sent_of_tok[o]
     lo = doc.sent_tok_range[k][0]
@@ -619,7 +631,7 @@ def _forward_np(doc: _Doc, i: int, stop: int) -> tuple[int, int] | None:
     relative = False
     while j < stop:
         t = toks[j]
-        if t.text in "“”\"‘(),;:!?[]." and not (t.text == "." and j + 1 < stop and not relative and False):
+        if t.text in "“”\"‘(),;:!?[].":
             break
         if t.low in ("who", "whose"):
             relative = True
@@ -837,10 +849,14 @@ def _clause_first(doc: _Doc, lo: int, i: int, stop: int) -> bool:
         if after < end and toks[after].text == ",":
             return False
         src = _forward_np(doc, i + 1, end)
-        if src is None or toks[_tok_index(doc, src[1])].start < toks[end - 1].end and _tok_index(doc, src[1]) < end:
+        if src is None:
             return False
+        following = _tok_index(doc, src[1])
+        if following < end and toks[following].text != ",":
+            return False  # more than the speaker (and an apposition) after the verb
         clause = (toks[lo].start, toks[comma - 1].end)
-        doc.add(_Attribution([clause], src, (cue.start, cue.end), SCORE_INTERRUPTED))
+        doc.add(_Attribution([clause], src, (cue.start, cue.end), SCORE_CLAUSE_FIRST))
+        _consume(doc, clause[0], clause[1])
         return True
     start = _np_start(doc, comma + 1, hi)
     if start is None:
@@ -911,8 +927,10 @@ def _fragments(doc: _Doc) -> None:
             previous = q
             continue
         o = _tok_index(doc, q.open)
-        k = doc.sent_of_tok[min(o, len(toks) - 1)]
-        lo = doc.sent_tok_range[k][0]
+        if o >= len(toks) or toks[o].start != q.open:
+            previous = q
+            continue  # not in a sentence that was read
+        lo = doc.sent_tok_range[doc.sent_of_tok[o]][0]
         if previous is not None and previous.fragment_of and previous.close is not None:
             between = doc.text[previous.close + 1:q.open].split()
             if all(w in ("and", "or", "a", "an", "the", "as", ",") for w in between):
@@ -950,9 +968,9 @@ def _continuations(doc: _Doc) -> None:
     previous: _Quote | None = None
     for q in doc.quotes:
         if not q.attributed and not q.consumed and previous is not None and previous.attributed:
-            near = q.line == previous.line or (q.line == previous.line + 1 and (previous.close is None or q.close is None or True))
+            near = q.line - previous.line <= 1  # the same paragraph or the next
             o = _tok_index(doc, q.open)
-            starts_sentence = o < len(toks) and doc.sent_tok_range[doc.sent_of_tok[o]][0] == o
+            starts_sentence = o < len(toks) and toks[o].start == q.open and doc.sent_tok_range[doc.sent_of_tok[o]][0] == o
             content = doc.text[q.start:q.end].lstrip()
             if near and starts_sentence and content[:1].isupper() and _ends_sentence(doc, q):
                 q.attributed = True
@@ -965,10 +983,9 @@ def _ends_sentence(doc: _Doc, q: _Quote) -> bool:
     if q.close is None:
         return True
     i = _tok_index(doc, q.close + 1)
-    if i >= len(doc.toks):
+    if i >= len(doc.toks) or i == 0:
         return True
-    k_close = doc.sent_of_tok[_tok_index(doc, q.close)] if _tok_index(doc, q.close) < len(doc.toks) else None
-    return doc.sent_of_tok[i] != k_close or doc.toks[i].text in ".!?"
+    return doc.sent_of_tok[i] != doc.sent_of_tok[i - 1] or doc.toks[i].text in ".!?"
 
 
 def _result(doc: _Doc, threshold: float) -> Suggestions:
