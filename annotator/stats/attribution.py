@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from ..segment import segment
 
@@ -57,8 +57,7 @@ SCORE_CONTINUATION = 0.7
 # --------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
     id: str
     label: str  # QUOTE, SOURCE or CUE
     start: int  # code-point offsets: text[start:end] == self.text
@@ -70,8 +69,7 @@ class Span:
         return {"id": self.id, "label": self.label, "start": self.start, "end": self.end, "text": self.text, "score": self.score}
 
 
-@dataclass(frozen=True)
-class Relation:
+class Relation(NamedTuple):
     type: str  # always "attributed_to"
     quote: str  # span id of the QUOTE ("from")
     source: str  # span id of the SOURCE ("to")
@@ -135,7 +133,7 @@ def _trie_pattern(words: frozenset[str] | set[str]) -> str:
     return f"(?:{body})?" if "" in words else body
 
 
-_WORTH_READING = re.compile(r"[“”\"‘]|\b" + _trie_pattern(CUES | {"according"}) + r"\b", re.I)
+_HAS_CUE = re.compile(r"\b" + _trie_pattern(CUES | {"according"}) + r"\b", re.I)
 NAMING_VERBS = frozenset("called calls calling labelled labeled termed branded brands".split())
 
 AUX_BEFORE_CUE = frozenset("""
@@ -317,8 +315,14 @@ class _Doc:
     sent_tok_range: list[tuple[int, int]]
     quotes: list[_Quote]
     quote_starts: list[int]
+    sentences: list[tuple[int, int]]
+    sentence_starts: list[int]
     attributions: list[_Attribution] = field(default_factory=list)
     used_cues: set[int] = field(default_factory=set)
+
+    def sentence_at(self, offset: int) -> int | None:
+        k = bisect_right(self.sentence_starts, offset) - 1
+        return k if k >= 0 and offset < self.sentences[k][1] else None
 
     def inside_quote(self, tok: _Tok) -> bool:
         k = bisect_right(self.quote_starts, tok.start) - 1
@@ -346,19 +350,21 @@ def suggest(text: str, sentences: Sequence[tuple[int, int]] | None = None, thres
     """
     if sentences is None:
         sentences = segment(text)
-    # Only sentences with a quote mark or a speech verb can hold an attribution:
-    # the others are not even tokenised (most of an article, and most of the time).
+    # Only sentences with a speech verb (or `according to`) are read word by
+    # word: the rest of an article is skipped (quotes standing alone, colon
+    # headlines and continued quotes are found from their offsets).
+    spans = _ordered(sentences, len(text))
     toks: list[_Tok] = []
     sent_of_tok: list[int] = []
     ranges: list[tuple[int, int]] = []
-    for k, (start, end) in enumerate(_ordered(sentences, len(text))):
+    for k, (start, end) in enumerate(spans):
         first = len(toks)
-        if _WORTH_READING.search(text, start, end):
+        if _HAS_CUE.search(text, start, end):
             _tokenize(text, start, end, toks)
             sent_of_tok.extend([k] * (len(toks) - first))
         ranges.append((first, len(toks)))
     quotes = _pair_quotes(text)
-    doc = _Doc(text, toks, [t.start for t in toks], sent_of_tok, ranges, quotes, [q.start for q in quotes])
+    doc = _Doc(text, toks, [t.start for t in toks], sent_of_tok, ranges, quotes, [q.start for q in quotes], spans, [a for a, _ in spans])
 
     _headlines(doc)
     _direct_quotes(doc)
@@ -445,11 +451,12 @@ def _after_quote(doc: _Doc, q: _Quote):
     if q.close is None:
         return None
     toks = doc.toks
-    i = _tok_index(doc, q.close + 1)
-    if i == 0 or i >= len(toks):
+    k = doc.sentence_at(q.close)
+    if k is None:
         return None
-    stop = doc.sent_tok_range[doc.sent_of_tok[i - 1]][1]
-    if i >= stop or "\n" in doc.text[q.close:toks[i].start]:
+    lo, stop = doc.sent_tok_range[k]
+    i = _tok_index(doc, q.close + 1)
+    if i < lo or i >= stop or "\n" in doc.text[q.close:toks[i].start]:
         return None
     if toks[i].text == ",":  # straight marks: `"…", she said`
         i += 1
@@ -964,13 +971,12 @@ def _continuations(doc: _Doc) -> None:
     """A quote that is a sentence of its own right after an attributed quote
     (or continues one into the next paragraph) is the same speaker's: linked
     to the nearest source before it, with no cue."""
-    toks = doc.toks
     previous: _Quote | None = None
     for q in doc.quotes:
         if not q.attributed and not q.consumed and previous is not None and previous.attributed:
             near = q.line - previous.line <= 1  # the same paragraph or the next
-            o = _tok_index(doc, q.open)
-            starts_sentence = o < len(toks) and toks[o].start == q.open and doc.sent_tok_range[doc.sent_of_tok[o]][0] == o
+            k = doc.sentence_at(q.open)
+            starts_sentence = k is not None and not doc.text[doc.sentences[k][0]:q.open].strip()
             content = doc.text[q.start:q.end].lstrip()
             if near and starts_sentence and content[:1].isupper() and _ends_sentence(doc, q):
                 q.attributed = True
@@ -982,10 +988,10 @@ def _ends_sentence(doc: _Doc, q: _Quote) -> bool:
     """Nothing but the closing mark (and punctuation) between the quote and its sentence's end."""
     if q.close is None:
         return True
-    i = _tok_index(doc, q.close + 1)
-    if i >= len(doc.toks) or i == 0:
+    k = doc.sentence_at(q.close)
+    if k is None:
         return True
-    return doc.sent_of_tok[i] != doc.sent_of_tok[i - 1] or doc.toks[i].text in ".!?"
+    return doc.text[q.close + 1:doc.sentences[k][1]].lstrip()[:1] in ("", ".", "!", "?")
 
 
 def _result(doc: _Doc, threshold: float) -> Suggestions:
