@@ -42,7 +42,10 @@ NAME = "annotator-attribution-rules"
 VERSION = "1"
 DEFAULT_THRESHOLD = 0.5
 
-# Scores of the rules (how often each was right on the dev half of tests/data/attribution).
+# Scores rank the rules by how much can go wrong with them, set by hand (not
+# fitted: every rule was right on the evaluation set): a quote next to its
+# speech verb is surest, a clause without "that" or a quote that only follows
+# another one less so.
 SCORE_DIRECT = 0.9
 SCORE_HEADLINE = 0.8
 SCORE_ACCORDING = 0.85
@@ -164,7 +167,6 @@ and but while as because although though after before when where since so that t
 whereas unless until""".split())
 DETERMINERS = frozenset("a an the some many several these those his her its their our my your two three four other such".split())
 NOT_A_REPORT_BEFORE = frozenset("to would will could can should may might must shall".split())
-PRONOUNS = frozenset("he she they we i it you".split())
 NOT_CLAUSE_START = frozenset("to when whether why how what if where who nothing".split())
 INVERTED_SOURCE_STOPS = frozenset("on in after outside during at before when while as".split())
 APPOSITION_STARTS = frozenset("a an who which whose aged now once formerly also".split())
@@ -175,8 +177,6 @@ ltd jan feb mar apr jun jul aug sep sept oct nov dec mt ft vs etc pres supt insp
 # --------------------------------------------------------------------------- tokens
 
 _TOKEN = re.compile(r"[“”\"‘(),;:!?\[\]]|[^\s“”\"‘(),;:!?\[\]]+")
-OPENING = frozenset("“‘")
-CLOSING = frozenset("”")
 MARKS = frozenset("“”\"")
 
 
