@@ -213,6 +213,25 @@ CASES = [
         id="colon-after-a-cue-is-not-a-headline",
     ),
     pytest.param(
+        "“The ward is full,” a nurse who asked not to be named said.",
+        {("QUOTE", "The ward is full"), ("SOURCE", "a nurse who asked not to be named"), ("CUE", "said")},
+        {("The ward is full", "a nurse who asked not to be named")},
+        id="speaker-with-relative-clause",
+    ),
+    pytest.param(
+        "The envoy said the truce had held since it was agreed in May, adding that aid convoys would move on Monday.",
+        {("QUOTE", "the truce had held since it was agreed in May"), ("QUOTE", "aid convoys would move on Monday"),
+         ("SOURCE", "The envoy"), ("CUE", "said"), ("CUE", "adding")},
+        {("the truce had held since it was agreed in May", "The envoy"), ("aid convoys would move on Monday", "The envoy")},
+        id="adding-that-same-speaker",
+    ),
+    pytest.param(
+        "Landlords argued that rents had barely moved, though the council disputed the figures.",
+        {("QUOTE", "rents had barely moved"), ("SOURCE", "Landlords"), ("CUE", "argued")},
+        {("rents had barely moved", "Landlords")},
+        id="reporters-though-left-out",
+    ),
+    pytest.param(
         "‘We were never asked,’ a farmer said.",
         {("QUOTE", "We were never asked"), ("SOURCE", "a farmer"), ("CUE", "said")},
         {("We were never asked", "a farmer")},

@@ -166,6 +166,7 @@ CLAUSE_BOUNDARY_WORDS = frozenset("""
 and but while as because although though after before when where since so that then if or
 whereas unless until""".split())
 DETERMINERS = frozenset("a an the some many several these those his her its their our my your two three four other such".split())
+RELATIVES = frozenset("who whom which whose".split())
 NOT_A_REPORT_BEFORE = frozenset("to would will could can should may might must shall".split())
 NOT_CLAUSE_START = frozenset("to when whether why how what if where who nothing".split())
 INVERTED_SOURCE_STOPS = frozenset("on in after outside during at before when while as".split())
@@ -464,6 +465,8 @@ def _after_quote(doc: _Doc, q: _Quote):
         t = toks[j]
         if t.text in MARKS or t.text in ".;:!?" or doc.inside_quote(t):
             return None
+        if t.low in SAY_VERBS and j > i and (toks[j - 1].low in RELATIVES or (j + 1 < stop and toks[j + 1].low in ("to", "not"))):
+            continue  # `a senior official who asked not to be named said`
         if t.low in SAY_VERBS and not _is_cap(t) or (t.low in SAY_VERBS and j == i):
             if j == i:
                 src = _forward_np(doc, j + 1, stop)
@@ -521,8 +524,10 @@ def _subject(doc: _Doc, lo: int, cue: int) -> tuple[int, int] | None:
         return _gerund_subject(doc, lo, cue)
     if cue > lo and toks[cue - 1].low in ("and", "but"):
         return _coordinated_subject(doc, lo, cue)
-    if cue > lo and toks[cue - 1].low in NOT_A_REPORT_BEFORE:
-        return None  # `hope to show that`, `will say that`: not (yet) a report
+    if cue > lo and toks[cue - 1].low in NOT_A_REPORT_BEFORE | RELATIVES:
+        return None  # `hope to show that`, `will say that`: not (yet) a report; `who asked …`
+    if cue + 1 < len(toks) and toks[cue + 1].low in ("to", "not"):
+        return None  # `asked not to be named`, `told to leave`
     if cue > lo and toks[cue - 1].low in DETERMINERS:
         return None  # `The claim could not be verified`: a noun
     hi = _strip_aux(doc, lo, cue)
@@ -552,6 +557,8 @@ def _np_start(doc: _Doc, lo: int, hi: int) -> int | None:
         return None
     for n in range(j, hi):
         t = toks[n]
+        if t.low in RELATIVES and n > j:
+            break  # `a nurse who asked not to be named`: the relative clause belongs to the speaker
         if (t.low in FINITE or t.low in CUES) and not (n > j and toks[n - 1].low in DETERMINERS):
             return None  # a verb: not a noun phrase (but `some reports`, `the findings` are)
         if t.low.endswith("ed") and len(t.low) > 4 and n + 1 < hi and toks[n + 1].low in DETERMINERS:
@@ -787,7 +794,8 @@ def _clause_stop(doc: _Doc, j: int, end: int) -> tuple[int, int]:
     """Where a reported clause starting at token j stops before the sentence's
     end: before a second speech verb of the same speaker (`… but insisted
     that …`) or before what the reporter adds (`…, sending its shares down`,
-    `…, adding that …`).  Returns (clause end, where to read on)."""
+    `…, adding that …`, `…, though the government disputed it`).  Returns
+    (clause end, where to read on)."""
     toks = doc.toks
     for m in range(j + 1, end - 1):
         t, nxt = toks[m], toks[m + 1]
@@ -797,6 +805,8 @@ def _clause_stop(doc: _Doc, j: int, end: int) -> tuple[int, int]:
             return (m - 1 if toks[m - 1].text == "," else m), m + 1
         if t.text == "," and nxt.low.endswith("ing") and len(nxt.low) > 4 and not _is_cap(nxt) and not doc.inside_quote(nxt):
             return m, m + 1
+        if t.text == "," and nxt.low in ("though", "although", "whereas"):
+            return m, m + 1  # `…, though the government disputed the figures`: the reporter's
     return end, end
 
 
@@ -805,9 +815,21 @@ def _coordinated_subject(doc: _Doc, lo: int, i: int) -> tuple[int, int] | None:
     the speaker of the earlier verb in the sentence."""
     for j in range(i - 2, lo - 1, -1):
         t = doc.toks[j]
-        if t.low in CUES and not doc.inside_quote(t) and not t.low.endswith("ing"):
+        if t.low in CUES and not doc.inside_quote(t) and not t.low.endswith("ing") and not _reported(doc, lo, t):
             return _subject(doc, lo, j) or _forward_np(doc, j + 1, i - 1)
     return None
+
+
+def _reported(doc: _Doc, lo: int, tok: _Tok) -> bool:
+    """Whether a token lies in a QUOTE already found in this sentence (`… since
+    it was agreed in the spring, adding that …`: `agreed` is reported, not the cue)."""
+    sentence_start = doc.toks[lo].start
+    for a in reversed(doc.attributions):
+        if a.quotes[-1][1] <= sentence_start:
+            break
+        if any(start <= tok.start < end for start, end in a.quotes):
+            return True
+    return False
 
 
 def _gerund_subject(doc: _Doc, lo: int, cue: int) -> tuple[int, int] | None:
