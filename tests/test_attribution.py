@@ -232,6 +232,12 @@ CASES = [
         id="reporters-though-left-out",
     ),
     pytest.param(
+        "“Harbour Lights” won the top prize, the jury said on Sunday.",
+        {("QUOTE", "“Harbour Lights” won the top prize"), ("SOURCE", "the jury"), ("CUE", "said")},
+        {("“Harbour Lights” won the top prize", "the jury")},
+        id="title-at-the-start-of-a-reported-clause",
+    ),
+    pytest.param(
         "‘We were never asked,’ a farmer said.",
         {("QUOTE", "We were never asked"), ("SOURCE", "a farmer"), ("CUE", "said")},
         {("We were never asked", "a farmer")},

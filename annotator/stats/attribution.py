@@ -461,6 +461,8 @@ def _after_quote(doc: _Doc, q: _Quote):
         return None
     if toks[i].text == ",":  # straight marks: `"…", she said`
         i += 1
+    elif not _ends_like_speech(doc, q):
+        return None  # `“Parasite” won the award, the academy said`: a title, not the quote
     for j in range(i, min(i + 16, stop)):
         t = toks[j]
         if t.text in MARKS or t.text in ".;:!?" or doc.inside_quote(t):
@@ -476,6 +478,16 @@ def _after_quote(doc: _Doc, q: _Quote):
                 return None
             return src, (t.start, t.end), j
     return None
+
+
+def _ends_like_speech(doc: _Doc, q: _Quote) -> bool:
+    """A quote followed by its attribution ends with a comma, ? ! … or a dash
+    inside the marks (`“We lost,” she said`), a nested quote's mark after one,
+    or a full stop when it is followed by the verb (`“No.” she said` is rare)."""
+    content = doc.text[q.start:q.end].rstrip()
+    if content[-1:] in ("’", "'", '"'):
+        content = content[:-1].rstrip()
+    return content[-1:] in (",", "?", "!", "…", "—", "–", "-", ".")
 
 
 def _before_quote(doc: _Doc, q: _Quote, previous: _Quote | None):
@@ -857,8 +869,8 @@ def _clause_first(doc: _Doc, lo: int, i: int, stop: int) -> bool:
     """`CLAUSE, X said [on Monday].`, `CLAUSE, said X.` and `A, X said, B.`"""
     toks = doc.toks
     cue = toks[i]
-    if toks[lo].text in MARKS:
-        return False
+    if toks[lo].text in MARKS and any(x.open == toks[lo].start and x.attributed for x in doc.quotes):
+        return False  # `“…,” X said.`: a direct quote, already attributed
     end = _clause_end(doc, stop)
     after = _skip_adjuncts(doc, i + 1, end)
     # the comma that ends the reported clause
