@@ -170,6 +170,13 @@ CASES = [
         id="age-and-relative-clause-left-out",
     ),
     pytest.param(
+        "Okafor, speaking to reporters in Lagos, said the port would reopen. Nadia Bello, Harbor's chief executive, said it would not.",
+        {("QUOTE", "the port would reopen"), ("SOURCE", "Okafor"), ("CUE", "said"),
+         ("QUOTE", "it would not"), ("SOURCE", "Nadia Bello")},
+        {("the port would reopen", "Okafor"), ("it would not", "Nadia Bello")},
+        id="appositions-ending-in-a-name-or-starting-with-a-capital",
+    ),
+    pytest.param(
         "The union called the offer “an insult to every nurse.”",
         {("QUOTE", "an insult to every nurse"), ("SOURCE", "The union"), ("CUE", "called")},
         {("an insult to every nurse", "The union")},

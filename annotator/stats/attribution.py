@@ -596,16 +596,13 @@ def _apposed(doc: _Doc, lo: int, comma: int) -> tuple[int, int] | None:
         break
     if len(chunks) < 2:
         return None
-    # chunks[0] is next to the cue; skip appositions going back
+    # chunks[0] is next to the cue; going back, skip appositions until a name
+    # (`Her lawyer, Tom Ashby,`) or the first chunk (`the minister, who …,`)
     k = 0
-    while k < len(chunks) - 1 and _apposition_like(doc, chunks[k]):
+    while k < len(chunks) - 1 and not _name_like(doc, chunks[k]):
         k += 1
     start, end = chunks[k]
     if start >= end:
-        return None
-    if k + 1 < len(chunks) and _name_like(doc, chunks[k]) and not _name_like(doc, chunks[k + 1]):
-        pass  # `Her lawyer, Tom Ashby,`: the name
-    elif k + 1 < len(chunks) and not _name_like(doc, chunks[k]) and k > 0:
         return None
     np = _np_start(doc, start, end)
     if np is None:
@@ -613,21 +610,11 @@ def _apposed(doc: _Doc, lo: int, comma: int) -> tuple[int, int] | None:
     return _np_span(doc, np, end)
 
 
-def _apposition_like(doc: _Doc, chunk: tuple[int, int]) -> bool:
-    start, end = chunk
-    if start >= end:
-        return True
-    first, last = doc.toks[start], doc.toks[end - 1]
-    if first.low in APPOSITION_STARTS or first.text[:1].isdigit():
-        return True
-    if first.low == "the" and not _is_cap(last):
-        return True
-    return not _is_cap(last) and not _is_cap(first)
-
-
 def _name_like(doc: _Doc, chunk: tuple[int, int]) -> bool:
+    """`Gov. Dale Whitaker`, not `52`, `the agency's chief`, `Harbor's chief
+    executive`, `speaking to reporters in Paris` or `who …`."""
     start, end = chunk
-    return end > start and _is_cap(doc.toks[end - 1]) and _is_cap(doc.toks[start])
+    return end > start and _is_cap(doc.toks[end - 1]) and _is_cap(doc.toks[start]) and doc.toks[start].low not in APPOSITION_STARTS
 
 
 _POSSESSIVE_DOC = re.compile(r"^(.+?)['’]s?\s+(?:\w+\s+)?(" + "|".join(sorted(DOCUMENT_NOUNS)) + r")$", re.I)
