@@ -253,6 +253,22 @@ CASES = [
 ]
 
 
+def case(text: str, quote: str, source: str, cue: str):
+    return pytest.param(text, {("QUOTE", quote), ("SOURCE", source), ("CUE", cue)}, {(quote, source)}, id=text[:40])
+
+
+CASES += [
+    case("In a statement, the company said it “regrets any inconvenience.”", "it “regrets any inconvenience.”", "the company", "said"),
+    case("Sales rose 4 percent in March, the company said in a filing on Tuesday.", "Sales rose 4 percent in March", "the company", "said"),
+    case("Scientists have long said that sleep matters for memory.", "sleep matters for memory", "Scientists", "said"),
+    case("Several people told The Associated Press they had not been warned.", "they had not been warned", "Several people", "told"),
+    case("He told reporters the talks were over.", "the talks were over", "He", "told"),
+    case("The court's ruling said the law was unconstitutional.", "the law was unconstitutional", "The court", "said"),
+    case("Asked whether the plan would survive, the minister said it was too early to tell.", "it was too early to tell", "the minister", "said"),
+    case("“What do we tell our children?” asked Maria Costa, 44, a teacher.", "What do we tell our children?", "Maria Costa", "asked"),
+]
+
+
 @pytest.mark.parametrize("text, spans, links", CASES)
 def test_suggests_what_news_does(text, spans, links):
     got_spans, got_links = marks(text)
@@ -272,6 +288,9 @@ NOT_ATTRIBUTIONS = [
     pytest.param("Fans don’t expect much, and the farmers’ union agrees.", id="apostrophes"),
     pytest.param("The claim could not be independently verified.", id="noun-claim"),
     pytest.param("Investigators hope to show that the fire was set deliberately.", id="infinitive-not-a-report"),
+    pytest.param("She told him to leave.", id="told-to"),
+    pytest.param("The coach told the players nothing.", id="told-nothing"),
+    pytest.param("The minister was said to be furious.", id="was-said-to"),
 ]
 
 

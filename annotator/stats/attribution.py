@@ -141,7 +141,8 @@ NAMING_VERBS = frozenset("called calls calling labelled labeled termed branded b
 
 AUX_BEFORE_CUE = frozenset("""
 has have had also already later earlier previously again separately publicly privately
-repeatedly then reportedly further once subsequently""".split())
+repeatedly then reportedly further once subsequently long often consistently frequently
+privately openly""".split())
 NEGATIONS = frozenset("not never n't no neither nor".split())
 # Words that show a clause has a finite verb (so "said the plan would fail" is speech
 # and "denied the allegations" is not).
@@ -151,10 +152,11 @@ came went made took gave fell rose grew saw knew thought became left kept held r
 paid put set spent got began brought felt meant stood sent told said found showed""".split())
 DOCUMENT_NOUNS = frozenset("""
 statement report study survey analysis review audit letter memo filing filings document documents
-post paper data figures research poll assessment note notes release records minutes""".split())
+post paper data figures research poll assessment note notes release records minutes ruling judgment
+judgement verdict decision order filing""".split())
 STATEMENT_NOUNS = frozenset("""
 statement interview letter post briefing conference speech message email e-mail report video
-podcast op-ed column tweet call""".split())
+podcast op-ed column tweet call filing release notice note submission document blog newsletter""".split())
 EVENT_NOUNS = frozenset("conference briefing rally hearing meeting summit event ceremony session call".split())
 TIME_WORDS = frozenset("""
 monday tuesday wednesday thursday friday saturday sunday week month year night morning evening
@@ -166,6 +168,8 @@ CLAUSE_BOUNDARY_WORDS = frozenset("""
 and but while as because although though after before when where since so that then if or
 whereas unless until""".split())
 DETERMINERS = frozenset("a an the some many several these those his her its their our my your two three four other such".split())
+SUBJECT_PRONOUNS = frozenset("he she it they we i".split())
+ADDRESSEES = frozenset("reporters journalists investors analysts lawmakers legislators parliament me him her us them".split())
 RELATIVES = frozenset("who whom which whose".split())
 NOT_A_REPORT_BEFORE = frozenset("to would will could can should may might must shall".split())
 NOT_CLAUSE_START = frozenset("to when whether why how what if where who nothing".split())
@@ -664,7 +668,10 @@ def _forward_np(doc: _Doc, i: int, stop: int) -> tuple[int, int] | None:
 
 
 def _finite_clause(doc: _Doc, i: int, stop: int) -> bool:
-    """A verb among the first words of a clause, before any comma."""
+    """A verb among the first words of a clause, before any comma (or a
+    pronoun subject: `said it “regrets any inconvenience”`)."""
+    if doc.toks[i].low in SUBJECT_PRONOUNS and i + 1 < stop:
+        return True
     for t in doc.toks[i:min(stop, i + 14)]:
         if t.text in ",;:" or t.low in ("which", "who"):
             return False
@@ -772,7 +779,12 @@ def _source_first(doc: _Doc, lo: int, i: int, stop: int) -> int | None:
                 j = m + 1
                 break
         else:
-            return None
+            # `told The Associated Press they had not been warned`, `told reporters the …`
+            j = _skip_addressee(doc, j, stop)
+            if j is None:
+                return None
+            j = _skip_adjuncts(doc, j, stop)
+            bare = True
     elif cue.low in BARE_CLAUSE_VERBS:
         bare = True
     else:
@@ -807,6 +819,19 @@ def _clause_stop(doc: _Doc, j: int, end: int) -> tuple[int, int]:
         if t.text == "," and nxt.low in ("though", "although", "whereas"):
             return m, m + 1  # `…, though the government disputed the figures`: the reporter's
     return end, end
+
+
+def _skip_addressee(doc: _Doc, j: int, stop: int) -> int | None:
+    """After `told`: a name (`The Associated Press`, `Reuters`) or `reporters`, `him` …"""
+    toks = doc.toks
+    if j >= stop:
+        return None
+    if toks[j].low in ADDRESSEES:
+        return j + 1
+    k = j
+    while k < stop and (_is_cap(toks[k]) or (k > j and toks[k].low in ("of", "and") and k + 1 < stop and _is_cap(toks[k + 1]))):
+        k += 1
+    return k if k > j else None
 
 
 def _coordinated_subject(doc: _Doc, lo: int, i: int) -> tuple[int, int] | None:
