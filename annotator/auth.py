@@ -53,8 +53,12 @@ def _unauthorized():
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never redirect a user off the site after login."""
-    if not target:
+    """Only same-site paths: never redirect a user off the site after login.
+
+    Control characters (CR/LF would split the Location header) and backslashes
+    (browsers read "/\\host" as "//host") are refused outright.
+    """
+    if not target or any(ord(c) < 32 or ord(c) == 127 or c == "\\" for c in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):

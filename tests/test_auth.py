@@ -130,3 +130,22 @@ def test_user_names_are_one_person_whatever_their_case(app, browser):
         with pytest.raises(accounts.AccountError, match="differ only in case"):
             accounts.create_user(db.session, "ALICE", "annotator", "another password")
         db.session.rollback()
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/x%0d%0aSet-Cookie:%20a=b", "/x%0aLocation:%20http://evil.example/", "/%0d/evil.example", "/\\evil.example", "/x%00y"],
+)
+def test_next_parameter_with_control_characters_is_a_safe_redirect_not_a_500(app, browser, target):
+    add_user(app, "ann")
+    browser.get("/login")
+    response = browser.post(f"/login?next={target}", {"name": "ann", "password": "correct horse"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_next_parameter_keeps_a_local_path_with_its_query(app, browser):
+    add_user(app, "ann")
+    browser.get("/login")
+    response = browser.post("/login?next=/review/%3Fpage%3D2", {"name": "ann", "password": "correct horse"})
+    assert response.headers["Location"] == "/review/?page=2"
