@@ -1,6 +1,7 @@
 """Users, passwords and API tokens. Plain functions over a SQLAlchemy session."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -8,6 +9,7 @@ import secrets
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from . import models
 from .models import ROLES, ApiToken, User, utcnow
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}$")
@@ -52,6 +54,26 @@ def find_user_for_login(session: Session, name: str) -> User | None:
         return user
     matches = session.scalars(select(User).where(func.lower(User.name) == name.lower()).limit(2)).all()
     return matches[0] if len(matches) == 1 else None
+
+
+@functools.lru_cache(maxsize=4)
+def _dummy_hash(method: str) -> str:
+    """A hash of a random password with the given method: checked for names that cannot log in, so that
+    they cost as much time as a real check (a pure function, computed once per worker and method)."""
+    return models.generate_password_hash(secrets.token_urlsafe(16), method=method)
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    """The user whose name and password these are (active or not: the caller says what to do), else None.
+
+    Exactly one password hash is checked whatever the name: for an unknown name, or a user with no
+    password, a dummy hash of the same method and cost, so the time taken does not tell which names exist.
+    """
+    user = find_user_for_login(session, name)
+    if user is not None and user.password_hash:
+        return user if user.check_password(password) else None
+    models.check_password_hash(_dummy_hash(models.PASSWORD_METHOD), password)
+    return None
 
 
 def get_user(session: Session, name: str) -> User:

@@ -82,8 +82,8 @@ def login():
             minutes = (wait + 59) // 60
             flash(f"Too many failed logins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.", "error")
             return render_template("login.html", form=form), 429
-        user = accounts.find_user_for_login(db.session, name)
-        if user is not None and user.check_password(form.password.data):
+        user = accounts.authenticate(db.session, name, form.password.data)
+        if user is not None:
             if not user.active:
                 db.session.rollback()
                 flash("This account has been deactivated. Ask an admin.", "error")

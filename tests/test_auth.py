@@ -149,3 +149,29 @@ def test_next_parameter_keeps_a_local_path_with_its_query(app, browser):
     browser.get("/login")
     response = browser.post("/login?next=/review/%3Fpage%3D2", {"name": "ann", "password": "correct horse"})
     assert response.headers["Location"] == "/review/?page=2"
+
+
+@pytest.mark.parametrize("who", ["unknown", "no password", "inactive", "existing"])
+def test_every_login_checks_one_password_hash_of_the_same_method(app, browser, monkeypatch, who):
+    """Unknown names (and users who cannot log in) cost the same hash check as a real one: the login's
+    time does not tell which names exist (bench/bench_login_timing.py measures it on real scrypt)."""
+    from annotator import accounts, models
+
+    add_user(app, "ann")
+    with app.app_context():
+        accounts.create_user(db.session, "imported", "annotator", None)
+        accounts.get_user(db.session, "ann").active = who != "inactive"
+        db.session.commit()
+    checked: list[str] = []
+    real = models.check_password_hash
+
+    def counting(pwhash: str, password: str) -> bool:
+        checked.append(pwhash.split("$", 1)[0])
+        return real(pwhash, password)
+
+    monkeypatch.setattr(models, "check_password_hash", counting)
+    name = {"unknown": "nobody", "no password": "imported", "inactive": "ann", "existing": "ann"}[who]
+    response = browser.login(name, "a wrong password")
+    assert response.status_code == 401
+    assert "Wrong user name or password" in response.get_data(as_text=True)
+    assert checked == [models.PASSWORD_METHOD]
