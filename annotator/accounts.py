@@ -100,8 +100,16 @@ def create_user(session: Session, name: str, role: str = "annotator", password: 
     return user
 
 
+def end_sessions(user: User) -> None:
+    """End every session of the user, on every device, remember-me cookies included (the next request
+    with one of their cookies is anonymous). Takes effect when the transaction commits."""
+    user.session_generation = User.session_generation + 1
+
+
 def set_password(user: User, password: str) -> None:
+    """A new password ends every session of the user: whoever had it or a cookie of theirs is out."""
     user.set_password(check_password(password))
+    end_sessions(user)
 
 
 def active_admins(session: Session) -> int:
@@ -112,7 +120,9 @@ def set_role(session: Session, user: User, role: str) -> None:
     check_role(role)
     if user.role == "admin" and role != "admin" and user.active and active_admins(session) <= 1:
         raise AccountError("cannot change the role of the last active admin")
-    user.role = role
+    if role != user.role:  # open sessions carry what the old role could see and do: they end
+        user.role = role
+        end_sessions(user)
 
 
 def set_active(session: Session, user: User, active: bool) -> None:
@@ -122,6 +132,7 @@ def set_active(session: Session, user: User, active: bool) -> None:
     user.active = active
     if not active:
         revoke_tokens(session, user)
+        end_sessions(user)
 
 
 def hash_token(token: str) -> str:

@@ -4,14 +4,14 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, url_for
-from flask_login import LoginManager, login_user, logout_user
+from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from . import accounts, throttle
 from .db import begin_write, db
-from .models import User
+from .models import User, utcnow
 from .security import bearer_token, json_error, public, wants_json
 
 bp = Blueprint("auth", __name__)
@@ -27,12 +27,21 @@ class LoginForm(FlaskForm):
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
+def _load_user(cookie_id: str) -> User | None:
+    """The user a session or remember-me cookie names ("<id>:<generation>:<login time>", User.get_id),
+    if that login has not been ended since (the user's generation moved on) nor outlived the
+    remember-me lifetime. An id without a generation is from before sessions could be ended: refused."""
     try:
-        user = db.session.get(User, int(user_id))
+        user_id, generation, started = (int(part) for part in cookie_id.split(":"))
     except ValueError:
         return None
-    return user if user is not None and user.active else None
+    if utcnow().timestamp() - started > current_app.config["REMEMBER_DAYS"] * 86400:
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or user.session_generation != generation:
+        return None
+    user.session_started = started  # get_id() gives the same id back (Flask-Login rewrites the session with it)
+    return user
 
 
 @login_manager.request_loader
@@ -90,6 +99,7 @@ def login():
                 return render_template("login.html", form=form), 403
             throttle.clear(db.session, keys[:1])
             db.session.commit()
+            user.session_started = int(utcnow().timestamp())
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
         # A user name locks after a few failures; an address only after many, since a newsroom or a
@@ -107,6 +117,14 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
+    """Ends this session and its remember-me cookie for good, copies included: a signed cookie cannot be
+    recalled, so the user's session generation moves on, which ends their other sessions too."""
+    if current_user.is_authenticated and bearer_token() is None:
+        begin_write(db.session)
+        user = db.session.get(User, current_user.id)
+        if user is not None:
+            accounts.end_sessions(user)
+        db.session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

@@ -201,6 +201,15 @@ def users_activate(name: str) -> None:
     click.echo(f"{name} activated")
 
 
+@users_group.command("logout")
+@click.argument("name")
+@with_appcontext
+def users_logout(name: str) -> None:
+    """End every session of a user on every device (remember-me cookies too); API tokens stay."""
+    _commit_or_fail(lambda: accounts.end_sessions(accounts.get_user(db.session, name)))
+    click.echo(f"{name} is logged out everywhere")
+
+
 @users_group.command("token")
 @click.argument("name")
 @click.option("--revoke", is_flag=True, help="Revoke the user's tokens instead of issuing one.")

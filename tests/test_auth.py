@@ -175,3 +175,141 @@ def test_every_login_checks_one_password_hash_of_the_same_method(app, browser, m
     assert response.status_code == 401
     assert "Wrong user name or password" in response.get_data(as_text=True)
     assert checked == [models.PASSWORD_METHOD]
+
+
+# ----------------------------------------------------------------- sessions end when they should
+def _cookies(browser: Browser) -> dict[str, str]:
+    return {name: browser.client.get_cookie(name).value for name in ("session", "remember_token") if browser.client.get_cookie(name)}
+
+
+def _replay(app, cookies: dict[str, str]) -> Browser:
+    """Another client (an attacker, another device) holding a copy of these cookies."""
+    other = Browser(app.test_client())
+    for name, value in cookies.items():
+        other.client.set_cookie(name, value)
+    return other
+
+
+def _logged_in(browser: Browser) -> bool:
+    return browser.client.get("/").status_code == 200
+
+
+def _remembered_login(app, name: str = "ann", password: str = "correct horse") -> Browser:
+    browser = Browser(app.test_client())
+    browser.get("/login")
+    assert browser.post("/login", {"name": name, "password": password, "remember": "y"}).status_code == 302
+    assert browser.client.get_cookie("remember_token") is not None
+    return browser
+
+
+def test_logout_ends_the_session_and_its_copies_for_good(app):
+    add_user(app, "ann")
+    browser = _remembered_login(app)
+    copied = _cookies(browser)
+    assert _logged_in(_replay(app, copied)) and _logged_in(_replay(app, {"remember_token": copied["remember_token"]}))
+    browser.get("/")
+    browser.post("/logout")
+    assert not _logged_in(browser)
+    assert not _logged_in(_replay(app, copied)), "the session cookie from before the logout still logs in"
+    assert not _logged_in(_replay(app, {"remember_token": copied["remember_token"]})), "the remember-me cookie outlived the logout"
+    assert _logged_in(_remembered_login(app))  # logging in again works
+
+
+@pytest.mark.parametrize("how", ["cli password", "admin password", "admin role", "admin logout everywhere", "cli logout", "deactivate"])
+def test_password_role_and_log_out_everywhere_end_every_session_of_the_user(app, how):
+    from annotator import accounts
+
+    ann = add_user(app, "ann")
+    add_user(app, "other")
+    add_user(app, "boss", "admin")
+    sessions = [_remembered_login(app), _remembered_login(app)]
+    bystander = _remembered_login(app, "other")
+    copies = [_cookies(b) for b in sessions]
+    remember_only = _replay(app, {"remember_token": copies[0]["remember_token"]})
+    assert all(_logged_in(b) for b in sessions) and _logged_in(remember_only)
+    admin = Browser(app.test_client())
+    admin.login("boss", "correct horse")
+    runner = app.test_cli_runner()
+    if how == "cli password":
+        result = runner.invoke(args=["users", "password", "ann", "--password-stdin"], input="a brand new one\n")
+        assert result.exit_code == 0, result.output
+    elif how == "admin password":
+        assert admin.post(f"/admin/users/{ann}/password", {"password": "a brand new one"}).status_code == 302
+    elif how == "admin role":
+        assert admin.post(f"/admin/users/{ann}/role", {"role": "reviewer"}).status_code == 302
+    elif how == "admin logout everywhere":
+        response = admin.post(f"/admin/users/{ann}/logout")
+        assert response.status_code == 302
+        assert "logged out everywhere" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    elif how == "cli logout":
+        result = runner.invoke(args=["users", "logout", "ann"])
+        assert result.exit_code == 0 and "ann" in result.output, result.output
+    else:
+        assert admin.post(f"/admin/users/{ann}/deactivate").status_code == 302
+    assert not any(_logged_in(b) for b in sessions)
+    assert not any(_logged_in(_replay(app, c)) for c in copies)
+    assert not _logged_in(_replay(app, {"remember_token": copies[0]["remember_token"]}))
+    assert _logged_in(bystander) and _logged_in(admin), "another user's session ended too"
+    if how != "deactivate":
+        password = "a brand new one" if "password" in how else "correct horse"
+        assert _logged_in(_remembered_login(app, "ann", password))
+    with app.app_context():
+        assert accounts.get_user(db.session, "ann").session_generation == 1
+
+
+def test_a_failed_role_change_or_password_leaves_sessions_alone(app):
+    add_user(app, "boss", "admin")
+    ann = add_user(app, "ann")
+    session = _remembered_login(app)
+    admin = Browser(app.test_client())
+    admin.login("boss", "correct horse")
+    assert admin.post(f"/admin/users/{ann}/password", {"password": "short"}).status_code == 400
+    assert admin.post(f"/admin/users/{ann}/role", {"role": "annotator"}).status_code == 302  # the same role: nothing changes
+    assert _logged_in(session)
+
+
+def test_remember_me_lasts_30_days_by_default_and_is_checked_on_the_server(app, monkeypatch):
+    from datetime import timedelta
+
+    from annotator import auth
+
+    add_user(app, "ann")
+    browser = _remembered_login(app)
+    cookie = browser.client.get_cookie("remember_token")
+    assert cookie.expires is not None
+    from annotator.models import utcnow
+
+    days = (cookie.expires - utcnow()).total_seconds() / 86400
+    assert 29.9 < days <= 30.0
+    remembered = {"remember_token": cookie.value}
+    assert _logged_in(_replay(app, remembered))
+    # a month on, a copy of the cookie kept past its expiry (or a clock-skewed browser) no longer logs in
+    later = utcnow() + timedelta(days=30, minutes=1)
+    monkeypatch.setattr(auth, "utcnow", lambda: later)
+    assert not _logged_in(_replay(app, remembered))
+    assert not _logged_in(browser), "the session opened by that login outlived the remember-me lifetime"
+
+
+def test_remember_me_lifetime_is_set_by_annotator_remember_days(monkeypatch, database_uri):
+    from annotator.models import utcnow
+
+    from .conftest import make_app
+
+    monkeypatch.setenv("ANNOTATOR_REMEMBER_DAYS", "7")
+    app = make_app(database_uri)
+    add_user(app, "ann")
+    cookie = _remembered_login(app).client.get_cookie("remember_token")
+    assert 6.9 < (cookie.expires - utcnow()).total_seconds() / 86400 <= 7.0
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_session_cookie_from_before_the_upgrade_logs_nobody_in(app):
+    """Cookies that carry only the user id (no generation) were made before sessions could be ended."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    ann = add_user(app, "ann")
+    with app.test_request_context():
+        serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+        old = serializer.dumps({"_user_id": str(ann), "_fresh": True})
+    assert not _logged_in(_replay(app, {"session": old}))

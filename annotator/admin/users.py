@@ -102,6 +102,17 @@ def user_revoke(user_id: int):
     return _act(user, lambda: accounts.revoke_tokens(db.session, user), f"Every API token of {user.name} is revoked.")
 
 
+@bp.route("/users/<int:user_id>/logout", methods=["POST"])
+@roles_required("admin")
+def user_logout(user_id: int):
+    user = user_or_404(user_id)
+    return _act(
+        user,
+        lambda: accounts.end_sessions(user),
+        f"{user.name} is logged out everywhere: every session and remember-me cookie of theirs has ended (API tokens stay).",
+    )
+
+
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
 @roles_required("admin")
 def user_role(user_id: int):
