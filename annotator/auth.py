@@ -82,14 +82,16 @@ def login():
     status = 200
     if form.validate_on_submit():
         name = form.name.data.strip()
-        keys = [f"user:{name.lower()}", f"ip:{request.remote_addr or '?'}"]
+        address = request.remote_addr or "?"
+        pair, address_key = throttle.pair_key(name, address), throttle.address_key(address)
         cfg = current_app.config
+        now = utcnow()
         begin_write(db.session)
-        wait = throttle.locked_for(db.session, keys)
-        if wait:
+        wait = throttle.wait_seconds(db.session, pair, now)
+        if wait:  # this name from this address waits; the password is not even looked at
             db.session.rollback()
-            minutes = (wait + 59) // 60
-            flash(f"Too many failed logins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.", "error")
+            unit = "second" if wait == 1 else "seconds"
+            flash(f"Too many failed logins. Try again in {wait} {unit}.", "error")
             return render_template("login.html", form=form), 429
         user = accounts.authenticate(db.session, name, form.password.data)
         if user is not None:
@@ -97,15 +99,18 @@ def login():
                 db.session.rollback()
                 flash("This account has been deactivated. Ask an admin.", "error")
                 return render_template("login.html", form=form), 403
-            throttle.clear(db.session, keys[:1])
+            throttle.clear(db.session, [pair])
             db.session.commit()
-            user.session_started = int(utcnow().timestamp())
+            user.session_started = int(now.timestamp())
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
-        # A user name locks after a few failures; an address only after many, since a newsroom or a
-        # class of annotators often shares one address (NAT) and one person's typos must not lock out the rest.
-        limits = {keys[0]: cfg["LOGIN_MAX_FAILURES"], keys[1]: cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]}
-        throttle.record_failure(db.session, limits, cfg["LOGIN_LOCKOUT_SECONDS"])
+        limits = throttle.Limits(
+            free_failures=cfg["LOGIN_MAX_FAILURES"],
+            address_ceiling=cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+            longest_delay=cfg["LOGIN_LOCKOUT_SECONDS"],
+            window=cfg["LOGIN_WINDOW_SECONDS"],
+        )
+        throttle.record_failure(db.session, pair, address_key, limits, now)
         db.session.commit()
         flash("Wrong user name or password.", "error")
         status = 401

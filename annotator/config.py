@@ -65,6 +65,7 @@ def configure(app: Flask, overrides: Mapping[str, Any]) -> None:
         LOGIN_MAX_FAILURES=int(os.environ.get("ANNOTATOR_LOGIN_MAX_FAILURES", 5)),
         LOGIN_MAX_FAILURES_PER_ADDRESS=int(os.environ.get("ANNOTATOR_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)),
         LOGIN_LOCKOUT_SECONDS=int(os.environ.get("ANNOTATOR_LOGIN_LOCKOUT_SECONDS", 300)),
+        LOGIN_WINDOW_SECONDS=int(os.environ.get("ANNOTATOR_LOGIN_WINDOW_SECONDS", 3600)),
         PROXY_COUNT=int(os.environ.get("ANNOTATOR_PROXY_COUNT", 0)),
     )
     app.config.update(overrides)

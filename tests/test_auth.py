@@ -37,7 +37,7 @@ def test_login_is_throttled_after_repeated_failures(app, browser):
     other = Browser(app.test_client())
     assert other.login("ann", "correct horse").status_code == 429
     with app.app_context():
-        assert db.session.get(LoginFailure, "user:ann").failures == limit
+        assert db.session.get(LoginFailure, "pair:127.0.0.1|ann").failures == limit
 
 
 def test_inactive_user_cannot_log_in(app, browser):
@@ -313,3 +313,111 @@ def test_a_session_cookie_from_before_the_upgrade_logs_nobody_in(app):
         serializer = SecureCookieSessionInterface().get_signing_serializer(app)
         old = serializer.dumps({"_user_id": str(ann), "_fresh": True})
     assert not _logged_in(_replay(app, {"session": old}))
+
+
+# ----------------------------------------------------------------- throttling: (name, address) pairs, backoff
+def _from(address: str) -> dict:
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
+def _login_from(app, name: str, password: str, address: str):
+    browser = Browser(app.test_client())
+    browser.get("/login", **_from(address))
+    return browser.post("/login", {"name": name, "password": password}, **_from(address))
+
+
+def _message(response) -> str:
+    import re
+
+    return " ".join(re.findall(r'<p class="flash[^"]*"[^>]*>(.*?)</p>', response.get_data(as_text=True), re.S)).strip()
+
+
+def test_failures_from_another_address_do_not_lock_the_user_out(app):
+    add_user(app, "ann")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"] * 3):
+        assert _login_from(app, "ann", "guess guess", "198.51.100.7").status_code in (401, 429)
+    assert _login_from(app, "ann", "guess guess", "198.51.100.7").status_code == 429
+    assert _login_from(app, "ann", "correct horse", "203.0.113.5").status_code == 302
+
+
+def test_a_pair_backs_off_exponentially_and_its_wait_is_not_a_password_check(app, monkeypatch):
+    from datetime import timedelta
+
+    from annotator import auth, models
+
+    add_user(app, "ann")
+    clock = [models.utcnow()]
+    monkeypatch.setattr(auth, "utcnow", lambda: clock[0])
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    for _ in range(limit):
+        assert _login_from(app, "ann", "guess guess", "198.51.100.7").status_code == 401
+    waits = []
+    for _ in range(4):
+        response = _login_from(app, "ann", "correct horse", "198.51.100.7")  # even the right password waits
+        assert response.status_code == 429
+        with app.app_context():
+            row = db.session.get(LoginFailure, "pair:198.51.100.7|ann")
+            waits.append(round((row.locked_until - clock[0]).total_seconds()))
+        clock[0] = row.locked_until - timedelta(seconds=0.5)
+        assert _login_from(app, "ann", "guess guess", "198.51.100.7").status_code == 429  # not yet: not counted
+        clock[0] = row.locked_until + timedelta(seconds=0.1)
+        assert _login_from(app, "ann", "guess guess", "198.51.100.7").status_code == 401
+    assert waits == [1, 2, 4, 8]
+    with app.app_context():
+        assert db.session.get(LoginFailure, "pair:198.51.100.7|ann").failures == limit + 4
+    clock[0] += timedelta(seconds=16.5)
+    assert _login_from(app, "ann", "correct horse", "198.51.100.7").status_code == 302
+    with app.app_context():
+        assert db.session.get(LoginFailure, "pair:198.51.100.7|ann") is None  # a success forgives the pair
+
+
+def test_the_longest_wait_is_capped(app, monkeypatch):
+    from datetime import timedelta
+
+    from annotator import auth, models
+
+    clock = [models.utcnow()]
+    monkeypatch.setattr(auth, "utcnow", lambda: clock[0])
+    longest = app.config["LOGIN_LOCKOUT_SECONDS"]
+    for _ in range(40):
+        _login_from(app, "nobody", "guess guess", "198.51.100.7")
+        clock[0] += timedelta(seconds=longest + 1)
+    with app.app_context():
+        row = db.session.get(LoginFailure, "pair:198.51.100.7|nobody")
+        assert row.failures > 20 and (row.locked_until - row.last_at).total_seconds() == longest
+
+
+def test_the_address_ceiling_slows_failures_but_lets_colleagues_with_their_password_in(database_uri):
+    from .conftest import make_app
+
+    app = make_app(database_uri, LOGIN_MAX_FAILURES_PER_ADDRESS=10)
+    for name in ("ann", "bob", "cat"):
+        add_user(app, name)
+    newsroom = "192.0.2.1"
+    for i in range(10):  # someone behind the newsroom's NAT tries ten names once each
+        assert _login_from(app, f"guess{i}", "guess guess", newsroom).status_code == 401
+    # colleagues with the right password still log in from the same address
+    assert _login_from(app, "ann", "correct horse", newsroom).status_code == 302
+    assert _login_from(app, "bob", "correct horse", newsroom).status_code == 302
+    # but a failure from it now waits at once, not after LOGIN_MAX_FAILURES
+    assert _login_from(app, "cat", "a typo here", newsroom).status_code == 401
+    assert _login_from(app, "cat", "correct horse", newsroom).status_code == 429
+    assert _login_from(app, "guess0", "guess guess", newsroom).status_code == 401  # its first failure was free
+    assert _login_from(app, "guess0", "guess guess", newsroom).status_code == 429
+    # the same name elsewhere is not slowed
+    assert _login_from(app, "cat", "correct horse", "203.0.113.5").status_code == 302
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_the_wait_says_nothing_about_whether_the_name_exists(app):
+    add_user(app, "ann")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert _login_from(app, "ann", "guess guess", "198.51.100.7").status_code == 401
+        assert _login_from(app, "nobody", "guess guess", "198.51.100.7").status_code == 401
+    existing = _login_from(app, "ann", "guess guess", "198.51.100.7")
+    unknown = _login_from(app, "nobody", "guess guess", "198.51.100.7")
+    assert existing.status_code == unknown.status_code == 429
+    assert _message(existing) == _message(unknown) and "Too many failed logins" in _message(existing)
+    wrong = _login_from(app, "ann", "guess guess", "203.0.113.5")
+    assert _message(wrong) == _message(_login_from(app, "nobody", "guess guess", "203.0.113.5"))
