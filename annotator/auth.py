@@ -51,7 +51,10 @@ def _load_user_from_token(_request) -> User | None:  # noqa: ANN001
         return None
     if "api_token_user" in g:  # already looked up by security's CSRF check on this request
         return g.api_token_user
-    return accounts.user_for_token(db.session, token)
+    try:
+        return accounts.user_for_token(db.session, token)
+    except accounts.TokenExpired:
+        return None
 
 
 @login_manager.unauthorized_handler

@@ -185,9 +185,12 @@ def init_app(app: Flask) -> None:
             from . import accounts
             from .db import db
 
-            user = g.api_token_user = accounts.user_for_token(db.session, token)  # auth's request loader reuses it
+            try:
+                user = g.api_token_user = accounts.user_for_token(db.session, token)  # auth's request loader reuses it
+            except accounts.TokenExpired as exc:
+                return json_error(401, str(exc))
             if user is None:
-                return json_error(401, "invalid, expired or revoked API token")
+                return json_error(401, "invalid or revoked API token")
             # The user of this request, set before Flask-Login would look at the session cookie.
             g._login_user = user
             if unsafe:

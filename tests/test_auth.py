@@ -421,3 +421,155 @@ def test_the_wait_says_nothing_about_whether_the_name_exists(app):
     assert _message(existing) == _message(unknown) and "Too many failed logins" in _message(existing)
     wrong = _login_from(app, "ann", "guess guess", "203.0.113.5")
     assert _message(wrong) == _message(_login_from(app, "nobody", "guess guess", "203.0.113.5"))
+
+
+# ----------------------------------------------------------------- API tokens: ceiling, expiry, last use, revoke one
+def _token_works(app, token: str) -> bool:
+    response = app.test_client().get("/", headers={"Authorization": f"Bearer {token}"})
+    return response.status_code == 200
+
+
+def test_at_most_ten_active_tokens_per_user_with_a_clear_error(app):
+    from annotator import accounts
+
+    add_user(app, "bot")
+    with app.app_context():
+        bot = accounts.get_user(db.session, "bot")
+        tokens = [accounts.issue_token(db.session, bot) for _ in range(accounts.MAX_ACTIVE_TOKENS)]
+        db.session.commit()
+        assert accounts.MAX_ACTIVE_TOKENS == 10
+        with pytest.raises(accounts.AccountError, match="already has 10 active API tokens; revoke one first"):
+            accounts.issue_token(db.session, bot)
+        db.session.rollback()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "token", "bot"])
+    assert result.exit_code == 1 and "10 active API tokens" in result.output and "Traceback" not in result.output
+    assert all(_token_works(app, t) for t in tokens)
+    # a revoked or an expired token no longer counts
+    with app.app_context():
+        first = db.session.scalars(select_tokens_of(db.session, "bot")).first()
+        accounts.revoke_token(db.session, first)
+        db.session.commit()
+    assert runner.invoke(args=["users", "token", "bot"]).exit_code == 0
+
+
+def select_tokens_of(session, name: str):
+    from sqlalchemy import select
+
+    from annotator import accounts
+    from annotator.models import ApiToken
+
+    return select(ApiToken).where(ApiToken.user_id == accounts.get_user(session, name).id).order_by(ApiToken.id)
+
+
+def test_a_token_with_an_expiry_stops_working_then_with_401(app, monkeypatch):
+    from datetime import timedelta
+
+    from annotator import accounts
+    from annotator.models import utcnow
+
+    add_user(app, "bot")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "token", "bot", "--expires-days", "2"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[0]
+    forever = runner.invoke(args=["users", "token", "bot"]).output.strip().splitlines()[0]
+    assert _token_works(app, token) and _token_works(app, forever)
+    with app.app_context():
+        expires = db.session.scalars(select_tokens_of(db.session, "bot")).first().expires_at
+    assert timedelta(days=2) - timedelta(minutes=1) < expires - utcnow() <= timedelta(days=2)
+    later = utcnow() + timedelta(days=2, seconds=1)
+    monkeypatch.setattr(accounts, "utcnow", lambda: later)
+    response = app.test_client().get("/api/articles/1", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and "expired" in response.get_json()["error"]
+    assert _token_works(app, forever)
+    for bad in ("0", "-1", "x", "100000"):
+        result = runner.invoke(args=["users", "token", "bot", "--expires-days", bad])
+        assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+def test_last_use_is_written_at_most_once_a_minute_per_token(app, monkeypatch):
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    from annotator import accounts
+    from annotator.models import utcnow
+
+    add_user(app, "bot")
+    with app.app_context():
+        token = accounts.issue_token(db.session, accounts.get_user(db.session, "bot"))
+        db.session.commit()
+        engine = db.engine
+    writes: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # noqa: ANN001
+        if statement.lstrip().upper().startswith("UPDATE API_TOKENS"):
+            writes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for _ in range(5):
+            assert _token_works(app, token)
+        assert len(writes) == 1
+        with app.app_context():
+            first_use = db.session.scalars(select_tokens_of(db.session, "bot")).one().last_used_at
+        assert first_use is not None and abs((utcnow() - first_use).total_seconds()) < 60
+        later = utcnow() + timedelta(seconds=61)
+        monkeypatch.setattr(accounts, "utcnow", lambda: later)
+        for _ in range(3):
+            assert _token_works(app, token)
+        assert len(writes) == 2
+        with app.app_context():
+            assert db.session.scalars(select_tokens_of(db.session, "bot")).one().last_used_at == later
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_the_admin_page_lists_tokens_and_revokes_one(app):
+    import re
+
+    from annotator import accounts
+
+    uid = add_user(app, "bot")
+    add_user(app, "boss", "admin")
+    admin = Browser(app.test_client())
+    admin.login("boss", "correct horse")
+    page = admin.post(f"/admin/users/{uid}/token", {"expires_days": "30"})
+    assert page.status_code == 200
+    kept = re.search(r'<pre class="token" id="token">([^<]+)</pre>', page.get_data(as_text=True)).group(1)
+    page = admin.post(f"/admin/users/{uid}/token", {"expires_days": ""})
+    gone = re.search(r'<pre class="token" id="token">([^<]+)</pre>', page.get_data(as_text=True)).group(1)
+    assert _token_works(app, gone)  # a first use, shown on the page
+    listing = admin.get(f"/admin/users/{uid}").get_data(as_text=True)
+    table = listing[listing.index('id="tokens"'):]
+    for heading in ("Issued", "Last used", "Expires", "State"):
+        assert heading in table
+    assert "never" in table and "valid" in table
+    with app.app_context():
+        rows = db.session.scalars(select_tokens_of(db.session, "bot")).all()
+        assert rows[0].expires_at is not None and rows[1].expires_at is None and rows[1].last_used_at is not None
+        gone_id = rows[1].id
+    assert f'action="/admin/users/{uid}/tokens/{gone_id}/revoke"' in listing
+    response = admin.post(f"/admin/users/{uid}/tokens/{gone_id}/revoke")
+    assert response.status_code == 302
+    assert not _token_works(app, gone) and _token_works(app, kept)
+    # a token of another user, or none at all: 404, nothing changed
+    other = add_user(app, "other")
+    assert admin.post(f"/admin/users/{other}/tokens/{rows[0].id}/revoke").status_code == 404
+    assert admin.post(f"/admin/users/{uid}/tokens/99999/revoke").status_code == 404
+    assert _token_works(app, kept)
+    # bad expiry: 400 with a message, no token issued
+    for bad in ("0", "-3", "abc", "99999999999999999999"):
+        response = admin.post(f"/admin/users/{uid}/token", {"expires_days": bad})
+        assert response.status_code == 400, bad
+    with app.app_context():
+        assert len(db.session.scalars(select_tokens_of(db.session, "bot")).all()) == 2
+    # beyond the ceiling: 409 with the message
+    with app.app_context():
+        bot = accounts.get_user(db.session, "bot")
+        for _ in range(accounts.MAX_ACTIVE_TOKENS - 1):
+            accounts.issue_token(db.session, bot)
+        db.session.commit()
+    response = admin.post(f"/admin/users/{uid}/token", {"expires_days": ""})
+    assert response.status_code == 409 and "10 active API tokens" in response.get_data(as_text=True)
