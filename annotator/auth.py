@@ -88,7 +88,7 @@ def login():
         address = request.remote_addr or "?"
         pair, address_key = throttle.pair_key(name, address), throttle.address_key(address)
         cfg = current_app.config
-        now = utcnow()
+        now = throttle.utcnow()
         begin_write(db.session)
         wait = throttle.wait_seconds(db.session, pair, now)
         if wait:  # this name from this address waits; the password is not even looked at

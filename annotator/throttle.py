@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
-from .models import LoginFailure
+from .models import LoginFailure, utcnow  # noqa: F401  (utcnow: the login view's clock; tests replace it)
 
 
 @dataclass(frozen=True)

@@ -343,11 +343,11 @@ def test_failures_from_another_address_do_not_lock_the_user_out(app):
 def test_a_pair_backs_off_exponentially_and_its_wait_is_not_a_password_check(app, monkeypatch):
     from datetime import timedelta
 
-    from annotator import auth, models
+    from annotator import models, throttle
 
     add_user(app, "ann")
     clock = [models.utcnow()]
-    monkeypatch.setattr(auth, "utcnow", lambda: clock[0])
+    monkeypatch.setattr(throttle, "utcnow", lambda: clock[0])
     limit = app.config["LOGIN_MAX_FAILURES"]
     for _ in range(limit):
         assert _login_from(app, "ann", "guess guess", "198.51.100.7").status_code == 401
@@ -374,10 +374,10 @@ def test_a_pair_backs_off_exponentially_and_its_wait_is_not_a_password_check(app
 def test_the_longest_wait_is_capped(app, monkeypatch):
     from datetime import timedelta
 
-    from annotator import auth, models
+    from annotator import models, throttle
 
     clock = [models.utcnow()]
-    monkeypatch.setattr(auth, "utcnow", lambda: clock[0])
+    monkeypatch.setattr(throttle, "utcnow", lambda: clock[0])
     longest = app.config["LOGIN_LOCKOUT_SECONDS"]
     for _ in range(40):
         _login_from(app, "nobody", "guess guess", "198.51.100.7")
