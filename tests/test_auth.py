@@ -95,8 +95,12 @@ def test_secure_cookie_when_https_is_configured(monkeypatch, database_uri):
     app = make_app(database_uri)
     add_user(app, "ann")
     browser = Browser(app.test_client())
-    response = browser.login("ann", "correct horse")
-    assert "Secure" in response.headers["Set-Cookie"]
+    https = {"base_url": "https://localhost"}  # a Secure cookie only travels over https, as in a browser
+    browser.get("/login", **https)
+    response = browser.post("/login", {"name": "ann", "password": "correct horse"}, headers={"Referer": "https://localhost/login"}, **https)
+    assert response.status_code == 302  # really logged in (over http the CSRF cookie would not come back)
+    session_cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
+    assert "Secure" in session_cookie
     assert "Strict-Transport-Security" in response.headers
     with app.app_context():
         db.engine.dispose()
