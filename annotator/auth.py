@@ -4,14 +4,14 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, url_for
-from flask_login import LoginManager, login_user, logout_user
+from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from . import accounts, throttle
 from .db import begin_write, db
-from .models import User
+from .models import User, utcnow
 from .security import bearer_token, json_error, public, wants_json
 
 bp = Blueprint("auth", __name__)
@@ -27,12 +27,21 @@ class LoginForm(FlaskForm):
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
+def _load_user(cookie_id: str) -> User | None:
+    """The user a session or remember-me cookie names ("<id>:<generation>:<login time>", User.get_id),
+    if that login has not been ended since (the user's generation moved on) nor outlived the
+    remember-me lifetime. An id without a generation is from before sessions could be ended: refused."""
     try:
-        user = db.session.get(User, int(user_id))
+        user_id, generation, started = (int(part) for part in cookie_id.split(":"))
     except ValueError:
         return None
-    return user if user is not None and user.active else None
+    if utcnow().timestamp() - started > current_app.config["REMEMBER_DAYS"] * 86400:
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or user.session_generation != generation:
+        return None
+    user.session_started = started  # get_id() gives the same id back (Flask-Login rewrites the session with it)
+    return user
 
 
 @login_manager.request_loader
@@ -42,7 +51,10 @@ def _load_user_from_token(_request) -> User | None:  # noqa: ANN001
         return None
     if "api_token_user" in g:  # already looked up by security's CSRF check on this request
         return g.api_token_user
-    return accounts.user_for_token(db.session, token)
+    try:
+        return accounts.user_for_token(db.session, token)
+    except accounts.TokenExpired:
+        return None
 
 
 @login_manager.unauthorized_handler
@@ -53,8 +65,12 @@ def _unauthorized():
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never redirect a user off the site after login."""
-    if not target:
+    """Only same-site paths: never redirect a user off the site after login.
+
+    Control characters (CR/LF would split the Location header) and backslashes
+    (browsers read "/\\host" as "//host") are refused outright.
+    """
+    if not target or any(ord(c) < 32 or ord(c) == 127 or c == "\\" for c in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -69,29 +85,35 @@ def login():
     status = 200
     if form.validate_on_submit():
         name = form.name.data.strip()
-        keys = [f"user:{name.lower()}", f"ip:{request.remote_addr or '?'}"]
+        address = request.remote_addr or "?"
+        pair, address_key = throttle.pair_key(name, address), throttle.address_key(address)
         cfg = current_app.config
+        now = throttle.utcnow()
         begin_write(db.session)
-        wait = throttle.locked_for(db.session, keys)
-        if wait:
+        wait = throttle.wait_seconds(db.session, pair, now)
+        if wait:  # this name from this address waits; the password is not even looked at
             db.session.rollback()
-            minutes = (wait + 59) // 60
-            flash(f"Too many failed logins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.", "error")
+            unit = "second" if wait == 1 else "seconds"
+            flash(f"Too many failed logins. Try again in {wait} {unit}.", "error")
             return render_template("login.html", form=form), 429
-        user = accounts.find_user_for_login(db.session, name)
-        if user is not None and user.check_password(form.password.data):
+        user = accounts.authenticate(db.session, name, form.password.data)
+        if user is not None:
             if not user.active:
                 db.session.rollback()
                 flash("This account has been deactivated. Ask an admin.", "error")
                 return render_template("login.html", form=form), 403
-            throttle.clear(db.session, keys[:1])
+            throttle.clear(db.session, [pair])
             db.session.commit()
+            user.session_started = int(now.timestamp())
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
-        # A user name locks after a few failures; an address only after many, since a newsroom or a
-        # class of annotators often shares one address (NAT) and one person's typos must not lock out the rest.
-        limits = {keys[0]: cfg["LOGIN_MAX_FAILURES"], keys[1]: cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]}
-        throttle.record_failure(db.session, limits, cfg["LOGIN_LOCKOUT_SECONDS"])
+        limits = throttle.Limits(
+            free_failures=cfg["LOGIN_MAX_FAILURES"],
+            address_ceiling=cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+            longest_delay=cfg["LOGIN_LOCKOUT_SECONDS"],
+            window=cfg["LOGIN_WINDOW_SECONDS"],
+        )
+        throttle.record_failure(db.session, pair, address_key, limits, now)
         db.session.commit()
         flash("Wrong user name or password.", "error")
         status = 401
@@ -103,6 +125,14 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
+    """Ends this session and its remember-me cookie for good, copies included: a signed cookie cannot be
+    recalled, so the user's session generation moves on, which ends their other sessions too."""
+    if current_user.is_authenticated and bearer_token() is None:
+        begin_write(db.session)
+        user = db.session.get(User, current_user.id)
+        if user is not None:
+            accounts.end_sessions(user)
+        db.session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

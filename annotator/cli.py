@@ -224,17 +224,28 @@ def users_activate(name: str) -> None:
     click.echo(f"{name} activated")
 
 
+@users_group.command("logout")
+@click.argument("name")
+@with_appcontext
+def users_logout(name: str) -> None:
+    """End every session of a user on every device (remember-me cookies too); API tokens stay."""
+    _commit_or_fail(lambda: accounts.end_sessions(accounts.get_user(db.session, name)))
+    click.echo(f"{name} is logged out everywhere")
+
+
 @users_group.command("token")
 @click.argument("name")
 @click.option("--revoke", is_flag=True, help="Revoke the user's tokens instead of issuing one.")
+@click.option("--expires-days", type=click.IntRange(1, accounts.MAX_TOKEN_DAYS), default=None,
+              help="The token stops working after this many days (default: until revoked).")
 @with_appcontext
-def users_token(name: str, revoke: bool) -> None:
-    """Issue an API token (printed once) or revoke a user's tokens."""
+def users_token(name: str, revoke: bool, expires_days: int | None) -> None:
+    """Issue an API token (printed once) or revoke a user's tokens; at most 10 active tokens per user."""
     if revoke:
         count = _commit_or_fail(lambda: accounts.revoke_tokens(db.session, accounts.get_user(db.session, name)))
         click.echo(f"revoked {count} token(s) of {name}")
         return
-    token = _commit_or_fail(lambda: accounts.issue_token(db.session, accounts.get_user(db.session, name)))
+    token = _commit_or_fail(lambda: accounts.issue_token(db.session, accounts.get_user(db.session, name), expires_days))
     click.echo(token)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -64,9 +65,16 @@ def configure(app: Flask, overrides: Mapping[str, Any]) -> None:
         LOGIN_MAX_FAILURES=int(os.environ.get("ANNOTATOR_LOGIN_MAX_FAILURES", 5)),
         LOGIN_MAX_FAILURES_PER_ADDRESS=int(os.environ.get("ANNOTATOR_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)),
         LOGIN_LOCKOUT_SECONDS=int(os.environ.get("ANNOTATOR_LOGIN_LOCKOUT_SECONDS", 300)),
+        LOGIN_WINDOW_SECONDS=int(os.environ.get("ANNOTATOR_LOGIN_WINDOW_SECONDS", 3600)),
         PROXY_COUNT=int(os.environ.get("ANNOTATOR_PROXY_COUNT", 0)),
     )
     app.config.update(overrides)
+    # How long "keep me logged in" lasts, checked on the server too (auth._load_user): every worker reads
+    # the same environment. Also the longest a session may last.
+    app.config.setdefault("REMEMBER_DAYS", int(os.environ.get("ANNOTATOR_REMEMBER_DAYS", 30)))
+    if app.config["REMEMBER_DAYS"] < 1:
+        raise ValueError("ANNOTATOR_REMEMBER_DAYS must be at least 1")
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=app.config["REMEMBER_DAYS"])
     if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:
         # A server connection can drop while pooled; a SQLite file cannot, so it skips the ping per checkout.
         is_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")

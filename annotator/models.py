@@ -78,6 +78,19 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16), default="annotator")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Goes up when every session of the user must end (logout, new password, new role, "log out
+    # everywhere", deactivation): it is part of the id in the session and remember-me cookies, and a
+    # cookie naming an older generation no longer logs anyone in (auth._load_user).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    # When the session (or remember-me cookie) being built or read was opened, in Unix seconds; not a
+    # column: it travels in the cookie, through get_id().
+    session_started = None  # int | None
+
+    def get_id(self) -> str:
+        """Flask-Login's id in the session and remember-me cookies: "<id>:<generation>:<login time>"."""
+        started = self.session_started if self.session_started is not None else int(utcnow().timestamp())
+        return f"{self.id}:{self.session_generation or 0}:{started}"
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
@@ -103,18 +116,24 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: never
+    # Written at most once a minute per token (accounts.user_for_token), not on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
 
 
 class LoginFailure(db.Model):
-    """Failed logins per key (user name or client address), for throttling across workers."""
+    """Failed logins per key ((user name, client address) pair, or client address), for throttling across workers."""
 
     __tablename__ = "login_failures"
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     first_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The latest failure: the count is forgotten after a quiet window (throttle.py).
+    last_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # No login of this pair before then (a growing delay, not a lock anyone can set for someone else).
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

@@ -192,19 +192,26 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _token_or_csrf():
-        """A request that carries a Bearer token is that token's user, read or write: a bad token is a 401
-        even beside a valid session cookie (else a script with a revoked token would silently act as
-        whoever is logged in), as is a token for someone other than the session's user. Writes
-        with a valid token need no CSRF token; other writes do."""
+        """A request that carries a Bearer token is that token's user, read or write, whatever cookies come
+        with it: a script that keeps cookies (requests.Session) has a session cookie after loading one
+        page, and that cookie is neither read nor trusted. A bad token is a 401 even beside a valid
+        session cookie (else a script with a revoked token would silently act as whoever is logged in).
+        Writes with a valid token need no CSRF token (a page cannot make a browser send the header);
+        other writes do."""
         unsafe = request.method in UNSAFE_METHODS
         token = bearer_token()
         if token is not None:
             from . import accounts
             from .db import db
 
-            user = g.api_token_user = accounts.user_for_token(db.session, token)  # auth's request loader reuses it
-            if user is None or (current_user.is_authenticated and current_user.id != user.id):
+            try:
+                user = g.api_token_user = accounts.user_for_token(db.session, token)  # auth's request loader reuses it
+            except accounts.TokenExpired as exc:
+                return json_error(401, str(exc))
+            if user is None:
                 return json_error(401, "invalid or revoked API token")
+            # The user of this request, set before Flask-Login would look at the session cookie.
+            g._login_user = user
             if unsafe:
                 g.csrf_valid = True  # as CSRFProtect marks a checked request: the forms' own CSRF field then agrees
             return None

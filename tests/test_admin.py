@@ -60,12 +60,15 @@ def world(app):
         begin_write(s)
         correction = resegment.merge_with_next(s, s.scalar(select(Sentence.id).where(Sentence.article_id == article.id, Sentence.index == 1)), None)
         s.commit()
-        return {"project": project.id, "article": article.id, "ann": ann.id, "entry": correction.entry_id}
+        accounts.issue_token(s, ann)
+        s.commit()
+        token = s.scalar(select(ApiToken.id).where(ApiToken.user_id == ann.id))
+        return {"project": project.id, "article": article.id, "ann": ann.id, "entry": correction.entry_id, "token": token}
 
 
 # ----------------------------------------------------------------- roles
 def admin_urls(app, world) -> list[tuple[str, str, str]]:
-    values = {"project_id": world["project"], "article_id": world["article"], "user_id": world["ann"], "version": 1, "entry_id": world["entry"]}
+    values = {"project_id": world["project"], "article_id": world["article"], "user_id": world["ann"], "version": 1, "entry_id": world["entry"], "token_id": world["token"]}
     out = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():

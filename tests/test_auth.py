@@ -37,7 +37,7 @@ def test_login_is_throttled_after_repeated_failures(app, browser):
     other = Browser(app.test_client())
     assert other.login("ann", "correct horse").status_code == 429
     with app.app_context():
-        assert db.session.get(LoginFailure, "user:ann").failures == limit
+        assert db.session.get(LoginFailure, "pair:127.0.0.1|ann").failures == limit
 
 
 def test_inactive_user_cannot_log_in(app, browser):
@@ -95,8 +95,12 @@ def test_secure_cookie_when_https_is_configured(monkeypatch, database_uri):
     app = make_app(database_uri)
     add_user(app, "ann")
     browser = Browser(app.test_client())
-    response = browser.login("ann", "correct horse")
-    assert "Secure" in response.headers["Set-Cookie"]
+    https = {"base_url": "https://localhost"}  # a Secure cookie only travels over https, as in a browser
+    browser.get("/login", **https)
+    response = browser.post("/login", {"name": "ann", "password": "correct horse"}, headers={"Referer": "https://localhost/login"}, **https)
+    assert response.status_code == 302  # really logged in (over http the CSRF cookie would not come back)
+    session_cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
+    assert "Secure" in session_cookie
     assert "Strict-Transport-Security" in response.headers
     with app.app_context():
         db.engine.dispose()
@@ -130,3 +134,446 @@ def test_user_names_are_one_person_whatever_their_case(app, browser):
         with pytest.raises(accounts.AccountError, match="differ only in case"):
             accounts.create_user(db.session, "ALICE", "annotator", "another password")
         db.session.rollback()
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/x%0d%0aSet-Cookie:%20a=b", "/x%0aLocation:%20http://evil.example/", "/%0d/evil.example", "/\\evil.example", "/x%00y"],
+)
+def test_next_parameter_with_control_characters_is_a_safe_redirect_not_a_500(app, browser, target):
+    add_user(app, "ann")
+    browser.get("/login")
+    response = browser.post(f"/login?next={target}", {"name": "ann", "password": "correct horse"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_next_parameter_keeps_a_local_path_with_its_query(app, browser):
+    add_user(app, "ann")
+    browser.get("/login")
+    response = browser.post("/login?next=/review/%3Fpage%3D2", {"name": "ann", "password": "correct horse"})
+    assert response.headers["Location"] == "/review/?page=2"
+
+
+@pytest.mark.parametrize("who", ["unknown", "no password", "inactive", "existing"])
+def test_every_login_checks_one_password_hash_of_the_same_method(app, browser, monkeypatch, who):
+    """Unknown names (and users who cannot log in) cost the same hash check as a real one: the login's
+    time does not tell which names exist (bench/bench_login_timing.py measures it on real scrypt)."""
+    from annotator import accounts, models
+
+    add_user(app, "ann")
+    with app.app_context():
+        accounts.create_user(db.session, "imported", "annotator", None)
+        accounts.get_user(db.session, "ann").active = who != "inactive"
+        db.session.commit()
+    checked: list[str] = []
+    real = models.check_password_hash
+
+    def counting(pwhash: str, password: str) -> bool:
+        checked.append(pwhash.split("$", 1)[0])
+        return real(pwhash, password)
+
+    monkeypatch.setattr(models, "check_password_hash", counting)
+    name = {"unknown": "nobody", "no password": "imported", "inactive": "ann", "existing": "ann"}[who]
+    response = browser.login(name, "a wrong password")
+    assert response.status_code == 401
+    assert "Wrong user name or password" in response.get_data(as_text=True)
+    assert checked == [models.PASSWORD_METHOD]
+
+
+# ----------------------------------------------------------------- sessions end when they should
+def _cookies(browser: Browser) -> dict[str, str]:
+    return {name: browser.client.get_cookie(name).value for name in ("session", "remember_token") if browser.client.get_cookie(name)}
+
+
+def _replay(app, cookies: dict[str, str]) -> Browser:
+    """Another client (an attacker, another device) holding a copy of these cookies."""
+    other = Browser(app.test_client())
+    for name, value in cookies.items():
+        other.client.set_cookie(name, value)
+    return other
+
+
+def _logged_in(browser: Browser) -> bool:
+    return browser.client.get("/").status_code == 200
+
+
+def _remembered_login(app, name: str = "ann", password: str = "correct horse") -> Browser:
+    browser = Browser(app.test_client())
+    browser.get("/login")
+    assert browser.post("/login", {"name": name, "password": password, "remember": "y"}).status_code == 302
+    assert browser.client.get_cookie("remember_token") is not None
+    return browser
+
+
+def test_logout_ends_the_session_and_its_copies_for_good(app):
+    add_user(app, "ann")
+    browser = _remembered_login(app)
+    copied = _cookies(browser)
+    assert _logged_in(_replay(app, copied)) and _logged_in(_replay(app, {"remember_token": copied["remember_token"]}))
+    browser.get("/")
+    browser.post("/logout")
+    assert not _logged_in(browser)
+    assert not _logged_in(_replay(app, copied)), "the session cookie from before the logout still logs in"
+    assert not _logged_in(_replay(app, {"remember_token": copied["remember_token"]})), "the remember-me cookie outlived the logout"
+    assert _logged_in(_remembered_login(app))  # logging in again works
+
+
+@pytest.mark.parametrize("how", ["cli password", "admin password", "admin role", "admin logout everywhere", "cli logout", "deactivate"])
+def test_password_role_and_log_out_everywhere_end_every_session_of_the_user(app, how):
+    from annotator import accounts
+
+    ann = add_user(app, "ann")
+    add_user(app, "other")
+    add_user(app, "boss", "admin")
+    sessions = [_remembered_login(app), _remembered_login(app)]
+    bystander = _remembered_login(app, "other")
+    copies = [_cookies(b) for b in sessions]
+    remember_only = _replay(app, {"remember_token": copies[0]["remember_token"]})
+    assert all(_logged_in(b) for b in sessions) and _logged_in(remember_only)
+    admin = Browser(app.test_client())
+    admin.login("boss", "correct horse")
+    runner = app.test_cli_runner()
+    if how == "cli password":
+        result = runner.invoke(args=["users", "password", "ann", "--password-stdin"], input="a brand new one\n")
+        assert result.exit_code == 0, result.output
+    elif how == "admin password":
+        assert admin.post(f"/admin/users/{ann}/password", {"password": "a brand new one"}).status_code == 302
+    elif how == "admin role":
+        assert admin.post(f"/admin/users/{ann}/role", {"role": "reviewer"}).status_code == 302
+    elif how == "admin logout everywhere":
+        response = admin.post(f"/admin/users/{ann}/logout")
+        assert response.status_code == 302
+        assert "logged out everywhere" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    elif how == "cli logout":
+        result = runner.invoke(args=["users", "logout", "ann"])
+        assert result.exit_code == 0 and "ann" in result.output, result.output
+    else:
+        assert admin.post(f"/admin/users/{ann}/deactivate").status_code == 302
+    assert not any(_logged_in(b) for b in sessions)
+    assert not any(_logged_in(_replay(app, c)) for c in copies)
+    assert not _logged_in(_replay(app, {"remember_token": copies[0]["remember_token"]}))
+    assert _logged_in(bystander) and _logged_in(admin), "another user's session ended too"
+    if how != "deactivate":
+        password = "a brand new one" if "password" in how else "correct horse"
+        assert _logged_in(_remembered_login(app, "ann", password))
+    with app.app_context():
+        assert accounts.get_user(db.session, "ann").session_generation == 1
+
+
+def test_a_failed_role_change_or_password_leaves_sessions_alone(app):
+    add_user(app, "boss", "admin")
+    ann = add_user(app, "ann")
+    session = _remembered_login(app)
+    admin = Browser(app.test_client())
+    admin.login("boss", "correct horse")
+    assert admin.post(f"/admin/users/{ann}/password", {"password": "short"}).status_code == 400
+    assert admin.post(f"/admin/users/{ann}/role", {"role": "annotator"}).status_code == 302  # the same role: nothing changes
+    assert _logged_in(session)
+
+
+def test_remember_me_lasts_30_days_by_default_and_is_checked_on_the_server(app, monkeypatch):
+    from datetime import timedelta
+
+    from annotator import auth
+
+    add_user(app, "ann")
+    browser = _remembered_login(app)
+    cookie = browser.client.get_cookie("remember_token")
+    assert cookie.expires is not None
+    from annotator.models import utcnow
+
+    days = (cookie.expires - utcnow()).total_seconds() / 86400
+    assert 29.9 < days <= 30.0
+    remembered = {"remember_token": cookie.value}
+    assert _logged_in(_replay(app, remembered))
+    # a month on, a copy of the cookie kept past its expiry (or a clock-skewed browser) no longer logs in
+    later = utcnow() + timedelta(days=30, minutes=1)
+    monkeypatch.setattr(auth, "utcnow", lambda: later)
+    assert not _logged_in(_replay(app, remembered))
+    assert not _logged_in(browser), "the session opened by that login outlived the remember-me lifetime"
+
+
+def test_remember_me_lifetime_is_set_by_annotator_remember_days(monkeypatch, database_uri):
+    from annotator.models import utcnow
+
+    from .conftest import make_app
+
+    monkeypatch.setenv("ANNOTATOR_REMEMBER_DAYS", "7")
+    app = make_app(database_uri)
+    add_user(app, "ann")
+    cookie = _remembered_login(app).client.get_cookie("remember_token")
+    assert 6.9 < (cookie.expires - utcnow()).total_seconds() / 86400 <= 7.0
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_session_cookie_from_before_the_upgrade_logs_nobody_in(app):
+    """Cookies that carry only the user id (no generation) were made before sessions could be ended."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    ann = add_user(app, "ann")
+    with app.test_request_context():
+        serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+        old = serializer.dumps({"_user_id": str(ann), "_fresh": True})
+    assert not _logged_in(_replay(app, {"session": old}))
+
+
+# ----------------------------------------------------------------- throttling: (name, address) pairs, backoff
+def _from(address: str) -> dict:
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
+def _login_from(app, name: str, password: str, address: str):
+    browser = Browser(app.test_client())
+    browser.get("/login", **_from(address))
+    return browser.post("/login", {"name": name, "password": password}, **_from(address))
+
+
+def _message(response) -> str:
+    import re
+
+    return " ".join(re.findall(r'<p class="flash[^"]*"[^>]*>(.*?)</p>', response.get_data(as_text=True), re.S)).strip()
+
+
+def test_failures_from_another_address_do_not_lock_the_user_out(app):
+    add_user(app, "ann")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"] * 3):
+        assert _login_from(app, "ann", "guess guess", "198.51.100.7").status_code in (401, 429)
+    assert _login_from(app, "ann", "guess guess", "198.51.100.7").status_code == 429
+    assert _login_from(app, "ann", "correct horse", "203.0.113.5").status_code == 302
+
+
+def test_a_pair_backs_off_exponentially_and_its_wait_is_not_a_password_check(app, monkeypatch):
+    from datetime import timedelta
+
+    from annotator import models, throttle
+
+    add_user(app, "ann")
+    clock = [models.utcnow()]
+    monkeypatch.setattr(throttle, "utcnow", lambda: clock[0])
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    for _ in range(limit):
+        assert _login_from(app, "ann", "guess guess", "198.51.100.7").status_code == 401
+    waits = []
+    for _ in range(4):
+        response = _login_from(app, "ann", "correct horse", "198.51.100.7")  # even the right password waits
+        assert response.status_code == 429
+        with app.app_context():
+            row = db.session.get(LoginFailure, "pair:198.51.100.7|ann")
+            waits.append(round((row.locked_until - clock[0]).total_seconds()))
+        clock[0] = row.locked_until - timedelta(seconds=0.5)
+        assert _login_from(app, "ann", "guess guess", "198.51.100.7").status_code == 429  # not yet: not counted
+        clock[0] = row.locked_until + timedelta(seconds=0.1)
+        assert _login_from(app, "ann", "guess guess", "198.51.100.7").status_code == 401
+    assert waits == [1, 2, 4, 8]
+    with app.app_context():
+        assert db.session.get(LoginFailure, "pair:198.51.100.7|ann").failures == limit + 4
+    clock[0] += timedelta(seconds=16.5)
+    assert _login_from(app, "ann", "correct horse", "198.51.100.7").status_code == 302
+    with app.app_context():
+        assert db.session.get(LoginFailure, "pair:198.51.100.7|ann") is None  # a success forgives the pair
+
+
+def test_the_longest_wait_is_capped(app, monkeypatch):
+    from datetime import timedelta
+
+    from annotator import models, throttle
+
+    clock = [models.utcnow()]
+    monkeypatch.setattr(throttle, "utcnow", lambda: clock[0])
+    longest = app.config["LOGIN_LOCKOUT_SECONDS"]
+    for _ in range(40):
+        _login_from(app, "nobody", "guess guess", "198.51.100.7")
+        clock[0] += timedelta(seconds=longest + 1)
+    with app.app_context():
+        row = db.session.get(LoginFailure, "pair:198.51.100.7|nobody")
+        assert row.failures > 20 and (row.locked_until - row.last_at).total_seconds() == longest
+
+
+def test_the_address_ceiling_slows_failures_but_lets_colleagues_with_their_password_in(database_uri):
+    from .conftest import make_app
+
+    app = make_app(database_uri, LOGIN_MAX_FAILURES_PER_ADDRESS=10)
+    for name in ("ann", "bob", "cat"):
+        add_user(app, name)
+    newsroom = "192.0.2.1"
+    for i in range(10):  # someone behind the newsroom's NAT tries ten names once each
+        assert _login_from(app, f"guess{i}", "guess guess", newsroom).status_code == 401
+    # colleagues with the right password still log in from the same address
+    assert _login_from(app, "ann", "correct horse", newsroom).status_code == 302
+    assert _login_from(app, "bob", "correct horse", newsroom).status_code == 302
+    # but a failure from it now waits at once, not after LOGIN_MAX_FAILURES
+    assert _login_from(app, "cat", "a typo here", newsroom).status_code == 401
+    assert _login_from(app, "cat", "correct horse", newsroom).status_code == 429
+    assert _login_from(app, "guess0", "guess guess", newsroom).status_code == 401  # its first failure was free
+    assert _login_from(app, "guess0", "guess guess", newsroom).status_code == 429
+    # the same name elsewhere is not slowed
+    assert _login_from(app, "cat", "correct horse", "203.0.113.5").status_code == 302
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_the_wait_says_nothing_about_whether_the_name_exists(app):
+    add_user(app, "ann")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert _login_from(app, "ann", "guess guess", "198.51.100.7").status_code == 401
+        assert _login_from(app, "nobody", "guess guess", "198.51.100.7").status_code == 401
+    existing = _login_from(app, "ann", "guess guess", "198.51.100.7")
+    unknown = _login_from(app, "nobody", "guess guess", "198.51.100.7")
+    assert existing.status_code == unknown.status_code == 429
+    assert _message(existing) == _message(unknown) and "Too many failed logins" in _message(existing)
+    wrong = _login_from(app, "ann", "guess guess", "203.0.113.5")
+    assert _message(wrong) == _message(_login_from(app, "nobody", "guess guess", "203.0.113.5"))
+
+
+# ----------------------------------------------------------------- API tokens: ceiling, expiry, last use, revoke one
+def _token_works(app, token: str) -> bool:
+    response = app.test_client().get("/", headers={"Authorization": f"Bearer {token}"})
+    return response.status_code == 200
+
+
+def test_at_most_ten_active_tokens_per_user_with_a_clear_error(app):
+    from annotator import accounts
+
+    add_user(app, "bot")
+    with app.app_context():
+        bot = accounts.get_user(db.session, "bot")
+        tokens = [accounts.issue_token(db.session, bot) for _ in range(accounts.MAX_ACTIVE_TOKENS)]
+        db.session.commit()
+        assert accounts.MAX_ACTIVE_TOKENS == 10
+        with pytest.raises(accounts.AccountError, match="already has 10 active API tokens; revoke one first"):
+            accounts.issue_token(db.session, bot)
+        db.session.rollback()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "token", "bot"])
+    assert result.exit_code == 1 and "10 active API tokens" in result.output and "Traceback" not in result.output
+    assert all(_token_works(app, t) for t in tokens)
+    # a revoked or an expired token no longer counts
+    with app.app_context():
+        first = db.session.scalars(select_tokens_of(db.session, "bot")).first()
+        accounts.revoke_token(db.session, first)
+        db.session.commit()
+    assert runner.invoke(args=["users", "token", "bot"]).exit_code == 0
+
+
+def select_tokens_of(session, name: str):
+    from sqlalchemy import select
+
+    from annotator import accounts
+    from annotator.models import ApiToken
+
+    return select(ApiToken).where(ApiToken.user_id == accounts.get_user(session, name).id).order_by(ApiToken.id)
+
+
+def test_a_token_with_an_expiry_stops_working_then_with_401(app, monkeypatch):
+    from datetime import timedelta
+
+    from annotator import accounts
+    from annotator.models import utcnow
+
+    add_user(app, "bot")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "token", "bot", "--expires-days", "2"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[0]
+    forever = runner.invoke(args=["users", "token", "bot"]).output.strip().splitlines()[0]
+    assert _token_works(app, token) and _token_works(app, forever)
+    with app.app_context():
+        expires = db.session.scalars(select_tokens_of(db.session, "bot")).first().expires_at
+    assert timedelta(days=2) - timedelta(minutes=1) < expires - utcnow() <= timedelta(days=2)
+    later = utcnow() + timedelta(days=2, seconds=1)
+    monkeypatch.setattr(accounts, "utcnow", lambda: later)
+    response = app.test_client().get("/api/articles/1", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and "expired" in response.get_json()["error"]
+    assert _token_works(app, forever)
+    for bad in ("0", "-1", "x", "100000"):
+        result = runner.invoke(args=["users", "token", "bot", "--expires-days", bad])
+        assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+def test_last_use_is_written_at_most_once_a_minute_per_token(app, monkeypatch):
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    from annotator import accounts
+    from annotator.models import utcnow
+
+    add_user(app, "bot")
+    with app.app_context():
+        token = accounts.issue_token(db.session, accounts.get_user(db.session, "bot"))
+        db.session.commit()
+        engine = db.engine
+    writes: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # noqa: ANN001
+        if statement.lstrip().upper().startswith("UPDATE API_TOKENS"):
+            writes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for _ in range(5):
+            assert _token_works(app, token)
+        assert len(writes) == 1
+        with app.app_context():
+            first_use = db.session.scalars(select_tokens_of(db.session, "bot")).one().last_used_at
+        assert first_use is not None and abs((utcnow() - first_use).total_seconds()) < 60
+        later = utcnow() + timedelta(seconds=61)
+        monkeypatch.setattr(accounts, "utcnow", lambda: later)
+        for _ in range(3):
+            assert _token_works(app, token)
+        assert len(writes) == 2
+        with app.app_context():
+            assert db.session.scalars(select_tokens_of(db.session, "bot")).one().last_used_at == later
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_the_admin_page_lists_tokens_and_revokes_one(app):
+    import re
+
+    from annotator import accounts
+
+    uid = add_user(app, "bot")
+    add_user(app, "boss", "admin")
+    admin = Browser(app.test_client())
+    admin.login("boss", "correct horse")
+    page = admin.post(f"/admin/users/{uid}/token", {"expires_days": "30"})
+    assert page.status_code == 200
+    kept = re.search(r'<pre class="token" id="token">([^<]+)</pre>', page.get_data(as_text=True)).group(1)
+    page = admin.post(f"/admin/users/{uid}/token", {"expires_days": ""})
+    gone = re.search(r'<pre class="token" id="token">([^<]+)</pre>', page.get_data(as_text=True)).group(1)
+    assert _token_works(app, gone)  # a first use, shown on the page
+    listing = admin.get(f"/admin/users/{uid}").get_data(as_text=True)
+    table = listing[listing.index('id="tokens"'):]
+    for heading in ("Issued", "Last used", "Expires", "State"):
+        assert heading in table
+    assert "never" in table and "valid" in table
+    with app.app_context():
+        rows = db.session.scalars(select_tokens_of(db.session, "bot")).all()
+        assert rows[0].expires_at is not None and rows[1].expires_at is None and rows[1].last_used_at is not None
+        gone_id = rows[1].id
+    assert f'action="/admin/users/{uid}/tokens/{gone_id}/revoke"' in listing
+    response = admin.post(f"/admin/users/{uid}/tokens/{gone_id}/revoke")
+    assert response.status_code == 302
+    assert not _token_works(app, gone) and _token_works(app, kept)
+    # a token of another user, or none at all: 404, nothing changed
+    other = add_user(app, "other")
+    assert admin.post(f"/admin/users/{other}/tokens/{rows[0].id}/revoke").status_code == 404
+    assert admin.post(f"/admin/users/{uid}/tokens/99999/revoke").status_code == 404
+    assert _token_works(app, kept)
+    # bad expiry: 400 with a message, no token issued
+    for bad in ("0", "-3", "abc", "99999999999999999999"):
+        response = admin.post(f"/admin/users/{uid}/token", {"expires_days": bad})
+        assert response.status_code == 400, bad
+    with app.app_context():
+        assert len(db.session.scalars(select_tokens_of(db.session, "bot")).all()) == 2
+    # beyond the ceiling: 409 with the message
+    with app.app_context():
+        bot = accounts.get_user(db.session, "bot")
+        for _ in range(accounts.MAX_ACTIVE_TOKENS - 1):
+            accounts.issue_token(db.session, bot)
+        db.session.commit()
+    response = admin.post(f"/admin/users/{uid}/token", {"expires_days": ""})
+    assert response.status_code == 409 and "10 active API tokens" in response.get_data(as_text=True)

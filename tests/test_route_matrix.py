@@ -93,6 +93,7 @@ class World:
     relation_shared_a: str
     span_shared_b: str
     seg_entry: int | None
+    token_ids: dict[str, int] = field(default_factory=dict)  # role -> id of its API token
 
 
 def _sentence_ids(session, article_id: int) -> list[int]:
@@ -153,6 +154,7 @@ def seed(app, content: Content | None = None) -> World:
         tokens = {role: accounts.issue_token(s, user) for role, user in users.items()}
         ids = dict(s.execute(select(Article.external_id, Article.id).where(Article.project_id == project.id)).all())
         user_ids = {role: user.id for role, user in users.items()}
+        token_ids = {role: s.scalar(select(models.ApiToken.id).where(models.ApiToken.user_id == user.id)) for role, user in users.items()}
         project_id = project.id
         s.commit()
 
@@ -200,6 +202,7 @@ def seed(app, content: Content | None = None) -> World:
             relation_shared_a=f"{SECRET}-rel-s",
             span_shared_b="B-own-quote-s",
             seg_entry=seg_entry,
+            token_ids=token_ids,
         )
         s.remove()
     return world
@@ -223,6 +226,7 @@ ARG_VALUES: dict[str, Callable[[Any, World, bool], Any]] = {
     "version": lambda rule, w, shared: 1,
     "entry_id": lambda rule, w, shared: w.seg_entry,
     "filename": lambda rule, w, shared: "css/app.css",
+    "token_id": lambda rule, w, shared: w.token_ids["annotator"],
 }
 
 

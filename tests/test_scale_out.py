@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -107,8 +108,16 @@ def test_another_process_sees_the_same_session_and_lock(app, database_uri):
     world = seed(app)
     browser = caller(app, world, "reviewer")
     add_user(app, "locked")
-    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
-        Browser(app.test_client()).login("locked", "wrong password")
+    # failures until the pair's wait is a minute or more (1 s, 2 s, 4 s ...), each after the previous wait,
+    # on a clock that stands still between them: the other process, on the real clock, must see the wait
+    from annotator import models, throttle
+
+    now = [models.utcnow()]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(throttle, "utcnow", lambda: now[0])
+        for i in range(app.config["LOGIN_MAX_FAILURES"] + 6):
+            assert Browser(app.test_client()).login("locked", "wrong password").status_code == 401
+            now[0] += timedelta(seconds=2 ** max(0, i - app.config["LOGIN_MAX_FAILURES"] + 1) + 0.1)
     run = subprocess.run(
         [sys.executable, "-c", SECOND_PROCESS, database_uri, browser.client.get_cookie("session").value, "locked"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,

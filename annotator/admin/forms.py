@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import FloatField, HiddenField, IntegerField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import accounts, labelschema
@@ -76,6 +76,12 @@ class UserCreateForm(FlaskForm):
 
 class PasswordForm(FlaskForm):
     password = PasswordField("New password", validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD, max=1024)])
+
+
+class TokenForm(FlaskForm):
+    expires_days = IntegerField(
+        "Expires after (days)", validators=[Optional(), NumberRange(min=1, max=accounts.MAX_TOKEN_DAYS)]
+    )
 
 
 class RoleForm(FlaskForm):

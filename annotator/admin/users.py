@@ -6,10 +6,10 @@ from sqlalchemy import func, select
 
 from .. import accounts
 from ..db import db
-from ..models import ApiToken, Assignment, User
+from ..models import ApiToken, Assignment, User, utcnow
 from ..security import roles_required
 from . import bp, form_status, write
-from .forms import ActionForm, PasswordForm, RoleForm, UserCreateForm
+from .forms import ActionForm, PasswordForm, RoleForm, TokenForm, UserCreateForm
 
 
 def user_or_404(user_id: int) -> User:
@@ -49,15 +49,25 @@ def user(user_id: int):
     return _detail(user_or_404(user_id))
 
 
-def _detail(user: User, status: int = 200, password_form: PasswordForm | None = None, role_form: RoleForm | None = None):
-    tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc())).all()
+def _detail(
+    user: User,
+    status: int = 200,
+    password_form: PasswordForm | None = None,
+    role_form: RoleForm | None = None,
+    token_form: TokenForm | None = None,
+):
+    tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())).all()
     return (
         render_template(
             "admin/user.html",
             user=user,
             tokens=tokens,
+            now=utcnow(),
+            max_tokens=accounts.MAX_ACTIVE_TOKENS,
+            max_token_days=accounts.MAX_TOKEN_DAYS,
             password_form=password_form or PasswordForm(formdata=None),
             role_form=role_form or RoleForm(formdata=None, role=user.role),
+            token_form=token_form or TokenForm(formdata=None),
             action=ActionForm(formdata=None),
         ),
         status,
@@ -102,6 +112,17 @@ def user_revoke(user_id: int):
     return _act(user, lambda: accounts.revoke_tokens(db.session, user), f"Every API token of {user.name} is revoked.")
 
 
+@bp.route("/users/<int:user_id>/logout", methods=["POST"])
+@roles_required("admin")
+def user_logout(user_id: int):
+    user = user_or_404(user_id)
+    return _act(
+        user,
+        lambda: accounts.end_sessions(user),
+        f"{user.name} is logged out everywhere: every session and remember-me cookie of theirs has ended (API tokens stay).",
+    )
+
+
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
 @roles_required("admin")
 def user_role(user_id: int):
@@ -137,14 +158,25 @@ def user_password(user_id: int):
 def user_token(user_id: int):
     """A new API token, shown on this response only (never stored in clear, never put in a redirect or flash)."""
     user = user_or_404(user_id)
-    form = ActionForm()
+    form = TokenForm()
     if not form.validate_on_submit():
-        return _detail(user, 400)
+        return _detail(user, 400, token_form=form)
     if not user.active:
         flash(f"{user.name} is deactivated: reactivate them before issuing a token.", "error")
-        return _detail(user, 409)
-    token, error = write(lambda: accounts.issue_token(db.session, user), accounts.AccountError)
+        return _detail(user, 409, token_form=form)
+    token, error = write(lambda: accounts.issue_token(db.session, user, form.expires_days.data), accounts.AccountError)
     if error:
         flash(error, "error")
-        return _detail(user, 409)
-    return render_template("admin/token.html", user=user, token=token)
+        return _detail(user, 409, token_form=form)
+    return render_template("admin/token.html", user=user, token=token, days=form.expires_days.data)
+
+
+@bp.route("/users/<int:user_id>/tokens/<int:token_id>/revoke", methods=["POST"])
+@roles_required("admin")
+def user_token_revoke(user_id: int, token_id: int):
+    user = user_or_404(user_id)
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        abort(404, f"{user.name} has no API token {token_id}.")
+    issued = token.created_at
+    return _act(user, lambda: accounts.revoke_token(db.session, token), f"The API token of {user.name} issued {issued:%Y-%m-%d %H:%M} UTC is revoked.")
