@@ -371,8 +371,9 @@ def projects_members(project: str, changes: tuple[str, ...]) -> None:
 def import_command(project: str, paths: tuple[str, ...], on_duplicate: str) -> None:
     """Import articles from .txt, .jsonl, .csv files or folders ('-' reads JSONL from stdin).
 
-    Each file is one transaction: a bad line rejects that whole file
-    (reported as FILE:LINE: reason) and the others still import.
+    Each file is all or nothing: a bad line rejects that whole file
+    (reported as FILE:LINE: reason) and the others still import. A big file is
+    stored in short chunks that stay invisible until the whole file is in.
     """
     try:
         p = projects.get_project(db.session, project)
@@ -390,9 +391,7 @@ def import_command(project: str, paths: tuple[str, ...], on_duplicate: str) -> N
                 continue  # folders may hold other files; named files must be importable
             try:
                 records = read_path(name, stdin=sys.stdin.buffer)
-                begin_write(db.session)
-                result = articles.store_articles(db.session, p, records, name, on_duplicate)  # type: ignore[arg-type]
-                db.session.commit()
+                result = articles.import_records(db.session, p, records, name, on_duplicate)  # type: ignore[arg-type]
                 total.merge(result)
             except IngestError as exc:
                 db.session.rollback()

@@ -79,6 +79,7 @@ from .models import (
     Sentence,
     Span,
     User,
+    visible_articles,
 )
 
 UNITS = ("article", "sentence")
@@ -648,7 +649,7 @@ def _batches(
     while True:
         query = (
             select(Article.id, Article.external_id, Article.title, Article.text, Article.meta)
-            .where(Article.project_id == project_id, Article.id > last_id)
+            .where(Article.project_id == project_id, Article.id > last_id, visible_articles())  # run on the cursor: no ORM filter
             .order_by(Article.id)
             .limit(batch_size)
         )

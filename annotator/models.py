@@ -12,6 +12,8 @@ from typing import Any
 from flask_login import UserMixin
 from sqlalchemy import (
     event,
+    or_,
+    select,
     JSON,
     Boolean,
     CheckConstraint,
@@ -25,7 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, with_loader_criteria
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import db
@@ -200,11 +202,50 @@ class Article(db.Model):
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The import that stored it in chunks (StagedImport.id). While that import is
+    # staged the article is invisible (see _hide_staged_articles); publishing
+    # deletes the StagedImport row, so the value stays as a harmless trace.
+    staged_import: Mapped[str | None] = mapped_column(String(32), index=True)
 
     project: Mapped[Project] = relationship(back_populates="articles")
     sentences: Mapped[list["Sentence"]] = relationship(
         back_populates="article", order_by="Sentence.index", cascade="all, delete-orphan", passive_deletes=True
     )
+
+
+class StagedImport(db.Model):
+    """A big import being stored in committed chunks: its articles stay invisible until this row goes.
+
+    Publishing deletes the row in one short transaction. A failed import deletes
+    its articles, then the row; a killed one leaves both, and the next import
+    deletes them once their owner (host:pid) is gone or `seen_at` is stale.
+    """
+
+    __tablename__ = "staged_imports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_uid)  # never reused, unlike an integer key
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    file: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(300))  # host:pid of the importing process
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # bumped by every chunk
+
+
+def visible_articles(cls=None):  # noqa: ANN001, ANN201
+    """The WHERE clause that leaves out staged articles; statements run on a bare connection add it themselves."""
+    cls = Article if cls is None else cls
+    return or_(cls.staged_import.is_(None), cls.staged_import.not_in(select(StagedImport.id)))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _hide_staged_articles(state) -> None:  # noqa: ANN001
+    """Every ORM SELECT that involves articles (pages, API, export, assignment, agreement, gold) skips staged ones.
+
+    Code that must see them (the import itself, its clean-up) passes
+    `execution_options(include_staged=True)` or uses Core statements.
+    """
+    if state.is_select and not state.execution_options.get("include_staged", False):
+        state.statement = state.statement.options(with_loader_criteria(Article, visible_articles, include_aliases=True))
 
 
 class Sentence(db.Model):

@@ -46,7 +46,7 @@ from . import agreement as ag
 from . import gold as gold_rules
 from . import labelschema
 from .db import begin_write, writer_queue
-from .models import Annotation, Article, CacheEntry, GoldLabel, Project, Relation, Sentence, Span, User
+from .models import Annotation, Article, CacheEntry, GoldLabel, Project, Relation, Sentence, Span, User, visible_articles
 
 # Bump when the shape or the meaning of the cached figures changes: old entries then miss.
 FORMAT = 4
@@ -118,7 +118,7 @@ ArticleRange = tuple[int, int]
 
 def _in_scope(head: ProjectHead, articles: ArticleRange | None) -> list[Any]:
     """WHERE clauses (on Article) for the project's articles, or those of them with ids in `articles`."""
-    clauses = [Article.project_id == head.id]
+    clauses = [Article.project_id == head.id, visible_articles()]  # Core statements: the ORM's filter of staged imports does not apply
     if articles is not None:
         clauses.append(Article.id.between(*articles))
     return clauses

@@ -546,3 +546,26 @@ def test_overview_shows_the_cached_agreement_headline_without_computing_it(app, 
         project_agreement.summary(db.session, world["project"])  # what the reviewer page does
     html = page(admin.get(url))
     assert 'id="agreement-headline"' in html and "Krippendorff" in html
+
+
+def test_upload_of_a_big_file_is_stored_in_chunks_and_shown_whole_or_not_at_all(app, admin, monkeypatch):
+    from annotator import articles
+    from annotator.models import StagedImport
+
+    monkeypatch.setattr(articles, "CHUNK_ARTICLES", 3)
+    new_project(admin)
+    with app.app_context():
+        pid = db.session.scalar(select(Project.id))
+    rows = [{"id": f"b{i}", "text": f"Story {i}. It has two sentences."} for i in range(10)]
+    # the last line names an id already there: the whole file is refused, nothing staged or stored
+    response = upload(admin, pid, ("seed.jsonl", jsonl([{"id": "b9", "text": "Already here."}])))
+    assert "Imported 1 new" in page(response)
+    response = upload(admin, pid, ("big.jsonl", jsonl(rows[:9] + [{"id": "b9", "text": "Again."}])))
+    assert "big.jsonl:10: article id &#39;b9&#39; already exists" in page(response)
+    assert count(app, Article) == 1 and count(app, StagedImport) == 0
+    response = upload(admin, pid, ("big.jsonl", jsonl(rows)), on_duplicate="skip")
+    assert "Imported 9 new, 0 updated, 1 skipped; 0 file(s) rejected." in page(response)
+    assert count(app, Article) == 10 and count(app, StagedImport) == 0
+    with app.app_context():
+        staged = db.session.scalars(select(Article.staged_import).where(Article.external_id == "b0")).one()
+    assert staged is not None  # it did go through the staged path

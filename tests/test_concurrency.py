@@ -191,3 +191,59 @@ def test_concurrent_saves_lose_nothing_and_duplicate_nothing(database_uri, tmp_p
     assert Counter(entity for _, entity, *_ in audit) == Counter({"label": sum(label_audit.values()), "span": len(span_rows)})
     assert revision == len(audit)
     print(f"\n{sum(statuses.values())} requests in {elapsed:.1f}s on {database_uri.split(':')[0]}: {dict(statuses)}")
+
+
+# ----------------------------------------------------------------- a large import does not stall saves
+def big_corpus(path: Path, n: int, prefix: str = "big") -> list[str]:
+    """One JSONL file of n short news-like articles; returns their ids."""
+    ids = [f"{prefix}-{i:05d}" for i in range(n)]
+    with path.open("w", encoding="utf-8") as fh:
+        for i, external_id in enumerate(ids):
+            text = " ".join(f"Item {i} notes that the council spent {i % 90 + s}.{s} million on road {s}." for s in range(5))
+            fh.write(f'{{"id": "{external_id}", "title": "Item {i}", "text": "{text}"}}\n')
+    return ids
+
+
+def test_a_save_completes_while_a_large_import_is_in_progress(tmp_path):
+    """SQLite: the import segments outside the write lock and commits in chunks, so a save waits for one chunk, not the file."""
+    import sqlite3
+
+    database = tmp_path / "big.sqlite3"
+    app = make_app(f"sqlite:///{database}")
+    with app.app_context():
+        projects.create_project(db.session, "Big")
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    big_corpus(tmp_path / "big.jsonl", 6000)
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "concurrency-test"}
+    process = subprocess.Popen([sys.executable, "-m", "annotator", "import", "Big", str(tmp_path / "big.jsonl")], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # wait until the import is writing: BEGIN IMMEDIATE without waiting is refused while it holds the lock
+        probe = sqlite3.connect(database, timeout=0, isolation_level=None)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                break
+            time.sleep(0.001)
+        probe.close()
+        assert process.poll() is None, "the import finished before it was seen writing: make the file bigger"
+        # a save from another connection, waiting as long as the app would (busy timeout 30 s)
+        writer = sqlite3.connect(database, timeout=30, isolation_level=None)
+        started = time.perf_counter()
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE projects SET revision = revision + 1")
+        writer.execute("COMMIT")
+        waited = time.perf_counter() - started
+        writer.close()
+        still_importing = process.poll() is None
+    finally:
+        out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err[-2000:]
+    assert "imported 6000 new" in out, out
+    assert waited < 0.5, f"the save waited {waited:.2f} s for the import"
+    assert still_importing, f"the save only went through when the import had finished (after {waited:.2f} s)"

@@ -256,3 +256,82 @@ def test_backup_on_postgresql_points_to_pg_dump(database_uri, prepared, tmp_path
 def test_readme_documents_both_backups():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "annotator backup" in readme and "pg_dump" in readme and "pg_restore" in readme
+
+
+# ----------------------------------------------------------------- a big file is staged in chunks, then published
+BIG = 6000
+
+
+def write_big_file(path: Path, n: int = BIG) -> list[str]:
+    ids = [f"big-{i:05d}" for i in range(n)]
+    rows = [{"id": external_id, "title": f"Big {i}", "text": article_text(i % FILES, i)} for i, external_id in enumerate(ids)]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return ids
+
+
+def visible_and_stored(app) -> tuple[int, int, int]:
+    """(articles any page, export or assignment sees; article rows in the table; imports still staged)."""
+    from annotator.models import StagedImport
+
+    with app.app_context():
+        visible = db.session.scalar(select(func.count()).select_from(Article))
+        rows = db.session.scalar(select(func.count()).select_from(Article).execution_options(include_staged=True))
+        staged = db.session.scalar(select(func.count()).select_from(StagedImport))
+        db.session.remove()
+        db.engine.dispose()
+    return visible, rows, staged
+
+
+def test_big_import_killed_while_staging_leaves_nothing_visible_and_the_next_import_cleans_up(database_uri, prepared, tmp_path):
+    ids = write_big_file(tmp_path / "big.jsonl")
+    process = annotator_command(database_uri, "import", "Crash", str(tmp_path / "big.jsonl"))
+    deadline = time.monotonic() + 120
+    count = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        count = article_count(database_uri)  # every row, staged ones included: committed chunks
+        if count > 0:
+            break
+        time.sleep(0.01)
+    assert process.poll() is None, f"the import finished before it could be killed ({count} rows): nothing was staged in chunks"
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+
+    visible, rows, staged = visible_and_stored(prepared)
+    assert (visible, staged) == (0, 1) and 0 < rows < BIG, (visible, rows, staged)
+
+    # the next import sees the dead import's leftovers, deletes them, and stores the whole file
+    again = annotator_command(database_uri, "import", "Crash", str(tmp_path / "big.jsonl"))
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err[-2000:]
+    assert f"imported {BIG} new, 0 updated, 0 skipped" in out, out
+    assert visible_and_stored(prepared) == (BIG, BIG, 0)
+    assert set(stored(database_uri)) == set(ids)
+
+
+def test_big_file_failing_at_its_end_leaves_nothing_visible(database_uri, prepared, tmp_path):
+    """A failure found only when publishing (an annotated article whose text would change) discards every staged chunk."""
+    from annotator import accounts, articles, assignment
+    from annotator.annotations import put_label
+    from annotator.ingest import ArticleRecord
+
+    with prepared.app_context():
+        s = db.session
+        project = projects.get_project(s, "Crash")
+        user = accounts.create_user(s, "labeller")
+        articles.store_articles(s, project, [ArticleRecord("old", "Old", "An old story. It has two sentences.")], "seed")
+        assignment.assign_to_user(s, project.id, user, ["old"])
+        s.commit()
+        old_id = s.scalar(select(Article.id))
+        put_label(s, user.id, old_id, 0, "CFS", 1)
+        s.commit()
+        s.remove()
+        db.engine.dispose()
+    path = tmp_path / "big.jsonl"
+    write_big_file(path)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"id": "old", "text": "A new text for an annotated story."}) + "\n")
+    process = annotator_command(database_uri, "import", "Crash", str(path), "--on-duplicate", "update")
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 1 and f"big.jsonl:{BIG + 1}: article 'old' is already annotated" in err, (out, err)
+    assert visible_and_stored(prepared) == (1, 1, 0)

@@ -156,3 +156,109 @@ def test_our_own_articles_import_exactly(name):
 def test_our_own_articles_folder_is_only_articles():
     found = [p for p, _ in expand_paths([str(ARTICLES)])]
     assert found == [str(ARTICLES / "border_talks.txt"), str(ARTICLES / "river_flood_crlf.txt")]
+
+
+# ----------------------------------------------------------------- staged imports (big files stored in chunks)
+def test_a_staged_import_is_seen_by_nothing_until_it_is_published(app, browser):
+    """Chunks of a big import are committed but invisible: pages, API, export, assignment, agreement; publishing shows them at once."""
+    from sqlalchemy import delete, func, select
+
+    from annotator import articles, assignment, export, projects
+    from annotator import project_agreement as pa
+    from annotator.db import begin_write, db
+    from annotator.ingest import ArticleRecord
+    from annotator.models import Article, StagedImport
+
+    from .conftest import add_user
+
+    add_user(app, "ann", "annotator")
+    add_user(app, "root", "admin")
+    with app.app_context():
+        s = db.session
+        project = projects.create_project(s, "Stage")
+        articles.store_articles(s, project, [ArticleRecord("shown", "Shown", "A visible story. It has two sentences.")], "seed")
+        s.commit()
+        pid = project.id
+        staging = articles.new_staged_import(s, pid, "big.jsonl")
+        begin_write(s)
+        hidden = [ArticleRecord(f"hidden-{i}", "Hidden", f"Staged story {i}. Not published yet.") for i in range(3)]
+        articles._insert_new(s, pid, hidden, {}, staged_import=staging)
+        s.commit()
+        hidden_id = s.scalar(select(Article.id).where(Article.external_id == "hidden-0").execution_options(include_staged=True))
+        assert s.scalar(select(func.count()).select_from(Article).execution_options(include_staged=True)) == 4
+
+        def seen() -> dict:
+            s.rollback()
+            head = pa.project_head(s, pid)
+            return {
+                "articles": s.scalar(select(func.count()).select_from(Article)),
+                "export": sorted(r["id"] for r in export.iter_records(s, pid, "article")),
+                "sentences": len(pa.load_sentences(s, head).ids),
+                "get": s.get(Article, hidden_id) is not None,
+            }
+
+        assert seen() == {"articles": 1, "export": ["shown"], "sentences": 2, "get": False}
+        begin_write(s)
+        assert assignment.assign_balanced(s, pid, 1).created == 1  # the visible article only
+        s.commit()
+
+    assert browser.login("root", "correct horse").status_code == 302
+    assert browser.get(f"/api/articles/{hidden_id}").status_code == 404
+    assert "hidden-0" not in browser.get(f"/admin/projects/{pid}").get_data(as_text=True)
+
+    with app.app_context():
+        s = db.session
+        begin_write(s)
+        s.execute(delete(StagedImport).where(StagedImport.id == staging))  # what publishing does
+        s.commit()
+        assert seen() == {"articles": 4, "export": ["hidden-0", "hidden-1", "hidden-2", "shown"], "sentences": 8, "get": True}
+        begin_write(s)
+        assert assignment.assign_balanced(s, pid, 1).created == 3
+        s.commit()
+    assert browser.get(f"/api/articles/{hidden_id}").status_code == 200
+
+
+def test_import_records_in_chunks_stores_the_whole_file_and_leaves_no_staging(app):
+    from sqlalchemy import func, select
+
+    from annotator import articles, projects
+    from annotator.db import db
+    from annotator.ingest import ArticleRecord
+    from annotator.models import Article, Sentence, StagedImport
+    from annotator.segment import segment
+
+    records = [ArticleRecord(f"n{i}", f"T{i}", f"Story {i} begins. It goes on. It ends {i}.") for i in range(23)]
+    with app.app_context():
+        s = db.session
+        project = projects.create_project(s, "Chunks")
+        articles.store_articles(s, project, [ArticleRecord("n0", "Old", "Old text. Not annotated.")], "seed")
+        s.commit()
+        result = articles.import_records(s, project, records, "many.jsonl", "update", chunk_articles=5)
+        assert (len(result.created), result.updated, result.skipped) == (22, ["n0"], [])
+        assert s.scalar(select(func.count()).select_from(StagedImport)) == 0
+        stored = {e: t for e, t in s.execute(select(Article.external_id, Article.text))}
+        assert stored == {r.external_id: r.text for r in records}
+        offsets = s.execute(select(Article.text, Sentence.start, Sentence.end).join(Sentence).order_by(Sentence.article_id, Sentence.index)).all()
+        assert len(offsets) == sum(len(segment(r.text)) for r in records)
+        assert all(text[start:end] for text, start, end in offsets)
+
+
+def test_abandoned_staged_imports_are_recognised():
+    import os
+    import socket
+    from datetime import timedelta
+
+    from annotator.articles import STALE_AFTER, abandoned
+    from annotator.models import utcnow
+
+    now = utcnow()
+    host = socket.gethostname()
+    assert not abandoned(f"{host}:{os.getpid()}", now, now)  # this process: alive
+    assert abandoned(f"{host}:{os.getpid()}", now - STALE_AFTER - timedelta(seconds=1), now)  # silent too long
+    assert not abandoned("another-host:1", now, now)  # cannot tell: wait for it to go stale
+    assert abandoned("abandoned", now, now)
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert abandoned(f"{host}:{child}", now, now)  # its process is gone

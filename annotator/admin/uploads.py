@@ -1,4 +1,4 @@
-"""Upload articles: the formats and errors of `annotator import`, one transaction per file."""
+"""Upload articles: the formats and errors of `annotator import`, all or nothing per file (articles.import_records)."""
 from __future__ import annotations
 
 from pathlib import PurePath
@@ -6,7 +6,7 @@ from pathlib import PurePath
 from flask import render_template
 
 from .. import articles
-from ..db import begin_write, db
+from ..db import db
 from ..ingest import IngestError, read_bytes
 from ..security import roles_required
 from . import bp, form_status, project_or_404
@@ -20,9 +20,7 @@ def import_files(project, files, on_duplicate: str) -> list[dict]:  # noqa: ANN0
         name = PurePath((upload.filename or "").replace("\\", "/")).name or "upload"
         try:
             records = read_bytes(upload.read(), name)
-            begin_write(db.session)
-            stored = articles.store_articles(db.session, project, records, name, on_duplicate)  # type: ignore[arg-type]
-            db.session.commit()
+            stored = articles.import_records(db.session, project, records, name, on_duplicate)  # type: ignore[arg-type]
             results.append({"file": name, "created": stored.created, "updated": stored.updated, "skipped": stored.skipped, "error": None})
         except IngestError as exc:
             db.session.rollback()
