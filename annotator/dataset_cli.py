@@ -10,8 +10,10 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from contextlib import ExitStack
 from pathlib import Path
 from queue import Empty
@@ -111,6 +113,9 @@ def export_command(project: str | None, unit: str, output: str | None, gold_only
     names = [name for name, _ in splits] if splits else [""]
     written: dict[str, int] = {}
     with ExitStack() as stack:
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM unwinds like Ctrl-C: the .part files and the workers' folder are removed, the workers stopped.
+            stack.callback(signal.signal, signal.SIGTERM, signal.signal(signal.SIGTERM, _terminate))
         if splits:
             paths = split_paths(output or "", names)
             handles = stack.enter_context(_Outputs(paths))
@@ -144,6 +149,10 @@ def export_command(project: str | None, unit: str, output: str | None, gold_only
             "by a hash of its id, so with few articles a small split can get none; try other proportions or --seed)",
             err=True,
         )
+
+
+def _terminate(signum: int, _frame) -> None:  # noqa: ANN001
+    raise SystemExit(128 + signum)
 
 
 # Records are short-lived trees of dicts: a full collection every 700 allocations only costs time.
@@ -188,14 +197,15 @@ def _export_in_parallel(url, project_id: int, unit: str, filters: export.Filters
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     where = next((Path(h.name).parent for h in handles.values() if isinstance(getattr(h, "name", None), str) and Path(h.name).is_file()), None)
-    folder = Path(tempfile.mkdtemp(prefix=".export-", dir=where))
+    remove_abandoned_folders(Path(where or tempfile.gettempdir()))
+    folder = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=where))
     workers = []
     try:
         gc.freeze()  # the workers inherit this process's objects: never collecting them keeps the pages shared
         for k, id_range in enumerate(ranges):
             parts = {name: folder / f"{k}.{name or 'all'}.jsonl" for name in handles}
             worker = context.Process(
-                target=_export_worker, args=(url, project_id, unit, filters, id_range, parts, splits, seed, queue, k), daemon=True
+                target=_export_worker, args=(url, project_id, unit, filters, id_range, parts, splits, seed, queue, k, os.getpid()), daemon=True
             )
             worker.start()
             workers.append((worker, parts))
@@ -251,14 +261,64 @@ def _append(path: Path, out: IO[bytes]) -> None:
             shutil.copyfileobj(part, out, 1 << 20)
 
 
+# The workers' part files go to a folder named WORK_PREFIX + the exporting process's id + a random tail,
+# next to the output (or in the temporary folder for stdout). A SIGKILLed export cannot remove it: the next
+# export into the same place removes every such folder whose process is gone.
+WORK_PREFIX = ".export-"
+
+
+def remove_abandoned_folders(where: Path) -> int:
+    """Delete the part-file folders of exports that were killed; returns how many."""
+    removed = 0
+    try:
+        candidates = list(where.glob(f"{WORK_PREFIX}*-*"))
+    except OSError:
+        return 0
+    for folder in candidates:
+        pid = folder.name[len(WORK_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def die_with_parent(parent: int) -> None:
+    """In a forked worker: be killed when the exporting process dies, however it dies (Linux), and leave Ctrl-C to it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the workers itself
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited by fork
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent's finally (and os.getppid below) must do
+        pass
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+
+
 def _export_worker(url, project_id: int, unit: str, filters: export.Filters, id_range: tuple[int, int | None],  # noqa: ANN001
-                   parts: dict[str, Path], splits: list[tuple[str, float]] | None, seed: int, queue, k: int) -> None:  # noqa: ANN001
+                   parts: dict[str, Path], splits: list[tuple[str, float]] | None, seed: int, queue, k: int,  # noqa: ANN001
+                   parent: int) -> None:
     """Runs in a forked child: a fresh engine and session, one range of articles, own part files."""
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
     from .db import tune_sqlite
 
+    die_with_parent(parent)
     gc.set_threshold(*EXPORT_GC_THRESHOLD)
     engine = create_engine(url)
     tune_sqlite(engine)

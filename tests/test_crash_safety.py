@@ -335,3 +335,103 @@ def test_big_file_failing_at_its_end_leaves_nothing_visible(database_uri, prepar
     out, err = process.communicate(timeout=300)
     assert process.returncode == 1 and f"big.jsonl:{BIG + 1}: article 'old' is already annotated" in err, (out, err)
     assert visible_and_stored(prepared) == (1, 1, 0)
+
+
+# ----------------------------------------------------------------- a killed export cleans up after itself
+EXPORT_ARTICLES = 4000
+EXPORT_SENTENCES = 30
+
+
+@pytest.fixture
+def exportable(database_uri, prepared):
+    """The Crash project with EXPORT_ARTICLES articles of EXPORT_SENTENCES sentences (stored without segmenting, for speed)."""
+    from annotator import articles
+    from annotator.db import begin_write
+    from annotator.ingest import ArticleRecord
+
+    sentence = "The office said the rate rose by 3 percent. "
+    text = sentence * EXPORT_SENTENCES
+    spans = [(k * len(sentence), (k + 1) * len(sentence) - 1) for k in range(EXPORT_SENTENCES)]
+    with prepared.app_context():
+        s = db.session
+        project = projects.get_project(s, "Crash")
+        records = [ArticleRecord(f"e{i:05d}", f"E {i}", text) for i in range(EXPORT_ARTICLES)]
+        begin_write(s)
+        articles._insert_new(s, project.id, records, {r.external_id: spans for r in records})
+        s.commit()
+        s.remove()
+        db.engine.dispose()
+    return database_uri
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def start_export_and_wait_for_workers(database_uri: str, out: Path) -> tuple[subprocess.Popen, set[int]]:
+    process = annotator_command(database_uri, "export", "Crash", "--jobs", "2", "-o", str(out))
+    deadline = time.monotonic() + 120
+    workers: set[int] = set()
+    while time.monotonic() < deadline and process.poll() is None:
+        workers = {pid for pid in children(process.pid) if running(pid)}
+        folders = list(out.parent.glob(".export-*"))
+        if len(workers) >= 2 and folders and any(f.stat().st_size for folder in folders for f in folder.iterdir()):
+            break
+        time.sleep(0.01)
+    assert process.poll() is None and len(workers) >= 2, f"the export ended before its workers were seen writing: {process.communicate()}"
+    return process, workers
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part") or p.name.startswith(".export-"))
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
+def test_export_stopped_with_term_or_int_removes_its_part_files_and_its_workers(exportable, tmp_path, how):
+    out = tmp_path / "out" / "data.jsonl"
+    out.parent.mkdir()
+    process, workers = start_export_and_wait_for_workers(exportable, out)
+    assert (out.parent / "data.jsonl.part").exists()
+    process.send_signal(how)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode != 0 and "Traceback" not in err, err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(running(pid) for pid in workers):
+        time.sleep(0.05)
+    assert not [pid for pid in workers if running(pid)], "export workers outlived the export"
+    assert leftovers(out.parent) == [] and not out.exists()
+
+
+def test_export_killed_with_sigkill_takes_its_workers_along_and_the_next_run_cleans_up(exportable, tmp_path):
+    out = tmp_path / "out" / "data.jsonl"
+    out.parent.mkdir()
+    process, workers = start_export_and_wait_for_workers(exportable, out)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(running(pid) for pid in workers):
+        time.sleep(0.05)
+    assert not [pid for pid in workers if running(pid)], "export workers outlived the export killed with SIGKILL"
+    assert leftovers(out.parent)  # nothing can clean up after SIGKILL ...
+    again = annotator_command(exportable, "export", "Crash", "--unit", "article", "--jobs", "2", "-o", str(out))
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err[-2000:]
+    assert leftovers(out.parent) == []  # ... but the next export into the same place does
+    assert sum(1 for _ in out.open(encoding="utf-8")) == EXPORT_ARTICLES
