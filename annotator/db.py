@@ -148,3 +148,20 @@ def writer_queue(session: Session) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def checkpoint(session: Session | scoped_session) -> None:
+    """On SQLite, copy the write-ahead log into the database now, without blocking anyone (PASSIVE); elsewhere nothing.
+
+    A bulk writer (a big import) calls it after each of its commits: otherwise
+    the log grows by megabytes a chunk, and the automatic checkpoint (every
+    1,000 pages) runs inside whichever commit crosses the mark, often a save,
+    which then took hundreds of milliseconds (bench/bench_upload_vs_saves.py).
+    Call it outside any transaction.
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.get_bind().dialect.name != "sqlite" or session.in_transaction():
+        return
+    session.connection().exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    session.rollback()

@@ -19,12 +19,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(database_uri: str, log: Path, workers: int = 4) -> tuple[subprocess.Popen, str]:
-    """Start gunicorn on the database and wait until every worker answers; (process, base URL)."""
+def start_server(database_uri: str, log: Path, workers: int = 4, extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """Start gunicorn on the database and wait until every worker answers; (process, base URL). `extra`: more gunicorn options."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_uri, "SECRET_KEY": "bench"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", "annotator:create_app()"],
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", *extra, "annotator:create_app()"],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
