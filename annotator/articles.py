@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Iterator, Literal, Mapping
@@ -164,6 +165,11 @@ CHUNK_CHARS = 500_000
 # A staged import whose process is gone (same host), or that has not stored a
 # chunk for this long (any host), is abandoned: the next import deletes it.
 STALE_AFTER = timedelta(minutes=10)
+# Between two of its transactions a bulk writer pauses this long (seconds): a
+# save waiting for the writers' queue (db.writer_queue) is woken when the lock
+# is released, but without a pause the bulk writer, still on the CPU, takes
+# the lock again first, chunk after chunk.
+PAUSE_BETWEEN = 0.003
 
 
 def import_records(
@@ -222,6 +228,7 @@ def import_records(
                     raise _taken_meanwhile(file) from None
                 session.commit()
             checkpoint(session)
+            time.sleep(PAUSE_BETWEEN)
         segmented = {r.external_id: segment(r.text) for _, r in updates}
         with writer_queue(session):
             begin_write(session)
@@ -309,6 +316,7 @@ def discard_staged_import(session: Session, staging: str, batch: int = 250) -> N
         checkpoint(session)
         if not ids:
             return
+        time.sleep(PAUSE_BETWEEN)
 
 
 def abandoned(owner: str, seen_at: datetime, now: datetime) -> bool:
