@@ -8,7 +8,7 @@ articles whose import is still listed in staged_imports, and publishing deletes
 that one row.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-05 20:20:00
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 
 revision = '0006'
-down_revision = '0003'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
