@@ -163,7 +163,7 @@ def test_a_staged_import_is_seen_by_nothing_until_it_is_published(app, browser):
     """Chunks of a big import are committed but invisible: pages, API, export, assignment, agreement; publishing shows them at once."""
     from sqlalchemy import delete, func, select
 
-    from annotator import articles, assignment, export, projects
+    from annotator import accounts, articles, assignment, export, projects
     from annotator import project_agreement as pa
     from annotator.db import begin_write, db
     from annotator.ingest import ArticleRecord
@@ -176,6 +176,7 @@ def test_a_staged_import_is_seen_by_nothing_until_it_is_published(app, browser):
     with app.app_context():
         s = db.session
         project = projects.create_project(s, "Stage")
+        projects.add_members(s, project.id, [accounts.get_user(s, "ann")])
         articles.store_articles(s, project, [ArticleRecord("shown", "Shown", "A visible story. It has two sentences.")], "seed")
         s.commit()
         pid = project.id
