@@ -187,3 +187,38 @@ def test_reviewer_marks_gold_spans_by_selecting_text_with_code_point_offsets(app
         assert problems == []
     finally:
         context.close()
+
+
+def test_review_and_admin_pages_fit_a_phone_without_sideways_scrolling(app, server, chromium):
+    """At 390 px the top bar wraps (Log out stays on screen, on the dark bar) and wide tables
+    scroll inside themselves: the page itself never scrolls sideways."""
+    ratings = [{"ann": "CFS", "ben": "NFS"}, {"ann": "UFS", "ben": "UFS"}, {"ann": "CFS", "ben": "UFS"}, {"ann": "NFS", "ben": "NFS"}]
+    seeded = seed(app, ratings, [0, 0, 1, 1], annotators_per_article=2, assign=True)
+    add_user(app, "rita", "reviewer", PASSWORD)
+    add_member(app, seeded.project_id, "rita")
+    add_user(app, "root", "admin", PASSWORD)
+    pid = seeded.project_id
+    pages = {
+        "rita": ["/review/", f"/review/{pid}/agreement", f"/review/{pid}/queue", f"/review/{pid}/sentences/{seeded.sentences[0]}"],
+        "root": ["/admin/", f"/admin/projects/{pid}", f"/admin/projects/{pid}/members", f"/admin/projects/{pid}/assignments",
+                 f"/admin/projects/{pid}/progress", f"/admin/projects/{pid}/guidelines", "/admin/users"],
+    }
+    for name, urls in pages.items():
+        context = chromium.new_context(viewport={"width": 390, "height": 844})
+        page = context.new_page()
+        try:
+            page.goto(server + "/login")
+            page.fill("input[name=name]", name)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{server}/")
+            for url in urls:
+                assert page.goto(server + url).ok, url
+                width = page.evaluate("() => document.documentElement.scrollWidth")
+                assert width <= 390, (url, width)
+                bar = page.locator("header.topbar").bounding_box()
+                logout = page.locator("header.topbar .who button").bounding_box()
+                assert logout["x"] >= 0 and logout["x"] + logout["width"] <= 390, (url, logout)
+                assert bar["y"] <= logout["y"] and logout["y"] + logout["height"] <= bar["y"] + bar["height"], (url, logout, bar)
+        finally:
+            context.close()
