@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from .db import begin_write, checkpoint, writer_queue
 from .ingest import ArticleRecord, IngestError
 from .models import Annotation, Article, Sentence, Span, Project, StagedImport, utcnow
+from .projects import bump_revision
 from .segment import segment
 
 OnDuplicate = Literal["skip", "update", "error"]
@@ -75,6 +76,8 @@ def store_articles(
     if new:
         _insert_new(session, project.id, new, segmented)
         result.created += [r.external_id for r in new]
+    if result.created or result.updated:
+        bump_revision(session, project.id)  # the cached agreement figures count the project's sentences: make new ones
     return result
 
 
@@ -237,6 +240,8 @@ def import_records(
                 result.updated.append(record.external_id)
             _claim(session, staging, file)
             session.execute(delete(StagedImport).where(StagedImport.id == staging))  # publish
+            if new or updates:
+                bump_revision(session, project_id)  # as store_articles: the cached figures must count the published sentences
             session.commit()
     except BaseException:
         session.rollback()

@@ -596,3 +596,20 @@ def test_a_span_across_sentences_is_one_dispute_and_one_span(app):
     assert (quote["tp"], quote["fp"], quote["fn"]) == (1, 0, 0)
     assert pair["per_label"]["CUE"]["exact"]["fn"] + pair["per_label"]["CUE"]["exact"]["fp"] == 1
     assert summary["spans"]["n_spans"] == 4
+
+
+def test_articles_imported_after_the_figures_were_cached_are_counted(app):
+    """Found walking the app: after uploading more articles the agreement page kept the old
+    sentence count ("20 of 231 sentences labelled") until someone saved a label; an import makes new figures."""
+    from annotator.articles import store_articles
+    from annotator.ingest import ArticleRecord
+    from annotator.models import Project
+
+    seeded = seed(app, [{"ann": "CFS", "ben": "NFS"}, {"ann": "NFS", "ben": "NFS"}], name="Harbour")
+    with app.app_context():
+        before = pa.summary(db.session, seeded.project_id)
+        project = db.session.get(Project, seeded.project_id)
+        store_articles(db.session, project, [ArticleRecord("late", "Late", "Ferries ran late. Nobody knew why.")], "late.txt")
+        db.session.commit()
+        after = pa.summary(db.session, seeded.project_id)
+        assert after["n_sentences"] == before["n_sentences"] + 2
