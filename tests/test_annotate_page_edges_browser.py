@@ -322,3 +322,27 @@ def test_on_a_phone_seven_sentence_labels_wrap_inside_the_toolbar_instead_of_ove
     wait_saved(page)
     assert labels(app, "ann", article_id) == {0: "not_claim"}
     page.context.close()
+
+
+def test_shift_delete_says_what_it_did_instead_of_leaving_the_last_message(app, server, chromium):
+    """Found walking the app: after deleting a span, Shift+Delete cleared the label silently and the
+    hint still read "Deleted the SOURCE span ..."; on an unlabelled sentence it did nothing at all."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"])
+    drag_select(page, "the harbour committee")
+    page.keyboard.press("s")
+    page.keyboard.press("Delete")
+    assert page.locator("#hint").text_content().startswith("Deleted the SOURCE span")
+    page.keyboard.press("k")  # back to the sentence the mark made current
+    page.keyboard.press("1")
+    page.keyboard.press("k")
+    wait_saved(page)
+    assert labels(app, "ann", ids["long"]) == {0: "CFS"}
+    page.keyboard.press("Shift+Delete")
+    wait_saved(page)
+    assert labels(app, "ann", ids["long"]) == {}
+    assert page.locator("#hint").text_content() == "Removed the label of sentence 1 (CFS)."
+    page.keyboard.press("Shift+Delete")
+    assert page.locator("#hint").text_content() == "Sentence 1 has no label to remove."
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

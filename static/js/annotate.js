@@ -835,11 +835,13 @@ function labelSentence(name) {
 }
 
 function clearLabel() {
-  if (!S.labels.get(S.current)?.label) return;
+  const label = S.labels.get(S.current)?.label;
+  if (!label) { hint(`Sentence ${S.current + 1} has no label to remove.`, "warn"); return; }
   change({ op: "unlabel", sentence: S.current });
   renderSentence(S.current);
   renderProgress();
   renderCurrentInfo();
+  hint(`Removed the label of sentence ${S.current + 1} (${label}).`);
 }
 
 function spanKey(name) {
