@@ -346,3 +346,27 @@ def test_shift_delete_says_what_it_did_instead_of_leaving_the_last_message(app, 
     assert page.locator("#hint").text_content() == "Sentence 1 has no label to remove."
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_on_a_phone_the_open_span_tools_leave_the_hint_line_readable(app, server, chromium):
+    """Found walking the app at 390 px: selecting text opens the span tools, whose row lay over the
+    hint line, so "Linking: click the SOURCE ..." (and every other hint) was hidden while they were open."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844))
+    drag_select(page, "the harbour committee")
+    assert page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').is_visible()  # opened by the selection
+    page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').click()
+    click_text(page, "harbour committee")
+    page.locator('#toolbar button[data-kind="relation"]').click()
+    assert page.locator("#hint").text_content().startswith("Linking:")
+    assert page.locator('#toolbar button[data-kind="span"][data-label="SOURCE"]').is_visible()  # the tools stay open
+    uncovered = page.evaluate(
+        """() => { const h = document.getElementById('hint'); const r = h.getBoundingClientRect();
+                   const e = document.elementFromPoint(r.left + 20, r.top + r.height / 2); return !!e && h.contains(e); }"""
+    )
+    assert uncovered, "the span tools cover the hint line"
+    tools = page.locator("#span-tools").bounding_box()
+    hint = page.locator("#hint").bounding_box()
+    assert tools["y"] >= hint["y"] + hint["height"] - 1 or tools["y"] + tools["height"] <= hint["y"] + 1, (tools, hint)
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
