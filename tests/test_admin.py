@@ -569,3 +569,19 @@ def test_upload_of_a_big_file_is_stored_in_chunks_and_shown_whole_or_not_at_all(
     with app.app_context():
         staged = db.session.scalars(select(Article.staged_import).where(Article.external_id == "b0")).one()
     assert staged is not None  # it did go through the staged path
+
+
+def test_members_page_command_line_hint_quotes_a_project_name_with_spaces(app, admin):
+    """Found walking the app: the hint read `annotator projects members Harbour news --add NAME...`,
+    which a shell splits into two arguments; the name is now quoted as a shell needs it."""
+    import html as html_lib
+    import shlex
+
+    with app.app_context():
+        pid = projects.create_project(db.session, "Harbour news").id
+        quirky = projects.create_project(db.session, "Ana's \"desk\"").id
+        db.session.commit()
+    for project_id, name in ((pid, "Harbour news"), (quirky, "Ana's \"desk\"")):
+        text = html_lib.unescape(page(admin.get(f"/admin/projects/{project_id}/members")))
+        command = text.split("From the command line: <code>")[1].split("</code>")[0]
+        assert shlex.split(command)[:4] == ["annotator", "projects", "members", name], command

@@ -1,6 +1,8 @@
 """Members: who works on a project (its annotators are the assignment pool; its reviewers open its review pages)."""
 from __future__ import annotations
 
+import shlex
+
 from flask import abort, flash, redirect, render_template, url_for
 from sqlalchemy import func, select
 
@@ -34,6 +36,7 @@ def _page(project_id: int, form: MembersForm, status: int = 200):
         render_template(
             "admin/members.html",
             project=project,
+            shell_name=shlex.quote(project.name),  # the command-line hint, ready to paste
             members=project_ops.members(db.session, project_id),
             assigned=assigned,
             form=form,
