@@ -370,3 +370,24 @@ def test_on_a_phone_the_open_span_tools_leave_the_hint_line_readable(app, server
     assert tools["y"] >= hint["y"] + hint["height"] - 1 or tools["y"] + tools["height"] <= hint["y"] + 1, (tools, hint)
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_on_a_phone_the_keyboard_help_opens_at_its_top(app, server, chromium):
+    """Found walking the app at 390 px: the help dialog focused its Close button, at the very bottom,
+    so it opened scrolled to its end and the label keys at its top were out of sight."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844))
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    scroll = page.evaluate("() => { const d = document.getElementById('help'); return [d.scrollTop, d.scrollHeight, d.clientHeight]; }")
+    assert scroll[1] > scroll[2], scroll  # the help is longer than the screen: the case that matters
+    assert scroll[0] == 0, scroll
+    title = page.locator("#help-title").bounding_box()
+    assert title and 0 <= title["y"] and title["y"] + title["height"] <= 844
+    page.keyboard.press("Escape")
+    assert not page.locator("#help").is_visible()
+    page.keyboard.press("1")  # the keys work again once it is closed
+    wait_saved(page)
+    assert labels(app, "ann", ids["long"]) == {0: "CFS"}
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
