@@ -613,3 +613,11 @@ def test_articles_imported_after_the_figures_were_cached_are_counted(app):
         db.session.commit()
         after = pa.summary(db.session, seeded.project_id)
         assert after["n_sentences"] == before["n_sentences"] + 2
+        # a big file goes through staged chunks, published in one last transaction: that one makes new figures too
+        from annotator.articles import import_records
+
+        project = db.session.get(Project, seeded.project_id)
+        big = [ArticleRecord(f"big{i}", "", f"Story {i} ran. It ended.") for i in range(3)]
+        import_records(db.session, project, big, "big.jsonl", chunk_articles=1)
+        assert db.session.scalar(select(func.count()).select_from(Article).where(Article.external_id.like("big%"), Article.staged_import.is_not(None))) == 3  # staged, then published
+        assert pa.summary(db.session, seeded.project_id)["n_sentences"] == after["n_sentences"] + 6
