@@ -87,12 +87,23 @@ def test_projects_create_with_preset_and_schema_file(app, runner, tmp_path):
     bad.write_text(json.dumps({"sentence_labels": [{"name": "A", "key": "1"}, {"name": "B", "key": "1"}]}))
     result = runner.invoke(args=["projects", "create", "custom", "--schema", str(bad)])
     assert result.exit_code == 1
-    assert f"{bad}: sentence_labels[1] (B): key '1' is already used by A" in result.output
+    assert f'{bad}: sentence_labels[1].key: duplicate key "1" (also sentence_labels[0] (A))' in result.output  # the path-style message (was "[1] (B): key '1' is already used by A")
     with app.app_context():
         names = db.session.scalars(select(Project.name)).all()
         assert names == ["ff"]
         schema, majority = db.session.execute(select(Project.label_schema, Project.majority_threshold)).one()
         assert len(schema["sentence_labels"]) == 7 and majority == 0.66
+
+
+def test_projects_create_lists_every_schema_problem_on_one_line(app, runner, tmp_path):
+    bad = tmp_path / "schema.json"
+    bad.write_text(json.dumps({"sentence_labels": [{"name": "A", "key": "1"}, {"name": "A", "key": "n", "description": "x\u0000"}]}))
+    result = runner.invoke(args=["projects", "create", "custom", "--schema", str(bad)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    line = next(line for line in result.output.splitlines() if str(bad) in line)
+    for problem in ('sentence_labels[1].name: duplicate name "A" (also sentence_labels[0])', 'sentence_labels[1].key: "n" is reserved',
+                    "sentence_labels[1].description: contains a NUL character"):
+        assert problem in line, line
 
 
 def test_import_jsonl_segments_with_exact_offsets(app, runner, tmp_path):
