@@ -24,7 +24,7 @@ from . import project_agreement as pa
 from .db import begin_write, db
 from .main import project_overview
 from .models import Article, Sentence
-from .security import require_project, roles_required
+from .security import page_arg, require_project, roles_required
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 REVIEW_ROLES = ("reviewer", "admin")
@@ -169,8 +169,7 @@ def queue(project_id: int):
     all_rows = pa.disagreements(db.session, head.id)
     rows = _apply(all_rows, filters)
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
-    page = request.args.get("page", "1")
-    page = min(max(int(page), 1), pages) if page.isdigit() and len(page) < 7 else 1
+    page = page_arg(pages)
     shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     texts = {}
     if shown:

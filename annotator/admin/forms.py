@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import accounts, labelschema
+from ..textcheck import MAX_DB_INT
 from ..articles import ON_DUPLICATE
 from ..models import ROLES
 
@@ -125,10 +126,14 @@ class MembersForm(FlaskForm):
             raise ValidationError("tick at least one person to add")
 
 
+# An id or offset a database column can hold: a larger number (10**30) is a form error, not a database one.
+_DB_ID = NumberRange(min=0, max=MAX_DB_INT, message="not a known id")
+
+
 class SplitForm(FlaskForm):
-    sentence_id = IntegerField(validators=[InputRequired()])
-    position = IntegerField("Split before character", validators=[InputRequired(), NumberRange(min=1)])
+    sentence_id = IntegerField(validators=[InputRequired(), _DB_ID])
+    position = IntegerField("Split before character", validators=[InputRequired(), NumberRange(min=1, max=MAX_DB_INT)])
 
 
 class MergeForm(FlaskForm):
-    sentence_id = IntegerField(validators=[InputRequired()])
+    sentence_id = IntegerField(validators=[InputRequired(), _DB_ID])
