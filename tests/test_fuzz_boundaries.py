@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
 import pytest
@@ -376,3 +377,34 @@ def test_fuzz_every_state_changing_route(quiet_app, case: Case, body):
     if status >= 400:
         assert after == before, f"{case.method} {path}: refused ({status}) but wrote"
     assert not stored_problems(app), f"{case.method} {path}: stored {stored_problems(app)[:3]}"
+
+
+# ----------------------------------------------------------------- an annotator cannot probe which article ids exist
+def test_an_unassigned_article_answers_like_a_missing_one(quiet_app, world):
+    """Annotator A and B's own article: the same 404 and the same words (but for the id) as an id nobody has."""
+    a = caller(quiet_app, world, "annotator")
+    with quiet_app.app_context():
+        missing = (db.session.scalar(select(db.func.max(Project.id))) or 0) + 10_000
+    requests = [
+        ("GET", "/annotate/{id}", None),
+        ("GET", "/api/articles/{id}", None),
+        ("PUT", "/api/articles/{id}/labels/0", {"label": "CFS"}),
+        ("PUT", "/api/articles/{id}/labels/99", {"label": "CFS"}),
+        ("DELETE", "/api/articles/{id}/labels/0", None),
+        ("POST", "/api/articles/{id}/spans", {"label": "QUOTE", "start": 0, "end": 3}),
+        ("PATCH", "/api/articles/{id}/spans/abcdefgh-1", {"label": "QUOTE"}),
+        ("DELETE", "/api/articles/{id}/spans/abcdefgh-1", None),
+        ("POST", "/api/articles/{id}/relations", {"type": "attributed_to", "from": "abcdefgh-1", "to": "abcdefgh-2"}),
+        ("DELETE", "/api/articles/{id}/relations/abcdefgh-1", None),
+    ]
+    before = row_counts(quiet_app)
+    for method, template, body in requests:
+        answers = []
+        for article_id in (world.article_b, missing):
+            url = template.format(id=article_id)
+            response = a.client.get(url) if method == "GET" else a.send_json(method, url, body)
+            body_text = re.sub(r'(content|value)="[\w.-]{40,}"', "", response.get_data(as_text=True))  # CSRF tokens: signed with the time
+            answers.append((response.status_code, body_text.replace(str(article_id), "ID")))
+        assert answers[0][0] == 404, (method, template, answers[0][0])
+        assert answers[0] == answers[1], f"{method} {template}: {answers[0][1][:200]!r} != {answers[1][1][:200]!r}"
+    assert row_counts(quiet_app) == before
