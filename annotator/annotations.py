@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from . import labelschema
-from .db import begin_write, writer_queue
+from .db import DISK_FULL_MESSAGE, begin_write, disk_full, log_disk_full, writer_queue
 from .models import (
     Annotation,
     Article,
@@ -322,8 +322,11 @@ def write(session: Session, action: Callable[[], T], attempts: int = WRITE_ATTEM
             except AnnotationError:
                 session.rollback()
                 raise
-            except (IntegrityError, OperationalError):
+            except (IntegrityError, OperationalError) as exc:
                 session.rollback()
+                if disk_full(exc):  # not busy: retrying cannot help, and someone must be told
+                    log_disk_full(exc, "saving an annotation")
+                    raise AnnotationError(507, DISK_FULL_MESSAGE) from None
                 if attempt == attempts - 1:
                     raise AnnotationError(503, "the database is busy with other writes; try again") from None
             except BaseException:

@@ -52,6 +52,11 @@ class AnnotatorGroup(FlaskGroup):
         try:
             return super().invoke(ctx)
         except (OperationalError, ProgrammingError) as exc:
+            from .db import DISK_FULL_MESSAGE, disk_full, log_disk_full
+
+            if disk_full(exc):
+                log_disk_full(exc, f"running annotator {ctx.invoked_subcommand or ''}".strip())
+                raise click.ClickException(DISK_FULL_MESSAGE) from None
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             if "no such table" in reason or "does not exist" in reason:
                 raise click.ClickException(f"the database has no schema yet ({reason}); run `annotator init` first") from None

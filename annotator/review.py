@@ -21,7 +21,7 @@ from wtforms.validators import InputRequired, Length
 
 from . import gold, labelschema, projects
 from . import project_agreement as pa
-from .db import begin_write, db
+from .db import begin_write, db, disk_full
 from .main import project_overview
 from .models import Article, Sentence
 from .security import page_arg, require_project, roles_required
@@ -243,8 +243,10 @@ def sentence(project_id: int, sentence_id: int):
             db.session.rollback()
             error, status = exc.message, exc.status
             problems = exc.problems
-        except (IntegrityError, OperationalError):  # another reviewer saved this sentence at the same moment, or the database is busy
+        except (IntegrityError, OperationalError) as exc:  # another reviewer saved this sentence at the same moment, or the database is busy
             db.session.rollback()
+            if disk_full(exc):
+                raise  # not busy: the app's handler says "disk full" (507) and logs it
             error, status = "The gold could not be saved just now (another change came first or the database is busy). Check the page and save again.", 409
         except Exception:
             db.session.rollback()

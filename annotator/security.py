@@ -15,6 +15,7 @@ from flask import Flask, Response, abort, g, jsonify, redirect, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import textcheck
@@ -356,6 +357,24 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return json_error(413, message)
         return error_page(RequestEntityTooLarge(message))
+
+    @app.errorhandler(OperationalError)
+    def _database_error(exc: OperationalError):
+        """A full disk is a 507 that says so (and an error in the log); any other database failure stays a 500."""
+        from .db import DISK_FULL_MESSAGE, db, disk_full, log_disk_full
+
+        if not disk_full(exc):
+            raise exc
+        db.session.rollback()
+        log_disk_full(exc, f"answering {request.method} {request.path}")
+        message = DISK_FULL_MESSAGE[0].upper() + DISK_FULL_MESSAGE[1:] + "."
+        if wants_json():
+            return json_error(507, message)
+        from flask import render_template
+
+        error = HTTPException(message)
+        error.code = 507  # named "Insufficient Storage" by werkzeug
+        return render_template("error.html", error=error), 507
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
