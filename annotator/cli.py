@@ -14,7 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from . import accounts, articles, assignment, create_app, labelschema, projects
+from . import accounts, articles, assignment, create_app, labelschema, projects, textcheck
 from .db import begin_write, db
 from .ingest import IngestError, decode, expand_paths, read_path
 from .segment import segment
@@ -45,6 +45,18 @@ DEMO_LOCAL_ONLY = (
 
 class AnnotatorGroup(FlaskGroup):
     """Flask's CLI group, with database failures turned into one-line reasons."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Every argument must be text we can store and print: Python hands bytes that are not UTF-8 over as lone
+        surrogates ("caf\\udce9"), which would otherwise fail deep inside a command with a traceback."""
+        for position, arg in enumerate(args, start=1):
+            reason = textcheck.problem(arg)
+            if reason:
+                raw = arg.encode("utf-8", "surrogateescape") if "\x00" not in arg else arg.encode("utf-8", "backslashreplace")
+                shown = str(raw[:60])[2:-1]  # the bytes given, escaped: caf\xe9
+                what = "is not valid UTF-8" if "\x00" not in arg else "contains a NUL character"
+                raise click.ClickException(f"argument {position} ({shown}) {what}; give names, ids and paths as UTF-8 text")
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -280,6 +292,8 @@ def projects_create(name: str, preset: str | None, schema_file: str | None, anno
         else:
             schema = labelschema.preset(preset or labelschema.DEFAULT_PRESET)
         guidelines = decode(Path(guidelines_file).read_bytes(), guidelines_file) if guidelines_file else ""
+        if textcheck.problem(guidelines):
+            _fail(f"{guidelines_file}: the guidelines {textcheck.problem(guidelines)}")
     except labelschema.SchemaError as exc:
         _fail(f"{schema_file}: {exc}")
     except IngestError as exc:

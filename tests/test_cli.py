@@ -503,3 +503,36 @@ def test_commands_take_a_project_name_or_id(app, runner, tmp_path):
     for command in (["export", "99999999999"], ["agreement", "99999999999"], ["import", "99999999999", path]):
         result = runner.invoke(args=command)  # past a 32-bit id: still "no project", not a database error
         assert result.exit_code == 1 and "no project named '99999999999'" in result.output, command
+
+
+@pytest.mark.parametrize("args", [
+    ["projects", "create", "caf\udce9"],  # the bytes b"caf\xe9" as Python hands a non-UTF-8 argument over
+    ["import", "news", "file-\udcff.jsonl"],
+    ["users", "create", "x\udc80", "--role", "annotator", "--password-stdin"],
+])
+def test_cli_arguments_that_are_not_utf8_are_one_line_errors(app, args):
+    from click.testing import CliRunner
+
+    from annotator.cli import AnnotatorGroup
+
+    before = {model: _count(app, model) for model in (Project, User)}
+    result = CliRunner().invoke(AnnotatorGroup(create_app=lambda: app), args, input="a long password\n")
+    assert result.exit_code != 0 and not isinstance(result.exception, UnicodeError), result.output
+    assert "Traceback" not in result.output
+    assert "not valid UTF-8" in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert {model: _count(app, model) for model in (Project, User)} == before
+
+
+def test_guidelines_file_with_a_nul_is_refused(app, runner, tmp_path):
+    path = tmp_path / "g.md"
+    path.write_bytes(b"# Guidelines\x00 here")
+    result = runner.invoke(args=["projects", "create", "g", "--guidelines", str(path)])
+    assert result.exit_code == 1 and f"{path}: the guidelines contains a NUL character" in result.output, result.output
+    assert _count(app, Project) == 0
+
+
+def _count(app, model) -> int:
+    from sqlalchemy import func
+
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
