@@ -276,7 +276,7 @@ def projects_group() -> None:
 @click.argument("name")
 @click.option("--preset", type=click.Choice(list(labelschema.PRESET_NAMES)), help="A ready-made label schema (default: claims).")
 @click.option("--schema", "schema_file", type=click.Path(exists=True, dir_okay=False), help="A label schema JSON file.")
-@click.option("--annotators-per-article", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--annotators-per-article", type=click.IntRange(min=1, max=projects.MAX_ANNOTATORS_PER_ARTICLE), default=2, show_default=True)
 @click.option("--guidelines", "guidelines_file", type=click.Path(exists=True, dir_okay=False), help="Guidelines as a Markdown file.")
 @click.option("--majority", type=float, default=1.0, show_default=True,
               help="Share of annotators that must agree for automatic gold (1 = unanimous only, 0.66 = two of three).")
@@ -455,7 +455,7 @@ def segment_command(file: str) -> None:
 
 @click.command("assign")
 @click.argument("project")
-@click.option("--per-article", type=click.IntRange(min=1), help="Give every article N distinct annotators, balanced.")
+@click.option("--per-article", type=click.IntRange(min=1, max=projects.MAX_ANNOTATORS_PER_ARTICLE), help="Give every article N distinct annotators, balanced.")
 @click.option("--user", "user_name", help="Assign articles to this annotator by hand (with --articles).")
 @click.option("--articles", "article_ids", multiple=True,
               help="An external article id for --user, spaces and all; name several as separate arguments: --articles ID ID ...")

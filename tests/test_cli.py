@@ -536,3 +536,22 @@ def _count(app, model) -> int:
 
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.parametrize("args", [
+    ["projects", "create", "huge", "--annotators-per-article", str(10**30)],
+    ["projects", "create", "huge", "--majority", "1e400"],
+    ["projects", "create", "huge", "--majority", "nan"],
+])
+def test_oversized_numbers_in_cli_options_are_one_line_errors(app, runner, args):
+    result = runner.invoke(args=args)
+    assert result.exit_code in (1, 2) and result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output and "Error" in result.output, result.output
+    assert _count(app, Project) == 0
+
+
+def test_oversized_per_article_in_assign_is_a_one_line_error(app, runner):
+    make_project(runner)
+    result = runner.invoke(args=["assign", "news", "--per-article", str(10**30)])
+    assert isinstance(result.exception, (SystemExit, type(None))) and result.exit_code in (1, 2), repr(result.exception)
+    assert "Error" in result.output and "Traceback" not in result.output, result.output

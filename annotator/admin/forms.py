@@ -7,7 +7,7 @@ from wtforms import FloatField, HiddenField, IntegerField, PasswordField, RadioF
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import accounts, labelschema
+from .. import accounts, labelschema, projects
 from ..textcheck import MAX_DB_INT
 from ..articles import ON_DUPLICATE
 from ..models import ROLES
@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover
         return (value, label)
 
 
-MAX_ANNOTATORS_PER_ARTICLE = 50
+MAX_ANNOTATORS_PER_ARTICLE = projects.MAX_ANNOTATORS_PER_ARTICLE
 SCHEMA_SOURCES = [choice("preset", "A preset"), choice("paste", "Paste JSON"), choice("upload", "Upload a JSON file")]
 KEEP_SCHEMA = choice("keep", "Keep the current schema")
 
