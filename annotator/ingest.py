@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from . import textcheck
+
 FORMATS = (".txt", ".jsonl", ".csv")
 STDIN = "-"
 # Keys of the annotated article format; such files belong to import-annotations.
@@ -249,11 +251,5 @@ def _check_text(text: str, name: str, line: int | None) -> None:
 
 
 def _unstorable(value: str) -> str | None:
-    """Characters no database stores faithfully: NUL, and lone surrogates from JSON escapes."""
-    if "\x00" in value:
-        return "contains a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains an unpaired surrogate (a broken \\ud800-style escape)"
-    return None
+    """Characters no database stores faithfully: NUL, and lone surrogates from JSON escapes (see textcheck)."""
+    return textcheck.problem(value)
