@@ -225,6 +225,7 @@ ERROR_TEXT = {
     409: ("Someone else changed this first", "Go back, reload the page to see the current state, and try again."),
     413: ("The upload is too large", "Split the file into smaller ones, or ask an admin to raise the limit."),
     429: ("Too many attempts", "Wait a little and try again."),
+    507: ("The database's disk is full", "Nothing was saved. Tell an admin: once disk space is freed, send it again."),
     500: ("Something went wrong on our side",
           "It is not something you did, and what was saved before is kept. Try again in a moment; "
           "if it keeps happening, tell an admin what you were doing and when."),
@@ -370,11 +371,9 @@ def init_app(app: Flask) -> None:
         message = DISK_FULL_MESSAGE[0].upper() + DISK_FULL_MESSAGE[1:] + "."
         if wants_json():
             return json_error(507, message)
-        from flask import render_template
-
         error = HTTPException(message)
-        error.code = 507  # named "Insufficient Storage" by werkzeug
-        return render_template("error.html", error=error), 507
+        error.code = 507
+        return error_page(error)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
