@@ -214,6 +214,9 @@ def test_oversized_numbers_in_other_forms_are_4xx(quiet_app, world):
         (f"/segmentation/articles/{world.article_a}/merge", {"sentence_id": str(HUGE)}),
         (f"/admin/projects/{world.project}/assignments/balance", {"per_article": str(HUGE)}),
         (f"/admin/projects/{world.project}/articles/{world.article_a}/annotators", {"annotators": str(HUGE)}),
+        # past float's range: WTForms' NumberRange took isnan() of it, an OverflowError
+        (f"/admin/projects/{world.project}/assignments/balance", {"per_article": str(10**400)}),
+        (f"/segmentation/articles/{world.article_a}/split", {"sentence_id": str(sentence), "position": str(10**400)}),
     ]
     for path, fields in cases:
         response = admin.post(path, fields)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
-from wtforms import FloatField, HiddenField, IntegerField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import FloatField, HiddenField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import IntegerField as _IntegerField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -23,6 +24,16 @@ except ImportError:  # pragma: no cover
 MAX_ANNOTATORS_PER_ARTICLE = projects.MAX_ANNOTATORS_PER_ARTICLE
 SCHEMA_SOURCES = [choice("preset", "A preset"), choice("paste", "Paste JSON"), choice("upload", "Upload a JSON file")]
 KEEP_SCHEMA = choice("keep", "Keep the current schema")
+
+
+class IntegerField(_IntegerField):
+    """WTForms' IntegerField, refusing numbers no column holds: NumberRange's isnan() of 10**400 was an OverflowError (500)."""
+
+    def process_formdata(self, valuelist: list) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None and not -MAX_DB_INT <= self.data <= MAX_DB_INT:
+            self.data = None
+            raise ValueError(f"must be a number from {-MAX_DB_INT} to {MAX_DB_INT}")
 
 
 class ActionForm(FlaskForm):
