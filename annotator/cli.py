@@ -47,15 +47,11 @@ class AnnotatorGroup(FlaskGroup):
     """Flask's CLI group, with database failures turned into one-line reasons."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        """Every argument must be text we can store and print: Python hands bytes that are not UTF-8 over as lone
-        surrogates ("caf\\udce9"), which would otherwise fail deep inside a command with a traceback."""
-        for position, arg in enumerate(args, start=1):
-            reason = textcheck.problem(arg)
-            if reason:
-                raw = arg.encode("utf-8", "surrogateescape") if "\x00" not in arg else arg.encode("utf-8", "backslashreplace")
-                shown = str(raw[:60])[2:-1]  # the bytes given, escaped: caf\xe9
-                what = "is not valid UTF-8" if "\x00" not in arg else "contains a NUL character"
-                raise click.ClickException(f"argument {position} ({shown}) {what}; give names, ids and paths as UTF-8 text")
+        """The same check as main()'s, for every other way the group is invoked (tests, embedding): an argument
+        that is not UTF-8 is a one-line error, not a traceback deep inside a command."""
+        bad = not_utf8(args)
+        if bad is not None:
+            raise click.ClickException(f"the argument {bad} is not valid UTF-8; names, ids and paths must be UTF-8 (rename such a file)")
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201
