@@ -3,7 +3,8 @@
 The page is a shell: the article, its sentences and the caller's own
 annotations come from the JSON API (GET /api/articles/<id>), the one source of
 what was saved, so a reload shows exactly that. Only annotators assigned to the
-article may open it (reviewers and admins get their own pages).
+article may open it (reviewers and admins get their own pages); to anyone
+else it does not exist (404, as for an unknown id).
 """
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ def article_page(article_id: int):
         .join(Project, Article.project_id == Project.id)
         .where(Assignment.article_id == article_id, Assignment.user_id == current_user.id)
     ).first()
-    if row is None:
-        abort(403, "This article is not assigned to you.")
+    if row is None:  # missing or someone else's: the same answer, so ids cannot be probed
+        abort(404, f"There is no article {article_id} among the ones assigned to you.")
     assignment_id, title, external_id, text, project = row
     mine = select(func.count()).select_from(Assignment).where(Assignment.user_id == current_user.id)
     return render_template(

@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from . import labelschema
-from .db import begin_write, writer_queue
+from .db import DISK_FULL_MESSAGE, begin_write, disk_full, log_disk_full, writer_queue
 from .models import (
     Annotation,
     Article,
@@ -322,8 +322,11 @@ def write(session: Session, action: Callable[[], T], attempts: int = WRITE_ATTEM
             except AnnotationError:
                 session.rollback()
                 raise
-            except (IntegrityError, OperationalError):
+            except (IntegrityError, OperationalError) as exc:
                 session.rollback()
+                if disk_full(exc):  # not busy: retrying cannot help, and someone must be told
+                    log_disk_full(exc, "saving an annotation")
+                    raise AnnotationError(507, DISK_FULL_MESSAGE) from None
                 if attempt == attempts - 1:
                     raise AnnotationError(503, "the database is busy with other writes; try again") from None
             except BaseException:
@@ -354,17 +357,16 @@ def _check_db_id(value: int, what: str) -> None:
 
 
 def writable_article(session: Session, user_id: int, article_id: int, sentence_index: int | None = None) -> Access:
-    """The article if `user_id` is assigned to it (404 unknown, 403 not assigned); with the sentence's id when asked."""
+    """The article if `user_id` is assigned to it (404 when unknown or not assigned: the same answer, so an annotator
+    cannot tell another's article from a missing one); with the sentence's id when asked."""
     _check_db_id(article_id, "article")
     params = {"user_id": user_id, "article_id": article_id}
     if sentence_index is not None:
         _check_db_id(sentence_index, "sentence")
         params["sentence_index"] = sentence_index
     row = _run(session, _ACCESS if sentence_index is None else _ACCESS_SENTENCE, params).first()
-    if row is None:
-        raise AnnotationError(404, f"no article {article_id}")
-    if row[5] is None:
-        raise AnnotationError(403, f"you are not assigned to article {article_id}")
+    if row is None or row[5] is None:
+        raise AnnotationError(404, _no_article(article_id))
     access = Access(*row[:7], sentence_id=row[7], sentence_bounds=(row[8], row[9])) if sentence_index is not None else Access(*row[:7])
     if sentence_index is not None and access.sentence_id is None:
         raise AnnotationError(404, f"article {article_id} has no sentence {sentence_index}")
@@ -372,16 +374,20 @@ def writable_article(session: Session, user_id: int, article_id: int, sentence_i
 
 
 def readable_article(session: Session, user: User, article_id: int) -> Article:
-    """The article for reading: annotators only when assigned; reviewers and admins always."""
+    """The article for reading: annotators only when assigned (else 404, as for a missing id); reviewers and admins always."""
     _check_db_id(article_id, "article")
     article = session.get(Article, article_id)
     if article is None:
-        raise AnnotationError(404, f"no article {article_id}")
+        raise AnnotationError(404, _no_article(article_id))
     if user.role == "annotator":
         assigned = session.scalar(select(Assignment.id).where(Assignment.article_id == article_id, Assignment.user_id == user.id))
         if assigned is None:
-            raise AnnotationError(403, f"you are not assigned to article {article_id}")
+            raise AnnotationError(404, _no_article(article_id))
     return article
+
+
+def _no_article(article_id: int) -> str:
+    return f"no article {article_id} among the ones assigned to you"
 
 
 def _mark_progress(session: Session, access: Access, user_id: int, labels_changed: bool) -> None:

@@ -27,6 +27,7 @@ from .annotations import (
     update_span,
     write,
 )
+from . import textcheck
 from .db import db
 from .security import json_error, login_required, public, roles_required
 
@@ -70,6 +71,9 @@ def json_body(allowed: set[str], required: frozenset[str] = frozenset()) -> dict
         raise AnnotationError(400, "request body is not valid JSON (nested too deeply)") from None
     if not isinstance(body, dict):
         raise AnnotationError(400, "request body must be a JSON object")
+    reason = textcheck.find_problem(body)
+    if reason:  # json.loads makes lone surrogates of "\ud800" escapes; no database stores them (nor NUL) faithfully
+        raise AnnotationError(400, f"request body: {reason}")
     unknown = sorted(set(body) - allowed)
     if unknown:
         shown = ", ".join(repr(name[:40]) for name in unknown[:5])

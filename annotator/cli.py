@@ -14,7 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from . import accounts, articles, assignment, create_app, labelschema, projects
+from . import accounts, articles, assignment, create_app, labelschema, projects, textcheck
 from .db import begin_write, db
 from .ingest import IngestError, decode, expand_paths, read_path
 from .segment import segment
@@ -46,12 +46,25 @@ DEMO_LOCAL_ONLY = (
 class AnnotatorGroup(FlaskGroup):
     """Flask's CLI group, with database failures turned into one-line reasons."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """The same check as main()'s, for every other way the group is invoked (tests, embedding): an argument
+        that is not UTF-8 is a one-line error, not a traceback deep inside a command."""
+        bad = not_utf8(args)
+        if bad is not None:
+            raise click.ClickException(f"the argument {bad} is not valid UTF-8; names, ids and paths must be UTF-8 (rename such a file)")
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         from sqlalchemy.exc import OperationalError, ProgrammingError
 
         try:
             return super().invoke(ctx)
         except (OperationalError, ProgrammingError) as exc:
+            from .db import DISK_FULL_MESSAGE, disk_full, log_disk_full
+
+            if disk_full(exc):
+                log_disk_full(exc, f"running annotator {ctx.invoked_subcommand or ''}".strip())
+                raise click.ClickException(DISK_FULL_MESSAGE) from None
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             if "no such table" in reason or "does not exist" in reason:
                 raise click.ClickException(f"the database has no schema yet ({reason}); run `annotator init` first") from None
@@ -259,7 +272,7 @@ def projects_group() -> None:
 @click.argument("name")
 @click.option("--preset", type=click.Choice(list(labelschema.PRESET_NAMES)), help="A ready-made label schema (default: claims).")
 @click.option("--schema", "schema_file", type=click.Path(exists=True, dir_okay=False), help="A label schema JSON file.")
-@click.option("--annotators-per-article", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--annotators-per-article", type=click.IntRange(min=1, max=projects.MAX_ANNOTATORS_PER_ARTICLE), default=2, show_default=True)
 @click.option("--guidelines", "guidelines_file", type=click.Path(exists=True, dir_okay=False), help="Guidelines as a Markdown file.")
 @click.option("--majority", type=float, default=1.0, show_default=True,
               help="Share of annotators that must agree for automatic gold (1 = unanimous only, 0.66 = two of three).")
@@ -275,6 +288,8 @@ def projects_create(name: str, preset: str | None, schema_file: str | None, anno
         else:
             schema = labelschema.preset(preset or labelschema.DEFAULT_PRESET)
         guidelines = decode(Path(guidelines_file).read_bytes(), guidelines_file) if guidelines_file else ""
+        if textcheck.problem(guidelines):
+            _fail(f"{guidelines_file}: the guidelines {textcheck.problem(guidelines)}")
     except labelschema.SchemaError as exc:
         _fail(f"{schema_file}: {exc}")
     except IngestError as exc:
@@ -436,7 +451,7 @@ def segment_command(file: str) -> None:
 
 @click.command("assign")
 @click.argument("project")
-@click.option("--per-article", type=click.IntRange(min=1), help="Give every article N distinct annotators, balanced.")
+@click.option("--per-article", type=click.IntRange(min=1, max=projects.MAX_ANNOTATORS_PER_ARTICLE), help="Give every article N distinct annotators, balanced.")
 @click.option("--user", "user_name", help="Assign articles to this annotator by hand (with --articles).")
 @click.option("--articles", "article_ids", multiple=True,
               help="An external article id for --user, spaces and all; name several as separate arguments: --articles ID ID ...")

@@ -11,6 +11,7 @@ conflicts are handled by the statements themselves (upserts, row locks).
 from __future__ import annotations
 
 import fcntl
+import logging
 import sqlite3
 from contextlib import contextmanager
 from typing import Iterator
@@ -26,6 +27,10 @@ from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 from . import app_folder
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+log = logging.getLogger(__name__)
+DISK_FULL_MESSAGE = "the database's disk is full: nothing was saved; an administrator must free disk space, then try again"
+_POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -112,6 +117,21 @@ def _reuse_read_transaction(session: Session) -> bool:
     except sqlite3.OperationalError as exc:  # busy past the timeout: the error callers handle, as from SQLAlchemy
         raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
     return True
+
+
+def disk_full(exc: BaseException) -> bool:
+    """True when a database error (SQLAlchemy's or the driver's) says the disk is full (SQLITE_FULL, PostgreSQL 53100)."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF == sqlite3.SQLITE_FULL
+    return getattr(orig, "sqlstate", None) == _POSTGRES_DISK_FULL
+
+
+def log_disk_full(exc: BaseException, doing: str) -> None:
+    """Said once per failure, at error level: a full disk needs a person, unlike a busy database."""
+    orig = getattr(exc, "orig", None) or exc
+    log.error("the database's disk is full while %s: %s", doing, str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__)
 
 
 def init_app(app: Flask) -> None:

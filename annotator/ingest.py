@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from . import textcheck
+
 FORMATS = (".txt", ".jsonl", ".csv")
 STDIN = "-"
 # Keys of the annotated article format; such files belong to import-annotations.
@@ -161,7 +163,9 @@ def parse_jsonl(text: str, name: str) -> list[ArticleRecord]:
 
 def parse_csv(text: str, name: str) -> list[ArticleRecord]:
     """Columns id, title, text; any other column goes to meta."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    # strict: a quote left open runs to the end of the file (or into a later quote) instead of silently
+    # swallowing the rows after it into one article's text
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     if not reader.fieldnames or "text" not in reader.fieldnames:
         raise IngestError(name, 1, "the header row must have a 'text' column (and optionally 'id', 'title')")
     records: list[ArticleRecord] = []
@@ -178,10 +182,25 @@ def parse_csv(text: str, name: str) -> list[ArticleRecord]:
             records.append(_record(obj, name, line, default_id=f"{Path(name).stem}-{line}", seen=seen))
             line = reader.line_num + 1
     except csv.Error as exc:
-        raise IngestError(name, reader.line_num, f"malformed CSV: {exc}") from None
+        opened = _open_quote_line(text, line) if "end of data" in str(exc) or "expected after" in str(exc) else None
+        if opened is not None:
+            raise IngestError(name, opened, f"a quoted field opened on this line is never closed ({exc}); "
+                                            "close the quote (a quote inside a field is written twice: \"\")") from None
+        raise IngestError(name, line, f"malformed CSV: {exc}") from None
     if not records:
         raise IngestError(name, None, "no articles in file")
     return records
+
+
+def _open_quote_line(text: str, first: int) -> int | None:
+    """The line (from `first`, where the failing row starts) on which a quoted field opens and is not closed on it:
+    the first of the row's physical lines with an odd number of quote characters."""
+    lines = text.split("\n")
+    for number in range(first, min(len(lines), first + 1_000) + 1):
+        row = lines[number - 1]
+        if row.count('"') % 2 == 1:
+            return number
+    return None
 
 
 def _record(obj: dict[str, Any], name: str, line: int, default_id: str, seen: dict[str, int]) -> ArticleRecord:
@@ -232,11 +251,5 @@ def _check_text(text: str, name: str, line: int | None) -> None:
 
 
 def _unstorable(value: str) -> str | None:
-    """Characters no database stores faithfully: NUL, and lone surrogates from JSON escapes."""
-    if "\x00" in value:
-        return "contains a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains an unpaired surrogate (a broken \\ud800-style escape)"
-    return None
+    """Characters no database stores faithfully: NUL, and lone surrogates from JSON escapes (see textcheck)."""
+    return textcheck.problem(value)

@@ -6,8 +6,8 @@ A schema is plain JSON:
      "span_labels":     [{"name", "description", "color", "key"}, ...],
      "relation_types":  [{"name", "description", "color", "key", "from": [span labels], "to": [span labels]}]}
 
-Keys are single keyboard characters, unique across the whole schema; j and k
-are kept for moving between sentences.
+Keys are single keyboard characters, unique across the whole schema; the keys
+the annotation page uses itself (RESERVED_KEYS: ? j k u n p f [ ] { }) are refused.
 """
 from __future__ import annotations
 
@@ -16,7 +16,12 @@ import json
 import re
 from typing import Any
 
-RESERVED_KEYS = frozenset({"j", "k"})
+from . import textcheck
+
+# Every key the annotation page itself answers (static/js/annotate.js): help, next / previous sentence,
+# next unlabelled, next / previous span, resize, fit. A schema key there would shadow the page's shortcut.
+RESERVED_KEYS = frozenset({"?", "j", "k", "u", "n", "p", "f", "[", "]", "{", "}"})
+RESERVED_LIST = "reserved: " + " ".join(sorted(RESERVED_KEYS))
 SECTIONS = ("sentence_labels", "span_labels", "relation_types")
 _ITEM_FIELDS = {"name", "description", "color", "key"}
 _RELATION_FIELDS = _ITEM_FIELDS | {"from", "to"}
@@ -26,7 +31,15 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 class SchemaError(ValueError):
-    """A label schema that cannot be used; the message says where and why."""
+    """A label schema that cannot be used; the message says where and why.
+
+    `problems` lists each problem on its own ("sentence_labels[2].key: duplicate key "1" (also
+    sentence_labels[0] (A))"); the message joins them on one line.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = problems if problems else [message]
 
 
 _SPANS = [
@@ -82,6 +95,16 @@ def preset(name: str) -> dict[str, Any]:
     return copy.deepcopy(_PRESETS[name])
 
 
+class ValidSchema(dict):
+    """A schema `validate` returned: validating it again returns it as it is (no second pass over 30,000 labels).
+
+    Treat it as read-only; a changed copy (`dict(schema)`, `copy.deepcopy`) is a plain dict and is checked again.
+    """
+
+    def __deepcopy__(self, memo: dict) -> dict[str, Any]:
+        return copy.deepcopy(dict(self), memo)
+
+
 def loads(text: str) -> dict[str, Any]:
     """Parse and validate a schema given as JSON text."""
     try:
@@ -95,71 +118,118 @@ def loads(text: str) -> dict[str, Any]:
     return validate(data)
 
 
+def _show(value: Any) -> str:
+    """A value for a message: JSON-quoted (ASCII escapes, so a NUL or a surrogate prints safely), shortened."""
+    try:
+        shown = json.dumps(value)
+    except (TypeError, ValueError):
+        shown = type(value).__name__
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
 def validate(data: Any) -> dict[str, Any]:
-    """Check a schema and return a normalised copy (defaults filled in); raise SchemaError."""
+    """Check a schema and return a normalised copy (defaults filled in); raise SchemaError listing every problem.
+
+    One pass over the items (dictionaries for names and keys), so a schema of
+    tens of thousands of labels checks in linear time.
+    """
+    if isinstance(data, ValidSchema):
+        return data
     if not isinstance(data, dict):
-        raise SchemaError("a schema must be a JSON object")
-    unknown = set(data) - set(SECTIONS)
+        raise SchemaError("a schema must be a JSON object", [])
+    problems: list[str] = []
+    unknown = [key for key in data if key not in SECTIONS]
     if unknown:
-        raise SchemaError(f"unknown key(s) {', '.join(sorted(map(str, unknown)))}; expected {', '.join(SECTIONS)}")
-    out: dict[str, Any] = {}
-    used_keys: dict[str, str] = {}
+        problems.append(f"unknown key(s) {', '.join(_show(k) if textcheck.problem(k) else k for k in sorted(map(str, unknown)))}; "
+                        f"expected {', '.join(SECTIONS)}")
+    out = ValidSchema()
+    used_keys: dict[str, str] = {}  # key -> where it was first used
     for section in SECTIONS:
         items = data.get(section, [])
         if not isinstance(items, list):
-            raise SchemaError(f"{section} must be a list")
-        out[section] = [
-            _item(section, i, item, used_keys) for i, item in enumerate(items)
-        ]
-        names = [item["name"] for item in out[section]]
-        for name in names:
-            if names.count(name) > 1:
-                raise SchemaError(f"{section}: duplicate name {name!r}")
-    if not out["sentence_labels"]:
-        raise SchemaError("sentence_labels must name at least one label")
+            problems.append(f"{section}: must be a list")
+            items = []
+        names: dict[str, str] = {}  # name -> where it was first used
+        checked = []
+        for i, item in enumerate(items):
+            one = _item(section, i, item, used_keys, problems)
+            if one is None:
+                continue
+            name = one["name"]
+            if name is not None:
+                if name in names:
+                    problems.append(f"{section}[{i}].name: duplicate name {_show(name)} (also {names[name]})")
+                else:
+                    names[name] = f"{section}[{i}]"
+            checked.append(one)
+        out[section] = checked
+    if isinstance(data.get("sentence_labels", []), list) and not data.get("sentence_labels"):
+        problems.append("sentence_labels: must name at least one label")
     span_names = {s["name"] for s in out["span_labels"]}
     for i, rel in enumerate(out["relation_types"]):
         for end in ("from", "to"):
-            for label in rel[end]:
+            for label in rel.get(end, []):
                 if label not in span_names:
-                    raise SchemaError(f"relation_types[{i}] ({rel['name']}): {end!r} names unknown span label {label!r}")
+                    problems.append(f"relation_types[{i}].{end}: names unknown span label {_show(label)}")
+    if problems:
+        raise SchemaError("; ".join(problems[:_SHOWN_PROBLEMS]) + _more(problems), problems)
     return out
 
 
-def _item(section: str, i: int, item: Any, used_keys: dict[str, str]) -> dict[str, Any]:
+_SHOWN_PROBLEMS = 50
+
+
+def _more(problems: list[str]) -> str:
+    extra = len(problems) - _SHOWN_PROBLEMS
+    return f"; and {extra} more problem(s)" if extra > 0 else ""
+
+
+def _item(section: str, i: int, item: Any, used_keys: dict[str, str], problems: list[str]) -> dict[str, Any] | None:
+    """One label or relation type, normalised; its problems are added to `problems` (name None when it has none usable)."""
     where = f"{section}[{i}]"
     if not isinstance(item, dict):
-        raise SchemaError(f"{where} must be an object")
+        problems.append(f"{where}: must be an object")
+        return None
     allowed = _RELATION_FIELDS if section == "relation_types" else _ITEM_FIELDS
-    unknown = set(item) - allowed
+    unknown = [key for key in item if key not in allowed]
     if unknown:
-        raise SchemaError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+        problems.append(f"{where}: unknown key(s) {', '.join(_show(k) if textcheck.problem(k) else k for k in sorted(unknown))}; "
+                        f"allowed: {', '.join(sorted(allowed))}")
     name = item.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise SchemaError(f"{where}: name must be 1-64 letters, digits, '_', '.' or '-' (got {name!r})")
-    where = f"{where} ({name})"
+        problems.append(f"{where}.name: must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit (got {_show(name)})")
+        name = None
     description = item.get("description", "")
     if not isinstance(description, str):
-        raise SchemaError(f"{where}: description must be text")
+        problems.append(f"{where}.description: must be text (got {_show(description)})")
+        description = ""
+    elif textcheck.problem(description):
+        problems.append(f"{where}.description: {textcheck.problem(description)}")
     color = item.get("color", PALETTE[i % len(PALETTE)])
     if not isinstance(color, str) or not _COLOR.match(color):
-        raise SchemaError(f"{where}: color must look like #1f77b4 (got {color!r})")
+        problems.append(f"{where}.color: must look like #1f77b4 (got {_show(color)})")
+        color = PALETTE[i % len(PALETTE)]
     key = item.get("key")
     if key is not None:
-        if not isinstance(key, str) or len(key) != 1 or key.isspace():
-            raise SchemaError(f"{where}: key must be a single character (got {key!r})")
-        key = key.lower()
-        if key in RESERVED_KEYS:
-            raise SchemaError(f"{where}: key {key!r} is reserved for moving between sentences")
-        if key in used_keys:
-            raise SchemaError(f"{where}: key {key!r} is already used by {used_keys[key]}")
-        used_keys[key] = name
+        if not isinstance(key, str) or len(key) != 1 or key.isspace() or textcheck.problem(key) or not key.isprintable():
+            problems.append(f"{where}.key: must be a single printable character (got {_show(key)})")
+            key = None
+        else:
+            key = key.lower()
+            if key in RESERVED_KEYS:
+                problems.append(f"{where}.key: {_show(key)} is reserved by the annotation page ({RESERVED_LIST})")
+                key = None
+            elif key in used_keys:
+                problems.append(f"{where}.key: duplicate key {_show(key)} (also {used_keys[key]})")
+            else:
+                used_keys[key] = where + (f" ({name})" if name else "")
     out = {"name": name, "description": description, "color": color.lower(), "key": key}
     if section == "relation_types":
         for end in ("from", "to"):
             labels = item.get(end)
             if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
-                raise SchemaError(f"{where}: {end!r} must be a non-empty list of span label names")
+                problems.append(f"{where}.{end}: must be a non-empty list of span label names (got {_show(labels)})")
+                labels = []
             out[end] = list(labels)
     return out
 

@@ -11,6 +11,7 @@ from .models import Annotation, Article, GuidelineVersion, Project, ProjectMembe
 
 
 MAX_ID = 2**31  # ids are 32-bit integers on PostgreSQL: a larger number names no project
+MAX_ANNOTATORS_PER_ARTICLE = 50  # the admin form and the CLI allow no more
 
 
 class ProjectError(ValueError):
@@ -44,8 +45,7 @@ def create_project(
         raise ProjectError("project name must be 1 to 200 characters")
     if find_project(session, name) is not None:
         raise ProjectError(f"project {name!r} already exists")
-    if annotators_per_article < 1:
-        raise ProjectError("annotators per article must be at least 1")
+    _check_annotators_per_article(annotators_per_article)
     checked = labelschema.validate(schema if schema is not None else labelschema.preset(labelschema.DEFAULT_PRESET))
     project = Project(
         name=name,
@@ -58,6 +58,11 @@ def create_project(
     session.flush()
     session.add(GuidelineVersion(project_id=project.id, version=1, text=guidelines, author_id=author_id))
     return project
+
+
+def _check_annotators_per_article(n: int) -> None:
+    if not 1 <= n <= MAX_ANNOTATORS_PER_ARTICLE:
+        raise ProjectError(f"annotators per article must be 1 to {MAX_ANNOTATORS_PER_ARTICLE}")
 
 
 def set_guidelines(session: Session, project: Project, text: str, author_id: int | None = None) -> int:
@@ -139,8 +144,7 @@ def update_project(
             raise ProjectError(f"project {name!r} already exists")
         project.name = name
     if annotators_per_article is not None:
-        if annotators_per_article < 1:
-            raise ProjectError("annotators per article must be at least 1")
+        _check_annotators_per_article(annotators_per_article)
         project.annotators_per_article = annotators_per_article
     if majority_threshold is not None:
         if not 0.5 < majority_threshold <= 1:

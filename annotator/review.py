@@ -21,10 +21,10 @@ from wtforms.validators import InputRequired, Length
 
 from . import gold, labelschema, projects
 from . import project_agreement as pa
-from .db import begin_write, db
+from .db import begin_write, db, disk_full
 from .main import project_overview
 from .models import Article, Sentence
-from .security import require_project, roles_required
+from .security import page_arg, require_project, roles_required
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 REVIEW_ROLES = ("reviewer", "admin")
@@ -169,8 +169,7 @@ def queue(project_id: int):
     all_rows = pa.disagreements(db.session, head.id)
     rows = _apply(all_rows, filters)
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
-    page = request.args.get("page", "1")
-    page = min(max(int(page), 1), pages) if page.isdigit() and len(page) < 7 else 1
+    page = page_arg(pages)
     shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     texts = {}
     if shown:
@@ -244,8 +243,10 @@ def sentence(project_id: int, sentence_id: int):
             db.session.rollback()
             error, status = exc.message, exc.status
             problems = exc.problems
-        except (IntegrityError, OperationalError):  # another reviewer saved this sentence at the same moment, or the database is busy
+        except (IntegrityError, OperationalError) as exc:  # another reviewer saved this sentence at the same moment, or the database is busy
             db.session.rollback()
+            if disk_full(exc):
+                raise  # not busy: the app's handler says "disk full" (507) and logs it
             error, status = "The gold could not be saved just now (another change came first or the database is busy). Check the page and save again.", 409
         except Exception:
             db.session.rollback()

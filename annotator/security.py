@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from functools import wraps
 from typing import Callable, TypeVar
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, abort, g, jsonify, redirect, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from . import textcheck
 
 csrf = CSRFProtect()
 
@@ -62,6 +66,92 @@ def bearer_token() -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
+    return None
+
+
+# The highest page number a list page accepts; beyond its last page a list shows its last page.
+MAX_PAGE = 10**6
+
+
+def page_arg(last: int | None = None, name: str = "page") -> int:
+    """The `?page=` of a list page: 1 when absent or not a number, clamped to 1..last (10**30 is the last page, not a 500)."""
+    raw = request.args.get(name, "")
+    if not (raw.isascii() and raw.isdigit()):
+        page = 1
+    else:
+        page = int(raw) if len(raw) <= 7 else MAX_PAGE  # int() of thousands of digits would raise
+    return max(1, min(page, MAX_PAGE if last is None else last))
+
+
+def _form_encoded_problem(raw: bytes, what: str) -> str | None:
+    """Why an application/x-www-form-urlencoded string (query string or body) holds text we refuse, or None.
+
+    Werkzeug leaves bytes that are not UTF-8 percent-encoded in the value ("%E9" stays "%E9") and lets NUL
+    through; both are refused here, naming the field.
+    """
+    for pair in raw.split(b"&"):
+        if not pair:
+            continue
+        key, _, value = pair.partition(b"=")
+        try:
+            name = unquote_to_bytes(key.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return f"a {what} name is not valid UTF-8"
+        shown = textcheck.shown(name)
+        try:
+            text = unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return f"{what} {shown} is not valid UTF-8 text"
+        reason = textcheck.problem(name) or textcheck.problem(text)
+        if reason:
+            return f"{what} {shown} {reason}"
+    return None
+
+
+def _multidict_problem(values, what: str) -> str | None:  # noqa: ANN001  (a werkzeug MultiDict)
+    for name, value in values.items(multi=True):
+        reason = textcheck.problem(name) or (textcheck.problem(value) if isinstance(value, str) else None)
+        if reason:
+            return f"{what} {textcheck.shown(name)} {reason}"
+    return None
+
+
+def input_problem() -> tuple[int, str] | None:
+    """(status, reason) when the request carries text no database stores faithfully or an id no column holds.
+
+    URL parts: an integer beyond any stored id, or text with NUL, is a 404 (nothing has it). The query
+    string and form fields: bytes that are not UTF-8, NUL, lone surrogates are a 400 naming the field.
+    JSON bodies are checked where they are parsed (api.json_body, and for pages below).
+    """
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, int) and not 0 <= value <= textcheck.MAX_DB_INT:
+            return 404, f"There is no {name.replace('_id', '').replace('_', ' ')} {'with so large a number' if value > 0 else value}."
+        if isinstance(value, str) and textcheck.problem(value):
+            return 404, f"There is no {name.replace('_', ' ')} like that (it {textcheck.problem(value)})."
+    reason = _form_encoded_problem(request.query_string, "query parameter")
+    if reason:
+        return 400, reason
+    if request.method in UNSAFE_METHODS and request.blueprint != "api":
+        mimetype = request.mimetype
+        if mimetype == "application/x-www-form-urlencoded":
+            length = request.content_length
+            if length is not None and length <= (request.max_form_memory_size or length) and not (
+                request.max_content_length is not None and length > request.max_content_length
+            ):
+                reason = _form_encoded_problem(request.get_data(cache=True), "form field")
+            else:
+                reason = None  # too large or of unknown length: the form parser answers (413) or reads it below
+            reason = reason or _multidict_problem(request.form, "form field")
+        elif mimetype == "multipart/form-data":
+            reason = _multidict_problem(request.form, "form field")
+            if reason is None:
+                for field, upload in request.files.items(multi=True):
+                    bad = textcheck.problem(upload.filename or "")
+                    if bad:
+                        reason = f"the file name sent in {textcheck.shown(field)} {bad}"
+                        break
+        if reason:
+            return 400, reason
     return None
 
 
@@ -135,6 +225,7 @@ ERROR_TEXT = {
     409: ("Someone else changed this first", "Go back, reload the page to see the current state, and try again."),
     413: ("The upload is too large", "Split the file into smaller ones, or ask an admin to raise the limit."),
     429: ("Too many attempts", "Wait a little and try again."),
+    507: ("The database's disk is full", "Nothing was saved. Tell an admin: once disk space is freed, send it again."),
     500: ("Something went wrong on our side",
           "It is not something you did, and what was saved before is kept. Try again in a moment; "
           "if it keeps happening, tell an admin what you were doing and when."),
@@ -188,6 +279,19 @@ def error_page(exc: HTTPException) -> tuple[str, int]:
 def init_app(app: Flask) -> None:
     app.json = _JSONProvider(app)
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+
+    @app.before_request
+    def _refuse_unstorable_input():
+        """First of all checks (it reads a form body raw, before anything parses it): text that is not valid
+        Unicode or holds NUL, and ids beyond any column, never reach a view (see input_problem)."""
+        found = input_problem()
+        if found is None:
+            return None
+        status, reason = found
+        if wants_json():
+            return json_error(status, reason)
+        abort(status, reason)
+
     csrf.init_app(app)
 
     @app.before_request
@@ -229,6 +333,9 @@ def init_app(app: Flask) -> None:
         body = request.get_json(silent=True)
         if body is None:
             return None  # no body, or not JSON at all: the form sees no data
+        reason = textcheck.find_problem(body)
+        if reason:
+            return json_error(400, f"request body: {reason}")
         plain = isinstance(body, dict) and all(
             isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)) for v in body.values()
         )
@@ -251,6 +358,22 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return json_error(413, message)
         return error_page(RequestEntityTooLarge(message))
+
+    @app.errorhandler(OperationalError)
+    def _database_error(exc: OperationalError):
+        """A full disk is a 507 that says so (and an error in the log); any other database failure stays a 500."""
+        from .db import DISK_FULL_MESSAGE, db, disk_full, log_disk_full
+
+        if not disk_full(exc):
+            raise exc
+        db.session.rollback()
+        log_disk_full(exc, f"answering {request.method} {request.path}")
+        message = DISK_FULL_MESSAGE[0].upper() + DISK_FULL_MESSAGE[1:] + "."
+        if wants_json():
+            return json_error(507, message)
+        error = HTTPException(message)
+        error.code = 507
+        return error_page(error)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

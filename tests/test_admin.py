@@ -148,8 +148,8 @@ def test_create_project_from_preset_shows_labels_with_swatches_and_keys(app, adm
         ({"schema_source": "paste", "schema_json": ""}, "paste the schema JSON here"),
         ({"schema_source": "paste", "schema_json": "{nope"}, "not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2"),
         ({"schema_source": "paste", "schema_json": json.dumps({"sentence_labels": [{"name": "A", "key": "1"}, {"name": "B", "key": "1"}]})},
-         "sentence_labels[1] (B): key &#39;1&#39; is already used by A"),
-        ({"schema_source": "paste", "schema_json": json.dumps({"sentence_labels": [{"name": "A", "key": "j"}]})}, "reserved for moving between sentences"),
+         "sentence_labels[1].key: duplicate key &#34;1&#34; (also sentence_labels[0] (A))"),
+        ({"schema_source": "paste", "schema_json": json.dumps({"sentence_labels": [{"name": "A", "key": "j"}]})}, "is reserved by the annotation page"),
         ({"schema_source": "upload"}, "choose a .json file"),
         ({"preset": "nope"}, "Not a valid choice"),
         ({"annotators_per_article": "0"}, "Number must be between 1 and 50."),
@@ -165,11 +165,24 @@ def test_project_form_errors(app, admin, fields, message):
     assert count(app, Project) == 0
 
 
+def test_every_schema_problem_is_listed_on_its_own(app, admin):
+    schema = {"sentence_labels": [{"name": "A", "key": "1"}, {"name": "B", "key": "1", "color": "red"}, {"name": "C", "key": "?"}]}
+    response = new_project(admin, schema_source="paste", schema_json=json.dumps(schema))
+    assert response.status_code == 400
+    listed = re.findall(r"<li>(.*?)</li>", page(response).split('id="schema_json-errors"')[1].split("</ul>")[0])
+    assert listed == [
+        "sentence_labels[1].color: must look like #1f77b4 (got &#34;red&#34;)",
+        "sentence_labels[1].key: duplicate key &#34;1&#34; (also sentence_labels[0] (A))",
+        "sentence_labels[2].key: &#34;?&#34; is reserved by the annotation page (reserved: ? [ ] f j k n p u { })",
+    ]
+    assert count(app, Project) == 0
+
+
 def test_uploaded_schema_file_is_named_in_its_error_like_the_cli(app, admin):
     bad = json.dumps({"sentence_labels": [{"name": "A", "key": "1"}, {"name": "B", "key": "1"}]}).encode()
     response = new_project(admin, schema_source="upload", schema_file=(io.BytesIO(bad), "mine.json"))
     assert response.status_code == 400
-    assert "mine.json: sentence_labels[1] (B): key &#39;1&#39; is already used by A" in page(response)
+    assert "mine.json: sentence_labels[1].key: duplicate key &#34;1&#34; (also sentence_labels[0] (A))" in page(response)
     good = json.dumps({"sentence_labels": [{"name": "Claim", "description": "d", "color": "#123456", "key": "c"}]}).encode()
     assert new_project(admin, schema_source="upload", schema_file=(io.BytesIO(good), "mine.json")).status_code == 302
     with app.app_context():

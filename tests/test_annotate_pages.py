@@ -93,11 +93,12 @@ def test_assigned_annotator_gets_the_page(app, queue):
     assert " style=" not in html
 
 
-def test_unassigned_annotator_gets_403(app, queue):
+def test_unassigned_annotator_gets_404_like_a_missing_article(app, queue):
+    """Was 403 for both; now 404 for both, as the API answers (issue 13.14): nothing to tell either way."""
     b = login(app, "bob")
-    assert b.get(f"/annotate/{queue.a2}").status_code == 403
+    assert b.get(f"/annotate/{queue.a2}").status_code == 404
     assert b.get(f"/annotate/{queue.other}").status_code == 200
-    assert b.get("/annotate/999999").status_code == 403  # no such article: nothing to tell
+    assert b.get("/annotate/999999").status_code == 404  # no such article: nothing to tell
 
 
 @pytest.mark.parametrize("role_user", ["rev", "boss"])

@@ -150,7 +150,7 @@ def test_refused_operations_leave_nothing_behind(app, setup):
     with app.app_context():
         s = db.session
         attempts = [
-            (lambda: annotations.put_label(s, cy, article, 0, "CFS"), 403),
+            (lambda: annotations.put_label(s, cy, article, 0, "CFS"), 404),  # not assigned: as if missing (was 403)
             (lambda: annotations.put_label(s, ann, article + 99, 0, "CFS"), 404),
             (lambda: annotations.put_label(s, ann, article, 99, "CFS"), 404),
             (lambda: annotations.put_label(s, ann, article, 2**40, "CFS"), 404),

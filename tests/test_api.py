@@ -191,10 +191,11 @@ def rejections(w: World) -> list[tuple[str, str, str, str, Any, int, str]]:
         ("negative sentence index", "ann", "PUT", f"{a}/labels/-1", {"label": "CFS"}, 404, None),
         ("no such article", "ann", "PUT", "/api/articles/99999/labels/0", {"label": "CFS"}, 404, "no article"),
         ("huge article id", "ann", "POST", f"/api/articles/{2**40}/spans", span_body("QUOTE", 0, 5), 404, "no article"),
-        ("not assigned: label", "bob", "PUT", f"/api/articles/{w.ann_only}/labels/0", {"label": "CFS"}, 403, "not assigned"),
-        ("not assigned: span", "bob", "POST", f"/api/articles/{w.ann_only}/spans", span_body("QUOTE", 0, 5), 403, "not assigned"),
-        ("not assigned: relation", "ann", "POST", f"/api/articles/{w.unassigned}/relations", {"type": "attributed_to", "from": "ann-quote-1", "to": "ann-source-1"}, 403, "not assigned"),
-        ("not assigned: delete", "bob", "DELETE", f"/api/articles/{w.ann_only}/spans/ann-other-article", None, 403, "not assigned"),
+        # not assigned: the same 404 as a missing article (was 403 "not assigned", which told that the id exists)
+        ("not assigned: label", "bob", "PUT", f"/api/articles/{w.ann_only}/labels/0", {"label": "CFS"}, 404, "no article"),
+        ("not assigned: span", "bob", "POST", f"/api/articles/{w.ann_only}/spans", span_body("QUOTE", 0, 5), 404, "no article"),
+        ("not assigned: relation", "ann", "POST", f"/api/articles/{w.unassigned}/relations", {"type": "attributed_to", "from": "ann-quote-1", "to": "ann-source-1"}, 404, "no article"),
+        ("not assigned: delete", "bob", "DELETE", f"/api/articles/{w.ann_only}/spans/ann-other-article", None, 404, "no article"),
         ("reviewer cannot write", "rev", "PUT", lbl, {"label": "CFS"}, 403, None),
         ("admin cannot write", "adm", "POST", spans, span_body("QUOTE", 0, 5), 403, None),
         ("anonymous write (CSRF is checked first)", "anon", "PUT", lbl, {"label": "CFS"}, 400, "CSRF"),
@@ -527,7 +528,7 @@ def test_blind_annotation_through_every_endpoint(app, world, seeded, bob, ann):
     assert [r["id"] for r in document["annotations"]["relations"]] == ["bob-rel-0001"]
     assert len(document["annotations"]["labels"]) == 1
     # ... nor her article
-    assert_json_error(bob("GET", f"/api/articles/{world.ann_only}"), 403, "not assigned")
+    assert_json_error(bob("GET", f"/api/articles/{world.ann_only}"), 404, "no article")  # as for a missing id (was 403)
     # ... and cannot touch or probe her spans and relations: they are "not there" for him
     for method, url, body in [
         ("PATCH", f"/api/articles/{world.article}/spans/ann-quote-1", {"start": 1}),

@@ -245,6 +245,21 @@ def test_one_bad_file_among_good_ones_rejects_only_itself(app, runner, project, 
     check_articles(app)
 
 
+UNCLOSED_CSV = b"id,text\nq1,First article.\nq2,\"This quote never closes.\nq3,Third article.\nq4,Fourth article.\n"
+
+
+def test_a_csv_with_an_unterminated_quote_is_refused_naming_the_line(app, runner, project, workdir):
+    """Before: q2 silently swallowed q3 and q4 into its text (3 articles instead of 4). Now: FILE:3 (where the quote
+    opened), nothing of that file stored, the other files still import."""
+    bad = write_file(workdir, ".csv", UNCLOSED_CSV)
+    good = write_file(workdir, ".jsonl", b'{"id": "g1", "text": "Good one."}')
+    result = runner.invoke(args=["import", project, str(bad), str(good)])
+    cli_ok(result)
+    assert result.exit_code == 1 and f"{bad}:3: a quoted field opened on this line is never closed" in result.output, result.output
+    with app.app_context():
+        assert set(db.session.scalars(select(Article.external_id))) == {"g1"}
+
+
 # ----------------------------------------------------------------- annotator import-annotations
 LABELS = ["CFS", "UFS", "NFS", "QUOTE", "bogus", "", None, 1]
 _names = st.sampled_from(["ann", "bob", "new_person", "", "a b", "<x>", None, 7, "x" * 100])
@@ -400,6 +415,16 @@ def test_admin_upload_never_500s_or_half_writes(app, admin_browser, file):
     if grew == 0:
         assert after == before and name in page  # refused by the store (e.g. an id already there), with its reason
     check_articles(app)
+
+
+def test_admin_upload_of_a_csv_with_an_unterminated_quote_names_the_line(app, admin_browser):
+    browser, project_id = admin_browser
+    before = row_counts(app)
+    response = browser.post(f"/admin/projects/{project_id}/upload", {"files": [(io.BytesIO(UNCLOSED_CSV), "quotes.csv")], "on_duplicate": "error"},
+                            content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert "quotes.csv:3: a quoted field opened on this line is never closed" in response.get_data(as_text=True)
+    assert row_counts(app) == before
 
 
 # ----------------------------------------------------------------- bodies over the configured limit

@@ -87,12 +87,23 @@ def test_projects_create_with_preset_and_schema_file(app, runner, tmp_path):
     bad.write_text(json.dumps({"sentence_labels": [{"name": "A", "key": "1"}, {"name": "B", "key": "1"}]}))
     result = runner.invoke(args=["projects", "create", "custom", "--schema", str(bad)])
     assert result.exit_code == 1
-    assert f"{bad}: sentence_labels[1] (B): key '1' is already used by A" in result.output
+    assert f'{bad}: sentence_labels[1].key: duplicate key "1" (also sentence_labels[0] (A))' in result.output  # the path-style message (was "[1] (B): key '1' is already used by A")
     with app.app_context():
         names = db.session.scalars(select(Project.name)).all()
         assert names == ["ff"]
         schema, majority = db.session.execute(select(Project.label_schema, Project.majority_threshold)).one()
         assert len(schema["sentence_labels"]) == 7 and majority == 0.66
+
+
+def test_projects_create_lists_every_schema_problem_on_one_line(app, runner, tmp_path):
+    bad = tmp_path / "schema.json"
+    bad.write_text(json.dumps({"sentence_labels": [{"name": "A", "key": "1"}, {"name": "A", "key": "n", "description": "x\u0000"}]}))
+    result = runner.invoke(args=["projects", "create", "custom", "--schema", str(bad)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    line = next(line for line in result.output.splitlines() if str(bad) in line)
+    for problem in ('sentence_labels[1].name: duplicate name "A" (also sentence_labels[0])', 'sentence_labels[1].key: "n" is reserved',
+                    "sentence_labels[1].description: contains a NUL character"):
+        assert problem in line, line
 
 
 def test_import_jsonl_segments_with_exact_offsets(app, runner, tmp_path):
@@ -492,3 +503,55 @@ def test_commands_take_a_project_name_or_id(app, runner, tmp_path):
     for command in (["export", "99999999999"], ["agreement", "99999999999"], ["import", "99999999999", path]):
         result = runner.invoke(args=command)  # past a 32-bit id: still "no project", not a database error
         assert result.exit_code == 1 and "no project named '99999999999'" in result.output, command
+
+
+@pytest.mark.parametrize("args", [
+    ["projects", "create", "caf\udce9"],  # the bytes b"caf\xe9" as Python hands a non-UTF-8 argument over
+    ["import", "news", "file-\udcff.jsonl"],
+    ["users", "create", "x\udc80", "--role", "annotator", "--password-stdin"],
+])
+def test_cli_arguments_that_are_not_utf8_are_one_line_errors(app, args):
+    from click.testing import CliRunner
+
+    from annotator.cli import AnnotatorGroup
+
+    before = {model: _count(app, model) for model in (Project, User)}
+    result = CliRunner().invoke(AnnotatorGroup(create_app=lambda: app), args, input="a long password\n")
+    assert result.exit_code != 0 and not isinstance(result.exception, UnicodeError), result.output
+    assert "Traceback" not in result.output
+    assert "not valid UTF-8" in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert {model: _count(app, model) for model in (Project, User)} == before
+
+
+def test_guidelines_file_with_a_nul_is_refused(app, runner, tmp_path):
+    path = tmp_path / "g.md"
+    path.write_bytes(b"# Guidelines\x00 here")
+    result = runner.invoke(args=["projects", "create", "g", "--guidelines", str(path)])
+    assert result.exit_code == 1 and f"{path}: the guidelines contains a NUL character" in result.output, result.output
+    assert _count(app, Project) == 0
+
+
+def _count(app, model) -> int:
+    from sqlalchemy import func
+
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.parametrize("args", [
+    ["projects", "create", "huge", "--annotators-per-article", str(10**30)],
+    ["projects", "create", "huge", "--majority", "1e400"],
+    ["projects", "create", "huge", "--majority", "nan"],
+])
+def test_oversized_numbers_in_cli_options_are_one_line_errors(app, runner, args):
+    result = runner.invoke(args=args)
+    assert result.exit_code in (1, 2) and result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output and "Error" in result.output, result.output
+    assert _count(app, Project) == 0
+
+
+def test_oversized_per_article_in_assign_is_a_one_line_error(app, runner):
+    make_project(runner)
+    result = runner.invoke(args=["assign", "news", "--per-article", str(10**30)])
+    assert isinstance(result.exception, (SystemExit, type(None))) and result.exit_code in (1, 2), repr(result.exception)
+    assert "Error" in result.output and "Traceback" not in result.output, result.output

@@ -246,3 +246,97 @@ def select_members():
         .join(ProjectMember, ProjectMember.project_id == Project.id)
         .join(User, User.id == ProjectMember.user_id)
     )
+
+
+# ----------------------------------------------------------------- a full disk (SQLite: SQLITE_FULL)
+def _fill_the_disk(app) -> None:
+    """Every new connection may not grow the database file past what it holds now: the next page it needs is
+    SQLITE_FULL, as on a full disk."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+        with engine.connect() as conn:
+            pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+
+        @event.listens_for(engine, "connect")
+        def _limit(dbapi_connection, _record):  # noqa: ANN001
+            dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+        engine.dispose()
+
+
+@pytest.fixture
+def full_disk_world(tmp_path):
+    from tests.test_route_matrix import caller, seed as seed_world
+
+    from .conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'full.sqlite3'}", PROPAGATE_EXCEPTIONS=False)
+    world = seed_world(app)
+    yield app, world, {role: caller(app, world, role) for role in ("annotator", "admin")}
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _counts(app) -> dict[str, int]:
+    from tests.test_bad_input import row_counts
+
+    return row_counts(app)
+
+
+def test_a_save_on_a_full_disk_says_disk_full_and_is_logged(full_disk_world, caplog):
+    """Was: 503 "the database is busy with other writes", and nothing in the log."""
+    app, world, callers = full_disk_world
+    _fill_the_disk(app)
+    annotator = callers["annotator"]
+    caplog.set_level("ERROR")
+    for i in range(500):  # the first saves may fit in the pages' free room; each one adds rows until one needs a page
+        before = _counts(app)
+        response = annotator.send_json("POST", f"/api/articles/{world.article_a}/spans", {"label": "CUE", "start": i % 100, "end": i % 100 + 1 + i // 100, "id": f"full-disk-{i:04d}"})
+        if response.status_code != 201:
+            break
+    else:
+        pytest.fail("500 saves fitted: the database never filled up")
+    assert response.status_code == 507, response.get_data(as_text=True)
+    assert "disk is full" in response.get_json()["error"]
+    assert _counts(app) == before  # the refused save left nothing
+    assert any(r.levelname == "ERROR" and "disk is full" in r.getMessage() for r in caplog.records), caplog.text
+
+
+def test_an_upload_on_a_full_disk_says_disk_full_and_stores_nothing(full_disk_world, caplog):
+    import io
+
+    app, world, callers = full_disk_world
+    _fill_the_disk(app)
+    caplog.set_level("ERROR")
+    before = _counts(app)
+    lines = "\n".join(f'{{"id": "big-{i}", "text": "Article number {i} is long enough to need pages. {"Filler words here. " * 40}"}}' for i in range(50))
+    admin = callers["admin"]
+    response = admin.post(f"/admin/projects/{world.project}/upload", {"files": [(io.BytesIO(lines.encode()), "big.jsonl")], "on_duplicate": "error"},
+                          content_type="multipart/form-data")
+    assert response.status_code == 507, response.status_code
+    assert "disk is full" in response.get_data(as_text=True)
+    assert _counts(app) == before
+    assert any(r.levelname == "ERROR" and "disk is full" in r.getMessage() for r in caplog.records), caplog.text
+
+
+def test_a_cli_import_on_a_full_disk_is_one_line_saying_disk_full(full_disk_world, tmp_path, caplog):
+    from click.testing import CliRunner
+
+    from annotator.cli import AnnotatorGroup
+
+    app, world, _ = full_disk_world
+    _fill_the_disk(app)
+    caplog.set_level("ERROR")
+    before = _counts(app)
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(f'{{"id": "cli-{i}", "text": "Article {i}. {"More filler text. " * 40}"}}' for i in range(50)))
+    with app.app_context():
+        project_name = db.session.get(Project, world.project).name
+    result = CliRunner().invoke(AnnotatorGroup(create_app=lambda: app), ["import", project_name, str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "disk is full" in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert _counts(app) == before
+    assert any(r.levelname == "ERROR" and "disk is full" in r.getMessage() for r in caplog.records), caplog.text

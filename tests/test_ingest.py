@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from annotator.ingest import IngestError, expand_paths, read_path
+from annotator.ingest import IngestError, expand_paths, read_bytes, read_path
 from annotator.segment import segment
 
 ARTICLES = Path(__file__).resolve().parent / "data" / "articles"
@@ -263,3 +263,19 @@ def test_abandoned_staged_imports_are_recognised():
         os._exit(0)
     os.waitpid(child, 0)
     assert abandoned(f"{host}:{child}", now, now)  # its process is gone
+
+
+# ----------------------------------------------------------------- an unterminated quote in a CSV
+UNTERMINATED = [
+    # (content, line where the quote opened): rows after it must not silently become one article's text
+    ("id,text\nu1,Fine first row.\nu2,\"This quote is never closed.\nu3,Third row.\nu4,Fourth row.\n", 3),
+    ("id,text\nu1,\"Opened here.\nu2,\"Quoted\"\nu3,Last.\n", 2),
+]
+
+
+@pytest.mark.parametrize("content, line", UNTERMINATED)
+def test_an_unterminated_csv_quote_names_the_file_and_line(content, line):
+    with pytest.raises(IngestError) as caught:
+        read_bytes(content.encode(), "news.csv")
+    assert caught.value.file == "news.csv" and caught.value.line == line, str(caught.value)
+    assert "quote" in caught.value.reason and "never closed" in caught.value.reason, caught.value.reason

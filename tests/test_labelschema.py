@@ -40,22 +40,83 @@ def base():
     [
         (lambda s: s.update(colors=[]), r"unknown key\(s\) colors"),
         (lambda s: s["sentence_labels"][0].update(hotkey="x"), r"sentence_labels\[0\]: unknown key\(s\) hotkey"),
-        (lambda s: s["sentence_labels"][1].update(name="CFS"), "sentence_labels: duplicate name 'CFS'"),
-        (lambda s: s["span_labels"][0].update(key="1"), r"span_labels\[0\] \(QUOTE\): key '1' is already used by CFS"),
+        (lambda s: s["sentence_labels"][1].update(name="CFS"), r'sentence_labels\[1\].name: duplicate name "CFS" \(also sentence_labels\[0\]\)'),
+        (lambda s: s["span_labels"][0].update(key="1"), r'span_labels\[0\].key: duplicate key "1" \(also sentence_labels\[0\] \(CFS\)\)'),
         (lambda s: s["span_labels"][0].update(key="j"), "reserved"),
-        (lambda s: s["span_labels"][0].update(key="qq"), "single character"),
-        (lambda s: s["relation_types"][0].update(to=["SPEAKER"]), r"'to' names unknown span label 'SPEAKER'"),
-        (lambda s: s["sentence_labels"][0].update(color="red"), "color must look like"),
-        (lambda s: s["sentence_labels"][0].update(name="has space"), "name must be"),
+        (lambda s: s["span_labels"][0].update(key="qq"), "single printable character"),
+        (lambda s: s["relation_types"][0].update(to=["SPEAKER"]), r'relation_types\[0\].to: names unknown span label "SPEAKER"'),
+        (lambda s: s["sentence_labels"][0].update(color="red"), r"sentence_labels\[0\].color: must look like"),
+        (lambda s: s["sentence_labels"][0].update(name="has space"), r"sentence_labels\[0\].name: must be"),
         (lambda s: s.update(sentence_labels=[]), "at least one label"),
-        (lambda s: s.update(span_labels={}), "span_labels must be a list"),
+        (lambda s: s.update(span_labels={}), "span_labels: must be a list"),
     ],
 )
 def test_invalid_schemas(mutate, message):
+    """Messages name the place as a path (section[index].field); updated from the older 'section[i] (NAME):' form."""
     schema = base()
     mutate(schema)
     with pytest.raises(SchemaError, match=message):
         labelschema.validate(schema)
+
+
+def test_every_problem_is_listed_at_once_with_where_it_is():
+    schema = {
+        "sentence_labels": [
+            {"name": "A", "key": "1"},
+            {"name": "B", "key": "2", "color": "blue"},
+            {"name": "C", "key": "1"},
+            {"name": "A", "key": "3"},
+        ],
+        "span_labels": [{"name": "Q", "key": "u", "shade": 1}],
+        "relation_types": [{"name": "r", "from": ["Q"], "to": ["NOPE"]}],
+    }
+    with pytest.raises(SchemaError) as caught:
+        labelschema.validate(schema)
+    problems = caught.value.problems
+    assert problems == [
+        "sentence_labels[1].color: must look like #1f77b4 (got \"blue\")",
+        'sentence_labels[2].key: duplicate key "1" (also sentence_labels[0] (A))',
+        'sentence_labels[3].name: duplicate name "A" (also sentence_labels[0])',
+        "span_labels[0]: unknown key(s) shade; allowed: color, description, key, name",
+        f'span_labels[0].key: "u" is reserved by the annotation page ({labelschema.RESERVED_LIST})',
+        'relation_types[0].to: names unknown span label "NOPE"',
+    ]
+    assert str(caught.value) == "; ".join(problems)  # one line, for the CLI
+
+
+@pytest.mark.parametrize("key", ["?", "f", "u", "n", "p", "[", "]", "{", "}", "j", "k", "J", "U"])
+def test_keys_the_annotation_page_uses_are_refused_with_the_reserved_list(key):
+    schema = base()
+    schema["sentence_labels"][0]["key"] = key
+    with pytest.raises(SchemaError) as caught:
+        labelschema.validate(schema)
+    message = str(caught.value)
+    assert "sentence_labels[0].key" in message and "reserved: ? [ ] f j k n p u { }" in message
+
+
+def test_the_reserved_keys_are_the_page_s_own():
+    """Every single-character key annotate.js handles itself is in RESERVED_KEYS (read from the script)."""
+    import re
+
+    from tests.conftest import ROOT
+
+    script = (ROOT / "static" / "js" / "annotate.js").read_text(encoding="utf-8")
+    handler = script[script.index('document.addEventListener("keydown"'):]
+    handler = handler[: handler.index("\n});")]
+    used = {k.lower() for k in re.findall(r'key === "(.)"', handler)} | set(re.search(r'"(\[\]\{\})"\.includes\(key\)', handler).group(1))
+    assert used <= labelschema.RESERVED_KEYS, used - labelschema.RESERVED_KEYS
+
+
+def test_a_validated_schema_is_not_validated_again(monkeypatch):
+    """The admin page and CLI validate once (loads); create_project then takes the result as it is."""
+    checked = labelschema.loads('{"sentence_labels": [{"name": "A"}]}')
+    calls = []
+    monkeypatch.setattr(labelschema, "_item", lambda *a: calls.append(a))
+    assert labelschema.validate(checked) is checked
+    assert calls == []
+    import copy
+
+    assert type(copy.deepcopy(checked)) is dict  # a copy someone may change is checked again
 
 
 def test_loads_reports_bad_json():

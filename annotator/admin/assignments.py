@@ -8,7 +8,7 @@ from .. import assignment
 from .. import projects as project_ops
 from ..db import db
 from ..models import Article, Assignment, User
-from ..security import roles_required
+from ..security import page_arg, roles_required
 from . import bp, project_or_404, write
 from .forms import ActionForm, ArticleAnnotatorsForm, BalanceForm, choice
 
@@ -17,8 +17,8 @@ ARTICLES_PER_PAGE = 50
 
 def _page(project_id: int, balance: BalanceForm, status: int = 200):
     project = project_or_404(project_id)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
     total = db.session.scalar(select(func.count()).select_from(Article).where(Article.project_id == project_id)) or 0
+    page = page_arg(-(-total // ARTICLES_PER_PAGE))
     page_articles = db.session.execute(
         select(Article.id, Article.external_id, Article.title)
         .where(Article.project_id == project_id)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
-from wtforms import FloatField, HiddenField, IntegerField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import FloatField, HiddenField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import IntegerField as _IntegerField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import accounts, labelschema
+from .. import accounts, labelschema, projects
+from ..textcheck import MAX_DB_INT
 from ..articles import ON_DUPLICATE
 from ..models import ROLES
 
@@ -19,9 +21,19 @@ except ImportError:  # pragma: no cover
         return (value, label)
 
 
-MAX_ANNOTATORS_PER_ARTICLE = 50
+MAX_ANNOTATORS_PER_ARTICLE = projects.MAX_ANNOTATORS_PER_ARTICLE
 SCHEMA_SOURCES = [choice("preset", "A preset"), choice("paste", "Paste JSON"), choice("upload", "Upload a JSON file")]
 KEEP_SCHEMA = choice("keep", "Keep the current schema")
+
+
+class IntegerField(_IntegerField):
+    """WTForms' IntegerField, refusing numbers no column holds: NumberRange's isnan() of 10**400 was an OverflowError (500)."""
+
+    def process_formdata(self, valuelist: list) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None and not -MAX_DB_INT <= self.data <= MAX_DB_INT:
+            self.data = None
+            raise ValueError(f"must be a number from {-MAX_DB_INT} to {MAX_DB_INT}")
 
 
 class ActionForm(FlaskForm):
@@ -125,10 +137,14 @@ class MembersForm(FlaskForm):
             raise ValidationError("tick at least one person to add")
 
 
+# An id or offset a database column can hold: a larger number (10**30) is a form error, not a database one.
+_DB_ID = NumberRange(min=0, max=MAX_DB_INT, message="not a known id")
+
+
 class SplitForm(FlaskForm):
-    sentence_id = IntegerField(validators=[InputRequired()])
-    position = IntegerField("Split before character", validators=[InputRequired(), NumberRange(min=1)])
+    sentence_id = IntegerField(validators=[InputRequired(), _DB_ID])
+    position = IntegerField("Split before character", validators=[InputRequired(), NumberRange(min=1, max=MAX_DB_INT)])
 
 
 class MergeForm(FlaskForm):
-    sentence_id = IntegerField(validators=[InputRequired()])
+    sentence_id = IntegerField(validators=[InputRequired(), _DB_ID])

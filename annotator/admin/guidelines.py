@@ -7,7 +7,7 @@ from flask_login import current_user
 from .. import guidelines as guideline_ops
 from .. import projects as project_ops
 from ..db import db
-from ..security import json_error, roles_required
+from ..security import json_error, page_arg, roles_required
 from . import bp, project_or_404, write
 from .forms import GuidelinesForm
 
@@ -97,7 +97,7 @@ def labels_by_version(project_id: int):
     version = request.args.get("version", type=int)
     if version is not None and not 1 <= version <= project.guidelines_version:
         abort(404, f"Project {project.name} has no guidelines version {version}.")
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()  # the total comes with the page's rows; past the last page the list is empty
     total, rows = guideline_ops.labels_by_version(db.session, project_id, version, LABELS_PER_PAGE, (page - 1) * LABELS_PER_PAGE)
     return render_template(
         "admin/labels_by_version.html",

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from .. import progress as queries
 from ..db import db
 from ..models import Article
-from ..security import roles_required
+from ..security import page_arg, roles_required
 from . import bp, project_or_404
 
 ARTICLES_PER_PAGE = 50
@@ -17,8 +17,8 @@ ARTICLES_PER_PAGE = 50
 @roles_required("admin")
 def progress(project_id: int):
     project = project_or_404(project_id)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
     total = db.session.scalar(select(func.count()).select_from(Article).where(Article.project_id == project_id)) or 0
+    page = page_arg(-(-total // ARTICLES_PER_PAGE))
     return render_template(
         "admin/progress.html",
         project=project,

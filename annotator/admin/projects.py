@@ -21,8 +21,11 @@ from .forms import EditProjectForm, ProjectForm
 AGREEMENT_ENDPOINT = "review.agreement"
 
 
-def schema_from(form: ProjectForm) -> tuple[dict[str, Any] | None, str | None]:
-    """The schema the form asks for, validated like the CLI does (None when keeping the current one)."""
+def schema_from(form: ProjectForm) -> tuple[dict[str, Any] | None, list[str] | None]:
+    """The schema the form asks for, validated like the CLI does (None when keeping the current one).
+
+    On failure, every problem on its own line (an uploaded file's name before each), as the CLI lists them.
+    """
     source = form.schema_source.data
     try:
         if source == "preset":
@@ -35,15 +38,17 @@ def schema_from(form: ProjectForm) -> tuple[dict[str, Any] | None, str | None]:
             try:
                 return labelschema.loads(decode(upload.read(), name)), None
             except labelschema.SchemaError as exc:
-                return None, f"{name}: {exc}"
-    except (labelschema.SchemaError, IngestError) as exc:
-        return None, str(exc)
+                return None, [f"{name}: {problem}" for problem in exc.problems]
+    except labelschema.SchemaError as exc:
+        return None, list(exc.problems)
+    except IngestError as exc:
+        return None, [str(exc)]
     return None, None
 
 
-def _schema_error(form: ProjectForm, message: str) -> None:
+def _schema_error(form: ProjectForm, problems: list[str]) -> None:
     field = {"paste": form.schema_json, "upload": form.schema_file}.get(form.schema_source.data, form.preset)
-    field.errors = [*field.errors, message]
+    field.errors = [*field.errors, *problems]
 
 
 @bp.route("/")

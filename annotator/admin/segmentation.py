@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from .. import resegment
 from ..db import begin_write, db
 from ..models import Annotation, Article, AuditEntry, GoldLabel, Project, Sentence, User
-from ..security import may_open_project, require_project, roles_required
+from ..security import may_open_project, page_arg, require_project, roles_required
 from . import project_or_404, segmentation_bp
 from .forms import ActionForm, MergeForm, SplitForm
 
@@ -33,7 +33,8 @@ def article_or_404(article_id: int) -> Article:
 def articles(project_id: int):
     require_project(project_id)
     project = project_or_404(project_id)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    total = db.session.scalar(select(func.count()).select_from(Article).where(Article.project_id == project_id)) or 0
+    page = page_arg(-(-total // ARTICLES_PER_PAGE))
     counts = select(Sentence.article_id, func.count().label("n")).group_by(Sentence.article_id).subquery()
     rows = db.session.execute(
         select(Article.id, Article.external_id, Article.title, func.coalesce(counts.c.n, 0))
@@ -43,7 +44,6 @@ def articles(project_id: int):
         .limit(ARTICLES_PER_PAGE)
         .offset((page - 1) * ARTICLES_PER_PAGE)
     ).all()
-    total = db.session.scalar(select(func.count()).select_from(Article).where(Article.project_id == project_id)) or 0
     return render_template(
         "admin/segmentation_articles.html", project=project, rows=rows, page=page, pages=max(1, -(-total // ARTICLES_PER_PAGE))
     )
