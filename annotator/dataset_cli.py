@@ -351,7 +351,7 @@ def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, p
     whole file (FILE:LINE: reason) and the other files still import.
     """
     from . import accounts
-    from .ingest import IngestError, decode
+    from .ingest import IngestError, decode, jsonl_objects
 
     try:
         p = projects.get_project(db.session, project)
@@ -382,7 +382,7 @@ def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, p
             elif fmt == "doccano":
                 records = foreign.doccano_records(text, name, pseudo or "", schema, offsets)
             else:
-                records = foreign.jsonl_objects(text, name)
+                records = jsonl_objects(text, name)
             begin_write(db.session)
             result = import_annotations.import_records(db.session, p, records, name, on_duplicate)  # type: ignore[arg-type]
             db.session.commit()

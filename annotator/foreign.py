@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import labelschema
-from .ingest import IngestError, NotJson, json_decoder, load_json
+from .ingest import IngestError, NotJson, json_decoder, jsonl_objects, load_json
 
 FORMATS = ("article", "label-studio", "doccano")
 OFFSETS = ("auto", "utf16", "code-points")
@@ -47,20 +47,6 @@ class _Bad(Exception):
 
 
 # ---------------------------------------------------------------- reading files
-
-
-def jsonl_objects(text: str, file: str) -> Iterator[tuple[int, Any]]:
-    """(line, object) for each non-empty line; FILE:LINE on invalid JSON."""
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = load_json(line)
-        except json.JSONDecodeError as exc:
-            raise IngestError(file, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-        except NotJson as exc:
-            raise IngestError(file, lineno, f"invalid JSON: {exc}") from None
-        yield lineno, obj
 
 
 def json_array_objects(text: str, file: str) -> Iterator[tuple[int, Any]]:

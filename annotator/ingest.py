@@ -140,19 +140,27 @@ def parse_txt(text: str, name: str, external_id: str) -> ArticleRecord:
     return ArticleRecord(external_id=external_id, title=title, text=text, meta={}, line=1)
 
 
-def parse_jsonl(text: str, name: str) -> list[ArticleRecord]:
-    records: list[ArticleRecord] = []
-    seen: dict[str, int] = {}
-    # split on "\n" only: a JSON string cannot hold a raw newline, and "\r" before it is JSON whitespace.
+def jsonl_objects(text: str, file: str) -> Iterator[tuple[int, Any]]:
+    """(line, object) for each non-empty line; FILE:LINE on invalid JSON.
+
+    Splits on "\n" only: a JSON string cannot hold a raw newline, and "\r" before it is JSON whitespace.
+    """
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             obj = load_json(line)
         except json.JSONDecodeError as exc:
-            raise IngestError(name, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+            raise IngestError(file, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
         except NotJson as exc:
-            raise IngestError(name, lineno, f"invalid JSON: {exc}") from None
+            raise IngestError(file, lineno, f"invalid JSON: {exc}") from None
+        yield lineno, obj
+
+
+def parse_jsonl(text: str, name: str) -> list[ArticleRecord]:
+    records: list[ArticleRecord] = []
+    seen: dict[str, int] = {}
+    for lineno, obj in jsonl_objects(text, name):
         if not isinstance(obj, dict):
             raise IngestError(name, lineno, f"expected a JSON object, got {type(obj).__name__}")
         records.append(_record(obj, name, lineno, default_id=f"{Path(name).stem}-{lineno}", seen=seen))

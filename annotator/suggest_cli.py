@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from .ingest import IngestError, NotJson, decode, load_json
+from .ingest import IngestError, decode, jsonl_objects
 from .stats.attribution import DEFAULT_THRESHOLD, suggest
 
 STDIN_ID = "stdin"
@@ -76,15 +76,7 @@ def parse_jsonl(text: str, name: str) -> list[tuple[str, str]]:
     """`{"id", "text"}` per line (other keys are ignored); the id defaults to FILE-LINE, as on import."""
     out: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = load_json(line)
-        except json.JSONDecodeError as exc:
-            raise IngestError(name, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-        except NotJson as exc:
-            raise IngestError(name, lineno, f"invalid JSON: {exc}") from None
+    for lineno, obj in jsonl_objects(text, name):
         if not isinstance(obj, dict):
             raise IngestError(name, lineno, f"expected a JSON object, got {type(obj).__name__}")
         if "text" not in obj:
