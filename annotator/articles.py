@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session
 
 from .db import begin_write, checkpoint, writer_queue
 from .ingest import ArticleRecord, IngestError
-from .models import Annotation, Article, Sentence, Span, Project, StagedImport, utcnow
-from .projects import bump_revision
+from .models import Annotation, Article, CacheEntry, Project, Sentence, Span, StagedImport, utcnow
 from .segment import segment
 
 OnDuplicate = Literal["skip", "update", "error"]
@@ -77,8 +76,15 @@ def store_articles(
         _insert_new(session, project.id, new, segmented)
         result.created += [r.external_id for r in new]
     if result.created or result.updated:
-        bump_revision(session, project.id)  # the cached agreement figures count the project's sentences: make new ones
+        record_import(session, project.id)
     return result
+
+
+def record_import(session: Session, project_id: int) -> None:
+    """New or changed articles carry no annotations, so the revision (one per annotation change, each
+    with its audit entry) stays; but cached agreement figures count the project's sentences, so they go,
+    in the import's transaction: the next reader computes them with the new articles."""
+    session.execute(delete(CacheEntry).where(CacheEntry.project_id == project_id))
 
 
 def _classify(session: Session, project: Project, records: list[ArticleRecord], file: str, on_duplicate: OnDuplicate,
@@ -241,7 +247,7 @@ def import_records(
             _claim(session, staging, file)
             session.execute(delete(StagedImport).where(StagedImport.id == staging))  # publish
             if new or updates:
-                bump_revision(session, project_id)  # as store_articles: the cached figures must count the published sentences
+                record_import(session, project_id)
             session.commit()
     except BaseException:
         session.rollback()

@@ -16,7 +16,9 @@ results for the reviewer page, the CLI and the disagreement queue:
   means a new key: every gunicorn worker on every host sees the same
   invalidation; nothing is kept in process memory. The fingerprint covers what
   changes figures without a revision bump (label schema, majority threshold,
-  annotators per article, the format of this module's output);
+  annotators per article, the format of this module's output); an article
+  import (no annotations, but more sentences to count) deletes the project's
+  entries in its own transaction (articles.record_import);
 - the revision is read BEFORE the data: the data are then at least as new as
   the key they are stored under, so a reader of that revision never gets older
   figures than its own (a write racing the computation only leaves an entry
