@@ -35,7 +35,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
-from . import labelschema
+from . import labelschema, projects
 from .db import DISK_FULL_MESSAGE, begin_write, disk_full, log_disk_full, writer_queue
 from .models import (
     Annotation,
@@ -374,19 +374,24 @@ def writable_article(session: Session, user_id: int, article_id: int, sentence_i
 
 
 def readable_article(session: Session, user: User, article_id: int) -> Article:
-    """The article for reading: annotators only when assigned (else 404, as for a missing id); reviewers and admins always."""
+    """The article for reading: annotators only when assigned, reviewers only in the projects they are members of
+    (else the same 404 as for a missing id); admins always."""
     _check_db_id(article_id, "article")
     article = session.get(Article, article_id)
     if article is None:
-        raise AnnotationError(404, _no_article(article_id))
+        raise AnnotationError(404, _no_article(article_id, user))
     if user.role == "annotator":
         assigned = session.scalar(select(Assignment.id).where(Assignment.article_id == article_id, Assignment.user_id == user.id))
         if assigned is None:
-            raise AnnotationError(404, _no_article(article_id))
+            raise AnnotationError(404, _no_article(article_id, user))
+    elif user.role != "admin" and not projects.can_open(session, user, article.project_id):
+        raise AnnotationError(404, _no_article(article_id, user))
     return article
 
 
-def _no_article(article_id: int) -> str:
+def _no_article(article_id: int, user: User | None = None) -> str:
+    if user is not None and user.role == "reviewer":
+        return f"no article {article_id} in your projects"
     return f"no article {article_id} among the ones assigned to you"
 
 

@@ -51,6 +51,7 @@ def world(app) -> World:
         )
         assignment.assign_to_user(s, project.id, users["ann"], ["a1", "a2"])
         assignment.assign_to_user(s, project.id, users["bob"], ["a1"])
+        projects.add_members(s, project.id, [users["rev"]])  # reviewers read the articles of their projects only
         tokens = {name: accounts.issue_token(s, user) for name, user in users.items()}
         s.commit()
         ids = dict(s.execute(select(Article.external_id, Article.id)).all())
@@ -722,3 +723,27 @@ def test_a_valid_token_beside_another_users_session_acts_as_the_token_user(app, 
     assert labels[-1] == (world.bob, "CFS") and (world.ann, "CFS") not in labels[2:]
     # ...and the session, without the token, is still ann's
     assert browser.client.get(f"/api/articles/{world.ann_only}").status_code == 200
+
+
+def test_a_reviewer_reads_only_articles_of_their_own_projects_through_the_api(app, world):
+    """A reviewer who is not a member of the article's project gets the same 404 as for a missing id (found
+    trying to break project membership: the API answered them the whole article)."""
+    with app.app_context():
+        s = db.session
+        other = projects.create_project(s, "Elsewhere")
+        outsider = accounts.create_user(s, "outsider", "reviewer")
+        projects.add_members(s, other.id, [outsider])
+        token = accounts.issue_token(s, outsider)
+        s.commit()
+    api = Api(app.test_client(), token)
+    refused = api("GET", f"/api/articles/{world.article}")
+    missing = api("GET", "/api/articles/999999")
+    assert refused.status_code == missing.status_code == 404
+    assert TEXT[:20] not in refused.get_data(as_text=True)
+    assert refused.get_json()["error"].replace(str(world.article), "N") == missing.get_json()["error"].replace("999999", "N")
+    # a member reads it as before
+    with app.app_context():
+        projects.add_members(db.session, db.session.get(Article, world.article).project_id,
+                             [db.session.get(accounts.User, db.session.scalar(select(accounts.User.id).where(accounts.User.name == "outsider")))])
+        db.session.commit()
+    assert api("GET", f"/api/articles/{world.article}").status_code == 200
