@@ -49,6 +49,15 @@ def _env_flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+MAX_REMEMBER_DAYS = 3650
+
+
+def _remember_days(raw: str) -> int | str:
+    """The days as a number when they are ASCII digits (a few), else the text itself (refused by the caller)."""
+    raw = raw.strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else raw
+
+
 def configure(app: Flask, overrides: Mapping[str, Any]) -> None:
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(
@@ -71,9 +80,11 @@ def configure(app: Flask, overrides: Mapping[str, Any]) -> None:
     app.config.update(overrides)
     # How long "keep me logged in" lasts, checked on the server too (auth._load_user): every worker reads
     # the same environment. Also the longest a session may last.
-    app.config.setdefault("REMEMBER_DAYS", int(os.environ.get("ANNOTATOR_REMEMBER_DAYS", 30)))
-    if app.config["REMEMBER_DAYS"] < 1:
-        raise ValueError("ANNOTATOR_REMEMBER_DAYS must be at least 1")
+    # At most ten years: a cookie's expiry must stay a date (10000000 days overflowed at every remember-me login).
+    app.config.setdefault("REMEMBER_DAYS", _remember_days(os.environ.get("ANNOTATOR_REMEMBER_DAYS", "30")))
+    if not (isinstance(app.config["REMEMBER_DAYS"], int) and 1 <= app.config["REMEMBER_DAYS"] <= MAX_REMEMBER_DAYS):
+        raise ValueError(f"ANNOTATOR_REMEMBER_DAYS must be a whole number of days from 1 to {MAX_REMEMBER_DAYS} "
+                         f"(got {app.config['REMEMBER_DAYS']!r})")
     app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=app.config["REMEMBER_DAYS"])
     if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:
         # A server connection can drop while pooled; a SQLite file cannot, so it skips the ping per checkout.

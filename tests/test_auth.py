@@ -586,3 +586,25 @@ def test_the_admin_page_lists_tokens_and_revokes_one(app):
         db.session.commit()
     response = admin.post(f"/admin/users/{uid}/token", {"expires_days": ""})
     assert response.status_code == 409 and "10 active API tokens" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("days", ["10000000", "1" + "0" * 30, "thirty", "\u0663\u0660 days", ""])
+def test_a_remember_days_no_cookie_can_hold_is_refused_at_start_up_not_a_500_at_login(monkeypatch, database_uri, days):
+    """ANNOTATOR_REMEMBER_DAYS=10000000 started the app, then every "keep me logged in" was a 500 (the cookie's
+    expiry overflows a datetime); 10**30 or a word was a traceback. Each is a start-up error naming the variable."""
+    from .conftest import make_app
+
+    monkeypatch.setenv("ANNOTATOR_REMEMBER_DAYS", days)
+    with pytest.raises(ValueError, match="ANNOTATOR_REMEMBER_DAYS must be a whole number of days from 1 to 3650"):
+        make_app(database_uri)
+
+
+def test_the_longest_remember_days_logs_in(monkeypatch, database_uri):
+    from .conftest import make_app
+
+    monkeypatch.setenv("ANNOTATOR_REMEMBER_DAYS", "3650")
+    app = make_app(database_uri)
+    add_user(app, "ann")
+    assert _logged_in(_remembered_login(app))
+    with app.app_context():
+        db.engine.dispose()
