@@ -485,11 +485,15 @@ def link_key_str(rtype: str, a: SpanKey, b: SpanKey) -> str:
     return f"{rtype}|{span_key_str(*a)}|{span_key_str(*b)}"
 
 
+_OFFSET = re.compile(r"[0-9]{1,10}")
+
+
 def parse_span_key(value: str) -> SpanKey:
     """'LABEL:START:END' (what the adjudication form's span checkboxes send)."""
     label, _, rest = (value or "").rpartition(":")
     label, _, start = label.rpartition(":")
-    if not label or not start.isdigit() or not rest.isdigit():
+    # ASCII digits, as the page writes them ("²" passes isdigit() and fails int(); 5000 digits fail int() too)
+    if not label or not all(_OFFSET.fullmatch(x) for x in (start, rest)):
         raise GoldError(f"not a span: “{(value or '')[:80]}” (expected LABEL:START:END)", 400)
     return label, int(start), int(rest)
 

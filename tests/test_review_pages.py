@@ -262,6 +262,11 @@ def test_adjudicating_the_last_open_sentence_returns_to_the_queue(app, browser, 
         ({"label": "NFS", "typed_spans": "QUOTE here there"}, "expected &#39;LABEL START END&#39;", 422),
         ({"label": "NFS", "typed_spans": "QUOTE 0 3"}, "does not overlap this sentence", 422),
         ({"label": "NFS", "spans": ["garbage"]}, "not a span", 400),  # only a tampered form sends that
+        # tampered forms that were 500s: a digit int() cannot read, and a number past int()'s 4300 digits
+        ({"label": "NFS", "spans": ["QUOTE:\u00b2:5"]}, "not a span", 400),
+        ({"label": "NFS", "spans": ["QUOTE:0:" + "9" * 5000]}, "not a span", 400),
+        ({"label": "NFS", "spans": ["QUOTE:\u0663:5"]}, "not a span", 400),
+        ({"label": "NFS", "links": ["attributed_to|SOURCE:\u00b2:2|QUOTE:3:4"]}, "not a span", 400),
         ({"label": "NFS", "links": ["attributed_to|SOURCE:1:2|QUOTE:3:4"]}, "cannot start at a SOURCE", 422),
     ],
 )
