@@ -109,7 +109,8 @@ def _filters() -> dict[str, Any]:
     article = request.args.get("article", "")
     return {
         "label": request.args.get("label", "").strip()[:64],
-        "article": int(article) if article.isdigit() and int(article) < 2**31 else None,
+        # ASCII digits only: '²' passes isdigit() and fails int(), as do thousands of digits
+        "article": int(article) if article.isascii() and article.isdigit() and len(article) <= 10 and int(article) < 2**31 else None,
         "status": status if status in STATUSES else "open",
     }
 

@@ -183,6 +183,13 @@ def test_queue_orders_least_agreement_first_and_filters(browser, project):
     assert queue_ids(browser.get(f"{base}?article={project.articles[1]}&label=NFS").get_data(as_text=True)) == [s[5]]
     assert queue_ids(browser.get(base + "?label=NOPE").get_data(as_text=True)) == []
     assert browser.get(base + "?page=abc&article=x&status=zzz").status_code == 200  # bad filters are ignored
+    # ... also digits int() cannot read ('²' passes isdigit()) and 5000 of them (both were 500s), on the queue and
+    # on the adjudication page that keeps the filters
+    for article in ("\u00b2", "9" * 5000):
+        for url in (base, f"/review/{project.project_id}/sentences/{s[0]}"):
+            response = browser.get(url, query_string={"article": article})
+            assert response.status_code == 200, (url, article[:5])
+    assert queue_ids(browser.get(base, query_string={"article": "\u00b2"}).get_data(as_text=True)) == queue_ids(html)
 
 
 def test_queue_pages(browser, project, monkeypatch):
