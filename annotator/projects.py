@@ -25,7 +25,7 @@ def find_project(session: Session, name: str) -> Project | None:
 def get_project(session: Session, name: str) -> Project:
     """A project by name, or by its id (the number the web pages show) when no project has that name."""
     project = find_project(session, name)
-    if project is None and name.isdigit() and int(name) < MAX_ID:
+    if project is None and name.isascii() and name.isdigit() and len(name) <= 10 and int(name) < MAX_ID:  # not '²', nor 5000 digits
         project = session.get(Project, int(name))
     if project is None:
         raise ProjectError(f"no project named {name!r}")

@@ -555,3 +555,11 @@ def test_oversized_per_article_in_assign_is_a_one_line_error(app, runner):
     result = runner.invoke(args=["assign", "news", "--per-article", str(10**30)])
     assert isinstance(result.exception, (SystemExit, type(None))) and result.exit_code in (1, 2), repr(result.exception)
     assert "Error" in result.output and "Traceback" not in result.output, result.output
+
+
+@pytest.mark.parametrize("name", ["\u00b2", "9" * 5000])
+def test_a_project_named_by_digits_int_cannot_read_is_not_found_not_a_traceback(app, runner, name):
+    """get_project reads an all-digit name as an id: '²' passes isdigit() and fails int(), as do 5000 digits."""
+    result = runner.invoke(args=["projects", "schema", name])
+    assert result.exit_code != 0 and (result.exception is None or isinstance(result.exception, SystemExit)), result.exception
+    assert "no project named" in result.output
