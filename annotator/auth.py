@@ -89,6 +89,14 @@ def login():
         pair, address_key = throttle.pair_key(name, address), throttle.address_key(address)
         cfg = current_app.config
         now = throttle.utcnow()
+        limits = throttle.Limits(
+            free_failures=cfg["LOGIN_MAX_FAILURES"],
+            address_ceiling=cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+            longest_delay=cfg["LOGIN_LOCKOUT_SECONDS"],
+            window=cfg["LOGIN_WINDOW_SECONDS"],
+        )
+        # A short write: does this pair wait? If not, count this try as a failure now (forgiven below if the
+        # password is right), so that tries made at the same moment count against each other.
         begin_write(db.session)
         wait = throttle.wait_seconds(db.session, pair, now)
         if wait:  # this name from this address waits; the password is not even looked at
@@ -96,25 +104,22 @@ def login():
             unit = "second" if wait == 1 else "seconds"
             flash(f"Too many failed logins. Try again in {wait} {unit}.", "error")
             return render_template("login.html", form=form), 429
+        throttle.record_failure(db.session, pair, address_key, limits, now)
+        db.session.commit()
+        # The slow hash, with no lock held: SQLite has one writer, and everyone's saves would wait for it.
         user = accounts.authenticate(db.session, name, form.password.data)
+        db.session.rollback()  # end the read (the user object stays usable: nothing was changed)
         if user is not None:
+            begin_write(db.session)
+            throttle.forgive(db.session, pair, address_key)
+            db.session.commit()
             if not user.active:
-                db.session.rollback()
                 flash("This account has been deactivated. Ask an admin.", "error")
                 return render_template("login.html", form=form), 403
-            throttle.clear(db.session, [pair])
-            db.session.commit()
+            user = db.session.get(User, user.id)
             user.session_started = int(now.timestamp())
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
-        limits = throttle.Limits(
-            free_failures=cfg["LOGIN_MAX_FAILURES"],
-            address_ceiling=cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-            longest_delay=cfg["LOGIN_LOCKOUT_SECONDS"],
-            window=cfg["LOGIN_WINDOW_SECONDS"],
-        )
-        throttle.record_failure(db.session, pair, address_key, limits, now)
-        db.session.commit()
         flash("Wrong user name or password.", "error")
         status = 401
     elif request.method == "POST":

@@ -11,7 +11,13 @@ Failures are counted per (user name, client address) pair and per address:
   Correct passwords still log in, so colleagues behind the same address who
   type theirs right are never held up; only failures are slowed.
 A key's failures are forgotten after `window` seconds without one, and a
-successful login forgets its pair. Unknown names are counted like real ones,
+successful login forgets its pair.
+
+Each try is counted as a failure *before* its password is checked, in a short
+write transaction, and forgiven after if the password was right: the slow hash
+runs with no lock held (SQLite has one writer at a time: a login spray would
+stall every save), and tries made at the same moment still count against each
+other. Unknown names are counted like real ones,
 so the answers do not tell which names exist.
 """
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from .models import LoginFailure, utcnow  # noqa: F401  (utcnow: the login view's clock; tests replace it)
@@ -93,3 +99,12 @@ def record_failure(session: Session, pair: str, address: str, limits: Limits, no
 
 def clear(session: Session, keys: list[str]) -> None:
     session.execute(delete(LoginFailure).where(LoginFailure.key.in_(keys)))
+
+
+def forgive(session: Session, pair: str, address: str) -> None:
+    """Take back the failure counted before a password check that turned out right: the pair is forgotten
+    (as after any success) and the address's count goes back down by that one."""
+    clear(session, [pair])
+    session.execute(
+        update(LoginFailure).where(LoginFailure.key == address, LoginFailure.failures > 0).values(failures=LoginFailure.failures - 1)
+    )
