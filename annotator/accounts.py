@@ -163,6 +163,9 @@ def issue_token(session: Session, user: User, expires_days: int | None = None) -
     A user has at most MAX_ACTIVE_TOKENS tokens that are neither revoked nor expired.
     """
     check_token_days(expires_days)
+    # The user's row, locked: issues at the same moment count one after another (PostgreSQL let twelve
+    # through the ceiling of ten; SQLite's one writer already serialises them).
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
     now = utcnow()
     active = session.scalar(select(func.count()).select_from(ApiToken).where(*_active_tokens(user.id, now))) or 0
     if active >= MAX_ACTIVE_TOKENS:

@@ -648,3 +648,42 @@ def test_the_password_is_checked_without_holding_the_database_write_lock(tmp_pat
         address = db.session.get(LoginFailure, "ip:198.51.100.7")
         assert (address.failures if address else 0) == (0 if status == 302 else 1)
         db.engine.dispose()
+
+
+def test_the_token_ceiling_holds_when_tokens_are_issued_at_the_same_moment(app):
+    """Twelve issues at once (an admin's double click, two admins, a script): on PostgreSQL each counted the
+    active tokens before any other had stored its own, and all twelve were issued."""
+    import threading
+
+    from annotator import accounts
+    from annotator.db import begin_write
+    from annotator.models import ApiToken, User
+    from sqlalchemy import func, select
+
+    user_id = add_user(app, "ann")
+    start = threading.Barrier(12)
+    outcomes = []
+
+    def issue() -> None:
+        with app.app_context():
+            user = db.session.get(User, user_id)
+            start.wait()
+            try:
+                begin_write(db.session)
+                accounts.issue_token(db.session, user)
+                db.session.commit()
+                outcomes.append("issued")
+            except accounts.AccountError:
+                db.session.rollback()
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=issue) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["issued"] * 10 + ["refused"] * 2
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ApiToken)) == accounts.MAX_ACTIVE_TOKENS
