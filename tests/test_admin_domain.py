@@ -268,3 +268,49 @@ def test_reviewers_open_only_their_projects_and_admins_all(app):
         assert projects.can_open(s, rev, ids["news"]) and not projects.can_open(s, rev, ids["sport"])
         assert projects.can_open(s, root, ids["sport"]) and not projects.can_open(s, a1, ids["news"])
         assert not projects.can_open(s, rev, 10**12)  # no such project: no error either
+
+
+def test_adding_the_same_member_at_the_same_moment_is_one_membership_not_an_integrity_error(app):
+    """Two admins (or a member add and a hand assignment) adding one person at once: on PostgreSQL both read
+    'not a member yet' and the second insert was an IntegrityError (a 500 on the members page)."""
+    import threading
+
+    from annotator.models import ProjectMember
+
+    with app.app_context():
+        s = db.session
+        project = projects.create_project(s, "Together")
+        user = accounts.create_user(s, "ann")
+        articles.store_articles(s, project, [ArticleRecord("a1", "T", "One sentence. Two sentences.")], "test")
+        s.commit()
+        project_id, user_id = project.id, user.id
+    start = threading.Barrier(8)
+    outcomes = []
+
+    def add(by_assignment: bool) -> None:
+        with app.app_context():
+            person = db.session.get(User, user_id)
+            start.wait()
+            try:
+                begin_write(db.session)
+                if by_assignment:
+                    assignment.assign_to_user(db.session, project_id, person, ["a1"])
+                    outcomes.append("assigned")
+                else:
+                    outcomes.append(tuple(projects.add_members(db.session, project_id, [person])))
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001
+                db.session.rollback()
+                outcomes.append(type(exc).__name__)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=add, args=(k == 0,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert "IntegrityError" not in outcomes, outcomes
+    assert sum(o == ("ann",) for o in outcomes) <= 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ProjectMember)) == 1
