@@ -51,11 +51,28 @@ def _env_flag(name: str, default: bool = False) -> bool:
 
 MAX_REMEMBER_DAYS = 3650
 
+# Each numeric setting: (environment variable, default, lowest, highest, unit). The bounds keep every value
+# usable where it ends up (a cookie's expiry or a backoff must stay a date: 10**14 seconds overflowed at login).
+NUMERIC_SETTINGS = {
+    "MAX_UPLOAD_MB": ("ANNOTATOR_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, 1, 100_000, "megabytes"),
+    "LOGIN_MAX_FAILURES": ("ANNOTATOR_LOGIN_MAX_FAILURES", 5, 1, 1_000, "failures"),
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": ("ANNOTATOR_LOGIN_MAX_FAILURES_PER_ADDRESS", 50, 1, 1_000_000, "failures"),
+    "LOGIN_LOCKOUT_SECONDS": ("ANNOTATOR_LOGIN_LOCKOUT_SECONDS", 300, 1, 31_536_000, "seconds"),
+    "LOGIN_WINDOW_SECONDS": ("ANNOTATOR_LOGIN_WINDOW_SECONDS", 3600, 1, 31_536_000, "seconds"),
+    "PROXY_COUNT": ("ANNOTATOR_PROXY_COUNT", 0, 0, 10, "proxies"),
+    "REMEMBER_DAYS": ("ANNOTATOR_REMEMBER_DAYS", 30, 1, MAX_REMEMBER_DAYS, "days"),
+}
 
-def _remember_days(raw: str) -> int | str:
-    """The days as a number when they are ASCII digits (a few), else the text itself (refused by the caller)."""
-    raw = raw.strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else raw
+
+def _env_number(key: str) -> int:
+    """A numeric setting from the environment, refused at start-up (not at the first request) when it is not
+    a whole number within its bounds."""
+    variable, default, low, high, unit = NUMERIC_SETTINGS[key]
+    raw = os.environ.get(variable, str(default)).strip()
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
+    if value is None or not low <= value <= high:
+        raise ValueError(f"{variable} must be a whole number of {unit} from {low} to {high} (got {raw[:40]!r})")
+    return value
 
 
 def configure(app: Flask, overrides: Mapping[str, Any]) -> None:
@@ -69,22 +86,19 @@ def configure(app: Flask, overrides: Mapping[str, Any]) -> None:
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=_env_flag("ANNOTATOR_HTTPS"),
         PREFERRED_URL_SCHEME="https" if _env_flag("ANNOTATOR_HTTPS") else "http",
-        MAX_CONTENT_LENGTH=int(os.environ.get("ANNOTATOR_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB)) * 1024 * 1024,
+        MAX_CONTENT_LENGTH=_env_number("MAX_UPLOAD_MB") * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
-        LOGIN_MAX_FAILURES=int(os.environ.get("ANNOTATOR_LOGIN_MAX_FAILURES", 5)),
-        LOGIN_MAX_FAILURES_PER_ADDRESS=int(os.environ.get("ANNOTATOR_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)),
-        LOGIN_LOCKOUT_SECONDS=int(os.environ.get("ANNOTATOR_LOGIN_LOCKOUT_SECONDS", 300)),
-        LOGIN_WINDOW_SECONDS=int(os.environ.get("ANNOTATOR_LOGIN_WINDOW_SECONDS", 3600)),
-        PROXY_COUNT=int(os.environ.get("ANNOTATOR_PROXY_COUNT", 0)),
+        LOGIN_MAX_FAILURES=_env_number("LOGIN_MAX_FAILURES"),
+        LOGIN_MAX_FAILURES_PER_ADDRESS=_env_number("LOGIN_MAX_FAILURES_PER_ADDRESS"),
+        LOGIN_LOCKOUT_SECONDS=_env_number("LOGIN_LOCKOUT_SECONDS"),
+        LOGIN_WINDOW_SECONDS=_env_number("LOGIN_WINDOW_SECONDS"),
+        PROXY_COUNT=_env_number("PROXY_COUNT"),
     )
     app.config.update(overrides)
     # How long "keep me logged in" lasts, checked on the server too (auth._load_user): every worker reads
     # the same environment. Also the longest a session may last.
-    # At most ten years: a cookie's expiry must stay a date (10000000 days overflowed at every remember-me login).
-    app.config.setdefault("REMEMBER_DAYS", _remember_days(os.environ.get("ANNOTATOR_REMEMBER_DAYS", "30")))
-    if not (isinstance(app.config["REMEMBER_DAYS"], int) and 1 <= app.config["REMEMBER_DAYS"] <= MAX_REMEMBER_DAYS):
-        raise ValueError(f"ANNOTATOR_REMEMBER_DAYS must be a whole number of days from 1 to {MAX_REMEMBER_DAYS} "
-                         f"(got {app.config['REMEMBER_DAYS']!r})")
+    if "REMEMBER_DAYS" not in app.config:
+        app.config["REMEMBER_DAYS"] = _env_number("REMEMBER_DAYS")
     app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=app.config["REMEMBER_DAYS"])
     if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:
         # A server connection can drop while pooled; a SQLite file cannot, so it skips the ping per checkout.

@@ -687,3 +687,32 @@ def test_the_token_ceiling_holds_when_tokens_are_issued_at_the_same_moment(app):
     assert sorted(outcomes) == ["issued"] * 10 + ["refused"] * 2
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ApiToken)) == accounts.MAX_ACTIVE_TOKENS
+
+
+@pytest.mark.parametrize("variable", ["ANNOTATOR_LOGIN_LOCKOUT_SECONDS", "ANNOTATOR_LOGIN_WINDOW_SECONDS", "ANNOTATOR_LOGIN_MAX_FAILURES",
+                                      "ANNOTATOR_LOGIN_MAX_FAILURES_PER_ADDRESS", "ANNOTATOR_MAX_UPLOAD_MB", "ANNOTATOR_PROXY_COUNT"])
+@pytest.mark.parametrize("value", ["100000000000000", "ten", "-1"])
+def test_every_numeric_setting_out_of_its_bounds_is_refused_at_start_up(monkeypatch, database_uri, variable, value):
+    """ANNOTATOR_LOGIN_LOCKOUT_SECONDS (or the window) of 10**14 started the app, then every failed login was a 500
+    (the backoff overflowed a date); a word was a bare int() traceback. Each is one start-up error naming the variable."""
+    from .conftest import make_app
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=f"{variable} must be a whole number of .* from "):
+        make_app(database_uri)
+
+
+def test_the_largest_lockout_and_window_still_answer_a_failed_login(monkeypatch, database_uri):
+    from .conftest import make_app
+
+    monkeypatch.setenv("ANNOTATOR_LOGIN_LOCKOUT_SECONDS", "31536000")
+    monkeypatch.setenv("ANNOTATOR_LOGIN_WINDOW_SECONDS", "31536000")
+    monkeypatch.setenv("ANNOTATOR_LOGIN_MAX_FAILURES", "1")
+    app = make_app(database_uri)
+    add_user(app, "ann")
+    browser = Browser(app.test_client())
+    browser.get("/login")
+    statuses = [browser.post("/login", {"name": "ann", "password": "wrong guess"}).status_code for _ in range(3)]
+    assert 500 not in statuses and all(400 <= s < 500 for s in statuses), statuses
+    with app.app_context():
+        db.engine.dispose()
