@@ -59,7 +59,7 @@ from datetime import datetime, timezone
 from importlib.resources import files
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy import String, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from . import labelschema
@@ -75,6 +75,7 @@ from .models import (
     GoldRelation,
     GoldSpan,
     Project,
+    ProjectMember,
     Relation,
     Sentence,
     Span,
@@ -114,17 +115,36 @@ class Filters:
 
 
 def check_filters(session: Session, project: Project, filters: Filters) -> Filters:
-    """Raise ExportError for a label the schema lacks or a user who does not exist."""
+    """Raise ExportError for a label the schema lacks or an annotator who is not of this project.
+
+    The people of a project are its members and anyone with a label or span in it. A name that exists
+    elsewhere gets the same answer as one that does not exist, so a reviewer cannot use the export
+    to learn which user names exist in other projects.
+    """
     known = labelschema.names(project.label_schema, "sentence_labels")
     unknown = [label for label in filters.labels if label not in known]
     if unknown:
         raise ExportError(f"unknown label(s) {', '.join(unknown)} (project has: {', '.join(known)})")
     if filters.annotators:
-        found = set(session.scalars(select(User.name).where(User.name.in_(filters.annotators))))
+        found = set(session.scalars(_people_of_project(project.id, filters.annotators)))
         missing = [name for name in filters.annotators if name not in found]
         if missing:
-            raise ExportError(f"no user named {', '.join(map(repr, missing))}")
+            raise ExportError(f"no annotator named {', '.join(map(repr, missing))} in this project")
     return filters
+
+
+def _people_of_project(project_id: int, names: Iterable[str]):  # noqa: ANN202  (a Select)
+    in_project = Article.project_id == project_id
+    labelled = select(Annotation.id).join(Sentence, Sentence.id == Annotation.sentence_id).join(Article, Article.id == Sentence.article_id)
+    marked = select(Span.id).join(Article, Article.id == Span.article_id)
+    return select(User.name).where(
+        User.name.in_(list(names)),
+        or_(
+            select(ProjectMember.user_id).where(ProjectMember.project_id == project_id, ProjectMember.user_id == User.id).exists(),
+            labelled.where(in_project, Annotation.user_id == User.id).exists(),
+            marked.where(in_project, Span.user_id == User.id).exists(),
+        ),
+    )
 
 
 def parse_labels(value: str | None) -> tuple[str, ...]:

@@ -273,7 +273,7 @@ def test_filters(app, runner, tmp_path):
     for args, message in [
         (["--labels", "XYZ"], "unknown label(s) XYZ"),
         (["--labels", "CFS,,UFS"], "comma-separated"),
-        (["--annotator", "nobody"], "no user named 'nobody'"),
+        (["--annotator", "nobody"], "no annotator named 'nobody' in this project"),
     ]:
         result = runner.invoke(args=["export", "news", *args])
         assert result.exit_code == 1 and message in result.output
@@ -444,12 +444,27 @@ def test_web_download_for_reviewers_and_admins(app, browser, tmp_path):
         ("?unit=token", "unit must be one of"),
         ("?gold_only=maybe", "gold_only must be 1 or 0"),
         ("?labels=XYZ", "unknown label(s) XYZ"),
-        ("?annotator=nobody", "no user named"),
+        ("?annotator=nobody", "no annotator named 'nobody' in this project"),
         ("?format=csv", "unknown parameter(s) format"),
     ]:
         response = browser.get(url + query)
         assert response.status_code == 400 and message in response.get_json()["error"], query
     assert browser.get(f"/projects/{info['project_id'] + 999}/export.jsonl").status_code == 404
+
+
+def test_the_annotator_filter_says_nothing_about_users_outside_the_project(app, browser):
+    """Found attacking the app: ?annotator=NAME answered "no user named" only for names that do not exist anywhere,
+    so a reviewer could learn which user names exist in other projects. A name outside this project (no membership,
+    no label, no span) now gets the same answer as a name nobody has."""
+    info = build_project(app)
+    add_user(app, "zed")  # an annotator of no project
+    browser.login("rita", "correct horse")
+    url = f"/projects/{info['project_id']}/export.jsonl?annotator="
+    answers = {name: browser.get(url + name) for name in ("zed", "nobody")}
+    for name, response in answers.items():
+        assert response.status_code == 400, name
+        assert response.get_json()["error"] == f"no annotator named '{name}' in this project"
+    assert browser.get(url + "alice").status_code == 200  # a member who labelled
 
 
 def test_web_download_names_say_unit_and_filters(app, browser, runner):
