@@ -113,13 +113,14 @@ def _commit_or_fail(action) -> object:  # noqa: ANN001
         raise
 
 
-def _read_password(password_stdin: bool, confirm: bool = True) -> str:
+def _read_password(password_stdin: bool, confirm: bool = True) -> accounts.HashedPassword:
+    """The password, checked and hashed before any write transaction (the hash must not hold the write lock)."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=confirm)
     try:
-        return accounts.check_password(password)
+        return accounts.hash_password(password)
     except accounts.AccountError as exc:
         _fail(str(exc))
         raise  # unreachable

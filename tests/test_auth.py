@@ -650,6 +650,54 @@ def test_the_password_is_checked_without_holding_the_database_write_lock(tmp_pat
         db.engine.dispose()
 
 
+@pytest.mark.parametrize("how", ["admin page: new password", "admin page: new user", "cli: users password", "cli: users create"])
+def test_a_new_password_is_hashed_without_holding_the_database_write_lock(tmp_path, monkeypatch, how):
+    """Setting a password (admin page or CLI) hashed it inside the write transaction: on SQLite the ~0.1 s
+    scrypt hash held the one write lock, so every annotator's save waited. While it hashes, another
+    connection must be able to write at once."""
+    import sqlite3
+
+    from annotator import models
+
+    from .conftest import make_app
+
+    path = tmp_path / "lock.sqlite3"
+    app = make_app(f"sqlite:///{path}")
+    target = add_user(app, "ann")
+    add_user(app, "root", role="admin")
+    real = models.generate_password_hash
+    writable = []
+
+    def hash_while_probing(password: str, method: str = "scrypt", salt_length: int = 16) -> str:
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            writable.append(True)
+        except sqlite3.OperationalError as exc:
+            writable.append(str(exc))
+        finally:
+            other.close()
+        return real(password, method=method, salt_length=salt_length)
+
+    browser = Browser(app.test_client())
+    assert browser.login("root", "correct horse").status_code == 302
+    monkeypatch.setattr(models, "generate_password_hash", hash_while_probing)
+    if how == "admin page: new password":
+        response = browser.post(f"/admin/users/{target}/password", {"password": "a brand new one"})
+    elif how == "admin page: new user":
+        response = browser.post("/admin/users", {"name": "newbie", "role": "annotator", "password": "a brand new one"})
+    else:
+        args = ["users", "password", "ann", "--password-stdin"] if how == "cli: users password" else ["users", "create", "newbie", "--password-stdin"]
+        response = app.test_cli_runner().invoke(args=args, input="a brand new one\n")
+    assert getattr(response, "status_code", None) in (302, None) and getattr(response, "exit_code", 0) == 0, response
+    assert writable == [True]
+    name = "ann" if "new password" in how or how == "cli: users password" else "newbie"
+    assert Browser(app.test_client()).login(name, "a brand new one").status_code == 302
+    with app.app_context():
+        db.engine.dispose()
+
+
 def test_the_token_ceiling_holds_when_tokens_are_issued_at_the_same_moment(app):
     """Twelve issues at once (an admin's double click, two admins, a script): on PostgreSQL each counted the
     active tokens before any other had stored its own, and all twelve were issued."""

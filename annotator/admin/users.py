@@ -33,9 +33,8 @@ def _list(form: UserCreateForm, status: int):
 def users():
     form = UserCreateForm()
     if form.validate_on_submit():
-        user, error = write(
-            lambda: accounts.create_user(db.session, form.name.data.strip(), form.role.data, form.password.data), accounts.AccountError
-        )
+        password = accounts.hash_password(form.password.data)  # before the write lock (the form checked its length)
+        user, error = write(lambda: accounts.create_user(db.session, form.name.data.strip(), form.role.data, password), accounts.AccountError)
         if user is not None:
             flash(f"Created {user.role} {user.name}.", "success")
             return redirect(url_for("admin.users"))
@@ -145,7 +144,8 @@ def user_password(user_id: int):
     form = PasswordForm()
     if not form.validate_on_submit():
         return _detail(user, 400, password_form=form)
-    _, error = write(lambda: accounts.set_password(user, form.password.data), accounts.AccountError)
+    password = accounts.hash_password(form.password.data)  # before the write lock (the form checked its length)
+    _, error = write(lambda: accounts.set_password(user, password), accounts.AccountError)
     if error:
         form.password.errors = [*form.password.errors, error]
         return _detail(user, 400, password_form=form)
