@@ -1,6 +1,8 @@
 """The schema: migrations match the models, and the database itself enforces the rules."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError, DatabaseError
@@ -233,6 +235,44 @@ def test_upgrading_to_project_members_keeps_everyone_where_they_were(database_ur
         assert projects.visible_project_ids(db.session, rev) == {1, 2}
         assert db.session.query(ProjectMember).count() == 5
         db.session.remove()
+        db.engine.dispose()
+
+
+def test_upgrading_repairs_lone_surrogates_and_nul_stored_before_the_boundaries_refused_them(database_uri):
+    """A schema stored with a lone surrogate made every page showing it a 500, the admin page that could repair
+    it included; meta with one broke the export. 0007 turns each into U+FFFD, and the pages work again."""
+    from flask_migrate import upgrade
+
+    from annotator.models import Project
+
+    from .conftest import Browser, add_user
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "x", "TESTING": True})
+    schema = ('{"sentence_labels": [{"name": "CFS", "description": "bad \\ud800 text", "color": "#d62728", "key": "1"}, '
+              '{"name": "NFS", "description": "fine \\ud83d\\ude00 emoji", "color": "#2ca02c", "key": "2"}], '
+              '"span_labels": [], "relation_types": []}')
+    with app.app_context():
+        upgrade(revision="0006")
+        now = "2026-01-02 03:04:05"
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO projects (id, name, label_schema, guidelines, guidelines_version, annotators_per_article, majority_threshold, revision, created_at) "
+                f"VALUES (1, 'news', :schema, '', 1, 2, 1.0, 0, '{now}')"), {"schema": schema})
+            conn.execute(text(
+                "INSERT INTO articles (id, project_id, external_id, title, text, meta, sha256, created_at) "
+                f"VALUES (1, 1, 'n1', '', 'One. Two.', :meta, 'x', '{now}')"), {"meta": '{"desk": "a\\u0000b", "ok": "\\u00e9"}'})
+        upgrade()
+        project = db.session.get(Project, 1)
+        descriptions = [label["description"] for label in project.label_schema["sentence_labels"]]
+        assert descriptions == ["bad \ufffd text", "fine \U0001F600 emoji"]  # a valid pair is left alone
+        meta = db.session.execute(text("SELECT meta FROM articles WHERE id = 1")).scalar()
+        assert (json.loads(meta) if isinstance(meta, str) else meta) == {"desk": "a\ufffdb", "ok": "\u00e9"}
+        db.session.remove()
+    add_user(app, "root", role="admin")
+    browser = Browser(app.test_client())
+    assert browser.login("root", "correct horse").status_code == 302
+    assert browser.get("/admin/projects/1").status_code == 200
+    with app.app_context():
         db.engine.dispose()
 
 
