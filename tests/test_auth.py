@@ -610,13 +610,32 @@ def test_the_longest_remember_days_logs_in(monkeypatch, database_uri):
         db.engine.dispose()
 
 
+def probing_write_lock(path, real, seen: list):
+    """`real` wrapped so that each call first tries to take SQLite's write lock from another connection,
+    appending True (free) or the error (held) to `seen`: a slow hash must run with no write lock held."""
+    import sqlite3
+
+    def wrapper(*args, **kwargs):
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            seen.append(True)
+        except sqlite3.OperationalError as exc:
+            seen.append(str(exc))
+        finally:
+            other.close()
+        return real(*args, **kwargs)
+
+    return wrapper
+
+
+
 @pytest.mark.parametrize("name, password, status", [("ann", "correct horse", 302), ("ann", "guess guess", 401), ("nobody", "guess guess", 401)])
 def test_the_password_is_checked_without_holding_the_database_write_lock(tmp_path, monkeypatch, name, password, status):
     """A login held SQLite's write lock while it hashed the password (~0.1 s with scrypt): one client spraying
     failed logins with random names took everyone's saves from a p99 of 11 ms to 7 s (gunicorn, 5 workers).
     While the hash is checked, another connection must be able to write at once."""
-    import sqlite3
-
     from annotator import models
 
     from .conftest import make_app
@@ -624,22 +643,8 @@ def test_the_password_is_checked_without_holding_the_database_write_lock(tmp_pat
     path = tmp_path / "lock.sqlite3"
     app = make_app(f"sqlite:///{path}")
     add_user(app, "ann")
-    real = models.check_password_hash
     writable = []
-
-    def check_while_probing(hash_: str, given: str) -> bool:
-        other = sqlite3.connect(path, timeout=0, isolation_level=None)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            other.execute("ROLLBACK")
-            writable.append(True)
-        except sqlite3.OperationalError as exc:
-            writable.append(str(exc))
-        finally:
-            other.close()
-        return real(hash_, given)
-
-    monkeypatch.setattr(models, "check_password_hash", check_while_probing)
+    monkeypatch.setattr(models, "check_password_hash", probing_write_lock(path, models.check_password_hash, writable))
     assert _login_from(app, name, password, "198.51.100.7").status_code == status
     assert writable == [True]
     with app.app_context():
@@ -655,8 +660,6 @@ def test_a_new_password_is_hashed_without_holding_the_database_write_lock(tmp_pa
     """Setting a password (admin page or CLI) hashed it inside the write transaction: on SQLite the ~0.1 s
     scrypt hash held the one write lock, so every annotator's save waited. While it hashes, another
     connection must be able to write at once."""
-    import sqlite3
-
     from annotator import models
 
     from .conftest import make_app
@@ -665,24 +668,10 @@ def test_a_new_password_is_hashed_without_holding_the_database_write_lock(tmp_pa
     app = make_app(f"sqlite:///{path}")
     target = add_user(app, "ann")
     add_user(app, "root", role="admin")
-    real = models.generate_password_hash
     writable = []
-
-    def hash_while_probing(password: str, method: str = "scrypt", salt_length: int = 16) -> str:
-        other = sqlite3.connect(path, timeout=0, isolation_level=None)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            other.execute("ROLLBACK")
-            writable.append(True)
-        except sqlite3.OperationalError as exc:
-            writable.append(str(exc))
-        finally:
-            other.close()
-        return real(password, method=method, salt_length=salt_length)
-
     browser = Browser(app.test_client())
     assert browser.login("root", "correct horse").status_code == 302
-    monkeypatch.setattr(models, "generate_password_hash", hash_while_probing)
+    monkeypatch.setattr(models, "generate_password_hash", probing_write_lock(path, models.generate_password_hash, writable))
     if how == "admin page: new password":
         response = browser.post(f"/admin/users/{target}/password", {"password": "a brand new one"})
     elif how == "admin page: new user":
