@@ -18,6 +18,20 @@ PASSWORD = "correct horse"
 pytestmark = needs_chromium
 
 
+
+def reviewer_page(chromium, server: str, name: str = "rita"):
+    """A desktop browser page logged in as the reviewer, with the console errors and page errors it collects."""
+    context = chromium.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" and "favicon" not in m.text else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(server + "/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    return context, page, problems
+
 def test_reviewer_adjudicates_from_the_queue_and_sees_it_in_the_figures(app, server, chromium):
     ratings = [
         {"ann": "CFS", "ben": "NFS"},  # disputed: no agreement -> first in the queue
@@ -31,16 +45,8 @@ def test_reviewer_adjudicates_from_the_queue_and_sees_it_in_the_figures(app, ser
     add_user(app, "rita", "reviewer", PASSWORD)
     add_member(app, seeded.project_id, "rita")
 
-    context = chromium.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" and "favicon" not in m.text else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    context, page, problems = reviewer_page(chromium, server)
     try:
-        page.goto(server + "/login")
-        page.fill("input[name=name]", "rita")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
         page.click("a.nav-review")
         page.click(f"a[href='/review/{seeded.project_id}/queue']")
         rows = page.locator("#queue tbody tr")
@@ -142,16 +148,8 @@ def test_reviewer_marks_gold_spans_by_selecting_text_with_code_point_offsets(app
     add_user(app, "rita", "reviewer", PASSWORD)
     add_member(app, pid, "rita")
 
-    context = chromium.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" and "favicon" not in m.text else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    context, page, problems = reviewer_page(chromium, server)
     try:
-        page.goto(server + "/login")
-        page.fill("input[name=name]", "rita")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
         page.goto(f"{server}/review/{pid}/sentences/{sid}")
         page.wait_for_selector("#gold-marker:not([hidden])")
 
