@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-if TYPE_CHECKING:  # Flask is imported by create_app: `import annotator.segment` stays light
+if TYPE_CHECKING:  # Flask is imported by create_app: `import annotator.stats.segment` stays light
     from flask import Flask
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -36,21 +36,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
         template_folder=str(app_folder("templates")),
         static_folder=str(app_folder("static")),
     )
-    from . import config as config_module
+    from annotator import config as config_module
 
     config_module.configure(app, config or {})
 
-    from . import db as db_module
+    from annotator import db as db_module
 
     db_module.init_app(app)
 
-    from . import auth, security, views
+    from annotator.web import auth, security
+    from annotator import web as views
 
     security.init_app(app)
     auth.init_app(app)
     views.init_app(app)
 
-    from . import cli
+    from annotator import cli
 
     cli.init_app(app)
 

@@ -1,4 +1,4 @@
 """`python -m annotator` is the `annotator` command."""
-from .cli import main
+from annotator.cli import main
 
 main()

@@ -1,4 +1,4 @@
-"""Benchmark of annotator.agreement label metrics from encoded arrays.
+"""Benchmark of annotator.stats.agreement label metrics from encoded arrays.
 
 Run from the repository root:  python bench/bench_agreement.py
 
@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotator.agreement import LabelMatrix, bootstrap_ci, label_report  # noqa: E402
+from annotator.stats.agreement import LabelMatrix, bootstrap_ci, label_report  # noqa: E402
 
 N_ITEMS = 333_334
 N_ANNOTATORS = 3

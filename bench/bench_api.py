@@ -94,10 +94,12 @@ def article_text(n: int) -> str:
 
 def set_up(database_uri: str) -> dict:
     """A project, 8 annotators with tokens, shared articles; returns what the clients need."""
-    from annotator import accounts, articles, assignment, create_app, projects
+    from annotator.domain import accounts, assignment, projects
+    from annotator.domain.dataset import articles
+    from annotator import create_app
     from annotator.db import db
-    from annotator.ingest import ArticleRecord
-    from annotator.models import Article, Sentence
+    from annotator.domain.dataset.ingest import ArticleRecord
+    from annotator.db.models import Article, Sentence
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "bench"})
     with app.app_context():
@@ -285,7 +287,7 @@ def run_phase(setup: dict, base: str, phase: str, master: int) -> dict:
 
 def check_database(database_uri: str, phases: list[dict]) -> int:
     """Compare the database with everything the clients sent; return the number of lost or duplicated records."""
-    from annotator.models import Annotation, AuditEntry, Sentence, Span, User
+    from annotator.db.models import Annotation, AuditEntry, Sentence, Span, User
 
     engine = create_engine(database_uri)
     sent_labels: dict[tuple[str, int, int], list[str]] = {}
@@ -319,7 +321,8 @@ def check_database(database_uri: str, phases: list[dict]) -> int:
 # ----------------------------------------------------------------- render time
 def render_times(database_uri: str, setup: dict) -> dict:
     """Server-side time for the 300-sentence article's JSON (and page, when it exists), with ann0's annotations on it."""
-    from annotator import accounts, create_app
+    from annotator.domain import accounts
+    from annotator import create_app
     from annotator.db import db
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "bench"})

@@ -58,10 +58,12 @@ def sentence_text(i: int) -> str:
 
 
 def set_up(database_uri: str) -> dict:
-    from annotator import accounts, articles, assignment, create_app, projects
+    from annotator.domain import accounts, assignment, projects
+    from annotator.domain.dataset import articles
+    from annotator import create_app
     from annotator.db import db
-    from annotator.ingest import ArticleRecord
-    from annotator.models import Article
+    from annotator.domain.dataset.ingest import ArticleRecord
+    from annotator.db.models import Article
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "bench"})
     with app.app_context():
@@ -167,7 +169,7 @@ def tabs(args: tuple) -> dict:
 
 def check_database(database_uri: str, results: list[dict], burst: dict) -> tuple[int, list[str]]:
     """Lost or duplicated records: every difference between what was sent and what is stored."""
-    from annotator.models import Annotation, AuditEntry, Sentence, Span, User
+    from annotator.db.models import Annotation, AuditEntry, Sentence, Span, User
 
     engine = create_engine(database_uri)
     with engine.connect() as conn:

@@ -25,7 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from machine import describe, report  # noqa: E402
 
-from annotator import accounts, create_app, models  # noqa: E402
+from annotator.domain import accounts
+from annotator import create_app
+from annotator.db import models  # noqa: E402
 from annotator.db import db  # noqa: E402
 
 N = 41

@@ -41,10 +41,12 @@ TARGET_P99_MS = 250.0
 
 
 def set_up(database_uri: str) -> tuple[int, str]:
-    from annotator import accounts, articles, assignment, create_app, projects
+    from annotator.domain import accounts, assignment, projects
+    from annotator.domain.dataset import articles
+    from annotator import create_app
     from annotator.db import db
-    from annotator.ingest import ArticleRecord
-    from annotator.models import Article
+    from annotator.domain.dataset.ingest import ArticleRecord
+    from annotator.db.models import Article
     from sqlalchemy import select
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "bench"})

@@ -42,21 +42,12 @@ sys.path.insert(0, str(HERE))
 
 from sqlalchemy import delete, insert, text  # noqa: E402
 
-from annotator import create_app, labelschema  # noqa: E402
-from annotator import project_agreement as pa  # noqa: E402
-from annotator.agreement import LabelMatrix, label_report  # noqa: E402
+from annotator import create_app
+from annotator.domain import labelschema  # noqa: E402
+from annotator.domain import project_agreement as pa  # noqa: E402
+from annotator.stats.agreement import LabelMatrix, label_report  # noqa: E402
 from annotator.db import db  # noqa: E402
-from annotator.models import (  # noqa: E402
-    Annotation,
-    Article,
-    CacheEntry,
-    Project,
-    ProjectMember,
-    Relation,
-    Sentence,
-    Span,
-    User,
-)
+from annotator.db.models import Annotation, Article, CacheEntry, Project, ProjectMember, Relation, Sentence, Span, User
 from bench_agreement import LABELS, make_codes  # noqa: E402
 from machine import describe  # noqa: E402
 

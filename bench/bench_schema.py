@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from annotator import labelschema  # noqa: E402
+from annotator.domain import labelschema  # noqa: E402
 
 LABELS = 30_000
 TARGET_SECONDS = 0.5  # loads + the second validate, for 30,000 labels

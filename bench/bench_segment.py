@@ -1,4 +1,4 @@
-"""Sentence segmentation benchmark: annotator.segment against pysbd.
+"""Sentence segmentation benchmark: annotator.stats.segment against pysbd.
 
     python bench/bench_segment.py
 
@@ -9,7 +9,7 @@ Prints, each next to its target, with PASS/FAIL:
     per ~3 KB article, median of three runs (each run times both segmenters,
     interleaved, in CPU seconds, and takes the ratio of their characters per
     second; pysbd is slow, so it runs on a random subset of the same articles);
-  * the wall time of `import annotator.segment` plus the first call, in a
+  * the wall time of `import annotator.stats.segment` plus the first call, in a
     fresh interpreter (median of five).
 Exits non-zero when a target is missed.  pysbd is a test extra: it is used here
 and in the tests only, never by annotator/.
@@ -31,7 +31,7 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 NEWS_SET = ROOT / "tests" / "data" / "segmentation_news.jsonl"
 sys.path.insert(0, str(ROOT))
 
-from annotator.segment import segment  # noqa: E402
+from annotator.stats.segment import segment  # noqa: E402
 
 TARGET_GOLDEN = 48  # of 48: keep every case
 TARGET_RATIO = 50.0
@@ -257,17 +257,17 @@ def main() -> int:
 
     # -- import + first call
     first_call = "s.segment('Title\\nBy A. Reporter\\nThe U.S. envoy said no. “Why?” she asked.')"
-    total = import_ms("import annotator.segment as s; " + first_call)
+    total = import_ms("import annotator.stats.segment as s; " + first_call)
     package = import_ms("import annotator")
     alone = import_ms(
-        "import importlib.util as u; spec = u.spec_from_file_location('seg', 'annotator/segment.py'); "
+        "import importlib.util as u; spec = u.spec_from_file_location('seg', 'annotator/stats/segment.py'); "
         "s = u.module_from_spec(spec); spec.loader.exec_module(s); " + first_call
     )
-    ok &= report("import annotator.segment + first call", f"{total:.1f} ms", f"<{TARGET_IMPORT_MS:g} ms", total < TARGET_IMPORT_MS)
+    ok &= report("import annotator.stats.segment + first call", f"{total:.1f} ms", f"<{TARGET_IMPORT_MS:g} ms", total < TARGET_IMPORT_MS)
     print(f"{'  of which `import annotator` (package)':<44} {f'{package:.1f} ms':>16}")
     print(f"{'  segment.py alone + first call':<44} {f'{alone:.1f} ms':>16}")
     if total >= TARGET_IMPORT_MS > alone:
-        print("  note: the time goes to annotator/__init__.py (it imports Flask at module level), not to segment.py")
+        print("  note: the time goes to annotator/__init__.py (it imports Flask at module level), not to stats/segment.py")
 
     print("ALL TARGETS MET" if ok else "SOME TARGETS MISSED")
     return 0 if ok else 1

@@ -214,7 +214,8 @@ def main() -> int:
         database = work / "bench.sqlite3"
         uri = f"sqlite:///{database}"
         setup = set_up(uri)
-        from annotator import accounts, create_app
+        from annotator.domain import accounts
+        from annotator import create_app
         from annotator.db import db
 
         app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "bench"})

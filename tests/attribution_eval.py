@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from annotator.agreement import F1Result, relation_f1, span_f1
+from annotator.stats.agreement import F1Result, relation_f1, span_f1
 from annotator.stats.attribution import DEFAULT_THRESHOLD, suggest
 
 DATA = Path(__file__).resolve().parent / "data" / "attribution"

@@ -43,7 +43,7 @@ def _cheap_password_hashing(request, monkeypatch):
     Tests marked `real_password_hashing` check the production setting itself.
     """
     if request.node.get_closest_marker("real_password_hashing") is None:
-        from annotator import models
+        from annotator.db import models
 
         monkeypatch.setattr(models, "PASSWORD_METHOD", "pbkdf2:sha256:1000")
 
@@ -161,7 +161,7 @@ def browser(app) -> Browser:
 
 
 def add_user(app, name: str, role: str = "annotator", password: str = "correct horse") -> int:
-    from annotator import accounts
+    from annotator.domain import accounts
 
     with app.app_context():
         user = accounts.create_user(db.session, name, role, password)
@@ -206,8 +206,8 @@ def add_member(app, project_id: int, *names: str) -> None:
     """Make these users members of the project (its annotators are the assignment pool; its reviewers may open it)."""
     from sqlalchemy import select
 
-    from annotator import projects
-    from annotator.models import User
+    from annotator.domain import projects
+    from annotator.db.models import User
 
     with app.app_context():
         users = list(db.session.scalars(select(User).where(User.name.in_(names))))

@@ -8,10 +8,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-import annotator.annotations as annotations
-from annotator import accounts, assignment, guidelines, labelschema, projects, resegment
+import annotator.domain.annotations as annotations
+from annotator.domain import accounts, assignment, guidelines, labelschema, projects, resegment
 from annotator.db import begin_write, db
-from annotator.models import ApiToken, Article, Assignment, AuditEntry, GuidelineVersion, Project, ProjectMember, Sentence, User
+from annotator.db.models import ApiToken, Article, Assignment, AuditEntry, GuidelineVersion, Project, ProjectMember, Sentence, User
 
 from .conftest import Browser, add_user, make_app
 
@@ -41,8 +41,8 @@ def admin(app, browser) -> Browser:
 @pytest.fixture
 def world(app):
     """A project with two articles, two annotators (one label given), a reviewer, and one segmentation correction."""
-    from annotator import articles
-    from annotator.ingest import ArticleRecord
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
 
     with app.app_context():
         s = db.session
@@ -549,8 +549,8 @@ def test_sentence_numbers_shown_to_people_count_from_1(app, admin, world):
 
 
 def test_overview_shows_the_cached_agreement_headline_without_computing_it(app, admin, world):
-    from annotator import project_agreement
-    from annotator.models import CacheEntry
+    from annotator.domain import project_agreement
+    from annotator.db.models import CacheEntry
 
     url = f"/admin/projects/{world['project']}"
     assert 'id="agreement-headline"' not in page(admin.get(url))
@@ -562,8 +562,8 @@ def test_overview_shows_the_cached_agreement_headline_without_computing_it(app, 
 
 
 def test_upload_of_a_big_file_is_stored_in_chunks_and_shown_whole_or_not_at_all(app, admin, monkeypatch):
-    from annotator import articles
-    from annotator.models import StagedImport
+    from annotator.domain.dataset import articles
+    from annotator.db.models import StagedImport
 
     monkeypatch.setattr(articles, "CHUNK_ARTICLES", 3)
     new_project(admin)

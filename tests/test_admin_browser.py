@@ -13,9 +13,9 @@ import json
 
 from sqlalchemy import func, select
 
-import annotator.annotations as annotations
+import annotator.domain.annotations as annotations
 from annotator.db import db
-from annotator.models import Article, Assignment, GuidelineVersion, Project, Sentence, User
+from annotator.db.models import Article, Assignment, GuidelineVersion, Project, Sentence, User
 
 from .conftest import add_user, needs_chromium
 
@@ -154,8 +154,9 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
 
 
 def test_reviewer_picks_a_split_point_by_clicking_in_text_with_an_emoji(app, server, chromium):
-    from annotator import accounts, articles, projects
-    from annotator.ingest import ArticleRecord
+    from annotator.domain import accounts, projects
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
 
     add_user(app, "rev", "reviewer", PASSWORD)
     with app.app_context():

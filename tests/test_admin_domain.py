@@ -6,11 +6,12 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-import annotator.annotations as annotations
-from annotator import accounts, articles, assignment, labelschema, projects
+import annotator.domain.annotations as annotations
+from annotator.domain import accounts, assignment, labelschema, projects
+from annotator.domain.dataset import articles
 from annotator.db import begin_write, db
-from annotator.ingest import ArticleRecord, IngestError, read_bytes
-from annotator.models import Article, Assignment, Span, User
+from annotator.domain.dataset.ingest import ArticleRecord, IngestError, read_bytes
+from annotator.db.models import Article, Assignment, Span, User
 
 
 def test_read_bytes_parses_like_read_path_and_names_the_file_and_line():
@@ -39,7 +40,7 @@ def setup_project(n_articles: int = 6, annotators: tuple[str, ...] = ("a1", "a2"
 
 
 def per_user(project_id: int) -> dict[str, int]:
-    from annotator.models import User
+    from annotator.db.models import User
 
     rows = db.session.execute(
         select(User.name, func.count()).join(Assignment, Assignment.user_id == User.id).join(Article).where(Article.project_id == project_id).group_by(User.name)
@@ -156,7 +157,7 @@ def test_update_project_keeps_labels_in_use(app):
 def test_chart_geometry_fills_empty_days_and_runs_a_total():
     from datetime import date, timedelta
 
-    from annotator import progress
+    from annotator.domain import progress
 
     assert progress.chart([]) is None
     start = date(2026, 1, 1)
@@ -181,7 +182,7 @@ def test_labels_per_day_and_overview(app):
         annotations.write(s, lambda: annotations.put_label(s, ids["a2"], article, 0, "NFS"))
         from datetime import datetime, timezone
 
-        from annotator import progress
+        from annotator.domain import progress
 
         days = progress.labels_per_day(s, ids["project"])
         assert days == [(datetime.now(timezone.utc).date(), 2)]
@@ -275,7 +276,7 @@ def test_adding_the_same_member_at_the_same_moment_is_one_membership_not_an_inte
     'not a member yet' and the second insert was an IntegrityError (a 500 on the members page)."""
     import threading
 
-    from annotator.models import ProjectMember
+    from annotator.db.models import ProjectMember
 
     with app.app_context():
         s = db.session

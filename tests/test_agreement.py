@@ -1,4 +1,4 @@
-"""Tests of annotator.agreement: published worked examples, cross-checks against
+"""Tests of annotator.stats.agreement: published worked examples, cross-checks against
 scikit-learn / statsmodels / krippendorff on random data with missing labels,
 independent loop implementations, undefined cases, spans, relations, bootstrap."""
 
@@ -19,8 +19,8 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
-from annotator import agreement as ag
-from annotator.agreement import LabelMatrix
+from annotator.stats import agreement as ag
+from annotator.stats.agreement import LabelMatrix
 
 TOL = 1e-9
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from annotator import articles, projects
+from annotator.domain.dataset import articles
+from annotator.domain import projects
 from annotator.db import db
-from annotator.ingest import ArticleRecord
-from annotator.models import Annotation, Article, Assignment, Sentence
+from annotator.domain.dataset.ingest import ArticleRecord
+from annotator.db.models import Annotation, Article, Assignment, Sentence
 
 from .conftest import Browser, add_user
 
@@ -41,7 +42,7 @@ def queue(app) -> Queue:
         records = [_article(project, "a1", 3), _article(project, "a2", 2), _article(project, "a3", 4), _article(project, "zz", 1)]
         articles.store_articles(db.session, project, records, "test")
         ids = dict(db.session.execute(select(Article.external_id, Article.id)).all())
-        from annotator import accounts
+        from annotator.domain import accounts
 
         ann = accounts.get_user(db.session, "ann").id
         bob = accounts.get_user(db.session, "bob").id
@@ -56,7 +57,7 @@ def queue(app) -> Queue:
 
 def label_all(app, user_name: str, article_id: int, count: int | None = None) -> None:
     """Store labels directly (the API's own tests cover writing them)."""
-    from annotator import accounts
+    from annotator.domain import accounts
 
     with app.app_context():
         user = accounts.get_user(db.session, user_name)
@@ -127,7 +128,7 @@ def test_continue_opens_the_first_unfinished_article_then_home(app, queue):
     assert b.get("/continue").headers["Location"] == f"/annotate/{queue.a2}"
     with app.app_context():
         s = db.session.scalars(select(Sentence).where(Sentence.article_id == queue.a2, Sentence.index == 1)).one()
-        from annotator import accounts
+        from annotator.domain import accounts
 
         db.session.add(Annotation(user_id=accounts.get_user(db.session, "ann").id, sentence_id=s.id, label="NFS", guidelines_version=1))
         db.session.commit()
@@ -169,7 +170,7 @@ def test_home_shows_own_progress_only(app, queue):
 
 
 def test_an_article_with_spans_but_no_labels_is_in_progress_not_not_started(app, queue):
-    from annotator import annotations
+    from annotator.domain import annotations
 
     with app.app_context():
         ann = db.session.scalar(select(Assignment.user_id).where(Assignment.article_id == queue.a2).order_by(Assignment.id))
@@ -180,14 +181,14 @@ def test_an_article_with_spans_but_no_labels_is_in_progress_not_not_started(app,
 
 
 def test_queue_function_counts_only_the_users_labels(app, queue):
-    from annotator import accounts
-    from annotator.main import annotator_queue
+    from annotator.domain import accounts
+    from annotator.domain.progress import annotator_queue
 
     label_all(app, "bob", queue.a1, count=2)
     label_all(app, "ann", queue.a1, count=1)
     with app.test_request_context():
         ann = accounts.get_user(db.session, "ann").id
-        rows = annotator_queue(ann)
+        rows = annotator_queue(db.session, ann)
     assert [(r["article_id"], r["done"], r["total"]) for r in rows] == [(queue.a1, 1, 3), (queue.a2, 0, 2), (queue.a3, 0, 4)]
     assert rows[0]["title"] == "Title a1" and rows[0]["project"] == "P"
 
@@ -234,7 +235,7 @@ def test_guidelines_notice_after_a_new_version_until_labelling_under_it(app, que
     html = b.get(f"/annotate/{queue.a2}").get_data(as_text=True)
     assert "you labelled under version 1, they are now version 2" in html
     with app.app_context():  # a label under version 2 ends the notice
-        from annotator import accounts
+        from annotator.domain import accounts
 
         sentence = db.session.scalar(select(Sentence).where(Sentence.article_id == queue.a2))
         db.session.add(Annotation(user_id=accounts.get_user(db.session, "ann").id, sentence_id=sentence.id, label="CFS", guidelines_version=2))

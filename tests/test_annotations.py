@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-import annotator.annotations as annotations
-from annotator import accounts, articles, assignment, labelschema, projects
-from annotator.annotations import AnnotationError
+import annotator.domain.annotations as annotations
+from annotator.domain import accounts, assignment, labelschema, projects
+from annotator.domain.dataset import articles
+from annotator.domain.annotations import AnnotationError
 from annotator.db import db
-from annotator.ingest import ArticleRecord
-from annotator.models import Annotation, Article, AuditEntry, Project, Relation, Span
+from annotator.domain.dataset.ingest import ArticleRecord
+from annotator.db.models import Annotation, Article, AuditEntry, Project, Relation, Span
 
 SCHEMA = labelschema.preset("claims")
 TEXT = "One sentence here. \u201cA quote,\u201d said Ann. Last one."
@@ -249,13 +250,13 @@ def test_article_payload_shows_only_the_callers_annotations(app, setup):
         for user, label in ((ann, "CFS"), (bob, "NFS")):
             annotations.write(s, lambda: annotations.put_label(s, user, article, 0, label))
             annotations.write(s, lambda: annotations.create_span(s, user, article, "CUE", 1, 4, f"span-of-{user}"))
-        from annotator.models import User
+        from annotator.db.models import User
 
         payload = annotations.article_payload(s, s.get(Article, article), s.get(User, bob))
         assert [x["label"] for x in payload["annotations"]["labels"]] == ["NFS"]
         assert [x["id"] for x in payload["annotations"]["spans"]] == [f"span-of-{bob}"]
         assert payload["article"]["text"] == TEXT
-        from annotator.models import Sentence
+        from annotator.db.models import Sentence
 
         stored = s.execute(select(Sentence.index, Sentence.start, Sentence.end).where(Sentence.article_id == article).order_by(Sentence.index)).all()
         assert [(x["index"], x["start"], x["end"]) for x in payload["sentences"]] == [tuple(row) for row in stored] and len(stored) == 3

@@ -10,10 +10,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from annotator import accounts, articles, assignment, projects
+from annotator.domain import accounts, assignment, projects
+from annotator.domain.dataset import articles
 from annotator.db import begin_write, db
-from annotator.ingest import ArticleRecord
-from annotator.models import Annotation, Article, Assignment, AuditEntry, Project, Relation, Span, User
+from annotator.domain.dataset.ingest import ArticleRecord
+from annotator.db.models import Annotation, Article, Assignment, AuditEntry, Project, Relation, Span, User
 
 from .conftest import Browser
 
@@ -368,8 +369,8 @@ def test_a_retried_label_put_with_version_does_not_count_its_seconds_twice(app, 
 
 def test_label_sent_for_a_sentence_split_meanwhile_is_409_and_not_stored(app, world, ann):
     """A tab opened before a reviewer split sentence 0 must not label the wrong text."""
-    from annotator import resegment
-    from annotator.models import Sentence
+    from annotator.domain import resegment
+    from annotator.db.models import Sentence
 
     payload = ann("GET", f"/api/articles/{world.article}").get_json()
     first = payload["sentences"][0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from annotator.db import db
-from annotator.models import LoginFailure
+from annotator.db.models import LoginFailure
 
 from .conftest import Browser, add_user
 
@@ -42,7 +42,7 @@ def test_login_is_throttled_after_repeated_failures(app, browser):
 
 def test_inactive_user_cannot_log_in(app, browser):
     add_user(app, "gone")
-    from annotator import accounts
+    from annotator.domain import accounts
 
     with app.app_context():
         accounts.get_user(db.session, "gone").active = False
@@ -126,7 +126,7 @@ def test_proxy_count_trusts_forwarded_client_address(database_uri):
 
 def test_user_names_are_one_person_whatever_their_case(app, browser):
     """'Alice' logs in alice; an admin cannot create 'Alice' beside alice (nobody could tell them apart)."""
-    from annotator import accounts
+    from annotator.domain import accounts
 
     add_user(app, "alice")
     assert browser.login("Alice", "correct horse").status_code == 302
@@ -168,7 +168,8 @@ def test_next_parameter_keeps_a_local_path_with_its_query(app, browser):
 def test_every_login_checks_one_password_hash_of_the_same_method(app, browser, monkeypatch, who):
     """Unknown names (and users who cannot log in) cost the same hash check as a real one: the login's
     time does not tell which names exist (bench/bench_login_timing.py measures it on real scrypt)."""
-    from annotator import accounts, models
+    from annotator.domain import accounts
+    from annotator.db import models
 
     add_user(app, "ann")
     with app.app_context():
@@ -230,7 +231,7 @@ def test_logout_ends_the_session_and_its_copies_for_good(app):
 
 @pytest.mark.parametrize("how", ["cli password", "admin password", "admin role", "admin logout everywhere", "cli logout", "deactivate"])
 def test_password_role_and_log_out_everywhere_end_every_session_of_the_user(app, how):
-    from annotator import accounts
+    from annotator.domain import accounts
 
     ann = add_user(app, "ann")
     add_user(app, "other")
@@ -284,13 +285,13 @@ def test_a_failed_role_change_or_password_leaves_sessions_alone(app):
 def test_remember_me_lasts_30_days_by_default_and_is_checked_on_the_server(app, monkeypatch):
     from datetime import timedelta
 
-    from annotator import auth
+    from annotator.web import auth
 
     add_user(app, "ann")
     browser = _remembered_login(app)
     cookie = browser.client.get_cookie("remember_token")
     assert cookie.expires is not None
-    from annotator.models import utcnow
+    from annotator.db.models import utcnow
 
     days = (cookie.expires - utcnow()).total_seconds() / 86400
     assert 29.9 < days <= 30.0
@@ -304,7 +305,7 @@ def test_remember_me_lasts_30_days_by_default_and_is_checked_on_the_server(app, 
 
 
 def test_remember_me_lifetime_is_set_by_annotator_remember_days(monkeypatch, database_uri):
-    from annotator.models import utcnow
+    from annotator.db.models import utcnow
 
     from .conftest import make_app
 
@@ -356,7 +357,8 @@ def test_failures_from_another_address_do_not_lock_the_user_out(app):
 def test_a_pair_backs_off_exponentially_and_its_wait_is_not_a_password_check(app, monkeypatch):
     from datetime import timedelta
 
-    from annotator import models, throttle
+    from annotator.db import models
+    from annotator.domain import throttle
 
     add_user(app, "ann")
     clock = [models.utcnow()]
@@ -387,7 +389,8 @@ def test_a_pair_backs_off_exponentially_and_its_wait_is_not_a_password_check(app
 def test_the_longest_wait_is_capped(app, monkeypatch):
     from datetime import timedelta
 
-    from annotator import models, throttle
+    from annotator.db import models
+    from annotator.domain import throttle
 
     clock = [models.utcnow()]
     monkeypatch.setattr(throttle, "utcnow", lambda: clock[0])
@@ -443,7 +446,7 @@ def _token_works(app, token: str) -> bool:
 
 
 def test_at_most_ten_active_tokens_per_user_with_a_clear_error(app):
-    from annotator import accounts
+    from annotator.domain import accounts
 
     add_user(app, "bot")
     with app.app_context():
@@ -469,8 +472,8 @@ def test_at_most_ten_active_tokens_per_user_with_a_clear_error(app):
 def select_tokens_of(session, name: str):
     from sqlalchemy import select
 
-    from annotator import accounts
-    from annotator.models import ApiToken
+    from annotator.domain import accounts
+    from annotator.db.models import ApiToken
 
     return select(ApiToken).where(ApiToken.user_id == accounts.get_user(session, name).id).order_by(ApiToken.id)
 
@@ -478,8 +481,8 @@ def select_tokens_of(session, name: str):
 def test_a_token_with_an_expiry_stops_working_then_with_401(app, monkeypatch):
     from datetime import timedelta
 
-    from annotator import accounts
-    from annotator.models import utcnow
+    from annotator.domain import accounts
+    from annotator.db.models import utcnow
 
     add_user(app, "bot")
     runner = app.test_cli_runner()
@@ -506,8 +509,8 @@ def test_last_use_is_written_at_most_once_a_minute_per_token(app, monkeypatch):
 
     from sqlalchemy import event
 
-    from annotator import accounts
-    from annotator.models import utcnow
+    from annotator.domain import accounts
+    from annotator.db.models import utcnow
 
     add_user(app, "bot")
     with app.app_context():
@@ -542,7 +545,7 @@ def test_last_use_is_written_at_most_once_a_minute_per_token(app, monkeypatch):
 def test_the_admin_page_lists_tokens_and_revokes_one(app):
     import re
 
-    from annotator import accounts
+    from annotator.domain import accounts
 
     uid = add_user(app, "bot")
     add_user(app, "boss", "admin")
@@ -636,7 +639,7 @@ def test_the_password_is_checked_without_holding_the_database_write_lock(tmp_pat
     """A login held SQLite's write lock while it hashed the password (~0.1 s with scrypt): one client spraying
     failed logins with random names took everyone's saves from a p99 of 11 ms to 7 s (gunicorn, 5 workers).
     While the hash is checked, another connection must be able to write at once."""
-    from annotator import models
+    from annotator.db import models
 
     from .conftest import make_app
 
@@ -660,7 +663,7 @@ def test_a_new_password_is_hashed_without_holding_the_database_write_lock(tmp_pa
     """Setting a password (admin page or CLI) hashed it inside the write transaction: on SQLite the ~0.1 s
     scrypt hash held the one write lock, so every annotator's save waited. While it hashes, another
     connection must be able to write at once."""
-    from annotator import models
+    from annotator.db import models
 
     from .conftest import make_app
 
@@ -692,9 +695,9 @@ def test_the_token_ceiling_holds_when_tokens_are_issued_at_the_same_moment(app):
     active tokens before any other had stored its own, and all twelve were issued."""
     import threading
 
-    from annotator import accounts
+    from annotator.domain import accounts
     from annotator.db import begin_write
-    from annotator.models import ApiToken, User
+    from annotator.db.models import ApiToken, User
     from sqlalchemy import func, select
 
     user_id = add_user(app, "ann")

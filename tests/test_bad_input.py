@@ -31,10 +31,10 @@ from hypothesis.control import currently_in_test_context
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from annotator import projects
+from annotator.domain import projects
 from annotator.db import db
-from annotator.ingest import IngestError, read_bytes
-from annotator.models import Article, Sentence
+from annotator.domain.dataset.ingest import IngestError, read_bytes
+from annotator.db.models import Article, Sentence
 
 from .conftest import make_app
 from .test_route_matrix import WRITE_CASES, Case, World, access_of, caller, find_rule, seed, url_for_rule
@@ -300,7 +300,7 @@ _annotation_files = st.lists(st.one_of(_annotated.map(_dump), _json.map(_dump), 
 def annotated_project(app, project, runner, workdir) -> str:
     path = write_file(workdir, ".jsonl", json.dumps({"id": "existing", "text": EXISTING_TEXT}).encode())
     assert runner.invoke(args=["import", project, str(path)]).exit_code == 0
-    from annotator import accounts
+    from annotator.domain import accounts
 
     with app.app_context():
         accounts.create_user(db.session, "ann", "annotator")

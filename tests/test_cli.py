@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.models import Article, Assignment, Project, User
+from annotator.db.models import Article, Assignment, Project, User
 
 from .conftest import CORPUS
 
@@ -72,7 +72,7 @@ def test_token_is_printed_once_and_stored_hashed(app, runner):
     result = runner.invoke(args=["users", "token", "bot"])
     token = result.output.strip()
     assert token.startswith("ann_") and len(token) > 40
-    from annotator.models import ApiToken
+    from annotator.db.models import ApiToken
 
     with app.app_context():
         stored = db.session.scalars(select(ApiToken.token_hash)).all()
@@ -300,7 +300,7 @@ def test_arguments_that_are_not_utf8_get_one_line_not_a_traceback(tmp_path, args
 
     app = make_app(env["DATABASE_URL"])
     with app.app_context():
-        from annotator import projects
+        from annotator.domain import projects
 
         projects.create_project(db.session, "p")
         db.session.commit()

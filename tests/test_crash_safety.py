@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from annotator import projects
+from annotator.domain import projects
 from annotator.db import db
-from annotator.models import Article, Sentence
-from annotator.segment import segment
+from annotator.db.models import Article, Sentence
+from annotator.stats.segment import segment
 
 from .conftest import make_app
 
@@ -183,7 +183,7 @@ def sqlite_only(database_uri):
 
 def test_backup_of_a_live_database_is_consistent(sqlite_only, prepared, tmp_path):
     database_uri = sqlite_only
-    from annotator import accounts
+    from annotator.domain import accounts
 
     with prepared.app_context():
         accounts.create_user(db.session, "writer")
@@ -271,7 +271,7 @@ def write_big_file(path: Path, n: int = BIG) -> list[str]:
 
 def visible_and_stored(app) -> tuple[int, int, int]:
     """(articles any page, export or assignment sees; article rows in the table; imports still staged)."""
-    from annotator.models import StagedImport
+    from annotator.db.models import StagedImport
 
     with app.app_context():
         visible = db.session.scalar(select(func.count()).select_from(Article))
@@ -311,9 +311,10 @@ def test_big_import_killed_while_staging_leaves_nothing_visible_and_the_next_imp
 
 def test_big_file_failing_at_its_end_leaves_nothing_visible(database_uri, prepared, tmp_path):
     """A failure found only when publishing (an annotated article whose text would change) discards every staged chunk."""
-    from annotator import accounts, articles, assignment
-    from annotator.annotations import put_label
-    from annotator.ingest import ArticleRecord
+    from annotator.domain import accounts, assignment
+    from annotator.domain.dataset import articles
+    from annotator.domain.annotations import put_label
+    from annotator.domain.dataset.ingest import ArticleRecord
 
     with prepared.app_context():
         s = db.session
@@ -345,9 +346,9 @@ EXPORT_SENTENCES = 30
 @pytest.fixture
 def exportable(database_uri, prepared):
     """The Crash project with EXPORT_ARTICLES articles of EXPORT_SENTENCES sentences (stored without segmenting, for speed)."""
-    from annotator import articles
+    from annotator.domain.dataset import articles
     from annotator.db import begin_write
-    from annotator.ingest import ArticleRecord
+    from annotator.domain.dataset.ingest import ArticleRecord
 
     sentence = "The office said the rate rose by 3 percent. "
     text = sentence * EXPORT_SENTENCES

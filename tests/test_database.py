@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError, DatabaseError
 
 from annotator import create_app
 from annotator.db import db
-from annotator.models import Annotation, Article, AuditEntry, Project, Sentence, Span, User
+from annotator.db.models import Annotation, Article, AuditEntry, Project, Sentence, Span, User
 
 
 def seed(app):
@@ -202,8 +202,8 @@ def test_upgrading_to_project_members_keeps_everyone_where_they_were(database_ur
     """0004 on a database with work in it: annotators join the projects they worked on, reviewers every project."""
     from flask_migrate import upgrade
 
-    from annotator import assignment, projects
-    from annotator.models import ProjectMember
+    from annotator.domain import assignment, projects
+    from annotator.db.models import ProjectMember
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "x", "TESTING": True})
     with app.app_context():
@@ -243,7 +243,7 @@ def test_upgrading_repairs_lone_surrogates_and_nul_stored_before_the_boundaries_
     it included; meta with one broke the export. 0007 turns each into U+FFFD, and the pages work again."""
     from flask_migrate import upgrade
 
-    from annotator.models import Project
+    from annotator.db.models import Project
 
     from .conftest import Browser, add_user
 
@@ -279,7 +279,7 @@ def test_upgrading_repairs_lone_surrogates_and_nul_stored_before_the_boundaries_
 def select_members():
     from sqlalchemy import select
 
-    from annotator.models import ProjectMember
+    from annotator.db.models import ProjectMember
 
     return (
         select(Project.name, User.name)

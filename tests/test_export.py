@@ -14,11 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from annotator import accounts, articles, export, labelschema, projects
-from annotator.annotations import create_relation, create_span, put_label, write
+from annotator.domain import accounts, labelschema, projects
+from annotator.domain.dataset import articles, export
+from annotator.domain.annotations import create_relation, create_span, put_label, write
 from annotator.db import begin_write, db
-from annotator.ingest import ArticleRecord
-from annotator.models import Article, Assignment, GoldLabel, GoldRelation, GoldSpan, Project, Sentence, Span
+from annotator.domain.dataset.ingest import ArticleRecord
+from annotator.db.models import Article, Assignment, GoldLabel, GoldRelation, GoldSpan, Project, Sentence, Span
 
 from .conftest import Browser, add_user
 

@@ -20,14 +20,13 @@ import re
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import String, Text, select
 
-from annotator import textcheck
+from annotator.stats import textcheck
 from annotator.db import db
-from annotator.models import Project
+from annotator.db.models import Project
 
 from .conftest import make_app
 from .test_bad_input import row_counts as counts
@@ -107,7 +106,7 @@ def test_a_lone_surrogate_in_an_uploaded_schema_file_is_refused(quiet_app, world
 
 @pytest.mark.parametrize("bad", ["\x00", "\ud800"])
 def test_nul_and_surrogates_in_schema_keys_and_descriptions(bad):
-    from annotator import labelschema
+    from annotator.domain import labelschema
 
     for field in ("description", "key"):
         schema = labelschema.preset("claims")
@@ -233,8 +232,8 @@ def _form_field_names() -> list[str]:
     """Every field of every form the pages read (admin, review, login), from the form classes themselves."""
     from flask_wtf import FlaskForm
 
-    from annotator import auth, review
-    from annotator.admin import forms
+    from annotator.web import auth, review
+    from annotator.web.admin import forms
 
     names = {"action"}  # a plain request.form field (the guidelines editor's preview / save)
     for module in (forms, review, auth):

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-import annotator.annotations as annotations
-from annotator import gold
+import annotator.domain.annotations as annotations
+from annotator.domain import gold
+from annotator.stats import gold as gold_rule
 from annotator.db import begin_write, db
-from annotator.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project, Span, User
+from annotator.db.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project, Span, User
 
 from .test_project_agreement import add_spans, seed
 
@@ -67,17 +68,17 @@ def test_auto_gold_rule():
         [2, 2, -1],   # two raters, unanimous
         [-1, -1, -1],
     ])
-    g, p = gold.auto_gold_labels(codes, threshold=1.0, min_raters=2)
+    g, p = gold_rule.auto_gold_labels(codes, threshold=1.0, min_raters=2)
     assert g.tolist() == [0, -1, -1, -1, 2, -1] and p.tolist() == [1, 0, 0, 0, 1, 0]
-    g, p = gold.auto_gold_labels(codes, threshold=0.66, min_raters=2)
+    g, p = gold_rule.auto_gold_labels(codes, threshold=0.66, min_raters=2)
     assert g.tolist() == [0, 0, -1, -1, 2, -1] and p.tolist() == [1, 2, 0, 0, 1, 0]
-    g, _ = gold.auto_gold_labels(codes, threshold=0.7, min_raters=2)  # 2/3 < 0.7
+    g, _ = gold_rule.auto_gold_labels(codes, threshold=0.7, min_raters=2)  # 2/3 < 0.7
     assert g.tolist() == [0, -1, -1, -1, 2, -1]
-    g, _ = gold.auto_gold_labels(codes, threshold=2 / 3, min_raters=2)  # exactly 2/3 reaches it
+    g, _ = gold_rule.auto_gold_labels(codes, threshold=2 / 3, min_raters=2)  # exactly 2/3 reaches it
     assert g[1] == 0
-    g, _ = gold.auto_gold_labels(codes, threshold=1.0, min_raters=3)  # two raters are not enough
+    g, _ = gold_rule.auto_gold_labels(codes, threshold=1.0, min_raters=3)  # two raters are not enough
     assert g.tolist() == [0, -1, -1, -1, -1, -1]
-    g, _ = gold.auto_gold_labels(np.zeros((0, 2), dtype=int), 1.0, 2)
+    g, _ = gold_rule.auto_gold_labels(np.zeros((0, 2), dtype=int), 1.0, 2)
     assert g.size == 0
 
 
@@ -253,8 +254,8 @@ def test_stale_auto_span_is_removed_with_its_links(app):
 def test_refresh_article_by_article_gives_the_same_gold_and_stays_in_its_project(app):
     """The refresh goes through a project a batch of articles at a time (ranges of article ids): batches of one
     article must give what one batch gives, and a range that spans another project's articles must not touch them."""
-    from annotator import projects
-    from annotator.models import Article
+    from annotator.domain import projects
+    from annotator.db.models import Article
 
     ratings = [{"a": "CFS", "b": "CFS"}, {"a": "UFS", "b": "UFS"},  # article 0
                {"a": "NFS", "b": "NFS"},  # article 1: moved to another project below

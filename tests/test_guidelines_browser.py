@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from annotator import projects
+from annotator.domain import projects
 from annotator.db import begin_write, db
-from annotator.models import GuidelineVersion
+from annotator.db.models import GuidelineVersion
 
 from .conftest import add_user, needs_chromium
 from .test_admin_browser import log_in

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from annotator.ingest import IngestError, expand_paths, read_bytes, read_path
-from annotator.segment import segment
+from annotator.domain.dataset.ingest import IngestError, expand_paths, read_bytes, read_path
+from annotator.stats.segment import segment
 
 ARTICLES = Path(__file__).resolve().parent / "data" / "articles"
 
@@ -163,11 +163,12 @@ def test_a_staged_import_is_seen_by_nothing_until_it_is_published(app, browser):
     """Chunks of a big import are committed but invisible: pages, API, export, assignment, agreement; publishing shows them at once."""
     from sqlalchemy import delete, func, select
 
-    from annotator import accounts, articles, assignment, export, projects
-    from annotator import project_agreement as pa
+    from annotator.domain import accounts, assignment, projects
+    from annotator.domain.dataset import articles, export
+    from annotator.domain import project_agreement as pa
     from annotator.db import begin_write, db
-    from annotator.ingest import ArticleRecord
-    from annotator.models import Article, StagedImport
+    from annotator.domain.dataset.ingest import ArticleRecord
+    from annotator.db.models import Article, StagedImport
 
     from .conftest import add_user
 
@@ -222,11 +223,12 @@ def test_a_staged_import_is_seen_by_nothing_until_it_is_published(app, browser):
 def test_import_records_in_chunks_stores_the_whole_file_and_leaves_no_staging(app):
     from sqlalchemy import func, select
 
-    from annotator import articles, projects
+    from annotator.domain.dataset import articles
+    from annotator.domain import projects
     from annotator.db import db
-    from annotator.ingest import ArticleRecord
-    from annotator.models import Article, Sentence, StagedImport
-    from annotator.segment import segment
+    from annotator.domain.dataset.ingest import ArticleRecord
+    from annotator.db.models import Article, Sentence, StagedImport
+    from annotator.stats.segment import segment
 
     records = [ArticleRecord(f"n{i}", f"T{i}", f"Story {i} begins. It goes on. It ends {i}.") for i in range(23)]
     with app.app_context():
@@ -249,8 +251,8 @@ def test_abandoned_staged_imports_are_recognised():
     import socket
     from datetime import timedelta
 
-    from annotator.articles import STALE_AFTER, abandoned
-    from annotator.models import utcnow
+    from annotator.domain.dataset.articles import STALE_AFTER, abandoned
+    from annotator.db.models import utcnow
 
     now = utcnow()
     host = socket.gethostname()

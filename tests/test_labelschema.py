@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from annotator import labelschema
-from annotator.labelschema import SchemaError
+from annotator.domain import labelschema
+from annotator.domain.labelschema import SchemaError
 
 
 @pytest.mark.parametrize("name", labelschema.PRESET_NAMES)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from annotator.markdown import render, sanitise
+from annotator.domain.markdown import render, sanitise
 
 
 def test_renders_the_usual_markdown():

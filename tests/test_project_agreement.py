@@ -1,4 +1,4 @@
-"""Project agreement from the database: the same numbers as annotator.agreement on the same data
+"""Project agreement from the database: the same numbers as annotator.stats.agreement on the same data
 built by hand, the revision-keyed cache (shared by workers, invalidated by writes), undefined
 cases with their reasons, per article figures and the disagreement rows."""
 from __future__ import annotations
@@ -10,24 +10,13 @@ import numpy as np
 import pytest
 from sqlalchemy import event, func, select
 
-import annotator.annotations as annotations
-from annotator import agreement as ag
-from annotator import labelschema
-from annotator import project_agreement as pa
-from annotator import projects
+import annotator.domain.annotations as annotations
+from annotator.stats import agreement as ag
+from annotator.domain import labelschema
+from annotator.domain import project_agreement as pa
+from annotator.domain import projects
 from annotator.db import begin_write, db
-from annotator.models import (
-    Annotation,
-    Article,
-    Assignment,
-    CacheEntry,
-    GoldLabel,
-    Project,
-    Relation,
-    Sentence,
-    Span,
-    User,
-)
+from annotator.db.models import Annotation, Article, Assignment, CacheEntry, GoldLabel, Project, Relation, Sentence, Span, User
 
 from .conftest import make_app
 
@@ -601,9 +590,9 @@ def test_a_span_across_sentences_is_one_dispute_and_one_span(app):
 def test_articles_imported_after_the_figures_were_cached_are_counted(app):
     """Found walking the app: after uploading more articles the agreement page kept the old
     sentence count ("20 of 231 sentences labelled") until someone saved a label; an import makes new figures."""
-    from annotator.articles import store_articles
-    from annotator.ingest import ArticleRecord
-    from annotator.models import Project
+    from annotator.domain.dataset.articles import store_articles
+    from annotator.domain.dataset.ingest import ArticleRecord
+    from annotator.db.models import Project
 
     seeded = seed(app, [{"ann": "CFS", "ben": "NFS"}, {"ann": "NFS", "ben": "NFS"}], name="Harbour")
     with app.app_context():
@@ -614,7 +603,7 @@ def test_articles_imported_after_the_figures_were_cached_are_counted(app):
         after = pa.summary(db.session, seeded.project_id)
         assert after["n_sentences"] == before["n_sentences"] + 2
         # a big file goes through staged chunks, published in one last transaction: that one makes new figures too
-        from annotator.articles import import_records
+        from annotator.domain.dataset.articles import import_records
 
         project = db.session.get(Project, seeded.project_id)
         big = [ArticleRecord(f"big{i}", "", f"Story {i} ran. It ended.") for i in range(3)]

@@ -4,11 +4,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-import annotator.annotations as annotations
-from annotator import accounts, articles, assignment, projects, resegment
+import annotator.domain.annotations as annotations
+from annotator.domain import accounts, assignment, projects, resegment
+from annotator.domain.dataset import articles
 from annotator.db import begin_write, db
-from annotator.ingest import ArticleRecord
-from annotator.models import Annotation, Article, Assignment, AuditEntry, GoldLabel, Sentence, Span
+from annotator.domain.dataset.ingest import ArticleRecord
+from annotator.db.models import Annotation, Article, Assignment, AuditEntry, GoldLabel, Sentence, Span
 
 TEXT = (
     "The cost rose to $1.2bn 👍🏽 last year. "

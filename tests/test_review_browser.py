@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from annotator.db import db
-from annotator.models import AuditEntry, GoldLabel, GoldSpan
+from annotator.db.models import AuditEntry, GoldLabel, GoldSpan
 
 from .conftest import add_member, add_user, needs_chromium
 from .test_project_agreement import add_spans, seed
@@ -123,10 +123,11 @@ SELECT_IN_SENTENCE = """([needle, nth]) => {
 
 def test_reviewer_marks_gold_spans_by_selecting_text_with_code_point_offsets(app, server, chromium):
     """An emoji (two UTF-16 units, one code point) before the spans: the stored offsets are code points."""
-    from annotator import articles, projects
+    from annotator.domain.dataset import articles
+    from annotator.domain import projects
     from annotator.db import begin_write
-    from annotator.ingest import ArticleRecord
-    from annotator.models import Annotation, Article, Sentence, User
+    from annotator.domain.dataset.ingest import ArticleRecord
+    from annotator.db.models import Annotation, Article, Sentence, User
 
     text = ("Harbour fees 🚢 rise again. The mayor 🙂 said “fees will 📈 double by May” at noon on Friday. "
             "Ferries still run daily.")

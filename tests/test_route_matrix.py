@@ -32,11 +32,14 @@ from typing import Any, Callable, Iterator
 import pytest
 from sqlalchemy import select, text
 
-from annotator import accounts, articles, assignment, create_app, models, projects, resegment
-from annotator.annotations import create_relation, create_span, put_label, write
+from annotator.domain import accounts, assignment, projects, resegment
+from annotator.domain.dataset import articles
+from annotator import create_app
+from annotator.db import models
+from annotator.domain.annotations import create_relation, create_span, put_label, write
 from annotator.db import db
-from annotator.ingest import ArticleRecord
-from annotator.models import Article, Sentence, User
+from annotator.domain.dataset.ingest import ArticleRecord
+from annotator.db.models import Article, Sentence, User
 
 from .conftest import Browser, fresh_database, make_app
 
@@ -121,7 +124,7 @@ def seed(app, content: Content | None = None) -> World:
         s = db.session
         schema = None
         if content.label_description is not None:
-            from annotator import labelschema
+            from annotator.domain import labelschema
 
             schema = labelschema.preset("claims")
             for section in ("sentence_labels", "span_labels", "relation_types"):

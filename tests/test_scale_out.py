@@ -24,9 +24,9 @@ import pytest
 from sqlalchemy import delete, select
 
 from annotator import config
-from annotator import project_agreement as pa
+from annotator.domain import project_agreement as pa
 from annotator.db import db
-from annotator.models import CacheEntry, LoginFailure, Project
+from annotator.db.models import CacheEntry, LoginFailure, Project
 
 from .conftest import Browser, add_user, make_app
 from .test_route_matrix import caller, seed
@@ -110,7 +110,8 @@ def test_another_process_sees_the_same_session_and_lock(app, database_uri):
     add_user(app, "locked")
     # failures until the pair's wait is a minute or more (1 s, 2 s, 4 s ...), each after the previous wait,
     # on a clock that stands still between them: the other process, on the real clock, must see the wait
-    from annotator import models, throttle
+    from annotator.db import models
+    from annotator.domain import throttle
 
     now = [models.utcnow()]
     with pytest.MonkeyPatch.context() as patch:

@@ -1,4 +1,4 @@
-"""Tests for annotator.segment: one group per rule, offset invariants, a
+"""Tests for annotator.stats.segment: one group per rule, offset invariants, a
 property test, our own news articles and paragraphs (tests/data/, written for
 these tests), the shared news article, and the Golden Rules accuracy.
 Everything under ../shared/corpus is optional: those tests are cross-checks
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from annotator.segment import segment
+from annotator.stats.segment import segment
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -1159,7 +1159,7 @@ _FAST_PATH_TEXT = st.lists(
 @settings(max_examples=500, deadline=None)
 @given(_FAST_PATH_TEXT)
 def test_fast_paths_agree_with_rules(line):
-    import annotator.segment as seg
+    import annotator.stats.segment as seg
 
     if not line.strip() or any(c in line for c in "\n\r"):
         return
@@ -1170,7 +1170,7 @@ def test_fast_paths_agree_with_rules(line):
 
 
 def test_batched_sentencex_equals_per_line_calls():
-    import annotator.segment as seg
+    import annotator.stats.segment as seg
 
     lines = ["Title line", "  Mr. Smith went. He came back.  ", "“Quote. Inside,” he said. Then.", "a", "One! Two? Three…"]
     assert seg._sentencex_joined_cuts("\n\n".join(lines), _line_ends(lines)) == _per_line_calls(lines)
@@ -1186,7 +1186,7 @@ def _line_ends(lines):
 
 def _per_line_calls(lines):
     """sentencex called once per line, cuts shifted into the joined text."""
-    import annotator.segment as seg
+    import annotator.stats.segment as seg
 
     out, start = [], 0
     for line in lines:
@@ -1198,7 +1198,7 @@ def _per_line_calls(lines):
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(_NEWSY, st.text()).map(lambda t: "".join(t.splitlines())), min_size=1, max_size=6))
 def test_property_batched_sentencex_equals_per_line(lines):
-    import annotator.segment as seg
+    import annotator.stats.segment as seg
 
     lines = [line for line in lines if line.strip() and not any(0xD800 <= ord(c) <= 0xDFFF for c in line)]
     if lines:

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from annotator.stats.attribution import suggest
-from annotator.suggest_cli import suggest_group
+from annotator.cli.suggest import suggest_group
 
 ARTICLE = "Bridge to reopen\n“We are nearly there,” the engineer said. Dr. Ola Ek said the cost had doubled.\n"
 

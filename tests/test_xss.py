@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from annotator import markdown
+from annotator.domain import markdown
 
 from .test_route_matrix import BACKENDS, GET_CASES, ROLES, Content, Case, caller, find_rule, seeded_app, url_for_rule
 
@@ -261,10 +261,10 @@ def test_guidelines_go_through_nh3(monkeypatch):
     assert markdown.nh3 is nh3
     out = markdown.render("Hello [link](https://example.org) <b>bold</b>")
     assert len(calls) == 1 and "https://example.org" in out
-    from annotator import guidelines
+    from annotator.domain import guidelines
 
     guidelines.render("# again")
-    assert len(calls) == 2, "annotator.guidelines.render does not go through markdown.sanitise"
+    assert len(calls) == 2, "annotator.domain.guidelines.render does not go through markdown.sanitise"
 
 
 @pytest.mark.parametrize("raw", [SCRIPT, IMG, LINK, *NAMES.values(), '<a href=" JaVa\tScRiPt:alert(1)">x</a>'])

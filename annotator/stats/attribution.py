@@ -36,7 +36,7 @@ from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
 from typing import NamedTuple, Sequence
 
-from ..segment import segment
+from annotator.stats.segment import segment
 
 NAME = "annotator-attribution-rules"
 VERSION = "1"
@@ -350,7 +350,7 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
 def suggest(text: str, sentences: Sequence[tuple[int, int]] | None = None, threshold: float = DEFAULT_THRESHOLD) -> Suggestions:
     """QUOTE / SOURCE / CUE spans and quote -> source links for a news article.
 
-    ``sentences`` are (start, end) code-point offsets (``annotator.segment``'s
+    ``sentences`` are (start, end) code-point offsets (``annotator.stats.segment``'s
     by default).  Only suggestions scoring at least ``threshold`` are returned.
     """
     if sentences is None:

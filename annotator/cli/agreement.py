@@ -1,0 +1,158 @@
+"""`annotator agreement PROJECT [--json] [--by label|annotator|article]`: a project's agreement from the shell.
+
+Same figures as the reviewer page (project_agreement, cached per project
+revision). A readable table by default; --json prints every count, interval
+and reason. An unknown project exits non-zero with a one-line reason.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+import click
+from flask.cli import with_appcontext
+
+from annotator.domain import project_agreement as pa
+from annotator.domain import projects
+from annotator.db import db
+
+COEFFICIENTS = (
+    ("percent_agreement", "Percent agreement"),
+    ("fleiss_kappa", "Fleiss' kappa"),
+    ("gwet_ac1", "Gwet's AC1"),
+    ("krippendorff_alpha", "Krippendorff's alpha"),
+)
+
+
+def number(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def interval(ci: Iterable[float] | None) -> str:
+    return "—" if not ci else "[" + ", ".join(f"{x:.3f}" for x in ci) + "]"
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f} %"
+
+
+def table(headers: list[str], rows: list[list[Any]], right: set[int] | None = None) -> str:
+    """Plain aligned columns (numbers to the right)."""
+    right = right if right is not None else set(range(1, len(headers)))
+    cells = [headers] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[k]) for r in cells) for k in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.rjust(w) if k in right else c.ljust(w) for k, (c, w) in enumerate(zip(row, widths))).rstrip()
+
+    return "\n".join([line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]])
+
+
+def overall_text(s: dict[str, Any]) -> str:
+    p = s["project"]
+    lines = [
+        f"{p['name']}: {s['n_sentences']:,} sentences, {s['n_items']:,} labelled, "
+        f"{s['n_ratings']:,} labels by {len(s['annotators'])} annotator(s); figures after {p['revision']:,} save{'' if p['revision'] == 1 else 's'}",
+        "",
+    ]
+    rows, notes = [], []
+    for key, title in COEFFICIENTS:
+        r = s["overall"][key]
+        if key == "fleiss_kappa" and s["fleiss_n_raters"]:
+            title = f"{title} ({s['fleiss_n_raters']} per sentence)"
+        rows.append([title, number(r["value"]), interval(r["ci"]), f"{r['n_items_used']:,}", f"{r['n_left_out']:,}"])
+        if r["reason"]:
+            notes.append(f"  {title}: undefined: {r['reason']}")
+    lines.append(table(["Coefficient", "Value", "95% CI", "Sentences", "Left out"], rows))
+    lines += notes
+    b = s["bootstrap"]
+    no_interval = next(
+        (r["ci_info"]["reason"] for r in (s["overall"][key] for key, _ in COEFFICIENTS) if r["ci"] is None and (r.get("ci_info") or {}).get("reason")),
+        None,
+    )
+    if no_interval:
+        lines.append(f"No 95% intervals: the {no_interval}.")
+    else:
+        lines.append(f"95% intervals: percentile bootstrap over {b['n_articles']} articles, {b['n_resamples']} resamples, seed {b['seed']}.")
+    gold = s["gold"]
+    lines.append("Gold: " + ", ".join(f"{n} {k}" for k, n in gold.items()))
+    names = s["cohen_kappa"]["annotators"]
+    if len(names) >= 2:
+        lines += ["", "Cohen's kappa per annotator pair:"]
+        lines.append(table([""] + names, [[a] + [number(v) for v in row] for a, row in zip(names, s["cohen_kappa"]["matrix"])]))
+    spans = s["spans"]["pooled"]
+    if spans:
+        lines += ["", "Span F1 (all annotator pairs pooled, each pair on the articles both worked on):"]
+        lines.append(table(["Span label", "Exact F1", "Overlap F1", "Matched (overlap)", "Unmatched"],
+                           [[label, number(m["exact"]["f1"]), number(m["overlap"]["f1"]), m["overlap"]["tp"], m["overlap"]["fp"] + m["overlap"]["fn"]]
+                            for label, m in spans.items()]))
+    rels = s["relations"]["pooled"]
+    if rels:
+        lines += ["", "Relations (pooled over pairs):"]
+        lines.append(table(["Relation", "F1", "Attribution agreement", "Quotes both marked"],
+                           [[name, number(m["f1"]["f1"]), percent(m["attribution"]["value"]), m["attribution"]["n_considered"]]
+                            for name, m in rels.items()]))
+    return "\n".join(lines)
+
+
+def by_label_text(s: dict[str, Any]) -> str:
+    rows = [
+        [r["label"], f"{r['n_ratings']:,}", percent(r["share"]), f"{r['n_sentences_unanimous']:,}", f"{r['n_sentences_split']:,}",
+         number(r["alpha"]["value"]), interval(r["alpha"]["ci"])]
+        for r in s["per_label"]
+    ]
+    out = table(["Label", "Labels", "Share", "Unanimous", "Split", "Alpha (1 vs rest)", "95% CI"], rows)
+    notes = [f"  {r['label']}: {r['alpha']['reason']}" for r in s["per_label"] if r["alpha"]["reason"]]
+    return "\n".join([out] + notes)
+
+
+def by_annotator_text(s: dict[str, Any]) -> str:
+    rows = []
+    for r in s["annotator_figures"]:
+        rows.append([
+            r["annotator"], f"{r['n_items']:,}", number(r["median_seconds"], 1), percent(r["pair_agreement"]["value"]),
+            number(r["mean_kappa"]["value"]), number(r["alpha_without"]["value"]), f"{r['gold']['n']:,}", percent(r["gold"]["value"]),
+            f"{r['adjudicated']['n']:,}", percent(r["adjudicated"]["value"]),
+        ])
+    return table(["Annotator", "Sentences", "Median s", "Agrees w/ others", "Mean kappa", "Alpha without",
+                  "Gold n", "Agrees w/ gold", "Adjudicated n", "Agrees w/ adjudicated"], rows)
+
+
+def by_article_text(rows: list[dict[str, Any]]) -> str:
+    body = [
+        [r["external_id"], f"{r['n_sentences']:,}", f"{r['n_items']:,}", r["n_annotators"], percent(r["percent_agreement"]["value"]),
+         number(r["krippendorff_alpha"]["value"]), r["krippendorff_alpha"]["reason"] or ""]
+        for r in rows
+    ]
+    return table(["Article", "Sentences", "Labelled", "Annotators", "Agreement", "Alpha", "Why undefined"], body, right={1, 2, 3, 4, 5})
+
+
+@click.command("agreement")
+@click.argument("project")
+@click.option("--json", "as_json", is_flag=True, help="Print every figure, count, interval and reason as JSON.")
+@click.option("--by", "by", type=click.Choice(["label", "annotator", "article"]), help="Add a table per label, annotator or article.")
+@with_appcontext
+def agreement_command(project: str, as_json: bool, by: str | None) -> None:
+    """Inter-annotator agreement of PROJECT (a name or an id), with 95% intervals."""
+    try:
+        head = pa.project_head(db.session, projects.get_project(db.session, project).id)
+    except projects.ProjectError as exc:
+        raise click.ClickException(str(exc)) from None
+    summary = pa.summary(db.session, head.id)
+    articles = pa.articles(db.session, head.id) if by == "article" else None
+    if as_json:
+        doc = dict(summary)
+        if articles is not None:
+            doc["articles"] = articles
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    click.echo(overall_text(summary))
+    if by == "label":
+        click.echo("\n" + by_label_text(summary))
+    elif by == "annotator":
+        click.echo("\n" + by_annotator_text(summary))
+    elif by == "article":
+        click.echo("\n" + by_article_text(articles or []))
+
+
+AGREEMENT_COMMANDS = (agreement_command,)

@@ -1,0 +1,404 @@
+"""The dataset commands: `annotator export` and `annotator import-annotations`.
+
+Thin click wrappers over export.py and import_annotations.py; errors exit
+non-zero with one line, progress goes to stderr.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from queue import Empty
+from typing import IO, Iterable
+
+import click
+from flask.cli import with_appcontext
+
+from annotator.domain.dataset import export, foreign, import_annotations
+from annotator.domain import gold, projects
+from annotator.db import begin_write, db
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def split_paths(output: str, names: list[str]) -> dict[str, Path]:
+    """Where each split goes: DIR/NAME.jsonl for a folder (existing, or given with a
+    trailing slash), else PREFIX.NAME.jsonl (a trailing .jsonl of -o is dropped)."""
+    if output.endswith(("/", os.sep)) or Path(output).is_dir():
+        folder = Path(output)
+        return {name: folder / f"{name}.jsonl" for name in names}
+    prefix = output[: -len(".jsonl")] if output.endswith(".jsonl") else output
+    return {name: Path(f"{prefix}.{name}.jsonl") for name in names}
+
+
+class _Outputs:
+    """Files written under a temporary name and moved into place only when the export succeeds."""
+
+    def __init__(self, paths: dict[str, Path]):
+        self.paths = paths
+        self.parts = {name: path.with_name(path.name + ".part") for name, path in paths.items()}
+        self.handles: dict[str, IO[bytes]] = {}
+
+    def __enter__(self) -> dict[str, IO[bytes]]:
+        for name, part in self.parts.items():
+            part.parent.mkdir(parents=True, exist_ok=True)
+            self.handles[name] = open(part, "wb", buffering=1 << 20)
+        return self.handles
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+        for handle in self.handles.values():
+            handle.close()
+        for name, part in self.parts.items():
+            if exc_type is None:
+                os.replace(part, self.paths[name])
+            else:
+                part.unlink(missing_ok=True)
+
+
+@click.command("export")
+@click.argument("project", required=False)
+@click.option("--unit", type=click.Choice(export.UNITS), default=export.DEFAULT_UNIT, show_default=True,
+              help="article: one lossless record per article; sentence: one training record per sentence.")
+@click.option("-o", "--output", help="Output file (default: standard output). With --split: a prefix or a folder.")
+@click.option("--gold-only", is_flag=True, help="Only sentences (articles) with a gold label.")
+@click.option("--annotator", "annotators", multiple=True, metavar="NAME",
+              help="Only this annotator's annotations (repeat for several).")
+@click.option("--labels", help="Only sentences labelled with one of these, e.g. CFS,UFS (gold label, else annotators').")
+@click.option("--split", "split_spec", metavar="NAME=P,...",
+              help="Split by article, e.g. train=0.8,dev=0.1,test=0.1: one file per split (OUT.train.jsonl, ... or DIR/train.jsonl).")
+@click.option("--seed", type=int, default=13, show_default=True, help="Seed of the split (same seed, same split).")
+@click.option("--jobs", type=click.IntRange(min=1), help="Processes to export with (default: one per CPU, up to 4, for projects of over 1,000 articles).")
+@click.option("--schema", "schema_unit", type=click.Choice(export.UNITS), help="Print the JSON Schema of a unit and exit.")
+@with_appcontext
+def export_command(project: str | None, unit: str, output: str | None, gold_only: bool, annotators: tuple[str, ...],
+                   labels: str | None, split_spec: str | None, seed: int, jobs: int | None, schema_unit: str | None) -> None:
+    """Export a project as JSONL (sentence records by default).
+
+    Records stream in article order with constant memory. With --split, each
+    article goes to one split, picked by a hash of its id and --seed: the same
+    seed gives the same files, and adding articles later never moves one.
+    """
+    if schema_unit:
+        click.echo(json.dumps(export.schema(schema_unit), indent=2, ensure_ascii=False))
+        return
+    if not project:
+        _fail("give a PROJECT to export (or --schema article|sentence)")
+    try:
+        p = projects.get_project(db.session, project)
+        filters = export.check_filters(
+            db.session, p, export.Filters(gold_only=gold_only, annotators=tuple(annotators), labels=export.parse_labels(labels))
+        )
+        splits = export.parse_split(split_spec) if split_spec else None
+    except (projects.ProjectError, export.ExportError) as exc:
+        _fail(str(exc))
+        return
+    if splits and not output:
+        _fail("--split writes one file per split: give -o PREFIX or -o FOLDER/")
+    gold.ensure_auto_gold(db.session, p.id)  # unanimous / majority gold up to the current labels
+
+    total = export.count_articles(db.session, p.id)
+    if jobs is None:
+        jobs = min(MAX_AUTO_JOBS, os.cpu_count() or 1) if total > PARALLEL_FROM else 1
+    if "fork" not in multiprocessing.get_all_start_methods():
+        jobs = 1
+    names = [name for name, _ in splits] if splits else [""]
+    written: dict[str, int] = {}
+    with ExitStack() as stack:
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM unwinds like Ctrl-C: the .part files and the workers' folder are removed, the workers stopped.
+            stack.callback(signal.signal, signal.SIGTERM, signal.signal(signal.SIGTERM, _terminate))
+        if splits:
+            paths = split_paths(output or "", names)
+            handles = stack.enter_context(_Outputs(paths))
+        elif output and output != "-":
+            paths = {"": Path(output)}
+            handles = stack.enter_context(_Outputs(paths))
+        else:
+            paths = {"": Path("<stdout>")}
+            sys.stdout.flush()
+            handles = {"": sys.stdout.buffer}
+        bar = stack.enter_context(
+            click.progressbar(length=total, label=f"exporting {p.name}", file=sys.stderr, show_pos=True)
+        ) if total > export.BATCH_SIZE else None
+        progress = bar.update if bar else None
+        ranges = export.article_ranges(db.session, p.id, jobs) if jobs > 1 else [(0, None)]
+        if len(ranges) == 1:
+            stack.callback(gc.set_threshold, *gc.get_threshold())
+            gc.set_threshold(*EXPORT_GC_THRESHOLD)
+            records = export.iter_records(db.session, p.id, unit, filters, progress=progress)
+            written = write_records(records, handles, unit, splits, seed)
+        else:
+            written = _export_in_parallel(db.engine.url, p.id, unit, filters, ranges, handles, splits, seed, progress)
+        for handle in handles.values():
+            handle.flush()
+    for name, n in written.items():
+        click.echo(f"exported {n} {unit} record(s) to {paths[name]}", err=True)
+    empty = [name for name in names if splits and not written.get(name)]
+    if empty:
+        click.echo(
+            f"warning: empty split(s) {', '.join(empty)}: no exported record fell there (each article goes to one split "
+            "by a hash of its id, so with few articles a small split can get none; try other proportions or --seed)",
+            err=True,
+        )
+
+
+def _terminate(signum: int, _frame) -> None:  # noqa: ANN001
+    raise SystemExit(128 + signum)
+
+
+# Records are short-lived trees of dicts: a full collection every 700 allocations only costs time.
+EXPORT_GC_THRESHOLD = (100_000, 50, 100)
+# Projects with more articles than this are exported by one process per CPU (at most MAX_AUTO_JOBS).
+PARALLEL_FROM = 2 * export.BATCH_SIZE
+MAX_AUTO_JOBS = 4
+
+
+def write_records(records: Iterable[dict], handles: dict[str, IO[bytes]], unit: str,
+                  splits: list[tuple[str, float]] | None, seed: int) -> dict[str, int]:
+    """Write JSONL lines; with splits, each article's records to the file of its split. Returns counts."""
+    dumps = export.dumpb
+    written = {name: 0 for name in handles}
+    if not splits:
+        out = handles[""]
+        n = 0
+        for record in records:
+            out.write(dumps(record))
+            n += 1
+        written[""] = n
+        return written
+    split_of = export.split_of
+    article_key = "article_id" if unit == "sentence" else "id"
+    last_article, name = None, ""
+    for record in records:
+        article_id = record[article_key]
+        if article_id != last_article:  # records come article by article
+            last_article, name = article_id, split_of(article_id, splits, seed)
+        handles[name].write(dumps(record))
+        written[name] += 1
+    return written
+
+
+def _export_in_parallel(url, project_id: int, unit: str, filters: export.Filters, ranges: list[tuple[int, int | None]],  # noqa: ANN001
+                        handles: dict[str, IO[bytes]], splits: list[tuple[str, float]] | None, seed: int, progress) -> dict[str, int]:  # noqa: ANN001
+    """One forked process per article range writes its own part files; the parts are then joined in order.
+
+    The output is byte for byte what one process writes. Each worker opens its
+    own database connection (never one inherited from this process).
+    """
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    where = next((Path(h.name).parent for h in handles.values() if isinstance(getattr(h, "name", None), str) and Path(h.name).is_file()), None)
+    remove_abandoned_folders(Path(where or tempfile.gettempdir()))
+    folder = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=where))
+    workers = []
+    try:
+        gc.freeze()  # the workers inherit this process's objects: never collecting them keeps the pages shared
+        for k, id_range in enumerate(ranges):
+            parts = {name: folder / f"{k}.{name or 'all'}.jsonl" for name in handles}
+            worker = context.Process(
+                target=_export_worker, args=(url, project_id, unit, filters, id_range, parts, splits, seed, queue, k, os.getpid()), daemon=True
+            )
+            worker.start()
+            workers.append((worker, parts))
+        gc.unfreeze()
+        written = {name: 0 for name in handles}
+        done: set[int] = set()
+        while len(done) < len(workers):
+            try:
+                message = queue.get(timeout=0.5)
+            except Empty:
+                failed = [w.exitcode for w, _ in workers if w.exitcode not in (None, 0)]
+                if failed:
+                    raise click.ClickException(f"an export worker failed (exit code {failed[0]}); see the messages above")
+                continue
+            if message[0] == "progress":
+                if progress is not None:
+                    progress(message[1])
+            else:
+                _, k, counts = message
+                done.add(k)
+                for name, n in counts.items():
+                    written[name] += n
+        for worker, _ in workers:
+            worker.join()
+        for name, out in handles.items():
+            for _, parts in workers:
+                _append(parts[name], out)
+        return written
+    finally:
+        for worker, _ in workers:
+            if worker.is_alive():
+                worker.terminate()
+                worker.join()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _append(path: Path, out: IO[bytes]) -> None:
+    """Copy a part file to the end of `out`, in the kernel when it can (sendfile)."""
+    out.flush()
+    with open(path, "rb") as part:
+        size = os.fstat(part.fileno()).st_size
+        sent = 0
+        try:
+            while sent < size:
+                n = os.sendfile(out.fileno(), part.fileno(), sent, size - sent)
+                if n == 0:
+                    break
+                sent += n
+        except (OSError, AttributeError, ValueError):  # no sendfile for this pair (or no real file): copy the rest
+            pass
+        if sent < size:
+            part.seek(sent)
+            shutil.copyfileobj(part, out, 1 << 20)
+
+
+# The workers' part files go to a folder named WORK_PREFIX + the exporting process's id + a random tail,
+# next to the output (or in the temporary folder for stdout). A SIGKILLed export cannot remove it: the next
+# export into the same place removes every such folder whose process is gone.
+WORK_PREFIX = ".export-"
+
+
+def remove_abandoned_folders(where: Path) -> int:
+    """Delete the part-file folders of exports that were killed; returns how many."""
+    removed = 0
+    try:
+        candidates = list(where.glob(f"{WORK_PREFIX}*-*"))
+    except OSError:
+        return 0
+    for folder in candidates:
+        pid = folder.name[len(WORK_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def die_with_parent(parent: int) -> None:
+    """In a forked worker: be killed when the exporting process dies, however it dies (Linux), and leave Ctrl-C to it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the workers itself
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited by fork
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent's finally (and os.getppid below) must do
+        pass
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+
+
+def _export_worker(url, project_id: int, unit: str, filters: export.Filters, id_range: tuple[int, int | None],  # noqa: ANN001
+                   parts: dict[str, Path], splits: list[tuple[str, float]] | None, seed: int, queue, k: int,  # noqa: ANN001
+                   parent: int) -> None:
+    """Runs in a forked child: a fresh engine and session, one range of articles, own part files."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from annotator.db import tune_sqlite
+
+    die_with_parent(parent)
+    gc.set_threshold(*EXPORT_GC_THRESHOLD)
+    engine = create_engine(url)
+    tune_sqlite(engine)
+    try:
+        with Session(engine) as session, ExitStack() as stack:
+            handles = {name: stack.enter_context(open(path, "wb", buffering=1 << 20)) for name, path in parts.items()}
+            records = export.iter_records(session, project_id, unit, filters, progress=lambda n: queue.put(("progress", n)), id_range=id_range)
+            counts = write_records(records, handles, unit, splits, seed)
+        queue.put(("done", k, counts))
+    finally:
+        engine.dispose()
+
+
+@click.command("import-annotations")
+@click.argument("project")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(foreign.FORMATS), default="article", show_default=True,
+              help="article: annotator's own article JSONL; label-studio: its JSON export; doccano: its JSONL export.")
+@click.option("--as", "pseudo", metavar="NAME", help="The (pseudo-)annotator that Label Studio or doccano annotations belong to.")
+@click.option("--on-duplicate", type=click.Choice(import_annotations.ON_DUPLICATE), default="error", show_default=True,
+              help="An annotator who already annotated the article (or gold already there): error, skip, or replace it.")
+@click.option("--offsets", type=click.Choice(foreign.OFFSETS), default="auto", show_default=True,
+              help="How Label Studio / doccano offsets count: auto checks each region against its text.")
+@with_appcontext
+def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, pseudo: str | None, on_duplicate: str, offsets: str) -> None:
+    """Import annotated articles: this tool's article JSONL, or Label Studio / doccano exports.
+
+    Missing articles and annotators are created (annotators as inactive users
+    without a password). Each file is one transaction: a bad line rejects the
+    whole file (FILE:LINE: reason) and the other files still import.
+    """
+    from annotator.domain import accounts
+    from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects
+
+    try:
+        p = projects.get_project(db.session, project)
+    except projects.ProjectError as exc:
+        _fail(str(exc))
+        return
+    if fmt == "article" and pseudo:
+        _fail("--as is for --format label-studio or doccano; article files name their annotators")
+    if fmt != "article":
+        if not pseudo:
+            _fail(f"--format {fmt} needs --as NAME: the annotator its annotations belong to")
+        try:
+            accounts.check_name(pseudo or "")
+        except accounts.AccountError as exc:
+            _fail(f"--as: {exc}")
+    schema = p.label_schema
+    total = import_annotations.ImportResult()
+    rejected = 0
+    for name in files:
+        try:
+            try:
+                data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+            except OSError as exc:
+                raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
+            text = decode(data, name)
+            if fmt == "label-studio":
+                records = foreign.label_studio_records(text, name, pseudo or "", schema, offsets)
+            elif fmt == "doccano":
+                records = foreign.doccano_records(text, name, pseudo or "", schema, offsets)
+            else:
+                records = jsonl_objects(text, name)
+            begin_write(db.session)
+            result = import_annotations.import_records(db.session, p, records, name, on_duplicate)  # type: ignore[arg-type]
+            db.session.commit()
+            total.merge(result)
+            click.echo(f"{name}: {result.summary()}", err=True)
+        except IngestError as exc:
+            db.session.rollback()
+            rejected += 1
+            click.echo(str(exc), err=True)
+        except BaseException:
+            db.session.rollback()
+            raise
+    click.echo(f"imported into {p.name}: {total.summary()}; {rejected} file(s) rejected")
+    if rejected:
+        sys.exit(1)
+
+
+DATASET_COMMANDS = (export_command, import_annotations_command)

@@ -1,0 +1,1 @@
+"""The dataset: reading article files, other tools' formats, importing annotations, and the export."""

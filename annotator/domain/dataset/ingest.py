@@ -1,0 +1,263 @@
+"""Read article files (.txt, .jsonl, .csv) into records, exactly as written.
+
+Text is decoded as UTF-8 (a leading BOM is dropped) with no newline
+translation, so a CRLF file keeps its "\r\n" and offsets stay true to the file.
+Every problem is an IngestError that names the file and the line.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from annotator.stats import textcheck
+
+FORMATS = (".txt", ".jsonl", ".csv")
+STDIN = "-"
+# Keys of the annotated article format; such files belong to import-annotations.
+_ANNOTATION_KEYS = {"sentences", "annotations", "gold"}
+_CORE_KEYS = {"id", "title", "text", "meta"}
+
+
+class IngestError(ValueError):
+    """A file or line that cannot be imported: `FILE:LINE: reason`."""
+
+    def __init__(self, file: str, line: int | None, reason: str):
+        self.file, self.line, self.reason = file, line, reason
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    external_id: str
+    title: str
+    text: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None  # where it came from, for error messages
+
+
+def expand_paths(paths: Iterable[str]) -> Iterator[tuple[str, bool]]:
+    """Yield (path, explicit) for each file; folders give their importable files, sorted."""
+    for raw in paths:
+        if raw == STDIN:
+            yield raw, True
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts):
+                    yield str(child), False
+        else:
+            yield raw, True
+
+
+def decode(data: bytes, name: str) -> str:
+    """UTF-8 with the BOM dropped and nothing else changed."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise IngestError(name, line, f"not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
+    return text
+
+
+class NotJson(ValueError):
+    """Text Python's json module would read but JSON does not allow (and PostgreSQL's json type refuses)."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotJson(f"the number {text[:30]} is out of range")
+    return value
+
+
+def _constant(name: str) -> None:
+    raise NotJson(f"{name} is not a JSON value")
+
+
+def json_decoder() -> json.JSONDecoder:
+    """A decoder with load_json's rules, for reading a stream of values (raw_decode)."""
+    return json.JSONDecoder(parse_constant=_constant, parse_float=_finite)
+
+
+def load_json(text: str) -> Any:
+    """json.loads for files people send: every failure is a ValueError that says what is wrong.
+
+    NaN, Infinity and numbers out of float range are refused (JSON has no such
+    values); a number with thousands of digits or nesting too deep for the
+    parser is a NotJson, not a crash. Syntax errors stay json.JSONDecodeError.
+    """
+    try:
+        return json.loads(text, parse_constant=_constant, parse_float=_finite)
+    except (json.JSONDecodeError, NotJson):
+        raise
+    except RecursionError:
+        raise NotJson("nested too deeply") from None
+    except ValueError:  # int() of a number with more digits than Python converts
+        raise NotJson("a number has too many digits") from None
+
+
+def read_path(name: str, stdin: io.BufferedIOBase | None = None) -> list[ArticleRecord]:
+    """Read one file (or '-' for JSONL on stdin) into records; raise IngestError."""
+    if name == STDIN:
+        if stdin is None:
+            raise IngestError(name, None, "no standard input")
+        return parse_jsonl(decode(stdin.read(), "<stdin>"), "<stdin>")
+    path = Path(name)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise IngestError(name, None, f"unknown format {suffix or '(no extension)'!r}; use .txt, .jsonl or .csv")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
+    return read_bytes(data, name)
+
+
+def read_bytes(data: bytes, name: str) -> list[ArticleRecord]:
+    """Parse a file's content already in memory (a browser upload); `name` picks the format and names errors."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in FORMATS:
+        raise IngestError(name, None, f"unknown format {suffix or '(no extension)'!r}; use .txt, .jsonl or .csv")
+    text = decode(data, name)
+    if suffix == ".txt":
+        return [parse_txt(text, name, Path(name).stem)]
+    if suffix == ".jsonl":
+        return parse_jsonl(text, name)
+    return parse_csv(text, name)
+
+
+def parse_txt(text: str, name: str, external_id: str) -> ArticleRecord:
+    """One article; its first non-empty line is the title, the whole file is the text."""
+    _check_text(text, name, None)
+    title = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return ArticleRecord(external_id=external_id, title=title, text=text, meta={}, line=1)
+
+
+def jsonl_objects(text: str, file: str) -> Iterator[tuple[int, Any]]:
+    """(line, object) for each non-empty line; FILE:LINE on invalid JSON.
+
+    Splits on "\n" only: a JSON string cannot hold a raw newline, and "\r" before it is JSON whitespace.
+    """
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = load_json(line)
+        except json.JSONDecodeError as exc:
+            raise IngestError(file, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+        except NotJson as exc:
+            raise IngestError(file, lineno, f"invalid JSON: {exc}") from None
+        yield lineno, obj
+
+
+def parse_jsonl(text: str, name: str) -> list[ArticleRecord]:
+    records: list[ArticleRecord] = []
+    seen: dict[str, int] = {}
+    for lineno, obj in jsonl_objects(text, name):
+        if not isinstance(obj, dict):
+            raise IngestError(name, lineno, f"expected a JSON object, got {type(obj).__name__}")
+        records.append(_record(obj, name, lineno, default_id=f"{Path(name).stem}-{lineno}", seen=seen))
+    if not records:
+        raise IngestError(name, None, "no articles in file")
+    return records
+
+
+def parse_csv(text: str, name: str) -> list[ArticleRecord]:
+    """Columns id, title, text; any other column goes to meta."""
+    # strict: a quote left open runs to the end of the file (or into a later quote) instead of silently
+    # swallowing the rows after it into one article's text
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    if not reader.fieldnames or "text" not in reader.fieldnames:
+        raise IngestError(name, 1, "the header row must have a 'text' column (and optionally 'id', 'title')")
+    records: list[ArticleRecord] = []
+    seen: dict[str, int] = {}
+    line = reader.line_num + 1
+    try:
+        for row in reader:
+            if None in row:
+                raise IngestError(name, line, "more fields than the header has")
+            obj: dict[str, Any] = {k: row[k] for k in ("id", "title", "text") if k in row and row[k] is not None}
+            if not obj.get("id"):
+                obj.pop("id", None)
+            obj["meta"] = {k: v for k, v in row.items() if k not in _CORE_KEYS}
+            records.append(_record(obj, name, line, default_id=f"{Path(name).stem}-{line}", seen=seen))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        opened = _open_quote_line(text, line) if "end of data" in str(exc) or "expected after" in str(exc) else None
+        if opened is not None:
+            raise IngestError(name, opened, f"a quoted field opened on this line is never closed ({exc}); "
+                                            "close the quote (a quote inside a field is written twice: \"\")") from None
+        raise IngestError(name, line, f"malformed CSV: {exc}") from None
+    if not records:
+        raise IngestError(name, None, "no articles in file")
+    return records
+
+
+def _open_quote_line(text: str, first: int) -> int | None:
+    """The line (from `first`, where the failing row starts) on which a quoted field opens and is not closed on it:
+    the first of the row's physical lines with an odd number of quote characters."""
+    lines = text.split("\n")
+    for number in range(first, min(len(lines), first + 1_000) + 1):
+        row = lines[number - 1]
+        if row.count('"') % 2 == 1:
+            return number
+    return None
+
+
+def _record(obj: dict[str, Any], name: str, line: int, default_id: str, seen: dict[str, int]) -> ArticleRecord:
+    if _ANNOTATION_KEYS & obj.keys():
+        raise IngestError(name, line, "this line carries annotations; use 'annotator import-annotations'")
+    text = obj.get("text")
+    if text is None:
+        raise IngestError(name, line, "missing 'text'")
+    if not isinstance(text, str):
+        raise IngestError(name, line, f"'text' must be a string, got {type(text).__name__}")
+    _check_text(text, name, line)
+    raw_id = obj.get("id", default_id)
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+        raise IngestError(name, line, "'id' must be a string or an integer")
+    external_id = str(raw_id).strip()
+    if not external_id or len(external_id) > 255:
+        raise IngestError(name, line, "'id' must be 1 to 255 characters")
+    if external_id in seen:
+        raise IngestError(name, line, f"duplicate id {external_id!r} (first on line {seen[external_id]})")
+    seen[external_id] = line
+    title = obj.get("title", "")
+    if title is None:
+        title = ""
+    if not isinstance(title, str):
+        raise IngestError(name, line, "'title' must be a string")
+    meta = obj.get("meta", {})
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise IngestError(name, line, "'meta' must be a JSON object")
+    extra = {k: v for k, v in obj.items() if k not in _CORE_KEYS}
+    if extra:
+        meta = {**meta, **extra}
+    meta_json = json.dumps(meta, ensure_ascii=False)
+    for what, value in (("title", title), ("meta", meta_json)):
+        reason = "contains a NUL character" if "\\u0000" in meta_json and what == "meta" else _unstorable(value)
+        if reason:
+            raise IngestError(name, line, f"{what} {reason}")
+    return ArticleRecord(external_id=external_id, title=title, text=text, meta=meta, line=line)
+
+
+def _check_text(text: str, name: str, line: int | None) -> None:
+    if not text.strip():
+        raise IngestError(name, line, "empty text")
+    reason = _unstorable(text)
+    if reason:
+        raise IngestError(name, line, f"text {reason}")
+
+
+def _unstorable(value: str) -> str | None:
+    """Characters no database stores faithfully: NUL, and lone surrogates from JSON escapes (see textcheck)."""
+    return textcheck.problem(value)

@@ -1,0 +1,130 @@
+"""Guideline versions: which one an annotator last worked under, the saved versions, and labels per version.
+
+Saving goes through projects.set_guidelines (each change is a new
+GuidelineVersion); rendering through annotator.domain.markdown (sanitised HTML). No
+Flask: the annotation page calls `guidelines_notice()` to tell an annotator
+that the rules changed since their last label.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from annotator.domain.markdown import render
+from annotator.db.models import Annotation, Article, GuidelineVersion, Project, Sentence, User
+
+__all__ = ["guidelines_notice", "versions", "get_version", "version_counts", "labels_by_version", "render"]
+
+
+def guidelines_notice(session: Session, user_id: int, project_id: int) -> dict[str, Any] | None:
+    """None, or what changed: the newest version the user labelled under is older than the project's.
+
+    A user who has not labelled anything in the project yet gets no notice
+    (they read the current guidelines first anyway).
+    """
+    current = session.scalar(select(Project.guidelines_version).where(Project.id == project_id))
+    if current is None:
+        return None
+    last = session.scalar(
+        select(func.max(Annotation.guidelines_version))
+        .join(Sentence, Sentence.id == Annotation.sentence_id)
+        .join(Article, Article.id == Sentence.article_id)
+        .where(Annotation.user_id == user_id, Article.project_id == project_id)
+    )
+    if last is None or last >= current:
+        return None
+    changed_at = session.scalar(
+        select(GuidelineVersion.created_at).where(GuidelineVersion.project_id == project_id, GuidelineVersion.version == current)
+    )
+    return {"last_version": last, "current_version": current, "changed_at": changed_at}
+
+
+def versions(session: Session, project_id: int) -> list[dict[str, Any]]:
+    """Every saved version, newest first, with its author and how many labels were made under it."""
+    counts = version_counts(session, project_id)
+    rows = session.execute(
+        select(GuidelineVersion.version, GuidelineVersion.created_at, func.length(GuidelineVersion.text), User.name)
+        .outerjoin(User, User.id == GuidelineVersion.author_id)
+        .where(GuidelineVersion.project_id == project_id)
+        .order_by(GuidelineVersion.version.desc())
+    ).all()
+    return [
+        {"version": v, "created_at": at, "chars": chars or 0, "author": author, "labels": counts.get(v, 0)}
+        for v, at, chars, author in rows
+    ]
+
+
+def get_version(session: Session, project_id: int, version: int) -> GuidelineVersion | None:
+    return session.scalar(select(GuidelineVersion).where(GuidelineVersion.project_id == project_id, GuidelineVersion.version == version))
+
+
+def version_counts(session: Session, project_id: int) -> dict[int, int]:
+    """Labels per guidelines version they were made under."""
+    return dict(
+        session.execute(
+            select(Annotation.guidelines_version, func.count())
+            .join(Sentence, Sentence.id == Annotation.sentence_id)
+            .join(Article, Article.id == Sentence.article_id)
+            .where(Article.project_id == project_id)
+            .group_by(Annotation.guidelines_version)
+        ).all()
+    )
+
+
+def labels_by_version(
+    session: Session, project_id: int, version: int | None = None, limit: int = 200, offset: int = 0
+) -> tuple[int, list[dict[str, Any]]]:
+    """Labels made under `version`, or under any version older than the current one when None.
+
+    Returns (how many match, one page of them with article, sentence, annotator and label).
+    """
+    current = session.scalar(select(Project.guidelines_version).where(Project.id == project_id)) or 1
+    condition = Annotation.guidelines_version == version if version is not None else Annotation.guidelines_version < current
+    base = (
+        select(Annotation.id)
+        .join(Sentence, Sentence.id == Annotation.sentence_id)
+        .join(Article, Article.id == Sentence.article_id)
+        .where(Article.project_id == project_id, condition)
+    )
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = session.execute(
+        select(
+            Article.id, Article.external_id, Article.title,
+            func.substr(Article.text, Sentence.start + 1, Sentence.end - Sentence.start),  # code points on both databases
+            Sentence.index,
+            User.name, Annotation.label, Annotation.guidelines_version, Annotation.updated_at, Annotation.needs_review,
+        )
+        .join(Sentence, Sentence.id == Annotation.sentence_id)
+        .join(Article, Article.id == Sentence.article_id)
+        .join(User, User.id == Annotation.user_id)
+        .where(Article.project_id == project_id, condition)
+        .order_by(Article.id, Sentence.index, User.name)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return total, [
+        {
+            "article_id": aid,
+            "external_id": external_id,
+            "title": title,
+            "sentence": index,
+            "text": _excerpt(text),
+            "user": name,
+            "label": label,
+            "version": gv,
+            "updated_at": updated_at,
+            "needs_review": bool(needs_review),
+        }
+        for aid, external_id, title, text, index, name, label, gv, updated_at, needs_review in rows
+    ]
+
+
+def _excerpt(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""

@@ -1,0 +1,231 @@
+"""Projects: creation with a validated label schema, and versioned guidelines."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from annotator.domain import labelschema
+from annotator.db.models import Annotation, Article, GuidelineVersion, Project, ProjectMember, Sentence, User, utcnow
+
+
+MAX_ID = 2**31  # ids are 32-bit integers on PostgreSQL: a larger number names no project
+MAX_ANNOTATORS_PER_ARTICLE = 50  # the admin form and the CLI allow no more
+
+
+class ProjectError(ValueError):
+    """A project operation that cannot be done; the message says why."""
+
+
+def find_project(session: Session, name: str) -> Project | None:
+    return session.scalar(select(Project).where(Project.name == name))
+
+
+def get_project(session: Session, name: str) -> Project:
+    """A project by name, or by its id (the number the web pages show) when no project has that name."""
+    project = find_project(session, name)
+    if project is None and name.isascii() and name.isdigit() and len(name) <= 10 and int(name) < MAX_ID:  # not '²', nor 5000 digits
+        project = session.get(Project, int(name))
+    if project is None:
+        raise ProjectError(f"no project named {name!r}")
+    return project
+
+
+def create_project(
+    session: Session,
+    name: str,
+    schema: dict[str, Any] | None = None,
+    annotators_per_article: int = 2,
+    guidelines: str = "",
+    author_id: int | None = None,
+) -> Project:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ProjectError("project name must be 1 to 200 characters")
+    if find_project(session, name) is not None:
+        raise ProjectError(f"project {name!r} already exists")
+    _check_annotators_per_article(annotators_per_article)
+    checked = labelschema.validate(schema if schema is not None else labelschema.preset(labelschema.DEFAULT_PRESET))
+    project = Project(
+        name=name,
+        label_schema=checked,
+        guidelines=guidelines,
+        guidelines_version=1,
+        annotators_per_article=annotators_per_article,
+    )
+    session.add(project)
+    session.flush()
+    session.add(GuidelineVersion(project_id=project.id, version=1, text=guidelines, author_id=author_id))
+    return project
+
+
+def _check_annotators_per_article(n: int) -> None:
+    if not 1 <= n <= MAX_ANNOTATORS_PER_ARTICLE:
+        raise ProjectError(f"annotators per article must be 1 to {MAX_ANNOTATORS_PER_ARTICLE}")
+
+
+def set_guidelines(session: Session, project: Project, text: str, author_id: int | None = None) -> int:
+    """Save a new version of the guidelines; returns the new version number.
+
+    A project starts with an empty version 1 (a label records the version it was made
+    under, so there always is one). Until someone labels under it, that empty version is
+    only a placeholder: the first guidelines saved replace it and are version 1. Once
+    labels were made with no guidelines, the first guidelines are a new version, so those
+    labels do not claim guidelines their annotators never saw.
+    """
+    if text == project.guidelines:
+        return project.guidelines_version
+    if project.guidelines_version == 1 and not project.guidelines and not _labelled_under(session, project.id, 1):
+        placeholder = session.scalar(
+            select(GuidelineVersion).where(GuidelineVersion.project_id == project.id, GuidelineVersion.version == 1)
+        )
+        if placeholder is None:
+            session.add(GuidelineVersion(project_id=project.id, version=1, text=text, author_id=author_id))
+        else:
+            placeholder.text, placeholder.author_id, placeholder.created_at = text, author_id, utcnow()
+        project.guidelines = text
+        session.flush()
+        return 1
+    project.guidelines_version += 1
+    project.guidelines = text
+    session.add(GuidelineVersion(project_id=project.id, version=project.guidelines_version, text=text, author_id=author_id))
+    session.flush()
+    return project.guidelines_version
+
+
+def _labelled_under(session: Session, project_id: int, version: int) -> bool:
+    """Whether any label of the project was made under this guidelines version."""
+    return session.scalar(
+        select(Annotation.id)
+        .join(Sentence, Sentence.id == Annotation.sentence_id)
+        .join(Article, Article.id == Sentence.article_id)
+        .where(Article.project_id == project_id, Annotation.guidelines_version == version)
+        .limit(1)
+    ) is not None
+
+
+def bump_revision(session: Session, project_id: int) -> None:
+    """Mark the project's annotations as changed: caches keyed by the old revision go stale."""
+    session.execute(update(Project).where(Project.id == project_id).values(revision=Project.revision + 1))
+
+
+def labels_in_use(session: Session, project_id: int) -> dict[str, set[str]]:
+    """Names each schema section's stored work uses (annotations, spans, relations, gold)."""
+    from annotator.db.models import Annotation, Article, GoldLabel, GoldRelation, GoldSpan, Relation, Sentence, Span
+
+    in_project = select(Article.id).where(Article.project_id == project_id)
+    sentences = select(Sentence.id).where(Sentence.article_id.in_(in_project))
+    return {
+        "sentence_labels": set(session.scalars(select(Annotation.label).where(Annotation.sentence_id.in_(sentences)).distinct()))
+        | set(session.scalars(select(GoldLabel.label).where(GoldLabel.sentence_id.in_(sentences)).distinct())),
+        "span_labels": set(session.scalars(select(Span.label).where(Span.article_id.in_(in_project)).distinct()))
+        | set(session.scalars(select(GoldSpan.label).where(GoldSpan.article_id.in_(in_project)).distinct())),
+        "relation_types": set(session.scalars(select(Relation.type).where(Relation.article_id.in_(in_project)).distinct()))
+        | set(session.scalars(select(GoldRelation.type).where(GoldRelation.article_id.in_(in_project)).distinct())),
+    }
+
+
+def update_project(
+    session: Session,
+    project: Project,
+    name: str | None = None,
+    schema: dict[str, Any] | None = None,
+    annotators_per_article: int | None = None,
+    majority_threshold: float | None = None,
+) -> None:
+    """Change a project's settings; a new schema must keep every label that stored work uses."""
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise ProjectError("project name must be 1 to 200 characters")
+        other = find_project(session, name)
+        if other is not None and other.id != project.id:
+            raise ProjectError(f"project {name!r} already exists")
+        project.name = name
+    if annotators_per_article is not None:
+        _check_annotators_per_article(annotators_per_article)
+        project.annotators_per_article = annotators_per_article
+    if majority_threshold is not None:
+        if not 0.5 < majority_threshold <= 1:
+            raise ProjectError("the majority for automatic gold must be above 0.5 and at most 1 (1 = unanimous)")
+        project.majority_threshold = majority_threshold
+    if schema is not None:
+        checked = labelschema.validate(schema)
+        for section, used in labels_in_use(session, project.id).items():
+            missing = sorted(used - set(labelschema.names(checked, section)))
+            if missing:
+                raise ProjectError(
+                    f"{section}: {', '.join(map(repr, missing))} already used in stored work; keep {'it' if len(missing) == 1 else 'them'} in the schema"
+                )
+        project.label_schema = checked
+    session.flush()
+
+
+# ---------------------------------------------------------------- members
+def members(session: Session, project_id: int) -> list[User]:
+    """The project's annotators and reviewers, annotators first, by name."""
+    return list(
+        session.scalars(
+            select(User)
+            .join(ProjectMember, ProjectMember.user_id == User.id)
+            .where(ProjectMember.project_id == project_id)
+            .order_by(User.role, User.name)
+        )
+    )
+
+
+def _name(session: Session, project_id: int) -> str:
+    return session.scalar(select(Project.name).where(Project.id == project_id)) or str(project_id)
+
+
+def add_members(session: Session, project_id: int, users: list[User]) -> list[str]:
+    """Make annotators and reviewers members of the project; returns the names that were not members yet."""
+    # The project's row, locked: adds of the same person at the same moment (two admins, a hand assignment)
+    # read the members one after another instead of both inserting (an IntegrityError on PostgreSQL).
+    if session.scalar(select(Project.id).where(Project.id == project_id).with_for_update()) is None:
+        raise ProjectError(f"no project {project_id}")
+    for user in users:
+        if user.role == "admin":
+            raise ProjectError(f"{user.name} is an admin: admins see every project and are not members")
+    have = set(session.scalars(select(ProjectMember.user_id).where(ProjectMember.project_id == project_id)))
+    added = []
+    for user in {u.id: u for u in users}.values():
+        if user.id not in have:
+            session.add(ProjectMember(project_id=project_id, user_id=user.id))
+            added.append(user.name)
+    session.flush()
+    return added
+
+
+def remove_members(session: Session, project_id: int, users: list[User]) -> list[str]:
+    """Take users off the project; their assignments stay until the project is re-balanced (started work always stays)."""
+    have = set(session.scalars(select(ProjectMember.user_id).where(ProjectMember.project_id == project_id)))
+    outside = [u.name for u in users if u.id not in have]
+    if outside:
+        raise ProjectError(f"{', '.join(outside)} {'is' if len(outside) == 1 else 'are'} not a member of {_name(session, project_id)}")
+    ids = [u.id for u in users]
+    if ids:
+        session.execute(delete(ProjectMember).where(ProjectMember.project_id == project_id, ProjectMember.user_id.in_(ids)))
+    session.flush()
+    return list(dict.fromkeys(u.name for u in users))
+
+
+def visible_project_ids(session: Session, user: User) -> set[int] | None:
+    """The projects whose review pages and exports the user may open: None means every project (admins)."""
+    if user.role == "admin":
+        return None
+    if user.role != "reviewer":
+        return set()
+    return set(session.scalars(select(ProjectMember.project_id).where(ProjectMember.user_id == user.id)))
+
+
+def can_open(session: Session, user: User, project_id: int) -> bool:
+    """May this user open the project's review pages, segmentation and exports? Admins: any; reviewers: their projects."""
+    if user.role == "admin":
+        return True
+    if user.role != "reviewer" or not 0 < project_id < MAX_ID:
+        return False
+    return session.scalar(
+        select(ProjectMember.user_id).where(ProjectMember.project_id == project_id, ProjectMember.user_id == user.id)
+    ) is not None

@@ -1,0 +1,150 @@
+"""The admin pages' forms: Flask-WTF, so every POST carries a CSRF token and is validated on the server."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, MultipleFileField
+from wtforms import FloatField, HiddenField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import IntegerField as _IntegerField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from annotator.domain import accounts, labelschema, projects
+from annotator.stats.textcheck import MAX_DB_INT
+from annotator.domain.dataset.articles import ON_DUPLICATE
+from annotator.db.models import ROLES
+
+try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice; older versions only have tuples
+    from wtforms.fields.choices import SelectChoice as choice
+except ImportError:  # pragma: no cover
+
+    def choice(value, label):  # type: ignore[no-redef]  # noqa: ANN001, ANN201
+        return (value, label)
+
+
+MAX_ANNOTATORS_PER_ARTICLE = projects.MAX_ANNOTATORS_PER_ARTICLE
+SCHEMA_SOURCES = [choice("preset", "A preset"), choice("paste", "Paste JSON"), choice("upload", "Upload a JSON file")]
+KEEP_SCHEMA = choice("keep", "Keep the current schema")
+
+
+class IntegerField(_IntegerField):
+    """WTForms' IntegerField, refusing numbers no column holds: NumberRange's isnan() of 10**400 was an OverflowError (500)."""
+
+    def process_formdata(self, valuelist: list) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None and not -MAX_DB_INT <= self.data <= MAX_DB_INT:
+            self.data = None
+            raise ValueError(f"must be a number from {-MAX_DB_INT} to {MAX_DB_INT}")
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token travels."""
+
+
+def _majority(form: FlaskForm, field: FloatField) -> None:
+    if field.data is not None and not 0.5 < field.data <= 1:
+        raise ValidationError("must be above 0.5 and at most 1 (1 = unanimous only; 0.66 = two of three)")
+
+
+class ProjectForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    schema_source = RadioField("Label schema", choices=SCHEMA_SOURCES, default="preset")
+    preset = SelectField("Preset", choices=[choice(name, name) for name in labelschema.PRESET_NAMES], default=labelschema.DEFAULT_PRESET)
+    schema_json = TextAreaField("Schema JSON", validators=[Length(max=200_000)])
+    schema_file = FileField("Schema file (.json)")
+    annotators_per_article = IntegerField(
+        "Annotators per article", default=2, validators=[InputRequired(), NumberRange(min=1, max=MAX_ANNOTATORS_PER_ARTICLE)]
+    )
+    majority_threshold = FloatField("Majority for automatic gold", default=1.0, validators=[InputRequired(), _majority])
+
+    def validate_schema_json(self, field: TextAreaField) -> None:
+        if self.schema_source.data == "paste" and not (field.data or "").strip():
+            raise ValidationError("paste the schema JSON here, or choose another source")
+
+    def validate_schema_file(self, field: FileField) -> None:
+        if self.schema_source.data == "upload" and not (field.data and getattr(field.data, "filename", "")):
+            raise ValidationError("choose a .json file, or another source")
+
+
+class EditProjectForm(ProjectForm):
+    schema_source = RadioField("Label schema", choices=[KEEP_SCHEMA, *SCHEMA_SOURCES], default="keep")
+
+
+class GuidelinesForm(FlaskForm):
+    text = TextAreaField("Guidelines (Markdown)", validators=[Length(max=200_000)])
+    base_version = HiddenField()  # the version the editor started from: a save over a newer one is refused
+
+
+class UserCreateForm(FlaskForm):
+    name = StringField("User name", validators=[DataRequired(), Length(max=80)])
+    role = SelectField("Role", choices=[choice(r, r) for r in ROLES], default="annotator")
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD, max=1024)])
+
+    def validate_name(self, field: StringField) -> None:
+        try:
+            accounts.check_name((field.data or "").strip())
+        except accounts.AccountError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD, max=1024)])
+
+
+class TokenForm(FlaskForm):
+    expires_days = IntegerField(
+        "Expires after (days)", validators=[Optional(), NumberRange(min=1, max=accounts.MAX_TOKEN_DAYS)]
+    )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=[choice(r, r) for r in ROLES])
+
+
+class UploadForm(FlaskForm):
+    files = MultipleFileField("Files (.jsonl, .csv, .txt)")
+    on_duplicate = SelectField(
+        "When an article id is already in the project",
+        choices=[
+            choice("error", "reject the file"),
+            choice("skip", "skip that article"),
+            choice("update", "update title and meta (and text, if unannotated)"),
+        ],
+        default="error",
+    )
+
+    def validate_files(self, field: MultipleFileField) -> None:
+        if not [f for f in field.data or [] if getattr(f, "filename", "")]:
+            raise ValidationError("choose at least one file")
+
+    def validate_on_duplicate(self, field: SelectField) -> None:
+        if field.data not in ON_DUPLICATE:
+            raise ValidationError("not a valid choice")
+
+
+class BalanceForm(FlaskForm):
+    per_article = IntegerField("Annotators per article", validators=[InputRequired(), NumberRange(min=1, max=MAX_ANNOTATORS_PER_ARTICLE)])
+
+
+class ArticleAnnotatorsForm(FlaskForm):
+    annotators = SelectMultipleField("Annotators", coerce=int, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+
+
+class MembersForm(FlaskForm):
+    users = SelectMultipleField("Add to the project", coerce=int, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+
+    def validate_users(self, field: SelectMultipleField) -> None:
+        if not field.data:
+            raise ValidationError("tick at least one person to add")
+
+
+# An id or offset a database column can hold: a larger number (10**30) is a form error, not a database one.
+_DB_ID = NumberRange(min=0, max=MAX_DB_INT, message="not a known id")
+
+
+class SplitForm(FlaskForm):
+    sentence_id = IntegerField(validators=[InputRequired(), _DB_ID])
+    position = IntegerField("Split before character", validators=[InputRequired(), NumberRange(min=1, max=MAX_DB_INT)])
+
+
+class MergeForm(FlaskForm):
+    sentence_id = IntegerField(validators=[InputRequired(), _DB_ID])

@@ -1,0 +1,111 @@
+"""Guidelines: a Markdown editor with a server-rendered preview; each save is a new version."""
+from __future__ import annotations
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from annotator.domain import guidelines as guideline_ops
+from annotator.domain import projects as project_ops
+from annotator.db import db
+from annotator.web.security import json_error, page_arg, roles_required
+from annotator.web.admin import bp, project_or_404, write
+from annotator.web.admin.forms import GuidelinesForm
+
+MAX_PREVIEW_CHARS = 200_000
+LABELS_PER_PAGE = 100
+
+
+@bp.route("/projects/<int:project_id>/guidelines", methods=["GET", "POST"])
+@roles_required("admin")
+def guidelines(project_id: int):
+    project = project_or_404(project_id)
+    form = GuidelinesForm()
+    preview = None
+    status = 200
+    action = request.form.get("action")
+    if request.method == "GET":
+        form.text.data = project.guidelines
+        form.base_version.data = str(project.guidelines_version)
+    elif not form.validate():
+        status = 400
+    elif action == "preview":  # without the page's script: the preview takes the editor's place
+        preview = guideline_ops.render(form.text.data or "")
+    elif action == "edit":  # back from that preview, the text as it was
+        pass
+    else:
+        if form.base_version.data != str(project.guidelines_version):
+            flash(
+                f"Someone saved version {project.guidelines_version} while you were editing. Your text is below, "
+                "unsaved: compare it with the current version and save again.",
+                "error",
+            )
+            form.base_version.data = str(project.guidelines_version)
+            status = 409
+        else:
+            changed = (form.text.data or "") != project.guidelines
+            version, error = write(lambda: project_ops.set_guidelines(db.session, project, form.text.data or "", current_user.id))
+            if error is None:
+                if not changed:
+                    flash("No change: the guidelines are the same as the current version.", "info")
+                else:
+                    flash(f"Saved as version {version}. Annotators who labelled under an older version will see a notice.", "success")
+                return redirect(url_for("admin.guidelines", project_id=project_id))
+    return (
+        render_template(
+            "admin/guidelines.html",
+            project=project,
+            form=form,
+            preview=preview,
+            current_html=guideline_ops.render(project.guidelines),
+            versions=guideline_ops.versions(db.session, project_id),
+        ),
+        status,
+    )
+
+
+@bp.route("/projects/<int:project_id>/guidelines/preview", methods=["POST"])
+@roles_required("admin")
+def guidelines_preview(project_id: int):
+    """Sanitised HTML for the editor's preview tab (JSON in, JSON out; CSRF token in X-CSRFToken)."""
+    project_or_404(project_id)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
+        return json_error(400, 'send {"text": "..."} as JSON')
+    if len(payload["text"]) > MAX_PREVIEW_CHARS:
+        return json_error(400, f"guidelines may be at most {MAX_PREVIEW_CHARS} characters")
+    return jsonify({"html": guideline_ops.render(payload["text"])})
+
+
+@bp.route("/projects/<int:project_id>/guidelines/v<int:version>")
+@roles_required("admin")
+def guideline_version(project_id: int, version: int):
+    project = project_or_404(project_id)
+    saved = guideline_ops.get_version(db.session, project_id, version)
+    if saved is None:
+        abort(404, f"Project {project.name} has no guidelines version {version}.")
+    return render_template(
+        "admin/guideline_version.html", project=project, saved=saved, html=guideline_ops.render(saved.text),
+        labels=guideline_ops.version_counts(db.session, project_id).get(version, 0),
+    )
+
+
+@bp.route("/projects/<int:project_id>/guidelines/labels")
+@roles_required("admin")
+def labels_by_version(project_id: int):
+    """Labels made under an older version of the guidelines (all older ones, or one), a page at a time."""
+    project = project_or_404(project_id)
+    version = request.args.get("version", type=int)
+    if version is not None and not 1 <= version <= project.guidelines_version:
+        abort(404, f"Project {project.name} has no guidelines version {version}.")
+    page = page_arg()  # the total comes with the page's rows; past the last page the list is empty
+    total, rows = guideline_ops.labels_by_version(db.session, project_id, version, LABELS_PER_PAGE, (page - 1) * LABELS_PER_PAGE)
+    return render_template(
+        "admin/labels_by_version.html",
+        project=project,
+        version=version,
+        total=total,
+        rows=rows,
+        page=page,
+        pages=max(1, -(-total // LABELS_PER_PAGE)),
+        counts=guideline_ops.version_counts(db.session, project_id),
+    )

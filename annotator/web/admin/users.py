@@ -1,0 +1,182 @@
+"""Users: create, change role, reset password, deactivate / reactivate, API tokens (shown once)."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from sqlalchemy import func, select
+
+from annotator.domain import accounts
+from annotator.db import db
+from annotator.db.models import ApiToken, Assignment, User, utcnow
+from annotator.web.security import roles_required
+from annotator.web.admin import bp, form_status, write
+from annotator.web.admin.forms import ActionForm, PasswordForm, RoleForm, TokenForm, UserCreateForm
+
+
+def user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404, f"There is no user {user_id}.")
+    return user
+
+
+def _list(form: UserCreateForm, status: int):
+    users = db.session.scalars(select(User).order_by(User.active.desc(), User.name)).all()
+    tokens = dict(
+        db.session.execute(select(ApiToken.user_id, func.count()).where(ApiToken.revoked_at.is_(None)).group_by(ApiToken.user_id)).all()
+    )
+    assigned = dict(db.session.execute(select(Assignment.user_id, func.count()).group_by(Assignment.user_id)).all())
+    return render_template("admin/users.html", users=users, tokens=tokens, assigned=assigned, form=form), status
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@roles_required("admin")
+def users():
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        password = accounts.hash_password(form.password.data)  # before the write lock (the form checked its length)
+        user, error = write(lambda: accounts.create_user(db.session, form.name.data.strip(), form.role.data, password), accounts.AccountError)
+        if user is not None:
+            flash(f"Created {user.role} {user.name}.", "success")
+            return redirect(url_for("admin.users"))
+        form.name.errors = [*form.name.errors, error]
+    return _list(form, form_status())
+
+
+@bp.route("/users/<int:user_id>")
+@roles_required("admin")
+def user(user_id: int):
+    return _detail(user_or_404(user_id))
+
+
+def _detail(
+    user: User,
+    status: int = 200,
+    password_form: PasswordForm | None = None,
+    role_form: RoleForm | None = None,
+    token_form: TokenForm | None = None,
+):
+    tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())).all()
+    return (
+        render_template(
+            "admin/user.html",
+            user=user,
+            tokens=tokens,
+            now=utcnow(),
+            max_tokens=accounts.MAX_ACTIVE_TOKENS,
+            max_token_days=accounts.MAX_TOKEN_DAYS,
+            password_form=password_form or PasswordForm(formdata=None),
+            role_form=role_form or RoleForm(formdata=None, role=user.role),
+            token_form=token_form or TokenForm(formdata=None),
+            action=ActionForm(formdata=None),
+        ),
+        status,
+    )
+
+
+def _act(user: User, action, done: str):  # noqa: ANN001
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return _detail(user, 400)
+    _, error = write(action, accounts.AccountError)
+    if error:
+        flash(error, "error")
+        return _detail(user, 409)
+    flash(done, "success")
+    return redirect(url_for("admin.user", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@roles_required("admin")
+def user_deactivate(user_id: int):
+    user = user_or_404(user_id)
+    return _act(
+        user,
+        lambda: accounts.set_active(db.session, user, False),
+        f"{user.name} is deactivated: they cannot log in; their labels stay. "
+        "Re-balance projects to hand their unstarted articles to others.",
+    )
+
+
+@bp.route("/users/<int:user_id>/activate", methods=["POST"])
+@roles_required("admin")
+def user_activate(user_id: int):
+    user = user_or_404(user_id)
+    return _act(user, lambda: accounts.set_active(db.session, user, True), f"{user.name} can log in again.")
+
+
+@bp.route("/users/<int:user_id>/revoke", methods=["POST"])
+@roles_required("admin")
+def user_revoke(user_id: int):
+    user = user_or_404(user_id)
+    return _act(user, lambda: accounts.revoke_tokens(db.session, user), f"Every API token of {user.name} is revoked.")
+
+
+@bp.route("/users/<int:user_id>/logout", methods=["POST"])
+@roles_required("admin")
+def user_logout(user_id: int):
+    user = user_or_404(user_id)
+    return _act(
+        user,
+        lambda: accounts.end_sessions(user),
+        f"{user.name} is logged out everywhere: every session and remember-me cookie of theirs has ended (API tokens stay).",
+    )
+
+
+@bp.route("/users/<int:user_id>/role", methods=["POST"])
+@roles_required("admin")
+def user_role(user_id: int):
+    user = user_or_404(user_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        return _detail(user, 400, role_form=form)
+    _, error = write(lambda: accounts.set_role(db.session, user, form.role.data), accounts.AccountError)
+    if error:
+        flash(error, "error")
+        return _detail(user, 409, role_form=form)
+    flash(f"{user.name} is now {user.role}.", "success")
+    return redirect(url_for("admin.user", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@roles_required("admin")
+def user_password(user_id: int):
+    user = user_or_404(user_id)
+    form = PasswordForm()
+    if not form.validate_on_submit():
+        return _detail(user, 400, password_form=form)
+    password = accounts.hash_password(form.password.data)  # before the write lock (the form checked its length)
+    _, error = write(lambda: accounts.set_password(user, password), accounts.AccountError)
+    if error:
+        form.password.errors = [*form.password.errors, error]
+        return _detail(user, 400, password_form=form)
+    flash(f"New password set for {user.name}. Tell them over a safe channel.", "success")
+    return redirect(url_for("admin.user", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/token", methods=["POST"])
+@roles_required("admin")
+def user_token(user_id: int):
+    """A new API token, shown on this response only (never stored in clear, never put in a redirect or flash)."""
+    user = user_or_404(user_id)
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _detail(user, 400, token_form=form)
+    if not user.active:
+        flash(f"{user.name} is deactivated: reactivate them before issuing a token.", "error")
+        return _detail(user, 409, token_form=form)
+    token, error = write(lambda: accounts.issue_token(db.session, user, form.expires_days.data), accounts.AccountError)
+    if error:
+        flash(error, "error")
+        return _detail(user, 409, token_form=form)
+    return render_template("admin/token.html", user=user, token=token, days=form.expires_days.data)
+
+
+@bp.route("/users/<int:user_id>/tokens/<int:token_id>/revoke", methods=["POST"])
+@roles_required("admin")
+def user_token_revoke(user_id: int, token_id: int):
+    user = user_or_404(user_id)
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        abort(404, f"{user.name} has no API token {token_id}.")
+    issued = token.created_at
+    return _act(user, lambda: accounts.revoke_token(db.session, token), f"The API token of {user.name} issued {issued:%Y-%m-%d %H:%M} UTC is revoked.")

@@ -1,0 +1,182 @@
+"""The annotation JSON API (see openapi.json): thin views over annotations.py.
+
+Every failure is a JSON error `{"error": ..., "status": N}`; a request body is
+checked for shape (a JSON object, known fields, the right types) before the
+database is touched, and a write either happens whole or not at all.
+"""
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from typing import Any, Callable
+
+from flask import Blueprint, Response, request
+from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from annotator.domain.annotations import AnnotationError, article_payload, create_relation, create_span, delete_label, delete_relation, delete_span, put_label, readable_article, update_span, write
+from annotator.stats import textcheck
+from annotator.db import db
+from annotator.web.security import json_error, login_required, public, roles_required
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+# An annotation write is a few dozen bytes; anything this large is a mistake or an attack.
+MAX_BODY_BYTES = 16 * 1024
+
+
+@bp.errorhandler(AnnotationError)
+def _annotation_error(exc: AnnotationError) -> Response:
+    return json_error(exc.status, exc.message, **exc.extra)
+
+
+class _NotJson(ValueError):
+    """NaN and Infinity: Python's json module reads them, JSON does not have them."""
+
+
+def _reject_constant(name: str) -> None:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
+def json_body(allowed: set[str], required: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The request's JSON object, with only `allowed` fields and all `required` ones; else AnnotationError(400/413)."""
+    request.max_content_length = MAX_BODY_BYTES
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise AnnotationError(413, f"request body is larger than {MAX_BODY_BYTES} bytes") from None
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise AnnotationError(400, "request body must be UTF-8 encoded JSON") from None
+    except json.JSONDecodeError as exc:
+        raise AnnotationError(400, f"request body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except _NotJson as exc:
+        raise AnnotationError(400, f"request body is not valid JSON ({exc})") from None
+    except ValueError:  # an integer with thousands of digits
+        raise AnnotationError(400, "request body is not valid JSON (a number is too long)") from None
+    except RecursionError:
+        raise AnnotationError(400, "request body is not valid JSON (nested too deeply)") from None
+    if not isinstance(body, dict):
+        raise AnnotationError(400, "request body must be a JSON object")
+    reason = textcheck.find_problem(body)
+    if reason:  # json.loads makes lone surrogates of "\ud800" escapes; no database stores them (nor NUL) faithfully
+        raise AnnotationError(400, f"request body: {reason}")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        shown = ", ".join(repr(name[:40]) for name in unknown[:5])
+        raise AnnotationError(400, f"unknown field(s) {shown}; allowed: {', '.join(sorted(allowed))}")
+    missing = sorted(required - set(body))
+    if missing:
+        raise AnnotationError(400, f"missing field(s): {', '.join(missing)}")
+    return body
+
+
+def _not_null(body: dict[str, Any], *names: str) -> None:
+    """Optional fields may be left out, not sent as null (except version, where null means 'no check')."""
+    for name in names:
+        if name in body and body[name] is None:
+            raise AnnotationError(400, f"{name} must not be null; leave it out instead")
+
+
+def _writer() -> int:
+    """The caller's user id, read before the write transaction starts.
+
+    The user is detached from the session first: the commits of begin_write()
+    and of the write would otherwise expire it, and the after-request hooks
+    reading current_user would reload it with one more query per save.
+    """
+    user = current_user._get_current_object()
+    if user in db.session:
+        db.session.expunge(user)
+    return int(user.id)
+
+
+def _write(action: Callable[[], Any]) -> Any:
+    return write(db.session, action)
+
+
+# ----------------------------------------------------------------- reading
+@bp.get("/openapi.json")
+@public
+def openapi() -> Response:
+    document = (files("annotator") / "openapi.json").read_bytes()
+    return Response(document, mimetype="application/json")
+
+
+@bp.get("/articles/<int:article_id>")
+@login_required
+def get_article(article_id: int):
+    article = readable_article(db.session, current_user, article_id)
+    return article_payload(db.session, article, current_user)
+
+
+# ----------------------------------------------------------------- labels
+@bp.put("/articles/<int:article_id>/labels/<int:sentence_index>")
+@roles_required("annotator")
+def put_label_view(article_id: int, sentence_index: int):
+    body = json_body({"label", "seconds", "version", "sentence"}, frozenset({"label"}))
+    _not_null(body, "seconds")
+    user_id = _writer()
+    return _write(
+        lambda: put_label(
+            db.session, user_id, article_id, sentence_index, body["label"], body.get("seconds", 0), body.get("version"), body.get("sentence")
+        )
+    )
+
+
+@bp.delete("/articles/<int:article_id>/labels/<int:sentence_index>")
+@roles_required("annotator")
+def delete_label_view(article_id: int, sentence_index: int):
+    user_id = _writer()
+    _write(lambda: delete_label(db.session, user_id, article_id, sentence_index))
+    return "", 204
+
+
+# ----------------------------------------------------------------- spans
+@bp.post("/articles/<int:article_id>/spans")
+@roles_required("annotator")
+def create_span_view(article_id: int):
+    body = json_body({"label", "start", "end", "id"}, frozenset({"label", "start", "end"}))
+    _not_null(body, "id")
+    user_id = _writer()
+    span, created = _write(lambda: create_span(db.session, user_id, article_id, body["label"], body["start"], body["end"], body.get("id")))
+    return span, 201 if created else 200
+
+
+@bp.patch("/articles/<int:article_id>/spans/<uid>")
+@roles_required("annotator")
+def update_span_view(article_id: int, uid: str):
+    body = json_body({"label", "start", "end"})
+    _not_null(body, "label", "start", "end")
+    user_id = _writer()
+    return _write(lambda: update_span(db.session, user_id, article_id, uid, body.get("label"), body.get("start"), body.get("end")))
+
+
+@bp.delete("/articles/<int:article_id>/spans/<uid>")
+@roles_required("annotator")
+def delete_span_view(article_id: int, uid: str):
+    user_id = _writer()
+    _write(lambda: delete_span(db.session, user_id, article_id, uid))
+    return "", 204
+
+
+# ----------------------------------------------------------------- relations
+@bp.post("/articles/<int:article_id>/relations")
+@roles_required("annotator")
+def create_relation_view(article_id: int):
+    body = json_body({"type", "from", "to", "id"}, frozenset({"type", "from", "to"}))
+    _not_null(body, "id")
+    user_id = _writer()
+    relation, created = _write(
+        lambda: create_relation(db.session, user_id, article_id, body["type"], body["from"], body["to"], body.get("id"))
+    )
+    return relation, 201 if created else 200
+
+
+@bp.delete("/articles/<int:article_id>/relations/<uid>")
+@roles_required("annotator")
+def delete_relation_view(article_id: int, uid: str):
+    user_id = _writer()
+    _write(lambda: delete_relation(db.session, user_id, article_id, uid))
+    return "", 204

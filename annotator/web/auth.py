@@ -1,0 +1,148 @@
+"""Logging in and out (session cookie), and API tokens for scripts."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, url_for
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from annotator.domain import accounts, throttle
+from annotator.db import begin_write, db
+from annotator.db.models import User, utcnow
+from annotator.web.security import bearer_token, json_error, public, wants_json
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.session_protection = "strong"
+
+
+class LoginForm(FlaskForm):
+    name = StringField("User name", validators=[DataRequired(), Length(max=80)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    remember = BooleanField("Keep me logged in")
+
+
+@login_manager.user_loader
+def _load_user(cookie_id: str) -> User | None:
+    """The user a session or remember-me cookie names ("<id>:<generation>:<login time>", User.get_id),
+    if that login has not been ended since (the user's generation moved on) nor outlived the
+    remember-me lifetime. An id without a generation is from before sessions could be ended: refused."""
+    try:
+        user_id, generation, started = (int(part) for part in cookie_id.split(":"))
+    except ValueError:
+        return None
+    if utcnow().timestamp() - started > current_app.config["REMEMBER_DAYS"] * 86400:
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or user.session_generation != generation:
+        return None
+    user.session_started = started  # get_id() gives the same id back (Flask-Login rewrites the session with it)
+    return user
+
+
+@login_manager.request_loader
+def _load_user_from_token(_request) -> User | None:  # noqa: ANN001
+    token = bearer_token()
+    if token is None:
+        return None
+    if "api_token_user" in g:  # already looked up by security's CSRF check on this request
+        return g.api_token_user
+    try:
+        return accounts.user_for_token(db.session, token)
+    except accounts.TokenExpired:
+        return None
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    if wants_json():
+        return json_error(401, "log in or send 'Authorization: Bearer <token>'")
+    return redirect(url_for("auth.login", next=request.path))
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths: never redirect a user off the site after login.
+
+    Control characters (CR/LF would split the Location header) and backslashes
+    (browsers read "/\\host" as "//host") are refused outright.
+    """
+    if not target or any(ord(c) < 32 or ord(c) == 127 or c == "\\" for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        name = form.name.data.strip()
+        address = request.remote_addr or "?"
+        pair, address_key = throttle.pair_key(name, address), throttle.address_key(address)
+        cfg = current_app.config
+        now = throttle.utcnow()
+        limits = throttle.Limits(
+            free_failures=cfg["LOGIN_MAX_FAILURES"],
+            address_ceiling=cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+            longest_delay=cfg["LOGIN_LOCKOUT_SECONDS"],
+            window=cfg["LOGIN_WINDOW_SECONDS"],
+        )
+        # A short write: does this pair wait? If not, count this try as a failure now (forgiven below if the
+        # password is right), so that tries made at the same moment count against each other.
+        begin_write(db.session)
+        wait = throttle.wait_seconds(db.session, pair, now)
+        if wait:  # this name from this address waits; the password is not even looked at
+            db.session.rollback()
+            unit = "second" if wait == 1 else "seconds"
+            flash(f"Too many failed logins. Try again in {wait} {unit}.", "error")
+            return render_template("login.html", form=form), 429
+        throttle.record_failure(db.session, pair, address_key, limits, now)
+        db.session.commit()
+        # The slow hash, with no lock held: SQLite has one writer, and everyone's saves would wait for it.
+        user = accounts.authenticate(db.session, name, form.password.data)
+        db.session.rollback()  # end the read (the user object stays usable: nothing was changed)
+        if user is not None:
+            begin_write(db.session)
+            throttle.forgive(db.session, pair, address_key)
+            db.session.commit()
+            if not user.active:
+                flash("This account has been deactivated. Ask an admin.", "error")
+                return render_template("login.html", form=form), 403
+            user = db.session.get(User, user.id)
+            user.session_started = int(now.timestamp())
+            login_user(user, remember=form.remember.data)
+            return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
+        flash("Wrong user name or password.", "error")
+        status = 401
+    elif request.method == "POST":
+        status = 400
+    return render_template("login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout():
+    """Ends this session and its remember-me cookie for good, copies included: a signed cookie cannot be
+    recalled, so the user's session generation moves on, which ends their other sessions too."""
+    if current_user.is_authenticated and bearer_token() is None:
+        begin_write(db.session)
+        user = db.session.get(User, current_user.id)
+        if user is not None:
+            accounts.end_sessions(user)
+        db.session.commit()
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    app.register_blueprint(bp)

@@ -1,0 +1,332 @@
+"""Reviewer pages: agreement figures, the disagreement queue, adjudication into gold.
+
+Thin views: the figures come from project_agreement (cached per project
+revision), gold and the adjudication data from gold. Reviewers and admins
+only; annotators get 403 (they must not see each other's work or names).
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from wtforms import HiddenField, RadioField, SelectMultipleField, TextAreaField
+from wtforms.validators import InputRequired, Length
+
+from annotator.domain import gold, labelschema, progress, projects
+from annotator.domain import project_agreement as pa
+from annotator.db import begin_write, db, disk_full
+from annotator.db.models import Article, Sentence
+from annotator.stats.gold import HUMAN_PROVENANCE
+from annotator.web.security import page_arg, require_project, roles_required
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+REVIEW_ROLES = ("reviewer", "admin")
+PAGE_SIZE = 50
+STATUSES = ("open", "adjudicated", "all")
+
+
+# ----------------------------------------------------------------- helpers
+def _head(project_id: int) -> pa.ProjectHead:
+    require_project(project_id)
+    try:
+        return pa.project_head(db.session, project_id)
+    except pa.ProjectNotFound:
+        abort(404, f"There is no project {project_id}.")
+
+
+def ago(iso: str, now: datetime | None = None) -> str:
+    """'just now', 'a minute ago', '3 hours ago', '2 days ago' for an ISO 8601 UTC time (…Z)."""
+    then = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    seconds = max(0.0, ((now or datetime.now(timezone.utc)) - then).total_seconds())
+    for size, one, many in ((86400, "a day", "days"), (3600, "an hour", "hours"), (60, "a minute", "minutes")):
+        n = int(seconds // size)
+        if n >= 1:
+            return f"{one} ago" if n == 1 else f"{n} {many} ago"
+    return "just now" if seconds < 45 else "a minute ago"
+
+
+def kappa_colour(value: float | None) -> tuple[str, str]:
+    """(cell fill, text fill) on a diverging scale: red below 0, white at 0, blue up to 1."""
+    if value is None:
+        return "#e3e3e8", "#55555c"
+    v = max(-1.0, min(1.0, value))
+    base, target = (247, 247, 247), ((33, 102, 172) if v >= 0 else (178, 24, 43))
+    t = abs(v)
+    rgb = tuple(round(b + (c - b) * t) for b, c in zip(base, target))
+    return "#%02x%02x%02x" % rgb, ("#ffffff" if t > 0.55 else "#1d1d1f")
+
+
+def kappa_heatmap(cohen: dict[str, Any], cell: int = 56) -> dict[str, Any]:
+    """Geometry of the pairwise Cohen's kappa heatmap, drawn as inline SVG by the template."""
+    names = cohen["annotators"]
+    pairs = {(p["a"], p["b"]): p for p in cohen["pairs"]}
+    margin = 16 + 8 * max((len(n) for n in names), default=4)
+    cells = []
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            value = cohen["matrix"][i][j]
+            pair = pairs.get((a, b)) or pairs.get((b, a))
+            if i == j:
+                fill, ink, text, title = "#ffffff", "#9a9aa0", "·", a
+            else:
+                fill, ink = kappa_colour(value)
+                text = "—" if value is None else f"{value:.2f}"
+                n = pair["n_items_used"] if pair else 0
+                title = f"{a} × {b}: " + (f"κ = {value:.3f} on {n} shared sentences" if value is not None else (pair or {}).get("reason", "undefined"))
+                if pair and pair.get("ci"):
+                    title += f" (95% CI {pair['ci'][0]:.3f} to {pair['ci'][1]:.3f})"
+            cells.append({"x": margin + j * cell, "y": margin + i * cell, "fill": fill, "ink": ink, "text": text, "title": title})
+    size = margin + cell * len(names)
+    legend = [{"value": v, "fill": kappa_colour(v)[0]} for v in (-1.0, -0.5, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0)]
+    width = max(size, margin + 34 * len(legend)) + 8
+    return {"names": names, "cells": cells, "cell": cell, "margin": margin, "width": width, "height": size + 8, "legend": legend}
+
+
+def segments(sentence: dict[str, Any], spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sentence cut at span boundaries: [{text, labels}] (spans clipped to the sentence)."""
+    start, end, text = sentence["start"], sentence["end"], sentence["text"]
+    cuts = {start, end}
+    for s in spans:
+        cuts.update((min(max(s["start"], start), end), min(max(s["end"], start), end)))
+    cuts = sorted(cuts)
+    out = []
+    for a, b in zip(cuts, cuts[1:]):
+        labels = [s["label"] for s in spans if s["start"] < b and s["end"] > a]
+        out.append({"text": text[a - start:b - start], "labels": labels})
+    return out
+
+
+def _filters() -> dict[str, Any]:
+    """Queue filters from the query string (bad values are ignored, not errors)."""
+    status = request.args.get("status", "open")
+    article = request.args.get("article", "")
+    return {
+        "label": request.args.get("label", "").strip()[:64],
+        # ASCII digits only: '²' passes isdigit() and fails int(), as do thousands of digits
+        "article": int(article) if article.isascii() and article.isdigit() and len(article) <= 10 and int(article) < 2**31 else None,
+        "status": status if status in STATUSES else "open",
+    }
+
+
+def _query(filters: dict[str, Any], **extra: Any) -> str:
+    params = {k: v for k, v in {**filters, **extra}.items() if v not in (None, "", "open") or k == "page" and v}
+    return urlencode(params)
+
+
+def _apply(rows: list[dict[str, Any]], filters: dict[str, Any]) -> list[dict[str, Any]]:
+    human = HUMAN_PROVENANCE
+    if filters["label"]:
+        rows = [r for r in rows if filters["label"] in r["labels"]]
+    if filters["article"] is not None:
+        rows = [r for r in rows if r["article_id"] == filters["article"]]
+    if filters["status"] == "open":
+        rows = [r for r in rows if r["gold_provenance"] not in human]
+    elif filters["status"] == "adjudicated":
+        rows = [r for r in rows if r["gold_provenance"] in human]
+    return rows
+
+
+# ----------------------------------------------------------------- pages
+@bp.route("/")
+@roles_required(*REVIEW_ROLES)
+def index():
+    return render_template("review/index.html", projects=progress.project_overview(db.session, projects.visible_project_ids(db.session, current_user)))
+
+
+@bp.route("/<int:project_id>/agreement")
+@roles_required(*REVIEW_ROLES)
+def agreement(project_id: int):
+    head = _head(project_id)
+    summary = pa.summary(db.session, head.id)
+    colours = {s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])}
+    r = summary.get("fleiss_n_raters") or "N"
+    return render_template(
+        "review/agreement.html",
+        head=head,
+        s=summary,
+        computed_ago=ago(summary["computed_at"]),
+        item_counts={k: (used.format(r=r), left.format(r=r)) for k, (used, left) in pa.ITEM_COUNTS.items()},
+        items_note=pa.ITEMS_NOTE.format(r=r),
+        heatmap=kappa_heatmap(summary["cohen_kappa"]),
+        coefficients=[("percent_agreement", "Percent agreement"), ("fleiss_kappa", "Fleiss' kappa"), ("gwet_ac1", "Gwet's AC1"),
+                      ("krippendorff_alpha", "Krippendorff's alpha")],
+        colours=colours,
+    )
+
+
+@bp.route("/<int:project_id>/queue")
+@roles_required(*REVIEW_ROLES)
+def queue(project_id: int):
+    head = _head(project_id)
+    gold.ensure_auto_gold(db.session, head.id)
+    filters = _filters()
+    all_rows = pa.disagreements(db.session, head.id)
+    rows = _apply(all_rows, filters)
+    pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
+    page = page_arg(pages)
+    shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    texts = {}
+    if shown:
+        ids = [r["sentence_id"] for r in shown]
+        texts = {
+            sid: (text, external_id, title)
+            for sid, text, external_id, title in db.session.execute(
+                select(Sentence.id, func.substr(Article.text, Sentence.start + 1, Sentence.end - Sentence.start), Article.external_id, Article.title)
+                .join(Article, Article.id == Sentence.article_id)
+                .where(Sentence.id.in_(ids))
+            )
+        }
+    disputed_articles = sorted({r["article_id"] for r in all_rows})
+    article_names = dict(
+        db.session.execute(select(Article.id, Article.external_id).where(Article.id.in_(disputed_articles))).all()
+    ) if disputed_articles else {}
+    return render_template(
+        "review/queue.html",
+        head=head,
+        rows=shown,
+        texts=texts,
+        n_rows=len(rows),
+        n_all=len(all_rows),
+        page=page,
+        pages=pages,
+        filters=filters,
+        query=lambda **kw: _query(filters, **kw),
+        labels=head.categories,
+        articles=[(a, article_names.get(a, str(a))) for a in disputed_articles],
+        statuses=STATUSES,
+    )
+
+
+class AdjudicationForm(FlaskForm):
+    label = RadioField("Gold label", choices=[], validators=[InputRequired(message="Choose the gold label.")])
+    spans = SelectMultipleField("Gold spans", choices=[], validate_choice=False)
+    typed_spans = TextAreaField("More spans, typed in", validators=[Length(max=5000)])
+    links = SelectMultipleField("Gold links", choices=[], validate_choice=False)
+    reason = TextAreaField("Reason", validators=[Length(max=gold.MAX_REASON)])
+    filters = HiddenField()
+
+
+def _next_open(project_id: int, filters: dict[str, Any], current: int) -> int | None:
+    rows = _apply(pa.disagreements(db.session, project_id), {**filters, "status": "open"})
+    return next((r["sentence_id"] for r in rows if r["sentence_id"] != current), None)
+
+
+@bp.route("/<int:project_id>/sentences/<int:sentence_id>", methods=["GET", "POST"])
+@roles_required(*REVIEW_ROLES)
+def sentence(project_id: int, sentence_id: int):
+    head = _head(project_id)
+    gold.ensure_auto_gold(db.session, head.id)
+    try:
+        ctx = gold.adjudication_context(db.session, head.id, sentence_id)
+    except gold.GoldError as exc:
+        abort(exc.status, exc.message)
+    filters = _filters()
+    form = AdjudicationForm()
+    form.label.choices = [(name, name) for name in head.categories]
+    error, status, problems = None, 200, []
+    if form.validate_on_submit():
+        try:
+            spans = [gold.parse_span_key(v) for v in form.spans.data or []] + gold.parse_span_lines(
+                form.typed_spans.data or "", labelschema.names(head.schema, "span_labels"), ctx["article"]["text_length"],
+                (ctx["sentence"]["start"], ctx["sentence"]["end"]))
+            links = [gold.parse_link_key(v) for v in form.links.data or []]
+            begin_write(db.session)
+            gold.adjudicate(db.session, current_user.id, sentence_id, form.label.data, spans, links, form.reason.data)
+            db.session.commit()
+        except gold.GoldError as exc:
+            db.session.rollback()
+            error, status = exc.message, exc.status
+            problems = exc.problems
+        except (IntegrityError, OperationalError) as exc:  # another reviewer saved this sentence at the same moment, or the database is busy
+            db.session.rollback()
+            if disk_full(exc):
+                raise  # not busy: the app's handler says "disk full" (507) and logs it
+            error, status = "The gold could not be saved just now (another change came first or the database is busy). Check the page and save again.", 409
+        except Exception:
+            db.session.rollback()
+            raise
+        else:
+            following = _next_open(head.id, filters, sentence_id)
+            if following is None:
+                flash("Gold saved. No disputed sentence is left open with these filters.", "success")
+                return redirect(url_for("review.queue", project_id=head.id) + ("?" + _query(filters) if _query(filters) else ""))
+            flash(f"Gold saved for sentence {ctx['sentence']['index'] + 1} of {ctx['article']['external_id']}. Next disputed sentence:", "success")
+            return redirect(url_for("review.sentence", project_id=head.id, sentence_id=following) + ("?" + _query(filters) if _query(filters) else ""))
+    elif request.method == "POST":
+        error = "; ".join(m for messages in form.errors.values() for m in messages) or "The form could not be read; reload and try again."
+        status = 422
+    if request.method == "GET":
+        _prefill(form, ctx)
+    span_colours = {s["name"]: s["color"] for s in head.schema.get("span_labels", [])}
+    label_colours = {s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])}
+    span_choices = _span_choices(ctx)
+    link_choices = _link_choices(ctx)
+    counts: dict[str, int] = {}
+    for p in ctx["annotators"]:
+        if p["label"]:
+            counts[p["label"]] = counts.get(p["label"], 0) + 1
+    return render_template(
+        "review/sentence.html",
+        head=head,
+        ctx=ctx,
+        form=form,
+        error=error,
+        problems=problems,
+        filters=filters,
+        query=_query(filters),
+        span_choices=span_choices,
+        link_choices=link_choices,
+        selected_spans=set(form.spans.data or []),
+        selected_links=set(form.links.data or []),
+        label_counts=counts,
+        n_labelled=sum(counts.values()),
+        segments={p["name"]: segments(ctx["sentence"], p["spans"]) for p in ctx["annotators"]},
+        gold_segments=segments(ctx["sentence"], ctx["gold_spans"]),
+        span_colours=span_colours,
+        label_colours=label_colours,
+        relation_types=labelschema.names(head.schema, "relation_types"),
+        span_labels=[{"name": x["name"], "key": x.get("key", ""), "color": x.get("color", "#888888"), "description": x.get("description", "")}
+                     for x in head.schema.get("span_labels", [])],
+    ), status
+
+
+def _prefill(form: AdjudicationForm, ctx: dict[str, Any]) -> None:
+    """Start from the stored gold, else from what every annotator agreed on (label: the most given)."""
+    if ctx["gold"] is not None:
+        form.label.data = ctx["gold"]["label"]
+        form.reason.data = ctx["gold"]["reason"] or ""
+        form.spans.data = [s["key"] for s in ctx["gold_spans"] if s["in_sentence"]]
+        form.links.data = [link["key"] for link in ctx["gold_links"]]
+        return
+    counts: dict[str, int] = {}
+    for p in ctx["annotators"]:
+        if p["label"]:
+            counts[p["label"]] = counts.get(p["label"], 0) + 1
+    best = sorted(counts.items(), key=lambda kv: -kv[1])
+    if best and (len(best) == 1 or best[0][1] > best[1][1]):
+        form.label.data = best[0][0]
+    form.spans.data = [s["key"] for s in ctx["distinct_spans"] if s["all"]]
+    form.links.data = [link["key"] for link in ctx["distinct_links"] if link["all"]]
+
+
+def _span_choices(ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    """One checkbox per distinct span: the annotators' and the stored gold ones."""
+    choices = {s["key"]: {**s, "gold": None} for s in ctx["distinct_spans"]}
+    for g in ctx["gold_spans"]:
+        if g["in_sentence"]:
+            choices.setdefault(g["key"], {**g, "by": [], "all": False})["gold"] = g["provenance"]
+    return sorted(choices.values(), key=lambda s: (s["start"], s["end"], s["label"]))
+
+
+def _link_choices(ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    choices = {link["key"]: {**link, "gold": None} for link in ctx["distinct_links"]}
+    for g in ctx["gold_links"]:
+        choices.setdefault(g["key"], {**g, "by": [], "all": False})["gold"] = g["provenance"]
+    return sorted(choices.values(), key=lambda x: (x["from"]["start"], x["to"]["start"], x["type"]))
