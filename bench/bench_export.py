@@ -184,7 +184,8 @@ def refresh_gold(fixture: Path, env: dict[str, str]) -> tuple[float, float, floa
         conn.execute("DELETE FROM cache_entries WHERE key LIKE 'autogold:%'")
     code = (
         "import resource, sys, time\n"
-        "from annotator import create_app, gold, projects\n"
+        "from annotator import create_app\n"
+        "from annotator.domain import gold, projects\n"
         "from annotator.db import db\n"
         "app = create_app()\n"
         "with app.app_context():\n"

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 import annotator.domain.annotations as annotations
 from annotator.domain import accounts, assignment, guidelines, labelschema, projects, resegment
-from annotator.db import begin_write, db
+from annotator.db import db
+from annotator.db.transactions import begin_write
 from annotator.db.models import ApiToken, Article, Assignment, AuditEntry, GuidelineVersion, Project, ProjectMember, Sentence, User
 
 from .conftest import Browser, add_user, make_app

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 import annotator.domain.annotations as annotations
 from annotator.domain import accounts, assignment, labelschema, projects
 from annotator.domain.dataset import articles
-from annotator.db import begin_write, db
+from annotator.db import db
+from annotator.db.transactions import begin_write
 from annotator.domain.dataset.ingest import ArticleRecord, IngestError, read_bytes
 from annotator.db.models import Article, Assignment, Span, User
 

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from annotator.domain import accounts, assignment, projects
 from annotator.domain.dataset import articles
-from annotator.db import begin_write, db
+from annotator.db import db
+from annotator.db.transactions import begin_write
 from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.db.models import Annotation, Article, Assignment, AuditEntry, Project, Relation, Span, User
 

@@ -696,7 +696,7 @@ def test_the_token_ceiling_holds_when_tokens_are_issued_at_the_same_moment(app):
     import threading
 
     from annotator.domain import accounts
-    from annotator.db import begin_write
+    from annotator.db.transactions import begin_write
     from annotator.db.models import ApiToken, User
     from sqlalchemy import func, select
 

@@ -143,11 +143,13 @@ def test_import_killed_mid_way_leaves_no_partial_article_and_resumes(database_ur
 WRITER = textwrap.dedent(
     """
     import sys, time
-    from annotator import accounts, articles, assignment, projects
-    from annotator.annotations import put_label, write
-    from annotator.db import begin_write, db
-    from annotator.ingest import ArticleRecord
-    from annotator.models import Article
+    from annotator.domain import accounts, assignment, projects
+    from annotator.domain.annotations import put_label, write
+    from annotator.domain.dataset import articles
+    from annotator.db import db
+    from annotator.db.transactions import begin_write
+    from annotator.domain.dataset.ingest import ArticleRecord
+    from annotator.db.models import Article
     from sqlalchemy import select
     from tests.conftest import make_app
 
@@ -347,7 +349,7 @@ EXPORT_SENTENCES = 30
 def exportable(database_uri, prepared):
     """The Crash project with EXPORT_ARTICLES articles of EXPORT_SENTENCES sentences (stored without segmenting, for speed)."""
     from annotator.domain.dataset import articles
-    from annotator.db import begin_write
+    from annotator.db.transactions import begin_write
     from annotator.domain.dataset.ingest import ArticleRecord
 
     sentence = "The office said the rate rose by 3 percent. "

@@ -146,7 +146,7 @@ def _sqlite_app(tmp_path):
 def test_begin_write_after_a_read_sees_what_others_committed_meanwhile(app, database_uri, holding_objects):
     """A save reads (the caller's token), then writes: the write transaction must not keep the read's old snapshot,
     and on SQLite must hold the write lock, whether the read transaction is reused or committed by the ORM."""
-    from annotator.db import begin_write
+    from annotator.db.transactions import begin_write
 
     with app.app_context():
         db.session.add(Project(name="p", label_schema={"sentence_labels": []}, guidelines="", guidelines_version=1))
@@ -179,7 +179,7 @@ def test_begin_write_on_a_busy_sqlite_raises_sqlalchemys_error(tmp_path):
     """Busy past the timeout: the same OperationalError that annotations.write() retries, never a raw driver error."""
     from sqlalchemy.exc import OperationalError
 
-    from annotator.db import begin_write
+    from annotator.db.transactions import begin_write
 
     app = _sqlite_app(tmp_path)
     blocker = create_engine(f"sqlite:///{tmp_path}/w.sqlite3")

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from annotator.domain import accounts, labelschema, projects
 from annotator.domain.dataset import articles, export
 from annotator.domain.annotations import create_relation, create_span, put_label, write
-from annotator.db import begin_write, db
+from annotator.db import db
+from annotator.db.transactions import begin_write
 from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.db.models import Article, Assignment, GoldLabel, GoldRelation, GoldSpan, Project, Sentence, Span
 

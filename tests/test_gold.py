@@ -9,7 +9,8 @@ from sqlalchemy import select
 import annotator.domain.annotations as annotations
 from annotator.domain import gold
 from annotator.stats import gold as gold_rule
-from annotator.db import begin_write, db
+from annotator.db import db
+from annotator.db.transactions import begin_write
 from annotator.db.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project, Span, User
 
 from .test_project_agreement import add_spans, seed

@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from annotator.domain import projects
-from annotator.db import begin_write, db
+from annotator.db import db
+from annotator.db.transactions import begin_write
 from annotator.db.models import GuidelineVersion
 
 from .conftest import add_user, needs_chromium

@@ -166,7 +166,8 @@ def test_a_staged_import_is_seen_by_nothing_until_it_is_published(app, browser):
     from annotator.domain import accounts, assignment, projects
     from annotator.domain.dataset import articles, export
     from annotator.domain import project_agreement as pa
-    from annotator.db import begin_write, db
+    from annotator.db import db
+    from annotator.db.transactions import begin_write
     from annotator.domain.dataset.ingest import ArticleRecord
     from annotator.db.models import Article, StagedImport
 

@@ -15,7 +15,8 @@ from annotator.stats import agreement as ag
 from annotator.domain import labelschema
 from annotator.domain import project_agreement as pa
 from annotator.domain import projects
-from annotator.db import begin_write, db
+from annotator.db import db
+from annotator.db.transactions import begin_write
 from annotator.db.models import Annotation, Article, Assignment, CacheEntry, GoldLabel, Project, Relation, Sentence, Span, User
 
 from .conftest import make_app

@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 import annotator.domain.annotations as annotations
 from annotator.domain import accounts, assignment, projects, resegment
 from annotator.domain.dataset import articles
-from annotator.db import begin_write, db
+from annotator.db import db
+from annotator.db.transactions import begin_write
 from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.db.models import Annotation, Article, Assignment, AuditEntry, GoldLabel, Sentence, Span
 

@@ -181,7 +181,7 @@ def seed(app, content: Content | None = None) -> World:
         sentence_text = content.text_a[last.start:last.end]
         cut = next((i + 1 for i in range(1, len(sentence_text) - 1) if sentence_text[i] == " " and sentence_text[i + 1] != " "), None)
         if cut is not None and last.index > 0:
-            from annotator.db import begin_write
+            from annotator.db.transactions import begin_write
 
             begin_write(s)
             seg_entry = resegment.split_sentence(s, last.id, last.start + cut, user_ids["admin"]).entry_id

@@ -18,7 +18,8 @@ from annotator.domain import accounts, assignment, labelschema, projects
 from annotator.domain.dataset import articles
 from annotator import create_app
 from annotator.stats import textcheck
-from annotator.db import begin_write, db
+from annotator.db import db
+from annotator.db.transactions import transaction
 from annotator.domain.dataset.ingest import IngestError, decode, expand_paths, read_path
 from annotator.stats.segment import segment
 
@@ -63,7 +64,7 @@ class AnnotatorGroup(FlaskGroup):
         try:
             return super().invoke(ctx)
         except (OperationalError, ProgrammingError) as exc:
-            from annotator.db import DISK_FULL_MESSAGE, disk_full, log_disk_full
+            from annotator.db.transactions import DISK_FULL_MESSAGE, disk_full, log_disk_full
 
             if disk_full(exc):
                 log_disk_full(exc, f"running annotator {ctx.invoked_subcommand or ''}".strip())
@@ -103,17 +104,11 @@ def _fail(message: str) -> None:
 
 def _commit_or_fail(action) -> object:  # noqa: ANN001
     """Run a unit of work in a write transaction; domain errors become one-line CLI errors."""
-    begin_write(db.session)
     try:
-        result = action()
-        db.session.commit()
-        return result
+        with transaction(db.session):
+            return action()
     except (accounts.AccountError, projects.ProjectError, labelschema.SchemaError, assignment.AssignmentError) as exc:
-        db.session.rollback()
         _fail(str(exc))
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def _read_password(password_stdin: bool, confirm: bool = True) -> accounts.HashedPassword:

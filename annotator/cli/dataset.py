@@ -24,7 +24,8 @@ from flask.cli import with_appcontext
 
 from annotator.domain.dataset import export, foreign, import_annotations
 from annotator.domain import gold, projects
-from annotator.db import begin_write, db
+from annotator.db import db
+from annotator.db.transactions import begin_write
 
 
 def _fail(message: str) -> None:

@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from annotator.domain import labelschema, projects
-from annotator.db import DISK_FULL_MESSAGE, begin_write, disk_full, log_disk_full, writer_queue
+from annotator.db.transactions import DISK_FULL_MESSAGE, log_disk_full, run_write
 from annotator.db.models import Annotation, Article, Assignment, AuditEntry, Project, Relation, Sentence, Span, User, new_uid, utcnow
 
 # Client-generated ids for spans and relations (a uuid4 hex fits).
@@ -300,27 +300,11 @@ def write(session: Session, action: Callable[[], T], attempts: int = WRITE_ATTEM
     start: the retry re-reads what the other transaction committed. When
     retries run out the caller gets AnnotationError(503), never a raw error.
     """
-    for attempt in range(attempts):
-        with writer_queue(session):
-            begin_write(session)
-            try:
-                result = action()
-                session.commit()
-                return result
-            except AnnotationError:
-                session.rollback()
-                raise
-            except (IntegrityError, OperationalError) as exc:
-                session.rollback()
-                if disk_full(exc):  # not busy: retrying cannot help, and someone must be told
-                    log_disk_full(exc, "saving an annotation")
-                    raise AnnotationError(507, DISK_FULL_MESSAGE) from None
-                if attempt == attempts - 1:
-                    raise AnnotationError(503, "the database is busy with other writes; try again") from None
-            except BaseException:
-                session.rollback()
-                raise
-    raise AssertionError("unreachable")
+    try:
+        return run_write(session, action, attempts, lambda: AnnotationError(503, "the database is busy with other writes; try again"))
+    except (IntegrityError, OperationalError) as exc:  # run_write retries conflicts; what reaches here is a full disk
+        log_disk_full(exc, "saving an annotation")  # not busy: retrying cannot help, and someone must be told
+        raise AnnotationError(507, DISK_FULL_MESSAGE) from None
 
 
 # ----------------------------------------------------------------- access

@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from annotator.domain import labelschema
 from annotator.domain import project_agreement as pa
-from annotator.db import begin_write, writer_queue
+from annotator.db.transactions import begin_write, writer_queue
 from annotator.db.models import Annotation, Article, AuditEntry, CacheEntry, GoldLabel, GoldRelation, GoldSpan, Project, Relation, Sentence, Span, User
 from annotator.domain.projects import bump_revision
 from annotator.stats.gold import AUTO_PROVENANCE, PROVENANCE_CODES, auto_gold_labels

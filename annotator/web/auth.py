@@ -10,7 +10,8 @@ from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from annotator.domain import accounts, throttle
-from annotator.db import begin_write, db
+from annotator.db import db
+from annotator.db.transactions import begin_write
 from annotator.db.models import User, utcnow
 from annotator.web.security import bearer_token, json_error, public, wants_json
 

@@ -21,7 +21,8 @@ from wtforms.validators import InputRequired, Length
 
 from annotator.domain import gold, labelschema, progress, projects
 from annotator.domain import project_agreement as pa
-from annotator.db import begin_write, db, disk_full
+from annotator.db import db
+from annotator.db.transactions import begin_write, disk_full
 from annotator.db.models import Article, Sentence
 from annotator.stats.gold import HUMAN_PROVENANCE
 from annotator.web.security import page_arg, require_project, roles_required

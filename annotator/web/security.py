@@ -362,7 +362,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def _database_error(exc: OperationalError):
         """A full disk is a 507 that says so (and an error in the log); any other database failure stays a 500."""
-        from annotator.db import DISK_FULL_MESSAGE, db, disk_full, log_disk_full
+        from annotator.db import db
+        from annotator.db.transactions import DISK_FULL_MESSAGE, disk_full, log_disk_full
 
         if not disk_full(exc):
             raise exc

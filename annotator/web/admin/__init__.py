@@ -13,7 +13,8 @@ from typing import Callable, TypeVar
 from flask import Blueprint, Flask, abort, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from annotator.db import begin_write, db
+from annotator.db import db
+from annotator.db.transactions import transaction
 from annotator.db.models import Project
 from annotator.web.security import json_error, wants_json
 
@@ -25,17 +26,11 @@ T = TypeVar("T")
 
 def write(action: Callable[[], T], *errors: type[Exception]) -> tuple[T | None, str | None]:
     """Run one unit of work in a write transaction: (result, None), or (None, message) after a rollback."""
-    begin_write(db.session)
     try:
-        result = action()
-        db.session.commit()
-        return result, None
+        with transaction(db.session):
+            return action(), None
     except errors as exc:
-        db.session.rollback()
         return None, str(exc)
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def project_or_404(project_id: int) -> Project:

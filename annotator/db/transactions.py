@@ -1,0 +1,173 @@
+"""The write-transaction rule: every unit of work that writes goes through `transaction` (or `run_write`).
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout. Transactions
+start as plain deferred BEGIN, so readers never queue; code that will write
+calls `begin_write()` first, which on SQLite starts with BEGIN IMMEDIATE: a
+deferred transaction that reads and then writes can fail at once with
+"database is locked" when another worker committed in between, and the busy
+timeout cannot help it. On PostgreSQL `begin_write()` is a plain BEGIN; row
+conflicts are handled by the statements themselves (upserts, row locks).
+
+`transaction` is the one way to write: it begins as above, commits when the
+block ends, and rolls back on any exception (which it re-raises), so no caller
+writes its own begin / commit / rollback. `run_write` adds retries for the
+conflicts another writer causes, for the annotation saves.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import sqlite3
+from contextlib import contextmanager, nullcontext
+from typing import Callable, Iterator, TypeVar
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, scoped_session
+
+from annotator.db import IMMEDIATE
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+DISK_FULL_MESSAGE = "the database's disk is full: nothing was saved; an administrator must free disk space, then try again"
+_POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+@contextmanager
+def transaction(session: Session | scoped_session, queue: bool = False) -> Iterator[Session]:
+    """One unit of work that writes: begin it as a writer, commit at the end, roll back on any exception.
+
+    `queue=True` first waits for our turn on SQLite's writer queue (see writer_queue): the hot
+    paths that many workers write at once (annotation saves, gold, the agreement cache) use it.
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    with writer_queue(session) if queue else nullcontext():
+        begin_write(session)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def run_write(session: Session | scoped_session, action: Callable[[], T], attempts: int, on_exhausted: Callable[[], Exception]) -> T:
+    """`action()` in a queued transaction, run again from the start when another writer caused a conflict.
+
+    A unique-key or lock conflict (IntegrityError, a deadlock or serialization failure, a busy
+    SQLite) is retried: the retry re-reads what the other transaction committed. A full disk is
+    not retried (it cannot help). When the attempts run out, `on_exhausted()` is raised.
+    """
+    for _ in range(attempts):
+        try:
+            with transaction(session, queue=True):
+                return action()
+        except (IntegrityError, OperationalError) as exc:
+            if disk_full(exc):
+                raise
+    raise on_exhausted()
+
+
+def begin_write(session: Session | scoped_session) -> None:
+    """Start a transaction that will write; call before the first query of the unit of work.
+
+    Whatever the session had open (typically the read that loaded the logged-in
+    user) is ended first: it only read, so nothing is lost.
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.in_transaction():
+        if _reuse_read_transaction(session):
+            return
+        session.commit()
+    session.connection(execution_options={IMMEDIATE: True})
+
+
+def _reuse_read_transaction(session: Session) -> bool:
+    """Turn the open read transaction into the write one without the ORM's commit-and-begin.
+
+    Every API save reads the caller's token first, in a read transaction, then
+    writes. The ORM's commit-and-begin cost about 0.12 ms of the ~1.4 ms a save
+    takes in the app (bench/bench_api.py). When the session holds no objects
+    (nothing read before could be stale), the same can be had for less:
+    - SQLite: end the read transaction and BEGIN IMMEDIATE on the same connection;
+    - PostgreSQL (READ COMMITTED): keep the transaction; every statement sees
+      what was committed before it began, as in a new transaction.
+    Otherwise the ORM commits as usual.
+    """
+    if session.identity_map or session.new or session.deleted:
+        return False
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        return connection.default_isolation_level == "READ COMMITTED" and "isolation_level" not in connection.get_execution_options()
+    if dialect != "sqlite":
+        return False
+    driver = connection.connection.dbapi_connection
+    try:
+        if driver.in_transaction:
+            driver.execute("COMMIT")
+        driver.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:  # busy past the timeout: the error callers handle, as from SQLAlchemy
+        raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+    return True
+
+
+def disk_full(exc: BaseException) -> bool:
+    """True when a database error (SQLAlchemy's or the driver's) says the disk is full (SQLITE_FULL, PostgreSQL 53100)."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF == sqlite3.SQLITE_FULL
+    return getattr(orig, "sqlstate", None) == _POSTGRES_DISK_FULL
+
+
+def log_disk_full(exc: BaseException, doing: str) -> None:
+    """Said once per failure, at error level: a full disk needs a person, unlike a busy database."""
+    orig = getattr(exc, "orig", None) or exc
+    log.error("the database's disk is full while %s: %s", doing, str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__)
+
+
+@contextmanager
+def writer_queue(session: Session) -> Iterator[None]:
+    """On a SQLite file, wait for our turn to write on an OS file lock (a no-op elsewhere).
+
+    SQLite lets one writer in at a time; the others poll with growing sleeps
+    (1, 2, 5, 10 ... 100 ms) although the lock is held for about a
+    millisecond, which makes the slowest saves slow. Waiting on flock() wakes
+    the next writer the moment the previous one commits, in turn. Measured
+    with bench/bench_api.py, alternating runs with and without it on the busy
+    2-core machine: about the same saves/s, p99 47-55 ms against 61-83 ms.
+    The lock lives in the file system next to the database, so every worker
+    process shares it. The annotation writes, the automatic-gold refresh and
+    the agreement cache take it; writers that do not (the CLI, admin pages,
+    login) are still serialised by SQLite itself.
+    """
+    bind = session.get_bind()
+    database = bind.url.database if bind.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with open(f"{database}.write-lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def checkpoint(session: Session | scoped_session) -> None:
+    """On SQLite, copy the write-ahead log into the database now, without blocking anyone (PASSIVE); elsewhere nothing.
+
+    A bulk writer (a big import) calls it after each of its commits: otherwise
+    the log grows by megabytes a chunk, and the automatic checkpoint (every
+    1,000 pages) runs inside whichever commit crosses the mark, often a save,
+    which then took hundreds of milliseconds (bench/bench_upload_vs_saves.py).
+    Call it outside any transaction.
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.get_bind().dialect.name != "sqlite" or session.in_transaction():
+        return
+    session.connection().exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    session.rollback()
