@@ -44,8 +44,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
 
     db_module.init_app(app)
 
-    from annotator.web import auth, security
     from annotator import web as views
+    from annotator.web import auth, security
 
     security.init_app(app)
     auth.init_app(app)

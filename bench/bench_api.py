@@ -62,10 +62,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import create_engine, func, select  # noqa: E402
-
 from gunicorn_server import start_server, stop_server  # noqa: E402
 from machine import describe  # noqa: E402
+from sqlalchemy import create_engine, func, select  # noqa: E402
 
 ANNOTATORS = 8
 WORKERS = int(os.environ.get("BENCH_WORKERS", (os.cpu_count() or 1) + 1))
@@ -94,12 +93,12 @@ def article_text(n: int) -> str:
 
 def set_up(database_uri: str) -> dict:
     """A project, 8 annotators with tokens, shared articles; returns what the clients need."""
-    from annotator.domain import accounts, assignment, projects
-    from annotator.domain.dataset import articles
     from annotator import create_app
     from annotator.db import db
-    from annotator.domain.dataset.ingest import ArticleRecord
     from annotator.db.models import Article, Sentence
+    from annotator.domain import accounts, assignment, projects
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "bench"})
     with app.app_context():
@@ -321,9 +320,9 @@ def check_database(database_uri: str, phases: list[dict]) -> int:
 # ----------------------------------------------------------------- render time
 def render_times(database_uri: str, setup: dict) -> dict:
     """Server-side time for the 300-sentence article's JSON (and page, when it exists), with ann0's annotations on it."""
-    from annotator.domain import accounts
     from annotator import create_app
     from annotator.db import db
+    from annotator.domain import accounts
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "bench"})
     article = setup["render_article"]

@@ -37,10 +37,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import requests  # noqa: E402
-from sqlalchemy import create_engine, select  # noqa: E402
-
 from gunicorn_server import start_server, stop_server  # noqa: E402
 from machine import describe  # noqa: E402
+from sqlalchemy import create_engine, select  # noqa: E402
 
 WORKERS = 4
 ANNOTATORS = 8
@@ -58,12 +57,12 @@ def sentence_text(i: int) -> str:
 
 
 def set_up(database_uri: str) -> dict:
-    from annotator.domain import accounts, assignment, projects
-    from annotator.domain.dataset import articles
     from annotator import create_app
     from annotator.db import db
-    from annotator.domain.dataset.ingest import ArticleRecord
     from annotator.db.models import Article
+    from annotator.domain import accounts, assignment, projects
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "bench"})
     with app.app_context():

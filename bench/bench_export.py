@@ -58,8 +58,8 @@ def build(path: Path) -> None:
     from sqlalchemy import create_engine, insert
 
     from annotator.db import db
-    from annotator.domain import labelschema
     from annotator.db.models import Annotation, Article, GoldLabel, GoldRelation, GoldSpan, Project, Relation, Sentence, Span, User
+    from annotator.domain import labelschema
 
     tmp = path.with_suffix(".building")
     tmp.unlink(missing_ok=True)

@@ -25,10 +25,12 @@ sys.path.insert(0, str(ROOT))
 
 from machine import describe, report  # noqa: E402
 
-from annotator.domain import accounts
 from annotator import create_app
-from annotator.db import models  # noqa: E402
-from annotator.db import db  # noqa: E402
+from annotator.db import (
+    db,  # noqa: E402
+    models,  # noqa: E402
+)
+from annotator.domain import accounts
 
 N = 41
 TARGET_RELATIVE_DIFFERENCE = 0.10

@@ -41,13 +41,14 @@ TARGET_P99_MS = 250.0
 
 
 def set_up(database_uri: str) -> tuple[int, str]:
-    from annotator.domain import accounts, assignment, projects
-    from annotator.domain.dataset import articles
+    from sqlalchemy import select
+
     from annotator import create_app
     from annotator.db import db
-    from annotator.domain.dataset.ingest import ArticleRecord
     from annotator.db.models import Article
-    from sqlalchemy import select
+    from annotator.domain import accounts, assignment, projects
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "bench"})
     with app.app_context():

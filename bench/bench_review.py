@@ -40,16 +40,16 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from bench_agreement import LABELS, make_codes  # noqa: E402
+from machine import describe  # noqa: E402
 from sqlalchemy import delete, insert, text  # noqa: E402
 
 from annotator import create_app
+from annotator.db import db  # noqa: E402
+from annotator.db.models import Annotation, Article, CacheEntry, Project, ProjectMember, Relation, Sentence, Span, User
 from annotator.domain import labelschema  # noqa: E402
 from annotator.domain import project_agreement as pa  # noqa: E402
 from annotator.stats.agreement import LabelMatrix, label_report  # noqa: E402
-from annotator.db import db  # noqa: E402
-from annotator.db.models import Annotation, Article, CacheEntry, Project, ProjectMember, Relation, Sentence, Span, User
-from bench_agreement import LABELS, make_codes  # noqa: E402
-from machine import describe  # noqa: E402
 
 OUT = HERE / "out"
 BIG_DB = OUT / "review_1m_v3.sqlite3"  # v3: with project_members (migration 0004)

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from annotator.stats.segment import segment  # noqa: E402
 from annotator.stats.attribution import suggest  # noqa: E402
+from annotator.stats.segment import segment  # noqa: E402
 from tests.attribution_eval import BLIND, DEV, HELDOUT, PRECISION_TARGET, TARGETS, evaluate, load  # noqa: E402
 
 TARGET_RATIO = 10.0

@@ -214,9 +214,9 @@ def main() -> int:
         database = work / "bench.sqlite3"
         uri = f"sqlite:///{database}"
         setup = set_up(uri)
-        from annotator.domain import accounts
         from annotator import create_app
         from annotator.db import db
+        from annotator.domain import accounts
 
         app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "bench"})
         with app.app_context():

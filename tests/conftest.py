@@ -206,8 +206,8 @@ def add_member(app, project_id: int, *names: str) -> None:
     """Make these users members of the project (its annotators are the assignment pool; its reviewers may open it)."""
     from sqlalchemy import select
 
-    from annotator.domain import projects
     from annotator.db.models import User
+    from annotator.domain import projects
 
     with app.app_context():
         users = list(db.session.scalars(select(User).where(User.name.in_(names))))

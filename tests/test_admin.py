@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 import annotator.domain.annotations as annotations
-from annotator.domain import accounts, assignment, guidelines, labelschema, projects, resegment
 from annotator.db import db
-from annotator.db.transactions import begin_write
 from annotator.db.models import ApiToken, Article, Assignment, AuditEntry, GuidelineVersion, Project, ProjectMember, Sentence, User
+from annotator.db.transactions import begin_write
+from annotator.domain import accounts, assignment, guidelines, labelschema, projects, resegment
 
 from .conftest import Browser, add_user, make_app
 
@@ -550,8 +550,8 @@ def test_sentence_numbers_shown_to_people_count_from_1(app, admin, world):
 
 
 def test_overview_shows_the_cached_agreement_headline_without_computing_it(app, admin, world):
-    from annotator.domain import project_agreement
     from annotator.db.models import CacheEntry
+    from annotator.domain import project_agreement
 
     url = f"/admin/projects/{world['project']}"
     assert 'id="agreement-headline"' not in page(admin.get(url))
@@ -563,8 +563,8 @@ def test_overview_shows_the_cached_agreement_headline_without_computing_it(app, 
 
 
 def test_upload_of_a_big_file_is_stored_in_chunks_and_shown_whole_or_not_at_all(app, admin, monkeypatch):
-    from annotator.domain.dataset import articles
     from annotator.db.models import StagedImport
+    from annotator.domain.dataset import articles
 
     monkeypatch.setattr(articles, "CHUNK_ARTICLES", 3)
     new_project(admin)

@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import func, select
 
 import annotator.domain.annotations as annotations
+from annotator.db import db
+from annotator.db.models import Article, Assignment, Span, User
+from annotator.db.transactions import begin_write
 from annotator.domain import accounts, assignment, labelschema, projects
 from annotator.domain.dataset import articles
-from annotator.db import db
-from annotator.db.transactions import begin_write
 from annotator.domain.dataset.ingest import ArticleRecord, IngestError, read_bytes
-from annotator.db.models import Article, Assignment, Span, User
 
 
 def test_read_bytes_parses_like_read_path_and_names_the_file_and_line():

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from annotator.db import db
+from annotator.db.models import Annotation, Article, Assignment, Relation, Sentence, Span
 from annotator.domain import accounts, projects
 from annotator.domain.dataset import articles
-from annotator.db import db
 from annotator.domain.dataset.ingest import ArticleRecord
-from annotator.db.models import Annotation, Article, Assignment, Relation, Sentence, Span
 
 from .conftest import add_user, needs_chromium
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from annotator.db import db
+from annotator.db.models import Article, Assignment, Sentence
 from annotator.domain import accounts, labelschema, projects, resegment
 from annotator.domain.dataset import articles
-from annotator.db import db
 from annotator.domain.dataset.ingest import ArticleRecord
-from annotator.db.models import Article, Assignment, Sentence
 
 from .conftest import add_user, needs_chromium
 from .test_annotate_browser import (

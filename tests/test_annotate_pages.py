@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from annotator.domain.dataset import articles
-from annotator.domain import projects
 from annotator.db import db
-from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.db.models import Annotation, Article, Assignment, Sentence
+from annotator.domain import projects
+from annotator.domain.dataset import articles
+from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import Browser, add_user
 

@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 import annotator.domain.annotations as annotations
-from annotator.domain import accounts, assignment, labelschema, projects
-from annotator.domain.dataset import articles
-from annotator.domain.annotations import AnnotationError
 from annotator.db import db
-from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.db.models import Annotation, Article, AuditEntry, Project, Relation, Span
+from annotator.domain import accounts, assignment, labelschema, projects
+from annotator.domain.annotations import AnnotationError
+from annotator.domain.dataset import articles
+from annotator.domain.dataset.ingest import ArticleRecord
 
 SCHEMA = labelschema.preset("claims")
 TEXT = "One sentence here. \u201cA quote,\u201d said Ann. Last one."

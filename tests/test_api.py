@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from annotator.db import db
+from annotator.db.models import Annotation, Article, Assignment, AuditEntry, Project, Relation, Span, User
+from annotator.db.transactions import begin_write
 from annotator.domain import accounts, assignment, projects
 from annotator.domain.dataset import articles
-from annotator.db import db
-from annotator.db.transactions import begin_write
 from annotator.domain.dataset.ingest import ArticleRecord
-from annotator.db.models import Annotation, Article, Assignment, AuditEntry, Project, Relation, Span, User
 
 from .conftest import Browser
 
@@ -370,8 +370,8 @@ def test_a_retried_label_put_with_version_does_not_count_its_seconds_twice(app, 
 
 def test_label_sent_for_a_sentence_split_meanwhile_is_409_and_not_stored(app, world, ann):
     """A tab opened before a reviewer split sentence 0 must not label the wrong text."""
-    from annotator.domain import resegment
     from annotator.db.models import Sentence
+    from annotator.domain import resegment
 
     payload = ann("GET", f"/api/articles/{world.article}").get_json()
     first = payload["sentences"][0]

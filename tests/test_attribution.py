@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from annotator.stats.segment import segment
 from annotator.stats.attribution import DEFAULT_THRESHOLD, suggest
+from annotator.stats.segment import segment
 
 from .attribution_eval import BLIND, DATA, DEV, HELDOUT, PRECISION_TARGET, TARGETS, evaluate, load
 from .conftest import corpus_file

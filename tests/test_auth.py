@@ -168,8 +168,8 @@ def test_next_parameter_keeps_a_local_path_with_its_query(app, browser):
 def test_every_login_checks_one_password_hash_of_the_same_method(app, browser, monkeypatch, who):
     """Unknown names (and users who cannot log in) cost the same hash check as a real one: the login's
     time does not tell which names exist (bench/bench_login_timing.py measures it on real scrypt)."""
-    from annotator.domain import accounts
     from annotator.db import models
+    from annotator.domain import accounts
 
     add_user(app, "ann")
     with app.app_context():
@@ -472,8 +472,8 @@ def test_at_most_ten_active_tokens_per_user_with_a_clear_error(app):
 def select_tokens_of(session, name: str):
     from sqlalchemy import select
 
-    from annotator.domain import accounts
     from annotator.db.models import ApiToken
+    from annotator.domain import accounts
 
     return select(ApiToken).where(ApiToken.user_id == accounts.get_user(session, name).id).order_by(ApiToken.id)
 
@@ -481,8 +481,8 @@ def select_tokens_of(session, name: str):
 def test_a_token_with_an_expiry_stops_working_then_with_401(app, monkeypatch):
     from datetime import timedelta
 
-    from annotator.domain import accounts
     from annotator.db.models import utcnow
+    from annotator.domain import accounts
 
     add_user(app, "bot")
     runner = app.test_cli_runner()
@@ -509,8 +509,8 @@ def test_last_use_is_written_at_most_once_a_minute_per_token(app, monkeypatch):
 
     from sqlalchemy import event
 
-    from annotator.domain import accounts
     from annotator.db.models import utcnow
+    from annotator.domain import accounts
 
     add_user(app, "bot")
     with app.app_context():
@@ -695,10 +695,11 @@ def test_the_token_ceiling_holds_when_tokens_are_issued_at_the_same_moment(app):
     active tokens before any other had stored its own, and all twelve were issued."""
     import threading
 
-    from annotator.domain import accounts
-    from annotator.db.transactions import begin_write
-    from annotator.db.models import ApiToken, User
     from sqlalchemy import func, select
+
+    from annotator.db.models import ApiToken, User
+    from annotator.db.transactions import begin_write
+    from annotator.domain import accounts
 
     user_id = add_user(app, "ann")
     start = threading.Barrier(12)

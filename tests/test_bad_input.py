@@ -31,10 +31,10 @@ from hypothesis.control import currently_in_test_context
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from annotator.domain import projects
 from annotator.db import db
-from annotator.domain.dataset.ingest import IngestError, read_bytes
 from annotator.db.models import Article, Sentence
+from annotator.domain import projects
+from annotator.domain.dataset.ingest import IngestError, read_bytes
 
 from .conftest import make_app
 from .test_route_matrix import WRITE_CASES, Case, World, access_of, caller, find_rule, seed, url_for_rule

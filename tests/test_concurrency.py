@@ -20,11 +20,11 @@ from pathlib import Path
 import requests
 from sqlalchemy import func, select
 
+from annotator.db import db
+from annotator.db.models import Annotation, Article, AuditEntry, Project, Sentence, Span, User
 from annotator.domain import accounts, assignment, projects
 from annotator.domain.dataset import articles
-from annotator.db import db
 from annotator.domain.dataset.ingest import ArticleRecord
-from annotator.db.models import Annotation, Article, AuditEntry, Project, Sentence, Span, User
 
 from .conftest import make_app
 

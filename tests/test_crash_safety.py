@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from annotator.domain import projects
 from annotator.db import db
 from annotator.db.models import Article, Sentence
+from annotator.domain import projects
 from annotator.stats.segment import segment
 
 from .conftest import make_app
@@ -314,8 +314,8 @@ def test_big_import_killed_while_staging_leaves_nothing_visible_and_the_next_imp
 def test_big_file_failing_at_its_end_leaves_nothing_visible(database_uri, prepared, tmp_path):
     """A failure found only when publishing (an annotated article whose text would change) discards every staged chunk."""
     from annotator.domain import accounts, assignment
-    from annotator.domain.dataset import articles
     from annotator.domain.annotations import put_label
+    from annotator.domain.dataset import articles
     from annotator.domain.dataset.ingest import ArticleRecord
 
     with prepared.app_context():
@@ -348,8 +348,8 @@ EXPORT_SENTENCES = 30
 @pytest.fixture
 def exportable(database_uri, prepared):
     """The Crash project with EXPORT_ARTICLES articles of EXPORT_SENTENCES sentences (stored without segmenting, for speed)."""
-    from annotator.domain.dataset import articles
     from annotator.db.transactions import begin_write
+    from annotator.domain.dataset import articles
     from annotator.domain.dataset.ingest import ArticleRecord
 
     sentence = "The office said the rate rose by 3 percent. "

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from annotator.domain import accounts
 from annotator.db import db
 from annotator.db.models import User
+from annotator.domain import accounts
 
 from .conftest import Browser
 from .test_route_matrix import WRITE_CASES, Case, World, access_of, body_for, caller, find_rule, fingerprint, seed, url_for_rule

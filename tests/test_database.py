@@ -5,7 +5,7 @@ import json
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.exc import IntegrityError, DatabaseError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from annotator import create_app
 from annotator.db import db
@@ -202,8 +202,8 @@ def test_upgrading_to_project_members_keeps_everyone_where_they_were(database_ur
     """0004 on a database with work in it: annotators join the projects they worked on, reviewers every project."""
     from flask_migrate import upgrade
 
-    from annotator.domain import assignment, projects
     from annotator.db.models import ProjectMember
+    from annotator.domain import assignment, projects
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "x", "TESTING": True})
     with app.app_context():
@@ -308,7 +308,8 @@ def _fill_the_disk(app) -> None:
 
 @pytest.fixture
 def full_disk_world(tmp_path):
-    from tests.test_route_matrix import caller, seed as seed_world
+    from tests.test_route_matrix import caller
+    from tests.test_route_matrix import seed as seed_world
 
     from .conftest import make_app
 

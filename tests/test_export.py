@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from annotator.domain import accounts, labelschema, projects
-from annotator.domain.dataset import articles, export
-from annotator.domain.annotations import create_relation, create_span, put_label, write
 from annotator.db import db
-from annotator.db.transactions import begin_write
-from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.db.models import Article, Assignment, GoldLabel, GoldRelation, GoldSpan, Project, Sentence, Span
+from annotator.db.transactions import begin_write
+from annotator.domain import accounts, labelschema, projects
+from annotator.domain.annotations import create_relation, create_span, put_label, write
+from annotator.domain.dataset import articles, export
+from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import Browser, add_user
 

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import String, Text, select
 
-from annotator.stats import textcheck
 from annotator.db import db
 from annotator.db.models import Project
+from annotator.stats import textcheck
 
 from .conftest import make_app
 from .test_bad_input import row_counts as counts

@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import select
 
 import annotator.domain.annotations as annotations
+from annotator.db import db
+from annotator.db.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project, Span, User
+from annotator.db.transactions import begin_write
 from annotator.domain import gold
 from annotator.stats import gold as gold_rule
-from annotator.db import db
-from annotator.db.transactions import begin_write
-from annotator.db.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project, Span, User
 
 from .test_project_agreement import add_spans, seed
 
@@ -255,8 +255,8 @@ def test_stale_auto_span_is_removed_with_its_links(app):
 def test_refresh_article_by_article_gives_the_same_gold_and_stays_in_its_project(app):
     """The refresh goes through a project a batch of articles at a time (ranges of article ids): batches of one
     article must give what one batch gives, and a range that spans another project's articles must not touch them."""
-    from annotator.domain import projects
     from annotator.db.models import Article
+    from annotator.domain import projects
 
     ratings = [{"a": "CFS", "b": "CFS"}, {"a": "UFS", "b": "UFS"},  # article 0
                {"a": "NFS", "b": "NFS"},  # article 1: moved to another project below

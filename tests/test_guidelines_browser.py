@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from annotator.domain import projects
 from annotator.db import db
-from annotator.db.transactions import begin_write
 from annotator.db.models import GuidelineVersion
+from annotator.db.transactions import begin_write
+from annotator.domain import projects
 
 from .conftest import add_user, needs_chromium
 from .test_admin_browser import log_in

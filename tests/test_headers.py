@@ -13,10 +13,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from annotator.domain import accounts, throttle
-from annotator.db import models
-from annotator.db import db
+from annotator.db import db, models
 from annotator.db.models import LoginFailure, User
+from annotator.domain import accounts, throttle
 
 from .conftest import Browser, add_user, make_app
 from .test_route_matrix import BACKENDS, GET_CASES, ROLES, Case, caller, find_rule, seeded_app, url_for_rule

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.domain.dataset.foreign import utf16_to_code_points
 from annotator.db.models import Annotation, Article, AuditEntry, GoldLabel, Project, Relation, Sentence, Span, User
+from annotator.domain.dataset.foreign import utf16_to_code_points
 
 from .test_export import QUOTE, SOURCE, TEXT, build_project, read_jsonl, validate
 

@@ -163,13 +163,13 @@ def test_a_staged_import_is_seen_by_nothing_until_it_is_published(app, browser):
     """Chunks of a big import are committed but invisible: pages, API, export, assignment, agreement; publishing shows them at once."""
     from sqlalchemy import delete, func, select
 
-    from annotator.domain import accounts, assignment, projects
-    from annotator.domain.dataset import articles, export
-    from annotator.domain import project_agreement as pa
     from annotator.db import db
-    from annotator.db.transactions import begin_write
-    from annotator.domain.dataset.ingest import ArticleRecord
     from annotator.db.models import Article, StagedImport
+    from annotator.db.transactions import begin_write
+    from annotator.domain import accounts, assignment, projects
+    from annotator.domain import project_agreement as pa
+    from annotator.domain.dataset import articles, export
+    from annotator.domain.dataset.ingest import ArticleRecord
 
     from .conftest import add_user
 
@@ -224,11 +224,11 @@ def test_a_staged_import_is_seen_by_nothing_until_it_is_published(app, browser):
 def test_import_records_in_chunks_stores_the_whole_file_and_leaves_no_staging(app):
     from sqlalchemy import func, select
 
-    from annotator.domain.dataset import articles
-    from annotator.domain import projects
     from annotator.db import db
-    from annotator.domain.dataset.ingest import ArticleRecord
     from annotator.db.models import Article, Sentence, StagedImport
+    from annotator.domain import projects
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
     from annotator.stats.segment import segment
 
     records = [ArticleRecord(f"n{i}", f"T{i}", f"Story {i} begins. It goes on. It ends {i}.") for i in range(23)]
@@ -252,8 +252,8 @@ def test_abandoned_staged_imports_are_recognised():
     import socket
     from datetime import timedelta
 
-    from annotator.domain.dataset.articles import STALE_AFTER, abandoned
     from annotator.db.models import utcnow
+    from annotator.domain.dataset.articles import STALE_AFTER, abandoned
 
     now = utcnow()
     host = socket.gethostname()

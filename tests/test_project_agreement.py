@@ -11,13 +11,12 @@ import pytest
 from sqlalchemy import event, func, select
 
 import annotator.domain.annotations as annotations
-from annotator.stats import agreement as ag
-from annotator.domain import labelschema
-from annotator.domain import project_agreement as pa
-from annotator.domain import projects
 from annotator.db import db
-from annotator.db.transactions import begin_write
 from annotator.db.models import Annotation, Article, Assignment, CacheEntry, GoldLabel, Project, Relation, Sentence, Span, User
+from annotator.db.transactions import begin_write
+from annotator.domain import labelschema, projects
+from annotator.domain import project_agreement as pa
+from annotator.stats import agreement as ag
 
 from .conftest import make_app
 
@@ -591,9 +590,9 @@ def test_a_span_across_sentences_is_one_dispute_and_one_span(app):
 def test_articles_imported_after_the_figures_were_cached_are_counted(app):
     """Found walking the app: after uploading more articles the agreement page kept the old
     sentence count ("20 of 231 sentences labelled") until someone saved a label; an import makes new figures."""
+    from annotator.db.models import Project
     from annotator.domain.dataset.articles import store_articles
     from annotator.domain.dataset.ingest import ArticleRecord
-    from annotator.db.models import Project
 
     seeded = seed(app, [{"ann": "CFS", "ben": "NFS"}, {"ann": "NFS", "ben": "NFS"}], name="Harbour")
     with app.app_context():

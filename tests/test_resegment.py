@@ -5,12 +5,12 @@ import pytest
 from sqlalchemy import func, select
 
 import annotator.domain.annotations as annotations
+from annotator.db import db
+from annotator.db.models import Annotation, Article, Assignment, AuditEntry, GoldLabel, Sentence, Span
+from annotator.db.transactions import begin_write
 from annotator.domain import accounts, assignment, projects, resegment
 from annotator.domain.dataset import articles
-from annotator.db import db
-from annotator.db.transactions import begin_write
 from annotator.domain.dataset.ingest import ArticleRecord
-from annotator.db.models import Annotation, Article, Assignment, AuditEntry, GoldLabel, Sentence, Span
 
 TEXT = (
     "The cost rose to $1.2bn 👍🏽 last year. "

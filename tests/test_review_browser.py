@@ -123,11 +123,11 @@ SELECT_IN_SENTENCE = """([needle, nth]) => {
 
 def test_reviewer_marks_gold_spans_by_selecting_text_with_code_point_offsets(app, server, chromium):
     """An emoji (two UTF-16 units, one code point) before the spans: the stored offsets are code points."""
-    from annotator.domain.dataset import articles
-    from annotator.domain import projects
-    from annotator.db.transactions import begin_write
-    from annotator.domain.dataset.ingest import ArticleRecord
     from annotator.db.models import Annotation, Article, Sentence, User
+    from annotator.db.transactions import begin_write
+    from annotator.domain import projects
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
 
     text = ("Harbour fees 🚢 rise again. The mayor 🙂 said “fees will 📈 double by May” at noon on Friday. "
             "Ferries still run daily.")

@@ -7,10 +7,10 @@ import re
 import pytest
 from sqlalchemy import select
 
-from annotator.domain import project_agreement as pa
-from annotator.web import review
 from annotator.db import db
 from annotator.db.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project
+from annotator.domain import project_agreement as pa
+from annotator.web import review
 
 from .conftest import Browser, add_member, add_user
 from .test_project_agreement import add_spans, random_ratings, seed

@@ -32,14 +32,13 @@ from typing import Any, Callable, Iterator
 import pytest
 from sqlalchemy import select, text
 
-from annotator.domain import accounts, assignment, projects, resegment
-from annotator.domain.dataset import articles
 from annotator import create_app
-from annotator.db import models
-from annotator.domain.annotations import create_relation, create_span, put_label, write
-from annotator.db import db
-from annotator.domain.dataset.ingest import ArticleRecord
+from annotator.db import db, models
 from annotator.db.models import Article, Sentence, User
+from annotator.domain import accounts, assignment, projects, resegment
+from annotator.domain.annotations import create_relation, create_span, put_label, write
+from annotator.domain.dataset import articles
+from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import Browser, fresh_database, make_app
 

@@ -24,9 +24,9 @@ import pytest
 from sqlalchemy import delete, select
 
 from annotator import config
-from annotator.domain import project_agreement as pa
 from annotator.db import db
 from annotator.db.models import CacheEntry, LoginFailure, Project
+from annotator.domain import project_agreement as pa
 
 from .conftest import Browser, add_user, make_app
 from .test_route_matrix import caller, seed

@@ -9,8 +9,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from annotator.stats.attribution import suggest
 from annotator.cli.suggest import suggest_group
+from annotator.stats.attribution import suggest
 
 ARTICLE = "Bridge to reopen\n“We are nearly there,” the engineer said. Dr. Ola Ek said the cost had doubled.\n"
 

@@ -21,7 +21,7 @@ import pytest
 
 from annotator.domain import markdown
 
-from .test_route_matrix import BACKENDS, GET_CASES, ROLES, Content, Case, caller, find_rule, seeded_app, url_for_rule
+from .test_route_matrix import BACKENDS, GET_CASES, ROLES, Case, Content, caller, find_rule, seeded_app, url_for_rule
 
 SCRIPT = '<script>window.__xss="script";alert(1)</script>'
 IMG = "<img src=x onerror=\"window.__xss='img';alert(2)\">"

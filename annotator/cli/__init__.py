@@ -14,13 +14,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from annotator.domain import accounts, assignment, labelschema, projects
-from annotator.domain.dataset import articles
 from annotator import create_app
-from annotator.stats import textcheck
 from annotator.db import db
 from annotator.db.transactions import transaction
+from annotator.domain import accounts, assignment, labelschema, projects
+from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import IngestError, decode, expand_paths, read_path
+from annotator.stats import textcheck
 from annotator.stats.segment import segment
 
 DEMO_PROJECT = "Demo: check-worthy claims"
@@ -583,10 +583,8 @@ def _set_up_demo() -> list[str | None]:
     return passwords
 
 
-from annotator.cli.dataset import DATASET_COMMANDS  # noqa: E402  (export, import-annotations)
-
 from annotator.cli.agreement import AGREEMENT_COMMANDS  # noqa: E402  (agreement)
-
+from annotator.cli.dataset import DATASET_COMMANDS  # noqa: E402  (export, import-annotations)
 from annotator.cli.suggest import SUGGEST_COMMANDS  # noqa: E402  (suggest text)
 
 COMMANDS = (

@@ -12,9 +12,9 @@ from typing import Any, Iterable
 import click
 from flask.cli import with_appcontext
 
+from annotator.db import db
 from annotator.domain import project_agreement as pa
 from annotator.domain import projects
-from annotator.db import db
 
 COEFFICIENTS = (
     ("percent_agreement", "Percent agreement"),

@@ -22,10 +22,10 @@ from typing import IO, Iterable
 import click
 from flask.cli import with_appcontext
 
-from annotator.domain.dataset import export, foreign, import_annotations
-from annotator.domain import gold, projects
 from annotator.db import db
 from annotator.db.transactions import begin_write
+from annotator.domain import gold, projects
+from annotator.domain.dataset import export, foreign, import_annotations
 
 
 def _fail(message: str) -> None:

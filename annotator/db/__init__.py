@@ -4,7 +4,6 @@ The write-transaction rule is annotator.db.transactions.
 """
 from __future__ import annotations
 
-
 from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy

@@ -11,9 +11,6 @@ from typing import Any
 
 from flask_login import UserMixin
 from sqlalchemy import (
-    event,
-    or_,
-    select,
     JSON,
     Boolean,
     CheckConstraint,
@@ -25,9 +22,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    or_,
+    select,
 )
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, with_loader_criteria
+from sqlalchemy.types import TypeDecorator
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from annotator.db import db

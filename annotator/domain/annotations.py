@@ -35,9 +35,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
-from annotator.domain import labelschema, projects
-from annotator.db.transactions import DISK_FULL_MESSAGE, log_disk_full, run_write
 from annotator.db.models import Annotation, Article, Assignment, AuditEntry, Project, Relation, Sentence, Span, User, new_uid, utcnow
+from annotator.db.transactions import DISK_FULL_MESSAGE, log_disk_full, run_write
+from annotator.domain import labelschema, projects
 
 # Client-generated ids for spans and relations (a uuid4 hex fits).
 UID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")

@@ -45,10 +45,23 @@ import numpy as np
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from annotator.db.models import (
+    Annotation,
+    Article,
+    AuditEntry,
+    CacheEntry,
+    GoldLabel,
+    GoldRelation,
+    GoldSpan,
+    Project,
+    Relation,
+    Sentence,
+    Span,
+    User,
+)
+from annotator.db.transactions import begin_write, writer_queue
 from annotator.domain import labelschema
 from annotator.domain import project_agreement as pa
-from annotator.db.transactions import begin_write, writer_queue
-from annotator.db.models import Annotation, Article, AuditEntry, CacheEntry, GoldLabel, GoldRelation, GoldSpan, Project, Relation, Sentence, Span, User
 from annotator.domain.projects import bump_revision
 from annotator.stats.gold import AUTO_PROVENANCE, PROVENANCE_CODES, auto_gold_labels
 

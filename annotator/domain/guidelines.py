@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from annotator.domain.markdown import render
 from annotator.db.models import Annotation, Article, GuidelineVersion, Project, Sentence, User
+from annotator.domain.markdown import render
 
 __all__ = ["guidelines_notice", "versions", "get_version", "version_counts", "labels_by_version", "render"]
 

@@ -44,11 +44,11 @@ from sqlalchemy import BigInteger, String, case, cast, delete, func, insert, lit
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from annotator.stats import agreement as ag
-from annotator.domain import labelschema
-from annotator.stats import gold as gold_rules
-from annotator.db.transactions import begin_write, writer_queue
 from annotator.db.models import Annotation, Article, CacheEntry, GoldLabel, Project, Relation, Sentence, Span, User, visible_articles
+from annotator.db.transactions import begin_write, writer_queue
+from annotator.domain import labelschema
+from annotator.stats import agreement as ag
+from annotator.stats import gold as gold_rules
 
 # Bump when the shape or the meaning of the cached figures changes: old entries then miss.
 FORMAT = 4

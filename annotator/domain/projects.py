@@ -6,9 +6,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from annotator.domain import labelschema
 from annotator.db.models import Annotation, Article, GuidelineVersion, Project, ProjectMember, Sentence, User, utcnow
-
+from annotator.domain import labelschema
 
 MAX_ID = 2**31  # ids are 32-bit integers on PostgreSQL: a larger number names no project
 MAX_ANNOTATORS_PER_ARTICLE = 50  # the admin form and the CLI allow no more

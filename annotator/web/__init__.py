@@ -1,15 +1,13 @@
-"""Registers the blueprints: one per concern."""
+"""The web layer: one blueprint per concern, registered here (Flask only; the work is in annotator.domain)."""
 from __future__ import annotations
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from annotator.web import home as main
+    """Register the blueprints (imported here, so `import annotator.web.security` stays light)."""
+    from annotator.web import admin, annotate, api, downloads, home, review
 
-    app.register_blueprint(main.bp)
-    from annotator.web.downloads import bp as exports_bp; app.register_blueprint(exports_bp)  # noqa: E702
-    from annotator.web.annotate import bp as annotate_bp; app.register_blueprint(annotate_bp)  # noqa: E702
-    from annotator.web.api import bp as api_bp; app.register_blueprint(api_bp)  # noqa: E702
-    from annotator.web.admin import register as register_admin; register_admin(app)  # noqa: E702  (admin + segmentation)
-    from annotator.web.review import bp as review_bp; app.register_blueprint(review_bp)  # noqa: E702  (agreement, queue, adjudication)
+    for blueprint in (home.bp, downloads.bp, annotate.bp, api.bp, review.bp):
+        app.register_blueprint(blueprint)
+    admin.register(app)  # admin pages + the segmentation pages reviewers share

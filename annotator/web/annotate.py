@@ -12,9 +12,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from annotator.domain import guidelines, markdown, progress
 from annotator.db import db
 from annotator.db.models import Article, Assignment, Project
+from annotator.domain import guidelines, markdown, progress
 from annotator.web.security import roles_required
 
 bp = Blueprint("annotate", __name__)

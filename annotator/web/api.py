@@ -14,9 +14,21 @@ from flask import Blueprint, Response, request
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from annotator.domain.annotations import AnnotationError, article_payload, create_relation, create_span, delete_label, delete_relation, delete_span, put_label, readable_article, update_span, write
-from annotator.stats import textcheck
 from annotator.db import db
+from annotator.domain.annotations import (
+    AnnotationError,
+    article_payload,
+    create_relation,
+    create_span,
+    delete_label,
+    delete_relation,
+    delete_span,
+    put_label,
+    readable_article,
+    update_span,
+    write,
+)
+from annotator.stats import textcheck
 from annotator.web.security import json_error, login_required, public, roles_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")

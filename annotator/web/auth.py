@@ -9,10 +9,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from annotator.domain import accounts, throttle
 from annotator.db import db
-from annotator.db.transactions import begin_write
 from annotator.db.models import User, utcnow
+from annotator.db.transactions import begin_write
+from annotator.domain import accounts, throttle
 from annotator.web.security import bearer_token, json_error, public, wants_json
 
 bp = Blueprint("auth", __name__)

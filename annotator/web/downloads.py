@@ -5,10 +5,10 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, request, stream_with_context
 
-from annotator.domain.dataset import export
-from annotator.domain import gold
 from annotator.db import db
 from annotator.db.models import Project
+from annotator.domain import gold
+from annotator.domain.dataset import export
 from annotator.web.security import json_error, may_open_project, not_your_project, roles_required
 
 bp = Blueprint("exports", __name__)

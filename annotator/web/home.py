@@ -5,8 +5,8 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from annotator.domain import progress, projects
 from annotator.db import db
+from annotator.domain import progress, projects
 from annotator.web.security import login_required, public
 
 bp = Blueprint("main", __name__)

@@ -19,11 +19,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from wtforms import HiddenField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
+from annotator.db import db
+from annotator.db.models import Article, Sentence
+from annotator.db.transactions import begin_write, disk_full
 from annotator.domain import gold, labelschema, progress, projects
 from annotator.domain import project_agreement as pa
-from annotator.db import db
-from annotator.db.transactions import begin_write, disk_full
-from annotator.db.models import Article, Sentence
 from annotator.stats.gold import HUMAN_PROVENANCE
 from annotator.web.security import page_arg, require_project, roles_required
 

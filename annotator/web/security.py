@@ -185,8 +185,8 @@ def not_your_project(project_id: int) -> str:
 
 def may_open_project(project_id: int) -> bool:
     """Admins open every project; reviewers only those they are members of (checked before anything of it is read)."""
-    from annotator.domain import projects
     from annotator.db import db
+    from annotator.domain import projects
 
     return projects.can_open(db.session, current_user, project_id)
 
@@ -305,8 +305,8 @@ def init_app(app: Flask) -> None:
         unsafe = request.method in UNSAFE_METHODS
         token = bearer_token()
         if token is not None:
-            from annotator.domain import accounts
             from annotator.db import db
+            from annotator.domain import accounts
 
             try:
                 user = g.api_token_user = accounts.user_for_token(db.session, token)  # auth's request loader reuses it

@@ -21,9 +21,9 @@ from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from annotator.db.models import Annotation, Article, CacheEntry, Project, Sentence, Span, StagedImport, utcnow
 from annotator.db.transactions import begin_write, checkpoint, writer_queue
 from annotator.domain.dataset.ingest import ArticleRecord, IngestError
-from annotator.db.models import Annotation, Article, CacheEntry, Project, Sentence, Span, StagedImport, utcnow
 from annotator.stats.segment import segment
 
 OnDuplicate = Literal["skip", "update", "error"]

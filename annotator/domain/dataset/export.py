@@ -63,12 +63,26 @@ from sqlalchemy import String, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from annotator.domain import labelschema
+
 try:  # optional: the export is about 6x faster to serialise with it
     import orjson
 except ImportError:  # pragma: no cover
     orjson = None  # type: ignore[assignment]
 
-from annotator.db.models import Annotation, Article, GoldLabel, GoldRelation, GoldSpan, Project, ProjectMember, Relation, Sentence, Span, User, visible_articles
+from annotator.db.models import (
+    Annotation,
+    Article,
+    GoldLabel,
+    GoldRelation,
+    GoldSpan,
+    Project,
+    ProjectMember,
+    Relation,
+    Sentence,
+    Span,
+    User,
+    visible_articles,
+)
 
 UNITS = ("article", "sentence")
 DEFAULT_UNIT = "sentence"

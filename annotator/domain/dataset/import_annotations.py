@@ -34,11 +34,26 @@ from typing import Any, Iterable, Literal
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from annotator.db.models import (
+    GOLD_PROVENANCE,
+    Annotation,
+    Article,
+    AuditEntry,
+    GoldLabel,
+    GoldRelation,
+    GoldSpan,
+    Project,
+    Relation,
+    Sentence,
+    Span,
+    User,
+    new_uid,
+    utcnow,
+)
 from annotator.domain import accounts
 from annotator.domain.annotations import AnnotationError, check_label, check_relation, check_span
 from annotator.domain.dataset.articles import sha256
 from annotator.domain.dataset.ingest import IngestError, _unstorable
-from annotator.db.models import GOLD_PROVENANCE, Annotation, Article, AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project, Relation, Sentence, Span, User, new_uid, utcnow
 from annotator.domain.projects import bump_revision
 from annotator.stats.segment import segment
 

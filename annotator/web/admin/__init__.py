@@ -14,8 +14,8 @@ from flask import Blueprint, Flask, abort, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from annotator.db import db
-from annotator.db.transactions import transaction
 from annotator.db.models import Project
+from annotator.db.transactions import transaction
 from annotator.web.security import json_error, wants_json
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -58,7 +58,7 @@ def _too_large(exc: RequestEntityTooLarge):
 
 bp.register_error_handler(RequestEntityTooLarge, _too_large)
 
-from annotator.web.admin import assignments, guidelines, members, projects, progress, segmentation, uploads, users  # noqa: E402,F401  (routes)
+from annotator.web.admin import assignments, guidelines, members, progress, projects, segmentation, uploads, users  # noqa: E402,F401  (routes)
 
 
 def register(app: Flask) -> None:

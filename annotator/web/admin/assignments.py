@@ -4,13 +4,13 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from annotator.domain import assignment
-from annotator.domain import projects as project_ops
 from annotator.db import db
 from annotator.db.models import Article, Assignment, User
-from annotator.web.security import page_arg, roles_required
+from annotator.domain import assignment
+from annotator.domain import projects as project_ops
 from annotator.web.admin import bp, project_or_404, write
 from annotator.web.admin.forms import ActionForm, ArticleAnnotatorsForm, BalanceForm, choice
+from annotator.web.security import page_arg, roles_required
 
 ARTICLES_PER_PAGE = 50
 

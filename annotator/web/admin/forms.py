@@ -8,10 +8,10 @@ from wtforms import IntegerField as _IntegerField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from annotator.domain import accounts, labelschema, projects
-from annotator.stats.textcheck import MAX_DB_INT
-from annotator.domain.dataset.articles import ON_DUPLICATE
 from annotator.db.models import ROLES
+from annotator.domain import accounts, labelschema, projects
+from annotator.domain.dataset.articles import ON_DUPLICATE
+from annotator.stats.textcheck import MAX_DB_INT
 
 try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice; older versions only have tuples
     from wtforms.fields.choices import SelectChoice as choice

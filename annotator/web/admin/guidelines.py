@@ -4,12 +4,12 @@ from __future__ import annotations
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from annotator.db import db
 from annotator.domain import guidelines as guideline_ops
 from annotator.domain import projects as project_ops
-from annotator.db import db
-from annotator.web.security import json_error, page_arg, roles_required
 from annotator.web.admin import bp, project_or_404, write
 from annotator.web.admin.forms import GuidelinesForm
+from annotator.web.security import json_error, page_arg, roles_required
 
 MAX_PREVIEW_CHARS = 200_000
 LABELS_PER_PAGE = 100

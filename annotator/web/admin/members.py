@@ -6,12 +6,12 @@ import shlex
 from flask import abort, flash, redirect, render_template, url_for
 from sqlalchemy import func, select
 
-from annotator.domain import projects as project_ops
 from annotator.db import db
 from annotator.db.models import Article, Assignment, ProjectMember, User
-from annotator.web.security import roles_required
+from annotator.domain import projects as project_ops
 from annotator.web.admin import bp, form_status, project_or_404, write
 from annotator.web.admin.forms import ActionForm, MembersForm, choice
+from annotator.web.security import roles_required
 
 
 def _candidates(project_id: int) -> list[User]:

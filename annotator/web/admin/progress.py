@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import render_template
 from sqlalchemy import func, select
 
-from annotator.domain import progress as queries
 from annotator.db import db
 from annotator.db.models import Article
-from annotator.web.security import page_arg, roles_required
+from annotator.domain import progress as queries
 from annotator.web.admin import bp, project_or_404
+from annotator.web.security import page_arg, roles_required
 
 ARTICLES_PER_PAGE = 50
 

@@ -8,14 +8,14 @@ from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from annotator.db import db
+from annotator.db.models import Article, CacheEntry, Project, Sentence
 from annotator.domain import labelschema, progress
 from annotator.domain import projects as project_ops
-from annotator.db import db
 from annotator.domain.dataset.ingest import IngestError, decode
-from annotator.db.models import Article, CacheEntry, Project, Sentence
-from annotator.web.security import roles_required
 from annotator.web.admin import bp, form_status, project_or_404, write
 from annotator.web.admin.forms import EditProjectForm, ProjectForm
+from annotator.web.security import roles_required
 
 # Where the reviewer pages show agreement; linked only when that page exists.
 AGREEMENT_ENDPOINT = "review.agreement"

@@ -7,13 +7,13 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from annotator.domain import resegment
 from annotator.db import db
-from annotator.db.transactions import begin_write
 from annotator.db.models import Annotation, Article, AuditEntry, GoldLabel, Project, Sentence, User
-from annotator.web.security import may_open_project, page_arg, require_project, roles_required
+from annotator.db.transactions import begin_write
+from annotator.domain import resegment
 from annotator.web.admin import project_or_404, segmentation_bp
 from annotator.web.admin.forms import ActionForm, MergeForm, SplitForm
+from annotator.web.security import may_open_project, page_arg, require_project, roles_required
 
 EDITORS = ("admin", "reviewer")
 ARTICLES_PER_PAGE = 100

@@ -5,12 +5,12 @@ from pathlib import PurePath
 
 from flask import render_template
 
-from annotator.domain.dataset import articles
 from annotator.db import db
+from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import IngestError, read_bytes
-from annotator.web.security import roles_required
 from annotator.web.admin import bp, form_status, project_or_404
 from annotator.web.admin.forms import UploadForm
+from annotator.web.security import roles_required
 
 
 def import_files(project, files, on_duplicate: str) -> list[dict]:  # noqa: ANN001

@@ -4,12 +4,12 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from sqlalchemy import func, select
 
-from annotator.domain import accounts
 from annotator.db import db
 from annotator.db.models import ApiToken, Assignment, User, utcnow
-from annotator.web.security import roles_required
+from annotator.domain import accounts
 from annotator.web.admin import bp, form_status, write
 from annotator.web.admin.forms import ActionForm, PasswordForm, RoleForm, TokenForm, UserCreateForm
+from annotator.web.security import roles_required
 
 
 def user_or_404(user_id: int) -> User:
