@@ -35,6 +35,10 @@ from annotator.db import db
 ROLES = ("admin", "reviewer", "annotator")
 ASSIGNMENT_STATUSES = ("assigned", "in_progress", "done")
 GOLD_PROVENANCE = ("unanimous", "majority", "adjudicated", "imported")
+# Where an annotator's label, span or relation came from: made by hand, or a suggestion they accepted.
+ORIGINS = ("manual", "suggested")
+SUGGESTION_KINDS = ("label", "span", "relation")
+DECISIONS = ("accepted", "rejected")
 # scrypt: werkzeug's current default, a memory-hard algorithm.
 PASSWORD_METHOD = "scrypt"
 
@@ -158,6 +162,8 @@ class Project(db.Model):
     # Goes up on every annotation write: caches (agreement) are keyed by it, so
     # every worker and host sees the same invalidation.
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    # Annotators see suggestions only where the admin turned them on (off keeps a blind, unassisted study possible).
+    suggestions_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     articles: Mapped[list["Article"]] = relationship(back_populates="project", cascade="all, delete-orphan", passive_deletes=True)
@@ -304,6 +310,10 @@ class Annotation(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # Set when segmentation changed under the label and it must be looked at again.
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "suggested" when the annotator accepted a suggestion (and did not change it since), with the suggester's name and version
+    origin: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
+    suggester: Mapped[str | None] = mapped_column(String(100))
+    suggester_version: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     sentence: Mapped[Sentence] = relationship()
@@ -327,6 +337,10 @@ class Span(db.Model):
     label: Mapped[str] = mapped_column(String(64))
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
+    # "suggested" when the annotator accepted a suggestion (and did not change it since), with the suggester's name and version
+    origin: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
+    suggester: Mapped[str | None] = mapped_column(String(100))
+    suggester_version: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -351,6 +365,10 @@ class Relation(db.Model):
     type: Mapped[str] = mapped_column(String(64))
     from_span_id: Mapped[int] = mapped_column(ForeignKey("spans.id", ondelete="CASCADE"), index=True)
     to_span_id: Mapped[int] = mapped_column(ForeignKey("spans.id", ondelete="CASCADE"), index=True)
+    # "suggested" when the annotator accepted a suggestion (and did not change it since), with the suggester's name and version
+    origin: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
+    suggester: Mapped[str | None] = mapped_column(String(100))
+    suggester_version: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     from_span: Mapped[Span] = relationship(foreign_keys=[from_span_id])
@@ -414,6 +432,67 @@ class GoldRelation(db.Model):
 
     from_span: Mapped[GoldSpan] = relationship(foreign_keys=[from_span_id])
     to_span: Mapped[GoldSpan] = relationship(foreign_keys=[to_span_id])
+
+
+class Suggestion(db.Model):
+    """A label, span or link a suggester proposes for an article: nobody's annotation until an annotator accepts it.
+
+    Suggestions belong to the article, not to a person; each annotator's accept / reject is a
+    SuggestionDecision of their own, so no one sees what another annotator did with them.
+    A span suggestion's `uid` is what relation suggestions name in from_uid / to_uid.
+    """
+
+    __tablename__ = "suggestions"
+    __table_args__ = (
+        UniqueConstraint("article_id", "uid"),
+        CheckConstraint(_in("kind", SUGGESTION_KINDS), name="kind"),
+        CheckConstraint("score >= 0 AND score <= 1", name="score"),
+        CheckConstraint("kind <> 'span' OR (start IS NOT NULL AND 0 <= start AND start < \"end\")", name="span_offsets"),
+        CheckConstraint("kind <> 'label' OR sentence_id IS NOT NULL", name="label_sentence"),
+        CheckConstraint("kind <> 'relation' OR (from_uid IS NOT NULL AND to_uid IS NOT NULL)", name="relation_ends"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(64))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    suggester: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(64))  # the sentence label, the span label, or the relation type
+    sentence_id: Mapped[int | None] = mapped_column(ForeignKey("sentences.id", ondelete="CASCADE"), index=True)
+    start: Mapped[int | None] = mapped_column(Integer)
+    end: Mapped[int | None] = mapped_column(Integer)
+    from_uid: Mapped[str | None] = mapped_column(String(64))
+    to_uid: Mapped[str | None] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SuggestionDecision(db.Model):
+    """One annotator's answer to one suggestion: accepted (it became their annotation) or rejected."""
+
+    __tablename__ = "suggestion_decisions"
+    __table_args__ = (CheckConstraint(_in("decision", DECISIONS), name="decision"),)
+
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SuggesterModel(db.Model):
+    """A model a project trained on its own labels (the claim-label suggester), as a JSON document: never a pickle."""
+
+    __tablename__ = "suggester_models"
+    __table_args__ = (UniqueConstraint("project_id", "name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    trained_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class AuditEntry(db.Model):
