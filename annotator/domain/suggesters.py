@@ -1,0 +1,97 @@
+"""The suggesters a project runs, and running them over articles.
+
+Built in: the attribution rules (annotator.stats.attribution: QUOTE / SOURCE / CUE spans and
+attributed_to links). A package adds its own through the `annotator.suggesters` entry-point
+group: each entry point names a callable that returns an object with `name`, `version` and
+`propose(text, sentences) -> Proposal` (sentences as (start, end) code-point offsets).
+"""
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any, Callable, Iterable, Protocol, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from annotator.db.models import Article, Project, Sentence
+from annotator.domain import suggestions
+from annotator.domain.suggestions import Proposal
+from annotator.stats import attribution
+
+ENTRY_POINT_GROUP = "annotator.suggesters"
+
+
+class Suggester(Protocol):
+    name: str
+    version: str
+
+    def propose(self, text: str, sentences: Sequence[tuple[int, int]]) -> Proposal: ...
+
+
+class AttributionRules:
+    """The built-in attribution suggester."""
+
+    name = attribution.NAME
+    version = attribution.VERSION
+
+    def propose(self, text: str, sentences: Sequence[tuple[int, int]]) -> Proposal:
+        found = attribution.suggest(text, sentences)
+        return Proposal(
+            self.name, self.version,
+            spans=[(s.id, s.label, s.start, s.end, s.score) for s in found.spans],
+            relations=[(r.type, r.quote, r.source, r.score) for r in found.relations],
+        )
+
+
+def installed() -> list[Suggester]:
+    """The built-in suggester, then those packages add through the entry-point group (sorted by name)."""
+    found: list[Suggester] = [AttributionRules()]
+    for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
+        found.append(point.load()())
+    return found
+
+
+def run(
+    session: Session,
+    project_id: int,
+    article_ids: Iterable[int] | None = None,
+    suggesters: Sequence[Suggester] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Compute and store suggestions for the project's articles (or only these); returns counts.
+
+    One transaction per article batch is the caller's choice: this function only reads and
+    stores through `suggestions.store`, so the caller wraps it in a write transaction.
+    """
+    schema = session.execute(select(Project.label_schema).where(Project.id == project_id)).scalar_one()
+    chosen = select(Article.id, Article.text).where(Article.project_id == project_id).order_by(Article.id)
+    if article_ids is not None:
+        chosen = chosen.where(Article.id.in_(list(article_ids)))
+    articles = session.execute(chosen).all()
+    suggesters = list(suggesters) if suggesters is not None else installed()
+    sentences = _sentences(session, [a for a, _ in articles])
+    counts = {"articles": 0, "suggestions": 0, "new": 0}
+    for done, (article_id, text) in enumerate(articles, 1):
+        ids, bounds = sentences.get(article_id, ([], []))
+        for suggester in suggesters:
+            rows = suggestions.rows_for(suggester.propose(text, bounds), article_id, len(text), schema, ids)
+            counts["new"] += suggestions.store(session, article_id, f"{suggester.name}", rows)
+            counts["suggestions"] += len(rows)
+        counts["articles"] += 1
+        if progress:
+            progress(done, len(articles))
+    return counts
+
+
+def _sentences(session: Session, article_ids: list[int]) -> dict[int, tuple[list[int], list[tuple[int, int]]]]:
+    out: dict[int, tuple[list[int], list[tuple[int, int]]]] = {}
+    for chunk in (article_ids[i:i + 500] for i in range(0, len(article_ids), 500)):
+        rows = session.execute(
+            select(Sentence.article_id, Sentence.id, Sentence.start, Sentence.end)
+            .where(Sentence.article_id.in_(chunk)).order_by(Sentence.article_id, Sentence.index)
+        )
+        for article_id, sid, start, end in rows:
+            ids, bounds = out.setdefault(article_id, ([], []))
+            ids.append(sid)
+            bounds.append((start, end))
+    return out
