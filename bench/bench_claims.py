@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from machine import describe, report  # noqa: E402
 
-from annotator.segment import segment  # noqa: E402
 from annotator.stats.claims import (  # noqa: E402
     CLASSIFIER,
     FEATURES,
@@ -39,6 +38,7 @@ from annotator.stats.claims import (  # noqa: E402
     cross_validate,
     train,
 )
+from annotator.stats.segment import segment  # noqa: E402
 from tests.claims_data import articles  # noqa: E402
 
 SEED = 20261205
