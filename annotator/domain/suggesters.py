@@ -14,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, Project, Sentence
-from annotator.domain import suggestions
+from annotator.domain import claim_training, suggestions
 from annotator.domain.suggestions import Proposal
-from annotator.stats import attribution
+from annotator.stats import attribution, claims
 
 ENTRY_POINT_GROUP = "annotator.suggesters"
+CLAIM_THRESHOLD = 0.5  # a claim label is suggested only when the model gives it at least this probability
 
 
 class Suggester(Protocol):
@@ -41,6 +42,28 @@ class AttributionRules:
             spans=[(s.id, s.label, s.start, s.end, s.score) for s in found.spans],
             relations=[(r.type, r.quote, r.source, r.score) for r in found.relations],
         )
+
+
+class TrainedClaims:
+    """The project's claim-label model (annotator suggest train): one label per sentence, with its probability."""
+
+    def __init__(self, model: claims.ClaimModel, threshold: float = CLAIM_THRESHOLD):
+        self.model, self.threshold = model, threshold
+        self.name, self.version = model.name, model.version
+
+    def propose(self, text: str, sentences: Sequence[tuple[int, int]]) -> Proposal:
+        predicted = self.model.predict([text[a:b] for a, b in sentences]) if sentences else []
+        labels = [(i, label, score) for i, (label, score) in enumerate(predicted) if score >= self.threshold]
+        return Proposal(self.name, self.version, labels=labels)
+
+
+def for_project(session: Session, project_id: int) -> list[Suggester]:
+    """What runs on a project: the installed suggesters, plus its trained claim model if it has one."""
+    found = installed()
+    trained = claim_training.latest(session, project_id)
+    if trained is not None:
+        found.append(TrainedClaims(trained[1]))
+    return found
 
 
 def installed() -> list[Suggester]:
@@ -68,7 +91,7 @@ def run(
     if article_ids is not None:
         chosen = chosen.where(Article.id.in_(list(article_ids)))
     articles = session.execute(chosen).all()
-    suggesters = list(suggesters) if suggesters is not None else installed()
+    suggesters = list(suggesters) if suggesters is not None else for_project(session, project_id)
     sentences = _sentences(session, [a for a, _ in articles])
     counts = {"articles": 0, "suggestions": 0, "new": 0}
     for done, (article_id, text) in enumerate(articles, 1):
