@@ -19,6 +19,7 @@ from annotator.domain.suggestions import Proposal
 from annotator.stats import attribution, claims
 
 ENTRY_POINT_GROUP = "annotator.suggesters"
+BATCH = 200  # articles stored together: a few statements per batch, memory of one batch
 CLAIM_THRESHOLD = 0.5  # a claim label is suggested only when the model gives it at least this probability
 
 
@@ -94,15 +95,19 @@ def run(
     suggesters = list(suggesters) if suggesters is not None else for_project(session, project_id)
     sentences = _sentences(session, [a for a, _ in articles])
     counts = {"articles": 0, "suggestions": 0, "new": 0}
-    for done, (article_id, text) in enumerate(articles, 1):
-        ids, bounds = sentences.get(article_id, ([], []))
+    for start in range(0, len(articles), BATCH):
+        batch = articles[start:start + BATCH]
         for suggester in suggesters:
-            rows = suggestions.rows_for(suggester.propose(text, bounds), article_id, len(text), schema, ids)
-            counts["new"] += suggestions.store(session, article_id, f"{suggester.name}", rows)
-            counts["suggestions"] += len(rows)
-        counts["articles"] += 1
+            rows = {
+                article_id: suggestions.rows_for(suggester.propose(text, sentences.get(article_id, ([], []))[1]), article_id, len(text),
+                                                 schema, sentences.get(article_id, ([], []))[0])
+                for article_id, text in batch
+            }
+            counts["new"] += suggestions.store_many(session, suggester.name, rows)
+            counts["suggestions"] += sum(len(r) for r in rows.values())
+        counts["articles"] += len(batch)
         if progress:
-            progress(done, len(articles))
+            progress(counts["articles"], len(articles))
     return counts
 
 

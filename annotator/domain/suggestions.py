@@ -22,6 +22,7 @@ from annotator.db.models import Annotation, Article, Relation, Sentence, Span, S
 from annotator.domain import annotations as ops
 from annotator.domain import labelschema
 
+_CHUNK = 500  # ids per IN (...), well under every database's limit
 SEPARATOR = "/"  # "name/version" is how a suggester is named in exports and on the command line
 
 
@@ -92,21 +93,31 @@ def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def store(session: Session, article_id: int, suggester: str, rows: list[dict[str, Any]]) -> int:
-    """Replace one suggester's suggestions for an article with `rows`; returns how many are new.
+    """Replace one suggester's suggestions for an article with `rows`; returns how many are new."""
+    return store_many(session, suggester, {article_id: rows})
 
-    Rows whose uid is already stored stay (with their decisions); the others of this suggester go.
-    Call inside a write transaction.
+
+def store_many(session: Session, suggester: str, rows_by_article: dict[int, list[dict[str, Any]]]) -> int:
+    """Replace one suggester's suggestions for these articles; returns how many are new.
+
+    Rows whose uid is already stored stay (with their decisions); the suggester's others on these
+    articles go. A few statements for the whole batch (Core executemany), so a run over a big
+    import costs little more than the suggester itself. Call inside a write transaction.
     """
-    stored = dict(session.execute(
-        select(Suggestion.uid, Suggestion.id).where(Suggestion.article_id == article_id, Suggestion.suggester == suggester)
-    ).all())
-    wanted = {row["uid"] for row in rows}
-    gone = [sid for uid, sid in stored.items() if uid not in wanted]
-    if gone:
-        session.execute(delete(Suggestion).where(Suggestion.id.in_(gone)))
-    new = [row for row in rows if row["uid"] not in stored]
+    table = Suggestion.__table__
+    stored: dict[tuple[int, str], int] = {}
+    ids = sorted(rows_by_article)
+    for chunk in (ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)):
+        stored.update({(a, u): i for a, u, i in session.execute(
+            select(table.c.article_id, table.c.uid, table.c.id).where(table.c.article_id.in_(chunk), table.c.suggester == suggester)
+        )})
+    wanted = {(a, row["uid"]) for a, rows in rows_by_article.items() for row in rows}
+    gone = [i for key, i in stored.items() if key not in wanted]
+    for chunk in (gone[i:i + _CHUNK] for i in range(0, len(gone), _CHUNK)):
+        session.execute(delete(table).where(table.c.id.in_(chunk)))
+    new = [row for a, rows in rows_by_article.items() for row in rows if (a, row["uid"]) not in stored]
     if new:
-        session.execute(insert(Suggestion), new)
+        session.execute(insert(table), new)
     return len(new)
 
 
