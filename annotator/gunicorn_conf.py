@@ -1,0 +1,76 @@
+"""gunicorn's settings for the app, inside the package so that a wheel carries them:
+
+    gunicorn -c python:annotator.gunicorn_conf 'annotator:create_app()'
+
+A checkout's ./gunicorn.conf.py imports this module, as gunicorn reads that file from its working directory.
+Options on the command line (or in GUNICORN_CMD_ARGS) win over these: `-w 5`, `-b 127.0.0.1:9000`.
+
+The master imports the app once and forks the workers from it (preload): they share the imported code's
+memory pages instead of each importing Flask, SQLAlchemy and NumPy, and start at once. A database
+connection must not cross that fork (the children would share its socket or SQLite file handle with the
+master and with each other), so the master never connects: create_app only builds the engine, which
+connects on first use; pre_fork and post_fork make sure of it whatever a later start-up step does.
+
+Timeout: gunicorn's default of 30 s per request. An upload of tens of thousands of articles can take
+longer: add `--timeout 300`, or import big files with `annotator import` (README, Deployment).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Mapping
+
+__all__ = ["bind", "workers", "preload_app", "pre_fork", "post_fork"]  # the settings, for `import *` in ./gunicorn.conf.py
+
+
+def worker_count(environ: Mapping[str, str], cores: int) -> int:
+    """WEB_CONCURRENCY if set (gunicorn's own default reads it too); else cores + 1 on SQLite, where writes
+    take turns on one lock so more workers only add contention, and 2 x cores + 1 on PostgreSQL
+    (gunicorn's suggested start: while a worker waits on the database server, another uses the core)."""
+    raw = environ.get("WEB_CONCURRENCY", "").strip()
+    if raw:
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 1000):
+            raise ValueError(f"WEB_CONCURRENCY must be a whole number of workers from 1 to 1000 (got {raw[:40]!r})")
+        return int(raw)
+    url = environ.get("DATABASE_URL", "").strip()
+    on_sqlite = not url or url.startswith("sqlite")
+    return cores + 1 if on_sqlite else 2 * cores + 1
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's or taskset's limit, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# Never on all interfaces by default, even when PORT is set (gunicorn's own default would then be 0.0.0.0):
+# a reverse proxy belongs in front (README, Deployment).
+bind = ["127.0.0.1:8000"]
+workers = worker_count(os.environ, _cores())
+preload_app = True
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """In the master, before each fork: close the connections its pools hold (none, unless a start-up step
+    used the database), so that none crosses the fork. Forgetting them in the child is not enough: the
+    child would still hold the socket or file, and SQLite keeps each open file's lock state per process."""
+    _each_engine(server, lambda engine: engine.dispose())
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In the new worker: forget the pools inherited from the master without closing their connections
+    (closing would end the master's too), SQLAlchemy's advice for os.fork, so the worker opens its own even
+    if the master had one checked out when it forked."""
+    _each_engine(server, lambda engine: engine.dispose(close=False))
+
+
+def _each_engine(server: Any, action: Callable[[Any], None]) -> None:
+    """`action` on every engine of the app the master loaded (preload); nothing when it loaded none."""
+    app = getattr(server.app, "callable", None)
+    extension = getattr(app, "extensions", {}).get("sqlalchemy")
+    if extension is None:
+        return
+    with app.app_context():
+        for engine in extension.engines.values():
+            action(engine)
