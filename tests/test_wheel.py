@@ -62,7 +62,8 @@ def test_wheel_contains_templates_static_and_migrations(wheel):
                  "annotator/static/js/annotate.js", "annotator/static/css/app.css", "annotator/static/favicon.svg",
                  "annotator/migrations/env.py", "annotator/migrations/alembic.ini", "annotator/migrations/script.py.mako",
                  "annotator/migrations/versions/0001_initial_schema.py",
-                 "annotator/demo/articles.jsonl", "annotator/openapi.json"):
+                 "annotator/demo/articles.jsonl", "annotator/openapi.json",
+                 "annotator/gunicorn_conf.py"):  # README's `gunicorn -c python:annotator.gunicorn_conf`
         assert must in names, must
     # every file of the three top-level folders, nothing left out and no caches
     for folder in APP_FOLDERS:
