@@ -1,4 +1,8 @@
-"""gunicorn for the benchmarks: the app on a free localhost port with N workers, started and stopped cleanly."""
+"""gunicorn for the benchmarks: the app on a free localhost port with N workers, started and stopped cleanly.
+
+With the settings a deployment uses (annotator/gunicorn_conf.py: the app preloaded in the master, the
+workers forked from it), so the figures are the production setup's; `-w` here wins over its worker rule.
+"""
 from __future__ import annotations
 
 import os
@@ -19,12 +23,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(database_uri: str, log: Path, workers: int = 4, extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
-    """Start gunicorn on the database and wait until every worker answers; (process, base URL). `extra`: more gunicorn options."""
+CONFIG = "python:annotator.gunicorn_conf"
+
+
+def start_server(database_uri: str, log: Path, workers: int = 4, extra: tuple[str, ...] = (),
+                 config: str = CONFIG) -> tuple[subprocess.Popen, str]:
+    """Start gunicorn on the database and wait until every worker answers; (process, base URL). `extra`: more
+    gunicorn options; `config`: another settings file or module."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_uri, "SECRET_KEY": "bench"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", *extra, "annotator:create_app()"],
+        [sys.executable, "-m", "gunicorn", "-c", config, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", *extra, "annotator:create_app()"],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
