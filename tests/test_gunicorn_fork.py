@@ -7,6 +7,9 @@ workers at once; then the process tree is read from /proc: which process holds w
 database (the SQLite file and its -wal/-shm, or a TCP socket to PostgreSQL, matched to its backend in
 pg_stat_activity), and whether two processes share one (the same socket, or for a file the same open
 file description, asked of the kernel with kcmp).
+
+Two lines of defence, each tested: create_app() opens no connection (so the master has none to hand
+on), and the hooks close or drop whatever a later start-up step might open in the master.
 """
 from __future__ import annotations
 
@@ -262,6 +265,26 @@ def test_the_packaged_settings_load_by_module_name_and_the_command_line_wins(tmp
     assert settings(WEB_CONCURRENCY="6")["workers"] == "6"
     overridden = settings("-w", "2", "-b", "127.0.0.1:9999", WEB_CONCURRENCY="6")
     assert overridden["workers"] == "2" and overridden["bind"] == "['127.0.0.1:9999']"
+
+
+LOAD_THE_APP = """
+import os, sys
+from annotator import create_app
+from tests.test_gunicorn_fork import database_handles
+
+app = create_app()
+print(len(database_handles(os.getpid(), sys.argv[1])))
+"""
+
+
+def test_loading_the_app_opens_no_connection(database_uri, tmp_path):
+    """What the master does with preload: create_app() alone, in a process of its own, holds nothing open on
+    the database (the engine connects on first use). The fork hooks are the second line, not the first."""
+    env = {**os.environ, "DATABASE_URL": database_uri, "SECRET_KEY": "fork-test", "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-c", LOAD_THE_APP, database_uri], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "0", run.stdout
 
 
 def test_no_connection_crosses_the_fork(database_uri, tmp_path):
