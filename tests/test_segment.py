@@ -1116,20 +1116,20 @@ def test_accuracy(name):
 
 
 def test_module_has_no_mutable_state_and_no_flask_or_pysbd():
-    """Load segment.py on its own (without the package) in a fresh interpreter
-    and check what it pulls in and what it keeps at module level."""
+    """Import the segmentation package in a fresh interpreter and check what it
+    pulls in and what each of its modules keeps at module level."""
     code = (
-        "import __future__, importlib.util, sys, re, types\n"
-        f"spec = importlib.util.spec_from_file_location('seg', {str(ROOT / 'annotator' / 'segment.py')!r})\n"
-        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
-        "m.segment('Hello. World.')\n"
+        "import __future__, importlib, pkgutil, sys, re, types\n"
+        "import annotator.stats.segment as pkg\n"
+        "pkg.segment('Hello. World.')\n"
         "assert 'flask' not in sys.modules and 'pysbd' not in sys.modules, 'heavy import'\n"
         "ok = (str, int, float, bytes, frozenset, tuple, type(None), re.Pattern,\n"
         "      types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type, __future__._Feature)\n"
-        "bad = [k for k, v in vars(m).items() if not k.startswith('__') and not isinstance(v, ok)]\n"
-        "assert not bad, bad\n"
+        "mods = [pkg] + [importlib.import_module(f'{pkg.__name__}.{m.name}') for m in pkgutil.iter_modules(pkg.__path__)]\n"
+        "bad = [(m.__name__, k) for m in mods for k, v in vars(m).items() if not k.startswith('__') and not isinstance(v, ok)]\n"
+        "assert len(mods) > 1 and not bad, bad\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert result.returncode == 0, result.stderr
 
 
@@ -1159,18 +1159,18 @@ _FAST_PATH_TEXT = st.lists(
 @settings(max_examples=500, deadline=None)
 @given(_FAST_PATH_TEXT)
 def test_fast_paths_agree_with_rules(line):
-    import annotator.stats.segment as seg
+    from annotator.stats.segment import context, decide, rules, sentences
 
     if not line.strip() or any(c in line for c in "\n\r"):
         return
-    ctx = seg._Text([line])
-    for cut in sorted(ctx.sx_set.union(seg._candidates(ctx.text))):
+    ctx = context._Text([line])
+    for cut in sorted(ctx.sx_set.union(sentences._candidates(ctx.text))):
         sx = cut in ctx.sx_set
-        assert seg._decide(ctx, cut, 0) == seg._decide_by_rules(ctx, cut, 0, sx), (line, cut)
+        assert decide._decide(ctx, cut, 0) == rules._decide_by_rules(ctx, cut, 0, sx), (line, cut)
 
 
 def test_batched_sentencex_equals_per_line_calls():
-    import annotator.stats.segment as seg
+    from annotator.stats.segment import sentencex_cuts as seg
 
     lines = ["Title line", "  Mr. Smith went. He came back.  ", "“Quote. Inside,” he said. Then.", "a", "One! Two? Three…"]
     assert seg._sentencex_joined_cuts("\n\n".join(lines), _line_ends(lines)) == _per_line_calls(lines)
@@ -1186,7 +1186,7 @@ def _line_ends(lines):
 
 def _per_line_calls(lines):
     """sentencex called once per line, cuts shifted into the joined text."""
-    import annotator.stats.segment as seg
+    from annotator.stats.segment import sentencex_cuts as seg
 
     out, start = [], 0
     for line in lines:
@@ -1198,7 +1198,7 @@ def _per_line_calls(lines):
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(_NEWSY, st.text()).map(lambda t: "".join(t.splitlines())), min_size=1, max_size=6))
 def test_property_batched_sentencex_equals_per_line(lines):
-    import annotator.stats.segment as seg
+    from annotator.stats.segment import sentencex_cuts as seg
 
     lines = [line for line in lines if line.strip() and not any(0xD800 <= ord(c) <= 0xDFFF for c in line)]
     if lines:
