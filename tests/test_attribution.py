@@ -1,4 +1,4 @@
-"""The attribution suggester (annotator/stats/attribution.py) and its evaluation set."""
+"""The attribution suggester (annotator/stats/attribution/) and its evaluation set."""
 from __future__ import annotations
 
 import ast
