@@ -15,7 +15,7 @@ from annotator.db import db
 from annotator.db.models import Annotation, Article, Assignment, CacheEntry, GoldLabel, Project, Relation, Sentence, Span, User
 from annotator.db.transactions import begin_write
 from annotator.domain import labelschema, projects
-from annotator.domain import project_agreement as pa
+from annotator.domain.agreement import loaders as pa
 from annotator.stats import agreement as ag
 
 from .conftest import make_app

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from annotator.db import db
 from annotator.db.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project
-from annotator.domain import project_agreement as pa
+from annotator.domain.agreement import loaders as pa
 from annotator.web import review
 
 from .conftest import Browser, add_member, add_user

@@ -13,7 +13,7 @@ import click
 from flask.cli import with_appcontext
 
 from annotator.db import db
-from annotator.domain import project_agreement as pa
+from annotator.domain import agreement as pa
 from annotator.domain import projects
 
 COEFFICIENTS = (

@@ -22,8 +22,8 @@ from wtforms.validators import InputRequired, Length
 from annotator.db import db
 from annotator.db.models import Article, Sentence
 from annotator.db.transactions import begin_write, disk_full
+from annotator.domain import agreement as pa
 from annotator.domain import gold, labelschema, progress, projects
-from annotator.domain import project_agreement as pa
 from annotator.stats.gold import HUMAN_PROVENANCE
 from annotator.web.security import page_arg, require_project, roles_required
 

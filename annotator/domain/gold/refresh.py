@@ -61,7 +61,7 @@ from annotator.db.models import (
 )
 from annotator.db.transactions import begin_write, writer_queue
 from annotator.domain import labelschema
-from annotator.domain import project_agreement as pa
+from annotator.domain.agreement import loaders as pa
 from annotator.domain.projects import bump_revision
 from annotator.stats.gold import AUTO_PROVENANCE, PROVENANCE_CODES, auto_gold_labels
 
