@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from annotator.domain.gold.adjudication import MAX_REASON, adjudicate
 from annotator.domain.gold.context import adjudication_context
-from annotator.domain.gold.keys import GoldError, LinkKey, SpanKey, parse_link_key, parse_span_key, parse_span_lines
-from annotator.domain.gold.refresh import REFRESH_BATCH_ARTICLES, RefreshResult, ensure_auto_gold, refresh_auto_gold
+from annotator.domain.gold.keys import GoldError, parse_link_key, parse_span_key, parse_span_lines
+from annotator.domain.gold.refresh import REFRESH_BATCH_ARTICLES, ensure_auto_gold, refresh_auto_gold
 
 __all__ = [
-    "MAX_REASON", "REFRESH_BATCH_ARTICLES", "GoldError", "LinkKey", "RefreshResult", "SpanKey", "adjudicate", "adjudication_context",
-    "ensure_auto_gold", "parse_link_key", "parse_span_key", "parse_span_lines", "refresh_auto_gold",
+    "MAX_REASON", "REFRESH_BATCH_ARTICLES", "GoldError", "adjudicate", "adjudication_context", "ensure_auto_gold", "parse_link_key",
+    "parse_span_key", "parse_span_lines", "refresh_auto_gold",
 ]
