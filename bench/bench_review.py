@@ -47,8 +47,8 @@ from sqlalchemy import delete, insert, text  # noqa: E402
 from annotator import create_app
 from annotator.db import db  # noqa: E402
 from annotator.db.models import Annotation, Article, CacheEntry, Project, ProjectMember, Relation, Sentence, Span, User
+from annotator.domain import agreement as pa  # noqa: E402
 from annotator.domain import labelschema  # noqa: E402
-from annotator.domain import project_agreement as pa  # noqa: E402
 from annotator.stats.agreement import LabelMatrix, label_report  # noqa: E402
 
 OUT = HERE / "out"

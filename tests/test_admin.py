@@ -551,7 +551,7 @@ def test_sentence_numbers_shown_to_people_count_from_1(app, admin, world):
 
 def test_overview_shows_the_cached_agreement_headline_without_computing_it(app, admin, world):
     from annotator.db.models import CacheEntry
-    from annotator.domain import project_agreement
+    from annotator.domain import agreement as project_agreement
 
     url = f"/admin/projects/{world['project']}"
     assert 'id="agreement-headline"' not in page(admin.get(url))

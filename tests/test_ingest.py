@@ -167,7 +167,7 @@ def test_a_staged_import_is_seen_by_nothing_until_it_is_published(app, browser):
     from annotator.db.models import Article, StagedImport
     from annotator.db.transactions import begin_write
     from annotator.domain import accounts, assignment, projects
-    from annotator.domain import project_agreement as pa
+    from annotator.domain.agreement import loaders as pa
     from annotator.domain.dataset import articles, export
     from annotator.domain.dataset.ingest import ArticleRecord
 

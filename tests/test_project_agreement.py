@@ -14,8 +14,8 @@ import annotator.domain.annotations as annotations
 from annotator.db import db
 from annotator.db.models import Annotation, Article, Assignment, CacheEntry, GoldLabel, Project, Relation, Sentence, Span, User
 from annotator.db.transactions import begin_write
-from annotator.domain import labelschema, projects
-from annotator.domain import project_agreement as pa
+from annotator.domain import agreement, labelschema, projects
+from annotator.domain.agreement import cache, loaders
 from annotator.stats import agreement as ag
 
 from .conftest import make_app
@@ -137,21 +137,21 @@ def test_label_figures_equal_agreement_module(app):
     groups = [i // 6 for i in range(120)]
     seeded = seed(app, ratings, groups, annotators_per_article=3)
     expected = ag.label_report(
-        ag.LabelMatrix.from_ratings(ratings, annotators=names, categories=LABELS), n_raters=3, groups=groups, n_boot=pa.N_BOOT, seed=pa.SEED
+        ag.LabelMatrix.from_ratings(ratings, annotators=names, categories=LABELS), n_raters=3, groups=groups, n_boot=loaders.N_BOOT, seed=loaders.SEED
     )
     with app.app_context():
-        got = pa.summary(db.session, seeded.project_id)
+        got = agreement.summary(db.session, seeded.project_id)
     assert got["n_items"] == 120 and got["annotators"] == names and got["categories"] == LABELS
     assert got["fleiss_n_raters"] == 3
     for key in ("percent_agreement", "fleiss_kappa", "gwet_ac1", "krippendorff_alpha"):
         mine, ref = got["overall"][key], getattr(expected, key)
         assert ref.value is not None and close(mine["value"], ref.value), key
-        assert mine["ci"] is not None and all(close(x, y) for x, y in zip(mine["ci"], ref.ci)), key
+        assert mine["ci"] is not None and all(close(x, y) for x, y in zip(mine["ci"], ref.ci, strict=True)), key
         assert mine["n_items_used"] == ref.n_items_used and mine["n_left_out"] == ref.n_left_out
         assert mine["ci_info"]["n_groups"] == 20 and mine["explanation"]
     for row in got["per_label"]:
         ref = expected.alpha_per_label[row["label"]]
-        assert close(row["alpha"]["value"], ref.value) and all(close(x, y) for x, y in zip(row["alpha"]["ci"], ref.ci))
+        assert close(row["alpha"]["value"], ref.value) and all(close(x, y) for x, y in zip(row["alpha"]["ci"], ref.ci, strict=True))
         assert row["n_ratings"] == sum(1 for r in ratings for v in r.values() if v == row["label"])
     for pair in got["cohen_kappa"]["pairs"]:
         ref = ag.cohen_kappa(ratings, pair["a"], pair["b"])
@@ -165,7 +165,7 @@ def test_fleiss_uses_annotators_per_article_not_all_annotators(app):
     ratings = [{"a": "CFS", "b": "CFS"}, {"c": "UFS", "d": "NFS"}, {"e": "NFS", "a": "NFS"}, {"b": "CFS", "c": "UFS"}, {"d": "UFS"}]
     seeded = seed(app, ratings, [0, 0, 1, 1, 1], annotators_per_article=2)
     with app.app_context():
-        got = pa.summary(db.session, seeded.project_id)
+        got = agreement.summary(db.session, seeded.project_id)
     ref = ag.fleiss_kappa(ratings, n_raters=2)
     assert got["fleiss_n_raters"] == 2 and close(got["overall"]["fleiss_kappa"]["value"], ref.value)
     assert got["overall"]["fleiss_kappa"]["n_left_out"] == 1  # the sentence with one label
@@ -190,7 +190,7 @@ def test_annotator_figures(app):
         db.session.add(GoldLabel(sentence_id=seeded.sentences[4], label="NFS", provenance="adjudicated", reviewer_id=reviewer.id))
         db.session.add(GoldLabel(sentence_id=seeded.sentences[2], label="CFS", provenance="imported"))
         db.session.commit()
-        rows = {r["annotator"]: r for r in pa.summary(db.session, seeded.project_id)["annotator_figures"]}
+        rows = {r["annotator"]: r for r in agreement.summary(db.session, seeded.project_id)["annotator_figures"]}
     ann = rows["ann"]
     assert ann["n_items"] == 5 and ann["median_seconds"] == 7.0
     assert rows["cat"]["median_seconds"] == 1.0 and rows["ben"]["n_items"] == 4
@@ -212,14 +212,14 @@ def test_gold_figures_follow_majority_setting_without_a_write(app):
     ratings = [{"a": "CFS", "b": "CFS", "c": "UFS"}, {"a": "NFS", "b": "NFS", "c": "NFS"}]
     seeded = seed(app, ratings, annotators_per_article=3)
     with app.app_context():
-        before = pa.summary(db.session, seeded.project_id)
+        before = agreement.summary(db.session, seeded.project_id)
         assert before["gold"] == {"unanimous": 1, "majority": 0, "adjudicated": 0, "imported": 0}
         project = db.session.get(Project, seeded.project_id)
         begin_write(db.session)
         projects.update_project(db.session, project, majority_threshold=0.6)
         db.session.commit()
         revision = project.revision
-        after = pa.summary(db.session, seeded.project_id)
+        after = agreement.summary(db.session, seeded.project_id)
     assert after["project"]["revision"] == revision == before["project"]["revision"]  # no annotation write
     assert after["gold"]["majority"] == 1  # the settings fingerprint is part of the key
 
@@ -229,14 +229,14 @@ def test_labels_come_from_one_query(app):
     seeded = seed(app, random_ratings(30, ["x", "y"], 0.1), [i // 10 for i in range(30)])
     statements = []
     with app.app_context():
-        head = pa.project_head(db.session, seeded.project_id)
+        head = agreement.project_head(db.session, seeded.project_id)
 
         @event.listens_for(db.engine, "before_cursor_execute")
         def record(conn, cursor, statement, *args):  # noqa: ANN001
             statements.append(statement)
 
         try:
-            labels = pa.load_labels(db.session, head)
+            labels = loaders.load_labels(db.session, head)
         finally:
             event.remove(db.engine, "before_cursor_execute", record)
     touching = [s for s in statements if "annotations" in s]
@@ -249,10 +249,10 @@ def test_packed_and_plain_row_reading_agree(app, monkeypatch):
     seeded = seed(app, random_ratings(50, ["x", "y", "z"], 0.2), [i // 10 for i in range(50)],
                   seconds={n: [i * 1.5 for i in range(50)] for n in ("x", "y", "z")})
     with app.app_context():
-        head = pa.project_head(db.session, seeded.project_id)
-        packed = pa.load_labels(db.session, head)
-        monkeypatch.setattr(pa, "_fetch_packed", lambda *a, **k: None)  # as if an id did not fit the packing
-        plain = pa.load_labels(db.session, head)
+        head = agreement.project_head(db.session, seeded.project_id)
+        packed = loaders.load_labels(db.session, head)
+        monkeypatch.setattr(loaders, "_fetch_packed", lambda *a, **k: None)  # as if an id did not fit the packing
+        plain = loaders.load_labels(db.session, head)
     for attr in ("sentence_ids", "article_ids", "user_ids", "codes"):
         assert np.array_equal(getattr(packed, attr), getattr(plain, attr)), attr
     assert np.array_equal(packed.seconds, plain.seconds, equal_nan=True) and np.nanmax(packed.seconds) == 73.5
@@ -264,7 +264,7 @@ def test_unknown_stored_label_becomes_an_extra_category(app):
     with app.app_context():
         db.session.execute(Annotation.__table__.update().where(Annotation.sentence_id == seeded.sentences[1]).values(label="OLD"))
         db.session.commit()
-        labels = pa.load_labels(db.session, pa.project_head(db.session, seeded.project_id))
+        labels = loaders.load_labels(db.session, agreement.project_head(db.session, seeded.project_id))
     assert labels.matrix.categories == LABELS + ["OLD"]
     assert labels.codes[1].tolist() == [3, 3]
 
@@ -279,22 +279,22 @@ def test_cache_hit_then_invalidated_by_a_label_write(app, monkeypatch):
     ratings = [{"ann": "CFS", "ben": "UFS"}, {"ann": "NFS", "ben": "NFS"}, {"ann": "UFS", "ben": "UFS"}]
     seeded = seed(app, ratings, [0, 0, 1], assign=True)
     with app.app_context():
-        first = pa.summary(db.session, seeded.project_id)
+        first = agreement.summary(db.session, seeded.project_id)
         revision = first["project"]["revision"]
     assert [r for _, r in _entries(app, seeded.project_id)] == [revision]
 
-    real = pa.compute_summary
+    real = cache.compute_summary
     calls = []
-    monkeypatch.setattr(pa, "compute_summary", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(cache, "compute_summary", lambda *a, **k: calls.append(1) or real(*a, **k))
     with app.app_context():
-        assert pa.summary(db.session, seeded.project_id) == first
+        assert agreement.summary(db.session, seeded.project_id) == first
     assert calls == []  # served from cache_entries
 
     # a label written through the real write path bumps the revision in the same transaction
     with app.app_context():
         annotations.write(db.session, lambda: annotations.put_label(db.session, seeded.users["ben"], seeded.articles[0], 0, "CFS"))
         assert db.session.scalar(select(Project.revision).where(Project.id == seeded.project_id)) == revision + 1
-        second = pa.summary(db.session, seeded.project_id)
+        second = agreement.summary(db.session, seeded.project_id)
     assert calls == [1]
     assert second["project"]["revision"] == revision + 1
     assert second["overall"]["percent_agreement"]["value"] == 1.0 != first["overall"]["percent_agreement"]["value"]
@@ -307,16 +307,16 @@ def test_cache_is_shared_by_workers_and_invalidated_across_them(database_uri, mo
     try:
         seeded = seed(worker_a, [{"ann": "CFS", "ben": "UFS"}, {"ann": "NFS", "ben": "NFS"}], assign=True)
         with worker_a.app_context():
-            a1 = pa.summary(db.session, seeded.project_id)
-        real = pa.compute_summary
+            a1 = agreement.summary(db.session, seeded.project_id)
+        real = cache.compute_summary
         calls = []
-        monkeypatch.setattr(pa, "compute_summary", lambda *a, **k: calls.append(1) or real(*a, **k))
+        monkeypatch.setattr(cache, "compute_summary", lambda *a, **k: calls.append(1) or real(*a, **k))
         with worker_b.app_context():
-            assert pa.summary(db.session, seeded.project_id) == a1  # B reads what A computed
+            assert agreement.summary(db.session, seeded.project_id) == a1  # B reads what A computed
             annotations.write(db.session, lambda: annotations.put_label(db.session, seeded.users["ann"], seeded.articles[0], 0, "UFS"))
         assert calls == []
         with worker_a.app_context():
-            a2 = pa.summary(db.session, seeded.project_id)  # A sees B's write through the revision
+            a2 = agreement.summary(db.session, seeded.project_id)  # A sees B's write through the revision
         assert calls == [1] and a2["overall"]["percent_agreement"]["value"] == 1.0
     finally:
         for app in (worker_a, worker_b):
@@ -333,9 +333,9 @@ def test_figures_are_served_when_the_cache_cannot_be_written(app, monkeypatch):
     def busy(*_a, **_k):
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(pa, "_insert_ignoring_conflict", busy)
+    monkeypatch.setattr(cache, "_insert_ignoring_conflict", busy)
     with app.app_context():
-        got = pa.summary(db.session, seeded.project_id)
+        got = agreement.summary(db.session, seeded.project_id)
     assert got["overall"]["percent_agreement"]["value"] == 0.5
     assert _entries(app, seeded.project_id) == []
 
@@ -343,7 +343,7 @@ def test_figures_are_served_when_the_cache_cannot_be_written(app, monkeypatch):
 def test_use_cache_false_computes_and_stores_nothing(app):
     seeded = seed(app, [{"a": "CFS", "b": "CFS"}])
     with app.app_context():
-        pa.summary(db.session, seeded.project_id, use_cache=False)
+        agreement.summary(db.session, seeded.project_id, use_cache=False)
     assert _entries(app, seeded.project_id) == []
 
 
@@ -354,9 +354,9 @@ def test_undefined_cases_have_reasons(app):
     with app.app_context():
         empty = projects.create_project(db.session, "empty", CLAIMS)
         db.session.commit()
-        s1 = pa.summary(db.session, one_label.project_id)
-        s2 = pa.summary(db.session, apart.project_id)
-        s3 = pa.summary(db.session, empty.id)
+        s1 = agreement.summary(db.session, one_label.project_id)
+        s2 = agreement.summary(db.session, apart.project_id)
+        s3 = agreement.summary(db.session, empty.id)
     alpha = s1["overall"]["krippendorff_alpha"]
     assert alpha["value"] is None and "only one category" in alpha["reason"] and alpha["ci"] is None
     assert s1["overall"]["percent_agreement"]["value"] == 1.0
@@ -371,10 +371,10 @@ def test_undefined_cases_have_reasons(app):
 
 def test_unknown_project(app):
     with app.app_context():
-        with pytest.raises(pa.ProjectNotFound):
-            pa.summary(db.session, 999)
-        with pytest.raises(pa.ProjectNotFound):
-            pa.project_head(db.session, 2**40)
+        with pytest.raises(agreement.ProjectNotFound):
+            agreement.summary(db.session, 999)
+        with pytest.raises(agreement.ProjectNotFound):
+            agreement.project_head(db.session, 2**40)
 
 
 # ----------------------------------------------------------------- spans and relations
@@ -389,7 +389,7 @@ def test_span_and_relation_figures_equal_agreement_module(app):
     links = [("attributed_to", 0, 1), ("attributed_to", 3, 4)]
     add_spans(app, seeded, spans, links)
     with app.app_context():
-        got = pa.summary(db.session, seeded.project_id)
+        got = agreement.summary(db.session, seeded.project_id)
     art = seeded.articles
     as_tuples = {who: [(art[a], lab, s, e) for w, a, lab, s, e in spans if w == who] for who in ("ann", "ben", "cat")}
     pairs = {(p["a"], p["b"]): p for p in got["spans"]["pairs"]}
@@ -428,9 +428,9 @@ def test_article_figures_equal_agreement_module(app):
     ratings[:12] = [{"p": "NFS", "q": "NFS"}] * 12  # article 0: one label only -> alpha undefined
     seeded = seed(app, ratings, groups)
     with app.app_context():
-        rows = {r["external_id"]: r for r in pa.articles(db.session, seeded.project_id)}
+        rows = {r["external_id"]: r for r in agreement.articles(db.session, seeded.project_id)}
     for a in range(5):
-        items = [r for r, g in zip(ratings, groups) if g == a]
+        items = [r for r, g in zip(ratings, groups, strict=True) if g == a]
         row = rows[f"a{a}"]
         ref_alpha, ref_pa = ag.krippendorff_alpha(items), ag.percent_agreement(items)
         assert close(row["krippendorff_alpha"]["value"], ref_alpha.value, 1e-9), a
@@ -460,7 +460,7 @@ def test_disagreement_rows_order_and_span_link_disputes(app):
         [("attributed_to", 2, 3), ("attributed_to", 4, 5)],
     )
     with app.app_context():
-        rows = pa.disagreements(db.session, seeded.project_id)
+        rows = agreement.disagreements(db.session, seeded.project_id)
     order = [seeded.sentences.index(r["sentence_id"]) for r in rows]
     assert order == [1, 3, 0]
     by_item = {seeded.sentences.index(r["sentence_id"]): r for r in rows}
@@ -480,14 +480,14 @@ def test_disagreement_rows_count_a_link_only_difference(app):
         [("attributed_to", 0, 1)],
     )
     with app.app_context():
-        rows = pa.disagreements(db.session, seeded.project_id)
+        rows = agreement.disagreements(db.session, seeded.project_id)
     assert len(rows) == 1 and rows[0]["span_disputes"] == 0 and rows[0]["link_disputes"] == 1
 
 
 def test_summary_counts_sentences_without_labels(app):
     seeded = seed(app, [{"a": "CFS", "b": "CFS"}, {}])
     with app.app_context():
-        got = pa.summary(db.session, seeded.project_id)
+        got = agreement.summary(db.session, seeded.project_id)
         n = db.session.scalar(select(func.count(Sentence.id)))
     assert got["n_sentences"] == n == 2 and got["n_items"] == 1
 
@@ -502,7 +502,7 @@ def test_cli_agreement_table_json_and_by(app, runner):
     assert result.exit_code == 0, result.output
     assert "Krippendorff's alpha" in result.output and "95% CI" in result.output and "Cohen's kappa per annotator pair" in result.output
     with app.app_context():
-        expected = pa.summary(db.session, projects.get_project(db.session, "Daily news").id)
+        expected = agreement.summary(db.session, projects.get_project(db.session, "Daily news").id)
     alpha = expected["overall"]["krippendorff_alpha"]
     assert f"{alpha['value']:.3f}" in result.output and f"[{alpha['ci'][0]:.3f}, {alpha['ci'][1]:.3f}]" in result.output
 
@@ -547,18 +547,19 @@ def test_span_sentence_rows_match_a_plain_loop():
             length = int(rng.integers(1, 12))
             ids.append(len(ids) + 1); arts.append(a); idx.append(i); starts.append(pos); ends.append(pos + length)
             pos += length
-    sentences = pa.SentenceRows(*(np.array(x, dtype=np.int64) for x in (ids, arts, idx, starts, ends)))
+    sentences = loaders.SentenceRows(*(np.array(x, dtype=np.int64) for x in (ids, arts, idx, starts, ends)))
     span_arts = rng.choice([3, 7, 9, 4], size=300)
     span_starts = rng.integers(0, 60, size=300)
     span_ends = span_starts + rng.integers(1, 25, size=300)
-    k, rows = pa.span_sentence_rows(sentences, span_arts, span_starts, span_ends)
-    got = sorted(zip(k.tolist(), rows.tolist()))
+    k, rows = loaders.span_sentence_rows(sentences, span_arts, span_starts, span_ends)
+    got = sorted(zip(k.tolist(), rows.tolist(), strict=True))
     expected = sorted(
         (j, r) for j in range(300) for r in range(len(ids))
         if arts[r] == span_arts[j] and starts[r] < span_ends[j] and ends[r] > span_starts[j]
     )
     assert got == expected and len(expected) > 100
-    assert pa.overlapped_sentences(sentences, 7, 0, 1000) == [r for r in range(len(ids)) if arts[r] == 7]
+    whole_article = loaders.span_sentence_rows(sentences, np.array([7]), np.array([0]), np.array([1000]))[1]
+    assert whole_article.tolist() == [r for r in range(len(ids)) if arts[r] == 7]
 
 
 def test_a_span_across_sentences_is_one_dispute_and_one_span(app):
@@ -574,8 +575,8 @@ def test_a_span_across_sentences_is_one_dispute_and_one_span(app):
         ("ben", 0, "CUE", s0 + 2, s1 + 3),  # ben's cue also crosses: marked by ben only
     ], [("attributed_to", 0, 1)])
     with app.app_context():
-        rows = pa.disagreements(db.session, seeded.project_id)
-        summary = pa.summary(db.session, seeded.project_id)
+        rows = agreement.disagreements(db.session, seeded.project_id)
+        summary = agreement.summary(db.session, seeded.project_id)
     by_item = {seeded.sentences.index(r["sentence_id"]): r for r in rows}
     assert sorted(by_item) == [0, 2]  # sentence 1 is not disputed: both crossing spans start in sentence 0
     assert by_item[0]["span_disputes"] == 1 and by_item[0]["link_disputes"] == 1  # ben's cue; ann's link
@@ -596,11 +597,11 @@ def test_articles_imported_after_the_figures_were_cached_are_counted(app):
 
     seeded = seed(app, [{"ann": "CFS", "ben": "NFS"}, {"ann": "NFS", "ben": "NFS"}], name="Harbour")
     with app.app_context():
-        before = pa.summary(db.session, seeded.project_id)
+        before = agreement.summary(db.session, seeded.project_id)
         project = db.session.get(Project, seeded.project_id)
         store_articles(db.session, project, [ArticleRecord("late", "Late", "Ferries ran late. Nobody knew why.")], "late.txt")
         db.session.commit()
-        after = pa.summary(db.session, seeded.project_id)
+        after = agreement.summary(db.session, seeded.project_id)
         assert after["n_sentences"] == before["n_sentences"] + 2
         # a big file goes through staged chunks, published in one last transaction: that one makes new figures too
         from annotator.domain.dataset.articles import import_records
@@ -609,4 +610,4 @@ def test_articles_imported_after_the_figures_were_cached_are_counted(app):
         big = [ArticleRecord(f"big{i}", "", f"Story {i} ran. It ended.") for i in range(3)]
         import_records(db.session, project, big, "big.jsonl", chunk_articles=1)
         assert db.session.scalar(select(func.count()).select_from(Article).where(Article.external_id.like("big%"), Article.staged_import.is_not(None))) == 3  # staged, then published
-        assert pa.summary(db.session, seeded.project_id)["n_sentences"] == after["n_sentences"] + 6
+        assert agreement.summary(db.session, seeded.project_id)["n_sentences"] == after["n_sentences"] + 6

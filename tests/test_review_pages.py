@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from annotator.db import db
 from annotator.db.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project
-from annotator.domain import project_agreement as pa
+from annotator.domain import agreement
 from annotator.web import review
 
 from .conftest import Browser, add_member, add_user
@@ -109,7 +109,7 @@ def test_agreement_page_shows_coefficients_intervals_counts_and_heatmap(app, bro
     response = browser.get(f"/review/{project.project_id}/agreement")
     html = response.get_data(as_text=True)
     with app.app_context():
-        s = pa.summary(db.session, project.project_id)
+        s = agreement.summary(db.session, project.project_id)
     for key in ("percent_agreement", "fleiss_kappa", "gwet_ac1", "krippendorff_alpha"):
         r = s["overall"][key]
         row = re.search(rf'<tr id="coef-{key}">(.*?)</tr>', html, re.S).group(1)

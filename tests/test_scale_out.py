@@ -26,7 +26,7 @@ from sqlalchemy import delete, select
 from annotator import config
 from annotator.db import db
 from annotator.db.models import CacheEntry, LoginFailure, Project
-from annotator.domain import project_agreement as pa
+from annotator.domain.agreement import cache as pa  # where summary() looks up compute_summary
 
 from .conftest import Browser, add_user, make_app
 from .test_route_matrix import caller, seed

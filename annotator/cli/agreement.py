@@ -1,6 +1,6 @@
 """`annotator agreement PROJECT [--json] [--by label|annotator|article]`: a project's agreement from the shell.
 
-Same figures as the reviewer page (project_agreement, cached per project
+Same figures as the reviewer page (domain.agreement, cached per project
 revision). A readable table by default; --json prints every count, interval
 and reason. An unknown project exits non-zero with a one-line reason.
 """
@@ -13,8 +13,7 @@ import click
 from flask.cli import with_appcontext
 
 from annotator.db import db
-from annotator.domain import project_agreement as pa
-from annotator.domain import projects
+from annotator.domain import agreement, projects
 
 COEFFICIENTS = (
     ("percent_agreement", "Percent agreement"),
@@ -43,7 +42,7 @@ def table(headers: list[str], rows: list[list[Any]], right: set[int] | None = No
     widths = [max(len(r[k]) for r in cells) for k in range(len(headers))]
 
     def line(row: list[str]) -> str:
-        return "  ".join(c.rjust(w) if k in right else c.ljust(w) for k, (c, w) in enumerate(zip(row, widths))).rstrip()
+        return "  ".join(c.rjust(w) if k in right else c.ljust(w) for k, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
 
     return "\n".join([line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]])
 
@@ -79,7 +78,7 @@ def overall_text(s: dict[str, Any]) -> str:
     names = s["cohen_kappa"]["annotators"]
     if len(names) >= 2:
         lines += ["", "Cohen's kappa per annotator pair:"]
-        lines.append(table([""] + names, [[a] + [number(v) for v in row] for a, row in zip(names, s["cohen_kappa"]["matrix"])]))
+        lines.append(table([""] + names, [[a] + [number(v) for v in row] for a, row in zip(names, s["cohen_kappa"]["matrix"], strict=True)]))
     spans = s["spans"]["pooled"]
     if spans:
         lines += ["", "Span F1 (all annotator pairs pooled, each pair on the articles both worked on):"]
@@ -135,11 +134,11 @@ def by_article_text(rows: list[dict[str, Any]]) -> str:
 def agreement_command(project: str, as_json: bool, by: str | None) -> None:
     """Inter-annotator agreement of PROJECT (a name or an id), with 95% intervals."""
     try:
-        head = pa.project_head(db.session, projects.get_project(db.session, project).id)
+        head = agreement.project_head(db.session, projects.get_project(db.session, project).id)
     except projects.ProjectError as exc:
         raise click.ClickException(str(exc)) from None
-    summary = pa.summary(db.session, head.id)
-    articles = pa.articles(db.session, head.id) if by == "article" else None
+    summary = agreement.summary(db.session, head.id)
+    articles = agreement.articles(db.session, head.id) if by == "article" else None
     if as_json:
         doc = dict(summary)
         if articles is not None:

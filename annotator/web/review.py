@@ -1,29 +1,28 @@
 """Reviewer pages: agreement figures, the disagreement queue, adjudication into gold.
 
-Thin views: the figures come from project_agreement (cached per project
-revision), gold and the adjudication data from gold. Reviewers and admins
+Thin views: the figures and the queue come from domain.agreement (cached per
+project revision), gold and the adjudication data from domain.gold. Reviewers and admins
 only; annotators get 403 (they must not see each other's work or names).
 """
 from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
+from itertools import pairwise
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from wtforms import HiddenField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from annotator.db import db
-from annotator.db.models import Article, Sentence
-from annotator.db.transactions import begin_write, disk_full
+from annotator.db.transactions import disk_full, transaction
+from annotator.domain import agreement as project_agreement  # the name `agreement` is this blueprint's page
 from annotator.domain import gold, labelschema, progress, projects
-from annotator.domain import project_agreement as pa
 from annotator.stats.gold import HUMAN_PROVENANCE
 from annotator.web.security import page_arg, require_project, roles_required
 
@@ -34,11 +33,11 @@ STATUSES = ("open", "adjudicated", "all")
 
 
 # ----------------------------------------------------------------- helpers
-def _head(project_id: int) -> pa.ProjectHead:
+def _head(project_id: int) -> project_agreement.ProjectHead:
     require_project(project_id)
     try:
-        return pa.project_head(db.session, project_id)
-    except pa.ProjectNotFound:
+        return project_agreement.project_head(db.session, project_id)
+    except project_agreement.ProjectNotFound:
         abort(404, f"There is no project {project_id}.")
 
 
@@ -60,7 +59,7 @@ def kappa_colour(value: float | None) -> tuple[str, str]:
     v = max(-1.0, min(1.0, value))
     base, target = (247, 247, 247), ((33, 102, 172) if v >= 0 else (178, 24, 43))
     t = abs(v)
-    rgb = tuple(round(b + (c - b) * t) for b, c in zip(base, target))
+    rgb = tuple(round(b + (c - b) * t) for b, c in zip(base, target, strict=True))
     return "#%02x%02x%02x" % rgb, ("#ffffff" if t > 0.55 else "#1d1d1f")
 
 
@@ -98,7 +97,7 @@ def segments(sentence: dict[str, Any], spans: list[dict[str, Any]]) -> list[dict
         cuts.update((min(max(s["start"], start), end), min(max(s["end"], start), end)))
     cuts = sorted(cuts)
     out = []
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in pairwise(cuts):
         labels = [s["label"] for s in spans if s["start"] < b and s["end"] > a]
         out.append({"text": text[a - start:b - start], "labels": labels})
     return out
@@ -145,7 +144,7 @@ def index():
 @roles_required(*REVIEW_ROLES)
 def agreement(project_id: int):
     head = _head(project_id)
-    summary = pa.summary(db.session, head.id)
+    summary = project_agreement.summary(db.session, head.id)
     colours = {s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])}
     r = summary.get("fleiss_n_raters") or "N"
     return render_template(
@@ -153,8 +152,8 @@ def agreement(project_id: int):
         head=head,
         s=summary,
         computed_ago=ago(summary["computed_at"]),
-        item_counts={k: (used.format(r=r), left.format(r=r)) for k, (used, left) in pa.ITEM_COUNTS.items()},
-        items_note=pa.ITEMS_NOTE.format(r=r),
+        item_counts={k: (used.format(r=r), left.format(r=r)) for k, (used, left) in project_agreement.ITEM_COUNTS.items()},
+        items_note=project_agreement.ITEMS_NOTE.format(r=r),
         heatmap=kappa_heatmap(summary["cohen_kappa"]),
         coefficients=[("percent_agreement", "Percent agreement"), ("fleiss_kappa", "Fleiss' kappa"), ("gwet_ac1", "Gwet's AC1"),
                       ("krippendorff_alpha", "Krippendorff's alpha")],
@@ -168,31 +167,18 @@ def queue(project_id: int):
     head = _head(project_id)
     gold.ensure_auto_gold(db.session, head.id)
     filters = _filters()
-    all_rows = pa.disagreements(db.session, head.id)
+    all_rows = project_agreement.disagreements(db.session, head.id)
     rows = _apply(all_rows, filters)
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
     page = page_arg(pages)
     shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    texts = {}
-    if shown:
-        ids = [r["sentence_id"] for r in shown]
-        texts = {
-            sid: (text, external_id, title)
-            for sid, text, external_id, title in db.session.execute(
-                select(Sentence.id, func.substr(Article.text, Sentence.start + 1, Sentence.end - Sentence.start), Article.external_id, Article.title)
-                .join(Article, Article.id == Sentence.article_id)
-                .where(Sentence.id.in_(ids))
-            )
-        }
     disputed_articles = sorted({r["article_id"] for r in all_rows})
-    article_names = dict(
-        db.session.execute(select(Article.id, Article.external_id).where(Article.id.in_(disputed_articles))).all()
-    ) if disputed_articles else {}
+    article_names = project_agreement.article_names(db.session, disputed_articles)
     return render_template(
         "review/queue.html",
         head=head,
         rows=shown,
-        texts=texts,
+        texts=project_agreement.sentence_texts(db.session, [r["sentence_id"] for r in shown]),
         n_rows=len(rows),
         n_all=len(all_rows),
         page=page,
@@ -215,7 +201,7 @@ class AdjudicationForm(FlaskForm):
 
 
 def _next_open(project_id: int, filters: dict[str, Any], current: int) -> int | None:
-    rows = _apply(pa.disagreements(db.session, project_id), {**filters, "status": "open"})
+    rows = _apply(project_agreement.disagreements(db.session, project_id), {**filters, "status": "open"})
     return next((r["sentence_id"] for r in rows if r["sentence_id"] != current), None)
 
 
@@ -233,46 +219,50 @@ def sentence(project_id: int, sentence_id: int):
     form.label.choices = [(name, name) for name in head.categories]
     error, status, problems = None, 200, []
     if form.validate_on_submit():
-        try:
-            spans = [gold.parse_span_key(v) for v in form.spans.data or []] + gold.parse_span_lines(
-                form.typed_spans.data or "", labelschema.names(head.schema, "span_labels"), ctx["article"]["text_length"],
-                (ctx["sentence"]["start"], ctx["sentence"]["end"]))
-            links = [gold.parse_link_key(v) for v in form.links.data or []]
-            begin_write(db.session)
-            gold.adjudicate(db.session, current_user.id, sentence_id, form.label.data, spans, links, form.reason.data)
-            db.session.commit()
-        except gold.GoldError as exc:
-            db.session.rollback()
-            error, status = exc.message, exc.status
-            problems = exc.problems
-        except (IntegrityError, OperationalError) as exc:  # another reviewer saved this sentence at the same moment, or the database is busy
-            db.session.rollback()
-            if disk_full(exc):
-                raise  # not busy: the app's handler says "disk full" (507) and logs it
-            error, status = "The gold could not be saved just now (another change came first or the database is busy). Check the page and save again.", 409
-        except Exception:
-            db.session.rollback()
-            raise
-        else:
-            following = _next_open(head.id, filters, sentence_id)
-            if following is None:
-                flash("Gold saved. No disputed sentence is left open with these filters.", "success")
-                return redirect(url_for("review.queue", project_id=head.id) + ("?" + _query(filters) if _query(filters) else ""))
-            flash(f"Gold saved for sentence {ctx['sentence']['index'] + 1} of {ctx['article']['external_id']}. Next disputed sentence:", "success")
-            return redirect(url_for("review.sentence", project_id=head.id, sentence_id=following) + ("?" + _query(filters) if _query(filters) else ""))
+        error, status, problems = _save(head, ctx, form, sentence_id)
+        if error is None:
+            return _to_next_open(head, ctx, filters, sentence_id)
     elif request.method == "POST":
         error = "; ".join(m for messages in form.errors.values() for m in messages) or "The form could not be read; reload and try again."
         status = 422
     if request.method == "GET":
         _prefill(form, ctx)
-    span_colours = {s["name"]: s["color"] for s in head.schema.get("span_labels", [])}
-    label_colours = {s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])}
-    span_choices = _span_choices(ctx)
-    link_choices = _link_choices(ctx)
-    counts: dict[str, int] = {}
-    for p in ctx["annotators"]:
-        if p["label"]:
-            counts[p["label"]] = counts.get(p["label"], 0) + 1
+    return _sentence_page(head, ctx, form, filters, error, problems), status
+
+
+def _save(head: project_agreement.ProjectHead, ctx: dict[str, Any], form: AdjudicationForm, sentence_id: int) -> tuple[str | None, int, list[str]]:
+    """Store the submitted gold: (None, 200, []) when saved, else (error, status, problems) for the page."""
+    try:
+        spans = [gold.parse_span_key(v) for v in form.spans.data or []] + gold.parse_span_lines(
+            form.typed_spans.data or "", labelschema.names(head.schema, "span_labels"), ctx["article"]["text_length"],
+            (ctx["sentence"]["start"], ctx["sentence"]["end"]))
+        links = [gold.parse_link_key(v) for v in form.links.data or []]
+        with transaction(db.session):
+            gold.adjudicate(db.session, current_user.id, sentence_id, form.label.data, spans, links, form.reason.data)
+    except gold.GoldError as exc:
+        return exc.message, exc.status, exc.problems
+    except (IntegrityError, OperationalError) as exc:  # another reviewer saved this sentence at the same moment, or the database is busy
+        if disk_full(exc):
+            raise  # not busy: the app's handler says "disk full" (507) and logs it
+        return "The gold could not be saved just now (another change came first or the database is busy). Check the page and save again.", 409, []
+    return None, 200, []
+
+
+def _to_next_open(head: project_agreement.ProjectHead, ctx: dict[str, Any], filters: dict[str, Any], sentence_id: int):
+    """After a save: on to the next open disputed sentence with the same filters, or back to the queue."""
+    query = _query(filters)
+    following = _next_open(head.id, filters, sentence_id)
+    if following is None:
+        flash("Gold saved. No disputed sentence is left open with these filters.", "success")
+        return redirect(url_for("review.queue", project_id=head.id) + ("?" + query if query else ""))
+    flash(f"Gold saved for sentence {ctx['sentence']['index'] + 1} of {ctx['article']['external_id']}. Next disputed sentence:", "success")
+    return redirect(url_for("review.sentence", project_id=head.id, sentence_id=following) + ("?" + query if query else ""))
+
+
+def _sentence_page(
+    head: project_agreement.ProjectHead, ctx: dict[str, Any], form: AdjudicationForm, filters: dict[str, Any], error: str | None, problems: list[str]
+) -> str:
+    counts = _label_counts(ctx)
     return render_template(
         "review/sentence.html",
         head=head,
@@ -282,20 +272,29 @@ def sentence(project_id: int, sentence_id: int):
         problems=problems,
         filters=filters,
         query=_query(filters),
-        span_choices=span_choices,
-        link_choices=link_choices,
+        span_choices=_span_choices(ctx),
+        link_choices=_link_choices(ctx),
         selected_spans=set(form.spans.data or []),
         selected_links=set(form.links.data or []),
         label_counts=counts,
         n_labelled=sum(counts.values()),
         segments={p["name"]: segments(ctx["sentence"], p["spans"]) for p in ctx["annotators"]},
         gold_segments=segments(ctx["sentence"], ctx["gold_spans"]),
-        span_colours=span_colours,
-        label_colours=label_colours,
+        span_colours={s["name"]: s["color"] for s in head.schema.get("span_labels", [])},
+        label_colours={s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])},
         relation_types=labelschema.names(head.schema, "relation_types"),
         span_labels=[{"name": x["name"], "key": x.get("key", ""), "color": x.get("color", "#888888"), "description": x.get("description", "")}
                      for x in head.schema.get("span_labels", [])],
-    ), status
+    )
+
+
+def _label_counts(ctx: dict[str, Any]) -> dict[str, int]:
+    """How many annotators gave each label (in the order first seen)."""
+    counts: dict[str, int] = {}
+    for p in ctx["annotators"]:
+        if p["label"]:
+            counts[p["label"]] = counts.get(p["label"], 0) + 1
+    return counts
 
 
 def _prefill(form: AdjudicationForm, ctx: dict[str, Any]) -> None:
@@ -306,11 +305,7 @@ def _prefill(form: AdjudicationForm, ctx: dict[str, Any]) -> None:
         form.spans.data = [s["key"] for s in ctx["gold_spans"] if s["in_sentence"]]
         form.links.data = [link["key"] for link in ctx["gold_links"]]
         return
-    counts: dict[str, int] = {}
-    for p in ctx["annotators"]:
-        if p["label"]:
-            counts[p["label"]] = counts.get(p["label"], 0) + 1
-    best = sorted(counts.items(), key=lambda kv: -kv[1])
+    best = sorted(_label_counts(ctx).items(), key=lambda kv: -kv[1])
     if best and (len(best) == 1 or best[0][1] > best[1][1]):
         form.label.data = best[0][0]
     form.spans.data = [s["key"] for s in ctx["distinct_spans"] if s["all"]]

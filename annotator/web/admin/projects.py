@@ -133,7 +133,7 @@ def agreement_headline(project_id: int) -> dict[str, Any] | None:
     Read from the shared cache only: the admin overview never starts the
     (bootstrapped) computation itself.
     """
-    from annotator.domain import project_agreement
+    from annotator.domain import agreement as project_agreement
 
     head = project_agreement.project_head(db.session, project_id)
     value = db.session.scalar(select(CacheEntry.value).where(CacheEntry.key == project_agreement.cache_key(head, "summary")))

@@ -1,0 +1,26 @@
+"""A project's agreement, from the database: what the reviewer pages and `annotator agreement` show.
+
+Plain functions over a SQLAlchemy session; no Flask. The statistics are
+annotator.stats.agreement's; this package gets the data there fast and shapes
+the results:
+
+- loaders.py: the project's head, labels, spans and sentences as arrays;
+- figures.py: label, annotator and article figures and gold counts
+  (span_figures.py: spans and relations);
+- queue.py: the disagreement queue's rows;
+- cache.py: the entry points, cached per project revision.
+
+The web and the CLI use the names below; modules inside the package, and
+domain modules elsewhere (gold/), import from the submodule that defines a name.
+"""
+from __future__ import annotations
+
+from annotator.domain.agreement.cache import articles, cache_key, disagreements, summary
+from annotator.domain.agreement.figures import ITEM_COUNTS, ITEMS_NOTE, label_metrics
+from annotator.domain.agreement.loaders import ProjectHead, ProjectNotFound, project_head
+from annotator.domain.agreement.queue import article_names, sentence_texts
+
+__all__ = [
+    "ITEMS_NOTE", "ITEM_COUNTS", "ProjectHead", "ProjectNotFound", "article_names", "articles", "cache_key", "disagreements",
+    "label_metrics", "project_head", "sentence_texts", "summary",
+]

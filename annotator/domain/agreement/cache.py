@@ -1,0 +1,105 @@
+"""A project's figures per revision: the entry points the pages and the CLI call, cached in cache_entries.
+
+Results are cached in the `cache_entries` table under (project id,
+Project.revision, kind, settings fingerprint). Every annotation write bumps
+Project.revision in its own transaction (annotations.py,
+import_annotations.py, resegment.py, gold.adjudicate), so a new revision
+means a new key: every gunicorn worker on every host sees the same
+invalidation; nothing is kept in process memory. The fingerprint covers what
+changes figures without a revision bump (label schema, majority threshold,
+annotators per article, the format of the output); an article import (no
+annotations, but more sentences to count) deletes the project's entries in
+its own transaction (articles.record_import).
+
+The revision is read BEFORE the data: the data are then at least as new as
+the key they are stored under, so a reader of that revision never gets older
+figures than its own (a write racing the computation only leaves an entry
+that nobody asks for once the revision has moved on).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from annotator.db.models import CacheEntry
+from annotator.db.transactions import transaction
+from annotator.domain.agreement.figures import article_figures, compute_summary
+from annotator.domain.agreement.loaders import ProjectHead, load_labels, load_spans, project_head
+from annotator.domain.agreement.queue import disagreement_rows
+
+
+def cache_key(head: ProjectHead, kind: str) -> str:
+    return f"agreement:{kind}:{head.id}:{head.revision}:{head.fingerprint()}"
+
+
+def cached(session: Session, head: ProjectHead, kind: str, compute: Callable[[], Any], use_cache: bool = True) -> Any:
+    """The cached value of (project, revision, kind), computing and storing it on a miss.
+
+    Storing is its own short write transaction (begin_write ends whatever the
+    session had open, which only read). Two workers missing together both
+    compute; the second insert is ignored (same key, same value). Entries of
+    older revisions of the same kind are deleted on the way. The cache is only
+    a shortcut: when the database is too busy to store the entry, the figures
+    are returned all the same.
+    """
+    key = cache_key(head, kind)
+    if use_cache:
+        value = session.scalar(select(CacheEntry.value).where(CacheEntry.key == key))
+        if value is not None:
+            return value
+    value = compute()
+    if not use_cache:
+        return value
+    try:
+        with transaction(session, queue=True):  # in turn with the annotators' saves (SQLite), not polling past them
+            session.execute(
+                delete(CacheEntry).where(
+                    CacheEntry.project_id == head.id,
+                    CacheEntry.key.like(f"agreement:{kind}:{head.id}:%"),
+                    CacheEntry.key != key,
+                )
+            )
+            _insert_ignoring_conflict(session, {"key": key, "project_id": head.id, "revision": head.revision, "value": value,
+                                                "created_at": datetime.now(timezone.utc)})
+    except (OperationalError, IntegrityError):
+        pass  # rolled back: the figures are returned uncached
+    return value
+
+
+def _insert_ignoring_conflict(session: Session, values: dict[str, Any]) -> None:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        session.execute(insert(CacheEntry).values(**values))
+        return
+    session.execute(dialect_insert(CacheEntry).values(**values).on_conflict_do_nothing())
+
+
+def summary(session: Session, project_id: int, use_cache: bool = True) -> dict[str, Any]:
+    """Everything the agreement page shows (figures.compute_summary) for the project's current revision."""
+    head = project_head(session, project_id)
+    return cached(session, head, "summary", lambda: compute_summary(session, head), use_cache)
+
+
+def articles(session: Session, project_id: int, use_cache: bool = True) -> list[dict[str, Any]]:
+    """Per-article figures (figures.article_figures) for the project's current revision."""
+    head = project_head(session, project_id)
+    return cached(session, head, "articles", lambda: article_figures(session, head, load_labels(session, head, with_seconds=False)), use_cache)
+
+
+def disagreements(session: Session, project_id: int, use_cache: bool = True) -> list[dict[str, Any]]:
+    """Every disputed sentence of the project, least agreement first (see queue.disagreement_rows)."""
+    head = project_head(session, project_id)
+
+    def compute() -> list[dict[str, Any]]:
+        labels = load_labels(session, head, with_seconds=False)
+        return disagreement_rows(session, head, labels, load_spans(session, head))
+
+    return cached(session, head, "queue", compute, use_cache)

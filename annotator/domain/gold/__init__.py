@@ -1,0 +1,35 @@
+"""Gold: automatic gold where annotators agree, and reviewers' adjudications.
+
+Plain functions over a SQLAlchemy session; no Flask. Every gold change writes
+an AuditEntry (entity gold_label / gold_span / gold_relation).
+
+Provenance (GoldLabel / GoldSpan / GoldRelation.provenance):
+- ``unanimous``: every annotator who labelled the sentence gave this label;
+- ``majority``: the share agreeing reaches Project.majority_threshold (< 1.0);
+- ``adjudicated``: chosen by a reviewer (reviewer_id, reason, time kept);
+- ``imported``: came with an import (import_annotations.py).
+``adjudicated`` and ``imported`` are human gold: automatic gold never
+overwrites, removes or duplicates them.
+
+- refresh.py (with auto_spans.py): automatic gold kept current, lazily, per project revision;
+- adjudication.py: a reviewer's gold for one sentence;
+- context.py: what the adjudication page shows;
+- keys.py: the span / link keys and typed spans the page sends, and GoldError;
+- writes.py: the lock and the audit every gold write shares.
+The rule itself is pure: annotator.stats.gold. Gold reads the project's
+labels through agreement.loaders; agreement never imports gold.
+
+The web and the CLI use the names below; modules inside the package import
+from the submodule that defines a name.
+"""
+from __future__ import annotations
+
+from annotator.domain.gold.adjudication import MAX_REASON, adjudicate
+from annotator.domain.gold.context import adjudication_context
+from annotator.domain.gold.keys import GoldError, parse_link_key, parse_span_key, parse_span_lines
+from annotator.domain.gold.refresh import REFRESH_BATCH_ARTICLES, ensure_auto_gold, refresh_auto_gold
+
+__all__ = [
+    "MAX_REASON", "REFRESH_BATCH_ARTICLES", "GoldError", "adjudicate", "adjudication_context", "ensure_auto_gold", "parse_link_key",
+    "parse_span_key", "parse_span_lines", "refresh_auto_gold",
+]

@@ -1,0 +1,235 @@
+"""Automatic gold spans and relations of a batch of articles: exact spans and links every rater made.
+
+A span (label, start, end) is wanted when every annotator who labelled ALL
+the sentences it overlaps (at least head.min_raters of them) marked exactly
+it, and none of those sentences has human gold; a relation when both its
+spans are wanted and every rater of both made the link. Human gold spans and
+relations are never touched, nor the automatic spans a human relation uses.
+Called by refresh.py within its transaction, batch by batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from annotator.db.models import Article, GoldRelation, GoldSpan
+from annotator.domain.agreement.loaders import (
+    ArticleRange,
+    ProjectHead,
+    ProjectLabels,
+    ProjectSpans,
+    SentenceRows,
+    load_sentences,
+    load_spans,
+    span_sentence_rows,
+)
+from annotator.domain.gold.writes import chunks, new_uid, now
+from annotator.stats.gold import AUTO_PROVENANCE
+
+if TYPE_CHECKING:
+    from annotator.domain.gold.refresh import RefreshResult
+
+Key = tuple[int, str, int, int]  # (article, label, start, end)
+LinkKey = tuple[int, str, Key, Key]  # (article, type, from span, to span)
+
+
+def _popcount(x: int) -> int:
+    return bin(x).count("1")
+
+
+@dataclass
+class _Votes:
+    """Who marked each exact span (bit j: annotator column j), and who rated every sentence it overlaps."""
+
+    column_of: dict[int, int]  # user id -> column
+    key_of: dict[int, Key]  # annotator span id -> its key
+    markers: dict[Key, int]
+    raters: dict[Key, int | None]  # None: a sentence it overlaps is unrated or has human gold
+
+
+@dataclass
+class _Existing:
+    """The batch's gold spans and relations as they are."""
+
+    spans: list[Any]
+    relations: list[Any]
+
+    def __post_init__(self) -> None:
+        self.key = {g.id: (g.article_id, g.label, g.start, g.end) for g in self.spans}
+        self.uid = {g.id: g.uid for g in self.spans}
+        self.human_keys = {self.key[g.id] for g in self.spans if g.provenance not in AUTO_PROVENANCE}
+        self.auto = {self.key[g.id]: g for g in self.spans if g.provenance in AUTO_PROVENANCE}
+
+    def link_key(self, r: Any) -> LinkKey:
+        return (r.article_id, r.type, self.key[r.from_span_id], self.key[r.to_span_id])
+
+
+def refresh_auto_spans(
+    session: Session,
+    head: ProjectHead,
+    articles: ArticleRange,
+    labels: ProjectLabels,
+    human_sentences: set[int],
+    audit: list[dict[str, Any]],
+    result: RefreshResult,
+) -> None:
+    """The batch's automatic gold spans and relations made what the rule gives; audit entries go to `audit`."""
+    data = load_spans(session, head, articles)
+    votes = _votes(labels, load_sentences(session, head, articles), data, human_sentences)
+    wanted_spans = {
+        key for key, mask in votes.raters.items()
+        if mask is not None and _popcount(mask) >= head.min_raters and not (mask & ~votes.markers.get(key, 0))
+    }
+    wanted_links = _wanted_links(data, votes, wanted_spans, head.min_raters)
+    in_project = select(Article.id).where(Article.project_id == head.id, Article.id.between(*articles))
+    existing = _Existing(
+        session.execute(
+            select(GoldSpan.id, GoldSpan.uid, GoldSpan.article_id, GoldSpan.label, GoldSpan.start, GoldSpan.end, GoldSpan.provenance)
+            .where(GoldSpan.article_id.in_(in_project))
+        ).all(),
+        session.execute(
+            select(GoldRelation.id, GoldRelation.uid, GoldRelation.article_id, GoldRelation.type, GoldRelation.from_span_id,
+                   GoldRelation.to_span_id, GoldRelation.provenance)
+            .where(GoldRelation.article_id.in_(in_project))
+        ).all(),
+    )
+    wanted_spans -= existing.human_keys
+    dropped = _drop_stale(session, head.id, existing, wanted_spans, wanted_links, audit, result)
+    _create_spans(session, head.id, existing, wanted_spans, audit, result)
+    kept_links = {existing.link_key(r) for r in existing.relations if r.id not in dropped}
+    _create_links(session, head.id, in_project, sorted(wanted_links - kept_links), audit, result)
+
+
+def _votes(labels: ProjectLabels, sentences: SentenceRows, data: ProjectSpans, human_sentences: set[int]) -> _Votes:
+    item_of_row = labels.items_of(sentences.ids)
+    rated = labels.codes >= 0
+    rater_mask: dict[int, int] = {}
+
+    def raters(item: int) -> int:
+        if item not in rater_mask:
+            rater_mask[item] = sum(1 << j for j in np.flatnonzero(rated[item]).tolist())
+        return rater_mask[item]
+
+    human_rows = {int(p) for p in np.flatnonzero(np.isin(sentences.ids, list(human_sentences)))} if human_sentences else set()
+    rows_of: dict[int, list[int]] = {}
+    if data.spans:
+        cols = list(zip(*data.spans, strict=True))
+        span_k, span_rows = span_sentence_rows(sentences, np.array(cols[1]), np.array(cols[4]), np.array(cols[5]))
+        for k, r in zip(span_k.tolist(), span_rows.tolist(), strict=True):
+            rows_of.setdefault(k, []).append(r)
+    votes = _Votes({int(u): j for j, u in enumerate(labels.user_ids.tolist())}, {}, {}, {})
+    for k, (sid, art, user, label, start, end) in enumerate(data.spans):
+        key = (art, label, start, end)
+        votes.key_of[sid] = key
+        if key not in votes.raters:
+            rows = rows_of.get(k, [])
+            if not rows or any(r in human_rows or item_of_row[r] < 0 for r in rows):
+                votes.raters[key] = None
+            else:
+                mask = -1
+                for r in rows:
+                    mask &= raters(int(item_of_row[r]))
+                votes.raters[key] = mask
+        if user in votes.column_of:
+            votes.markers[key] = votes.markers.get(key, 0) | (1 << votes.column_of[user])
+    return votes
+
+
+def _wanted_links(data: ProjectSpans, votes: _Votes, wanted_spans: set[Key], min_raters: int) -> set[LinkKey]:
+    link_markers: dict[LinkKey, int] = {}
+    for art, user, rtype, f, t in data.relations:
+        if f in votes.key_of and t in votes.key_of and user in votes.column_of:
+            key = (art, rtype, votes.key_of[f], votes.key_of[t])
+            link_markers[key] = link_markers.get(key, 0) | (1 << votes.column_of[user])
+    wanted: set[LinkKey] = set()
+    for key, mask in link_markers.items():
+        _art, _rtype, fk, tk = key
+        if fk in wanted_spans and tk in wanted_spans:
+            both = (votes.raters[fk] or 0) & (votes.raters[tk] or 0)
+            if _popcount(both) >= min_raters and not (both & ~mask):
+                wanted.add(key)
+    return wanted
+
+
+def _span_doc(uid: str, key: Key, prov: str) -> dict[str, Any]:
+    return {"id": uid, "label": key[1], "start": key[2], "end": key[3], "provenance": prov}
+
+
+def _rel_doc(uid: str, rtype: str, from_uid: str, to_uid: str, prov: str) -> dict[str, Any]:
+    return {"id": uid, "type": rtype, "from": from_uid, "to": to_uid, "provenance": prov}
+
+
+def _entry(project_id: int, entity: str, art: int, uid: str, action: str, before: Any, after: Any) -> dict[str, Any]:
+    return {"user_id": None, "project_id": project_id, "article_id": art, "entity": entity, "entity_id": uid,
+            "action": action, "before": before, "after": after}
+
+
+def _drop_stale(
+    session: Session, project_id: int, existing: _Existing, wanted_spans: set[Key], wanted_links: set[LinkKey],
+    audit: list[dict[str, Any]], result: RefreshResult,
+) -> set[int]:
+    """Delete the automatic spans and relations the rule no longer gives (and the relations of those spans); their ids."""
+    used_by_human = {i for r in existing.relations if r.provenance not in AUTO_PROVENANCE for i in (r.from_span_id, r.to_span_id)}
+    drop_spans = [g for key, g in existing.auto.items() if key not in wanted_spans and g.id not in used_by_human]
+    drop_span_ids = {g.id for g in drop_spans}
+    # a human relation never has a dropped end: used_by_human keeps its spans
+    drop_rels = [
+        r for r in existing.relations
+        if r.provenance in AUTO_PROVENANCE
+        and (existing.link_key(r) not in wanted_links or r.from_span_id in drop_span_ids or r.to_span_id in drop_span_ids)
+    ]
+    for ids in chunks([r.id for r in drop_rels]):
+        session.execute(delete(GoldRelation).where(GoldRelation.id.in_(ids), GoldRelation.provenance.in_(AUTO_PROVENANCE)))
+    for r in drop_rels:
+        audit.append(_entry(project_id, "gold_relation", r.article_id, r.uid, "delete",
+                            _rel_doc(r.uid, r.type, existing.uid[r.from_span_id], existing.uid[r.to_span_id], r.provenance), None))
+    for ids in chunks(sorted(drop_span_ids)):
+        session.execute(delete(GoldSpan).where(GoldSpan.id.in_(ids), GoldSpan.provenance.in_(AUTO_PROVENANCE)))
+    for g in drop_spans:
+        audit.append(_entry(project_id, "gold_span", g.article_id, g.uid, "delete", _span_doc(g.uid, existing.key[g.id], g.provenance), None))
+    result.spans_deleted += len(drop_spans)
+    result.relations_deleted += len(drop_rels)
+    return {r.id for r in drop_rels}
+
+
+def _create_spans(
+    session: Session, project_id: int, existing: _Existing, wanted_spans: set[Key], audit: list[dict[str, Any]], result: RefreshResult
+) -> None:
+    at = now()
+    new_rows = [{"uid": new_uid(), "article_id": k[0], "label": k[1], "start": k[2], "end": k[3], "provenance": "unanimous",
+                 "reviewer_id": None, "updated_at": at} for k in sorted(wanted_spans - set(existing.auto))]
+    for chunk in chunks(new_rows):
+        session.execute(insert(GoldSpan), chunk)
+    for row in new_rows:
+        key = (row["article_id"], row["label"], row["start"], row["end"])
+        audit.append(_entry(project_id, "gold_span", row["article_id"], row["uid"], "create", None, _span_doc(row["uid"], key, "unanimous")))
+    result.spans_created += len(new_rows)
+
+
+def _create_links(
+    session: Session, project_id: int, in_project: Any, todo: list[LinkKey], audit: list[dict[str, Any]], result: RefreshResult
+) -> None:
+    """Insert the wanted relations not there yet, between the batch's automatic gold spans (as they now are)."""
+    if not todo:
+        return
+    ids = {
+        (g.article_id, g.label, g.start, g.end): (g.id, g.uid)
+        for g in session.execute(
+            select(GoldSpan.id, GoldSpan.uid, GoldSpan.article_id, GoldSpan.label, GoldSpan.start, GoldSpan.end)
+            .where(GoldSpan.article_id.in_(in_project), GoldSpan.provenance.in_(AUTO_PROVENANCE))
+        )
+    }
+    rel_rows = []
+    for art, rtype, fk, tk in todo:
+        if fk in ids and tk in ids:
+            rel_rows.append({"uid": new_uid(), "article_id": art, "type": rtype, "from_span_id": ids[fk][0], "to_span_id": ids[tk][0],
+                             "provenance": "unanimous", "reviewer_id": None})
+            audit.append(_entry(project_id, "gold_relation", art, rel_rows[-1]["uid"], "create", None,
+                                _rel_doc(rel_rows[-1]["uid"], rtype, ids[fk][1], ids[tk][1], "unanimous")))
+    for chunk in chunks(rel_rows):
+        session.execute(insert(GoldRelation), chunk)
+    result.relations_created += len(rel_rows)

@@ -1,0 +1,149 @@
+"""What the adjudication page shows of a sentence: its neighbours, every annotator's work on it, and its gold.
+
+Spans of a sentence are the spans overlapping it; links are those with an end
+among them. Distinct spans and links list who made each one, so the form can
+offer one checkbox per distinct span and link (keys as in keys.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from annotator.db.models import Annotation, Article, GoldLabel, GoldRelation, GoldSpan, Relation, Sentence, Span, User
+from annotator.domain.gold.keys import GoldError, check_sentence_id, link_key_str, span_key_str
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    id: int
+    article_id: int
+    index: int
+    start: int
+    end: int
+    text: str  # the article's
+    title: str
+    external_id: str
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return start < self.end and end > self.start
+
+    def span_info(self, label: str, start: int, end: int) -> dict[str, Any]:
+        return {"key": span_key_str(label, start, end), "label": label, "start": start, "end": end, "text": self.text[start:end],
+                "in_sentence": self.overlaps(start, end)}
+
+    def link_info(self, rtype: str, a: Any, b: Any) -> dict[str, Any]:
+        """A link between spans a and b (rows with label, start, end)."""
+        return {"key": link_key_str(rtype, (a.label, a.start, a.end), (b.label, b.start, b.end)), "type": rtype,
+                "from": self.span_info(a.label, a.start, a.end), "to": self.span_info(b.label, b.start, b.end)}
+
+
+def adjudication_context(session: Session, project_id: int, sentence_id: int) -> dict[str, Any]:
+    """A sentence with its neighbours, every annotator's label, spans and links on it, and its gold."""
+    sentence_id = check_sentence_id(sentence_id)
+    row = session.execute(
+        select(Sentence.id, Sentence.article_id, Sentence.index, Sentence.start, Sentence.end, Article.text, Article.title, Article.external_id)
+        .join(Article, Article.id == Sentence.article_id)
+        .where(Sentence.id == sentence_id, Article.project_id == project_id)
+    ).first()
+    if row is None:
+        raise GoldError(f"no sentence {sentence_id} in this project", 404)
+    s = _Sentence(*row)
+    annotators, distinct_spans, distinct_links = _annotators(session, s)
+    return {
+        "sentence": {"id": s.id, "index": s.index, "start": s.start, "end": s.end, "text": s.text[s.start:s.end]},
+        "article": {"id": s.article_id, "title": s.title, "external_id": s.external_id, "text_length": len(s.text)},
+        "context": _neighbours(session, s),
+        "annotators": annotators,
+        "distinct_spans": sorted(distinct_spans, key=lambda x: (x["start"], x["end"], x["label"])),
+        "distinct_links": sorted(distinct_links, key=lambda x: (x["from"]["start"], x["to"]["start"], x["type"])),
+        **_gold(session, s),
+    }
+
+
+def _neighbours(session: Session, s: _Sentence) -> dict[str, str]:
+    neighbours = session.execute(
+        select(Sentence.index, Sentence.start, Sentence.end)
+        .where(Sentence.article_id == s.article_id, Sentence.index.in_([s.index - 1, s.index + 1]))
+    ).all()
+    before = next((s.text[a:b] for i, a, b in neighbours if i == s.index - 1), "")
+    after = next((s.text[a:b] for i, a, b in neighbours if i == s.index + 1), "")
+    return {"before": before, "after": after}
+
+
+def _annotators(session: Session, s: _Sentence) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every annotator's label, spans and links on the sentence (by name), and the distinct spans and links with who made each."""
+    labels = session.execute(
+        select(User.id, User.name, Annotation.label, Annotation.seconds, Annotation.needs_review)
+        .join(User, User.id == Annotation.user_id)
+        .where(Annotation.sentence_id == s.id)
+    ).all()
+    spans = session.execute(
+        select(Span.id, Span.user_id, User.name, Span.label, Span.start, Span.end)
+        .join(User, User.id == Span.user_id)
+        .where(Span.article_id == s.article_id)
+    ).all()
+    span_by_id = {x.id: x for x in spans}
+    relations = session.execute(
+        select(Relation.user_id, Relation.type, Relation.from_span_id, Relation.to_span_id).where(Relation.article_id == s.article_id)
+    ).all()
+    people: dict[int, dict[str, Any]] = {}
+
+    def person(uid: int, name: str) -> dict[str, Any]:
+        return people.setdefault(uid, {"user_id": uid, "name": name, "label": None, "seconds": None, "needs_review": False, "spans": [], "links": []})
+
+    for uid, name, label, seconds, needs_review in labels:
+        p = person(uid, name)
+        p["label"], p["seconds"], p["needs_review"] = label, seconds, bool(needs_review)
+    distinct_spans: dict[str, dict[str, Any]] = {}
+    for x in spans:
+        if s.overlaps(x.start, x.end):
+            info = s.span_info(x.label, x.start, x.end)
+            person(x.user_id, x.name)["spans"].append(info)
+            distinct_spans.setdefault(info["key"], {**info, "by": []})["by"].append(x.name)
+    distinct_links: dict[str, dict[str, Any]] = {}
+    for uid, rtype, f, t in relations:
+        a, b = span_by_id.get(f), span_by_id.get(t)
+        if a is None or b is None or not (s.overlaps(a.start, a.end) or s.overlaps(b.start, b.end)):
+            continue
+        link = s.link_info(rtype, a, b)
+        person(uid, a.name)["links"].append(link)
+        distinct_links.setdefault(link["key"], {**link, "by": []})["by"].append(a.name)
+    annotators = sorted(people.values(), key=lambda p: p["name"])
+    for p in annotators:
+        p["spans"].sort(key=lambda x: (x["start"], x["end"], x["label"]))
+    n = len([p for p in annotators if p["label"] is not None])
+    for d in list(distinct_spans.values()) + list(distinct_links.values()):
+        d["by"].sort()
+        d["all"] = n >= 1 and len(set(d["by"])) >= n
+    return annotators, list(distinct_spans.values()), list(distinct_links.values())
+
+
+def _gold(session: Session, s: _Sentence) -> dict[str, Any]:
+    """The sentence's gold label, and the gold spans and links of the article on it."""
+    gold = session.execute(
+        select(GoldLabel.label, GoldLabel.provenance, GoldLabel.reason, GoldLabel.updated_at, User.name)
+        .outerjoin(User, User.id == GoldLabel.reviewer_id)
+        .where(GoldLabel.sentence_id == s.id)
+    ).first()
+    gold_spans = session.execute(
+        select(GoldSpan.id, GoldSpan.label, GoldSpan.start, GoldSpan.end, GoldSpan.provenance).where(GoldSpan.article_id == s.article_id)
+    ).all()
+    gold_span_by_id = {g.id: g for g in gold_spans}
+    gold_rels = session.execute(
+        select(GoldRelation.type, GoldRelation.from_span_id, GoldRelation.to_span_id, GoldRelation.provenance)
+        .where(GoldRelation.article_id == s.article_id)
+    ).all()
+    gold_links = []
+    for rtype, f, t, prov in gold_rels:
+        a, b = gold_span_by_id[f], gold_span_by_id[t]
+        if s.overlaps(a.start, a.end) or s.overlaps(b.start, b.end):
+            gold_links.append({**s.link_info(rtype, a, b), "provenance": prov})
+    return {
+        "gold": None if gold is None else {"label": gold.label, "provenance": gold.provenance, "reason": gold.reason,
+                                           "updated_at": gold.updated_at, "reviewer": gold.name},
+        "gold_spans": [{**s.span_info(g.label, g.start, g.end), "provenance": g.provenance} for g in gold_spans if s.overlaps(g.start, g.end)],
+        "gold_links": gold_links,
+    }

@@ -1,0 +1,236 @@
+"""Automatic gold kept current: recomputed lazily, per project revision, a batch of articles at a time.
+
+Automatic gold, exactly:
+- a sentence label, when at least max(2, annotators_per_article) annotators
+  labelled the sentence and all agree (unanimous) or the largest share agreeing
+  is >= majority_threshold (majority; only when the threshold is below 1);
+- a span (label, start, end), when every annotator who labelled ALL the
+  sentences the span overlaps (at least max(2, annotators_per_article) of them)
+  marked exactly that span (same label and offsets: exact match);
+- a relation, when both of its spans are automatic gold spans and every
+  annotator who is a rater of both spans made that link;
+- never on or across a sentence with human gold: the reviewer decided there.
+Only unanimous spans and relations become gold automatically, never majority.
+The label rule itself is pure (annotator.stats.gold); the spans and relations
+are auto_spans.py's.
+
+WHEN automatic gold is computed: lazily. `ensure_auto_gold(session, project)`
+recomputes it when the project's revision (bumped by every annotation write)
+has moved since the last run, and is a single indexed read otherwise. The
+disagreement queue, the adjudication page and anything that READS the gold
+tables (the export) call it first; the agreement figures do not need to, they
+apply the same rule to the same label matrix (agreement.figures.item_gold).
+A run of the refresh is keyed by (project, revision, settings) in
+cache_entries, so every worker and host sees the same state; it does not bump
+the revision itself (its result is a function of that revision's labels).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from annotator.db.models import Article, CacheEntry, GoldLabel, Sentence
+from annotator.db.transactions import transaction
+from annotator.domain.agreement.loaders import ArticleRange, ProjectHead, ProjectLabels, load_labels, project_head
+from annotator.domain.gold.auto_spans import refresh_auto_spans
+from annotator.domain.gold.writes import audit_many, chunks, lock_project, now
+from annotator.stats.gold import AUTO_PROVENANCE, PROVENANCE_CODES, auto_gold_labels
+
+
+@dataclass
+class RefreshResult:
+    """What one refresh changed."""
+
+    labels_created: int = 0
+    labels_updated: int = 0
+    labels_deleted: int = 0
+    spans_created: int = 0
+    spans_deleted: int = 0
+    relations_created: int = 0
+    relations_deleted: int = 0
+    revision: int = 0
+
+    @property
+    def changed(self) -> int:
+        return sum(getattr(self, f) for f in ("labels_created", "labels_updated", "labels_deleted", "spans_created",
+                                              "spans_deleted", "relations_created", "relations_deleted"))
+
+
+# Automatic gold is decided sentence by sentence and span by span within an
+# article, so a refresh goes through the project this many articles at a time.
+# Its memory is that of one batch, and ensure_auto_gold commits each batch, so
+# on SQLite annotators' saves wait for one batch, not the project. Measured on
+# 1M labels (bench/bench_export.py): the whole project at once took 13.1 s and
+# 879 MB and held writers for all of it; batches of 100 articles take 10.3 s,
+# 96 MB, and a save waited at most 87 ms.
+REFRESH_BATCH_ARTICLES = 100
+
+
+def refresh_auto_gold(session: Session, project_id: int, batch_articles: int = REFRESH_BATCH_ARTICLES) -> RefreshResult:
+    """Recompute the project's automatic gold labels, spans and relations, in the caller's transaction.
+
+    Creates what the rule now gives, updates what changed (unanimous <->
+    majority, another label), removes automatic gold the labels no longer
+    support; never touches adjudicated or imported gold. The caller opens the
+    write transaction and commits afterwards: all batches are one transaction
+    (ensure_auto_gold instead commits batch by batch).
+    """
+    lock_project(session, project_id)
+    head = project_head(session, project_id)
+    result = RefreshResult(revision=head.revision)
+    for articles in _article_batches(session, head, batch_articles):
+        _refresh_articles(session, head, articles, result)
+    session.flush()
+    return result
+
+
+def marker_key(head: ProjectHead) -> str:
+    return f"autogold:{head.id}:{head.revision}:{head.fingerprint()}"
+
+
+def ensure_auto_gold(session: Session, project_id: int, batch_articles: int = REFRESH_BATCH_ARTICLES) -> RefreshResult | None:
+    """Bring automatic gold up to the project's current revision; None when it already was.
+
+    One indexed read when the revision has not moved since the last refresh.
+    Otherwise the refresh runs one write transaction per batch of articles, each
+    committed: on SQLite a write transaction holds the whole database, and
+    annotators' saves would wait for a whole-project refresh (11 s at a million
+    labels); between batches they go through. The marker is written last, for
+    the revision read at the start: a label saved meanwhile moved the revision,
+    so the next call refreshes again. Each batch recomputes its articles from
+    the labels as they are, so two refreshes at once only repeat work.
+    Its transactions are several on purpose (one per batch), each its own `transaction()`.
+    """
+    head = project_head(session, project_id)
+    if session.scalar(select(CacheEntry.key).where(CacheEntry.key == marker_key(head))) is not None:
+        return None
+    with transaction(session):
+        lock_project(session, project_id)
+        head = project_head(session, project_id)  # re-read under the lock: the revision may have moved
+        key = marker_key(head)
+        if session.scalar(select(CacheEntry.key).where(CacheEntry.key == key)) is not None:
+            return None
+        batches = _article_batches(session, head, batch_articles)
+    result = RefreshResult(revision=head.revision)
+    for articles in batches:
+        with transaction(session, queue=True):  # in line with the annotators' saves, which wait on the same queue
+            lock_project(session, project_id)
+            _refresh_articles(session, head, articles, result)
+    with transaction(session, queue=True):
+        lock_project(session, project_id)
+        session.execute(delete(CacheEntry).where(CacheEntry.project_id == head.id, CacheEntry.key.like(f"autogold:{head.id}:%")))
+        session.execute(
+            insert(CacheEntry).values(key=key, project_id=head.id, revision=head.revision, value={"changed": result.changed}, created_at=now())
+        )
+    return result
+
+
+def _article_batches(session: Session, head: ProjectHead, batch_articles: int) -> list[ArticleRange]:
+    """The project's article ids in ranges of `batch_articles` articles (other projects' ids may fall inside a range)."""
+    ids = list(session.scalars(select(Article.id).where(Article.project_id == head.id).order_by(Article.id)))
+    return [(batch[0], batch[-1]) for batch in chunks(ids, batch_articles)]
+
+
+def _refresh_articles(session: Session, head: ProjectHead, articles: ArticleRange, result: RefreshResult) -> None:
+    """refresh_auto_gold for the project's articles with ids in `articles`; adds its counts to `result`."""
+    labels = load_labels(session, head, with_seconds=False, articles=articles)
+    audit: list[dict[str, Any]] = []
+    human_sentences = _refresh_auto_labels(session, head, articles, labels, audit, result)
+    refresh_auto_spans(session, head, articles, labels, human_sentences, audit, result)
+    audit_many(session, audit)
+
+
+# ----------------------------------------------------------------- sentence labels
+_Current = dict[int, tuple[int, str, str, int]]  # sentence id -> (gold label id, label, provenance, article id)
+_Wanted = dict[int, tuple[str, str, int]]  # sentence id -> (label, provenance, article id)
+
+
+def _refresh_auto_labels(
+    session: Session, head: ProjectHead, articles: ArticleRange, labels: ProjectLabels, audit: list[dict[str, Any]], result: RefreshResult
+) -> set[int]:
+    """Automatic gold labels of the batch made what the rule gives; returns the sentences with human gold."""
+    existing = session.execute(
+        select(GoldLabel.id, GoldLabel.sentence_id, GoldLabel.label, GoldLabel.provenance, Sentence.article_id)
+        .join(Sentence, Sentence.id == GoldLabel.sentence_id)
+        .join(Article, Article.id == Sentence.article_id)
+        .where(Article.project_id == head.id, Article.id.between(*articles))
+    ).all()
+    human_sentences = {sid for _, sid, _, prov, _ in existing if prov not in AUTO_PROVENANCE}
+    current: _Current = {sid: (gid, label, prov, art) for gid, sid, label, prov, art in existing if prov in AUTO_PROVENANCE}
+    wanted = _wanted_labels(head, labels, human_sentences)
+    result.labels_deleted += _delete_stale_labels(session, head.id, current, wanted, audit)
+    at = now()
+    result.labels_updated += _update_changed_labels(session, head.id, current, wanted, at, audit)
+    result.labels_created += _insert_new_labels(session, head.id, current, wanted, at, audit)
+    return human_sentences
+
+
+def _wanted_labels(head: ProjectHead, labels: ProjectLabels, human_sentences: set[int]) -> _Wanted:
+    gold, provenance = auto_gold_labels(labels.codes, head.majority_threshold, head.min_raters)
+    categories = labels.matrix.categories
+    names = {v: k for k, v in PROVENANCE_CODES.items()}
+    wanted: _Wanted = {}
+    for item in np.flatnonzero(gold >= 0).tolist():
+        sid = int(labels.sentence_ids[item])
+        if sid not in human_sentences:
+            wanted[sid] = (categories[gold[item]], names[int(provenance[item])], int(labels.article_ids[item]))
+    return wanted
+
+
+def _label_entry(project_id: int, sid: int, art: int, action: str, before: Any, after: Any) -> dict[str, Any]:
+    return {"user_id": None, "project_id": project_id, "article_id": art, "entity": "gold_label", "entity_id": str(sid),
+            "action": action, "before": before, "after": after}
+
+
+def _label_doc(sid: int, label: str, prov: str) -> dict[str, Any]:
+    return {"sentence_id": sid, "label": label, "provenance": prov, "reviewer_id": None, "reason": None}
+
+
+def _delete_stale_labels(session: Session, project_id: int, current: _Current, wanted: _Wanted, audit: list[dict[str, Any]]) -> int:
+    stale = [sid for sid in current if sid not in wanted]
+    for ids in chunks([current[sid][0] for sid in stale]):
+        session.execute(delete(GoldLabel).where(GoldLabel.id.in_(ids), GoldLabel.provenance.in_(AUTO_PROVENANCE)))
+    for sid in stale:
+        _gid, label, prov, art = current[sid]
+        audit.append(_label_entry(project_id, sid, art, "delete", _label_doc(sid, label, prov), None))
+    return len(stale)
+
+
+def _update_changed_labels(
+    session: Session, project_id: int, current: _Current, wanted: _Wanted, at: datetime, audit: list[dict[str, Any]]
+) -> int:
+    changed = [(sid, w) for sid, w in wanted.items() if sid in current and (current[sid][1], current[sid][2]) != w[:2]]
+    if changed:
+        table = GoldLabel.__table__
+        session.connection().execute(
+            update(table).where(
+                table.c.id == bindparam("gid"), table.c.provenance.in_(AUTO_PROVENANCE)  # never human gold
+            ).values(
+                label=bindparam("new_label"), provenance=bindparam("new_prov"), reviewer_id=None, reason=None, updated_at=at
+            ),
+            [{"gid": current[sid][0], "new_label": w[0], "new_prov": w[1]} for sid, w in changed],
+        )
+    for sid, (label, prov, art) in changed:
+        _, old_label, old_prov, _ = current[sid]
+        audit.append(_label_entry(project_id, sid, art, "update", _label_doc(sid, old_label, old_prov), _label_doc(sid, label, prov)))
+    return len(changed)
+
+
+def _insert_new_labels(
+    session: Session, project_id: int, current: _Current, wanted: _Wanted, at: datetime, audit: list[dict[str, Any]]
+) -> int:
+    new = [(sid, w) for sid, w in wanted.items() if sid not in current]
+    for chunk in chunks(new):
+        session.execute(
+            insert(GoldLabel),
+            [{"sentence_id": sid, "label": label, "provenance": prov, "reviewer_id": None, "reason": None, "updated_at": at}
+             for sid, (label, prov, _) in chunk],
+        )
+    for sid, (label, prov, art) in new:
+        audit.append(_label_entry(project_id, sid, art, "create", None, _label_doc(sid, label, prov)))
+    return len(new)

@@ -1,0 +1,46 @@
+"""What every gold write shares (the automatic refresh and the adjudication): the project's gold lock, bulk audit entries, new uids."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from annotator.db.models import AuditEntry
+
+CHUNK = 5000  # ids per IN (...) / rows per executemany, well under every database's limit
+_GOLD_LOCK_NAMESPACE = 0x60D  # first key of the PostgreSQL advisory lock: "gold writes of project N"
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_uid() -> str:
+    return uuid.uuid4().hex
+
+
+def lock_project(session: Session, project_id: int) -> None:
+    """Serialise the gold writers (refresh, adjudication) of one project.
+
+    SQLite: BEGIN IMMEDIATE (begin_write) already serialises every writer.
+    PostgreSQL: a transaction-scoped advisory lock, not a row lock on the
+    project: every writer takes the project row LAST (bump_revision), so a
+    lock on it first could deadlock with them.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_GOLD_LOCK_NAMESPACE, project_id)))
+
+
+def chunks(items: list, size: int = CHUNK) -> Iterable[list]:
+    for k in range(0, len(items), size):
+        yield items[k:k + size]
+
+
+def audit_many(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Insert AuditEntry rows (dicts of its columns but `at`) in bulk, all at one time."""
+    at = now()
+    for chunk in chunks(entries):
+        session.execute(insert(AuditEntry), [{"at": at, **e} for e in chunk])
