@@ -160,6 +160,30 @@ def test_article_export_is_lossless_and_valid(app, runner, tmp_path):
     assert gold["relations"] == [{"id": "gold-rel-1", "type": "attributed_to", "from": "gold-quote-1", "to": "gold-source-1", "provenance": "adjudicated", "reviewer": "rita"}]
 
 
+def test_the_api_and_the_export_spell_labels_spans_and_relations_alike(app, browser, runner, tmp_path):
+    """One serializer (domain/records.py): what the API answers for a label, span or relation is what the export says.
+
+    Before, the API cut timestamps to milliseconds and rounded seconds to 3 decimals, so the same label
+    read 1.5 in the API and 1.5004 in the export, its time ...:05.123Z against ...:05.123456Z.
+    """
+    info = build_project(app)
+    alice, article_id = info["users"]["alice"], info["article_id"]
+    with app.app_context():
+        session = db.session
+        saved = write(session, lambda: put_label(session, alice, article_id, 0, "UFS", seconds=0.0004))
+    assert saved["seconds"] == 1.5 + 0.0004 and saved["version"] == 2  # the stored sum, not rounded
+    assert saved["updated_at"].endswith("Z") and "+" not in saved["updated_at"]
+    browser.login("alice", "correct horse")
+    document = browser.get(f"/api/articles/{article_id}").get_json()["annotations"]
+    (record,) = run_export(runner, tmp_path, "news", "--unit", "article")
+    exported = next(a for a in record["annotations"] if a["annotator"] == "alice")
+    assert [{k: v for k, v in label.items() if k != "version"} for label in document["labels"]] == exported["labels"]
+    assert document["labels"][0] == {**exported["labels"][0], "version": 2} and exported["labels"][0]["seconds"] == 1.5004
+    assert {k: v for k, v in saved.items() if k != "version"} == exported["labels"][0]
+    assert sorted(document["spans"], key=lambda s: s["id"]) == sorted(exported["spans"], key=lambda s: s["id"])
+    assert document["relations"] == exported["relations"]
+
+
 def test_round_trip_gives_the_same_records(app, runner, tmp_path):
     build_project(app, extra_articles=3)
     first = tmp_path / "first.jsonl"
