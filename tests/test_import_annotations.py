@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from annotator.db import db
 from annotator.db.models import Annotation, Article, AuditEntry, GoldLabel, Project, Relation, Sentence, Span, User
-from annotator.domain.dataset.foreign import utf16_to_code_points
+from annotator.domain.dataset.foreign.regions import utf16_to_code_points
 
 from .test_export import QUOTE, SOURCE, TEXT, build_project, read_jsonl, validate
 
