@@ -369,7 +369,7 @@ def abandoned(owner: str, seen_at: datetime, now: datetime) -> bool:
 def clean_up_abandoned_imports(session: Session) -> int:
     """Delete what killed imports left behind; returns how many imports were removed."""
     rows = session.execute(select(StagedImport.id, StagedImport.owner, StagedImport.seen_at)).all()
-    session.rollback()
+    session.rollback()  # end the read; each deletion is its own transaction
     now = utcnow()
     gone = [staging for staging, owner, seen_at in rows if abandoned(owner, seen_at, now)]
     for staging in gone:
