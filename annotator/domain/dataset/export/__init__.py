@@ -4,7 +4,7 @@ Two units, each described by a JSON Schema shipped in annotator/schemas/:
 
 * ``article`` (lossless, canonical): one record per article with its text,
   sentences, every annotator's labels, spans and relations, and gold.
-  ``annotator import-annotations`` reads it back (see import_annotations.py).
+  ``annotator import-annotations`` reads it back (see import_annotations/).
 * ``sentence`` (for training): one record per sentence with its gold label,
   gold spans and relations (offsets relative to the sentence and in the
   article) and every annotator's label, spans and relations for it.
