@@ -168,7 +168,7 @@ def test_other_files_still_import_when_one_is_bad(app, runner, tmp_path, exporte
 def test_creates_articles_and_inactive_users_without_password(app, runner, tmp_path, exported):
     record = copy.deepcopy(exported)
     record["id"] = "new-1"
-    for block, name in zip(record["annotations"], ("xena", "yuri", "zoe")):
+    for block, name in zip(record["annotations"], ("xena", "yuri", "zoe"), strict=True):
         block["annotator"] = name
     for label in record["gold"]["labels"]:
         label["reviewer"] = label["reviewer"] and "ruth"
