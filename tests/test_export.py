@@ -81,12 +81,12 @@ def build_project(app, name: str = "news", extra_articles: int = 0) -> dict[str,
     with app.app_context():
         session = db.session
         for index, labels in LABELS.items():
-            for user, label in zip(ANNOTATORS, labels):
-                write(session, lambda: put_label(session, ids[user], article_id, index, label, seconds=1.5 + index))
+            for user, label in zip(ANNOTATORS, labels, strict=True):
+                write(session, lambda u=ids[user], i=index, x=label: put_label(session, u, article_id, i, x, seconds=1.5 + i))
         for user in ("alice", "bob"):
-            write(session, lambda: create_span(session, ids[user], article_id, "QUOTE", *quote, uid=f"{user}-quote-1"))
-            write(session, lambda: create_span(session, ids[user], article_id, "SOURCE", *source, uid=f"{user}-source-1"))
-            write(session, lambda: create_relation(session, ids[user], article_id, "attributed_to", f"{user}-quote-1", f"{user}-source-1", uid=f"{user}-rel-1"))
+            write(session, lambda u=user: create_span(session, ids[u], article_id, "QUOTE", *quote, uid=f"{u}-quote-1"))
+            write(session, lambda u=user: create_span(session, ids[u], article_id, "SOURCE", *source, uid=f"{u}-source-1"))
+            write(session, lambda u=user: create_relation(session, ids[u], article_id, "attributed_to", f"{u}-quote-1", f"{u}-source-1", uid=f"{u}-rel-1"))
         # carol: a quote that runs over the sentence boundary, and a cue.
         across = (quote[0], TEXT.index("estimate") + len("estimate"))
         write(session, lambda: create_span(session, ids["carol"], article_id, "QUOTE", *across, uid="carol-quote-x"))
@@ -160,6 +160,30 @@ def test_article_export_is_lossless_and_valid(app, runner, tmp_path):
     assert gold["relations"] == [{"id": "gold-rel-1", "type": "attributed_to", "from": "gold-quote-1", "to": "gold-source-1", "provenance": "adjudicated", "reviewer": "rita"}]
 
 
+def test_the_api_and_the_export_spell_labels_spans_and_relations_alike(app, browser, runner, tmp_path):
+    """One serializer (domain/records.py): what the API answers for a label, span or relation is what the export says.
+
+    Before, the API cut timestamps to milliseconds and rounded seconds to 3 decimals, so the same label
+    read 1.5 in the API and 1.5004 in the export, its time ...:05.123Z against ...:05.123456Z.
+    """
+    info = build_project(app)
+    alice, article_id = info["users"]["alice"], info["article_id"]
+    with app.app_context():
+        session = db.session
+        saved = write(session, lambda: put_label(session, alice, article_id, 0, "UFS", seconds=0.0004))
+    assert saved["seconds"] == 1.5 + 0.0004 and saved["version"] == 2  # the stored sum, not rounded
+    assert saved["updated_at"].endswith("Z") and "+" not in saved["updated_at"]
+    browser.login("alice", "correct horse")
+    document = browser.get(f"/api/articles/{article_id}").get_json()["annotations"]
+    (record,) = run_export(runner, tmp_path, "news", "--unit", "article")
+    exported = next(a for a in record["annotations"] if a["annotator"] == "alice")
+    assert [{k: v for k, v in label.items() if k != "version"} for label in document["labels"]] == exported["labels"]
+    assert document["labels"][0] == {**exported["labels"][0], "version": 2} and exported["labels"][0]["seconds"] == 1.5004
+    assert {k: v for k, v in saved.items() if k != "version"} == exported["labels"][0]
+    assert sorted(document["spans"], key=lambda s: s["id"]) == sorted(exported["spans"], key=lambda s: s["id"])
+    assert document["relations"] == exported["relations"]
+
+
 def test_round_trip_gives_the_same_records(app, runner, tmp_path):
     build_project(app, extra_articles=3)
     first = tmp_path / "first.jsonl"
@@ -193,7 +217,7 @@ def test_sentence_export_for_training(app, runner, tmp_path):
     info = build_project(app)
     records = run_export(runner, tmp_path, "news")
     assert [r["id"] for r in records] == ["art-1:0", "art-1:1", "art-1:2", "art-1:3"]
-    for record, (start, end) in zip(records, info["sentences"]):
+    for record, (start, end) in zip(records, info["sentences"], strict=True):
         assert (record["start"], record["end"]) == (start, end) and record["text"] == TEXT[start:end]
         for span in record["spans"] + [s for a in record["annotations"] for s in a["spans"]]:
             assert record["text"][span["start"] : span["end"]] == span["text"]
@@ -294,7 +318,7 @@ def test_split_by_article_is_reproducible(app, runner, tmp_path):
 
     first = split("13", "a")
     ids = {name: {json.loads(line)["article_id"] for line in data.decode().splitlines()} for name, data in first.items()}
-    for name, data in first.items():
+    for data in first.values():
         validate([json.loads(line) for line in data.decode().splitlines()], "sentence")
     assert not (ids["train"] & ids["dev"]) and not (ids["train"] & ids["test"]) and not (ids["dev"] & ids["test"])
     assert len(ids["train"] | ids["dev"] | ids["test"]) == 61
@@ -535,7 +559,7 @@ def test_export_brings_automatic_gold_up_to_date(app, runner, tmp_path):
     with app.app_context():
         session = db.session
         for user in ANNOTATORS:  # sentence 2 was adjudicated UFS; now all say NFS: the reviewer's word stands
-            write(session, lambda: put_label(session, ids["users"][user], ids["article_id"], 2, "NFS"))
+            write(session, lambda u=user: put_label(session, ids["users"][u], ids["article_id"], 2, "NFS"))
     records = run_export(runner, tmp_path, "news")
     assert [(r["label"], r["label_source"]) for r in records] == [("CFS", "majority"), ("CFS", "unanimous"), ("UFS", "adjudicated"), ("NFS", "unanimous")]
     with app.app_context():

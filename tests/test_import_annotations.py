@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from annotator.db import db
 from annotator.db.models import Annotation, Article, AuditEntry, GoldLabel, Project, Relation, Sentence, Span, User
-from annotator.domain.dataset.foreign import utf16_to_code_points
+from annotator.domain.dataset.foreign.regions import utf16_to_code_points
 
 from .test_export import QUOTE, SOURCE, TEXT, build_project, read_jsonl, validate
 
@@ -168,7 +168,7 @@ def test_other_files_still_import_when_one_is_bad(app, runner, tmp_path, exporte
 def test_creates_articles_and_inactive_users_without_password(app, runner, tmp_path, exported):
     record = copy.deepcopy(exported)
     record["id"] = "new-1"
-    for block, name in zip(record["annotations"], ("xena", "yuri", "zoe")):
+    for block, name in zip(record["annotations"], ("xena", "yuri", "zoe"), strict=True):
         block["annotator"] = name
     for label in record["gold"]["labels"]:
         label["reviewer"] = label["reviewer"] and "ruth"

@@ -247,6 +247,38 @@ def test_import_records_in_chunks_stores_the_whole_file_and_leaves_no_staging(ap
         assert all(text[start:end] for text, start, end in offsets)
 
 
+def test_import_files_stores_each_file_on_its_own_and_leaves_no_transaction_open(app):
+    """The upload page's use case: a rejected file (a bad line, or an id already there) stores nothing, the next
+    file still imports, and whatever happened the session holds no transaction (no read keeps SQLite's log from
+    being checkpointed, nothing is left for the caller to roll back)."""
+    from sqlalchemy import select
+
+    from annotator.db import db
+    from annotator.db.models import Article
+    from annotator.domain import projects
+    from annotator.domain.dataset import articles
+
+    good = b'{"id": "g1", "text": "A good story. It has two sentences."}\n'
+    files = [
+        ("broken.jsonl", b'{"id": "b1", "text": "Fine line."}\n{"id": "b2", "text": 5}\n'),
+        ("good.jsonl", good),
+        ("story.txt", b"Headline\nBody of the story."),
+        ("again.jsonl", good),  # g1 is in the project now: an error with on_duplicate="error", found by a read
+    ]
+    with app.app_context():
+        s = db.session
+        project = projects.create_project(s, "Files")
+        s.commit()
+        s.get(type(project), project.id)  # a read, as a page makes before the import
+        results = articles.import_files(s, project, iter(files))
+        assert not s().in_transaction()
+        assert [(r["file"], r["created"], r["error"] is None) for r in results] == [
+            ("broken.jsonl", [], False), ("good.jsonl", ["g1"], True), ("story.txt", ["story"], True), ("again.jsonl", [], False),
+        ]
+        assert results[0]["error"].startswith("broken.jsonl:2: ") and "already exists" in results[3]["error"]
+        assert sorted(s.scalars(select(Article.external_id))) == ["g1", "story"]
+
+
 def test_abandoned_staged_imports_are_recognised():
     import os
     import socket

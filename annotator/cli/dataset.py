@@ -1,6 +1,6 @@
 """The dataset commands: `annotator export` and `annotator import-annotations`.
 
-Thin click wrappers over export.py and import_annotations.py; errors exit
+Thin click wrappers over domain/dataset/ (export/, import_annotations/, foreign/); errors exit
 non-zero with one line, progress goes to stderr.
 """
 from __future__ import annotations
@@ -23,7 +23,8 @@ import click
 from flask.cli import with_appcontext
 
 from annotator.db import db
-from annotator.db.transactions import begin_write
+from annotator.db.models import Project
+from annotator.db.transactions import transaction
 from annotator.domain import gold, projects
 from annotator.domain.dataset import export, foreign, import_annotations
 
@@ -94,15 +95,7 @@ def export_command(project: str | None, unit: str, output: str | None, gold_only
         return
     if not project:
         _fail("give a PROJECT to export (or --schema article|sentence)")
-    try:
-        p = projects.get_project(db.session, project)
-        filters = export.check_filters(
-            db.session, p, export.Filters(gold_only=gold_only, annotators=tuple(annotators), labels=export.parse_labels(labels))
-        )
-        splits = export.parse_split(split_spec) if split_spec else None
-    except (projects.ProjectError, export.ExportError) as exc:
-        _fail(str(exc))
-        return
+    p, filters, splits = _export_options(project or "", gold_only, annotators, labels, split_spec)
     if splits and not output:
         _fail("--split writes one file per split: give -o PREFIX or -o FOLDER/")
     gold.ensure_auto_gold(db.session, p.id)  # unanimous / majority gold up to the current labels
@@ -113,21 +106,11 @@ def export_command(project: str | None, unit: str, output: str | None, gold_only
     if "fork" not in multiprocessing.get_all_start_methods():
         jobs = 1
     names = [name for name, _ in splits] if splits else [""]
-    written: dict[str, int] = {}
     with ExitStack() as stack:
         if threading.current_thread() is threading.main_thread():
             # SIGTERM unwinds like Ctrl-C: the .part files and the workers' folder are removed, the workers stopped.
             stack.callback(signal.signal, signal.SIGTERM, signal.signal(signal.SIGTERM, _terminate))
-        if splits:
-            paths = split_paths(output or "", names)
-            handles = stack.enter_context(_Outputs(paths))
-        elif output and output != "-":
-            paths = {"": Path(output)}
-            handles = stack.enter_context(_Outputs(paths))
-        else:
-            paths = {"": Path("<stdout>")}
-            sys.stdout.flush()
-            handles = {"": sys.stdout.buffer}
+        paths, handles = _open_outputs(stack, output, splits, names)
         bar = stack.enter_context(
             click.progressbar(length=total, label=f"exporting {p.name}", file=sys.stderr, show_pos=True)
         ) if total > export.BATCH_SIZE else None
@@ -142,9 +125,41 @@ def export_command(project: str | None, unit: str, output: str | None, gold_only
             written = _export_in_parallel(db.engine.url, p.id, unit, filters, ranges, handles, splits, seed, progress)
         for handle in handles.values():
             handle.flush()
+    _report(unit, written, paths, names if splits else [])
+
+
+def _export_options(project: str, gold_only: bool, annotators: tuple[str, ...], labels: str | None,
+                    split_spec: str | None) -> tuple[Project, export.Filters, list[tuple[str, float]] | None]:
+    """The project, the checked filters and the splits; a bad one fails the command with its message."""
+    try:
+        p = projects.get_project(db.session, project)
+        filters = export.check_filters(
+            db.session, p, export.Filters(gold_only=gold_only, annotators=tuple(annotators), labels=export.parse_labels(labels))
+        )
+        splits = export.parse_split(split_spec) if split_spec else None
+    except (projects.ProjectError, export.ExportError) as exc:
+        raise click.ClickException(str(exc)) from None
+    return p, filters, splits
+
+
+def _open_outputs(stack: ExitStack, output: str | None, splits: list[tuple[str, float]] | None,
+                  names: list[str]) -> tuple[dict[str, Path], dict[str, IO[bytes]]]:
+    """Where each split (or the one output, "") goes, and its open handle: a .part file moved into place at the end, or stdout."""
+    if splits:
+        paths = split_paths(output or "", names)
+    elif output and output != "-":
+        paths = {"": Path(output)}
+    else:
+        sys.stdout.flush()
+        return {"": Path("<stdout>")}, {"": sys.stdout.buffer}
+    return paths, stack.enter_context(_Outputs(paths))
+
+
+def _report(unit: str, written: dict[str, int], paths: dict[str, Path], split_names: list[str]) -> None:
+    """What went where, on stderr; a warning for any split that got no record."""
     for name, n in written.items():
         click.echo(f"exported {n} {unit} record(s) to {paths[name]}", err=True)
-    empty = [name for name in names if splits and not written.get(name)]
+    empty = [name for name in split_names if not written.get(name)]
     if empty:
         click.echo(
             f"warning: empty split(s) {', '.join(empty)}: no exported record fell there (each article goes to one split "
@@ -220,7 +235,7 @@ def _export_in_parallel(url, project_id: int, unit: str, filters: export.Filters
             except Empty:
                 failed = [w.exitcode for w, _ in workers if w.exitcode not in (None, 0)]
                 if failed:
-                    raise click.ClickException(f"an export worker failed (exit code {failed[0]}); see the messages above")
+                    raise click.ClickException(f"an export worker failed (exit code {failed[0]}); see the messages above") from None
                 continue
             if message[0] == "progress":
                 if progress is not None:
@@ -379,24 +394,14 @@ def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, p
             except OSError as exc:
                 raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
             text = decode(data, name)
-            if fmt == "label-studio":
-                records = foreign.label_studio_records(text, name, pseudo or "", schema, offsets)
-            elif fmt == "doccano":
-                records = foreign.doccano_records(text, name, pseudo or "", schema, offsets)
-            else:
-                records = jsonl_objects(text, name)
-            begin_write(db.session)
-            result = import_annotations.import_records(db.session, p, records, name, on_duplicate)  # type: ignore[arg-type]
-            db.session.commit()
+            records = jsonl_objects(text, name) if fmt == "article" else foreign.read_records(fmt, text, name, pseudo or "", schema, offsets)
+            with transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
+                result = import_annotations.import_records(db.session, p, records, name, on_duplicate)  # type: ignore[arg-type]
             total.merge(result)
             click.echo(f"{name}: {result.summary()}", err=True)
         except IngestError as exc:
-            db.session.rollback()
             rejected += 1
             click.echo(str(exc), err=True)
-        except BaseException:
-            db.session.rollback()
-            raise
     click.echo(f"imported into {p.name}: {total.summary()}; {rejected} file(s) rejected")
     if rejected:
         sys.exit(1)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
@@ -38,6 +37,9 @@ from sqlalchemy.orm import Session, aliased
 from annotator.db.models import Annotation, Article, Assignment, AuditEntry, Project, Relation, Sentence, Span, User, new_uid, utcnow
 from annotator.db.transactions import DISK_FULL_MESSAGE, log_disk_full, run_write
 from annotator.domain import labelschema, projects
+from annotator.domain.records import label_json as label_dict
+from annotator.domain.records import relation_json as relation_dict
+from annotator.domain.records import span_json as span_dict
 
 # Client-generated ids for spans and relations (a uuid4 hex fits).
 UID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -400,35 +402,7 @@ def _insert_ignoring_conflict(session: Session, model: type, values: dict[str, A
     return _run(session, statement, values).scalar()
 
 
-# ----------------------------------------------------------------- serialisation
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def label_dict(sentence_index: int, label: str, seconds: float, guidelines_version: int, version: int, updated_at: datetime | None, needs_review: bool) -> dict[str, Any]:
-    return {
-        "sentence": sentence_index,
-        "label": label,
-        "seconds": round(float(seconds), 3),
-        "guidelines_version": guidelines_version,
-        "version": version,
-        "updated_at": iso(updated_at),
-        "needs_review": bool(needs_review),
-    }
-
-
-def span_dict(uid: str, label: str, start: int, end: int, text: str) -> dict[str, Any]:
-    return {"id": uid, "label": label, "start": start, "end": end, "text": text[start:end]}
-
-
-def relation_dict(uid: str, rel_type: str, from_uid: str, to_uid: str) -> dict[str, Any]:
-    return {"id": uid, "type": rel_type, "from": from_uid, "to": to_uid}
-
-
+# ----------------------------------------------------------------- serialisation: one spelling with the export (records.py)
 def _label_of(row: Any, sentence_index: int) -> dict[str, Any]:
     return label_dict(sentence_index, row.label, row.seconds, row.guidelines_version, row.version, row.updated_at, row.needs_review)
 

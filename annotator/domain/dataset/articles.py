@@ -1,8 +1,8 @@
 """Store imported articles with their sentences, all or nothing per file.
 
 Takes a SQLAlchemy session and plain records; no Flask. `store_articles` is one
-unit of work the caller commits or rolls back. `import_records` (the CLI and
-the upload page) runs its own transactions so that a big file never holds the
+unit of work the caller commits or rolls back. `import_records` (the CLI and,
+through `import_files`, the upload page) runs its own transactions so that a big file never holds the
 write lock for long: it segments outside any transaction, stores a big file in
 committed chunks as a staged import that nothing else sees, and publishes it
 in one short transaction (see StagedImport in models.py).
@@ -15,15 +15,15 @@ import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable, Iterator, Literal, Mapping
+from typing import Any, Iterable, Iterator, Literal, Mapping
 
 from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, CacheEntry, Project, Sentence, Span, StagedImport, utcnow
-from annotator.db.transactions import begin_write, checkpoint, writer_queue
-from annotator.domain.dataset.ingest import ArticleRecord, IngestError
+from annotator.db.transactions import checkpoint, transaction
+from annotator.domain.dataset.ingest import ArticleRecord, IngestError, read_bytes
 from annotator.stats.segment import segment
 
 OnDuplicate = Literal["skip", "update", "error"]
@@ -199,48 +199,57 @@ def import_records(
     transaction applies the updates (`on_duplicate="update"`) and deletes the
     StagedImport row, which publishes the articles at once. Any failure
     deletes the chunks stored so far (an IngestError is raised again); a killed
-    process leaves them invisible, and the next import deletes them.
+    process leaves them invisible, and the next import deletes them. No
+    transaction is left open, whatever happens.
     """
     records = list(records)
     chunk_articles = CHUNK_ARTICLES if chunk_articles is None else chunk_articles
     chunk_chars = CHUNK_CHARS if chunk_chars is None else chunk_chars
-    project_id = project.id
     clean_up_abandoned_imports(session)
     result = StoreResult()
-    new, updates = _classify(session, project, records, file, on_duplicate, result)
-    session.rollback()  # end the read: nothing below may keep a transaction open while it segments
+    try:
+        new, updates = _classify(session, project, records, file, on_duplicate, result)
+    finally:
+        session.rollback()  # end the read: nothing below may keep a transaction open while it segments
     if len(new) <= chunk_articles and sum(len(r.text) for r in new) <= chunk_chars:
-        segmented = {r.external_id: segment(r.text) for r in [*new, *(r for _, r in updates)]}
-        with writer_queue(session):
-            begin_write(session)
-            try:
-                stored = store_articles(session, project, records, file, on_duplicate, segmented=segmented)
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                raise _taken_meanwhile(file) from None
-            except BaseException:
-                session.rollback()
-                raise
-        return stored
+        return _import_at_once(session, project, records, [*new, *(r for _, r in updates)], file, on_duplicate)
+    _import_staged(session, project.id, new, updates, file, (chunk_articles, chunk_chars), result)
+    result.created += [r.external_id for r in new]
+    return result
 
+
+def _import_at_once(session: Session, project: Project, records: list[ArticleRecord], changed: list[ArticleRecord], file: str,
+                    on_duplicate: OnDuplicate) -> StoreResult:
+    """A small file: the new and changed articles segmented first, then everything in one short transaction."""
+    segmented = {r.external_id: segment(r.text) for r in changed}
+    try:
+        with transaction(session, queue=True):
+            return store_articles(session, project, records, file, on_duplicate, segmented=segmented)
+    except IntegrityError:
+        raise _taken_meanwhile(file) from None
+
+
+def _import_staged(session: Session, project_id: int, new: list[ArticleRecord], updates: list[tuple[int, ArticleRecord]], file: str,
+                   chunk_limits: tuple[int, int], result: StoreResult) -> None:
+    """A big file: each chunk of new articles its own committed transaction, invisible until the last one publishes them all.
+
+    The chunks are separate transactions on purpose (each holds the write lock for a few milliseconds);
+    any failure deletes what was stored.
+    """
     staging = new_staged_import(session, project_id, file)
     try:
-        for chunk in _chunks(new, chunk_articles, chunk_chars):
+        for chunk in _chunks(new, *chunk_limits):
             segmented = {r.external_id: segment(r.text) for r in chunk}  # outside the lock
-            with writer_queue(session):
-                begin_write(session)
+            with transaction(session, queue=True):
                 _claim(session, staging, file)
                 try:
                     _insert_new(session, project_id, chunk, segmented, staged_import=staging)
                 except IntegrityError:
                     raise _taken_meanwhile(file) from None
-                session.commit()
             checkpoint(session)
             time.sleep(PAUSE_BETWEEN)
         segmented = {r.external_id: segment(r.text) for _, r in updates}
-        with writer_queue(session):
-            begin_write(session)
+        with transaction(session, queue=True):
             for article_id, record in updates:
                 _update(session, article_id, record, file, segmented[record.external_id])
                 result.updated.append(record.external_id)
@@ -248,16 +257,33 @@ def import_records(
             session.execute(delete(StagedImport).where(StagedImport.id == staging))  # publish
             if new or updates:
                 record_import(session, project_id)
-            session.commit()
     except BaseException:
-        session.rollback()
-        try:
-            discard_staged_import(session, staging)
-        except Exception:  # noqa: BLE001  (the database is gone too: the next import deletes them; report the first failure)
-            session.rollback()
+        _discard_after_failure(session, staging)
         raise
-    result.created += [r.external_id for r in new]
-    return result
+
+
+def _discard_after_failure(session: Session, staging: str) -> None:
+    """Delete a failed import's chunks. The rollbacks here are not units of work: the first ends whatever the
+    failure left open outside a transaction() block (a BEGIN that failed, a checkpoint), the second whatever a
+    failed clean-up left, so that the caller sees the first failure."""
+    session.rollback()
+    try:
+        discard_staged_import(session, staging)
+    except Exception:  # noqa: BLE001  (the database is gone too: the next import deletes them; report the first failure)
+        session.rollback()
+
+
+def import_files(session: Session, project: Project, files: Iterable[tuple[str, bytes]], on_duplicate: OnDuplicate = "error") -> list[dict[str, Any]]:
+    """Each (name, content) file read and stored on its own, all or nothing: a bad line rejects its whole file
+    (its result's error says FILE:LINE: reason) and the others go on. One result per file, in order."""
+    results: list[dict[str, Any]] = []
+    for name, data in files:
+        try:
+            stored = import_records(session, project, read_bytes(data, name), name, on_duplicate)
+            results.append({"file": name, "created": stored.created, "updated": stored.updated, "skipped": stored.skipped, "error": None})
+        except IngestError as exc:
+            results.append({"file": name, "created": [], "updated": [], "skipped": [], "error": str(exc)})
+    return results
 
 
 def _taken_meanwhile(file: str) -> IngestError:
@@ -284,12 +310,10 @@ def _owner() -> str:
 
 def new_staged_import(session: Session, project_id: int, file: str) -> str:
     """A StagedImport row of this process, committed; returns its id."""
-    with writer_queue(session):
-        begin_write(session)
+    with transaction(session, queue=True):
         staging = session.scalar(
             insert(StagedImport).values(project_id=project_id, file=file, owner=_owner()).returning(StagedImport.id)
         )
-        session.commit()
     assert staging is not None
     return staging
 
@@ -309,13 +333,10 @@ def discard_staged_import(session: Session, staging: str, batch: int = 250) -> N
 
     The StagedImport row goes last, so the articles stay invisible throughout.
     """
-    with writer_queue(session):  # first mark it taken, so that its owner (if alive after all) stops and never publishes
-        begin_write(session)
+    with transaction(session, queue=True):  # first mark it taken, so that its owner (if alive after all) stops and never publishes
         session.execute(update(StagedImport).where(StagedImport.id == staging).values(owner="abandoned"))
-        session.commit()
     while True:
-        with writer_queue(session):
-            begin_write(session)
+        with transaction(session, queue=True):  # one short transaction per batch, so that saves go on meanwhile
             ids = session.scalars(
                 select(Article.id).where(Article.staged_import == staging).limit(batch).execution_options(include_staged=True)
             ).all()
@@ -323,7 +344,6 @@ def discard_staged_import(session: Session, staging: str, batch: int = 250) -> N
                 session.execute(delete(Article.__table__).where(Article.__table__.c.id.in_(ids)))
             else:
                 session.execute(delete(StagedImport).where(StagedImport.id == staging))
-            session.commit()
         checkpoint(session)
         if not ids:
             return
@@ -349,7 +369,7 @@ def abandoned(owner: str, seen_at: datetime, now: datetime) -> bool:
 def clean_up_abandoned_imports(session: Session) -> int:
     """Delete what killed imports left behind; returns how many imports were removed."""
     rows = session.execute(select(StagedImport.id, StagedImport.owner, StagedImport.seen_at)).all()
-    session.rollback()
+    session.rollback()  # end the read; each deletion is its own transaction
     now = utcnow()
     gone = [staging for staging, owner, seen_at in rows if abandoned(owner, seen_at, now)]
     for staging in gone:

@@ -1,34 +1,21 @@
-"""Upload articles: the formats and errors of `annotator import`, all or nothing per file (articles.import_records)."""
+"""Upload articles: the formats and errors of `annotator import`, all or nothing per file (articles.import_files)."""
 from __future__ import annotations
 
 from pathlib import PurePath
 
 from flask import render_template
+from werkzeug.datastructures import FileStorage
 
 from annotator.db import db
 from annotator.domain.dataset import articles
-from annotator.domain.dataset.ingest import IngestError, read_bytes
 from annotator.web.admin import bp, form_status, project_or_404
 from annotator.web.admin.forms import UploadForm
 from annotator.web.security import roles_required
 
 
-def import_files(project, files, on_duplicate: str) -> list[dict]:  # noqa: ANN001
-    """Each file parsed and stored on its own: a bad line rejects its whole file (FILE:LINE: reason), the others go on."""
-    results = []
-    for upload in files:
-        name = PurePath((upload.filename or "").replace("\\", "/")).name or "upload"
-        try:
-            records = read_bytes(upload.read(), name)
-            stored = articles.import_records(db.session, project, records, name, on_duplicate)  # type: ignore[arg-type]
-            results.append({"file": name, "created": stored.created, "updated": stored.updated, "skipped": stored.skipped, "error": None})
-        except IngestError as exc:
-            db.session.rollback()
-            results.append({"file": name, "created": [], "updated": [], "skipped": [], "error": str(exc)})
-        except BaseException:
-            db.session.rollback()
-            raise
-    return results
+def _file_name(upload: FileStorage) -> str:
+    """The uploaded file's own name, without any folder the browser sent."""
+    return PurePath((upload.filename or "").replace("\\", "/")).name or "upload"
 
 
 @bp.route("/projects/<int:project_id>/upload", methods=["GET", "POST"])
@@ -38,7 +25,8 @@ def upload(project_id: int):
     form = UploadForm()
     if form.validate_on_submit():
         files = [f for f in form.files.data if getattr(f, "filename", "")]
-        results = import_files(project, files, form.on_duplicate.data)
+        uploads = ((_file_name(f), f.read()) for f in files)  # read one at a time, as each is imported
+        results = articles.import_files(db.session, project, uploads, form.on_duplicate.data)
         totals = {key: sum(len(r[key]) for r in results) for key in ("created", "updated", "skipped")}
         totals["rejected"] = sum(1 for r in results if r["error"])
         return render_template(

@@ -1,0 +1,98 @@
+"""What an export is asked for: the unit, the filters and the splits, checked before anything is read."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from annotator.db.models import Project
+from annotator.domain import labelschema
+from annotator.domain.dataset.export.load import people_named
+
+UNITS = ("article", "sentence")
+DEFAULT_UNIT = "sentence"
+SPLIT_TOLERANCE = 1e-9
+_SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+class ExportError(ValueError):
+    """Export options that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which records to export.
+
+    gold_only: only sentences with a gold label (article unit: articles with any).
+    annotators: only these annotators' annotations, and only the sentences
+        (articles) where one of them labelled or marked something.
+    labels: only sentences whose label is in the set: the gold label when there
+        is one, otherwise any (selected) annotator's label.  In the article
+        unit, articles with at least one such sentence, exported whole.
+    """
+
+    gold_only: bool = False
+    annotators: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+
+
+NO_FILTERS = Filters()  # everything (frozen: a safe default argument)
+
+
+def check_unit(unit: str) -> str:
+    if unit not in UNITS:
+        raise ExportError(f"unknown unit {unit!r} (choose from {', '.join(UNITS)})")
+    return unit
+
+
+def check_filters(session: Session, project: Project, filters: Filters) -> Filters:
+    """Raise ExportError for a label the schema lacks or an annotator who is not of this project.
+
+    The people of a project are its members and anyone with a label or span in it. A name that exists
+    elsewhere gets the same answer as one that does not exist, so a reviewer cannot use the export
+    to learn which user names exist in other projects.
+    """
+    known = labelschema.names(project.label_schema, "sentence_labels")
+    unknown = [label for label in filters.labels if label not in known]
+    if unknown:
+        raise ExportError(f"unknown label(s) {', '.join(unknown)} (project has: {', '.join(known)})")
+    if filters.annotators:
+        found = set(session.scalars(people_named(project.id, filters.annotators)))
+        missing = [name for name in filters.annotators if name not in found]
+        if missing:
+            raise ExportError(f"no annotator named {', '.join(map(repr, missing))} in this project")
+    return filters
+
+
+def parse_labels(value: str | None) -> tuple[str, ...]:
+    """'CFS,UFS' -> ('CFS', 'UFS'); empty items are an error."""
+    if value is None:
+        return ()
+    items = [item.strip() for item in value.split(",")]
+    if not value.strip() or any(not item for item in items):
+        raise ExportError(f"labels must be a comma-separated list of label names (got {value!r})")
+    return tuple(dict.fromkeys(items))
+
+
+def parse_split(spec: str) -> list[tuple[str, float]]:
+    """'train=0.8,dev=0.1,test=0.1' -> [('train', 0.8), ...]; proportions > 0, summing to 1."""
+    parts: list[tuple[str, float]] = []
+    for item in spec.split(","):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not _SPLIT_NAME.match(name):
+            raise ExportError(f"split {item.strip()!r}: expected NAME=PROPORTION, NAME of letters, digits, '_' or '-'")
+        try:
+            share = float(value)
+        except ValueError:
+            raise ExportError(f"split {name!r}: {value.strip()!r} is not a number") from None
+        if not share > 0 or share != share or share == float("inf"):
+            raise ExportError(f"split {name!r}: the proportion must be positive (got {value.strip()})")
+        if any(name == other for other, _ in parts):
+            raise ExportError(f"split {name!r} is named twice")
+        parts.append((name, share))
+    total = sum(share for _, share in parts)
+    if abs(total - 1.0) > SPLIT_TOLERANCE:
+        raise ExportError(f"split proportions must sum to 1 (they sum to {total:.12g})")
+    return parts

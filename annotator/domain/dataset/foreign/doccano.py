@@ -1,0 +1,109 @@
+"""doccano's JSONL export as article-format records.
+
+One article per line: ``{"text", "label": [[start, end, "LABEL"], ...]}`` (a
+string label such as ``"label": ["CFS"]`` labels every sentence, as does each
+of ``cats``), or the ``entities`` / ``relations`` variant with
+``start_offset`` / ``end_offset``.  doccano's exports carry no span text to
+check offsets against; they are taken as code points (its Python back end
+counts them) unless ``offsets="utf16"``.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, external_id
+from annotator.domain.dataset.ingest import IngestError, jsonl_objects
+
+_NOT_META = ("id", "text", "data", "label", "labels", "entities", "relations", "cats", "title")
+
+
+def doccano_records(
+    text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto"
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Article-format records from a doccano JSONL export."""
+    for line, obj in jsonl_objects(text, file):
+        try:
+            yield line, _line(obj, line, file, annotator, offsets)
+        except Bad as exc:
+            raise IngestError(file, line, str(exc)) from None
+
+
+def _line(obj: Any, line: int, file: str, annotator: str, offsets: str) -> dict[str, Any]:
+    """One line as an article-format record."""
+    if not isinstance(obj, dict):
+        raise Bad("expected a JSON object")
+    text = obj.get("text", obj.get("data"))
+    if not isinstance(text, str):
+        raise Bad("missing 'text'")
+    article_id = external_id(obj.get("id"), file, line)
+    reader = Offsets(text, offsets, "code-points")
+    spans, labels = _labels(obj, text, reader, annotator, article_id)
+    by_entity = _entities(obj, reader, annotator, article_id)
+    spans += by_entity.values()
+    relations = _relations(obj, by_entity, annotator, article_id)
+    for category in obj.get("cats") or []:
+        if not isinstance(category, str):
+            raise Bad("'cats' must be a list of label names")
+        labels.append({"label": category, "_covers": [0, len(text)]})
+    meta = {k: v for k, v in obj.items() if k not in _NOT_META}
+    return article_record(article_id, obj.get("title"), text, meta, annotator, labels, spans, relations)
+
+
+def _labels(obj: dict[str, Any], text: str, reader: Offsets, annotator: str, article_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(spans, sentence labels) of ``label``: [start, end, "LABEL"] items are spans, a bare name labels every sentence."""
+    raw_labels = obj.get("label", obj.get("labels", []))
+    if raw_labels is None:
+        raw_labels = []
+    if not isinstance(raw_labels, list):
+        raise Bad("'label' must be a list")
+    spans: list[dict[str, Any]] = []
+    labels: list[dict[str, Any]] = []
+    for i, item in enumerate(raw_labels):
+        where = f"label[{i}]"
+        if isinstance(item, str):
+            labels.append({"label": item, "_covers": [0, len(text)]})
+        elif isinstance(item, list) and len(item) == 3 and isinstance(item[2], str):
+            start, end = reader.read(item[0], item[1], None, where)
+            spans.append({"id": derived_uid(annotator, article_id, f"label\x00{i}"), "label": item[2], "start": start, "end": end})
+        else:
+            raise Bad(f"{where} must be [start, end, \"LABEL\"] or a label name")
+    return spans, labels
+
+
+def _entities(obj: dict[str, Any], reader: Offsets, annotator: str, article_id: str) -> dict[str, dict[str, Any]]:
+    """The spans of ``entities``, by entity id (for the relations)."""
+    entities = obj.get("entities") or []
+    if not isinstance(entities, list):
+        raise Bad("'entities' must be a list")
+    by_entity: dict[str, dict[str, Any]] = {}
+    for i, entity in enumerate(entities):
+        where = f"entities[{i}]"
+        if not isinstance(entity, dict) or not isinstance(entity.get("label"), str):
+            raise Bad(f"{where} must be an object with label, start_offset, end_offset")
+        start, end = reader.read(entity.get("start_offset"), entity.get("end_offset"), None, where)
+        key = str(entity.get("id", f"#{i}"))
+        if key in by_entity:
+            raise Bad(f"{where}: entity id {key} appears twice")
+        by_entity[key] = {"id": derived_uid(annotator, article_id, f"entity\x00{key}"), "label": entity["label"], "start": start, "end": end}
+    return by_entity
+
+
+def _relations(obj: dict[str, Any], by_entity: dict[str, dict[str, Any]], annotator: str, article_id: str) -> list[dict[str, Any]]:
+    """The relations of ``relations``, between entities of the same line."""
+    raw_relations = obj.get("relations") or []
+    if not isinstance(raw_relations, list):
+        raise Bad("'relations' must be a list")
+    relations = []
+    for i, rel in enumerate(raw_relations):
+        where = f"relations[{i}]"
+        if not isinstance(rel, dict) or not isinstance(rel.get("type"), str):
+            raise Bad(f"{where} must be an object with from_id, to_id, type")
+        ends = []
+        for end_name in ("from_id", "to_id"):
+            key = str(rel.get(end_name))
+            if key not in by_entity:
+                raise Bad(f"{where}: {end_name} {key} names no entity of this line")
+            ends.append(by_entity[key]["id"])
+        key = str(rel.get("id", f"#{i}"))
+        relations.append({"id": derived_uid(annotator, article_id, f"relation\x00{key}"), "type": rel["type"], "from": ends[0], "to": ends[1]})
+    return relations

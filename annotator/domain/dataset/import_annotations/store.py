@@ -1,0 +1,393 @@
+"""Storing checked records: what the database says about each (same text, same sentences, duplicates), then bulk inserts.
+
+check_against_database runs per record, in the caller's write transaction (`replace` deletes here);
+flush inserts what a batch of checked articles carries with a few Core executemany statements.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from annotator.db.models import (
+    Annotation,
+    Article,
+    AuditEntry,
+    GoldLabel,
+    GoldRelation,
+    GoldSpan,
+    Project,
+    Relation,
+    Sentence,
+    Span,
+    User,
+    utcnow,
+)
+from annotator.domain.dataset.articles import sha256
+from annotator.domain.dataset.import_annotations.parse import Bad, Block, Label, Record
+from annotator.stats.segment import segment
+
+OnDuplicate = Literal["error", "skip", "replace"]
+ON_DUPLICATE = ("error", "skip", "replace")
+
+
+@dataclass
+class ImportResult:
+    articles_created: int = 0
+    articles_existing: int = 0
+    users_created: list[str] = field(default_factory=list)
+    labels: int = 0
+    spans: int = 0
+    relations: int = 0
+    gold_labels: int = 0
+    gold_spans: int = 0
+    gold_relations: int = 0
+    skipped: int = 0  # annotator blocks (or gold) left alone by --on-duplicate skip
+    replaced: int = 0
+
+    def merge(self, other: "ImportResult") -> None:
+        for name in self.__dataclass_fields__:
+            value = getattr(other, name)
+            setattr(self, name, getattr(self, name) + value)
+
+    def summary(self) -> str:
+        return (
+            f"{self.articles_created} new and {self.articles_existing} existing article(s); "
+            f"{self.labels} label(s), {self.spans} span(s), {self.relations} relation(s); "
+            f"gold: {self.gold_labels} label(s), {self.gold_spans} span(s), {self.gold_relations} relation(s); "
+            f"{len(self.users_created)} new user(s); {self.skipped} skipped, {self.replaced} replaced"
+        )
+
+
+class Users:
+    """Name -> id for the file, creating inactive users without a password as needed."""
+
+    def __init__(self, session: Session, result: ImportResult):
+        self.session, self.result, self.ids = session, result, {}
+
+    def id(self, name: str, role: str) -> int:
+        user_id = self.ids.get(name)
+        if user_id is None:
+            user_id = self.session.scalar(select(User.id).where(User.name == name))
+            if user_id is None:
+                user_id = self.session.scalar(insert(User).values(name=name, role=role, active=False, password_hash=None, created_at=utcnow()).returning(User.id))
+                self.result.users_created.append(name)
+            self.ids[name] = user_id
+        return user_id
+
+
+@dataclass
+class Pending:
+    """One checked article waiting for the next bulk insert."""
+
+    record: Record
+    article_id: int | None  # None: a new article, inserted at the flush
+    sentence_ids: list[int] | None
+    bounds: list[tuple[int, int]]
+    blocks: list[tuple[int, Block]]  # (user id, what to insert)
+    gold: Block | None
+    reviewer_ids: dict[str, int]
+    audit: dict[str, Any]
+
+
+# ---------------------------------------------------------------- checking against the database
+
+
+def check_against_database(
+    session: Session,
+    project: Project,
+    record: Record,
+    users: Users,
+    on_duplicate: OnDuplicate,
+    result: ImportResult,
+    file: str,
+) -> Pending:
+    """What stored data says about this record: same text, same sentences, duplicates; replace deletes here."""
+    article_id, sentence_ids, bounds = _stored_article(session, project, record, result)
+    for block in record.blocks + ([record.gold] if record.gold else []):
+        block.labels = resolve_sentences(block.labels, bounds, block.annotator or "gold")
+    replaced: list[str] = []
+    blocks = _annotator_blocks(session, record, article_id, sentence_ids, users, on_duplicate, result, replaced)
+    gold = _gold_block(session, record, article_id, sentence_ids, on_duplicate, result, replaced)
+    reviewer_ids: dict[str, int] = {}
+    if gold is not None:
+        for item in (*gold.labels, *gold.spans, *gold.relations):
+            if item.reviewer is not None and item.reviewer not in reviewer_ids:
+                reviewer_ids[item.reviewer] = users.id(item.reviewer, "reviewer")
+        result.gold_labels += len(gold.labels)
+        result.gold_spans += len(gold.spans)
+        result.gold_relations += len(gold.relations)
+    stored_blocks = [block for _, block in blocks]
+    audit = {
+        "file": file,
+        "line": record.line,
+        "created": article_id is None,
+        "annotators": [block.annotator for block in stored_blocks],
+        "replaced": replaced,
+        "gold": gold is not None,
+        "labels": sum(len(b.labels) for b in stored_blocks),
+        "spans": sum(len(b.spans) for b in stored_blocks),
+        "relations": sum(len(b.relations) for b in stored_blocks),
+    }
+    return Pending(record, article_id, sentence_ids, list(bounds), blocks, gold, reviewer_ids, audit)
+
+
+def _stored_article(
+    session: Session, project: Project, record: Record, result: ImportResult
+) -> tuple[int | None, list[int] | None, list[tuple[int, int]]]:
+    """(article id, sentence ids, sentence bounds) of the stored article, which must have the same text and
+    sentences; (None, None, the record's sentences or the segmented text) for a new one."""
+    text = record.text
+    existing = session.execute(
+        select(Article.id, Article.sha256).where(Article.project_id == project.id, Article.external_id == record.external_id)
+    ).first()
+    if existing is None:
+        bounds = record.sentences if record.sentences is not None else segment(text)
+        if not bounds:
+            raise Bad("the text has no sentences")
+        result.articles_created += 1
+        return None, None, bounds
+    if existing.sha256 != sha256(text):
+        raise Bad(f"article {record.external_id!r} exists in project {project.name!r} with a different text (SHA-256 differs)")
+    stored = session.execute(
+        select(Sentence.id, Sentence.start, Sentence.end).where(Sentence.article_id == existing.id).order_by(Sentence.index)
+    ).all()
+    if record.sentences is not None and record.sentences != [(s.start, s.end) for s in stored]:
+        raise Bad(f"the sentences differ from the stored segmentation of article {record.external_id!r}")
+    result.articles_existing += 1
+    return existing.id, [s.id for s in stored], [(s.start, s.end) for s in stored]
+
+
+def _annotator_blocks(
+    session: Session,
+    record: Record,
+    article_id: int | None,
+    sentence_ids: list[int] | None,
+    users: Users,
+    on_duplicate: OnDuplicate,
+    result: ImportResult,
+    replaced: list[str],
+) -> list[tuple[int, Block]]:
+    """(user id, block) to insert; an annotator with annotations already stored is an error, skipped or replaced."""
+    blocks: list[tuple[int, Block]] = []
+    # Span and relation ids of annotators this record does not replace must not collide with the record's.
+    kept_uids: dict[str, str] = {}
+    kept_relation_uids: dict[str, str] = {}
+    if article_id is not None:
+        kept_uids = dict(session.execute(select(Span.uid, User.name).join(User, Span.user_id == User.id).where(Span.article_id == article_id)).all())
+        kept_relation_uids = dict(
+            session.execute(select(Relation.uid, User.name).join(User, Relation.user_id == User.id).where(Relation.article_id == article_id)).all()
+        )
+    for block in record.blocks:
+        user_id = users.id(block.annotator, "annotator")
+        if article_id is not None and _has_annotations(session, article_id, sentence_ids, user_id):
+            if on_duplicate == "error":
+                raise Bad(f"annotator {block.annotator!r} already has annotations on article {record.external_id!r} (use --on-duplicate skip or replace)")
+            if on_duplicate == "skip":
+                result.skipped += 1
+                continue
+            _delete_annotations(session, article_id, sentence_ids, user_id)
+            kept_uids = {uid: name for uid, name in kept_uids.items() if name != block.annotator}
+            kept_relation_uids = {uid: name for uid, name in kept_relation_uids.items() if name != block.annotator}
+            replaced.append(block.annotator)
+            result.replaced += 1
+        _check_ids_free(block, kept_uids, kept_relation_uids, record.external_id)
+        kept_uids.update((span.uid, block.annotator) for span in block.spans)
+        kept_relation_uids.update((relation.uid, block.annotator) for relation in block.relations)
+        blocks.append((user_id, block))
+        result.labels += len(block.labels)
+        result.spans += len(block.spans)
+        result.relations += len(block.relations)
+    return blocks
+
+
+def _check_ids_free(block: Block, kept_uids: dict[str, str], kept_relation_uids: dict[str, str], external_id: str) -> None:
+    for span in block.spans:
+        owner = kept_uids.get(span.uid)
+        if owner is not None and owner != block.annotator:
+            raise Bad(f"span id {span.uid!r} is already used by annotator {owner!r} in article {external_id!r}")
+    for relation in block.relations:
+        owner = kept_relation_uids.get(relation.uid)
+        if owner is not None and owner != block.annotator:
+            raise Bad(f"relation id {relation.uid!r} is already used by annotator {owner!r} in article {external_id!r}")
+
+
+def _gold_block(
+    session: Session,
+    record: Record,
+    article_id: int | None,
+    sentence_ids: list[int] | None,
+    on_duplicate: OnDuplicate,
+    result: ImportResult,
+    replaced: list[str],
+) -> Block | None:
+    """The record's gold to insert, if any; gold already stored is an error, skipped or replaced."""
+    gold = record.gold if record.gold is not None and (record.gold.labels or record.gold.spans or record.gold.relations) else None
+    if gold is None or article_id is None or not _has_gold(session, article_id, sentence_ids):
+        return gold
+    if on_duplicate == "error":
+        raise Bad(f"article {record.external_id!r} already has gold (use --on-duplicate skip or replace)")
+    if on_duplicate == "skip":
+        result.skipped += 1
+        return None
+    session.execute(delete(GoldRelation).where(GoldRelation.article_id == article_id))
+    session.execute(delete(GoldSpan).where(GoldSpan.article_id == article_id))
+    session.execute(delete(GoldLabel).where(GoldLabel.sentence_id.in_(sentence_ids)))
+    replaced.append("gold")
+    result.replaced += 1
+    return gold
+
+
+def resolve_sentences(labels: list[Label], bounds: list[tuple[int, int]], whose: str) -> list[Label]:
+    """Check sentence indexes, expand labels given by text stretch, refuse two labels on one sentence."""
+    out: list[Label] = []
+    seen: set[int] = set()
+    for label in labels:
+        covers = label.covers
+        if covers is not None:
+            start, end = covers
+            indexes = [i for i, (s, e) in enumerate(bounds) if s < end and start < e]
+            if not indexes:
+                raise Bad(f"{whose}: label {label.label!r} for text {start}-{end} covers no sentence")
+        else:
+            if not 0 <= label.sentence < len(bounds):
+                raise Bad(f"{whose}: label for sentence index {label.sentence}, but the article has {len(bounds)} sentence(s), index 0 to {len(bounds) - 1}")
+            indexes = [label.sentence]
+        for i in indexes:
+            if i in seen:
+                raise Bad(f"{whose}: sentence {i + 1} (index {i}) is labelled twice")
+            seen.add(i)
+            copy = Label(i, label.label, label.seconds, label.guidelines_version, label.updated_at, label.needs_review, label.provenance, label.reviewer, label.reason)
+            out.append(copy)
+    return out
+
+
+def _has_annotations(session: Session, article_id: int, sentence_ids: list[int], user_id: int) -> bool:
+    label = session.scalar(select(Annotation.id).where(Annotation.user_id == user_id, Annotation.sentence_id.in_(sentence_ids)).limit(1))
+    if label is not None:
+        return True
+    return session.scalar(select(Span.id).where(Span.article_id == article_id, Span.user_id == user_id).limit(1)) is not None
+
+
+def _has_gold(session: Session, article_id: int, sentence_ids: list[int]) -> bool:
+    if session.scalar(select(GoldLabel.id).where(GoldLabel.sentence_id.in_(sentence_ids)).limit(1)) is not None:
+        return True
+    return session.scalar(select(GoldSpan.id).where(GoldSpan.article_id == article_id).limit(1)) is not None
+
+
+def _delete_annotations(session: Session, article_id: int, sentence_ids: list[int], user_id: int) -> None:
+    session.execute(delete(Relation).where(Relation.article_id == article_id, Relation.user_id == user_id))
+    session.execute(delete(Span).where(Span.article_id == article_id, Span.user_id == user_id))
+    session.execute(delete(Annotation).where(Annotation.user_id == user_id, Annotation.sentence_id.in_(sentence_ids)))
+
+
+# ---------------------------------------------------------------- inserting
+
+
+def flush(session: Session, project: Project, pending: list[Pending], actor_id: int | None) -> None:
+    """Insert what the pending articles carry: a few Core executemany statements for all of them.
+
+    Everything was checked before, so the database refusing a row here means a
+    concurrent change; the caller's rollback then drops the whole file.
+    """
+    if not pending:
+        return
+    conn = session.connection()
+    now = utcnow()
+    _insert_articles(conn, project.id, [p for p in pending if p.article_id is None], now)
+    _insert_annotations(conn, project.guidelines_version, pending, now)
+    _insert_gold(conn, pending, now)
+    # One audit entry per article, the shape annotations.audit() writes, inserted together.
+    conn.execute(
+        insert(AuditEntry.__table__),
+        [
+            {"at": now, "user_id": actor_id, "project_id": project.id, "article_id": p.article_id, "entity": "article",
+             "entity_id": p.record.external_id, "action": "import", "before": None, "after": p.audit}
+            for p in pending
+        ],
+    )
+
+
+def _insert_articles(conn: Any, project_id: int, new: list[Pending], now: Any) -> None:
+    """The new articles and their sentences; their ids go into the pending entries."""
+    article_ids = _returning_ids(
+        conn,
+        Article.__table__,
+        [
+            {"project_id": project_id, "external_id": p.record.external_id, "title": p.record.title, "text": p.record.text,
+             "meta": p.record.meta, "sha256": sha256(p.record.text), "created_at": now}
+            for p in new
+        ],
+    )
+    for p, article_id in zip(new, article_ids, strict=True):
+        p.article_id = article_id
+    sentence_rows = [{"article_id": p.article_id, "index": i, "start": s, "end": e} for p in new for i, (s, e) in enumerate(p.bounds)]
+    sentence_ids = iter(_returning_ids(conn, Sentence.__table__, sentence_rows))
+    for p in new:
+        p.sentence_ids = [next(sentence_ids) for _ in p.bounds]
+
+
+def _insert_annotations(conn: Any, guidelines_version: int, pending: list[Pending], now: Any) -> None:
+    """The annotators' labels, spans and relations (a relation names its spans' new ids)."""
+    labels, spans, span_keys = [], [], []
+    for p in pending:
+        for user_id, block in p.blocks:
+            labels += [
+                {"user_id": user_id, "sentence_id": p.sentence_ids[x.sentence], "label": x.label, "seconds": x.seconds,
+                 "guidelines_version": x.guidelines_version or guidelines_version, "version": 1,
+                 "needs_review": x.needs_review, "updated_at": x.updated_at or now}
+                for x in block.labels
+            ]
+            for x in block.spans:
+                spans.append({"uid": x.uid, "article_id": p.article_id, "user_id": user_id, "label": x.label,
+                              "start": x.start, "end": x.end, "created_at": now, "updated_at": now})
+                span_keys.append((p.article_id, x.uid))
+    if labels:
+        conn.execute(insert(Annotation.__table__), labels)
+    span_id = dict(zip(span_keys, _returning_ids(conn, Span.__table__, spans), strict=True))
+    relations = [
+        {"uid": r.uid, "article_id": p.article_id, "user_id": user_id, "type": r.type,
+         "from_span_id": span_id[(p.article_id, r.source)], "to_span_id": span_id[(p.article_id, r.target)], "created_at": now}
+        for p in pending for user_id, block in p.blocks for r in block.relations
+    ]
+    if relations:
+        conn.execute(insert(Relation.__table__), relations)
+
+
+def _insert_gold(conn: Any, pending: list[Pending], now: Any) -> None:
+    """The gold labels, spans and relations, with their reviewers."""
+    gold_labels, gold_spans, gold_keys = [], [], []
+    for p in pending:
+        if p.gold is None:
+            continue
+        reviewer = p.reviewer_ids.get
+        gold_labels += [
+            {"sentence_id": p.sentence_ids[x.sentence], "label": x.label, "provenance": x.provenance,
+             "reviewer_id": reviewer(x.reviewer) if x.reviewer else None, "reason": x.reason, "updated_at": x.updated_at or now}
+            for x in p.gold.labels
+        ]
+        for x in p.gold.spans:
+            gold_spans.append({"uid": x.uid, "article_id": p.article_id, "label": x.label, "start": x.start, "end": x.end,
+                               "provenance": x.provenance, "reviewer_id": reviewer(x.reviewer) if x.reviewer else None,
+                               "updated_at": x.updated_at or now})
+            gold_keys.append((p.article_id, x.uid))
+    if gold_labels:
+        conn.execute(insert(GoldLabel.__table__), gold_labels)
+    gold_id = dict(zip(gold_keys, _returning_ids(conn, GoldSpan.__table__, gold_spans), strict=True))
+    gold_relations = [
+        {"uid": r.uid, "article_id": p.article_id, "type": r.type, "from_span_id": gold_id[(p.article_id, r.source)],
+         "to_span_id": gold_id[(p.article_id, r.target)], "provenance": r.provenance,
+         "reviewer_id": p.reviewer_ids.get(r.reviewer) if r.reviewer else None}
+        for p in pending if p.gold is not None for r in p.gold.relations
+    ]
+    if gold_relations:
+        conn.execute(insert(GoldRelation.__table__), gold_relations)
+
+
+def _returning_ids(conn: Any, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows in one statement; their new ids, in the order given."""
+    if not rows:
+        return []
+    return list(conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
