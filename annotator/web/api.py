@@ -29,7 +29,8 @@ from annotator.domain.annotations import (
     write,
 )
 from annotator.stats import textcheck
-from annotator.web.security import json_error, login_required, public, roles_required
+from annotator.web.errors import json_error
+from annotator.web.security import login_required, public, roles_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -13,7 +13,9 @@ from annotator.db import db
 from annotator.db.models import User, utcnow
 from annotator.db.transactions import begin_write
 from annotator.domain import accounts, throttle
-from annotator.web.security import bearer_token, json_error, public, wants_json
+from annotator.web.csrf import bearer_token
+from annotator.web.errors import json_error, wants_json
+from annotator.web.security import public
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -50,7 +52,7 @@ def _load_user_from_token(_request) -> User | None:  # noqa: ANN001
     token = bearer_token()
     if token is None:
         return None
-    if "api_token_user" in g:  # already looked up by security's CSRF check on this request
+    if "api_token_user" in g:  # already looked up by csrf.token_or_csrf on this request
         return g.api_token_user
     try:
         return accounts.user_for_token(db.session, token)

@@ -9,7 +9,8 @@ from annotator.db import db
 from annotator.db.models import Project
 from annotator.domain import gold
 from annotator.domain.dataset import export
-from annotator.web.security import json_error, may_open_project, not_your_project, roles_required
+from annotator.web.errors import json_error
+from annotator.web.security import may_open_project, not_your_project, roles_required
 
 bp = Blueprint("exports", __name__)
 

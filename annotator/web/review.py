@@ -25,7 +25,8 @@ from annotator.db.transactions import begin_write, disk_full
 from annotator.domain import gold, labelschema, progress, projects
 from annotator.domain import project_agreement as pa
 from annotator.stats.gold import HUMAN_PROVENANCE
-from annotator.web.security import page_arg, require_project, roles_required
+from annotator.web.paging import page_arg
+from annotator.web.security import require_project, roles_required
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 REVIEW_ROLES = ("reviewer", "admin")

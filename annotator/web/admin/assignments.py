@@ -10,7 +10,8 @@ from annotator.domain import assignment
 from annotator.domain import projects as project_ops
 from annotator.web.admin import bp, project_or_404, write
 from annotator.web.admin.forms import ActionForm, ArticleAnnotatorsForm, BalanceForm, choice
-from annotator.web.security import page_arg, roles_required
+from annotator.web.paging import page_arg
+from annotator.web.security import roles_required
 
 ARTICLES_PER_PAGE = 50
 

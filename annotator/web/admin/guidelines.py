@@ -9,7 +9,9 @@ from annotator.domain import guidelines as guideline_ops
 from annotator.domain import projects as project_ops
 from annotator.web.admin import bp, project_or_404, write
 from annotator.web.admin.forms import GuidelinesForm
-from annotator.web.security import json_error, page_arg, roles_required
+from annotator.web.errors import json_error
+from annotator.web.paging import page_arg
+from annotator.web.security import roles_required
 
 MAX_PREVIEW_CHARS = 200_000
 LABELS_PER_PAGE = 100

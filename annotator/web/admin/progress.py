@@ -8,7 +8,8 @@ from annotator.db import db
 from annotator.db.models import Article
 from annotator.domain import progress as queries
 from annotator.web.admin import bp, project_or_404
-from annotator.web.security import page_arg, roles_required
+from annotator.web.paging import page_arg
+from annotator.web.security import roles_required
 
 ARTICLES_PER_PAGE = 50
 

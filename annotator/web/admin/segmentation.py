@@ -13,7 +13,8 @@ from annotator.db.transactions import begin_write
 from annotator.domain import resegment
 from annotator.web.admin import project_or_404, segmentation_bp
 from annotator.web.admin.forms import ActionForm, MergeForm, SplitForm
-from annotator.web.security import may_open_project, page_arg, require_project, roles_required
+from annotator.web.paging import page_arg
+from annotator.web.security import may_open_project, require_project, roles_required
 
 EDITORS = ("admin", "reviewer")
 ARTICLES_PER_PAGE = 100

@@ -1,0 +1,22 @@
+"""The `?page=` of the list pages.
+
+Whatever is typed after `page=` the list answers with a page, never an error: a
+missing or non-numeric value is page 1, and 10**30 is read as a large number, not
+converted (int() of thousands of digits raises).
+"""
+from __future__ import annotations
+
+from flask import request
+
+# The highest page number a list page accepts; beyond its last page a list shows its last page.
+MAX_PAGE = 10**6
+
+
+def page_arg(last: int | None = None, name: str = "page") -> int:
+    """The `?page=` of a list page: 1 when absent or not a number, clamped to 1..last (10**30 is the last page, not a 500)."""
+    raw = request.args.get(name, "")
+    if not (raw.isascii() and raw.isdigit()):
+        page = 1
+    else:
+        page = int(raw) if len(raw) <= 7 else MAX_PAGE  # int() of thousands of digits would raise
+    return max(1, min(page, MAX_PAGE if last is None else last))
