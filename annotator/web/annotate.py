@@ -61,5 +61,5 @@ def continue_work():
     row = first_unfinished(progress.annotator_queue(db.session, current_user.id))
     if row is None:
         flash("Everything assigned to you is labelled. Thank you!", "info")
-        return redirect(url_for("main.home"))
+        return redirect(url_for("home.home"))
     return redirect(url_for("annotate.article_page", article_id=row["article_id"]))

@@ -122,7 +122,7 @@ def login():
             user = db.session.get(User, user.id)
             user.session_started = int(now.timestamp())
             login_user(user, remember=form.remember.data)
-            return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
+            return redirect(_safe_next(request.args.get("next")) or url_for("home.home"))
         flash("Wrong user name or password.", "error")
         status = 401
     elif request.method == "POST":

@@ -55,9 +55,9 @@ def _links(signed_in: bool) -> list[tuple[str, str]]:
     """Where to go from an error page: back, and home (or the login page for a visitor)."""
     links = [("Go back", back)] if (back := _same_site_referrer()) else []
     if signed_in:
-        links.append(("Your projects", url_for("main.home")))
+        links.append(("Your projects", url_for("home.home")))
     else:
-        links += [("Log in", url_for("auth.login")), ("Go to the start page", url_for("main.home"))]
+        links += [("Log in", url_for("auth.login")), ("Go to the start page", url_for("home.home"))]
     return links
 
 
