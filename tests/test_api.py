@@ -161,6 +161,7 @@ def rejections(w: World) -> list[tuple[str, str, str, str, Any, int, str]]:
         ("empty body", "ann", "PUT", lbl, "", 400, "not valid JSON"),
         ("NaN is not JSON", "ann", "PUT", lbl, '{"label": "CFS", "seconds": NaN}', 400, "not valid JSON"),
         ("Infinity is not JSON", "ann", "PUT", lbl, '{"label": "CFS", "seconds": Infinity}', 400, "not valid JSON"),
+        ("a number beyond a float", "ann", "PUT", lbl, '{"label": "CFS", "seconds": 1e400}', 400, "the number 1e400 is out of range"),
         ("a 5000-digit number", "ann", "POST", spans, '{"label": "QUOTE", "start": 1, "end": ' + "9" * 5000 + "}", 400, "not valid JSON"),
         ("not UTF-8", "ann", "PUT", lbl, b'{"label": "\xff"}', 400, "UTF-8"),
         ("deep nesting", "ann", "PUT", lbl, "[" * 5000 + "]" * 5000, 400, None),

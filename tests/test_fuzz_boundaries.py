@@ -158,6 +158,17 @@ def test_a_json_body_to_a_page_with_a_surrogate_is_400(quiet_app, world):
     assert row_counts(quiet_app) == before
 
 
+@pytest.mark.parametrize(("value", "reason"), [("NaN", "NaN is not a JSON value"), ("1e400", "the number 1e400 is out of range")])
+def test_a_json_body_to_a_page_is_parsed_as_strict_json(quiet_app, world, value, reason):
+    """Pages read JSON bodies with the API's rules (stats.strict_json): NaN or 1e400 is refused as not JSON, by name."""
+    admin = caller(quiet_app, world, "admin")
+    before = row_counts(quiet_app)
+    body = '{"name": "x", "schema_source": "preset", "preset": "claims", "annotators_per_article": "2", "majority_threshold": %s}' % value
+    response = admin.client.post("/admin/projects/new", data=body, content_type="application/json", headers={"X-CSRFToken": admin.csrf()})
+    assert response.status_code == 400 and reason in response.get_json()["error"]
+    assert row_counts(quiet_app) == before
+
+
 @pytest.mark.parametrize("body", ['{"label": "QUOTE", "start": 0, "end": 3, "id": "abcdefgh\\ud800"}',
                                   '{"label": "QUOTE\\u0000", "start": 0, "end": 3}',
                                   '{"label": "QUOTE", "start": 0, "end": 3, "\\udfff": 1}'])

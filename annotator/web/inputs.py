@@ -1,9 +1,9 @@
 """Input no database stores faithfully, refused at the door, before any view or form reads it.
 
 URL parts, query strings, form fields, file names and the JSON bodies pages
-receive: bytes that are not UTF-8, NUL, lone surrogates and ids no column
-holds are a 400 (a 404 in the URL) that names the field. The API checks its
-own bodies (api.json_body).
+receive: bytes that are not UTF-8, NUL, lone surrogates, ids no column holds,
+and JSON beyond the standard (see stats.strict_json) are a 400 (a 404 in the
+URL) that names the field. The API checks its own bodies (api.json_body).
 """
 from __future__ import annotations
 
@@ -12,22 +12,17 @@ from urllib.parse import unquote_to_bytes
 from flask import abort, request
 from flask.json.provider import DefaultJSONProvider
 
-from annotator.stats import textcheck
+from annotator.stats import strict_json, textcheck
 from annotator.web.csrf import UNSAFE_METHODS
 from annotator.web.errors import json_error, wants_json
 
 
-class JSONProvider(DefaultJSONProvider):
-    """A JSON body nested too deeply for the parser is a bad request (400), not a RecursionError (500).
+class StrictJSONProvider(DefaultJSONProvider):
+    """request.get_json() and every form (Flask-WTF reads JSON bodies too) parse strict JSON:
+    NaN, Infinity, out-of-range numbers and nesting too deep are a bad request (400), never a 500."""
 
-    Every form (Flask-WTF reads JSON bodies too) and request.get_json() go through it.
-    """
-
-    def loads(self, s: str | bytes, **kwargs):  # noqa: ANN201
-        try:
-            return super().loads(s, **kwargs)
-        except RecursionError:
-            raise ValueError("JSON nested too deeply") from None
+    def loads(self, s: str | bytes, **kwargs):  # noqa: ANN201  (options such as parse_constant would undo the rules)
+        return strict_json.loads(s)
 
 
 def _form_encoded_problem(raw: bytes, what: str) -> str | None:
@@ -133,15 +128,20 @@ def refuse_unstorable_input():  # noqa: ANN201  (None, or the refusal)
 def json_to_pages_is_form_like():  # noqa: ANN201  (None, or the refusal)
     """Flask-WTF reads a JSON body as form data, and WTForms fields expect strings (all a browser sends):
     a JSON body for a page (not the API, which checks its own) must be an object of strings or lists of
-    strings, else a 400 here instead of a crash deep inside a form (e.g. {"name": 5} to /login)."""
+    strings, else a 400 here instead of a crash deep inside a form (e.g. {"name": 5} to /login). Its text is
+    checked like the API's (strict JSON, no NUL, no lone surrogate)."""
     if request.method not in UNSAFE_METHODS or not request.is_json or request.blueprint == "api":
         return None
-    body = request.get_json(silent=True)
+    try:
+        body = strict_json.loads(request.get_data(cache=True), storable=True)
+    except strict_json.NotJson as exc:  # NaN, 1e400 ...: said here (a form's get_json() would answer a bare 400)
+        return json_error(400, f"request body is not valid JSON ({exc})")
+    except strict_json.UnstorableText as exc:
+        return json_error(400, f"request body: {exc}")
+    except ValueError:  # no body, or not JSON at all: a form sees no data
+        return None
     if body is None:
-        return None  # no body, or not JSON at all: the form sees no data
-    reason = textcheck.find_problem(body)
-    if reason:
-        return json_error(400, f"request body: {reason}")
+        return None
     plain = isinstance(body, dict) and all(
         isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)) for v in body.values()
     )
