@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from annotator.db import db
 from annotator.db.models import Annotation, Article, AuditEntry, GoldLabel, Project, Sentence, User
-from annotator.db.transactions import begin_write
+from annotator.db.transactions import transaction
 from annotator.domain import resegment
 from annotator.web.admin import project_or_404, segmentation_bp
 from annotator.web.admin.forms import ActionForm, MergeForm, SplitForm
@@ -94,17 +94,12 @@ def article(article_id: int):
 
 def _apply(article: Article, action: Callable[[], resegment.Correction], what: str):
     """Run a correction in one transaction; a refusal shows the page again with the reason and changes nothing."""
-    begin_write(db.session)
     try:
-        correction = action()
-        db.session.commit()
+        with transaction(db.session):
+            correction = action()
     except resegment.ResegmentError as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return _page(article, exc.status)
-    except BaseException:
-        db.session.rollback()
-        raise
     parts = [what]
     if correction.moved:
         parts.append(f"{len(correction.moved)} label(s) moved with the text")
