@@ -665,7 +665,7 @@ def test_random_bodies_never_500_and_never_half_write(app, world, seeded, target
     assert response.mimetype == "application/json" or response.status_code == 204
     after = snapshot(app)
     new_audit = after["audit"] - before["audit"]
-    bumps = sum(b - a for (_, a), (_, b) in zip(before["revision"], after["revision"]))
+    bumps = sum(b - a for (_, a), (_, b) in zip(before["revision"], after["revision"], strict=True))
     if response.status_code >= 400:
         assert response.get_json()["status"] == response.status_code
         assert after == before

@@ -67,7 +67,7 @@ def stored_problems(app) -> list[str]:
                 if not columns:
                     continue
                 for row in conn.execute(select(*columns)):
-                    for column, value in zip(columns, row):
+                    for column, value in zip(columns, row, strict=True):
                         reason = textcheck.find_problem(value, f"{table.name}.{column.name}")
                         if reason:
                             problems.append(reason)

@@ -16,9 +16,9 @@ from annotator.db import db
 MAX_PAGE = 10**6
 
 
-def page_arg(last: int | None = None, name: str = "page") -> int:
+def page_arg(last: int | None = None) -> int:
     """The `?page=` of a list page: 1 when absent or not a number, clamped to 1..last (10**30 is the last page, not a 500)."""
-    raw = request.args.get(name, "")
+    raw = request.args.get("page", "")
     if not (raw.isascii() and raw.isdigit()):
         page = 1
     else:
