@@ -504,6 +504,42 @@ def test_progress_counts_and_chart(app, admin, world):
     assert "/review/" in overview  # the agreement slot names where the reviewer pages will be
 
 
+# ----------------------------------------------------------------- the admin lists, a page at a time
+def test_admin_lists_page_through_the_articles_and_past_the_end_show_the_last_page(app, admin, world):
+    """Progress and assignment list 50 articles a page, segmentation 100; a page past the last shows the last
+    (the labels-by-version list shows none there); the sentence counts belong to the page's own articles."""
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
+
+    with app.app_context():
+        begin_write(db.session)
+        project = projects.create_project(db.session, "long list")
+        records = [ArticleRecord(f"art-{i:03d}", "", "One sentence. " * (1 + i % 3)) for i in range(130)]
+        articles.store_articles(db.session, project, records, "many.jsonl")
+        db.session.commit()
+        pid = project.id
+
+    def shown(url: str) -> list[str]:
+        response = admin.get(url)
+        assert response.status_code == 200, url
+        return re.findall(r">(art-\d{3})<", page(response))
+
+    every = [f"art-{i:03d}" for i in range(130)]
+    for path, per_page in ((f"/admin/projects/{pid}/progress", 50), (f"/admin/projects/{pid}/assignments", 50),
+                           (f"/segmentation/projects/{pid}", 100)):
+        pages = [shown(f"{path}?page={n}") for n in range(1, -(-130 // per_page) + 1)]
+        assert [a for p in pages for a in dict.fromkeys(p)] == every, path
+        assert shown(path) == pages[0] and shown(f"{path}?page=0") == pages[0]
+        assert shown(f"{path}?page=999") == pages[-1] and shown(f"{path}?page={10**30}") == pages[-1], path
+    rows = re.findall(r">(art-\d{3})</a></td><td></td><td class=\"num\">(\d+)<", page(admin.get(f"/segmentation/projects/{pid}?page=2")))
+    assert rows == [(f"art-{i:03d}", str(1 + i % 3)) for i in range(100, 130)]
+
+    labels = f"/admin/projects/{world['project']}/guidelines/labels?version=1"
+    assert re.search(r'id="old-labels"', page(admin.get(labels)))
+    past = page(admin.get(labels + "&page=2"))
+    assert 'id="old-labels"' not in past and 'id="label-total">1 label(s)' in past
+
+
 # ----------------------------------------------------------------- segmentation through the pages
 def test_segmentation_pages_split_merge_undo(app, world):
     reviewer = Browser(app.test_client())

@@ -193,7 +193,7 @@ def test_labels_per_day_and_overview(app):
         assert [(d["name"], d["count"]) for d in counts["distribution"]] == [("CFS", 1), ("UFS", 0), ("NFS", 1)]
         people = {p["name"]: p for p in progress.annotator_progress(s, ids["project"])}
         assert sum(p["labelled"] for p in people.values()) == 2 and sum(p["articles"] for p in people.values()) == 4
-        rows = progress.article_progress(s, ids["project"])
+        rows = progress.article_progress(s, ids["project"], s.execute(progress.project_articles(ids["project"])).scalars().all())
         assert rows[0]["labelled"] == 2 and rows[0]["expected"] == 4 and rows[1]["labelled"] == 0
 
 

@@ -67,7 +67,7 @@ def stored_problems(app) -> list[str]:
                 if not columns:
                     continue
                 for row in conn.execute(select(*columns)):
-                    for column, value in zip(columns, row):
+                    for column, value in zip(columns, row, strict=True):
                         reason = textcheck.find_problem(value, f"{table.name}.{column.name}")
                         if reason:
                             problems.append(reason)
@@ -155,6 +155,17 @@ def test_a_json_body_to_a_page_with_a_surrogate_is_400(quiet_app, world):
     body = '{"name": "x\\ud800", "schema_source": "preset", "preset": "claims", "annotators_per_article": "2", "majority_threshold": "1"}'
     response = admin.client.post("/admin/projects/new", data=body, content_type="application/json", headers={"X-CSRFToken": admin.csrf()})
     assert response.status_code == 400 and "surrogate" in response.get_json()["error"]
+    assert row_counts(quiet_app) == before
+
+
+@pytest.mark.parametrize(("value", "reason"), [("NaN", "NaN is not a JSON value"), ("1e400", "the number 1e400 is out of range")])
+def test_a_json_body_to_a_page_is_parsed_as_strict_json(quiet_app, world, value, reason):
+    """Pages read JSON bodies with the API's rules (stats.strict_json): NaN or 1e400 is refused as not JSON, by name."""
+    admin = caller(quiet_app, world, "admin")
+    before = row_counts(quiet_app)
+    body = '{"name": "x", "schema_source": "preset", "preset": "claims", "annotators_per_article": "2", "majority_threshold": %s}' % value
+    response = admin.client.post("/admin/projects/new", data=body, content_type="application/json", headers={"X-CSRFToken": admin.csrf()})
+    assert response.status_code == 400 and reason in response.get_json()["error"]
     assert row_counts(quiet_app) == before
 
 

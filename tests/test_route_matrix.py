@@ -436,7 +436,7 @@ def shared_world(request, tmp_path_factory):
 def test_the_url_map_was_collected():
     """The generated cases are the app's routes: reading pages, the API and admin forms are all there."""
     endpoints = {c.endpoint for c in COLLECTED}
-    assert {"main.home", "auth.login", "api.get_article", "api.put_label_view", "annotate.article_page"} <= endpoints
+    assert {"home.home", "auth.login", "api.get_article", "api.put_label_view", "annotate.article_page"} <= endpoints
     assert {"admin.members", "admin.member_remove"} <= endpoints  # a project's members: admins only
     assert len(GET_CASES) >= 10 and len(WRITE_CASES) >= 5
 
@@ -627,7 +627,7 @@ def test_a_reviewer_of_another_project_is_refused_every_page_and_export_of_this_
     world = seed(app)
     outsider = _outsider(app, world)
     cases = _project_cases(app, frozenset({"GET"}) | STATE_CHANGING)
-    assert {rule.endpoint for rule, _ in cases} >= {"review.agreement", "review.queue", "review.sentence", "exports.export_jsonl",
+    assert {rule.endpoint for rule, _ in cases} >= {"review.agreement", "review.queue", "review.sentence", "downloads.export_jsonl",
                                                     "segmentation.articles", "segmentation.article", "segmentation.split",
                                                     "api.get_article"}
     before = fingerprint(app)

@@ -78,6 +78,15 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
     return None
 
 
+def users(session: Session) -> list[User]:
+    """Everyone, the active first, by name."""
+    return list(session.scalars(select(User).order_by(User.active.desc(), User.name)))
+
+
+def users_by_ids(session: Session, ids: list[int]) -> list[User]:
+    return list(session.scalars(select(User).where(User.id.in_(ids))))
+
+
 def get_user(session: Session, name: str) -> User:
     user = find_user(session, name)
     if user is None:
@@ -191,6 +200,16 @@ def issue_token(session: Session, user: User, expires_days: int | None = None) -
     session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=now, expires_at=expires_at))
     session.flush()
     return token
+
+
+def tokens_of(session: Session, user_id: int) -> list[ApiToken]:
+    """The user's API tokens, revoked and expired ones too, newest first."""
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
+def unrevoked_token_counts(session: Session) -> dict[int, int]:
+    """Per user id: their tokens not revoked (expired ones included)."""
+    return dict(session.execute(select(ApiToken.user_id, func.count()).where(ApiToken.revoked_at.is_(None)).group_by(ApiToken.user_id)).all())
 
 
 def revoke_tokens(session: Session, user: User) -> int:

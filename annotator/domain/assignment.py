@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -272,3 +273,63 @@ def set_article_annotators(session: Session, article_id: int, user_ids: list[int
             result.added.append(users[uid].name)
     session.flush()
     return result
+
+
+# ----------------------------------------------------------------- what the assignment pages show
+def assignees(session: Session, article_ids: list[int]) -> dict[int, list[tuple[str, bool, str]]]:
+    """Per article: (name, active, status) of everyone assigned to it, by name."""
+    people: dict[int, list[tuple[str, bool, str]]] = {i: [] for i in article_ids}
+    for article_id, name, active, status in session.execute(
+        select(Assignment.article_id, User.name, User.active, Assignment.status)
+        .join(User, User.id == Assignment.user_id)
+        .where(Assignment.article_id.in_(article_ids))
+        .order_by(User.name)
+    ).all():
+        people[article_id].append((name, bool(active), status))
+    return people
+
+
+def assigned_counts(session: Session, project_id: int | None = None) -> dict[int, int]:
+    """Assignments per user id, in one project or (None) in all."""
+    query = select(Assignment.user_id, func.count())
+    if project_id is not None:
+        query = query.join(Article, Article.id == Assignment.article_id).where(Article.project_id == project_id)
+    return dict(session.execute(query.group_by(Assignment.user_id)).all())
+
+
+def loads(session: Session, project_id: int) -> list[Any]:
+    """Everyone with assignments in the project: (name, active, role, how many), by name."""
+    return list(
+        session.execute(
+            select(User.name, User.active, User.role, func.count(Assignment.id))
+            .join(Assignment, Assignment.user_id == User.id)
+            .join(Article, Article.id == Assignment.article_id)
+            .where(Article.project_id == project_id)
+            .group_by(User.id, User.name, User.active, User.role)
+            .order_by(User.name)
+        ).all()
+    )
+
+
+def leaving(session: Session, project_id: int, pool: list[User], work: Counter[tuple[int, int]]) -> tuple[int, int]:
+    """(unstarted, started) assignments of people outside the pool: deactivated, no longer annotators, or
+    no longer members of the project (what a re-balance would move, and what it keeps)."""
+    rows = session.execute(
+        select(Assignment.user_id, Assignment.article_id)
+        .join(Article, Article.id == Assignment.article_id)
+        .where(Article.project_id == project_id, Assignment.user_id.not_in([u.id for u in pool]))
+    ).all()
+    started = sum(1 for u, a in rows if work.get((u, a)))
+    return len(rows) - started, started
+
+
+def article_assignees(session: Session, article_id: int) -> list[Any]:
+    """The article's annotators: (id, name, active, role, status), by name."""
+    return list(
+        session.execute(
+            select(User.id, User.name, User.active, User.role, Assignment.status)
+            .join(Assignment, Assignment.user_id == User.id)
+            .where(Assignment.article_id == article_id)
+            .order_by(User.name)
+        ).all()
+    )

@@ -8,15 +8,15 @@ that the rules changed since their last label.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable, Sequence
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Bundle, Session
 
 from annotator.db.models import Annotation, Article, GuidelineVersion, Project, Sentence, User
 from annotator.domain.markdown import render
 
-__all__ = ["guidelines_notice", "versions", "get_version", "version_counts", "labels_by_version", "render"]
+__all__ = ["guidelines_notice", "versions", "get_version", "version_counts", "labels_by_version", "label_rows", "render"]
 
 
 def guidelines_notice(session: Session, user_id: int, project_id: int) -> dict[str, Any] | None:
@@ -74,38 +74,36 @@ def version_counts(session: Session, project_id: int) -> dict[int, int]:
     )
 
 
-def labels_by_version(
-    session: Session, project_id: int, version: int | None = None, limit: int = 200, offset: int = 0
-) -> tuple[int, list[dict[str, Any]]]:
+def labels_by_version(session: Session, project_id: int, version: int | None = None) -> Select:
     """Labels made under `version`, or under any version older than the current one when None.
 
-    Returns (how many match, one page of them with article, sentence, annotator and label).
+    A select of one Bundle per label (article, sentence, annotator, label), in the page's order, for
+    db.paginate; `label_rows` shapes a page of it.
     """
     current = session.scalar(select(Project.guidelines_version).where(Project.id == project_id)) or 1
     condition = Annotation.guidelines_version == version if version is not None else Annotation.guidelines_version < current
-    base = (
-        select(Annotation.id)
-        .join(Sentence, Sentence.id == Annotation.sentence_id)
-        .join(Article, Article.id == Sentence.article_id)
-        .where(Article.project_id == project_id, condition)
-    )
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    rows = session.execute(
+    return (
         select(
-            Article.id, Article.external_id, Article.title,
-            func.substr(Article.text, Sentence.start + 1, Sentence.end - Sentence.start),  # code points on both databases
-            Sentence.index,
-            User.name, Annotation.label, Annotation.guidelines_version, Annotation.updated_at, Annotation.needs_review,
+            Bundle(
+                "label",
+                Article.id, Article.external_id, Article.title,
+                func.substr(Article.text, Sentence.start + 1, Sentence.end - Sentence.start),  # code points on both databases
+                Sentence.index,
+                User.name, Annotation.label, Annotation.guidelines_version, Annotation.updated_at, Annotation.needs_review,
+            )
         )
+        .select_from(Annotation)  # a Bundle leaves the left side of the joins to be named
         .join(Sentence, Sentence.id == Annotation.sentence_id)
         .join(Article, Article.id == Sentence.article_id)
         .join(User, User.id == Annotation.user_id)
         .where(Article.project_id == project_id, condition)
         .order_by(Article.id, Sentence.index, User.name)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return total, [
+    )
+
+
+def label_rows(labels: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """A page of `labels_by_version` as the page shows it (the sentence's text shortened)."""
+    return [
         {
             "article_id": aid,
             "external_id": external_id,
@@ -118,7 +116,7 @@ def labels_by_version(
             "updated_at": updated_at,
             "needs_review": bool(needs_review),
         }
-        for aid, external_id, title, text, index, name, label, gv, updated_at, needs_review in rows
+        for aid, external_id, title, text, index, name, label, gv, updated_at, needs_review in labels
     ]
 
 

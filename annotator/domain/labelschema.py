@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-from annotator.stats import textcheck
+from annotator.stats import strict_json, textcheck
 
 # Every key the annotation page itself answers (static/js/annotate.js): help, next / previous sentence,
 # next unlabelled, next / previous span, resize, fit. A schema key there would shadow the page's shortcut.
@@ -108,13 +108,11 @@ class ValidSchema(dict):
 def loads(text: str) -> dict[str, Any]:
     """Parse and validate a schema given as JSON text."""
     try:
-        data = json.loads(text)
+        data = strict_json.loads(text)
     except json.JSONDecodeError as exc:
         raise SchemaError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise SchemaError("not valid JSON: nested too deeply") from None
-    except ValueError:  # a number with more digits than Python converts
-        raise SchemaError("not valid JSON: a number has too many digits") from None
+    except strict_json.NotJson as exc:  # NaN, Infinity, nested too deeply, a number with too many digits
+        raise SchemaError(f"not valid JSON: {exc}") from None
     return validate(data)
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Sequence
 
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy.orm import Bundle, Session
 
 from annotator.db.models import Annotation, Article, Assignment, GoldLabel, Project, Relation, Sentence, Span, User
 
@@ -83,18 +83,26 @@ def annotator_progress(session: Session, project_id: int) -> list[dict[str, Any]
     ]
 
 
-def article_progress(session: Session, project_id: int, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-    """A page of articles, each with its sentence count and every assigned annotator's labelled count."""
-    total = _sentence_counts(project_id)
-    page = session.execute(
-        select(Article.id, Article.external_id, Article.title, func.coalesce(total.c.n, 0))
-        .outerjoin(total, total.c.article_id == Article.id)
-        .where(Article.project_id == project_id)
-        .order_by(Article.id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
+def project_articles(project_id: int) -> Select:
+    """The project's articles in id order, one Bundle (id, external_id, title) a row: the lists the admin pages page through."""
+    return select(Bundle("article", Article.id, Article.external_id, Article.title)).where(Article.project_id == project_id).order_by(Article.id)
+
+
+def sentence_counts(session: Session, article_ids: list[int]) -> dict[int, int]:
+    """Sentences per article, for these articles only (a page of a list)."""
+    if not article_ids:
+        return {}
+    return dict(
+        session.execute(
+            select(Sentence.article_id, func.count()).where(Sentence.article_id.in_(article_ids)).group_by(Sentence.article_id)
+        ).all()
+    )
+
+
+def article_progress(session: Session, project_id: int, page: Sequence[Any]) -> list[dict[str, Any]]:
+    """A page of `project_articles`, each with its sentence count and every assigned annotator's labelled count."""
     ids = [row[0] for row in page]
+    sentences = sentence_counts(session, ids)
     done = _labelled(project_id)
     people: dict[int, list[dict[str, Any]]] = {aid: [] for aid in ids}
     if ids:
@@ -107,16 +115,17 @@ def article_progress(session: Session, project_id: int, limit: int = 100, offset
         ).all():
             people[article_id].append({"name": name, "active": bool(active), "status": status, "labelled": int(labelled)})
     out = []
-    for article_id, external_id, title, sentences in page:
+    for article_id, external_id, title in page:
         annotators = people[article_id]
-        expected = sentences * len(annotators)
+        count = sentences.get(article_id, 0)
+        expected = count * len(annotators)
         labelled = sum(a["labelled"] for a in annotators)
         out.append(
             {
                 "article_id": article_id,
                 "external_id": external_id,
                 "title": title,
-                "sentences": int(sentences),
+                "sentences": count,
                 "annotators": annotators,
                 "labelled": labelled,
                 "expected": expected,
@@ -292,3 +301,36 @@ def annotator_queue(session: Session, user_id: int) -> list[dict]:
          "status": status, "total": t, "done": d}
         for status, aid, title, external_id, pname, t, d in rows
     ]
+
+
+def first_unfinished(queue: list[dict]) -> dict | None:
+    """The first row of an annotator's queue with a sentence still unlabelled (queue order = assignment order)."""
+    return next((row for row in queue if row["done"] < row["total"]), None)
+
+
+@dataclass(frozen=True)
+class QueuedArticle:
+    """An article of an annotator's queue, and its place there: the `position`-th of `count`."""
+
+    title: str | None
+    external_id: str
+    text: str
+    project: Project
+    position: int
+    count: int
+
+
+def queued_article(session: Session, user_id: int, article_id: int) -> QueuedArticle | None:
+    """The article if it is assigned to the user, else None (missing and someone else's alike)."""
+    row = session.execute(
+        select(Assignment.id, Article.title, Article.external_id, Article.text, Project)
+        .join(Article, Assignment.article_id == Article.id)
+        .join(Project, Article.project_id == Project.id)
+        .where(Assignment.article_id == article_id, Assignment.user_id == user_id)
+    ).first()
+    if row is None:
+        return None
+    assignment_id, title, external_id, text, project = row
+    mine = select(func.count()).select_from(Assignment).where(Assignment.user_id == user_id)
+    position = session.scalar(mine.where(Assignment.id <= assignment_id)) or 0
+    return QueuedArticle(title, external_id, text, project, position, session.scalar(mine) or 0)

@@ -174,6 +174,16 @@ def members(session: Session, project_id: int) -> list[User]:
     )
 
 
+def candidates(session: Session, project_id: int) -> list[User]:
+    """Annotators and reviewers who are not members yet (admins see every project and are never members)."""
+    members = select(ProjectMember.user_id).where(ProjectMember.project_id == project_id)
+    return list(
+        session.scalars(
+            select(User).where(User.role.in_(("annotator", "reviewer")), User.id.not_in(members)).order_by(User.role, User.name)
+        )
+    )
+
+
 def _name(session: Session, project_id: int) -> str:
     return session.scalar(select(Project.name).where(Project.id == project_id)) or str(project_id)
 

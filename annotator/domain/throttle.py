@@ -97,6 +97,15 @@ def record_failure(session: Session, pair: str, address: str, limits: Limits, no
     session.flush()
 
 
+def count_attempt(session: Session, pair: str, address: str, limits: Limits, now: datetime) -> int:
+    """A login try, before its password is checked: the seconds its pair must still wait (nothing is
+    counted), else 0 with the try already counted as a failure (`forgive` takes it back)."""
+    wait = wait_seconds(session, pair, now)
+    if not wait:
+        record_failure(session, pair, address, limits, now)
+    return wait
+
+
 def clear(session: Session, keys: list[str]) -> None:
     session.execute(delete(LoginFailure).where(LoginFailure.key.in_(keys)))
 

@@ -10,46 +10,33 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import Article, Assignment, Project
 from annotator.domain import guidelines, markdown, progress
 from annotator.web.security import roles_required
 
 bp = Blueprint("annotate", __name__)
 
 
-def first_unfinished(queue: list[dict]) -> dict | None:
-    """The first row of the queue with a sentence still unlabelled (queue order = assignment order)."""
-    return next((row for row in queue if row["done"] < row["total"]), None)
-
-
 @bp.route("/annotate/<int:article_id>")
 @roles_required("annotator")
 def article_page(article_id: int):
-    row = db.session.execute(
-        select(Assignment.id, Article.title, Article.external_id, Article.text, Project)
-        .join(Article, Assignment.article_id == Article.id)
-        .join(Project, Article.project_id == Project.id)
-        .where(Assignment.article_id == article_id, Assignment.user_id == current_user.id)
-    ).first()
-    if row is None:  # missing or someone else's: the same answer, so ids cannot be probed
+    article = progress.queued_article(db.session, current_user.id, article_id)
+    if article is None:  # missing or someone else's: the same answer, so ids cannot be probed
         abort(404, f"There is no article {article_id} among the ones assigned to you.")
-    assignment_id, title, external_id, text, project = row
-    mine = select(func.count()).select_from(Assignment).where(Assignment.user_id == current_user.id)
+    project, title = article.project, article.title
     return render_template(
         "annotate.html",
         article_id=article_id,
-        title=title or external_id,
+        title=title or article.external_id,
         # the text usually opens with the title: then that line is the heading (styled by the page), not a copy
-        title_in_text=bool(title and title.strip() and text.lstrip().startswith(title.strip())),
+        title_in_text=bool(title and title.strip() and article.text.lstrip().startswith(title.strip())),
         project=project,
         guidelines_html=markdown.render(project.guidelines),
         guidelines_notice=guidelines.guidelines_notice(db.session, current_user.id, project.id),
         schema=project.label_schema,
-        position=db.session.scalar(mine.where(Assignment.id <= assignment_id)),
-        count=db.session.scalar(mine),
+        position=article.position,
+        count=article.count,
         # decided when it is clicked, once this article's last labels are saved
         next_url=url_for("annotate.continue_work"),
     )
@@ -58,8 +45,8 @@ def article_page(article_id: int):
 @bp.route("/continue")
 @roles_required("annotator")
 def continue_work():
-    row = first_unfinished(progress.annotator_queue(db.session, current_user.id))
+    row = progress.first_unfinished(progress.annotator_queue(db.session, current_user.id))
     if row is None:
         flash("Everything assigned to you is labelled. Thank you!", "info")
-        return redirect(url_for("main.home"))
+        return redirect(url_for("home.home"))
     return redirect(url_for("annotate.article_page", article_id=row["article_id"]))

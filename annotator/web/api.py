@@ -28,8 +28,9 @@ from annotator.domain.annotations import (
     update_span,
     write,
 )
-from annotator.stats import textcheck
-from annotator.web.security import json_error, login_required, public, roles_required
+from annotator.stats import strict_json
+from annotator.web.errors import json_error
+from annotator.web.security import login_required, public, roles_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -42,14 +43,6 @@ def _annotation_error(exc: AnnotationError) -> Response:
     return json_error(exc.status, exc.message, **exc.extra)
 
 
-class _NotJson(ValueError):
-    """NaN and Infinity: Python's json module reads them, JSON does not have them."""
-
-
-def _reject_constant(name: str) -> None:
-    raise _NotJson(f"{name} is not a JSON value")
-
-
 def json_body(allowed: set[str], required: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The request's JSON object, with only `allowed` fields and all `required` ones; else AnnotationError(400/413)."""
     request.max_content_length = MAX_BODY_BYTES
@@ -58,22 +51,17 @@ def json_body(allowed: set[str], required: frozenset[str] = frozenset()) -> dict
     except RequestEntityTooLarge:
         raise AnnotationError(413, f"request body is larger than {MAX_BODY_BYTES} bytes") from None
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        body = strict_json.loads(raw.decode("utf-8"), storable=True)
     except UnicodeDecodeError:
         raise AnnotationError(400, "request body must be UTF-8 encoded JSON") from None
     except json.JSONDecodeError as exc:
         raise AnnotationError(400, f"request body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    except _NotJson as exc:
+    except strict_json.NotJson as exc:
         raise AnnotationError(400, f"request body is not valid JSON ({exc})") from None
-    except ValueError:  # an integer with thousands of digits
-        raise AnnotationError(400, "request body is not valid JSON (a number is too long)") from None
-    except RecursionError:
-        raise AnnotationError(400, "request body is not valid JSON (nested too deeply)") from None
+    except strict_json.UnstorableText as exc:  # "\ud800" escapes and NUL: no database stores them faithfully
+        raise AnnotationError(400, f"request body: {exc}") from None
     if not isinstance(body, dict):
         raise AnnotationError(400, "request body must be a JSON object")
-    reason = textcheck.find_problem(body)
-    if reason:  # json.loads makes lone surrogates of "\ud800" escapes; no database stores them (nor NUL) faithfully
-        raise AnnotationError(400, f"request body: {reason}")
     unknown = sorted(set(body) - allowed)
     if unknown:
         shown = ", ".join(repr(name[:40]) for name in unknown[:5])

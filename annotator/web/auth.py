@@ -11,9 +11,11 @@ from wtforms.validators import DataRequired, Length
 
 from annotator.db import db
 from annotator.db.models import User, utcnow
-from annotator.db.transactions import begin_write
+from annotator.db.transactions import transaction
 from annotator.domain import accounts, throttle
-from annotator.web.security import bearer_token, json_error, public, wants_json
+from annotator.web.csrf import bearer_token
+from annotator.web.errors import json_error, wants_json
+from annotator.web.security import public
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -50,7 +52,7 @@ def _load_user_from_token(_request) -> User | None:  # noqa: ANN001
     token = bearer_token()
     if token is None:
         return None
-    if "api_token_user" in g:  # already looked up by security's CSRF check on this request
+    if "api_token_user" in g:  # already looked up by csrf.token_or_csrf on this request
         return g.api_token_user
     try:
         return accounts.user_for_token(db.session, token)
@@ -79,53 +81,54 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+def _limits() -> throttle.Limits:
+    cfg = current_app.config
+    return throttle.Limits(
+        free_failures=cfg["LOGIN_MAX_FAILURES"],
+        address_ceiling=cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+        longest_delay=cfg["LOGIN_LOCKOUT_SECONDS"],
+        window=cfg["LOGIN_WINDOW_SECONDS"],
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login():
     form = LoginForm()
-    status = 200
     if form.validate_on_submit():
-        name = form.name.data.strip()
-        address = request.remote_addr or "?"
-        pair, address_key = throttle.pair_key(name, address), throttle.address_key(address)
-        cfg = current_app.config
-        now = throttle.utcnow()
-        limits = throttle.Limits(
-            free_failures=cfg["LOGIN_MAX_FAILURES"],
-            address_ceiling=cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-            longest_delay=cfg["LOGIN_LOCKOUT_SECONDS"],
-            window=cfg["LOGIN_WINDOW_SECONDS"],
-        )
-        # A short write: does this pair wait? If not, count this try as a failure now (forgiven below if the
-        # password is right), so that tries made at the same moment count against each other.
-        begin_write(db.session)
-        wait = throttle.wait_seconds(db.session, pair, now)
-        if wait:  # this name from this address waits; the password is not even looked at
-            db.session.rollback()
-            unit = "second" if wait == 1 else "seconds"
-            flash(f"Too many failed logins. Try again in {wait} {unit}.", "error")
-            return render_template("login.html", form=form), 429
-        throttle.record_failure(db.session, pair, address_key, limits, now)
-        db.session.commit()
-        # The slow hash, with no lock held: SQLite has one writer, and everyone's saves would wait for it.
-        user = accounts.authenticate(db.session, name, form.password.data)
-        db.session.rollback()  # end the read (the user object stays usable: nothing was changed)
-        if user is not None:
-            begin_write(db.session)
-            throttle.forgive(db.session, pair, address_key)
-            db.session.commit()
-            if not user.active:
-                flash("This account has been deactivated. Ask an admin.", "error")
-                return render_template("login.html", form=form), 403
-            user = db.session.get(User, user.id)
-            user.session_started = int(now.timestamp())
-            login_user(user, remember=form.remember.data)
-            return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
+        return _log_in(form)
+    return render_template("login.html", form=form), 400 if request.method == "POST" else 200
+
+
+def _log_in(form: LoginForm):
+    """A login form that validated: throttled (see domain/throttle.py), then the password, then the session."""
+    name = form.name.data.strip()
+    address = request.remote_addr or "?"
+    pair, address_key = throttle.pair_key(name, address), throttle.address_key(address)
+    now = throttle.utcnow()
+    # A short write: does this pair wait? If not, count this try as a failure now (forgiven below if the
+    # password is right), so that tries made at the same moment count against each other.
+    with transaction(db.session):
+        wait = throttle.count_attempt(db.session, pair, address_key, _limits(), now)
+    if wait:  # this name from this address waits; the password is not even looked at
+        unit = "second" if wait == 1 else "seconds"
+        flash(f"Too many failed logins. Try again in {wait} {unit}.", "error")
+        return render_template("login.html", form=form), 429
+    # The slow hash, with no lock held: SQLite has one writer, and everyone's saves would wait for it.
+    user = accounts.authenticate(db.session, name, form.password.data)
+    db.session.rollback()  # end the read (it wrote nothing; the user object stays usable)
+    if user is None:
         flash("Wrong user name or password.", "error")
-        status = 401
-    elif request.method == "POST":
-        status = 400
-    return render_template("login.html", form=form), status
+        return render_template("login.html", form=form), 401
+    with transaction(db.session):
+        throttle.forgive(db.session, pair, address_key)
+    if not user.active:
+        flash("This account has been deactivated. Ask an admin.", "error")
+        return render_template("login.html", form=form), 403
+    user = db.session.get(User, user.id)
+    user.session_started = int(now.timestamp())
+    login_user(user, remember=form.remember.data)
+    return redirect(_safe_next(request.args.get("next")) or url_for("home.home"))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -134,11 +137,10 @@ def logout():
     """Ends this session and its remember-me cookie for good, copies included: a signed cookie cannot be
     recalled, so the user's session generation moves on, which ends their other sessions too."""
     if current_user.is_authenticated and bearer_token() is None:
-        begin_write(db.session)
-        user = db.session.get(User, current_user.id)
-        if user is not None:
-            accounts.end_sessions(user)
-        db.session.commit()
+        with transaction(db.session):
+            user = db.session.get(User, current_user.id)
+            if user is not None:
+                accounts.end_sessions(user)
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

@@ -9,9 +9,10 @@ from annotator.db import db
 from annotator.db.models import Project
 from annotator.domain import gold
 from annotator.domain.dataset import export
-from annotator.web.security import json_error, may_open_project, not_your_project, roles_required
+from annotator.web.errors import json_error
+from annotator.web.security import may_open_project, not_your_project, roles_required
 
-bp = Blueprint("exports", __name__)
+bp = Blueprint("downloads", __name__)
 
 _FLAGS = {"": False, "0": False, "false": False, "no": False, "1": True, "true": True, "yes": True}
 _PARAMS = {"unit", "gold_only", "annotator", "labels"}

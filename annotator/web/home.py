@@ -9,7 +9,7 @@ from annotator.db import db
 from annotator.domain import progress, projects
 from annotator.web.security import login_required, public
 
-bp = Blueprint("main", __name__)
+bp = Blueprint("home", __name__)
 
 
 @bp.route("/")

@@ -24,7 +24,8 @@ from annotator.db.transactions import disk_full, transaction
 from annotator.domain import agreement as project_agreement  # the name `agreement` is this blueprint's page
 from annotator.domain import gold, labelschema, progress, projects
 from annotator.stats.gold import HUMAN_PROVENANCE
-from annotator.web.security import page_arg, require_project, roles_required
+from annotator.web.paging import page_arg
+from annotator.web.security import require_project, roles_required
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 REVIEW_ROLES = ("reviewer", "admin")

@@ -9,12 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from annotator.stats import textcheck
+from annotator.stats import strict_json, textcheck
 
 FORMATS = (".txt", ".jsonl", ".csv")
 STDIN = "-"
@@ -66,43 +65,6 @@ def decode(data: bytes, name: str) -> str:
     return text
 
 
-class NotJson(ValueError):
-    """Text Python's json module would read but JSON does not allow (and PostgreSQL's json type refuses)."""
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise NotJson(f"the number {text[:30]} is out of range")
-    return value
-
-
-def _constant(name: str) -> None:
-    raise NotJson(f"{name} is not a JSON value")
-
-
-def json_decoder() -> json.JSONDecoder:
-    """A decoder with load_json's rules, for reading a stream of values (raw_decode)."""
-    return json.JSONDecoder(parse_constant=_constant, parse_float=_finite)
-
-
-def load_json(text: str) -> Any:
-    """json.loads for files people send: every failure is a ValueError that says what is wrong.
-
-    NaN, Infinity and numbers out of float range are refused (JSON has no such
-    values); a number with thousands of digits or nesting too deep for the
-    parser is a NotJson, not a crash. Syntax errors stay json.JSONDecodeError.
-    """
-    try:
-        return json.loads(text, parse_constant=_constant, parse_float=_finite)
-    except (json.JSONDecodeError, NotJson):
-        raise
-    except RecursionError:
-        raise NotJson("nested too deeply") from None
-    except ValueError:  # int() of a number with more digits than Python converts
-        raise NotJson("a number has too many digits") from None
-
-
 def read_path(name: str, stdin: io.BufferedIOBase | None = None) -> list[ArticleRecord]:
     """Read one file (or '-' for JSONL on stdin) into records; raise IngestError."""
     if name == STDIN:
@@ -149,10 +111,10 @@ def jsonl_objects(text: str, file: str) -> Iterator[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            obj = load_json(line)
+            obj = strict_json.loads(line)
         except json.JSONDecodeError as exc:
             raise IngestError(file, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-        except NotJson as exc:
+        except strict_json.NotJson as exc:
             raise IngestError(file, lineno, f"invalid JSON: {exc}") from None
         yield lineno, obj
 

@@ -16,7 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from annotator.db import db
 from annotator.db.models import Project
 from annotator.db.transactions import transaction
-from annotator.web.security import json_error, wants_json
+from annotator.web.errors import json_error, wants_json
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 segmentation_bp = Blueprint("segmentation", __name__, url_prefix="/segmentation")

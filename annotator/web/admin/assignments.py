@@ -2,70 +2,39 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import Article, Assignment, User
-from annotator.domain import assignment
+from annotator.db.models import Article
+from annotator.domain import assignment, progress
 from annotator.domain import projects as project_ops
 from annotator.web.admin import bp, project_or_404, write
 from annotator.web.admin.forms import ActionForm, ArticleAnnotatorsForm, BalanceForm, choice
-from annotator.web.security import page_arg, roles_required
+from annotator.web.paging import paginate
+from annotator.web.security import roles_required
 
 ARTICLES_PER_PAGE = 50
 
 
 def _page(project_id: int, balance: BalanceForm, status: int = 200):
     project = project_or_404(project_id)
-    total = db.session.scalar(select(func.count()).select_from(Article).where(Article.project_id == project_id)) or 0
-    page = page_arg(-(-total // ARTICLES_PER_PAGE))
-    page_articles = db.session.execute(
-        select(Article.id, Article.external_id, Article.title)
-        .where(Article.project_id == project_id)
-        .order_by(Article.id)
-        .limit(ARTICLES_PER_PAGE)
-        .offset((page - 1) * ARTICLES_PER_PAGE)
-    ).all()
-    ids = [a.id for a in page_articles]
-    people: dict[int, list[tuple[str, bool, str]]] = {i: [] for i in ids}
-    for article_id, name, active, status_ in db.session.execute(
-        select(Assignment.article_id, User.name, User.active, Assignment.status)
-        .join(User, User.id == Assignment.user_id)
-        .where(Assignment.article_id.in_(ids))
-        .order_by(User.name)
-    ).all():
-        people[article_id].append((name, bool(active), status_))
-    loads = db.session.execute(
-        select(User.name, User.active, User.role, func.count(Assignment.id))
-        .join(Assignment, Assignment.user_id == User.id)
-        .join(Article, Article.id == Assignment.article_id)
-        .where(Article.project_id == project_id)
-        .group_by(User.id, User.name, User.active, User.role)
-        .order_by(User.name)
-    ).all()
+    articles = paginate(progress.project_articles(project_id), ARTICLES_PER_PAGE)
     pool = assignment.project_annotators(db.session, project_id)
-    work = assignment.work_done(db.session, project_id)
-    # assignments of people outside the pool: deactivated, no longer annotators, or no longer members of the project
-    leaving = db.session.execute(
-        select(Assignment.user_id, Assignment.article_id)
-        .join(Article, Article.id == Assignment.article_id)
-        .where(Article.project_id == project_id, Assignment.user_id.not_in([u.id for u in pool]))
-    ).all()
+    unstarted, started = assignment.leaving(db.session, project_id, pool, assignment.work_done(db.session, project_id))
     return (
         render_template(
             "admin/assignments.html",
             project=project,
             balance=balance,
             action=ActionForm(formdata=None),
-            articles=page_articles,
-            people=people,
-            loads=loads,
+            articles=articles.items,
+            people=assignment.assignees(db.session, [a.id for a in articles.items]),
+            loads=assignment.loads(db.session, project_id),
             pool=pool,
-            leaving_unstarted=sum(1 for u, a in leaving if not work.get((u, a))),
-            leaving_started=sum(1 for u, a in leaving if work.get((u, a))),
-            page=page,
-            pages=max(1, -(-total // ARTICLES_PER_PAGE)),
-            total=total,
+            leaving_unstarted=unstarted,
+            leaving_started=started,
+            page=articles.page,
+            pages=max(1, articles.pages),
+            total=articles.total,
         ),
         status,
     )
@@ -122,12 +91,7 @@ def article_annotators(project_id: int, article_id: int):
     article = db.session.get(Article, article_id)
     if article is None or article.project_id != project_id:
         abort(404, f"Project {project.name} has no article {article_id}.")
-    current = db.session.execute(
-        select(User.id, User.name, User.active, User.role, Assignment.status)
-        .join(Assignment, Assignment.user_id == User.id)
-        .where(Assignment.article_id == article_id)
-        .order_by(User.name)
-    ).all()
+    current = assignment.article_assignees(db.session, article_id)
     pool = assignment.project_annotators(db.session, project_id)
     form = ArticleAnnotatorsForm()
     form.annotators.choices = [choice(u.id, u.name) for u in pool]

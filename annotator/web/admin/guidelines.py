@@ -9,7 +9,9 @@ from annotator.domain import guidelines as guideline_ops
 from annotator.domain import projects as project_ops
 from annotator.web.admin import bp, project_or_404, write
 from annotator.web.admin.forms import GuidelinesForm
-from annotator.web.security import json_error, page_arg, roles_required
+from annotator.web.errors import json_error
+from annotator.web.paging import paginate
+from annotator.web.security import roles_required
 
 MAX_PREVIEW_CHARS = 200_000
 LABELS_PER_PAGE = 100
@@ -97,15 +99,14 @@ def labels_by_version(project_id: int):
     version = request.args.get("version", type=int)
     if version is not None and not 1 <= version <= project.guidelines_version:
         abort(404, f"Project {project.name} has no guidelines version {version}.")
-    page = page_arg()  # the total comes with the page's rows; past the last page the list is empty
-    total, rows = guideline_ops.labels_by_version(db.session, project_id, version, LABELS_PER_PAGE, (page - 1) * LABELS_PER_PAGE)
+    labels = paginate(guideline_ops.labels_by_version(db.session, project_id, version), LABELS_PER_PAGE, clamp=False)  # past the end: empty
     return render_template(
         "admin/labels_by_version.html",
         project=project,
         version=version,
-        total=total,
-        rows=rows,
-        page=page,
-        pages=max(1, -(-total // LABELS_PER_PAGE)),
+        total=labels.total,
+        rows=guideline_ops.label_rows(labels.items),
+        page=labels.page,
+        pages=max(1, labels.pages),
         counts=guideline_ops.version_counts(db.session, project_id),
     )

@@ -4,41 +4,25 @@ from __future__ import annotations
 import shlex
 
 from flask import abort, flash, redirect, render_template, url_for
-from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import Article, Assignment, ProjectMember, User
+from annotator.db.models import User
+from annotator.domain import accounts, assignment
 from annotator.domain import projects as project_ops
 from annotator.web.admin import bp, form_status, project_or_404, write
 from annotator.web.admin.forms import ActionForm, MembersForm, choice
 from annotator.web.security import roles_required
 
 
-def _candidates(project_id: int) -> list[User]:
-    """Annotators and reviewers who are not members yet (admins see every project and are never members)."""
-    members = select(ProjectMember.user_id).where(ProjectMember.project_id == project_id)
-    return list(
-        db.session.scalars(
-            select(User).where(User.role.in_(("annotator", "reviewer")), User.id.not_in(members)).order_by(User.role, User.name)
-        )
-    )
-
-
 def _page(project_id: int, form: MembersForm, status: int = 200):
     project = project_or_404(project_id)
-    assigned = dict(
-        db.session.execute(
-            select(Assignment.user_id, func.count()).join(Article, Article.id == Assignment.article_id)
-            .where(Article.project_id == project_id).group_by(Assignment.user_id)
-        ).all()
-    )
     return (
         render_template(
             "admin/members.html",
             project=project,
             shell_name=shlex.quote(project.name),  # the command-line hint, ready to paste
             members=project_ops.members(db.session, project_id),
-            assigned=assigned,
+            assigned=assignment.assigned_counts(db.session, project_id),
             form=form,
             action=ActionForm(formdata=None),
         ),
@@ -48,7 +32,9 @@ def _page(project_id: int, form: MembersForm, status: int = 200):
 
 def _form(project_id: int, formdata: bool = True) -> MembersForm:
     form = MembersForm() if formdata else MembersForm(formdata=None)
-    form.users.choices = [choice(u.id, f"{u.name} ({u.role}{'' if u.active else ', deactivated'})") for u in _candidates(project_id)]
+    form.users.choices = [
+        choice(u.id, f"{u.name} ({u.role}{'' if u.active else ', deactivated'})") for u in project_ops.candidates(db.session, project_id)
+    ]
     return form
 
 
@@ -58,7 +44,7 @@ def members(project_id: int):
     project = project_or_404(project_id)
     form = _form(project_id, formdata=True)
     if form.validate_on_submit():
-        chosen = list(db.session.scalars(select(User).where(User.id.in_(form.users.data))))
+        chosen = accounts.users_by_ids(db.session, form.users.data)
         added, error = write(lambda: project_ops.add_members(db.session, project_id, chosen), project_ops.ProjectError)
         if error is None:
             flash(f"Added {', '.join(added)} to {project.name}.", "success")

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from annotator.db import db
-from annotator.db.models import Article, CacheEntry, Project, Sentence
+from annotator.db.models import CacheEntry, Project
 from annotator.domain import labelschema, progress
 from annotator.domain import projects as project_ops
 from annotator.domain.dataset.ingest import IngestError, decode
@@ -60,17 +60,7 @@ def index():
 @bp.route("/projects")
 @roles_required("admin")
 def projects():
-    articles = dict(db.session.execute(select(Article.project_id, func.count()).group_by(Article.project_id)).all())
-    sentences = dict(
-        db.session.execute(
-            select(Article.project_id, func.count(Sentence.id)).join(Sentence, Sentence.article_id == Article.id).group_by(Article.project_id)
-        ).all()
-    )
-    rows = [
-        {"project": p, "articles": articles.get(p.id, 0), "sentences": sentences.get(p.id, 0)}
-        for p in db.session.scalars(select(Project).order_by(Project.name))
-    ]
-    return render_template("admin/projects.html", rows=rows)
+    return render_template("admin/projects.html", rows=progress.project_overview(db.session))
 
 
 @bp.route("/projects/new", methods=["GET", "POST"])

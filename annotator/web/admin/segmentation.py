@@ -5,15 +5,15 @@ from typing import Callable
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import Annotation, Article, AuditEntry, GoldLabel, Project, Sentence, User
-from annotator.db.transactions import begin_write
-from annotator.domain import resegment
+from annotator.db.models import Article, AuditEntry, Project, Sentence
+from annotator.db.transactions import transaction
+from annotator.domain import article_sentences, progress, resegment
 from annotator.web.admin import project_or_404, segmentation_bp
 from annotator.web.admin.forms import ActionForm, MergeForm, SplitForm
-from annotator.web.security import may_open_project, page_arg, require_project, roles_required
+from annotator.web.paging import paginate
+from annotator.web.security import may_open_project, require_project, roles_required
 
 EDITORS = ("admin", "reviewer")
 ARTICLES_PER_PAGE = 100
@@ -34,48 +34,25 @@ def article_or_404(article_id: int) -> Article:
 def articles(project_id: int):
     require_project(project_id)
     project = project_or_404(project_id)
-    total = db.session.scalar(select(func.count()).select_from(Article).where(Article.project_id == project_id)) or 0
-    page = page_arg(-(-total // ARTICLES_PER_PAGE))
-    counts = select(Sentence.article_id, func.count().label("n")).group_by(Sentence.article_id).subquery()
-    rows = db.session.execute(
-        select(Article.id, Article.external_id, Article.title, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.article_id == Article.id)
-        .where(Article.project_id == project_id)
-        .order_by(Article.id)
-        .limit(ARTICLES_PER_PAGE)
-        .offset((page - 1) * ARTICLES_PER_PAGE)
-    ).all()
-    return render_template(
-        "admin/segmentation_articles.html", project=project, rows=rows, page=page, pages=max(1, -(-total // ARTICLES_PER_PAGE))
-    )
+    page = paginate(progress.project_articles(project_id), ARTICLES_PER_PAGE)
+    counts = progress.sentence_counts(db.session, [a.id for a in page.items])
+    rows = [(a.id, a.external_id, a.title, counts.get(a.id, 0)) for a in page.items]
+    return render_template("admin/segmentation_articles.html", project=project, rows=rows, page=page.page, pages=max(1, page.pages))
 
 
 def _page(article: Article, status: int = 200, split: SplitForm | None = None, failed_sentence: int | None = None):
-    sentences = db.session.execute(
-        select(Sentence.id, Sentence.index, Sentence.start, Sentence.end).where(Sentence.article_id == article.id).order_by(Sentence.index)
-    ).all()
-    ids = [s.id for s in sentences]
-    labels: dict[int, list[tuple[str, str, bool]]] = {i: [] for i in ids}
-    for sentence_id, name, label, needs_review in db.session.execute(
-        select(Annotation.sentence_id, User.name, Annotation.label, Annotation.needs_review)
-        .join(User, User.id == Annotation.user_id)
-        .where(Annotation.sentence_id.in_(ids))
-        .order_by(User.name)
-    ).all():
-        labels[sentence_id].append((name, label, bool(needs_review)))
-    gold = dict(db.session.execute(select(GoldLabel.sentence_id, GoldLabel.label).where(GoldLabel.sentence_id.in_(ids))).all())
-    names = dict(db.session.execute(select(User.id, User.name)).all())
-    project = db.session.get(Project, article.project_id)
+    sentences = article_sentences.sentences(db.session, article)
+    ids = [s["id"] for s in sentences]
     return (
         render_template(
             "admin/segmentation.html",
-            project=project,
+            project=db.session.get(Project, article.project_id),
             article=article,
-            sentences=[{"id": s.id, "index": s.index, "start": s.start, "end": s.end, "text": article.text[s.start:s.end]} for s in sentences],
-            labels=labels,
-            gold=gold,
+            sentences=sentences,
+            labels=article_sentences.labels(db.session, ids),
+            gold=article_sentences.gold(db.session, ids),
             history=resegment.history(db.session, article.id),
-            names=names,
+            names=article_sentences.user_names(db.session),
             split=split or SplitForm(formdata=None),
             failed_sentence=failed_sentence,
             merge=MergeForm(formdata=None),
@@ -93,17 +70,12 @@ def article(article_id: int):
 
 def _apply(article: Article, action: Callable[[], resegment.Correction], what: str):
     """Run a correction in one transaction; a refusal shows the page again with the reason and changes nothing."""
-    begin_write(db.session)
     try:
-        correction = action()
-        db.session.commit()
+        with transaction(db.session):
+            correction = action()
     except resegment.ResegmentError as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return _page(article, exc.status)
-    except BaseException:
-        db.session.rollback()
-        raise
     parts = [what]
     if correction.moved:
         parts.append(f"{len(correction.moved)} label(s) moved with the text")
@@ -141,8 +113,7 @@ def merge(article_id: int):
     form = MergeForm()
     if not form.validate_on_submit():
         return _page(article, 400)
-    sentence_article = db.session.scalar(select(Sentence.article_id).where(Sentence.id == form.sentence_id.data))
-    if sentence_article != article.id:
+    if article_sentences.article_of(db.session, form.sentence_id.data) != article.id:
         abort(404, f"Article {article.external_id} has no sentence {form.sentence_id.data}.")
     return _apply(article, lambda: resegment.merge_with_next(db.session, form.sentence_id.data, current_user.id), "Sentences merged")
 

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
-from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import ApiToken, Assignment, User, utcnow
-from annotator.domain import accounts
+from annotator.db.models import ApiToken, User, utcnow
+from annotator.domain import accounts, assignment
 from annotator.web.admin import bp, form_status, write
 from annotator.web.admin.forms import ActionForm, PasswordForm, RoleForm, TokenForm, UserCreateForm
 from annotator.web.security import roles_required
@@ -20,12 +19,13 @@ def user_or_404(user_id: int) -> User:
 
 
 def _list(form: UserCreateForm, status: int):
-    users = db.session.scalars(select(User).order_by(User.active.desc(), User.name)).all()
-    tokens = dict(
-        db.session.execute(select(ApiToken.user_id, func.count()).where(ApiToken.revoked_at.is_(None)).group_by(ApiToken.user_id)).all()
-    )
-    assigned = dict(db.session.execute(select(Assignment.user_id, func.count()).group_by(Assignment.user_id)).all())
-    return render_template("admin/users.html", users=users, tokens=tokens, assigned=assigned, form=form), status
+    return render_template(
+        "admin/users.html",
+        users=accounts.users(db.session),
+        tokens=accounts.unrevoked_token_counts(db.session),
+        assigned=assignment.assigned_counts(db.session),
+        form=form,
+    ), status
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -55,7 +55,7 @@ def _detail(
     role_form: RoleForm | None = None,
     token_form: TokenForm | None = None,
 ):
-    tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())).all()
+    tokens = accounts.tokens_of(db.session, user.id)
     return (
         render_template(
             "admin/user.html",

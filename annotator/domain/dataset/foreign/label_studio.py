@@ -16,7 +16,8 @@ from typing import Any, Iterator
 
 from annotator.domain import labelschema
 from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, external_id
-from annotator.domain.dataset.ingest import IngestError, NotJson, json_decoder, jsonl_objects, load_json
+from annotator.domain.dataset.ingest import IngestError, jsonl_objects
+from annotator.stats import strict_json
 
 
 def label_studio_records(
@@ -29,7 +30,7 @@ def label_studio_records(
         items = json_array_objects(text, file)
     else:
         try:  # one task as a (pretty-printed) object
-            items = iter([(1 + text[: len(text) - len(stripped)].count("\n"), load_json(text))])
+            items = iter([(1 + text[: len(text) - len(stripped)].count("\n"), strict_json.loads(text))])
         except ValueError:  # not one object: read it as JSONL, which names the bad line
             items = jsonl_objects(text, file)
     for n, (line, task) in enumerate(items, start=1):
@@ -41,7 +42,7 @@ def label_studio_records(
 
 def json_array_objects(text: str, file: str) -> Iterator[tuple[int, Any]]:
     """(line where it starts, element) for each element of a top-level JSON array."""
-    decoder = json_decoder()  # NaN, Infinity, out-of-range numbers refused, as everywhere
+    decoder = strict_json.decoder()  # NaN, Infinity, out-of-range numbers refused, as everywhere
     pos, line, counted = 0, 1, 0
 
     def skip(p: int) -> int:
@@ -70,7 +71,7 @@ def json_array_objects(text: str, file: str) -> Iterator[tuple[int, Any]]:
         except RecursionError:
             raise IngestError(file, start_line, "invalid JSON: nested too deeply") from None
         except ValueError as exc:  # NotJson, or a number with more digits than Python converts
-            reason = exc if isinstance(exc, NotJson) else "a number has too many digits"
+            reason = exc if isinstance(exc, strict_json.NotJson) else "a number has too many digits"
             raise IngestError(file, start_line, f"invalid JSON: {reason}") from None
         yield start_line, value
         pos = skip(pos)

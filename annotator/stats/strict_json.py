@@ -1,0 +1,75 @@
+"""JSON as the standard has it, for everything people send: request bodies, article files, label schemas.
+
+Python's json module reads more than JSON: NaN and Infinity, numbers beyond a
+float (1e400 becomes inf), and "\\ud800" escapes (lone surrogates, which no
+database stores faithfully; see textcheck). PostgreSQL's json type refuses the
+first two, so they are refused here, at the door, with a message that says
+what is wrong. Nesting deeper than the parser recurses and integers with more
+digits than Python converts are refused the same way instead of crashing.
+
+Syntax errors stay json.JSONDecodeError (the caller shows its line and column);
+everything else is a NotJson. Pure: no Flask, no database.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from annotator.stats import textcheck
+
+
+class NotJson(ValueError):
+    """Text Python's json module would read that JSON does not allow; the message says what."""
+
+
+class UnstorableText(ValueError):
+    """Valid JSON holding a string (key or value) no database stores faithfully: NUL, a lone surrogate."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotJson(f"the number {text[:30]} is out of range")
+    return value
+
+
+def _constant(name: str) -> None:
+    raise NotJson(f"{name} is not a JSON value")
+
+
+# Built once, like json's own default decoder: a decoder keeps no state between documents.
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_finite)
+
+
+def decoder() -> json.JSONDecoder:
+    """The strict decoder, for reading a stream of values with raw_decode (the caller turns
+    RecursionError and ValueError into its own messages, as `loads` does)."""
+    return _DECODER
+
+
+def loads(text: str | bytes, *, storable: bool = False) -> Any:
+    """json.loads that refuses what JSON does not allow; with `storable`, also text no database stores.
+
+    Bytes are decoded as json.loads decodes them (UTF-8, -16 or -32 by their first bytes).
+    Raises json.JSONDecodeError for a syntax error, NotJson for NaN, Infinity, an out-of-range
+    number, a number with too many digits or nesting too deep, and (with `storable`)
+    UnstorableText naming where the bad string is ("label contains a NUL character").
+    """
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    try:
+        value = _DECODER.decode(text)
+    except (json.JSONDecodeError, NotJson):
+        raise
+    except RecursionError:
+        raise NotJson("nested too deeply") from None
+    except ValueError:  # int() of a number with more digits than Python converts
+        raise NotJson("a number has too many digits") from None
+    if storable:
+        reason = textcheck.find_problem(value)
+        if reason:
+            raise UnstorableText(reason)
+    return value

@@ -1,0 +1,148 @@
+"""Input no database stores faithfully, refused at the door, before any view or form reads it.
+
+URL parts, query strings, form fields, file names and the JSON bodies pages
+receive: bytes that are not UTF-8, NUL, lone surrogates, ids no column holds,
+and JSON beyond the standard (see stats.strict_json) are a 400 (a 404 in the
+URL) that names the field. The API checks its own bodies (api.json_body).
+"""
+from __future__ import annotations
+
+from urllib.parse import unquote_to_bytes
+
+from flask import abort, request
+from flask.json.provider import DefaultJSONProvider
+
+from annotator.stats import strict_json, textcheck
+from annotator.web.csrf import UNSAFE_METHODS
+from annotator.web.errors import json_error, wants_json
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """request.get_json() and every form (Flask-WTF reads JSON bodies too) parse strict JSON:
+    NaN, Infinity, out-of-range numbers and nesting too deep are a bad request (400), never a 500."""
+
+    def loads(self, s: str | bytes, **kwargs):  # noqa: ANN201  (options such as parse_constant would undo the rules)
+        return strict_json.loads(s)
+
+
+def _form_encoded_problem(raw: bytes, what: str) -> str | None:
+    """Why an application/x-www-form-urlencoded string (query string or body) holds text we refuse, or None.
+
+    Werkzeug leaves bytes that are not UTF-8 percent-encoded in the value ("%E9" stays "%E9") and lets NUL
+    through; both are refused here, naming the field.
+    """
+    for pair in raw.split(b"&"):
+        if not pair:
+            continue
+        key, _, value = pair.partition(b"=")
+        try:
+            name = unquote_to_bytes(key.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return f"a {what} name is not valid UTF-8"
+        shown = textcheck.shown(name)
+        try:
+            text = unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return f"{what} {shown} is not valid UTF-8 text"
+        reason = textcheck.problem(name) or textcheck.problem(text)
+        if reason:
+            return f"{what} {shown} {reason}"
+    return None
+
+
+def _multidict_problem(values, what: str) -> str | None:  # noqa: ANN001  (a werkzeug MultiDict)
+    for name, value in values.items(multi=True):
+        reason = textcheck.problem(name) or (textcheck.problem(value) if isinstance(value, str) else None)
+        if reason:
+            return f"{what} {textcheck.shown(name)} {reason}"
+    return None
+
+
+def _url_problem() -> str | None:
+    """An integer in the URL beyond any stored id, or text with NUL: nothing has it (a 404)."""
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, int) and not 0 <= value <= textcheck.MAX_DB_INT:
+            return f"There is no {name.replace('_id', '').replace('_', ' ')} {'with so large a number' if value > 0 else value}."
+        if isinstance(value, str) and textcheck.problem(value):
+            return f"There is no {name.replace('_', ' ')} like that (it {textcheck.problem(value)})."
+    return None
+
+
+def _urlencoded_body_problem() -> str | None:
+    length = request.content_length
+    if length is not None and length <= (request.max_form_memory_size or length) and not (
+        request.max_content_length is not None and length > request.max_content_length
+    ):
+        reason = _form_encoded_problem(request.get_data(cache=True), "form field")
+    else:
+        reason = None  # too large or of unknown length: the form parser answers (413) or reads it below
+    return reason or _multidict_problem(request.form, "form field")
+
+
+def _multipart_body_problem() -> str | None:
+    reason = _multidict_problem(request.form, "form field")
+    if reason is None:
+        for field, upload in request.files.items(multi=True):
+            bad = textcheck.problem(upload.filename or "")
+            if bad:
+                return f"the file name sent in {textcheck.shown(field)} {bad}"
+    return reason
+
+
+def input_problem() -> tuple[int, str] | None:
+    """(status, reason) when the request carries text no database stores faithfully or an id no column holds.
+
+    URL parts: an integer beyond any stored id, or text with NUL, is a 404 (nothing has it). The query
+    string and form fields: bytes that are not UTF-8, NUL, lone surrogates are a 400 naming the field.
+    JSON bodies are checked where they are parsed (api.json_body, and for pages json_to_pages_is_form_like).
+    """
+    reason = _url_problem()
+    if reason:
+        return 404, reason
+    reason = _form_encoded_problem(request.query_string, "query parameter")
+    if reason:
+        return 400, reason
+    if request.method in UNSAFE_METHODS and request.blueprint != "api":
+        mimetype = request.mimetype
+        if mimetype == "application/x-www-form-urlencoded":
+            reason = _urlencoded_body_problem()
+        elif mimetype == "multipart/form-data":
+            reason = _multipart_body_problem()
+        if reason:
+            return 400, reason
+    return None
+
+
+def refuse_unstorable_input():  # noqa: ANN201  (None, or the refusal)
+    """First of all checks (it reads a form body raw, before anything parses it): text that is not valid
+    Unicode or holds NUL, and ids beyond any column, never reach a view (see input_problem)."""
+    found = input_problem()
+    if found is None:
+        return None
+    status, reason = found
+    if wants_json():
+        return json_error(status, reason)
+    abort(status, reason)
+
+
+def json_to_pages_is_form_like():  # noqa: ANN201  (None, or the refusal)
+    """Flask-WTF reads a JSON body as form data, and WTForms fields expect strings (all a browser sends):
+    a JSON body for a page (not the API, which checks its own) must be an object of strings or lists of
+    strings, else a 400 here instead of a crash deep inside a form (e.g. {"name": 5} to /login). Its text is
+    checked like the API's (strict JSON, no NUL, no lone surrogate)."""
+    if request.method not in UNSAFE_METHODS or not request.is_json or request.blueprint == "api":
+        return None
+    try:
+        body = strict_json.loads(request.get_data(cache=True), storable=True)
+    except strict_json.NotJson as exc:  # NaN, 1e400 ...: said here (a form's get_json() would answer a bare 400)
+        return json_error(400, f"request body is not valid JSON ({exc})")
+    except strict_json.UnstorableText as exc:
+        return json_error(400, f"request body: {exc}")
+    except ValueError:  # no body, or not JSON at all: a form sees no data
+        return None
+    if body is None:
+        return None
+    plain = isinstance(body, dict) and all(
+        isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)) for v in body.values()
+    )
+    return None if plain else json_error(400, "a JSON body sent to a page must be an object of strings, like a form")
