@@ -56,6 +56,7 @@ from annotator.domain.annotations.validation import (
     check_uid,
     check_version,
     is_int,
+    show,
 )
 
 __all__ = [
@@ -64,5 +65,5 @@ __all__ = [
     "article_payload", "audit", "check_int", "check_label", "check_ref", "check_relation", "check_seconds",
     "check_sentence_bounds", "check_span", "check_str", "check_uid", "check_version", "create_relation", "create_span",
     "delete_label", "delete_relation", "delete_span", "is_int", "iso", "label_dict", "put_label", "readable_article",
-    "relation_dict", "span_dict", "update_span", "writable_article", "write",
+    "relation_dict", "show", "span_dict", "update_span", "writable_article", "write",
 ]
