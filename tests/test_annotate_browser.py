@@ -544,7 +544,7 @@ def test_screenshot_for_the_readme(app, server, chromium, database_uri, tmp_path
     """docs/annotate.png: the page mid-work, made by driving it like an annotator (never by hand)."""
     if not database_uri.startswith("sqlite"):
         pytest.skip("one screenshot is enough")
-    from annotator.cli import DEMO_GUIDELINES
+    from annotator.domain.demo import DEMO_GUIDELINES
 
     ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
     with app.app_context():

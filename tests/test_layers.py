@@ -85,8 +85,8 @@ def layer(module: str) -> str:
 
 def test_the_graph_sees_the_package():
     graph = import_graph()
-    assert "annotator.domain.annotations" in graph
-    assert "annotator.db.models" in graph["annotator.domain.annotations"]
+    assert "annotator.domain.annotations.labels" in graph
+    assert "annotator.db.models" in graph["annotator.domain.annotations.labels"]
 
 
 def test_every_module_keeps_to_its_layer():

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 import annotator.domain.annotations as annotations
 from annotator.db import db
-from annotator.db.models import Annotation, Article, Assignment, AuditEntry, GoldLabel, Sentence, Span
+from annotator.db.models import Annotation, Article, Assignment, AuditEntry, GoldLabel, Sentence, Span, User
 from annotator.db.transactions import begin_write
 from annotator.domain import accounts, assignment, projects, resegment
 from annotator.domain.dataset import articles
@@ -44,7 +44,7 @@ def world(app):
         labels = {"ann": ["CFS", "UFS", "NFS", "NFS", "NFS"], "bob": ["CFS", "UFS", "NFS", "CFS", "NFS"]}
         for who, row in labels.items():
             for index, label in enumerate(row):
-                annotations.write(s, lambda: annotations.put_label(s, ids[who], ids["article"], index, label, 3.5))
+                annotations.write(s, lambda who=who, index=index, label=label: annotations.put_label(s, ids[who], ids["article"], index, label, 3.5))
         begin_write(s)
         quote = Span(article_id=ids["article"], user_id=ids["ann"], label="QUOTE", start=TEXT.index("it would"), end=TEXT.index(" fall.") + 5)
         source = Span(article_id=ids["article"], user_id=ids["ann"], label="SOURCE", start=TEXT.index("Dr. Smith"), end=TEXT.index(" said"))
@@ -93,6 +93,12 @@ def run(fn, *args):
         raise
 
 
+def labelled_indexes(article_id: int, user_id: int) -> list[int]:
+    """The sentences `user_id` has labelled, as their annotation page loads them."""
+    payload = annotations.article_payload(db.session, db.session.get(Article, article_id), db.session.get(User, user_id))
+    return [label["sentence"] for label in payload["annotations"]["labels"]]
+
+
 def sentence_id(article_id: int, index: int) -> int:
     return db.session.scalar(select(Sentence.id).where(Sentence.article_id == article_id, Sentence.index == index))
 
@@ -126,8 +132,10 @@ def test_split_and_merge_keep_spans_and_labels_then_undo_restores_everything(app
         assert on_merged == [(world["ann"], "NFS", False, 7.0)]  # same label on both parts: kept, times added
         assert merge.relabel == [{"user_id": world["bob"], "sentence_id": merged, "labels": [
             {"sentence_id": original["sentences"][2].id, "label": "NFS"}, {"sentence_id": original["sentences"][3].id, "label": "CFS"}]}]
-        assert resegment.pending_relabels(db.session, world["bob"], aid) == [{"sentence_id": merged, "index": 3, "labels": ["NFS", "CFS"]}]
-        assert resegment.pending_relabels(db.session, world["ann"], aid) == []
+        # bob's merged sentence is back in his queue, the labels he had given listed in the correction history; ann keeps hers
+        assert labelled_indexes(aid, world["bob"]) == [0, 1, 2, 4]
+        assert labelled_indexes(aid, world["ann"]) == [0, 1, 2, 3, 4]
+        assert resegment.history(db.session, aid)[0]["relabel"] == merge.relabel
         statuses = dict(after["statuses"])
         assert statuses[world["ann"]] == "done" and statuses[world["bob"]] == "in_progress"
 
@@ -151,7 +159,8 @@ def test_split_and_merge_keep_spans_and_labels_then_undo_restores_everything(app
         assert snapshot(aid) == original
         undos = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "undo").order_by(AuditEntry.id)).all()
         assert [u.entity_id for u in undos] == [str(merge.entry_id), str(split.entry_id)]
-        assert resegment.pending_relabels(db.session, world["bob"], aid) == []
+        assert labelled_indexes(aid, world["bob"]) == [0, 1, 2, 3, 4]
+        assert all(h["undone_by"] for h in resegment.history(db.session, aid) if h["action"] in resegment.CORRECTIONS)
 
 
 def test_gold_follows_a_merge_of_equal_labels_and_is_kept_in_the_log_otherwise(app, world):

@@ -52,7 +52,7 @@ def test_jsonl_gives_a_line_per_article_in_order_with_code_point_offsets(tmp_pat
     assert result.exit_code == 0, result.output
     out = rows(result.output)
     assert [r["id"] for r in out] == ["n0", "n1", "n2"]
-    for text, row in zip(texts, out):
+    for text, row in zip(texts, out, strict=True):
         check_offsets(text, row)
     assert out[1]["spans"] == [] and out[1]["relations"] == []
     assert {s["text"] for s in out[0]["spans"]} == {"Fine", "he", "said"}

@@ -2,6 +2,8 @@
 
 Constraints live in the database (CHECK, UNIQUE, foreign keys), so that a bug in
 Python, a script or a second worker cannot store what the model forbids.
+
+Long (over 500 lines) on purpose: every table in one module, so the whole schema reads in one place.
 """
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ that the rules changed since their last label.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Select, func, select
@@ -122,7 +121,3 @@ def label_rows(labels: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
 
 def _excerpt(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""

@@ -143,35 +143,44 @@ def validate(data: Any) -> dict[str, Any]:
     out = ValidSchema()
     used_keys: dict[str, str] = {}  # key -> where it was first used
     for section in SECTIONS:
-        items = data.get(section, [])
-        if not isinstance(items, list):
-            problems.append(f"{section}: must be a list")
-            items = []
-        names: dict[str, str] = {}  # name -> where it was first used
-        checked = []
-        for i, item in enumerate(items):
-            one = _item(section, i, item, used_keys, problems)
-            if one is None:
-                continue
-            name = one["name"]
-            if name is not None:
-                if name in names:
-                    problems.append(f"{section}[{i}].name: duplicate name {_show(name)} (also {names[name]})")
-                else:
-                    names[name] = f"{section}[{i}]"
-            checked.append(one)
-        out[section] = checked
+        out[section] = _section(section, data.get(section, []), used_keys, problems)
     if isinstance(data.get("sentence_labels", []), list) and not data.get("sentence_labels"):
         problems.append("sentence_labels: must name at least one label")
-    span_names = {s["name"] for s in out["span_labels"]}
-    for i, rel in enumerate(out["relation_types"]):
+    _check_relation_ends(out, problems)
+    if problems:
+        raise SchemaError("; ".join(problems[:_SHOWN_PROBLEMS]) + _more(problems), problems)
+    return out
+
+
+def _section(section: str, items: Any, used_keys: dict[str, str], problems: list[str]) -> list[dict[str, Any]]:
+    """One section's items, normalised; a name used twice in the section is a problem."""
+    if not isinstance(items, list):
+        problems.append(f"{section}: must be a list")
+        items = []
+    names: dict[str, str] = {}  # name -> where it was first used
+    checked = []
+    for i, item in enumerate(items):
+        one = _item(section, i, item, used_keys, problems)
+        if one is None:
+            continue
+        name = one["name"]
+        if name is not None:
+            if name in names:
+                problems.append(f"{section}[{i}].name: duplicate name {_show(name)} (also {names[name]})")
+            else:
+                names[name] = f"{section}[{i}]"
+        checked.append(one)
+    return checked
+
+
+def _check_relation_ends(schema: dict[str, Any], problems: list[str]) -> None:
+    """Every span label a relation type may start or end at is one of the schema's span labels."""
+    span_names = {s["name"] for s in schema["span_labels"]}
+    for i, rel in enumerate(schema["relation_types"]):
         for end in ("from", "to"):
             for label in rel.get(end, []):
                 if label not in span_names:
                     problems.append(f"relation_types[{i}].{end}: names unknown span label {_show(label)}")
-    if problems:
-        raise SchemaError("; ".join(problems[:_SHOWN_PROBLEMS]) + _more(problems), problems)
-    return out
 
 
 _SHOWN_PROBLEMS = 50

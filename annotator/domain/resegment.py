@@ -14,8 +14,8 @@ rules, so none disappears silently:
   merged sentence (times added, `needs_review` if either part had it). One who
   gave different labels, or labelled only one part, loses both from the
   annotations table: the merged sentence is back in their queue unlabelled,
-  their old labels are kept in the audit entry (`relabel`, listed by
-  `pending_relabels`). Gold likewise: the same label on both parts is kept,
+  their old labels are kept in the audit entry (`relabel`, listed in the
+  correction history). Gold likewise: the same label on both parts is kept,
   anything else is removed and kept in the audit entry.
 
 Every correction appends one AuditEntry(entity="segmentation", action "split" or
@@ -25,8 +25,9 @@ back exactly (same ids, offsets, labels, times, versions) while the affected
 sentences and their labels are still as `after` left them; otherwise it refuses
 rather than drop work done since.
 
-Plain functions over a session, no Flask: the caller calls `db.begin_write()`
-first and commits (or rolls back on ResegmentError).
+Plain functions over a session, no Flask: the caller runs each inside
+`transaction(session)` (db/transactions.py), which commits it or, on
+ResegmentError, rolls it back.
 """
 from __future__ import annotations
 
@@ -439,27 +440,3 @@ def history(session: Session, article_id: int) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def pending_relabels(session: Session, user_id: int, article_id: int) -> list[dict[str, Any]]:
-    """Sentences a merge took this user's labels from, still unlabelled by them, with the labels they had given."""
-    entries = session.execute(
-        select(AuditEntry.id, AuditEntry.after).where(
-            AuditEntry.entity == ENTITY, AuditEntry.action == "merge", AuditEntry.article_id == article_id
-        )
-    ).all()
-    undone = undone_by(session, [entry_id for entry_id, _ in entries])
-    wanted: dict[int, list[str]] = {}
-    for entry_id, after in entries:
-        if entry_id in undone:
-            continue
-        for item in (after or {}).get("relabel", []):
-            if item["user_id"] == user_id:
-                wanted.setdefault(item["sentence_id"], []).extend(label["label"] for label in item["labels"])
-    if not wanted:
-        return []
-    labelled = set(session.scalars(select(Annotation.sentence_id).where(Annotation.user_id == user_id, Annotation.sentence_id.in_(wanted))))
-    rows = session.execute(
-        select(Sentence.id, Sentence.index).where(Sentence.id.in_(wanted), Sentence.article_id == article_id).order_by(Sentence.index)
-    ).all()
-    return [{"sentence_id": sid, "index": index, "labels": wanted[sid]} for sid, index in rows if sid not in labelled]

@@ -158,7 +158,7 @@ def _load(session: Session, article_id: int, uids: Iterable[Any]) -> dict[str, S
     wanted = []
     for uid in uids:
         if not isinstance(uid, str) or not ops.UID_PATTERN.match(uid):
-            raise SuggestionError(422, f"ids: {ops._show(uid)} is not a suggestion id")
+            raise SuggestionError(422, f"ids: {ops.show(uid)} is not a suggestion id")
         wanted.append(uid)
     if not wanted:
         raise SuggestionError(422, "ids: name at least one suggestion")

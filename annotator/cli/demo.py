@@ -1,0 +1,46 @@
+"""`annotator demo`: set up the demo (domain/demo.py) and serve it on Flask's development server."""
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from annotator.cli.errors import commit_or_fail
+from annotator.db import db
+from annotator.domain.demo import DEMO_PROJECT, DEMO_USERS, set_up_demo
+
+DEMO_LOCAL_ONLY = (
+    "the demo is for local use only: it serves on Flask's development server without a buffering proxy; "
+    "to let others in, deploy with gunicorn behind nginx or Caddy (README: Deployment)"
+)
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Set up the demo and exit.")
+@with_appcontext
+def demo_command(host: str, port: int, no_serve: bool) -> None:
+    """Set up a demo project with sample articles and users (idempotent), then serve."""
+    from flask_migrate import upgrade
+
+    upgrade()
+    passwords = commit_or_fail(lambda: set_up_demo(db.session))
+    click.echo(f"demo project: {DEMO_PROJECT}")
+    click.echo("demo users:")
+    for (name, role), password in zip(DEMO_USERS, passwords, strict=True):
+        click.echo(f"  {name:<9} {role:<10} {password}" if password else f"  {name:<9} (already there: keeps its password)")
+    if not all(passwords):
+        click.echo("existing users keep their passwords (set a new one with `annotator users password NAME`)")
+    click.echo(DEMO_LOCAL_ONLY)
+    if no_serve:
+        return
+    click.echo(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
+    from werkzeug.serving import run_simple
+
+    # Not app.run(): Flask ignores that call inside a `flask` CLI command.
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+DEMO_COMMANDS = (demo_command,)

@@ -1,0 +1,71 @@
+"""The write side of annotations: validation, the label / span / relation operations, the audit trail.
+
+Plain functions over a SQLAlchemy session; no Flask. The API views (web/api.py),
+the importer and scripts share them, so every path checks the same rules and
+writes the same audit entries. One module per concept:
+
+- validation: the checks of what a client sends, and AnnotationError;
+- access: which article a caller may write to or read;
+- labels, spans, relations: the operations;
+- trail: what each write leaves besides its row (audit entries, the
+  assignment's progress, the project revision);
+- statements: the save path's prebuilt Core statements;
+- serialize: the JSON shapes of labels, spans, relations, timestamps;
+- reads: an article as its annotator reads it back;
+- transaction: `write()`, an operation in a retried write transaction.
+
+Transactions: every operation runs inside the caller's write transaction
+(`transaction()` from db/transactions.py) and leaves the commit to it;
+`write()` runs one, with retries, queued on SQLite behind an OS file lock (see
+`writer_queue` there). An operation either raises before writing anything or
+writes the change, its AuditEntry rows and the Project.revision bump together.
+
+Concurrency (several gunicorn workers, one annotator in two tabs):
+- labels: the row is read `FOR UPDATE` (a no-op on SQLite, where BEGIN
+  IMMEDIATE already serialises writers) and created with
+  `INSERT ... ON CONFLICT DO NOTHING`; losing that race means another request
+  created it first, so we read it again and update it: last write wins, both
+  writes are audited;
+- spans and relations carry a client uid: a retried POST finds the row the
+  first attempt made (same content: returned, no duplicate; other content: 409);
+- row locks are always taken in the same order (entity rows, assignment,
+  audit, project revision last), so two writers cannot deadlock each other.
+"""
+from __future__ import annotations
+
+from annotator.domain.annotations.access import Access, readable_article, writable_article
+from annotator.domain.annotations.labels import delete_label, put_label
+from annotator.domain.annotations.reads import article_payload
+from annotator.domain.annotations.relations import create_relation, delete_relation
+from annotator.domain.annotations.spans import create_span, delete_span, update_span
+from annotator.domain.annotations.trail import audit
+from annotator.domain.annotations.transaction import WRITE_ATTEMPTS, write
+from annotator.domain.annotations.validation import (
+    MAX_SECONDS_PER_WRITE,
+    UID_PATTERN,
+    AnnotationError,
+    check_int,
+    check_label,
+    check_ref,
+    check_relation,
+    check_seconds,
+    check_sentence_bounds,
+    check_span,
+    check_str,
+    check_uid,
+    check_version,
+    is_int,
+    show,
+)
+from annotator.domain.records import label_json as label_dict
+from annotator.domain.records import relation_json as relation_dict
+from annotator.domain.records import span_json as span_dict
+
+__all__ = [
+    "MAX_SECONDS_PER_WRITE", "UID_PATTERN", "WRITE_ATTEMPTS",
+    "Access", "AnnotationError",
+    "article_payload", "audit", "check_int", "check_label", "check_ref", "check_relation", "check_seconds",
+    "check_sentence_bounds", "check_span", "check_str", "check_uid", "check_version", "create_relation", "create_span",
+    "delete_label", "delete_relation", "delete_span", "is_int", "label_dict", "put_label", "readable_article",
+    "relation_dict", "show", "span_dict", "update_span", "writable_article", "write",
+]

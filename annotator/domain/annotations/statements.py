@@ -1,0 +1,102 @@
+"""The save path's prebuilt Core statements, run on the session's connection (inside its transaction), skipping the ORM.
+
+Building and ORM-executing them per request cost several times the database
+work (measured with bench/bench_api.py). They are constants, not state.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from annotator.db.models import Annotation, Article, Assignment, AuditEntry, Project, Relation, Sentence, Span
+
+_articles, _projects, _assignments, _sentences = (m.__table__ for m in (Article, Project, Assignment, Sentence))
+_annotations, _spans, _relations, _audit = (m.__table__ for m in (Annotation, Span, Relation, AuditEntry))
+
+ACCESS = (
+    select(
+        _articles.c.id, _articles.c.project_id, _articles.c.text, _projects.c.label_schema,
+        _projects.c.guidelines_version, _assignments.c.id, _assignments.c.status,
+    )
+    .select_from(
+        _articles.join(_projects, _projects.c.id == _articles.c.project_id).outerjoin(
+            _assignments, and_(_assignments.c.article_id == _articles.c.id, _assignments.c.user_id == bindparam("user_id"))
+        )
+    )
+    .where(_articles.c.id == bindparam("article_id"))
+)
+ACCESS_SENTENCE = ACCESS.add_columns(_sentences.c.id, _sentences.c.start, _sentences.c.end).outerjoin(
+    _sentences, and_(_sentences.c.article_id == _articles.c.id, _sentences.c.index == bindparam("sentence_index"))
+)
+LABEL_COLUMNS = (
+    _annotations.c.id, _annotations.c.label, _annotations.c.seconds, _annotations.c.guidelines_version,
+    _annotations.c.version, _annotations.c.updated_at, _annotations.c.needs_review,
+)
+LOCK_LABEL = (
+    select(*LABEL_COLUMNS)
+    .where(_annotations.c.user_id == bindparam("user_id"), _annotations.c.sentence_id == bindparam("sentence_id"))
+    .with_for_update()
+)
+UPDATE_LABEL = (
+    update(_annotations)
+    .where(_annotations.c.id == bindparam("row_id"))
+    .values(
+        label=bindparam("new_label"), seconds=bindparam("new_seconds"), guidelines_version=bindparam("new_guidelines_version"),
+        version=bindparam("new_version"), needs_review=False, updated_at=bindparam("now"),
+    )
+)
+SPAN_COLUMNS = (_spans.c.id, _spans.c.uid, _spans.c.user_id, _spans.c.label, _spans.c.start, _spans.c.end)
+SPAN_BY_UID = select(*SPAN_COLUMNS).where(_spans.c.article_id == bindparam("article_id"), _spans.c.uid == bindparam("uid"))
+SPAN_BY_UID_LOCKED = SPAN_BY_UID.with_for_update()
+# The caller's span with the same label and offsets: one annotator never has the same span twice.
+SAME_SPAN_WHERE = (
+    _spans.c.article_id == bindparam("article_id"), _spans.c.user_id == bindparam("user_id"), _spans.c.label == bindparam("label"),
+    _spans.c.start == bindparam("start"), _spans.c.end == bindparam("end"),
+)
+SAME_SPAN = select(_spans.c.uid).where(*SAME_SPAN_WHERE, _spans.c.uid != bindparam("uid")).limit(1)
+SPAN_INSERT_COLUMNS = ("uid", "article_id", "user_id", "label", "start", "end", "created_at", "updated_at")
+# A new span in one statement, unless its uid is taken (a retry) or the caller has the same span already
+# (INSERT ... SELECT ... WHERE NOT EXISTS ... ON CONFLICT DO NOTHING RETURNING id): the common case
+# costs no more statements than before the duplicate check; None sends create_span to find out which.
+INSERT_NEW_SPAN = {
+    dialect: dialect_insert(_spans)
+    .from_select(
+        list(SPAN_INSERT_COLUMNS),
+        select(*(bindparam(name, type_=_spans.c[name].type) for name in SPAN_INSERT_COLUMNS)).where(
+            ~select(_spans.c.id).where(*SAME_SPAN_WHERE).exists()
+        ),
+    )
+    .on_conflict_do_nothing()
+    .returning(_spans.c.id)
+    for dialect, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
+AUDIT_INSERT = insert(_audit)
+# The same statement as projects.bump_revision, prebuilt.
+BUMP_REVISION = update(_projects).where(_projects.c.id == bindparam("project_id")).values(revision=_projects.c.revision + 1)
+START_ASSIGNMENT = (
+    update(_assignments).where(_assignments.c.id == bindparam("assignment_id"), _assignments.c.status == "assigned").values(status="in_progress")
+)
+INSERT_IGNORING_CONFLICT = {
+    (dialect, table.name): dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
+    for dialect, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+    for table in (_annotations, _relations)  # spans: INSERT_NEW_SPAN
+}
+
+
+def run(session: Session, statement: Any, params: dict[str, Any] | None = None) -> Any:
+    """Execute a Core statement on the session's connection (inside its transaction), skipping the ORM."""
+    return session.connection().execute(statement, params or {})
+
+
+def insert_ignoring_conflict(session: Session, model: type, values: dict[str, Any]) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when a unique key already existed."""
+    table = model.__table__
+    statement = INSERT_IGNORING_CONFLICT.get((session.get_bind().dialect.name, table.name))
+    if statement is None:  # other databases: a plain insert; a conflict raises IntegrityError and write() retries
+        return run(session, insert(table).returning(table.c.id), values).scalar_one()
+    return run(session, statement, values).scalar()
+

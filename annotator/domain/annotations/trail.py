@@ -1,0 +1,65 @@
+"""What every write leaves besides its own row: AuditEntry rows, the assignment's progress, the project's revision."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from annotator.db.models import Annotation, Assignment, Sentence, utcnow
+from annotator.domain.annotations.access import Access
+from annotator.domain.annotations.statements import AUDIT_INSERT, BUMP_REVISION, START_ASSIGNMENT, run
+
+
+def audit(
+    session: Session,
+    user_id: int | None,
+    project_id: int | None,
+    article_id: int | None,
+    entity: str,
+    entity_id: str | None,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Append one AuditEntry (the log is append-only in the database). `before`/`after` must be JSON-able."""
+    run(
+        session,
+        AUDIT_INSERT,
+        {
+            "at": utcnow(),
+            "user_id": user_id,
+            "project_id": project_id,
+            "article_id": article_id,
+            "entity": entity,
+            "entity_id": entity_id,
+            "action": action,
+            "before": before,
+            "after": after,
+        },
+    )
+
+
+def _mark_progress(session: Session, access: Access, user_id: int, labels_changed: bool) -> None:
+    """assigned -> in_progress on the first write; done exactly when every sentence has a label."""
+    if not labels_changed:
+        if access.assignment_status == "assigned":
+            run(session, START_ASSIGNMENT, {"assignment_id": access.assignment_id})
+        return
+    # Lock the assignment first so two label writes of one user count after each other (PostgreSQL).
+    status = session.scalar(select(Assignment.status).where(Assignment.id == access.assignment_id).with_for_update())
+    total, labelled = session.execute(
+        select(func.count(Sentence.id), func.count(Annotation.id))
+        .select_from(Sentence)
+        .outerjoin(Annotation, and_(Annotation.sentence_id == Sentence.id, Annotation.user_id == user_id))
+        .where(Sentence.article_id == access.article_id)
+    ).one()
+    wanted = "done" if total and labelled >= total else "in_progress"
+    if status != wanted:
+        session.execute(update(Assignment).where(Assignment.id == access.assignment_id).values(status=wanted))
+
+
+def changed(session: Session, access: Access, user_id: int, labels_changed: bool = False) -> None:
+    """After a write: the assignment's progress, then the project revision bump (caches keyed by the old one go stale)."""
+    _mark_progress(session, access, user_id, labels_changed)
+    run(session, BUMP_REVISION, {"project_id": access.project_id})  # last: the project row is the most contended lock
