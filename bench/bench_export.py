@@ -110,7 +110,7 @@ def build(path: Path) -> None:
                                             "seconds": 2.5, "guidelines_version": 1, "version": 1, "needs_review": False, "updated_at": now})
                 batch["gold"].append({"sentence_id": sentence_id, "label": LABELS[sentence_id % 3], "provenance": "majority",
                                       "reviewer_id": None, "reason": None, "updated_at": now})
-            for index, quote, source in marks:
+            for _index, quote, source in marks:
                 for u in range(3):
                     span_id += 2
                     relation_id += 1

@@ -120,7 +120,7 @@ def build(path: Path, n_items: int, with_spans: bool, seed: int = 13) -> None:
             rows = [
                 {"user_id": j + 1, "sentence_id": i + 1, "label": LABELS[c], "seconds": float(seconds[i, j]), "guidelines_version": 1,
                  "version": 1, "needs_review": False}
-                for i, j in zip(*(x.tolist() for x in np.nonzero(codes >= 0))) for c in (int(codes[i, j]),)
+                for i, j in zip(*(x.tolist() for x in np.nonzero(codes >= 0)), strict=True) for c in (int(codes[i, j]),)
             ]
             for chunk in _chunks(rows):
                 conn.execute(insert(Annotation), chunk)

@@ -88,7 +88,7 @@ def main() -> int:
         sug.append(cpu(suggest, text))
     t_seg, t_sug = statistics.median(seg), statistics.median(sug)
     print(f"  segment(): median {t_seg:.2f} s CPU ({len(text) / t_seg / 1e6:.2f} MB/s); suggest(): median {t_sug:.2f} s CPU "
-          f"({len(text) / t_sug / 1e6:.2f} MB/s); runs: {', '.join(f'{a:.2f}/{b:.2f}' for a, b in zip(seg, sug))}")
+          f"({len(text) / t_sug / 1e6:.2f} MB/s); runs: {', '.join(f'{a:.2f}/{b:.2f}' for a, b in zip(seg, sug, strict=True))}")
     ok &= report("suggest / segment, 1 MB file, one call", f"{t_sug / t_seg:.1f}x", f"<={TARGET_RATIO:g}x", t_sug / t_seg <= TARGET_RATIO)
 
     seg_a = cpu(lambda: [segment(a) for a in articles])

@@ -253,10 +253,10 @@ def main() -> int:
             lat = sorted(x for x, _ in baseline)
             print(f"  before the uploads: {len(lat)} saves, p99 {lat[int(0.99 * (len(lat) - 1))] * 1000:.1f} ms")
         expected = [(before[0] + ARTICLES, before[0] + ARTICLES), (before[0] + ARTICLES, before[0] + ARTICLES)]
-        for (name, elapsed, summary, window, after, longest), want in zip(results, expected):
+        for (name, elapsed, summary, window, after, longest), want in zip(results, expected, strict=True):
             lat = sorted(x for x, _ in window)
             errors = sum(1 for _, status in window if status != 200)
-            p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
+            p = lambda q, lat=lat: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
             print(f"  upload, {name}: {elapsed:.1f} s — {summary}")
             print(f"    {len(lat)} saves during it: p50 {p(0.50):.1f} ms, p99 {p(0.99):.1f} ms, max {lat[-1] * 1000 if lat else float('nan'):.0f} ms, "
                   f"{errors} not 200")

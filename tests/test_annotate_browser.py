@@ -409,7 +409,7 @@ def test_offset_maps_and_layout_in_the_browser(app, server, chromium):
         assert got["lengthCp"] == len(text)
         assert got["toU16"] == expected_u16
         assert got["back"] == list(range(len(text) + 1))
-        for u, (f, c) in enumerate(zip(got["floors"], got["ceils"])):
+        for u, (f, c) in enumerate(zip(got["floors"], got["ceils"], strict=True)):
             inside_pair = u not in expected_u16
             assert expected_u16[f] <= u and (expected_u16[c] >= u)
             assert (f != c) == inside_pair
