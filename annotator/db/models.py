@@ -329,7 +329,7 @@ class Span(db.Model):
     __table_args__ = (
         UniqueConstraint("article_id", "uid"),
         CheckConstraint('0 <= start AND start < "end"', name="offsets"),
-        Index("ix_spans_article_user_start", "article_id", "user_id", "start"),  # also finds the same span twice (annotations._SAME_SPAN)
+        Index("ix_spans_article_user_start", "article_id", "user_id", "start"),  # also finds the same span twice (annotations/statements.SAME_SPAN)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
