@@ -298,7 +298,7 @@ class Annotation(db.Model):
         UniqueConstraint("user_id", "sentence_id"),
         CheckConstraint("seconds >= 0", name="seconds"),
         CheckConstraint("version >= 1", name="version"),
-        # Covers project_agreement's label query (labels of a project's sentences) without table lookups.
+        # Covers the agreement loaders' label query (domain/agreement/loaders.py) (labels of a project's sentences) without table lookups.
         Index("ix_annotations_sentence_user_label", "sentence_id", "user_id", "label"),
     )
 
