@@ -167,3 +167,44 @@ def test_bad_ids_are_refused_with_a_status(app, world, ids, status):
                 suggestions.accept(s, world["ann"], world["article"], ids)
         assert info.value.status == status
         assert s.scalar(select(func.count()).select_from(SuggestionDecision)) == 0
+
+
+def test_a_hand_edit_makes_an_accepted_suggestion_manual_again(app, world):
+    """Relabelled or moved by the annotator (or a label changed), it is their own decision now: origin manual, no suggester.
+    The same label set again, or a patch that changes nothing, keeps the origin."""
+    import annotator.domain.annotations as ops
+
+    ann, article = world["ann"], world["article"]
+    with app.app_context():
+        s = db.session
+        _, ids, _ = suggestions.article_sentences(s, article)
+        schema = projects.get_project(s, "P").label_schema
+        with transaction(s):
+            suggestions.store(s, article, "claims", suggestions.rows_for(Proposal("claims", "v1", labels=[(1, "CFS", 0.7)]), article, len(TEXT), schema, ids))
+        pending = _pending(ann, article)
+        quote = next(x for x in pending["spans"] if x["label"] == "QUOTE")
+        with transaction(s):
+            created = suggestions.accept(s, ann, article, [r["id"] for r in pending["relations"]] + [x["id"] for x in pending["labels"]])
+        mine = {x["label"]: x["id"] for x in created["spans"]}
+
+        def origins():
+            spans = s.execute(select(Span.label, Span.origin, Span.suggester, Span.suggester_version).where(Span.user_id == ann)).all()
+            label = s.execute(select(Annotation.origin, Annotation.suggester, Annotation.suggester_version).where(Annotation.user_id == ann)).one()
+            link = s.execute(select(Relation.origin).where(Relation.user_id == ann)).scalar()
+            return {**{row[0]: tuple(row[1:]) for row in spans}, "label": tuple(label), "link": link}
+
+        rules = ("suggested", "annotator-attribution-rules", "1")
+        assert origins() == {"QUOTE": rules, "SOURCE": rules, "label": ("suggested", "claims", "v1"), "link": "suggested"}
+        ops.write(s, lambda: ops.put_label(s, ann, article, 1, "CFS"))
+        ops.write(s, lambda: ops.update_span(s, ann, article, mine["QUOTE"], "QUOTE", quote["start"], quote["end"]))
+        assert origins()["label"] == ("suggested", "claims", "v1") and origins()["QUOTE"] == rules  # no change: still theirs
+        ops.write(s, lambda: ops.put_label(s, ann, article, 1, "UFS"))
+        ops.write(s, lambda: ops.update_span(s, ann, article, mine["QUOTE"], end=quote["end"] - 1))
+        now = origins()
+        assert now["label"] == now["QUOTE"] == ("manual", None, None)
+        assert now["SOURCE"] == rules and now["link"] == "suggested"  # what was not touched keeps its origin
+        ops.write(s, lambda: ops.update_span(s, ann, article, mine["SOURCE"], label="SOURCE"))
+        assert origins()["SOURCE"] == rules  # relabelled to the label it has: no change
+        ops.write(s, lambda: ops.delete_relation(s, ann, article, created["relations"][0]["id"]))
+        ops.write(s, lambda: ops.update_span(s, ann, article, mine["SOURCE"], label="CUE"))
+        assert origins()["CUE"] == ("manual", None, None)

@@ -63,3 +63,8 @@ def span_json(uid: str, label: str, start: int, end: int, text: str) -> dict[str
 def relation_json(uid: str, rel_type: str, from_uid: str, to_uid: str) -> dict[str, Any]:
     """A relation between two spans, named by their ids."""
     return {"id": uid, "type": rel_type, "from": from_uid, "to": to_uid}
+
+
+def origin_json(origin: str | None, suggester: str | None, suggester_version: str | None) -> dict[str, Any]:
+    """Where a label, span or link came from: 'manual', or 'suggested' (accepted, not changed by hand since) by which suggester."""
+    return {"origin": origin or "manual", "suggester": suggester, "suggester_version": suggester_version}

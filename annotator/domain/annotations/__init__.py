@@ -58,6 +58,7 @@ from annotator.domain.annotations.validation import (
     show,
 )
 from annotator.domain.records import label_json as label_dict
+from annotator.domain.records import origin_json as origin_dict
 from annotator.domain.records import relation_json as relation_dict
 from annotator.domain.records import span_json as span_dict
 
@@ -66,6 +67,6 @@ __all__ = [
     "Access", "AnnotationError",
     "article_payload", "audit", "check_int", "check_label", "check_ref", "check_relation", "check_seconds",
     "check_sentence_bounds", "check_span", "check_str", "check_uid", "check_version", "create_relation", "create_span",
-    "delete_label", "delete_relation", "delete_span", "is_int", "label_dict", "put_label", "readable_article",
+    "delete_label", "delete_relation", "delete_span", "is_int", "label_dict", "origin_dict", "put_label", "readable_article",
     "relation_dict", "show", "span_dict", "update_span", "writable_article", "write",
 ]

@@ -127,7 +127,10 @@ def update_span(
             reason = labelschema.relation_allows(access.schema, rel_type, from_label, to_label)
             if reason:
                 raise AnnotationError(409, f"span {uid!r} is linked by relation {rel_uid!r}, which a {new_label} span cannot have: {reason}; delete the link first")
-    session.execute(update(Span).where(Span.id == row.id).values(label=new_label, start=new_start, end=new_end, updated_at=utcnow()))
+    # moved or relabelled by hand: the annotator's own span now, whatever suggestion it was accepted from
+    session.execute(update(Span).where(Span.id == row.id).values(
+        label=new_label, start=new_start, end=new_end, updated_at=utcnow(), origin="manual", suggester=None, suggester_version=None
+    ))
     audit(session, user_id, access.project_id, article_id, "span", uid, "update", before, after)
     changed(session, access, user_id)
     return after

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, case, insert, null, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -41,12 +41,18 @@ LOCK_LABEL = (
     .where(_annotations.c.user_id == bindparam("user_id"), _annotations.c.sentence_id == bindparam("sentence_id"))
     .with_for_update()
 )
+# A label changed by hand is the annotator's own decision again: origin 'manual', whatever suggestion it was
+# accepted from; the same label again keeps its origin (SET reads the row as it was before the update).
+_SAME_LABEL = _annotations.c.label == bindparam("new_label")
 UPDATE_LABEL = (
     update(_annotations)
     .where(_annotations.c.id == bindparam("row_id"))
     .values(
         label=bindparam("new_label"), seconds=bindparam("new_seconds"), guidelines_version=bindparam("new_guidelines_version"),
         version=bindparam("new_version"), needs_review=False, updated_at=bindparam("now"),
+        origin=case((_SAME_LABEL, _annotations.c.origin), else_="manual"),
+        suggester=case((_SAME_LABEL, _annotations.c.suggester), else_=null()),
+        suggester_version=case((_SAME_LABEL, _annotations.c.suggester_version), else_=null()),
     )
 )
 SPAN_COLUMNS = (_spans.c.id, _spans.c.uid, _spans.c.user_id, _spans.c.label, _spans.c.start, _spans.c.end)
