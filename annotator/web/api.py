@@ -79,7 +79,7 @@ def _not_null(body: dict[str, Any], *names: str) -> None:
             raise AnnotationError(400, f"{name} must not be null; leave it out instead")
 
 
-def _writer() -> int:
+def writer_id() -> int:
     """The caller's user id, read before the write transaction starts.
 
     The user is detached from the session first: the commits of begin_write()
@@ -117,7 +117,7 @@ def get_article(article_id: int):
 def put_label_view(article_id: int, sentence_index: int):
     body = json_body({"label", "seconds", "version", "sentence"}, frozenset({"label"}))
     _not_null(body, "seconds")
-    user_id = _writer()
+    user_id = writer_id()
     return _write(
         lambda: put_label(
             db.session, user_id, article_id, sentence_index, body["label"], body.get("seconds", 0), body.get("version"), body.get("sentence")
@@ -128,7 +128,7 @@ def put_label_view(article_id: int, sentence_index: int):
 @bp.delete("/articles/<int:article_id>/labels/<int:sentence_index>")
 @roles_required("annotator")
 def delete_label_view(article_id: int, sentence_index: int):
-    user_id = _writer()
+    user_id = writer_id()
     _write(lambda: delete_label(db.session, user_id, article_id, sentence_index))
     return "", 204
 
@@ -139,7 +139,7 @@ def delete_label_view(article_id: int, sentence_index: int):
 def create_span_view(article_id: int):
     body = json_body({"label", "start", "end", "id"}, frozenset({"label", "start", "end"}))
     _not_null(body, "id")
-    user_id = _writer()
+    user_id = writer_id()
     span, created = _write(lambda: create_span(db.session, user_id, article_id, body["label"], body["start"], body["end"], body.get("id")))
     return span, 201 if created else 200
 
@@ -149,14 +149,14 @@ def create_span_view(article_id: int):
 def update_span_view(article_id: int, uid: str):
     body = json_body({"label", "start", "end"})
     _not_null(body, "label", "start", "end")
-    user_id = _writer()
+    user_id = writer_id()
     return _write(lambda: update_span(db.session, user_id, article_id, uid, body.get("label"), body.get("start"), body.get("end")))
 
 
 @bp.delete("/articles/<int:article_id>/spans/<uid>")
 @roles_required("annotator")
 def delete_span_view(article_id: int, uid: str):
-    user_id = _writer()
+    user_id = writer_id()
     _write(lambda: delete_span(db.session, user_id, article_id, uid))
     return "", 204
 
@@ -167,7 +167,7 @@ def delete_span_view(article_id: int, uid: str):
 def create_relation_view(article_id: int):
     body = json_body({"type", "from", "to", "id"}, frozenset({"type", "from", "to"}))
     _not_null(body, "id")
-    user_id = _writer()
+    user_id = writer_id()
     relation, created = _write(
         lambda: create_relation(db.session, user_id, article_id, body["type"], body["from"], body["to"], body.get("id"))
     )
@@ -177,6 +177,6 @@ def create_relation_view(article_id: int):
 @bp.delete("/articles/<int:article_id>/relations/<uid>")
 @roles_required("annotator")
 def delete_relation_view(article_id: int, uid: str):
-    user_id = _writer()
+    user_id = writer_id()
     _write(lambda: delete_relation(db.session, user_id, article_id, uid))
     return "", 204

@@ -25,6 +25,12 @@ class StrictJSONProvider(DefaultJSONProvider):
         return strict_json.loads(s)
 
 
+def is_api() -> bool:
+    """A request to the JSON API (api.py and the blueprints beside it under /api, such as suggestions.py),
+    which checks its own bodies."""
+    return request.path.startswith("/api/")
+
+
 def _form_encoded_problem(raw: bytes, what: str) -> str | None:
     """Why an application/x-www-form-urlencoded string (query string or body) holds text we refuse, or None.
 
@@ -102,7 +108,7 @@ def input_problem() -> tuple[int, str] | None:
     reason = _form_encoded_problem(request.query_string, "query parameter")
     if reason:
         return 400, reason
-    if request.method in UNSAFE_METHODS and request.blueprint != "api":
+    if request.method in UNSAFE_METHODS and not is_api():
         mimetype = request.mimetype
         if mimetype == "application/x-www-form-urlencoded":
             reason = _urlencoded_body_problem()
@@ -130,7 +136,7 @@ def json_to_pages_is_form_like():  # noqa: ANN201  (None, or the refusal)
     a JSON body for a page (not the API, which checks its own) must be an object of strings or lists of
     strings, else a 400 here instead of a crash deep inside a form (e.g. {"name": 5} to /login). Its text is
     checked like the API's (strict JSON, no NUL, no lone surrogate)."""
-    if request.method not in UNSAFE_METHODS or not request.is_json or request.blueprint == "api":
+    if request.method not in UNSAFE_METHODS or not request.is_json or is_api():
         return None
     try:
         body = strict_json.loads(request.get_data(cache=True), storable=True)
