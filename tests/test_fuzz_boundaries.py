@@ -255,7 +255,7 @@ def _form_field_names() -> list[str]:
 
 
 FORM_FIELDS = _form_field_names()
-API_FIELDS = ["label", "seconds", "version", "sentence", "start", "end", "id", "type", "from", "to"]
+API_FIELDS = ["label", "seconds", "version", "sentence", "start", "end", "id", "type", "from", "to", "ids"]
 PLAIN_VALUES = ["1", "2", "0", "CFS", "QUOTE", "SOURCE", "attributed_to", "claims", "preset", "paste", "keep", "upload", "error", "skip",
                 "annotator", "admin", "Fresh name", "a fine long password", "0.75", "save", "preview", "x", "", "abcdefgh-1234"]
 HOSTILE_TEXT = ["\x00", "a\x00b", "\ud800", "x\udfff", "\ud83d", "ok \x00\ud800"]
@@ -409,6 +409,9 @@ def test_an_unassigned_article_answers_like_a_missing_one(quiet_app, world):
         ("DELETE", "/api/articles/{id}/spans/abcdefgh-1", None),
         ("POST", "/api/articles/{id}/relations", {"type": "attributed_to", "from": "abcdefgh-1", "to": "abcdefgh-2"}),
         ("DELETE", "/api/articles/{id}/relations/abcdefgh-1", None),
+        ("GET", "/api/articles/{id}/suggestions", None),
+        ("POST", "/api/articles/{id}/suggestions/accept", {"ids": ["abcdefgh-1"]}),
+        ("POST", "/api/articles/{id}/suggestions/reject", {"ids": ["abcdefgh-1"]}),
     ]
     before = row_counts(quiet_app)
     for method, template, body in requests:

@@ -30,15 +30,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from annotator import create_app
 from annotator.db import db, models
-from annotator.db.models import Article, Sentence, User
-from annotator.domain import accounts, assignment, projects, resegment
+from annotator.db.models import Article, Project, Sentence, User
+from annotator.domain import accounts, assignment, projects, resegment, suggestions
 from annotator.domain.annotations import create_relation, create_span, put_label, write
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
+from annotator.domain.suggestions import Proposal
 
 from .conftest import Browser, fresh_database, make_app
 
@@ -73,6 +74,7 @@ class Content:
     label_description: str | None = None
     # user names, set straight in the database (bypassing accounts.check_name) when not plain
     names: dict[str, str] = field(default_factory=lambda: {"annotator": "ann_a", "other_annotator": "ann_b", "reviewer": "rev", "admin": "adm"})
+    suggester: str = "matrix-suggester"  # the name the seeded suggestions carry (import-annotations --as-suggestions --as NAME takes any)
 
 
 @dataclass
@@ -96,6 +98,7 @@ class World:
     span_shared_b: str
     seg_entry: int | None
     token_ids: dict[str, int] = field(default_factory=dict)  # role -> id of its API token
+    suggested_links: dict[str, str] = field(default_factory=dict)  # article external id -> the id of its suggested link
 
 
 def _sentence_ids(session, article_id: int) -> list[int]:
@@ -166,6 +169,7 @@ def seed(app, content: Content | None = None) -> World:
         write(s, lambda: create_span(s, a, ids["a-only"], "QUOTE", q0, q1, f"{SECRET}-quote-a"))
         write(s, lambda: create_span(s, a, ids["a-only"], "SOURCE", s0, s1, f"{SECRET}-source-a"))
         write(s, lambda: create_relation(s, a, ids["a-only"], "attributed_to", f"{SECRET}-quote-a", f"{SECRET}-source-a", f"{SECRET}-rel-a"))
+        suggested_links = _suggest(s, project_id, content, ids)
         (q0, q1), (s0, s1) = _two_words(content.text_shared)
         write(s, lambda: put_label(s, a, ids["shared"], 0, "CFS", 3))
         write(s, lambda: create_span(s, a, ids["shared"], "QUOTE", q0, q1, f"{SECRET}-quote-s"))
@@ -205,9 +209,28 @@ def seed(app, content: Content | None = None) -> World:
             span_shared_b="B-own-quote-s",
             seg_entry=seg_entry,
             token_ids=token_ids,
+            suggested_links=suggested_links,
         )
         s.remove()
     return world
+
+
+def _suggest(s, project_id: int, content: Content, ids: dict[str, int]) -> dict[str, str]:
+    """Suggestions on, and on A's and the shared article a suggested label, QUOTE, SOURCE and link of their own
+    (words of the text A did not mark, the SOURCE reaching into the XSS payload where there is one)."""
+    s.execute(update(Project).where(Project.id == project_id).values(suggestions_enabled=True))
+    schema = s.scalar(select(Project.label_schema).where(Project.id == project_id))
+    links = {}
+    for external, body in (("a-only", content.text_a), ("shared", content.text_shared)):
+        words = [(i, i + len(w)) for i, w in _words(body)]
+        proposal = Proposal(content.suggester, "1", labels=[(1, "UFS", 0.6)],
+                            spans=[("q", "QUOTE", words[2][0], words[4][1], 0.9), ("s", "SOURCE", words[6][0], words[6][1], 0.8)],
+                            relations=[("attributed_to", "q", "s", 0.85)])
+        rows = suggestions.rows_for(proposal, ids[external], len(body), schema, _sentence_ids(s, ids[external]))
+        suggestions.store(s, ids[external], content.suggester, rows)
+        links[external] = next(row["uid"] for row in rows if row["kind"] == "relation")
+    s.commit()
+    return links
 
 
 # ----------------------------------------------------------------- URL arguments
@@ -389,6 +412,8 @@ API_BODIES: dict[str, Callable[[World], Any]] = {
     "api.delete_span_view": lambda w: None,
     "api.create_relation_view": lambda w: {"type": "attributed_to", "from": w.span_a, "to": w.source_a},
     "api.delete_relation_view": lambda w: None,
+    "suggestions.accept": lambda w: {"ids": [w.suggested_links["a-only"]]},
+    "suggestions.reject": lambda w: {"ids": [w.suggested_links["a-only"]]},
 }
 
 
@@ -438,6 +463,7 @@ def test_the_url_map_was_collected():
     endpoints = {c.endpoint for c in COLLECTED}
     assert {"home.home", "auth.login", "api.get_article", "api.put_label_view", "annotate.article_page"} <= endpoints
     assert {"admin.members", "admin.member_remove"} <= endpoints  # a project's members: admins only
+    assert {"suggestions.pending", "suggestions.accept", "suggestions.reject"} <= endpoints  # an annotator's suggestions
     assert len(GET_CASES) >= 10 and len(WRITE_CASES) >= 5
 
 
