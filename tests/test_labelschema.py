@@ -84,14 +84,14 @@ def test_every_problem_is_listed_at_once_with_where_it_is():
     assert str(caught.value) == "; ".join(problems)  # one line, for the CLI
 
 
-@pytest.mark.parametrize("key", ["?", "f", "u", "n", "p", "[", "]", "{", "}", "j", "k", "J", "U"])
+@pytest.mark.parametrize("key", ["?", "f", "u", "n", "p", "[", "]", "{", "}", "j", "k", "J", "U", "a", "x", "A"])
 def test_keys_the_annotation_page_uses_are_refused_with_the_reserved_list(key):
     schema = base()
     schema["sentence_labels"][0]["key"] = key
     with pytest.raises(SchemaError) as caught:
         labelschema.validate(schema)
     message = str(caught.value)
-    assert "sentence_labels[0].key" in message and "reserved: ? [ ] f j k n p u { }" in message
+    assert "sentence_labels[0].key" in message and "reserved: ? [ ] a f j k n p u x { }" in message
 
 
 def test_the_reserved_keys_are_the_page_s_own():
@@ -125,9 +125,9 @@ def test_loads_reports_bad_json():
 
 
 def test_defaults_filled():
-    schema = labelschema.validate({"sentence_labels": [{"name": "A"}, {"name": "B", "key": "X"}]})
+    schema = labelschema.validate({"sentence_labels": [{"name": "A"}, {"name": "B", "key": "Y"}]})
     assert schema["sentence_labels"][0] == {"name": "A", "description": "", "color": "#1f77b4", "key": None}
-    assert schema["sentence_labels"][1]["key"] == "x"
+    assert schema["sentence_labels"][1]["key"] == "y"
     assert schema["span_labels"] == [] and schema["relation_types"] == []
 
 

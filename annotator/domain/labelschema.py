@@ -7,7 +7,7 @@ A schema is plain JSON:
      "relation_types":  [{"name", "description", "color", "key", "from": [span labels], "to": [span labels]}]}
 
 Keys are single keyboard characters, unique across the whole schema; the keys
-the annotation page uses itself (RESERVED_KEYS: ? j k u n p f [ ] { }) are refused.
+the annotation page uses itself (RESERVED_KEYS: ? j k u n p f [ ] { } a x) are refused.
 """
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from typing import Any
 from annotator.stats import strict_json, textcheck
 
 # Every key the annotation page itself answers (static/js/annotate.js): help, next / previous sentence,
-# next unlabelled, next / previous span, resize, fit. A schema key there would shadow the page's shortcut.
-RESERVED_KEYS = frozenset({"?", "j", "k", "u", "n", "p", "f", "[", "]", "{", "}"})
+# next unlabelled, next / previous span, resize, fit, accept / reject suggestions. A schema key there would
+# shadow the page's shortcut (a schema stored before a and x were the page's keeps them: its keys come first).
+RESERVED_KEYS = frozenset({"?", "j", "k", "u", "n", "p", "f", "[", "]", "{", "}", "a", "x"})
 RESERVED_LIST = "reserved: " + " ".join(sorted(RESERVED_KEYS))
 SECTIONS = ("sentence_labels", "span_labels", "relation_types")
 _ITEM_FIELDS = {"name", "description", "color", "key"}

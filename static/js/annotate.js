@@ -5,10 +5,13 @@
 // is what is saved plus what is being saved. Every change is applied to the
 // page at once and queued for the server (api.js). Offsets arrive and leave as
 // code points; inside the page everything is UTF-16 (offsets.js converts).
+// Where the project has suggestions on, the annotator's pending suggestions
+// are drawn as ghosts (suggestions.js) until accepted or rejected.
 
 import { SaveQueue, newUid, requestJson } from "./api.js";
 import { OffsetMap } from "./offsets.js";
 import { assignLanes, tokenize } from "./segments.js";
+import { SuggestionSet, acceptOperation, provenance, rejectOperation } from "./suggestions.js";
 
 const IDLE_MS = 3 * 60 * 1000; // no key or mouse for this long: the time stops counting
 const LANE_PX = 4;
@@ -34,6 +37,8 @@ const articleId = Number(root.dataset.articleId);
 const userId = Number(root.dataset.userId);
 const apiUrl = root.dataset.apiUrl;
 const nextUrl = root.dataset.nextUrl;
+const suggestionsUrl = root.dataset.suggestionsUrl || ""; // set only where the project has suggestions on
+const GHOST = "ghost:"; // a suggested span among the spans tokenize() cuts the text at (never a real span id: those have no ':')
 
 const S = {
   article: null,
@@ -56,6 +61,8 @@ const S = {
   sentencePieces: new Map(),
   chips: new Map(),
   tags: new Map(),
+  sugg: new SuggestionSet(null), // this annotator's pending suggestions
+  ghost: null, // {kind, id, anchor}: the suggestion whose accept / reject menu is open
 };
 
 let queue = null;
@@ -206,6 +213,16 @@ function apply(op) {
       break;
     case "rel": S.relations.set(op.id, { id: op.id, type: op.type, from: op.from, to: op.to }); break;
     case "rel-del": S.relations.delete(op.id); break;
+    case "accept": // the suggestions become the annotator's own, under the page's ids until the server names its own
+      for (const l of op.items.labels) {
+        const prev = S.labels.get(l.sentence) || {};
+        S.labels.set(l.sentence, { ...prev, sentence: l.sentence, label: l.label, needs_review: false, pending: true });
+      }
+      for (const x of op.items.spans) S.spans.set(x.id, { id: x.id, label: x.label, start: x.start, end: x.end });
+      for (const r of op.items.relations) S.relations.set(r.id, { id: r.id, type: r.type, from: r.from, to: r.to });
+      S.sugg.drop([...op.ids, ...op.items.spans.map((x) => x.suggestion)], "accepted");
+      break;
+    case "reject": S.sugg.drop(op.ids, "rejected"); break;
     default: break;
   }
 }
@@ -229,6 +246,8 @@ function onSaved(op, data) {
     renderSentence(op.sentence);
     renderCurrentInfo();
     renderProgress();
+  } else if (op.op === "accept" && data) {
+    takeOver(op, data);
   } else if ((op.op === "span" || op.op === "span-patch") && data && S.spans.has(op.id)) {
     const newer = waitingFor((o) => (o.op === "span-patch" || o.op === "span") && o.id === op.id);
     if (!newer) {
@@ -243,15 +262,54 @@ function onSaved(op, data) {
 
 /** The server has this span under another id (marked in another tab too): use its id everywhere here. */
 function adoptSpan(op, current) {
-  const rekey = (id) => (id === op.id ? current.id : id);
   S.spans.delete(op.id);
   S.spans.set(current.id, { id: current.id, label: current.label, start: current.start, end: current.end });
+  rekeySpan(op.id, current.id);
+  queue.persist();
+  renderAll();
+}
+
+/** A span's id changes: in the links that name it, the changes still to be sent, and the selection. */
+function rekeySpan(oldId, newId) {
+  const rekey = (id) => (id === oldId ? newId : id);
   for (const r of S.relations.values()) { r.from = rekey(r.from); r.to = rekey(r.to); }
   for (const o of queue.ops) {
     if (o.op === "span-patch" || o.op === "span-del") o.id = rekey(o.id);
     else if (o.op === "rel") { o.from = rekey(o.from); o.to = rekey(o.to); }
+    else if (o.op === "accept") for (const r of o.items.relations) { r.from = rekey(r.from); r.to = rekey(r.to); }
   }
-  if (S.selected === op.id) S.selected = current.id;
+  if (S.selected === oldId) S.selected = newId;
+}
+
+/** Accepted: the server names the label, span or link that stands for each suggestion now; take its ids and versions. */
+function takeOver(op, data) {
+  for (const x of data.spans || []) {
+    const mine = op.items.spans.find((s) => s.suggestion === x.suggestion);
+    if (!mine || mine.id === x.id) continue;
+    const span = S.spans.get(mine.id);
+    if (span) {
+      S.spans.delete(mine.id);
+      S.spans.set(x.id, { ...span, id: x.id });
+    }
+    rekeySpan(mine.id, x.id);
+  }
+  for (const x of data.relations || []) {
+    const mine = op.items.relations.find((r) => r.suggestion === x.suggestion);
+    if (!mine || mine.id === x.id) continue;
+    const rel = S.relations.get(mine.id);
+    if (rel) {
+      S.relations.delete(mine.id);
+      S.relations.set(x.id, { ...rel, id: x.id });
+    }
+    for (const o of queue.ops) if (o.op === "rel-del" && o.id === mine.id) o.id = x.id;
+  }
+  for (const x of data.labels || []) {
+    queue.rebase(x.sentence, x.version);
+    const newer = waitingFor((o) => (o.op === "label" || o.op === "unlabel") && o.sentence === x.sentence);
+    const shown = S.labels.get(x.sentence);
+    if (!newer) S.labels.set(x.sentence, x);
+    else if (shown) shown.version = x.version;
+  }
   queue.persist();
   renderAll();
 }
@@ -284,7 +342,8 @@ function onConflict(op, current) {
 }
 
 function onRejected(op, message, status, data) {
-  const what = { label: "label", unlabel: "label removal", span: "span", "span-patch": "span change", "span-del": "span deletion", rel: "link", "rel-del": "link deletion" }[op.op] || op.op;
+  const what = { label: "label", unlabel: "label removal", span: "span", "span-patch": "span change", "span-del": "span deletion", rel: "link", "rel-del": "link deletion",
+    accept: "suggestion acceptance", reject: "suggestion rejection" }[op.op] || op.op;
   if (op.op === "label" || op.op === "unlabel") {
     // The API counts sentences from 0; people read them from 1.
     const n = op.sentence + 1;
@@ -331,6 +390,8 @@ function renderText() {
   const sentences = S.sentences.map((s) => ({ index: s.index, s: s.s, e: s.e }));
   const spans = [...S.spans.values()].map((x) => ({ id: x.id, s: u16(x.start), e: u16(x.end), label: x.label }));
   const byId = new Map(spans.map((x) => [x.id, x]));
+  const ghosts = ghostSpans().map((x) => ({ id: GHOST + x.id, s: u16(x.start), e: u16(x.end), label: x.label }));
+  const ghostById = new Map(ghosts.map((x) => [x.id, x]));
   const lanes = assignLanes(spans);
   const numbers = relationNumbers();
   const outgoing = new Map();
@@ -350,8 +411,13 @@ function renderText() {
   S.sentencePieces = new Map();
   S.chips = new Map();
   S.tags = new Map();
+  S.ghostTags = new Map();
   const frag = document.createDocumentFragment();
-  for (const tok of tokenize(text.length, sentences, spans)) {
+  for (const tok of tokenize(text.length, sentences, spans.concat(ghosts))) {
+    if ((tok.type === "open" || tok.type === "close") && tok.span.startsWith(GHOST)) {
+      if (tok.type === "open") frag.append(ghostTag(S.sugg.spans.get(tok.span.slice(GHOST.length)), tok.pos));
+      continue;
+    }
     if (tok.type === "text") {
       const piece = el("span", { class: "pc" }, document.createTextNode(text.slice(tok.start, tok.end)));
       S.pieceStart.set(piece, tok.start);
@@ -362,13 +428,16 @@ function renderText() {
         S.sentencePieces.get(tok.sentence).push(piece);
       }
       if (tok.end <= titleEnd) piece.classList.add("title-line");
-      if (tok.spans.length) decoratePiece(piece, tok.spans.map((id) => byId.get(id)), lanes);
+      const own = tok.spans.filter((id) => !id.startsWith(GHOST));
+      if (own.length) decoratePiece(piece, own.map((id) => byId.get(id)), lanes);
+      if (own.length < tok.spans.length) ghostPiece(piece, tok, tok.spans.filter((id) => id.startsWith(GHOST)).map((id) => ghostById.get(id)));
       frag.append(piece);
     } else if (tok.type === "chip") {
       const chip = el("span", { class: "chip", dataset: { s: tok.sentence }, "aria-hidden": "true" });
       S.markerPos.set(chip, tok.pos);
       S.chips.set(tok.sentence, chip);
       frag.append(chip);
+      for (const l of S.sugg.labels.values()) if (l.sentence === tok.sentence) frag.append(ghostChip(l, tok.pos));
     } else if (tok.type === "open") {
       const span = S.spans.get(tok.span);
       const out = outgoing.get(tok.span);
@@ -505,8 +574,17 @@ function renderCurrentInfo() {
     el("span", { class: "muted", text: `Sentence ${S.current + 1} of ${sentenceCount()} · ` }),
     lab && lab.label ? el("strong", { class: "label-name", text: lab.label }) : el("span", { class: "muted", text: "not labelled" }),
     lab && lab.needs_review ? el("span", { class: "warn", text: " · check again: the sentence boundaries changed" }) : null,
+    suggestedNote(),
   ].filter(Boolean));
   for (const b of document.querySelectorAll('button[data-kind="sentence"]')) b.setAttribute("aria-pressed", String(Boolean(lab && lab.label === b.dataset.label)));
+}
+
+/** "· 3 suggested: a accepts, x rejects" when the current sentence has suggestions waiting. */
+function suggestedNote() {
+  if (!S.sugg.enabled) return null;
+  const here = S.sugg.inSentence(S.current, sentenceOfPos);
+  const count = here.labels.length + here.spans.length + here.relations.length;
+  return count ? el("span", { class: "ghost-note", text: ` · ${count} suggested: a accepts, x rejects` }) : null;
 }
 
 function renderToolbar() {
@@ -567,6 +645,7 @@ function renderSpanList() {
   empty.hidden = spans.length > 0;
   empty.textContent = S.allSpans || !all.length ? "Select text, then press a span key." : `No spans in sentence ${here} yet: select text, then press a span key.`;
   markSelected();
+  renderGhostList();
 }
 
 /** A span chosen in the Spans panel: selected, and its sentence made current unless it already touches that one. */
@@ -675,6 +754,7 @@ function setCurrent(index, scroll = true) {
   const clamped = Math.max(0, Math.min(sentenceCount() - 1, index));
   if (clamped !== S.current || timer.sentence === null) timer.switchTo(clamped);
   const moved = clamped !== S.current;
+  if (moved) closeGhostMenu(false); // its suggestion belongs to the sentence left behind
   S.current = clamped;
   markCurrent();
   renderMargin();
@@ -994,6 +1074,190 @@ function cycleCandidate(step) {
   hint(`Link to ${target.label} “${excerpt(spanText(target), 50)}”? Enter links, n / p choose another, Esc cancels.`, "mode");
 }
 
+// ------------------------------------------------------------------ suggestions: ghosts, and deciding on them
+
+/** Suggested spans to draw: not those the annotator marked by hand meanwhile (same label and offsets). */
+function ghostSpans() {
+  if (!S.sugg.spans.size) return [];
+  const key = (x) => `${x.label}\u0000${x.start}\u0000${x.end}`;
+  const own = new Set([...S.spans.values()].map(key));
+  return [...S.sugg.spans.values()].filter((x) => !own.has(key(x)));
+}
+
+/** A dashed box, no fill, around text a suggester proposes as a span: never drawn like the annotator's own spans. */
+function ghostPiece(piece, tok, ghosts) {
+  const inner = ghosts.slice().sort((a, b) => (a.e - a.s) - (b.e - b.s))[0];
+  piece.classList.add("gh");
+  piece.classList.toggle("gh-s", ghosts.some((g) => g.s === tok.start));
+  piece.classList.toggle("gh-e", ghosts.some((g) => g.e === tok.end));
+  piece.style.setProperty("--gc", colorOf(inner.label));
+  piece.dataset.ghosts = ghosts.map((g) => g.id.slice(GHOST.length)).join(" ");
+}
+
+/** Where a suggested span starts: its label with a "?", dashed; click it, or Tab to it and press Enter, to decide. */
+function ghostTag(x, pos) {
+  const what = `Suggested ${x.label} “${excerpt(spanText(x), 50)}” (${provenance(x)})`;
+  const tag = el("span", { class: "gtag", role: "button", tabindex: "0", dataset: { ghost: x.id, text: `${x.label}?` },
+    title: `${what}: click, or Enter, to accept or reject it`, "aria-label": `${what}: accept or reject` });
+  tag.style.setProperty("--c", colorOf(x.label));
+  S.markerPos.set(tag, pos);
+  S.ghostTags.set(x.id, tag);
+  return tag;
+}
+
+/** A suggested sentence label, beside the sentence's own chip. */
+function ghostChip(l, pos) {
+  const what = `Suggested label ${l.label} for sentence ${l.sentence + 1} (${provenance(l)})`;
+  const chip = el("span", { class: "gchip", role: "button", tabindex: "0", dataset: { ghostLabel: l.id, text: `${l.label}?` },
+    title: `${what}: click, or Enter, to accept or reject it`, "aria-label": `${what}: accept or reject` });
+  chip.style.setProperty("--c", colorOf(l.label));
+  S.markerPos.set(chip, pos);
+  return chip;
+}
+
+function ghostPill(name) {
+  const pill = el("span", { class: "pill ghost-pill", text: `${name}?` });
+  pill.style.setProperty("--c", colorOf(name));
+  return pill;
+}
+
+function suggestionOf(kind, id) {
+  return (kind === "label" ? S.sugg.labels : kind === "span" ? S.sugg.spans : S.sugg.relations).get(id) || null;
+}
+
+/** A suggestion in words, for hints, menus and the buttons' labels. */
+function describe(kind, item) {
+  if (kind === "label") return `label ${item.label} for sentence ${item.sentence + 1}`;
+  if (kind === "span") return `${item.label} “${excerpt(spanText(item), 50)}”`;
+  const from = S.sugg.endOf(item.from);
+  const to = S.sugg.endOf(item.to);
+  return `link “${excerpt(from ? spanText(from) : "?", 40)}” → ${to ? to.label : "?"} “${excerpt(to ? spanText(to) : "?", 30)}”`;
+}
+
+function summary(chosen) {
+  const parts = [[chosen.labels.length, "label"], [chosen.spans.length, "span"], [chosen.relations.length, "link"]]
+    .filter(([n]) => n).map(([n, word]) => `${n} ${word}${n > 1 ? "s" : ""}`);
+  return parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts[parts.length - 1]}` : parts[0] || "nothing";
+}
+
+/** Accept (they become the annotator's own, saved like any edit) or reject suggestions; returns the queued operation. */
+function decide(chosen, decision) {
+  const op = decision === "accept" ? acceptOperation(S.sugg, chosen, [...S.spans.values()], newUid) : rejectOperation(chosen);
+  closeGhostMenu(false);
+  change(op);
+  renderAll();
+  return op;
+}
+
+/** The keys a / x: the current sentence's label suggestion, the span suggestions starting in it, and their links. */
+function decideSentence(decision) {
+  if (!S.sugg.enabled) { hint("This project shows no suggestions.", "warn"); return; }
+  const n = S.current + 1;
+  const chosen = S.sugg.inSentence(S.current, sentenceOfPos);
+  if (!chosen.labels.length && !chosen.spans.length && !chosen.relations.length) { hint(`Sentence ${n} has no suggestions left.`); return; }
+  decide(chosen, decision);
+  hint(decision === "accept" ? `Accepted the suggestions of sentence ${n} (${summary(chosen)}): they are yours now.` : `Rejected the suggestions of sentence ${n} (${summary(chosen)}).`);
+}
+
+/** One suggestion alone (from its menu or the Spans panel). An accepted span is selected, ready to link or resize. */
+function decideOne(kind, id, decision) {
+  const item = suggestionOf(kind, id);
+  if (!item) { closeGhostMenu(true); return; }
+  const what = describe(kind, item);
+  const chosen = { labels: [], spans: [], relations: [] };
+  chosen[{ label: "labels", span: "spans", relation: "relations" }[kind]].push(item);
+  const op = decide(chosen, decision);
+  if (decision === "accept" && kind === "span" && op.items.spans.length) selectSpan(op.items.spans[0].id);
+  textEl.focus({ preventScroll: true });
+  hint(`${decision === "accept" ? "Accepted" : "Rejected"} the suggested ${what}.`);
+}
+
+const ghostMenu = el("div", { class: "ghost-menu", role: "dialog", "aria-label": "A suggestion: accept or reject it", hidden: true });
+document.body.append(ghostMenu);
+document.addEventListener("mousedown", (event) => { if (S.ghost && !ghostMenu.contains(event.target)) closeGhostMenu(false); }, true);
+
+/** The small menu that offers accept / reject for one suggestion, under what was clicked or focused. */
+function offerGhost(kind, id, anchor) {
+  const item = suggestionOf(kind, id);
+  if (!item) return;
+  const sentence = kind === "span" ? sentenceOfPos(item.start) : kind === "label" ? item.sentence : S.current;
+  if (sentence !== S.current) setCurrent(sentence, false);
+  S.ghost = { kind, id, anchor };
+  ghostMenu.replaceChildren(
+    el("p", { class: "ghost-what" }, el("span", { class: "muted", text: "Suggested " }), describe(kind, item)),
+    el("p", { class: "muted ghost-from", text: provenance(item) }),
+    el("div", { class: "ghost-actions" },
+      el("button", { type: "button", class: "primary", dataset: { decision: "accept" }, onclick: () => decideOne(kind, id, "accept") }, el("kbd", { text: "a" }), " Accept"),
+      el("button", { type: "button", dataset: { decision: "reject" }, onclick: () => decideOne(kind, id, "reject") }, el("kbd", { text: "x" }), " Reject"),
+      el("button", { type: "button", class: "link", onclick: () => closeGhostMenu(true) }, "Later ", el("kbd", { text: "Esc" }))));
+  ghostMenu.hidden = false;
+  const box = (anchor && anchor.isConnected ? anchor : textEl).getBoundingClientRect();
+  const room = document.documentElement.clientWidth - ghostMenu.offsetWidth - 8;
+  ghostMenu.style.left = `${window.scrollX + Math.max(8, Math.min(box.left, room))}px`;
+  ghostMenu.style.top = `${window.scrollY + box.bottom + 6}px`;
+  ghostMenu.querySelector("button").focus({ preventScroll: true });
+  hint(`Suggested ${describe(kind, item)}: a accepts, x rejects, Esc leaves it for later.`, "mode");
+}
+
+function offerGhostAt(node) {
+  if (node.dataset.ghost) offerGhost("span", node.dataset.ghost, node);
+  else if (node.dataset.ghostLabel) offerGhost("label", node.dataset.ghostLabel, node);
+}
+
+function closeGhostMenu(refocus) {
+  if (!S.ghost) return;
+  const { anchor } = S.ghost;
+  S.ghost = null;
+  ghostMenu.hidden = true;
+  if (refocus) (anchor && anchor.isConnected ? anchor : textEl).focus({ preventScroll: true });
+}
+
+/** The innermost suggested span under a clicked piece of text, if any. */
+function ghostAt(node) {
+  const piece = node.closest ? node.closest(".pc.gh") : null;
+  if (!piece) return null;
+  const ids = piece.dataset.ghosts.split(" ").filter((id) => S.sugg.spans.has(id));
+  ids.sort((a, b) => {
+    const x = S.sugg.spans.get(a), y = S.sugg.spans.get(b);
+    return (x.end - x.start) - (y.end - y.start);
+  });
+  return ids[0] || null;
+}
+
+/** The Spans panel's suggestions: the current sentence's (or the whole article's), each with ✓ accept and ✕ reject. */
+function renderGhostList() {
+  const box = document.getElementById("ghosts");
+  box.hidden = !S.sugg.enabled;
+  if (!S.sugg.enabled) return;
+  const here = S.current;
+  const near = (x) => {
+    const [a, b] = sentencesOf(x);
+    return S.allSpans || (a <= here && here <= b);
+  };
+  const labels = [...S.sugg.labels.values()].filter((l) => S.allSpans || l.sentence === here).sort((a, b) => a.sentence - b.sentence);
+  const spans = ghostSpans().filter(near).sort((a, b) => a.start - b.start || a.end - b.end);
+  const links = [...S.sugg.relations.values()].filter((r) => {
+    const from = S.sugg.endOf(r.from), to = S.sugg.endOf(r.to);
+    return from && to && (near(from) || near(to));
+  });
+  const row = (kind, item, ...content) => el("li", { class: "ghost", dataset: { suggestion: item.id, kind } },
+    el("button", { type: "button", class: "span-text", title: `${provenance(item)}: accept or reject`, onclick: (event) => offerGhost(kind, item.id, event.currentTarget) }, ...content),
+    el("button", { type: "button", class: "ok", title: "Accept", "aria-label": `Accept the suggested ${describe(kind, item)}`, onclick: () => decideOne(kind, item.id, "accept") }, "✓"),
+    el("button", { type: "button", class: "x", title: "Reject", "aria-label": `Reject the suggested ${describe(kind, item)}`, onclick: () => decideOne(kind, item.id, "reject") }, "✕"));
+  document.getElementById("ghost-list").replaceChildren(
+    ...labels.map((l) => row("label", l, ghostPill(l.label), ` label of sentence ${l.sentence + 1}`)),
+    ...spans.map((x) => row("span", x, ghostPill(x.label), ` ${excerpt(spanText(x))}`)),
+    ...links.map((r) => {
+      const from = S.sugg.endOf(r.from), to = S.sugg.endOf(r.to);
+      return row("relation", r, el("span", { class: "link-text quote", text: `“${excerpt(spanText(from), 50)}”` }), " → ", ghostPill(to.label), ` ${excerpt(spanText(to), 30)}`);
+    }));
+  const shown = labels.length + spans.length + links.length;
+  document.getElementById("ghosts-count").textContent = String(shown);
+  const empty = document.getElementById("ghosts-empty");
+  empty.hidden = shown > 0;
+  empty.textContent = S.sugg.size ? (S.allSpans ? "" : `None in sentence ${here + 1}.`) : "None left in this article.";
+}
+
 // ------------------------------------------------------------------ mouse
 
 function spansAt(node) {
@@ -1013,6 +1277,8 @@ textEl.addEventListener("click", (event) => {
   const sel = window.getSelection();
   if (sel && !sel.isCollapsed && textSelection()) return; // a drag that selected text, not a click
   const target = event.target.nodeType === Node.TEXT_NODE ? event.target.parentElement : event.target;
+  const ghost = target.closest ? target.closest(".gtag, .gchip") : null;
+  if (ghost && !S.link) { offerGhostAt(ghost); return; }
   const ids = spansAt(target);
   if (S.link) {
     const wanted = ids.filter((id) => S.link.candidates.includes(id));
@@ -1029,7 +1295,11 @@ textEl.addEventListener("click", (event) => {
   if (ids.length) {
     const i = ids.indexOf(S.selected); // clicking again cycles through nested spans
     selectSpan(ids[(i + 1) % ids.length]);
-  } else if (S.selected) selectSpan(null);
+    return;
+  }
+  const suggested = ghostAt(target); // text only a suggestion covers: offer it
+  if (suggested) offerGhost("span", suggested, S.ghostTags.get(suggested));
+  else if (S.selected) selectSpan(null);
 });
 
 document.addEventListener("selectionchange", () => {
@@ -1119,6 +1389,12 @@ const BUILTIN = [
   ["?", "this help"],
 ];
 
+const SUGGESTION_KEYS = [
+  ["a", "accept the current sentence's suggestions: its label, the spans that start in it, and their links (they become yours)"],
+  ["x", "reject the current sentence's suggestions"],
+  ["Enter", "on a suggestion (click it, or Tab to it): accept or reject that one alone; the Spans panel lists them too, links included"],
+];
+
 function buildHelp() {
   const section = (title, items) => el("section", {},
     el("h3", { text: title }),
@@ -1129,6 +1405,7 @@ function buildHelp() {
     section("Sentence labels (then on to the next sentence)", labels(S.schema.sentence_labels)),
     section("Span labels: on selected text, a new span; on a selected span, relabel", labels(S.schema.span_labels)),
     section("Links", S.schema.relation_types.filter((x) => x.key).map((x) => [x.key, `${x.name}: select a ${x.from.join("/")}, press ${x.key}, then click a ${x.to.join("/")} (or n / p, nearest first, Enter)`])),
+    S.sugg.enabled ? section("Suggestions (dashed, with a ?): never yours until accepted", SUGGESTION_KEYS) : null,
   ];
   document.getElementById("help-keys").replaceChildren(
     el("div", { class: "help-col" }, ...left),
@@ -1168,6 +1445,10 @@ document.addEventListener("keydown", (event) => {
     if (action.kind === "sentence") labelSentence(action.name);
     else if (action.kind === "span") spanKey(action.name);
     else if (action.kind === "relation") (S.link && S.link.type === action.name ? cancelLink() : startLink(action.name));
+  } else if (plain && (key === "a" || key === "x")) { // after the schema's keys: an older schema that took a or x keeps them
+    const decision = key === "a" ? "accept" : "reject";
+    if (S.ghost) decideOne(S.ghost.kind, S.ghost.id, decision);
+    else decideSentence(decision);
   } else if (plain && (key === "j" || key === "J" || key === "ArrowDown" || key === "ArrowRight")) setCurrent(S.current + 1);
   else if (plain && (key === "k" || key === "K" || key === "ArrowUp" || key === "ArrowLeft")) setCurrent(S.current - 1);
   else if (plain && key === "u") {
@@ -1184,11 +1465,14 @@ document.addEventListener("keydown", (event) => {
     else hint("Select a span to delete (click it, or n / p).", "warn");
   } else if (key === "Enter" && plain) {
     if (S.link && S.link.at >= 0) finishLink(S.link.candidates[S.link.at]);
+    else if (t && t.closest && t.closest(".gtag, .gchip")) offerGhostAt(t.closest(".gtag, .gchip"));
     else if (t && t.closest && t.closest("button, a, summary")) handled = false; // let the focused control work
     else if (!document.getElementById("next-article").hidden) goNext();
     else handled = false;
-  } else if (key === "Escape") {
-    if (S.link) cancelLink();
+  } else if (plain && event.code === "Space" && t && t.closest && t.closest(".gtag, .gchip")) offerGhostAt(t.closest(".gtag, .gchip"));
+  else if (key === "Escape") {
+    if (S.ghost) closeGhostMenu(true);
+    else if (S.link) cancelLink();
     else if (textSelection()) { clearTextSelection(); hint(""); }
     else if (S.selected) selectSpan(null);
     else if (panelsOpen()) setPanels(false);
@@ -1200,8 +1484,19 @@ document.addEventListener("keydown", (event) => {
 
 // ------------------------------------------------------------------ loading
 
+/** This annotator's pending suggestions, where the project shows them: {status, data}, or null when it does not. */
+async function fetchSuggestions() {
+  if (!suggestionsUrl) return null;
+  try {
+    return await requestJson("GET", suggestionsUrl);
+  } catch {
+    return { status: 0, data: null };
+  }
+}
+
 async function load() {
   let response;
+  const suggested = fetchSuggestions();
   try {
     response = await requestJson("GET", apiUrl);
   } catch {
@@ -1227,6 +1522,8 @@ async function load() {
   for (const l of ann.labels || []) S.labels.set(l.sentence, l);
   for (const x of ann.spans || []) S.spans.set(x.id, { id: x.id, label: x.label, start: x.start, end: x.end });
   for (const r of ann.relations || []) S.relations.set(r.id, { id: r.id, type: r.type, from: r.from, to: r.to });
+  const offered = await suggested;
+  S.sugg = new SuggestionSet(offered && offered.status === 200 ? offered.data : null);
 
   // Title first: when the text itself opens with the title, that line is shown as the heading.
   const title = (data.article.title || "").trim();
@@ -1264,6 +1561,10 @@ async function load() {
   root.dataset.ready = "true";
   queue.run();
   if (queue.pending) hint(`Sending ${queue.pending} change${queue.pending > 1 ? "s" : ""} saved in this browser before the last reload…`);
+  else if (offered && offered.status !== 200) {
+    const why = offered.data && offered.data.error ? offered.data.error : offered.status ? `HTTP ${offered.status}` : "the server cannot be reached";
+    hint(`The suggestions could not be loaded (${why}); reload to try again.`, "warn");
+  }
 }
 
 window.addEventListener("beforeunload", (event) => {

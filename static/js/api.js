@@ -84,6 +84,8 @@ export function requestFor(op) {
     case "span-del": return ["DELETE", `/spans/${encodeURIComponent(op.id)}`, undefined];
     case "rel": return ["POST", "/relations", { id: op.id, type: op.type, from: op.from, to: op.to }];
     case "rel-del": return ["DELETE", `/relations/${encodeURIComponent(op.id)}`, undefined];
+    case "accept": return ["POST", "/suggestions/accept", { ids: op.ids }];
+    case "reject": return ["POST", "/suggestions/reject", { ids: op.ids }];
     default: throw new Error(`unknown operation ${op.op}`);
   }
 }
