@@ -58,6 +58,7 @@ def payload_content() -> Content:
         project_name=f"Project {IMG}",
         label_description=f"Describes {PAYLOAD}",
         names=dict(NAMES),
+        suggester=f"bot {IMG}",  # suggester names come from other tools too (import-annotations --as-suggestions --as NAME)
     )
 
 

@@ -135,3 +135,39 @@ def test_the_watch_sees_a_payload_that_gets_through(served, chromium):
     # CSP (no inline handlers) stops the script; the violation, the element and the link are what give it away
     assert found["violations"] and found["injected"] and found["payloadImages"] == 1, found
     assert found["flag"] is None and not dialogs
+
+
+def test_suggestions_show_payloads_as_text(served, chromium):
+    """The ghosts of suggestions carry the suggester's name (a payload here) and the text they cover (payloads
+    too): in titles, the accept / reject menu and the Spans panel, as text; nothing runs, nothing is injected."""
+    app, world, base = served
+    dialogs: list[str] = []
+    problems: list[str] = []
+    context = chromium.new_context()
+    try:
+        context.add_init_script(WATCH)
+        page = context.new_page()
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("pageerror", lambda error: problems.append(f"page error {error}"))
+        page.goto(f"{base}/login")
+        page.fill("input[name=name]", world.names["annotator"])
+        page.fill("input[name=password]", PASSWORD)
+        with page.expect_navigation():
+            page.press("input[name=password]", "Enter")
+        page.goto(f"{base}/annotate/{world.article_a}")
+        page.wait_for_selector("#annotate[data-ready=true]")
+        titles = page.eval_on_selector_all("#text .gtag, #text .gchip", "(nodes) => nodes.map((n) => n.title)")
+        assert len(titles) >= 3 and all(world.content.suggester in title for title in titles), titles
+        assert any("<script>" in title for title in titles)  # the SOURCE ghost covers the article's payload
+        page.check("#spans-all")
+        assert world.content.suggester in page.eval_on_selector_all("#ghost-list button.span-text", "(nodes) => nodes.map((n) => n.title).join(' ')")
+        assert "<script>" in page.inner_text("#ghost-list")
+        page.click("#text .gtag[data-text='SOURCE?']")
+        assert "<script>" in page.inner_text(".ghost-menu") and world.content.suggester in page.inner_text(".ghost-menu")
+        page.keyboard.press("a")  # accepted: drawn as the annotator's own span now, the payload still text
+        page.wait_for_function("() => document.querySelectorAll('#text .tag[data-span]').length >= 3")
+        found = page.evaluate(INSPECT)
+    finally:
+        context.close()
+    assert not dialogs and not problems, (dialogs, problems)
+    assert found["flag"] is None and not found["violations"] and not found["injected"] and not found["payloadImages"], found
