@@ -214,6 +214,40 @@ def test_edit_project_keeps_labels_in_use(app, admin, world):
     assert response.status_code == 302
 
 
+def test_the_edit_form_turns_suggestions_on_and_off(app, admin, world):
+    """Off by default; the checkbox turns them on (the annotation page is then told where to fetch them) and off again.
+    Without the CSRF token, or from another role, nothing changes."""
+    url = f"/admin/projects/{world['project']}/edit"
+    base = {"name": "news", "annotators_per_article": "2", "majority_threshold": "1", "schema_source": "keep"}
+
+    def enabled() -> bool:
+        with app.app_context():
+            return db.session.scalar(select(Project.suggestions_enabled).where(Project.id == world["project"]))
+
+    def box() -> str:
+        return re.search(r'<input[^>]*name="suggestions_enabled"[^>]*>', page(admin.get(url))).group(0)
+
+    assert 'type="checkbox"' in box() and "checked" not in box()
+    assert not enabled() and "Suggestions: off" in page(admin.get(f"/admin/projects/{world['project']}"))
+    refused = admin.client.post(url, data={**base, "suggestions_enabled": "y"}, content_type="multipart/form-data")  # no CSRF token
+    assert refused.status_code == 400 and not enabled()
+    annotator = Browser(app.test_client())
+    annotator.login("ann", PASSWORD)
+    assert annotator.post(url, {**base, "suggestions_enabled": "y"}, content_type="multipart/form-data").status_code == 403 and not enabled()
+    assert "data-suggestions-url" not in page(annotator.get(f"/annotate/{world['article']}"))
+
+    assert admin.post(url, {**base, "suggestions_enabled": "y"}, content_type="multipart/form-data").status_code == 302
+    assert enabled() and "Suggestions: shown to annotators" in page(admin.get(f"/admin/projects/{world['project']}"))
+    assert "checked" in box()
+    assert f'data-suggestions-url="/api/articles/{world["article"]}/suggestions"' in page(annotator.get(f"/annotate/{world['article']}"))
+    assert annotator.client.get(f"/api/articles/{world['article']}/suggestions").get_json()["enabled"] is True
+
+    assert admin.post(url, base, content_type="multipart/form-data").status_code == 302  # the box left unticked
+    assert not enabled()
+    assert annotator.client.get(f"/api/articles/{world['article']}/suggestions").get_json() == {
+        "enabled": False, "labels": [], "spans": [], "relations": [], "linked_spans": []}
+
+
 # ----------------------------------------------------------------- guidelines
 def test_guidelines_versions_preview_and_notice(app, admin, world):
     url = f"/admin/projects/{world['project']}/guidelines"

@@ -132,8 +132,12 @@ def update_project(
     schema: dict[str, Any] | None = None,
     annotators_per_article: int | None = None,
     majority_threshold: float | None = None,
+    suggestions_enabled: bool | None = None,
 ) -> None:
-    """Change a project's settings; a new schema must keep every label that stored work uses."""
+    """Change a project's settings; a new schema must keep every label that stored work uses.
+
+    `suggestions_enabled` off (the default of a new project) keeps every suggestion from every
+    annotator, on the page and through the API: a blind, unassisted study stays possible."""
     if name is not None:
         name = name.strip()
         if not name or len(name) > 200:
@@ -149,6 +153,8 @@ def update_project(
         if not 0.5 < majority_threshold <= 1:
             raise ProjectError("the majority for automatic gold must be above 0.5 and at most 1 (1 = unanimous)")
         project.majority_threshold = majority_threshold
+    if suggestions_enabled is not None:
+        project.suggestions_enabled = bool(suggestions_enabled)
     if schema is not None:
         checked = labelschema.validate(schema)
         for section, used in labels_in_use(session, project.id).items():

@@ -3,7 +3,17 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
-from wtforms import FloatField, HiddenField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    FloatField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms import IntegerField as _IntegerField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -67,6 +77,8 @@ class ProjectForm(FlaskForm):
 
 class EditProjectForm(ProjectForm):
     schema_source = RadioField("Label schema", choices=[KEEP_SCHEMA, *SCHEMA_SOURCES], default="keep")
+    # Off by default: an unassisted, blind study stays possible; on, annotators see what suggesters proposed.
+    suggestions_enabled = BooleanField("Show suggestions to annotators")
 
 
 class GuidelinesForm(FlaskForm):

@@ -105,6 +105,7 @@ def project_edit(project_id: int):
                     schema=schema,
                     annotators_per_article=form.annotators_per_article.data,
                     majority_threshold=form.majority_threshold.data,
+                    suggestions_enabled=form.suggestions_enabled.data,
                 ),
                 project_ops.ProjectError,
                 labelschema.SchemaError,
