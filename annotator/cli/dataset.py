@@ -394,11 +394,14 @@ def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, p
             except OSError as exc:
                 raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
             text = decode(data, name)
-            records = jsonl_objects(text, name) if fmt == "article" else foreign.read_records(fmt, text, name, pseudo or "", schema, offsets)
+            skipped = foreign.Skipped()
+            records = jsonl_objects(text, name) if fmt == "article" else foreign.read_records(fmt, text, name, pseudo or "", schema, offsets, skipped)
             with transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
                 result = import_annotations.import_records(db.session, p, records, name, on_duplicate)  # type: ignore[arg-type]
             total.merge(result)
             click.echo(f"{name}: {result.summary()}", err=True)
+            for line in skipped.lines():
+                click.echo(f"{name}: {line}", err=True)
         except IngestError as exc:
             rejected += 1
             click.echo(str(exc), err=True)

@@ -1,8 +1,8 @@
 """doccano's JSONL export as article-format records.
 
 One article per line: ``{"text", "label": [[start, end, "LABEL"], ...]}`` (a
-string label such as ``"label": ["CFS"]`` labels every sentence, as does each
-of ``cats``), or the ``entities`` / ``relations`` variant with
+string label such as ``"label": ["CFS"]``, and each of ``cats``, is a document
+class: skipped and reported, never copied onto every sentence), or the ``entities`` / ``relations`` variant with
 ``start_offset`` / ``end_offset``.  doccano's exports carry no span text to
 check offsets against; they are taken as code points (its Python back end
 counts them) unless ``offsets="utf16"``.
@@ -11,24 +11,25 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, external_id
+from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, document_class, external_id
+from annotator.domain.dataset.foreign.report import Skipped
 from annotator.domain.dataset.ingest import IngestError, jsonl_objects
 
 _NOT_META = ("id", "text", "data", "label", "labels", "entities", "relations", "cats", "title")
 
 
 def doccano_records(
-    text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto"
+    text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto", skipped: Skipped | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Article-format records from a doccano JSONL export."""
     for line, obj in jsonl_objects(text, file):
         try:
-            yield line, _line(obj, line, file, annotator, offsets)
+            yield line, _line(obj, line, file, annotator, offsets, skipped if skipped is not None else Skipped())
         except Bad as exc:
             raise IngestError(file, line, str(exc)) from None
 
 
-def _line(obj: Any, line: int, file: str, annotator: str, offsets: str) -> dict[str, Any]:
+def _line(obj: Any, line: int, file: str, annotator: str, offsets: str, skipped: Skipped) -> dict[str, Any]:
     """One line as an article-format record."""
     if not isinstance(obj, dict):
         raise Bad("expected a JSON object")
@@ -37,31 +38,33 @@ def _line(obj: Any, line: int, file: str, annotator: str, offsets: str) -> dict[
         raise Bad("missing 'text'")
     article_id = external_id(obj.get("id"), file, line)
     reader = Offsets(text, offsets, "code-points")
-    spans, labels = _labels(obj, text, reader, annotator, article_id)
+    spans, classes = _labels(obj, reader, annotator, article_id)
     by_entity = _entities(obj, reader, annotator, article_id)
     spans += by_entity.values()
     relations = _relations(obj, by_entity, annotator, article_id)
-    for category in obj.get("cats") or []:
-        if not isinstance(category, str):
-            raise Bad("'cats' must be a list of label names")
-        labels.append({"label": category, "_covers": [0, len(text)]})
+    cats = obj.get("cats") or []
+    if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
+        raise Bad("'cats' must be a list of label names")
+    for name, values in (("label", classes), ("cats", cats)):
+        if values:  # a document class: never copied onto every sentence
+            skipped.add(annotator, document_class(name), len(values))
     meta = {k: v for k, v in obj.items() if k not in _NOT_META}
-    return article_record(article_id, obj.get("title"), text, meta, annotator, labels, spans, relations)
+    return article_record(article_id, obj.get("title"), text, meta, annotator, [], spans, relations)
 
 
-def _labels(obj: dict[str, Any], text: str, reader: Offsets, annotator: str, article_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(spans, sentence labels) of ``label``: [start, end, "LABEL"] items are spans, a bare name labels every sentence."""
+def _labels(obj: dict[str, Any], reader: Offsets, annotator: str, article_id: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """(spans, document classes) of ``label``: [start, end, "LABEL"] items are spans, a bare name is a document class."""
     raw_labels = obj.get("label", obj.get("labels", []))
     if raw_labels is None:
         raw_labels = []
     if not isinstance(raw_labels, list):
         raise Bad("'label' must be a list")
     spans: list[dict[str, Any]] = []
-    labels: list[dict[str, Any]] = []
+    labels: list[str] = []
     for i, item in enumerate(raw_labels):
         where = f"label[{i}]"
         if isinstance(item, str):
-            labels.append({"label": item, "_covers": [0, len(text)]})
+            labels.append(item)
         elif isinstance(item, list) and len(item) == 3 and isinstance(item[2], str):
             start, end = reader.read(item[0], item[1], None, where)
             spans.append({"id": derived_uid(annotator, article_id, f"label\x00{i}"), "label": item[2], "start": start, "end": end})

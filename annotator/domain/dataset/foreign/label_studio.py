@@ -3,8 +3,8 @@
 Every task is an article (``data.text``; the id from ``data.id``, else the
 task id); results of the first annotation that was not cancelled (else the
 first prediction) become the pseudo-annotator's annotations: ``labels`` ->
-spans (one per label), ``choices`` -> a sentence label for every sentence the
-region covers (a choice without a region covers the whole text), ``relation``
+spans (one per label), ``choices`` over a region -> a sentence label for every sentence the
+region covers (a choice without a region is a document class: skipped, reported), ``relation``
 -> relations (type from ``labels``, else the one type the schema allows
 between the two span labels; ``direction: left`` is reversed).  Region offsets
 are read as regions.py says (``auto``: checked against each region's text).
@@ -15,13 +15,14 @@ import json
 from typing import Any, Iterator
 
 from annotator.domain import labelschema
-from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, external_id
+from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, document_class, external_id
+from annotator.domain.dataset.foreign.report import Skipped
 from annotator.domain.dataset.ingest import IngestError, jsonl_objects
 from annotator.stats import strict_json
 
 
 def label_studio_records(
-    text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto"
+    text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto", skipped: Skipped | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Article-format records from a Label Studio JSON (or JSONL) export."""
     stripped = text.lstrip()
@@ -35,7 +36,7 @@ def label_studio_records(
             items = jsonl_objects(text, file)
     for n, (line, task) in enumerate(items, start=1):
         try:
-            yield line, _task(task, n, file, annotator, schema, offsets)
+            yield line, _task(task, n, file, annotator, schema, offsets, skipped if skipped is not None else Skipped())
         except Bad as exc:
             raise IngestError(file, line, str(exc)) from None
 
@@ -85,7 +86,7 @@ def json_array_objects(text: str, file: str) -> Iterator[tuple[int, Any]]:
         raise IngestError(file, line_at(pos), "expected ',' or ']' in the JSON array")
 
 
-def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], offsets: str) -> dict[str, Any]:
+def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], offsets: str, skipped: Skipped) -> dict[str, Any]:
     """One task (the n-th of the file) as an article-format record."""
     data, text = _task_data(task)
     article_id = external_id(data.get("id", task.get("id")), file, n)
@@ -113,7 +114,11 @@ def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], 
             region_spans[region] = _region_spans(value, region, where, reader, annotator, article_id)
             spans += region_spans[region]
         elif kind == "choices":
-            labels.append(_choice(value, where, reader, len(text)))
+            label = _choice(result, value, where, reader)
+            if label is None:
+                skipped.add(annotator, document_class(str(result.get("from_name", "choices"))))
+            else:
+                labels.append(label)
         else:
             raise Bad(f"{where}: result type {kind!r} is not imported (use labels, choices or relation)")
     relations = [
@@ -163,16 +168,21 @@ def _region_spans(value: dict[str, Any], region: str, where: str, reader: Offset
     ]
 
 
-def _choice(value: dict[str, Any], where: str, reader: Offsets, length: int) -> dict[str, Any]:
-    """A ``choices`` result: a sentence label for the sentences its region (else the whole text) covers."""
+def _choice(result: dict[str, Any], value: dict[str, Any], where: str, reader: Offsets) -> dict[str, Any] | None:
+    """A ``choices`` result over a region: a sentence label for the sentences it covers.
+
+    A choice with no region is a document class: None (the caller reports it
+    skipped), since copying it onto every sentence would count one decision many times.
+    """
     choices = value.get("choices")
     if not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], str):
-        raise Bad(f"{where}: value.choices must name exactly one sentence label")
-    if value.get("start") is not None or value.get("end") is not None:
-        covers = list(reader.read(value.get("start"), value.get("end"), value.get("text"), where))
-    else:
-        covers = [0, length]
-    return {"label": choices[0], "_covers": covers}
+        raise Bad(
+            f"{where}: value.choices must name exactly one sentence label; a multiple-choice class "
+            f"({result.get('from_name', 'choices')}) cannot be stored: the schema has no multi-label article-level labels"
+        )
+    if value.get("start") is None and value.get("end") is None:
+        return None
+    return {"label": choices[0], "_covers": list(reader.read(value.get("start"), value.get("end"), value.get("text"), where))}
 
 
 def _relations(

@@ -95,6 +95,11 @@ class Offsets:
         raise Bad(f"{where}: text {clip(given)} matches neither UTF-16 nor code-point offsets {start}-{end}")
 
 
+def document_class(name: str) -> str:
+    """The reason a document-level class is skipped (no article-level labels in the schema yet)."""
+    return f"document class {name!r}: the schema has no article-level labels"
+
+
 def clip(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
