@@ -49,3 +49,37 @@ def test_document_classes_are_skipped_and_counted_not_copied(app, runner):
     with app.app_context():
         assert db.session.scalar(select(Article.id).limit(1)) is not None
         assert db.session.scalars(select(Annotation.id)).all() == []
+
+
+def test_label_studio_every_annotation_under_its_own_annotator(app, runner):
+    runner.invoke(args=["projects", "create", "p"])
+    output = imported(runner, str(FOREIGN / "ls_json.json"), "--format", "label-studio", "--users", str(FOREIGN / "ls_users.json"))
+    spans = spans_by_user(app)
+    assert sorted(spans) == ["amira", "tomas"]  # lena's only annotation was cancelled
+    assert spans["amira"] == ls_spans("ls_json.json", 1) and len(spans["amira"]) == 17
+    assert spans["tomas"] == ls_spans("ls_json.json", 2) and len(spans["tomas"]) == 14
+    assert "skipped for lena: 1 cancelled annotation" in output
+    assert "new annotator(s): amira, tomas" in output
+    with app.app_context():
+        users = {u.name: u for u in db.session.scalars(select(User))}
+        assert users["amira"].role == "annotator" and not users["amira"].active and "lena" not in users
+        meta = db.session.scalar(select(Article.meta).where(Article.external_id == "1"))
+    assert meta == {"article_id": "harbour-fees", "section": "economy", "batch": "pilot-1", "desk": "city"}
+
+
+def test_label_studio_unmapped_users_and_annotations_without_completed_by(app, runner, tmp_path):
+    runner.invoke(args=["projects", "create", "p"])
+    imported(runner, str(FOREIGN / "ls_snapshot.json"), "--format", "label-studio")  # completed_by objects, no --users
+    spans = spans_by_user(app)
+    assert sorted(spans) == ["ls-user-1", "ls-user-2"]
+    assert spans["ls-user-1"] == ls_spans("ls_snapshot.json", 1)
+    tasks = json.loads((FOREIGN / "ls_json.json").read_text(encoding="utf-8"))
+    for task in tasks:
+        task["data"]["id"] = f"anon-{task['id']}"
+        task["annotations"] = [{k: v for k, v in a.items() if k != "completed_by"} for a in task["annotations"] if a["completed_by"] == 1]
+    path = tmp_path / "anon.json"
+    path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "p", str(path), "--format", "label-studio"])
+    assert result.exit_code == 1 and f"{path}:1: annotations[0] has no completed_by: say --as NAME" in result.output, result.output
+    imported(runner, str(path), "--format", "label-studio", "--as", "legacy")
+    assert len(spans_by_user(app)["legacy"]) == 17

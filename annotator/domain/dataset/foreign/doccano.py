@@ -49,7 +49,8 @@ def _line(obj: Any, line: int, file: str, annotator: str, offsets: str, skipped:
         if values:  # a document class: never copied onto every sentence
             skipped.add(annotator, document_class(name), len(values))
     meta = {k: v for k, v in obj.items() if k not in _NOT_META}
-    return article_record(article_id, obj.get("title"), text, meta, annotator, [], spans, relations)
+    block = {"annotator": annotator, "labels": [], "spans": spans, "relations": relations}
+    return article_record(article_id, obj.get("title"), text, meta, [block])
 
 
 def _labels(obj: dict[str, Any], reader: Offsets, annotator: str, article_id: str) -> tuple[list[dict[str, Any]], list[str]]:
