@@ -343,7 +343,7 @@ def test_doccano_spans_labels_and_relations_with_emoji(app, runner, tmp_path):
          "relations": [{"id": 3, "from_id": 1, "to_id": 2, "type": "attributed_to"}]},
     ]
     path = write_jsonl(tmp_path / "dc.jsonl", lines)
-    result = runner.invoke(args=["import-annotations", "dc", path, "--format", "doccano", "--as", "doccano-team"])
+    result = runner.invoke(args=["import-annotations", "dc", path, "--format", "doccano", "--as", "doccano-team", "--offsets", "code-points"])
     assert result.exit_code == 0, result.output
     records = {r["id"]: r for r in export_of(runner, tmp_path, "dc", "dc.jsonl")}
     for record in records.values():

@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import Annotation, Article, Span, User
+from annotator.db.models import Annotation, Article, Relation, Span, User
 
 FOREIGN = Path(__file__).parent / "data" / "foreign"
 
@@ -31,14 +32,28 @@ def spans_by_user(app) -> dict[str, list[tuple[str, str, str]]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
-def ls_spans(file: str, user_id: int) -> list[tuple[str, str, str]]:
+def spans_by_article_id(app) -> dict[str, list[tuple[str, str, str]]]:
+    """user name -> sorted (the article's meta article_id, label, covered text)."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(User.name, Article.meta, Span.label, Article.text, Span.start, Span.end)
+            .join(Span, Span.user_id == User.id).join(Article, Span.article_id == Article.id)
+        ).all()
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for name, meta, label, text, start, end in rows:
+        out.setdefault(name, []).append((meta["article_id"], label, text[start:end]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def ls_spans(file: str, user_id: int, key: str = "") -> list[tuple[str, str, str]]:
     """The peer's spans: (task id, label, value.text) of one Label Studio user's non-cancelled annotations."""
     out = []
     for task in json.loads((FOREIGN / file).read_text(encoding="utf-8")):
         for a in task["annotations"]:
             who = a["completed_by"]["id"] if isinstance(a["completed_by"], dict) else a["completed_by"]
             if who == user_id and not a["was_cancelled"]:
-                out += [(str(task["id"]), r["value"]["labels"][0], r["value"]["text"]) for r in a["result"] if r["type"] == "labels"]
+                article = task["data"][key] if key else str(task["id"])
+                out += [(article, r["value"]["labels"][0], r["value"]["text"]) for r in a["result"] if r["type"] == "labels"]
     return sorted(out)
 
 
@@ -83,3 +98,24 @@ def test_label_studio_unmapped_users_and_annotations_without_completed_by(app, r
     assert result.exit_code == 1 and f"{path}:1: annotations[0] has no completed_by: say --as NAME" in result.output, result.output
     imported(runner, str(path), "--format", "label-studio", "--as", "legacy")
     assert len(spans_by_user(app)["legacy"]) == 17
+
+
+@pytest.mark.parametrize("stem, relations", [("doccano_seq_rel", 6 + 5), ("doccano_intent", 0)])  # entities as objects with relations; as lists
+def test_doccano_utf16_offsets_land_on_the_peer_spans(app, runner, stem, relations):
+    runner.invoke(args=["projects", "create", "p"])
+    for suffix, name in (("", "amira"), ("_tomas", "tomas")):
+        imported(runner, str(FOREIGN / f"{stem}{suffix}.jsonl"), "--format", "doccano", "--as", name)
+    spans = spans_by_article_id(app)
+    # 11 of amira's 17 spans and 8 of tomas's 14 follow an emoji: read as code points they would be a character late
+    assert spans["amira"] == ls_spans("ls_json.json", 1, "article_id") and len(spans["amira"]) == 17
+    assert spans["tomas"] == ls_spans("ls_json.json", 2, "article_id") and len(spans["tomas"]) == 14
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Relation)) == relations
+
+
+def test_doccano_code_points_override(app, runner):
+    runner.invoke(args=["projects", "create", "p"])
+    path = str(FOREIGN / "doccano_seq_rel.jsonl")
+    result = runner.invoke(args=["import-annotations", "p", path, "--format", "doccano", "--as", "amira", "--offsets", "code-points"])
+    # read as code points the harbour-fees quote at the end runs one past the text (the emoji counted 2)
+    assert result.exit_code == 1 and f"{path}:1: entities[5]: offsets 247-273 (code-points) are outside the text" in result.output

@@ -387,7 +387,7 @@ def _annotator_options(fmt: str, pseudo: str | None, users_file: str | None) -> 
 @click.option("--on-duplicate", type=click.Choice(import_annotations.ON_DUPLICATE), default="error", show_default=True,
               help="An annotator who already annotated the article (or gold already there): error, skip, or replace it.")
 @click.option("--offsets", type=click.Choice(foreign.OFFSETS), default="auto", show_default=True,
-              help="How Label Studio / doccano offsets count: auto checks each region against its text.")
+              help="How offsets count: auto checks each Label Studio region against its text; doccano's default is utf16.")
 @with_appcontext
 def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, pseudo: str | None, users_file: str | None,
                                on_duplicate: str, offsets: str) -> None:

@@ -4,8 +4,10 @@ One article per line: ``{"text", "label": [[start, end, "LABEL"], ...]}`` (a
 string label such as ``"label": ["CFS"]``, and each of ``cats``, is a document
 class: skipped and reported, never copied onto every sentence), or the ``entities`` / ``relations`` variant with
 ``start_offset`` / ``end_offset``.  doccano's exports carry no span text to
-check offsets against; they are taken as code points (its Python back end
-counts them) unless ``offsets="utf16"``.
+check offsets against and do not say how they count: doccano 1.8.4's editor
+stores UTF-16 code units (an emoji counts 2; tests/data/foreign/README.md), so
+they are read as UTF-16 and converted to code points unless
+``offsets="code-points"``.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ def _line(obj: Any, line: int, file: str, annotator: str, offsets: str, skipped:
     if not isinstance(text, str):
         raise Bad("missing 'text'")
     article_id = external_id(obj.get("id"), file, line)
-    reader = Offsets(text, offsets, "code-points")
+    reader = Offsets(text, offsets, "utf16")
     spans, classes = _labels(obj, reader, annotator, article_id)
     by_entity = _entities(obj, reader, annotator, article_id)
     spans += by_entity.values()
@@ -82,8 +84,10 @@ def _entities(obj: dict[str, Any], reader: Offsets, annotator: str, article_id: 
     by_entity: dict[str, dict[str, Any]] = {}
     for i, entity in enumerate(entities):
         where = f"entities[{i}]"
+        if isinstance(entity, list) and len(entity) == 3 and isinstance(entity[2], str):  # intent detection: [start, end, "LABEL"]
+            entity = {"start_offset": entity[0], "end_offset": entity[1], "label": entity[2]}
         if not isinstance(entity, dict) or not isinstance(entity.get("label"), str):
-            raise Bad(f"{where} must be an object with label, start_offset, end_offset")
+            raise Bad(f"{where} must be [start, end, \"LABEL\"] or an object with label, start_offset, end_offset")
         start, end = reader.read(entity.get("start_offset"), entity.get("end_offset"), None, where)
         key = str(entity.get("id", f"#{i}"))
         if key in by_entity:
