@@ -119,3 +119,23 @@ def test_doccano_code_points_override(app, runner):
     result = runner.invoke(args=["import-annotations", "p", path, "--format", "doccano", "--as", "amira", "--offsets", "code-points"])
     # read as code points the harbour-fees quote at the end runs one past the text (the emoji counted 2)
     assert result.exit_code == 1 and f"{path}:1: entities[5]: offsets 247-273 (code-points) are outside the text" in result.output
+
+
+def test_summary_per_annotator_and_strict(app, runner):
+    runner.invoke(args=["projects", "create", "p"])
+    args = ["import-annotations", "p", str(FOREIGN / "ls_json.json"), "--format", "label-studio", "--users", str(FOREIGN / "ls_users.json")]
+    result = runner.invoke(args=[*args, "--strict"])
+    assert result.exit_code == 1 and "--strict: 1 file(s) had skipped items" in result.output, result.output
+    for line in (
+        "amira: 0 label(s), 17 span(s), 6 relation(s)",
+        "tomas: 0 label(s), 14 span(s), 5 relation(s)",
+        "skipped for amira: 3 document class 'stance': the schema has no article-level labels",
+        "skipped for tomas: 3 document class 'stance': the schema has no article-level labels",
+        "skipped for lena: 1 cancelled annotation",
+    ):
+        assert line in result.output, result.output
+    assert len(spans_by_user(app)["amira"]) == 17  # --strict reports, it does not undo the import
+    result = runner.invoke(args=[*args, "--on-duplicate", "skip"])
+    assert result.exit_code == 0 and "amira: 0 label(s), 0 span(s), 0 relation(s); 3 article(s) skipped: already annotated" in result.output
+    result = runner.invoke(args=["import-annotations", "p", str(FOREIGN / "doccano_seq_rel.jsonl"), "--format", "doccano", "--as", "amira", "--strict"])
+    assert result.exit_code == 0 and "amira: 0 label(s), 17 span(s), 6 relation(s)" in result.output, result.output

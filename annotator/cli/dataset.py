@@ -388,9 +388,10 @@ def _annotator_options(fmt: str, pseudo: str | None, users_file: str | None) -> 
               help="An annotator who already annotated the article (or gold already there): error, skip, or replace it.")
 @click.option("--offsets", type=click.Choice(foreign.OFFSETS), default="auto", show_default=True,
               help="How offsets count: auto checks each Label Studio region against its text; doccano's default is utf16.")
+@click.option("--strict", is_flag=True, help="Exit non-zero when anything was skipped (cancelled, document classes, duplicates...).")
 @with_appcontext
 def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, pseudo: str | None, users_file: str | None,
-                               on_duplicate: str, offsets: str) -> None:
+                               on_duplicate: str, offsets: str, strict: bool) -> None:
     """Import annotated articles: this tool's article JSONL, or Label Studio / doccano exports.
 
     Missing articles and annotators are created (annotators as inactive users
@@ -407,7 +408,7 @@ def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, p
     users = _annotator_options(fmt, pseudo, users_file)
     schema = p.label_schema
     total = import_annotations.ImportResult()
-    rejected = 0
+    rejected = incomplete = 0
     for name in files:
         try:
             try:
@@ -421,16 +422,20 @@ def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, p
             with transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
                 result = import_annotations.import_records(db.session, p, records, name, on_duplicate)  # type: ignore[arg-type]
             total.merge(result)
+            incomplete += bool(skipped or result.skipped)
             click.echo(f"{name}: {result.summary()}", err=True)
             if result.users_created:
                 click.echo(f"{name}: new annotator(s): {', '.join(result.users_created)}", err=True)
-            for line in skipped.lines():
+            for line in result.annotator_lines() + skipped.lines():
                 click.echo(f"{name}: {line}", err=True)
         except IngestError as exc:
             rejected += 1
             click.echo(str(exc), err=True)
     click.echo(f"imported into {p.name}: {total.summary()}; {rejected} file(s) rejected")
     if rejected:
+        sys.exit(1)
+    if strict and incomplete:
+        click.echo(f"--strict: {incomplete} file(s) had skipped items (listed above)", err=True)
         sys.exit(1)
 
 

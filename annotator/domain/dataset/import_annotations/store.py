@@ -46,11 +46,29 @@ class ImportResult:
     gold_relations: int = 0
     skipped: int = 0  # annotator blocks (or gold) left alone by --on-duplicate skip
     replaced: int = 0
+    # annotator -> [labels, spans, relations, blocks skipped as duplicates], for the per-annotator summary
+    by_annotator: dict[str, list[int]] = field(default_factory=dict)
+
+    def count(self, annotator: str, labels: int = 0, spans: int = 0, relations: int = 0, skipped: int = 0) -> None:
+        row = self.by_annotator.setdefault(annotator, [0, 0, 0, 0])
+        for i, n in enumerate((labels, spans, relations, skipped)):
+            row[i] += n
 
     def merge(self, other: "ImportResult") -> None:
         for name in self.__dataclass_fields__:
-            value = getattr(other, name)
-            setattr(self, name, getattr(self, name) + value)
+            if name == "by_annotator":
+                for annotator, row in other.by_annotator.items():
+                    self.count(annotator, *row)
+                continue
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def annotator_lines(self) -> list[str]:
+        """One line per annotator: what was imported, and what was left as a duplicate."""
+        lines = []
+        for name, (labels, spans, relations, skipped) in sorted(self.by_annotator.items()):
+            line = f"{name}: {labels} label(s), {spans} span(s), {relations} relation(s)"
+            lines.append(line + (f"; {skipped} article(s) skipped: already annotated (--on-duplicate skip)" if skipped else ""))
+        return lines
 
     def summary(self) -> str:
         return (
@@ -187,6 +205,7 @@ def _annotator_blocks(
                 raise Bad(f"annotator {block.annotator!r} already has annotations on article {record.external_id!r} (use --on-duplicate skip or replace)")
             if on_duplicate == "skip":
                 result.skipped += 1
+                result.count(block.annotator, skipped=1)
                 continue
             _delete_annotations(session, article_id, sentence_ids, user_id)
             kept_uids = {uid: name for uid, name in kept_uids.items() if name != block.annotator}
@@ -200,6 +219,7 @@ def _annotator_blocks(
         result.labels += len(block.labels)
         result.spans += len(block.spans)
         result.relations += len(block.relations)
+        result.count(block.annotator, len(block.labels), len(block.spans), len(block.relations))
     return blocks
 
 
