@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import Annotation, Article, Relation, Span, User
+from annotator.db.models import Annotation, Article, Relation, Span, Suggestion, User
 
 FOREIGN = Path(__file__).parent / "data" / "foreign"
 
@@ -139,3 +139,21 @@ def test_summary_per_annotator_and_strict(app, runner):
     assert result.exit_code == 0 and "amira: 0 label(s), 0 span(s), 0 relation(s); 3 article(s) skipped: already annotated" in result.output
     result = runner.invoke(args=["import-annotations", "p", str(FOREIGN / "doccano_seq_rel.jsonl"), "--format", "doccano", "--as", "amira", "--strict"])
     assert result.exit_code == 0 and "amira: 0 label(s), 17 span(s), 6 relation(s)" in result.output, result.output
+
+
+def test_label_studio_predictions_become_suggestions(app, runner):
+    runner.invoke(args=["projects", "create", "p"])
+    users = str(FOREIGN / "ls_users.json")
+    output = imported(runner, str(FOREIGN / "ls_json.json"), "--format", "label-studio", "--users", users)
+    assert "skipped for predictions: 1 prediction(s) are ids only: export with the snapshot API to include them" in output
+    runner.invoke(args=["projects", "create", "q"])
+    result = runner.invoke(args=["import-annotations", "q", str(FOREIGN / "ls_snapshot.json"), "--format", "label-studio", "--users", users])
+    assert result.exit_code == 0 and "rules-v1 (a prediction, not an annotator): 4 suggestion(s)" in result.output, result.output
+    with app.app_context():
+        rows = db.session.execute(select(Suggestion.suggester, Suggestion.kind, Suggestion.label, Suggestion.score, Article.text,
+                                         Suggestion.start, Suggestion.end).join(Article, Suggestion.article_id == Article.id)).all()
+        assert "rules-v1" not in {u.name for u in db.session.scalars(select(User))}  # never a human annotator
+    assert {(r.suggester, r.score) for r in rows} == {("rules-v1", 0.87)}
+    assert sorted((r.label, r.text[r.start:r.end]) for r in rows if r.kind == "span") == [
+        ("CUE", "said"), ("QUOTE", "“We cannot keep the quays open on last year’s budget,”"), ("SOURCE", "Marta Quintero")]
+    assert [r.label for r in rows if r.kind == "relation"] == ["attributed_to"]

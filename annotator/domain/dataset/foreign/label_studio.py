@@ -117,10 +117,29 @@ def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], 
             skipped.add(name, "cancelled annotation")
             continue
         blocks.append(_block(entry, name, reader, schema, article_id, skipped))
+    record = article_record(article_id, data.get("title"), text, meta, blocks)
     predictions = _entries(task, "predictions", objects_only=False)
-    if predictions:
-        skipped.add("predictions", "prediction (not a human annotation)", len(predictions))
-    return article_record(article_id, data.get("title"), text, meta, blocks)
+    ids_only = sum(not isinstance(p, dict) for p in predictions)
+    if ids_only:
+        skipped.add("predictions", "prediction(s) are ids only: export with the snapshot API to include them", ids_only)
+    suggestions = [_suggestion(p, k, reader, schema, article_id, skipped) for k, p in enumerate(predictions) if isinstance(p, dict)]
+    if suggestions:
+        record["suggestions"] = suggestions
+    return record
+
+
+def _suggestion(prediction: dict[str, Any], k: int, reader: Offsets, schema: dict[str, Any], article_id: str, skipped: Skipped) -> dict[str, Any]:
+    """A full prediction as a suggester's proposal (never a human annotation): model_version names it, its score scores every item."""
+    suggester = prediction.get("model_version") if isinstance(prediction.get("model_version"), str) and prediction.get("model_version") else "label-studio"
+    score = prediction.get("score")
+    score = float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else 1.0
+    block = _block(prediction, suggester, reader, schema, article_id, skipped)
+    return {
+        "suggester": suggester,
+        "score": score,
+        "spans": [[span["id"], span["label"], span["start"], span["end"]] for span in block["spans"]],
+        "relations": [[rel["type"], rel["from"], rel["to"]] for rel in block["relations"]],
+    }
 
 
 def annotator_name(completed_by: Any, users: dict[str, str], default: str, where: str) -> str:
