@@ -157,3 +157,23 @@ def test_label_studio_predictions_become_suggestions(app, runner):
     assert sorted((r.label, r.text[r.start:r.end]) for r in rows if r.kind == "span") == [
         ("CUE", "said"), ("QUOTE", "“We cannot keep the quays open on last year’s budget,”"), ("SOURCE", "Marta Quintero")]
     assert [r.label for r in rows if r.kind == "relation"] == ["attributed_to"]
+
+
+@pytest.mark.parametrize(
+    "file, fmt, line, message",
+    [
+        ("ls.csv", "label-studio", 1, "this is a Label Studio CSV export: CSV is not imported (its labels are JSON inside cells); export JSON"),
+        ("ls_json_min.json", "label-studio", 2, "the task has no 'data' object: this looks like a Label Studio JSON_MIN record"),
+        ("ls_json.json", "doccano", 1, "expected a JSON object; this looks like a Label Studio task: use --format label-studio"),
+        ("doccano_seq_rel.jsonl", "label-studio", 1, "the task has no 'data' object: this looks like a doccano record: use --format doccano --as NAME"),
+        ("doccano_intent.jsonl", "article", 1, "this looks like a doccano record: use --format doccano --as NAME"),
+    ],
+)
+def test_wrong_format_or_unsupported_export_gets_one_line(app, runner, file, fmt, line, message):
+    runner.invoke(args=["projects", "create", "p"])
+    path = str(FOREIGN / file)
+    args = ["import-annotations", "p", path, "--format", fmt] + (["--as", "amira"] if fmt == "doccano" else [])
+    result = runner.invoke(args=args)
+    assert result.exit_code == 1 and f"{path}:{line}: {message}" in result.output, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Article)) == 0

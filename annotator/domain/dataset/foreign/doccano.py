@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, document_class, external_id
 from annotator.domain.dataset.foreign.report import Skipped
+from annotator.domain.dataset.foreign.sniff import looks_like
 from annotator.domain.dataset.ingest import IngestError, jsonl_objects
 
 _NOT_META = ("id", "text", "data", "label", "labels", "entities", "relations", "cats", "title")
@@ -33,8 +34,11 @@ def doccano_records(
 
 def _line(obj: Any, line: int, file: str, annotator: str, offsets: str, skipped: Skipped) -> dict[str, Any]:
     """One line as an article-format record."""
+    hint = looks_like(obj[0] if isinstance(obj, list) and obj else obj)  # a Label Studio export is one JSON array
     if not isinstance(obj, dict):
-        raise Bad("expected a JSON object")
+        raise Bad(f"expected a JSON object; this looks like {hint}" if hint else "expected a JSON object")
+    if hint and "doccano" not in hint:
+        raise Bad(f"this looks like {hint}")
     text = obj.get("text", obj.get("data"))
     if not isinstance(text, str):
         raise Bad("missing 'text'")

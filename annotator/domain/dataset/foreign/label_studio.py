@@ -18,6 +18,7 @@ from typing import Any, Iterator
 from annotator.domain import labelschema
 from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, document_class, external_id
 from annotator.domain.dataset.foreign.report import Skipped
+from annotator.domain.dataset.foreign.sniff import csv_hint, looks_like
 from annotator.domain.dataset.ingest import IngestError, jsonl_objects
 from annotator.stats import strict_json
 
@@ -28,6 +29,9 @@ def label_studio_records(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Article-format records from a Label Studio JSON (or JSONL) export; `annotator` names annotations without completed_by."""
     stripped = text.lstrip()
+    hint = csv_hint(text)
+    if hint:
+        raise IngestError(file, 1, f"this is {hint}")
     items: Iterator[tuple[int, Any]]
     if stripped.startswith("["):
         items = json_array_objects(text, file)
@@ -211,7 +215,8 @@ def _task_data(task: Any) -> tuple[dict[str, Any], str]:
         raise Bad("a Label Studio task must be an object")
     data = task.get("data")
     if not isinstance(data, dict):
-        raise Bad("the task has no 'data' object")
+        hint = looks_like(task)
+        raise Bad(f"the task has no 'data' object: this looks like {hint}" if hint else "the task has no 'data' object")
     text = data.get("text")
     if not isinstance(text, str):
         keys = ", ".join(sorted(map(str, data))) or "none"

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from annotator.db.models import GOLD_PROVENANCE, new_uid
 from annotator.domain import accounts
 from annotator.domain.annotations import AnnotationError, check_label, check_relation, check_span
+from annotator.domain.dataset.foreign.sniff import looks_like
 from annotator.domain.dataset.ingest import _unstorable
 from annotator.domain.suggestions import Proposal
 
@@ -95,6 +96,9 @@ class Record:
 
 def parse_record(obj: Any, schema: dict[str, Any]) -> Record:
     """Check one article-format record against the label schema; raise Bad with the reason."""
+    hint = looks_like(obj)
+    if hint and "article format" not in hint and isinstance(obj, dict) and set(obj) - _RECORD_KEYS:
+        raise Bad(f"this looks like {hint}")
     obj = _object(obj, "a record", _RECORD_KEYS)
     external_id = _external_id(obj.get("id"))
     text = _text(obj.get("text"))
