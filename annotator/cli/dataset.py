@@ -349,25 +349,55 @@ def _export_worker(url, project_id: int, unit: str, filters: export.Filters, id_
         engine.dispose()
 
 
+def _annotator_options(fmt: str, pseudo: str | None, users_file: str | None) -> dict[str, str]:
+    """Check --as and --users against the format; the --users map (Label Studio id or e-mail -> name)."""
+    from annotator.domain import accounts
+    from annotator.domain.dataset.ingest import IngestError, decode
+
+    if fmt == "article" and pseudo:
+        _fail("--as is for --format label-studio or doccano; article files name their annotators")
+    if fmt == "doccano" and not pseudo:
+        _fail(f"--format {fmt} needs --as NAME: the annotator its annotations belong to (its files name nobody)")
+    if users_file and fmt != "label-studio":
+        _fail("--users is for --format label-studio")
+    users: dict[str, str] = {}
+    try:
+        if pseudo:
+            accounts.check_name(pseudo)
+        if users_file:
+            users = foreign.users_map(decode(Path(users_file).read_bytes(), users_file), users_file)
+            for name in set(users.values()):
+                accounts.check_name(name)
+    except accounts.AccountError as exc:
+        _fail(f"--as / --users: {exc}")
+    except IngestError as exc:
+        _fail(str(exc))
+    return users
+
+
 @click.command("import-annotations")
 @click.argument("project")
 @click.argument("files", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(foreign.FORMATS), default="article", show_default=True,
               help="article: annotator's own article JSONL; label-studio: its JSON export; doccano: its JSONL export.")
-@click.option("--as", "pseudo", metavar="NAME", help="The (pseudo-)annotator that Label Studio or doccano annotations belong to.")
+@click.option("--as", "pseudo", metavar="NAME",
+              help="The annotator of doccano annotations, and of Label Studio annotations without completed_by.")
+@click.option("--users", "users_file", type=click.Path(exists=True, dir_okay=False),
+              help="Label Studio: a JSON object mapping user ids or e-mails to names (unmapped ids become ls-user-ID).")
 @click.option("--on-duplicate", type=click.Choice(import_annotations.ON_DUPLICATE), default="error", show_default=True,
               help="An annotator who already annotated the article (or gold already there): error, skip, or replace it.")
 @click.option("--offsets", type=click.Choice(foreign.OFFSETS), default="auto", show_default=True,
-              help="How Label Studio / doccano offsets count: auto checks each region against its text.")
+              help="How offsets count: auto checks each Label Studio region against its text; doccano's default is utf16.")
+@click.option("--strict", is_flag=True, help="Exit non-zero when anything was skipped (cancelled, document classes, duplicates...).")
 @with_appcontext
-def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, pseudo: str | None, on_duplicate: str, offsets: str) -> None:
+def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, pseudo: str | None, users_file: str | None,
+                               on_duplicate: str, offsets: str, strict: bool) -> None:
     """Import annotated articles: this tool's article JSONL, or Label Studio / doccano exports.
 
     Missing articles and annotators are created (annotators as inactive users
     without a password). Each file is one transaction: a bad line rejects the
     whole file (FILE:LINE: reason) and the other files still import.
     """
-    from annotator.domain import accounts
     from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects
 
     try:
@@ -375,18 +405,10 @@ def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, p
     except projects.ProjectError as exc:
         _fail(str(exc))
         return
-    if fmt == "article" and pseudo:
-        _fail("--as is for --format label-studio or doccano; article files name their annotators")
-    if fmt != "article":
-        if not pseudo:
-            _fail(f"--format {fmt} needs --as NAME: the annotator its annotations belong to")
-        try:
-            accounts.check_name(pseudo or "")
-        except accounts.AccountError as exc:
-            _fail(f"--as: {exc}")
+    users = _annotator_options(fmt, pseudo, users_file)
     schema = p.label_schema
     total = import_annotations.ImportResult()
-    rejected = 0
+    rejected = incomplete = 0
     for name in files:
         try:
             try:
@@ -394,16 +416,26 @@ def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, p
             except OSError as exc:
                 raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
             text = decode(data, name)
-            records = jsonl_objects(text, name) if fmt == "article" else foreign.read_records(fmt, text, name, pseudo or "", schema, offsets)
+            skipped = foreign.Skipped()
+            records = jsonl_objects(text, name) if fmt == "article" else foreign.read_records(
+                fmt, text, name, pseudo or "", schema, offsets, skipped, users)
             with transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
                 result = import_annotations.import_records(db.session, p, records, name, on_duplicate)  # type: ignore[arg-type]
             total.merge(result)
+            incomplete += bool(skipped or result.skipped)
             click.echo(f"{name}: {result.summary()}", err=True)
+            if result.users_created:
+                click.echo(f"{name}: new annotator(s): {', '.join(result.users_created)}", err=True)
+            for line in result.annotator_lines() + skipped.lines():
+                click.echo(f"{name}: {line}", err=True)
         except IngestError as exc:
             rejected += 1
             click.echo(str(exc), err=True)
     click.echo(f"imported into {p.name}: {total.summary()}; {rejected} file(s) rejected")
     if rejected:
+        sys.exit(1)
+    if strict and incomplete:
+        click.echo(f"--strict: {incomplete} file(s) had skipped items (listed above)", err=True)
         sys.exit(1)
 
 

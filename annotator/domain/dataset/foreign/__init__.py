@@ -12,18 +12,22 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from annotator.domain.dataset.foreign.doccano import doccano_records
-from annotator.domain.dataset.foreign.label_studio import label_studio_records
+from annotator.domain.dataset.foreign.label_studio import label_studio_records, users_map
+from annotator.domain.dataset.foreign.report import Skipped
 
 FORMATS = ("article", "label-studio", "doccano")  # "article": this tool's own format, read by import_annotations itself
 OFFSETS = ("auto", "utf16", "code-points")
 
-__all__ = ["FORMATS", "OFFSETS", "doccano_records", "label_studio_records", "read_records"]
+__all__ = ["FORMATS", "OFFSETS", "Skipped", "doccano_records", "label_studio_records", "read_records", "users_map"]
 
 
-def read_records(fmt: str, text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto") -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line, article-format record) of another tool's file, its annotations as `annotator`'s."""
+def read_records(
+    fmt: str, text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto", skipped: Skipped | None = None,
+    users: dict[str, str] | None = None,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, article-format record) of another tool's file, its annotations as `annotator`'s; what is left out goes to `skipped`."""
     if fmt == "label-studio":
-        return label_studio_records(text, file, annotator, schema, offsets)
+        return label_studio_records(text, file, annotator, schema, offsets, skipped, users)
     if fmt == "doccano":
-        return doccano_records(text, file, annotator, schema, offsets)
+        return doccano_records(text, file, annotator, schema, offsets, skipped)
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS[1:])})")

@@ -1,67 +1,77 @@
 """doccano's JSONL export as article-format records.
 
 One article per line: ``{"text", "label": [[start, end, "LABEL"], ...]}`` (a
-string label such as ``"label": ["CFS"]`` labels every sentence, as does each
-of ``cats``), or the ``entities`` / ``relations`` variant with
+string label such as ``"label": ["CFS"]``, and each of ``cats``, is a document
+class: skipped and reported, never copied onto every sentence), or the ``entities`` / ``relations`` variant with
 ``start_offset`` / ``end_offset``.  doccano's exports carry no span text to
-check offsets against; they are taken as code points (its Python back end
-counts them) unless ``offsets="utf16"``.
+check offsets against and do not say how they count: doccano 1.8.4's editor
+stores UTF-16 code units (an emoji counts 2; tests/data/foreign/README.md), so
+they are read as UTF-16 and converted to code points unless
+``offsets="code-points"``.
 """
 from __future__ import annotations
 
 from typing import Any, Iterator
 
-from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, external_id
+from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, document_class, external_id
+from annotator.domain.dataset.foreign.report import Skipped
+from annotator.domain.dataset.foreign.sniff import looks_like
 from annotator.domain.dataset.ingest import IngestError, jsonl_objects
 
 _NOT_META = ("id", "text", "data", "label", "labels", "entities", "relations", "cats", "title")
 
 
 def doccano_records(
-    text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto"
+    text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto", skipped: Skipped | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Article-format records from a doccano JSONL export."""
     for line, obj in jsonl_objects(text, file):
         try:
-            yield line, _line(obj, line, file, annotator, offsets)
+            yield line, _line(obj, line, file, annotator, offsets, skipped if skipped is not None else Skipped())
         except Bad as exc:
             raise IngestError(file, line, str(exc)) from None
 
 
-def _line(obj: Any, line: int, file: str, annotator: str, offsets: str) -> dict[str, Any]:
+def _line(obj: Any, line: int, file: str, annotator: str, offsets: str, skipped: Skipped) -> dict[str, Any]:
     """One line as an article-format record."""
+    hint = looks_like(obj[0] if isinstance(obj, list) and obj else obj)  # a Label Studio export is one JSON array
     if not isinstance(obj, dict):
-        raise Bad("expected a JSON object")
+        raise Bad(f"expected a JSON object; this looks like {hint}" if hint else "expected a JSON object")
+    if hint and "doccano" not in hint:
+        raise Bad(f"this looks like {hint}")
     text = obj.get("text", obj.get("data"))
     if not isinstance(text, str):
         raise Bad("missing 'text'")
     article_id = external_id(obj.get("id"), file, line)
-    reader = Offsets(text, offsets, "code-points")
-    spans, labels = _labels(obj, text, reader, annotator, article_id)
+    reader = Offsets(text, offsets, "utf16")
+    spans, classes = _labels(obj, reader, annotator, article_id)
     by_entity = _entities(obj, reader, annotator, article_id)
     spans += by_entity.values()
     relations = _relations(obj, by_entity, annotator, article_id)
-    for category in obj.get("cats") or []:
-        if not isinstance(category, str):
-            raise Bad("'cats' must be a list of label names")
-        labels.append({"label": category, "_covers": [0, len(text)]})
+    cats = obj.get("cats") or []
+    if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
+        raise Bad("'cats' must be a list of label names")
+    for name, values in (("label", classes), ("cats", cats)):
+        if values:  # a document class: never copied onto every sentence
+            skipped.add(annotator, document_class(name), len(values))
     meta = {k: v for k, v in obj.items() if k not in _NOT_META}
-    return article_record(article_id, obj.get("title"), text, meta, annotator, labels, spans, relations)
+    block = {"annotator": annotator, "labels": [], "spans": spans, "relations": relations}
+    return article_record(article_id, obj.get("title"), text, meta, [block])
 
 
-def _labels(obj: dict[str, Any], text: str, reader: Offsets, annotator: str, article_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(spans, sentence labels) of ``label``: [start, end, "LABEL"] items are spans, a bare name labels every sentence."""
+def _labels(obj: dict[str, Any], reader: Offsets, annotator: str, article_id: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """(spans, document classes) of ``label``: [start, end, "LABEL"] items are spans, a bare name is a document class."""
     raw_labels = obj.get("label", obj.get("labels", []))
     if raw_labels is None:
         raw_labels = []
     if not isinstance(raw_labels, list):
         raise Bad("'label' must be a list")
     spans: list[dict[str, Any]] = []
-    labels: list[dict[str, Any]] = []
+    labels: list[str] = []
     for i, item in enumerate(raw_labels):
         where = f"label[{i}]"
         if isinstance(item, str):
-            labels.append({"label": item, "_covers": [0, len(text)]})
+            labels.append(item)
         elif isinstance(item, list) and len(item) == 3 and isinstance(item[2], str):
             start, end = reader.read(item[0], item[1], None, where)
             spans.append({"id": derived_uid(annotator, article_id, f"label\x00{i}"), "label": item[2], "start": start, "end": end})
@@ -78,8 +88,10 @@ def _entities(obj: dict[str, Any], reader: Offsets, annotator: str, article_id: 
     by_entity: dict[str, dict[str, Any]] = {}
     for i, entity in enumerate(entities):
         where = f"entities[{i}]"
+        if isinstance(entity, list) and len(entity) == 3 and isinstance(entity[2], str):  # intent detection: [start, end, "LABEL"]
+            entity = {"start_offset": entity[0], "end_offset": entity[1], "label": entity[2]}
         if not isinstance(entity, dict) or not isinstance(entity.get("label"), str):
-            raise Bad(f"{where} must be an object with label, start_offset, end_offset")
+            raise Bad(f"{where} must be [start, end, \"LABEL\"] or an object with label, start_offset, end_offset")
         start, end = reader.read(entity.get("start_offset"), entity.get("end_offset"), None, where)
         key = str(entity.get("id", f"#{i}"))
         if key in by_entity:

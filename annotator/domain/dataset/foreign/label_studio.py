@@ -1,10 +1,11 @@
 """Label Studio's JSON export (a list of tasks, or one task per JSONL line) as article-format records.
 
 Every task is an article (``data.text``; the id from ``data.id``, else the
-task id); results of the first annotation that was not cancelled (else the
-first prediction) become the pseudo-annotator's annotations: ``labels`` ->
-spans (one per label), ``choices`` -> a sentence label for every sentence the
-region covers (a choice without a region covers the whole text), ``relation``
+task id); every annotation that was not cancelled becomes its author's
+(``completed_by``, mapped by --users; cancelled ones and predictions are
+counted as skipped): ``labels`` ->
+spans (one per label), ``choices`` over a region -> a sentence label for every sentence the
+region covers (a choice without a region is a document class: skipped, reported), ``relation``
 -> relations (type from ``labels``, else the one type the schema allows
 between the two span labels; ``direction: left`` is reversed).  Region offsets
 are read as regions.py says (``auto``: checked against each region's text).
@@ -15,16 +16,22 @@ import json
 from typing import Any, Iterator
 
 from annotator.domain import labelschema
-from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, external_id
+from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, document_class, external_id
+from annotator.domain.dataset.foreign.report import Skipped
+from annotator.domain.dataset.foreign.sniff import csv_hint, looks_like
 from annotator.domain.dataset.ingest import IngestError, jsonl_objects
 from annotator.stats import strict_json
 
 
 def label_studio_records(
-    text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto"
+    text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto", skipped: Skipped | None = None,
+    users: dict[str, str] | None = None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Article-format records from a Label Studio JSON (or JSONL) export."""
+    """Article-format records from a Label Studio JSON (or JSONL) export; `annotator` names annotations without completed_by."""
     stripped = text.lstrip()
+    hint = csv_hint(text)
+    if hint:
+        raise IngestError(file, 1, f"this is {hint}")
     items: Iterator[tuple[int, Any]]
     if stripped.startswith("["):
         items = json_array_objects(text, file)
@@ -35,9 +42,20 @@ def label_studio_records(
             items = jsonl_objects(text, file)
     for n, (line, task) in enumerate(items, start=1):
         try:
-            yield line, _task(task, n, file, annotator, schema, offsets)
+            yield line, _task(task, n, file, annotator, schema, offsets, skipped if skipped is not None else Skipped(), users or {})
         except Bad as exc:
             raise IngestError(file, line, str(exc)) from None
+
+
+def users_map(text: str, file: str) -> dict[str, str]:
+    """A --users file: a JSON object mapping Label Studio user ids or e-mails to user names."""
+    try:
+        users = strict_json.loads(text)
+    except ValueError as exc:
+        raise IngestError(file, None, f"invalid JSON: {exc}") from None
+    if not isinstance(users, dict) or not all(isinstance(v, str) and v for v in users.values()):
+        raise IngestError(file, None, 'expected a JSON object of Label Studio ids or e-mails to names, like {"1": "amira", "amira@example.org": "amira"}')
+    return users
 
 
 def json_array_objects(text: str, file: str) -> Iterator[tuple[int, Any]]:
@@ -85,19 +103,73 @@ def json_array_objects(text: str, file: str) -> Iterator[tuple[int, Any]]:
         raise IngestError(file, line_at(pos), "expected ',' or ']' in the JSON array")
 
 
-def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], offsets: str) -> dict[str, Any]:
-    """One task (the n-th of the file) as an article-format record."""
+def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], offsets: str, skipped: Skipped, users: dict[str, str]) -> dict[str, Any]:
+    """One task (the n-th of the file) as an article-format record: one block per annotator."""
     data, text = _task_data(task)
     article_id = external_id(data.get("id", task.get("id")), file, n)
     meta = {k: v for k, v in data.items() if k not in ("text", "id", "title")}
+    task_meta = task.get("meta")
+    if isinstance(task_meta, dict):
+        meta.update({k: v for k, v in task_meta.items() if k not in meta})
     if "id" in task and "id" in data:
         meta["label_studio_id"] = task["id"]
     reader = Offsets(text, offsets, "auto")
+    blocks = []
+    for k, entry in enumerate(_entries(task, "annotations") or _entries(task, "completions")):
+        name = annotator_name(entry.get("completed_by"), users, annotator, f"annotations[{k}]")
+        if entry.get("was_cancelled"):
+            skipped.add(name, "cancelled annotation")
+            continue
+        blocks.append(_block(entry, name, reader, schema, article_id, skipped))
+    record = article_record(article_id, data.get("title"), text, meta, blocks)
+    predictions = _entries(task, "predictions", objects_only=False)
+    ids_only = sum(not isinstance(p, dict) for p in predictions)
+    if ids_only:
+        skipped.add("predictions", "prediction(s) are ids only: export with the snapshot API to include them", ids_only)
+    suggestions = [_suggestion(p, k, reader, schema, article_id, skipped) for k, p in enumerate(predictions) if isinstance(p, dict)]
+    if suggestions:
+        record["suggestions"] = suggestions
+    return record
+
+
+def _suggestion(prediction: dict[str, Any], k: int, reader: Offsets, schema: dict[str, Any], article_id: str, skipped: Skipped) -> dict[str, Any]:
+    """A full prediction as a suggester's proposal (never a human annotation): model_version names it, its score scores every item."""
+    suggester = prediction.get("model_version") if isinstance(prediction.get("model_version"), str) and prediction.get("model_version") else "label-studio"
+    score = prediction.get("score")
+    score = float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else 1.0
+    block = _block(prediction, suggester, reader, schema, article_id, skipped)
+    return {
+        "suggester": suggester,
+        "score": score,
+        "spans": [[span["id"], span["label"], span["start"], span["end"]] for span in block["spans"]],
+        "relations": [[rel["type"], rel["from"], rel["to"]] for rel in block["relations"]],
+    }
+
+
+def annotator_name(completed_by: Any, users: dict[str, str], default: str, where: str) -> str:
+    """Whose annotation: --users maps a Label Studio id or e-mail to a name; an unmapped id is ls-user-ID."""
+    if isinstance(completed_by, dict):
+        email, user_id = completed_by.get("email"), completed_by.get("id")
+        if isinstance(email, str) and email in users:
+            return users[email]
+        completed_by = user_id
+    if isinstance(completed_by, int) and not isinstance(completed_by, bool):
+        return users.get(str(completed_by), f"ls-user-{completed_by}")
+    if default:
+        return default
+    raise Bad(f"{where} has no completed_by: say --as NAME for annotations without an annotator")
+
+
+def _block(entry: dict[str, Any], name: str, reader: Offsets, schema: dict[str, Any], article_id: str, skipped: Skipped) -> dict[str, Any]:
+    """One annotation's results as `name`'s labels, spans and relations."""
     spans: list[dict[str, Any]] = []
     labels: list[dict[str, Any]] = []
     region_spans: dict[str, list[dict[str, Any]]] = {}  # region id -> its spans, for the relations
     pending: list[tuple[int, dict[str, Any]]] = []  # relations, read once every region is known
-    for i, result in enumerate(_results(task)):
+    results = entry.get("result") or []
+    if not isinstance(results, list):
+        raise Bad("'annotations[].result' must be a list")
+    for i, result in enumerate(results):
         where = f"result[{i}]"
         if not isinstance(result, dict):
             raise Bad(f"{where} must be an object")
@@ -110,16 +182,31 @@ def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], 
             raise Bad(f"{where} ({kind}) has no 'value' object")
         if kind == "labels":
             region = str(result.get("id", f"#{i}"))
-            region_spans[region] = _region_spans(value, region, where, reader, annotator, article_id)
+            region_spans[region] = _region_spans(value, region, where, reader, name, article_id)
             spans += region_spans[region]
         elif kind == "choices":
-            labels.append(_choice(value, where, reader, len(text)))
+            label = _choice(result, value, where, reader)
+            if label is None:
+                skipped.add(name, document_class(str(result.get("from_name", "choices"))))
+            else:
+                labels.append({**label, **_label_details(entry)})
         else:
             raise Bad(f"{where}: result type {kind!r} is not imported (use labels, choices or relation)")
     relations = [
-        relation for i, result in pending for relation in _relations(result, f"result[{i}]", region_spans, schema, annotator, article_id)
+        relation for i, result in pending for relation in _relations(result, f"result[{i}]", region_spans, schema, name, article_id)
     ]
-    return article_record(article_id, data.get("title"), text, meta, annotator, labels, spans, relations)
+    return {"annotator": name, "labels": labels, "spans": spans, "relations": relations}
+
+
+def _label_details(entry: dict[str, Any]) -> dict[str, Any]:
+    """The annotation's lead_time (seconds) and updated_at, which a label keeps."""
+    out: dict[str, Any] = {}
+    lead_time = entry.get("lead_time")
+    if isinstance(lead_time, (int, float)) and not isinstance(lead_time, bool) and lead_time >= 0:
+        out["seconds"] = lead_time
+    if isinstance(entry.get("updated_at"), str):
+        out["updated_at"] = entry["updated_at"]
+    return out
 
 
 def _task_data(task: Any) -> tuple[dict[str, Any], str]:
@@ -128,7 +215,8 @@ def _task_data(task: Any) -> tuple[dict[str, Any], str]:
         raise Bad("a Label Studio task must be an object")
     data = task.get("data")
     if not isinstance(data, dict):
-        raise Bad("the task has no 'data' object")
+        hint = looks_like(task)
+        raise Bad(f"the task has no 'data' object: this looks like {hint}" if hint else "the task has no 'data' object")
     text = data.get("text")
     if not isinstance(text, str):
         keys = ", ".join(sorted(map(str, data))) or "none"
@@ -136,19 +224,14 @@ def _task_data(task: Any) -> tuple[dict[str, Any], str]:
     return data, text
 
 
-def _results(task: dict[str, Any]) -> list[Any]:
-    """The first annotation not cancelled, else the first prediction; [] when neither."""
-    for key in ("annotations", "completions", "predictions"):
-        entries = task.get(key) or []
-        if not isinstance(entries, list):
-            raise Bad(f"'{key}' must be a list")
-        for entry in entries:
-            if isinstance(entry, dict) and not entry.get("was_cancelled"):
-                result = entry.get("result") or []
-                if not isinstance(result, list):
-                    raise Bad(f"'{key}[].result' must be a list")
-                return result
-    return []
+def _entries(task: dict[str, Any], key: str, objects_only: bool = True) -> list[Any]:
+    """The task's annotations (or completions, or predictions): a list, of objects unless ids are allowed."""
+    entries = task.get(key) or []
+    if not isinstance(entries, list):
+        raise Bad(f"'{key}' must be a list")
+    if objects_only and not all(isinstance(e, dict) for e in entries):
+        raise Bad(f"'{key}' must be a list of objects")
+    return entries
 
 
 def _region_spans(value: dict[str, Any], region: str, where: str, reader: Offsets, annotator: str, article_id: str) -> list[dict[str, Any]]:
@@ -163,16 +246,21 @@ def _region_spans(value: dict[str, Any], region: str, where: str, reader: Offset
     ]
 
 
-def _choice(value: dict[str, Any], where: str, reader: Offsets, length: int) -> dict[str, Any]:
-    """A ``choices`` result: a sentence label for the sentences its region (else the whole text) covers."""
+def _choice(result: dict[str, Any], value: dict[str, Any], where: str, reader: Offsets) -> dict[str, Any] | None:
+    """A ``choices`` result over a region: a sentence label for the sentences it covers.
+
+    A choice with no region is a document class: None (the caller reports it
+    skipped), since copying it onto every sentence would count one decision many times.
+    """
     choices = value.get("choices")
     if not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], str):
-        raise Bad(f"{where}: value.choices must name exactly one sentence label")
-    if value.get("start") is not None or value.get("end") is not None:
-        covers = list(reader.read(value.get("start"), value.get("end"), value.get("text"), where))
-    else:
-        covers = [0, length]
-    return {"label": choices[0], "_covers": covers}
+        raise Bad(
+            f"{where}: value.choices must name exactly one sentence label; a multiple-choice class "
+            f"({result.get('from_name', 'choices')}) cannot be stored: the schema has no multi-label article-level labels"
+        )
+    if value.get("start") is None and value.get("end") is None:
+        return None
+    return {"label": choices[0], "_covers": list(reader.read(value.get("start"), value.get("end"), value.get("text"), where))}
 
 
 def _relations(

@@ -95,6 +95,11 @@ class Offsets:
         raise Bad(f"{where}: text {clip(given)} matches neither UTF-16 nor code-point offsets {start}-{end}")
 
 
+def document_class(name: str) -> str:
+    """The reason a document-level class is skipped (no article-level labels in the schema yet)."""
+    return f"document class {name!r}: the schema has no article-level labels"
+
+
 def clip(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -110,15 +115,6 @@ def external_id(raw_id: Any, file: str, n: int) -> str:
     return str(raw_id) if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else f"{Path(file).stem}-{n}"
 
 
-def article_record(
-    external_id: str, title: Any, text: str, meta: dict[str, Any], annotator: str,
-    labels: list[dict[str, Any]], spans: list[dict[str, Any]], relations: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """The article-format record (import_annotations reads it): one pseudo-annotator's labels, spans and relations."""
-    return {
-        "id": external_id,
-        "title": title if isinstance(title, str) else "",
-        "text": text,
-        "meta": meta,
-        "annotations": [{"annotator": annotator, "labels": labels, "spans": spans, "relations": relations}],
-    }
+def article_record(external_id: str, title: Any, text: str, meta: dict[str, Any], blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The article-format record (import_annotations reads it): each annotator's {annotator, labels, spans, relations}."""
+    return {"id": external_id, "title": title if isinstance(title, str) else "", "text": text, "meta": meta, "annotations": blocks}

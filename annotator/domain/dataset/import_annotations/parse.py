@@ -8,18 +8,20 @@ text, its sentences, duplicates) it checks there.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from annotator.db.models import GOLD_PROVENANCE, new_uid
 from annotator.domain import accounts
 from annotator.domain.annotations import AnnotationError, check_label, check_relation, check_span
+from annotator.domain.dataset.foreign.sniff import looks_like
 from annotator.domain.dataset.ingest import _unstorable
+from annotator.domain.suggestions import Proposal
 
 MAX_ID = 255
 MAX_UID = 64
-_RECORD_KEYS = {"id", "title", "text", "meta", "sentences", "annotations", "gold"}
+_RECORD_KEYS = {"id", "title", "text", "meta", "sentences", "annotations", "gold", "suggestions"}
 _ANNOTATION_KEYS = {"annotator", "labels", "spans", "relations"}
 _LABEL_KEYS = {"sentence", "label", "seconds", "guidelines_version", "updated_at", "needs_review", "_covers"}
 _SPAN_KEYS = {"id", "label", "start", "end", "text"}
@@ -89,10 +91,14 @@ class Record:
     sentences: list[tuple[int, int]] | None
     blocks: list[Block]
     gold: Block | None
+    suggestions: list[Proposal] = field(default_factory=list)
 
 
 def parse_record(obj: Any, schema: dict[str, Any]) -> Record:
     """Check one article-format record against the label schema; raise Bad with the reason."""
+    hint = looks_like(obj)
+    if hint and "article format" not in hint and isinstance(obj, dict) and set(obj) - _RECORD_KEYS:
+        raise Bad(f"this looks like {hint}")
     obj = _object(obj, "a record", _RECORD_KEYS)
     external_id = _external_id(obj.get("id"))
     text = _text(obj.get("text"))
@@ -107,7 +113,22 @@ def parse_record(obj: Any, schema: dict[str, Any]) -> Record:
     if obj.get("gold") is not None:
         item = _object(obj["gold"], "gold", _GOLD_KEYS)
         gold = _parse_block(item, "gold", schema, text, {}, set(), "", gold=True)
-    return Record(0, external_id, title, text, meta, sentences, blocks, gold)
+    return Record(0, external_id, title, text, meta, sentences, blocks, gold, _suggestions(obj.get("suggestions") or []))
+
+
+def _suggestions(raw: Any) -> list[Proposal]:
+    """A foreign reader's predictions ({suggester, score, spans: [[key, label, start, end]], relations: [[type, from, to]]})."""
+    try:
+        return [
+            Proposal(
+                item["suggester"], "", [],
+                [(str(key), str(label), int(start), int(end), float(item["score"])) for key, label, start, end in item["spans"]],
+                [(str(kind), str(a), str(b), float(item["score"])) for kind, a, b in item["relations"]],
+            )
+            for item in raw
+        ]
+    except (KeyError, TypeError, ValueError):
+        raise Bad("suggestions must be [{suggester, score, spans: [[key, label, start, end]], relations: [[type, from, to]]}]") from None
 
 
 def _external_id(raw_id: Any) -> str:

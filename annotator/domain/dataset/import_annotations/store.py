@@ -25,6 +25,7 @@ from annotator.db.models import (
     User,
     utcnow,
 )
+from annotator.domain import suggestions
 from annotator.domain.dataset.articles import sha256
 from annotator.domain.dataset.import_annotations.parse import Bad, Block, Label, Record
 from annotator.stats.segment import segment
@@ -46,11 +47,34 @@ class ImportResult:
     gold_relations: int = 0
     skipped: int = 0  # annotator blocks (or gold) left alone by --on-duplicate skip
     replaced: int = 0
+    # annotator -> [labels, spans, relations, blocks skipped as duplicates], for the per-annotator summary
+    by_annotator: dict[str, list[int]] = field(default_factory=dict)
+    by_suggester: dict[str, int] = field(default_factory=dict)  # suggester -> spans and relations proposed
+
+    def count(self, annotator: str, labels: int = 0, spans: int = 0, relations: int = 0, skipped: int = 0) -> None:
+        row = self.by_annotator.setdefault(annotator, [0, 0, 0, 0])
+        for i, n in enumerate((labels, spans, relations, skipped)):
+            row[i] += n
 
     def merge(self, other: "ImportResult") -> None:
         for name in self.__dataclass_fields__:
-            value = getattr(other, name)
-            setattr(self, name, getattr(self, name) + value)
+            if name == "by_annotator":
+                for annotator, row in other.by_annotator.items():
+                    self.count(annotator, *row)
+                continue
+            if name == "by_suggester":
+                for suggester, n in other.by_suggester.items():
+                    self.by_suggester[suggester] = self.by_suggester.get(suggester, 0) + n
+                continue
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def annotator_lines(self) -> list[str]:
+        """One line per annotator: what was imported, and what was left as a duplicate."""
+        lines = []
+        for name, (labels, spans, relations, skipped) in sorted(self.by_annotator.items()):
+            line = f"{name}: {labels} label(s), {spans} span(s), {relations} relation(s)"
+            lines.append(line + (f"; {skipped} article(s) skipped: already annotated (--on-duplicate skip)" if skipped else ""))
+        return lines + [f"{name} (a prediction, not an annotator): {n} suggestion(s)" for name, n in sorted(self.by_suggester.items())]
 
     def summary(self) -> str:
         return (
@@ -119,6 +143,8 @@ def check_against_database(
         result.gold_labels += len(gold.labels)
         result.gold_spans += len(gold.spans)
         result.gold_relations += len(gold.relations)
+    for proposal in record.suggestions:
+        result.by_suggester[proposal.suggester] = result.by_suggester.get(proposal.suggester, 0) + len(proposal.spans) + len(proposal.relations)
     stored_blocks = [block for _, block in blocks]
     audit = {
         "file": file,
@@ -187,6 +213,7 @@ def _annotator_blocks(
                 raise Bad(f"annotator {block.annotator!r} already has annotations on article {record.external_id!r} (use --on-duplicate skip or replace)")
             if on_duplicate == "skip":
                 result.skipped += 1
+                result.count(block.annotator, skipped=1)
                 continue
             _delete_annotations(session, article_id, sentence_ids, user_id)
             kept_uids = {uid: name for uid, name in kept_uids.items() if name != block.annotator}
@@ -200,6 +227,7 @@ def _annotator_blocks(
         result.labels += len(block.labels)
         result.spans += len(block.spans)
         result.relations += len(block.relations)
+        result.count(block.annotator, len(block.labels), len(block.spans), len(block.relations))
     return blocks
 
 
@@ -299,6 +327,7 @@ def flush(session: Session, project: Project, pending: list[Pending], actor_id: 
     _insert_articles(conn, project.id, [p for p in pending if p.article_id is None], now)
     _insert_annotations(conn, project.guidelines_version, pending, now)
     _insert_gold(conn, pending, now)
+    _store_suggestions(session, project.label_schema, pending)
     # One audit entry per article, the shape annotations.audit() writes, inserted together.
     conn.execute(
         insert(AuditEntry.__table__),
@@ -308,6 +337,14 @@ def flush(session: Session, project: Project, pending: list[Pending], actor_id: 
             for p in pending
         ],
     )
+
+
+def _store_suggestions(session: Session, schema: dict[str, Any], pending: list[Pending]) -> None:
+    """Predictions become suggestions (domain/suggestions.py), one suggester's rows per article."""
+    for p in pending:
+        for proposal in p.record.suggestions:
+            rows = suggestions.rows_for(proposal, p.article_id, len(p.record.text), schema, p.sentence_ids or [])
+            suggestions.store_many(session, proposal.suggester, {p.article_id: rows})
 
 
 def _insert_articles(conn: Any, project_id: int, new: list[Pending], now: Any) -> None:

@@ -1,0 +1,33 @@
+"""What a foreign reader left out, by annotator and reason, for the import summary.
+
+A reader keeps going past what cannot be stored (a cancelled annotation, a
+document class the schema has no place for) instead of refusing the file, so
+the person importing must be told: the CLI prints these lines, and --strict
+fails on them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Skipped:
+    """Counts of skipped items by (annotator, reason), plus file-wide notes."""
+
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, annotator: str, reason: str, n: int = 1) -> None:
+        key = (annotator, reason)
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
+
+    def __bool__(self) -> bool:
+        return bool(self.counts or self.notes)
+
+    def lines(self) -> list[str]:
+        """One line per annotator and reason, then the notes."""
+        return [f"skipped for {who}: {n} {reason}" for (who, reason), n in sorted(self.counts.items())] + list(self.notes)

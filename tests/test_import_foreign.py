@@ -1,0 +1,179 @@
+"""import-annotations with real Label Studio 1.23.2 and doccano 1.8.4 exports (tests/data/foreign/README.md)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from annotator.db import db
+from annotator.db.models import Annotation, Article, Relation, Span, Suggestion, User
+
+FOREIGN = Path(__file__).parent / "data" / "foreign"
+
+
+def imported(runner, *args: str) -> str:
+    result = runner.invoke(args=["import-annotations", "p", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def spans_by_user(app) -> dict[str, list[tuple[str, str, str]]]:
+    """user name -> sorted (article external id, label, covered text)."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(User.name, Article.external_id, Span.label, Article.text, Span.start, Span.end)
+            .join(Span, Span.user_id == User.id).join(Article, Span.article_id == Article.id)
+        ).all()
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for name, article, label, text, start, end in rows:
+        out.setdefault(name, []).append((article, label, text[start:end]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def spans_by_article_id(app) -> dict[str, list[tuple[str, str, str]]]:
+    """user name -> sorted (the article's meta article_id, label, covered text)."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(User.name, Article.meta, Span.label, Article.text, Span.start, Span.end)
+            .join(Span, Span.user_id == User.id).join(Article, Span.article_id == Article.id)
+        ).all()
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for name, meta, label, text, start, end in rows:
+        out.setdefault(name, []).append((meta["article_id"], label, text[start:end]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def ls_spans(file: str, user_id: int, key: str = "") -> list[tuple[str, str, str]]:
+    """The peer's spans: (task id, label, value.text) of one Label Studio user's non-cancelled annotations."""
+    out = []
+    for task in json.loads((FOREIGN / file).read_text(encoding="utf-8")):
+        for a in task["annotations"]:
+            who = a["completed_by"]["id"] if isinstance(a["completed_by"], dict) else a["completed_by"]
+            if who == user_id and not a["was_cancelled"]:
+                article = task["data"][key] if key else str(task["id"])
+                out += [(article, r["value"]["labels"][0], r["value"]["text"]) for r in a["result"] if r["type"] == "labels"]
+    return sorted(out)
+
+
+def test_document_classes_are_skipped_and_counted_not_copied(app, runner):
+    runner.invoke(args=["projects", "create", "p"])
+    output = imported(runner, str(FOREIGN / "doccano_classes.jsonl"), "--format", "doccano", "--as", "amira")
+    assert "skipped for amira: 3 document class 'label': the schema has no article-level labels" in output
+    with app.app_context():
+        assert db.session.scalar(select(Article.id).limit(1)) is not None
+        assert db.session.scalars(select(Annotation.id)).all() == []
+
+
+def test_label_studio_every_annotation_under_its_own_annotator(app, runner):
+    runner.invoke(args=["projects", "create", "p"])
+    output = imported(runner, str(FOREIGN / "ls_json.json"), "--format", "label-studio", "--users", str(FOREIGN / "ls_users.json"))
+    spans = spans_by_user(app)
+    assert sorted(spans) == ["amira", "tomas"]  # lena's only annotation was cancelled
+    assert spans["amira"] == ls_spans("ls_json.json", 1) and len(spans["amira"]) == 17
+    assert spans["tomas"] == ls_spans("ls_json.json", 2) and len(spans["tomas"]) == 14
+    assert "skipped for lena: 1 cancelled annotation" in output
+    assert "new annotator(s): amira, tomas" in output
+    with app.app_context():
+        users = {u.name: u for u in db.session.scalars(select(User))}
+        assert users["amira"].role == "annotator" and not users["amira"].active and "lena" not in users
+        meta = db.session.scalar(select(Article.meta).where(Article.external_id == "1"))
+    assert meta == {"article_id": "harbour-fees", "section": "economy", "batch": "pilot-1", "desk": "city"}
+
+
+def test_label_studio_unmapped_users_and_annotations_without_completed_by(app, runner, tmp_path):
+    runner.invoke(args=["projects", "create", "p"])
+    imported(runner, str(FOREIGN / "ls_snapshot.json"), "--format", "label-studio")  # completed_by objects, no --users
+    spans = spans_by_user(app)
+    assert sorted(spans) == ["ls-user-1", "ls-user-2"]
+    assert spans["ls-user-1"] == ls_spans("ls_snapshot.json", 1)
+    tasks = json.loads((FOREIGN / "ls_json.json").read_text(encoding="utf-8"))
+    for task in tasks:
+        task["data"]["id"] = f"anon-{task['id']}"
+        task["annotations"] = [{k: v for k, v in a.items() if k != "completed_by"} for a in task["annotations"] if a["completed_by"] == 1]
+    path = tmp_path / "anon.json"
+    path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "p", str(path), "--format", "label-studio"])
+    assert result.exit_code == 1 and f"{path}:1: annotations[0] has no completed_by: say --as NAME" in result.output, result.output
+    imported(runner, str(path), "--format", "label-studio", "--as", "legacy")
+    assert len(spans_by_user(app)["legacy"]) == 17
+
+
+@pytest.mark.parametrize("stem, relations", [("doccano_seq_rel", 6 + 5), ("doccano_intent", 0)])  # entities as objects with relations; as lists
+def test_doccano_utf16_offsets_land_on_the_peer_spans(app, runner, stem, relations):
+    runner.invoke(args=["projects", "create", "p"])
+    for suffix, name in (("", "amira"), ("_tomas", "tomas")):
+        imported(runner, str(FOREIGN / f"{stem}{suffix}.jsonl"), "--format", "doccano", "--as", name)
+    spans = spans_by_article_id(app)
+    # 11 of amira's 17 spans and 8 of tomas's 14 follow an emoji: read as code points they would be a character late
+    assert spans["amira"] == ls_spans("ls_json.json", 1, "article_id") and len(spans["amira"]) == 17
+    assert spans["tomas"] == ls_spans("ls_json.json", 2, "article_id") and len(spans["tomas"]) == 14
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Relation)) == relations
+
+
+def test_doccano_code_points_override(app, runner):
+    runner.invoke(args=["projects", "create", "p"])
+    path = str(FOREIGN / "doccano_seq_rel.jsonl")
+    result = runner.invoke(args=["import-annotations", "p", path, "--format", "doccano", "--as", "amira", "--offsets", "code-points"])
+    # read as code points the harbour-fees quote at the end runs one past the text (the emoji counted 2)
+    assert result.exit_code == 1 and f"{path}:1: entities[5]: offsets 247-273 (code-points) are outside the text" in result.output
+
+
+def test_summary_per_annotator_and_strict(app, runner):
+    runner.invoke(args=["projects", "create", "p"])
+    args = ["import-annotations", "p", str(FOREIGN / "ls_json.json"), "--format", "label-studio", "--users", str(FOREIGN / "ls_users.json")]
+    result = runner.invoke(args=[*args, "--strict"])
+    assert result.exit_code == 1 and "--strict: 1 file(s) had skipped items" in result.output, result.output
+    for line in (
+        "amira: 0 label(s), 17 span(s), 6 relation(s)",
+        "tomas: 0 label(s), 14 span(s), 5 relation(s)",
+        "skipped for amira: 3 document class 'stance': the schema has no article-level labels",
+        "skipped for tomas: 3 document class 'stance': the schema has no article-level labels",
+        "skipped for lena: 1 cancelled annotation",
+    ):
+        assert line in result.output, result.output
+    assert len(spans_by_user(app)["amira"]) == 17  # --strict reports, it does not undo the import
+    result = runner.invoke(args=[*args, "--on-duplicate", "skip"])
+    assert result.exit_code == 0 and "amira: 0 label(s), 0 span(s), 0 relation(s); 3 article(s) skipped: already annotated" in result.output
+    result = runner.invoke(args=["import-annotations", "p", str(FOREIGN / "doccano_seq_rel.jsonl"), "--format", "doccano", "--as", "amira", "--strict"])
+    assert result.exit_code == 0 and "amira: 0 label(s), 17 span(s), 6 relation(s)" in result.output, result.output
+
+
+def test_label_studio_predictions_become_suggestions(app, runner):
+    runner.invoke(args=["projects", "create", "p"])
+    users = str(FOREIGN / "ls_users.json")
+    output = imported(runner, str(FOREIGN / "ls_json.json"), "--format", "label-studio", "--users", users)
+    assert "skipped for predictions: 1 prediction(s) are ids only: export with the snapshot API to include them" in output
+    runner.invoke(args=["projects", "create", "q"])
+    result = runner.invoke(args=["import-annotations", "q", str(FOREIGN / "ls_snapshot.json"), "--format", "label-studio", "--users", users])
+    assert result.exit_code == 0 and "rules-v1 (a prediction, not an annotator): 4 suggestion(s)" in result.output, result.output
+    with app.app_context():
+        rows = db.session.execute(select(Suggestion.suggester, Suggestion.kind, Suggestion.label, Suggestion.score, Article.text,
+                                         Suggestion.start, Suggestion.end).join(Article, Suggestion.article_id == Article.id)).all()
+        assert "rules-v1" not in {u.name for u in db.session.scalars(select(User))}  # never a human annotator
+    assert {(r.suggester, r.score) for r in rows} == {("rules-v1", 0.87)}
+    assert sorted((r.label, r.text[r.start:r.end]) for r in rows if r.kind == "span") == [
+        ("CUE", "said"), ("QUOTE", "“We cannot keep the quays open on last year’s budget,”"), ("SOURCE", "Marta Quintero")]
+    assert [r.label for r in rows if r.kind == "relation"] == ["attributed_to"]
+
+
+@pytest.mark.parametrize(
+    "file, fmt, line, message",
+    [
+        ("ls.csv", "label-studio", 1, "this is a Label Studio CSV export: CSV is not imported (its labels are JSON inside cells); export JSON"),
+        ("ls_json_min.json", "label-studio", 2, "the task has no 'data' object: this looks like a Label Studio JSON_MIN record"),
+        ("ls_json.json", "doccano", 1, "expected a JSON object; this looks like a Label Studio task: use --format label-studio"),
+        ("doccano_seq_rel.jsonl", "label-studio", 1, "the task has no 'data' object: this looks like a doccano record: use --format doccano --as NAME"),
+        ("doccano_intent.jsonl", "article", 1, "this looks like a doccano record: use --format doccano --as NAME"),
+    ],
+)
+def test_wrong_format_or_unsupported_export_gets_one_line(app, runner, file, fmt, line, message):
+    runner.invoke(args=["projects", "create", "p"])
+    path = str(FOREIGN / file)
+    args = ["import-annotations", "p", path, "--format", fmt] + (["--as", "amira"] if fmt == "doccano" else [])
+    result = runner.invoke(args=args)
+    assert result.exit_code == 1 and f"{path}:{line}: {message}" in result.output, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Article)) == 0
