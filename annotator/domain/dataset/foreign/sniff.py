@@ -24,6 +24,10 @@ def looks_like(obj: Any) -> str | None:
 def csv_hint(text: str) -> str | None:
     """A Label Studio CSV export (a header row of names, not JSON)."""
     first = text.lstrip("\ufeff \t\r\n").split("\n", 1)[0]
-    if first[:1] not in ("[", "{") and "annotator" in next(csv.reader([first]), []):
+    try:
+        header = next(csv.reader([first]), [])
+    except csv.Error:  # not CSV either
+        return None
+    if first[:1] not in ("[", "{") and "annotator" in header:
         return "a Label Studio CSV export: CSV is not imported (its labels are JSON inside cells); export JSON from Label Studio"
     return None
