@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, Project, Sentence
+from annotator.db.transactions import transaction
 from annotator.domain import claim_training, suggestions
-from annotator.domain.suggestions import Proposal
+from annotator.domain.suggestions import Proposal, SuggestionError
 from annotator.stats import attribution, claims
 
 ENTRY_POINT_GROUP = "annotator.suggesters"
@@ -108,6 +109,47 @@ def run(
         counts["articles"] += len(batch)
         if progress:
             progress(counts["articles"], len(articles))
+    return counts
+
+
+def article_ids(session: Session, project_id: int, external_ids: Sequence[str] | None = None) -> list[int]:
+    """The project's article ids in order, or those of these external ids; SuggestionError names one it lacks."""
+    if external_ids is None:
+        return list(session.scalars(select(Article.id).where(Article.project_id == project_id).order_by(Article.id)))
+    found: dict[str, int] = {}
+    wanted = list(dict.fromkeys(external_ids))
+    for chunk in (wanted[i:i + 500] for i in range(0, len(wanted), 500)):
+        found.update(session.execute(
+            select(Article.external_id, Article.id).where(Article.project_id == project_id, Article.external_id.in_(chunk))
+        ).all())
+    missing = [x for x in wanted if x not in found]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise SuggestionError(404, f"no article with id {missing[0]!r} in this project{more}")
+    return sorted(found[x] for x in wanted)
+
+
+def run_in_batches(
+    session: Session,
+    project_id: int,
+    ids: Sequence[int],
+    suggesters: Sequence[Suggester] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """`run` over these articles with one write transaction per BATCH: the write lock is never held for a whole project.
+
+    A failure keeps the batches already committed (a re-run replaces them, keeping decisions).
+    """
+    if suggesters is None:
+        suggesters = for_project(session, project_id)
+    counts = {"articles": 0, "suggestions": 0, "new": 0}
+    for start in range(0, len(ids), BATCH):
+        with transaction(session):
+            done = run(session, project_id, ids[start:start + BATCH], suggesters)
+        for key in counts:
+            counts[key] += done[key]
+        if progress:
+            progress(counts["articles"], len(ids))
     return counts
 
 
