@@ -26,7 +26,7 @@ from annotator.db import db
 from annotator.db.models import Project
 from annotator.db.transactions import transaction
 from annotator.domain import gold, projects
-from annotator.domain.dataset import export, foreign, import_annotations
+from annotator.domain.dataset import export, foreign, import_annotations, import_suggestions
 
 
 def _fail(message: str) -> None:
@@ -354,27 +354,75 @@ def _export_worker(url, project_id: int, unit: str, filters: export.Filters, id_
 @click.argument("files", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(foreign.FORMATS), default="article", show_default=True,
               help="article: annotator's own article JSONL; label-studio: its JSON export; doccano: its JSONL export.")
-@click.option("--as", "pseudo", metavar="NAME", help="The (pseudo-)annotator that Label Studio or doccano annotations belong to.")
+@click.option("--as", "pseudo", metavar="NAME", help="The (pseudo-)annotator that Label Studio or doccano annotations belong to; "
+              "with --as-suggestions, the suggester's name.")
 @click.option("--on-duplicate", type=click.Choice(import_annotations.ON_DUPLICATE), default="error", show_default=True,
               help="An annotator who already annotated the article (or gold already there): error, skip, or replace it.")
 @click.option("--offsets", type=click.Choice(foreign.OFFSETS), default="auto", show_default=True,
               help="How Label Studio / doccano offsets count: auto checks each region against its text.")
+@click.option("--as-suggestions", is_flag=True,
+              help="Load the file's labels, spans and relations as suggestions of the suggester --as NAME, never as annotations.")
+@click.option("--suggester-version", default="imported", show_default=True, help="The version the imported suggestions carry.")
+@click.pass_context
 @with_appcontext
-def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, pseudo: str | None, on_duplicate: str, offsets: str) -> None:
+def import_annotations_command(ctx: click.Context, project: str, files: tuple[str, ...], fmt: str, pseudo: str | None, on_duplicate: str,
+                               offsets: str, as_suggestions: bool, suggester_version: str) -> None:
     """Import annotated articles: this tool's article JSONL, or Label Studio / doccano exports.
 
     Missing articles and annotators are created (annotators as inactive users
     without a password). Each file is one transaction: a bad line rejects the
     whole file (FILE:LINE: reason) and the other files still import.
+
+    With --as-suggestions --as NAME, another tool's predictions become suggestions
+    that annotators accept or reject (a score per item where the file has one, else 1);
+    importing again replaces NAME's suggestions on those articles.
     """
-    from annotator.domain import accounts
-    from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects
+    from annotator.domain.dataset.ingest import IngestError
 
     try:
         p = projects.get_project(db.session, project)
     except projects.ProjectError as exc:
         _fail(str(exc))
         return
+    _check_import_options(ctx, fmt, pseudo, as_suggestions, suggester_version)
+    total: import_annotations.ImportResult | import_suggestions.SuggestionImport
+    total = import_suggestions.SuggestionImport() if as_suggestions else import_annotations.ImportResult()
+    rejected = 0
+    for name in files:
+        try:
+            records = _read_annotated(name, fmt, pseudo, p.label_schema, offsets)
+            with transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
+                if as_suggestions:
+                    result = import_suggestions.import_records(db.session, p, records, name, pseudo or "", suggester_version)
+                else:
+                    result = import_annotations.import_records(db.session, p, records, name, on_duplicate)  # type: ignore[arg-type]
+            total.merge(result)  # type: ignore[arg-type]
+            click.echo(f"{name}: {result.summary()}", err=True)
+        except IngestError as exc:
+            rejected += 1
+            click.echo(str(exc), err=True)
+    what = f" as suggestions of {pseudo}/{suggester_version}" if as_suggestions else ""
+    click.echo(f"imported into {p.name}{what}: {total.summary()}; {rejected} file(s) rejected")
+    if rejected:
+        sys.exit(1)
+
+
+def _check_import_options(ctx: click.Context, fmt: str, pseudo: str | None, as_suggestions: bool, version: str) -> None:
+    from annotator.domain import accounts
+
+    if as_suggestions:
+        if not pseudo:
+            _fail("--as-suggestions needs --as NAME: the suggester the suggestions are named after")
+        if ctx.get_parameter_source("on_duplicate") is not click.core.ParameterSource.DEFAULT:
+            _fail("--on-duplicate is for annotations: importing suggestions again replaces NAME's suggestions on those articles")
+        for option, check, value in (("--as", import_suggestions.check_name, pseudo), ("--suggester-version", import_suggestions.check_version, version)):
+            try:
+                check(value or "")
+            except ValueError as exc:
+                _fail(f"{option}: {exc}")
+        return
+    if ctx.get_parameter_source("suggester_version") is not click.core.ParameterSource.DEFAULT:
+        _fail("--suggester-version goes with --as-suggestions")
     if fmt == "article" and pseudo:
         _fail("--as is for --format label-studio or doccano; article files name their annotators")
     if fmt != "article":
@@ -384,27 +432,18 @@ def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, p
             accounts.check_name(pseudo or "")
         except accounts.AccountError as exc:
             _fail(f"--as: {exc}")
-    schema = p.label_schema
-    total = import_annotations.ImportResult()
-    rejected = 0
-    for name in files:
-        try:
-            try:
-                data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-            except OSError as exc:
-                raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
-            text = decode(data, name)
-            records = jsonl_objects(text, name) if fmt == "article" else foreign.read_records(fmt, text, name, pseudo or "", schema, offsets)
-            with transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
-                result = import_annotations.import_records(db.session, p, records, name, on_duplicate)  # type: ignore[arg-type]
-            total.merge(result)
-            click.echo(f"{name}: {result.summary()}", err=True)
-        except IngestError as exc:
-            rejected += 1
-            click.echo(str(exc), err=True)
-    click.echo(f"imported into {p.name}: {total.summary()}; {rejected} file(s) rejected")
-    if rejected:
-        sys.exit(1)
+
+
+def _read_annotated(name: str, fmt: str, pseudo: str | None, schema: dict, offsets: str):  # noqa: ANN202
+    """(line, article-format record) pairs of one file, in any format import-annotations reads."""
+    from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects
+
+    try:
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except OSError as exc:
+        raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
+    text = decode(data, name)
+    return jsonl_objects(text, name) if fmt == "article" else foreign.read_records(fmt, text, name, pseudo or "", schema, offsets)
 
 
 DATASET_COMMANDS = (export_command, import_annotations_command)
