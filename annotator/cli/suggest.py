@@ -114,9 +114,17 @@ def _project(name: str) -> Project:
         raise click.ClickException(str(exc)) from None
 
 
+def suggesters_for(project: Project) -> list[suggesters.Suggester]:
+    """What runs on the project; a package whose suggester cannot be loaded is a one-line error naming it."""
+    try:
+        return suggesters.for_project(db.session, project.id)
+    except SuggestionError as exc:
+        raise click.ClickException(exc.message) from None
+
+
 def run_suggesters(project: Project, ids: list[int], label: str, chosen: list[suggesters.Suggester] | None = None) -> dict[str, Any]:
     """Suggestions for these articles, one write transaction per batch, with a progress bar on stderr for long runs."""
-    chosen = chosen if chosen is not None else suggesters.for_project(db.session, project.id)
+    chosen = chosen if chosen is not None else suggesters_for(project)
     if len(ids) <= suggesters.BATCH:
         return suggesters.run_in_batches(db.session, project.id, ids, chosen)
     with click.progressbar(length=len(ids), label=label, file=sys.stderr, show_pos=True) as bar:
@@ -160,7 +168,7 @@ def run_command(project: str, article_ids: tuple[str, ...], more_ids: tuple[str,
         ids = suggesters.article_ids(db.session, p.id, wanted)
     except SuggestionError as exc:
         raise click.ClickException(exc.message) from None
-    chosen = suggesters.for_project(db.session, p.id)
+    chosen = suggesters_for(p)
     counts = run_suggesters(p, ids, f"suggesting for {p.name}", chosen)
     click.echo(f"{describe_run(p, counts)}; suggesters: {', '.join(f'{s.name}/{s.version}' for s in chosen)}")
 

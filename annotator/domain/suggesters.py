@@ -72,8 +72,21 @@ def installed() -> list[Suggester]:
     """The built-in suggester, then those packages add through the entry-point group (sorted by name)."""
     found: list[Suggester] = [AttributionRules()]
     for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
-        found.append(point.load()())
+        found.append(_load(point))
     return found
+
+
+def _load(point: Any) -> Suggester:
+    """The suggester an entry point makes; SuggestionError (500) names the entry point when it cannot."""
+    where = f"the {ENTRY_POINT_GROUP} entry point {point.name!r} ({point.value})"
+    try:
+        made = point.load()()
+    except Exception as exc:  # a broken package must say which one it is, not fail somewhere deep
+        raise SuggestionError(500, f"{where} failed: {type(exc).__name__}: {exc}") from exc
+    missing = [attr for attr in ("name", "version", "propose") if not hasattr(made, attr)]
+    if missing:
+        raise SuggestionError(500, f"{where} made an object without {', '.join(missing)}")
+    return made
 
 
 def run(
