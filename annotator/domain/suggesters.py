@@ -8,16 +8,19 @@ group: each entry point names a callable that returns an object with `name`, `ve
 from __future__ import annotations
 
 from importlib.metadata import entry_points
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Article, Project, Sentence
+from annotator.db.models import Article, Project, Sentence, SuggesterModel
 from annotator.db.transactions import transaction
-from annotator.domain import claim_training, suggestions
+from annotator.domain import suggestions
 from annotator.domain.suggestions import Proposal, SuggestionError
-from annotator.stats import attribution, claims
+from annotator.stats import attribution
+
+if TYPE_CHECKING:
+    from annotator.stats import claims
 
 ENTRY_POINT_GROUP = "annotator.suggesters"
 BATCH = 200  # articles stored together: a few statements per batch, memory of one batch
@@ -62,6 +65,10 @@ class TrainedClaims:
 def for_project(session: Session, project_id: int) -> list[Suggester]:
     """What runs on a project: the installed suggesters, plus its trained claim model if it has one."""
     found = installed()
+    if session.scalar(select(SuggesterModel.id).where(SuggesterModel.project_id == project_id).limit(1)) is None:
+        return found  # claim_training loads scipy (0.2 s): a project that never trained a model does not need it
+    from annotator.domain import claim_training
+
     trained = claim_training.latest(session, project_id)
     if trained is not None:
         found.append(TrainedClaims(trained[1]))
