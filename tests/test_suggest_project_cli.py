@@ -238,3 +238,18 @@ def test_evaluate_refuses_what_it_cannot_score(app, news):
     assert one_line_error(invoke(news, "suggest", "evaluate", "News", "--against", "gold", "--suggester", "other")) == (
         f"Error: no suggestions from 'other' in News (there are from: {attribution.NAME})")
     assert "Missing option '--against'" in invoke(news, "suggest", "evaluate", "News").output
+
+
+def test_the_cli_starts_without_loading_the_claim_models_libraries():
+    """scipy (the claim model) costs every command ~0.2 s at start: only the commands that run suggesters load it."""
+    import subprocess
+    import sys
+
+    code = "import sys, annotator.cli; print(sorted(m for m in ('scipy', 'sklearn') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_train_folds_default_is_the_classifiers(runner):
+    assert claims.DEFAULT_FOLDS == 5 and "[default: 5]" in invoke(runner, "suggest", "train", "--help").output

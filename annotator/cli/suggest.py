@@ -22,10 +22,9 @@ from flask.cli import with_appcontext
 from annotator.db import db
 from annotator.db.models import Project
 from annotator.db.transactions import transaction
-from annotator.domain import accounts, claim_training, projects, suggesters, suggestion_quality
+from annotator.domain import accounts, projects, suggesters, suggestion_quality
 from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects
 from annotator.domain.suggestions import SuggestionError
-from annotator.stats import claims
 from annotator.stats.attribution import DEFAULT_THRESHOLD, suggest
 
 STDIN_ID = "stdin"
@@ -175,21 +174,23 @@ def run_command(project: str, article_ids: tuple[str, ...], more_ids: tuple[str,
 
 @suggest_group.command("train")
 @click.argument("project")
-@click.option("--folds", type=click.IntRange(min=2, max=50), default=claims.DEFAULT_FOLDS, show_default=True,
-              help="Cross-validation folds, by article.")
+@click.option("--folds", type=click.IntRange(min=2, max=50), help="Cross-validation folds, by article  [default: 5]")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 @with_appcontext
-def train_command(project: str, folds: int, as_json: bool) -> None:
+def train_command(project: str, folds: int | None, as_json: bool) -> None:
     """Train the claim-label suggester on the project's gold labels (else the annotators' strict majority).
 
     Prints the model's version and its held-out macro-F1 and accuracy by article folds
     next to always predicting the most common label. With too few labels nothing is
     stored and no claim labels are suggested.
     """
+    from annotator.domain import claim_training  # loads scipy: only this command, not every command's start
+    from annotator.stats import claims
+
     p = _project(project)
     try:
         with transaction(db.session):
-            stored = claim_training.train(db.session, p.id, folds)
+            stored = claim_training.train(db.session, p.id, folds or claims.DEFAULT_FOLDS)
             summary = claim_training.summary(stored)
     except claims.NotEnoughLabels as exc:
         raise click.ClickException(f"not enough labels to train the claim suggester: {exc}; "

@@ -32,7 +32,6 @@ from annotator.domain.dataset.articles import sha256
 from annotator.domain.dataset.import_annotations.parse import Bad, parse_record
 from annotator.domain.dataset.ingest import IngestError
 from annotator.domain.suggestions import Proposal
-from annotator.stats import claims
 
 MAX_VERSION = 64  # the suggestions' version column
 CHUNK = 200  # records checked, then stored together
@@ -58,6 +57,8 @@ class SuggestionImport:
 
 def check_name(name: str) -> str:
     """ValueError unless `name` can name imported suggestions: a user-name-like word no suggester that runs here uses."""
+    from annotator.stats import claims  # loads scipy: only when suggestions are imported, not at every command's start
+
     try:
         accounts.check_name(name)
     except accounts.AccountError:
