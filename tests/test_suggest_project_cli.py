@@ -253,3 +253,43 @@ def test_the_cli_starts_without_loading_the_claim_models_libraries():
 
 def test_train_folds_default_is_the_classifiers(runner):
     assert claims.DEFAULT_FOLDS == 5 and "[default: 5]" in invoke(runner, "suggest", "train", "--help").output
+
+
+# ---------------------------------------------------------------- annotator import --suggest
+def test_import_with_suggest_computes_suggestions_for_the_imported_articles_only(app, news, tmp_path):
+    path = tmp_path / "more.jsonl"
+    path.write_text(json.dumps({"id": "later", "text": INDIRECT.replace("May", "June")}) + "\n", encoding="utf-8")
+    result = invoke(news, "import", "News", str(path), "--suggest")
+    assert result.exit_code == 0, result.output
+    n = len(stored(app))
+    assert {k for k, *_ in stored(app)} == {"later"}  # the articles imported before without --suggest have none
+    assert result.output.splitlines() == [
+        "imported 1 new, 0 updated, 0 skipped into News; 0 file(s) rejected",
+        f"suggestions: {n} suggestion(s), {n} new, for 1 article(s) of News "
+        "(suggestions are off for this project: annotators see none until an admin turns them on)",
+    ]
+
+
+def test_import_with_suggest_follows_updates_and_says_when_nothing_was_imported(app, news, tmp_path):
+    path = tmp_path / "again.jsonl"
+    path.write_text(json.dumps({"id": "quoted", "text": QUOTED}) + "\n", encoding="utf-8")
+    skipped = invoke(news, "import", "News", str(path), "--suggest", "--on-duplicate", "skip")
+    assert skipped.exit_code == 0 and skipped.output.splitlines()[-1] == "suggestions: no new or updated articles"
+    assert stored(app) == []
+    path.write_text(json.dumps({"id": "quoted", "text": INDIRECT}) + "\n", encoding="utf-8")  # the article's text changes
+    updated = invoke(news, "import", "News", str(path), "--suggest", "--on-duplicate", "update")
+    assert updated.exit_code == 0, updated.output
+    expected = {(s.label, s.start, s.end) for s in attribution.suggest(INDIRECT).spans}
+    assert {(label, a, b) for k, _, kind, label, a, b in stored(app) if kind == "span"} == expected
+    assert {k for k, *_ in stored(app)} == {"quoted"}
+
+
+def test_import_with_suggest_still_suggests_for_the_good_files_when_one_is_rejected(app, news, tmp_path):
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_text(json.dumps({"id": "fresh", "text": QUOTED.replace("fuel", "wages")}) + "\n", encoding="utf-8")
+    bad.write_text('{"id": "x", "text": \n', encoding="utf-8")
+    result = invoke(news, "import", "News", str(good), str(bad), "--suggest")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == "imported 1 new, 0 updated, 0 skipped into News; 1 file(s) rejected"
+    assert result.stdout.splitlines()[1].startswith("suggestions: ") and "for 1 article(s) of News" in result.stdout
+    assert {k for k, *_ in stored(app)} == {"fresh"}

@@ -144,6 +144,15 @@ def describe_run(project: Project, counts: dict[str, Any]) -> str:
     return line
 
 
+def suggest_imported(project: Project, external_ids: list[str]) -> None:
+    """`annotator import --suggest`: suggestions for the articles an import created or updated, once it has committed."""
+    if not external_ids:
+        click.echo("suggestions: no new or updated articles")
+        return
+    ids = suggesters.article_ids(db.session, project.id, external_ids)
+    click.echo(f"suggestions: {describe_run(project, run_suggesters(project, ids, 'suggesting'))}")
+
+
 @suggest_group.command("run")
 @click.argument("project")
 @click.option("--articles", "article_ids", multiple=True,
