@@ -3,7 +3,17 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
-from wtforms import FloatField, HiddenField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    FloatField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms import IntegerField as _IntegerField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -111,6 +121,7 @@ class UploadForm(FlaskForm):
         ],
         default="error",
     )
+    suggest = BooleanField("Compute suggestions for these articles")
 
     def validate_files(self, field: MultipleFileField) -> None:
         if not [f for f in field.data or [] if getattr(f, "filename", "")]:
