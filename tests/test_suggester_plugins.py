@@ -101,3 +101,24 @@ def test_a_broken_package_is_a_one_line_error_that_names_it(app, news, plugin_di
     assert result.output.startswith(f"Error: the annotator.suggesters entry point {module!r} ({module}:{target}) {reason}"), result.output
     with app.app_context():
         assert db.session.scalar(select(Suggestion.id)) is None
+
+
+def test_on_the_upload_page_a_broken_package_leaves_the_upload_standing_and_says_why(app, browser, plugin_dir):
+    import io
+
+    from annotator.db.models import Article
+    from tests.conftest import add_user
+
+    module = f"broken_{uuid.uuid4().hex[:8]}"
+    install(plugin_dir, module, "def make():\n    raise RuntimeError('no model file')\n", "make")
+    add_user(app, "root", "admin")
+    assert browser.login("root", "correct horse").status_code == 302
+    project = {"name": "news", "schema_source": "preset", "preset": "claims", "annotators_per_article": "2", "majority_threshold": "1"}
+    assert browser.post("/admin/projects/new", project, content_type="multipart/form-data").status_code == 302
+    data = {"files": [(io.BytesIO((json.dumps({"id": "tram", "text": TEXT}) + "\n").encode()), "a.jsonl")], "on_duplicate": "error", "suggest": "y"}
+    response = browser.post("/admin/projects/1/upload", data, content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Imported 1 new" in html
+    assert f"Suggestions were not computed: the annotator.suggesters entry point {module!r}" in html.replace("&#39;", "'")
+    with app.app_context():
+        assert db.session.scalar(select(Article.external_id)) == "tram" and db.session.scalar(select(Suggestion.id)) is None
