@@ -32,7 +32,7 @@ STDIN_ID = "stdin"
 
 @click.group("suggest")
 def suggest_group() -> None:
-    """Suggested annotations (the attribution suggester)."""
+    """Suggested annotations: compute, train, measure, or try the attribution suggester on text."""
 
 
 @suggest_group.command("text")
