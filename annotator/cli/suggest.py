@@ -19,10 +19,11 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
+from annotator.cli.errors import fail, project_or_fail
 from annotator.db import db
 from annotator.db.models import Project
 from annotator.db.transactions import transaction
-from annotator.domain import accounts, projects, suggesters, suggestion_quality
+from annotator.domain import accounts, suggesters, suggestion_quality
 from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects
 from annotator.domain.suggestions import SuggestionError
 from annotator.stats.attribution import DEFAULT_THRESHOLD, suggest
@@ -48,7 +49,7 @@ def text_command(file: str, threshold: float) -> None:
     try:
         articles = read_articles(file)
     except IngestError as exc:
-        raise click.ClickException(str(exc)) from None
+        fail(str(exc))
     out = sys.stdout
     for article_id, text in articles:
         row = {"id": article_id, **suggest(text, threshold=threshold).to_dict()}
@@ -106,19 +107,12 @@ def parse_jsonl(text: str, name: str) -> list[tuple[str, str]]:
     return out
 
 
-def _project(name: str) -> Project:
-    try:
-        return projects.get_project(db.session, name)
-    except projects.ProjectError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
 def suggesters_for(project: Project) -> list[suggesters.Suggester]:
     """What runs on the project; a package whose suggester cannot be loaded is a one-line error naming it."""
     try:
         return suggesters.for_project(db.session, project.id)
     except SuggestionError as exc:
-        raise click.ClickException(exc.message) from None
+        fail(exc.message)
 
 
 def run_suggesters(project: Project, ids: list[int], label: str, chosen: list[suggesters.Suggester] | None = None) -> dict[str, Any]:
@@ -166,16 +160,16 @@ def run_command(project: str, article_ids: tuple[str, ...], more_ids: tuple[str,
     group annotator.suggesters) and the project's trained claim model if it has one.
     A re-run replaces each suggester's suggestions; unchanged ones keep annotators' decisions.
     """
-    p = _project(project)
+    p = project_or_fail(project)
     if more_ids and not article_ids:
-        raise click.ClickException(f"article ids follow --articles (got {more_ids[0]!r})")
+        fail(f"article ids follow --articles (got {more_ids[0]!r})")
     wanted = [x.strip() for x in (*article_ids, *more_ids) if x.strip()] if article_ids else None
     if article_ids and not wanted:
-        raise click.ClickException("--articles needs at least one article id")
+        fail("--articles needs at least one article id")
     try:
         ids = suggesters.article_ids(db.session, p.id, wanted)
     except SuggestionError as exc:
-        raise click.ClickException(exc.message) from None
+        fail(exc.message)
     chosen = suggesters_for(p)
     counts = run_suggesters(p, ids, f"suggesting for {p.name}", chosen)
     click.echo(f"{describe_run(p, counts)}; suggesters: {', '.join(f'{s.name}/{s.version}' for s in chosen)}")
@@ -196,14 +190,13 @@ def train_command(project: str, folds: int | None, as_json: bool) -> None:
     from annotator.domain import claim_training  # loads scipy: only this command, not every command's start
     from annotator.stats import claims
 
-    p = _project(project)
+    p = project_or_fail(project)
     try:
         with transaction(db.session):
             stored = claim_training.train(db.session, p.id, folds or claims.DEFAULT_FOLDS)
             summary = claim_training.summary(stored)
     except claims.NotEnoughLabels as exc:
-        raise click.ClickException(f"not enough labels to train the claim suggester: {exc}; "
-                                   "it suggests no labels until there are (nothing was stored)") from None
+        fail(f"not enough labels to train the claim suggester: {exc}; it suggests no labels until there are (nothing was stored)")
     if as_json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return
@@ -229,23 +222,23 @@ def evaluate_command(project: str, against: str, suggester: str | None, as_json:
     Spans per label, exact and overlap (one-to-one matching), links, and sentence labels
     (accuracy, macro-F1): the agreement module's matching.
     """
-    p = _project(project)
+    p = project_or_fail(project)
     names = suggestion_quality.suggester_names(db.session, p.id)
     if not names:
-        raise click.ClickException(f"{p.name} has no suggestions: run `annotator suggest run {p.name}` first")
+        fail(f"{p.name} has no suggestions: run `annotator suggest run {p.name}` first")
     if suggester is not None and suggester not in names:
-        raise click.ClickException(f"no suggestions from {suggester!r} in {p.name} (there are from: {', '.join(names)})")
+        fail(f"no suggestions from {suggester!r} in {p.name} (there are from: {', '.join(names)})")
     if against == "gold":
         reference, whose = suggestion_quality.gold(db.session, p.id), "gold"
     else:
         try:
             user = accounts.get_user(db.session, against)
         except accounts.AccountError as exc:
-            raise click.ClickException(f"--against: {exc} (give gold or an annotator's name)") from None
+            fail(f"--against: {exc} (give gold or an annotator's name)")
         reference, whose = suggestion_quality.annotator(db.session, p.id, user.id), user.name
     figures = suggestion_quality.measure(db.session, p.id, reference, suggester)
     if not figures["articles"]:
-        raise click.ClickException(f"{whose} has no labels, spans or links in {p.name}: nothing to score against")
+        fail(f"{whose} has no labels, spans or links in {p.name}: nothing to score against")
     figures = {"project": p.name, "against": whose, "suggester": suggester, **figures}
     if as_json:
         click.echo(json.dumps(figures, indent=2, ensure_ascii=False))
