@@ -195,3 +195,48 @@ def test_option_errors_are_one_line(app, news, tmp_path, args, message):
     assert result.exit_code != 0 and len(result.output.strip().splitlines()) == 1
     assert result.output.startswith(message), result.output
     assert rows(app) == []
+
+
+def label_studio_task(prediction_score=0.8, region_score=0.95) -> dict[str, Any]:
+    """A task with a person's annotation and a model's prediction (Label Studio's export shape)."""
+    def region(rid, label, start, end, **extra):
+        return {"id": rid, "type": "labels", "from_name": "label", "to_name": "text",
+                "value": {"start": start, "end": end, "text": TEXT[start:end], "labels": [label]}, **extra}
+    return {
+        "id": 41, "data": {"id": "port", "text": TEXT},
+        "annotations": [{"id": 1, "result": [region("h1", "QUOTE", *QUOTE)]}],
+        "predictions": [{"model_version": "quotes-2", "score": prediction_score, "result": [
+            region("p1", "QUOTE", *QUOTE, score=region_score),
+            region("p2", "SOURCE", *SOURCE),
+            {"type": "relation", "from_id": "p1", "to_id": "p2", "direction": "right", "labels": ["attributed_to"]},
+            {"type": "choices", "from_name": "claim", "to_name": "text", "value": {"choices": ["NFS"]}},
+        ]}],
+    }
+
+
+def test_label_studio_predictions_become_suggestions_with_their_scores(app, news, tmp_path):
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([label_studio_task()]), encoding="utf-8")
+    result = news.invoke(args=["import-annotations", "News", str(path), "--format", "label-studio", "--as-suggestions", "--as", "quotes",
+                               "--suggester-version", "2"])
+    assert result.exit_code == 0, result.output
+    got = {(kind, label, score) for _, _, _, kind, label, _, _, score in rows(app)}
+    # the region's own score, else the prediction's; the choice covers the whole text: a label per sentence
+    assert got == {("span", "QUOTE", 0.95), ("span", "SOURCE", 0.8), ("relation", "attributed_to", 0.8), ("label", "NFS", 0.8)}
+    assert len([r for r in rows(app) if r[3] == "label"]) == 3
+    assert count(app, Span) == 0
+    # read as annotations, the same file gives the person's annotation, as before
+    assert news.invoke(args=["import-annotations", "News", str(path), "--format", "label-studio", "--as", "reader"]).exit_code == 0
+    with app.app_context():
+        assert db.session.execute(select(Span.label, Span.start)).all() == [("QUOTE", QUOTE[0])]
+
+
+def test_label_studio_prediction_without_scores_and_a_bad_score(app, news, tmp_path):
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([label_studio_task(prediction_score=None, region_score=None)]), encoding="utf-8")
+    args = ["import-annotations", "News", str(path), "--format", "label-studio", "--as-suggestions", "--as", "quotes"]
+    assert news.invoke(args=args).exit_code == 0
+    assert {score for *_, score in rows(app)} == {1.0}
+    path.write_text(json.dumps([label_studio_task(region_score=7)]), encoding="utf-8")
+    result = news.invoke(args=args)
+    assert result.exit_code == 1 and result.stderr.strip() == f"{path}:1: result[0]: score must be a number from 0 to 1 (got 7)"

@@ -390,7 +390,7 @@ def import_annotations_command(ctx: click.Context, project: str, files: tuple[st
     rejected = 0
     for name in files:
         try:
-            records = _read_annotated(name, fmt, pseudo, p.label_schema, offsets)
+            records = _read_annotated(name, fmt, pseudo, p.label_schema, offsets, as_suggestions)
             with transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
                 if as_suggestions:
                     result = import_suggestions.import_records(db.session, p, records, name, pseudo or "", suggester_version)
@@ -434,7 +434,7 @@ def _check_import_options(ctx: click.Context, fmt: str, pseudo: str | None, as_s
             _fail(f"--as: {exc}")
 
 
-def _read_annotated(name: str, fmt: str, pseudo: str | None, schema: dict, offsets: str):  # noqa: ANN202
+def _read_annotated(name: str, fmt: str, pseudo: str | None, schema: dict, offsets: str, as_suggestions: bool):  # noqa: ANN202
     """(line, article-format record) pairs of one file, in any format import-annotations reads."""
     from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects
 
@@ -443,7 +443,9 @@ def _read_annotated(name: str, fmt: str, pseudo: str | None, schema: dict, offse
     except OSError as exc:
         raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
     text = decode(data, name)
-    return jsonl_objects(text, name) if fmt == "article" else foreign.read_records(fmt, text, name, pseudo or "", schema, offsets)
+    if fmt == "article":
+        return jsonl_objects(text, name)
+    return foreign.read_records(fmt, text, name, pseudo or "", schema, offsets, suggestions=as_suggestions)
 
 
 DATASET_COMMANDS = (export_command, import_annotations_command)

@@ -20,10 +20,12 @@ OFFSETS = ("auto", "utf16", "code-points")
 __all__ = ["FORMATS", "OFFSETS", "doccano_records", "label_studio_records", "read_records"]
 
 
-def read_records(fmt: str, text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto") -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line, article-format record) of another tool's file, its annotations as `annotator`'s."""
+def read_records(fmt: str, text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto",
+                 suggestions: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, article-format record) of another tool's file, its annotations as `annotator`'s; `suggestions`: read
+    as another tool's predictions (Label Studio: predictions first, with their scores)."""
     if fmt == "label-studio":
-        return label_studio_records(text, file, annotator, schema, offsets)
+        return label_studio_records(text, file, annotator, schema, offsets, suggestions)
     if fmt == "doccano":
         return doccano_records(text, file, annotator, schema, offsets)
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS[1:])})")

@@ -8,11 +8,16 @@ region covers (a choice without a region covers the whole text), ``relation``
 -> relations (type from ``labels``, else the one type the schema allows
 between the two span labels; ``direction: left`` is reversed).  Region offsets
 are read as regions.py says (``auto``: checked against each region's text).
+
+Read as suggestions (``import-annotations --as-suggestions``), the task's
+first prediction comes first (a model's output is what is being loaded), and
+every label, span and relation carries a ``score``: its result's, else its
+prediction's (Label Studio's ``score`` fields), else none (the importer's 1).
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from annotator.domain import labelschema
 from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, external_id
@@ -21,9 +26,9 @@ from annotator.stats import strict_json
 
 
 def label_studio_records(
-    text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto"
+    text: str, file: str, annotator: str, schema: dict[str, Any], offsets: str = "auto", suggestions: bool = False
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Article-format records from a Label Studio JSON (or JSONL) export."""
+    """Article-format records from a Label Studio JSON (or JSONL) export (predictions first, with scores, for suggestions)."""
     stripped = text.lstrip()
     items: Iterator[tuple[int, Any]]
     if stripped.startswith("["):
@@ -35,7 +40,7 @@ def label_studio_records(
             items = jsonl_objects(text, file)
     for n, (line, task) in enumerate(items, start=1):
         try:
-            yield line, _task(task, n, file, annotator, schema, offsets)
+            yield line, _task(task, n, file, annotator, schema, offsets, suggestions)
         except Bad as exc:
             raise IngestError(file, line, str(exc)) from None
 
@@ -85,7 +90,7 @@ def json_array_objects(text: str, file: str) -> Iterator[tuple[int, Any]]:
         raise IngestError(file, line_at(pos), "expected ',' or ']' in the JSON array")
 
 
-def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], offsets: str) -> dict[str, Any]:
+def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], offsets: str, suggestions: bool = False) -> dict[str, Any]:
     """One task (the n-th of the file) as an article-format record."""
     data, text = _task_data(task)
     article_id = external_id(data.get("id", task.get("id")), file, n)
@@ -97,7 +102,9 @@ def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], 
     labels: list[dict[str, Any]] = []
     region_spans: dict[str, list[dict[str, Any]]] = {}  # region id -> its spans, for the relations
     pending: list[tuple[int, dict[str, Any]]] = []  # relations, read once every region is known
-    for i, result in enumerate(_results(task)):
+    results, entry_score = _results(task, PREDICTIONS_FIRST if suggestions else ANNOTATIONS_FIRST)
+    scored = _scorer(entry_score) if suggestions else lambda _result, _where, items: items
+    for i, result in enumerate(results):
         where = f"result[{i}]"
         if not isinstance(result, dict):
             raise Bad(f"{where} must be an object")
@@ -110,14 +117,15 @@ def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], 
             raise Bad(f"{where} ({kind}) has no 'value' object")
         if kind == "labels":
             region = str(result.get("id", f"#{i}"))
-            region_spans[region] = _region_spans(value, region, where, reader, annotator, article_id)
+            region_spans[region] = scored(result, where, _region_spans(value, region, where, reader, annotator, article_id))
             spans += region_spans[region]
         elif kind == "choices":
-            labels.append(_choice(value, where, reader, len(text)))
+            labels += scored(result, where, [_choice(value, where, reader, len(text))])
         else:
             raise Bad(f"{where}: result type {kind!r} is not imported (use labels, choices or relation)")
     relations = [
-        relation for i, result in pending for relation in _relations(result, f"result[{i}]", region_spans, schema, annotator, article_id)
+        relation for i, result in pending
+        for relation in scored(result, f"result[{i}]", _relations(result, f"result[{i}]", region_spans, schema, annotator, article_id))
     ]
     return article_record(article_id, data.get("title"), text, meta, annotator, labels, spans, relations)
 
@@ -136,9 +144,14 @@ def _task_data(task: Any) -> tuple[dict[str, Any], str]:
     return data, text
 
 
-def _results(task: dict[str, Any]) -> list[Any]:
-    """The first annotation not cancelled, else the first prediction; [] when neither."""
-    for key in ("annotations", "completions", "predictions"):
+ANNOTATIONS_FIRST = ("annotations", "completions", "predictions")
+PREDICTIONS_FIRST = ("predictions", "annotations", "completions")
+
+
+def _results(task: dict[str, Any], order: tuple[str, ...] = ANNOTATIONS_FIRST) -> tuple[list[Any], Any]:
+    """The results of the first entry not cancelled (annotations, then predictions, or as `order` says), and its
+    score (None when it has none); ([], None) when there is none."""
+    for key in order:
         entries = task.get(key) or []
         if not isinstance(entries, list):
             raise Bad(f"'{key}' must be a list")
@@ -147,8 +160,22 @@ def _results(task: dict[str, Any]) -> list[Any]:
                 result = entry.get("result") or []
                 if not isinstance(result, list):
                     raise Bad(f"'{key}[].result' must be a list")
-                return result
-    return []
+                return result, entry.get("score")
+    return [], None
+
+
+def _scorer(entry_score: Any) -> Callable[[dict[str, Any], str, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Gives the items a result made its score: the result's own, else its prediction's; none when neither has one."""
+
+    def scored(result: dict[str, Any], where: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        score = result.get("score", entry_score)
+        if score is None:
+            return items
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1:
+            raise Bad(f"{where}: score must be a number from 0 to 1 (got {score!r})")
+        return [{**item, "score": score} for item in items]
+
+    return scored
 
 
 def _region_spans(value: dict[str, Any], region: str, where: str, reader: Offsets, annotator: str, article_id: str) -> list[dict[str, Any]]:
