@@ -293,3 +293,24 @@ def test_import_with_suggest_still_suggests_for_the_good_files_when_one_is_rejec
     assert result.stdout.splitlines()[0] == "imported 1 new, 0 updated, 0 skipped into News; 1 file(s) rejected"
     assert result.stdout.splitlines()[1].startswith("suggestions: ") and "for 1 article(s) of News" in result.stdout
     assert {k for k, *_ in stored(app)} == {"fresh"}
+
+
+def test_the_pipelined_run_stores_what_the_one_process_run_stores(app, runner, tmp_path, monkeypatch):
+    from annotator.cli import suggesting
+    from annotator.domain import suggesters
+
+    monkeypatch.setattr(suggesters, "BATCH", 3)
+    assert invoke(runner, "projects", "create", "A").exit_code == 0
+    texts = {f"n{i}": t for i, t in enumerate([QUOTED, INDIRECT, PLAIN] * 4)}
+    import_texts(runner, tmp_path, "A", texts)
+    result = invoke(runner, "suggest", "run", "A")  # four batches: computed in a forked process, stored here
+    assert result.exit_code == 0 and result.stdout.startswith(f"{len(stored(app))} suggestion(s)")
+    pipelined = stored(app)
+    with app.app_context():
+        db.session.execute(Suggestion.__table__.delete())
+        db.session.commit()
+        project = projects.get_project(db.session, "A")
+        ids = suggesters.article_ids(db.session, project.id)
+        monkeypatch.setattr(suggesting.os, "cpu_count", lambda: 1)  # one CPU: everything in this process
+        counts = suggesting.run(db.session, project.id, ids, suggesters.for_project(db.session, project.id))
+    assert stored(app) == pipelined and counts["articles"] == 12 and counts["suggestions"] == len(pipelined)

@@ -122,3 +122,43 @@ def test_on_the_upload_page_a_broken_package_leaves_the_upload_standing_and_says
     assert f"Suggestions were not computed: the annotator.suggesters entry point {module!r}" in html.replace("&#39;", "'")
     with app.app_context():
         assert db.session.scalar(select(Article.external_id)) == "tram" and db.session.scalar(select(Suggestion.id)) is None
+
+
+FAILING = '''
+from annotator.domain.suggestions import Proposal
+
+
+class Picky:
+    name = "picky"
+    version = "1"
+
+    def propose(self, text, sentences):
+        if "boom" in text:
+            raise ValueError("cannot read this one")
+        return Proposal(self.name, self.version, spans=[("x", "CUE", 0, 3, 0.5)])
+
+
+def make():
+    return Picky()
+'''
+
+
+def test_a_suggester_that_fails_midway_is_a_one_line_error_and_the_batches_before_stay(app, runner, tmp_path, plugin_dir, monkeypatch):
+    module = f"picky_{uuid.uuid4().hex[:8]}"
+    install(plugin_dir, module, FAILING, "make")
+    monkeypatch.setattr(suggesters, "BATCH", 2)  # batches of two: computed in a forked process while this one stores
+    assert runner.invoke(args=["projects", "create", "News"]).exit_code == 0
+    texts = {f"a{i}": f"Story {i}\nThe mayor said it rained.\n" for i in range(5)}
+    texts["a4"] = "Story 4\nboom\n"
+    path = tmp_path / "a.jsonl"
+    path.write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in texts.items()), encoding="utf-8")
+    assert runner.invoke(args=["import", "News", str(path)]).exit_code == 0
+    result = runner.invoke(args=["suggest", "run", "News"])
+    assert result.exit_code == 1 and result.output.strip().splitlines()[-1] == (
+        "Error: a suggester failed on article batch 3: ValueError: cannot read this one")
+    with app.app_context():
+        from annotator.db.models import Article
+
+        done = db.session.scalars(select(Article.external_id).join(Suggestion, Suggestion.article_id == Article.id)
+                                  .where(Suggestion.suggester == "picky").distinct()).all()
+    assert sorted(done) == ["a0", "a1", "a2", "a3"]  # the first two batches were stored; a re-run completes the rest

@@ -19,6 +19,7 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
+from annotator.cli import suggesting
 from annotator.cli.errors import fail, project_or_fail
 from annotator.db import db
 from annotator.db.models import Project
@@ -118,16 +119,19 @@ def suggesters_for(project: Project) -> list[suggesters.Suggester]:
 def run_suggesters(project: Project, ids: list[int], label: str, chosen: list[suggesters.Suggester] | None = None) -> dict[str, Any]:
     """Suggestions for these articles, one write transaction per batch, with a progress bar on stderr for long runs."""
     chosen = chosen if chosen is not None else suggesters_for(project)
-    if len(ids) <= suggesters.BATCH:
-        return suggesters.run_in_batches(db.session, project.id, ids, chosen)
-    with click.progressbar(length=len(ids), label=label, file=sys.stderr, show_pos=True) as bar:
-        done = [0]
+    try:
+        if len(ids) <= suggesters.BATCH:
+            return suggesting.run(db.session, project.id, ids, chosen)
+        with click.progressbar(length=len(ids), label=label, file=sys.stderr, show_pos=True) as bar:
+            done = [0]
 
-        def progress(n: int, _total: int) -> None:
-            bar.update(n - done[0])
-            done[0] = n
+            def progress(n: int, _total: int) -> None:
+                bar.update(n - done[0])
+                done[0] = n
 
-        return suggesters.run_in_batches(db.session, project.id, ids, chosen, progress=progress)
+            return suggesting.run(db.session, project.id, ids, chosen, progress=progress)
+    except SuggestionError as exc:  # the batches stored before stay; a re-run completes them
+        fail(exc.message)
 
 
 def describe_run(project: Project, counts: dict[str, Any]) -> str:

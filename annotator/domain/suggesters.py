@@ -108,28 +108,55 @@ def run(
     One transaction per article batch is the caller's choice: this function only reads and
     stores through `suggestions.store`, so the caller wraps it in a write transaction.
     """
-    schema = session.execute(select(Project.label_schema).where(Project.id == project_id)).scalar_one()
-    chosen = select(Article.id, Article.text).where(Article.project_id == project_id).order_by(Article.id)
+    schema = project_schema(session, project_id)
+    chosen = select(Article.id).where(Article.project_id == project_id).order_by(Article.id)
     if article_ids is not None:
         chosen = chosen.where(Article.id.in_(list(article_ids)))
-    articles = session.execute(chosen).all()
+    ids = list(session.scalars(chosen))
     suggesters = list(suggesters) if suggesters is not None else for_project(session, project_id)
-    sentences = _sentences(session, [a for a, _ in articles])
     counts = {"articles": 0, "suggestions": 0, "new": 0}
-    for start in range(0, len(articles), BATCH):
-        batch = articles[start:start + BATCH]
-        for suggester in suggesters:
-            rows = {
-                article_id: suggestions.rows_for(suggester.propose(text, sentences.get(article_id, ([], []))[1]), article_id, len(text),
-                                                 schema, sentences.get(article_id, ([], []))[0])
-                for article_id, text in batch
-            }
-            counts["new"] += suggestions.store_many(session, suggester.name, rows)
-            counts["suggestions"] += sum(len(r) for r in rows.values())
-        counts["articles"] += len(batch)
+    for start in range(0, len(ids), BATCH):
+        items = read(session, ids[start:start + BATCH])
+        add_counts(counts, store(session, schema, [s.name for s in suggesters], items, propose(suggesters, items)))
         if progress:
-            progress(counts["articles"], len(articles))
+            progress(counts["articles"], len(ids))
     return counts
+
+
+Item = tuple[int, str, list[int], list[tuple[int, int]]]  # (article id, text, sentence ids, sentence (start, end))
+
+
+def project_schema(session: Session, project_id: int) -> dict[str, Any]:
+    return session.execute(select(Project.label_schema).where(Project.id == project_id)).scalar_one()
+
+
+def read(session: Session, article_ids: Sequence[int]) -> list[Item]:
+    """What the suggesters read of these articles: text and sentences, in id order."""
+    texts = dict(session.execute(select(Article.id, Article.text).where(Article.id.in_(list(article_ids)))).all())
+    sentences = _sentences(session, sorted(texts))
+    return [(a, texts[a], *sentences.get(a, ([], []))) for a in sorted(texts)]
+
+
+def propose(suggesters: Sequence[Suggester], items: Sequence[Item]) -> list[list[Proposal]]:
+    """Each suggester's proposal for each article. Pure (no database): it may run in another process."""
+    return [[suggester.propose(text, bounds) for suggester in suggesters] for _, text, _, bounds in items]
+
+
+def store(session: Session, schema: dict[str, Any], names: Sequence[str], items: Sequence[Item],
+          proposals: Sequence[Sequence[Proposal]]) -> dict[str, int]:
+    """Keep what the schema allows of each proposal as the named suggesters' suggestions (in the caller's write transaction)."""
+    counts = {"articles": len(items), "suggestions": 0, "new": 0}
+    for k, name in enumerate(names):
+        rows = {article_id: suggestions.rows_for(by_suggester[k], article_id, len(text), schema, sentence_ids)
+                for (article_id, text, sentence_ids, _), by_suggester in zip(items, proposals, strict=True)}
+        counts["new"] += suggestions.store_many(session, name, rows)
+        counts["suggestions"] += sum(len(r) for r in rows.values())
+    return counts
+
+
+def add_counts(total: dict[str, int], more: dict[str, int]) -> None:
+    for key in total:
+        total[key] += more[key]
 
 
 def article_ids(session: Session, project_id: int, external_ids: Sequence[str] | None = None) -> list[int]:
@@ -165,9 +192,7 @@ def run_in_batches(
     counts = {"articles": 0, "suggestions": 0, "new": 0}
     for start in range(0, len(ids), BATCH):
         with transaction(session):
-            done = run(session, project_id, ids[start:start + BATCH], suggesters)
-        for key in counts:
-            counts[key] += done[key]
+            add_counts(counts, run(session, project_id, ids[start:start + BATCH], suggesters))
         if progress:
             progress(counts["articles"], len(ids))
     return counts
