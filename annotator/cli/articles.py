@@ -10,6 +10,7 @@ import click
 from flask.cli import with_appcontext
 
 from annotator.cli.errors import fail, project_or_fail
+from annotator.cli.suggest import suggest_imported
 from annotator.db import db
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import IngestError, decode, expand_paths, read_path
@@ -23,13 +24,15 @@ IMPORTABLE = (".txt", ".jsonl", ".csv")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--on-duplicate", type=click.Choice(articles.ON_DUPLICATE), default="error", show_default=True,
               help="What to do with an article id the project already has.")
+@click.option("--suggest", is_flag=True, help="Then compute suggestions for the new and updated articles (as `annotator suggest run`).")
 @with_appcontext
-def import_command(project: str, paths: tuple[str, ...], on_duplicate: str) -> None:
+def import_command(project: str, paths: tuple[str, ...], on_duplicate: str, suggest: bool) -> None:
     """Import articles from .txt, .jsonl, .csv files or folders ('-' reads JSONL from stdin).
 
     Each file is all or nothing: a bad line rejects that whole file
     (reported as FILE:LINE: reason) and the others still import. A big file is
     stored in short chunks that stay invisible until the whole file is in.
+    With --suggest, suggestions follow once the import has committed.
     """
     p = project_or_fail(project)
     files = list(expand_paths(paths))
@@ -54,6 +57,8 @@ def import_command(project: str, paths: tuple[str, ...], on_duplicate: str) -> N
         f"imported {len(total.created)} new, {len(total.updated)} updated, {len(total.skipped)} skipped"
         f" into {p.name}; {len(rejected)} file(s) rejected"
     )
+    if suggest:
+        suggest_imported(p, total.created + total.updated)
     if rejected:
         sys.exit(1)
 

@@ -26,7 +26,7 @@ from annotator.db import db
 from annotator.db.models import Project
 from annotator.db.transactions import transaction
 from annotator.domain import gold, projects
-from annotator.domain.dataset import export, foreign, import_annotations
+from annotator.domain.dataset import export, foreign, import_annotations, import_suggestions
 
 
 def _fail(message: str) -> None:
@@ -389,14 +389,23 @@ def _annotator_options(fmt: str, pseudo: str | None, users_file: str | None) -> 
 @click.option("--offsets", type=click.Choice(foreign.OFFSETS), default="auto", show_default=True,
               help="How offsets count: auto checks each Label Studio region against its text; doccano's default is utf16.")
 @click.option("--strict", is_flag=True, help="Exit non-zero when anything was skipped (cancelled, document classes, duplicates...).")
+@click.option("--as-suggestions", is_flag=True,
+              help="Load the file's labels, spans and relations as suggestions of the suggester --as NAME, never as annotations.")
+@click.option("--suggester-version", default="imported", show_default=True, help="The version the imported suggestions carry.")
+@click.pass_context
 @with_appcontext
-def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, pseudo: str | None, users_file: str | None,
-                               on_duplicate: str, offsets: str, strict: bool) -> None:
+def import_annotations_command(ctx: click.Context, project: str, files: tuple[str, ...], fmt: str, pseudo: str | None,
+                               users_file: str | None, on_duplicate: str, offsets: str, strict: bool, as_suggestions: bool,
+                               suggester_version: str) -> None:
     """Import annotated articles: this tool's article JSONL, or Label Studio / doccano exports.
 
     Missing articles and annotators are created (annotators as inactive users
     without a password). Each file is one transaction: a bad line rejects the
     whole file (FILE:LINE: reason) and the other files still import.
+
+    With --as-suggestions --as NAME, another tool's predictions become suggestions
+    that annotators accept or reject (a score per item where the file has one, else 1);
+    importing again replaces NAME's suggestions on those articles.
     """
     from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects
 
@@ -404,6 +413,9 @@ def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, p
         p = projects.get_project(db.session, project)
     except projects.ProjectError as exc:
         _fail(str(exc))
+        return
+    if as_suggestions or ctx.get_parameter_source("suggester_version") is not click.core.ParameterSource.DEFAULT:
+        _import_suggestions(ctx, p, files, fmt, pseudo, offsets, as_suggestions, suggester_version)
         return
     users = _annotator_options(fmt, pseudo, users_file)
     schema = p.label_schema
@@ -436,6 +448,45 @@ def import_annotations_command(project: str, files: tuple[str, ...], fmt: str, p
         sys.exit(1)
     if strict and incomplete:
         click.echo(f"--strict: {incomplete} file(s) had skipped items (listed above)", err=True)
+        sys.exit(1)
+
+
+def _import_suggestions(ctx: click.Context, p: Project, files: tuple[str, ...], fmt: str, pseudo: str | None, offsets: str,
+                        as_suggestions: bool, version: str) -> None:
+    """import-annotations --as-suggestions: each file's annotations become suggestions of the suggester --as NAME."""
+    from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects
+
+    if not as_suggestions:
+        _fail("--suggester-version goes with --as-suggestions")
+    if not pseudo:
+        _fail("--as-suggestions needs --as NAME: the suggester the suggestions are named after")
+    if ctx.get_parameter_source("on_duplicate") is not click.core.ParameterSource.DEFAULT:
+        _fail("--on-duplicate is for annotations: importing suggestions again replaces NAME's suggestions on those articles")
+    for option, check, value in (("--as", import_suggestions.check_name, pseudo), ("--suggester-version", import_suggestions.check_version, version)):
+        try:
+            check(value or "")
+        except ValueError as exc:
+            _fail(f"{option}: {exc}")
+    total = import_suggestions.SuggestionImport()
+    rejected = 0
+    for name in files:
+        try:
+            try:
+                data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+            except OSError as exc:
+                raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
+            text = decode(data, name)
+            records = jsonl_objects(text, name) if fmt == "article" else foreign.read_records(
+                fmt, text, name, pseudo, p.label_schema, offsets, foreign.Skipped())
+            with transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
+                result = import_suggestions.import_records(db.session, p, records, name, pseudo, version)
+            total.merge(result)
+            click.echo(f"{name}: {result.summary()}", err=True)
+        except IngestError as exc:
+            rejected += 1
+            click.echo(str(exc), err=True)
+    click.echo(f"imported into {p.name} as suggestions of {pseudo}/{version}: {total.summary()}; {rejected} file(s) rejected")
+    if rejected:
         sys.exit(1)
 
 

@@ -8,15 +8,19 @@ group: each entry point names a callable that returns an object with `name`, `ve
 from __future__ import annotations
 
 from importlib.metadata import entry_points
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Article, Project, Sentence
-from annotator.domain import claim_training, suggestions
-from annotator.domain.suggestions import Proposal
-from annotator.stats import attribution, claims
+from annotator.db.models import Article, Project, Sentence, SuggesterModel
+from annotator.db.transactions import transaction
+from annotator.domain import suggestions
+from annotator.domain.suggestions import Proposal, SuggestionError
+from annotator.stats import attribution
+
+if TYPE_CHECKING:
+    from annotator.stats import claims
 
 ENTRY_POINT_GROUP = "annotator.suggesters"
 BATCH = 200  # articles stored together: a few statements per batch, memory of one batch
@@ -61,6 +65,10 @@ class TrainedClaims:
 def for_project(session: Session, project_id: int) -> list[Suggester]:
     """What runs on a project: the installed suggesters, plus its trained claim model if it has one."""
     found = installed()
+    if session.scalar(select(SuggesterModel.id).where(SuggesterModel.project_id == project_id).limit(1)) is None:
+        return found  # claim_training loads scipy (0.2 s): a project that never trained a model does not need it
+    from annotator.domain import claim_training
+
     trained = claim_training.latest(session, project_id)
     if trained is not None:
         found.append(TrainedClaims(trained[1]))
@@ -71,8 +79,21 @@ def installed() -> list[Suggester]:
     """The built-in suggester, then those packages add through the entry-point group (sorted by name)."""
     found: list[Suggester] = [AttributionRules()]
     for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
-        found.append(point.load()())
+        found.append(_load(point))
     return found
+
+
+def _load(point: Any) -> Suggester:
+    """The suggester an entry point makes; SuggestionError (500) names the entry point when it cannot."""
+    where = f"the {ENTRY_POINT_GROUP} entry point {point.name!r} ({point.value})"
+    try:
+        made = point.load()()
+    except Exception as exc:  # a broken package must say which one it is, not fail somewhere deep
+        raise SuggestionError(500, f"{where} failed: {type(exc).__name__}: {exc}") from exc
+    missing = [attr for attr in ("name", "version", "propose") if not hasattr(made, attr)]
+    if missing:
+        raise SuggestionError(500, f"{where} made an object without {', '.join(missing)}")
+    return made
 
 
 def run(
@@ -87,27 +108,93 @@ def run(
     One transaction per article batch is the caller's choice: this function only reads and
     stores through `suggestions.store`, so the caller wraps it in a write transaction.
     """
-    schema = session.execute(select(Project.label_schema).where(Project.id == project_id)).scalar_one()
-    chosen = select(Article.id, Article.text).where(Article.project_id == project_id).order_by(Article.id)
+    schema = project_schema(session, project_id)
+    chosen = select(Article.id).where(Article.project_id == project_id).order_by(Article.id)
     if article_ids is not None:
         chosen = chosen.where(Article.id.in_(list(article_ids)))
-    articles = session.execute(chosen).all()
+    ids = list(session.scalars(chosen))
     suggesters = list(suggesters) if suggesters is not None else for_project(session, project_id)
-    sentences = _sentences(session, [a for a, _ in articles])
     counts = {"articles": 0, "suggestions": 0, "new": 0}
-    for start in range(0, len(articles), BATCH):
-        batch = articles[start:start + BATCH]
-        for suggester in suggesters:
-            rows = {
-                article_id: suggestions.rows_for(suggester.propose(text, sentences.get(article_id, ([], []))[1]), article_id, len(text),
-                                                 schema, sentences.get(article_id, ([], []))[0])
-                for article_id, text in batch
-            }
-            counts["new"] += suggestions.store_many(session, suggester.name, rows)
-            counts["suggestions"] += sum(len(r) for r in rows.values())
-        counts["articles"] += len(batch)
+    for start in range(0, len(ids), BATCH):
+        items = read(session, ids[start:start + BATCH])
+        add_counts(counts, store(session, schema, [s.name for s in suggesters], items, propose(suggesters, items)))
         if progress:
-            progress(counts["articles"], len(articles))
+            progress(counts["articles"], len(ids))
+    return counts
+
+
+Item = tuple[int, str, list[int], list[tuple[int, int]]]  # (article id, text, sentence ids, sentence (start, end))
+
+
+def project_schema(session: Session, project_id: int) -> dict[str, Any]:
+    return session.execute(select(Project.label_schema).where(Project.id == project_id)).scalar_one()
+
+
+def read(session: Session, article_ids: Sequence[int]) -> list[Item]:
+    """What the suggesters read of these articles: text and sentences, in id order."""
+    texts = dict(session.execute(select(Article.id, Article.text).where(Article.id.in_(list(article_ids)))).all())
+    sentences = _sentences(session, sorted(texts))
+    return [(a, texts[a], *sentences.get(a, ([], []))) for a in sorted(texts)]
+
+
+def propose(suggesters: Sequence[Suggester], items: Sequence[Item]) -> list[list[Proposal]]:
+    """Each suggester's proposal for each article. Pure (no database): it may run in another process."""
+    return [[suggester.propose(text, bounds) for suggester in suggesters] for _, text, _, bounds in items]
+
+
+def store(session: Session, schema: dict[str, Any], names: Sequence[str], items: Sequence[Item],
+          proposals: Sequence[Sequence[Proposal]]) -> dict[str, int]:
+    """Keep what the schema allows of each proposal as the named suggesters' suggestions (in the caller's write transaction)."""
+    counts = {"articles": len(items), "suggestions": 0, "new": 0}
+    for k, name in enumerate(names):
+        rows = {article_id: suggestions.rows_for(by_suggester[k], article_id, len(text), schema, sentence_ids)
+                for (article_id, text, sentence_ids, _), by_suggester in zip(items, proposals, strict=True)}
+        counts["new"] += suggestions.store_many(session, name, rows)
+        counts["suggestions"] += sum(len(r) for r in rows.values())
+    return counts
+
+
+def add_counts(total: dict[str, int], more: dict[str, int]) -> None:
+    for key in total:
+        total[key] += more[key]
+
+
+def article_ids(session: Session, project_id: int, external_ids: Sequence[str] | None = None) -> list[int]:
+    """The project's article ids in order, or those of these external ids; SuggestionError names one it lacks."""
+    if external_ids is None:
+        return list(session.scalars(select(Article.id).where(Article.project_id == project_id).order_by(Article.id)))
+    found: dict[str, int] = {}
+    wanted = list(dict.fromkeys(external_ids))
+    for chunk in (wanted[i:i + 500] for i in range(0, len(wanted), 500)):
+        found.update(session.execute(
+            select(Article.external_id, Article.id).where(Article.project_id == project_id, Article.external_id.in_(chunk))
+        ).all())
+    missing = [x for x in wanted if x not in found]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise SuggestionError(404, f"no article with id {missing[0]!r} in this project{more}")
+    return sorted(found[x] for x in wanted)
+
+
+def run_in_batches(
+    session: Session,
+    project_id: int,
+    ids: Sequence[int],
+    suggesters: Sequence[Suggester] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """`run` over these articles with one write transaction per BATCH: the write lock is never held for a whole project.
+
+    A failure keeps the batches already committed (a re-run replaces them, keeping decisions).
+    """
+    if suggesters is None:
+        suggesters = for_project(session, project_id)
+    counts = {"articles": 0, "suggestions": 0, "new": 0}
+    for start in range(0, len(ids), BATCH):
+        with transaction(session):
+            add_counts(counts, run(session, project_id, ids[start:start + BATCH], suggesters))
+        if progress:
+            progress(counts["articles"], len(ids))
     return counts
 
 

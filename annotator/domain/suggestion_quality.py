@@ -73,6 +73,13 @@ def suggested(session: Session, project_id: int, articles: set[Any], suggester: 
     return out
 
 
+def suggester_names(session: Session, project_id: int) -> list[str]:
+    """The suggesters that have suggestions stored in the project, by name."""
+    return sorted(session.scalars(
+        select(Suggestion.suggester).join(Article, Article.id == Suggestion.article_id).where(Article.project_id == project_id).distinct()
+    ))
+
+
 def measure(session: Session, project_id: int, reference: Annotations, suggester: str | None = None) -> dict[str, Any]:
     """Suggestions against `reference`, on the articles it covers; with the number of articles scored."""
     covered = {a for a, _ in reference.labels} | {s[0] for s in reference.spans}

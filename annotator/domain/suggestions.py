@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import and_, delete, insert, select, update
@@ -117,8 +118,41 @@ def store_many(session: Session, suggester: str, rows_by_article: dict[int, list
         session.execute(delete(table).where(table.c.id.in_(chunk)))
     new = [row for a, rows in rows_by_article.items() for row in rows if (a, row["uid"]) not in stored]
     if new:
-        session.execute(insert(table), new)
+        _insert(session, new)
     return len(new)
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert suggestion rows (all with the same keys) in one executemany.
+
+    On SQLite the rows go to the driver as tuples: SQLAlchemy's per-row parameter handling cost
+    more than SQLite's own insert (54,000 rows, a 1,000-article import: 1.2 s against 0.75 s of
+    CPU), and `import --suggest` must stay quick. Values pass through each column's own bind
+    processor (only the timestamp has one), so what is stored is what the ORM would store.
+    """
+    table = Suggestion.__table__
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
+        session.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    get = itemgetter(*names)
+    converted = [(i, process) for i, name in enumerate(names)
+                 if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+    memo: dict[int, tuple[Any, Any]] = {}  # the rows of one proposal share one timestamp object: convert it once
+    params = []
+    for row in rows:
+        values = list(get(row))
+        for i, process in converted:
+            raw = values[i]
+            if raw is not None:
+                if id(raw) not in memo:
+                    memo[id(raw)] = (raw, process(raw))  # the object is kept, so its id is not reused meanwhile
+                values[i] = memo[id(raw)][1]
+        params.append(tuple(values))
+    columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+    connection.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join('?' * len(names))})", params)
 
 
 # ----------------------------------------------------------------- reading

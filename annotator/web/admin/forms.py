@@ -123,6 +123,7 @@ class UploadForm(FlaskForm):
         ],
         default="error",
     )
+    suggest = BooleanField("Compute suggestions for these articles")
 
     def validate_files(self, field: MultipleFileField) -> None:
         if not [f for f in field.data or [] if getattr(f, "filename", "")]:

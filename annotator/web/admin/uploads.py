@@ -7,7 +7,9 @@ from flask import render_template
 from werkzeug.datastructures import FileStorage
 
 from annotator.db import db
+from annotator.domain import suggesters
 from annotator.domain.dataset import articles
+from annotator.domain.suggestions import SuggestionError
 from annotator.web.admin import bp, form_status, project_or_404
 from annotator.web.admin.forms import UploadForm
 from annotator.web.security import roles_required
@@ -16,6 +18,19 @@ from annotator.web.security import roles_required
 def _file_name(upload: FileStorage) -> str:
     """The uploaded file's own name, without any folder the browser sent."""
     return PurePath((upload.filename or "").replace("\\", "/")).name or "upload"
+
+
+def suggest_for(project, results: list[dict]) -> dict:  # noqa: ANN001
+    """Suggestions for the articles the upload created or updated, after it committed (as `annotator import --suggest`)."""
+    external_ids = [x for r in results for x in r["created"] + r["updated"]]
+    if not external_ids:
+        return {"articles": 0, "suggestions": 0, "new": 0, "error": None}
+    try:
+        ids = suggesters.article_ids(db.session, project.id, external_ids)
+        return {**suggesters.run_in_batches(db.session, project.id, ids), "error": None}
+    except SuggestionError as exc:  # a suggester package that cannot load: the upload itself stands
+        db.session.rollback()  # not a write: ends the read that found the suggesters
+        return {"articles": 0, "suggestions": 0, "new": 0, "error": exc.message}
 
 
 @bp.route("/projects/<int:project_id>/upload", methods=["GET", "POST"])
@@ -29,7 +44,9 @@ def upload(project_id: int):
         results = articles.import_files(db.session, project, uploads, form.on_duplicate.data)
         totals = {key: sum(len(r[key]) for r in results) for key in ("created", "updated", "skipped")}
         totals["rejected"] = sum(1 for r in results if r["error"])
+        suggested = suggest_for(project, results) if form.suggest.data else None
         return render_template(
-            "admin/upload_result.html", project=project, results=results, totals=totals, on_duplicate=form.on_duplicate.data
+            "admin/upload_result.html", project=project, results=results, totals=totals, on_duplicate=form.on_duplicate.data,
+            suggested=suggested,
         )
     return render_template("admin/upload.html", project=project, form=form), form_status()
