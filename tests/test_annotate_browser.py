@@ -495,7 +495,7 @@ def test_a_failed_save_is_retried_and_lands(app, server, chromium):
 
     page.route("**/api/articles/*/labels/*", flaky)
     page.keyboard.press("1")
-    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=5000)
+    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=15000)  # the retry state comes after a failed request; a busy CI machine is slow
     assert "failed, retrying" in page.locator("#save-status").text_content()
     # while it waits, the change is kept in localStorage too
     stored = page.evaluate("() => Object.keys(localStorage).filter((k) => k.startsWith('annotator.pending.')).map((k) => JSON.parse(localStorage.getItem(k)).ops)")
@@ -514,7 +514,7 @@ def test_a_change_waiting_for_retry_survives_a_reload(app, server, chromium):
     page.route("**/api/articles/*/spans", lambda route: route.abort("connectionrefused"))
     select_with_mouse(page, SOURCE)
     page.keyboard.press("s")
-    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=5000)
+    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=15000)  # the retry state comes after a failed request; a busy CI machine is slow
     assert db_spans(app, "ann", article_id) == []
     page.unroute("**/api/articles/*/spans")
     page.reload()  # before the retry: the queue in localStorage is sent by the new page
@@ -662,7 +662,7 @@ def test_changes_of_a_tab_closed_while_offline_are_sent_when_the_article_is_open
     closing.route("**/api/articles/*/labels/*", lambda route: route.abort("internetdisconnected"))
     closing.keyboard.press("1")
     closing.keyboard.press("2")
-    closing.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=5000)
+    closing.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=15000)  # the retry state comes after a failed request; a busy CI machine is slow
     assert "offline" in closing.locator("#save-status").text_content()
     context = closing.context
     closing.close(run_before_unload=True)  # as a person closes the tab
@@ -698,7 +698,7 @@ def test_being_logged_out_elsewhere_is_said_plainly_and_saving_resumes_after_log
     other.click("form[action='/logout'] button")
     other.wait_for_url(f"{server}/login")
     page.keyboard.press("1")
-    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=5000)
+    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=15000)  # the retry state comes after a failed request; a busy CI machine is slow
     assert page.locator("#save-status").text_content() == "logged out"
     assert "You were logged out" in page.locator("#alert").text_content()
     other.fill("input[name=name]", "ann")
