@@ -407,7 +407,7 @@ def import_annotations_command(ctx: click.Context, project: str, files: tuple[st
     that annotators accept or reject (a score per item where the file has one, else 1);
     importing again replaces NAME's suggestions on those articles.
     """
-    from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects
+    from annotator.domain.dataset.ingest import IngestError
 
     try:
         p = projects.get_project(db.session, project)
@@ -423,14 +423,8 @@ def import_annotations_command(ctx: click.Context, project: str, files: tuple[st
     rejected = incomplete = 0
     for name in files:
         try:
-            try:
-                data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-            except OSError as exc:
-                raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
-            text = decode(data, name)
             skipped = foreign.Skipped()
-            records = jsonl_objects(text, name) if fmt == "article" else foreign.read_records(
-                fmt, text, name, pseudo or "", schema, offsets, skipped, users)
+            records = _records(name, fmt, pseudo or "", schema, offsets, skipped, users)
             with transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
                 result = import_annotations.import_records(db.session, p, records, name, on_duplicate)  # type: ignore[arg-type]
             total.merge(result)
@@ -451,10 +445,23 @@ def import_annotations_command(ctx: click.Context, project: str, files: tuple[st
         sys.exit(1)
 
 
+def _records(name: str, fmt: str, pseudo: str, schema: dict, offsets: str, skipped: foreign.Skipped,
+             users: dict[str, str] | None = None):  # noqa: ANN202
+    """(line, article-format record) pairs of one file (or stdin for '-'), in any format import-annotations reads."""
+    from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects
+
+    try:
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except OSError as exc:
+        raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
+    text = decode(data, name)
+    return jsonl_objects(text, name) if fmt == "article" else foreign.read_records(fmt, text, name, pseudo, schema, offsets, skipped, users)
+
+
 def _import_suggestions(ctx: click.Context, p: Project, files: tuple[str, ...], fmt: str, pseudo: str | None, offsets: str,
                         as_suggestions: bool, version: str) -> None:
     """import-annotations --as-suggestions: each file's annotations become suggestions of the suggester --as NAME."""
-    from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects
+    from annotator.domain.dataset.ingest import IngestError
 
     if not as_suggestions:
         _fail("--suggester-version goes with --as-suggestions")
@@ -471,13 +478,7 @@ def _import_suggestions(ctx: click.Context, p: Project, files: tuple[str, ...], 
     rejected = 0
     for name in files:
         try:
-            try:
-                data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-            except OSError as exc:
-                raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
-            text = decode(data, name)
-            records = jsonl_objects(text, name) if fmt == "article" else foreign.read_records(
-                fmt, text, name, pseudo, p.label_schema, offsets, foreign.Skipped())
+            records = _records(name, fmt, pseudo, p.label_schema, offsets, foreign.Skipped())
             with transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
                 result = import_suggestions.import_records(db.session, p, records, name, pseudo, version)
             total.merge(result)
