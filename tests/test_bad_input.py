@@ -356,20 +356,30 @@ _foreign = st.one_of(
                                    optional={"id": _scalars, "annotations": _json, "predictions": _json}), max_size=3).map(_dump),
     st.lists(st.fixed_dictionaries({"text": _texts}, optional={"label": st.one_of(_json, st.lists(st.tuples(_offsets, _offsets, st.sampled_from(LABELS)), max_size=3))})
              .map(_dump), max_size=3).map("\n".join),
+    st.lists(st.fixed_dictionaries(  # Label Studio JSON_MIN: flat records, one per annotation
+        {"text": st.one_of(st.just(EXISTING_TEXT), _texts), "id": st.sampled_from([1, 2, "x", None, True])},
+        optional={"label": st.one_of(_json, st.lists(st.fixed_dictionaries({"start": _offsets, "end": _offsets, "labels": st.lists(st.sampled_from(LABELS), max_size=2)},
+                                                                             optional={"text": st.text(max_size=5)}), max_size=3)),
+                  "stance": st.one_of(_scalars, st.fixed_dictionaries({"choices": _json})), "annotator": st.sampled_from([1, "7", "a@b.c", "a b", None, True, 2.5]),
+                  "annotation_id": _scalars, "lead_time": _scalars}), max_size=3).map(_dump),
     st.text(max_size=60),
 )
 
 
 @FUZZ
-@given(fmt=st.sampled_from(["label-studio", "doccano"]), content=_foreign)
-@example(fmt="label-studio", content="[" + "1" * 5000 + "]")
-@example(fmt="label-studio", content='{"data": {"text": "A."}, "meta": NaN}')
-@example(fmt="label-studio", content="[" * 50_000)
-@example(fmt="doccano", content='{"text": "A.", "label": [[0, 1e400, "QUOTE"]]}')
-def test_foreign_imports_never_crash_or_half_write(app, runner, annotated_project, workdir, fmt: str, content: str):
-    path = write_file(workdir, ".json" if fmt == "label-studio" else ".jsonl", content.encode("utf-8", "surrogatepass"))
+@given(fmt=st.sampled_from(["label-studio", "label-studio-min", "doccano"]), content=_foreign, match_by=st.sampled_from(["id", "text"]))
+@example(fmt="label-studio", content="[" + "1" * 5000 + "]", match_by="id")
+@example(fmt="label-studio", content='{"data": {"text": "A."}, "meta": NaN}', match_by="id")
+@example(fmt="label-studio", content="[" * 50_000, match_by="id")
+@example(fmt="doccano", content='{"text": "A.", "label": [[0, 1e400, "QUOTE"]]}', match_by="id")
+@example(fmt="doccano", content="\n".join([json.dumps({"id": "e", "text": EXISTING_TEXT, "entities": [[0, 6, "SOURCE"]]})] * 2), match_by="text")
+@example(fmt="label-studio-min", content=json.dumps([{"text": EXISTING_TEXT, "id": 1, "label": [{"start": 0, "end": 6, "labels": ["SOURCE"]}],
+                                                      "annotator": 1, "annotation_id": 2}]), match_by="text")
+def test_foreign_imports_never_crash_or_half_write(app, runner, annotated_project, workdir, fmt: str, content: str, match_by: str):
+    path = write_file(workdir, ".json" if fmt.startswith("label-studio") else ".jsonl", content.encode("utf-8", "surrogatepass"))
     before = row_counts(app)
-    result = runner.invoke(args=["import-annotations", annotated_project, str(path), "--format", fmt, "--as", "ls_user"])
+    args = ["import-annotations", annotated_project, str(path), "--format", fmt, "--as", "ls_user", "--match-by", match_by]
+    result = runner.invoke(args=args)
     check_annotation_import(app, result, path, before)
 
 

@@ -302,7 +302,7 @@ def test_label_studio_offsets_without_text_need_a_reading(app, runner, tmp_path)
     base = ["import-annotations", "ls", str(path), "--format", "label-studio", "--as", "bot"]
     result = runner.invoke(args=base)
     line = json.dumps(tasks, indent=1).splitlines().index(" {", 2) + 1  # where the second task starts
-    assert result.exit_code == 1 and f"{path}:{line}: result[0]: offsets" in result.output and "--offsets utf16" in result.output
+    assert result.exit_code == 1 and f"{path}:{line}: task 2 (id 2), annotations[1].result[0]: offsets" in result.output and "--offsets utf16" in result.output
     assert count(app, Article) == 0
     result = runner.invoke(args=[*base, "--offsets", "utf16"])
     assert result.exit_code == 0, result.output
@@ -365,7 +365,7 @@ def test_doccano_utf16_offsets_and_errors(app, runner, tmp_path):
     assert record["annotations"][0]["spans"][0]["text"] == QUOTE
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": "b", "text": "Plain."}, {"id": "c", "text": TEXT, "label": [[0, 999, "QUOTE"]]}])
     result = runner.invoke(args=["import-annotations", "dc", bad, "--format", "doccano", "--as", "bot"])
-    assert result.exit_code == 1 and f"{bad}:2: label[0]: offsets 0-999" in result.output
+    assert result.exit_code == 1 and f"{bad}:2: label[0]: end 999 is past the text's end" in result.output
     assert count(app, Article) == 1
     result = runner.invoke(args=["import-annotations", "dc", bad, "--format", "doccano"])
     assert result.exit_code == 1 and "needs --as NAME" in result.output

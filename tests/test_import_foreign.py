@@ -95,7 +95,7 @@ def test_label_studio_unmapped_users_and_annotations_without_completed_by(app, r
     path = tmp_path / "anon.json"
     path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
     result = runner.invoke(args=["import-annotations", "p", str(path), "--format", "label-studio"])
-    assert result.exit_code == 1 and f"{path}:1: annotations[0] has no completed_by: say --as NAME" in result.output, result.output
+    assert result.exit_code == 1 and f"{path}:1: task 1 (id 1), annotations[0] has no completed_by: say --as NAME" in result.output, result.output
     imported(runner, str(path), "--format", "label-studio", "--as", "legacy")
     assert len(spans_by_user(app)["legacy"]) == 17
 
@@ -118,7 +118,7 @@ def test_doccano_code_points_override(app, runner):
     path = str(FOREIGN / "doccano_seq_rel.jsonl")
     result = runner.invoke(args=["import-annotations", "p", path, "--format", "doccano", "--as", "amira", "--offsets", "code-points"])
     # read as code points the harbour-fees quote at the end runs one past the text (the emoji counted 2)
-    assert result.exit_code == 1 and f"{path}:1: entities[5]: offsets 247-273 (code-points) are outside the text" in result.output
+    assert result.exit_code == 1 and f"{path}:1: entities[5]: end_offset 273 is past the text's end (272)" in result.output
 
 
 def test_summary_per_annotator_and_strict(app, runner):
@@ -163,9 +163,9 @@ def test_label_studio_predictions_become_suggestions(app, runner):
     "file, fmt, line, message",
     [
         ("ls.csv", "label-studio", 1, "this is a Label Studio CSV export: CSV is not imported (its labels are JSON inside cells); export JSON"),
-        ("ls_json_min.json", "label-studio", 2, "the task has no 'data' object: this looks like a Label Studio JSON_MIN record"),
-        ("ls_json.json", "doccano", 1, "expected a JSON object; this looks like a Label Studio task: use --format label-studio"),
-        ("doccano_seq_rel.jsonl", "label-studio", 1, "the task has no 'data' object: this looks like a doccano record: use --format doccano --as NAME"),
+        ("ls_json_min.json", "label-studio", 2, "this looks like a Label Studio JSON_MIN record: use --format label-studio-min"),
+        ("ls_json.json", "doccano", 1, "this looks like a Label Studio task: use --format label-studio"),
+        ("doccano_seq_rel.jsonl", "label-studio", 1, "this looks like a doccano record: use --format doccano --as NAME"),
         ("doccano_intent.jsonl", "article", 1, "this looks like a doccano record: use --format doccano --as NAME"),
     ],
 )

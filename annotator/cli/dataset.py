@@ -358,8 +358,8 @@ def _annotator_options(fmt: str, pseudo: str | None, users_file: str | None) -> 
         _fail("--as is for --format label-studio or doccano; article files name their annotators")
     if fmt == "doccano" and not pseudo:
         _fail(f"--format {fmt} needs --as NAME: the annotator its annotations belong to (its files name nobody)")
-    if users_file and fmt != "label-studio":
-        _fail("--users is for --format label-studio")
+    if users_file and not fmt.startswith("label-studio"):
+        _fail("--users is for --format label-studio or label-studio-min")
     users: dict[str, str] = {}
     try:
         if pseudo:
@@ -379,13 +379,15 @@ def _annotator_options(fmt: str, pseudo: str | None, users_file: str | None) -> 
 @click.argument("project")
 @click.argument("files", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(foreign.FORMATS), default="article", show_default=True,
-              help="article: annotator's own article JSONL; label-studio: its JSON export; doccano: its JSONL export.")
+              help="article: this tool's JSONL; label-studio: Label Studio's JSON; label-studio-min: its JSON_MIN; doccano: its JSONL.")
 @click.option("--as", "pseudo", metavar="NAME",
               help="The annotator of doccano annotations, and of Label Studio annotations without completed_by.")
 @click.option("--users", "users_file", type=click.Path(exists=True, dir_okay=False),
               help="Label Studio: a JSON object mapping user ids or e-mails to names (unmapped ids become ls-user-ID).")
 @click.option("--on-duplicate", type=click.Choice(import_annotations.ON_DUPLICATE), default="error", show_default=True,
               help="An annotator who already annotated the article (or gold already there): error, skip, or replace it.")
+@click.option("--match-by", type=click.Choice(import_annotations.MATCH_BY), default="id", show_default=True,
+              help="Which article a record goes onto: the one with its id, or the one with the identical text (merging exports).")
 @click.option("--offsets", type=click.Choice(foreign.OFFSETS), default="auto", show_default=True,
               help="How offsets count: auto checks each Label Studio region against its text; doccano's default is utf16.")
 @click.option("--strict", is_flag=True, help="Exit non-zero when anything was skipped (cancelled, document classes, duplicates...).")
@@ -395,8 +397,8 @@ def _annotator_options(fmt: str, pseudo: str | None, users_file: str | None) -> 
 @click.pass_context
 @with_appcontext
 def import_annotations_command(ctx: click.Context, project: str, files: tuple[str, ...], fmt: str, pseudo: str | None,
-                               users_file: str | None, on_duplicate: str, offsets: str, strict: bool, as_suggestions: bool,
-                               suggester_version: str) -> None:
+                               users_file: str | None, on_duplicate: str, match_by: str, offsets: str, strict: bool,
+                               as_suggestions: bool, suggester_version: str) -> None:
     """Import annotated articles: this tool's article JSONL, or Label Studio / doccano exports.
 
     Missing articles and annotators are created (annotators as inactive users
@@ -415,6 +417,8 @@ def import_annotations_command(ctx: click.Context, project: str, files: tuple[st
         _fail(str(exc))
         return
     if as_suggestions or ctx.get_parameter_source("suggester_version") is not click.core.ParameterSource.DEFAULT:
+        if match_by != "id":
+            _fail("--match-by is for annotations: suggestions go onto articles by id")
         _import_suggestions(ctx, p, files, fmt, pseudo, offsets, as_suggestions, suggester_version)
         return
     users = _annotator_options(fmt, pseudo, users_file)
@@ -426,10 +430,12 @@ def import_annotations_command(ctx: click.Context, project: str, files: tuple[st
             skipped = foreign.Skipped()
             records = _records(name, fmt, pseudo or "", schema, offsets, skipped, users)
             with transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
-                result = import_annotations.import_records(db.session, p, records, name, on_duplicate)  # type: ignore[arg-type]
+                result = import_annotations.import_records(db.session, p, records, name, on_duplicate, match_by=match_by)  # type: ignore[arg-type]
             total.merge(result)
-            incomplete += bool(skipped or result.skipped)
+            incomplete += bool(skipped or result.skipped or result.ambiguous)
             click.echo(f"{name}: {result.summary()}", err=True)
+            for line in result.match_lines(name) if match_by == "text" else []:
+                click.echo(line, err=True)
             if result.users_created:
                 click.echo(f"{name}: new annotator(s): {', '.join(result.users_created)}", err=True)
             for line in result.annotator_lines() + skipped.lines():
@@ -448,14 +454,14 @@ def import_annotations_command(ctx: click.Context, project: str, files: tuple[st
 def _records(name: str, fmt: str, pseudo: str, schema: dict, offsets: str, skipped: foreign.Skipped,
              users: dict[str, str] | None = None):  # noqa: ANN202
     """(line, article-format record) pairs of one file (or stdin for '-'), in any format import-annotations reads."""
-    from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects
+    from annotator.domain.dataset.ingest import IngestError, decode
 
     try:
         data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     except OSError as exc:
         raise IngestError(name, None, f"cannot read: {exc.strerror}") from None
     text = decode(data, name)
-    return jsonl_objects(text, name) if fmt == "article" else foreign.read_records(fmt, text, name, pseudo, schema, offsets, skipped, users)
+    return foreign.read_records(fmt, text, name, pseudo, schema, offsets, skipped, users)
 
 
 def _import_suggestions(ctx: click.Context, p: Project, files: tuple[str, ...], fmt: str, pseudo: str | None, offsets: str,

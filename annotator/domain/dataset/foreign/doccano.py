@@ -8,6 +8,11 @@ check offsets against and do not say how they count: doccano 1.8.4's editor
 stores UTF-16 code units (an emoji counts 2; tests/data/foreign/README.md), so
 they are read as UTF-16 and converted to code points unless
 ``offsets="code-points"``.
+
+A line says which kinds of annotation it stands for (``_carries``, see
+import_annotations): spans when it has ``entities`` or span items, so that
+merging two projects' files onto the same articles (``--match-by text``)
+replaces or skips only spans, never what the other file brought.
 """
 from __future__ import annotations
 
@@ -55,7 +60,10 @@ def _line(obj: Any, line: int, file: str, annotator: str, offsets: str, skipped:
         if values:  # a document class: never copied onto every sentence
             skipped.add(annotator, document_class(name), len(values))
     meta = {k: v for k, v in obj.items() if k not in _NOT_META}
-    block = {"annotator": annotator, "labels": [], "spans": spans, "relations": relations}
+    # What the line stands for, so that a merge of two projects' files (--match-by text) keeps both: spans where the
+    # project labels spans (an empty `entities` too: nothing marked), never sentence labels (doccano has none).
+    carries = ["spans"] if spans or "entities" in obj else []
+    block = {"annotator": annotator, "labels": [], "spans": spans, "relations": relations, "_carries": carries}
     return article_record(article_id, obj.get("title"), text, meta, [block])
 
 
@@ -88,11 +96,12 @@ def _entities(obj: dict[str, Any], reader: Offsets, annotator: str, article_id: 
     by_entity: dict[str, dict[str, Any]] = {}
     for i, entity in enumerate(entities):
         where = f"entities[{i}]"
+        names = ("start_offset", "end_offset", "text")
         if isinstance(entity, list) and len(entity) == 3 and isinstance(entity[2], str):  # intent detection: [start, end, "LABEL"]
-            entity = {"start_offset": entity[0], "end_offset": entity[1], "label": entity[2]}
+            entity, names = {"start_offset": entity[0], "end_offset": entity[1], "label": entity[2]}, ("start", "end", "text")
         if not isinstance(entity, dict) or not isinstance(entity.get("label"), str):
             raise Bad(f"{where} must be [start, end, \"LABEL\"] or an object with label, start_offset, end_offset")
-        start, end = reader.read(entity.get("start_offset"), entity.get("end_offset"), None, where)
+        start, end = reader.read(entity.get("start_offset"), entity.get("end_offset"), None, where, names)
         key = str(entity.get("id", f"#{i}"))
         if key in by_entity:
             raise Bad(f"{where}: entity id {key} appears twice")

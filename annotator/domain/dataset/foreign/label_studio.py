@@ -9,6 +9,10 @@ region covers (a choice without a region is a document class: skipped, reported)
 -> relations (type from ``labels``, else the one type the schema allows
 between the two span labels; ``direction: left`` is reversed).  Region offsets
 are read as regions.py says (``auto``: checked against each region's text).
+Every error names its place as Label Studio does: ``task 3 (id 17),
+annotations[1].result[4]: value.end 90 is past the text's end (80)``
+(``predictions[0].result[2]`` likewise); the record and its items carry that
+place (``_at``, ``_from``) so that the checks against the schema name it too.
 """
 from __future__ import annotations
 
@@ -28,23 +32,34 @@ def label_studio_records(
     users: dict[str, str] | None = None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Article-format records from a Label Studio JSON (or JSONL) export; `annotator` names annotations without completed_by."""
+    for n, (line, task) in enumerate(export_items(text, file), start=1):
+        hint = looks_like(task)
+        if hint and not hint.startswith("a Label Studio task"):
+            raise IngestError(file, line, f"this looks like {hint}")
+        try:
+            yield line, _task(task, n, file, annotator, schema, offsets, skipped if skipped is not None else Skipped(), users or {})
+        except Bad as exc:
+            raise IngestError(file, line, f"{task_name(task, n)}, {exc}") from None
+
+
+def task_name(task: Any, n: int) -> str:
+    """The task as Label Studio's people know it: its place in the file and its id."""
+    task_id = task.get("id") if isinstance(task, dict) else None
+    return f"task {n} (id {task_id})" if isinstance(task_id, (int, str)) and not isinstance(task_id, bool) else f"task {n}"
+
+
+def export_items(text: str, file: str) -> Iterator[tuple[int, Any]]:
+    """(line where it starts, item) of a Label Studio export: a JSON array, one (pretty-printed) object, or JSONL."""
     stripped = text.lstrip()
     hint = csv_hint(text)
     if hint:
         raise IngestError(file, 1, f"this is {hint}")
-    items: Iterator[tuple[int, Any]]
     if stripped.startswith("["):
-        items = json_array_objects(text, file)
-    else:
-        try:  # one task as a (pretty-printed) object
-            items = iter([(1 + text[: len(text) - len(stripped)].count("\n"), strict_json.loads(text))])
-        except ValueError:  # not one object: read it as JSONL, which names the bad line
-            items = jsonl_objects(text, file)
-    for n, (line, task) in enumerate(items, start=1):
-        try:
-            yield line, _task(task, n, file, annotator, schema, offsets, skipped if skipped is not None else Skipped(), users or {})
-        except Bad as exc:
-            raise IngestError(file, line, str(exc)) from None
+        return json_array_objects(text, file)
+    try:  # one task as a (pretty-printed) object
+        return iter([(1 + text[: len(text) - len(stripped)].count("\n"), strict_json.loads(text))])
+    except ValueError:  # not one object: read it as JSONL, which names the bad line
+        return jsonl_objects(text, file)
 
 
 def users_map(text: str, file: str) -> dict[str, str]:
@@ -115,13 +130,19 @@ def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], 
         meta["label_studio_id"] = task["id"]
     reader = Offsets(text, offsets, "auto")
     blocks = []
-    for k, entry in enumerate(_entries(task, "annotations") or _entries(task, "completions")):
-        name = annotator_name(entry.get("completed_by"), users, annotator, f"annotations[{k}]")
+    whose: dict[str, int] = {}  # annotator -> the annotation of theirs already read
+    key = "annotations" if task.get("annotations") or not task.get("completions") else "completions"
+    for k, entry in enumerate(_entries(task, key)):
+        name = annotator_name(entry.get("completed_by"), users, annotator, f"{key}[{k}]")
         if entry.get("was_cancelled"):
             skipped.add(name, "cancelled annotation")
             continue
-        blocks.append(_block(entry, name, reader, schema, article_id, skipped))
+        if name in whose:
+            raise Bad(f"{key}[{k}] and {key}[{whose[name]}] are both {name}'s: this tool keeps one annotation per person and task")
+        whose[name] = k
+        blocks.append(_block(entry, f"{key}[{k}]", name, reader, schema, article_id, skipped))
     record = article_record(article_id, data.get("title"), text, meta, blocks)
+    record["_at"] = task_name(task, n)  # errors found later (the schema, duplicates) name the task too
     predictions = _entries(task, "predictions", objects_only=False)
     ids_only = sum(not isinstance(p, dict) for p in predictions)
     if ids_only:
@@ -137,7 +158,7 @@ def _suggestion(prediction: dict[str, Any], k: int, reader: Offsets, schema: dic
     suggester = prediction.get("model_version") if isinstance(prediction.get("model_version"), str) and prediction.get("model_version") else "label-studio"
     score = prediction.get("score")
     score = float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else 1.0
-    block = _block(prediction, suggester, reader, schema, article_id, skipped)
+    block = _block(prediction, f"predictions[{k}]", suggester, reader, schema, article_id, skipped)
     return {
         "suggester": suggester,
         "score": score,
@@ -160,17 +181,19 @@ def annotator_name(completed_by: Any, users: dict[str, str], default: str, where
     raise Bad(f"{where} has no completed_by: say --as NAME for annotations without an annotator")
 
 
-def _block(entry: dict[str, Any], name: str, reader: Offsets, schema: dict[str, Any], article_id: str, skipped: Skipped) -> dict[str, Any]:
-    """One annotation's results as `name`'s labels, spans and relations."""
+def _block(
+    entry: dict[str, Any], at: str, name: str, reader: Offsets, schema: dict[str, Any], article_id: str, skipped: Skipped
+) -> dict[str, Any]:
+    """One annotation's (or prediction's) results as `name`'s labels, spans and relations; `at` is where it is in the task."""
     spans: list[dict[str, Any]] = []
     labels: list[dict[str, Any]] = []
     region_spans: dict[str, list[dict[str, Any]]] = {}  # region id -> its spans, for the relations
     pending: list[tuple[int, dict[str, Any]]] = []  # relations, read once every region is known
     results = entry.get("result") or []
     if not isinstance(results, list):
-        raise Bad("'annotations[].result' must be a list")
+        raise Bad(f"{at}.result must be a list")
     for i, result in enumerate(results):
-        where = f"result[{i}]"
+        where = f"{at}.result[{i}]"
         if not isinstance(result, dict):
             raise Bad(f"{where} must be an object")
         kind = result.get("type")
@@ -182,23 +205,23 @@ def _block(entry: dict[str, Any], name: str, reader: Offsets, schema: dict[str, 
             raise Bad(f"{where} ({kind}) has no 'value' object")
         if kind == "labels":
             region = str(result.get("id", f"#{i}"))
-            region_spans[region] = _region_spans(value, region, where, reader, name, article_id)
+            region_spans[region] = region_spans_of(value, region, where, reader, name, article_id)
             spans += region_spans[region]
         elif kind == "choices":
-            label = _choice(result, value, where, reader)
+            label = choice_label(result, value, where, reader)
             if label is None:
                 skipped.add(name, document_class(str(result.get("from_name", "choices"))))
             else:
-                labels.append({**label, **_label_details(entry)})
+                labels.append({**label, **label_details(entry), "_from": where})
         else:
             raise Bad(f"{where}: result type {kind!r} is not imported (use labels, choices or relation)")
     relations = [
-        relation for i, result in pending for relation in _relations(result, f"result[{i}]", region_spans, schema, name, article_id)
+        relation for i, result in pending for relation in _relations(result, f"{at}.result[{i}]", region_spans, schema, name, article_id)
     ]
     return {"annotator": name, "labels": labels, "spans": spans, "relations": relations}
 
 
-def _label_details(entry: dict[str, Any]) -> dict[str, Any]:
+def label_details(entry: dict[str, Any]) -> dict[str, Any]:
     """The annotation's lead_time (seconds) and updated_at, which a label keeps."""
     out: dict[str, Any] = {}
     lead_time = entry.get("lead_time")
@@ -234,19 +257,25 @@ def _entries(task: dict[str, Any], key: str, objects_only: bool = True) -> list[
     return entries
 
 
-def _region_spans(value: dict[str, Any], region: str, where: str, reader: Offsets, annotator: str, article_id: str) -> list[dict[str, Any]]:
-    """A ``labels`` result: one span per label name, all over the region's text."""
+def region_spans_of(
+    value: dict[str, Any], region: str, where: str, reader: Offsets, annotator: str, article_id: str, prefix: str = "value."
+) -> list[dict[str, Any]]:
+    """A ``labels`` result: one span per label name, all over the region's text; `prefix` is where the region's keys sit."""
     names = value.get("labels")
     if not isinstance(names, list) or not names or not all(isinstance(x, str) for x in names):
-        raise Bad(f"{where}: value.labels must be a non-empty list of label names")
-    start, end = reader.read(value.get("start"), value.get("end"), value.get("text"), where)
+        raise Bad(f"{where}: {prefix}labels must be a non-empty list of label names")
+    start, end = reader.read(value.get("start"), value.get("end"), value.get("text"), where, _names(prefix))
     return [
-        {"id": derived_uid(annotator, article_id, region if k == 0 else f"{region}\x00{k}"), "label": name, "start": start, "end": end}
+        {"id": derived_uid(annotator, article_id, region if k == 0 else f"{region}\x00{k}"), "label": name, "start": start, "end": end, "_from": where}
         for k, name in enumerate(names)
     ]
 
 
-def _choice(result: dict[str, Any], value: dict[str, Any], where: str, reader: Offsets) -> dict[str, Any] | None:
+def _names(prefix: str) -> tuple[str, str, str]:
+    return (f"{prefix}start", f"{prefix}end", f"{prefix}text")
+
+
+def choice_label(result: dict[str, Any], value: dict[str, Any], where: str, reader: Offsets, prefix: str = "value.") -> dict[str, Any] | None:
     """A ``choices`` result over a region: a sentence label for the sentences it covers.
 
     A choice with no region is a document class: None (the caller reports it
@@ -255,12 +284,12 @@ def _choice(result: dict[str, Any], value: dict[str, Any], where: str, reader: O
     choices = value.get("choices")
     if not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], str):
         raise Bad(
-            f"{where}: value.choices must name exactly one sentence label; a multiple-choice class "
+            f"{where}: {prefix}choices must name exactly one sentence label; a multiple-choice class "
             f"({result.get('from_name', 'choices')}) cannot be stored: the schema has no multi-label article-level labels"
         )
     if value.get("start") is None and value.get("end") is None:
         return None
-    return {"label": choices[0], "_covers": list(reader.read(value.get("start"), value.get("end"), value.get("text"), where))}
+    return {"label": choices[0], "_covers": list(reader.read(value.get("start"), value.get("end"), value.get("text"), where, _names(prefix)))}
 
 
 def _relations(
@@ -284,6 +313,7 @@ def _relations(
             "type": rel_type,
             "from": from_span["id"],
             "to": to_span["id"],
+            "_from": where,
         }
         for rel_type in types
     ]

@@ -63,20 +63,26 @@ class Offsets:
     def _points(self, start: int, end: int) -> tuple[int, int] | None:
         return (start, end) if 0 <= start < end <= len(self.text) else None
 
-    def read(self, start: Any, end: Any, given: Any, where: str) -> tuple[int, int]:
-        """(start, end) in code points; `given` is the region's own text, if it has one."""
-        for name, value in (("start", start), ("end", end)):
+    def read(self, start: Any, end: Any, given: Any, where: str, names: tuple[str, str, str] = ("start", "end", "text")) -> tuple[int, int]:
+        """(start, end) in code points; `given` is the region's own text, if it has one; `names` are the tool's names of the three."""
+        for name, value in zip(names[:2], (start, end), strict=True):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise Bad(f"{where}: {name} must be an integer")
         if given is not None and not isinstance(given, str):
-            raise Bad(f"{where}: text must be a string")
+            raise Bad(f"{where}: {names[2]} must be a string")
+        if start < 0:
+            raise Bad(f"{where}: {names[0]} {start} is negative")
+        if start >= end:
+            raise Bad(f"{where}: {names[0]} {start} is not before {names[1]} {end}")
         text = self.text
         if self.mode in ("utf16", "code-points"):
             found = self._utf16(start, end) if self.mode == "utf16" else self._points(start, end)
             if found is None:
-                raise Bad(f"{where}: offsets {start}-{end} ({self.mode}) are outside the text or split a character")
+                raise Bad(f"{where}: {self._outside(start, end, names)}")
             if given is not None and text[found[0] : found[1]] != given:
-                raise Bad(f"{where}: text {clip(given)} does not match offsets {start}-{end} ({self.mode}): {clip(text[found[0]:found[1]])}")
+                raise Bad(
+                    f"{where}: {names[2]} {clip(given)} does not match {names[0]}-{names[1]} {start}-{end} ({self.mode}): {clip(text[found[0]:found[1]])}"
+                )
             return found
         # auto: the reading that reproduces the region's own text
         candidates = [c for c in (self._utf16(start, end), self._points(start, end)) if c is not None]
@@ -87,12 +93,28 @@ class Offsets:
                     "say --offsets utf16 or --offsets code-points"
                 )
             if not candidates:
-                raise Bad(f"{where}: offsets {start}-{end} are outside the text")
+                raise Bad(f"{where}: {self._outside(start, end, names)}")
             return candidates[0]
         for found in candidates:
             if text[found[0] : found[1]] == given:
                 return found
-        raise Bad(f"{where}: text {clip(given)} matches neither UTF-16 nor code-point offsets {start}-{end}")
+        if not candidates:
+            raise Bad(f"{where}: {self._outside(start, end, names)}")
+        raise Bad(f"{where}: {names[2]} {clip(given)} matches neither UTF-16 nor code-point offsets {start}-{end}")
+
+    def _outside(self, start: int, end: int, names: tuple[str, str, str]) -> str:
+        """Why offsets that passed 0 <= start < end read as nothing: past the end, or inside a two-unit character."""
+        points = len(self.text)
+        units = points + sum(ord(c) > 0xFFFF for c in self.text) if self.astral else points
+        longest = units if self.mode != "code-points" else points
+        if end > longest:
+            length = f"{points} characters, {units} UTF-16 units" if units != points and self.mode == "auto" else str(longest)
+            return f"{names[1]} {end} is past the text's end ({length})"
+        if self.mode == "auto":
+            return f"{names[1]} {end} is past the text's end as code points ({points}) and splits a character as UTF-16 units"
+        table = utf16_to_code_points(self.text)
+        name, offset = (names[0], start) if table[start] < 0 else (names[1], end)
+        return f"{name} {offset} falls inside a character of two UTF-16 units (--offsets utf16)"
 
 
 def document_class(name: str) -> str:

@@ -16,6 +16,7 @@ class Skipped:
 
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)  # what the format never carries: said, but nothing was skipped
 
     def add(self, annotator: str, reason: str, n: int = 1) -> None:
         key = (annotator, reason)
@@ -25,9 +26,13 @@ class Skipped:
         if message not in self.notes:
             self.notes.append(message)
 
+    def remark(self, message: str) -> None:
+        if message not in self.remarks:
+            self.remarks.append(message)
+
     def __bool__(self) -> bool:
         return bool(self.counts or self.notes)
 
     def lines(self) -> list[str]:
-        """One line per annotator and reason, then the notes."""
-        return [f"skipped for {who}: {n} {reason}" for (who, reason), n in sorted(self.counts.items())] + list(self.notes)
+        """One line per annotator and reason, then the notes and remarks."""
+        return [f"skipped for {who}: {n} {reason}" for (who, reason), n in sorted(self.counts.items())] + self.notes + self.remarks

@@ -12,8 +12,8 @@ def looks_like(obj: Any) -> str | None:
         return None
     if isinstance(obj.get("data"), dict) and ("annotations" in obj or "predictions" in obj or "text" not in obj):
         return "a Label Studio task: use --format label-studio"
-    if "annotator" in obj and "text" in obj and ("label" in obj or "annotation_id" in obj):
-        return "a Label Studio JSON_MIN record (one per annotation, no relations or predictions): not imported; export JSON from Label Studio"
+    if "annotation_id" in obj and "annotator" in obj:  # keys Label Studio's JSON_MIN converter writes on every record
+        return "a Label Studio JSON_MIN record: use --format label-studio-min"
     if "text" in obj and isinstance(obj.get("annotations"), list):
         return "this tool's article format: use --format article"
     if "text" in obj and any(key in obj for key in ("entities", "cats", "label", "labels")):

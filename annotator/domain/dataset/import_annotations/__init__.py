@@ -18,7 +18,15 @@ creates missing annotators and reviewers as inactive users without a password;
 inserts labels, spans, relations and gold with a few Core bulk inserts; writes
 one audit entry (entity "article", action "import").  An annotator who already
 has annotations on the article, or an article that already has gold, is a
-duplicate: `error` (default), `skip` it, or `replace` what is stored.
+duplicate: `error` (default), `skip` it, or `replace` what is stored.  A block
+that says which kinds of annotation it carries (a foreign reader's "_carries":
+doccano's sequence labelling carries spans, not labels) is a duplicate only
+where a kind it carries is stored, and `replace` replaces only those kinds, so
+one person's spans from one file and labels from another are both kept.
+
+With match_by="text" (match.py) a record goes onto the article with the same
+text whatever its id; a text several articles share is refused, reported in
+the result, and the rest of the file imports.
 
 Preserved exactly: labels with seconds, guidelines version, updated_at and
 needs_review; span and relation ids; gold with provenance, reviewer, reason
@@ -32,6 +40,7 @@ from typing import Any, Iterable
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Project
+from annotator.domain.dataset.import_annotations.match import MATCH_BY, Ambiguous, TextMatcher
 from annotator.domain.dataset.import_annotations.parse import Bad, parse_record
 from annotator.domain.dataset.import_annotations.store import (
     ON_DUPLICATE,
@@ -45,7 +54,7 @@ from annotator.domain.dataset.import_annotations.store import (
 from annotator.domain.dataset.ingest import IngestError
 from annotator.domain.projects import bump_revision
 
-__all__ = ["ON_DUPLICATE", "ImportResult", "OnDuplicate", "import_records"]
+__all__ = ["MATCH_BY", "ON_DUPLICATE", "ImportResult", "OnDuplicate", "import_records"]
 
 FLUSH_EVERY = 200  # articles whose rows go to the database in one set of bulk inserts
 
@@ -57,6 +66,7 @@ def import_records(
     file: str,
     on_duplicate: OnDuplicate = "error",
     actor_id: int | None = None,
+    match_by: str = "id",
 ) -> ImportResult:
     """Check and store every record; raise IngestError(file, line, reason) at the first bad one.
 
@@ -65,7 +75,10 @@ def import_records(
     """
     if on_duplicate not in ON_DUPLICATE:
         raise ValueError(f"on_duplicate must be one of {ON_DUPLICATE}")
+    if match_by not in MATCH_BY:
+        raise ValueError(f"match_by must be one of {MATCH_BY}")
     result = ImportResult()
+    matcher = TextMatcher(session, project) if match_by == "text" else None
     users = Users(session, result)
     schema = project.label_schema
     seen: dict[str, int] = {}
@@ -74,16 +87,23 @@ def import_records(
         try:
             record = parse_record(obj, schema)
             record.line = line
+            if matcher is not None:
+                try:
+                    result.matched += matcher.match(record)
+                except Ambiguous as exc:
+                    result.ambiguous.append((line, f"{exc}: not imported"))
+                    continue
             if record.external_id in seen:
                 raise Bad(f"article {record.external_id!r} appears twice in the file (first on line {seen[record.external_id]})")
             seen[record.external_id] = line
             pending.append(check_against_database(session, project, record, users, on_duplicate, result, file))
         except Bad as exc:
-            raise IngestError(file, line, str(exc)) from None
+            at = obj.get("_at") if isinstance(obj, dict) else None  # a foreign reader's name for the record, like "task 3 (id 17)"
+            raise IngestError(file, line, f"{at}, {exc}" if isinstance(at, str) and at else str(exc)) from None
         if len(pending) >= FLUSH_EVERY:
             flush(session, project, pending, actor_id)
             pending = []
-    if not seen:
+    if not seen and not result.ambiguous:
         raise IngestError(file, None, "no articles in file")
     flush(session, project, pending, actor_id)
     bump_revision(session, project.id)

@@ -21,11 +21,13 @@ from annotator.domain.suggestions import Proposal
 
 MAX_ID = 255
 MAX_UID = 64
-_RECORD_KEYS = {"id", "title", "text", "meta", "sentences", "annotations", "gold", "suggestions"}
-_ANNOTATION_KEYS = {"annotator", "labels", "spans", "relations"}
-_LABEL_KEYS = {"sentence", "label", "seconds", "guidelines_version", "updated_at", "needs_review", "_covers"}
-_SPAN_KEYS = {"id", "label", "start", "end", "text"}
-_RELATION_KEYS = {"id", "type", "from", "to"}
+_RECORD_KEYS = {"id", "title", "text", "meta", "sentences", "annotations", "gold", "suggestions", "_at"}
+# "_at" (a record) and "_from" (an item): where a foreign reader found it, in that tool's terms, for error messages
+_ANNOTATION_KEYS = {"annotator", "labels", "spans", "relations", "_carries"}
+KINDS = frozenset({"labels", "spans"})  # what a block can carry: sentence labels; spans (with the relations between them)
+_LABEL_KEYS = {"sentence", "label", "seconds", "guidelines_version", "updated_at", "needs_review", "_covers", "_from"}
+_SPAN_KEYS = {"id", "label", "start", "end", "text", "_from"}
+_RELATION_KEYS = {"id", "type", "from", "to", "_from"}
 _GOLD_KEYS = {"labels", "spans", "relations"}
 _GOLD_LABEL_KEYS = {"sentence", "label", "provenance", "reviewer", "reason", "updated_at", "_covers"}
 _GOLD_SPAN_KEYS = _SPAN_KEYS | {"provenance", "reviewer", "updated_at"}
@@ -79,6 +81,7 @@ class Block:
     labels: list[Label]
     spans: list[Span]
     relations: list[Relation]
+    carries: frozenset[str] = KINDS  # the kinds this block stands for (a foreign reader's "_carries"), even where it has none
 
 
 @dataclass
@@ -187,8 +190,18 @@ def _annotator_blocks(obj: dict[str, Any], schema: dict[str, Any], text: str) ->
         if name in seen_annotators:
             raise Bad(f"{where}: annotator {name!r} appears twice")
         seen_annotators.add(name)
-        blocks.append(_parse_block(item, where, schema, text, span_uids, relation_uids, name, gold=False))
+        block = _parse_block(item, where, schema, text, span_uids, relation_uids, name, gold=False)
+        block.carries = _carries(item.get("_carries", sorted(KINDS)), block, f"{where}._carries")
+        blocks.append(block)
     return blocks
+
+
+def _carries(raw: Any, block: Block, what: str) -> frozenset[str]:
+    """The kinds of annotation a block stands for: those it names, and those it has."""
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw) or not set(raw) <= KINDS:
+        raise Bad(f"{what} must be a list of {', '.join(sorted(KINDS))}")
+    has = {"labels"} if block.labels else set()
+    return frozenset(raw) | has | ({"spans"} if block.spans or block.relations else set())
 
 
 def _parse_block(
@@ -218,6 +231,7 @@ def _parse_block(
 
 
 def _parse_label(raw: Any, at: str, schema: dict[str, Any], n: int, gold: bool) -> Label:
+    at = origin(raw, at)
     raw = _object(raw, at, _GOLD_LABEL_KEYS if gold else _LABEL_KEYS)
     label = _api(check_label, at, schema, raw.get("label"))
     if "_covers" in raw:  # foreign formats: a label for every sentence a stretch of text covers
@@ -262,6 +276,7 @@ def _annotator_details(entry: Label, raw: dict[str, Any], at: str) -> None:
 def _parse_span(
     raw: Any, at: str, schema: dict[str, Any], text: str, by_uid: dict[str, Span], span_uids: dict[str, str], gold: bool
 ) -> Span:
+    at = origin(raw, at)
     raw = _object(raw, at, _GOLD_SPAN_KEYS if gold else _SPAN_KEYS)
     uid = _uid(raw["id"], f"{at}.id") if raw.get("id") is not None else new_uid()
     label, start, end = _api(check_span, at, schema, len(text), raw.get("label"), raw.get("start"), raw.get("end"))
@@ -290,6 +305,7 @@ def _parse_relation(
     whose: str,
     gold: bool,
 ) -> Relation:
+    at = origin(raw, at)
     raw = _object(raw, at, _GOLD_RELATION_KEYS if gold else _RELATION_KEYS)
     uid = _uid(raw["id"], f"{at}.id") if raw.get("id") is not None else new_uid()
     source = _uid(raw.get("from"), f"{at}.from")
@@ -314,6 +330,12 @@ def _parse_relation(
 
 
 # ---------------------------------------------------------------- values
+
+
+def origin(raw: Any, at: str) -> str:
+    """Where an item is: a foreign reader's "_from" (Label Studio's annotations[1].result[4]), else its place in the record."""
+    place = raw.get("_from") if isinstance(raw, dict) else None
+    return place if isinstance(place, str) and place else at
 
 
 def _type(value: Any) -> str:

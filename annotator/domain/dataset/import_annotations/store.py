@@ -50,6 +50,8 @@ class ImportResult:
     # annotator -> [labels, spans, relations, blocks skipped as duplicates], for the per-annotator summary
     by_annotator: dict[str, list[int]] = field(default_factory=dict)
     by_suggester: dict[str, int] = field(default_factory=dict)  # suggester -> spans and relations proposed
+    matched: int = 0  # --match-by text: records that went onto an existing article by its text
+    ambiguous: list[tuple[int, str]] = field(default_factory=list)  # --match-by text: (line, why) of records refused
 
     def count(self, annotator: str, labels: int = 0, spans: int = 0, relations: int = 0, skipped: int = 0) -> None:
         row = self.by_annotator.setdefault(annotator, [0, 0, 0, 0])
@@ -75,6 +77,11 @@ class ImportResult:
             line = f"{name}: {labels} label(s), {spans} span(s), {relations} relation(s)"
             lines.append(line + (f"; {skipped} article(s) skipped: already annotated (--on-duplicate skip)" if skipped else ""))
         return lines + [f"{name} (a prediction, not an annotator): {n} suggestion(s)" for name, n in sorted(self.by_suggester.items())]
+
+    def match_lines(self, file: str) -> list[str]:
+        """--match-by text: what matched, what was new, and each record refused with its line."""
+        summary = f"{file}: matched by text: {self.matched} existing article(s), {self.articles_created} new, {len(self.ambiguous)} refused"
+        return [summary] + [f"{file}:{line}: {reason}" for line, reason in self.ambiguous]
 
     def summary(self) -> str:
         return (
@@ -196,7 +203,8 @@ def _annotator_blocks(
     result: ImportResult,
     replaced: list[str],
 ) -> list[tuple[int, Block]]:
-    """(user id, block) to insert; an annotator with annotations already stored is an error, skipped or replaced."""
+    """(user id, block) to insert; an annotator with annotations of a kind the block carries already stored is an error,
+    or those kinds are skipped (the block keeps the others) or replaced (the other kinds stay as stored)."""
     blocks: list[tuple[int, Block]] = []
     # Span and relation ids of annotators this record does not replace must not collide with the record's.
     kept_uids: dict[str, str] = {}
@@ -208,18 +216,23 @@ def _annotator_blocks(
         )
     for block in record.blocks:
         user_id = users.id(block.annotator, "annotator")
-        if article_id is not None and _has_annotations(session, article_id, sentence_ids, user_id):
+        stored = _stored_kinds(session, article_id, sentence_ids, user_id) & block.carries if article_id is not None else set()
+        if stored:
             if on_duplicate == "error":
                 raise Bad(f"annotator {block.annotator!r} already has annotations on article {record.external_id!r} (use --on-duplicate skip or replace)")
             if on_duplicate == "skip":
                 result.skipped += 1
                 result.count(block.annotator, skipped=1)
-                continue
-            _delete_annotations(session, article_id, sentence_ids, user_id)
-            kept_uids = {uid: name for uid, name in kept_uids.items() if name != block.annotator}
-            kept_relation_uids = {uid: name for uid, name in kept_relation_uids.items() if name != block.annotator}
-            replaced.append(block.annotator)
-            result.replaced += 1
+                block = _without(block, stored)
+                if not (block.labels or block.spans):
+                    continue
+            else:
+                _delete_annotations(session, article_id, sentence_ids, user_id, stored)
+                if "spans" in stored:
+                    kept_uids = {uid: name for uid, name in kept_uids.items() if name != block.annotator}
+                    kept_relation_uids = {uid: name for uid, name in kept_relation_uids.items() if name != block.annotator}
+                replaced.append(block.annotator)
+                result.replaced += 1
         _check_ids_free(block, kept_uids, kept_relation_uids, record.external_id)
         kept_uids.update((span.uid, block.annotator) for span in block.spans)
         kept_relation_uids.update((relation.uid, block.annotator) for relation in block.relations)
@@ -292,11 +305,23 @@ def resolve_sentences(labels: list[Label], bounds: list[tuple[int, int]], whose:
     return out
 
 
-def _has_annotations(session: Session, article_id: int, sentence_ids: list[int], user_id: int) -> bool:
-    label = session.scalar(select(Annotation.id).where(Annotation.user_id == user_id, Annotation.sentence_id.in_(sentence_ids)).limit(1))
-    if label is not None:
-        return True
-    return session.scalar(select(Span.id).where(Span.article_id == article_id, Span.user_id == user_id).limit(1)) is not None
+def _stored_kinds(session: Session, article_id: int, sentence_ids: list[int], user_id: int) -> set[str]:
+    """The kinds of annotation (parse.KINDS) the user has on the article."""
+    kinds = set()
+    if session.scalar(select(Annotation.id).where(Annotation.user_id == user_id, Annotation.sentence_id.in_(sentence_ids)).limit(1)) is not None:
+        kinds.add("labels")
+    if session.scalar(select(Span.id).where(Span.article_id == article_id, Span.user_id == user_id).limit(1)) is not None:
+        kinds.add("spans")
+    return kinds
+
+
+def _without(block: Block, kinds: set[str]) -> Block:
+    """The block less the kinds already stored (--on-duplicate skip)."""
+    if "labels" in kinds:
+        block.labels = []
+    if "spans" in kinds:
+        block.spans, block.relations = [], []
+    return block
 
 
 def _has_gold(session: Session, article_id: int, sentence_ids: list[int]) -> bool:
@@ -305,10 +330,13 @@ def _has_gold(session: Session, article_id: int, sentence_ids: list[int]) -> boo
     return session.scalar(select(GoldSpan.id).where(GoldSpan.article_id == article_id).limit(1)) is not None
 
 
-def _delete_annotations(session: Session, article_id: int, sentence_ids: list[int], user_id: int) -> None:
-    session.execute(delete(Relation).where(Relation.article_id == article_id, Relation.user_id == user_id))
-    session.execute(delete(Span).where(Span.article_id == article_id, Span.user_id == user_id))
-    session.execute(delete(Annotation).where(Annotation.user_id == user_id, Annotation.sentence_id.in_(sentence_ids)))
+def _delete_annotations(session: Session, article_id: int, sentence_ids: list[int], user_id: int, kinds: set[str]) -> None:
+    """--on-duplicate replace: the user's annotations of these kinds on the article (spans go with their relations)."""
+    if "spans" in kinds:
+        session.execute(delete(Relation).where(Relation.article_id == article_id, Relation.user_id == user_id))
+        session.execute(delete(Span).where(Span.article_id == article_id, Span.user_id == user_id))
+    if "labels" in kinds:
+        session.execute(delete(Annotation).where(Annotation.user_id == user_id, Annotation.sentence_id.in_(sentence_ids)))
 
 
 # ---------------------------------------------------------------- inserting
