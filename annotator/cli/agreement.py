@@ -3,6 +3,8 @@
 Same figures as the reviewer page (domain.agreement, cached per project
 revision). A readable table by default; --json prints every count, interval
 and reason. An unknown project exits non-zero with a one-line reason.
+A project with suggestions also gets their figures (domain.agreement.suggestions):
+the "suggestions" key of --json, and a second table with --by annotator.
 """
 from __future__ import annotations
 
@@ -117,6 +119,30 @@ def by_annotator_text(s: dict[str, Any]) -> str:
                   "Gold n", "Agrees w/ gold", "Adjudicated n", "Agrees w/ adjudicated"], rows)
 
 
+def _label_side(sides: dict[str, Any] | None, side: str) -> str:
+    return "—" if sides is None else f"{percent(sides[side]['value'])} (n={sides[side]['n_sentences']})"
+
+
+def _span_side(sides: dict[str, Any] | None, side: str) -> str:
+    return "—" if sides is None else f"{number(sides[side]['overlap']['f1'])} (n={sides[side]['n_spans']})"
+
+
+def suggestions_text(doc: dict[str, Any]) -> str:
+    """Per annotator: work from suggestions, decisions, and agreement on suggested and manual work apart."""
+    rows = []
+    for r in doc["annotators"]:
+        decisions = r["decisions"]
+        rows.append([
+            r["annotator"], percent(r["labels"]["share_suggested"]), percent(r["spans"]["share_suggested"]),
+            f"{decisions['accepted']:,}/{decisions['decided']:,}", percent(decisions["acceptance_rate"]),
+            _label_side(r["label_agreement"], "suggested"), _label_side(r["label_agreement"], "manual"),
+            _span_side(r["span_f1"], "suggested"), _span_side(r["span_f1"], "manual"),
+        ])
+    out = table(["Annotator", "Labels suggested", "Spans suggested", "Accepted/decided", "Acceptance",
+                 "Same label: suggested", "manual", "Span F1 overlap: suggested", "manual"], rows)
+    return out + f"\n— with n: fewer than {doc['min_n']} sentences (labels) or spans behind the figure."
+
+
 def by_article_text(rows: list[dict[str, Any]]) -> str:
     body = [
         [r["external_id"], f"{r['n_sentences']:,}", f"{r['n_items']:,}", r["n_annotators"], percent(r["percent_agreement"]["value"]),
@@ -139,10 +165,13 @@ def agreement_command(project: str, as_json: bool, by: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     summary = agreement.summary(db.session, head.id)
     articles = agreement.articles(db.session, head.id) if by == "article" else None
+    origins = agreement.suggestions(db.session, head.id)  # None for a project without suggestions: nothing added
     if as_json:
         doc = dict(summary)
         if articles is not None:
             doc["articles"] = articles
+        if origins is not None:
+            doc["suggestions"] = origins
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     click.echo(overall_text(summary))
@@ -150,6 +179,8 @@ def agreement_command(project: str, as_json: bool, by: str | None) -> None:
         click.echo("\n" + by_label_text(summary))
     elif by == "annotator":
         click.echo("\n" + by_annotator_text(summary))
+        if origins is not None:
+            click.echo("\n" + suggestions_text(origins))
     elif by == "article":
         click.echo("\n" + by_article_text(articles or []))
 

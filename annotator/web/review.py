@@ -146,6 +146,7 @@ def index():
 def agreement(project_id: int):
     head = _head(project_id)
     summary = project_agreement.summary(db.session, head.id)
+    origins = project_agreement.suggestions(db.session, head.id)
     colours = {s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])}
     r = summary.get("fleiss_n_raters") or "N"
     return render_template(
@@ -153,6 +154,8 @@ def agreement(project_id: int):
         head=head,
         s=summary,
         computed_ago=ago(summary["computed_at"]),
+        origins=origins,
+        origins_ago=ago(origins["computed_at"]) if origins else None,
         item_counts={k: (used.format(r=r), left.format(r=r)) for k, (used, left) in project_agreement.ITEM_COUNTS.items()},
         items_note=project_agreement.ITEMS_NOTE.format(r=r),
         heatmap=kappa_heatmap(summary["cohen_kappa"]),

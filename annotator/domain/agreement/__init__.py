@@ -7,6 +7,7 @@ the results:
 - loaders.py: the project's head, labels, spans and sentences as arrays;
 - figures.py: label, annotator and article figures and gold counts
   (span_figures.py: spans and relations);
+- origin_figures.py: work from suggestions and agreement on suggested and manual work apart;
 - queue.py: the disagreement queue's rows;
 - cache.py: the entry points, cached per project revision.
 
@@ -15,12 +16,13 @@ domain modules elsewhere (gold/), import from the submodule that defines a name.
 """
 from __future__ import annotations
 
-from annotator.domain.agreement.cache import articles, cache_key, disagreements, summary
+from annotator.domain.agreement.cache import articles, cache_key, disagreements, suggestions, summary
 from annotator.domain.agreement.figures import ITEM_COUNTS, ITEMS_NOTE, label_metrics
 from annotator.domain.agreement.loaders import ProjectHead, ProjectNotFound, project_head
+from annotator.domain.agreement.origin_figures import MIN_N as ORIGIN_MIN_N
 from annotator.domain.agreement.queue import article_names, sentence_texts
 
 __all__ = [
-    "ITEMS_NOTE", "ITEM_COUNTS", "ProjectHead", "ProjectNotFound", "article_names", "articles", "cache_key", "disagreements",
-    "label_metrics", "project_head", "sentence_texts", "summary",
+    "ITEMS_NOTE", "ITEM_COUNTS", "ORIGIN_MIN_N", "ProjectHead", "ProjectNotFound", "article_names", "articles", "cache_key", "disagreements",
+    "label_metrics", "project_head", "sentence_texts", "suggestions", "summary",
 ]

@@ -18,6 +18,7 @@ that nobody asks for once the revision has moved on).
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -27,16 +28,18 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import CacheEntry
 from annotator.db.transactions import transaction
-from annotator.domain.agreement.figures import article_figures, compute_summary
+from annotator.domain.agreement.figures import article_figures, compute_summary, now_iso
 from annotator.domain.agreement.loaders import ProjectHead, load_labels, load_spans, project_head
+from annotator.domain.agreement.origin_figures import compute_origin_figures, suggestion_stamp
 from annotator.domain.agreement.queue import disagreement_rows
 
 
-def cache_key(head: ProjectHead, kind: str) -> str:
-    return f"agreement:{kind}:{head.id}:{head.revision}:{head.fingerprint()}"
+def cache_key(head: ProjectHead, kind: str, stamp: str = "") -> str:
+    key = f"agreement:{kind}:{head.id}:{head.revision}:{head.fingerprint()}"
+    return f"{key}:{hashlib.sha256(stamp.encode()).hexdigest()[:16]}" if stamp else key
 
 
-def cached(session: Session, head: ProjectHead, kind: str, compute: Callable[[], Any], use_cache: bool = True) -> Any:
+def cached(session: Session, head: ProjectHead, kind: str, compute: Callable[[], Any], use_cache: bool = True, stamp: str = "") -> Any:
     """The cached value of (project, revision, kind), computing and storing it on a miss.
 
     Storing is its own short write transaction (begin_write ends whatever the
@@ -44,9 +47,9 @@ def cached(session: Session, head: ProjectHead, kind: str, compute: Callable[[],
     compute; the second insert is ignored (same key, same value). Entries of
     older revisions of the same kind are deleted on the way. The cache is only
     a shortcut: when the database is too busy to store the entry, the figures
-    are returned all the same.
+    are returned all the same. `stamp` keys what else the value depends on (see origin_figures.suggestion_stamp).
     """
-    key = cache_key(head, kind)
+    key = cache_key(head, kind, stamp)
     if use_cache:
         value = session.scalar(select(CacheEntry.value).where(CacheEntry.key == key))
         if value is not None:
@@ -86,6 +89,25 @@ def summary(session: Session, project_id: int, use_cache: bool = True) -> dict[s
     """Everything the agreement page shows (figures.compute_summary) for the project's current revision."""
     head = project_head(session, project_id)
     return cached(session, head, "summary", lambda: compute_summary(session, head), use_cache)
+
+
+def suggestions(session: Session, project_id: int, use_cache: bool = True) -> dict[str, Any] | None:
+    """Per annotator: work from suggestions, decisions, agreement on suggested and manual work apart
+    (origin_figures); None when the project has no suggestions at all.
+
+    Cached as the other figures, under a key that also carries the suggestions' and decisions'
+    stamp: a rejection or a new run of a suggester changes these figures without an annotation
+    write, so without a revision bump.
+    """
+    head = project_head(session, project_id)
+    stamp = suggestion_stamp(session, head)
+
+    def compute() -> dict[str, Any]:
+        figures = compute_origin_figures(session, head)
+        return {"shown": False} if figures is None else {"shown": True, "computed_at": now_iso(), **figures}
+
+    value = cached(session, head, "suggestions", compute, use_cache, stamp)
+    return {k: v for k, v in value.items() if k != "shown"} if value.get("shown") else None
 
 
 def articles(session: Session, project_id: int, use_cache: bool = True) -> list[dict[str, Any]]:

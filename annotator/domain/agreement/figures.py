@@ -315,7 +315,7 @@ def compute_summary(session: Session, head: ProjectHead, n_boot: int = N_BOOT, s
     )
     return {
         "project": {"id": head.id, "name": head.name, "revision": head.revision},
-        "computed_at": _now(),
+        "computed_at": now_iso(),
         "n_sentences": int(n_sentences or 0),
         **figures,
         "annotator_figures": annotator_figures(labels, report, gold, provenance),
@@ -334,5 +334,5 @@ def label_metrics(session: Session, project_id: int) -> ag.LabelReport:
     return ag.label_report(labels.matrix, n_raters=fleiss_raters(labels, head.annotators_per_article))
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -94,7 +94,7 @@ def project_head(session: Session, project_id: int) -> ProjectHead:
 ArticleRange = tuple[int, int]
 
 
-def _in_scope(head: ProjectHead, articles: ArticleRange | None) -> list[Any]:
+def in_scope(head: ProjectHead, articles: ArticleRange | None) -> list[Any]:
     """WHERE clauses (on Article) for the project's articles, or those of them with ids in `articles`."""
     clauses = [Article.project_id == head.id, visible_articles()]  # Core statements: the ORM's filter of staged imports does not apply
     if articles is not None:
@@ -208,7 +208,7 @@ def _labels_of_project(
             statement.select_from(Annotation)
             .join(Sentence, Sentence.id == Annotation.sentence_id)
             .join(Article, Article.id == Sentence.article_id)
-            .where(*_in_scope(head, articles))
+            .where(*in_scope(head, articles))
         )
 
     code = _label_code(categories)
@@ -239,7 +239,7 @@ def _labels_of_project(
 def _article_of_sentences(session: Session, head: ProjectHead, articles: ArticleRange | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(sentence ids sorted, their article ids) of the project, in one aggregated query."""
     def in_project(statement: Any) -> Any:
-        return statement.select_from(Sentence).join(Article, Article.id == Sentence.article_id).where(*_in_scope(head, articles))
+        return statement.select_from(Sentence).join(Article, Article.id == Sentence.article_id).where(*in_scope(head, articles))
 
     flat = _fetch_packed(session, cast(Sentence.id, BigInteger) * 2**_ARTICLE_BITS + Sentence.article_id, in_project)
     if flat is not None:
@@ -291,7 +291,7 @@ def _with_unknown_labels(
         select(Annotation.sentence_id, Annotation.user_id, Annotation.label)
         .join(Sentence, Sentence.id == Annotation.sentence_id)
         .join(Article, Article.id == Sentence.article_id)
-        .where(*_in_scope(head, articles), Annotation.label.not_in(categories) if categories else True)
+        .where(*in_scope(head, articles), Annotation.label.not_in(categories) if categories else True)
     ).all()
     extra = sorted({label for _, _, label in rows})
     categories = list(categories) + extra
@@ -313,7 +313,7 @@ class ProjectSpans:
 
 def load_spans(session: Session, head: ProjectHead, articles: ArticleRange | None = None) -> ProjectSpans:
     """Core queries on the session's connection (plain tuples, no ORM row handling)."""
-    in_project = select(Article.id).where(*_in_scope(head, articles))
+    in_project = select(Article.id).where(*in_scope(head, articles))
     conn = session.connection()
     spans = conn.execute(
         select(Span.id, Span.article_id, Span.user_id, Span.label, Span.start, Span.end).where(Span.article_id.in_(in_project))
@@ -342,7 +342,7 @@ def load_sentences(session: Session, head: ProjectHead, articles: ArticleRange |
     statement = (
         select(Sentence.id, Sentence.article_id, Sentence.index, Sentence.start, Sentence.end)
         .join(Article, Article.id == Sentence.article_id)
-        .where(*_in_scope(head, articles))
+        .where(*in_scope(head, articles))
         .order_by(Sentence.article_id, Sentence.start)
     )
     data = _fetch_ints(session, statement, 5)

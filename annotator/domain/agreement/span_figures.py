@@ -21,7 +21,7 @@ SPAN_MODES = ("exact", "overlap")
 _NO_SHARED_ARTICLE = "these annotators share no article"
 
 
-def _articles_by_user(labels: ProjectLabels, data: ProjectSpans) -> dict[int, set[int]]:
+def articles_by_user(labels: ProjectLabels, data: ProjectSpans) -> dict[int, set[int]]:
     """The articles each user worked on (a label or a span there)."""
     out: dict[int, set[int]] = defaultdict(set)
     for j, uid in enumerate(labels.user_ids.tolist()):
@@ -56,7 +56,7 @@ class _Pools:
 
 
 def _work(session: Session, labels: ProjectLabels, data: ProjectSpans) -> _Work:
-    worked = _articles_by_user(labels, data)
+    worked = articles_by_user(labels, data)
     users = sorted(worked)
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(users))).all()) if users else {}
     users.sort(key=lambda u: names.get(u, ""))
