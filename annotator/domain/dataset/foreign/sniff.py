@@ -14,6 +14,8 @@ def looks_like(obj: Any) -> str | None:
         return "a Label Studio task: use --format label-studio"
     if "annotator" in obj and "text" in obj and ("label" in obj or "annotation_id" in obj):
         return "a Label Studio JSON_MIN record (one per annotation, no relations or predictions): not imported; export JSON from Label Studio"
+    if "text" in obj and isinstance(obj.get("quotes"), list):
+        return "a Citron document: use --format citron"
     if "text" in obj and isinstance(obj.get("annotations"), list):
         return "this tool's article format: use --format article"
     if "text" in obj and any(key in obj for key in ("entities", "cats", "label", "labels")):
