@@ -75,12 +75,11 @@ def _document(doc: Any, n: int, file: str, annotator: str, offsets: str, skipped
     article_id = external_id(doc.get("id"), file, n)
     meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
     meta = {**meta, **{k: v for k, v in doc.items() if k not in _NOT_META}}
-    quotes = doc.get("quotes") or []
-    if not isinstance(quotes, list):
-        raise Bad("'quotes' must be a list")
+    quotes = _list(doc.get("quotes"), "quotes")
     block = _block(quotes, Offsets(text, offsets, "code-points"), name, article_id, skipped)
-    if doc.get("coreference_groups"):
-        skipped.add(name, "coreference group(s): not imported", len(doc["coreference_groups"]))
+    groups = _list(doc.get("coreference_groups"), "coreference_groups")
+    if groups:
+        skipped.add(name, "coreference group(s): not imported", len(groups))
     return article_id, block, doc.get("title"), text, meta
 
 
@@ -105,14 +104,22 @@ def _block(quotes: list[Any], reader: Offsets, name: str, article_id: str, skipp
             span(CUE, quote["cue"], f"{where}.cue")
         found = {}
         for part in ("sources", "contents"):
-            items = quote.get(part) or []
-            if not isinstance(items, list):
-                raise Bad(f"{where}.{part} must be a list of spans")
+            items = _list(quote.get(part), f"{where}.{part}")
             found[part] = [span(SOURCE if part == "sources" else QUOTE, item, f"{where}.{part}[{k}]") for k, item in enumerate(items)]
-        if quote.get("coreferences"):
-            skipped.add(name, "quote coreference(s): not imported", len(quote["coreferences"]))
+        coreferences = _list(quote.get("coreferences"), f"{where}.coreferences")
+        if coreferences:
+            skipped.add(name, "quote coreference(s): not imported", len(coreferences))
         for content in found["contents"]:
             for source in found["sources"]:
                 uid = derived_uid(name, article_id, f"{ATTRIBUTED_TO}\x00{content['id']}\x00{source['id']}")
                 relations[uid] = {"id": uid, "type": ATTRIBUTED_TO, "from": content["id"], "to": source["id"]}
     return {"annotator": name, "labels": [], "spans": list(spans.values()), "relations": list(relations.values())}
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    """A list the document may leave out (or null)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Bad(f"{where} must be a list")
+    return value
