@@ -210,6 +210,21 @@ def test_doccano_round_trip_per_person(app, runner, tmp_path, offsets):
     assert after["labels"] == []  # not in the format (reported above)
 
 
+def test_doccano_folder_has_a_file_per_person_as_doccanos_export(app, runner, tmp_path):
+    build_source(app, runner, tmp_path)
+    folder = tmp_path / "doccano"
+    result = export(runner, "--format", "doccano", "-o", f"{folder}/")
+    assert f"exported 2 article(s), 3 line(s) (doccano) to {folder}" in result.output
+    assert sorted(path.name for path in folder.iterdir()) == ["alice.jsonl", "bob.jsonl"]
+    runner.invoke(args=["projects", "create", "q"])
+    for name in ("alice", "bob"):
+        result = runner.invoke(args=["import-annotations", "q", str(folder / f"{name}.jsonl"), "--format", "doccano", "--as", name])
+        assert result.exit_code == 0, result.output
+    before, after = snapshot(app, "p"), snapshot(app, "q")
+    for part in ("articles", "spans", "relations"):
+        assert after[part] == before[part], part
+
+
 def test_doccano_needs_one_annotator(app, runner, tmp_path):
     build_source(app, runner, tmp_path)
     result = runner.invoke(args=["export", "p", "--format", "doccano"])

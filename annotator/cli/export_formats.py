@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from annotator.cli.export_outputs import open_outputs
+from annotator.cli.export_outputs import Outputs, open_outputs
 from annotator.db import db
 from annotator.db.models import Project
 from annotator.domain.dataset import export
@@ -46,12 +46,12 @@ def check_options(ctx: click.Context, fmt: str, split_spec: str | None, users_ou
 
 def export_in_format(p: Project, fmt: str, filters: export.Filters, output: str | None, offsets: str, users_out: str | None) -> None:
     """Write the project in `fmt` to `output` (stdout without one) and report on stderr."""
+    folder = fmt != "label-studio" and output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
     try:
-        formats.check_format(fmt, filters)
+        formats.check_format(fmt, filters, file_per_document=folder)
     except export.ExportError as exc:
         raise click.ClickException(str(exc)) from None
     total = export.count_articles(db.session, p.id)
-    folder = fmt == "citron" and output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
     with ExitStack() as stack:
         bar = stack.enter_context(
             click.progressbar(length=total, label=f"exporting {p.name}", file=sys.stderr, show_pos=True)
@@ -59,7 +59,7 @@ def export_in_format(p: Project, fmt: str, filters: export.Filters, output: str 
         progress = bar.update if bar else None
         if folder:
             paths = {"": Path(output or "")}
-            written = _citron_files(p, filters, paths[""], progress)
+            written = (_citron_files if fmt == "citron" else _doccano_files)(p, filters, paths[""], offsets, progress)
         else:
             paths, handles = open_outputs(stack, output, None, [""])
             written = formats.write(db.session, p.id, fmt, filters, handles[""], offsets, progress=progress)
@@ -73,15 +73,32 @@ def export_in_format(p: Project, fmt: str, filters: export.Filters, output: str 
         click.echo(f"not in the {fmt} format: {line.removeprefix('skipped for ')}", err=True)
 
 
-def _citron_files(p: Project, filters: export.Filters, folder: Path, progress) -> formats.Written:  # noqa: ANN001
+def _citron_files(p: Project, filters: export.Filters, folder: Path, _offsets: str, progress) -> formats.Written:  # noqa: ANN001
     """-o DIR/ with --format citron: one Citron document per file, as Citron's trainer reads a folder
     (DIR/<article>.<annotator>.json, each written as .part and renamed; files of earlier exports stay)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = formats.Written()
     taken: set[str] = set()
     for article, annotator, document in formats.documents(db.session, p.id, "citron", filters, written, progress=progress):
-        path = folder / formats.file_name(article, annotator, taken)
+        path = folder / formats.file_name((article, annotator), taken)
         part = path.with_name(path.name + ".part")
         part.write_bytes(export.dumpb(document))
         os.replace(part, path)
+    return written
+
+
+def _doccano_files(p: Project, filters: export.Filters, folder: Path, offsets: str, progress) -> formats.Written:  # noqa: ANN001
+    """-o DIR/ with --format doccano: DIR/<name>.jsonl per person, as doccano's export zip holds, in one pass
+    over the articles (each written as .part, all renamed when the export succeeds)."""
+    written = formats.Written()
+    folder.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = set()
+    paths: dict[str, Path] = {}
+    outputs = Outputs({})
+    with outputs:
+        for _article, annotator, line in formats.documents(db.session, p.id, "doccano", filters, written, offsets, progress):
+            if annotator not in paths:
+                paths[annotator] = folder / formats.file_name((annotator,), taken, ".jsonl")
+                outputs.add(annotator, paths[annotator])
+            outputs.handles[annotator].write(export.dumpb(line))
     return written

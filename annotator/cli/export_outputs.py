@@ -32,6 +32,13 @@ class Outputs:
             self.handles[name] = open(part, "wb", buffering=1 << 20)
         return self.handles
 
+    def add(self, name: str, path: Path) -> IO[bytes]:
+        """One more file, opened while writing (a file per person, known as they come)."""
+        self.paths[name] = path
+        self.parts[name] = path.with_name(path.name + ".part")
+        self.handles[name] = open(self.parts[name], "wb", buffering=1 << 16)
+        return self.handles[name]
+
     def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
         for handle in self.handles.values():
             handle.close()

@@ -6,7 +6,7 @@ format turns an article record into that tool's shape; this module writes them:
 
 * ``label-studio``: one JSON array of tasks (Label Studio's JSON export), see label_studio.py;
 * ``doccano``: JSONL, one line per article of one annotator's work (doccano's export is a file
-  per person; `--annotator NAME` picks the person), see doccano.py;
+  per person; `--annotator NAME` picks the person, or `-o DIR/` writes DIR/<name>.jsonl for each), see doccano.py;
 * ``citron``: JSONL, one Citron document per article and annotator, see citron.py (or, as Citron's
   trainer reads a folder of files, a file per document: `documents` and `file_name`).
 
@@ -49,16 +49,17 @@ class Written:
     left_out: Skipped = field(default_factory=Skipped)
 
 
-def check_format(fmt: str, filters: Filters) -> None:
-    """ExportError for a format the filters make no sense with."""
+def check_format(fmt: str, filters: Filters, file_per_document: bool = False) -> None:
+    """ExportError for a format the filters make no sense with (file_per_document: -o DIR/, a file per person or document)."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     if fmt == DEFAULT_FORMAT:
         return
     if filters.gold_only:
         raise ExportError(f"--gold-only is for --format jsonl: the {fmt} format carries each annotator's work, not gold")
-    if fmt == "doccano" and len(filters.annotators) != 1:
-        raise ExportError("--format doccano writes one person's annotations (doccano's files name nobody): give one --annotator NAME")
+    if fmt == "doccano" and len(filters.annotators) != 1 and not file_per_document:
+        raise ExportError("--format doccano writes one person's annotations (doccano's files name nobody): "
+                          "give one --annotator NAME, or -o DIR/ for a file per person")
 
 
 def write(session: Session, project_id: int, fmt: str, filters: Filters, out: IO[bytes], offsets: str = "utf16",
@@ -92,14 +93,14 @@ def documents(session: Session, project_id: int, fmt: str, filters: Filters, wri
             yield record["id"], entry["annotator"], item
 
 
-def file_name(article_id: str, annotator: str, taken: set[str]) -> str:
-    """A file name of its own for one article's document by one annotator: ``<article>.<annotator>.json``,
-    runs of characters unsafe in a file name as '-', a number added when two would be the same."""
-    stem = f"{_safe(article_id)}.{_safe(annotator)}"
-    name, k = f"{stem}.json", 1
-    while name.lower() in taken:  # also on case-insensitive file systems
+def file_name(parts: tuple[str, ...], taken: set[str], suffix: str = ".json") -> str:
+    """A file name of its own: the parts (article id, annotator) joined by '.', runs of characters unsafe
+    in a file name as '-', a number added when two would be the same (also on case-insensitive file systems)."""
+    stem = ".".join(_safe(part) for part in parts)
+    name, k = f"{stem}{suffix}", 1
+    while name.lower() in taken:
         k += 1
-        name = f"{stem}.{k}.json"
+        name = f"{stem}.{k}{suffix}"
     taken.add(name.lower())
     return name
 
