@@ -383,6 +383,29 @@ def test_foreign_imports_never_crash_or_half_write(app, runner, annotated_projec
     check_annotation_import(app, result, path, before)
 
 
+_citron_span = st.one_of(st.fixed_dictionaries({"start": _offsets, "end": _offsets}, optional={"text": _texts}), _json)
+_citron = st.lists(
+    st.fixed_dictionaries({"text": _texts}, optional={
+        "id": _scalars, "annotator": st.one_of(st.sampled_from(["ann", "bob", "", "no such name!"]), _scalars),
+        "quotes": st.one_of(_json, st.lists(st.fixed_dictionaries({}, optional={
+            "cue": st.one_of(st.none(), _citron_span), "sources": st.one_of(st.lists(_citron_span, max_size=2), _json),
+            "contents": st.one_of(st.lists(_citron_span, max_size=2), _json), "coreferences": _json}), max_size=3)),
+        "coreference_groups": _json, "meta": _json}),
+    max_size=3,
+).map(lambda docs: "\n".join(map(_dump, docs)))
+
+
+@FUZZ
+@given(content=st.one_of(_citron, _foreign), pseudo=st.sampled_from([[], ["--as", "ls_user"]]))
+@example(content=json.dumps({"id": "existing", "text": EXISTING_TEXT, "annotator": "ann", "quotes": []}), pseudo=[])
+@example(content=json.dumps({"text": "A.", "quotes": [{"cue": {"start": 0, "end": 1}}], "coreference_groups": 5}), pseudo=[])
+def test_citron_imports_never_crash_or_half_write(app, runner, annotated_project, workdir, content: str, pseudo: list[str]):
+    path = write_file(workdir, ".jsonl", content.encode("utf-8", "surrogatepass"))
+    before = row_counts(app)
+    result = runner.invoke(args=["import-annotations", annotated_project, str(path), "--format", "citron", *pseudo])
+    check_annotation_import(app, result, path, before)
+
+
 # ----------------------------------------------------------------- admin upload
 @pytest.fixture
 def admin_browser(app, project):

@@ -22,49 +22,19 @@ from typing import IO, Iterable
 import click
 from flask.cli import with_appcontext
 
+from annotator.cli.export_formats import check_options as check_format_options
+from annotator.cli.export_formats import export_in_format
+from annotator.cli.export_outputs import open_outputs
 from annotator.db import db
 from annotator.db.models import Project
 from annotator.db.transactions import transaction
 from annotator.domain import gold, projects
 from annotator.domain.dataset import export, foreign, import_annotations, import_suggestions
+from annotator.domain.dataset.export import formats
 
 
 def _fail(message: str) -> None:
     raise click.ClickException(message)
-
-
-def split_paths(output: str, names: list[str]) -> dict[str, Path]:
-    """Where each split goes: DIR/NAME.jsonl for a folder (existing, or given with a
-    trailing slash), else PREFIX.NAME.jsonl (a trailing .jsonl of -o is dropped)."""
-    if output.endswith(("/", os.sep)) or Path(output).is_dir():
-        folder = Path(output)
-        return {name: folder / f"{name}.jsonl" for name in names}
-    prefix = output[: -len(".jsonl")] if output.endswith(".jsonl") else output
-    return {name: Path(f"{prefix}.{name}.jsonl") for name in names}
-
-
-class _Outputs:
-    """Files written under a temporary name and moved into place only when the export succeeds."""
-
-    def __init__(self, paths: dict[str, Path]):
-        self.paths = paths
-        self.parts = {name: path.with_name(path.name + ".part") for name, path in paths.items()}
-        self.handles: dict[str, IO[bytes]] = {}
-
-    def __enter__(self) -> dict[str, IO[bytes]]:
-        for name, part in self.parts.items():
-            part.parent.mkdir(parents=True, exist_ok=True)
-            self.handles[name] = open(part, "wb", buffering=1 << 20)
-        return self.handles
-
-    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
-        for handle in self.handles.values():
-            handle.close()
-        for name, part in self.parts.items():
-            if exc_type is None:
-                os.replace(part, self.paths[name])
-            else:
-                part.unlink(missing_ok=True)
 
 
 @click.command("export")
@@ -81,15 +51,23 @@ class _Outputs:
 @click.option("--seed", type=int, default=13, show_default=True, help="Seed of the split (same seed, same split).")
 @click.option("--jobs", type=click.IntRange(min=1), help="Processes to export with (default: one per CPU, up to 4, for projects of over 1,000 articles).")
 @click.option("--schema", "schema_unit", type=click.Choice(export.UNITS), help="Print the JSON Schema of a unit and exit.")
+@click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default=formats.DEFAULT_FORMAT, show_default=True,
+              help="jsonl: this tool's records; label-studio: a JSON array of tasks; doccano: one person's JSONL; citron: Citron documents.")
+@click.option("--offsets", type=click.Choice(formats.OFFSETS), default="utf16", show_default=True,
+              help="doccano: how offsets count (doccano's editor counts UTF-16 units).")
+@click.option("--users-out", type=click.Path(dir_okay=False), help="label-studio: write the completed_by ids -> names map (for --users).")
+@click.pass_context
 @with_appcontext
-def export_command(project: str | None, unit: str, output: str | None, gold_only: bool, annotators: tuple[str, ...],
-                   labels: str | None, split_spec: str | None, seed: int, jobs: int | None, schema_unit: str | None) -> None:
-    """Export a project as JSONL (sentence records by default).
+def export_command(ctx: click.Context, project: str | None, unit: str, output: str | None, gold_only: bool, annotators: tuple[str, ...],
+                   labels: str | None, split_spec: str | None, seed: int, jobs: int | None, schema_unit: str | None, fmt: str,
+                   offsets: str, users_out: str | None) -> None:
+    """Export a project as JSONL (sentence records by default), or in Label Studio, doccano or Citron format.
 
     Records stream in article order with constant memory. With --split, each
     article goes to one split, picked by a hash of its id and --seed: the same
     seed gives the same files, and adding articles later never moves one.
     """
+    check_format_options(ctx, fmt, split_spec, users_out)
     if schema_unit:
         click.echo(json.dumps(export.schema(schema_unit), indent=2, ensure_ascii=False))
         return
@@ -98,6 +76,9 @@ def export_command(project: str | None, unit: str, output: str | None, gold_only
     p, filters, splits = _export_options(project or "", gold_only, annotators, labels, split_spec)
     if splits and not output:
         _fail("--split writes one file per split: give -o PREFIX or -o FOLDER/")
+    if fmt != formats.DEFAULT_FORMAT:
+        export_in_format(p, fmt, filters, output, offsets, users_out)
+        return
     gold.ensure_auto_gold(db.session, p.id)  # unanimous / majority gold up to the current labels
 
     total = export.count_articles(db.session, p.id)
@@ -110,7 +91,7 @@ def export_command(project: str | None, unit: str, output: str | None, gold_only
         if threading.current_thread() is threading.main_thread():
             # SIGTERM unwinds like Ctrl-C: the .part files and the workers' folder are removed, the workers stopped.
             stack.callback(signal.signal, signal.SIGTERM, signal.signal(signal.SIGTERM, _terminate))
-        paths, handles = _open_outputs(stack, output, splits, names)
+        paths, handles = open_outputs(stack, output, splits, names)
         bar = stack.enter_context(
             click.progressbar(length=total, label=f"exporting {p.name}", file=sys.stderr, show_pos=True)
         ) if total > export.BATCH_SIZE else None
@@ -140,19 +121,6 @@ def _export_options(project: str, gold_only: bool, annotators: tuple[str, ...], 
     except (projects.ProjectError, export.ExportError) as exc:
         raise click.ClickException(str(exc)) from None
     return p, filters, splits
-
-
-def _open_outputs(stack: ExitStack, output: str | None, splits: list[tuple[str, float]] | None,
-                  names: list[str]) -> tuple[dict[str, Path], dict[str, IO[bytes]]]:
-    """Where each split (or the one output, "") goes, and its open handle: a .part file moved into place at the end, or stdout."""
-    if splits:
-        paths = split_paths(output or "", names)
-    elif output and output != "-":
-        paths = {"": Path(output)}
-    else:
-        sys.stdout.flush()
-        return {"": Path("<stdout>")}, {"": sys.stdout.buffer}
-    return paths, stack.enter_context(_Outputs(paths))
 
 
 def _report(unit: str, written: dict[str, int], paths: dict[str, Path], split_names: list[str]) -> None:
@@ -355,7 +323,7 @@ def _annotator_options(fmt: str, pseudo: str | None, users_file: str | None) -> 
     from annotator.domain.dataset.ingest import IngestError, decode
 
     if fmt == "article" and pseudo:
-        _fail("--as is for --format label-studio or doccano; article files name their annotators")
+        _fail("--as is for --format label-studio, doccano or citron; article files name their annotators")
     if fmt == "doccano" and not pseudo:
         _fail(f"--format {fmt} needs --as NAME: the annotator its annotations belong to (its files name nobody)")
     if users_file and not fmt.startswith("label-studio"):
@@ -379,9 +347,9 @@ def _annotator_options(fmt: str, pseudo: str | None, users_file: str | None) -> 
 @click.argument("project")
 @click.argument("files", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(foreign.FORMATS), default="article", show_default=True,
-              help="article: this tool's JSONL; label-studio: Label Studio's JSON; label-studio-min: its JSON_MIN; doccano: its JSONL.")
+              help="article: this tool's JSONL; label-studio: Label Studio's JSON; label-studio-min: its JSON_MIN; doccano: its JSONL; citron: Citron documents.")
 @click.option("--as", "pseudo", metavar="NAME",
-              help="The annotator of doccano annotations, and of Label Studio annotations without completed_by.")
+              help="The annotator of doccano annotations, and of Label Studio annotations and Citron documents that name nobody.")
 @click.option("--users", "users_file", type=click.Path(exists=True, dir_okay=False),
               help="Label Studio: a JSON object mapping user ids or e-mails to names (unmapped ids become ls-user-ID).")
 @click.option("--on-duplicate", type=click.Choice(import_annotations.ON_DUPLICATE), default="error", show_default=True,
@@ -399,7 +367,7 @@ def _annotator_options(fmt: str, pseudo: str | None, users_file: str | None) -> 
 def import_annotations_command(ctx: click.Context, project: str, files: tuple[str, ...], fmt: str, pseudo: str | None,
                                users_file: str | None, on_duplicate: str, match_by: str, offsets: str, strict: bool,
                                as_suggestions: bool, suggester_version: str) -> None:
-    """Import annotated articles: this tool's article JSONL, or Label Studio / doccano exports.
+    """Import annotated articles: this tool's article JSONL, or Label Studio / doccano / Citron files.
 
     Missing articles and annotators are created (annotators as inactive users
     without a password). Each file is one transaction: a bad line rejects the

@@ -37,6 +37,7 @@ Three steps, one module each: load.py reads the batches, shape.py makes the
 records of a unit (labels, spans, relations and timestamps spelled by
 domain/records.py, as in the API), write.py writes JSONL lines and knows the
 schemas, splits and file names; options.py checks what was asked for.
+formats/ writes the article unit in other tools' formats (Label Studio, doccano, BBC Citron).
 
 Not exported (so not carried through an export -> import round trip):
 database ids, an annotation's edit counter (``version``), the creation and

@@ -1,6 +1,6 @@
 """Other tools' exports as article-format records, for import_annotations.import_records.
 
-One module per tool and format (label_studio.py, label_studio_min.py, doccano.py), each a function
+One module per tool and format (label_studio.py, label_studio_min.py, doccano.py, citron.py), each a function
 ``TOOL_records(text, file, annotator, schema, offsets)`` yielding (line,
 record); regions.py holds what they share: reading region offsets (UTF-16 or
 code points), the span and relation ids derived from region ids, and the
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from annotator.domain.dataset.foreign.citron import citron_records
 from annotator.domain.dataset.foreign.doccano import doccano_records
 from annotator.domain.dataset.foreign.label_studio import json_array_objects, label_studio_records, users_map
 from annotator.domain.dataset.foreign.label_studio_min import label_studio_min_records
@@ -18,10 +19,13 @@ from annotator.domain.dataset.foreign.report import Skipped
 from annotator.domain.dataset.foreign.sniff import csv_hint, looks_like
 from annotator.domain.dataset.ingest import IngestError, jsonl_objects
 
-FORMATS = ("article", "label-studio", "label-studio-min", "doccano")  # "article": this tool's own format, read by import_annotations itself
+FORMATS = ("article", "label-studio", "label-studio-min", "doccano", "citron")  # "article": this tool's own format, read by import_annotations itself
 OFFSETS = ("auto", "utf16", "code-points")
 
-__all__ = ["FORMATS", "OFFSETS", "Skipped", "doccano_records", "label_studio_min_records", "label_studio_records", "read_records", "users_map"]
+__all__ = [
+    "FORMATS", "OFFSETS", "Skipped", "citron_records", "doccano_records", "label_studio_min_records", "label_studio_records", "read_records",
+    "users_map",
+]
 
 
 def read_records(
@@ -40,6 +44,8 @@ def read_records(
         return label_studio_min_records(text, file, annotator, schema, offsets, skipped, users)
     if fmt == "doccano":
         return doccano_records(text, file, annotator, schema, offsets, skipped)
+    if fmt == "citron":
+        return citron_records(text, file, annotator, offsets, skipped)
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS[1:])})")
 
 

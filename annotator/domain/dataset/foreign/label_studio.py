@@ -154,17 +154,38 @@ def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], 
 
 
 def _suggestion(prediction: dict[str, Any], k: int, reader: Offsets, schema: dict[str, Any], article_id: str, skipped: Skipped) -> dict[str, Any]:
-    """A full prediction as a suggester's proposal (never a human annotation): model_version names it, its score scores every item."""
+    """A full prediction as a suggester's proposal (never a human annotation): model_version names it; each
+    item has its result's score (0 to 1), else the prediction's.  Sentence-label predictions are counted, not read."""
     suggester = prediction.get("model_version") if isinstance(prediction.get("model_version"), str) and prediction.get("model_version") else "label-studio"
-    score = prediction.get("score")
-    score = float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else 1.0
+    score = _score(prediction.get("score"), 1.0)
     block = _block(prediction, f"predictions[{k}]", suggester, reader, schema, article_id, skipped)
+    span_scores, relation_scores = _item_scores(prediction, score)
+    if block["labels"]:
+        skipped.add(suggester, "sentence-label prediction(s): only span and link predictions become suggestions", len(block["labels"]))
     return {
         "suggester": suggester,
         "score": score,
-        "spans": [[span["id"], span["label"], span["start"], span["end"]] for span in block["spans"]],
-        "relations": [[rel["type"], rel["from"], rel["to"]] for rel in block["relations"]],
+        "spans": [[span["id"], span["label"], span["start"], span["end"], s] for span, s in zip(block["spans"], span_scores, strict=True)],
+        "relations": [[rel["type"], rel["from"], rel["to"], s] for rel, s in zip(block["relations"], relation_scores, strict=True)],
     }
+
+
+def _score(value: Any, default: float) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+    return float(value) if ok else default
+
+
+def _item_scores(prediction: dict[str, Any], default: float) -> tuple[list[float], list[float]]:
+    """The score of each span and each relation _block made of the prediction, in its order (it checked the shapes)."""
+    spans: list[float] = []
+    relations: list[float] = []
+    for result in prediction.get("result") or []:
+        score = _score(result.get("score"), default)
+        if result.get("type") == "labels":
+            spans += [score] * len(result["value"]["labels"])
+        elif result.get("type") == "relation":
+            relations += [score] * (len(result.get("labels") or []) or 1)
+    return spans, relations
 
 
 def annotator_name(completed_by: Any, users: dict[str, str], default: str, where: str) -> str:

@@ -14,6 +14,8 @@ def looks_like(obj: Any) -> str | None:
         return "a Label Studio task: use --format label-studio"
     if "annotation_id" in obj and "annotator" in obj:  # keys Label Studio's JSON_MIN converter writes on every record
         return "a Label Studio JSON_MIN record: use --format label-studio-min"
+    if "text" in obj and isinstance(obj.get("quotes"), list):
+        return "a Citron document: use --format citron"
     if "text" in obj and isinstance(obj.get("annotations"), list):
         return "this tool's article format: use --format article"
     if "text" in obj and any(key in obj for key in ("entities", "cats", "label", "labels")):

@@ -120,18 +120,20 @@ def parse_record(obj: Any, schema: dict[str, Any]) -> Record:
 
 
 def _suggestions(raw: Any) -> list[Proposal]:
-    """A foreign reader's predictions ({suggester, score, spans: [[key, label, start, end]], relations: [[type, from, to]]})."""
+    """A foreign reader's predictions ({suggester, score, spans: [[key, label, start, end, score?]],
+    relations: [[type, from, to, score?]]}): an item's own score, else the prediction's."""
     try:
         return [
             Proposal(
                 item["suggester"], "", [],
-                [(str(key), str(label), int(start), int(end), float(item["score"])) for key, label, start, end in item["spans"]],
-                [(str(kind), str(a), str(b), float(item["score"])) for kind, a, b in item["relations"]],
+                [(str(key), str(label), int(start), int(end), float(rest[0] if rest else item["score"]))
+                 for key, label, start, end, *rest in item["spans"]],
+                [(str(kind), str(a), str(b), float(rest[0] if rest else item["score"])) for kind, a, b, *rest in item["relations"]],
             )
             for item in raw
         ]
     except (KeyError, TypeError, ValueError):
-        raise Bad("suggestions must be [{suggester, score, spans: [[key, label, start, end]], relations: [[type, from, to]]}]") from None
+        raise Bad("suggestions must be [{suggester, score, spans: [[key, label, start, end, score?]], relations: [[type, from, to, score?]]}]") from None
 
 
 def _external_id(raw_id: Any) -> str:

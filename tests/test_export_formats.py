@@ -1,0 +1,354 @@
+"""annotator export --format label-studio|doccano|citron, and each read back by import-annotations (issue 18, "Out again").
+
+The source project holds two annotators' sentence labels, spans and attributed_to links (and a suggester's
+suggestions) on an article with curly quotes, an emoji, a combining accent and a CRLF; each export is
+imported into a fresh project and the annotations compared: annotator, label, offsets, text, relations.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from annotator.db import db
+from annotator.db.models import Annotation, Article, Project, Relation, Sentence, Span, Suggestion, User
+from annotator.db.transactions import transaction
+from annotator.domain import suggestions
+
+# Ferry: headline ended by CRLF, a ship emoji (beyond U+FFFF) before the first quote, curly quotes, and
+# "Zoë" spelled with U+0308 COMBINING DIAERESIS.
+FERRY = ("Ferry fares frozen for winter\r\nThe island council froze ferry fares on Tuesday. \U0001F6A2 \u201cWe will not ask "
+         "families to pay more this year,\u201d said Zoe\u0308 Ndiaye, who chairs the transport board. Operators called the "
+         "freeze \u201ca gift we cannot afford.\u201d")
+HARBOUR = "Harbour dredging starts\n\nDredging of the north basin starts in May, the port said. Nobody objected \U0001F642."
+
+
+def _span(text: str, uid: str, label: str, piece: str, after: int = 0) -> dict:
+    start = text.index(piece, after)
+    return {"id": uid, "label": label, "start": start, "end": start + len(piece), "text": piece}
+
+
+def source_records() -> list[dict]:
+    """Two articles in this tool's article format: alice and bob on the ferry, alice alone on the harbour."""
+    q1 = "\u201cWe will not ask families to pay more this year,\u201d"
+    q2 = "\u201ca gift we cannot afford.\u201d"
+    alice = {
+        "annotator": "alice",
+        "labels": [{"sentence": 0, "label": "NFS", "seconds": 3.5}, {"sentence": 1, "label": "CFS", "seconds": 2.0}],
+        "spans": [_span(FERRY, "a-q1", "QUOTE", q1), _span(FERRY, "a-c1", "CUE", "said"),
+                  _span(FERRY, "a-s1", "SOURCE", "Zoe\u0308 Ndiaye"), _span(FERRY, "a-s2", "SOURCE", "Operators"),
+                  _span(FERRY, "a-c2", "CUE", "called"), _span(FERRY, "a-q2", "QUOTE", q2)],
+        "relations": [{"id": "a-r1", "type": "attributed_to", "from": "a-q1", "to": "a-s1"},
+                      {"id": "a-r2", "type": "attributed_to", "from": "a-q2", "to": "a-s2"}],
+    }
+    bob = {
+        "annotator": "bob",
+        "labels": [{"sentence": 1, "label": "UFS", "seconds": 4.0}],
+        "spans": [_span(FERRY, "b-q1", "QUOTE", q1[1:-2]), _span(FERRY, "b-c1", "CUE", "said"),
+                  _span(FERRY, "b-s1", "SOURCE", "Zoe\u0308 Ndiaye, who chairs the transport board")],
+        "relations": [{"id": "b-r1", "type": "attributed_to", "from": "b-q1", "to": "b-s1"}],
+    }
+    harbour = {
+        "annotator": "alice",
+        "labels": [{"sentence": 1, "label": "UFS", "seconds": 1.0}],
+        "spans": [_span(HARBOUR, "h-s", "SOURCE", "the port"), _span(HARBOUR, "h-c", "CUE", "said"),
+                  _span(HARBOUR, "h-q", "QUOTE", "Dredging of the north basin starts in May")],
+        "relations": [{"id": "h-r", "type": "attributed_to", "from": "h-q", "to": "h-s"}],
+    }
+    return [
+        {"id": "ferry-fares", "title": "Ferry fares frozen for winter", "text": FERRY, "meta": {"desk": "islands", "batch": 3},
+         "annotations": [alice, bob]},
+        {"id": "harbour-dredging", "title": "Harbour dredging starts", "text": HARBOUR, "meta": {}, "annotations": [harbour]},
+    ]
+
+
+def build_source(app, runner, tmp_path: Path) -> None:
+    """Project p with the source records and a suggester's span, link and label suggestions on the ferry article."""
+    assert runner.invoke(args=["projects", "create", "p"]).exit_code == 0
+    path = tmp_path / "source.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in source_records()), encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "p", str(path)])
+    assert result.exit_code == 0, result.output
+    with app.app_context(), transaction(db.session):
+        project = db.session.scalar(select(Project).where(Project.name == "p"))
+        article = db.session.scalar(select(Article).where(Article.project_id == project.id, Article.external_id == "ferry-fares"))
+        sentence_ids = list(db.session.scalars(select(Sentence.id).where(Sentence.article_id == article.id).order_by(Sentence.index)))
+        q = _span(FERRY, "", "QUOTE", "\u201cWe will not ask families to pay more this year,\u201d")
+        s = _span(FERRY, "", "SOURCE", "Zoe\u0308 Ndiaye")
+        proposal = suggestions.Proposal(
+            "quotes-model", "2", [(1, "CFS", 0.7)],
+            [("q", "QUOTE", q["start"], q["end"], 0.9), ("s", "SOURCE", s["start"], s["end"], 0.6)],
+            [("attributed_to", "q", "s", 0.5)],
+        )
+        rows = suggestions.rows_for(proposal, article.id, len(FERRY), project.label_schema, sentence_ids)
+        suggestions.store_many(db.session, "quotes-model", {article.id: rows})
+
+
+def snapshot(app, project: str) -> dict[str, list]:
+    """What a project holds, without ids: labels, spans (with their text), relations (by their ends), suggestions, articles."""
+    with app.app_context():
+        pid = db.session.scalar(select(Project.id).where(Project.name == project))
+        articles = {a.id: a for a in db.session.scalars(select(Article).where(Article.project_id == pid))}
+        labels = db.session.execute(
+            select(User.name, Sentence.article_id, Sentence.index, Annotation.label)
+            .join(Annotation, Annotation.user_id == User.id).join(Sentence, Sentence.id == Annotation.sentence_id)
+        ).all()
+        spans = {s.id: s for s in db.session.scalars(select(Span).where(Span.article_id.in_(articles)))}
+        names = dict(db.session.execute(select(User.id, User.name)).all())
+        relations = db.session.scalars(select(Relation).where(Relation.article_id.in_(articles))).all()
+        suggested = db.session.scalars(select(Suggestion).where(Suggestion.article_id.in_(articles))).all()
+
+        def where(span: Span) -> tuple:
+            text = articles[span.article_id].text
+            return (span.label, span.start, span.end, text[span.start:span.end])
+
+        by_uid = {(g.article_id, g.uid): g for g in suggested}
+        return {
+            "articles": sorted((a.external_id, a.title, a.text, a.meta) for a in articles.values()),
+            "labels": sorted((name, articles[aid].external_id, index, label) for name, aid, index, label in labels if aid in articles),
+            "spans": sorted((names[s.user_id], articles[s.article_id].external_id, *where(s)) for s in spans.values()),
+            "relations": sorted(
+                (names[r.user_id], articles[r.article_id].external_id, r.type, where(spans[r.from_span_id]), where(spans[r.to_span_id]))
+                for r in relations
+            ),
+            "suggestions": sorted(
+                (g.suggester, articles[g.article_id].external_id, g.kind, g.label, g.start, g.end, g.score,
+                 (by_uid[g.article_id, g.from_uid].start, by_uid[g.article_id, g.to_uid].start) if g.kind == "relation" else None)
+                for g in suggested
+            ),
+        }
+
+
+def export(runner, *args: str):
+    result = runner.invoke(args=["export", "p", *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def import_into_q(runner, *args: str) -> str:
+    runner.invoke(args=["projects", "create", "q"])
+    result = runner.invoke(args=["import-annotations", "q", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+# ---------------------------------------------------------------- Label Studio
+
+
+def test_label_studio_round_trip_keeps_annotators_labels_spans_relations_and_predictions(app, runner, tmp_path):
+    build_source(app, runner, tmp_path)
+    out, users = tmp_path / "ls.json", tmp_path / "users.json"
+    result = export(runner, "--format", "label-studio", "-o", str(out), "--users-out", str(users))
+    assert "exported 2 article(s), 2 task(s) (label-studio)" in result.output
+    tasks = json.loads(out.read_text(encoding="utf-8"))
+    ferry = tasks[0]
+    assert ferry["data"] == {"id": "ferry-fares", "title": "Ferry fares frozen for winter", "text": FERRY}
+    assert ferry["meta"] == {"desk": "islands", "batch": 3}
+    assert len(ferry["annotations"]) == 2 and len(tasks[1]["annotations"]) == 1
+    ids = json.loads(users.read_text(encoding="utf-8"))
+    assert sorted(ids.values()) == ["alice", "bob"]
+    alice = ferry["annotations"][[ids[str(a["completed_by"])] for a in ferry["annotations"]].index("alice")]
+    assert alice["lead_time"] == 5.5 and alice["was_cancelled"] is False
+    for item in alice["result"]:  # code-point offsets, with the covered text
+        if item["type"] in ("labels", "choices"):
+            assert FERRY[item["value"]["start"]:item["value"]["end"]] == item["value"]["text"]
+    kinds = sorted(item["type"] for item in alice["result"])
+    assert kinds == ["choices"] * 2 + ["labels"] * 6 + ["relation"] * 2
+    [prediction] = ferry["predictions"]
+    assert prediction["model_version"] == "quotes-model"
+    assert sorted(item.get("score") for item in prediction["result"]) == [0.5, 0.6, 0.7, 0.9]
+
+    output = import_into_q(runner, str(out), "--format", "label-studio", "--users", str(users), "--offsets", "code-points")
+    assert "skipped for quotes-model: 1 sentence-label prediction(s)" in output
+    before, after = snapshot(app, "p"), snapshot(app, "q")
+    assert [len(before[part]) for part in ("articles", "labels", "spans", "relations", "suggestions")] == [2, 4, 12, 4, 4]
+    for part in ("articles", "labels", "spans", "relations"):
+        assert after[part] == before[part], part
+    assert after["suggestions"] == [s for s in before["suggestions"] if s[2] != "label"]  # each item's own score
+
+
+def test_label_studio_without_users_map_names_annotators_by_id(app, runner, tmp_path):
+    build_source(app, runner, tmp_path)
+    out = tmp_path / "ls.json"
+    export(runner, "--format", "label-studio", "-o", str(out))
+    import_into_q(runner, str(out), "--format", "label-studio")
+    with app.app_context():
+        ids = dict(db.session.execute(select(User.name, User.id)).all())
+    assert {row[0] for row in snapshot(app, "q")["spans"]} == {f"ls-user-{ids['alice']}", f"ls-user-{ids['bob']}"}
+
+
+# ---------------------------------------------------------------- doccano
+
+
+@pytest.mark.parametrize("offsets", ["utf16", "code-points"])
+def test_doccano_round_trip_per_person(app, runner, tmp_path, offsets):
+    build_source(app, runner, tmp_path)
+    files = {}
+    for name in ("alice", "bob"):
+        files[name] = tmp_path / f"{name}.jsonl"
+        extra = ["--offsets", offsets] if offsets != "utf16" else []
+        result = export(runner, "--format", "doccano", "--annotator", name, "-o", str(files[name]), *extra)
+        assert "sentence label(s): doccano's sequence labelling has no place for them" in result.output
+    lines = [json.loads(line) for line in files["alice"].read_text(encoding="utf-8").splitlines()]
+    assert [line["id"] for line in lines] == ["ferry-fares", "harbour-dredging"]
+    assert lines[0]["desk"] == "islands" and lines[0]["title"] == "Ferry fares frozen for winter"
+    quote = next(e for e in lines[0]["entities"] if e["label"] == "QUOTE")
+    code_point = FERRY.index("\u201cWe will")
+    assert quote["start_offset"] == code_point + (1 if offsets == "utf16" else 0)  # the ship counts 2 UTF-16 units
+    assert {r["type"] for r in lines[0]["relations"]} == {"attributed_to"}
+
+    runner.invoke(args=["projects", "create", "q"])
+    for name in ("alice", "bob"):
+        result = runner.invoke(args=["import-annotations", "q", str(files[name]), "--format", "doccano", "--as", name,
+                                     "--offsets", offsets])
+        assert result.exit_code == 0, result.output
+    before, after = snapshot(app, "p"), snapshot(app, "q")
+    for part in ("articles", "spans", "relations"):
+        assert after[part] == before[part], part
+    assert after["labels"] == []  # not in the format (reported above)
+
+
+def test_doccano_folder_has_a_file_per_person_as_doccanos_export(app, runner, tmp_path):
+    build_source(app, runner, tmp_path)
+    folder = tmp_path / "doccano"
+    result = export(runner, "--format", "doccano", "-o", f"{folder}/")
+    assert f"exported 2 article(s), 3 line(s) (doccano) to {folder}" in result.output
+    assert sorted(path.name for path in folder.iterdir()) == ["alice.jsonl", "bob.jsonl"]
+    runner.invoke(args=["projects", "create", "q"])
+    for name in ("alice", "bob"):
+        result = runner.invoke(args=["import-annotations", "q", str(folder / f"{name}.jsonl"), "--format", "doccano", "--as", name])
+        assert result.exit_code == 0, result.output
+    before, after = snapshot(app, "p"), snapshot(app, "q")
+    for part in ("articles", "spans", "relations"):
+        assert after[part] == before[part], part
+
+
+def test_doccano_needs_one_annotator(app, runner, tmp_path):
+    build_source(app, runner, tmp_path)
+    result = runner.invoke(args=["export", "p", "--format", "doccano"])
+    assert result.exit_code == 1 and "give one --annotator NAME" in result.output
+
+
+# ---------------------------------------------------------------- Citron
+
+
+def test_citron_round_trip(app, runner, tmp_path):
+    build_source(app, runner, tmp_path)
+    out = tmp_path / "citron.jsonl"
+    result = export(runner, "--format", "citron", "-o", str(out))
+    assert "exported 2 article(s), 3 document(s) (citron)" in result.output
+    assert "not in the citron format: alice: 3 sentence label(s): Citron has no place for them" in result.output
+    documents = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(d["id"], d["annotator"]) for d in documents] == [("ferry-fares", "alice"), ("ferry-fares", "bob"), ("harbour-dredging", "alice")]
+    def piece(text: str) -> dict:
+        return {"start": FERRY.index(text), "end": FERRY.index(text) + len(text), "text": text}
+
+    assert documents[0]["quotes"][0] == {
+        "cue": piece("said"),
+        "sources": [piece("Zoe\u0308 Ndiaye")],
+        "contents": [piece("\u201cWe will not ask families to pay more this year,\u201d")],
+    }
+    assert [q["cue"]["text"] for q in documents[0]["quotes"]] == ["said", "called"]
+    for document in documents:
+        for quote in document["quotes"]:
+            for span in [quote["cue"], *quote["sources"], *quote["contents"]]:
+                assert document["text"][span["start"]:span["end"]] == span["text"]
+
+    import_into_q(runner, str(out), "--format", "citron")
+    before, after = snapshot(app, "p"), snapshot(app, "q")
+    for part in ("articles", "spans", "relations"):
+        assert after[part] == before[part], part
+
+
+def test_citron_folder_has_a_file_per_document_as_citrons_trainer_reads(app, runner, tmp_path):
+    build_source(app, runner, tmp_path)
+    folder = tmp_path / "citron"
+    result = export(runner, "--format", "citron", "-o", f"{folder}/")
+    assert f"to {folder}" in result.output
+    names = sorted(path.name for path in folder.iterdir())
+    assert names == ["ferry-fares.alice.json", "ferry-fares.bob.json", "harbour-dredging.alice.json"]
+    document = json.loads((folder / "ferry-fares.bob.json").read_text(encoding="utf-8"))
+    assert document["text"] == FERRY and [len(q["contents"]) for q in document["quotes"]] == [1]
+    import_into_q(runner, *(str(folder / name) for name in names), "--format", "citron")
+    before, after = snapshot(app, "p"), snapshot(app, "q")
+    for part in ("articles", "spans", "relations"):
+        assert after[part] == before[part], part
+
+
+def test_citron_leaves_out_what_it_cannot_hold_and_says_so(app, runner, tmp_path):
+    runner.invoke(args=["projects", "create", "p"])
+    record = {"id": "a", "title": "", "text": HARBOUR, "meta": {}, "annotations": [{
+        "annotator": "alice", "labels": [],
+        "spans": [_span(HARBOUR, "s", "SOURCE", "the port"), _span(HARBOUR, "c", "CUE", "said"),
+                  _span(HARBOUR, "q", "QUOTE", "Dredging of the north basin starts in May")],
+        "relations": []}]}
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert runner.invoke(args=["import-annotations", "p", str(path)]).exit_code == 0
+    result = export(runner, "--format", "citron")
+    assert "not in the citron format: alice: 1 SOURCE span(s) no QUOTE is attributed to" in result.output
+    document = json.loads(result.stdout.splitlines()[0])
+    said = HARBOUR.index("said")
+    assert document["quotes"] == [{"cue": {"start": said, "end": said + 4, "text": "said"}, "sources": [],
+                                   "contents": [{"start": 25, "end": 66, "text": "Dredging of the north basin starts in May"}]}]
+
+
+def test_citron_reader_one_document_file_needs_as_and_checks_offsets(app, runner, tmp_path):
+    runner.invoke(args=["projects", "create", "p"])
+    doc = {"text": FERRY, "quotes": [{"cue": {"start": FERRY.index("said"), "end": FERRY.index("said") + 4, "text": "said"},
+                                      "sources": [], "contents": []}]}
+    path = tmp_path / "story.json"
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "p", str(path), "--format", "citron"])
+    assert result.exit_code == 1 and f"{path}:1: the document names no annotator: say --as NAME" in result.output
+    doc["quotes"][0]["cue"]["end"] += 1
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "p", str(path), "--format", "citron", "--as", "carol"])
+    assert result.exit_code == 1 and "quotes[0].cue: text 'said' does not match start-end 132-137" in result.output
+    with app.app_context():
+        assert db.session.scalars(select(Article.id)).all() == []  # nothing half-stored
+    doc["quotes"][0]["cue"]["end"] -= 1
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+    assert runner.invoke(args=["import-annotations", "p", str(path), "--format", "citron", "--as", "carol"]).exit_code == 0
+    assert [row[0] for row in snapshot(app, "p")["articles"]] == ["story-1"]
+    assert [row[:3] for row in snapshot(app, "p")["spans"]] == [("carol", "story-1", "CUE")]
+
+
+# ---------------------------------------------------------------- options and empty projects
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--format", "excel"], "Invalid value for '--format': 'excel' is not one of 'jsonl', 'label-studio', 'doccano', 'citron'."),
+        (["--format", "label-studio", "--gold-only"], "--gold-only is for --format jsonl: the label-studio format carries each annotator's work"),
+        (["--format", "citron", "--unit", "article"], "--unit is for --format jsonl"),
+        (["--format", "label-studio", "--split", "train=0.5,test=0.5", "-o", "x"], "--split is for --format jsonl"),
+        (["--format", "citron", "--offsets", "code-points"], "--offsets goes with --format doccano"),
+        (["--format", "doccano", "--annotator", "alice", "--users-out", "u.json"], "--users-out goes with --format label-studio"),
+        (["--users-out", "u.json"], "--users-out goes with --format label-studio"),
+    ],
+)
+def test_options_that_do_not_fit_the_format_get_one_line(app, runner, args, message):
+    runner.invoke(args=["projects", "create", "p"])
+    result = runner.invoke(args=["export", "p", *args])
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()[-1]) < 200
+
+
+@pytest.mark.parametrize("fmt, expected", [("label-studio", "[]\n"), ("citron", ""), ("doccano", "")])
+def test_an_empty_project_gives_a_valid_empty_file(app, runner, tmp_path, fmt, expected):
+    runner.invoke(args=["projects", "create", "p"])
+    args = ["--annotator", "alice"] if fmt == "doccano" else []
+    if fmt == "doccano":  # the annotator must be one of the project's people
+        from tests.conftest import add_user
+
+        add_user(app, "alice")
+        runner.invoke(args=["projects", "members", "p", "--add", "alice"])
+    out = tmp_path / "empty.out"
+    export(runner, "--format", fmt, "-o", str(out), *args)
+    assert out.read_text(encoding="utf-8") == expected
+    if fmt == "label-studio":
+        assert json.loads(expected) == []
