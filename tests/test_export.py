@@ -260,6 +260,7 @@ def test_sentence_export_carries_origins(app, runner, tmp_path):
     with app.app_context():  # dave only marks a span: his entry has no label, so no label origin either
         session = db.session
         dave = accounts.create_user(session, "dave", "annotator", "correct horse")
+        projects.add_members(session, info["project_id"], [dave])
         session.add(Assignment(user_id=dave.id, article_id=info["article_id"]))
         session.commit()
         dave_id = dave.id
