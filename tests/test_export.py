@@ -44,6 +44,8 @@ LABELS = {  # sentence index -> each annotator's label
 }
 GOLD = {0: ("CFS", "majority", None, None), 1: ("CFS", "unanimous", None, None), 2: ("UFS", "adjudicated", "rita", "a description, not a claim"), 3: ("NFS", "unanimous", None, None)}
 SCHEMAS = {unit: export.schema(unit) for unit in export.UNITS}
+MANUAL = {"origin": "manual", "suggester": None, "suggester_version": None}
+ATTRIBUTION = {"origin": "suggested", "suggester": "attribution", "suggester_version": "1.0"}
 
 
 def span_of(text: str, part: str, after: int = 0) -> tuple[int, int]:
@@ -180,7 +182,7 @@ def test_article_export_is_lossless_and_valid(app, runner, tmp_path):
     assert alice["labels"][2]["seconds"] == 3.5 and alice["labels"][0]["guidelines_version"] == 1
     assert all(x["updated_at"].endswith("Z") for x in alice["labels"])
     assert {s["id"]: s["text"] for s in alice["spans"]} == {"alice-quote-1": QUOTE, "alice-source-1": SOURCE}
-    assert alice["relations"] == [{"id": "alice-rel-1", "type": "attributed_to", "from": "alice-quote-1", "to": "alice-source-1"}]
+    assert alice["relations"] == [{"id": "alice-rel-1", "type": "attributed_to", "from": "alice-quote-1", "to": "alice-source-1", **MANUAL}]
     assert [s["label"] for s in by_name["carol"]["spans"]] == ["QUOTE", "CUE"]
     gold = record["gold"]
     assert [(g["sentence"], g["label"], g["provenance"], g["reviewer"]) for g in gold["labels"]] == [
@@ -189,10 +191,6 @@ def test_article_export_is_lossless_and_valid(app, runner, tmp_path):
     assert gold["labels"][2]["reason"] == "a description, not a claim"
     assert [(s["id"], s["provenance"], s["reviewer"]) for s in gold["spans"]] == [("gold-quote-1", "adjudicated", "rita"), ("gold-source-1", "adjudicated", "rita")]
     assert gold["relations"] == [{"id": "gold-rel-1", "type": "attributed_to", "from": "gold-quote-1", "to": "gold-source-1", "provenance": "adjudicated", "reviewer": "rita"}]
-
-
-MANUAL = {"origin": "manual", "suggester": None, "suggester_version": None}
-ATTRIBUTION = {"origin": "suggested", "suggester": "attribution", "suggester_version": "1.0"}
 
 
 def test_article_export_carries_origins_and_the_articles_suggestions(app, runner, tmp_path):
@@ -275,7 +273,7 @@ def test_sentence_export_carries_origins(app, runner, tmp_path):
     assert carol_one["relations"] == carol_two["relations"] and {k: carol_one["relations"][0][k] for k in MANUAL} == ATTRIBUTION
     assert all({k: s[k] for k in MANUAL} == MANUAL for s in carol_one["spans"] if s["clipped"])  # the quote she drew by hand
     assert (entries[3]["carol"]["origin"], entries[3]["carol"]["suggester"], entries[3]["carol"]["suggester_version"]) == ("suggested", "claims", "3")
-    dave_entry = entries[2]["dave"]
+    dave_entry = entries[3]["dave"]
     assert dave_entry["label"] is None and {k: dave_entry[k] for k in MANUAL} == {"origin": None, "suggester": None, "suggester_version": None}
     assert {k: dave_entry["spans"][0][k] for k in MANUAL} == MANUAL
     assert all("origin" not in x for r in records for x in r["spans"] + r["relations"])  # gold: provenance, not origin

@@ -185,7 +185,7 @@ def test_import_keeps_origins_and_the_articles_suggestions(app, runner, tmp_path
         carol = session.scalar(select(User.id).where(User.name == "carol"))
         copy_articles = select(Article.id).join(Project).where(Project.name == "copy")
         suggested = session.execute(select(Span.label, Span.origin, Span.suggester, Span.suggester_version).where(
-            Span.user_id == carol, Span.article_id.in_(copy_articles)).order_by(Span.start, Span.label)).all()
+            Span.user_id == carol, Span.article_id.in_(copy_articles)).order_by(Span.start, Span.end)).all()
         label = session.execute(select(Annotation.label, Annotation.origin, Annotation.suggester, Annotation.suggester_version).join(Sentence).where(
             Annotation.user_id == carol, Sentence.article_id.in_(copy_articles), Sentence.index == 3)).one()
         relation = session.execute(select(Relation.origin, Relation.suggester, Relation.suggester_version).where(
@@ -193,7 +193,7 @@ def test_import_keeps_origins_and_the_articles_suggestions(app, runner, tmp_path
         kept = session.execute(select(Suggestion.kind, Suggestion.suggester, Suggestion.version, Suggestion.score).where(
             Suggestion.article_id.in_(copy_articles)).order_by(Suggestion.kind, Suggestion.score)).all()
     assert [tuple(row) for row in suggested] == [
-        ("QUOTE", "manual", None, None), ("QUOTE", "suggested", "attribution", "1.0"), ("SOURCE", "suggested", "attribution", "1.0"),
+        ("QUOTE", "suggested", "attribution", "1.0"), ("QUOTE", "manual", None, None), ("SOURCE", "suggested", "attribution", "1.0"),
         ("CUE", "manual", None, None)]
     assert tuple(label) == ("NFS", "suggested", "claims", "3") and tuple(relation) == ("suggested", "attribution", "1.0")
     assert [tuple(row) for row in kept] == [
