@@ -265,16 +265,35 @@ LABELS = ["CFS", "UFS", "NFS", "QUOTE", "bogus", "", None, 1]
 _names = st.sampled_from(["ann", "bob", "new_person", "", "a b", "<x>", None, 7, "x" * 100])
 _offsets = st.one_of(st.integers(-3, 40), st.sampled_from([2**31, 2**70, -(2**70), 1.5, "3", None, True]))
 _span_ids = st.sampled_from(["s-000001", "s-000002", "ann-span-1", "bob-span-1", "", "x" * 80, None, 3])
+# Where an item came from (origin) and who suggested it, as the export spells them, right and wrong.
+_origin = {"origin": st.sampled_from(["manual", "suggested", "bogus", None, 3]),
+           "suggester": st.sampled_from(["attribution", "", None, 5, ["x"], "x" * 101, "a\u0000"]),
+           "suggester_version": st.sampled_from(["1.0", "", None, 2, {}, "v" * 65])}
+_score = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0, 1, 0.5, True, "0.5", None]))
 _annotation = st.fixed_dictionaries(
     {"annotator": _names},
     optional={
         "labels": st.lists(st.fixed_dictionaries({"sentence": _offsets, "label": st.sampled_from(LABELS)},
                                                   optional={"seconds": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 10**12), st.text(max_size=3)),
                                                             "updated_at": st.sampled_from(["2024-01-01T00:00:00Z", "yesterday", 5, None]),
-                                                            "needs_review": _scalars}), max_size=3) | _scalars,
+                                                            "needs_review": _scalars, **_origin}), max_size=3) | _scalars,
         "spans": st.lists(st.fixed_dictionaries({"id": _span_ids, "label": st.sampled_from(LABELS), "start": _offsets, "end": _offsets},
-                                                 optional={"text": st.text(max_size=10)}), max_size=3) | _scalars,
-        "relations": st.lists(st.fixed_dictionaries({"id": _span_ids, "type": st.sampled_from(["attributed_to", "said", None]), "from": _span_ids, "to": _span_ids}), max_size=2) | _scalars,
+                                                 optional={"text": st.text(max_size=10), **_origin}), max_size=3) | _scalars,
+        "relations": st.lists(st.fixed_dictionaries({"id": _span_ids, "type": st.sampled_from(["attributed_to", "said", None]), "from": _span_ids, "to": _span_ids},
+                                                     optional=_origin), max_size=2) | _scalars,
+        "extra": _scalars,
+    },
+)
+# The article export's suggestions object: labels, spans and links of suggesters, every item with a score.
+_suggestions = st.fixed_dictionaries(
+    {},
+    optional={
+        **_origin,
+        "labels": st.lists(st.fixed_dictionaries({"sentence": _offsets, "label": st.sampled_from(LABELS), "score": _score}, optional=_origin), max_size=2) | _scalars,
+        "spans": st.lists(st.fixed_dictionaries({"id": _span_ids, "label": st.sampled_from(LABELS), "start": _offsets, "end": _offsets, "score": _score},
+                                                 optional={"text": st.text(max_size=10), **_origin}), max_size=3) | _scalars,
+        "relations": st.lists(st.fixed_dictionaries({"id": _span_ids, "type": st.sampled_from(["attributed_to", "said", None, ["x"]]), "from": _span_ids,
+                                                     "to": _span_ids, "score": _score}, optional=_origin), max_size=2) | _scalars,
         "extra": _scalars,
     },
 )
@@ -291,6 +310,7 @@ _annotated = st.fixed_dictionaries(
                                st.lists(st.fixed_dictionaries({"start": _offsets, "end": _offsets}), max_size=3), _scalars),
         "annotations": st.lists(_annotation, max_size=3) | _scalars,
         "gold": st.one_of(_json, st.fixed_dictionaries({"labels": st.lists(st.fixed_dictionaries({"sentence": _offsets, "label": st.sampled_from(LABELS)}, optional={"provenance": st.sampled_from(["adjudicated", "bogus", None])}), max_size=2)})),
+        "suggestions": _suggestions | _scalars,
     },
 )
 _annotation_files = st.lists(st.one_of(_annotated.map(_dump), _json.map(_dump), st.text(max_size=30)), min_size=1, max_size=4).map("\n".join)
@@ -331,6 +351,14 @@ def check_annotation_import(app, result, path: Path, before: dict[str, int]) -> 
     {"annotator": "bob", "spans": [{"id": "bob-span-1", "label": "SOURCE", "start": 0, "end": 6}], "relations": []},
     {"annotator": "ann", "spans": [{"id": "ann-span-1", "label": "QUOTE", "start": 7, "end": 11}],
      "relations": [{"id": "r-000001", "type": "attributed_to", "from": "ann-span-1", "to": "bob-span-1"}]}]}), mode="error")
+@example(content=json.dumps({"id": "new-one", "text": EXISTING_TEXT, "annotations": [
+    {"annotator": "ann", "labels": [{"sentence": 0, "label": "CFS", "origin": "suggested", "suggester": "claims", "suggester_version": "3"}],
+     "spans": [{"id": "s-000001", "label": "QUOTE", "start": 7, "end": 11, "origin": "suggested", "suggester": "attribution", "suggester_version": "1.0"}]}],
+    "suggestions": {"labels": [{"sentence": 1, "label": "NFS", "score": 0.5, "suggester": "claims", "suggester_version": "3"}],
+                    "spans": [{"id": "s-000001", "label": "QUOTE", "start": 7, "end": 11, "score": 1, "suggester": "m", "suggester_version": ""},
+                              {"id": "s-000002", "label": "SOURCE", "start": 0, "end": 6, "score": 0, "suggester": "m", "suggester_version": "2"}],
+                    "relations": [{"id": "r-1", "type": "attributed_to", "from": "s-000001", "to": "s-000002", "score": 0.5, "suggester": "m",
+                                   "suggester_version": "2"}]}}), mode="error")
 def test_import_annotations_never_crashes_or_half_writes(app, runner, annotated_project, workdir, content: str, mode: str):
     path = write_file(workdir, ".jsonl", content.encode("utf-8", "surrogatepass"))
     before = row_counts(app)

@@ -15,12 +15,13 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from annotator.db import db
-from annotator.db.models import Article, Assignment, GoldLabel, GoldRelation, GoldSpan, Project, Sentence, Span
-from annotator.db.transactions import begin_write
-from annotator.domain import accounts, labelschema, projects
+from annotator.db.models import Article, Assignment, GoldLabel, GoldRelation, GoldSpan, Project, Sentence, Span, Suggestion
+from annotator.db.transactions import begin_write, transaction
+from annotator.domain import accounts, labelschema, projects, suggestions
 from annotator.domain.annotations import create_relation, create_span, put_label, write
 from annotator.domain.dataset import articles, export
 from annotator.domain.dataset.ingest import ArticleRecord
+from annotator.domain.suggestions import Proposal
 
 from .conftest import Browser, add_user
 
@@ -43,6 +44,8 @@ LABELS = {  # sentence index -> each annotator's label
 }
 GOLD = {0: ("CFS", "majority", None, None), 1: ("CFS", "unanimous", None, None), 2: ("UFS", "adjudicated", "rita", "a description, not a claim"), 3: ("NFS", "unanimous", None, None)}
 SCHEMAS = {unit: export.schema(unit) for unit in export.UNITS}
+MANUAL = {"origin": "manual", "suggester": None, "suggester_version": None}
+ATTRIBUTION = {"origin": "suggested", "suggester": "attribution", "suggester_version": "1.0"}
 
 
 def span_of(text: str, part: str, after: int = 0) -> tuple[int, int]:
@@ -106,6 +109,36 @@ def build_project(app, name: str = "news", extra_articles: int = 0) -> dict[str,
     return {"project_id": project_id, "article_id": article_id, "users": ids, "sentences": sentences}
 
 
+def add_suggestions(app, info: dict[str, Any]) -> dict[str, str]:
+    """Two suggesters propose for art-1, and carol accepts some: suggestions, and annotations with origin "suggested".
+
+    'attribution' proposed a CUE in version 0.9, then (1.0) a QUOTE, its SOURCE, a link and the same CUE,
+    which keeps 0.9 (an unchanged suggestion keeps its id and version); 'claims' (version 3) proposes two
+    labels. carol accepts the link (its QUOTE and SOURCE come with it) and the label for sentence 3, the
+    label she had (NFS): her label stays, now an accepted suggestion. Returns the suggestion ids by (kind, label).
+    """
+    article_id, carol = info["article_id"], info["users"]["carol"]
+    quote, source, cue = span_of(TEXT, QUOTE), span_of(TEXT, SOURCE), span_of(TEXT, "said")
+    runs = [
+        Proposal("attribution", "0.9", spans=[("c", "CUE", *cue, 0.7)]),
+        Proposal("attribution", "1.0", spans=[("q", "QUOTE", *quote, 0.9), ("s", "SOURCE", *source, 0.8), ("c", "CUE", *cue, 0.75)],
+                 relations=[("attributed_to", "q", "s", 0.85)]),
+        Proposal("claims", "3", labels=[(3, "NFS", 0.75), (0, "CFS", 0.625)]),
+    ]
+    with app.app_context():
+        session = db.session
+        schema = session.get(Project, info["project_id"]).label_schema
+        text, sentence_ids, _ = suggestions.article_sentences(session, article_id)
+        for proposal in runs:
+            with transaction(session):
+                rows = suggestions.rows_for(proposal, article_id, len(text), schema, sentence_ids)
+                suggestions.store(session, article_id, proposal.suggester, rows)
+        ids = {(kind, label): uid for kind, label, uid in session.execute(
+            select(Suggestion.kind, Suggestion.label, Suggestion.uid).where(Suggestion.article_id == article_id))}
+        write(session, lambda: suggestions.accept(session, carol, article_id, [ids[("relation", "attributed_to")], ids[("label", "NFS")]]))
+    return {f"{kind}:{label}": uid for (kind, label), uid in ids.items()}
+
+
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
 
@@ -149,7 +182,7 @@ def test_article_export_is_lossless_and_valid(app, runner, tmp_path):
     assert alice["labels"][2]["seconds"] == 3.5 and alice["labels"][0]["guidelines_version"] == 1
     assert all(x["updated_at"].endswith("Z") for x in alice["labels"])
     assert {s["id"]: s["text"] for s in alice["spans"]} == {"alice-quote-1": QUOTE, "alice-source-1": SOURCE}
-    assert alice["relations"] == [{"id": "alice-rel-1", "type": "attributed_to", "from": "alice-quote-1", "to": "alice-source-1"}]
+    assert alice["relations"] == [{"id": "alice-rel-1", "type": "attributed_to", "from": "alice-quote-1", "to": "alice-source-1", **MANUAL}]
     assert [s["label"] for s in by_name["carol"]["spans"]] == ["QUOTE", "CUE"]
     gold = record["gold"]
     assert [(g["sentence"], g["label"], g["provenance"], g["reviewer"]) for g in gold["labels"]] == [
@@ -158,6 +191,92 @@ def test_article_export_is_lossless_and_valid(app, runner, tmp_path):
     assert gold["labels"][2]["reason"] == "a description, not a claim"
     assert [(s["id"], s["provenance"], s["reviewer"]) for s in gold["spans"]] == [("gold-quote-1", "adjudicated", "rita"), ("gold-source-1", "adjudicated", "rita")]
     assert gold["relations"] == [{"id": "gold-rel-1", "type": "attributed_to", "from": "gold-quote-1", "to": "gold-source-1", "provenance": "adjudicated", "reviewer": "rita"}]
+
+
+def test_article_export_carries_origins_and_the_articles_suggestions(app, runner, tmp_path):
+    info = build_project(app)
+    ids = add_suggestions(app, info)
+    (record,) = run_export(runner, tmp_path, "news", "--unit", "article")
+    check_offsets(record)
+    by_name = {a["annotator"]: a for a in record["annotations"]}
+    # Hand-made items say so; carol's accepted ones name the suggester and the version that proposed them.
+    for name in ("alice", "bob"):
+        assert all({k: x[k] for k in MANUAL} == MANUAL for part in ("labels", "spans", "relations") for x in by_name[name][part])
+    carol = by_name["carol"]
+    quote, source = span_of(TEXT, QUOTE), span_of(TEXT, SOURCE)
+    accepted = {(s["label"], s["start"], s["end"]): {k: s[k] for k in MANUAL} for s in carol["spans"]}
+    assert accepted == {("QUOTE", *quote): ATTRIBUTION, ("SOURCE", *source): ATTRIBUTION,
+                        ("QUOTE", quote[0], TEXT.index("estimate") + len("estimate")): MANUAL, ("CUE", *span_of(TEXT, "said")): MANUAL}
+    (link,) = carol["relations"]
+    assert {k: link[k] for k in MANUAL} == ATTRIBUTION
+    assert [(x["sentence"], x["label"], x["origin"], x["suggester"], x["suggester_version"]) for x in carol["labels"]] == [
+        (0, "UFS", "manual", None, None), (1, "CFS", "manual", None, None), (2, "UFS", "manual", None, None), (3, "NFS", "suggested", "claims", "3")]
+    # Gold keeps its provenance and has no origin.
+    assert not any("origin" in x for part in record["gold"].values() for x in part)
+    # The article's suggestions: nobody's annotation, every item naming its suggester and version, in content order;
+    # two suggesters, so no single one at the top.
+    cue = span_of(TEXT, "said")
+    assert record["suggestions"] == {
+        "suggester": None,
+        "suggester_version": None,
+        "labels": [
+            {"sentence": 0, "label": "CFS", "score": 0.625, "suggester": "claims", "suggester_version": "3"},
+            {"sentence": 3, "label": "NFS", "score": 0.75, "suggester": "claims", "suggester_version": "3"},
+        ],
+        "spans": [
+            {"id": ids["span:QUOTE"], "label": "QUOTE", "start": quote[0], "end": quote[1], "text": QUOTE, "score": 0.9,
+             "suggester": "attribution", "suggester_version": "1.0"},
+            {"id": ids["span:SOURCE"], "label": "SOURCE", "start": source[0], "end": source[1], "text": SOURCE, "score": 0.8,
+             "suggester": "attribution", "suggester_version": "1.0"},
+            {"id": ids["span:CUE"], "label": "CUE", "start": cue[0], "end": cue[1], "text": "said", "score": 0.7,
+             "suggester": "attribution", "suggester_version": "0.9"},
+        ],
+        "relations": [
+            {"id": ids["relation:attributed_to"], "type": "attributed_to", "from": ids["span:QUOTE"], "to": ids["span:SOURCE"],
+             "score": 0.85, "suggester": "attribution", "suggester_version": "1.0"},
+        ],
+    }
+
+
+def test_suggestions_of_one_suggester_name_it_at_the_top_and_none_give_empty_lists(app, runner, tmp_path):
+    info = build_project(app, extra_articles=1)
+    with app.app_context():
+        session = db.session
+        schema = session.get(Project, info["project_id"]).label_schema
+        text, sentence_ids, _ = suggestions.article_sentences(session, info["article_id"])
+        with transaction(session):
+            proposal = Proposal("claims", "3", labels=[(1, "CFS", 0.5)])
+            suggestions.store(session, info["article_id"], "claims", suggestions.rows_for(proposal, info["article_id"], len(text), schema, sentence_ids))
+    article, plain = run_export(runner, tmp_path, "news", "--unit", "article")
+    assert (article["suggestions"]["suggester"], article["suggestions"]["suggester_version"]) == ("claims", "3")
+    assert plain["suggestions"] == {"suggester": None, "suggester_version": None, "labels": [], "spans": [], "relations": []}
+
+
+def test_sentence_export_carries_origins(app, runner, tmp_path):
+    info = build_project(app)
+    add_suggestions(app, info)
+    with app.app_context():  # dave only marks a span: his entry has no label, so no label origin either
+        session = db.session
+        dave = accounts.create_user(session, "dave", "annotator", "correct horse")
+        projects.add_members(session, info["project_id"], [dave])
+        session.add(Assignment(user_id=dave.id, article_id=info["article_id"]))
+        session.commit()
+        dave_id = dave.id
+        write(session, lambda: create_span(session, dave_id, info["article_id"], "CUE", *span_of(TEXT, "said"), uid="dave-cue-1"))
+    records = run_export(runner, tmp_path, "news")
+    entries = [{a["annotator"]: a for a in r["annotations"]} for r in records]
+    carol_one, carol_two = entries[1]["carol"], entries[2]["carol"]
+    assert {k: carol_one[k] for k in MANUAL} == MANUAL  # her label on sentence 1 is her own
+    accepted_quote = next(s for s in carol_one["spans"] if s["clipped"] is False)
+    assert {k: accepted_quote[k] for k in MANUAL} == ATTRIBUTION
+    assert [{k: s[k] for k in MANUAL} for s in carol_two["spans"] if s["label"] == "SOURCE"] == [ATTRIBUTION]
+    assert carol_one["relations"] == carol_two["relations"] and {k: carol_one["relations"][0][k] for k in MANUAL} == ATTRIBUTION
+    assert all({k: s[k] for k in MANUAL} == MANUAL for s in carol_one["spans"] if s["clipped"])  # the quote she drew by hand
+    assert (entries[3]["carol"]["origin"], entries[3]["carol"]["suggester"], entries[3]["carol"]["suggester_version"]) == ("suggested", "claims", "3")
+    dave_entry = entries[3]["dave"]
+    assert dave_entry["label"] is None and {k: dave_entry[k] for k in MANUAL} == {"origin": None, "suggester": None, "suggester_version": None}
+    assert {k: dave_entry["spans"][0][k] for k in MANUAL} == MANUAL
+    assert all("origin" not in x for r in records for x in r["spans"] + r["relations"])  # gold: provenance, not origin
 
 
 def test_the_api_and_the_export_spell_labels_spans_and_relations_alike(app, browser, runner, tmp_path):
@@ -177,30 +296,41 @@ def test_the_api_and_the_export_spell_labels_spans_and_relations_alike(app, brow
     document = browser.get(f"/api/articles/{article_id}").get_json()["annotations"]
     (record,) = run_export(runner, tmp_path, "news", "--unit", "article")
     exported = next(a for a in record["annotations"] if a["annotator"] == "alice")
-    # The API's own: a label's version, and where each item came from (origin: records.origin_json), which the
-    # export does not carry yet; everything both carry is spelled alike.
-    own = {"version", "origin", "suggester", "suggester_version"}
-    manual = {"origin": "manual", "suggester": None, "suggester_version": None}
-    assert [{k: v for k, v in label.items() if k not in own} for label in document["labels"]] == exported["labels"]
-    assert document["labels"][0] == {**exported["labels"][0], "version": 2, **manual} and exported["labels"][0]["seconds"] == 1.5004
-    assert {k: v for k, v in saved.items() if k != "version"} == exported["labels"][0]
-    assert sorted(document["spans"], key=lambda s: s["id"]) == sorted(({**x, **manual} for x in exported["spans"]), key=lambda s: s["id"])
-    assert document["relations"] == [{**x, **manual} for x in exported["relations"]]
+    # The API's own: a label's version; everything both carry, where each item came from (origin) too, is spelled alike.
+    assert [{k: v for k, v in label.items() if k != "version"} for label in document["labels"]] == exported["labels"]
+    assert document["labels"][0] == {**exported["labels"][0], "version": 2} and exported["labels"][0]["seconds"] == 1.5004
+    assert exported["labels"][0]["origin"] == "manual"
+    assert {**{k: v for k, v in saved.items() if k != "version"}, **MANUAL} == exported["labels"][0]
+    assert sorted(document["spans"], key=lambda s: s["id"]) == sorted(exported["spans"], key=lambda s: s["id"])
+    assert document["relations"] == exported["relations"]
+    # And for accepted suggestions: carol's labels, spans and link say "suggested" by whom, alike in both.
+    add_suggestions(app, info)
+    carol = Browser(app.test_client())
+    carol.login("carol", "correct horse")
+    document = carol.get(f"/api/articles/{article_id}").get_json()["annotations"]
+    (record,) = run_export(runner, tmp_path, "news", "--unit", "article", name="again.jsonl")
+    exported = next(a for a in record["annotations"] if a["annotator"] == "carol")
+    assert [{k: v for k, v in label.items() if k != "version"} for label in document["labels"]] == exported["labels"]
+    assert sorted(document["spans"], key=lambda s: s["id"]) == sorted(exported["spans"], key=lambda s: s["id"])
+    assert document["relations"] == exported["relations"] and exported["relations"][0]["origin"] == "suggested"
 
 
 def test_round_trip_gives_the_same_records(app, runner, tmp_path):
-    build_project(app, extra_articles=3)
+    info = build_project(app, extra_articles=3)
+    add_suggestions(app, info)  # accepted suggestions (origins) and the article's suggestions survive too
     first = tmp_path / "first.jsonl"
     assert runner.invoke(args=["export", "news", "--unit", "article", "-o", str(first)]).exit_code == 0
     # The copy has the same majority rule, so the automatic gold it recomputes is the gold it imported.
     assert runner.invoke(args=["projects", "create", "copy", "--majority", "0.66"]).exit_code == 0
     result = runner.invoke(args=["import-annotations", "copy", str(first)])
     assert result.exit_code == 0, result.output
-    assert "4 new and 0 existing article(s); 12 label(s), 6 span(s), 2 relation(s)" in result.output
+    assert "4 new and 0 existing article(s); 12 label(s), 8 span(s), 3 relation(s)" in result.output
+    assert "attribution (a prediction, not an annotator): 4 suggestion(s)" in result.output
     second = tmp_path / "second.jsonl"
     assert runner.invoke(args=["export", "copy", "--unit", "article", "-o", str(second)]).exit_code == 0
-    # Nothing is ignored: ids, span/relation uids and every timestamp survive.
+    # Nothing is ignored: ids, span/relation uids, every timestamp, origins and suggestions survive.
     assert second.read_bytes() == first.read_bytes()
+    assert '"origin":"suggested"' in first.read_text(encoding="utf-8") and read_jsonl(first)[0]["suggestions"]["spans"]
     validate(read_jsonl(second), "article")
     for unit_file in ("s1.jsonl", "s2.jsonl"):
         project = "news" if unit_file == "s1.jsonl" else "copy"
@@ -261,10 +391,12 @@ def test_sentence_export_for_training(app, runner, tmp_path):
 
 def test_pandas_reads_the_sentence_export(app, runner, tmp_path):
     pandas = pytest.importorskip("pandas")
-    build_project(app, extra_articles=2)
+    info = build_project(app, extra_articles=2)
+    add_suggestions(app, info)
     run_export(runner, tmp_path, "news")
     frame = pandas.read_json(tmp_path / "out.jsonl", lines=True, dtype=False)
     assert len(frame) == 8
+    assert [a["origin"] for a in frame["annotations"][3]] == ["manual", "manual", "suggested"]
     assert list(frame["label"][:4]) == ["CFS", "CFS", "UFS", "NFS"]
     assert frame["text"][0] == "Bridge repairs 🌉 will cost more"
 
@@ -273,12 +405,15 @@ def test_hugging_face_datasets_loads_the_sentence_export(app, runner, tmp_path, 
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # a local file: nothing to fetch
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     datasets = pytest.importorskip("datasets")
-    build_project(app, extra_articles=2)
+    info = build_project(app, extra_articles=2)
+    add_suggestions(app, info)  # origins: strings on some items, null suggesters on most
     run_export(runner, tmp_path, "news")
     loaded = datasets.load_dataset("json", data_files=str(tmp_path / "out.jsonl"), split="train", cache_dir=str(tmp_path / "hf"))
     assert loaded.num_rows == 8
     assert loaded[1]["label"] == "CFS" and loaded[1]["relations"][0]["to_sentence"] == 2
     assert loaded[0]["text"] == "Bridge repairs 🌉 will cost more"
+    carol = next(a for a in loaded[3]["annotations"] if a["annotator"] == "carol")
+    assert (carol["origin"], carol["suggester"], carol["suggester_version"]) == ("suggested", "claims", "3")
 
 
 # ---------------------------------------------------------------- filters
@@ -439,6 +574,74 @@ def test_schema_catches_drift():
         validate([{**record, "lable": "CFS"}], "sentence")
     with pytest.raises(jsonschema.ValidationError):
         validate([{**record, "label_source": "guessed"}], "sentence")
+
+
+@pytest.mark.parametrize("origin, valid", [
+    ({"origin": "manual", "suggester": None, "suggester_version": None}, True),
+    ({"origin": "suggested", "suggester": "attribution", "suggester_version": "1.0"}, True),
+    ({"origin": "guessed", "suggester": None, "suggester_version": None}, False),  # not in the enum
+    ({"origin": "suggested", "suggester": None, "suggester_version": None}, False),  # suggested by nobody
+    ({"origin": "manual", "suggester": "attribution", "suggester_version": "1.0"}, False),  # manual names no suggester
+    ({"suggester": None, "suggester_version": None}, False),  # origin is required
+])
+def test_schemas_describe_origins(origin, valid):
+    span = {"id": "s1", "label": "QUOTE", "start": 0, "end": 1, "text": "x"}
+    relation = {"id": "r1", "type": "attributed_to", "from": "s1", "to": "s2"}
+    label = {"sentence": 0, "label": "CFS", "seconds": 1.0, "guidelines_version": 1, "updated_at": "2026-11-24T10:00:00Z", "needs_review": False}
+    empty = {"suggester": None, "suggester_version": None, "labels": [], "spans": [], "relations": []}
+    article = {"id": "a", "title": "", "text": "x", "meta": {}, "sentences": [{"index": 0, "start": 0, "end": 1}],
+               "annotations": [{"annotator": "ann", "labels": [{**label, **origin}], "spans": [{**span, **origin}],
+                                "relations": [{**relation, **origin}]}],
+               "gold": {"labels": [], "spans": [], "relations": []}, "suggestions": empty}
+    piece = {**span, "article_start": 0, "article_end": 1, "span_start": 0, "span_end": 1, "clipped": False}
+    entry = {"annotator": "ann", "label": "CFS", "seconds": 1.0, "guidelines_version": 1, "updated_at": "2026-11-24T10:00:00Z",
+             "needs_review": False, **origin, "spans": [{**piece, **origin}],
+             "relations": [{**relation, "from_sentence": 0, "to_sentence": 0, **origin}]}
+    sentence = {"id": "a:0", "article_id": "a", "sentence_index": 0, "text": "x", "start": 0, "end": 1, "label": None,
+                "label_source": None, "reviewer": None, "spans": [], "relations": [], "annotations": [entry]}
+    cases = []
+    for part in ("labels", "spans", "relations"):  # each kind of item on its own, the others manual
+        one = json.loads(json.dumps(article))
+        block = one["annotations"][0]
+        for other in {"labels", "spans", "relations"} - {part}:
+            block[other] = [{**x, **MANUAL} for x in block[other]]
+        cases.append((one, "article"))
+    for part in ("entry", "spans", "relations"):
+        one = json.loads(json.dumps(sentence))
+        entry = one["annotations"][0]
+        for other in {"entry", "spans", "relations"} - {part}:
+            if other == "entry":
+                entry.update(MANUAL)
+            else:
+                entry[other] = [{**x, **MANUAL} for x in entry[other]]
+        cases.append((one, "sentence"))
+    for record, unit in cases:
+        if valid:
+            validate([record], unit)
+        else:
+            with pytest.raises(jsonschema.ValidationError):
+                validate([record], unit)
+
+
+def test_schemas_describe_the_suggestions_object():
+    article = {"id": "a", "title": "", "text": "xy", "meta": {}, "sentences": [{"index": 0, "start": 0, "end": 2}], "annotations": [],
+               "gold": {"labels": [], "spans": [], "relations": []}}
+    whose = {"score": 0.5, "suggester": "attribution", "suggester_version": "1.0"}
+    suggested = {"suggester": "attribution", "suggester_version": "1.0",
+                 "labels": [{"sentence": 0, "label": "CFS", **whose}],
+                 "spans": [{"id": "s1", "label": "QUOTE", "start": 0, "end": 1, "text": "x", **whose},
+                           {"id": "s2", "label": "SOURCE", "start": 1, "end": 2, "text": "y", **whose}],
+                 "relations": [{"id": "r1", "type": "attributed_to", "from": "s1", "to": "s2", **whose}]}
+    validate([{**article, "suggestions": suggested}], "article")
+    validate([{**article, "suggestions": {**suggested, "suggester": None, "suggester_version": None}}], "article")  # several suggesters
+    for bad in (
+        article,  # the suggestions object is required
+        {**article, "suggestions": {**suggested, "labels": [{"sentence": 0, "label": "CFS", "score": 1.5, "suggester": "a", "suggester_version": "1"}]}},
+        {**article, "suggestions": {**suggested, "spans": [{"id": "s1", "label": "QUOTE", "start": 0, "end": 1, "text": "x", "score": 0.5}]}},
+        {**article, "suggestions": {**suggested, "relations": [{**suggested["relations"][0], "origin": "manual"}]}},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            validate([bad], "article")
 
 
 def test_export_to_stdout_and_unknown_project(app, runner):

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import Annotation, Article, AuditEntry, GoldLabel, Project, Relation, Sentence, Span, User
+from annotator.db.models import Annotation, Article, AuditEntry, GoldLabel, Project, Relation, Sentence, Span, Suggestion, User
 from annotator.domain.dataset.foreign.regions import utf16_to_code_points
 
-from .test_export import QUOTE, SOURCE, TEXT, build_project, read_jsonl, validate
+from .test_export import QUOTE, SOURCE, TEXT, add_suggestions, build_project, read_jsonl, validate
 
 
 def count(app, model, *where) -> int:
@@ -124,6 +124,98 @@ def test_bad_line_names_file_and_line_and_stores_nothing(app, runner, tmp_path, 
     assert f"{path}:2: " in result.output and reason in result.output, result.output
     assert "1 file(s) rejected" in result.output
     assert stored(app) == before  # not even line 1, nor its users
+
+
+@pytest.fixture
+def exported_with_suggestions(app, runner, tmp_path) -> dict[str, Any]:
+    """The round-trip article with suggestions, carol (annotations[2]) having accepted some, and an empty project 'copy'."""
+    add_suggestions(app, build_project(app))
+    path = tmp_path / "news.jsonl"
+    assert runner.invoke(args=["export", "news", "--unit", "article", "-o", str(path)]).exit_code == 0
+    assert runner.invoke(args=["projects", "create", "copy", "--majority", "0.66"]).exit_code == 0
+    (record,) = read_jsonl(path)
+    assert record["annotations"][2]["annotator"] == "carol" and record["annotations"][2]["relations"][0]["origin"] == "suggested"
+    return record
+
+
+def _second_suggested_span(record: dict[str, Any]) -> None:
+    record["suggestions"]["spans"].append(dict(record["suggestions"]["spans"][0]))
+
+
+BAD_ORIGINS = [
+    (_set("annotations.0.labels.0.origin", "guessed"), "annotations[0].labels[0].origin must be one of manual, suggested (got 'guessed')"),
+    (_set("annotations.0.spans.0.suggester", "attribution"), "annotations[0].spans[0]: a manual item names no suggester"),
+    (_set("annotations.2.relations.0.suggester", None), "annotations[2].relations[0].suggester must be a string, not null"),
+    (_set("annotations.2.relations.0.suggester_version", "v" * 65), "suggester_version must be at most 64 characters"),
+    (_set("gold.spans.0.origin", "manual"), "gold.spans[0]: unknown key(s) origin"),  # gold has provenance, not origin
+    (_set("suggestions.labels.0.sentence", 9), "suggestions: label 'CFS' for sentence index 9, but the article has 4 sentence(s)"),
+    (_set("suggestions.labels.0.label", "MAYBE"), "suggestions.labels[0]: unknown sentence label 'MAYBE'"),
+    (_set("suggestions.spans.0.score", 1.5), "suggestions.spans[0].score must be a number from 0 to 1"),
+    (_set("suggestions.spans.0.end", 10_000), "suggestions.spans[0]: span offsets must satisfy"),
+    (_set("suggestions.spans.0.text", "nope"), "suggestions.spans[0]: text 'nope' does not match"),
+    (_second_suggested_span, "appears twice"),
+    (_set("suggestions.relations.0.to", "nope"), "suggestions.relations[0]: 'to' names span 'nope', which is not a suggested span of 'attribution'"),
+    (_set("suggestions.relations.0.suggester", "other"), "which is not a suggested span of 'other'"),
+    (_set("suggestions.spans.1.suggester", ""), "suggestions.spans[1].suggester must be 1 to 100 characters"),
+    (_set("suggestions.colour", "red"), "suggestions: unknown key(s) colour"),
+]
+
+
+@pytest.mark.parametrize("mutate, reason", BAD_ORIGINS, ids=[reason[:40] for _, reason in BAD_ORIGINS])
+def test_bad_origins_and_suggestions_name_the_line_and_store_nothing(app, runner, tmp_path, exported_with_suggestions, mutate, reason):
+    good = copy.deepcopy(exported_with_suggestions)
+    good["id"] = "first"
+    bad = copy.deepcopy(exported_with_suggestions)
+    mutate(bad)
+    path = write_jsonl(tmp_path / "in.jsonl", [good, bad])
+    before = stored(app), count(app, Suggestion)
+    result = runner.invoke(args=["import-annotations", "copy", path])
+    assert result.exit_code == 1
+    assert f"{path}:2: " in result.output and reason in result.output, result.output
+    assert (stored(app), count(app, Suggestion)) == before
+
+
+def test_import_keeps_origins_and_the_articles_suggestions(app, runner, tmp_path, exported_with_suggestions):
+    path = write_jsonl(tmp_path / "in.jsonl", [exported_with_suggestions])
+    result = runner.invoke(args=["import-annotations", "copy", path])
+    assert result.exit_code == 0, result.output
+    assert "claims (a prediction, not an annotator): 2 suggestion(s)" in result.output
+    with app.app_context():
+        session = db.session
+        carol = session.scalar(select(User.id).where(User.name == "carol"))
+        copy_articles = select(Article.id).join(Project).where(Project.name == "copy")
+        suggested = session.execute(select(Span.label, Span.origin, Span.suggester, Span.suggester_version).where(
+            Span.user_id == carol, Span.article_id.in_(copy_articles)).order_by(Span.start, Span.end)).all()
+        label = session.execute(select(Annotation.label, Annotation.origin, Annotation.suggester, Annotation.suggester_version).join(Sentence).where(
+            Annotation.user_id == carol, Sentence.article_id.in_(copy_articles), Sentence.index == 3)).one()
+        relation = session.execute(select(Relation.origin, Relation.suggester, Relation.suggester_version).where(
+            Relation.user_id == carol, Relation.article_id.in_(copy_articles))).one()
+        kept = session.execute(select(Suggestion.kind, Suggestion.suggester, Suggestion.version, Suggestion.score).where(
+            Suggestion.article_id.in_(copy_articles)).order_by(Suggestion.kind, Suggestion.score)).all()
+    assert [tuple(row) for row in suggested] == [
+        ("QUOTE", "suggested", "attribution", "1.0"), ("QUOTE", "manual", None, None), ("SOURCE", "suggested", "attribution", "1.0"),
+        ("CUE", "manual", None, None)]
+    assert tuple(label) == ("NFS", "suggested", "claims", "3") and tuple(relation) == ("suggested", "attribution", "1.0")
+    assert [tuple(row) for row in kept] == [
+        ("label", "claims", "3", 0.625), ("label", "claims", "3", 0.75), ("relation", "attribution", "1.0", 0.85),
+        ("span", "attribution", "0.9", 0.7), ("span", "attribution", "1.0", 0.8), ("span", "attribution", "1.0", 0.9)]
+
+
+def test_items_without_origin_are_manual(app, runner, tmp_path, exported):
+    """A file from before origins (or from elsewhere) says nothing about them: its items are hand-made."""
+    record = copy.deepcopy(exported)
+    for block in record["annotations"]:
+        for part in ("labels", "spans", "relations"):
+            for item in block[part]:
+                for key in ("origin", "suggester", "suggester_version"):
+                    item.pop(key, None)
+    record.pop("suggestions", None)
+    assert runner.invoke(args=["import-annotations", "copy", write_jsonl(tmp_path / "old.jsonl", [record])]).exit_code == 0
+    with app.app_context():
+        origins = {row[0] for model in (Annotation, Span, Relation) for row in db.session.execute(select(model.origin))}
+    assert origins == {"manual"}
+    (again,) = export_of(runner, tmp_path, "copy", "again.jsonl")
+    assert again == exported  # the same record as the export it came from
 
 
 def test_invalid_json_and_duplicate_ids(app, runner, tmp_path, exported):

@@ -33,6 +33,9 @@ class Proposal:
 
     labels: (sentence index, label, score); spans: (key, label, start, end, score), the key naming
     the span within this proposal; relations: (type, from key, to key, score).
+    versions: an item's own version where it is not `version` (an export re-imported: a suggestion
+    a newer run left unchanged keeps the version that first proposed it), keyed ("label", index,
+    label), ("span", key) or ("relation", type, from key, to key).
     """
 
     suggester: str
@@ -40,6 +43,7 @@ class Proposal:
     labels: list[tuple[int, str, float]] = field(default_factory=list)
     spans: list[tuple[str, str, int, int, float]] = field(default_factory=list)
     relations: list[tuple[str, str, str, float]] = field(default_factory=list)
+    versions: dict[tuple, str] = field(default_factory=dict)
 
 
 class SuggestionError(ValueError):
@@ -61,7 +65,7 @@ def _score(value: float) -> float:
 
 def rows_for(proposal: Proposal, article_id: int, text_length: int, schema: dict[str, Any], sentence_ids: Sequence[int]) -> list[dict[str, Any]]:
     """The suggestion rows of a proposal, keeping only what the schema allows and the text holds."""
-    name, version = proposal.suggester, proposal.version
+    name, version, versions = proposal.suggester, proposal.version, proposal.versions
     rows: list[dict[str, Any]] = []
     base = {"article_id": article_id, "suggester": name, "version": version, "created_at": utcnow(),
             "sentence_id": None, "start": None, "end": None, "from_uid": None, "to_uid": None}
@@ -70,6 +74,8 @@ def rows_for(proposal: Proposal, article_id: int, text_length: int, schema: dict
         if label in sentence_labels and 0 <= index < len(sentence_ids):
             rows.append({**base, "uid": _uid(name, "label", sentence_ids[index], label), "kind": "label", "label": label,
                          "sentence_id": sentence_ids[index], "score": _score(score)})
+            if versions:
+                rows[-1]["version"] = versions.get(("label", index, label), version)
     span_labels = set(labelschema.names(schema, "span_labels"))
     kept: dict[str, tuple[str, str]] = {}  # proposal key -> (uid, label)
     for key, label, start, end, score in proposal.spans:
@@ -77,11 +83,15 @@ def rows_for(proposal: Proposal, article_id: int, text_length: int, schema: dict
             uid = _uid(name, "span", label, start, end)
             kept[key] = (uid, label)
             rows.append({**base, "uid": uid, "kind": "span", "label": label, "start": start, "end": end, "score": _score(score)})
+            if versions:
+                rows[-1]["version"] = versions.get(("span", key), version)
     for rtype, source, target, score in proposal.relations:
         if source in kept and target in kept and labelschema.relation_allows(schema, rtype, kept[source][1], kept[target][1]) is None:
             a, b = kept[source][0], kept[target][0]
             rows.append({**base, "uid": _uid(name, "relation", rtype, a, b), "kind": "relation", "label": rtype,
                          "from_uid": a, "to_uid": b, "score": _score(score)})
+            if versions:
+                rows[-1]["version"] = versions.get(("relation", rtype, source, target), version)
     return _unique(rows)
 
 

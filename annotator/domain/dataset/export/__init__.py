@@ -3,11 +3,19 @@
 Two units, each described by a JSON Schema shipped in annotator/schemas/:
 
 * ``article`` (lossless, canonical): one record per article with its text,
-  sentences, every annotator's labels, spans and relations, and gold.
+  sentences, every annotator's labels, spans and relations, gold, and the
+  article's ``suggestions`` (what suggesters propose: nobody's annotation, so
+  never under ``annotations``; each item names its suggester and version).
   ``annotator import-annotations`` reads it back (see import_annotations/).
 * ``sentence`` (for training): one record per sentence with its gold label,
   gold spans and relations (offsets relative to the sentence and in the
   article) and every annotator's label, spans and relations for it.
+
+Every annotator's label, span and relation carries ``origin`` ("manual", or
+"suggested": an accepted suggestion not changed since) with ``suggester`` and
+``suggester_version`` (null for manual), spelled by records.origin_json as the
+API spells them; in the sentence unit, an entry's origin is its label's (null
+without a label).  Gold has its own provenance instead.
 
 Offsets are code points into the article's text: ``text[start:end] ==
 span["text"]`` for every span (in the sentence unit, into the sentence's

@@ -26,6 +26,7 @@ from annotator.db.models import (
     Relation,
     Sentence,
     Span,
+    Suggestion,
     User,
     visible_articles,
 )
@@ -40,12 +41,15 @@ class Batch:
 
     articles:       (id, external_id, title, text, meta)
     sentences:      (index, start, end)
-    labels:         (sentence index, annotator, label, seconds, guidelines_version, updated_at, needs_review)
-    spans:          (db id, uid, annotator, label, start, end)
-    relations:      (uid, annotator, type, from db id, to db id)
+    labels:         (sentence index, annotator, label, seconds, guidelines_version, updated_at, needs_review, *origin)
+    spans:          (db id, uid, annotator, label, start, end, *origin)
+    relations:      (uid, annotator, type, from db id, to db id, *origin)
+    (origin: the three values (origin, suggester, suggester_version) that records.origin_json spells)
     gold_labels:    sentence index -> (label, provenance, reviewer, reason, updated_at)
     gold_spans:     (db id, uid, label, start, end, provenance, reviewer, updated_at)
     gold_relations: (uid, type, from db id, to db id, provenance, reviewer)
+    suggestions:    (kind, uid, suggester, version, label, sentence index, start, end, from uid, to uid, score),
+                    only when asked for (the article unit); a label's sentence index, else None
     """
 
     articles: list[tuple]
@@ -56,6 +60,7 @@ class Batch:
     gold_labels: dict[int, dict[int, tuple]]
     gold_spans: dict[int, list[tuple]]
     gold_relations: dict[int, list[tuple]]
+    suggestions: dict[int, list[tuple]]
 
 
 def count_articles(session: Session, project_id: int) -> int:
@@ -93,12 +98,18 @@ def people_named(project_id: int, names: Iterable[str]) -> Select:
 
 
 def batches(
-    session: Session, project_id: int, annotators: tuple[str, ...], batch_size: int, id_range: tuple[int, int | None] = (0, None)
+    session: Session,
+    project_id: int,
+    annotators: tuple[str, ...],
+    batch_size: int,
+    id_range: tuple[int, int | None] = (0, None),
+    with_suggestions: bool = False,
 ) -> Iterator[Batch]:
     """Articles in id order, batch by batch (keyset pagination), each with all it carries.
 
     annotators: only these annotators' labels, spans and relations (all when empty).
     id_range (after, last): only articles with after < id <= last (last None: no bound).
+    with_suggestions: also the articles' suggestions (one more query per batch; the sentence unit has none).
     """
     conn = session.connection()
     names: dict[int, str] = dict(conn.execute(select(User.id, User.name)).all())
@@ -110,7 +121,7 @@ def batches(
         if not articles:
             return
         last_id = articles[-1][0]
-        yield _batch(conn, articles, names, chosen_users)
+        yield _batch(conn, articles, names, chosen_users, with_suggestions)
 
 
 def _articles(conn: Any, project_id: int, after: int, until: int | None, limit: int) -> list[tuple]:
@@ -125,7 +136,7 @@ def _articles(conn: Any, project_id: int, after: int, until: int | None, limit: 
     return [(a, e, t, x, json.loads(m) if isinstance(m, str) else m) for a, e, t, x, m in _rows(conn, query)]
 
 
-def _batch(conn: Any, articles: list[tuple], names: dict[int, str], chosen_users: list[int] | None) -> Batch:
+def _batch(conn: Any, articles: list[tuple], names: dict[int, str], chosen_users: list[int] | None, with_suggestions: bool) -> Batch:
     """Everything the batch's articles carry: a handful of queries, none per article."""
     ids = [a[0] for a in articles]
     wanted = set(ids)
@@ -140,6 +151,7 @@ def _batch(conn: Any, articles: list[tuple], names: dict[int, str], chosen_users
         _gold_labels(conn, sentence_ids, where_sentence, names),
         _gold_spans(conn, ids, wanted, names),
         _gold_relations(conn, ids, wanted, names),
+        _suggestions(conn, ids, wanted, where_sentence) if with_suggestions else {},
     )
 
 
@@ -175,13 +187,16 @@ def _labels(
             Annotation.guidelines_version,
             _timestamp(Annotation.updated_at),
             Annotation.needs_review,
+            *_origin(Annotation),
         ).where(clause)
         if chosen_users is not None:
             query = query.where(Annotation.user_id.in_(chosen_users))
-        for sentence_id, user_id, label, seconds, version, updated_at, needs_review in _rows(conn, query):
+        for sentence_id, user_id, label, seconds, version, updated_at, needs_review, origin, suggester, suggester_version in _rows(conn, query):
             place = where_sentence.get(sentence_id)
             if place is not None:
-                labels[place[0]].append((place[1], names[user_id], label, seconds, version, updated_at, needs_review))
+                labels[place[0]].append(
+                    (place[1], names[user_id], label, seconds, version, updated_at, needs_review, origin, suggester, suggester_version)
+                )
     return labels
 
 
@@ -213,12 +228,12 @@ def _gold_labels(
 def _spans(conn: Any, ids: list[int], wanted: set[int], names: dict[int, str], chosen_users: list[int] | None) -> dict[int, list[tuple]]:
     spans: dict[int, list[tuple]] = defaultdict(list)
     for clause in _id_filter(Span.article_id, ids):
-        query = select(Span.id, Span.uid, Span.article_id, Span.user_id, Span.label, Span.start, Span.end).where(clause)
+        query = select(Span.id, Span.uid, Span.article_id, Span.user_id, Span.label, Span.start, Span.end, *_origin(Span)).where(clause)
         if chosen_users is not None:
             query = query.where(Span.user_id.in_(chosen_users))
-        for span_id, uid, article_id, user_id, label, start, end in _rows(conn, query):
+        for span_id, uid, article_id, user_id, label, start, end, origin, suggester, suggester_version in _rows(conn, query):
             if article_id in wanted:
-                spans[article_id].append((span_id, uid, names[user_id], label, start, end))
+                spans[article_id].append((span_id, uid, names[user_id], label, start, end, origin, suggester, suggester_version))
     return spans
 
 
@@ -226,13 +241,13 @@ def _relations(conn: Any, ids: list[int], wanted: set[int], names: dict[int, str
     relations: dict[int, list[tuple]] = defaultdict(list)
     for clause in _id_filter(Relation.article_id, ids):
         query = select(
-            Relation.uid, Relation.article_id, Relation.user_id, Relation.type, Relation.from_span_id, Relation.to_span_id
+            Relation.uid, Relation.article_id, Relation.user_id, Relation.type, Relation.from_span_id, Relation.to_span_id, *_origin(Relation)
         ).where(clause)
         if chosen_users is not None:
             query = query.where(Relation.user_id.in_(chosen_users))
-        for uid, article_id, user_id, rel_type, source, target in _rows(conn, query):
+        for uid, article_id, user_id, rel_type, source, target, origin, suggester, suggester_version in _rows(conn, query):
             if article_id in wanted:
-                relations[article_id].append((uid, names[user_id], rel_type, source, target))
+                relations[article_id].append((uid, names[user_id], rel_type, source, target, origin, suggester, suggester_version))
     return relations
 
 
@@ -278,6 +293,44 @@ def _gold_relations(conn: Any, ids: list[int], wanted: set[int], names: dict[int
                 reviewer = names.get(reviewer_id) if reviewer_id is not None else None
                 gold_relations[article_id].append((uid, rel_type, source, target, provenance, reviewer))
     return gold_relations
+
+
+def _suggestions(conn: Any, ids: list[int], wanted: set[int], where_sentence: dict[int, tuple[int, int]]) -> dict[int, list[tuple]]:
+    """The articles' suggestions: nobody's annotation, the article's own (a label names its sentence's index)."""
+    found: dict[int, list[tuple]] = defaultdict(list)
+    for clause in _id_filter(Suggestion.article_id, ids):
+        for article_id, kind, uid, suggester, version, label, sentence_id, start, end, from_uid, to_uid, score in _rows(
+            conn,
+            select(
+                Suggestion.article_id,
+                Suggestion.kind,
+                Suggestion.uid,
+                Suggestion.suggester,
+                Suggestion.version,
+                Suggestion.label,
+                Suggestion.sentence_id,
+                Suggestion.start,
+                Suggestion.end,
+                Suggestion.from_uid,
+                Suggestion.to_uid,
+                Suggestion.score,
+            ).where(clause)
+        ):
+            if article_id not in wanted:
+                continue
+            index = None
+            if sentence_id is not None:
+                place = where_sentence.get(sentence_id)
+                if place is None:
+                    continue
+                index = place[1]
+            found[article_id].append((kind, uid, suggester, version, label, index, start, end, from_uid, to_uid, score))
+    return found
+
+
+def _origin(model: Any) -> tuple[Any, Any, Any]:
+    """Where an annotator's label, span or relation came from, read in the same query as the item."""
+    return model.origin, model.suggester, model.suggester_version
 
 
 def _id_filter(column: Any, ids: list[int]) -> list[Any]:

@@ -1,19 +1,26 @@
 """The records of each unit, shaped from the batches load.py reads (see the package doc and annotator/schemas/).
 
-Labels, spans, relations and timestamps are spelled by records.py, as in the API. The sentence
-unit's own shapes are here: an annotator's entry on a sentence (the label's fields without the
-sentence, with the spans and relations on it) and a span's piece in a sentence (_span_piece).
+Labels, spans, relations, their origins and timestamps are spelled by records.py, as in the API.
+The sentence unit's own shapes are here: an annotator's entry on a sentence (the label's fields
+without the sentence, with the spans and relations on it) and a span's piece in a sentence
+(_span_piece); so is the article unit's `suggestions` object (_article_suggestions).
 """
 from __future__ import annotations
 
 from bisect import bisect_right
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy.orm import Session
 
 from annotator.domain.dataset.export.load import BATCH_SIZE, Batch, batches
 from annotator.domain.dataset.export.options import NO_FILTERS, UNITS, ExportError, Filters
-from annotator.domain.records import label_json, relation_json, span_json, timestamp
+from annotator.domain.records import label_json, origin_json, relation_json, span_json, timestamp
+
+# The same three values on most rows ('manual', None, None): spell each combination once (never mutated).
+_origin = lru_cache(maxsize=256)(origin_json)
+# A sentence-unit entry without a label (the annotator only marked spans there) has no label origin either.
+_NO_LABEL_ORIGIN = {"origin": None, "suggester": None, "suggester_version": None}
 
 
 def iter_records(
@@ -50,7 +57,7 @@ def iter_articles(
 ) -> Iterator[dict[str, Any]]:
     """One lossless record per article (see the package doc and article.schema.json)."""
     wanted = frozenset(filters.labels)
-    for batch in batches(session, project_id, filters.annotators, batch_size, id_range):
+    for batch in batches(session, project_id, filters.annotators, batch_size, id_range, with_suggestions=True):
         for article in batch.articles:
             record = _article_record(batch, article, filters, wanted)
             if record is not None:
@@ -79,23 +86,24 @@ def _article_record(batch: Batch, article: tuple, filters: Filters, wanted: froz
         "sentences": [{"index": index, "start": start, "end": end} for index, start, end in batch.sentences.get(article_id, ())],
         "annotations": _article_annotations(labels, spans, batch.relations.get(article_id, ()), text),
         "gold": _article_gold(batch, article_id, text, gold_labels),
+        "suggestions": _article_suggestions(batch.suggestions.get(article_id, ()), text),
     }
 
 
 def _article_annotations(labels: Iterable[tuple], spans: Iterable[tuple], relations: Iterable[tuple], text: str) -> list[dict[str, Any]]:
     """Each annotator's labels, spans and relations, annotators by name, each list in a content order."""
     by_user: dict[str, dict[str, Any]] = {}
-    for index, user, label, seconds, version, updated_at, needs_review in labels:
+    for index, user, label, seconds, version, updated_at, needs_review, *origin in labels:
         entry = by_user.get(user) or by_user.setdefault(user, {"annotator": user, "labels": [], "spans": [], "relations": []})
-        entry["labels"].append(label_json(index, label, seconds, version, None, updated_at, needs_review))
+        entry["labels"].append({**label_json(index, label, seconds, version, None, updated_at, needs_review), **_origin(*origin)})
     uid_of: dict[int, str] = {}
-    for span_id, uid, user, label, start, end in spans:
+    for span_id, uid, user, label, start, end, *origin in spans:
         uid_of[span_id] = uid
         entry = by_user.get(user) or by_user.setdefault(user, {"annotator": user, "labels": [], "spans": [], "relations": []})
-        entry["spans"].append(span_json(uid, label, start, end, text))
-    for uid, user, rel_type, source, target in relations:
+        entry["spans"].append({**span_json(uid, label, start, end, text), **_origin(*origin)})
+    for uid, user, rel_type, source, target, *origin in relations:
         entry = by_user.get(user) or by_user.setdefault(user, {"annotator": user, "labels": [], "spans": [], "relations": []})
-        entry["relations"].append(relation_json(uid, rel_type, uid_of[source], uid_of[target]))
+        entry["relations"].append({**relation_json(uid, rel_type, uid_of[source], uid_of[target]), **_origin(*origin)})
     annotations = []
     for name in sorted(by_user):
         entry = by_user[name]
@@ -138,6 +146,38 @@ def _article_gold(batch: Batch, article_id: int, text: str, gold_labels: dict[in
         "spans": spans,
         "relations": relations,
     }
+
+
+def _article_suggestions(rows: Iterable[tuple], text: str) -> dict[str, Any]:
+    """What suggesters propose for the article (nobody's annotation), each item naming its suggester and version.
+
+    The top-level suggester / suggester_version are the one suggester's (and its one version's) when a
+    single one made every item, else null (none, or several: each item still says whose it is).
+    """
+    out: dict[str, Any] = {"suggester": None, "suggester_version": None, "labels": [], "spans": [], "relations": []}
+    names: set[str] = set()
+    versions: set[tuple[str, str]] = set()
+    for kind, uid, suggester, version, label, index, start, end, from_uid, to_uid, score in rows:
+        names.add(suggester)
+        versions.add((suggester, version))
+        whose = {"score": score, "suggester": suggester, "suggester_version": version}
+        if kind == "label":
+            out["labels"].append({"sentence": index, "label": label, **whose})
+        elif kind == "span":
+            out["spans"].append({**span_json(uid, label, start, end, text), **whose})
+        else:
+            out["relations"].append({**relation_json(uid, label, from_uid, to_uid), **whose})
+    if len(names) == 1:
+        out["suggester"] = next(iter(names))
+        if len(versions) == 1:
+            out["suggester_version"] = next(iter(versions))[1]
+    out["labels"].sort(key=_suggested_label_key)
+    _sort_spans_and_relations(out["spans"], out["relations"])
+    return out
+
+
+def _suggested_label_key(s: dict[str, Any]) -> tuple:
+    return (s["sentence"], s["label"], s["suggester"], s["suggester_version"])
 
 
 # ---------------------------------------------------------------- the sentence unit
@@ -246,7 +286,7 @@ def _annotator_entries(batch: Batch, article_id: int, text: str, layout: _Layout
     """Per sentence position, annotator -> their entry there: label, and the spans and relations it shows."""
     entries: list[dict[str, dict[str, Any]] | None] = [None] * layout.n
     position = layout.position
-    for index, user, label, seconds, version, updated_at, needs_review in batch.labels.get(article_id, ()):
+    for index, user, label, seconds, version, updated_at, needs_review, origin, suggester, suggester_version in batch.labels.get(article_id, ()):
         i = index if position is None else position[index]
         per = entries[i]
         if per is None:
@@ -258,18 +298,23 @@ def _annotator_entries(batch: Batch, article_id: int, text: str, layout: _Layout
             "guidelines_version": version,
             "updated_at": timestamp(updated_at),
             "needs_review": bool(needs_review),
+            **_origin(origin, suggester, suggester_version),
             "spans": [],
             "relations": [],
         }
     starts, ends = layout.starts, layout.ends
     span_where: dict[int, tuple[str, range]] = {}
-    for span_id, uid, user, label, start, end in batch.spans.get(article_id, ()):
+    for span_id, uid, user, label, start, end, *origin in batch.spans.get(article_id, ()):
         where = layout.covered(start, end)
         span_where[span_id] = (uid, where)
+        spelled = _origin(*origin)
         for i in where:
-            _entry_for(entries, i, user)["spans"].append(_span_piece(uid, label, start, end, text, starts[i], ends[i]))
-    for uid, user, rel_type, source, target in batch.relations.get(article_id, ()):
+            piece = _span_piece(uid, label, start, end, text, starts[i], ends[i])
+            piece.update(spelled)
+            _entry_for(entries, i, user)["spans"].append(piece)
+    for uid, user, rel_type, source, target, *origin in batch.relations.get(article_id, ()):
         rel, places = _sentence_relation(uid, rel_type, source, target, span_where, layout.sentences)
+        rel.update(_origin(*origin))
         for i in places:
             _entry_for(entries, i, user)["relations"].append(rel)
     return entries
@@ -289,6 +334,7 @@ def _entry_for(entries: list[dict[str, dict[str, Any]] | None], i: int, user: st
             "guidelines_version": None,
             "updated_at": None,
             "needs_review": False,
+            **_NO_LABEL_ORIGIN,
             "spans": [],
             "relations": [],
         }

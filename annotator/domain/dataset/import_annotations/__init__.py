@@ -29,9 +29,15 @@ text whatever its id; a text several articles share is refused, reported in
 the result, and the rest of the file imports.
 
 Preserved exactly: labels with seconds, guidelines version, updated_at and
-needs_review; span and relation ids; gold with provenance, reviewer, reason
-and updated_at.  Set anew: database ids, label edit counters (1), the
-creation times of articles, spans and relations.
+needs_review; span and relation ids; every label's, span's and relation's
+origin (manual, or suggested with the suggester's name and version); gold with
+provenance, reviewer, reason and updated_at; the article's suggestions (the
+export's `suggestions` object, suggested.py: each suggester's replace what that
+suggester had on the article, as `suggest run` does).  Set anew: database ids,
+label edit counters (1), the creation times of articles, spans and
+relations.  Not carried: each annotator's accept / reject decisions on
+suggestions (the export has none), so an accepted suggestion that is not a span
+the annotator has shows as pending again in the new project.
 """
 from __future__ import annotations
 

@@ -9,33 +9,33 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import datetime
+from typing import Any
 
 from annotator.db.models import GOLD_PROVENANCE, new_uid
 from annotator.domain import accounts
-from annotator.domain.annotations import AnnotationError, check_label, check_relation, check_span
+from annotator.domain.annotations import check_label, check_relation, check_span
 from annotator.domain.dataset.foreign.sniff import looks_like
+from annotator.domain.dataset.import_annotations.suggested import Origin, exported_suggestions, item_origin
+from annotator.domain.dataset.import_annotations.values import Bad, an_id, an_object, api, clip, integer, listed, moment, string
 from annotator.domain.dataset.ingest import _unstorable
 from annotator.domain.suggestions import Proposal
 
+__all__ = ["Bad", "Block", "Label", "Record", "Relation", "Span", "parse_record"]
+
 MAX_ID = 255
-MAX_UID = 64
 _RECORD_KEYS = {"id", "title", "text", "meta", "sentences", "annotations", "gold", "suggestions", "_at"}
 # "_at" (a record) and "_from" (an item): where a foreign reader found it, in that tool's terms, for error messages
 _ANNOTATION_KEYS = {"annotator", "labels", "spans", "relations", "_carries"}
 KINDS = frozenset({"labels", "spans"})  # what a block can carry: sentence labels; spans (with the relations between them)
-_LABEL_KEYS = {"sentence", "label", "seconds", "guidelines_version", "updated_at", "needs_review", "_covers", "_from"}
+_ORIGIN_KEYS = {"origin", "suggester", "suggester_version"}  # an annotator's items only: gold has its provenance
+_LABEL_KEYS = {"sentence", "label", "seconds", "guidelines_version", "updated_at", "needs_review", "_covers", "_from"} | _ORIGIN_KEYS
 _SPAN_KEYS = {"id", "label", "start", "end", "text", "_from"}
 _RELATION_KEYS = {"id", "type", "from", "to", "_from"}
 _GOLD_KEYS = {"labels", "spans", "relations"}
 _GOLD_LABEL_KEYS = {"sentence", "label", "provenance", "reviewer", "reason", "updated_at", "_covers"}
 _GOLD_SPAN_KEYS = _SPAN_KEYS | {"provenance", "reviewer", "updated_at"}
 _GOLD_RELATION_KEYS = _RELATION_KEYS | {"provenance", "reviewer"}
-
-
-class Bad(Exception):
-    """A reason; the caller adds FILE:LINE."""
 
 
 @dataclass
@@ -50,6 +50,7 @@ class Label:
     reviewer: str | None = None
     reason: str | None = None
     covers: tuple[int, int] | None = None  # foreign formats: label every sentence this stretch of text overlaps
+    origin: Origin = ("manual", None, None)  # (origin, suggester, suggester_version)
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Span:
     provenance: str = "imported"
     reviewer: str | None = None
     updated_at: datetime | None = None
+    origin: Origin = ("manual", None, None)
 
 
 @dataclass
@@ -71,6 +73,7 @@ class Relation:
     target: str
     provenance: str = "imported"
     reviewer: str | None = None
+    origin: Origin = ("manual", None, None)
 
 
 @dataclass
@@ -102,11 +105,11 @@ def parse_record(obj: Any, schema: dict[str, Any]) -> Record:
     hint = looks_like(obj)
     if hint and "article format" not in hint and isinstance(obj, dict) and set(obj) - _RECORD_KEYS:
         raise Bad(f"this looks like {hint}")
-    obj = _object(obj, "a record", _RECORD_KEYS)
+    obj = an_object(obj, "a record", _RECORD_KEYS)
     external_id = _external_id(obj.get("id"))
     text = _text(obj.get("text"))
     title = obj.get("title") or ""
-    _str(title, "title")
+    string(title, "title")
     meta = obj.get("meta") or {}
     if not isinstance(meta, dict):
         raise Bad("meta must be an object")
@@ -114,9 +117,11 @@ def parse_record(obj: Any, schema: dict[str, Any]) -> Record:
     blocks = _annotator_blocks(obj, schema, text)
     gold = None
     if obj.get("gold") is not None:
-        item = _object(obj["gold"], "gold", _GOLD_KEYS)
+        item = an_object(obj["gold"], "gold", _GOLD_KEYS)
         gold = _parse_block(item, "gold", schema, text, {}, set(), "", gold=True)
-    return Record(0, external_id, title, text, meta, sentences, blocks, gold, _suggestions(obj.get("suggestions") or []))
+    raw = obj.get("suggestions")
+    proposals = exported_suggestions(raw, schema, text) if isinstance(raw, dict) else _suggestions(raw or [])
+    return Record(0, external_id, title, text, meta, sentences, blocks, gold, proposals)
 
 
 def _suggestions(raw: Any) -> list[Proposal]:
@@ -139,7 +144,7 @@ def _suggestions(raw: Any) -> list[Proposal]:
 def _external_id(raw_id: Any) -> str:
     if isinstance(raw_id, int) and not isinstance(raw_id, bool):
         raw_id = str(raw_id)
-    external_id = _str(raw_id, "id").strip() if raw_id is not None else ""
+    external_id = string(raw_id, "id").strip() if raw_id is not None else ""
     if not external_id or len(external_id) > MAX_ID or _unstorable(external_id):
         raise Bad(f"id must be 1 to {MAX_ID} characters")
     return external_id
@@ -148,7 +153,7 @@ def _external_id(raw_id: Any) -> str:
 def _text(text: Any) -> str:
     if text is None:
         raise Bad("missing 'text'")
-    _str(text, "text")
+    string(text, "text")
     if not text.strip():
         raise Bad("empty text")
     reason = _unstorable(text)
@@ -161,13 +166,13 @@ def _sentences(obj: dict[str, Any], n: int) -> list[tuple[int, int]]:
     """Given sentences: in order, not overlapping, inside the text of length n."""
     sentences = []
     previous_end = 0
-    for i, item in enumerate(_list(obj, "sentences", "")):
+    for i, item in enumerate(listed(obj, "sentences", "")):
         where = f"sentences[{i}]"
-        item = _object(item, where, {"index", "start", "end"})
-        if "index" in item and _int(item["index"], f"{where}.index") != i:
+        item = an_object(item, where, {"index", "start", "end"})
+        if "index" in item and integer(item["index"], f"{where}.index") != i:
             raise Bad(f"{where}.index must be {i} (sentences are listed in order)")
-        start = _int(item.get("start"), f"{where}.start")
-        end = _int(item.get("end"), f"{where}.end")
+        start = integer(item.get("start"), f"{where}.start")
+        end = integer(item.get("end"), f"{where}.end")
         if not 0 <= start < end <= n:
             raise Bad(f"{where}: offsets must satisfy 0 <= start < end <= {n} (the text's length); got {start}, {end}")
         if start < previous_end:
@@ -185,9 +190,9 @@ def _annotator_blocks(obj: dict[str, Any], schema: dict[str, Any], text: str) ->
     seen_annotators: set[str] = set()
     span_uids: dict[str, str] = {}  # uid -> annotator
     relation_uids: set[str] = set()
-    for b, item in enumerate(_list(obj, "annotations", "")):
+    for b, item in enumerate(listed(obj, "annotations", "")):
         where = f"annotations[{b}]"
-        item = _object(item, where, _ANNOTATION_KEYS)
+        item = an_object(item, where, _ANNOTATION_KEYS)
         name = _user_name(item.get("annotator"), f"{where}.annotator")
         if name in seen_annotators:
             raise Bad(f"{where}: annotator {name!r} appears twice")
@@ -216,9 +221,9 @@ def _parse_block(
     name: str,
     gold: bool,
 ) -> Block:
-    labels = [_parse_label(raw, f"{where}.labels[{i}]", schema, len(text), gold) for i, raw in enumerate(_list(item, "labels", f"{where}."))]
+    labels = [_parse_label(raw, f"{where}.labels[{i}]", schema, len(text), gold) for i, raw in enumerate(listed(item, "labels", f"{where}."))]
     by_uid: dict[str, Span] = {}
-    for i, raw in enumerate(_list(item, "spans", f"{where}.")):
+    for i, raw in enumerate(listed(item, "spans", f"{where}.")):
         span = _parse_span(raw, f"{where}.spans[{i}]", schema, text, by_uid, span_uids, gold)
         by_uid[span.uid] = span
     for uid in by_uid:
@@ -227,15 +232,15 @@ def _parse_block(
     ends_seen: set[tuple[str, str, str]] = set()
     relations = [
         _parse_relation(raw, f"{where}.relations[{i}]", schema, by_uid, relation_uids, ends_seen, whose, gold)
-        for i, raw in enumerate(_list(item, "relations", f"{where}."))
+        for i, raw in enumerate(listed(item, "relations", f"{where}."))
     ]
     return Block(name, labels, list(by_uid.values()), relations)
 
 
 def _parse_label(raw: Any, at: str, schema: dict[str, Any], n: int, gold: bool) -> Label:
     at = origin(raw, at)
-    raw = _object(raw, at, _GOLD_LABEL_KEYS if gold else _LABEL_KEYS)
-    label = _api(check_label, at, schema, raw.get("label"))
+    raw = an_object(raw, at, _GOLD_LABEL_KEYS if gold else _LABEL_KEYS)
+    label = api(check_label, at, schema, raw.get("label"))
     if "_covers" in raw:  # foreign formats: a label for every sentence a stretch of text covers
         covers = raw["_covers"]
         if not (isinstance(covers, list) and len(covers) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in covers)):
@@ -244,16 +249,17 @@ def _parse_label(raw: Any, at: str, schema: dict[str, Any], n: int, gold: bool) 
             raise Bad(f"{at}: offsets must satisfy 0 <= start < end <= {n} (the text's length); got {covers[0]}, {covers[1]}")
         entry = Label(-1, label, covers=(covers[0], covers[1]))
     else:
-        entry = Label(_int(raw.get("sentence"), f"{at}.sentence"), label)
+        entry = Label(integer(raw.get("sentence"), f"{at}.sentence"), label)
     if gold:
         entry.provenance = _provenance(raw, at)
         entry.reviewer = _reviewer(raw, at)
         entry.reason = raw.get("reason")
         if entry.reason is not None:
-            _str(entry.reason, f"{at}.reason")
+            string(entry.reason, f"{at}.reason")
     else:
         _annotator_details(entry, raw, at)
-    entry.updated_at = _timestamp(raw.get("updated_at"), f"{at}.updated_at")
+        entry.origin = item_origin(raw, at)
+    entry.updated_at = moment(raw.get("updated_at"), f"{at}.updated_at")
     return entry
 
 
@@ -266,7 +272,7 @@ def _annotator_details(entry: Label, raw: dict[str, Any], at: str) -> None:
         raise Bad(f"{at}.seconds must be a number >= 0")
     entry.seconds = float(seconds)
     version = raw.get("guidelines_version")
-    if version is not None and _int(version, f"{at}.guidelines_version") < 1:
+    if version is not None and integer(version, f"{at}.guidelines_version") < 1:
         raise Bad(f"{at}.guidelines_version must be >= 1")
     entry.guidelines_version = version
     needs_review = raw.get("needs_review", False)
@@ -279,12 +285,12 @@ def _parse_span(
     raw: Any, at: str, schema: dict[str, Any], text: str, by_uid: dict[str, Span], span_uids: dict[str, str], gold: bool
 ) -> Span:
     at = origin(raw, at)
-    raw = _object(raw, at, _GOLD_SPAN_KEYS if gold else _SPAN_KEYS)
-    uid = _uid(raw["id"], f"{at}.id") if raw.get("id") is not None else new_uid()
-    label, start, end = _api(check_span, at, schema, len(text), raw.get("label"), raw.get("start"), raw.get("end"))
+    raw = an_object(raw, at, _GOLD_SPAN_KEYS if gold else _SPAN_KEYS | _ORIGIN_KEYS)
+    uid = an_id(raw["id"], f"{at}.id") if raw.get("id") is not None else new_uid()
+    label, start, end = api(check_span, at, schema, len(text), raw.get("label"), raw.get("start"), raw.get("end"))
     given = raw.get("text")
-    if given is not None and _str(given, f"{at}.text") != text[start:end]:
-        raise Bad(f"{at}: text {_clip(given)} does not match text[{start}:{end}] = {_clip(text[start:end])}")
+    if given is not None and string(given, f"{at}.text") != text[start:end]:
+        raise Bad(f"{at}: text {clip(given)} does not match text[{start}:{end}] = {clip(text[start:end])}")
     if uid in by_uid:
         raise Bad(f"{at}: span id {uid!r} appears twice")
     if uid in span_uids:
@@ -293,7 +299,9 @@ def _parse_span(
     if gold:
         span.provenance = _provenance(raw, at)
         span.reviewer = _reviewer(raw, at)
-        span.updated_at = _timestamp(raw.get("updated_at"), f"{at}.updated_at")
+        span.updated_at = moment(raw.get("updated_at"), f"{at}.updated_at")
+    else:
+        span.origin = item_origin(raw, at)
     return span
 
 
@@ -308,16 +316,16 @@ def _parse_relation(
     gold: bool,
 ) -> Relation:
     at = origin(raw, at)
-    raw = _object(raw, at, _GOLD_RELATION_KEYS if gold else _RELATION_KEYS)
-    uid = _uid(raw["id"], f"{at}.id") if raw.get("id") is not None else new_uid()
-    source = _uid(raw.get("from"), f"{at}.from")
-    target = _uid(raw.get("to"), f"{at}.to")
+    raw = an_object(raw, at, _GOLD_RELATION_KEYS if gold else _RELATION_KEYS | _ORIGIN_KEYS)
+    uid = an_id(raw["id"], f"{at}.id") if raw.get("id") is not None else new_uid()
+    source = an_id(raw.get("from"), f"{at}.from")
+    target = an_id(raw.get("to"), f"{at}.to")
     for end_name, ref in (("from", source), ("to", target)):
         if ref not in by_uid:
             raise Bad(f"{at}: '{end_name}' names span {ref!r}, which is not a span of {whose} in this article")
     if source == target:
         raise Bad(f"{at}: a relation cannot link span {source!r} to itself")
-    rel_type = _api(check_relation, at, schema, raw.get("type"), by_uid[source].label, by_uid[target].label)
+    rel_type = api(check_relation, at, schema, raw.get("type"), by_uid[source].label, by_uid[target].label)
     if (source, target, rel_type) in ends_seen:
         raise Bad(f"{at}: the same {rel_type} relation from {source!r} to {target!r} appears twice")
     if uid in relation_uids:
@@ -328,10 +336,12 @@ def _parse_relation(
     if gold:
         relation.provenance = _provenance(raw, at)
         relation.reviewer = _reviewer(raw, at)
+    else:
+        relation.origin = item_origin(raw, at)
     return relation
 
 
-# ---------------------------------------------------------------- values
+# ---------------------------------------------------------------- where an item is, who made it
 
 
 def origin(raw: Any, at: str) -> str:
@@ -340,72 +350,8 @@ def origin(raw: Any, at: str) -> str:
     return place if isinstance(place, str) and place else at
 
 
-def _type(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object", type(None): "null"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _int(value: Any, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise Bad(f"{what} must be an integer, not {_type(value)}")
-    return value
-
-
-def _str(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise Bad(f"{what} must be a string, not {_type(value)}")
-    return value
-
-
-def _list(obj: dict[str, Any], key: str, what: str) -> list[Any]:
-    value = obj.get(key, [])
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise Bad(f"{what}{key} must be a list, not {_type(value)}")
-    return value
-
-
-def _object(value: Any, what: str, allowed: set[str]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise Bad(f"{what} must be an object, not {_type(value)}")
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        raise Bad(f"{what}: unknown key(s) {', '.join(unknown)}")
-    return value
-
-
-def _timestamp(value: Any, what: str) -> datetime | None:
-    if value is None:
-        return None
-    _str(value, what)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise Bad(f"{what} must be an ISO 8601 time like 2026-11-24T10:00:00Z (got {value[:40]!r})") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
-def _uid(value: Any, what: str) -> str:
-    _str(value, what)
-    if not 1 <= len(value) <= MAX_UID or _unstorable(value):
-        raise Bad(f"{what} must be 1 to {MAX_UID} characters")
-    return value
-
-
-def _api(check: Callable[..., Any], where: str, *args: Any) -> Any:
-    """Run one of annotations.py's checks; its message, prefixed with where it applies."""
-    try:
-        return check(*args)
-    except AnnotationError as exc:
-        raise Bad(f"{where}: {exc.message}") from None
-
-
 def _user_name(value: Any, what: str) -> str:
-    _str(value, what)
+    string(value, what)
     try:
         return accounts.check_name(value)
     except accounts.AccountError as exc:
@@ -415,15 +361,10 @@ def _user_name(value: Any, what: str) -> str:
 def _provenance(raw: dict[str, Any], at: str) -> str:
     value = raw.get("provenance") or "imported"
     if value not in GOLD_PROVENANCE:
-        raise Bad(f"{at}.provenance must be one of {', '.join(GOLD_PROVENANCE)} (got {_clip(value)})")
+        raise Bad(f"{at}.provenance must be one of {', '.join(GOLD_PROVENANCE)} (got {clip(value)})")
     return value
 
 
 def _reviewer(raw: dict[str, Any], at: str) -> str | None:
     value = raw.get("reviewer")
     return None if value is None else _user_name(value, f"{at}.reviewer")
-
-
-def _clip(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -151,7 +151,10 @@ def check_against_database(
         result.gold_spans += len(gold.spans)
         result.gold_relations += len(gold.relations)
     for proposal in record.suggestions:
-        result.by_suggester[proposal.suggester] = result.by_suggester.get(proposal.suggester, 0) + len(proposal.spans) + len(proposal.relations)
+        for index, label, _ in proposal.labels:
+            if index >= len(bounds):
+                raise Bad(f"suggestions: label {label!r} for sentence index {index}, but the article has {len(bounds)} sentence(s)")
+        result.by_suggester[proposal.suggester] = result.by_suggester.get(proposal.suggester, 0) + len(proposal.labels) + len(proposal.spans) + len(proposal.relations)
     stored_blocks = [block for _, block in blocks]
     audit = {
         "file": file,
@@ -300,7 +303,8 @@ def resolve_sentences(labels: list[Label], bounds: list[tuple[int, int]], whose:
             if i in seen:
                 raise Bad(f"{whose}: sentence {i + 1} (index {i}) is labelled twice")
             seen.add(i)
-            copy = Label(i, label.label, label.seconds, label.guidelines_version, label.updated_at, label.needs_review, label.provenance, label.reviewer, label.reason)
+            copy = Label(i, label.label, label.seconds, label.guidelines_version, label.updated_at, label.needs_review, label.provenance,
+                         label.reviewer, label.reason, origin=label.origin)
             out.append(copy)
     return out
 
@@ -368,11 +372,19 @@ def flush(session: Session, project: Project, pending: list[Pending], actor_id: 
 
 
 def _store_suggestions(session: Session, schema: dict[str, Any], pending: list[Pending]) -> None:
-    """Predictions become suggestions (domain/suggestions.py), one suggester's rows per article."""
+    """Predictions (or an export's suggestions) become suggestions (domain/suggestions.py): per suggester, its rows
+    for every article of the batch in one store_many, which replaces that suggester's suggestions on them
+    (two proposals of one suggester on an article add up rather than the second replacing the first)."""
+    by_suggester: dict[str, dict[int, dict[str, dict[str, Any]]]] = {}  # suggester -> article -> uid -> row
     for p in pending:
         for proposal in p.record.suggestions:
             rows = suggestions.rows_for(proposal, p.article_id, len(p.record.text), schema, p.sentence_ids or [])
-            suggestions.store_many(session, proposal.suggester, {p.article_id: rows})
+            kept = by_suggester.setdefault(proposal.suggester, {}).setdefault(p.article_id, {})
+            for row in rows:  # the same item in two proposals: one row, the higher score (as rows_for does within one)
+                if row["uid"] not in kept or row["score"] > kept[row["uid"]]["score"]:
+                    kept[row["uid"]] = row
+    for name, rows_by_article in by_suggester.items():
+        suggestions.store_many(session, name, {article_id: list(rows.values()) for article_id, rows in rows_by_article.items()})
 
 
 def _insert_articles(conn: Any, project_id: int, new: list[Pending], now: Any) -> None:
@@ -402,23 +414,29 @@ def _insert_annotations(conn: Any, guidelines_version: int, pending: list[Pendin
             labels += [
                 {"user_id": user_id, "sentence_id": p.sentence_ids[x.sentence], "label": x.label, "seconds": x.seconds,
                  "guidelines_version": x.guidelines_version or guidelines_version, "version": 1,
-                 "needs_review": x.needs_review, "updated_at": x.updated_at or now}
+                 "needs_review": x.needs_review, "updated_at": x.updated_at or now, **_origin(x.origin)}
                 for x in block.labels
             ]
             for x in block.spans:
                 spans.append({"uid": x.uid, "article_id": p.article_id, "user_id": user_id, "label": x.label,
-                              "start": x.start, "end": x.end, "created_at": now, "updated_at": now})
+                              "start": x.start, "end": x.end, "created_at": now, "updated_at": now, **_origin(x.origin)})
                 span_keys.append((p.article_id, x.uid))
     if labels:
         conn.execute(insert(Annotation.__table__), labels)
     span_id = dict(zip(span_keys, _returning_ids(conn, Span.__table__, spans), strict=True))
     relations = [
         {"uid": r.uid, "article_id": p.article_id, "user_id": user_id, "type": r.type,
-         "from_span_id": span_id[(p.article_id, r.source)], "to_span_id": span_id[(p.article_id, r.target)], "created_at": now}
+         "from_span_id": span_id[(p.article_id, r.source)], "to_span_id": span_id[(p.article_id, r.target)], "created_at": now,
+         **_origin(r.origin)}
         for p in pending for user_id, block in p.blocks for r in block.relations
     ]
     if relations:
         conn.execute(insert(Relation.__table__), relations)
+
+
+def _origin(origin: tuple[str, str | None, str | None]) -> dict[str, Any]:
+    """An item's origin columns, as exported (a suggested one with its suggester's name and version)."""
+    return {"origin": origin[0], "suggester": origin[1], "suggester_version": origin[2]}
 
 
 def _insert_gold(conn: Any, pending: list[Pending], now: Any) -> None:
