@@ -66,7 +66,7 @@ def test_a_pipeline_over_http_with_tokens_only(database_uri, tmp_path, monkeypat
         assert admin.post(assign, json={"per_article": 2}).json() == {"created": 0, "articles_short": 0}
         assert admin.post(assign, json={"rebalance": True}).json()["moved"] == 0
 
-        listed, url = [], f"{base}/api/projects/{pid}/articles?per_page=1000"
+        listed, url = [], f"{base}/api/projects/{pid}/articles?per_page=400"
         while url:
             page = admin.get(url).json()
             listed += page["items"]

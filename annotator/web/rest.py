@@ -103,7 +103,7 @@ def paged(list_page: Callable[[int, int], catalog.Page]) -> Response:
     args = {**(request.view_args or {}), **request.args.to_dict(), "page": page + 1, "per_page": per_page}
     return jsonify({
         "items": found.items, "page": page, "per_page": per_page, "total": found.total,
-        "next": url_for(request.endpoint or "", **args) if more else None,
+        "next": url_for(request.endpoint or "", _external=True, **args) if more else None,
     })
 
 
