@@ -127,6 +127,17 @@ def test_the_openapi_document_is_valid_and_has_every_rest_path(app):
             assert {m.lower() for m in rule.methods - {"HEAD", "OPTIONS"}} <= set(document["paths"][path]), rule.rule
 
 
+def test_the_documented_bodies_are_the_ones_the_server_takes():
+    from annotator.web import rest
+
+    schemas = openapi()["components"]["schemas"]
+    assert set(schemas["ProjectCreate"]["properties"]) == set(schemas["ProjectPatch"]["properties"]) == rest.PROJECT_FIELDS
+    assert set(schemas["UserCreate"]["properties"]) == {"name", "role", "password", "active"}
+    assert set(schemas["TokenRequest"]["properties"]) == {"expires_days"}
+    forms = [set(form["properties"]) for form in schemas["AssignmentRequest"]["oneOf"]]
+    assert forms == [{"per_article"}, {"user", "articles"}, {"rebalance", "per_article"}]
+
+
 # ----------------------------------------------------------------- projects
 def test_projects_are_created_read_and_changed(api, app):
     created = api.ok("POST", "/api/projects", body={"name": "News", "preset": "checkthat", "annotators_per_article": 3, "majority": 0.66,
@@ -214,6 +225,7 @@ def test_a_reviewer_lists_and_reads_only_their_projects(api, app):
 def test_articles_come_in_as_json_or_jsonl_and_list_with_progress(api, app):
     pid = new_project(api)
     stored = add_articles(api, pid, 3)
+    conforms(stored, "ArticlesStored")
     assert stored == {"created": ["a0", "a1", "a2"], "updated": [], "skipped": []}
     array = [{"id": "b0", "text": TEXTS[0]}, {"text": TEXTS[1], "title": "no id", "source": "wire"}]
     assert api.ok("POST", f"/api/projects/{pid}/articles", body=array, status=201)["created"] == ["b0", "body-1"]
@@ -316,6 +328,7 @@ def test_assignment_balanced_by_hand_and_rebalanced(api, app):
     assert api.ok("POST", path, body={"per_article": 2}) == {"created": 6, "articles_short": 0}
     assert api.ok("POST", path, body={"per_article": 2}) == {"created": 0, "articles_short": 0}  # idempotent
     done = api.ok("POST", path, body={"rebalance": True})
+    conforms(done, "AssignmentResult")
     assert done == {"removed": 0, "kept": 0, "moved": 0, "created": 0, "articles_short": 0}
     before = counts(app)
     for body, says in [
@@ -398,6 +411,7 @@ def test_agreement_is_the_figures_of_agreement_json(api, app):
     label_all(api, pid, "ann1", "CFS")
     label_all(api, pid, "ann2", "CFS")
     figures = api.ok("GET", f"/api/projects/{pid}/agreement")
+    conforms(figures, "Agreement")
     printed = app.test_cli_runner().invoke(args=["agreement", str(pid), "--json"])
     assert printed.exit_code == 0, printed.output
     assert figures == json.loads(printed.output)
@@ -411,11 +425,13 @@ def test_agreement_is_the_figures_of_agreement_json(api, app):
 # ----------------------------------------------------------------- users and tokens
 def test_users_and_tokens(api, app):
     made = api.ok("POST", "/api/users", body={"name": "ann3", "role": "annotator", "password": "a long password"}, status=201)
+    conforms(made, "User")
     assert (made["name"], made["role"], made["active"]) == ("ann3", "annotator", True)
     page = api.ok("GET", "/api/users?per_page=2")
     conforms(page, "UserPage")
     assert page["total"] == 5 and [u["name"] for u in page["items"]] == ["admin", "rev"]
     issued = api.ok("POST", "/api/users/ann3/tokens", body={"expires_days": 30}, status=201)
+    conforms(issued, "Token")
     assert issued["user"] == "ann3" and issued["token"].startswith(accounts.TOKEN_PREFIX)
     forever = api.ok("POST", "/api/users/ann3/tokens", status=201)
     assert forever["expires_days"] is None
@@ -453,3 +469,25 @@ def test_annotators_get_403_on_every_rest_route(api):
                          ("GET", f"/api/projects/{pid}/export.jsonl"), ("GET", f"/api/projects/{pid}/agreement"),
                          ("GET", "/api/users"), ("POST", "/api/users"), ("POST", "/api/users/ann1/tokens")]:
         api.refused(method, path, 403, who="ann1", body={} if method != "GET" else None)
+
+
+BAD_BODIES = ["", "null", "[]", "{}", '"x"', "3", "NaN", '{"x": 1}', "[{}]", '{"name": [1]}', '{"per_article": 1e400}', "\ud800", "{" * 5000]
+
+
+def test_a_bad_body_never_gets_a_500_nor_stores_anything(api, app):
+    pid = new_project(api)
+    add_articles(api, pid, 1)
+    article = api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"]
+    before = counts(app)
+    for method, path in [("POST", "/api/projects"), ("PATCH", f"/api/projects/{pid}"), ("POST", f"/api/projects/{pid}/articles"),
+                         ("POST", f"/api/projects/{pid}/articles?on_duplicate=skip"), ("POST", f"/api/projects/{pid}/assignments"),
+                         ("POST", "/api/users"), ("POST", "/api/users/ann1/tokens")]:
+        for raw in BAD_BODIES:
+            for content_type in ("application/json", "application/x-ndjson"):
+                response = api.call(method, path, raw=raw.encode("utf-8", "surrogatepass"), content_type=content_type)
+                valid = (method == "PATCH" and raw == "{}") or (path.endswith("tokens") and raw in ("", "{}"))  # nothing to change; no expiry
+                assert 400 <= response.status_code < 500 or valid, (
+                    method, path, raw[:20], content_type, response.status_code, response.get_data(as_text=True)[:200])
+                assert response.is_json and "error" in response.get_json() or response.status_code < 400
+    assert counts(app) == before
+    assert api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"] == article
