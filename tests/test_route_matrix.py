@@ -252,6 +252,7 @@ ARG_VALUES: dict[str, Callable[[Any, World, bool], Any]] = {
     "entry_id": lambda rule, w, shared: w.seg_entry,
     "filename": lambda rule, w, shared: "css/app.css",
     "token_id": lambda rule, w, shared: w.token_ids["annotator"],
+    "name": lambda rule, w, shared: w.names["annotator"],  # /api/users/<name>/tokens
 }
 
 
@@ -414,6 +415,14 @@ API_BODIES: dict[str, Callable[[World], Any]] = {
     "api.delete_relation_view": lambda w: None,
     "suggestions.accept": lambda w: {"ids": [w.suggested_links["a-only"]]},
     "suggestions.reject": lambda w: {"ids": [w.suggested_links["a-only"]]},
+    # the REST API for pipelines (web/rest.py, web/rest_data.py): admins write, reviewers read, annotators get 403
+    "rest.create_project": lambda w: {"name": "Matrix 2"},
+    "rest.update_project": lambda w: {"majority": 0.75},
+    "rest.create_user": lambda w: {"name": "newcomer", "role": "annotator"},
+    "rest.issue_token": lambda w: {"expires_days": 5},
+    "rest_data.add_articles": lambda w: [{"id": "new-one", "text": "A new article. It has two sentences."}],
+    "rest_data.delete_article": lambda w: None,
+    "rest_data.assign": lambda w: {"per_article": 1},
 }
 
 
@@ -464,6 +473,9 @@ def test_the_url_map_was_collected():
     assert {"home.home", "auth.login", "api.get_article", "api.put_label_view", "annotate.article_page"} <= endpoints
     assert {"admin.members", "admin.member_remove"} <= endpoints  # a project's members: admins only
     assert {"suggestions.pending", "suggestions.accept", "suggestions.reject"} <= endpoints  # an annotator's suggestions
+    assert {"rest.list_projects", "rest.create_project", "rest.get_project", "rest.update_project", "rest.list_users", "rest.create_user",
+            "rest.issue_token", "rest_data.list_articles", "rest_data.add_articles", "rest_data.delete_article", "rest_data.assign",
+            "rest_data.export_jsonl", "rest_data.project_agreement"} <= endpoints  # the REST API for pipelines
     assert len(GET_CASES) >= 10 and len(WRITE_CASES) >= 5
 
 

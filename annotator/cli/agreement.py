@@ -163,17 +163,12 @@ def agreement_command(project: str, as_json: bool, by: str | None) -> None:
         head = agreement.project_head(db.session, projects.get_project(db.session, project).id)
     except projects.ProjectError as exc:
         raise click.ClickException(str(exc)) from None
+    if as_json:  # the same document as GET /api/projects/<id>/agreement
+        click.echo(json.dumps(agreement.document(db.session, head.id, by_article=by == "article"), indent=2, ensure_ascii=False))
+        return
     summary = agreement.summary(db.session, head.id)
     articles = agreement.articles(db.session, head.id) if by == "article" else None
     origins = agreement.suggestions(db.session, head.id)  # None for a project without suggestions: nothing added
-    if as_json:
-        doc = dict(summary)
-        if articles is not None:
-            doc["articles"] = articles
-        if origins is not None:
-            doc["suggestions"] = origins
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
-        return
     click.echo(overall_text(summary))
     if by == "label":
         click.echo("\n" + by_label_text(summary))

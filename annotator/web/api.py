@@ -43,13 +43,13 @@ def _annotation_error(exc: AnnotationError) -> Response:
     return json_error(exc.status, exc.message, **exc.extra)
 
 
-def json_body(allowed: set[str], required: frozenset[str] = frozenset()) -> dict[str, Any]:
+def json_body(allowed: set[str], required: frozenset[str] = frozenset(), limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
     """The request's JSON object, with only `allowed` fields and all `required` ones; else AnnotationError(400/413)."""
-    request.max_content_length = MAX_BODY_BYTES
+    request.max_content_length = limit
     try:
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        raise AnnotationError(413, f"request body is larger than {MAX_BODY_BYTES} bytes") from None
+        raise AnnotationError(413, f"request body is larger than {limit} bytes") from None
     try:
         body = strict_json.loads(raw.decode("utf-8"), storable=True)
     except UnicodeDecodeError:

@@ -125,3 +125,15 @@ def disagreements(session: Session, project_id: int, use_cache: bool = True) -> 
         return disagreement_rows(session, head, labels, load_spans(session, head))
 
     return cached(session, head, "queue", compute, use_cache)
+
+
+def document(session: Session, project_id: int, by_article: bool = False) -> dict[str, Any]:
+    """What `annotator agreement --json` prints (and GET /api/projects/{id}/agreement answers): the summary,
+    with `articles` when asked and `suggestions` when the project has any."""
+    doc = dict(summary(session, project_id))
+    if by_article:
+        doc["articles"] = articles(session, project_id)
+    origins = suggestions(session, project_id)
+    if origins is not None:
+        doc["suggestions"] = origins
+    return doc

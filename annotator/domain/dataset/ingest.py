@@ -131,6 +131,31 @@ def parse_jsonl(text: str, name: str) -> list[ArticleRecord]:
     return records
 
 
+def parse_json_array(text: str, name: str) -> list[ArticleRecord]:
+    """A JSON array of article objects (the API's bulk add); each record's `line` is its 0-based index,
+    and an error names the item: `NAME[3]: missing 'text'`."""
+    try:
+        data = strict_json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IngestError(name, None, f"invalid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})") from None
+    except strict_json.NotJson as exc:
+        raise IngestError(name, None, f"invalid JSON: {exc}") from None
+    if not isinstance(data, list):
+        raise IngestError(name, None, f"expected a JSON array of articles, got {type(data).__name__}")
+    records: list[ArticleRecord] = []
+    seen: dict[str, int] = {}
+    for index, obj in enumerate(data):
+        if not isinstance(obj, dict):
+            raise IngestError(f"{name}[{index}]", None, f"expected a JSON object, got {type(obj).__name__}")
+        try:
+            records.append(_record(obj, name, index, default_id=f"{Path(name).stem}-{index}", seen=seen, place="item"))
+        except IngestError as exc:
+            raise IngestError(f"{name}[{index}]", None, exc.reason) from None
+    if not records:
+        raise IngestError(name, None, "no articles in the array")
+    return records
+
+
 def parse_csv(text: str, name: str) -> list[ArticleRecord]:
     """Columns id, title, text; any other column goes to meta."""
     # strict: a quote left open runs to the end of the file (or into a later quote) instead of silently
@@ -173,7 +198,7 @@ def _open_quote_line(text: str, first: int) -> int | None:
     return None
 
 
-def _record(obj: dict[str, Any], name: str, line: int, default_id: str, seen: dict[str, int]) -> ArticleRecord:
+def _record(obj: dict[str, Any], name: str, line: int, default_id: str, seen: dict[str, int], place: str = "line") -> ArticleRecord:
     if _ANNOTATION_KEYS & obj.keys():
         raise IngestError(name, line, "this line carries annotations; use 'annotator import-annotations'")
     text = obj.get("text")
@@ -189,7 +214,7 @@ def _record(obj: dict[str, Any], name: str, line: int, default_id: str, seen: di
     if not external_id or len(external_id) > 255:
         raise IngestError(name, line, "'id' must be 1 to 255 characters")
     if external_id in seen:
-        raise IngestError(name, line, f"duplicate id {external_id!r} (first on line {seen[external_id]})")
+        raise IngestError(name, line, f"duplicate id {external_id!r} (first on {place} {seen[external_id]})")
     seen[external_id] = line
     title = obj.get("title", "")
     if title is None:

@@ -65,7 +65,7 @@ from __future__ import annotations
 from annotator.domain.dataset.export.load import BATCH_SIZE, article_ranges, count_articles
 from annotator.domain.dataset.export.options import DEFAULT_UNIT, UNITS, ExportError, Filters, check_filters, parse_labels, parse_split
 from annotator.domain.dataset.export.shape import iter_articles, iter_records, iter_sentences
-from annotator.domain.dataset.export.write import download_name, dumpb, schema, split_of
+from annotator.domain.dataset.export.write import download_name, dumpb, records_of_split, schema, split_of
 
 __all__ = [
     "BATCH_SIZE",
@@ -83,6 +83,7 @@ __all__ = [
     "iter_sentences",
     "parse_labels",
     "parse_split",
+    "records_of_split",
     "schema",
     "split_of",
 ]

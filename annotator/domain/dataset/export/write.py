@@ -6,7 +6,7 @@ import json
 import re
 import unicodedata
 from importlib.resources import files
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import orjson
 
@@ -46,6 +46,18 @@ def split_of(external_id: str, splits: Sequence[tuple[str, float]], seed: int) -
         if point < bound:
             return name
     return splits[-1][0]  # the float sum may fall a hair short of 1
+
+
+def records_of_split(records: Iterable[dict[str, Any]], unit: str, splits: Sequence[tuple[str, float]], seed: int, name: str) -> Iterator[dict[str, Any]]:
+    """Only the records whose article falls in split `name` (one split's file of `--split`, streamed)."""
+    key = "article_id" if unit == "sentence" else "id"
+    last, keep = None, False
+    for record in records:
+        if record[key] != last:  # records come article by article
+            last = record[key]
+            keep = split_of(last, splits, seed) == name
+        if keep:
+            yield record
 
 
 _UNSAFE_IN_NAME = re.compile(r"[^\w.-]+")  # keeps letters and digits of any script, '_', '.', '-'

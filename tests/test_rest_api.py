@@ -1,0 +1,493 @@
+"""The REST API for pipelines (web/rest.py, web/rest_data.py): every endpoint's answers and refusals, over tokens.
+
+Who may call what is in tests/test_route_matrix.py (generated from the URL map); the pipeline over a real
+gunicorn server, with the README's example code, is in tests/test_rest_pipeline.py.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate as validate_openapi
+from sqlalchemy import func, select
+
+from annotator.db import db
+from annotator.db.models import Article, Assignment, AuditEntry, Project, User
+from annotator.domain import accounts, projects
+
+TEXTS = [
+    "The council raised the rent by 4% in March. The mayor said it was needed. Tenants disagree.",
+    "Exports fell by a tenth last year. The minister blamed the weather. Farmers blamed the minister.",
+    "A new bridge will open in June. It cost 30 million euros. Nobody has crossed it yet.",
+]
+
+
+@dataclass
+class Api:
+    client: Any
+    tokens: dict[str, str]
+
+    def call(self, method: str, path: str, who: str = "admin", body: Any = None, raw: bytes | str | None = None,
+             content_type: str | None = None, headers: dict[str, str] | None = None):
+        sent = {"Authorization": f"Bearer {self.tokens[who]}", **(headers or {})}
+        if raw is not None:
+            return self.client.open(path, method=method, data=raw, headers=sent, content_type=content_type or "application/json")
+        if body is not None:
+            return self.client.open(path, method=method, json=body, headers=sent)
+        return self.client.open(path, method=method, headers=sent)
+
+    def ok(self, method: str, path: str, who: str = "admin", body: Any = None, status: int = 200, **kw: Any) -> Any:
+        response = self.call(method, path, who, body, **kw)
+        assert response.status_code == status, f"{method} {path}: {response.status_code} {response.get_data(as_text=True)[:300]}"
+        return response.get_json() if response.is_json else response
+
+    def refused(self, method: str, path: str, status: int, who: str = "admin", body: Any = None, **kw: Any) -> str:
+        response = self.call(method, path, who, body, **kw)
+        assert response.status_code == status, f"{method} {path}: {response.status_code} {response.get_data(as_text=True)[:300]}"
+        payload = response.get_json()
+        assert payload["status"] == status and payload["error"], payload
+        return payload["error"]
+
+
+@pytest.fixture
+def api(app) -> Api:
+    with app.app_context():
+        s = db.session
+        users = {name: accounts.create_user(s, name, role, "correct horse")
+                 for name, role in (("admin", "admin"), ("rev", "reviewer"), ("ann1", "annotator"), ("ann2", "annotator"))}
+        tokens = {name: accounts.issue_token(s, user) for name, user in users.items()}
+        s.commit()
+        s.remove()
+    return Api(app.test_client(), tokens)
+
+
+def jsonl(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(row) + "\n" for row in rows)
+
+
+def new_project(api: Api, name: str = "News", **settings: Any) -> int:
+    return api.ok("POST", "/api/projects", body={"name": name, **settings}, status=201)["id"]
+
+
+def add_articles(api: Api, project: int, n: int = 3, start: int = 0) -> dict[str, Any]:
+    rows = [{"id": f"a{i}", "title": f"Story {i}", "text": TEXTS[i % len(TEXTS)], "meta": {"n": i}} for i in range(start, start + n)]
+    return api.ok("POST", f"/api/projects/{project}/articles", raw=jsonl(rows), content_type="application/x-ndjson", status=201)
+
+
+def counts(app) -> tuple[int, int, int, int]:
+    with app.app_context():
+        s = db.session
+        got = tuple(s.scalar(select(func.count()).select_from(t)) for t in (Project, Article, Assignment, User))
+        s.remove()
+    return got  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------- the OpenAPI document
+@cache
+def openapi() -> dict[str, Any]:
+    return json.loads((files("annotator") / "openapi.json").read_text(encoding="utf-8"))
+
+
+def conforms(payload: Any, schema_name: str) -> None:
+    """The response body matches components.schemas[schema_name] of openapi.json (JSON Schema 2020-12)."""
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": openapi()["components"]}
+    errors = sorted(Draft202012Validator(schema).iter_errors(payload), key=str)
+    assert not errors, f"{schema_name}: {errors[0].message} at {list(errors[0].absolute_path)}"
+
+
+REST_PATHS = {
+    "/api/projects": {"get", "post"},
+    "/api/projects/{project_id}": {"get", "patch"},
+    "/api/projects/{project_id}/articles": {"get", "post"},
+    "/api/projects/{project_id}/articles/{article_id}": {"delete"},
+    "/api/projects/{project_id}/assignments": {"post"},
+    "/api/projects/{project_id}/export.jsonl": {"get"},
+    "/api/projects/{project_id}/agreement": {"get"},
+    "/api/users": {"get", "post"},
+    "/api/users/{name}/tokens": {"post"},
+}
+
+
+def test_the_openapi_document_is_valid_and_has_every_rest_path(app):
+    document = openapi()
+    validate_openapi(document)  # raises on any violation of the OpenAPI 3.1 specification
+    for path, methods in REST_PATHS.items():
+        assert path in document["paths"], path
+        assert methods <= set(document["paths"][path]), (path, set(document["paths"][path]))
+    # ...and every /api route of the app is documented, with its methods
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+            assert path in document["paths"], f"{rule.rule} is not in openapi.json"
+            assert {m.lower() for m in rule.methods - {"HEAD", "OPTIONS"}} <= set(document["paths"][path]), rule.rule
+
+
+def test_the_documented_bodies_are_the_ones_the_server_takes():
+    from annotator.web import rest
+
+    schemas = openapi()["components"]["schemas"]
+    assert set(schemas["ProjectCreate"]["properties"]) == set(schemas["ProjectPatch"]["properties"]) == rest.PROJECT_FIELDS
+    assert set(schemas["UserCreate"]["properties"]) == {"name", "role", "password", "active"}
+    assert set(schemas["TokenRequest"]["properties"]) == {"expires_days"}
+    forms = [set(form["properties"]) for form in schemas["AssignmentRequest"]["oneOf"]]
+    assert forms == [{"per_article"}, {"user", "articles"}, {"rebalance", "per_article"}]
+
+
+# ----------------------------------------------------------------- projects
+def test_projects_are_created_read_and_changed(api, app):
+    created = api.ok("POST", "/api/projects", body={"name": "News", "preset": "checkthat", "annotators_per_article": 3, "majority": 0.66,
+                                                    "guidelines": "# Label claims"}, status=201)
+    conforms(created, "Project")
+    assert (created["name"], created["annotators_per_article"], created["majority"], created["articles"]) == ("News", 3, 0.66, 0)
+    pid = created["id"]
+    read = api.ok("GET", f"/api/projects/{pid}")
+    assert read == created
+    changed = api.ok("PATCH", f"/api/projects/{pid}", body={"majority": 0.75, "suggestions_enabled": True, "guidelines": "# New"})
+    assert (changed["majority"], changed["suggestions_enabled"], changed["guidelines_version"]) == (0.75, True, 2)
+    with app.app_context():
+        assert db.session.get(Project, pid).guidelines == "# New"
+    custom = {"sentence_labels": [{"name": "YES", "key": "1"}, {"name": "NO", "key": "2"}]}
+    other = api.ok("POST", "/api/projects", body={"name": "Custom", "schema": custom}, status=201)
+    assert [x["name"] for x in other["label_schema"]["sentence_labels"]] == ["YES", "NO"]
+
+
+@pytest.mark.parametrize(("body", "status", "says"), [
+    ({}, 400, "missing field(s): name"),
+    ({"name": "X", "colour": "red"}, 400, "unknown field(s) 'colour'"),
+    ({"name": 5}, 400, "name must be a string"),
+    ({"name": "X", "annotators_per_article": "2"}, 400, "annotators_per_article must be an integer"),
+    ({"name": "X", "annotators_per_article": True}, 400, "annotators_per_article must be an integer"),
+    ({"name": "X", "annotators_per_article": 0}, 400, "annotators per article must be 1 to 50"),
+    ({"name": "X", "majority": 0.4}, 400, "above 0.5 and at most 1"),
+    ({"name": "X", "preset": "nope"}, 400, "unknown preset 'nope'"),
+    ({"name": "X", "preset": "claims", "schema": {}}, 400, "preset or schema, not both"),
+    ({"name": "X", "schema": {"sentence_labels": "CFS"}}, 400, "sentence_labels"),
+    ({"name": " "}, 400, "project name must be 1 to 200 characters"),
+    ({"name": "Taken"}, 400, "already exists"),
+])
+def test_a_bad_project_body_is_refused_and_stores_nothing(api, app, body, status, says):
+    new_project(api, "Taken")
+    before = counts(app)
+    assert says in api.refused("POST", "/api/projects", status, body=body)
+    assert counts(app) == before
+
+
+def test_bad_json_is_a_400_never_a_500(api, app):
+    before = counts(app)
+    for raw in ('{"name": NaN}', '{"name": "x"', "[1, 2]", '{"name": 1e999}', b'{"name": "\xff"}', '{"name": "a\\u0000"}', ""):
+        api.refused("POST", "/api/projects", 400, raw=raw)
+    assert counts(app) == before
+
+
+def test_a_bad_patch_changes_nothing(api, app):
+    pid = new_project(api, majority=0.66)
+    new_project(api, "Other")
+    assert "already exists" in api.refused("PATCH", f"/api/projects/{pid}", 400, body={"name": "Other", "majority": 0.9})
+    assert "above 0.5" in api.refused("PATCH", f"/api/projects/{pid}", 400, body={"guidelines": "new", "majority": 2})
+    read = api.ok("GET", f"/api/projects/{pid}")
+    assert (read["name"], read["majority"]) == ("News", 0.66)
+    api.refused("PATCH", "/api/projects/999999", 404, body={"majority": 0.9})
+
+
+def test_lists_are_paged_in_a_stable_order(api):
+    ids = [new_project(api, f"P{i:02d}") for i in range(7)]
+    seen, url = [], "/api/projects?per_page=3"
+    while url:
+        page = api.ok("GET", url)
+        conforms(page, "ProjectPage")
+        assert page["total"] == 7 and page["per_page"] == 3
+        seen += [p["id"] for p in page["items"]]
+        url = page["next"]
+    assert seen == ids
+    assert api.ok("GET", "/api/projects?page=9&per_page=3")["items"] == []
+    for bad in ("page=0", "page=x", "per_page=1001", "per_page=-1", "page=" + "9" * 40):
+        assert "must be a whole number" in api.refused("GET", f"/api/projects?{bad}", 400)
+
+
+def test_a_reviewer_lists_and_reads_only_their_projects(api, app):
+    mine, theirs = new_project(api, "Mine"), new_project(api, "Theirs")
+    with app.app_context():
+        projects.add_members(db.session, mine, [accounts.get_user(db.session, "rev")])
+        db.session.commit()
+    assert [p["id"] for p in api.ok("GET", "/api/projects", who="rev")["items"]] == [mine]
+    api.ok("GET", f"/api/projects/{mine}", who="rev")
+    assert "not one of your projects" in api.refused("GET", f"/api/projects/{theirs}", 403, who="rev")
+    api.refused("PATCH", f"/api/projects/{mine}", 403, who="rev", body={"majority": 0.9})
+    api.refused("GET", "/api/projects", 403, who="ann1")
+
+
+# ----------------------------------------------------------------- articles
+def test_articles_come_in_as_json_or_jsonl_and_list_with_progress(api, app):
+    pid = new_project(api)
+    stored = add_articles(api, pid, 3)
+    conforms(stored, "ArticlesStored")
+    assert stored == {"created": ["a0", "a1", "a2"], "updated": [], "skipped": []}
+    array = [{"id": "b0", "text": TEXTS[0]}, {"text": TEXTS[1], "title": "no id", "source": "wire"}]
+    assert api.ok("POST", f"/api/projects/{pid}/articles", body=array, status=201)["created"] == ["b0", "body-1"]
+    api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": "ann1", "articles": ["a0", "a1"]})
+    page = api.ok("GET", f"/api/projects/{pid}/articles?per_page=2")
+    conforms(page, "ArticlePage")
+    assert page["total"] == 5 and [a["external_id"] for a in page["items"]] == ["a0", "a1"]
+    first = page["items"][0]
+    assert first["sentences"] == 3 and [a["name"] for a in first["annotators"]] == ["ann1"] and first["labelled"] == 0
+    second = api.ok("GET", page["next"])
+    assert [a["external_id"] for a in second["items"]] == ["a2", "b0"]
+    last = api.ok("GET", second["next"])
+    assert [a["external_id"] for a in last["items"]] == ["body-1"] and last["next"] is None
+    with app.app_context():
+        meta = db.session.scalar(select(Article.meta).where(Article.external_id == "body-1"))
+    assert meta == {"source": "wire"}  # other keys go into meta, as `annotator import` does
+
+
+def test_on_duplicate_as_annotator_import(api):
+    pid = new_project(api)
+    add_articles(api, pid, 2)
+    again = jsonl([{"id": "a0", "title": "New title", "text": TEXTS[0]}, {"id": "a9", "text": TEXTS[2]}])
+    path = f"/api/projects/{pid}/articles"
+    error = api.refused("POST", path, 400, raw=again, content_type="application/x-ndjson")
+    assert error.startswith("body:1: article id 'a0' already exists")
+    assert api.ok("POST", path + "?on_duplicate=skip", raw=again, content_type="application/x-ndjson", status=201) == {
+        "created": ["a9"], "updated": [], "skipped": ["a0"]}
+    assert api.ok("POST", path + "?on_duplicate=update", raw=again, content_type="application/x-ndjson") == {
+        "created": [], "updated": ["a0", "a9"], "skipped": []}
+    assert api.ok("GET", path)["items"][0]["title"] == "New title"
+    array_error = api.refused("POST", path, 400, body=[{"id": "a1", "text": TEXTS[1]}])
+    assert array_error.startswith("body[0]: article id 'a1' already exists")
+    assert "on_duplicate must be one of" in api.refused("POST", path + "?on_duplicate=replace", 400, raw=again,
+                                                        content_type="application/x-ndjson")
+
+
+@pytest.mark.parametrize(("raw", "content_type", "status", "says"), [
+    ('{"id": "x", "text": "Fine."}\n{"id": "y"}\n', "application/x-ndjson", 400, "body:2: missing 'text'"),
+    ('{"id": "x", "text": "Fine."}\n\n{"id": "y", "text": NaN}\n', "application/x-ndjson", 400, "body:3: invalid JSON"),
+    ('{"id": "x", "text": "Fine."}\n{"id": "x", "text": "Again."}\n', "application/x-ndjson", 400, "body:2: duplicate id 'x' (first on line 1)"),
+    ('[{"id": "x", "text": "Fine."}, {"id": "y", "text": 5}]', "application/json", 400, "body[1]: 'text' must be a string"),
+    ('[{"id": "x", "text": "Fine."}, "y"]', "application/json", 400, "body[1]: expected a JSON object, got str"),
+    ('[{"id": "x", "text": "A."}, {"id": "x", "text": "B."}]', "application/json", 400, "body[1]: duplicate id 'x' (first on item 0)"),
+    ('[{"id": "x", "text": "A \\u0000"}]', "application/json", 400, "body[0]: text contains"),
+    ('{"id": "x", "text": "Fine."}', "application/json", 400, "expected a JSON array of articles"),
+    ("[]", "application/json", 400, "no articles"),
+    ('[{"id": "x", "text": "Fine."}', "application/json", 400, "body: invalid JSON"),
+    ('[{"id": "x", "sentences": [], "text": "A."}]', "application/json", 400, "body[0]: this line carries annotations"),
+    ("id,text\nx,Fine.\n", "text/csv", 415, "send a JSON array"),
+])
+def test_a_bad_article_body_names_the_place_and_stores_nothing(api, app, raw, content_type, status, says):
+    pid = new_project(api)
+    before = counts(app)
+    error = api.refused("POST", f"/api/projects/{pid}/articles", status, raw=raw, content_type=content_type)
+    assert says in error
+    assert counts(app) == before
+
+
+def test_a_bad_line_after_hundreds_of_good_ones_stores_nothing(api, app):
+    """A body big enough to be stored in chunks (as a big import file is) is still all or nothing."""
+    pid = new_project(api)
+    rows = [{"id": f"n{i}", "text": TEXTS[i % 3]} for i in range(600)] + [{"id": "bad"}]
+    error = api.refused("POST", f"/api/projects/{pid}/articles", 400, raw=jsonl(rows), content_type="application/x-ndjson")
+    assert error == "body:601: missing 'text'"
+    assert api.ok("GET", f"/api/projects/{pid}/articles")["total"] == 0
+
+
+def test_articles_are_deleted_and_annotated_ones_only_when_asked(api, app):
+    pid = new_project(api)
+    add_articles(api, pid, 2)
+    ids = {a["external_id"]: a["id"] for a in api.ok("GET", f"/api/projects/{pid}/articles")["items"]}
+    api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": "ann1", "articles": ["a0"]})
+    api.ok("PUT", f"/api/articles/{ids['a0']}/labels/0", who="ann1", body={"label": "CFS"})
+    assert api.ok("DELETE", f"/api/projects/{pid}/articles/{ids['a1']}") == {"deleted": ids["a1"], "external_id": "a1"}
+    error = api.refused("DELETE", f"/api/projects/{pid}/articles/{ids['a0']}", 409)
+    assert "has 1 label(s) and 0 span(s)" in error
+    revision = api.ok("GET", f"/api/projects/{pid}")["revision"]
+    api.ok("DELETE", f"/api/projects/{pid}/articles/{ids['a0']}?annotated=delete")
+    assert api.ok("GET", f"/api/projects/{pid}")["revision"] == revision + 1
+    with app.app_context():
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.entity == "article"))
+        assert (entry.action, entry.before["external_id"]) == ("delete", "a0")
+    api.refused("DELETE", f"/api/projects/{pid}/articles/{ids['a0']}", 404)
+    other = new_project(api, "Other")
+    add_articles(api, other, 1)
+    stranger = api.ok("GET", f"/api/projects/{other}/articles")["items"][0]["id"]
+    api.refused("DELETE", f"/api/projects/{pid}/articles/{stranger}", 404)  # an article of another project
+    api.refused("DELETE", f"/api/projects/{pid}/articles/{stranger}?annotated=maybe", 400)
+
+
+# ----------------------------------------------------------------- assignment
+def test_assignment_balanced_by_hand_and_rebalanced(api, app):
+    pid = new_project(api)
+    add_articles(api, pid, 4)
+    path = f"/api/projects/{pid}/assignments"
+    assert api.ok("POST", path, body={"user": "ann1", "articles": ["a0", "a1"]}) == {"created": 2}
+    with app.app_context():
+        projects.add_members(db.session, pid, [accounts.get_user(db.session, "ann2")])
+        db.session.commit()
+    assert api.ok("POST", path, body={"per_article": 2}) == {"created": 6, "articles_short": 0}
+    assert api.ok("POST", path, body={"per_article": 2}) == {"created": 0, "articles_short": 0}  # idempotent
+    done = api.ok("POST", path, body={"rebalance": True})
+    conforms(done, "AssignmentResult")
+    assert done == {"removed": 0, "kept": 0, "moved": 0, "created": 0, "articles_short": 0}
+    before = counts(app)
+    for body, says in [
+        ({}, "send one of"),
+        ({"per_article": 2, "user": "ann1", "articles": ["a0"]}, "send one of"),
+        ({"user": "ann1"}, "send one of"),
+        ({"per_article": 0}, "per_article must be 1 to 50"),
+        ({"per_article": "2"}, "per_article must be an integer"),
+        ({"user": "ann1", "articles": "a0"}, "articles must be an array of strings"),
+        ({"user": "ann1", "articles": ["a0", "zz"]}, "no article with id 'zz'"),
+        ({"user": "rev", "articles": ["a0"]}, "rev is a reviewer, not an annotator"),
+        ({"user": "nobody", "articles": ["a0"]}, "nobody"),
+        ({"rebalance": False}, "send one of"),
+    ]:
+        assert says in api.refused("POST", path, 400, body=body), body
+    assert counts(app) == before
+
+
+# ----------------------------------------------------------------- the dataset and agreement
+def label_all(api: Api, pid: int, who: str, label: str) -> None:
+    for article in api.ok("GET", f"/api/projects/{pid}/articles")["items"]:
+        if who in [a["name"] for a in article["annotators"]]:
+            for index in range(article["sentences"]):
+                api.ok("PUT", f"/api/articles/{article['id']}/labels/{index}", who=who, body={"label": label})
+
+
+def test_the_export_streams_with_an_etag_that_follows_the_data(api):
+    pid = new_project(api)
+    add_articles(api, pid, 3)
+    path = f"/api/projects/{pid}/export.jsonl?unit=sentence"
+    first = api.ok("GET", path)
+    etag = first.headers["ETag"]
+    records = [json.loads(line) for line in first.get_data(as_text=True).splitlines()]
+    assert len(records) == 9 and all(r["label"] is None for r in records)
+    assert api.call("GET", path, headers={"If-None-Match": etag}).status_code == 304
+    api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": "ann1", "articles": ["a0"]})
+    api.ok("PUT", f"/api/articles/{api.ok('GET', f'/api/projects/{pid}/articles')['items'][0]['id']}/labels/0", who="ann1", body={"label": "CFS"})
+    after_label = api.call("GET", path, headers={"If-None-Match": etag})
+    assert after_label.status_code == 200 and after_label.headers["ETag"] != etag
+    annotations = json.loads(after_label.get_data(as_text=True).splitlines()[0])["annotations"]
+    assert [(a["annotator"], a["label"]) for a in annotations] == [("ann1", "CFS")]
+    etag = after_label.headers["ETag"]
+    assert api.call("GET", path, headers={"If-None-Match": etag}).status_code == 304
+    add_articles(api, pid, 1, start=3)
+    assert api.call("GET", path, headers={"If-None-Match": etag}).status_code == 200  # a new article
+    etag = api.call("GET", path).headers["ETag"]
+    api.ok("PATCH", f"/api/projects/{pid}", body={"majority": 0.6})
+    assert api.call("GET", path, headers={"If-None-Match": etag}).status_code == 200  # gold depends on the majority
+    assert api.call("GET", f"/api/projects/{pid}/export.jsonl?unit=article").headers["ETag"] != api.call("GET", path).headers["ETag"]
+
+
+def test_the_export_takes_annotator_export_options(api, app):
+    pid = new_project(api)
+    add_articles(api, pid, 3)
+    for who in ("ann1", "ann2"):
+        api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": who, "articles": ["a0", "a1", "a2"]})
+        label_all(api, pid, who, "CFS")
+    base = f"/api/projects/{pid}/export.jsonl"
+    articles = [json.loads(x) for x in api.ok("GET", base + "?unit=article").get_data(as_text=True).splitlines()]
+    assert [a["id"] for a in articles] == ["a0", "a1", "a2"] and articles[0]["text"][articles[0]["sentences"][1]["start"]:].startswith("The")
+    gold = [json.loads(x) for x in api.ok("GET", base + "?gold_only=1").get_data(as_text=True).splitlines()]
+    assert len(gold) == 9 and {r["label"] for r in gold} == {"CFS"}
+    parts = {name: [json.loads(x)["article_id"] for x in api.ok("GET", f"{base}?unit=sentence&split={name}&splits=one=0.5,two=0.5&seed=3")
+                    .get_data(as_text=True).splitlines()] for name in ("one", "two")}
+    assert sorted(set(parts["one"]) | set(parts["two"])) == ["a0", "a1", "a2"] and not set(parts["one"]) & set(parts["two"])
+    for query, says in [
+        ("unit=word", "unit must be one of"), ("gold_only=maybe", "gold_only must be 1 or 0"), ("format=csv", "unknown parameter(s) format"),
+        ("labels=XYZ", "unknown label(s) XYZ"), ("split=test&splits=train=0.5,dev=0.4", "must sum to 1"),
+        ("split=holdout", "split 'holdout' is not one of train, dev, test"), ("seed=4", "give split=NAME too"),
+        ("split=train&seed=x", "seed must be an integer"), ("annotator=nobody", "nobody"),
+    ]:
+        assert says in api.refused("GET", f"{base}?{query}", 400), query
+
+
+def test_agreement_is_the_figures_of_agreement_json(api, app):
+    pid = new_project(api)
+    add_articles(api, pid, 3)
+    for who in ("ann1", "ann2"):
+        api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": who, "articles": ["a0", "a1", "a2"]})
+    label_all(api, pid, "ann1", "CFS")
+    label_all(api, pid, "ann2", "CFS")
+    figures = api.ok("GET", f"/api/projects/{pid}/agreement")
+    conforms(figures, "Agreement")
+    printed = app.test_cli_runner().invoke(args=["agreement", str(pid), "--json"])
+    assert printed.exit_code == 0, printed.output
+    assert figures == json.loads(printed.output)
+    assert figures["overall"]["percent_agreement"]["value"] == 1.0
+    by_article = api.ok("GET", f"/api/projects/{pid}/agreement?by=article")
+    assert len(by_article["articles"]) == 3
+    api.refused("GET", f"/api/projects/{pid}/agreement?by=colour", 400)
+    api.refused("GET", "/api/projects/999999/agreement", 404)
+
+
+# ----------------------------------------------------------------- users and tokens
+def test_users_and_tokens(api, app):
+    made = api.ok("POST", "/api/users", body={"name": "ann3", "role": "annotator", "password": "a long password"}, status=201)
+    conforms(made, "User")
+    assert (made["name"], made["role"], made["active"]) == ("ann3", "annotator", True)
+    page = api.ok("GET", "/api/users?per_page=2")
+    conforms(page, "UserPage")
+    assert page["total"] == 5 and [u["name"] for u in page["items"]] == ["admin", "rev"]
+    issued = api.ok("POST", "/api/users/ann3/tokens", body={"expires_days": 30}, status=201)
+    conforms(issued, "Token")
+    assert issued["user"] == "ann3" and issued["token"].startswith(accounts.TOKEN_PREFIX)
+    forever = api.ok("POST", "/api/users/ann3/tokens", status=201)
+    assert forever["expires_days"] is None
+    api.tokens["ann3"] = issued["token"]
+    pid = new_project(api)
+    add_articles(api, pid, 1)
+    api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": "ann3", "articles": ["a0"]})
+    article = api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"]
+    api.ok("PUT", f"/api/articles/{article}/labels/0", who="ann3", body={"label": "UFS"})  # the new token works
+    before = counts(app)
+    for body, says in [
+        ({"name": "ann3", "role": "annotator"}, "already exists"),
+        ({"name": "ANN3", "role": "annotator"}, "differ only in case"),
+        ({"name": "x", "role": "boss"}, "role"),
+        ({"name": "", "role": "annotator"}, "name"),
+        ({"name": "y", "role": "annotator", "password": 5}, "password must be a string"),
+        ({"name": "y"}, "missing field(s): role"),
+    ]:
+        assert says in api.refused("POST", "/api/users", 400, body=body), body
+    assert counts(app) == before
+    assert "no user named 'nobody'" in api.refused("POST", "/api/users/nobody/tokens", 404)
+    assert "expiry" in api.refused("POST", "/api/users/ann3/tokens", 400, body={"expires_days": 0})
+    api.refused("POST", "/api/users/ann3/tokens", 400, body={"expires_days": "30"})
+    api.refused("GET", "/api/users", 403, who="rev")
+    api.refused("POST", "/api/users/ann1/tokens", 403, who="ann1")
+
+
+def test_annotators_get_403_on_every_rest_route(api):
+    pid = new_project(api)
+    add_articles(api, pid, 1)
+    article = api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"]
+    for method, path in [("GET", "/api/projects"), ("POST", "/api/projects"), ("GET", f"/api/projects/{pid}"), ("PATCH", f"/api/projects/{pid}"),
+                         ("GET", f"/api/projects/{pid}/articles"), ("POST", f"/api/projects/{pid}/articles"),
+                         ("DELETE", f"/api/projects/{pid}/articles/{article}"), ("POST", f"/api/projects/{pid}/assignments"),
+                         ("GET", f"/api/projects/{pid}/export.jsonl"), ("GET", f"/api/projects/{pid}/agreement"),
+                         ("GET", "/api/users"), ("POST", "/api/users"), ("POST", "/api/users/ann1/tokens")]:
+        api.refused(method, path, 403, who="ann1", body={} if method != "GET" else None)
+
+
+BAD_BODIES = ["", "null", "[]", "{}", '"x"', "3", "NaN", '{"x": 1}', "[{}]", '{"name": [1]}', '{"per_article": 1e400}', "\ud800", "{" * 5000]
+
+
+def test_a_bad_body_never_gets_a_500_nor_stores_anything(api, app):
+    pid = new_project(api)
+    add_articles(api, pid, 1)
+    article = api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"]
+    before = counts(app)
+    for method, path in [("POST", "/api/projects"), ("PATCH", f"/api/projects/{pid}"), ("POST", f"/api/projects/{pid}/articles"),
+                         ("POST", f"/api/projects/{pid}/articles?on_duplicate=skip"), ("POST", f"/api/projects/{pid}/assignments"),
+                         ("POST", "/api/users"), ("POST", "/api/users/ann1/tokens")]:
+        for raw in BAD_BODIES:
+            for content_type in ("application/json", "application/x-ndjson"):
+                response = api.call(method, path, raw=raw.encode("utf-8", "surrogatepass"), content_type=content_type)
+                valid = (method == "PATCH" and raw == "{}") or (path.endswith("tokens") and raw in ("", "{}"))  # nothing to change; no expiry
+                assert 400 <= response.status_code < 500 or valid, (
+                    method, path, raw[:20], content_type, response.status_code, response.get_data(as_text=True)[:200])
+                assert response.is_json and "error" in response.get_json() or response.status_code < 400
+    assert counts(app) == before
+    assert api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"] == article
