@@ -375,6 +375,15 @@ def test_the_export_streams_with_an_etag_that_follows_the_data(api):
     add_articles(api, pid, 1, start=3)
     assert api.call("GET", path, headers={"If-None-Match": etag}).status_code == 200  # a new article
     etag = api.call("GET", path).headers["ETag"]
+    listed = api.ok("GET", f"/api/projects/{pid}/articles")["items"]
+    a3 = next(a for a in listed if a["external_id"] == "a3")
+    stored = api.ok("GET", f"/api/articles/{a3['id']}")["article"]
+    same_length_meta = {"id": "a3", "title": stored["title"], "text": stored["text"], "meta": {"desk": "B"}}
+    api.ok("POST", f"/api/projects/{pid}/articles?on_duplicate=update", body=[{**same_length_meta, "meta": {"desk": "A"}}])
+    etag = api.call("GET", path).headers["ETag"]
+    api.ok("POST", f"/api/projects/{pid}/articles?on_duplicate=update", body=[same_length_meta])
+    assert api.call("GET", path, headers={"If-None-Match": etag}).status_code == 200  # only the meta changed, same length
+    etag = api.call("GET", path).headers["ETag"]
     api.ok("PATCH", f"/api/projects/{pid}", body={"majority": 0.6})
     assert api.call("GET", path, headers={"If-None-Match": etag}).status_code == 200  # gold depends on the majority
     assert api.call("GET", f"/api/projects/{pid}/export.jsonl?unit=article").headers["ETag"] != api.call("GET", path).headers["ETag"]

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from annotator.db.models import Annotation, Article, CacheEntry, Project, Sentence, Span, StagedImport, utcnow
 from annotator.db.transactions import checkpoint, transaction
 from annotator.domain.dataset.ingest import ArticleRecord, IngestError, read_bytes
+from annotator.domain.projects import bump_revision
 from annotator.stats.segment import segment
 
 OnDuplicate = Literal["skip", "update", "error"]
@@ -76,15 +77,18 @@ def store_articles(
         _insert_new(session, project.id, new, segmented)
         result.created += [r.external_id for r in new]
     if result.created or result.updated:
-        record_import(session, project.id)
+        record_import(session, project.id, changed=bool(result.updated))
     return result
 
 
-def record_import(session: Session, project_id: int) -> None:
-    """New or changed articles carry no annotations, so the revision (one per annotation change, each
-    with its audit entry) stays; but cached agreement figures count the project's sentences, so they go,
-    in the import's transaction: the next reader computes them with the new articles."""
+def record_import(session: Session, project_id: int, changed: bool = False) -> None:
+    """Cached agreement figures count the project's sentences, so they go, in the import's transaction:
+    the next reader computes them with the new articles.  An article re-imported with changes (its text,
+    title or only its meta) also moves the project's revision on, so that whatever is keyed by it (the
+    export's ETag) sees the change; new articles show in the export stamp's article count without it."""
     session.execute(delete(CacheEntry).where(CacheEntry.project_id == project_id))
+    if changed:
+        bump_revision(session, project_id)
 
 
 def _classify(session: Session, project: Project, records: list[ArticleRecord], file: str, on_duplicate: OnDuplicate,
@@ -256,7 +260,7 @@ def _import_staged(session: Session, project_id: int, new: list[ArticleRecord], 
             _claim(session, staging, file)
             session.execute(delete(StagedImport).where(StagedImport.id == staging))  # publish
             if new or updates:
-                record_import(session, project_id)
+                record_import(session, project_id, changed=bool(updates))
     except BaseException:
         _discard_after_failure(session, staging)
         raise
