@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import Annotation, Article, Assignment, Relation, Sentence, Span
+from annotator.db.models import Annotation, Article, Assignment, AuditEntry, Relation, Sentence, Span
 from annotator.domain import accounts, projects
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
@@ -464,7 +464,10 @@ def test_offset_maps_and_layout_in_the_browser(app, server, chromium):
              const before = q.length;
              q = coalesce(q, {op: 'span-del', id: 'abcdefgh'}, inflight);  // never sent: create, patch and link all vanish
              q = coalesce(q, {op: 'span-del', id: 'sentspan'}, inflight);  // already on the server: must be deleted there
-             return { before, q };
+             // a save sent once and waiting for its retry keeps its body (its request id is the server's key to it)
+             const retrying = {op: 'label', sentence: 2, label: 'CFS', seconds: 1, version: 0, requestId: 'sent-once-0001'};
+             const r = coalesce([retrying], {op: 'label', sentence: 2, label: 'UFS', seconds: 2, version: 0});
+             return { before, q, r };
            }"""
     )
     assert merged["before"] == 4
@@ -472,6 +475,10 @@ def test_offset_maps_and_layout_in_the_browser(app, server, chromium):
         {"op": "label", "sentence": 1, "label": "CFS", "seconds": 1, "version": 0},
         {"op": "label", "sentence": 1, "label": "NFS", "seconds": 5, "version": 0},
         {"op": "span-del", "id": "sentspan"},
+    ]
+    assert merged["r"] == [
+        {"op": "label", "sentence": 2, "label": "CFS", "seconds": 1, "version": 0, "requestId": "sent-once-0001"},
+        {"op": "label", "sentence": 2, "label": "UFS", "seconds": 2, "version": 0},
     ]
     context.close()
 
@@ -504,6 +511,42 @@ def test_a_failed_save_is_retried_and_lands(app, server, chromium):
     assert failures["seen"] == 2
     assert {i: l for i, (l, _) in db_labels(app, "ann", article_id).items()} == {0: "CFS"}
     assert page.evaluate("() => Object.keys(localStorage).filter((k) => k.startsWith('annotator.pending.')).length") == 0
+    page.context.close()
+
+
+def test_a_save_whose_answer_was_lost_is_retried_and_counted_once(app, server, chromium):
+    """The first PUT lands but its answer never reaches the page (a proxy timed out): the retry carries the same
+    request id, so the server answers it as the first time and the seconds and the version count once."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    article_id = ids["bridge"]
+    page = open_page(chromium, server, "ann", article_id)
+    sent: list[dict] = []
+
+    def lose_the_first_answer(route):
+        sent.append(json.loads(route.request.post_data))
+        if len(sent) == 1:
+            route.fetch()  # the save reaches the server and is stored ...
+            route.fulfill(status=504, content_type="application/json", body=json.dumps({"error": "gateway timeout", "status": 504}))
+        else:
+            route.continue_()
+
+    page.route("**/api/articles/*/labels/*", lose_the_first_answer)
+    page.wait_for_timeout(300)  # a little time on the sentence, so the save carries seconds
+    page.keyboard.press("1")
+    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=15000)
+    wait_saved(page)
+    assert len(sent) == 2 and sent[0] == sent[1] and len(sent[0]["request_id"]) == 32  # ... and the retry is the same request
+    [(label, seconds)] = db_labels(app, "ann", article_id).values()
+    assert label == "CFS" and seconds == pytest.approx(sent[0]["seconds"])
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.entity == "label")) == 1
+        assert db.session.scalar(select(Annotation.version)) == 1
+        db.session.remove()
+    page.keyboard.press("k")
+    page.keyboard.press("2")  # the next save of the same sentence is a new request
+    wait_saved(page)
+    assert len(sent) == 3 and sent[2]["request_id"] != sent[0]["request_id"] and sent[2]["version"] == 1
+    assert db_labels(app, "ann", article_id)[0][0] == "UFS"
     page.context.close()
 
 

@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import ast
 import math
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 import annotator.domain.annotations as annotations
 from annotator.db import db
-from annotator.db.models import Annotation, Article, AuditEntry, Project, Relation, Span
+from annotator.db.models import Annotation, Article, AuditEntry, LabelRequest, Project, Relation, Span, utcnow
 from annotator.domain import accounts, assignment, labelschema, projects
-from annotator.domain.annotations import AnnotationError
+from annotator.domain.annotations import AnnotationError, idempotency
 from annotator.domain.annotations import labels as label_operations
+from annotator.domain.annotations import spans as span_operations
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
 
@@ -263,3 +265,116 @@ def test_article_payload_shows_only_the_callers_annotations(app, setup):
 
         stored = s.execute(select(Sentence.index, Sentence.start, Sentence.end).where(Sentence.article_id == article).order_by(Sentence.index)).all()
         assert [(x["index"], x["start"], x["end"]) for x in payload["sentences"]] == [tuple(row) for row in stored] and len(stored) == 3
+
+
+# ----------------------------------------------------------------- retries that count once (issue 16)
+def _label_row(s, user_id):
+    return s.execute(select(Annotation.label, Annotation.version, Annotation.seconds).where(Annotation.user_id == user_id)).one()
+
+
+def test_a_repeated_request_id_answers_as_the_first_time_and_writes_nothing(app, setup):
+    ann, article = setup["ann"], setup["article"]
+    with app.app_context():
+        s = db.session
+        first = annotations.write(s, lambda: annotations.put_label(s, ann, article, 0, "CFS", 4, request_id="save-0001"))
+        again = annotations.write(s, lambda: annotations.put_label(s, ann, article, 0, "CFS", 4, request_id="save-0001"))
+        assert again == first and (first["version"], first["seconds"]) == (1, 4.0)
+        second = annotations.write(s, lambda: annotations.put_label(s, ann, article, 0, "UFS", 2, version=1, request_id="save-0002"))
+        assert (second["version"], second["seconds"]) == (2, 6.0)
+        # a late repeat of the first save, after the second landed: still its own first answer, nothing written
+        assert annotations.write(s, lambda: annotations.put_label(s, ann, article, 0, "CFS", 4, request_id="save-0001")) == first
+        assert annotations.write(s, lambda: annotations.put_label(s, ann, article, 0, "UFS", 2, version=1, request_id="save-0002")) == second
+        assert _label_row(s, ann) == ("UFS", 2, 6.0)
+        assert s.execute(select(AuditEntry.action).order_by(AuditEntry.id)).scalars().all() == ["create", "update"]
+        assert s.scalar(select(Project.revision)) == 2
+        # request ids are per user: bob's "save-0001" is his own save
+        bob = annotations.write(s, lambda: annotations.put_label(s, setup["bob"], article, 0, "NFS", 1, request_id="save-0001"))
+        assert (bob["label"], bob["seconds"]) == ("NFS", 1.0)
+
+
+def test_a_request_id_reused_for_another_save_is_refused(app, setup):
+    ann, article = setup["ann"], setup["article"]
+    with app.app_context():
+        s = db.session
+        annotations.write(s, lambda: annotations.put_label(s, ann, article, 0, "CFS", 4, request_id="save-0001"))
+        others = [
+            dict(sentence_index=0, label="UFS", seconds=4), dict(sentence_index=0, label="CFS", seconds=5),
+            dict(sentence_index=1, label="CFS", seconds=4), dict(sentence_index=0, label="CFS", seconds=4, version=1),
+            dict(sentence_index=0, label="CFS", seconds=4, sentence={"start": 0, "end": 18}),
+        ]
+        for other in others:
+            with pytest.raises(AnnotationError) as info:
+                annotations.write(s, lambda o=other: annotations.put_label(s, ann, article, request_id="save-0001", **o))
+            assert info.value.status == 422 and "already used for a different save" in info.value.message, other
+        for bad in ["short", "x" * 65, "has space!", 12345678, True]:
+            with pytest.raises(AnnotationError) as info:
+                annotations.write(s, lambda b=bad: annotations.put_label(s, ann, article, 0, "CFS", 4, request_id=b))
+            assert info.value.status == 400 and "request_id" in info.value.message
+        assert _label_row(s, ann) == ("CFS", 1, 4.0) and _count(AuditEntry) == 1
+
+
+def test_a_refused_save_does_not_keep_its_request_id(app, setup):
+    """A save that failed (stale version) stored nothing, its request id included: its retry is judged afresh."""
+    ann, article = setup["ann"], setup["article"]
+    with app.app_context():
+        s = db.session
+        annotations.write(s, lambda: annotations.put_label(s, ann, article, 0, "CFS", 1))
+        with pytest.raises(AnnotationError) as info:
+            annotations.write(s, lambda: annotations.put_label(s, ann, article, 0, "UFS", 1, version=0, request_id="save-0009"))
+        assert info.value.status == 409
+        assert _count(LabelRequest) == 0
+        label = annotations.write(s, lambda: annotations.put_label(s, ann, article, 0, "UFS", 1, version=1, request_id="save-0009"))
+        assert (label["label"], label["version"]) == ("UFS", 2)
+
+
+def test_old_request_ids_are_pruned_by_the_users_next_save(app, setup):
+    ann, bob, article = setup["ann"], setup["bob"], setup["article"]
+    with app.app_context():
+        s = db.session
+        for i, user in enumerate((ann, ann, bob)):
+            annotations.write(s, lambda u=user, i=i: annotations.put_label(s, u, article, i, "CFS", 1, request_id=f"old-save-{i}"))
+        s.execute(update(LabelRequest).values(created_at=utcnow() - idempotency.REQUEST_TTL - timedelta(minutes=1)))
+        s.commit()
+        annotations.write(s, lambda: annotations.put_label(s, ann, article, 0, "NFS", 1, request_id="new-save-0"))
+        assert sorted(s.execute(select(LabelRequest.request_id)).scalars()) == ["new-save-0", "old-save-2"]  # bob's wait for bob's next save
+
+
+def test_the_same_span_under_another_id_is_refused_by_the_database(app, setup):
+    """The unique index, not only the check: a row written past the check (a racing tab) cannot be stored."""
+    ann, bob, article = setup["ann"], setup["bob"], setup["article"]
+    with app.app_context():
+        s = db.session
+        annotations.write(s, lambda: annotations.create_span(s, ann, article, "QUOTE", 0, 3, "first-span"))
+        with pytest.raises(IntegrityError):
+            with s.begin_nested():
+                s.add(Span(uid="second-span", article_id=article, user_id=ann, label="QUOTE", start=0, end=3))
+                s.flush()
+        s.rollback()
+        for other in [dict(user_id=bob, label="QUOTE", start=0, end=3), dict(user_id=ann, label="SOURCE", start=0, end=3),
+                      dict(user_id=ann, label="QUOTE", start=0, end=4)]:  # another annotator's, label or offsets: fine
+            s.add(Span(article_id=article, **other))
+        s.commit()
+        assert _count(Span) == 4
+
+
+def test_a_racing_duplicate_span_that_passed_the_check_gets_the_409(app, setup, monkeypatch):
+    """Two tabs: the check ran before the other tab's span was committed; the index refuses the insert, the answer is the 409."""
+    ann, article = setup["ann"], setup["article"]
+    with app.app_context():
+        s = db.session
+        annotations.write(s, lambda: annotations.create_span(s, ann, article, "QUOTE", 0, 3, "tab-one-span"))
+        before = _count(AuditEntry)
+        with pytest.raises(AnnotationError) as info:
+            annotations.write(s, lambda: annotations.create_span(s, ann, article, "QUOTE", 0, 3, "tab-two-span"))
+        assert info.value.status == 409 and info.value.extra["duplicate"] is True and info.value.extra["current"]["id"] == "tab-one-span"
+        annotations.write(s, lambda: annotations.create_span(s, ann, article, "QUOTE", 5, 9, "tab-two-span"))
+        # a resize that raced past its check: the index refuses the UPDATE, write() retries, the retry's check answers 409
+        monkeypatch.setattr(span_operations, "_refuse_same_span", lambda *args: None)
+        with pytest.raises(AnnotationError) as info:
+            annotations.write(s, lambda: annotations.update_span(s, ann, article, "tab-two-span", start=0, end=3))
+        assert info.value.status == 503  # with the check gone every retry hits the index: never a 500, never a second row
+        monkeypatch.undo()
+        with pytest.raises(AnnotationError) as info:
+            annotations.write(s, lambda: annotations.update_span(s, ann, article, "tab-two-span", start=0, end=3))
+        assert info.value.status == 409 and info.value.extra["duplicate"] is True
+        assert _count(Span) == 2 and _count(AuditEntry) == before + 1

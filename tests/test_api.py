@@ -369,6 +369,25 @@ def test_a_retried_label_put_with_version_does_not_count_its_seconds_twice(app, 
     assert ann("GET", f"/api/articles/{world.article}").get_json()["annotations"]["labels"][0]["seconds"] == 4
 
 
+def test_a_retried_label_put_with_a_request_id_is_answered_again_and_counted_once(app, world, ann):
+    """Without `version` (last write wins) a retry of a save whose response was lost used to add its seconds again;
+    with a request id it gets the first answer, 200, and nothing is written."""
+    url = f"/api/articles/{world.article}/labels/0"
+    body = {"label": "CFS", "seconds": 4, "request_id": "save-req-0001"}
+    first = ann("PUT", url, body)
+    assert first.status_code == 200 and first.get_json()["seconds"] == 4
+    before = snapshot(app)
+    retry = ann("PUT", url, body)
+    assert retry.status_code == 200 and retry.get_json() == first.get_json()
+    assert snapshot(app) == before  # no seconds added, no version bump, no audit entry, no revision bump
+    assert_json_error(ann("PUT", url, {**body, "seconds": 5}), 422, "already used for a different save")
+    assert_json_error(ann("PUT", url, {**body, "request_id": "bad id!"}), 400, "request_id")
+    assert_json_error(ann("PUT", url, {**body, "request_id": None}), 400, "request_id must not be null")
+    assert snapshot(app) == before
+    after = ann("PUT", url, {**body, "request_id": "save-req-0002"}).get_json()
+    assert (after["seconds"], after["version"]) == (8, 2)
+
+
 def test_label_sent_for_a_sentence_split_meanwhile_is_409_and_not_stored(app, world, ann):
     """A tab opened before a reviewer split sentence 0 must not label the wrong text."""
     from annotator.db.models import Sentence
@@ -602,12 +621,12 @@ def test_openapi_documents_every_api_route(app):
 def test_openapi_request_schemas_match_what_the_server_accepts(app, world, ann):
     """The documented bodies are the ones the server takes: a body built from each schema's fields is accepted."""
     schemas = app.test_client().get("/api/openapi.json").get_json()["components"]["schemas"]
-    assert set(schemas["LabelPut"]["properties"]) == {"label", "seconds", "version", "sentence"}
+    assert set(schemas["LabelPut"]["properties"]) == {"label", "seconds", "version", "sentence", "request_id"}
     assert set(schemas["SpanCreate"]["properties"]) == {"label", "start", "end", "id"}
     assert set(schemas["SpanPatch"]["properties"]) == {"label", "start", "end"}
     assert set(schemas["RelationCreate"]["properties"]) == {"type", "from", "to", "id"}
     base = f"/api/articles/{world.article}"
-    assert ann("PUT", f"{base}/labels/0", {"label": "CFS", "seconds": 1.5, "version": 0}).status_code == 200
+    assert ann("PUT", f"{base}/labels/0", {"label": "CFS", "seconds": 1.5, "version": 0, "request_id": "doc-save-1"}).status_code == 200
     assert ann("POST", f"{base}/spans", {"label": "QUOTE", "start": 0, "end": 5, "id": "doc-quote-1"}).status_code == 201
     assert ann("POST", f"{base}/spans", {"label": "SOURCE", "start": 6, "end": 9, "id": "doc-source-1"}).status_code == 201
     assert ann("PATCH", f"{base}/spans/doc-quote-1", {"label": "QUOTE", "start": 1, "end": 5}).status_code == 200

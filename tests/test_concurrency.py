@@ -248,3 +248,66 @@ def test_a_save_completes_while_a_large_import_is_in_progress(tmp_path):
     assert "imported 6000 new" in out, out
     assert waited < 0.5, f"the save waited {waited:.2f} s for the import"
     assert still_importing, f"the save only went through when the import had finished (after {waited:.2f} s)"
+
+
+# ----------------------------------------------------------------- retries and racing tabs count once (issue 16)
+RACE_ROUNDS = 12
+
+
+def test_a_retried_save_counts_once_and_two_tabs_racing_one_span_make_one(database_uri, tmp_path):
+    """Through gunicorn's workers, each round at once from two threads: the same label save (same request id, as a
+    retry racing its own first attempt) and the same span under two ids (two tabs). Each save counts once, with one
+    audit entry; each span is one row, and the tab that lost gets the 409 naming the winner's span."""
+    world = set_up(database_uri)
+    process, base = start_gunicorn(database_uri, tmp_path / "gunicorn.log", workers=2)
+    article = world["article"]
+    answers: dict[int, list[requests.Response]] = defaultdict(list)
+    span_answers: dict[int, list[requests.Response]] = defaultdict(list)
+    lock = threading.Lock()
+    start_line = threading.Barrier(2)
+
+    def tab(t: int) -> None:
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {world['tokens']['tabs']}"
+        for i in range(RACE_ROUNDS):
+            start_line.wait()
+            body = {"label": LABELS[i % 3], "seconds": 1.5, "request_id": f"race-save-{i:04d}"}
+            saved = http.put(f"{base}/api/articles/{article}/labels/0", json=body)
+            start_line.wait()
+            marked = http.post(f"{base}/api/articles/{article}/spans", json={"label": "QUOTE", "start": i, "end": i + 4, "id": f"tab{t}-span-{i:03d}"})
+            with lock:
+                answers[i].append(saved)
+                span_answers[i].append(marked)
+
+    threads = [threading.Thread(target=tab, args=(t,)) for t in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        stop(process)
+    log = (tmp_path / "gunicorn.log").read_text()
+    assert "Traceback" not in log, log[-3000:]
+    for i in range(RACE_ROUNDS):
+        assert [r.status_code for r in answers[i]] == [200, 200], [r.text for r in answers[i]]
+        assert answers[i][0].json() == answers[i][1].json()  # the repeat got the first answer
+        assert answers[i][0].json()["version"] == i + 1
+        codes = sorted(r.status_code for r in span_answers[i])
+        assert codes == [201, 409], [r.text for r in span_answers[i]]
+        winner = next(r.json() for r in span_answers[i] if r.status_code == 201)
+        loser = next(r.json() for r in span_answers[i] if r.status_code == 409)
+        assert loser["duplicate"] is True and loser["current"] == winner
+
+    app = world["app"]
+    with app.app_context():
+        s = db.session
+        tabs = s.scalar(select(User.id).where(User.name == "tabs"))
+        label = s.execute(select(Annotation.version, Annotation.seconds).where(Annotation.user_id == tabs)).one()
+        audit = Counter(s.execute(select(AuditEntry.entity).where(AuditEntry.user_id == tabs)).scalars())
+        spans = Counter(s.execute(select(Span.start).where(Span.user_id == tabs)).scalars())
+        db.session.remove()
+        db.engine.dispose()
+    assert tuple(label) == (RACE_ROUNDS, 1.5 * RACE_ROUNDS)
+    assert audit == Counter({"label": RACE_ROUNDS, "span": RACE_ROUNDS})
+    assert spans == Counter(range(RACE_ROUNDS))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from annotator import create_app
@@ -273,6 +273,49 @@ def test_upgrading_repairs_lone_surrogates_and_nul_stored_before_the_boundaries_
     assert browser.login("root", "correct horse").status_code == 302
     assert browser.get("/admin/projects/1").status_code == 200
     with app.app_context():
+        db.engine.dispose()
+
+
+def test_upgrading_merges_an_annotators_duplicate_spans_before_the_unique_index(database_uri):
+    """0010 on a database where two tabs stored the same span twice: the oldest stays and takes over the others' links
+    (a link it would then have twice, or to itself, goes); other annotators' and other spans are untouched."""
+    from flask_migrate import upgrade
+
+    from annotator.db.models import Relation
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "x", "TESTING": True})
+    with app.app_context():
+        upgrade(revision="0008")
+        now = "2026-01-02 03:04:05"
+        span = "({id}, 'span-{id}', 1, {user}, '{label}', {start}, {end}, '{now}', '{now}')"
+        spans = [  # (id, user, label, start, end): 1, 2, 3 the same span of ann; 4 bob's; 5 ann's source; 6 ann's other quote; 7 = 5
+            (1, 1, "QUOTE", 0, 4), (2, 1, "QUOTE", 0, 4), (3, 1, "QUOTE", 0, 4), (4, 2, "QUOTE", 0, 4),
+            (5, 1, "SOURCE", 5, 8), (6, 1, "QUOTE", 0, 3), (7, 1, "SOURCE", 5, 8),
+        ]
+        relations = [  # (id, from, to): 1 and 2 become the same link (2 goes); 3 moves to 6 -> 5; 4 is 1 -> 1 once merged (goes)
+            (1, 1, 5), (2, 2, 5), (3, 6, 7), (4, 2, 3),
+        ]
+        rows = [
+            f"INSERT INTO users (id, name, role, active, created_at) VALUES (1, 'ann', 'annotator', true, '{now}'), (2, 'bob', 'annotator', true, '{now}')",
+            "INSERT INTO projects (id, name, label_schema, guidelines, guidelines_version, annotators_per_article, majority_threshold, revision, created_at) "
+            f"VALUES (1, 'news', '{{}}', '', 1, 2, 1.0, 0, '{now}')",
+            f"INSERT INTO articles (id, project_id, external_id, title, text, meta, sha256, created_at) VALUES (1, 1, 'n1', '', 'Some text.', '{{}}', 'x', '{now}')",
+            'INSERT INTO spans (id, uid, article_id, user_id, label, start, "end", created_at, updated_at) VALUES '
+            + ", ".join(span.format(id=i, user=u, label=label, start=a, end=b, now=now) for i, u, label, a, b in spans),
+            "INSERT INTO relations (id, uid, article_id, user_id, type, from_span_id, to_span_id, created_at) VALUES "
+            + ", ".join(f"({i}, 'rel-{i}', 1, 1, 'attributed_to', {a}, {b}, '{now}')" for i, a, b in relations),
+        ]
+        with db.engine.begin() as conn:
+            for statement in rows:
+                conn.execute(text(statement))
+        upgrade()
+        assert sorted(db.session.execute(select(Span.id)).scalars()) == [1, 4, 5, 6]
+        assert sorted(db.session.execute(select(Relation.id, Relation.from_span_id, Relation.to_span_id)).all()) == [(1, 1, 5), (3, 6, 5)]
+        db.session.add(Span(uid="again-1", article_id=1, user_id=1, label="QUOTE", start=0, end=4))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        db.session.remove()
         db.engine.dispose()
 
 

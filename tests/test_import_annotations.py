@@ -83,6 +83,12 @@ def _repeat_annotator(record: dict[str, Any]) -> None:
     record["annotations"].append(copy.deepcopy(record["annotations"][0]))
 
 
+def _repeat_span(record: dict[str, Any]) -> None:
+    """One annotator's same span under a second id: the database's unique index would refuse it."""
+    spans = record["annotations"][0]["spans"]
+    spans.append({**spans[0], "id": "alice-again-1"})
+
+
 BAD = [
     (_set("annotations.0.labels.0.label", "MAYBE"), "annotations[0].labels[0]: unknown sentence label 'MAYBE'"),
     (_set("annotations.0.labels.0.sentence", 99), "label for sentence index 99, but the article has 4 sentence(s), index 0 to 3"),  # index: the 0-based data field
@@ -100,6 +106,7 @@ BAD = [
     (_set("annotations.1.spans.0.id", "alice-quote-1"), "span id 'alice-quote-1' is already used by annotator 'alice'"),
     (_set("annotations.0.annotator", "bad name"), "annotations[0].annotator: user name must be"),
     (_repeat_annotator, "annotator 'alice' appears twice"),
+    (_repeat_span, "as annotations[0].spans[0]; keep one"),
     (_set("sentences.1.start", 0), "sentences[1] starts at 0, before the previous sentence ends"),
     (_set("sentences.3.end", 10**6), "sentences[3]: offsets must satisfy 0 <= start < end <= 187"),
     (_set("sentences.2.index", 7), "sentences[2].index must be 2"),

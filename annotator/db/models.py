@@ -329,7 +329,9 @@ class Span(db.Model):
     __table_args__ = (
         UniqueConstraint("article_id", "uid"),
         CheckConstraint('0 <= start AND start < "end"', name="offsets"),
-        Index("ix_spans_article_user_start", "article_id", "user_id", "start"),  # also finds the same span twice (annotations/statements.SAME_SPAN)
+        # One annotator never has the same span twice (same label and offsets), whatever two tabs race; the
+        # (article_id, user_id, start) prefix also serves the reads by annotator and start offset.
+        Index("uq_spans_article_user_offsets_label", "article_id", "user_id", "start", "end", "label", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -347,6 +349,23 @@ class Span(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship()
+
+
+class LabelRequest(db.Model):
+    """A label save's idempotency key: a retried PUT (same user, same request id) gets `response` again, and writes nothing."""
+
+    __tablename__ = "label_requests"
+    __table_args__ = (
+        UniqueConstraint("user_id", "request_id"),
+        Index("ix_label_requests_user_created", "user_id", "created_at"),  # pruning a user's old keys
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    request_id: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of what the request asked for: the same id with another body is refused
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the label the first request answered; set before its commit
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Relation(db.Model):

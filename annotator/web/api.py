@@ -115,12 +115,13 @@ def get_article(article_id: int):
 @bp.put("/articles/<int:article_id>/labels/<int:sentence_index>")
 @roles_required("annotator")
 def put_label_view(article_id: int, sentence_index: int):
-    body = json_body({"label", "seconds", "version", "sentence"}, frozenset({"label"}))
-    _not_null(body, "seconds")
+    body = json_body({"label", "seconds", "version", "sentence", "request_id"}, frozenset({"label"}))
+    _not_null(body, "seconds", "request_id")
     user_id = writer_id()
     return _write(
         lambda: put_label(
-            db.session, user_id, article_id, sentence_index, body["label"], body.get("seconds", 0), body.get("version"), body.get("sentence")
+            db.session, user_id, article_id, sentence_index, body["label"], body.get("seconds", 0), body.get("version"), body.get("sentence"),
+            body.get("request_id"),
         )
     )
 

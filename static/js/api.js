@@ -5,9 +5,9 @@
 // or a crash before the server answered still sends it. Operations are sent
 // one at a time, in order (a relation is sent after the spans it links).
 // Transient failures (network, 5xx, 429, an expired session) are retried with
-// exponential backoff; creations carry client-generated ids, so a retry of a
-// request that did land is answered 200 with the existing object, never a
-// duplicate. Failures the server says are final (4xx) are reported, not hidden.
+// exponential backoff; creations carry client-generated ids and label saves a
+// request id, so a retry of a request that did land is answered 200 with the
+// existing object or the first answer, never a duplicate or seconds counted twice. Failures the server says are final (4xx) are reported, not hidden.
 
 const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const HEARTBEAT_MS = 5000;
@@ -76,6 +76,7 @@ export function requestFor(op) {
       const body = { label: op.label, seconds: Math.round(op.seconds * 100) / 100 };
       if (Number.isInteger(op.version)) body.version = op.version; // 0: "I saw no label"
       if (op.bounds) body.sentence = { start: op.bounds[0], end: op.bounds[1] }; // the text we labelled (code points)
+      if (op.requestId) body.request_id = op.requestId; // the same on every retry: the server counts this save once
       return ["PUT", `/labels/${op.sentence}`, body];
     }
     case "unlabel": return ["DELETE", `/labels/${op.sentence}`, undefined];
@@ -97,10 +98,12 @@ export function requestFor(op) {
  */
 export function coalesce(queue, op, inflight = null) {
   const waiting = (o) => o !== inflight;
+  // A label save sent once keeps its body: its retries carry the same request id, which the server refuses with another body.
+  const unsent = (o) => waiting(o) && !o.requestId;
   const q = queue.slice();
   const find = (pred) => q.findIndex((o) => waiting(o) && pred(o));
   if (op.op === "label" || op.op === "unlabel") {
-    const i = find((o) => (o.op === "label" || o.op === "unlabel") && o.sentence === op.sentence);
+    const i = q.findIndex((o) => unsent(o) && (o.op === "label" || o.op === "unlabel") && o.sentence === op.sentence);
     if (i >= 0) {
       const old = q[i];
       const merged = { ...op, version: old.version };
@@ -228,7 +231,9 @@ export class SaveQueue {
 
   /** Queued label operations for a sentence get the version the server just gave it. */
   rebase(sentence, version) {
-    for (const o of this.ops) if (o !== this.inflight && o.op === "label" && o.sentence === sentence && Number.isInteger(o.version)) o.version = version;
+    for (const o of this.ops) {
+      if (o !== this.inflight && !o.requestId && o.op === "label" && o.sentence === sentence && Number.isInteger(o.version)) o.version = version;
+    }
     this.persist();
   }
 
@@ -293,6 +298,10 @@ export class SaveQueue {
 
   /** One attempt: {retry: true, message} to try again later, {} when the operation is finished with. */
   async send(op) {
+    if (op.op === "label" && !op.requestId) { // one id per save, kept (in localStorage too) for its retries
+      op.requestId = newUid();
+      this.persist();
+    }
     const [method, path, body] = requestFor(op);
     let response;
     try {

@@ -7,6 +7,7 @@ writes the same audit entries. One module per concept:
 - validation: the checks of what a client sends, and AnnotationError;
 - access: which article a caller may write to or read;
 - labels, spans, relations: the operations;
+- idempotency: request ids that make a retried label save count once;
 - trail: what each write leaves besides its row (audit entries, the
   assignment's progress, the project revision);
 - statements: the save path's prebuilt Core statements;
@@ -28,6 +29,10 @@ Concurrency (several gunicorn workers, one annotator in two tabs):
   writes are audited;
 - spans and relations carry a client uid: a retried POST finds the row the
   first attempt made (same content: returned, no duplicate; other content: 409);
+  an annotator's same span (label and offsets) under another uid is refused by
+  a unique index (two tabs racing it: one row, the other gets the 409);
+- a label PUT may carry a request id: its retry is answered as the first time
+  and writes nothing (idempotency.py);
 - row locks are always taken in the same order (entity rows, assignment,
   audit, project revision last), so two writers cannot deadlock each other.
 """

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, utcnow
 from annotator.domain.annotations.access import Access, writable_article
+from annotator.domain.annotations.idempotency import answer_request, claim_request, request_fingerprint
 from annotator.domain.annotations.statements import LOCK_LABEL, UPDATE_LABEL, insert_ignoring_conflict, run
 from annotator.domain.annotations.trail import audit, changed
 from annotator.domain.annotations.transaction import WRITE_ATTEMPTS
@@ -17,6 +18,7 @@ from annotator.domain.annotations.validation import (
     check_seconds,
     check_sentence_bounds,
     check_str,
+    check_uid,
     check_version,
 )
 from annotator.domain.records import label_json as label_dict
@@ -40,16 +42,30 @@ def put_label(
     seconds: Any = 0.0,
     version: Any = None,
     sentence: Any = None,
+    request_id: Any = None,
 ) -> dict[str, Any]:
     """Set the caller's label on a sentence (last write wins; a stale `version` is a 409). Returns the label object.
 
     `sentence`, the {start, end} the client saw, guards against segmentation
-    corrected meanwhile (409 with `sentences_changed`).
+    corrected meanwhile (409 with `sentences_changed`). `request_id`, the
+    client's id for this save, makes a retry of it count once (idempotency.py).
     """
     check_str("label", label)
     added = check_seconds(seconds)
     expected = check_version(version)
     seen = check_sentence_bounds(sentence)
+    if request_id is None:
+        return _put_label(session, user_id, article_id, sentence_index, label, added, expected, seen)
+    digest = request_fingerprint(article_id, sentence_index, label, added, expected, seen)
+    row_id, earlier = claim_request(session, user_id, check_uid(request_id, "request_id"), digest)
+    if row_id is None:
+        return earlier  # a repeat: the first answer, nothing written
+    return answer_request(session, row_id, _put_label(session, user_id, article_id, sentence_index, label, added, expected, seen))
+
+
+def _put_label(
+    session: Session, user_id: int, article_id: int, sentence_index: int, label: str, added: float, expected: int | None, seen: tuple[int, int] | None
+) -> dict[str, Any]:
     access = writable_article(session, user_id, article_id, sentence_index)
     if seen is not None and seen != access.sentence_bounds:
         raise AnnotationError(

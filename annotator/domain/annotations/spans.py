@@ -9,14 +9,7 @@ from sqlalchemy.orm import Session, aliased
 from annotator.db.models import Relation, Span, new_uid, utcnow
 from annotator.domain import labelschema
 from annotator.domain.annotations.access import Access, writable_article
-from annotator.domain.annotations.statements import (
-    INSERT_NEW_SPAN,
-    SAME_SPAN,
-    SPAN_BY_UID,
-    SPAN_BY_UID_LOCKED,
-    insert_ignoring_conflict,
-    run,
-)
+from annotator.domain.annotations.statements import SAME_SPAN, SPAN_BY_UID, SPAN_BY_UID_LOCKED, insert_ignoring_conflict, run
 from annotator.domain.annotations.trail import audit, changed
 from annotator.domain.annotations.transaction import WRITE_ATTEMPTS
 from annotator.domain.annotations.validation import AnnotationError, check_int, check_ref, check_span, check_str, check_uid, show
@@ -47,16 +40,14 @@ def create_span(
     access = writable_article(session, user_id, article_id)
     check_span(access.schema, len(access.text), label, start, end)
     uid = uid or new_uid()
-    insert_new = INSERT_NEW_SPAN.get(session.get_bind().dialect.name)
-    if insert_new is None:  # other databases: check first, then a plain insert
+    if session.get_bind().dialect.name not in ("sqlite", "postgresql"):  # other databases: check first, then a plain insert
         _refuse_same_span(session, access, user_id, uid, label, start, end)
     for _ in range(WRITE_ATTEMPTS):
         now = utcnow()
         values = dict(uid=uid, article_id=article_id, user_id=user_id, label=label, start=start, end=end, created_at=now, updated_at=now)
-        if insert_new is not None:
-            inserted = run(session, insert_new, values).scalar()
-        else:
-            inserted = insert_ignoring_conflict(session, Span, values)
+        # Nothing is inserted when the uid is taken (a retry) or the caller has this span already: the unique index
+        # refuses it, so two tabs racing the same span get one row (PostgreSQL waits for the first to commit).
+        inserted = insert_ignoring_conflict(session, Span, values)
         if inserted is not None:
             after = span_dict(uid, label, start, end, access.text)
             audit(session, user_id, access.project_id, article_id, "span", uid, "create", None, after)

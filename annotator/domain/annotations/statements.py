@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, insert, null, select, update
+from sqlalchemy import and_, bindparam, case, delete, insert, null, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Annotation, Article, Assignment, AuditEntry, Project, Relation, Sentence, Span
+from annotator.db.models import Annotation, Article, Assignment, AuditEntry, LabelRequest, Project, Relation, Sentence, Span
 
 _articles, _projects, _assignments, _sentences = (m.__table__ for m in (Article, Project, Assignment, Sentence))
 _annotations, _spans, _relations, _audit = (m.__table__ for m in (Annotation, Span, Relation, AuditEntry))
+_requests = LabelRequest.__table__
 
 ACCESS = (
     select(
@@ -58,28 +59,18 @@ UPDATE_LABEL = (
 SPAN_COLUMNS = (_spans.c.id, _spans.c.uid, _spans.c.user_id, _spans.c.label, _spans.c.start, _spans.c.end)
 SPAN_BY_UID = select(*SPAN_COLUMNS).where(_spans.c.article_id == bindparam("article_id"), _spans.c.uid == bindparam("uid"))
 SPAN_BY_UID_LOCKED = SPAN_BY_UID.with_for_update()
-# The caller's span with the same label and offsets: one annotator never has the same span twice.
-SAME_SPAN_WHERE = (
+# The caller's span with the same label and offsets under another id: one annotator never has the same span twice
+# (the unique index uq_spans_article_user_offsets_label says so; this finds which span it is).
+SAME_SPAN = select(_spans.c.uid).where(
     _spans.c.article_id == bindparam("article_id"), _spans.c.user_id == bindparam("user_id"), _spans.c.label == bindparam("label"),
-    _spans.c.start == bindparam("start"), _spans.c.end == bindparam("end"),
+    _spans.c.start == bindparam("start"), _spans.c.end == bindparam("end"), _spans.c.uid != bindparam("uid"),
+).limit(1)
+# Label saves' idempotency keys (annotations/idempotency.py): claimed first, answered last, old ones pruned.
+REQUEST_BY_ID = select(_requests.c.fingerprint, _requests.c.response).where(
+    _requests.c.user_id == bindparam("user_id"), _requests.c.request_id == bindparam("request_id")
 )
-SAME_SPAN = select(_spans.c.uid).where(*SAME_SPAN_WHERE, _spans.c.uid != bindparam("uid")).limit(1)
-SPAN_INSERT_COLUMNS = ("uid", "article_id", "user_id", "label", "start", "end", "created_at", "updated_at")
-# A new span in one statement, unless its uid is taken (a retry) or the caller has the same span already
-# (INSERT ... SELECT ... WHERE NOT EXISTS ... ON CONFLICT DO NOTHING RETURNING id): the common case
-# costs no more statements than before the duplicate check; None sends create_span to find out which.
-INSERT_NEW_SPAN = {
-    dialect: dialect_insert(_spans)
-    .from_select(
-        list(SPAN_INSERT_COLUMNS),
-        select(*(bindparam(name, type_=_spans.c[name].type) for name in SPAN_INSERT_COLUMNS)).where(
-            ~select(_spans.c.id).where(*SAME_SPAN_WHERE).exists()
-        ),
-    )
-    .on_conflict_do_nothing()
-    .returning(_spans.c.id)
-    for dialect, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
-}
+ANSWER_REQUEST = update(_requests).where(_requests.c.id == bindparam("row_id")).values(response=bindparam("response"))
+PRUNE_REQUESTS = delete(_requests).where(_requests.c.user_id == bindparam("user_id"), _requests.c.created_at < bindparam("cutoff"))
 AUDIT_INSERT = insert(_audit)
 # The same statement as projects.bump_revision, prebuilt.
 BUMP_REVISION = update(_projects).where(_projects.c.id == bindparam("project_id")).values(revision=_projects.c.revision + 1)
@@ -89,7 +80,7 @@ START_ASSIGNMENT = (
 INSERT_IGNORING_CONFLICT = {
     (dialect, table.name): dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
     for dialect, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
-    for table in (_annotations, _relations)  # spans: INSERT_NEW_SPAN
+    for table in (_annotations, _spans, _relations, _requests)
 }
 
 

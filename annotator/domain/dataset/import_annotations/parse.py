@@ -223,8 +223,12 @@ def _parse_block(
 ) -> Block:
     labels = [_parse_label(raw, f"{where}.labels[{i}]", schema, len(text), gold) for i, raw in enumerate(listed(item, "labels", f"{where}."))]
     by_uid: dict[str, Span] = {}
+    same: dict[tuple[str, int, int], int] = {}  # one annotator never has the same span twice (a unique index says so)
     for i, raw in enumerate(listed(item, "spans", f"{where}.")):
         span = _parse_span(raw, f"{where}.spans[{i}]", schema, text, by_uid, span_uids, gold)
+        first = i if gold else same.setdefault((span.label, span.start, span.end), i)
+        if first != i:
+            raise Bad(f"{where}.spans[{i}]: the same {span.label} span [{span.start}, {span.end}) as {where}.spans[{first}]; keep one")
         by_uid[span.uid] = span
     for uid in by_uid:
         span_uids[uid] = name
