@@ -327,7 +327,9 @@ def test_a_refused_save_does_not_keep_its_request_id(app, setup):
         assert (label["label"], label["version"]) == ("UFS", 2)
 
 
-def test_old_request_ids_are_pruned_by_the_users_next_save(app, setup):
+def test_old_request_ids_are_pruned_by_the_users_next_save(app, setup, monkeypatch):
+    """Pruned by one new save in PRUNE_EVERY (here every one, so that the next save is the one)."""
+    monkeypatch.setattr(idempotency, "PRUNE_EVERY", 1)
     ann, bob, article = setup["ann"], setup["bob"], setup["article"]
     with app.app_context():
         s = db.session
@@ -337,6 +339,24 @@ def test_old_request_ids_are_pruned_by_the_users_next_save(app, setup):
         s.commit()
         annotations.write(s, lambda: annotations.put_label(s, ann, article, 0, "NFS", 1, request_id="new-save-0"))
         assert sorted(s.execute(select(LabelRequest.request_id)).scalars()) == ["new-save-0", "old-save-2"]  # bob's wait for bob's next save
+
+
+def test_most_saves_leave_pruning_to_one_in_prune_every(app, setup, monkeypatch):
+    """The table stays bounded without a DELETE on every save: one new save in PRUNE_EVERY prunes."""
+    monkeypatch.setattr(idempotency, "PRUNE_EVERY", 4)
+    ann, article = setup["ann"], setup["article"]
+    with app.app_context():
+        s = db.session
+        for i in range(3):
+            annotations.write(s, lambda i=i: annotations.put_label(s, ann, article, i, "CFS", 1, request_id=f"old-save-{i}"))
+        s.execute(update(LabelRequest).values(created_at=utcnow() - idempotency.REQUEST_TTL - timedelta(minutes=1)))
+        s.commit()
+        kept = []
+        for i in range(8):
+            annotations.write(s, lambda i=i: annotations.put_label(s, ann, article, i % 3, "NFS" if i % 2 else "UFS", 1, request_id=f"new-save-{i}"))
+            kept.append(sum(1 for r in s.execute(select(LabelRequest.request_id)).scalars() if r.startswith("old")))
+        assert kept[0] in (0, 3) and kept[-1] == 0  # gone by the time four new saves went by, whichever one pruned
+        assert sum(1 for k in kept if k == 3) <= 3
 
 
 def test_the_same_span_under_another_id_is_refused_by_the_database(app, setup):
