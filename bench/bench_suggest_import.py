@@ -91,7 +91,7 @@ def main() -> int:
               f"the suggestions add {statistics.median(suggested) - statistics.median(plain):.2f} s, "
               f"CPU {statistics.median(suggested_cpu) - statistics.median(plain_cpu):.2f} s")
         print(f"import --suggest CPU time, both processes (median of {RUNS}): {statistics.median(suggested_cpu):.2f} s; on an idle "
-              "machine the wall time is less (the suggesters run in a second process while the first stores)")
+              "machine the wall time is less (the suggesters run in two worker processes while the command stores)")
         ok = report(f"annotator import --suggest of {ARTICLES:,} articles (median of {RUNS})", statistics.median(suggested), TARGET_S, "s")
     return 0 if ok else 1
 

@@ -159,6 +159,20 @@ def test_label_studio_predictions_become_suggestions(app, runner):
     assert [r.label for r in rows if r.kind == "relation"] == ["attributed_to"]
 
 
+def test_label_studio_snapshot_people_become_annotators_and_the_prediction_a_suggestion(app, runner):
+    """Issue 18: one plain import of the snapshot gives each person's annotations and the model's prediction as a suggestion."""
+    runner.invoke(args=["projects", "create", "p"])
+    imported(runner, str(FOREIGN / "ls_snapshot.json"), "--format", "label-studio", "--users", str(FOREIGN / "ls_users.json"))
+    spans = spans_by_user(app)
+    assert set(spans) == {"amira", "tomas"}  # lena's annotation was cancelled; the model is no annotator
+    assert spans["amira"] == ls_spans("ls_snapshot.json", 1) and spans["tomas"] == ls_spans("ls_snapshot.json", 2)
+    with app.app_context():
+        rows = db.session.execute(select(Article.external_id, Suggestion.suggester, Suggestion.version, Suggestion.score, Suggestion.kind)
+                                  .join(Article, Suggestion.article_id == Article.id)).all()
+        assert db.session.scalar(select(func.count()).select_from(Relation)) == 6 + 5
+    assert sorted(rows) == sorted([("1", "rules-v1", "rules-v1", 0.87, kind) for kind in ("span", "span", "span", "relation")])
+
+
 @pytest.mark.parametrize(
     "file, fmt, line, message",
     [

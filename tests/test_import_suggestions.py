@@ -216,3 +216,73 @@ def label_studio_task(prediction_score=0.8, region_score=0.95) -> dict[str, Any]
 
 
 
+
+
+FOREIGN = Path(__file__).parent / "data" / "foreign"
+
+
+def test_label_studio_predictions_become_the_named_suggesters_with_model_version_and_score(app, runner):
+    """The real snapshot export: task 1's full prediction (rules-v1, score 0.87) is what --as-suggestions loads."""
+    assert runner.invoke(args=["projects", "create", "q"]).exit_code == 0
+    path = str(FOREIGN / "ls_snapshot.json")
+    result = runner.invoke(args=["import-annotations", "q", path, "--format", "label-studio", "--as-suggestions", "--as", "ls-model"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        got = db.session.execute(select(Article.external_id, Suggestion.suggester, Suggestion.version, Suggestion.kind, Suggestion.label,
+                                        Suggestion.score, Article.text, Suggestion.start, Suggestion.end)
+                                 .join(Article, Suggestion.article_id == Article.id)).all()
+    assert {(r.external_id, r.suggester, r.version, r.score) for r in got} == {("1", "ls-model", "rules-v1", 0.87)}
+    assert sorted((r.label, r.text[r.start:r.end]) for r in got if r.kind == "span") == [
+        ("CUE", "said"), ("QUOTE", "“We cannot keep the quays open on last year’s budget,”"), ("SOURCE", "Marta Quintero")]
+    assert [r.label for r in got if r.kind == "relation"] == ["attributed_to"]
+    # the people's annotations in the same file are neither suggestions nor annotations here, and the summary says so
+    assert count(app, Span) == count(app, Annotation) == 0
+    assert "6 annotation(s) by people left out" in result.stderr, result.stderr
+    assert "skipped for rules-v1: 1 document class 'stance'" in result.stderr, result.stderr
+
+
+def test_label_studio_prediction_scores_per_result_and_an_explicit_version(app, news, tmp_path):
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([label_studio_task()]), encoding="utf-8")
+    args = ["import-annotations", "News", str(path), "--format", "label-studio", "--as-suggestions", "--as", "quotes"]
+    assert news.invoke(args=args).exit_code == 0
+    # the result's own score, else its prediction's; the prediction's model version
+    assert {(kind, label, version, score) for _, _, version, kind, label, _, _, score in rows(app)} == {
+        ("span", "QUOTE", "quotes-2", 0.95), ("span", "SOURCE", "quotes-2", 0.8), ("relation", "attributed_to", "quotes-2", 0.8)}
+    fixed = [*args[:-1], "fixed", "--suggester-version", "v9"]  # an explicit version wins
+    assert news.invoke(args=fixed).exit_code == 0
+    assert {(name, version) for _, name, version, *_ in rows(app)} == {("quotes", "quotes-2"), ("fixed", "v9")}
+    assert count(app, Span) == 0
+    # read as annotations, the same file gives the person's annotation and the prediction as the model's suggestions
+    result = news.invoke(args=["import-annotations", "News", str(path), "--format", "label-studio", "--as", "reader"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.execute(select(Span.label, Span.start)).all() == [("QUOTE", QUOTE[0])]
+    assert {(name, version) for _, name, version, *_ in rows(app)} == {("quotes", "quotes-2"), ("fixed", "v9"), ("quotes-2", "quotes-2")}
+
+
+def test_label_studio_prediction_without_scores_and_a_model_version_too_long(app, news, tmp_path):
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([label_studio_task(prediction_score=None, region_score=None)]), encoding="utf-8")
+    args = ["import-annotations", "News", str(path), "--format", "label-studio", "--as-suggestions", "--as", "quotes"]
+    assert news.invoke(args=args).exit_code == 0
+    assert {score for *_, score in rows(app)} == {1.0}
+    before = rows(app)
+    task = label_studio_task()
+    task["predictions"][0]["model_version"] = "v" * 65  # the version column holds 64
+    path.write_text(json.dumps([task]), encoding="utf-8")
+    result = news.invoke(args=args)
+    assert result.exit_code == 1 and result.stderr.strip() == (
+        f"{path}:1: task 1 (id 41), predictions[0].model_version must be at most 64 printable characters (got {'v' * 65!r})")
+    assert rows(app) == before
+
+
+def test_a_file_without_full_predictions_gives_its_annotations_as_suggestions(app, news, tmp_path):
+    task = label_studio_task()
+    task["predictions"] = [3]  # Label Studio's default export: ids only
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([task]), encoding="utf-8")
+    result = news.invoke(args=["import-annotations", "News", str(path), "--format", "label-studio", "--as-suggestions", "--as", "quotes"])
+    assert result.exit_code == 0, result.output
+    assert "1 prediction(s) are ids only" in result.stderr
+    assert {(name, version, kind, label) for _, name, version, kind, label, *_ in rows(app)} == {("quotes", "imported", "span", "QUOTE")}

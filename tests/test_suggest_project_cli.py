@@ -295,22 +295,59 @@ def test_import_with_suggest_still_suggests_for_the_good_files_when_one_is_rejec
     assert {k for k, *_ in stored(app)} == {"fresh"}
 
 
-def test_the_pipelined_run_stores_what_the_one_process_run_stores(app, runner, tmp_path, monkeypatch):
+def every_column(app) -> list[tuple]:
+    """Every stored suggestion as a tuple of all its columns but the row id and the timestamp."""
+    with app.app_context():
+        table = Suggestion.__table__
+        columns = [c for c in table.c if c.name not in ("id", "created_at")]
+        return sorted(db.session.execute(select(*columns)).all(), key=repr)
+
+
+class SlowOnFirstBatch:
+    """A suggester that holds up the first batch, so later batches come back from the other worker first."""
+
+    name, version = "slow-first", "1"
+
+    def __init__(self, first: set[str]):
+        self.first = first
+
+    def propose(self, text, sentences):
+        import time
+
+        from annotator.domain.suggestions import Proposal
+
+        if text in self.first:
+            time.sleep(0.3)
+        return Proposal(self.name, self.version, labels=[(0, "NFS", 0.25)], spans=[("k", "CUE", 0, 4, 0.5)])
+
+
+@pytest.mark.parametrize("slow_first", [False, True])
+def test_the_pipelined_run_stores_what_the_one_process_run_stores(app, runner, tmp_path, monkeypatch, slow_first):
     from annotator.cli import suggesting
     from annotator.domain import suggesters
 
     monkeypatch.setattr(suggesters, "BATCH", 3)
     assert invoke(runner, "projects", "create", "A").exit_code == 0
-    texts = {f"n{i}": t for i, t in enumerate([QUOTED, INDIRECT, PLAIN] * 4)}
+    texts = {f"n{i}": t.replace("Ferry", f"Ferry {i}").replace("Clinic", f"Clinic {i}").replace("Weather", f"Weather {i}")
+             for i, t in enumerate([QUOTED, INDIRECT, PLAIN] * 4)}
     import_texts(runner, tmp_path, "A", texts)
-    result = invoke(runner, "suggest", "run", "A")  # four batches: computed in a forked process, stored here
-    assert result.exit_code == 0 and result.stdout.startswith(f"{len(stored(app))} suggestion(s)")
-    pipelined = stored(app)
+    with app.app_context():
+        project = projects.get_project(db.session, "A")
+        ids = suggesters.article_ids(db.session, project.id)
+        chosen = [*suggesters.for_project(db.session, project.id)]
+        if slow_first:
+            chosen.append(SlowOnFirstBatch(set(list(texts.values())[:3])))
+    if slow_first:
+        with app.app_context():
+            counts = suggesting.run(db.session, project.id, ids, chosen)  # four batches over two forked workers
+    else:
+        result = invoke(runner, "suggest", "run", "A")  # four batches: computed in forked workers, stored here
+        assert result.exit_code == 0 and result.stdout.startswith(f"{len(stored(app))} suggestion(s)")
+    pipelined = every_column(app)
+    assert pipelined
     with app.app_context():
         db.session.execute(Suggestion.__table__.delete())
         db.session.commit()
-        project = projects.get_project(db.session, "A")
-        ids = suggesters.article_ids(db.session, project.id)
         monkeypatch.setattr(suggesting.os, "cpu_count", lambda: 1)  # one CPU: everything in this process
-        counts = suggesting.run(db.session, project.id, ids, suggesters.for_project(db.session, project.id))
-    assert stored(app) == pipelined and counts["articles"] == 12 and counts["suggestions"] == len(pipelined)
+        counts = suggesting.run(db.session, project.id, ids, chosen)
+    assert every_column(app) == pipelined and counts["articles"] == 12 and counts["suggestions"] == len(pipelined)

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -14,6 +19,7 @@ from annotator.db.models import Sentence, Suggestion
 from annotator.domain import suggesters
 from annotator.stats import attribution
 
+ROOT = Path(__file__).resolve().parents[1]
 TEXT = "Tram line delayed\nThe council said the tram would open in 2027.\nRiders were angry.\n"
 
 PLUGIN = '''
@@ -162,3 +168,93 @@ def test_a_suggester_that_fails_midway_is_a_one_line_error_and_the_batches_befor
         done = db.session.scalars(select(Article.external_id).join(Suggestion, Suggestion.article_id == Article.id)
                                   .where(Suggestion.suggester == "picky").distinct()).all()
     assert sorted(done) == ["a0", "a1", "a2", "a3"]  # the first two batches were stored; a re-run completes the rest
+
+
+DYING = '''
+import os
+import signal
+
+from annotator.domain.suggestions import Proposal
+
+
+class Dying:
+    name = "dying"
+    version = "1"
+
+    def propose(self, text, sentences):
+        if "boom" in text:
+            os.kill(os.getpid(), signal.SIGKILL)  # the process computing suggestions dies, as the OOM killer would do it
+        return Proposal(self.name, self.version, spans=[("x", "CUE", 0, 3, 0.5)])
+
+
+def make():
+    return Dying()
+'''
+
+
+def test_a_worker_that_dies_is_a_one_line_error_not_a_wait(app, runner, tmp_path, plugin_dir, monkeypatch):
+    module = f"dying_{uuid.uuid4().hex[:8]}"
+    install(plugin_dir, module, DYING, "make")
+    monkeypatch.setattr(suggesters, "BATCH", 2)  # three batches, over two forked workers
+    assert runner.invoke(args=["projects", "create", "News"]).exit_code == 0
+    texts = {f"a{i}": f"Story {i}\nThe mayor said it rained.\n" for i in range(5)}
+    texts["a3"] = "Story 3\nboom\n"
+    path = tmp_path / "a.jsonl"
+    path.write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in texts.items()), encoding="utf-8")
+    assert runner.invoke(args=["import", "News", str(path)]).exit_code == 0
+    result = runner.invoke(args=["suggest", "run", "News"])
+    assert result.exit_code == 1 and "Traceback" not in result.output and result.output.strip().splitlines()[-1] == (
+        f"Error: a process computing suggestions stopped (exit code -{int(signal.SIGKILL)})")  # after the progress bar's line
+
+
+SLOW = '''
+import time
+
+from annotator.domain.suggestions import Proposal
+
+
+class Slow:
+    name = "slow"
+    version = "1"
+
+    def propose(self, text, sentences):
+        time.sleep(0.5)
+        return Proposal(self.name, self.version)
+
+
+def make():
+    return Slow()
+'''
+
+
+def test_the_workers_die_with_a_suggest_run_killed_with_sigkill(database_uri, runner, tmp_path, plugin_dir):
+    from tests.test_crash_safety import children, running
+
+    install(plugin_dir, f"slow_{uuid.uuid4().hex[:8]}", SLOW, "make")
+    assert runner.invoke(args=["projects", "create", "News"]).exit_code == 0
+    path = tmp_path / "a.jsonl"  # two batches: each worker takes one and sleeps on it for 25 s or 5 s
+    path.write_text("".join(json.dumps({"id": f"a{i}", "text": f"Story {i}\nIt rained.\n"}) + "\n" for i in range(suggesters.BATCH + 10)))
+    assert runner.invoke(args=["import", "News", str(path)]).exit_code == 0
+    env = {**os.environ, "DATABASE_URL": database_uri, "SECRET_KEY": "t", "PYTHONPATH": os.pathsep.join([str(plugin_dir), str(ROOT)])}
+    process = subprocess.Popen([sys.executable, "-m", "annotator", "suggest", "run", "News"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None and len(workers) < 2:  # (a resource tracker may be a third child)
+            workers = {pid for pid in children(process.pid) if running(pid)}
+            time.sleep(0.05)
+        assert process.poll() is None and len(workers) >= 2, f"no two workers seen: {process.communicate()}"
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=60)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(running(pid) for pid in workers):
+            time.sleep(0.05)
+        assert not [pid for pid in workers if running(pid)], "the workers outlived the suggest run killed with SIGKILL"
+    finally:
+        for pid in workers:  # only when the test failed: do not leave them sleeping
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -361,7 +361,8 @@ def _annotator_options(fmt: str, pseudo: str | None, users_file: str | None) -> 
 @click.option("--strict", is_flag=True, help="Exit non-zero when anything was skipped (cancelled, document classes, duplicates...).")
 @click.option("--as-suggestions", is_flag=True,
               help="Load the file's labels, spans and relations as suggestions of the suggester --as NAME, never as annotations.")
-@click.option("--suggester-version", default="imported", show_default=True, help="The version the imported suggestions carry.")
+@click.option("--suggester-version", default="imported", show_default=True,
+              help="The version the imported suggestions carry (default: a Label Studio prediction's model_version, else 'imported').")
 @click.pass_context
 @with_appcontext
 def import_annotations_command(ctx: click.Context, project: str, files: tuple[str, ...], fmt: str, pseudo: str | None,
@@ -375,7 +376,9 @@ def import_annotations_command(ctx: click.Context, project: str, files: tuple[st
 
     With --as-suggestions --as NAME, another tool's predictions become suggestions
     that annotators accept or reject (a score per item where the file has one, else 1);
-    importing again replaces NAME's suggestions on those articles.
+    importing again replaces NAME's suggestions on those articles. A Label Studio
+    file with full predictions gives those (the people's annotations are left out);
+    without, its annotations are the suggestions.
     """
     from annotator.domain.dataset.ingest import IngestError
 
@@ -384,7 +387,7 @@ def import_annotations_command(ctx: click.Context, project: str, files: tuple[st
     except projects.ProjectError as exc:
         _fail(str(exc))
         return
-    if as_suggestions or ctx.get_parameter_source("suggester_version") is not click.core.ParameterSource.DEFAULT:
+    if as_suggestions or _given(ctx, "suggester_version"):
         if match_by != "id":
             _fail("--match-by is for annotations: suggestions go onto articles by id")
         _import_suggestions(ctx, p, files, fmt, pseudo, offsets, as_suggestions, suggester_version)
@@ -441,7 +444,7 @@ def _import_suggestions(ctx: click.Context, p: Project, files: tuple[str, ...], 
         _fail("--suggester-version goes with --as-suggestions")
     if not pseudo:
         _fail("--as-suggestions needs --as NAME: the suggester the suggestions are named after")
-    if ctx.get_parameter_source("on_duplicate") is not click.core.ParameterSource.DEFAULT:
+    if _given(ctx, "on_duplicate"):
         _fail("--on-duplicate is for annotations: importing suggestions again replaces NAME's suggestions on those articles")
     for option, check, value in (("--as", import_suggestions.check_name, pseudo), ("--suggester-version", import_suggestions.check_version, version)):
         try:
@@ -452,17 +455,26 @@ def _import_suggestions(ctx: click.Context, p: Project, files: tuple[str, ...], 
     rejected = 0
     for name in files:
         try:
-            records = _records(name, fmt, pseudo, p.label_schema, offsets, foreign.Skipped())
+            skipped = foreign.Skipped()
+            records = _records(name, fmt, pseudo, p.label_schema, offsets, skipped)
             with transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
-                result = import_suggestions.import_records(db.session, p, records, name, pseudo, version)
+                result = import_suggestions.import_records(db.session, p, records, name, pseudo, version,
+                                                           model_versions=not _given(ctx, "suggester_version"))
             total.merge(result)
             click.echo(f"{name}: {result.summary()}", err=True)
+            for line in skipped.lines():
+                click.echo(f"{name}: {line}", err=True)
         except IngestError as exc:
             rejected += 1
             click.echo(str(exc), err=True)
     click.echo(f"imported into {p.name} as suggestions of {pseudo}/{version}: {total.summary()}; {rejected} file(s) rejected")
     if rejected:
         sys.exit(1)
+
+
+def _given(ctx: click.Context, option: str) -> bool:
+    """Whether the command line set this option (not its default)."""
+    return ctx.get_parameter_source(option) is not click.core.ParameterSource.DEFAULT
 
 
 DATASET_COMMANDS = (export_command, import_annotations_command)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from annotator.stats import claims
 
 ENTRY_POINT_GROUP = "annotator.suggesters"
-BATCH = 200  # articles stored together: a few statements per batch, memory of one batch
+BATCH = 50  # articles stored together (a few statements per batch, memory of one batch); the pipelined CLI run hands them to its workers
 CLAIM_THRESHOLD = 0.5  # a claim label is suggested only when the model gives it at least this probability
 
 

@@ -95,6 +95,12 @@ def rows_for(proposal: Proposal, article_id: int, text_length: int, schema: dict
     return _unique(rows)
 
 
+def rows_for_many(proposals: Sequence[Proposal], article_id: int, text_length: int, schema: dict[str, Any],
+                  sentence_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The rows of several proposals of one suggester for one article: what two propose alike is kept once, at its best score."""
+    return _unique([row for proposal in proposals for row in rows_for(proposal, article_id, text_length, schema, sentence_ids)])
+
+
 def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: dict[str, dict[str, Any]] = {}
     for row in rows:

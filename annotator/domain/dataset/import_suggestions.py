@@ -12,6 +12,13 @@ so annotators accept or reject them the same way. A re-import replaces `name`'s
 suggestions on those articles (unchanged ones keep annotators' decisions).
 An item's score is its "score" (0 to 1) where it has one, else 1.0.
 
+A file holding another tool's full predictions (a record's "suggestions" list, as
+foreign/label_studio.py reads Label Studio's) gives those predictions only, with
+their scores, each under the version its model_version names (unless the caller
+fixes the version: --suggester-version); the people's annotations in such a file
+are left out and counted, since they are nobody's suggestions. Whether a file
+holds any is known only at its end, so its records are read whole first.
+
 Articles the project lacks are created as import-annotations creates them;
 an existing article's text must be the same. The caller runs a whole file in
 one write transaction: a bad line stores nothing of its file.
@@ -45,14 +52,17 @@ class SuggestionImport:
     articles_existing: int = 0
     suggestions: int = 0
     new: int = 0
+    left_out: int = 0  # people's annotation blocks in a file of predictions
 
     def merge(self, other: "SuggestionImport") -> None:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def summary(self) -> str:
+        left_out = (f"; {self.left_out} annotation(s) by people left out (the file's predictions are its suggestions: "
+                    "import it without --as-suggestions for the annotations)") if self.left_out else ""
         return (f"{self.articles_created} new and {self.articles_existing} existing article(s); "
-                f"{self.suggestions} suggestion(s), {self.new} new")
+                f"{self.suggestions} suggestion(s), {self.new} new{left_out}")
 
 
 def check_name(name: str) -> str:
@@ -79,8 +89,13 @@ class _Bad(Exception):
 
 
 def import_records(session: Session, project: Project, records: Iterable[tuple[int, Any]], file: str,
-                   name: str, version: str) -> SuggestionImport:
-    """Check and store every record as `name`'s suggestions; IngestError(file, line, reason) at the first bad one."""
+                   name: str, version: str, model_versions: bool = True) -> SuggestionImport:
+    """Check and store every record as `name`'s suggestions; IngestError(file, line, reason) at the first bad one.
+
+    `model_versions`: a prediction's model_version is its suggestions' version (else `version`).
+    """
+    records = list(records)
+    mode = Mode(name, version, model_versions, any(_has_predictions(obj) for _, obj in records))
     result = SuggestionImport()
     seen: dict[str, int] = {}
     chunk: list[tuple[int, Any, Scores]] = []
@@ -95,12 +110,27 @@ def import_records(session: Session, project: Project, records: Iterable[tuple[i
         seen[record.external_id] = line
         chunk.append((line, record, scores))
         if len(chunk) >= CHUNK:
-            result.merge(_store(session, project, chunk, file, name, version))
+            result.merge(_store(session, project, chunk, file, mode))
             chunk = []
     if not seen:
         raise IngestError(file, None, "no articles in file")
-    result.merge(_store(session, project, chunk, file, name, version))
+    result.merge(_store(session, project, chunk, file, mode))
     return result
+
+
+def _has_predictions(obj: Any) -> bool:
+    """A foreign reader's predictions (a list; this tool's export writes its suggestions as an object, not read here)."""
+    return isinstance(obj, dict) and isinstance(obj.get("suggestions"), list) and bool(obj["suggestions"])
+
+
+@dataclass
+class Mode:
+    """How a file's records become suggestions: whose, which version, and from its predictions or its annotations."""
+
+    name: str
+    version: str
+    model_versions: bool
+    predictions: bool
 
 
 def take_scores(obj: Any) -> tuple[Any, Scores]:
@@ -136,7 +166,7 @@ def _without_score(item: Any, block: Any, part: str, i: int, scores: Scores) -> 
     return {k: v for k, v in item.items() if k != "score"}
 
 
-def _store(session: Session, project: Project, chunk: list[tuple[int, Any, Scores]], file: str, name: str, version: str) -> SuggestionImport:
+def _store(session: Session, project: Project, chunk: list[tuple[int, Any, Scores]], file: str, mode: Mode) -> SuggestionImport:
     """Create the articles the project lacks, then replace `name`'s suggestions on every article of the chunk."""
     result = SuggestionImport()
     ids = _articles(session, project, chunk, file, result)
@@ -146,13 +176,28 @@ def _store(session: Session, project: Project, chunk: list[tuple[int, Any, Score
         article_id = ids[record.external_id]
         sentence_ids, spans = bounds.get(article_id, ([], []))
         try:
-            proposal = proposal_of(record, scores, spans, name, version)
+            if mode.predictions:
+                proposals = [_renamed(p, mode) for p in record.suggestions]
+                result.left_out += len(record.blocks) + (record.gold is not None)
+            else:
+                proposals = [proposal_of(record, scores, spans, mode.name, mode.version)]
         except _Bad as exc:
             raise IngestError(file, line, str(exc)) from None
-        rows[article_id] = suggestions.rows_for(proposal, article_id, len(record.text), project.label_schema, sentence_ids)
-    result.new = suggestions.store_many(session, name, rows)
+        rows[article_id] = suggestions.rows_for_many(proposals, article_id, len(record.text), project.label_schema, sentence_ids)
+    result.new = suggestions.store_many(session, mode.name, rows)
     result.suggestions = sum(len(r) for r in rows.values())
     return result
+
+
+def _renamed(prediction: Proposal, mode: Mode) -> Proposal:
+    """A prediction as the suggester `mode.name`'s proposal, under its model's version (or the version asked for)."""
+    version = mode.version
+    if mode.model_versions and prediction.version:
+        try:
+            version = check_version(prediction.version)
+        except ValueError as exc:
+            raise _Bad(f"model_version: {exc}") from None
+    return Proposal(mode.name, version, prediction.labels, prediction.spans, prediction.relations)
 
 
 def _articles(session: Session, project: Project, chunk: list[tuple[int, Any, Scores]], file: str, result: SuggestionImport) -> dict[str, int]:

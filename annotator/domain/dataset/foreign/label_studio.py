@@ -153,10 +153,16 @@ def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], 
     return record
 
 
+MAX_MODEL_VERSION = 64  # it names the suggestions' suggester and is their version (columns of 100 and 64 characters)
+
+
 def _suggestion(prediction: dict[str, Any], k: int, reader: Offsets, schema: dict[str, Any], article_id: str, skipped: Skipped) -> dict[str, Any]:
-    """A full prediction as a suggester's proposal (never a human annotation): model_version names it; each
-    item has its result's score (0 to 1), else the prediction's.  Sentence-label predictions are counted, not read."""
-    suggester = prediction.get("model_version") if isinstance(prediction.get("model_version"), str) and prediction.get("model_version") else "label-studio"
+    """A full prediction as a suggester's proposal (never a human annotation): model_version names it and is its
+    version; each item has its result's score (0 to 1), else the prediction's.  Sentence-label predictions are counted, not read."""
+    model_version = prediction.get("model_version") if isinstance(prediction.get("model_version"), str) else ""
+    if len(model_version) > MAX_MODEL_VERSION or not model_version.isprintable():
+        raise Bad(f"predictions[{k}].model_version must be at most {MAX_MODEL_VERSION} printable characters (got {model_version[:80]!r})")
+    suggester = model_version or "label-studio"
     score = _score(prediction.get("score"), 1.0)
     block = _block(prediction, f"predictions[{k}]", suggester, reader, schema, article_id, skipped)
     span_scores, relation_scores = _item_scores(prediction, score)
@@ -164,6 +170,7 @@ def _suggestion(prediction: dict[str, Any], k: int, reader: Offsets, schema: dic
         skipped.add(suggester, "sentence-label prediction(s): only span and link predictions become suggestions", len(block["labels"]))
     return {
         "suggester": suggester,
+        "version": model_version,
         "score": score,
         "spans": [[span["id"], span["label"], span["start"], span["end"], s] for span, s in zip(block["spans"], span_scores, strict=True)],
         "relations": [[rel["type"], rel["from"], rel["to"], s] for rel, s in zip(block["relations"], relation_scores, strict=True)],

@@ -125,12 +125,12 @@ def parse_record(obj: Any, schema: dict[str, Any]) -> Record:
 
 
 def _suggestions(raw: Any) -> list[Proposal]:
-    """A foreign reader's predictions ({suggester, score, spans: [[key, label, start, end, score?]],
+    """A foreign reader's predictions ({suggester, version?, score, spans: [[key, label, start, end, score?]],
     relations: [[type, from, to, score?]]}): an item's own score, else the prediction's."""
     try:
         return [
             Proposal(
-                item["suggester"], "", [],
+                item["suggester"], str(item.get("version") or ""), [],
                 [(str(key), str(label), int(start), int(end), float(rest[0] if rest else item["score"]))
                  for key, label, start, end, *rest in item["spans"]],
                 [(str(kind), str(a), str(b), float(rest[0] if rest else item["score"])) for kind, a, b, *rest in item["relations"]],
