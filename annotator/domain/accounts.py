@@ -280,11 +280,10 @@ def _note_use(session: Session, params: dict[str, Any]) -> None:
     """Write a token's last use in a transaction of its own, never the caller's (which may be a read that is rolled back).
 
     At the start of a request the session holds nothing: its read is ended and the write runs on the
-    same connection (begin_write), where a connection of its own from the pool cost a second
-    connection per request at that moment. A session holding objects is not committed under its
-    caller: the write then takes a connection of its own.
+    same connection (begin_write); taking another connection from the pool instead held two at once.
+    A session that holds objects is not committed under its caller: the write then takes its own connection.
     """
-    if session.identity_map or session.new or session.dirty or session.deleted:
+    if session.identity_map or session.new or session.deleted:
         with session.get_bind().begin() as connection:
             connection.execute(_TOKEN_USED, params)
         return
