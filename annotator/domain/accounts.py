@@ -7,12 +7,14 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from annotator.db import models
 from annotator.db.models import ROLES, ApiToken, User, utcnow
+from annotator.db.transactions import transaction
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}$")
 MIN_PASSWORD = 8
@@ -253,8 +255,11 @@ def user_for_token(session: Session, token: str) -> User | None:
     (medians of 10 interleaved runs), and a save detached the user from the
     session anyway, so that its commits do not expire it (api._writer).
 
-    The token's last use is written when the stored one is a minute old or more, in its own short
-    transaction (not the caller's, which may be a read): one write a minute per token at most.
+    The lookup is one query on the unique token_hash index; the join to users is by primary key
+    (the user's columns are needed, a second query would cost more than the join).
+
+    The token's last use is written when the stored one is a minute old or more (one write a
+    minute per token at most), in its own short transaction: see _note_use.
     """
     if not token or not token.startswith(TOKEN_PREFIX):
         return None
@@ -267,9 +272,23 @@ def user_for_token(session: Session, token: str) -> User | None:
     if expires_at is not None and _aware(expires_at) <= now:
         raise TokenExpired("this API token has expired; ask an admin for a new one")
     if last_used_at is None or _aware(last_used_at) <= now - LAST_USE_RESOLUTION:
-        with session.get_bind().begin() as connection:
-            connection.execute(_TOKEN_USED, {"token_id": token_id, "stale": now - LAST_USE_RESOLUTION, "now": now})
+        _note_use(session, {"token_id": token_id, "stale": now - LAST_USE_RESOLUTION, "now": now})
     return User(**values)
+
+
+def _note_use(session: Session, params: dict[str, Any]) -> None:
+    """Write a token's last use in a transaction of its own, never the caller's (which may be a read that is rolled back).
+
+    At the start of a request the session holds nothing: its read is ended and the write runs on the
+    same connection (begin_write); taking another connection from the pool instead held two at once.
+    A session that holds objects is not committed under its caller: the write then takes its own connection.
+    """
+    if session.identity_map or session.new or session.deleted:
+        with session.get_bind().begin() as connection:
+            connection.execute(_TOKEN_USED, params)
+        return
+    with transaction(session):
+        session.connection().execute(_TOKEN_USED, params)
 
 
 def _aware(value: datetime) -> datetime:

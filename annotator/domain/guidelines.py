@@ -9,13 +9,28 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Bundle, Session
 
-from annotator.db.models import Annotation, Article, GuidelineVersion, Project, Sentence, User
+from annotator.db.models import Annotation, Article, GuidelineVersion, Project, Sentence, User, visible_articles
 from annotator.domain.markdown import render
 
 __all__ = ["guidelines_notice", "versions", "get_version", "version_counts", "labels_by_version", "label_rows", "render"]
+
+
+_projects, _annotations, _sentences, _articles, _versions = (
+    m.__table__ for m in (Project, Annotation, Sentence, Article, GuidelineVersion)
+)
+# guidelines_notice's statements, built once: every annotation page runs them.
+CURRENT_VERSION = select(_projects.c.guidelines_version).where(_projects.c.id == bindparam("project_id"))
+LAST_LABELLED_VERSION = (
+    select(func.max(_annotations.c.guidelines_version))
+    .select_from(
+        _annotations.join(_sentences, _sentences.c.id == _annotations.c.sentence_id).join(_articles, _articles.c.id == _sentences.c.article_id)
+    )
+    .where(_annotations.c.user_id == bindparam("user_id"), _articles.c.project_id == bindparam("project_id"), visible_articles(_articles.c))
+)
+VERSION_SAVED_AT = select(_versions.c.created_at).where(_versions.c.project_id == bindparam("project_id"), _versions.c.version == bindparam("version"))
 
 
 def guidelines_notice(session: Session, user_id: int, project_id: int) -> dict[str, Any] | None:
@@ -24,20 +39,14 @@ def guidelines_notice(session: Session, user_id: int, project_id: int) -> dict[s
     A user who has not labelled anything in the project yet gets no notice
     (they read the current guidelines first anyway).
     """
-    current = session.scalar(select(Project.guidelines_version).where(Project.id == project_id))
+    connection = session.connection()
+    current = connection.execute(CURRENT_VERSION, {"project_id": project_id}).scalar()
     if current is None:
         return None
-    last = session.scalar(
-        select(func.max(Annotation.guidelines_version))
-        .join(Sentence, Sentence.id == Annotation.sentence_id)
-        .join(Article, Article.id == Sentence.article_id)
-        .where(Annotation.user_id == user_id, Article.project_id == project_id)
-    )
+    last = connection.execute(LAST_LABELLED_VERSION, {"user_id": user_id, "project_id": project_id}).scalar()
     if last is None or last >= current:
         return None
-    changed_at = session.scalar(
-        select(GuidelineVersion.created_at).where(GuidelineVersion.project_id == project_id, GuidelineVersion.version == current)
-    )
+    changed_at = connection.execute(VERSION_SAVED_AT, {"project_id": project_id, "version": current}).scalar()
     return {"last_version": last, "current_version": current, "changed_at": changed_at}
 
 

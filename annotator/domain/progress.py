@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, bindparam, case, func, select
 from sqlalchemy.orm import Bundle, Session
 
-from annotator.db.models import Annotation, Article, Assignment, GoldLabel, Project, Relation, Sentence, Span, User
+from annotator.db.models import Annotation, Article, Assignment, GoldLabel, Project, Relation, Sentence, Span, User, visible_articles
 
 MAX_CHART_DAYS = 366
 MAX_BAR_WIDTH = 36
@@ -309,28 +309,49 @@ def first_unfinished(queue: list[dict]) -> dict | None:
 
 
 @dataclass(frozen=True)
+class PageProject:
+    """What the annotation page shows of its project (the attribute names of Project)."""
+
+    id: int
+    name: str
+    guidelines: str
+    guidelines_version: int
+    label_schema: dict[str, Any]
+    suggestions_enabled: bool
+
+
+@dataclass(frozen=True)
 class QueuedArticle:
     """An article of an annotator's queue, and its place there: the `position`-th of `count`."""
 
     title: str | None
     external_id: str
     text: str
-    project: Project
+    project: PageProject
     position: int
     count: int
 
 
+_assignments, _articles, _projects = (m.__table__ for m in (Assignment, Article, Project))
+_mine = _assignments.alias("mine")
+# The annotation page's one query, built once: the article, its project, and its place in the caller's queue.
+QUEUED_ARTICLE = (
+    select(
+        _articles.c.title, _articles.c.external_id, _articles.c.text,
+        _projects.c.id, _projects.c.name, _projects.c.guidelines, _projects.c.guidelines_version, _projects.c.label_schema,
+        _projects.c.suggestions_enabled,
+        select(func.count()).select_from(_mine).where(_mine.c.user_id == bindparam("user_id"), _mine.c.id <= _assignments.c.id)
+        .scalar_subquery(),
+        select(func.count()).select_from(_mine).where(_mine.c.user_id == bindparam("user_id")).scalar_subquery(),
+    )
+    .select_from(_assignments.join(_articles, _articles.c.id == _assignments.c.article_id).join(_projects, _projects.c.id == _articles.c.project_id))
+    .where(_assignments.c.article_id == bindparam("article_id"), _assignments.c.user_id == bindparam("user_id"), visible_articles(_articles.c))
+)
+
+
 def queued_article(session: Session, user_id: int, article_id: int) -> QueuedArticle | None:
     """The article if it is assigned to the user, else None (missing and someone else's alike)."""
-    row = session.execute(
-        select(Assignment.id, Article.title, Article.external_id, Article.text, Project)
-        .join(Article, Assignment.article_id == Article.id)
-        .join(Project, Article.project_id == Project.id)
-        .where(Assignment.article_id == article_id, Assignment.user_id == user_id)
-    ).first()
+    row = session.connection().execute(QUEUED_ARTICLE, {"user_id": user_id, "article_id": article_id}).first()
     if row is None:
         return None
-    assignment_id, title, external_id, text, project = row
-    mine = select(func.count()).select_from(Assignment).where(Assignment.user_id == user_id)
-    position = session.scalar(mine.where(Assignment.id <= assignment_id)) or 0
-    return QueuedArticle(title, external_id, text, project, position, session.scalar(mine) or 0)
+    return QueuedArticle(*row[:3], PageProject(*row[3:9]), row[9] or 0, row[10] or 0)

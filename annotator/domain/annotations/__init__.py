@@ -12,7 +12,7 @@ writes the same audit entries. One module per concept:
   assignment's progress, the project revision);
 - statements: the save path's prebuilt Core statements;
 - serialize: the JSON shapes of labels, spans, relations, timestamps;
-- reads: an article as its annotator reads it back;
+- reads: an article as its annotator reads it back (prebuilt Core statements too);
 - transaction: `write()`, an operation in a retried write transaction.
 
 Transactions: every operation runs inside the caller's write transaction

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Assignment, Sentence, utcnow
@@ -40,6 +40,19 @@ def audit(
     )
 
 
+_assignments, _sentences, _annotations = (m.__table__ for m in (Assignment, Sentence, Annotation))
+# _mark_progress's statements, built once (as statements.py's): every label save runs them.
+LOCK_ASSIGNMENT = select(_assignments.c.status).where(_assignments.c.id == bindparam("assignment_id")).with_for_update()
+COUNT_LABELLED = (
+    select(func.count(_sentences.c.id), func.count(_annotations.c.id))
+    .select_from(
+        _sentences.outerjoin(_annotations, and_(_annotations.c.sentence_id == _sentences.c.id, _annotations.c.user_id == bindparam("user_id")))
+    )
+    .where(_sentences.c.article_id == bindparam("article_id"))
+)
+SET_ASSIGNMENT_STATUS = update(_assignments).where(_assignments.c.id == bindparam("assignment_id")).values(status=bindparam("new_status"))
+
+
 def _mark_progress(session: Session, access: Access, user_id: int, labels_changed: bool) -> None:
     """assigned -> in_progress on the first write; done exactly when every sentence has a label."""
     if not labels_changed:
@@ -47,16 +60,11 @@ def _mark_progress(session: Session, access: Access, user_id: int, labels_change
             run(session, START_ASSIGNMENT, {"assignment_id": access.assignment_id})
         return
     # Lock the assignment first so two label writes of one user count after each other (PostgreSQL).
-    status = session.scalar(select(Assignment.status).where(Assignment.id == access.assignment_id).with_for_update())
-    total, labelled = session.execute(
-        select(func.count(Sentence.id), func.count(Annotation.id))
-        .select_from(Sentence)
-        .outerjoin(Annotation, and_(Annotation.sentence_id == Sentence.id, Annotation.user_id == user_id))
-        .where(Sentence.article_id == access.article_id)
-    ).one()
+    status = run(session, LOCK_ASSIGNMENT, {"assignment_id": access.assignment_id}).scalar()
+    total, labelled = run(session, COUNT_LABELLED, {"user_id": user_id, "article_id": access.article_id}).one()
     wanted = "done" if total and labelled >= total else "in_progress"
     if status != wanted:
-        session.execute(update(Assignment).where(Assignment.id == access.assignment_id).values(status=wanted))
+        run(session, SET_ASSIGNMENT_STATUS, {"assignment_id": access.assignment_id, "new_status": wanted})
 
 
 def changed(session: Session, access: Access, user_id: int, labels_changed: bool = False) -> None:

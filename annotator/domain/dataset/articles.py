@@ -136,19 +136,15 @@ def _insert_new(session: Session, project_id: int, new: list[ArticleRecord], seg
         for r in new
     ]
     conn = session.connection()
-    conn.execute(insert(_ARTICLES), rows)
-    ids: dict[str, int] = {}
-    for k in range(0, len(new), 500):
-        wanted = [r.external_id for r in new[k:k + 500]]
-        ids.update(conn.execute(
-            select(_ARTICLES.c.external_id, _ARTICLES.c.id).where(_ARTICLES.c.project_id == project_id, _ARTICLES.c.external_id.in_(wanted))
-        ).all())
+    # RETURNING each row's external id with its id (in no promised order): one executemany, no reading back
+    ids = dict(conn.execute(_INSERT_ARTICLES, rows).all())
     sentences = [row for r in new for row in sentence_rows(ids[r.external_id], r.text, segmented.get(r.external_id))]
     if sentences:
         conn.execute(insert(_SENTENCES), sentences)
 
 
 _ARTICLES, _SENTENCES = Article.__table__, Sentence.__table__
+_INSERT_ARTICLES = insert(_ARTICLES).returning(_ARTICLES.c.external_id, _ARTICLES.c.id)
 
 
 def _update(session: Session, article_id: int, record: ArticleRecord, file: str, spans: Spans | None = None) -> None:
@@ -165,7 +161,7 @@ def _update(session: Session, article_id: int, record: ArticleRecord, file: str,
         if annotated:
             raise IngestError(file, record.line, f"article {record.external_id!r} is already annotated; its text cannot change")
         session.execute(Sentence.__table__.delete().where(Sentence.article_id == article_id))
-        session.execute(insert(Sentence), sentence_rows(article_id, record.text, spans))
+        session.connection().execute(insert(_SENTENCES), sentence_rows(article_id, record.text, spans))
         session.execute(update(Article).where(Article.id == article_id).values(text=record.text, sha256=sha256(record.text)))
     session.execute(update(Article).where(Article.id == article_id).values(title=record.title, meta=record.meta))
 

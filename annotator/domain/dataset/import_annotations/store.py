@@ -392,6 +392,7 @@ def _insert_articles(conn: Any, project_id: int, new: list[Pending], now: Any) -
     article_ids = _returning_ids(
         conn,
         Article.__table__,
+        ("project_id", "external_id"),
         [
             {"project_id": project_id, "external_id": p.record.external_id, "title": p.record.title, "text": p.record.text,
              "meta": p.record.meta, "sha256": sha256(p.record.text), "created_at": now}
@@ -401,7 +402,7 @@ def _insert_articles(conn: Any, project_id: int, new: list[Pending], now: Any) -
     for p, article_id in zip(new, article_ids, strict=True):
         p.article_id = article_id
     sentence_rows = [{"article_id": p.article_id, "index": i, "start": s, "end": e} for p in new for i, (s, e) in enumerate(p.bounds)]
-    sentence_ids = iter(_returning_ids(conn, Sentence.__table__, sentence_rows))
+    sentence_ids = iter(_returning_ids(conn, Sentence.__table__, ("article_id", "index"), sentence_rows))
     for p in new:
         p.sentence_ids = [next(sentence_ids) for _ in p.bounds]
 
@@ -423,7 +424,7 @@ def _insert_annotations(conn: Any, guidelines_version: int, pending: list[Pendin
                 span_keys.append((p.article_id, x.uid))
     if labels:
         conn.execute(insert(Annotation.__table__), labels)
-    span_id = dict(zip(span_keys, _returning_ids(conn, Span.__table__, spans), strict=True))
+    span_id = dict(zip(span_keys, _returning_ids(conn, Span.__table__, ("article_id", "uid"), spans), strict=True))
     relations = [
         {"uid": r.uid, "article_id": p.article_id, "user_id": user_id, "type": r.type,
          "from_span_id": span_id[(p.article_id, r.source)], "to_span_id": span_id[(p.article_id, r.target)], "created_at": now,
@@ -458,7 +459,7 @@ def _insert_gold(conn: Any, pending: list[Pending], now: Any) -> None:
             gold_keys.append((p.article_id, x.uid))
     if gold_labels:
         conn.execute(insert(GoldLabel.__table__), gold_labels)
-    gold_id = dict(zip(gold_keys, _returning_ids(conn, GoldSpan.__table__, gold_spans), strict=True))
+    gold_id = dict(zip(gold_keys, _returning_ids(conn, GoldSpan.__table__, ("article_id", "uid"), gold_spans), strict=True))
     gold_relations = [
         {"uid": r.uid, "article_id": p.article_id, "type": r.type, "from_span_id": gold_id[(p.article_id, r.source)],
          "to_span_id": gold_id[(p.article_id, r.target)], "provenance": r.provenance,
@@ -469,8 +470,15 @@ def _insert_gold(conn: Any, pending: list[Pending], now: Any) -> None:
         conn.execute(insert(GoldRelation.__table__), gold_relations)
 
 
-def _returning_ids(conn: Any, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows in one statement; their new ids, in the order given."""
+def _returning_ids(conn: Any, table: Any, key: tuple[str, ...], rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows with one Core executemany; their new ids, in the order given.
+
+    RETURNING hands back each row's unique `key` with its id, and the ids are matched by it:
+    asking SQLAlchemy to keep the order instead (sort_by_parameter_order) made it insert one row
+    per statement on SQLite, where no RETURNING order is promised.
+    """
     if not rows:
         return []
-    return list(conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
+    returned = conn.execute(insert(table).returning(table.c.id, *(table.c[name] for name in key)), rows)
+    ids = {tuple(found): row_id for row_id, *found in returned}
+    return [ids[tuple(row[name] for name in key)] for row in rows]
