@@ -89,16 +89,22 @@ def project_head(session: Session, project_id: int) -> ProjectHead:
     return ProjectHead(*row)
 
 
-# An inclusive range of article ids (first, last): the loaders below read the
-# whole project, or only its articles in that range when one is given.
-ArticleRange = tuple[int, int]
+# An inclusive range of article ids (first, last), or a list of article ids (the
+# articles a write touched: incremental gold): the loaders below read the whole
+# project, or only its articles in that range or list when one is given.
+ArticleRange = tuple[int, int] | list[int]
+
+
+def article_clause(articles: ArticleRange) -> Any:
+    """Article.id in the range (a tuple) or among the ids (a list)."""
+    return Article.id.in_(articles) if isinstance(articles, list) else Article.id.between(*articles)
 
 
 def in_scope(head: ProjectHead, articles: ArticleRange | None) -> list[Any]:
-    """WHERE clauses (on Article) for the project's articles, or those of them with ids in `articles`."""
+    """WHERE clauses (on Article) for the project's articles, or those of them in `articles`."""
     clauses = [Article.project_id == head.id, visible_articles()]  # Core statements: the ORM's filter of staged imports does not apply
     if articles is not None:
-        clauses.append(Article.id.between(*articles))
+        clauses.append(article_clause(articles))
     return clauses
 
 

@@ -1,4 +1,4 @@
-"""Automatic gold kept current: recomputed lazily, per project revision, a batch of articles at a time.
+"""Automatic gold recomputed: a sentence, a list of articles, or the whole project a batch of articles at a time.
 
 Automatic gold, exactly:
 - a sentence label, when at least max(2, annotators_per_article) annotators
@@ -14,15 +14,15 @@ Only unanimous spans and relations become gold automatically, never majority.
 The label rule itself is pure (annotator.stats.gold); the spans and relations
 are auto_spans.py's.
 
-WHEN automatic gold is computed: lazily. `ensure_auto_gold(session, project)`
-recomputes it when the project's revision (bumped by every annotation write)
-has moved since the last run, and is a single indexed read otherwise. The
-disagreement queue, the adjudication page and anything that READS the gold
-tables (the export) call it first; the agreement figures do not need to, they
-apply the same rule to the same label matrix (agreement.figures.item_gold).
-A run of the refresh is keyed by (project, revision, settings) in
-cache_entries, so every worker and host sees the same state; it does not bump
-the revision itself (its result is a function of that revision's labels).
+WHEN automatic gold is computed: as the labels change. Every annotation write
+recomputes the automatic gold of the article it touched in its own
+transaction (incremental.py), so readers (the export, the review queue, the
+adjudication page) find it current and never write. The whole project is
+recomputed here, a batch of articles at a time, only when a setting of the
+rule changes (the majority, annotators per article: projects.update_project)
+and by `annotator gold rebuild`, which compares. `ensure_auto_gold` (the lazy
+catch-up per project revision, from before gold was kept current) stays for
+databases upgraded from that time.
 """
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ import numpy as np
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Article, CacheEntry, GoldLabel, Sentence
+from annotator.db.models import Annotation, Article, CacheEntry, GoldLabel, Sentence
 from annotator.db.transactions import transaction
-from annotator.domain.agreement.loaders import ArticleRange, ProjectHead, ProjectLabels, load_labels, project_head
+from annotator.domain.agreement.loaders import ArticleRange, ProjectHead, ProjectLabels, article_clause, load_labels, project_head
 from annotator.domain.gold.auto_spans import refresh_auto_spans
 from annotator.domain.gold.writes import audit_many, chunks, lock_project, now
 from annotator.stats.gold import AUTO_PROVENANCE, PROVENANCE_CODES, auto_gold_labels
@@ -84,7 +84,7 @@ def refresh_auto_gold(session: Session, project_id: int, batch_articles: int = R
     head = project_head(session, project_id)
     result = RefreshResult(revision=head.revision)
     for articles in _article_batches(session, head, batch_articles):
-        _refresh_articles(session, head, articles, result)
+        refresh_articles(session, head, articles, result)
     session.flush()
     return result
 
@@ -120,7 +120,7 @@ def ensure_auto_gold(session: Session, project_id: int, batch_articles: int = RE
     for articles in batches:
         with transaction(session, queue=True):  # in line with the annotators' saves, which wait on the same queue
             lock_project(session, project_id)
-            _refresh_articles(session, head, articles, result)
+            refresh_articles(session, head, articles, result)
     with transaction(session, queue=True):
         lock_project(session, project_id)
         session.execute(delete(CacheEntry).where(CacheEntry.project_id == head.id, CacheEntry.key.like(f"autogold:{head.id}:%")))
@@ -130,14 +130,44 @@ def ensure_auto_gold(session: Session, project_id: int, batch_articles: int = RE
     return result
 
 
+def refresh_sentence_label(session: Session, head: ProjectHead, article_id: int, sentence_id: int, result: RefreshResult) -> None:
+    """The automatic gold label of one sentence made what the rule gives (its spans are refresh_articles' business).
+
+    Three small reads by sentence id: the sentence's labels, its gold label;
+    the rule (annotator.stats.gold) on that one row, exactly as the batch
+    refresh applies it: schema labels first, unknown labels after them.
+    """
+    existing = session.execute(
+        select(GoldLabel.id, GoldLabel.label, GoldLabel.provenance).where(GoldLabel.sentence_id == sentence_id)
+    ).first()
+    if existing is not None and existing.provenance not in AUTO_PROVENANCE:
+        return  # human gold: the reviewer decided
+    given = list(session.scalars(select(Annotation.label).where(Annotation.sentence_id == sentence_id)))
+    categories = head.categories
+    categories = categories + sorted({label for label in given if label not in categories})
+    codes = np.array([[categories.index(label) for label in given]], dtype=np.int64).reshape(1, len(given))
+    gold, provenance = auto_gold_labels(codes, head.majority_threshold, head.min_raters)
+    names = {v: k for k, v in PROVENANCE_CODES.items()}
+    wanted: _Wanted = {}
+    if gold[0] >= 0:
+        wanted[sentence_id] = (categories[int(gold[0])], names[int(provenance[0])], article_id)
+    current: _Current = {} if existing is None else {sentence_id: (existing.id, existing.label, existing.provenance, article_id)}
+    audit: list[dict[str, Any]] = []
+    at = now()
+    result.labels_deleted += _delete_stale_labels(session, head.id, current, wanted, audit)
+    result.labels_updated += _update_changed_labels(session, head.id, current, wanted, at, audit)
+    result.labels_created += _insert_new_labels(session, head.id, current, wanted, at, audit)
+    audit_many(session, audit)
+
+
 def _article_batches(session: Session, head: ProjectHead, batch_articles: int) -> list[ArticleRange]:
     """The project's article ids in ranges of `batch_articles` articles (other projects' ids may fall inside a range)."""
     ids = list(session.scalars(select(Article.id).where(Article.project_id == head.id).order_by(Article.id)))
     return [(batch[0], batch[-1]) for batch in chunks(ids, batch_articles)]
 
 
-def _refresh_articles(session: Session, head: ProjectHead, articles: ArticleRange, result: RefreshResult) -> None:
-    """refresh_auto_gold for the project's articles with ids in `articles`; adds its counts to `result`."""
+def refresh_articles(session: Session, head: ProjectHead, articles: ArticleRange, result: RefreshResult) -> None:
+    """refresh_auto_gold for the project's articles in `articles` (a range or a list of ids); adds its counts to `result`."""
     labels = load_labels(session, head, with_seconds=False, articles=articles)
     audit: list[dict[str, Any]] = []
     human_sentences = _refresh_auto_labels(session, head, articles, labels, audit, result)
@@ -158,7 +188,7 @@ def _refresh_auto_labels(
         select(GoldLabel.id, GoldLabel.sentence_id, GoldLabel.label, GoldLabel.provenance, Sentence.article_id)
         .join(Sentence, Sentence.id == GoldLabel.sentence_id)
         .join(Article, Article.id == Sentence.article_id)
-        .where(Article.project_id == head.id, Article.id.between(*articles))
+        .where(Article.project_id == head.id, article_clause(articles))
     ).all()
     human_sentences = {sid for _, sid, _, prov, _ in existing if prov not in AUTO_PROVENANCE}
     current: _Current = {sid: (gid, label, prov, art) for gid, sid, label, prov, art in existing if prov in AUTO_PROVENANCE}

@@ -58,6 +58,7 @@ from annotator.domain.dataset.import_annotations.store import (
     flush,
 )
 from annotator.domain.dataset.ingest import IngestError
+from annotator.domain.gold import incremental as gold
 from annotator.domain.projects import bump_revision
 
 __all__ = ["MATCH_BY", "ON_DUPLICATE", "ImportResult", "OnDuplicate", "import_records"]
@@ -89,6 +90,7 @@ def import_records(
     schema = project.label_schema
     seen: dict[str, int] = {}
     pending: list[Pending] = []
+    touched: list[int] = []  # article ids, for their automatic gold at the end (ints: memory stays small)
     for line, obj in records:
         try:
             record = parse_record(obj, schema)
@@ -108,9 +110,12 @@ def import_records(
             raise IngestError(file, line, f"{at}, {exc}" if isinstance(at, str) and at else str(exc)) from None
         if len(pending) >= FLUSH_EVERY:
             flush(session, project, pending, actor_id)
+            touched += [p.article_id for p in pending if p.article_id is not None]
             pending = []
     if not seen and not result.ambiguous:
         raise IngestError(file, None, "no articles in file")
     flush(session, project, pending, actor_id)
+    touched += [p.article_id for p in pending if p.article_id is not None]
+    gold.articles_changed(session, project.id, touched)  # a batch of articles at a time
     bump_revision(session, project.id)
     return result
