@@ -166,13 +166,18 @@ def _article_batches(session: Session, head: ProjectHead, batch_articles: int) -
     return [(batch[0], batch[-1]) for batch in chunks(ids, batch_articles)]
 
 
-def refresh_articles(session: Session, head: ProjectHead, articles: ArticleRange, result: RefreshResult) -> None:
-    """refresh_auto_gold for the project's articles in `articles` (a range or a list of ids); adds its counts to `result`."""
+def refresh_articles(
+    session: Session, head: ProjectHead, articles: ArticleRange, result: RefreshResult, changes: list[dict[str, Any]] | None = None
+) -> None:
+    """refresh_auto_gold for the project's articles in `articles` (a range or a list of ids); adds its counts to `result`
+    and, when `changes` is a list, each change's audit entry to it (gold rebuild lists them)."""
     labels = load_labels(session, head, with_seconds=False, articles=articles)
     audit: list[dict[str, Any]] = []
     human_sentences = _refresh_auto_labels(session, head, articles, labels, audit, result)
     refresh_auto_spans(session, head, articles, labels, human_sentences, audit, result)
     audit_many(session, audit)
+    if changes is not None:
+        changes.extend(audit)
 
 
 # ----------------------------------------------------------------- sentence labels
