@@ -45,6 +45,7 @@ from typing import Any, Iterable
 
 from sqlalchemy.orm import Session
 
+from annotator.db import statistics
 from annotator.db.models import Project
 from annotator.domain.dataset.import_annotations.match import MATCH_BY, Ambiguous, TextMatcher
 from annotator.domain.dataset.import_annotations.parse import Bad, parse_record
@@ -64,6 +65,8 @@ from annotator.domain.projects import bump_revision
 __all__ = ["MATCH_BY", "ON_DUPLICATE", "ImportResult", "OnDuplicate", "import_records"]
 
 FLUSH_EVERY = 200  # articles whose rows go to the database in one set of bulk inserts
+# What an annotation import fills (articles and sentences too, for new articles), analysed after a bulk one.
+ANALYZED = ("articles", "sentences", "annotations", "spans", "relations", "gold_labels", "gold_spans", "gold_relations")
 
 
 def import_records(
@@ -117,5 +120,7 @@ def import_records(
     flush(session, project, pending, actor_id)
     touched += [p.article_id for p in pending if p.article_id is not None]
     gold.articles_changed(session, project.id, touched)  # a batch of articles at a time
+    if len(touched) >= statistics.BULK_ROWS:  # the reads that follow a bulk load need its statistics (db/statistics.py)
+        statistics.analyze(session, ANALYZED)
     bump_revision(session, project.id)
     return result
