@@ -204,9 +204,10 @@ def test_incremental_gold_equals_a_rebuild_after_random_writes(app):
     @given(start=_start, more=st.lists(_op, max_size=12))
     def check(start, more):
         labels, marks = start
-        ops = [("label", who, n, labels[k * 4 + n]) for k, who in enumerate(ANNOTATORS) for n in range(4) if labels[k * 4 + n]]
-        ops += [("span", who, n, None) for k, who in enumerate(ANNOTATORS) for n in range(3) if marks[k * 3 + n]]
-        ops += [("link", who, None, None) for who in ANNOTATORS if any(marks)] + more
+        # spans first: the labels after them change who must agree on each span (a label save recomputes the article)
+        ops = [("span", who, n, None) for k, who in enumerate(ANNOTATORS) for n in range(3) if marks[k * 3 + n]]
+        ops += [("link", who, None, None) for who in ANNOTATORS if any(marks)]
+        ops += [("label", who, n, labels[k * 4 + n]) for k, who in enumerate(ANNOTATORS) for n in range(4) if labels[k * 4 + n]] + more
         with app.app_context():
             session = db.session
             begin_write(session)  # a project per example: the rebuild below sees this example's writes only

@@ -61,14 +61,15 @@ def _mark_progress(session: Session, access: Access, user_id: int, labels_change
 
 
 def changed(
-    session: Session, access: Access, user_id: int, labels_changed: bool = False, gold_of: Literal["label", "article"] | None = None
+    session: Session, access: Access, user_id: int, labels_changed: bool = False, gold_of: Literal["label", "rater", "article"] | None = None
 ) -> None:
-    """After a write: the assignment's progress, the automatic gold of what changed (`gold_of` the access's sentence
-    label or its article; None: nothing gold depends on), then the project revision bump (caches keyed by the old one go stale)."""
+    """After a write: the assignment's progress, the automatic gold of what changed (`gold_of`: "label", a label's value
+    on the access's sentence; "rater", a label created or removed there; "article", a span or link of the article;
+    None: nothing gold depends on), then the project revision bump (caches keyed by the old one go stale)."""
     _mark_progress(session, access, user_id, labels_changed)
-    if gold_of == "label":
+    if gold_of in ("label", "rater"):
         assert access.sentence_id is not None
-        gold.label_changed(session, access.project_id, access.article_id, access.sentence_id)
+        gold.label_changed(session, access.project_id, access.article_id, access.sentence_id, raters_changed=gold_of == "rater")
     elif gold_of == "article":
         gold.article_changed(session, access.project_id, access.article_id)
     run(session, BUMP_REVISION, {"project_id": access.project_id})  # last: the project row is the most contended lock

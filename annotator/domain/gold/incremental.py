@@ -1,9 +1,10 @@
 """Automatic gold kept current as annotations change, in the writer's transaction: only what the write touched.
 
 - a sentence label set, changed or removed (label_changed): that sentence's
-  gold label, from its own labels (three reads by sentence id); when its
-  article has annotator spans, the article's automatic spans and links too,
-  since who labelled a sentence decides who must agree on a span over it;
+  gold label, from its own labels (two reads by sentence id); when a label
+  was created or removed under an annotator span, the article's automatic
+  spans and links too, since who labelled a sentence decides who must agree
+  on a span over it;
 - a span or a relation (article_changed), a segmentation correction, an
   import of annotations (articles_changed): the automatic gold of those
   articles, `batch_articles` at a time (memory of one batch).
@@ -17,27 +18,48 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Span
+from annotator.db.models import Sentence, Span
 from annotator.domain.agreement.loaders import project_head
 from annotator.domain.gold.refresh import REFRESH_BATCH_ARTICLES, RefreshResult, refresh_articles, refresh_sentence_label
 from annotator.domain.gold.writes import chunks, lock_articles
 
 
-def label_changed(session: Session, project_id: int, article_id: int, sentence_id: int) -> RefreshResult:
-    """A label of this sentence changed: its automatic gold (and its article's spans when it has any) made current."""
+def label_changed(session: Session, project_id: int, article_id: int, sentence_id: int, raters_changed: bool = True) -> RefreshResult:
+    """A label of this sentence changed: its automatic gold made current, and its article's spans when they can change.
+
+    Automatic spans depend on WHO labelled the sentences they overlap, not on
+    the labels: a label changed to another value (`raters_changed` False) or a
+    sentence no annotator span overlaps leaves them as they are, and only the
+    sentence's label is recomputed (two small reads by sentence id). A label
+    created or removed under a span recomputes the article.
+    """
     lock_articles(session, [article_id])
     head = project_head(session, project_id)
     result = RefreshResult(revision=head.revision)
-    if session.scalar(select(Span.id).where(Span.article_id == article_id).limit(1)) is None:
-        # No annotator span in the article: no automatic span or link can be wanted, and none is
-        # stored (the write that removed the last span recomputed the article): the label is all.
-        refresh_sentence_label(session, head, article_id, sentence_id, result)
-    else:
+    if raters_changed and _spans_over(session, article_id, sentence_id):
         refresh_articles(session, head, [article_id], result)
+    else:
+        refresh_sentence_label(session, head, article_id, sentence_id, result)
     return result
+
+
+# Prebuilt (it runs inside label saves): an annotator span of the article over the sentence.
+_SPAN_OVER = (
+    select(Span.__table__.c.id)
+    .join(Sentence.__table__, Sentence.__table__.c.id == bindparam("sentence_id"))
+    .where(Span.__table__.c.article_id == bindparam("article_id"), Span.__table__.c.start < Sentence.__table__.c.end,
+           Span.__table__.c.end > Sentence.__table__.c.start)
+    .limit(1)
+)
+
+
+def _spans_over(session: Session, article_id: int, sentence_id: int) -> bool:
+    """Whether an annotator span of the article overlaps the sentence (automatic gold spans exist only where those do:
+    the write that removed the last one recomputed the article)."""
+    return session.connection().execute(_SPAN_OVER, {"article_id": article_id, "sentence_id": sentence_id}).first() is not None
 
 
 def article_changed(session: Session, project_id: int, article_id: int) -> RefreshResult:

@@ -34,7 +34,7 @@ import numpy as np
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Annotation, Article, CacheEntry, GoldLabel, Sentence
+from annotator.db.models import Annotation, Article, AuditEntry, CacheEntry, GoldLabel, Sentence
 from annotator.db.transactions import transaction
 from annotator.domain.agreement.loaders import ArticleRange, ProjectHead, ProjectLabels, article_clause, load_labels, project_head
 from annotator.domain.gold.auto_spans import refresh_auto_spans
@@ -130,34 +130,61 @@ def ensure_auto_gold(session: Session, project_id: int, batch_articles: int = RE
     return result
 
 
+# The one-sentence path runs inside every label save: prebuilt Core statements on the session's connection
+# (building and ORM-executing them per save cost several times the database work, as annotations/statements.py says).
+_gold_labels, _annotations = GoldLabel.__table__, Annotation.__table__
+_GOLD_OF_SENTENCE = select(_gold_labels.c.id, _gold_labels.c.label, _gold_labels.c.provenance).where(
+    _gold_labels.c.sentence_id == bindparam("sentence_id"))
+_LABELS_OF_SENTENCE = select(_annotations.c.label).where(_annotations.c.sentence_id == bindparam("sentence_id"))
+_DELETE_AUTO = delete(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _gold_labels.c.provenance.in_(AUTO_PROVENANCE))
+_UPDATE_AUTO = update(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _gold_labels.c.provenance.in_(AUTO_PROVENANCE)).values(
+    label=bindparam("new_label"), provenance=bindparam("new_prov"), reviewer_id=None, reason=None, updated_at=bindparam("at"))
+_INSERT = insert(_gold_labels)
+_AUDIT = insert(AuditEntry.__table__)
+
+
 def refresh_sentence_label(session: Session, head: ProjectHead, article_id: int, sentence_id: int, result: RefreshResult) -> None:
     """The automatic gold label of one sentence made what the rule gives (its spans are refresh_articles' business).
 
-    Three small reads by sentence id: the sentence's labels, its gold label;
-    the rule (annotator.stats.gold) on that one row, exactly as the batch
-    refresh applies it: schema labels first, unknown labels after them.
+    Two small reads by sentence id (its gold label, its labels), the rule
+    (annotator.stats.gold) on that one row exactly as the batch refresh
+    applies it (schema labels first, unknown labels after them), and at most
+    one write and its audit entry.
     """
-    existing = session.execute(
-        select(GoldLabel.id, GoldLabel.label, GoldLabel.provenance).where(GoldLabel.sentence_id == sentence_id)
-    ).first()
+    conn = session.connection()
+    existing = conn.execute(_GOLD_OF_SENTENCE, {"sentence_id": sentence_id}).first()
     if existing is not None and existing.provenance not in AUTO_PROVENANCE:
         return  # human gold: the reviewer decided
-    given = list(session.scalars(select(Annotation.label).where(Annotation.sentence_id == sentence_id)))
+    given = list(conn.execute(_LABELS_OF_SENTENCE, {"sentence_id": sentence_id}).scalars())
+    wanted = _one_sentence_rule(head, given)
+    before = None if existing is None else (existing.label, existing.provenance)
+    if wanted == before:
+        return
+    at = now()
+    if wanted is None:
+        conn.execute(_DELETE_AUTO, {"gid": existing.id})
+        action, result.labels_deleted = "delete", result.labels_deleted + 1
+    elif before is None:
+        conn.execute(_INSERT, {"sentence_id": sentence_id, "label": wanted[0], "provenance": wanted[1], "reviewer_id": None, "reason": None,
+                               "updated_at": at})
+        action, result.labels_created = "create", result.labels_created + 1
+    else:
+        conn.execute(_UPDATE_AUTO, {"gid": existing.id, "new_label": wanted[0], "new_prov": wanted[1], "at": at})
+        action, result.labels_updated = "update", result.labels_updated + 1
+    entry = _label_entry(head.id, sentence_id, article_id, action, before and _label_doc(sentence_id, *before),
+                         wanted and _label_doc(sentence_id, *wanted))
+    conn.execute(_AUDIT, {"at": at, **entry})
+
+
+def _one_sentence_rule(head: ProjectHead, given: list[str]) -> tuple[str, str] | None:
+    """(label, provenance) the rule gives one sentence with these labels, or None."""
     categories = head.categories
     categories = categories + sorted({label for label in given if label not in categories})
     codes = np.array([[categories.index(label) for label in given]], dtype=np.int64).reshape(1, len(given))
     gold, provenance = auto_gold_labels(codes, head.majority_threshold, head.min_raters)
-    names = {v: k for k, v in PROVENANCE_CODES.items()}
-    wanted: _Wanted = {}
-    if gold[0] >= 0:
-        wanted[sentence_id] = (categories[int(gold[0])], names[int(provenance[0])], article_id)
-    current: _Current = {} if existing is None else {sentence_id: (existing.id, existing.label, existing.provenance, article_id)}
-    audit: list[dict[str, Any]] = []
-    at = now()
-    result.labels_deleted += _delete_stale_labels(session, head.id, current, wanted, audit)
-    result.labels_updated += _update_changed_labels(session, head.id, current, wanted, at, audit)
-    result.labels_created += _insert_new_labels(session, head.id, current, wanted, at, audit)
-    audit_many(session, audit)
+    if gold[0] < 0:
+        return None
+    return categories[int(gold[0])], {v: k for k, v in PROVENANCE_CODES.items()}[int(provenance[0])]
 
 
 def _article_batches(session: Session, head: ProjectHead, batch_articles: int) -> list[ArticleRange]:
