@@ -7,8 +7,9 @@ import re
 import pytest
 from sqlalchemy import select
 
+import annotator.domain.annotations as annotations
 from annotator.db import db
-from annotator.db.models import AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project
+from annotator.db.models import Assignment, AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project
 from annotator.domain import agreement
 from annotator.web import review
 
@@ -335,12 +336,19 @@ def test_adjudication_needs_the_csrf_token(app, browser, project):
         assert db.session.scalars(select(GoldLabel).where(GoldLabel.provenance == "adjudicated")).all() == []
 
 
-def test_queue_refreshes_automatic_gold(app, browser, project):
+def test_queue_writes_no_gold_the_label_writes_do(app, browser, project):
+    """Issue 16: the queue used to refresh automatic gold on GET; now each label write keeps its sentence's gold current.
+    (The fixture's labels went into the database behind the write path's back, so they have no gold until a write.)"""
     login(browser, "rita")
-    browser.get(f"/review/{project.project_id}/queue")
+    assert browser.get(f"/review/{project.project_id}/queue").status_code == 200
     with app.app_context():
+        assert db.session.execute(select(GoldLabel.sentence_id)).all() == []
+        db.session.add(Assignment(article_id=project.articles[0], user_id=project.users["ben"]))
+        db.session.commit()
+        annotations.write(db.session, lambda: annotations.put_label(db.session, project.users["ben"], project.articles[0], 0, "CFS"))
         rows = db.session.execute(select(GoldLabel.sentence_id, GoldLabel.label, GoldLabel.provenance)).all()
-    assert sorted(rows) == sorted([(project.sentences[2], "NFS", "unanimous"), (project.sentences[3], "CFS", "unanimous")])
+    # ann and ben now agree on sentence 1: its gold came with the write (another value of a label: that sentence alone)
+    assert rows == [(project.sentences[0], "CFS", "unanimous")]
 
 
 def test_big_queue_is_paginated_by_default(app, browser):

@@ -4,7 +4,7 @@ Bad input exits non-zero with a one-line reason (click's "Error: ...");
 long work prints progress on stderr. This module holds the group, the console
 entry point, the database-error translation and the registration; each family
 of commands has its own module (database, accounts, projects, articles,
-assign, demo, dataset, agreement, suggest).
+assign, demo, dataset, agreement, gold, suggest).
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from annotator.cli.assign import ASSIGN_COMMANDS
 from annotator.cli.database import DATABASE_COMMANDS
 from annotator.cli.dataset import DATASET_COMMANDS
 from annotator.cli.demo import DEMO_COMMANDS
+from annotator.cli.gold import GOLD_COMMANDS
 from annotator.cli.projects import PROJECT_COMMANDS
 from annotator.cli.suggest import SUGGEST_COMMANDS
 from annotator.db.transactions import DISK_FULL_MESSAGE, disk_full, log_disk_full
@@ -79,6 +80,7 @@ def main(args: list[str] | None = None) -> None:
 COMMANDS = (
     *DATASET_COMMANDS,
     *AGREEMENT_COMMANDS,
+    *GOLD_COMMANDS,
     *SUGGEST_COMMANDS,
     *DATABASE_COMMANDS,
     *ACCOUNT_COMMANDS,

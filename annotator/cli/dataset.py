@@ -28,7 +28,7 @@ from annotator.cli.export_outputs import open_outputs
 from annotator.db import db
 from annotator.db.models import Project
 from annotator.db.transactions import transaction
-from annotator.domain import gold, projects
+from annotator.domain import projects
 from annotator.domain.dataset import export, foreign, import_annotations, import_suggestions
 from annotator.domain.dataset.export import formats
 
@@ -79,7 +79,6 @@ def export_command(ctx: click.Context, project: str | None, unit: str, output: s
     if fmt != formats.DEFAULT_FORMAT:
         export_in_format(p, fmt, filters, output, offsets, users_out)
         return
-    gold.ensure_auto_gold(db.session, p.id)  # unanimous / majority gold up to the current labels
 
     total = export.count_articles(db.session, p.id)
     if jobs is None:

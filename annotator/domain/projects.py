@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, GuidelineVersion, Project, ProjectMember, Sentence, User, utcnow
 from annotator.domain import labelschema
+from annotator.domain.gold.refresh import refresh_auto_gold
 
 MAX_ID = 2**31  # ids are 32-bit integers on PostgreSQL: a larger number names no project
 MAX_ANNOTATORS_PER_ARTICLE = 50  # the admin form and the CLI allow no more
@@ -146,6 +147,7 @@ def update_project(
         if other is not None and other.id != project.id:
             raise ProjectError(f"project {name!r} already exists")
         project.name = name
+    rule = (project.annotators_per_article, project.majority_threshold)
     if annotators_per_article is not None:
         _check_annotators_per_article(annotators_per_article)
         project.annotators_per_article = annotators_per_article
@@ -165,6 +167,10 @@ def update_project(
                 )
         project.label_schema = checked
     session.flush()
+    if (project.annotators_per_article, project.majority_threshold) != rule:
+        # the automatic-gold rule changed: every article's gold, a batch of articles at a time (memory of one batch),
+        # in the caller's transaction, so the new setting and its gold are stored together
+        refresh_auto_gold(session, project.id)
 
 
 # ---------------------------------------------------------------- members

@@ -39,6 +39,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, Assignment, AuditEntry, GoldLabel, Sentence, User, utcnow
+from annotator.domain.gold import incremental as auto_gold
 from annotator.domain.projects import bump_revision
 
 ENTITY = "segmentation"
@@ -265,6 +266,8 @@ def _finish(
     user_id: int | None,
 ) -> Correction:
     renumber(session, article.id)
+    # the sentences moved: their automatic gold and the spans' raters with them (before `after`, which undo compares)
+    auto_gold.article_changed(session, article.project_id, article.id)
     now = {s["id"]: s for s in _sentences(session, article.id)}
     after = {
         **_state(session, [now[i] for i in result_ids]),
@@ -320,6 +323,7 @@ def undo(session: Session, entry_id: int, user_id: int | None) -> Correction:
         values = {**row, "sentence_id": sentence_ids[row["sentence_id"]], "updated_at": _when(row["updated_at"])}
         _insert_keeping_id(session, GoldLabel, values.pop("id"), values)
     renumber(session, article.id)
+    auto_gold.article_changed(session, article.project_id, article.id)
     now = {s["id"]: s for s in _sentences(session, article.id)}
     restored = _state(session, [now[sentence_ids[s["id"]]] for s in before["sentences"]])
     new_id = _audit(session, article, user_id, str(entry_id), "undo", {**state, "undoes": entry_id}, {**restored, "undoes": entry_id})

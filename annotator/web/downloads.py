@@ -7,7 +7,6 @@ from flask import Blueprint, Response, request, stream_with_context
 
 from annotator.db import db
 from annotator.db.models import Project
-from annotator.domain import gold
 from annotator.domain.dataset import export
 from annotator.web.errors import json_error
 from annotator.web.security import may_open_project, not_your_project, roles_required
@@ -48,7 +47,6 @@ def export_jsonl(project_id: int):
         )
     except export.ExportError as exc:
         return json_error(400, str(exc))
-    gold.ensure_auto_gold(db.session, project.id)  # unanimous / majority gold up to the current labels
     records = export.iter_records(db.session, project_id, unit, filters)
     dumps = export.dumpb
 

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, request, stream_with_context
 
 from annotator.db import db
 from annotator.db.models import Project
-from annotator.domain import accounts, agreement, assignment, catalog, gold, projects
+from annotator.domain import accounts, agreement, assignment, catalog, projects
 from annotator.domain.annotations import AnnotationError
 from annotator.domain.dataset import export
 from annotator.domain.dataset.articles import ON_DUPLICATE
@@ -151,7 +151,6 @@ def export_jsonl(project_id: int):
         response = Response(status=304)
         response.set_etag(etag)
         return response
-    gold.ensure_auto_gold(db.session, project.id)  # unanimous / majority gold up to the current labels (as the web download)
     records = export.iter_records(db.session, project.id, unit, filters)
     if split is not None:
         records = export.records_of_split(records, unit, *split)
@@ -177,4 +176,4 @@ def project_agreement(project_id: int):
     by = request.args.get("by", "")
     if by not in ("", "label", "annotator", "article"):
         raise AnnotationError(400, f"by must be label, annotator or article (got {by[:40]!r})")
-    return agreement.document(db.session, project.id, by_article=by == "article")
+    return agreement.document(db.session, project.id, by_article=by == "article", store=False)  # a GET never writes

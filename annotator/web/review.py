@@ -145,8 +145,8 @@ def index():
 @roles_required(*REVIEW_ROLES)
 def agreement(project_id: int):
     head = _head(project_id)
-    summary = project_agreement.summary(db.session, head.id)
-    origins = project_agreement.suggestions(db.session, head.id)
+    summary = project_agreement.summary(db.session, head.id, store=False)  # a GET never writes: a miss is computed, not stored
+    origins = project_agreement.suggestions(db.session, head.id, store=False)
     colours = {s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])}
     r = summary.get("fleiss_n_raters") or "N"
     return render_template(
@@ -169,9 +169,8 @@ def agreement(project_id: int):
 @roles_required(*REVIEW_ROLES)
 def queue(project_id: int):
     head = _head(project_id)
-    gold.ensure_auto_gold(db.session, head.id)
     filters = _filters()
-    all_rows = project_agreement.disagreements(db.session, head.id)
+    all_rows = project_agreement.disagreements(db.session, head.id, store=False)
     rows = _apply(all_rows, filters)
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
     page = page_arg(pages)
@@ -213,7 +212,6 @@ def _next_open(project_id: int, filters: dict[str, Any], current: int) -> int | 
 @roles_required(*REVIEW_ROLES)
 def sentence(project_id: int, sentence_id: int):
     head = _head(project_id)
-    gold.ensure_auto_gold(db.session, head.id)
     try:
         ctx = gold.adjudication_context(db.session, head.id, sentence_id)
     except gold.GoldError as exc:

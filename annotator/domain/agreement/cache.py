@@ -11,6 +11,10 @@ annotators per article, the format of the output); an article import (no
 annotations, but more sentences to count) deletes the project's entries in
 its own transaction (articles.record_import).
 
+Only writers store: a page (a GET) passes store=False and computes what is
+not cached without storing it (GET requests never write); the command line
+(`annotator agreement`) and other callers fill the cache.
+
 The revision is read BEFORE the data: the data are then at least as new as
 the key they are stored under, so a reader of that revision never gets older
 figures than its own (a write racing the computation only leaves an entry
@@ -39,7 +43,9 @@ def cache_key(head: ProjectHead, kind: str, stamp: str = "") -> str:
     return f"{key}:{hashlib.sha256(stamp.encode()).hexdigest()[:16]}" if stamp else key
 
 
-def cached(session: Session, head: ProjectHead, kind: str, compute: Callable[[], Any], use_cache: bool = True, stamp: str = "") -> Any:
+def cached(
+    session: Session, head: ProjectHead, kind: str, compute: Callable[[], Any], use_cache: bool = True, stamp: str = "", store: bool = True
+) -> Any:
     """The cached value of (project, revision, kind), computing and storing it on a miss.
 
     Storing is its own short write transaction (begin_write ends whatever the
@@ -48,6 +54,7 @@ def cached(session: Session, head: ProjectHead, kind: str, compute: Callable[[],
     older revisions of the same kind are deleted on the way. The cache is only
     a shortcut: when the database is too busy to store the entry, the figures
     are returned all the same. `stamp` keys what else the value depends on (see origin_figures.suggestion_stamp).
+    `store=False` (a page's read): an entry there is used, a miss is computed and not stored.
     """
     key = cache_key(head, kind, stamp)
     if use_cache:
@@ -55,7 +62,7 @@ def cached(session: Session, head: ProjectHead, kind: str, compute: Callable[[],
         if value is not None:
             return value
     value = compute()
-    if not use_cache:
+    if not use_cache or not store:
         return value
     try:
         with transaction(session, queue=True):  # in turn with the annotators' saves (SQLite), not polling past them
@@ -85,13 +92,13 @@ def _insert_ignoring_conflict(session: Session, values: dict[str, Any]) -> None:
     session.execute(dialect_insert(CacheEntry).values(**values).on_conflict_do_nothing())
 
 
-def summary(session: Session, project_id: int, use_cache: bool = True) -> dict[str, Any]:
+def summary(session: Session, project_id: int, use_cache: bool = True, store: bool = True) -> dict[str, Any]:
     """Everything the agreement page shows (figures.compute_summary) for the project's current revision."""
     head = project_head(session, project_id)
-    return cached(session, head, "summary", lambda: compute_summary(session, head), use_cache)
+    return cached(session, head, "summary", lambda: compute_summary(session, head), use_cache, store=store)
 
 
-def suggestions(session: Session, project_id: int, use_cache: bool = True) -> dict[str, Any] | None:
+def suggestions(session: Session, project_id: int, use_cache: bool = True, store: bool = True) -> dict[str, Any] | None:
     """Per annotator: work from suggestions, decisions, agreement on suggested and manual work apart
     (origin_figures); None when the project has no suggestions at all.
 
@@ -106,17 +113,18 @@ def suggestions(session: Session, project_id: int, use_cache: bool = True) -> di
         figures = compute_origin_figures(session, head)
         return {"shown": False} if figures is None else {"shown": True, "computed_at": now_iso(), **figures}
 
-    value = cached(session, head, "suggestions", compute, use_cache, stamp)
+    value = cached(session, head, "suggestions", compute, use_cache, stamp, store)
     return {k: v for k, v in value.items() if k != "shown"} if value.get("shown") else None
 
 
-def articles(session: Session, project_id: int, use_cache: bool = True) -> list[dict[str, Any]]:
+def articles(session: Session, project_id: int, use_cache: bool = True, store: bool = True) -> list[dict[str, Any]]:
     """Per-article figures (figures.article_figures) for the project's current revision."""
     head = project_head(session, project_id)
-    return cached(session, head, "articles", lambda: article_figures(session, head, load_labels(session, head, with_seconds=False)), use_cache)
+    return cached(session, head, "articles", lambda: article_figures(session, head, load_labels(session, head, with_seconds=False)), use_cache,
+                  store=store)
 
 
-def disagreements(session: Session, project_id: int, use_cache: bool = True) -> list[dict[str, Any]]:
+def disagreements(session: Session, project_id: int, use_cache: bool = True, store: bool = True) -> list[dict[str, Any]]:
     """Every disputed sentence of the project, least agreement first (see queue.disagreement_rows)."""
     head = project_head(session, project_id)
 
@@ -124,16 +132,16 @@ def disagreements(session: Session, project_id: int, use_cache: bool = True) -> 
         labels = load_labels(session, head, with_seconds=False)
         return disagreement_rows(session, head, labels, load_spans(session, head))
 
-    return cached(session, head, "queue", compute, use_cache)
+    return cached(session, head, "queue", compute, use_cache, store=store)
 
 
-def document(session: Session, project_id: int, by_article: bool = False) -> dict[str, Any]:
-    """What `annotator agreement --json` prints (and GET /api/projects/{id}/agreement answers): the summary,
-    with `articles` when asked and `suggestions` when the project has any."""
-    doc = dict(summary(session, project_id))
+def document(session: Session, project_id: int, by_article: bool = False, store: bool = True) -> dict[str, Any]:
+    """What `annotator agreement --json` prints (and GET /api/projects/{id}/agreement answers, with store=False): the
+    summary, with `articles` when asked and `suggestions` when the project has any."""
+    doc = dict(summary(session, project_id, store=store))
     if by_article:
-        doc["articles"] = articles(session, project_id)
-    origins = suggestions(session, project_id)
+        doc["articles"] = articles(session, project_id, store=store)
+    origins = suggestions(session, project_id, store=store)
     if origins is not None:
         doc["suggestions"] = origins
     return doc

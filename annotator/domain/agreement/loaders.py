@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, String, case, cast, func, literal, select
+from sqlalchemy import BigInteger, String, bindparam, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, Project, Relation, Sentence, Span, User, visible_articles
@@ -80,25 +80,35 @@ class ProjectHead:
 _HEAD_COLUMNS = (Project.id, Project.name, Project.revision, Project.label_schema, Project.majority_threshold, Project.annotators_per_article)
 
 
+_HEAD = select(*(c.expression for c in _HEAD_COLUMNS)).where(Project.__table__.c.id == bindparam("project_id"))  # Core, prebuilt:
+# the head is read inside every label save (incremental gold)
+
+
 def project_head(session: Session, project_id: int) -> ProjectHead:
     if not isinstance(project_id, int) or not 0 < project_id < _INT32:
         raise ProjectNotFound(f"no project {project_id!r}")
-    row = session.execute(select(*_HEAD_COLUMNS).where(Project.id == project_id)).first()
+    row = session.connection().execute(_HEAD, {"project_id": project_id}).first()
     if row is None:
         raise ProjectNotFound(f"no project {project_id}")
     return ProjectHead(*row)
 
 
-# An inclusive range of article ids (first, last): the loaders below read the
-# whole project, or only its articles in that range when one is given.
-ArticleRange = tuple[int, int]
+# An inclusive range of article ids (first, last), or a list of article ids (the
+# articles a write touched: incremental gold): the loaders below read the whole
+# project, or only its articles in that range or list when one is given.
+ArticleRange = tuple[int, int] | list[int]
+
+
+def article_clause(articles: ArticleRange) -> Any:
+    """Article.id in the range (a tuple) or among the ids (a list)."""
+    return Article.id.in_(articles) if isinstance(articles, list) else Article.id.between(*articles)
 
 
 def in_scope(head: ProjectHead, articles: ArticleRange | None) -> list[Any]:
-    """WHERE clauses (on Article) for the project's articles, or those of them with ids in `articles`."""
+    """WHERE clauses (on Article) for the project's articles, or those of them in `articles`."""
     clauses = [Article.project_id == head.id, visible_articles()]  # Core statements: the ORM's filter of staged imports does not apply
     if articles is not None:
-        clauses.append(Article.id.between(*articles))
+        clauses.append(article_clause(articles))
     return clauses
 
 

@@ -109,7 +109,7 @@ def _create_label(session: Session, access: Access, user_id: int, sentence_index
         return None
     after = label_dict(sentence_index, label, seconds, access.guidelines_version, 1, now, False)
     audit(session, user_id, access.project_id, access.article_id, "label", str(access.sentence_id), "create", None, after)
-    changed(session, access, user_id, labels_changed=True)
+    changed(session, access, user_id, labels_changed=True, gold_of="rater")
     return after
 
 
@@ -126,7 +126,7 @@ def _update_label(session: Session, access: Access, user_id: int, sentence_index
     )
     after = label_dict(sentence_index, label, total, access.guidelines_version, current.version + 1, now, False)
     audit(session, user_id, access.project_id, access.article_id, "label", str(access.sentence_id), "update", before, after)
-    changed(session, access, user_id)
+    changed(session, access, user_id, gold_of="label" if label != current.label else None)  # more seconds alone: gold stays
     return after
 
 
@@ -139,4 +139,4 @@ def delete_label(session: Session, user_id: int, article_id: int, sentence_index
         raise AnnotationError(404, f"sentence {sentence_index} has no label of yours")
     session.execute(delete(Annotation).where(Annotation.id == current.id))
     audit(session, user_id, access.project_id, article_id, "label", str(access.sentence_id), "delete", _label_of(current, sentence_index), None)
-    changed(session, access, user_id, labels_changed=True)
+    changed(session, access, user_id, labels_changed=True, gold_of="rater")

@@ -46,7 +46,7 @@ def create_relation(
         )
         if insert_ignoring_conflict(session, Relation, values) is not None:
             audit(session, user_id, access.project_id, article_id, "relation", uid, "create", None, wanted)
-            changed(session, access, user_id)
+            changed(session, access, user_id, gold_of="article")
             return wanted, True
         existing = _relation_where(session, Relation.article_id == article_id, Relation.uid == uid)
         if existing is not None:
@@ -83,4 +83,4 @@ def delete_relation(session: Session, user_id: int, article_id: int, uid: Any) -
         raise AnnotationError(404, f"no relation {show(uid)} of yours in this article")
     session.execute(delete(Relation).where(Relation.article_id == article_id, Relation.uid == uid, Relation.user_id == user_id))
     audit(session, user_id, access.project_id, article_id, "relation", uid, "delete", found[0], None)
-    changed(session, access, user_id)
+    changed(session, access, user_id, gold_of="article")

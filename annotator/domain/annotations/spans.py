@@ -51,7 +51,7 @@ def create_span(
         if inserted is not None:
             after = span_dict(uid, label, start, end, access.text)
             audit(session, user_id, access.project_id, article_id, "span", uid, "create", None, after)
-            changed(session, access, user_id)
+            changed(session, access, user_id, gold_of="article")
             return after, True
         existing = _span_row(session, article_id, uid)
         if existing is None:
@@ -123,7 +123,7 @@ def update_span(
         label=new_label, start=new_start, end=new_end, updated_at=utcnow(), origin="manual", suggester=None, suggester_version=None
     ))
     audit(session, user_id, access.project_id, article_id, "span", uid, "update", before, after)
-    changed(session, access, user_id)
+    changed(session, access, user_id, gold_of="article")
     return after
 
 
@@ -146,4 +146,4 @@ def delete_span(session: Session, user_id: int, article_id: int, uid: Any) -> No
         audit(session, user_id, access.project_id, article_id, "relation", rel_uid, "delete", relation_dict(rel_uid, rel_type, from_uid, to_uid), None)
     session.execute(delete(Span).where(Span.id == row.id))
     audit(session, user_id, access.project_id, article_id, "span", uid, "delete", span_dict(uid, row.label, row.start, row.end, access.text), None)
-    changed(session, access, user_id)
+    changed(session, access, user_id, gold_of="article")

@@ -1,7 +1,7 @@
-"""What every write leaves besides its own row: AuditEntry rows, the assignment's progress, the project's revision."""
+"""What every write leaves besides its own row: AuditEntry rows, the assignment's progress, the automatic gold, the project's revision."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from annotator.db.models import Annotation, Assignment, Sentence, utcnow
 from annotator.domain.annotations.access import Access
 from annotator.domain.annotations.statements import AUDIT_INSERT, BUMP_REVISION, START_ASSIGNMENT, run
+from annotator.domain.gold import incremental as gold
 
 
 def audit(
@@ -67,7 +68,16 @@ def _mark_progress(session: Session, access: Access, user_id: int, labels_change
         run(session, SET_ASSIGNMENT_STATUS, {"assignment_id": access.assignment_id, "new_status": wanted})
 
 
-def changed(session: Session, access: Access, user_id: int, labels_changed: bool = False) -> None:
-    """After a write: the assignment's progress, then the project revision bump (caches keyed by the old one go stale)."""
+def changed(
+    session: Session, access: Access, user_id: int, labels_changed: bool = False, gold_of: Literal["label", "rater", "article"] | None = None
+) -> None:
+    """After a write: the assignment's progress, the automatic gold of what changed (`gold_of`: "label", a label's value
+    on the access's sentence; "rater", a label created or removed there; "article", a span or link of the article;
+    None: nothing gold depends on), then the project revision bump (caches keyed by the old one go stale)."""
     _mark_progress(session, access, user_id, labels_changed)
+    if gold_of in ("label", "rater"):
+        assert access.sentence_id is not None
+        gold.label_changed(session, access.project_id, access.article_id, access.sentence_id, raters_changed=gold_of == "rater")
+    elif gold_of == "article":
+        gold.article_changed(session, access.project_id, access.article_id)
     run(session, BUMP_REVISION, {"project_id": access.project_id})  # last: the project row is the most contended lock

@@ -21,6 +21,7 @@ from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from annotator.db import statistics
 from annotator.db.models import Annotation, Article, CacheEntry, Project, Sentence, Span, StagedImport, utcnow
 from annotator.db.transactions import checkpoint, transaction
 from annotator.domain.dataset.ingest import ArticleRecord, IngestError, read_bytes
@@ -212,9 +213,13 @@ def import_records(
     finally:
         session.rollback()  # end the read: nothing below may keep a transaction open while it segments
     if len(new) <= chunk_articles and sum(len(r.text) for r in new) <= chunk_chars:
-        return _import_at_once(session, project, records, [*new, *(r for _, r in updates)], file, on_duplicate)
-    _import_staged(session, project.id, new, updates, file, (chunk_articles, chunk_chars), result)
-    result.created += [r.external_id for r in new]
+        result = _import_at_once(session, project, records, [*new, *(r for _, r in updates)], file, on_duplicate)
+    else:
+        _import_staged(session, project.id, new, updates, file, (chunk_articles, chunk_chars), result)
+        result.created += [r.external_id for r in new]
+    if len(new) + len(updates) >= statistics.BULK_ROWS and statistics.analyzes(session):  # the reads that follow a bulk load need its statistics
+        with transaction(session, queue=True):
+            statistics.analyze(session, ("articles", "sentences"))
     return result
 
 

@@ -11,7 +11,9 @@ Provenance (GoldLabel / GoldSpan / GoldRelation.provenance):
 ``adjudicated`` and ``imported`` are human gold: automatic gold never
 overwrites, removes or duplicates them.
 
-- refresh.py (with auto_spans.py): automatic gold kept current, lazily, per project revision;
+- incremental.py: automatic gold kept current by every annotation write, for what it touched;
+- refresh.py (with auto_spans.py): the recomputation itself (a sentence, articles, the project in batches);
+- rebuild.py: everything from scratch, compared with what is stored (`annotator gold rebuild`);
 - adjudication.py: a reviewer's gold for one sentence;
 - context.py: what the adjudication page shows;
 - keys.py: the span / link keys and typed spans the page sends, and GoldError;

@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 from annotator.db.models import Article, GoldLabel, GoldRelation, GoldSpan, Project, Sentence, User
 from annotator.domain import labelschema
 from annotator.domain.gold.keys import GoldError, LinkKey, SpanKey, check_sentence_id, link_key_str, span_key_str
-from annotator.domain.gold.writes import audit_many, lock_project, new_uid, now
-from annotator.domain.projects import bump_revision
+from annotator.domain.gold.writes import audit_many, bump_revision, lock_articles, lock_project, new_uid, now
 from annotator.stats.gold import AUTO_PROVENANCE
 
 MAX_REASON = 5000
@@ -72,6 +71,7 @@ def adjudicate(
     reason = _checked_label_and_reason(target, label, reason)
     wanted = _wanted(target, spans, relations)
     lock_project(session, target.project_id)
+    lock_articles(session, [target.article_id])  # an annotator's save recomputing this article's automatic gold waits
     writer = _Writer(session, reviewer_id, target)
     _store_label(writer, label, reason)
     article = _ArticleGold.read(session, target)

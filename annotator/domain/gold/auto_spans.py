@@ -23,6 +23,7 @@ from annotator.domain.agreement.loaders import (
     ProjectLabels,
     ProjectSpans,
     SentenceRows,
+    article_clause,
     load_sentences,
     load_spans,
     span_sentence_rows,
@@ -85,7 +86,7 @@ def refresh_auto_spans(
         if mask is not None and _popcount(mask) >= head.min_raters and not (mask & ~votes.markers.get(key, 0))
     }
     wanted_links = _wanted_links(data, votes, wanted_spans, head.min_raters)
-    in_project = select(Article.id).where(Article.project_id == head.id, Article.id.between(*articles))
+    in_project = select(Article.id).where(Article.project_id == head.id, article_clause(articles))
     existing = _Existing(
         session.execute(
             select(GoldSpan.id, GoldSpan.uid, GoldSpan.article_id, GoldSpan.label, GoldSpan.start, GoldSpan.end, GoldSpan.provenance)

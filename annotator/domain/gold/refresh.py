@@ -1,4 +1,4 @@
-"""Automatic gold kept current: recomputed lazily, per project revision, a batch of articles at a time.
+"""Automatic gold recomputed: a sentence, a list of articles, or the whole project a batch of articles at a time.
 
 Automatic gold, exactly:
 - a sentence label, when at least max(2, annotators_per_article) annotators
@@ -14,15 +14,15 @@ Only unanimous spans and relations become gold automatically, never majority.
 The label rule itself is pure (annotator.stats.gold); the spans and relations
 are auto_spans.py's.
 
-WHEN automatic gold is computed: lazily. `ensure_auto_gold(session, project)`
-recomputes it when the project's revision (bumped by every annotation write)
-has moved since the last run, and is a single indexed read otherwise. The
-disagreement queue, the adjudication page and anything that READS the gold
-tables (the export) call it first; the agreement figures do not need to, they
-apply the same rule to the same label matrix (agreement.figures.item_gold).
-A run of the refresh is keyed by (project, revision, settings) in
-cache_entries, so every worker and host sees the same state; it does not bump
-the revision itself (its result is a function of that revision's labels).
+WHEN automatic gold is computed: as the labels change. Every annotation write
+recomputes the automatic gold of the article it touched in its own
+transaction (incremental.py), so readers (the export, the review queue, the
+adjudication page) find it current and never write. The whole project is
+recomputed here, a batch of articles at a time, only when a setting of the
+rule changes (the majority, annotators per article: projects.update_project)
+and by `annotator gold rebuild`, which compares. `ensure_auto_gold` (the lazy
+catch-up per project revision, from before gold was kept current) stays for
+databases upgraded from that time.
 """
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ import numpy as np
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Article, CacheEntry, GoldLabel, Sentence
+from annotator.db.models import Annotation, Article, AuditEntry, CacheEntry, GoldLabel, Sentence
 from annotator.db.transactions import transaction
-from annotator.domain.agreement.loaders import ArticleRange, ProjectHead, ProjectLabels, load_labels, project_head
+from annotator.domain.agreement.loaders import ArticleRange, ProjectHead, ProjectLabels, article_clause, load_labels, project_head
 from annotator.domain.gold.auto_spans import refresh_auto_spans
 from annotator.domain.gold.writes import audit_many, chunks, lock_project, now
 from annotator.stats.gold import AUTO_PROVENANCE, PROVENANCE_CODES, auto_gold_labels
@@ -84,7 +84,7 @@ def refresh_auto_gold(session: Session, project_id: int, batch_articles: int = R
     head = project_head(session, project_id)
     result = RefreshResult(revision=head.revision)
     for articles in _article_batches(session, head, batch_articles):
-        _refresh_articles(session, head, articles, result)
+        refresh_articles(session, head, articles, result)
     session.flush()
     return result
 
@@ -120,7 +120,7 @@ def ensure_auto_gold(session: Session, project_id: int, batch_articles: int = RE
     for articles in batches:
         with transaction(session, queue=True):  # in line with the annotators' saves, which wait on the same queue
             lock_project(session, project_id)
-            _refresh_articles(session, head, articles, result)
+            refresh_articles(session, head, articles, result)
     with transaction(session, queue=True):
         lock_project(session, project_id)
         session.execute(delete(CacheEntry).where(CacheEntry.project_id == head.id, CacheEntry.key.like(f"autogold:{head.id}:%")))
@@ -130,19 +130,81 @@ def ensure_auto_gold(session: Session, project_id: int, batch_articles: int = RE
     return result
 
 
+# The one-sentence path runs inside every label save: prebuilt Core statements on the session's connection
+# (building and ORM-executing them per save cost several times the database work, as annotations/statements.py says).
+_gold_labels, _annotations = GoldLabel.__table__, Annotation.__table__
+_GOLD_OF_SENTENCE = select(_gold_labels.c.id, _gold_labels.c.label, _gold_labels.c.provenance).where(
+    _gold_labels.c.sentence_id == bindparam("sentence_id"))
+_LABELS_OF_SENTENCE = select(_annotations.c.label).where(_annotations.c.sentence_id == bindparam("sentence_id"))
+_DELETE_AUTO = delete(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _gold_labels.c.provenance.in_(AUTO_PROVENANCE))
+_UPDATE_AUTO = update(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _gold_labels.c.provenance.in_(AUTO_PROVENANCE)).values(
+    label=bindparam("new_label"), provenance=bindparam("new_prov"), reviewer_id=None, reason=None, updated_at=bindparam("at"))
+_INSERT = insert(_gold_labels)
+_AUDIT = insert(AuditEntry.__table__)
+
+
+def refresh_sentence_label(session: Session, head: ProjectHead, article_id: int, sentence_id: int, result: RefreshResult) -> None:
+    """The automatic gold label of one sentence made what the rule gives (its spans are refresh_articles' business).
+
+    Two small reads by sentence id (its gold label, its labels), the rule
+    (annotator.stats.gold) on that one row exactly as the batch refresh
+    applies it (schema labels first, unknown labels after them), and at most
+    one write and its audit entry.
+    """
+    conn = session.connection()
+    existing = conn.execute(_GOLD_OF_SENTENCE, {"sentence_id": sentence_id}).first()
+    if existing is not None and existing.provenance not in AUTO_PROVENANCE:
+        return  # human gold: the reviewer decided
+    given = list(conn.execute(_LABELS_OF_SENTENCE, {"sentence_id": sentence_id}).scalars())
+    wanted = _one_sentence_rule(head, given)
+    before = None if existing is None else (existing.label, existing.provenance)
+    if wanted == before:
+        return
+    at = now()
+    if wanted is None:
+        conn.execute(_DELETE_AUTO, {"gid": existing.id})
+        action, result.labels_deleted = "delete", result.labels_deleted + 1
+    elif before is None:
+        conn.execute(_INSERT, {"sentence_id": sentence_id, "label": wanted[0], "provenance": wanted[1], "reviewer_id": None, "reason": None,
+                               "updated_at": at})
+        action, result.labels_created = "create", result.labels_created + 1
+    else:
+        conn.execute(_UPDATE_AUTO, {"gid": existing.id, "new_label": wanted[0], "new_prov": wanted[1], "at": at})
+        action, result.labels_updated = "update", result.labels_updated + 1
+    entry = _label_entry(head.id, sentence_id, article_id, action, before and _label_doc(sentence_id, *before),
+                         wanted and _label_doc(sentence_id, *wanted))
+    conn.execute(_AUDIT, {"at": at, **entry})
+
+
+def _one_sentence_rule(head: ProjectHead, given: list[str]) -> tuple[str, str] | None:
+    """(label, provenance) the rule gives one sentence with these labels, or None."""
+    categories = head.categories
+    categories = categories + sorted({label for label in given if label not in categories})
+    codes = np.array([[categories.index(label) for label in given]], dtype=np.int64).reshape(1, len(given))
+    gold, provenance = auto_gold_labels(codes, head.majority_threshold, head.min_raters)
+    if gold[0] < 0:
+        return None
+    return categories[int(gold[0])], {v: k for k, v in PROVENANCE_CODES.items()}[int(provenance[0])]
+
+
 def _article_batches(session: Session, head: ProjectHead, batch_articles: int) -> list[ArticleRange]:
     """The project's article ids in ranges of `batch_articles` articles (other projects' ids may fall inside a range)."""
     ids = list(session.scalars(select(Article.id).where(Article.project_id == head.id).order_by(Article.id)))
     return [(batch[0], batch[-1]) for batch in chunks(ids, batch_articles)]
 
 
-def _refresh_articles(session: Session, head: ProjectHead, articles: ArticleRange, result: RefreshResult) -> None:
-    """refresh_auto_gold for the project's articles with ids in `articles`; adds its counts to `result`."""
+def refresh_articles(
+    session: Session, head: ProjectHead, articles: ArticleRange, result: RefreshResult, changes: list[dict[str, Any]] | None = None
+) -> None:
+    """refresh_auto_gold for the project's articles in `articles` (a range or a list of ids); adds its counts to `result`
+    and, when `changes` is a list, each change's audit entry to it (gold rebuild lists them)."""
     labels = load_labels(session, head, with_seconds=False, articles=articles)
     audit: list[dict[str, Any]] = []
     human_sentences = _refresh_auto_labels(session, head, articles, labels, audit, result)
     refresh_auto_spans(session, head, articles, labels, human_sentences, audit, result)
     audit_many(session, audit)
+    if changes is not None:
+        changes.extend(audit)
 
 
 # ----------------------------------------------------------------- sentence labels
@@ -158,7 +220,7 @@ def _refresh_auto_labels(
         select(GoldLabel.id, GoldLabel.sentence_id, GoldLabel.label, GoldLabel.provenance, Sentence.article_id)
         .join(Sentence, Sentence.id == GoldLabel.sentence_id)
         .join(Article, Article.id == Sentence.article_id)
-        .where(Article.project_id == head.id, Article.id.between(*articles))
+        .where(Article.project_id == head.id, article_clause(articles))
     ).all()
     human_sentences = {sid for _, sid, _, prov, _ in existing if prov not in AUTO_PROVENANCE}
     current: _Current = {sid: (gid, label, prov, art) for gid, sid, label, prov, art in existing if prov in AUTO_PROVENANCE}

@@ -5,13 +5,14 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from annotator.db.models import AuditEntry
+from annotator.db.models import AuditEntry, Project
 
 CHUNK = 5000  # ids per IN (...) / rows per executemany, well under every database's limit
 _GOLD_LOCK_NAMESPACE = 0x60D  # first key of the PostgreSQL advisory lock: "gold writes of project N"
+_ARTICLE_LOCK_NAMESPACE = 0x60E  # "automatic gold of article N"
 
 
 def now() -> datetime:
@@ -32,6 +33,26 @@ def lock_project(session: Session, project_id: int) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(_GOLD_LOCK_NAMESPACE, project_id)))
+
+
+def lock_articles(session: Session, article_ids: list[int]) -> None:
+    """Serialise the automatic-gold writers of these articles (PostgreSQL; SQLite's BEGIN IMMEDIATE already does).
+
+    Two annotators saving labels on one sentence at once each read the labels
+    without the other's uncommitted one; whoever takes the article's lock
+    second reads after the first committed, so the gold left is that of both
+    labels. An annotation save takes one article's lock, before the project
+    row (bump_revision, last); the refresh and the adjudication take the
+    project's lock (lock_project) first, then the articles': no cycle.
+    """
+    if article_ids and session.get_bind().dialect.name == "postgresql":
+        for article_id in sorted(set(article_ids)):
+            session.execute(select(func.pg_advisory_xact_lock(_ARTICLE_LOCK_NAMESPACE, article_id)))
+
+
+def bump_revision(session: Session, project_id: int) -> None:
+    """The project's revision moved on (as projects.bump_revision; gold does not import projects, which imports gold)."""
+    session.execute(update(Project).where(Project.id == project_id).values(revision=Project.revision + 1))
 
 
 def chunks(items: list, size: int = CHUNK) -> Iterable[list]:

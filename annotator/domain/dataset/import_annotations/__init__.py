@@ -45,6 +45,7 @@ from typing import Any, Iterable
 
 from sqlalchemy.orm import Session
 
+from annotator.db import statistics
 from annotator.db.models import Project
 from annotator.domain.dataset.import_annotations.match import MATCH_BY, Ambiguous, TextMatcher
 from annotator.domain.dataset.import_annotations.parse import Bad, parse_record
@@ -58,11 +59,14 @@ from annotator.domain.dataset.import_annotations.store import (
     flush,
 )
 from annotator.domain.dataset.ingest import IngestError
+from annotator.domain.gold import incremental as gold
 from annotator.domain.projects import bump_revision
 
 __all__ = ["MATCH_BY", "ON_DUPLICATE", "ImportResult", "OnDuplicate", "import_records"]
 
 FLUSH_EVERY = 200  # articles whose rows go to the database in one set of bulk inserts
+# What an annotation import fills (articles and sentences too, for new articles), analysed after a bulk one.
+ANALYZED = ("articles", "sentences", "annotations", "spans", "relations", "gold_labels", "gold_spans", "gold_relations")
 
 
 def import_records(
@@ -89,6 +93,7 @@ def import_records(
     schema = project.label_schema
     seen: dict[str, int] = {}
     pending: list[Pending] = []
+    touched: list[int] = []  # article ids, for their automatic gold at the end (ints: memory stays small)
     for line, obj in records:
         try:
             record = parse_record(obj, schema)
@@ -108,9 +113,14 @@ def import_records(
             raise IngestError(file, line, f"{at}, {exc}" if isinstance(at, str) and at else str(exc)) from None
         if len(pending) >= FLUSH_EVERY:
             flush(session, project, pending, actor_id)
+            touched += [p.article_id for p in pending if p.article_id is not None]
             pending = []
     if not seen and not result.ambiguous:
         raise IngestError(file, None, "no articles in file")
     flush(session, project, pending, actor_id)
+    touched += [p.article_id for p in pending if p.article_id is not None]
+    gold.articles_changed(session, project.id, touched)  # a batch of articles at a time
+    if len(touched) >= statistics.BULK_ROWS:  # the reads that follow a bulk load need its statistics (db/statistics.py)
+        statistics.analyze(session, ANALYZED)
     bump_revision(session, project.id)
     return result

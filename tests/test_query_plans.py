@@ -1,0 +1,122 @@
+"""PostgreSQL: after the bulk import paths, the hot queries use the indexes (issue 16, "PostgreSQL at size").
+
+At 360,000 freshly bulk-loaded labels nothing had analysed the tables, and the
+gold refresh planned a sequential scan of all sentences per batch of articles.
+Here a few thousand sentences and labels come in through the bulk paths
+(article import, annotation import: both ANALYZE what they filled, see
+db/statistics.py); then the statements of the hot paths are captured as they
+run and each SELECT is EXPLAINed with its own parameters: none may plan a
+sequential scan of sentences or annotations. The hot paths: the gold of one
+sentence and of one article as a label save recomputes it, the export's batch
+load, and the queue page's lookups of the rows it shows. (Whole-project reads,
+the agreement figures and the list of disputed sentences, read every row of a
+project: a sequential scan is their right plan, and they are not checked.)
+"""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, select, text
+
+from annotator.db import db
+from annotator.db.models import Article, Sentence
+from annotator.db.transactions import begin_write, transaction
+from annotator.domain import agreement, labelschema, projects
+from annotator.domain.dataset import articles, export, import_annotations
+from annotator.domain.dataset.ingest import ArticleRecord
+from annotator.domain.gold import incremental
+
+N_ARTICLES = 1500
+TEXT = "The toll rose by {n} percent. Drivers were angry. The mayor said it was needed. Critics disagreed. Nobody knows more. It ends here."
+ANNOTATORS = ("ann", "ben", "cat")
+
+
+@pytest.fixture
+def loaded(app, database_uri):
+    if not database_uri.startswith("postgresql"):
+        pytest.skip("query plans are PostgreSQL's")
+    with app.app_context():
+        session = db.session
+        with transaction(session):
+            project = projects.create_project(session, "big", labelschema.preset("claims"), annotators_per_article=3)
+            project_id = project.id
+        records = [ArticleRecord(f"a-{n}", f"A {n}", TEXT.format(n=n), {}) for n in range(N_ARTICLES)]
+        articles.import_records(session, session.get(type(project), project_id), records, "big.jsonl")
+        lines = []
+        for n in range(N_ARTICLES):
+            annotations = [{"annotator": who, "labels": [{"sentence": i, "label": ("CFS", "UFS", "NFS")[(i + k * (n % 2)) % 3]}
+                                                         for i in range(6)]} for k, who in enumerate(ANNOTATORS)]
+            lines.append((n + 1, {"id": f"a-{n}", "text": TEXT.format(n=n), "annotations": annotations}))
+        with transaction(session):
+            project = session.get(type(project), project_id)
+            import_annotations.import_records(session, project, lines, "labels.jsonl")
+        yield app, project_id
+
+
+class Captured:
+    def __init__(self) -> None:
+        self.selects: list[tuple[str, object]] = []
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT") and not executemany:
+            self.selects.append((statement, parameters))
+
+
+def _plans(session, captured: Captured) -> list[tuple[str, str]]:
+    raw = session.connection().connection.dbapi_connection
+    out = []
+    with raw.cursor() as cursor:
+        for statement, parameters in captured.selects:
+            cursor.execute("EXPLAIN " + statement, parameters)
+            out.append((statement, "\n".join(row[0] for row in cursor.fetchall())))
+    return out
+
+
+def _capture(app, action) -> list[tuple[str, str]]:
+    with app.app_context():
+        captured = Captured()
+        event.listen(db.engine, "before_cursor_execute", captured)
+        try:
+            action(db.session)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", captured)
+        db.session.rollback()
+        return _plans(db.session, captured)
+
+
+def _assert_indexed(plans: list[tuple[str, str]]) -> None:
+    assert plans
+    for statement, plan in plans:
+        for table in ("sentences", "annotations"):
+            assert f"Seq Scan on {table}" not in plan, f"{' '.join(statement.split())[:300]}\n{plan}"
+
+
+def test_after_the_bulk_paths_the_hot_queries_use_the_indexes(loaded):
+    """One load (it takes a while), then each hot path in turn."""
+    app, project_id = loaded
+    with app.app_context():
+        analysed = dict(db.session.execute(text(
+            "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE schemaname = current_schema() AND last_analyze IS NOT NULL"
+        )).all())
+        article_id = db.session.scalar(select(Article.id).where(Article.project_id == project_id).order_by(Article.id.desc()).limit(1))
+        sentence_id = db.session.scalar(select(Sentence.id).where(Sentence.article_id == article_id).limit(1))
+        rows = agreement.disagreements(db.session, project_id, store=False)[:50]
+        db.session.rollback()
+    assert {"sentences", "annotations", "articles", "gold_labels"} <= set(analysed), analysed  # ANALYZE ran (last_analyze: not autovacuum)
+    assert analysed["annotations"] >= N_ARTICLES * 6 * 3 * 0.9 and rows
+
+    def recompute(session):  # what a label save runs for its sentence, and a span save for its article
+        begin_write(session)
+        incremental.label_changed(session, project_id, article_id, sentence_id)
+        incremental.article_changed(session, project_id, article_id)
+
+    def export_some(session):
+        for k, _ in enumerate(export.iter_records(session, project_id, "sentence", batch_size=20, id_range=(N_ARTICLES // 2, None))):
+            if k > 40:
+                break
+
+    def queue_page(session):  # the rows the queue page shows
+        agreement.sentence_texts(session, [r["sentence_id"] for r in rows])
+        agreement.article_names(session, sorted({r["article_id"] for r in rows}))
+
+    for action in (recompute, export_some, queue_page):
+        _assert_indexed(_capture(app, action))
