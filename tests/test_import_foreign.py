@@ -282,3 +282,25 @@ def test_doccano_class_in_no_group_is_refused(app, runner, tmp_path):
     result = runner.invoke(args=["import-annotations", "p", path, "--format", "doccano", "--as", "amira"])
     assert result.exit_code == 1 and f"{path}:1: label: document class 'neutral' is in no article label group of the schema" in result.output, result.output
 
+
+def test_agreement_counts_a_document_class_once_per_article(app, runner, tmp_path):
+    """The stance row: 3 articles (not their sentences), alpha as the krippendorff package computes it on articles x annotators."""
+    import krippendorff
+    import numpy as np
+
+    from annotator.domain import agreement
+
+    project_with_groups(runner, tmp_path, STANCE)
+    imported(runner, str(FOREIGN / "ls_json.json"), "--format", "label-studio", "--users", str(FOREIGN / "ls_users.json"))
+    with app.app_context():
+        project_id = db.session.scalar(select(Article.project_id).limit(1))
+        (row,) = agreement.summary(db.session, project_id)["article_labels"]
+    assert (row["group"], row["n_articles"], row["n_answers"], row["n_pairable"]) == ("stance", 3, 6, 3)
+    code = {"neutral": 0, "oppose": 1, "support": 2}
+    articles = ["harbour-fees", "library-sundays", "tram-trial"]
+    data = np.array([[code[STANCES[(who, a)][0]] for a in articles] for who in ("amira", "tomas")], dtype=float)
+    expected = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+    assert row["krippendorff_alpha"]["value"] == pytest.approx(expected)
+    assert row["percent_agreement"]["value"] == pytest.approx(1 / 3)  # they agree on library-sundays only
+    output = runner.invoke(args=["agreement", "p"]).output
+    assert "Article labels (an item is an article" in output and "stance" in output, output
