@@ -252,9 +252,10 @@ def test_label_studio_multiple_choice_is_refused_where_the_group_takes_one(app, 
     (line,) = [x for x in result.output.splitlines() if x.startswith(path)]
     # task 4 (harbour-fees): tomas's topics are economy + local-government; the index is that result's in his annotation
     tasks = json.loads((FOREIGN / "ls_multichoice.json").read_text(encoding="utf-8"))
-    tomas = next(a for a in tasks[0]["annotations"] if (a["completed_by"]["id"] if isinstance(a["completed_by"], dict) else a["completed_by"]) == 2)
+    k, tomas = next((k, a) for k, a in enumerate(tasks[0]["annotations"])
+                    if (a["completed_by"]["id"] if isinstance(a["completed_by"], dict) else a["completed_by"]) == 2)
     index = next(i for i, r in enumerate(tomas["result"]) if r["type"] == "choices")
-    assert (f"task {tasks[0]['id']}, result[{index}]: 2 choices in 'topics' (economy, local-government), "
+    assert (f"task 1 (id {tasks[0]['id']}), annotations[{k}].result[{index}]: 2 choices in 'topics' (economy, local-government), "
             "but the schema's article label group 'topics' takes one value") in line, line
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ArticleLabel)) == 0
