@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import Annotation, Article, Assignment, AuditEntry, Relation, Sentence, Span
+from annotator.db.models import Annotation, Article, ArticleLabel, Assignment, AuditEntry, Relation, Sentence, Span
 from annotator.domain import accounts, projects
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
@@ -767,3 +767,46 @@ def test_the_hint_line_stays_in_view_and_the_side_panel_below_the_toolbar(app, s
     side_top = page.evaluate("() => document.querySelector('.side').getBoundingClientRect().top")
     assert side_top >= head_bottom, (side_top, head_bottom)
     page.context.close()
+
+
+def test_article_labels_once_at_the_top_with_the_keyboard_and_after_a_reload(app, server, chromium):
+    """Issue 18: a stance (radios) and topics (checkboxes) above the article; Tab-reachable, Space and arrows choose, saved by
+    themselves, there after a reload, and another annotator sees none of them."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)])
+    article_id = ids["bridge"]
+    with app.app_context():
+        project = db.session.scalar(select(Article).where(Article.id == article_id)).project
+        schema = dict(project.label_schema)
+        schema["article_labels"] = [{"name": "stance", "values": ["support", "oppose", "neutral"]},
+                                    {"name": "topics", "values": ["transport", "budget"], "multiple": True}]
+        projects.update_project(db.session, project, schema=schema)
+        db.session.commit()
+    page = open_page(chromium, server, "ann", article_id)
+    assert page.locator("#article-labels fieldset").count() == 2
+    page.focus("#article-labels input[name=article-stance][value=support]")
+    page.keyboard.press("Space")  # support
+    page.keyboard.press("ArrowRight")  # the next radio: oppose (the page's own arrow keys leave the group alone)
+    page.focus("#article-labels input[name=article-topics][value=budget]")
+    page.keyboard.press("Space")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Space")  # transport too
+    wait_saved(page)
+    with app.app_context():
+        uid = accounts.get_user(db.session, "ann").id
+        stored = dict(db.session.execute(select(ArticleLabel.group, ArticleLabel.values).where(ArticleLabel.user_id == uid)).all())
+        db.session.remove()
+    assert stored == {"stance": ["oppose"], "topics": ["budget", "transport"]}
+    page.reload()
+    wait_ready(page)
+    checked = "() => [...document.querySelectorAll('#article-labels input:checked')].map((i) => i.name + '=' + i.value)"
+    assert page.evaluate(checked) == ["article-stance=oppose", "article-topics=transport", "article-topics=budget"]
+    page.click("#article-labels input[name=article-stance][value='']")  # none: clears the stance
+    wait_saved(page)
+    with app.app_context():
+        assert db.session.scalars(select(ArticleLabel.group).where(ArticleLabel.user_id == uid)).all() == ["topics"]
+        db.session.remove()
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+    other = open_page(chromium, server, "bob", article_id)
+    assert other.evaluate(checked) == ["article-stance="]  # blind: bob sees none of ann's answers
+    other.context.close()

@@ -18,7 +18,7 @@ from annotator.db import db
 from annotator.db.models import Article, Assignment, GoldLabel, GoldRelation, GoldSpan, Project, Sentence, Span, Suggestion
 from annotator.db.transactions import begin_write, transaction
 from annotator.domain import accounts, labelschema, projects, suggestions
-from annotator.domain.annotations import create_relation, create_span, put_label, write
+from annotator.domain.annotations import create_relation, create_span, put_article_label, put_label, write
 from annotator.domain.dataset import articles, export
 from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.domain.suggestions import Proposal
@@ -53,12 +53,31 @@ def span_of(text: str, part: str, after: int = 0) -> tuple[int, int]:
     return start, start + len(part)
 
 
-def build_project(app, name: str = "news", extra_articles: int = 0) -> dict[str, Any]:
-    """The round-trip article annotated by three annotators (through annotations.py) with gold; plus plain articles."""
+# Article-level labels (issue 18): a schema with a stance (one value) and topics (several), and who said what.
+ARTICLE_GROUPS = [
+    {"name": "stance", "values": ["support", "oppose", "neutral"]},
+    {"name": "topics", "values": ["economy", "local-government", "culture"], "multiple": True},
+]
+ARTICLE_LABELS = {"alice": {"stance": ["oppose"], "topics": ["economy", "local-government"]},
+                  "bob": {"stance": ["oppose"], "topics": ["economy"]},
+                  "carol": {"stance": ["support"]}}
+
+
+def schema_with_article_labels() -> dict[str, Any]:
+    schema = labelschema.preset("claims")
+    schema["article_labels"] = [dict(group) for group in ARTICLE_GROUPS]
+    return schema
+
+
+def build_project(app, name: str = "news", extra_articles: int = 0, article_labels: bool = False) -> dict[str, Any]:
+    """The round-trip article annotated by three annotators (through annotations.py) with gold; plus plain articles.
+
+    With `article_labels`, the schema has article label groups and the annotators answer them (ARTICLE_LABELS)."""
     with app.app_context():
         session = db.session
         begin_write(session)
-        project = projects.create_project(session, name, labelschema.preset("claims"), annotators_per_article=3)
+        schema = schema_with_article_labels() if article_labels else labelschema.preset("claims")
+        project = projects.create_project(session, name, schema, annotators_per_article=3)
         project.majority_threshold = 0.66  # two of three make majority gold, as GOLD says
         users = {}
         for user in (*ANNOTATORS, "rita"):
@@ -94,6 +113,9 @@ def build_project(app, name: str = "news", extra_articles: int = 0) -> dict[str,
         across = (quote[0], TEXT.index("estimate") + len("estimate"))
         write(session, lambda: create_span(session, ids["carol"], article_id, "QUOTE", *across, uid="carol-quote-x"))
         write(session, lambda: create_span(session, ids["carol"], article_id, "CUE", *span_of(TEXT, "said"), uid="carol-cue-1"))
+        answered = [(user, group, values) for user, groups in ARTICLE_LABELS.items() for group, values in groups.items()] if article_labels else []
+        for user, group, values in answered:
+            write(session, lambda u=ids[user], g=group, v=values: put_article_label(session, u, article_id, g, v))
         begin_write(session)
         sentence_ids = dict(session.execute(select(Sentence.index, Sentence.id).where(Sentence.article_id == article_id)).all())
         for index, (label, provenance, reviewer, reason) in GOLD.items():
@@ -321,16 +343,21 @@ def test_the_api_and_the_export_spell_labels_spans_and_relations_alike(app, brow
     assert document["relations"] == exported["relations"] and exported["relations"][0]["origin"] == "suggested"
 
 
-def test_round_trip_gives_the_same_records(app, runner, tmp_path):
-    info = build_project(app, extra_articles=3)
+@pytest.mark.parametrize("article_labels", [False, True], ids=["sentence-level", "with-article-labels"])
+def test_round_trip_gives_the_same_records(app, runner, tmp_path, article_labels):
+    info = build_project(app, extra_articles=3, article_labels=article_labels)
     add_suggestions(app, info)  # accepted suggestions (origins) and the article's suggestions survive too
     first = tmp_path / "first.jsonl"
     assert runner.invoke(args=["export", "news", "--unit", "article", "-o", str(first)]).exit_code == 0
     # The copy has the same majority rule, so the automatic gold it recomputes is the gold it imported.
-    assert runner.invoke(args=["projects", "create", "copy", "--majority", "0.66"]).exit_code == 0
+    settings = ["--majority", "0.66"]
+    if article_labels:  # the same schema and annotators per article: the article labels' gold is recomputed alike
+        (tmp_path / "schema.json").write_text(json.dumps(schema_with_article_labels()), encoding="utf-8")
+        settings += ["--schema", str(tmp_path / "schema.json"), "--annotators-per-article", "3"]
+    assert runner.invoke(args=["projects", "create", "copy", *settings]).exit_code == 0
     result = runner.invoke(args=["import-annotations", "copy", str(first)])
     assert result.exit_code == 0, result.output
-    assert "4 new and 0 existing article(s); 12 label(s), 8 span(s), 3 relation(s)" in result.output
+    assert "4 new and 0 existing article(s); 12 label(s), 8 span(s), 3 relation(s)" + (", 5 article label(s);" if article_labels else ";") in result.output
     assert "attribution (a prediction, not an annotator): 4 suggestion(s)" in result.output
     second = tmp_path / "second.jsonl"
     assert runner.invoke(args=["export", "copy", "--unit", "article", "-o", str(second)]).exit_code == 0
@@ -343,11 +370,33 @@ def test_round_trip_gives_the_same_records(app, runner, tmp_path):
         assert runner.invoke(args=["export", project, "-o", str(tmp_path / unit_file)]).exit_code == 0
     assert (tmp_path / "s1.jsonl").read_bytes() == (tmp_path / "s2.jsonl").read_bytes()
     # And once more: importing the re-export into a third project is still identical.
-    runner.invoke(args=["projects", "create", "third", "--majority", "0.66"])
+    runner.invoke(args=["projects", "create", "third", *settings])
     assert runner.invoke(args=["import-annotations", "third", str(second)]).exit_code == 0
     third = tmp_path / "third.jsonl"
     runner.invoke(args=["export", "third", "--unit", "article", "-o", str(third)])
     assert third.read_bytes() == first.read_bytes()
+
+
+def test_article_labels_in_the_article_unit_per_annotator_and_gold(app, runner, tmp_path):
+    """Each annotator's answers as {group: value or [values]}, the gold by the sentences' majority rule; never on sentences."""
+    build_project(app, article_labels=True)
+    (record,) = run_export(runner, tmp_path, "news", "--unit", "article")
+    by_name = {a["annotator"]: a["article_labels"] for a in record["annotations"]}
+    assert by_name == {"alice": {"stance": "oppose", "topics": ["economy", "local-government"]},
+                       "bob": {"stance": "oppose", "topics": ["economy"]},
+                       "carol": {"stance": "support"}}
+    # stance: two of three (majority 0.66); topics: two answers that differ, so no gold
+    assert record["gold"]["article_labels"] == {"stance": {"value": "oppose", "provenance": "majority"}}
+    sentences = run_export(runner, tmp_path, "news", name="sentences.jsonl")
+    assert "article_labels" not in json.dumps(sentences)  # never copied onto sentences
+    (only_carol,) = run_export(runner, tmp_path, "news", "--unit", "article", "--annotator", "carol", name="carol.jsonl")
+    assert [a["article_labels"] for a in only_carol["annotations"]] == [{"stance": "support"}]
+
+
+def test_a_project_without_article_label_groups_exports_as_before(app, runner, tmp_path):
+    build_project(app)
+    (record,) = run_export(runner, tmp_path, "news", "--unit", "article")
+    assert all("article_labels" not in a for a in record["annotations"]) and "article_labels" not in record["gold"]
 
 
 # ---------------------------------------------------------------- sentence unit

@@ -379,7 +379,7 @@ def test_label_studio_utf16_and_code_point_offsets(app, runner, tmp_path):
         assert [(s["label"], s["start"], s["end"], s["text"]) for s in block["spans"]] == [("QUOTE", *quote, QUOTE), ("SOURCE", *source, SOURCE)]
         assert [(r["type"], r["from"], r["to"]) for r in block["relations"]] == [("attributed_to", block["spans"][0]["id"], block["spans"][1]["id"])]
     assert records["ls-utf16"]["annotations"][0]["labels"] == []  # a task-level choice is a document class, not copied onto every sentence
-    assert "skipped for ls-model: 1 document class 'claim': the schema has no article-level labels" in result.output
+    assert "skipped for ls-model: 1 document class 'claim': the schema has no article label group 'claim'" in result.output
     assert records["ls-utf16"]["meta"] == {"label_studio_id": 1}
     with app.app_context():
         user = db.session.scalar(select(User).where(User.name == "ls-model"))
@@ -450,7 +450,7 @@ def test_doccano_spans_labels_and_relations_with_emoji(app, runner, tmp_path):
         assert [(s["label"], s["text"]) for s in spans] == [("QUOTE", QUOTE), ("SOURCE", SOURCE)]
     assert records["7"]["meta"] == {"source": "wire"}
     assert records["7"]["annotations"][0]["labels"] == []  # a bare label name is a document class, not copied onto every sentence
-    assert "skipped for doccano-team: 1 document class 'label': the schema has no article-level labels" in result.output
+    assert "skipped for doccano-team: 1 document class 'label': the schema has no article label groups" in result.output
     assert len(records["8"]["annotations"][0]["relations"]) == 1
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import Annotation, Article, Relation, Span, Suggestion, User
+from annotator.db.models import Annotation, Article, ArticleLabel, Relation, Span, Suggestion, User
 
 FOREIGN = Path(__file__).parent / "data" / "foreign"
 
@@ -60,7 +60,7 @@ def ls_spans(file: str, user_id: int, key: str = "") -> list[tuple[str, str, str
 def test_document_classes_are_skipped_and_counted_not_copied(app, runner):
     runner.invoke(args=["projects", "create", "p"])
     output = imported(runner, str(FOREIGN / "doccano_classes.jsonl"), "--format", "doccano", "--as", "amira")
-    assert "skipped for amira: 3 document class 'label': the schema has no article-level labels" in output
+    assert "skipped for amira: 3 document class 'label': the schema has no article label groups" in output
     with app.app_context():
         assert db.session.scalar(select(Article.id).limit(1)) is not None
         assert db.session.scalars(select(Annotation.id)).all() == []
@@ -129,8 +129,8 @@ def test_summary_per_annotator_and_strict(app, runner):
     for line in (
         "amira: 0 label(s), 17 span(s), 6 relation(s)",
         "tomas: 0 label(s), 14 span(s), 5 relation(s)",
-        "skipped for amira: 3 document class 'stance': the schema has no article-level labels",
-        "skipped for tomas: 3 document class 'stance': the schema has no article-level labels",
+        "skipped for amira: 3 document class 'stance': the schema has no article label group 'stance'",
+        "skipped for tomas: 3 document class 'stance': the schema has no article label group 'stance'",
         "skipped for lena: 1 cancelled annotation",
     ):
         assert line in result.output, result.output
@@ -191,3 +191,117 @@ def test_wrong_format_or_unsupported_export_gets_one_line(app, runner, file, fmt
     assert result.exit_code == 1 and f"{path}:{line}: {message}" in result.output, result.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Article)) == 0
+
+
+# ----------------------------------------------------------------- document classes as article labels (issue 18)
+STANCE = {"name": "stance", "values": ["support", "oppose", "neutral"]}
+TOPICS = {"name": "topics", "values": ["economy", "transport", "local-government", "culture"], "multiple": True}
+# Who gave which stance and topics (tests/data/foreign/README.md, "Who did what"), by the articles' own article_id
+STANCES = {("amira", "harbour-fees"): ["neutral"], ("amira", "library-sundays"): ["oppose"], ("amira", "tram-trial"): ["support"],
+           ("tomas", "harbour-fees"): ["oppose"], ("tomas", "library-sundays"): ["oppose"], ("tomas", "tram-trial"): ["neutral"]}
+TOPIC_SETS = {("amira", "harbour-fees"): ["economy"], ("amira", "library-sundays"): ["culture", "local-government"],
+              ("amira", "tram-trial"): ["transport"], ("tomas", "harbour-fees"): ["economy", "local-government"],
+              ("tomas", "library-sundays"): ["local-government"], ("tomas", "tram-trial"): ["economy", "transport"]}
+
+
+def project_with_groups(runner, tmp_path, *groups: dict) -> None:
+    schema = {"sentence_labels": [{"name": "CFS"}, {"name": "UFS"}],
+              "span_labels": [{"name": "QUOTE", "key": "q"}, {"name": "SOURCE", "key": "s"}, {"name": "CUE", "key": "c"}],
+              "relation_types": [{"name": "attributed_to", "key": "l", "from": ["QUOTE"], "to": ["SOURCE"]}],
+              "article_labels": list(groups)}
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    result = runner.invoke(args=["projects", "create", "p", "--schema", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def article_labels_by_user(app, key: str = "article_id") -> dict[tuple[str, str], dict[str, list[str]]]:
+    """(user name, the article's meta article_id) -> {group: values}."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(User.name, Article.meta, ArticleLabel.group, ArticleLabel.values)
+            .join(ArticleLabel, ArticleLabel.user_id == User.id).join(Article, Article.id == ArticleLabel.article_id)
+        ).all()
+        assert db.session.scalars(select(Annotation.id)).all() == []  # never copied onto sentences
+    out: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for name, meta, group, values in rows:
+        out.setdefault((name, meta[key]), {})[group] = values
+    return out
+
+
+def test_label_studio_document_choice_becomes_one_article_label_per_annotator(app, runner, tmp_path):
+    project_with_groups(runner, tmp_path, STANCE)
+    args = ["import-annotations", "p", str(FOREIGN / "ls_json.json"), "--format", "label-studio", "--users", str(FOREIGN / "ls_users.json")]
+    result = runner.invoke(args=[*args, "--strict"])  # lena's cancelled annotation is still skipped
+    assert "amira: 0 label(s), 17 span(s), 6 relation(s), 3 article label(s)" in result.output, result.output
+    assert "document class" not in result.output
+    assert {key: groups["stance"] for key, groups in article_labels_by_user(app).items()} == STANCES
+
+
+def test_label_studio_multiple_choice_imports_where_the_group_is_multiple(app, runner, tmp_path):
+    project_with_groups(runner, tmp_path, TOPICS)
+    imported(runner, str(FOREIGN / "ls_multichoice.json"), "--format", "label-studio", "--users", str(FOREIGN / "ls_users.json"))
+    assert {key: groups["topics"] for key, groups in article_labels_by_user(app).items()} == TOPIC_SETS
+
+
+def test_label_studio_multiple_choice_is_refused_where_the_group_takes_one(app, runner, tmp_path):
+    project_with_groups(runner, tmp_path, {**TOPICS, "multiple": False})
+    path = str(FOREIGN / "ls_multichoice.json")
+    result = runner.invoke(args=["import-annotations", "p", path, "--format", "label-studio", "--users", str(FOREIGN / "ls_users.json")])
+    assert result.exit_code == 1, result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith(path)]
+    # task 4 (harbour-fees): tomas's topics are economy + local-government; the index is that result's in his annotation
+    tasks = json.loads((FOREIGN / "ls_multichoice.json").read_text(encoding="utf-8"))
+    k, tomas = next((k, a) for k, a in enumerate(tasks[0]["annotations"])
+                    if (a["completed_by"]["id"] if isinstance(a["completed_by"], dict) else a["completed_by"]) == 2)
+    index = next(i for i, r in enumerate(tomas["result"]) if r["type"] == "choices")
+    assert (f"task 1 (id {tasks[0]['id']}), annotations[{k}].result[{index}]: 2 choices in 'topics' (economy, local-government), "
+            "but the schema's article label group 'topics' takes one value") in line, line
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ArticleLabel)) == 0
+
+
+def test_label_studio_choice_outside_the_group_is_refused(app, runner, tmp_path):
+    project_with_groups(runner, tmp_path, {"name": "stance", "values": ["support", "oppose"]})
+    path = str(FOREIGN / "ls_json.json")
+    result = runner.invoke(args=["import-annotations", "p", path, "--format", "label-studio", "--users", str(FOREIGN / "ls_users.json")])
+    assert result.exit_code == 1 and "article label group 'stance' has no value 'neutral' (allowed: support, oppose)" in result.output, result.output
+
+
+@pytest.mark.parametrize("stem", ["doccano_classes", "doccano_intent"])  # label: ["neutral"]; cats: ["neutral"] beside list-form spans
+def test_doccano_document_classes_become_article_labels(app, runner, tmp_path, stem):
+    project_with_groups(runner, tmp_path, STANCE)
+    for suffix, name in (("", "amira"), ("_tomas", "tomas")):
+        output = imported(runner, str(FOREIGN / f"{stem}{suffix}.jsonl"), "--format", "doccano", "--as", name)
+        assert "article label(s)" in output and "document class" not in output
+    assert {key: groups["stance"] for key, groups in article_labels_by_user(app).items()} == STANCES
+
+
+def test_doccano_class_in_no_group_is_refused(app, runner, tmp_path):
+    project_with_groups(runner, tmp_path, TOPICS)
+    path = str(FOREIGN / "doccano_classes.jsonl")
+    result = runner.invoke(args=["import-annotations", "p", path, "--format", "doccano", "--as", "amira"])
+    assert result.exit_code == 1 and f"{path}:1: label: document class 'neutral' is in no article label group of the schema" in result.output, result.output
+
+
+def test_agreement_counts_a_document_class_once_per_article(app, runner, tmp_path):
+    """The stance row: 3 articles (not their sentences), alpha as the krippendorff package computes it on articles x annotators."""
+    import krippendorff
+    import numpy as np
+
+    from annotator.domain import agreement
+
+    project_with_groups(runner, tmp_path, STANCE)
+    imported(runner, str(FOREIGN / "ls_json.json"), "--format", "label-studio", "--users", str(FOREIGN / "ls_users.json"))
+    with app.app_context():
+        project_id = db.session.scalar(select(Article.project_id).limit(1))
+        (row,) = agreement.summary(db.session, project_id)["article_labels"]
+    assert (row["group"], row["n_articles"], row["n_answers"], row["n_pairable"]) == ("stance", 3, 6, 3)
+    code = {"neutral": 0, "oppose": 1, "support": 2}
+    articles = ["harbour-fees", "library-sundays", "tram-trial"]
+    data = np.array([[code[STANCES[(who, a)][0]] for a in articles] for who in ("amira", "tomas")], dtype=float)
+    expected = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+    assert row["krippendorff_alpha"]["value"] == pytest.approx(expected)
+    assert row["percent_agreement"]["value"] == pytest.approx(1 / 3)  # they agree on library-sundays only
+    output = runner.invoke(args=["agreement", "p"]).output
+    assert "Article labels (an item is an article" in output and "stance" in output, output

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import Annotation, Article, Relation, Span, User
+from annotator.db.models import Annotation, Article, ArticleLabel, Relation, Span, User
 
-from .test_import_foreign import FOREIGN, imported, ls_spans, spans_by_user
+from .test_import_foreign import FOREIGN, STANCES, imported, ls_spans, project_with_groups, spans_by_user
 
 HANDMADE = FOREIGN / "ls_json_min_handmade.json"
 
@@ -46,7 +46,7 @@ def test_json_min_real_export_lands_as_the_json_export_does(app, runner):
     assert spans["amira"] == ls_spans("ls_json.json", 1) and len(spans["amira"]) == 17
     assert spans["tomas"] == ls_spans("ls_json.json", 2) and len(spans["tomas"]) == 14
     assert "JSON_MIN carries no relations, predictions or cancelled annotations" in output
-    assert "skipped for amira: 3 document class 'stance': the schema has no article-level labels" in output
+    assert "skipped for amira: 3 document class 'stance': the schema has no article label group 'stance'" in output
     assert count(app, Relation) == 0 and count(app, Article) == 3
     runner.invoke(args=["projects", "create", "q"])
     result = runner.invoke(args=["import-annotations", "q", str(FOREIGN / "ls_json.json"), "--format", "label-studio", "--users", users])
@@ -207,3 +207,16 @@ def test_label_studio_errors_name_task_annotation_and_result(app, runner, tmp_pa
     result = runner.invoke(args=["import-annotations", "p", path, "--format", "label-studio"])
     assert result.exit_code == 1 and f"{path}:{_line_of(path, 1)}: {message}" in result.output, result.output
     assert count(app, Article) == 0 and count(app, Annotation) == 0
+
+
+def test_json_min_document_choices_become_article_labels(app, runner, tmp_path):
+    """The stance, written in JSON_MIN as the choice's name, lands as each annotator's article label, as from the JSON export."""
+    project_with_groups(runner, tmp_path, {"name": "stance", "values": ["support", "oppose", "neutral"]})
+    output = imported(runner, str(FOREIGN / "ls_json_min.json"), "--format", "label-studio-min", "--users", str(FOREIGN / "ls_users.json"))
+    assert "document class" not in output
+    with app.app_context():
+        rows = db.session.execute(
+            select(User.name, Article.meta, ArticleLabel.values)
+            .join(ArticleLabel, ArticleLabel.user_id == User.id).join(Article, Article.id == ArticleLabel.article_id)
+        ).all()
+    assert {(name, meta["article_id"]): values for name, meta, values in rows} == STANCES

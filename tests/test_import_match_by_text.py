@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import Annotation, Article, Relation, Span, User
+from annotator.db.models import Annotation, Article, ArticleLabel, Relation, Span, User
 
-from .test_import_foreign import FOREIGN, spans_by_article_id
+from .test_import_foreign import FOREIGN, STANCE, project_with_groups, spans_by_article_id
 
 FERRY = "Ferry fares frozen until spring\n\n🙂 “We heard the islanders,” said Marta Reis, the ferry company’s director."
 LIBRARY = "Library hours extended\r\nThe library will open on Sundays, the council said."
@@ -78,11 +78,27 @@ def test_two_projects_merge_onto_the_same_articles_by_text(app, runner, tmp_path
     run(runner, seq, "--format", "doccano", "--as", "rui")
     output = run(runner, classes, "--format", "doccano", "--as", "rui", "--match-by", "text")
     assert f"{classes}: matched by text: 2 existing article(s), 1 new, 0 refused" in output
-    assert "skipped for rui: 3 document class 'label': the schema has no article-level labels" in output
+    assert "skipped for rui: 3 document class 'label': the schema has no article label groups" in output
     assert count(app, Article) == 3 and rui_spans(app) == EXPECTED and count(app, Relation) == 1
     for mode in ("skip", "replace"):  # the classes file carries no spans: neither drops them
         run(runner, classes, "--format", "doccano", "--as", "rui", "--match-by", "text", "--on-duplicate", mode)
         assert count(app, Article) == 3 and rui_spans(app) == EXPECTED and count(app, Relation) == 1
+
+
+def test_two_projects_merge_spans_and_document_classes_as_article_labels(app, runner, tmp_path):
+    """With a stance group the classes become rui's article labels on the articles that have his spans; skip and
+    replace touch only the article labels (the classes file carries no spans)."""
+    project_with_groups(runner, tmp_path, STANCE)
+    seq, classes = write(tmp_path / "seq.jsonl", SEQ), write(tmp_path / "classes.jsonl", CLASSES)
+    run(runner, seq, "--format", "doccano", "--as", "rui")
+    output = run(runner, classes, "--format", "doccano", "--as", "rui", "--match-by", "text")
+    assert "rui: 0 label(s), 0 span(s), 0 relation(s), 3 article label(s)" in output and "document class" not in output
+    for mode in ("skip", "replace"):
+        run(runner, classes, "--format", "doccano", "--as", "rui", "--match-by", "text", "--on-duplicate", mode)
+        assert count(app, Article) == 3 and rui_spans(app) == EXPECTED and count(app, ArticleLabel) == 3
+    with app.app_context():
+        stances = dict(db.session.execute(select(Article.external_id, ArticleLabel.values).join(ArticleLabel, ArticleLabel.article_id == Article.id)).all())
+    assert stances == {"101": ["support"], "102": ["neutral"], "203": ["neutral"]}
 
 
 def test_by_id_the_same_texts_stay_separate_articles(app, runner, tmp_path):

@@ -136,3 +136,58 @@ def test_relation_allows():
     assert labelschema.relation_allows(schema, "attributed_to", "QUOTE", "SOURCE") is None
     assert "cannot start at a SOURCE" in labelschema.relation_allows(schema, "attributed_to", "SOURCE", "SOURCE")
     assert "unknown relation type" in labelschema.relation_allows(schema, "said_by", "QUOTE", "SOURCE")
+
+
+# ----------------------------------------------------------------- article-level labels (issue 18)
+def with_groups(*groups):
+    schema = base()
+    schema["article_labels"] = list(groups)
+    return schema
+
+
+def test_article_label_groups_validate_and_default_to_one_value():
+    schema = labelschema.validate(with_groups(
+        {"name": "stance", "description": "The article's stance.", "values": ["support", "oppose", "neutral"]},
+        {"name": "topics", "values": ["economy", "transport"], "multiple": True},
+    ))
+    assert schema["article_labels"] == [
+        {"name": "stance", "description": "The article's stance.", "values": ["support", "oppose", "neutral"], "multiple": False},
+        {"name": "topics", "description": "", "values": ["economy", "transport"], "multiple": True},
+    ]
+    assert list(labelschema.article_groups(schema)) == ["stance", "topics"]
+    assert labelschema.check_article_values(schema, "topics", ["economy", "transport"]) is None
+    assert "takes one value, not 2" in labelschema.check_article_values(schema, "stance", ["support", "oppose"])
+    assert "has no value 'maybe'" in labelschema.check_article_values(schema, "stance", ["maybe"])
+    assert "unknown article label group 'tone'" in labelschema.check_article_values(schema, "tone", ["x"])
+
+
+def test_a_schema_without_article_labels_is_stored_as_it_was():
+    assert "article_labels" not in labelschema.validate(base())
+    assert labelschema.article_groups(labelschema.validate(base())) == {}
+
+
+@pytest.mark.parametrize(
+    "groups, message",
+    [
+        ({}, r"article_labels: must be a list"),
+        ([{"name": "stance"}], r"article_labels\[0\].values: must be a non-empty list"),
+        ([{"name": "stance", "values": []}], r"article_labels\[0\].values: must be a non-empty list"),
+        ([{"name": "stance", "values": ["a", "a"]}], r'article_labels\[0\].values\[1\]: duplicate value "a"'),
+        ([{"name": "stance", "values": ["a", 3]}], r"article_labels\[0\].values\[1\]: must be a text of 1-64 characters"),
+        ([{"name": "stance", "values": ["a"], "multiple": "yes"}], r"article_labels\[0\].multiple: must be true or false"),
+        ([{"name": "stance", "values": ["a"], "key": "s"}], r"article_labels\[0\]: unknown key\(s\) key"),
+        ([{"name": "has space", "values": ["a"]}], r"article_labels\[0\].name: must be"),
+        ([{"name": "s", "values": ["a"]}, {"name": "s", "values": ["b"]}], r'article_labels\[1\].name: duplicate name "s" \(also article_labels\[0\]\)'),
+        (["stance"], r"article_labels\[0\]: must be an object"),
+    ],
+)
+def test_invalid_article_label_groups(groups, message):
+    schema = base()
+    schema["article_labels"] = groups
+    with pytest.raises(SchemaError, match=message):
+        labelschema.validate(schema)
+
+
+def test_article_labels_through_json_text_as_the_admin_pastes_it():
+    text = '{"sentence_labels": [{"name": "CFS"}], "article_labels": [{"name": "stance", "values": ["pro", "con"], "multiple": false}]}'
+    assert labelschema.loads(text)["article_labels"][0]["values"] == ["pro", "con"]

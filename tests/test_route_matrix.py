@@ -124,12 +124,12 @@ def seed(app, content: Content | None = None) -> World:
     content = content or Content()
     with app.app_context():
         s = db.session
-        schema = None
-        if content.label_description is not None:
-            from annotator.domain import labelschema
+        from annotator.domain import labelschema
 
-            schema = labelschema.preset("claims")
-            for section in ("sentence_labels", "span_labels", "relation_types"):
+        schema = labelschema.preset("claims")
+        schema["article_labels"] = [{"name": "stance", "description": "The article's stance.", "values": ["support", "oppose"]}]
+        if content.label_description is not None:
+            for section in ("sentence_labels", "span_labels", "relation_types", "article_labels"):
                 for item in schema[section]:
                     item["description"] = content.label_description
         users: dict[str, User] = {}
@@ -253,6 +253,7 @@ ARG_VALUES: dict[str, Callable[[Any, World, bool], Any]] = {
     "filename": lambda rule, w, shared: "css/app.css",
     "token_id": lambda rule, w, shared: w.token_ids["annotator"],
     "name": lambda rule, w, shared: w.names["annotator"],  # /api/users/<name>/tokens
+    "group": lambda rule, w, shared: "stance",  # the seeded schema's article label group
 }
 
 
@@ -413,6 +414,8 @@ API_BODIES: dict[str, Callable[[World], Any]] = {
     "api.delete_span_view": lambda w: None,
     "api.create_relation_view": lambda w: {"type": "attributed_to", "from": w.span_a, "to": w.source_a},
     "api.delete_relation_view": lambda w: None,
+    "api.put_article_label_view": lambda w: {"values": ["oppose"]},
+    "api.delete_article_label_view": lambda w: None,
     "suggestions.accept": lambda w: {"ids": [w.suggested_links["a-only"]]},
     "suggestions.reject": lambda w: {"ids": [w.suggested_links["a-only"]]},
     # the REST API for pipelines (web/rest.py, web/rest_data.py): admins write, reviewers read, annotators get 403

@@ -93,6 +93,12 @@ def overall_text(s: dict[str, Any]) -> str:
         lines.append(table(["Relation", "F1", "Attribution agreement", "Quotes both marked"],
                            [[name, number(m["f1"]["f1"]), percent(m["attribution"]["value"]), m["attribution"]["n_considered"]]
                             for name, m in rels.items()]))
+    groups = s.get("article_labels") or []
+    if groups:
+        lines += ["", "Article labels (an item is an article: each annotator's answer counts once):"]
+        lines.append(table(["Group", "Articles", "With 2+ answers", "Agreement", "Alpha", "Fleiss kappa"],
+                           [[g["group"], g["n_articles"], g["n_pairable"], percent(g["percent_agreement"]["value"]),
+                             number(g["krippendorff_alpha"]["value"]), number(g["fleiss_kappa"]["value"])] for g in groups]))
     return "\n".join(lines)
 
 

@@ -322,6 +322,34 @@ class Annotation(db.Model):
     user: Mapped[User] = relationship()
 
 
+class ArticleLabel(db.Model):
+    """One annotator's value(s) in one article-level label group (a stance, a document class) of one article.
+
+    One row per (article, annotator, group), the values a sorted JSON list (one value for a
+    group that is not `multiple`): a whole answer is written and read at once, like a sentence label.
+    Clearing the group deletes the row.
+    """
+
+    __tablename__ = "article_labels"
+    __table_args__ = (
+        UniqueConstraint("article_id", "user_id", "group"),
+        CheckConstraint("version >= 1", name="version"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    group: Mapped[str] = mapped_column(String(64))
+    values: Mapped[list[str]] = mapped_column(JSON)
+    guidelines_version: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # "suggested" when the annotator accepted a suggestion (and did not change it since), with the suggester's name and version
+    origin: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
+    suggester: Mapped[str | None] = mapped_column(String(100))
+    suggester_version: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
 class Span(db.Model):
     """A marked stretch of an article (quote, source, cue), by one annotator."""
 

@@ -4,7 +4,12 @@ A schema is plain JSON:
 
     {"sentence_labels": [{"name", "description", "color", "key"}, ...],
      "span_labels":     [{"name", "description", "color", "key"}, ...],
-     "relation_types":  [{"name", "description", "color", "key", "from": [span labels], "to": [span labels]}]}
+     "relation_types":  [{"name", "description", "color", "key", "from": [span labels], "to": [span labels]}],
+     "article_labels":  [{"name", "description", "values": [...], "multiple": false}]}
+
+`article_labels` is optional: groups of labels an annotator gives the whole article once (a stance, a
+document class), each with its allowed values; `multiple: true` lets an annotator pick several values.
+A schema without the section is stored as it was (the normalised copy gains no empty section).
 
 Keys are single keyboard characters, unique across the whole schema; the keys
 the annotation page uses itself (RESERVED_KEYS: ? j k u n p f [ ] { } a x) are refused.
@@ -24,6 +29,9 @@ from annotator.stats import strict_json, textcheck
 RESERVED_KEYS = frozenset({"?", "j", "k", "u", "n", "p", "f", "[", "]", "{", "}", "a", "x"})
 RESERVED_LIST = "reserved: " + " ".join(sorted(RESERVED_KEYS))
 SECTIONS = ("sentence_labels", "span_labels", "relation_types")
+ARTICLE_SECTION = "article_labels"
+_ARTICLE_FIELDS = {"name", "description", "values", "multiple"}
+_MAX_VALUE_LENGTH = 64
 _ITEM_FIELDS = {"name", "description", "color", "key"}
 _RELATION_FIELDS = _ITEM_FIELDS | {"from", "to"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -137,10 +145,10 @@ def validate(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SchemaError("a schema must be a JSON object", [])
     problems: list[str] = []
-    unknown = [key for key in data if key not in SECTIONS]
+    unknown = [key for key in data if key not in SECTIONS and key != ARTICLE_SECTION]
     if unknown:
         problems.append(f"unknown key(s) {', '.join(_show(k) if textcheck.problem(k) else k for k in sorted(map(str, unknown)))}; "
-                        f"expected {', '.join(SECTIONS)}")
+                        f"expected {', '.join(SECTIONS)} (and optionally {ARTICLE_SECTION})")
     out = ValidSchema()
     used_keys: dict[str, str] = {}  # key -> where it was first used
     for section in SECTIONS:
@@ -148,6 +156,8 @@ def validate(data: Any) -> dict[str, Any]:
     if isinstance(data.get("sentence_labels", []), list) and not data.get("sentence_labels"):
         problems.append("sentence_labels: must name at least one label")
     _check_relation_ends(out, problems)
+    if ARTICLE_SECTION in data:
+        out[ARTICLE_SECTION] = _article_groups(data[ARTICLE_SECTION], problems)
     if problems:
         raise SchemaError("; ".join(problems[:_SHOWN_PROBLEMS]) + _more(problems), problems)
     return out
@@ -240,6 +250,79 @@ def _item(section: str, i: int, item: Any, used_keys: dict[str, str], problems: 
                 labels = []
             out[end] = list(labels)
     return out
+
+
+def _article_groups(groups: Any, problems: list[str]) -> list[dict[str, Any]]:
+    """The article-level label groups, normalised (`multiple` defaults to false); problems added to `problems`."""
+    if not isinstance(groups, list):
+        problems.append(f"{ARTICLE_SECTION}: must be a list")
+        return []
+    seen: dict[str, str] = {}
+    checked = []
+    for i, group in enumerate(groups):
+        where = f"{ARTICLE_SECTION}[{i}]"
+        if not isinstance(group, dict):
+            problems.append(f"{where}: must be an object")
+            continue
+        unknown = [key for key in group if key not in _ARTICLE_FIELDS]
+        if unknown:
+            problems.append(f"{where}: unknown key(s) {', '.join(_show(k) if textcheck.problem(k) else k for k in sorted(unknown))}; "
+                            f"allowed: {', '.join(sorted(_ARTICLE_FIELDS))}")
+        name = group.get("name")
+        if not isinstance(name, str) or not _NAME.match(name):
+            problems.append(f"{where}.name: must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit (got {_show(name)})")
+        elif name in seen:
+            problems.append(f"{where}.name: duplicate name {_show(name)} (also {seen[name]})")
+        else:
+            seen[name] = where
+        description = group.get("description", "")
+        if not isinstance(description, str) or textcheck.problem(description):
+            problems.append(f"{where}.description: {textcheck.problem(description) if isinstance(description, str) else 'must be text'}")
+            description = ""
+        multiple = group.get("multiple", False)
+        if not isinstance(multiple, bool):
+            problems.append(f"{where}.multiple: must be true or false (got {_show(multiple)})")
+            multiple = False
+        values = _group_values(where, group.get("values"), problems)
+        checked.append({"name": name, "description": description, "values": values, "multiple": multiple})
+    return checked
+
+
+def _group_values(where: str, values: Any, problems: list[str]) -> list[str]:
+    """A group's allowed values: a non-empty list of distinct texts of 1-64 characters."""
+    if not isinstance(values, list) or not values:
+        problems.append(f"{where}.values: must be a non-empty list of values (got {_show(values)})")
+        return []
+    kept: list[str] = []
+    for j, value in enumerate(values):
+        if not isinstance(value, str) or not value.strip() or len(value) > _MAX_VALUE_LENGTH or textcheck.problem(value):
+            problems.append(f"{where}.values[{j}]: must be a text of 1-{_MAX_VALUE_LENGTH} characters (got {_show(value)})")
+        elif value in kept:
+            problems.append(f"{where}.values[{j}]: duplicate value {_show(value)}")
+        else:
+            kept.append(value)
+    return kept
+
+
+def article_groups(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The schema's article-level label groups by name (empty when it has none)."""
+    return {group["name"]: group for group in schema.get(ARTICLE_SECTION, [])}
+
+
+def check_article_values(schema: dict[str, Any], group_name: str, values: list[str]) -> str | None:
+    """None when `values` (distinct, non-empty) suit the group, else the reason they do not."""
+    group = article_groups(schema).get(group_name)
+    if group is None:
+        known = ", ".join(article_groups(schema)) or "none"
+        return f"unknown article label group {group_name!r} (schema has: {known})"
+    if not values:
+        return f"article label group {group_name!r}: give at least one value"
+    if len(values) > 1 and not group["multiple"]:
+        return f"article label group {group_name!r} takes one value, not {len(values)} (it is not multiple)"
+    for value in values:
+        if value not in group["values"]:
+            return f"article label group {group_name!r} has no value {value!r} (allowed: {', '.join(group['values'])})"
+    return None
 
 
 def names(schema: dict[str, Any], section: str) -> list[str]:

@@ -112,7 +112,7 @@ def bump_revision(session: Session, project_id: int) -> None:
 
 def labels_in_use(session: Session, project_id: int) -> dict[str, set[str]]:
     """Names each schema section's stored work uses (annotations, spans, relations, gold)."""
-    from annotator.db.models import Annotation, Article, GoldLabel, GoldRelation, GoldSpan, Relation, Sentence, Span
+    from annotator.db.models import Annotation, Article, ArticleLabel, GoldLabel, GoldRelation, GoldSpan, Relation, Sentence, Span
 
     in_project = select(Article.id).where(Article.project_id == project_id)
     sentences = select(Sentence.id).where(Sentence.article_id.in_(in_project))
@@ -123,6 +123,7 @@ def labels_in_use(session: Session, project_id: int) -> dict[str, set[str]]:
         | set(session.scalars(select(GoldSpan.label).where(GoldSpan.article_id.in_(in_project)).distinct())),
         "relation_types": set(session.scalars(select(Relation.type).where(Relation.article_id.in_(in_project)).distinct()))
         | set(session.scalars(select(GoldRelation.type).where(GoldRelation.article_id.in_(in_project)).distinct())),
+        labelschema.ARTICLE_SECTION: set(session.scalars(select(ArticleLabel.group).where(ArticleLabel.article_id.in_(in_project)).distinct())),
     }
 
 

@@ -68,3 +68,12 @@ def relation_json(uid: str, rel_type: str, from_uid: str, to_uid: str) -> dict[s
 def origin_json(origin: str | None, suggester: str | None, suggester_version: str | None) -> dict[str, Any]:
     """Where a label, span or link came from: 'manual', or 'suggested' (accepted, not changed by hand since) by which suggester."""
     return {"origin": origin or "manual", "suggester": suggester, "suggester_version": suggester_version}
+
+
+def article_label_json(group: str, values: list[str], guidelines_version: int, version: int | None, updated_at: datetime | str | None) -> dict[str, Any]:
+    """An annotator's answer in an article-level label group: its values (a sorted list); `version` left out when None."""
+    out = {"group": group, "values": sorted(values), "guidelines_version": guidelines_version, "version": version,
+           "updated_at": timestamp(updated_at)}
+    if version is None:
+        del out["version"]
+    return out

@@ -20,9 +20,11 @@ from annotator.domain.annotations import (
     article_payload,
     create_relation,
     create_span,
+    delete_article_label,
     delete_label,
     delete_relation,
     delete_span,
+    put_article_label,
     put_label,
     readable_article,
     update_span,
@@ -131,6 +133,23 @@ def put_label_view(article_id: int, sentence_index: int):
 def delete_label_view(article_id: int, sentence_index: int):
     user_id = writer_id()
     _write(lambda: delete_label(db.session, user_id, article_id, sentence_index))
+    return "", 204
+
+
+# ----------------------------------------------------------------- article labels
+@bp.put("/articles/<int:article_id>/article-labels/<group>")
+@roles_required("annotator")
+def put_article_label_view(article_id: int, group: str):
+    body = json_body({"values", "version"}, frozenset({"values"}))
+    user_id = writer_id()
+    return _write(lambda: put_article_label(db.session, user_id, article_id, group, body["values"], body.get("version")))
+
+
+@bp.delete("/articles/<int:article_id>/article-labels/<group>")
+@roles_required("annotator")
+def delete_article_label_view(article_id: int, group: str):
+    user_id = writer_id()
+    _write(lambda: delete_article_label(db.session, user_id, article_id, group))
     return "", 204
 
 

@@ -14,7 +14,7 @@ The unique index starts with (article_id, user_id, start), so it replaces
 ix_spans_article_user_start.
 
 Revision ID: 0010
-Revises: 0008 (fixed at merge: another branch adds 0009)
+Revises: 0009 (article_labels, issue 18)
 Create Date: 2026-12-06 03:10:00
 
 """
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

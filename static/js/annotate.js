@@ -9,6 +9,7 @@
 // are drawn as ghosts (suggestions.js) until accepted or rejected.
 
 import { SaveQueue, newUid, requestJson } from "./api.js";
+import { showArticleLabels, watchArticleLabels } from "./article-labels.js";
 import { OffsetMap } from "./offsets.js";
 import { assignLanes, tokenize } from "./segments.js";
 import { SuggestionSet, acceptOperation, provenance, rejectOperation } from "./suggestions.js";
@@ -32,6 +33,7 @@ const hintEl = document.getElementById("hint");
 const statusEl = document.getElementById("save-status");
 const alertEl = document.getElementById("alert");
 const helpEl = document.getElementById("help");
+const articleLabelsEl = document.getElementById("article-labels"); // absent when the schema has no article labels
 
 const articleId = Number(root.dataset.articleId);
 const userId = Number(root.dataset.userId);
@@ -48,6 +50,7 @@ const S = {
   labels: new Map(), // sentence index -> label object
   spans: new Map(), // uid -> {id, label, start, end}
   relations: new Map(), // uid -> {id, type, from, to}
+  articleLabels: new Map(), // article label group -> [values]
   current: 0,
   allSpans: false, // the Spans panel lists the whole article (else the current sentence's spans)
   selected: null, // span uid
@@ -223,6 +226,8 @@ function apply(op) {
       S.sugg.drop([...op.ids, ...op.items.spans.map((x) => x.suggestion)], "accepted");
       break;
     case "reject": S.sugg.drop(op.ids, "rejected"); break;
+    case "article-label": S.articleLabels.set(op.group, op.values); break;
+    case "article-unlabel": S.articleLabels.delete(op.group); break;
     default: break;
   }
 }
@@ -343,7 +348,7 @@ function onConflict(op, current) {
 
 function onRejected(op, message, status, data) {
   const what = { label: "label", unlabel: "label removal", span: "span", "span-patch": "span change", "span-del": "span deletion", rel: "link", "rel-del": "link deletion",
-    accept: "suggestion acceptance", reject: "suggestion rejection" }[op.op] || op.op;
+    accept: "suggestion acceptance", reject: "suggestion rejection", "article-label": `article label ${op.group}`, "article-unlabel": `article label ${op.group} removal` }[op.op] || op.op;
   if (op.op === "label" || op.op === "unlabel") {
     // The API counts sentences from 0; people read them from 1.
     const n = op.sentence + 1;
@@ -1431,6 +1436,7 @@ document.addEventListener("keydown", (event) => {
   const typing = t && (t.isContentEditable || /^(TEXTAREA|SELECT)$/.test(t.tagName) || (t.tagName === "INPUT" && !/^(checkbox|radio)$/.test(t.type)));
   if (typing) return; // a checkbox (the Spans panel's toggle) keeps the keys working
   const key = event.key;
+  if (key.startsWith("Arrow") && t && t.closest && t.closest("#article-labels")) return; // arrows move between an article group's radios
   const plain = !event.ctrlKey && !event.metaKey && !event.altKey;
   let handled = true;
 
@@ -1522,6 +1528,7 @@ async function load() {
   for (const l of ann.labels || []) S.labels.set(l.sentence, l);
   for (const x of ann.spans || []) S.spans.set(x.id, { id: x.id, label: x.label, start: x.start, end: x.end });
   for (const r of ann.relations || []) S.relations.set(r.id, { id: r.id, type: r.type, from: r.from, to: r.to });
+  for (const a of ann.article_labels || []) S.articleLabels.set(a.group, a.values);
   const offered = await suggested;
   S.sugg = new SuggestionSet(offered && offered.status === 200 ? offered.data : null);
 
@@ -1539,6 +1546,8 @@ async function load() {
     onRejected,
   });
   for (const op of queue.ops) apply(op); // changes not yet confirmed: show them as made
+  showArticleLabels(articleLabelsEl, S.articleLabels);
+  watchArticleLabels(articleLabelsEl, change);
 
   for (const b of document.querySelectorAll("button[data-color]")) {
     b.style.setProperty("--c", b.dataset.color);

@@ -85,6 +85,8 @@ export function requestFor(op) {
     case "span-del": return ["DELETE", `/spans/${encodeURIComponent(op.id)}`, undefined];
     case "rel": return ["POST", "/relations", { id: op.id, type: op.type, from: op.from, to: op.to }];
     case "rel-del": return ["DELETE", `/relations/${encodeURIComponent(op.id)}`, undefined];
+    case "article-label": return ["PUT", `/article-labels/${encodeURIComponent(op.group)}`, { values: op.values }];
+    case "article-unlabel": return ["DELETE", `/article-labels/${encodeURIComponent(op.group)}`, undefined];
     case "accept": return ["POST", "/suggestions/accept", { ids: op.ids }];
     case "reject": return ["POST", "/suggestions/reject", { ids: op.ids }];
     default: throw new Error(`unknown operation ${op.op}`);
@@ -109,6 +111,12 @@ export function coalesce(queue, op, inflight = null) {
       const merged = { ...op, version: old.version };
       if (op.op === "label") merged.seconds = (old.op === "label" ? old.seconds : 0) + op.seconds;
       q[i] = merged;
+      return q;
+    }
+  } else if (op.op === "article-label" || op.op === "article-unlabel") { // the group's latest answer is the one to send
+    const i = find((o) => (o.op === "article-label" || o.op === "article-unlabel") && o.group === op.group);
+    if (i >= 0) {
+      q[i] = op;
       return q;
     }
   } else if (op.op === "span-patch") {

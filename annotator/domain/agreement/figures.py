@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, GoldLabel, Sentence
+from annotator.domain.agreement.article_label_figures import article_label_figures
 from annotator.domain.agreement.loaders import N_BOOT, SEED, ProjectHead, ProjectLabels, dense_ids, load_labels, load_spans, project_head
 from annotator.domain.agreement.span_figures import span_figures
 from annotator.stats import agreement as ag
@@ -322,6 +323,7 @@ def compute_summary(session: Session, head: ProjectHead, n_boot: int = N_BOOT, s
         "gold": gold_counts(labels, provenance),
         "spans": span_doc,
         "relations": rel_doc,
+        "article_labels": article_label_figures(session, head),
         "bootstrap": {"n_resamples": n_boot, "seed": seed, "confidence": CONFIDENCE, "unit": "article",
                       "n_articles": int(len(np.unique(labels.article_ids)))},
     }

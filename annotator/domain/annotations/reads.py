@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Relation, Sentence, Span, User
 from annotator.domain.annotations.access import ArticleHead
+from annotator.domain.annotations.article_labels import article_labels_of
 from annotator.domain.annotations.statements import LABEL_COLUMNS, run
 from annotator.domain.records import label_json as label_dict
 from annotator.domain.records import origin_json as origin_dict
@@ -68,7 +69,7 @@ def article_payload(session: Session, article: ArticleHead | Any, user: User) ->
     spans = run(session, SPANS, params).all()
     relations = run(session, RELATIONS, params).all()
     text = article.text
-    return {
+    payload = {
         "article": {
             "id": article.id,
             "external_id": article.external_id,
@@ -86,3 +87,6 @@ def article_payload(session: Session, article: ArticleHead | Any, user: User) ->
             "relations": [{**relation_dict(*row[:4]), **origin_dict(*row[4:])} for row in relations],
         },
     }
+    if project.label_schema.get("article_labels"):  # only projects with article label groups: the others' documents read as before
+        payload["annotations"]["article_labels"] = article_labels_of(session, article.id, user.id)
+    return payload

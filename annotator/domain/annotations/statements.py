@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Annotation, Article, Assignment, AuditEntry, LabelRequest, Project, Relation, Sentence, Span
+from annotator.db.models import Annotation, Article, ArticleLabel, Assignment, AuditEntry, LabelRequest, Project, Relation, Sentence, Span
 
 _articles, _projects, _assignments, _sentences = (m.__table__ for m in (Article, Project, Assignment, Sentence))
 _annotations, _spans, _relations, _audit = (m.__table__ for m in (Annotation, Span, Relation, AuditEntry))
@@ -80,7 +80,7 @@ START_ASSIGNMENT = (
 INSERT_IGNORING_CONFLICT = {
     (dialect, table.name): dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
     for dialect, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
-    for table in (_annotations, _spans, _relations, _requests)
+    for table in (_annotations, _spans, _relations, _requests, ArticleLabel.__table__)
 }
 
 

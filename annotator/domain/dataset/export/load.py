@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from sqlalchemy import Select, String, func, or_, select, type_coerce
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from annotator.db.models import (
     Annotation,
     Article,
+    ArticleLabel,
     GoldLabel,
     GoldRelation,
     GoldSpan,
@@ -50,6 +51,7 @@ class Batch:
     gold_relations: (uid, type, from db id, to db id, provenance, reviewer)
     suggestions:    (kind, uid, suggester, version, label, sentence index, start, end, from uid, to uid, score),
                     only when asked for (the article unit); a label's sentence index, else None
+    article_labels: (annotator, group, sorted values), every annotator's (the automatic gold counts them all)
     """
 
     articles: list[tuple]
@@ -61,6 +63,7 @@ class Batch:
     gold_spans: dict[int, list[tuple]]
     gold_relations: dict[int, list[tuple]]
     suggestions: dict[int, list[tuple]]
+    article_labels: dict[int, list[tuple]] = field(default_factory=dict)
 
 
 def count_articles(session: Session, project_id: int) -> int:
@@ -152,6 +155,7 @@ def _batch(conn: Any, articles: list[tuple], names: dict[int, str], chosen_users
         _gold_spans(conn, ids, wanted, names),
         _gold_relations(conn, ids, wanted, names),
         _suggestions(conn, ids, wanted, where_sentence) if with_suggestions else {},
+        _article_labels(conn, ids, wanted, names),
     )
 
 
@@ -331,6 +335,16 @@ def _suggestions(conn: Any, ids: list[int], wanted: set[int], where_sentence: di
 def _origin(model: Any) -> tuple[Any, Any, Any]:
     """Where an annotator's label, span or relation came from, read in the same query as the item."""
     return model.origin, model.suggester, model.suggester_version
+
+
+def _article_labels(conn: Any, ids: list[int], wanted: set[int], names: dict[int, str]) -> dict[int, list[tuple]]:
+    article_labels: dict[int, list[tuple]] = defaultdict(list)
+    for clause in _id_filter(ArticleLabel.article_id, ids):
+        query = select(ArticleLabel.article_id, ArticleLabel.user_id, ArticleLabel.group, ArticleLabel.values).where(clause)
+        for article_id, user_id, group, values in _rows(conn, query):
+            if article_id in wanted:
+                article_labels[article_id].append((names[user_id], group, sorted(json.loads(values) if isinstance(values, str) else values)))
+    return article_labels
 
 
 def _id_filter(column: Any, ids: list[int]) -> list[Any]:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy.orm import Session
 
+from annotator.domain.dataset.export import article_labels as article_level
 from annotator.domain.dataset.export.load import BATCH_SIZE, Batch, batches
 from annotator.domain.dataset.export.options import NO_FILTERS, UNITS, ExportError, Filters
 from annotator.domain.records import label_json, origin_json, relation_json, span_json, timestamp
@@ -57,28 +58,32 @@ def iter_articles(
 ) -> Iterator[dict[str, Any]]:
     """One lossless record per article (see the package doc and article.schema.json)."""
     wanted = frozenset(filters.labels)
+    rule = article_level.article_label_rule(session, project_id)
     for batch in batches(session, project_id, filters.annotators, batch_size, id_range, with_suggestions=True):
         for article in batch.articles:
-            record = _article_record(batch, article, filters, wanted)
+            record = _article_record(batch, article, filters, wanted, rule)
             if record is not None:
                 yield record
         if progress is not None:
             progress(len(batch.articles))
 
 
-def _article_record(batch: Batch, article: tuple, filters: Filters, wanted: frozenset[str]) -> dict[str, Any] | None:
+def _article_record(
+    batch: Batch, article: tuple, filters: Filters, wanted: frozenset[str], rule: article_level.ArticleLabelRule | None = None
+) -> dict[str, Any] | None:
     """The article's record, or None when the filters leave it out."""
     article_id, external_id, title, text, meta = article
     labels = batch.labels.get(article_id, ())
     gold_labels = batch.gold_labels.get(article_id, {})
     spans = batch.spans.get(article_id, ())
+    chosen = article_level.by_annotator(batch.article_labels.get(article_id, ()), rule, filters.annotators) if rule else {}
     if filters.gold_only and not gold_labels:
         return None
-    if filters.annotators and not labels and not spans:
+    if filters.annotators and not labels and not spans and not chosen:
         return None
     if wanted and not _any_sentence_selected(labels, gold_labels, wanted):
         return None
-    return {
+    record = {
         "id": external_id,
         "title": title,
         "text": text,
@@ -88,6 +93,21 @@ def _article_record(batch: Batch, article: tuple, filters: Filters, wanted: froz
         "gold": _article_gold(batch, article_id, text, gold_labels),
         "suggestions": _article_suggestions(batch.suggestions.get(article_id, ()), text),
     }
+    if rule is not None:
+        _add_article_labels(record, chosen, article_level.gold(batch.article_labels.get(article_id, ()), rule))
+    return record
+
+
+def _add_article_labels(record: dict[str, Any], chosen: dict[str, dict[str, Any]], gold: dict[str, dict[str, Any]]) -> None:
+    """Each annotator's `article_labels` (an annotator with only those gets an entry of their own) and the gold's."""
+    entries = {entry["annotator"]: entry for entry in record["annotations"]}
+    for name in chosen:
+        if name not in entries:
+            entries[name] = {"annotator": name, "labels": [], "spans": [], "relations": []}
+    for name, entry in entries.items():
+        entry["article_labels"] = chosen.get(name, {})
+    record["annotations"] = [entries[name] for name in sorted(entries)]
+    record["gold"]["article_labels"] = gold
 
 
 def _article_annotations(labels: Iterable[tuple], spans: Iterable[tuple], relations: Iterable[tuple], text: str) -> list[dict[str, Any]]:

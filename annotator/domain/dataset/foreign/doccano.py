@@ -2,7 +2,9 @@
 
 One article per line: ``{"text", "label": [[start, end, "LABEL"], ...]}`` (a
 string label such as ``"label": ["CFS"]``, and each of ``cats``, is a document
-class: skipped and reported, never copied onto every sentence), or the ``entities`` / ``relations`` variant with
+class: an article label in the schema's one article label group that allows it,
+several only where that group is ``multiple``; without article label groups it is
+skipped and reported, never copied onto every sentence), or the ``entities`` / ``relations`` variant with
 ``start_offset`` / ``end_offset``.  doccano's exports carry no span text to
 check offsets against and do not say how they count: doccano 1.8.4's editor
 stores UTF-16 code units (an emoji counts 2; tests/data/foreign/README.md), so
@@ -10,7 +12,8 @@ they are read as UTF-16 and converted to code points unless
 ``offsets="code-points"``.
 
 A line says which kinds of annotation it stands for (``_carries``, see
-import_annotations): spans when it has ``entities`` or span items, so that
+import_annotations): spans when it has ``entities`` or span items, article labels when it
+classifies (``cats`` or class names), so that
 merging two projects' files onto the same articles (``--match-by text``)
 replaces or skips only spans, never what the other file brought.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from annotator.domain import labelschema
 from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, document_class, external_id
 from annotator.domain.dataset.foreign.report import Skipped
 from annotator.domain.dataset.foreign.sniff import looks_like
@@ -32,12 +36,12 @@ def doccano_records(
     """Article-format records from a doccano JSONL export."""
     for line, obj in jsonl_objects(text, file):
         try:
-            yield line, _line(obj, line, file, annotator, offsets, skipped if skipped is not None else Skipped())
+            yield line, _line(obj, line, file, annotator, schema, offsets, skipped if skipped is not None else Skipped())
         except Bad as exc:
             raise IngestError(file, line, str(exc)) from None
 
 
-def _line(obj: Any, line: int, file: str, annotator: str, offsets: str, skipped: Skipped) -> dict[str, Any]:
+def _line(obj: Any, line: int, file: str, annotator: str, schema: dict[str, Any], offsets: str, skipped: Skipped) -> dict[str, Any]:
     """One line as an article-format record."""
     hint = looks_like(obj[0] if isinstance(obj, list) and obj else obj)  # a Label Studio export is one JSON array
     if not isinstance(obj, dict):
@@ -56,15 +60,44 @@ def _line(obj: Any, line: int, file: str, annotator: str, offsets: str, skipped:
     cats = obj.get("cats") or []
     if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
         raise Bad("'cats' must be a list of label names")
-    for name, values in (("label", classes), ("cats", cats)):
-        if values:  # a document class: never copied onto every sentence
-            skipped.add(annotator, document_class(name), len(values))
     meta = {k: v for k, v in obj.items() if k not in _NOT_META}
     # What the line stands for, so that a merge of two projects' files (--match-by text) keeps both: spans where the
-    # project labels spans (an empty `entities` too: nothing marked), never sentence labels (doccano has none).
+    # project labels spans (an empty `entities` too: nothing marked), article labels where it classifies (`cats`, or
+    # class names), never sentence labels (doccano has none).
     carries = ["spans"] if spans or "entities" in obj else []
+    article_labels = _article_labels(schema, classes, cats, annotator, skipped)
+    if article_labels or "cats" in obj:
+        carries.append("article_labels")
     block = {"annotator": annotator, "labels": [], "spans": spans, "relations": relations, "_carries": carries}
+    if article_labels:
+        block["article_labels"] = article_labels
     return article_record(article_id, obj.get("title"), text, meta, [block])
+
+
+def _article_labels(schema: dict[str, Any], classes: list[str], cats: list[str], annotator: str, skipped: Skipped) -> dict[str, list[str]]:
+    """The document classes (``label`` names and ``cats``) as {group: values}: each goes to the one article label
+    group of the schema that allows it (never copied onto every sentence); skipped and reported when there are no groups."""
+    groups = labelschema.article_groups(schema)
+    if not groups:
+        for name, values in (("label", classes), ("cats", cats)):
+            if values:
+                skipped.add(annotator, document_class(name, by_name=False), len(values))
+        return {}
+    out: dict[str, list[str]] = {}
+    for name, values in (("label", classes), ("cats", cats)):
+        for value in values:
+            holders = [group for group, spec in groups.items() if value in spec["values"]]
+            if len(holders) != 1:
+                where = "no article label group of the schema" if not holders else f"several article label groups ({', '.join(holders)})"
+                raise Bad(f"{name}: document class {value!r} is in {where}")
+            out.setdefault(holders[0], [])
+            if value not in out[holders[0]]:
+                out[holders[0]].append(value)
+    for group, values in out.items():
+        if len(values) > 1 and not groups[group]["multiple"]:
+            raise Bad(f"{len(values)} document classes ({', '.join(sorted(values))}) for article label group {group!r}, which takes one value "
+                      "(say \"multiple\": true in the schema to import several)")
+    return {group: sorted(values) for group, values in out.items()}
 
 
 def _labels(obj: dict[str, Any], reader: Offsets, annotator: str, article_id: str) -> tuple[list[dict[str, Any]], list[str]]:

@@ -5,7 +5,9 @@ task id); every annotation that was not cancelled becomes its author's
 (``completed_by``, mapped by --users; cancelled ones and predictions are
 counted as skipped): ``labels`` ->
 spans (one per label), ``choices`` over a region -> a sentence label for every sentence the
-region covers (a choice without a region is a document class: skipped, reported), ``relation``
+region covers; a choice without a region is a document class: an article label in the schema's
+article label group named by ``from_name`` (several choices only where that group is
+``multiple``; without such a group it is skipped and reported, never copied onto sentences); ``relation``
 -> relations (type from ``labels``, else the one type the schema allows
 between the two span labels; ``direction: left`` is reversed).  Region offsets
 are read as regions.py says (``auto``: checked against each region's text).
@@ -215,6 +217,7 @@ def _block(
     """One annotation's (or prediction's) results as `name`'s labels, spans and relations; `at` is where it is in the task."""
     spans: list[dict[str, Any]] = []
     labels: list[dict[str, Any]] = []
+    article_labels: dict[str, list[str]] = {}
     region_spans: dict[str, list[dict[str, Any]]] = {}  # region id -> its spans, for the relations
     pending: list[tuple[int, dict[str, Any]]] = []  # relations, read once every region is known
     results = entry.get("result") or []
@@ -235,18 +238,43 @@ def _block(
             region = str(result.get("id", f"#{i}"))
             region_spans[region] = region_spans_of(value, region, where, reader, name, article_id)
             spans += region_spans[region]
+        elif kind == "choices" and value.get("start") is None and value.get("end") is None:
+            document_choice(str(result.get("from_name", "choices")), value.get("choices"), where, schema, name, article_labels, skipped)
         elif kind == "choices":
-            label = choice_label(result, value, where, reader)
-            if label is None:
-                skipped.add(name, document_class(str(result.get("from_name", "choices"))))
-            else:
-                labels.append({**label, **label_details(entry), "_from": where})
+            labels.append({**choice_label(result, value, where, reader), **label_details(entry), "_from": where})
         else:
             raise Bad(f"{where}: result type {kind!r} is not imported (use labels, choices or relation)")
     relations = [
         relation for i, result in pending for relation in _relations(result, f"{at}.result[{i}]", region_spans, schema, name, article_id)
     ]
-    return {"annotator": name, "labels": labels, "spans": spans, "relations": relations}
+    block = {"annotator": name, "labels": labels, "spans": spans, "relations": relations}
+    if article_labels:
+        block["article_labels"] = article_labels
+    return block
+
+
+def document_choice(
+    group: str, choices: Any, where: str, schema: dict[str, Any], name: str, article_labels: dict[str, list[str]], skipped: Skipped,
+) -> None:
+    """Choices with no region (a document class) into `article_labels`: the schema's article label group named `group`
+    (the control tag's from_name), several values only where it is multiple; skipped and reported when there is no such group."""
+    if not isinstance(choices, list) or not choices or not all(isinstance(x, str) for x in choices):
+        raise Bad(f"{where}: value.choices must be a non-empty list of choice names")
+    groups = labelschema.article_groups(schema)
+    if group not in groups and len(choices) > 1:  # a multiple-choice config with nowhere to go: refused, never cut to one
+        raise Bad(f"{where}: {len(choices)} choices in {group!r} ({', '.join(choices)}) cannot be stored: the schema has no article "
+                  f"label group {group!r} to take several values (and a region's choice must name exactly one sentence label)")
+    if group not in groups:
+        skipped.add(name, document_class(group))
+        return
+    values = sorted(set(choices) | set(article_labels.get(group, [])))
+    if len(values) > 1 and not groups[group]["multiple"]:
+        raise Bad(f"{where}: {len(values)} choices in {group!r} ({', '.join(values)}), but the schema's article label group "
+                  f"{group!r} takes one value (say \"multiple\": true in the schema to import several)")
+    reason = labelschema.check_article_values(schema, group, values)
+    if reason:
+        raise Bad(f"{where}: {reason}")
+    article_labels[group] = values
 
 
 def label_details(entry: dict[str, Any]) -> dict[str, Any]:
@@ -303,20 +331,17 @@ def _names(prefix: str) -> tuple[str, str, str]:
     return (f"{prefix}start", f"{prefix}end", f"{prefix}text")
 
 
-def choice_label(result: dict[str, Any], value: dict[str, Any], where: str, reader: Offsets, prefix: str = "value.") -> dict[str, Any] | None:
-    """A ``choices`` result over a region: a sentence label for the sentences it covers.
+def choice_label(result: dict[str, Any], value: dict[str, Any], where: str, reader: Offsets, prefix: str = "value.") -> dict[str, Any]:
+    """A ``choices`` result over a region: a sentence label for the sentences it covers (one label a sentence).
 
-    A choice with no region is a document class: None (the caller reports it
-    skipped), since copying it onto every sentence would count one decision many times.
+    A choice with no region is a document class: the callers give it to document_choice instead.
     """
     choices = value.get("choices")
     if not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], str):
         raise Bad(
-            f"{where}: {prefix}choices must name exactly one sentence label; a multiple-choice class "
-            f"({result.get('from_name', 'choices')}) cannot be stored: the schema has no multi-label article-level labels"
+            f"{where}: {prefix}choices over a region must name exactly one sentence label; a multiple-choice class "
+            f"({result.get('from_name', 'choices')}) can only be an article label (a choice without a region)"
         )
-    if value.get("start") is None and value.get("end") is None:
-        return None
     return {"label": choices[0], "_covers": list(reader.read(value.get("start"), value.get("end"), value.get("text"), where, _names(prefix)))}
 
 

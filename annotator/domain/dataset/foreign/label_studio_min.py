@@ -9,9 +9,9 @@ one key per control tag that the annotation used (its ``from_name``), then
 ``annotator`` (the user id, or the e-mail where the annotation had a user
 object), ``annotation_id``, ``created_at``, ``updated_at``, ``lead_time``.
 A tag's value is a list of region values ``{start, end, text, labels}``
-(spans), or for a choice the choice's name (a document class: skipped and
-reported, as the JSON reader does) or ``{choices: [...]}`` where there were
-several.  Data fields and tags are told apart by that order (tags come after
+(spans), or for a choice the choice's name (a document class: an article label
+where the schema has a group named by the tag, else skipped and reported, as the
+JSON reader does) or ``{choices: [...]}`` where there were several.  Data fields and tags are told apart by that order (tags come after
 ``id`` and before ``annotator``) and by shape (a list of regions is always a tag).
 
 JSON_MIN carries no relations, no predictions, no cancelled annotations, no
@@ -26,8 +26,15 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from annotator.domain import accounts
-from annotator.domain.dataset.foreign.label_studio import annotator_name, choice_label, export_items, label_details, region_spans_of
-from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, document_class, external_id
+from annotator.domain.dataset.foreign.label_studio import (
+    annotator_name,
+    choice_label,
+    document_choice,
+    export_items,
+    label_details,
+    region_spans_of,
+)
+from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, external_id
 from annotator.domain.dataset.foreign.report import Skipped
 from annotator.domain.dataset.foreign.sniff import looks_like
 from annotator.domain.dataset.ingest import IngestError
@@ -55,7 +62,7 @@ def label_studio_min_records(
         key = _task_key(obj)
         if group and (key is None or key != _task_key(group[0][1])):
             n += 1
-            yield group[0][0], _task(group, n, file, annotator, offsets, skipped, users or {})
+            yield group[0][0], _task(group, n, file, annotator, schema, offsets, skipped, users or {})
             group = []
         if not group and key is not None:
             if key in first_line:
@@ -63,7 +70,7 @@ def label_studio_min_records(
             first_line[key] = line
         group.append((line, obj))
     if group:
-        yield group[0][0], _task(group, n + 1, file, annotator, offsets, skipped, users or {})
+        yield group[0][0], _task(group, n + 1, file, annotator, schema, offsets, skipped, users or {})
 
 
 def _task_key(record: dict[str, Any]) -> Any:
@@ -72,7 +79,9 @@ def _task_key(record: dict[str, Any]) -> Any:
     return task_id if isinstance(task_id, (int, str)) and not isinstance(task_id, bool) else None
 
 
-def _task(group: Group, n: int, file: str, annotator: str, offsets: str, skipped: Skipped, users: dict[str, str]) -> dict[str, Any]:
+def _task(
+    group: Group, n: int, file: str, annotator: str, schema: dict[str, Any], offsets: str, skipped: Skipped, users: dict[str, str]
+) -> dict[str, Any]:
     """One task's records as one article-format record with a block per annotation."""
     first_line, first = group[0]
     task_id = _task_key(first)
@@ -91,7 +100,7 @@ def _task(group: Group, n: int, file: str, annotator: str, offsets: str, skipped
         try:
             if record.get("text") != text:
                 raise Bad(f"the text differs from the task's record on line {first_line}")
-            block = _annotation(record, reader, annotator, users, article_id, skipped)
+            block = _annotation(record, reader, annotator, users, article_id, schema, skipped)
         except Bad as exc:
             raise IngestError(file, line, f"{name}, {exc}") from None
         if block is None:
@@ -129,7 +138,7 @@ def _regions(value: Any) -> bool:
 
 
 def _annotation(
-    record: dict[str, Any], reader: Offsets, default: str, users: dict[str, str], article_id: str, skipped: Skipped
+    record: dict[str, Any], reader: Offsets, default: str, users: dict[str, str], article_id: str, schema: dict[str, Any], skipped: Skipped
 ) -> dict[str, Any] | None:
     """One record's annotation as its annotator's block (None: a task nobody annotated)."""
     _, tags = _split(record)
@@ -139,25 +148,27 @@ def _annotation(
     name = _annotator(record.get("annotator"), users, default, where)
     spans: list[dict[str, Any]] = []
     labels: list[dict[str, Any]] = []
+    article_labels: dict[str, list[str]] = {}
     for tag in tags:
         value = record[tag]
         items = value if isinstance(value, list) else [value]
         for i, item in enumerate(items):
             at = f"{where}: {tag}[{i}]" if isinstance(value, list) else f"{where}: {tag}"
             if isinstance(item, str):  # one choice, written as its name: no region, so a document class
-                skipped.add(name, document_class(tag))
+                document_choice(tag, [item], at, schema, name, article_labels, skipped)
             elif isinstance(item, dict) and "labels" in item:
                 region = f"json-min\x00{record.get('annotation_id')}\x00{tag}\x00{i}"
                 spans += region_spans_of(item, region, at, reader, name, article_id, prefix="")
+            elif isinstance(item, dict) and "choices" in item and item.get("start") is None and item.get("end") is None:
+                document_choice(tag, item["choices"], at, schema, name, article_labels, skipped)
             elif isinstance(item, dict) and "choices" in item:
-                label = choice_label({"from_name": tag}, item, at, reader, prefix="")
-                if label is None:
-                    skipped.add(name, document_class(tag))
-                else:
-                    labels.append({**label, **label_details(record), "_from": at})
+                labels.append({**choice_label({"from_name": tag}, item, at, reader, prefix=""), **label_details(record), "_from": at})
             elif item is not None:
                 raise Bad(f"{at}: not imported (spans with labels, or choices); the value is {str(item)[:40]!r}")
-    return {"annotator": name, "labels": labels, "spans": spans, "relations": []}
+    block = {"annotator": name, "labels": labels, "spans": spans, "relations": []}
+    if article_labels:
+        block["article_labels"] = article_labels
+    return block
 
 
 def _annotator(raw: Any, users: dict[str, str], default: str, where: str) -> str:

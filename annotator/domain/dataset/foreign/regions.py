@@ -117,9 +117,12 @@ class Offsets:
         return f"{name} {offset} falls inside a character of two UTF-16 units (--offsets utf16)"
 
 
-def document_class(name: str) -> str:
-    """The reason a document-level class is skipped (no article-level labels in the schema yet)."""
-    return f"document class {name!r}: the schema has no article-level labels"
+def document_class(name: str, by_name: bool = True) -> str:
+    """The reason a document-level class is skipped: the schema has no article label group to hold it
+    (Label Studio names its group: `by_name`; doccano's classes go to whichever group holds them)."""
+    if by_name:
+        return f"document class {name!r}: the schema has no article label group {name!r}"
+    return f"document class {name!r}: the schema has no article label groups"
 
 
 def clip(value: Any) -> str:

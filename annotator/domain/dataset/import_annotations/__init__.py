@@ -20,7 +20,7 @@ one audit entry (entity "article", action "import").  An annotator who already
 has annotations on the article, or an article that already has gold, is a
 duplicate: `error` (default), `skip` it, or `replace` what is stored.  A block
 that says which kinds of annotation it carries (a foreign reader's "_carries":
-doccano's sequence labelling carries spans, not labels) is a duplicate only
+doccano's sequence labelling carries spans, its classification article labels) is a duplicate only
 where a kind it carries is stored, and `replace` replaces only those kinds, so
 one person's spans from one file and labels from another are both kept.
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from annotator.db.models import GOLD_PROVENANCE, new_uid
-from annotator.domain import accounts
+from annotator.domain import accounts, labelschema
 from annotator.domain.annotations import check_label, check_relation, check_span
 from annotator.domain.dataset.foreign.sniff import looks_like
 from annotator.domain.dataset.import_annotations.suggested import Origin, exported_suggestions, item_origin
@@ -26,13 +26,13 @@ __all__ = ["Bad", "Block", "Label", "Record", "Relation", "Span", "parse_record"
 MAX_ID = 255
 _RECORD_KEYS = {"id", "title", "text", "meta", "sentences", "annotations", "gold", "suggestions", "_at"}
 # "_at" (a record) and "_from" (an item): where a foreign reader found it, in that tool's terms, for error messages
-_ANNOTATION_KEYS = {"annotator", "labels", "spans", "relations", "_carries"}
-KINDS = frozenset({"labels", "spans"})  # what a block can carry: sentence labels; spans (with the relations between them)
+_ANNOTATION_KEYS = {"annotator", "labels", "spans", "relations", "article_labels", "_carries"}
+KINDS = frozenset({"labels", "spans", "article_labels"})  # what a block can carry: sentence labels; spans (with their relations); article labels
 _ORIGIN_KEYS = {"origin", "suggester", "suggester_version"}  # an annotator's items only: gold has its provenance
 _LABEL_KEYS = {"sentence", "label", "seconds", "guidelines_version", "updated_at", "needs_review", "_covers", "_from"} | _ORIGIN_KEYS
 _SPAN_KEYS = {"id", "label", "start", "end", "text", "_from"}
 _RELATION_KEYS = {"id", "type", "from", "to", "_from"}
-_GOLD_KEYS = {"labels", "spans", "relations"}
+_GOLD_KEYS = {"labels", "spans", "relations", "article_labels"}  # gold article labels are computed by the export: not read
 _GOLD_LABEL_KEYS = {"sentence", "label", "provenance", "reviewer", "reason", "updated_at", "_covers"}
 _GOLD_SPAN_KEYS = _SPAN_KEYS | {"provenance", "reviewer", "updated_at"}
 _GOLD_RELATION_KEYS = _RELATION_KEYS | {"provenance", "reviewer"}
@@ -84,6 +84,7 @@ class Block:
     labels: list[Label]
     spans: list[Span]
     relations: list[Relation]
+    article_labels: dict[str, list[str]] = field(default_factory=dict)  # group -> sorted values
     carries: frozenset[str] = KINDS  # the kinds this block stands for (a foreign reader's "_carries"), even where it has none
 
 
@@ -198,6 +199,7 @@ def _annotator_blocks(obj: dict[str, Any], schema: dict[str, Any], text: str) ->
             raise Bad(f"{where}: annotator {name!r} appears twice")
         seen_annotators.add(name)
         block = _parse_block(item, where, schema, text, span_uids, relation_uids, name, gold=False)
+        block.article_labels = _parse_article_labels(item.get("article_labels"), f"{where}.article_labels", schema)
         block.carries = _carries(item.get("_carries", sorted(KINDS)), block, f"{where}._carries")
         blocks.append(block)
     return blocks
@@ -208,7 +210,26 @@ def _carries(raw: Any, block: Block, what: str) -> frozenset[str]:
     if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw) or not set(raw) <= KINDS:
         raise Bad(f"{what} must be a list of {', '.join(sorted(KINDS))}")
     has = {"labels"} if block.labels else set()
+    has |= {"article_labels"} if block.article_labels else set()
     return frozenset(raw) | has | ({"spans"} if block.spans or block.relations else set())
+
+
+def _parse_article_labels(raw: Any, at: str, schema: dict[str, Any]) -> dict[str, list[str]]:
+    """{group: value or [values]}, checked against the schema's article label groups; values come back as sorted lists."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise Bad(f"{at} must be an object {{group: value or [values]}}")
+    out: dict[str, list[str]] = {}
+    for group, value in raw.items():
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values) or len(set(values)) != len(values):
+            raise Bad(f"{at}.{clip(group)} must be a value or a list of distinct values")
+        reason = labelschema.check_article_values(schema, group, values)
+        if reason:
+            raise Bad(f"{at}: {reason}")
+        out[group] = sorted(values)
+    return out
 
 
 def _parse_block(

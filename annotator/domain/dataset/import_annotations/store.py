@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from annotator.db.models import (
     Annotation,
     Article,
+    ArticleLabel,
     AuditEntry,
     GoldLabel,
     GoldRelation,
@@ -42,20 +43,21 @@ class ImportResult:
     labels: int = 0
     spans: int = 0
     relations: int = 0
+    article_labels: int = 0  # an annotator's answers in article label groups (one per group)
     gold_labels: int = 0
     gold_spans: int = 0
     gold_relations: int = 0
     skipped: int = 0  # annotator blocks (or gold) left alone by --on-duplicate skip
     replaced: int = 0
-    # annotator -> [labels, spans, relations, blocks skipped as duplicates], for the per-annotator summary
+    # annotator -> [labels, spans, relations, blocks skipped as duplicates, article labels], for the per-annotator summary
     by_annotator: dict[str, list[int]] = field(default_factory=dict)
     by_suggester: dict[str, int] = field(default_factory=dict)  # suggester -> spans and relations proposed
     matched: int = 0  # --match-by text: records that went onto an existing article by its text
     ambiguous: list[tuple[int, str]] = field(default_factory=list)  # --match-by text: (line, why) of records refused
 
-    def count(self, annotator: str, labels: int = 0, spans: int = 0, relations: int = 0, skipped: int = 0) -> None:
-        row = self.by_annotator.setdefault(annotator, [0, 0, 0, 0])
-        for i, n in enumerate((labels, spans, relations, skipped)):
+    def count(self, annotator: str, labels: int = 0, spans: int = 0, relations: int = 0, skipped: int = 0, article_labels: int = 0) -> None:
+        row = self.by_annotator.setdefault(annotator, [0, 0, 0, 0, 0])
+        for i, n in enumerate((labels, spans, relations, skipped, article_labels)):
             row[i] += n
 
     def merge(self, other: "ImportResult") -> None:
@@ -73,8 +75,9 @@ class ImportResult:
     def annotator_lines(self) -> list[str]:
         """One line per annotator: what was imported, and what was left as a duplicate."""
         lines = []
-        for name, (labels, spans, relations, skipped) in sorted(self.by_annotator.items()):
+        for name, (labels, spans, relations, skipped, article_labels) in sorted(self.by_annotator.items()):
             line = f"{name}: {labels} label(s), {spans} span(s), {relations} relation(s)"
+            line += f", {article_labels} article label(s)" if article_labels else ""
             lines.append(line + (f"; {skipped} article(s) skipped: already annotated (--on-duplicate skip)" if skipped else ""))
         return lines + [f"{name} (a prediction, not an annotator): {n} suggestion(s)" for name, n in sorted(self.by_suggester.items())]
 
@@ -84,9 +87,11 @@ class ImportResult:
         return [summary] + [f"{file}:{line}: {reason}" for line, reason in self.ambiguous]
 
     def summary(self) -> str:
+        annotations = f"{self.labels} label(s), {self.spans} span(s), {self.relations} relation(s)"
+        if self.article_labels:  # said only when there are some: projects without article labels read as before
+            annotations += f", {self.article_labels} article label(s)"
         return (
-            f"{self.articles_created} new and {self.articles_existing} existing article(s); "
-            f"{self.labels} label(s), {self.spans} span(s), {self.relations} relation(s); "
+            f"{self.articles_created} new and {self.articles_existing} existing article(s); {annotations}; "
             f"gold: {self.gold_labels} label(s), {self.gold_spans} span(s), {self.gold_relations} relation(s); "
             f"{len(self.users_created)} new user(s); {self.skipped} skipped, {self.replaced} replaced"
         )
@@ -227,7 +232,7 @@ def _annotator_blocks(
                 result.skipped += 1
                 result.count(block.annotator, skipped=1)
                 block = _without(block, stored)
-                if not (block.labels or block.spans):
+                if not (block.labels or block.spans or block.article_labels):
                     continue
             else:
                 _delete_annotations(session, article_id, sentence_ids, user_id, stored)
@@ -243,7 +248,8 @@ def _annotator_blocks(
         result.labels += len(block.labels)
         result.spans += len(block.spans)
         result.relations += len(block.relations)
-        result.count(block.annotator, len(block.labels), len(block.spans), len(block.relations))
+        result.article_labels += len(block.article_labels)
+        result.count(block.annotator, len(block.labels), len(block.spans), len(block.relations), article_labels=len(block.article_labels))
     return blocks
 
 
@@ -316,6 +322,8 @@ def _stored_kinds(session: Session, article_id: int, sentence_ids: list[int], us
         kinds.add("labels")
     if session.scalar(select(Span.id).where(Span.article_id == article_id, Span.user_id == user_id).limit(1)) is not None:
         kinds.add("spans")
+    if session.scalar(select(ArticleLabel.id).where(ArticleLabel.article_id == article_id, ArticleLabel.user_id == user_id).limit(1)) is not None:
+        kinds.add("article_labels")
     return kinds
 
 
@@ -325,6 +333,8 @@ def _without(block: Block, kinds: set[str]) -> Block:
         block.labels = []
     if "spans" in kinds:
         block.spans, block.relations = [], []
+    if "article_labels" in kinds:
+        block.article_labels = {}
     return block
 
 
@@ -341,6 +351,8 @@ def _delete_annotations(session: Session, article_id: int, sentence_ids: list[in
         session.execute(delete(Span).where(Span.article_id == article_id, Span.user_id == user_id))
     if "labels" in kinds:
         session.execute(delete(Annotation).where(Annotation.user_id == user_id, Annotation.sentence_id.in_(sentence_ids)))
+    if "article_labels" in kinds:
+        session.execute(delete(ArticleLabel).where(ArticleLabel.article_id == article_id, ArticleLabel.user_id == user_id))
 
 
 # ---------------------------------------------------------------- inserting
@@ -424,6 +436,13 @@ def _insert_annotations(conn: Any, guidelines_version: int, pending: list[Pendin
                 span_keys.append((p.article_id, x.uid))
     if labels:
         conn.execute(insert(Annotation.__table__), labels)
+    article_labels = [
+        {"article_id": p.article_id, "user_id": user_id, "group": group, "values": values, "guidelines_version": guidelines_version,
+         "version": 1, "origin": "manual", "updated_at": now}
+        for p in pending for user_id, block in p.blocks for group, values in sorted(block.article_labels.items())
+    ]
+    if article_labels:
+        conn.execute(insert(ArticleLabel.__table__), article_labels)
     span_id = dict(zip(span_keys, _returning_ids(conn, Span.__table__, ("article_id", "uid"), spans), strict=True))
     relations = [
         {"uid": r.uid, "article_id": p.article_id, "user_id": user_id, "type": r.type,
