@@ -352,3 +352,48 @@ def test_an_empty_project_gives_a_valid_empty_file(app, runner, tmp_path, fmt, e
     assert out.read_text(encoding="utf-8") == expected
     if fmt == "label-studio":
         assert json.loads(expected) == []
+
+
+def test_label_studio_round_trip_keeps_article_labels(app, runner, tmp_path):
+    """Article labels (one value and several) go out as document-level choices and come back as the same article labels."""
+    from annotator.db.models import ArticleLabel
+    from annotator.domain import labelschema
+
+    schema = labelschema.preset("claims")
+    schema["article_labels"] = [{"name": "stance", "values": ["support", "oppose", "neutral"]},
+                                {"name": "topics", "values": ["economy", "transport", "culture"], "multiple": True}]
+    schema_file = tmp_path / "schema.json"
+    schema_file.write_text(json.dumps(schema), encoding="utf-8")
+    for name in ("p", "q"):
+        assert runner.invoke(args=["projects", "create", name, "--schema", str(schema_file)]).exit_code == 0
+    records = source_records()
+    records[0]["annotations"][0]["article_labels"] = {"stance": "oppose", "topics": ["economy", "transport"]}
+    records[0]["annotations"][1]["article_labels"] = {"stance": "support"}
+    path = tmp_path / "source.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "p", str(path)])
+    assert result.exit_code == 0, result.output
+
+    out, users = tmp_path / "ls.json", tmp_path / "users.json"
+    export(runner, "--format", "label-studio", "-o", str(out), "--users-out", str(users))
+    tasks = json.loads(out.read_text(encoding="utf-8"))
+    documents = [item for a in tasks[0]["annotations"] for item in a["result"] if item["type"] == "choices" and "start" not in item["value"]]
+    assert sorted((d["from_name"], d["value"]["choices"]) for d in documents) == [
+        ("stance", ["oppose"]), ("stance", ["support"]), ("topics", ["economy", "transport"])]
+    result = runner.invoke(args=["import-annotations", "q", str(out), "--format", "label-studio", "--users", str(users), "--offsets", "code-points"])
+    assert result.exit_code == 0, result.output
+
+    def article_labels(project: str) -> list[tuple]:
+        with app.app_context():
+            pid = db.session.scalar(select(Project.id).where(Project.name == project))
+            return sorted(db.session.execute(
+                select(User.name, Article.external_id, ArticleLabel.group, ArticleLabel.values)
+                .join(ArticleLabel, ArticleLabel.user_id == User.id).join(Article, Article.id == ArticleLabel.article_id)
+                .where(Article.project_id == pid)
+            ).all(), key=lambda row: (row[0], row[1], row[2]))
+
+    assert article_labels("q") == article_labels("p")
+    assert [tuple(row) for row in article_labels("p")] == [
+        ("alice", "ferry-fares", "stance", ["oppose"]), ("alice", "ferry-fares", "topics", ["economy", "transport"]),
+        ("bob", "ferry-fares", "stance", ["support"])]
+    assert snapshot(app, "q")["spans"] == snapshot(app, "p")["spans"]

@@ -10,7 +10,10 @@ import names them ``ls-user-<id>``), ``result`` holding:
   offsets, as Label Studio counts them, with the covered text);
 * each relation as a ``relation`` item between the two regions, its type in ``labels``;
 * each sentence label as a ``choices`` result over the sentence's text (``from_name``
-  "sentence_label"), which the Label Studio reader turns back into a label on that sentence.
+  "sentence_label"), which the Label Studio reader turns back into a label on that sentence;
+* each article label group the annotator answered as a ``choices`` result with no region
+  (``from_name`` the group's name, as Label Studio writes a document-level Choices tag), which the
+  reader turns back into that article label.
 
 ``lead_time`` is the sum of the annotator's label seconds on the article (Label Studio keeps one
 time per annotation: read back, every label gets that sum), ``created_at`` / ``updated_at`` the
@@ -44,6 +47,7 @@ def _annotation(entry: dict[str, Any], user_id: int, text: str, bounds: dict[int
     result = [_region(span["id"], span["start"], span["end"], span["text"], span["label"]) for span in entry["spans"]]
     result += [_relation(rel["from"], rel["to"], rel["type"]) for rel in entry["relations"]]
     result += [_choice(label["sentence"], label["label"], text, bounds) for label in entry["labels"]]
+    result += [_document_choice(group, value) for group, value in sorted(entry.get("article_labels", {}).items())]
     times = sorted(label["updated_at"] for label in entry["labels"] if label["updated_at"])
     annotation: dict[str, Any] = {
         "completed_by": user_id,
@@ -70,6 +74,12 @@ def _choice(index: int, label: str, text: str, bounds: dict[int, tuple[int, int]
     start, end = bounds[index]
     return {"id": f"sentence-{index}", "from_name": SENTENCE_FROM, "to_name": TO_NAME, "type": "choices",
             "value": {"start": start, "end": end, "text": text[start:end], "choices": [label]}}
+
+
+def _document_choice(group: str, value: str | list[str]) -> dict[str, Any]:
+    """An article label: choices over the whole document (no region), one value or several."""
+    return {"id": f"article-{group}", "from_name": group, "to_name": TO_NAME, "type": "choices",
+            "value": {"choices": value if isinstance(value, list) else [value]}}
 
 
 def _predictions(suggestions: list[tuple], text: str, bounds: dict[int, tuple[int, int]]) -> list[dict[str, Any]]:
