@@ -209,6 +209,18 @@ def test_lists_are_paged_in_a_stable_order(api):
         assert "must be a whole number" in api.refused("GET", f"/api/projects?{bad}", 400)
 
 
+def test_the_next_link_holds_only_the_path_and_the_paging(api):
+    """Query parameters never reach url_for: ?_external= or ?endpoint= were a 500, ?project_id=9 pointed next elsewhere."""
+    pid = new_project(api)
+    add_articles(api, pid, 3)
+    base = f"http://localhost/api/projects/{pid}/articles?page=2&per_page=1"
+    for extra in ("_external=0", "endpoint=x", "_anchor=top", "_method=POST", "_scheme=javascript", "project_id=999", "page=1&x=1"):
+        page = api.ok("GET", f"/api/projects/{pid}/articles?per_page=1&{extra}")
+        assert page["next"] == base, (extra, page["next"])
+    assert api.ok("GET", "/api/projects?per_page=1&_external=0&page=1") | {"items": []} == {
+        "items": [], "page": 1, "per_page": 1, "total": 1, "next": None}
+
+
 def test_a_reviewer_lists_and_reads_only_their_projects(api, app):
     mine, theirs = new_project(api, "Mine"), new_project(api, "Theirs")
     with app.app_context():
