@@ -424,6 +424,16 @@ def test_the_export_takes_annotator_export_options(api, app):
         assert says in api.refused("GET", f"{base}?{query}", 400), query
 
 
+def test_odd_seeds_are_a_400(api):
+    """seed=--5 passed the check (one lstrip("-") too many) and failed int(): a 500."""
+    pid = new_project(api)
+    add_articles(api, pid, 1)
+    base = f"/api/projects/{pid}/export.jsonl"
+    for seed in ("--5", "-", "5-", "+5", "-+5", "1_0", " 5"):
+        assert "seed must be an integer" in api.refused("GET", f"{base}?split=train&seed={seed.replace('+', '%2B')}", 400), seed
+    assert api.ok("GET", f"{base}?split=train&seed=-5").status_code == 200
+
+
 def test_agreement_is_the_figures_of_agreement_json(api, app):
     pid = new_project(api)
     add_articles(api, pid, 3)
