@@ -434,6 +434,18 @@ def test_odd_seeds_are_a_400(api):
     assert api.ok("GET", f"{base}?split=train&seed=-5").status_code == 200
 
 
+def test_if_none_match_compares_weakly(api):
+    """If-None-Match: W/"tag" matches the ETag "tag" (RFC 9110 13.1.2), as do a list holding it and *: a 304."""
+    pid = new_project(api)
+    add_articles(api, pid, 1)
+    base = f"/api/projects/{pid}/export.jsonl"
+    etag = api.ok("GET", base).headers["ETag"]
+    for header in (f"W/{etag}", f'"other", W/{etag}', "*", etag):
+        assert api.call("GET", base, headers={"If-None-Match": header}).status_code == 304, header
+    for header in ('"other"', 'W/"other"', "W/", ""):
+        assert api.call("GET", base, headers={"If-None-Match": header}).status_code == 200, header
+
+
 def test_agreement_is_the_figures_of_agreement_json(api, app):
     pid = new_project(api)
     add_articles(api, pid, 3)

@@ -146,7 +146,7 @@ def export_jsonl(project_id: int):
     project = project_to_read(project_id)
     unit, filters, split = _export_options(project)
     etag = catalog.data_stamp(db.session, project, unit, filters, split)
-    if request.if_none_match.contains(etag):
+    if request.if_none_match.contains_weak(etag):  # If-None-Match compares weakly (RFC 9110 13.1.2): W/"tag" matches "tag"
         db.session.rollback()
         response = Response(status=304)
         response.set_etag(etag)
