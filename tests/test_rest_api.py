@@ -359,6 +359,19 @@ def test_assignment_balanced_by_hand_and_rebalanced(api, app):
     assert counts(app) == before
 
 
+def test_assigning_more_ids_than_a_statement_takes(api, app):
+    """70,000 ids by hand were one IN (...) of 70,000 parameters: a 500 on PostgreSQL (65,535 at most); the error named every id."""
+    pid = new_project(api)
+    add_articles(api, pid, 2)
+    many = [f"a{i % 2}" for i in range(70_000)]
+    assert api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": "ann1", "articles": many}) == {"created": 2}
+    before = counts(app)
+    missing = ["a0", "a1"] + [f"gone-{i}" for i in range(70_000)]
+    says = api.refused("POST", f"/api/projects/{pid}/assignments", 400, body={"user": "ann2", "articles": missing})
+    assert says.startswith("no article with id 'gone-0', 'gone-1'") and says.endswith("and 69980 more in this project") and len(says) < 1000
+    assert counts(app) == before
+
+
 # ----------------------------------------------------------------- the dataset and agreement
 def label_all(api: Api, pid: int, who: str, label: str) -> None:
     for article in api.ok("GET", f"/api/projects/{pid}/articles")["items"]:
