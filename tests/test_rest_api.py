@@ -428,6 +428,23 @@ def test_the_etag_changes_when_an_article_is_deleted_and_another_takes_its_place
     assert again.status_code == 200 and '"id":"b2"' in again.get_data(as_text=True)
 
 
+def test_the_etag_changes_when_suggestions_do(api, app):
+    """The article unit carries each article's suggestions: `annotator suggest run` changed them, the ETag stayed (a stale 304)."""
+    pid = new_project(api, suggestions_enabled=False)  # so the import stores none
+    add_articles(api, pid, 3)
+    path = f"/api/projects/{pid}/export.jsonl?unit=article"
+    first = api.ok("GET", path)
+    assert not any(json.loads(line)["suggestions"]["spans"] for line in first.get_data(as_text=True).splitlines())
+    ran = app.test_cli_runner().invoke(args=["suggest", "run", "News"])
+    assert ran.exit_code == 0, ran.output
+    again = api.call("GET", path, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200, "suggestions changed, the ETag did not"
+    assert any(json.loads(line)["suggestions"]["spans"] for line in again.get_data(as_text=True).splitlines())
+    etag = again.headers["ETag"]
+    assert app.test_cli_runner().invoke(args=["suggest", "run", "News"]).exit_code == 0  # the same suggestions again: nothing changed
+    assert api.call("GET", path, headers={"If-None-Match": etag}).status_code == 304
+
+
 def test_the_export_takes_annotator_export_options(api, app):
     pid = new_project(api)
     add_articles(api, pid, 3)
