@@ -552,6 +552,17 @@ def test_split_warns_when_a_split_is_empty(app, runner, tmp_path):
     assert result.exit_code == 0 and len(warnings) == 1 and warnings[0].startswith("warning: empty split(s) b: "), result.stderr
 
 
+def test_folders_that_only_look_like_an_exports_are_left_alone(tmp_path):
+    """A folder .export-²-x (isdigit, but not for int()) or .export-<20 digits>-x (too big for kill()) crashed the next --jobs export."""
+    from annotator.cli.dataset import remove_abandoned_folders
+
+    odd = [tmp_path / ".export-\u00b2-x", tmp_path / ".export-99999999999999999999-x", tmp_path / f".export-{os.getpid()}-x"]
+    for folder in odd:
+        folder.mkdir()
+    assert remove_abandoned_folders(tmp_path) == 0
+    assert all(folder.is_dir() for folder in odd)
+
+
 def test_parallel_export_is_byte_identical(app, runner, tmp_path):
     """Forked workers, one per article range, give exactly what one process gives (and the database still works after)."""
     info = build_project(app, extra_articles=40)

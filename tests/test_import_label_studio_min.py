@@ -109,6 +109,18 @@ def test_json_min_errors_name_the_task_and_the_annotation(app, runner, tmp_path,
     assert count(app, Article) == 0
 
 
+def test_json_min_annotator_digits_are_ascii_ones(app, runner, tmp_path):
+    """An annotator "²" was a ValueError traceback, and "٣" (Arabic-Indic three) landed as Label Studio user 3."""
+    records = json.loads(HANDMADE.read_text(encoding="utf-8"))[:1]
+    runner.invoke(args=["projects", "create", "p"])
+    for who in ("\u0663", "\u00b2"):
+        path = _write(tmp_path / "min.json", [{**records[0], "annotator": who}])
+        result = runner.invoke(args=["import-annotations", "p", path, "--format", "label-studio-min", "--on-duplicate", "skip"])
+        assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+        assert result.exit_code == 1 and f"annotator {who!r} makes no user name: map it to one with --users" in result.output, result.output
+    assert count(app, User) == 0 and count(app, Article) == 0
+
+
 def test_json_min_task_records_must_be_together(app, runner, tmp_path):
     records = json.loads(HANDMADE.read_text(encoding="utf-8"))
     path = _write(tmp_path / "min.json", [records[0], records[2], records[1]])

@@ -209,6 +209,18 @@ def test_lists_are_paged_in_a_stable_order(api):
         assert "must be a whole number" in api.refused("GET", f"/api/projects?{bad}", 400)
 
 
+def test_the_next_link_holds_only_the_path_and_the_paging(api):
+    """Query parameters never reach url_for: ?_external= or ?endpoint= were a 500, ?project_id=9 pointed next elsewhere."""
+    pid = new_project(api)
+    add_articles(api, pid, 3)
+    base = f"http://localhost/api/projects/{pid}/articles?page=2&per_page=1"
+    for extra in ("_external=0", "endpoint=x", "_anchor=top", "_method=POST", "_scheme=javascript", "project_id=999", "page=1&x=1"):
+        page = api.ok("GET", f"/api/projects/{pid}/articles?per_page=1&{extra}")
+        assert page["next"] == base, (extra, page["next"])
+    assert api.ok("GET", "/api/projects?per_page=1&_external=0&page=1") | {"items": []} == {
+        "items": [], "page": 1, "per_page": 1, "total": 1, "next": None}
+
+
 def test_a_reviewer_lists_and_reads_only_their_projects(api, app):
     mine, theirs = new_project(api, "Mine"), new_project(api, "Theirs")
     with app.app_context():
@@ -347,6 +359,19 @@ def test_assignment_balanced_by_hand_and_rebalanced(api, app):
     assert counts(app) == before
 
 
+def test_assigning_more_ids_than_a_statement_takes(api, app):
+    """70,000 ids by hand were one IN (...) of 70,000 parameters: a 500 on PostgreSQL (65,535 at most); the error named every id."""
+    pid = new_project(api)
+    add_articles(api, pid, 2)
+    many = [f"a{i % 2}" for i in range(70_000)]
+    assert api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": "ann1", "articles": many}) == {"created": 2}
+    before = counts(app)
+    missing = ["a0", "a1"] + [f"gone-{i}" for i in range(70_000)]
+    says = api.refused("POST", f"/api/projects/{pid}/assignments", 400, body={"user": "ann2", "articles": missing})
+    assert says.startswith("no article with id 'gone-0', 'gone-1'") and says.endswith("and 69980 more in this project") and len(says) < 1000
+    assert counts(app) == before
+
+
 # ----------------------------------------------------------------- the dataset and agreement
 def label_all(api: Api, pid: int, who: str, label: str) -> None:
     for article in api.ok("GET", f"/api/projects/{pid}/articles")["items"]:
@@ -389,6 +414,37 @@ def test_the_export_streams_with_an_etag_that_follows_the_data(api):
     assert api.call("GET", f"/api/projects/{pid}/export.jsonl?unit=article").headers["ETag"] != api.call("GET", path).headers["ETag"]
 
 
+def test_the_etag_changes_when_an_article_is_deleted_and_another_takes_its_place(api):
+    """SQLite gives a deleted last row's id to the next article: deleting an unannotated article and adding
+    another of the same lengths gave the old stamp back (count, largest id, lengths), so a stale 304."""
+    pid = new_project(api)
+    add_articles(api, pid, 3)
+    path = f"/api/projects/{pid}/export.jsonl?unit=article"
+    etag = api.ok("GET", path).headers["ETag"]
+    last = api.ok("GET", f"/api/projects/{pid}/articles")["items"][-1]
+    api.ok("DELETE", f"/api/projects/{pid}/articles/{last['id']}")
+    api.ok("POST", f"/api/projects/{pid}/articles", body=[{"id": "b2", "title": "Other 2", "text": TEXTS[2].replace("June", "July")}], status=201)
+    again = api.call("GET", path, headers={"If-None-Match": etag})
+    assert again.status_code == 200 and '"id":"b2"' in again.get_data(as_text=True)
+
+
+def test_the_etag_changes_when_suggestions_do(api, app):
+    """The article unit carries each article's suggestions: `annotator suggest run` changed them, the ETag stayed (a stale 304)."""
+    pid = new_project(api, suggestions_enabled=False)  # so the import stores none
+    add_articles(api, pid, 3)
+    path = f"/api/projects/{pid}/export.jsonl?unit=article"
+    first = api.ok("GET", path)
+    assert not any(json.loads(line)["suggestions"]["spans"] for line in first.get_data(as_text=True).splitlines())
+    ran = app.test_cli_runner().invoke(args=["suggest", "run", "News"])
+    assert ran.exit_code == 0, ran.output
+    again = api.call("GET", path, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200, "suggestions changed, the ETag did not"
+    assert any(json.loads(line)["suggestions"]["spans"] for line in again.get_data(as_text=True).splitlines())
+    etag = again.headers["ETag"]
+    assert app.test_cli_runner().invoke(args=["suggest", "run", "News"]).exit_code == 0  # the same suggestions again: nothing changed
+    assert api.call("GET", path, headers={"If-None-Match": etag}).status_code == 304
+
+
 def test_the_export_takes_annotator_export_options(api, app):
     pid = new_project(api)
     add_articles(api, pid, 3)
@@ -410,6 +466,28 @@ def test_the_export_takes_annotator_export_options(api, app):
         ("split=train&seed=x", "seed must be an integer"), ("annotator=nobody", "nobody"),
     ]:
         assert says in api.refused("GET", f"{base}?{query}", 400), query
+
+
+def test_odd_seeds_are_a_400(api):
+    """seed=--5 passed the check (one lstrip("-") too many) and failed int(): a 500."""
+    pid = new_project(api)
+    add_articles(api, pid, 1)
+    base = f"/api/projects/{pid}/export.jsonl"
+    for seed in ("--5", "-", "5-", "+5", "-+5", "1_0", " 5"):
+        assert "seed must be an integer" in api.refused("GET", f"{base}?split=train&seed={seed.replace('+', '%2B')}", 400), seed
+    assert api.ok("GET", f"{base}?split=train&seed=-5").status_code == 200
+
+
+def test_if_none_match_compares_weakly(api):
+    """If-None-Match: W/"tag" matches the ETag "tag" (RFC 9110 13.1.2), as do a list holding it and *: a 304."""
+    pid = new_project(api)
+    add_articles(api, pid, 1)
+    base = f"/api/projects/{pid}/export.jsonl"
+    etag = api.ok("GET", base).headers["ETag"]
+    for header in (f"W/{etag}", f'"other", W/{etag}', "*", etag):
+        assert api.call("GET", base, headers={"If-None-Match": header}).status_code == 304, header
+    for header in ('"other"', 'W/"other"', "W/", ""):
+        assert api.call("GET", base, headers={"If-None-Match": header}).status_code == 200, header
 
 
 def test_agreement_is_the_figures_of_agreement_json(api, app):

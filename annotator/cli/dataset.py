@@ -260,7 +260,7 @@ def remove_abandoned_folders(where: Path) -> int:
         return 0
     for folder in candidates:
         pid = folder.name[len(WORK_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or not folder.is_dir() or _alive(int(pid)):
+        if not (pid.isascii() and pid.isdigit() and len(pid) <= 9) or not folder.is_dir() or _alive(int(pid)):  # never '²' nor 20 digits
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed += 1

@@ -10,6 +10,13 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, Assignment, Project, ProjectMember, Sentence, Span, User
 
+IN_CHUNK = 5000  # ids per IN (...): PostgreSQL takes at most 65,535 parameters a statement, and a REST body may name more
+SHOWN = 20  # missing ids named in the error, the rest counted
+
+
+def _chunks(items: list[Any]) -> list[list[Any]]:
+    return [items[k:k + IN_CHUNK] for k in range(0, len(items), IN_CHUNK)]
+
 
 class AssignmentError(ValueError):
     """An assignment that cannot be made; the message says why."""
@@ -98,15 +105,18 @@ def assign_to_user(session: Session, project_id: int, user: User, external_ids: 
         raise AssignmentError(f"{user.name} is a {user.role}, not an annotator")
     if not user.active:
         raise AssignmentError(f"{user.name} is deactivated")
-    rows = dict(
-        session.execute(
-            select(Article.external_id, Article.id).where(Article.project_id == project_id, Article.external_id.in_(external_ids))
-        ).all()
-    )
-    missing = [x for x in external_ids if x not in rows]
+    wanted = list(dict.fromkeys(external_ids))
+    rows: dict[str, int] = {}
+    for chunk in _chunks(wanted):
+        found = select(Article.external_id, Article.id).where(Article.project_id == project_id, Article.external_id.in_(chunk))
+        rows.update(session.execute(found).all())
+    missing = [x for x in wanted if x not in rows]
     if missing:
-        raise AssignmentError(f"no article with id {', '.join(map(repr, missing))} in this project")
-    have = set(session.scalars(select(Assignment.article_id).where(Assignment.user_id == user.id, Assignment.article_id.in_(rows.values()))))
+        more = f" and {len(missing) - SHOWN} more" if len(missing) > SHOWN else ""
+        raise AssignmentError(f"no article with id {', '.join(map(repr, missing[:SHOWN]))}{more} in this project")
+    have: set[int] = set()
+    for chunk in _chunks(list(rows.values())):
+        have.update(session.scalars(select(Assignment.article_id).where(Assignment.user_id == user.id, Assignment.article_id.in_(chunk))))
     new = [Assignment(user_id=user.id, article_id=aid) for aid in dict.fromkeys(rows[x] for x in external_ids) if aid not in have]
     _join(session, project_id, [user])
     session.add_all(new)

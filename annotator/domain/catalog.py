@@ -90,8 +90,8 @@ def delete_article(session: Session, project_id: int, article_id: int, annotated
     """Delete an article of the project with its sentences, assignments and suggestions; returns its external id.
 
     An article someone annotated (labels or spans) is kept unless `annotated_too`: then its annotations
-    go with it, the deletion is written to the audit log and the project's revision goes up (agreement
-    and gold change). Either way cached figures go, as after an import.
+    go with it and the deletion is written to the audit log. Either way cached figures go, as after an
+    import, and the project's revision goes up (the export's ETag must change).
     """
     article = session.scalar(select(Article).where(Article.id == article_id, Article.project_id == project_id))
     if article is None:
@@ -108,7 +108,9 @@ def delete_article(session: Session, project_id: int, article_id: int, annotated
     if labels or spans:
         session.add(AuditEntry(project_id=project_id, article_id=article_id, entity="article", entity_id=external_id[:64],
                                action="delete", before={"external_id": external_id, "labels": labels, "spans": spans}, after=None))
-        bump_revision(session, project_id)
+    # Always: the export's ETag counts articles and their largest id, and SQLite gives a deleted last row's id to
+    # the next article, so a delete and an add of the same lengths would otherwise bring the old ETag back.
+    bump_revision(session, project_id)
     session.flush()
     return external_id
 

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Annotation, Article, Relation, Sentence, Span, Suggestion, SuggestionDecision, utcnow
+from annotator.db.models import Annotation, Article, Project, Relation, Sentence, Span, Suggestion, SuggestionDecision, utcnow
 from annotator.domain import annotations as ops
 from annotator.domain import labelschema
 
@@ -135,7 +135,16 @@ def store_many(session: Session, suggester: str, rows_by_article: dict[int, list
     new = [row for a, rows in rows_by_article.items() for row in rows if (a, row["uid"]) not in stored]
     if new:
         _insert(session, new)
+    if new or gone:
+        _touch_projects(session, ids)
     return len(new)
+
+
+def _touch_projects(session: Session, article_ids: list[int]) -> None:
+    """Move the articles' projects' revision on: the article export carries suggestions, and its ETag is keyed by it."""
+    for chunk in (article_ids[i:i + _CHUNK] for i in range(0, len(article_ids), _CHUNK)):
+        projects = select(Article.project_id).where(Article.id.in_(chunk))
+        session.execute(update(Project).where(Project.id.in_(projects)).values(revision=Project.revision + 1))
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:

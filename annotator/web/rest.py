@@ -100,7 +100,9 @@ def paged(list_page: Callable[[int, int], catalog.Page]) -> Response:
     page, per_page = page_window()
     found = list_page((page - 1) * per_page, per_page)
     more = (page - 1) * per_page + len(found.items) < found.total and found.items
-    args = {**(request.view_args or {}), **request.args.to_dict(), "page": page + 1, "per_page": per_page}
+    # Only the path's own values and the paging: a query parameter is never a url_for option (_external,
+    # endpoint: a TypeError, a 500) nor a path value (?project_id=9 would point next at another project).
+    args = {**(request.view_args or {}), "page": page + 1, "per_page": per_page}
     return jsonify({
         "items": found.items, "page": page, "per_page": per_page, "total": found.total,
         "next": url_for(request.endpoint or "", _external=True, **args) if more else None,

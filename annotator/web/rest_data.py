@@ -134,7 +134,7 @@ def _export_options(project: Project) -> tuple[str, export.Filters, tuple[Any, .
     if name not in [n for n, _ in splits]:
         raise AnnotationError(400, f"split {name[:40]!r} is not one of {', '.join(n for n, _ in splits)}")
     seed = request.args.get("seed", str(DEFAULT_SEED))
-    if not (seed.isascii() and seed.lstrip("-").isdigit() and len(seed) <= 18):
+    if not (seed.isascii() and seed.removeprefix("-").isdigit() and len(seed) <= 18):  # one sign: "--5" is no integer
         raise AnnotationError(400, f"seed must be an integer (got {seed[:40]!r})")
     return unit, filters, (splits, int(seed), name)
 
@@ -146,7 +146,7 @@ def export_jsonl(project_id: int):
     project = project_to_read(project_id)
     unit, filters, split = _export_options(project)
     etag = catalog.data_stamp(db.session, project, unit, filters, split)
-    if request.if_none_match.contains(etag):
+    if request.if_none_match.contains_weak(etag):  # If-None-Match compares weakly (RFC 9110 13.1.2): W/"tag" matches "tag"
         db.session.rollback()
         response = Response(status=304)
         response.set_etag(etag)

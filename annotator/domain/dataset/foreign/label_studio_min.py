@@ -176,7 +176,7 @@ def _annotator(raw: Any, users: dict[str, str], default: str, where: str) -> str
     if isinstance(raw, str) and raw:
         if raw in users:
             return users[raw]
-        if raw.isdigit():
+        if raw.isascii() and raw.isdigit():  # not '²' (int() fails) nor '٣' (int() makes it user 3)
             return annotator_name(int(raw), users, default, where)
         try:
             return accounts.check_name(f"ls-user-{raw}")
