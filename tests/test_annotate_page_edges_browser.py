@@ -249,6 +249,32 @@ def test_a_label_refused_after_a_resegmentation_names_the_sentence_1_based(app, 
 # ------------------------------------------------------------------ 12. a 390 px wide phone
 
 
+def test_on_a_phone_the_article_labels_are_rows_of_answers_not_columns_over_the_text(app, server, chromium):
+    """Each answer was a bold block of its own (app.css makes labels blocks): two groups pushed the article's first
+    line down by a third of a phone's screen; a long answer must wrap, not widen the page."""
+    long_value = "a topic named at such length that it runs wider than any phone"
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    with app.app_context():
+        project = db.session.scalar(select(Article).where(Article.id == ids["bridge"])).project
+        schema = dict(project.label_schema)
+        schema["article_labels"] = [{"name": "stance", "values": ["pro", "con", "neutral"]},
+                                    {"name": "topics", "values": ["transport", "budget", long_value], "multiple": True}]
+        projects.update_project(db.session, project, schema=schema)
+        db.session.commit()
+    page = open_page(chromium, server, "ann", ids["bridge"], viewport=(390, 844))
+    tops = page.evaluate("() => [...document.querySelectorAll('#article-labels [data-group=stance] label')]"
+                         ".map((l) => Math.round(l.getBoundingClientRect().top))")
+    assert len(tops) == 4 and len(set(tops)) == 1, tops  # pro, con, neutral, none: one row
+    weight = page.evaluate("() => getComputedStyle(document.querySelector('#article-labels label')).fontWeight")
+    assert weight == "400", weight  # answers in plain type under their bold group name
+    box = page.evaluate("() => { const r = document.getElementById('article-labels').getBoundingClientRect();"
+                        " return {h: r.height, right: r.right, page: document.documentElement.scrollWidth}; }")
+    assert box["h"] <= 200 and box["right"] <= 390 and box["page"] <= 390, box
+    assert page.evaluate("() => document.querySelector('#text .snt').getBoundingClientRect().top") < 844 / 2
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
 def test_on_a_phone_the_toolbar_fits_and_the_panels_open_without_scrolling_past_the_article(app, server, chromium, tmp_path):
     ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
     page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844))
