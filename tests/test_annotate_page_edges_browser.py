@@ -249,6 +249,61 @@ def test_a_label_refused_after_a_resegmentation_names_the_sentence_1_based(app, 
 # ------------------------------------------------------------------ 12. a 390 px wide phone
 
 
+def test_on_a_phone_the_article_labels_are_rows_of_answers_not_columns_over_the_text(app, server, chromium):
+    """Each answer was a bold block of its own (app.css makes labels blocks): two groups pushed the article's first
+    line down by a third of a phone's screen; a long answer must wrap, not widen the page."""
+    long_value = "a topic named at such length that it runs wider than any phone"
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    with app.app_context():
+        project = db.session.scalar(select(Article).where(Article.id == ids["bridge"])).project
+        schema = dict(project.label_schema)
+        schema["article_labels"] = [{"name": "stance", "values": ["pro", "con", "neutral"]},
+                                    {"name": "topics", "values": ["transport", "budget", long_value], "multiple": True}]
+        projects.update_project(db.session, project, schema=schema)
+        db.session.commit()
+    page = open_page(chromium, server, "ann", ids["bridge"], viewport=(390, 844))
+    tops = page.evaluate("() => [...document.querySelectorAll('#article-labels [data-group=stance] label')]"
+                         ".map((l) => Math.round(l.getBoundingClientRect().top))")
+    assert len(tops) == 4 and len(set(tops)) == 1, tops  # pro, con, neutral, none: one row
+    weight = page.evaluate("() => getComputedStyle(document.querySelector('#article-labels label')).fontWeight")
+    assert weight == "400", weight  # answers in plain type under their bold group name
+    box = page.evaluate("() => { const r = document.getElementById('article-labels').getBoundingClientRect();"
+                        " return {h: r.height, right: r.right, page: document.documentElement.scrollWidth}; }")
+    assert box["h"] <= 200 and box["right"] <= 390 and box["page"] <= 390, box
+    assert page.evaluate("() => document.querySelector('#text .snt').getBoundingClientRect().top") < 844 / 2
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def test_the_keyboard_help_says_how_to_reach_the_article_labels(app, server, chromium):
+    """Found walking the app: the labels for the whole article sit above the text, where the keys never go, and the
+    help (?) said nothing of them; Shift+Tab from the text reaches them, and the help now says so (only when there are some)."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    page.keyboard.press("?")
+    assert "whole article" not in page.locator("#help").text_content()  # no article labels in this schema
+    page.context.close()
+    with app.app_context():
+        project = db.session.scalar(select(Article).where(Article.id == ids["bridge"])).project
+        schema = dict(project.label_schema)
+        schema["article_labels"] = [{"name": "stance", "values": ["pro", "con"]}]
+        projects.update_project(db.session, project, schema=schema)
+        db.session.commit()
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    page.keyboard.press("?")
+    help_text = page.locator("#help").text_content()
+    assert "Labels for the whole article" in help_text and "Shift+Tab" in help_text, help_text
+    page.keyboard.press("Escape")
+    page.focus("#text")
+    page.keyboard.press("Shift+Tab")  # what the help says: up from the text to the article's labels
+    assert page.evaluate("() => document.activeElement.closest('#article-labels') !== null")
+    page.keyboard.press("ArrowLeft")  # from "none" (checked) to the previous answer: con
+    wait_saved(page)
+    assert page.evaluate("() => document.querySelector('#article-labels input:checked').value") == "con"
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
 def test_on_a_phone_the_toolbar_fits_and_the_panels_open_without_scrolling_past_the_article(app, server, chromium, tmp_path):
     ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
     page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844))

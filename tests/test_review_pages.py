@@ -387,3 +387,22 @@ def test_queue_lists_a_span_across_sentences_once(app, browser):
     html = browser.get(f"/review/{seeded.project_id}/queue").get_data(as_text=True)
     assert queue_ids(html) == [seeded.sentences[0]]
     assert "1 sentence shown of 1" in html
+
+
+def test_adjudication_marks_what_an_annotator_accepted_from_a_suggestion(app, browser, project):
+    """Found walking the app: the export and the agreement page tell suggested work from manual work, but the
+    adjudication page showed an accepted suggestion like the annotator's own; the reviewer deciding gold should know."""
+    from annotator.db.models import Annotation, Span
+
+    with app.app_context():
+        ann = project.users["ann"]
+        span = db.session.scalars(select(Span).where(Span.user_id == ann, Span.label == "QUOTE")).one()
+        span.origin, span.suggester, span.suggester_version = "suggested", "rules", "1"
+        label = db.session.scalars(select(Annotation).where(Annotation.user_id == ann, Annotation.sentence_id == project.sentences[2])).one()
+        label.origin, label.suggester, label.suggester_version = "suggested", "rules", "1"
+        db.session.commit()
+    login(browser, "rita")
+    html = browser.get(f"/review/{project.project_id}/sentences/{project.sentences[2]}").get_data(as_text=True)
+    cards = dict(re.findall(r'<article class="card annotator" data-annotator="(\w+)">(.*?)</article>', html, re.S))
+    assert cards["ann"].count('class="origin-suggested"') == 2  # her label and her QUOTE
+    assert "origin-suggested" not in cards["ben"]  # ben's QUOTE, same place, marked by hand

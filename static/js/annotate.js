@@ -1400,6 +1400,12 @@ const SUGGESTION_KEYS = [
   ["Enter", "on a suggestion (click it, or Tab to it): accept or reject that one alone; the Spans panel lists them too, links included"],
 ];
 
+const ARTICLE_LABEL_KEYS = [
+  ["Shift+Tab", "from the article text: up to the labels for the whole article, above it (Tab comes back down)"],
+  ["Space", "choose the focused answer (in a group of any number: add or remove it); each change saves itself"],
+  ["←  →", "in a group of one answer: the previous / next answer"],
+];
+
 function buildHelp() {
   const section = (title, items) => el("section", {},
     el("h3", { text: title }),
@@ -1410,6 +1416,7 @@ function buildHelp() {
     section("Sentence labels (then on to the next sentence)", labels(S.schema.sentence_labels)),
     section("Span labels: on selected text, a new span; on a selected span, relabel", labels(S.schema.span_labels)),
     section("Links", S.schema.relation_types.filter((x) => x.key).map((x) => [x.key, `${x.name}: select a ${x.from.join("/")}, press ${x.key}, then click a ${x.to.join("/")} (or n / p, nearest first, Enter)`])),
+    S.schema.article_labels?.length ? section("Labels for the whole article (above its text)", ARTICLE_LABEL_KEYS) : null,
     S.sugg.enabled ? section("Suggestions (dashed, with a ?): never yours until accepted", SUGGESTION_KEYS) : null,
   ];
   document.getElementById("help-keys").replaceChildren(

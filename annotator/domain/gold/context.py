@@ -76,12 +76,12 @@ def _neighbours(session: Session, s: _Sentence) -> dict[str, str]:
 def _annotators(session: Session, s: _Sentence) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Every annotator's label, spans and links on the sentence (by name), and the distinct spans and links with who made each."""
     labels = session.execute(
-        select(User.id, User.name, Annotation.label, Annotation.seconds, Annotation.needs_review)
+        select(User.id, User.name, Annotation.label, Annotation.seconds, Annotation.needs_review, Annotation.origin)
         .join(User, User.id == Annotation.user_id)
         .where(Annotation.sentence_id == s.id)
     ).all()
     spans = session.execute(
-        select(Span.id, Span.user_id, User.name, Span.label, Span.start, Span.end)
+        select(Span.id, Span.user_id, User.name, Span.label, Span.start, Span.end, Span.origin)
         .join(User, User.id == Span.user_id)
         .where(Span.article_id == s.article_id)
     ).all()
@@ -92,16 +92,18 @@ def _annotators(session: Session, s: _Sentence) -> tuple[list[dict[str, Any]], l
     people: dict[int, dict[str, Any]] = {}
 
     def person(uid: int, name: str) -> dict[str, Any]:
-        return people.setdefault(uid, {"user_id": uid, "name": name, "label": None, "seconds": None, "needs_review": False, "spans": [], "links": []})
+        return people.setdefault(uid, {"user_id": uid, "name": name, "label": None, "label_suggested": False, "seconds": None, "needs_review": False,
+                                         "spans": [], "links": []})
 
-    for uid, name, label, seconds, needs_review in labels:
+    for uid, name, label, seconds, needs_review, origin in labels:
         p = person(uid, name)
         p["label"], p["seconds"], p["needs_review"] = label, seconds, bool(needs_review)
+        p["label_suggested"] = origin == "suggested"  # accepted from a suggester: the reviewer weighs it knowing so
     distinct_spans: dict[str, dict[str, Any]] = {}
     for x in spans:
         if s.overlaps(x.start, x.end):
             info = s.span_info(x.label, x.start, x.end)
-            person(x.user_id, x.name)["spans"].append(info)
+            person(x.user_id, x.name)["spans"].append({**info, "suggested": x.origin == "suggested"})
             distinct_spans.setdefault(info["key"], {**info, "by": []})["by"].append(x.name)
     distinct_links: dict[str, dict[str, Any]] = {}
     for uid, rtype, f, t in relations:
