@@ -876,3 +876,46 @@ def test_several_quick_changes_go_as_one_batch_and_a_lost_answer_counts_once(app
     wait_saved(page)
     assert writes[-1][0] == "PUT" and "/labels/" in writes[-1][1] and len(writes) == 4
     page.context.close()
+
+
+def test_a_batch_refused_at_one_change_settles_that_one_and_sends_the_rest(app, server, chromium):
+    """The real server refuses a batch at its second change (a delete of a span already gone: 404) and, sent again,
+    at a span label the schema lacks (422): nothing of either batch is stored, so the queue settles each failing
+    change as if sent alone (the delete is done, the bad span is reported) and sends the others as a new batch."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    article_id = ids["bridge"]
+    page = open_page(chromium, server, "ann", article_id)
+    wait_ready(page)
+    writes = _api_writes(page)
+    start = TEXT.index(SOURCE)
+    outcome = page.evaluate(
+        """async ([articleId, start, end]) => {
+             const { SaveQueue } = await import('/static/js/api.js');
+             const log = [];
+             const queue = new SaveQueue({
+               baseUrl: `/api/articles/${articleId}`, storagePrefix: 'test.batch.',
+               onStatus: () => {}, onConflict: (op) => log.push(['conflict', op.op]),
+               onSaved: (op, data) => log.push(['saved', op.op, data && (data.label || data.id)]),
+               onRejected: (op, message, status) => log.push(['rejected', op.op, status]),
+             });
+             queue.push({op: 'label', sentence: 1, label: 'CFS', seconds: 1, version: 0});
+             queue.push({op: 'span-del', id: 'gone-span-1'});
+             queue.push({op: 'span', id: 'bad-label-1', label: 'NOPE', start: 0, end: 4});
+             queue.push({op: 'span', id: 'source-span-1', label: 'SOURCE', start, end});
+             while (queue.pending) await new Promise((r) => setTimeout(r, 50));
+             return log;
+           }""",
+        [article_id, start, start + len(SOURCE)],
+    )
+    # the first push goes alone at once; the three that pile up behind it go as a batch, refused at the delete (404:
+    # already gone, so done); the two left go as another batch, refused at the bad span; the last one goes alone
+    assert outcome == [
+        ["saved", "label", "CFS"], ["saved", "span-del", None], ["rejected", "span", 422], ["saved", "span", "SOURCE"],
+    ]
+    assert [(method, path.rsplit("/", 1)[-1]) for method, path, _ in writes] == [("PUT", "1"), ("POST", "changes"), ("POST", "changes"), ("POST", "spans")]
+    assert [len(body["operations"]) for method, path, body in writes[1:3]] == [3, 2]
+    assert writes[1][2]["request_id"] != writes[2][2]["request_id"]  # another batch: another id
+    assert db_labels(app, "ann", article_id)[1][0] == "CFS"
+    [(uid, label, s, e)] = db_spans(app, "ann", article_id)
+    assert (uid, label, TEXT[s:e]) == ("source-span-1", "SOURCE", SOURCE)
+    page.context.close()
