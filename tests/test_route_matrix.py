@@ -416,6 +416,9 @@ API_BODIES: dict[str, Callable[[World], Any]] = {
     "api.delete_relation_view": lambda w: None,
     "api.put_article_label_view": lambda w: {"values": ["oppose"]},
     "api.delete_article_label_view": lambda w: None,
+    "api.apply_changes_view": lambda w: {"operations": [
+        {"op": "put_label", "sentence_index": 0, "label": "UFS"}, {"op": "create_span", "label": "CUE", "start": 0, "end": 3},
+    ]},
     "suggestions.accept": lambda w: {"ids": [w.suggested_links["a-only"]]},
     "suggestions.reject": lambda w: {"ids": [w.suggested_links["a-only"]]},
     # the REST API for pipelines (web/rest.py, web/rest_data.py): admins write, reviewers read, annotators get 403
