@@ -810,3 +810,112 @@ def test_article_labels_once_at_the_top_with_the_keyboard_and_after_a_reload(app
     other = open_page(chromium, server, "bob", article_id)
     assert other.evaluate(checked) == ["article-stance="]  # blind: bob sees none of ann's answers
     other.context.close()
+
+
+def _api_writes(page) -> list[tuple[str, str, dict | None]]:
+    """Every write the page sends to the API, as (method, path, body), recorded from Playwright's request events."""
+    writes: list[tuple[str, str, dict | None]] = []
+
+    def record(request):
+        if "/api/" in request.url and request.method != "GET":
+            body = request.post_data
+            writes.append((request.method, request.url.split("/api/articles/")[-1], json.loads(body) if body else None))
+
+    page.on("request", record)
+    return writes
+
+
+def test_several_quick_changes_go_as_one_batch_and_a_lost_answer_counts_once(app, server, chromium):
+    """While the first save waits for its retry, three more changes pile up: the retry sends all four in one
+    POST .../changes; its answer is lost once (a proxy timed out after the server stored it), and the retry is
+    the same request, so every change is stored once."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    article_id = ids["bridge"]
+    page = open_page(chromium, server, "ann", article_id)
+    writes = _api_writes(page)
+    calls = {"labels": 0, "changes": 0}
+
+    def fail_the_first_label(route):
+        calls["labels"] += 1
+        if calls["labels"] == 1:
+            route.fulfill(status=503, content_type="application/json", body=json.dumps({"error": "database busy", "status": 503}))
+        else:
+            route.continue_()
+
+    def lose_the_first_answer(route):
+        calls["changes"] += 1
+        if calls["changes"] == 1:
+            route.fetch()  # stored ...
+            route.fulfill(status=504, content_type="application/json", body=json.dumps({"error": "gateway timeout", "status": 504}))
+        else:
+            route.continue_()
+
+    page.route("**/api/articles/*/labels/*", fail_the_first_label)
+    page.route("**/api/articles/*/changes", lose_the_first_answer)
+    page.keyboard.press("1")
+    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=15000)
+    page.keyboard.press("2")  # a label moves on to the next sentence
+    page.keyboard.press("3")
+    select_with_mouse(page, SOURCE)
+    page.keyboard.press("s")
+    wait_saved(page, timeout=30_000)
+    batches = [body for method, path, body in writes if path.endswith("/changes")]
+    assert len(batches) == 2 and batches[0] == batches[1], writes  # the retry is the same request
+    assert [op["op"] for op in batches[0]["operations"]] == ["put_label", "put_label", "put_label", "create_span"]
+    assert [path for method, path, body in writes if not path.endswith("/changes")] == [f"{article_id}/labels/0"]  # alone: it was alone
+    assert {i: label for i, (label, _) in db_labels(app, "ann", article_id).items()} == {0: "CFS", 1: "UFS", 2: "NFS"}
+    [(_, label, start, end)] = db_spans(app, "ann", article_id)
+    assert (label, TEXT[start:end]) == ("SOURCE", SOURCE)
+    with app.app_context():
+        entries = db.session.execute(select(AuditEntry.entity, AuditEntry.action).where(AuditEntry.entity.in_(["label", "span"]))).all()
+        assert sorted(entries) == [("label", "create")] * 3 + [("span", "create")]
+        db.session.remove()
+    # one change alone still goes alone
+    page.keyboard.press("j")
+    page.keyboard.press("1")
+    wait_saved(page)
+    assert writes[-1][0] == "PUT" and "/labels/" in writes[-1][1] and len(writes) == 4
+    page.context.close()
+
+
+def test_a_batch_refused_at_one_change_settles_that_one_and_sends_the_rest(app, server, chromium):
+    """The real server refuses a batch at its second change (a delete of a span already gone: 404) and, sent again,
+    at a span label the schema lacks (422): nothing of either batch is stored, so the queue settles each failing
+    change as if sent alone (the delete is done, the bad span is reported) and sends the others as a new batch."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    article_id = ids["bridge"]
+    page = open_page(chromium, server, "ann", article_id)
+    wait_ready(page)
+    writes = _api_writes(page)
+    start = TEXT.index(SOURCE)
+    outcome = page.evaluate(
+        """async ([articleId, start, end]) => {
+             const { SaveQueue } = await import('/static/js/api.js');
+             const log = [];
+             const queue = new SaveQueue({
+               baseUrl: `/api/articles/${articleId}`, storagePrefix: 'test.batch.',
+               onStatus: () => {}, onConflict: (op) => log.push(['conflict', op.op]),
+               onSaved: (op, data) => log.push(['saved', op.op, data && (data.label || data.id)]),
+               onRejected: (op, message, status) => log.push(['rejected', op.op, status]),
+             });
+             queue.push({op: 'label', sentence: 1, label: 'CFS', seconds: 1, version: 0});
+             queue.push({op: 'span-del', id: 'gone-span-1'});
+             queue.push({op: 'span', id: 'bad-label-1', label: 'NOPE', start: 0, end: 4});
+             queue.push({op: 'span', id: 'source-span-1', label: 'SOURCE', start, end});
+             while (queue.pending) await new Promise((r) => setTimeout(r, 50));
+             return log;
+           }""",
+        [article_id, start, start + len(SOURCE)],
+    )
+    # the first push goes alone at once; the three that pile up behind it go as a batch, refused at the delete (404:
+    # already gone, so done); the two left go as another batch, refused at the bad span; the last one goes alone
+    assert outcome == [
+        ["saved", "label", "CFS"], ["saved", "span-del", None], ["rejected", "span", 422], ["saved", "span", "SOURCE"],
+    ]
+    assert [(method, path.rsplit("/", 1)[-1]) for method, path, _ in writes] == [("PUT", "1"), ("POST", "changes"), ("POST", "changes"), ("POST", "spans")]
+    assert [len(body["operations"]) for method, path, body in writes[1:3]] == [3, 2]
+    assert writes[1][2]["request_id"] != writes[2][2]["request_id"]  # another batch: another id
+    assert db_labels(app, "ann", article_id)[1][0] == "CFS"
+    [(uid, label, s, e)] = db_spans(app, "ann", article_id)
+    assert (uid, label, TEXT[s:e]) == ("source-span-1", "SOURCE", SOURCE)
+    page.context.close()

@@ -770,3 +770,114 @@ def test_a_reviewer_reads_only_articles_of_their_own_projects_through_the_api(ap
                              [db.session.get(accounts.User, db.session.scalar(select(accounts.User.id).where(accounts.User.name == "outsider")))])
         db.session.commit()
     assert api("GET", f"/api/articles/{world.article}").status_code == 200
+
+
+# ----------------------------------------------------------------- several changes in one request
+def _batch(w: World, quote_id: str = "batch-quote-1") -> list[dict]:
+    quote, source = TEXT.index("\u201cIt was"), TEXT.index("the minister")
+    return [
+        {"op": "put_label", "sentence_index": 1, "label": "UFS", "seconds": 3, "request_id": "batch-label-1"},
+        {"op": "create_span", "label": "QUOTE", "start": quote + 1, "end": TEXT.index(" said"), "id": quote_id},  # not seeded's quote
+        {"op": "create_span", "label": "SOURCE", "start": source + 4, "end": source + len("the minister"), "id": "batch-source-1"},
+        {"op": "create_relation", "type": "attributed_to", "from": quote_id, "to": "batch-source-1", "id": "batch-link-1"},
+    ]
+
+
+def test_a_batch_of_changes_answers_each_as_its_single_endpoint(app, world, ann):
+    import jsonschema
+
+    document = app.test_client().get("/api/openapi.json").get_json()
+    url = f"/api/articles/{world.article}/changes"
+    response = ann("POST", url, {"operations": _batch(world), "request_id": "batch-0000-1"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    results = response.get_json()["results"]
+    jsonschema.validate(response.get_json(), {"$ref": "#/components/schemas/ChangesResult", "components": document["components"]},
+                        cls=jsonschema.Draft202012Validator)
+    assert [r["status"] for r in results] == [200, 201, 201, 201]
+    quote = results[1]["body"]
+    assert TEXT[quote["start"]:quote["end"]] == quote["text"]
+    mine = ann("GET", f"/api/articles/{world.article}").get_json()["annotations"]
+    assert {s["id"] for s in mine["spans"]} == {"batch-quote-1", "batch-source-1"} and [r["id"] for r in mine["relations"]] == ["batch-link-1"]
+    # the retry of a batch whose answer was lost: the same answer, nothing written again
+    before = snapshot(app)
+    assert ann("POST", url, {"operations": _batch(world), "request_id": "batch-0000-1"}).get_json() == response.get_json()
+    assert snapshot(app) == before
+    deletes = ann("POST", url, {"operations": [{"op": "delete_span", "id": "batch-quote-1"}, {"op": "delete_label", "sentence_index": 1}]})
+    assert deletes.status_code == 200 and deletes.get_json() == {"results": [{"status": 204, "body": None}] * 2}
+    for op in [{"op": "update_span", "id": "batch-source-1", "end": TEXT.index("the minister") + 3},
+               {"op": "put_article_label", "group": "x", "values": []}]:
+        body = {"operations": [op]}
+        jsonschema.validate(body, {"$ref": "#/components/schemas/ChangesRequest", "components": document["components"]},
+                            cls=jsonschema.Draft202012Validator)
+
+
+def test_a_failing_batch_names_its_operation_and_stores_nothing(app, world, seeded, ann):
+    url = f"/api/articles/{world.article}/changes"
+    cases = [
+        ({"op": "put_label", "sentence_index": 99, "label": "CFS"}, 404, "operation 4 (put_label): "),
+        ({"op": "put_label", "sentence_index": 0, "label": "CFS", "version": 9}, 409, "operation 4 (put_label): "),
+        ({"op": "create_span", "label": "QUOTE", "start": 5, "end": 1}, 422, "operation 4 (create_span): "),
+        ({"op": "delete_relation", "id": seeded["bob_rel"]}, 404, "operation 4 (delete_relation): "),
+        ({"op": "create_span", "label": "QUOTE", "start": 0, "end": 3, "id": seeded["bob_quote"]}, 409, "operation 4 (create_span): "),
+        ({"op": "put_label", "sentence_index": 0, "label": "CFS", "seconds": "1"}, 400, "operation 4 (put_label): seconds"),
+        ({"op": "span", "start": 0}, 400, "operation 4: op must be one of"),
+    ]
+    for bad, status, words in cases:
+        before = snapshot(app)
+        body = assert_json_error(ann("POST", url, {"operations": [*_batch(world), bad]}), status, words)
+        assert body["index"] == 4
+        if "bob" in json.dumps(bad):  # bob's ids: refused without showing anything of his
+            assert "current" not in body
+        assert snapshot(app) == before, bad
+    conflict = ann("POST", url, {"operations": [{"op": "put_label", "sentence_index": 0, "label": "UFS", "version": 7}]}).get_json()
+    assert conflict["current"]["label"] == "CFS"  # the single endpoint's extra fields come along
+
+
+def test_batch_body_limits_and_shape(app, world, ann):
+    url = f"/api/articles/{world.article}/changes"
+    before = snapshot(app)
+    many = [{"op": "delete_label", "sentence_index": 0}] * 201
+    assert_json_error(ann("POST", url, {"operations": many}), 413, "at most 200 operations")
+    assert_json_error(ann("POST", url, raw="x" * (300 * 1024)), 413, "larger than")
+    assert_json_error(ann("POST", url, {"operations": [], "colour": 1}), 400, "unknown field")
+    assert_json_error(ann("POST", url, {}), 400, "missing field(s): operations")
+    assert_json_error(ann("POST", url, {"operations": {}}), 400, "must be a list")
+    assert_json_error(ann("POST", url, {"operations": _batch(world), "request_id": None}), 400, "must not be null")
+    assert_json_error(ann("POST", url, {"operations": _batch(world), "request_id": "short"}), 400, "request_id")
+    assert snapshot(app) == before
+    # 200 operations of a realistic size fit
+    quote = TEXT.index("\u201cIt was")
+    spans = [{"op": "create_span", "label": "QUOTE", "start": quote, "end": quote + 2 + i % 20, "id": f"many-span-{i:04d}"} for i in range(20)]
+    deletes = [{"op": "delete_span", "id": f"many-span-{i:04d}"} for i in range(20)]
+    labels = [{"op": "put_label", "sentence_index": i % world.sentences, "label": "CFS", "seconds": 1, "request_id": f"many-label-{i:04d}"} for i in range(160)]
+    response = ann("POST", url, {"operations": spans + labels + deletes})
+    assert response.status_code == 200 and len(response.get_json()["results"]) == 200
+
+
+def test_batch_roles_and_csrf(app, world, seeded):
+    url = f"/api/articles/{world.article}/changes"
+    body = {"operations": _batch(world)}
+    before = snapshot(app)
+    # as the single endpoints: an anonymous write fails the CSRF check first (400)
+    for token, status in [(world.reviewer_token, 403), (world.admin_token, 403), (None, 400), ("ann_" + "x" * 43, 401)]:
+        assert_json_error(Api(app.test_client(), token)("POST", url, body), status)
+    assert_json_error(Api(app.test_client(), world.ann_token)("POST", f"/api/articles/{world.unassigned}/changes", body), 404)
+    browser = Browser(app.test_client())
+    browser.login("ann", "correct horse")
+    assert_json_error(browser.client.post(url, json=body), 400, "CSRF")
+    assert_json_error(browser.send_json("POST", url, body, headers={"X-CSRFToken": "forged"}), 400, "CSRF")
+    assert snapshot(app) == before
+    assert browser.send_json("POST", url, body).status_code == 200
+
+
+def test_openapi_batch_operations_are_the_ones_the_server_takes(app):
+    """Each documented operation has exactly the fields batch.py accepts for it, and the same required ones."""
+    from annotator.domain.annotations.batch import OPERATIONS
+
+    schemas = app.test_client().get("/api/openapi.json").get_json()["components"]["schemas"]
+    assert set(schemas["ChangesRequest"]["properties"]) == {"operations", "request_id"}
+    documented = {item["properties"]["op"]["const"]: item for item in schemas["ChangeOperation"]["oneOf"]}
+    assert set(documented) == set(OPERATIONS)
+    for name, (required, optional, _runner) in OPERATIONS.items():
+        assert set(documented[name]["properties"]) == {"op"} | required | optional, name
+        assert set(documented[name]["required"]) == {"op"} | required, name

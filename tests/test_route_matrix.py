@@ -416,6 +416,9 @@ API_BODIES: dict[str, Callable[[World], Any]] = {
     "api.delete_relation_view": lambda w: None,
     "api.put_article_label_view": lambda w: {"values": ["oppose"]},
     "api.delete_article_label_view": lambda w: None,
+    "api.apply_changes_view": lambda w: {"operations": [
+        {"op": "put_label", "sentence_index": 0, "label": "UFS"}, {"op": "create_span", "label": "CUE", "start": 0, "end": 3},
+    ]},
     "suggestions.accept": lambda w: {"ids": [w.suggested_links["a-only"]]},
     "suggestions.reject": lambda w: {"ids": [w.suggested_links["a-only"]]},
     # the REST API for pipelines (web/rest.py, web/rest_data.py): admins write, reviewers read, annotators get 403
@@ -592,6 +595,15 @@ def test_b_guessing_a_ids_gets_nothing_and_changes_nothing(app):
         ("POST", f"/api/articles/{art}/relations", {"type": "attributed_to", "from": world.span_shared_a, "to": world.source_shared_a}, (404, 422)),
         ("POST", f"/api/articles/{art}/relations", {"type": "attributed_to", "from": world.span_shared_b, "to": world.source_shared_a}, (404, 422)),
         ("POST", f"/api/articles/{art}/relations", {"type": "attributed_to", "from": world.span_shared_a, "to": world.span_shared_b, "id": world.relation_shared_a}, (404, 409, 422)),
+        # the same through the batch endpoint: the failing operation named, nothing of the batch stored
+        ("POST", f"/api/articles/{art}/changes", {"operations": [
+            {"op": "put_label", "sentence_index": 0, "label": "UFS"}, {"op": "update_span", "id": world.span_shared_a, "label": "SOURCE"},
+        ]}, (404,)),
+        ("POST", f"/api/articles/{art}/changes", {"operations": [{"op": "delete_relation", "id": world.relation_shared_a}]}, (404,)),
+        ("POST", f"/api/articles/{art}/changes", {"operations": [
+            {"op": "create_relation", "type": "attributed_to", "from": world.span_shared_a, "to": world.source_shared_a},
+        ]}, (404, 422)),
+        ("POST", f"/api/articles/{world.article_a}/changes", {"operations": [{"op": "delete_span", "id": world.span_a}]}, (403, 404)),
         # A's ids on A's own article, from B: not assigned
         ("PATCH", f"/api/articles/{world.article_a}/spans/{world.span_a}", {"label": "SOURCE"}, (403, 404)),
         ("DELETE", f"/api/articles/{world.article_a}/relations/{world.relation_a}", None, (403, 404)),

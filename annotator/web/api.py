@@ -17,7 +17,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from annotator.db import db
 from annotator.domain.annotations import (
     AnnotationError,
+    apply_changes,
     article_payload,
+    check_operations,
     create_relation,
     create_span,
     delete_article_label,
@@ -38,6 +40,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 # An annotation write is a few dozen bytes; anything this large is a mistake or an attack.
 MAX_BODY_BYTES = 16 * 1024
+# A batch of changes: up to MAX_OPERATIONS writes of that size would be far more than the page ever sends.
+MAX_BATCH_BYTES = 256 * 1024
 
 
 @bp.errorhandler(AnnotationError)
@@ -200,3 +204,15 @@ def delete_relation_view(article_id: int, uid: str):
     user_id = writer_id()
     _write(lambda: delete_relation(db.session, user_id, article_id, uid))
     return "", 204
+
+
+# ----------------------------------------------------------------- several changes in one request
+@bp.post("/articles/<int:article_id>/changes")
+@roles_required("annotator")
+def apply_changes_view(article_id: int):
+    """Up to MAX_OPERATIONS label / span / relation operations, all or nothing (domain/annotations/batch.py)."""
+    body = json_body({"operations", "request_id"}, frozenset({"operations"}), limit=MAX_BATCH_BYTES)
+    _not_null(body, "request_id")
+    check_operations(body["operations"])  # a malformed batch is refused before it waits for the write lock
+    user_id = writer_id()
+    return _write(lambda: apply_changes(db.session, user_id, article_id, body["operations"], body.get("request_id")))

@@ -8,10 +8,20 @@
 // exponential backoff; creations carry client-generated ids and label saves a
 // request id, so a retry of a request that did land is answered 200 with the
 // existing object or the first answer, never a duplicate or seconds counted twice. Failures the server says are final (4xx) are reported, not hidden.
+//
+// When two or more changes are waiting, they go as one batch (POST .../changes,
+// all or nothing) instead of a request each; suggestion accepts and rejects still
+// go alone. A batch, once sent, is fixed: its ops are marked with its request id
+// (in localStorage too) and nothing is merged into them, so its retry is the same
+// request and the server answers it as the first time. A batch the server refuses
+// at one operation stored nothing: that operation is settled as if it had been
+// sent alone (a 404 on a delete is "already gone", a 409 a conflict, ...) and the
+// others are sent again.
 
 const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const HEARTBEAT_MS = 5000;
 const STALE_MS = 20000; // a stored queue whose tab has not written for this long belongs to a closed tab
+const MAX_BATCH = 200; // the server's limit of operations per batch
 
 /** An id for this browser tab that survives reloads (sessionStorage is per tab). */
 function tabId() {
@@ -69,6 +79,17 @@ async function refreshCsrfToken() {
   return Boolean(match);
 }
 
+/** {retry: true, message} when an answer is worth trying again later (the session, the network, a busy server); else null. */
+async function retryLater(status, error) {
+  if (status === 400 && /csrf/i.test(error)) {
+    try { await refreshCsrfToken(); } catch { /* retried below */ }
+    return { retry: true, message: "session token renewed" };
+  }
+  if (status === 401) return { retry: true, message: "logged out: log in again (in another tab) and your changes will be sent" };
+  if (status === 408 || status === 429 || status >= 500) return { retry: true, message: `server busy (${status})` };
+  return null;
+}
+
 /** The request an operation becomes (method, path below /api/articles/<id>, body). */
 export function requestFor(op) {
   switch (op.op) {
@@ -93,13 +114,30 @@ export function requestFor(op) {
   }
 }
 
+/** The batch operation (POST .../changes) an operation becomes; null for those that are sent alone. */
+export function changeFor(op) {
+  switch (op.op) {
+    case "label": return { op: "put_label", sentence_index: op.sentence, ...requestFor(op)[2] };
+    case "unlabel": return { op: "delete_label", sentence_index: op.sentence };
+    case "span": return { op: "create_span", id: op.id, label: op.label, start: op.start, end: op.end };
+    case "span-patch": return { op: "update_span", id: op.id, ...op.fields };
+    case "span-del": return { op: "delete_span", id: op.id };
+    case "rel": return { op: "create_relation", id: op.id, type: op.type, from: op.from, to: op.to };
+    case "rel-del": return { op: "delete_relation", id: op.id };
+    case "article-label": return { op: "put_article_label", group: op.group, values: op.values };
+    case "article-unlabel": return { op: "delete_article_label", group: op.group };
+    default: return null;
+  }
+}
+
 /**
  * Merge a new operation into the queued ones that are not being sent yet, so
  * that a burst of edits (ten presses of "grow span") is one request. Returns
  * the new queue. Pure: tested in the browser test suite.
  */
 export function coalesce(queue, op, inflight = null) {
-  const waiting = (o) => o !== inflight;
+  // in flight (one operation or a batch's), or sent in a batch that waits for its retry: never changed
+  const waiting = (o) => !o.batch && (Array.isArray(inflight) ? !inflight.includes(o) : o !== inflight);
   // A label save sent once keeps its body: its retries carry the same request id, which the server refuses with another body.
   const unsent = (o) => waiting(o) && !o.requestId;
   const q = queue.slice();
@@ -240,7 +278,7 @@ export class SaveQueue {
   /** Queued label operations for a sentence get the version the server just gave it. */
   rebase(sentence, version) {
     for (const o of this.ops) {
-      if (o !== this.inflight && !o.requestId && o.op === "label" && o.sentence === sentence && Number.isInteger(o.version)) o.version = version;
+      if (o !== this.inflight && !o.batch && !o.requestId && o.op === "label" && o.sentence === sentence && Number.isInteger(o.version)) o.version = version;
     }
     this.persist();
   }
@@ -269,6 +307,21 @@ export class SaveQueue {
     this.running = true;
     try {
       while (this.ops.length) {
+        const batch = this.nextBatch();
+        if (batch) {
+          this.inflight = batch;
+          this.status();
+          const outcome = await this.sendBatch(batch);
+          this.inflight = null;
+          if (outcome.retry) {
+            this.scheduleRetry(outcome.message);
+            return;
+          }
+          this.attempt = 0;
+          this.ops = this.ops.filter((o) => !outcome.done.includes(o));
+          this.persist();
+          continue;
+        }
         const op = this.ops[0];
         this.inflight = op;
         this.status();
@@ -304,8 +357,68 @@ export class SaveQueue {
     this.status({ message });
   }
 
+  /**
+   * The batch to send next: the one sent before (its ops lead the queue, marked with its id) for its retry, or
+   * the leading changes that can go in a batch when there are two or more; null: send the first alone.
+   */
+  nextBatch() {
+    const head = this.ops[0];
+    if (head.batch) {
+      const ops = this.ops.filter((o) => o.batch === head.batch);
+      return ops.length > 1 ? ops : this.unbatch(ops);
+    }
+    if (this.aloneNext) return null;
+    const ops = [];
+    for (const o of this.ops) {
+      if (ops.length === MAX_BATCH || !changeFor(o)) break;
+      ops.push(o);
+    }
+    if (ops.length < 2) return null;
+    const id = newUid();
+    for (const o of ops) {
+      o.batch = id;
+      if (o.op === "label" && !o.requestId) o.requestId = newUid(); // the label's own key, as when it is sent alone
+    }
+    this.persist();
+    return ops;
+  }
+
+  /** These ops are no batch's any more (nothing of it was stored): they may be merged, batched or sent alone again. */
+  unbatch(ops) {
+    for (const o of ops) delete o.batch;
+    this.persist();
+    return null;
+  }
+
+  /** One attempt at a batch: {retry: true, message}, or {done: the ops finished with}. */
+  async sendBatch(ops) {
+    let response;
+    try {
+      response = await requestJson("POST", `${this.baseUrl}/changes`, { operations: ops.map(changeFor), request_id: ops[0].batch });
+    } catch {
+      return { retry: true, message: "network error" };
+    }
+    const { status, data } = response;
+    if (status >= 200 && status < 300 && data && Array.isArray(data.results) && data.results.length === ops.length) {
+      ops.forEach((op, i) => this.onSaved(op, data.results[i].body));
+      return { done: ops };
+    }
+    const failed = data && Number.isInteger(data.index) ? ops[data.index] : undefined;
+    if (failed && status >= 400 && status < 500 && status !== 401 && status !== 408 && status !== 429) {
+      this.unbatch(ops); // nothing of the batch was stored: settle the failing op as if sent alone, send the others again
+      await this.settle(failed, requestFor(failed)[0], status, data);
+      return { done: [failed] };
+    }
+    const later = await retryLater(status, (data && data.error) || "");
+    if (later) return later;
+    this.unbatch(ops); // refused as a whole (not a batch the server takes): send them one at a time
+    this.aloneNext = ops.length;
+    return { done: [] };
+  }
+
   /** One attempt: {retry: true, message} to try again later, {} when the operation is finished with. */
   async send(op) {
+    if (this.aloneNext) this.aloneNext -= 1;
     if (op.op === "label" && !op.requestId) { // one id per save, kept (in localStorage too) for its retries
       op.requestId = newUid();
       this.persist();
@@ -317,7 +430,11 @@ export class SaveQueue {
     } catch {
       return { retry: true, message: "network error" };
     }
-    const { status, data } = response;
+    return this.settle(op, method, response.status, response.data);
+  }
+
+  /** What the server's answer to an op (alone, or the op a batch failed at) means. */
+  async settle(op, method, status, data) {
     const error = (data && data.error) || `HTTP ${status}`;
     if (status >= 200 && status < 300) {
       this.onSaved(op, data);
@@ -331,12 +448,8 @@ export class SaveQueue {
       this.onConflict(op, data.current); // label: changed elsewhere (or null: deleted); rel, span: the existing one
       return {};
     }
-    if (status === 400 && /csrf/i.test(error)) {
-      try { await refreshCsrfToken(); } catch { /* retried below */ }
-      return { retry: true, message: "session token renewed" };
-    }
-    if (status === 401) return { retry: true, message: "logged out: log in again (in another tab) and your changes will be sent" };
-    if (status === 408 || status === 429 || status >= 500) return { retry: true, message: `server busy (${status})` };
+    const later = await retryLater(status, error);
+    if (later) return later;
     this.onRejected(op, error, status, data);
     return {};
   }

@@ -1,0 +1,165 @@
+"""A batch of changes to one article: several label / span / relation operations in one write transaction, all or nothing.
+
+Each operation is carried out by the same function its single endpoint calls
+(labels, article_labels, spans, relations), so no rule exists twice; the batch
+only checks each operation's shape, runs them in order and, when one fails,
+names it: the AnnotationError keeps the operation's own status (400/404/409/422)
+and gains `index` (0-based) and `op`, and the caller's transaction rolls
+everything back.
+
+Retries: the batch may carry a `request_id`. It is claimed like a label save's
+(idempotency.py, same table, same user namespace) before any operation runs, and
+the batch's answer is stored with it, so a retried batch (the first answer was
+lost) gets that answer again and writes nothing: a span created by the first
+attempt and changed or deleted later in the same batch cannot make the retry
+a 409 or a 404. A label operation's own `request_id` still works inside a batch.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlalchemy.orm import Session
+
+from annotator.domain.annotations.article_labels import delete_article_label, put_article_label
+from annotator.domain.annotations.idempotency import answer_request, claim_request, request_fingerprint
+from annotator.domain.annotations.labels import delete_label, put_label
+from annotator.domain.annotations.relations import create_relation, delete_relation
+from annotator.domain.annotations.spans import create_span, delete_span, update_span
+from annotator.domain.annotations.validation import AnnotationError, check_int, check_str, check_uid, show
+
+MAX_OPERATIONS = 200
+
+Result = dict[str, Any]
+
+
+def _created(pair: tuple[dict[str, Any], bool]) -> Result:
+    body, created = pair
+    return {"status": 201 if created else 200, "body": body}
+
+
+def _ok(body: dict[str, Any]) -> Result:
+    return {"status": 200, "body": body}
+
+
+def _gone(_: None) -> Result:
+    return {"status": 204, "body": None}
+
+
+def _put_label(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
+    index = check_int("sentence_index", o["sentence_index"])
+    return _ok(put_label(s, u, a, index, o["label"], o.get("seconds", 0), o.get("version"), o.get("sentence"), o.get("request_id")))
+
+
+def _delete_label(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
+    return _gone(delete_label(s, u, a, check_int("sentence_index", o["sentence_index"])))
+
+
+def _put_article_label(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
+    return _ok(put_article_label(s, u, a, check_str("group", o["group"]), o["values"], o.get("version")))
+
+
+def _delete_article_label(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
+    return _gone(delete_article_label(s, u, a, check_str("group", o["group"])))
+
+
+def _create_span(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
+    return _created(create_span(s, u, a, o["label"], o["start"], o["end"], o.get("id")))
+
+
+def _update_span(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
+    return _ok(update_span(s, u, a, o["id"], o.get("label"), o.get("start"), o.get("end")))
+
+
+def _delete_span(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
+    return _gone(delete_span(s, u, a, o["id"]))
+
+
+def _create_relation(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
+    return _created(create_relation(s, u, a, o["type"], o["from"], o["to"], o.get("id")))
+
+
+def _delete_relation(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
+    return _gone(delete_relation(s, u, a, o["id"]))
+
+
+Runner = Callable[[Session, int, int, dict[str, Any]], Result]
+
+# op name -> (required fields, optional fields, runner); the fields are the single endpoint's body plus its path's parts.
+OPERATIONS: dict[str, tuple[frozenset[str], frozenset[str], Runner]] = {
+    "put_label": (frozenset({"sentence_index", "label"}), frozenset({"seconds", "version", "sentence", "request_id"}), _put_label),
+    "delete_label": (frozenset({"sentence_index"}), frozenset(), _delete_label),
+    "put_article_label": (frozenset({"group", "values"}), frozenset({"version"}), _put_article_label),
+    "delete_article_label": (frozenset({"group"}), frozenset(), _delete_article_label),
+    "create_span": (frozenset({"label", "start", "end"}), frozenset({"id"}), _create_span),
+    "update_span": (frozenset({"id"}), frozenset({"label", "start", "end"}), _update_span),
+    "delete_span": (frozenset({"id"}), frozenset(), _delete_span),
+    "create_relation": (frozenset({"type", "from", "to"}), frozenset({"id"}), _create_relation),
+    "delete_relation": (frozenset({"id"}), frozenset(), _delete_relation),
+}
+# optional fields that may be left out but not sent as null (as the single endpoints say; version's null means "no check")
+_NOT_NULL = frozenset({"seconds", "request_id", "id", "label", "start", "end"})
+
+
+def check_operations(operations: Any) -> list[tuple[Runner, dict[str, Any]]]:
+    """Each operation's shape (before the database is touched); AnnotationError(400/413) naming the first bad one."""
+    if not isinstance(operations, list):
+        raise AnnotationError(400, "operations must be a list")
+    if not operations:
+        raise AnnotationError(400, "operations must not be empty")
+    if len(operations) > MAX_OPERATIONS:
+        raise AnnotationError(413, f"a batch holds at most {MAX_OPERATIONS} operations (got {len(operations)}); send the rest in another")
+    checked = []
+    for index, operation in enumerate(operations):
+        try:
+            checked.append(_check_operation(operation))
+        except AnnotationError as exc:
+            raise _at(exc, index, operation) from None
+    return checked
+
+
+def _check_operation(operation: Any) -> tuple[Runner, dict[str, Any]]:
+    if not isinstance(operation, dict):
+        raise AnnotationError(400, "an operation must be a JSON object")
+    name = operation.get("op")
+    if name not in OPERATIONS:
+        raise AnnotationError(400, f"op must be one of {', '.join(OPERATIONS)} (got {show(name)})")
+    required, optional, runner = OPERATIONS[name]
+    fields = set(operation) - {"op"}
+    unknown = sorted(fields - required - optional)
+    if unknown:
+        raise AnnotationError(400, f"unknown field(s) {', '.join(repr(f[:40]) for f in unknown[:5])}; allowed: {', '.join(sorted(required | optional))}")
+    missing = sorted(required - fields)
+    if missing:
+        raise AnnotationError(400, f"missing field(s): {', '.join(missing)}")
+    for field in sorted(optional & _NOT_NULL & fields):
+        if operation[field] is None:
+            raise AnnotationError(400, f"{field} must not be null; leave it out instead")
+    return runner, operation
+
+
+def _at(exc: AnnotationError, index: int, operation: Any) -> AnnotationError:
+    name = operation.get("op") if isinstance(operation, dict) and operation.get("op") in OPERATIONS else None
+    extra = {key: value for key, value in exc.extra.items() if key not in ("index", "op")}
+    return AnnotationError(exc.status, f"operation {index}{f' ({name})' if name else ''}: {exc.message}", index=index, op=name, **extra)
+
+
+def apply_changes(session: Session, user_id: int, article_id: int, operations: Any, request_id: Any = None) -> dict[str, Any]:
+    """Carry out every operation in order inside the caller's write transaction: {"results": [{"status", "body"}, ...]}.
+
+    Any failure raises (nothing of the batch may then be committed: the caller rolls back).
+    """
+    checked = check_operations(operations)
+    row_id = None
+    if request_id is not None:
+        digest = request_fingerprint("changes", article_id, operations)
+        row_id, earlier = claim_request(session, user_id, check_uid(request_id, "request_id"), digest)
+        if earlier is not None:
+            return earlier
+    results = []
+    for index, (runner, operation) in enumerate(checked):
+        try:
+            results.append(runner(session, user_id, article_id, operation))
+        except AnnotationError as exc:
+            raise _at(exc, index, operation) from None
+    answer = {"results": results}
+    return answer if row_id is None else answer_request(session, row_id, answer)
