@@ -2,6 +2,7 @@
 
 check_against_database runs per record, in the caller's write transaction (`replace` deletes here);
 flush inserts what a batch of checked articles carries with a few Core executemany statements.
+Just over 500 lines on purpose: the checks and the inserts share the batch's state (ids, duplicates, counts).
 """
 from __future__ import annotations
 
