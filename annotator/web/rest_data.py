@@ -163,7 +163,8 @@ def export_jsonl(project_id: int):
         finally:
             db.session.rollback()  # end the long read transaction
 
-    response = Response(stream_with_context(generate()), mimetype="application/jsonl", headers={"Cache-Control": "private, no-cache"})
+    # no-store, as every logged-in answer (headers.py): the ETag is for a script that keeps it, not for a shared cache
+    response = Response(stream_with_context(generate()), mimetype="application/jsonl", headers={"Cache-Control": "no-store"})
     response.set_etag(etag)
     return response
 
