@@ -13,6 +13,12 @@ the batch's answer is stored with it, so a retried batch (the first answer was
 lost) gets that answer again and writes nothing: a span created by the first
 attempt and changed or deleted later in the same batch cannot make the retry
 a 409 or a 404. A label operation's own `request_id` still works inside a batch.
+
+Bookkeeping: what each single function leaves besides its rows (the
+assignment's progress, the automatic gold, the project's revision bump;
+trail.changed) is done once for the whole batch, at its end (trail.deferred):
+one revision bump, each changed sentence's or the article's gold once, and the
+project row locked only then, last, as a single save does.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from annotator.domain.annotations.idempotency import answer_request, claim_reque
 from annotator.domain.annotations.labels import delete_label, put_label
 from annotator.domain.annotations.relations import create_relation, delete_relation
 from annotator.domain.annotations.spans import create_span, delete_span, update_span
+from annotator.domain.annotations.trail import deferred
 from annotator.domain.annotations.validation import AnnotationError, check_int, check_str, check_uid, show
 
 MAX_OPERATIONS = 200
@@ -156,10 +163,11 @@ def apply_changes(session: Session, user_id: int, article_id: int, operations: A
         if earlier is not None:
             return earlier
     results = []
-    for index, (runner, operation) in enumerate(checked):
-        try:
-            results.append(runner(session, user_id, article_id, operation))
-        except AnnotationError as exc:
-            raise _at(exc, index, operation) from None
+    with deferred(session):  # progress, gold and the revision bump once, at the end, for all operations
+        for index, (runner, operation) in enumerate(checked):
+            try:
+                results.append(runner(session, user_id, article_id, operation))
+            except AnnotationError as exc:
+                raise _at(exc, index, operation) from None
     answer = {"results": results}
     return answer if row_id is None else answer_request(session, row_id, answer)

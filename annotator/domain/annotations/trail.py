@@ -1,7 +1,17 @@
-"""What every write leaves besides its own row: AuditEntry rows, the assignment's progress, the automatic gold, the project's revision."""
+"""What every write leaves besides its own row: AuditEntry rows, the assignment's progress, the automatic gold, the project's revision.
+
+A single save does its bookkeeping at once (changed()). A batch of changes
+(batch.py) runs its operations inside `deferred(session)`: changed() then only
+notes what needs doing in a Pending kept in session.info (per session, hence
+per request and per worker: never module state), and the batch's end does it
+once, in the single saves' lock order: the assignment row, the article's gold
+lock, the gold of the union of what changed, the project row last.
+"""
 from __future__ import annotations
 
-from typing import Any, Literal
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Literal
 
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
@@ -73,7 +83,12 @@ def changed(
 ) -> None:
     """After a write: the assignment's progress, the automatic gold of what changed (`gold_of`: "label", a label's value
     on the access's sentence; "rater", a label created or removed there; "article", a span or link of the article;
-    None: nothing gold depends on), then the project revision bump (caches keyed by the old one go stale)."""
+    None: nothing gold depends on), then the project revision bump (caches keyed by the old one go stale).
+    Inside `deferred(session)` (a batch) it only notes them, for the batch's end."""
+    pending = session.info.get(_PENDING)
+    if pending is not None:
+        pending.note(access, user_id, labels_changed, gold_of)
+        return
     _mark_progress(session, access, user_id, labels_changed)
     if gold_of in ("label", "rater"):
         assert access.sentence_id is not None
@@ -81,3 +96,54 @@ def changed(
     elif gold_of == "article":
         gold.article_changed(session, access.project_id, access.article_id)
     run(session, BUMP_REVISION, {"project_id": access.project_id})  # last: the project row is the most contended lock
+
+
+_PENDING = "annotator.trail.pending"  # session.info key: the batch running in this session
+
+
+@dataclass
+class Pending:
+    """What the writes of a batch left to do, noted by changed(): one article of one annotator (a batch's scope)."""
+
+    access: Access | None = None  # the first write's (its assignment, article, project; its sentence is not used)
+    user_id: int | None = None
+    labels_changed: bool = False
+    label_sentences: set[int] = field(default_factory=set)  # a label's value changed there
+    rater_sentences: set[int] = field(default_factory=set)  # a label was created or removed there
+    article: bool = False  # a span or a relation changed
+
+    def note(self, access: Access, user_id: int, labels_changed: bool, gold_of: str | None) -> None:
+        if self.access is None:
+            self.access, self.user_id = access, user_id
+        elif (access.article_id, user_id) != (self.access.article_id, self.user_id):
+            raise ValueError("a batch of changes is one annotator's on one article")
+        self.labels_changed |= labels_changed
+        if gold_of in ("label", "rater"):
+            assert access.sentence_id is not None
+            (self.label_sentences if gold_of == "label" else self.rater_sentences).add(access.sentence_id)
+        elif gold_of == "article":
+            self.article = True
+
+    def settle(self, session: Session) -> None:
+        """What every noted write would have done, once: progress, gold, one revision bump (nothing when nothing changed)."""
+        access = self.access
+        if access is None or self.user_id is None:
+            return  # every operation was a repeat or changed nothing: as their single saves, no bookkeeping
+        _mark_progress(session, access, self.user_id, self.labels_changed)
+        if self.article or self.label_sentences or self.rater_sentences:
+            gold.writes_changed(session, access.project_id, access.article_id, self.label_sentences, self.rater_sentences, self.article)
+        run(session, BUMP_REVISION, {"project_id": access.project_id})  # last: the project row is the most contended lock
+
+
+@contextmanager
+def deferred(session: Session) -> Iterator[Pending]:
+    """Run a batch's writes with their bookkeeping noted, and do it once when the block ends without an error
+    (after an error the caller rolls the transaction back: nothing to do). Not nested."""
+    if _PENDING in session.info:
+        raise RuntimeError("a batch of changes is already running in this session")
+    pending = session.info[_PENDING] = Pending()
+    try:
+        yield pending
+    finally:
+        del session.info[_PENDING]  # before settling: the settling is not noted again
+    pending.settle(session)

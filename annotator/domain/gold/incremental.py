@@ -7,7 +7,9 @@
   on a span over it;
 - a span or a relation (article_changed), a segmentation correction, an
   import of annotations (articles_changed): the automatic gold of those
-  articles, `batch_articles` at a time (memory of one batch).
+  articles, `batch_articles` at a time (memory of one batch);
+- several of those on one article in one transaction (writes_changed: a
+  batch of changes, annotations/batch.py): each sentence or the article once.
 Never the project: a reader finds gold current and writes nothing. Human gold
 (adjudicated, imported) is never touched, as in the full refresh (refresh.py),
 which `annotator gold rebuild` runs to check that both give the same.
@@ -43,6 +45,31 @@ def label_changed(session: Session, project_id: int, article_id: int, sentence_i
         refresh_articles(session, head, [article_id], result)
     else:
         refresh_sentence_label(session, head, article_id, sentence_id, result)
+    return result
+
+
+def writes_changed(
+    session: Session, project_id: int, article_id: int, label_sentences: Iterable[int], rater_sentences: Iterable[int], article: bool
+) -> RefreshResult:
+    """Several writes to one article at once (a batch of changes): what label_changed and article_changed would each
+    have done, for the union of what they touched, under the article's lock taken once.
+
+    `label_sentences`: a label's value changed there; `rater_sentences`: a label
+    was created or removed there; `article`: a span or a relation changed. The
+    article is recomputed when `article` says so or a rater changed under an
+    annotator span (as label_changed decides, on the spans as the writes left
+    them); else only the sentences' labels.
+    """
+    lock_articles(session, [article_id])
+    head = project_head(session, project_id)
+    result = RefreshResult(revision=head.revision)
+    raters = sorted(set(rater_sentences))
+    if article or any(_spans_over(session, article_id, sentence_id) for sentence_id in raters):
+        refresh_articles(session, head, [article_id], result)
+        session.flush()
+    else:
+        for sentence_id in sorted(set(label_sentences) | set(raters)):
+            refresh_sentence_label(session, head, article_id, sentence_id, result)
     return result
 
 
