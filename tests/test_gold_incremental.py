@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 
 import annotator.domain.annotations as annotations
 from annotator.db import db
-from annotator.db.models import Article, Assignment, GoldLabel, GoldSpan, Project
+from annotator.db.models import Article, Assignment, GoldLabel, GoldRelation, GoldSpan, Project
 from annotator.db.transactions import begin_write, transaction
 from annotator.domain import accounts, gold, labelschema, projects
 from annotator.domain.annotations import AnnotationError
@@ -84,6 +84,47 @@ def test_a_span_save_makes_automatic_gold_spans(app):
         assert spans == [("QUOTE", start, start + 5, "unanimous")]
         annotations.write(db.session, lambda: annotations.delete_span(db.session, seeded.users["a"], seeded.articles[0], "a-quote-1"))
         assert db.session.execute(select(GoldSpan.id)).all() == []
+
+
+def test_span_and_link_saves_recompute_the_article_only_when_the_span_can_be_gold(app, monkeypatch):
+    """A span fewer annotators marked than the rule needs (min_raters: 2 here) cannot be gold, nor a link over it: its
+    save leaves the article's gold alone (one count, no reload); the second marker's save, and the link over two such
+    spans, recompute it; so does a move or a deletion of a span that could be gold, and the gold is right after each."""
+    seeded = seed(app, [{"a": "CFS", "b": "CFS"}], assign=True)
+    start, _ = seeded.offsets[0]
+    from annotator.domain.gold import incremental
+
+    recomputed = []
+    real = incremental.refresh_articles
+    monkeypatch.setattr(incremental, "refresh_articles", lambda s, h, a, *rest: recomputed.append(a) or real(s, h, a, *rest))
+    article = seeded.articles[0]
+
+    def save(what, who, *args):
+        recomputed.clear()
+        annotations.write(db.session, lambda: getattr(annotations, what)(db.session, seeded.users[who], article, *args))
+        return len(recomputed)
+
+    def gold_spans():
+        return db.session.execute(select(GoldSpan.label, GoldSpan.start, GoldSpan.end).order_by(GoldSpan.start)).all()
+
+    with app.app_context():
+        assert save("create_span", "a", "QUOTE", start, start + 5, "a-q-000000") == 0  # one marker
+        assert save("create_span", "a", "SOURCE", start + 6, start + 9, "a-s-000000") == 0
+        assert save("create_relation", "a", "attributed_to", "a-q-000000", "a-s-000000", "a-r-000000") == 0  # over spans that cannot be gold
+        assert save("update_span", "a", "a-s-000000", None, start + 6, start + 8) == 0  # moved: still one marker
+        assert gold_spans() == []
+        assert save("create_span", "b", "QUOTE", start, start + 5, "b-q-000000") == 1  # two markers: gold now
+        assert save("create_span", "b", "SOURCE", start + 6, start + 8, "b-s-000000") == 1
+        assert gold_spans() == [("QUOTE", start, start + 5), ("SOURCE", start + 6, start + 8)]
+        assert save("create_relation", "b", "attributed_to", "b-q-000000", "b-s-000000", "b-r-000000") == 1
+        assert db.session.execute(select(GoldRelation.type)).scalars().all() == ["attributed_to"]
+        assert save("update_span", "a", "a-s-000000", None, start + 6, start + 9) == 1  # moved off a gold span
+        assert gold_spans() == [("QUOTE", start, start + 5)] and db.session.execute(select(GoldRelation.id)).all() == []
+        assert save("delete_span", "a", "a-q-000000") == 1  # a marker of a gold span
+        assert gold_spans() == []
+        assert save("delete_span", "b", "b-q-000000") == 0  # its last marker: it was not gold any more
+        report = rebuild.rebuild(db.session, seeded.project_id)
+        assert report.differences == 0, report.shown
 
 
 def test_changing_the_majority_recomputes_the_projects_gold_in_batches(app, monkeypatch):

@@ -41,6 +41,11 @@ class ProjectNotFound(LookupError):
 
 
 # ----------------------------------------------------------------- the project
+def min_raters(annotators_per_article: int | None) -> int:
+    """Annotators a sentence (or an exact span) needs before it can become gold automatically."""
+    return max(2, int(annotators_per_article or 0))
+
+
 @dataclass(frozen=True)
 class ProjectHead:
     """What the figures depend on, read in one small query (no ORM object)."""
@@ -62,8 +67,7 @@ class ProjectHead:
 
     @property
     def min_raters(self) -> int:
-        """Annotators a sentence needs before it can become gold automatically."""
-        return max(2, int(self.annotators_per_article))
+        return min_raters(self.annotators_per_article)
 
     def fingerprint(self) -> str:
         settings = {

@@ -12,6 +12,7 @@ from annotator.domain.annotations.statements import insert_ignoring_conflict
 from annotator.domain.annotations.trail import audit, changed
 from annotator.domain.annotations.transaction import WRITE_ATTEMPTS
 from annotator.domain.annotations.validation import AnnotationError, check_ref, check_relation, check_str, check_uid, show
+from annotator.domain.gold.incremental import spans_can_be_gold
 from annotator.domain.records import relation_json as relation_dict
 
 
@@ -30,7 +31,7 @@ def create_relation(
     ends = {
         row.uid: row
         for row in session.execute(
-            select(Span.id, Span.uid, Span.label).where(Span.article_id == article_id, Span.user_id == user_id, Span.uid.in_([from_uid, to_uid]))
+            select(Span.id, Span.uid, Span.label, Span.start, Span.end).where(Span.article_id == article_id, Span.user_id == user_id, Span.uid.in_([from_uid, to_uid]))
         )
     }
     for name, ref in (("from", from_uid), ("to", to_uid)):
@@ -46,7 +47,8 @@ def create_relation(
         )
         if insert_ignoring_conflict(session, Relation, values) is not None:
             audit(session, user_id, access.project_id, article_id, "relation", uid, "create", None, wanted)
-            changed(session, access, user_id, gold_of="article")
+            keys = [(end.label, end.start, end.end) for end in ends.values()]
+            changed(session, access, user_id, gold_of="article" if spans_can_be_gold(session, article_id, keys) else None)
             return wanted, True
         existing = _relation_where(session, Relation.article_id == article_id, Relation.uid == uid)
         if existing is not None:
@@ -83,4 +85,8 @@ def delete_relation(session: Session, user_id: int, article_id: int, uid: Any) -
         raise AnnotationError(404, f"no relation {show(uid)} of yours in this article")
     session.execute(delete(Relation).where(Relation.article_id == article_id, Relation.uid == uid, Relation.user_id == user_id))
     audit(session, user_id, access.project_id, article_id, "relation", uid, "delete", found[0], None)
-    changed(session, access, user_id, gold_of="article")
+    keys = session.execute(
+        select(Span.label, Span.start, Span.end).where(Span.article_id == article_id, Span.uid.in_([found[0]["from"], found[0]["to"]]))
+    ).all()
+    changed(session, access, user_id, gold_of="article" if spans_can_be_gold(session, article_id, keys) else None)  # a link over spans
+    # that cannot be gold was not gold either

@@ -13,6 +13,7 @@ from annotator.domain.annotations.statements import SAME_SPAN, SPAN_BY_UID, SPAN
 from annotator.domain.annotations.trail import audit, changed
 from annotator.domain.annotations.transaction import WRITE_ATTEMPTS
 from annotator.domain.annotations.validation import AnnotationError, check_int, check_ref, check_span, check_str, check_uid, show
+from annotator.domain.gold.incremental import spans_can_be_gold
 from annotator.domain.records import relation_json as relation_dict
 from annotator.domain.records import span_json as span_dict
 
@@ -51,7 +52,7 @@ def create_span(
         if inserted is not None:
             after = span_dict(uid, label, start, end, access.text)
             audit(session, user_id, access.project_id, article_id, "span", uid, "create", None, after)
-            changed(session, access, user_id, gold_of="article")
+            changed(session, access, user_id, gold_of="article" if spans_can_be_gold(session, article_id, [(label, start, end)]) else None)
             return after, True
         existing = _span_row(session, article_id, uid)
         if existing is None:
@@ -118,12 +119,14 @@ def update_span(
             reason = labelschema.relation_allows(access.schema, rel_type, from_label, to_label)
             if reason:
                 raise AnnotationError(409, f"span {uid!r} is linked by relation {rel_uid!r}, which a {new_label} span cannot have: {reason}; delete the link first")
+    gold_before = spans_can_be_gold(session, article_id, [(row.label, row.start, row.end)])  # while it stands
     # moved or relabelled by hand: the annotator's own span now, whatever suggestion it was accepted from
     session.execute(update(Span).where(Span.id == row.id).values(
         label=new_label, start=new_start, end=new_end, updated_at=utcnow(), origin="manual", suggester=None, suggester_version=None
     ))
     audit(session, user_id, access.project_id, article_id, "span", uid, "update", before, after)
-    changed(session, access, user_id, gold_of="article")
+    gold_after = gold_before or spans_can_be_gold(session, article_id, [(new_label, new_start, new_end)])
+    changed(session, access, user_id, gold_of="article" if gold_after else None)
     return after
 
 
@@ -140,10 +143,11 @@ def delete_span(session: Session, user_id: int, article_id: int, uid: Any) -> No
         .where(or_(Relation.from_span_id == row.id, Relation.to_span_id == row.id))
         .with_for_update(of=Relation)
     ).all()
+    gold_of = "article" if spans_can_be_gold(session, article_id, [(row.label, row.start, row.end)]) else None  # while it stands
     if links:
         session.execute(delete(Relation).where(Relation.id.in_([link[0] for link in links])))
     for _id, rel_uid, rel_type, from_uid, to_uid in links:
         audit(session, user_id, access.project_id, article_id, "relation", rel_uid, "delete", relation_dict(rel_uid, rel_type, from_uid, to_uid), None)
     session.execute(delete(Span).where(Span.id == row.id))
     audit(session, user_id, access.project_id, article_id, "span", uid, "delete", span_dict(uid, row.label, row.start, row.end, access.text), None)
-    changed(session, access, user_id, gold_of="article")
+    changed(session, access, user_id, gold_of=gold_of)

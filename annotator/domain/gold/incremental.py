@@ -2,10 +2,11 @@
 
 - a sentence label set, changed or removed (label_changed): that sentence's
   gold label, from its own labels (two reads by sentence id); when a label
-  was created or removed under an annotator span, the article's automatic
-  spans and links too, since who labelled a sentence decides who must agree
-  on a span over it;
-- a span or a relation (article_changed), a segmentation correction, an
+  was created or removed under an exact span that enough annotators marked
+  to be gold, the article's automatic spans and links too, since who
+  labelled a sentence decides who must agree on a span over it;
+- a span or a relation (article_changed) that could be gold
+  (spans_can_be_gold: one small count), a segmentation correction, an
   import of annotations (articles_changed): the automatic gold of those
   articles, `batch_articles` at a time (memory of one batch);
 - several of those on one article in one transaction (writes_changed: a
@@ -20,11 +21,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, distinct, func, select
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Sentence, Span
-from annotator.domain.agreement.loaders import project_head
+from annotator.db.models import Article, Project, Sentence, Span
+from annotator.domain.agreement.loaders import min_raters, project_head
 from annotator.domain.gold.refresh import REFRESH_BATCH_ARTICLES, RefreshResult, refresh_articles, refresh_sentence_label
 from annotator.domain.gold.writes import chunks, lock_articles
 
@@ -34,14 +35,15 @@ def label_changed(session: Session, project_id: int, article_id: int, sentence_i
 
     Automatic spans depend on WHO labelled the sentences they overlap, not on
     the labels: a label changed to another value (`raters_changed` False) or a
-    sentence no annotator span overlaps leaves them as they are, and only the
-    sentence's label is recomputed (two small reads by sentence id). A label
-    created or removed under a span recomputes the article.
+    sentence that no exact span marked by min_raters annotators overlaps leaves
+    them as they are, and only the sentence's label is recomputed (two small
+    reads by sentence id). A label created or removed under such a span
+    recomputes the article.
     """
     lock_articles(session, [article_id])
     head = project_head(session, project_id)
     result = RefreshResult(revision=head.revision)
-    if raters_changed and _spans_over(session, article_id, sentence_id):
+    if raters_changed and _spans_over(session, article_id, sentence_id, head.min_raters):
         refresh_articles(session, head, [article_id], result)
     else:
         refresh_sentence_label(session, head, article_id, sentence_id, result)
@@ -56,15 +58,15 @@ def writes_changed(
 
     `label_sentences`: a label's value changed there; `rater_sentences`: a label
     was created or removed there; `article`: a span or a relation changed. The
-    article is recomputed when `article` says so or a rater changed under an
-    annotator span (as label_changed decides, on the spans as the writes left
+    article is recomputed when `article` says so or a rater changed under a span
+    that can be gold (as label_changed decides, on the spans as the writes left
     them); else only the sentences' labels.
     """
     lock_articles(session, [article_id])
     head = project_head(session, project_id)
     result = RefreshResult(revision=head.revision)
     raters = sorted(set(rater_sentences))
-    if article or any(_spans_over(session, article_id, sentence_id) for sentence_id in raters):
+    if article or any(_spans_over(session, article_id, sentence_id, head.min_raters) for sentence_id in raters):
         refresh_articles(session, head, [article_id], result)
         session.flush()
     else:
@@ -73,20 +75,58 @@ def writes_changed(
     return result
 
 
-# Prebuilt (it runs inside label saves): an annotator span of the article over the sentence.
+# Prebuilt (it runs inside label saves): an exact annotator span over the sentence that enough annotators marked.
 _SPAN_OVER = (
-    select(Span.__table__.c.id)
+    select(Span.__table__.c.label)
     .join(Sentence.__table__, Sentence.__table__.c.id == bindparam("sentence_id"))
     .where(Span.__table__.c.article_id == bindparam("article_id"), Span.__table__.c.start < Sentence.__table__.c.end,
            Span.__table__.c.end > Sentence.__table__.c.start)
+    .group_by(Span.__table__.c.label, Span.__table__.c.start, Span.__table__.c.end)
+    .having(func.count(distinct(Span.__table__.c.user_id)) >= bindparam("min_raters"))
     .limit(1)
 )
 
 
-def _spans_over(session: Session, article_id: int, sentence_id: int) -> bool:
-    """Whether an annotator span of the article overlaps the sentence (automatic gold spans exist only where those do:
-    the write that removed the last one recomputed the article)."""
-    return session.connection().execute(_SPAN_OVER, {"article_id": article_id, "sentence_id": sentence_id}).first() is not None
+def _spans_over(session: Session, article_id: int, sentence_id: int, least: int) -> bool:
+    """Whether an exact annotator span over the sentence has `least` markers (min_raters): only such a span can be
+    automatic gold (spans_can_be_gold), so only then can a new or removed rater of the sentence change the spans."""
+    return session.connection().execute(_SPAN_OVER, {"article_id": article_id, "sentence_id": sentence_id, "min_raters": least}).first() is not None
+
+
+# Prebuilt (it runs inside span and link saves): how many annotators marked exactly this span of the article, and the
+# project's annotators per article (which sets the rule's min_raters).
+_span, _article, _project = Span.__table__, Article.__table__, Project.__table__
+_MARKERS = select(
+    select(func.count(distinct(_span.c.user_id)))
+    .where(_span.c.article_id == bindparam("article_id"), _span.c.label == bindparam("label"), _span.c.start == bindparam("start"),
+           _span.c.end == bindparam("end"))
+    .scalar_subquery(),
+    select(_project.c.annotators_per_article)
+    .join(_article, _article.c.project_id == _project.c.id)
+    .where(_article.c.id == bindparam("article_id"))
+    .scalar_subquery(),
+)
+
+SpanKey = tuple[str, int, int]  # (label, start, end) of an annotator span in the article
+
+
+def spans_can_be_gold(session: Session, article_id: int, keys: Iterable[SpanKey]) -> bool:
+    """Whether every one of these exact spans is marked by enough annotators to be automatic gold.
+
+    An automatic gold span needs every rater of its sentences, at least
+    min_raters of them, to have marked it exactly (auto_spans.py), and a link
+    needs both its spans to be such. So a span created, or one about to be
+    deleted or moved away, with fewer markers than that was not gold before
+    the write and is not after it, nor is any link over it: the article's
+    automatic gold cannot change, and the save skips its recomputation. Ask
+    while the span still stands (after a create, before a delete or a move).
+    """
+    conn = session.connection()
+    for label, start, end in keys:
+        markers, per_article = conn.execute(_MARKERS, {"article_id": article_id, "label": label, "start": start, "end": end}).one()
+        if markers < min_raters(per_article):
+            return False
+    return True
 
 
 def article_changed(session: Session, project_id: int, article_id: int) -> RefreshResult:
