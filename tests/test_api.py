@@ -271,6 +271,35 @@ def test_rejections_say_why_and_change_nothing(app, world, seeded):
     assert not problems, "\n".join(problems)
 
 
+# Every annotation write with a body (api.write_request): (method, path under the article, a body with the required
+# fields, the optional fields that may be left out but not sent as null).
+BODY_WRITES = [
+    ("PUT", "/labels/0", {"label": "CFS"}, ("seconds", "request_id")),
+    ("PUT", "/article-labels/stance", {"values": ["support"]}, ()),
+    ("POST", "/spans", span_body("QUOTE", 0, 5), ("id",)),
+    ("PATCH", "/spans/ann-quote-1", {}, ("label", "start", "end")),
+    ("POST", "/relations", {"type": "attributed_to", "from": "a", "to": "b"}, ("id",)),
+    ("POST", "/changes", {"operations": []}, ("request_id",)),
+    ("POST", "/suggestions/accept", {"ids": []}, ()),
+    ("POST", "/suggestions/reject", {"ids": []}, ()),
+]
+
+
+@pytest.mark.parametrize(("method", "tail", "body", "not_null"), BODY_WRITES, ids=[f"{m} {t}" for m, t, _, _ in BODY_WRITES])
+def test_every_write_checks_its_body_alike_before_it_reads_anything(app, world, ann, method, tail, body, not_null):
+    """One check for every write's body (api.write_request): the same messages, and a bad body is a 400 before the
+    article is looked for (a missing article too), with nothing written."""
+    before = snapshot(app)
+    for article in (world.article, 10**6):
+        url = f"/api/articles/{article}{tail}"
+        assert_json_error(ann(method, url, raw="[1]"), 400, "request body must be a JSON object")
+        assert_json_error(ann(method, url, {**body, "colour": "red"}), 400, "unknown field(s) 'colour'; allowed: ")
+        for name in not_null:
+            assert_json_error(ann(method, url, {**body, name: None}), 400, f"{name} must not be null; leave it out instead")
+        assert_json_error(ann(method, url, raw=json.dumps({**body, "pad": "x" * 300_000})), 413, "request body is larger than")
+    assert snapshot(app) == before
+
+
 def test_session_write_without_csrf_header_is_refused(app, world, seeded):
     browser = Browser(app.test_client())
     browser.login("ann", "correct horse")

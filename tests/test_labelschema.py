@@ -5,6 +5,7 @@ import pytest
 
 from annotator.domain import labelschema
 from annotator.domain.labelschema import SchemaError
+from annotator.stats import textcheck
 
 
 @pytest.mark.parametrize("name", labelschema.PRESET_NAMES)
@@ -191,3 +192,25 @@ def test_invalid_article_label_groups(groups, message):
 def test_article_labels_through_json_text_as_the_admin_pastes_it():
     text = '{"sentence_labels": [{"name": "CFS"}], "article_labels": [{"name": "stance", "values": ["pro", "con"], "multiple": false}]}'
     assert labelschema.loads(text)["article_labels"][0]["values"] == ["pro", "con"]
+
+
+@pytest.mark.parametrize("section", ["sentence_labels", "span_labels", "relation_types", "article_labels"])
+def test_every_section_checks_an_item_s_object_keys_name_and_description_alike(section):
+    """Labels, relation types and article label groups share one check of what they have in common (labelschema._head):
+    an article label group's description that was no text said only "must be text", not what it got."""
+    fill = {"relation_types": {"from": ["QUOTE"], "to": ["QUOTE"]}, "article_labels": {"values": ["a"]}}.get(section, {})
+    items = ["X", {"name": "a", "shade": 1, **fill}, {"name": "has space", **fill}, {"name": "b", "description": 5, **fill},
+             {"name": "c", "description": "nul\x00", **fill}, {"name": "a", **fill}]
+    schema = {"sentence_labels": [{"name": "S"}], "span_labels": [{"name": "QUOTE"}], section: items}
+    with pytest.raises(SchemaError) as caught:
+        labelschema.validate(schema)
+    allowed = sorted({"name", "description"} | ({"values", "multiple"} if section == "article_labels" else {"color", "key"}) | set(fill))
+    got = [problem for problem in caught.value.problems if problem.startswith(section)]
+    assert got == [
+        f"{section}[0]: must be an object",
+        f"{section}[1]: unknown key(s) shade; allowed: {', '.join(allowed)}",
+        f"{section}[2].name: must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit (got \"has space\")",
+        f"{section}[3].description: must be text (got 5)",
+        f"{section}[4].description: {textcheck.problem('nul' + chr(0))}",
+        f'{section}[5].name: duplicate name "a" (also {section}[1])',
+    ]

@@ -468,6 +468,32 @@ def test_the_export_takes_annotator_export_options(api, app):
         assert says in api.refused("GET", f"{base}?{query}", 400), query
 
 
+def test_the_download_link_reads_its_query_as_the_rest_export_does(api):
+    """The download link (/projects/{id}/export.jsonl) checked its query in a copy of the REST export's checks: it
+    repeated a bad value whole, refused split, splits and seed, and sent no ETag. Both now read the query in one place
+    (export.parse_query) and answer alike (web/dataset_export.py); the link adds a file name, the split's too."""
+    pid = new_project(api)
+    add_articles(api, pid, 3)
+    rest, link = f"/api/projects/{pid}/export.jsonl", f"/projects/{pid}/export.jsonl"
+    long = "x" * 100
+    for query in (f"unit={long}", f"gold_only={long}", "format=csv", f"{long}=1", "labels=XYZ", "labels=", "annotator=nobody",
+                  f"split={long}", "seed=4", f"split=train&seed={long}", "split=test&splits=train=0.5,dev=0.4",
+                  "&".join(f"p{i}=1" for i in range(7))):
+        said = api.refused("GET", f"{rest}?{query}", 400)
+        assert api.refused("GET", f"{link}?{query}", 400) == said, query
+        assert long not in said and len(said) < 300, query
+    for query in ("", "unit=article&gold_only=0", "split=dev&splits=train=0.5,dev=0.5&seed=3", "split=train&seed=-5"):
+        by_rest = api.ok("GET", f"{rest}?{query}")
+        records = by_rest.get_data()  # read before the next request: a streamed answer reads as it is sent
+        by_link = api.ok("GET", f"{link}?{query}")
+        assert by_link.get_data() == records and by_link.headers["ETag"] == by_rest.headers["ETag"], query
+        again = api.call("GET", f"{link}?{query}", headers={"If-None-Match": by_link.headers["ETag"]})
+        assert again.status_code == 304 and again.headers["Cache-Control"] == "no-store", query
+    named = api.ok("GET", f"{link}?split=dev&gold_only=1").headers["Content-Disposition"]
+    assert named == 'attachment; filename="News.sentence.gold.dev.jsonl"'
+    assert "Content-Disposition" not in api.ok("GET", f"{rest}?split=dev").headers
+
+
 def test_odd_seeds_are_a_400(api):
     """seed=--5 passed the check (one lstrip("-") too many) and failed int(): a 500."""
     pid = new_project(api)

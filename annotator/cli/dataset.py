@@ -48,7 +48,7 @@ def _fail(message: str) -> None:
 @click.option("--labels", help="Only sentences labelled with one of these, e.g. CFS,UFS (gold label, else annotators').")
 @click.option("--split", "split_spec", metavar="NAME=P,...",
               help="Split by article, e.g. train=0.8,dev=0.1,test=0.1: one file per split (OUT.train.jsonl, ... or DIR/train.jsonl).")
-@click.option("--seed", type=int, default=13, show_default=True, help="Seed of the split (same seed, same split).")
+@click.option("--seed", type=int, default=export.DEFAULT_SEED, show_default=True, help="Seed of the split (same seed, same split).")
 @click.option("--jobs", type=click.IntRange(min=1), help="Processes to export with (default: one per CPU, up to 4, for projects of over 1,000 articles).")
 @click.option("--schema", "schema_unit", type=click.Choice(export.UNITS), help="Print the JSON Schema of a unit and exit.")
 @click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default=formats.DEFAULT_FORMAT, show_default=True,

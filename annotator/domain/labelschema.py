@@ -174,14 +174,43 @@ def _section(section: str, items: Any, used_keys: dict[str, str], problems: list
         one = _item(section, i, item, used_keys, problems)
         if one is None:
             continue
-        name = one["name"]
-        if name is not None:
-            if name in names:
-                problems.append(f"{section}[{i}].name: duplicate name {_show(name)} (also {names[name]})")
-            else:
-                names[name] = f"{section}[{i}]"
+        _note_name(f"{section}[{i}]", one["name"], names, problems)
         checked.append(one)
     return checked
+
+
+def _head(where: str, item: Any, allowed: set[str], problems: list[str]) -> tuple[str | None, str] | None:
+    """What a label, a relation type and an article label group are checked for alike: an object (else None) with
+    only `allowed` keys, a usable name (None when not) and a description of text ("" when missing or not usable)."""
+    if not isinstance(item, dict):
+        problems.append(f"{where}: must be an object")
+        return None
+    unknown = [key for key in item if key not in allowed]
+    if unknown:
+        problems.append(f"{where}: unknown key(s) {', '.join(_show(k) if textcheck.problem(k) else k for k in sorted(unknown))}; "
+                        f"allowed: {', '.join(sorted(allowed))}")
+    name = item.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        problems.append(f"{where}.name: must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit (got {_show(name)})")
+        name = None
+    description = item.get("description", "")
+    if not isinstance(description, str):
+        problems.append(f"{where}.description: must be text (got {_show(description)})")
+        description = ""
+    elif textcheck.problem(description):
+        problems.append(f"{where}.description: {textcheck.problem(description)}")
+        description = ""
+    return name, description
+
+
+def _note_name(where: str, name: str | None, seen: dict[str, str], problems: list[str]) -> None:
+    """A name used before in its section is a problem saying where (`seen`: name -> where it was first used)."""
+    if name is None:
+        return
+    if name in seen:
+        problems.append(f"{where}.name: duplicate name {_show(name)} (also {seen[name]})")
+    else:
+        seen[name] = where
 
 
 def _check_relation_ends(schema: dict[str, Any], problems: list[str]) -> None:
@@ -205,24 +234,10 @@ def _more(problems: list[str]) -> str:
 def _item(section: str, i: int, item: Any, used_keys: dict[str, str], problems: list[str]) -> dict[str, Any] | None:
     """One label or relation type, normalised; its problems are added to `problems` (name None when it has none usable)."""
     where = f"{section}[{i}]"
-    if not isinstance(item, dict):
-        problems.append(f"{where}: must be an object")
+    head = _head(where, item, _RELATION_FIELDS if section == "relation_types" else _ITEM_FIELDS, problems)
+    if head is None:
         return None
-    allowed = _RELATION_FIELDS if section == "relation_types" else _ITEM_FIELDS
-    unknown = [key for key in item if key not in allowed]
-    if unknown:
-        problems.append(f"{where}: unknown key(s) {', '.join(_show(k) if textcheck.problem(k) else k for k in sorted(unknown))}; "
-                        f"allowed: {', '.join(sorted(allowed))}")
-    name = item.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        problems.append(f"{where}.name: must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit (got {_show(name)})")
-        name = None
-    description = item.get("description", "")
-    if not isinstance(description, str):
-        problems.append(f"{where}.description: must be text (got {_show(description)})")
-        description = ""
-    elif textcheck.problem(description):
-        problems.append(f"{where}.description: {textcheck.problem(description)}")
+    name, description = head
     color = item.get("color", PALETTE[i % len(PALETTE)])
     if not isinstance(color, str) or not _COLOR.match(color):
         problems.append(f"{where}.color: must look like #1f77b4 (got {_show(color)})")
@@ -261,24 +276,11 @@ def _article_groups(groups: Any, problems: list[str]) -> list[dict[str, Any]]:
     checked = []
     for i, group in enumerate(groups):
         where = f"{ARTICLE_SECTION}[{i}]"
-        if not isinstance(group, dict):
-            problems.append(f"{where}: must be an object")
+        head = _head(where, group, _ARTICLE_FIELDS, problems)
+        if head is None:
             continue
-        unknown = [key for key in group if key not in _ARTICLE_FIELDS]
-        if unknown:
-            problems.append(f"{where}: unknown key(s) {', '.join(_show(k) if textcheck.problem(k) else k for k in sorted(unknown))}; "
-                            f"allowed: {', '.join(sorted(_ARTICLE_FIELDS))}")
-        name = group.get("name")
-        if not isinstance(name, str) or not _NAME.match(name):
-            problems.append(f"{where}.name: must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit (got {_show(name)})")
-        elif name in seen:
-            problems.append(f"{where}.name: duplicate name {_show(name)} (also {seen[name]})")
-        else:
-            seen[name] = where
-        description = group.get("description", "")
-        if not isinstance(description, str) or textcheck.problem(description):
-            problems.append(f"{where}.description: {textcheck.problem(description) if isinstance(description, str) else 'must be text'}")
-            description = ""
+        name, description = head
+        _note_name(where, name, seen, problems)
         multiple = group.get("multiple", False)
         if not isinstance(multiple, bool):
             problems.append(f"{where}.multiple: must be true or false (got {_show(multiple)})")

@@ -78,11 +78,17 @@ def json_body(allowed: set[str], required: frozenset[str] = frozenset(), limit: 
     return body
 
 
-def _not_null(body: dict[str, Any], *names: str) -> None:
-    """Optional fields may be left out, not sent as null (except version, where null means 'no check')."""
-    for name in names:
+def write_request(allowed: set[str], required: frozenset[str] = frozenset(), not_null: tuple[str, ...] = (),
+                  limit: int = MAX_BODY_BYTES) -> tuple[dict[str, Any], int]:
+    """A write's body, checked (json_body) before the database is touched, and the writer's id (writer_id).
+
+    `not_null`: optional fields that may be left out but not sent as null (version may: null means 'no check').
+    """
+    body = json_body(allowed, required, limit)
+    for name in not_null:
         if name in body and body[name] is None:
             raise AnnotationError(400, f"{name} must not be null; leave it out instead")
+    return body, writer_id()
 
 
 def writer_id() -> int:
@@ -100,6 +106,19 @@ def writer_id() -> int:
 
 def _write(action: Callable[[], Any]) -> Any:
     return write(db.session, action)
+
+
+def _deleted(action: Callable[[int], Any]) -> tuple[str, int]:
+    """A delete: `action(writer's id)` in one write, answered 204."""
+    user_id = writer_id()
+    _write(lambda: action(user_id))
+    return "", 204
+
+
+def _created(action: Callable[[], tuple[Any, bool]]) -> tuple[Any, int]:
+    """A create in one write: 201 when it made the item, 200 when the item was there already (a retried request)."""
+    item, created = _write(action)
+    return item, 201 if created else 200
 
 
 # ----------------------------------------------------------------- reading
@@ -121,9 +140,7 @@ def get_article(article_id: int):
 @bp.put("/articles/<int:article_id>/labels/<int:sentence_index>")
 @roles_required("annotator")
 def put_label_view(article_id: int, sentence_index: int):
-    body = json_body({"label", "seconds", "version", "sentence", "request_id"}, frozenset({"label"}))
-    _not_null(body, "seconds", "request_id")
-    user_id = writer_id()
+    body, user_id = write_request({"label", "seconds", "version", "sentence", "request_id"}, frozenset({"label"}), ("seconds", "request_id"))
     return _write(
         lambda: put_label(
             db.session, user_id, article_id, sentence_index, body["label"], body.get("seconds", 0), body.get("version"), body.get("sentence"),
@@ -135,75 +152,56 @@ def put_label_view(article_id: int, sentence_index: int):
 @bp.delete("/articles/<int:article_id>/labels/<int:sentence_index>")
 @roles_required("annotator")
 def delete_label_view(article_id: int, sentence_index: int):
-    user_id = writer_id()
-    _write(lambda: delete_label(db.session, user_id, article_id, sentence_index))
-    return "", 204
+    return _deleted(lambda user_id: delete_label(db.session, user_id, article_id, sentence_index))
 
 
 # ----------------------------------------------------------------- article labels
 @bp.put("/articles/<int:article_id>/article-labels/<group>")
 @roles_required("annotator")
 def put_article_label_view(article_id: int, group: str):
-    body = json_body({"values", "version"}, frozenset({"values"}))
-    user_id = writer_id()
+    body, user_id = write_request({"values", "version"}, frozenset({"values"}))
     return _write(lambda: put_article_label(db.session, user_id, article_id, group, body["values"], body.get("version")))
 
 
 @bp.delete("/articles/<int:article_id>/article-labels/<group>")
 @roles_required("annotator")
 def delete_article_label_view(article_id: int, group: str):
-    user_id = writer_id()
-    _write(lambda: delete_article_label(db.session, user_id, article_id, group))
-    return "", 204
+    return _deleted(lambda user_id: delete_article_label(db.session, user_id, article_id, group))
 
 
 # ----------------------------------------------------------------- spans
 @bp.post("/articles/<int:article_id>/spans")
 @roles_required("annotator")
 def create_span_view(article_id: int):
-    body = json_body({"label", "start", "end", "id"}, frozenset({"label", "start", "end"}))
-    _not_null(body, "id")
-    user_id = writer_id()
-    span, created = _write(lambda: create_span(db.session, user_id, article_id, body["label"], body["start"], body["end"], body.get("id")))
-    return span, 201 if created else 200
+    body, user_id = write_request({"label", "start", "end", "id"}, frozenset({"label", "start", "end"}), ("id",))
+    return _created(lambda: create_span(db.session, user_id, article_id, body["label"], body["start"], body["end"], body.get("id")))
 
 
 @bp.patch("/articles/<int:article_id>/spans/<uid>")
 @roles_required("annotator")
 def update_span_view(article_id: int, uid: str):
-    body = json_body({"label", "start", "end"})
-    _not_null(body, "label", "start", "end")
-    user_id = writer_id()
+    body, user_id = write_request({"label", "start", "end"}, not_null=("label", "start", "end"))
     return _write(lambda: update_span(db.session, user_id, article_id, uid, body.get("label"), body.get("start"), body.get("end")))
 
 
 @bp.delete("/articles/<int:article_id>/spans/<uid>")
 @roles_required("annotator")
 def delete_span_view(article_id: int, uid: str):
-    user_id = writer_id()
-    _write(lambda: delete_span(db.session, user_id, article_id, uid))
-    return "", 204
+    return _deleted(lambda user_id: delete_span(db.session, user_id, article_id, uid))
 
 
 # ----------------------------------------------------------------- relations
 @bp.post("/articles/<int:article_id>/relations")
 @roles_required("annotator")
 def create_relation_view(article_id: int):
-    body = json_body({"type", "from", "to", "id"}, frozenset({"type", "from", "to"}))
-    _not_null(body, "id")
-    user_id = writer_id()
-    relation, created = _write(
-        lambda: create_relation(db.session, user_id, article_id, body["type"], body["from"], body["to"], body.get("id"))
-    )
-    return relation, 201 if created else 200
+    body, user_id = write_request({"type", "from", "to", "id"}, frozenset({"type", "from", "to"}), ("id",))
+    return _created(lambda: create_relation(db.session, user_id, article_id, body["type"], body["from"], body["to"], body.get("id")))
 
 
 @bp.delete("/articles/<int:article_id>/relations/<uid>")
 @roles_required("annotator")
 def delete_relation_view(article_id: int, uid: str):
-    user_id = writer_id()
-    _write(lambda: delete_relation(db.session, user_id, article_id, uid))
-    return "", 204
+    return _deleted(lambda user_id: delete_relation(db.session, user_id, article_id, uid))
 
 
 # ----------------------------------------------------------------- several changes in one request
@@ -211,8 +209,6 @@ def delete_relation_view(article_id: int, uid: str):
 @roles_required("annotator")
 def apply_changes_view(article_id: int):
     """Up to MAX_OPERATIONS label / span / relation operations, all or nothing (domain/annotations/batch.py)."""
-    body = json_body({"operations", "request_id"}, frozenset({"operations"}), limit=MAX_BATCH_BYTES)
-    _not_null(body, "request_id")
+    body, user_id = write_request({"operations", "request_id"}, frozenset({"operations"}), ("request_id",), MAX_BATCH_BYTES)
     check_operations(body["operations"])  # a malformed batch is refused before it waits for the write lock
-    user_id = writer_id()
     return _write(lambda: apply_changes(db.session, user_id, article_id, body["operations"], body.get("request_id")))

@@ -4,21 +4,19 @@ The same rules as rest.py (which has the shared helpers). Articles come in as `a
 them (domain/catalog.import_body): a JSON array (`Content-Type: application/json`) or JSONL
 (`application/x-ndjson`), all or nothing, errors naming the line or the item. The export is
 `annotator export`'s JSONL, streamed, with an ETag (domain/catalog.data_stamp) so that a job pulls
-it again only when the data changed.
+it again only when the data changed (dataset_export.py, which the download link shares).
 """
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, Response, abort, request, stream_with_context
+from flask import Blueprint, abort, request
 
 from annotator.db import db
 from annotator.db.models import Project
 from annotator.domain import accounts, agreement, assignment, catalog, projects
 from annotator.domain.annotations import AnnotationError
-from annotator.domain.dataset import export
 from annotator.domain.dataset.articles import ON_DUPLICATE
 from annotator.web.api import json_body
+from annotator.web.dataset_export import export_answer
 from annotator.web.errors import json_error
 from annotator.web.rest import field, paged, project_to_read, register_refusals, write
 from annotator.web.security import roles_required
@@ -27,10 +25,6 @@ bp = Blueprint("rest_data", __name__, url_prefix="/api")
 register_refusals(bp)
 
 BODY_TYPES = {"application/json": "json", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl", "application/x-jsonlines": "jsonl"}
-_FLAGS = {"": False, "0": False, "false": False, "no": False, "1": True, "true": True, "yes": True}
-EXPORT_PARAMS = {"unit", "gold_only", "annotator", "labels", "split", "splits", "seed"}
-DEFAULT_SPLITS = "train=0.8,dev=0.1,test=0.1"
-DEFAULT_SEED = 13  # as `annotator export --seed`
 
 
 def _project_to_change(project_id: int) -> Project:
@@ -109,64 +103,11 @@ def assign(project_id: int):
 
 
 # ----------------------------------------------------------------- the dataset
-def _export_options(project: Project) -> tuple[str, export.Filters, tuple[Any, ...] | None]:
-    """(unit, filters, (splits, seed, name) or None) from the query string; a 400 for anything unknown or bad."""
-    unknown = sorted(set(request.args) - EXPORT_PARAMS)
-    if unknown:
-        raise AnnotationError(400, f"unknown parameter(s) {', '.join(unknown)}; use {', '.join(sorted(EXPORT_PARAMS))}")
-    unit = request.args.get("unit", export.DEFAULT_UNIT)
-    if unit not in export.UNITS:
-        raise AnnotationError(400, f"unit must be one of {', '.join(export.UNITS)} (got {unit[:40]!r})")
-    gold_only = _FLAGS.get(request.args.get("gold_only", "").strip().lower())
-    if gold_only is None:
-        raise AnnotationError(400, f"gold_only must be 1 or 0 (got {request.args['gold_only'][:40]!r})")
-    filters = export.check_filters(db.session, project, export.Filters(
-        gold_only=gold_only,
-        annotators=tuple(dict.fromkeys(request.args.getlist("annotator"))),
-        labels=export.parse_labels(request.args.get("labels")),
-    ))
-    name = request.args.get("split")
-    if name is None:
-        if "splits" in request.args or "seed" in request.args:
-            raise AnnotationError(400, "splits and seed choose how articles are split: give split=NAME too")
-        return unit, filters, None
-    splits = export.parse_split(request.args.get("splits", DEFAULT_SPLITS))
-    if name not in [n for n, _ in splits]:
-        raise AnnotationError(400, f"split {name[:40]!r} is not one of {', '.join(n for n, _ in splits)}")
-    seed = request.args.get("seed", str(DEFAULT_SEED))
-    if not (seed.isascii() and seed.removeprefix("-").isdigit() and len(seed) <= 18):  # one sign: "--5" is no integer
-        raise AnnotationError(400, f"seed must be an integer (got {seed[:40]!r})")
-    return unit, filters, (splits, int(seed), name)
-
-
 @bp.get("/projects/<int:project_id>/export.jsonl")
 @roles_required("reviewer", "admin")
 def export_jsonl(project_id: int):
     """`annotator export`'s JSONL, streamed; `If-None-Match` with the last ETag gives 304 while the data is unchanged."""
-    project = project_to_read(project_id)
-    unit, filters, split = _export_options(project)
-    etag = catalog.data_stamp(db.session, project, unit, filters, split)
-    if request.if_none_match.contains_weak(etag):  # If-None-Match compares weakly (RFC 9110 13.1.2): W/"tag" matches "tag"
-        db.session.rollback()
-        response = Response(status=304)
-        response.set_etag(etag)
-        return response
-    records = export.iter_records(db.session, project.id, unit, filters)
-    if split is not None:
-        records = export.records_of_split(records, unit, *split)
-    dumps = export.dumpb
-
-    def generate():
-        try:
-            for record in records:
-                yield dumps(record)
-        finally:
-            db.session.rollback()  # end the long read transaction
-
-    # no-store, as every logged-in answer (headers.py): the ETag is for a script that keeps it, not for a shared cache
-    response = Response(stream_with_context(generate()), mimetype="application/jsonl", headers={"Cache-Control": "no-store"})
-    response.set_etag(etag)
-    return response
+    return export_answer(project_to_read(project_id))
 
 
 @bp.get("/projects/<int:project_id>/agreement")

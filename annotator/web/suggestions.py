@@ -14,7 +14,7 @@ from annotator.db import db
 from annotator.domain import suggestion_review
 from annotator.domain.annotations import AnnotationError, write
 from annotator.domain.suggestions import SuggestionError
-from annotator.web.api import json_body, writer_id
+from annotator.web.api import write_request
 from annotator.web.errors import json_error
 from annotator.web.security import roles_required
 
@@ -50,6 +50,5 @@ def reject(article_id: int):
 
 
 def _decide(article_id: int, decision: str):
-    body = json_body({"ids"}, frozenset({"ids"}))
-    user_id = writer_id()
+    body, user_id = write_request({"ids"}, frozenset({"ids"}))
     return write(db.session, lambda: suggestion_review.decide(db.session, user_id, article_id, decision, body["ids"]))

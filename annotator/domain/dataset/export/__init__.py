@@ -63,16 +63,35 @@ exactly.
 from __future__ import annotations
 
 from annotator.domain.dataset.export.load import BATCH_SIZE, article_ranges, count_articles
-from annotator.domain.dataset.export.options import DEFAULT_UNIT, UNITS, ExportError, Filters, check_filters, parse_labels, parse_split
+from annotator.domain.dataset.export.options import (
+    DEFAULT_SEED,
+    DEFAULT_SPLITS,
+    DEFAULT_UNIT,
+    QUERY_PARAMETERS,
+    UNITS,
+    ExportError,
+    Filters,
+    Query,
+    Split,
+    check_filters,
+    parse_labels,
+    parse_query,
+    parse_split,
+)
 from annotator.domain.dataset.export.shape import iter_articles, iter_records, iter_sentences
 from annotator.domain.dataset.export.write import download_name, dumpb, records_of_split, schema, split_of
 
 __all__ = [
     "BATCH_SIZE",
+    "DEFAULT_SEED",
+    "DEFAULT_SPLITS",
     "DEFAULT_UNIT",
+    "QUERY_PARAMETERS",
     "UNITS",
     "ExportError",
     "Filters",
+    "Query",
+    "Split",
     "article_ranges",
     "check_filters",
     "count_articles",
@@ -82,6 +101,7 @@ __all__ = [
     "iter_records",
     "iter_sentences",
     "parse_labels",
+    "parse_query",
     "parse_split",
     "records_of_split",
     "schema",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Mapping, NamedTuple, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,11 @@ from annotator.domain.dataset.export.load import people_named
 UNITS = ("article", "sentence")
 DEFAULT_UNIT = "sentence"
 SPLIT_TOLERANCE = 1e-9
+DEFAULT_SPLITS = "train=0.8,dev=0.1,test=0.1"
+DEFAULT_SEED = 13  # `annotator export --seed`'s default
+QUERY_PARAMETERS = ("annotator", "gold_only", "labels", "seed", "split", "splits", "unit")
+_FLAGS = {"": False, "0": False, "false": False, "no": False, "1": True, "true": True, "yes": True}
+ECHO = 40  # how much of a value an error message repeats
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
@@ -96,3 +102,59 @@ def parse_split(spec: str) -> list[tuple[str, float]]:
     if abs(total - 1.0) > SPLIT_TOLERANCE:
         raise ExportError(f"split proportions must sum to 1 (they sum to {total:.12g})")
     return parts
+
+
+class Split(NamedTuple):
+    """One split's file of `--split`: the proportions, the seed and the split's name (records_of_split's arguments)."""
+
+    splits: list[tuple[str, float]]
+    seed: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Query:
+    """An export asked for over HTTP: the unit, the filters and, for one split's file, the split."""
+
+    unit: str
+    filters: Filters
+    split: Split | None = None
+
+
+def parse_query(session: Session, project: Project, args: Mapping[str, Sequence[str]]) -> Query:
+    """The export a query string asks for (`args`: each parameter's values, as sent), checked whole before anything is read:
+    ?unit=article|sentence&gold_only=1&annotator=NAME&labels=CFS,UFS&split=NAME&splits=train=0.8,...&seed=13.
+
+    Raises ExportError saying what is wrong (a value it repeats is cut to ECHO characters). The REST export and
+    the download link both read their query here, so they take the same parameters and give the same messages.
+    """
+    unknown = sorted(set(args) - set(QUERY_PARAMETERS))
+    if unknown:
+        shown = ", ".join(name[:ECHO] for name in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise ExportError(f"unknown parameter(s) {shown}; use {', '.join(QUERY_PARAMETERS)}")
+
+    def first(name: str, default: str) -> str:  # a parameter given twice: its first value, as Flask's args.get
+        values = args.get(name)
+        return values[0] if values else default
+
+    unit = first("unit", DEFAULT_UNIT)
+    if unit not in UNITS:
+        raise ExportError(f"unit must be one of {', '.join(UNITS)} (got {unit[:ECHO]!r})")
+    flag = first("gold_only", "")
+    gold_only = _FLAGS.get(flag.strip().lower())
+    if gold_only is None:
+        raise ExportError(f"gold_only must be 1 or 0 (got {flag[:ECHO]!r})")
+    labels = parse_labels(first("labels", "")) if "labels" in args else ()
+    filters = check_filters(session, project, Filters(gold_only, tuple(dict.fromkeys(args.get("annotator", ()))), labels))
+    if "split" not in args:
+        if "splits" in args or "seed" in args:
+            raise ExportError("splits and seed choose how articles are split: give split=NAME too")
+        return Query(unit, filters)
+    name = first("split", "")
+    splits = parse_split(first("splits", DEFAULT_SPLITS))
+    if name not in [n for n, _ in splits]:
+        raise ExportError(f"split {name[:ECHO]!r} is not one of {', '.join(n for n, _ in splits)}")
+    seed = first("seed", str(DEFAULT_SEED))
+    if not (seed.isascii() and seed.removeprefix("-").isdigit() and len(seed) <= 18):  # one sign: "--5" is no integer
+        raise ExportError(f"seed must be an integer (got {seed[:ECHO]!r})")
+    return Query(unit, filters, Split(splits, int(seed), name))

@@ -64,9 +64,11 @@ _UNSAFE_IN_NAME = re.compile(r"[^\w.-]+")  # keeps letters and digits of any scr
 _NOT_ASCII_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def download_name(project_name: str, project_id: int, unit: str, filters: Filters = NO_FILTERS, ascii_only: bool = False) -> str:
-    """The file name of a download, distinct per unit and filter:
-    ``<project>.<unit>[.gold][.labels-CFS-UFS][.by-alice-bob].jsonl``.
+def download_name(project_name: str, project_id: int, unit: str, filters: Filters = NO_FILTERS, ascii_only: bool = False,
+                  split: str | None = None) -> str:
+    """The file name of a download, distinct per unit, filter and split:
+    ``<project>.<unit>[.gold][.labels-CFS-UFS][.by-alice-bob][.<split>].jsonl`` (a split's name as in
+    `annotator export --split`'s ``OUT.train.jsonl``; split names are letters, digits, '_' and '-').
 
     Runs of anything but letters, digits, '_', '.' and '-' become '-' (no path
     separators, quotes or control characters; no leading dot); ascii_only also
@@ -88,4 +90,6 @@ def download_name(project_name: str, project_id: int, unit: str, filters: Filter
         value = part("-".join(values), 60) if values else ""
         if value:
             parts.append(f"{prefix}-{value}")
+    if split:
+        parts.append(split)
     return ".".join(parts) + ".jsonl"
