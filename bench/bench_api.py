@@ -1,11 +1,12 @@
-"""Annotation API benchmark: saves through gunicorn (cores + 1 workers) from 8 simulated annotators.
+"""Annotation API benchmark: saves through gunicorn (the shipped settings' workers) from 8 simulated annotators.
 
     python bench/bench_api.py            # SQLite; and PostgreSQL too when DATABASE_URL points at one
     BENCH_WORKERS=4 python bench/bench_api.py   # another gunicorn worker count
 
-The server runs as the README advises for SQLite: cores + 1 workers (3 on 2
-cores). Writes take turns on one lock, so more workers only add contention:
-measured back to back here (with the earlier load generator of 8 processes on
+The server runs as the README advises: the shipped settings' threaded workers,
+as many as their rule gives (one per core on SQLite; until that rule, 3 sync
+workers, cores + 1). Writes take turns on one lock, so more workers only add
+contention: measured back to back here, with the sync workers of the time (with the earlier load generator of 8 processes on
 http.client), p99 at 300 saves/s was 11.7-13.0 ms with 3 workers (3 runs) and
 13.0-25.5 ms with 4 (6 runs), whose CPU per save was 0.2-0.3 ms higher; 2
 workers against 3, three pairs: no difference beyond the noise. The figures
@@ -66,8 +67,10 @@ from gunicorn_server import start_server, stop_server  # noqa: E402
 from machine import describe  # noqa: E402
 from sqlalchemy import create_engine, func, select  # noqa: E402
 
+from annotator.gunicorn_conf import worker_count  # noqa: E402
+
 ANNOTATORS = 8
-WORKERS = int(os.environ.get("BENCH_WORKERS", (os.cpu_count() or 1) + 1))
+WORKERS = int(os.environ.get("BENCH_WORKERS", 0)) or worker_count({}, os.cpu_count() or 1)  # SQLite's rule (README)
 ARTICLES = 4
 PER_ARTICLE = 4  # annotators per article: every article is shared
 SENTENCES = 40

@@ -238,8 +238,8 @@ def backend_holders(name: str, workers: list[int], master: int, database_uri: st
 
 
 def test_worker_count_rule():
-    assert worker_count({}, cores=2) == 3  # SQLite by default: cores + 1
-    assert worker_count({"DATABASE_URL": "sqlite:////srv/a.sqlite3"}, cores=4) == 5
+    assert worker_count({}, cores=2) == 2  # SQLite by default: one per core (each with THREADS threads)
+    assert worker_count({"DATABASE_URL": "sqlite:////srv/a.sqlite3"}, cores=4) == 4
     assert worker_count({"DATABASE_URL": "postgresql://db/annotator"}, cores=2) == 5  # 2 x cores + 1
     assert worker_count({"DATABASE_URL": "postgresql://db/annotator", "WEB_CONCURRENCY": "7"}, cores=2) == 7
     for bad in ("0", "-2", "three", "1e3", "100000"):
@@ -260,7 +260,8 @@ def test_the_packaged_settings_load_by_module_name_and_the_command_line_wins(tmp
 
     shipped = settings()
     assert shipped["preload_app"] == "True" and shipped["bind"] == "['127.0.0.1:8000']"
-    assert shipped["workers"] == str(len(os.sched_getaffinity(0)) + 1)  # SQLite: cores + 1
+    assert shipped["workers"] == str(len(os.sched_getaffinity(0)))  # SQLite: one per core
+    assert shipped["worker_class"] == "gthread" and shipped["threads"] == "4"  # keep-alive, 4 requests at once
     assert "post_fork" in shipped["post_fork"] and "pre_fork" in shipped["pre_fork"]
     assert settings(WEB_CONCURRENCY="6")["workers"] == "6"
     overridden = settings("-w", "2", "-b", "127.0.0.1:9999", WEB_CONCURRENCY="6")
@@ -337,9 +338,11 @@ def post_fork(server, worker):
 
 def one_by_one(server: Server, world: dict) -> None:
     """API calls from one client, one at a time (so that even a connection the workers share answers them),
-    until two workers have answered some."""
+    until two workers have answered some. Each on a connection of its own (the threaded workers keep a
+    connection open between requests, and it would stay with the worker that accepted it)."""
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {next(iter(world['tokens'].values()))}"
+    http.headers["Connection"] = "close"
     for i in range(40):
         assert http.get(f"{server.base}/api/articles/{world['article']}", timeout=20).status_code == 200
         response = http.put(f"{server.base}/api/articles/{world['article']}/labels/{i % world['sentences']}",
