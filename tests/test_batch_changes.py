@@ -169,3 +169,18 @@ def test_a_retried_batch_without_its_own_id_is_still_safe_for_creates_and_label_
         assert [r["body"] for r in again["results"]] == [r["body"] for r in first["results"]]
         assert [r["status"] for r in again["results"]] == [200, 200, 200, 200]
         assert _state(s) == after_first
+
+
+def test_a_label_save_inside_a_batch_with_the_batchs_own_request_id_is_a_422_not_a_retry_forever(app, setup):
+    """One id for the batch and for a label save in it: the label's claim finds the batch's, still unanswered. That was
+    a 503 "try again", which every retry got again; it is the same id used for two saves, a client bug (422)."""
+    ann, article = setup["ann"], setup["article"]
+    with app.app_context():
+        s = db.session
+        before = _state(s)
+        for _attempt in range(2):  # a retry answers the same
+            with pytest.raises(AnnotationError) as info:
+                _apply(s, ann, article, _save(request_id="shared-0001"), request_id="shared-0001")
+            assert (info.value.status, info.value.extra["index"]) == (422, 0), info.value.message
+            assert "already used for a different save" in info.value.message
+            assert _state(s) == before
