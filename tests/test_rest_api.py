@@ -328,6 +328,49 @@ def test_articles_are_deleted_and_annotated_ones_only_when_asked(api, app):
     api.refused("DELETE", f"/api/projects/{pid}/articles/{stranger}?annotated=maybe", 400)
 
 
+def test_article_labels_count_as_annotation_for_a_delete_and_a_new_text(api, app):
+    """An article whose only annotation is an article label (a stance) was deleted without ?annotated=delete (its
+    answers gone, nothing in the audit log), and its text could be replaced under the answers."""
+    from annotator.domain import labelschema
+
+    schema = labelschema.preset("claims")
+    schema[labelschema.ARTICLE_SECTION] = [{"name": "stance", "values": ["pro", "con"]}]
+    pid = new_project(api, schema=schema)
+    add_articles(api, pid, 1)
+    article = api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"]
+    api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": "ann1", "articles": ["a0"]})
+    api.ok("PUT", f"/api/articles/{article}/article-labels/stance", who="ann1", body={"values": ["pro"]})
+    path = f"/api/projects/{pid}/articles"
+    error = api.refused("POST", path + "?on_duplicate=update", 400, body=[{"id": "a0", "text": "Another text altogether."}])
+    assert "is already annotated; its text cannot change" in error
+    assert api.ok("POST", path + "?on_duplicate=update", body=[{"id": "a0", "title": "Retitled", "text": TEXTS[0]}])["updated"] == ["a0"]
+    error = api.refused("DELETE", f"{path}/{article}", 409)
+    assert "1 article label(s)" in error and "annotated=delete" in error
+    assert api.ok("GET", path)["total"] == 1
+    api.ok("DELETE", f"{path}/{article}?annotated=delete")
+    with app.app_context():
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.entity == "article"))
+        assert (entry.action, entry.before["article_labels"]) == ("delete", 1)
+
+
+def test_a_new_text_takes_the_old_texts_suggestions_away(api, app):
+    """Suggestions are of a text: after ?on_duplicate=update gave an article another text, its span suggestions kept
+    the old offsets (past the new text's end, `text` empty in the export) and their links stayed."""
+    pid = new_project(api, suggestions_enabled=False)
+    add_articles(api, pid, 1)
+    ran = app.test_cli_runner().invoke(args=["suggest", "run", "News"])
+    assert ran.exit_code == 0, ran.output
+    export = f"/api/projects/{pid}/export.jsonl?unit=article"
+    assert json.loads(api.ok("GET", export).get_data(as_text=True))["suggestions"]["spans"]  # the test needs some
+    new_text = "Short now."
+    api.ok("POST", f"/api/projects/{pid}/articles?on_duplicate=update", body=[{"id": "a0", "text": new_text}])
+    record = json.loads(api.ok("GET", export).get_data(as_text=True))
+    assert record["text"] == new_text
+    for span in record["suggestions"]["spans"]:  # none left, or only ones of the new text
+        assert 0 <= span["start"] < span["end"] <= len(new_text) and span["text"] == new_text[span["start"]:span["end"]], span
+    assert record["suggestions"] == {"suggester": None, "suggester_version": None, "labels": [], "spans": [], "relations": []}
+
+
 # ----------------------------------------------------------------- assignment
 def test_assignment_balanced_by_hand_and_rebalanced(api, app):
     pid = new_project(api)
