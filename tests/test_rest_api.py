@@ -371,6 +371,34 @@ def test_a_new_text_takes_the_old_texts_suggestions_away(api, app):
     assert record["suggestions"] == {"suggester": None, "suggester_version": None, "labels": [], "spans": [], "relations": []}
 
 
+def test_a_schema_without_a_label_takes_away_the_suggestions_of_it(api, app):
+    """Only what the schema allows is stored as a suggestion (suggestions.py); a schema that dropped a span label and
+    the link type kept them: the page offered ghosts whose accept was a 422 every time (and `a` on their sentence
+    accepted nothing), and the export carried suggestions its own schema refuses."""
+    from annotator.domain import labelschema
+
+    pid = new_project(api, suggestions_enabled=True)
+    add_articles(api, pid, 1)
+    ran = app.test_cli_runner().invoke(args=["suggest", "run", "News"])
+    assert ran.exit_code == 0, ran.output
+    export = f"/api/projects/{pid}/export.jsonl?unit=article"
+    before = json.loads(api.ok("GET", export).get_data(as_text=True))["suggestions"]
+    assert {"CUE", "QUOTE", "SOURCE"} <= {s["label"] for s in before["spans"]} and before["relations"]  # the test needs them
+    schema = labelschema.preset("claims")
+    schema["span_labels"] = [label for label in schema["span_labels"] if label["name"] != "CUE"]
+    schema["relation_types"] = []
+    api.ok("PATCH", f"/api/projects/{pid}", body={"schema": schema})
+    after = json.loads(api.ok("GET", export).get_data(as_text=True))["suggestions"]
+    assert {s["label"] for s in after["spans"]} == {"QUOTE", "SOURCE"} and after["relations"] == []
+    assert after["labels"] == before["labels"]
+    api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": "ann1", "articles": ["a0"]})
+    article = api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"]
+    offered = api.ok("GET", f"/api/articles/{article}/suggestions", who="ann1")
+    ids = [s["id"] for s in offered["spans"]]
+    assert ids and {s["label"] for s in offered["spans"]} == {"QUOTE", "SOURCE"}
+    api.ok("POST", f"/api/articles/{article}/suggestions/accept", who="ann1", body={"ids": ids})
+
+
 # ----------------------------------------------------------------- assignment
 def test_assignment_balanced_by_hand_and_rebalanced(api, app):
     pid = new_project(api)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from annotator.db.models import Annotation, Article, GuidelineVersion, Project, ProjectMember, Sentence, User, utcnow
 from annotator.domain import labelschema
 from annotator.domain.gold.refresh import refresh_auto_gold
+from annotator.domain.suggestions import drop_outside_schema
 
 MAX_ID = 2**31  # ids are 32-bit integers on PostgreSQL: a larger number names no project
 MAX_ANNOTATORS_PER_ARTICLE = 50  # the admin form and the CLI allow no more
@@ -199,6 +200,8 @@ def update_project(
                     f"{section}: {', '.join(map(repr, missing))} already used in stored work; keep {'it' if len(missing) == 1 else 'them'} in the schema"
                 )
         _keep_article_values_in_use(session, project.id, checked)
+        if checked != project.label_schema:
+            drop_outside_schema(session, project.id, checked)  # suggestions the new schema refuses could never be accepted
         project.label_schema = checked
     session.flush()
     if (project.annotators_per_article, project.majority_threshold) != rule:
