@@ -155,6 +155,38 @@ def test_update_project_keeps_labels_in_use(app):
         json.dumps(project.label_schema)
 
 
+def test_update_project_keeps_article_label_values_in_use(app):
+    """A stored article-label answer keeps its values in the schema, and a group with a stored answer of several
+    values stays `multiple`: dropping them made answers the schema calls impossible, which the article export
+    carried and `import-annotations` of that export refused (the round trip broke)."""
+    with app.app_context():
+        ids = setup_project(n_articles=1)
+        s = db.session
+        project = s.get(projects.Project, ids["project"])
+        article = s.scalar(select(Article.id))
+        schema = labelschema.preset("claims")
+        schema[labelschema.ARTICLE_SECTION] = [{"name": "stance", "values": ["pro", "con", "neutral"], "multiple": True}]
+        commit(lambda: projects.update_project(s, project, schema=schema))
+        commit(lambda: assignment.assign_to_user(s, project.id, accounts.get_user(s, "a1"), ["n0"]))
+        annotations.write(s, lambda: annotations.put_article_label(s, ids["a1"], article, "stance", ["pro", "con"]))
+        for values, multiple, message in (
+            (["neutral", "con"], True, "article_labels: group 'stance': value 'pro' already used in stored work"),
+            (["pro", "con", "neutral"], False, "article_labels: group 'stance' holds answers of several values in stored work; keep it multiple"),
+        ):
+            changed = labelschema.preset("claims")
+            changed[labelschema.ARTICLE_SECTION] = [{"name": "stance", "values": values, "multiple": multiple}]
+            with pytest.raises(projects.ProjectError, match=message):
+                projects.update_project(s, project, schema=changed)
+            s.rollback()
+        s.expire_all()
+        assert s.get(projects.Project, ids["project"]).label_schema == labelschema.validate(schema)
+        # values nobody used may go, and a group with one-value answers only may stop being multiple
+        annotations.write(s, lambda: annotations.put_article_label(s, ids["a1"], article, "stance", ["pro"]))
+        fewer = labelschema.preset("claims")
+        fewer[labelschema.ARTICLE_SECTION] = [{"name": "stance", "values": ["pro", "other"], "multiple": False}]
+        commit(lambda: projects.update_project(s, s.get(projects.Project, ids["project"]), schema=fewer))
+
+
 def test_chart_geometry_fills_empty_days_and_runs_a_total():
     from datetime import date, timedelta
 

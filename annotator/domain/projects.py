@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from annotator.db.models import Annotation, Article, GuidelineVersion, Project, ProjectMember, Sentence, User, utcnow
 from annotator.domain import labelschema
 from annotator.domain.gold.refresh import refresh_auto_gold
+from annotator.domain.suggestions import drop_outside_schema
 
 MAX_ID = 2**31  # ids are 32-bit integers on PostgreSQL: a larger number names no project
 MAX_ANNOTATORS_PER_ARTICLE = 50  # the admin form and the CLI allow no more
@@ -127,6 +128,38 @@ def labels_in_use(session: Session, project_id: int) -> dict[str, set[str]]:
     }
 
 
+def _keep_article_values_in_use(session: Session, project_id: int, schema: dict[str, Any]) -> None:
+    """Each kept article-label group keeps the values stored answers hold, and stays `multiple` when one holds several
+    (labels_in_use checked the groups themselves). Answers are read a thousand rows at a time (a JSON column has no
+    DISTINCT on PostgreSQL)."""
+    from annotator.db.models import ArticleLabel
+
+    groups = labelschema.article_groups(schema)
+    if not groups:
+        return
+    used: dict[str, set[str]] = {}
+    several: set[str] = set()
+    rows = session.execute(
+        select(ArticleLabel.group, ArticleLabel.values)
+        .join(Article, Article.id == ArticleLabel.article_id)
+        .where(Article.project_id == project_id, ArticleLabel.group.in_(list(groups)))
+        .execution_options(yield_per=1000)
+    )
+    for group, values in rows:
+        used.setdefault(group, set()).update(values)
+        if len(values) > 1:
+            several.add(group)
+    for group, values in sorted(used.items()):
+        missing = sorted(values - set(groups[group]["values"]))
+        if missing:
+            raise ProjectError(
+                f"{labelschema.ARTICLE_SECTION}: group {group!r}: value{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+                f"already used in stored work; keep {'it' if len(missing) == 1 else 'them'} in the schema"
+            )
+        if group in several and not groups[group]["multiple"]:
+            raise ProjectError(f"{labelschema.ARTICLE_SECTION}: group {group!r} holds answers of several values in stored work; keep it multiple")
+
+
 def update_project(
     session: Session,
     project: Project,
@@ -166,6 +199,9 @@ def update_project(
                 raise ProjectError(
                     f"{section}: {', '.join(map(repr, missing))} already used in stored work; keep {'it' if len(missing) == 1 else 'them'} in the schema"
                 )
+        _keep_article_values_in_use(session, project.id, checked)
+        if checked != project.label_schema:
+            drop_outside_schema(session, project.id, checked)  # suggestions the new schema refuses could never be accepted
         project.label_schema = checked
     session.flush()
     if (project.annotators_per_article, project.majority_threshold) != rule:

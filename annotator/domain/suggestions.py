@@ -101,6 +101,34 @@ def rows_for_many(proposals: Sequence[Proposal], article_id: int, text_length: i
     return _unique([row for proposal in proposals for row in rows_for(proposal, article_id, text_length, schema, sentence_ids)])
 
 
+def drop_outside_schema(session: Session, project_id: int, schema: dict[str, Any]) -> int:
+    """Delete the project's suggestions a new schema does not allow (a label, span label or link type it dropped, a
+    link whose ends' labels it no longer takes); returns how many. Only what the schema allows is stored (rows_for):
+    the rest could never be accepted. Their decisions go by ON DELETE CASCADE. Call inside a write transaction."""
+    table = Suggestion.__table__
+    in_project = select(Article.id).where(Article.project_id == project_id).scalar_subquery()
+    allowed = {"label": labelschema.names(schema, "sentence_labels"), "span": labelschema.names(schema, "span_labels")}
+    gone = 0
+    for kind, names in allowed.items():
+        gone += session.execute(
+            delete(table).where(table.c.article_id.in_(in_project), table.c.kind == kind, table.c.label.not_in(names))
+        ).rowcount or 0
+    ends = Suggestion.__table__.alias("from_span"), Suggestion.__table__.alias("to_span")
+    links = session.execute(
+        select(table.c.id, table.c.label, ends[0].c.label, ends[1].c.label)
+        .select_from(table)
+        .outerjoin(ends[0], and_(ends[0].c.article_id == table.c.article_id, ends[0].c.uid == table.c.from_uid, ends[0].c.kind == "span"))
+        .outerjoin(ends[1], and_(ends[1].c.article_id == table.c.article_id, ends[1].c.uid == table.c.to_uid, ends[1].c.kind == "span"))
+        .where(table.c.article_id.in_(in_project), table.c.kind == "relation")
+    ).all()
+    # a link to a span suggestion already gone (its label dropped just now) has a null end: the schema cannot allow it
+    refused = [i for i, rtype, start, end in links
+               if start is None or end is None or labelschema.relation_allows(schema, rtype, start, end) is not None]
+    for chunk in (refused[i:i + _CHUNK] for i in range(0, len(refused), _CHUNK)):
+        gone += session.execute(delete(table).where(table.c.id.in_(chunk))).rowcount or 0
+    return gone
+
+
 def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: dict[str, dict[str, Any]] = {}
     for row in rows:

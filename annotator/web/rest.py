@@ -212,7 +212,9 @@ def create_user():
 @bp.post("/users/<name>/tokens")
 @roles_required("admin")
 def issue_token(name: str):
-    body = json_body({"expires_days"}) if request.content_length else {}  # no body: a token that never expires
+    # no body: a token that never expires; a chunked body has no Content-Length, and is a body all the same
+    streamed = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    body = json_body({"expires_days"}) if request.content_length or streamed else {}
     days = field(body, "expires_days", "integer")
     if accounts.find_user(db.session, name) is None:
         abort(404, f"no user named {name!r}")

@@ -128,7 +128,7 @@ def _check_operation(operation: Any) -> tuple[Runner, dict[str, Any]]:
     if not isinstance(operation, dict):
         raise AnnotationError(400, "an operation must be a JSON object")
     name = operation.get("op")
-    if name not in OPERATIONS:
+    if not isinstance(name, str) or name not in OPERATIONS:  # a list or an object is unhashable: no `in` on it
         raise AnnotationError(400, f"op must be one of {', '.join(OPERATIONS)} (got {show(name)})")
     required, optional, runner = OPERATIONS[name]
     fields = set(operation) - {"op"}
@@ -145,7 +145,8 @@ def _check_operation(operation: Any) -> tuple[Runner, dict[str, Any]]:
 
 
 def _at(exc: AnnotationError, index: int, operation: Any) -> AnnotationError:
-    name = operation.get("op") if isinstance(operation, dict) and operation.get("op") in OPERATIONS else None
+    name = operation.get("op") if isinstance(operation, dict) and isinstance(operation.get("op"), str) else None
+    name = name if name in OPERATIONS else None
     extra = {key: value for key, value in exc.extra.items() if key not in ("index", "op")}
     return AnnotationError(exc.status, f"operation {index}{f' ({name})' if name else ''}: {exc.message}", index=index, op=name, **extra)
 

@@ -54,10 +54,14 @@ def claim_request(session: Session, user_id: int, request_id: str, digest: str) 
             run(session, PRUNE_REQUESTS, {"user_id": user_id, "cutoff": now - REQUEST_TTL})
         return row_id, None
     earlier = run(session, REQUEST_BY_ID, {"user_id": user_id, "request_id": request_id}).first()
-    if earlier is None or earlier.response is None:  # pruned between our insert and our read (an id over a day old)
+    if earlier is None:  # pruned between our insert and our read (an id over a day old)
         raise AnnotationError(503, "this save's request id changed hands meanwhile; try again")
+    # The fingerprint first: a claim still unanswered in this very transaction (a batch and a label save in it
+    # sent with one id) is another save's, and a retry would meet it again (a 503 would ask for retries forever).
     if earlier.fingerprint != digest:
         raise AnnotationError(422, f"request_id {show(request_id)} was already used for a different save; send a new request id for a new save")
+    if earlier.response is None:
+        raise AnnotationError(503, "this save's request id changed hands meanwhile; try again")
     return None, earlier.response
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from annotator.db import statistics
-from annotator.db.models import Annotation, Article, CacheEntry, Project, Sentence, Span, StagedImport, utcnow
+from annotator.db.models import Annotation, Article, ArticleLabel, CacheEntry, Project, Sentence, Span, StagedImport, Suggestion, utcnow
 from annotator.db.transactions import checkpoint, transaction
 from annotator.domain.dataset.ingest import ArticleRecord, IngestError, read_bytes
 from annotator.domain.projects import bump_revision
@@ -149,18 +149,21 @@ _INSERT_ARTICLES = insert(_ARTICLES).returning(_ARTICLES.c.external_id, _ARTICLE
 
 
 def _update(session: Session, article_id: int, record: ArticleRecord, file: str, spans: Spans | None = None) -> None:
-    """Title and meta may change; the text only while nobody has annotated the article."""
+    """Title and meta may change; the text only while nobody has annotated the article (labels, spans or article
+    labels), and then the old text's suggestions go with its sentences (their offsets are the old text's)."""
     article = session.get(Article, article_id)
     assert article is not None
     if article.text != record.text:
         annotated = session.scalar(
             select(
                 exists().where(Span.article_id == article_id)
+                | exists().where(ArticleLabel.article_id == article_id)
                 | exists().where(Annotation.sentence_id.in_(select(Sentence.id).where(Sentence.article_id == article_id)))
             )
         )
         if annotated:
             raise IngestError(file, record.line, f"article {record.external_id!r} is already annotated; its text cannot change")
+        session.execute(delete(Suggestion).where(Suggestion.article_id == article_id))  # their decisions go by ON DELETE CASCADE
         session.execute(Sentence.__table__.delete().where(Sentence.article_id == article_id))
         session.connection().execute(insert(_SENTENCES), sentence_rows(article_id, record.text, spans))
         session.execute(update(Article).where(Article.id == article_id).values(text=record.text, sha256=sha256(record.text)))
