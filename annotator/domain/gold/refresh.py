@@ -26,12 +26,14 @@ databases upgraded from that time.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, Sequence
 
 import numpy as np
-from sqlalchemy import bindparam, case, delete, distinct, func, insert, null, select, union_all, update
+from sqlalchemy import Text, bindparam, case, cast, delete, distinct, func, insert, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, AuditEntry, CacheEntry, GoldLabel, Project, Sentence, Span
@@ -137,11 +139,12 @@ _gold_labels, _annotations = GoldLabel.__table__, Annotation.__table__
 _sentences, _projects, _spans = Sentence.__table__, Project.__table__, Span.__table__
 # Everything the sentence's gold label depends on, in ONE statement (it was four: the project head, the spans over the
 # sentence, its gold row, its labels): a head row (the project's settings and the sentence's gold row; `given` NULL)
-# and a row per label (only `given`). A UNION ALL, not a join of labels to the head: the head's JSON schema is decoded
-# once, not once per label (3 decodes were a third of the read). Sentence and gold by key, labels by sentence_id.
+# and a row per label (only `given`). A UNION ALL, not a join of labels to the head: that would decode the project's
+# JSON schema once per label (3 decodes were a third of the read); the schema comes as its text, and its sentence
+# labels are decoded once per distinct text (_sentence_labels). Sentence and gold by key, labels by sentence_id.
 def _sentence_gold(with_spans: bool) -> Any:
     head = [
-        _projects.c.revision, _projects.c.label_schema, _projects.c.majority_threshold, _projects.c.annotators_per_article,
+        _projects.c.revision, cast(_projects.c.label_schema, Text), _projects.c.majority_threshold, _projects.c.annotators_per_article,
         _gold_labels.c.id.label("gold_id"), _gold_labels.c.label.label("gold_label"), _gold_labels.c.provenance, null().label("given"),
     ]
     if with_spans:  # whether an exact annotator span over the sentence has min_raters markers: only such a span can
@@ -174,12 +177,18 @@ _AUDIT = insert(AuditEntry.__table__)
 _PROVENANCE_NAMES = {v: k for k, v in PROVENANCE_CODES.items()}
 
 
+@lru_cache(maxsize=256)
+def _sentence_labels(schema_text: str) -> tuple[str, ...]:
+    """The schema's sentence labels (ProjectHead.categories), decoded once per distinct schema text."""
+    return tuple(labelschema.names(json.loads(schema_text), "sentence_labels"))
+
+
 @dataclass(slots=True)
 class SentenceGold:
     """What the automatic gold label of one sentence depends on, read by sentence_gold in one statement."""
 
     revision: int
-    schema: dict[str, Any]
+    categories: tuple[str, ...]  # the schema's sentence labels, in its order
     majority_threshold: float
     annotators_per_article: int
     gold: tuple[int, str, str] | None  # (gold label id, label, provenance)
@@ -196,7 +205,7 @@ def sentence_gold(session: Session, project_id: int, sentence_id: int, with_span
     if head is None:
         return None
     return SentenceGold(
-        head[0], head[1], head[2], head[3], None if head[4] is None else (head[4], head[5], head[6]),
+        head[0], _sentence_labels(head[1]), head[2], head[3], None if head[4] is None else (head[4], head[5], head[6]),
         [row[7] for row in rows if row[7] is not None], bool(head[8]) if with_spans else False,
     )
 
@@ -241,11 +250,11 @@ def refresh_sentence_label(
 
 def _one_sentence_rule(inputs: SentenceGold) -> tuple[str, str] | None:
     """(label, provenance) the rule gives one sentence with these labels, or None (the codes as load_labels makes them)."""
-    categories = labelschema.names(inputs.schema, "sentence_labels")
+    categories: Sequence[str] = inputs.categories
     given = inputs.labels
     unknown = sorted({label for label in given if label not in categories})
     if unknown:
-        categories = categories + unknown
+        categories = [*categories, *unknown]
     code, provenance = auto_gold_label([categories.index(label) for label in given], inputs.majority_threshold,
                                        max(2, int(inputs.annotators_per_article)))
     if code < 0:
