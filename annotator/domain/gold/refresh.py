@@ -33,7 +33,7 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
-from sqlalchemy import Text, bindparam, case, cast, delete, distinct, func, insert, null, select, union_all, update
+from sqlalchemy import Text, bindparam, case, cast, delete, distinct, func, insert, literal_column, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, AuditEntry, CacheEntry, GoldLabel, Project, Sentence, Span
@@ -169,8 +169,10 @@ def _sentence_gold(with_spans: bool) -> Any:
 
 
 _SENTENCE_GOLD, _SENTENCE_GOLD_AND_SPANS = _sentence_gold(False), _sentence_gold(True)
-_DELETE_AUTO = delete(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _gold_labels.c.provenance.in_(AUTO_PROVENANCE))
-_UPDATE_AUTO = update(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _gold_labels.c.provenance.in_(AUTO_PROVENANCE)).values(
+# The automatic provenances written into the SQL (an IN of bound values is expanded again at every execution).
+_IS_AUTO = _gold_labels.c.provenance.in_([literal_column(f"'{name}'") for name in AUTO_PROVENANCE])
+_DELETE_AUTO = delete(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _IS_AUTO)
+_UPDATE_AUTO = update(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _IS_AUTO).values(
     label=bindparam("new_label"), provenance=bindparam("new_prov"), reviewer_id=None, reason=None, updated_at=bindparam("at"))
 _INSERT = insert(_gold_labels)
 _AUDIT = insert(AuditEntry.__table__)
