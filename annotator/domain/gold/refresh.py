@@ -39,7 +39,15 @@ from sqlalchemy.orm import Session
 from annotator.db.models import Annotation, Article, AuditEntry, CacheEntry, GoldLabel, Project, Sentence, Span
 from annotator.db.transactions import transaction
 from annotator.domain import labelschema
-from annotator.domain.agreement.loaders import ArticleRange, ProjectHead, ProjectLabels, article_clause, load_labels, project_head
+from annotator.domain.agreement.loaders import (
+    ArticleRange,
+    ProjectHead,
+    ProjectLabels,
+    article_clause,
+    load_labels,
+    min_raters,
+    project_head,
+)
 from annotator.domain.gold.auto_spans import refresh_auto_spans
 from annotator.domain.gold.writes import audit_many, chunks, lock_project, now
 from annotator.stats.gold import AUTO_PROVENANCE, PROVENANCE_CODES, auto_gold_label, auto_gold_labels
@@ -258,7 +266,7 @@ def _one_sentence_rule(inputs: SentenceGold) -> tuple[str, str] | None:
     if unknown:
         categories = [*categories, *unknown]
     code, provenance = auto_gold_label([categories.index(label) for label in given], inputs.majority_threshold,
-                                       max(2, int(inputs.annotators_per_article)))
+                                       min_raters(inputs.annotators_per_article))
     if code < 0:
         return None
     return categories[code], _PROVENANCE_NAMES[provenance]
