@@ -73,6 +73,18 @@ def test_a_label_save_makes_its_sentences_gold_in_the_same_transaction(app):
         assert gold_rows(seeded.project_id) == []
 
 
+def test_a_label_save_counts_labels_the_schema_no_longer_has_as_the_rebuild_does(app):
+    """Stored labels outside the schema (it changed since) are categories of their own in a save's gold step too."""
+    seeded = seed(app, [{"a": "OLD", "b": "OLD", "c": "NFS"}], annotators_per_article=3, majority_threshold=0.66, assign=True)
+    sentence, article = seeded.sentences[0], seeded.articles[0]
+    with app.app_context():
+        for who, label, expected in (("c", "CFS", [(sentence, "OLD", "majority")]), ("c", "UFS", [(sentence, "OLD", "majority")]),
+                                     ("a", "CFS", [])):
+            annotations.write(db.session, lambda w=who, x=label: annotations.put_label(db.session, seeded.users[w], article, 0, x))
+            assert gold_rows(seeded.project_id) == expected, (who, label)
+            assert rebuild.rebuild(db.session, seeded.project_id).differences == 0
+
+
 def test_a_span_save_makes_automatic_gold_spans(app):
     seeded = seed(app, [{"a": "CFS", "b": "CFS"}], assign=True)
     start, _ = seeded.offsets[0]

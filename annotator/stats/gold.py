@@ -5,6 +5,8 @@ the agreement figures read the same rule to score annotators against gold.
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 
 AUTO_PROVENANCE = ("unanimous", "majority")
@@ -41,3 +43,27 @@ def auto_gold_labels(codes: np.ndarray, threshold: float, min_raters: int) -> tu
     provenance[unanimous] = PROVENANCE_CODES["unanimous"]
     provenance[majority] = PROVENANCE_CODES["majority"]
     return gold, provenance
+
+
+def auto_gold_label(codes: Iterable[int], threshold: float, min_raters: int) -> tuple[int, int]:
+    """auto_gold_labels for ONE item (its row of label codes, -1 = missing): (gold code or -1, provenance code).
+
+    The same rule without arrays, for one sentence inside every label save,
+    where building the arrays cost more than the rule (bench/bench_gold.py).
+    It must give exactly what auto_gold_labels gives, ties included (the
+    lowest code, as argmax): tests/test_gold_rule.py compares both on random rows.
+    """
+    counts: dict[int, int] = {}
+    for code in codes:
+        if code >= 0:
+            counts[code] = counts.get(code, 0) + 1
+    m = sum(counts.values())
+    if m < max(2, int(min_raters)):
+        return -1, 0
+    top_n = max(counts.values())
+    top = min(code for code, n in counts.items() if n == top_n)
+    if top_n == m:
+        return top, PROVENANCE_CODES["unanimous"]
+    if threshold < 1.0 and top_n >= threshold * m - 1e-9:
+        return top, PROVENANCE_CODES["majority"]
+    return -1, 0

@@ -1,7 +1,7 @@
 """Automatic gold kept current as annotations change, in the writer's transaction: only what the write touched.
 
 - a sentence label set, changed or removed (label_changed): that sentence's
-  gold label, from its own labels (two reads by sentence id); when a label
+  gold label, from its own labels (one read by sentence id); when a label
   was created or removed under an exact span that enough annotators marked
   to be gold, the article's automatic spans and links too, since who
   labelled a sentence decides who must agree on a span over it;
@@ -24,9 +24,16 @@ from typing import Iterable
 from sqlalchemy import bindparam, distinct, func, select
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Article, Project, Sentence, Span
+from annotator.db.models import Article, Project, Span
 from annotator.domain.agreement.loaders import min_raters, project_head
-from annotator.domain.gold.refresh import REFRESH_BATCH_ARTICLES, RefreshResult, refresh_articles, refresh_sentence_label
+from annotator.domain.gold.refresh import (
+    REFRESH_BATCH_ARTICLES,
+    RefreshResult,
+    SentenceGold,
+    refresh_articles,
+    refresh_sentence_label,
+    sentence_gold,
+)
 from annotator.domain.gold.writes import chunks, lock_articles
 
 
@@ -36,17 +43,22 @@ def label_changed(session: Session, project_id: int, article_id: int, sentence_i
     Automatic spans depend on WHO labelled the sentences they overlap, not on
     the labels: a label changed to another value (`raters_changed` False) or a
     sentence that no exact span marked by min_raters annotators overlaps leaves
-    them as they are, and only the sentence's label is recomputed (two small
-    reads by sentence id). A label created or removed under such a span
-    recomputes the article.
+    them as they are, and only the sentence's label is recomputed, from one
+    read by sentence id (refresh.sentence_gold: the project's settings, the
+    gold row, the labels and, when raters changed, whether such a span
+    overlaps). A label created or removed under such a span recomputes the
+    article.
     """
     lock_articles(session, [article_id])
+    inputs = sentence_gold(session, project_id, sentence_id, with_spans=raters_changed)
+    if inputs is not None and not inputs.spans_over:
+        result = RefreshResult(revision=inputs.revision)
+        refresh_sentence_label(session, project_id, article_id, sentence_id, result, inputs)
+        return result
     head = project_head(session, project_id)
     result = RefreshResult(revision=head.revision)
-    if raters_changed and _spans_over(session, article_id, sentence_id, head.min_raters):
+    if inputs is not None:  # (no such sentence: nothing to recompute)
         refresh_articles(session, head, [article_id], result)
-    else:
-        refresh_sentence_label(session, head, article_id, sentence_id, result)
     return result
 
 
@@ -63,34 +75,28 @@ def writes_changed(
     them); else only the sentences' labels.
     """
     lock_articles(session, [article_id])
-    head = project_head(session, project_id)
-    result = RefreshResult(revision=head.revision)
     raters = sorted(set(rater_sentences))
-    if article or any(_spans_over(session, article_id, sentence_id, head.min_raters) for sentence_id in raters):
+    inputs: dict[int, SentenceGold | None] = {}
+    if not article:
+        for sentence_id in raters:  # first: one under a span that can be gold makes it the article's recomputation
+            inputs[sentence_id] = found = sentence_gold(session, project_id, sentence_id, with_spans=True)
+            if found is not None and found.spans_over:
+                article = True
+                break
+    if article:
+        head = project_head(session, project_id)
+        result = RefreshResult(revision=head.revision)
         refresh_articles(session, head, [article_id], result)
         session.flush()
-    else:
-        for sentence_id in sorted(set(label_sentences) | set(raters)):
-            refresh_sentence_label(session, head, article_id, sentence_id, result)
+        return result
+    for sentence_id in sorted(set(label_sentences) - set(raters)):
+        inputs[sentence_id] = sentence_gold(session, project_id, sentence_id)
+    read = [found for found in inputs.values() if found is not None]
+    result = RefreshResult(revision=read[0].revision if read else project_head(session, project_id).revision)
+    for sentence_id in sorted(inputs):
+        if inputs[sentence_id] is not None:
+            refresh_sentence_label(session, project_id, article_id, sentence_id, result, inputs[sentence_id])
     return result
-
-
-# Prebuilt (it runs inside label saves): an exact annotator span over the sentence that enough annotators marked.
-_SPAN_OVER = (
-    select(Span.__table__.c.label)
-    .join(Sentence.__table__, Sentence.__table__.c.id == bindparam("sentence_id"))
-    .where(Span.__table__.c.article_id == bindparam("article_id"), Span.__table__.c.start < Sentence.__table__.c.end,
-           Span.__table__.c.end > Sentence.__table__.c.start)
-    .group_by(Span.__table__.c.label, Span.__table__.c.start, Span.__table__.c.end)
-    .having(func.count(distinct(Span.__table__.c.user_id)) >= bindparam("min_raters"))
-    .limit(1)
-)
-
-
-def _spans_over(session: Session, article_id: int, sentence_id: int, least: int) -> bool:
-    """Whether an exact annotator span over the sentence has `least` markers (min_raters): only such a span can be
-    automatic gold (spans_can_be_gold), so only then can a new or removed rater of the sentence change the spans."""
-    return session.connection().execute(_SPAN_OVER, {"article_id": article_id, "sentence_id": sentence_id, "min_raters": least}).first() is not None
 
 
 # Prebuilt (it runs inside span and link saves): how many annotators marked exactly this span of the article, and the

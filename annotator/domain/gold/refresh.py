@@ -26,20 +26,31 @@ databases upgraded from that time.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, Sequence
 
 import numpy as np
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Text, bindparam, case, cast, delete, distinct, func, insert, literal_column, null, select, union_all, update
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Annotation, Article, AuditEntry, CacheEntry, GoldLabel, Sentence
+from annotator.db.models import Annotation, Article, AuditEntry, CacheEntry, GoldLabel, Project, Sentence, Span
 from annotator.db.transactions import transaction
-from annotator.domain.agreement.loaders import ArticleRange, ProjectHead, ProjectLabels, article_clause, load_labels, project_head
+from annotator.domain import labelschema
+from annotator.domain.agreement.loaders import (
+    ArticleRange,
+    ProjectHead,
+    ProjectLabels,
+    article_clause,
+    load_labels,
+    min_raters,
+    project_head,
+)
 from annotator.domain.gold.auto_spans import refresh_auto_spans
 from annotator.domain.gold.writes import audit_many, chunks, lock_project, now
-from annotator.stats.gold import AUTO_PROVENANCE, PROVENANCE_CODES, auto_gold_labels
+from annotator.stats.gold import AUTO_PROVENANCE, PROVENANCE_CODES, auto_gold_label, auto_gold_labels
 
 
 @dataclass
@@ -133,58 +144,132 @@ def ensure_auto_gold(session: Session, project_id: int, batch_articles: int = RE
 # The one-sentence path runs inside every label save: prebuilt Core statements on the session's connection
 # (building and ORM-executing them per save cost several times the database work, as annotations/statements.py says).
 _gold_labels, _annotations = GoldLabel.__table__, Annotation.__table__
-_GOLD_OF_SENTENCE = select(_gold_labels.c.id, _gold_labels.c.label, _gold_labels.c.provenance).where(
-    _gold_labels.c.sentence_id == bindparam("sentence_id"))
-_LABELS_OF_SENTENCE = select(_annotations.c.label).where(_annotations.c.sentence_id == bindparam("sentence_id"))
-_DELETE_AUTO = delete(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _gold_labels.c.provenance.in_(AUTO_PROVENANCE))
-_UPDATE_AUTO = update(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _gold_labels.c.provenance.in_(AUTO_PROVENANCE)).values(
+_sentences, _projects, _spans = Sentence.__table__, Project.__table__, Span.__table__
+# Everything the sentence's gold label depends on, in ONE statement (it was four: the project head, the spans over the
+# sentence, its gold row, its labels): a head row (the project's settings and the sentence's gold row; `given` NULL)
+# and a row per label (only `given`). A UNION ALL, not a join of labels to the head: that would decode the project's
+# JSON schema once per label (3 decodes were a third of the read); the schema comes as its text, and its sentence
+# labels are decoded once per distinct text (_sentence_labels). Sentence and gold by key, labels by sentence_id.
+def _sentence_gold(with_spans: bool) -> Any:
+    head = [
+        _projects.c.revision, cast(_projects.c.label_schema, Text), _projects.c.majority_threshold, _projects.c.annotators_per_article,
+        _gold_labels.c.id.label("gold_id"), _gold_labels.c.label.label("gold_label"), _gold_labels.c.provenance, null().label("given"),
+    ]
+    if with_spans:  # whether an exact annotator span over the sentence has min_raters markers: only such a span can
+        # be automatic gold (incremental.spans_can_be_gold), so only then can a rater created or removed there change the
+        # article's automatic spans. min_raters is loaders.min_raters(annotators_per_article), in SQL.
+        least = case((_projects.c.annotators_per_article > 2, _projects.c.annotators_per_article), else_=2)
+        head.append(
+            select(_spans.c.label)
+            .where(_spans.c.article_id == _sentences.c.article_id, _spans.c.start < _sentences.c.end, _spans.c.end > _sentences.c.start)
+            .group_by(_spans.c.label, _spans.c.start, _spans.c.end).having(func.count(distinct(_spans.c.user_id)) >= least)
+            .exists().label("spans_over")
+        )
+    head_row = (
+        select(*head)
+        .select_from(_sentences.join(_projects, _projects.c.id == bindparam("project_id"))
+                     .outerjoin(_gold_labels, _gold_labels.c.sentence_id == _sentences.c.id))
+        .where(_sentences.c.id == bindparam("sentence_id"))
+    )
+    label_rows = select(*[null()] * 7, _annotations.c.label, *[null()] * with_spans).where(
+        _annotations.c.sentence_id == bindparam("sentence_id"))
+    return union_all(head_row, label_rows)
+
+
+_SENTENCE_GOLD, _SENTENCE_GOLD_AND_SPANS = _sentence_gold(False), _sentence_gold(True)
+# The automatic provenances written into the SQL (an IN of bound values is expanded again at every execution).
+_IS_AUTO = _gold_labels.c.provenance.in_([literal_column(f"'{name}'") for name in AUTO_PROVENANCE])
+_DELETE_AUTO = delete(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _IS_AUTO)
+_UPDATE_AUTO = update(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _IS_AUTO).values(
     label=bindparam("new_label"), provenance=bindparam("new_prov"), reviewer_id=None, reason=None, updated_at=bindparam("at"))
 _INSERT = insert(_gold_labels)
 _AUDIT = insert(AuditEntry.__table__)
+_PROVENANCE_NAMES = {v: k for k, v in PROVENANCE_CODES.items()}
 
 
-def refresh_sentence_label(session: Session, head: ProjectHead, article_id: int, sentence_id: int, result: RefreshResult) -> None:
+@lru_cache(maxsize=256)
+def _sentence_labels(schema_text: str) -> tuple[str, ...]:
+    """The schema's sentence labels (ProjectHead.categories), decoded once per distinct schema text."""
+    return tuple(labelschema.names(json.loads(schema_text), "sentence_labels"))
+
+
+@dataclass(slots=True)
+class SentenceGold:
+    """What the automatic gold label of one sentence depends on, read by sentence_gold in one statement."""
+
+    revision: int
+    categories: tuple[str, ...]  # the schema's sentence labels, in its order
+    majority_threshold: float
+    annotators_per_article: int
+    gold: tuple[int, str, str] | None  # (gold label id, label, provenance)
+    labels: list[str]
+    spans_over: bool  # an exact annotator span with min_raters markers overlaps the sentence (False when not asked)
+
+
+def sentence_gold(session: Session, project_id: int, sentence_id: int, with_spans: bool = False) -> SentenceGold | None:
+    """The inputs of the sentence's gold label (and, `with_spans`, whether a span that can be gold overlaps it); None
+    when there is no such sentence."""
+    statement = _SENTENCE_GOLD_AND_SPANS if with_spans else _SENTENCE_GOLD
+    rows = session.connection().execute(statement, {"project_id": project_id, "sentence_id": sentence_id}).all()
+    head = next((row for row in rows if row[7] is None), None)  # row[7], `given`: labels are never NULL, the head's is
+    if head is None:
+        return None
+    return SentenceGold(
+        head[0], _sentence_labels(head[1]), head[2], head[3], None if head[4] is None else (head[4], head[5], head[6]),
+        [row[7] for row in rows if row[7] is not None], bool(head[8]) if with_spans else False,
+    )
+
+
+def refresh_sentence_label(
+    session: Session, project_id: int, article_id: int, sentence_id: int, result: RefreshResult, inputs: SentenceGold | None = None
+) -> None:
     """The automatic gold label of one sentence made what the rule gives (its spans are refresh_articles' business).
 
-    Two small reads by sentence id (its gold label, its labels), the rule
-    (annotator.stats.gold) on that one row exactly as the batch refresh
-    applies it (schema labels first, unknown labels after them), and at most
-    one write and its audit entry.
+    One read (sentence_gold; `inputs` when the caller read it already), the
+    rule (annotator.stats.gold) on that one row exactly as the batch refresh
+    applies it (the same codes: schema labels first, unknown labels after
+    them), and at most one write and its audit entry.
     """
-    conn = session.connection()
-    existing = conn.execute(_GOLD_OF_SENTENCE, {"sentence_id": sentence_id}).first()
-    if existing is not None and existing.provenance not in AUTO_PROVENANCE:
+    if inputs is None:
+        inputs = sentence_gold(session, project_id, sentence_id)
+        if inputs is None:
+            return
+    existing = inputs.gold
+    if existing is not None and existing[2] not in AUTO_PROVENANCE:
         return  # human gold: the reviewer decided
-    given = list(conn.execute(_LABELS_OF_SENTENCE, {"sentence_id": sentence_id}).scalars())
-    wanted = _one_sentence_rule(head, given)
-    before = None if existing is None else (existing.label, existing.provenance)
+    wanted = _one_sentence_rule(inputs)
+    before = None if existing is None else existing[1:]
     if wanted == before:
         return
+    conn = session.connection()
     at = now()
     if wanted is None:
-        conn.execute(_DELETE_AUTO, {"gid": existing.id})
+        conn.execute(_DELETE_AUTO, {"gid": existing[0]})
         action, result.labels_deleted = "delete", result.labels_deleted + 1
     elif before is None:
         conn.execute(_INSERT, {"sentence_id": sentence_id, "label": wanted[0], "provenance": wanted[1], "reviewer_id": None, "reason": None,
                                "updated_at": at})
         action, result.labels_created = "create", result.labels_created + 1
     else:
-        conn.execute(_UPDATE_AUTO, {"gid": existing.id, "new_label": wanted[0], "new_prov": wanted[1], "at": at})
+        conn.execute(_UPDATE_AUTO, {"gid": existing[0], "new_label": wanted[0], "new_prov": wanted[1], "at": at})
         action, result.labels_updated = "update", result.labels_updated + 1
-    entry = _label_entry(head.id, sentence_id, article_id, action, before and _label_doc(sentence_id, *before),
+    entry = _label_entry(project_id, sentence_id, article_id, action, before and _label_doc(sentence_id, *before),
                          wanted and _label_doc(sentence_id, *wanted))
     conn.execute(_AUDIT, {"at": at, **entry})
 
 
-def _one_sentence_rule(head: ProjectHead, given: list[str]) -> tuple[str, str] | None:
-    """(label, provenance) the rule gives one sentence with these labels, or None."""
-    categories = head.categories
-    categories = categories + sorted({label for label in given if label not in categories})
-    codes = np.array([[categories.index(label) for label in given]], dtype=np.int64).reshape(1, len(given))
-    gold, provenance = auto_gold_labels(codes, head.majority_threshold, head.min_raters)
-    if gold[0] < 0:
+def _one_sentence_rule(inputs: SentenceGold) -> tuple[str, str] | None:
+    """(label, provenance) the rule gives one sentence with these labels, or None (the codes as load_labels makes them)."""
+    categories: Sequence[str] = inputs.categories
+    given = inputs.labels
+    unknown = sorted({label for label in given if label not in categories})
+    if unknown:
+        categories = [*categories, *unknown]
+    code, provenance = auto_gold_label([categories.index(label) for label in given], inputs.majority_threshold,
+                                       min_raters(inputs.annotators_per_article))
+    if code < 0:
         return None
-    return categories[int(gold[0])], {v: k for k, v in PROVENANCE_CODES.items()}[int(provenance[0])]
+    return categories[code], _PROVENANCE_NAMES[provenance]
 
 
 def _article_batches(session: Session, head: ProjectHead, batch_articles: int) -> list[ArticleRange]:
