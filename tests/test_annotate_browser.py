@@ -829,17 +829,20 @@ def _api_writes(page) -> list[tuple[str, str, dict | None]]:
 
 
 def test_several_quick_changes_go_as_one_batch_and_a_lost_answer_counts_once(app, server, chromium):
-    """While the first save waits for its retry, three more changes pile up: the retry sends all four in one
-    POST .../changes; its answer is lost once (a proxy timed out after the server stored it), and the retry is
-    the same request, so every change is stored once."""
+    """While the first save is on its way, three more changes pile up; it fails (503), and its retry sends all four
+    in one POST .../changes; that answer is lost once (a proxy timed out after the server stored it), and the retry
+    is the same request, so every change is stored once. The test holds the first save's answer until the three are
+    queued, so no retry timer runs meanwhile: on a slow machine, pressing the keys after the first retry was
+    scheduled could outlast its 0.8 s delay, and the retry would go without them."""
     ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
     article_id = ids["bridge"]
     calls = {"labels": 0, "changes": 0}
+    held = []  # the first label save, answered only once the other changes wait behind it
 
-    def fail_the_first_label(route):
+    def hold_the_first_label(route):
         calls["labels"] += 1
         if calls["labels"] == 1:
-            route.fulfill(status=503, content_type="application/json", body=json.dumps({"error": "database busy", "status": 503}))
+            held.append(route)
         else:
             route.continue_()
 
@@ -852,14 +855,22 @@ def test_several_quick_changes_go_as_one_batch_and_a_lost_answer_counts_once(app
             route.continue_()
 
     page = open_page(chromium, server, "ann", article_id, routes={
-        "**/api/articles/*/labels/*": fail_the_first_label, "**/api/articles/*/changes": lose_the_first_answer})
+        "**/api/articles/*/labels/*": hold_the_first_label, "**/api/articles/*/changes": lose_the_first_answer})
     writes = _api_writes(page)
     page.keyboard.press("1")
-    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=15000)
     page.keyboard.press("2")  # a label moves on to the next sentence
     page.keyboard.press("3")
     select_with_mouse(page, SOURCE)
     page.keyboard.press("s")
+    # the status counts the changes made while a save is on its way
+    page.wait_for_function("() => document.getElementById('save-status').dataset.pending === '4'", timeout=5000)
+    for _ in range(250):  # the route's handler runs while Playwright waits
+        if held:
+            break
+        page.wait_for_timeout(20)
+    [first] = held
+    first.fulfill(status=503, content_type="application/json", body=json.dumps({"error": "database busy", "status": 503}))
+    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=15000)
     wait_saved(page, timeout=30_000)
     batches = [body for method, path, body in writes if path.endswith("/changes")]
     assert len(batches) == 2 and batches[0] == batches[1], writes  # the retry is the same request
