@@ -271,8 +271,8 @@ export class SaveQueue {
   push(op) {
     this.ops = coalesce(this.ops, op, this.inflight);
     this.persist();
-    if (this.timer === null) this.run();
-    else this.status();
+    if (this.timer === null && !this.running) this.run();
+    else this.status(); // waiting to retry, or a request on its way: the status still counts this change
   }
 
   /** Queued label operations for a sentence get the version the server just gave it. */
