@@ -31,11 +31,13 @@ def test_migrations_build_the_same_schema_as_the_models(database_uri):
     """`annotator db upgrade` on an empty database gives exactly the tables the models declare."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
-    from flask_migrate import downgrade, upgrade
+    from flask_migrate import downgrade
+
+    from annotator.db.migrating import upgrade_schema
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "x", "TESTING": True})
     with app.app_context():
-        upgrade()
+        upgrade_schema()
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
         assert diff == []
@@ -200,8 +202,7 @@ def test_begin_write_on_a_busy_sqlite_raises_sqlalchemys_error(tmp_path):
 
 def test_upgrading_to_project_members_keeps_everyone_where_they_were(database_uri):
     """0004 on a database with work in it: annotators join the projects they worked on, reviewers every project."""
-    from flask_migrate import upgrade
-
+    from annotator.db.migrating import upgrade_schema as upgrade
     from annotator.db.models import ProjectMember
     from annotator.domain import assignment, projects
 
@@ -241,8 +242,7 @@ def test_upgrading_to_project_members_keeps_everyone_where_they_were(database_ur
 def test_upgrading_repairs_lone_surrogates_and_nul_stored_before_the_boundaries_refused_them(database_uri):
     """A schema stored with a lone surrogate made every page showing it a 500, the admin page that could repair
     it included; meta with one broke the export. 0007 turns each into U+FFFD, and the pages work again."""
-    from flask_migrate import upgrade
-
+    from annotator.db.migrating import upgrade_schema as upgrade
     from annotator.db.models import Project
 
     from .conftest import Browser, add_user
@@ -279,8 +279,7 @@ def test_upgrading_repairs_lone_surrogates_and_nul_stored_before_the_boundaries_
 def test_upgrading_merges_an_annotators_duplicate_spans_before_the_unique_index(database_uri):
     """0010 on a database where two tabs stored the same span twice: the oldest stays and takes over the others' links
     (a link it would then have twice, or to itself, goes); other annotators' and other spans are untouched."""
-    from flask_migrate import upgrade
-
+    from annotator.db.migrating import upgrade_schema as upgrade
     from annotator.db.models import Relation
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "x", "TESTING": True})

@@ -247,6 +247,22 @@ def test_worker_count_rule():
             worker_count({"WEB_CONCURRENCY": bad}, cores=2)
 
 
+def test_the_master_freezes_its_objects_before_forking():
+    """The workers' garbage collector must not walk the objects they inherit: a full collection writes to every
+    object's header and so copies the pages it shares with the master into each worker (PSS)."""
+    import gc
+    from types import SimpleNamespace
+
+    from annotator.gunicorn_conf import pre_fork
+
+    gc.unfreeze()
+    try:
+        pre_fork(SimpleNamespace(app=SimpleNamespace()), None)
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
+
+
 def test_the_packaged_settings_load_by_module_name_and_the_command_line_wins(tmp_path):
     """The README's `-c python:annotator.gunicorn_conf`, from a folder without the checkout's gunicorn.conf.py."""
     def settings(*options: str, **env: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from annotator import create_app
+from annotator.db.migrating import init_migrations
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_FOLDERS = ("templates", "static", "migrations")
@@ -93,7 +94,9 @@ def test_unpacked_wheel_is_a_complete_app(wheel, tmp_path):
     probe = run("-c", f"""
 import json, re, annotator
 from annotator import create_app
+from annotator.db.migrating import init_migrations
 app = create_app()
+init_migrations(app)
 client = app.test_client()
 login = client.get("/login")
 token = re.search(r'name="csrf-token" content="([^"]+)"', login.text).group(1)
@@ -122,6 +125,7 @@ print(json.dumps({{
 def test_a_source_checkout_uses_its_top_level_folders():
     """No copy step: tests and `pip install -e .` run from templates/, static/, migrations/ and instance/."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x"})
+    init_migrations(app)
     assert [Path(p) for p in app.jinja_loader.searchpath] == [ROOT / "templates"]
     assert Path(app.static_folder) == ROOT / "static"
     assert Path(app.extensions["migrate"].directory) == ROOT / "migrations"

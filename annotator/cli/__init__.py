@@ -4,7 +4,10 @@ Bad input exits non-zero with a one-line reason (click's "Error: ...");
 long work prints progress on stderr. This module holds the group, the console
 entry point, the database-error translation and the registration; each family
 of commands has its own module (database, accounts, projects, articles,
-assign, demo, dataset, agreement, gold, suggest).
+assign, demo, dataset, agreement, gold, suggest), listed in COMMANDS and
+imported only when one of its commands runs or shows its help: create_app
+registers the names, and a web worker never loads a command (nor what the
+commands import: the export and import formats, multiprocessing, Flask-Migrate).
 """
 from __future__ import annotations
 
@@ -13,20 +16,10 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from annotator import create_app
-from annotator.cli.accounts import ACCOUNT_COMMANDS
-from annotator.cli.agreement import AGREEMENT_COMMANDS
-from annotator.cli.articles import ARTICLE_COMMANDS
-from annotator.cli.assign import ASSIGN_COMMANDS
-from annotator.cli.database import DATABASE_COMMANDS
-from annotator.cli.dataset import DATASET_COMMANDS
-from annotator.cli.demo import DEMO_COMMANDS
-from annotator.cli.gold import GOLD_COMMANDS
-from annotator.cli.projects import PROJECT_COMMANDS
-from annotator.cli.suggest import SUGGEST_COMMANDS
 from annotator.db.transactions import DISK_FULL_MESSAGE, disk_full, log_disk_full
 
 NOT_UTF8 = "the argument {} is not valid UTF-8; names, ids and paths must be UTF-8 (rename such a file)"
@@ -77,20 +70,59 @@ def main(args: list[str] | None = None) -> None:
     cli.main(args=args, prog_name="annotator")
 
 
-COMMANDS = (
-    *DATASET_COMMANDS,
-    *AGREEMENT_COMMANDS,
-    *GOLD_COMMANDS,
-    *SUGGEST_COMMANDS,
-    *DATABASE_COMMANDS,
-    *ACCOUNT_COMMANDS,
-    *PROJECT_COMMANDS,
-    *ARTICLE_COMMANDS,
-    *ASSIGN_COMMANDS,
-    *DEMO_COMMANDS,
-)
+# Every command, in one place: its name -> "module:attribute" in this package. The attribute is the click
+# command, or a function that registers it on the app (Flask-Migrate's `db` group needs the app).
+COMMANDS = {
+    "export": "dataset:export_command",
+    "import-annotations": "dataset:import_annotations_command",
+    "agreement": "agreement:agreement_command",
+    "gold": "gold:gold_group",
+    "suggest": "suggest:suggest_group",
+    "init": "database:init_command",
+    "backup": "database:backup_command",
+    "db": "database:register_migrations",
+    "users": "accounts:users_group",
+    "projects": "projects:projects_group",
+    "import": "articles:import_command",
+    "segment": "articles:segment_command",
+    "assign": "assign:assign_command",
+    "demo": "demo:demo_command",
+}
+
+
+class LazyCommands(AppGroup):
+    """The app's command group (app.cli) with COMMANDS' modules imported on first use: listing the names costs
+    nothing, and `annotator --help` imports them all to show their help lines."""
+
+    def __init__(self, app: Flask, commands: dict[str, str], **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.app = app
+        self.lazy = dict(commands)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            self.load(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def load(self, name: str) -> None:
+        """Import the command's module and register the command (or let its function register it)."""
+        from importlib import import_module
+
+        module, _, attribute = self.lazy[name].partition(":")
+        target = getattr(import_module(f"{__name__}.{module}"), attribute)
+        if isinstance(target, click.Command):
+            self.add_command(target, name)
+        else:
+            target(self.app)
+        if name not in self.commands:
+            raise RuntimeError(f"annotator: {self.lazy[name]} did not register the command {name!r}")
 
 
 def init_app(app: Flask) -> None:
-    for command in COMMANDS:
-        app.cli.add_command(command)
+    """Register the commands' names on the app; their modules load when used (see LazyCommands)."""
+    group = LazyCommands(app, COMMANDS, name=app.cli.name)
+    group.commands.update(app.cli.commands)  # any a blueprint registered
+    app.cli = group

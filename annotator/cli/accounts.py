@@ -119,6 +119,3 @@ def users_token(name: str, revoke: bool, expires_days: int | None) -> None:
         return
     token = commit_or_fail(lambda: accounts.issue_token(db.session, accounts.get_user(db.session, name), expires_days))
     click.echo(token)
-
-
-ACCOUNT_COMMANDS = (users_group,)

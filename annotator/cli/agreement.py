@@ -184,6 +184,3 @@ def agreement_command(project: str, as_json: bool, by: str | None) -> None:
             click.echo("\n" + suggestions_text(origins))
     elif by == "article":
         click.echo("\n" + by_article_text(articles or []))
-
-
-AGREEMENT_COMMANDS = (agreement_command,)

@@ -77,6 +77,3 @@ def segment_command(file: str) -> None:
     out = sys.stdout
     for start, end in segment(text):
         out.write(json.dumps({"start": start, "end": end, "text": text[start:end]}, ensure_ascii=False) + "\n")
-
-
-ARTICLE_COMMANDS = (import_command, segment_command)

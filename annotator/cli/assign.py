@@ -90,6 +90,3 @@ def _ids_from(stream: BinaryIO) -> list[str]:
     except IngestError as exc:
         fail(str(exc))
     return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-ASSIGN_COMMANDS = (assign_command,)

@@ -1,23 +1,29 @@
-"""`annotator init` and `annotator backup`: the database's schema and a consistent copy of it."""
+"""`annotator init`, `annotator db ...` and `annotator backup`: the database's schema and a consistent copy of it."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+from flask import Flask
 from flask.cli import with_appcontext
 
 from annotator.cli.errors import fail
 from annotator.db import db
+from annotator.db.migrating import init_migrations, upgrade_schema
 
 
 @click.command("init")
 @with_appcontext
 def init_command() -> None:
     """Create or upgrade the database schema (same as `annotator db upgrade`)."""
-    from flask_migrate import upgrade
-
-    upgrade()
+    upgrade_schema()
     click.echo(f"database ready: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+def register_migrations(app: Flask) -> None:
+    """`annotator db ...`: Flask-Migrate's commands (`db upgrade`, `db current`, ...), which Flask-Migrate
+    registers on the app itself when it is set up."""
+    init_migrations(app)
 
 
 @click.command("backup")
@@ -43,6 +49,3 @@ def backup_command(path: str) -> None:
         target.unlink(missing_ok=True)
         fail(f"backup to {path} failed: {exc}")
     click.echo(f"backed up {source_path} to {path}")
-
-
-DATABASE_COMMANDS = (init_command, backup_command)

@@ -474,6 +474,3 @@ def _import_suggestions(ctx: click.Context, p: Project, files: tuple[str, ...], 
 def _given(ctx: click.Context, option: str) -> bool:
     """Whether the command line set this option (not its default)."""
     return ctx.get_parameter_source(option) is not click.core.ParameterSource.DEFAULT
-
-
-DATASET_COMMANDS = (export_command, import_annotations_command)

@@ -7,6 +7,7 @@ from flask.cli import with_appcontext
 
 from annotator.cli.errors import commit_or_fail
 from annotator.db import db
+from annotator.db.migrating import upgrade_schema
 from annotator.domain.demo import DEMO_PROJECT, DEMO_USERS, set_up_demo
 
 DEMO_LOCAL_ONLY = (
@@ -22,9 +23,7 @@ DEMO_LOCAL_ONLY = (
 @with_appcontext
 def demo_command(host: str, port: int, no_serve: bool) -> None:
     """Set up a demo project with sample articles and users (idempotent), then serve."""
-    from flask_migrate import upgrade
-
-    upgrade()
+    upgrade_schema()
     passwords = commit_or_fail(lambda: set_up_demo(db.session))
     click.echo(f"demo project: {DEMO_PROJECT}")
     click.echo("demo users:")
@@ -41,6 +40,3 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     # Not app.run(): Flask ignores that call inside a `flask` CLI command.
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
-
-
-DEMO_COMMANDS = (demo_command,)

@@ -40,6 +40,3 @@ def gold_rebuild(project: str, fix: bool, batch_articles: int) -> None:
         click.echo(f"fixed {report.differences} differences in {report.articles} articles")
         return
     fail(f"{report.differences} differences in {report.articles} articles (run again with --fix to store the rule's result)")
-
-
-GOLD_COMMANDS = (gold_group,)

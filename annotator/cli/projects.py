@@ -128,6 +128,3 @@ def _member_changes(changes: tuple[str, ...]) -> dict[str, list[str]]:
         if not wanted[option]:
             fail(f"{option} needs at least one user name")
     return wanted
-
-
-PROJECT_COMMANDS = (projects_group,)

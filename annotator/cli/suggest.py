@@ -279,6 +279,3 @@ def quality_table(figures: dict[str, Any]) -> list[str]:
     else:
         lines.append(f"sentence labels: not scored ({labels['reason']})")
     return lines
-
-
-SUGGEST_COMMANDS = (suggest_group,)

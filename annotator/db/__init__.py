@@ -1,17 +1,15 @@
 """The database handle (Flask-SQLAlchemy), its naming convention, and SQLite's connection settings.
 
-The write-transaction rule is annotator.db.transactions.
+The write-transaction rule is annotator.db.transactions; the schema's migrations (Alembic through Flask-Migrate,
+which the web app never loads) are annotator.db.migrating.
 """
 from __future__ import annotations
 
 from flask import Flask
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
-
-from annotator import app_folder
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # execution option set by transactions.begin_write: this transaction will write (BEGIN IMMEDIATE on SQLite)
@@ -31,7 +29,7 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
+
 
 def tune_sqlite(engine: Engine) -> None:
     """WAL, foreign keys, busy timeout, and BEGIN issued by us (see module doc)."""
@@ -58,7 +56,6 @@ def tune_sqlite(engine: Engine) -> None:
 
 def init_app(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(app_folder("migrations")), render_as_batch=True)
     with app.app_context():
         tune_sqlite(db.engine)
     from annotator.db import models  # noqa: F401  (register the tables)

@@ -7,8 +7,12 @@ so even a bug in the renderer cannot put a script, an event handler or a
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import nh3
-from markdown_it import MarkdownIt
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = frozenset(
     {
@@ -21,6 +25,10 @@ URL_SCHEMES = frozenset({"http", "https", "mailto"})
 
 
 def _renderer() -> MarkdownIt:
+    """markdown-it-py is imported here, on the first guidelines to render: ~1 MB and 68 modules that a server
+    whose projects have no guidelines never needs (imported in the gunicorn master, every worker would count it)."""
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(["table", "strikethrough"])
 
 

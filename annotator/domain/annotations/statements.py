@@ -5,11 +5,10 @@ work (measured with bench/bench_api.py). They are constants, not state.
 """
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, insert, null, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, ArticleLabel, Assignment, AuditEntry, LabelRequest, Project, Relation, Sentence, Span
@@ -77,11 +76,22 @@ BUMP_REVISION = update(_projects).where(_projects.c.id == bindparam("project_id"
 START_ASSIGNMENT = (
     update(_assignments).where(_assignments.c.id == bindparam("assignment_id"), _assignments.c.status == "assigned").values(status="in_progress")
 )
-INSERT_IGNORING_CONFLICT = {
-    (dialect, table.name): dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
-    for dialect, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
-    for table in (_annotations, _spans, _relations, _requests, ArticleLabel.__table__)
-}
+_CONFLICT_TABLES = {t.name: t for t in (_annotations, _spans, _relations, _requests, ArticleLabel.__table__)}
+
+
+@cache
+def _insert_ignoring_conflict(dialect: str, table_name: str) -> Any:
+    """The dialect's INSERT ... ON CONFLICT DO NOTHING RETURNING id for the table, built once per process on first
+    use, so that only the dialect in use is imported (PostgreSQL's costs a SQLite server ~2 MB in every process);
+    None for a database without one."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        return None
+    table = _CONFLICT_TABLES[table_name]
+    return dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
 def run(session: Session, statement: Any, params: dict[str, Any] | None = None) -> Any:
@@ -92,7 +102,7 @@ def run(session: Session, statement: Any, params: dict[str, Any] | None = None) 
 def insert_ignoring_conflict(session: Session, model: type, values: dict[str, Any]) -> int | None:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when a unique key already existed."""
     table = model.__table__
-    statement = INSERT_IGNORING_CONFLICT.get((session.get_bind().dialect.name, table.name))
+    statement = _insert_ignoring_conflict(session.get_bind().dialect.name, table.name)
     if statement is None:  # other databases: a plain insert; a conflict raises IntegrityError and write() retries
         return run(session, insert(table).returning(table.c.id), values).scalar_one()
     return run(session, statement, values).scalar()
