@@ -281,7 +281,10 @@ def main() -> int:
     os.environ["PEERBENCH_WORKDIR"] = args.workdir
     results = Path(args.workdir) / "results-rounds"
     if not args.report:
-        print(f"machine: {subprocess.run([sys.executable, str(HERE / 'machine.py')], capture_output=True, text=True).stdout.strip()}")
+        sys.path.insert(0, str(HERE))
+        from machine import describe  # noqa: PLC0415
+
+        print(f"machine: {describe()}")
         for n in range(args.rounds):
             tools = ["annotator-batch"] + ([] if args.no_plain else ["annotator"]) + ["potato"]
             if args.labelstudio_once and n == 0:
