@@ -17,6 +17,9 @@ each user action as ONE request (`annotator-batch`: POST
 sends several waiting changes), then Potato, and Label Studio in the first
 round when asked. Ratios are taken within a round only (the machine is shared).
 
+This app runs with the shipped gunicorn settings (./gunicorn.conf.py: preload, threaded workers) and the
+number of workers their rule gives (one per core on SQLite); the harness's own default would be cores + 1.
+
 `annotator-batch` also records, on the same server in the same run:
 - the server's floor: 2,000 GETs of /healthz by 8 threads, each with its own
   keep-alive connection (the throughput no save can beat);
@@ -157,7 +160,12 @@ def run_one(tool: str, results: Path, extra: list[str]) -> None:
     env = dict(os.environ, PEERBENCH_RESULTS=str(results))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--harness-run", "--tool", tool] + extra
     if tool.startswith("annotator"):
-        cmd += ["--app-dir", str(ROOT), "--app-python", sys.executable, "--c8-annotators", "8"]
+        # the workers the shipped settings' rule gives (README): the harness's own default is the earlier cores + 1
+        sys.path.insert(0, str(ROOT))
+        from annotator.gunicorn_conf import worker_count  # noqa: PLC0415
+
+        workers = worker_count({}, len(os.sched_getaffinity(0)))
+        cmd += ["--app-dir", str(ROOT), "--app-python", sys.executable, "--c8-annotators", "8", "--workers", str(workers)]
     else:
         cmd += ["--c8-annotators", "8"]
     print(f"--- {time.strftime('%H:%M:%S')} {tool} (load {os.getloadavg()[0]:.2f})", flush=True)
