@@ -269,6 +269,15 @@ def test_assign_by_hand_takes_ids_with_spaces_one_per_argument_from_a_file_or_st
     result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles", "plain last"])
     assert result.exit_code == 1 and "no article with id 'plain last'" in result.output
     assert "each id its own argument" in result.output and result.output.strip().count("\n") == 0
+    # ... but when every part of it is an id (and the whole is none), it names those ids, as it did for older scripts
+    result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles", " plain  Budget story 2024 ", "Éire: the vote"])
+    assert result.exit_code == 1 and "no article with id 'plain  Budget story 2024'" in result.output  # 'Budget' is no id
+    runner.invoke(args=["import", "news", jsonl(tmp_path / "y.jsonl", [{"id": "n1", "text": "One."}, {"id": "n2", "text": "Two."}])])
+    result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles", "n1 n2\tlast one"])
+    assert result.exit_code == 1 and "no article with id" in result.output  # 'last' and 'one' are no ids
+    result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles", "n1 n2"])
+    assert result.exit_code == 0 and "2 new assignment(s)" in result.output, result.output
+    assert {"n1", "n2"} <= assigned()
     listing = tmp_path / "ids.txt"
     listing.write_text("Éire: the vote\r\n\n  tab\tinside  \n", encoding="utf-8")
     result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles-from", str(listing)])
@@ -276,7 +285,7 @@ def test_assign_by_hand_takes_ids_with_spaces_one_per_argument_from_a_file_or_st
     assert "2 new assignment(s)" in result.output and "Éire: the vote" in assigned() and "tab\tinside" in assigned()
     result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles-from", "-"], input="last one\nplain\n")
     assert result.exit_code == 0 and "1 new assignment(s)" in result.output, result.output
-    assert assigned() == set(ids)
+    assert assigned() == set(ids) | {"n1", "n2"}
     # a listing that is not UTF-8 or names nothing: one line, nothing assigned
     bad = tmp_path / "latin.txt"
     bad.write_bytes("Caf\u00e9\n".encode("latin-1"))

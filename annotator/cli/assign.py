@@ -71,7 +71,7 @@ def _assign_by_hand(p: Project, user_name: str, ids: list[str]) -> None:
 
     def assign() -> int:
         try:
-            return assignment.assign_to_user(db.session, p.id, user, ids)
+            return assignment.assign_to_user(db.session, p.id, user, assignment.expand_joined_ids(db.session, p.id, ids))
         except assignment.AssignmentError as exc:
             if any(" " in x for x in ids):
                 raise assignment.AssignmentError(f"{exc} (an id with spaces is one id: give each id its own argument, --articles ID ID ...)") from None

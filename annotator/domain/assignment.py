@@ -124,6 +124,24 @@ def assign_to_user(session: Session, project_id: int, user: User, external_ids: 
     return len(new)
 
 
+def expand_joined_ids(session: Session, project_id: int, values: list[str]) -> list[str]:
+    """Ids as named, except that a value which is no id of the project but whose whitespace-separated parts all are
+    stands for those parts: the `--articles "A B C"` of scripts written before one argument became one id (ids may
+    hold spaces). An exact id always wins, and a value with any unknown part stays whole (its error names it)."""
+    joined = [x for x in values if len(x.split()) > 1]
+    if not joined:
+        return values
+    asked = list(dict.fromkeys(joined + [part for x in joined for part in x.split()]))
+    known: set[str] = set()
+    for chunk in _chunks(asked):
+        known.update(session.scalars(select(Article.external_id).where(Article.project_id == project_id, Article.external_id.in_(chunk))))
+    out: list[str] = []
+    for x in values:
+        parts = x.split()
+        out.extend(parts if x not in known and len(parts) > 1 and all(p in known for p in parts) else [x])
+    return out
+
+
 # ---------------------------------------------------------------- re-balancing and choosing by hand
 @dataclass
 class RebalanceResult:
