@@ -11,8 +11,8 @@ connection must not cross that fork (the children would share its socket or SQLi
 master and with each other), so the master never connects: create_app only builds the engine, which
 connects on first use; pre_fork and post_fork make sure of it whatever a later start-up step does.
 
-Timeout: gunicorn's default of 30 s per request. An upload of tens of thousands of articles can take
-longer: add `--timeout 300`, or import big files with `annotator import` (README, Deployment).
+Timeout: gunicorn's 30 s worker timeout does not end a long request in a threaded worker (its main thread
+keeps reporting in); a reverse proxy's read timeout does (README, Deployment).
 """
 from __future__ import annotations
 
