@@ -129,6 +129,7 @@ def batches(
             return
         last_id = articles[-1][0]
         yield _batch(conn, articles, names, chosen_users, with_suggestions)
+        del articles  # not held while the next batch loads
 
 
 def _articles(conn: Any, project_id: int, after: int, until: int | None, limit: int) -> list[tuple]:
