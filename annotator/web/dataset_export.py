@@ -35,7 +35,7 @@ def export_answer(project: Project, attachment: bool = False) -> Response:
         return response
     if attachment:
         headers["Content-Disposition"] = _disposition(project, query)
-    records = export.iter_records(db.session, project.id, query.unit, query.filters)
+    records = export.iter_records(db.session, project.id, query.unit, query.filters, batch_size=export.STREAM_BATCH_SIZE)
     if query.split is not None:
         records = export.records_of_split(records, query.unit, *query.split)
     dumps = export.dumpb

@@ -62,7 +62,7 @@ exactly.
 """
 from __future__ import annotations
 
-from annotator.domain.dataset.export.load import BATCH_SIZE, article_ranges, count_articles
+from annotator.domain.dataset.export.load import BATCH_SIZE, STREAM_BATCH_SIZE, article_ranges, count_articles
 from annotator.domain.dataset.export.options import (
     DEFAULT_SEED,
     DEFAULT_SPLITS,
@@ -83,6 +83,7 @@ from annotator.domain.dataset.export.write import download_name, dumpb, records_
 
 __all__ = [
     "BATCH_SIZE",
+    "STREAM_BATCH_SIZE",
     "DEFAULT_SEED",
     "DEFAULT_SPLITS",
     "DEFAULT_UNIT",

@@ -66,6 +66,7 @@ def iter_articles(
                 yield record
         if progress is not None:
             progress(len(batch.articles))
+        del batch, article, record  # one batch in memory at a time: not this one while the next loads
 
 
 def _article_record(
@@ -218,6 +219,7 @@ def iter_sentences(
             yield from _article_sentences(batch, article, filters, wanted)
         if progress is not None:
             progress(len(batch.articles))
+        del batch, article  # one batch in memory at a time: not this one while the next loads
 
 
 class _Layout:
