@@ -1,6 +1,8 @@
 """A label save's request id (annotations/idempotency.py): what it costs, and a repeat racing its own first attempt."""
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from contextlib import contextmanager
@@ -149,3 +151,13 @@ def test_a_repeat_racing_its_first_attempt_waits_and_gets_the_first_answer(app, 
         assert s.scalar(select(func.count()).select_from(AuditEntry)) == 2  # create + one update
         assert s.scalar(select(Project.revision)) == 2
         assert s.scalar(select(func.count()).select_from(LabelRequest)) == 1
+
+
+@pytest.mark.parametrize("parts", [
+    (12, 3, "CFS", 1.5, None, (0, 18)),
+    ("changes", 7, [{"op": "put_label", "label": "Ünï \u201cq\u201d", "sentence_index": 1, "x": {"b": 1, "a": [2.0, None, True]}}]),
+])
+def test_the_fingerprint_is_the_text_it_was(parts):
+    """Keys stored before the fingerprint reused one encoder must still match their retries (else a 422)."""
+    before = hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert idempotency.request_fingerprint(*parts) == before
