@@ -51,17 +51,25 @@ def transaction(session: Session | scoped_session, queue: bool = False) -> Itera
             raise
 
 
+class WriteConflict(Exception):
+    """Raised by a write action that found another transaction's commit in its way (a row it meant to insert): what it
+    wrote is rolled back, and run_write runs it again from the start, when it reads that commit."""
+
+
 def run_write(session: Session | scoped_session, action: Callable[[], T], attempts: int, on_exhausted: Callable[[], Exception]) -> T:
     """`action()` in a queued transaction, run again from the start when another writer caused a conflict.
 
     A unique-key or lock conflict (IntegrityError, a deadlock or serialization failure, a busy
-    SQLite) is retried: the retry re-reads what the other transaction committed. A full disk is
-    not retried (it cannot help). When the attempts run out, `on_exhausted()` is raised.
+    SQLite, a WriteConflict the action raised) is retried: the retry re-reads what the other
+    transaction committed. A full disk is not retried (it cannot help). When the attempts run
+    out, `on_exhausted()` is raised.
     """
     for _ in range(attempts):
         try:
             with transaction(session, queue=True):
                 return action()
+        except WriteConflict:
+            continue
         except (IntegrityError, OperationalError) as exc:
             if disk_full(exc):
                 raise

@@ -8,7 +8,8 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, Assignment, Project, ProjectMember, User, visible_articles
-from annotator.domain.annotations.statements import ACCESS, ACCESS_SENTENCE, run
+from annotator.domain.annotations.idempotency import Request, check_earlier, look_up
+from annotator.domain.annotations.statements import ACCESS, ACCESS_SENTENCE, ACCESS_SENTENCE_REQUEST, run
 from annotator.domain.annotations.validation import AnnotationError, is_int, show
 from annotator.stats.textcheck import MAX_DB_INT
 
@@ -33,15 +34,29 @@ def _check_db_id(value: int, what: str) -> None:
         raise AnnotationError(404, f"no {what} {show(value)}")
 
 
-def writable_article(session: Session, user_id: int, article_id: int, sentence_index: int | None = None) -> Access:
+def writable_article(
+    session: Session, user_id: int, article_id: int, sentence_index: int | None = None, request: Request | None = None
+) -> Access:
     """The article if `user_id` is assigned to it (404 when unknown or not assigned: the same answer, so an annotator
-    cannot tell another's article from a missing one); with the sentence's id when asked."""
+    cannot tell another's article from a missing one); with the sentence's id when asked.
+
+    With a label save's `request` (and its sentence), the same query looks its idempotency key up, first: a repeat
+    raises idempotency.Repeated with its first answer, whatever became of the article since (idempotency.once).
+    """
     _check_db_id(article_id, "article")
-    params = {"user_id": user_id, "article_id": article_id}
+    params: dict[str, Any] = {"user_id": user_id, "article_id": article_id}
     if sentence_index is not None:
         _check_db_id(sentence_index, "sentence")
         params["sentence_index"] = sentence_index
-    row = run(session, ACCESS if sentence_index is None else ACCESS_SENTENCE, params).first()
+    if request is None:
+        row = run(session, ACCESS if sentence_index is None else ACCESS_SENTENCE, params).first()
+    else:
+        assert sentence_index is not None and request.user_id == user_id
+        row = run(session, ACCESS_SENTENCE_REQUEST, {**params, "request_id": request.request_id}).first()
+        if row is None:  # no such article (any more): a repeat still gets its first answer
+            look_up(session, request)
+        else:
+            check_earlier(request, row[10], row[11])
     if row is None or row[5] is None:
         raise AnnotationError(404, _no_article(article_id))
     access = Access(*row[:7], sentence_id=row[7], sentence_bounds=(row[8], row[9])) if sentence_index is not None else Access(*row[:7])

@@ -7,8 +7,8 @@ names it: the AnnotationError keeps the operation's own status (400/404/409/422)
 and gains `index` (0-based) and `op`, and the caller's transaction rolls
 everything back.
 
-Retries: the batch may carry a `request_id`. It is claimed like a label save's
-(idempotency.py, same table, same user namespace) before any operation runs, and
+Retries: the batch may carry a `request_id`. It is claimed (idempotency.py; the
+table and user namespace of a label save's key) before any operation runs, and
 the batch's answer is stored with it, so a retried batch (the first answer was
 lost) gets that answer again and writes nothing: a span created by the first
 attempt and changed or deleted later in the same batch cannot make the retry
@@ -27,7 +27,7 @@ from typing import Any, Callable
 from sqlalchemy.orm import Session
 
 from annotator.domain.annotations.article_labels import delete_article_label, put_article_label
-from annotator.domain.annotations.idempotency import answer_request, claim_request, request_fingerprint
+from annotator.domain.annotations.idempotency import Request, answer_request, claim_request, request_fingerprint
 from annotator.domain.annotations.labels import delete_label, put_label
 from annotator.domain.annotations.relations import create_relation, delete_relation
 from annotator.domain.annotations.spans import create_span, delete_span, update_span
@@ -159,8 +159,8 @@ def apply_changes(session: Session, user_id: int, article_id: int, operations: A
     checked = check_operations(operations)
     row_id = None
     if request_id is not None:
-        digest = request_fingerprint("changes", article_id, operations)
-        row_id, earlier = claim_request(session, user_id, check_uid(request_id, "request_id"), digest)
+        request = Request(user_id, check_uid(request_id, "request_id"), request_fingerprint("changes", article_id, operations))
+        row_id, earlier = claim_request(session, request)
         if earlier is not None:
             return earlier
     results = []

@@ -2,67 +2,170 @@
 
 A label save adds its seconds and bumps the version, so sending it twice (the
 first response was lost, the client retried) would count it twice. A client
-may send a `request_id` with the save; the first request with that id claims it
-in label_requests (unique per user) before touching the label, and stores its
-answer before it commits. A repeat finds the claim and gets that answer back:
-no label write, no audit entry, no revision bump. The same id with another body
-is refused (422): it is a client bug, and guessing which body was meant could
-count the wrong thing.
+may send a `request_id` with the save; its key in label_requests (unique per
+user) is stored with the save's answer, in the save's transaction. A repeat
+finds the key and gets that answer back: no label write, no audit entry, no
+revision bump. The same id with another body is refused (422): it is a client
+bug, and guessing which body was meant could count the wrong thing.
 
-Concurrency: the claim is an INSERT ... ON CONFLICT DO NOTHING. On PostgreSQL a
-repeat arriving while the first is still running waits on the unique index
-until the first commits (then it reads the answer) or rolls back (then it
-claims the id and does the work itself); on SQLite writers are serialised. The
-claim is taken before the label row lock, and only requests with the same id
-wait on it, so it adds no lock-order cycle.
+Two ways to take a key, with the same guarantees:
+- A label save (`once`, the hot path) looks its key up in its access query
+  (statements.ACCESS_SENTENCE_REQUEST, no statement of its own), does the work,
+  and stores key and answer in one plain INSERT at the end: one statement more
+  than a save without a request id (the claim-then-answer below costs two;
+  bench/bench_gold.py measures the request with and without).
+- A batch (`claim_request` / `answer_request`) claims its key first (response
+  NULL) and answers it last, so that a label save inside it under the batch's
+  own id finds the claim at once and is named as the failing operation (422).
+
+Concurrency: SQLite's writers are serialised (BEGIN IMMEDIATE), so a repeat
+reads the first's committed key before doing anything. On PostgreSQL a repeat
+arriving while the first is still running sees no key yet and does the work
+itself, waiting on the first's row locks; then either its final INSERT meets
+the first's key (it waits on the unique index until the first commits, then
+raises IntegrityError), or the work fails because of what the first committed
+(a stale version, a span that exists now), and a second lookup finds the key
+and raises WriteConflict. Either way its work is rolled back, and write() runs
+it again, which finds the key and answers with the first answer. Had the
+first rolled back, the repeat's INSERT simply succeeds.
+
+Lock order: a label save's key is the last row it writes (the prune after it
+deletes only keys over a day old), and a repeat takes the first's row locks in
+the same order before it, so waiting on the key adds no cycle; a batch's claim
+is taken before its row locks and only requests with the same id wait on it.
+Only one id sent at once for a batch and for a label save outside it (a client
+bug) can close a cycle (the save waits on the batch's claim, the batch on the
+save's label); PostgreSQL's deadlock check ends it, and the retry answers 422.
 
 Keys are kept REQUEST_TTL (a client's retries end long before) and pruned, per
-user, by one of that user's new saves in PRUNE_EVERY (the claim's row id picks
-it, so every worker agrees without shared state): the table stays bounded by a
-day's saves plus a few per user, and most saves skip the DELETE (a save with a
-request id costs two statements more than one without, not three).
+user, by one of that user's new keys in PRUNE_EVERY (the key's row id picks it,
+so every worker agrees without shared state): the table stays bounded by a
+day's saves plus a few per user, and most saves skip the DELETE.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy.orm import Session
 
 from annotator.db.models import LabelRequest, utcnow
-from annotator.domain.annotations.statements import ANSWER_REQUEST, PRUNE_REQUESTS, REQUEST_BY_ID, insert_ignoring_conflict, run
+from annotator.db.transactions import WriteConflict
+from annotator.domain.annotations.statements import (
+    ANSWER_REQUEST,
+    PRUNE_REQUESTS,
+    REQUEST_BY_ID,
+    STORE_REQUEST,
+    insert_ignoring_conflict,
+    run,
+)
 from annotator.domain.annotations.validation import AnnotationError, show
 
 REQUEST_TTL = timedelta(hours=24)
 PRUNE_EVERY = 32
+# json.dumps with these options builds an encoder per call; the same encoder, built once, gives the same text.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def request_fingerprint(*parts: Any) -> str:
     """A digest of what a request asked for (its target and its checked fields)."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(parts).encode()).hexdigest()
 
 
-def claim_request(session: Session, user_id: int, request_id: str, digest: str) -> tuple[int | None, dict[str, Any] | None]:
-    """(row id, None) when this request is new and claimed; (None, answer) when it was carried out before."""
-    now = utcnow()
-    values = dict(user_id=user_id, request_id=request_id, fingerprint=digest, response=None, created_at=now)
-    row_id = insert_ignoring_conflict(session, LabelRequest, values)
-    if row_id is not None:
-        if row_id % PRUNE_EVERY == 0:
-            run(session, PRUNE_REQUESTS, {"user_id": user_id, "cutoff": now - REQUEST_TTL})
-        return row_id, None
-    earlier = run(session, REQUEST_BY_ID, {"user_id": user_id, "request_id": request_id}).first()
-    if earlier is None:  # pruned between our insert and our read (an id over a day old)
-        raise AnnotationError(503, "this save's request id changed hands meanwhile; try again")
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A request carrying an idempotency key: whose, the key, and the fingerprint of what it asks for."""
+
+    user_id: int
+    request_id: str
+    digest: str
+
+
+class Repeated(Exception):
+    """Not an error: the request was carried out before, and `answer` is its first answer (from the lookup to `once`)."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__("repeated request")
+        self.answer = answer
+
+
+def check_earlier(request: Request, fingerprint: str | None, response: dict[str, Any] | None) -> None:
+    """Judge the stored key found for `request` (fingerprint None: none): nothing when there is none, Repeated with
+    the first answer when it is this request's, AnnotationError(422) when the id was used for another save."""
+    if fingerprint is None:
+        return
     # The fingerprint first: a claim still unanswered in this very transaction (a batch and a label save in it
     # sent with one id) is another save's, and a retry would meet it again (a 503 would ask for retries forever).
-    if earlier.fingerprint != digest:
-        raise AnnotationError(422, f"request_id {show(request_id)} was already used for a different save; send a new request id for a new save")
-    if earlier.response is None:
+    if fingerprint != request.digest:
+        raise AnnotationError(
+            422, f"request_id {show(request.request_id)} was already used for a different save; send a new request id for a new save"
+        )
+    if response is None:  # a claim not answered yet: not this request's first answer, and none to give
         raise AnnotationError(503, "this save's request id changed hands meanwhile; try again")
-    return None, earlier.response
+    raise Repeated(response)
+
+
+def look_up(session: Session, request: Request) -> None:
+    """check_earlier on the key as stored now (a statement of its own)."""
+    row = run(session, REQUEST_BY_ID, {"user_id": request.user_id, "request_id": request.request_id}).first()
+    if row is not None:
+        check_earlier(request, row.fingerprint, row.response)
+
+
+def once(session: Session, request: Request, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`work()`'s answer, stored under the request's key; the first answer when the key says it was done before.
+
+    `work` must look the key up before it writes (check_earlier on its access query's row, or look_up), raising
+    Repeated for a repeat. See the module's docstring for what happens when a repeat runs alongside the first.
+    """
+    try:
+        answer = work()
+    except Repeated as repeat:
+        return repeat.answer
+    except AnnotationError:
+        _retry_if_done_meanwhile(session, request)
+        raise
+    # A plain INSERT: on PostgreSQL, when the first of this request committed after our lookup, the unique key raises
+    # IntegrityError (after waiting for that commit); write() rolls this attempt back and runs it again, and its lookup
+    # finds the first answer (or, for another body, answers 422).
+    row_id = run(session, STORE_REQUEST, _key(request, answer)).inserted_primary_key[0]
+    _prune_sometimes(session, request.user_id, row_id)
+    return answer
+
+
+def _retry_if_done_meanwhile(session: Session, request: Request) -> None:
+    """WriteConflict when the request's first answer was committed since this transaction looked (then this attempt's
+    work must go and the retry answers from it); AnnotationError(422) when the id was taken by another save."""
+    try:
+        look_up(session, request)
+    except Repeated:
+        raise WriteConflict from None
+
+
+def _key(request: Request, response: dict[str, Any] | None) -> dict[str, Any]:
+    return dict(user_id=request.user_id, request_id=request.request_id, fingerprint=request.digest, response=response, created_at=utcnow())
+
+
+def _prune_sometimes(session: Session, user_id: int, row_id: int) -> None:
+    if row_id % PRUNE_EVERY == 0:
+        run(session, PRUNE_REQUESTS, {"user_id": user_id, "cutoff": utcnow() - REQUEST_TTL})
+
+
+def claim_request(session: Session, request: Request) -> tuple[int | None, dict[str, Any] | None]:
+    """(row id, None) when this request is new and claimed (answer it with answer_request); (None, answer) when it
+    was carried out before. For a batch: its claim is taken before any of its operations runs."""
+    row_id = insert_ignoring_conflict(session, LabelRequest, _key(request, None))
+    if row_id is not None:
+        _prune_sometimes(session, request.user_id, row_id)
+        return row_id, None
+    try:
+        look_up(session, request)
+    except Repeated as repeat:
+        return None, repeat.answer
+    raise AnnotationError(503, "this save's request id changed hands meanwhile; try again")  # pruned between insert and read
 
 
 def answer_request(session: Session, row_id: int, response: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, utcnow
 from annotator.domain.annotations.access import Access, writable_article
-from annotator.domain.annotations.idempotency import answer_request, claim_request, request_fingerprint
+from annotator.domain.annotations.idempotency import Request, once, request_fingerprint
 from annotator.domain.annotations.statements import LOCK_LABEL, UPDATE_LABEL, insert_ignoring_conflict, run
 from annotator.domain.annotations.trail import audit, changed
 from annotator.domain.annotations.transaction import WRITE_ATTEMPTS
@@ -56,17 +56,16 @@ def put_label(
     seen = check_sentence_bounds(sentence)
     if request_id is None:
         return _put_label(session, user_id, article_id, sentence_index, label, added, expected, seen)
-    digest = request_fingerprint(article_id, sentence_index, label, added, expected, seen)
-    row_id, earlier = claim_request(session, user_id, check_uid(request_id, "request_id"), digest)
-    if row_id is None:
-        return earlier  # a repeat: the first answer, nothing written
-    return answer_request(session, row_id, _put_label(session, user_id, article_id, sentence_index, label, added, expected, seen))
+    request = Request(user_id, check_uid(request_id, "request_id"), request_fingerprint(article_id, sentence_index, label, added, expected, seen))
+    # a repeat: the first answer, nothing written (the key is looked up with the access query, stored with the answer)
+    return once(session, request, lambda: _put_label(session, user_id, article_id, sentence_index, label, added, expected, seen, request))
 
 
 def _put_label(
-    session: Session, user_id: int, article_id: int, sentence_index: int, label: str, added: float, expected: int | None, seen: tuple[int, int] | None
+    session: Session, user_id: int, article_id: int, sentence_index: int, label: str, added: float, expected: int | None,
+    seen: tuple[int, int] | None, request: Request | None = None,
 ) -> dict[str, Any]:
-    access = writable_article(session, user_id, article_id, sentence_index)
+    access = writable_article(session, user_id, article_id, sentence_index, request)
     if seen is not None and seen != access.sentence_bounds:
         raise AnnotationError(
             409,

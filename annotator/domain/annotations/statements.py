@@ -64,10 +64,17 @@ SAME_SPAN = select(_spans.c.uid).where(
     _spans.c.article_id == bindparam("article_id"), _spans.c.user_id == bindparam("user_id"), _spans.c.label == bindparam("label"),
     _spans.c.start == bindparam("start"), _spans.c.end == bindparam("end"), _spans.c.uid != bindparam("uid"),
 ).limit(1)
-# Label saves' idempotency keys (annotations/idempotency.py): claimed first, answered last, old ones pruned.
+# Idempotency keys (annotations/idempotency.py): a label save looks its key up with its access query (below) and
+# stores it with its answer last; a batch claims its key first and answers it last. Old keys are pruned.
 REQUEST_BY_ID = select(_requests.c.fingerprint, _requests.c.response).where(
     _requests.c.user_id == bindparam("user_id"), _requests.c.request_id == bindparam("request_id")
 )
+# A label save's access query, with the caller's earlier request under the same id when there is one (its unique
+# index finds it; the join adds no row: at most one request matches).
+ACCESS_SENTENCE_REQUEST = ACCESS_SENTENCE.add_columns(_requests.c.fingerprint, _requests.c.response).outerjoin(
+    _requests, and_(_requests.c.user_id == bindparam("user_id"), _requests.c.request_id == bindparam("request_id"))
+)
+STORE_REQUEST = insert(_requests)  # a label save's key with its answer, last; a conflict is an IntegrityError (write() retries)
 ANSWER_REQUEST = update(_requests).where(_requests.c.id == bindparam("row_id")).values(response=bindparam("response"))
 PRUNE_REQUESTS = delete(_requests).where(_requests.c.user_id == bindparam("user_id"), _requests.c.created_at < bindparam("cutoff"))
 AUDIT_INSERT = insert(_audit)
