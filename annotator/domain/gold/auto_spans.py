@@ -33,13 +33,13 @@ if TYPE_CHECKING:
     from annotator.domain.gold.refresh import RefreshResult
 
 Key = tuple[int, str, int, int]  # (article, label, start, end)
+LinkKey = tuple[int, str, Key, Key]  # (article, type, from span, to span)
 # The writes, prebuilt (a refresh that changes something runs inside an annotator's save), on the session's connection.
 _gold_spans, _gold_relations = GoldSpan.__table__, GoldRelation.__table__
 _DELETE_AUTO_SPANS = delete(_gold_spans).where(_gold_spans.c.id.in_(bindparam("ids", expanding=True)), is_auto(_gold_spans.c.provenance))
 _DELETE_AUTO_RELATIONS = delete(_gold_relations).where(
     _gold_relations.c.id.in_(bindparam("ids", expanding=True)), is_auto(_gold_relations.c.provenance))
 _INSERT_SPANS, _INSERT_RELATIONS = insert(_gold_spans), insert(_gold_relations)
-LinkKey = tuple[int, str, Key, Key]  # (article, type, from span, to span)
 
 
 def _popcount(x: int) -> int:
