@@ -13,22 +13,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Article, GoldRelation, GoldSpan
+from annotator.db.models import GoldRelation, GoldSpan
 from annotator.domain.agreement.loaders import (
     ArticleRange,
     ProjectHead,
     ProjectLabels,
     ProjectSpans,
     SentenceRows,
-    article_clause,
-    load_sentences,
-    load_spans,
     span_sentence_rows,
 )
-from annotator.domain.gold.writes import chunks, new_uid, now
+from annotator.domain.gold.inputs import BatchInputs, auto_gold_spans
+from annotator.domain.gold.writes import chunks, is_auto, new_uid, now
 from annotator.stats.gold import AUTO_PROVENANCE
 
 if TYPE_CHECKING:
@@ -36,6 +34,12 @@ if TYPE_CHECKING:
 
 Key = tuple[int, str, int, int]  # (article, label, start, end)
 LinkKey = tuple[int, str, Key, Key]  # (article, type, from span, to span)
+# The writes, prebuilt (a refresh that changes something runs inside an annotator's save), on the session's connection.
+_gold_spans, _gold_relations = GoldSpan.__table__, GoldRelation.__table__
+_DELETE_AUTO_SPANS = delete(_gold_spans).where(_gold_spans.c.id.in_(bindparam("ids", expanding=True)), is_auto(_gold_spans.c.provenance))
+_DELETE_AUTO_RELATIONS = delete(_gold_relations).where(
+    _gold_relations.c.id.in_(bindparam("ids", expanding=True)), is_auto(_gold_relations.c.provenance))
+_INSERT_SPANS, _INSERT_RELATIONS = insert(_gold_spans), insert(_gold_relations)
 
 
 def _popcount(x: int) -> int:
@@ -73,36 +77,25 @@ def refresh_auto_spans(
     session: Session,
     head: ProjectHead,
     articles: ArticleRange,
-    labels: ProjectLabels,
+    batch: BatchInputs,
     human_sentences: set[int],
     audit: list[dict[str, Any]],
     result: RefreshResult,
 ) -> None:
     """The batch's automatic gold spans and relations made what the rule gives; audit entries go to `audit`."""
-    data = load_spans(session, head, articles)
-    votes = _votes(labels, load_sentences(session, head, articles), data, human_sentences)
+    data = batch.spans
+    votes = _votes(batch.labels, batch.sentences, data, human_sentences)
     wanted_spans = {
         key for key, mask in votes.raters.items()
         if mask is not None and _popcount(mask) >= head.min_raters and not (mask & ~votes.markers.get(key, 0))
     }
     wanted_links = _wanted_links(data, votes, wanted_spans, head.min_raters)
-    in_project = select(Article.id).where(Article.project_id == head.id, article_clause(articles))
-    existing = _Existing(
-        session.execute(
-            select(GoldSpan.id, GoldSpan.uid, GoldSpan.article_id, GoldSpan.label, GoldSpan.start, GoldSpan.end, GoldSpan.provenance)
-            .where(GoldSpan.article_id.in_(in_project))
-        ).all(),
-        session.execute(
-            select(GoldRelation.id, GoldRelation.uid, GoldRelation.article_id, GoldRelation.type, GoldRelation.from_span_id,
-                   GoldRelation.to_span_id, GoldRelation.provenance)
-            .where(GoldRelation.article_id.in_(in_project))
-        ).all(),
-    )
+    existing = _Existing(batch.gold_spans, batch.gold_relations)
     wanted_spans -= existing.human_keys
     dropped = _drop_stale(session, head.id, existing, wanted_spans, wanted_links, audit, result)
     _create_spans(session, head.id, existing, wanted_spans, audit, result)
     kept_links = {existing.link_key(r) for r in existing.relations if r.id not in dropped}
-    _create_links(session, head.id, in_project, sorted(wanted_links - kept_links), audit, result)
+    _create_links(session, head, articles, sorted(wanted_links - kept_links), audit, result)
 
 
 def _votes(labels: ProjectLabels, sentences: SentenceRows, data: ProjectSpans, human_sentences: set[int]) -> _Votes:
@@ -183,13 +176,14 @@ def _drop_stale(
         if r.provenance in AUTO_PROVENANCE
         and (existing.link_key(r) not in wanted_links or r.from_span_id in drop_span_ids or r.to_span_id in drop_span_ids)
     ]
+    conn = session.connection()
     for ids in chunks([r.id for r in drop_rels]):
-        session.execute(delete(GoldRelation).where(GoldRelation.id.in_(ids), GoldRelation.provenance.in_(AUTO_PROVENANCE)))
+        conn.execute(_DELETE_AUTO_RELATIONS, {"ids": ids})
     for r in drop_rels:
         audit.append(_entry(project_id, "gold_relation", r.article_id, r.uid, "delete",
                             _rel_doc(r.uid, r.type, existing.uid[r.from_span_id], existing.uid[r.to_span_id], r.provenance), None))
     for ids in chunks(sorted(drop_span_ids)):
-        session.execute(delete(GoldSpan).where(GoldSpan.id.in_(ids), GoldSpan.provenance.in_(AUTO_PROVENANCE)))
+        conn.execute(_DELETE_AUTO_SPANS, {"ids": ids})
     for g in drop_spans:
         audit.append(_entry(project_id, "gold_span", g.article_id, g.uid, "delete", _span_doc(g.uid, existing.key[g.id], g.provenance), None))
     result.spans_deleted += len(drop_spans)
@@ -204,7 +198,7 @@ def _create_spans(
     new_rows = [{"uid": new_uid(), "article_id": k[0], "label": k[1], "start": k[2], "end": k[3], "provenance": "unanimous",
                  "reviewer_id": None, "updated_at": at} for k in sorted(wanted_spans - set(existing.auto))]
     for chunk in chunks(new_rows):
-        session.execute(insert(GoldSpan), chunk)
+        session.connection().execute(_INSERT_SPANS, chunk)
     for row in new_rows:
         key = (row["article_id"], row["label"], row["start"], row["end"])
         audit.append(_entry(project_id, "gold_span", row["article_id"], row["uid"], "create", None, _span_doc(row["uid"], key, "unanimous")))
@@ -212,18 +206,13 @@ def _create_spans(
 
 
 def _create_links(
-    session: Session, project_id: int, in_project: Any, todo: list[LinkKey], audit: list[dict[str, Any]], result: RefreshResult
+    session: Session, head: ProjectHead, articles: ArticleRange, todo: list[LinkKey], audit: list[dict[str, Any]], result: RefreshResult
 ) -> None:
     """Insert the wanted relations not there yet, between the batch's automatic gold spans (as they now are)."""
     if not todo:
         return
-    ids = {
-        (g.article_id, g.label, g.start, g.end): (g.id, g.uid)
-        for g in session.execute(
-            select(GoldSpan.id, GoldSpan.uid, GoldSpan.article_id, GoldSpan.label, GoldSpan.start, GoldSpan.end)
-            .where(GoldSpan.article_id.in_(in_project), GoldSpan.provenance.in_(AUTO_PROVENANCE))
-        )
-    }
+    project_id = head.id
+    ids = {(art, label, start, end): (gid, uid) for gid, uid, art, label, start, end in auto_gold_spans(session, head, articles)}
     rel_rows = []
     for art, rtype, fk, tk in todo:
         if fk in ids and tk in ids:
@@ -232,5 +221,5 @@ def _create_links(
             audit.append(_entry(project_id, "gold_relation", art, rel_rows[-1]["uid"], "create", None,
                                 _rel_doc(rel_rows[-1]["uid"], rtype, ids[fk][1], ids[tk][1], "unanimous")))
     for chunk in chunks(rel_rows):
-        session.execute(insert(GoldRelation), chunk)
+        session.connection().execute(_INSERT_RELATIONS, chunk)
     result.relations_created += len(rel_rows)

@@ -33,7 +33,7 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
-from sqlalchemy import Text, bindparam, case, cast, delete, distinct, func, insert, literal_column, null, select, union_all, update
+from sqlalchemy import Text, bindparam, case, cast, delete, distinct, func, insert, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, AuditEntry, CacheEntry, GoldLabel, Project, Sentence, Span
@@ -43,13 +43,12 @@ from annotator.domain.agreement.loaders import (
     ArticleRange,
     ProjectHead,
     ProjectLabels,
-    article_clause,
-    load_labels,
     min_raters,
     project_head,
 )
 from annotator.domain.gold.auto_spans import refresh_auto_spans
-from annotator.domain.gold.writes import audit_many, chunks, lock_project, now
+from annotator.domain.gold.inputs import BatchInputs, read_batch
+from annotator.domain.gold.writes import audit_many, chunks, is_auto, lock_project, now
 from annotator.stats.gold import AUTO_PROVENANCE, PROVENANCE_CODES, auto_gold_label, auto_gold_labels
 
 
@@ -178,8 +177,9 @@ def _sentence_gold(with_spans: bool) -> Any:
 
 _SENTENCE_GOLD, _SENTENCE_GOLD_AND_SPANS = _sentence_gold(False), _sentence_gold(True)
 # The automatic provenances written into the SQL (an IN of bound values is expanded again at every execution).
-_IS_AUTO = _gold_labels.c.provenance.in_([literal_column(f"'{name}'") for name in AUTO_PROVENANCE])
+_IS_AUTO = is_auto(_gold_labels.c.provenance)
 _DELETE_AUTO = delete(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _IS_AUTO)
+_DELETE_AUTO_LABELS = delete(_gold_labels).where(_gold_labels.c.id.in_(bindparam("ids", expanding=True)), _IS_AUTO)
 _UPDATE_AUTO = update(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _IS_AUTO).values(
     label=bindparam("new_label"), provenance=bindparam("new_prov"), reviewer_id=None, reason=None, updated_at=bindparam("at"))
 _INSERT = insert(_gold_labels)
@@ -283,10 +283,10 @@ def refresh_articles(
 ) -> None:
     """refresh_auto_gold for the project's articles in `articles` (a range or a list of ids); adds its counts to `result`
     and, when `changes` is a list, each change's audit entry to it (gold rebuild lists them)."""
-    labels = load_labels(session, head, with_seconds=False, articles=articles)
+    batch = read_batch(session, head, articles)
     audit: list[dict[str, Any]] = []
-    human_sentences = _refresh_auto_labels(session, head, articles, labels, audit, result)
-    refresh_auto_spans(session, head, articles, labels, human_sentences, audit, result)
+    human_sentences = _refresh_auto_labels(session, head, batch, audit, result)
+    refresh_auto_spans(session, head, articles, batch, human_sentences, audit, result)
     audit_many(session, audit)
     if changes is not None:
         changes.extend(audit)
@@ -298,15 +298,10 @@ _Wanted = dict[int, tuple[str, str, int]]  # sentence id -> (label, provenance, 
 
 
 def _refresh_auto_labels(
-    session: Session, head: ProjectHead, articles: ArticleRange, labels: ProjectLabels, audit: list[dict[str, Any]], result: RefreshResult
+    session: Session, head: ProjectHead, batch: BatchInputs, audit: list[dict[str, Any]], result: RefreshResult
 ) -> set[int]:
     """Automatic gold labels of the batch made what the rule gives; returns the sentences with human gold."""
-    existing = session.execute(
-        select(GoldLabel.id, GoldLabel.sentence_id, GoldLabel.label, GoldLabel.provenance, Sentence.article_id)
-        .join(Sentence, Sentence.id == GoldLabel.sentence_id)
-        .join(Article, Article.id == Sentence.article_id)
-        .where(Article.project_id == head.id, article_clause(articles))
-    ).all()
+    existing, labels = batch.gold_labels, batch.labels
     human_sentences = {sid for _, sid, _, prov, _ in existing if prov not in AUTO_PROVENANCE}
     current: _Current = {sid: (gid, label, prov, art) for gid, sid, label, prov, art in existing if prov in AUTO_PROVENANCE}
     wanted = _wanted_labels(head, labels, human_sentences)
@@ -341,7 +336,7 @@ def _label_doc(sid: int, label: str, prov: str) -> dict[str, Any]:
 def _delete_stale_labels(session: Session, project_id: int, current: _Current, wanted: _Wanted, audit: list[dict[str, Any]]) -> int:
     stale = [sid for sid in current if sid not in wanted]
     for ids in chunks([current[sid][0] for sid in stale]):
-        session.execute(delete(GoldLabel).where(GoldLabel.id.in_(ids), GoldLabel.provenance.in_(AUTO_PROVENANCE)))
+        session.connection().execute(_DELETE_AUTO_LABELS, {"ids": ids})
     for sid in stale:
         _gid, label, prov, art = current[sid]
         audit.append(_label_entry(project_id, sid, art, "delete", _label_doc(sid, label, prov), None))
@@ -352,16 +347,9 @@ def _update_changed_labels(
     session: Session, project_id: int, current: _Current, wanted: _Wanted, at: datetime, audit: list[dict[str, Any]]
 ) -> int:
     changed = [(sid, w) for sid, w in wanted.items() if sid in current and (current[sid][1], current[sid][2]) != w[:2]]
-    if changed:
-        table = GoldLabel.__table__
+    if changed:  # never human gold: _UPDATE_AUTO's WHERE says so too
         session.connection().execute(
-            update(table).where(
-                table.c.id == bindparam("gid"), table.c.provenance.in_(AUTO_PROVENANCE)  # never human gold
-            ).values(
-                label=bindparam("new_label"), provenance=bindparam("new_prov"), reviewer_id=None, reason=None, updated_at=at
-            ),
-            [{"gid": current[sid][0], "new_label": w[0], "new_prov": w[1]} for sid, w in changed],
-        )
+            _UPDATE_AUTO, [{"gid": current[sid][0], "new_label": w[0], "new_prov": w[1], "at": at} for sid, w in changed])
     for sid, (label, prov, art) in changed:
         _, old_label, old_prov, _ = current[sid]
         audit.append(_label_entry(project_id, sid, art, "update", _label_doc(sid, old_label, old_prov), _label_doc(sid, label, prov)))
@@ -373,8 +361,8 @@ def _insert_new_labels(
 ) -> int:
     new = [(sid, w) for sid, w in wanted.items() if sid not in current]
     for chunk in chunks(new):
-        session.execute(
-            insert(GoldLabel),
+        session.connection().execute(
+            _INSERT,
             [{"sentence_id": sid, "label": label, "provenance": prov, "reviewer_id": None, "reason": None, "updated_at": at}
              for sid, (label, prov, _) in chunk],
         )

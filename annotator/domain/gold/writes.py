@@ -5,14 +5,18 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Integer, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import AuditEntry, Project
+from annotator.stats.gold import AUTO_PROVENANCE
 
 CHUNK = 5000  # ids per IN (...) / rows per executemany, well under every database's limit
 _GOLD_LOCK_NAMESPACE = 0x60D  # first key of the PostgreSQL advisory lock: "gold writes of project N"
 _ARTICLE_LOCK_NAMESPACE = 0x60E  # "automatic gold of article N"
+# Prebuilt (every span save of a rater takes an article's lock): run on the session's connection.
+_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("namespace", type_=Integer), bindparam("key", type_=Integer)))
+_AUDIT = insert(AuditEntry.__table__)
 
 
 def now() -> datetime:
@@ -32,7 +36,7 @@ def lock_project(session: Session, project_id: int) -> None:
     lock on it first could deadlock with them.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(_GOLD_LOCK_NAMESPACE, project_id)))
+        session.connection().execute(_ADVISORY_LOCK, {"namespace": _GOLD_LOCK_NAMESPACE, "key": project_id})
 
 
 def lock_articles(session: Session, article_ids: list[int]) -> None:
@@ -46,8 +50,9 @@ def lock_articles(session: Session, article_ids: list[int]) -> None:
     project's lock (lock_project) first, then the articles': no cycle.
     """
     if article_ids and session.get_bind().dialect.name == "postgresql":
+        conn = session.connection()
         for article_id in sorted(set(article_ids)):
-            session.execute(select(func.pg_advisory_xact_lock(_ARTICLE_LOCK_NAMESPACE, article_id)))
+            conn.execute(_ADVISORY_LOCK, {"namespace": _ARTICLE_LOCK_NAMESPACE, "key": article_id})
 
 
 def bump_revision(session: Session, project_id: int) -> None:
@@ -60,8 +65,17 @@ def chunks(items: list, size: int = CHUNK) -> Iterable[list]:
         yield items[k:k + size]
 
 
+def is_auto(provenance: Any) -> Any:
+    """`provenance` IN the automatic provenances, written into the SQL (an IN of bound values is expanded again at
+    every execution of a prebuilt statement)."""
+    return provenance.in_([literal_column(f"'{name}'") for name in AUTO_PROVENANCE])
+
+
 def audit_many(session: Session, entries: list[dict[str, Any]]) -> None:
-    """Insert AuditEntry rows (dicts of its columns but `at`) in bulk, all at one time."""
+    """Insert AuditEntry rows (dicts of its columns but `at`) in bulk, all at one time (a prebuilt Core insert)."""
+    if not entries:
+        return
     at = now()
+    conn = session.connection()
     for chunk in chunks(entries):
-        session.execute(insert(AuditEntry), [{"at": at, **e} for e in chunk])
+        conn.execute(_AUDIT, [{"at": at, **e} for e in chunk])
