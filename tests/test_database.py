@@ -200,6 +200,38 @@ def test_begin_write_on_a_busy_sqlite_raises_sqlalchemys_error(tmp_path):
     blocker.dispose()
 
 
+def test_sqlite_begins_on_the_driver_and_a_busy_begin_raises_sqlalchemys_error(tmp_path):
+    """BEGIN is issued on the driver's connection, not executed through SQLAlchemy (~10 us a transaction, every
+    request's first read included: issue 17); a BEGIN IMMEDIATE busy past the timeout is still the OperationalError
+    that annotations.write() retries, never a raw driver error, and the session is usable after it."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from annotator.db.transactions import transaction
+
+    app = _sqlite_app(tmp_path)
+    blocker = create_engine(f"sqlite:///{tmp_path}/w.sqlite3")
+    with app.app_context(), blocker.connect() as holder:
+        executed: list[str] = []
+        event.listen(db.engine, "before_cursor_execute", lambda _c, _k, statement, *_a: executed.append(statement))
+        db.session.execute(text("SELECT 1"))
+        assert executed == ["SELECT 1"] and db.session.connection().connection.dbapi_connection.in_transaction
+        db.session.rollback()
+        db.engine.dispose()
+        holder.exec_driver_sql("BEGIN IMMEDIATE")
+        db.session.execute(text("PRAGMA busy_timeout = 50"))
+        db.session.rollback()
+        with pytest.raises(OperationalError, match="locked"):
+            with transaction(db.session):  # BEGIN IMMEDIATE at the start of the session's transaction
+                pass
+        holder.exec_driver_sql("ROLLBACK")
+        with transaction(db.session):
+            db.session.execute(text("UPDATE projects SET revision = 1"))
+        db.session.remove()
+        db.engine.dispose()
+    blocker.dispose()
+
+
 def test_upgrading_to_project_members_keeps_everyone_where_they_were(database_uri):
     """0004 on a database with work in it: annotators join the projects they worked on, reviewers every project."""
     from annotator.db.migrating import upgrade_schema as upgrade

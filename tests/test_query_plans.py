@@ -8,7 +8,7 @@ db/statistics.py); then the statements of the hot paths are captured as they
 run and each SELECT is EXPLAINed with its own parameters: none may plan a
 sequential scan of sentences or annotations. The hot paths: the gold of one
 sentence and of one article as a label save recomputes it, the export's batch
-load, and the queue page's lookups of the rows it shows. (Whole-project reads,
+load, the queue page's lookups of the rows it shows, and the article JSON. (Whole-project reads,
 the agreement figures and the list of disputed sentences, read every row of a
 project: a sequential scan is their right plan, and they are not checked.)
 """
@@ -20,7 +20,7 @@ from sqlalchemy import event, select, text
 from annotator.db import db
 from annotator.db.models import Article, Sentence
 from annotator.db.transactions import begin_write, transaction
-from annotator.domain import agreement, labelschema, projects
+from annotator.domain import accounts, agreement, labelschema, projects
 from annotator.domain.dataset import articles, export, import_annotations
 from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.domain.gold import incremental
@@ -118,5 +118,11 @@ def test_after_the_bulk_paths_the_hot_queries_use_the_indexes(loaded):
         agreement.sentence_texts(session, [r["sentence_id"] for r in rows])
         agreement.article_names(session, sorted({r["article_id"] for r in rows}))
 
-    for action in (recompute, export_some, queue_page):
+    def article_json(session):  # GET /api/articles/<id>: the article, its sentences, one annotator's labels, spans and relations
+        from annotator.domain.annotations import article_payload
+
+        payload = article_payload(session, session.get(Article, article_id), accounts.find_user(session, "ann"))
+        assert len(payload["annotations"]["labels"]) == 6
+
+    for action in (recompute, export_some, queue_page, article_json):
         _assert_indexed(_capture(app, action))

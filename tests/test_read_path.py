@@ -199,3 +199,42 @@ def test_a_tokens_last_use_is_written_on_the_requests_own_connection(app, rich):
     assert most[0] == 1
     with app.app_context():
         assert db.session.scalar(select(ApiToken.last_used_at)) is not None
+
+
+def test_the_article_json_is_four_selects(app, rich):
+    """The token's user, the article with the caller's right to it, its sentences, and the caller's labels, spans and
+    relations together (issue 17: each statement run cost ~12 us of SQLAlchemy on top of the database's work)."""
+    client = app.test_client()
+    url, headers = f"/api/articles/{rich['article']}", {"Authorization": f"Bearer {rich['token']}"}
+    assert client.get(url, headers=headers).status_code == 200  # the token's first use is written: not counted below
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *_args) -> None:  # noqa: ANN001
+        statements.append(statement.lstrip().split(None, 1)[0].upper())
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.get(url, headers=headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 200 and len(response.get_json()["annotations"]["relations"]) == 2
+    assert [s for s in statements if s != "BEGIN"] == ["SELECT"] * 4
+
+
+def test_labels_are_read_through_the_articles_sentences(app, rich):
+    """SQLite plans with no statistics: the labels' read must look annotations up by (user, sentence) among the article's
+    sentences, never walk every label the user has in every project (written as a join of sentences and annotations
+    inside the UNION, it did: 1,000 labels read for an article's one)."""
+    from annotator.domain.annotations.reads import ANNOTATIONS
+
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's planner (PostgreSQL's plans: tests/test_query_plans.py)")
+        compiled = ANNOTATIONS.compile(dialect=db.engine.dialect)
+        parameters = [{"article_id": rich["article"], "user_id": 1}[name] for name in compiled.positiontup]
+        raw = db.session.connection().connection.dbapi_connection
+        plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + str(compiled), parameters)]
+    on_annotations = [step for step in plan if step.startswith("SEARCH annotations")]
+    assert on_annotations and all("(user_id=? AND sentence_id=?)" in step for step in on_annotations), plan

@@ -132,8 +132,8 @@ def openapi() -> Response:
 @bp.get("/articles/<int:article_id>")
 @login_required
 def get_article(article_id: int):
-    article = readable_article(db.session, current_user, article_id)
-    return article_payload(db.session, article, current_user)
+    user = current_user._get_current_object()
+    return article_payload(db.session, readable_article(db.session, user, article_id), user)
 
 
 # ----------------------------------------------------------------- labels

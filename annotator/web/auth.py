@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Request, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
@@ -146,6 +147,29 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions, minus the work a request without a session cookie does not need.
+
+    Scripts send a Bearer token and no cookie; Flask still built an itsdangerous serializer (keys, signer,
+    salt) to read the cookie that was not there, and looked up seven cookie settings to write nothing back:
+    ~6 us of every API request (issue 17). The answers are Flask's: an empty session in, nothing out
+    (`Vary: Cookie` when the session was looked at); a request with a cookie is read and checked as before.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not session and not session.modified:  # empty and untouched: Flask sets no cookie and deletes none
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = CookieSessions()
     login_manager.init_app(app)
     app.register_blueprint(bp)

@@ -43,6 +43,6 @@ def add_security_headers(response: Response) -> Response:
     for name, value in wanted:
         if name.lower() not in present:
             headers.add(name, value)
-    if "cache-control" not in present and current_user and getattr(current_user, "is_authenticated", False):
+    if "cache-control" not in present and getattr(current_user._get_current_object(), "is_authenticated", False):
         headers.add("Cache-Control", "no-store")
     return response

@@ -27,11 +27,12 @@ def roles_required(*roles: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
+            user = current_user._get_current_object()  # one look-up through Flask-Login's proxy, not two
+            if not user.is_authenticated:
                 if wants_json():
                     return json_error(401, "log in or send 'Authorization: Bearer <token>'")
                 return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
-            if roles and current_user.role not in roles:
+            if roles and user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
 
