@@ -134,7 +134,6 @@ def test_article_json_is_exactly_the_document(app, rich):
     }
     response = app.test_client().get(f"/api/articles/{rich['article']}", headers={"Authorization": f"Bearer {rich['token']}"})
     assert response.status_code == 200
-    print("ACTUAL", json.dumps(json.loads(response.data)["annotations"], ensure_ascii=False)); print("EXPECTED", json.dumps(expected["annotations"], ensure_ascii=False))
     assert json.loads(response.data) == expected
     assert response.data == orjson.dumps(expected, option=ORJSON_OPTIONS)
 
