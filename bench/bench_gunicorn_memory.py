@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_api import set_up  # noqa: E402
-from gunicorn_server import CONFIG, free_port, stop_server  # noqa: E402
+from gunicorn_server import CONFIG, free_port, memory_kb, stop_server, tree  # noqa: E402
 from machine import describe  # noqa: E402
 
 WORKERS = 3
@@ -47,28 +47,9 @@ TARGET_START_RATIO = 1.0  # cold start with preload / without, in the same round
 NO_PRELOAD = "from annotator.gunicorn_conf import *  # noqa: F403\npreload_app = False\n"
 
 
-def tree(root: int) -> list[int]:
-    """`root` and its children (gunicorn's master and its workers)."""
-    pids = [root]
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == root:
-                pids.append(int(entry))
-    return pids
-
-
 def memory_mb(pids: list[int]) -> tuple[float, float]:
     """Summed (RSS, PSS) of the processes, in MB."""
-    totals = {"Rss:": 0, "Pss:": 0}
-    for pid in pids:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            key, *value = line.split()
-            if key in totals:
-                totals[key] += int(value[0])
+    totals = memory_kb(pids)
     return totals["Rss:"] / 1024, totals["Pss:"] / 1024
 
 

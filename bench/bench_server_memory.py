@@ -34,36 +34,13 @@ import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gunicorn_server import memory_kb, stop_server, tree  # noqa: E402
+
 PASSWORD = "rss-bench-password-0123456789"
 SECRET = "rss-bench-secret-0123456789abcdef"
 PHASES = ("start", "json", "login", "html", "export", "sentences")
-
-
-def tree(root: int) -> list[int]:
-    pids = [root]
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == root:
-                pids.append(int(entry))
-    return pids
-
-
-def memory_kb(pids: list[int], keys: tuple[str, ...] = ("Rss:", "Pss:")) -> dict[str, int]:
-    totals = dict.fromkeys(keys, 0)
-    for pid in pids:
-        try:
-            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            key, *value = line.split()
-            if key in totals:
-                totals[key] += int(value[0])
-    return totals
 
 
 class Peak(threading.Thread):
@@ -174,15 +151,6 @@ def start(checkout: Path, db: Path, port: int, log: Path, extra_env: dict) -> su
     return process
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def one_run(checkout: Path, setup: dict, workdir: Path, sizes: dict, extra_env: dict) -> dict:
     db = workdir / "run.sqlite3"
     for suffix in ("", "-wal", "-shm"):
@@ -259,7 +227,7 @@ def one_run(checkout: Path, setup: dict, workdir: Path, sizes: dict, extra_env: 
         if tree(process.pid) != pids:
             raise RuntimeError("a worker was replaced during the run")
     finally:
-        stop(process)
+        stop_server(process)
     return out
 
 

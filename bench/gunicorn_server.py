@@ -64,3 +64,32 @@ def stop_server(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def tree(root: int) -> list[int]:
+    """`root` and its children (gunicorn's master and its workers), from /proc."""
+    pids = [root]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == root:
+                pids.append(int(entry))
+    return pids
+
+
+def memory_kb(pids: list[int], keys: tuple[str, ...] = ("Rss:", "Pss:")) -> dict[str, int]:
+    """Summed smaps_rollup fields (kB) of the processes; a process gone meanwhile counts nothing."""
+    totals = dict.fromkeys(keys, 0)
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            key, *value = line.split()
+            if key in totals:
+                totals[key] += int(value[0])
+    return totals
