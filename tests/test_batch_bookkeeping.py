@@ -17,16 +17,15 @@ import annotator.domain.annotations as annotations
 from annotator.db import db
 from annotator.db.models import Annotation, Article, Assignment, GoldLabel, GoldRelation, GoldSpan, Project, Relation, Sentence, Span
 from annotator.db.transactions import begin_write, transaction
-from annotator.domain import accounts, gold, labelschema, projects
+from annotator.domain import gold, labelschema, projects
 from annotator.domain.annotations import batch, trail
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.domain.gold import incremental, rebuild
 
-from .test_gold_incremental import FUZZ
+from .test_gold_incremental import ANNOTATORS, FUZZ, make_users
 
 TEXT = "The ferry was late again. Tolls rose by 7.5% in March. Nobody told the commuters. Service resumes on Monday."
-ANNOTATORS = ("ann", "ben", "cat")
 LABELS = ("CFS", "UFS", "NFS")
 _names = itertools.count()
 
@@ -39,16 +38,6 @@ class Place:
     article_ids: list[int]
     sentences: list[int]
     candidates: list[tuple[str, int, int]] = field(default_factory=list)
-
-
-def _users(app) -> dict[str, int]:
-    with app.app_context():
-        s = db.session
-        begin_write(s)
-        ids = {name: accounts.create_user(s, name, "annotator", "correct horse").id for name in ANNOTATORS}
-        ids["rita"] = accounts.create_user(s, "rita", "reviewer", "correct horse").id
-        s.commit()
-        return ids
 
 
 def _place(ids: dict[str, int], n_articles: int = 1) -> Place:
@@ -107,7 +96,7 @@ def _link(who: str) -> dict[str, Any]:
 
 # ----------------------------------------------------------------- once per batch
 def test_a_batch_bumps_the_revision_once_and_does_the_gold_step_once(app, monkeypatch):
-    ids = _users(app)
+    ids = make_users(app)
     calls: list[str] = []
     for name in ("label_changed", "article_changed", "writes_changed"):
         real = getattr(incremental, name, None)
@@ -140,7 +129,7 @@ def test_a_batch_bumps_the_revision_once_and_does_the_gold_step_once(app, monkey
 def test_a_failed_batch_leaves_no_bookkeeping_and_the_next_save_does_its_own(app):
     """The pending bookkeeping lives in session.info for the batch only: after a refused batch, a single save in the
     same session bumps and computes gold at once, as always."""
-    ids = _users(app)
+    ids = make_users(app)
     with app.app_context():
         place = _place(ids)
         article = place.article_ids[0]
@@ -168,7 +157,7 @@ SCENARIOS = {
 @pytest.mark.parametrize("first", ["nothing", "one label", "all labelled"])
 def test_assignment_progress_after_a_batch_is_that_of_the_single_saves(app, scenario, first):
     """ann sends the operations as one batch, ben one by one, after the same start: same status, same gold."""
-    ids = _users(app)
+    ids = make_users(app)
     with app.app_context():
         place = _place(ids)
         article = place.article_ids[0]
@@ -253,7 +242,7 @@ def _gold(place: Place) -> tuple:
 
 
 def test_incremental_gold_after_random_batches_equals_a_rebuild_and_the_single_saves(app):
-    ids = _users(app)
+    ids = make_users(app)
 
     @FUZZ
     @given(steps=st.lists(_step, min_size=1, max_size=8))
@@ -294,7 +283,7 @@ def test_two_batches_at_once_both_go_through_and_lose_nothing(app, where):
     """ann and ben each send a batch at the same moment, ROUNDS times: on one article, or on two articles of one project.
     Each thread has its own app context (its own session and connection), as two gunicorn workers would. The batches
     take their locks as single saves do (their rows, the assignment, the article's gold lock, the project row last)."""
-    ids = _users(app)
+    ids = make_users(app)
     with app.app_context():
         place = _place(ids, n_articles=1 if where == "one article" else 2)
         start = _revision(place.project_id)

@@ -244,13 +244,19 @@ def _apply(session, ids, article_id, sentences, candidates, op) -> None:
             gold.adjudicate(session, ids["rita"], sentences[n], label, reason="random")
 
 
-def test_incremental_gold_equals_a_rebuild_after_random_writes(app):
+def make_users(app, annotators: tuple[str, ...] = ANNOTATORS) -> dict[str, int]:
+    """The annotators and a reviewer, rita: name -> user id."""
     with app.app_context():
         session = db.session
         begin_write(session)
-        ids = {name: accounts.create_user(session, name, "annotator", "correct horse").id for name in ANNOTATORS}
+        ids = {name: accounts.create_user(session, name, "annotator", "correct horse").id for name in annotators}
         ids["rita"] = accounts.create_user(session, "rita", "reviewer", "correct horse").id
         session.commit()
+        return ids
+
+
+def test_incremental_gold_equals_a_rebuild_after_random_writes(app):
+    ids = make_users(app)
     counter = itertools.count()
 
     @FUZZ
