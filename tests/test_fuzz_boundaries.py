@@ -191,6 +191,20 @@ def test_huge_ids_in_urls_are_404(quiet_app, world, path):
     assert response.status_code == 404, response.status_code
 
 
+@pytest.mark.parametrize("segment", ["%00", "%ff%fe", "%ed%a0%80", "caf%e9"])
+def test_url_text_that_is_not_valid_unicode_is_a_404_before_any_view(quiet_app, world, segment):
+    """A path segment percent-encoding NUL, bytes that are not UTF-8 or a surrogate names nothing: a 404 before the
+    view (and before the CSRF check), never the text with U+FFFD in its place (found by the session attacker)."""
+    annotator = caller(quiet_app, world, "annotator")
+    before = row_counts(quiet_app)
+    for method, path in (("delete", f"/api/articles/{world.article_a}/spans/{segment}"),
+                         ("put", f"/api/articles/{world.article_a}/article-labels/{segment}")):
+        response = getattr(annotator.client, method)(path, json={"values": ["x"]}, headers={"Accept": "application/json"})
+        assert response.status_code == 404, (segment, method, response.status_code, response.get_json())
+        assert "\ufffd" not in response.get_data(as_text=True)
+    assert row_counts(quiet_app) == before
+
+
 @pytest.mark.parametrize("path", ["/admin/projects/{p}/progress", "/admin/projects/{p}/assignments", "/segmentation/projects/{p}",
                                   "/review/{p}/queue", "/admin/projects/{p}/guidelines/labels"])
 @pytest.mark.parametrize("page", [str(HUGE), "-5", "0", "abc", str(2**63)])

@@ -86,7 +86,18 @@ def _multidict_problem(values, what: str) -> str | None:  # noqa: ANN001  (a wer
 
 
 def _url_problem() -> str | None:
-    """An integer in the URL beyond any stored id, or text with NUL: nothing has it (a 404)."""
+    """An integer in the URL beyond any stored id, or text with NUL or that is not valid Unicode: nothing has it
+    (a 404). Werkzeug decodes the path as UTF-8 with U+FFFD in place of bytes that are not (or of an encoded
+    surrogate), so the address as sent (RAW_URI: gunicorn and werkzeug both give it) is decoded strictly here."""
+    environ = request.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    try:
+        if raw is not None:
+            unquote_to_bytes(raw.split("?", 1)[0].encode("latin-1")).decode("utf-8")  # WSGI text is latin-1 bytes
+        else:
+            environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return "There is no page at that address (it is not valid UTF-8)."
     for name, value in (request.view_args or {}).items():
         if isinstance(value, int) and not 0 <= value <= textcheck.MAX_DB_INT:
             return f"There is no {name.replace('_id', '').replace('_', ' ')} {'with so large a number' if value > 0 else value}."
