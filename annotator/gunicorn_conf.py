@@ -5,8 +5,9 @@
 A checkout's ./gunicorn.conf.py imports this module, as gunicorn reads that file from its working directory.
 Options on the command line (or in GUNICORN_CMD_ARGS) win over these: `-w 5`, `-b 127.0.0.1:9000`.
 
-The master imports the app once and forks the workers from it (preload): they share the imported code's
-memory pages instead of each importing Flask, SQLAlchemy and NumPy, and start at once. A database
+With three workers or more (PostgreSQL's rule, or WEB_CONCURRENCY), the master imports the app once and
+forks the workers from it (preload): they share the imported code's memory pages instead of each importing
+Flask and SQLAlchemy. With two (SQLite on two cores) it does not: see PRELOAD_FROM_WORKERS. A database
 connection must not cross that fork (the children would share its socket or SQLite file handle with the
 master and with each other), so the master never connects: create_app only builds the engine, which
 connects on first use; pre_fork and post_fork make sure of it whatever a later start-up step does.
@@ -59,7 +60,15 @@ def _cores() -> int:
 # a reverse proxy belongs in front (README, Deployment).
 bind = ["127.0.0.1:8000"]
 workers = worker_count(os.environ, _cores())
-preload_app = True
+
+# Preload pays when several workers share the master's pages; the master's own copy of the app costs the same
+# however many there are. Measured on the 2-core machine with bench/peer_rounds.py's workload (4,000 saves, pages,
+# an export), 2 workers, preloaded or not, 3 runs each: summed PSS 190-210 vs 196-209 MB (no saving: the workers'
+# writes copy the shared pages), cold start 0.62-0.73 vs 0.63-0.72 s, and summed RSS 295-318 vs 257-272 MB (the
+# master's ~55 MB of app counted once more). With 3 workers, bench/bench_gunicorn_memory.py measured summed PSS
+# 164-169 MB preloaded vs 230 MB not.
+PRELOAD_FROM_WORKERS = 3
+preload_app = workers >= PRELOAD_FROM_WORKERS
 
 
 def pre_fork(server: Any, worker: Any) -> None:

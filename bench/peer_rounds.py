@@ -17,7 +17,7 @@ each user action as ONE request (`annotator-batch`: POST
 sends several waiting changes), then Potato, and Label Studio in the first
 round when asked. Ratios are taken within a round only (the machine is shared).
 
-This app runs with the shipped gunicorn settings (./gunicorn.conf.py: preload, threaded workers) and the
+This app runs with the shipped gunicorn settings (./gunicorn.conf.py: threaded workers, preload from three workers) and the
 number of workers their rule gives (one per core on SQLite); the harness's own default would be cores + 1.
 
 `annotator-batch` also records, on the same server in the same run:
