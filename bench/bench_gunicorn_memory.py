@@ -2,11 +2,12 @@
 
     python bench/bench_gunicorn_memory.py [--rounds 3]
 
-The shipped settings (annotator/gunicorn_conf.py) preload the app: the master imports it once and
-forks the workers from it, so their imported code is shared memory (copy-on-write) and none of them
-imports it again. Against the same settings with `preload_app = False` (each worker imports the app
-itself, as gunicorn does by default), on SQLite, 3 workers, in alternating rounds (the machine is
-shared: ratios within a round say more than the absolute figures):
+With preload, the master imports the app once and forks the workers from it, so their imported code is
+shared memory (copy-on-write) and none of them imports it again; the shipped settings
+(annotator/gunicorn_conf.py) do it from three workers. The shipped settings with `preload_app = True`
+against the same with `preload_app = False` (each worker imports the app itself, as gunicorn does by
+default), on SQLite, 3 workers, in alternating rounds (the machine is shared: ratios within a round say
+more than the absolute figures):
 
   * cold start: from starting gunicorn to the first 200 of /healthz (wall time, and the CPU seconds the
     process tree had used by then);
@@ -37,13 +38,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_api import set_up  # noqa: E402
-from gunicorn_server import CONFIG, free_port, memory_kb, stop_server, tree  # noqa: E402
+from gunicorn_server import free_port, memory_kb, stop_server, tree  # noqa: E402
 from machine import describe  # noqa: E402
 
 WORKERS = 3
 REQUESTS_PER_WORKER = 4  # API calls each worker must have answered before memory is read
 TARGET_PSS_RATIO = 0.8  # summed PSS with preload / without, in the same round
 TARGET_START_RATIO = 1.0  # cold start with preload / without, in the same round
+PRELOAD = "from annotator.gunicorn_conf import *  # noqa: F403\npreload_app = True\n"
 NO_PRELOAD = "from annotator.gunicorn_conf import *  # noqa: F403\npreload_app = False\n"
 
 
@@ -157,12 +159,13 @@ def main() -> int:
     rounds = parser.parse_args().rounds
     print(f"machine: {describe()}")
     print(f"load average before the run: {os.getloadavg()[0]:.1f}")
-    modes = {"preload": CONFIG}
+    modes: dict[str, str] = {}
     results: dict[str, list[dict]] = {"preload": [], "no preload": []}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        (workdir / "no_preload.py").write_text(NO_PRELOAD)
-        modes["no preload"] = str(workdir / "no_preload.py")
+        for mode, settings in (("preload", PRELOAD), ("no preload", NO_PRELOAD)):
+            (workdir / f"{mode.replace(' ', '_')}.py").write_text(settings)
+            modes[mode] = str(workdir / f"{mode.replace(' ', '_')}.py")
         uri = f"sqlite:///{workdir / 'bench.sqlite3'}"
         setup = set_up(uri)
         for r in range(rounds):
