@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from annotator.db import db
 from annotator.db.models import Annotation, CacheEntry, Project, Relation, Span, Suggestion, SuggestionDecision, User
 from annotator.domain import agreement
-from annotator.domain.agreement import loaders, origin_figures
+from annotator.domain.agreement import origin_figures
 
 from .conftest import add_member, add_user
 from .test_project_agreement import Seeded, seed
@@ -93,7 +93,7 @@ def build(app) -> Seeded:
 
 def figures_of(app, seeded: Seeded, min_n: int) -> dict[str, dict]:
     with app.app_context():
-        head = loaders.project_head(db.session, seeded.project_id)
+        head = agreement.project_head(db.session, seeded.project_id)
         doc = origin_figures.compute_origin_figures(db.session, head, min_n=min_n)
     assert doc is not None
     return {r["annotator"]: r for r in doc["annotators"]}

@@ -12,9 +12,9 @@ from sqlalchemy.sql import coercions
 from annotator.db import db
 from annotator.db.models import Annotation, Article, GoldLabel, GoldSpan, Sentence, StagedImport
 from annotator.db.transactions import begin_write, transaction
-from annotator.domain.agreement.loaders import project_head
 from annotator.domain.gold import adjudicate, incremental, refresh_auto_gold
 from annotator.domain.gold.inputs import BatchInputs, auto_gold_spans, read_batch
+from annotator.domain.project_head import project_head
 
 from .test_project_agreement import add_spans, seed
 

@@ -14,7 +14,7 @@ import annotator.domain.annotations as annotations
 from annotator.db import db
 from annotator.db.models import Annotation, Article, Assignment, CacheEntry, GoldLabel, Project, Relation, Sentence, Span, User
 from annotator.db.transactions import begin_write
-from annotator.domain import agreement, labelschema, projects
+from annotator.domain import agreement, labelschema, project_head, projects
 from annotator.domain.agreement import cache, loaders
 from annotator.stats import agreement as ag
 
@@ -137,7 +137,7 @@ def test_label_figures_equal_agreement_module(app):
     groups = [i // 6 for i in range(120)]
     seeded = seed(app, ratings, groups, annotators_per_article=3)
     expected = ag.label_report(
-        ag.LabelMatrix.from_ratings(ratings, annotators=names, categories=LABELS), n_raters=3, groups=groups, n_boot=loaders.N_BOOT, seed=loaders.SEED
+        ag.LabelMatrix.from_ratings(ratings, annotators=names, categories=LABELS), n_raters=3, groups=groups, n_boot=project_head.N_BOOT, seed=project_head.SEED
     )
     with app.app_context():
         got = agreement.summary(db.session, seeded.project_id)

@@ -4,7 +4,8 @@ Plain functions over a SQLAlchemy session; no Flask. The statistics are
 annotator.stats.agreement's; this package gets the data there fast and shapes
 the results:
 
-- loaders.py: the project's head, labels, spans and sentences as arrays;
+- loaders.py: the project's labels, spans and sentences as arrays (the head they
+  start from is annotator.domain.project_head's, which every save may read: no NumPy);
 - figures.py: label, annotator and article figures and gold counts
   (span_figures.py: spans and relations);
 - origin_figures.py: work from suggestions and agreement on suggested and manual work apart;
@@ -18,9 +19,9 @@ from __future__ import annotations
 
 from annotator.domain.agreement.cache import articles, cache_key, disagreements, document, suggestions, summary
 from annotator.domain.agreement.figures import ITEM_COUNTS, ITEMS_NOTE, label_metrics
-from annotator.domain.agreement.loaders import ProjectHead, ProjectNotFound, project_head
 from annotator.domain.agreement.origin_figures import MIN_N as ORIGIN_MIN_N
 from annotator.domain.agreement.queue import article_names, sentence_texts
+from annotator.domain.project_head import ProjectHead, ProjectNotFound, project_head
 
 __all__ = [
     "ITEMS_NOTE", "ITEM_COUNTS", "ORIGIN_MIN_N", "ProjectHead", "ProjectNotFound", "article_names", "articles", "cache_key", "disagreements", "document",

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, ArticleLabel, User, visible_articles
 from annotator.domain import labelschema
-from annotator.domain.agreement.loaders import ProjectHead
+from annotator.domain.project_head import ProjectHead
 from annotator.stats import agreement as ag
 
 

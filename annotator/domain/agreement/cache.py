@@ -33,9 +33,10 @@ from sqlalchemy.orm import Session
 from annotator.db.models import CacheEntry
 from annotator.db.transactions import transaction
 from annotator.domain.agreement.figures import article_figures, compute_summary, now_iso
-from annotator.domain.agreement.loaders import ProjectHead, load_labels, load_spans, project_head
+from annotator.domain.agreement.loaders import load_labels, load_spans
 from annotator.domain.agreement.origin_figures import compute_origin_figures, suggestion_stamp
 from annotator.domain.agreement.queue import disagreement_rows
+from annotator.domain.project_head import ProjectHead, project_head
 
 
 def cache_key(head: ProjectHead, kind: str, stamp: str = "") -> str:

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, GoldLabel, Sentence
 from annotator.domain.agreement.article_label_figures import article_label_figures
-from annotator.domain.agreement.loaders import N_BOOT, SEED, ProjectHead, ProjectLabels, dense_ids, load_labels, load_spans, project_head
+from annotator.domain.agreement.loaders import ProjectLabels, dense_ids, load_labels, load_spans
 from annotator.domain.agreement.span_figures import span_figures
+from annotator.domain.project_head import N_BOOT, SEED, ProjectHead, project_head
 from annotator.stats import agreement as ag
 from annotator.stats import gold as gold_rules
 

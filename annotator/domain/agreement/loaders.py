@@ -1,4 +1,4 @@
-"""A project's annotations read fast into arrays: the head, the label matrix, spans, sentences.
+"""A project's annotations read fast into arrays: the label matrix, spans, sentences.
 
 Plain functions over a SQLAlchemy session; no Flask. What the figures, the
 disagreement queue and the automatic-gold refresh all start from:
@@ -10,92 +10,23 @@ disagreement queue and the automatic-gold refresh all start from:
   objects: rows are read from the DBAPI cursor straight into an array;
 - every loader reads the whole project, or one range of its article ids, so
   that work over a big project (automatic gold) can go a batch at a time;
-- ProjectHead is read first: its revision and fingerprint key the cache
-  (cache.py) and the automatic-gold marker (gold/refresh.py).
+- the project's head (annotator.domain.project_head) is read first: its
+  revision and fingerprint key the cache (cache.py) and the automatic-gold
+  marker (gold/refresh.py).
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, String, bindparam, case, cast, func, literal, select
+from sqlalchemy import BigInteger, String, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Annotation, Article, Project, Relation, Sentence, Span, User, visible_articles
-from annotator.domain import labelschema
+from annotator.db.models import Annotation, Article, Relation, Sentence, Span, User, visible_articles
+from annotator.domain.project_head import ProjectHead
 from annotator.stats import agreement as ag
-
-# Bump when the shape or the meaning of the cached figures changes: old entries then miss.
-FORMAT = 5
-N_BOOT = 1000
-SEED = 13
-_INT32 = 2**31
-
-
-class ProjectNotFound(LookupError):
-    """No such project; the message says which."""
-
-
-# ----------------------------------------------------------------- the project
-def min_raters(annotators_per_article: int | None) -> int:
-    """Annotators a sentence (or an exact span) needs before it can become gold automatically."""
-    return max(2, int(annotators_per_article or 0))
-
-
-@dataclass(frozen=True)
-class ProjectHead:
-    """What the figures depend on, read in one small query (no ORM object)."""
-
-    id: int
-    name: str
-    revision: int
-    schema: dict[str, Any]
-    majority_threshold: float
-    annotators_per_article: int
-
-    @property
-    def categories(self) -> list[str]:
-        return labelschema.names(self.schema, "sentence_labels")
-
-    @property
-    def span_labels(self) -> list[str]:
-        return labelschema.names(self.schema, "span_labels")
-
-    @property
-    def min_raters(self) -> int:
-        return min_raters(self.annotators_per_article)
-
-    def fingerprint(self) -> str:
-        settings = {
-            "format": FORMAT,
-            "schema": self.schema,
-            "majority_threshold": self.majority_threshold,
-            "annotators_per_article": self.annotators_per_article,
-            "n_boot": N_BOOT,
-            "seed": SEED,
-        }
-        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-
-
-_HEAD_COLUMNS = (Project.id, Project.name, Project.revision, Project.label_schema, Project.majority_threshold, Project.annotators_per_article)
-
-
-_HEAD = select(*(c.expression for c in _HEAD_COLUMNS)).where(Project.__table__.c.id == bindparam("project_id"))  # Core, prebuilt:
-# the head is read inside every label save (incremental gold)
-
-
-def project_head(session: Session, project_id: int) -> ProjectHead:
-    if not isinstance(project_id, int) or not 0 < project_id < _INT32:
-        raise ProjectNotFound(f"no project {project_id!r}")
-    row = session.connection().execute(_HEAD, {"project_id": project_id}).first()
-    if row is None:
-        raise ProjectNotFound(f"no project {project_id}")
-    return ProjectHead(*row)
-
 
 # An inclusive range of article ids (first, last), or a list of article ids (the
 # articles a write touched: incremental gold): the loaders below read the whole

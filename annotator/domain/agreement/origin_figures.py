@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 from annotator.db.models import Annotation, Article, Assignment, Relation, Sentence, Span, Suggestion, SuggestionDecision, User
 from annotator.domain.agreement.figures import category_counts
 from annotator.domain.agreement.loaders import (
-    ProjectHead,
     ProjectLabels,
     ProjectSpans,
     in_scope,
@@ -38,6 +37,7 @@ from annotator.domain.agreement.loaders import (
     span_sentence_rows,
 )
 from annotator.domain.agreement.span_figures import SPAN_MODES, articles_by_user
+from annotator.domain.project_head import ProjectHead
 from annotator.stats import agreement as ag
 
 MIN_N = 10  # fewer sentences (labels) or spans than this behind a figure: counts only, no figure

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, Sentence
 from annotator.domain.agreement.figures import category_counts, item_gold
-from annotator.domain.agreement.loaders import ProjectHead, ProjectLabels, ProjectSpans, SentenceRows, load_sentences, span_sentence_rows
+from annotator.domain.agreement.loaders import ProjectLabels, ProjectSpans, SentenceRows, load_sentences, span_sentence_rows
+from annotator.domain.project_head import ProjectHead
 from annotator.stats import gold as gold_rules
 
 Marks = dict[tuple[int, tuple], int]  # (item, span or link key) -> bit mask of the annotators who made it

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import User
-from annotator.domain.agreement.loaders import ProjectHead, ProjectLabels, ProjectSpans
+from annotator.domain.agreement.loaders import ProjectLabels, ProjectSpans
+from annotator.domain.project_head import ProjectHead
 from annotator.stats import agreement as ag
 
 SPAN_MODES = ("exact", "overlap")

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from annotator.db.models import GoldRelation, GoldSpan
 from annotator.domain.agreement.loaders import (
     ArticleRange,
-    ProjectHead,
     ProjectLabels,
     ProjectSpans,
     SentenceRows,
@@ -27,6 +26,7 @@ from annotator.domain.agreement.loaders import (
 )
 from annotator.domain.gold.inputs import BatchInputs, auto_gold_spans
 from annotator.domain.gold.writes import chunks, is_auto, new_uid, now
+from annotator.domain.project_head import ProjectHead
 from annotator.stats.gold import AUTO_PROVENANCE
 
 if TYPE_CHECKING:

@@ -25,7 +25,6 @@ from sqlalchemy import bindparam, distinct, func, select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, Project, Span
-from annotator.domain.agreement.loaders import min_raters, project_head
 from annotator.domain.gold.refresh import (
     REFRESH_BATCH_ARTICLES,
     RefreshResult,
@@ -35,6 +34,7 @@ from annotator.domain.gold.refresh import (
     sentence_gold,
 )
 from annotator.domain.gold.writes import chunks, lock_articles
+from annotator.domain.project_head import min_raters, project_head
 
 
 def label_changed(session: Session, project_id: int, article_id: int, sentence_id: int, raters_changed: bool = True) -> RefreshResult:

@@ -37,7 +37,6 @@ from annotator.db.models import (
 )
 from annotator.domain.agreement.loaders import (
     ArticleRange,
-    ProjectHead,
     ProjectLabels,
     ProjectSpans,
     SentenceRows,
@@ -48,6 +47,7 @@ from annotator.domain.agreement.loaders import (
     load_spans,
 )
 from annotator.domain.gold.writes import is_auto
+from annotator.domain.project_head import ProjectHead
 from annotator.stats import agreement as ag
 
 

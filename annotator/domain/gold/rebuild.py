@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Article
 from annotator.db.transactions import transaction
-from annotator.domain.agreement.loaders import project_head
 from annotator.domain.gold.refresh import REFRESH_BATCH_ARTICLES, RefreshResult, refresh_articles
 from annotator.domain.gold.writes import chunks, lock_articles, lock_project
+from annotator.domain.project_head import project_head
 
 SHOWN = 50
 

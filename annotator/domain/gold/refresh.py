@@ -39,16 +39,11 @@ from sqlalchemy.orm import Session
 from annotator.db.models import Annotation, Article, AuditEntry, CacheEntry, GoldLabel, Project, Sentence, Span
 from annotator.db.transactions import transaction
 from annotator.domain import labelschema
-from annotator.domain.agreement.loaders import (
-    ArticleRange,
-    ProjectHead,
-    ProjectLabels,
-    min_raters,
-    project_head,
-)
+from annotator.domain.agreement.loaders import ArticleRange, ProjectLabels
 from annotator.domain.gold.auto_spans import refresh_auto_spans
 from annotator.domain.gold.inputs import BatchInputs, read_batch
 from annotator.domain.gold.writes import audit_many, chunks, is_auto, lock_project, now
+from annotator.domain.project_head import ProjectHead, min_raters, project_head
 from annotator.stats.gold import AUTO_PROVENANCE, PROVENANCE_CODES, auto_gold_label, auto_gold_labels
 
 
@@ -156,7 +151,7 @@ def _sentence_gold(with_spans: bool) -> Any:
     ]
     if with_spans:  # whether an exact annotator span over the sentence has min_raters markers: only such a span can
         # be automatic gold (incremental.spans_can_be_gold), so only then can a rater created or removed there change the
-        # article's automatic spans. min_raters is loaders.min_raters(annotators_per_article), in SQL.
+        # article's automatic spans. min_raters is project_head.min_raters(annotators_per_article), in SQL.
         least = case((_projects.c.annotators_per_article > 2, _projects.c.annotators_per_article), else_=2)
         head.append(
             select(_spans.c.label)
