@@ -3,7 +3,7 @@
 Only projects whose schema has article label groups carry them (the key is left out
 otherwise, so their records read as before). A group that is not `multiple` gives
 its one value, a `multiple` group the sorted list. The gold of a group is the
-automatic-gold rule of sentences (stats.gold.auto_gold_labels: unanimous, or the
+automatic-gold rule of sentences (stats.gold.auto_gold_label: unanimous, or the
 project's majority, among at least max(2, annotators per article) annotators), over
 whole answers: computed when exported, never stored, so an export -> import ->
 export round trip gives the same gold.
@@ -13,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Project
 from annotator.domain import labelschema
-from annotator.stats.gold import PROVENANCE_CODES, auto_gold_labels
+from annotator.stats.gold import PROVENANCE_CODES, auto_gold_label
 
 _PROVENANCE = {code: name for name, code in PROVENANCE_CODES.items()}
 
@@ -61,18 +60,10 @@ def gold(rows: Iterable[tuple], rule: ArticleLabelRule) -> dict[str, dict[str, A
     answers: dict[str, list[tuple[str, ...]]] = {}
     for _, group, values in rows:
         answers.setdefault(group, []).append(tuple(values))
-    groups = sorted(answers)
-    if not groups:
-        return {}
-    width = max(len(answers[g]) for g in groups)
-    codes = np.full((len(groups), width), -1, dtype=np.int64)
-    choices: list[list[tuple[str, ...]]] = []
-    for i, group in enumerate(groups):
+    out: dict[str, dict[str, Any]] = {}
+    for group in sorted(answers):  # a few groups per article: the one-item rule, no arrays (tests/test_gold_rule.py: the same)
         distinct = sorted(set(answers[group]))
-        choices.append(distinct)
-        codes[i, : len(answers[group])] = [distinct.index(a) for a in answers[group]]
-    winners, provenance = auto_gold_labels(codes, rule.threshold, rule.min_raters)
-    return {
-        group: {"value": rule.value(group, list(choices[i][winners[i]])), "provenance": _PROVENANCE[int(provenance[i])]}
-        for i, group in enumerate(groups) if winners[i] >= 0
-    }
+        winner, provenance = auto_gold_label([distinct.index(a) for a in answers[group]], rule.threshold, rule.min_raters)
+        if winner >= 0:
+            out[group] = {"value": rule.value(group, list(distinct[winner])), "provenance": _PROVENANCE[provenance]}
+    return out
