@@ -90,3 +90,110 @@ def test_flask_migrates_commands_still_work(database_uri):
     with app.app_context():
         assert {"alembic_version", "articles", "users"} <= set(inspect(db.engine).get_table_names())
         db.engine.dispose()
+
+
+# NumPy (~11 MB) and the agreement figures (~6 MB more) serve the reviewer pages, the queue, exports, suggesters and
+# the article gold refresh; a worker that only answers annotators never needs them, and gunicorn's master (preload)
+# would make every worker carry them.
+HEAVY = ("numpy", "annotator.stats.agreement", "annotator.domain.agreement")
+LOADED = f"sorted(m for m in sys.modules if m in {HEAVY!r})"
+
+
+def test_create_app_loads_neither_numpy_nor_the_agreement_figures(tmp_path):
+    code = (
+        "import json, sys\n"
+        "from annotator import create_app\n"
+        f"create_app({{'SQLALCHEMY_DATABASE_URI': 'sqlite:///{tmp_path}/app.sqlite3', 'SECRET_KEY': 'x'}})\n"
+        f"print(json.dumps({LOADED}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=PACKAGE.parent)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+# A worker process: the annotators' requests (no span of theirs can become gold: one marker each, two needed), then
+# what needs the figures. Prints what was loaded after each step and what the database holds.
+WORKER = """
+import json, re, sys
+from annotator import create_app
+from annotator.db import db
+from annotator.db.models import GoldLabel, GoldSpan
+
+uri, article, project = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "x"})
+out = {}
+
+def loaded():
+    return %s
+
+def client(name):
+    http = app.test_client()
+    page = http.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    assert http.post("/login", data={"name": name, "password": "correct horse", "csrf_token": token}).status_code == 302
+    token = re.search(r'name="csrf-token" content="([^"]+)"', http.get("/").get_data(as_text=True)).group(1)
+    http.environ_base["HTTP_X_CSRFTOKEN"] = token
+    return http
+
+def ok(response, status=200):
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:500])
+    return response
+
+ann, ben = client("ann"), client("ben")
+ok(ann.get("/healthz"))
+ok(ann.get(f"/annotate/{article}"))
+ok(ann.get(f"/api/articles/{article}"))
+ok(ann.put(f"/api/articles/{article}/labels/0", json={"label": "CFS"}))
+ok(ben.put(f"/api/articles/{article}/labels/0", json={"label": "CFS"}))  # two agree: the sentence's gold label
+ok(ann.post(f"/api/articles/{article}/spans", json={"label": "QUOTE", "start": 0, "end": 3}), 201)
+ok(ben.post(f"/api/articles/{article}/changes", json={"operations": [
+    {"op": "put_label", "sentence_index": 1, "label": "UFS"},
+    {"op": "create_span", "label": "SOURCE", "start": 4, "end": 9},
+]}))
+with app.app_context():
+    out["gold_labels"] = [[g.label, g.provenance] for g in db.session.query(GoldLabel).order_by(GoldLabel.id)]
+out["common"] = loaded()
+ok(ben.post(f"/api/articles/{article}/spans", json={"label": "QUOTE", "start": 0, "end": 3}), 201)  # two markers: it can be gold
+with app.app_context():
+    out["gold_spans"] = [[g.label, g.start, g.end, g.provenance] for g in db.session.query(GoldSpan)]
+out["refresh"] = loaded()
+page = ok(client("rita").get(f"/review/{project}/agreement")).get_data(as_text=True)
+out["agreement_page"] = "Krippendorff" in page
+out["agreement"] = loaded()
+print(json.dumps(out))
+""" % LOADED
+
+
+def test_a_worker_answers_annotators_without_numpy_and_loads_it_for_gold_spans_and_figures(tmp_path):
+    """Login, the annotation page, the article JSON, /healthz, label, span and batch saves leave NumPy and the figures
+    unloaded; a span two annotators marked (the article's gold refresh) and the agreement page load them and work."""
+    from annotator.db.models import Article, Assignment, Sentence
+    from annotator.domain import accounts, labelschema, projects
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
+
+    uri = f"sqlite:///{tmp_path}/worker.sqlite3"
+    app = make_app(uri)
+    with app.app_context():
+        session = db.session
+        ids = {name: accounts.create_user(session, name, role, "correct horse").id
+               for name, role in (("ann", "annotator"), ("ben", "annotator"), ("rita", "reviewer"))}
+        project = projects.create_project(session, "news", labelschema.preset("claims"), annotators_per_article=2)
+        articles.store_articles(session, project, [ArticleRecord("a1", "Ferry", "The ferry was late. Tolls rose by 7.5%.", {})], "test")
+        article = session.query(Article).filter_by(project_id=project.id).one()
+        session.add_all([Assignment(user_id=ids[name], article_id=article.id) for name in ("ann", "ben")])
+        projects.add_members(session, project.id, [accounts.get_user(session, "rita")])
+        session.commit()
+        assert session.query(Sentence).filter_by(article_id=article.id).count() == 2
+        article_id, project_id = article.id, project.id
+        db.engine.dispose()
+    result = subprocess.run([sys.executable, "-c", WORKER, uri, str(article_id), str(project_id)], capture_output=True, text=True,
+                            timeout=120, cwd=PACKAGE.parent)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["gold_labels"] == [["CFS", "unanimous"]]
+    assert out["common"] == []
+    assert out["gold_spans"] == [["QUOTE", 0, 3, "unanimous"]]
+    assert "numpy" in out["refresh"]
+    assert out["agreement_page"] is True
+    assert out["agreement"] == sorted(HEAVY)

@@ -5,9 +5,10 @@ the agreement figures read the same rule to score annotators against gold.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 AUTO_PROVENANCE = ("unanimous", "majority")
 HUMAN_PROVENANCE = ("adjudicated", "imported")
@@ -21,6 +22,8 @@ def auto_gold_labels(codes: np.ndarray, threshold: float, min_raters: int) -> tu
     Returns (gold code or -1, provenance code: 0 none, 1 unanimous, 2 majority).
     Vectorised: one bincount of the (item, label) pairs.
     """
+    import numpy as np  # here, not at the top: a label save uses only auto_gold_label, and a worker need not load NumPy for it
+
     codes = np.asarray(codes)
     n = codes.shape[0]
     gold = np.full(n, -1, dtype=np.int64)

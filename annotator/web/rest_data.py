@@ -12,7 +12,7 @@ from flask import Blueprint, abort, request
 
 from annotator.db import db
 from annotator.db.models import Project
-from annotator.domain import accounts, agreement, assignment, catalog, projects
+from annotator.domain import accounts, assignment, catalog, projects
 from annotator.domain.annotations import AnnotationError
 from annotator.domain.dataset.articles import ON_DUPLICATE
 from annotator.web.api import json_body
@@ -118,4 +118,6 @@ def project_agreement(project_id: int):
     by = request.args.get("by", "")
     if by not in ("", "label", "annotator", "article"):
         raise AnnotationError(400, f"by must be label, annotator or article (got {by[:40]!r})")
+    from annotator.domain import agreement  # with NumPy: loaded by the first request for figures, not by every worker
+
     return agreement.document(db.session, project.id, by_article=by == "article", store=False)  # a GET never writes

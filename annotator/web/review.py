@@ -21,8 +21,8 @@ from wtforms.validators import InputRequired, Length
 
 from annotator.db import db
 from annotator.db.transactions import disk_full, transaction
-from annotator.domain import agreement as project_agreement  # the name `agreement` is this blueprint's page
 from annotator.domain import gold, labelschema, progress, projects
+from annotator.domain.project_head import ProjectHead, ProjectNotFound, project_head
 from annotator.stats.gold import HUMAN_PROVENANCE
 from annotator.web.paging import page_arg
 from annotator.web.security import require_project, roles_required
@@ -34,11 +34,11 @@ STATUSES = ("open", "adjudicated", "all")
 
 
 # ----------------------------------------------------------------- helpers
-def _head(project_id: int) -> project_agreement.ProjectHead:
+def _head(project_id: int) -> ProjectHead:
     require_project(project_id)
     try:
-        return project_agreement.project_head(db.session, project_id)
-    except project_agreement.ProjectNotFound:
+        return project_head(db.session, project_id)
+    except ProjectNotFound:
         abort(404, f"There is no project {project_id}.")
 
 
@@ -144,6 +144,10 @@ def index():
 @bp.route("/<int:project_id>/agreement")
 @roles_required(*REVIEW_ROLES)
 def agreement(project_id: int):
+    # The figures (NumPy) are imported by the first page that shows them: a worker that only serves annotators never loads them.
+    # The name `agreement` is this page's.
+    from annotator.domain import agreement as project_agreement
+
     head = _head(project_id)
     summary = project_agreement.summary(db.session, head.id, store=False)  # a GET never writes: a miss is computed, not stored
     origins = project_agreement.suggestions(db.session, head.id, store=False)
@@ -168,6 +172,8 @@ def agreement(project_id: int):
 @bp.route("/<int:project_id>/queue")
 @roles_required(*REVIEW_ROLES)
 def queue(project_id: int):
+    from annotator.domain import agreement as project_agreement  # the figures: on first use, as in agreement()
+
     head = _head(project_id)
     filters = _filters()
     all_rows = project_agreement.disagreements(db.session, head.id, store=False)
@@ -204,6 +210,8 @@ class AdjudicationForm(FlaskForm):
 
 
 def _next_open(project_id: int, filters: dict[str, Any], current: int) -> int | None:
+    from annotator.domain import agreement as project_agreement  # the figures: on first use, as in agreement()
+
     rows = _apply(project_agreement.disagreements(db.session, project_id), {**filters, "status": "open"})
     return next((r["sentence_id"] for r in rows if r["sentence_id"] != current), None)
 
@@ -232,7 +240,7 @@ def sentence(project_id: int, sentence_id: int):
     return _sentence_page(head, ctx, form, filters, error, problems), status
 
 
-def _save(head: project_agreement.ProjectHead, ctx: dict[str, Any], form: AdjudicationForm, sentence_id: int) -> tuple[str | None, int, list[str]]:
+def _save(head: ProjectHead, ctx: dict[str, Any], form: AdjudicationForm, sentence_id: int) -> tuple[str | None, int, list[str]]:
     """Store the submitted gold: (None, 200, []) when saved, else (error, status, problems) for the page."""
     try:
         spans = [gold.parse_span_key(v) for v in form.spans.data or []] + gold.parse_span_lines(
@@ -250,7 +258,7 @@ def _save(head: project_agreement.ProjectHead, ctx: dict[str, Any], form: Adjudi
     return None, 200, []
 
 
-def _to_next_open(head: project_agreement.ProjectHead, ctx: dict[str, Any], filters: dict[str, Any], sentence_id: int):
+def _to_next_open(head: ProjectHead, ctx: dict[str, Any], filters: dict[str, Any], sentence_id: int):
     """After a save: on to the next open disputed sentence with the same filters, or back to the queue."""
     query = _query(filters)
     following = _next_open(head.id, filters, sentence_id)
@@ -262,7 +270,7 @@ def _to_next_open(head: project_agreement.ProjectHead, ctx: dict[str, Any], filt
 
 
 def _sentence_page(
-    head: project_agreement.ProjectHead, ctx: dict[str, Any], form: AdjudicationForm, filters: dict[str, Any], error: str | None, problems: list[str]
+    head: ProjectHead, ctx: dict[str, Any], form: AdjudicationForm, filters: dict[str, Any], error: str | None, problems: list[str]
 ) -> str:
     counts = _label_counts(ctx)
     return render_template(

@@ -12,7 +12,8 @@ Provenance (GoldLabel / GoldSpan / GoldRelation.provenance):
 overwrites, removes or duplicates them.
 
 - incremental.py: automatic gold kept current by every annotation write, for what it touched;
-- refresh.py (with auto_spans.py): the recomputation itself (a sentence, articles, the project in batches);
+- refresh.py (with auto_spans.py): the recomputation itself (a sentence, articles, the project in batches;
+  a sentence's without NumPy, which comes with inputs.py and auto_spans.py when articles are recomputed);
 - rebuild.py: everything from scratch, compared with what is stored (`annotator gold rebuild`);
 - adjudication.py: a reviewer's gold for one sentence;
 - context.py: what the adjudication page shows;

@@ -30,21 +30,21 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-import numpy as np
 from sqlalchemy import Text, bindparam, case, cast, delete, distinct, func, insert, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, AuditEntry, CacheEntry, GoldLabel, Project, Sentence, Span
 from annotator.db.transactions import transaction
 from annotator.domain import labelschema
-from annotator.domain.agreement.loaders import ArticleRange, ProjectLabels
-from annotator.domain.gold.auto_spans import refresh_auto_spans
-from annotator.domain.gold.inputs import BatchInputs, read_batch
 from annotator.domain.gold.writes import audit_many, chunks, is_auto, lock_project, now
 from annotator.domain.project_head import ProjectHead, min_raters, project_head
 from annotator.stats.gold import AUTO_PROVENANCE, PROVENANCE_CODES, auto_gold_label, auto_gold_labels
+
+if TYPE_CHECKING:
+    from annotator.domain.agreement.loaders import ArticleRange, ProjectLabels
+    from annotator.domain.gold.inputs import BatchInputs
 
 
 @dataclass
@@ -278,6 +278,10 @@ def refresh_articles(
 ) -> None:
     """refresh_auto_gold for the project's articles in `articles` (a range or a list of ids); adds its counts to `result`
     and, when `changes` is a list, each change's audit entry to it (gold rebuild lists them)."""
+    # Imported here: their arrays load NumPy and the agreement loaders, which a label save's one-sentence path never needs.
+    from annotator.domain.gold.auto_spans import refresh_auto_spans
+    from annotator.domain.gold.inputs import read_batch
+
     batch = read_batch(session, head, articles)
     audit: list[dict[str, Any]] = []
     human_sentences = _refresh_auto_labels(session, head, batch, audit, result)
@@ -312,7 +316,7 @@ def _wanted_labels(head: ProjectHead, labels: ProjectLabels, human_sentences: se
     categories = labels.matrix.categories
     names = {v: k for k, v in PROVENANCE_CODES.items()}
     wanted: _Wanted = {}
-    for item in np.flatnonzero(gold >= 0).tolist():
+    for item in (gold >= 0).nonzero()[0].tolist():  # the array's own method: this module imports no NumPy
         sid = int(labels.sentence_ids[item])
         if sid not in human_sentences:
             wanted[sid] = (categories[gold[item]], names[int(provenance[item])], int(labels.article_ids[item]))
