@@ -1,6 +1,6 @@
 """The server's memory through issue 17's page and export phases, as the peerbench harness drives them.
 
-    python bench/bench_server_memory.py --db ROUND.sqlite3 [--checkout DIR ...] [--rounds 3]
+    python bench/bench_server_memory.py [--db ROUND.sqlite3] [--checkout DIR ...] [--rounds 3]
         [--json 400] [--html 200] [--exports 3] [--env NAME=VALUE ...]
 
 A copy of a database the harness filled (e.g. /work/benchcmp/round1.sqlite3: 1,000 articles with 4
@@ -233,7 +233,8 @@ def one_run(checkout: Path, setup: dict, workdir: Path, sizes: dict, extra_env: 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, required=True, help="a database the peerbench harness filled")
+    parser.add_argument("--db", type=Path, help="a database the peerbench harness filled "
+                        "(default: $PEERBENCH_WORKDIR/annotator-data/annotator.sqlite3, which bench/peer_rounds.py leaves)")
     parser.add_argument("--checkout", type=Path, action="append", help="checkouts to compare (default: this one)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=int, default=400)
@@ -242,6 +243,12 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="also each process's RSS after each phase")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (e.g. MALLOC_ARENA_MAX=2)")
     args = parser.parse_args()
+    if args.db is None:  # run_all.py runs it without arguments: the harness's last database, if there is one
+        workdir = os.environ.get("PEERBENCH_WORKDIR")
+        args.db = Path(workdir, "annotator-data", "annotator.sqlite3") if workdir else None
+        if args.db is None or not args.db.is_file():
+            print("skipped: no database the peerbench harness filled (give --db, or set PEERBENCH_WORKDIR after bench/peer_rounds.py)")
+            return 0
     checkouts = [c.resolve() for c in (args.checkout or [ROOT])]
     extra_env = dict(item.split("=", 1) for item in args.env)
     sizes = {"json": args.json, "html": args.html, "exports": args.exports}
