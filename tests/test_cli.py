@@ -572,3 +572,21 @@ def test_a_project_named_by_digits_int_cannot_read_is_not_found_not_a_traceback(
     result = runner.invoke(args=["projects", "schema", name])
     assert result.exit_code != 0 and (result.exception is None or isinstance(result.exception, SystemExit)), result.exception
     assert "no project named" in result.output
+
+
+@pytest.mark.parametrize("args", [["projects", "list"], ["users", "list"], ["projects", "schema", "p"], ["export", "p"], ["agreement", "p"],
+                                  ["users", "create", "ann", "--role", "annotator", "--password-stdin"]])
+def test_a_command_on_a_database_file_that_does_not_exist_creates_nothing(tmp_path, args):
+    """Found by a newcomer: `annotator projects list` before `annotator init` left an empty SQLite file behind
+    and then blamed a missing schema. Only the commands that create the database (init, db, demo) may create it."""
+    path = tmp_path / "none.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "x"}
+    result = subprocess.run([sys.executable, "-m", "annotator", *args], env=env, capture_output=True, text=True, timeout=60,
+                            input="a long password\n")
+    assert result.returncode == 1, result
+    assert result.stderr.strip().splitlines() == [f"Error: no database at {path}; run `annotator init`"], result.stderr
+    assert list(tmp_path.iterdir()) == []
+    segmented = subprocess.run([sys.executable, "-m", "annotator", "segment", "-"], env=env, capture_output=True, text=True, timeout=60,
+                               input="One. Two.")
+    assert segmented.returncode == 0 and len(segmented.stdout.splitlines()) == 2  # a command that needs no database still runs
+    assert list(tmp_path.iterdir()) == []

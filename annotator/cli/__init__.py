@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, FlaskGroup
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from annotator import create_app
+from annotator.db import db
 from annotator.db.transactions import DISK_FULL_MESSAGE, disk_full, log_disk_full
 
 NOT_UTF8 = "the argument {} is not valid UTF-8; names, ids and paths must be UTF-8 (rename such a file)"
@@ -121,8 +125,36 @@ class LazyCommands(AppGroup):
             raise RuntimeError(f"annotator: {self.lazy[name]} did not register the command {name!r}")
 
 
+# The commands that create the database. Every other one refuses a SQLite file that does not exist: connecting
+# would create it empty, and a read-only command then left that file behind and blamed a missing schema.
+CREATES_DATABASE = frozenset({"init", "db", "demo"})
+
+
+def refuse_missing_sqlite(engine: Engine) -> None:
+    """Make a command outside CREATES_DATABASE fail with one line when the SQLite file is absent, creating nothing.
+
+    Checked when a connection opens (so commands that never touch the database, `segment`, `suggest text`, run
+    without one), and only inside a command: a web request has no click context and is left alone.
+    """
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:" or getattr(engine, "_annotator_refuses_missing", False):
+        return
+
+    @event.listens_for(engine, "do_connect")
+    def _refuse(_dialect, _record, _cargs, _cparams):  # noqa: ANN001, ANN202
+        ctx = click.get_current_context(silent=True)
+        command = ctx.find_root().invoked_subcommand if ctx else None
+        if command and command not in CREATES_DATABASE and not Path(path).exists():
+            raise click.ClickException(f"no database at {path}; run `annotator init`")
+        return None  # connect as usual
+
+    engine._annotator_refuses_missing = True  # type: ignore[attr-defined]
+
+
 def init_app(app: Flask) -> None:
     """Register the commands' names on the app; their modules load when used (see LazyCommands)."""
     group = LazyCommands(app, COMMANDS, name=app.cli.name)
     group.commands.update(app.cli.commands)  # any a blueprint registered
     app.cli = group
+    with app.app_context():
+        refuse_missing_sqlite(db.engine)
