@@ -447,3 +447,62 @@ def test_on_a_phone_the_keyboard_help_opens_at_its_top(app, server, chromium):
     assert labels(app, "ann", ids["long"]) == {0: "CFS"}
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+# ------------------------------------------------------------------ found by a newcomer on a phone
+
+
+def mouse_select(page, needle: str) -> None:
+    """Select text by dragging over it where it is on the screen now (drag_select scrolls it to the middle first)."""
+    box = page.evaluate(_CHAR_POINTS, [needle, 0])
+    page.mouse.move(box["x1"], box["y1"])
+    page.mouse.down()
+    page.mouse.move((box["x1"] + box["x2"]) / 2, (box["y1"] + box["y2"]) / 2, steps=4)
+    page.mouse.move(box["x2"], box["y2"], steps=4)
+    page.mouse.up()
+
+
+def test_on_a_phone_the_open_span_tools_leave_the_articles_first_line_in_sight(app, server, chromium, tmp_path):
+    """The span tools opened by a selection lay over the article card's first line: at the top of the page, the
+    text being marked was hidden under them. The head now makes room for them; the drag still selects what it covered."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844))
+    page.screenshot(path=str(tmp_path / "phone-before-selecting.png"))
+    mouse_select(page, "Report number 0 reports")
+    assert page.evaluate("() => window.getSelection().toString()") == "Report number 0 reports"
+    assert page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').is_visible()  # opened by the selection
+    page.screenshot(path=str(tmp_path / "phone-span-tools-open.png"))
+    tools = page.locator("#span-tools").bounding_box()
+    card = page.evaluate("() => { const r = document.querySelector('.doc-meta').getBoundingClientRect(); return {top: r.top, bottom: r.bottom}; }")
+    marked = page.evaluate("() => { const r = window.getSelection().getRangeAt(0).getBoundingClientRect(); return {top: r.top, bottom: r.bottom}; }")
+    assert tools["y"] + tools["height"] <= card["top"] + 1, (tools, card)
+    assert tools["y"] + tools["height"] <= marked["top"] + 1, (tools, marked)
+    hint = page.locator("#hint").bounding_box()
+    assert tools["y"] >= hint["y"] + hint["height"] - 1, (tools, hint)  # and the hint line stays readable
+    page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').click()
+    wait_saved(page)
+    assert [(label, LONG[s:e]) for _, label, s, e in db_spans(app, "ann", ids["long"])] == [("QUOTE", "Report number 0 reports")]
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def test_on_a_phone_span_pressed_after_a_selection_opens_its_menu_and_keeps_the_selection(app, server, chromium):
+    """"Span ▾" pressed after a selection closed the tools the selection had opened: the annotator had to press it twice."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844))
+    drag_select(page, "the harbour committee")
+    toggle = page.locator("#span-tools-toggle")
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert page.locator('#toolbar button[data-kind="span"][data-label="SOURCE"]').is_visible()
+    assert page.evaluate("() => window.getSelection().toString()") == "the harbour committee"
+    page.locator('#toolbar button[data-kind="span"][data-label="SOURCE"]').click()
+    wait_saved(page)
+    assert [(label, LONG[s:e]) for _, label, s, e in db_spans(app, "ann", ids["long"])] == [("SOURCE", "the harbour committee")]
+    toggle.click()  # pressed again, it closes them
+    assert toggle.get_attribute("aria-expanded") == "false"
+    assert not page.locator('#toolbar button[data-kind="span"][data-label="SOURCE"]').is_visible()
+    toggle.click()  # and opens them
+    assert page.locator('#toolbar button[data-kind="span"][data-label="SOURCE"]').is_visible()
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

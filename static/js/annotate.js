@@ -22,13 +22,19 @@ const textEl = document.getElementById("text");
 const marginEl = document.getElementById("margin");
 const hintEl = document.getElementById("hint");
 
-// The side panel sits below the sticky toolbar and hint line, whose height changes as the toolbar wraps.
+// The side panel sits below the sticky toolbar and hint line, whose height changes as the toolbar wraps. On a
+// phone the span tools open as a row under the hint line, and the head makes room for that row (--span-tools-h)
+// rather than laying it over the article's first lines.
 {
   const head = document.getElementById("sticky-head");
+  const tools = document.getElementById("span-tools");
   const root = document.getElementById("annotate");
   const follow = () => root.style.setProperty("--toolbar-h", `${head.offsetHeight}px`);
+  const room = () => root.style.setProperty("--span-tools-h", `${tools.offsetHeight}px`);
   new ResizeObserver(follow).observe(head);
+  new ResizeObserver(room).observe(tools);
   follow();
+  room();
 }
 const statusEl = document.getElementById("save-status");
 const alertEl = document.getElementById("alert");
@@ -1315,11 +1321,31 @@ document.addEventListener("selectionchange", () => {
     const sentence = sentenceOfPos(S.map.toCodePoint(sel.s, "floor"));
     if (sentence !== S.current) setCurrent(sentence, false);
     const keys = S.schema.span_labels.filter((x) => x.key).map((x) => `${x.key} ${x.name}`).join(", ");
-    if (narrow.matches && !root.classList.contains("span-tools-open")) toggleClass("span-tools-open", spanToolsToggle, true); // the span keys, at hand
+    if (pointerDown) selectedWhileDown = true; // opened when the pointer lets go: opening moves the text down a row, under a dragging finger
+    else openSpanToolsForSelection();
     const across = acrossNote({ start: S.map.toCodePoint(sel.s, "floor"), end: S.map.toCodePoint(sel.e, "ceil") });
     hint(`Selected “${excerpt(S.map.text.slice(sel.s, sel.e), 60)}”${across ? ` (across ${across})` : ""}: ${keys}${S.selected ? ", f fits the selected span to it" : ""}.`, "mode");
   }
 });
+
+// Whether a mouse button or a finger is down: a selection made by dragging opens the span tools when it is let go.
+let pointerDown = false;
+let selectedWhileDown = false;
+document.addEventListener("pointerdown", () => { pointerDown = true; selectedWhileDown = false; }, { capture: true });
+for (const type of ["pointerup", "pointercancel"]) {
+  document.addEventListener(type, () => {
+    pointerDown = false;
+    if (selectedWhileDown && S.map && textSelection()) openSpanToolsForSelection();
+    selectedWhileDown = false;
+  }, { capture: true });
+}
+
+/** On a phone, a text selection opens the span tools (their keys at hand); "Span ▾" pressed next keeps them open. */
+function openSpanToolsForSelection() {
+  if (!narrow.matches || root.classList.contains("span-tools-open")) return;
+  toggleClass("span-tools-open", spanToolsToggle, true);
+  spanToolsBySelection = true;
+}
 
 // Buttons must not take the text selection away before their click runs.
 document.getElementById("toolbar").addEventListener("mousedown", (event) => {
@@ -1359,7 +1385,14 @@ function toggleClass(name, button, open) {
 }
 
 const spanToolsToggle = document.getElementById("span-tools-toggle");
-spanToolsToggle.addEventListener("click", () => toggleClass("span-tools-open", spanToolsToggle, !root.classList.contains("span-tools-open")));
+let spanToolsBySelection = false; // the span tools are open because text was selected, not because "Span ▾" was pressed
+spanToolsToggle.addEventListener("click", () => {
+  // After a selection opened the tools, the annotator pressing "Span ▾" (the text still selected) means to open
+  // them: closing them was a surprise.
+  const open = (spanToolsBySelection && Boolean(textSelection())) || !root.classList.contains("span-tools-open");
+  spanToolsBySelection = false;
+  toggleClass("span-tools-open", spanToolsToggle, open);
+});
 
 const panelsToggle = document.getElementById("panels-toggle");
 const panelsOpen = () => root.classList.contains("panels-open");
