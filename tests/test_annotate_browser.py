@@ -74,12 +74,13 @@ def seed(app, records: list[ArticleRecord], users: tuple[str, ...] = ("ann", "bo
         return ids
 
 
-def open_page(chromium, server: str, user: str, article_id: int, viewport=(1440, 900), routes: dict | None = None):
+def open_page(chromium, server: str, user: str, article_id: int, viewport=(1440, 900), routes: dict | None = None, touch: bool = False):
     """Log in and open the annotation page. `routes` (URL glob -> handler) are put in place before anything loads:
     a route added to a page that has already loaded is not reliably in force for its next request (Chromium answers
     Fetch.enable before the loaded page's loaders are switched over), so a save sent by a key pressed at once could
-    reach the server unrouted, and Playwright, waiting for an interception that never came, reported no request."""
-    context = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    reach the server unrouted, and Playwright, waiting for an interception that never came, reported no request.
+    `touch`: a phone's touch screen (pointer: coarse, hover: none)."""
+    context = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]}, has_touch=touch, is_mobile=touch)
     page = context.new_page()
     for pattern, handler in (routes or {}).items():
         page.route(pattern, handler)

@@ -486,6 +486,31 @@ def test_on_a_phone_the_open_span_tools_leave_the_articles_first_line_in_sight(a
     page.context.close()
 
 
+def test_on_a_touch_phone_the_selection_hint_says_what_to_tap_and_fits_the_screen(app, server, chromium):
+    """The hint after a selection ran off a phone's screen (one line, cut) and named keys a phone has not got."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844), touch=True)
+    page.evaluate(
+        """() => { const node = document.querySelector('#text .pc').firstChild; const r = document.createRange();
+                   r.setStart(node, 0); r.setEnd(node, node.length); getSelection().removeAllRanges(); getSelection().addRange(r); }"""
+    )
+    page.wait_for_function("() => document.getElementById('hint').textContent.startsWith('Selected')")
+    text = page.locator("#hint").text_content()
+    assert "tap QUOTE, SOURCE or CUE" in text, text
+    assert "q QUOTE" not in text, text
+    fit = page.evaluate(
+        """() => { const h = document.getElementById('hint'); const r = h.getBoundingClientRect();
+                   return {sh: h.scrollHeight, ch: h.clientHeight, sw: h.scrollWidth, cw: h.clientWidth, right: r.right, page: document.documentElement.scrollWidth}; }"""
+    )
+    assert fit["sh"] <= fit["ch"] and fit["sw"] <= fit["cw"] and fit["right"] <= 390 and fit["page"] <= 390, fit
+    assert page.locator('#toolbar button[data-kind="span"][data-label="CUE"]').is_visible()  # what it says to tap is there
+    page.locator('#toolbar button[data-kind="span"][data-label="CUE"]').tap()
+    wait_saved(page)
+    assert [label for _, label, _, _ in db_spans(app, "ann", ids["long"])] == ["CUE"]
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
 def test_on_a_phone_span_pressed_after_a_selection_opens_its_menu_and_keeps_the_selection(app, server, chromium):
     """"Span ▾" pressed after a selection closed the tools the selection had opened: the annotator had to press it twice."""
     ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))

@@ -129,6 +129,8 @@ for (const type of ["keydown", "mousedown", "mousemove", "wheel", "touchstart"])
 // ------------------------------------------------------------------ helpers
 
 const colorOf = (name) => S.colors.get(name) || "#777777";
+// A touch screen (no hover, a coarse pointer): the hints say what to tap, not which key to press.
+const touch = window.matchMedia("(hover: none), (pointer: coarse)");
 const sentenceCount = () => S.sentences.length;
 const spanText = (span) => S.map.sliceCp(span.start, span.end);
 const u16 = (cp) => S.map.toUtf16(cp);
@@ -573,7 +575,8 @@ function renderProgress() {
 /** What is left to label, as a hint that renderProgress keeps current. */
 function progressHint(prefix = "") {
   const left = nextUnlabelled(-1);
-  hint(left >= 0 ? `${prefix}Sentence ${left + 1} is still unlabelled (u jumps there).` : "Every sentence is labelled. Enter opens the next article.", "progress");
+  if (touch.matches) hint(left >= 0 ? `${prefix}Sentence ${left + 1} is still unlabelled.` : "Every sentence is labelled: Next article is at the top.", "progress");
+  else hint(left >= 0 ? `${prefix}Sentence ${left + 1} is still unlabelled (u jumps there).` : "Every sentence is labelled. Enter opens the next article.", "progress");
 }
 
 function renderCurrentInfo() {
@@ -812,7 +815,9 @@ function selectSpan(uid, scroll = false) {
   if (span) {
     const rels = relationsOf(uid).length;
     const across = acrossNote(span);
-    hint(`${span.label} “${excerpt(spanText(span), 50)}”${across ? ` (across ${across})` : ""} selected${rels ? `, ${rels} link${rels > 1 ? "s" : ""}` : ""}: a span key relabels, [ ] { } resize, f fits to the selected text, Del deletes, l links.`);
+    const what = `${span.label} “${excerpt(spanText(span), touch.matches ? 30 : 50)}”${across ? ` (across ${across})` : ""} selected${rels ? `, ${rels} link${rels > 1 ? "s" : ""}` : ""}`;
+    if (touch.matches) hint(`${what}: tap a span label to relabel it, or Fit, Delete, Link.`);
+    else hint(`${what}: a span key relabels, [ ] { } resize, f fits to the selected text, Del deletes, l links.`);
     if (scroll) scrollIntoViewIfNeeded(S.tags.get(uid));
   } else if (!S.link) hint("");
 }
@@ -1320,11 +1325,17 @@ document.addEventListener("selectionchange", () => {
     // Marking text makes its sentence (where the marking starts) the current one: the next label key labels it.
     const sentence = sentenceOfPos(S.map.toCodePoint(sel.s, "floor"));
     if (sentence !== S.current) setCurrent(sentence, false);
-    const keys = S.schema.span_labels.filter((x) => x.key).map((x) => `${x.key} ${x.name}`).join(", ");
     if (pointerDown) selectedWhileDown = true; // opened when the pointer lets go: opening moves the text down a row, under a dragging finger
     else openSpanToolsForSelection();
     const across = acrossNote({ start: S.map.toCodePoint(sel.s, "floor"), end: S.map.toCodePoint(sel.e, "ceil") });
-    hint(`Selected “${excerpt(S.map.text.slice(sel.s, sel.e), 60)}”${across ? ` (across ${across})` : ""}: ${keys}${S.selected ? ", f fits the selected span to it" : ""}.`, "mode");
+    if (touch.matches) {
+      const names = S.schema.span_labels.map((x) => x.name);
+      const tap = names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}` : names.join("");
+      hint(`Selected “${excerpt(S.map.text.slice(sel.s, sel.e), 30)}”${across ? ` (across ${across})` : ""}: tap ${tap}${S.selected ? ", or Fit to fit the selected span to it" : ""}.`, "mode");
+    } else {
+      const keys = S.schema.span_labels.filter((x) => x.key).map((x) => `${x.key} ${x.name}`).join(", ");
+      hint(`Selected “${excerpt(S.map.text.slice(sel.s, sel.e), 60)}”${across ? ` (across ${across})` : ""}: ${keys}${S.selected ? ", f fits the selected span to it" : ""}.`, "mode");
+    }
   }
 });
 
