@@ -259,6 +259,7 @@ def test_annotator_workflow_keyboard_mouse_links_reload_and_blind(app, server, c
     assert db_relations(app, "ann") == [("attributed_to", uid["QUOTE"], uid["SOURCE"])]
 
     # Reload: exactly what was saved, drawn in the right places.
+    here = page.evaluate("() => [...document.querySelectorAll('#text .pc.cur')].map((p) => p.textContent).join('')")
     page.reload()
     wait_ready(page)
     assert chip_texts(page)[:3] == ["CFS", "NFS", "UFS"]
@@ -269,8 +270,10 @@ def test_annotator_workflow_keyboard_mouse_links_reload_and_blind(app, server, c
     assert all(s["nextIsOwnPiece"] for s in drawn.values())
     assert page.locator("#links li").count() == 1
     assert page.locator("#margin path[data-rel]").count() == 1
-    # the page opens at the first unlabelled sentence
-    assert page.locator("#text .pc.cur").first.text_content().startswith("The council\u2019s chief engineer")
+    # the page opens where the annotator was (the quote's sentence, made current by clicking its span), not at the
+    # first unlabelled sentence (test_annotate_page_edges_browser.py: test_a_reload_keeps_the_annotators_place_per_article)
+    assert QUOTE in here
+    assert page.evaluate("() => [...document.querySelectorAll('#text .pc.cur')].map((p) => p.textContent).join('')") == here
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
 

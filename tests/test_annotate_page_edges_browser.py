@@ -25,6 +25,7 @@ from .test_annotate_browser import (
     db_spans,
     open_page,
     seed,
+    wait_ready,
     wait_saved,
 )
 
@@ -529,5 +530,39 @@ def test_on_a_phone_span_pressed_after_a_selection_opens_its_menu_and_keeps_the_
     assert not page.locator('#toolbar button[data-kind="span"][data-label="SOURCE"]').is_visible()
     toggle.click()  # and opens them
     assert page.locator('#toolbar button[data-kind="span"][data-label="SOURCE"]').is_visible()
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def test_a_reload_keeps_the_annotators_place_per_article(app, server, chromium):
+    """Reloading a long article reopened it at the first unlabelled sentence, not where the annotator was."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG), ArticleRecord("other", "Other reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"])
+    for key in "111":
+        page.keyboard.press(key)
+    for _ in range(60):
+        page.keyboard.press("j")
+    wait_saved(page)
+    assert current_text(page).startswith("Report number 63 reports")
+    page.reload()
+    wait_ready(page)
+    assert current_text(page).startswith("Report number 63 reports")
+    page.wait_for_function(
+        "() => { const r = document.querySelector('#text .pc.cur').getBoundingClientRect(); return r.top > 0 && r.bottom < innerHeight; }"
+    )
+    page.keyboard.press("1")  # and the keys act there
+    wait_saved(page)
+    assert labels(app, "ann", ids["long"]) == {0: "CFS", 1: "CFS", 2: "CFS", 63: "CFS"}
+
+    page.goto(f"{server}/annotate/{ids['other']}")  # another article, in the same tab: its own first unlabelled sentence
+    wait_ready(page)
+    assert current_text(page).startswith("Report number 0 reports")
+    page.goto(f"{server}/annotate/{ids['long']}")  # and back: where the annotator left it
+    wait_ready(page)
+    assert current_text(page).startswith("Report number 64 reports")
+    page.evaluate("() => sessionStorage.clear()")  # nothing kept (a new tab): the first unlabelled sentence
+    page.reload()
+    wait_ready(page)
+    assert current_text(page).startswith("Report number 3 reports")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()

@@ -775,6 +775,25 @@ function setCurrent(index, scroll = true) {
   renderCurrentInfo();
   if (moved && !S.allSpans) renderSpanList();
   if (scroll) scrollToSentence(clamped);
+  keepPlace();
+}
+
+// The annotator's place (the current sentence) survives a reload of this tab, per user and article, in the browser
+// only: sessionStorage, by the sentence's start offset, which a reviewer's split or merge leaves inside the same text.
+const placeKey = `annotator.place.u${userId}.a${articleId}`;
+
+function keepPlace() {
+  const s = S.sentences.find((x) => x.index === S.current);
+  try { if (s) window.sessionStorage.setItem(placeKey, String(s.start)); } catch { /* no storage: no place kept */ }
+}
+
+/** The sentence the annotator was at before a reload, or null (never here, or no storage). */
+function keptPlace() {
+  let saved = null;
+  try { saved = window.sessionStorage.getItem(placeKey); } catch { return null; }
+  const start = Number(saved);
+  if (saved === null || saved === "" || !Number.isInteger(start) || start < 0 || start >= S.map.lengthCp) return null;
+  return sentenceOfPos(start);
 }
 
 function scrollIntoViewIfNeeded(node) {
@@ -1615,8 +1634,9 @@ async function load() {
   });
   buildHelp();
   renderAll();
+  const kept = keptPlace();
   const first = nextUnlabelled(-1);
-  setCurrent(first >= 0 ? first : 0);
+  setCurrent(kept !== null ? kept : first >= 0 ? first : 0);
   textEl.focus({ preventScroll: true });
   root.dataset.ready = "true";
   queue.run();
