@@ -590,3 +590,18 @@ def test_a_command_on_a_database_file_that_does_not_exist_creates_nothing(tmp_pa
                                input="One. Two.")
     assert segmented.returncode == 0 and len(segmented.stdout.splitlines()) == 2  # a command that needs no database still runs
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sqlite_uri_is_left_to_sqlite(tmp_path):
+    """`sqlite:///file:...?uri=true` names a file with SQLite's own options (mode=ro, ...): its path is not a file
+    name to look for, so the missing-file check stays out of its way."""
+    from sqlalchemy import create_engine
+
+    from annotator.cli import refuse_missing_sqlite
+
+    engine = create_engine(f"sqlite:///file:{tmp_path / 'a.sqlite3'}?mode=rwc&uri=true")
+    refuse_missing_sqlite(engine)
+    assert not getattr(engine, "_annotator_refuses_missing", False)
+    file_engine = create_engine(f"sqlite:///{tmp_path / 'b.sqlite3'}")
+    refuse_missing_sqlite(file_engine)
+    assert file_engine._annotator_refuses_missing

@@ -137,7 +137,8 @@ def refuse_missing_sqlite(engine: Engine) -> None:
     without one), and only inside a command: a web request has no click context and is left alone.
     """
     path = engine.url.database
-    if engine.dialect.name != "sqlite" or not path or path == ":memory:" or getattr(engine, "_annotator_refuses_missing", False):
+    if (engine.dialect.name != "sqlite" or not path or path == ":memory:" or path.startswith("file:")  # a URI: SQLite's own options
+            or getattr(engine, "_annotator_refuses_missing", False)):
         return
 
     @event.listens_for(engine, "do_connect")
