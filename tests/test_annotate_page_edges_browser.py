@@ -566,3 +566,31 @@ def test_a_reload_keeps_the_annotators_place_per_article(app, server, chromium):
     assert current_text(page).startswith("Report number 3 reports")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+# ------------------------------------------------------------------ found by the session attacker
+
+
+def test_on_a_touch_phone_a_tapped_span_shows_the_buttons_its_hint_names(app, server, chromium):
+    """Tapping a span on a phone said "tap a span label to relabel it, or Fit, Delete, Link" while those buttons were
+    behind the closed "Span ▾": the hint named nothing on the screen. Selecting a span now opens the span tools."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844), touch=True)
+    drag_select(page, "the harbour committee")
+    page.locator('#toolbar button[data-kind="span"][data-label="CUE"]').tap()
+    wait_saved(page)
+    toggle = page.locator("#span-tools-toggle")
+    page.evaluate("() => getSelection().removeAllRanges()")
+    toggle.tap()  # the annotator closes the tools the selection had opened
+    assert toggle.get_attribute("aria-expanded") == "false"
+    page.locator("#text .tag").first.tap()
+    page.wait_for_function("() => document.getElementById('hint').textContent.startsWith('CUE')")
+    assert "Fit, Delete, Link" in page.locator("#hint").text_content()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    delete = page.locator('#toolbar button[data-action="delete"]')
+    assert delete.is_visible()
+    delete.tap()  # what the hint says to tap is there, and does what it says
+    wait_saved(page)
+    assert db_spans(app, "ann", ids["long"]) == []
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

@@ -832,6 +832,7 @@ function selectSpan(uid, scroll = false) {
   markSelected();
   renderToolbar();
   if (span) {
+    openSpanTools(); // on a phone, the relabel, fit, delete and link buttons the hint names
     const rels = relationsOf(uid).length;
     const across = acrossNote(span);
     const what = `${span.label} “${excerpt(spanText(span), touch.matches ? 30 : 50)}”${across ? ` (across ${across})` : ""} selected${rels ? `, ${rels} link${rels > 1 ? "s" : ""}` : ""}`;
@@ -1345,7 +1346,7 @@ document.addEventListener("selectionchange", () => {
     const sentence = sentenceOfPos(S.map.toCodePoint(sel.s, "floor"));
     if (sentence !== S.current) setCurrent(sentence, false);
     if (pointerDown) selectedWhileDown = true; // opened when the pointer lets go: opening moves the text down a row, under a dragging finger
-    else openSpanToolsForSelection();
+    else openSpanTools();
     const across = acrossNote({ start: S.map.toCodePoint(sel.s, "floor"), end: S.map.toCodePoint(sel.e, "ceil") });
     if (touch.matches) {
       const names = S.schema.span_labels.map((x) => x.name);
@@ -1365,13 +1366,14 @@ document.addEventListener("pointerdown", () => { pointerDown = true; selectedWhi
 for (const type of ["pointerup", "pointercancel"]) {
   document.addEventListener(type, () => {
     pointerDown = false;
-    if (selectedWhileDown && S.map && textSelection()) openSpanToolsForSelection();
+    if (selectedWhileDown && S.map && textSelection()) openSpanTools();
     selectedWhileDown = false;
   }, { capture: true });
 }
 
-/** On a phone, a text selection opens the span tools (their keys at hand); "Span ▾" pressed next keeps them open. */
-function openSpanToolsForSelection() {
+/** On a phone, a text selection or a selected span opens the span tools (their buttons at hand, as the hints say);
+ * "Span ▾" pressed next, the text still selected, keeps them open. */
+function openSpanTools() {
   if (!narrow.matches || root.classList.contains("span-tools-open")) return;
   toggleClass("span-tools-open", spanToolsToggle, true);
   spanToolsBySelection = true;
