@@ -5,7 +5,7 @@
 A checkout's ./gunicorn.conf.py imports this module, as gunicorn reads that file from its working directory.
 Options on the command line (or in GUNICORN_CMD_ARGS) win over these: `-w 5`, `-b 127.0.0.1:9000`.
 
-With three workers or more (PostgreSQL's rule, or WEB_CONCURRENCY), the master imports the app once and
+With three workers or more (PostgreSQL's rule, WEB_CONCURRENCY or `-w`), the master imports the app once and
 forks the workers from it (preload): they share the imported code's memory pages instead of each importing
 Flask and SQLAlchemy. With two (SQLite on two cores) it does not: see PRELOAD_FROM_WORKERS. A database
 connection must not cross that fork (the children would share its socket or SQLite file handle with the
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import gc
 import os
+import shlex
+import sys
 from typing import Any, Callable, Mapping
 
 __all__ = ["bind", "workers", "worker_class", "threads", "preload_app", "pre_fork", "post_fork"]  # for `import *` in ./gunicorn.conf.py
@@ -68,7 +70,33 @@ workers = worker_count(os.environ, _cores())
 # master's ~55 MB of app counted once more). With 3 workers, bench/bench_gunicorn_memory.py measured summed PSS
 # 164-169 MB preloaded vs 230 MB not.
 PRELOAD_FROM_WORKERS = 3
-preload_app = workers >= PRELOAD_FROM_WORKERS
+
+
+def workers_run(default: int, argv: list[str], environ: Mapping[str, str]) -> int:
+    """The workers gunicorn will run: GUNICORN_CMD_ARGS, then its command line, win over this file's `workers`.
+
+    gunicorn applies them after reading this file, and its preload option only turns preload on: decided from
+    this file's count alone, `-w 4` on SQLite ran four workers without preload, `-w 2` on PostgreSQL preloaded two.
+    Read with gunicorn's own parser, as gunicorn reads them."""
+    from gunicorn.config import Config
+
+    parser = Config().parser()
+    count = default
+    for args in (shlex.split(environ.get("GUNICORN_CMD_ARGS", "")), argv):
+        asked = parser.parse_known_args(args)[0].workers
+        if asked is not None:
+            count = asked
+    return count
+
+
+def _gunicorn_argv() -> list[str]:
+    """The command line when this process is gunicorn's (`gunicorn ...` or `python -m gunicorn ...`), else none."""
+    main = sys.modules.get("__main__")
+    ran = os.path.basename(sys.argv[0]) == "gunicorn" or getattr(getattr(main, "__spec__", None), "name", "") == "gunicorn.__main__"
+    return sys.argv[1:] if ran else []
+
+
+preload_app = workers_run(workers, _gunicorn_argv(), os.environ) >= PRELOAD_FROM_WORKERS
 
 
 def pre_fork(server: Any, worker: Any) -> None:

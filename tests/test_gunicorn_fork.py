@@ -285,6 +285,31 @@ def test_the_packaged_settings_load_by_module_name_and_the_command_line_wins(tmp
     assert settings(WEB_CONCURRENCY="6")["workers"] == "6"
     overridden = settings("-w", "2", "-b", "127.0.0.1:9999", WEB_CONCURRENCY="6")
     assert overridden["workers"] == "2" and overridden["bind"] == "['127.0.0.1:9999']"
+    assert overridden["preload_app"] == "False"  # the preload rule follows the workers gunicorn runs, not this file's count
+
+
+def test_preload_follows_the_workers_the_command_line_asks_for(tmp_path):
+    """Found by the session attacker: preload_app was decided from the file's own count, before gunicorn applied
+    `-w` (or GUNICORN_CMD_ARGS) over it, so `-w 4` on SQLite ran four workers without preload and `-w 2` on
+    PostgreSQL (five by default) preloaded for two; gunicorn has no option that turns preload off again."""
+    def settings(*options: str, **env: str) -> dict[str, str]:
+        environ = {k: v for k, v in os.environ.items() if k not in ("WEB_CONCURRENCY", "GUNICORN_CMD_ARGS")}
+        environ.update(PYTHONPATH=str(ROOT), SECRET_KEY="x", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+        environ.update(env)
+        run = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "python:annotator.gunicorn_conf", "--print-config",
+                              *options, "annotator:create_app()"],
+                             cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr[-2000:]
+        found = dict((part.strip() for part in line.split("=", 1)) for line in run.stdout.splitlines() if " = " in line)
+        return {"workers": found["workers"], "preload_app": found["preload_app"]}
+
+    assert settings("-w", "4") == {"workers": "4", "preload_app": "True"}
+    assert settings("--workers=3") == {"workers": "3", "preload_app": "True"}
+    assert settings(GUNICORN_CMD_ARGS="-w 4") == {"workers": "4", "preload_app": "True"}
+    assert settings("-w", "2", GUNICORN_CMD_ARGS="-w 4") == {"workers": "2", "preload_app": "False"}  # the command line last
+    postgres = "postgresql://nobody@127.0.0.1:1/none"  # --print-config never connects
+    assert settings("-w", "2", DATABASE_URL=postgres) == {"workers": "2", "preload_app": "False"}
+    assert settings(DATABASE_URL=postgres, WEB_CONCURRENCY="5") == {"workers": "5", "preload_app": "True"}
 
 
 LOAD_THE_APP = """
