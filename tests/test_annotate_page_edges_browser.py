@@ -594,3 +594,27 @@ def test_on_a_touch_phone_a_tapped_span_shows_the_buttons_its_hint_names(app, se
     assert db_spans(app, "ann", ids["long"]) == []
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_on_a_small_touch_phone_the_hint_after_a_long_selection_still_shows_what_to_tap(app, server, chromium):
+    """On a 320 px phone the hint after a selection across two sentences takes three lines, and the two-line clamp cut
+    off its end, the part that says what to tap. What to tap now comes first; the clamp may cut the excerpt."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(320, 568), touch=True)
+    drag_select(page, "reports that the harbour committee met for the 1th time.\nReport number 1 reports")
+    page.wait_for_function("() => document.getElementById('hint').textContent.startsWith('Selected')")
+    text = page.locator("#hint").text_content()
+    assert "tap QUOTE, SOURCE or CUE" in text and "across sentences 1–2" in text, text
+    shown = page.evaluate(
+        """(needle) => { const h = document.getElementById('hint'); const node = h.firstChild; const at = node.data.indexOf(needle);
+                   const r = document.createRange(); r.setStart(node, at); r.setEnd(node, at + needle.length);
+                   const box = h.getBoundingClientRect(); const bottom = box.bottom - parseFloat(getComputedStyle(h).paddingBottom);
+                   return [...r.getClientRects()].every((x) => x.bottom <= bottom + 1 && x.right <= box.right + 1); }""",
+        "tap QUOTE, SOURCE or CUE",
+    )
+    assert shown, text
+    page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').tap()  # and it is there to tap
+    wait_saved(page)
+    assert [label for _, label, _, _ in db_spans(app, "ann", ids["long"])] == ["QUOTE"]
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

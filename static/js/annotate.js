@@ -835,9 +835,10 @@ function selectSpan(uid, scroll = false) {
     openSpanTools(); // on a phone, the relabel, fit, delete and link buttons the hint names
     const rels = relationsOf(uid).length;
     const across = acrossNote(span);
-    const what = `${span.label} “${excerpt(spanText(span), touch.matches ? 30 : 50)}”${across ? ` (across ${across})` : ""} selected${rels ? `, ${rels} link${rels > 1 ? "s" : ""}` : ""}`;
-    if (touch.matches) hint(`${what}: tap a span label to relabel it, or Fit, Delete, Link.`);
-    else hint(`${what}: a span key relabels, [ ] { } resize, f fits to the selected text, Del deletes, l links.`);
+    const links = rels ? `, ${rels} link${rels > 1 ? "s" : ""}` : "";
+    // On a phone the hint holds two lines: what to tap comes first, the excerpt (which the clamp may cut) last.
+    if (touch.matches) hint(`${span.label} selected${links}: tap a span label to relabel it, or Fit, Delete, Link (“${excerpt(spanText(span), 30)}”${across ? `, across ${across}` : ""}).`);
+    else hint(`${span.label} “${excerpt(spanText(span), 50)}”${across ? ` (across ${across})` : ""} selected${links}: a span key relabels, [ ] { } resize, f fits to the selected text, Del deletes, l links.`);
     if (scroll) scrollIntoViewIfNeeded(S.tags.get(uid));
   } else if (!S.link) hint("");
 }
@@ -1351,7 +1352,8 @@ document.addEventListener("selectionchange", () => {
     if (touch.matches) {
       const names = S.schema.span_labels.map((x) => x.name);
       const tap = names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}` : names.join("");
-      hint(`Selected “${excerpt(S.map.text.slice(sel.s, sel.e), 30)}”${across ? ` (across ${across})` : ""}: tap ${tap}${S.selected ? ", or Fit to fit the selected span to it" : ""}.`, "mode");
+      const what = `“${excerpt(S.map.text.slice(sel.s, sel.e), 30)}”${across ? `, across ${across}` : ""}`;
+      hint(`Selected: tap ${tap}${S.selected ? ", or Fit to fit the selected span to it" : ""} (${what}).`, "mode"); // what to tap first, as in selectSpan
     } else {
       const keys = S.schema.span_labels.filter((x) => x.key).map((x) => `${x.key} ${x.name}`).join(", ");
       hint(`Selected “${excerpt(S.map.text.slice(sel.s, sel.e), 60)}”${across ? ` (across ${across})` : ""}: ${keys}${S.selected ? ", f fits the selected span to it" : ""}.`, "mode");
