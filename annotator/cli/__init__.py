@@ -145,11 +145,20 @@ def refuse_missing_sqlite(engine: Engine) -> None:
     def _refuse(_dialect, _record, _cargs, _cparams):  # noqa: ANN001, ANN202
         ctx = click.get_current_context(silent=True)
         command = ctx.find_root().invoked_subcommand if ctx else None
-        if command and command not in CREATES_DATABASE and not Path(path).exists():
+        if command and command not in CREATES_DATABASE and not _exists(path):
             raise click.ClickException(f"no database at {path}; run `annotator init`")
         return None  # connect as usual
 
     engine._annotator_refuses_missing = True  # type: ignore[attr-defined]
+
+
+def _exists(path: str) -> bool:
+    """Whether the file is there; True when it cannot be looked at (a name too long, a folder without search
+    permission): SQLite then fails to open it with its own one-line reason instead of a traceback from here."""
+    try:
+        return Path(path).exists()
+    except OSError:
+        return True
 
 
 def init_app(app: Flask) -> None:
