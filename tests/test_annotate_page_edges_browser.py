@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from annotator.db import db
-from annotator.db.models import Article, Assignment, Sentence
+from annotator.db.models import Article, Assignment, Project, Sentence
 from annotator.domain import accounts, labelschema, projects, resegment
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
@@ -616,5 +616,32 @@ def test_on_a_small_touch_phone_the_hint_after_a_long_selection_still_shows_what
     page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').tap()  # and it is there to tap
     wait_saved(page)
     assert [label for _, label, _, _ in db_spans(app, "ann", ids["long"])] == ["QUOTE"]
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def test_a_reload_after_the_articles_text_changed_opens_at_its_first_unlabelled_sentence(app, server, chromium):
+    """The kept place is an offset into the article's text. A re-import may replace the text while nobody has annotated
+    the article, and the reload then opened the new text at whatever sentence held the old offset (here the 64th of
+    a text whose first sentences nobody had seen) instead of at its first unlabelled sentence."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"])
+    for _ in range(63):
+        page.keyboard.press("j")
+    assert current_text(page).startswith("Report number 63 reports")
+    new_text = "\n".join(f"Notice {i} says that the ferry sailed late for the {i + 1}th time." for i in range(150))
+    with app.app_context():
+        project = db.session.scalar(select(Article.project_id).where(Article.id == ids["long"]))
+        articles.store_articles(db.session, db.session.get(Project, project), [ArticleRecord("long", "Harbour notices", new_text)], "test",
+                                on_duplicate="update")
+        db.session.commit()
+    page.reload()
+    wait_ready(page)
+    assert current_text(page).startswith("Notice 0 says")
+    for _ in range(5):
+        page.keyboard.press("j")
+    page.reload()  # the same text: the place is kept
+    wait_ready(page)
+    assert current_text(page).startswith("Notice 5 says")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()

@@ -779,20 +779,22 @@ function setCurrent(index, scroll = true) {
 }
 
 // The annotator's place (the current sentence) survives a reload of this tab, per user and article, in the browser
-// only: sessionStorage, by the sentence's start offset, which a reviewer's split or merge leaves inside the same text.
+// only: sessionStorage, by the sentence's start offset, which a reviewer's split or merge leaves inside the same text,
+// and the text's length: a re-import may replace the text of an article nobody has annotated, and an offset into the
+// old text named some sentence of the new one.
 const placeKey = `annotator.place.u${userId}.a${articleId}`;
 
 function keepPlace() {
   const s = S.sentences.find((x) => x.index === S.current);
-  try { if (s) window.sessionStorage.setItem(placeKey, String(s.start)); } catch { /* no storage: no place kept */ }
+  try { if (s) window.sessionStorage.setItem(placeKey, `${s.start}/${S.map.lengthCp}`); } catch { /* no storage: no place kept */ }
 }
 
-/** The sentence the annotator was at before a reload, or null (never here, or no storage). */
+/** The sentence the annotator was at before a reload, or null (never here, another text, or no storage). */
 function keptPlace() {
   let saved = null;
   try { saved = window.sessionStorage.getItem(placeKey); } catch { return null; }
-  const start = Number(saved);
-  if (saved === null || saved === "" || !Number.isInteger(start) || start < 0 || start >= S.map.lengthCp) return null;
+  const [start, length] = (saved || "").split("/").map((x) => (/^\d+$/.test(x) ? Number(x) : NaN));
+  if (length !== S.map.lengthCp || !(start < length)) return null;
   return sentenceOfPos(start);
 }
 
