@@ -257,3 +257,18 @@ def test_a_label_put_back_for_rechecking_reopens_its_article(app, queue):
         db.session.commit()
     assert b.get("/continue").headers["Location"] == f"/annotate/{queue.a2}"
     assert _queue_rows(b.get("/").get_data(as_text=True))[queue.a2] == (1, 2)
+
+
+def test_continue_opens_the_article_in_progress_before_an_earlier_unstarted_one(app, queue):
+    """alice had the third article in progress while the second was not started: Continue opened the second
+    (the first unfinished in assignment order). It now opens the one in progress, the latest worked on if several."""
+    b = login(app, "ann")
+    label_all(app, "ann", queue.a1)
+    label_all(app, "ann", queue.a3, count=1)  # a2 comes first in the queue, not started
+    assert b.get("/continue").headers["Location"] == f"/annotate/{queue.a3}"
+    with app.app_context():  # a1 gets a label put back for re-checking, later than a3's: the latest work is a1
+        label = db.session.scalars(select(Annotation).join(Sentence).where(Sentence.article_id == queue.a1, Sentence.index == 0)).one()
+        label.needs_review = True
+        label.updated_at = label.updated_at.replace(year=label.updated_at.year + 1)
+        db.session.commit()
+    assert b.get("/continue").headers["Location"] == f"/annotate/{queue.a1}"

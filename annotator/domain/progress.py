@@ -273,10 +273,14 @@ def annotator_queue(session: Session, user_id: int) -> list[dict]:
     # per assigned article, counted on the (article_id, index) index: no scan of other articles' sentences
     total = select(func.count()).where(Sentence.article_id == Assignment.article_id).correlate(Assignment).scalar_subquery()
     done = (
-        select(Sentence.article_id, func.count().label("n"))
+        select(
+            Sentence.article_id,
+            # a label put back for re-checking (its sentence was split or merged) is not done yet
+            func.sum(case((Annotation.needs_review.is_(False), 1), else_=0)).label("n"),
+            func.max(Annotation.updated_at).label("last"),
+        )
         .join(Annotation, Annotation.sentence_id == Sentence.id)
-        # a label put back for re-checking (its sentence was split or merged) is not done yet
-        .where(Annotation.user_id == user_id, Annotation.needs_review.is_(False))
+        .where(Annotation.user_id == user_id)
         .group_by(Sentence.article_id)
         .subquery()
     )
@@ -289,6 +293,7 @@ def annotator_queue(session: Session, user_id: int) -> list[dict]:
             Project.name,
             total,
             func.coalesce(done.c.n, 0),
+            done.c.last,
         )
         .join(Article, Assignment.article_id == Article.id)
         .join(Project, Article.project_id == Project.id)
@@ -298,14 +303,28 @@ def annotator_queue(session: Session, user_id: int) -> list[dict]:
     ).all()
     return [
         {"article_id": aid, "title": title or external_id, "external_id": external_id, "project": pname,
-         "status": status, "total": t, "done": d}
-        for status, aid, title, external_id, pname, t, d in rows
+         "status": status, "total": t, "done": d, "last_worked": last}
+        for status, aid, title, external_id, pname, t, d, last in rows
     ]
 
 
-def first_unfinished(queue: list[dict]) -> dict | None:
-    """The first row of an annotator's queue with a sentence still unlabelled (queue order = assignment order)."""
-    return next((row for row in queue if row["done"] < row["total"]), None)
+def started(row: dict) -> bool:
+    """In progress as the home page says it: a label, or any other work (a span) that moved the assignment on."""
+    return bool(row["done"]) or row["status"] != "assigned"
+
+
+def next_to_continue(queue: list[dict]) -> dict | None:
+    """Where Continue goes: the unfinished article worked on most recently, else the first one not started.
+
+    An annotator in the middle of an article expects to go back to it, not to
+    a fresh one that happens to come earlier in the queue (assignment order).
+    """
+    unfinished = [row for row in queue if row["done"] < row["total"]]
+    begun = [row for row in unfinished if started(row)]
+    if begun:
+        # the latest label wins; work with no label yet (spans only) counts as older than any label
+        return max(begun, key=lambda row: (row["last_worked"] is not None, row["last_worked"] or 0))
+    return unfinished[0] if unfinished else None
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def article_page(article_id: int):
 @bp.route("/continue")
 @roles_required("annotator")
 def continue_work():
-    row = progress.first_unfinished(progress.annotator_queue(db.session, current_user.id))
+    row = progress.next_to_continue(progress.annotator_queue(db.session, current_user.id))
     if row is None:
         flash("Everything assigned to you is labelled. Thank you!", "info")
         return redirect(url_for("home.home"))
