@@ -521,10 +521,28 @@ def test_members_page_adds_and_removes_members_and_reviewers_open_only_their_pro
     assert "You are not a reviewer of any project yet" in page(reviewer.get("/review/"))
 
 
-def test_balance_without_annotators_says_so(app, admin):
-    new_project(admin)
-    response = admin.post("/admin/projects/1/assignments/balance", {"per_article": "2"})
-    assert response.status_code == 409 and "no active annotators" in page(response)
+def test_balance_without_annotators_says_what_to_do_on_the_web(app, admin):
+    """Was a 409 page left on .../assignments/balance, showing a command whose project name was not quoted
+    (`annotator projects members Rent news --add NAME ...`): now back on the assignments page, as Re-balance
+    does, with the Members page linked and no command to copy."""
+    new_project(admin, name="Rent news")
+    response = admin.post("/admin/projects/1/assignments/balance", {"per_article": "3"})
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/projects/1/assignments"
+    html = page(admin.get("/admin/projects/1/assignments"))
+    flashed = re.search(r'<p class="flash flash-error"[^>]*>(.*?)</p>', html, re.S).group(1)
+    assert "Rent news has no active annotators" in flashed and '<a href="/admin/projects/1/members">Members page</a>' in flashed
+    assert "annotator projects" not in flashed
+    with app.app_context():
+        assert db.session.get(Project, 1).annotators_per_article == 2  # the refused balance stored nothing
+
+
+def test_balance_without_annotators_on_the_command_line_quotes_the_name(app):
+    with app.app_context():
+        project = projects.create_project(db.session, "Rent news")
+        with pytest.raises(assignment.NoAnnotators) as refused:
+            assignment.assign_balanced(db.session, project.id, 1)
+        db.session.rollback()
+    assert "`annotator projects members 'Rent news' --add NAME ...`" in str(refused.value)
 
 
 # ----------------------------------------------------------------- progress

@@ -1,6 +1,7 @@
 """Who annotates what: balanced automatic assignment and assignment by hand."""
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,18 @@ def _chunks(items: list[Any]) -> list[list[Any]]:
 
 class AssignmentError(ValueError):
     """An assignment that cannot be made; the message says why."""
+
+
+class NoAnnotators(AssignmentError):
+    """The project has nobody to assign: the message says the command that fixes it, with the name quoted
+    as a shell needs it; `project_name` lets a page say what to do there instead."""
+
+    def __init__(self, project_name: str) -> None:
+        self.project_name = project_name
+        super().__init__(
+            f"project {project_name} has no active annotators to assign: add some with"
+            f" `annotator projects members {shlex.quote(project_name)} --add NAME ...` or on the project's Members page"
+        )
 
 
 @dataclass
@@ -61,11 +74,7 @@ def assign_balanced(
         raise AssignmentError("annotators per article must be at least 1")
     pool = annotators if annotators is not None else project_annotators(session, project_id)
     if not pool:
-        name = session.scalar(select(Project.name).where(Project.id == project_id)) or str(project_id)
-        raise AssignmentError(
-            f"project {name} has no active annotators to assign: add some with `annotator projects members {name} --add NAME ...`"
-            " or on the project's Members page"
-        )
+        raise NoAnnotators(session.scalar(select(Project.name).where(Project.id == project_id)) or str(project_id))
     pool_ids = {u.id: u.name for u in pool}
     article_ids = list(session.scalars(select(Article.id).where(Article.project_id == project_id).order_by(Article.id)))
     existing = session.execute(

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from annotator.db import db
 from annotator.db.models import Article
+from annotator.db.transactions import transaction
 from annotator.domain import assignment, progress
 from annotator.domain import projects as project_ops
 from annotator.web.admin import bp, project_or_404, write
@@ -60,10 +62,18 @@ def assignments_balance(project_id: int):
         project_ops.update_project(db.session, project, annotators_per_article=n)
         return assignment.assign_balanced(db.session, project_id, n)
 
-    result, error = write(balance, assignment.AssignmentError, project_ops.ProjectError)
-    if error:
-        flash(error, "error")
-        return _page(project_id, form, 409)
+    # A refusal is about the project, not the number typed: back to the page (as Re-balance does), the reason flashed.
+    try:
+        with transaction(db.session):
+            result = balance()
+    except assignment.NoAnnotators:
+        members = url_for("admin.members", project_id=project_id)
+        flash(Markup('Nobody to assign yet: {} has no active annotators. Add them on its <a href="{}">Members page</a>, then assign.')
+              .format(project.name, members), "error")
+        return redirect(url_for("admin.assignments", project_id=project_id))
+    except (assignment.AssignmentError, project_ops.ProjectError) as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.assignments", project_id=project_id))
     note = f" {result.articles_short} article(s) have fewer than {n}: not enough active annotators." if result.articles_short else ""
     flash(f"{result.created} new assignment(s); every article now asks for {n} annotator(s).{note}", "success" if not note else "error")
     return redirect(url_for("admin.assignments", project_id=project_id))
