@@ -304,6 +304,39 @@ def test_a_new_projects_first_saved_guidelines_are_version_1(app, admin):
         assert db.session.scalars(select(GuidelineVersion.text).order_by(GuidelineVersion.version)).all() == ["# Rules", "# Rules, again"]
 
 
+def test_guidelines_page_says_which_version_the_first_save_will_be_once_labels_were_made_without_any(app, admin, world):
+    """ann labelled before the project had guidelines (under its empty version 1). The page said "the first ones
+    saved are version 1" while its table listed that v1, and the save became version 2. A label keeps the version it
+    was made under, so the first guidelines are version 2 (they must not claim labels made without them): the page
+    now says so, and ann's notice says her labels were made when there were none."""
+    url = f"/admin/projects/{world['project']}/guidelines"
+    html = page(admin.get(url))
+    assert "the first ones saved are version 1" not in html
+    assert "the first ones saved will be version 2" in html and ">v1<" in html
+    assert admin.post(url, {"text": "# Rules", "base_version": "1", "action": "save"}).status_code == 302
+    assert "Saved as version 2" in page(admin.get(url))
+    ann = Browser(app.test_client())
+    ann.login("ann", PASSWORD)
+    notice = re.search(r'id="guidelines-notice"[^>]*>(.*?)</p>', page(ann.get(f"/annotate/{world['article']}")), re.S).group(1)
+    assert "before there were any guidelines" in notice and "version 2" in notice
+
+
+def test_an_article_label_made_without_guidelines_keeps_the_first_saved_ones_at_version_2(app, world):
+    """Article labels record their guidelines version as sentence labels do: the empty version 1 is no placeholder then."""
+    from sqlalchemy import delete
+
+    from annotator.db.models import Annotation, ArticleLabel
+
+    with app.app_context():
+        s = db.session
+        project = s.get(Project, world["project"])
+        s.execute(delete(Annotation))
+        s.add(ArticleLabel(article_id=world["article"], user_id=world["ann"], group="topic", values=["x"], guidelines_version=1))
+        s.commit()
+        assert projects.set_guidelines(s, project, "# Rules") == 2
+        s.rollback()
+
+
 def test_guidelines_preview_without_script_hides_the_editor_and_offers_edit(app, admin, world):
     url = f"/admin/projects/{world['project']}/guidelines"
     admin.get(url)

@@ -31,13 +31,16 @@ LAST_LABELLED_VERSION = (
     .where(_annotations.c.user_id == bindparam("user_id"), _articles.c.project_id == bindparam("project_id"), visible_articles(_articles.c))
 )
 VERSION_SAVED_AT = select(_versions.c.created_at).where(_versions.c.project_id == bindparam("project_id"), _versions.c.version == bindparam("version"))
+VERSION_CHARS = select(func.length(_versions.c.text)).where(_versions.c.project_id == bindparam("project_id"), _versions.c.version == bindparam("version"))
 
 
 def guidelines_notice(session: Session, user_id: int, project_id: int) -> dict[str, Any] | None:
     """None, or what changed: the newest version the user labelled under is older than the project's.
 
     A user who has not labelled anything in the project yet gets no notice
-    (they read the current guidelines first anyway).
+    (they read the current guidelines first anyway). `last_was_empty`: the
+    version they labelled under had no text (a project starts with an empty
+    version 1), so the notice says there were no guidelines then.
     """
     connection = session.connection()
     current = connection.execute(CURRENT_VERSION, {"project_id": project_id}).scalar()
@@ -47,7 +50,8 @@ def guidelines_notice(session: Session, user_id: int, project_id: int) -> dict[s
     if last is None or last >= current:
         return None
     changed_at = connection.execute(VERSION_SAVED_AT, {"project_id": project_id, "version": current}).scalar()
-    return {"last_version": last, "current_version": current, "changed_at": changed_at}
+    last_chars = connection.execute(VERSION_CHARS, {"project_id": project_id, "version": last}).scalar()
+    return {"last_version": last, "current_version": current, "changed_at": changed_at, "last_was_empty": not last_chars}
 
 
 def versions(session: Session, project_id: int) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Annotation, Article, GuidelineVersion, Project, ProjectMember, Sentence, User, utcnow
+from annotator.db.models import Annotation, Article, ArticleLabel, GuidelineVersion, Project, ProjectMember, Sentence, User, utcnow
 from annotator.domain import labelschema
 from annotator.domain.gold.refresh import refresh_auto_gold
 from annotator.domain.suggestions import drop_outside_schema
@@ -77,7 +77,7 @@ def set_guidelines(session: Session, project: Project, text: str, author_id: int
     """
     if text == project.guidelines:
         return project.guidelines_version
-    if project.guidelines_version == 1 and not project.guidelines and not _labelled_under(session, project.id, 1):
+    if next_guidelines_version(session, project) == 1:
         placeholder = session.scalar(
             select(GuidelineVersion).where(GuidelineVersion.project_id == project.id, GuidelineVersion.version == 1)
         )
@@ -95,15 +95,32 @@ def set_guidelines(session: Session, project: Project, text: str, author_id: int
     return project.guidelines_version
 
 
+def next_guidelines_version(session: Session, project: Project) -> int:
+    """The number the next change of the guidelines gets, so that the guidelines page can say it before the save.
+
+    1 while the project's empty version 1 is a placeholder nobody labelled under; else the current version + 1.
+    """
+    if project.guidelines_version == 1 and not project.guidelines and not _labelled_under(session, project.id, 1):
+        return 1
+    return project.guidelines_version + 1
+
+
 def _labelled_under(session: Session, project_id: int, version: int) -> bool:
-    """Whether any label of the project was made under this guidelines version."""
-    return session.scalar(
+    """Whether any label of the project, of a sentence or of an article, was made under this guidelines version."""
+    sentence_label = (
         select(Annotation.id)
         .join(Sentence, Sentence.id == Annotation.sentence_id)
         .join(Article, Article.id == Sentence.article_id)
         .where(Article.project_id == project_id, Annotation.guidelines_version == version)
         .limit(1)
-    ) is not None
+    )
+    article_label = (
+        select(ArticleLabel.id)
+        .join(Article, Article.id == ArticleLabel.article_id)
+        .where(Article.project_id == project_id, ArticleLabel.guidelines_version == version)
+        .limit(1)
+    )
+    return session.scalar(sentence_label) is not None or session.scalar(article_label) is not None
 
 
 def bump_revision(session: Session, project_id: int) -> None:

@@ -59,6 +59,7 @@ def guidelines(project_id: int):
             form=form,
             preview=preview,
             current_html=guideline_ops.render(project.guidelines),
+            next_version=project_ops.next_guidelines_version(db.session, project),
             versions=guideline_ops.versions(db.session, project_id),
         ),
         status,
