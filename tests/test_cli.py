@@ -325,6 +325,19 @@ def test_arguments_that_are_not_utf8_get_one_line_not_a_traceback(tmp_path, args
     assert "not valid UTF-8" in err
 
 
+def test_a_command_the_cli_suggests_quotes_the_project_name(app, runner):
+    """Was `annotator assign Rent news --rebalance`: two arguments when pasted into a shell."""
+    assert runner.invoke(args=["projects", "create", "Rent news"]).exit_code == 0
+    runner.invoke(args=["users", "create", "a1", "--role", "annotator", "--password-stdin"], input="longenough\n")
+    assert runner.invoke(args=["projects", "members", "Rent news", "--add", "a1"]).exit_code == 0
+    result = runner.invoke(args=["projects", "members", "Rent news", "--remove", "a1"])
+    assert result.exit_code == 0 and "(`annotator assign 'Rent news' --rebalance` hands" in result.output
+    result = runner.invoke(args=["assign", "Rent news", "--per-article", "1"])
+    assert result.exit_code != 0 and "`annotator projects members 'Rent news' --add NAME ...`" in result.output
+    result = runner.invoke(args=["suggest", "evaluate", "Rent news", "--against", "gold"])
+    assert result.exit_code != 0 and "run `annotator suggest run 'Rent news'` first" in result.output
+
+
 def test_projects_members_add_remove_and_list(app, runner, tmp_path):
     make_project(runner)
     make_project(runner, "sport")

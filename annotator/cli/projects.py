@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import click
@@ -100,7 +101,7 @@ def projects_members(project: str, changes: tuple[str, ...]) -> None:
         click.echo(f"added {', '.join(added)} to {p.name}" if added else f"{', '.join(wanted['--add'])}: already members of {p.name}")
     if removed:
         click.echo(f"removed {', '.join(removed)} from {p.name}; their assignments stay until you re-balance "
-                   f"(`annotator assign {p.name} --rebalance` hands their unstarted articles to the members left)")
+                   f"(`annotator assign {shlex.quote(p.name)} --rebalance` hands their unstarted articles to the members left)")
 
 
 def _member_changes(changes: tuple[str, ...]) -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ domain/suggesters.py, claim_training.py and suggestion_quality.py.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -210,7 +211,7 @@ def train_command(project: str, folds: int | None, as_json: bool) -> None:
     click.echo(f"held out: macro-F1 {_num(summary['macro_f1'])}, accuracy {_num(summary['accuracy'])}")
     click.echo(f"majority baseline: macro-F1 {_num(base['macro_f1'])}, accuracy {_num(base['accuracy'])}")
     click.echo(f"scheme: {summary['scheme']}")
-    click.echo(f"`annotator suggest run {p.name}` now suggests claim labels with it")
+    click.echo(f"`annotator suggest run {shlex.quote(p.name)}` now suggests claim labels with it")
 
 
 @suggest_group.command("evaluate")
@@ -229,7 +230,7 @@ def evaluate_command(project: str, against: str, suggester: str | None, as_json:
     p = project_or_fail(project)
     names = suggestion_quality.suggester_names(db.session, p.id)
     if not names:
-        fail(f"{p.name} has no suggestions: run `annotator suggest run {p.name}` first")
+        fail(f"{p.name} has no suggestions: run `annotator suggest run {shlex.quote(p.name)}` first")
     if suggester is not None and suggester not in names:
         fail(f"no suggestions from {suggester!r} in {p.name} (there are from: {', '.join(names)})")
     if against == "gold":
