@@ -2,7 +2,9 @@
 
 The fast paths give the rules' own outcome (tests/test_segment.py checks both
 agree on random text); they exist because most candidates are a plain word,
-a full stop and a capital.
+a full stop and a capital, or a quote that closes after a full stop.  The
+commonest of all are decided inline, in the loop over a text's candidates
+(_decide_all): a function call per candidate costs as much as the check.
 """
 from __future__ import annotations
 
@@ -13,12 +15,51 @@ from annotator.stats.segment.lexicon import (
     _AMBIGUOUS,
     _BEFORE_AMOUNT,
     _CLOSERS,
+    _HEAD,
     _NO_BREAK_AFTER,
     _OPENER_WORDS,
+    _OPENERS,
+    _QUOTE_OPENERS,
     _TAIL,
     _TERMINATORS,
 )
+from annotator.stats.segment.quote_rules import _attribution
 from annotator.stats.segment.rules import _decide_by_rules
+
+# Words before a full stop that the fast paths leave to the others: titles and mid-sentence abbreviations (no
+# break), abbreviations before amounts and ambiguous ones (the rules decide).
+_NOT_PLAIN = _NO_BREAK_AFTER | _BEFORE_AMOUNT | _AMBIGUOUS
+
+
+def _decide_all(ctx: _Text, cuts: list[int]) -> list[int]:
+    """The cuts (sorted) that end a sentence.
+
+    Decided inline, with _decide's outcome (see _after_word): where sentencex
+    breaks too, a space after "word." (letters and digits, no abbreviation)
+    and then a capital (on a line without straight single quotes) or an
+    opening double quote and a capital.  Everything else goes to _decide."""
+    text = ctx.text
+    ends = ctx.ends
+    sx_set = ctx.sx_set
+    straight_single = ctx.straight_single
+    kept = []
+    line = 0
+    for cut in cuts:
+        while cut > ends[line]:
+            line += 1
+        if text[cut - 1] == "." and text[cut : cut + 1] == " " and cut in sx_set:
+            nxt = text[cut + 1 : cut + 2]
+            if ("A" <= nxt <= "Z" and not straight_single[line]) or (
+                (nxt == "“" or nxt == '"') and "A" <= text[cut + 2 : cut + 3] <= "Z"
+            ):
+                lo = cut - _TAIL if cut > _TAIL else 0
+                word = text[text.rfind(" ", lo, cut) + 1 or lo : cut - 1]
+                if word.isalnum() and word not in _NOT_PLAIN:
+                    kept.append(cut)
+                    continue
+        if _decide(ctx, cut, line):
+            kept.append(cut)
+    return kept
 
 
 def _decide(ctx: _Text, cut: int, index: int) -> bool:
@@ -38,6 +79,10 @@ def _decide(ctx: _Text, cut: int, index: int) -> bool:
     nxt = text[cut + 1 : cut + 2]
     if text[cut - 1] == "." and nxt.strip():
         verdict = _after_full_stop(ctx, cut, index, sx, nxt)
+        if verdict is not None:
+            return verdict
+    if text[cut - 1] in "”\"" and text[cut - 2 : cut - 1] == "." and sx and not ctx.straight_single[index]:
+        verdict = _after_closing_quote(ctx, cut, index, nxt)
         if verdict is not None:
             return verdict
     if "a" <= nxt <= "z":
@@ -98,3 +143,27 @@ def _after_word(ctx: _Text, cut: int, index: int, sx: bool, nxt: str, word: str,
     if len(word) == 1:
         return sx and not ctx.inside_quotes(cut, index)
     return not ctx.inside_quotes(cut, index)
+
+
+def _after_closing_quote(ctx: _Text, cut: int, index: int, nxt: str) -> bool | None:
+    """`word.” X` or `word." X` where sentencex breaks and the line has no straight
+    single quote, with a plain word (letters and digits, no abbreviation) and X a
+    capital, or an opening quote and a capital: the verdict, or None for the rules.
+
+    For these the rules about titles, numbers, money, ambiguous abbreviations
+    and quotes that close later have no opinion, so the first to speak is
+    _rule_attribution (no break before an attribution that ends the sentence:
+    “Done.” Smith said.), else _rule_opening_quote or _rule_word_then_capital
+    (a break)."""
+    text = ctx.text
+    start = ctx.starts[index]
+    lo = cut - _TAIL if cut - _TAIL > start else start  # the token as _Boundary finds it
+    word = text[text.rfind(" ", lo, cut) + 1 or lo : cut - 2].lstrip(_OPENERS)
+    if not word.isalnum() or word in _NOT_PLAIN:
+        return None
+    if "A" <= nxt <= "Z":
+        m = _attribution(text[cut + 1 : min(cut + _HEAD, ctx.ends[index])])
+        return not (m and m.group("end"))
+    if nxt in _QUOTE_OPENERS and text[cut + 2 : cut + 3].isupper():
+        return True
+    return None

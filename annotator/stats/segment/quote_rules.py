@@ -27,10 +27,16 @@ def _rule_attribution(b: _Boundary) -> bool | None:
     since “Done.” Smith said the plan ... starts a new sentence."""
     if not b.closers or b.closers[-1] not in "\"”’'»":
         return None
-    m = _ATTRIBUTION.match(b.head) or _abbreviated_attribution(b.head)
+    m = _attribution(b.head)
     if m and (b.term[-1] in "?!" or m.group("end")):
         return False
     return None
+
+
+def _attribution(head: str) -> re.Match[str] | None:
+    """The attribution that `head` (the text after a quote) opens with, if any; its group "end" is the punctuation
+    that ends it, when it ends there (“Done.” Smith said.)."""
+    return _ATTRIBUTION.match(head) or _abbreviated_attribution(head)
 
 
 def _abbreviated_attribution(head: str) -> re.Match[str] | None:

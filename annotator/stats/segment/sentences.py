@@ -7,10 +7,11 @@ belong to the sentence before them.
 from __future__ import annotations
 
 import unicodedata
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import itemgetter
 
 from annotator.stats.segment.context import _bare_word, _is_title, _Text
-from annotator.stats.segment.decide import _decide
+from annotator.stats.segment.decide import _decide_all
 from annotator.stats.segment.lexicon import (
     _ABBREVIATIONS,
     _LIST_FIRST_CHARS,
@@ -22,6 +23,9 @@ from annotator.stats.segment.lexicon import (
     _TERMINATORS,
 )
 
+# What str.splitlines breaks at: \n, \r (and \r\n), \v, \f, \x1c-\x1e, \x85, \u2028, \u2029.
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
 
 def segment(text: str) -> list[tuple[int, int]]:
     """Sentence (start, end) code-point offsets into text."""
@@ -29,20 +33,15 @@ def segment(text: str) -> list[tuple[int, int]]:
     # \r\n, \r and the other Unicode line boundaries (\v, \f, \x1c-\x1e,
     # \x85, \u2028, \u2029); each line is then segmented on its own, so a
     # title line and a byline are sentences of their own.
-    all_lines = text.splitlines()
-    all_offsets = [0, *accumulate(map(len, text.splitlines(True)))]
+    # One split, each line's break stripped off again (a break never ends a line's own text).
+    pieces = text.splitlines(True)
+    all_lines = list(map(str.rstrip, pieces, repeat(_LINE_BREAKS, len(pieces))))
+    all_offsets = [0, *accumulate(map(len, pieces))]
     keep = [i for i, line in enumerate(all_lines) if line and not line.isspace()]
     if not keep:
         return []
     ctx = _Text([all_lines[i] for i in keep])
-    kept = []
-    line = 0  # index of the line holding the cut
-    ends = ctx.ends
-    for cut in sorted(ctx.sx_set.union(_candidates(ctx.text))):
-        while cut > ends[line]:
-            line += 1
-        if _decide(ctx, cut, line):
-            kept.append(cut)
+    kept = _decide_all(ctx, sorted(ctx.sx_set.union(_candidates(ctx.text))))
     kept = _split_inline_lists(ctx, kept)
     kept = _attach_trailing_symbols(ctx, kept)
     return _emit(ctx, [all_offsets[i] for i in keep], kept)
@@ -122,6 +121,9 @@ def _attach_trailing_symbols(ctx: _Text, cuts: list[int]) -> list[int]:
     is one sentence (sentencex made "🎉" a sentence of its own). Emoji followed
     by words on the line stay where they are: "… family. 🇬🇧🇺🇸 flags fly."
     may open the next sentence as well as close the last."""
+    lasts = "".join(map(itemgetter(-1), ctx.lines))
+    if lasts.isprintable() and " " not in lasts and _PICTOGRAPH_PARTS.isdisjoint(map(unicodedata.category, lasts)):
+        return cuts  # every line ends in a visible character that is no part of an emoji
     out: list[int] = []
     line = -1
     after = 0  # cuts at or after this position of the line have only emoji after them
@@ -160,6 +162,9 @@ def _split_inline_lists(ctx: _Text, cuts: list[int]) -> list[int]:
     """A list written on one line ("1. The first item 2. The second item",
     "a. ... b. ...") is split before each item.  Only when the line starts
     with a marker and later markers continue its numbering."""
+    firsts = "".join(map(itemgetter(0), ctx.lines))
+    if firsts.isprintable() and " " not in firsts and _LIST_FIRST_CHARS.isdisjoint(firsts):
+        return cuts  # no line starts with a space or with what starts a list
     added = []
     for line, start in zip(ctx.lines, ctx.starts, strict=True):
         if line.lstrip()[:1] in _LIST_FIRST_CHARS:
