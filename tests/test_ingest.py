@@ -362,3 +362,35 @@ def test_only_lines_with_an_escape_are_checked_for_storability(monkeypatch):
     lines[7] = json.dumps({"id": "a7", "title": "T", "text": "Escaped \u00e9."})  # ensure_ascii: \u00e9
     assert len(read_bytes("\n".join(lines).encode("utf-8"), "f.jsonl")) == 100
     assert checked == ["Escaped é.", "T", "{}"]  # text, title, meta of line 8 only
+
+
+def test_a_staged_import_taken_for_abandoned_stops_at_its_next_chunk(app, monkeypatch):
+    """Another process took the import for abandoned (its owner is no longer this process): the next chunk's claim
+    refuses to go on, and nothing of the file stays."""
+    from sqlalchemy import func, select, update
+
+    from annotator.db import db
+    from annotator.db.models import Article, StagedImport
+    from annotator.domain import projects
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
+
+    records = [ArticleRecord(f"n{i}", f"T{i}", f"Story {i}. It ends.") for i in range(3)]
+    with app.app_context():
+        s = db.session
+        project = projects.create_project(s, "Taken")
+        s.commit()
+        stored = []
+
+        def checkpoint_then_taken(session) -> None:  # noqa: ANN001  (after the first chunk, another process takes it)
+            if not stored:
+                stored.append(session.scalar(select(func.count()).select_from(Article).execution_options(include_staged=True)))
+                session.execute(update(StagedImport).values(owner="otherhost:1"))
+                session.commit()
+
+        monkeypatch.setattr(articles, "checkpoint", checkpoint_then_taken)
+        with pytest.raises(IngestError, match="taken for abandoned"):
+            articles.import_records(s, project, records, "taken.jsonl", chunk_articles=1)
+        assert stored == [1]
+        assert s.scalar(select(func.count()).select_from(Article).execution_options(include_staged=True)) == 0
+        assert s.scalar(select(func.count()).select_from(StagedImport)) == 0

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Iterator, Literal, Mapping
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -316,6 +316,12 @@ def _chunks(records: list[ArticleRecord], most: int, chars: int) -> Iterator[lis
         yield chunk
 
 
+_STAGED = StagedImport.__table__
+_CLAIM = (
+    update(_STAGED).where(_STAGED.c.id == bindparam("staging"), _STAGED.c.owner == bindparam("claimed_by")).values(seen_at=bindparam("now"))
+)
+
+
 def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -331,10 +337,11 @@ def new_staged_import(session: Session, project_id: int, file: str) -> str:
 
 
 def _claim(session: Session, staging: str, file: str) -> None:
-    """In a write transaction: the staged import is still ours (not taken for abandoned); mark it alive."""
-    claimed = session.execute(
-        update(StagedImport).where(StagedImport.id == staging, StagedImport.owner == _owner()).values(seen_at=utcnow())
-    ).rowcount
+    """In a write transaction: the staged import is still ours (not taken for abandoned); mark it alive.
+
+    A prebuilt Core statement on the session's connection: the ORM's UPDATE (built, evaluated against the session,
+    compiled from its cache each time) cost ~1 ms of CPU per chunk."""
+    claimed = session.connection().execute(_CLAIM, {"staging": staging, "claimed_by": _owner(), "now": utcnow()}).rowcount
     if claimed != 1:
         raise IngestError(file, None, "the import was taken for abandoned and removed (no chunk stored for "
                                       f"{STALE_AFTER.total_seconds() / 60:.0f} minutes); import the file again")
