@@ -1185,10 +1185,10 @@ def test_fast_paths_leave_abbreviations_to_the_rules():
     from annotator.stats.segment import context, decide, rules, sentences
 
     heads = ["The plan", "Supreme Court", "Smith said.", "Smith said it", "U.N. envoy Ann Lee asked,", "USD 5 more", "“The plan",
-             "“smith", "Louis prepared", "'Now,' he"]
+             "“smith", "Louis prepared", "'Now,' he", "7) items", "a) list"]
     checked = 0
     for word in [*sorted(decide._NOT_PLAIN), "plan", "Geneva", "x", "5", "don't", "'war"]:
-        for closing in (". ", ".” ", '." ', ". “"):
+        for closing in (". ", ".” ", '." ', ". “", ". ("):
             for head, template in itertools.product(heads, ("The talks with {} went on.", "'The talks with {} went on, we think,' he said. It's done.")):
                 ctx = context._Text([template.format(f"{word}{closing}{head}")])
                 cuts = sorted(ctx.sx_set.union(sentences._candidates(ctx.text)))
@@ -1206,10 +1206,12 @@ def test_the_commonest_boundaries_need_no_rules(monkeypatch):
     asked = []
     monkeypatch.setattr(decide, "_decide_by_rules", lambda *args: asked.append(args[1]) or rules._decide_by_rules(*args))
     text = ("The talks ended. Then the envoy spoke. “We won,” he said. It was “arbitrary.” The plan stands. "
-            "He said “no.” “We go,” she said. The deal was \"fair.\" Officials agreed. They left. \"We stay,\" one said.")
+            "He said “no.” “We go,” she said. The deal was \"fair.\" Officials agreed. They left. \"We stay,\" one said. "
+            "Votes were counted. (2) Turnout rose. The talks ended. (Reuters) The envoy left.")
     assert sents(text) == ["The talks ended.", "Then the envoy spoke.", "“We won,” he said.", "It was “arbitrary.”",
                            "The plan stands.", "He said “no.”", "“We go,” she said.", "The deal was \"fair.\"",
-                           "Officials agreed.", "They left.", "\"We stay,\" one said."]
+                           "Officials agreed.", "They left.", "\"We stay,\" one said.", "Votes were counted.", "(2) Turnout rose.",
+                           "The talks ended.", "(Reuters) The envoy left."]
     assert asked == []
 
 

@@ -36,8 +36,10 @@ def _decide_all(ctx: _Text, cuts: list[int]) -> list[int]:
 
     Decided inline, with _decide's outcome (see _after_word): where sentencex
     breaks too, a space after "word." (letters and digits, no abbreviation)
-    and then a capital (on a line without straight single quotes) or an
-    opening double quote and a capital.  Everything else goes to _decide."""
+    and then a capital (on a line without straight single quotes), an opening
+    double quote and a capital, or "(" and a capital or a digit (no straight
+    single quote either; before a digit the rules leave it to sentencex).
+    Everything else goes to _decide."""
     text = ctx.text
     ends = ctx.ends
     sx_set = ctx.sx_set
@@ -49,8 +51,11 @@ def _decide_all(ctx: _Text, cuts: list[int]) -> list[int]:
             line += 1
         if text[cut - 1] == "." and text[cut : cut + 1] == " " and cut in sx_set:
             nxt = text[cut + 1 : cut + 2]
-            if ("A" <= nxt <= "Z" and not straight_single[line]) or (
-                (nxt == "“" or nxt == '"') and "A" <= text[cut + 2 : cut + 3] <= "Z"
+            after = text[cut + 2 : cut + 3]
+            if (
+                ("A" <= nxt <= "Z" and not straight_single[line])
+                or ((nxt == "“" or nxt == '"') and "A" <= after <= "Z")
+                or (nxt == "(" and ("A" <= after <= "Z" or "0" <= after <= "9") and not straight_single[line])
             ):
                 lo = cut - _TAIL if cut > _TAIL else 0
                 word = text[text.rfind(" ", lo, cut) + 1 or lo : cut - 1]

@@ -57,7 +57,7 @@ def _emit(ctx: _Text, offsets: list[int], kept: list[int]) -> list[tuple[int, in
     j = 0
     for line, start, offset in zip(ctx.lines, ctx.starts, offsets, strict=True):
         shift = offset - start
-        last = start + len(line.rstrip())
+        last = start + (len(line.rstrip()) if line[-1].isspace() else len(line))
         prev = start
         cut = kept[j]
         while cut <= last:
@@ -75,11 +75,11 @@ def _emit(ctx: _Text, offsets: list[int], kept: list[int]) -> list[tuple[int, in
                 # else rule: a segment that is only a list marker ("1.", "a)") joins the next
             j += 1
             cut = kept[j]
-        if last > prev:
-            piece = text[prev:last]
-            lead = len(piece) - len(piece.lstrip())
-            if lead < len(piece):
-                spans.append((prev + lead + shift, last + shift))
+        if last > prev:  # the line's last sentence (text[last - 1] is no space)
+            lead = prev
+            while text[lead].isspace():
+                lead += 1
+            spans.append((lead + shift, last + shift))
     return spans
 
 
