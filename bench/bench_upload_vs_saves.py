@@ -1,6 +1,7 @@
 """Saves while an admin uploads 40,000 articles: SQLite, gunicorn (cores + 1 workers).
 
     python bench/bench_upload_vs_saves.py
+    BENCH_ARTICLES=10000 BENCH_PARAGRAPHS=11 python bench/bench_upload_vs_saves.py   # articles of ~3,000 characters
 
 8 annotators (threads with API tokens, bench_api's lean client) save labels
 at 25 saves/s together (BENCH_SAVE_RATE) (Poisson arrivals, latency counted from the scheduled
@@ -30,6 +31,16 @@ before staged imports against now, back to back:
   load 8-13:     p99 9,730 and 17,838 ms before; 146-898 ms now (longest lock
                  wait 305-670 ms), where the CPUs, not the lock, set the pace:
                  saves' p99 before any upload was 100-200 ms in those runs.
+Issue 17's faster import (sentence rows many a statement, CHUNK_CHARS 800,000)
+against the code before it, run after run (load 2.5-5), saves' p99 and the
+longest lock wait:
+  40,000 short articles:  good upload 189 / 77 ms -> 49 / 77 ms (lock 145 / 63
+                 -> 31 / 24 ms); refused 33 / 23 -> 16 / 23 ms (lock 25 / 18 ->
+                 21 / 25 ms);
+  10,000 of ~3,000 characters (BENCH_ARTICLES=10000 BENCH_PARAGRAPHS=11): good
+                 152 / 39 / 135 ms -> 39 / 46 / 30 ms (lock 136 / 33 / 94 -> 22 /
+                 26 / 24 ms); refused 313 / 131 / 177 -> 207 / 93 / 114 ms (lock
+                 239 / 175 / 130 -> 82 / 96 / 79 ms).
 """
 from __future__ import annotations
 
@@ -56,7 +67,10 @@ from gunicorn_server import start_server, stop_server  # noqa: E402
 from machine import describe  # noqa: E402
 
 WORKERS = (os.cpu_count() or 1) + 1
-ARTICLES = 40_000
+ARTICLES = int(os.environ.get("BENCH_ARTICLES", 40_000))
+# Paragraphs of four sentences an article: 1 (~270 characters, so CHUNK_ARTICLES cuts the file into chunks), or 11
+# (~3,000 characters, as the news articles of issue 17's benchmark: CHUNK_CHARS does)
+PARAGRAPHS = int(os.environ.get("BENCH_PARAGRAPHS", 1))
 SAVE_RATE = float(os.environ.get("BENCH_SAVE_RATE", 25.0))  # saves/s offered by the 8 annotators together (a brisk team)
 TARGET_P99_MS = 250.0
 PASSWORD = "bench password"
@@ -65,10 +79,14 @@ LABELS = ("CFS", "UFS", "NFS")
 
 def article(rng: random.Random, prefix: str, i: int) -> dict:
     sentences = [
-        f"The council said spending on road {rng.randint(1, 99)} rose by {rng.randint(1, 9)}.{rng.randint(0, 9)}% to ${rng.randint(2, 90)}m last year.",
-        f"“It was not the first time,” Dr. Okafor told reporters on Jan. {rng.randint(1, 28)}.",
-        f"Figures for region {i % 97} were published at https://example.org/r/{i}.pdf by the U.S. office.",
-        "Critics called the plan a waste… but it passed.",
+        sentence
+        for _ in range(PARAGRAPHS)
+        for sentence in (
+            f"The council said spending on road {rng.randint(1, 99)} rose by {rng.randint(1, 9)}.{rng.randint(0, 9)}% to ${rng.randint(2, 90)}m last year.",
+            f"“It was not the first time,” Dr. Okafor told reporters on Jan. {rng.randint(1, 28)}.",
+            f"Figures for region {i % 97} were published at https://example.org/r/{i}.pdf by the U.S. office.",
+            "Critics called the plan a waste… but it passed.",
+        )
     ]
     return {"id": f"{prefix}-{i:05d}", "title": f"Report {i}", "text": " ".join(sentences), "meta": {"n": i}}
 
@@ -207,7 +225,8 @@ def counts(database: Path) -> tuple[int, int]:
 
 def main() -> int:
     print(f"machine: {describe()}; load average {os.getloadavg()[0]:.1f} before the run")
-    print(f"gunicorn -w {WORKERS}, SQLite; 8 annotators saving {SAVE_RATE:g} labels/s while an admin uploads {ARTICLES:,} articles")
+    print(f"gunicorn -w {WORKERS}, SQLite; 8 annotators saving {SAVE_RATE:g} labels/s while an admin uploads {ARTICLES:,} articles"
+          f" of {4 * PARAGRAPHS} sentences")
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
