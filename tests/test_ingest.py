@@ -170,6 +170,7 @@ def test_a_staged_import_is_seen_by_nothing_until_it_is_published(app, browser):
     from annotator.domain.agreement import loaders as pa
     from annotator.domain.dataset import articles, export
     from annotator.domain.dataset.ingest import ArticleRecord
+    from annotator.domain.project_head import project_head
 
     from .conftest import add_user
 
@@ -192,7 +193,7 @@ def test_a_staged_import_is_seen_by_nothing_until_it_is_published(app, browser):
 
         def seen() -> dict:
             s.rollback()
-            head = pa.project_head(s, pid)
+            head = project_head(s, pid)
             return {
                 "articles": s.scalar(select(func.count()).select_from(Article)),
                 "export": sorted(r["id"] for r in export.iter_records(s, pid, "article")),
