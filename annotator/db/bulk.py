@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 # The parameter marker of each DB-API paramstyle that takes a sequence (psycopg's pyformat takes %s too).
-_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+_MARKERS = (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"))
 # Parameters in one statement: SQLite before 3.32 allowed 999 (PostgreSQL 65,535).
 _MAX_PARAMETERS = 999
 
@@ -41,7 +41,7 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
                 for row in rows:
                     copy.write_row(row)
         else:
-            _insert_values(cursor, statement, _MARKERS[dialect.paramstyle], len(columns), rows)
+            _insert_values(cursor, statement, dict(_MARKERS)[dialect.paramstyle], len(columns), rows)
     except dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
     finally:
