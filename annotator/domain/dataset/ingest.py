@@ -19,8 +19,8 @@ from annotator.stats import strict_json, textcheck
 FORMATS = (".txt", ".jsonl", ".csv")
 STDIN = "-"
 # Keys of the annotated article format; such files belong to import-annotations.
-_ANNOTATION_KEYS = {"sentences", "annotations", "gold"}
-_CORE_KEYS = {"id", "title", "text", "meta"}
+_ANNOTATION_KEYS = frozenset({"sentences", "annotations", "gold"})
+_CORE_KEYS = frozenset({"id", "title", "text", "meta"})
 # A \u escape in a JSON text (a regex finds it several times faster than `in` does in non-ASCII text)
 _UNICODE_ESCAPE = re.compile(r"\\u")
 
