@@ -408,3 +408,11 @@ def test_a_chunk_holds_as_many_news_articles_as_short_ones():
     assert len(records[0].text) > 3000
     chunks = list(articles._chunks(records, articles.CHUNK_ARTICLES, articles.CHUNK_CHARS))
     assert [len(chunk) for chunk in chunks] == [articles.CHUNK_ARTICLES, 1]
+
+
+@pytest.mark.parametrize("data", [b'"', b'"id,text\n1,a\n', b'"id"x,text\n1,a\n'])
+def test_a_header_row_that_is_not_valid_csv_is_an_error_naming_the_file_and_line(data):
+    """The header is read before the rows' try: a quote never closed on it raised csv.Error, a crash of the import
+    (found by test_bad_input's fuzzing on PostgreSQL with `".csv", b'"'`)."""
+    with pytest.raises(IngestError, match=r"^a\.csv:1: the header row is not valid CSV"):
+        read_bytes(data, "a.csv")

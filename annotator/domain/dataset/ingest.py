@@ -174,7 +174,11 @@ def parse_csv(text: str, name: str) -> list[ArticleRecord]:
     # strict: a quote left open runs to the end of the file (or into a later quote) instead of silently
     # swallowing the rows after it into one article's text
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    if not reader.fieldnames or "text" not in reader.fieldnames:
+    try:
+        header = reader.fieldnames  # reads the first row: a quote never closed there, say, is a csv.Error
+    except csv.Error as exc:
+        raise IngestError(name, 1, f"the header row is not valid CSV ({exc})") from None
+    if not header or "text" not in header:
         raise IngestError(name, 1, "the header row must have a 'text' column (and optionally 'id', 'title')")
     records: list[ArticleRecord] = []
     seen: dict[str, int] = {}
