@@ -645,3 +645,42 @@ def test_a_reload_after_the_articles_text_changed_opens_at_its_first_unlabelled_
     assert current_text(page).startswith("Notice 5 says")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+# ------------------------------------------------------------------ found by a newcomer (helper brief ux)
+
+
+def test_on_a_phone_escape_closes_the_span_tools_as_it_ends_the_span_mode_on_a_laptop(app, server, chromium):
+    """On a laptop Esc drops the selection (text or span), and the span tools go with it; on a phone the row of span
+    tools that the selection had opened stayed open under the hint line, and Esc never closed it."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844))
+    toggle = page.locator("#span-tools-toggle")
+    quote = page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]')
+
+    drag_select(page, "the harbour committee")  # a text selection opens them
+    assert toggle.get_attribute("aria-expanded") == "true" and quote.is_visible()
+    page.keyboard.press("Escape")
+    assert page.evaluate("() => window.getSelection().toString()") == ""
+    assert toggle.get_attribute("aria-expanded") == "false" and not quote.is_visible()
+
+    drag_select(page, "the harbour committee")
+    quote.click()
+    wait_saved(page)
+    page.keyboard.press("l")  # linking: Esc first cancels the link, the tools (and the span) stay
+    assert page.locator("#hint").text_content().startswith("Linking")
+    page.keyboard.press("Escape")
+    assert page.locator("#hint").text_content() == "Linking cancelled." and toggle.get_attribute("aria-expanded") == "true"
+    page.keyboard.press("Escape")  # then the selected span goes, and the tools with it
+    assert page.evaluate("() => document.querySelectorAll('#text .sel').length") == 0
+    assert toggle.get_attribute("aria-expanded") == "false" and not quote.is_visible()
+
+    toggle.click()  # opened by hand with nothing selected, Esc closes them too
+    assert quote.is_visible()
+    page.keyboard.press("Escape")
+    assert toggle.get_attribute("aria-expanded") == "false" and not quote.is_visible()
+    page.keyboard.press("1")  # and the keys go on working
+    wait_saved(page)
+    assert [(label, LONG[s:e]) for _, label, s, e in db_spans(app, "ann", ids["long"])] == [("QUOTE", "the harbour committee")]
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

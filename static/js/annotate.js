@@ -1422,6 +1422,11 @@ function toggleClass(name, button, open) {
 
 const spanToolsToggle = document.getElementById("span-tools-toggle");
 let spanToolsBySelection = false; // the span tools are open because text was selected, not because "Span ▾" was pressed
+const spanToolsOpen = () => root.classList.contains("span-tools-open");
+function closeSpanTools() {
+  spanToolsBySelection = false;
+  toggleClass("span-tools-open", spanToolsToggle, false);
+}
 spanToolsToggle.addEventListener("click", () => {
   // After a selection opened the tools, the annotator pressing "Span ▾" (the text still selected) means to open
   // them: closing them was a surprise.
@@ -1553,11 +1558,13 @@ document.addEventListener("keydown", (event) => {
     else handled = false;
   } else if (plain && event.code === "Space" && t && t.closest && t.closest(".gtag, .gchip")) offerGhostAt(t.closest(".gtag, .gchip"));
   else if (key === "Escape") {
+    // Ending the span mode (a selection of text or of a span) closes the span tools it opened on a phone too.
     if (S.ghost) closeGhostMenu(true);
     else if (S.link) cancelLink();
-    else if (textSelection()) { clearTextSelection(); hint(""); }
-    else if (S.selected) selectSpan(null);
+    else if (textSelection()) { clearTextSelection(); hint(""); closeSpanTools(); }
+    else if (S.selected) { selectSpan(null); closeSpanTools(); }
     else if (panelsOpen()) setPanels(false);
+    else if (spanToolsOpen()) closeSpanTools();
     else handled = false;
   } else handled = false;
 
