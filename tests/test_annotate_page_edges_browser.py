@@ -684,3 +684,53 @@ def test_on_a_phone_escape_closes_the_span_tools_as_it_ends_the_span_mode_on_a_l
     assert [(label, LONG[s:e]) for _, label, s, e in db_spans(app, "ann", ids["long"])] == [("QUOTE", "the harbour committee")]
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+KEY_WORDS = ("Esc", "Enter", "n / p", "press", " key", "click")
+
+
+def says_what_to_tap(text: str) -> bool:
+    return "tap" in text.lower() and not any(word in text for word in KEY_WORDS)
+
+
+def test_on_a_touch_phone_the_link_hints_say_what_to_tap_not_which_keys(app, server, chromium):
+    """Linking on a phone said "click the SOURCE (or n / p to choose, nearest first, and Enter), Esc cancels": keys a
+    phone has not got. The span hints already said what to tap; the link hints now do too, and what they name works."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844), touch=True)
+    link = page.locator('#toolbar button[data-kind="relation"]')
+    hint = page.locator("#hint")
+
+    drag_select(page, "Report number 0 reports")
+    page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').tap()
+    link.tap()  # no source yet
+    assert hint.text_content().startswith("Linking: no SOURCE span yet") and says_what_to_tap(hint.text_content()), hint.text_content()
+    page.locator('#toolbar button[data-kind="span"][data-label="SOURCE"]').tap()  # nothing selected to make it from
+    assert hint.text_content().startswith("While linking") and says_what_to_tap(hint.text_content()), hint.text_content()
+    drag_select(page, "the harbour committee")  # what it says: select its text and tap SOURCE
+    page.locator('#toolbar button[data-kind="span"][data-label="SOURCE"]').tap()
+    wait_saved(page)
+    assert len(db_relations(app, "ann")) == 1
+
+    drag_select(page, "Report number 1 reports")
+    page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').tap()
+    link.tap()  # a source to link to
+    assert hint.text_content().startswith("Linking: tap the SOURCE") and says_what_to_tap(hint.text_content()), hint.text_content()
+    assert page.evaluate("() => { const h = document.getElementById('hint'); return h.scrollHeight <= h.clientHeight; }")  # all in sight
+    page.locator("#text .tag.sel").tap()  # not a source
+    assert hint.text_content().startswith("That is not a SOURCE span") and "Tap Link again" in hint.text_content()
+    assert says_what_to_tap(hint.text_content()), hint.text_content()
+    link.tap()  # as it says: cancels
+    assert hint.text_content() == "Linking cancelled."
+    link.tap()
+    page.locator("#text .tag.candidate").first.tap()  # as it says: tap the SOURCE
+    wait_saved(page)
+    assert len(db_relations(app, "ann")) == 2
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+    laptop = open_page(chromium, server, "ann", ids["long"])  # with a keyboard and a mouse, the keys as before
+    laptop.locator("#text .tag").first.click()
+    laptop.keyboard.press("l")
+    assert "n / p" in laptop.locator("#hint").text_content() and "Esc cancels" in laptop.locator("#hint").text_content()
+    laptop.context.close()
