@@ -734,3 +734,26 @@ def test_on_a_touch_phone_the_link_hints_say_what_to_tap_not_which_keys(app, ser
     laptop.keyboard.press("l")
     assert "n / p" in laptop.locator("#hint").text_content() and "Esc cancels" in laptop.locator("#hint").text_content()
     laptop.context.close()
+
+
+def test_on_a_touch_phone_the_span_buttons_tapped_too_early_say_what_to_tap(app, server, chromium):
+    """The span hints said what to tap, but a span label tapped before any text was selected said "with the mouse, or
+    Shift+→ ..., then press a span key", Fit tapped without text "press f", and the empty Spans panel "press a span key"."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844), touch=True)
+    hint = page.locator("#hint")
+    empty = page.locator("#spans-empty").text_content()
+    assert says_what_to_tap(empty), empty
+    page.locator("#span-tools-toggle").tap()
+    page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').tap()  # nothing selected yet
+    assert hint.text_content().startswith("Select some text first") and says_what_to_tap(hint.text_content()), hint.text_content()
+    drag_select(page, "the harbour committee")
+    page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').tap()
+    page.locator('#toolbar button[data-action="fit"]').tap()  # a span selected, no text to fit it to
+    assert hint.text_content() == "Select the text the span should cover, then tap Fit.", hint.text_content()
+    drag_select(page, "the harbour committee met")  # as it says
+    page.locator('#toolbar button[data-action="fit"]').tap()
+    wait_saved(page)
+    assert [(label, LONG[s:e]) for _, label, s, e in db_spans(app, "ann", ids["long"])] == [("QUOTE", "the harbour committee met")]
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

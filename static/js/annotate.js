@@ -658,7 +658,8 @@ function renderSpanList() {
   document.getElementById("spans-count").textContent = S.allSpans || !all.length ? String(all.length) : `${spans.length} of ${all.length}`;
   const empty = document.getElementById("spans-empty");
   empty.hidden = spans.length > 0;
-  empty.textContent = S.allSpans || !all.length ? "Select text, then press a span key." : `No spans in sentence ${here} yet: select text, then press a span key.`;
+  const how = touch.matches ? "select text, then tap a span label" : "select text, then press a span key";
+  empty.textContent = S.allSpans || !all.length ? `${how[0].toUpperCase()}${how.slice(1)}.` : `No spans in sentence ${here} yet: ${how}.`;
   markSelected();
   renderGhostList();
 }
@@ -1002,7 +1003,8 @@ function spanKey(name) {
     if (broken.length) hint(`Relabelled to ${name}; ${broken.length} link${broken.length > 1 ? "s" : ""} no longer allowed ${broken.length > 1 ? "were" : "was"} removed.`);
     return;
   }
-  hint("Select some text first (with the mouse, or Shift+→ from the current sentence), then press a span key.", "warn");
+  if (touch.matches) hint("Select some text first (touch and hold a word, drag to the end), then tap a span label.", "warn");
+  else hint("Select some text first (with the mouse, or Shift+→ from the current sentence), then press a span key.", "warn");
 }
 
 function deleteSpan(uid) {
@@ -1040,7 +1042,11 @@ function resizeSelected(edge, steps) {
 function fitSelected() {
   const span = S.selected && S.spans.get(S.selected);
   const sel = textSelection();
-  if (!span || !sel) { hint("Select a span (n / p or click), then select the text it should cover, then press f.", "warn"); return; }
+  if (!span || !sel) {
+    if (touch.matches) hint(span ? "Select the text the span should cover, then tap Fit." : "Tap a span, select the text it should cover, then tap Fit.", "warn");
+    else hint("Select a span (n / p or click), then select the text it should cover, then press f.", "warn");
+    return;
+  }
   const start = S.map.toCodePoint(sel.s, "floor");
   const end = S.map.toCodePoint(sel.e, "ceil");
   clearTextSelection();
