@@ -683,6 +683,23 @@ def test_overview_shows_the_cached_agreement_headline_without_computing_it(app, 
     assert 'id="agreement-headline"' in html and "Krippendorff" in html
 
 
+def test_overview_offers_the_dataset_downloads(app, admin, world):
+    """The downloads were only on the Review page: an admin looking at the project found no way to export it."""
+    pid = world["project"]
+    html = page(admin.get(f"/admin/projects/{pid}"))
+    section = re.search(r'<section[^>]*id="downloads".*?</section>', html, re.S)
+    assert section and "Download" in section.group(0)
+    links = [link.replace("&amp;", "&") for link in re.findall(r'href="([^"]+)"', section.group(0))]
+    for url in (f"/projects/{pid}/export.jsonl?unit=sentence", f"/projects/{pid}/export.jsonl?unit=article",
+                f"/projects/{pid}/export.jsonl?unit=sentence&gold_only=1"):
+        assert url in links, url
+        response = admin.get(url)
+        body = response.get_data(as_text=True)  # read to the end: the answer is streamed
+        assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"], url
+        if "unit=article" in url:
+            assert {json.loads(line)["id"] for line in body.splitlines()} == {"a1", "a2"}
+
+
 def test_upload_of_a_big_file_is_stored_in_chunks_and_shown_whole_or_not_at_all(app, admin, monkeypatch):
     from annotator.db.models import StagedImport
     from annotator.domain.dataset import articles

@@ -645,3 +645,115 @@ def test_a_reload_after_the_articles_text_changed_opens_at_its_first_unlabelled_
     assert current_text(page).startswith("Notice 5 says")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+# ------------------------------------------------------------------ found by a newcomer (helper brief ux)
+
+
+def test_on_a_phone_escape_closes_the_span_tools_as_it_ends_the_span_mode_on_a_laptop(app, server, chromium):
+    """On a laptop Esc drops the selection (text or span), and the span tools go with it; on a phone the row of span
+    tools that the selection had opened stayed open under the hint line, and Esc never closed it."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844))
+    toggle = page.locator("#span-tools-toggle")
+    quote = page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]')
+
+    drag_select(page, "the harbour committee")  # a text selection opens them
+    assert toggle.get_attribute("aria-expanded") == "true" and quote.is_visible()
+    page.keyboard.press("Escape")
+    assert page.evaluate("() => window.getSelection().toString()") == ""
+    assert toggle.get_attribute("aria-expanded") == "false" and not quote.is_visible()
+
+    drag_select(page, "the harbour committee")
+    quote.click()
+    wait_saved(page)
+    page.keyboard.press("l")  # linking: Esc first cancels the link, the tools (and the span) stay
+    assert page.locator("#hint").text_content().startswith("Linking")
+    page.keyboard.press("Escape")
+    assert page.locator("#hint").text_content() == "Linking cancelled." and toggle.get_attribute("aria-expanded") == "true"
+    page.keyboard.press("Escape")  # then the selected span goes, and the tools with it
+    assert page.evaluate("() => document.querySelectorAll('#text .sel').length") == 0
+    assert toggle.get_attribute("aria-expanded") == "false" and not quote.is_visible()
+
+    toggle.click()  # opened by hand with nothing selected, Esc closes them too
+    assert quote.is_visible()
+    page.keyboard.press("Escape")
+    assert toggle.get_attribute("aria-expanded") == "false" and not quote.is_visible()
+    page.keyboard.press("1")  # and the keys go on working
+    wait_saved(page)
+    assert [(label, LONG[s:e]) for _, label, s, e in db_spans(app, "ann", ids["long"])] == [("QUOTE", "the harbour committee")]
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+KEY_WORDS = ("Esc", "Enter", "n / p", "press", " key", "click")
+
+
+def says_what_to_tap(text: str) -> bool:
+    return "tap" in text.lower() and not any(word in text for word in KEY_WORDS)
+
+
+def test_on_a_touch_phone_the_link_hints_say_what_to_tap_not_which_keys(app, server, chromium):
+    """Linking on a phone said "click the SOURCE (or n / p to choose, nearest first, and Enter), Esc cancels": keys a
+    phone has not got. The span hints already said what to tap; the link hints now do too, and what they name works."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844), touch=True)
+    link = page.locator('#toolbar button[data-kind="relation"]')
+    hint = page.locator("#hint")
+
+    drag_select(page, "Report number 0 reports")
+    page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').tap()
+    link.tap()  # no source yet
+    assert hint.text_content().startswith("Linking: no SOURCE span yet") and says_what_to_tap(hint.text_content()), hint.text_content()
+    page.locator('#toolbar button[data-kind="span"][data-label="SOURCE"]').tap()  # nothing selected to make it from
+    assert hint.text_content().startswith("While linking") and says_what_to_tap(hint.text_content()), hint.text_content()
+    drag_select(page, "the harbour committee")  # what it says: select its text and tap SOURCE
+    page.locator('#toolbar button[data-kind="span"][data-label="SOURCE"]').tap()
+    wait_saved(page)
+    assert len(db_relations(app, "ann")) == 1
+
+    drag_select(page, "Report number 1 reports")
+    page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').tap()
+    link.tap()  # a source to link to
+    assert hint.text_content().startswith("Linking: tap the SOURCE") and says_what_to_tap(hint.text_content()), hint.text_content()
+    assert page.evaluate("() => { const h = document.getElementById('hint'); return h.scrollHeight <= h.clientHeight; }")  # all in sight
+    page.locator("#text .tag.sel").tap()  # not a source
+    assert hint.text_content().startswith("That is not a SOURCE span") and "Tap Link again" in hint.text_content()
+    assert says_what_to_tap(hint.text_content()), hint.text_content()
+    link.tap()  # as it says: cancels
+    assert hint.text_content() == "Linking cancelled."
+    link.tap()
+    page.locator("#text .tag.candidate").first.tap()  # as it says: tap the SOURCE
+    wait_saved(page)
+    assert len(db_relations(app, "ann")) == 2
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+    laptop = open_page(chromium, server, "ann", ids["long"])  # with a keyboard and a mouse, the keys as before
+    laptop.locator("#text .tag").first.click()
+    laptop.keyboard.press("l")
+    assert "n / p" in laptop.locator("#hint").text_content() and "Esc cancels" in laptop.locator("#hint").text_content()
+    laptop.context.close()
+
+
+def test_on_a_touch_phone_the_span_buttons_tapped_too_early_say_what_to_tap(app, server, chromium):
+    """The span hints said what to tap, but a span label tapped before any text was selected said "with the mouse, or
+    Shift+→ ..., then press a span key", Fit tapped without text "press f", and the empty Spans panel "press a span key"."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844), touch=True)
+    hint = page.locator("#hint")
+    empty = page.locator("#spans-empty").text_content()
+    assert says_what_to_tap(empty), empty
+    page.locator("#span-tools-toggle").tap()
+    page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').tap()  # nothing selected yet
+    assert hint.text_content().startswith("Select some text first") and says_what_to_tap(hint.text_content()), hint.text_content()
+    drag_select(page, "the harbour committee")
+    page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').tap()
+    page.locator('#toolbar button[data-action="fit"]').tap()  # a span selected, no text to fit it to
+    assert hint.text_content() == "Select the text the span should cover, then tap Fit.", hint.text_content()
+    drag_select(page, "the harbour committee met")  # as it says
+    page.locator('#toolbar button[data-action="fit"]').tap()
+    wait_saved(page)
+    assert [(label, LONG[s:e]) for _, label, s, e in db_spans(app, "ann", ids["long"])] == [("QUOTE", "the harbour committee met")]
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

@@ -591,7 +591,7 @@ def test_a_project_named_by_digits_int_cannot_read_is_not_found_not_a_traceback(
                                   ["users", "create", "ann", "--role", "annotator", "--password-stdin"]])
 def test_a_command_on_a_database_file_that_does_not_exist_creates_nothing(tmp_path, args):
     """Found by a newcomer: `annotator projects list` before `annotator init` left an empty SQLite file behind
-    and then blamed a missing schema. Only the commands that create the database (init, db, demo) may create it."""
+    and then blamed a missing schema. Only the commands that create the database (init, db upgrade, demo) may create it."""
     path = tmp_path / "none.sqlite3"
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "x"}
     result = subprocess.run([sys.executable, "-m", "annotator", *args], env=env, capture_output=True, text=True, timeout=60,
@@ -603,6 +603,29 @@ def test_a_command_on_a_database_file_that_does_not_exist_creates_nothing(tmp_pa
                                input="One. Two.")
     assert segmented.returncode == 0 and len(segmented.stdout.splitlines()) == 2  # a command that needs no database still runs
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [["db", "current"], ["db", "downgrade"], ["db", "stamp", "head"], ["db", "check"],
+                                  ["db", "history", "--indicate-current"]])
+def test_a_db_subcommand_other_than_upgrade_on_a_database_file_that_does_not_exist_creates_nothing(tmp_path, args):
+    """Found by a newcomer: the whole `db` group was let through the missing-file check, so `annotator db current`
+    left an empty SQLite file behind (and `db stamp head` one that claimed the newest schema without any table, which
+    `annotator init` then took as up to date). Only `db upgrade` makes a database; the others refuse as every command does."""
+    path = tmp_path / "none.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "x"}
+    result = subprocess.run([sys.executable, "-m", "annotator", *args], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result
+    assert result.stderr.strip().splitlines() == [f"Error: no database at {path}; run `annotator init`"], result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_db_upgrade_still_makes_a_database_from_nothing(tmp_path):
+    path = tmp_path / "new.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "x"}
+    made = subprocess.run([sys.executable, "-m", "annotator", "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0 and path.exists(), made
+    listed = subprocess.run([sys.executable, "-m", "annotator", "db", "current"], env=env, capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and "(head)" in listed.stdout, listed
 
 
 def test_a_sqlite_uri_is_left_to_sqlite(tmp_path):

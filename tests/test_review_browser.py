@@ -221,3 +221,37 @@ def test_review_and_admin_pages_fit_a_phone_without_sideways_scrolling(app, serv
                 assert bar["y"] <= logout["y"] and logout["y"] + logout["height"] <= bar["y"] + bar["height"], (url, logout, bar)
         finally:
             context.close()
+
+
+def test_on_a_phone_each_disputed_sentence_opens_without_sideways_scrolling(app, server, chromium):
+    """Found by a newcomer at 390 px: the queue's only link into adjudication, the sentence's text, was the sixth of seven
+    columns, off the screen until the table was swiped sideways. On a phone each row is now a card: the sentence's
+    text (the link) first, its figures below, nothing to scroll sideways."""
+    ratings = [{"ann": "CFS", "ben": "NFS"}, {"ann": "UFS", "ben": "UFS"}, {"ann": "CFS", "ben": "UFS", "cat": "UFS"}]
+    seeded = seed(app, ratings, [0, 0, 1], annotators_per_article=2)
+    add_user(app, "rita", "reviewer", PASSWORD)
+    add_member(app, seeded.project_id, "rita")
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(server + "/login")
+        page.fill("input[name=name]", "rita")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server}/")
+        page.goto(f"{server}/review/{seeded.project_id}/queue")
+        rows = page.locator("#queue tbody tr")
+        assert rows.count() == 2
+        for i in range(2):
+            link = rows.nth(i).locator("td.sentence-text a").bounding_box()
+            assert link and 0 <= link["x"] and link["x"] + link["width"] <= 390, link  # on the screen as it opens
+            cells = rows.nth(i).locator("td").evaluate_all("(tds) => tds.map((td) => td.getBoundingClientRect().right)")
+            assert max(cells) <= 390, cells  # and the rest of the row too
+        sideways = page.evaluate("() => { const t = document.getElementById('queue'); return [t.scrollWidth, t.clientWidth, document.documentElement.scrollWidth]; }")
+        assert sideways[0] <= sideways[1] and sideways[2] <= 390, sideways
+        captions = rows.nth(0).locator("td").evaluate_all("(tds) => tds.map((td) => getComputedStyle(td, '::before').content)")
+        assert '"Label agreement: "' in captions and '"Gold: "' in captions, captions  # each figure still says what it is
+        rows.nth(1).locator("td.sentence-text a").tap()
+        page.wait_for_url(re.compile(rf"/review/{seeded.project_id}/sentences/{seeded.sentences[2]}$"))
+    finally:
+        context.close()

@@ -406,3 +406,14 @@ def test_adjudication_marks_what_an_annotator_accepted_from_a_suggestion(app, br
     cards = dict(re.findall(r'<article class="card annotator" data-annotator="(\w+)">(.*?)</article>', html, re.S))
     assert cards["ann"].count('class="origin-suggested"') == 2  # her label and her QUOTE
     assert "origin-suggested" not in cards["ben"]  # ben's QUOTE, same place, marked by hand
+
+
+@pytest.mark.parametrize(("who", "target"), [("rita", "/review/{p}/agreement"), ("root", "/admin/projects/{p}")])
+def test_home_page_links_each_project_to_the_page_that_role_uses_for_it(browser, project, who, target):
+    """The reviewer's and the admin's home pages listed the project names as plain text, so they led nowhere."""
+    login(browser, who)
+    html = browser.get("/").get_data(as_text=True)
+    cell = re.search(r'<td class="project-name">(.*?)</td>', html, re.S).group(1)
+    url = target.format(p=project.project_id)
+    assert re.fullmatch(rf'\s*<a href="{re.escape(url)}">[^<]+</a>\s*', cell), cell
+    assert browser.get(url).status_code == 200

@@ -264,3 +264,36 @@ def test_with_suggestions_turned_off_nobody_sees_any(app, world, chromium, serve
             assert not page.errors, page.errors  # type: ignore[attr-defined]
         finally:
             page.context.close()
+
+
+def test_on_a_touch_phone_the_suggestion_hints_say_what_to_tap_not_which_keys(app, world, chromium, server):
+    """On a phone a tapped suggestion said "a accepts, x rejects, Esc leaves it for later", its menu showed the keys a, x
+    and Esc, and the current sentence's note "a accepts, x rejects": keys a phone has not got. They now say what to tap
+    (the span hints already did), and what they name is there to tap."""
+    article = world["article"]
+    page = open_page(chromium, server, "ann", article, viewport=(390, 844), touch=True)
+    try:
+        tags = page.locator("#text .gtag")
+        source = next(i for i, title in enumerate(tags.evaluate_all("(ts) => ts.map((t) => t.title)")) if "Tomas Lindqvist" in title)
+        tags.nth(source).tap()
+        assert page.is_visible(".ghost-menu")
+        text = page.locator("#hint").text_content()
+        assert text.startswith("Tap Accept or Reject, or Later") and "Tomas Lindqvist" in text, text
+        assert not any(key in text for key in ("a accepts", "x rejects", "Esc")), text
+        assert page.locator(".ghost-menu kbd").count() == 0  # the buttons: words to tap, no keys
+        assert [b.strip() for b in page.locator(".ghost-menu button").all_text_contents()] == ["Accept", "Reject", "Later"]
+        note = page.locator("#current-info .ghost-note").text_content()  # the tap made sentence LINDQVIST current
+        assert "suggested: tap" in note and "a accepts" not in note, note
+        page.locator(".ghost-menu button[data-decision=accept]").tap()
+        wait_saved(page)
+        assert [label for label in ghosts(page)["own"]] == ["SOURCE"]
+        assert not page.errors, page.errors  # type: ignore[attr-defined]
+    finally:
+        page.context.close()
+    laptop = open_page(chromium, server, "bob", article)  # with a keyboard: the keys, as before
+    try:
+        laptop.locator("#text .gtag").first.click()
+        assert "a accepts, x rejects" in laptop.locator("#hint").text_content()
+        assert laptop.locator(".ghost-menu kbd").all_text_contents() == ["a", "x", "Esc"]
+    finally:
+        laptop.context.close()

@@ -125,9 +125,11 @@ class LazyCommands(AppGroup):
             raise RuntimeError(f"annotator: {self.lazy[name]} did not register the command {name!r}")
 
 
-# The commands that create the database. Every other one refuses a SQLite file that does not exist: connecting
-# would create it empty, and a read-only command then left that file behind and blamed a missing schema.
-CREATES_DATABASE = frozenset({"init", "db", "demo"})
+# The commands that create the database, by their names from the top (`db upgrade` is the one of the db group).
+# Every other one refuses a SQLite file that does not exist: connecting would create it empty, and a read-only
+# command (`db current` too) then left that file behind and blamed a missing schema; `db stamp` left one that
+# claimed a schema it had not got.
+CREATES_DATABASE = frozenset({("init",), ("db", "upgrade"), ("demo",)})
 
 
 def refuse_missing_sqlite(engine: Engine) -> None:
@@ -144,12 +146,22 @@ def refuse_missing_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "do_connect")
     def _refuse(_dialect, _record, _cargs, _cparams):  # noqa: ANN001, ANN202
         ctx = click.get_current_context(silent=True)
-        command = ctx.find_root().invoked_subcommand if ctx else None
-        if command and command not in CREATES_DATABASE and not _exists(path):
+        command = command_path(ctx) if ctx else ()
+        creates = any(command[:len(maker)] == maker for maker in CREATES_DATABASE)
+        if command and not creates and not _exists(path):
             raise click.ClickException(f"no database at {path}; run `annotator init`")
         return None  # connect as usual
 
     engine._annotator_refuses_missing = True  # type: ignore[attr-defined]
+
+
+def command_path(ctx: click.Context) -> tuple[str, ...]:
+    """The names of the running command under the top group: ("db", "current") for `annotator db current`."""
+    names = []
+    while ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return tuple(reversed(names))
 
 
 def _exists(path: str) -> bool:

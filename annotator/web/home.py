@@ -17,7 +17,12 @@ bp = Blueprint("home", __name__)
 def home():
     if current_user.role == "annotator":
         return render_template("home_annotator.html", queue=progress.annotator_queue(db.session, current_user.id))
-    return render_template("home.html", projects=progress.project_overview(db.session, projects.visible_project_ids(db.session, current_user)))
+    return render_template(
+        "home.html",
+        projects=progress.project_overview(db.session, projects.visible_project_ids(db.session, current_user)),
+        # a project's name leads to the page this role works on it from
+        project_endpoint="admin.project" if current_user.role == "admin" else "review.agreement",
+    )
 
 
 @bp.route("/favicon.ico")

@@ -593,12 +593,13 @@ function renderCurrentInfo() {
   for (const b of document.querySelectorAll('button[data-kind="sentence"]')) b.setAttribute("aria-pressed", String(Boolean(lab && lab.label === b.dataset.label)));
 }
 
-/** "· 3 suggested: a accepts, x rejects" when the current sentence has suggestions waiting. */
+/** "· 3 suggested: a accepts, x rejects" (on a touch screen, what to tap) when the current sentence has suggestions waiting. */
 function suggestedNote() {
   if (!S.sugg.enabled) return null;
   const here = S.sugg.inSentence(S.current, sentenceOfPos);
   const count = here.labels.length + here.spans.length + here.relations.length;
-  return count ? el("span", { class: "ghost-note", text: ` · ${count} suggested: a accepts, x rejects` }) : null;
+  const how = touch.matches ? "tap a dashed ? to accept or reject one" : "a accepts, x rejects";
+  return count ? el("span", { class: "ghost-note", text: ` · ${count} suggested: ${how}` }) : null;
 }
 
 function renderToolbar() {
@@ -657,7 +658,8 @@ function renderSpanList() {
   document.getElementById("spans-count").textContent = S.allSpans || !all.length ? String(all.length) : `${spans.length} of ${all.length}`;
   const empty = document.getElementById("spans-empty");
   empty.hidden = spans.length > 0;
-  empty.textContent = S.allSpans || !all.length ? "Select text, then press a span key." : `No spans in sentence ${here} yet: select text, then press a span key.`;
+  const how = touch.matches ? "select text, then tap a span label" : "select text, then press a span key";
+  empty.textContent = S.allSpans || !all.length ? `${how[0].toUpperCase()}${how.slice(1)}.` : `No spans in sentence ${here} yet: ${how}.`;
   markSelected();
   renderGhostList();
 }
@@ -981,7 +983,8 @@ function spanKey(name) {
     return;
   }
   if (S.link) {
-    hint("While linking: click the target span, or select new text and press its span key (Esc cancels).", "warn");
+    if (touch.matches) hint("While linking: tap the target span, or select new text and tap its span label (Link again cancels).", "warn");
+    else hint("While linking: click the target span, or select new text and press its span key (Esc cancels).", "warn");
     return;
   }
   if (S.selected) {
@@ -1000,7 +1003,8 @@ function spanKey(name) {
     if (broken.length) hint(`Relabelled to ${name}; ${broken.length} link${broken.length > 1 ? "s" : ""} no longer allowed ${broken.length > 1 ? "were" : "was"} removed.`);
     return;
   }
-  hint("Select some text first (with the mouse, or Shift+→ from the current sentence), then press a span key.", "warn");
+  if (touch.matches) hint("Select some text first (touch and hold a word, drag to the end), then tap a span label.", "warn");
+  else hint("Select some text first (with the mouse, or Shift+→ from the current sentence), then press a span key.", "warn");
 }
 
 function deleteSpan(uid) {
@@ -1038,7 +1042,11 @@ function resizeSelected(edge, steps) {
 function fitSelected() {
   const span = S.selected && S.spans.get(S.selected);
   const sel = textSelection();
-  if (!span || !sel) { hint("Select a span (n / p or click), then select the text it should cover, then press f.", "warn"); return; }
+  if (!span || !sel) {
+    if (touch.matches) hint(span ? "Select the text the span should cover, then tap Fit." : "Tap a span, select the text it should cover, then tap Fit.", "warn");
+    else hint("Select a span (n / p or click), then select the text it should cover, then press f.", "warn");
+    return;
+  }
   const start = S.map.toCodePoint(sel.s, "floor");
   const end = S.map.toCodePoint(sel.e, "ceil");
   clearTextSelection();
@@ -1052,7 +1060,10 @@ function startLink(type) {
   const span = S.selected && S.spans.get(S.selected);
   const rel = S.schema.relation_types.find((r) => r.name === type);
   if (!rel) return;
-  if (!span) { hint(`Select a ${rel.from.join("/")} span first (click it, or n / p), then press the link key.`, "warn"); return; }
+  if (!span) {
+    hint(touch.matches ? `Tap a ${rel.from.join("/")} span first, then Link.` : `Select a ${rel.from.join("/")} span first (click it, or n / p), then press the link key.`, "warn");
+    return;
+  }
   const fromSide = rel.from.includes(span.label);
   if (!fromSide && !rel.to.includes(span.label)) { hint(`A ${span.label} span cannot be linked with ${type}.`, "warn"); return; }
   const wanted = fromSide ? rel.to : rel.from;
@@ -1060,9 +1071,16 @@ function startLink(type) {
   S.link = { type, fromSide, anchor: span.id, candidates, at: -1 };
   markSelected();
   renderToolbar();
-  hint(candidates.length
-    ? `Linking: click the ${wanted.join("/")} (or n / p to choose, nearest first, and Enter), Esc cancels. You may also select new text and press its span key.`
-    : `Linking: no ${wanted.join("/")} span yet: select its text and press its span key (Esc cancels).`, "mode");
+  const other = wanted.join("/");
+  if (touch.matches) { // what to tap first, as the span hints do: the phone's two lines may cut the rest
+    hint(candidates.length
+      ? `Linking: tap the ${other}, or select new text and tap its span label. Tap Link again to cancel.`
+      : `Linking: no ${other} span yet: select its text and tap ${wanted.join(" or ")}. Tap Link again to cancel.`, "mode");
+  } else {
+    hint(candidates.length
+      ? `Linking: click the ${other} (or n / p to choose, nearest first, and Enter), Esc cancels. You may also select new text and press its span key.`
+      : `Linking: no ${other} span yet: select its text and press its span key (Esc cancels).`, "mode");
+  }
 }
 
 /** Link candidates as n proposes them: those sharing a sentence with the anchor first, then by distance in characters. */
@@ -1084,7 +1102,10 @@ function finishLink(target) {
   const span = S.spans.get(target);
   const rel = S.schema.relation_types.find((r) => r.name === link.type);
   const wanted = link.fromSide ? rel.to : rel.from;
-  if (!span || !wanted.includes(span.label)) { hint(`That is not a ${wanted.join("/")} span. Esc cancels linking.`, "warn"); return; }
+  if (!span || !wanted.includes(span.label)) {
+    hint(`That is not a ${wanted.join("/")} span. ${touch.matches ? "Tap Link again to cancel linking." : "Esc cancels linking."}`, "warn");
+    return;
+  }
   const from = link.fromSide ? link.anchor : target;
   const to = link.fromSide ? target : link.anchor;
   S.link = null;
@@ -1226,16 +1247,24 @@ function offerGhost(kind, id, anchor) {
     el("p", { class: "ghost-what" }, el("span", { class: "muted", text: "Suggested " }), describe(kind, item)),
     el("p", { class: "muted ghost-from", text: provenance(item) }),
     el("div", { class: "ghost-actions" },
-      el("button", { type: "button", class: "primary", dataset: { decision: "accept" }, onclick: () => decideOne(kind, id, "accept") }, el("kbd", { text: "a" }), " Accept"),
-      el("button", { type: "button", dataset: { decision: "reject" }, onclick: () => decideOne(kind, id, "reject") }, el("kbd", { text: "x" }), " Reject"),
-      el("button", { type: "button", class: "link", onclick: () => closeGhostMenu(true) }, "Later ", el("kbd", { text: "Esc" }))));
+      el("button", { type: "button", class: "primary", dataset: { decision: "accept" }, onclick: () => decideOne(kind, id, "accept") }, ...withKey("Accept", "a")),
+      el("button", { type: "button", dataset: { decision: "reject" }, onclick: () => decideOne(kind, id, "reject") }, ...withKey("Reject", "x")),
+      el("button", { type: "button", class: "link", onclick: () => closeGhostMenu(true) }, ...withKey("Later", "Esc", false))));
   ghostMenu.hidden = false;
   const box = (anchor && anchor.isConnected ? anchor : textEl).getBoundingClientRect();
   const room = document.documentElement.clientWidth - ghostMenu.offsetWidth - 8;
   ghostMenu.style.left = `${window.scrollX + Math.max(8, Math.min(box.left, room))}px`;
   ghostMenu.style.top = `${window.scrollY + box.bottom + 6}px`;
   ghostMenu.querySelector("button").focus({ preventScroll: true });
-  hint(`Suggested ${describe(kind, item)}: a accepts, x rejects, Esc leaves it for later.`, "mode");
+  if (touch.matches) hint(`Tap Accept or Reject, or Later to leave it: suggested ${describe(kind, item)}.`, "mode"); // what to tap first
+  else hint(`Suggested ${describe(kind, item)}: a accepts, x rejects, Esc leaves it for later.`, "mode");
+}
+
+/** A button's word with its key before it (or after it), the key left out on a touch screen, where buttons are tapped. */
+function withKey(word, key, before = true) {
+  if (touch.matches) return [word];
+  const cap = el("kbd", { text: key });
+  return before ? [cap, ` ${word}`] : [`${word} `, cap];
 }
 
 function offerGhostAt(node) {
@@ -1422,6 +1451,11 @@ function toggleClass(name, button, open) {
 
 const spanToolsToggle = document.getElementById("span-tools-toggle");
 let spanToolsBySelection = false; // the span tools are open because text was selected, not because "Span ▾" was pressed
+const spanToolsOpen = () => root.classList.contains("span-tools-open");
+function closeSpanTools() {
+  spanToolsBySelection = false;
+  toggleClass("span-tools-open", spanToolsToggle, false);
+}
 spanToolsToggle.addEventListener("click", () => {
   // After a selection opened the tools, the annotator pressing "Span ▾" (the text still selected) means to open
   // them: closing them was a surprise.
@@ -1553,11 +1587,13 @@ document.addEventListener("keydown", (event) => {
     else handled = false;
   } else if (plain && event.code === "Space" && t && t.closest && t.closest(".gtag, .gchip")) offerGhostAt(t.closest(".gtag, .gchip"));
   else if (key === "Escape") {
+    // Ending the span mode (a selection of text or of a span) closes the span tools it opened on a phone too.
     if (S.ghost) closeGhostMenu(true);
     else if (S.link) cancelLink();
-    else if (textSelection()) { clearTextSelection(); hint(""); }
-    else if (S.selected) selectSpan(null);
+    else if (textSelection()) { clearTextSelection(); hint(""); closeSpanTools(); }
+    else if (S.selected) { selectSpan(null); closeSpanTools(); }
     else if (panelsOpen()) setPanels(false);
+    else if (spanToolsOpen()) closeSpanTools();
     else handled = false;
   } else handled = false;
 
