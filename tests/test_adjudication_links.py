@@ -183,3 +183,19 @@ def test_annotators_cannot_adjudicate_links(app, browser):
     with app.app_context():
         assert db.session.scalars(select(GoldLabel).where(GoldLabel.provenance == "adjudicated")).all() == []
         assert db.session.scalars(select(GoldRelation)).all() == []
+
+
+def test_a_refused_save_shows_the_reviewers_own_spans_and_links_again(app, browser):
+    """Before: the page shown again after a refused save offered only the annotators' and the gold's spans and links,
+    so the reviewer's own link (and the span it starts at) vanished from the form."""
+    world = seed_world(app, linked_by=())
+    browser.login("rita", PASSWORD)
+    later = f"/review/{world['project']}/sentences/{world['sentences'][2]}"
+    browser.get(later)
+    own = f"attributed_to|{key('QUOTE', LATER)}|{key('SOURCE', SOURCE)}"
+    response = browser.post(later, {"spans": [key("QUOTE", LATER)], "links": [own]})  # no label: refused
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert checked(page, "spans") == [key("QUOTE", LATER)] and checked(page, "links") == [own]
+    row = re.search(rf'<input type="checkbox" name="links" value="{re.escape(own)}"[^>]*>(.*?)</label>', page, re.S).group(1)
+    assert f"“{LATER}”" in row and f"“{SOURCE}”" in row and "(other sentence)" in row

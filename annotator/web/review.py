@@ -378,14 +378,14 @@ def _link_choices(ctx: dict[str, Any], form: AdjudicationForm, spans: list[dict[
 
 
 def _reviewers_span(ctx: dict[str, Any], key: str) -> dict[str, Any] | None:
-    """A span the reviewer sent that nobody else made (its text clipped to the sentence), or None for a key that is not one."""
+    """A span the reviewer sent that nobody else made, or None for a key that is not one."""
     try:
         label, start, end = gold.parse_span_key(key)
     except gold.GoldError:
         return None
     s = ctx["sentence"]
-    clip = s["text"][max(start, s["start"]) - s["start"]:max(min(end, s["end"]), s["start"]) - s["start"]]
-    return {"key": key, "label": label, "start": start, "end": end, "text": clip, "in_sentence": start < s["end"] and end > s["start"]}
+    return {"key": key, "label": label, "start": start, "end": end, "text": ctx["article"]["text"][start:end],
+            "in_sentence": start < s["end"] and end > s["start"]}
 
 
 def _unlinked_now(head: ProjectHead, form: AdjudicationForm, spans: list[dict[str, Any]]) -> list[dict[str, Any]]:

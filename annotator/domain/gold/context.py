@@ -60,7 +60,7 @@ def adjudication_context(session: Session, project_id: int, sentence_id: int) ->
     outside = _outside_spans(session, s, gold.pop("outside"), distinct_links)
     return {
         "sentence": {"id": s.id, "index": s.index, "start": s.start, "end": s.end, "text": s.text[s.start:s.end]},
-        "article": {"id": s.article_id, "title": s.title, "external_id": s.external_id, "text_length": len(s.text)},
+        "article": {"id": s.article_id, "title": s.title, "external_id": s.external_id, "text_length": len(s.text), "text": s.text},
         "context": _neighbours(session, s),
         "annotators": annotators,
         "distinct_spans": sorted(distinct_spans, key=lambda x: (x["start"], x["end"], x["label"])),
