@@ -199,3 +199,20 @@ def test_a_refused_save_shows_the_reviewers_own_spans_and_links_again(app, brows
     assert checked(page, "spans") == [key("QUOTE", LATER)] and checked(page, "links") == [own]
     row = re.search(rf'<input type="checkbox" name="links" value="{re.escape(own)}"[^>]*>(.*?)</label>', page, re.S).group(1)
     assert f"“{LATER}”" in row and f"“{SOURCE}”" in row and "(other sentence)" in row
+
+
+def test_the_domain_names_the_gold_quotes_an_adjudication_leaves_linked_to_nothing(app):
+    world = seed_world(app)
+    quote, source = ("QUOTE", *at(QUOTE)), ("SOURCE", *at(SOURCE))
+    with app.app_context():
+        rita = db.session.scalar(select(User.id).where(User.name == "rita"))
+        begin_write(db.session)
+        out = gold.adjudicate(db.session, rita, world["sentences"][1], "CFS", [quote, source])
+        db.session.commit()
+        assert out["unlinked"] == [{"label": "QUOTE", "start": at(QUOTE)[0], "end": at(QUOTE)[1], "text": QUOTE}]
+        begin_write(db.session)
+        out = gold.adjudicate(db.session, rita, world["sentences"][1], "CFS", [quote, source], [("attributed_to", quote, source)])
+        db.session.commit()
+        assert out["unlinked"] == [] and out["relations"] == 1
+        context = gold.adjudication_context(db.session, world["project"], world["sentences"][1])
+        assert context["gold_unlinked"] == [] and [link["key"] for link in context["gold_links"]] == [LINK]
