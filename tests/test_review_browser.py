@@ -68,7 +68,8 @@ def test_reviewer_adjudicates_from_the_queue_and_sees_it_in_the_figures(app, ser
         page.fill("#reason", "A cost figure: check-worthy. ben's quote runs into the verb.")
         page.click("#save-gold")
         page.wait_for_url(re.compile(rf"/review/{seeded.project_id}/sentences/{seeded.sentences[2]}$"))
-        assert "Gold saved" in page.locator(".flash").inner_text()
+        assert "Gold saved" in page.locator(".flash-success").inner_text()
+        assert "1 span linked to nothing: QUOTE" in page.locator(".flash-warning").inner_text()  # a quote with no source: said, not refused
 
         with app.app_context():
             gold = db.session.scalar(select(GoldLabel).where(GoldLabel.sentence_id == seeded.sentences[0]))

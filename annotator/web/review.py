@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError, OperationalError
 from wtforms import HiddenField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.validators import InputRequired, Length
@@ -229,9 +230,12 @@ def sentence(project_id: int, sentence_id: int):
     form.label.choices = [(name, name) for name in head.categories]
     error, status, problems = None, 200, []
     if form.validate_on_submit():
-        error, status, problems = _save(head, ctx, form, sentence_id)
+        error, status, problems, unlinked = _save(head, ctx, form, sentence_id)
         if error is None:
-            return _to_next_open(head, ctx, filters, sentence_id)
+            response = _to_next_open(head, ctx, filters, sentence_id)
+            if unlinked:
+                _flash_unlinked(head, ctx, unlinked)
+            return response
     elif request.method == "POST":
         error = "; ".join(m for messages in form.errors.values() for m in messages) or "The form could not be read; reload and try again."
         status = 422
@@ -240,22 +244,35 @@ def sentence(project_id: int, sentence_id: int):
     return _sentence_page(head, ctx, form, filters, error, problems), status
 
 
-def _save(head: ProjectHead, ctx: dict[str, Any], form: AdjudicationForm, sentence_id: int) -> tuple[str | None, int, list[str]]:
-    """Store the submitted gold: (None, 200, []) when saved, else (error, status, problems) for the page."""
+def _save(
+    head: ProjectHead, ctx: dict[str, Any], form: AdjudicationForm, sentence_id: int
+) -> tuple[str | None, int, list[str], list[dict[str, Any]]]:
+    """Store the submitted gold: (None, 200, [], its spans linked to nothing) when saved, else (error, status, problems, [])."""
     try:
         spans = [gold.parse_span_key(v) for v in form.spans.data or []] + gold.parse_span_lines(
             form.typed_spans.data or "", labelschema.names(head.schema, "span_labels"), ctx["article"]["text_length"],
             (ctx["sentence"]["start"], ctx["sentence"]["end"]))
         links = [gold.parse_link_key(v) for v in form.links.data or []]
         with transaction(db.session):
-            gold.adjudicate(db.session, current_user.id, sentence_id, form.label.data, spans, links, form.reason.data)
+            saved = gold.adjudicate(db.session, current_user.id, sentence_id, form.label.data, spans, links, form.reason.data)
     except gold.GoldError as exc:
-        return exc.message, exc.status, exc.problems
+        return exc.message, exc.status, exc.problems, []
     except (IntegrityError, OperationalError) as exc:  # another reviewer saved this sentence at the same moment, or the database is busy
         if disk_full(exc):
             raise  # not busy: the app's handler says "disk full" (507) and logs it
-        return "The gold could not be saved just now (another change came first or the database is busy). Check the page and save again.", 409, []
-    return None, 200, []
+        return "The gold could not be saved just now (another change came first or the database is busy). Check the page and save again.", 409, [], []
+    return None, 200, [], saved["unlinked"]
+
+
+def _flash_unlinked(head: ProjectHead, ctx: dict[str, Any], spans: list[dict[str, Any]]) -> None:
+    """Saved, but a gold quote has no link to its source: say which, with the way back (a warning, as the guidelines
+    link a quote only when the article names its source)."""
+    shown = "; ".join(f"{s['label']} “{s['text'] if len(s['text']) <= 60 else s['text'][:57] + '…'}” ({s['start']}–{s['end']})" for s in spans)
+    where = url_for("review.sentence", project_id=head.id, sentence_id=ctx["sentence"]["id"])
+    one = len(spans) == 1
+    flash(Markup('Gold of sentence {} saved with {} linked to nothing: {}. <a href="{}">Link {}</a> if the article names {} source.').format(
+        ctx["sentence"]["index"] + 1, "1 span" if one else f"{len(spans)} spans", shown, where, "it" if one else "them", "its" if one else "their"),
+        "warning")
 
 
 def _to_next_open(head: ProjectHead, ctx: dict[str, Any], filters: dict[str, Any], sentence_id: int):
@@ -273,6 +290,7 @@ def _sentence_page(
     head: ProjectHead, ctx: dict[str, Any], form: AdjudicationForm, filters: dict[str, Any], error: str | None, problems: list[str]
 ) -> str:
     counts = _label_counts(ctx)
+    spans = _span_choices(ctx, form)
     return render_template(
         "review/sentence.html",
         head=head,
@@ -282,8 +300,11 @@ def _sentence_page(
         problems=problems,
         filters=filters,
         query=_query(filters),
-        span_choices=_span_choices(ctx),
-        link_choices=_link_choices(ctx),
+        span_choices=spans,
+        link_choices=_link_choices(ctx, form, spans),
+        unlinked_now=_unlinked_now(head, form, spans),
+        relations=[{"name": r["name"], "key": r.get("key", ""), "from": r["from"], "to": r["to"], "description": r.get("description", "")}
+                   for r in head.schema.get("relation_types", [])],
         selected_spans=set(form.spans.data or []),
         selected_links=set(form.links.data or []),
         label_counts=counts,
@@ -319,20 +340,61 @@ def _prefill(form: AdjudicationForm, ctx: dict[str, Any]) -> None:
     if best and (len(best) == 1 or best[0][1] > best[1][1]):
         form.label.data = best[0][0]
     form.spans.data = [s["key"] for s in ctx["distinct_spans"] if s["all"]]
-    form.links.data = [link["key"] for link in ctx["distinct_links"] if link["all"]]
+    # an annotator's link comes with the spans it joins: keeping a quote and its source keeps the relation
+    agreed = {link["key"] for link in ctx["distinct_links"] if link["all"]}
+    form.links.data = sorted(agreed | set(gold.links_with_spans(ctx["distinct_links"], set(form.spans.data))))
 
 
-def _span_choices(ctx: dict[str, Any]) -> list[dict[str, Any]]:
-    """One checkbox per distinct span: the annotators' and the stored gold ones."""
+def _span_choices(ctx: dict[str, Any], form: AdjudicationForm) -> list[dict[str, Any]]:
+    """One checkbox per distinct span: the annotators', the stored gold ones, and those the reviewer marked (a page shown
+    again after a refused save keeps them)."""
     choices = {s["key"]: {**s, "gold": None} for s in ctx["distinct_spans"]}
     for g in ctx["gold_spans"]:
         if g["in_sentence"]:
             choices.setdefault(g["key"], {**g, "by": [], "all": False})["gold"] = g["provenance"]
+    for key in form.spans.data or []:
+        if key not in choices and (info := _reviewers_span(ctx, key)) is not None and info["in_sentence"]:
+            choices[key] = {**info, "by": [], "all": False, "gold": None}
     return sorted(choices.values(), key=lambda s: (s["start"], s["end"], s["label"]))
 
 
-def _link_choices(ctx: dict[str, Any]) -> list[dict[str, Any]]:
+def _link_choices(ctx: dict[str, Any], form: AdjudicationForm, spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One checkbox per distinct link: the annotators', the stored gold ones, and those the reviewer made."""
     choices = {link["key"]: {**link, "gold": None} for link in ctx["distinct_links"]}
     for g in ctx["gold_links"]:
         choices.setdefault(g["key"], {**g, "by": [], "all": False})["gold"] = g["provenance"]
+    known = {s["key"]: s for s in spans} | {s["key"]: s for s in ctx["outside_spans"]}
+    for key in form.links.data or []:
+        if key in choices:
+            continue
+        try:
+            rtype, a, b = gold.parse_link_key(key)
+        except gold.GoldError:
+            continue
+        ends = [known.get(gold.span_key_str(*k)) or _reviewers_span(ctx, gold.span_key_str(*k)) for k in (a, b)]
+        if all(ends):
+            choices[key] = {"key": key, "type": rtype, "from": ends[0], "to": ends[1], "by": [], "all": False, "gold": None}
     return sorted(choices.values(), key=lambda x: (x["from"]["start"], x["to"]["start"], x["type"]))
+
+
+def _reviewers_span(ctx: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """A span the reviewer sent that nobody else made, or None for a key that is not one."""
+    try:
+        label, start, end = gold.parse_span_key(key)
+    except gold.GoldError:
+        return None
+    s = ctx["sentence"]
+    return {"key": key, "label": label, "start": start, "end": end, "text": ctx["article"]["text"][start:end],
+            "in_sentence": start < s["end"] and end > s["start"]}
+
+
+def _unlinked_now(head: ProjectHead, form: AdjudicationForm, spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chosen spans that the chosen links leave linked to nothing, as the page shows them before a save."""
+    try:
+        chosen = [gold.parse_span_key(v) for v in form.spans.data or []]
+        links = [gold.parse_link_key(v) for v in form.links.data or []]
+    except gold.GoldError:
+        return []
+    by_key = {s["key"]: s for s in spans}
+    keys = [gold.span_key_str(*key) for key in gold.unlinked(head.schema, chosen, links)]
+    return [by_key[k] for k in keys if k in by_key]

@@ -10,6 +10,7 @@
 
 import { SaveQueue, newUid, requestJson } from "./api.js";
 import { showArticleLabels, watchArticleLabels } from "./article-labels.js";
+import { canLink, chosenCandidate, clickedTarget, cycleCandidate as nextCandidate, linkEnds, relationNamed, startLinking, wantedLabels } from "./link-mode.js";
 import { OffsetMap } from "./offsets.js";
 import { assignLanes, tokenize } from "./segments.js";
 import { SuggestionSet, acceptOperation, provenance, rejectOperation } from "./suggestions.js";
@@ -551,7 +552,7 @@ function markSelected() {
       const tag = S.tags.get(uid);
       if (tag) tag.classList.add("candidate");
     }
-    const target = S.link.candidates[S.link.at];
+    const target = chosenCandidate(S.link);
     if (target) S.tags.get(target)?.classList.add("anchor");
   }
   textEl.classList.toggle("linking", Boolean(S.link));
@@ -607,8 +608,7 @@ function renderToolbar() {
   for (const b of document.querySelectorAll('button[data-kind="span"]')) b.classList.toggle("on", Boolean(span && span.label === b.dataset.label));
   for (const b of document.querySelectorAll('button[data-action="delete"], button[data-action="fit"]')) b.disabled = !span;
   for (const b of document.querySelectorAll('button[data-kind="relation"]')) {
-    const rel = S.schema.relation_types.find((r) => r.name === b.dataset.label);
-    b.disabled = !(span && rel && (rel.from.includes(span.label) || rel.to.includes(span.label)));
+    b.disabled = !(span && canLink(relationNamed(S.schema.relation_types, b.dataset.label), span.label));
     b.classList.toggle("on", Boolean(S.link && S.link.type === b.dataset.label));
   }
 }
@@ -1058,56 +1058,40 @@ function fitSelected() {
 
 function startLink(type) {
   const span = S.selected && S.spans.get(S.selected);
-  const rel = S.schema.relation_types.find((r) => r.name === type);
+  const rel = relationNamed(S.schema.relation_types, type);
   if (!rel) return;
   if (!span) {
     hint(touch.matches ? `Tap a ${rel.from.join("/")} span first, then Link.` : `Select a ${rel.from.join("/")} span first (click it, or n / p), then press the link key.`, "warn");
     return;
   }
-  const fromSide = rel.from.includes(span.label);
-  if (!fromSide && !rel.to.includes(span.label)) { hint(`A ${span.label} span cannot be linked with ${type}.`, "warn"); return; }
-  const wanted = fromSide ? rel.to : rel.from;
-  const candidates = nearestFirst(span, orderedSpans().filter((x) => x.id !== span.id && wanted.includes(x.label))).map((x) => x.id);
-  S.link = { type, fromSide, anchor: span.id, candidates, at: -1 };
+  const link = startLinking(rel, span, orderedSpans(), sentencesOf);
+  if (!link) { hint(`A ${span.label} span cannot be linked with ${type}.`, "warn"); return; }
+  const wanted = wantedLabels(rel, link.fromSide);
+  S.link = link;
   markSelected();
   renderToolbar();
   const other = wanted.join("/");
   if (touch.matches) { // what to tap first, as the span hints do: the phone's two lines may cut the rest
-    hint(candidates.length
+    hint(link.candidates.length
       ? `Linking: tap the ${other}, or select new text and tap its span label. Tap Link again to cancel.`
       : `Linking: no ${other} span yet: select its text and tap ${wanted.join(" or ")}. Tap Link again to cancel.`, "mode");
   } else {
-    hint(candidates.length
+    hint(link.candidates.length
       ? `Linking: click the ${other} (or n / p to choose, nearest first, and Enter), Esc cancels. You may also select new text and press its span key.`
       : `Linking: no ${other} span yet: select its text and press its span key (Esc cancels).`, "mode");
   }
 }
 
-/** Link candidates as n proposes them: those sharing a sentence with the anchor first, then by distance in characters. */
-function nearestFirst(anchor, spans) {
-  const [a0, a1] = sentencesOf(anchor);
-  const key = (x) => {
-    const [b0, b1] = sentencesOf(x);
-    const gap = Math.max(0, Math.max(anchor.start, x.start) - Math.min(anchor.end, x.end));
-    return [b0 <= a1 && a0 <= b1 ? 0 : 1, gap, x.start];
-  };
-  const keyed = spans.map((x) => [key(x), x]);
-  keyed.sort(([k1], [k2]) => k1[0] - k2[0] || k1[1] - k2[1] || k1[2] - k2[2]);
-  return keyed.map(([, x]) => x);
-}
-
 function finishLink(target) {
   const link = S.link;
   if (!link) return;
-  const span = S.spans.get(target);
-  const rel = S.schema.relation_types.find((r) => r.name === link.type);
-  const wanted = link.fromSide ? rel.to : rel.from;
-  if (!span || !wanted.includes(span.label)) {
-    hint(`That is not a ${wanted.join("/")} span. ${touch.matches ? "Tap Link again to cancel linking." : "Esc cancels linking."}`, "warn");
+  const rel = relationNamed(S.schema.relation_types, link.type);
+  const ends = linkEnds(rel, link, S.spans.get(target));
+  if (!ends) {
+    hint(`That is not a ${wantedLabels(rel, link.fromSide).join("/")} span. ${touch.matches ? "Tap Link again to cancel linking." : "Esc cancels linking."}`, "warn");
     return;
   }
-  const from = link.fromSide ? link.anchor : target;
-  const to = link.fromSide ? target : link.anchor;
+  const { from, to } = ends;
   S.link = null;
   const exists = [...S.relations.values()].find((r) => r.from === from && r.to === to && r.type === link.type);
   if (exists) { renderAll(); selectSpan(link.anchor); hint("These two are already linked."); return; }
@@ -1125,11 +1109,10 @@ function cancelLink() {
 }
 
 function cycleCandidate(step) {
-  const link = S.link;
-  if (!link.candidates.length) return;
-  link.at = (link.at + step + link.candidates.length) % link.candidates.length;
+  const chosen = nextCandidate(S.link, step);
+  if (chosen === null) return;
   markSelected();
-  const target = S.spans.get(link.candidates[link.at]);
+  const target = S.spans.get(chosen);
   scrollIntoViewIfNeeded(S.tags.get(target.id));
   hint(`Link to ${target.label} “${excerpt(spanText(target), 50)}”? Enter links, n / p choose another, Esc cancels.`, "mode");
 }
@@ -1349,9 +1332,8 @@ textEl.addEventListener("click", (event) => {
   if (ghost && !S.link) { offerGhostAt(ghost); return; }
   const ids = spansAt(target);
   if (S.link) {
-    const wanted = ids.filter((id) => S.link.candidates.includes(id));
-    if (wanted.length) finishLink(wanted[0]);
-    else if (ids.length) finishLink(ids[0]); // explains why it cannot be linked
+    const target = clickedTarget(S.link, ids); // not a candidate: finishLink explains why it cannot be linked
+    if (target !== null) finishLink(target);
     return;
   }
   const holder = target.closest(".pc, .chip, .tag, .tag-end");
@@ -1580,7 +1562,7 @@ document.addEventListener("keydown", (event) => {
     else if (S.selected) deleteSpan(S.selected);
     else hint("Select a span to delete (click it, or n / p).", "warn");
   } else if (key === "Enter" && plain) {
-    if (S.link && S.link.at >= 0) finishLink(S.link.candidates[S.link.at]);
+    if (chosenCandidate(S.link) !== null) finishLink(chosenCandidate(S.link));
     else if (t && t.closest && t.closest(".gtag, .gchip")) offerGhostAt(t.closest(".gtag, .gchip"));
     else if (t && t.closest && t.closest("button, a, summary")) handled = false; // let the focused control work
     else if (!document.getElementById("next-article").hidden) goNext();

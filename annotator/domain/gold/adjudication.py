@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from annotator.db.models import Article, GoldLabel, GoldRelation, GoldSpan, Project, Sentence, User
 from annotator.domain import labelschema
 from annotator.domain.gold.keys import GoldError, LinkKey, SpanKey, check_sentence_id, link_key_str, span_key_str
+from annotator.domain.gold.linking import unlinked
 from annotator.domain.gold.writes import audit_many, bump_revision, lock_articles, lock_project, new_uid, now
 from annotator.stats.gold import AUTO_PROVENANCE
 
@@ -65,6 +66,8 @@ def adjudicate(
     sentence (a source named earlier in the article). Spans and links kept from
     automatic gold turn `adjudicated`. Every change is audited; the project
     revision is bumped. The caller opens the write transaction and commits.
+    The answer's `unlinked` names the sentence's gold quotes left with no link
+    (linking.py), for the reviewer to see: it warns, it does not refuse.
     """
     reviewer_id = reviewer if isinstance(reviewer, int) else reviewer.id
     target = _target(session, check_sentence_id(sentence if isinstance(sentence, int) else sentence.id))
@@ -82,7 +85,9 @@ def adjudicate(
     bump_revision(session, target.project_id)
     session.flush()
     return {"sentence_id": target.sentence_id, "label": label, "provenance": "adjudicated", "reviewer_id": reviewer_id, "reason": reason,
-            "spans": len(wanted.spans), "relations": len(wanted.links), "changes": len(writer.changes)}
+            "spans": len(wanted.spans), "relations": len(wanted.links), "changes": len(writer.changes),
+            "unlinked": [{"label": k[0], "start": k[1], "end": k[2], "text": target.text[k[1]:k[2]]}
+                         for k in unlinked(target.schema, wanted.spans, wanted.links)]}
 
 
 # ----------------------------------------------------------------- checks (nothing is written before they pass)

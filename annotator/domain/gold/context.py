@@ -2,18 +2,22 @@
 
 Spans of a sentence are the spans overlapping it; links are those with an end
 among them. Distinct spans and links list who made each one, so the form can
-offer one checkbox per distinct span and link (keys as in keys.py).
+offer one checkbox per distinct span and link (keys as in keys.py). A link
+may end in another sentence (a source named earlier): the spans there that a
+reviewer's link could end at are listed apart, with their sentence.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Annotation, Article, GoldLabel, GoldRelation, GoldSpan, Relation, Sentence, Span, User
+from annotator.db.models import Annotation, Article, GoldLabel, GoldRelation, GoldSpan, Project, Relation, Sentence, Span, User
 from annotator.domain.gold.keys import GoldError, check_sentence_id, link_key_str, span_key_str
+from annotator.domain.gold.linking import unlinked
 
 
 @dataclass(frozen=True)
@@ -52,14 +56,17 @@ def adjudication_context(session: Session, project_id: int, sentence_id: int) ->
         raise GoldError(f"no sentence {sentence_id} in this project", 404)
     s = _Sentence(*row)
     annotators, distinct_spans, distinct_links = _annotators(session, s)
+    gold = _gold(session, s, session.scalar(select(Project.label_schema).where(Project.id == project_id)) or {})
+    outside = _outside_spans(session, s, gold.pop("outside"), distinct_links)
     return {
         "sentence": {"id": s.id, "index": s.index, "start": s.start, "end": s.end, "text": s.text[s.start:s.end]},
-        "article": {"id": s.article_id, "title": s.title, "external_id": s.external_id, "text_length": len(s.text)},
+        "article": {"id": s.article_id, "title": s.title, "external_id": s.external_id, "text_length": len(s.text), "text": s.text},
         "context": _neighbours(session, s),
         "annotators": annotators,
         "distinct_spans": sorted(distinct_spans, key=lambda x: (x["start"], x["end"], x["label"])),
         "distinct_links": sorted(distinct_links, key=lambda x: (x["from"]["start"], x["to"]["start"], x["type"])),
-        **_gold(session, s),
+        **gold,
+        "outside_spans": outside,
     }
 
 
@@ -123,8 +130,9 @@ def _annotators(session: Session, s: _Sentence) -> tuple[list[dict[str, Any]], l
     return annotators, list(distinct_spans.values()), list(distinct_links.values())
 
 
-def _gold(session: Session, s: _Sentence) -> dict[str, Any]:
-    """The sentence's gold label, and the gold spans and links of the article on it."""
+def _gold(session: Session, s: _Sentence, schema: dict[str, Any]) -> dict[str, Any]:
+    """The sentence's gold label, the gold spans and links of the article on it, its gold quotes with no link,
+    and (under "outside", for _outside_spans) the article's gold spans in other sentences."""
     gold = session.execute(
         select(GoldLabel.label, GoldLabel.provenance, GoldLabel.reason, GoldLabel.updated_at, User.name)
         .outerjoin(User, User.id == GoldLabel.reviewer_id)
@@ -138,14 +146,37 @@ def _gold(session: Session, s: _Sentence) -> dict[str, Any]:
         select(GoldRelation.type, GoldRelation.from_span_id, GoldRelation.to_span_id, GoldRelation.provenance)
         .where(GoldRelation.article_id == s.article_id)
     ).all()
-    gold_links = []
+    gold_links, link_keys = [], []
     for rtype, f, t, prov in gold_rels:
         a, b = gold_span_by_id[f], gold_span_by_id[t]
         if s.overlaps(a.start, a.end) or s.overlaps(b.start, b.end):
             gold_links.append({**s.link_info(rtype, a, b), "provenance": prov})
+            link_keys.append((rtype, (a.label, a.start, a.end), (b.label, b.start, b.end)))
+    mine = [g for g in gold_spans if s.overlaps(g.start, g.end)]
     return {
         "gold": None if gold is None else {"label": gold.label, "provenance": gold.provenance, "reason": gold.reason,
                                            "updated_at": gold.updated_at, "reviewer": gold.name},
-        "gold_spans": [{**s.span_info(g.label, g.start, g.end), "provenance": g.provenance} for g in gold_spans if s.overlaps(g.start, g.end)],
+        "gold_spans": [{**s.span_info(g.label, g.start, g.end), "provenance": g.provenance} for g in mine],
         "gold_links": gold_links,
+        "gold_unlinked": [s.span_info(*key) for key in unlinked(schema, [(g.label, g.start, g.end) for g in mine], link_keys)],
+        "outside": [s.span_info(g.label, g.start, g.end) for g in gold_spans if not s.overlaps(g.start, g.end)],
     }
+
+
+def _outside_spans(session: Session, s: _Sentence, gold_outside: list[dict[str, Any]], links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Spans in other sentences a gold link may end at: the article's gold spans there, and the ends there of the
+    annotators' links on this sentence; each with the 0-based `sentence` it starts in, by offset."""
+    spans = {x["key"]: x for x in gold_outside}
+    for link in links:
+        for end in (link["from"], link["to"]):
+            if not end["in_sentence"]:
+                spans.setdefault(end["key"], end)
+    if not spans:
+        return []
+    bounds = session.execute(select(Sentence.index, Sentence.start).where(Sentence.article_id == s.article_id).order_by(Sentence.start)).all()
+    starts = [start for _, start in bounds]
+    out = []
+    for x in sorted(spans.values(), key=lambda x: (x["start"], x["end"], x["label"])):
+        at = bisect_right(starts, x["start"]) - 1
+        out.append({**x, "sentence": bounds[max(at, 0)].index})
+    return out

@@ -1,0 +1,109 @@
+"""A reviewer links gold spans on the adjudication page in a real browser (Debian's Chromium), with the
+annotation page's conventions: a span chosen, `l` (or the relation's button), then the source clicked or
+chosen with n / p and Enter; Esc cancels; unchecking the link unlinks. The gold and the export carry the link."""
+from __future__ import annotations
+
+import json
+import re
+
+from .conftest import needs_chromium
+from .test_adjudication_links import LATER, LINK, QUOTE, SOURCE, TEXT, at, gold_links, key, seed_world
+from .test_review_browser import SELECT_IN_SENTENCE, reviewer_page
+
+pytestmark = needs_chromium
+
+
+def test_reviewer_links_a_quote_to_its_source_by_keyboard_and_mouse_and_the_export_has_it(app, server, chromium):
+    world = seed_world(app, linked_by=())  # both annotators marked the quote and the source; nobody linked them
+    pid, sentences = world["project"], world["sentences"]
+    context, page, problems = reviewer_page(chromium, server)
+    try:
+        page.goto(f"{server}/review/{pid}/sentences/{sentences[1]}")
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        quote_mark = page.locator("#sentence-text mark.gold[data-label=QUOTE]")
+        source_mark = page.locator("#sentence-text mark.gold[data-label=SOURCE]")
+        warning = page.locator("#unlinked-warning")
+        link_box = page.locator(f"#gold-links input[name=links][value='{LINK}']")
+        assert warning.is_visible() and f"QUOTE “{QUOTE}”" in warning.inner_text()  # the quote kept has no source yet
+        assert page.locator("#gold-marker button.link-mode").is_disabled()  # nothing selected yet
+
+        # keyboard: click the quote, l, n chooses the nearest SOURCE, Enter links
+        quote_mark.click()
+        page.keyboard.press("l")
+        assert page.locator("#link-targets").is_visible()
+        assert "Linking: click the SOURCE" in page.inner_text("#mark-status")
+        page.keyboard.press("n")
+        assert page.locator("#link-targets button.link-target.target").inner_text() == f"SOURCE “{SOURCE}”"
+        page.keyboard.press("Enter")
+        assert link_box.count() == 1 and link_box.is_checked()
+        assert "linked by you" in page.locator("#gold-links label.new-link").inner_text()
+        assert warning.is_hidden() and page.locator("#link-targets").is_hidden()
+
+        # unlink by unchecking it: the warning is back
+        link_box.uncheck()
+        assert warning.is_visible()
+        # Esc cancels a link being made
+        quote_mark.click()
+        page.keyboard.press("l")
+        page.keyboard.press("Escape")
+        assert page.locator("#link-targets").is_hidden() and not link_box.is_checked()
+        # mouse: the quote, the relation's button, then the source in the sentence
+        quote_mark.click()
+        page.click("#gold-marker button.link-mode[data-relation=attributed_to]")
+        source_mark.click()
+        assert link_box.count() == 1 and link_box.is_checked() and warning.is_hidden()
+
+        page.check("input[name=label][value=CFS]")
+        page.click("#save-gold")
+        page.wait_for_url(re.compile(rf"/review/{pid}/(queue|sentences/)"))
+        assert page.locator(".flash-warning").count() == 0
+        assert gold_links(app) == [("attributed_to", "QUOTE", *at(QUOTE), "SOURCE", *at(SOURCE), "adjudicated")]
+
+        # the next sentence continues the quote: a new QUOTE, linked to the gold SOURCE of the sentence before
+        page.goto(f"{server}/review/{pid}/sentences/{sentences[2]}")
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        page.evaluate(SELECT_IN_SENTENCE, [LATER, 0])
+        page.keyboard.press("q")  # marked, and selected
+        page.keyboard.press("l")
+        page.click(f"#link-targets button.link-target[data-span='{key('SOURCE', SOURCE)}']")
+        later_link = f"attributed_to|{key('QUOTE', LATER)}|{key('SOURCE', SOURCE)}"
+        assert page.locator(f"#gold-links input[name=links][value='{later_link}']").is_checked()
+        assert "(other sentence)" in page.locator("#gold-links label.new-link").inner_text()
+        page.check("input[name=label][value=CFS]")
+        page.click("#save-gold")
+        page.wait_for_url(re.compile(rf"/review/{pid}/(queue|sentences/)"))
+
+        assert sorted(gold_links(app)) == sorted([("attributed_to", "QUOTE", *at(QUOTE), "SOURCE", *at(SOURCE), "adjudicated"),
+                                                  ("attributed_to", "QUOTE", *at(LATER), "SOURCE", *at(SOURCE), "adjudicated")])
+        exported = page.request.get(f"{server}/projects/{pid}/export.jsonl?unit=article")
+        assert exported.ok
+        record = json.loads(exported.text().splitlines()[0])
+        spans = {s["id"]: s for s in record["gold"]["spans"]}
+        assert sorted((spans[r["from"]]["start"], spans[r["from"]]["end"], spans[r["to"]]["start"], spans[r["to"]]["end"])
+                      for r in record["gold"]["relations"]) == sorted([(*at(QUOTE), *at(SOURCE)), (*at(LATER), *at(SOURCE))])
+        assert {TEXT[s["start"]:s["end"]] for s in spans.values()} == {QUOTE, SOURCE, LATER}
+        assert problems == []
+    finally:
+        context.close()
+
+
+def test_keeping_an_annotators_quote_and_source_keeps_their_link_on_the_page(app, server, chromium):
+    world = seed_world(app, linked_by=("ann",))
+    context, page, problems = reviewer_page(chromium, server)
+    try:
+        page.goto(f"{server}/review/{world['project']}/sentences/{world['sentences'][1]}")
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        quote_box = page.locator(f"#gold-spans input[name=spans][value='{key('QUOTE', QUOTE)}']")
+        link_box = page.locator(f"#gold-links input[name=links][value='{LINK}']")
+        assert quote_box.is_checked() and link_box.is_checked()  # ann's link comes with the spans both marked
+        quote_box.uncheck()  # dropping the quote drops its link
+        assert not link_box.is_checked()
+        quote_box.check()  # taking it back takes ann's link back
+        assert link_box.is_checked() and page.locator("#unlinked-warning").is_hidden()
+        # Delete on the selected span drops it, and its link, as on the annotation page
+        page.locator("#sentence-text mark.gold[data-label=QUOTE]").click()
+        page.keyboard.press("Delete")
+        assert not quote_box.is_checked() and not link_box.is_checked()
+        assert problems == []
+    finally:
+        context.close()
