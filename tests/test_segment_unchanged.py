@@ -51,7 +51,7 @@ def _texts_of(name: str, data: bytes) -> Iterator[str]:
 
 
 def _all_texts(folder: Path) -> list[str]:
-    return [text for path in sorted(folder.rglob("*")) if path.is_file() for text in _texts_of(path.name, path.read_bytes())]
+    return [text for path in sorted(folder.rglob("*")) if path.is_file() and path.suffix != ".gz" for text in _texts_of(path.name, path.read_bytes())]
 
 
 def _same(texts: list[str]) -> None:
@@ -102,3 +102,18 @@ _NEWS = st.lists(st.sampled_from(_PIECES), max_size=80).map("".join)
 @given(st.one_of(_NEWS, st.text(), st.lists(st.one_of(_NEWS, st.text()), max_size=6).map("".join)))
 def test_property_same_as_before(text):
     assert segment(text) == segment_before.segment(text)
+
+
+def test_the_golden_file_is_the_old_segmenters_answers():
+    """tests/data/segment_golden.json.gz, which replaces this oracle, holds segment_before's sentences on its corpus."""
+    from tests import segment_golden as golden
+
+    stored = golden.load()
+    for part, texts in (("data", golden.texts_under(golden.DATA)), ("shared", golden.texts_under(golden.SHARED_CORPUS))):
+        assert {golden.key(t) for t in texts} == set(stored[part]), part
+        for text in texts:
+            assert golden.unflat(stored[part][golden.key(text)]) == segment_before.segment(text), (part, text[:200])
+    generated = golden.generated_texts(stored["generated"]["seed"], stored["generated"]["count"])
+    assert golden.corpus_digest(generated) == stored["generated"]["digest"]
+    for text, offsets in zip(generated, stored["generated"]["sentences"], strict=True):
+        assert golden.unflat(offsets) == segment_before.segment(text), text[:200]
