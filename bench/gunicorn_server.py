@@ -2,6 +2,7 @@
 
 With the settings a deployment uses (annotator/gunicorn_conf.py: the app preloaded in the master, the
 workers forked from it), so the figures are the production setup's; `-w` here wins over its worker rule.
+The scripts that import it put the checkout on sys.path first (for tests.process_tree).
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from tests.process_tree import children
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,16 +71,7 @@ def stop_server(process: subprocess.Popen) -> None:
 
 def tree(root: int) -> list[int]:
     """`root` and its children (gunicorn's master and its workers), from /proc."""
-    pids = [root]
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == root:
-                pids.append(int(entry))
-    return pids
+    return [root, *children(root)]
 
 
 def memory_kb(pids: list[int], keys: tuple[str, ...] = ("Rss:", "Pss:")) -> dict[str, int]:

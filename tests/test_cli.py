@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from annotator.db import db
 from annotator.db.models import Article, Assignment, Project, User
 
-from .conftest import CORPUS
+from .conftest import CORPUS, make_app
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -626,6 +626,21 @@ def test_db_upgrade_still_makes_a_database_from_nothing(tmp_path):
     assert made.returncode == 0 and path.exists(), made
     listed = subprocess.run([sys.executable, "-m", "annotator", "db", "current"], env=env, capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0 and "(head)" in listed.stdout, listed
+
+
+def test_the_web_apps_engine_has_no_missing_file_check(tmp_path):
+    """The missing-file check is the command line's: the app as gunicorn's workers build it (create_app) has no
+    listener on its engine, where it could only ever do nothing; looking a command up attaches it, and the command
+    is then refused."""
+    path = tmp_path / "none.sqlite3"
+    app = make_app(f"sqlite:///{path}", create=False)
+    with app.app_context():
+        engine = db.engine
+    assert len(engine.dialect.dispatch.do_connect) == 0 and not getattr(engine, "_annotator_refuses_missing", False)
+    result = app.test_cli_runner().invoke(args=["projects", "list"])
+    assert result.exit_code == 1 and result.output.strip() == f"Error: no database at {path}; run `annotator init`", result.output
+    assert len(engine.dialect.dispatch.do_connect) == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_sqlite_uri_is_left_to_sqlite(tmp_path):

@@ -26,6 +26,7 @@ from annotator.domain import projects
 from annotator.stats.segment import segment
 
 from .conftest import make_app
+from .process_tree import children, running
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = 24
@@ -365,27 +366,6 @@ def exportable(database_uri, prepared):
         s.remove()
         db.engine.dispose()
     return database_uri
-
-
-def children(pid: int) -> set[int]:
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.add(int(stat.parent.name))
-    return found
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def start_export_and_wait_for_workers(database_uri: str, out: Path) -> tuple[subprocess.Popen, set[int]]:

@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, make_url, text
 from annotator.gunicorn_conf import worker_count
 
 from .conftest import postgres_url
+from .process_tree import children
 from .test_concurrency import free_port, set_up, stop
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,19 +71,6 @@ class Server:
                 worker = int(pid.strip("<>"))  # gunicorn writes %(p)s as <pid>
                 counts[worker] = counts.get(worker, 0) + 1
         return counts
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-    return sorted(found)
 
 
 def tcp_sockets() -> dict[int, tuple[int, int]]:

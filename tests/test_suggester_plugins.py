@@ -228,7 +228,7 @@ def make():
 
 
 def test_the_workers_die_with_a_suggest_run_killed_with_sigkill(database_uri, runner, tmp_path, plugin_dir):
-    from tests.test_crash_safety import children, running
+    from tests.process_tree import children, running
 
     install(plugin_dir, f"slow_{uuid.uuid4().hex[:8]}", SLOW, "make")
     assert runner.invoke(args=["projects", "create", "News"]).exit_code == 0

@@ -107,6 +107,11 @@ class LazyCommands(AppGroup):
         return sorted({*super().list_commands(ctx), *self.lazy})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, its module imported on first use. Every way of running one of the app's commands asks
+        here first (`annotator`, app.cli itself as in tests, `flask --app`), and a web worker never does: so the
+        app's engine gets the missing-file check here, in command-line processes only."""
+        with self.app.app_context():
+            refuse_missing_sqlite(db.engine)
         if cmd_name in self.lazy and cmd_name not in self.commands:
             self.load(cmd_name)
         return super().get_command(ctx, cmd_name)
@@ -135,8 +140,9 @@ CREATES_DATABASE = frozenset({("init",), ("db", "upgrade"), ("demo",)})
 def refuse_missing_sqlite(engine: Engine) -> None:
     """Make a command outside CREATES_DATABASE fail with one line when the SQLite file is absent, creating nothing.
 
-    Checked when a connection opens (so commands that never touch the database, `segment`, `suggest text`, run
-    without one), and only inside a command: a web request has no click context and is left alone.
+    Attached when a command is looked up (LazyCommands.get_command), so a web worker's engine never has it; checked
+    when a connection opens (so commands that never touch the database, `segment`, `suggest text`, run without one),
+    and only inside a command: a request that `annotator run` serves has no click context and is left alone.
     """
     path = engine.url.database
     if (engine.dialect.name != "sqlite" or not path or path == ":memory:" or path.startswith("file:")  # a URI: SQLite's own options
@@ -178,5 +184,3 @@ def init_app(app: Flask) -> None:
     group = LazyCommands(app, COMMANDS, name=app.cli.name)
     group.commands.update(app.cli.commands)  # any a blueprint registered
     app.cli = group
-    with app.app_context():
-        refuse_missing_sqlite(db.engine)
