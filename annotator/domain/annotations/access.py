@@ -8,8 +8,9 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, Assignment, Project, ProjectMember, User, visible_articles
+from annotator.db.prepared import Prepared
 from annotator.domain.annotations.idempotency import Request, check_earlier, look_up
-from annotator.domain.annotations.statements import ACCESS, ACCESS_SENTENCE, ACCESS_SENTENCE_REQUEST, run
+from annotator.domain.annotations.statements import ACCESS, ACCESS_SENTENCE, ACCESS_SENTENCE_REQUEST
 from annotator.domain.annotations.validation import AnnotationError, is_int, show
 from annotator.stats.textcheck import MAX_DB_INT
 
@@ -49,10 +50,10 @@ def writable_article(
         _check_db_id(sentence_index, "sentence")
         params["sentence_index"] = sentence_index
     if request is None:
-        row = run(session, ACCESS if sentence_index is None else ACCESS_SENTENCE, params).first()
+        row = (ACCESS if sentence_index is None else ACCESS_SENTENCE).first(session, params)
     else:
         assert sentence_index is not None and request.user_id == user_id
-        row = run(session, ACCESS_SENTENCE_REQUEST, {**params, "request_id": request.request_id}).first()
+        row = ACCESS_SENTENCE_REQUEST.first(session, {**params, "request_id": request.request_id})
         if row is None:  # no such article (any more): a repeat still gets its first answer
             look_up(session, request)
         else:
@@ -91,7 +92,7 @@ class ArticleHead:
 _articles, _projects, _assignments, _members = (m.__table__ for m in (Article, Project, Assignment, ProjectMember))
 # The article, its project, and whether the caller is assigned to it or a member of its project: one query, built once.
 # A Core statement escapes models._hide_staged_articles: it says visible_articles itself.
-READABLE = (
+READABLE = Prepared(
     select(
         _articles.c.id, _articles.c.external_id, _articles.c.title, _articles.c.text, _articles.c.meta, _articles.c.project_id,
         _projects.c.name, _projects.c.label_schema, _projects.c.guidelines_version, _assignments.c.id, _members.c.user_id,
@@ -102,14 +103,14 @@ READABLE = (
         .outerjoin(_members, and_(_members.c.project_id == _articles.c.project_id, _members.c.user_id == bindparam("user_id")))
     )
     .where(_articles.c.id == bindparam("article_id"), visible_articles(_articles.c))  # a staged import's articles: not yet
-)
+)  # run on the driver's cursor (db/prepared.py): it runs for every article the page or the API reads
 
 
 def readable_article(session: Session, user: User, article_id: int) -> ArticleHead:
     """The article for reading: annotators only when assigned, reviewers only in the projects they are members of
     (else the same 404 as for a missing id); admins always."""
     _check_db_id(article_id, "article")
-    row = run(session, READABLE, {"article_id": article_id, "user_id": user.id}).first()
+    row = READABLE.first(session, {"article_id": article_id, "user_id": user.id})
     if row is None:
         raise AnnotationError(404, _no_article(article_id, user))
     assigned, member = row[9] is not None, row[10] is not None

@@ -17,6 +17,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Assignment, Sentence, utcnow
+from annotator.db.prepared import Prepared
 from annotator.domain.annotations.access import Access
 from annotator.domain.annotations.statements import AUDIT_INSERT, BUMP_REVISION, START_ASSIGNMENT, run
 from annotator.domain.gold import incremental as gold
@@ -52,9 +53,9 @@ def audit(
 
 
 _assignments, _sentences, _annotations = (m.__table__ for m in (Assignment, Sentence, Annotation))
-# _mark_progress's statements, built once (as statements.py's): every label save runs them.
-LOCK_ASSIGNMENT = select(_assignments.c.status).where(_assignments.c.id == bindparam("assignment_id")).with_for_update()
-COUNT_LABELLED = (
+# _mark_progress's statements, built once (as statements.py's) and run on the driver's cursor: every label save runs them.
+LOCK_ASSIGNMENT = Prepared(select(_assignments.c.status).where(_assignments.c.id == bindparam("assignment_id")).with_for_update())
+COUNT_LABELLED = Prepared(
     select(func.count(_sentences.c.id), func.count(_annotations.c.id))
     .select_from(
         _sentences.outerjoin(_annotations, and_(_annotations.c.sentence_id == _sentences.c.id, _annotations.c.user_id == bindparam("user_id")))
@@ -71,8 +72,8 @@ def _mark_progress(session: Session, access: Access, user_id: int, labels_change
             run(session, START_ASSIGNMENT, {"assignment_id": access.assignment_id})
         return
     # Lock the assignment first so two label writes of one user count after each other (PostgreSQL).
-    status = run(session, LOCK_ASSIGNMENT, {"assignment_id": access.assignment_id}).scalar()
-    total, labelled = run(session, COUNT_LABELLED, {"user_id": user_id, "article_id": access.article_id}).one()
+    status = LOCK_ASSIGNMENT.scalar(session, {"assignment_id": access.assignment_id})
+    total, labelled = COUNT_LABELLED.rows(session, {"user_id": user_id, "article_id": access.article_id})[0]
     wanted = "done" if total and labelled >= total else "in_progress"
     if status != wanted:
         run(session, SET_ASSIGNMENT_STATUS, {"assignment_id": access.assignment_id, "new_status": wanted})
