@@ -126,6 +126,35 @@ def test_a_batch_bumps_the_revision_once_and_does_the_gold_step_once(app, monkey
         assert rebuild.rebuild(db.session, place.project_id).differences == 0
 
 
+def test_a_batch_reads_the_articles_access_once(app):
+    """Every operation of a batch asks for the article's access (access.writable_article); inside the batch it is read
+    once, and a span operation after a label operation reuses the label's read. The next batch reads it again."""
+    from sqlalchemy import event
+
+    ids = make_users(app)
+    with app.app_context():
+        place = _place(ids)
+        article = place.article_ids[0]
+        seen: list[str] = []
+
+        def listener(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
+            seen.append(" ".join(statement.split()))
+
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            _in_batch(ids, "ann", article, [_label(0), _span(place, "ann", 0), _span(place, "ann", 1), _link("ann")])
+            first = [x for x in seen if x.startswith("SELECT articles.id, articles.project_id")]
+            seen.clear()
+            _in_batch(ids, "ann", article, [{"op": "delete_span", "id": "ann-span-1"}])
+            second = [x for x in seen if x.startswith("SELECT articles.id, articles.project_id")]
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        assert len(first) == 1 and "sentences" in first[0]  # the label's read (with its sentence) served the spans and link
+        assert len(second) == 1
+        assert db.session.scalar(select(Relation.uid).where(Relation.uid == "ann-link-01")) is None  # went with its span
+        assert "annotator.access.remembered" not in db.session.info
+
+
 def test_a_failed_batch_leaves_no_bookkeeping_and_the_next_save_does_its_own(app):
     """The pending bookkeeping lives in session.info for the batch only: after a refused batch, a single save in the
     same session bumps and computes gold at once, as always."""

@@ -1,8 +1,9 @@
 """Which article a caller may write to or read: one query for a write, a 404 that tells nothing for the rest."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any, Iterator
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
@@ -45,6 +46,9 @@ def writable_article(
     raises idempotency.Repeated with its first answer, whatever became of the article since (idempotency.once).
     """
     _check_db_id(article_id, "article")
+    memo = session.info.get(_REMEMBERED)
+    if memo is not None and sentence_index is None and (user_id, article_id) in memo:
+        return memo[(user_id, article_id)]
     params: dict[str, Any] = {"user_id": user_id, "article_id": article_id}
     if sentence_index is not None:
         _check_db_id(sentence_index, "sentence")
@@ -63,7 +67,26 @@ def writable_article(
     access = Access(*row[:7], sentence_id=row[7], sentence_bounds=(row[8], row[9])) if sentence_index is not None else Access(*row[:7])
     if sentence_index is not None and access.sentence_id is None:
         raise AnnotationError(404, f"article {article_id} has no sentence {sentence_index}")
+    if memo is not None:
+        memo[(user_id, article_id)] = replace(access, sentence_id=None, sentence_bounds=None)
     return access
+
+
+_REMEMBERED = "annotator.access.remembered"  # session.info key: the article accesses a batch has read
+
+
+@contextmanager
+def remembered(session: Session) -> Iterator[None]:
+    """Within the block, writable_article reads an article's access once: a batch's operations (one annotator's, on
+    one article, in one transaction) each asked for it, the same row every time (nothing a batch writes changes
+    it). Kept in session.info, per session and so per request, and forgotten when the block ends. Not nested."""
+    if _REMEMBERED in session.info:
+        raise RuntimeError("article accesses are already remembered in this session")
+    session.info[_REMEMBERED] = {}
+    try:
+        yield
+    finally:
+        del session.info[_REMEMBERED]
 
 
 @dataclass(frozen=True)
