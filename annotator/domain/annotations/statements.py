@@ -1,7 +1,10 @@
 """The save path's prebuilt Core statements, run on the session's connection (inside its transaction), skipping the ORM.
 
 Building and ORM-executing them per request cost several times the database
-work (measured with bench/bench_api.py). They are constants, not state.
+work (measured with bench/bench_api.py). They are constants, not state. The
+SELECTs every save runs are Prepared (db/prepared.py): run on the driver's
+cursor, as SQLAlchemy's execution cost more than their own work; the writes
+go through SQLAlchemy, which fills in the columns' defaults.
 """
 from __future__ import annotations
 
