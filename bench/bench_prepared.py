@@ -112,7 +112,8 @@ def statements(uri: str, seeded: dict, rounds: int, n: int) -> None:
         s = db.session
         values = {"user_id": seeded["user"], "article_id": seeded["article"], "sentence_index": 0, "request_id": "none-such",
                   "token_hash": accounts.hash_token(seeded["token"]), "uid": "bench-quote",
-                  "sentence_id": s.scalar(select(Sentence.id).where(Sentence.index == 0)), "assignment_id": s.scalar(select(Assignment.id))}
+                  "sentence_id": s.scalar(select(Sentence.id).where(Sentence.index == 0)), "assignment_id": s.scalar(select(Assignment.id)),
+                  "project_id": 1, "label": "QUOTE", "start": TEXT.index("\u201c"), "end": TEXT.index("\u201c") + 20}
         print(f"{'statement':<58} {'SQLAlchemy':>11} {'Prepared':>9}  rows")
         for name, prepared in every_prepared():
             params = {key: values[key] for key in prepared.statement.compile().params}

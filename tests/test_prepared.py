@@ -44,7 +44,7 @@ PREPARED = every_prepared()
 
 def test_the_hot_statements_are_prepared():
     names = {name.rsplit(".", 1)[1] for name, _ in PREPARED}
-    assert {"_USER_FOR_TOKEN", "READABLE", "SENTENCES", "ANNOTATIONS", "ACCESS_SENTENCE", "LOCK_LABEL", "COUNT_LABELLED"} <= names
+    assert {"_USER_FOR_TOKEN", "READABLE", "SENTENCES", "ANNOTATIONS", "ACCESS_SENTENCE", "LOCK_LABEL", "COUNT_LABELLED", "_HEAD", "_MARKERS"} <= names
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def seeded(app) -> dict:
         return {
             "user_id": zoe.id, "article_id": article, "sentence_index": 0, "sentence_id": sentence, "request_id": "req-\u00e9",
             "token_hash": accounts.hash_token(token), "uid": "quote-001",
-            "assignment_id": s.scalar(select(Assignment.id)), "project_id": project.id,
+            "assignment_id": s.scalar(select(Assignment.id)), "project_id": project.id, "label": "QUOTE", "start": quote, "end": quote + 16,
         }
 
 
