@@ -175,3 +175,4 @@ def test_only_plain_parameters_can_be_prepared(app):
         expanding = Prepared(select(Span.id).where(Span.id.in_(bindparam("ids", expanding=True))))
         with pytest.raises(ValueError, match="plain named"):
             expanding.rows(db.session, {"ids": [1, 2]})
+

@@ -16,13 +16,12 @@ When a listener watches the statements (before/after_cursor_execute or before/af
 or EXPLAIN statements, query recording), the statement goes through Connection.execute instead, so that nothing
 runs behind them.
 
-The compiled form is kept per statement and dialect for the life of the process (functools.cache, as
-SQLAlchemy keeps its compiled cache per engine): it is a pure function of the two, so every worker agrees.
+The compiled form is kept per statement on the engine's dialect (as SQLAlchemy keeps its compiled cache per
+engine): it is a pure function of the two, so every worker agrees, and it goes with the engine.
 """
 from __future__ import annotations
 
 from collections import namedtuple
-from functools import cache
 from typing import Any, Callable, NamedTuple, Sequence
 
 from sqlalchemy.engine import Connection, Dialect
@@ -52,7 +51,9 @@ class Prepared:
 
     def rows(self, session: Session | Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         connection = session if isinstance(session, Connection) else session.connection()
-        compiled = _compile(self, connection.dialect)
+        dialect = connection.dialect
+        forms = _forms(dialect)
+        compiled = forms.get(self) or forms.setdefault(self, _compile(self, dialect))
         if _watched(connection):  # listeners must see every statement
             return [compiled.row._make(row) for row in connection.execute(self.statement, params)]
         values = dict(compiled.fixed)
@@ -66,7 +67,10 @@ class Prepared:
             cursor.execute(compiled.sql, arguments)
             fetched = cursor.fetchall()
             # the driver's type of each column (psycopg: its OID; SQLite: None), which some conversions depend on
-            results = _results(self, connection.dialect, tuple(column[1] for column in cursor.description))
+            driver_types = tuple(column[1] for column in cursor.description)
+            results = forms.get((self, driver_types))
+            if results is None:
+                results = forms.setdefault((self, driver_types), _results(self, dialect, driver_types))
         except connection.dialect.loaded_dbapi.Error as exc:
             lost = connection.dialect.is_disconnect(exc, driver, cursor)
             if lost:
@@ -103,7 +107,19 @@ def _watched(connection: Connection) -> bool:
     return bool(events.before_cursor_execute or events.after_cursor_execute or events.before_execute or events.after_execute)
 
 
-@cache
+_FORMS = "_annotator_prepared"  # the dialect's attribute that keeps its compiled forms
+
+
+def _forms(dialect: Dialect) -> dict[Any, Any]:
+    """The compiled forms and result conversions made for this dialect, kept on it: they live as long as its engine
+    (as SQLAlchemy's compiled cache), so a process that builds many engines (the tests) does not keep them all."""
+    forms = getattr(dialect, _FORMS, None)
+    if forms is None:
+        forms = {}
+        setattr(dialect, _FORMS, forms)
+    return forms
+
+
 def _compile(prepared: Prepared, dialect: Dialect) -> _Compiled:
     compiled = prepared.statement.compile(dialect=dialect)
     if compiled.literal_execute_params or compiled.post_compile_params or compiled.escaped_bind_names:
@@ -123,7 +139,6 @@ def _compile(prepared: Prepared, dialect: Dialect) -> _Compiled:
     return _Compiled(str(compiled), positions, fixed, binds, row)
 
 
-@cache
 def _results(prepared: Prepared, dialect: Dialect, driver_types: tuple[Any, ...]) -> tuple[tuple[int, Processor], ...]:
     """The conversions of the row's columns that have one, by position, as SQLAlchemy's result processing picks them."""
     results = []
