@@ -231,7 +231,7 @@ def test_labels_are_read_through_the_articles_sentences(app, rich):
     with app.app_context():
         if db.engine.dialect.name != "sqlite":
             pytest.skip("SQLite's planner (PostgreSQL's plans: tests/test_query_plans.py)")
-        compiled = ANNOTATIONS.compile(dialect=db.engine.dialect)
+        compiled = ANNOTATIONS.statement.compile(dialect=db.engine.dialect)
         parameters = [{"article_id": rich["article"], "user_id": 1}[name] for name in compiled.positiontup]
         raw = db.session.connection().connection.dbapi_connection
         plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + str(compiled), parameters)]

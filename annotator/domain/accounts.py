@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from annotator.db import models
 from annotator.db.models import ROLES, ApiToken, User, utcnow
+from annotator.db.prepared import Prepared
 from annotator.db.transactions import transaction
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}$")
@@ -226,12 +227,13 @@ def revoke_token(session: Session, token: ApiToken) -> None:
         token.revoked_at = utcnow()
 
 
-# One query, token and user together: it runs on every API request. Built once:
-# building it per request cost as much as running it (bench/bench_api.py).
-_USER_FOR_TOKEN = (
+# One query, token and user together: it runs on every API request. Built once (building it per request cost as
+# much as running it, bench/bench_api.py) and run on the driver's cursor (db/prepared.py): the user's columns, then
+# the token's id, expiry and last use.
+_USER_COLUMNS = ("id", "name", "password_hash", "role", "active", "created_at", "session_generation")
+_USER_FOR_TOKEN = Prepared(
     select(
-        User.id, User.name, User.password_hash, User.role, User.active, User.created_at, User.session_generation,
-        ApiToken.id.label("token_id"), ApiToken.expires_at.label("token_expires_at"), ApiToken.last_used_at.label("token_last_used_at"),
+        *(getattr(User, name) for name in _USER_COLUMNS), ApiToken.id, ApiToken.expires_at, ApiToken.last_used_at,
     )
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), User.active.is_(True))
@@ -263,11 +265,12 @@ def user_for_token(session: Session, token: str) -> User | None:
     """
     if not token or not token.startswith(TOKEN_PREFIX):
         return None
-    row = session.connection().execute(_USER_FOR_TOKEN, {"token_hash": hash_token(token)}).first()
+    row = _USER_FOR_TOKEN.first(session, {"token_hash": hash_token(token)})
     if row is None:
         return None
-    values = dict(row._mapping)
-    token_id, expires_at, last_used_at = values.pop("token_id"), values.pop("token_expires_at"), values.pop("token_last_used_at")
+    width = len(_USER_COLUMNS)
+    values = dict(zip(_USER_COLUMNS, row[:width], strict=True))
+    token_id, expires_at, last_used_at = row[width:]
     now = utcnow()
     if expires_at is not None and _aware(expires_at) <= now:
         raise TokenExpired("this API token has expired; ask an admin for a new one")

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Project
+from annotator.db.prepared import Prepared
 from annotator.domain import labelschema
 
 # Bump when the shape or the meaning of the cached figures changes: old entries then miss.
@@ -74,14 +75,14 @@ class ProjectHead:
 _HEAD_COLUMNS = (Project.id, Project.name, Project.revision, Project.label_schema, Project.majority_threshold, Project.annotators_per_article)
 
 
-_HEAD = select(*(c.expression for c in _HEAD_COLUMNS)).where(Project.__table__.c.id == bindparam("project_id"))  # Core, prebuilt:
-# the head is read inside every label save (incremental gold)
+# Core, prebuilt, run on the driver's cursor (db/prepared.py): the head is read inside every label save (incremental gold)
+_HEAD = Prepared(select(*(c.expression for c in _HEAD_COLUMNS)).where(Project.__table__.c.id == bindparam("project_id")))
 
 
 def project_head(session: Session, project_id: int) -> ProjectHead:
     if not isinstance(project_id, int) or not 0 < project_id < _INT32:
         raise ProjectNotFound(f"no project {project_id!r}")
-    row = session.connection().execute(_HEAD, {"project_id": project_id}).first()
+    row = _HEAD.first(session, {"project_id": project_id})
     if row is None:
         raise ProjectNotFound(f"no project {project_id}")
     return ProjectHead(*row)

@@ -1,15 +1,17 @@
 """Which article a caller may write to or read: one query for a write, a 404 that tells nothing for the rest."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any, Iterator
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, Assignment, Project, ProjectMember, User, visible_articles
+from annotator.db.prepared import Prepared
 from annotator.domain.annotations.idempotency import Request, check_earlier, look_up
-from annotator.domain.annotations.statements import ACCESS, ACCESS_SENTENCE, ACCESS_SENTENCE_REQUEST, run
+from annotator.domain.annotations.statements import ACCESS, ACCESS_SENTENCE, ACCESS_SENTENCE_REQUEST
 from annotator.domain.annotations.validation import AnnotationError, is_int, show
 from annotator.stats.textcheck import MAX_DB_INT
 
@@ -44,15 +46,18 @@ def writable_article(
     raises idempotency.Repeated with its first answer, whatever became of the article since (idempotency.once).
     """
     _check_db_id(article_id, "article")
+    memo = session.info.get(_REMEMBERED)
+    if memo is not None and sentence_index is None and (user_id, article_id) in memo:
+        return memo[(user_id, article_id)]
     params: dict[str, Any] = {"user_id": user_id, "article_id": article_id}
     if sentence_index is not None:
         _check_db_id(sentence_index, "sentence")
         params["sentence_index"] = sentence_index
     if request is None:
-        row = run(session, ACCESS if sentence_index is None else ACCESS_SENTENCE, params).first()
+        row = (ACCESS if sentence_index is None else ACCESS_SENTENCE).first(session, params)
     else:
         assert sentence_index is not None and request.user_id == user_id
-        row = run(session, ACCESS_SENTENCE_REQUEST, {**params, "request_id": request.request_id}).first()
+        row = ACCESS_SENTENCE_REQUEST.first(session, {**params, "request_id": request.request_id})
         if row is None:  # no such article (any more): a repeat still gets its first answer
             look_up(session, request)
         else:
@@ -62,7 +67,26 @@ def writable_article(
     access = Access(*row[:7], sentence_id=row[7], sentence_bounds=(row[8], row[9])) if sentence_index is not None else Access(*row[:7])
     if sentence_index is not None and access.sentence_id is None:
         raise AnnotationError(404, f"article {article_id} has no sentence {sentence_index}")
+    if memo is not None:
+        memo[(user_id, article_id)] = replace(access, sentence_id=None, sentence_bounds=None)
     return access
+
+
+_REMEMBERED = "annotator.access.remembered"  # session.info key: the article accesses a batch has read
+
+
+@contextmanager
+def remembered(session: Session) -> Iterator[None]:
+    """Within the block, writable_article reads an article's access once: a batch's operations (one annotator's, on
+    one article, in one transaction) each asked for it, the same row every time (nothing a batch writes changes
+    it). Kept in session.info, per session and so per request, and forgotten when the block ends. Not nested."""
+    if _REMEMBERED in session.info:
+        raise RuntimeError("article accesses are already remembered in this session")
+    session.info[_REMEMBERED] = {}
+    try:
+        yield
+    finally:
+        del session.info[_REMEMBERED]
 
 
 @dataclass(frozen=True)
@@ -91,7 +115,7 @@ class ArticleHead:
 _articles, _projects, _assignments, _members = (m.__table__ for m in (Article, Project, Assignment, ProjectMember))
 # The article, its project, and whether the caller is assigned to it or a member of its project: one query, built once.
 # A Core statement escapes models._hide_staged_articles: it says visible_articles itself.
-READABLE = (
+READABLE = Prepared(
     select(
         _articles.c.id, _articles.c.external_id, _articles.c.title, _articles.c.text, _articles.c.meta, _articles.c.project_id,
         _projects.c.name, _projects.c.label_schema, _projects.c.guidelines_version, _assignments.c.id, _members.c.user_id,
@@ -102,14 +126,14 @@ READABLE = (
         .outerjoin(_members, and_(_members.c.project_id == _articles.c.project_id, _members.c.user_id == bindparam("user_id")))
     )
     .where(_articles.c.id == bindparam("article_id"), visible_articles(_articles.c))  # a staged import's articles: not yet
-)
+)  # run on the driver's cursor (db/prepared.py): it runs for every article the page or the API reads
 
 
 def readable_article(session: Session, user: User, article_id: int) -> ArticleHead:
     """The article for reading: annotators only when assigned, reviewers only in the projects they are members of
     (else the same 404 as for a missing id); admins always."""
     _check_db_id(article_id, "article")
-    row = run(session, READABLE, {"article_id": article_id, "user_id": user.id}).first()
+    row = READABLE.first(session, {"article_id": article_id, "user_id": user.id})
     if row is None:
         raise AnnotationError(404, _no_article(article_id, user))
     assigned, member = row[9] is not None, row[10] is not None

@@ -18,7 +18,8 @@ Bookkeeping: what each single function leaves besides its rows (the
 assignment's progress, the automatic gold, the project's revision bump;
 trail.changed) is done once for the whole batch, at its end (trail.deferred):
 one revision bump, each changed sentence's or the article's gold once, and the
-project row locked only then, last, as a single save does.
+project row locked only then, last, as a single save does. The article's access
+(access.writable_article) is read once for all operations (access.remembered).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from typing import Any, Callable
 
 from sqlalchemy.orm import Session
 
+from annotator.domain.annotations.access import remembered
 from annotator.domain.annotations.article_labels import delete_article_label, put_article_label
 from annotator.domain.annotations.idempotency import Request, answer_request, claim_request, request_fingerprint
 from annotator.domain.annotations.labels import delete_label, put_label
@@ -164,7 +166,8 @@ def apply_changes(session: Session, user_id: int, article_id: int, operations: A
         if earlier is not None:
             return earlier
     results = []
-    with deferred(session):  # progress, gold and the revision bump once, at the end, for all operations
+    # progress, gold and the revision bump once, at the end, for all operations; the article's access read once
+    with deferred(session), remembered(session):
         for index, (runner, operation) in enumerate(checked):
             try:
                 results.append(runner(session, user_id, article_id, operation))

@@ -110,7 +110,7 @@ def check_earlier(request: Request, fingerprint: str | None, response: dict[str,
 
 def look_up(session: Session, request: Request) -> None:
     """check_earlier on the key as stored now (a statement of its own)."""
-    row = run(session, REQUEST_BY_ID, {"user_id": request.user_id, "request_id": request.request_id}).first()
+    row = REQUEST_BY_ID.first(session, {"user_id": request.user_id, "request_id": request.request_id})
     if row is not None:
         check_earlier(request, row.fingerprint, row.response)
 

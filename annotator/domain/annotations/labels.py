@@ -30,7 +30,7 @@ def _label_of(row: Any, sentence_index: int) -> dict[str, Any]:
 
 
 def _locked_label(session: Session, user_id: int, sentence_id: int) -> Any:
-    return run(session, LOCK_LABEL, {"user_id": user_id, "sentence_id": sentence_id}).first()
+    return LOCK_LABEL.first(session, {"user_id": user_id, "sentence_id": sentence_id})
 
 
 def put_label(

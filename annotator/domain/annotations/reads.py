@@ -2,7 +2,8 @@
 
 Two Core statements built once, with bind parameters (statements.py does the same for the save path): building
 the reads per request, `aliased(Span)` and all, cost more than running them; the sentences, then the user's
-labels, spans and relations in one statement.
+labels, spans and relations in one statement. Both run on the driver's cursor (db/prepared.py): the page and the
+API read them on every article opened, and SQLAlchemy's execution cost more than the statements' own work.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import Boolean, Float, Integer, String, bindparam, cast, literal
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Relation, Sentence, Span, User
+from annotator.db.prepared import Prepared
 from annotator.domain.annotations.access import ArticleHead
 from annotator.domain.annotations.article_labels import article_labels_of
 from annotator.domain.records import label_json as label_dict
@@ -23,7 +25,7 @@ _sentences, _annotations, _spans, _relations = (m.__table__ for m in (Sentence, 
 _from_span, _to_span = _spans.alias("from_span"), _spans.alias("to_span")
 
 
-SENTENCES = (
+SENTENCES = Prepared(
     select(_sentences.c.index, _sentences.c.start, _sentences.c.end)
     .where(_sentences.c.article_id == bindparam("article_id"))
     .order_by(_sentences.c.index)
@@ -64,7 +66,7 @@ _article_is, _user_is = bindparam("article_id"), bindparam("user_id")
 # unless an ORDER BY on sentences.index tipped it towards the article's sentences (tests/test_read_path.py).
 _article_sentences = select(_sentences.c.id).where(_sentences.c.article_id == _article_is)
 _sentence_index = select(_sentences.c.index).where(_sentences.c.id == _annotations.c.sentence_id).scalar_subquery()
-ANNOTATIONS = union_all(
+ANNOTATIONS = Prepared(union_all(
     _branch(
         LABEL, _annotations, a=_sentence_index, b=_annotations.c.guidelines_version, c=_annotations.c.version, s1=_annotations.c.label,
         seconds=_annotations.c.seconds, review=_annotations.c.needs_review, stamp=_annotations.c.updated_at,
@@ -76,7 +78,7 @@ ANNOTATIONS = union_all(
         _relations.join(_from_span, _from_span.c.id == _relations.c.from_span_id).join(_to_span, _to_span.c.id == _relations.c.to_span_id)
     )
     .where(_relations.c.article_id == _article_is, _relations.c.user_id == _user_is),
-).order_by(*(literal_column(name) for name in ("kind", "a", "b", "c")))
+).order_by(*(literal_column(name) for name in ("kind", "a", "b", "c"))))
 
 
 def article_payload(session: Session, article: ArticleHead | Any, user: User) -> dict[str, Any]:
@@ -87,12 +89,12 @@ def article_payload(session: Session, article: ArticleHead | Any, user: User) ->
     project = article.project
     params = {"article_id": article.id, "user_id": user.id}
     connection = session.connection()
-    sentences = connection.execute(SENTENCES, params).all()
+    sentences = SENTENCES.rows(connection, params)
     labels: list[Any] = []
     spans: list[Any] = []
     relations: list[Any] = []
     by_kind = (labels, spans, relations)
-    for row in connection.execute(ANNOTATIONS, params):
+    for row in ANNOTATIONS.rows(connection, params):
         by_kind[row.kind].append(row)
     text = article.text
     payload = {

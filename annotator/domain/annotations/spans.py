@@ -19,7 +19,7 @@ from annotator.domain.records import span_json as span_dict
 
 
 def _span_row(session: Session, article_id: int, uid: str, lock: bool = False) -> Any:
-    return run(session, SPAN_BY_UID_LOCKED if lock else SPAN_BY_UID, {"article_id": article_id, "uid": uid}).first()
+    return (SPAN_BY_UID_LOCKED if lock else SPAN_BY_UID).first(session, {"article_id": article_id, "uid": uid})
 
 
 def _own_span(session: Session, access: Access, user_id: int, uid: str) -> Any:

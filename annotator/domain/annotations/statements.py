@@ -1,7 +1,10 @@
 """The save path's prebuilt Core statements, run on the session's connection (inside its transaction), skipping the ORM.
 
 Building and ORM-executing them per request cost several times the database
-work (measured with bench/bench_api.py). They are constants, not state.
+work (measured with bench/bench_api.py). They are constants, not state. The
+SELECTs every save runs are Prepared (db/prepared.py): run on the driver's
+cursor, as SQLAlchemy's execution cost more than their own work; the writes
+go through SQLAlchemy, which fills in the columns' defaults.
 """
 from __future__ import annotations
 
@@ -12,12 +15,13 @@ from sqlalchemy import and_, bindparam, case, delete, insert, null, select, upda
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, ArticleLabel, Assignment, AuditEntry, LabelRequest, Project, Relation, Sentence, Span
+from annotator.db.prepared import Prepared
 
 _articles, _projects, _assignments, _sentences = (m.__table__ for m in (Article, Project, Assignment, Sentence))
 _annotations, _spans, _relations, _audit = (m.__table__ for m in (Annotation, Span, Relation, AuditEntry))
 _requests = LabelRequest.__table__
 
-ACCESS = (
+_ACCESS = (
     select(
         _articles.c.id, _articles.c.project_id, _articles.c.text, _projects.c.label_schema,
         _projects.c.guidelines_version, _assignments.c.id, _assignments.c.status,
@@ -29,14 +33,15 @@ ACCESS = (
     )
     .where(_articles.c.id == bindparam("article_id"))
 )
-ACCESS_SENTENCE = ACCESS.add_columns(_sentences.c.id, _sentences.c.start, _sentences.c.end).outerjoin(
+_ACCESS_SENTENCE = _ACCESS.add_columns(_sentences.c.id, _sentences.c.start, _sentences.c.end).outerjoin(
     _sentences, and_(_sentences.c.article_id == _articles.c.id, _sentences.c.index == bindparam("sentence_index"))
 )
+ACCESS, ACCESS_SENTENCE = Prepared(_ACCESS), Prepared(_ACCESS_SENTENCE)  # run on the driver's cursor (db/prepared.py), as the reads below
 LABEL_COLUMNS = (
     _annotations.c.id, _annotations.c.label, _annotations.c.seconds, _annotations.c.guidelines_version,
     _annotations.c.version, _annotations.c.updated_at, _annotations.c.needs_review,
 )
-LOCK_LABEL = (
+LOCK_LABEL = Prepared(
     select(*LABEL_COLUMNS)
     .where(_annotations.c.user_id == bindparam("user_id"), _annotations.c.sentence_id == bindparam("sentence_id"))
     .with_for_update()
@@ -56,8 +61,8 @@ UPDATE_LABEL = (
     )
 )
 SPAN_COLUMNS = (_spans.c.id, _spans.c.uid, _spans.c.user_id, _spans.c.label, _spans.c.start, _spans.c.end)
-SPAN_BY_UID = select(*SPAN_COLUMNS).where(_spans.c.article_id == bindparam("article_id"), _spans.c.uid == bindparam("uid"))
-SPAN_BY_UID_LOCKED = SPAN_BY_UID.with_for_update()
+_SPAN_BY_UID = select(*SPAN_COLUMNS).where(_spans.c.article_id == bindparam("article_id"), _spans.c.uid == bindparam("uid"))
+SPAN_BY_UID, SPAN_BY_UID_LOCKED = Prepared(_SPAN_BY_UID), Prepared(_SPAN_BY_UID.with_for_update())
 # The caller's span with the same label and offsets under another id: one annotator never has the same span twice
 # (the unique index uq_spans_article_user_offsets_label says so; this finds which span it is).
 SAME_SPAN = select(_spans.c.uid).where(
@@ -66,13 +71,17 @@ SAME_SPAN = select(_spans.c.uid).where(
 ).limit(1)
 # Idempotency keys (annotations/idempotency.py): a label save looks its key up with its access query (below) and
 # stores it with its answer last; a batch claims its key first and answers it last. Old keys are pruned.
-REQUEST_BY_ID = select(_requests.c.fingerprint, _requests.c.response).where(
-    _requests.c.user_id == bindparam("user_id"), _requests.c.request_id == bindparam("request_id")
+REQUEST_BY_ID = Prepared(
+    select(_requests.c.fingerprint, _requests.c.response).where(
+        _requests.c.user_id == bindparam("user_id"), _requests.c.request_id == bindparam("request_id")
+    )
 )
 # A label save's access query, with the caller's earlier request under the same id when there is one (its unique
 # index finds it; the join adds no row: at most one request matches).
-ACCESS_SENTENCE_REQUEST = ACCESS_SENTENCE.add_columns(_requests.c.fingerprint, _requests.c.response).outerjoin(
-    _requests, and_(_requests.c.user_id == bindparam("user_id"), _requests.c.request_id == bindparam("request_id"))
+ACCESS_SENTENCE_REQUEST = Prepared(
+    _ACCESS_SENTENCE.add_columns(_requests.c.fingerprint, _requests.c.response).outerjoin(
+        _requests, and_(_requests.c.user_id == bindparam("user_id"), _requests.c.request_id == bindparam("request_id"))
+    )
 )
 STORE_REQUEST = insert(_requests)  # a label save's key with its answer, last; a conflict is an IntegrityError (write() retries)
 ANSWER_REQUEST = update(_requests).where(_requests.c.id == bindparam("row_id")).values(response=bindparam("response"))

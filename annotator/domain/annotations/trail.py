@@ -5,7 +5,8 @@ A single save does its bookkeeping at once (changed()). A batch of changes
 notes what needs doing in a Pending kept in session.info (per session, hence
 per request and per worker: never module state), and the batch's end does it
 once, in the single saves' lock order: the assignment row, the article's gold
-lock, the gold of the union of what changed, the project row last.
+lock, the gold of the union of what changed, the project row last. audit()
+keeps the batch's entries the same way, and its end inserts them together.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Assignment, Sentence, utcnow
+from annotator.db.prepared import Prepared
 from annotator.domain.annotations.access import Access
 from annotator.domain.annotations.statements import AUDIT_INSERT, BUMP_REVISION, START_ASSIGNMENT, run
 from annotator.domain.gold import incremental as gold
@@ -33,28 +35,30 @@ def audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    """Append one AuditEntry (the log is append-only in the database). `before`/`after` must be JSON-able."""
-    run(
-        session,
-        AUDIT_INSERT,
-        {
-            "at": utcnow(),
-            "user_id": user_id,
-            "project_id": project_id,
-            "article_id": article_id,
-            "entity": entity,
-            "entity_id": entity_id,
-            "action": action,
-            "before": before,
-            "after": after,
-        },
-    )
+    """Append one AuditEntry (the log is append-only in the database). `before`/`after` must be JSON-able.
+    Inside `deferred(session)` (a batch) the entry is kept, and the batch's end inserts all of them in one statement."""
+    entry = {
+        "at": utcnow(),
+        "user_id": user_id,
+        "project_id": project_id,
+        "article_id": article_id,
+        "entity": entity,
+        "entity_id": entity_id,
+        "action": action,
+        "before": before,
+        "after": after,
+    }
+    pending = session.info.get(_PENDING)
+    if pending is not None:
+        pending.audits.append(entry)
+        return
+    run(session, AUDIT_INSERT, entry)
 
 
 _assignments, _sentences, _annotations = (m.__table__ for m in (Assignment, Sentence, Annotation))
-# _mark_progress's statements, built once (as statements.py's): every label save runs them.
-LOCK_ASSIGNMENT = select(_assignments.c.status).where(_assignments.c.id == bindparam("assignment_id")).with_for_update()
-COUNT_LABELLED = (
+# _mark_progress's statements, built once (as statements.py's) and run on the driver's cursor: every label save runs them.
+LOCK_ASSIGNMENT = Prepared(select(_assignments.c.status).where(_assignments.c.id == bindparam("assignment_id")).with_for_update())
+COUNT_LABELLED = Prepared(
     select(func.count(_sentences.c.id), func.count(_annotations.c.id))
     .select_from(
         _sentences.outerjoin(_annotations, and_(_annotations.c.sentence_id == _sentences.c.id, _annotations.c.user_id == bindparam("user_id")))
@@ -71,8 +75,8 @@ def _mark_progress(session: Session, access: Access, user_id: int, labels_change
             run(session, START_ASSIGNMENT, {"assignment_id": access.assignment_id})
         return
     # Lock the assignment first so two label writes of one user count after each other (PostgreSQL).
-    status = run(session, LOCK_ASSIGNMENT, {"assignment_id": access.assignment_id}).scalar()
-    total, labelled = run(session, COUNT_LABELLED, {"user_id": user_id, "article_id": access.article_id}).one()
+    status = LOCK_ASSIGNMENT.scalar(session, {"assignment_id": access.assignment_id})
+    total, labelled = COUNT_LABELLED.rows(session, {"user_id": user_id, "article_id": access.article_id})[0]
     wanted = "done" if total and labelled >= total else "in_progress"
     if status != wanted:
         run(session, SET_ASSIGNMENT_STATUS, {"assignment_id": access.assignment_id, "new_status": wanted})
@@ -111,6 +115,7 @@ class Pending:
     label_sentences: set[int] = field(default_factory=set)  # a label's value changed there
     rater_sentences: set[int] = field(default_factory=set)  # a label was created or removed there
     article: bool = False  # a span or a relation changed
+    audits: list[dict[str, Any]] = field(default_factory=list)  # the operations' audit entries, in their order
 
     def note(self, access: Access, user_id: int, labels_changed: bool, gold_of: str | None) -> None:
         if self.access is None:
@@ -125,7 +130,10 @@ class Pending:
             self.article = True
 
     def settle(self, session: Session) -> None:
-        """What every noted write would have done, once: progress, gold, one revision bump (nothing when nothing changed)."""
+        """What every noted write would have done, once: the audit entries (one statement), progress, gold, one revision
+        bump (nothing when nothing changed)."""
+        if self.audits:
+            run(session, AUDIT_INSERT, self.audits)
         access = self.access
         if access is None or self.user_id is None:
             return  # every operation was a repeat or changed nothing: as their single saves, no bookkeeping

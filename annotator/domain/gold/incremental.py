@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, distinct, func, select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, Project, Span
+from annotator.db.prepared import Prepared
 from annotator.domain.gold.refresh import (
     REFRESH_BATCH_ARTICLES,
     RefreshResult,
@@ -102,7 +103,7 @@ def writes_changed(
 # Prebuilt (it runs inside span and link saves): how many annotators marked exactly this span of the article, and the
 # project's annotators per article (which sets the rule's min_raters).
 _span, _article, _project = Span.__table__, Article.__table__, Project.__table__
-_MARKERS = select(
+_MARKERS = Prepared(select(
     select(func.count(distinct(_span.c.user_id)))
     .where(_span.c.article_id == bindparam("article_id"), _span.c.label == bindparam("label"), _span.c.start == bindparam("start"),
            _span.c.end == bindparam("end"))
@@ -111,7 +112,7 @@ _MARKERS = select(
     .join(_article, _article.c.project_id == _project.c.id)
     .where(_article.c.id == bindparam("article_id"))
     .scalar_subquery(),
-)
+))  # run on the driver's cursor (db/prepared.py): a span save runs it
 
 SpanKey = tuple[str, int, int]  # (label, start, end) of an annotator span in the article
 
@@ -129,7 +130,7 @@ def spans_can_be_gold(session: Session, article_id: int, keys: Iterable[SpanKey]
     """
     conn = session.connection()
     for label, start, end in keys:
-        markers, per_article = conn.execute(_MARKERS, {"article_id": article_id, "label": label, "start": start, "end": end}).one()
+        markers, per_article = _MARKERS.rows(conn, {"article_id": article_id, "label": label, "start": start, "end": end})[0]
         if markers < min_raters(per_article):
             return False
     return True
