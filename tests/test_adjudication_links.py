@@ -216,3 +216,22 @@ def test_the_domain_names_the_gold_quotes_an_adjudication_leaves_linked_to_nothi
         assert out["unlinked"] == [] and out["relations"] == 1
         context = gold.adjudication_context(db.session, world["project"], world["sentences"][1])
         assert context["gold_unlinked"] == [] and [link["key"] for link in context["gold_links"]] == [LINK]
+
+
+def test_a_quote_in_another_sentence_that_loses_its_link_to_a_dropped_source_is_named_too(app):
+    """Sentence 3's gold quote is linked to sentence 2's gold source. Adjudicating sentence 2 again without that source
+    (and so without the link) leaves sentence 3's quote linked to nothing: the save names it, not only sentence 2's."""
+    world = seed_world(app, linked_by=())
+    quote, source, later = ("QUOTE", *at(QUOTE)), ("SOURCE", *at(SOURCE)), ("QUOTE", *at(LATER))
+    with app.app_context():
+        s = db.session
+        rita = s.scalar(select(User.id).where(User.name == "rita"))
+        for sentence, spans, links in ((1, [quote, source], [("attributed_to", quote, source)]), (2, [later], [("attributed_to", later, source)])):
+            begin_write(s)
+            assert gold.adjudicate(s, rita, world["sentences"][sentence], "CFS", spans, links)["unlinked"] == []
+            s.commit()
+        begin_write(s)
+        out = gold.adjudicate(s, rita, world["sentences"][1], "CFS", [quote])
+        s.commit()
+        assert gold_links(app) == []
+        assert out["unlinked"] == [{"label": "QUOTE", "start": k[1], "end": k[2], "text": TEXT[k[1]:k[2]]} for k in (quote, later)]

@@ -17,7 +17,7 @@ from annotator.db.models import ROLES, ApiToken, User, utcnow
 from annotator.db.prepared import Prepared
 from annotator.db.transactions import transaction
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}\Z")  # \Z: "$" also matches before a final newline
 MIN_PASSWORD = 8
 TOKEN_PREFIX = "ann_"
 

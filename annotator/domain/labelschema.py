@@ -34,8 +34,8 @@ _ARTICLE_FIELDS = {"name", "description", "values", "multiple"}
 _MAX_VALUE_LENGTH = 64
 _ITEM_FIELDS = {"name", "description", "color", "key"}
 _RELATION_FIELDS = _ITEM_FIELDS | {"from", "to"}
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: "$" also matches before a final newline
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}\Z")
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from annotator.domain import labelschema
 
 # Client-generated ids for spans and relations (a uuid4 hex fits).
-UID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+UID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}\Z")  # \Z: "$" also matches before a final newline
 # Seconds one request may add to a label's time: a tab left open over lunch is not work.
 MAX_SECONDS_PER_WRITE = 3600.0
 

@@ -86,8 +86,17 @@ def adjudicate(
     session.flush()
     return {"sentence_id": target.sentence_id, "label": label, "provenance": "adjudicated", "reviewer_id": reviewer_id, "reason": reason,
             "spans": len(wanted.spans), "relations": len(wanted.links), "changes": len(writer.changes),
-            "unlinked": [{"label": k[0], "start": k[1], "end": k[2], "text": target.text[k[1]:k[2]]}
-                         for k in unlinked(target.schema, wanted.spans, wanted.links)]}
+            "unlinked": [{"label": k[0], "start": k[1], "end": k[2], "text": target.text[k[1]:k[2]]} for k in _left_unlinked(target, article, wanted)]}
+
+
+def _left_unlinked(target: _Target, article: _ArticleGold, wanted: _Wanted) -> list[SpanKey]:
+    """The gold quotes this save leaves linked to nothing: the sentence's, and those of other sentences whose link into
+    it was dropped (a source unchosen here must not cost another sentence's quote its link silently)."""
+    mine, key_of = article.mine, article.key_of
+    linked_in = {key_of[r.from_span_id] for r in article.relations if r.from_span_id not in mine and r.to_span_id in mine}
+    untouched = [(r.type, key_of[r.from_span_id], key_of[r.to_span_id]) for r in article.relations
+                 if r.from_span_id not in mine and r.to_span_id not in mine]
+    return unlinked(target.schema, wanted.spans | linked_in, [*wanted.links, *untouched])
 
 
 # ----------------------------------------------------------------- checks (nothing is written before they pass)

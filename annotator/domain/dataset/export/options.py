@@ -19,7 +19,7 @@ DEFAULT_SEED = 13  # `annotator export --seed`'s default
 QUERY_PARAMETERS = ("annotator", "gold_only", "labels", "seed", "split", "splits", "unit")
 _FLAGS = {"": False, "0": False, "false": False, "no": False, "1": True, "true": True, "yes": True}
 ECHO = 40  # how much of a value an error message repeats
-_SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}\Z")
 
 
 class ExportError(ValueError):
