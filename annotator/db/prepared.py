@@ -62,8 +62,9 @@ class Prepared:
             values[name] = value if convert is None or value is None else convert(value)
         arguments: Sequence[Any] | dict[str, Any] = values if compiled.positions is None else [values[name] for name in compiled.positions]
         driver = connection.connection.dbapi_connection
-        cursor = driver.cursor()
+        cursor = None
         try:
+            cursor = driver.cursor()
             cursor.execute(compiled.sql, arguments)
             fetched = cursor.fetchall()
             # the driver's type of each column (psycopg: its OID; SQLite: None), which some conversions depend on
@@ -77,7 +78,8 @@ class Prepared:
                 connection.invalidate(exc)
             raise DBAPIError.instance(compiled.sql, arguments, exc, connection.dialect.loaded_dbapi.Error, connection_invalidated=lost) from exc
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
         make = compiled.row._make
         if not results:
             return [make(row) for row in fetched]
