@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import threading
 import uuid
 from contextlib import contextmanager
@@ -178,6 +179,15 @@ def chromium() -> Iterator[Any]:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def localhost_socket() -> socket.socket:
+    """A socket bound to a localhost port the kernel picked, for a server process to inherit (gunicorn's
+    `-b fd://N` with `pass_fds`). The port is never free between choosing and serving: a port probed free and
+    bound later by the server can be taken meanwhile by any process, a parallel test worker's server included."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 @contextmanager

@@ -9,7 +9,6 @@ and no request may have failed.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ from annotator.domain import accounts, assignment, projects
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
 
-from .conftest import make_app
+from .conftest import localhost_socket, make_app
 
 ROOT = Path(__file__).resolve().parents[1]
 ANNOTATORS = 8
@@ -36,21 +35,16 @@ LABELS = ("CFS", "UFS", "NFS")
 TEXT = " ".join(f"Sentence number {i} says that the rate rose by {i} percent." for i in range(12))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_gunicorn(database_uri: str, log: Path, workers: int = 4) -> tuple[subprocess.Popen, str]:
     """`gunicorn -w N 'annotator:create_app()'` on a free port; returns once /healthz answers."""
-    port = free_port()
     env = {**os.environ, "DATABASE_URL": database_uri, "SECRET_KEY": "concurrency-test"}
     handle = log.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", "annotator:create_app()"],
-        cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
-    )
+    with localhost_socket() as sock:
+        port = sock.getsockname()[1]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"fd://{sock.fileno()}", "--log-level", "warning", "annotator:create_app()"],
+            cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),),
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -32,9 +32,9 @@ from sqlalchemy import create_engine, make_url, text
 
 from annotator.gunicorn_conf import worker_count
 
-from .conftest import postgres_url
+from .conftest import localhost_socket, postgres_url
 from .process_tree import children
-from .test_concurrency import free_port, set_up, stop
+from .test_concurrency import set_up, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKERS = 3
@@ -139,16 +139,18 @@ def shared_handles(server: Server) -> list[tuple[Handle, Handle]]:
 def gunicorn(database_uri: str, tmp_path: Path, *options: str, env: dict | None = None) -> Iterator[Server]:
     """gunicorn with WORKERS workers on a free port, from the checkout (so ./gunicorn.conf.py applies unless
     `-c` says otherwise), logging each request's worker pid; stopped on leaving."""
-    port = free_port()
+    sock = localhost_socket()
+    port = sock.getsockname()[1]
     access_log = tmp_path / f"access-{port}.log"
     access_log.touch()
     environ = {**os.environ, "DATABASE_URL": database_uri, "SECRET_KEY": "fork-test", "PYTHONPATH": str(ROOT), **(env or {})}
     log = tmp_path / f"gunicorn-{port}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", *options, "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--timeout", "20",
-         "--access-logfile", str(access_log), "--access-logformat", "%(p)s %(s)s %(U)s", "annotator:create_app()"],
-        cwd=ROOT, env=environ, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
+    with sock:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", *options, "-w", str(WORKERS), "-b", f"fd://{sock.fileno()}", "--timeout", "20",
+             "--access-logfile", str(access_log), "--access-logformat", "%(p)s %(s)s %(U)s", "annotator:create_app()"],
+            cwd=ROOT, env=environ, stdout=log.open("w"), stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),),
+        )
     server = Server(process, f"http://127.0.0.1:{port}", access_log, database_uri)
     try:
         deadline = time.monotonic() + 90
