@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import itertools
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 import annotator.domain.annotations as annotations
 from annotator.db import db
@@ -126,29 +127,34 @@ def test_a_batch_bumps_the_revision_once_and_does_the_gold_step_once(app, monkey
         assert rebuild.rebuild(db.session, place.project_id).differences == 0
 
 
+@contextmanager
+def _statements() -> Iterator[list[str]]:
+    """Inside an app context: the SQL statements run in the block, each on one line."""
+    seen: list[str] = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+
+
 def test_a_batch_reads_the_articles_access_once(app):
     """Every operation of a batch asks for the article's access (access.writable_article); inside the batch it is read
     once, and a span operation after a label operation reuses the label's read. The next batch reads it again."""
-    from sqlalchemy import event
-
     ids = make_users(app)
     with app.app_context():
         place = _place(ids)
         article = place.article_ids[0]
-        seen: list[str] = []
-
-        def listener(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
-            seen.append(" ".join(statement.split()))
-
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with _statements() as seen:
             _in_batch(ids, "ann", article, [_label(0), _span(place, "ann", 0), _span(place, "ann", 1), _link("ann")])
-            first = [x for x in seen if x.startswith("SELECT articles.id, articles.project_id")]
-            seen.clear()
+        first = [x for x in seen if x.startswith("SELECT articles.id, articles.project_id")]
+        with _statements() as seen:
             _in_batch(ids, "ann", article, [{"op": "delete_span", "id": "ann-span-1"}])
-            second = [x for x in seen if x.startswith("SELECT articles.id, articles.project_id")]
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
+        second = [x for x in seen if x.startswith("SELECT articles.id, articles.project_id")]
         assert len(first) == 1 and "sentences" in first[0]  # the label's read (with its sentence) served the spans and link
         assert len(second) == 1
         assert db.session.scalar(select(Relation.uid).where(Relation.uid == "ann-link-01")) is None  # went with its span
@@ -156,25 +162,15 @@ def test_a_batch_reads_the_articles_access_once(app):
 
 
 def test_a_batch_writes_its_audit_entries_in_one_statement_in_the_operations_order(app):
-    from sqlalchemy import event
-
     from annotator.db.models import AuditEntry
 
     ids = make_users(app)
     with app.app_context():
         place = _place(ids)
         article = place.article_ids[0]
-        seen: list[str] = []
-
-        def listener(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
-            seen.append(statement)
-
         before = db.session.scalar(select(func.max(AuditEntry.id))) or 0
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with _statements() as seen:
             _in_batch(ids, "ann", article, [_label(0), _span(place, "ann", 0), _span(place, "ann", 1), _link("ann"), _label(0, "NFS")])
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         assert len([x for x in seen if x.startswith("INSERT INTO audit_log")]) == 1
         db.session.rollback()
         rows = db.session.execute(select(AuditEntry.entity, AuditEntry.action, AuditEntry.entity_id, AuditEntry.user_id)
