@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
@@ -24,22 +25,32 @@ def database_url(instance_path: str) -> str:
 
 
 def secret_key(instance_path: str) -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in instance/."""
+    """SECRET_KEY from the environment, else one generated once and kept in instance/.
+
+    When several workers start at once, each writes its key to a temporary file of its own (0600) and links
+    it to the name, which fails if the name exists: the name only ever points at a complete key, and whoever
+    loses the race reads the winner's (an empty or half-written file read by a loser gave that worker
+    another key, so its sessions failed in the other workers)."""
     key = os.environ.get("SECRET_KEY")
     if key:
         return key
     path = Path(instance_path) / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_hex(32)
-    # O_EXCL: when several workers start at once, exactly one writes and all read the same key.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
+    if not path.exists():
+        key = secrets.token_hex(32)
+        fd, temporary = tempfile.mkstemp(prefix=".secret_key-", dir=instance_path)  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(key)
+            os.link(temporary, path)
+            return key
+        except FileExistsError:
+            pass  # another worker's key is there, complete
+        finally:
+            os.unlink(temporary)
+    stored = path.read_text().strip()
+    if not stored:
+        raise RuntimeError(f"{path} is empty: delete it (a new key is then generated) or set SECRET_KEY")
+    return stored
 
 
 def _env_flag(name: str, default: bool = False) -> bool:

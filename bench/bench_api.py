@@ -45,6 +45,7 @@ bound for a server with its own machine. Exits non-zero when a target is missed.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -432,6 +433,7 @@ def bench_database(label: str, database_uri: str, workdir: Path, gate_speed: boo
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()  # --help, no options
     print(f"machine: {describe()}; platform {platform.platform()}, nproc {os.cpu_count()}, python {platform.python_version()}")
     print(f"note: the {ANNOTATORS} client threads and the {WORKERS} server workers share these {os.cpu_count()} cores")
     try:

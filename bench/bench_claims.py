@@ -16,6 +16,7 @@ Exits non-zero when a target is missed.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import string
@@ -86,6 +87,7 @@ def capped_model() -> ClaimModel:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()  # --help, no options
     print(f"machine: {describe()}")
     ok = True
     examples = articles(random.Random(SEED), TRAIN_ARTICLES)

@@ -21,6 +21,7 @@ bench_api.py measures the tuned throughput and the p99 at a paced 300 saves/s.
 """
 from __future__ import annotations
 
+import argparse
 import multiprocessing as mp
 import os
 import re
@@ -252,6 +253,7 @@ def bench_database(label: str, database_uri: str, workdir: Path) -> bool:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()  # --help, no options
     print(f"machine: {describe()}", flush=True)
     print(f"note: the {ANNOTATORS + 1} client processes and the {WORKERS} server workers share these {os.cpu_count()} cores")
     ok = True

@@ -5,6 +5,7 @@ segment, commit), median of three runs on fresh databases.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -57,6 +58,7 @@ def run(cmd: list[str], env: dict) -> subprocess.CompletedProcess:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()  # --help, no options
     print(f"machine: {describe()}")
     rng = random.Random(13)
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,6 +14,7 @@ on the shared 2-core machine under load from other runs.
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
@@ -37,6 +38,7 @@ TARGET_RELATIVE_DIFFERENCE = 0.10
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()  # --help, no options
     assert models.PASSWORD_METHOD == "scrypt", models.PASSWORD_METHOD
     with tempfile.TemporaryDirectory() as folder:
         app = create_app({

@@ -17,6 +17,7 @@ checked the password inside the login's write transaction against now:
 """
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import re
@@ -99,6 +100,7 @@ def run(base: str, article: int, token: str, sprayers: int) -> tuple[list[float]
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()  # --help, no options
     print(describe())
     workers = (os.cpu_count() or 1) + 3
     ok = True

@@ -16,6 +16,7 @@ and in the tests only, never by annotator/.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -202,6 +203,7 @@ def report(name: str, value: str, target: str, ok: bool) -> bool:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()  # --help, no options
     import pysbd  # test extra, bench only
 
     print(

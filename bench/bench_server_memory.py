@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gunicorn_server import memory_kb, stop_server, tree  # noqa: E402
+from gunicorn_server import free_port, memory_kb, stop_server, tree  # noqa: E402
 
 PASSWORD = "rss-bench-password-0123456789"
 SECRET = "rss-bench-secret-0123456789abcdef"
@@ -157,10 +157,7 @@ def one_run(checkout: Path, setup: dict, workdir: Path, sizes: dict, extra_env: 
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     shutil.copy(setup["db"], db)
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     process = start(checkout, db, port, workdir / "gunicorn.log", extra_env)
     out: dict = {}
     try:

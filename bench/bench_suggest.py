@@ -16,6 +16,7 @@ Exits non-zero when a target is missed.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import random
@@ -71,6 +72,7 @@ def report(name: str, value: str, target: str, ok: bool) -> bool:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()  # --help, no options
     print(f"machine: processor={platform.processor() or platform.machine()!r}, nproc={os.cpu_count()}, python {platform.python_version()}")
     ok = True
     rng = random.Random(SEED)

@@ -13,6 +13,7 @@ shuffled into new articles with a title line.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -70,6 +71,7 @@ def timed_import(tmp: str, name: str, data: Path, extra: list[str]) -> tuple[flo
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()  # --help, no options
     print(f"machine: {describe()}")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "articles.jsonl"

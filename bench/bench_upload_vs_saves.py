@@ -44,6 +44,7 @@ longest lock wait:
 """
 from __future__ import annotations
 
+import argparse
 import fcntl
 import json
 import os
@@ -224,6 +225,7 @@ def counts(database: Path) -> tuple[int, int]:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()  # --help, no options
     print(f"machine: {describe()}; load average {os.getloadavg()[0]:.1f} before the run")
     print(f"gunicorn -w {WORKERS}, SQLite; 8 annotators saving {SAVE_RATE:g} labels/s while an admin uploads {ARTICLES:,} articles"
           f" of {4 * PARAGRAPHS} sentences")

@@ -14,6 +14,7 @@ deployment advice.
 """
 from __future__ import annotations
 
+import argparse
 import socket
 import sys
 import tempfile
@@ -44,6 +45,7 @@ def get(address: tuple[str, int], hold: float) -> float:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()  # --help, no options
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{Path(tmp) / 'linger.sqlite3'}"
         from annotator import create_app

@@ -7,6 +7,7 @@ Exits non-zero when any benchmark misses a target or fails.
 """
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
@@ -17,8 +18,15 @@ HERE = Path(__file__).resolve().parent
 
 def main(argv: list[str]) -> int:
     scripts = sorted(HERE.glob("bench_*.py"))
-    if argv:
-        scripts = [s for s in scripts if s.stem.removeprefix("bench_") in argv]
+    known = [s.stem.removeprefix("bench_") for s in scripts]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"only these (bench_NAME.py): {', '.join(known)}")
+    names = parser.parse_args(argv).names
+    unknown = [n for n in names if n not in known]
+    if unknown:  # a typo ran nothing and said every benchmark met its targets
+        parser.error(f"no benchmark named {', '.join(unknown)}")
+    if names:
+        scripts = [s for s in scripts if s.stem.removeprefix("bench_") in names]
     failed = []
     for script in scripts:
         print(f"\n=== {script.name}", flush=True)

@@ -16,6 +16,7 @@ from annotator.db.transactions import begin_write
 from annotator.domain import gold, projects
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
+from annotator.domain.gold.keys import link_key_str
 
 from .conftest import add_member, add_user
 
@@ -209,7 +210,8 @@ def test_the_domain_names_the_gold_quotes_an_adjudication_leaves_linked_to_nothi
         begin_write(db.session)
         out = gold.adjudicate(db.session, rita, world["sentences"][1], "CFS", [quote, source])
         db.session.commit()
-        assert out["unlinked"] == [{"label": "QUOTE", "start": at(QUOTE)[0], "end": at(QUOTE)[1], "text": QUOTE}]
+        assert out["unlinked"] == [{"label": "QUOTE", "start": at(QUOTE)[0], "end": at(QUOTE)[1], "text": QUOTE,
+                                    "sentence_id": world["sentences"][1], "sentence": 1}]
         begin_write(db.session)
         out = gold.adjudicate(db.session, rita, world["sentences"][1], "CFS", [quote, source], [("attributed_to", quote, source)])
         db.session.commit()
@@ -234,4 +236,80 @@ def test_a_quote_in_another_sentence_that_loses_its_link_to_a_dropped_source_is_
         out = gold.adjudicate(s, rita, world["sentences"][1], "CFS", [quote])
         s.commit()
         assert gold_links(app) == []
-        assert out["unlinked"] == [{"label": "QUOTE", "start": k[1], "end": k[2], "text": TEXT[k[1]:k[2]]} for k in (quote, later)]
+        assert out["unlinked"] == [{"label": "QUOTE", "start": k[1], "end": k[2], "text": TEXT[k[1]:k[2]], "sentence_id": world["sentences"][n],
+                                    "sentence": n} for k, n in ((quote, 1), (later, 2))]
+
+
+def link_later_quote_to_the_source(app, world) -> None:
+    """Sentence 2's gold: its quote linked to its source; sentence 3's gold: its quote linked to that source too."""
+    quote, source, later = ("QUOTE", *at(QUOTE)), ("SOURCE", *at(SOURCE)), ("QUOTE", *at(LATER))
+    with app.app_context():
+        s = db.session
+        rita = s.scalar(select(User.id).where(User.name == "rita"))
+        for sentence, spans, links in ((1, [quote, source], [("attributed_to", quote, source)]), (2, [later], [("attributed_to", later, source)])):
+            begin_write(s)
+            gold.adjudicate(s, rita, world["sentences"][sentence], "CFS", spans, links)
+            s.commit()
+
+
+def test_after_the_save_a_quote_of_another_sentence_left_unlinked_links_to_its_own_sentences_page(app, browser):
+    """Before: the warning after the save named sentence 3's quote, but its only link went to sentence 2's page (the one
+    just saved), where that quote is no checkbox and cannot be linked."""
+    world = seed_world(app, linked_by=())
+    link_later_quote_to_the_source(app, world)
+    browser.login("rita", PASSWORD)
+    url = f"/review/{world['project']}/sentences/{world['sentences'][1]}"
+    browser.get(url)
+    response = browser.post(url, {"label": "CFS", "spans": [key("QUOTE", QUOTE)]})  # the source dropped, and its two links
+    assert response.status_code == 302
+    shown = browser.get(response.headers["Location"]).get_data(as_text=True)
+    (warning,) = re.findall(r'<p class="flash flash-warning"[^>]*>(.*?)</p>', shown, re.S)
+    pages = [f"/review/{world['project']}/sentences/{world['sentences'][n]}" for n in (1, 2)]
+    assert re.findall(r'“([^”]*)” \(\d+–\d+\) in <a href="([^"]+)">sentence (\d)</a>', warning) == [
+        (QUOTE, pages[0], "2"), (LATER, pages[1], "3")], warning
+    assert "saved with 2 spans linked to nothing" in warning
+    later_page = browser.get(pages[1]).get_data(as_text=True)  # where it is linked: its page names it as the gold's quote with no link
+    assert re.search(r'id="gold-unlinked">.*?“We are not done”', later_page, re.S)
+
+
+def test_before_the_save_the_warning_names_a_quote_of_another_sentence_that_would_lose_its_only_link(app, browser):
+    """Before: the warning under the links named only this sentence's chosen quotes, so a reviewer dropping the source
+    that sentence 3's gold quote is linked to learnt of that quote only after the save."""
+    world = seed_world(app, linked_by=())
+    link_later_quote_to_the_source(app, world)
+    browser.login("rita", PASSWORD)
+    url = f"/review/{world['project']}/sentences/{world['sentences'][1]}"
+    page = browser.get(url).get_data(as_text=True)
+    assert re.search(r'id="unlinked-warning" hidden>', page)  # as stored, every gold quote has its link
+    data = json.loads(html_lib.unescape(re.search(r'<script type="application/json" id="adjudication-data">(.*?)</script>', page, re.S).group(1)))
+    assert [(x["key"], x["sentence"]) for x in data["linked_in"]] == [(key("QUOTE", LATER), 2)] and data["links_elsewhere"] == []
+    refused = browser.post(url, {"spans": [key("QUOTE", QUOTE)]}).get_data(as_text=True)  # no label: shown again, source unchecked
+    assert re.search(r'id="unlinked-warning">Linked to nothing: QUOTE “We will appeal”; QUOTE “We are not done” \(sentence 3\)\. '
+                     r'Saving keeps them without a source\.', refused), refused
+    # the other quote's link kept: only this sentence's quote is named
+    later_link = f"attributed_to|{key('QUOTE', LATER)}|{key('SOURCE', SOURCE)}"
+    kept = browser.post(url, {"spans": [key("QUOTE", QUOTE), key("SOURCE", SOURCE)], "links": [later_link]}).get_data(as_text=True)
+    assert re.search(r'id="unlinked-warning">Linked to nothing: QUOTE “We will appeal”\. Saving keeps it without a source\.', kept), kept
+
+
+def test_a_quote_of_another_sentence_linked_elsewhere_too_is_not_named(app):
+    """Sentence 3's quote is linked to sentence 2's source and to a source of its own sentence: dropping sentence 2's
+    source leaves it linked, and neither the page's data nor the save calls it unlinked."""
+    world = seed_world(app, linked_by=())
+    link_later_quote_to_the_source(app, world)
+    quote, later = ("QUOTE", *at(QUOTE)), ("QUOTE", *at(LATER))
+    own_source = ("SOURCE", at(LATER)[0], at(LATER)[0] + 2)  # “We”: a stand-in of sentence 3 for a speaker
+    with app.app_context():
+        s = db.session
+        rita = s.scalar(select(User.id).where(User.name == "rita"))
+        begin_write(s)
+        source = ("SOURCE", *at(SOURCE))
+        gold.adjudicate(s, rita, world["sentences"][2], "CFS", [later, own_source],
+                        [("attributed_to", later, source), ("attributed_to", later, own_source)])
+        s.commit()
+        context = gold.adjudication_context(s, world["project"], world["sentences"][1])
+        assert context["gold_links_elsewhere"] == [link_key_str("attributed_to", later, own_source)]
+        begin_write(s)
+        out = gold.adjudicate(s, rita, world["sentences"][1], "CFS", [quote])
+        s.commit()
+        assert [(x["start"], x["sentence"]) for x in out["unlinked"]] == [(quote[1], 1)]

@@ -7,7 +7,7 @@ import json
 import re
 
 from .conftest import needs_chromium
-from .test_adjudication_links import LATER, LINK, QUOTE, SOURCE, TEXT, at, gold_links, key, seed_world
+from .test_adjudication_links import LATER, LINK, QUOTE, SOURCE, TEXT, at, gold_links, key, link_later_quote_to_the_source, seed_world
 from .test_review_browser import SELECT_IN_SENTENCE, reviewer_page
 
 pytestmark = needs_chromium
@@ -104,6 +104,32 @@ def test_keeping_an_annotators_quote_and_source_keeps_their_link_on_the_page(app
         page.locator("#sentence-text mark.gold[data-label=QUOTE]").click()
         page.keyboard.press("Delete")
         assert not quote_box.is_checked() and not link_box.is_checked()
+        assert problems == []
+    finally:
+        context.close()
+
+
+def test_dropping_a_source_warns_of_the_other_sentences_quote_linked_to_it_before_the_save(app, server, chromium):
+    """Before: the warning under the links followed only this sentence's chosen quotes, so dropping the source that
+    sentence 3's gold quote is linked to said nothing of that quote until after the save."""
+    world = seed_world(app, linked_by=())
+    link_later_quote_to_the_source(app, world)
+    context, page, problems = reviewer_page(chromium, server)
+    try:
+        page.goto(f"{server}/review/{world['project']}/sentences/{world['sentences'][1]}")
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        warning = page.locator("#unlinked-warning")
+        source_box = page.locator(f"#gold-spans input[name=spans][value='{key('SOURCE', SOURCE)}']")
+        later_link = page.locator(f"#gold-links input[name=links][value='attributed_to|{key('QUOTE', LATER)}|{key('SOURCE', SOURCE)}']")
+        assert warning.is_hidden() and later_link.is_checked()
+        source_box.uncheck()  # its two links go: this sentence's quote and sentence 3's lose their source
+        assert not later_link.is_checked()
+        assert warning.inner_text() == f"Linked to nothing: QUOTE “{QUOTE}”; QUOTE “{LATER}” (sentence 3). Saving keeps them without a source."
+        later_link.check()  # the link back (and its source with it): only this sentence's quote is left without one
+        assert source_box.is_checked()
+        assert warning.inner_text() == f"Linked to nothing: QUOTE “{QUOTE}”. Saving keeps it without a source."
+        page.locator(f"#gold-links input[name=links][value='{LINK}']").check()
+        assert warning.is_hidden()
         assert problems == []
     finally:
         context.close()

@@ -619,6 +619,24 @@ def test_a_db_subcommand_other_than_upgrade_on_a_database_file_that_does_not_exi
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("launcher", [["-m", "annotator"], ["-m", "flask", "--app", "annotator"]])
+def test_shell_on_a_database_file_that_does_not_exist_refuses_before_its_prompt(tmp_path, launcher):
+    """Flask's `shell` is the group's own command, which skipped the missing-file check: a query typed into it
+    created an empty SQLite file and answered from it, exit 0. It now refuses as the other commands do."""
+    path = tmp_path / "none.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "x"}
+    typed = "from annotator.db import db; from sqlalchemy import text; print(db.session.execute(text('select 1')).all())\n"
+    result = subprocess.run([sys.executable, *launcher, "shell"], env=env, capture_output=True, text=True, timeout=60, input=typed)
+    assert result.returncode == 1, result
+    assert result.stderr.strip().splitlines() == [f"Error: no database at {path}; run `annotator init`"], result.stderr
+    assert "[(1,)]" not in result.stdout and list(tmp_path.iterdir()) == []
+    made = subprocess.run([sys.executable, "-m", "annotator", "init"], env=env, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made
+    typed = "from annotator.db import db; from sqlalchemy import text; print(db.session.execute(text('select count(*) from users')).all())\n"
+    result = subprocess.run([sys.executable, *launcher, "shell"], env=env, capture_output=True, text=True, timeout=60, input=typed)
+    assert result.returncode == 0 and "[(0,)]" in result.stdout, result  # on a database that is there, the shell works
+
+
 def test_db_upgrade_still_makes_a_database_from_nothing(tmp_path):
     path = tmp_path / "new.sqlite3"
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "x"}

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import html
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -706,3 +707,47 @@ def test_home_shows_b_only_b_s_own_queue(shared_world):
     page = callers["other_annotator"].client.get("/").get_data(as_text=True)
     assert "B&#39;s article" in page or "B's article" in page
     assert world.content.title_a not in page  # A's own article is not even listed
+
+
+# ----------------------------------------------------------------- API tokens: never for another admin
+TOKEN_TARGETS = {"self": "admin", "other admin": "admin2", "reviewer": "reviewer", "annotator": "annotator"}
+
+
+def test_admins_issue_tokens_for_themselves_and_non_admins_never_for_another_admin(app):
+    """A token acts as its user, so an admin who could issue one for another admin could act as them (found in the
+    debt list: the REST API and the admin page both issued it). Every way to issue one, the session's REST call, the
+    admin's own Bearer token and the admin page's form, for each kind of user: another admin's is a 403 that stores
+    nothing; the others work. The admin page does not offer the form for another admin."""
+    world = seed(app)
+    with app.app_context():
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(models, "PASSWORD_METHOD", CHEAP_HASH)
+            other = accounts.create_user(db.session, "adm2", "admin", PASSWORD)
+        db.session.commit()
+        ids = {**world.users, "admin2": other.id}
+        names = {**world.names, "admin2": "adm2"}
+        db.session.remove()
+    admin = caller(app, world, "admin")
+    bearer = {"Authorization": f"Bearer {world.tokens['admin']}"}
+    ways: dict[str, Callable[[str], Any]] = {
+        "REST, session": lambda who: admin.send_json("POST", f"/api/users/{names[who]}/tokens", {"expires_days": 5}),
+        "REST, Bearer token": lambda who: app.test_client().post(f"/api/users/{names[who]}/tokens", json={"expires_days": 5}, headers=bearer),
+        "admin page": lambda who: admin.post(f"/admin/users/{ids[who]}/token", {"expires_days": "5"}),
+    }
+    problems = []
+    for way, issue in ways.items():
+        for target, who in TOKEN_TARGETS.items():
+            before = fingerprint(app)
+            response = issue(who)
+            shown = response.get_data(as_text=True)
+            if target == "other admin":
+                refused = response.status_code == 403 and "adm2 is an admin: only adm2 may issue API tokens for adm2" in html.unescape(shown)
+                if not refused or fingerprint(app) != before or accounts.TOKEN_PREFIX in shown:
+                    problems.append(f"{way}, {target}: {response.status_code}, expected a 403 that stores nothing")
+            elif response.status_code != (200 if way == "admin page" else 201) or accounts.TOKEN_PREFIX not in shown:
+                problems.append(f"{way}, {target}: {response.status_code}, expected the token")
+    assert not problems, "\n".join(problems)
+    for who, offered in (("admin2", False), ("admin", True), ("reviewer", True), ("annotator", True)):
+        page = admin.get(f"/admin/users/{ids[who]}").get_data(as_text=True)
+        assert ('id="token-form"' in page) is offered and ('id="token-not-yours"' in page) is not offered, who
+        assert 'id="revoke-form"' in page  # revoking stays possible, another admin's tokens too

@@ -144,9 +144,8 @@ def refuse_missing_sqlite(engine: Engine) -> None:
     when a connection opens (so commands that never touch the database, `segment`, `suggest text`, run without one),
     and only inside a command: a request that `annotator run` serves has no click context and is left alone.
     """
-    path = engine.url.database
-    if (engine.dialect.name != "sqlite" or not path or path == ":memory:" or path.startswith("file:")  # a URI: SQLite's own options
-            or getattr(engine, "_annotator_refuses_missing", False)):
+    path = _sqlite_file(engine)
+    if path is None or getattr(engine, "_annotator_refuses_missing", False):
         return
 
     @event.listens_for(engine, "do_connect")
@@ -155,10 +154,34 @@ def refuse_missing_sqlite(engine: Engine) -> None:
         command = command_path(ctx) if ctx else ()
         creates = any(command[:len(maker)] == maker for maker in CREATES_DATABASE)
         if command and not creates and not _exists(path):
-            raise click.ClickException(f"no database at {path}; run `annotator init`")
+            raise click.ClickException(_no_database(path))
         return None  # connect as usual
 
     engine._annotator_refuses_missing = True  # type: ignore[attr-defined]
+
+
+def refuse_shell_without_database() -> dict[str, object]:
+    """Flask's `shell` is the group's own command, never looked up in LazyCommands, so a query typed into it
+    created the missing SQLite file empty. As a shell context processor this runs when the shell starts, before
+    its prompt: a missing file ends it with the commands' one line (exit 1), and the engine refuses as theirs does."""
+    engine = db.engine  # the shell runs in the app's context
+    path = _sqlite_file(engine)
+    if path is not None and not _exists(path):
+        raise click.ClickException(_no_database(path))
+    refuse_missing_sqlite(engine)
+    return {}
+
+
+def _sqlite_file(engine: Engine) -> str | None:
+    """The SQLite file the engine opens, or None: another database, in memory, or a URI (SQLite's own options)."""
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return path
+
+
+def _no_database(path: str) -> str:
+    return f"no database at {path}; run `annotator init`"
 
 
 def command_path(ctx: click.Context) -> tuple[str, ...]:
@@ -184,3 +207,4 @@ def init_app(app: Flask) -> None:
     group = LazyCommands(app, COMMANDS, name=app.cli.name)
     group.commands.update(app.cli.commands)  # any a blueprint registered
     app.cli = group
+    app.shell_context_processor(refuse_shell_without_database)

@@ -26,6 +26,10 @@ class AccountError(ValueError):
     """A user operation that cannot be done; the message says why."""
 
 
+class AccountForbidden(AccountError):
+    """A user operation the one asking may not do (a 403, where an AccountError is a 400 or 409)."""
+
+
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise AccountError(f"user name must be 1-80 letters, digits, '_', '.', '@' or '-' (got {name!r})")
@@ -185,15 +189,25 @@ def check_token_days(days: int | None) -> int | None:
     return days
 
 
-def issue_token(session: Session, user: User, expires_days: int | None = None) -> str:
+def check_token_issuer(issuer_id: int | None, user_id: int, name: str, role: str) -> None:
+    """AccountForbidden when an admin asks for another admin's token: whoever holds a token acts as its user, so an
+    admin's token is theirs alone to issue (for themselves, and for reviewers and annotators, whose work admins run
+    anyway). None is the command line's operator, who holds the database itself."""
+    if issuer_id is not None and issuer_id != user_id and role == "admin":
+        raise AccountForbidden(f"{name} is an admin: only {name} may issue API tokens for {name} (a token acts as its user)")
+
+
+def issue_token(session: Session, user: User, expires_days: int | None = None, issued_by: int | None = None) -> str:
     """A new API token for the user (shown once; only its hash is stored), valid for `expires_days` or until revoked.
 
-    A user has at most MAX_ACTIVE_TOKENS tokens that are neither revoked nor expired.
+    A user has at most MAX_ACTIVE_TOKENS tokens that are neither revoked nor expired. `issued_by` is the id of the
+    admin asking (the web and the REST API): never another admin's token (check_token_issuer); None on the command line.
     """
     check_token_days(expires_days)
     # The user's row, locked: issues at the same moment count one after another (PostgreSQL let twelve
-    # through the ceiling of ten; SQLite's one writer already serialises them).
-    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    # through the ceiling of ten; SQLite's one writer already serialises them). Its role as it is now, under the lock.
+    role = session.scalar(select(User.role).where(User.id == user.id).with_for_update())
+    check_token_issuer(issued_by, user.id, user.name, role)
     now = utcnow()
     active = session.scalar(select(func.count()).select_from(ApiToken).where(*_active_tokens(user.id, now))) or 0
     if active >= MAX_ACTIVE_TOKENS:

@@ -40,7 +40,7 @@ REFUSALS = (projects.ProjectError, labelschema.SchemaError, accounts.AccountErro
 def refusal(exc: Exception) -> Response:
     if isinstance(exc, AnnotationError):
         return json_error(exc.status, exc.message, **exc.extra)
-    return json_error(400, str(exc))
+    return json_error(403 if isinstance(exc, accounts.AccountForbidden) else 400, str(exc))
 
 
 def register_refusals(blueprint: Blueprint) -> None:
@@ -221,6 +221,6 @@ def issue_token(name: str):
 
     def issue() -> dict[str, Any]:
         user = accounts.get_user(db.session, name)
-        return {"user": user.name, "token": accounts.issue_token(db.session, user, days), "expires_days": days}
+        return {"user": user.name, "token": accounts.issue_token(db.session, user, days, issued_by=current_user.id), "expires_days": days}
 
     return write(issue), 201

@@ -265,13 +265,20 @@ def _save(
 
 
 def _flash_unlinked(head: ProjectHead, ctx: dict[str, Any], spans: list[dict[str, Any]]) -> None:
-    """Saved, but a gold quote has no link to its source: say which, with the way back (a warning, as the guidelines
-    link a quote only when the article names its source)."""
-    shown = "; ".join(f"{s['label']} “{s['text'] if len(s['text']) <= 60 else s['text'][:57] + '…'}” ({s['start']}–{s['end']})" for s in spans)
-    where = url_for("review.sentence", project_id=head.id, sentence_id=ctx["sentence"]["id"])
+    """Saved, but a gold quote has no link to its source: say which, each with the way to its own sentence's page (a quote
+    of another sentence that lost its link here is linked there), as a warning: the guidelines link a quote only when
+    the article names its source."""
+    def excerpt(text: str) -> str:
+        return text if len(text) <= 60 else text[:57] + "…"
+
+    shown = Markup("; ").join(
+        Markup('{} “{}” ({}–{}) in <a href="{}">sentence {}</a>').format(
+            s["label"], excerpt(s["text"]), s["start"], s["end"],
+            url_for("review.sentence", project_id=head.id, sentence_id=s["sentence_id"]), s["sentence"] + 1)
+        for s in spans)
     one = len(spans) == 1
-    flash(Markup('Gold of sentence {} saved with {} linked to nothing: {}. <a href="{}">Link {}</a> if the article names {} source.').format(
-        ctx["sentence"]["index"] + 1, "1 span" if one else f"{len(spans)} spans", shown, where, "it" if one else "them", "its" if one else "their"),
+    flash(Markup("Gold of sentence {} saved with {} linked to nothing: {}. Link {} there if the article names {} source.").format(
+        ctx["sentence"]["index"] + 1, "1 span" if one else f"{len(spans)} spans", shown, "it" if one else "them", "its" if one else "their"),
         "warning")
 
 
@@ -302,7 +309,7 @@ def _sentence_page(
         query=_query(filters),
         span_choices=spans,
         link_choices=_link_choices(ctx, form, spans),
-        unlinked_now=_unlinked_now(head, form, spans),
+        unlinked_now=_unlinked_now(head, ctx, form, spans),
         relations=[{"name": r["name"], "key": r.get("key", ""), "from": r["from"], "to": r["to"], "description": r.get("description", "")}
                    for r in head.schema.get("relation_types", [])],
         selected_spans=set(form.spans.data or []),
@@ -388,13 +395,15 @@ def _reviewers_span(ctx: dict[str, Any], key: str) -> dict[str, Any] | None:
             "in_sentence": start < s["end"] and end > s["start"]}
 
 
-def _unlinked_now(head: ProjectHead, form: AdjudicationForm, spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The chosen spans that the chosen links leave linked to nothing, as the page shows them before a save."""
+def _unlinked_now(head: ProjectHead, ctx: dict[str, Any], form: AdjudicationForm, spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The gold quotes a save of the form as it is would leave linked to nothing, as the page shows them before a save:
+    the chosen spans, and the other sentences' gold quotes whose links into this sentence are unchosen (gold.left_unlinked)."""
     try:
         chosen = [gold.parse_span_key(v) for v in form.spans.data or []]
         links = [gold.parse_link_key(v) for v in form.links.data or []]
     except gold.GoldError:
         return []
-    by_key = {s["key"]: s for s in spans}
-    keys = [gold.span_key_str(*key) for key in gold.unlinked(head.schema, chosen, links)]
-    return [by_key[k] for k in keys if k in by_key]
+    by_key = {s["key"]: s for s in spans} | {s["key"]: s for s in ctx["gold_linked_in"]}
+    keys = gold.left_unlinked(head.schema, chosen, links, [gold.parse_span_key(s["key"]) for s in ctx["gold_linked_in"]],
+                              [gold.parse_link_key(k) for k in ctx["gold_links_elsewhere"]])
+    return [by_key[k] for k in (gold.span_key_str(*key) for key in keys) if k in by_key]

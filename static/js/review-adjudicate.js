@@ -12,7 +12,8 @@
 // first, and Enter); Esc cancels. Each link is a checked "links" checkbox (TYPE|SPAN|SPAN); unchecking
 // it unlinks. The checkboxes keep each other consistent: dropping a span drops its links, choosing a link
 // chooses its spans, and keeping an annotator's quote and source keeps the link they made. A chosen
-// quote linked to nothing is named under the links before the save.
+// quote linked to nothing is named under the links before the save, and so is a gold quote of another
+// sentence whose links into this one are all unchecked and that has no other (domain/gold/linking.py).
 import { chosenCandidate, clickedTarget, cycleCandidate, linkEnds, relationNamed, startLinking, wantedLabels } from "./link-mode.js";
 import { OffsetMap } from "./offsets.js";
 
@@ -57,6 +58,7 @@ if (dataNode && view && marker && fieldset && linkset) {
   const labels = new Map(data.labels.map((l) => [l.name, l]));
   const relations = data.relations || [];
   const outside = new Map((data.outside || []).map((x) => [x.key, { ...x, id: x.key }]));
+  const linkedIn = (data.linked_in || []).map((x) => ({ ...x, id: x.key })); // other sentences' gold quotes linked into this one
   const status = document.getElementById("mark-status");
   const targetsEl = document.getElementById("link-targets");
   const warning = document.getElementById("unlinked-warning");
@@ -144,17 +146,21 @@ if (dataNode && view && marker && fieldset && linkset) {
     }
   };
 
-  /** Name the chosen spans that start no link their label can start (a QUOTE without its SOURCE); the server says the same after a save. */
+  /** Name the gold quotes the save would leave starting no link their label can start (a QUOTE without its SOURCE): the
+   * chosen spans, and the other sentences' gold quotes linked into this one, which keep their links that do not touch it;
+   * the server says the same after a save. */
   const warnUnlinked = () => {
     if (!warning) return;
-    const linked = new Set(linkBoxes().filter((b) => b.checked).map((b) => parseLinkKey(b.value)).filter(Boolean).map((l) => `${l.type}|${l.from}`));
-    const open = chosenSpans().filter((s) => {
+    const kept = [...linkBoxes().filter((b) => b.checked).map((b) => b.value), ...(data.links_elsewhere || [])];
+    const linked = new Set(kept.map(parseLinkKey).filter(Boolean).map((l) => `${l.type}|${l.from}`));
+    const open = [...chosenSpans(), ...linkedIn].filter((s) => {
       const types = relations.filter((r) => r.from.includes(s.label)).map((r) => r.name);
       return types.length && !types.some((t) => linked.has(`${t}|${s.id}`));
     });
+    const where = (s) => (inSentence(s) ? "" : ` (sentence ${s.sentence + 1})`);
     warning.hidden = !open.length;
     warning.textContent = open.length
-      ? `Linked to nothing: ${open.map((s) => `${s.label} “${excerpt(textOf(s), 60)}”`).join("; ")}. Saving keeps ${open.length === 1 ? "it" : "them"} without a source.`
+      ? `Linked to nothing: ${open.map((s) => `${s.label} “${excerpt(textOf(s), 60)}”${where(s)}`).join("; ")}. Saving keeps ${open.length === 1 ? "it" : "them"} without a source.`
       : "";
   };
 

@@ -17,7 +17,7 @@ overwrites, removes or duplicates them.
 - rebuild.py: everything from scratch, compared with what is stored (`annotator gold rebuild`);
 - adjudication.py: a reviewer's gold for one sentence;
 - context.py: what the adjudication page shows;
-- linking.py: the annotators' links that come with the spans a reviewer keeps, and gold quotes left with no link;
+- linking.py: the annotators' links that come with the spans a reviewer keeps, and gold quotes a save leaves with no link;
 - keys.py: the span / link keys and typed spans the page sends, and GoldError;
 - writes.py: the lock and the audit every gold write shares.
 The rule itself is pure: annotator.stats.gold. Gold reads the project's
@@ -31,10 +31,10 @@ from __future__ import annotations
 from annotator.domain.gold.adjudication import MAX_REASON, adjudicate
 from annotator.domain.gold.context import adjudication_context
 from annotator.domain.gold.keys import GoldError, parse_link_key, parse_span_key, parse_span_lines, span_key_str
-from annotator.domain.gold.linking import links_with_spans, unlinked
+from annotator.domain.gold.linking import left_unlinked, links_with_spans, unlinked
 from annotator.domain.gold.refresh import REFRESH_BATCH_ARTICLES, ensure_auto_gold, refresh_auto_gold
 
 __all__ = [
-    "MAX_REASON", "REFRESH_BATCH_ARTICLES", "GoldError", "adjudicate", "adjudication_context", "ensure_auto_gold", "links_with_spans", "parse_link_key",
+    "MAX_REASON", "REFRESH_BATCH_ARTICLES", "GoldError", "adjudicate", "adjudication_context", "ensure_auto_gold", "left_unlinked", "links_with_spans", "parse_link_key",
     "parse_span_key", "parse_span_lines", "refresh_auto_gold", "span_key_str", "unlinked",
 ]

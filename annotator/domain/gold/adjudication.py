@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, GoldLabel, GoldRelation, GoldSpan, Project, Sentence, User
 from annotator.domain import labelschema
+from annotator.domain.gold.context import sentences_of
 from annotator.domain.gold.keys import GoldError, LinkKey, SpanKey, check_sentence_id, link_key_str, span_key_str
-from annotator.domain.gold.linking import unlinked
+from annotator.domain.gold.linking import left_unlinked
 from annotator.domain.gold.writes import audit_many, bump_revision, lock_articles, lock_project, new_uid, now
 from annotator.stats.gold import AUTO_PROVENANCE
 
@@ -66,8 +67,9 @@ def adjudicate(
     sentence (a source named earlier in the article). Spans and links kept from
     automatic gold turn `adjudicated`. Every change is audited; the project
     revision is bumped. The caller opens the write transaction and commits.
-    The answer's `unlinked` names the sentence's gold quotes left with no link
-    (linking.py), for the reviewer to see: it warns, it does not refuse.
+    The answer's `unlinked` names the gold quotes left with no link (linking.py), with the sentence each is in
+    (its id and 0-based index: a quote of another sentence is linked on that sentence's page), for the reviewer
+    to see: it warns, it does not refuse.
     """
     reviewer_id = reviewer if isinstance(reviewer, int) else reviewer.id
     target = _target(session, check_sentence_id(sentence if isinstance(sentence, int) else sentence.id))
@@ -86,17 +88,21 @@ def adjudicate(
     session.flush()
     return {"sentence_id": target.sentence_id, "label": label, "provenance": "adjudicated", "reviewer_id": reviewer_id, "reason": reason,
             "spans": len(wanted.spans), "relations": len(wanted.links), "changes": len(writer.changes),
-            "unlinked": [{"label": k[0], "start": k[1], "end": k[2], "text": target.text[k[1]:k[2]]} for k in _left_unlinked(target, article, wanted)]}
+            "unlinked": _left_unlinked(session, target, article, wanted)}
 
 
-def _left_unlinked(target: _Target, article: _ArticleGold, wanted: _Wanted) -> list[SpanKey]:
-    """The gold quotes this save leaves linked to nothing: the sentence's, and those of other sentences whose link into
-    it was dropped (a source unchosen here must not cost another sentence's quote its link silently)."""
+def _left_unlinked(session: Session, target: _Target, article: _ArticleGold, wanted: _Wanted) -> list[dict[str, Any]]:
+    """The gold quotes this save leaves linked to nothing, each with its sentence: the sentence's, and those of other
+    sentences whose link into it was dropped (a source unchosen here must not cost another sentence's quote its link
+    silently)."""
     mine, key_of = article.mine, article.key_of
     linked_in = {key_of[r.from_span_id] for r in article.relations if r.from_span_id not in mine and r.to_span_id in mine}
     untouched = [(r.type, key_of[r.from_span_id], key_of[r.to_span_id]) for r in article.relations
                  if r.from_span_id not in mine and r.to_span_id not in mine]
-    return unlinked(target.schema, wanted.spans | linked_in, [*wanted.links, *untouched])
+    keys = left_unlinked(target.schema, wanted.spans, wanted.links, linked_in, untouched)
+    where = sentences_of(session, target.article_id, keys)
+    return [{"label": k[0], "start": k[1], "end": k[2], "text": target.text[k[1]:k[2]], "sentence_id": where[k][0], "sentence": where[k][1]}
+            for k in keys]
 
 
 # ----------------------------------------------------------------- checks (nothing is written before they pass)

@@ -4,19 +4,21 @@ Spans of a sentence are the spans overlapping it; links are those with an end
 among them. Distinct spans and links list who made each one, so the form can
 offer one checkbox per distinct span and link (keys as in keys.py). A link
 may end in another sentence (a source named earlier): the spans there that a
-reviewer's link could end at are listed apart, with their sentence.
+reviewer's link could end at are listed apart, with their sentence, and so are
+the gold quotes there whose gold link comes into this sentence (dropping its
+source here can leave such a quote linked to nothing: the page warns before).
 """
 from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, GoldLabel, GoldRelation, GoldSpan, Project, Relation, Sentence, Span, User
-from annotator.domain.gold.keys import GoldError, check_sentence_id, link_key_str, span_key_str
+from annotator.domain.gold.keys import GoldError, SpanKey, check_sentence_id, link_key_str, span_key_str
 from annotator.domain.gold.linking import unlinked
 
 
@@ -58,6 +60,7 @@ def adjudication_context(session: Session, project_id: int, sentence_id: int) ->
     annotators, distinct_spans, distinct_links = _annotators(session, s)
     gold = _gold(session, s, session.scalar(select(Project.label_schema).where(Project.id == project_id)) or {})
     outside = _outside_spans(session, s, gold.pop("outside"), distinct_links)
+    linked_in = set(gold.pop("linked_in"))
     return {
         "sentence": {"id": s.id, "index": s.index, "start": s.start, "end": s.end, "text": s.text[s.start:s.end]},
         "article": {"id": s.article_id, "title": s.title, "external_id": s.external_id, "text_length": len(s.text), "text": s.text},
@@ -67,6 +70,7 @@ def adjudication_context(session: Session, project_id: int, sentence_id: int) ->
         "distinct_links": sorted(distinct_links, key=lambda x: (x["from"]["start"], x["to"]["start"], x["type"])),
         **gold,
         "outside_spans": outside,
+        "gold_linked_in": [x for x in outside if x["key"] in linked_in],
     }
 
 
@@ -131,8 +135,9 @@ def _annotators(session: Session, s: _Sentence) -> tuple[list[dict[str, Any]], l
 
 
 def _gold(session: Session, s: _Sentence, schema: dict[str, Any]) -> dict[str, Any]:
-    """The sentence's gold label, the gold spans and links of the article on it, its gold quotes with no link,
-    and (under "outside", for _outside_spans) the article's gold spans in other sentences."""
+    """The sentence's gold label, the gold spans and links of the article on it, its gold quotes with no link, the links
+    of other sentences' quotes linked into it that have no end here, and (under "outside" and "linked_in", for
+    adjudication_context) the article's gold spans in other sentences and the keys of those quotes."""
     gold = session.execute(
         select(GoldLabel.label, GoldLabel.provenance, GoldLabel.reason, GoldLabel.updated_at, User.name)
         .outerjoin(User, User.id == GoldLabel.reviewer_id)
@@ -146,26 +151,33 @@ def _gold(session: Session, s: _Sentence, schema: dict[str, Any]) -> dict[str, A
         select(GoldRelation.type, GoldRelation.from_span_id, GoldRelation.to_span_id, GoldRelation.provenance)
         .where(GoldRelation.article_id == s.article_id)
     ).all()
-    gold_links, link_keys = [], []
+    gold_links, link_keys, elsewhere = [], [], []
     for rtype, f, t, prov in gold_rels:
         a, b = gold_span_by_id[f], gold_span_by_id[t]
         if s.overlaps(a.start, a.end) or s.overlaps(b.start, b.end):
             gold_links.append({**s.link_info(rtype, a, b), "provenance": prov})
             link_keys.append((rtype, (a.label, a.start, a.end), (b.label, b.start, b.end)))
+        else:
+            elsewhere.append((rtype, a, b))
     mine = [g for g in gold_spans if s.overlaps(g.start, g.end)]
+    # the other sentences' gold quotes linked into this one, and their links that do not touch it (a save here keeps those)
+    linked_in = {link["from"]["key"] for link in gold_links if not link["from"]["in_sentence"]}
+    elsewhere = [s.link_info(rtype, a, b)["key"] for rtype, a, b in elsewhere if span_key_str(a.label, a.start, a.end) in linked_in]
     return {
         "gold": None if gold is None else {"label": gold.label, "provenance": gold.provenance, "reason": gold.reason,
                                            "updated_at": gold.updated_at, "reviewer": gold.name},
         "gold_spans": [{**s.span_info(g.label, g.start, g.end), "provenance": g.provenance} for g in mine],
         "gold_links": gold_links,
         "gold_unlinked": [s.span_info(*key) for key in unlinked(schema, [(g.label, g.start, g.end) for g in mine], link_keys)],
+        "gold_links_elsewhere": sorted(elsewhere),
         "outside": [s.span_info(g.label, g.start, g.end) for g in gold_spans if not s.overlaps(g.start, g.end)],
+        "linked_in": sorted(linked_in),
     }
 
 
 def _outside_spans(session: Session, s: _Sentence, gold_outside: list[dict[str, Any]], links: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Spans in other sentences a gold link may end at: the article's gold spans there, and the ends there of the
-    annotators' links on this sentence; each with the 0-based `sentence` it starts in, by offset."""
+    annotators' links on this sentence; each with the 0-based `sentence` it is in (sentences_of), by offset."""
     spans = {x["key"]: x for x in gold_outside}
     for link in links:
         for end in (link["from"], link["to"]):
@@ -173,10 +185,25 @@ def _outside_spans(session: Session, s: _Sentence, gold_outside: list[dict[str, 
                 spans.setdefault(end["key"], end)
     if not spans:
         return []
-    bounds = session.execute(select(Sentence.index, Sentence.start).where(Sentence.article_id == s.article_id).order_by(Sentence.start)).all()
-    starts = [start for _, start in bounds]
-    out = []
-    for x in sorted(spans.values(), key=lambda x: (x["start"], x["end"], x["label"])):
-        at = bisect_right(starts, x["start"]) - 1
-        out.append({**x, "sentence": bounds[max(at, 0)].index})
-    return out
+    ordered = sorted(spans.values(), key=lambda x: (x["start"], x["end"], x["label"]))
+    where = sentences_of(session, s.article_id, [(x["label"], x["start"], x["end"]) for x in ordered])
+    return [{**x, "sentence": where[(x["label"], x["start"], x["end"])][1]} for x in ordered]
+
+
+def sentences_of(session: Session, article_id: int, keys: Iterable[SpanKey]) -> dict[SpanKey, tuple[int, int]]:
+    """The sentence each span is in, as (sentence id, 0-based index): the first it overlaps, whose adjudication page
+    shows it; for a span over nothing but the whitespace between two sentences, the one before (else the first)."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(Sentence.id, Sentence.index, Sentence.start, Sentence.end).where(Sentence.article_id == article_id).order_by(Sentence.start)
+    ).all()
+    ends = [row.end for row in rows]
+    where = {}
+    for key in keys:
+        at = min(bisect_right(ends, key[1]), len(rows) - 1)  # the first sentence ending after the span starts
+        if rows[at].start >= key[2] and at > 0:
+            at -= 1
+        where[key] = (rows[at].id, rows[at].index)
+    return where

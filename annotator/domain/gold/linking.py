@@ -4,7 +4,8 @@ quotes are left without their source.
 The guidelines link every quote to its source when one is present. A reviewer who keeps an annotator's
 quote and source keeps that annotator's link too (unless they unlink it), so the gold does not lose the
 relation the annotator made; and a gold quote with no link at all is named on the page and after the save,
-never dropped silently. It warns rather than blocks, as the annotation page does for annotators: a quote
+never dropped silently: the sentence's own, and a quote of another sentence whose only link went to a source
+the reviewer dropped here. It warns rather than blocks, as the annotation page does for annotators: a quote
 whose speaker the article never names has nothing to link to.
 """
 from __future__ import annotations
@@ -45,3 +46,12 @@ def unlinked(schema: dict[str, Any], spans: Iterable[SpanKey], links: Iterable[L
     linked = {(rtype, a) for rtype, a, _ in links}
     return sorted((key for key in set(spans) if starts.get(key[0]) and not any((rtype, key) in linked for rtype in starts[key[0]])),
                   key=lambda k: (k[1], k[2], k[0]))
+
+
+def left_unlinked(schema: dict[str, Any], spans: Iterable[SpanKey], links: Iterable[LinkKey], linked_in: Iterable[SpanKey],
+                  untouched: Iterable[LinkKey]) -> list[SpanKey]:
+    """The gold quotes that saving a sentence's `spans` and `links` leaves linked to nothing: its own, and the gold
+    quotes of other sentences with a gold link into it (`linked_in`), which keep only the links chosen here and
+    those with no end in the sentence (`untouched`, which the save leaves alone). The page warns with it before
+    the save, and the save says the same after it."""
+    return unlinked(schema, {*spans, *linked_in}, [*links, *untouched])

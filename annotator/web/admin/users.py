@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
 
 from annotator.db import db
 from annotator.db.models import ApiToken, User, utcnow
@@ -158,13 +159,17 @@ def user_password(user_id: int):
 def user_token(user_id: int):
     """A new API token, shown on this response only (never stored in clear, never put in a redirect or flash)."""
     user = user_or_404(user_id)
+    try:
+        accounts.check_token_issuer(current_user.id, user.id, user.name, user.role)
+    except accounts.AccountForbidden as exc:
+        abort(403, str(exc))
     form = TokenForm()
     if not form.validate_on_submit():
         return _detail(user, 400, token_form=form)
     if not user.active:
         flash(f"{user.name} is deactivated: reactivate them before issuing a token.", "error")
         return _detail(user, 409, token_form=form)
-    token, error = write(lambda: accounts.issue_token(db.session, user, form.expires_days.data), accounts.AccountError)
+    token, error = write(lambda: accounts.issue_token(db.session, user, form.expires_days.data, issued_by=current_user.id), accounts.AccountError)
     if error:
         flash(error, "error")
         return _detail(user, 409, token_form=form)
