@@ -107,3 +107,27 @@ def test_keeping_an_annotators_quote_and_source_keeps_their_link_on_the_page(app
         assert problems == []
     finally:
         context.close()
+
+
+def test_on_a_phone_the_adjudication_page_fits_the_screen_with_its_links(app, server, chromium):
+    """A link's row (type, quote, offsets, source, who) is many pieces of text; laid out as one row of flex items
+    that cannot wrap, in a fieldset as wide as its widest content, it made the page twice a phone's width."""
+    world = seed_world(app, linked_by=("ann",))
+    context, page, problems = reviewer_page(chromium, server, phone=True)
+    try:
+        page.goto(f"{server}/review/{world['project']}/sentences/{world['sentences'][1]}")
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        assert page.locator("#gold-links input[name=links]").count() == 1
+        widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], widths
+        for box in ("#gold-spans", "#gold-links"):  # every choice within its fieldset, the fieldsets within the screen
+            inside = page.evaluate(
+                """(sel) => { const f = document.querySelector(sel).getBoundingClientRect();
+                     return f.right <= window.innerWidth && [...document.querySelectorAll(sel + ' label.check')]
+                       .every((l) => l.getBoundingClientRect().right <= f.right + 0.5); }""",
+                box,
+            )
+            assert inside, box
+        assert problems == []
+    finally:
+        context.close()

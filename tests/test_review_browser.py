@@ -19,9 +19,11 @@ pytestmark = needs_chromium
 
 
 
-def reviewer_page(chromium, server: str, name: str = "rita"):
-    """A desktop browser page logged in as the reviewer, with the console errors and page errors it collects."""
-    context = chromium.new_context(viewport={"width": 1300, "height": 900})
+def reviewer_page(chromium, server: str, name: str = "rita", phone: bool = False):
+    """A desktop browser page (`phone`: a phone's screen, touch) logged in as the reviewer, with the console errors
+    and page errors it collects."""
+    size = {"width": 390, "height": 844} if phone else {"width": 1300, "height": 900}
+    context = chromium.new_context(viewport=size, has_touch=phone, is_mobile=phone)
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" and "favicon" not in m.text else None)
