@@ -94,8 +94,8 @@ def test_reviewer_adjudicates_from_the_queue_and_sees_it_in_the_figures(app, ser
         assert "1 adjudicated" in page.locator("#agreement-summary").inner_text()
         ann = page.locator("tr[data-annotator=ann]")
         ben = page.locator("tr[data-annotator=ben]")
-        assert ann.locator("td.adjudicated-n").inner_text() == "1" and ann.locator("td.adjudicated-agree").inner_text() == "100.0 %"
-        assert ben.locator("td.adjudicated-n").inner_text() == "1" and ben.locator("td.adjudicated-agree").inner_text() == "0.0 %"
+        assert ann.locator("td.adjudicated-n").inner_text() == "1" and ann.locator("td.adjudicated-agree").inner_text() == "100.0\u00a0%"
+        assert ben.locator("td.adjudicated-n").inner_text() == "1" and ben.locator("td.adjudicated-agree").inner_text() == "0.0\u00a0%"
         assert page.locator("svg.heatmap rect").count() >= 9
         assert problems == []  # no CSP violation, no script error
     finally:
