@@ -133,3 +133,55 @@ def test_dropping_a_source_warns_of_the_other_sentences_quote_linked_to_it_befor
         assert problems == []
     finally:
         context.close()
+
+
+def test_on_a_phone_the_adjudication_page_fits_the_screen_with_its_links(app, server, chromium):
+    """A link's row (type, quote, offsets, source, who) is many pieces of text; laid out as one row of flex items
+    that cannot wrap, in a fieldset as wide as its widest content, it made the page twice a phone's width."""
+    world = seed_world(app, linked_by=("ann",))
+    context, page, problems = reviewer_page(chromium, server, phone=True)
+    try:
+        page.goto(f"{server}/review/{world['project']}/sentences/{world['sentences'][1]}")
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        assert page.locator("#gold-links input[name=links]").count() == 1
+        widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], widths
+        for box in ("#gold-spans", "#gold-links"):  # every choice within its fieldset, the fieldsets within the screen
+            inside = page.evaluate(
+                """(sel) => { const f = document.querySelector(sel).getBoundingClientRect();
+                     return f.right <= window.innerWidth && [...document.querySelectorAll(sel + ' label.check')]
+                       .every((l) => l.getBoundingClientRect().right <= f.right + 0.5); }""",
+                box,
+            )
+            assert inside, box
+        assert problems == []
+    finally:
+        context.close()
+
+
+def test_on_a_touch_screen_the_adjudication_page_says_what_to_tap(app, server, chromium):
+    """The messages of linking named keys (l, n / p, Enter, Esc, Delete), which a phone does not have; as on the
+    annotation page, a touch screen is told what to tap, and tapping the relation's button again cancels."""
+    world = seed_world(app, linked_by=())
+    context, page, problems = reviewer_page(chromium, server, phone=True)
+    try:
+        page.goto(f"{server}/review/{world['project']}/sentences/{world['sentences'][1]}")
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        status = page.locator("#mark-status")
+        keys = re.compile(r"\bEsc\b|\bEnter\b|\bDelete\b|n / p|\bl links\b|press")
+        link_button = page.locator("#gold-marker button.link-mode[data-relation=attributed_to]")
+        assert link_button.is_disabled()  # nothing chosen yet
+        assert ".:" not in link_button.get_attribute("title")  # "Links a quote to its source.: click ..." before
+        page.locator("#sentence-text mark.gold[data-label=QUOTE]").tap()
+        assert "tap attributed_to to link it" in status.inner_text() and not keys.search(status.inner_text())
+        link_button.tap()
+        assert status.inner_text().startswith("Linking: tap the SOURCE") and not keys.search(status.inner_text())
+        assert page.locator("#gold-marker kbd").first.is_hidden()  # no key hints on the buttons
+        link_button.tap()  # again: cancels
+        assert status.inner_text() == "Linking cancelled." and page.locator("#link-targets").is_hidden()
+        link_button.tap()
+        page.locator(f"#link-targets button.link-target[data-span='{key('SOURCE', SOURCE)}']").tap()
+        assert page.locator(f"#gold-links input[name=links][value='{LINK}']").is_checked()
+        assert problems == []
+    finally:
+        context.close()

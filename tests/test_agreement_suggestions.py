@@ -234,7 +234,7 @@ def test_the_reviewer_sees_the_figures_escaped(app):
     assert 'id="suggestions"' in html and 'id="suggestion-shares"' in html
     row = html[html.index('<tr data-annotator="ann">', html.index('id="suggestion-shares"')):]
     row = row[:row.index("</tr>")]
-    assert "3 of 5" in row and "60.0 %" in row and "85.7 %" in row  # labels from suggestions, acceptance 6/7
+    assert "3 of 5" in row and "60.0&nbsp;%" in row and "85.7&nbsp;%" in row  # labels from suggestions, acceptance 6/7
     assert "fewer than 10 sentences (labels) or spans" in html  # the threshold, said on the page
     cells = html[html.index('id="suggestion-agreement"'):]
     assert "— <span class=\"muted\">n = 3</span>" in cells  # ann's 3 suggested labels: too few for a figure

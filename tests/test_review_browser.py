@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from annotator.db import db
@@ -19,9 +20,11 @@ pytestmark = needs_chromium
 
 
 
-def reviewer_page(chromium, server: str, name: str = "rita"):
-    """A desktop browser page logged in as the reviewer, with the console errors and page errors it collects."""
-    context = chromium.new_context(viewport={"width": 1300, "height": 900})
+def reviewer_page(chromium, server: str, name: str = "rita", phone: bool = False):
+    """A desktop browser page (`phone`: a phone's screen, touch) logged in as the reviewer, with the console errors
+    and page errors it collects."""
+    size = {"width": 390, "height": 844} if phone else {"width": 1300, "height": 900}
+    context = chromium.new_context(viewport=size, has_touch=phone, is_mobile=phone)
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" and "favicon" not in m.text else None)
@@ -92,8 +95,8 @@ def test_reviewer_adjudicates_from_the_queue_and_sees_it_in_the_figures(app, ser
         assert "1 adjudicated" in page.locator("#agreement-summary").inner_text()
         ann = page.locator("tr[data-annotator=ann]")
         ben = page.locator("tr[data-annotator=ben]")
-        assert ann.locator("td.adjudicated-n").inner_text() == "1" and ann.locator("td.adjudicated-agree").inner_text() == "100.0 %"
-        assert ben.locator("td.adjudicated-n").inner_text() == "1" and ben.locator("td.adjudicated-agree").inner_text() == "0.0 %"
+        assert ann.locator("td.adjudicated-n").inner_text() == "1" and ann.locator("td.adjudicated-agree").inner_text() == "100.0\u00a0%"
+        assert ben.locator("td.adjudicated-n").inner_text() == "1" and ben.locator("td.adjudicated-agree").inner_text() == "0.0\u00a0%"
         assert page.locator("svg.heatmap rect").count() >= 9
         assert problems == []  # no CSP violation, no script error
     finally:
@@ -189,9 +192,11 @@ def test_reviewer_marks_gold_spans_by_selecting_text_with_code_point_offsets(app
         context.close()
 
 
-def test_review_and_admin_pages_fit_a_phone_without_sideways_scrolling(app, server, chromium):
+@pytest.mark.parametrize("width", [390, 768])
+def test_review_and_admin_pages_fit_a_phone_without_sideways_scrolling(app, server, chromium, width):
     """At 390 px the top bar wraps (Log out stays on screen, on the dark bar) and wide tables
-    scroll inside themselves: the page itself never scrolls sideways."""
+    scroll inside themselves: the page itself never scrolls sideways. Nor at a tablet's 768 px, where the agreement
+    page's per-annotator table (eleven columns) made the page 943 px wide."""
     ratings = [{"ann": "CFS", "ben": "NFS"}, {"ann": "UFS", "ben": "UFS"}, {"ann": "CFS", "ben": "UFS"}, {"ann": "NFS", "ben": "NFS"}]
     seeded = seed(app, ratings, [0, 0, 1, 1], annotators_per_article=2, assign=True)
     add_user(app, "rita", "reviewer", PASSWORD)
@@ -204,7 +209,7 @@ def test_review_and_admin_pages_fit_a_phone_without_sideways_scrolling(app, serv
                  f"/admin/projects/{pid}/progress", f"/admin/projects/{pid}/guidelines", "/admin/users"],
     }
     for name, urls in pages.items():
-        context = chromium.new_context(viewport={"width": 390, "height": 844})
+        context = chromium.new_context(viewport={"width": width, "height": 844})
         page = context.new_page()
         try:
             page.goto(server + "/login")
@@ -214,11 +219,11 @@ def test_review_and_admin_pages_fit_a_phone_without_sideways_scrolling(app, serv
             page.wait_for_url(f"{server}/")
             for url in urls:
                 assert page.goto(server + url).ok, url
-                width = page.evaluate("() => document.documentElement.scrollWidth")
-                assert width <= 390, (url, width)
+                wide = page.evaluate("() => document.documentElement.scrollWidth")
+                assert wide <= width, (url, wide)
                 bar = page.locator("header.topbar").bounding_box()
                 logout = page.locator("header.topbar .who button").bounding_box()
-                assert logout["x"] >= 0 and logout["x"] + logout["width"] <= 390, (url, logout)
+                assert logout["x"] >= 0 and logout["x"] + logout["width"] <= width, (url, logout)
                 assert bar["y"] <= logout["y"] and logout["y"] + logout["height"] <= bar["y"] + bar["height"], (url, logout, bar)
         finally:
             context.close()

@@ -24,6 +24,8 @@ const fieldset = document.getElementById("gold-spans");
 const linkset = document.getElementById("gold-links");
 
 const COLOUR = /^#[0-9a-fA-F]{6}$/;
+/** A touch screen (as annotate.js tells one): the messages say what to tap, not which key to press. */
+const touch = window.matchMedia("(hover: none), (pointer: coarse)");
 const spanKey = (label, start, end) => `${label}:${start}:${end}`;
 
 /** TYPE|SPAN|SPAN -> {type, from, to} (span keys), or null. */
@@ -132,7 +134,7 @@ if (dataNode && view && marker && fieldset && linkset) {
     });
     const note = document.createElement("span");
     note.className = "note";
-    note.textContent = buttons.length ? "Link to:" : "Nothing to link to yet: select its text in the sentence and press its span key.";
+    note.textContent = buttons.length ? "Link to:" : `Nothing to link to yet: select its text in the sentence and ${touch.matches ? "tap its span label" : "press its span key"}.`;
     targetsEl.replaceChildren(note, ...buttons);
   };
 
@@ -252,22 +254,33 @@ if (dataNode && view && marker && fieldset && linkset) {
     const span = key && spanOf(key);
     if (!span) { say(""); return; }
     const rel = relations.find((r) => r.from.includes(span.label) || r.to.includes(span.label));
-    say(`${describe(span)} selected${rel && rel.key ? `: ${rel.key} links it (${rel.name})` : ""}; Delete drops it from the gold.`);
+    if (touch.matches) say(`${describe(span)} selected${rel ? `: tap ${rel.name} to link it` : ""}; uncheck it below to drop it from the gold.`);
+    else say(`${describe(span)} selected${rel && rel.key ? `: ${rel.key} links it (${rel.name})` : ""}; Delete drops it from the gold.`);
   };
 
   const startLink = (type) => {
     const rel = relationNamed(relations, type);
     if (!rel) return;
     const span = st.selected && spanOf(st.selected);
-    if (!span) { say(`Click a gold ${rel.from.join("/")} in the sentence first (or n / p), then press the link key.`, "warn"); return; }
+    if (!span) {
+      say(touch.matches ? `Tap a gold ${rel.from.join("/")} in the sentence first, then ${rel.name}.`
+        : `Click a gold ${rel.from.join("/")} in the sentence first (or n / p), then press the link key.`, "warn");
+      return;
+    }
     const link = startLinking(rel, span, [...chosenSpans(), ...outside.values()], sentencesOf);
     if (!link) { say(`A ${span.label} span cannot be linked with ${type}.`, "warn"); return; }
     st.link = link;
     draw();
     const wanted = wantedLabels(rel, link.fromSide).join("/");
-    say(link.candidates.length
-      ? `Linking: click the ${wanted} (or n / p to choose, nearest first, and Enter), Esc cancels. You may also select new text and press its span key.`
-      : `Linking: no ${wanted} span yet: select its text and press its span key (Esc cancels).`, "mode");
+    if (touch.matches) {
+      say(link.candidates.length
+        ? `Linking: tap the ${wanted} in the sentence or under it, or select new text and tap its span label. Tap ${rel.name} again to cancel.`
+        : `Linking: no ${wanted} span yet: select its text and tap its span label (tap ${rel.name} again to cancel).`, "mode");
+    } else {
+      say(link.candidates.length
+        ? `Linking: click the ${wanted} (or n / p to choose, nearest first, and Enter), Esc cancels. You may also select new text and press its span key.`
+        : `Linking: no ${wanted} span yet: select its text and press its span key (Esc cancels).`, "mode");
+    }
   };
 
   const finishLink = (target) => {
@@ -275,7 +288,10 @@ if (dataNode && view && marker && fieldset && linkset) {
     if (!link) return;
     const rel = relationNamed(relations, link.type);
     const ends = linkEnds(rel, link, spanOf(target));
-    if (!ends) { say(`That is not a ${wantedLabels(rel, link.fromSide).join("/")} span. Esc cancels linking.`, "warn"); return; }
+    if (!ends) {
+      say(`That is not a ${wantedLabels(rel, link.fromSide).join("/")} span. ${touch.matches ? `Tap ${rel.name} again to cancel linking.` : "Esc cancels linking."}`, "warn");
+      return;
+    }
     st.link = null;
     const [from, to] = [spanOf(ends.from), spanOf(ends.to)];
     const already = linkBoxes().some((b) => b.checked && b.value === `${link.type}|${from.id}|${to.id}`);
