@@ -390,3 +390,55 @@ def test_two_batches_at_once_both_go_through_and_lose_nothing(app, where):
             assert s.scalar(select(Relation.uid).where(Relation.user_id == ids[who])) == f"{who}-link-01"
             assert _statuses(article_of[who])[ids[who]] == "done"
         assert rebuild.rebuild(s, place.project_id).differences == 0
+
+
+def test_one_annotators_two_batches_on_one_article_take_turns(app, monkeypatch):
+    """Found by the attacker: two batches of one annotator on one article (two tabs) that label the same sentences in
+    opposite orders deadlocked on PostgreSQL, each holding the row the other wanted next; over HTTP a third of such
+    pairs ended in a 503 after three deadlocks. Here each batch stops after its first label until the other has done
+    its own (or 2 s pass), which made the deadlock certain: now the second batch waits for its turn before its first
+    row lock, and neither needs write()'s retry."""
+    ids = make_users(app)
+    with app.app_context():
+        article = _place(ids).article_ids[0]
+    required, optional, put = batch.OPERATIONS["put_label"]
+    meet = threading.Barrier(2)
+
+    def put_then_meet(s: Any, user_id: int, article_id: int, operation: dict[str, Any]) -> dict[str, Any]:
+        result = put(s, user_id, article_id, operation)
+        if operation.get("seconds") == 1:  # each batch's first operation
+            try:
+                meet.wait(timeout=2)
+            except threading.BrokenBarrierError:
+                pass  # the other batch is waiting for its turn (or, after a deadlock, its retry is alone)
+        return result
+
+    monkeypatch.setitem(batch.OPERATIONS, "put_label", (required, optional, put_then_meet))
+    attempts = {"forward": 0, "backward": 0}
+    errors: list[BaseException] = []
+
+    def tab(name: str, order: list[int]) -> None:
+        try:
+            with app.app_context():
+                s = db.session
+                operations = [{**_label(n, "UFS" if name == "forward" else "NFS"), "seconds": 1 if k == 0 else 0} for k, n in enumerate(order)]
+
+                def action() -> Any:
+                    attempts[name] += 1
+                    return annotations.apply_changes(s, ids["ann"], article, operations)
+
+                annotations.write(s, action)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=tab, args=("forward", [0, 1, 2, 3])), threading.Thread(target=tab, args=("backward", [3, 2, 1, 0]))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert attempts == {"forward": 1, "backward": 1}
+    with app.app_context():
+        labels = db.session.execute(select(Sentence.index, Annotation.label).join(Sentence, Sentence.id == Annotation.sentence_id)
+                                    .where(Annotation.user_id == ids["ann"], Sentence.article_id == article)).all()
+        assert len(labels) == 4 and len({label for _, label in labels}) == 1  # one batch's labels, whole: the one that went last

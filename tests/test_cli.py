@@ -1,6 +1,7 @@
 """The headless interface: every bulk job from the `annotator` command, with one-line errors."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -644,6 +645,23 @@ def test_db_upgrade_still_makes_a_database_from_nothing(tmp_path):
     assert made.returncode == 0 and path.exists(), made
     listed = subprocess.run([sys.executable, "-m", "annotator", "db", "current"], env=env, capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0 and "(head)" in listed.stdout, listed
+
+
+@pytest.mark.parametrize(("revisions", "refused"), [("head", "0007"), ("0009:0010", "0010")])
+def test_an_sql_script_of_a_revision_that_repairs_rows_is_refused_in_one_line(tmp_path, revisions, refused):
+    """Found by the attacker: `annotator db upgrade --sql` (Alembic's offline mode, a script for a DBA) ended in an
+    AttributeError traceback inside 0007, whose repair reads rows that a script has none of (0010's merge too). The
+    revisions that only change the schema still make a script."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "SECRET_KEY": "x"}
+    run = functools.partial(subprocess.run, env=env, capture_output=True, text=True, timeout=60)
+    result = run([sys.executable, "-m", "annotator", "db", "upgrade", revisions, "--sql"])
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "Error:" in line]
+    assert len(errors) == 1 and f"revision {refused} " in errors[0] and "SQL script (--sql)" in errors[0], result.stderr
+    schema_only = run([sys.executable, "-m", "annotator", "db", "upgrade", "0006", "--sql"])
+    assert schema_only.returncode == 0 and "CREATE TABLE staged_imports" in schema_only.stdout, schema_only
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_web_apps_engine_has_no_missing_file_check(tmp_path):

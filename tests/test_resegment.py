@@ -302,3 +302,62 @@ def test_undo_of_unknown_entry(app, world):
     with app.app_context():
         with pytest.raises(resegment.ResegmentError, match="no segmentation correction"):
             run(resegment.undo, 999999, None)
+
+
+def test_a_merge_that_meets_an_annotators_batch_in_a_deadlock_is_made_not_a_500(app, world, browser, monkeypatch):
+    """Found by the attacker: on PostgreSQL a correction locks the article's sentences in order, and a batch of new
+    labels holds each labelled sentence's key (the labels' foreign key) in the batch's order; a batch labelling
+    sentence 4, then sentence 1 while a merge of sentence 1 waited for sentence 4, deadlocked, and the merge (first
+    to wait, so the one PostgreSQL ended) was a 500. Here the batch waits after its first label until the merge
+    has started: the merge is retried and made, and the batch goes through too."""
+    import threading
+    import time
+
+    from annotator.domain.annotations import batch
+
+    from .conftest import add_user
+
+    add_user(app, "adm", "admin", "password1")
+    cat = add_user(app, "cat", "annotator", "password1")
+    with app.app_context():
+        begin_write(db.session)
+        assignment.assign_to_user(db.session, world["project"], db.session.get(User, cat), ["a1"])
+        db.session.commit()
+        first = sentence_id(world["article"], 0)
+    required, optional, put = batch.OPERATIONS["put_label"]
+    browser.login("adm", "password1")
+    merging, errors, answers = threading.Event(), [], {}
+
+    def merge() -> None:
+        try:
+            merging.wait(30)
+            answers["merge"] = browser.post(f"/segmentation/articles/{world['article']}/merge", {"sentence_id": str(first)}).status_code
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    def label_then_wait(s, user_id, article_id, operation):  # noqa: ANN001, ANN202
+        result = put(s, user_id, article_id, operation)
+        if operation["sentence_index"] == 3 and not merging.is_set():
+            merging.set()
+            time.sleep(0.3)  # the merge locks sentences 1-3 and waits for sentence 4 (under deadlock_timeout: the merge is the one ended)
+        return result
+
+    def labels() -> None:
+        try:
+            with app.app_context():
+                s = db.session
+                operations = [{"op": "put_label", "sentence_index": 3, "label": "CFS"}, {"op": "put_label", "sentence_index": 0, "label": "CFS"}]
+                answers["batch"] = annotations.write(s, lambda: annotations.apply_changes(s, cat, world["article"], operations))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    monkeypatch.setitem(batch.OPERATIONS, "put_label", (required, optional, label_then_wait))
+    threads = [threading.Thread(target=merge), threading.Thread(target=labels)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert answers["merge"] == 302 and len(answers["batch"]["results"]) == 2
+    with app.app_context():
+        assert sentence_texts(world["article"])[0] == "The cost rose to $1.2bn 👍🏽 last year. Dr. Smith said it would fall."

@@ -16,7 +16,8 @@ Create Date: 2026-12-05 21:50:00
 import json
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
+from alembic.util import CommandError
 
 
 revision = '0007'
@@ -61,6 +62,9 @@ def _repair(conn, table, column):
 
 
 def upgrade():
+    if context.is_offline_mode():  # --sql only prints statements: no rows to read, and the script would lack the repair
+        raise CommandError("revision 0007 reads the stored label schemas and article meta to repair them, which an SQL script (--sql) cannot do: "
+                           "run `annotator db upgrade` on the database itself (a script may stop at the revision before it)")
     conn = op.get_bind()
     _repair(conn, "projects", "label_schema")
     _repair(conn, "articles", "meta")

@@ -19,7 +19,8 @@ Create Date: 2026-12-06 03:10:00
 
 """
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
+from alembic.util import CommandError
 
 revision = '0010'
 down_revision = '0009'
@@ -31,6 +32,9 @@ CHUNK = 500
 
 
 def upgrade():
+    if context.is_offline_mode():  # --sql only prints statements: no rows to read, and the script would lack the repair
+        raise CommandError("revision 0010 reads the stored spans to merge each annotator's duplicates before its unique index, which an SQL script (--sql) cannot do: "
+                           "run `annotator db upgrade` on the database itself (a script may stop at the revision before it)")
     op.create_table(
         'label_requests',
         sa.Column('id', sa.Integer(), nullable=False),

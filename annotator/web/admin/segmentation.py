@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from annotator.db import db
 from annotator.db.models import Article, AuditEntry, Project, Sentence
-from annotator.db.transactions import transaction
+from annotator.db.transactions import run_write
 from annotator.domain import article_sentences, progress, resegment
 from annotator.web.admin import project_or_404, segmentation_bp
 from annotator.web.admin.forms import ActionForm, MergeForm, SplitForm
@@ -68,11 +68,17 @@ def article(article_id: int):
     return _page(article_or_404(article_id))
 
 
+# A correction locks the article's sentences in order; an annotator's batch of labels on several of them, in its own
+# order, can hold one of them (its label's key) and wait for another: PostgreSQL ends one of the two, as a deadlock.
+CORRECTION_ATTEMPTS = 3
+BUSY = "The article's sentences were being saved to at the same moment, and the correction could not be made; nothing changed. Try again."
+
+
 def _apply(article: Article, action: Callable[[], resegment.Correction], what: str):
-    """Run a correction in one transaction; a refusal shows the page again with the reason and changes nothing."""
+    """Run a correction in one transaction, again when another writer got in its way (run_write: a deadlock, a
+    conflict); a refusal shows the page again with the reason and changes nothing, and so do retries that run out (503)."""
     try:
-        with transaction(db.session):
-            correction = action()
+        correction = run_write(db.session, action, CORRECTION_ATTEMPTS, lambda: resegment.ResegmentError(BUSY, 503))
     except resegment.ResegmentError as exc:
         flash(str(exc), "error")
         return _page(article, exc.status)
@@ -102,8 +108,8 @@ def split(article_id: int):
         flash(f"Position {form.position.data} is not inside sentence {sentence.index + 1}: choose 1 to {length - 1} "
               f"(the number of characters before the cut).", "error")
         return _page(article, 400, split=form, failed_sentence=sentence.id)
-    at = sentence.start + form.position.data
-    return _apply(article, lambda: resegment.split_sentence(db.session, sentence.id, at, current_user.id), "Sentence split")
+    at, sentence_id = sentence.start + form.position.data, sentence.id  # plain values: a retry must not reload the row
+    return _apply(article, lambda: resegment.split_sentence(db.session, sentence_id, at, current_user.id), "Sentence split")
 
 
 @segmentation_bp.route("/articles/<int:article_id>/merge", methods=["POST"])
