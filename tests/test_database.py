@@ -232,6 +232,16 @@ def test_sqlite_begins_on_the_driver_and_a_busy_begin_raises_sqlalchemys_error(t
     blocker.dispose()
 
 
+def test_the_apps_engine_has_no_statement_listeners(app):
+    """SQLite's BEGIN is the dialect's, not a "begin" listener: a listener on the engine makes every statement, commit
+    and rollback walk joined listener lists, and Prepared statements go through SQLAlchemy (issue 17)."""
+    with app.app_context():
+        assert not db.engine._has_events
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+            assert not connection._has_events
+
+
 def test_upgrading_to_project_members_keeps_everyone_where_they_were(database_uri):
     """0004 on a database with work in it: annotators join the projects they worked on, reviewers every project."""
     from annotator.db.migrating import upgrade_schema as upgrade
