@@ -493,6 +493,29 @@ def test_at_most_ten_active_tokens_per_user_with_a_clear_error(app):
     assert runner.invoke(args=["users", "token", "bot"]).exit_code == 0
 
 
+def test_the_token_user_is_the_stored_user_with_nothing_to_write(app):
+    """user_for_token builds the user from its row, outside the session: every column as stored, no change pending
+    (a commit of the request's session must write nothing of it), and Flask-Login's view of it works."""
+    from sqlalchemy import inspect
+
+    from annotator.db.models import User
+    from annotator.domain import accounts
+
+    add_user(app, "bot")
+    with app.app_context():
+        token = accounts.issue_token(db.session, accounts.get_user(db.session, "bot"))
+        db.session.commit()
+        user = accounts.user_for_token(db.session, token)
+        stored = db.session.get(User, user.id)
+        assert user is not stored and user not in db.session
+        for column in User.__table__.columns:
+            assert getattr(user, column.key) == getattr(stored, column.key), column.key
+        state = inspect(user)
+        assert state.transient and not state.modified and all(not state.attrs[key].history.has_changes() for key in state.attrs.keys())
+        assert user.is_authenticated and user.is_active and user.get_id().startswith(f"{stored.id}:{stored.session_generation}:")
+        db.session.rollback()
+
+
 def select_tokens_of(session, name: str):
     from sqlalchemy import select
 

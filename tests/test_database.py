@@ -232,6 +232,41 @@ def test_sqlite_begins_on_the_driver_and_a_busy_begin_raises_sqlalchemys_error(t
     blocker.dispose()
 
 
+def test_the_apps_engine_has_no_statement_listeners(app):
+    """SQLite's BEGIN is the dialect's, not a "begin" listener: a listener on the engine makes every statement, commit
+    and rollback walk joined listener lists, and Prepared statements go through SQLAlchemy (issue 17)."""
+    with app.app_context():
+        assert not db.engine._has_events
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+            assert not connection._has_events
+
+
+def test_each_apps_session_writes_to_its_own_database_even_in_nested_contexts(tmp_path):
+    """The session keeps its engine once found (db.Session.get_bind): one app's must never serve another's, even
+    with one app's context pushed inside the other's in the same thread, before and after either has been used."""
+    from sqlalchemy import select
+
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one, two = _sqlite_app(tmp_path / "one"), _sqlite_app(tmp_path / "two")
+    with one.app_context():
+        db.session.scalar(select(Project.id))
+        with two.app_context():
+            assert db.session.get_bind() is db.engine and str(db.engine.url).endswith("two/w.sqlite3")
+            db.session.execute(text("UPDATE projects SET name = 'two'"))
+            db.session.commit()
+        assert str(db.session.get_bind().url).endswith("one/w.sqlite3")
+        assert db.session.scalar(select(Project.name)) == "p"
+        db.session.execute(text("UPDATE projects SET name = 'one'"))
+        db.session.commit()
+    for app, name in ((one, "one"), (two, "two")):
+        with app.app_context():
+            assert db.session.scalar(select(Project.name)) == name
+            db.session.remove()
+            db.engine.dispose()
+
+
 def test_upgrading_to_project_members_keeps_everyone_where_they_were(database_uri):
     """0004 on a database with work in it: annotators join the projects they worked on, reviewers every project."""
     from annotator.db.migrating import upgrade_schema as upgrade

@@ -138,6 +138,19 @@ def test_statement_listeners_see_prepared_statements(app, seeded):
         db.session.rollback()
 
 
+def test_a_listener_on_the_connection_alone_sees_prepared_statements(app, seeded):
+    """_watched asks the engine's dispatch unless the connection has listeners of its own: those count too."""
+    from annotator.domain.annotations.reads import SENTENCES
+
+    with app.app_context():
+        connection = db.session.connection()
+        seen = []
+        event.listen(connection, "before_cursor_execute", lambda *args: seen.append(args[2]))
+        assert SENTENCES.rows(db.session, {"article_id": seeded["article_id"]}) == SENTENCES.rows(db.engine.connect(), {"article_id": seeded["article_id"]})
+        assert len(seen) == 1 and "FROM sentences" in seen[0]
+        db.session.rollback()
+
+
 def test_a_driver_error_is_sqlalchemys(app):
     from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 

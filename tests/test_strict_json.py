@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from annotator.domain import labelschema
-from annotator.stats import strict_json
+from annotator.stats import strict_json, textcheck
 
 NOT_JSON = [
     ('{"x": NaN}', "NaN is not a JSON value"),
@@ -70,3 +72,27 @@ def test_label_schemas_refuse_nan_like_every_other_json():
         with pytest.raises(labelschema.SchemaError) as refused:
             labelschema.loads(bad)
         assert refused.value.problems == [f"not valid JSON: {reason}"]
+
+
+_TEXT = st.text(alphabet=st.sampled_from(["a", "é", "“", "\x00", "\x01", "\ud800", "\udfff", "\U0001f600", "\\", '"', "u"]), max_size=6)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXT,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(_TEXT, children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_VALUES, ascii_only=st.booleans(), as_bytes=st.booleans())
+def test_storable_refuses_exactly_what_a_walk_of_every_string_finds(value, ascii_only, as_bytes):
+    """loads(storable=True) skips the walk when the text can hold no NUL or lone surrogate (no \\u escape, no
+    surrogate in the text): it must refuse exactly the documents the walk refuses, written either way, str or bytes."""
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    document = text.encode("utf-8", "surrogatepass") if as_bytes else text
+    expected = textcheck.find_problem(json.loads(text))
+    if expected is None:
+        assert strict_json.loads(document, storable=True) == value
+    else:
+        with pytest.raises(strict_json.UnstorableText) as refused:
+            strict_json.loads(document, storable=True)
+        assert str(refused.value) == expected

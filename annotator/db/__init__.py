@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import flask_sqlalchemy.session
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
@@ -15,8 +16,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# execution option set by transactions.begin_write: this transaction will write (BEGIN IMMEDIATE on SQLite)
-IMMEDIATE = "annotator_sqlite_immediate"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -31,7 +30,28 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-db = SQLAlchemy(model_class=Base)
+class Session(flask_sqlalchemy.session.Session):
+    """Flask-SQLAlchemy's session, with its engine looked up once.
+
+    Its get_bind finds the app's engines through the app context on every call, and the session asks for its bind
+    at every statement, flush and connection() (two dozen times a batch save: a twentieth of its Python calls,
+    issue 17). A session lives in one app context (the scoped session's key), so the app's engine cannot change
+    under it; with one database (no SQLALCHEMY_BINDS) every mapper and clause goes to that engine.
+    """
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):  # noqa: ANN001, ANN003, ANN201
+        if bind is not None:
+            return bind
+        engine = self.__dict__.get("_annotator_engine")
+        if engine is None:
+            engines = self._db.engines
+            if len(engines) != 1 or None not in engines:
+                return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+            engine = self.__dict__["_annotator_engine"] = engines[None]
+        return engine
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 
 
 def tune_sqlite(engine: Engine) -> None:
@@ -49,16 +69,18 @@ def tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # noqa: ANN001
-        """BEGIN on the driver's connection: through exec_driver_sql it cost ~10 us of SQLAlchemy's execution
-        machinery per transaction, every request's first read included (issue 17). A failure (busy past the
-        timeout, a full disk) is raised as SQLAlchemy would have raised it, which is what callers handle."""
-        statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(IMMEDIATE, False) else "BEGIN"
+    def begin(dbapi_connection) -> None:  # noqa: ANN001  (the pool's connection proxy)
+        """BEGIN (deferred) on the driver's connection, as the dialect's own begin: SQLAlchemy's recipe for this is a
+        "begin" event listener, but any statement-level event on the engine makes every statement, commit and
+        rollback walk joined listener lists (and Prepared statements check them), which was a tenth of a save's
+        Python calls (issue 17). begin_write turns it into BEGIN IMMEDIATE when the transaction will write. A
+        failure (a full disk) is raised as SQLAlchemy would have raised it, which is what callers handle."""
         try:
-            conn.connection.dbapi_connection.execute(statement)
+            dbapi_connection.dbapi_connection.execute("BEGIN")
         except sqlite3.Error as exc:
-            raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+            raise DBAPIError.instance("BEGIN", None, exc, sqlite3.Error) from exc
+
+    engine.dialect.do_begin = begin  # this engine's dialect instance only
 
     engine._annotator_tuned = True  # type: ignore[attr-defined]
 

@@ -21,10 +21,9 @@ import sqlite3
 from contextlib import contextmanager, nullcontext
 from typing import Callable, Iterator, TypeVar
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, scoped_session
-
-from annotator.db import IMMEDIATE
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -88,7 +87,9 @@ def begin_write(session: Session | scoped_session) -> None:
         if _reuse_read_transaction(session):
             return
         session.commit()
-    session.connection(execution_options={IMMEDIATE: True})
+    connection = session.connection()  # on SQLite a deferred BEGIN, which has taken no lock: now a writer's
+    if connection.dialect.name == "sqlite":
+        _begin_immediate(connection)
 
 
 def _reuse_read_transaction(session: Session) -> bool:
@@ -111,6 +112,12 @@ def _reuse_read_transaction(session: Session) -> bool:
         return connection.default_isolation_level == "READ COMMITTED" and "isolation_level" not in connection.get_execution_options()
     if dialect != "sqlite":
         return False
+    _begin_immediate(connection)
+    return True
+
+
+def _begin_immediate(connection: Connection) -> None:
+    """SQLite: end the connection's transaction, which has only read, and BEGIN IMMEDIATE on the same driver connection."""
     driver = connection.connection.dbapi_connection
     try:
         if driver.in_transaction:
@@ -118,7 +125,6 @@ def _reuse_read_transaction(session: Session) -> bool:
         driver.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:  # busy past the timeout: the error callers handle, as from SQLAlchemy
         raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
-    return True
 
 
 def disk_full(exc: BaseException) -> bool:

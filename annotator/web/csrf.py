@@ -38,7 +38,7 @@ def token_or_csrf():  # noqa: ANN201  (None, or the 401 response)
     token = bearer_token()
     if token is not None:
         try:
-            user = g.api_token_user = accounts.user_for_token(db.session, token)  # auth's request loader reuses it
+            user = g.api_token_user = accounts.user_for_token(db.session(), token)  # auth's request loader reuses it
         except accounts.TokenExpired as exc:
             return json_error(401, str(exc))
         if user is None:
