@@ -224,14 +224,11 @@ def test_a_quote_in_another_sentence_that_loses_its_link_to_a_dropped_source_is_
     """Sentence 3's gold quote is linked to sentence 2's gold source. Adjudicating sentence 2 again without that source
     (and so without the link) leaves sentence 3's quote linked to nothing: the save names it, not only sentence 2's."""
     world = seed_world(app, linked_by=())
-    quote, source, later = ("QUOTE", *at(QUOTE)), ("SOURCE", *at(SOURCE)), ("QUOTE", *at(LATER))
+    assert link_later_quote_to_the_source(app, world) == [[], []]  # each quote linked: nothing named
+    quote, later = ("QUOTE", *at(QUOTE)), ("QUOTE", *at(LATER))
     with app.app_context():
         s = db.session
         rita = s.scalar(select(User.id).where(User.name == "rita"))
-        for sentence, spans, links in ((1, [quote, source], [("attributed_to", quote, source)]), (2, [later], [("attributed_to", later, source)])):
-            begin_write(s)
-            assert gold.adjudicate(s, rita, world["sentences"][sentence], "CFS", spans, links)["unlinked"] == []
-            s.commit()
         begin_write(s)
         out = gold.adjudicate(s, rita, world["sentences"][1], "CFS", [quote])
         s.commit()
@@ -240,16 +237,19 @@ def test_a_quote_in_another_sentence_that_loses_its_link_to_a_dropped_source_is_
                                     "sentence": n} for k, n in ((quote, 1), (later, 2))]
 
 
-def link_later_quote_to_the_source(app, world) -> None:
-    """Sentence 2's gold: its quote linked to its source; sentence 3's gold: its quote linked to that source too."""
+def link_later_quote_to_the_source(app, world) -> list[list[dict]]:
+    """Sentence 2's gold: its quote linked to its source; sentence 3's gold: its quote linked to that source too.
+    Returns each adjudication's `unlinked` list."""
     quote, source, later = ("QUOTE", *at(QUOTE)), ("SOURCE", *at(SOURCE)), ("QUOTE", *at(LATER))
+    unlinked = []
     with app.app_context():
         s = db.session
         rita = s.scalar(select(User.id).where(User.name == "rita"))
         for sentence, spans, links in ((1, [quote, source], [("attributed_to", quote, source)]), (2, [later], [("attributed_to", later, source)])):
             begin_write(s)
-            gold.adjudicate(s, rita, world["sentences"][sentence], "CFS", spans, links)
+            unlinked.append(gold.adjudicate(s, rita, world["sentences"][sentence], "CFS", spans, links)["unlinked"])
             s.commit()
+    return unlinked
 
 
 def test_after_the_save_a_quote_of_another_sentence_left_unlinked_links_to_its_own_sentences_page(app, browser):
