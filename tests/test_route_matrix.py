@@ -394,13 +394,13 @@ def seeded_app(backend: str, folder: Path, content: Content | None = None, **con
                 db.engine.dispose()
 
 
-def caller(app, world: World, role: str) -> Browser:
+def caller(app, world: World, role: str, password: str = PASSWORD) -> Browser:
     """A browser-like client logged in as `role` (anonymous: no login, but a CSRF token from /login)."""
     browser = Browser(app.test_client())
     if role == "anonymous":
         browser.get("/login")
         return browser
-    response = browser.login(world.names[role], PASSWORD)
+    response = browser.login(world.names[role], password)
     assert response.status_code == 302, f"{role} could not log in: {response.status_code}"
     return browser
 
@@ -751,3 +751,31 @@ def test_admins_issue_tokens_for_themselves_and_non_admins_never_for_another_adm
         page = admin.get(f"/admin/users/{ids[who]}").get_data(as_text=True)
         assert ('id="token-form"' in page) is offered and ('id="token-not-yours"' in page) is not offered, who
         assert 'id="revoke-form"' in page  # revoking stays possible, another admin's tokens too
+
+
+def test_admins_set_passwords_for_themselves_and_non_admins_never_for_another_admin(app):
+    """A password logs in as its user, as a token acts as it: an admin who could set another admin's could log in as
+    them. The admin page's form: another admin's is a 403 that changes nothing (the form is not offered, the page says
+    how the server's operator sets it); the admin's own and a non-admin's are set."""
+    world = seed(app)
+    with app.app_context():
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(models, "PASSWORD_METHOD", CHEAP_HASH)
+            other = accounts.create_user(db.session, "adm2", "admin", PASSWORD)
+        db.session.commit()
+        ids = {**world.users, "admin2": other.id}
+        db.session.remove()
+    admin = caller(app, world, "admin")
+    with pytest.MonkeyPatch.context() as patch:  # the new passwords hashed cheaply too
+        patch.setattr(models, "PASSWORD_METHOD", CHEAP_HASH)
+        before = fingerprint(app)
+        refused = admin.post(f"/admin/users/{ids['admin2']}/password", {"password": "a new password 12345"})
+        assert refused.status_code == 403 and fingerprint(app) == before
+        assert "adm2 is an admin: only adm2 may set adm2's password" in html.unescape(refused.get_data(as_text=True))
+        for who in ("reviewer", "annotator", "admin"):  # the admin's own last: it ends the session the caller uses
+            response = admin.post(f"/admin/users/{ids[who]}/password", {"password": "a new password 12345"})
+            assert response.status_code == 302, who
+    admin = caller(app, world, "admin", password="a new password 12345")
+    for who, offered in (("admin2", False), ("admin", True), ("reviewer", True), ("annotator", True)):
+        page = admin.get(f"/admin/users/{ids[who]}").get_data(as_text=True)
+        assert ('id="password-form"' in page) is offered and ('id="password-not-yours"' in page) is not offered, who

@@ -193,8 +193,19 @@ def check_token_issuer(issuer_id: int | None, user_id: int, name: str, role: str
     """AccountForbidden when an admin asks for another admin's token: whoever holds a token acts as its user, so an
     admin's token is theirs alone to issue (for themselves, and for reviewers and annotators, whose work admins run
     anyway). None is the command line's operator, who holds the database itself."""
-    if issuer_id is not None and issuer_id != user_id and role == "admin":
-        raise AccountForbidden(f"{name} is an admin: only {name} may issue API tokens for {name} (a token acts as its user)")
+    _not_another_admin(issuer_id, user_id, name, role, f"issue API tokens for {name} (a token acts as its user)")
+
+
+def check_password_setter(setter_id: int | None, user_id: int, name: str, role: str) -> None:
+    """AccountForbidden when an admin sets another admin's password: whoever knows it logs in as that admin, as with a
+    token (check_token_issuer). A locked-out admin's password is set on the server: `annotator users password NAME`."""
+    _not_another_admin(setter_id, user_id, name, role, f"set {name}'s password (it logs in as {name}); on the server, "
+                       f"`annotator users password {name}` can")
+
+
+def _not_another_admin(actor_id: int | None, user_id: int, name: str, role: str, what: str) -> None:
+    if actor_id is not None and actor_id != user_id and role == "admin":
+        raise AccountForbidden(f"{name} is an admin: only {name} may {what}")
 
 
 def issue_token(session: Session, user: User, expires_days: int | None = None, issued_by: int | None = None) -> str:

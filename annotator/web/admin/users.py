@@ -142,6 +142,10 @@ def user_role(user_id: int):
 @roles_required("admin")
 def user_password(user_id: int):
     user = user_or_404(user_id)
+    try:
+        accounts.check_password_setter(current_user.id, user.id, user.name, user.role)
+    except accounts.AccountForbidden as exc:
+        abort(403, str(exc))
     form = PasswordForm()
     if not form.validate_on_submit():
         return _detail(user, 400, password_form=form)
