@@ -698,6 +698,11 @@ def test_overview_offers_the_dataset_downloads(app, admin, world):
         assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"], url
         if "unit=article" in url:
             assert {json.loads(line)["id"] for line in body.splitlines()} == {"a1", "a2"}
+    # each download's name says what it is, and no other link on the page has it ("Sentences" was also the tab's)
+    names = [name.strip() for name in re.findall(r"<a [^>]*>([^<]+)</a>", html)]
+    for name in re.findall(r"<a [^>]*download[^>]*>([^<]+)</a>", section.group(0)):
+        assert names.count(name.strip()) == 1, name
+    assert "an empty file until some are agreed or adjudicated" in section.group(0)
 
 
 def test_upload_of_a_big_file_is_stored_in_chunks_and_shown_whole_or_not_at_all(app, admin, monkeypatch):
