@@ -185,3 +185,27 @@ def test_on_a_touch_screen_the_adjudication_page_says_what_to_tap(app, server, c
         assert problems == []
     finally:
         context.close()
+
+
+def test_the_keys_work_while_a_label_choice_has_the_focus(app, server, chromium):
+    """Choosing the gold label with the mouse (or Tab) leaves a radio button focused; the page's keys (n / p, the
+    relation's key, Enter, Esc) were ignored there, as in a text field, until the reviewer clicked the text."""
+    world = seed_world(app, linked_by=())
+    context, page, problems = reviewer_page(chromium, server)
+    try:
+        page.goto(f"{server}/review/{world['project']}/sentences/{world['sentences'][1]}")
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        page.check("input[name=label][value=CFS]")
+        assert page.evaluate("() => document.activeElement.name") == "label"
+        page.locator("#sentence-text mark.gold[data-label=QUOTE]").click()
+        page.focus("input[name=label][value=CFS]")
+        page.keyboard.press("l")
+        assert "Linking: click the SOURCE" in page.inner_text("#mark-status")
+        page.keyboard.press("n")
+        page.keyboard.press("Enter")  # links, and does not submit the form from the focused radio
+        assert page.locator(f"#gold-links input[name=links][value='{LINK}']").is_checked()
+        assert f"/review/{world['project']}/sentences/{world['sentences'][1]}" in page.url
+        assert page.is_checked("input[name=label][value=CFS]")  # the keys did not change the label
+        assert problems == []
+    finally:
+        context.close()

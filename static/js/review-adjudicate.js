@@ -383,7 +383,8 @@ if (dataNode && view && marker && fieldset && linkset) {
   });
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
-    if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
+    // typing in a field keeps its keys; a focused checkbox or radio (the label just chosen) does not type
+    if (event.target.closest?.("textarea, select, [contenteditable], input:not([type=checkbox]):not([type=radio])")) return;
     const key = event.key;
     const label = data.labels.find((l) => l.key && l.key === key);
     const rel = relations.find((r) => r.key && r.key === key);
