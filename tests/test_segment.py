@@ -244,6 +244,25 @@ def test_abbreviation_ending_a_sentence_before_a_clause_splits(first, second):
     assert sents(f"{first} {second}") == [first, second]
 
 
+@pytest.mark.parametrize("first,second", [
+    ("Winds reached 120 km/h.", "The schools reopened on Monday."),  # sentencex read "km/h." as an abbreviation
+    ("The river ran at 3 m/s.", "Then it slowed."),
+    ("Nitrate levels hit 50 mg/l.", "Officials said the water was safe."),
+    ("Output reached 200 kWh/m2.", "The panels were cleaned twice."),
+])
+def test_a_unit_with_a_slash_ends_a_sentence_before_a_capital(first, second):
+    assert sents(f"{first} {second}") == [first, second]
+
+
+@pytest.mark.parametrize("text", [
+    "Speeds of 90 km/h on the ring road were recorded.",
+    "The letter went c/o. Smith & Sons in the port.",  # "care of" comes before a name
+    "It rose to 4 km/h. but the wind dropped later.",
+])
+def test_a_unit_with_a_slash_mid_sentence_does_not_split(text):
+    assert sents(text) == [text]
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -25,12 +25,14 @@ from annotator.stats.segment.lexicon import (
     _MONEY,
     _NAME_PARTS,
     _NAME_WORD,
+    _NOT_UNITS,
     _NOUN_BEFORE,
     _OPENER_WORDS,
     _PLAIN_WORD,
     _PREPOSITIONS,
     _QUOTE_OPENERS,
     _SENTENCE_END_BEFORE,
+    _SLASHED_UNIT,
     _SPACED_ELLIPSIS_AHEAD,
     _SPEECH_VERB_SET,
     _TAIL,
@@ -130,6 +132,16 @@ def _rule_url_or_address(b: _Boundary) -> bool | None:
     (_rule_inside_token), nor does a lower-case word after it."""
     if b.term == "." and not b.closers and _first_letter(b.head).isupper():
         if ("@" in b.word or "." in b.word) and _ADDRESS.fullmatch(_bare_word(b.word)):
+            return True
+    return None
+
+
+def _rule_slashed_unit(b: _Boundary) -> bool | None:
+    """A full stop after a unit with a slash ends the sentence when a capital follows: "Winds reached 120 km/h. The
+    schools reopened." (sentencex reads "h." as an abbreviation, as it does "km/h." everywhere.)"""
+    if b.term == "." and not b.closers and _first_letter(b.head).isupper():
+        word = _bare_word(b.word)
+        if _SLASHED_UNIT.fullmatch(word) and word.lower() not in _NOT_UNITS:
             return True
     return None
 
@@ -264,6 +276,7 @@ _RULES = (
     _rule_parenthesised_sentence,
     _rule_inside_quotes,
     _rule_url_or_address,
+    _rule_slashed_unit,
     _rule_initialism_ends_sentence,
     _rule_ambiguous_abbreviation,
     _rule_word_then_capital,
