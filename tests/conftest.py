@@ -70,6 +70,30 @@ def _cheap_password_hashing(request, monkeypatch):
         monkeypatch.setattr(models, "PASSWORD_METHOD", "pbkdf2:sha256:1000")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _shared_url_builders() -> Iterator[None]:
+    """Each app compiles two Python functions per URL rule (Werkzeug's URL builders): 0.1-0.2 s of the ~0.2 s
+    an app costs, and the suite makes thousands of apps. The builder is a pure function of the rule's text and
+    parsed parts (rules with defaults also depend on their values: those compile as usual), so one compiled per
+    rule serves every app (tests/test_shared_url_builders.py checks the URLs are the same)."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    builders: dict[tuple, Any] = {}
+
+    def shared(self: Rule, append_unknown: bool = True):  # noqa: ANN202
+        if self.defaults:
+            return compile_builder(self, append_unknown)
+        key = (append_unknown, self.rule, tuple(self._trace))
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Rule, "_compile_builder", shared)
+        yield
+
+
 def corpus_file(name: str) -> Path:
     """A file of ../shared/corpus, or skip the test when shared/ is absent."""
     path = CORPUS / name

@@ -117,3 +117,4 @@ def test_a_schema_that_is_not_as_made_is_dropped_not_pooled(tmp_path, change):
     with probe.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM pg_namespace WHERE oid = :oid"), {"oid": oid}).scalar() == 0
     probe.dispose()
+
