@@ -152,7 +152,7 @@ class SchemaPool:
         except Exception:  # a lock still held by a straggling session: dropping is the old way
             conn.exec_driver_sql("ROLLBACK")
             return False
-        if written:
+        if written and conn.dialect.server_version_info >= (15,):
             # the deletes' counts reach the statistics when this session next goes idle: then forget them, so
             # autovacuum has no reason to visit the empty tables (a visit would analyse them: not fresh any more)
             conn.exec_driver_sql("SELECT pg_stat_force_next_flush()")
