@@ -1,5 +1,7 @@
 """Builds the app on a fresh database per test: SQLite always, PostgreSQL too when DATABASE_URL is set.
 
+The tables come from a copy (tests/schema_pool.py): a SQLite template file, a reused and emptied PostgreSQL schema.
+
 CSRF stays on, as in production: helpers fetch the token like a browser does.
 """
 from __future__ import annotations
