@@ -1,9 +1,12 @@
 """Builds the app on a fresh database per test: SQLite always, PostgreSQL too when DATABASE_URL is set.
 
+The tables come from a copy (tests/schema_pool.py): a SQLite template file, a reused and emptied PostgreSQL schema.
+
 CSRF stays on, as in production: helpers fetch the token like a browser does.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import socket
@@ -14,11 +17,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import create_engine
 
 from annotator import create_app
 from annotator.config import database_url
 from annotator.db import db
+
+from .schema_pool import SchemaPool, SqliteTemplate
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -37,6 +41,25 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "real_password_hashing: keep the production password hash (scrypt)")
 
 
+@functools.cache
+def schema_pool() -> SchemaPool | None:
+    """This run's pool of PostgreSQL schemas with the tables made (None without PostgreSQL)."""
+    url = postgres_url()
+    return SchemaPool(url, db.metadata) if url else None
+
+
+@functools.cache
+def sqlite_template() -> SqliteTemplate:
+    return SqliteTemplate(db.metadata)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if schema_pool.cache_info().currsize and schema_pool() is not None:
+        schema_pool().close()
+    if sqlite_template.cache_info().currsize:
+        sqlite_template().close()
+
+
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(request, monkeypatch):
     """scrypt costs ~0.2 s a hash by design; tests create hundreds of users, so they use a cheap hash.
@@ -47,6 +70,30 @@ def _cheap_password_hashing(request, monkeypatch):
         from annotator.db import models
 
         monkeypatch.setattr(models, "PASSWORD_METHOD", "pbkdf2:sha256:1000")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shared_url_builders() -> Iterator[None]:
+    """Each app compiles two Python functions per URL rule (Werkzeug's URL builders): 0.1-0.2 s of the ~0.2 s
+    an app costs, and the suite makes thousands of apps. The builder is a pure function of the rule's text and
+    parsed parts (rules with defaults also depend on their values: those compile as usual), so one compiled per
+    rule serves every app (tests/test_shared_url_builders.py checks the URLs are the same)."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    builders: dict[tuple, Any] = {}
+
+    def shared(self: Rule, append_unknown: bool = True):  # noqa: ANN202
+        if self.defaults:
+            return compile_builder(self, append_unknown)
+        key = (append_unknown, self.rule, tuple(self._trace))
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Rule, "_compile_builder", shared)
+        yield
 
 
 def corpus_file(name: str) -> Path:
@@ -72,15 +119,28 @@ def fresh_database(backend: str, folder: Path) -> Iterator[str]:
     if url is None:
         pytest.skip("DATABASE_URL does not point at PostgreSQL")
     schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
+    pool = schema_pool()
+    with pool.engine.connect() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     try:
         yield url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+        pool.release(schema)  # emptied for the next test when create_all's tables are all it holds, else dropped
+
+
+_TEST_SCHEMA = re.compile(r"[?&]options=-csearch_path%3D(t_[0-9a-f]{16})$")
+
+
+def install_tables(database_uri: str) -> bool:
+    """Make the app's tables in a new test database by copying them (see schema_pool); False: use create_all."""
+    if database_uri.startswith("sqlite"):
+        return sqlite_template().install(database_uri)
+    match = _TEST_SCHEMA.search(database_uri)
+    pool = schema_pool()
+    if match is None or pool is None or not pool.is_empty(match.group(1)):
+        return False
+    pool.adopt(match.group(1))
+    return True
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -92,6 +152,7 @@ def database_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 def make_app(database_uri: str, create: bool = True, **config: Any):
     """The app on this database; `create=False` leaves it empty (for migrations to fill)."""
+    created = create and install_tables(database_uri)
     app = create_app(
         {
             "TESTING": True,
@@ -100,7 +161,7 @@ def make_app(database_uri: str, create: bool = True, **config: Any):
             **config,
         }
     )
-    if create:
+    if create and not created:
         with app.app_context():
             db.create_all()
     return app

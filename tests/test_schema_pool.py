@@ -1,0 +1,120 @@
+"""The reused test databases (tests/schema_pool.py) are as fresh as made ones: same tables, nothing left over."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, select, text
+
+from annotator.db import db
+from annotator.db.models import AuditEntry, User
+
+from .conftest import add_user, fresh_database, make_app, schema_pool, sqlite_template
+
+_FIRST_SCHEMA = pytest.StashKey[tuple[int, int]]()
+
+
+def _namespace(conn) -> tuple[int, int]:  # noqa: ANN001
+    """The current schema's oid (kept by a rename, so it names the physical schema) and its tables' count."""
+    oid = conn.execute(text("SELECT oid::int FROM pg_namespace WHERE nspname = current_schema()")).scalar()
+    return oid, len(inspect(conn).get_table_names())
+
+
+def _fill(app) -> None:  # noqa: ANN001
+    from annotator.domain import projects
+
+    add_user(app, "alice", "admin")
+    with app.app_context():
+        projects.create_project(db.session, "Leftovers")
+        db.session.add(AuditEntry(entity="label", action="create"))
+        db.session.commit()
+
+
+def test_a_test_that_writes_everywhere(app, database_uri, request):
+    _fill(app)
+    with app.app_context():
+        assert db.session.scalar(select(User.id).where(User.name == "alice")) == 1
+        if database_uri.startswith("postgresql"):
+            request.config.stash[_FIRST_SCHEMA] = _namespace(db.session.connection())
+
+
+def test_the_next_test_sees_empty_tables_and_fresh_sequences(app, database_uri, request):
+    """Runs after the one above: on PostgreSQL it gets that test's schema back (same oid), empty."""
+    with app.app_context():
+        conn = db.session.connection()
+        if database_uri.startswith("postgresql") and _FIRST_SCHEMA in request.config.stash:
+            assert _namespace(conn) == request.config.stash[_FIRST_SCHEMA], "the schema was not reused"
+        for table in db.metadata.sorted_tables:
+            assert conn.execute(text(f"SELECT count(*) FROM {table.name}")).scalar() == 0, table.name
+    _fill(app)
+    with app.app_context():
+        assert db.session.scalar(select(User.id).where(User.name == "alice")) == 1  # ids start again at 1
+        # the audit log is still append-only
+        with pytest.raises(Exception, match="append-only"):
+            db.session.execute(text("DELETE FROM audit_log"))
+        db.session.rollback()
+
+
+def _sqlite_schema(path: Path) -> tuple[list, str]:
+    with sqlite3.connect(path) as conn:
+        rows = sorted(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+        return rows, conn.execute("PRAGMA journal_mode").fetchone()[0]
+
+
+def test_the_sqlite_template_is_what_create_all_makes(tmp_path):
+    copied, made = tmp_path / "copied.sqlite3", tmp_path / "made.sqlite3"
+    assert sqlite_template().install(f"sqlite:///{copied}")
+    app = make_app(f"sqlite:///{made}", create=False)
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+    assert _sqlite_schema(copied) == _sqlite_schema(made)
+    assert _sqlite_schema(copied)[1] == "wal"
+    assert not sqlite_template().install(f"sqlite:///{copied}"), "an existing file is never overwritten"
+
+
+@pytest.mark.postgres
+def test_a_pooled_schema_has_the_catalog_create_all_makes(tmp_path):
+    pool = schema_pool()
+    if pool is None:
+        pytest.skip("DATABASE_URL does not point at PostgreSQL")
+    with fresh_database("postgres", tmp_path) as made_uri, fresh_database("postgres", tmp_path) as pooled_uri:
+        made = make_app(made_uri, create=False)
+        with made.app_context():
+            db.create_all()
+            made_schema = db.session.execute(text("SELECT current_schema()")).scalar()
+            db.session.remove()
+            db.engine.dispose()
+        pooled = make_app(pooled_uri)
+        with pooled.app_context():
+            pooled_schema = db.session.execute(text("SELECT current_schema()")).scalar()
+            db.session.remove()
+            db.engine.dispose()
+        with pool.engine.connect() as conn:
+            assert pool._catalog(conn, pooled_schema) == pool._catalog(conn, made_schema)
+            assert len(pool._catalog(conn, made_schema)) > 100
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("change", ["analyze", "ddl"])
+def test_a_schema_that_is_not_as_made_is_dropped_not_pooled(tmp_path, change):
+    pool = schema_pool()
+    if pool is None:
+        pytest.skip("DATABASE_URL does not point at PostgreSQL")
+    with fresh_database("postgres", tmp_path) as uri:
+        app = make_app(uri)
+        before = list(pool.ready)
+        _fill(app)
+        with app.app_context():
+            oid = _namespace(db.session.connection())[0]
+            db.session.execute(text("ANALYZE users" if change == "analyze" else "CREATE INDEX ix_extra ON users (role)"))
+            db.session.commit()
+            db.session.remove()
+            db.engine.dispose()
+    assert pool.ready == before
+    probe = create_engine(pool.url)
+    with probe.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM pg_namespace WHERE oid = :oid"), {"oid": oid}).scalar() == 0
+    probe.dispose()
+
