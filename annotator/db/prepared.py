@@ -104,11 +104,11 @@ class Prepared:
 
 
 def _watched(connection: Connection) -> bool:
-    """Whether a listener watches the connection's statements (the engine's "begin" and "connect" listeners do not).
+    """Whether a listener watches the connection's statements (a pool listener such as SQLite's "connect" does not).
 
     The engine's own dispatch is asked unless listeners were added to this connection itself: a Connection's
     dispatch joins its engine's, and each attribute read on the joined one builds a new joined listener list,
-    which made this check about a fifth of a Prepared run on the article JSON (bench/bench_prepared.py).
+    which made this check about a fifth of a Prepared run on the article JSON (bench/bench_request_cpu.py).
     """
     events = connection.dispatch if connection._has_events else connection.engine.dispatch
     return bool(events.before_cursor_execute or events.after_cursor_execute or events.before_execute or events.after_execute)

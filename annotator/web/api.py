@@ -107,7 +107,7 @@ def writer_id() -> int:
 def _write(action: Callable[[], Any]) -> Any:
     """`action` in one write (domain/annotations/transaction.py). The views hand the domain the request's Session
     itself, db.session(), not Flask-SQLAlchemy's scoped proxy: each use of the proxy looks the Session up by the
-    app context again, ~40 times a batch save (a twelfth of its Python calls; bench/bench_api.py)."""
+    app context again, ~40 times a batch save (a twelfth of its Python calls; bench/bench_request_cpu.py)."""
     return write(db.session(), action)
 
 
