@@ -713,11 +713,8 @@ def test_home_shows_b_only_b_s_own_queue(shared_world):
 TOKEN_TARGETS = {"self": "admin", "other admin": "admin2", "reviewer": "reviewer", "annotator": "annotator"}
 
 
-def test_admins_issue_tokens_for_themselves_and_non_admins_never_for_another_admin(app):
-    """A token acts as its user, so an admin who could issue one for another admin could act as them (found in the
-    debt list: the REST API and the admin page both issued it). Every way to issue one, the session's REST call, the
-    admin's own Bearer token and the admin page's form, for each kind of user: another admin's is a 403 that stores
-    nothing; the others work. The admin page does not offer the form for another admin."""
+def _with_a_second_admin(app) -> tuple[World, dict[str, int], dict[str, str]]:
+    """The seeded world plus another admin, "adm2" (role key "admin2"): the users' ids and names by role key."""
     world = seed(app)
     with app.app_context():
         with pytest.MonkeyPatch.context() as patch:
@@ -725,8 +722,16 @@ def test_admins_issue_tokens_for_themselves_and_non_admins_never_for_another_adm
             other = accounts.create_user(db.session, "adm2", "admin", PASSWORD)
         db.session.commit()
         ids = {**world.users, "admin2": other.id}
-        names = {**world.names, "admin2": "adm2"}
         db.session.remove()
+    return world, ids, {**world.names, "admin2": "adm2"}
+
+
+def test_admins_issue_tokens_for_themselves_and_non_admins_never_for_another_admin(app):
+    """A token acts as its user, so an admin who could issue one for another admin could act as them (found in the
+    debt list: the REST API and the admin page both issued it). Every way to issue one, the session's REST call, the
+    admin's own Bearer token and the admin page's form, for each kind of user: another admin's is a 403 that stores
+    nothing; the others work. The admin page does not offer the form for another admin."""
+    world, ids, names = _with_a_second_admin(app)
     admin = caller(app, world, "admin")
     bearer = {"Authorization": f"Bearer {world.tokens['admin']}"}
     ways: dict[str, Callable[[str], Any]] = {
@@ -757,14 +762,7 @@ def test_admins_set_passwords_for_themselves_and_non_admins_never_for_another_ad
     """A password logs in as its user, as a token acts as it: an admin who could set another admin's could log in as
     them. The admin page's form: another admin's is a 403 that changes nothing (the form is not offered, the page says
     how the server's operator sets it); the admin's own and a non-admin's are set."""
-    world = seed(app)
-    with app.app_context():
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(models, "PASSWORD_METHOD", CHEAP_HASH)
-            other = accounts.create_user(db.session, "adm2", "admin", PASSWORD)
-        db.session.commit()
-        ids = {**world.users, "admin2": other.id}
-        db.session.remove()
+    world, ids, _ = _with_a_second_admin(app)
     admin = caller(app, world, "admin")
     with pytest.MonkeyPatch.context() as patch:  # the new passwords hashed cheaply too
         patch.setattr(models, "PASSWORD_METHOD", CHEAP_HASH)
