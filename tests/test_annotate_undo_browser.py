@@ -302,3 +302,53 @@ def test_on_a_phone_a_thumb_accepts_all_of_a_sentences_suggestions(app, ferry, s
     go_to(laptop, 4)
     assert laptop.locator("#suggest-bar").is_hidden()
     laptop.context.close()
+
+
+def test_undo_stops_once_at_accepted_suggestions_and_then_goes_on_to_the_change_before(app, ferry, server, chromium):
+    """The API cannot take a decided suggestion back: undo says so instead of undoing an older change unasked."""
+    page = open_page(chromium, server, "ann", ferry, viewport=(1280, 800))
+    go_to(page, 3)
+    page.keyboard.press("3")  # sentence 4: NFS, on to sentence 5
+    assert current_sentence(page) == 4
+    page.keyboard.press("a")  # sentence 5's suggestions: a label, spans, a link
+    wait_saved(page)
+    accepted = api_annotations(page, ferry)
+    assert accepted["labels"] and accepted["spans"] and accepted["relations"]
+    assert "accepting suggestions cannot be undone" in page.locator('#toolbar button[data-action="undo"]').get_attribute("title")
+    page.keyboard.press("Control+z")
+    assert hint(page).startswith("The last change, accepting suggestions, cannot be undone here")
+    page.keyboard.press("Control+z")  # the label before it
+    assert hint(page) == "Undone: label NFS on sentence 4."
+    wait_saved(page)
+    after = api_annotations(page, ferry)
+    assert [x["sentence"] for x in after["labels"]] == [4] and after["spans"] == accepted["spans"] and after["relations"] == accepted["relations"]
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def api_annotations(page, article: int) -> dict:
+    return page.evaluate(f"async () => (await fetch('/api/articles/{article}')).json()")["annotations"]
+
+
+def test_an_article_label_change_is_undone_and_the_form_shows_it(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    with app.app_context():
+        project = db.session.scalar(select(Article).where(Article.id == ids["bridge"])).project
+        schema = dict(project.label_schema)
+        schema["article_labels"] = [{"name": "stance", "values": ["support", "oppose"]}]
+        projects.update_project(db.session, project, schema=schema)
+        db.session.commit()
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    page.check("#article-labels input[value=support]")
+    page.check("#article-labels input[value=oppose]")
+    wait_saved(page)
+    page.keyboard.press("Control+z")  # the focus is on the radio: the keys still work there
+    assert hint(page) == "Undone: the article label stance."
+    assert page.evaluate("() => document.querySelector('#article-labels input:checked').value") == "support"
+    wait_saved(page)
+    assert api_annotations(page, ids["bridge"])["article_labels"][0]["values"] == ["support"]
+    page.keyboard.press("Control+z")
+    wait_saved(page)
+    assert page.evaluate("() => document.querySelector('#article-labels input:checked').value") == ""  # "none"
+    assert api_annotations(page, ids["bridge"])["article_labels"] == []
+    page.context.close()

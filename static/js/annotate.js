@@ -1648,7 +1648,7 @@ function buildHelp() {
       el("tr", {}, el("td", {}, ...k.split(/\s{2,}/).map((x) => el("kbd", { text: x }))), el("td", { text: what }))))));
   const labels = (items) => items.filter((x) => x.key).map((x) => [x.key, x.description ? `${x.name}: ${x.description}` : x.name]);
   const left = [
-    section("Sentence labels (then on to the next sentence)", labels(S.schema.sentence_labels)),
+    section("Sentence labels (then on to the next unlabelled sentence)", labels(S.schema.sentence_labels)),
     section("Span labels: on selected text, a new span; on a selected span, relabel", labels(S.schema.span_labels)),
     section("Links", S.schema.relation_types.filter((x) => x.key).map((x) => [x.key, `${x.name}: select a ${x.from.join("/")}, press ${x.key}, then click a ${x.to.join("/")} (or n / p, nearest first, Enter)`])),
     S.schema.article_labels?.length ? section("Labels for the whole article (above its text)", ARTICLE_LABEL_KEYS) : null,
