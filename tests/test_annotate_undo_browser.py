@@ -352,3 +352,22 @@ def test_an_article_label_change_is_undone_and_the_form_shows_it(app, server, ch
     assert page.evaluate("() => document.querySelector('#article-labels input:checked').value") == ""  # "none"
     assert api_annotations(page, ids["bridge"])["article_labels"] == []
     page.context.close()
+
+
+def test_a_label_that_lost_a_conflict_is_not_undone_over_the_other_tabs(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    article = ids["bridge"]
+    stale = open_page(chromium, server, "ann", article)  # saw no label on sentence 1
+    other = open_page(chromium, server, "ann", article)
+    other.keyboard.press("3")
+    wait_saved(other)
+    stale.keyboard.press("1")  # a 409: the other tab's NFS stays, and this tab shows it
+    wait_saved(stale)
+    assert chip_texts(stale)[0] == "NFS"
+    stale.keyboard.press("Control+z")  # its CFS never landed: undoing it would remove the other tab's label
+    assert hint(stale) == "Not undone: label CFS on sentence 1 was changed since (in another tab?)."
+    stale.wait_for_timeout(300)
+    wait_saved(stale)
+    assert labels_of(app, article) == {0: "NFS"}
+    stale.context.close()
+    other.context.close()
