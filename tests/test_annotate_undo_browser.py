@@ -371,3 +371,17 @@ def test_a_label_that_lost_a_conflict_is_not_undone_over_the_other_tabs(app, ser
     assert labels_of(app, article) == {0: "NFS"}
     stale.context.close()
     other.context.close()
+
+
+def test_each_key_press_is_its_own_step_even_when_sent_in_one_go(app, server, chromium):
+    """Steps were first cut at the end of a task: key events a script (or an assistive tool) sends in one go then
+    made one step, and one undo took back all of them."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    page.evaluate("() => { for (const key of ['1', '2', '3']) document.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true})); }")
+    assert chip_texts(page)[:3] == ["CFS", "UFS", "NFS"]
+    page.keyboard.press("Control+z")
+    assert chip_texts(page)[:3] == ["CFS", "UFS", "3"]
+    wait_saved(page)
+    assert labels_of(app, ids["bridge"]) == {0: "CFS", 1: "UFS"}
+    page.context.close()

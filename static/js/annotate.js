@@ -78,6 +78,8 @@ const S = {
 
 let queue = null;
 const history = new UndoHistory(); // this page load's changes only: what came before it is never undone
+// Each key press, click or form change is one action: what it changes is undone as one step.
+for (const type of ["keydown", "click", "change", "pointerup"]) window.addEventListener(type, () => history.cut(), { capture: true });
 
 // ------------------------------------------------------------------ time per sentence
 
@@ -1033,7 +1035,11 @@ function undo(redo = false) {
     }
     showArticleLabels(articleLabelsEl, S.articleLabels);
     if (S.selected && !S.spans.has(S.selected)) S.selected = null;
-    renderAll();
+    if (taken.ops.every((op) => /label$/.test(op.op))) { // labels only: redraw their chips, as a label key does, not the whole text
+      for (const op of taken.ops) if (op.sentence !== undefined) renderSentence(op.sentence);
+      renderProgress();
+      renderCurrentInfo();
+    } else renderAll();
     const where = sentenceOfStep(taken.ops);
     if (where !== null) setCurrent(where);
     hint(`${verb}: ${what}.`);

@@ -93,8 +93,11 @@ export class UndoHistory {
   get canUndo() { return this.undoStack.length > 0; }
   get canRedo() { return this.redoStack.length > 0; }
 
+  /** The annotator's next action starts a step of its own (called as each key press, click or change begins). */
+  cut() { this.open = null; }
+
   /**
-   * Record `op`, about to be applied to `state`. The operations of one action (one task: a key press, a click)
+   * Record `op`, about to be applied to `state`. The operations of one action (one event, and at most one task)
    * make one step; a new change ends what could be redone.
    */
   record(op, state) {
@@ -102,7 +105,9 @@ export class UndoHistory {
     this.redoStack = [];
     if (inverse === null) {
       this.open = null;
-      this.push({ barrier: op.op });
+      const top = this.peek();
+      if (top && top.barrier) top.barrier = op.op; // decisions in a row: one stop, named after the last
+      else this.push({ barrier: op.op });
       return;
     }
     if (!this.open) {
