@@ -286,10 +286,20 @@ def test_on_a_phone_a_thumb_accepts_all_of_a_sentences_suggestions(app, ferry, s
     assert len(after["spans"]) < len(before["spans"])
     assert bar.is_hidden()  # nothing left in this sentence
     assert "Accepted the suggestions of sentence 3" in hint(page)
+    undo = page.locator('#toolbar button[data-action="undo"]')
+    assert undo.is_visible() and undo.is_enabled()  # a thumb's undo, in the one row of tools
+    undo.tap()
+    assert hint(page).endswith("Undo again undoes the change before it.")  # what to tap, not a key a phone lacks
     payload = page.evaluate(f"async () => (await fetch('/api/articles/{ferry}')).json()")
     assert {x["label"] for x in payload["annotations"]["spans"]} >= {"QUOTE", "SOURCE"} and payload["annotations"]["relations"]
     for x in payload["annotations"]["spans"]:
         assert FERRY[x["start"]:x["end"]] == x["text"]
+    page.locator('#toolbar button[data-kind="sentence"][data-label="NFS"]').tap()  # sentence 3 relabelled by touch
+    wait_saved(page)
+    undo.tap()
+    wait_saved(page)
+    assert {x["sentence"]: x["label"] for x in api_annotations(page, ferry)["labels"]}[2] == "CFS"
+    page.screenshot(path=str(tmp_path / "phone-undone.png"))
     # the panels sheet covers the foot of the screen: the bar is not over it
     go_to(page, 4)
     assert bar.is_visible()
