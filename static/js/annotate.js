@@ -77,9 +77,9 @@ const S = {
 };
 
 let queue = null;
-const history = new UndoHistory(); // this page load's changes only: what came before it is never undone
+const undoHistory = new UndoHistory(); // this page load's changes only: what came before it is never undone
 // Each key press, click or form change is one action: what it changes is undone as one step.
-for (const type of ["keydown", "click", "change", "pointerup"]) window.addEventListener(type, () => history.cut(), { capture: true });
+for (const type of ["keydown", "click", "change", "pointerup"]) window.addEventListener(type, () => undoHistory.cut(), { capture: true });
 
 // ------------------------------------------------------------------ time per sentence
 
@@ -247,7 +247,7 @@ function apply(op) {
 
 /** A change of the annotator's: recorded for undo, shown at once, and queued for the server. */
 function change(op) {
-  history.record(op, S);
+  undoHistory.record(op, S);
   apply(op);
   queue.push(op);
   renderUndo();
@@ -292,7 +292,7 @@ function adoptSpan(op, current) {
 
 /** A span's id changes: in the links that name it, the changes still to be sent, and the selection. */
 function rekeySpan(oldId, newId) {
-  history.rekey("span", oldId, newId);
+  undoHistory.rekey("span", oldId, newId);
   const rekey = (id) => (id === oldId ? newId : id);
   for (const r of S.relations.values()) { r.from = rekey(r.from); r.to = rekey(r.to); }
   for (const o of queue.ops) {
@@ -324,7 +324,7 @@ function takeOver(op, data) {
       S.relations.set(x.id, { ...rel, id: x.id });
     }
     for (const o of queue.ops) if (o.op === "rel-del" && o.id === mine.id) o.id = x.id;
-    history.rekey("relation", mine.id, x.id);
+    undoHistory.rekey("relation", mine.id, x.id);
   }
   for (const x of data.labels || []) {
     queue.rebase(x.sentence, x.version);
@@ -347,7 +347,7 @@ function onConflict(op, current) {
       S.relations.delete(op.id);
       S.relations.set(current.id, { id: current.id, type: current.type, from: current.from, to: current.to });
       for (const o of queue.ops) if (o.op === "rel-del" && o.id === op.id) o.id = current.id;
-      history.rekey("relation", op.id, current.id);
+      undoHistory.rekey("relation", op.id, current.id);
       queue.persist();
       renderAll();
     }
@@ -1009,8 +1009,8 @@ const REDO_KEY = MAC ? "⇧⌘Z" : "Ctrl+Shift+Z";
 function undo(redo = false) {
   if (!S.map) return;
   const verb = redo ? "Redone" : "Undone";
-  const before = history.peek(redo);
-  const taken = history.take(S, redo);
+  const before = undoHistory.peek(redo);
+  const taken = undoHistory.take(S, redo);
   if (!taken) {
     hint(redo ? "Nothing to redo." : "Nothing to undo: changes made before this page was opened stay as they are.", "warn");
   } else if (taken.barrier) {
@@ -1094,7 +1094,7 @@ function renderUndo() {
   for (const [action, redo, key] of [["undo", false, UNDO_KEY], ["redo", true, REDO_KEY]]) {
     const button = document.querySelector(`button[data-action="${action}"]`);
     if (!button) continue;
-    const step = history.peek(redo);
+    const step = undoHistory.peek(redo);
     button.disabled = !step;
     const word = redo ? "Redo" : "Undo";
     const what = !step ? "" : step.barrier ? ` (${step.barrier === "accept" ? "accepting" : "rejecting"} suggestions cannot be undone)` : `: ${describeChange(step, redo)}`;
