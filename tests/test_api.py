@@ -387,6 +387,23 @@ def test_stale_version_is_409_with_the_current_label(app, world, ann):
     assert gone["current"] is None
 
 
+def test_a_label_removal_with_a_stale_version_is_409_and_removes_nothing(app, world, ann):
+    """The page's undo (and Shift+Delete) removes a label with the version it saw: one set since in another tab stays,
+    alone and in a batch, and the answer carries it."""
+    url = f"/api/articles/{world.article}/labels/0"
+    ann("PUT", url, {"label": "CFS"})  # this tab saw version 1
+    ann("PUT", url, {"label": "NFS", "version": 1})  # another tab: version 2
+    stale = assert_json_error(ann("DELETE", f"{url}?version=1"), 409)
+    assert stale["current"]["label"] == "NFS" and stale["current"]["version"] == 2
+    batch = ann("POST", f"/api/articles/{world.article}/changes", {"operations": [{"op": "delete_label", "sentence_index": 0, "version": 1}]})
+    assert assert_json_error(batch, 409)["current"]["version"] == 2
+    for bad in ("-1", "x", "1.0", "\u0661", "9" * 30):
+        assert "version" in assert_json_error(ann("DELETE", f"{url}?version={bad}"), 400)["error"]
+    assert [x["label"] for x in ann("GET", f"/api/articles/{world.article}").get_json()["annotations"]["labels"]] == ["NFS"]
+    assert ann("DELETE", f"{url}?version=2").status_code == 204  # the version it has: removed
+    assert ann("DELETE", f"{url}?version=2").status_code == 404  # already gone, as without a version
+
+
 def test_a_retried_label_put_with_version_does_not_count_its_seconds_twice(app, world, ann):
     """The page sends `version`: when a save landed but its response was lost, the retry is a 409 carrying the
     label it wrote (the page takes it as saved), not a second write adding the seconds again."""

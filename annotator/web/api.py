@@ -156,7 +156,18 @@ def put_label_view(article_id: int, sentence_index: int):
 @bp.delete("/articles/<int:article_id>/labels/<int:sentence_index>")
 @roles_required("annotator")
 def delete_label_view(article_id: int, sentence_index: int):
-    return _deleted(lambda user_id: delete_label(db.session(), user_id, article_id, sentence_index))
+    version = _query_version()
+    return _deleted(lambda user_id: delete_label(db.session(), user_id, article_id, sentence_index, version))
+
+
+def _query_version() -> int | None:
+    """`?version=N`, the label version the caller last saw (a DELETE has no body); None when left out."""
+    raw = request.args.get("version")
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise AnnotationError(400, "version must be a whole number >= 0")
+    return int(raw)
 
 
 # ----------------------------------------------------------------- article labels

@@ -14,6 +14,7 @@ import { canLink, chosenCandidate, clickedTarget, cycleCandidate as nextCandidat
 import { OffsetMap } from "./offsets.js";
 import { assignLanes, tokenize } from "./segments.js";
 import { SuggestionSet, acceptOperation, provenance, rejectOperation } from "./suggestions.js";
+import { UndoHistory } from "./undo.js";
 
 const IDLE_MS = 3 * 60 * 1000; // no key or mouse for this long: the time stops counting
 const LANE_PX = 4;
@@ -76,6 +77,9 @@ const S = {
 };
 
 let queue = null;
+const undoHistory = new UndoHistory(); // this page load's changes only: what came before it is never undone
+// Each key press, click or form change is one action: what it changes is undone as one step.
+for (const type of ["keydown", "click", "change", "pointerup"]) window.addEventListener(type, () => undoHistory.cut(), { capture: true });
 
 // ------------------------------------------------------------------ time per sentence
 
@@ -241,9 +245,12 @@ function apply(op) {
   }
 }
 
+/** A change of the annotator's: recorded for undo, shown at once, and queued for the server. */
 function change(op) {
+  undoHistory.record(op, S);
   apply(op);
   queue.push(op);
+  renderUndo();
 }
 
 function waitingFor(pred) {
@@ -285,6 +292,7 @@ function adoptSpan(op, current) {
 
 /** A span's id changes: in the links that name it, the changes still to be sent, and the selection. */
 function rekeySpan(oldId, newId) {
+  undoHistory.rekey("span", oldId, newId);
   const rekey = (id) => (id === oldId ? newId : id);
   for (const r of S.relations.values()) { r.from = rekey(r.from); r.to = rekey(r.to); }
   for (const o of queue.ops) {
@@ -316,6 +324,7 @@ function takeOver(op, data) {
       S.relations.set(x.id, { ...rel, id: x.id });
     }
     for (const o of queue.ops) if (o.op === "rel-del" && o.id === mine.id) o.id = x.id;
+    undoHistory.rekey("relation", mine.id, x.id);
   }
   for (const x of data.labels || []) {
     queue.rebase(x.sentence, x.version);
@@ -338,6 +347,7 @@ function onConflict(op, current) {
       S.relations.delete(op.id);
       S.relations.set(current.id, { id: current.id, type: current.type, from: current.from, to: current.to });
       for (const o of queue.ops) if (o.op === "rel-del" && o.id === op.id) o.id = current.id;
+      undoHistory.rekey("relation", op.id, current.id);
       queue.persist();
       renderAll();
     }
@@ -349,7 +359,9 @@ function onConflict(op, current) {
   renderSentence(op.sentence);
   renderCurrentInfo();
   renderProgress();
-  if (!current || current.label !== op.label) { // equal: our own earlier attempt had landed
+  if (op.op === "unlabel") { // a removal (Shift+Delete, or an undo) over a label set elsewhere since: that label stays
+    showAlert(`Sentence ${op.sentence + 1} was labelled ${current.label} in another tab or window meanwhile, so its label was not removed. Remove it again (Shift+Delete) if you mean to.`);
+  } else if (!current || current.label !== op.label) { // equal: our own earlier attempt had landed
     const now = current ? `to ${current.label}` : "(its label was removed)";
     showAlert(`Sentence ${op.sentence + 1} was changed in another tab or window ${now}; your ${op.label} was not saved. Label it again to replace it.`);
   }
@@ -591,16 +603,31 @@ function renderCurrentInfo() {
     lab && lab.needs_review ? el("span", { class: "warn", text: " · check again: the sentence boundaries changed" }) : null,
     suggestedNote(),
   ].filter(Boolean));
+  renderSuggestBar();
   for (const b of document.querySelectorAll('button[data-kind="sentence"]')) b.setAttribute("aria-pressed", String(Boolean(lab && lab.label === b.dataset.label)));
+}
+
+/** How many suggestions the current sentence has waiting (what a / x, and Accept all on a phone, decide on). */
+function suggestedHere() {
+  if (!S.sugg.enabled) return 0;
+  const here = S.sugg.inSentence(S.current, sentenceOfPos);
+  return here.labels.length + here.spans.length + here.relations.length;
 }
 
 /** "· 3 suggested: a accepts, x rejects" (on a touch screen, what to tap) when the current sentence has suggestions waiting. */
 function suggestedNote() {
-  if (!S.sugg.enabled) return null;
-  const here = S.sugg.inSentence(S.current, sentenceOfPos);
-  const count = here.labels.length + here.spans.length + here.relations.length;
-  const how = touch.matches ? "tap a dashed ? to accept or reject one" : "a accepts, x rejects";
+  const count = suggestedHere();
+  const how = touch.matches ? "tap Accept all below, or a dashed ? for one" : "a accepts, x rejects";
   return count ? el("span", { class: "ghost-note", text: ` · ${count} suggested: ${how}` }) : null;
+}
+
+/** The touch screen's bar for the current sentence's suggestions: there while it has some (CSS shows it on touch or narrow screens only). */
+function renderSuggestBar() {
+  const bar = document.getElementById("suggest-bar");
+  const count = suggestedHere();
+  bar.hidden = count === 0;
+  root.classList.toggle("suggest-bar-open", count > 0);
+  if (count) document.getElementById("suggest-bar-text").textContent = `Sentence ${S.current + 1}: ${count} suggested`;
 }
 
 function renderToolbar() {
@@ -948,17 +975,138 @@ function labelSentence(name) {
   change(op);
   renderSentence(index);
   renderProgress();
-  if (index < sentenceCount() - 1) setCurrent(index + 1);
-  else {
+  moveOnFrom(index);
+}
+
+/**
+ * After a label: on to the next sentence still to label, past those labelled already (j / k still step one by
+ * one). Past the end it wraps round to the first one left, and says so: what remains is the work, and staying on
+ * the last (labelled) sentence would let the next key press relabel it. With nothing left, one sentence on, so a
+ * checking pass with the label keys flows as before.
+ */
+function moveOnFrom(index) {
+  const next = nextUnlabelled(index);
+  if (next > index) setCurrent(next);
+  else if (next >= 0) {
+    setCurrent(next);
+    hint(`Back to sentence ${next + 1}: the first still unlabelled (every sentence after ${index + 1} is labelled).`, "progress-wrap");
+  } else if (index < sentenceCount() - 1) {
+    setCurrent(index + 1);
+    progressHint();
+  } else {
     renderCurrentInfo();
     progressHint("Last sentence. ");
+  }
+}
+
+// ---- undo and redo (undo.js): through the save queue, like every change
+
+const MAC = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
+const UNDO_KEY = MAC ? "⌘Z" : "Ctrl+Z";
+const REDO_KEY = MAC ? "⇧⌘Z" : "Ctrl+Shift+Z";
+
+/** Undo (or redo) the annotator's last change on this page, and say what it was (the hint line is a live region). */
+function undo(redo = false) {
+  if (!S.map) return;
+  const verb = redo ? "Redone" : "Undone";
+  const before = undoHistory.peek(redo);
+  const taken = undoHistory.take(S, redo);
+  if (!taken) {
+    hint(redo ? "Nothing to redo." : "Nothing to undo: changes made before this page was opened stay as they are.", "warn");
+  } else if (taken.barrier) {
+    hint(`The last change, ${taken.barrier === "accept" ? "accepting" : "rejecting"} suggestions, cannot be undone here: ${taken.barrier === "accept" ? "delete or relabel what you do not want" : "mark it yourself if you want it"}. ${redo ? "" : `${touch.matches ? "Undo" : UNDO_KEY} again undoes the change before it.`}`, "warn");
+  } else if (taken.stale) {
+    hint(`Not ${redo ? "redone" : "undone"}: ${describeChange(taken.stale, redo)} was changed since (in another tab?).`, "warn");
+  } else {
+    if (S.link) S.link = null;
+    const what = describeChange(before, redo);
+    for (const op of taken.ops) {
+      if (op.op === "label" || op.op === "unlabel") { // as a label key or Shift+Delete would: the version we saw (a 409 if changed elsewhere)
+        const shown = S.labels.get(op.sentence);
+        op.version = shown && Number.isInteger(shown.version) ? shown.version : 0;
+      }
+      if (op.op === "label") { // the sentence's bounds (a split or merge meanwhile is a 409), and no time counted twice
+        const seen = S.sentences.find((x) => x.index === op.sentence);
+        Object.assign(op, { seconds: 0, bounds: seen ? [seen.start, seen.end] : null });
+      }
+      if (op.op === "rel" && !(S.spans.has(op.from) && S.spans.has(op.to))) continue; // an end is gone for good
+      apply(op);
+      queue.push(op);
+    }
+    showArticleLabels(articleLabelsEl, S.articleLabels);
+    if (S.selected && !S.spans.has(S.selected)) S.selected = null;
+    if (taken.ops.every((op) => /label$/.test(op.op))) { // labels only: redraw their chips, as a label key does, not the whole text
+      for (const op of taken.ops) if (op.sentence !== undefined) renderSentence(op.sentence);
+      renderProgress();
+      renderCurrentInfo();
+    } else renderAll();
+    const where = sentenceOfStep(taken.ops);
+    if (where !== null) setCurrent(where);
+    hint(`${verb}: ${what}.`);
+  }
+  renderUndo();
+}
+
+/** The sentence a step's change is in (for labels and spans), or null (the whole article's labels). */
+function sentenceOfStep(ops) {
+  for (const op of ops) {
+    if (op.op === "label" || op.op === "unlabel") return op.sentence;
+    const span = op.op === "span" ? op : S.spans.get(op.op === "rel" ? op.from : op.id);
+    if (span && (op.op === "span" || op.op === "span-patch" || op.op === "span-del" || op.op === "rel")) return sentenceOfPos(span.start);
+  }
+  return null;
+}
+
+/** The annotator's change a step on the undo (or redo) stack stands for: on the redo stack, what its undo takes back. */
+function describeChange(step, redo) {
+  return redo ? describeStep(step.undo, step.done) : describeStep(step.done, step.undo);
+}
+
+/** A step in words ("deleting the QUOTE span “…” and its 1 link"), from what it did and what undoes it. */
+function describeStep(done, undone) {
+  const spanOf = (id) => S.spans.get(id) || [...done, ...undone].find((o) => o.op === "span" && o.id === id) || null;
+  const quoted = (span, max = 40) => (span ? `${span.label} span “${excerpt(spanText(span), max)}”` : "span");
+  const main = done.find((o) => o.op !== "rel-del" && o.op !== "rel") || done[0];
+  switch (main.op) {
+    case "label": return `label ${main.label} on sentence ${main.sentence + 1}`;
+    case "unlabel": return `removing the label of sentence ${main.sentence + 1}`;
+    case "span": return `the new ${quoted(main)}`;
+    case "span-patch": return `the change to the ${quoted(spanOf(main.id))}`;
+    case "span-del": {
+      const links = undone.filter((o) => o.op === "rel").length;
+      return `deleting the ${quoted(spanOf(main.id))}${links ? ` and its ${links} link${links > 1 ? "s" : ""}` : ""}`;
+    }
+    case "rel":
+    case "rel-del": {
+      const r = main.op === "rel" ? main : undone.find((o) => o.op === "rel" && o.id === main.id) || {};
+      const from = spanOf(r.from), to = spanOf(r.to);
+      const link = `link “${from ? excerpt(spanText(from), 30) : "?"}” → ${to ? to.label : "?"}`;
+      return main.op === "rel" ? `the ${link}` : `deleting the ${link}`;
+    }
+    case "article-label":
+    case "article-unlabel": return `the article label ${main.group}`;
+    default: return "the last change";
+  }
+}
+
+/** The Undo and Redo buttons: enabled when there is something to take back, their titles saying what. */
+function renderUndo() {
+  for (const [action, redo, key] of [["undo", false, UNDO_KEY], ["redo", true, REDO_KEY]]) {
+    const button = document.querySelector(`button[data-action="${action}"]`);
+    if (!button) continue;
+    const step = undoHistory.peek(redo);
+    button.disabled = !step;
+    const word = redo ? "Redo" : "Undo";
+    const what = !step ? "" : step.barrier ? ` (${step.barrier === "accept" ? "accepting" : "rejecting"} suggestions cannot be undone)` : `: ${describeChange(step, redo)}`;
+    button.title = `${word}${what} (${key})`;
   }
 }
 
 function clearLabel() {
   const label = S.labels.get(S.current)?.label;
   if (!label) { hint(`Sentence ${S.current + 1} has no label to remove.`, "warn"); return; }
-  change({ op: "unlabel", sentence: S.current });
+  const seen = S.labels.get(S.current).version;
+  change({ op: "unlabel", sentence: S.current, version: Number.isInteger(seen) ? seen : 0 }); // a label set elsewhere since is a 409, not removed
   renderSentence(S.current);
   renderProgress();
   renderCurrentInfo();
@@ -1410,6 +1558,7 @@ document.getElementById("toolbar").addEventListener("click", (event) => {
   else if (action === "delete") deleteSpan(S.selected);
   else if (action === "fit") fitSelected();
   else if (action === "help") toggleHelp();
+  else if (action === "undo" || action === "redo") undo(action === "redo");
 });
 
 /** The next article is chosen by the server (/continue) once this one's last labels are saved. */
@@ -1422,6 +1571,11 @@ function goNext(event) {
   }, 100);
 }
 document.getElementById("next-article").addEventListener("click", goNext);
+
+document.getElementById("suggest-bar").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-decision]");
+  if (button && S.map) decideSentence(button.dataset.decision);
+});
 
 // Narrow screens: the span tools fold into one button, and the side panels open as a sheet over the article.
 const narrow = window.matchMedia("(max-width: 640px)");
@@ -1475,6 +1629,8 @@ const BUILTIN = [
   ["Delete  Backspace", "delete the selected span (and its links)"],
   ["Shift+Delete", "remove the current sentence's label"],
   ["Enter", "while linking: link to the chosen span; when all is labelled: next article"],
+  [`${UNDO_KEY}`, "undo your last change on this page (a label, a span, a link), saved like any change"],
+  [MAC ? `${REDO_KEY}` : `${REDO_KEY}  Ctrl+Y`, "redo what was undone"],
   ["Esc", "cancel linking, deselect, close this help"],
   ["?", "this help"],
 ];
@@ -1498,7 +1654,7 @@ function buildHelp() {
       el("tr", {}, el("td", {}, ...k.split(/\s{2,}/).map((x) => el("kbd", { text: x }))), el("td", { text: what }))))));
   const labels = (items) => items.filter((x) => x.key).map((x) => [x.key, x.description ? `${x.name}: ${x.description}` : x.name]);
   const left = [
-    section("Sentence labels (then on to the next sentence)", labels(S.schema.sentence_labels)),
+    section("Sentence labels (then on to the next unlabelled sentence)", labels(S.schema.sentence_labels)),
     section("Span labels: on selected text, a new span; on a selected span, relabel", labels(S.schema.span_labels)),
     section("Links", S.schema.relation_types.filter((x) => x.key).map((x) => [x.key, `${x.name}: select a ${x.from.join("/")}, press ${x.key}, then click a ${x.to.join("/")} (or n / p, nearest first, Enter)`])),
     S.schema.article_labels?.length ? section("Labels for the whole article (above its text)", ARTICLE_LABEL_KEYS) : null,
@@ -1532,7 +1688,10 @@ document.addEventListener("keydown", (event) => {
   const plain = !event.ctrlKey && !event.metaKey && !event.altKey;
   let handled = true;
 
-  if (key === "?" ) toggleHelp();
+  const letter = key.length === 1 ? key.toLowerCase() : "";
+  const latin = /^[a-z]$/.test(letter) ? letter : event.code.replace(/^Key/, "").toLowerCase(); // by position on non-Latin layouts
+  if ((event.ctrlKey || event.metaKey) && !event.altKey && (latin === "z" || latin === "y")) undo(latin === "y" || event.shiftKey);
+  else if (key === "?" ) toggleHelp();
   else if (event.shiftKey && event.altKey && !event.ctrlKey && (key === "ArrowLeft" || key === "ArrowRight")) resizeSelected("end", key === "ArrowLeft" ? -1 : 1);
   else if (event.shiftKey && !event.altKey && !event.metaKey && key.startsWith("Arrow")) {
     const direction = key === "ArrowLeft" || key === "ArrowUp" ? "backward" : "forward";
@@ -1658,6 +1817,7 @@ async function load() {
   });
   buildHelp();
   renderAll();
+  renderUndo();
   const kept = keptPlace();
   const first = nextUnlabelled(-1);
   setCurrent(kept !== null ? kept : first >= 0 ? first : 0);

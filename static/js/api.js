@@ -100,7 +100,7 @@ export function requestFor(op) {
       if (op.requestId) body.request_id = op.requestId; // the same on every retry: the server counts this save once
       return ["PUT", `/labels/${op.sentence}`, body];
     }
-    case "unlabel": return ["DELETE", `/labels/${op.sentence}`, undefined];
+    case "unlabel": return ["DELETE", `/labels/${op.sentence}${Number.isInteger(op.version) ? `?version=${op.version}` : ""}`, undefined];
     case "span": return ["POST", "/spans", { id: op.id, label: op.label, start: op.start, end: op.end }];
     case "span-patch": return ["PATCH", `/spans/${encodeURIComponent(op.id)}`, { ...op.fields }];
     case "span-del": return ["DELETE", `/spans/${encodeURIComponent(op.id)}`, undefined];
@@ -118,7 +118,7 @@ export function requestFor(op) {
 export function changeFor(op) {
   switch (op.op) {
     case "label": return { op: "put_label", sentence_index: op.sentence, ...requestFor(op)[2] };
-    case "unlabel": return { op: "delete_label", sentence_index: op.sentence };
+    case "unlabel": return Number.isInteger(op.version) ? { op: "delete_label", sentence_index: op.sentence, version: op.version } : { op: "delete_label", sentence_index: op.sentence };
     case "span": return { op: "create_span", id: op.id, label: op.label, start: op.start, end: op.end };
     case "span-patch": return { op: "update_span", id: op.id, ...op.fields };
     case "span-del": return { op: "delete_span", id: op.id };
@@ -278,7 +278,7 @@ export class SaveQueue {
   /** Queued label operations for a sentence get the version the server just gave it. */
   rebase(sentence, version) {
     for (const o of this.ops) {
-      if (o !== this.inflight && !o.batch && !o.requestId && o.op === "label" && o.sentence === sentence && Number.isInteger(o.version)) o.version = version;
+      if (o !== this.inflight && !o.batch && !o.requestId && (o.op === "label" || o.op === "unlabel") && o.sentence === sentence && Number.isInteger(o.version)) o.version = version;
     }
     this.persist();
   }
@@ -444,7 +444,7 @@ export class SaveQueue {
       this.onSaved(op, null);
       return {};
     }
-    if (status === 409 && (op.op === "label" || op.op === "rel" || op.op === "span") && data && "current" in data) {
+    if (status === 409 && (op.op === "label" || op.op === "unlabel" || op.op === "rel" || op.op === "span") && data && "current" in data) {
       this.onConflict(op, data.current); // label: changed elsewhere (or null: deleted); rel, span: the existing one
       return {};
     }

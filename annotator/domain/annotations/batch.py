@@ -69,7 +69,7 @@ def _put_label(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
 
 
 def _delete_label(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
-    return _gone(delete_label(s, u, a, check_int("sentence_index", o["sentence_index"])))
+    return _gone(delete_label(s, u, a, check_int("sentence_index", o["sentence_index"]), o.get("version")))
 
 
 def _put_article_label(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
@@ -105,7 +105,7 @@ Runner = Callable[[Session, int, int, dict[str, Any]], Result]
 # op name -> (required fields, optional fields, runner); the fields are the single endpoint's body plus its path's parts.
 OPERATIONS: dict[str, tuple[frozenset[str], frozenset[str], Runner]] = {
     "put_label": (frozenset({"sentence_index", "label"}), frozenset({"seconds", "version", "sentence", "request_id"}), _put_label),
-    "delete_label": (frozenset({"sentence_index"}), frozenset(), _delete_label),
+    "delete_label": (frozenset({"sentence_index"}), frozenset({"version"}), _delete_label),
     "put_article_label": (frozenset({"group", "values"}), frozenset({"version"}), _put_article_label),
     "delete_article_label": (frozenset({"group"}), frozenset(), _delete_article_label),
     "create_span": (frozenset({"label", "start", "end"}), frozenset({"id"}), _create_span),

@@ -129,13 +129,20 @@ def _update_label(session: Session, access: Access, user_id: int, sentence_index
     return after
 
 
-def delete_label(session: Session, user_id: int, article_id: int, sentence_index: int) -> None:
-    """Remove the caller's label from a sentence (404 when there is none)."""
+def delete_label(session: Session, user_id: int, article_id: int, sentence_index: int, version: Any = None) -> None:
+    """Remove the caller's label from a sentence (404 when there is none).
+
+    `version`, the label version the client last saw, makes a removal over a label changed meanwhile (another tab)
+    a 409 with `current`, as for a put: the page's undo removes a label it set, never one set elsewhere since.
+    """
+    expected = check_version(version)
     access = writable_article(session, user_id, article_id, sentence_index)
     assert access.sentence_id is not None
     current = _locked_label(session, user_id, access.sentence_id)
     if current is None:
         raise AnnotationError(404, f"sentence {sentence_index} has no label of yours")
+    if expected is not None and expected != current.version:
+        raise AnnotationError(409, "this label was changed elsewhere (another tab?) since you loaded it", current=_label_of(current, sentence_index))
     session.execute(delete(Annotation).where(Annotation.id == current.id))
     audit(session, user_id, access.project_id, article_id, "label", str(access.sentence_id), "delete", _label_of(current, sentence_index), None)
     changed(session, access, user_id, labels_changed=True, gold_of="rater")
