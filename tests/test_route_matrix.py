@@ -786,6 +786,7 @@ def test_a_token_issued_while_a_user_was_not_an_admin_ends_when_they_become_one(
     world, ids, names = _with_a_second_admin(app)
     admin = caller(app, world, "admin")
     assert admin.post(f"/admin/users/{ids['admin2']}/role", {"role": "reviewer"}).status_code == 302
+    assert 'id="role-admin-tokens"' in admin.get(f"/admin/users/{ids['admin2']}").get_data(as_text=True)  # the page says so
     issued = admin.send_json("POST", f"/api/users/{names['admin2']}/tokens", {})
     assert issued.status_code == 201
     token = issued.get_json()["token"]
@@ -795,3 +796,4 @@ def test_a_token_issued_while_a_user_was_not_an_admin_ends_when_they_become_one(
     assert promoted.status_code == 200
     assert "adm2 is now admin; their 1 API token was revoked" in html.unescape(promoted.get_data(as_text=True))
     assert app.test_client().get("/api/users", headers=bearer).status_code == 401
+    assert 'id="role-admin-tokens"' not in admin.get(f"/admin/users/{ids['admin2']}").get_data(as_text=True)
