@@ -233,6 +233,12 @@ def test_enter_while_linking_with_no_target_chosen_does_not_save_the_gold(app, s
             assert "n / p" in page.inner_text("#mark-status")  # says how to choose one
             page.keyboard.press("Escape")
         assert gold_links(app) == []
+        # a link target reached with Tab is a button: Enter on it still links
+        page.keyboard.press("l")
+        page.focus(f"#link-targets button.link-target[data-span='{key('SOURCE', SOURCE)}']")
+        page.keyboard.press("Enter")
+        assert page.locator(f"#gold-links input[name=links][value='{LINK}']").is_checked()
+        assert page.url == sentence_url
         assert problems == []
     finally:
         context.close()

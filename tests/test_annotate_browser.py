@@ -609,6 +609,13 @@ def test_enter_while_linking_with_no_target_chosen_stays_on_the_article(app, ser
     page.wait_for_timeout(300)  # a navigation would have started by now
     assert page.url == f"{server}/annotate/{ids['one']}"
     assert page.inner_text("#hint").startswith("Choose the span to link to first")
+    page.focus("#next-article")  # a focused control keeps its Enter, linking or not
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server}/annotate/{ids['two']}")
+    page.go_back()
+    wait_ready(page)
+    click_text(page, "it was fine")  # the quote
+    page.keyboard.press("l")
     page.keyboard.press("n")
     page.keyboard.press("Enter")
     wait_saved(page)
