@@ -209,3 +209,36 @@ def test_the_keys_work_while_a_label_choice_has_the_focus(app, server, chromium)
         assert problems == []
     finally:
         context.close()
+
+
+def test_enter_while_linking_with_no_target_chosen_does_not_save_the_gold(app, server, chromium):
+    """With a label radio or a span checkbox focused, Enter in the middle of a link (after `l`, before n / p chose a
+    target) fell through to the browser, which submitted the gold form: the gold was saved and the page left with the
+    link never made. Enter while linking is the page's: it links to the chosen target, or says to choose one."""
+    world = seed_world(app, linked_by=())
+    sentence_url = f"{server}/review/{world['project']}/sentences/{world['sentences'][1]}"
+    context, page, problems = reviewer_page(chromium, server)
+    try:
+        page.goto(sentence_url)
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        page.check("input[name=label][value=CFS]")
+        page.locator("#sentence-text mark.gold[data-label=QUOTE]").click()
+        for focused in ("input[name=label][value=CFS]", f"#gold-spans input[name=spans][value='{key('QUOTE', QUOTE)}']"):
+            page.focus(focused)
+            page.keyboard.press("l")
+            assert "Linking: click the SOURCE" in page.inner_text("#mark-status")
+            page.keyboard.press("Enter")  # no target chosen yet
+            page.wait_for_timeout(300)  # a submission would have started by now
+            assert page.url == sentence_url, focused
+            assert "n / p" in page.inner_text("#mark-status")  # says how to choose one
+            page.keyboard.press("Escape")
+        assert gold_links(app) == []
+        # a link target reached with Tab is a button: Enter on it still links
+        page.keyboard.press("l")
+        page.focus(f"#link-targets button.link-target[data-span='{key('SOURCE', SOURCE)}']")
+        page.keyboard.press("Enter")
+        assert page.locator(f"#gold-links input[name=links][value='{LINK}']").is_checked()
+        assert page.url == sentence_url
+        assert problems == []
+    finally:
+        context.close()

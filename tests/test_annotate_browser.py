@@ -590,6 +590,40 @@ def test_all_labelled_then_enter_opens_the_next_article(app, server, chromium):
     page.context.close()
 
 
+def test_enter_while_linking_with_no_target_chosen_stays_on_the_article(app, server, chromium):
+    """With every sentence labelled Enter opens the next article, and it did so in the middle of a link too (after
+    `l`, before n / p chose a target): the link was never made and the page left. Enter while linking is the link's:
+    it says to choose a target first, and the link can still be made."""
+    text = "Alice said it was fine. The mayor agreed."
+    ids = seed(app, [ArticleRecord("one", "One", text), ArticleRecord("two", "Two", "Another text here.")], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["one"])
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    assert page.locator("#next-article").is_visible()
+    select_with_mouse(page, "Alice")
+    page.keyboard.press("s")
+    select_with_mouse(page, "it was fine")
+    page.keyboard.press("q")  # the new quote is selected
+    page.keyboard.press("l")
+    page.keyboard.press("Enter")  # no target chosen yet
+    page.wait_for_timeout(300)  # a navigation would have started by now
+    assert page.url == f"{server}/annotate/{ids['one']}"
+    assert page.inner_text("#hint").startswith("Choose the span to link to first")
+    page.focus("#next-article")  # a focused control keeps its Enter, linking or not
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server}/annotate/{ids['two']}")
+    page.go_back()
+    wait_ready(page)
+    click_text(page, "it was fine")  # the quote
+    page.keyboard.press("l")
+    page.keyboard.press("n")
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    assert len(db_relations(app, "ann")) == 1
+    assert page.url == f"{server}/annotate/{ids['one']}" and page.errors == []
+    page.context.close()
+
+
 def test_screenshot_for_the_readme(app, server, chromium, database_uri, tmp_path):
     """docs/annotate.png: the page mid-work, made by driving it like an annotator (never by hand)."""
     if not database_uri.startswith("sqlite"):

@@ -68,6 +68,17 @@ def test_last_admin_cannot_be_demoted(app, runner):
     assert result.exit_code == 1 and "last active admin" in result.output
 
 
+def test_becoming_an_admin_revokes_the_tokens_and_says_so(app, runner):
+    """A token issued while the user was not an admin may be another admin's doing: it ends with the promotion."""
+    runner.invoke(args=["users", "create", "root", "--role", "admin", "--password-stdin"], input="longenough\n")
+    runner.invoke(args=["users", "create", "bot", "--password-stdin"], input="longenough\n")
+    runner.invoke(args=["users", "token", "bot"])
+    result = runner.invoke(args=["users", "role", "bot", "admin"])
+    assert result.exit_code == 0 and result.output.startswith("bot is now admin; their 1 API token was revoked")
+    result = runner.invoke(args=["users", "role", "bot", "reviewer"])
+    assert result.output == "bot is now reviewer\n"
+
+
 def test_token_is_printed_once_and_stored_hashed(app, runner):
     runner.invoke(args=["users", "create", "bot", "--password-stdin"], input="longenough\n")
     result = runner.invoke(args=["users", "token", "bot"])

@@ -168,6 +168,10 @@ def test_projects_are_created_read_and_changed(api, app):
     ({"name": "X", "preset": "claims", "schema": {}}, 400, "preset or schema, not both"),
     ({"name": "X", "schema": {"sentence_labels": "CFS"}}, 400, "sentence_labels"),
     ({"name": " "}, 400, "project name must be 1 to 200 characters"),
+    # one line of text: `annotator projects list` prints a tab-separated line per project, and names are CLI arguments
+    ({"name": "Two\nlines"}, 400, "project name must be one line of text (got U+000A at 3)"),
+    ({"name": "Tab\tin it"}, 400, "project name must be one line of text (got U+0009 at 3)"),
+    ({"name": "Rev\u202eersed"}, 400, "project name must be one line of text (got U+202E at 3)"),
     ({"name": "Taken"}, 400, "already exists"),
 ])
 def test_a_bad_project_body_is_refused_and_stores_nothing(api, app, body, status, says):
@@ -189,6 +193,7 @@ def test_a_bad_patch_changes_nothing(api, app):
     new_project(api, "Other")
     assert "already exists" in api.refused("PATCH", f"/api/projects/{pid}", 400, body={"name": "Other", "majority": 0.9})
     assert "above 0.5" in api.refused("PATCH", f"/api/projects/{pid}", 400, body={"guidelines": "new", "majority": 2})
+    assert "one line of text" in api.refused("PATCH", f"/api/projects/{pid}", 400, body={"name": "News\r\nExtra"})
     read = api.ok("GET", f"/api/projects/{pid}")
     assert (read["name"], read["majority"]) == ("News", 0.66)
     api.refused("PATCH", "/api/projects/999999", 404, body={"majority": 0.9})

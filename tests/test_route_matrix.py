@@ -777,3 +777,23 @@ def test_admins_set_passwords_for_themselves_and_non_admins_never_for_another_ad
     for who, offered in (("admin2", False), ("admin", True), ("reviewer", True), ("annotator", True)):
         page = admin.get(f"/admin/users/{ids[who]}").get_data(as_text=True)
         assert ('id="password-form"' in page) is offered and ('id="password-not-yours"' in page) is not offered, who
+
+
+def test_a_token_issued_while_a_user_was_not_an_admin_ends_when_they_become_one(app):
+    """Demote another admin, issue them a token (allowed: they are a reviewer now), make them an admin again: the
+    token then acted as that admin, the very thing the rule above forbids (found in the walk-through). Becoming an
+    admin ends the tokens a user had; the ones they issue themselves afterwards work."""
+    world, ids, names = _with_a_second_admin(app)
+    admin = caller(app, world, "admin")
+    assert admin.post(f"/admin/users/{ids['admin2']}/role", {"role": "reviewer"}).status_code == 302
+    assert 'id="role-admin-tokens"' in admin.get(f"/admin/users/{ids['admin2']}").get_data(as_text=True)  # the page says so
+    issued = admin.send_json("POST", f"/api/users/{names['admin2']}/tokens", {})
+    assert issued.status_code == 201
+    token = issued.get_json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert app.test_client().get("/api/projects", headers=bearer).status_code == 200  # a reviewer's read
+    promoted = admin.post(f"/admin/users/{ids['admin2']}/role", {"role": "admin"}, follow_redirects=True)
+    assert promoted.status_code == 200
+    assert "adm2 is now admin; their 1 API token was revoked" in html.unescape(promoted.get_data(as_text=True))
+    assert app.test_client().get("/api/users", headers=bearer).status_code == 401
+    assert 'id="role-admin-tokens"' not in admin.get(f"/admin/users/{ids['admin2']}").get_data(as_text=True)

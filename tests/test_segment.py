@@ -249,6 +249,8 @@ def test_abbreviation_ending_a_sentence_before_a_clause_splits(first, second):
     ("The river ran at 3 m/s.", "Then it slowed."),
     ("Nitrate levels hit 50 mg/l.", "Officials said the water was safe."),
     ("Output reached 200 kWh/m2.", "The panels were cleaned twice."),
+    ("Winds reached 120km/h.", "The schools reopened on Monday."),  # the unit written against its number
+    ("The river ran at 3.5m/s.", "Then it slowed."),
 ])
 def test_a_unit_with_a_slash_ends_a_sentence_before_a_capital(first, second):
     assert sents(f"{first} {second}") == [first, second]

@@ -74,8 +74,8 @@ def users_password(name: str, password_stdin: bool) -> None:
 @with_appcontext
 def users_role(name: str, role: str) -> None:
     """Change a user's role (the last active admin keeps theirs)."""
-    commit_or_fail(lambda: accounts.set_role(db.session, accounts.get_user(db.session, name), role))
-    click.echo(f"{name} is now {role}")
+    revoked = commit_or_fail(lambda: accounts.set_role(db.session, accounts.get_user(db.session, name), role))
+    click.echo(f"{name} is now {role}{accounts.revoked_tokens(revoked)}")
 
 
 @users_group.command("deactivate")

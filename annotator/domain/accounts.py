@@ -149,13 +149,28 @@ def active_admins(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))) or 0
 
 
-def set_role(session: Session, user: User, role: str) -> None:
+def set_role(session: Session, user: User, role: str) -> int:
+    """Change the role; the number of API tokens revoked with it.
+
+    Becoming an admin ends the user's tokens: one issued while they were not an admin may be another admin's doing
+    (demote, issue, promote again), and an admin's tokens are that admin's own to issue (check_token_issuer)."""
     check_role(role)
     if user.role == "admin" and role != "admin" and user.active and active_admins(session) <= 1:
         raise AccountError("cannot change the role of the last active admin")
-    if role != user.role:  # open sessions carry what the old role could see and do: they end
-        user.role = role
-        end_sessions(user)
+    if role == user.role:
+        return 0
+    revoked = revoke_tokens(session, user) if role == "admin" else 0
+    user.role = role  # open sessions carry what the old role could see and do: they end
+    end_sessions(user)
+    return revoked
+
+
+def revoked_tokens(count: int) -> str:
+    """What set_role's count of revoked tokens adds to "NAME is now ROLE" ("" for none)."""
+    if not count:
+        return ""
+    tokens = "1 API token was" if count == 1 else f"{count} API tokens were"
+    return f"; their {tokens} revoked (an admin's tokens are that admin's own to issue)"
 
 
 def set_active(session: Session, user: User, active: bool) -> None:

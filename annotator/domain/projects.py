@@ -10,6 +10,7 @@ from annotator.db.models import Annotation, Article, ArticleLabel, GuidelineVers
 from annotator.domain import labelschema
 from annotator.domain.gold.refresh import refresh_auto_gold
 from annotator.domain.suggestions import drop_outside_schema
+from annotator.stats import textcheck
 
 MAX_ID = 2**31  # ids are 32-bit integers on PostgreSQL: a larger number names no project
 MAX_ANNOTATORS_PER_ARTICLE = 50  # the admin form and the CLI allow no more
@@ -33,6 +34,17 @@ def get_project(session: Session, name: str) -> Project:
     return project
 
 
+def _checked_name(name: str) -> str:
+    """The name without surrounding blanks, if it is one line of 1 to 200 characters; else ProjectError."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ProjectError("project name must be 1 to 200 characters")
+    where = textcheck.not_one_line(name)
+    if where:
+        raise ProjectError(f"project name must be one line of text (got {where})")
+    return name
+
+
 def create_project(
     session: Session,
     name: str,
@@ -41,9 +53,7 @@ def create_project(
     guidelines: str = "",
     author_id: int | None = None,
 ) -> Project:
-    name = (name or "").strip()
-    if not name or len(name) > 200:
-        raise ProjectError("project name must be 1 to 200 characters")
+    name = _checked_name(name or "")
     if find_project(session, name) is not None:
         raise ProjectError(f"project {name!r} already exists")
     _check_annotators_per_article(annotators_per_article)
@@ -191,9 +201,7 @@ def update_project(
     `suggestions_enabled` off (the default of a new project) keeps every suggestion from every
     annotator, on the page and through the API: a blind, unassisted study stays possible."""
     if name is not None:
-        name = name.strip()
-        if not name or len(name) > 200:
-            raise ProjectError("project name must be 1 to 200 characters")
+        name = _checked_name(name)
         other = find_project(session, name)
         if other is not None and other.id != project.id:
             raise ProjectError(f"project {name!r} already exists")

@@ -11,6 +11,7 @@ Pure functions over plain data: no Flask, no database.
 """
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 # The largest id or count a column holds on every supported database (PostgreSQL INTEGER).
@@ -25,6 +26,21 @@ def problem(value: str) -> str | None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         return "contains an unpaired surrogate (a broken \\ud800-style escape), which is not valid Unicode"
+    return None
+
+
+# Besides the controls (tab, line breaks) and the line and paragraph separators, the bidirectional overrides and
+# isolates, with which a name displays as another ("abc\u202efdp.exe").
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+
+
+def not_one_line(value: str) -> str | None:
+    """Where a one-line name (a project's, a CLI argument and a column of `projects list`) holds a character that
+    breaks its line or hides what it reads as: "U+000A at 3"; None when it holds none."""
+    for at, char in enumerate(value):
+        if char in _BIDI_CONTROLS or unicodedata.category(char) in _LINE_BREAKING:
+            return f"U+{ord(char):04X} at {at}"
     return None
 
 

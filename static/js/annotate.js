@@ -1724,7 +1724,10 @@ document.addEventListener("keydown", (event) => {
     if (chosenCandidate(S.link) !== null) finishLink(chosenCandidate(S.link));
     else if (t && t.closest && t.closest(".gtag, .gchip")) offerGhostAt(t.closest(".gtag, .gchip"));
     else if (t && t.closest && t.closest("button, a, summary")) handled = false; // let the focused control work
-    else if (!document.getElementById("next-article").hidden) goNext();
+    else if (S.link) { // while linking Enter is the link's, never "next article": the link would be lost
+      hint(S.link.candidates.length ? "Choose the span to link to first: click it, or n / p, then Enter (Esc cancels)."
+        : "Nothing to link to yet: select its text and press its span key (Esc cancels).", "warn");
+    } else if (!document.getElementById("next-article").hidden) goNext();
     else handled = false;
   } else if (plain && event.code === "Space" && t && t.closest && t.closest(".gtag, .gchip")) offerGhostAt(t.closest(".gtag, .gchip"));
   else if (key === "Escape") {

@@ -393,6 +393,11 @@ if (dataNode && view && marker && fieldset && linkset) {
     else if (rel) (st.link && st.link.type === rel.name ? cancelLink() : startLink(rel.name));
     else if (key === "n" || key === "p") (st.link ? chooseCandidate(key === "n" ? 1 : -1) : cycleSelected(key === "n" ? 1 : -1));
     else if (key === "Enter" && chosenCandidate(st.link) !== null) finishLink(chosenCandidate(st.link));
+    else if (key === "Enter" && st.link && !event.target.closest?.("button, a, summary")) { // a focused button still works
+      // while linking Enter is the page's, never the form's: a focused radio or checkbox would submit the gold
+      if (st.link.candidates.length) say("Choose the span to link to first: click it, or n / p, then Enter (Esc cancels).", "warn");
+      else say("Nothing to link to yet: select its text and press its span key (Esc cancels).", "warn");
+    }
     else if (key === "Escape" && st.link) cancelLink();
     else if (key === "Escape" && st.selected) select(null);
     else if ((key === "Delete" || key === "Backspace") && st.selected && !st.link) {

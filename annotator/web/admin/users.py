@@ -130,11 +130,11 @@ def user_role(user_id: int):
     form = RoleForm()
     if not form.validate_on_submit():
         return _detail(user, 400, role_form=form)
-    _, error = write(lambda: accounts.set_role(db.session, user, form.role.data), accounts.AccountError)
+    revoked, error = write(lambda: accounts.set_role(db.session, user, form.role.data), accounts.AccountError)
     if error:
         flash(error, "error")
         return _detail(user, 409, role_form=form)
-    flash(f"{user.name} is now {user.role}.", "success")
+    flash(f"{user.name} is now {user.role}{accounts.revoked_tokens(revoked)}.", "success")
     return redirect(url_for("admin.user", user_id=user.id))
 
 
