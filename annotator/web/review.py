@@ -358,10 +358,10 @@ def _span_choices(ctx: dict[str, Any], form: AdjudicationForm) -> list[dict[str,
     choices = {s["key"]: {**s, "gold": None} for s in ctx["distinct_spans"]}
     for g in ctx["gold_spans"]:
         if g["in_sentence"]:
-            choices.setdefault(g["key"], {**g, "by": [], "all": False})["gold"] = g["provenance"]
+            choices.setdefault(g["key"], {**g, "by": [], "all": False}).update(gold=g["provenance"], reviewer=g["reviewer"])
     for key in form.spans.data or []:
         if key not in choices and (info := _reviewers_span(ctx, key)) is not None and info["in_sentence"]:
-            choices[key] = {**info, "by": [], "all": False, "gold": None}
+            choices[key] = {**info, "by": [], "all": False, "gold": None, "yours": True}
     return sorted(choices.values(), key=lambda s: (s["start"], s["end"], s["label"]))
 
 
@@ -369,7 +369,7 @@ def _link_choices(ctx: dict[str, Any], form: AdjudicationForm, spans: list[dict[
     """One checkbox per distinct link: the annotators', the stored gold ones, and those the reviewer made."""
     choices = {link["key"]: {**link, "gold": None} for link in ctx["distinct_links"]}
     for g in ctx["gold_links"]:
-        choices.setdefault(g["key"], {**g, "by": [], "all": False})["gold"] = g["provenance"]
+        choices.setdefault(g["key"], {**g, "by": [], "all": False}).update(gold=g["provenance"], reviewer=g["reviewer"])
     known = {s["key"]: s for s in spans} | {s["key"]: s for s in ctx["outside_spans"]}
     for key in form.links.data or []:
         if key in choices:
@@ -380,7 +380,7 @@ def _link_choices(ctx: dict[str, Any], form: AdjudicationForm, spans: list[dict[
             continue
         ends = [known.get(gold.span_key_str(*k)) or _reviewers_span(ctx, gold.span_key_str(*k)) for k in (a, b)]
         if all(ends):
-            choices[key] = {"key": key, "type": rtype, "from": ends[0], "to": ends[1], "by": [], "all": False, "gold": None}
+            choices[key] = {"key": key, "type": rtype, "from": ends[0], "to": ends[1], "by": [], "all": False, "gold": None, "yours": True}
     return sorted(choices.values(), key=lambda x: (x["from"]["start"], x["to"]["start"], x["type"]))
 
 
