@@ -54,7 +54,7 @@ def review_urls(seeded):
 # ----------------------------------------------------------------- roles
 def test_every_review_route_is_for_reviewers_and_admins_only(app):
     rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("review.")]
-    assert {r.endpoint for r in rules} == {"review.index", "review.agreement", "review.queue", "review.sentence"}
+    assert {r.endpoint for r in rules} == {"review.index", "review.agreement", "review.queue", "review.sentence", "review.article_labels"}
     for rule in rules:
         assert app.view_functions[rule.endpoint].allowed_roles == ("reviewer", "admin"), rule.endpoint
 
