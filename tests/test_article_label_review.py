@@ -183,3 +183,4 @@ def test_annotators_may_not_adjudicate_and_another_projects_article_is_404(app):
     annotator.login("ann", PASSWORD)
     assert annotator.get(f"/review/{world.project}/articles/{world.articles[0]}/labels").status_code == 403
     assert reviewer(app).get(f"/review/{world.project}/articles/{world.articles[0] + 99}/labels").status_code == 404
+
