@@ -6,11 +6,11 @@ import json
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 import annotator.domain.annotations as annotations
 from annotator.db import db
-from annotator.db.models import AuditEntry, GoldArticleLabel, Project
+from annotator.db.models import ArticleLabel, AuditEntry, GoldArticleLabel, Project
 from annotator.domain import accounts, agreement, assignment, projects
 from annotator.domain.agreement.article_label_figures import MIN_ARTICLES
 from annotator.domain.dataset import articles
@@ -184,3 +184,27 @@ def test_annotators_may_not_adjudicate_and_another_projects_article_is_404(app):
     assert annotator.get(f"/review/{world.project}/articles/{world.articles[0]}/labels").status_code == 403
     assert reviewer(app).get(f"/review/{world.project}/articles/{world.articles[0] + 99}/labels").status_code == 404
 
+
+
+def test_a_schema_edit_keeps_the_values_a_gold_decision_holds(app):
+    """A reviewer's decision holds a value nobody answers any more: the schema must keep it, or the gold export would carry
+    a value the schema lacks (which its import would refuse)."""
+    world = make_world(app, [SPLIT])
+    with app.app_context():
+        s = db.session
+        from annotator.db.transactions import transaction
+        from annotator.domain import gold
+
+        with transaction(s):
+            gold.adjudicate_article_labels(s, accounts.get_user(s, "rev").id, world.project, world.articles[0], {"stance": ["neutral"]})
+        fewer = schema_with_groups()
+        fewer["article_labels"][0]["values"] = ["support", "oppose"]
+        with pytest.raises(projects.ProjectError, match="group 'stance': value 'neutral' already used in stored work"):
+            projects.update_project(s, s.get(Project, world.project), schema=fewer)
+        s.rollback()
+        with transaction(s):  # the annotators clear their stance: the gold decision alone still uses the group
+            s.execute(delete(ArticleLabel).where(ArticleLabel.group == "stance"))
+        without = schema_with_groups()
+        without["article_labels"] = without["article_labels"][1:]
+        with pytest.raises(projects.ProjectError, match="article_labels: 'stance' already used in stored work"):
+            projects.update_project(s, s.get(Project, world.project), schema=without)
