@@ -208,3 +208,23 @@ def test_a_schema_edit_keeps_the_values_a_gold_decision_holds(app):
         without["article_labels"] = without["article_labels"][1:]
         with pytest.raises(projects.ProjectError, match="article_labels: 'stance' already used in stored work"):
             projects.update_project(s, s.get(Project, world.project), schema=without)
+
+
+def test_the_same_answer_spelled_two_ways_is_no_dispute(app):
+    """The queue compares answers as values: one stored as '[ "oppose" ]' (another writer's JSON) agrees with '["oppose"]'."""
+    world = make_world(app, [{name: {"stance": ["oppose"]} for name in ("ann", "bob")}])
+    with app.app_context():
+        from sqlalchemy import text
+
+        from annotator.db.transactions import transaction
+        from annotator.domain import gold
+
+        with transaction(db.session):
+            bob = accounts.get_user(db.session, "bob").id
+            db.session.execute(text('UPDATE article_labels SET "values" = \'[ "oppose" ]\' WHERE user_id = :u'), {"u": bob})
+        schema = db.session.get(Project, world.project).label_schema
+        assert gold.article_label_disputes(db.session, world.project, schema) == []
+        with transaction(db.session):
+            db.session.execute(text('UPDATE article_labels SET "values" = \'[ "support" ]\' WHERE user_id = :u'), {"u": bob})
+        (row,) = gold.article_label_disputes(db.session, world.project, schema)
+        assert row["answers"] == {"oppose": 1, "support": 1} and row["label_agreement"] == 0.0

@@ -12,9 +12,10 @@ whole set of values, for a `multiple` group) are not all the same.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Text, cast, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, ArticleLabel, GoldArticleLabel, Project, User, visible_articles
@@ -32,22 +33,29 @@ def article_label_disputes(session: Session, project_id: int, schema: dict[str, 
     groups = labelschema.article_groups(schema)
     if not groups:
         return []
-    answers: dict[tuple[int, str], list[str]] = {}
-    for article_id, group, values in session.execute(
-        select(ArticleLabel.article_id, ArticleLabel.group, ArticleLabel.values)
+    # The database counts each stored answer's text per (article, group); only where two texts differ are they read
+    # as JSON (the same values may be spelled two ways): most groups are agreed, and reading every answer dominated.
+    stored = cast(ArticleLabel.values, Text)
+    texts: dict[tuple[int, str], dict[str, int]] = {}
+    for article_id, group, text, n in session.execute(
+        select(ArticleLabel.article_id, ArticleLabel.group, stored, func.count())
         .join(Article, Article.id == ArticleLabel.article_id)
         .where(Article.project_id == project_id, visible_articles())
+        .group_by(ArticleLabel.article_id, ArticleLabel.group, stored)
     ):
         if group in groups:
-            answers.setdefault((article_id, group), []).append(answer_text(values))
+            texts.setdefault((article_id, group), {})[text] = n
     decided = human_gold(session, project_id)
     rows = []
-    for (article_id, group), given in answers.items():
+    for (article_id, group), spelled in texts.items():
+        if len(spelled) < 2:
+            continue
         counts: dict[str, int] = {}
-        for answer in given:
-            counts[answer] = counts.get(answer, 0) + 1
-        m = len(given)
-        if m < 2 or len(counts) < 2:
+        for text, n in spelled.items():
+            answer = answer_text(json.loads(text))
+            counts[answer] = counts.get(answer, 0) + n
+        m = sum(counts.values())
+        if len(counts) < 2:
             continue
         gold = decided.get((article_id, group))
         rows.append({
