@@ -228,3 +228,13 @@ def test_the_same_answer_spelled_two_ways_is_no_dispute(app):
             db.session.execute(text('UPDATE article_labels SET "values" = \'[ "support" ]\' WHERE user_id = :u'), {"u": bob})
         (row,) = gold.article_label_disputes(db.session, world.project, schema)
         assert row["answers"] == {"oppose": 1, "support": 1} and row["label_agreement"] == 0.0
+
+
+def test_a_long_article_label_queue_lists_its_first_page(app, monkeypatch):
+    from annotator.web import review
+
+    monkeypatch.setattr(review, "PAGE_SIZE", 2)
+    world = make_world(app, [SPLIT] * 3)
+    html = reviewer(app).get(f"/review/{world.project}/queue").get_data(as_text=True)
+    assert html.split('id="article-queue"')[1].split("</table>")[0].count("<tr data-article") == 2
+    assert "3 article label groups shown of 3" in html and "The first 2 are listed" in html

@@ -206,7 +206,8 @@ def queue(project_id: int):
         labels=head.categories,
         articles=[(a, article_names.get(a, str(a))) for a in disputed_articles],
         article_names=article_names,
-        article_rows=article_rows,
+        article_rows=article_rows[:PAGE_SIZE],  # a save goes on to the next one: the first page is what a reviewer works from
+        n_article_rows=len(article_rows),
         n_article_rows_all=len(all_article_rows),
         statuses=STATUSES,
     )
