@@ -101,11 +101,12 @@ def test_a_reviewer_adjudicates_an_article_label_into_gold(app, runner, tmp_path
     page = browser.get(url).get_data(as_text=True)
     assert 'data-annotator="cat">cat: support</span>' in page
     assert 'name="gold-stance" value="oppose" checked' in page  # the answer most gave, preselected
+    assert 'name="gold-topics" value="economy" checked' not in page  # agreed: undecided, its automatic gold stays
     response = browser.post(url, {"gold-stance": "support", "reason": "the last paragraph backs the fees"})
     assert response.status_code == 302  # on to the other disputed article
     assert response.headers["Location"].endswith(f"/review/{world.project}/articles/{world.articles[1]}/labels")
     with app.app_context():
-        row = db.session.scalar(select(GoldArticleLabel))
+        (row,) = db.session.scalars(select(GoldArticleLabel)).all()  # the stance only
         assert (row.article_id, row.group, row.values, row.provenance, row.reason) == (
             world.articles[0], "stance", ["support"], "adjudicated", "the last paragraph backs the fees")
         assert db.session.get(accounts.User, row.reviewer_id).name == "rev"

@@ -467,14 +467,15 @@ def article_labels(project_id: int, article_id: int):
 
 
 def _article_prefill(group: dict[str, Any]) -> list[str]:
-    """Start from the stored decision, else from the answer most annotators gave (none when two answers tie)."""
+    """Start from the stored decision, else, where the answers differ, from the one most annotators gave (none when two
+    tie); a group whose annotators agree starts undecided, so that a save leaves its automatic gold as it is."""
     if group["gold"] is not None:
         return group["gold"]["values"]
     counts: dict[tuple[str, ...], int] = {}
     for _, values in group["answers"]:
         counts[tuple(values)] = counts.get(tuple(values), 0) + 1
     best = sorted(counts.items(), key=lambda kv: -kv[1])
-    return list(best[0][0]) if best and (len(best) == 1 or best[0][1] > best[1][1]) else []
+    return list(best[0][0]) if len(best) >= 2 and best[0][1] > best[1][1] else []
 
 
 def _to_next_open_article(head: ProjectHead, ctx: dict[str, Any], filters: dict[str, Any]):
