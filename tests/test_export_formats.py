@@ -354,26 +354,49 @@ def test_an_empty_project_gives_a_valid_empty_file(app, runner, tmp_path, fmt, e
         assert json.loads(expected) == []
 
 
-def test_label_studio_round_trip_keeps_article_labels(app, runner, tmp_path):
-    """Article labels (one value and several) go out as document-level choices and come back as the same article labels."""
-    from annotator.db.models import ArticleLabel
+def build_with_article_labels(runner, tmp_path: Path, groups: list[dict] | None = None, labels: list[dict] | None = None) -> None:
+    """Projects p and q with article label groups (a stance, several topics); p holds the source records, alice and bob
+    with article labels on the ferry article."""
     from annotator.domain import labelschema
 
     schema = labelschema.preset("claims")
-    schema["article_labels"] = [{"name": "stance", "values": ["support", "oppose", "neutral"]},
-                                {"name": "topics", "values": ["economy", "transport", "culture"], "multiple": True}]
+    schema["article_labels"] = groups or [{"name": "stance", "values": ["support", "oppose", "neutral"]},
+                                          {"name": "topics", "values": ["economy", "transport", "culture"], "multiple": True}]
     schema_file = tmp_path / "schema.json"
     schema_file.write_text(json.dumps(schema), encoding="utf-8")
     for name in ("p", "q"):
         assert runner.invoke(args=["projects", "create", name, "--schema", str(schema_file)]).exit_code == 0
     records = source_records()
-    records[0]["annotations"][0]["article_labels"] = {"stance": "oppose", "topics": ["economy", "transport"]}
-    records[0]["annotations"][1]["article_labels"] = {"stance": "support"}
+    chosen = labels or [{"stance": "oppose", "topics": ["economy", "transport"]}, {"stance": "support"}]
+    for entry, answer in zip(records[0]["annotations"], chosen, strict=True):
+        entry["article_labels"] = answer
     path = tmp_path / "source.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     result = runner.invoke(args=["import-annotations", "p", str(path)])
     assert result.exit_code == 0, result.output
 
+
+def article_labels(app, project: str) -> list[tuple]:
+    """(annotator, article, group, values) of every article label in the project."""
+    from annotator.db.models import ArticleLabel
+
+    with app.app_context():
+        pid = db.session.scalar(select(Project.id).where(Project.name == project))
+        return sorted(tuple(row) for row in db.session.execute(
+            select(User.name, Article.external_id, ArticleLabel.group, ArticleLabel.values)
+            .join(ArticleLabel, ArticleLabel.user_id == User.id).join(Article, Article.id == ArticleLabel.article_id)
+            .where(Article.project_id == pid)
+        ))
+
+
+SOURCE_ARTICLE_LABELS = [
+    ("alice", "ferry-fares", "stance", ["oppose"]), ("alice", "ferry-fares", "topics", ["economy", "transport"]),
+    ("bob", "ferry-fares", "stance", ["support"])]
+
+
+def test_label_studio_round_trip_keeps_article_labels(app, runner, tmp_path):
+    """Article labels (one value and several) go out as document-level choices and come back as the same article labels."""
+    build_with_article_labels(runner, tmp_path)
     out, users = tmp_path / "ls.json", tmp_path / "users.json"
     export(runner, "--format", "label-studio", "-o", str(out), "--users-out", str(users))
     tasks = json.loads(out.read_text(encoding="utf-8"))
@@ -382,18 +405,67 @@ def test_label_studio_round_trip_keeps_article_labels(app, runner, tmp_path):
         ("stance", ["oppose"]), ("stance", ["support"]), ("topics", ["economy", "transport"])]
     result = runner.invoke(args=["import-annotations", "q", str(out), "--format", "label-studio", "--users", str(users), "--offsets", "code-points"])
     assert result.exit_code == 0, result.output
-
-    def article_labels(project: str) -> list[tuple]:
-        with app.app_context():
-            pid = db.session.scalar(select(Project.id).where(Project.name == project))
-            return sorted(db.session.execute(
-                select(User.name, Article.external_id, ArticleLabel.group, ArticleLabel.values)
-                .join(ArticleLabel, ArticleLabel.user_id == User.id).join(Article, Article.id == ArticleLabel.article_id)
-                .where(Article.project_id == pid)
-            ).all(), key=lambda row: (row[0], row[1], row[2]))
-
-    assert article_labels("q") == article_labels("p")
-    assert [tuple(row) for row in article_labels("p")] == [
-        ("alice", "ferry-fares", "stance", ["oppose"]), ("alice", "ferry-fares", "topics", ["economy", "transport"]),
-        ("bob", "ferry-fares", "stance", ["support"])]
+    assert article_labels(app, "q") == article_labels(app, "p") == SOURCE_ARTICLE_LABELS
     assert snapshot(app, "q")["spans"] == snapshot(app, "p")["spans"]
+
+
+@pytest.mark.parametrize("offsets", ["utf16", "code-points"])
+def test_doccano_round_trip_keeps_article_labels_as_cats(app, runner, tmp_path, offsets):
+    """Each person's article labels go out as doccano's categories (`cats`, beside the entities) and come back into the
+    groups that hold them, with the same spans and relations at the same offsets."""
+    build_with_article_labels(runner, tmp_path)
+    folder = tmp_path / "doccano"
+    export(runner, "--format", "doccano", "-o", f"{folder}/", "--offsets", offsets)
+    lines = {name: [json.loads(line) for line in (folder / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+             for name in ("alice", "bob")}
+    assert [(line["id"], line["cats"]) for line in lines["alice"]] == [("ferry-fares", ["oppose", "economy", "transport"]),
+                                                                       ("harbour-dredging", [])]
+    assert [(line["id"], line["cats"]) for line in lines["bob"]] == [("ferry-fares", ["support"])]
+    for name in ("alice", "bob"):
+        result = runner.invoke(args=["import-annotations", "q", str(folder / f"{name}.jsonl"), "--format", "doccano", "--as", name,
+                                     "--offsets", offsets])
+        assert result.exit_code == 0, result.output
+    assert article_labels(app, "q") == article_labels(app, "p") == SOURCE_ARTICLE_LABELS
+    before, after = snapshot(app, "p"), snapshot(app, "q")
+    for part in ("articles", "spans", "relations"):
+        assert after[part] == before[part], part
+
+
+def test_doccano_leaves_out_a_value_several_groups_share_and_says_so(app, runner, tmp_path):
+    """doccano's categories have no groups: a value two groups allow would not come back; it is reported, the rest still goes."""
+    groups = [{"name": "stance", "values": ["support", "oppose", "neutral"]}, {"name": "tone", "values": ["angry", "neutral"]}]
+    build_with_article_labels(runner, tmp_path, groups, [{"stance": "neutral", "tone": "angry"}, {"stance": "oppose"}])
+    out = tmp_path / "alice.jsonl"
+    result = export(runner, "--format", "doccano", "--annotator", "alice", "-o", str(out))
+    assert "alice: 1 article label value(s) that several groups share: doccano's categories have no groups" in result.output
+    assert json.loads(out.read_text(encoding="utf-8").splitlines()[0])["cats"] == ["angry"]
+    result = runner.invoke(args=["import-annotations", "q", str(out), "--format", "doccano", "--as", "alice"])
+    assert result.exit_code == 0, result.output
+    assert article_labels(app, "q") == [("alice", "ferry-fares", "tone", ["angry"])]
+
+
+def test_citron_round_trip_keeps_article_labels(app, runner, tmp_path):
+    """Citron has no document labels: each document carries its annotator's `article_labels` beside id and meta (Citron
+    ignores them), and the reader takes them back, never as meta."""
+    build_with_article_labels(runner, tmp_path)
+    out = tmp_path / "citron.jsonl"
+    export(runner, "--format", "citron", "-o", str(out))
+    documents = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(d["annotator"], d["article_labels"]) for d in documents] == [
+        ("alice", {"stance": "oppose", "topics": ["economy", "transport"]}), ("bob", {"stance": "support"}), ("alice", {})]
+    import_into_q(runner, str(out), "--format", "citron")
+    assert article_labels(app, "q") == article_labels(app, "p") == SOURCE_ARTICLE_LABELS
+    before, after = snapshot(app, "p"), snapshot(app, "q")
+    for part in ("articles", "spans", "relations"):
+        assert after[part] == before[part], part
+
+
+def test_citron_article_labels_into_a_project_without_groups_are_skipped_and_said(app, runner, tmp_path):
+    build_with_article_labels(runner, tmp_path)
+    out = tmp_path / "citron.jsonl"
+    export(runner, "--format", "citron", "-o", str(out))
+    assert runner.invoke(args=["projects", "create", "plain"]).exit_code == 0
+    result = runner.invoke(args=["import-annotations", "plain", str(out), "--format", "citron"])
+    assert result.exit_code == 0, result.output
+    assert "skipped for alice: 2 article label(s): the schema has no article label groups" in result.output
+    assert snapshot(app, "plain")["articles"] == snapshot(app, "p")["articles"]  # no article_labels key in the meta

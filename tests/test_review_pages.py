@@ -54,7 +54,7 @@ def review_urls(seeded):
 # ----------------------------------------------------------------- roles
 def test_every_review_route_is_for_reviewers_and_admins_only(app):
     rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("review.")]
-    assert {r.endpoint for r in rules} == {"review.index", "review.agreement", "review.queue", "review.sentence"}
+    assert {r.endpoint for r in rules} == {"review.index", "review.agreement", "review.queue", "review.sentence", "review.article_labels"}
     for rule in rules:
         assert app.view_functions[rule.endpoint].allowed_roles == ("reviewer", "admin"), rule.endpoint
 
@@ -262,6 +262,42 @@ def test_adjudicating_the_last_open_sentence_returns_to_the_queue(app, browser, 
     url = f"/review/{project.project_id}/sentences/{s[4]}?article={project.articles[1]}"
     response = browser.post(url, {"label": "CFS"})
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/queue?article={project.articles[1]}")
+
+
+def made_by(html: str) -> dict[str, str]:
+    """Each gold span and link checkbox's value -> what the page says of who made it."""
+    rows = re.findall(r'<input type="checkbox" name="(?:spans|links)" value="([^"]+)".*?<span class="muted made-by">(.*?)</span></label>', html, re.S)
+    return {value.replace("&gt;", ">"): who for value, who in rows}
+
+
+def test_gold_a_reviewer_added_is_theirs_not_nobodys(app, browser, project):
+    """A span and a link that no annotator made but a reviewer added in adjudication say so, with the reviewer's name;
+    the annotators' spans name them and the reviewer who made them gold."""
+    login(browser, "rita")
+    s = project.sentences
+    s2, _ = project.offsets[2]
+    url = f"/review/{project.project_id}/sentences/{s[2]}"
+    browser.get(url)
+    cue, quote = f"CUE:{s2 + 10}:{s2 + 13}", f"QUOTE:{s2}:{s2 + 6}"
+    response = browser.post(url, {"label": "NFS", "spans": [quote, cue], "links": [f"attributed_to|{quote}|{cue.replace('CUE', 'SOURCE')}"],
+                                  "typed_spans": f"SOURCE {s2 + 10} {s2 + 13}"})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    html = browser.get(url).get_data(as_text=True)
+    who = made_by(html)
+    assert "nobody" not in html.split('id="adjudicate"')[1]
+    assert who[cue] == "added in adjudication by rita; gold (adjudicated)"
+    assert who[quote] == "marked by ann; gold (adjudicated by rita)"
+    assert who[f"attributed_to|{quote}|SOURCE:{s2 + 10}:{s2 + 13}"] == "added in adjudication by rita; gold (adjudicated)"
+
+
+def test_a_refused_save_shows_the_reviewers_own_spans_as_theirs(app, browser, project):
+    login(browser, "rita")
+    s2, _ = project.offsets[2]
+    url = f"/review/{project.project_id}/sentences/{project.sentences[2]}"
+    browser.get(url)
+    response = browser.post(url, {"spans": [f"CUE:{s2 + 10}:{s2 + 13}"]})  # no label: refused, the page shown again
+    assert response.status_code == 422
+    assert made_by(response.get_data(as_text=True))[f"CUE:{s2 + 10}:{s2 + 13}"] == "marked by you"
 
 
 @pytest.mark.parametrize(

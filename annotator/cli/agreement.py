@@ -99,6 +99,7 @@ def overall_text(s: dict[str, Any]) -> str:
         lines.append(table(["Group", "Articles", "With 2+ answers", "Agreement", "Alpha", "Fleiss kappa"],
                            [[g["group"], g["n_articles"], g["n_pairable"], percent(g["percent_agreement"]["value"]),
                              number(g["krippendorff_alpha"]["value"]), number(g["fleiss_kappa"]["value"])] for g in groups]))
+        lines += [f"  {g['group']}: {g['small_sample']}" for g in groups if g.get("small_sample")]
     return "\n".join(lines)
 
 

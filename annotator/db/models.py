@@ -37,6 +37,7 @@ from annotator.db import db
 ROLES = ("admin", "reviewer", "annotator")
 ASSIGNMENT_STATUSES = ("assigned", "in_progress", "done")
 GOLD_PROVENANCE = ("unanimous", "majority", "adjudicated", "imported")
+HUMAN_GOLD_PROVENANCE = ("adjudicated", "imported")  # a person's gold (stats.gold.HUMAN_PROVENANCE): never recomputed
 # Where an annotator's label, span or relation came from: made by hand, or a suggestion they accepted.
 ORIGINS = ("manual", "suggested")
 SUGGESTION_KINDS = ("label", "span", "relation")
@@ -481,6 +482,31 @@ class GoldRelation(db.Model):
 
     from_span: Mapped[GoldSpan] = relationship(foreign_keys=[from_span_id])
     to_span: Mapped[GoldSpan] = relationship(foreign_keys=[to_span_id])
+
+
+class GoldArticleLabel(db.Model):
+    """A reviewer's decision on an article label group of one article: its gold value(s), adjudicated (or imported).
+
+    Automatic gold of article labels is computed from the answers whenever it is read (the export,
+    domain.dataset.export.article_labels), never stored; a row here is a human decision, which
+    wins over that rule and is never overwritten by it. One row per (article, group), the values a
+    sorted JSON list as in article_labels.
+    """
+
+    __tablename__ = "gold_article_labels"
+    __table_args__ = (
+        UniqueConstraint("article_id", "group"),
+        CheckConstraint(_in("provenance", HUMAN_GOLD_PROVENANCE), name="provenance"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    group: Mapped[str] = mapped_column(String(64))
+    values: Mapped[list[str]] = mapped_column(JSON)
+    provenance: Mapped[str] = mapped_column(String(16))
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class Suggestion(db.Model):

@@ -1,7 +1,7 @@
 """Projects: creation with a validated label schema, and versioned guidelines."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -140,7 +140,18 @@ def bump_revision(session: Session, project_id: int) -> None:
 
 def labels_in_use(session: Session, project_id: int) -> dict[str, set[str]]:
     """Names each schema section's stored work uses (annotations, spans, relations, gold)."""
-    from annotator.db.models import Annotation, Article, ArticleLabel, GoldLabel, GoldRelation, GoldSpan, Relation, Sentence, Span
+    from annotator.db.models import (
+        Annotation,
+        Article,
+        ArticleLabel,
+        GoldArticleLabel,
+        GoldLabel,
+        GoldRelation,
+        GoldSpan,
+        Relation,
+        Sentence,
+        Span,
+    )
 
     in_project = select(Article.id).where(Article.project_id == project_id)
     sentences = select(Sentence.id).where(Sentence.article_id.in_(in_project))
@@ -151,28 +162,32 @@ def labels_in_use(session: Session, project_id: int) -> dict[str, set[str]]:
         | set(session.scalars(select(GoldSpan.label).where(GoldSpan.article_id.in_(in_project)).distinct())),
         "relation_types": set(session.scalars(select(Relation.type).where(Relation.article_id.in_(in_project)).distinct()))
         | set(session.scalars(select(GoldRelation.type).where(GoldRelation.article_id.in_(in_project)).distinct())),
-        labelschema.ARTICLE_SECTION: set(session.scalars(select(ArticleLabel.group).where(ArticleLabel.article_id.in_(in_project)).distinct())),
+        labelschema.ARTICLE_SECTION: set(session.scalars(select(ArticleLabel.group).where(ArticleLabel.article_id.in_(in_project)).distinct()))
+        | set(session.scalars(select(GoldArticleLabel.group).where(GoldArticleLabel.article_id.in_(in_project)).distinct())),
     }
 
 
 def _keep_article_values_in_use(session: Session, project_id: int, schema: dict[str, Any]) -> None:
-    """Each kept article-label group keeps the values stored answers hold, and stays `multiple` when one holds several
-    (labels_in_use checked the groups themselves). Answers are read a thousand rows at a time (a JSON column has no
-    DISTINCT on PostgreSQL)."""
-    from annotator.db.models import ArticleLabel
+    """Each kept article-label group keeps the values stored answers and reviewers' gold decisions hold, and stays
+    `multiple` when one holds several (labels_in_use checked the groups themselves). Answers are read a thousand rows
+    at a time (a JSON column has no DISTINCT on PostgreSQL)."""
+    from annotator.db.models import ArticleLabel, GoldArticleLabel
 
     groups = labelschema.article_groups(schema)
     if not groups:
         return
     used: dict[str, set[str]] = {}
     several: set[str] = set()
-    rows = session.execute(
-        select(ArticleLabel.group, ArticleLabel.values)
-        .join(Article, Article.id == ArticleLabel.article_id)
-        .where(Article.project_id == project_id, ArticleLabel.group.in_(list(groups)))
-        .execution_options(yield_per=1000)
-    )
-    for group, values in rows:
+    def stored() -> Iterator[tuple[str, list[str]]]:
+        for table in (ArticleLabel, GoldArticleLabel):  # one after the other: one open cursor at a time
+            yield from session.execute(
+                select(table.group, table.values)
+                .join(Article, Article.id == table.article_id)
+                .where(Article.project_id == project_id, table.group.in_(list(groups)))
+                .execution_options(yield_per=1000)
+            )
+
+    for group, values in stored():
         used.setdefault(group, set()).update(values)
         if len(values) > 1:
             several.add(group)

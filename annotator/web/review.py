@@ -122,6 +122,11 @@ def _query(filters: dict[str, Any], **extra: Any) -> str:
     return urlencode(params)
 
 
+def _apply_article_rows(rows: list[dict[str, Any]], filters: dict[str, Any]) -> list[dict[str, Any]]:
+    """The article label disputes the queue's article and status filters keep (the label filter is the sentences')."""
+    return _apply(rows, {**filters, "label": ""})
+
+
 def _apply(rows: list[dict[str, Any]], filters: dict[str, Any]) -> list[dict[str, Any]]:
     human = HUMAN_PROVENANCE
     if filters["label"]:
@@ -167,6 +172,7 @@ def agreement(project_id: int):
         coefficients=[("percent_agreement", "Percent agreement"), ("fleiss_kappa", "Fleiss' kappa"), ("gwet_ac1", "Gwet's AC1"),
                       ("krippendorff_alpha", "Krippendorff's alpha")],
         colours=colours,
+        article_min=project_agreement.ARTICLE_MIN,
     )
 
 
@@ -182,7 +188,9 @@ def queue(project_id: int):
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
     page = page_arg(pages)
     shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    disputed_articles = sorted({r["article_id"] for r in all_rows})
+    all_article_rows = gold.article_label_disputes(db.session, head.id, head.schema)
+    article_rows = _apply_article_rows(all_article_rows, filters)
+    disputed_articles = sorted({r["article_id"] for r in all_rows} | {r["article_id"] for r in all_article_rows})
     article_names = project_agreement.article_names(db.session, disputed_articles)
     return render_template(
         "review/queue.html",
@@ -197,6 +205,10 @@ def queue(project_id: int):
         query=lambda **kw: _query(filters, **kw),
         labels=head.categories,
         articles=[(a, article_names.get(a, str(a))) for a in disputed_articles],
+        article_names=article_names,
+        article_rows=article_rows[:PAGE_SIZE],  # a save goes on to the next one: the first page is what a reviewer works from
+        n_article_rows=len(article_rows),
+        n_article_rows_all=len(all_article_rows),
         statuses=STATUSES,
     )
 
@@ -358,10 +370,10 @@ def _span_choices(ctx: dict[str, Any], form: AdjudicationForm) -> list[dict[str,
     choices = {s["key"]: {**s, "gold": None} for s in ctx["distinct_spans"]}
     for g in ctx["gold_spans"]:
         if g["in_sentence"]:
-            choices.setdefault(g["key"], {**g, "by": [], "all": False})["gold"] = g["provenance"]
+            choices.setdefault(g["key"], {**g, "by": [], "all": False}).update(gold=g["provenance"], reviewer=g["reviewer"])
     for key in form.spans.data or []:
         if key not in choices and (info := _reviewers_span(ctx, key)) is not None and info["in_sentence"]:
-            choices[key] = {**info, "by": [], "all": False, "gold": None}
+            choices[key] = {**info, "by": [], "all": False, "gold": None, "yours": True}
     return sorted(choices.values(), key=lambda s: (s["start"], s["end"], s["label"]))
 
 
@@ -369,7 +381,7 @@ def _link_choices(ctx: dict[str, Any], form: AdjudicationForm, spans: list[dict[
     """One checkbox per distinct link: the annotators', the stored gold ones, and those the reviewer made."""
     choices = {link["key"]: {**link, "gold": None} for link in ctx["distinct_links"]}
     for g in ctx["gold_links"]:
-        choices.setdefault(g["key"], {**g, "by": [], "all": False})["gold"] = g["provenance"]
+        choices.setdefault(g["key"], {**g, "by": [], "all": False}).update(gold=g["provenance"], reviewer=g["reviewer"])
     known = {s["key"]: s for s in spans} | {s["key"]: s for s in ctx["outside_spans"]}
     for key in form.links.data or []:
         if key in choices:
@@ -380,7 +392,7 @@ def _link_choices(ctx: dict[str, Any], form: AdjudicationForm, spans: list[dict[
             continue
         ends = [known.get(gold.span_key_str(*k)) or _reviewers_span(ctx, gold.span_key_str(*k)) for k in (a, b)]
         if all(ends):
-            choices[key] = {"key": key, "type": rtype, "from": ends[0], "to": ends[1], "by": [], "all": False, "gold": None}
+            choices[key] = {"key": key, "type": rtype, "from": ends[0], "to": ends[1], "by": [], "all": False, "gold": None, "yours": True}
     return sorted(choices.values(), key=lambda x: (x["from"]["start"], x["to"]["start"], x["type"]))
 
 
@@ -407,3 +419,73 @@ def _unlinked_now(head: ProjectHead, ctx: dict[str, Any], form: AdjudicationForm
     keys = gold.left_unlinked(head.schema, chosen, links, [gold.parse_span_key(s["key"]) for s in ctx["gold_linked_in"]],
                               [gold.parse_link_key(k) for k in ctx["gold_links_elsewhere"]])
     return [by_key[k] for k in (gold.span_key_str(*key) for key in keys) if k in by_key]
+
+
+# ----------------------------------------------------------------- article labels
+class ArticleLabelForm(FlaskForm):
+    """The CSRF token and the reason; each group's values come as gold-<group> fields (the schema names the groups)."""
+
+    reason = TextAreaField("Reason", validators=[Length(max=gold.MAX_REASON)])
+
+
+@bp.route("/<int:project_id>/articles/<int:article_id>/labels", methods=["GET", "POST"])
+@roles_required(*REVIEW_ROLES)
+def article_labels(project_id: int, article_id: int):
+    """A reviewer's gold for an article's label groups, as the sentence page's for a sentence: the annotators' answers
+    side by side, a choice per group, a reason; saved as `adjudicated`, then on to the next open dispute."""
+    head = _head(project_id)
+    try:
+        ctx = gold.article_label_context(db.session, head.id, article_id)
+    except gold.GoldError as exc:
+        abort(exc.status, exc.message)
+    filters = _filters()
+    form = ArticleLabelForm()
+    error, status = None, 200
+    chosen = {g["name"]: [v for v in request.form.getlist(f"gold-{g['name']}") if v] for g in ctx["groups"]}
+    if form.validate_on_submit():
+        try:
+            with transaction(db.session):
+                gold.adjudicate_article_labels(db.session, current_user.id, head.id, article_id,
+                                               {name: values for name, values in chosen.items() if values}, form.reason.data)
+        except gold.GoldError as exc:
+            error, status = exc.message, exc.status
+        except (IntegrityError, OperationalError) as exc:  # another reviewer's decision came first, or the database is busy
+            if disk_full(exc):
+                raise
+            error, status = "The gold could not be saved just now (another change came first or the database is busy). Check the page and save again.", 409
+        else:
+            return _to_next_open_article(head, ctx, filters)
+    elif request.method == "POST":
+        error = "; ".join(m for messages in form.errors.values() for m in messages) or "The form could not be read; reload and try again."
+        status = 422
+    if request.method == "GET":
+        chosen = {g["name"]: _article_prefill(g) for g in ctx["groups"]}
+        decided = [g["gold"]["reason"] for g in ctx["groups"] if g["gold"] and g["gold"]["reason"]]
+        form.reason.data = decided[0] if decided else ""
+    return render_template("review/article_labels.html", head=head, ctx=ctx, form=form, error=error, chosen=chosen,
+                           query=_query(filters)), status
+
+
+def _article_prefill(group: dict[str, Any]) -> list[str]:
+    """Start from the stored decision, else, where the answers differ, from the one most annotators gave (none when two
+    tie); a group whose annotators agree starts undecided, so that a save leaves its automatic gold as it is."""
+    if group["gold"] is not None:
+        return group["gold"]["values"]
+    counts: dict[tuple[str, ...], int] = {}
+    for _, values in group["answers"]:
+        counts[tuple(values)] = counts.get(tuple(values), 0) + 1
+    best = sorted(counts.items(), key=lambda kv: -kv[1])
+    return list(best[0][0]) if len(best) >= 2 and best[0][1] > best[1][1] else []
+
+
+def _to_next_open_article(head: ProjectHead, ctx: dict[str, Any], filters: dict[str, Any]):
+    """After a save: on to the next article whose label groups are disputed and not decided, or back to the queue."""
+    query = _query(filters)
+    rows = _apply_article_rows(gold.article_label_disputes(db.session, head.id, head.schema), {**filters, "status": "open"})
+    following = next((r["article_id"] for r in rows if r["article_id"] != ctx["article"]["id"]), None)
+    name = ctx["article"]["external_id"]
+    if following is None:
+        flash(f"Gold saved for the article labels of {name}. No article label dispute is left open with these filters.", "success")
+        return redirect(url_for("review.queue", project_id=head.id) + ("?" + query if query else "") + "#article-label-queue")
+    flash(f"Gold saved for the article labels of {name}. Next disputed article:", "success")
+    return redirect(url_for("review.article_labels", project_id=head.id, article_id=following) + ("?" + query if query else ""))

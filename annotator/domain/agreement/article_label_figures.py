@@ -6,6 +6,11 @@ category: for a `multiple` group the whole set of values, so two annotators agre
 on the same set. The coefficients are stats.agreement's (Krippendorff's alpha, nominal,
 with missing answers; Fleiss' kappa over the articles with the most common number of
 answers; percent agreement), with their counts and reasons when undefined.
+
+A group's figures rest on one item per article, so a project has far fewer of them than of
+sentences: a group with answers from two or more annotators on fewer than MIN_ARTICLES articles
+gets a `small_sample` note saying so (the figures are still given, as the sentence figures are
+given with their interval), the threshold of the suggestion figures (origin_figures.MIN_N).
 """
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ from annotator.db.models import Article, ArticleLabel, User, visible_articles
 from annotator.domain import labelschema
 from annotator.domain.project_head import ProjectHead
 from annotator.stats import agreement as ag
+
+MIN_ARTICLES = 10  # fewer articles with two or more answers than this: the figures come with a note that they say little
 
 
 def article_label_figures(session: Session, head: ProjectHead) -> list[dict[str, Any]]:
@@ -59,6 +66,7 @@ def _group_row(name: str, multiple: bool, answers: dict[tuple[int, str], str]) -
         "n_articles": len(articles),
         "n_answers": len(answers),
         "n_pairable": int((m >= 2).sum()),
+        "small_sample": small_sample(int((m >= 2).sum())),
         "annotators": people,
         "answers": {c: int((codes == k).sum()) for k, c in enumerate(categories)},
         "percent_agreement": ag.percent_agreement(matrix).to_dict(),
@@ -66,3 +74,11 @@ def _group_row(name: str, multiple: bool, answers: dict[tuple[int, str], str]) -
         "fleiss_kappa": ag.fleiss_kappa(matrix, n_raters=n_raters).to_dict() if n_raters else
         {"value": None, "reason": "no article has answers from two or more annotators"},
     }
+
+
+def small_sample(n_pairable: int, min_articles: int = MIN_ARTICLES) -> str | None:
+    """The note for a group whose figures rest on fewer than `min_articles` articles with two or more answers, else None."""
+    if n_pairable >= min_articles:
+        return None
+    return (f"{n_pairable} article{'' if n_pairable == 1 else 's'} with answers from two or more annotators: "
+            f"fewer than {min_articles}, too few for these figures to mean much")

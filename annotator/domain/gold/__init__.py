@@ -1,7 +1,7 @@
 """Gold: automatic gold where annotators agree, and reviewers' adjudications.
 
 Plain functions over a SQLAlchemy session; no Flask. Every gold change writes
-an AuditEntry (entity gold_label / gold_span / gold_relation).
+an AuditEntry (entity gold_label / gold_span / gold_relation / gold_article_label).
 
 Provenance (GoldLabel / GoldSpan / GoldRelation.provenance):
 - ``unanimous``: every annotator who labelled the sentence gave this label;
@@ -16,6 +16,7 @@ overwrites, removes or duplicates them.
   a sentence's without NumPy, which comes with inputs.py and auto_spans.py when articles are recomputed);
 - rebuild.py: everything from scratch, compared with what is stored (`annotator gold rebuild`);
 - adjudication.py: a reviewer's gold for one sentence;
+- article_labels.py: the articles whose annotators disagree on an article label group, and a reviewer's gold for them;
 - context.py: what the adjudication page shows;
 - linking.py: the annotators' links that come with the spans a reviewer keeps, and gold quotes a save leaves with no link;
 - keys.py: the span / link keys and typed spans the page sends, and GoldError;
@@ -29,12 +30,14 @@ from the submodule that defines a name.
 from __future__ import annotations
 
 from annotator.domain.gold.adjudication import MAX_REASON, adjudicate
+from annotator.domain.gold.article_labels import adjudicate_article_labels, article_label_context, article_label_disputes
 from annotator.domain.gold.context import adjudication_context
 from annotator.domain.gold.keys import GoldError, parse_link_key, parse_span_key, parse_span_lines, span_key_str
 from annotator.domain.gold.linking import left_unlinked, links_with_spans, unlinked
 from annotator.domain.gold.refresh import REFRESH_BATCH_ARTICLES, ensure_auto_gold, refresh_auto_gold
 
 __all__ = [
-    "MAX_REASON", "REFRESH_BATCH_ARTICLES", "GoldError", "adjudicate", "adjudication_context", "ensure_auto_gold", "left_unlinked", "links_with_spans", "parse_link_key",
+    "MAX_REASON", "REFRESH_BATCH_ARTICLES", "GoldError", "adjudicate", "adjudicate_article_labels", "adjudication_context",
+    "article_label_context", "article_label_disputes", "ensure_auto_gold", "left_unlinked", "links_with_spans", "parse_link_key",
     "parse_span_key", "parse_span_lines", "refresh_auto_gold", "span_key_str", "unlinked",
 ]

@@ -143,19 +143,23 @@ def _gold(session: Session, s: _Sentence, schema: dict[str, Any]) -> dict[str, A
         .outerjoin(User, User.id == GoldLabel.reviewer_id)
         .where(GoldLabel.sentence_id == s.id)
     ).first()
+    # the reviewer's name with each gold span and link: one a reviewer added that no annotator made is theirs, not "nobody's"
     gold_spans = session.execute(
-        select(GoldSpan.id, GoldSpan.label, GoldSpan.start, GoldSpan.end, GoldSpan.provenance).where(GoldSpan.article_id == s.article_id)
+        select(GoldSpan.id, GoldSpan.label, GoldSpan.start, GoldSpan.end, GoldSpan.provenance, User.name.label("reviewer"))
+        .outerjoin(User, User.id == GoldSpan.reviewer_id)
+        .where(GoldSpan.article_id == s.article_id)
     ).all()
     gold_span_by_id = {g.id: g for g in gold_spans}
     gold_rels = session.execute(
-        select(GoldRelation.type, GoldRelation.from_span_id, GoldRelation.to_span_id, GoldRelation.provenance)
+        select(GoldRelation.type, GoldRelation.from_span_id, GoldRelation.to_span_id, GoldRelation.provenance, User.name)
+        .outerjoin(User, User.id == GoldRelation.reviewer_id)
         .where(GoldRelation.article_id == s.article_id)
     ).all()
     gold_links, link_keys, elsewhere = [], [], []
-    for rtype, f, t, prov in gold_rels:
+    for rtype, f, t, prov, reviewer in gold_rels:
         a, b = gold_span_by_id[f], gold_span_by_id[t]
         if s.overlaps(a.start, a.end) or s.overlaps(b.start, b.end):
-            gold_links.append({**s.link_info(rtype, a, b), "provenance": prov})
+            gold_links.append({**s.link_info(rtype, a, b), "provenance": prov, "reviewer": reviewer})
             link_keys.append((rtype, (a.label, a.start, a.end), (b.label, b.start, b.end)))
         else:
             elsewhere.append((rtype, a, b))
@@ -166,7 +170,7 @@ def _gold(session: Session, s: _Sentence, schema: dict[str, Any]) -> dict[str, A
     return {
         "gold": None if gold is None else {"label": gold.label, "provenance": gold.provenance, "reason": gold.reason,
                                            "updated_at": gold.updated_at, "reviewer": gold.name},
-        "gold_spans": [{**s.span_info(g.label, g.start, g.end), "provenance": g.provenance} for g in mine],
+        "gold_spans": [{**s.span_info(g.label, g.start, g.end), "provenance": g.provenance, "reviewer": g.reviewer} for g in mine],
         "gold_links": gold_links,
         "gold_unlinked": [s.span_info(*key) for key in unlinked(schema, [(g.label, g.start, g.end) for g in mine], link_keys)],
         "gold_links_elsewhere": sorted(elsewhere),

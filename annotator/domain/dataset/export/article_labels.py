@@ -6,7 +6,10 @@ its one value, a `multiple` group the sorted list. The gold of a group is the
 automatic-gold rule of sentences (stats.gold.auto_gold_label: unanimous, or the
 project's majority, among at least max(2, annotators per article) annotators), over
 whole answers: computed when exported, never stored, so an export -> import ->
-export round trip gives the same gold.
+export round trip gives the same gold. A reviewer's decision on a group (stored,
+domain.gold.article_labels) wins over the rule and carries who decided, why and when:
+{"value", "provenance": "adjudicated", "reviewer", "reason", "updated_at"}; an import
+reads it back as it reads a sentence's human gold.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Project
 from annotator.domain import labelschema
+from annotator.domain.records import timestamp
 from annotator.stats.gold import PROVENANCE_CODES, auto_gold_label
 
 _PROVENANCE = {code: name for name, code in PROVENANCE_CODES.items()}
@@ -55,8 +59,9 @@ def by_annotator(rows: Iterable[tuple], rule: ArticleLabelRule, chosen: tuple[st
     return out
 
 
-def gold(rows: Iterable[tuple], rule: ArticleLabelRule) -> dict[str, dict[str, Any]]:
-    """{group: {"value", "provenance"}} for the groups whose annotators agree as the automatic-gold rule asks."""
+def gold(rows: Iterable[tuple], rule: ArticleLabelRule, decided: dict[str, tuple] | None = None) -> dict[str, dict[str, Any]]:
+    """{group: {"value", "provenance"}} for the groups whose annotators agree as the automatic-gold rule asks, and
+    the reviewers' decisions (`decided`: group -> (values, provenance, reviewer, reason, updated_at)), which win."""
     answers: dict[str, list[tuple[str, ...]]] = {}
     for _, group, values in rows:
         answers.setdefault(group, []).append(tuple(values))
@@ -66,4 +71,7 @@ def gold(rows: Iterable[tuple], rule: ArticleLabelRule) -> dict[str, dict[str, A
         winner, provenance = auto_gold_label([distinct.index(a) for a in answers[group]], rule.threshold, rule.min_raters)
         if winner >= 0:
             out[group] = {"value": rule.value(group, list(distinct[winner])), "provenance": _PROVENANCE[provenance]}
-    return out
+    for group, (values, provenance, reviewer, reason, updated_at) in (decided or {}).items():
+        out[group] = {"value": rule.value(group, values), "provenance": provenance, "reviewer": reviewer, "reason": reason,
+                      "updated_at": timestamp(updated_at)}
+    return dict(sorted(out.items()))

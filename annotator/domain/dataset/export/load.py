@@ -20,6 +20,7 @@ from annotator.db.models import (
     Annotation,
     Article,
     ArticleLabel,
+    GoldArticleLabel,
     GoldLabel,
     GoldRelation,
     GoldSpan,
@@ -56,6 +57,7 @@ class Batch:
     suggestions:    (kind, uid, suggester, version, label, sentence index, start, end, from uid, to uid, score),
                     only when asked for (the article unit); a label's sentence index, else None
     article_labels: (annotator, group, sorted values), every annotator's (the automatic gold counts them all)
+    gold_article_labels: group -> (sorted values, provenance, reviewer, reason, updated_at): a reviewer's decisions
     """
 
     articles: list[tuple]
@@ -68,6 +70,7 @@ class Batch:
     gold_relations: dict[int, list[tuple]]
     suggestions: dict[int, list[tuple]]
     article_labels: dict[int, list[tuple]] = field(default_factory=dict)
+    gold_article_labels: dict[int, dict[str, tuple]] = field(default_factory=dict)
 
 
 def count_articles(session: Session, project_id: int) -> int:
@@ -161,6 +164,7 @@ def _batch(conn: Any, articles: list[tuple], names: dict[int, str], chosen_users
         _gold_relations(conn, ids, wanted, names),
         _suggestions(conn, ids, wanted, where_sentence) if with_suggestions else {},
         _article_labels(conn, ids, wanted, names),
+        _gold_article_labels(conn, ids, wanted, names),
     )
 
 
@@ -350,6 +354,18 @@ def _article_labels(conn: Any, ids: list[int], wanted: set[int], names: dict[int
             if article_id in wanted:
                 article_labels[article_id].append((names[user_id], group, sorted(json.loads(values) if isinstance(values, str) else values)))
     return article_labels
+
+
+def _gold_article_labels(conn: Any, ids: list[int], wanted: set[int], names: dict[int, str]) -> dict[int, dict[str, tuple]]:
+    gold: dict[int, dict[str, tuple]] = defaultdict(dict)
+    for clause in _id_filter(GoldArticleLabel.article_id, ids):
+        query = select(GoldArticleLabel.article_id, GoldArticleLabel.group, GoldArticleLabel.values, GoldArticleLabel.provenance,
+                       GoldArticleLabel.reviewer_id, GoldArticleLabel.reason, _timestamp(GoldArticleLabel.updated_at)).where(clause)
+        for article_id, group, values, provenance, reviewer_id, reason, updated_at in _rows(conn, query):
+            if article_id in wanted:
+                values = sorted(json.loads(values) if isinstance(values, str) else values)
+                gold[article_id][group] = (values, provenance, names.get(reviewer_id), reason, updated_at)
+    return gold
 
 
 def _id_filter(column: Any, ids: list[int]) -> list[Any]:

@@ -78,7 +78,9 @@ def _article_record(
     gold_labels = batch.gold_labels.get(article_id, {})
     spans = batch.spans.get(article_id, ())
     chosen = article_level.by_annotator(batch.article_labels.get(article_id, ()), rule, filters.annotators) if rule else {}
-    if filters.gold_only and not gold_labels:
+    rows = batch.article_labels.get(article_id, ())
+    article_gold = article_level.gold(rows, rule, batch.gold_article_labels.get(article_id, {})) if rule else {}
+    if filters.gold_only and not gold_labels and not article_gold:  # gold of the article's labels alone counts too
         return None
     if filters.annotators and not labels and not spans and not chosen:
         return None
@@ -95,7 +97,7 @@ def _article_record(
         "suggestions": _article_suggestions(batch.suggestions.get(article_id, ()), text),
     }
     if rule is not None:
-        _add_article_labels(record, chosen, article_level.gold(batch.article_labels.get(article_id, ()), rule))
+        _add_article_labels(record, chosen, article_gold)
     return record
 
 

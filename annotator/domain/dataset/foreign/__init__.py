@@ -45,7 +45,7 @@ def read_records(
     if fmt == "doccano":
         return doccano_records(text, file, annotator, schema, offsets, skipped)
     if fmt == "citron":
-        return citron_records(text, file, annotator, offsets, skipped)
+        return citron_records(text, file, annotator, offsets, skipped, schema)
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS[1:])})")
 
 

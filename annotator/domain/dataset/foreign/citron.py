@@ -9,12 +9,16 @@ into meta).  Consecutive lines with the same ``id`` are one article with several
 Each quote's contents become QUOTE spans, its sources SOURCE spans, its cue a CUE span, and
 every content is attributed_to every source of its quote.  The same span in several quotes (a
 source quoted twice) is one span.  The annotator is the document's ``annotator``, else --as
-NAME.  Coreferences are not imported (counted as skipped).
+NAME.  A document's ``article_labels`` (``{group: value or [values]}``, which `annotator export
+--format citron` adds; Citron has no document-level labels) are that annotator's article labels,
+checked against the schema's groups; without groups in the schema they are skipped and reported.
+Coreferences are not imported (counted as skipped).
 """
 from __future__ import annotations
 
 from typing import Any, Iterator
 
+from annotator.domain import labelschema
 from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, external_id
 from annotator.domain.dataset.foreign.report import Skipped
 from annotator.domain.dataset.foreign.sniff import looks_like
@@ -22,19 +26,20 @@ from annotator.domain.dataset.ingest import IngestError, jsonl_objects
 from annotator.stats import strict_json
 
 QUOTE, SOURCE, CUE, ATTRIBUTED_TO = "QUOTE", "SOURCE", "CUE", "attributed_to"
-_NOT_META = ("id", "annotator", "title", "text", "quotes", "coreference_groups", "meta")
+_NOT_META = ("id", "annotator", "title", "text", "quotes", "coreference_groups", "meta", "article_labels")
 
 
 def citron_records(
-    text: str, file: str, annotator: str, offsets: str = "auto", skipped: Skipped | None = None
+    text: str, file: str, annotator: str, offsets: str = "auto", skipped: Skipped | None = None, schema: dict[str, Any] | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Article-format records from Citron documents; `annotator` names documents without one."""
+    """Article-format records from Citron documents; `annotator` names documents without one; `schema`: the
+    project's, whose article label groups take the documents' article labels."""
     skipped = skipped if skipped is not None else Skipped()
     record: dict[str, Any] | None = None
     first = 0
     for n, (line, doc) in enumerate(_documents(text, file), start=1):
         try:
-            article_id, block, title, doc_text, meta = _document(doc, n, file, annotator, offsets, skipped)
+            article_id, block, title, doc_text, meta = _document(doc, n, file, annotator, offsets, skipped, schema or {})
         except Bad as exc:
             raise IngestError(file, line, str(exc)) from None
         if record is not None and record["id"] == article_id:
@@ -60,7 +65,9 @@ def _documents(text: str, file: str) -> Iterator[tuple[int, Any]]:
     return jsonl_objects(text, file)
 
 
-def _document(doc: Any, n: int, file: str, annotator: str, offsets: str, skipped: Skipped) -> tuple[str, dict[str, Any], Any, str, dict]:
+def _document(
+    doc: Any, n: int, file: str, annotator: str, offsets: str, skipped: Skipped, schema: dict[str, Any]
+) -> tuple[str, dict[str, Any], Any, str, dict]:
     """(article id, the annotator's block, title, text, meta) of one document."""
     hint = looks_like(doc)
     if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
@@ -80,6 +87,11 @@ def _document(doc: Any, n: int, file: str, annotator: str, offsets: str, skipped
     groups = _list(doc.get("coreference_groups"), "coreference_groups")
     if groups:
         skipped.add(name, "coreference group(s): not imported", len(groups))
+    chosen = doc.get("article_labels")
+    if chosen and not labelschema.article_groups(schema):
+        skipped.add(name, "article label(s): the schema has no article label groups", len(chosen) if isinstance(chosen, dict) else 1)
+    elif chosen is not None:
+        block["article_labels"] = chosen  # checked against the schema as the article format's are
     return article_id, block, doc.get("title"), text, meta
 
 

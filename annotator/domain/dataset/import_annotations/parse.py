@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from annotator.db.models import GOLD_PROVENANCE, new_uid
+from annotator.db.models import GOLD_PROVENANCE, HUMAN_GOLD_PROVENANCE, new_uid
 from annotator.domain import accounts, labelschema
 from annotator.domain.annotations import check_label, check_relation, check_span
 from annotator.domain.dataset.foreign.sniff import looks_like
@@ -32,7 +32,9 @@ _ORIGIN_KEYS = {"origin", "suggester", "suggester_version"}  # an annotator's it
 _LABEL_KEYS = {"sentence", "label", "seconds", "guidelines_version", "updated_at", "needs_review", "_covers", "_from"} | _ORIGIN_KEYS
 _SPAN_KEYS = {"id", "label", "start", "end", "text", "_from"}
 _RELATION_KEYS = {"id", "type", "from", "to", "_from"}
-_GOLD_KEYS = {"labels", "spans", "relations", "article_labels"}  # gold article labels are computed by the export: not read
+_GOLD_KEYS = {"labels", "spans", "relations", "article_labels"}
+# gold article labels: a reviewer's decision (adjudicated, imported) is read back; automatic ones are the export's computation
+_GOLD_ARTICLE_LABEL_KEYS = {"value", "provenance", "reviewer", "reason", "updated_at"}
 _GOLD_LABEL_KEYS = {"sentence", "label", "provenance", "reviewer", "reason", "updated_at", "_covers"}
 _GOLD_SPAN_KEYS = _SPAN_KEYS | {"provenance", "reviewer", "updated_at"}
 _GOLD_RELATION_KEYS = _RELATION_KEYS | {"provenance", "reviewer"}
@@ -86,6 +88,18 @@ class Block:
     relations: list[Relation]
     article_labels: dict[str, list[str]] = field(default_factory=dict)  # group -> sorted values
     carries: frozenset[str] = KINDS  # the kinds this block stands for (a foreign reader's "_carries"), even where it has none
+    decided: dict[str, GoldChoice] = field(default_factory=dict)  # the gold's: group -> a reviewer's decision
+
+
+@dataclass
+class GoldChoice:
+    """A human gold decision on an article label group (the article unit's gold.article_labels[group])."""
+
+    values: list[str]
+    provenance: str
+    reviewer: str | None = None
+    reason: str | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass
@@ -120,6 +134,7 @@ def parse_record(obj: Any, schema: dict[str, Any]) -> Record:
     if obj.get("gold") is not None:
         item = an_object(obj["gold"], "gold", _GOLD_KEYS)
         gold = _parse_block(item, "gold", schema, text, {}, set(), "", gold=True)
+        gold.decided = _parse_gold_article_labels(item.get("article_labels"), "gold.article_labels", schema)
     raw = obj.get("suggestions")
     proposals = exported_suggestions(raw, schema, text) if isinstance(raw, dict) else _suggestions(raw or [])
     return Record(0, external_id, title, text, meta, sentences, blocks, gold, proposals)
@@ -229,6 +244,34 @@ def _parse_article_labels(raw: Any, at: str, schema: dict[str, Any]) -> dict[str
         if reason:
             raise Bad(f"{at}: {reason}")
         out[group] = sorted(values)
+    return out
+
+
+def _parse_gold_article_labels(raw: Any, at: str, schema: dict[str, Any]) -> dict[str, GoldChoice]:
+    """{group: {"value", "provenance", ...}} as the export writes it: the human decisions, checked against the schema
+    (the automatic ones, which the export computes from the answers, are left to be computed again)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise Bad(f"{at} must be an object {{group: {{value, provenance}}}}")
+    out: dict[str, GoldChoice] = {}
+    for group, item in raw.items():
+        where = f"{at}.{clip(group)}"
+        item = an_object(item, where, _GOLD_ARTICLE_LABEL_KEYS)
+        provenance = _provenance(item, where)
+        if provenance not in HUMAN_GOLD_PROVENANCE:
+            continue
+        value = item.get("value")
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values) or len(set(values)) != len(values):
+            raise Bad(f"{where}.value must be a value or a list of distinct values")
+        reason = labelschema.check_article_values(schema, group, values)
+        if reason:
+            raise Bad(f"{where}: {reason}")
+        why = item.get("reason")
+        if why is not None:
+            string(why, f"{where}.reason")
+        out[group] = GoldChoice(sorted(values), provenance, _reviewer(item, where), why, moment(item.get("updated_at"), f"{where}.updated_at"))
     return out
 
 

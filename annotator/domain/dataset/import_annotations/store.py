@@ -17,6 +17,7 @@ from annotator.db.models import (
     Article,
     ArticleLabel,
     AuditEntry,
+    GoldArticleLabel,
     GoldLabel,
     GoldRelation,
     GoldSpan,
@@ -48,6 +49,7 @@ class ImportResult:
     gold_labels: int = 0
     gold_spans: int = 0
     gold_relations: int = 0
+    gold_article_labels: int = 0  # reviewers' decisions on article label groups
     skipped: int = 0  # annotator blocks (or gold) left alone by --on-duplicate skip
     replaced: int = 0
     # annotator -> [labels, spans, relations, blocks skipped as duplicates, article labels], for the per-annotator summary
@@ -93,7 +95,8 @@ class ImportResult:
             annotations += f", {self.article_labels} article label(s)"
         return (
             f"{self.articles_created} new and {self.articles_existing} existing article(s); {annotations}; "
-            f"gold: {self.gold_labels} label(s), {self.gold_spans} span(s), {self.gold_relations} relation(s); "
+            f"gold: {self.gold_labels} label(s), {self.gold_spans} span(s), {self.gold_relations} relation(s)"
+            f"{f', {self.gold_article_labels} article label(s)' if self.gold_article_labels else ''}; "
             f"{len(self.users_created)} new user(s); {self.skipped} skipped, {self.replaced} replaced"
         )
 
@@ -150,12 +153,13 @@ def check_against_database(
     gold = _gold_block(session, record, article_id, sentence_ids, on_duplicate, result, replaced)
     reviewer_ids: dict[str, int] = {}
     if gold is not None:
-        for item in (*gold.labels, *gold.spans, *gold.relations):
+        for item in (*gold.labels, *gold.spans, *gold.relations, *gold.decided.values()):
             if item.reviewer is not None and item.reviewer not in reviewer_ids:
                 reviewer_ids[item.reviewer] = users.id(item.reviewer, "reviewer")
         result.gold_labels += len(gold.labels)
         result.gold_spans += len(gold.spans)
         result.gold_relations += len(gold.relations)
+        result.gold_article_labels += len(gold.decided)
     for proposal in record.suggestions:
         for index, label, _ in proposal.labels:
             if index >= len(bounds):
@@ -275,7 +279,8 @@ def _gold_block(
     replaced: list[str],
 ) -> Block | None:
     """The record's gold to insert, if any; gold already stored is an error, skipped or replaced."""
-    gold = record.gold if record.gold is not None and (record.gold.labels or record.gold.spans or record.gold.relations) else None
+    gold = record.gold if record.gold is not None and (record.gold.labels or record.gold.spans or record.gold.relations
+                                                       or record.gold.decided) else None
     if gold is None or article_id is None or not _has_gold(session, article_id, sentence_ids):
         return gold
     if on_duplicate == "error":
@@ -286,6 +291,7 @@ def _gold_block(
     session.execute(delete(GoldRelation).where(GoldRelation.article_id == article_id))
     session.execute(delete(GoldSpan).where(GoldSpan.article_id == article_id))
     session.execute(delete(GoldLabel).where(GoldLabel.sentence_id.in_(sentence_ids)))
+    session.execute(delete(GoldArticleLabel).where(GoldArticleLabel.article_id == article_id))
     replaced.append("gold")
     result.replaced += 1
     return gold
@@ -342,7 +348,9 @@ def _without(block: Block, kinds: set[str]) -> Block:
 def _has_gold(session: Session, article_id: int, sentence_ids: list[int]) -> bool:
     if session.scalar(select(GoldLabel.id).where(GoldLabel.sentence_id.in_(sentence_ids)).limit(1)) is not None:
         return True
-    return session.scalar(select(GoldSpan.id).where(GoldSpan.article_id == article_id).limit(1)) is not None
+    if session.scalar(select(GoldSpan.id).where(GoldSpan.article_id == article_id).limit(1)) is not None:
+        return True
+    return session.scalar(select(GoldArticleLabel.id).where(GoldArticleLabel.article_id == article_id).limit(1)) is not None
 
 
 def _delete_annotations(session: Session, article_id: int, sentence_ids: list[int], user_id: int, kinds: set[str]) -> None:
@@ -461,7 +469,7 @@ def _origin(origin: tuple[str, str | None, str | None]) -> dict[str, Any]:
 
 
 def _insert_gold(conn: Any, pending: list[Pending], now: Any) -> None:
-    """The gold labels, spans and relations, with their reviewers."""
+    """The gold labels, spans, relations and article label decisions, with their reviewers."""
     gold_labels, gold_spans, gold_keys = [], [], []
     for p in pending:
         if p.gold is None:
@@ -488,6 +496,13 @@ def _insert_gold(conn: Any, pending: list[Pending], now: Any) -> None:
     ]
     if gold_relations:
         conn.execute(insert(GoldRelation.__table__), gold_relations)
+    decided = [
+        {"article_id": p.article_id, "group": group, "values": x.values, "provenance": x.provenance,
+         "reviewer_id": p.reviewer_ids.get(x.reviewer) if x.reviewer else None, "reason": x.reason, "updated_at": x.updated_at or now}
+        for p in pending if p.gold is not None for group, x in sorted(p.gold.decided.items())
+    ]
+    if decided:
+        conn.execute(insert(GoldArticleLabel.__table__), decided)
 
 
 def _returning_ids(conn: Any, table: Any, key: tuple[str, ...], rows: list[dict[str, Any]]) -> list[int]:

@@ -12,7 +12,7 @@ format turns an article record into that tool's shape; this module writes them:
 
 Gold is not in these formats (they carry each person's work), so ``gold_only`` is refused.
 `import-annotations --format label-studio|doccano|citron` reads each back to the same spans,
-relations and (Label Studio) sentence labels; what a format cannot hold is counted in the
+relations, article labels and (Label Studio) sentence labels; what a format cannot hold is counted in the
 returned ``left_out`` (foreign.report.Skipped) for the export to report.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import IO, Any, Callable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from annotator.db.models import User
+from annotator.db.models import Project, User
 from annotator.domain.dataset.export.formats import citron, doccano, label_studio
 from annotator.domain.dataset.export.formats.suggested import with_suggestions
 from annotator.domain.dataset.export.options import ExportError, Filters
@@ -82,11 +82,12 @@ def write(session: Session, project_id: int, fmt: str, filters: Filters, out: IO
 def documents(session: Session, project_id: int, fmt: str, filters: Filters, written: Written, offsets: str = "utf16",
               progress: Callable[[int], None] | None = None) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(article id, annotator, doccano line or Citron document) of each article and annotator, counted in `written`."""
+    shared = doccano.shared_values(session.scalar(select(Project.label_schema).where(Project.id == project_id)) or {})
     for record in iter_articles(session, project_id, filters, progress=progress):
         written.articles += 1
         for entry in record["annotations"]:
             if fmt == "doccano":
-                item = doccano.line(record, entry, offsets, written.left_out)
+                item = doccano.line(record, entry, offsets, written.left_out, shared)
             else:
                 item = citron.document(record, entry, written.left_out)
             written.records += 1

@@ -2,8 +2,10 @@
 
 A Citron document is ``{"text", "quotes": [{"cue", "sources", "contents"}]}``, each span
 ``{"start", "end", "text"}`` with character (code-point) offsets, as here.  Lines also carry
-``id``, ``annotator``, ``title`` and ``meta`` (Citron ignores them; `import-annotations --format
-citron` reads them back).
+``id``, ``annotator``, ``title`` and ``meta``, and in a project with article label groups the
+annotator's ``article_labels`` (``{group: value or [values]}``, the article unit's shape; Citron
+has no document-level labels): Citron ignores these keys, `import-annotations --format citron`
+reads them back.
 
 Our QUOTE spans are Citron's contents, SOURCE spans its sources, CUE spans its cues, and the
 attributed_to links say which sources a content has.  Citron's quote has one cue, which our
@@ -56,6 +58,8 @@ def document(record: dict[str, Any], entry: dict[str, Any], left_out: Skipped) -
     out: dict[str, Any] = {"id": record["id"], "annotator": who, "title": record["title"], "text": record["text"], "quotes": citron_quotes}
     if record["meta"]:
         out["meta"] = record["meta"]
+    if "article_labels" in entry:  # the project has article label groups
+        out["article_labels"] = entry["article_labels"]
     return out
 
 
