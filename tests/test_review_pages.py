@@ -455,3 +455,18 @@ def test_home_page_links_each_project_to_the_page_that_role_uses_for_it(browser,
     url = target.format(p=project.project_id)
     assert re.fullmatch(rf'\s*<a href="{re.escape(url)}">[^<]+</a>\s*', cell), cell
     assert browser.get(url).status_code == 200
+
+
+def test_review_index_names_the_downloads_as_the_admin_project_page_does(browser, project):
+    """The review index said "sentences · articles · gold only" with no word that the gold file is empty until some
+    gold exists, while the admin project page said "All sentences", "All articles" and carried that hint."""
+    def downloads(html):
+        texts = re.findall(r'<a href="/projects/\d+/export\.jsonl[^"]*" download>([^<]+)</a>', html)
+        hint = re.search(r'<p class="hint downloads-hint">(.*?)</p>', html, re.S)
+        return texts, hint and hint.group(1)
+
+    login(browser, "root")
+    review_texts, review_hint = downloads(browser.get("/review/").get_data(as_text=True))
+    admin_texts, admin_hint = downloads(browser.get(f"/admin/projects/{project.project_id}").get_data(as_text=True))
+    assert review_texts == admin_texts == ["All sentences", "All articles", "Gold sentences only"]
+    assert review_hint == admin_hint and "an empty file until some are agreed or adjudicated" in review_hint
