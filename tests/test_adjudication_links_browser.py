@@ -242,3 +242,37 @@ def test_enter_while_linking_with_no_target_chosen_does_not_save_the_gold(app, s
         assert problems == []
     finally:
         context.close()
+
+
+def test_the_note_on_the_saved_gold_says_when_the_page_links_its_quote_before_the_save(app, server, chromium):
+    """Before: "The gold has a span linked to nothing" stayed as it was after the reviewer linked that span on the
+    page, unsaved, while the warning under the links had gone: the page contradicted itself."""
+    world = seed_world(app, linked_by=())
+    context, page, problems = reviewer_page(chromium, server)
+    try:
+        url = f"{server}/review/{world['project']}/sentences/{world['sentences'][1]}"
+        page.goto(url)
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        page.check("input[name=label][value=CFS]")
+        page.click("#save-gold")  # the quote and the source, no link
+        page.wait_for_url(re.compile(rf"/review/{world['project']}/(queue|sentences/)"))
+        page.goto(url)
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        note = page.locator("#gold-unlinked")
+        assert note.is_visible() and f"As saved, the gold has a span linked to nothing: QUOTE “{QUOTE}”" in note.inner_text()
+        assert "The guidelines link every quote" in note.inner_text() and note.get_attribute("class") == "warn"
+
+        page.locator("#sentence-text mark.gold[data-label=QUOTE]").click()
+        page.keyboard.press("l")
+        page.keyboard.press("n")
+        page.keyboard.press("Enter")  # linked on the page, not saved
+        assert page.locator(f"#gold-links input[name=links][value='{LINK}']").is_checked()
+        assert page.locator("#unlinked-warning").is_hidden()
+        assert "The form below no longer leaves it so (linked, or left out): save to keep that." in note.inner_text()
+        assert note.get_attribute("class") == "note"
+
+        page.locator(f"#gold-links input[name=links][value='{LINK}']").uncheck()  # unlinked again: as saved
+        assert "The guidelines link every quote" in note.inner_text() and note.get_attribute("class") == "warn"
+        assert problems == []
+    finally:
+        context.close()

@@ -191,3 +191,43 @@ def test_reviewer_picks_a_split_point_by_clicking_in_text_with_an_emoji(app, ser
     page.wait_for_selector("text=undone")
     assert page.locator(".seg-text").all_inner_texts()[0] == "Fans gave it a 👍🏽 and cheered."
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_api_token_table_fits_a_phone_with_revoke_in_reach(app, server, chromium):
+    """At 390 x 844 the token table on the admin user page scrolled sideways inside its card and its Revoke
+    button was half hidden: its rows are cards now, each value named, Revoke on its own line."""
+    from annotator.db.transactions import transaction
+    from annotator.domain import accounts
+
+    add_user(app, "root", "admin", PASSWORD)
+    ann = add_user(app, "ann", "annotator", PASSWORD)
+    with app.app_context():
+        with transaction(db.session):
+            user = db.session.get(User, ann)
+            accounts.issue_token(db.session, user, expires_days=30)
+            accounts.issue_token(db.session, user)
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/login")
+        page.fill("input[name=name]", "root")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server}/")
+        page.goto(f"{server}/admin/users/{ann}")
+        table = page.locator("#tokens")
+        assert table.evaluate("t => t.scrollWidth <= t.clientWidth + 1"), "the token table scrolls sideways"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        card = table.evaluate("t => t.closest('.card').getBoundingClientRect().right")
+        buttons = page.locator("#tokens button", has_text="Revoke")
+        assert buttons.count() == 2
+        for i in range(2):
+            box = buttons.nth(i).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= min(card, 390), (box, card)
+        named = page.locator("#tokens tbody tr").first.evaluate(
+            "tr => [...tr.cells].map(td => getComputedStyle(td, '::before').content)")
+        assert named[:4] == ['"Issued: "', '"Last used: "', '"Expires: "', '"State: "'], named  # each value says what it is
+        buttons.first.click()
+        assert "revoked" in page.locator("#tokens tbody").inner_text()
+    finally:
+        context.close()

@@ -229,6 +229,26 @@ def test_logout_ends_the_session_and_its_copies_for_good(app):
     assert _logged_in(_remembered_login(app))  # logging in again works
 
 
+def _clears_remember_cookie(response) -> bool:
+    return any(h.startswith("remember_token=;") for h in response.headers.getlist("Set-Cookie"))
+
+
+def test_the_login_page_clears_no_remember_cookie_the_browser_never_had(app):
+    """Every anonymous GET /login answered with a Set-Cookie deleting `remember_token` (session protection
+    "strong" took the form's CSRF token for a tampered session); a logout still clears the one it carried."""
+    add_user(app, "ann")
+    fresh = Browser(app.test_client())
+    response = fresh.get("/login")
+    assert response.status_code == 200 and not _clears_remember_cookie(response)
+    assert not _clears_remember_cookie(fresh.get("/login"))  # again, now with a session cookie (the CSRF token)
+    browser = _remembered_login(app)
+    copied = _cookies(browser)
+    browser.get("/")
+    logout = browser.post("/logout")
+    assert logout.status_code == 302 and _clears_remember_cookie(logout)
+    assert not _logged_in(_replay(app, {"remember_token": copied["remember_token"]}))
+
+
 @pytest.mark.parametrize("how", ["cli password", "admin password", "admin role", "admin logout everywhere", "cli logout", "deactivate"])
 def test_password_role_and_log_out_everywhere_end_every_session_of_the_user(app, how):
     from annotator.domain import accounts

@@ -381,6 +381,9 @@ def test_form_value_parsers():
             gold.parse_span_key(bad)
     with pytest.raises(gold.GoldError, match="Line 2"):
         gold.parse_span_lines("QUOTE 1 2\nQUOTE one two")
+    for other_digits in ("QUOTE \u0661\u0662 \u0663\u0664", "QUOTE 12 \uff13\uff14", "QUOTE 1\u00b2 5"):  # Arabic-Indic, full width, '²'
+        with pytest.raises(gold.GoldError, match="Line 1: write the offsets with the digits 0–9"):
+            gold.parse_span_lines(other_digits)
     with pytest.raises(gold.GoldError):
         gold.parse_link_key("QUOTE:1:2|SOURCE:3:4")
 

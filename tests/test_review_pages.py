@@ -356,6 +356,25 @@ def test_typed_spans_report_every_problem_at_once_with_line_numbers(app, browser
         assert db.session.scalars(select(GoldLabel).where(GoldLabel.provenance == "adjudicated")).all() == []
 
 
+def test_typed_offsets_in_other_digits_are_refused_with_what_to_type(app, browser, project):
+    """'QUOTE ١٢٠ ١٦٤' (Arabic-Indic digits) was stored as QUOTE 120 164, where the API takes JSON integers only."""
+    login(browser, "rita")
+    s2, _ = project.offsets[2]
+    arabic_indic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    full_width = str.maketrans("0123456789", "０１２３４５６７８９")
+    url = f"/review/{project.project_id}/sentences/{project.sentences[2]}"
+    browser.get(url)
+    typed = f"QUOTE {str(s2).translate(arabic_indic)} {str(s2 + 4).translate(arabic_indic)}\nCUE {s2} {str(s2 + 3).translate(full_width)}"
+    response = browser.post(url, {"label": "NFS", "typed_spans": typed})
+    assert response.status_code == 422
+    problems = re.findall(r'<li class="problem">(.*?)</li>', response.get_data(as_text=True), re.S)
+    assert [p.split(":")[0] for p in problems] == ["Line 1", "Line 2"], problems
+    assert all("with the digits 0–9" in p for p in problems) and str(s2 + 3).translate(full_width) in problems[1]
+    with app.app_context():
+        assert db.session.scalars(select(GoldLabel).where(GoldLabel.provenance == "adjudicated")).all() == []
+        assert db.session.scalars(select(GoldSpan)).all() == []
+
+
 def test_queue_and_adjudication_number_sentences_from_1(app, browser, project):
     login(browser, "rita")
     html = browser.get(f"/review/{project.project_id}/queue?status=all").get_data(as_text=True)
@@ -455,3 +474,18 @@ def test_home_page_links_each_project_to_the_page_that_role_uses_for_it(browser,
     url = target.format(p=project.project_id)
     assert re.fullmatch(rf'\s*<a href="{re.escape(url)}">[^<]+</a>\s*', cell), cell
     assert browser.get(url).status_code == 200
+
+
+def test_review_index_names_the_downloads_as_the_admin_project_page_does(browser, project):
+    """The review index said "sentences · articles · gold only" with no word that the gold file is empty until some
+    gold exists, while the admin project page said "All sentences", "All articles" and carried that hint."""
+    def downloads(html):
+        texts = re.findall(r'<a href="/projects/\d+/export\.jsonl[^"]*" download>([^<]+)</a>', html)
+        hint = re.search(r'<p class="hint downloads-hint">(.*?)</p>', html, re.S)
+        return texts, hint and hint.group(1)
+
+    login(browser, "root")
+    review_texts, review_hint = downloads(browser.get("/review/").get_data(as_text=True))
+    admin_texts, admin_hint = downloads(browser.get(f"/admin/projects/{project.project_id}").get_data(as_text=True))
+    assert review_texts == admin_texts == ["All sentences", "All articles", "Gold sentences only"]
+    assert review_hint == admin_hint and "an empty file until some are agreed or adjudicated" in review_hint

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Request, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_login.config import COOKIE_NAME
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -19,7 +20,22 @@ from annotator.web.errors import json_error, wants_json
 from annotator.web.security import public
 
 bp = Blueprint("auth", __name__)
-login_manager = LoginManager()
+
+
+class _LoginManager(LoginManager):
+    """Flask-Login's, minus a remember-me cookie cleared that the browser never had.
+
+    With session protection "strong", a session holding anything but a user (the login form's CSRF token) counts
+    as tampered with, so every anonymous GET /login answered with a Set-Cookie deleting `remember_token`. A request
+    that carried the cookie still has it cleared, and logout still ends it on the server (the session generation).
+    """
+
+    def _clear_cookie(self, response: Response) -> None:
+        if current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies:
+            super()._clear_cookie(response)
+
+
+login_manager = _LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.session_protection = "strong"
 

@@ -64,6 +64,9 @@ if (dataNode && view && marker && fieldset && linkset) {
   const status = document.getElementById("mark-status");
   const targetsEl = document.getElementById("link-targets");
   const warning = document.getElementById("unlinked-warning");
+  const savedNote = document.getElementById("gold-unlinked"); // the saved gold's quotes linked to nothing
+  const savedNow = document.getElementById("gold-unlinked-now");
+  const savedNoteText = savedNow?.textContent || "";
   const colourOf = (label) => (COLOUR.test(labels.get(label)?.color || "") ? labels.get(label).color : "#888888");
   const st = { selected: null, link: null }; // the gold span chosen in the sentence (its key); the link being made
 
@@ -160,10 +163,22 @@ if (dataNode && view && marker && fieldset && linkset) {
       return types.length && !types.some((t) => linked.has(`${t}|${s.id}`));
     });
     const where = (s) => (inSentence(s) ? "" : ` (sentence ${s.sentence + 1})`);
+    noteSaved(new Set(open.map((s) => s.id)));
     warning.hidden = !open.length;
     warning.textContent = open.length
       ? `Linked to nothing: ${open.map((s) => `${s.label} “${excerpt(textOf(s), 60)}”${where(s)}`).join("; ")}. Saving keeps ${open.length === 1 ? "it" : "them"} without a source.`
       : "";
+  };
+
+  /** The note on the saved gold's unlinked quotes stays true of what is saved, and says when the form would save them
+   * linked (or leave them out): before, it read as if they were still unlinked after the reviewer linked them. */
+  const noteSaved = (openIds) => {
+    if (!savedNote || !savedNow) return;
+    const saved = data.saved_unlinked || [];
+    const fixed = saved.length > 0 && saved.every((key) => !openIds.has(key));
+    const them = saved.length === 1 ? "it" : "them";
+    savedNote.className = fixed ? "note" : "warn";
+    savedNow.textContent = fixed ? `The form below no longer leaves ${them} so (linked, or left out): save to keep that.` : savedNoteText;
   };
 
   /** UTF-16 offset of a DOM point within the sentence view, clamped to it. */

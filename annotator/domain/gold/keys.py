@@ -12,7 +12,9 @@ from typing import Iterable
 SpanKey = tuple[str, int, int]
 LinkKey = tuple[str, SpanKey, SpanKey]
 
-_SPAN_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\s*[\s:,]\s*(\d{1,10})\s*[\s:,-]\s*(\d{1,10})\s*$")
+# Offsets in ASCII digits, as the API's JSON integers: `\d` alone also took '١٢٠' (Arabic-Indic) or '１２' (full width) for 120 or 12.
+_SPAN_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\s*[\s:,]\s*([0-9]{1,10})\s*[\s:,-]\s*([0-9]{1,10})\s*$")
+_SEPARATORS = re.compile(r"[\s:,-]+")
 _OFFSET = re.compile(r"[0-9]{1,10}")
 
 
@@ -72,6 +74,10 @@ def parse_span_lines(
             continue
         where = f"Line {number}"
         match = _SPAN_LINE.match(line)
+        foreign = [word for word in _SEPARATORS.split(line) if any(c.isdigit() and not c.isascii() for c in word)]
+        if foreign:
+            problems.append(f"{where}: write the offsets with the digits 0–9, not “{' '.join(foreign)[:40]}”")
+            continue
         if not match:
             shown = line.strip()[:60]
             problems.append(f"{where}: expected 'LABEL START END', e.g. QUOTE 120 164, not “{shown}”")
