@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Iterator
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, bindparam, event, select, text, update
@@ -119,6 +121,21 @@ def test_a_missing_row_is_none(app, seeded):
         db.session.rollback()
 
 
+@contextmanager
+def statements_seen() -> Iterator[list[str]]:
+    """The statements SQLAlchemy sends while the block runs: a before_cursor_execute listener on the app's engine."""
+    seen: list[str] = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+
+
 def test_statement_listeners_see_prepared_statements(app, seeded):
     """With an execution listener on the engine (tests that count or EXPLAIN statements, query recording), the statement
     goes through SQLAlchemy, so the listener sees it; the rows are the same."""
@@ -126,16 +143,8 @@ def test_statement_listeners_see_prepared_statements(app, seeded):
 
     with app.app_context():
         without = SENTENCES.rows(db.session, {"article_id": seeded["article_id"]})
-        seen = []
-
-        def listener(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
-            seen.append(statement)
-
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with statements_seen() as seen:
             with_listener = SENTENCES.rows(db.session, {"article_id": seeded["article_id"]})
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         assert len(seen) == 1 and "FROM sentences" in seen[0]
         assert with_listener == without and len(without) == 3
         db.session.rollback()
@@ -270,16 +279,8 @@ def test_statement_listeners_see_prepared_writes(app, seeded):
     from annotator.domain.annotations.statements import BUMP_REVISION
 
     with app.app_context():
-        seen = []
-
-        def listener(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
-            seen.append(statement)
-
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with statements_seen() as seen:
             done = BUMP_REVISION.run(db.session, {"project_id": seeded["project_id"]})
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         assert done.rowcount == 1 and len(seen) == 1 and seen[0].startswith("UPDATE projects")
         db.session.rollback()
 
