@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
@@ -55,21 +56,18 @@ def test_a_label_save_makes_its_sentences_gold_in_the_same_transaction(app):
         # a save that fails after the gold step leaves neither the label nor the gold
         from annotator.domain.annotations import trail
 
-        real = trail.run
+        real = trail.BUMP_REVISION
 
-        def fail_on_bump(session, statement, params=None):
-            if statement is trail.BUMP_REVISION:
+        class FailingBump:
+            def run(self, session, params):
                 raise RuntimeError("crash before commit")
-            return real(session, statement, params)
 
-        trail.run = fail_on_bump
+        trail.BUMP_REVISION = FailingBump()
         try:
-            try:
+            with pytest.raises(RuntimeError, match="crash before commit"):
                 annotations.write(db.session, lambda: annotations.put_label(db.session, seeded.users["b"], seeded.articles[0], 0, "CFS"))
-            except RuntimeError:
-                pass
         finally:
-            trail.run = real
+            trail.BUMP_REVISION = real
         assert gold_rows(seeded.project_id) == []
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Iterator
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, bindparam, event, select, text, update
@@ -80,6 +82,7 @@ def seeded(app) -> dict:
             "user_id": zoe.id, "article_id": article, "sentence_index": 0, "sentence_id": sentence, "request_id": "req-\u00e9",
             "token_hash": accounts.hash_token(token), "uid": "quote-001",
             "assignment_id": s.scalar(select(Assignment.id)), "project_id": project.id, "label": "QUOTE", "start": quote, "end": quote + 16,
+            "key": article, "namespace": 7,  # the advisory locks (held until the rollback)
         }
 
 
@@ -89,9 +92,11 @@ def _typed(rows) -> list[list[tuple[type, object]]]:
 
 @pytest.mark.parametrize(("name", "prepared"), PREPARED, ids=[name for name, _ in PREPARED])
 def test_rows_are_sqlalchemys_rows(app, seeded, name, prepared):
-    wanted = set(prepared.statement.compile().params)
-    params = {key: seeded[key] for key in wanted}
+    binds = prepared.statement.compile().binds  # the caller's parameters: those without a value of their own
+    params = {name: seeded[name] for name, bind in binds.items() if bind.required or bind.value is None and bind.callable is None}
     with app.app_context():
+        if "pg_advisory" in str(prepared.statement) and db.engine.dialect.name != "postgresql":
+            pytest.skip("an advisory lock is PostgreSQL's")
         connection = db.session.connection()
         expected = connection.execute(prepared.statement, params).all()
         got = prepared.rows(connection, params)
@@ -116,6 +121,21 @@ def test_a_missing_row_is_none(app, seeded):
         db.session.rollback()
 
 
+@contextmanager
+def statements_seen() -> Iterator[list[str]]:
+    """The statements SQLAlchemy sends while the block runs: a before_cursor_execute listener on the app's engine."""
+    seen: list[str] = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+
+
 def test_statement_listeners_see_prepared_statements(app, seeded):
     """With an execution listener on the engine (tests that count or EXPLAIN statements, query recording), the statement
     goes through SQLAlchemy, so the listener sees it; the rows are the same."""
@@ -123,16 +143,8 @@ def test_statement_listeners_see_prepared_statements(app, seeded):
 
     with app.app_context():
         without = SENTENCES.rows(db.session, {"article_id": seeded["article_id"]})
-        seen = []
-
-        def listener(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
-            seen.append(statement)
-
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with statements_seen() as seen:
             with_listener = SENTENCES.rows(db.session, {"article_id": seeded["article_id"]})
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         assert len(seen) == 1 and "FROM sentences" in seen[0]
         assert with_listener == without and len(without) == 3
         db.session.rollback()
@@ -189,3 +201,153 @@ def test_only_plain_parameters_can_be_prepared(app):
         with pytest.raises(ValueError, match="plain named"):
             expanding.rows(db.session, {"ids": [1, 2]})
 
+
+
+# ----------------------------------------------------------------------------------------------- PreparedWrite
+def _span_values(article_id: int, user_id: int, uid: str, start: int) -> dict:
+    now = utcnow()
+    return {"uid": uid, "article_id": article_id, "user_id": user_id, "label": "QUOTE", "start": start, "end": start + 3,
+            "created_at": now, "updated_at": now}
+
+
+def _row(table, row_id: int) -> dict:
+    return dict(db.session.execute(select(table).where(table.c.id == row_id)).one()._mapping)
+
+
+def test_a_prepared_insert_stores_the_row_sqlalchemy_stores(app, seeded):
+    """The columns the caller leaves out get their Python defaults (origin 'manual'), the returned id is the row's,
+    and the row is SQLAlchemy's value for value and type for type; a conflict returns no row."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from annotator.domain.annotations.statements import _insert_ignoring_conflict
+
+    spans = Span.__table__
+    with app.app_context():
+        dialect = db.engine.dialect.name
+        prepared = _insert_ignoring_conflict(dialect, "spans")
+        plain = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(spans).on_conflict_do_nothing().returning(spans.c.id)
+        mine = prepared.run(db.session, _span_values(seeded["article_id"], seeded["user_id"], "prepared-1", 1))
+        theirs = db.session.execute(plain, _span_values(seeded["article_id"], seeded["user_id"], "sqlalchemy-1", 5)).all()
+        assert mine.rowcount == 1 and len(mine.rows) == 1 and mine.scalar() == mine.rows[0].id
+        ours, expected = _row(spans, mine.scalar()), _row(spans, theirs[0][0])
+        assert ours["origin"] == "manual" and ours["suggester"] is None
+        for key in ("id", "uid", "start", "end", "created_at", "updated_at"):
+            assert type(ours[key]) is type(expected[key]), key
+            ours.pop(key), expected.pop(key)
+        assert _typed([ours.values()]) == _typed([expected.values()])
+        again = prepared.run(db.session, _span_values(seeded["article_id"], seeded["user_id"], "prepared-1", 2))  # the uid is taken
+        assert again.rows == [] and again.scalar() is None
+        db.session.rollback()
+
+
+def test_a_prepared_update_fills_in_onupdate_and_counts_rows(app, seeded):
+    from annotator.db.prepared import PreparedWrite
+
+    spans = Span.__table__
+    relabel = PreparedWrite(update(spans).where(spans.c.uid == bindparam("the_uid")).values(label=bindparam("new_label")))
+    with app.app_context():
+        before = db.session.execute(select(spans.c.label, spans.c.updated_at).where(spans.c.uid == seeded["uid"])).one()
+        done = relabel.run(db.session, {"the_uid": seeded["uid"], "new_label": "SOURCE"})
+        after = db.session.execute(select(spans.c.label, spans.c.updated_at).where(spans.c.uid == seeded["uid"])).one()
+        assert done.rowcount == 1 and done.rows == []
+        assert after.label == "SOURCE" and after.updated_at > before.updated_at  # Span.updated_at's onupdate=utcnow
+        assert relabel.run(db.session, {"the_uid": "no-such-span", "new_label": "SOURCE"}).rowcount == 0
+        db.session.rollback()
+
+
+def test_a_list_of_parameters_is_one_executemany(app, seeded):
+    """Audit entries with JSON documents, several at once: stored as SQLAlchemy stores them."""
+    from annotator.db.models import AuditEntry
+    from annotator.domain.annotations.statements import AUDIT_INSERT
+
+    audit = AuditEntry.__table__
+    entries = [{"at": utcnow(), "user_id": seeded["user_id"], "project_id": seeded["project_id"], "article_id": seeded["article_id"],
+                "entity": "span", "entity_id": f"e-{n}", "action": "create", "before": None, "after": {"text": "\u00c5 \U0001f600", "n": n}}
+               for n in range(3)]
+    with app.app_context():
+        done = AUDIT_INSERT.run(db.session, entries)
+        assert done.rows == [] and done.rowcount in (3, -1)  # psycopg's executemany may not count
+        stored = db.session.execute(select(audit.c.entity_id, audit.c.after, audit.c.before).where(audit.c.entity_id.like("e-%"))
+                                    .order_by(audit.c.id)).all()
+        assert [tuple(row) for row in stored] == [(f"e-{n}", {"text": "\u00c5 \U0001f600", "n": n}, None) for n in range(3)]
+        with pytest.raises(ValueError, match="executemany"):
+            AUDIT_INSERT.run(db.session, [])
+        db.session.rollback()
+
+
+def test_statement_listeners_see_prepared_writes(app, seeded):
+    from annotator.domain.annotations.statements import BUMP_REVISION
+
+    with app.app_context():
+        with statements_seen() as seen:
+            done = BUMP_REVISION.run(db.session, {"project_id": seeded["project_id"]})
+        assert done.rowcount == 1 and len(seen) == 1 and seen[0].startswith("UPDATE projects")
+        db.session.rollback()
+
+
+def test_a_prepared_write_conflict_is_sqlalchemys_integrity_error(app, seeded):
+    """run_write retries an IntegrityError: a unique key broken on the driver's cursor must raise SQLAlchemy's."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from annotator.db.prepared import PreparedWrite
+
+    plain = PreparedWrite(insert(Span.__table__))
+    with app.app_context():
+        with pytest.raises(IntegrityError):
+            plain.run(db.session, _span_values(seeded["article_id"], seeded["user_id"], seeded["uid"], 1))
+        db.session.rollback()
+
+
+def test_a_default_that_needs_sqlalchemys_context_is_refused(app):
+    from sqlalchemy import insert
+
+    from annotator.db.prepared import PreparedWrite
+
+    table = Table("with_context_default", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("n", Integer, default=lambda context: context.get_current_parameters()["id"]))
+    with app.app_context():
+        with pytest.raises(ValueError, match="needs SQLAlchemy's execution"):
+            PreparedWrite(insert(table)).run(db.session, {"id": 1})
+        db.session.rollback()
+
+
+def test_a_batch_save_runs_no_statement_through_sqlalchemys_execution(app, seeded, monkeypatch):
+    """Every statement of a batch save (a label, two spans, a request id: the page's save queue) runs on the driver's
+    cursor: SQLAlchemy's execution of a statement cost more Python calls than the statement's own work
+    (bench/bench_request_cpu.py). Counted on Connection.execute, which every SQLAlchemy statement execution goes through."""
+    from sqlalchemy.engine import Connection
+
+    from annotator.domain.annotations.batch import apply_changes
+
+    quote = TEXT.index("\u201c")
+    operations = [
+        {"op": "put_label", "sentence_index": 2, "label": "CFS", "seconds": 1.5},
+        {"op": "create_span", "id": "batch-quote", "label": "QUOTE", "start": quote + 1, "end": quote + 10},
+        {"op": "create_span", "id": "batch-source", "label": "SOURCE", "start": quote + 23, "end": quote + 30},
+    ]
+    with app.app_context():
+        executed = []
+        real = Connection.execute
+
+        def counting(self, statement, *args, **kwargs):  # noqa: ANN001, ANN202
+            executed.append(str(statement).split("\n")[0][:80])
+            return real(self, statement, *args, **kwargs)
+
+        monkeypatch.setattr(Connection, "execute", counting)
+        answer = annotations.write(db.session, lambda: apply_changes(db.session, seeded["user_id"], seeded["article_id"], operations, "batch-request"))
+        monkeypatch.undo()
+        assert [result["status"] for result in answer["results"]] == [200, 201, 201]
+        assert executed == []
+
+
+def test_a_literal_none_in_a_write_is_written(app, seeded):
+    """`.values(column=None)` binds None with the statement: the caller need not give it (the automatic gold's UPDATE)."""
+    from annotator.db.prepared import PreparedWrite
+
+    spans = Span.__table__
+    clear = PreparedWrite(update(spans).where(spans.c.uid == bindparam("the_uid")).values(suggester=None, label=bindparam("new_label")))
+    with app.app_context():
+        assert clear.run(db.session, {"the_uid": seeded["uid"], "new_label": "SOURCE"}).rowcount == 1
+        assert db.session.execute(select(spans.c.label, spans.c.suggester).where(spans.c.uid == seeded["uid"])).one() == ("SOURCE", None)
+        db.session.rollback()

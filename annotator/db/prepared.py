@@ -1,8 +1,10 @@
-"""Hot read statements run on the driver's cursor: a Core statement compiled once per dialect, its rows converted
-as SQLAlchemy's own result processing converts them.
+"""Hot statements run on the driver's cursor: a Core statement compiled once per dialect, its rows converted
+as SQLAlchemy's own result processing converts them. Prepared for reads, PreparedWrite for the writes every
+save makes (with the columns' Python defaults filled in as SQLAlchemy fills them in).
 
 Why: every API request reads the caller's token, and the article JSON the annotation page loads reads the
-article, its sentences and the caller's annotations. For these one-row or few-row reads SQLAlchemy's execution
+article, its sentences and the caller's annotations; every save writes its rows, an audit entry and the
+project's revision while it holds SQLite's one write lock. For these one-row or few-row reads SQLAlchemy's execution
 machinery (the compiled-cache lookup, the execution context, the CursorResult and its Row objects) cost several
 times the statement's own work: per statement, in process on SQLite, 101-163 us through Connection.execute
 against 12-44 us on the cursor (bench/bench_prepared.py). The statement stays a Core statement, written and
@@ -16,7 +18,7 @@ When a listener watches the statements (before/after_cursor_execute or before/af
 or EXPLAIN statements, query recording), the statement goes through Connection.execute instead, so that nothing
 runs behind them.
 
-The compiled form is kept per statement on the engine's dialect (as SQLAlchemy keeps its compiled cache per
+The compiled form is kept per statement (a write's: per statement and set of parameter names) on the engine's dialect (as SQLAlchemy keeps its compiled cache per
 engine): it is a pure function of the two, so every worker agrees, and it goes with the engine.
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.dml import UpdateBase
 
 Processor = Callable[[Any], Any]
 
@@ -38,6 +41,7 @@ class _Compiled(NamedTuple):
     fixed: dict[str, Any]  # the statement's own values (literals SQLAlchemy binds), converted for the driver
     binds: dict[str, Processor]  # conversions of the caller's parameters, by name (only those that have one)
     row: Any  # the rows' class: a named tuple of the selected columns' keys, as SQLAlchemy's Row names them (an unusable one: _N)
+    defaults: tuple[tuple[str, Callable[[], Any]], ...] = ()  # a write's columns the caller left out, and their Python defaults
 
 
 class Prepared:
@@ -51,46 +55,15 @@ class Prepared:
 
     def rows(self, session: Session | Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         connection = session if isinstance(session, Connection) else session.connection()
-        dialect = connection.dialect
-        forms = _forms(dialect)
-        compiled = forms.get(self) or forms.setdefault(self, _compile(self, dialect))
+        forms = _forms(connection.dialect)
+        compiled = forms.get(self) or forms.setdefault(self, _compile(self.statement, connection.dialect))
         if _watched(connection):  # listeners must see every statement
             return [compiled.row._make(row) for row in connection.execute(self.statement, params)]
-        values = dict(compiled.fixed)
+        values = dict(compiled.fixed)  # _arguments, inline: the article JSON runs four reads a request
         for name, value in params.items():
             convert = compiled.binds.get(name)
             values[name] = value if convert is None or value is None else convert(value)
-        arguments: Sequence[Any] | dict[str, Any] = values if compiled.positions is None else [values[name] for name in compiled.positions]
-        driver = connection.connection.dbapi_connection
-        cursor = None
-        try:
-            cursor = driver.cursor()
-            cursor.execute(compiled.sql, arguments)
-            fetched = cursor.fetchall()
-            # the driver's type of each column (psycopg: its OID; SQLite: None), which some conversions depend on
-            driver_types = tuple(column[1] for column in cursor.description)
-            results = forms.get((self, driver_types))
-            if results is None:
-                results = forms.setdefault((self, driver_types), _results(self, dialect, driver_types))
-        except connection.dialect.loaded_dbapi.Error as exc:
-            lost = connection.dialect.is_disconnect(exc, driver, cursor)
-            if lost:
-                connection.invalidate(exc)
-            raise DBAPIError.instance(compiled.sql, arguments, exc, connection.dialect.loaded_dbapi.Error, connection_invalidated=lost) from exc
-        finally:
-            if cursor is not None:
-                cursor.close()
-        make = compiled.row._make
-        if not results:
-            return [make(row) for row in fetched]
-        out = []
-        for row in fetched:
-            row = list(row)
-            for position, convert in results:
-                if row[position] is not None:
-                    row[position] = convert(row[position])
-            out.append(make(row))
-        return out
+        return _execute(self, connection, compiled, values if compiled.positions is None else [values[name] for name in compiled.positions])[1]
 
     def first(self, session: Session | Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
         """The first row or None (the statement should select one row: the others are read and dropped)."""
@@ -101,6 +74,105 @@ class Prepared:
         """The first column of the first row, or None when there is no row."""
         row = self.first(session, params)
         return None if row is None else row[0]
+
+
+class Written(NamedTuple):
+    """What a PreparedWrite did: the rows it changed (the driver's rowcount) and the rows its RETURNING gave."""
+
+    rowcount: int
+    rows: list[tuple[Any, ...]]
+
+    def scalar(self) -> Any:
+        """The first returned column of the first returned row, or None."""
+        return self.rows[0][0] if self.rows else None
+
+
+class PreparedWrite:
+    """An INSERT, UPDATE or DELETE to run often, on the driver's cursor as Prepared runs its reads.
+
+    Every save writes several rows, and SQLAlchemy's execution of each write cost about as many Python calls as
+    the rest of the save's work inside the database lock (bench/bench_request_cpu.py counts them). As
+    SQLAlchemy does, the statement is compiled for the columns the caller gives (one form per set of keys), and
+    the columns left out get their Python-side defaults (`default=`, or `onupdate=` for an UPDATE) computed
+    here, before the statement runs; a default that needs SQLAlchemy's execution context, or a SQL one, is
+    refused when the statement is first compiled. A list of parameter sets runs as the driver's executemany
+    (without RETURNING)."""
+
+    __slots__ = ("statement",)
+
+    def __init__(self, statement: UpdateBase) -> None:
+        self.statement = statement
+
+    def run(self, session: Session | Connection, params: dict[str, Any] | list[dict[str, Any]]) -> Written:
+        connection = session if isinstance(session, Connection) else session.connection()
+        many = isinstance(params, list)
+        if many and (not params or self.statement._returning):
+            raise ValueError("executemany takes one or more parameter sets, and no RETURNING")
+        first = params[0] if many else params
+        key = (self, tuple(first), many)
+        forms = _forms(connection.dialect)
+        compiled = forms.get(key) or forms.setdefault(key, _compile(self.statement, connection.dialect, tuple(first), many))
+        if _watched(connection):  # listeners must see every statement
+            result = connection.execute(self.statement, params)
+            return Written(result.rowcount, [compiled.row._make(row) for row in result] if result.returns_rows else [])
+        arguments = [_arguments(compiled, one) for one in params] if many else _arguments(compiled, params)
+        return Written(*_execute(self, connection, compiled, arguments, many))
+
+
+def _execute(
+    prepared: Prepared | PreparedWrite, connection: Connection, compiled: _Compiled, arguments: Any, many: bool = False
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """Run the compiled statement with the driver's arguments on the session's driver connection: (rowcount, converted rows)."""
+    driver = connection.connection.dbapi_connection
+    cursor = None
+    try:
+        cursor = driver.cursor()
+        if many:
+            cursor.executemany(compiled.sql, arguments)
+        else:
+            cursor.execute(compiled.sql, arguments)
+        if cursor.description is None or not compiled.row._fields:
+            return cursor.rowcount, []
+        fetched = cursor.fetchall()
+        # the driver's type of each column (psycopg: its OID; SQLite: None), which some conversions depend on
+        driver_types = tuple(column[1] for column in cursor.description)
+        forms = _forms(connection.dialect)
+        results = forms.get((prepared, driver_types))
+        if results is None:
+            results = forms.setdefault((prepared, driver_types), _results(prepared.statement, connection.dialect, driver_types))
+        rowcount = cursor.rowcount
+    except connection.dialect.loaded_dbapi.Error as exc:
+        lost = connection.dialect.is_disconnect(exc, driver, cursor)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(compiled.sql, arguments, exc, connection.dialect.loaded_dbapi.Error, connection_invalidated=lost) from exc
+    finally:
+        if cursor is not None:
+            cursor.close()
+    make = compiled.row._make
+    if not results:
+        return rowcount, [make(row) for row in fetched]
+    out = []
+    for row in fetched:
+        row = list(row)
+        for position, convert in results:
+            if row[position] is not None:
+                row[position] = convert(row[position])
+        out.append(make(row))
+    return rowcount, out
+
+
+def _arguments(compiled: _Compiled, params: dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
+    """The driver's parameters: the statement's own values, the caller's converted, the left-out columns' defaults."""
+    values = dict(compiled.fixed)
+    for name, value in params.items():
+        convert = compiled.binds.get(name)
+        values[name] = value if convert is None or value is None else convert(value)
+    for name, default in compiled.defaults:
+        value = default()
+        convert = compiled.binds.get(name)
+        values[name] = value if convert is None or value is None else convert(value)
+    return values if compiled.positions is None else [values[name] for name in compiled.positions]
 
 
 def _watched(connection: Connection) -> bool:
@@ -127,8 +199,13 @@ def _forms(dialect: Dialect) -> dict[Any, Any]:
     return forms
 
 
-def _compile(prepared: Prepared, dialect: Dialect) -> _Compiled:
-    compiled = prepared.statement.compile(dialect=dialect)
+def _compile(statement: Any, dialect: Dialect, keys: tuple[str, ...] | None = None, many: bool = False) -> _Compiled:
+    """The statement's SQL for the dialect (a write's: for the columns `keys`, as SQLAlchemy compiles it for those
+    parameters) and what turns a caller's parameters into the driver's."""
+    if keys is None:
+        compiled = statement.compile(dialect=dialect)
+    else:
+        compiled = statement.compile(dialect=dialect, column_keys=sorted(keys), for_executemany=many)
     if compiled.literal_execute_params or compiled.post_compile_params or compiled.escaped_bind_names:
         raise ValueError("a Prepared statement's parameters must be plain named ones (no IN lists, literal_execute or escaped names)")
     binds: dict[str, Processor] = {}
@@ -138,18 +215,42 @@ def _compile(prepared: Prepared, dialect: Dialect) -> _Compiled:
         if bind.required or bind.value is None and bind.callable is None:
             if convert is not None:
                 binds[name] = convert
+            if not bind.required:  # a literal None (`.values(reviewer_id=None)`), which a caller's value may replace
+                fixed[name] = None
             continue
         value = bind.effective_value
         fixed[name] = value if convert is None or value is None else convert(value)
     positions = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
-    row = namedtuple("Row", list(prepared.statement.selected_columns.keys()), rename=True)
-    return _Compiled(str(compiled), positions, fixed, binds, row)
+    row = namedtuple("Row", list(_columns(statement).keys()), rename=True)
+    defaults = tuple(_default(column, "default") for column in compiled.insert_prefetch)
+    defaults += tuple(_default(column, "onupdate") for column in compiled.update_prefetch)
+    return _Compiled(str(compiled), positions, fixed, binds, row, defaults)
 
 
-def _results(prepared: Prepared, dialect: Dialect, driver_types: tuple[Any, ...]) -> tuple[tuple[int, Processor], ...]:
+def _columns(statement: Any) -> Any:
+    """A read's selected columns; a write's RETURNING columns (none without RETURNING: PostgreSQL's implicit
+    RETURNING of the new row's id, which SQLAlchemy adds for inserted_primary_key, is not read)."""
+    selected = getattr(statement, "selected_columns", None)
+    return selected if selected is not None else statement.exported_columns
+
+
+def _default(column: Any, which: str) -> tuple[str, Callable[[], Any]]:
+    """(the column's parameter name, what makes its value): its scalar default, or its callable that takes no
+    argument (SQLAlchemy wraps such a callable; `__wrapped__` is the callable itself)."""
+    default = getattr(column, which)
+    if default is not None and default.is_scalar:
+        value = default.arg
+        return column.key, lambda: value
+    function = getattr(default.arg, "__wrapped__", None) if default is not None and default.is_callable else None
+    if function is None:
+        raise ValueError(f"PreparedWrite: column {column.key!r} has a {which} that needs SQLAlchemy's execution (a SQL or context default)")
+    return column.key, function
+
+
+def _results(statement: Any, dialect: Dialect, driver_types: tuple[Any, ...]) -> tuple[tuple[int, Processor], ...]:
     """The conversions of the row's columns that have one, by position, as SQLAlchemy's result processing picks them."""
     results = []
-    for position, (column, driver_type) in enumerate(zip(prepared.statement.selected_columns, driver_types, strict=True)):
+    for position, (column, driver_type) in enumerate(zip(_columns(statement), driver_types, strict=True)):
         convert = column.type.dialect_impl(dialect).result_processor(dialect, driver_type)
         if convert is not None:
             results.append((position, convert))

@@ -35,6 +35,7 @@ from typing import Any, Callable
 from sqlalchemy import BigInteger, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from annotator.db.prepared import Prepared
 from annotator.domain.annotations.access import remembered
 from annotator.domain.annotations.article_labels import delete_article_label, put_article_label
 from annotator.domain.annotations.idempotency import Request, answer_request, claim_request, request_fingerprint
@@ -164,7 +165,7 @@ def _at(exc: AnnotationError, index: int, operation: Any) -> AnnotationError:
 
 # A transaction-scoped advisory lock on PostgreSQL's single 64-bit key, a space no other lock of the app uses (the gold
 # locks take two 32-bit keys, which PostgreSQL keeps apart): (user id << 31) | article id, both below 2**31.
-_TURN = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+_TURN = Prepared(select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger))))
 
 
 def _take_turn(session: Session, user_id: int, article_id: Any) -> None:
@@ -172,7 +173,7 @@ def _take_turn(session: Session, user_id: int, article_id: Any) -> None:
     already). Taken before the request id's claim and any row lock, so a batch waits here holding nothing. An id
     out of range takes none: its first operation answers 404."""
     if session.get_bind().dialect.name == "postgresql" and is_int(article_id) and 0 <= article_id <= MAX_DB_INT:
-        session.connection().execute(_TURN, {"key": (user_id << 31) | article_id})
+        _TURN.rows(session, {"key": (user_id << 31) | article_id})
 
 
 def apply_changes(session: Session, user_id: int, article_id: int, operations: Any, request_id: Any = None) -> dict[str, Any]:

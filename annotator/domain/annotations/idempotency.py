@@ -151,7 +151,7 @@ def _key(request: Request, response: dict[str, Any] | None) -> dict[str, Any]:
 
 def _prune_sometimes(session: Session, user_id: int, row_id: int) -> None:
     if row_id % PRUNE_EVERY == 0:
-        run(session, PRUNE_REQUESTS, {"user_id": user_id, "cutoff": utcnow() - REQUEST_TTL})
+        PRUNE_REQUESTS.run(session, {"user_id": user_id, "cutoff": utcnow() - REQUEST_TTL})
 
 
 def claim_request(session: Session, request: Request) -> tuple[int | None, dict[str, Any] | None]:
@@ -170,5 +170,5 @@ def claim_request(session: Session, request: Request) -> tuple[int | None, dict[
 
 def answer_request(session: Session, row_id: int, response: dict[str, Any]) -> dict[str, Any]:
     """Store the claimed request's answer (in its transaction), and return it."""
-    run(session, ANSWER_REQUEST, {"row_id": row_id, "response": response})
+    ANSWER_REQUEST.run(session, {"row_id": row_id, "response": response})
     return response

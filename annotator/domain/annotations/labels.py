@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from annotator.db.models import Annotation, utcnow
 from annotator.domain.annotations.access import Access, writable_article
 from annotator.domain.annotations.idempotency import Request, once, request_fingerprint
-from annotator.domain.annotations.statements import LOCK_LABEL, UPDATE_LABEL, insert_ignoring_conflict, run
+from annotator.domain.annotations.statements import LOCK_LABEL, UPDATE_LABEL, insert_ignoring_conflict
 from annotator.domain.annotations.trail import audit, changed
 from annotator.domain.annotations.transaction import WRITE_ATTEMPTS
 from annotator.domain.annotations.validation import (
@@ -117,9 +117,8 @@ def _update_label(session: Session, access: Access, user_id: int, sentence_index
     now = utcnow()
     before = _label_of(current, sentence_index)
     total = float(current.seconds) + added
-    run(
+    UPDATE_LABEL.run(
         session,
-        UPDATE_LABEL,
         {"row_id": current.id, "new_label": label, "new_seconds": total, "new_guidelines_version": access.guidelines_version,
          "new_version": current.version + 1, "now": now},
     )

@@ -2,9 +2,9 @@
 
 Building and ORM-executing them per request cost several times the database
 work (measured with bench/bench_api.py). They are constants, not state. The
-SELECTs every save runs are Prepared (db/prepared.py): run on the driver's
-cursor, as SQLAlchemy's execution cost more than their own work; the writes
-go through SQLAlchemy, which fills in the columns' defaults.
+statements every save runs are Prepared or PreparedWrite (db/prepared.py): run
+on the driver's cursor, as SQLAlchemy's execution cost more than their own
+work; the rare ones go through SQLAlchemy (`run`).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import and_, bindparam, case, delete, insert, null, select, upda
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, ArticleLabel, Assignment, AuditEntry, LabelRequest, Project, Relation, Sentence, Span
-from annotator.db.prepared import Prepared
+from annotator.db.prepared import Prepared, PreparedWrite
 
 _articles, _projects, _assignments, _sentences = (m.__table__ for m in (Article, Project, Assignment, Sentence))
 _annotations, _spans, _relations, _audit = (m.__table__ for m in (Annotation, Span, Relation, AuditEntry))
@@ -49,7 +49,7 @@ LOCK_LABEL = Prepared(
 # A label changed by hand is the annotator's own decision again: origin 'manual', whatever suggestion it was
 # accepted from; the same label again keeps its origin (SET reads the row as it was before the update).
 _SAME_LABEL = _annotations.c.label == bindparam("new_label")
-UPDATE_LABEL = (
+UPDATE_LABEL = PreparedWrite(
     update(_annotations)
     .where(_annotations.c.id == bindparam("row_id"))
     .values(
@@ -84,12 +84,12 @@ ACCESS_SENTENCE_REQUEST = Prepared(
     )
 )
 STORE_REQUEST = insert(_requests)  # a label save's key with its answer, last; a conflict is an IntegrityError (write() retries)
-ANSWER_REQUEST = update(_requests).where(_requests.c.id == bindparam("row_id")).values(response=bindparam("response"))
-PRUNE_REQUESTS = delete(_requests).where(_requests.c.user_id == bindparam("user_id"), _requests.c.created_at < bindparam("cutoff"))
-AUDIT_INSERT = insert(_audit)
+ANSWER_REQUEST = PreparedWrite(update(_requests).where(_requests.c.id == bindparam("row_id")).values(response=bindparam("response")))
+PRUNE_REQUESTS = PreparedWrite(delete(_requests).where(_requests.c.user_id == bindparam("user_id"), _requests.c.created_at < bindparam("cutoff")))
+AUDIT_INSERT = PreparedWrite(insert(_audit))
 # The same statement as projects.bump_revision, prebuilt.
-BUMP_REVISION = update(_projects).where(_projects.c.id == bindparam("project_id")).values(revision=_projects.c.revision + 1)
-START_ASSIGNMENT = (
+BUMP_REVISION = PreparedWrite(update(_projects).where(_projects.c.id == bindparam("project_id")).values(revision=_projects.c.revision + 1))
+START_ASSIGNMENT = PreparedWrite(
     update(_assignments).where(_assignments.c.id == bindparam("assignment_id"), _assignments.c.status == "assigned").values(status="in_progress")
 )
 _CONFLICT_TABLES = {t.name: t for t in (_annotations, _spans, _relations, _requests, ArticleLabel.__table__)}
@@ -107,7 +107,7 @@ def _insert_ignoring_conflict(dialect: str, table_name: str) -> Any:
     else:
         return None
     table = _CONFLICT_TABLES[table_name]
-    return dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return PreparedWrite(dialect_insert(table).on_conflict_do_nothing().returning(table.c.id))
 
 
 def run(session: Session, statement: Any, params: dict[str, Any] | None = None) -> Any:
@@ -121,5 +121,5 @@ def insert_ignoring_conflict(session: Session, model: type, values: dict[str, An
     statement = _insert_ignoring_conflict(session.get_bind().dialect.name, table.name)
     if statement is None:  # other databases: a plain insert; a conflict raises IntegrityError and write() retries
         return run(session, insert(table).returning(table.c.id), values).scalar_one()
-    return run(session, statement, values).scalar()
+    return statement.run(session, values).scalar()
 

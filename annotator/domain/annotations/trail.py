@@ -18,9 +18,9 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Assignment, Sentence, utcnow
-from annotator.db.prepared import Prepared
+from annotator.db.prepared import Prepared, PreparedWrite
 from annotator.domain.annotations.access import Access
-from annotator.domain.annotations.statements import AUDIT_INSERT, BUMP_REVISION, START_ASSIGNMENT, run
+from annotator.domain.annotations.statements import AUDIT_INSERT, BUMP_REVISION, START_ASSIGNMENT
 from annotator.domain.gold import incremental as gold
 
 
@@ -52,7 +52,7 @@ def audit(
     if pending is not None:
         pending.audits.append(entry)
         return
-    run(session, AUDIT_INSERT, entry)
+    AUDIT_INSERT.run(session, entry)
 
 
 _assignments, _sentences, _annotations = (m.__table__ for m in (Assignment, Sentence, Annotation))
@@ -65,21 +65,21 @@ COUNT_LABELLED = Prepared(
     )
     .where(_sentences.c.article_id == bindparam("article_id"))
 )
-SET_ASSIGNMENT_STATUS = update(_assignments).where(_assignments.c.id == bindparam("assignment_id")).values(status=bindparam("new_status"))
+SET_ASSIGNMENT_STATUS = PreparedWrite(update(_assignments).where(_assignments.c.id == bindparam("assignment_id")).values(status=bindparam("new_status")))
 
 
 def _mark_progress(session: Session, access: Access, user_id: int, labels_changed: bool) -> None:
     """assigned -> in_progress on the first write; done exactly when every sentence has a label."""
     if not labels_changed:
         if access.assignment_status == "assigned":
-            run(session, START_ASSIGNMENT, {"assignment_id": access.assignment_id})
+            START_ASSIGNMENT.run(session, {"assignment_id": access.assignment_id})
         return
     # Lock the assignment first so two label writes of one user count after each other (PostgreSQL).
     status = LOCK_ASSIGNMENT.scalar(session, {"assignment_id": access.assignment_id})
     total, labelled = COUNT_LABELLED.rows(session, {"user_id": user_id, "article_id": access.article_id})[0]
     wanted = "done" if total and labelled >= total else "in_progress"
     if status != wanted:
-        run(session, SET_ASSIGNMENT_STATUS, {"assignment_id": access.assignment_id, "new_status": wanted})
+        SET_ASSIGNMENT_STATUS.run(session, {"assignment_id": access.assignment_id, "new_status": wanted})
 
 
 def changed(
@@ -99,7 +99,7 @@ def changed(
         gold.label_changed(session, access.project_id, access.article_id, access.sentence_id, raters_changed=gold_of == "rater")
     elif gold_of == "article":
         gold.article_changed(session, access.project_id, access.article_id)
-    run(session, BUMP_REVISION, {"project_id": access.project_id})  # last: the project row is the most contended lock
+    BUMP_REVISION.run(session, {"project_id": access.project_id})  # last: the project row is the most contended lock
 
 
 _PENDING = "annotator.trail.pending"  # session.info key: the batch running in this session
@@ -133,14 +133,14 @@ class Pending:
         """What every noted write would have done, once: the audit entries (one statement), progress, gold, one revision
         bump (nothing when nothing changed)."""
         if self.audits:
-            run(session, AUDIT_INSERT, self.audits)
+            AUDIT_INSERT.run(session, self.audits if len(self.audits) > 1 else self.audits[0])
         access = self.access
         if access is None or self.user_id is None:
             return  # every operation was a repeat or changed nothing: as their single saves, no bookkeeping
         _mark_progress(session, access, self.user_id, self.labels_changed)
         if self.article or self.label_sentences or self.rater_sentences:
             gold.writes_changed(session, access.project_id, access.article_id, self.label_sentences, self.rater_sentences, self.article)
-        run(session, BUMP_REVISION, {"project_id": access.project_id})  # last: the project row is the most contended lock
+        BUMP_REVISION.run(session, {"project_id": access.project_id})  # last: the project row is the most contended lock
 
 
 @contextmanager

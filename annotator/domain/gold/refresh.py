@@ -36,6 +36,7 @@ from sqlalchemy import Text, bindparam, case, cast, delete, distinct, func, inse
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, AuditEntry, CacheEntry, GoldLabel, Project, Sentence, Span
+from annotator.db.prepared import Prepared, PreparedWrite
 from annotator.db.transactions import transaction
 from annotator.domain import labelschema
 from annotator.domain.gold.writes import audit_many, chunks, is_auto, lock_project, now
@@ -170,15 +171,16 @@ def _sentence_gold(with_spans: bool) -> Any:
     return union_all(head_row, label_rows)
 
 
-_SENTENCE_GOLD, _SENTENCE_GOLD_AND_SPANS = _sentence_gold(False), _sentence_gold(True)
+# run on the driver's cursor (db/prepared.py), as the writes a label save may make below: every label save runs one
+_SENTENCE_GOLD, _SENTENCE_GOLD_AND_SPANS = Prepared(_sentence_gold(False)), Prepared(_sentence_gold(True))
 # The automatic provenances written into the SQL (an IN of bound values is expanded again at every execution).
 _IS_AUTO = is_auto(_gold_labels.c.provenance)
-_DELETE_AUTO = delete(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _IS_AUTO)
+_DELETE_AUTO = PreparedWrite(delete(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _IS_AUTO))
 _DELETE_AUTO_LABELS = delete(_gold_labels).where(_gold_labels.c.id.in_(bindparam("ids", expanding=True)), _IS_AUTO)
-_UPDATE_AUTO = update(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _IS_AUTO).values(
-    label=bindparam("new_label"), provenance=bindparam("new_prov"), reviewer_id=None, reason=None, updated_at=bindparam("at"))
-_INSERT = insert(_gold_labels)
-_AUDIT = insert(AuditEntry.__table__)
+_UPDATE_AUTO = PreparedWrite(update(_gold_labels).where(_gold_labels.c.id == bindparam("gid"), _IS_AUTO).values(
+    label=bindparam("new_label"), provenance=bindparam("new_prov"), reviewer_id=None, reason=None, updated_at=bindparam("at")))
+_INSERT = PreparedWrite(insert(_gold_labels))
+_AUDIT = PreparedWrite(insert(AuditEntry.__table__))
 _PROVENANCE_NAMES = {v: k for k, v in PROVENANCE_CODES.items()}
 
 
@@ -205,7 +207,7 @@ def sentence_gold(session: Session, project_id: int, sentence_id: int, with_span
     """The inputs of the sentence's gold label (and, `with_spans`, whether a span that can be gold overlaps it); None
     when there is no such sentence."""
     statement = _SENTENCE_GOLD_AND_SPANS if with_spans else _SENTENCE_GOLD
-    rows = session.connection().execute(statement, {"project_id": project_id, "sentence_id": sentence_id}).all()
+    rows = statement.rows(session, {"project_id": project_id, "sentence_id": sentence_id})
     head = next((row for row in rows if row[7] is None), None)  # row[7], `given`: labels are never NULL, the head's is
     if head is None:
         return None
@@ -239,18 +241,18 @@ def refresh_sentence_label(
     conn = session.connection()
     at = now()
     if wanted is None:
-        conn.execute(_DELETE_AUTO, {"gid": existing[0]})
+        _DELETE_AUTO.run(conn, {"gid": existing[0]})
         action, result.labels_deleted = "delete", result.labels_deleted + 1
     elif before is None:
-        conn.execute(_INSERT, {"sentence_id": sentence_id, "label": wanted[0], "provenance": wanted[1], "reviewer_id": None, "reason": None,
-                               "updated_at": at})
+        _INSERT.run(conn, {"sentence_id": sentence_id, "label": wanted[0], "provenance": wanted[1], "reviewer_id": None, "reason": None,
+                           "updated_at": at})
         action, result.labels_created = "create", result.labels_created + 1
     else:
-        conn.execute(_UPDATE_AUTO, {"gid": existing[0], "new_label": wanted[0], "new_prov": wanted[1], "at": at})
+        _UPDATE_AUTO.run(conn, {"gid": existing[0], "new_label": wanted[0], "new_prov": wanted[1], "at": at})
         action, result.labels_updated = "update", result.labels_updated + 1
     entry = _label_entry(project_id, sentence_id, article_id, action, before and _label_doc(sentence_id, *before),
                          wanted and _label_doc(sentence_id, *wanted))
-    conn.execute(_AUDIT, {"at": at, **entry})
+    _AUDIT.run(conn, {"at": at, **entry})
 
 
 def _one_sentence_rule(inputs: SentenceGold) -> tuple[str, str] | None:
@@ -347,8 +349,8 @@ def _update_changed_labels(
 ) -> int:
     changed = [(sid, w) for sid, w in wanted.items() if sid in current and (current[sid][1], current[sid][2]) != w[:2]]
     if changed:  # never human gold: _UPDATE_AUTO's WHERE says so too
-        session.connection().execute(
-            _UPDATE_AUTO, [{"gid": current[sid][0], "new_label": w[0], "new_prov": w[1], "at": at} for sid, w in changed])
+        session.connection().execute(  # many rows at once: SQLAlchemy's executemany (insertmanyvalues on PostgreSQL)
+            _UPDATE_AUTO.statement, [{"gid": current[sid][0], "new_label": w[0], "new_prov": w[1], "at": at} for sid, w in changed])
     for sid, (label, prov, art) in changed:
         _, old_label, old_prov, _ = current[sid]
         audit.append(_label_entry(project_id, sid, art, "update", _label_doc(sid, old_label, old_prov), _label_doc(sid, label, prov)))
@@ -361,7 +363,7 @@ def _insert_new_labels(
     new = [(sid, w) for sid, w in wanted.items() if sid not in current]
     for chunk in chunks(new):
         session.connection().execute(
-            _INSERT,
+            _INSERT.statement,
             [{"sentence_id": sid, "label": label, "provenance": prov, "reviewer_id": None, "reason": None, "updated_at": at}
              for sid, (label, prov, _) in chunk],
         )

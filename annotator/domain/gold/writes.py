@@ -9,13 +9,15 @@ from sqlalchemy import Integer, bindparam, func, insert, literal_column, select,
 from sqlalchemy.orm import Session
 
 from annotator.db.models import AuditEntry, Project
+from annotator.db.prepared import Prepared
 from annotator.stats.gold import AUTO_PROVENANCE
 
 CHUNK = 5000  # ids per IN (...) / rows per executemany, well under every database's limit
 _GOLD_LOCK_NAMESPACE = 0x60D  # first key of the PostgreSQL advisory lock: "gold writes of project N"
 _ARTICLE_LOCK_NAMESPACE = 0x60E  # "automatic gold of article N"
 # Prebuilt (every span save of a rater takes an article's lock): run on the session's connection.
-_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("namespace", type_=Integer), bindparam("key", type_=Integer)))
+# run on the driver's cursor (db/prepared.py): every annotation save on PostgreSQL takes an article's lock
+_ADVISORY_LOCK = Prepared(select(func.pg_advisory_xact_lock(bindparam("namespace", type_=Integer), bindparam("key", type_=Integer))))
 _AUDIT = insert(AuditEntry.__table__)
 
 
@@ -36,7 +38,7 @@ def lock_project(session: Session, project_id: int) -> None:
     lock on it first could deadlock with them.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.connection().execute(_ADVISORY_LOCK, {"namespace": _GOLD_LOCK_NAMESPACE, "key": project_id})
+        _ADVISORY_LOCK.rows(session, {"namespace": _GOLD_LOCK_NAMESPACE, "key": project_id})
 
 
 def lock_articles(session: Session, article_ids: list[int]) -> None:
@@ -52,7 +54,7 @@ def lock_articles(session: Session, article_ids: list[int]) -> None:
     if article_ids and session.get_bind().dialect.name == "postgresql":
         conn = session.connection()
         for article_id in sorted(set(article_ids)):
-            conn.execute(_ADVISORY_LOCK, {"namespace": _ARTICLE_LOCK_NAMESPACE, "key": article_id})
+            _ADVISORY_LOCK.rows(conn, {"namespace": _ARTICLE_LOCK_NAMESPACE, "key": article_id})
 
 
 def bump_revision(session: Session, project_id: int) -> None:
