@@ -23,6 +23,7 @@ from annotator.config import database_url
 from annotator.db import db
 
 from .schema_pool import SchemaPool, SqliteTemplate
+from .worker_database import worker_database
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -39,6 +40,24 @@ _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "real_password_hashing: keep the production password hash (scrypt)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """The suite runs on every core the process may use (pytest-xdist), unless told `-n N` (`-n 0`: in this
+    process). Set here rather than as `-n auto` in pyproject's addopts, which would make `-p no:xdist` (or a
+    checkout without pytest-xdist) fail on an unknown `-n`."""
+    worker = hasattr(config, "workerinput")  # a worker's own run: xdist clears its -n, and it must stay in-process
+    if getattr(config.option, "numprocesses", 0) is None and not worker:
+        config.option.numprocesses = "auto"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """The cores this process may run on, not the machine's (a container or `taskset` may allow fewer)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 @functools.cache
@@ -107,9 +126,13 @@ def corpus_file(name: str) -> Path:
     return path
 
 
+@functools.cache
 def postgres_url() -> str | None:
+    """DATABASE_URL when it names PostgreSQL; in a parallel run, this worker's own database next to it."""
     url = os.environ.get("DATABASE_URL", "")
-    return database_url("") if url.startswith(("postgres://", "postgresql")) else None
+    if not url.startswith(("postgres://", "postgresql")):
+        return None
+    return worker_database(database_url(""), os.environ.get("PYTEST_XDIST_WORKER"))
 
 
 @contextmanager

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
@@ -11,8 +13,6 @@ from annotator.db import db
 from annotator.db.models import AuditEntry, User
 
 from .conftest import add_user, fresh_database, make_app, schema_pool, sqlite_template
-
-_FIRST_SCHEMA = pytest.StashKey[tuple[int, int]]()
 
 
 def _namespace(conn) -> tuple[int, int]:  # noqa: ANN001
@@ -31,29 +31,41 @@ def _fill(app) -> None:  # noqa: ANN001
         db.session.commit()
 
 
-def test_a_test_that_writes_everywhere(app, database_uri, request):
-    _fill(app)
-    with app.app_context():
-        assert db.session.scalar(select(User.id).where(User.name == "alice")) == 1
-        if database_uri.startswith("postgresql"):
-            request.config.stash[_FIRST_SCHEMA] = _namespace(db.session.connection())
+@contextmanager
+def _a_test(backend: str, folder: Path) -> Iterator[Any]:
+    """What one test's `app` fixture does: its own database, the app on it, and the clean-up at its end."""
+    folder.mkdir()
+    with fresh_database(backend, folder) as uri:
+        app = make_app(uri)
+        yield app
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
-def test_the_next_test_sees_empty_tables_and_fresh_sequences(app, database_uri, request):
-    """Runs after the one above: on PostgreSQL it gets that test's schema back (same oid), empty."""
-    with app.app_context():
-        conn = db.session.connection()
-        if database_uri.startswith("postgresql") and _FIRST_SCHEMA in request.config.stash:
-            assert _namespace(conn) == request.config.stash[_FIRST_SCHEMA], "the schema was not reused"
-        for table in db.metadata.sorted_tables:
-            assert conn.execute(text(f"SELECT count(*) FROM {table.name}")).scalar() == 0, table.name
-    _fill(app)
-    with app.app_context():
-        assert db.session.scalar(select(User.id).where(User.name == "alice")) == 1  # ids start again at 1
-        # the audit log is still append-only
-        with pytest.raises(Exception, match="append-only"):
-            db.session.execute(text("DELETE FROM audit_log"))
-        db.session.rollback()
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_test_after_one_that_wrote_everywhere_sees_empty_tables_and_fresh_sequences(backend, tmp_path):
+    """Two tests in a row, in one test: the two would run in order on one worker only by chance in a parallel run.
+    On PostgreSQL the second gets the first one's schema back (same oid), empty."""
+    with _a_test(backend, tmp_path / "first") as app:
+        _fill(app)
+        with app.app_context():
+            assert db.session.scalar(select(User.id).where(User.name == "alice")) == 1
+            first = _namespace(db.session.connection()) if backend == "postgres" else None
+    with _a_test(backend, tmp_path / "next") as app:
+        with app.app_context():
+            conn = db.session.connection()
+            if backend == "postgres":
+                assert _namespace(conn) == first, "the schema was not reused"
+            for table in db.metadata.sorted_tables:
+                assert conn.execute(text(f"SELECT count(*) FROM {table.name}")).scalar() == 0, table.name
+        _fill(app)
+        with app.app_context():
+            assert db.session.scalar(select(User.id).where(User.name == "alice")) == 1  # ids start again at 1
+            # the audit log is still append-only
+            with pytest.raises(Exception, match="append-only"):
+                db.session.execute(text("DELETE FROM audit_log"))
+            db.session.rollback()
 
 
 def _sqlite_schema(path: Path) -> tuple[list, str]:
