@@ -508,7 +508,7 @@ def test_at_most_ten_active_tokens_per_user_with_a_clear_error(app):
     # a revoked or an expired token no longer counts
     with app.app_context():
         first = db.session.scalars(select_tokens_of(db.session, "bot")).first()
-        accounts.revoke_token(db.session, first)
+        accounts.revoke_token(db.session, first, accounts.get_user(db.session, "bot"))
         db.session.commit()
     assert runner.invoke(args=["users", "token", "bot"]).exit_code == 0
 

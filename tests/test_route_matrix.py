@@ -480,6 +480,7 @@ def test_the_url_map_was_collected():
     assert {"home.home", "auth.login", "api.get_article", "api.put_label_view", "annotate.article_page"} <= endpoints
     assert {"admin.members", "admin.member_remove"} <= endpoints  # a project's members: admins only
     assert {"suggestions.pending", "suggestions.accept", "suggestions.reject"} <= endpoints  # an annotator's suggestions
+    assert {"account.account", "admin.user"} <= endpoints  # account history: the user's own page (no user id in it), the admin's page
     assert {"rest.list_projects", "rest.create_project", "rest.get_project", "rest.update_project", "rest.list_users", "rest.create_user",
             "rest.issue_token", "rest_data.list_articles", "rest_data.add_articles", "rest_data.delete_article", "rest_data.assign",
             "rest_data.export_jsonl", "rest_data.project_agreement"} <= endpoints  # the REST API for pipelines

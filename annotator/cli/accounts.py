@@ -1,4 +1,6 @@
-"""`annotator users ...`: create users, set passwords and roles, (de)activate, log out, API tokens."""
+"""`annotator users ...`: create users, set passwords and roles, (de)activate, log out, API tokens, account history.
+
+Changes made here are audited with no actor and "via": "cli" (whoever runs the server holds the database)."""
 from __future__ import annotations
 
 import sys
@@ -10,7 +12,7 @@ from sqlalchemy import select
 from annotator.cli.errors import commit_or_fail, fail
 from annotator.db import db
 from annotator.db.models import User
-from annotator.domain import accounts
+from annotator.domain import account_log, accounts
 
 
 def _read_password(password_stdin: bool, confirm: bool = True) -> accounts.HashedPassword:
@@ -64,7 +66,7 @@ def users_list() -> None:
 def users_password(name: str, password_stdin: bool) -> None:
     """Set a user's password."""
     password = _read_password(password_stdin)
-    commit_or_fail(lambda: accounts.set_password(accounts.get_user(db.session, name), password))
+    commit_or_fail(lambda: accounts.set_password(db.session, accounts.get_user(db.session, name), password))
     click.echo(f"password set for {name}")
 
 
@@ -101,7 +103,7 @@ def users_activate(name: str) -> None:
 @with_appcontext
 def users_logout(name: str) -> None:
     """End every session of a user on every device (remember-me cookies too); API tokens stay."""
-    commit_or_fail(lambda: accounts.end_sessions(accounts.get_user(db.session, name)))
+    commit_or_fail(lambda: accounts.log_out_everywhere(db.session, accounts.get_user(db.session, name)))
     click.echo(f"{name} is logged out everywhere")
 
 
@@ -119,3 +121,16 @@ def users_token(name: str, revoke: bool, expires_days: int | None) -> None:
         return
     token = commit_or_fail(lambda: accounts.issue_token(db.session, accounts.get_user(db.session, name), expires_days))
     click.echo(token)
+
+
+@users_group.command("history")
+@click.argument("name")
+@click.option("--limit", type=click.IntRange(1, 1000), default=account_log.HISTORY_LENGTH, show_default=True)
+@with_appcontext
+def users_history(name: str, limit: int) -> None:
+    """Print a user's recent account changes, newest first: when, who, what (tab-separated)."""
+    user = accounts.find_user(db.session, name)
+    if user is None:
+        fail(f"no user named {name!r}")
+    for change in account_log.history(db.session, user.id, limit):
+        click.echo(f"{change.at:%Y-%m-%d %H:%M:%S} UTC\t{change.actor}\t{change.action}\t{change.what}")

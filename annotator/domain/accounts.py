@@ -16,6 +16,8 @@ from annotator.db import models
 from annotator.db.models import ROLES, ApiToken, User, utcnow
 from annotator.db.prepared import Prepared
 from annotator.db.transactions import transaction
+from annotator.domain import account_log
+from annotator.domain.account_log import Actor
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}\Z")  # \Z: "$" also matches before a final newline
 MIN_PASSWORD = 8
@@ -115,9 +117,10 @@ def hash_password(password: str) -> HashedPassword:
 
 
 def create_user(
-    session: Session, name: str, role: str = "annotator", password: str | HashedPassword | None = None, active: bool = True
+    session: Session, name: str, role: str = "annotator", password: str | HashedPassword | None = None, active: bool = True,
+    actor: Actor = account_log.CLI,
 ) -> User:
-    """A new user; with no password (imported annotators) they cannot log in."""
+    """A new user; with no password (imported annotators) they cannot log in. `actor` made them (audited)."""
     check_name(name)
     check_role(role)
     if find_user(session, name) is not None:
@@ -130,6 +133,8 @@ def create_user(
         user.password_hash = (password if isinstance(password, HashedPassword) else hash_password(password)).value
     session.add(user)
     session.flush()
+    after = {"role": role, "active": active, "password": "set" if password is not None else None}
+    account_log.record(session, user, actor, "create", None, after)
     return user
 
 
@@ -139,17 +144,26 @@ def end_sessions(user: User) -> None:
     user.session_generation = User.session_generation + 1
 
 
-def set_password(user: User, password: str | HashedPassword) -> None:
-    """A new password ends every session of the user: whoever had it or a cookie of theirs is out."""
+def set_password(session: Session, user: User, password: str | HashedPassword, actor: Actor = account_log.CLI) -> None:
+    """A new password ends every session of the user: whoever had it or a cookie of theirs is out.
+    Audited as set and by whom (the user themself, an admin, the server), never the password or its hash."""
     user.password_hash = (password if isinstance(password, HashedPassword) else hash_password(password)).value
     end_sessions(user)
+    account_log.record(session, user, actor, "password", None, {"password": "set", "by": account_log.password_setter(actor, user)})
+
+
+def log_out_everywhere(session: Session, user: User, actor: Actor = account_log.CLI) -> None:
+    """end_sessions on someone's order (an admin's button, `annotator users logout`), audited; a user's own
+    logout is not an account change and goes through end_sessions alone."""
+    end_sessions(user)
+    account_log.record(session, user, actor, "logout", None, {})
 
 
 def active_admins(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))) or 0
 
 
-def set_role(session: Session, user: User, role: str) -> int:
+def set_role(session: Session, user: User, role: str, actor: Actor = account_log.CLI) -> int:
     """Change the role; the number of API tokens revoked with it.
 
     Becoming an admin ends the user's tokens: one issued while they were not an admin may be another admin's doing
@@ -159,9 +173,11 @@ def set_role(session: Session, user: User, role: str) -> int:
         raise AccountError("cannot change the role of the last active admin")
     if role == user.role:
         return 0
-    revoked = revoke_tokens(session, user) if role == "admin" else 0
+    before = {"role": user.role}
+    revoked = len(_revoke_all(session, user)) if role == "admin" else 0
     user.role = role  # open sessions carry what the old role could see and do: they end
     end_sessions(user)
+    account_log.record(session, user, actor, "role", before, {"role": role, "tokens_revoked": revoked})
     return revoked
 
 
@@ -173,14 +189,20 @@ def revoked_tokens(count: int) -> str:
     return f"; their {tokens} revoked (an admin's tokens are that admin's own to issue)"
 
 
-def set_active(session: Session, user: User, active: bool) -> None:
-    """Deactivate or reactivate; an inactive user's labels stay, they just cannot log in."""
+def set_active(session: Session, user: User, active: bool, actor: Actor = account_log.CLI) -> None:
+    """Deactivate or reactivate; an inactive user's labels stay, they just cannot log in. A change is audited
+    (activating an active user changes nothing and leaves no entry)."""
     if not active and user.role == "admin" and user.active and active_admins(session) <= 1:
         raise AccountError("cannot deactivate the last active admin")
+    was = user.active
     user.active = active
+    revoked = 0
     if not active:
-        revoke_tokens(session, user)
+        revoked = len(_revoke_all(session, user))
         end_sessions(user)
+    if was != active:
+        after = {"active": active, "tokens_revoked": revoked} if not active else {"active": active}
+        account_log.record(session, user, actor, "activate" if active else "deactivate", {"active": was}, after)
 
 
 def hash_token(token: str) -> str:
@@ -223,11 +245,13 @@ def _not_another_admin(actor_id: int | None, user_id: int, name: str, role: str,
         raise AccountForbidden(f"{name} is an admin: only {name} may {what}")
 
 
-def issue_token(session: Session, user: User, expires_days: int | None = None, issued_by: int | None = None) -> str:
+def issue_token(session: Session, user: User, expires_days: int | None = None, issued_by: int | None = None,
+                actor: Actor | None = None) -> str:
     """A new API token for the user (shown once; only its hash is stored), valid for `expires_days` or until revoked.
 
     A user has at most MAX_ACTIVE_TOKENS tokens that are neither revoked nor expired. `issued_by` is the id of the
     admin asking (the web and the REST API): never another admin's token (check_token_issuer); None on the command line.
+    Audited (the token's id and expiry, never its text or hash) as `actor`'s doing, by default issued_by's on the web.
     """
     check_token_days(expires_days)
     # The user's row, locked: issues at the same moment count one after another (PostgreSQL let twelve
@@ -240,8 +264,12 @@ def issue_token(session: Session, user: User, expires_days: int | None = None, i
         raise AccountError(f"{user.name} already has {active} active API tokens; revoke one first (at most {MAX_ACTIVE_TOKENS})")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = now + timedelta(days=expires_days) if expires_days else None
-    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=now, expires_at=expires_at))
+    row = ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=now, expires_at=expires_at)
+    session.add(row)
     session.flush()
+    actor = actor or (account_log.CLI if issued_by is None else account_log.web(issued_by))
+    account_log.record(session, user, actor, "token_issue", None,
+                       {"token_id": row.id, "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None})
     return token
 
 
@@ -255,16 +283,26 @@ def unrevoked_token_counts(session: Session) -> dict[int, int]:
     return dict(session.execute(select(ApiToken.user_id, func.count()).where(ApiToken.revoked_at.is_(None)).group_by(ApiToken.user_id)).all())
 
 
-def revoke_tokens(session: Session, user: User) -> int:
-    result = session.execute(
-        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+def revoke_tokens(session: Session, user: User, actor: Actor = account_log.CLI) -> int:
+    """Revoke every token of the user; audited when there was one to revoke."""
+    ids = _revoke_all(session, user)
+    if ids:
+        account_log.record(session, user, actor, "token_revoke", None, {"token_ids": ids})
+    return len(ids)
+
+
+def _revoke_all(session: Session, user: User) -> list[int]:
+    """The ids of the user's tokens revoked now (the caller audits them with its own change)."""
+    revoked = session.scalars(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow()).returning(ApiToken.id)
     )
-    return result.rowcount or 0
+    return sorted(revoked)
 
 
-def revoke_token(session: Session, token: ApiToken) -> None:
+def revoke_token(session: Session, token: ApiToken, user: User, actor: Actor = account_log.CLI) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        account_log.record(session, user, actor, "token_revoke", None, {"token_ids": [token.id]})
 
 
 # One query, token and user together: it runs on every API request. Built once (building it per request cost as

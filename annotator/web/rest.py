@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from annotator.db import db
 from annotator.db.models import Project
 from annotator.db.transactions import transaction
-from annotator.domain import accounts, assignment, catalog, labelschema, projects
+from annotator.domain import account_log, accounts, assignment, catalog, labelschema, projects
 from annotator.domain.annotations import AnnotationError
 from annotator.domain.dataset.export import ExportError
 from annotator.domain.dataset.ingest import IngestError
@@ -205,7 +205,7 @@ def create_user():
     accounts.check_name(name)
     accounts.check_role(role)
     hashed = accounts.hash_password(password) if password is not None else None  # slow on purpose: outside the write
-    user = write(lambda: catalog.user_json(accounts.create_user(db.session, name, role, hashed, active)))
+    user = write(lambda: catalog.user_json(accounts.create_user(db.session, name, role, hashed, active, account_log.api(current_user.id))))
     return user, 201
 
 
@@ -221,6 +221,6 @@ def issue_token(name: str):
 
     def issue() -> dict[str, Any]:
         user = accounts.get_user(db.session, name)
-        return {"user": user.name, "token": accounts.issue_token(db.session, user, days, issued_by=current_user.id), "expires_days": days}
+        return {"user": user.name, "token": accounts.issue_token(db.session, user, days, issued_by=current_user.id, actor=account_log.api(current_user.id)), "expires_days": days}
 
     return write(issue), 201

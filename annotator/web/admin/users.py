@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from annotator.db import db
 from annotator.db.models import ApiToken, User, utcnow
-from annotator.domain import accounts, assignment
+from annotator.domain import account_log, accounts, assignment
 from annotator.web.admin import bp, form_status, write
 from annotator.web.admin.forms import ActionForm, PasswordForm, RoleForm, TokenForm, UserCreateForm
 from annotator.web.security import roles_required
@@ -17,6 +17,11 @@ def user_or_404(user_id: int) -> User:
     if user is None:
         abort(404, f"There is no user {user_id}.")
     return user
+
+
+def _actor() -> account_log.Actor:
+    """The admin making a change on these pages, as the account trail records them."""
+    return account_log.web(current_user.id)
 
 
 def _list(form: UserCreateForm, status: int):
@@ -35,7 +40,7 @@ def users():
     form = UserCreateForm()
     if form.validate_on_submit():
         password = accounts.hash_password(form.password.data)  # before the write lock (the form checked its length)
-        user, error = write(lambda: accounts.create_user(db.session, form.name.data.strip(), form.role.data, password), accounts.AccountError)
+        user, error = write(lambda: accounts.create_user(db.session, form.name.data.strip(), form.role.data, password, actor=_actor()), accounts.AccountError)
         if user is not None:
             flash(f"Created {user.role} {user.name}.", "success")
             return redirect(url_for("admin.users"))
@@ -69,6 +74,7 @@ def _detail(
             role_form=role_form or RoleForm(formdata=None, role=user.role),
             token_form=token_form or TokenForm(formdata=None),
             action=ActionForm(formdata=None),
+            history=account_log.history(db.session, user.id),
         ),
         status,
     )
@@ -92,7 +98,7 @@ def user_deactivate(user_id: int):
     user = user_or_404(user_id)
     return _act(
         user,
-        lambda: accounts.set_active(db.session, user, False),
+        lambda: accounts.set_active(db.session, user, False, _actor()),
         f"{user.name} is deactivated: they cannot log in; their labels stay. "
         "Re-balance projects to hand their unstarted articles to others.",
     )
@@ -102,14 +108,14 @@ def user_deactivate(user_id: int):
 @roles_required("admin")
 def user_activate(user_id: int):
     user = user_or_404(user_id)
-    return _act(user, lambda: accounts.set_active(db.session, user, True), f"{user.name} can log in again.")
+    return _act(user, lambda: accounts.set_active(db.session, user, True, _actor()), f"{user.name} can log in again.")
 
 
 @bp.route("/users/<int:user_id>/revoke", methods=["POST"])
 @roles_required("admin")
 def user_revoke(user_id: int):
     user = user_or_404(user_id)
-    return _act(user, lambda: accounts.revoke_tokens(db.session, user), f"Every API token of {user.name} is revoked.")
+    return _act(user, lambda: accounts.revoke_tokens(db.session, user, _actor()), f"Every API token of {user.name} is revoked.")
 
 
 @bp.route("/users/<int:user_id>/logout", methods=["POST"])
@@ -118,7 +124,7 @@ def user_logout(user_id: int):
     user = user_or_404(user_id)
     return _act(
         user,
-        lambda: accounts.end_sessions(user),
+        lambda: accounts.log_out_everywhere(db.session, user, _actor()),
         f"{user.name} is logged out everywhere: every session and remember-me cookie of theirs has ended (API tokens stay).",
     )
 
@@ -130,7 +136,7 @@ def user_role(user_id: int):
     form = RoleForm()
     if not form.validate_on_submit():
         return _detail(user, 400, role_form=form)
-    revoked, error = write(lambda: accounts.set_role(db.session, user, form.role.data), accounts.AccountError)
+    revoked, error = write(lambda: accounts.set_role(db.session, user, form.role.data, _actor()), accounts.AccountError)
     if error:
         flash(error, "error")
         return _detail(user, 409, role_form=form)
@@ -150,7 +156,7 @@ def user_password(user_id: int):
     if not form.validate_on_submit():
         return _detail(user, 400, password_form=form)
     password = accounts.hash_password(form.password.data)  # before the write lock (the form checked its length)
-    _, error = write(lambda: accounts.set_password(user, password), accounts.AccountError)
+    _, error = write(lambda: accounts.set_password(db.session, user, password, _actor()), accounts.AccountError)
     if error:
         form.password.errors = [*form.password.errors, error]
         return _detail(user, 400, password_form=form)
@@ -173,7 +179,7 @@ def user_token(user_id: int):
     if not user.active:
         flash(f"{user.name} is deactivated: reactivate them before issuing a token.", "error")
         return _detail(user, 409, token_form=form)
-    token, error = write(lambda: accounts.issue_token(db.session, user, form.expires_days.data, issued_by=current_user.id), accounts.AccountError)
+    token, error = write(lambda: accounts.issue_token(db.session, user, form.expires_days.data, issued_by=current_user.id, actor=_actor()), accounts.AccountError)
     if error:
         flash(error, "error")
         return _detail(user, 409, token_form=form)
@@ -188,4 +194,4 @@ def user_token_revoke(user_id: int, token_id: int):
     if token is None or token.user_id != user.id:
         abort(404, f"{user.name} has no API token {token_id}.")
     issued = token.created_at
-    return _act(user, lambda: accounts.revoke_token(db.session, token), f"The API token of {user.name} issued {issued:%Y-%m-%d %H:%M} UTC is revoked.")
+    return _act(user, lambda: accounts.revoke_token(db.session, token, user, _actor()), f"The API token of {user.name} issued {issued:%Y-%m-%d %H:%M} UTC is revoked.")
