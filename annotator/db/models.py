@@ -571,7 +571,8 @@ class SuggesterModel(db.Model):
 
 
 class AuditEntry(db.Model):
-    """Append-only record of every annotation change (triggers in the migration forbid UPDATE/DELETE)."""
+    """Append-only record of every annotation change and every account change (domain/account_log.py; entity "user",
+    user_id the actor); triggers in the migration forbid UPDATE/DELETE."""
 
     __tablename__ = "audit_log"
     # One entity's trail (a user's account history) without reading the whole log: 298 -> 8 ms on a million entries.
