@@ -237,14 +237,20 @@ def _parse_article_labels(raw: Any, at: str, schema: dict[str, Any]) -> dict[str
         raise Bad(f"{at} must be an object {{group: value or [values]}}")
     out: dict[str, list[str]] = {}
     for group, value in raw.items():
-        values = [value] if isinstance(value, str) else value
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values) or len(set(values)) != len(values):
-            raise Bad(f"{at}.{clip(group)} must be a value or a list of distinct values")
-        reason = labelschema.check_article_values(schema, group, values)
-        if reason:
-            raise Bad(f"{at}: {reason}")
-        out[group] = sorted(values)
+        out[group] = _article_values(value, schema, group, f"{at}.{clip(group)}", at)
     return out
+
+
+def _article_values(value: Any, schema: dict[str, Any], group: str, name: str, at: str) -> list[str]:
+    """An article label group's answer (a value or a list of distinct values) the schema allows, sorted; Bad naming
+    `name` for a wrong shape, `at` for what the schema refuses."""
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values) or len(set(values)) != len(values):
+        raise Bad(f"{name} must be a value or a list of distinct values")
+    reason = labelschema.check_article_values(schema, group, values)
+    if reason:
+        raise Bad(f"{at}: {reason}")
+    return sorted(values)
 
 
 def _parse_gold_article_labels(raw: Any, at: str, schema: dict[str, Any]) -> dict[str, GoldChoice]:
@@ -261,17 +267,11 @@ def _parse_gold_article_labels(raw: Any, at: str, schema: dict[str, Any]) -> dic
         provenance = _provenance(item, where)
         if provenance not in HUMAN_GOLD_PROVENANCE:
             continue
-        value = item.get("value")
-        values = [value] if isinstance(value, str) else value
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values) or len(set(values)) != len(values):
-            raise Bad(f"{where}.value must be a value or a list of distinct values")
-        reason = labelschema.check_article_values(schema, group, values)
-        if reason:
-            raise Bad(f"{where}: {reason}")
+        values = _article_values(item.get("value"), schema, group, f"{where}.value", where)
         why = item.get("reason")
         if why is not None:
             string(why, f"{where}.reason")
-        out[group] = GoldChoice(sorted(values), provenance, _reviewer(item, where), why, moment(item.get("updated_at"), f"{where}.updated_at"))
+        out[group] = GoldChoice(values, provenance, _reviewer(item, where), why, moment(item.get("updated_at"), f"{where}.updated_at"))
     return out
 
 
