@@ -1021,13 +1021,19 @@ function undo(redo = false) {
     if (S.link) S.link = null;
     const what = describeChange(before, redo);
     for (const op of taken.ops) {
+      const shown = S.labels.get(op.sentence);
       if (op.op === "label" || op.op === "unlabel") { // as a label key or Shift+Delete would: the version we saw (a 409 if changed elsewhere)
-        const shown = S.labels.get(op.sentence);
         op.version = shown && Number.isInteger(shown.version) ? shown.version : 0;
       }
-      if (op.op === "label") { // the sentence's bounds (a split or merge meanwhile is a 409), and no time counted twice
+      if (op.op === "unlabel" && shown && Number.isFinite(shown.seconds)) { // the row goes with its time: putting it back brings that back
+        for (const back of taken.step.done) if (back.op === "label" && back.sentence === op.sentence) back.seconds = shown.seconds;
+      }
+      if (op.op === "label") { // the sentence's bounds (a split or merge meanwhile is a 409); time counted once:
+        // a label put back over one still there adds nothing (the row kept its time), one put back where the undo or
+        // a removal took the row away brings back the time that row had
         const seen = S.sentences.find((x) => x.index === op.sentence);
-        Object.assign(op, { seconds: 0, bounds: seen ? [seen.start, seen.end] : null });
+        const time = !(shown && shown.label) && Number.isFinite(op.seconds) && op.seconds >= 0 ? op.seconds : 0;
+        Object.assign(op, { seconds: time, bounds: seen ? [seen.start, seen.end] : null });
       }
       if (op.op === "rel" && !(S.spans.has(op.from) && S.spans.has(op.to))) continue; // an end is gone for good
       apply(op);

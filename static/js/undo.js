@@ -21,7 +21,8 @@ export function inverseOf(op, state) {
     case "label":
     case "unlabel": {
       const before = state.labels.get(op.sentence);
-      return before && before.label ? [{ op: "label", sentence: op.sentence, label: before.label }] : [{ op: "unlabel", sentence: op.sentence }];
+      // a label taken away comes back with the time it had (annotate.js adds none when a label is still there)
+      return before && before.label ? [{ op: "label", sentence: op.sentence, label: before.label, seconds: before.seconds || 0 }] : [{ op: "unlabel", sentence: op.sentence }];
     }
     case "span": return [{ op: "span-del", id: op.id }];
     case "span-patch": {
