@@ -496,17 +496,27 @@ def test_demo_serves_the_demo_project(tmp_path):
 
     import requests
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/demo.sqlite3", "SECRET_KEY": "x"}
-    log = tmp_path / "demo.log"
-    with open(log, "w") as out:
-        server = subprocess.Popen([sys.executable, "-m", "annotator", "demo", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+    def start(attempt: int) -> tuple[subprocess.Popen, int, Path]:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/demo-{attempt}.sqlite3", "SECRET_KEY": "x"}
+        log = tmp_path / f"demo-{attempt}.log"
+        with open(log, "w") as out:
+            process = subprocess.Popen([sys.executable, "-m", "annotator", "demo", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+        return process, port, log
+
+    server, port, log = start(0)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
+        attempt = 0
         while True:
+            if server.poll() is not None and "already in use" in log.read_text() and attempt < 3:
+                # another test process took the free port between the probe and the demo's bind: another port
+                attempt += 1
+                server, port, log = start(attempt)
+                base = f"http://127.0.0.1:{port}"
             assert server.poll() is None, f"demo exited: {log.read_text()}"
             try:
                 if requests.get(f"{base}/healthz", timeout=2).ok:

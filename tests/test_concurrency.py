@@ -245,7 +245,9 @@ def test_a_save_completes_while_a_large_import_is_in_progress(tmp_path):
         out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err[-2000:]
     assert "imported 6000 new" in out, out
-    assert waited < 0.5, f"the save waited {waited:.2f} s for the import"
+    # One file's write transaction, not the whole import (which the next line checks was still running): the bound
+    # leaves room for a neighbouring pytest-xdist worker on the same cores.
+    assert waited < 1.5, f"the save waited {waited:.2f} s for the import"
     assert still_importing, f"the save only went through when the import had finished (after {waited:.2f} s)"
 
 
