@@ -245,10 +245,10 @@ UNNAMED_CELLS = """() => [...document.querySelectorAll("table.cards td[data-labe
 
 def test_admin_and_review_tables_fit_a_phone_as_cards(app, server, chromium):
     """At 390 x 844 the admin tables (projects, users, members, assignments, progress, guideline versions, label
-    schemas, a user's account history, segmentation corrections, upload results) and the reviewer's project list
-    scrolled sideways inside their card (the home page's projects, 449 px of 351; progress per annotator, 555 of 304;
-    the review index, 707 of 351). Each row is a card now, each value named as its column is; nothing is wider than
-    the screen."""
+    schemas, a user's account history, segmentation corrections, upload results), the reviewer's project list and
+    the agreement figures scrolled sideways inside their card (the home page's projects, 449 px of 351; progress per
+    annotator, 555 of 304; the review index, 707 of 351; the figures per annotator, 1008 of 304). Each row is a card
+    now, each value named as its column is; nothing is wider than the screen."""
     from annotator.domain import resegment
 
     from .test_project_agreement import seed
@@ -277,7 +277,7 @@ def test_admin_and_review_tables_fit_a_phone_as_cards(app, server, chromium):
                  f"/admin/projects/{pid}/progress", f"/admin/projects/{pid}/guidelines", f"/admin/projects/{pid}/guidelines/labels?version=1",
                  "/admin/users", f"/admin/users/{rita}", f"/segmentation/projects/{pid}", f"/segmentation/articles/{seeded.articles[0]}",
                  f"/admin/projects/{pid}/articles/{seeded.articles[0]}/annotators"],
-        "rita": ["/review/", "/account"],
+        "rita": ["/review/", f"/review/{pid}/agreement", "/account"],
     }
     for name, urls in pages.items():
         context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
