@@ -14,7 +14,12 @@ Run from the repository root:  python bench/bench_review.py
    quotes, sources and links: every figure computed (cache_entries emptied
    first: intervals by bootstrap over 500 articles, per annotator, spans,
    relations) and rendered. Target: median < 1 s. The warm figure (served
-   from cache_entries) is printed too.
+   from cache_entries, stored first: a GET never stores) is printed too.
+3. The disagreement queue (GET /review/<id>/queue) of the same project: its
+   disputes computed on the GET (no stored entry, as after an annotator's
+   save), the disputes alone, and the page served from a stored entry of the
+   same revision (as after an adjudication, whose POST stores it). Reference
+   figures, no target.
 
 Both databases are built once with Core bulk inserts in a temporary
 directory and kept in bench/out/ (git-ignored); --rebuild makes them again.
@@ -199,6 +204,10 @@ def bench_page(runs: int) -> tuple[float, list[float], float, int]:
         cold.append(time.perf_counter() - started)
         assert response.status_code == 200, response.status_code
         size = len(response.data)
+        with app.app_context():  # stored, as the CLI or a writer stores them: a GET never does, so it alone warms nothing
+            pa.summary(db.session, 1)
+            pa.suggestions(db.session, 1)
+            db.session.remove()
         started = time.perf_counter()
         assert client.get("/review/1/agreement").status_code == 200
         warm.append(time.perf_counter() - started)
@@ -206,6 +215,40 @@ def bench_page(runs: int) -> tuple[float, list[float], float, int]:
         db.session.remove()
         db.engine.dispose()
     return statistics.median(cold), cold, statistics.median(warm), size
+
+
+def bench_queue(runs: int) -> tuple[list[float], list[float], list[float], int]:
+    """The disagreement queue (GET /review/1/queue) of the page project: its disputes computed (no cache_entries row, as
+    after any annotator's save: a GET never stores them), and served from a stored entry of the same revision (as after
+    an adjudication, whose POST stores them); and the disputes alone, computed."""
+    app = app_for(PAGE_DB)
+    client = app.test_client()
+    with app.app_context():
+        page = client.get("/login").get_data(as_text=True)
+        token = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+        assert client.post("/login", data={"name": REVIEWER, "password": PASSWORD, "csrf_token": token}).status_code == 302
+    cold, warm, alone, rows = [], [], [], 0
+    for _ in range(runs):
+        with app.app_context():
+            db.session.execute(delete(CacheEntry))
+            db.session.commit()
+            db.session.remove()
+        started = time.perf_counter()
+        assert client.get("/review/1/queue").status_code == 200
+        cold.append(time.perf_counter() - started)
+        with app.app_context():
+            started = time.perf_counter()
+            rows = len(pa.disagreements(db.session, 1, use_cache=False))
+            alone.append(time.perf_counter() - started)
+            pa.disagreements(db.session, 1)  # stored, as an adjudication's POST does
+            db.session.remove()
+        started = time.perf_counter()
+        assert client.get("/review/1/queue").status_code == 200
+        warm.append(time.perf_counter() - started)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    return cold, warm, alone, rows
 
 
 def main() -> int:
@@ -249,6 +292,15 @@ def main() -> int:
         flush=True,
     )
     print(f"  same page served from cache_entries: median {warm:.3f} s; page size {size / 1024:.0f} KiB", flush=True)
+
+    cold, warm, alone, rows = bench_queue(args.runs)
+    print(
+        f"disagreement queue, the same project ({rows:,} disputed sentences): computed on the GET (no stored entry) median "
+        f"{statistics.median(cold):.3f} s (min {min(cold):.3f}, max {max(cold):.3f}), of which the disputes "
+        f"{statistics.median(alone):.3f} s; served from a stored entry of the same revision median {statistics.median(warm):.3f} s "
+        f"({len(cold)} runs, reference)",
+        flush=True,
+    )
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -170,8 +170,9 @@ def test_a_gold_quote_saved_without_its_source_is_named_after_the_save_and_on_it
     shown = browser.get(response.headers["Location"]).get_data(as_text=True)
     assert "flash-warning" in shown and f"saved with 1 span linked to nothing: QUOTE “{QUOTE}”" in shown
     page = browser.get(url).get_data(as_text=True)
-    assert 'id="gold-unlinked"' in page and "linked to nothing" in page
-    assert re.search(r'id="unlinked-warning">Linked to nothing: QUOTE “We will appeal”', page)
+    # one message, under the links (before, a note above the sentence said it too)
+    assert re.search(r'id="unlinked-warning">Linked to nothing: QUOTE “We will appeal” \(saved so\)\. Saving keeps it without a source\.', page)
+    assert page.count("linked to nothing") == 0 and page.count("Linked to nothing") == 1
 
 
 def test_annotators_cannot_adjudicate_links(app, browser):
@@ -269,7 +270,7 @@ def test_after_the_save_a_quote_of_another_sentence_left_unlinked_links_to_its_o
         (QUOTE, pages[0], "2"), (LATER, pages[1], "3")], warning
     assert "saved with 2 spans linked to nothing" in warning
     later_page = browser.get(pages[1]).get_data(as_text=True)  # where it is linked: its page names it as the gold's quote with no link
-    assert re.search(r'id="gold-unlinked">.*?“We are not done”', later_page, re.S)
+    assert re.search(r'id="unlinked-warning">Linked to nothing: QUOTE “We are not done” \(saved so\)', later_page)
 
 
 def test_before_the_save_the_warning_names_a_quote_of_another_sentence_that_would_lose_its_only_link(app, browser):

@@ -244,9 +244,18 @@ def test_enter_while_linking_with_no_target_chosen_does_not_save_the_gold(app, s
         context.close()
 
 
-def test_the_note_on_the_saved_gold_says_when_the_page_links_its_quote_before_the_save(app, server, chromium):
-    """Before: "The gold has a span linked to nothing" stayed as it was after the reviewer linked that span on the
-    page, unsaved, while the warning under the links had gone: the page contradicted itself."""
+# The visible texts that say "linked to nothing", each from the element whose own text says it.
+MESSAGES_LINKED_TO_NOTHING = """() => [...document.querySelectorAll("body *")]
+  .filter((el) => [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && /linked to nothing/i.test(n.textContent)))
+  .filter((el) => el.checkVisibility())
+  .map((el) => [el.id, el.className, el.innerText.trim()])"""
+
+
+def test_one_message_names_the_saved_gold_quotes_linked_to_nothing_and_follows_the_form(app, server, chromium):
+    """Before: a note above the sentence ("As saved, the gold has a span linked to nothing") and the warning under the
+    links ("Linked to nothing: ... Saving keeps it without a source.") showed at once, on the same quote, in two places
+    and two tones. Now one message, under the links, says what a save would leave unlinked (and what is saved so), or,
+    once the form links the saved gold's quote or leaves it out, that a save would change that."""
     world = seed_world(app, linked_by=())
     context, page, problems = reviewer_page(chromium, server)
     try:
@@ -258,21 +267,23 @@ def test_the_note_on_the_saved_gold_says_when_the_page_links_its_quote_before_th
         page.wait_for_url(re.compile(rf"/review/{world['project']}/(queue|sentences/)"))
         page.goto(url)
         page.wait_for_selector("#gold-marker:not([hidden])")
-        note = page.locator("#gold-unlinked")
-        assert note.is_visible() and f"As saved, the gold has a span linked to nothing: QUOTE “{QUOTE}”" in note.inner_text()
-        assert "The guidelines link every quote" in note.inner_text() and note.get_attribute("class") == "warn"
+        saved_so = ["unlinked-warning", "warn", f"Linked to nothing: QUOTE “{QUOTE}” (saved so). Saving keeps it without a source."]
+        assert page.evaluate(MESSAGES_LINKED_TO_NOTHING) == [saved_so]
 
+        link_box = page.locator(f"#gold-links input[name=links][value='{LINK}']")
         page.locator("#sentence-text mark.gold[data-label=QUOTE]").click()
         page.keyboard.press("l")
         page.keyboard.press("n")
         page.keyboard.press("Enter")  # linked on the page, not saved
-        assert page.locator(f"#gold-links input[name=links][value='{LINK}']").is_checked()
-        assert page.locator("#unlinked-warning").is_hidden()
-        assert "The form below no longer leaves it so (linked, or left out): save to keep that." in note.inner_text()
-        assert note.get_attribute("class") == "note"
+        assert link_box.is_checked()
+        fixed = ["unlinked-warning", "note", f"As saved, the gold has a span linked to nothing: QUOTE “{QUOTE}”. "
+                 "The form no longer leaves it so (linked, or left out): save to keep that."]
+        assert page.evaluate(MESSAGES_LINKED_TO_NOTHING) == [fixed]
 
-        page.locator(f"#gold-links input[name=links][value='{LINK}']").uncheck()  # unlinked again: as saved
-        assert "The guidelines link every quote" in note.inner_text() and note.get_attribute("class") == "warn"
+        link_box.uncheck()  # unlinked again: as saved
+        assert page.evaluate(MESSAGES_LINKED_TO_NOTHING) == [saved_so]
+        page.locator(f"#gold-spans input[name=spans][value='{key('QUOTE', QUOTE)}']").uncheck()  # the quote left out
+        assert page.evaluate(MESSAGES_LINKED_TO_NOTHING) == [fixed]
         assert problems == []
     finally:
         context.close()

@@ -583,7 +583,7 @@ def test_progress_counts_and_chart(app, admin, world):
     url = f"/admin/projects/{world['project']}/progress"
     html = page(admin.get(url))
     assert 'id="labels-chart"' in html and 'data-count="1"' in html
-    assert re.search(r'data-user="ann">.*?class="num labelled">1 / \d+<', html, re.S)
+    assert re.search(r'data-user="ann">.*?class="num labelled" data-label="Sentences labelled">1 / \d+<', html, re.S)
     overview = page(admin.get(f"/admin/projects/{world['project']}"))
     assert 'id="count-labels">1<' in overview and 'id="distribution"' in overview
     assert "/review/" in overview  # the agreement slot names where the reviewer pages will be
@@ -616,7 +616,7 @@ def test_admin_lists_page_through_the_articles_and_past_the_end_show_the_last_pa
         assert [a for p in pages for a in dict.fromkeys(p)] == every, path
         assert shown(path) == pages[0] and shown(f"{path}?page=0") == pages[0]
         assert shown(f"{path}?page=999") == pages[-1] and shown(f"{path}?page={10**30}") == pages[-1], path
-    rows = re.findall(r">(art-\d{3})</a></td><td></td><td class=\"num\">(\d+)<", page(admin.get(f"/segmentation/projects/{pid}?page=2")))
+    rows = re.findall(r">(art-\d{3})</a></td><td class=\"whole\"></td><td class=\"num\" data-label=\"Sentences\">(\d+)<", page(admin.get(f"/segmentation/projects/{pid}?page=2")))
     assert rows == [(f"art-{i:03d}", str(1 + i % 3)) for i in range(100, 130)]
 
     labels = f"/admin/projects/{world['project']}/guidelines/labels?version=1"
@@ -666,8 +666,8 @@ def test_sentence_numbers_shown_to_people_count_from_1(app, admin, world):
         first = db.session.scalar(select(Sentence.index).where(Sentence.article_id == world["article"]).order_by(Sentence.index))
         assert first == 0  # the data keep counting from 0
     url = f"/admin/projects/{world['project']}/guidelines/labels?version=1"
-    row = re.search(r'<table class="table" id="old-labels">.*?<tbody>\s*<tr>(.*?)</tr>', page(admin.get(url)), re.S).group(1)
-    assert re.findall(r'<td class="num">(\d+)</td>', row) == ["1"]  # ann's label on the first sentence
+    row = re.search(r'<table class="table cards" id="old-labels">.*?<tbody>\s*<tr>(.*?)</tr>', page(admin.get(url)), re.S).group(1)
+    assert re.findall(r'<td class="num" data-label="Sentence">(\d+)</td>', row) == ["1"]  # ann's label on the first sentence
 
 
 def test_overview_shows_the_cached_agreement_headline_without_computing_it(app, admin, world):

@@ -231,3 +231,78 @@ def test_api_token_table_fits_a_phone_with_revoke_in_reach(app, server, chromium
         assert "revoked" in page.locator("#tokens tbody").inner_text()
     finally:
         context.close()
+
+
+# Each visible table that is wider than itself shows (it scrolls sideways inside its card) or whose right edge is off a
+# 390 px screen: [id or class, scrollWidth, clientWidth, right edge].
+TABLES_OFF_A_PHONE = """() => [...document.querySelectorAll("table")].filter((t) => t.checkVisibility())
+  .map((t) => [t.id || t.className, t.scrollWidth, t.clientWidth, Math.round(t.getBoundingClientRect().right)])
+  .filter(([, scroll, client, right]) => scroll > client + 1 || right > 390)"""
+# The cells (of tables shown as cards) whose value is not named: a data-label cell whose caption is not shown.
+UNNAMED_CELLS = """() => [...document.querySelectorAll("table.cards td[data-label]")].filter((td) => td.checkVisibility())
+  .filter((td) => getComputedStyle(td, "::before").content !== JSON.stringify(td.dataset.label + ": ")).map((td) => td.dataset.label)"""
+
+
+def test_admin_and_review_tables_fit_a_phone_as_cards(app, server, chromium):
+    """At 390 x 844 the admin tables (projects, users, members, assignments, progress, guideline versions, label
+    schemas, a user's account history, segmentation corrections, upload results), the reviewer's project list and
+    the agreement figures scrolled sideways inside their card (the home page's projects, 449 px of 351; progress per
+    annotator, 555 of 304; the review index, 707 of 351; the figures per annotator, 1008 of 304). Each row is a card
+    now, each value named as its column is; nothing is wider than the screen."""
+    from annotator.domain import resegment
+
+    from .test_project_agreement import seed
+
+    ratings = [{"alexandra.n": "CFS", "benedict.o": "NFS"}, {"alexandra.n": "UFS", "benedict.o": "UFS"},
+               {"alexandra.n": "CFS", "benedict.o": "UFS"}, {"alexandra.n": "NFS", "benedict.o": "NFS"}]
+    seeded = seed(app, ratings, [0, 0, 1, 1], annotators_per_article=2, assign=True)
+    pid = seeded.project_id
+    rita = add_user(app, "rita", "reviewer", PASSWORD)
+    root = add_user(app, "root", "admin", PASSWORD)
+    with app.app_context():
+        for i, article in enumerate(seeded.articles):  # ids and titles as a scraper makes them
+            db.session.get(Article, article).external_id = f"reuters-2026-12-06-flood-defences-fail-in-three-towns-{i}"
+            db.session.get(Article, article).title = f"Flood defences fail in three towns after a night of record rainfall ({i})"
+        db.session.add(GuidelineVersion(project_id=pid, version=2, text="# Guidelines\n\nLabel every claim.", author_id=root))
+        db.session.get(Project, pid).guidelines_version = 2
+        db.session.commit()
+        first = db.session.get(Sentence, seeded.sentences[0])
+        resegment.split_sentence(db.session, first.id, first.start + 9, root)  # a correction in the article's history
+        db.session.commit()
+    from .conftest import add_member
+    add_member(app, pid, "rita", "alexandra.n", "benedict.o")
+
+    pages = {
+        "root": ["/", "/admin/projects", f"/admin/projects/{pid}", f"/admin/projects/{pid}/members", f"/admin/projects/{pid}/assignments",
+                 f"/admin/projects/{pid}/progress", f"/admin/projects/{pid}/guidelines", f"/admin/projects/{pid}/guidelines/labels?version=1",
+                 "/admin/users", f"/admin/users/{rita}", f"/segmentation/projects/{pid}", f"/segmentation/articles/{seeded.articles[0]}",
+                 f"/admin/projects/{pid}/articles/{seeded.articles[0]}/annotators"],
+        "rita": ["/review/", f"/review/{pid}/agreement", "/account"],
+    }
+    for name, urls in pages.items():
+        context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+        page = context.new_page()
+        try:
+            page.goto(f"{server}/login")
+            page.fill("input[name=name]", name)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{server}/")
+            for url in urls:
+                assert page.goto(server + url).ok, url
+                assert page.locator("table").count() > 0 and page.locator("table").first.is_visible(), f"{url} shows no table"
+                assert page.evaluate(TABLES_OFF_A_PHONE) == [], url
+                assert page.evaluate("document.documentElement.scrollWidth") <= 390, url
+                assert page.evaluate(UNNAMED_CELLS) == [], url
+            if name == "root":  # an upload's result: one file in, one rejected with its reason
+                page.goto(f"{server}/admin/projects/{pid}/upload")
+                page.set_input_files("input[type=file]", [
+                    {"name": "scraped-2026-12-06-morning-edition.jsonl", "mimeType": "application/json", "buffer": jsonl(ARTICLES)},
+                    {"name": "scraped-2026-12-06-evening-edition.jsonl", "mimeType": "application/json", "buffer": b'{"id": "x"}\n'}])
+                page.click("#upload-form button[type=submit]")
+                page.wait_for_selector("#upload-results")
+                assert page.locator("#upload-results tr.rejected").count() == 1
+                assert page.evaluate(TABLES_OFF_A_PHONE) == [] and page.evaluate("document.documentElement.scrollWidth") <= 390
+                assert page.evaluate(UNNAMED_CELLS) == []
+        finally:
+            context.close()

@@ -251,8 +251,21 @@ def test_abbreviation_ending_a_sentence_before_a_clause_splits(first, second):
     ("Output reached 200 kWh/m2.", "The panels were cleaned twice."),
     ("Winds reached 120km/h.", "The schools reopened on Monday."),  # the unit written against its number
     ("The river ran at 3.5m/s.", "Then it slowed."),
+    ("They came w/o.", "Then they left."),  # "without": the slash is the abbreviation, the full stop ends the sentence
+    ("Nadal beat Ruiz w/o.", "Federer lost in four sets."),  # "walkover"
 ])
 def test_a_unit_with_a_slash_ends_a_sentence_before_a_capital(first, second):
+    assert sents(f"{first} {second}") == [first, second]
+
+
+@pytest.mark.parametrize("first,second", [
+    ("Winds reached 120 km/h.", "20 homes were flooded."),  # sentencex read "km/h." as an abbreviation before a number
+    ("Winds reached 120km/h.", "20 homes were flooded."),
+    ("The river ran at 3 m/s.", "1,200 people were moved to higher ground."),
+    ("Winds reached 120 km/h.", "$5 million of damage was reported."),
+    ("They came w/o.", "20 others stayed behind."),
+])
+def test_a_unit_with_a_slash_ends_a_sentence_before_a_number(first, second):
     assert sents(f"{first} {second}") == [first, second]
 
 
@@ -260,6 +273,9 @@ def test_a_unit_with_a_slash_ends_a_sentence_before_a_capital(first, second):
     "Speeds of 90 km/h on the ring road were recorded.",
     "The letter went c/o. Smith & Sons in the port.",  # "care of" comes before a name
     "It rose to 4 km/h. but the wind dropped later.",
+    "She left w/o a word to anyone.",
+    "They came w/o. then they left.",  # a lower-case word goes on with the sentence
+    "“Winds hit 120 km/h. 20 homes flooded,” he said.",  # a quote that closes later keeps its text together
 ])
 def test_a_unit_with_a_slash_mid_sentence_does_not_split(text):
     assert sents(text) == [text]

@@ -64,9 +64,7 @@ if (dataNode && view && marker && fieldset && linkset) {
   const status = document.getElementById("mark-status");
   const targetsEl = document.getElementById("link-targets");
   const warning = document.getElementById("unlinked-warning");
-  const savedNote = document.getElementById("gold-unlinked"); // the saved gold's quotes linked to nothing
-  const savedNow = document.getElementById("gold-unlinked-now");
-  const savedNoteText = savedNow?.textContent || "";
+  const savedOpen = data.saved_unlinked || []; // the saved gold's quotes in this sentence linked to nothing (span keys)
   const colourOf = (label) => (COLOUR.test(labels.get(label)?.color || "") ? labels.get(label).color : "#888888");
   const st = { selected: null, link: null }; // the gold span chosen in the sentence (its key); the link being made
 
@@ -153,7 +151,9 @@ if (dataNode && view && marker && fieldset && linkset) {
 
   /** Name the gold quotes the save would leave starting no link their label can start (a QUOTE without its SOURCE): the
    * chosen spans, and the other sentences' gold quotes linked into this one, which keep their links that do not touch it;
-   * the server says the same after a save. */
+   * the server says the same after a save. One message, under the links: those quotes (each one the saved gold has so
+   * marked), else the saved gold's unlinked quotes that the form no longer leaves so. Before, a note on the saved gold
+   * above the sentence said it too, and the two showed at once. */
   const warnUnlinked = () => {
     if (!warning) return;
     const kept = [...linkBoxes().filter((b) => b.checked).map((b) => b.value), ...(data.links_elsewhere || [])];
@@ -162,23 +162,21 @@ if (dataNode && view && marker && fieldset && linkset) {
       const types = relations.filter((r) => r.from.includes(s.label)).map((r) => r.name);
       return types.length && !types.some((t) => linked.has(`${t}|${s.id}`));
     });
-    const where = (s) => (inSentence(s) ? "" : ` (sentence ${s.sentence + 1})`);
-    noteSaved(new Set(open.map((s) => s.id)));
-    warning.hidden = !open.length;
-    warning.textContent = open.length
-      ? `Linked to nothing: ${open.map((s) => `${s.label} “${excerpt(textOf(s), 60)}”${where(s)}`).join("; ")}. Saving keeps ${open.length === 1 ? "it" : "them"} without a source.`
-      : "";
-  };
-
-  /** The note on the saved gold's unlinked quotes stays true of what is saved, and says when the form would save them
-   * linked (or leave them out): before, it read as if they were still unlinked after the reviewer linked them. */
-  const noteSaved = (openIds) => {
-    if (!savedNote || !savedNow) return;
-    const saved = data.saved_unlinked || [];
-    const fixed = saved.length > 0 && saved.every((key) => !openIds.has(key));
-    const them = saved.length === 1 ? "it" : "them";
-    savedNote.className = fixed ? "note" : "warn";
-    savedNow.textContent = fixed ? `The form below no longer leaves ${them} so (linked, or left out): save to keep that.` : savedNoteText;
+    const named = (s) => `${s.label} “${excerpt(textOf(s), 60)}”${inSentence(s) ? "" : ` (sentence ${s.sentence + 1})`}`;
+    const them = (n) => (n === 1 ? "it" : "them");
+    warning.hidden = !open.length && !savedOpen.length;
+    warning.className = open.length || !savedOpen.length ? "warn" : "note";
+    if (open.length) {
+      const saved = new Set(savedOpen);
+      warning.textContent = `Linked to nothing: ${open.map((s) => named(s) + (saved.has(s.id) ? " (saved so)" : "")).join("; ")}. `
+        + `Saving keeps ${them(open.length)} without a source.`;
+    } else if (savedOpen.length) {
+      const spans = savedOpen.map((key) => ({ ...parseKey(key), id: key })).filter((s) => s.label);
+      warning.textContent = `As saved, the gold has ${spans.length === 1 ? "a span" : `${spans.length} spans`} linked to nothing: `
+        + `${spans.map(named).join("; ")}. The form no longer leaves ${them(spans.length)} so (linked, or left out): save to keep that.`;
+    } else {
+      warning.textContent = "";
+    }
   };
 
   /** UTF-16 offset of a DOM point within the sentence view, clamped to it. */

@@ -165,11 +165,11 @@ _ATTRIBUTION_ABBREVIATED = re.compile(
     + r")\b(?P<end>\s*[.,;:])?"
 )
 _INITIALISM = re.compile(r"(?:[A-Z]\.)+[A-Z]\.?")
-# A unit written with a slash, "km/h", "m/s", "mg/l", "kWh/m2", also against its number ("120km/h", "3.5m/s"): not an
-# abbreviation, so its full stop ends a sentence before a capital. "c/o" (care of) comes before a name and "w/o" reads
-# as a word: left out.
+# A unit written with a slash, "km/h", "m/s", "mg/l", "kWh/m2", also against its number ("120km/h", "3.5m/s"), or a
+# word shortened with one ("w/o", "and/or", "N/A"): its slash is the abbreviation, so a full stop after it ends a
+# sentence before a capital, a number or an amount. "c/o" (care of) and "w/" (with) come before a name: left out.
 _SLASHED_UNIT = re.compile(r"(?:\d+(?:[.,]\d+)*)?[A-Za-z\u00b5\u00b0]{1,4}[23\u00b2\u00b3]?/[A-Za-z]{1,4}[23\u00b2\u00b3]?")
-_NOT_UNITS = frozenset({"c/o", "w/o", "w/"})
+_SLASHED_BEFORE_NAME = frozenset({"c/o", "w/"})
 _NAME_WORD = re.compile(r"[A-Z][\w’'\-]*")
 _SPEECH_VERB_SET = frozenset(_SPEECH_VERBS.split("|"))
 # Finite verbs that make a clause of its own, not an attribution ("U.N. envoys

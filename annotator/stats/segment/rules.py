@@ -25,13 +25,13 @@ from annotator.stats.segment.lexicon import (
     _MONEY,
     _NAME_PARTS,
     _NAME_WORD,
-    _NOT_UNITS,
     _NOUN_BEFORE,
     _OPENER_WORDS,
     _PLAIN_WORD,
     _PREPOSITIONS,
     _QUOTE_OPENERS,
     _SENTENCE_END_BEFORE,
+    _SLASHED_BEFORE_NAME,
     _SLASHED_UNIT,
     _SPACED_ELLIPSIS_AHEAD,
     _SPEECH_VERB_SET,
@@ -137,12 +137,16 @@ def _rule_url_or_address(b: _Boundary) -> bool | None:
 
 
 def _rule_slashed_unit(b: _Boundary) -> bool | None:
-    """A full stop after a unit with a slash ends the sentence when a capital follows: "Winds reached 120 km/h. The
-    schools reopened." (sentencex reads "h." as an abbreviation, as it does "km/h." everywhere.)"""
-    if b.term == "." and not b.closers and _first_letter(b.head).isupper():
-        word = _bare_word(b.word)
-        if _SLASHED_UNIT.fullmatch(word) and word.lower() not in _NOT_UNITS:
-            return True
+    """A full stop after a unit with a slash, or a word shortened with one, ends the sentence when a capital, a
+    number or an amount follows: "Winds reached 120 km/h. The schools reopened.", "... 120 km/h. 20 homes were
+    flooded.", "They came w/o. Then they left." (sentencex reads "h." and "o." as abbreviations.) A lower-case word
+    after it goes on with the sentence (_rule_lowercase_continuation), as do quotes that close later."""
+    if b.term == "." and not b.closers:
+        first = _first_letter(b.head)
+        if first.isupper() or first.isdigit() or _MONEY.match(b.head):
+            word = _bare_word(b.word)
+            if _SLASHED_UNIT.fullmatch(word) and word.lower() not in _SLASHED_BEFORE_NAME:
+                return True
     return None
 
 
