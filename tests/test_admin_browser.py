@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 import annotator.domain.annotations as annotations
@@ -193,9 +194,12 @@ def test_reviewer_picks_a_split_point_by_clicking_in_text_with_an_emoji(app, ser
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-def test_api_token_table_fits_a_phone_with_revoke_in_reach(app, server, chromium):
+@pytest.mark.parametrize("width, height, touch", [(1280, 800, False), (1100, 800, False), (800, 1100, False), (390, 844, True)])
+def test_api_token_table_fits_its_card_with_revoke_in_reach(app, server, chromium, width, height, touch):
     """At 390 x 844 the token table on the admin user page scrolled sideways inside its card and its Revoke
-    button was half hidden: its rows are cards now, each value named, Revoke on its own line."""
+    button was half hidden: its rows are cards now, each value named, Revoke on its own line. The card is as narrow
+    in the desktop's grid of cards (a quarter of 1280 px; half of 800): there the table ran out of its card, over the
+    next one or past the window's edge, Revoke cut off, so the rows are cards whenever the card is narrow."""
     from annotator.db.transactions import transaction
     from annotator.domain import accounts
 
@@ -206,7 +210,7 @@ def test_api_token_table_fits_a_phone_with_revoke_in_reach(app, server, chromium
             user = db.session.get(User, ann)
             accounts.issue_token(db.session, user, expires_days=30)
             accounts.issue_token(db.session, user)
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    context = chromium.new_context(viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch)
     page = context.new_page()
     try:
         page.goto(f"{server}/login")
@@ -217,13 +221,14 @@ def test_api_token_table_fits_a_phone_with_revoke_in_reach(app, server, chromium
         page.goto(f"{server}/admin/users/{ann}")
         table = page.locator("#tokens")
         assert table.evaluate("t => t.scrollWidth <= t.clientWidth + 1"), "the token table scrolls sideways"
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
         card = table.evaluate("t => t.closest('.card').getBoundingClientRect().right")
+        assert table.evaluate("t => t.getBoundingClientRect().right") <= card, "the token table runs out of its card"
         buttons = page.locator("#tokens button", has_text="Revoke")
         assert buttons.count() == 2
         for i in range(2):
             box = buttons.nth(i).bounding_box()
-            assert box["x"] >= 0 and box["x"] + box["width"] <= min(card, 390), (box, card)
+            assert box["x"] >= 0 and box["x"] + box["width"] <= min(card, width), (box, card)
         named = page.locator("#tokens tbody tr").first.evaluate(
             "tr => [...tr.cells].map(td => getComputedStyle(td, '::before').content)")
         assert named[:4] == ['"Issued: "', '"Last used: "', '"Expires: "', '"State: "'], named  # each value says what it is
