@@ -98,3 +98,4 @@ def test_wrong_current_passwords_are_throttled_with_the_logins_of_that_name(app)
     assert state(app, "ann") == before and _logged_in(this)
     with app.app_context():
         assert db.session.get(LoginFailure, "pair:127.0.0.1|ann").failures == limit
+
