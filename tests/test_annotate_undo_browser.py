@@ -353,14 +353,23 @@ def api_annotations(page, article: int) -> dict:
     return page.evaluate(f"async () => (await fetch('/api/articles/{article}')).json()")["annotations"]
 
 
-def test_an_article_label_change_is_undone_and_the_form_shows_it(app, server, chromium):
-    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+def with_stance(app, article: int, values: list[str]) -> None:
+    """Give the article's project an article label group `stance` with these values."""
     with app.app_context():
-        project = db.session.scalar(select(Article).where(Article.id == ids["bridge"])).project
+        project = db.session.scalar(select(Article).where(Article.id == article)).project
         schema = dict(project.label_schema)
-        schema["article_labels"] = [{"name": "stance", "values": ["support", "oppose"]}]
+        schema["article_labels"] = [{"name": "stance", "values": values}]
         projects.update_project(db.session, project, schema=schema)
         db.session.commit()
+
+
+def checked_stance(page) -> str:
+    return page.evaluate("() => document.querySelector('#article-labels input:checked').value")
+
+
+def test_an_article_label_change_is_undone_and_the_form_shows_it(app, server, chromium):
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    with_stance(app, ids["bridge"], ["support", "oppose"])
     page = open_page(chromium, server, "ann", ids["bridge"])
     page.check("#article-labels input[value=support]")
     page.check("#article-labels input[value=oppose]")
@@ -375,6 +384,42 @@ def test_an_article_label_change_is_undone_and_the_form_shows_it(app, server, ch
     assert page.evaluate("() => document.querySelector('#article-labels input:checked').value") == ""  # "none"
     assert api_annotations(page, ids["bridge"])["article_labels"] == []
     page.context.close()
+
+
+def test_a_stale_tab_never_overwrites_or_clears_an_article_label_set_since(app, server, chromium):
+    """Article label changes carry the version the page saw, as sentence labels do: a stale tab's answer, its
+    "none" and its undo are each a visible conflict, and the answer set in the other tab stays."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    article = ids["bridge"]
+    with_stance(app, article, ["support", "oppose", "neutral"])
+    first = open_page(chromium, server, "ann", article)
+    first.check("#article-labels input[value=support]")
+    wait_saved(first)
+    second = open_page(chromium, server, "ann", article)
+    second.check("#article-labels input[value=oppose]")
+    wait_saved(second)
+    first.keyboard.press("Control+z")  # this tab still shows its support and means to clear it
+    wait_saved(first)
+    assert api_annotations(second, article)["article_labels"][0]["values"] == ["oppose"]
+    assert "was set to oppose in another tab or window meanwhile, so it was not cleared" in first.locator("#alert").text_content()
+    assert checked_stance(first) == "oppose"  # it shows what is stored
+    first.check("#article-labels input[value=neutral]")  # seen now: this one is saved
+    wait_saved(first)
+    assert api_annotations(first, article)["article_labels"][0]["values"] == ["neutral"]
+    second.click("#article-labels input[value=support]")  # this tab still shows oppose (a click: the 409 may uncheck it at once)
+    wait_saved(second)
+    assert api_annotations(second, article)["article_labels"][0]["values"] == ["neutral"]
+    assert "changed in another tab or window to neutral; your support was not saved" in second.locator("#alert").text_content()
+    assert checked_stance(second) == "neutral"
+    second.keyboard.press("Control+z")  # its support never landed: undoing it would undo the other tab's answer
+    assert hint(second) == "Not undone: the article label stance was changed since (in another tab?)."
+    second.check("#article-labels input[value='']")  # "none", over the answer it now shows: cleared
+    wait_saved(second)
+    assert api_annotations(second, article)["article_labels"] == []
+    for page in (first, second):  # no script error (the 409s are logged as failed loads)
+        assert [e for e in page.errors if "409 (CONFLICT)" not in e] == []  # type: ignore[attr-defined]
+    first.context.close()
+    second.context.close()
 
 
 def test_a_label_that_lost_a_conflict_is_not_undone_over_the_other_tabs(app, server, chromium):

@@ -107,6 +107,32 @@ def test_bad_article_label_writes_are_refused_and_write_nothing(app, world, grou
         assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.entity != "user")) == 0  # the users were audited as made
 
 
+def test_a_stale_removal_is_a_409_and_clears_nothing(app, world):
+    """A removal with the version a stale tab saw does not clear the answer another tab set since; without a version
+    (an old client) it clears as before, and a batch's removal checks its version as the single endpoint does."""
+    assert call(app, world, "ann", "PUT", "/article-labels/stance", {"values": ["oppose"]}).get_json()["version"] == 1
+    assert call(app, world, "ann", "PUT", "/article-labels/stance", {"values": ["support"], "version": 1}).get_json()["version"] == 2  # another tab
+    stale = call(app, world, "ann", "DELETE", "/article-labels/stance?version=1")
+    assert stale.status_code == 409 and "changed elsewhere" in stale.get_json()["error"]
+    assert (stale.get_json()["current"]["values"], stale.get_json()["current"]["version"]) == (["support"], 2)
+    batch = call(app, world, "ann", "POST", "/changes", {"operations": [
+        {"op": "put_article_label", "group": "topics", "values": ["economy"]},
+        {"op": "delete_article_label", "group": "stance", "version": 1},
+    ]})
+    assert batch.status_code == 409 and (batch.get_json()["index"], batch.get_json()["op"]) == (1, "delete_article_label")
+    assert batch.get_json()["current"]["values"] == ["support"]
+    assert call(app, world, "ann", "DELETE", "/article-labels/stance?version=x").status_code == 400
+    mine = call(app, world, "ann", "GET", "").get_json()["annotations"]["article_labels"]
+    assert [(x["group"], x["values"], x["version"]) for x in mine] == [("stance", ["support"], 2)]  # neither the 409s nor the batch's put stored
+    assert call(app, world, "ann", "POST", "/changes", {"operations": [{"op": "delete_article_label", "group": "stance", "version": 2}]}).status_code == 200
+    assert call(app, world, "ann", "PUT", "/article-labels/stance", {"values": ["neutral"]}).status_code == 200
+    assert call(app, world, "ann", "DELETE", "/article-labels/stance").status_code == 204  # no version: no check
+    assert call(app, world, "ann", "GET", "").get_json()["annotations"]["article_labels"] == []
+    with app.app_context():
+        trail = db.session.execute(select(AuditEntry.action).where(AuditEntry.entity == "article_label").order_by(AuditEntry.id)).scalars().all()
+        assert trail == ["create", "update", "delete", "create", "delete"]
+
+
 def test_only_assigned_annotators_write_article_labels(app, world):
     headers = {"Authorization": f"Bearer {world.tokens['ann']}"}
     response = app.test_client().put(f"/api/articles/{world.unassigned}/article-labels/stance", json={"values": ["oppose"]}, headers=headers)

@@ -725,7 +725,7 @@ def test_the_password_is_checked_without_holding_the_database_write_lock(tmp_pat
         db.engine.dispose()
 
 
-@pytest.mark.parametrize("how", ["admin page: new password", "admin page: new user", "cli: users password", "cli: users create"])
+@pytest.mark.parametrize("how", ["admin page: new password", "admin page: new user", "cli: users password", "cli: users create", "account page: own password"])
 def test_a_new_password_is_hashed_without_holding_the_database_write_lock(tmp_path, monkeypatch, how):
     """Setting a password (admin page or CLI) hashed it inside the write transaction: on SQLite the ~0.1 s
     scrypt hash held the one write lock, so every annotator's save waited. While it hashes, another
@@ -746,12 +746,14 @@ def test_a_new_password_is_hashed_without_holding_the_database_write_lock(tmp_pa
         response = browser.post(f"/admin/users/{target}/password", {"password": "a brand new one"})
     elif how == "admin page: new user":
         response = browser.post("/admin/users", {"name": "newbie", "role": "annotator", "password": "a brand new one"})
+    elif how == "account page: own password":
+        response = browser.post("/account/password", {"current": "correct horse", "password": "a brand new one", "confirm": "a brand new one"})
     else:
         args = ["users", "password", "ann", "--password-stdin"] if how == "cli: users password" else ["users", "create", "newbie", "--password-stdin"]
         response = app.test_cli_runner().invoke(args=args, input="a brand new one\n")
     assert getattr(response, "status_code", None) in (302, None) and getattr(response, "exit_code", 0) == 0, response
     assert writable == [True]
-    name = "ann" if "new password" in how or how == "cli: users password" else "newbie"
+    name = "ann" if "new password" in how or how == "cli: users password" else "root" if "own" in how else "newbie"
     assert Browser(app.test_client()).login(name, "a brand new one").status_code == 302
     with app.app_context():
         db.engine.dispose()

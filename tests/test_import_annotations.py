@@ -292,6 +292,35 @@ def test_creates_articles_and_inactive_users_without_password(app, runner, tmp_p
     assert again["annotations"] == record["annotations"] and again["gold"] == record["gold"]
 
 
+def test_users_an_import_creates_are_in_the_account_trail_as_the_clis_doing(app, runner, tmp_path, exported):
+    """As `annotator users create` leaves them: one "create" entry each, no actor (the command line), via cli; an
+    annotator or reviewer who exists already gets none."""
+    record = copy.deepcopy(exported)
+    record["id"] = "new-2"
+    record["annotations"][0]["annotator"] = "xena"  # new; the other two blocks keep names the project has
+    record["gold"]["spans"][0]["reviewer"] = "ruth"
+    path = write_jsonl(tmp_path / "new.jsonl", [record])
+    with app.app_context():
+        before = db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.entity == "user"))
+    result = runner.invoke(args=["import-annotations", "copy", path])
+    assert result.exit_code == 0 and "2 new user(s)" in result.output, result.output
+    with app.app_context():
+        ids = dict(db.session.execute(select(User.name, User.id).where(User.name.in_(["xena", "ruth"]))).all())
+        trail = db.session.execute(
+            select(AuditEntry.entity_id, AuditEntry.user_id, AuditEntry.action, AuditEntry.before, AuditEntry.after)
+            .where(AuditEntry.entity == "user").order_by(AuditEntry.id).offset(before)
+        ).all()
+    assert sorted(trail) == sorted(
+        (str(ids[name]), None, "create", None, {"role": role, "active": False, "password": None, "via": "cli"})
+        for name, role in (("xena", "annotator"), ("ruth", "reviewer"))
+    )
+    history = runner.invoke(args=["users", "history", "ruth"])
+    assert history.output.rstrip("\n").split("\t")[1:] == ["the server (cli)", "create", "created as reviewer, no password, inactive (cli)"]
+    assert runner.invoke(args=["import-annotations", "copy", path, "--on-duplicate", "skip"]).exit_code == 0
+    with app.app_context():  # nobody new the second time: nothing more in the trail
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.entity == "user")) == before + 2
+
+
 def test_missing_sentences_are_segmented(app, runner, tmp_path, exported):
     record = copy.deepcopy(exported)
     del record["sentences"]

@@ -358,6 +358,34 @@ def test_article_labels_count_as_annotation_for_a_delete_and_a_new_text(api, app
         assert (entry.action, entry.before["article_labels"]) == ("delete", 1)
 
 
+def test_a_gold_article_label_decision_counts_as_work_for_a_delete(api, app):
+    """A reviewer's gold on an article's stance stands after the annotator cleared their answer (or came with an
+    import): the article was deleted without ?annotated=delete, the decision gone and nothing in the audit log."""
+    from annotator.db.transactions import transaction
+    from annotator.domain import accounts, labelschema
+    from annotator.domain.gold.article_labels import adjudicate_article_labels
+
+    schema = labelschema.preset("claims")
+    schema[labelschema.ARTICLE_SECTION] = [{"name": "stance", "values": ["pro", "con"]}]
+    pid = new_project(api, schema=schema)
+    add_articles(api, pid, 1)
+    article = api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"]
+    api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": "ann1", "articles": ["a0"]})
+    api.ok("PUT", f"/api/articles/{article}/article-labels/stance", who="ann1", body={"values": ["pro"]})
+    with app.app_context(), transaction(db.session):
+        adjudicate_article_labels(db.session, accounts.get_user(db.session, "rev").id, pid, article, {"stance": ["con"]}, "the lead says so")
+    api.ok("DELETE", f"/api/articles/{article}/article-labels/stance", who="ann1", status=204)  # the answer goes, the decision stays
+    path = f"/api/projects/{pid}/articles"
+    error = api.refused("DELETE", f"{path}/{article}", 409)
+    assert "has 0 label(s) and 0 span(s) and 1 gold article label decision(s)" in error and "annotated=delete" in error
+    assert api.ok("GET", path)["total"] == 1
+    api.ok("DELETE", f"{path}/{article}?annotated=delete")
+    with app.app_context():
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.entity == "article"))
+        assert (entry.action, entry.before["article_labels"], entry.before["gold_article_labels"]) == ("delete", 0, 1)
+    assert api.ok("GET", path)["total"] == 0
+
+
 def test_a_new_text_takes_the_old_texts_suggestions_away(api, app):
     """Suggestions are of a text: after ?on_duplicate=update gave an article another text, its span suggestions kept
     the old offsets (past the new text's end, `text` empty in the export) and their links stayed."""

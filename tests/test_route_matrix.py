@@ -480,7 +480,7 @@ def test_the_url_map_was_collected():
     assert {"home.home", "auth.login", "api.get_article", "api.put_label_view", "annotate.article_page"} <= endpoints
     assert {"admin.members", "admin.member_remove"} <= endpoints  # a project's members: admins only
     assert {"suggestions.pending", "suggestions.accept", "suggestions.reject"} <= endpoints  # an annotator's suggestions
-    assert {"account.account", "admin.user"} <= endpoints  # account history: the user's own page (no user id in it), the admin's page
+    assert {"account.account", "account.password", "admin.user"} <= endpoints  # the user's own page and password (no user id in them), the admin's page
     assert {"rest.list_projects", "rest.create_project", "rest.get_project", "rest.update_project", "rest.list_users", "rest.create_user",
             "rest.issue_token", "rest_data.list_articles", "rest_data.add_articles", "rest_data.delete_article", "rest_data.assign",
             "rest_data.export_jsonl", "rest_data.project_agreement"} <= endpoints  # the REST API for pipelines
@@ -778,6 +778,30 @@ def test_admins_set_passwords_for_themselves_and_non_admins_never_for_another_ad
     for who, offered in (("admin2", False), ("admin", True), ("reviewer", True), ("annotator", True)):
         page = admin.get(f"/admin/users/{ids[who]}").get_data(as_text=True)
         assert ('id="password-form"' in page) is offered and ('id="password-not-yours"' in page) is not offered, who
+
+
+def test_every_role_changes_its_own_password_and_only_its_own(app):
+    """/account/password names no user: whoever is logged in changes their own (with their current password), and
+    stays logged in; anonymous is sent to log in and changes nothing."""
+    world = seed(app)
+    callers = {role: caller(app, world, role) for role in ROLES}
+    new = "a new password 12345"
+    with pytest.MonkeyPatch.context() as patch:  # the new passwords hashed cheaply too
+        patch.setattr(models, "PASSWORD_METHOD", CHEAP_HASH)
+        before = fingerprint(app)
+        body = {"current": PASSWORD, "password": new, "confirm": new}
+        refused = callers["anonymous"].post("/account/password", body)
+        assert refused.status_code == 302 and "/login" in refused.headers["Location"] and fingerprint(app) == before
+        for role in ROLES[1:]:
+            response = callers[role].post("/account/password", body)
+            assert response.status_code == 302 and response.headers["Location"] == "/account", role
+            assert callers[role].client.get("/account").status_code == 200, f"{role} was logged out by their own change"
+    with app.app_context():
+        trail = db.session.execute(select(models.AuditEntry.entity_id, models.AuditEntry.user_id, models.AuditEntry.after)
+                                   .where(models.AuditEntry.action == "password").order_by(models.AuditEntry.id)).all()
+    assert [(int(entity), actor, after["by"]) for entity, actor, after in trail] == [(world.users[r], world.users[r], "self") for r in ROLES[1:]]
+    for role in ROLES[1:]:
+        assert caller(app, world, role, password=new).client.get("/account").status_code == 200
 
 
 def test_a_token_issued_while_a_user_was_not_an_admin_ends_when_they_become_one(app):

@@ -42,8 +42,13 @@ def api(user_id: int) -> Actor:
 
 def record(session: Session, user: User, actor: Actor, action: str, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
     """Append the entry for one change of `user`'s account, in the caller's transaction."""
+    record_by_id(session, user.id, actor, action, before, after)
+
+
+def record_by_id(session: Session, user_id: int, actor: Actor, action: str, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+    """record() for a user known by id alone (one inserted by a bulk import, with no User object loaded)."""
     session.add(AuditEntry(
-        at=utcnow(), user_id=actor.user_id, entity=ENTITY, entity_id=str(user.id), action=action,
+        at=utcnow(), user_id=actor.user_id, entity=ENTITY, entity_id=str(user_id), action=action,
         before=before, after={**after, "via": actor.via},
     ))
     session.flush()

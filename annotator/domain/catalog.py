@@ -14,7 +14,19 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from annotator.db.models import Annotation, Article, ArticleLabel, AuditEntry, CacheEntry, Project, ProjectMember, Sentence, Span, User
+from annotator.db.models import (
+    Annotation,
+    Article,
+    ArticleLabel,
+    AuditEntry,
+    CacheEntry,
+    GoldArticleLabel,
+    Project,
+    ProjectMember,
+    Sentence,
+    Span,
+    User,
+)
 from annotator.domain import progress
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.articles import OnDuplicate, StoreResult
@@ -89,8 +101,9 @@ def article_page(session: Session, project_id: int, offset: int, limit: int) -> 
 def delete_article(session: Session, project_id: int, article_id: int, annotated_too: bool = False) -> str:
     """Delete an article of the project with its sentences, assignments and suggestions; returns its external id.
 
-    An article someone annotated (labels, spans or article labels) is kept unless `annotated_too`: then its annotations
-    go with it and the deletion is written to the audit log. Either way cached figures go, as after an
+    An article someone worked on (labels, spans or article labels, or a reviewer's gold decision on its article labels,
+    which may stand where no answer does: imported, or the answers cleared since) is kept unless `annotated_too`: then
+    that work goes with it and the deletion is written to the audit log. Either way cached figures go, as after an
     import, and the project's revision goes up (the export's ETag must change).
     """
     article = session.scalar(select(Article).where(Article.id == article_id, Article.project_id == project_id))
@@ -100,15 +113,19 @@ def delete_article(session: Session, project_id: int, article_id: int, annotated
     labels = session.scalar(select(func.count()).select_from(Annotation).where(Annotation.sentence_id.in_(sentences))) or 0
     spans = session.scalar(select(func.count()).select_from(Span).where(Span.article_id == article_id)) or 0
     article_labels = session.scalar(select(func.count()).select_from(ArticleLabel).where(ArticleLabel.article_id == article_id)) or 0
+    gold_article_labels = session.scalar(select(func.count()).select_from(GoldArticleLabel).where(GoldArticleLabel.article_id == article_id)) or 0
     external_id = article.external_id
-    if (labels or spans or article_labels) and not annotated_too:
+    worked_on = labels or spans or article_labels or gold_article_labels
+    if worked_on and not annotated_too:
         also = f" and {article_labels} article label(s)" if article_labels else ""
+        also += f" and {gold_article_labels} gold article label decision(s)" if gold_article_labels else ""
         raise ProjectError(f"article {external_id!r} has {labels} label(s) and {spans} span(s){also}; "
                            "to delete it with them, send ?annotated=delete")
     session.execute(delete(Article).where(Article.id == article_id))  # the rest goes by ON DELETE CASCADE
     session.execute(delete(CacheEntry).where(CacheEntry.project_id == project_id))
-    if labels or spans or article_labels:
-        before = {"external_id": external_id, "labels": labels, "spans": spans, "article_labels": article_labels}
+    if worked_on:
+        before = {"external_id": external_id, "labels": labels, "spans": spans, "article_labels": article_labels,
+                  "gold_article_labels": gold_article_labels}
         session.add(AuditEntry(project_id=project_id, article_id=article_id, entity="article", entity_id=external_id[:64],
                                action="delete", before=before, after=None))
     # Always: the export's ETag counts articles and their largest id, and SQLite gives a deleted last row's id to

@@ -1,21 +1,72 @@
-"""Your account: who changed it and when, shown to the user themself (an admin whose password another admin set sees it here)."""
+"""Your account: who changed it and when, shown to the user themself (an admin whose password another admin set sees
+it here), and a change of one's own password, for every role."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import current_user
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user
+from flask_login.config import COOKIE_NAME
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from annotator.db import db
-from annotator.domain import account_log
+from annotator.db.models import User
+from annotator.db.transactions import transaction
+from annotator.domain import account_log, accounts, throttle
+from annotator.web.admin.forms import PasswordForm
+from annotator.web.auth import throttled_check, too_many_failures
+from annotator.web.csrf import bearer_token
 from annotator.web.security import login_required
 
 bp = Blueprint("account", __name__)
 
 
+class OwnPasswordForm(PasswordForm):
+    """The admin's password form (the same rules for the new one) plus the current password and the new one again."""
+
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField("New password again", validators=[DataRequired(), EqualTo("password", message="The two new passwords differ.")])
+
+
 @bp.route("/account")
 @login_required
 def account():
+    return _page(OwnPasswordForm(formdata=None))
+
+
+def _page(form: OwnPasswordForm, status: int = 200):
     return render_template(
         "account.html",
         history=account_log.history(db.session, current_user.id),
         password=account_log.last_password_change(db.session, current_user.id),
-    )
+        form=form,
+        min_password=accounts.MIN_PASSWORD,
+    ), status
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def password():
+    """The user's own new password: the current one first (throttled as logins are, by the same counters), then the
+    new one set as an admin sets it (every session of the user ends, audited as by themself), and this session goes
+    on under the new session generation."""
+    form = OwnPasswordForm()
+    if not form.validate_on_submit():
+        return _page(form, 400)
+    user = current_user._get_current_object()
+    started = user.session_started
+    wait, proved = throttled_check(user.name, throttle.utcnow(), lambda: accounts.own_password_matches(user, form.current.data))
+    if wait:
+        form.current.errors = [too_many_failures(wait, "password changes")]
+        return _page(form, 429)
+    if proved is None:
+        form.current.errors = ["This is not your current password."]
+        return _page(form, 400)
+    hashed = accounts.hash_password(form.password.data)  # before the write lock (the form checked its length)
+    with transaction(db.session):
+        accounts.set_password(db.session, db.session.get(User, user.id), hashed, account_log.web(user.id))
+    if bearer_token() is None:  # a browser session: it goes on, under the new generation (a remember-me cookie too)
+        user = db.session.get(User, user.id)
+        user.session_started = started
+        login_user(user, remember=current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies)
+    flash("Your password is changed. Your other sessions (other browsers and devices) have ended; this one goes on.", "success")
+    return redirect(url_for("account.account"))

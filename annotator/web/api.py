@@ -161,7 +161,7 @@ def delete_label_view(article_id: int, sentence_index: int):
 
 
 def _query_version() -> int | None:
-    """`?version=N`, the label version the caller last saw (a DELETE has no body); None when left out."""
+    """`?version=N`, the label's (or article label's) version the caller last saw (a DELETE has no body); None when left out."""
     raw = request.args.get("version")
     if raw is None:
         return None
@@ -181,7 +181,8 @@ def put_article_label_view(article_id: int, group: str):
 @bp.delete("/articles/<int:article_id>/article-labels/<group>")
 @roles_required("annotator")
 def delete_article_label_view(article_id: int, group: str):
-    return _deleted(lambda user_id: delete_article_label(db.session(), user_id, article_id, group))
+    version = _query_version()
+    return _deleted(lambda user_id: delete_article_label(db.session(), user_id, article_id, group, version))
 
 
 # ----------------------------------------------------------------- spans

@@ -1,6 +1,8 @@
 """Logging in and out (session cookie), and API tokens for scripts."""
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Callable, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Request, Response, current_app, flash, g, redirect, render_template, request, url_for
@@ -20,6 +22,7 @@ from annotator.web.errors import json_error, wants_json
 from annotator.web.security import public
 
 bp = Blueprint("auth", __name__)
+T = TypeVar("T")
 
 
 class _LoginManager(LoginManager):
@@ -117,28 +120,44 @@ def login():
     return render_template("login.html", form=form), 400 if request.method == "POST" else 200
 
 
-def _log_in(form: LoginForm):
-    """A login form that validated: throttled (see domain/throttle.py), then the password, then the session."""
-    name = form.name.data.strip()
+def throttled_check(name: str, now: datetime, check: Callable[[], T | None]) -> tuple[int, T | None]:
+    """A password check under the login throttle (domain/throttle.py), for the login and for a user changing their
+    own password (a stolen session guesses no faster than a login): (seconds to wait, None) when this name from
+    this address must wait, the password not even looked at; else (0, what `check` found, None when it failed).
+
+    The try is counted as a failure first, in a short write, so that tries made at the same moment count against
+    each other; a success forgives it. `check` (the slow hash) runs with no lock held: SQLite has one writer, and
+    everyone's saves would wait for it.
+    """
     address = request.remote_addr or "?"
     pair, address_key = throttle.pair_key(name, address), throttle.address_key(address)
-    now = throttle.utcnow()
-    # A short write: does this pair wait? If not, count this try as a failure now (forgiven below if the
-    # password is right), so that tries made at the same moment count against each other.
     with transaction(db.session):
         wait = throttle.count_attempt(db.session, pair, address_key, _limits(), now)
+    if wait:
+        return wait, None
+    found = check()
+    db.session.rollback()  # end the read (it wrote nothing; the objects stay usable)
+    if found is not None:
+        with transaction(db.session):
+            throttle.forgive(db.session, pair, address_key)
+    return 0, found
+
+
+def too_many_failures(wait: int, what: str) -> str:
+    """What a throttled try is told (`what`: "logins", "password changes")."""
+    return f"Too many failed {what}. Try again in {wait} {'second' if wait == 1 else 'seconds'}."
+
+
+def _log_in(form: LoginForm):
+    """A login form that validated: throttled, then the password, then the session."""
+    name, now = form.name.data.strip(), throttle.utcnow()
+    wait, user = throttled_check(name, now, lambda: accounts.authenticate(db.session, name, form.password.data))
     if wait:  # this name from this address waits; the password is not even looked at
-        unit = "second" if wait == 1 else "seconds"
-        flash(f"Too many failed logins. Try again in {wait} {unit}.", "error")
+        flash(too_many_failures(wait, "logins"), "error")
         return render_template("login.html", form=form), 429
-    # The slow hash, with no lock held: SQLite has one writer, and everyone's saves would wait for it.
-    user = accounts.authenticate(db.session, name, form.password.data)
-    db.session.rollback()  # end the read (it wrote nothing; the user object stays usable)
     if user is None:
         flash("Wrong user name or password.", "error")
         return render_template("login.html", form=form), 401
-    with transaction(db.session):
-        throttle.forgive(db.session, pair, address_key)
     if not user.active:
         flash("This account has been deactivated. Ask an admin.", "error")
         return render_template("login.html", form=form), 403

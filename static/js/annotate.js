@@ -59,6 +59,7 @@ const S = {
   spans: new Map(), // uid -> {id, label, start, end}
   relations: new Map(), // uid -> {id, type, from, to}
   articleLabels: new Map(), // article label group -> [values]
+  articleVersions: new Map(), // article label group -> the stored answer's version (none: no answer stored)
   current: 0,
   allSpans: false, // the Spans panel lists the whole article (else the current sentence's spans)
   selected: null, // span uid
@@ -239,8 +240,8 @@ function apply(op) {
       S.sugg.drop([...op.ids, ...op.items.spans.map((x) => x.suggestion)], "accepted");
       break;
     case "reject": S.sugg.drop(op.ids, "rejected"); break;
-    case "article-label": S.articleLabels.set(op.group, op.values); break;
-    case "article-unlabel": S.articleLabels.delete(op.group); break;
+    case "article-label": S.articleLabels.set(op.group, op.values); break; // its version moves when the server answers
+    case "article-unlabel": S.articleLabels.delete(op.group); S.articleVersions.delete(op.group); break;
     default: break;
   }
 }
@@ -267,6 +268,8 @@ function onSaved(op, data) {
     renderSentence(op.sentence);
     renderCurrentInfo();
     renderProgress();
+  } else if ((op.op === "article-label" && data) || op.op === "article-unlabel") {
+    savedArticleLabel(op, op.op === "article-label" ? data : null);
   } else if (op.op === "accept" && data) {
     takeOver(op, data);
   } else if ((op.op === "span" || op.op === "span-patch") && data && S.spans.has(op.id)) {
@@ -278,6 +281,36 @@ function onSaved(op, data) {
         renderAll();
       }
     }
+  }
+}
+
+/** An article label answer saved (`data`) or cleared (null): the group's version, and its values unless a newer change waits. */
+function savedArticleLabel(op, data) {
+  queue.rebaseArticleLabel(op.group, data ? data.version : 0);
+  if (data) S.articleVersions.set(op.group, data.version);
+  else S.articleVersions.delete(op.group);
+  if (waitingFor((o) => (o.op === "article-label" || o.op === "article-unlabel") && o.group === op.group)) return;
+  if (data) S.articleLabels.set(op.group, data.values);
+  else S.articleLabels.delete(op.group);
+  showArticleLabels(articleLabelsEl, S.articleLabels);
+}
+
+/** A 409 on an article label: another tab or window answered the group since this page read it; show what is stored. */
+function articleLabelConflict(op, current) {
+  queue.rebaseArticleLabel(op.group, current ? current.version : 0);
+  if (current) {
+    S.articleLabels.set(op.group, current.values);
+    S.articleVersions.set(op.group, current.version);
+  } else {
+    S.articleLabels.delete(op.group);
+    S.articleVersions.delete(op.group);
+  }
+  showArticleLabels(articleLabelsEl, S.articleLabels);
+  const now = current ? `to ${current.values.join(", ")}` : "(its answer was cleared)";
+  if (op.op === "article-unlabel") {
+    showAlert(`The article label ${op.group} was set ${now} in another tab or window meanwhile, so it was not cleared. Clear it again if you mean to.`);
+  } else if (!current || JSON.stringify(current.values.slice().sort()) !== JSON.stringify(op.values.slice().sort())) { // equal: our own earlier attempt had landed
+    showAlert(`The article label ${op.group} was changed in another tab or window ${now}; your ${op.values.join(", ")} was not saved. Choose again to replace it.`);
   }
 }
 
@@ -338,6 +371,10 @@ function takeOver(op, data) {
 }
 
 function onConflict(op, current) {
+  if (op.op === "article-label" || op.op === "article-unlabel") {
+    articleLabelConflict(op, current);
+    return;
+  }
   if (op.op === "span") {
     if (current && current.id) adoptSpan(op, current);
     return;
@@ -1025,6 +1062,7 @@ function undo(redo = false) {
       if (op.op === "label" || op.op === "unlabel") { // as a label key or Shift+Delete would: the version we saw (a 409 if changed elsewhere)
         op.version = shown && Number.isInteger(shown.version) ? shown.version : 0;
       }
+      if (op.op === "article-label" || op.op === "article-unlabel") op.version = articleVersion(op.group); // as the form does
       if (op.op === "unlabel" && shown && Number.isFinite(shown.seconds)) { // the row goes with its time: putting it back brings that back
         for (const back of taken.step.done) if (back.op === "label" && back.sentence === op.sentence) back.seconds = shown.seconds;
       }
@@ -1106,6 +1144,12 @@ function renderUndo() {
     const what = !step ? "" : step.barrier ? ` (${step.barrier === "accept" ? "accepting" : "rejecting"} suggestions cannot be undone)` : `: ${describeChange(step, redo)}`;
     button.title = `${word}${what} (${key})`;
   }
+}
+
+/** The version of a group's stored answer as this page knows it (0: none): what an article label change carries. */
+function articleVersion(group) {
+  const seen = S.articleVersions.get(group);
+  return Number.isInteger(seen) ? seen : 0;
 }
 
 function clearLabel() {
@@ -1790,7 +1834,10 @@ async function load() {
   for (const l of ann.labels || []) S.labels.set(l.sentence, l);
   for (const x of ann.spans || []) S.spans.set(x.id, { id: x.id, label: x.label, start: x.start, end: x.end });
   for (const r of ann.relations || []) S.relations.set(r.id, { id: r.id, type: r.type, from: r.from, to: r.to });
-  for (const a of ann.article_labels || []) S.articleLabels.set(a.group, a.values);
+  for (const a of ann.article_labels || []) {
+    S.articleLabels.set(a.group, a.values);
+    S.articleVersions.set(a.group, a.version);
+  }
   const offered = await suggested;
   S.sugg = new SuggestionSet(offered && offered.status === 200 ? offered.data : null);
 
@@ -1809,7 +1856,7 @@ async function load() {
   });
   for (const op of queue.ops) apply(op); // changes not yet confirmed: show them as made
   showArticleLabels(articleLabelsEl, S.articleLabels);
-  watchArticleLabels(articleLabelsEl, change);
+  watchArticleLabels(articleLabelsEl, (op) => change({ ...op, version: articleVersion(op.group) })); // a stale tab's answer is a 409
 
   for (const b of document.querySelectorAll("button[data-color]")) {
     b.style.setProperty("--c", b.dataset.color);

@@ -106,8 +106,12 @@ export function requestFor(op) {
     case "span-del": return ["DELETE", `/spans/${encodeURIComponent(op.id)}`, undefined];
     case "rel": return ["POST", "/relations", { id: op.id, type: op.type, from: op.from, to: op.to }];
     case "rel-del": return ["DELETE", `/relations/${encodeURIComponent(op.id)}`, undefined];
-    case "article-label": return ["PUT", `/article-labels/${encodeURIComponent(op.group)}`, { values: op.values }];
-    case "article-unlabel": return ["DELETE", `/article-labels/${encodeURIComponent(op.group)}`, undefined];
+    case "article-label": { // with the version the page saw (0: no answer): one set in another tab since is a 409
+      const body = { values: op.values };
+      if (Number.isInteger(op.version)) body.version = op.version;
+      return ["PUT", `/article-labels/${encodeURIComponent(op.group)}`, body];
+    }
+    case "article-unlabel": return ["DELETE", `/article-labels/${encodeURIComponent(op.group)}${Number.isInteger(op.version) ? `?version=${op.version}` : ""}`, undefined];
     case "accept": return ["POST", "/suggestions/accept", { ids: op.ids }];
     case "reject": return ["POST", "/suggestions/reject", { ids: op.ids }];
     default: throw new Error(`unknown operation ${op.op}`);
@@ -124,8 +128,8 @@ export function changeFor(op) {
     case "span-del": return { op: "delete_span", id: op.id };
     case "rel": return { op: "create_relation", id: op.id, type: op.type, from: op.from, to: op.to };
     case "rel-del": return { op: "delete_relation", id: op.id };
-    case "article-label": return { op: "put_article_label", group: op.group, values: op.values };
-    case "article-unlabel": return { op: "delete_article_label", group: op.group };
+    case "article-label": return { op: "put_article_label", group: op.group, ...requestFor(op)[2] };
+    case "article-unlabel": return Number.isInteger(op.version) ? { op: "delete_article_label", group: op.group, version: op.version } : { op: "delete_article_label", group: op.group };
     default: return null;
   }
 }
@@ -151,10 +155,11 @@ export function coalesce(queue, op, inflight = null) {
       q[i] = merged;
       return q;
     }
-  } else if (op.op === "article-label" || op.op === "article-unlabel") { // the group's latest answer is the one to send
+  } else if (op.op === "article-label" || op.op === "article-unlabel") { // the group's latest answer is the one to send,
+    // with the version the queued one carries: the server's answer has not moved since (that one was never sent)
     const i = find((o) => (o.op === "article-label" || o.op === "article-unlabel") && o.group === op.group);
     if (i >= 0) {
-      q[i] = op;
+      q[i] = { ...op, version: q[i].version };
       return q;
     }
   } else if (op.op === "span-patch") {
@@ -188,7 +193,7 @@ export class SaveQueue {
    * @param {string} o.storagePrefix localStorage key prefix for this user and article (the tab id is appended)
    * @param {(s: {state: string, pending: number, retryIn?: number, message?: string}) => void} o.onStatus
    * @param {(op: object, data: any) => void} o.onSaved        the server's answer for an operation
-   * @param {(op: object, current: any) => void} o.onConflict  409: a label changed meanwhile (another tab), or the link or span exists under another id
+   * @param {(op: object, current: any) => void} o.onConflict  409: a label or article label changed meanwhile (another tab), or the link or span exists under another id
    * @param {(op: object, message: string, status: number, data: any) => void} o.onRejected  final refusal (data: the JSON reply)
    */
   constructor(o) {
@@ -279,6 +284,14 @@ export class SaveQueue {
   rebase(sentence, version) {
     for (const o of this.ops) {
       if (o !== this.inflight && !o.batch && !o.requestId && (o.op === "label" || o.op === "unlabel") && o.sentence === sentence && Number.isInteger(o.version)) o.version = version;
+    }
+    this.persist();
+  }
+
+  /** Queued operations on an article label group get the version the server just gave its answer (0: none). */
+  rebaseArticleLabel(group, version) {
+    for (const o of this.ops) {
+      if (o !== this.inflight && !o.batch && (o.op === "article-label" || o.op === "article-unlabel") && o.group === group && Number.isInteger(o.version)) o.version = version;
     }
     this.persist();
   }
@@ -444,8 +457,8 @@ export class SaveQueue {
       this.onSaved(op, null);
       return {};
     }
-    if (status === 409 && (op.op === "label" || op.op === "unlabel" || op.op === "rel" || op.op === "span") && data && "current" in data) {
-      this.onConflict(op, data.current); // label: changed elsewhere (or null: deleted); rel, span: the existing one
+    if (status === 409 && ["label", "unlabel", "article-label", "article-unlabel", "rel", "span"].includes(op.op) && data && "current" in data) {
+      this.onConflict(op, data.current); // label, article label: changed elsewhere (or null: deleted); rel, span: the existing one
       return {};
     }
     const later = await retryLater(status, error);

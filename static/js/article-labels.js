@@ -1,6 +1,7 @@
 // Article-level labels (a stance, a document class): radios for a group that takes one value,
 // checkboxes for a group that takes several, shown once above the article. Every change is an
-// operation in the page's save queue ("article-label" or, when nothing is chosen, "article-unlabel").
+// operation in the page's save queue ("article-label" or, when nothing is chosen, "article-unlabel"), to which
+// annotate.js adds the version of the group's answer the page saw.
 
 /** The values chosen in a group's fieldset, sorted (the server stores them sorted). */
 function chosen(fieldset) {

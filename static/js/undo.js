@@ -4,8 +4,9 @@
 // dropped links no longer allowed), as save-queue operations, together with the operations that undo it. Undoing
 // a step sends those through the same save queue and API as any edit, and the step moves to the redo stack with
 // the two lists swapped. Nothing new is kept on the server: every inverse is an ordinary operation (a span deleted
-// is created again under its id, offsets and label, and its links under theirs), and a label put back carries the
-// version the page last saw, so another tab's change meanwhile is the same visible 409 as any stale save.
+// is created again under its id, offsets and label, and its links under theirs), and a label or article label put
+// back or removed carries the version the page last saw (annotate.js adds it), so another tab's change meanwhile
+// is the same visible 409 as any stale save.
 //
 // The history starts empty with each page load: changes made before it (or replayed from the save queue) are
 // never undone. Accepting or rejecting suggestions cannot be expressed by the API's operations (a decided

@@ -2,7 +2,8 @@
 
 One row per (article, annotator, group) holding the sorted list of values, so a
 group's answer is written whole, like a sentence label: last write wins, or a
-409 when the client sends the `version` it saw and the row moved on. Every write
+409 when the client sends the `version` it saw and the row moved on (for a
+put and for a removal alike). Every write
 leaves an audit entry (entity "article_label", entity id the group's name) and
 bumps the project revision; article labels do not count towards an assignment
 being done (that is every sentence labelled).
@@ -100,12 +101,19 @@ def _update(session: Session, access: Access, user_id: int, current: ArticleLabe
     return after
 
 
-def delete_article_label(session: Session, user_id: int, article_id: int, group: str) -> None:
-    """Clear the caller's answer in a group (404 when there is none)."""
+def delete_article_label(session: Session, user_id: int, article_id: int, group: str, version: Any = None) -> None:
+    """Clear the caller's answer in a group (404 when there is none).
+
+    `version`, the answer's version the client last saw, makes a removal over an answer changed meanwhile (another
+    tab) a 409 with `current`, as for a put: a stale tab (or its undo) never clears an answer set elsewhere since.
+    """
+    expected = check_version(version)
     access = writable_article(session, user_id, article_id)
     current = _locked(session, user_id, article_id, group)
     if current is None:
         raise AnnotationError(404, f"article {article_id} has no article label {show(group)} of yours")
+    if expected is not None and expected != current.version:
+        raise AnnotationError(409, f"article label {group!r} was changed elsewhere (another tab?) since you loaded it", current=_as_json(current))
     before = _as_json(current)
     session.execute(delete(ArticleLabel).where(ArticleLabel.id == current.id).execution_options(synchronize_session=False))
     audit(session, user_id, access.project_id, article_id, "article_label", group, "delete", before, None)

@@ -78,7 +78,7 @@ def _put_article_label(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
 
 
 def _delete_article_label(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
-    return _gone(delete_article_label(s, u, a, check_str("group", o["group"])))
+    return _gone(delete_article_label(s, u, a, check_str("group", o["group"]), o.get("version")))
 
 
 def _create_span(s: Session, u: int, a: int, o: dict[str, Any]) -> Result:
@@ -108,7 +108,7 @@ OPERATIONS: dict[str, tuple[frozenset[str], frozenset[str], Runner]] = {
     "put_label": (frozenset({"sentence_index", "label"}), frozenset({"seconds", "version", "sentence", "request_id"}), _put_label),
     "delete_label": (frozenset({"sentence_index"}), frozenset({"version"}), _delete_label),
     "put_article_label": (frozenset({"group", "values"}), frozenset({"version"}), _put_article_label),
-    "delete_article_label": (frozenset({"group"}), frozenset(), _delete_article_label),
+    "delete_article_label": (frozenset({"group"}), frozenset({"version"}), _delete_article_label),
     "create_span": (frozenset({"label", "start", "end"}), frozenset({"id"}), _create_span),
     "update_span": (frozenset({"id"}), frozenset({"label", "start", "end"}), _update_span),
     "delete_span": (frozenset({"id"}), frozenset(), _delete_span),

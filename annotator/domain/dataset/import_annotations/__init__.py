@@ -14,7 +14,8 @@ database); store.py checks it against what is stored and inserts in bulk.
 What it does per record: finds the article by its external id (an existing
 article's text must be identical: same SHA-256; given sentences must equal the
 stored ones) or creates it (with the given sentences, checked, else segmented);
-creates missing annotators and reviewers as inactive users without a password;
+creates missing annotators and reviewers as inactive users without a password
+(each in the account trail, as `annotator users create` would leave it);
 inserts labels, spans, relations and gold with a few Core bulk inserts; writes
 one audit entry (entity "article", action "import").  An annotator who already
 has annotations on the article, or an article that already has gold, is a
@@ -47,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from annotator.db import statistics
 from annotator.db.models import Project
+from annotator.domain import account_log
 from annotator.domain.dataset.import_annotations.match import MATCH_BY, Ambiguous, TextMatcher
 from annotator.domain.dataset.import_annotations.parse import Bad, parse_record
 from annotator.domain.dataset.import_annotations.store import (
@@ -89,7 +91,8 @@ def import_records(
         raise ValueError(f"match_by must be one of {MATCH_BY}")
     result = ImportResult()
     matcher = TextMatcher(session, project) if match_by == "text" else None
-    users = Users(session, result)
+    # who made the users the file names (the account trail): the command line, the only caller; else the admin on the web
+    users = Users(session, result, account_log.CLI if actor_id is None else account_log.web(actor_id))
     schema = project.label_schema
     seen: dict[str, int] = {}
     pending: list[Pending] = []

@@ -28,7 +28,7 @@ from annotator.db.models import (
     User,
     utcnow,
 )
-from annotator.domain import suggestions
+from annotator.domain import account_log, suggestions
 from annotator.domain.dataset.articles import sha256
 from annotator.domain.dataset.import_annotations.parse import Bad, Block, Label, Record
 from annotator.stats.segment import segment
@@ -102,10 +102,15 @@ class ImportResult:
 
 
 class Users:
-    """Name -> id for the file, creating inactive users without a password as needed."""
+    """Name -> id for the file, creating inactive users without a password as needed.
 
-    def __init__(self, session: Session, result: ImportResult):
-        self.session, self.result, self.ids = session, result, {}
+    A user created here is in the account trail as one `annotator users create` makes (account_log), by `actor`:
+    an account nobody can see being made would be one an admin could later activate and give a password unnoticed.
+    Names are kept as the file has them (accounts.create_user's name rules are for new accounts made by hand).
+    """
+
+    def __init__(self, session: Session, result: ImportResult, actor: account_log.Actor = account_log.CLI):
+        self.session, self.result, self.actor, self.ids = session, result, actor, {}
 
     def id(self, name: str, role: str) -> int:
         user_id = self.ids.get(name)
@@ -113,6 +118,7 @@ class Users:
             user_id = self.session.scalar(select(User.id).where(User.name == name))
             if user_id is None:
                 user_id = self.session.scalar(insert(User).values(name=name, role=role, active=False, password_hash=None, created_at=utcnow()).returning(User.id))
+                account_log.record_by_id(self.session, user_id, self.actor, "create", None, {"role": role, "active": False, "password": None})
                 self.result.users_created.append(name)
             self.ids[name] = user_id
         return user_id
