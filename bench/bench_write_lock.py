@@ -135,15 +135,23 @@ elif mode == "statements":
     with app.app_context():
         engine = db.engine
 
+    steps = {}
+
     def trace(sql):
         if tracing[0]:
             statements.append(" ".join(sql.split()[:3])[:40])
+
+    def step():  # SQLite's virtual machine instructions, for the statement traced last
+        if tracing[0] and statements:
+            steps[statements[-1]] = steps.get(statements[-1], 0) + 1
+        return 0
 
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, record):
         dbapi_connection.set_trace_callback(trace)
+        dbapi_connection.set_progress_handler(step, 1)
 
     engine.dispose()  # reconnect: every connection from now on traces (nothing else listens: Prepared stays on the cursor)
 
@@ -158,6 +166,7 @@ elif mode == "statements":
         batch_save()
     result["statements"] = len(statements) / n
     result["kinds"] = sorted({s: statements.count(s) / n for s in statements}.items(), key=lambda kv: -kv[1])
+    result["steps"] = sorted(((s, v / n) for s, v in steps.items()), key=lambda kv: -kv[1])
 else:  # callgrind: "lock" collects while the lock is held, "request" over each whole request
     toggle = ctypes.CDLL(helper).annotator_toggle_collect
     if mode == "lock":
@@ -236,6 +245,8 @@ def main() -> int:
                 line += f"; instructions: {inside / 1e6:.3f} M in the lock, {request / 1e6:.3f} M per request"
             print(line)
             print("  statements: " + ", ".join(f"{kind} x{count:g}" for kind, count in statements["kinds"]))
+            print(f"  SQLite VM instructions in the lock: {sum(v for _, v in statements['steps']):.0f}: "
+                  + ", ".join(f"{kind} {count:.0f}" for kind, count in statements["steps"]))
             if args.top:
                 print("\n".join("  " + row for row in calls["top"]))
     return 0

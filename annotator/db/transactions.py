@@ -140,11 +140,15 @@ def _holds_nothing(session: Session) -> bool:
 
 def _end_read(session: Session) -> None:
     """SQLite, before waiting for the writer queue: end the read transaction begin_write would end (its COMMIT) now,
-    outside the lock. A session that holds objects is left to begin_write's ORM commit, inside, as before."""
-    if session.in_transaction() and _holds_nothing(session):
-        driver = session.connection().connection.dbapi_connection
-        if driver.in_transaction:
-            _driver_statement(driver, "COMMIT")
+    outside the lock (begin_write then only says BEGIN IMMEDIATE). A session that holds objects is left to
+    begin_write's ORM commit, inside, as before."""
+    if not _holds_nothing(session):
+        return
+    # not yet in a transaction: begin one (a deferred BEGIN, no lock) here, so that begin_write's BEGIN IMMEDIATE is
+    # the first statement inside, not after a BEGIN and its COMMIT
+    driver = session.connection().connection.dbapi_connection
+    if driver.in_transaction:
+        _driver_statement(driver, "COMMIT")
 
 
 def _commit_driver(session: Session) -> None:
