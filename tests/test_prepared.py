@@ -46,7 +46,7 @@ PREPARED = every_prepared()
 
 def test_the_hot_statements_are_prepared():
     names = {name.rsplit(".", 1)[1] for name, _ in PREPARED}
-    assert {"_USER_FOR_TOKEN", "READABLE", "SENTENCES", "ANNOTATIONS", "ACCESS_SENTENCE", "LOCK_LABEL", "COUNT_LABELLED", "_HEAD", "_MARKERS"} <= names
+    assert {"_USER_FOR_TOKEN", "READABLE", "SENTENCES", "ANNOTATIONS", "ACCESS_SENTENCE", "LOCK_LABEL", "ALL_LABELLED", "_HEAD", "_MARKERS"} <= names
 
 
 @pytest.fixture

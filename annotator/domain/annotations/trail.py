@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Assignment, Sentence, utcnow
@@ -58,13 +58,14 @@ def audit(
 _assignments, _sentences, _annotations = (m.__table__ for m in (Assignment, Sentence, Annotation))
 # _mark_progress's statements, built once (as statements.py's) and run on the driver's cursor: every label save runs them.
 LOCK_ASSIGNMENT = Prepared(select(_assignments.c.status).where(_assignments.c.id == bindparam("assignment_id")).with_for_update())
-COUNT_LABELLED = Prepared(
-    select(func.count(_sentences.c.id), func.count(_annotations.c.id))
-    .select_from(
-        _sentences.outerjoin(_annotations, and_(_annotations.c.sentence_id == _sentences.c.id, _annotations.c.user_id == bindparam("user_id")))
-    )
-    .where(_sentences.c.article_id == bindparam("article_id"))
+# Whether the article has a sentence, and one without the caller's label. Each EXISTS stops at its first row: counting
+# every sentence's labels looked each sentence up, two thirds of a label save's SQLite work on a 400-sentence article
+# (bench/bench_write_lock.py), while the write lock is held; this looks up only the sentences before the first gap.
+_UNLABELLED = select(_sentences.c.id).where(
+    _sentences.c.article_id == bindparam("article_id"),
+    ~exists().where(_annotations.c.sentence_id == _sentences.c.id, _annotations.c.user_id == bindparam("user_id")),
 )
+ALL_LABELLED = Prepared(select(exists().where(_sentences.c.article_id == bindparam("article_id")), ~exists(_UNLABELLED)))
 SET_ASSIGNMENT_STATUS = PreparedWrite(update(_assignments).where(_assignments.c.id == bindparam("assignment_id")).values(status=bindparam("new_status")))
 
 
@@ -76,8 +77,8 @@ def _mark_progress(session: Session, access: Access, user_id: int, labels_change
         return
     # Lock the assignment first so two label writes of one user count after each other (PostgreSQL).
     status = LOCK_ASSIGNMENT.scalar(session, {"assignment_id": access.assignment_id})
-    total, labelled = COUNT_LABELLED.rows(session, {"user_id": user_id, "article_id": access.article_id})[0]
-    wanted = "done" if total and labelled >= total else "in_progress"
+    any_sentence, all_labelled = ALL_LABELLED.rows(session, {"user_id": user_id, "article_id": access.article_id})[0]
+    wanted = "done" if any_sentence and all_labelled else "in_progress"
     if status != wanted:
         SET_ASSIGNMENT_STATUS.run(session, {"assignment_id": access.assignment_id, "new_status": wanted})
 
