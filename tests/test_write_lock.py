@@ -106,6 +106,28 @@ def test_a_save_holds_the_lock_from_begin_immediate_to_its_commit_only(app, lock
         assert db.session.scalar(select(func.count()).select_from(Span)) == 2
 
 
+def test_a_batch_is_checked_and_fingerprinted_before_the_lock(app, lock_watch, monkeypatch):
+    from annotator.domain.annotations import batch
+
+    calls: list[tuple[str, bool]] = []
+
+    def spy(name: str):  # noqa: ANN202
+        real = getattr(batch, name)
+
+        def called(*args):  # noqa: ANN002, ANN202
+            calls.append((name, lock_watch["held"]))
+            return real(*args)
+
+        return called
+
+    for name in ("check_operations", "request_fingerprint"):
+        monkeypatch.setattr(batch, name, spy(name))
+    status, answer = _batch(app, lock_watch)
+    assert status == 200, answer
+    assert {name for name, _ in calls} == {"check_operations", "request_fingerprint"}
+    assert not any(held for _, held in calls), calls
+
+
 def test_a_failed_save_rolls_back_inside_the_lock_and_stores_nothing(app, lock_watch):
     lock_watch["starts"][1] = 10_000  # past the text: the first span fails after the label was written
     status, answer = _batch(app, lock_watch)
