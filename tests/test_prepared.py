@@ -351,3 +351,33 @@ def test_a_literal_none_in_a_write_is_written(app, seeded):
         assert clear.run(db.session, {"the_uid": seeded["uid"], "new_label": "SOURCE"}).rowcount == 1
         assert db.session.execute(select(spans.c.label, spans.c.suggester).where(spans.c.uid == seeded["uid"])).one() == ("SOURCE", None)
         db.session.rollback()
+
+
+def test_a_statement_in_a_transaction_runs_on_its_connection_without_asking_the_session(app, seeded, monkeypatch):
+    """Inside a save's transaction every Prepared run after the first reuses the transaction's connection without
+    session.connection()'s checks (a cost paid inside the write lock); the connection is the one it would give, and a
+    transaction that cannot go on still refuses, as session.connection() does."""
+    from sqlalchemy.exc import IntegrityError, PendingRollbackError
+    from sqlalchemy.orm import Session
+
+    from annotator.db import prepared
+    from annotator.db.models import User
+
+    with app.app_context():
+        s = db.session()
+        first = s.connection()
+        asked: list[int] = []
+        real = Session.connection
+        monkeypatch.setattr(Session, "connection", lambda self, *a, **k: asked.append(1) or real(self, *a, **k))
+        READ = Prepared(select(Article.id).where(Article.id == bindparam("article_id")))
+        assert READ.first(s, {"article_id": seeded["article_id"]}) == (seeded["article_id"],)
+        assert not asked
+        assert prepared._connection(s) is first
+        s.add(User(name="zoe", role="annotator"))  # a duplicate name: the flush fails, the transaction must roll back
+        with pytest.raises(IntegrityError):
+            s.flush()
+        with pytest.raises(PendingRollbackError):
+            READ.first(s, {"article_id": seeded["article_id"]})
+        s.rollback()
+        assert READ.first(s, {"article_id": seeded["article_id"]}) == (seeded["article_id"],)  # a new transaction: asked
+        assert asked
