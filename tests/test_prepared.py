@@ -381,3 +381,23 @@ def test_a_statement_in_a_transaction_runs_on_its_connection_without_asking_the_
         s.rollback()
         assert READ.first(s, {"article_id": seeded["article_id"]}) == (seeded["article_id"],)  # a new transaction: asked
         assert asked
+
+
+def test_without_statement_listeners_no_listener_list_is_asked(app, seeded):
+    """With no statement listener on the engine or the connection (the server's case), a Prepared run decides so from
+    SQLAlchemy's flags, without walking the listener lists (several Python calls per statement, inside the write lock);
+    test_statement_listeners_see_prepared_statements covers the other case."""
+    import cProfile
+    import pstats
+
+    with app.app_context():
+        s = db.session()
+        connection = s.connection()
+        assert not connection._has_events and not connection.engine._has_events
+        profile = cProfile.Profile()
+        profile.enable()
+        row = Prepared(select(Article.id).where(Article.id == bindparam("article_id"))).first(s, {"article_id": seeded["article_id"]})
+        profile.disable()
+        assert row == (seeded["article_id"],)
+        called = {f"{path}:{name}" for path, _, name in pstats.Stats(profile).stats}
+        assert not [name for name in called if "sqlalchemy/event/" in name], sorted(called)

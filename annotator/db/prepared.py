@@ -199,8 +199,12 @@ def _watched(connection: Connection) -> bool:
 
     The engine's own dispatch is asked unless listeners were added to this connection itself: a Connection's
     dispatch joins its engine's, and each attribute read on the joined one builds a new joined listener list,
-    which made this check about a fifth of a Prepared run on the article JSON (bench/bench_request_cpu.py).
+    which made this check about a fifth of a Prepared run on the article JSON (bench/bench_request_cpu.py). Before
+    that, the flags SQLAlchemy raises when a statement listener is added answer for the usual case in two attribute
+    reads (the listener lists' own checks were ~5 Python calls a statement, 14 statements a save inside the write lock).
     """
+    if not (connection._has_events or connection.engine._has_events):
+        return False  # no statement listener was ever added to either (SQLAlchemy sets the flag on adding one): the usual case
     events = connection.dispatch if connection._has_events else connection.engine.dispatch
     return bool(events.before_cursor_execute or events.after_cursor_execute or events.before_execute or events.after_execute)
 
