@@ -27,7 +27,7 @@ def lock_watch(app, monkeypatch) -> Iterator[dict]:
     queue is held now (its block is the locked region: it holds BEGIN IMMEDIATE ... COMMIT)."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         pytest.skip("SQLite's single write lock")
-    watch: dict = {"held": False, "statements": [], "orm_commits": []}
+    watch: dict = {"held": False, "statements": [], "sql": [], "orm_commits": []}
     queue = transactions.writer_queue
 
     @contextmanager
@@ -54,6 +54,7 @@ def lock_watch(app, monkeypatch) -> Iterator[dict]:
 
         def trace(sql: str) -> None:
             watch["statements"].append((watch["held"], sql.split()[0] + (" IMMEDIATE" if "IMMEDIATE" in sql else "")))
+            watch["sql"].append((watch["held"], " ".join(sql.split())))
 
         def connect(dbapi_connection, _record) -> None:  # noqa: ANN001
             dbapi_connection.set_trace_callback(trace)
@@ -81,6 +82,7 @@ def _batch(app, watch: dict, request_id: str = "batch-0001") -> tuple[int, dict]
     ]
     client = app.test_client()
     watch["statements"].clear()
+    watch["sql"].clear()
     watch["orm_commits"].clear()
     response = client.post(f"/api/articles/{watch['article']}/changes", headers={"Authorization": f"Bearer {watch['token']}"},
                            data=json.dumps({"request_id": request_id, "operations": operations}), content_type="application/json")
@@ -98,6 +100,9 @@ def test_a_save_holds_the_lock_from_begin_immediate_to_its_commit_only(app, lock
     assert "BEGIN" in outside and outside.index("COMMIT") > outside.index("BEGIN"), outside
     # the ORM's commit (expiring, returning the connection) comes after the lock is let go, and commits nothing then
     assert lock_watch["orm_commits"] and not any(lock_watch["orm_commits"])
+    # the assignment's progress is one UPDATE (SQLite's writers run one at a time: no read of it first)
+    progress = [sql for held, sql in lock_watch["sql"] if held and sql.startswith(("SELECT assignments", "UPDATE assignments"))]
+    assert len(progress) == 1 and progress[0].startswith("UPDATE assignments SET status="), progress
     with app.app_context():  # and it was committed: another connection sees it
         assert db.session.scalar(select(func.count()).select_from(Span)) == 2
         assert db.session.scalar(select(func.count()).select_from(Annotation)) == 1
@@ -179,8 +184,8 @@ def test_progress_is_decided_without_looking_up_every_sentence(app):
         finally:
             event.remove(db.engine, "connect", connect)
             db.engine.dispose()
-        progress = [n for sql, n in steps.items() if sql.startswith(("SELECT count(sentences.id)", "SELECT EXISTS (SELECT *"))]
-        assert len(progress) == 1 and progress[0] < 200, steps  # counting each sentence's labels took ~16 steps a sentence
+        progress = [n for sql, n in steps.items() if sql.startswith(("SELECT count(sentences.id)", "SELECT EXISTS (SELECT *", "UPDATE assignments SET status=CASE"))]
+        assert len(progress) == 1 and progress[0] < 200, [(sql[:80], n) for sql, n in steps.items()]  # counting each sentence's labels took ~16 steps a sentence
         s.remove()
 
 

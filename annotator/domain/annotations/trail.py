@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import and_, bindparam, case, exists, select, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Assignment, Sentence, utcnow
@@ -65,8 +65,22 @@ _UNLABELLED = select(_sentences.c.id).where(
     _sentences.c.article_id == bindparam("article_id"),
     ~exists().where(_annotations.c.sentence_id == _sentences.c.id, _annotations.c.user_id == bindparam("user_id")),
 )
+_UNLABELLED_OF = select(_sentences.c.id).where(  # the same, in MARK_PROGRESS's parameter names
+    _sentences.c.article_id == bindparam("of_article"),
+    ~exists().where(_annotations.c.sentence_id == _sentences.c.id, _annotations.c.user_id == bindparam("of_user")),
+)
 ALL_LABELLED = Prepared(select(exists().where(_sentences.c.article_id == bindparam("article_id")), ~exists(_UNLABELLED)))
 SET_ASSIGNMENT_STATUS = PreparedWrite(update(_assignments).where(_assignments.c.id == bindparam("assignment_id")).values(status=bindparam("new_status")))
+# SQLite: the three above as one UPDATE (its writers run one at a time, so nothing can come between the read and the
+# write). Not on PostgreSQL: after waiting for the row's lock, an UPDATE's subqueries still see what was committed
+# before it began, so another tab's label could be missed; there the lock is taken first, then the sentences read.
+# The parameter names are no column's (an UPDATE compiled for a column's name would SET it).
+_WANTED = case(
+    (and_(exists().where(_sentences.c.article_id == bindparam("of_article")), ~exists(_UNLABELLED_OF)), "done"), else_="in_progress"
+)
+MARK_PROGRESS = PreparedWrite(
+    update(_assignments).where(_assignments.c.id == bindparam("assignment_id"), _assignments.c.status != _WANTED).values(status=_WANTED)
+)
 
 
 def _mark_progress(session: Session, access: Access, user_id: int, labels_changed: bool) -> None:
@@ -74,6 +88,9 @@ def _mark_progress(session: Session, access: Access, user_id: int, labels_change
     if not labels_changed:
         if access.assignment_status == "assigned":
             START_ASSIGNMENT.run(session, {"assignment_id": access.assignment_id})
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        MARK_PROGRESS.run(session, {"assignment_id": access.assignment_id, "of_article": access.article_id, "of_user": user_id})
         return
     # Lock the assignment first so two label writes of one user count after each other (PostgreSQL).
     status = LOCK_ASSIGNMENT.scalar(session, {"assignment_id": access.assignment_id})
