@@ -19,9 +19,19 @@ and two spans, on a 400-sentence article of a fresh SQLite file (a file, so the 
 through the WSGI app with the annotator's Bearer token. The lock's region is writer_queue's block, which this
 script wraps (the hot path enters it once per save: run_write -> transaction(queue=True)).
 
-Figures (2-core VM, 3.11.7, 100 saves after 50 warm-up; see the commit that changed each):
-    checkout              Ir in lock   Ir request   statements in lock   calls in lock   calls request
-    main at 88bfb5a       ...
+It also prints the statements inside the lock by kind, and SQLite's virtual-machine instructions per statement kind
+(a progress handler ticking at every one): where the C side of the lock's work goes.
+
+Figures per save (2-core VM shared with other jobs, which these counts do not depend on; Python 3.11.7, SQLite
+file, 100 saves after 50 warm-up; `python bench/bench_write_lock.py --checkout OLD --checkout NEW`):
+                                   instructions      instructions   statements   SQLite VM      Python calls   Python calls
+                                   in the lock       per request    in the lock  instructions   in the lock    per request
+    main at 88bfb5a                3.972 M           5.494 M        19           10,869         1,148          2,276
+    fix-lock (issue 17)            2.798 M           4.624 M        17            6,106           873          2,145
+What moved out of (or shrank in) the lock: the read transaction's COMMIT (before the queue) and the ORM's commit
+bookkeeping (after it: the driver's COMMIT inside); the batch's shape check and request fingerprint (before the
+transaction); progress decided with EXISTS (stops at the first unlabelled sentence) in one UPDATE on SQLite; Prepared
+statements reusing the transaction's connection and skipping the listener lists when no listener exists.
 """
 from __future__ import annotations
 
