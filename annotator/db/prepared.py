@@ -199,9 +199,10 @@ def _watched(connection: Connection) -> bool:
 
     The engine's own dispatch is asked unless listeners were added to this connection itself: a Connection's
     dispatch joins its engine's, and each attribute read on the joined one builds a new joined listener list,
-    which made this check about a fifth of a Prepared run on the article JSON (bench/bench_request_cpu.py). Before
-    that, the flags SQLAlchemy raises when a statement listener is added answer for the usual case in two attribute
-    reads (the listener lists' own checks were ~5 Python calls a statement, 14 statements a save inside the write lock).
+    which made this check about a fifth of a Prepared run on the article JSON (bench/bench_request_cpu.py). First,
+    though, the flags SQLAlchemy raises when a statement listener is added answer the usual case (none) in two
+    attribute reads: the listener lists' own checks were ~5 Python calls a statement, 14 statements a save inside the
+    write lock (bench/bench_write_lock.py).
     """
     if not (connection._has_events or connection.engine._has_events):
         return False  # no statement listener was ever added to either (SQLAlchemy sets the flag on adding one): the usual case

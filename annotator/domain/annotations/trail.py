@@ -61,23 +61,22 @@ LOCK_ASSIGNMENT = Prepared(select(_assignments.c.status).where(_assignments.c.id
 # Whether the article has a sentence, and one without the caller's label. Each EXISTS stops at its first row: counting
 # every sentence's labels looked each sentence up, two thirds of a label save's SQLite work on a 400-sentence article
 # (bench/bench_write_lock.py), while the write lock is held; this looks up only the sentences before the first gap.
-_UNLABELLED = select(_sentences.c.id).where(
-    _sentences.c.article_id == bindparam("article_id"),
-    ~exists().where(_annotations.c.sentence_id == _sentences.c.id, _annotations.c.user_id == bindparam("user_id")),
-)
-_UNLABELLED_OF = select(_sentences.c.id).where(  # the same, in MARK_PROGRESS's parameter names
-    _sentences.c.article_id == bindparam("of_article"),
-    ~exists().where(_annotations.c.sentence_id == _sentences.c.id, _annotations.c.user_id == bindparam("of_user")),
-)
-ALL_LABELLED = Prepared(select(exists().where(_sentences.c.article_id == bindparam("article_id")), ~exists(_UNLABELLED)))
+def _all_labelled(article: str, user: str) -> tuple[Any, Any]:
+    """(the article has a sentence, none of its sentences lacks the user's label), as SQL, in these parameter names."""
+    unlabelled = select(_sentences.c.id).where(
+        _sentences.c.article_id == bindparam(article),
+        ~exists().where(_annotations.c.sentence_id == _sentences.c.id, _annotations.c.user_id == bindparam(user)),
+    )
+    return exists().where(_sentences.c.article_id == bindparam(article)), ~exists(unlabelled)
+
+
+ALL_LABELLED = Prepared(select(*_all_labelled("article_id", "user_id")))
 SET_ASSIGNMENT_STATUS = PreparedWrite(update(_assignments).where(_assignments.c.id == bindparam("assignment_id")).values(status=bindparam("new_status")))
 # SQLite: the three above as one UPDATE (its writers run one at a time, so nothing can come between the read and the
 # write). Not on PostgreSQL: after waiting for the row's lock, an UPDATE's subqueries still see what was committed
 # before it began, so another tab's label could be missed; there the lock is taken first, then the sentences read.
 # The parameter names are no column's (an UPDATE compiled for a column's name would SET it).
-_WANTED = case(
-    (and_(exists().where(_sentences.c.article_id == bindparam("of_article")), ~exists(_UNLABELLED_OF)), "done"), else_="in_progress"
-)
+_WANTED = case((and_(*_all_labelled("of_article", "of_user")), "done"), else_="in_progress")
 MARK_PROGRESS = PreparedWrite(
     update(_assignments).where(_assignments.c.id == bindparam("assignment_id"), _assignments.c.status != _WANTED).values(status=_WANTED)
 )
