@@ -46,7 +46,7 @@ PREPARED = every_prepared()
 
 def test_the_hot_statements_are_prepared():
     names = {name.rsplit(".", 1)[1] for name, _ in PREPARED}
-    assert {"_USER_FOR_TOKEN", "READABLE", "SENTENCES", "ANNOTATIONS", "ACCESS_SENTENCE", "LOCK_LABEL", "COUNT_LABELLED", "_HEAD", "_MARKERS"} <= names
+    assert {"_USER_FOR_TOKEN", "READABLE", "SENTENCES", "ANNOTATIONS", "ACCESS_SENTENCE", "LOCK_LABEL", "ALL_LABELLED", "_HEAD", "_MARKERS"} <= names
 
 
 @pytest.fixture
@@ -351,3 +351,53 @@ def test_a_literal_none_in_a_write_is_written(app, seeded):
         assert clear.run(db.session, {"the_uid": seeded["uid"], "new_label": "SOURCE"}).rowcount == 1
         assert db.session.execute(select(spans.c.label, spans.c.suggester).where(spans.c.uid == seeded["uid"])).one() == ("SOURCE", None)
         db.session.rollback()
+
+
+def test_a_statement_in_a_transaction_runs_on_its_connection_without_asking_the_session(app, seeded, monkeypatch):
+    """Inside a save's transaction every Prepared run after the first reuses the transaction's connection without
+    session.connection()'s checks (a cost paid inside the write lock); the connection is the one it would give, and a
+    transaction that cannot go on still refuses, as session.connection() does."""
+    from sqlalchemy.exc import IntegrityError, PendingRollbackError
+    from sqlalchemy.orm import Session
+
+    from annotator.db import prepared
+    from annotator.db.models import User
+
+    with app.app_context():
+        s = db.session()
+        first = s.connection()
+        asked: list[int] = []
+        real = Session.connection
+        monkeypatch.setattr(Session, "connection", lambda self, *a, **k: asked.append(1) or real(self, *a, **k))
+        READ = Prepared(select(Article.id).where(Article.id == bindparam("article_id")))
+        assert READ.first(s, {"article_id": seeded["article_id"]}) == (seeded["article_id"],)
+        assert not asked
+        assert prepared._connection(s) is first
+        s.add(User(name="zoe", role="annotator"))  # a duplicate name: the flush fails, the transaction must roll back
+        with pytest.raises(IntegrityError):
+            s.flush()
+        with pytest.raises(PendingRollbackError):
+            READ.first(s, {"article_id": seeded["article_id"]})
+        s.rollback()
+        assert READ.first(s, {"article_id": seeded["article_id"]}) == (seeded["article_id"],)  # a new transaction: asked
+        assert asked
+
+
+def test_without_statement_listeners_no_listener_list_is_asked(app, seeded):
+    """With no statement listener on the engine or the connection (the server's case), a Prepared run decides so from
+    SQLAlchemy's flags, without walking the listener lists (several Python calls per statement, inside the write lock);
+    test_statement_listeners_see_prepared_statements covers the other case."""
+    import cProfile
+    import pstats
+
+    with app.app_context():
+        s = db.session()
+        connection = s.connection()
+        assert not connection._has_events and not connection.engine._has_events
+        profile = cProfile.Profile()
+        profile.enable()
+        row = Prepared(select(Article.id).where(Article.id == bindparam("article_id"))).first(s, {"article_id": seeded["article_id"]})
+        profile.disable()
+        assert row == (seeded["article_id"],)
+        called = {f"{path}:{name}" for path, _, name in pstats.Stats(profile).stats}
+        assert not [name for name in called if "sqlalchemy/event/" in name], sorted(called)

@@ -29,10 +29,12 @@ from typing import Any, Callable, NamedTuple, Sequence
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.session import SessionTransactionState
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import UpdateBase
 
 Processor = Callable[[Any], Any]
+_ACTIVE = SessionTransactionState.ACTIVE
 
 
 class _Compiled(NamedTuple):
@@ -54,7 +56,7 @@ class Prepared:
         self.statement = statement
 
     def rows(self, session: Session | Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        connection = session if isinstance(session, Connection) else session.connection()
+        connection = session if isinstance(session, Connection) else _connection(session)
         forms = _forms(connection.dialect)
         compiled = forms.get(self) or forms.setdefault(self, _compile(self.statement, connection.dialect))
         if _watched(connection):  # listeners must see every statement
@@ -104,7 +106,7 @@ class PreparedWrite:
         self.statement = statement
 
     def run(self, session: Session | Connection, params: dict[str, Any] | list[dict[str, Any]]) -> Written:
-        connection = session if isinstance(session, Connection) else session.connection()
+        connection = session if isinstance(session, Connection) else _connection(session)
         many = isinstance(params, list)
         if many and (not params or self.statement._returning):
             raise ValueError("executemany takes one or more parameter sets, and no RETURNING")
@@ -117,6 +119,23 @@ class PreparedWrite:
             return Written(result.rowcount, [compiled.row._make(row) for row in result] if result.returns_rows else [])
         arguments = [_arguments(compiled, one) for one in params] if many else _arguments(compiled, params)
         return Written(*_execute(self, connection, compiled, arguments, many))
+
+
+def _connection(session: Session) -> Connection:
+    """session.connection() when the session's transaction already holds its connection (every statement of a save
+    but its first): that call's state checks and lookups cost about as much as the rest of a Prepared run, while the
+    write lock is held (bench/bench_write_lock.py). It reads the session's transaction as session.connection() does
+    (SQLAlchemy 2's SessionTransaction: its state and its connections by bind); in any other case, or should those
+    attributes change, it is session.connection() itself."""
+    try:
+        transaction = session._transaction
+        if transaction is not None and transaction._state is _ACTIVE and session._trans_context_manager is None:
+            held = transaction._connections.get(session.get_bind())
+            if held is not None:
+                return held[0]
+    except AttributeError:
+        pass
+    return session.connection()
 
 
 def _execute(
@@ -180,8 +199,13 @@ def _watched(connection: Connection) -> bool:
 
     The engine's own dispatch is asked unless listeners were added to this connection itself: a Connection's
     dispatch joins its engine's, and each attribute read on the joined one builds a new joined listener list,
-    which made this check about a fifth of a Prepared run on the article JSON (bench/bench_request_cpu.py).
+    which made this check about a fifth of a Prepared run on the article JSON (bench/bench_request_cpu.py). First,
+    though, the flags SQLAlchemy raises when a statement listener is added answer the usual case (none) in two
+    attribute reads: the listener lists' own checks were ~5 Python calls a statement, 14 statements a save inside the
+    write lock (bench/bench_write_lock.py).
     """
+    if not (connection._has_events or connection.engine._has_events):
+        return False  # no statement listener was ever added to either (SQLAlchemy sets the flag on adding one): the usual case
     events = connection.dispatch if connection._has_events else connection.engine.dispatch
     return bool(events.before_cursor_execute or events.after_cursor_execute or events.before_execute or events.after_execute)
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager, nullcontext
 from typing import Callable, Iterator, TypeVar
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, scoped_session
 
 T = TypeVar("T")
@@ -37,17 +37,34 @@ def transaction(session: Session | scoped_session, queue: bool = False) -> Itera
 
     `queue=True` first waits for our turn on SQLite's writer queue (see writer_queue): the hot
     paths that many workers write at once (annotation saves, gold, the agreement cache) use it.
+    There the lock is held only from BEGIN IMMEDIATE to the driver's COMMIT: the read transaction
+    is ended before it is taken, and the ORM's own commit bookkeeping runs after it is let go.
     """
     if isinstance(session, scoped_session):
         session = session()
-    with writer_queue(session) if queue else nullcontext():
+    if not queue or session.get_bind().dialect.name != "sqlite":
+        with writer_queue(session) if queue else nullcontext():
+            begin_write(session)
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+        return
+    # SQLite's writers go one at a time (the queue, then BEGIN IMMEDIATE ... COMMIT): whatever need not be done
+    # while the lock is held is done before or after it (bench/bench_write_lock.py counts what is left inside).
+    _end_read(session)
+    with writer_queue(session):
         begin_write(session)
         try:
             yield session
-            session.commit()
+            session.flush()
+            _commit_driver(session)  # durable here, before the lock is let go
         except BaseException:
             session.rollback()
             raise
+    session.commit()  # the ORM's bookkeeping only: the driver has no transaction left to commit
 
 
 class WriteConflict(Exception):
@@ -104,7 +121,7 @@ def _reuse_read_transaction(session: Session) -> bool:
       what was committed before it began, as in a new transaction.
     Otherwise the ORM commits as usual.
     """
-    if session.identity_map or session.new or session.deleted:
+    if not _holds_nothing(session):
         return False
     connection = session.connection()
     dialect = connection.dialect.name
@@ -114,6 +131,38 @@ def _reuse_read_transaction(session: Session) -> bool:
         return False
     _begin_immediate(connection)
     return True
+
+
+def _holds_nothing(session: Session) -> bool:
+    """No ORM object in the session: nothing read before can be stale, nothing waits to be written."""
+    return not (session.identity_map or session.new or session.deleted)
+
+
+def _end_read(session: Session) -> None:
+    """SQLite, before waiting for the writer queue: end the read transaction begin_write would end (its COMMIT) now,
+    outside the lock (begin_write then only says BEGIN IMMEDIATE). A session that holds objects is left to
+    begin_write's ORM commit, inside, as before."""
+    if not _holds_nothing(session):
+        return
+    # not yet in a transaction: begin one (a deferred BEGIN, no lock) here, so that begin_write's BEGIN IMMEDIATE is
+    # the first statement inside, not after a BEGIN and its COMMIT
+    driver = session.connection().connection.dbapi_connection
+    if driver.in_transaction:
+        _driver_statement(driver, "COMMIT")
+
+
+def _commit_driver(session: Session) -> None:
+    """SQLite: COMMIT on the driver's connection; the ORM's commit after it (outside the lock) finds nothing to commit
+    and only does its bookkeeping (expiring objects, returning the connection to the pool)."""
+    _driver_statement(session.connection().connection.dbapi_connection, "COMMIT")
+
+
+def _driver_statement(driver: sqlite3.Connection, sql: str) -> None:
+    """A transaction statement on the driver's connection; a failure (busy, a full disk) raised as SQLAlchemy's."""
+    try:
+        driver.execute(sql)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
 
 
 def _begin_immediate(connection: Connection) -> None:

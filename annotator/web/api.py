@@ -17,18 +17,18 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from annotator.db import db
 from annotator.domain.annotations import (
     AnnotationError,
-    apply_changes,
     article_payload,
-    check_operations,
     create_relation,
     create_span,
     delete_article_label,
     delete_label,
     delete_relation,
     delete_span,
+    prepare_changes,
     put_article_label,
     put_label,
     readable_article,
+    run_changes,
     update_span,
     write,
 )
@@ -226,5 +226,5 @@ def delete_relation_view(article_id: int, uid: str):
 def apply_changes_view(article_id: int):
     """Up to MAX_OPERATIONS label / span / relation operations, all or nothing (domain/annotations/batch.py)."""
     body, user_id = write_request({"operations", "request_id"}, frozenset({"operations"}), ("request_id",), MAX_BATCH_BYTES)
-    check_operations(body["operations"])  # a malformed batch is refused before it waits for the write lock
-    return _write(lambda: apply_changes(db.session(), user_id, article_id, body["operations"], body.get("request_id")))
+    changes = prepare_changes(user_id, article_id, body["operations"], body.get("request_id"))  # checked before the write lock
+    return _write(lambda: run_changes(db.session(), changes))

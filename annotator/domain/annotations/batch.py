@@ -30,6 +30,7 @@ locks at its end, so it closes no cycle with a batch.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from sqlalchemy import BigInteger, bindparam, func, select
@@ -176,16 +177,41 @@ def _take_turn(session: Session, user_id: int, article_id: Any) -> None:
         _TURN.rows(session, {"key": (user_id << 31) | article_id})
 
 
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """A batch checked and fingerprinted (prepare_changes) before its write transaction: on SQLite that work would
+    otherwise run while the one write lock is held, which every other save waits for."""
+
+    user_id: int
+    article_id: int
+    checked: list[tuple[Runner, dict[str, Any]]]
+    request: Request | None
+
+
+def prepare_changes(user_id: int, article_id: int, operations: Any, request_id: Any = None) -> Changes:
+    """Check the batch's shape and its request id, and fingerprint it, without the database (AnnotationError 400/413)."""
+    checked = check_operations(operations)
+    request = None
+    if request_id is not None:
+        request = Request(user_id, check_uid(request_id, "request_id"), request_fingerprint("changes", article_id, operations))
+    return Changes(user_id, article_id, checked, request)
+
+
 def apply_changes(session: Session, user_id: int, article_id: int, operations: Any, request_id: Any = None) -> dict[str, Any]:
     """Carry out every operation in order inside the caller's write transaction: {"results": [{"status", "body"}, ...]}.
 
-    Any failure raises (nothing of the batch may then be committed: the caller rolls back).
+    Any failure raises (nothing of the batch may then be committed: the caller rolls back). A caller that can prepare
+    the batch before its transaction begins calls prepare_changes there and run_changes inside.
     """
-    checked = check_operations(operations)
+    return run_changes(session, prepare_changes(user_id, article_id, operations, request_id))
+
+
+def run_changes(session: Session, changes: Changes) -> dict[str, Any]:
+    """apply_changes for a batch prepared before the transaction (prepare_changes)."""
+    user_id, article_id, checked, request = changes.user_id, changes.article_id, changes.checked, changes.request
     _take_turn(session, user_id, article_id)
     row_id = None
-    if request_id is not None:
-        request = Request(user_id, check_uid(request_id, "request_id"), request_fingerprint("changes", article_id, operations))
+    if request is not None:
         row_id, earlier = claim_request(session, request)
         if earlier is not None:
             return earlier

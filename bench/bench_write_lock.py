@@ -1,0 +1,266 @@
+"""Work inside the write lock per batch save: instructions, SQLite statements and Python calls, checkouts side by side.
+
+    python bench/bench_write_lock.py [--checkout DIR ...] [--saves 100] [--no-callgrind]
+
+Why: with 8 annotators saving at once on SQLite, the saves run one at a time through the writer queue
+(db/transactions.py writer_queue: an OS file lock, then BEGIN IMMEDIATE ... COMMIT), so the time that lock is
+held per save is the saves' ceiling (issue 17: ~3.5 ms held, ~285 saves/s). Everything moved out of it raises
+that ceiling. Time is not measured here (it moves with the machine's load); these three counts do not:
+- instructions inside the lock per save (valgrind callgrind, collecting only while the lock is held: a tiny C
+  helper, built with gcc at run time, toggles collection with CALLGRIND_TOGGLE_COLLECT), and per whole request
+  (the same, collecting over the WSGI call), on the real interpreter binary with PYTHONHASHSEED=0;
+- SQLite statements inside the lock per save (the driver's trace callback, on only while it is held; BEGIN and
+  COMMIT count);
+- Python calls inside the lock per save, and per whole request (a profiler ticking once per call, as
+  bench/bench_request_cpu.py counts them).
+
+The save is bench/bench_request_cpu.py's batch kind: POST /api/articles/<id>/changes with a request id, a label
+and two spans, on a 400-sentence article of a fresh SQLite file (a file, so the writer queue's flock is real),
+through the WSGI app with the annotator's Bearer token. The lock's region is writer_queue's block, which this
+script wraps (the hot path enters it once per save: run_write -> transaction(queue=True)).
+
+It also prints the statements inside the lock by kind, and SQLite's virtual-machine instructions per statement kind
+(a progress handler ticking at every one): where the C side of the lock's work goes.
+
+Figures per save (2-core VM shared with other jobs, which these counts do not depend on; Python 3.11.7, SQLite
+file, 100 saves after 50 warm-up; `python bench/bench_write_lock.py --checkout OLD --checkout NEW`):
+                                   instructions      instructions   statements   SQLite VM      Python calls   Python calls
+                                   in the lock       per request    in the lock  instructions   in the lock    per request
+    main at 88bfb5a                3.972 M           5.494 M        19           10,869         1,148          2,276
+    fix-lock (issue 17)            2.798 M           4.624 M        17            6,106           873          2,145
+What moved out of (or shrank in) the lock: the read transaction's COMMIT (before the queue) and the ORM's commit
+bookkeeping (after it: the driver's COMMIT inside); the batch's shape check and request fingerprint (before the
+transaction); progress decided with EXISTS (stops at the first unlabelled sentence) in one UPDATE on SQLite; Prepared
+statements reusing the transaction's connection and skipping the listener lists when no listener exists.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import contextlib, cProfile, ctypes, io, itertools, json, logging, pstats, sys, tempfile
+checkout, mode, n, helper = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+sys.path.insert(0, checkout)
+logging.disable(logging.WARNING)
+from sqlalchemy import select
+from annotator import create_app
+from annotator.db import db, transactions
+from annotator.db.models import Article, Sentence
+from annotator.domain import accounts, assignment, labelschema, projects
+from annotator.domain.dataset import articles
+from annotator.domain.dataset.ingest import ArticleRecord
+
+def text(n):
+    return " ".join(f"The minister said on day {i} that fares would rise by {i % 9 + 1}% next year, critics said." for i in range(n))
+
+uri = f"sqlite:///{tempfile.mkdtemp(prefix='write-lock-')}/bench.sqlite3"
+app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "bench"})
+with app.app_context():
+    from annotator.db.migrating import upgrade_schema
+    upgrade_schema()
+    s = db.session
+    ann = accounts.create_user(s, "ann", "annotator", None)
+    project = projects.create_project(s, "Bench", labelschema.preset("claims"))
+    articles.store_articles(s, project, [ArticleRecord("long", "Saves", text(400))], "bench")
+    assignment.assign_to_user(s, project.id, ann, ["long"])
+    token = accounts.issue_token(s, ann)
+    s.commit()
+    article_id = s.scalar(select(Article.id))
+    sentences = [(x.index, x.start) for x in s.scalars(select(Sentence).where(Sentence.article_id == article_id).order_by(Sentence.index))]
+statuses = []
+serial = itertools.count()
+
+
+def call(method, path, body=b""):
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+               "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+               "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json", "wsgi.errors": sys.stderr,
+               "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
+               "HTTP_AUTHORIZATION": "Bearer " + token, "HTTP_HOST": "127.0.0.1:8000", "REMOTE_ADDR": "127.0.0.1"}
+    body = b"".join(app.wsgi_app(environ, lambda status, headers, exc=None: statuses.append(status)))
+    if not statuses[-1].startswith("200"):
+        statuses[-1] += " " + body[:300].decode("utf-8", "replace")
+
+
+def batch_save():
+    k = next(serial)
+    index, start = sentences[k % len(sentences)]
+    operations = [
+        {"op": "put_label", "sentence_index": index, "label": "CFS", "seconds": 12.5},
+        {"op": "create_span", "id": f"q{k:031d}", "label": "QUOTE", "start": start + k // len(sentences), "end": start + 20},
+        {"op": "create_span", "id": f"s{k:031d}", "label": "SOURCE", "start": start + 22 + k // len(sentences), "end": start + 30},
+    ]
+    call("POST", f"/api/articles/{article_id}/changes", json.dumps({"request_id": f"r{k:031d}", "operations": operations}).encode())
+
+
+# What runs while the lock is held: the hooks below start and stop counting there (and only there).
+on, off = (lambda: None), (lambda: None)
+entered = [0]
+queue = transactions.writer_queue
+
+
+@contextlib.contextmanager
+def counted_queue(session):
+    with queue(session):
+        entered[0] += 1
+        on()
+        try:
+            yield
+        finally:
+            off()
+
+
+transactions.writer_queue = counted_queue
+for _ in range(50):
+    batch_save()
+entered[0] = 0
+result = {}
+if mode in ("calls", "calls-request"):
+    ticks = itertools.count()
+    profile = cProfile.Profile(lambda: next(ticks), 1.0)
+    if mode == "calls":
+        on, off = profile.enable, profile.disable
+        for _ in range(n):
+            batch_save()
+    else:
+        profile.enable()
+        for _ in range(n):
+            batch_save()
+        profile.disable()
+    stats = pstats.Stats(profile)
+    result["calls"] = stats.total_calls / n
+    top = sorted(stats.stats.items(), key=lambda item: -item[1][3])[:40]  # by cumulative calls
+    result["top"] = [f"{v[1] / n:8.1f} {v[3] / n:8.0f} {k[0].rsplit('/', 1)[-1]}:{k[1]}({k[2]})" for k, v in top]
+elif mode == "statements":
+    statements, tracing = [], [False]
+    with app.app_context():
+        engine = db.engine
+
+    steps = {}
+
+    def trace(sql):
+        if tracing[0]:
+            statements.append(" ".join(sql.split()[:3])[:40])
+
+    def step():  # SQLite's virtual machine instructions, for the statement traced last
+        if tracing[0] and statements:
+            steps[statements[-1]] = steps.get(statements[-1], 0) + 1
+        return 0
+
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, record):
+        dbapi_connection.set_trace_callback(trace)
+        dbapi_connection.set_progress_handler(step, 1)
+
+    engine.dispose()  # reconnect: every connection from now on traces (nothing else listens: Prepared stays on the cursor)
+
+    def start():
+        tracing[0] = True
+
+    def stop():
+        tracing[0] = False
+
+    on, off = start, stop
+    for _ in range(n):
+        batch_save()
+    result["statements"] = len(statements) / n
+    result["kinds"] = sorted({s: statements.count(s) / n for s in statements}.items(), key=lambda kv: -kv[1])
+    result["steps"] = sorted(((s, v / n) for s, v in steps.items()), key=lambda kv: -kv[1])
+else:  # callgrind: "lock" collects while the lock is held, "request" over each whole request
+    toggle = ctypes.CDLL(helper).annotator_toggle_collect
+    if mode == "lock":
+        on = off = toggle
+        for _ in range(n):
+            batch_save()
+    else:
+        for _ in range(n):
+            toggle()
+            batch_save()
+            toggle()
+bad = [s for s in statuses if not s.startswith("200")]
+result["bad"] = bad[:3]
+result["entered"] = entered[0] / n
+print(json.dumps(result))
+"""
+
+HELPER = "#include <valgrind/callgrind.h>\nvoid annotator_toggle_collect(void) { CALLGRIND_TOGGLE_COLLECT; }\n"
+
+
+def interpreter() -> str:
+    """The interpreter binary itself (valgrind must not follow a pyenv shim or a wrapper script)."""
+    return os.path.realpath(sys.executable)
+
+
+def build_helper(directory: Path) -> Path:
+    source, library = directory / "toggle.c", directory / "toggle.so"
+    source.write_text(HELPER)
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    return library
+
+
+def child(checkout: Path, mode: str, n: int, helper: Path, valgrind: list[str] | None = None) -> dict:
+    command = [*(valgrind or []), interpreter(), "-c", CHILD, str(checkout), mode, str(n), str(helper)]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    out = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=checkout, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["bad"]:
+        raise RuntimeError(f"{checkout}: the save answered {result['bad']}")
+    if result["entered"] != 1:
+        raise RuntimeError(f"{checkout}: the write lock was taken {result['entered']} times per save, not once")
+    return result
+
+
+def instructions(checkout: Path, mode: str, n: int, helper: Path, directory: Path) -> float:
+    """Instructions collected per save by callgrind (only inside the toggled region)."""
+    out = directory / f"callgrind.{mode}.out"
+    child(checkout, mode, n, helper, ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}"])
+    totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.M)
+    assert totals, "no totals in callgrind's output"
+    return int(totals.group(1)) / n
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkout", type=Path, action="append", help="checkouts to compare (default: this one)")
+    parser.add_argument("--saves", type=int, default=100, help="saves counted (after 50 not counted)")
+    parser.add_argument("--no-callgrind", action="store_true", help="skip the instruction counts (the slow part)")
+    parser.add_argument("--top", action="store_true", help="print the functions with the most calls inside the lock")
+    args = parser.parse_args()
+    checkouts = [c.resolve() for c in (args.checkout or [ROOT])]
+    with tempfile.TemporaryDirectory(prefix="write-lock-") as name:
+        directory = Path(name)
+        helper = build_helper(directory) if not args.no_callgrind else Path("-")
+        for checkout in checkouts:
+            calls = child(checkout, "calls", args.saves, helper)
+            request_calls = child(checkout, "calls-request", args.saves, helper)["calls"]
+            statements = child(checkout, "statements", args.saves, helper)
+            line = (f"{checkout}: in the lock {statements['statements']:.1f} statements, {calls['calls']:.0f} Python calls; "
+                    f"whole request {request_calls:.0f} Python calls")
+            if not args.no_callgrind:
+                inside = instructions(checkout, "lock", args.saves, helper, directory)
+                request = instructions(checkout, "request", args.saves, helper, directory)
+                line += f"; instructions: {inside / 1e6:.3f} M in the lock, {request / 1e6:.3f} M per request"
+            print(line)
+            print("  statements: " + ", ".join(f"{kind} x{count:g}" for kind, count in statements["kinds"]))
+            print(f"  SQLite VM instructions in the lock: {sum(v for _, v in statements['steps']):.0f}: "
+                  + ", ".join(f"{kind} {count:.0f}" for kind, count in statements["steps"]))
+            if args.top:
+                print("\n".join("  " + row for row in calls["top"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
