@@ -17,7 +17,7 @@ from openapi_spec_validator import validate as validate_openapi
 from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import Article, Assignment, AuditEntry, Project, User
+from annotator.db.models import Article, Assignment, AuditEntry, GoldLabel, Project, Sentence, User
 from annotator.domain import accounts, projects
 
 TEXTS = [
@@ -384,6 +384,114 @@ def test_a_gold_article_label_decision_counts_as_work_for_a_delete(api, app):
         entry = db.session.scalar(select(AuditEntry).where(AuditEntry.entity == "article"))
         assert (entry.action, entry.before["article_labels"], entry.before["gold_article_labels"]) == ("delete", 0, 1)
     assert api.ok("GET", path)["total"] == 0
+
+
+def _answer_then_clear(api: Api, pid: int, article: int, adjudicate: Any) -> None:
+    """ann1 labels the first two sentences, a reviewer decides (`adjudicate(session, reviewer_id, sentence_ids)`), and
+    ann1 clears the labels: the reviewer's gold is the article's only work left."""
+    from annotator.db.transactions import transaction
+    from annotator.domain import accounts
+
+    api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": "ann1", "articles": ["a0"]})
+    for index in (0, 1):
+        api.ok("PUT", f"/api/articles/{article}/labels/{index}", who="ann1", body={"label": "UFS"})
+    with api.client.application.app_context(), transaction(db.session):
+        sentences = list(db.session.scalars(select(Sentence.id).where(Sentence.article_id == article).order_by(Sentence.index)))
+        adjudicate(db.session, accounts.get_user(db.session, "rev").id, sentences)
+    for index in (0, 1):
+        api.ok("DELETE", f"/api/articles/{article}/labels/{index}", who="ann1", status=204)
+
+
+def _sentence_gold(kind: str) -> Any:
+    """A reviewer's sentence gold: a label only, or a label with a quote, its source and the link between them."""
+    from annotator.domain import gold
+
+    def adjudicate(session: Any, reviewer: int, sentences: list[int]) -> None:
+        if kind == "label":
+            gold.adjudicate(session, reviewer, sentences[0], "CFS", reason="a figure")
+            return
+        text = TEXTS[0]
+        quote = ("QUOTE", text.index("it was needed"), text.index("it was needed") + len("it was needed"))
+        source = ("SOURCE", text.index("The mayor"), text.index("The mayor") + len("The mayor"))
+        gold.adjudicate(session, reviewer, sentences[1], "UFS", [quote, source], [("attributed_to", quote, source)])
+
+    return adjudicate
+
+
+@pytest.mark.parametrize(("kind", "says", "counts"), [
+    ("label", "has 0 label(s) and 0 span(s) and 1 gold sentence label(s);",
+     {"labels": 0, "spans": 0, "gold_labels": 1, "gold_spans": 0, "gold_links": 0}),
+    ("span", "has 0 label(s) and 0 span(s) and 1 gold sentence label(s) and 2 gold span(s) and 1 gold link(s);",
+     {"labels": 0, "spans": 0, "gold_labels": 1, "gold_spans": 2, "gold_links": 1}),
+], ids=["label", "span"])
+def test_a_reviewers_sentence_gold_counts_as_work_for_a_delete(api, app, kind, says, counts):
+    """A reviewer's adjudicated sentence gold (its label, gold spans and links) stays when the annotators clear their
+    answers: the article was then deleted without ?annotated=delete, the reviewer's gold gone and nothing audited."""
+    pid = new_project(api)
+    add_articles(api, pid, 1)
+    article = api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"]
+    _answer_then_clear(api, pid, article, _sentence_gold(kind))
+    path = f"/api/projects/{pid}/articles"
+    error = api.refused("DELETE", f"{path}/{article}", 409)
+    assert says in error and error.endswith("send ?annotated=delete"), error
+    assert api.ok("GET", path)["total"] == 1
+    api.ok("DELETE", f"{path}/{article}?annotated=delete")
+    with app.app_context():
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.entity == "article"))
+        assert entry.action == "delete" and {k: entry.before[k] for k in counts} == counts
+    assert api.ok("GET", path)["total"] == 0
+
+
+def test_automatic_gold_alone_is_no_work(api, app):
+    """Gold the annotators' agreement made is not work of its own (it is recomputed from their answers): the refusal
+    counts the answers only, and once they are cleared the article is deleted without ?annotated=delete."""
+    pid = new_project(api)
+    add_articles(api, pid, 1)
+    article = api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"]
+    for who in ("ann1", "ann2"):
+        api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": who, "articles": ["a0"]})
+        api.ok("PUT", f"/api/articles/{article}/labels/0", who=who, body={"label": "CFS"})
+    with app.app_context():
+        assert db.session.scalar(select(GoldLabel.provenance).join(Sentence).where(Sentence.article_id == article)) == "unanimous"
+    error = api.refused("DELETE", f"/api/projects/{pid}/articles/{article}", 409)
+    assert error == "article 'a0' has 2 label(s) and 0 span(s); to delete it with them, send ?annotated=delete"
+    for who in ("ann1", "ann2"):
+        api.ok("DELETE", f"/api/articles/{article}/labels/0", who=who, status=204)
+    api.ok("DELETE", f"/api/projects/{pid}/articles/{article}")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.entity == "article")) == 0
+
+
+def _gold_article_label(session: Any, reviewer: int, sentences: list[int]) -> None:
+    from annotator.domain.gold.article_labels import adjudicate_article_labels
+
+    article, project = session.execute(select(Article.id, Article.project_id).join(Sentence).where(Sentence.id == sentences[0])).one()
+    adjudicate_article_labels(session, reviewer, project, article, {"stance": ["con"]}, "the lead says so")
+
+
+@pytest.mark.parametrize("gold_of", ["article label", "sentence label", "span"])
+def test_a_new_text_is_refused_for_an_article_with_only_a_reviewers_gold(api, app, runner, tmp_path, gold_of):
+    """An import update changing the text of an article whose only work is a reviewer's gold (an article label
+    decision, or adjudicated sentence gold) went through: the gold stayed on sentences and offsets of the old text."""
+    from annotator.domain import labelschema
+
+    schema = labelschema.preset("claims")
+    schema[labelschema.ARTICLE_SECTION] = [{"name": "stance", "values": ["pro", "con"]}]
+    pid = new_project(api, schema=schema)
+    add_articles(api, pid, 2)
+    article = {a["external_id"]: a["id"] for a in api.ok("GET", f"/api/projects/{pid}/articles")["items"]}["a0"]
+    _answer_then_clear(api, pid, article, _gold_article_label if gold_of == "article label" else _sentence_gold(gold_of.split()[0]))
+    update = tmp_path / "update.jsonl"
+    update.write_text(jsonl([{"id": "a1", "text": "A wholly new text."}, {"id": "a0", "text": "Another text altogether."}]))
+    result = runner.invoke(args=["import", "News", str(update), "--on-duplicate", "update"])
+    assert result.exit_code == 1, result.output
+    assert f"{update}:2: article 'a0' is already annotated; its text cannot change" in result.output.splitlines(), result.output
+    assert "imported 0 new, 0 updated, 0 skipped into News; 1 file(s) rejected" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(Article.text).where(Article.id == article)) == TEXTS[0]
+        assert db.session.scalar(select(Article.text).where(Article.external_id == "a1", Article.project_id == pid)) == TEXTS[1]
+    body = [{"id": "a0", "title": "Retitled", "text": TEXTS[0]}]  # title and meta may still change
+    assert api.ok("POST", f"/api/projects/{pid}/articles?on_duplicate=update", body=body)["updated"] == ["a0"]
 
 
 def test_a_new_text_takes_the_old_texts_suggestions_away(api, app):

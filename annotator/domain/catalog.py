@@ -15,19 +15,15 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import (
-    Annotation,
     Article,
-    ArticleLabel,
     AuditEntry,
     CacheEntry,
-    GoldArticleLabel,
     Project,
     ProjectMember,
-    Sentence,
-    Span,
     User,
 )
 from annotator.domain import progress
+from annotator.domain.article_work import article_work
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.articles import OnDuplicate, StoreResult
 from annotator.domain.dataset.ingest import IngestError, decode, parse_json_array, parse_jsonl
@@ -101,31 +97,27 @@ def article_page(session: Session, project_id: int, offset: int, limit: int) -> 
 def delete_article(session: Session, project_id: int, article_id: int, annotated_too: bool = False) -> str:
     """Delete an article of the project with its sentences, assignments and suggestions; returns its external id.
 
-    An article someone worked on (labels, spans or article labels, or a reviewer's gold decision on its article labels,
-    which may stand where no answer does: imported, or the answers cleared since) is kept unless `annotated_too`: then
-    that work goes with it and the deletion is written to the audit log. Either way cached figures go, as after an
+    An article with work on it (article_work: the answers, and a person's gold, which may stand where no answer does:
+    imported, or the answers cleared since) is kept unless `annotated_too`: then that work goes with it and the
+    deletion, with its counts, is written to the audit log. Either way cached figures go, as after an
     import, and the project's revision goes up (the export's ETag must change).
     """
     article = session.scalar(select(Article).where(Article.id == article_id, Article.project_id == project_id))
     if article is None:
         raise LookupError(f"no article {article_id} in project {project_id}")
-    sentences = select(Sentence.id).where(Sentence.article_id == article_id)
-    labels = session.scalar(select(func.count()).select_from(Annotation).where(Annotation.sentence_id.in_(sentences))) or 0
-    spans = session.scalar(select(func.count()).select_from(Span).where(Span.article_id == article_id)) or 0
-    article_labels = session.scalar(select(func.count()).select_from(ArticleLabel).where(ArticleLabel.article_id == article_id)) or 0
-    gold_article_labels = session.scalar(select(func.count()).select_from(GoldArticleLabel).where(GoldArticleLabel.article_id == article_id)) or 0
+    work = article_work(session, article_id)
     external_id = article.external_id
-    worked_on = labels or spans or article_labels or gold_article_labels
-    if worked_on and not annotated_too:
-        also = f" and {article_labels} article label(s)" if article_labels else ""
-        also += f" and {gold_article_labels} gold article label decision(s)" if gold_article_labels else ""
-        raise ProjectError(f"article {external_id!r} has {labels} label(s) and {spans} span(s){also}; "
+    if work and not annotated_too:
+        also = "".join(f" and {n} {what}" for n, what in (
+            (work.article_labels, "article label(s)"), (work.gold_article_labels, "gold article label decision(s)"),
+            (work.gold_labels, "gold sentence label(s)"), (work.gold_spans, "gold span(s)"), (work.gold_links, "gold link(s)"),
+        ) if n)
+        raise ProjectError(f"article {external_id!r} has {work.labels} label(s) and {work.spans} span(s){also}; "
                            "to delete it with them, send ?annotated=delete")
     session.execute(delete(Article).where(Article.id == article_id))  # the rest goes by ON DELETE CASCADE
     session.execute(delete(CacheEntry).where(CacheEntry.project_id == project_id))
-    if worked_on:
-        before = {"external_id": external_id, "labels": labels, "spans": spans, "article_labels": article_labels,
-                  "gold_article_labels": gold_article_labels}
+    if work:
+        before = {"external_id": external_id, **work.as_dict()}
         session.add(AuditEntry(project_id=project_id, article_id=article_id, entity="article", entity_id=external_id[:64],
                                action="delete", before=before, after=None))
     # Always: the export's ETag counts articles and their largest id, and SQLite gives a deleted last row's id to

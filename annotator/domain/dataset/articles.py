@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Iterator, Literal, Mapping
 
-from sqlalchemy import bindparam, delete, exists, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from annotator.db import statistics
 from annotator.db.bulk import insert_rows
-from annotator.db.models import Annotation, Article, ArticleLabel, CacheEntry, Project, Sentence, Span, StagedImport, Suggestion, utcnow
+from annotator.db.models import Article, CacheEntry, Project, Sentence, StagedImport, Suggestion, utcnow
 from annotator.db.transactions import checkpoint, transaction
+from annotator.domain.article_work import article_work
 from annotator.domain.dataset.ingest import ArticleRecord, IngestError, read_bytes
 from annotator.domain.projects import bump_revision
 from annotator.stats.segment import segment
@@ -153,19 +154,13 @@ _INSERT_ARTICLES = insert(_ARTICLES).returning(_ARTICLES.c.external_id, _ARTICLE
 
 
 def _update(session: Session, article_id: int, record: ArticleRecord, file: str, spans: Spans | None = None) -> None:
-    """Title and meta may change; the text only while nobody has annotated the article (labels, spans or article
-    labels), and then the old text's suggestions go with its sentences (their offsets are the old text's)."""
+    """Title and meta may change; the text only while the article has no work on it (article_work: answers or a
+    person's gold, all of the old text's sentences and offsets), and then the old text's suggestions go with its
+    sentences (their offsets are the old text's)."""
     article = session.get(Article, article_id)
     assert article is not None
     if article.text != record.text:
-        annotated = session.scalar(
-            select(
-                exists().where(Span.article_id == article_id)
-                | exists().where(ArticleLabel.article_id == article_id)
-                | exists().where(Annotation.sentence_id.in_(select(Sentence.id).where(Sentence.article_id == article_id)))
-            )
-        )
-        if annotated:
+        if article_work(session, article_id):
             raise IngestError(file, record.line, f"article {record.external_id!r} is already annotated; its text cannot change")
         session.execute(delete(Suggestion).where(Suggestion.article_id == article_id))  # their decisions go by ON DELETE CASCADE
         session.execute(Sentence.__table__.delete().where(Sentence.article_id == article_id))

@@ -1,0 +1,78 @@
+"""What counts as an article's work (domain/article_work.py), the one definition a REST delete and an import
+update share: each kind of answer and of a person's gold counts, automatic gold does not.
+
+Rows are stored directly, as every path that makes them would leave them (tests/test_rest_api.py makes them
+through the API and adjudication and checks the delete and the update that use this).
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from annotator.db import db
+from annotator.db.models import (
+    Annotation,
+    ArticleLabel,
+    GoldArticleLabel,
+    GoldLabel,
+    GoldRelation,
+    GoldSpan,
+    Sentence,
+    Span,
+    User,
+)
+from annotator.db.transactions import begin_write
+from annotator.domain import projects
+from annotator.domain.article_work import ArticleWork, article_work
+from annotator.domain.dataset import articles
+from annotator.domain.dataset.ingest import ArticleRecord
+
+TEXT = "The mayor said the rent rose. Tenants disagree."
+NONE = ArticleWork(labels=0, spans=0, article_labels=0, gold_article_labels=0, gold_labels=0, gold_spans=0, gold_links=0)
+
+
+def _gold(s, article_id: int, sentence_id: int, provenance: str, reviewer: int | None) -> None:
+    s.add(GoldLabel(sentence_id=sentence_id, label="CFS", provenance=provenance, reviewer_id=reviewer))
+    quote = GoldSpan(article_id=article_id, label="QUOTE", start=15, end=28, provenance=provenance, reviewer_id=reviewer)
+    source = GoldSpan(article_id=article_id, label="SOURCE", start=0, end=9, provenance=provenance, reviewer_id=reviewer)
+    s.add_all([quote, source])
+    s.flush()
+    s.add(GoldRelation(article_id=article_id, type="attributed_to", from_span_id=quote.id, to_span_id=source.id,
+                       provenance=provenance, reviewer_id=reviewer))
+    s.flush()
+
+
+def test_each_kind_of_work_counts_and_automatic_gold_does_not(app):
+    with app.app_context():
+        s = db.session
+        begin_write(s)
+        project = projects.create_project(s, "work")
+        articles.store_articles(s, project, [ArticleRecord(f"a{i}", "T", TEXT) for i in range(3)], "test")
+        ids = {a: i for a, i in s.execute(select(Sentence.article_id, Sentence.id).where(Sentence.index == 0))}
+        auto, human, answered = sorted(ids)
+        user = User(name="ann", role="annotator")
+        s.add(user)
+        s.flush()
+        assert article_work(s, auto) == NONE and not article_work(s, auto)
+
+        _gold(s, auto, ids[auto], "majority", None)  # what the annotators' agreement made: recomputed from them
+        assert article_work(s, auto) == NONE and not article_work(s, auto)
+
+        _gold(s, human, ids[human], "imported", None)  # a person's gold, from an import or a reviewer, is work
+        assert article_work(s, human) == ArticleWork(0, 0, 0, 0, gold_labels=1, gold_spans=2, gold_links=1)
+        s.execute(GoldLabel.__table__.delete().where(GoldLabel.sentence_id == ids[human]))
+        s.execute(GoldRelation.__table__.delete().where(GoldRelation.article_id == human))
+        s.execute(GoldSpan.__table__.delete().where(GoldSpan.article_id == human, GoldSpan.label == "QUOTE"))
+        assert article_work(s, human) == ArticleWork(0, 0, 0, 0, 0, gold_spans=1, gold_links=0)  # a gold span alone
+        assert bool(article_work(s, human))
+
+        s.add(Annotation(user_id=user.id, sentence_id=ids[answered], label="CFS", seconds=1.0, guidelines_version=1))
+        s.add(Span(article_id=answered, user_id=user.id, label="QUOTE", start=15, end=28))
+        s.add(ArticleLabel(article_id=answered, user_id=user.id, group="stance", values=["pro"], guidelines_version=1))
+        s.add(GoldArticleLabel(article_id=answered, group="stance", values=["con"], provenance="adjudicated"))
+        s.flush()
+        work = article_work(s, answered)
+        assert work == ArticleWork(labels=1, spans=1, article_labels=1, gold_article_labels=1, gold_labels=0, gold_spans=0, gold_links=0)
+        assert work.as_dict() == {"labels": 1, "spans": 1, "article_labels": 1, "gold_article_labels": 1,
+                                  "gold_labels": 0, "gold_spans": 0, "gold_links": 0}
+        assert article_work(s, auto) == NONE  # nothing of another article is counted
+        s.rollback()
