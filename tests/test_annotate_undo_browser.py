@@ -216,6 +216,7 @@ def test_an_undo_never_removes_a_label_another_tab_set_since(app, server, chromi
     wait_saved(first)
     assert labels_of(app, article) == {0: "NFS"}
     assert "labelled NFS in another tab" in first.locator("#alert").text_content()
+    assert hint(first) == "Not undone: label CFS on sentence 1 was changed in another tab or window meanwhile."  # as the alert says
     assert chip_texts(first)[0] == "NFS"  # it shows what is stored
     first.keyboard.press("Control+z")  # the step is spent: nothing more to undo
     assert first.locator("#hint").text_content().startswith("Nothing to undo")
@@ -402,6 +403,7 @@ def test_a_stale_tab_never_overwrites_or_clears_an_article_label_set_since(app, 
     wait_saved(first)
     assert api_annotations(second, article)["article_labels"][0]["values"] == ["oppose"]
     assert "was set to oppose in another tab or window meanwhile, so it was not cleared" in first.locator("#alert").text_content()
+    assert hint(first) == "Not undone: the article label stance was changed in another tab or window meanwhile."
     assert checked_stance(first) == "oppose"  # it shows what is stored
     first.check("#article-labels input[value=neutral]")  # seen now: this one is saved
     wait_saved(first)

@@ -3,6 +3,7 @@ reviewer's gold decision on them (stored, audited, in the gold export), and its 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -239,3 +240,32 @@ def test_a_long_article_label_queue_lists_its_first_page(app, monkeypatch):
     html = reviewer(app).get(f"/review/{world.project}/queue").get_data(as_text=True)
     assert html.split('id="article-queue"')[1].split("</table>")[0].count("<tr data-article") == 2
     assert "3 article label groups shown of 3" in html and "The first 2 are listed" in html
+
+
+def test_a_decision_made_since_the_page_opened_is_not_overwritten(app):
+    """Two reviewers on the same article: the second save is a 409 that shows the first one's decision and stores nothing;
+    saved again from that page (it has seen the decision) it replaces it."""
+    world = make_world(app, [SPLIT])
+    with app.app_context():
+        other = accounts.create_user(db.session, "rex", "reviewer", PASSWORD)
+        projects.add_members(db.session, world.project, [other])
+        db.session.commit()
+    first, second = reviewer(app), Browser(app.test_client())
+    assert second.login("rex", PASSWORD).status_code == 302
+    url = f"/review/{world.project}/articles/{world.articles[0]}/labels"
+    seen = re.compile(r'name="seen" id="seen" value="([^"]*)"')
+    first_seen = seen.search(first.get(url).get_data(as_text=True)).group(1)
+    second_seen = seen.search(second.get(url).get_data(as_text=True)).group(1)
+    assert first_seen == second_seen == "none"
+    assert first.post(url, {"gold-stance": "support", "reason": "rev's", "seen": first_seen}).status_code == 302
+    refused = second.post(url, {"gold-stance": "oppose", "reason": "rex's", "seen": second_seen})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "Another reviewer saved a decision here" in html
+    assert '<strong class="current-gold">support</strong> (adjudicated by rev)' in html
+    assert 'name="gold-stance" value="oppose" checked' in html  # rex's choice kept
+    with app.app_context():
+        assert [(r.values, r.reason) for r in db.session.scalars(select(GoldArticleLabel))] == [(["support"], "rev's")]
+    again = second.post(url, {"gold-stance": "oppose", "reason": "rex's", "seen": seen.search(html).group(1)})
+    assert again.status_code == 302
+    with app.app_context():
+        assert [(r.values, r.reason) for r in db.session.scalars(select(GoldArticleLabel))] == [(["oppose"], "rex's")]

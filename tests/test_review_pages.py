@@ -489,3 +489,35 @@ def test_review_index_names_the_downloads_as_the_admin_project_page_does(browser
     admin_texts, admin_hint = downloads(browser.get(f"/admin/projects/{project.project_id}").get_data(as_text=True))
     assert review_texts == admin_texts == ["All sentences", "All articles", "Gold sentences only"]
     assert review_hint == admin_hint and "an empty file until some are agreed or adjudicated" in review_hint
+
+
+# ----------------------------------------------------------------- two reviewers at once
+def seen_on(html: str) -> str:
+    return re.search(r'<input type="hidden" name="seen" id="seen" value="([^"]*)">', html).group(1)
+
+
+def test_a_save_over_a_decision_made_since_the_page_opened_is_refused_and_shows_it(app, browser, project):
+    """rita and root open the same sentence; rita saves first: root's save is a 409 that names rita's gold, saves nothing,
+    keeps root's choices; saved again from that page it goes through, and then rita's stale page is refused in turn."""
+    login(browser, "rita")
+    other = login(Browser(app.test_client()), "root")
+    url = f"/review/{project.project_id}/sentences/{project.sentences[2]}"
+    rita_seen, root_seen = seen_on(browser.get(url).get_data(as_text=True)), seen_on(other.get(url).get_data(as_text=True))
+    assert rita_seen == root_seen == "none"  # only automatic gold (both said NFS): no decision yet
+    assert browser.post(url, {"label": "NFS", "reason": "rita's", "seen": rita_seen}).status_code == 302
+    refused = other.post(url, {"label": "CFS", "reason": "root's", "seen": root_seen})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 409
+    assert "Another reviewer saved a decision here" in html and "Stored now: NFS (adjudicated by rita): “rita’s”." in html.replace("&#39;", "’")
+    assert 'value="CFS" checked' in html and "root&#39;s</textarea>" in html  # root's choices kept
+    with app.app_context():
+        gold = db.session.scalar(select(GoldLabel).where(GoldLabel.sentence_id == project.sentences[2]))
+        assert (gold.label, gold.reason, gold.reviewer.name) == ("NFS", "rita's", "rita")
+    fresh = seen_on(html)
+    assert fresh not in ("", "none")
+    assert other.post(url, {"label": "CFS", "reason": "root's", "seen": fresh}).status_code == 302  # seen it: replaces it
+    stale = browser.post(url, {"label": "UFS", "reason": "rita again", "seen": fresh})  # rita's page saw the decision root replaced
+    assert stale.status_code == 409 and "Stored now: CFS (adjudicated by root)" in stale.get_data(as_text=True).replace("&#39;", "’")
+    with app.app_context():
+        gold = db.session.scalar(select(GoldLabel).where(GoldLabel.sentence_id == project.sentences[2]))
+        assert (gold.label, gold.reason, gold.reviewer.name) == ("CFS", "root's", "root")

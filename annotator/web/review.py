@@ -220,6 +220,7 @@ class AdjudicationForm(FlaskForm):
     links = SelectMultipleField("Gold links", choices=[], validate_choice=False)
     reason = TextAreaField("Reason", validators=[Length(max=gold.MAX_REASON)])
     filters = HiddenField()
+    seen = HiddenField()  # the stamp of the stored decision the page showed (gold.sentence_stamp): a save over a newer one is refused
 
 
 def _next_open(project_id: int, filters: dict[str, Any], current: int) -> int | None:
@@ -233,6 +234,7 @@ def _next_open(project_id: int, filters: dict[str, Any], current: int) -> int | 
 @roles_required(*REVIEW_ROLES)
 def sentence(project_id: int, sentence_id: int):
     head = _head(project_id)
+    stored = gold.sentence_stamp(db.session, sentence_id)  # before the page's data: a save in between conflicts, never slips by
     try:
         ctx = gold.adjudication_context(db.session, head.id, sentence_id)
     except gold.GoldError as exc:
@@ -248,11 +250,16 @@ def sentence(project_id: int, sentence_id: int):
             if unlinked:
                 _flash_unlinked(head, ctx, unlinked)
             return response
+        if status == 409:  # another save came first: show what is stored now, keep the reviewer's choices
+            form.seen.data = gold.sentence_stamp(db.session, sentence_id)
+            ctx = gold.adjudication_context(db.session, head.id, sentence_id)
+            error = f"{error} {_stored_now(ctx)}"
     elif request.method == "POST":
         error = "; ".join(m for messages in form.errors.values() for m in messages) or "The form could not be read; reload and try again."
         status = 422
     if request.method == "GET":
         _prefill(form, ctx)
+        form.seen.data = stored
     return _sentence_page(head, ctx, form, filters, error, problems), status
 
 
@@ -266,7 +273,8 @@ def _save(
             (ctx["sentence"]["start"], ctx["sentence"]["end"]))
         links = [gold.parse_link_key(v) for v in form.links.data or []]
         with transaction(db.session):
-            saved = gold.adjudicate(db.session, current_user.id, sentence_id, form.label.data, spans, links, form.reason.data)
+            saved = gold.adjudicate(db.session, current_user.id, sentence_id, form.label.data, spans, links, form.reason.data,
+                                    seen=form.seen.data or None)
     except gold.GoldError as exc:
         return exc.message, exc.status, exc.problems, []
     except (IntegrityError, OperationalError) as exc:  # another reviewer saved this sentence at the same moment, or the database is busy
@@ -274,6 +282,15 @@ def _save(
             raise  # not busy: the app's handler says "disk full" (507) and logs it
         return "The gold could not be saved just now (another change came first or the database is busy). Check the page and save again.", 409, [], []
     return None, 200, [], saved["unlinked"]
+
+
+def _stored_now(ctx: dict[str, Any]) -> str:
+    """The stored gold label, one line, for a refused save's message."""
+    g = ctx["gold"]
+    if g is None:
+        return "Stored now: no gold."
+    by = f" by {g['reviewer']}" if g["reviewer"] else ""
+    return f"Stored now: {g['label']} ({g['provenance']}{by})" + (f": “{g['reason']}”." if g["reason"] else ".")
 
 
 def _flash_unlinked(head: ProjectHead, ctx: dict[str, Any], spans: list[dict[str, Any]]) -> None:
@@ -426,6 +443,7 @@ class ArticleLabelForm(FlaskForm):
     """The CSRF token and the reason; each group's values come as gold-<group> fields (the schema names the groups)."""
 
     reason = TextAreaField("Reason", validators=[Length(max=gold.MAX_REASON)])
+    seen = HiddenField()  # the stamp of the stored decisions the page showed (gold.article_stamp)
 
 
 @bp.route("/<int:project_id>/articles/<int:article_id>/labels", methods=["GET", "POST"])
@@ -434,6 +452,7 @@ def article_labels(project_id: int, article_id: int):
     """A reviewer's gold for an article's label groups, as the sentence page's for a sentence: the annotators' answers
     side by side, a choice per group, a reason; saved as `adjudicated`, then on to the next open dispute."""
     head = _head(project_id)
+    stored = gold.article_stamp(db.session, article_id)  # before the page's data, as on the sentence page
     try:
         ctx = gold.article_label_context(db.session, head.id, article_id)
     except gold.GoldError as exc:
@@ -446,9 +465,13 @@ def article_labels(project_id: int, article_id: int):
         try:
             with transaction(db.session):
                 gold.adjudicate_article_labels(db.session, current_user.id, head.id, article_id,
-                                               {name: values for name, values in chosen.items() if values}, form.reason.data)
+                                               {name: values for name, values in chosen.items() if values}, form.reason.data,
+                                               seen=form.seen.data or None)
         except gold.GoldError as exc:
             error, status = exc.message, exc.status
+            if status == 409:  # another reviewer's decision came first: show it, keep this reviewer's choices
+                form.seen.data = gold.article_stamp(db.session, article_id)
+                ctx = gold.article_label_context(db.session, head.id, article_id)
         except (IntegrityError, OperationalError) as exc:  # another reviewer's decision came first, or the database is busy
             if disk_full(exc):
                 raise
@@ -462,6 +485,7 @@ def article_labels(project_id: int, article_id: int):
         chosen = {g["name"]: _article_prefill(g) for g in ctx["groups"]}
         decided = [g["gold"]["reason"] for g in ctx["groups"] if g["gold"] and g["gold"]["reason"]]
         form.reason.data = decided[0] if decided else ""
+        form.seen.data = stored
     return render_template("review/article_labels.html", head=head, ctx=ctx, form=form, error=error, chosen=chosen,
                            query=_query(filters)), status
 

@@ -79,6 +79,11 @@ const S = {
 
 let queue = null;
 const undoHistory = new UndoHistory(); // this page load's changes only: what came before it is never undone
+// The last undo (or redo): the hint it gave and what its label ops change (undoKey). A 409 on one of them means the step
+// was not made after all, and the hint must say so as the alert does (undoRefused). The queue may send a copy of an op
+// (coalesced, batched), so it is known by what it changes, not by identity.
+let lastUndo = null;
+const undoKey = (op) => (op.op === "label" || op.op === "unlabel" ? `sentence ${op.sentence}` : `group ${op.group}`);
 // Each key press, click or form change is one action: what it changes is undone as one step.
 for (const type of ["keydown", "click", "change", "pointerup"]) window.addEventListener(type, () => undoHistory.cut(), { capture: true });
 
@@ -295,7 +300,8 @@ function savedArticleLabel(op, data) {
   showArticleLabels(articleLabelsEl, S.articleLabels);
 }
 
-/** A 409 on an article label: another tab or window answered the group since this page read it; show what is stored. */
+/** A 409 on an article label: another tab or window answered the group since this page read it; show what is stored.
+ * True when the change was refused (false: it had landed, our own earlier attempt). */
 function articleLabelConflict(op, current) {
   queue.rebaseArticleLabel(op.group, current ? current.version : 0);
   if (current) {
@@ -311,7 +317,8 @@ function articleLabelConflict(op, current) {
     showAlert(`The article label ${op.group} was set ${now} in another tab or window meanwhile, so it was not cleared. Clear it again if you mean to.`);
   } else if (!current || JSON.stringify(current.values.slice().sort()) !== JSON.stringify(op.values.slice().sort())) { // equal: our own earlier attempt had landed
     showAlert(`The article label ${op.group} was changed in another tab or window ${now}; your ${op.values.join(", ")} was not saved. Choose again to replace it.`);
-  }
+  } else return false;
+  return true;
 }
 
 /** The server has this span under another id (marked in another tab too): use its id everywhere here. */
@@ -372,7 +379,7 @@ function takeOver(op, data) {
 
 function onConflict(op, current) {
   if (op.op === "article-label" || op.op === "article-unlabel") {
-    articleLabelConflict(op, current);
+    if (articleLabelConflict(op, current)) undoRefused(op);
     return;
   }
   if (op.op === "span") {
@@ -398,10 +405,19 @@ function onConflict(op, current) {
   renderProgress();
   if (op.op === "unlabel") { // a removal (Shift+Delete, or an undo) over a label set elsewhere since: that label stays
     showAlert(`Sentence ${op.sentence + 1} was labelled ${current.label} in another tab or window meanwhile, so its label was not removed. Remove it again (Shift+Delete) if you mean to.`);
+    undoRefused(op);
   } else if (!current || current.label !== op.label) { // equal: our own earlier attempt had landed
     const now = current ? `to ${current.label}` : "(its label was removed)";
     showAlert(`Sentence ${op.sentence + 1} was changed in another tab or window ${now}; your ${op.label} was not saved. Label it again to replace it.`);
+    undoRefused(op);
   }
+}
+
+/** A conflict refused an op an undo (or redo) queued: the hint that still says "Undone: …" says "Not undone: …" now. */
+function undoRefused(op) {
+  const said = lastUndo;
+  if (!said || !said.keys.has(undoKey(op)) || hintEl.textContent !== said.text) return; // not an undo's, or the hint moved on
+  hint(`Not ${said.redo ? "redone" : "undone"}: ${said.what} was changed in another tab or window meanwhile.`, "warn");
 }
 
 function onRejected(op, message, status, data) {
@@ -1087,6 +1103,7 @@ function undo(redo = false) {
     const where = sentenceOfStep(taken.ops);
     if (where !== null) setCurrent(where);
     hint(`${verb}: ${what}.`);
+    lastUndo = { text: hintEl.textContent, what, redo, keys: new Set(taken.ops.filter((op) => /label$/.test(op.op)).map(undoKey)) };
   }
   renderUndo();
 }

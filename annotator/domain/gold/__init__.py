@@ -19,6 +19,7 @@ overwrites, removes or duplicates them.
 - article_labels.py: the articles whose annotators disagree on an article label group, and a reviewer's gold for them;
 - context.py: what the adjudication page shows;
 - linking.py: the annotators' links that come with the spans a reviewer keeps, and gold quotes a save leaves with no link;
+- stamps.py: the stamp of the stored human decision a reviewer's page saw, checked by a save (two reviewers at once);
 - keys.py: the span / link keys and typed spans the page sends, and GoldError;
 - writes.py: the lock and the audit every gold write shares.
 The rule itself is pure: annotator.stats.gold. Gold reads the project's
@@ -35,9 +36,10 @@ from annotator.domain.gold.context import adjudication_context
 from annotator.domain.gold.keys import GoldError, parse_link_key, parse_span_key, parse_span_lines, span_key_str
 from annotator.domain.gold.linking import left_unlinked, links_with_spans, unlinked
 from annotator.domain.gold.refresh import REFRESH_BATCH_ARTICLES, ensure_auto_gold, refresh_auto_gold
+from annotator.domain.gold.stamps import article_stamp, sentence_stamp
 
 __all__ = [
     "MAX_REASON", "REFRESH_BATCH_ARTICLES", "GoldError", "adjudicate", "adjudicate_article_labels", "adjudication_context",
-    "article_label_context", "article_label_disputes", "ensure_auto_gold", "left_unlinked", "links_with_spans", "parse_link_key",
-    "parse_span_key", "parse_span_lines", "refresh_auto_gold", "span_key_str", "unlinked",
+    "article_label_context", "article_label_disputes", "article_stamp", "ensure_auto_gold", "left_unlinked", "links_with_spans", "parse_link_key",
+    "parse_span_key", "parse_span_lines", "refresh_auto_gold", "sentence_stamp", "span_key_str", "unlinked",
 ]

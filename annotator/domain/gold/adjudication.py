@@ -20,6 +20,7 @@ from annotator.domain import labelschema
 from annotator.domain.gold.context import sentences_of
 from annotator.domain.gold.keys import GoldError, LinkKey, SpanKey, check_sentence_id, link_key_str, span_key_str
 from annotator.domain.gold.linking import left_unlinked
+from annotator.domain.gold.stamps import check_seen, sentence_stamp
 from annotator.domain.gold.writes import audit_many, bump_revision, lock_articles, lock_project, new_uid, now
 from annotator.stats.gold import AUTO_PROVENANCE
 
@@ -57,6 +58,7 @@ def adjudicate(
     spans: Iterable[SpanKey] = (),
     relations: Iterable[LinkKey] = (),
     reason: str | None = None,
+    seen: str | None = None,
 ) -> dict[str, Any]:
     """Store a reviewer's gold for one sentence: its label, its spans, its links (provenance `adjudicated`).
 
@@ -69,7 +71,8 @@ def adjudicate(
     revision is bumped. The caller opens the write transaction and commits.
     The answer's `unlinked` names the gold quotes left with no link (linking.py), with the sentence each is in
     (its id and 0-based index: a quote of another sentence is linked on that sentence's page), for the reviewer
-    to see: it warns, it does not refuse.
+    to see: it warns, it does not refuse. `seen`: the stamp of the decision the reviewer's page showed (stamps.py);
+    GoldError 409 when the stored one differs now.
     """
     reviewer_id = reviewer if isinstance(reviewer, int) else reviewer.id
     target = _target(session, check_sentence_id(sentence if isinstance(sentence, int) else sentence.id))
@@ -77,6 +80,7 @@ def adjudicate(
     wanted = _wanted(target, spans, relations)
     lock_project(session, target.project_id)
     lock_articles(session, [target.article_id])  # an annotator's save recomputing this article's automatic gold waits
+    check_seen(seen, sentence_stamp(session, target.sentence_id))  # after the locks: another reviewer's save is done or waits
     writer = _Writer(session, reviewer_id, target)
     _store_label(writer, label, reason)
     article = _ArticleGold.read(session, target)

@@ -22,6 +22,7 @@ from annotator.db.models import Article, ArticleLabel, GoldArticleLabel, Project
 from annotator.domain import labelschema
 from annotator.domain.gold.adjudication import MAX_REASON
 from annotator.domain.gold.keys import GoldError
+from annotator.domain.gold.stamps import article_stamp, check_seen
 from annotator.domain.gold.writes import audit_many, bump_revision, lock_project, now
 
 ENTITY = "gold_article_label"
@@ -118,11 +119,13 @@ def article_label_context(session: Session, project_id: int, article_id: int) ->
 
 
 def adjudicate_article_labels(
-    session: Session, reviewer_id: int, project_id: int, article_id: int, decisions: dict[str, list[str]], reason: str | None = None
+    session: Session, reviewer_id: int, project_id: int, article_id: int, decisions: dict[str, list[str]], reason: str | None = None,
+    seen: str | None = None,
 ) -> dict[str, Any]:
     """Store a reviewer's gold for article label groups of one article ({group: values}; the groups left out are left
     alone), provenance `adjudicated`. Every problem is checked before anything is written; the caller opens the write
-    transaction and commits."""
+    transaction and commits. `seen`: the stamp of the decisions the page showed (stamps.py); GoldError 409 when the
+    stored ones differ now."""
     schema = session.scalar(select(Project.label_schema).join(Article, Article.project_id == Project.id).where(
         Article.id == article_id, Article.project_id == project_id, visible_articles()))
     if schema is None:
@@ -136,6 +139,7 @@ def adjudicate_article_labels(
     if reason and len(reason) > MAX_REASON:
         raise GoldError(f"the reason is longer than {MAX_REASON} characters")
     lock_project(session, project_id)
+    check_seen(seen, article_stamp(session, article_id))
     current = {r.group: r for r in session.execute(
         select(GoldArticleLabel.id, GoldArticleLabel.group, GoldArticleLabel.values, GoldArticleLabel.provenance,
                GoldArticleLabel.reviewer_id, GoldArticleLabel.reason)
