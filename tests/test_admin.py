@@ -154,7 +154,7 @@ def test_create_project_from_preset_shows_labels_with_swatches_and_keys(app, adm
         ({"schema_source": "upload"}, "choose a .json file"),
         ({"preset": "nope"}, "Not a valid choice"),
         ({"annotators_per_article": "0"}, "Number must be between 1 and 50."),
-        ({"annotators_per_article": "two"}, "Not a valid integer value."),
+        ({"annotators_per_article": "two"}, "must be a whole number written with the digits 0-9"),
         ({"majority_threshold": "0.5"}, "must be above 0.5 and at most 1"),
         ({"majority_threshold": "1.5"}, "must be above 0.5 and at most 1"),
     ],

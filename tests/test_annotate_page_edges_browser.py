@@ -305,6 +305,41 @@ def test_the_keyboard_help_says_how_to_reach_the_article_labels(app, server, chr
     page.context.close()
 
 
+# Each visible tool of the toolbar's first row: [what it is, left, top, width, height].
+TOOL_BOXES = """() => [...document.querySelectorAll('#toolbar button, #toolbar .save-status, #toolbar .progress-text')]
+  .filter(e => e.offsetParent !== null && !e.closest('.span-tools'))
+  .map(e => { const r = e.getBoundingClientRect(); return [e.dataset.action || e.dataset.label || e.id || e.className, r.left, r.top, r.width, r.height]; })"""
+
+
+def test_on_a_touch_phone_undo_and_redo_are_thumb_sized_in_the_one_row_of_tools(app, server, chromium, tmp_path):
+    """At 390 x 844 with touch, Undo was 25 x 26 px and Redo hidden, so a mistaken Undo could not be redone: both are
+    shown, each at least 44 x 44 CSS px (a thumb's target, WCAG 2.5.5), and the tools still fit one row."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844), touch=True)
+    for action in ("undo", "redo"):
+        button = page.locator(f'#toolbar button[data-action="{action}"]')
+        assert button.is_visible(), action
+        box = button.bounding_box()
+        assert box and box["width"] >= 44 and box["height"] >= 44, (action, box)
+    boxes = page.evaluate(TOOL_BOXES)
+    assert len({round(top + height / 2) for _, _, top, _, height in boxes}) == 1, boxes  # one row: one centre line
+    assert all(left >= 0 and left + width <= 390 for _, left, _, width, _ in boxes), boxes
+    toolbar = page.evaluate("() => { const t = document.getElementById('toolbar'); return [t.scrollWidth, t.clientWidth, "
+                            "document.documentElement.scrollWidth]; }")
+    assert toolbar[0] <= toolbar[1] and toolbar[2] <= 390, toolbar
+    assert page.evaluate("() => { const s = document.getElementById('save-status'); return s.scrollWidth <= s.clientWidth; }")  # whole words
+    page.screenshot(path=str(tmp_path / "phone-touch.png"))
+    page.locator('#toolbar button[data-kind="sentence"][data-label="CFS"]').tap()  # a label, an undo, and the redo by touch
+    wait_saved(page)
+    page.locator('#toolbar button[data-action="undo"]').tap()
+    wait_saved(page)
+    page.locator('#toolbar button[data-action="redo"]').tap()
+    wait_saved(page)
+    assert db_labels(app, "ann", ids["long"])[0][0] == "CFS"
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
 def test_on_a_phone_the_toolbar_fits_and_the_panels_open_without_scrolling_past_the_article(app, server, chromium, tmp_path):
     ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
     page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844))

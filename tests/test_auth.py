@@ -658,6 +658,28 @@ def test_the_admin_page_lists_tokens_and_revokes_one(app):
     assert response.status_code == 409 and "10 active API tokens" in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("days, error", [
+    ("\u0661", "must be a whole number written with the digits 0-9"),  # ARABIC-INDIC DIGIT ONE: int() read it as 1
+    ("1_0", "must be a whole number written with the digits 0-9"),  # int() read it as 10
+    ("99999999999999999999", "Number must be between 1 and 3650."),  # was two lines: no column holds it, and the range
+    ("3651", "Number must be between 1 and 3650."),
+])
+def test_token_expiry_takes_ascii_digits_in_range_with_one_error_line(app, days, error):
+    import re
+
+    uid = add_user(app, "bot")
+    add_user(app, "boss", "admin")
+    admin = Browser(app.test_client())
+    admin.login("boss", "correct horse")
+    response = admin.post(f"/admin/users/{uid}/token", {"expires_days": days})
+    assert response.status_code == 400
+    errors = re.search(r'<ul class="field-errors" id="expires_days-errors">(.*?)</ul>', response.get_data(as_text=True), re.S).group(1)
+    assert re.findall(r"<li>(.*?)</li>", errors) == [error]
+    with app.app_context():
+        assert db.session.scalars(select_tokens_of(db.session, "bot")).all() == []
+    assert admin.post(f"/admin/users/{uid}/token", {"expires_days": " 7 "}).status_code == 200  # ASCII digits still do
+
+
 @pytest.mark.parametrize("days", ["10000000", "1" + "0" * 30, "thirty", "\u0663\u0660 days", ""])
 def test_a_remember_days_no_cookie_can_hold_is_refused_at_start_up_not_a_500_at_login(monkeypatch, database_uri, days):
     """ANNOTATOR_REMEMBER_DAYS=10000000 started the app, then every "keep me logged in" was a 500 (the cookie's

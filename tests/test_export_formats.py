@@ -469,3 +469,32 @@ def test_citron_article_labels_into_a_project_without_groups_are_skipped_and_sai
     assert result.exit_code == 0, result.output
     assert "skipped for alice: 2 article label(s): the schema has no article label groups" in result.output
     assert snapshot(app, "plain")["articles"] == snapshot(app, "p")["articles"]  # no article_labels key in the meta
+
+
+def test_citron_errors_name_the_documents_line_and_its_own_fields(app, runner, tmp_path):
+    """A Citron file has no `annotations[1]`: what the schema refuses in its second document is named by that document's
+    line and its own fields (article_labels, quotes[0].contents[0]), and nothing of the file is stored."""
+    build_with_article_labels(runner, tmp_path)
+    text = "The mayor said \u201cfares stay\u201d."
+    quote = {"cue": {"start": 10, "end": 14, "text": "said"}, "sources": [{"start": 4, "end": 9, "text": "mayor"}],
+             "contents": [{"start": 15, "end": 27, "text": "\u201cfares stay\u201d"}]}
+    alice = {"id": "a1", "annotator": "alice", "text": text, "quotes": [quote], "article_labels": {"stance": "oppose"}}
+    path = tmp_path / "c.jsonl"
+    for bob, reason in [
+        ({"article_labels": {"stance": "maybe"}}, "article_labels: article label group 'stance' has no value 'maybe'"),
+        ({"article_labels": {"stance": ["oppose", "oppose"]}}, "article_labels.'stance' must be a value or a list of distinct values"),
+        ({"article_labels": ["oppose"]}, "article_labels must be an object"),
+        ({"annotator": "alice"}, "article 'a1' has a document by 'alice' on line 1 already"),
+    ]:
+        path.write_text(json.dumps(alice) + "\n" + json.dumps({**alice, "annotator": "bob", **bob}) + "\n", encoding="utf-8")
+        result = runner.invoke(args=["import-annotations", "q", str(path), "--format", "citron"])
+        assert f"{path}:2: {reason}" in result.output, result.output
+        assert "annotations[" not in result.output
+    schema = tmp_path / "no_spans.json"
+    schema.write_text(json.dumps({"sentence_labels": [{"name": "CFS"}], "span_labels": [], "relation_types": []}), encoding="utf-8")
+    assert runner.invoke(args=["projects", "create", "nospans", "--schema", str(schema)]).exit_code == 0, "schema"
+    path.write_text(json.dumps({**alice, "article_labels": {}}) + "\n" + json.dumps({**alice, "annotator": "bob", "article_labels": {}}) + "\n",
+                    encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "nospans", str(path), "--format", "citron"])
+    assert f"{path}:1: quotes[0].cue: " in result.output, result.output
+    assert snapshot(app, "q")["articles"] == [] and snapshot(app, "nospans")["articles"] == []

@@ -284,6 +284,39 @@ def test_doccano_class_in_no_group_is_refused(app, runner, tmp_path):
     assert result.exit_code == 1 and f"{path}:1: label: document class 'neutral' is in no article label group of the schema" in result.output, result.output
 
 
+@pytest.mark.parametrize("bad, reason", [
+    ({"cats": ["economy"] * 100_000}, "cats: document class 'economy' appears more than once"),
+    ({"cats": ["economy"], "label": ["economy"]}, "cats: document class 'economy' appears more than once"),
+    ({"label": ["culture", "culture"]}, "label: document class 'culture' appears more than once"),
+    ({"cats": None}, "'cats' must be a list of label names (leave it out for none)"),
+])
+def test_doccano_cats_null_or_a_value_twice_is_refused_and_nothing_stored(app, runner, tmp_path, bad, reason):
+    """The API refuses a value twice in an answer, and doccano never writes `cats: null` (with --on-duplicate replace it
+    cleared the stored answer): both are one line naming the file and line, and nothing of the file is stored."""
+    project_with_groups(runner, tmp_path, TOPICS)
+    path = tmp_path / "d.jsonl"
+    good = {"id": "a1", "text": "Fares stay frozen.", "cats": ["transport"]}
+    path.write_text(json.dumps(good) + "\n", encoding="utf-8")
+    imported(runner, str(path), "--format", "doccano", "--as", "amira")
+    path.write_text(json.dumps({**good, "id": "a2"}) + "\n" + json.dumps({**good, "cats": [], **bad}) + "\n", encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "p", str(path), "--format", "doccano", "--as", "amira", "--on-duplicate", "replace"])
+    assert result.exit_code == 1
+    (line,) = [x for x in result.output.splitlines() if x.startswith(str(path))]
+    assert line == f"{path}:2: {reason}", line
+    assert answers(app) == (["a1"], [("a1", ["transport"])])  # a2 not stored, a1's answer kept
+    path.write_text(json.dumps({**good, "cats": []}) + "\n", encoding="utf-8")  # an empty list is an answer of none
+    imported(runner, str(path), "--format", "doccano", "--as", "amira", "--on-duplicate", "replace")
+    assert answers(app) == (["a1"], [])
+
+
+def answers(app) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """The articles' external ids, and (external id, values) of every stored article label."""
+    with app.app_context():
+        articles = sorted(db.session.scalars(select(Article.external_id)))
+        rows = db.session.execute(select(Article.external_id, ArticleLabel.values).join(ArticleLabel, ArticleLabel.article_id == Article.id))
+        return articles, sorted((external_id, values) for external_id, values in rows)
+
+
 def test_agreement_counts_a_document_class_once_per_article(app, runner, tmp_path):
     """The stance row: 3 articles (not their sentences), alpha as the krippendorff package computes it on articles x annotators."""
     import krippendorff

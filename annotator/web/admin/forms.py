@@ -1,6 +1,8 @@
 """The admin pages' forms: Flask-WTF, so every POST carries a CSRF token and is validated on the server."""
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import (
@@ -15,7 +17,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms import IntegerField as _IntegerField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from annotator.db.models import ROLES
@@ -34,16 +36,30 @@ except ImportError:  # pragma: no cover
 MAX_ANNOTATORS_PER_ARTICLE = projects.MAX_ANNOTATORS_PER_ARTICLE
 SCHEMA_SOURCES = [choice("preset", "A preset"), choice("paste", "Paste JSON"), choice("upload", "Upload a JSON file")]
 KEEP_SCHEMA = choice("keep", "Keep the current schema")
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")  # [0-9], not \d: \d and int() take other scripts' digits too
 
 
 class IntegerField(_IntegerField):
-    """WTForms' IntegerField, refusing numbers no column holds: NumberRange's isnan() of 10**400 was an OverflowError (500)."""
+    """WTForms' IntegerField taking ASCII digits only (int() read "١" as 1, and "1_0" as 10), refusing numbers no column
+    holds (NumberRange's isnan() of 10**400 was an OverflowError: 500), with one error line: the field's range."""
 
     def process_formdata(self, valuelist: list) -> None:
+        raw = valuelist[0].strip() if valuelist and isinstance(valuelist[0], str) else ""
+        if raw and not _WHOLE_NUMBER.fullmatch(raw):
+            self.data = None
+            raise ValueError("must be a whole number written with the digits 0-9")
         super().process_formdata(valuelist)
         if self.data is not None and not -MAX_DB_INT <= self.data <= MAX_DB_INT:
             self.data = None
-            raise ValueError(f"must be a number from {-MAX_DB_INT} to {MAX_DB_INT}")
+            low, high = next(((v.min, v.max) for v in self.validators if isinstance(v, NumberRange)), (None, None))
+            low, high = -MAX_DB_INT if low is None else low, MAX_DB_INT if high is None else high
+            raise ValueError(f"Number must be between {low} and {high}.")  # NumberRange's words, as for a smaller number out of range
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        """A value that could not be read has its one reason already: the validators would add a second (NumberRange
+        of None); an empty one is left to Optional."""
+        if self.process_errors and self.raw_data and str(self.raw_data[0]).strip():
+            raise StopValidation()
 
 
 class ActionForm(FlaskForm):

@@ -42,9 +42,13 @@ def citron_records(
             article_id, block, title, doc_text, meta = _document(doc, n, file, annotator, offsets, skipped, schema or {})
         except Bad as exc:
             raise IngestError(file, line, str(exc)) from None
+        block["_line"] = line  # the checks against the schema name this document's line, not the article's first
         if record is not None and record["id"] == article_id:
             if record["text"] != doc_text:
                 raise IngestError(file, line, f"article {article_id!r} has another text than on line {first}")
+            twice = [other["_line"] for other in record["annotations"] if other["annotator"] == block["annotator"]]
+            if twice:
+                raise IngestError(file, line, f"article {article_id!r} has a document by {block['annotator']!r} on line {twice[0]} already")
             record["annotations"].append(block)
             continue
         if record is not None:
@@ -104,8 +108,9 @@ def _block(quotes: list[Any], reader: Offsets, name: str, article_id: str, skipp
             raise Bad(f"{where} must be an object with start, end, text")
         start, end = reader.read(raw.get("start"), raw.get("end"), raw.get("text"), where)
         key = (label, start, end)
-        if key not in spans:
-            spans[key] = {"id": derived_uid(name, article_id, f"{label}\x00{start}\x00{end}"), "label": label, "start": start, "end": end}
+        if key not in spans:  # "_from": the schema's checks name the span by the Citron field it came from
+            spans[key] = {"id": derived_uid(name, article_id, f"{label}\x00{start}\x00{end}"), "label": label, "start": start, "end": end,
+                          "_from": where}
         return spans[key]
 
     for i, quote in enumerate(quotes):
@@ -124,8 +129,9 @@ def _block(quotes: list[Any], reader: Offsets, name: str, article_id: str, skipp
         for content in found["contents"]:
             for source in found["sources"]:
                 uid = derived_uid(name, article_id, f"{ATTRIBUTED_TO}\x00{content['id']}\x00{source['id']}")
-                relations[uid] = {"id": uid, "type": ATTRIBUTED_TO, "from": content["id"], "to": source["id"]}
-    return {"annotator": name, "labels": [], "spans": list(spans.values()), "relations": list(relations.values())}
+                relations[uid] = {"id": uid, "type": ATTRIBUTED_TO, "from": content["id"], "to": source["id"], "_from": where}
+    # "_at" "": the block is the document, so the schema's checks name its own fields (article_labels.stance), not the record's
+    return {"annotator": name, "labels": [], "spans": list(spans.values()), "relations": list(relations.values()), "_at": ""}
 
 
 def _list(value: Any, where: str) -> list[Any]:

@@ -57,9 +57,9 @@ def _line(obj: Any, line: int, file: str, annotator: str, schema: dict[str, Any]
     by_entity = _entities(obj, reader, annotator, article_id)
     spans += by_entity.values()
     relations = _relations(obj, by_entity, annotator, article_id)
-    cats = obj.get("cats") or []
+    cats = obj.get("cats", [])  # null is refused: doccano never writes it, and with --on-duplicate replace it cleared the answer
     if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
-        raise Bad("'cats' must be a list of label names")
+        raise Bad("'cats' must be a list of label names" + (" (leave it out for none)" if cats is None else ""))
     meta = {k: v for k, v in obj.items() if k not in _NOT_META}
     # What the line stands for, so that a merge of two projects' files (--match-by text) keeps both: spans where the
     # project labels spans (an empty `entities` too: nothing marked), article labels where it classifies (`cats`, or
@@ -76,7 +76,14 @@ def _line(obj: Any, line: int, file: str, annotator: str, schema: dict[str, Any]
 
 def _article_labels(schema: dict[str, Any], classes: list[str], cats: list[str], annotator: str, skipped: Skipped) -> dict[str, list[str]]:
     """The document classes (``label`` names and ``cats``) as {group: values}: each goes to the one article label
-    group of the schema that allows it (never copied onto every sentence); skipped and reported when there are no groups."""
+    group of the schema that allows it (never copied onto every sentence); skipped and reported when there are no groups.
+    A class given twice is refused, as the API refuses a value twice in an answer."""
+    seen: set[str] = set()
+    for name, values in (("label", classes), ("cats", cats)):
+        for value in values:
+            if value in seen:  # the API refuses a value twice in an answer: a repeat is a mistake in the file, not one value
+                raise Bad(f"{name}: document class {value!r} appears more than once")
+            seen.add(value)
     groups = labelschema.article_groups(schema)
     if not groups:
         for name, values in (("label", classes), ("cats", cats)):
@@ -90,9 +97,7 @@ def _article_labels(schema: dict[str, Any], classes: list[str], cats: list[str],
             if len(holders) != 1:
                 where = "no article label group of the schema" if not holders else f"several article label groups ({', '.join(holders)})"
                 raise Bad(f"{name}: document class {value!r} is in {where}")
-            out.setdefault(holders[0], [])
-            if value not in out[holders[0]]:
-                out[holders[0]].append(value)
+            out.setdefault(holders[0], []).append(value)
     for group, values in out.items():
         if len(values) > 1 and not groups[group]["multiple"]:
             raise Bad(f"{len(values)} document classes ({', '.join(sorted(values))}) for article label group {group!r}, which takes one value "

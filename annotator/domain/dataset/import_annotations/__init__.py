@@ -113,7 +113,7 @@ def import_records(
             pending.append(check_against_database(session, project, record, users, on_duplicate, result, file))
         except Bad as exc:
             at = obj.get("_at") if isinstance(obj, dict) else None  # a foreign reader's name for the record, like "task 3 (id 17)"
-            raise IngestError(file, line, f"{at}, {exc}" if isinstance(at, str) and at else str(exc)) from None
+            raise IngestError(file, exc.line or line, f"{at}, {exc}" if isinstance(at, str) and at else str(exc)) from None
         if len(pending) >= FLUSH_EVERY:
             flush(session, project, pending, actor_id)
             touched += [p.article_id for p in pending if p.article_id is not None]

@@ -26,7 +26,8 @@ __all__ = ["Bad", "Block", "Label", "Record", "Relation", "Span", "parse_record"
 MAX_ID = 255
 _RECORD_KEYS = {"id", "title", "text", "meta", "sentences", "annotations", "gold", "suggestions", "_at"}
 # "_at" (a record) and "_from" (an item): where a foreign reader found it, in that tool's terms, for error messages
-_ANNOTATION_KEYS = {"annotator", "labels", "spans", "relations", "article_labels", "_carries"}
+_ANNOTATION_KEYS = {"annotator", "labels", "spans", "relations", "article_labels", "_carries", "_at", "_line"}
+# a block's "_at" (its place in the tool's own terms, "" for a whole document: Citron's) and "_line" (the line it was read from)
 KINDS = frozenset({"labels", "spans", "article_labels"})  # what a block can carry: sentence labels; spans (with their relations); article labels
 _ORIGIN_KEYS = {"origin", "suggester", "suggester_version"}  # an annotator's items only: gold has its provenance
 _LABEL_KEYS = {"sentence", "label", "seconds", "guidelines_version", "updated_at", "needs_review", "_covers", "_from"} | _ORIGIN_KEYS
@@ -207,17 +208,27 @@ def _annotator_blocks(obj: dict[str, Any], schema: dict[str, Any], text: str) ->
     span_uids: dict[str, str] = {}  # uid -> annotator
     relation_uids: set[str] = set()
     for b, item in enumerate(listed(obj, "annotations", "")):
-        where = f"annotations[{b}]"
-        item = an_object(item, where, _ANNOTATION_KEYS)
-        name = _user_name(item.get("annotator"), f"{where}.annotator")
-        if name in seen_annotators:
-            raise Bad(f"{where}: annotator {name!r} appears twice")
-        seen_annotators.add(name)
-        block = _parse_block(item, where, schema, text, span_uids, relation_uids, name, gold=False)
-        block.article_labels = _parse_article_labels(item.get("article_labels"), f"{where}.article_labels", schema)
-        block.carries = _carries(item.get("_carries", sorted(KINDS)), block, f"{where}._carries")
+        item = an_object(item, f"annotations[{b}]", _ANNOTATION_KEYS)
+        where = item["_at"] if isinstance(item.get("_at"), str) else f"annotations[{b}]"
+        try:
+            name = _user_name(item.get("annotator"), _in(where, "annotator"))
+            if name in seen_annotators:
+                raise Bad(f"{where or 'document'}: annotator {name!r} appears twice")
+            seen_annotators.add(name)
+            block = _parse_block(item, where, schema, text, span_uids, relation_uids, name, gold=False)
+            block.article_labels = _parse_article_labels(item.get("article_labels"), _in(where, "article_labels"), schema)
+            block.carries = _carries(item.get("_carries", sorted(KINDS)), block, _in(where, "_carries"))
+        except Bad as exc:
+            line = item.get("_line")
+            exc.line = line if isinstance(line, int) and not isinstance(line, bool) else None
+            raise
         blocks.append(block)
     return blocks
+
+
+def _in(where: str, key: str) -> str:
+    """`key` inside `where` (`where` "": a foreign reader's block that is the whole document, named by its own fields)."""
+    return f"{where}.{key}" if where else key
 
 
 def _carries(raw: Any, block: Block, what: str) -> frozenset[str]:
@@ -285,22 +296,22 @@ def _parse_block(
     name: str,
     gold: bool,
 ) -> Block:
-    labels = [_parse_label(raw, f"{where}.labels[{i}]", schema, len(text), gold) for i, raw in enumerate(listed(item, "labels", f"{where}."))]
+    labels = [_parse_label(raw, _in(where, f"labels[{i}]"), schema, len(text), gold) for i, raw in enumerate(listed(item, "labels", _in(where, "")))]
     by_uid: dict[str, Span] = {}
     same: dict[tuple[str, int, int], int] = {}  # one annotator never has the same span twice (a unique index says so)
-    for i, raw in enumerate(listed(item, "spans", f"{where}.")):
-        span = _parse_span(raw, f"{where}.spans[{i}]", schema, text, by_uid, span_uids, gold)
+    for i, raw in enumerate(listed(item, "spans", _in(where, ""))):
+        span = _parse_span(raw, _in(where, f"spans[{i}]"), schema, text, by_uid, span_uids, gold)
         first = i if gold else same.setdefault((span.label, span.start, span.end), i)
         if first != i:
-            raise Bad(f"{where}.spans[{i}]: the same {span.label} span [{span.start}, {span.end}) as {where}.spans[{first}]; keep one")
+            raise Bad(f"{_in(where, f'spans[{i}]')}: the same {span.label} span [{span.start}, {span.end}) as {_in(where, f'spans[{first}]')}; keep one")
         by_uid[span.uid] = span
     for uid in by_uid:
         span_uids[uid] = name
     whose = "gold" if gold else f"annotator {name!r}"
     ends_seen: set[tuple[str, str, str]] = set()
     relations = [
-        _parse_relation(raw, f"{where}.relations[{i}]", schema, by_uid, relation_uids, ends_seen, whose, gold)
-        for i, raw in enumerate(listed(item, "relations", f"{where}."))
+        _parse_relation(raw, _in(where, f"relations[{i}]"), schema, by_uid, relation_uids, ends_seen, whose, gold)
+        for i, raw in enumerate(listed(item, "relations", _in(where, "")))
     ]
     return Block(name, labels, list(by_uid.values()), relations)
 

@@ -11,7 +11,10 @@ MAX_UID = 64
 
 
 class Bad(Exception):
-    """A reason; the caller adds FILE:LINE."""
+    """A reason; the caller adds FILE:LINE (`line`, when set: the line of the file the bad part came from, which a
+    foreign reader's record spanning several lines knows better than the record's first line)."""
+
+    line: int | None = None
 
 
 def type_name(value: Any) -> str:
