@@ -331,6 +331,9 @@ def test_on_a_touch_phone_undo_and_redo_are_thumb_sized_in_the_one_row_of_tools(
     page.screenshot(path=str(tmp_path / "phone-touch.png"))
     page.locator('#toolbar button[data-kind="sentence"][data-label="CFS"]').tap()  # a label, an undo, and the redo by touch
     wait_saved(page)
+    total = page.evaluate("() => document.getElementById('progress-text').textContent").split("/")[1].split()[0]  # hidden, still kept
+    # the "3 / 12" count has no room in the row of tools on a touch phone: the hint after a label carries it
+    assert page.locator("#hint").text_content() == f"1 of {total} labelled; sentence 2 is still unlabelled."
     page.locator('#toolbar button[data-action="undo"]').tap()
     wait_saved(page)
     page.locator('#toolbar button[data-action="redo"]').tap()

@@ -641,7 +641,11 @@ function renderProgress() {
 /** What is left to label, as a hint that renderProgress keeps current. */
 function progressHint(prefix = "") {
   const left = nextUnlabelled(-1);
-  if (touch.matches) hint(left >= 0 ? `${prefix}Sentence ${left + 1} is still unlabelled.` : "Every sentence is labelled: Next article is at the top.", "progress");
+  if (touch.matches) { // a touch phone's row of tools has no room for the "3 / 12" count: the hint carries it
+    const total = sentenceCount();
+    const done = S.sentences.filter((s) => isDone(s.index)).length;
+    hint(left >= 0 ? `${prefix}${done} of ${total} labelled; sentence ${left + 1} is still unlabelled.` : "Every sentence is labelled: Next article is at the top.", "progress");
+  }
   else hint(left >= 0 ? `${prefix}Sentence ${left + 1} is still unlabelled (u jumps there).` : "Every sentence is labelled. Enter opens the next article.", "progress");
 }
 
@@ -1039,7 +1043,10 @@ function labelSentence(name) {
  */
 function moveOnFrom(index) {
   const next = nextUnlabelled(index);
-  if (next > index) setCurrent(next);
+  if (next > index) {
+    setCurrent(next);
+    if (touch.matches) progressHint(); // the count, which a touch phone's tools have no room for
+  }
   else if (next >= 0) {
     setCurrent(next);
     hint(`Back to sentence ${next + 1}: the first still unlabelled (every sentence after ${index + 1} is labelled).`, "progress-wrap");
