@@ -34,50 +34,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe  # noqa: E402
 
+# The seeding and the WSGI calls, shared with bench_write_lock.py: passed to the child as source (see child_app.py)
+CHILD_APP = (Path(__file__).resolve().parent / "child_app.py").read_text(encoding="utf-8")
+
 CHILD = r"""
-import cProfile, io, itertools, json, logging, pstats, sys, tempfile, time
+import cProfile, itertools, json, logging, pstats, sys, time
 checkout, kind, rounds, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 sys.path.insert(0, checkout)
 logging.disable(logging.WARNING)
-from sqlalchemy import select
-from annotator import create_app
-from annotator.db import db
-from annotator.db.models import Article, Sentence
-from annotator.domain import accounts, assignment, labelschema, projects
-from annotator.domain.dataset import articles
-from annotator.domain.dataset.ingest import ArticleRecord
 
-def text(n):
-    return " ".join(f"The minister said on day {i} that fares would rise by {i % 9 + 1}% next year, critics said." for i in range(n))
-
-uri = f"sqlite:///{tempfile.mkdtemp(prefix='request-cpu-')}/bench.sqlite3"
-app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "bench"})
-with app.app_context():
-    from annotator.db.migrating import upgrade_schema
-    upgrade_schema()
-    s = db.session
-    ann = accounts.create_user(s, "ann", "annotator", None)
-    project = projects.create_project(s, "Bench", labelschema.preset("claims"))
-    articles.store_articles(s, project, [ArticleRecord("long", "Saves", text(400)), ArticleRecord("page", "Page", text(25))], "bench")
-    assignment.assign_to_user(s, project.id, ann, ["long", "page"])
-    token = accounts.issue_token(s, ann)
-    s.commit()
-    ids = dict(s.execute(select(Article.external_id, Article.id)).all())
-    sentences = {name: [(x.index, x.start) for x in s.scalars(select(Sentence).where(Sentence.article_id == ids[name]).order_by(Sentence.index))]
-                 for name in ids}
+app, token, ids, sentences = seeded_app("request-cpu-", [("long", "Saves", 400), ("page", "Page", 25)])
 statuses = []
+call = wsgi_caller(app, token, statuses)
 serial = itertools.count()
-
-
-def call(method, path, body=b""):
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
-               "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
-               "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json", "wsgi.errors": sys.stderr,
-               "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
-               "HTTP_AUTHORIZATION": "Bearer " + token, "HTTP_HOST": "127.0.0.1:8000", "REMOTE_ADDR": "127.0.0.1"}
-    body = b"".join(app.wsgi_app(environ, lambda status, headers, exc=None: statuses.append(status)))
-    if not statuses[-1].startswith("200"):
-        statuses[-1] += " " + body[:300].decode("utf-8", "replace")
 
 
 def article_json():
@@ -85,14 +54,7 @@ def article_json():
 
 
 def batch_save(name="long"):
-    k = next(serial)
-    index, start = sentences[name][k % len(sentences[name])]
-    operations = [
-        {"op": "put_label", "sentence_index": index, "label": "CFS", "seconds": 12.5},
-        {"op": "create_span", "id": f"q{k:031d}", "label": "QUOTE", "start": start + k // len(sentences[name]), "end": start + 20},
-        {"op": "create_span", "id": f"s{k:031d}", "label": "SOURCE", "start": start + 22 + k // len(sentences[name]), "end": start + 30},
-    ]
-    call("POST", f"/api/articles/{ids[name]}/changes", json.dumps({"request_id": f"r{k:031d}", "operations": operations}).encode())
+    call("POST", f"/api/articles/{ids[name]}/changes", batch_body(next(serial), sentences[name]))
 
 
 for _ in range(3):  # the page's article holds some of the annotator's work, as after a few saves
@@ -121,7 +83,7 @@ print(json.dumps({"us": cpu, "calls": calls, "bad": bad[:3]}))
 
 
 def run(checkout: Path, kind: str, rounds: int, n: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(checkout), kind, str(rounds), str(n)], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", CHILD_APP + CHILD, str(checkout), kind, str(rounds), str(n)], capture_output=True, text=True,
                          timeout=1800, cwd=checkout)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])

@@ -45,61 +45,24 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The seeding and the WSGI calls, shared with bench_request_cpu.py: passed to the child as source (see child_app.py)
+CHILD_APP = (Path(__file__).resolve().parent / "child_app.py").read_text(encoding="utf-8")
 
 CHILD = r"""
-import contextlib, cProfile, ctypes, io, itertools, json, logging, pstats, sys, tempfile
+import contextlib, cProfile, ctypes, itertools, json, logging, pstats, sys
 checkout, mode, n, helper = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 sys.path.insert(0, checkout)
 logging.disable(logging.WARNING)
-from sqlalchemy import select
-from annotator import create_app
 from annotator.db import db, transactions
-from annotator.db.models import Article, Sentence
-from annotator.domain import accounts, assignment, labelschema, projects
-from annotator.domain.dataset import articles
-from annotator.domain.dataset.ingest import ArticleRecord
 
-def text(n):
-    return " ".join(f"The minister said on day {i} that fares would rise by {i % 9 + 1}% next year, critics said." for i in range(n))
-
-uri = f"sqlite:///{tempfile.mkdtemp(prefix='write-lock-')}/bench.sqlite3"
-app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "bench"})
-with app.app_context():
-    from annotator.db.migrating import upgrade_schema
-    upgrade_schema()
-    s = db.session
-    ann = accounts.create_user(s, "ann", "annotator", None)
-    project = projects.create_project(s, "Bench", labelschema.preset("claims"))
-    articles.store_articles(s, project, [ArticleRecord("long", "Saves", text(400))], "bench")
-    assignment.assign_to_user(s, project.id, ann, ["long"])
-    token = accounts.issue_token(s, ann)
-    s.commit()
-    article_id = s.scalar(select(Article.id))
-    sentences = [(x.index, x.start) for x in s.scalars(select(Sentence).where(Sentence.article_id == article_id).order_by(Sentence.index))]
+app, token, ids, sentences = seeded_app("write-lock-", [("long", "Saves", 400)])
 statuses = []
+call = wsgi_caller(app, token, statuses)
 serial = itertools.count()
 
 
-def call(method, path, body=b""):
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
-               "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
-               "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json", "wsgi.errors": sys.stderr,
-               "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
-               "HTTP_AUTHORIZATION": "Bearer " + token, "HTTP_HOST": "127.0.0.1:8000", "REMOTE_ADDR": "127.0.0.1"}
-    body = b"".join(app.wsgi_app(environ, lambda status, headers, exc=None: statuses.append(status)))
-    if not statuses[-1].startswith("200"):
-        statuses[-1] += " " + body[:300].decode("utf-8", "replace")
-
-
 def batch_save():
-    k = next(serial)
-    index, start = sentences[k % len(sentences)]
-    operations = [
-        {"op": "put_label", "sentence_index": index, "label": "CFS", "seconds": 12.5},
-        {"op": "create_span", "id": f"q{k:031d}", "label": "QUOTE", "start": start + k // len(sentences), "end": start + 20},
-        {"op": "create_span", "id": f"s{k:031d}", "label": "SOURCE", "start": start + 22 + k // len(sentences), "end": start + 30},
-    ]
-    call("POST", f"/api/articles/{article_id}/changes", json.dumps({"request_id": f"r{k:031d}", "operations": operations}).encode())
+    call("POST", f"/api/articles/{ids['long']}/changes", batch_body(next(serial), sentences["long"]))
 
 
 # What runs while the lock is held: the hooks below start and stop counting there (and only there).
@@ -210,7 +173,7 @@ def build_helper(directory: Path) -> Path:
 
 
 def child(checkout: Path, mode: str, n: int, helper: Path, valgrind: list[str] | None = None) -> dict:
-    command = [*(valgrind or []), interpreter(), "-c", CHILD, str(checkout), mode, str(n), str(helper)]
+    command = [*(valgrind or []), interpreter(), "-c", CHILD_APP + CHILD, str(checkout), mode, str(n), str(helper)]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     out = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=checkout, env=env)
     if out.returncode != 0:

@@ -194,12 +194,15 @@ def test_reviewer_picks_a_split_point_by_clicking_in_text_with_an_emoji(app, ser
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("width, height, touch", [(1280, 800, False), (1100, 800, False), (800, 1100, False), (390, 844, True)])
+@pytest.mark.parametrize("width, height, touch", [(1280, 800, False), (1100, 800, False), (800, 1100, False), (560, 900, False),
+                                                  (390, 844, True)])
 def test_api_token_table_fits_its_card_with_revoke_in_reach(app, server, chromium, width, height, touch):
     """At 390 x 844 the token table on the admin user page scrolled sideways inside its card and its Revoke
     button was half hidden: its rows are cards now, each value named, Revoke on its own line. The card is as narrow
     in the desktop's grid of cards (a quarter of 1280 px; half of 800): there the table ran out of its card, over the
-    next one or past the window's edge, Revoke cut off, so the rows are cards whenever the card is narrow."""
+    next one or past the window's edge, Revoke cut off, so the rows are cards whenever the card is narrow. At 560 px
+    (one card a row) they are cards as every other table's on a window that narrow (they were a table from 536 to
+    590 px, when the token card kept its own copy of the rules, keyed on 30rem)."""
     from annotator.db.transactions import transaction
     from annotator.domain import accounts
 

@@ -58,3 +58,33 @@ def test_run_all_refuses_a_name_that_is_no_benchmark():
     """Before, a typo ran no benchmark and ended with "0 of 0 benchmarks met their targets", exit 0."""
     result = subprocess.run([sys.executable, str(BENCH / "run_all.py"), "agreemnt"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "no benchmark named agreemnt" in result.stderr, result
+
+
+def test_the_children_seed_and_save_through_the_shared_source(tmp_path, monkeypatch):
+    """bench_request_cpu.py and bench_write_lock.py hand their children bench/child_app.py's source (one copy of the
+    seeding and the WSGI calls, where each had its own): run as they run it, it seeds the articles, answers the
+    article JSON and a batch save with 200, and the save's label and spans are stored."""
+    import tempfile
+
+    from sqlalchemy import func, select
+
+    from annotator.db import db
+    from annotator.db.models import Annotation, Span
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for script in ("bench_request_cpu.py", "bench_write_lock.py"):
+        assert 'CHILD_APP + CHILD' in (BENCH / script).read_text(encoding="utf-8"), script
+    child: dict = {}
+    exec((BENCH / "child_app.py").read_text(encoding="utf-8"), child)  # noqa: S102 - as `python -c` runs it in the child
+    app, token, ids, sentences = child["seeded_app"]("bench-test-", [("long", "Saves", 40), ("page", "Page", 3)])
+    assert [len(sentences[name]) for name in ("long", "page")] == [40, 3]
+    statuses: list[str] = []
+    call = child["wsgi_caller"](app, token, statuses)
+    call("GET", f"/api/articles/{ids['page']}")
+    for k in (0, 40):  # the second round shifts the spans by a character: new spans, no conflict
+        call("POST", f"/api/articles/{ids['long']}/changes", child["batch_body"](k, sentences["long"]))
+    assert [s[:3] for s in statuses] == ["200"] * 3, statuses
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Span)) == 4
+        assert db.session.scalar(select(func.count()).select_from(Annotation)) == 1  # sentence 0 labelled twice: one label
+        db.engine.dispose()

@@ -288,7 +288,15 @@ def test_doccano_class_in_no_group_is_refused(app, runner, tmp_path):
     ({"cats": ["economy"] * 100_000}, "cats: document class 'economy' appears more than once"),
     ({"cats": ["economy"], "label": ["economy"]}, "cats: document class 'economy' appears more than once"),
     ({"label": ["culture", "culture"]}, "label: document class 'culture' appears more than once"),
-    ({"cats": None}, "'cats' must be a list of label names (leave it out for none)"),
+    ({"cats": None}, "'cats' must be a list of label names, or an object of label names to 1 or 0 (leave it out for none)"),
+    ({"cats": {"economy": 0.7}}, "cats: document class 'economy' is 0.7, a score: give 1 or true (the class applies) or 0 or false (it does not), "
+                                 "as spaCy's training data does"),
+    ({"cats": {"economy": "yes"}}, "cats: document class 'economy' is \"yes\", not a number: give 1 or true (the class applies) or 0 or false "
+                                   "(it does not), as spaCy's training data does"),
+    ({"cats": {"economy": None}}, "cats: document class 'economy' is null, not a number: give 1 or true (the class applies) or 0 or false "
+                                  "(it does not), as spaCy's training data does"),
+    ({"cats": {"economy": 1}, "label": ["economy"]}, "cats: document class 'economy' appears more than once"),
+    ({"cats": {"economy": 1, "sport": 1}}, "cats: document class 'sport' is in no article label group of the schema"),
 ])
 def test_doccano_cats_null_or_a_value_twice_is_refused_and_nothing_stored(app, runner, tmp_path, bad, reason):
     """The API refuses a value twice in an answer, and doccano never writes `cats: null` (with --on-duplicate replace it
@@ -307,6 +315,38 @@ def test_doccano_cats_null_or_a_value_twice_is_refused_and_nothing_stored(app, r
     path.write_text(json.dumps({**good, "cats": []}) + "\n", encoding="utf-8")  # an empty list is an answer of none
     imported(runner, str(path), "--format", "doccano", "--as", "amira", "--on-duplicate", "replace")
     assert answers(app) == (["a1"], [])
+
+
+@pytest.mark.parametrize("cats, stored", [
+    ({"economy": 1.0, "transport": 0.0, "culture": True, "local-government": False}, [("a1", ["culture", "economy"])]),
+    ({"economy": 1, "sport": 0}, [("a1", ["economy"])]),  # a class at 0 is one the document is not: stored nowhere, whatever its name
+    ({"economy": 0, "transport": 0.0}, []),  # none applies: an answer of none, as `cats: []`
+    ({}, []),
+])
+def test_doccano_cats_as_an_object_of_scores_is_read_as_spacy_writes_it(app, runner, tmp_path, cats, stored):
+    """spaCy's form of `cats` ({"LABEL": 1.0, "OTHER": 0.0}, which converters from doccano to spaCy write) gives the classes at
+    1 or true; those at 0 or false are not given. With --on-duplicate replace an object with none at 1 clears the answer."""
+    project_with_groups(runner, tmp_path, TOPICS)
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"id": "a1", "text": "Fares stay frozen.", "cats": ["transport"]}) + "\n", encoding="utf-8")
+    imported(runner, str(path), "--format", "doccano", "--as", "amira")
+    path.write_text(json.dumps({"id": "a1", "text": "Fares stay frozen.", "cats": cats}) + "\n", encoding="utf-8")
+    imported(runner, str(path), "--format", "doccano", "--as", "amira", "--on-duplicate", "replace")
+    assert answers(app) == (["a1"], stored)
+
+
+def test_doccano_cats_object_for_a_one_value_group(app, runner, tmp_path):
+    """spaCy's exclusive textcat form (one class at 1, the others at 0) is one value of a group that takes one."""
+    project_with_groups(runner, tmp_path, STANCE)
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"id": "a1", "text": "Fares stay frozen.", "cats": {"support": 0.0, "oppose": 1.0, "neutral": 0.0}}) + "\n",
+                    encoding="utf-8")
+    imported(runner, str(path), "--format", "doccano", "--as", "amira")
+    assert answers(app) == (["a1"], [("a1", ["oppose"])])
+    path.write_text(json.dumps({"id": "a1", "text": "Fares stay frozen.", "cats": {"support": 1, "oppose": 1}}) + "\n", encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "p", str(path), "--format", "doccano", "--as", "amira", "--on-duplicate", "replace"])
+    assert result.exit_code == 1 and f"{path}:1: 2 document classes (oppose, support) for article label group 'stance', which takes one" in result.output
+    assert answers(app) == (["a1"], [("a1", ["oppose"])])
 
 
 def answers(app) -> tuple[list[str], list[tuple[str, list[str]]]]:

@@ -281,6 +281,33 @@ def test_a_unit_with_a_slash_mid_sentence_does_not_split(text):
     assert sents(text) == [text]
 
 
+@pytest.mark.parametrize("first,second", [
+    ("He ran 5 mi.", "20 homes flooded."),  # sentencex reads "mi." as an abbreviation before a number
+    ("The storm moved 40 mi.", "3 people died."),
+    ("Hail piled up 2 ft.", "1,200 homes were damaged."),
+    ("The stone weighed 300 lb.", "20 men carried it."),
+    ("The course ran 26 mi.", "30 runners dropped out."),
+])
+def test_a_measure_ends_a_sentence_before_a_number_that_opens_a_clause(first, second):
+    assert sents(f"{first} {second}") == [first, second]
+
+
+@pytest.mark.parametrize("text", [
+    "He is 5 ft. 10 in.",  # a measure goes on in a smaller unit
+    "He is 5 ft. 10 in. tall.",
+    "He was 5 ft. 10 inches tall.",
+    "The baby weighed 7 lb. 6 oz.",
+    "The fish weighed 3 lb. 4 oz. and was released.",
+    "The flight took 2 hr. 30 min. and landed late.",
+    "He stands 6 ft. 2 and weighed 200 lb. as a rookie.",
+    "The 6 ft. 10 center scored 30 points.",  # a height before a noun: one player, no new clause
+    "He ran 5 mi. 20 minutes passed before anyone noticed.",  # a unit after the number: still a measure
+    "“He ran 5 mi. 20 homes flooded,” she said.",  # a quote that closes later keeps its text together
+])
+def test_a_measure_before_a_number_mid_sentence_does_not_split(text):
+    assert sents(text) == [text]
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -1188,7 +1215,7 @@ _FAST_PATH_TEXT = st.lists(
          "Jan", "5", "3.5", "iPhone", "she", "The", "approx", "vs", "St", "e.g", "1", "a", "Ill",
          "Mass", "Supreme", "Co", "It", "may", "May", "p.m", "Monday", "(The", "2.", "b)",
          "$5", "US$5", "€5", "USD 5", "est", "Approx", "Nov", "x@y.co", "example.org/a", "U.N", "Canada",
-         "joined", "was", "envoy", "asked", "Smith said.", "Smith said", "U.N. envoy Pierre asked,", "Dr. Lee told",
+         "joined", "was", "envoy", "asked", "mi", "ft", "20 homes flooded", "in", "men", "Smith said.", "Smith said", "U.N. envoy Pierre asked,", "Dr. Lee told",
          "\u00a0", "\t", "É", "état", "x" * 85]
     ),
     max_size=60,

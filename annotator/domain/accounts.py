@@ -152,12 +152,6 @@ def set_password(session: Session, user: User, password: str | HashedPassword, a
     account_log.record(session, user, actor, "password", None, {"password": "set", "by": account_log.password_setter(actor, user)})
 
 
-def own_password_matches(user: User, password: str) -> User | None:
-    """The user, when `password` is their current one (a change of one's own password proves it first), else None.
-    The slow hash: the caller runs it with no write lock held."""
-    return user if user.check_password(password) else None
-
-
 def log_out_everywhere(session: Session, user: User, actor: Actor = account_log.CLI) -> None:
     """end_sessions on someone's order (an admin's button, `annotator users logout`), audited; a user's own
     logout is not an account change and goes through end_sessions alone."""

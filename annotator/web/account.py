@@ -54,7 +54,7 @@ def password():
         return _page(form, 400)
     user = current_user._get_current_object()
     started = user.session_started
-    wait, proved = throttled_check(user.name, throttle.utcnow(), lambda: accounts.own_password_matches(user, form.current.data))
+    wait, proved = throttled_check(user.name, throttle.utcnow(), lambda: user if user.check_password(form.current.data) else None)
     if wait:
         form.current.errors = [too_many_failures(wait, "password changes")]
         return _page(form, 429)

@@ -16,6 +16,7 @@ from annotator.stats.segment.lexicon import (
     _BEFORE_AMOUNT,
     _CLOSERS,
     _HEAD,
+    _MEASURE_UNITS,
     _NO_BREAK_AFTER,
     _OPENER_WORDS,
     _OPENERS,
@@ -129,6 +130,8 @@ def _after_full_stop(ctx: _Text, cut: int, index: int, sx: bool, nxt: str) -> bo
 def _after_word(ctx: _Text, cut: int, index: int, sx: bool, nxt: str, word: str, lo: int, ws: int) -> bool:
     """`word. X` with a plain word (letters and digits) and X a capital, a digit or an opening quote."""
     if "0" <= nxt <= "9":
+        if word in _MEASURE_UNITS:  # "5 mi. 20 homes flooded": _rule_number_after_abbreviation reads the clause
+            return _decide_by_rules(ctx, cut, index, sx)
         if word in _ABBREVIATIONS:
             return False
         return sx and not (ctx.straight_single[index] and ctx.inside_quotes(cut, index))

@@ -28,6 +28,18 @@ _BEFORE_NUMBER = frozenset(
     ft lb lbs oz mi yd yds hr hrs min mins sec secs yr yrs mo mos wk wks pct pts sq
     """.split()
 )
+# The units of measure among them: after a number, a full stop and another number go on with the measure ("5 ft.
+# 10 in.", "3 lb. 4 oz.") unless that number opens a clause of its own ("He ran 5 mi. 20 homes flooded.").
+_MEASURE_UNITS = frozenset("ft lb lbs oz mi yd yds hr hrs min mins sec secs yr yrs mo mos wk wks pct pts".split())
+# Units, abbreviated or written out, that a measure goes on in: "5 ft. 10 in.", "5 ft. 10 inches", "2 hr. 30 minutes".
+_UNIT_WORDS = _MEASURE_UNITS | frozenset(
+    """
+    in inch inches foot feet pound pounds ounce ounces mile miles yard yards km m cm mm kg g hour hours minute minutes
+    second seconds day days week weeks month months year years percent points
+    """.split()
+)
+# Plural nouns without an -s that open news clauses after a number ("3 people died").
+_PLURAL_WITHOUT_S = frozenset("people men women children police".split())
 # Abbreviations that quantify what follows ("approx. $12 million", "an est.
 # 4.5 million", "Approx. 200 people"): never end a sentence before a number or
 # an amount of money (a currency symbol, "US$", "CHF 12").
@@ -170,6 +182,7 @@ _INITIALISM = re.compile(r"(?:[A-Z]\.)+[A-Z]\.?")
 # sentence before a capital, a number or an amount. "c/o" (care of) and "w/" (with) come before a name: left out.
 _SLASHED_UNIT = re.compile(r"(?:\d+(?:[.,]\d+)*)?[A-Za-z\u00b5\u00b0]{1,4}[23\u00b2\u00b3]?/[A-Za-z]{1,4}[23\u00b2\u00b3]?")
 _SLASHED_BEFORE_NAME = frozenset({"c/o", "w/"})
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _NAME_WORD = re.compile(r"[A-Z][\w’'\-]*")
 _SPEECH_VERB_SET = frozenset(_SPEECH_VERBS.split("|"))
 # Finite verbs that make a clause of its own, not an attribution ("U.N. envoys

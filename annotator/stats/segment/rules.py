@@ -22,12 +22,15 @@ from annotator.stats.segment.lexicon import (
     _FOUR_DOT_BEHIND,
     _INITIALISM,
     _IRREGULAR_VERBS,
+    _MEASURE_UNITS,
     _MONEY,
     _NAME_PARTS,
     _NAME_WORD,
     _NOUN_BEFORE,
+    _NUMBER,
     _OPENER_WORDS,
     _PLAIN_WORD,
+    _PLURAL_WITHOUT_S,
     _PREPOSITIONS,
     _QUOTE_OPENERS,
     _SENTENCE_END_BEFORE,
@@ -36,6 +39,7 @@ from annotator.stats.segment.lexicon import (
     _SPACED_ELLIPSIS_AHEAD,
     _SPEECH_VERB_SET,
     _TAIL,
+    _UNIT_WORDS,
 )
 from annotator.stats.segment.quote_rules import _rule_attribution, _rule_inside_quotes, _rule_opening_quote, _rule_parenthesised_sentence
 
@@ -94,12 +98,15 @@ def _rule_title(b: _Boundary) -> bool | None:
 
 def _rule_number_after_abbreviation(b: _Boundary) -> bool | None:
     """No break between an abbreviation and a number: "No. 5", "Jan. 6", "p. 55",
-    "approx. 40".  Before money only an abbreviation that quantifies holds on
-    ("approx. $12 million", "an est. US$1.2 billion"); a month or a unit
-    before money ends its sentence ("fined in Nov. €40,000 is a lot")."""
+    "approx. 40", "5 ft. 10 in.", unless a measure ends before a clause of its
+    own (_clause_after_measure).  Before money only an abbreviation that
+    quantifies holds on ("approx. $12 million", "an est. US$1.2 billion"); a
+    month or a unit before money ends its sentence ("fined in Nov. €40,000 is a lot")."""
     if b.term == ".":
         if b.head[0].isdigit():
             word = _bare_word(b.word)
+            if word in _MEASURE_UNITS and _clause_after_measure(b):
+                return True
             if word in _ABBREVIATIONS or _is_title(word):
                 return False
         elif _MONEY.match(b.head):
@@ -109,6 +116,28 @@ def _rule_number_after_abbreviation(b: _Boundary) -> bool | None:
             if word in _BEFORE_NUMBER and not b.closers and not b.ctx.inside_quotes(b.cut, b.index):
                 return True
     return None
+
+
+def _clause_after_measure(b: _Boundary) -> bool:
+    """Whether a measure ("5 mi.") ends its sentence before a number because the
+    number opens a clause: a plural noun that is no unit and a finite verb
+    follow it ("He ran 5 mi. 20 homes flooded.").  Anything else goes on with
+    the measure: a unit ("5 ft. 10 in.", "2 hr. 30 minutes passed"), another
+    word ("6 ft. 2 and weighed"), a singular noun ("the 6 ft. 10 center
+    scored"), or a quote that closes later."""
+    if b.closers or b.ctx.inside_quotes(b.cut, b.index):
+        return False
+    before = b.line[max(b.start, b.term_start - _TAIL) : b.term_start - len(b.word)].split()
+    if not before or not _NUMBER.fullmatch(before[-1]):
+        return False
+    words = b.head.split(None, 3)
+    if len(words) < 3 or not _NUMBER.fullmatch(words[0]):
+        return False
+    noun, verb = words[1], words[2]
+    if not noun.isalpha() or not noun.islower() or noun in _UNIT_WORDS or _is_verb(noun):
+        return False
+    plural = noun in _PLURAL_WITHOUT_S or (len(noun) > 3 and noun.endswith("s") and not noun.endswith("ss"))
+    return plural and _is_verb(verb)
 
 
 def _rule_four_dot_ellipsis(b: _Boundary) -> bool | None:

@@ -1,7 +1,8 @@
 """doccano's JSONL export as article-format records.
 
 One article per line: ``{"text", "label": [[start, end, "LABEL"], ...]}`` (a
-string label such as ``"label": ["CFS"]``, and each of ``cats``, is a document
+string label such as ``"label": ["CFS"]``, and each of ``cats`` (a list of names, or
+spaCy's object of names at 1 or 0), is a document
 class: an article label in the schema's one article label group that allows it,
 several only where that group is ``multiple``; without article label groups it is
 skipped and reported, never copied onto every sentence), or the ``entities`` / ``relations`` variant with
@@ -19,6 +20,7 @@ replaces or skips only spans, never what the other file brought.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Iterator
 
 from annotator.domain import labelschema
@@ -57,9 +59,7 @@ def _line(obj: Any, line: int, file: str, annotator: str, schema: dict[str, Any]
     by_entity = _entities(obj, reader, annotator, article_id)
     spans += by_entity.values()
     relations = _relations(obj, by_entity, annotator, article_id)
-    cats = obj.get("cats", [])  # null is refused: doccano never writes it, and with --on-duplicate replace it cleared the answer
-    if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
-        raise Bad("'cats' must be a list of label names" + (" (leave it out for none)" if cats is None else ""))
+    cats = _cats(obj.get("cats", []))
     meta = {k: v for k, v in obj.items() if k not in _NOT_META}
     # What the line stands for, so that a merge of two projects' files (--match-by text) keeps both: spans where the
     # project labels spans (an empty `entities` too: nothing marked), article labels where it classifies (`cats`, or
@@ -72,6 +72,29 @@ def _line(obj: Any, line: int, file: str, annotator: str, schema: dict[str, Any]
     if article_labels:
         block["article_labels"] = article_labels
     return article_record(article_id, obj.get("title"), text, meta, [block])
+
+
+def _cats(cats: Any) -> list[str]:
+    """The class names of ``cats``: doccano's list of names, or spaCy's object of names to scores
+    ({"LABEL": 1.0, "OTHER": 0.0}), whose training data holds 1 (the class applies) or 0 (it does not) and nothing
+    between: a score such as 0.7 is a model's guess, whose threshold the file does not say, so it is refused, as is
+    anything but a number or true / false.  null is refused too: doccano never writes it, and with --on-duplicate
+    replace it cleared the answer."""
+    if isinstance(cats, dict):
+        given = []
+        for name, value in cats.items():
+            if not isinstance(value, (int, float)) or value not in (0, 1):
+                shown = json.dumps(value)
+                shown = shown if len(shown) <= 40 else shown[:40] + "…"
+                kind = "a score" if isinstance(value, (int, float)) else "not a number"
+                raise Bad(f"cats: document class {name!r} is {shown}, {kind}: give 1 or true (the class applies) or 0 or false "
+                          "(it does not), as spaCy's training data does")
+            if value == 1:
+                given.append(name)
+        return given
+    if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
+        raise Bad("'cats' must be a list of label names, or an object of label names to 1 or 0" + (" (leave it out for none)" if cats is None else ""))
+    return cats
 
 
 def _article_labels(schema: dict[str, Any], classes: list[str], cats: list[str], annotator: str, skipped: Skipped) -> dict[str, list[str]]:
