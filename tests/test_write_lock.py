@@ -225,7 +225,7 @@ def test_progress_is_done_exactly_when_every_sentence_has_the_callers_label(app)
 
 
 # Checkpoints of the write-ahead log run outside the writer queue (transactions.checkpoint_now_and_then), not inside
-# the COMMIT that holds it (bench/bench_lock_fsync.py counts the fsyncs inside the lock).
+# the COMMIT that holds it (bench/bench_write_lock.py counts the fsyncs inside the lock).
 
 def test_connections_leave_the_checkpoint_to_the_writers_with_a_high_backstop(app, lock_watch):
     with app.app_context():

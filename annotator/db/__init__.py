@@ -22,7 +22,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # (CHECKPOINT_EVERY); this high mark is only the backstop for writers that never do (40 MB of 4 KB pages).
 SQLITE_AUTOCHECKPOINT_PAGES = 10_000
 # A queued write checkpoints, after the queue is let go, with probability 1 / CHECKPOINT_EVERY: a save adds about
-# 16 pages to the log (bench/bench_lock_fsync.py), so about 800 pages lie between checkpoints on average, as with
+# 16 pages to the log, so about 800 pages lie between checkpoints on average, as with
 # SQLite's default mark of 1,000, but none of them inside the lock. A chance, not a count: a count would be state
 # shared between the workers. 0: never (tests that count statements set it).
 CHECKPOINT_EVERY = 50
