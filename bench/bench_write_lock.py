@@ -28,6 +28,10 @@ file, 100 saves after 50 warm-up; `python bench/bench_write_lock.py --checkout O
                                    in the lock       per request    in the lock  instructions   in the lock    per request
     main at 88bfb5a                3.972 M           5.494 M        19           10,869         1,148          2,276
     fix-lock (issue 17)            2.798 M           4.624 M        17            6,106           873          2,145
+fsyncs inside the lock over 650 saves (strace; the machine's disk decides the milliseconds, not the count):
+    main at 925e9f8                39 (168-263 ms)    SQLite's automatic checkpoint ran inside the COMMIT that crossed 1,000 pages
+    fix-lock2                      9-10 (19-84 ms)    a queued write checkpoints after letting the lock go (one in 50, by chance);
+                                                      what is left is the log's header, synced when a writer starts it afresh
 What moved out of (or shrank in) the lock: the read transaction's COMMIT (before the queue) and the ORM's commit
 bookkeeping (after it: the driver's COMMIT inside); the batch's shape check and request fingerprint (before the
 transaction); progress decided with EXISTS (stops at the first unlabelled sentence) in one UPDATE on SQLite; Prepared
@@ -39,6 +43,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -140,6 +145,9 @@ elif mode == "statements":
     result["statements"] = len(statements) / n
     result["kinds"] = sorted({s: statements.count(s) / n for s in statements}.items(), key=lambda kv: -kv[1])
     result["steps"] = sorted(((s, v / n) for s, v in steps.items()), key=lambda kv: -kv[1])
+elif mode == "fsyncs":  # the parent runs this child under strace: only the saves, nothing counted here
+    for _ in range(n):
+        batch_save()
 else:  # callgrind: "lock" collects while the lock is held, "request" over each whole request
     toggle = ctypes.CDLL(helper).annotator_toggle_collect
     if mode == "lock":
@@ -186,6 +194,27 @@ def child(checkout: Path, mode: str, n: int, helper: Path, valgrind: list[str] |
     return result
 
 
+def fsyncs(checkout: Path, n: int, directory: Path) -> dict:
+    """fsync and fdatasync calls of n saves (and the 50 before them), inside the write lock (between writer_queue's
+    flock and its unlock) and outside it, with the seconds they took: strace's record of the child."""
+    out = directory / "strace.out"
+    child(checkout, "fsyncs", n, Path("-"), ["strace", "-f", "-T", "-e", "trace=flock,fsync,fdatasync", "-o", str(out)])
+    held: dict[str, bool] = {}
+    counts = {"locks": 0, "inside": 0, "inside_s": 0.0, "outside": 0, "outside_s": 0.0}
+    for line in out.read_text().splitlines():
+        lock = re.match(r"(\d+)\s+flock\(\d+, (LOCK_EX|LOCK_UN)", line)
+        if lock:
+            held[lock.group(1)] = lock.group(2) == "LOCK_EX"
+            counts["locks"] += lock.group(2) == "LOCK_EX"
+            continue
+        sync = re.match(r"(\d+)\s+f(?:data)?sync\(.*<([\d.]+)>$", line)
+        if sync:
+            where = "inside" if held.get(sync.group(1)) else "outside"
+            counts[where] += 1
+            counts[where + "_s"] += float(sync.group(2))
+    return counts
+
+
 def instructions(checkout: Path, mode: str, n: int, helper: Path, directory: Path) -> float:
     """Instructions collected per save by callgrind (only inside the toggled region)."""
     out = directory / f"callgrind.{mode}.out"
@@ -201,6 +230,9 @@ def main() -> int:
     parser.add_argument("--saves", type=int, default=100, help="saves counted (after 50 not counted)")
     parser.add_argument("--no-callgrind", action="store_true", help="skip the instruction counts (the slow part)")
     parser.add_argument("--top", action="store_true", help="print the functions with the most calls inside the lock")
+    parser.add_argument("--fsync-saves", type=int, default=600,
+                        help="saves run under strace to count fsyncs inside and outside the lock (0: skip; a checkpoint "
+                             "comes about every 60 saves, so a few hundred are needed)")
     args = parser.parse_args()
     checkouts = [c.resolve() for c in (args.checkout or [ROOT])]
     with tempfile.TemporaryDirectory(prefix="write-lock-") as name:
@@ -220,6 +252,12 @@ def main() -> int:
             print("  statements: " + ", ".join(f"{kind} x{count:g}" for kind, count in statements["kinds"]))
             print(f"  SQLite VM instructions in the lock: {sum(v for _, v in statements['steps']):.0f}: "
                   + ", ".join(f"{kind} {count:.0f}" for kind, count in statements["steps"]))
+            if args.fsync_saves and shutil.which("strace"):
+                f = fsyncs(checkout, args.fsync_saves, directory)
+                print(f"  fsyncs over {f['locks']} saves: {f['inside']} inside the lock ({f['inside_s'] * 1e3:.1f} ms), "
+                      f"{f['outside']} outside it ({f['outside_s'] * 1e3:.1f} ms)")
+            elif args.fsync_saves:
+                print("  fsyncs: not counted (no strace on this machine: apt-get install strace)")
             if args.top:
                 print("\n".join("  " + row for row in calls["top"]))
     return 0

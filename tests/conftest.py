@@ -184,6 +184,7 @@ def make_app(database_uri: str, create: bool = True, **config: Any):
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "SECRET_KEY": "test-secret",
+            "SQLITE_CHECKPOINT_EVERY": 0,  # no checkpoint by chance: tests that trace statements see the same each run
             **config,
         }
     )

@@ -4,14 +4,16 @@ is their ceiling (issue 17; bench/bench_write_lock.py counts the work inside).""
 from __future__ import annotations
 
 import json
+import sqlite3
 from contextlib import contextmanager
 from typing import Iterator
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from annotator.db import db, transactions
+from annotator.db import SQLITE_AUTOCHECKPOINT_PAGES, db, transactions
 from annotator.db.models import Annotation, Article, Assignment, Sentence, Span
 from annotator.domain import accounts, annotations, assignment, labelschema, projects
 from annotator.domain.dataset import articles
@@ -220,3 +222,64 @@ def test_progress_is_done_exactly_when_every_sentence_has_the_callers_label(app)
         assert status(ann.id) == "in_progress"
         annotations.write(s, lambda: annotations.apply_changes(s, ann.id, article, [{"op": "put_label", "sentence_index": 0, "label": "NFS"}]))
         assert status(ann.id) == "done"
+
+
+# Checkpoints of the write-ahead log run outside the writer queue (transactions.checkpoint_now_and_then), not inside
+# the COMMIT that holds it (bench/bench_write_lock.py counts the fsyncs inside the lock).
+
+def test_connections_leave_the_checkpoint_to_the_writers_with_a_high_backstop(app, lock_watch):
+    with app.app_context():
+        assert db.session.scalar(text("PRAGMA wal_autocheckpoint")) == SQLITE_AUTOCHECKPOINT_PAGES
+
+
+def test_a_queued_save_checkpoints_only_after_the_lock_is_let_go(app, lock_watch, monkeypatch):
+    monkeypatch.setattr(transactions.random, "random", lambda: 0.0)  # this save's draw: checkpoint
+    with app.app_context():
+        db.engine._annotator_checkpoint_every = 50
+    status, answer = _batch(app, lock_watch)
+    assert status == 200, answer
+    sql = lock_watch["sql"]
+    checkpoints = [i for i, (held, statement) in enumerate(sql) if statement.startswith("PRAGMA wal_checkpoint")]
+    assert len(checkpoints) == 1, sql
+    held, _ = sql[checkpoints[0]]
+    last_commit_inside = max(i for i, (held, statement) in enumerate(sql) if held and statement == "COMMIT")
+    assert not held and checkpoints[0] > last_commit_inside, sql
+    assert not any(statement.startswith("PRAGMA wal_checkpoint") for held, statement in sql if held)
+
+
+def test_most_saves_leave_the_checkpoint_to_a_later_one(app, lock_watch, monkeypatch):
+    monkeypatch.setattr(transactions.random, "random", lambda: 0.5)  # 0.5 * 50 >= 1: not this one
+    with app.app_context():
+        db.engine._annotator_checkpoint_every = 50
+    status, answer = _batch(app, lock_watch)
+    assert status == 200, answer
+    assert not any(statement.startswith("PRAGMA wal_checkpoint") for _, statement in lock_watch["sql"]), lock_watch["sql"]
+
+
+def test_the_checkpoint_copies_the_saves_into_the_database_file(app, lock_watch):
+    with app.app_context():
+        db.engine._annotator_checkpoint_every = 1  # every write: a draw below 1 / 1 always
+    status, answer = _batch(app, lock_watch)
+    assert status == 200, answer
+    path = app.config["SQLALCHEMY_DATABASE_URI"].split("sqlite:///", 1)[1]
+    with sqlite3.connect(path) as raw:  # nothing left in the log for a checkpoint to copy
+        raw.execute("PRAGMA wal_autocheckpoint = 0")
+        busy, logged, copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and logged == copied
+
+
+def test_a_failed_checkpoint_leaves_the_save_done(app, lock_watch, monkeypatch, caplog):
+    with app.app_context():
+        db.engine._annotator_checkpoint_every = 1
+
+    def full_disk(session):  # noqa: ANN001
+        session.connection()  # as the real one: a transaction is open when the PRAGMA fails
+        raise OperationalError("PRAGMA wal_checkpoint(PASSIVE)", None, sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(transactions, "checkpoint", full_disk)
+    status, answer = _batch(app, lock_watch)
+    assert status == 200, answer
+    assert "checkpoint after a write failed" in caplog.text and "disk is full" in caplog.text
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Annotation)) == 1
+    assert _batch(app, lock_watch, "batch-0002")[0] == 200  # the session it used is fine for the next request

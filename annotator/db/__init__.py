@@ -16,6 +16,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# SQLite's own checkpoint, which copies the write-ahead log into the database file, runs inside whichever COMMIT
+# takes the log past this many pages: on the hot path that commit holds the writer queue (db/transactions.py), so
+# the copy and its two fsyncs stalled every other writer. The queued writes checkpoint after letting the queue go
+# (CHECKPOINT_EVERY); this high mark is only the backstop for writers that never do (40 MB of 4 KB pages).
+SQLITE_AUTOCHECKPOINT_PAGES = 10_000
+# A queued write checkpoints, after the queue is let go, with probability 1 / CHECKPOINT_EVERY: a save adds about
+# 16 pages to the log, so about 800 pages lie between checkpoints on average, as with
+# SQLite's default mark of 1,000, but none of them inside the lock. A chance, not a count: a count would be state
+# shared between the workers. 0: never (tests that count statements set it).
+CHECKPOINT_EVERY = 50
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -54,10 +64,12 @@ class Session(flask_sqlalchemy.session.Session):
 db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 
 
-def tune_sqlite(engine: Engine) -> None:
-    """WAL, foreign keys, busy timeout, and BEGIN issued by us (see module doc)."""
+def tune_sqlite(engine: Engine, checkpoint_every: int = CHECKPOINT_EVERY) -> None:
+    """WAL, foreign keys, busy timeout, checkpoints left to the writers (with a backstop), and BEGIN issued by us
+    (see module doc)."""
     if engine.dialect.name != "sqlite" or getattr(engine, "_annotator_tuned", False):
         return
+    engine._annotator_checkpoint_every = checkpoint_every  # type: ignore[attr-defined]  (read by transactions)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # noqa: ANN001
@@ -66,6 +78,7 @@ def tune_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_AUTOCHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -88,7 +101,7 @@ def tune_sqlite(engine: Engine) -> None:
 def init_app(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
-        tune_sqlite(db.engine)
+        tune_sqlite(db.engine, app.config.get("SQLITE_CHECKPOINT_EVERY", CHECKPOINT_EVERY))
     from annotator.db import models  # noqa: F401  (register the tables)
 
 
