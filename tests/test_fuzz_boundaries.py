@@ -158,7 +158,8 @@ def test_a_json_body_to_a_page_with_a_surrogate_is_400(quiet_app, world):
     assert row_counts(quiet_app) == before
 
 
-@pytest.mark.parametrize(("value", "reason"), [("NaN", "NaN is not a JSON value"), ("1e400", "the number 1e400 is out of range")])
+@pytest.mark.parametrize(("value", "reason"), [("NaN", "NaN is not a JSON value"), ("1e400", "the number 1e400 is out of range"),
+                                               ('"1", "name": "y"', 'the key "name" is given twice')])
 def test_a_json_body_to_a_page_is_parsed_as_strict_json(quiet_app, world, value, reason):
     """Pages read JSON bodies with the API's rules (stats.strict_json): NaN or 1e400 is refused as not JSON, by name."""
     admin = caller(quiet_app, world, "admin")
@@ -180,6 +181,17 @@ def test_api_json_with_surrogates_or_nul_is_400(quiet_app, world, body):
     assert response.status_code == 400
     error = response.get_json()["error"]
     assert "NUL" in error or "surrogate" in error
+    assert row_counts(quiet_app) == before
+
+
+def test_api_json_with_a_key_given_twice_is_400_and_stores_nothing(quiet_app, world):
+    """One span, two labels: Python would keep the last ("SOURCE") without a word; the API says which key."""
+    annotator = caller(quiet_app, world, "annotator")
+    before = row_counts(quiet_app)
+    response = annotator.client.post(f"/api/articles/{world.article_a}/spans", content_type="application/json",
+                                     data='{"label": "QUOTE", "start": 0, "end": 3, "label": "SOURCE"}',
+                                     headers={"X-CSRFToken": annotator.csrf()})
+    assert response.status_code == 400 and 'the key "label" is given twice' in response.get_json()["error"]
     assert row_counts(quiet_app) == before
 
 

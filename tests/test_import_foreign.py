@@ -378,3 +378,16 @@ def test_agreement_counts_a_document_class_once_per_article(app, runner, tmp_pat
     assert row["percent_agreement"]["value"] == pytest.approx(1 / 3)  # they agree on library-sundays only
     output = runner.invoke(args=["agreement", "p"]).output
     assert "Article labels (an item is an article" in output and "stance" in output, output
+
+
+def test_doccano_cats_with_a_class_given_twice_in_the_object_is_refused_by_name(app, runner, tmp_path):
+    """{"economy": 1, "economy": 0} says two things of one class: Python's json keeps the last one without a word."""
+    project_with_groups(runner, tmp_path, TOPICS)
+    path = tmp_path / "d.jsonl"
+    good = json.dumps({"id": "a1", "text": "Fares stay frozen.", "cats": ["transport"]})
+    path.write_text(good + '\n{"id": "a2", "text": "Fares stay frozen.", "cats": {"economy": 1, "economy": 0}}\n', encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "p", str(path), "--format", "doccano", "--as", "amira"])
+    assert result.exit_code == 1
+    (line,) = [x for x in result.output.splitlines() if x.startswith(str(path))]
+    assert line.startswith(f"{path}:2: ") and 'the key "economy" is given twice in one object' in line, line
+    assert answers(app) == ([], [])  # nothing of the file stored

@@ -19,6 +19,8 @@ NOT_JSON = [
     ('{"x": -1.5e999}', "the number -1.5e999 is out of range"),
     ('{"x": ' + "7" * 5000 + "}", "a number has too many digits"),
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"cats": {"X": 1, "X": 0}}', 'the key "X" is given twice in one object'),
+    ('[{"a": 1}, {"b": 2, "c": 3, "b": 2}]', 'the key "b" is given twice in one object'),
 ]
 
 

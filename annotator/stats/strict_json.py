@@ -7,6 +7,10 @@ first two, so they are refused here, at the door, with a message that says
 what is wrong. Nesting deeper than the parser recurses and integers with more
 digits than Python converts are refused the same way instead of crashing.
 
+A key given twice in one object is refused too: Python keeps the last value without a word, and the
+standard leaves what a reader does to the reader (RFC 8259, 4), so a file that says two things of one field
+("cats": {"X": 1, "X": 0}) would lose one of them silently.
+
 Syntax errors stay json.JSONDecodeError (the caller shows its line and column);
 everything else is a NotJson. Pure: no Flask, no database.
 """
@@ -38,8 +42,17 @@ def _constant(name: str) -> None:
     raise NotJson(f"{name} is not a JSON value")
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise NotJson(f"the key {json.dumps(twice[:60], ensure_ascii=False)} is given twice in one object")
+    return obj
+
+
 # Built once, like json's own default decoder: a decoder keeps no state between documents.
-_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_finite)
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_finite, object_pairs_hook=_object)
 
 
 def decoder() -> json.JSONDecoder:
@@ -53,7 +66,7 @@ def loads(text: str | bytes, *, storable: bool = False) -> Any:
 
     Bytes are decoded as json.loads decodes them (UTF-8, -16 or -32 by their first bytes).
     Raises json.JSONDecodeError for a syntax error, NotJson for NaN, Infinity, an out-of-range
-    number, a number with too many digits or nesting too deep, and (with `storable`)
+    number, a number with too many digits, nesting too deep or a key given twice in one object, and (with `storable`)
     UnstorableText naming where the bad string is ("label contains a NUL character").
     """
     if isinstance(text, (bytes, bytearray)):
