@@ -4,6 +4,7 @@ the Spans panel per sentence, 1-based sentence numbers, and a 390 px wide phone.
 """
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from annotator.db import db
@@ -793,5 +794,56 @@ def test_on_a_touch_phone_the_span_buttons_tapped_too_early_say_what_to_tap(app,
     page.locator('#toolbar button[data-action="fit"]').tap()
     wait_saved(page)
     assert [(label, LONG[s:e]) for _, label, s, e in db_spans(app, "ann", ids["long"])] == [("QUOTE", "the harbour committee met")]
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+# The toolbar's layout on a phone: [what, left, top, width, height] of each visible control outside the span tools
+# (top from the toolbar's own top: the page scrolls as sentences are labelled), and whether the toolbar or the page
+# is wider than the screen.
+TOOLBAR_LAYOUT = """() => {
+  const t = document.getElementById('toolbar');
+  const top = t.getBoundingClientRect().top;
+  const boxes = [...t.querySelectorAll('button, a')].filter(e => e.offsetParent !== null && !e.closest('.span-tools'))
+    .map(e => { const r = e.getBoundingClientRect(); return [e.dataset.action || e.dataset.label || e.id, r.left, r.top - top, r.width, r.height]; });
+  return {boxes, overflow: t.scrollWidth > t.clientWidth, page: document.documentElement.scrollWidth, height: t.getBoundingClientRect().height};
+}"""
+
+
+def centre_lines(boxes, names) -> set[int]:
+    return {round(top + height / 2) for name, _, top, _, height in boxes if name in names}
+
+
+@pytest.mark.parametrize("width, touch", [(390, True), (360, True), (320, True), (390, False)])
+def test_on_a_phone_next_article_takes_a_row_of_its_own_and_the_labels_stay_in_one(app, server, chromium, tmp_path, width, touch):
+    """Found walking the app at 390 px: once every sentence was labelled, "Next article" joined the one row of tools and
+    squeezed the sentence labels into a column of three (CFS over UFS over NFS, the toolbar 97 px tall instead of 56);
+    at 360 px (the commonest Android width) the labels broke into two rows before that, and at 320 px the finished
+    article's page scrolled sideways. Next article now has a row of its own under the tools, as wide as the screen
+    and thumb-sized on a touch screen, and the row of tools stays one row down to 360 px."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"], viewport=(width, 844), touch=touch)
+    tools = {"CFS", "UFS", "NFS", "span-tools-toggle", "undo", "redo", "panels-toggle"}
+    before = page.evaluate(TOOLBAR_LAYOUT)
+    assert not before["overflow"] and before["page"] <= width, before
+    assert len(centre_lines(before["boxes"], {"CFS", "UFS", "NFS"})) == 1, before  # the labels in one row
+    if width >= 360:
+        assert len(centre_lines(before["boxes"], tools)) == 1, before  # ... and every tool with them
+    button = page.locator('#toolbar button[data-kind="sentence"][data-label="CFS"]')
+    while not page.locator("#next-article").is_visible():
+        button.tap() if touch else button.click()
+        wait_saved(page)
+    page.screenshot(path=str(tmp_path / f"phone-{width}-finished.png"))
+    after = page.evaluate(TOOLBAR_LAYOUT)
+    assert not after["overflow"] and after["page"] <= width, after
+    assert len(centre_lines(after["boxes"], {"CFS", "UFS", "NFS"})) == 1, after
+    if width >= 360:
+        (line,), (was,) = centre_lines(after["boxes"], tools), centre_lines(before["boxes"], tools)
+        assert abs(line - was) <= 2, (before, after)  # one row still, where it was
+    (_, left, top, wide, high), = [box for box in after["boxes"] if box[0] == "next-article"]
+    row = max(t + h for name, _, t, _, h in after["boxes"] if name in tools)
+    assert top >= row and left >= 0 and left + wide <= width and wide >= width * 0.6, after  # under the tools, wide
+    if touch:
+        assert high >= 44, after  # a thumb's target
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()

@@ -75,6 +75,23 @@ def test_a_bad_change_is_a_400_that_changes_nothing(app, current, new, again, wo
     assert state(app, "ann") == before and _logged_in(this)
 
 
+def test_the_forms_address_opened_in_the_browser_leads_back_to_the_form(app):
+    """Found walking the app: after a refused change the address bar shows /account/password, and opening that
+    address again (Enter in the address bar, a bookmark) answered 405 "That cannot be done at this address". It
+    leads to /account, where the form is, and writes nothing; someone logged out is sent to log in first."""
+    add_user(app, "ann")
+    this = _remembered_login(app)
+    refused = change(this, "not it at all", NEW)
+    assert refused.status_code == 400
+    before = state(app, "ann")
+    response = this.client.get("/account/password")
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    assert 'id="own-password-form"' in this.client.get("/account").get_data(as_text=True)
+    assert state(app, "ann") == before and _logged_in(this)
+    anonymous = Browser(app.test_client()).client.get("/account/password")
+    assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/login")
+
+
 def test_without_its_csrf_token_a_change_is_refused(app):
     add_user(app, "ann")
     this = _remembered_login(app)

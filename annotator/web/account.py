@@ -43,6 +43,13 @@ def _page(form: OwnPasswordForm, status: int = 200):
     ), status
 
 
+@bp.route("/account/password", methods=["GET"])
+@login_required
+def password_form():
+    """The address a refused change leaves in the address bar: opened again, it leads to the form (not a 405)."""
+    return redirect(url_for("account.account"))
+
+
 @bp.route("/account/password", methods=["POST"])
 @login_required
 def password():

@@ -633,6 +633,7 @@ function renderProgress() {
   document.getElementById("progress-text").replaceChildren(`${done} / ${total}`, el("span", { class: "wide", text: " labelled" }));
   const finished = total > 0 && done === total; // the button takes the place of the bar: no jump
   document.getElementById("next-article").hidden = !finished;
+  root.classList.toggle("finished", finished); // on a phone Next article takes a row of its own (annotate.css)
   bar.hidden = finished;
   document.getElementById("progress-text").hidden = finished;
   if (hintEl.dataset.kind === "progress") progressHint(); // what is left changed: the hint must not go stale
