@@ -434,7 +434,11 @@ def test_upload_reports_imported_skipped_and_rejected(app, admin):
     response = upload(admin, pid, ("more.jsonl", jsonl([{"id": "c1", "text": "Body one."}, {"id": "n1", "text": "New."}])), on_duplicate="skip")
     assert "Imported 1 new, 0 updated, 1 skipped; 0 file(s) rejected." in page(response)
     assert "skipped (already in the project):</strong> c1" in page(response)
+    response = upload(admin, pid, ("notes.docx", b"PK"), ("latin.txt", "Café".encode("latin-1")))
+    assert response.status_code == 422  # every file refused: the status says so, as the CLI's exit code does
+    assert "Imported 0 new, 0 updated, 0 skipped; 2 file(s) rejected." in page(response)
     response = upload(admin, pid, ("notes.docx", b"PK"), ("latin.txt", "Café".encode("latin-1")), ("story.txt", b"Headline\nBody."))
+    assert response.status_code == 200
     html = page(response)
     assert "notes.docx: unknown format &#39;.docx&#39;" in html and "latin.txt:1: not UTF-8" in html
     assert count(app, Article, Article.external_id == "story") == 1

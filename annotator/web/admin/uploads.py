@@ -45,8 +45,11 @@ def upload(project_id: int):
         totals = {key: sum(len(r[key]) for r in results) for key in ("created", "updated", "skipped")}
         totals["rejected"] = sum(1 for r in results if r["error"])
         suggested = suggest_for(project, results) if form.suggest.data else None
+        # every file refused: a 422, as `annotator import` exits 1 (a script sees it without reading the page); one file
+        # stored is a 200 whose page lists the others
+        status = 422 if results and all(r["error"] for r in results) else 200
         return render_template(
             "admin/upload_result.html", project=project, results=results, totals=totals, on_duplicate=form.on_duplicate.data,
             suggested=suggested,
-        )
+        ), status
     return render_template("admin/upload.html", project=project, form=form), form_status()
