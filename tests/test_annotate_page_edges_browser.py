@@ -317,6 +317,9 @@ def test_on_a_touch_phone_undo_and_redo_are_thumb_sized_in_the_one_row_of_tools(
     shown, each at least 44 x 44 CSS px (a thumb's target, WCAG 2.5.5), and the tools still fit one row."""
     ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
     page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844), touch=True)
+    total = page.evaluate("() => document.getElementById('progress-text').textContent").split("/")[1].split()[0]  # hidden, still kept
+    # the "3 / 12" count has no room in the row of tools on a touch phone: the hint carries it from the page's opening
+    assert page.locator("#hint").text_content() == f"0 of {total} labelled; sentence 1 is still unlabelled."
     for action in ("undo", "redo"):
         button = page.locator(f'#toolbar button[data-action="{action}"]')
         assert button.is_visible(), action
@@ -332,8 +335,6 @@ def test_on_a_touch_phone_undo_and_redo_are_thumb_sized_in_the_one_row_of_tools(
     page.screenshot(path=str(tmp_path / "phone-touch.png"))
     page.locator('#toolbar button[data-kind="sentence"][data-label="CFS"]').tap()  # a label, an undo, and the redo by touch
     wait_saved(page)
-    total = page.evaluate("() => document.getElementById('progress-text').textContent").split("/")[1].split()[0]  # hidden, still kept
-    # the "3 / 12" count has no room in the row of tools on a touch phone: the hint after a label carries it
     assert page.locator("#hint").text_content() == f"1 of {total} labelled; sentence 2 is still unlabelled."
     page.locator('#toolbar button[data-action="undo"]').tap()
     wait_saved(page)

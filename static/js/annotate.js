@@ -1909,7 +1909,7 @@ async function load() {
   else if (offered && offered.status !== 200) {
     const why = offered.data && offered.data.error ? offered.data.error : offered.status ? `HTTP ${offered.status}` : "the server cannot be reached";
     hint(`The suggestions could not be loaded (${why}); reload to try again.`, "warn");
-  }
+  } else if (touch.matches && !hintEl.textContent) progressHint(); // a touch phone shows no count in its tools: the hint has it from the start
 }
 
 window.addEventListener("beforeunload", (event) => {
