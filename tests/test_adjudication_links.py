@@ -260,8 +260,8 @@ def test_after_the_save_a_quote_of_another_sentence_left_unlinked_links_to_its_o
     link_later_quote_to_the_source(app, world)
     browser.login("rita", PASSWORD)
     url = f"/review/{world['project']}/sentences/{world['sentences'][1]}"
-    browser.get(url)
-    response = browser.post(url, {"label": "CFS", "spans": [key("QUOTE", QUOTE)]})  # the source dropped, and its two links
+    seen = re.search(r'name="seen" id="seen" value="([^"]*)"', browser.get(url).get_data(as_text=True)).group(1)
+    response = browser.post(url, {"label": "CFS", "spans": [key("QUOTE", QUOTE)], "seen": seen})  # the source dropped, and its two links
     assert response.status_code == 302
     shown = browser.get(response.headers["Location"]).get_data(as_text=True)
     (warning,) = re.findall(r'<p class="flash flash-warning"[^>]*>(.*?)</p>', shown, re.S)
