@@ -260,8 +260,8 @@ def test_after_the_save_a_quote_of_another_sentence_left_unlinked_links_to_its_o
     link_later_quote_to_the_source(app, world)
     browser.login("rita", PASSWORD)
     url = f"/review/{world['project']}/sentences/{world['sentences'][1]}"
-    browser.get(url)
-    response = browser.post(url, {"label": "CFS", "spans": [key("QUOTE", QUOTE)]})  # the source dropped, and its two links
+    seen = re.search(r'name="seen" id="seen" value="([^"]*)"', browser.get(url).get_data(as_text=True)).group(1)
+    response = browser.post(url, {"label": "CFS", "spans": [key("QUOTE", QUOTE)], "seen": seen})  # the source dropped, and its two links
     assert response.status_code == 302
     shown = browser.get(response.headers["Location"]).get_data(as_text=True)
     (warning,) = re.findall(r'<p class="flash flash-warning"[^>]*>(.*?)</p>', shown, re.S)
@@ -314,3 +314,31 @@ def test_a_quote_of_another_sentence_linked_elsewhere_too_is_not_named(app):
         out = gold.adjudicate(s, rita, world["sentences"][1], "CFS", [quote])
         s.commit()
         assert [(x["start"], x["sentence"]) for x in out["unlinked"]] == [(quote[1], 1)]
+
+
+def test_a_quote_and_link_another_reviewer_added_to_the_sentence_since_its_page_opened_are_not_dropped_silently(app):
+    """rita opens sentence 2; root, on sentence 1's page, links sentence 2's quote to the mayor (a gold QUOTE in sentence
+    2 and its link). rita's save of the page she opened would make sentence 2's gold spans exactly hers, dropping root's
+    quote and link: the page's stamp covered the gold label only, which root had not touched, so it went through."""
+    world = seed_world(app, linked_by=())
+    add_user(app, "root", "reviewer", PASSWORD)
+    add_member(app, world["project"], "root")
+    later = ("QUOTE", *at(LATER))
+    with app.app_context():
+        s = db.session
+        rita, root = (s.scalar(select(User.id).where(User.name == n)) for n in ("rita", "root"))
+        seen = gold.sentence_stamp(s, world["sentences"][2])
+        begin_write(s)
+        gold.adjudicate(s, root, world["sentences"][1], "CFS", [("QUOTE", *at(QUOTE)), ("SOURCE", *at(SOURCE))],
+                        [("attributed_to", ("QUOTE", *at(QUOTE)), ("SOURCE", *at(SOURCE))), ("attributed_to", later, ("SOURCE", *at(SOURCE)))])
+        s.commit()
+        begin_write(s)
+        try:
+            gold.adjudicate(s, rita, world["sentences"][2], "NFS", [], [], seen=seen)
+        except gold.GoldError as exc:
+            assert exc.status == 409
+        else:
+            raise AssertionError("rita's save dropped root's quote and link in her sentence")
+        finally:
+            s.rollback()
+    assert ("attributed_to", *later, "SOURCE", *at(SOURCE), "adjudicated") in gold_links(app)

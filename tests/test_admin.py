@@ -157,6 +157,10 @@ def test_create_project_from_preset_shows_labels_with_swatches_and_keys(app, adm
         ({"annotators_per_article": "two"}, "must be a whole number written with the digits 0-9"),
         ({"majority_threshold": "0.5"}, "must be above 0.5 and at most 1"),
         ({"majority_threshold": "1.5"}, "must be above 0.5 and at most 1"),
+        # float() read ARABIC-INDIC 0.7 as 0.7 and 0.7_5 as 0.75, as int() did for the whole-number fields
+        ({"majority_threshold": "\u0660.\u0667"}, "must be a number written with the digits 0-9 and a point"),
+        ({"majority_threshold": "0.7_5"}, "must be a number written with the digits 0-9 and a point"),
+        ({"majority_threshold": "nan"}, "must be a number written with the digits 0-9 and a point"),
     ],
 )
 def test_project_form_errors(app, admin, fields, message):

@@ -269,3 +269,17 @@ def test_a_decision_made_since_the_page_opened_is_not_overwritten(app):
     assert again.status_code == 302
     with app.app_context():
         assert [(r.values, r.reason) for r in db.session.scalars(select(GoldArticleLabel))] == [(["oppose"], "rex's")]
+
+
+@pytest.mark.parametrize("sent", [{}, {"seen": ""}, {"seen": "f" * 16}])
+def test_a_save_without_the_stamp_of_the_decision_it_replaces_is_refused(app, sent):
+    """No stamp (or a made-up one) over a stored decision: a 409, nothing stored (without one it replaced it silently)."""
+    world = make_world(app, [SPLIT])
+    first = reviewer(app)
+    url = f"/review/{world.project}/articles/{world.articles[0]}/labels"
+    seen = re.search(r'name="seen" id="seen" value="([^"]*)"', first.get(url).get_data(as_text=True)).group(1)
+    assert first.post(url, {"gold-stance": "support", "reason": "rev's", "seen": seen}).status_code == 302
+    refused = first.post(url, {"gold-stance": "oppose", "reason": "again", **sent})
+    assert refused.status_code == 409 and "Another reviewer saved a decision here" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert [(r.values, r.reason) for r in db.session.scalars(select(GoldArticleLabel))] == [(["support"], "rev's")]

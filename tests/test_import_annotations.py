@@ -115,6 +115,10 @@ BAD = [
     (_set("gold.spans.0.end", 0), "span offsets must satisfy"),
     (_set("colour", "red"), "unknown key(s) colour"),
     (_set("text", ""), "empty text"),
+    # PostgreSQL refuses a NUL in text (a crash there), SQLite stored it: refused as 'annotator import' refuses it
+    (_set("title", "Rates\x00"), "title contains a NUL character"),
+    (_set("meta.desk", "a\x00b"), "meta.desk contains a NUL character"),
+    (_set("annotations.0.labels.0.updated_at", "2026-01-01T00:00:00\x00"), "annotations[0].labels[0].updated_at contains a NUL"),
 ]
 
 

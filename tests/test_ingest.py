@@ -329,6 +329,9 @@ def test_an_unterminated_csv_quote_names_the_file_and_line(content, line):
         (b'{"id": "a", "text": "x", "meta": {"k": "v\\u0000"}}', "meta contains a NUL character"),
         (b'{"id": "a", "text": "x", "meta": {"k\\ud800": 1}}', "meta contains an unpaired surrogate"),
         (b'{"id": "a", "text": "x", "source": ["\\u0000"]}', "meta contains a NUL character"),
+        # the id too: PostgreSQL failed the lookup of such an id with a 500 (REST) or a traceback (CLI), SQLite stored it
+        (b'{"id": "a\\u0000", "text": "x"}', "'id' contains a NUL character"),
+        (b'{"id": "\\ud800", "text": "x"}', "'id' contains an unpaired surrogate"),
         (b'{"id": "a", "text": "\\n \\t"}', "empty text"),
         (b'{"id": "a", "text": "x\x00y"}', "invalid JSON"),  # a raw NUL: refused by the JSON parser, whatever the shortcut
     ],
@@ -362,7 +365,7 @@ def test_only_lines_with_an_escape_are_checked_for_storability(monkeypatch):
     lines = [json.dumps({"id": f"a{i}", "title": "Tïtle", "text": "Wörds “quoted”. More.\n" * 50}, ensure_ascii=False) for i in range(100)]
     lines[7] = json.dumps({"id": "a7", "title": "T", "text": "Escaped \u00e9."})  # ensure_ascii: \u00e9
     assert len(read_bytes("\n".join(lines).encode("utf-8"), "f.jsonl")) == 100
-    assert checked == ["Escaped é.", "T", "{}"]  # text, title, meta of line 8 only
+    assert checked == ["Escaped é.", "a7", "T", "{}"]  # text, id, title, meta of line 8 only
 
 
 def test_a_staged_import_taken_for_abandoned_stops_at_its_next_chunk(app, monkeypatch):

@@ -521,3 +521,19 @@ def test_a_save_over_a_decision_made_since_the_page_opened_is_refused_and_shows_
     with app.app_context():
         gold = db.session.scalar(select(GoldLabel).where(GoldLabel.sentence_id == project.sentences[2]))
         assert (gold.label, gold.reason, gold.reviewer.name) == ("CFS", "root's", "root")
+
+
+@pytest.mark.parametrize("sent", [{}, {"seen": ""}, {"seen": "x" * 5000}, {"seen": "0" * 16}, {"seen": "99999999999"}])
+def test_a_save_without_the_stamp_of_the_decision_it_replaces_is_refused(app, browser, project, sent):
+    """A save that sends no stamp (a form without it, an old page, a script) or a made-up one over a reviewer's decision
+    is a 409 that stores nothing: without a stamp it was saved over rita's decision silently."""
+    login(browser, "rita")
+    other = login(Browser(app.test_client()), "root")
+    url = f"/review/{project.project_id}/sentences/{project.sentences[2]}"
+    assert browser.post(url, {"label": "NFS", "reason": "rita's", "seen": seen_on(browser.get(url).get_data(as_text=True))}).status_code == 302
+    other.get(url)
+    refused = other.post(url, {"label": "CFS", "reason": "root's", **sent})
+    assert refused.status_code == 409 and "Another reviewer saved a decision here" in refused.get_data(as_text=True)
+    with app.app_context():
+        gold = db.session.scalar(select(GoldLabel).where(GoldLabel.sentence_id == project.sentences[2]))
+        assert (gold.label, gold.reason, gold.reviewer.name) == ("NFS", "rita's", "rita")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from annotator.db.models import (
     HUMAN_GOLD_PROVENANCE,
     Annotation,
+    Article,
     ArticleLabel,
     GoldArticleLabel,
     GoldLabel,
@@ -44,6 +45,18 @@ class ArticleWork:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+def locked_article_work(session: Session, article_id: int) -> ArticleWork:
+    """The article's work, counted once no save can add to it until the caller's transaction ends: the article and its
+    sentences are locked FOR UPDATE first (PostgreSQL; on SQLite BEGIN IMMEDIATE already keeps every other writer
+    out). Every answer and gold row references one of them, and its insert takes a KEY SHARE lock on that row, which
+    FOR UPDATE waits for: a save in flight commits first and is counted, a later one waits and then finds the
+    article gone or its sentences replaced. Counted without the lock, such a save was destroyed by the delete's
+    cascade a moment later, after it had answered 200."""
+    session.execute(select(Article.id).where(Article.id == article_id).with_for_update())
+    session.execute(select(Sentence.id).where(Sentence.article_id == article_id).order_by(Sentence.id).with_for_update())
+    return article_work(session, article_id)
 
 
 def article_work(session: Session, article_id: int) -> ArticleWork:

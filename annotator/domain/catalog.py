@@ -23,7 +23,7 @@ from annotator.db.models import (
     User,
 )
 from annotator.domain import progress
-from annotator.domain.article_work import article_work
+from annotator.domain.article_work import locked_article_work
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.articles import OnDuplicate, StoreResult
 from annotator.domain.dataset.ingest import IngestError, decode, parse_json_array, parse_jsonl
@@ -105,7 +105,7 @@ def delete_article(session: Session, project_id: int, article_id: int, annotated
     article = session.scalar(select(Article).where(Article.id == article_id, Article.project_id == project_id))
     if article is None:
         raise LookupError(f"no article {article_id} in project {project_id}")
-    work = article_work(session, article_id)
+    work = locked_article_work(session, article_id)
     external_id = article.external_id
     if work and not annotated_too:
         also = "".join(f" and {n} {what}" for n, what in (

@@ -274,7 +274,7 @@ def _save(
         links = [gold.parse_link_key(v) for v in form.links.data or []]
         with transaction(db.session):
             saved = gold.adjudicate(db.session, current_user.id, sentence_id, form.label.data, spans, links, form.reason.data,
-                                    seen=form.seen.data or None)
+                                    seen=_seen(form))
     except gold.GoldError as exc:
         return exc.message, exc.status, exc.problems, []
     except (IntegrityError, OperationalError) as exc:  # another reviewer saved this sentence at the same moment, or the database is busy
@@ -282,6 +282,12 @@ def _save(
             raise  # not busy: the app's handler says "disk full" (507) and logs it
         return "The gold could not be saved just now (another change came first or the database is busy). Check the page and save again.", 409, [], []
     return None, 200, [], saved["unlinked"]
+
+
+def _seen(form: AdjudicationForm | ArticleLabelForm) -> str:
+    """The stamp the page sent; a form without one (an old page, a script) is taken to have seen no decision, so it
+    may decide where there is none but is refused over one (it replaced it silently before)."""
+    return form.seen.data or gold.NO_DECISION
 
 
 def _stored_now(ctx: dict[str, Any]) -> str:
@@ -466,7 +472,7 @@ def article_labels(project_id: int, article_id: int):
             with transaction(db.session):
                 gold.adjudicate_article_labels(db.session, current_user.id, head.id, article_id,
                                                {name: values for name, values in chosen.items() if values}, form.reason.data,
-                                               seen=form.seen.data or None)
+                                               seen=_seen(form))
         except gold.GoldError as exc:
             error, status = exc.message, exc.status
             if status == 409:  # another reviewer's decision came first: show it, keep this reviewer's choices

@@ -25,7 +25,7 @@ from annotator.db import statistics
 from annotator.db.bulk import insert_rows
 from annotator.db.models import Article, CacheEntry, Project, Sentence, StagedImport, Suggestion, utcnow
 from annotator.db.transactions import checkpoint, transaction
-from annotator.domain.article_work import article_work
+from annotator.domain.article_work import locked_article_work
 from annotator.domain.dataset.ingest import ArticleRecord, IngestError, read_bytes
 from annotator.domain.projects import bump_revision
 from annotator.stats.segment import segment
@@ -160,7 +160,7 @@ def _update(session: Session, article_id: int, record: ArticleRecord, file: str,
     article = session.get(Article, article_id)
     assert article is not None
     if article.text != record.text:
-        if article_work(session, article_id):
+        if locked_article_work(session, article_id):
             raise IngestError(file, record.line, f"article {record.external_id!r} is already annotated; its text cannot change")
         session.execute(delete(Suggestion).where(Suggestion.article_id == article_id))  # their decisions go by ON DELETE CASCADE
         session.execute(Sentence.__table__.delete().where(Sentence.article_id == article_id))

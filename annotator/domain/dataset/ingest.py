@@ -226,12 +226,7 @@ def _record(obj: dict[str, Any], name: str, line: int, default_id: str, seen: di
     if not isinstance(text, str):
         raise IngestError(name, line, f"'text' must be a string, got {type(text).__name__}")
     _check_text(text, name, line, storable)
-    raw_id = obj.get("id", default_id)
-    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
-        raise IngestError(name, line, "'id' must be a string or an integer")
-    external_id = str(raw_id).strip()
-    if not external_id or len(external_id) > 255:
-        raise IngestError(name, line, "'id' must be 1 to 255 characters")
+    external_id = _external_id(obj.get("id", default_id), name, line, storable)
     if external_id in seen:
         raise IngestError(name, line, f"duplicate id {external_id!r} (first on {place} {seen[external_id]})")
     seen[external_id] = line
@@ -256,6 +251,20 @@ def _record(obj: dict[str, Any], name: str, line: int, default_id: str, seen: di
         if reason:
             raise IngestError(name, line, f"{what} {reason}")
     return ArticleRecord(external_id=external_id, title=title, text=text, meta=meta, line=line)
+
+
+def _external_id(raw_id: Any, name: str, line: int, storable: bool) -> str:
+    """The record's id as stored; a NUL or lone surrogate in it is refused like one in the text (PostgreSQL failed the
+    id's lookup with a 500 or a traceback, SQLite stored it)."""
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+        raise IngestError(name, line, "'id' must be a string or an integer")
+    external_id = str(raw_id).strip()
+    if not external_id or len(external_id) > 255:
+        raise IngestError(name, line, "'id' must be 1 to 255 characters")
+    reason = None if storable else _unstorable(external_id)
+    if reason:
+        raise IngestError(name, line, f"'id' {reason}")
+    return external_id
 
 
 def _check_text(text: str, name: str, line: int | None, storable: bool = False) -> None:

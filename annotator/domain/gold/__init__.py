@@ -36,10 +36,10 @@ from annotator.domain.gold.context import adjudication_context
 from annotator.domain.gold.keys import GoldError, parse_link_key, parse_span_key, parse_span_lines, span_key_str
 from annotator.domain.gold.linking import left_unlinked, links_with_spans, unlinked
 from annotator.domain.gold.refresh import REFRESH_BATCH_ARTICLES, ensure_auto_gold, refresh_auto_gold
-from annotator.domain.gold.stamps import article_stamp, sentence_stamp
+from annotator.domain.gold.stamps import NO_DECISION, article_stamp, sentence_stamp
 
 __all__ = [
-    "MAX_REASON", "REFRESH_BATCH_ARTICLES", "GoldError", "adjudicate", "adjudicate_article_labels", "adjudication_context",
+    "MAX_REASON", "NO_DECISION", "REFRESH_BATCH_ARTICLES", "GoldError", "adjudicate", "adjudicate_article_labels", "adjudication_context",
     "article_label_context", "article_label_disputes", "article_stamp", "ensure_auto_gold", "left_unlinked", "links_with_spans", "parse_link_key",
     "parse_span_key", "parse_span_lines", "refresh_auto_gold", "sentence_stamp", "span_key_str", "unlinked",
 ]

@@ -11,10 +11,10 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from annotator.db.models import GoldArticleLabel, GoldLabel
+from annotator.db.models import GoldArticleLabel, GoldLabel, GoldRelation, GoldSpan, Sentence
 from annotator.domain.gold.keys import GoldError
 from annotator.stats.gold import HUMAN_PROVENANCE
 
@@ -29,11 +29,26 @@ def stamp(rows: list[Any]) -> str:
 
 
 def sentence_stamp(session: Session, sentence_id: int) -> str:
-    row = session.execute(
+    """The sentence's human gold label, and the human gold spans a save of its page replaces (those overlapping it) with
+    their links: another reviewer's link from a sentence nearby can add a quote here, which the page did not show and
+    a save of it would drop."""
+    label = session.execute(
         select(GoldLabel.label, GoldLabel.provenance, GoldLabel.reviewer_id, GoldLabel.reason, GoldLabel.updated_at)
         .where(GoldLabel.sentence_id == sentence_id, GoldLabel.provenance.in_(HUMAN_PROVENANCE))
     ).first()
-    return stamp([] if row is None else [list(row)])
+    within = select(GoldSpan.id).join(Sentence, Sentence.article_id == GoldSpan.article_id).where(
+        Sentence.id == sentence_id, GoldSpan.start < Sentence.end, GoldSpan.end > Sentence.start)
+    spans = session.execute(
+        select(GoldSpan.id, GoldSpan.label, GoldSpan.start, GoldSpan.end, GoldSpan.provenance, GoldSpan.reviewer_id)
+        .where(GoldSpan.id.in_(within), GoldSpan.provenance.in_(HUMAN_PROVENANCE)).order_by(GoldSpan.id)
+    ).all()
+    links = session.execute(
+        select(GoldRelation.id, GoldRelation.type, GoldRelation.from_span_id, GoldRelation.to_span_id, GoldRelation.provenance)
+        .where(or_(GoldRelation.from_span_id.in_(within), GoldRelation.to_span_id.in_(within)),
+               GoldRelation.provenance.in_(HUMAN_PROVENANCE)).order_by(GoldRelation.id)
+    ).all()
+    rows = ([] if label is None else [["label", *label]]) + [["span", *row] for row in spans] + [["link", *row] for row in links]
+    return stamp(rows)
 
 
 def article_stamp(session: Session, article_id: int) -> str:

@@ -20,6 +20,7 @@ from annotator.domain.dataset.import_annotations.suggested import Origin, export
 from annotator.domain.dataset.import_annotations.values import Bad, an_id, an_object, api, clip, integer, listed, moment, string
 from annotator.domain.dataset.ingest import _unstorable
 from annotator.domain.suggestions import Proposal
+from annotator.stats import textcheck
 
 __all__ = ["Bad", "Block", "Label", "Record", "Relation", "Span", "parse_record"]
 
@@ -138,7 +139,17 @@ def parse_record(obj: Any, schema: dict[str, Any]) -> Record:
         gold.decided = _parse_gold_article_labels(item.get("article_labels"), "gold.article_labels", schema)
     raw = obj.get("suggestions")
     proposals = exported_suggestions(raw, schema, text) if isinstance(raw, dict) else _suggestions(raw or [])
+    _storable(obj)
     return Record(0, external_id, title, text, meta, sentences, blocks, gold, proposals)
+
+
+def _storable(obj: dict[str, Any]) -> None:
+    """Bad when any string of the record, past the checks above, holds what no database stores faithfully (a NUL,
+    a lone surrogate): a title, meta, a reason, a suggester's name. PostgreSQL refused such a title with a crash and
+    SQLite stored it; `annotator import` refuses them too. Last, so that the checks above keep their own words."""
+    reason = textcheck.find_problem({k: v for k, v in obj.items() if not k.startswith("_")})
+    if reason:
+        raise Bad(reason)
 
 
 def _suggestions(raw: Any) -> list[Proposal]:
