@@ -135,6 +135,13 @@ def postgres_url() -> str | None:
     return worker_database(database_url(""), os.environ.get("PYTEST_XDIST_WORKER"))
 
 
+# A test's PostgreSQL sessions commit without waiting for the WAL to reach the disk (synchronous_commit=off): a flush
+# costs ~4 ms a commit here and the suite commits tens of thousands of times. What a commit shows other sessions, its
+# locks and its errors are the same; only a crash of the PostgreSQL server itself could lose the last commits, and no
+# test crashes it (the crash tests kill the app's processes).
+NO_COMMIT_FLUSH = "%20-csynchronous_commit%3Doff"
+
+
 @contextmanager
 def fresh_database(backend: str, folder: Path) -> Iterator[str]:
     """A database nobody else uses: a SQLite file in `folder`, or a fresh PostgreSQL schema (dropped after)."""
@@ -149,12 +156,12 @@ def fresh_database(backend: str, folder: Path) -> Iterator[str]:
     with pool.engine.connect() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     try:
-        yield url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+        yield url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}{NO_COMMIT_FLUSH}"
     finally:
         pool.release(schema)  # emptied for the next test when create_all's tables are all it holds, else dropped
 
 
-_TEST_SCHEMA = re.compile(r"[?&]options=-csearch_path%3D(t_[0-9a-f]{16})$")
+_TEST_SCHEMA = re.compile(r"[?&]options=-csearch_path%3D(t_[0-9a-f]{16})" + re.escape(NO_COMMIT_FLUSH) + "$")
 
 
 def install_tables(database_uri: str) -> bool:
