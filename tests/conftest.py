@@ -40,6 +40,20 @@ _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "real_password_hashing: keep the production password hash (scrypt)")
+    config.addinivalue_line("markers", "both_databases: a browser test that runs on PostgreSQL too (see pytest_generate_tests)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc):
+    """A browser test checks the page, and runs on SQLite only: the server's answers on PostgreSQL are checked request
+    by request by the test-client tests, its concurrency by gunicorn ones (test_concurrency), so a browser run on
+    PostgreSQL doubled ~85 of the slowest tests for nothing of its own. A test marked `both_databases` (the whole
+    annotation round trip) keeps both. Done before the `database_uri` fixture's own parametrization, which yields to
+    a parametrize mark."""
+    node = metafunc.definition
+    if ("database_uri" in metafunc.fixturenames and node.get_closest_marker("browser") is not None
+            and node.get_closest_marker("both_databases") is None):
+        node.add_marker(pytest.mark.parametrize("database_uri", ["sqlite"], indirect=True))
 
 
 @pytest.hookimpl(tryfirst=True)
