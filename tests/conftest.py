@@ -56,6 +56,19 @@ def pytest_generate_tests(metafunc):
         node.add_marker(pytest.mark.parametrize("database_uri", ["sqlite"], indirect=True))
 
 
+# Modules whose tests take tens of seconds each (a wheel build, gunicorn servers, imports and exports killed on purpose):
+# collected first. xdist hands tests out in collection order, so alphabetically they came last, where one worker could
+# still be building the wheel (~1-2 min here) while the other had nothing left to run; first, the short tests fill in
+# behind them. The order inside each module stays as written.
+SLOW_FIRST = ("test_wheel.py", "test_crash_safety.py", "test_gunicorn_fork.py", "test_concurrency.py",
+              "test_suggester_plugins.py", "test_rest_pipeline.py", "test_server_memory.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: n for n, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))  # stable: the rest keep their order
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
     """The suite runs on every core the process may use (pytest-xdist), unless told `-n N` (`-n 0`: in this
