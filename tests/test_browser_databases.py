@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_browser_tests_are_collected_on_sqlite_and_only_the_marked_ones_on_postgresql():
     env = {**os.environ, "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none", "PYTHONPATH": str(ROOT)}  # collection connects to nothing
-    browser_files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*_browser.py"))
-    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider",
-                             "tests/test_annotate_pages.py", *browser_files], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    files = ["tests/test_annotate_browser.py", "tests/test_guidelines_browser.py", "tests/test_write_lock.py"]  # two pages, one not
+    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider", *files],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     ids = [line for line in result.stdout.splitlines() if "::" in line]
     on_postgres = sorted(i for i in ids if "_browser.py" in i and "postgres" in i)
@@ -23,6 +23,7 @@ def test_browser_tests_are_collected_on_sqlite_and_only_the_marked_ones_on_postg
         "tests/test_annotate_browser.py::test_the_same_span_marked_in_two_tabs_is_stored_once[postgres]",
     ]
     assert any("_browser.py" in i and "sqlite" in i for i in ids)
+    assert any(i.startswith("tests/test_guidelines_browser.py") for i in ids)
     # the other tests keep both databases
-    pages = [i for i in ids if i.startswith("tests/test_annotate_pages.py")]
-    assert any("postgres" in i for i in pages) and any("sqlite" in i for i in pages)
+    others = [i for i in ids if i.startswith("tests/test_write_lock.py")]
+    assert any("postgres" in i for i in others) and any("sqlite" in i for i in others)
