@@ -40,6 +40,33 @@ _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "real_password_hashing: keep the production password hash (scrypt)")
+    config.addinivalue_line("markers", "both_databases: a browser test that runs on PostgreSQL too (see pytest_generate_tests)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc):
+    """A browser test checks the page, and runs on SQLite only: the server's answers on PostgreSQL are checked request
+    by request by the test-client tests, its concurrency by gunicorn ones (test_concurrency), so a browser run on
+    PostgreSQL doubled ~85 of the slowest tests for nothing of its own. A test marked `both_databases` (the whole
+    annotation round trip) keeps both. Done before the `database_uri` fixture's own parametrization, which yields to
+    a parametrize mark."""
+    node = metafunc.definition
+    if ("database_uri" in metafunc.fixturenames and node.get_closest_marker("browser") is not None
+            and node.get_closest_marker("both_databases") is None):
+        node.add_marker(pytest.mark.parametrize("database_uri", ["sqlite"], indirect=True))
+
+
+# Modules whose tests take tens of seconds each (a wheel build, gunicorn servers, imports and exports killed on purpose):
+# collected first. xdist hands tests out in collection order, so alphabetically they came last, where one worker could
+# still be building the wheel (~1-2 min here) while the other had nothing left to run; first, the short tests fill in
+# behind them. The order inside each module stays as written.
+SLOW_FIRST = ("test_wheel.py", "test_crash_safety.py", "test_gunicorn_fork.py", "test_concurrency.py",
+              "test_suggester_plugins.py", "test_rest_pipeline.py", "test_server_memory.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: n for n, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))  # stable: the rest keep their order
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -135,6 +162,13 @@ def postgres_url() -> str | None:
     return worker_database(database_url(""), os.environ.get("PYTEST_XDIST_WORKER"))
 
 
+# A test's PostgreSQL sessions commit without waiting for the WAL to reach the disk (synchronous_commit=off): a flush
+# costs ~4 ms a commit here and the suite commits tens of thousands of times. What a commit shows other sessions, its
+# locks and its errors are the same; only a crash of the PostgreSQL server itself could lose the last commits, and no
+# test crashes it (the crash tests kill the app's processes).
+NO_COMMIT_FLUSH = "%20-csynchronous_commit%3Doff"
+
+
 @contextmanager
 def fresh_database(backend: str, folder: Path) -> Iterator[str]:
     """A database nobody else uses: a SQLite file in `folder`, or a fresh PostgreSQL schema (dropped after)."""
@@ -149,12 +183,12 @@ def fresh_database(backend: str, folder: Path) -> Iterator[str]:
     with pool.engine.connect() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     try:
-        yield url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+        yield url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}{NO_COMMIT_FLUSH}"
     finally:
         pool.release(schema)  # emptied for the next test when create_all's tables are all it holds, else dropped
 
 
-_TEST_SCHEMA = re.compile(r"[?&]options=-csearch_path%3D(t_[0-9a-f]{16})$")
+_TEST_SCHEMA = re.compile(r"[?&]options=-csearch_path%3D(t_[0-9a-f]{16})" + re.escape(NO_COMMIT_FLUSH) + "$")
 
 
 def install_tables(database_uri: str) -> bool:

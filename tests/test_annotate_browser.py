@@ -211,6 +211,7 @@ def db_relations(app, user: str) -> list[tuple[str, str, str]]:
 # ------------------------------------------------------------------ the workflow
 
 
+@pytest.mark.both_databases  # the whole round trip against a server on PostgreSQL too
 def test_annotator_workflow_keyboard_mouse_links_reload_and_blind(app, server, chromium):
     ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)])
     article_id = ids["bridge"]
@@ -720,6 +721,7 @@ def test_shift_arrows_start_at_the_current_sentence_not_at_an_old_click(app, ser
     page.context.close()
 
 
+@pytest.mark.both_databases  # two tabs racing: the unique constraint and its conflict as PostgreSQL reports them
 def test_the_same_span_marked_in_two_tabs_is_stored_once(app, server, chromium):
     ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
     first = open_page(chromium, server, "ann", ids["bridge"])

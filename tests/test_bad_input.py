@@ -18,18 +18,20 @@ Example counts come from a settings profile: ANNOTATOR_FUZZ=thorough runs more.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from markupsafe import escape
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 
 from annotator.db import db
 from annotator.db.models import Article, Sentence
@@ -137,10 +139,19 @@ _files = st.one_of(
 
 
 # ----------------------------------------------------------------- helpers
+@functools.cache
+def _count_every_table() -> Any:
+    """One statement counting the rows of every table: one round trip, where a count per table took 24 (about 70 ms
+    a call on PostgreSQL, and the fuzz tests count before and after every request)."""
+    return union_all(*(select(literal(t.name), func.count()).select_from(t) for t in db.metadata.sorted_tables))
+
+
 def row_counts(app) -> dict[str, int]:
     with app.app_context():
         with db.engine.connect() as conn:
-            return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in db.metadata.sorted_tables}
+            found = dict(conn.execute(_count_every_table()).all())
+    assert set(found) == {t.name for t in db.metadata.sorted_tables}
+    return found
 
 
 def check_articles(app) -> None:

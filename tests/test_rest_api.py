@@ -333,18 +333,29 @@ def test_articles_are_deleted_and_annotated_ones_only_when_asked(api, app):
     api.refused("DELETE", f"/api/projects/{pid}/articles/{stranger}?annotated=maybe", 400)
 
 
-def test_article_labels_count_as_annotation_for_a_delete_and_a_new_text(api, app):
-    """An article whose only annotation is an article label (a stance) was deleted without ?annotated=delete (its
-    answers gone, nothing in the audit log), and its text could be replaced under the answers."""
+def stance_schema() -> dict[str, Any]:
+    """The claims preset with an article-label group, a stance (pro or con)."""
     from annotator.domain import labelschema
 
     schema = labelschema.preset("claims")
     schema[labelschema.ARTICLE_SECTION] = [{"name": "stance", "values": ["pro", "con"]}]
-    pid = new_project(api, schema=schema)
+    return schema
+
+
+def stance_answered(api: Api) -> tuple[int, int]:
+    """A project with a stance group and one article, a0, assigned to ann1, who answered 'pro': (project, article)."""
+    pid = new_project(api, schema=stance_schema())
     add_articles(api, pid, 1)
     article = api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"]
     api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": "ann1", "articles": ["a0"]})
     api.ok("PUT", f"/api/articles/{article}/article-labels/stance", who="ann1", body={"values": ["pro"]})
+    return pid, article
+
+
+def test_article_labels_count_as_annotation_for_a_delete_and_a_new_text(api, app):
+    """An article whose only annotation is an article label (a stance) was deleted without ?annotated=delete (its
+    answers gone, nothing in the audit log), and its text could be replaced under the answers."""
+    pid, article = stance_answered(api)
     path = f"/api/projects/{pid}/articles"
     error = api.refused("POST", path + "?on_duplicate=update", 400, body=[{"id": "a0", "text": "Another text altogether."}])
     assert "is already annotated; its text cannot change" in error
@@ -362,16 +373,10 @@ def test_a_gold_article_label_decision_counts_as_work_for_a_delete(api, app):
     """A reviewer's gold on an article's stance stands after the annotator cleared their answer (or came with an
     import): the article was deleted without ?annotated=delete, the decision gone and nothing in the audit log."""
     from annotator.db.transactions import transaction
-    from annotator.domain import accounts, labelschema
+    from annotator.domain import accounts
     from annotator.domain.gold.article_labels import adjudicate_article_labels
 
-    schema = labelschema.preset("claims")
-    schema[labelschema.ARTICLE_SECTION] = [{"name": "stance", "values": ["pro", "con"]}]
-    pid = new_project(api, schema=schema)
-    add_articles(api, pid, 1)
-    article = api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"]
-    api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": "ann1", "articles": ["a0"]})
-    api.ok("PUT", f"/api/articles/{article}/article-labels/stance", who="ann1", body={"values": ["pro"]})
+    pid, article = stance_answered(api)
     with app.app_context(), transaction(db.session):
         adjudicate_article_labels(db.session, accounts.get_user(db.session, "rev").id, pid, article, {"stance": ["con"]}, "the lead says so")
     api.ok("DELETE", f"/api/articles/{article}/article-labels/stance", who="ann1", status=204)  # the answer goes, the decision stays
@@ -473,11 +478,7 @@ def _gold_article_label(session: Any, reviewer: int, sentences: list[int]) -> No
 def test_a_new_text_is_refused_for_an_article_with_only_a_reviewers_gold(api, app, runner, tmp_path, gold_of):
     """An import update changing the text of an article whose only work is a reviewer's gold (an article label
     decision, or adjudicated sentence gold) went through: the gold stayed on sentences and offsets of the old text."""
-    from annotator.domain import labelschema
-
-    schema = labelschema.preset("claims")
-    schema[labelschema.ARTICLE_SECTION] = [{"name": "stance", "values": ["pro", "con"]}]
-    pid = new_project(api, schema=schema)
+    pid = new_project(api, schema=stance_schema())
     add_articles(api, pid, 2)
     article = {a["external_id"]: a["id"] for a in api.ok("GET", f"/api/projects/{pid}/articles")["items"]}["a0"]
     _answer_then_clear(api, pid, article, _gold_article_label if gold_of == "article label" else _sentence_gold(gold_of.split()[0]))

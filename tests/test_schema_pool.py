@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, inspect, select, text
 from annotator.db import db
 from annotator.db.models import AuditEntry, User
 
-from .conftest import add_user, fresh_database, make_app, schema_pool, sqlite_template
+from .conftest import add_user, fresh_database, install_tables, make_app, schema_pool, sqlite_template
 
 
 def _namespace(conn) -> tuple[int, int]:  # noqa: ANN001
@@ -130,3 +130,22 @@ def test_a_schema_that_is_not_as_made_is_dropped_not_pooled(tmp_path, change):
         assert conn.execute(text("SELECT count(*) FROM pg_namespace WHERE oid = :oid"), {"oid": oid}).scalar() == 0
     probe.dispose()
 
+
+
+@pytest.mark.postgres
+def test_a_test_database_commits_without_waiting_for_the_disk(tmp_path):
+    """The suite's PostgreSQL sessions skip the WAL flush at commit (conftest.NO_COMMIT_FLUSH, ~4 ms a commit), and
+    their schema still takes a pooled one's tables; the server's own default stays as it is."""
+    pool = schema_pool()
+    if pool is None:
+        pytest.skip("DATABASE_URL does not point at PostgreSQL")
+    with fresh_database("postgres", tmp_path) as uri:
+        assert install_tables(uri), "the pool did not recognise the test's schema in its URL"
+        app = make_app(uri, create=False)
+        with app.app_context():
+            assert db.session.execute(text("SHOW synchronous_commit")).scalar() == "off"
+            assert "users" in inspect(db.session.connection()).get_table_names()
+            db.session.remove()
+            db.engine.dispose()
+    with pool.engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 from sqlalchemy import event, func, select, text
@@ -146,21 +146,35 @@ def test_a_failed_save_rolls_back_inside_the_lock_and_stores_nothing(app, lock_w
         assert db.session.scalar(select(func.count()).select_from(Annotation)) == 0
 
 
-def test_progress_is_decided_without_looking_up_every_sentence(app):
+@pytest.fixture
+def two_annotators(app) -> Callable[[str], tuple[int, int, int]]:
+    """Makes the article both progress tests label: one project, its one article of `text` assigned to the annotators
+    ann and bob (so another's label is there to be ignored). Returns (ann's id, bob's id, the article's id)."""
+
+    def make(text: str) -> tuple[int, int, int]:
+        with app.app_context():
+            s = db.session
+            ann, bob = (accounts.create_user(s, name, "annotator", None) for name in ("ann", "bob"))
+            project = projects.create_project(s, "P", labelschema.preset("claims"))
+            articles.store_articles(s, project, [ArticleRecord("a", "T", text)], "test")
+            assignment.assign_to_user(s, project.id, ann, ["a"])
+            assignment.assign_to_user(s, project.id, bob, ["a"])
+            s.commit()
+            made = ann.id, bob.id, s.scalar(select(Article.id))
+            s.remove()
+            return made
+
+    return make
+
+
+def test_progress_is_decided_without_looking_up_every_sentence(app, two_annotators):
     """A label save decides 'done' inside the lock: it must stop at the first sentence without the caller's label, not
     look up all of a long article's (SQLite's virtual-machine steps count it, whatever the machine's speed)."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         pytest.skip("counts SQLite's virtual-machine steps")
-    long_text = " ".join(f"Sentence number {i} says something." for i in range(300))
+    ann_id, _, article = two_annotators(" ".join(f"Sentence number {i} says something." for i in range(300)))
     with app.app_context():
         s = db.session
-        ann, bob = (accounts.create_user(s, name, "annotator", None) for name in ("ann", "bob"))
-        project = projects.create_project(s, "P", labelschema.preset("claims"))
-        articles.store_articles(s, project, [ArticleRecord("a", "T", long_text)], "test")
-        assignment.assign_to_user(s, project.id, ann, ["a"])
-        assignment.assign_to_user(s, project.id, bob, ["a"])
-        s.commit()
-        ann_id, article = ann.id, s.scalar(select(Article.id))
         count = s.scalar(select(func.count()).select_from(Sentence))
         assert count >= 250
         steps: dict[str, int] = {}
@@ -191,16 +205,10 @@ def test_progress_is_decided_without_looking_up_every_sentence(app):
         s.remove()
 
 
-def test_progress_is_done_exactly_when_every_sentence_has_the_callers_label(app):
+def test_progress_is_done_exactly_when_every_sentence_has_the_callers_label(app, two_annotators):
+    ann_id, bob_id, article = two_annotators(TEXT)
     with app.app_context():
         s = db.session
-        ann, bob = (accounts.create_user(s, name, "annotator", None) for name in ("ann", "bob"))
-        project = projects.create_project(s, "P", labelschema.preset("claims"))
-        articles.store_articles(s, project, [ArticleRecord("a", "T", TEXT)], "test")
-        assignment.assign_to_user(s, project.id, ann, ["a"])
-        assignment.assign_to_user(s, project.id, bob, ["a"])
-        s.commit()
-        article = s.scalar(select(Article.id))
 
         def status(user_id: int) -> str:
             value = s.scalar(select(Assignment.status).where(Assignment.user_id == user_id))
@@ -211,17 +219,17 @@ def test_progress_is_done_exactly_when_every_sentence_has_the_callers_label(app)
             annotations.write(s, lambda: annotations.put_label(s, user_id, article, index, "CFS"))
 
         for index in (2, 0):
-            label(ann.id, index)
-        assert status(ann.id) == "in_progress"
-        label(bob.id, 1)  # another annotator's label on the gap does not fill it
-        assert status(ann.id) == "in_progress"
-        assert status(bob.id) == "in_progress"
-        label(ann.id, 1)
-        assert status(ann.id) == "done"
-        annotations.write(s, lambda: annotations.delete_label(s, ann.id, article, 0))
-        assert status(ann.id) == "in_progress"
-        annotations.write(s, lambda: annotations.apply_changes(s, ann.id, article, [{"op": "put_label", "sentence_index": 0, "label": "NFS"}]))
-        assert status(ann.id) == "done"
+            label(ann_id, index)
+        assert status(ann_id) == "in_progress"
+        label(bob_id, 1)  # another annotator's label on the gap does not fill it
+        assert status(ann_id) == "in_progress"
+        assert status(bob_id) == "in_progress"
+        label(ann_id, 1)
+        assert status(ann_id) == "done"
+        annotations.write(s, lambda: annotations.delete_label(s, ann_id, article, 0))
+        assert status(ann_id) == "in_progress"
+        annotations.write(s, lambda: annotations.apply_changes(s, ann_id, article, [{"op": "put_label", "sentence_index": 0, "label": "NFS"}]))
+        assert status(ann_id) == "done"
 
 
 # Checkpoints of the write-ahead log run outside the writer queue (transactions.checkpoint_now_and_then), not inside
