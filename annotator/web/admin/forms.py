@@ -39,15 +39,36 @@ KEEP_SCHEMA = choice("keep", "Keep the current schema")
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")  # [0-9], not \d: \d and int() take other scripts' digits too
 
 
-class IntegerField(_IntegerField):
-    """WTForms' IntegerField taking ASCII digits only (int() read "١" as 1, and "1_0" as 10), refusing numbers no column
-    holds (NumberRange's isnan() of 10**400 was an OverflowError: 500), with one error line: the field's range."""
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+class _AsciiNumber:
+    """What WTForms' number fields share here: the digits 0-9 only (int() and float() read "١" as 1, "1_0" as 10,
+    "nan"), with one error line: a value that could not be read has its one reason, and the validators add no second
+    (NumberRange of None); an empty one is left to Optional."""
+
+    written: re.Pattern[str]
+    refusal: str
+
+    def _refuse_other_digits(self, valuelist: list) -> None:
+        raw = valuelist[0].strip() if valuelist and isinstance(valuelist[0], str) else ""
+        if raw and not self.written.fullmatch(raw):
+            self.data = None
+            raise ValueError(self.refusal)
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        if self.process_errors and self.raw_data and str(self.raw_data[0]).strip():  # type: ignore[attr-defined]
+            raise StopValidation()
+
+
+class IntegerField(_AsciiNumber, _IntegerField):
+    """WTForms' IntegerField with ASCII digits only, refusing numbers no column holds (NumberRange's isnan() of
+    10**400 was an OverflowError: 500) with the field's range."""
+
+    written, refusal = _WHOLE_NUMBER, "must be a whole number written with the digits 0-9"
 
     def process_formdata(self, valuelist: list) -> None:
-        raw = valuelist[0].strip() if valuelist and isinstance(valuelist[0], str) else ""
-        if raw and not _WHOLE_NUMBER.fullmatch(raw):
-            self.data = None
-            raise ValueError("must be a whole number written with the digits 0-9")
+        self._refuse_other_digits(valuelist)
         super().process_formdata(valuelist)
         if self.data is not None and not -MAX_DB_INT <= self.data <= MAX_DB_INT:
             self.data = None
@@ -55,31 +76,15 @@ class IntegerField(_IntegerField):
             low, high = -MAX_DB_INT if low is None else low, MAX_DB_INT if high is None else high
             raise ValueError(f"Number must be between {low} and {high}.")  # NumberRange's words, as for a smaller number out of range
 
-    def pre_validate(self, form: FlaskForm) -> None:
-        """A value that could not be read has its one reason already: the validators would add a second (NumberRange
-        of None); an empty one is left to Optional."""
-        if self.process_errors and self.raw_data and str(self.raw_data[0]).strip():
-            raise StopValidation()
 
+class FloatField(_AsciiNumber, _FloatField):
+    """WTForms' FloatField with the digits 0-9 and a point only (float() read ARABIC-INDIC "٠.٧" as 0.7, "0.7_5" as 0.75)."""
 
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-
-
-class FloatField(_FloatField):
-    """WTForms' FloatField taking the digits 0-9 and a point only: float() read ARABIC-INDIC "٠.٧" as 0.7, "0.7_5" as
-    0.75 and "nan" (the whole-number fields were fixed so before), with one error line."""
+    written, refusal = _DECIMAL, "must be a number written with the digits 0-9 and a point"
 
     def process_formdata(self, valuelist: list) -> None:
-        raw = valuelist[0].strip() if valuelist and isinstance(valuelist[0], str) else ""
-        if raw and not _DECIMAL.fullmatch(raw):
-            self.data = None
-            raise ValueError("must be a number written with the digits 0-9 and a point")
+        self._refuse_other_digits(valuelist)
         super().process_formdata(valuelist)
-
-    def pre_validate(self, form: FlaskForm) -> None:
-        """A value that could not be read has its one reason already, as for IntegerField."""
-        if self.process_errors and self.raw_data and str(self.raw_data[0]).strip():
-            raise StopValidation()
 
 
 class ActionForm(FlaskForm):
