@@ -116,3 +116,11 @@ def test_the_children_seed_and_save_through_the_shared_source(tmp_path, monkeypa
         assert db.session.scalar(select(func.count()).select_from(Span)) == 4
         assert db.session.scalar(select(func.count()).select_from(Annotation)) == 1  # sentence 0 labelled twice: one label
         db.engine.dispose()
+
+
+def test_pytest_benchmark_is_not_loaded(request):
+    """The benchmarks are bench/'s scripts. pytest-benchmark, where an environment has it (nothing here asks for it),
+    warned twice a run, "Benchmarks are automatically disabled because xdist plugin is active", from the controller
+    and each worker: pyproject's addopts block it, so it is not loaded to disable anything."""
+    assert request.config.pluginmanager.is_blocked("benchmark")
+    assert not request.config.pluginmanager.has_plugin("benchmark")
