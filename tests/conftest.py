@@ -180,8 +180,7 @@ def fresh_database(backend: str, folder: Path) -> Iterator[str]:
         pytest.skip("DATABASE_URL does not point at PostgreSQL")
     schema = f"t_{uuid.uuid4().hex[:16]}"
     pool = schema_pool()
-    with pool.engine.connect() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    pool.create(schema)
     try:
         yield url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}{NO_COMMIT_FLUSH}"
     finally:

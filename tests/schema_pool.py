@@ -8,9 +8,17 @@ what a fresh schema shows: no rows, ids from 1, and the planner's estimates of a
 table under 10 pages is planned as 10 pages); only its files hold a few pages of dead rows. Anything else (a
 migration's schema, an ANALYZE, a big table) is dropped as before. On SQLite the file `create_all` made once is
 copied.
+
+A run that is killed (Ctrl-C twice, a timeout, an OOM) leaves its schemas behind. So each test process marks the
+schemas it makes with its owner key (a comment, which renames keep) and holds that key's advisory lock while it lives
+(the server lets it go when the process's connection ends, however it ended); at its start each process drops the
+marked schemas whose owner's lock it can take: nobody holds it, their run is over. A schema in use by a live worker,
+of this run or another run beside it, is never touched; nor is one without the mark (another tool's, or made before
+the mark was).
 """
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 import uuid
@@ -18,6 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 # The catalog of a schema, with the schema's name replaced by {S}: two schemas with the same rows are alike.
 _CATALOG = """
@@ -64,6 +73,12 @@ SELECT (SELECT count(*) FROM pg_statistic s JOIN pg_class c ON c.oid = s.stareli
 # Below 10 pages a never-analysed table is planned as 10 pages, as a fresh empty one is.
 _SMALL = 10 * 8192
 
+# The first key of the advisory lock a live test process holds, its owner key the second: a namespace the app's locks
+# do not use (the gold writes' is 0x60D; the batches' locks take a single 64-bit key, a space of its own).
+OWNER_LOCK = 0x7E57
+OWNER_MARK = "annotator test schema; owner "
+_TEST_SCHEMAS = r"^[pt]_[0-9a-f]{16}$"
+
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -78,6 +93,42 @@ class SchemaPool:
         self.engine: Engine = create_engine(url, isolation_level="AUTOCOMMIT")
         self.ready: list[str] = []
         self.baseline: list[tuple[str, str, str]] | None = None
+        self.owner = secrets.randbelow(2**31 - 1) + 1  # int4, as the lock's second key
+        self._owner = self.engine.connect()  # holds the owner lock until close() (or this process's end)
+        self._owner.exec_driver_sql("SELECT pg_advisory_lock(%(n)s, %(k)s)", {"n": OWNER_LOCK, "k": self.owner})
+        self.swept = self.sweep()
+
+    def create(self, schema: str) -> None:
+        """A new empty schema, marked as this process's."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {_quote(schema)}; COMMENT ON SCHEMA {_quote(schema)} IS '{OWNER_MARK}{self.owner}'")
+
+    def sweep(self) -> list[str]:
+        """Drop the marked schemas of test processes that are gone (their owner lock is free); the names dropped."""
+        with self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname ~ %(p)s", {"p": _TEST_SCHEMAS}
+            ).all()
+            owners: dict[int, list[str]] = {}
+            for name, comment in rows:
+                key = (comment or "").removeprefix(OWNER_MARK)
+                if comment and comment.startswith(OWNER_MARK) and key.isdigit() and int(key) != self.owner:
+                    owners.setdefault(int(key), []).append(name)
+            dropped = []
+            for key, names in sorted(owners.items()):
+                if not conn.exec_driver_sql("SELECT pg_try_advisory_lock(%(n)s, %(k)s)", {"n": OWNER_LOCK, "k": key}).scalar():
+                    continue  # its process is alive
+                try:
+                    for name in sorted(names):
+                        try:
+                            conn.exec_driver_sql(f"SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS {_quote(name)} CASCADE")
+                            dropped.append(name)
+                        except DBAPIError:  # still locked somehow: the next run tries again; this one goes on
+                            pass
+                finally:
+                    conn.exec_driver_sql("RESET lock_timeout")
+                    conn.exec_driver_sql("SELECT pg_advisory_unlock(%(n)s, %(k)s)", {"n": OWNER_LOCK, "k": key})
+        return dropped
 
     def _catalog(self, conn: Connection, schema: str) -> list[tuple[str, str, str]]:
         rows = conn.exec_driver_sql(_CATALOG.replace("$1", "%(s)s"), {"s": schema}).all()
@@ -86,8 +137,7 @@ class SchemaPool:
     def _build(self) -> str:
         """A new schema made by create_all, as `make_app` would; the first one sets the baseline catalog."""
         name = f"p_{uuid.uuid4().hex[:16]}"
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {name}")
+        self.create(name)
         maker = create_engine(self.url, connect_args={"options": f"-csearch_path={name}"})
         try:
             with maker.begin() as conn:
@@ -165,6 +215,8 @@ class SchemaPool:
             for name in self.ready:
                 conn.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
         self.ready.clear()
+        self._owner.exec_driver_sql("SELECT pg_advisory_unlock(%(n)s, %(k)s)", {"n": OWNER_LOCK, "k": self.owner})
+        self._owner.close()
         self.engine.dispose()
 
 

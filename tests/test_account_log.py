@@ -200,9 +200,9 @@ def test_each_cli_change_is_one_entry_with_no_actor_via_cli(app, runner):
     erin = user_id(app, "erin")
     token = run(runner, "users", "token", "erin", "--expires-days", "2").output.strip()
     commands = [
+        (("users", "token", "erin", "--revoke"), None, "token_revoke"),  # before the password, which would revoke it
         (("users", "password", "erin", "--password-stdin"), NEW_PASSWORD + "\n", "password"),
         (("users", "role", "erin", "reviewer"), None, "role"),
-        (("users", "token", "erin", "--revoke"), None, "token_revoke"),
         (("users", "logout", "erin"), None, "logout"),
         (("users", "deactivate", "erin"), None, "deactivate"),
         (("users", "activate", "erin"), None, "activate"),
@@ -215,7 +215,7 @@ def test_each_cli_change_is_one_entry_with_no_actor_via_cli(app, runner):
         assert [(e.action, e.user_id, e.after["via"]) for e in new] == [(action, None, "cli")], action
     trail = entries(app, erin)
     assert [e.action for e in trail[:2]] == ["create", "token_issue"]
-    assert trail[2].after == {"password": "set", "by": "cli", "via": "cli"}
+    assert trail[3].after == {"password": "set", "by": "cli", "via": "cli"}  # the token was revoked before
     log = whole_log(app)
     for secret in [PASSWORD, NEW_PASSWORD, token, *secrets_of(app)]:
         assert secret not in log

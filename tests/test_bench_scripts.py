@@ -6,6 +6,7 @@ the benchmark itself ran (minutes of gunicorn and 40,000-article uploads on a sh
 from __future__ import annotations
 
 import ast
+import json
 import os
 import signal
 import subprocess
@@ -36,21 +37,48 @@ def test_the_scripts_were_found():
     assert "gunicorn_server.py" not in names and "machine.py" not in names
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
-def test_help_says_what_the_script_measures_and_runs_nothing(script: Path, tmp_path):
+# One interpreter runs every script's `--help` as `python bench/X.py --help` would (as __main__, its folder first on
+# sys.path, that argv), one after the other: one start-up and one import of the app for all of them, where a process
+# per script paid them 28 times. Each script's answer is one JSON line on stdout; each script's name goes to stderr
+# as it starts, so that one which runs its benchmark instead is named when the run is stopped.
+_HELP_ALL = r"""
+import contextlib, io, json, runpy, sys
+bench, scripts = sys.argv[1], sys.argv[2:]
+sys.path.insert(0, bench)
+report = sys.stdout
+for script in scripts:
+    print(script, file=sys.stderr, flush=True)
+    out, err = io.StringIO(), io.StringIO()
+    sys.argv = [script, "--help"]
+    code = None
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            runpy.run_path(script, run_name="__main__")
+        except SystemExit as exit:
+            code = exit.code
+    print(json.dumps({"script": script, "code": code or 0, "stdout": out.getvalue(), "stderr": err.getvalue()}), file=report, flush=True)
+"""
+
+
+def test_help_says_what_each_script_measures_and_runs_nothing(tmp_path):
     env = {**os.environ, "PEERBENCH_WORKDIR": str(tmp_path), "DATABASE_URL": ""}  # nothing to reach, should a script run
-    process = subprocess.Popen([sys.executable, str(script), "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                               env=env, start_new_session=True)
+    process = subprocess.Popen([sys.executable, "-c", _HELP_ALL, str(BENCH), *map(str, SCRIPTS)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env, start_new_session=True)
     try:
-        stdout, stderr = process.communicate(timeout=60)
-    except subprocess.TimeoutExpired:  # it ran the benchmark: stop it and the servers it started
+        stdout, stderr = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:  # one ran the benchmark: stop it and the servers it started, and name it
         os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        pytest.fail(f"{script.name} --help still ran after 60 s: it ran the benchmark")
-    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-    assert result.returncode == 0, result.stderr[-2000:]
-    first = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))).splitlines()[0]
-    assert result.stdout.startswith("usage: ") and " ".join(first.split()) in " ".join(result.stdout.split()), result.stdout[:500]
+        _, stderr = process.communicate()
+        pytest.fail(f"{Path(stderr.split()[-1]).name} --help still ran after 120 s: it ran the benchmark")
+    assert process.returncode == 0, stderr[-2000:]
+    answers = {Path(a["script"]).name: a for a in map(json.loads, stdout.splitlines())}
+    assert sorted(answers) == [script.name for script in SCRIPTS], stderr[-2000:]  # every script answered
+    for script in SCRIPTS:
+        answer = answers[script.name]
+        assert answer["code"] == 0, (script.name, answer["stderr"][-2000:])
+        first = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))).splitlines()[0]
+        assert answer["stdout"].startswith("usage: "), (script.name, answer["stdout"][:500])
+        assert " ".join(first.split()) in " ".join(answer["stdout"].split()), (script.name, answer["stdout"][:500])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -88,3 +116,11 @@ def test_the_children_seed_and_save_through_the_shared_source(tmp_path, monkeypa
         assert db.session.scalar(select(func.count()).select_from(Span)) == 4
         assert db.session.scalar(select(func.count()).select_from(Annotation)) == 1  # sentence 0 labelled twice: one label
         db.engine.dispose()
+
+
+def test_pytest_benchmark_is_not_loaded(request):
+    """The benchmarks are bench/'s scripts. pytest-benchmark, where an environment has it (nothing here asks for it),
+    warned twice a run, "Benchmarks are automatically disabled because xdist plugin is active", from the controller
+    and each worker: pyproject's addopts block it, so it is not loaded to disable anything."""
+    assert request.config.pluginmanager.is_blocked("benchmark")
+    assert not request.config.pluginmanager.has_plugin("benchmark")

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -12,7 +16,7 @@ from sqlalchemy import create_engine, inspect, select, text
 from annotator.db import db
 from annotator.db.models import AuditEntry, User
 
-from .conftest import add_user, fresh_database, install_tables, make_app, schema_pool, sqlite_template
+from .conftest import ROOT, add_user, fresh_database, install_tables, make_app, schema_pool, sqlite_template
 
 
 def _namespace(conn) -> tuple[int, int]:  # noqa: ANN001
@@ -149,3 +153,69 @@ def test_a_test_database_commits_without_waiting_for_the_disk(tmp_path):
             db.engine.dispose()
     with pool.engine.connect() as conn:
         assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
+# A test process as far as its schemas go: a pool (its owner lock held, its start's sweep done), one schema made;
+# it prints its owner key and waits to be killed.
+_OWNER = r"""
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from tests.schema_pool import SchemaPool
+pool = SchemaPool(sys.argv[1], None)
+pool.create(sys.argv[3])
+print(pool.owner, flush=True)
+time.sleep(600)
+"""
+
+
+def _schemas(pool, names: list[str]) -> set[str]:  # noqa: ANN001
+    with pool.engine.connect() as conn:
+        return set(conn.exec_driver_sql("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%(n)s)", {"n": names}).scalars())
+
+
+@pytest.mark.postgres
+def test_a_killed_runs_schemas_are_dropped_at_the_next_start_and_nobody_elses(tmp_path):
+    """A run killed before its clean-up left its schemas in the database for good (hundreds, after a few Ctrl-Cs).
+    Now the next process's start drops those whose owner is gone, and leaves those of a live one, this process's own
+    and a schema without the mark."""
+    pool = schema_pool()
+    if pool is None:
+        pytest.skip("DATABASE_URL does not point at PostgreSQL")
+    from tests.schema_pool import SchemaPool
+
+    killed, live, unmarked, mine = (f"t_{uuid.uuid4().hex[:16]}" for _ in range(4))
+    owners = {name: subprocess.Popen([sys.executable, "-c", _OWNER, pool.url, str(ROOT), name], stdout=subprocess.PIPE,
+                                     text=True, start_new_session=True) for name in (killed, live)}
+    next_run = None
+    try:
+        for process in owners.values():
+            assert process.stdout.readline().strip().isdigit()  # its schema made, its lock held
+        pool.create(mine)
+        with pool.engine.connect() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {unmarked}")
+        owners[killed].kill()
+        owners[killed].wait()
+        next_run = SchemaPool(pool.url, None)  # the next run's start sweeps
+        dropped = set(next_run.swept)
+        deadline = time.monotonic() + 10
+        while killed not in dropped and time.monotonic() < deadline:  # the server may take a moment to see the end
+            time.sleep(0.1)
+            dropped |= set(next_run.sweep())
+        assert killed in dropped and not dropped & {live, unmarked, mine}
+        assert _schemas(pool, [killed, live, unmarked, mine]) == {live, unmarked, mine}
+        owners[live].kill()
+        owners[live].wait()
+        deadline = time.monotonic() + 10
+        while live not in dropped and time.monotonic() < deadline:
+            dropped |= set(next_run.sweep())
+            time.sleep(0.1)
+        assert _schemas(pool, [live, unmarked, mine]) == {unmarked, mine}
+    finally:
+        for process in owners.values():
+            process.kill()
+            process.wait()
+        if next_run is not None:
+            next_run.close()
+        with pool.engine.connect() as conn:
+            for name in (unmarked, mine):
+                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")

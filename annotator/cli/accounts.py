@@ -64,10 +64,10 @@ def users_list() -> None:
 @click.option("--password-stdin", is_flag=True)
 @with_appcontext
 def users_password(name: str, password_stdin: bool) -> None:
-    """Set a user's password."""
+    """Set a user's password; it ends their sessions and revokes their API tokens."""
     password = _read_password(password_stdin)
-    commit_or_fail(lambda: accounts.set_password(db.session, accounts.get_user(db.session, name), password))
-    click.echo(f"password set for {name}")
+    revoked = commit_or_fail(lambda: accounts.set_password(db.session, accounts.get_user(db.session, name), password))
+    click.echo(f"password set for {name}; {accounts.tokens_count(revoked)} revoked")
 
 
 @users_group.command("role")

@@ -118,7 +118,7 @@ def describe(action: str, before: dict[str, Any] | None, after: dict[str, Any] |
         return f"role {before.get('role')} → {after.get('role')}{tokens}{via}"
     if action == "password":
         by = {"self": "by themself", "admin": "by an admin", "cli": "on the server"}.get(after.get("by"), "")
-        return f"password set {by}{via}".replace("  ", " ")
+        return f"password set {by}{tokens}{via}".replace("  ", " ")
     if action == "deactivate":
         return f"deactivated{tokens}{via}"
     if action == "activate":

@@ -144,12 +144,21 @@ def end_sessions(user: User) -> None:
     user.session_generation = User.session_generation + 1
 
 
-def set_password(session: Session, user: User, password: str | HashedPassword, actor: Actor = account_log.CLI) -> None:
-    """A new password ends every session of the user: whoever had it or a cookie of theirs is out.
-    Audited as set and by whom (the user themself, an admin, the server), never the password or its hash."""
+def set_password(session: Session, user: User, password: str | HashedPassword, actor: Actor = account_log.CLI,
+                 *, revoke_tokens: bool = True) -> int:
+    """A new password ends every session of the user: whoever had it or a cookie of theirs is out. With
+    `revoke_tokens` (always when an admin or the server resets it: a password that leaked may have been used to get
+    a token) it also revokes the user's API tokens; the user changing their own chooses. The number revoked.
+    Audited as set and by whom (the user themself, an admin, the server), with the ids of the tokens revoked,
+    never the password or its hash."""
     user.password_hash = (password if isinstance(password, HashedPassword) else hash_password(password)).value
     end_sessions(user)
-    account_log.record(session, user, actor, "password", None, {"password": "set", "by": account_log.password_setter(actor, user)})
+    revoked = _revoke_all(session, user) if revoke_tokens else []
+    after: dict[str, Any] = {"password": "set", "by": account_log.password_setter(actor, user)}
+    if revoked:
+        after |= {"tokens_revoked": len(revoked), "token_ids": revoked}
+    account_log.record(session, user, actor, "password", None, after)
+    return len(revoked)
 
 
 def log_out_everywhere(session: Session, user: User, actor: Actor = account_log.CLI) -> None:
@@ -179,6 +188,16 @@ def set_role(session: Session, user: User, role: str, actor: Actor = account_log
     end_sessions(user)
     account_log.record(session, user, actor, "role", before, {"role": role, "tokens_revoked": revoked})
     return revoked
+
+
+def active_token_count(session: Session, user_id: int) -> int:
+    """The user's tokens that work now (neither revoked nor expired)."""
+    return session.scalar(select(func.count()).select_from(ApiToken).where(*_active_tokens(user_id, utcnow()))) or 0
+
+
+def tokens_count(count: int) -> str:
+    """"1 API token", "3 API tokens", "no API tokens"."""
+    return "1 API token" if count == 1 else f"{count or 'no'} API tokens"
 
 
 def revoked_tokens(count: int) -> str:

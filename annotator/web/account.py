@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 from flask_login.config import COOKIE_NAME
-from wtforms import PasswordField
+from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from annotator.db import db
@@ -21,10 +21,13 @@ bp = Blueprint("account", __name__)
 
 
 class OwnPasswordForm(PasswordForm):
-    """The admin's password form (the same rules for the new one) plus the current password and the new one again."""
+    """The admin's password form (the same rules for the new one) plus the current password and the new one again,
+    and, shown when the user has API tokens, whether to revoke them too (checked at first: a password one changes
+    because it may have leaked may have been used to get a token)."""
 
     current = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
     confirm = PasswordField("New password again", validators=[DataRequired(), EqualTo("password", message="The two new passwords differ.")])
+    revoke_tokens = BooleanField("Also revoke my API tokens", default=True)
 
 
 @bp.route("/account")
@@ -40,6 +43,7 @@ def _page(form: OwnPasswordForm, status: int = 200):
         password=account_log.last_password_change(db.session, current_user.id),
         form=form,
         min_password=accounts.MIN_PASSWORD,
+        tokens=accounts.active_token_count(db.session, current_user.id),
     ), status
 
 
@@ -54,8 +58,8 @@ def password_form():
 @login_required
 def password():
     """The user's own new password: the current one first (throttled as logins are, by the same counters), then the
-    new one set as an admin sets it (every session of the user ends, audited as by themself), and this session goes
-    on under the new session generation."""
+    new one set as an admin sets it (every session of the user ends, audited as by themself; their API tokens are
+    revoked if the box is checked), and this session goes on under the new session generation."""
     form = OwnPasswordForm()
     if not form.validate_on_submit():
         return _page(form, 400)
@@ -70,10 +74,12 @@ def password():
         return _page(form, 400)
     hashed = accounts.hash_password(form.password.data)  # before the write lock (the form checked its length)
     with transaction(db.session):
-        accounts.set_password(db.session, db.session.get(User, user.id), hashed, account_log.web(user.id))
+        revoked = accounts.set_password(db.session, db.session.get(User, user.id), hashed, account_log.web(user.id),
+                                        revoke_tokens=form.revoke_tokens.data)
     if bearer_token() is None:  # a browser session: it goes on, under the new generation (a remember-me cookie too)
         user = db.session.get(User, user.id)
         user.session_started = started
         login_user(user, remember=current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies)
-    flash("Your password is changed. Your other sessions (other browsers and devices) have ended; this one goes on.", "success")
+    tokens = f" Your {accounts.tokens_count(revoked)} {'was' if revoked == 1 else 'were'} revoked." if revoked else ""
+    flash(f"Your password is changed. Your other sessions (other browsers and devices) have ended; this one goes on.{tokens}", "success")
     return redirect(url_for("account.account"))

@@ -156,11 +156,12 @@ def user_password(user_id: int):
     if not form.validate_on_submit():
         return _detail(user, 400, password_form=form)
     password = accounts.hash_password(form.password.data)  # before the write lock (the form checked its length)
-    _, error = write(lambda: accounts.set_password(db.session, user, password, _actor()), accounts.AccountError)
+    revoked, error = write(lambda: accounts.set_password(db.session, user, password, _actor()), accounts.AccountError)
     if error:
         form.password.errors = [*form.password.errors, error]
         return _detail(user, 400, password_form=form)
-    flash(f"New password set for {user.name}. Tell them over a safe channel.", "success")
+    tokens = f" Their {accounts.tokens_count(revoked)} {'was' if revoked == 1 else 'were'} revoked." if revoked else ""
+    flash(f"New password set for {user.name}. Tell them over a safe channel.{tokens}", "success")
     return redirect(url_for("admin.user", user_id=user.id))
 
 
