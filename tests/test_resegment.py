@@ -455,3 +455,67 @@ def test_an_article_deleted_during_a_correction_waits_for_it_instead_of_a_deadlo
     with app.app_context():
         assert db.session.get(Article, world["article"]) is None
         assert db.session.scalar(select(func.count()).select_from(Sentence).where(Sentence.article_id == world["article"])) == 0
+
+
+@pytest.mark.parametrize("correction", ["split", "merge", "undo"])
+def test_a_correction_of_an_article_deleted_meanwhile_is_a_404_not_a_500(app, world, browser, correction):
+    """The other order: the delete holds the article when an admin's correction arrives. The correction waits for
+    it, then finds the article gone: a 404 page saying so, nothing stored (it was a 500: the page it showed read the
+    deleted article)."""
+    _postgres_only(app)
+    import threading
+
+    from annotator.domain import catalog
+
+    from .conftest import add_user
+
+    add_user(app, "adm", "admin", "password1")
+    with app.app_context():
+        first = sentence_id(world["article"], 0)
+        entry = None
+        if correction == "undo":
+            entry = run(resegment.split_sentence, first, TEXT.index("last year"), None).entry_id
+    browser.login("adm", "password1")
+    browser.get(f"/segmentation/articles/{world['article']}")
+    deleted, go, errors, answers = threading.Event(), threading.Event(), [], {}
+
+    def remove() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    catalog.delete_article(db.session, world["project"], world["article"], annotated_too=True)
+                    deleted.set()
+                    go.wait(30)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+            deleted.set()
+
+    def correct() -> None:
+        try:
+            base = f"/segmentation/articles/{world['article']}"
+            if correction == "split":
+                response = browser.post(f"{base}/split", {"sentence_id": str(first), "position": "5"})
+            elif correction == "merge":
+                response = browser.post(f"{base}/merge", {"sentence_id": str(first)})
+            else:
+                response = browser.post(f"{base}/undo/{entry}")
+            answers["status"], answers["page"] = response.status_code, response.get_data(as_text=True)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    remover = threading.Thread(target=remove)
+    remover.start()
+    assert deleted.wait(30)
+    corrector = threading.Thread(target=correct)
+    corrector.start()
+    try:
+        assert _waiting_on_a_lock(app), "the correction never waited for the delete"
+    finally:
+        go.set()
+        remover.join(60)
+        corrector.join(60)
+    assert not errors, errors
+    assert answers["status"] == 404, answers
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Sentence).where(Sentence.article_id == world["article"])) == 0
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.entity == "segmentation", AuditEntry.article_id == world["article"])) == (1 if correction == "undo" else 0)
