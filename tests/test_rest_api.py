@@ -301,6 +301,26 @@ def test_a_bad_article_body_names_the_place_and_stores_nothing(api, app, raw, co
     assert counts(app) == before
 
 
+def test_meta_nested_deeper_than_the_limit_is_refused_at_every_depth_never_a_500(api, app):
+    """Found by the attacker: a meta nested a little less deep than the parser's stack allowed (~940 arrays here) was
+    read, then the JSON column's serializer, further down the stack inside the INSERT, ran out of it: a 500 (and
+    on other stacks, a traceback from `annotator import`). Every depth past strict_json.MAX_DEPTH is a 400 naming the
+    line, and nothing is stored; the limit itself is fine."""
+    from annotator.stats.strict_json import MAX_DEPTH
+
+    pid = new_project(api)
+
+    def line(depth: int) -> str:  # the line's object is one level, meta another, its arrays the rest
+        return '{"id": "d%d", "text": "Hello there.", "meta": {"m": ' % depth + "[" * (depth - 2) + "]" * (depth - 2) + "}}\n"
+
+    before = counts(app)
+    for depth in [MAX_DEPTH + 1, 200, 500, 800, *range(900, 1000), 1500, 5000]:
+        error = api.refused("POST", f"/api/projects/{pid}/articles", 400, raw=line(depth), content_type="application/x-ndjson")
+        assert error.startswith("body:1: invalid JSON: nested too deeply"), (depth, error)
+    assert counts(app) == before
+    assert api.ok("POST", f"/api/projects/{pid}/articles", raw=line(MAX_DEPTH), content_type="application/x-ndjson", status=201)["created"]
+
+
 def test_a_bad_line_after_hundreds_of_good_ones_stores_nothing(api, app):
     """A body big enough to be stored in chunks (as a big import file is) is still all or nothing."""
     pid = new_project(api)
