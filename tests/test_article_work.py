@@ -238,3 +238,68 @@ def test_a_batch_of_answers_and_a_delete_of_its_article_take_turns_not_a_deadloc
     assert outcome["delete"].startswith("article 'a' has "), outcome
     with app.app_context():
         assert db.session.get(Article, article_id) is not None
+
+
+def test_an_adjudication_and_a_delete_of_its_article_take_turns_not_a_deadlock(app, monkeypatch):
+    """Found by the attacker: on PostgreSQL a reviewer's save stored the sentence's gold label (its insert holds the
+    sentence's key), then a gold span (the article's key), while a delete of the article held the article FOR UPDATE
+    and waited for the sentence: a deadlock, the delete ended by PostgreSQL (a REST 500). The adjudication locks the
+    article's key first now, as every answer does: the delete waits, then counts the reviewer's gold and refuses."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
+        pytest.skip("SQLite runs one writer at a time: the two transactions cannot overlap")
+    from annotator.domain import accounts, catalog, gold
+    from annotator.domain.gold import adjudication
+    from annotator.domain.projects import ProjectError
+
+    with app.app_context():
+        s = db.session
+        project = projects.create_project(s, "race")
+        articles.store_articles(s, project, [ArticleRecord("a", "T", TEXT)], "test")
+        reviewer = accounts.create_user(s, "rev", "reviewer")
+        s.commit()
+        project_id, reviewer_id = project.id, reviewer.id
+        article_id, sentence_id = s.execute(select(Sentence.article_id, Sentence.id).where(Sentence.index == 0)).one()
+    stored, go, outcome, errors = threading.Event(), threading.Event(), {}, []
+    store_label = adjudication._store_label
+
+    def store_label_then_wait(writer, label, reason):  # noqa: ANN001, ANN202 - the save holds the sentence's key here
+        store_label(writer, label, reason)
+        stored.set()
+        go.wait(30)
+
+    monkeypatch.setattr(adjudication, "_store_label", store_label_then_wait)
+
+    def adjudicate() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    outcome["gold"] = gold.adjudicate(db.session, reviewer_id, sentence_id, "CFS", [("QUOTE", 15, 28)])["label"]
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(("adjudicate", exc))
+            stored.set()
+
+    def remove() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    catalog.delete_article(db.session, project_id, article_id)
+            outcome["delete"] = "done"
+        except ProjectError as exc:
+            outcome["delete"] = str(exc)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(("delete", exc))
+
+    reviewing = threading.Thread(target=adjudicate)
+    reviewing.start()
+    assert stored.wait(30)
+    remover = threading.Thread(target=remove)
+    remover.start()
+    try:
+        assert _blocked_on_a_lock(app), "the delete never waited for the adjudication"
+    finally:
+        go.set()
+        reviewing.join(60)
+        remover.join(60)
+    assert not errors, errors
+    assert outcome["gold"] == "CFS"
+    assert "1 gold sentence label(s) and 1 gold span(s)" in outcome["delete"], outcome
