@@ -164,3 +164,142 @@ def test_a_label_saved_while_the_article_is_deleted_or_its_text_replaced_is_not_
     assert labels == ["CFS"], f"the saved label was lost ({outcome})"
     assert text == TEXT
     assert "label(s)" in outcome["result"] or "already annotated" in outcome["result"], outcome
+
+
+@pytest.mark.parametrize("second", ["label", "span"])
+def test_a_batch_of_answers_and_a_delete_of_its_article_take_turns_not_a_deadlock(app, monkeypatch, second):
+    """Found by the attacker: on PostgreSQL a batch labelled sentence 2 (its insert holds that sentence's key), then
+    labelled sentence 1 or made a span (the key of sentence 1, or of the article), while a delete of the article
+    held the article and sentence 1 FOR UPDATE and waited for sentence 2: a deadlock, which PostgreSQL broke after
+    a second by ending the delete (a REST 500). Every answer locks its article's key first now, as a delete
+    locks the article first: the delete waits for the batch, then counts its labels and refuses."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
+        pytest.skip("SQLite runs one writer at a time: the two transactions cannot overlap")
+    from annotator.domain import accounts, annotations, assignment, catalog
+    from annotator.domain.annotations import batch
+    from annotator.domain.projects import ProjectError
+
+    with app.app_context():
+        s = db.session
+        project = projects.create_project(s, "race")
+        articles.store_articles(s, project, [ArticleRecord("a", "T", TEXT)], "test")
+        user = accounts.create_user(s, "ann")
+        assignment.assign_to_user(s, project.id, user, ["a"])
+        s.commit()
+        project_id, user_id = project.id, user.id
+        article_id = s.scalar(select(Sentence.article_id))
+    required, optional, put = batch.OPERATIONS["put_label"]
+    labelled, go, outcome, errors = threading.Event(), threading.Event(), {}, []
+
+    def label_then_wait(s, uid, aid, operation):  # noqa: ANN001, ANN202 - the batch holds its first label's locks here
+        result = put(s, uid, aid, operation)
+        if not labelled.is_set():
+            labelled.set()
+            go.wait(30)
+        return result
+
+    monkeypatch.setitem(batch.OPERATIONS, "put_label", (required, optional, label_then_wait))
+    then = {"op": "put_label", "sentence_index": 0, "label": "UFS"} if second == "label" else {"op": "create_span", "label": "QUOTE", "start": 0, "end": 9}
+
+    def answers() -> None:
+        try:
+            with app.app_context():
+                s = db.session
+                operations = [{"op": "put_label", "sentence_index": 1, "label": "CFS"}, then]
+                outcome["batch"] = annotations.write(s, lambda: annotations.apply_changes(s, user_id, article_id, operations))
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(("batch", exc))
+            labelled.set()
+
+    def remove() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    catalog.delete_article(db.session, project_id, article_id)
+            outcome["delete"] = "done"
+        except ProjectError as exc:
+            outcome["delete"] = str(exc)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(("delete", exc))
+
+    batcher = threading.Thread(target=answers)
+    batcher.start()
+    assert labelled.wait(30)
+    remover = threading.Thread(target=remove)
+    remover.start()
+    try:
+        assert _blocked_on_a_lock(app), "the delete never waited for the batch"
+    finally:
+        go.set()
+        batcher.join(60)
+        remover.join(60)
+    assert not errors, errors
+    assert len(outcome["batch"]["results"]) == 2
+    assert outcome["delete"].startswith("article 'a' has "), outcome
+    with app.app_context():
+        assert db.session.get(Article, article_id) is not None
+
+
+def test_an_adjudication_and_a_delete_of_its_article_take_turns_not_a_deadlock(app, monkeypatch):
+    """Found by the attacker: on PostgreSQL a reviewer's save stored the sentence's gold label (its insert holds the
+    sentence's key), then a gold span (the article's key), while a delete of the article held the article FOR UPDATE
+    and waited for the sentence: a deadlock, the delete ended by PostgreSQL (a REST 500). The adjudication locks the
+    article's key first now, as every answer does: the delete waits, then counts the reviewer's gold and refuses."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
+        pytest.skip("SQLite runs one writer at a time: the two transactions cannot overlap")
+    from annotator.domain import accounts, catalog, gold
+    from annotator.domain.gold import adjudication
+    from annotator.domain.projects import ProjectError
+
+    with app.app_context():
+        s = db.session
+        project = projects.create_project(s, "race")
+        articles.store_articles(s, project, [ArticleRecord("a", "T", TEXT)], "test")
+        reviewer = accounts.create_user(s, "rev", "reviewer")
+        s.commit()
+        project_id, reviewer_id = project.id, reviewer.id
+        article_id, sentence_id = s.execute(select(Sentence.article_id, Sentence.id).where(Sentence.index == 0)).one()
+    stored, go, outcome, errors = threading.Event(), threading.Event(), {}, []
+    store_label = adjudication._store_label
+
+    def store_label_then_wait(writer, label, reason):  # noqa: ANN001, ANN202 - the save holds the sentence's key here
+        store_label(writer, label, reason)
+        stored.set()
+        go.wait(30)
+
+    monkeypatch.setattr(adjudication, "_store_label", store_label_then_wait)
+
+    def adjudicate() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    outcome["gold"] = gold.adjudicate(db.session, reviewer_id, sentence_id, "CFS", [("QUOTE", 15, 28)])["label"]
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(("adjudicate", exc))
+            stored.set()
+
+    def remove() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    catalog.delete_article(db.session, project_id, article_id)
+            outcome["delete"] = "done"
+        except ProjectError as exc:
+            outcome["delete"] = str(exc)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(("delete", exc))
+
+    reviewing = threading.Thread(target=adjudicate)
+    reviewing.start()
+    assert stored.wait(30)
+    remover = threading.Thread(target=remove)
+    remover.start()
+    try:
+        assert _blocked_on_a_lock(app), "the delete never waited for the adjudication"
+    finally:
+        go.set()
+        reviewing.join(60)
+        remover.join(60)
+    assert not errors, errors
+    assert outcome["gold"] == "CFS"
+    assert "1 gold sentence label(s) and 1 gold span(s)" in outcome["delete"], outcome

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import annotator.domain.annotations as annotations
 from annotator.db import db
 from annotator.db.models import Annotation, Article, Assignment, AuditEntry, GoldLabel, Sentence, Span, User
-from annotator.db.transactions import begin_write
+from annotator.db.transactions import begin_write, transaction
 from annotator.domain import accounts, assignment, projects, resegment
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
@@ -361,3 +361,161 @@ def test_a_merge_that_meets_an_annotators_batch_in_a_deadlock_is_made_not_a_500(
     assert answers["merge"] == 302 and len(answers["batch"]["results"]) == 2
     with app.app_context():
         assert sentence_texts(world["article"])[0] == "The cost rose to $1.2bn 👍🏽 last year. Dr. Smith said it would fall."
+
+
+# ----------------------------------------------------------------- an article deleted while a correction runs
+def _waiting_on_a_lock(app, timeout: float = 20.0) -> bool:
+    """True once another connection of this database waits for a row lock (PostgreSQL)."""
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    deadline = time.monotonic() + timeout
+    try:
+        with engine.connect() as conn:
+            while time.monotonic() < deadline:
+                if conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND wait_event_type = 'Lock'")).scalar():
+                    return True
+                conn.rollback()
+                time.sleep(0.02)
+    finally:
+        engine.dispose()
+    return False
+
+
+def _postgres_only(app) -> None:
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
+        pytest.skip("SQLite runs one writer at a time: the two transactions cannot overlap")
+
+
+@pytest.mark.parametrize("correction", ["split", "merge"])
+def test_an_article_deleted_during_a_correction_waits_for_it_instead_of_a_deadlock(app, world, monkeypatch, correction):
+    """Found by the attacker: on PostgreSQL a correction locked the article's sentences, then (inserting a sentence,
+    or its audit entry) took a key-share lock on the article row, while a delete of the article locked that row FOR
+    UPDATE first and then waited for the sentences: a deadlock, which PostgreSQL broke after deadlock_timeout by
+    ending one of the two (a REST delete's 500). Both lock the article row first now: the delete waits for the
+    correction, then deletes the article with it."""
+    _postgres_only(app)
+    import threading
+
+    from annotator.domain import catalog
+
+    locked, go, errors, results = threading.Event(), threading.Event(), [], {}
+    original_state = resegment._state
+
+    def state_then_wait(session, sentences):  # noqa: ANN001, ANN202 - the correction holds its locks here
+        result = original_state(session, sentences)
+        if not locked.is_set():
+            locked.set()
+            go.wait(30)
+        return result
+
+    monkeypatch.setattr(resegment, "_state", state_then_wait)
+    first = None
+    with app.app_context():
+        first = sentence_id(world["article"], 0)
+        at = TEXT.index("last year")
+
+    def correct() -> None:
+        try:
+            with app.app_context():
+                s = db.session
+                with transaction(s):
+                    if correction == "split":
+                        results["correction"] = resegment.split_sentence(s, first, at, None).action
+                    else:
+                        results["correction"] = resegment.merge_with_next(s, first, None).action
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(("correction", exc))
+            locked.set()
+
+    def remove() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    results["delete"] = catalog.delete_article(db.session, world["project"], world["article"], annotated_too=True)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(("delete", exc))
+
+    corrector = threading.Thread(target=correct)
+    corrector.start()
+    assert locked.wait(30)
+    remover = threading.Thread(target=remove)
+    remover.start()
+    try:
+        assert _waiting_on_a_lock(app), "the delete never waited for the correction"
+    finally:
+        go.set()
+        corrector.join(60)
+        remover.join(60)
+    assert not errors, errors
+    assert results == {"correction": correction, "delete": "a1"}
+    with app.app_context():
+        assert db.session.get(Article, world["article"]) is None
+        assert db.session.scalar(select(func.count()).select_from(Sentence).where(Sentence.article_id == world["article"])) == 0
+
+
+@pytest.mark.parametrize("correction", ["split", "merge", "undo"])
+def test_a_correction_of_an_article_deleted_meanwhile_is_a_404_not_a_500(app, world, browser, correction):
+    """The other order: the delete holds the article when an admin's correction arrives. The correction waits for
+    it, then finds the article gone: a 404 page saying so, nothing stored (it was a 500: the page it showed read the
+    deleted article)."""
+    _postgres_only(app)
+    import threading
+
+    from annotator.domain import catalog
+
+    from .conftest import add_user
+
+    add_user(app, "adm", "admin", "password1")
+    with app.app_context():
+        first = sentence_id(world["article"], 0)
+        entry = None
+        if correction == "undo":
+            entry = run(resegment.split_sentence, first, TEXT.index("last year"), None).entry_id
+    browser.login("adm", "password1")
+    browser.get(f"/segmentation/articles/{world['article']}")
+    deleted, go, errors, answers = threading.Event(), threading.Event(), [], {}
+
+    def remove() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    catalog.delete_article(db.session, world["project"], world["article"], annotated_too=True)
+                    deleted.set()
+                    go.wait(30)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+            deleted.set()
+
+    def correct() -> None:
+        try:
+            base = f"/segmentation/articles/{world['article']}"
+            if correction == "split":
+                response = browser.post(f"{base}/split", {"sentence_id": str(first), "position": "5"})
+            elif correction == "merge":
+                response = browser.post(f"{base}/merge", {"sentence_id": str(first)})
+            else:
+                response = browser.post(f"{base}/undo/{entry}")
+            answers["status"], answers["page"] = response.status_code, response.get_data(as_text=True)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    remover = threading.Thread(target=remove)
+    remover.start()
+    assert deleted.wait(30)
+    corrector = threading.Thread(target=correct)
+    corrector.start()
+    try:
+        assert _waiting_on_a_lock(app), "the correction never waited for the delete"
+    finally:
+        go.set()
+        remover.join(60)
+        corrector.join(60)
+    assert not errors, errors
+    assert answers["status"] == 404, answers
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Sentence).where(Sentence.article_id == world["article"])) == 0
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.entity == "segmentation", AuditEntry.article_id == world["article"])) == (1 if correction == "undo" else 0)

@@ -301,6 +301,26 @@ def test_a_bad_article_body_names_the_place_and_stores_nothing(api, app, raw, co
     assert counts(app) == before
 
 
+def test_meta_nested_deeper_than_the_limit_is_refused_at_every_depth_never_a_500(api, app):
+    """Found by the attacker: a meta nested a little less deep than the parser's stack allowed (~940 arrays here) was
+    read, then the JSON column's serializer, further down the stack inside the INSERT, ran out of it: a 500 (and
+    on other stacks, a traceback from `annotator import`). Every depth past strict_json.MAX_DEPTH is a 400 naming the
+    line, and nothing is stored; the limit itself is fine."""
+    from annotator.stats.strict_json import MAX_DEPTH
+
+    pid = new_project(api)
+
+    def line(depth: int) -> str:  # the line's object is one level, meta another, its arrays the rest
+        return '{"id": "d%d", "text": "Hello there.", "meta": {"m": ' % depth + "[" * (depth - 2) + "]" * (depth - 2) + "}}\n"
+
+    before = counts(app)
+    for depth in [MAX_DEPTH + 1, 200, 500, 800, *range(900, 1000), 1500, 5000]:
+        error = api.refused("POST", f"/api/projects/{pid}/articles", 400, raw=line(depth), content_type="application/x-ndjson")
+        assert error.startswith("body:1: invalid JSON: nested too deeply"), (depth, error)
+    assert counts(app) == before
+    assert api.ok("POST", f"/api/projects/{pid}/articles", raw=line(MAX_DEPTH), content_type="application/x-ndjson", status=201)["created"]
+
+
 def test_a_bad_line_after_hundreds_of_good_ones_stores_nothing(api, app):
     """A body big enough to be stored in chunks (as a big import file is) is still all or nothing."""
     pid = new_project(api)
@@ -837,3 +857,40 @@ def test_a_bad_body_never_gets_a_500_nor_stores_anything(api, app):
                 assert response.is_json and "error" in response.get_json() or response.status_code < 400
     assert counts(app) == before
     assert api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"] == article
+
+
+class _Conflict(Exception):
+    """A driver error as psycopg (sqlstate) or sqlite3 (sqlite_errorcode) reports a lock conflict."""
+
+    def __init__(self, message: str, **attributes: Any) -> None:
+        super().__init__(message)
+        self.__dict__.update(attributes)
+
+
+@pytest.mark.parametrize("orig", [
+    _Conflict("deadlock detected", sqlstate="40P01"),
+    _Conflict("could not serialize access due to concurrent update", sqlstate="40001"),
+    _Conflict("database is locked", sqlite_errorcode=5),
+], ids=["deadlock", "serialization", "sqlite-busy"])
+def test_a_write_ended_by_a_lock_conflict_is_a_503_to_send_again_not_a_500(api, app, monkeypatch, orig):
+    """A transaction PostgreSQL ended as a deadlock (two writers locking rows in opposite orders) wrote nothing, and
+    the same request sent again can succeed: it was a 500 'something went wrong on our side'. Any path whose lock
+    order is not yet the article-first rule ends so rather than with a 500."""
+    from sqlalchemy.exc import OperationalError
+
+    from annotator.domain import catalog
+
+    pid = new_project(api)
+    add_articles(api, pid, 1)
+    article = api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"]
+
+    def conflict(*args: Any, **kw: Any) -> None:
+        raise OperationalError("DELETE FROM articles", None, orig)
+
+    monkeypatch.setattr(catalog, "delete_article", conflict)
+    response = api.call("DELETE", f"/api/projects/{pid}/articles/{article}")
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.headers["Retry-After"] == "1"
+    assert "send it again" in response.get_json()["error"]
+    monkeypatch.undo()
+    assert api.ok("DELETE", f"/api/projects/{pid}/articles/{article}")["deleted"] == article  # the session is fine afterwards

@@ -33,6 +33,21 @@ def test_what_python_reads_but_json_does_not_have_is_refused_with_a_reason(text,
         strict_json.loads(text.encode("utf-8"))
 
 
+def test_nesting_is_limited_to_max_depth_the_same_for_loads_and_the_stream_decoder():
+    """A fixed limit, not the stack's: a document the parser read at the door could be too deep for a later step with
+    more frames below it (the JSON column's serializer in an INSERT was a 500)."""
+    deepest = "[" * strict_json.MAX_DEPTH + "]" * strict_json.MAX_DEPTH
+    assert strict_json.loads(deepest) == json.loads(deepest)
+    assert strict_json.loads('{"a": ' + deepest[1:-1] + "}") == json.loads('{"a": ' + deepest[1:-1] + "}")
+    for text in ("[" + deepest + "]", '{"a": {"b": ' + deepest[1:-1] + "}}", '[[], {"x": [1, ' + deepest + "]}]"):
+        with pytest.raises(strict_json.NotJson, match="nested too deeply"):
+            strict_json.loads(text)
+        with pytest.raises(strict_json.NotJson, match="nested too deeply"):
+            strict_json.decoder().raw_decode("  " + text + ", 1", 2)
+    wide = "[" + ", ".join(["[[1]]"] * 1000) + "]"  # many brackets, but three levels
+    assert strict_json.loads(wide) == json.loads(wide)
+
+
 def test_syntax_errors_stay_json_decode_errors_with_line_and_column():
     with pytest.raises(json.JSONDecodeError) as refused:
         strict_json.loads('{"a": 1,\n "b": }')

@@ -207,6 +207,20 @@ def disk_full(exc: BaseException) -> bool:
     return getattr(orig, "sqlstate", None) == _POSTGRES_DISK_FULL
 
 
+_POSTGRES_LOCK_CONFLICTS = frozenset({"40P01", "40001", "55P03"})  # deadlock_detected, serialization_failure, lock_not_available
+
+
+def lock_conflict(exc: BaseException) -> bool:
+    """True when a database error says another transaction was in the way (a PostgreSQL deadlock, serialization
+    failure or lock timeout; a SQLite database busy or locked past the timeout): nothing was written, and the same
+    request sent again can succeed."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return getattr(orig, "sqlstate", None) in _POSTGRES_LOCK_CONFLICTS
+
+
 def log_disk_full(exc: BaseException, doing: str) -> None:
     """Said once per failure, at error level: a full disk needs a person, unlike a busy database."""
     orig = getattr(exc, "orig", None) or exc

@@ -132,7 +132,15 @@ def _state(session: Session, sentences: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _article(session: Session, article_id: int) -> Article:
-    article = session.get(Article, article_id)
+    """The article, locked FOR UPDATE until commit (PostgreSQL; SQLite's BEGIN IMMEDIATE already keeps other writers
+    out) before any of its sentences: a delete of the article (catalog.delete_article) or an update of its text
+    locks the same row first (article_work.locked_article_work), so one waits for the other. Locking the sentences
+    first, a correction then took a key-share lock on the article (a new sentence, the audit entry) that a delete,
+    holding the article and waiting for the sentences, kept from it: a deadlock. An article deleted while we waited
+    is a 404."""
+    article = session.scalars(
+        select(Article).where(Article.id == article_id).with_for_update().execution_options(populate_existing=True)
+    ).one_or_none()
     if article is None:
         raise ResegmentError(f"no article {article_id}", 404)
     return article

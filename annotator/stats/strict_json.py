@@ -51,13 +51,50 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+# Arrays and objects nested deeper than this are refused. The parser recurses, so Python's recursion limit refused
+# only what ran out of stack at the door, which leaves room for nesting a little less deep; every later step that
+# recurses too (the JSON column's serializer inside an INSERT, an export's writer) runs with more frames below it and
+# ran out instead: a REST upload of an article whose meta was nested 940 deep was a 500 on its INSERT. A fixed
+# limit, far below the stack's and far above what any tool writes (a Label Studio export nests 7 deep), is the same
+# at every door and for every later reader.
+MAX_DEPTH = 128
+_NESTING = "nested too deeply"
+
+
+class _Decoder(json.JSONDecoder):
+    """The strict decoder: JSONDecoder with the hooks above, refusing nesting deeper than MAX_DEPTH."""
+
+    def raw_decode(self, s: str, idx: int = 0) -> tuple[Any, int]:
+        try:
+            value, end = super().raw_decode(s, idx)
+        except RecursionError:
+            raise NotJson(_NESTING) from None
+        # a document with fewer brackets than the limit cannot be nested deeper (str.count: no walk for the usual body)
+        if s.count("[", idx, end) + s.count("{", idx, end) > MAX_DEPTH and _depth(value) > MAX_DEPTH:
+            raise NotJson(f"{_NESTING} (more than {MAX_DEPTH} levels of arrays and objects)")
+        return value, end
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in `value` (a scalar: 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
 # Built once, like json's own default decoder: a decoder keeps no state between documents.
-_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_finite, object_pairs_hook=_object)
+_DECODER = _Decoder(parse_constant=_constant, parse_float=_finite, object_pairs_hook=_object)
 
 
 def decoder() -> json.JSONDecoder:
-    """The strict decoder, for reading a stream of values with raw_decode (the caller turns
-    RecursionError and ValueError into its own messages, as `loads` does)."""
+    """The strict decoder, for reading a stream of values with raw_decode (NotJson for what JSON does not allow or
+    nests deeper than MAX_DEPTH; the caller turns a ValueError, a number with too many digits, into its own message)."""
     return _DECODER
 
 
@@ -77,8 +114,6 @@ def loads(text: str | bytes, *, storable: bool = False) -> Any:
         value = _DECODER.decode(text)
     except (json.JSONDecodeError, NotJson):
         raise
-    except RecursionError:
-        raise NotJson("nested too deeply") from None
     except ValueError:  # int() of a number with more digits than Python converts
         raise NotJson("a number has too many digits") from None
     if storable and _may_hold_unstorable_text(text):

@@ -6,7 +6,9 @@ database raise into one of them.
 """
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request, url_for
+import logging
+
+from flask import Flask, Response, jsonify, make_response, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
@@ -14,7 +16,10 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from annotator.db import db
-from annotator.db.transactions import DISK_FULL_MESSAGE, disk_full, log_disk_full
+from annotator.db.transactions import DISK_FULL_MESSAGE, disk_full, lock_conflict, log_disk_full
+
+log = logging.getLogger(__name__)
+BUSY_MESSAGE = "The database was busy with another change to the same data, and nothing was saved: send it again."
 
 
 def wants_json() -> bool:
@@ -36,6 +41,7 @@ ERROR_TEXT = {
     409: ("Someone else changed this first", "Go back, reload the page to see the current state, and try again."),
     413: ("The upload is too large", "Split the file into smaller ones, or ask an admin to raise the limit."),
     429: ("Too many attempts", "Wait a little and try again."),
+    503: ("The database was busy", "Go back and send it again."),
     507: ("The database's disk is full", "Nothing was saved. Tell an admin: once disk space is freed, send it again."),
     500: ("Something went wrong on our side",
           "It is not something you did, and what was saved before is kept. Try again in a moment; "
@@ -105,7 +111,21 @@ def _too_large(exc: RequestEntityTooLarge):
 
 
 def _database_error(exc: OperationalError):
-    """A full disk is a 507 that says so (and an error in the log); any other database failure stays a 500."""
+    """A full disk is a 507 that says so (and an error in the log); a transaction another one was in the way of (a
+    PostgreSQL deadlock, which ends one of two writers that lock rows in opposite orders; a busy SQLite) a 503 to send
+    again, since nothing was written; any other database failure stays a 500."""
+    if lock_conflict(exc):
+        db.session.rollback()
+        log.warning("%s %s ended by a lock conflict, answered 503: %s", request.method, request.path,
+                    str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200] if str(getattr(exc, "orig", exc)).strip() else type(exc).__name__)
+        if wants_json():
+            response = json_error(503, BUSY_MESSAGE)
+        else:
+            error = HTTPException(BUSY_MESSAGE)
+            error.code = 503
+            response = make_response(error_page(error))
+        response.headers["Retry-After"] = "1"
+        return response
     if not disk_full(exc):
         raise exc
     db.session.rollback()

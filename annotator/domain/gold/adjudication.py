@@ -111,11 +111,17 @@ def _left_unlinked(session: Session, target: _Target, article: _ArticleGold, wan
 
 # ----------------------------------------------------------------- checks (nothing is written before they pass)
 def _target(session: Session, sentence_id: int) -> _Target:
+    """The sentence with its article and project; the article's key locked first (PostgreSQL), before any gold row
+    takes the sentence's or the article's key: a delete or a text update of the article, or a segmentation
+    correction, locks the article FOR UPDATE first, so the two wait for each other whole (with the sentence's key
+    taken first, a gold span's insert then waited for the article the delete held while it waited for the
+    sentence: a deadlock). Every answer does the same (annotations' access read)."""
     row = session.execute(
         select(Sentence.id, Sentence.article_id, Sentence.start, Sentence.end, Article.project_id, Article.text, Project.label_schema)
         .join(Article, Article.id == Sentence.article_id)
         .join(Project, Project.id == Article.project_id)
         .where(Sentence.id == sentence_id)
+        .with_for_update(key_share=True, of=Article)
     ).first()
     if row is None:
         raise GoldError(f"no sentence {sentence_id}", 404)

@@ -76,10 +76,14 @@ BUSY = "The article's sentences were being saved to at the same moment, and the 
 
 def _apply(article: Article, action: Callable[[], resegment.Correction], what: str):
     """Run a correction in one transaction, again when another writer got in its way (run_write: a deadlock, a
-    conflict); a refusal shows the page again with the reason and changes nothing, and so do retries that run out (503)."""
+    conflict); a refusal shows the page again with the reason and changes nothing, and so do retries that run out (503).
+    An article deleted meanwhile (the correction waited for the delete's lock) has no page to show: a 404 saying so."""
+    article_id = article.id
     try:
         correction = run_write(db.session, action, CORRECTION_ATTEMPTS, lambda: resegment.ResegmentError(BUSY, 503))
     except resegment.ResegmentError as exc:
+        if db.session.get(Article, article_id) is None:
+            abort(404, f"Article {article_id} was deleted meanwhile; nothing was corrected.")
         flash(str(exc), "error")
         return _page(article, exc.status)
     parts = [what]
