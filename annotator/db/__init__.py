@@ -19,7 +19,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # SQLite's own checkpoint, which copies the write-ahead log into the database file, runs inside whichever COMMIT
 # takes the log past this many pages: on the hot path that commit holds the writer queue (db/transactions.py), so
 # the copy and its two fsyncs stalled every other writer. The queued writes checkpoint after letting the queue go
-# (CHECKPOINT_EVERY); this high mark is only the backstop for writers that never do (40 MB of 4 KB pages).
+# (CHECKPOINT_EVERY); this high mark is the backstop (40 MB of 4 KB pages) for writers that never do, and for a
+# steady stream of saves, which adds to the log before it can start again (README: about once in 600 saves).
 SQLITE_AUTOCHECKPOINT_PAGES = 10_000
 # A queued write checkpoints, after the queue is let go, with probability 1 / CHECKPOINT_EVERY: a save adds about
 # 16 pages to the log, so about 800 pages lie between checkpoints on average, as with
