@@ -223,11 +223,18 @@ class AdjudicationForm(FlaskForm):
     seen = HiddenField()  # the stamp of the stored decision the page showed (gold.sentence_stamp): a save over a newer one is refused
 
 
+def _open_after(rows: list[dict[str, Any]], key: str, current: int) -> int | None:
+    """The first open dispute after the current one in the queue's order (which no gold decision changes), round to the
+    top: a reviewer who passed over a hard one to come back to it later was sent back to it after every save (the first
+    open one of the whole queue came next), and now comes to it after the last."""
+    at = next((i for i, r in enumerate(rows) if r[key] == current), len(rows) - 1)
+    return next((r[key] for r in rows[at + 1:] + rows[:at + 1] if r[key] != current and r["gold_provenance"] not in HUMAN_PROVENANCE), None)
+
+
 def _next_open(project_id: int, filters: dict[str, Any], current: int) -> int | None:
     from annotator.domain import agreement as project_agreement  # the figures: on first use, as in agreement()
 
-    rows = _apply(project_agreement.disagreements(db.session, project_id), {**filters, "status": "open"})
-    return next((r["sentence_id"] for r in rows if r["sentence_id"] != current), None)
+    return _open_after(_apply(project_agreement.disagreements(db.session, project_id), {**filters, "status": "all"}), "sentence_id", current)
 
 
 @bp.route("/<int:project_id>/sentences/<int:sentence_id>", methods=["GET", "POST"])
@@ -511,8 +518,8 @@ def _article_prefill(group: dict[str, Any]) -> list[str]:
 def _to_next_open_article(head: ProjectHead, ctx: dict[str, Any], filters: dict[str, Any]):
     """After a save: on to the next article whose label groups are disputed and not decided, or back to the queue."""
     query = _query(filters)
-    rows = _apply_article_rows(gold.article_label_disputes(db.session, head.id, head.schema), {**filters, "status": "open"})
-    following = next((r["article_id"] for r in rows if r["article_id"] != ctx["article"]["id"]), None)
+    rows = _apply_article_rows(gold.article_label_disputes(db.session, head.id, head.schema), {**filters, "status": "all"})
+    following = _open_after(rows, "article_id", ctx["article"]["id"])
     name = ctx["article"]["external_id"]
     if following is None:
         flash(f"Gold saved for the article labels of {name}. No article label dispute is left open with these filters.", "success")
