@@ -125,6 +125,30 @@ def test_agreement_page_shows_coefficients_intervals_counts_and_heatmap(app, bro
     assert "Content-Security-Policy" in response.headers
 
 
+def test_agreement_page_shows_each_article_least_agreement_first_linked_to_its_disagreements(app, browser, project, monkeypatch):
+    """Found walking the review pages: the agreement page had figures per label and per annotator pair but none per
+    article (only `annotator agreement --by article` had them), so a reviewer could not see on the web which articles
+    annotators read differently. Article 1 (1/3 and no agreement) before article 0 (none, 1/3, then two agreed)."""
+    login(browser, "rita")
+    url = f"/review/{project.project_id}/agreement"
+    html = browser.get(url).get_data(as_text=True)
+    with app.app_context():
+        expected = agreement.articles(db.session, project.project_id, store=False)
+    table = re.search(r'<table[^>]*id="article-figures".*?</table>', html, re.S).group(0)
+    rows = re.findall(r'<tr data-article="(\d+)">(.*?)</tr>', table, re.S)
+    assert [int(a) for a, _ in rows] == [r["article_id"] for r in expected] == [project.articles[1], project.articles[0]]
+    for (_, row), r in zip(rows, expected, strict=True):
+        assert f'href="/review/{project.project_id}/queue?article={r["article_id"]}"' in row
+        assert f"{100 * r['percent_agreement']['value']:.1f}&nbsp;%" in row and f">{r['krippendorff_alpha']['value']:.3f}<" in row
+        assert f'data-label="Sentences" class="num">{r["n_sentences"]}<' in row
+    assert f"{100 * 2 / 12:.1f}&nbsp;%" in rows[0][1] and f"{100 * 7 / 12:.1f}&nbsp;%" in rows[1][1]
+    queue = browser.get(f"/review/{project.project_id}/queue?article={project.articles[1]}").get_data(as_text=True)
+    assert queue_ids(queue) == [project.sentences[5], project.sentences[4]]
+    monkeypatch.setattr(review, "ARTICLES_SHOWN", 1)
+    table = re.search(r'<section class="card" id="articles">.*?</section>', browser.get(url).get_data(as_text=True), re.S).group(0)
+    assert table.count("<tr data-article=") == 1 and "The 1 articles of 2 with the least agreement" in table and "--by article" in table
+
+
 def test_agreement_page_says_when_and_after_how_many_saves_in_plain_words(app, browser, project):
     login(browser, "rita")
     with app.app_context():

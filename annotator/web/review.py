@@ -32,6 +32,7 @@ bp = Blueprint("review", __name__, url_prefix="/review")
 REVIEW_ROLES = ("reviewer", "admin")
 PAGE_SIZE = 50
 STATUSES = ("open", "adjudicated", "all")
+ARTICLES_SHOWN = 25  # the agreement page's per-article table: the least agreeing ones; the command line lists all
 
 
 # ----------------------------------------------------------------- helpers
@@ -157,6 +158,9 @@ def agreement(project_id: int):
     head = _head(project_id)
     summary = project_agreement.summary(db.session, head.id, store=False)  # a GET never writes: a miss is computed, not stored
     origins = project_agreement.suggestions(db.session, head.id, store=False)
+    # per article, as `annotator agreement --by article` prints them: the page had per label and per pair, and a
+    # reviewer looking for the articles annotators read differently had only the command line
+    article_rows = project_agreement.articles(db.session, head.id, store=False)
     colours = {s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])}
     r = summary.get("fleiss_n_raters") or "N"
     return render_template(
@@ -173,6 +177,8 @@ def agreement(project_id: int):
                       ("krippendorff_alpha", "Krippendorff's alpha")],
         colours=colours,
         article_min=project_agreement.ARTICLE_MIN,
+        article_rows=article_rows,
+        articles_shown=ARTICLES_SHOWN,
     )
 
 
