@@ -316,3 +316,36 @@ def test_admin_and_review_tables_fit_a_phone_as_cards(app, server, chromium):
                 assert page.evaluate(UNNAMED_CELLS) == []
         finally:
             context.close()
+
+
+@pytest.mark.parametrize("width, height, touch", [(1280, 800, False), (360, 740, True)])
+def test_the_label_distribution_is_readable_on_a_phone(app, server, chromium, width, height, touch):
+    """Found walking the admin pages at 360 px: the overview's label distribution was an SVG drawn in a 640-unit box and
+    scaled to the card, so on a phone its names and counts were 6 px tall (13 at 1280). It is drawn in the screen's own
+    pixels now, each label's name and count over its bar, the bars' lengths shares of the card's width."""
+    from .test_project_agreement import seed
+
+    seeded = seed(app, [{"ann": "CFS", "ben": "CFS"}, {"ann": "UFS", "ben": "CFS"}, {"ann": "CFS", "ben": "NFS"}], [0, 0, 0],
+                  annotators_per_article=2, assign=True)
+    add_user(app, "root", "admin", PASSWORD)
+    context = chromium.new_context(viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch)
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/login")
+        page.fill("input[name=name]", "root")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server}/")
+        page.goto(f"{server}/admin/projects/{seeded.project_id}")
+        chart = page.locator("#distribution")
+        box = chart.bounding_box()
+        texts = chart.evaluate("svg => [...svg.querySelectorAll('text')].map(t => [t.firstChild.textContent, t.textContent, t.getBoundingClientRect().height, t.getBoundingClientRect().right])")
+        for _, _, high, right in texts:
+            assert high >= 12, texts  # readable: 6 px at 360 before
+            assert right <= box["x"] + box["width"] + 1, (texts, box)  # inside the card
+        assert [(name, text) for name, text, _, _ in texts] == [("CFS", "CFS4 (67%)"), ("UFS", "UFS1 (17%)"), ("NFS", "NFS1 (17%)")], texts
+        bars = chart.evaluate("svg => [...svg.querySelectorAll('rect')].map(r => r.getBoundingClientRect().width)")
+        assert bars[0] == pytest.approx(box["width"], abs=1) and bars[1] == pytest.approx(box["width"] / 4, abs=1), (bars, box)
+        assert box["height"] >= 3 * 36 and page.evaluate("document.documentElement.scrollWidth") <= width
+    finally:
+        context.close()
