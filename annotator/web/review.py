@@ -368,6 +368,7 @@ def _sentence_page(
         gold_segments=segments(ctx["sentence"], ctx["gold_spans"]),
         span_colours={s["name"]: s["color"] for s in head.schema.get("span_labels", [])},
         label_colours={s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])},
+        label_keys={s["name"]: s.get("key", "") for s in head.schema.get("sentence_labels", [])},
         relation_types=labelschema.names(head.schema, "relation_types"),
         span_labels=[{"name": x["name"], "key": x.get("key", ""), "color": x.get("color", "#888888"), "description": x.get("description", "")}
                      for x in head.schema.get("span_labels", [])],
