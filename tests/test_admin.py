@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from html import unescape as html_unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -216,6 +217,55 @@ def test_edit_project_keeps_labels_in_use(app, admin, world):
         assert (project.name, project.majority_threshold, project.label_schema["sentence_labels"][0]["color"]) == ("renamed", 0.75, "#000000")
     response = admin.post(url, {**base, "name": "other", "schema_source": "keep"}, content_type="multipart/form-data")
     assert response.status_code == 302
+
+
+def test_the_edit_form_opens_the_json_box_on_the_current_schema(app, admin, world):
+    """Found walking the admin pages: to change one label's description after annotation had started, "Paste JSON"
+    opened empty, and the page shows the schema only as tables, so the admin had to write the whole schema again (and
+    keep every label in use). The box now holds the current schema ("Edit as JSON"): change it, save."""
+    url = f"/admin/projects/{world['project']}/edit"
+    html = page(admin.get(url))
+    box = re.search(r'<textarea[^>]*name="schema_json"[^>]*>(.*?)</textarea>', html, re.S).group(1)
+    with app.app_context():
+        current = db.session.get(Project, world["project"]).label_schema
+    shown = json.loads(html_unescape(box))
+    assert shown == current
+    assert re.search(r'value="paste"[^>]*> Edit as JSON', html)
+    shown["sentence_labels"][0]["description"] = "A claim worth checking"
+    response = admin.post(url, {"name": "news", "annotators_per_article": "2", "majority_threshold": "1", "schema_source": "paste",
+                                "schema_json": json.dumps(shown)}, content_type="multipart/form-data")
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(Project, world["project"]).label_schema["sentence_labels"][0]["description"] == "A claim worth checking"
+    refused = admin.post(url, {"name": "news", "annotators_per_article": "2", "majority_threshold": "1", "schema_source": "paste",
+                               "schema_json": "{nope"}, content_type="multipart/form-data")
+    assert refused.status_code == 400 and "{nope</textarea>" in page(refused)  # a refused edit keeps what was typed
+
+
+def test_a_schema_edit_names_every_label_and_value_in_use_it_drops_at_once(app, world):
+    """Dropping a sentence label and an article label's value that stored work uses: the refusal named the label only,
+    and the value only once the label was put back."""
+    from .test_article_labels import schema_with_groups
+
+    with app.app_context():
+        s = db.session
+        begin_write(s)
+        project = s.get(Project, world["project"])
+        projects.update_project(s, project, schema=schema_with_groups())
+        s.commit()
+        ann = accounts.get_user(s, "ann")
+        annotations.write(s, lambda: annotations.put_article_label(s, ann.id, world["article"], "stance", ["oppose"]))
+        schema = schema_with_groups()
+        schema["sentence_labels"] = [label for label in schema["sentence_labels"] if label["name"] != "CFS"]
+        schema["article_labels"][0]["values"] = ["support", "neutral"]
+        begin_write(s)
+        with pytest.raises(projects.ProjectError) as refused:
+            projects.update_project(s, project, schema=schema)
+        s.rollback()
+        assert "'CFS' already used in stored work" in str(refused.value)
+        assert "group 'stance': value 'oppose' already used in stored work" in str(refused.value)
+        assert "\n" not in str(refused.value)  # one line, for the command line too
+        assert s.get(Project, world["project"]).label_schema == labelschema.validate(schema_with_groups())  # unchanged
 
 
 def test_the_edit_form_turns_suggestions_on_and_off(app, admin, world):

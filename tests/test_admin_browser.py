@@ -316,3 +316,81 @@ def test_admin_and_review_tables_fit_a_phone_as_cards(app, server, chromium):
                 assert page.evaluate(UNNAMED_CELLS) == []
         finally:
             context.close()
+
+
+@pytest.mark.parametrize("width, height, touch", [(1280, 800, False), (360, 740, True)])
+def test_the_label_distribution_is_readable_on_a_phone(app, server, chromium, width, height, touch):
+    """Found walking the admin pages at 360 px: the overview's label distribution was an SVG drawn in a 640-unit box and
+    scaled to the card, so on a phone its names and counts were 6 px tall (13 at 1280). It is drawn in the screen's own
+    pixels now, each label's name and count over its bar, the bars' lengths shares of the card's width."""
+    from .test_project_agreement import seed
+
+    seeded = seed(app, [{"ann": "CFS", "ben": "CFS"}, {"ann": "UFS", "ben": "CFS"}, {"ann": "CFS", "ben": "NFS"}], [0, 0, 0],
+                  annotators_per_article=2, assign=True)
+    add_user(app, "root", "admin", PASSWORD)
+    context = chromium.new_context(viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch)
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/login")
+        page.fill("input[name=name]", "root")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server}/")
+        page.goto(f"{server}/admin/projects/{seeded.project_id}")
+        chart = page.locator("#distribution")
+        box = chart.bounding_box()
+        texts = chart.evaluate("svg => [...svg.querySelectorAll('text')].map(t => [t.firstChild.textContent, t.textContent, t.getBoundingClientRect().height, t.getBoundingClientRect().right])")
+        for _, _, high, right in texts:
+            assert high >= 12, texts  # readable: 6 px at 360 before
+            assert right <= box["x"] + box["width"] + 1, (texts, box)  # inside the card
+        assert [(name, text) for name, text, _, _ in texts] == [("CFS", "CFS4 (67%)"), ("UFS", "UFS1 (17%)"), ("NFS", "NFS1 (17%)")], texts
+        bars = chart.evaluate("svg => [...svg.querySelectorAll('rect')].map(r => r.getBoundingClientRect().width)")
+        assert bars[0] == pytest.approx(box["width"], abs=1) and bars[1] == pytest.approx(box["width"] / 4, abs=1), (bars, box)
+        assert box["height"] >= 3 * 36 and page.evaluate("document.documentElement.scrollWidth") <= width
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width, height, touch", [(1280, 800, False), (360, 740, True)])
+def test_the_progress_chart_dates_are_readable_on_a_phone(app, server, chromium, width, height, touch):
+    """As the label distribution: the progress chart's dates and caption were drawn in its 720-unit box, 5 px tall on a
+    360 px phone. They are drawn in the screen's pixels under it now, the first and last dates only on a phone (more
+    overlapped), none past the chart's edges."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update
+
+    from annotator.db.models import Annotation
+
+    from .test_project_agreement import seed
+
+    seeded = seed(app, [{"ann": "CFS", "ben": "NFS"}] * 12, [0] * 12, annotators_per_article=2, assign=True)
+    with app.app_context():  # a label a day for 24 days
+        ids = db.session.scalars(select(Annotation.id).order_by(Annotation.id)).all()
+        start = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+        for i, annotation_id in enumerate(ids):
+            db.session.execute(update(Annotation).where(Annotation.id == annotation_id).values(updated_at=start + timedelta(days=i)))
+        db.session.commit()
+    add_user(app, "root", "admin", PASSWORD)
+    context = chromium.new_context(viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch)
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/login")
+        page.fill("input[name=name]", "root")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server}/")
+        page.goto(f"{server}/admin/projects/{seeded.project_id}/progress")
+        chart = page.locator("#labels-chart").bounding_box()
+        dates = page.evaluate("""() => [...document.querySelectorAll('svg text')].filter(t => t.checkVisibility())
+          .map(t => { const r = t.getBoundingClientRect(); return [t.textContent, r.left, r.right, r.height]; })""")
+        assert len(dates) >= (2 if width < 640 else 6) and all(text.startswith("2026-1") for text, _, _, _ in dates), dates
+        for _, left, right, high in dates:
+            assert high >= 12, dates  # 5 px at 360 before
+            assert chart["x"] - 1 <= left and right <= chart["x"] + chart["width"] + 1, (dates, chart)
+        assert all(a[2] + 4 <= b[1] for a, b in zip(dates, dates[1:], strict=False)), dates  # side by side, apart
+        caption = page.locator("#labels-chart-caption")
+        assert caption.inner_text() == "max 1 / day · line: running total (24)" and caption.bounding_box()["height"] >= 12
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    finally:
+        context.close()

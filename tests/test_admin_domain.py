@@ -84,6 +84,32 @@ def test_rebalance_takes_only_unstarted_work_from_a_deactivated_annotator(app):
         assert (len(again.removed), again.created, again.moved) == (0, 0, [])
 
 
+def test_rebalance_counts_an_article_finished_by_an_annotator_who_left(app):
+    """Found walking the admin pages: an annotator who had finished their articles left the project, and a re-balance
+    said those articles "still have fewer than 3 annotators" and gave each to one more annotator (a fourth on an
+    article three had finished). Finished work counts towards N now; started but unfinished work still does not."""
+    with app.app_context():
+        ids = setup_project()
+        s = db.session
+        commit(lambda: assignment.assign_balanced(s, ids["project"], 2))
+        mine = s.scalars(select(Assignment.article_id).where(Assignment.user_id == ids["a3"]).order_by(Assignment.article_id)).all()
+        done, started = mine[0], mine[1]
+        annotations.write(s, lambda: annotations.put_label(s, ids["a3"], done, 0, "CFS"))
+        annotations.write(s, lambda: annotations.put_label(s, ids["a3"], done, 1, "NFS"))  # every sentence of it
+        annotations.write(s, lambda: annotations.put_label(s, ids["a3"], started, 0, "CFS"))  # one of two
+        commit(lambda: projects.remove_members(s, ids["project"], [accounts.get_user(s, "a3")]))
+
+        result = commit(lambda: assignment.rebalance(s, ids["project"]))
+        assert sorted(k[1] for k in result.kept) == sorted(s.get(Article, a).external_id for a in (done, started))
+
+        def annotators(article_id):
+            return set(s.scalars(select(User.name).join(Assignment, Assignment.user_id == User.id).where(Assignment.article_id == article_id)))
+
+        assert len(annotators(done)) == 2 and "a3" in annotators(done)  # a3's whole work and one more: no third
+        assert annotators(started) == {"a1", "a2", "a3"}  # unfinished: two who can still finish it
+        assert result.articles_short == 0
+
+
 def test_rebalance_gives_a_new_annotator_a_share_of_unstarted_work(app):
     with app.app_context():
         ids = setup_project(annotators=("a1", "a2"))

@@ -848,3 +848,36 @@ def test_on_a_phone_next_article_takes_a_row_of_its_own_and_the_labels_stay_in_o
         assert high >= 44, after  # a thumb's target
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+# Twelve sentences: the count reads "10 / 12", two digits each side, as in most articles (the demo's have 11 to 16).
+TWELVE = "\n".join(f"Sentence number {i} says the harbour committee met again." for i in range(1, 13))
+
+
+@pytest.mark.parametrize("width", [360, 380])
+def test_in_a_narrow_mouse_window_the_tools_fit_one_row(app, server, chromium, tmp_path, width):
+    """Found walking the app in a 360 px window with a mouse (a browser window at its narrowest, not a phone): the
+    tools took two rows (Undo, saved and Panels under the labels), 10 px too wide with "0 / 11" and more as the count
+    grew, while a touch screen's tools fitted one. The labelled count stays there (a mouse's hints do not carry it)."""
+    ids = seed(app, [ArticleRecord("twelve", "Harbour", TWELVE)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["twelve"], viewport=(width, 740))
+    tools = {"CFS", "UFS", "NFS", "span-tools-toggle", "undo", "panels-toggle"}
+    button = page.locator('#toolbar button[data-kind="sentence"][data-label="UFS"]')
+    for labelled in range(11):
+        layout = page.evaluate(TOOLBAR_LAYOUT)
+        shown = {box[0] for box in layout["boxes"]}
+        assert tools <= shown, layout
+        assert not layout["overflow"] and layout["page"] <= width, layout
+        assert len(centre_lines(layout["boxes"], tools)) == 1, (labelled, layout)  # one row
+        assert page.locator("#progress-text").is_visible()
+        if labelled == 10:
+            break
+        button.click()
+        wait_saved(page)
+    assert page.locator("#progress-text").text_content().strip().startswith("10 ")
+    page.keyboard.press("k")  # back to a labelled sentence: its label drawn in bold, a little wider
+    layout = page.evaluate(TOOLBAR_LAYOUT)
+    assert len(centre_lines(layout["boxes"], tools)) == 1, layout
+    page.screenshot(path=str(tmp_path / f"mouse-{width}.png"))
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

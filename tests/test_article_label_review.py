@@ -232,6 +232,25 @@ def test_the_same_answer_spelled_two_ways_is_no_dispute(app):
         assert row["answers"] == {"oppose": 1, "support": 1} and row["label_agreement"] == 0.0
 
 
+def test_a_save_goes_on_to_the_next_open_article_after_it_and_a_passed_one_comes_after_the_last(app):
+    """As for sentences: a reviewer who passed over the first disputed article was sent back to it after every save."""
+    world = make_world(app, [SPLIT] * 4)  # the queue: a0, a1, a2, a3 (equal agreement, article order)
+    browser = reviewer(app)
+    a = world.articles
+
+    def save(article_id):
+        url = f"/review/{world.project}/articles/{article_id}/labels"
+        browser.get(url)
+        response = browser.post(url, {"gold-stance": "oppose"})
+        assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        return response.headers["Location"]
+
+    assert save(a[1]).endswith(f"/articles/{a[2]}/labels")  # a0 passed over: not back to it
+    assert save(a[3]).endswith(f"/articles/{a[0]}/labels")  # the last: round to the top, to the one passed over
+    assert save(a[0]).endswith(f"/articles/{a[2]}/labels")
+    assert save(a[2]).endswith("#article-label-queue")  # none left open
+
+
 def test_a_long_article_label_queue_lists_its_first_page(app, monkeypatch):
     from annotator.web import review
 

@@ -261,3 +261,34 @@ def test_on_a_phone_each_disputed_sentence_opens_without_sideways_scrolling(app,
         page.wait_for_url(re.compile(rf"/review/{seeded.project_id}/sentences/{seeded.sentences[2]}$"))
     finally:
         context.close()
+
+
+def test_the_label_keys_choose_the_gold_label(app, server, chromium):
+    """Found walking the adjudication page with the keyboard: the span keys (q, s, c) and the link key (l) worked as
+    on the annotation page, but the sentence label keys (1, 2, 3) did nothing, so the gold label took Tab to its
+    radios. Each radio now shows its key, the key chooses it, and typing in the reason still types."""
+    seeded = seed(app, [{"ann": "CFS", "ben": "NFS"}, {"ann": "UFS", "ben": "UFS"}], [0, 0], annotators_per_article=2)
+    add_user(app, "rita", "reviewer", PASSWORD)
+    add_member(app, seeded.project_id, "rita")
+    context, page, problems = reviewer_page(chromium, server)
+    try:
+        page.wait_for_url(re.compile(r"/$"))
+        page.goto(f"{server}/review/{seeded.project_id}/sentences/{seeded.sentences[0]}")
+        checked = "() => document.querySelector('input[name=label]:checked')?.value ?? null"
+        assert page.evaluate(checked) is None  # one each: nothing chosen for the reviewer
+        assert page.locator("#adjudicate fieldset:first-of-type kbd").all_inner_texts() == ["1", "2", "3"]
+        page.keyboard.press("3")
+        assert page.evaluate(checked) == "NFS"
+        page.keyboard.press("1")
+        assert page.evaluate(checked) == "CFS"
+        page.click("#reason")
+        page.keyboard.type("2 of us")
+        assert page.evaluate(checked) == "CFS" and page.input_value("#reason") == "2 of us"
+        page.click("#save-gold")
+        page.wait_for_selector(".flash-success")
+        with app.app_context():
+            gold = db.session.scalar(select(GoldLabel).where(GoldLabel.sentence_id == seeded.sentences[0]))
+            assert (gold.label, gold.provenance, gold.reason) == ("CFS", "adjudicated", "2 of us")
+        assert problems == []
+    finally:
+        context.close()

@@ -125,6 +125,30 @@ def test_agreement_page_shows_coefficients_intervals_counts_and_heatmap(app, bro
     assert "Content-Security-Policy" in response.headers
 
 
+def test_agreement_page_shows_each_article_least_agreement_first_linked_to_its_disagreements(app, browser, project, monkeypatch):
+    """Found walking the review pages: the agreement page had figures per label and per annotator pair but none per
+    article (only `annotator agreement --by article` had them), so a reviewer could not see on the web which articles
+    annotators read differently. Article 1 (1/3 and no agreement) before article 0 (none, 1/3, then two agreed)."""
+    login(browser, "rita")
+    url = f"/review/{project.project_id}/agreement"
+    html = browser.get(url).get_data(as_text=True)
+    with app.app_context():
+        expected = agreement.articles(db.session, project.project_id, store=False)
+    table = re.search(r'<table[^>]*id="article-figures".*?</table>', html, re.S).group(0)
+    rows = re.findall(r'<tr data-article="(\d+)">(.*?)</tr>', table, re.S)
+    assert [int(a) for a, _ in rows] == [r["article_id"] for r in expected] == [project.articles[1], project.articles[0]]
+    for (_, row), r in zip(rows, expected, strict=True):
+        assert f'href="/review/{project.project_id}/queue?article={r["article_id"]}"' in row
+        assert f"{100 * r['percent_agreement']['value']:.1f}&nbsp;%" in row and f">{r['krippendorff_alpha']['value']:.3f}<" in row
+        assert f'data-label="Sentences" class="num">{r["n_sentences"]}<' in row
+    assert f"{100 * 2 / 12:.1f}&nbsp;%" in rows[0][1] and f"{100 * 7 / 12:.1f}&nbsp;%" in rows[1][1]
+    queue = browser.get(f"/review/{project.project_id}/queue?article={project.articles[1]}").get_data(as_text=True)
+    assert queue_ids(queue) == [project.sentences[5], project.sentences[4]]
+    monkeypatch.setattr(review, "ARTICLES_SHOWN", 1)
+    table = re.search(r'<section class="card" id="articles">.*?</section>', browser.get(url).get_data(as_text=True), re.S).group(0)
+    assert table.count("<tr data-article=") == 1 and "The 1 articles of 2 with the least agreement" in table and "--by article" in table
+
+
 def test_agreement_page_says_when_and_after_how_many_saves_in_plain_words(app, browser, project):
     login(browser, "rita")
     with app.app_context():
@@ -232,7 +256,7 @@ def test_adjudication_stores_gold_with_provenance_reason_and_goes_to_next(app, b
         "reason": "ben's quote takes in the verb",
     })
     assert response.status_code == 302
-    assert response.headers["Location"].endswith(f"/review/{project.project_id}/sentences/{s[0]}")  # least agreement, still open
+    assert response.headers["Location"].endswith(f"/review/{project.project_id}/sentences/{s[3]}")  # the next one in the queue's order
     with app.app_context():
         gold = db.session.scalar(select(GoldLabel).where(GoldLabel.sentence_id == s[2]))
         assert (gold.label, gold.provenance, gold.reason, gold.reviewer.name) == ("NFS", "adjudicated", "ben's quote takes in the verb", "rita")
@@ -251,6 +275,27 @@ def test_adjudication_stores_gold_with_provenance_reason_and_goes_to_next(app, b
     assert 'class="num adjudicated-n">1</td>' in ann and 'class="num adjudicated-agree">100.0&nbsp;%</td>' in ann
     # a figure and its "%" never part at the end of a line (a narrow column showed "100.0" over "%")
     assert re.findall(r'<td [^>]*class="num[^"]*">[^<]*\d&nbsp;%', html) and not re.findall(r'<td [^>]*class="num[^"]*">[^<]*\d %', html)
+
+
+def test_a_save_goes_on_to_the_next_open_sentence_after_it_and_a_passed_one_comes_after_the_last(browser, project):
+    """Found walking the queue as a reviewer: passing over the first, hard sentence to come back to it later, every save
+    sent the reviewer back to it (the first open sentence of the whole queue came "next"), so the queue could only be
+    worked from its top. A save now goes on to the next open sentence after the one saved, round to the top at the end."""
+    login(browser, "rita")
+    s = project.sentences  # the queue: s0, s5, s1, s4, s2, s3
+
+    def save(sentence, label):
+        url = f"/review/{project.project_id}/sentences/{sentence}"
+        browser.get(url)
+        response = browser.post(url, {"label": label})
+        assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        return int(response.headers["Location"].rsplit("/", 1)[1])
+
+    assert save(s[5], "NFS") == s[1]  # s0 passed over: not back to it
+    assert save(s[1], "UFS") == s[4]
+    assert save(s[3], "CFS") == s[0]  # the last one: round to the top, to the one passed over
+    assert save(s[0], "CFS") == s[4]  # ... and on after it to what is still open
+    assert save(s[4], "CFS") == s[2]
 
 
 def test_adjudicating_the_last_open_sentence_returns_to_the_queue(app, browser, project):

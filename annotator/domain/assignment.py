@@ -61,14 +61,16 @@ def _join(session: Session, project_id: int, users: list[User]) -> None:
 
 
 def assign_balanced(
-    session: Session, project_id: int, per_article: int, annotators: list[User] | None = None, count_only_pool: bool = False
+    session: Session, project_id: int, per_article: int, annotators: list[User] | None = None, count_only_pool: bool = False,
+    finished: frozenset[tuple[int, int]] = frozenset(),
 ) -> AssignResult:
     """Give every article `per_article` distinct annotators, least-loaded first.
 
     Idempotent: existing assignments are kept (work already started is never
     taken away) and only the missing ones are added. With `count_only_pool`,
     an assignment of someone outside the pool (deactivated) does not count
-    towards the N, so the article gets N annotators who can still finish it.
+    towards the N, so the article gets N annotators who can still finish it, unless it is in `finished` ((article id,
+    user id): they labelled every sentence of it, so it has their whole work already).
     """
     if per_article < 1:
         raise AssignmentError("annotators per article must be at least 1")
@@ -83,7 +85,7 @@ def assign_balanced(
     assigned: dict[int, set[int]] = {a: set() for a in article_ids}
     load: Counter[int] = Counter({uid: 0 for uid in pool_ids})
     for article_id, user_id in existing:
-        if count_only_pool and user_id not in pool_ids:
+        if count_only_pool and user_id not in pool_ids and (article_id, user_id) not in finished:
             continue
         assigned[article_id].add(user_id)
         if user_id in load:
@@ -183,6 +185,24 @@ def work_done(session: Session, project_id: int, article_id: int | None = None) 
     return counts
 
 
+def _finished(session: Session, project_id: int, pairs: set[tuple[int, int]]) -> frozenset[tuple[int, int]]:
+    """The (article id, user id) of `pairs` ((user id, article id)) where the user labelled every sentence of the article."""
+    if not pairs:
+        return frozenset()
+    sentences = dict(session.execute(
+        select(Sentence.article_id, func.count()).join(Article, Article.id == Sentence.article_id)
+        .where(Article.project_id == project_id).group_by(Sentence.article_id)
+    ).all())
+    labelled = session.execute(
+        select(Annotation.user_id, Sentence.article_id, func.count())
+        .join(Sentence, Sentence.id == Annotation.sentence_id)
+        .join(Article, Article.id == Sentence.article_id)
+        .where(Article.project_id == project_id, Annotation.user_id.in_(sorted({user for user, _ in pairs})))
+        .group_by(Annotation.user_id, Sentence.article_id)
+    ).all()
+    return frozenset((article, user) for user, article, n in labelled if (user, article) in pairs and n >= sentences.get(article, 0) > 0)
+
+
 def rebalance(session: Session, project_id: int, per_article: int | None = None) -> RebalanceResult:
     """Hand work to the people who can do it, never taking away work already started.
 
@@ -225,7 +245,10 @@ def rebalance(session: Session, project_id: int, per_article: int | None = None)
     if not pool:
         short = session.scalar(select(func.count()).select_from(Article).where(Article.project_id == project_id)) or 0
         return RebalanceResult(removed, kept, [], 0, short)
-    topped = assign_balanced(session, project_id, per, pool, count_only_pool=True)
+    # an article someone outside the pool finished has their whole work: it counts towards N (it asked for one more
+    # annotator, a fourth on an article three had finished, once an annotator who had finished it left the project)
+    finished = _finished(session, project_id, {(user_id, article_id) for assignment_id, user_id, article_id, _, _ in rows if user_id not in names})
+    topped = assign_balanced(session, project_id, per, pool, count_only_pool=True, finished=finished)
     moved = _even_out(session, project_id, names, work)
     return RebalanceResult(removed, kept, moved, topped.created, topped.articles_short)
 

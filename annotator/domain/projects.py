@@ -167,7 +167,7 @@ def labels_in_use(session: Session, project_id: int) -> dict[str, set[str]]:
     }
 
 
-def _keep_article_values_in_use(session: Session, project_id: int, schema: dict[str, Any]) -> None:
+def _article_values_in_use_problems(session: Session, project_id: int, schema: dict[str, Any]) -> list[str]:
     """Each kept article-label group keeps the values stored answers and reviewers' gold decisions hold, and stays
     `multiple` when one holds several (labels_in_use checked the groups themselves). Answers are read a thousand rows
     at a time (a JSON column has no DISTINCT on PostgreSQL)."""
@@ -175,7 +175,7 @@ def _keep_article_values_in_use(session: Session, project_id: int, schema: dict[
 
     groups = labelschema.article_groups(schema)
     if not groups:
-        return
+        return []
     used: dict[str, set[str]] = {}
     several: set[str] = set()
     def stored() -> Iterator[tuple[str, list[str]]]:
@@ -191,15 +191,17 @@ def _keep_article_values_in_use(session: Session, project_id: int, schema: dict[
         used.setdefault(group, set()).update(values)
         if len(values) > 1:
             several.add(group)
+    problems = []
     for group, values in sorted(used.items()):
         missing = sorted(values - set(groups[group]["values"]))
         if missing:
-            raise ProjectError(
+            problems.append(
                 f"{labelschema.ARTICLE_SECTION}: group {group!r}: value{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
                 f"already used in stored work; keep {'it' if len(missing) == 1 else 'them'} in the schema"
             )
         if group in several and not groups[group]["multiple"]:
-            raise ProjectError(f"{labelschema.ARTICLE_SECTION}: group {group!r} holds answers of several values in stored work; keep it multiple")
+            problems.append(f"{labelschema.ARTICLE_SECTION}: group {group!r} holds answers of several values in stored work; keep it multiple")
+    return problems
 
 
 def update_project(
@@ -233,13 +235,19 @@ def update_project(
         project.suggestions_enabled = bool(suggestions_enabled)
     if schema is not None:
         checked = labelschema.validate(schema)
+        # every label, group and value the new schema drops but stored work uses, at once (as the schema's own problems
+        # are): one at a time, an admin who dropped a label and an article label's value learnt of the second only
+        # after fixing the first
+        problems = []
         for section, used in labels_in_use(session, project.id).items():
             missing = sorted(used - set(labelschema.names(checked, section)))
             if missing:
-                raise ProjectError(
+                problems.append(
                     f"{section}: {', '.join(map(repr, missing))} already used in stored work; keep {'it' if len(missing) == 1 else 'them'} in the schema"
                 )
-        _keep_article_values_in_use(session, project.id, checked)
+        problems += _article_values_in_use_problems(session, project.id, checked)
+        if problems:
+            raise ProjectError("; ".join(problems))
         if checked != project.label_schema:
             drop_outside_schema(session, project.id, checked)  # suggestions the new schema refuses could never be accepted
         project.label_schema = checked

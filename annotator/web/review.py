@@ -32,6 +32,7 @@ bp = Blueprint("review", __name__, url_prefix="/review")
 REVIEW_ROLES = ("reviewer", "admin")
 PAGE_SIZE = 50
 STATUSES = ("open", "adjudicated", "all")
+ARTICLES_SHOWN = 25  # the agreement page's per-article table: the least agreeing ones; the command line lists all
 
 
 # ----------------------------------------------------------------- helpers
@@ -157,6 +158,9 @@ def agreement(project_id: int):
     head = _head(project_id)
     summary = project_agreement.summary(db.session, head.id, store=False)  # a GET never writes: a miss is computed, not stored
     origins = project_agreement.suggestions(db.session, head.id, store=False)
+    # per article, as `annotator agreement --by article` prints them: the page had per label and per pair, and a
+    # reviewer looking for the articles annotators read differently had only the command line
+    article_rows = project_agreement.articles(db.session, head.id, store=False)
     colours = {s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])}
     r = summary.get("fleiss_n_raters") or "N"
     return render_template(
@@ -173,6 +177,8 @@ def agreement(project_id: int):
                       ("krippendorff_alpha", "Krippendorff's alpha")],
         colours=colours,
         article_min=project_agreement.ARTICLE_MIN,
+        article_rows=article_rows,
+        articles_shown=ARTICLES_SHOWN,
     )
 
 
@@ -223,11 +229,18 @@ class AdjudicationForm(FlaskForm):
     seen = HiddenField()  # the stamp of the stored decision the page showed (gold.sentence_stamp): a save over a newer one is refused
 
 
+def _open_after(rows: list[dict[str, Any]], key: str, current: int) -> int | None:
+    """The first open dispute after the current one in the queue's order (which no gold decision changes), round to the
+    top: a reviewer who passed over a hard one to come back to it later was sent back to it after every save (the first
+    open one of the whole queue came next), and now comes to it after the last."""
+    at = next((i for i, r in enumerate(rows) if r[key] == current), len(rows) - 1)
+    return next((r[key] for r in rows[at + 1:] + rows[:at + 1] if r[key] != current and r["gold_provenance"] not in HUMAN_PROVENANCE), None)
+
+
 def _next_open(project_id: int, filters: dict[str, Any], current: int) -> int | None:
     from annotator.domain import agreement as project_agreement  # the figures: on first use, as in agreement()
 
-    rows = _apply(project_agreement.disagreements(db.session, project_id), {**filters, "status": "open"})
-    return next((r["sentence_id"] for r in rows if r["sentence_id"] != current), None)
+    return _open_after(_apply(project_agreement.disagreements(db.session, project_id), {**filters, "status": "all"}), "sentence_id", current)
 
 
 @bp.route("/<int:project_id>/sentences/<int:sentence_id>", methods=["GET", "POST"])
@@ -355,6 +368,7 @@ def _sentence_page(
         gold_segments=segments(ctx["sentence"], ctx["gold_spans"]),
         span_colours={s["name"]: s["color"] for s in head.schema.get("span_labels", [])},
         label_colours={s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])},
+        label_keys={s["name"]: s.get("key", "") for s in head.schema.get("sentence_labels", [])},
         relation_types=labelschema.names(head.schema, "relation_types"),
         span_labels=[{"name": x["name"], "key": x.get("key", ""), "color": x.get("color", "#888888"), "description": x.get("description", "")}
                      for x in head.schema.get("span_labels", [])],
@@ -511,8 +525,8 @@ def _article_prefill(group: dict[str, Any]) -> list[str]:
 def _to_next_open_article(head: ProjectHead, ctx: dict[str, Any], filters: dict[str, Any]):
     """After a save: on to the next article whose label groups are disputed and not decided, or back to the queue."""
     query = _query(filters)
-    rows = _apply_article_rows(gold.article_label_disputes(db.session, head.id, head.schema), {**filters, "status": "open"})
-    following = next((r["article_id"] for r in rows if r["article_id"] != ctx["article"]["id"]), None)
+    rows = _apply_article_rows(gold.article_label_disputes(db.session, head.id, head.schema), {**filters, "status": "all"})
+    following = _open_after(rows, "article_id", ctx["article"]["id"])
     name = ctx["article"]["external_id"]
     if following is None:
         flash(f"Gold saved for the article labels of {name}. No article label dispute is left open with these filters.", "success")

@@ -200,6 +200,7 @@ if (dataNode && view && marker && fieldset && linkset) {
   };
 
   const say = (message, kind = "") => { status.textContent = message; status.dataset.kind = kind; };
+  const goldLabel = (key) => [...document.querySelectorAll('input[type=radio][name="label"][data-key]')].find((r) => r.dataset.key === key) || null;
 
   const addChoice = (label, start, end) => {
     const key = spanKey(label, start, end);
@@ -417,6 +418,11 @@ if (dataNode && view && marker && fieldset && linkset) {
       const box = boxes().find((b) => b.value === st.selected);
       const span = spanOf(st.selected);
       if (box) { box.checked = false; follow(box); say(`${describe(span)} dropped from the gold (and its links). Check it below to keep it.`); }
+    } else if (!st.link && goldLabel(key)) {
+      // the annotation page's label keys choose the gold label here (they did nothing: only Tab to the radios did)
+      const radio = goldLabel(key);
+      radio.checked = true;
+      say(`Gold label: ${radio.value}. Save with the button below (or Enter on it).`);
     } else handled = false;
     if (handled) event.preventDefault();
   });

@@ -117,7 +117,8 @@ class ProjectForm(FlaskForm):
 
 
 class EditProjectForm(ProjectForm):
-    schema_source = RadioField("Label schema", choices=[KEEP_SCHEMA, *SCHEMA_SOURCES], default="keep")
+    # "Edit as JSON": the paste box opens on the current schema here
+    schema_source = RadioField("Label schema", choices=[KEEP_SCHEMA, SCHEMA_SOURCES[0], choice("paste", "Edit as JSON"), SCHEMA_SOURCES[2]], default="keep")
     # Off by default: an unassisted, blind study stays possible; on, annotators see what suggesters proposed.
     suggestions_enabled = BooleanField("Show suggestions to annotators")
 

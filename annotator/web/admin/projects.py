@@ -1,6 +1,7 @@
 """Projects: list, create and edit (preset, pasted or uploaded schema), and the overview page."""
 from __future__ import annotations
 
+import json
 from pathlib import PurePath
 from typing import Any
 
@@ -115,6 +116,10 @@ def project_edit(project_id: int):
                 return redirect(url_for("admin.project", project_id=project_id))
             flash(error, "error")
             db.session.refresh(project)
+    if not form.is_submitted():
+        # "Paste JSON" opens on the current schema, to change a label or add one: it opened empty, and the admin had
+        # to write the whole schema again (the page shows it only as tables) to change one description
+        form.schema_json.data = json.dumps(project.label_schema, indent=2, ensure_ascii=False)
     return render_template("admin/project_form.html", form=form, project=project), form_status()
 
 
