@@ -339,6 +339,14 @@ def test_guidelines_versions_preview_and_notice(app, admin, world):
     assert admin.get(url + "/labels?version=7").status_code == 404
 
 
+def test_the_older_labels_link_shows_only_once_a_label_was_made_under_an_older_version(admin, world):
+    """Found by the walk helper: with every label made under the current version the link led to an empty page."""
+    url = f"/admin/projects/{world['project']}/guidelines"
+    assert 'id="older-labels"' not in page(admin.get(url))  # world's label was made under version 1, the current one
+    assert admin.post(url, {"text": "# Rules v2", "base_version": "1", "action": "save"}).status_code == 302
+    assert 'id="older-labels"' in page(admin.get(url))
+
+
 # ----------------------------------------------------------------- users
 def test_a_new_projects_first_saved_guidelines_are_version_1(app, admin):
     assert new_project(admin).status_code == 302
