@@ -125,6 +125,27 @@ def test_agreement_page_shows_coefficients_intervals_counts_and_heatmap(app, bro
     assert "Content-Security-Policy" in response.headers
 
 
+def test_agreement_page_lists_every_pairs_count_and_interval_outside_the_chart(app, browser, project):
+    """Found by the walk helper: each pair's shared sentences and interval were only in the heatmap cells' hover titles,
+    which a touch screen never shows. The list under the chart has them, least agreement first."""
+    login(browser, "rita")
+    html = browser.get(f"/review/{project.project_id}/agreement").get_data(as_text=True)
+    with app.app_context():
+        pairs = agreement.summary(db.session, project.project_id)["cohen_kappa"]["pairs"]
+    listing = re.search(r'<details id="pair-list">(.*?)</details>', html, re.S).group(1)
+    rows = re.findall(r"<tr>\s*<th scope=\"row\">(.*?)</th>(.*?)</tr>", listing, re.S)
+    assert len(rows) == len(pairs) >= 3 and any(p.get("ci") for p in pairs)
+    for pair in pairs:
+        cells = next(rest for name, rest in rows if name == f"{pair['a']} × {pair['b']}")
+        assert f">{pair['n_items_used']:,}<" in cells
+        if pair["value"] is not None:
+            assert f"{pair['value']:.3f}" in cells
+        if pair.get("ci"):
+            assert f"{pair['ci'][0]:.3f} – {pair['ci'][1]:.3f}" in cells
+    values = [p["value"] for p in sorted(pairs, key=lambda p: [name for name, _ in rows].index(f"{p['a']} × {p['b']}")) if p["value"] is not None]
+    assert values == sorted(values)
+
+
 def test_agreement_page_shows_each_article_least_agreement_first_linked_to_its_disagreements(app, browser, project, monkeypatch):
     """Found walking the review pages: the agreement page had figures per label and per annotator pair but none per
     article (only `annotator agreement --by article` had them), so a reviewer could not see on the web which articles

@@ -89,7 +89,11 @@ def kappa_heatmap(cohen: dict[str, Any], cell: int = 56) -> dict[str, Any]:
     size = margin + cell * len(names)
     legend = [{"value": v, "fill": kappa_colour(v)[0]} for v in (-1.0, -0.5, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0)]
     width = max(size, margin + 34 * len(legend)) + 8
-    return {"names": names, "cells": cells, "cell": cell, "margin": margin, "width": width, "height": size + 8, "legend": legend}
+    # the cells' counts and intervals as a list too, least agreement first (undefined last): a cell's title shows only
+    # on hover, so on a touch screen (or to a screen reader) they were nowhere
+    listed = sorted(cohen["pairs"], key=lambda p: (p.get("value") is None, p.get("value") if p.get("value") is not None else 0.0, p["a"], p["b"]))
+    return {"names": names, "cells": cells, "cell": cell, "margin": margin, "width": width, "height": size + 8, "legend": legend,
+            "pairs": listed}
 
 
 def segments(sentence: dict[str, Any], spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
