@@ -30,6 +30,12 @@ class OwnPasswordForm(PasswordForm):
     revoke_tokens = BooleanField("Also revoke my API tokens", default=True)
 
 
+def _revoke_tokens(form: OwnPasswordForm) -> bool:
+    """The box's answer where the page offered it; True where it did not (the user had no token when the page opened,
+    and may have one now; a script posting the form): a token is kept only by unchecking the box."""
+    return bool(form.revoke_tokens.data) if request.form.get("revoke_offered") == "1" else True
+
+
 @bp.route("/account")
 @login_required
 def account():
@@ -75,7 +81,7 @@ def password():
     hashed = accounts.hash_password(form.password.data)  # before the write lock (the form checked its length)
     with transaction(db.session):
         revoked = accounts.set_password(db.session, db.session.get(User, user.id), hashed, account_log.web(user.id),
-                                        revoke_tokens=form.revoke_tokens.data)
+                                        revoke_tokens=_revoke_tokens(form))
     if bearer_token() is None:  # a browser session: it goes on, under the new generation (a remember-me cookie too)
         user = db.session.get(User, user.id)
         user.session_started = started
