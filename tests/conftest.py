@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from jinja2.bccache import Bucket, BytecodeCache
 
 from annotator import create_app
 from annotator.config import database_url
@@ -142,6 +143,35 @@ def _shared_url_builders() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Rule, "_compile_builder", shared)
+        yield
+
+
+class SharedTemplateCode(BytecodeCache):
+    """Jinja's bytecode cache, in memory for the run (see _shared_template_code)."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])  # Jinja drops it if the source's checksum differs
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shared_template_code() -> Iterator[None]:
+    """Each app has its own Jinja environment, which parsed and compiled every template it rendered afresh: ~25 ms a
+    template, and the suite's thousands of apps render a few each (a fifth of the CPU of the page tests). Jinja's
+    bytecode cache, shared by the run's apps, compiles each template once; its key is the template's name and file,
+    and it holds the source's checksum, so a changed file compiles again (tests/test_shared_url_builders.py checks the
+    pages are the same). Set through Flask's class-wide jinja_options, which each app copies into its environment."""
+    from flask import Flask
+
+    options = {**Flask.jinja_options, "bytecode_cache": SharedTemplateCode()}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Flask, "jinja_options", options)
         yield
 
 
