@@ -72,8 +72,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
-    """The suite runs on every core the process may use (pytest-xdist), unless told `-n N` (`-n 0`: in this
-    process). Set here rather than as `-n auto` in pyproject's addopts, which would make `-p no:xdist` (or a
+    """The suite runs on every core the process may use and one more (pytest-xdist, see below), unless told `-n N`
+    (`-n 0`: in this process). Set here rather than as `-n auto` in pyproject's addopts, which would make `-p no:xdist` (or a
     checkout without pytest-xdist) fail on an unknown `-n`."""
     worker = hasattr(config, "workerinput")  # a worker's own run: xdist clears its -n, and it must stay in-process
     if getattr(config.option, "numprocesses", 0) is None and not worker:
@@ -82,10 +82,12 @@ def pytest_cmdline_main(config):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
-    """The cores this process may run on, not the machine's (a container or `taskset` may allow fewer)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """One worker more than the cores this process may run on (not the machine's: a container or `taskset` may allow
+    fewer). Many tests wait rather than compute (a gunicorn server starting, Chromium drawing a page, PostgreSQL
+    answering, a killed process's sleep): with one worker per core the whole run kept 2 cores only ~133% busy here,
+    and a third worker runs while the others wait."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores + 1
 
 
 @functools.cache
