@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from jinja2.bccache import Bucket, BytecodeCache
 
 from annotator import create_app
 from annotator.config import database_url
@@ -71,8 +72,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
-    """The suite runs on every core the process may use (pytest-xdist), unless told `-n N` (`-n 0`: in this
-    process). Set here rather than as `-n auto` in pyproject's addopts, which would make `-p no:xdist` (or a
+    """The suite runs on every core the process may use and one more (pytest-xdist, see below), unless told `-n N`
+    (`-n 0`: in this process). Set here rather than as `-n auto` in pyproject's addopts, which would make `-p no:xdist` (or a
     checkout without pytest-xdist) fail on an unknown `-n`."""
     worker = hasattr(config, "workerinput")  # a worker's own run: xdist clears its -n, and it must stay in-process
     if getattr(config.option, "numprocesses", 0) is None and not worker:
@@ -81,10 +82,12 @@ def pytest_cmdline_main(config):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
-    """The cores this process may run on, not the machine's (a container or `taskset` may allow fewer)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """One worker more than the cores this process may run on (not the machine's: a container or `taskset` may allow
+    fewer). Many tests wait rather than compute (a gunicorn server starting, Chromium drawing a page, PostgreSQL
+    answering, a killed process's sleep): with one worker per core the whole run kept 2 cores only ~133% busy here,
+    and a third worker runs while the others wait."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores + 1
 
 
 @functools.cache
@@ -142,6 +145,35 @@ def _shared_url_builders() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Rule, "_compile_builder", shared)
+        yield
+
+
+class SharedTemplateCode(BytecodeCache):
+    """Jinja's bytecode cache, in memory for the run (see _shared_template_code)."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])  # Jinja drops it if the source's checksum differs
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shared_template_code() -> Iterator[None]:
+    """Each app has its own Jinja environment, which parsed and compiled every template it rendered afresh: ~25 ms a
+    template, and the suite's thousands of apps render a few each (a fifth of the CPU of the page tests). Jinja's
+    bytecode cache, shared by the run's apps, compiles each template once; its key is the template's name and file,
+    and it holds the source's checksum, so a changed file compiles again (tests/test_shared_url_builders.py checks the
+    pages are the same). Set through Flask's class-wide jinja_options, which each app copies into its environment."""
+    from flask import Flask
+
+    options = {**Flask.jinja_options, "bytecode_cache": SharedTemplateCode()}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Flask, "jinja_options", options)
         yield
 
 
