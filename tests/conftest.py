@@ -167,7 +167,7 @@ def _shared_template_code() -> Iterator[None]:
     """Each app has its own Jinja environment, which parsed and compiled every template it rendered afresh: ~25 ms a
     template, and the suite's thousands of apps render a few each (a fifth of the CPU of the page tests). Jinja's
     bytecode cache, shared by the run's apps, compiles each template once; its key is the template's name and file,
-    and it holds the source's checksum, so a changed file compiles again (tests/test_shared_url_builders.py checks the
+    and it holds the source's checksum, so a changed file compiles again (tests/test_shared_template_code.py checks the
     pages are the same). Set through Flask's class-wide jinja_options, which each app copies into its environment."""
     from flask import Flask
 
