@@ -30,6 +30,8 @@ LINGER_MS = 5
 class KeepAliveThreadWorker(ThreadWorker):
     """gthread, whose pool threads read a busy kept-alive connection's next request themselves (module docstring)."""
 
+    linger_ms = LINGER_MS
+
     def init_process(self) -> None:
         self._waiting_lock = threading.Lock()
         self._waiting = 0  # requests handed to the pool that no thread has taken yet
@@ -45,7 +47,7 @@ class KeepAliveThreadWorker(ThreadWorker):
             self._waiting -= 1
         result = super().handle(conn)
         # True: answered, the connection kept alive (gthread's other results: closed, HTTP/2, or no request yet)
-        while result is True and self.alive and not self._waiting and next_request_within(conn, LINGER_MS):
+        while result is True and self.alive and not self._waiting and next_request_within(conn, self.linger_ms):
             result = super().handle(conn)
         return result
 

@@ -4,6 +4,8 @@
 import threading
 import time
 
+from annotator.gunicorn_worker import KeepAliveThreadWorker
+
 
 def app(environ, start_response):  # noqa: ANN001, ANN201
     if environ["PATH_INFO"] == "/sleep":
@@ -11,3 +13,9 @@ def app(environ, start_response):  # noqa: ANN001, ANN201
     body = str(threading.get_ident()).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+class LongLingerWorker(KeepAliveThreadWorker):
+    """The shipped worker with a linger of 2 s instead of a few milliseconds: whatever waits on a linger waits long."""
+
+    linger_ms = 2000
