@@ -30,7 +30,8 @@ __all__ = ["bind", "workers", "worker_class", "threads", "preload_app", "pre_for
 # the client to close its end, so every request paid a new TCP connection and that wait: on the 2-core machine,
 # side by side (bench/peer_rounds.py's workload, load 6-10 from other jobs), the article JSON p50 went from
 # 1.1-1.5 ms to 0.8-1.0 ms and batch saves at 8 clients from 131-144/s (3 sync workers) to 297-375/s (2 x 4 threads).
-worker_class = "gthread"
+# gthread itself, with a busy connection's next request read by the thread that answered it (annotator/gunicorn_worker.py).
+worker_class = "annotator.gunicorn_worker.KeepAliveThreadWorker"
 THREADS = 4
 threads = THREADS
 

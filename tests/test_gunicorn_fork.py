@@ -270,7 +270,7 @@ def test_the_packaged_settings_load_by_module_name_and_the_command_line_wins(tmp
     assert shipped["preload_app"] == str(len(os.sched_getaffinity(0)) >= 3)  # preload from three workers
     assert settings(WEB_CONCURRENCY="2")["preload_app"] == "False"  # two: the master's copy would cost more than it shares
     assert settings(WEB_CONCURRENCY="3")["preload_app"] == "True"
-    assert shipped["worker_class"] == "gthread" and shipped["threads"] == "4"  # keep-alive, 4 requests at once
+    assert shipped["worker_class"] == "annotator.gunicorn_worker.KeepAliveThreadWorker" and shipped["threads"] == "4"  # keep-alive, 4 requests at once
     assert "post_fork" in shipped["post_fork"] and "pre_fork" in shipped["pre_fork"]
     assert settings(WEB_CONCURRENCY="6")["workers"] == "6"
     overridden = settings("-w", "2", "-b", "127.0.0.1:9999", WEB_CONCURRENCY="6")
