@@ -7,7 +7,6 @@ through the API and adjudication and checks the delete and the update that use t
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from sqlalchemy import select
@@ -31,6 +30,8 @@ from annotator.domain import projects
 from annotator.domain.article_work import ArticleWork, article_work
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord, IngestError
+
+from .races import postgres_only, take_turns
 
 TEXT = "The mayor said the rent rose. Tenants disagree."
 NONE = ArticleWork(labels=0, spans=0, article_labels=0, gold_article_labels=0, gold_labels=0, gold_spans=0, gold_links=0)
@@ -85,33 +86,13 @@ def test_each_kind_of_work_counts_and_automatic_gold_does_not(app):
 
 
 # ----------------------------------------------------------------- a save in flight while the article goes
-def _blocked_on_a_lock(app, timeout: float = 20.0) -> bool:
-    """True once another connection of this database waits for a row lock (PostgreSQL)."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-    deadline = time.monotonic() + timeout
-    try:
-        with engine.connect() as conn:
-            while time.monotonic() < deadline:
-                if conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                     "AND wait_event_type = 'Lock'")).scalar():
-                    return True
-                conn.rollback()
-                time.sleep(0.02)
-    finally:
-        engine.dispose()
-    return False
-
-
 @pytest.mark.parametrize("change", ["delete", "new text"])
 def test_a_label_saved_while_the_article_is_deleted_or_its_text_replaced_is_not_lost(app, change):
     """PostgreSQL: an annotator's label not yet committed when a REST delete (or an import update of the text) counts the
     work was destroyed with the article's sentences a moment later (the delete waited on the label's row, then cascaded
     over it): the save had answered 200, the delete saw no work and audited none. SQLite's BEGIN IMMEDIATE already
     puts one after the other."""
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
-        pytest.skip("SQLite runs one writer at a time: the two transactions cannot overlap")
+    postgres_only(app)
     from annotator.domain import accounts, assignment, catalog
     from annotator.domain.annotations import put_label
     from annotator.domain.projects import ProjectError
@@ -147,17 +128,7 @@ def test_a_label_saved_while_the_article_is_deleted_or_its_text_replaced_is_not_
             except (ProjectError, IngestError) as exc:
                 outcome["result"] = str(exc)
 
-    saver = threading.Thread(target=save)
-    saver.start()
-    assert inserted.wait(30)
-    remover = threading.Thread(target=remove)
-    remover.start()
-    try:
-        assert _blocked_on_a_lock(app), "the delete never waited for the save"
-    finally:
-        go.set()
-        saver.join(30)
-        remover.join(30)
+    take_turns(app, save, inserted, go, remove, "the delete should wait for the save")
     with app.app_context():
         labels = db.session.scalars(select(Annotation.label).where(Annotation.user_id == user_id)).all()
         text = db.session.scalar(select(Article.text).where(Article.id == article_id))
@@ -173,8 +144,7 @@ def test_a_batch_of_answers_and_a_delete_of_its_article_take_turns_not_a_deadloc
     held the article and sentence 1 FOR UPDATE and waited for sentence 2: a deadlock, which PostgreSQL broke after
     a second by ending the delete (a REST 500). Every answer locks its article's key first now, as a delete
     locks the article first: the delete waits for the batch, then counts its labels and refuses."""
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
-        pytest.skip("SQLite runs one writer at a time: the two transactions cannot overlap")
+    postgres_only(app)
     from annotator.domain import accounts, annotations, assignment, catalog
     from annotator.domain.annotations import batch
     from annotator.domain.projects import ProjectError
@@ -222,17 +192,7 @@ def test_a_batch_of_answers_and_a_delete_of_its_article_take_turns_not_a_deadloc
         except BaseException as exc:  # noqa: BLE001
             errors.append(("delete", exc))
 
-    batcher = threading.Thread(target=answers)
-    batcher.start()
-    assert labelled.wait(30)
-    remover = threading.Thread(target=remove)
-    remover.start()
-    try:
-        assert _blocked_on_a_lock(app), "the delete never waited for the batch"
-    finally:
-        go.set()
-        batcher.join(60)
-        remover.join(60)
+    take_turns(app, answers, labelled, go, remove, "the delete should wait for the batch")
     assert not errors, errors
     assert len(outcome["batch"]["results"]) == 2
     assert outcome["delete"].startswith("article 'a' has "), outcome
@@ -245,8 +205,7 @@ def test_an_adjudication_and_a_delete_of_its_article_take_turns_not_a_deadlock(a
     sentence's key), then a gold span (the article's key), while a delete of the article held the article FOR UPDATE
     and waited for the sentence: a deadlock, the delete ended by PostgreSQL (a REST 500). The adjudication locks the
     article's key first now, as every answer does: the delete waits, then counts the reviewer's gold and refuses."""
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
-        pytest.skip("SQLite runs one writer at a time: the two transactions cannot overlap")
+    postgres_only(app)
     from annotator.domain import accounts, catalog, gold
     from annotator.domain.gold import adjudication
     from annotator.domain.projects import ProjectError
@@ -289,17 +248,7 @@ def test_an_adjudication_and_a_delete_of_its_article_take_turns_not_a_deadlock(a
         except BaseException as exc:  # noqa: BLE001
             errors.append(("delete", exc))
 
-    reviewing = threading.Thread(target=adjudicate)
-    reviewing.start()
-    assert stored.wait(30)
-    remover = threading.Thread(target=remove)
-    remover.start()
-    try:
-        assert _blocked_on_a_lock(app), "the delete never waited for the adjudication"
-    finally:
-        go.set()
-        reviewing.join(60)
-        remover.join(60)
+    take_turns(app, adjudicate, stored, go, remove, "the delete should wait for the adjudication")
     assert not errors, errors
     assert outcome["gold"] == "CFS"
     assert "1 gold sentence label(s) and 1 gold span(s)" in outcome["delete"], outcome

@@ -12,6 +12,8 @@ from annotator.domain import accounts, assignment, projects, resegment
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
 
+from .races import postgres_only, take_turns
+
 TEXT = (
     "The cost rose to $1.2bn 👍🏽 last year. "
     "Dr. Smith said it would fall. "
@@ -364,32 +366,6 @@ def test_a_merge_that_meets_an_annotators_batch_in_a_deadlock_is_made_not_a_500(
 
 
 # ----------------------------------------------------------------- an article deleted while a correction runs
-def _waiting_on_a_lock(app, timeout: float = 20.0) -> bool:
-    """True once another connection of this database waits for a row lock (PostgreSQL)."""
-    import time
-
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-    deadline = time.monotonic() + timeout
-    try:
-        with engine.connect() as conn:
-            while time.monotonic() < deadline:
-                if conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                     "AND wait_event_type = 'Lock'")).scalar():
-                    return True
-                conn.rollback()
-                time.sleep(0.02)
-    finally:
-        engine.dispose()
-    return False
-
-
-def _postgres_only(app) -> None:
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
-        pytest.skip("SQLite runs one writer at a time: the two transactions cannot overlap")
-
-
 @pytest.mark.parametrize("correction", ["split", "merge"])
 def test_an_article_deleted_during_a_correction_waits_for_it_instead_of_a_deadlock(app, world, monkeypatch, correction):
     """Found by the attacker: on PostgreSQL a correction locked the article's sentences, then (inserting a sentence,
@@ -397,7 +373,7 @@ def test_an_article_deleted_during_a_correction_waits_for_it_instead_of_a_deadlo
     UPDATE first and then waited for the sentences: a deadlock, which PostgreSQL broke after deadlock_timeout by
     ending one of the two (a REST delete's 500). Both lock the article row first now: the delete waits for the
     correction, then deletes the article with it."""
-    _postgres_only(app)
+    postgres_only(app)
     import threading
 
     from annotator.domain import catalog
@@ -439,17 +415,7 @@ def test_an_article_deleted_during_a_correction_waits_for_it_instead_of_a_deadlo
         except BaseException as exc:  # noqa: BLE001
             errors.append(("delete", exc))
 
-    corrector = threading.Thread(target=correct)
-    corrector.start()
-    assert locked.wait(30)
-    remover = threading.Thread(target=remove)
-    remover.start()
-    try:
-        assert _waiting_on_a_lock(app), "the delete never waited for the correction"
-    finally:
-        go.set()
-        corrector.join(60)
-        remover.join(60)
+    take_turns(app, correct, locked, go, remove, "the delete should wait for the correction")
     assert not errors, errors
     assert results == {"correction": correction, "delete": "a1"}
     with app.app_context():
@@ -462,7 +428,7 @@ def test_a_correction_of_an_article_deleted_meanwhile_is_a_404_not_a_500(app, wo
     """The other order: the delete holds the article when an admin's correction arrives. The correction waits for
     it, then finds the article gone: a 404 page saying so, nothing stored (it was a 500: the page it showed read the
     deleted article)."""
-    _postgres_only(app)
+    postgres_only(app)
     import threading
 
     from annotator.domain import catalog
@@ -503,17 +469,7 @@ def test_a_correction_of_an_article_deleted_meanwhile_is_a_404_not_a_500(app, wo
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
-    remover = threading.Thread(target=remove)
-    remover.start()
-    assert deleted.wait(30)
-    corrector = threading.Thread(target=correct)
-    corrector.start()
-    try:
-        assert _waiting_on_a_lock(app), "the correction never waited for the delete"
-    finally:
-        go.set()
-        remover.join(60)
-        corrector.join(60)
+    take_turns(app, remove, deleted, go, correct, "the correction should wait for the delete")
     assert not errors, errors
     assert answers["status"] == 404, answers
     with app.app_context():

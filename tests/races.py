@@ -1,0 +1,50 @@
+"""Two writers on PostgreSQL, one holding its row locks when the other comes: for the tests that they take turns
+(the second waits for the first) instead of meeting in a deadlock, which PostgreSQL breaks by ending one of them."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import pytest
+from sqlalchemy import create_engine, text
+
+
+def postgres_only(app: Any) -> None:
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
+        pytest.skip("SQLite runs one writer at a time: the two transactions cannot overlap")
+
+
+def waiting_on_a_lock(app: Any, timeout: float = 20.0) -> bool:
+    """True once another connection of this database waits for a row lock (PostgreSQL)."""
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    deadline = time.monotonic() + timeout
+    try:
+        with engine.connect() as conn:
+            while time.monotonic() < deadline:
+                if conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND wait_event_type = 'Lock'")).scalar():
+                    return True
+                conn.rollback()
+                time.sleep(0.02)
+    finally:
+        engine.dispose()
+    return False
+
+
+def take_turns(app: Any, first: Callable[[], None], holding: threading.Event, go: threading.Event, second: Callable[[], None],
+               waits: str) -> None:
+    """`first` in a thread until it holds its locks (it sets `holding`, then waits for `go`), then `second` in
+    another; asserts that `second` comes to wait on a row lock (`waits` says what waited for what), then lets both
+    finish. Each function reports its own outcome and errors (and sets `holding` if it fails before)."""
+    one = threading.Thread(target=first)
+    one.start()
+    assert holding.wait(30)
+    other = threading.Thread(target=second)
+    other.start()
+    try:
+        assert waiting_on_a_lock(app), f"{waits}: it never did"
+    finally:
+        go.set()
+        one.join(60)
+        other.join(60)
