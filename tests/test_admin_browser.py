@@ -31,8 +31,10 @@ ARTICLES = [
 ]
 
 
-def log_in(chromium, server: str, name: str):
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+def log_in(chromium, server: str, name: str, width: int = 1280, height: int = 900, touch: bool = False):
+    """A page logged in as `name` in a new context of that size (a touch phone's with `touch`); page.errors collects the
+    page's errors and the console's."""
+    context = chromium.new_context(viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -215,14 +217,8 @@ def test_api_token_table_fits_its_card_with_revoke_in_reach(app, server, chromiu
             user = db.session.get(User, ann)
             accounts.issue_token(db.session, user, expires_days=30)
             accounts.issue_token(db.session, user)
-    context = chromium.new_context(viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch)
-    page = context.new_page()
+    page = log_in(chromium, server, "root", width, height, touch)
     try:
-        page.goto(f"{server}/login")
-        page.fill("input[name=name]", "root")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server}/")
         page.goto(f"{server}/admin/users/{ann}")
         table = page.locator("#tokens")
         assert table.evaluate("t => t.scrollWidth <= t.clientWidth + 1"), "the token table scrolls sideways"
@@ -240,7 +236,7 @@ def test_api_token_table_fits_its_card_with_revoke_in_reach(app, server, chromiu
         buttons.first.click()
         assert "revoked" in page.locator("#tokens tbody").inner_text()
     finally:
-        context.close()
+        page.context.close()
 
 
 # Each visible table that is wider than itself shows (it scrolls sideways inside its card) or whose right edge is off a
@@ -328,14 +324,8 @@ def test_the_label_distribution_is_readable_on_a_phone(app, server, chromium, wi
     seeded = seed(app, [{"ann": "CFS", "ben": "CFS"}, {"ann": "UFS", "ben": "CFS"}, {"ann": "CFS", "ben": "NFS"}], [0, 0, 0],
                   annotators_per_article=2, assign=True)
     add_user(app, "root", "admin", PASSWORD)
-    context = chromium.new_context(viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch)
-    page = context.new_page()
+    page = log_in(chromium, server, "root", width, height, touch)
     try:
-        page.goto(f"{server}/login")
-        page.fill("input[name=name]", "root")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server}/")
         page.goto(f"{server}/admin/projects/{seeded.project_id}")
         chart = page.locator("#distribution")
         box = chart.bounding_box()
@@ -348,7 +338,7 @@ def test_the_label_distribution_is_readable_on_a_phone(app, server, chromium, wi
         assert bars[0] == pytest.approx(box["width"], abs=1) and bars[1] == pytest.approx(box["width"] / 4, abs=1), (bars, box)
         assert box["height"] >= 3 * 36 and page.evaluate("document.documentElement.scrollWidth") <= width
     finally:
-        context.close()
+        page.context.close()
 
 
 @pytest.mark.parametrize("width, height, touch", [(1280, 800, False), (360, 740, True)])
@@ -372,14 +362,8 @@ def test_the_progress_chart_dates_are_readable_on_a_phone(app, server, chromium,
             db.session.execute(update(Annotation).where(Annotation.id == annotation_id).values(updated_at=start + timedelta(days=i)))
         db.session.commit()
     add_user(app, "root", "admin", PASSWORD)
-    context = chromium.new_context(viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch)
-    page = context.new_page()
+    page = log_in(chromium, server, "root", width, height, touch)
     try:
-        page.goto(f"{server}/login")
-        page.fill("input[name=name]", "root")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server}/")
         page.goto(f"{server}/admin/projects/{seeded.project_id}/progress")
         chart = page.locator("#labels-chart").bounding_box()
         dates = page.evaluate("""() => [...document.querySelectorAll('svg text')].filter(t => t.checkVisibility())
@@ -393,4 +377,4 @@ def test_the_progress_chart_dates_are_readable_on_a_phone(app, server, chromium,
         assert caption.inner_text() == "max 1 / day · line: running total (24)" and caption.bounding_box()["height"] >= 12
         assert page.evaluate("document.documentElement.scrollWidth") <= width
     finally:
-        context.close()
+        page.context.close()
