@@ -4,9 +4,10 @@ gthread's main thread polls the idle kept-alive connections; when one has a requ
 pool thread, and after the answer the pool thread hands it back to the main thread (through a pipe) to be polled
 again. For a client that sends its next request right after the answer (the annotation page's save queue, a
 script, the page's own loads) that is two thread hand-offs more per request than a thread that reads the
-connection again itself, and each costs a wake-up. Side by side on the 2-core machine (bench/peer_rounds.py, one
-round each, load 1.6-1.7): the article JSON p50 0.82 ms with this worker against 1.10 ms with gthread (Potato's
-1.02-1.04 ms), the annotation page 1.57 against 1.93 ms, saves from 8 clients alike (407 and 423/s).
+connection again itself, and each costs a wake-up. Side by side on the 2-core machine (bench/peer_rounds.py,
+three rounds each, alternating, load 0.4-1.7): the article JSON p50 0.81-0.83 ms with this worker against
+1.00-1.11 ms with gthread (Potato's 1.02-1.20 ms), the annotation page 1.55-1.72 against 1.73-1.93 ms, saves from
+8 clients alike (407-444 and 423-469/s).
 
 Here the pool thread that answered waits up to LINGER_MS for the connection's next request and serves it itself;
 a connection that stays quiet longer goes back to the poller as before. A thread lingers only while no other
