@@ -9,6 +9,11 @@ from typing import Any, Callable
 import pytest
 from sqlalchemy import create_engine, text
 
+from annotator.db import db
+from annotator.db.transactions import transaction
+from annotator.domain import catalog
+from annotator.domain.projects import ProjectError
+
 
 def postgres_only(app: Any) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
@@ -48,3 +53,20 @@ def take_turns(app: Any, first: Callable[[], None], holding: threading.Event, go
         go.set()
         one.join(60)
         other.join(60)
+
+
+def deleting(app: Any, project_id: int, article_id: int, outcome: dict[str, Any], errors: list[Any],
+             annotated_too: bool = False) -> Callable[[], None]:
+    """take_turns' second writer that deletes the article: outcome["delete"] is what delete_article returned (the
+    article's id), or its refusal's message (the work it counted); any other exception goes to `errors`."""
+    def remove() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    outcome["delete"] = catalog.delete_article(db.session, project_id, article_id, annotated_too=annotated_too)
+        except ProjectError as exc:
+            outcome["delete"] = str(exc)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("delete", exc))
+
+    return remove

@@ -31,7 +31,7 @@ from annotator.domain.article_work import ArticleWork, article_work
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord, IngestError
 
-from .races import postgres_only, take_turns
+from .races import deleting, postgres_only, take_turns
 
 TEXT = "The mayor said the rent rose. Tenants disagree."
 NONE = ArticleWork(labels=0, spans=0, article_labels=0, gold_article_labels=0, gold_labels=0, gold_spans=0, gold_links=0)
@@ -145,9 +145,8 @@ def test_a_batch_of_answers_and_a_delete_of_its_article_take_turns_not_a_deadloc
     a second by ending the delete (a REST 500). Every answer locks its article's key first now, as a delete
     locks the article first: the delete waits for the batch, then counts its labels and refuses."""
     postgres_only(app)
-    from annotator.domain import accounts, annotations, assignment, catalog
+    from annotator.domain import accounts, annotations, assignment
     from annotator.domain.annotations import batch
-    from annotator.domain.projects import ProjectError
 
     with app.app_context():
         s = db.session
@@ -181,18 +180,7 @@ def test_a_batch_of_answers_and_a_delete_of_its_article_take_turns_not_a_deadloc
             errors.append(("batch", exc))
             labelled.set()
 
-    def remove() -> None:
-        try:
-            with app.app_context():
-                with transaction(db.session):
-                    catalog.delete_article(db.session, project_id, article_id)
-            outcome["delete"] = "done"
-        except ProjectError as exc:
-            outcome["delete"] = str(exc)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(("delete", exc))
-
-    take_turns(app, answers, labelled, go, remove, "the delete should wait for the batch")
+    take_turns(app, answers, labelled, go, deleting(app, project_id, article_id, outcome, errors), "the delete should wait for the batch")
     assert not errors, errors
     assert len(outcome["batch"]["results"]) == 2
     assert outcome["delete"].startswith("article 'a' has "), outcome
@@ -206,9 +194,8 @@ def test_an_adjudication_and_a_delete_of_its_article_take_turns_not_a_deadlock(a
     and waited for the sentence: a deadlock, the delete ended by PostgreSQL (a REST 500). The adjudication locks the
     article's key first now, as every answer does: the delete waits, then counts the reviewer's gold and refuses."""
     postgres_only(app)
-    from annotator.domain import accounts, catalog, gold
+    from annotator.domain import accounts, gold
     from annotator.domain.gold import adjudication
-    from annotator.domain.projects import ProjectError
 
     with app.app_context():
         s = db.session
@@ -237,18 +224,7 @@ def test_an_adjudication_and_a_delete_of_its_article_take_turns_not_a_deadlock(a
             errors.append(("adjudicate", exc))
             stored.set()
 
-    def remove() -> None:
-        try:
-            with app.app_context():
-                with transaction(db.session):
-                    catalog.delete_article(db.session, project_id, article_id)
-            outcome["delete"] = "done"
-        except ProjectError as exc:
-            outcome["delete"] = str(exc)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(("delete", exc))
-
-    take_turns(app, adjudicate, stored, go, remove, "the delete should wait for the adjudication")
+    take_turns(app, adjudicate, stored, go, deleting(app, project_id, article_id, outcome, errors), "the delete should wait for the adjudication")
     assert not errors, errors
     assert outcome["gold"] == "CFS"
     assert "1 gold sentence label(s) and 1 gold span(s)" in outcome["delete"], outcome

@@ -12,7 +12,7 @@ from annotator.domain import accounts, assignment, projects, resegment
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
 
-from .races import postgres_only, take_turns
+from .races import deleting, postgres_only, take_turns
 
 TEXT = (
     "The cost rose to $1.2bn 👍🏽 last year. "
@@ -376,7 +376,6 @@ def test_an_article_deleted_during_a_correction_waits_for_it_instead_of_a_deadlo
     postgres_only(app)
     import threading
 
-    from annotator.domain import catalog
 
     locked, go, errors, results = threading.Event(), threading.Event(), [], {}
     original_state = resegment._state
@@ -407,14 +406,7 @@ def test_an_article_deleted_during_a_correction_waits_for_it_instead_of_a_deadlo
             errors.append(("correction", exc))
             locked.set()
 
-    def remove() -> None:
-        try:
-            with app.app_context():
-                with transaction(db.session):
-                    results["delete"] = catalog.delete_article(db.session, world["project"], world["article"], annotated_too=True)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(("delete", exc))
-
+    remove = deleting(app, world["project"], world["article"], results, errors, annotated_too=True)
     take_turns(app, correct, locked, go, remove, "the delete should wait for the correction")
     assert not errors, errors
     assert results == {"correction": correction, "delete": "a1"}
