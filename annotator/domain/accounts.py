@@ -204,8 +204,12 @@ def revoked_tokens(count: int) -> str:
     """What set_role's count of revoked tokens adds to "NAME is now ROLE" ("" for none)."""
     if not count:
         return ""
-    tokens = "1 API token was" if count == 1 else f"{count} API tokens were"
-    return f"; their {tokens} revoked (an admin's tokens are that admin's own to issue)"
+    return f"; their {tokens_were_revoked(count)} (an admin's tokens are that admin's own to issue)"
+
+
+def tokens_were_revoked(count: int) -> str:
+    """"1 API token was revoked", "3 API tokens were revoked" (for a count above 0)."""
+    return f"{tokens_count(count)} {'was' if count == 1 else 'were'} revoked"
 
 
 def set_active(session: Session, user: User, active: bool, actor: Actor = account_log.CLI) -> None:

@@ -86,6 +86,6 @@ def password():
         user = db.session.get(User, user.id)
         user.session_started = started
         login_user(user, remember=current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies)
-    tokens = f" Your {accounts.tokens_count(revoked)} {'was' if revoked == 1 else 'were'} revoked." if revoked else ""
+    tokens = f" Your {accounts.tokens_were_revoked(revoked)}." if revoked else ""
     flash(f"Your password is changed. Your other sessions (other browsers and devices) have ended; this one goes on.{tokens}", "success")
     return redirect(url_for("account.account"))

@@ -160,7 +160,7 @@ def user_password(user_id: int):
     if error:
         form.password.errors = [*form.password.errors, error]
         return _detail(user, 400, password_form=form)
-    tokens = f" Their {accounts.tokens_count(revoked)} {'was' if revoked == 1 else 'were'} revoked." if revoked else ""
+    tokens = f" Their {accounts.tokens_were_revoked(revoked)}." if revoked else ""
     flash(f"New password set for {user.name}. Tell them over a safe channel.{tokens}", "success")
     return redirect(url_for("admin.user", user_id=user.id))
 
