@@ -973,3 +973,47 @@ def test_a_batch_refused_at_one_change_settles_that_one_and_sends_the_rest(app, 
     [(uid, label, s, e)] = db_spans(app, "ann", article_id)
     assert (uid, label, TEXT[s:e]) == ("source-span-1", "SOURCE", SOURCE)
     page.context.close()
+
+
+def test_a_sentence_relabelled_while_its_first_save_waits_for_a_retry_keeps_the_second_label(app, server, chromium):
+    """Found walking the page offline: sentence 1 labelled CFS, its save fails (503, or the network), and while it
+    waits for its retry the annotator relabels it UFS and marks a span. Both label saves carried the version the page
+    had seen, and the retry sent them in one batch: the first moved the version on, so the second was a 409, the
+    batch was refused, and the page said the sentence 'was changed in another tab or window to CFS; your UFS was not
+    saved' (there was no other tab), and CFS stayed. The second save waits for the first one's answer instead."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    article_id = ids["bridge"]
+    held = []  # the first label save, answered (503) once the other changes wait behind it
+
+    def hold_the_first_label(route):
+        if not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page = open_page(chromium, server, "ann", article_id, routes={"**/api/articles/*/labels/*": hold_the_first_label})
+    writes = _api_writes(page)
+    page.keyboard.press("1")  # sentence 1: CFS, sent alone at once (and held); the page moves on to sentence 2
+    for _ in range(250):  # the route's handler runs while Playwright waits
+        if held:
+            break
+        page.wait_for_timeout(20)
+    page.keyboard.press("k")
+    page.keyboard.press("2")  # sentence 1 again: UFS
+    select_with_mouse(page, SOURCE)
+    page.keyboard.press("s")
+    page.wait_for_function("() => document.getElementById('save-status').dataset.pending === '3'", timeout=5000)
+    held[0].fulfill(status=503, content_type="application/json", body=json.dumps({"error": "database busy", "status": 503}))
+    wait_saved(page, timeout=30_000)
+    assert page.evaluate("() => document.getElementById('alert').hidden"), page.inner_text("#alert-text")
+    assert {i: label for i, (label, _) in db_labels(app, "ann", article_id).items()} == {0: "UFS"}
+    [(_, label, start, end)] = db_spans(app, "ann", article_id)
+    assert (label, TEXT[start:end]) == ("SOURCE", SOURCE)
+    sent = [op for method, path, body in writes if path.endswith("/changes") for op in body["operations"]]
+    assert all(op["op"] != "put_label" or op["label"] == "UFS" for op in sent), writes  # never the two saves in one batch
+    page.reload()
+    wait_ready(page)
+    assert page.inner_text("#progress-text").startswith("1 / ")
+    assert page.evaluate("() => [...document.querySelectorAll('#text .chip.labelled')].map((c) => c.dataset.text)") == ["UFS"]
+    assert all("503" in e for e in page.errors), page.errors  # the one failure the test made, no 409
+    page.context.close()

@@ -11,7 +11,8 @@
 //
 // When two or more changes are waiting, they go as one batch (POST .../changes,
 // all or nothing) instead of a request each; suggestion accepts and rejects still
-// go alone. A batch, once sent, is fixed: its ops are marked with its request id
+// go alone, and a batch ends before a second change of the same label (it waits for the
+// first one's answer, which gives it the version to send). A batch, once sent, is fixed: its ops are marked with its request id
 // (in localStorage too) and nothing is merged into them, so its retry is the same
 // request and the server answers it as the first time. A batch the server refuses
 // at one operation stored nothing: that operation is settled as if it had been
@@ -132,6 +133,13 @@ export function changeFor(op) {
     case "article-unlabel": return Number.isInteger(op.version) ? { op: "delete_article_label", group: op.group, version: op.version } : { op: "delete_article_label", group: op.group };
     default: return null;
   }
+}
+
+/** What a change carries a version of (a sentence's label, an article label group's answer); null: none. */
+function versionKey(op) {
+  if (op.op === "label" || op.op === "unlabel") return `sentence ${op.sentence}`;
+  if (op.op === "article-label" || op.op === "article-unlabel") return `group ${op.group}`;
+  return null;
 }
 
 /**
@@ -382,8 +390,14 @@ export class SaveQueue {
     }
     if (this.aloneNext) return null;
     const ops = [];
+    const versioned = new Set();
     for (const o of this.ops) {
       if (ops.length === MAX_BATCH || !changeFor(o)) break;
+      // A second change of the same label carries the version the page saw, which the first one moves on: it waits
+      // for that answer (rebase gives it the new version), else the batch is a 409 ("changed in another tab").
+      const key = versionKey(o);
+      if (key !== null && versioned.has(key)) break;
+      if (key !== null) versioned.add(key);
       ops.push(o);
     }
     if (ops.length < 2) return null;
