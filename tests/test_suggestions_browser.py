@@ -299,3 +299,43 @@ def test_on_a_touch_phone_the_suggestion_hints_say_what_to_tap_not_which_keys(ap
         assert laptop.locator(".ghost-menu kbd").all_text_contents() == ["a", "x", "Esc"]
     finally:
         laptop.context.close()
+
+
+def test_a_key_pressed_while_the_suggestions_load_is_never_shown_unsaved(app, world, chromium, server):
+    """Found walking the page: pressing Enter on a finished article and labelling at once, a key could land while the
+    page still waited for the suggestions, after it had read the article: the label key went through (the page had
+    the text) but the save queue did not exist yet, so the page threw (Cannot read properties of null), and the label,
+    drawn with the rest once the page was ready, was never sent. A key before the page is ready does nothing."""
+    article = world["article"]
+    calls = []
+    held = []  # the suggestions of the second load, answered once a key was pressed
+
+    def hold_the_second_load(route):
+        calls.append(route)
+        if len(calls) == 2:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page = open_page(chromium, server, "ann", article, routes={"**/api/articles/*/suggestions": hold_the_second_load})
+    with page.expect_response(lambda r: r.url.endswith(f"/api/articles/{article}")):
+        page.goto(f"{server}/annotate/{article}")
+    for _ in range(250):  # the route's handler runs while Playwright waits
+        if held:
+            break
+        page.wait_for_timeout(20)
+    page.wait_for_timeout(500)  # the article's answer is read
+    page.keyboard.press("1")
+    page.wait_for_timeout(200)
+    held[0].continue_()
+    wait_ready(page)
+    wait_saved(page)
+    with app.app_context():
+        stored = db.session.scalar(select(func.count()).select_from(Annotation))
+        db.session.remove()
+    assert ghosts(page)["chips"] == ["CFS"] * stored  # what the page shows is what was saved
+    assert page.errors == [], page.errors
+    page.reload()
+    wait_ready(page)
+    assert ghosts(page)["chips"] == ["CFS"] * stored
+    page.context.close()

@@ -1845,6 +1845,9 @@ async function load() {
     return;
   }
   const data = response.data;
+  // The suggestions first: from S.map on the keys act, and nothing may wait between it and the save queue below
+  // (a label key pressed meanwhile was drawn but never queued, so never saved).
+  const offered = await suggested;
   S.article = data.article;
   S.schema = data.schema;
   S.map = new OffsetMap(data.article.text);
@@ -1863,7 +1866,6 @@ async function load() {
     S.articleLabels.set(a.group, a.values);
     S.articleVersions.set(a.group, a.version);
   }
-  const offered = await suggested;
   S.sugg = new SuggestionSet(offered && offered.status === 200 ? offered.data : null);
 
   // Title first: when the text itself opens with the title, that line is shown as the heading.
