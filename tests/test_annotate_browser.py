@@ -1017,3 +1017,40 @@ def test_a_sentence_relabelled_while_its_first_save_waits_for_a_retry_keeps_the_
     assert page.evaluate("() => [...document.querySelectorAll('#text .chip.labelled')].map((c) => c.dataset.text)") == ["UFS"]
     assert all("503" in e for e in page.errors), page.errors  # the one failure the test made, no 409
     page.context.close()
+
+
+def test_relabelling_or_resizing_a_span_into_one_already_there_is_refused_on_the_page(app, server, chromium):
+    """Found walking the page with the keyboard: one text marked SOURCE and QUOTE; the SOURCE relabelled QUOTE (or a
+    QUOTE grown onto another QUOTE with }) was drawn at once, but the server refused it (409: you already have this
+    QUOTE span), and the page said 'The server refused a span change ... Reload to see what is saved', the page and
+    the database apart until a reload. As marking the same text twice does, the page says so and changes nothing."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    article_id = ids["bridge"]
+    page = open_page(chromium, server, "ann", article_id)
+    select_with_mouse(page, SOURCE)
+    page.keyboard.press("s")
+    select_with_mouse(page, SOURCE)
+    page.keyboard.press("q")
+    select_with_mouse(page, SOURCE[:-1])
+    page.keyboard.press("q")
+    wait_saved(page)
+    before = sorted(db_spans(app, "ann", article_id))
+    assert sorted((label, TEXT[s:e]) for _, label, s, e in before) == [("QUOTE", SOURCE[:-1]), ("QUOTE", SOURCE), ("SOURCE", SOURCE)]
+    drawn = sorted((x["caption"], x["text"]) for x in rendered_spans(page))
+    # the short QUOTE is selected: one character more at its end makes it the other QUOTE
+    page.keyboard.press("}")
+    assert page.locator("#hint").text_content() == "That text is already a QUOTE span."
+    # the SOURCE relabelled QUOTE
+    page.keyboard.press("Escape")
+    for _ in range(3):
+        page.keyboard.press("n")
+        if page.locator("#text .tag.sel").get_attribute("data-text").endswith("SOURCE"):
+            break
+    page.keyboard.press("q")
+    assert page.locator("#hint").text_content() == "That text is already a QUOTE span."
+    wait_saved(page)
+    assert page.evaluate("() => document.getElementById('alert').hidden"), page.inner_text("#alert-text")
+    assert sorted(db_spans(app, "ann", article_id)) == before
+    assert sorted((x["caption"], x["text"]) for x in rendered_spans(page)) == drawn
+    assert page.errors == [], page.errors
+    page.context.close()

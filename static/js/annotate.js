@@ -1193,7 +1193,7 @@ function spanKey(name) {
   if (sel) {
     const start = S.map.toCodePoint(sel.s, "floor");
     const end = S.map.toCodePoint(sel.e, "ceil");
-    const dup = [...S.spans.values()].find((x) => x.start === start && x.end === end && x.label === name);
+    const dup = sameSpan(name, start, end);
     clearTextSelection();
     if (dup) { selectSpan(dup.id, false); hint(`That text is already a ${name} span.`); return; }
     const op = { op: "span", id: newUid(), label: name, start, end };
@@ -1213,6 +1213,7 @@ function spanKey(name) {
   if (S.selected) {
     const span = S.spans.get(S.selected);
     if (span.label === name) return;
+    if (sameSpan(name, span.start, span.end)) { hint(`That text is already a ${name} span.`); return; }
     const broken = relationsOf(span.id).filter((r) => {
       const rel = S.schema.relation_types.find((t) => t.name === r.type);
       const from = r.from === span.id ? name : S.spans.get(r.from)?.label;
@@ -1228,6 +1229,11 @@ function spanKey(name) {
   }
   if (touch.matches) hint("Select some text first (touch and hold a word, drag to the end), then tap a span label.", "warn");
   else hint("Select some text first (with the mouse, or Shift+→ from the current sentence), then press a span key.", "warn");
+}
+
+/** The annotator's span with this label and offsets, if any: the server keeps one (a change into it is a 409). */
+function sameSpan(label, start, end) {
+  return [...S.spans.values()].find((x) => x.start === start && x.end === end && x.label === label) || null;
 }
 
 function deleteSpan(uid) {
@@ -1257,6 +1263,7 @@ function resizeSelected(edge, steps) {
   const start = S.map.toCodePoint(s, "floor");
   const end = S.map.toCodePoint(e, "ceil");
   if (start === span.start && end === span.end) return;
+  if (sameSpan(span.label, start, end)) { hint(`That text is already a ${span.label} span.`); return; }
   change({ op: "span-patch", id: span.id, fields: { start, end } });
   renderAll();
   selectSpan(span.id);
@@ -1274,6 +1281,7 @@ function fitSelected() {
   const end = S.map.toCodePoint(sel.e, "ceil");
   clearTextSelection();
   if (start === span.start && end === span.end) return;
+  if (sameSpan(span.label, start, end)) { hint(`That text is already a ${span.label} span.`); return; }
   change({ op: "span-patch", id: span.id, fields: { start, end } });
   renderAll();
   selectSpan(span.id);
