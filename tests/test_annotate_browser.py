@@ -1054,3 +1054,54 @@ def test_relabelling_or_resizing_a_span_into_one_already_there_is_refused_on_the
     assert sorted((x["caption"], x["text"]) for x in rendered_spans(page)) == drawn
     assert page.errors == [], page.errors
     page.context.close()
+
+
+def test_an_article_label_changed_while_its_first_save_waits_for_a_retry_keeps_the_second_answer(app, server, chromium):
+    """The article label side of ..._relabelled_while_its_first_save_waits_for_a_retry_...: the stance set to support
+    is on its way when it is changed to oppose (so the two are not merged), the first fails (503), and the retry
+    must not send both with the version the page saw in one batch (the second would be a 409 of the page's own)."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    article_id = ids["bridge"]
+    with app.app_context():
+        project = db.session.scalar(select(Article).where(Article.id == article_id)).project
+        schema = dict(project.label_schema)
+        schema["article_labels"] = [{"name": "stance", "values": ["support", "oppose", "neutral"]}]
+        projects.update_project(db.session, project, schema=schema)
+        db.session.commit()
+    first = []
+
+    def fail_the_first(route):
+        if not first:
+            first.append(route)
+            route.fulfill(status=503, content_type="application/json", body=json.dumps({"error": "database busy", "status": 503}))
+        else:
+            route.continue_()
+
+    page = open_page(chromium, server, "ann", article_id, routes={"**/api/articles/*/article-labels/*": fail_the_first})
+    start = TEXT.index(SOURCE)
+    outcome = page.evaluate(
+        """async ([articleId, start, end]) => {
+             const { SaveQueue } = await import('/static/js/api.js');
+             const log = [];
+             const queue = new SaveQueue({
+               baseUrl: `/api/articles/${articleId}`, storagePrefix: 'test.article-label.',
+               onStatus: () => {}, onConflict: (op) => log.push(['conflict', op.op]),
+               onSaved: (op, data) => {  // as the page does: what waits for the group gets the version just given
+                 if (op.op === 'article-label' && data) queue.rebaseArticleLabel(op.group, data.version);
+                 log.push(['saved', op.op, data && (data.values || data.label)]);
+               },
+               onRejected: (op, message, status) => log.push(['rejected', op.op, status]),
+             });
+             queue.push({op: 'article-label', group: 'stance', values: ['support'], version: 0});  // on its way at once
+             queue.push({op: 'article-label', group: 'stance', values: ['oppose'], version: 0});
+             queue.push({op: 'span', id: 'source-span-1', label: 'SOURCE', start, end});
+             while (queue.pending) await new Promise((r) => setTimeout(r, 50));
+             return log;
+           }""",
+        [article_id, start, start + len(SOURCE)],
+    )
+    assert outcome == [["saved", "article-label", ["support"]], ["saved", "article-label", ["oppose"]], ["saved", "span", "SOURCE"]]
+    with app.app_context():
+        assert db.session.execute(select(ArticleLabel.group, ArticleLabel.values)).all() == [("stance", ["oppose"])]
+        db.session.remove()
+    page.context.close()
