@@ -419,3 +419,30 @@ def test_a_header_row_that_is_not_valid_csv_is_an_error_naming_the_file_and_line
     (found by test_bad_input's fuzzing on PostgreSQL with `".csv", b'"'`)."""
     with pytest.raises(IngestError, match=r"^a\.csv:1: the header row is not valid CSV"):
         read_bytes(data, "a.csv")
+
+
+@pytest.mark.parametrize("header, column", [("id,text,text", "text"), ("id,title,text,source,source", "source"), ("id,id,text", "id")])
+def test_a_csv_column_named_twice_in_the_header_is_an_error_naming_it(header, column):
+    """csv.DictReader keeps the last of two columns of one name without a word: 'id,text,text' stored the second
+    cell as the article's text and dropped the first (a JSON key given twice is refused for the same reason)."""
+    data = f"{header}\n" + ",".join(f"v{n}." for n in range(header.count(",") + 1)) + "\n"
+    with pytest.raises(IngestError, match=rf"^a\.csv:1: the header row names the column '{column}' twice"):
+        read_bytes(data.encode(), "a.csv")
+
+
+def test_a_csv_column_named_meta_goes_into_meta():
+    """Every column but id, title and text goes into meta: one named 'meta' was dropped without a word."""
+    (record,) = read_bytes(b"id,text,meta,desk\n1,Short.,wire copy,city\n", "a.csv")
+    assert record.meta == {"meta": "wire copy", "desk": "city"}
+
+
+def test_a_jsonl_key_given_both_at_the_top_and_in_meta_is_an_error_naming_it():
+    """Keys besides id, title, text and meta go into meta: one that meta has too, with another value, replaced meta's
+    value silently."""
+    line = json.dumps({"id": "a", "text": "Short.", "meta": {"source": "wire", "desk": "city"}, "source": "agency"})
+    with pytest.raises(IngestError, match=r"^a\.jsonl:1: 'source' is given both as a field of the line and in 'meta', with other values; keep one"):
+        read_bytes(line.encode(), "a.jsonl")
+    (record,) = read_bytes(json.dumps({"id": "a", "text": "Short.", "meta": {"desk": "city"}, "source": "agency"}).encode(), "a.jsonl")
+    assert record.meta == {"desk": "city", "source": "agency"}
+    same = {"id": "a", "text": "Short.", "meta": {"source": "agency"}, "source": "agency"}  # nothing lost: taken
+    assert read_bytes(json.dumps(same).encode(), "a.jsonl")[0].meta == {"source": "agency"}

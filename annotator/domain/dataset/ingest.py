@@ -21,6 +21,7 @@ STDIN = "-"
 # Keys of the annotated article format; such files belong to import-annotations.
 _ANNOTATION_KEYS = frozenset({"sentences", "annotations", "gold"})
 _CORE_KEYS = frozenset({"id", "title", "text", "meta"})
+_CSV_COLUMNS = frozenset({"id", "title", "text"})  # a CSV's other columns, "meta" included, go into meta
 # A \u escape in a JSON text (a regex finds it several times faster than `in` does in non-ASCII text)
 _UNICODE_ESCAPE = re.compile(r"\\u")
 
@@ -180,6 +181,11 @@ def parse_csv(text: str, name: str) -> list[ArticleRecord]:
         raise IngestError(name, 1, f"the header row is not valid CSV ({exc})") from None
     if not header or "text" not in header:
         raise IngestError(name, 1, "the header row must have a 'text' column (and optionally 'id', 'title')")
+    # DictReader keeps the last of two columns of one name: 'id,text,text' took the second cell as the text, silently.
+    # Unnamed columns (a spreadsheet's trailing commas) are left alone: their cells go to meta under "" as before.
+    twice = next((column for n, column in enumerate(header) if column and column in header[:n]), None)
+    if twice is not None:
+        raise IngestError(name, 1, f"the header row names the column {twice[:60]!r} twice; rename or drop one")
     records: list[ArticleRecord] = []
     seen: dict[str, int] = {}
     line = reader.line_num + 1
@@ -190,7 +196,7 @@ def parse_csv(text: str, name: str) -> list[ArticleRecord]:
             obj: dict[str, Any] = {k: row[k] for k in ("id", "title", "text") if k in row and row[k] is not None}
             if not obj.get("id"):
                 obj.pop("id", None)
-            obj["meta"] = {k: v for k, v in row.items() if k not in _CORE_KEYS}
+            obj["meta"] = {k: v for k, v in row.items() if k not in _CSV_COLUMNS}  # a column named "meta" too
             records.append(_record(obj, name, line, default_id=f"{Path(name).stem}-{line}", seen=seen))
             line = reader.line_num + 1
     except csv.Error as exc:
@@ -242,6 +248,10 @@ def _record(obj: dict[str, Any], name: str, line: int, default_id: str, seen: di
         raise IngestError(name, line, "'meta' must be a JSON object")
     extra = {k: v for k, v in obj.items() if k not in _CORE_KEYS}
     if extra:
+        # {"meta": {"source": "wire"}, "source": "agency"} kept one of the two values without a word
+        clash = next((k for k, v in extra.items() if k in meta and meta[k] != v), None)
+        if clash is not None:
+            raise IngestError(name, line, f"{clash[:60]!r} is given both as a field of the {place} and in 'meta', with other values; keep one")
         meta = {**meta, **extra}
     if storable:
         return ArticleRecord(external_id=external_id, title=title, text=text, meta=meta, line=line)
