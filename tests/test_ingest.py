@@ -446,3 +446,34 @@ def test_a_jsonl_key_given_both_at_the_top_and_in_meta_is_an_error_naming_it():
     assert record.meta == {"desk": "city", "source": "agency"}
     same = {"id": "a", "text": "Short.", "meta": {"source": "agency"}, "source": "agency"}  # nothing lost: taken
     assert read_bytes(json.dumps(same).encode(), "a.jsonl")[0].meta == {"source": "agency"}
+
+
+def test_an_article_to_update_deleted_while_a_big_file_is_staged_is_an_error_naming_it(app, monkeypatch):
+    """A big file's updates are classified before its chunks, and applied in the last transaction: an article deleted
+    in between (an admin's REST delete) failed `assert article is not None` there, a 500 on the upload page and a
+    traceback from `annotator import`. Now the file is refused with its line, and nothing of it stays."""
+    from sqlalchemy import delete, func, select
+
+    from annotator.db import db
+    from annotator.db.models import Article, StagedImport
+    from annotator.db.transactions import transaction
+    from annotator.domain import projects
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
+
+    records = [ArticleRecord(f"n{i}", f"T{i}", f"Story {i}. It ends.", line=i + 1) for i in range(3)]
+    with app.app_context():
+        s = db.session
+        project = projects.create_project(s, "Gone")
+        articles.store_articles(s, project, [ArticleRecord("n1", "Old", "Old text. Not annotated.")], "seed")
+        s.commit()
+
+        def checkpoint_then_deleted(session) -> None:  # noqa: ANN001  (after the first chunk, the article to update goes)
+            with transaction(session):
+                session.execute(delete(Article).where(Article.external_id == "n1"))
+
+        monkeypatch.setattr(articles, "checkpoint", checkpoint_then_deleted)
+        with pytest.raises(IngestError, match=r"^gone\.jsonl:2: article 'n1' was deleted while the file was being imported"):
+            articles.import_records(s, project, records, "gone.jsonl", "update", chunk_articles=1)
+        counts = [s.scalar(select(func.count()).select_from(m).execution_options(include_staged=True)) for m in (Article, StagedImport)]
+        assert counts == [0, 0]

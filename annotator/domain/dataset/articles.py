@@ -158,7 +158,8 @@ def _update(session: Session, article_id: int, record: ArticleRecord, file: str,
     person's gold, all of the old text's sentences and offsets), and then the old text's suggestions go with its
     sentences (their offsets are the old text's)."""
     article = session.get(Article, article_id)
-    assert article is not None
+    if article is None:  # deleted since _classify read its id: a big file's chunks came between, or a PostgreSQL commit
+        raise IngestError(file, record.line, f"article {record.external_id!r} was deleted while the file was being imported; import the file again")
     if article.text != record.text:
         if locked_article_work(session, article_id):
             raise IngestError(file, record.line, f"article {record.external_id!r} is already annotated; its text cannot change")
