@@ -506,3 +506,71 @@ def test_doccano_utf16_offsets_and_errors(app, runner, tmp_path):
 def test_utf16_table():
     text = "a😀b"
     assert utf16_to_code_points(text) == [0, 1, -1, 2, 3]
+
+
+# ---------------------------------------------------------------- racing the annotators' own saves (PostgreSQL)
+
+
+@pytest.mark.parametrize("on_duplicate", ["error", "replace"])
+def test_an_import_waits_for_a_save_in_flight_on_its_article_instead_of_failing_or_doubling(app, on_duplicate):
+    """PostgreSQL: an import checked an annotator's stored work on an article without locking it, so their label save
+    in flight was not seen; the import's INSERT then met the save's row on the unique index and failed with an
+    IntegrityError (a traceback from `annotator import-annotations`, after the check had said all was well; with
+    `replace`, the label it had just deleted was back). The import locks each stored article FOR UPDATE first, as a
+    delete or a segmentation correction does, so it waits for the save and then judges it: a duplicate (`error`),
+    or replaced by the file's label (`replace`). SQLite's BEGIN IMMEDIATE already puts one after the other."""
+    import threading
+
+    from annotator.db.transactions import transaction
+    from annotator.domain import accounts, assignment, projects
+    from annotator.domain.annotations import put_label
+    from annotator.domain.dataset import articles, import_annotations
+    from annotator.domain.dataset.ingest import ArticleRecord, IngestError
+
+    from .races import postgres_only, take_turns
+
+    postgres_only(app)
+    text = "Prices rose again. The baker was worried."
+    with app.app_context():
+        s = db.session
+        project = projects.create_project(s, "race")
+        articles.store_articles(s, project, [ArticleRecord("a", "T", text)], "test")
+        user = accounts.create_user(s, "ann")
+        assignment.assign_to_user(s, project.id, user, ["a"])
+        s.commit()
+        project_id, user_id = project.id, user.id
+        article_id = s.scalar(select(Article.id))
+    record = {"id": "a", "text": text, "annotations": [{"annotator": "ann", "labels": [{"sentence": 0, "label": "UFS"}]}]}
+    holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
+
+    def save() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    put_label(db.session, user_id, article_id, 0, "CFS")
+                    holding.set()
+                    go.wait(30)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(("save", exc))
+            holding.set()
+
+    def load() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    project = db.session.get(Project, project_id)
+                    outcome["import"] = import_annotations.import_records(db.session, project, [(1, record)], "ann.jsonl", on_duplicate)
+        except IngestError as exc:
+            outcome["import"] = str(exc)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(("import", exc))
+
+    take_turns(app, save, holding, go, load, "the import should wait for the save on its article")
+    assert errors == []
+    with app.app_context():
+        labels = db.session.scalars(select(Annotation.label)).all()
+    if on_duplicate == "error":
+        assert outcome["import"].startswith("ann.jsonl:1: annotator 'ann' already has annotations on article 'a'"), outcome
+        assert labels == ["CFS"]  # the save's label, and nothing of the file
+    else:
+        assert labels == ["UFS"]  # the file's label replaced the one saved first

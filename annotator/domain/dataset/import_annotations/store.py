@@ -192,8 +192,15 @@ def _stored_article(
     """(article id, sentence ids, sentence bounds) of the stored article, which must have the same text and
     sentences; (None, None, the record's sentences or the segmented text) for a new one."""
     text = record.text
+    # PostgreSQL: the article is locked FOR UPDATE before its sentences and work are read, as a delete or a segmentation
+    # correction locks it (article_work.locked_article_work), and every answer takes its key share first: an annotator's
+    # save in flight commits before the reads below, which see it (a duplicate, or replaced), and a later one waits for
+    # this import. Unlocked, the save's label met the import's on the unique index (an IntegrityError after the check
+    # had passed), and a correction could move the sentences the file's labels were put on. SQLite needs no lock.
     existing = session.execute(
-        select(Article.id, Article.sha256).where(Article.project_id == project.id, Article.external_id == record.external_id)
+        select(Article.id, Article.sha256)
+        .where(Article.project_id == project.id, Article.external_id == record.external_id)
+        .with_for_update()
     ).first()
     if existing is None:
         bounds = record.sentences if record.sentences is not None else segment(text)
