@@ -574,3 +574,50 @@ def test_an_import_waits_for_a_save_in_flight_on_its_article_instead_of_failing_
         assert labels == ["CFS"]  # the save's label, and nothing of the file
     else:
         assert labels == ["UFS"]  # the file's label replaced the one saved first
+
+
+def test_an_article_another_import_stores_meanwhile_rejects_the_file_with_one_line(app, runner, tmp_path):
+    """PostgreSQL: two imports of one new article at once (an upload and `annotator import-annotations`): the second
+    found no article, inserted its own, met the first's on the unique index and ended in an IntegrityError traceback,
+    the files after it never read. Now that file is rejected with one line, and the others go on."""
+    import threading
+
+    from annotator.db.transactions import transaction
+    from annotator.domain import projects
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
+
+    from .races import postgres_only, take_turns
+
+    postgres_only(app)
+    text = "Prices rose again. The baker was worried."
+    with app.app_context():
+        project = projects.create_project(db.session, "race")
+        db.session.commit()
+        project_id = project.id
+    labels = [{"sentence": 0, "label": "CFS"}]
+    first = write_jsonl(tmp_path / "first.jsonl", [{"id": "a", "text": text, "annotations": [{"annotator": "ann", "labels": labels}]}])
+    second = write_jsonl(tmp_path / "second.jsonl", [{"id": "b", "text": text, "annotations": [{"annotator": "ann", "labels": labels}]}])
+    holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
+
+    def upload() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    articles.store_articles(db.session, db.session.get(Project, project_id), [ArticleRecord("a", "T", text)], "upload")
+                    holding.set()
+                    go.wait(30)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(("upload", exc))
+            holding.set()
+
+    def load() -> None:
+        outcome["import"] = runner.invoke(args=["import-annotations", "race", first, second])
+
+    take_turns(app, upload, holding, go, load, "the import's article should wait for the upload's")
+    assert errors == []
+    result = outcome["import"]
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 1, (result.output, result.exception)
+    assert f"{first}: another import stored some of the same articles or users meanwhile" in result.output, result.output
+    assert "1 file(s) rejected" in result.output
+    assert count(app, Article) == 2 and count(app, Annotation) == 1  # the upload's a, and b with ann's label from the second file

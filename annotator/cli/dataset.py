@@ -14,10 +14,10 @@ import signal
 import sys
 import tempfile
 import threading
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from queue import Empty
-from typing import IO, Iterable
+from typing import IO, Iterable, Iterator
 
 import click
 from flask.cli import with_appcontext
@@ -399,7 +399,7 @@ def import_annotations_command(ctx: click.Context, project: str, files: tuple[st
         try:
             skipped = foreign.Skipped()
             records = _records(name, fmt, pseudo or "", schema, offsets, skipped, users)
-            with transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
+            with stored_meanwhile(name), transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
                 result = import_annotations.import_records(db.session, p, records, name, on_duplicate, match_by=match_by)  # type: ignore[arg-type]
             total.merge(result)
             incomplete += bool(skipped or result.skipped or result.ambiguous)
@@ -456,7 +456,7 @@ def _import_suggestions(ctx: click.Context, p: Project, files: tuple[str, ...], 
         try:
             skipped = foreign.Skipped()
             records = _records(name, fmt, pseudo, p.label_schema, offsets, skipped)
-            with transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
+            with stored_meanwhile(name), transaction(db.session):  # one file, one transaction: a bad line stores nothing of its file
                 result = import_suggestions.import_records(db.session, p, records, name, pseudo, version,
                                                            model_versions=not _given(ctx, "suggester_version"))
             total.merge(result)
@@ -469,6 +469,21 @@ def _import_suggestions(ctx: click.Context, p: Project, files: tuple[str, ...], 
     click.echo(f"imported into {p.name} as suggestions of {pseudo}/{version}: {total.summary()}; {rejected} file(s) rejected")
     if rejected:
         sys.exit(1)
+
+
+@contextmanager
+def stored_meanwhile(name: str) -> Iterator[None]:
+    """A file's transaction that met another's rows on a unique key (PostgreSQL: an upload or another import stored one of
+    its new articles or users after it looked) is that file rejected, with one line, and the next file goes on."""
+    from sqlalchemy.exc import IntegrityError
+
+    from annotator.domain.dataset.ingest import IngestError
+
+    try:
+        yield
+    except IntegrityError:
+        raise IngestError(name, None, "another import stored some of the same articles or users meanwhile; nothing of this "
+                                      "file was stored: import it again") from None
 
 
 def _given(ctx: click.Context, option: str) -> bool:
