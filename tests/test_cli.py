@@ -725,3 +725,20 @@ def test_a_sqlite_path_that_cannot_be_looked_at_is_a_one_line_error_not_a_traceb
     assert result.returncode == 1, result
     assert result.stderr.strip().splitlines() == ["Error: database error: unable to open database file"], result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_taken_between_the_check_and_the_insert_is_a_one_line_error_not_a_traceback(runner, monkeypatch):
+    """A command checks a name is free and then inserts it; another admin's request (the REST API, the admin pages)
+    that took the name in between made the insert fail on the unique key: an IntegrityError traceback. It is one
+    line now, as a REST request's 409 says, and nothing of the command stays. The check is skipped here to stand for
+    the name taken in between."""
+    from annotator.domain import projects
+
+    assert runner.invoke(args=["projects", "create", "news"]).exit_code == 0
+    monkeypatch.setattr(projects, "find_project", lambda session, name: None)
+    result = runner.invoke(args=["projects", "create", "news"])
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 1, (result.output, result.exception)
+    assert result.output.startswith("Error: another change to the same data was made meanwhile"), result.output
+    assert result.output.strip().endswith("nothing was changed: run the command again"), result.output
+    monkeypatch.undo()
+    assert [line.split()[0] for line in runner.invoke(args=["projects", "list"]).output.splitlines()] == ["news"]

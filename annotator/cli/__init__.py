@@ -20,7 +20,7 @@ from flask import Flask
 from flask.cli import AppGroup, FlaskGroup
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from annotator import create_app
 from annotator.db import db
@@ -43,6 +43,8 @@ class AnnotatorGroup(FlaskGroup):
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         try:
             return super().invoke(ctx)
+        except IntegrityError as exc:
+            raise taken_meanwhile(exc) from None
         except (OperationalError, ProgrammingError) as exc:
             if disk_full(exc):
                 log_disk_full(exc, f"running annotator {ctx.invoked_subcommand or ''}".strip())
@@ -51,6 +53,14 @@ class AnnotatorGroup(FlaskGroup):
             if "no such table" in reason or "does not exist" in reason:
                 raise click.ClickException(f"the database has no schema yet ({reason}); run `annotator init` first") from None
             raise click.ClickException(f"database error: {reason}") from None
+
+
+def taken_meanwhile(exc: IntegrityError) -> click.ClickException:
+    """A command's insert that met a unique key: the name (a project's, a user's) was checked free and taken before the
+    insert, by another admin's request meanwhile. One line, as a REST request's 409 says, not a traceback; the command's
+    transaction was rolled back."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    return click.ClickException(f"another change to the same data was made meanwhile ({reason}); nothing was changed: run the command again")
 
 
 def not_utf8(args: list[str]) -> str | None:
@@ -105,6 +115,14 @@ class LazyCommands(AppGroup):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        """As AnnotatorGroup.invoke, for app.cli run itself (`flask --app`, tests): `annotator` hands the command to
+        its own group, past this one."""
+        try:
+            return super().invoke(ctx)
+        except IntegrityError as exc:
+            raise taken_meanwhile(exc) from None
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The command, its module imported on first use. Every way of running one of the app's commands asks
