@@ -894,3 +894,69 @@ def test_a_write_ended_by_a_lock_conflict_is_a_503_to_send_again_not_a_500(api, 
     assert "send it again" in response.get_json()["error"]
     monkeypatch.undo()
     assert api.ok("DELETE", f"/api/projects/{pid}/articles/{article}")["deleted"] == article  # the session is fine afterwards
+
+
+def _save_between_the_spans_and_the_links(api: Api, app: Any, monkeypatch: Any) -> tuple[int, list[Any]]:
+    """A project of two articles, a0 assigned to ann1, whose quote, source and link an export's read of the links (of
+    its first batch) saves first, committed in a session of its own: (project id, [the save's answer] once done)."""
+    from annotator.domain import annotations
+    from annotator.domain.dataset.export import load
+
+    pid = new_project(api)
+    add_articles(api, pid, 2)
+    article = api.ok("GET", f"/api/projects/{pid}/articles")["items"][0]["id"]
+    api.ok("POST", f"/api/projects/{pid}/assignments", body={"user": "ann1", "articles": ["a0"]})
+    text = TEXTS[0]
+    quote, source = (text.index("it was"), text.index(" Tenants")), (text.index("The mayor"), text.index(" said"))
+    with app.app_context():
+        ann = db.session.scalar(select(User.id).where(User.name == "ann1"))
+    saves = [
+        {"op": "create_span", "label": "QUOTE", "start": quote[0], "end": quote[1], "id": "quote-0001"},
+        {"op": "create_span", "label": "SOURCE", "start": source[0], "end": source[1], "id": "source-0001"},
+        {"op": "create_relation", "type": "attributed_to", "from": "quote-0001", "to": "source-0001", "id": "link-0001"},
+    ]
+    relations, saved = load._relations, []
+
+    def save_then_read_relations(*args: Any, **kwargs: Any) -> Any:
+        if not saved:
+            with app.app_context():  # a session and connection of their own
+                s = db.session
+                saved.append(annotations.write(s, lambda: annotations.apply_changes(s, ann, article, saves)))
+                s.remove()
+        return relations(*args, **kwargs)
+
+    monkeypatch.setattr(load, "_relations", save_then_read_relations)
+    return pid, saved
+
+
+@pytest.mark.parametrize("unit", ["article", "sentence"])
+def test_an_export_streams_one_snapshot_while_annotators_save(api, app, monkeypatch, unit):
+    """PostgreSQL (READ COMMITTED) read each of an export batch's tables in a statement of its own: an annotator's quote,
+    source and link saved between the spans' read and the links' read gave a link whose spans the batch had not read
+    (KeyError in the middle of the stream: a 200 answer cut short, its ETag that of the whole data); likewise a user
+    made after the export began (an import's new annotators) had no name. The export now reads one snapshot
+    (REPEATABLE READ, READ ONLY): the save is in the next export. SQLite's read transaction was one snapshot already."""
+    pid, saved = _save_between_the_spans_and_the_links(api, app, monkeypatch)
+    path = f"/api/projects/{pid}/export.jsonl?unit={unit}"
+    response = api.ok("GET", path)
+    records = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    assert saved and len(records) == (2 if unit == "article" else 6)
+    assert all(not r["annotations"] for r in records)  # as before the save: one snapshot, the save is in the next export
+    assert api.call("GET", path, headers={"If-None-Match": response.headers["ETag"]}).status_code == 200  # which differs
+    monkeypatch.undo()
+    records = [json.loads(line) for line in api.ok("GET", path).get_data(as_text=True).splitlines()]
+    assert any(entry.get("relations") for r in records for entry in r["annotations"])
+
+
+@pytest.mark.parametrize("args", [["--unit", "article"], ["--unit", "sentence"], ["--format", "label-studio"]])
+def test_annotator_export_reads_one_snapshot_while_annotators_save(api, app, runner, monkeypatch, tmp_path, args):
+    """`annotator export` read as the REST export did (see above): on PostgreSQL a link saved between the reads of its
+    batch's spans and links ended the command in a KeyError, its output file cut short."""
+    _, saved = _save_between_the_spans_and_the_links(api, app, monkeypatch)
+    out = tmp_path / "out.json"
+    result = runner.invoke(args=["export", "News", *args, "-o", str(out)])
+    assert result.exit_code == 0 and saved, (result.output, result.exception)
+    assert "QUOTE" not in out.read_text(encoding="utf-8")  # as before the save: the save is in the next export
+    monkeypatch.undo()
+    assert runner.invoke(args=["export", "News", *args, "-o", str(out)]).exit_code == 0
+    assert "QUOTE" in out.read_text(encoding="utf-8")

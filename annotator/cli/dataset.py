@@ -27,7 +27,7 @@ from annotator.cli.export_formats import export_in_format
 from annotator.cli.export_outputs import open_outputs
 from annotator.db import db
 from annotator.db.models import Project
-from annotator.db.transactions import transaction
+from annotator.db.transactions import begin_snapshot, transaction
 from annotator.domain import projects
 from annotator.domain.dataset import export, foreign, import_annotations, import_suggestions
 from annotator.domain.dataset.export import formats
@@ -99,6 +99,7 @@ def export_command(ctx: click.Context, project: str | None, unit: str, output: s
         if len(ranges) == 1:
             stack.callback(gc.set_threshold, *gc.get_threshold())
             gc.set_threshold(*EXPORT_GC_THRESHOLD)
+            begin_snapshot(db.session)  # one snapshot, whatever annotators save while it runs (PostgreSQL)
             records = export.iter_records(db.session, p.id, unit, filters, progress=progress)
             written = write_records(records, handles, unit, splits, seed)
         else:
@@ -308,6 +309,7 @@ def _export_worker(url, project_id: int, unit: str, filters: export.Filters, id_
     tune_sqlite(engine)
     try:
         with Session(engine) as session, ExitStack() as stack:
+            begin_snapshot(session)  # its range from one snapshot, as a single process reads the whole project
             handles = {name: stack.enter_context(open(path, "wb", buffering=1 << 20)) for name, path in parts.items()}
             records = export.iter_records(session, project_id, unit, filters, progress=lambda n: queue.put(("progress", n)), id_range=id_range)
             counts = write_records(records, handles, unit, splits, seed)

@@ -17,6 +17,7 @@ import click
 from annotator.cli.export_outputs import Outputs, open_outputs
 from annotator.db import db
 from annotator.db.models import Project
+from annotator.db.transactions import begin_snapshot
 from annotator.domain.dataset import export
 from annotator.domain.dataset.export import formats
 
@@ -51,6 +52,7 @@ def export_in_format(p: Project, fmt: str, filters: export.Filters, output: str 
         formats.check_format(fmt, filters, file_per_document=folder)
     except export.ExportError as exc:
         raise click.ClickException(str(exc)) from None
+    begin_snapshot(db.session)  # one snapshot, whatever annotators save while it runs (PostgreSQL)
     total = export.count_articles(db.session, p.id)
     with ExitStack() as stack:
         bar = stack.enter_context(

@@ -114,6 +114,22 @@ def run_write(session: Session | scoped_session, action: Callable[[], T], attemp
     raise on_exhausted()
 
 
+def begin_snapshot(session: Session | scoped_session) -> None:
+    """Begin a read that sees one snapshot of the data until it ends, for a long read made of many statements (an
+    export: keyset batches, each several queries). PostgreSQL's READ COMMITTED gave each statement the data committed
+    before it began, so a save between two of them was half in the read (a link read whose spans were not); here the
+    read is REPEATABLE READ and READ ONLY, and whatever the session had open (the read that loaded the caller) is
+    ended first: it only read. The characteristics go when the connection returns to the pool. SQLite: a read
+    transaction sees one snapshot already (WAL), and nothing is done."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    if session.in_transaction():
+        session.rollback()
+    session.connection(execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
+
+
 def begin_write(session: Session | scoped_session) -> None:
     """Start a transaction that will write; call before the first query of the unit of work.
 

@@ -12,6 +12,7 @@ from flask import Response, request, stream_with_context
 
 from annotator.db import db
 from annotator.db.models import Project
+from annotator.db.transactions import begin_snapshot
 from annotator.domain import catalog
 from annotator.domain.dataset import export
 from annotator.web.errors import json_error
@@ -42,6 +43,11 @@ def export_answer(project: Project, attachment: bool = False) -> Response:
 
     def generate():
         try:
+            # Streamed after the view's session was removed (the app context's teardown): the records are read by a
+            # session of their own, which reads one snapshot whatever is saved while they stream (an annotator's link
+            # and its spans both or neither). The ETag was read just before it: a save in between makes the next
+            # request's ETag differ, and the script fetches once more.
+            begin_snapshot(db.session)
             for record in records:
                 yield dumps(record)
         finally:
