@@ -405,3 +405,42 @@ def test_adjudication_context_lists_every_annotator_side_by_side(app):
     (quote,) = ctx["distinct_spans"]
     assert quote["by"] == ["a", "b"] and quote["all"] is False and quote["key"] == f"QUOTE:{s1}:{s1 + 6}"
     assert ctx["distinct_links"][0]["key"] == f"attributed_to|QUOTE:{s1}:{s1 + 6}|SOURCE:{s0}:{s0 + 4}"
+
+
+def test_the_adjudication_page_reads_gold_links_saved_after_its_gold_spans_without_a_500(app):
+    """PostgreSQL (READ COMMITTED): the page read the article's gold spans and then its gold links in two statements;
+    a link another reviewer (or an annotator's save, through automatic gold) committed in between, with its new spans,
+    named spans the page had not read: KeyError, a 500 on the review page. Such a link is now left out of this page,
+    as the annotators' links already were, and shows on the next."""
+    from sqlalchemy import create_engine, event, insert
+
+    from .races import postgres_only
+
+    postgres_only(app)
+    seeded = seed(app, [{"a": "CFS"}, {"a": "CFS"}])
+    (s0, _), (s1, _) = seeded.offsets
+    with app.app_context():
+        article_id = seeded.articles[0]
+        other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+        done: list[int] = []
+
+        def link_saved_meanwhile(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+            if "FROM gold_relations" in statement and not done:
+                with other.begin() as c:
+                    made = [c.execute(insert(GoldSpan).values(article_id=article_id, label=label, start=start, end=end, provenance="adjudicated",
+                                                              uid=f"gold-span-{n}").returning(GoldSpan.id)).scalar_one()
+                            for n, (label, start, end) in enumerate([("QUOTE", s1, s1 + 6), ("SOURCE", s0, s0 + 4)])]
+                    c.execute(insert(GoldRelation).values(article_id=article_id, type="attributed_to", from_span_id=made[0], to_span_id=made[1],
+                                                          provenance="adjudicated", uid="gold-link-0"))
+                done.append(1)
+
+        event.listen(db.engine, "before_cursor_execute", link_saved_meanwhile)
+        try:
+            ctx = gold.adjudication_context(db.session, seeded.project_id, seeded.sentences[1])
+        finally:
+            event.remove(db.engine, "before_cursor_execute", link_saved_meanwhile)
+            other.dispose()
+        assert done
+        assert ctx["gold_links"] == []  # the link is left out of this read: it shows on the next
+        later = gold.adjudication_context(db.session, seeded.project_id, seeded.sentences[1])
+        assert [link["type"] for link in later["gold_links"]] == ["attributed_to"]
