@@ -183,7 +183,8 @@ def parse_csv(text: str, name: str) -> list[ArticleRecord]:
         raise IngestError(name, 1, "the header row must have a 'text' column (and optionally 'id', 'title')")
     # DictReader keeps the last of two columns of one name: 'id,text,text' took the second cell as the text, silently.
     # Unnamed columns (a spreadsheet's trailing commas) are left alone: their cells go to meta under "" as before.
-    twice = next((column for n, column in enumerate(header) if column and column in header[:n]), None)
+    named: set[str] = set()
+    twice = next((column for column in header if column and (column in named or named.add(column))), None)  # type: ignore[func-returns-value]
     if twice is not None:
         raise IngestError(name, 1, f"the header row names the column {twice[:60]!r} twice; rename or drop one")
     records: list[ArticleRecord] = []
