@@ -169,6 +169,66 @@ def test_label_studio_round_trip_keeps_annotators_labels_spans_relations_and_pre
     assert after["suggestions"] == [s for s in before["suggestions"] if s[2] != "label"]  # each item's own score
 
 
+def _origins(app, project: str) -> list[tuple]:
+    """Every annotator's label, span and relation with its origin, suggester and version (by label and offsets)."""
+    with app.app_context():
+        pid = db.session.scalar(select(Project.id).where(Project.name == project))
+        aids = select(Article.id).where(Article.project_id == pid)
+        spans = {s.id: s for s in db.session.scalars(select(Span).where(Span.article_id.in_(aids)))}
+        labels = db.session.scalars(select(Annotation).join(Sentence).where(Sentence.article_id.in_(aids))).all()
+        relations = db.session.scalars(select(Relation).where(Relation.article_id.in_(aids))).all()
+        return sorted(
+            [("label", a.label, a.origin, a.suggester, a.suggester_version) for a in labels]
+            + [("span", s.label, s.start, s.origin, s.suggester, s.suggester_version) for s in spans.values()]
+            + [("relation", r.type, spans[r.from_span_id].start, r.origin, r.suggester, r.suggester_version) for r in relations],
+            key=repr,
+        )
+
+
+def test_label_studio_round_trip_keeps_where_each_item_came_from(app, runner, tmp_path):
+    """An accepted suggestion goes out as Label Studio's origin "prediction" (suggester and version in the result's meta)
+    and comes back suggested, by the same suggester and version; manual items stay manual."""
+    records = source_records()
+    alice = records[0]["annotations"][0]
+    came = {"origin": "suggested", "suggester": "quotes-model", "suggester_version": "2"}
+    alice["labels"][1].update(came)
+    alice["spans"][0].update(came)
+    alice["spans"][2].update(came)
+    alice["relations"][0].update(came)
+    assert runner.invoke(args=["projects", "create", "p"]).exit_code == 0
+    path = tmp_path / "source.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    assert runner.invoke(args=["import-annotations", "p", str(path)]).exit_code == 0
+    out, users = tmp_path / "ls.json", tmp_path / "users.json"
+    export(runner, "--format", "label-studio", "-o", str(out), "--users-out", str(users))
+    results = [item for a in json.loads(out.read_text(encoding="utf-8"))[0]["annotations"] for item in a["result"]]
+    assert sorted(item["origin"] for item in results) == ["manual"] * 11 + ["prediction"] * 4
+    assert all(item["meta"] == {"suggester": "quotes-model", "suggester_version": "2"} for item in results if item["origin"] == "prediction")
+
+    import_into_q(runner, str(out), "--format", "label-studio", "--users", str(users), "--offsets", "code-points")
+    before, after = _origins(app, "p"), _origins(app, "q")
+    assert sum(item[-3:] == ("suggested", "quotes-model", "2") for item in before) == 4
+    assert after == before
+
+
+def test_label_studio_own_origins_import_as_manual(app, runner, tmp_path):
+    """Label Studio's own values (a prediction accepted there names no suggester, "prediction-changed") stay manual."""
+    assert runner.invoke(args=["projects", "create", "q"]).exit_code == 0
+    text = "Nobody objected, said the port."
+    result = [
+        {"id": "r1", "from_name": "label", "to_name": "text", "type": "labels", "origin": "prediction",
+         "value": {"start": 0, "end": 15, "text": "Nobody objected", "labels": ["QUOTE"]}},
+        {"id": "r2", "from_name": "label", "to_name": "text", "type": "labels", "origin": "prediction-changed",
+         "meta": {"text": ["a note"]}, "value": {"start": 22, "end": 30, "text": "the port", "labels": ["SOURCE"]}},
+        {"from_id": "r1", "to_id": "r2", "type": "relation", "direction": "right", "labels": ["attributed_to"], "origin": "prediction"},
+    ]
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([{"id": 1, "data": {"text": text}, "annotations": [{"completed_by": 1, "result": result}]}]), encoding="utf-8")
+    assert runner.invoke(args=["import-annotations", "q", str(path), "--format", "label-studio"]).exit_code == 0
+    origins = _origins(app, "q")
+    assert len(origins) == 3 and all(item[-3:] == ("manual", None, None) for item in origins)
+
+
 def test_label_studio_without_users_map_names_annotators_by_id(app, runner, tmp_path):
     build_source(app, runner, tmp_path)
     out = tmp_path / "ls.json"

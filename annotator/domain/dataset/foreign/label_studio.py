@@ -142,7 +142,7 @@ def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], 
         if name in whose:
             raise Bad(f"{key}[{k}] and {key}[{whose[name]}] are both {name}'s: this tool keeps one annotation per person and task")
         whose[name] = k
-        blocks.append(_block(entry, f"{key}[{k}]", name, reader, schema, article_id, skipped))
+        blocks.append(_block(entry, f"{key}[{k}]", name, reader, schema, article_id, skipped, origins=True))
     record = article_record(article_id, data.get("title"), text, meta, blocks)
     record["_at"] = task_name(task, n)  # errors found later (the schema, duplicates) name the task too
     predictions = _entries(task, "predictions", objects_only=False)
@@ -212,9 +212,12 @@ def annotator_name(completed_by: Any, users: dict[str, str], default: str, where
 
 
 def _block(
-    entry: dict[str, Any], at: str, name: str, reader: Offsets, schema: dict[str, Any], article_id: str, skipped: Skipped
+    entry: dict[str, Any], at: str, name: str, reader: Offsets, schema: dict[str, Any], article_id: str, skipped: Skipped,
+    origins: bool = False,
 ) -> dict[str, Any]:
-    """One annotation's (or prediction's) results as `name`'s labels, spans and relations; `at` is where it is in the task."""
+    """One annotation's (or prediction's) results as `name`'s labels, spans and relations; `at` is where it is in the task.
+
+    With `origins` (an annotation's), each item also takes its result's origin (see result_origin)."""
     spans: list[dict[str, Any]] = []
     labels: list[dict[str, Any]] = []
     article_labels: dict[str, list[str]] = {}
@@ -237,20 +240,34 @@ def _block(
         if kind == "labels":
             region = str(result.get("id", f"#{i}"))
             region_spans[region] = region_spans_of(value, region, where, reader, name, article_id)
+            if origins:
+                for span in region_spans[region]:
+                    span.update(result_origin(result))
             spans += region_spans[region]
         elif kind == "choices" and value.get("start") is None and value.get("end") is None:
             document_choice(str(result.get("from_name", "choices")), value.get("choices"), where, schema, name, article_labels, skipped)
         elif kind == "choices":
-            labels.append({**choice_label(result, value, where, reader), **label_details(entry), "_from": where})
+            labels.append({**choice_label(result, value, where, reader), **label_details(entry), **(result_origin(result) if origins else {}), "_from": where})
         else:
             raise Bad(f"{where}: result type {kind!r} is not imported (use labels, choices or relation)")
     relations = [
-        relation for i, result in pending for relation in _relations(result, f"{at}.result[{i}]", region_spans, schema, name, article_id)
+        {**relation, **(result_origin(result) if origins else {})}
+        for i, result in pending for relation in _relations(result, f"{at}.result[{i}]", region_spans, schema, name, article_id)
     ]
     block = {"annotator": name, "labels": labels, "spans": spans, "relations": relations}
     if article_labels:
         block["article_labels"] = article_labels
     return block
+
+
+def result_origin(result: dict[str, Any]) -> dict[str, Any]:
+    """An annotation's result item as this tool's origin: "suggested" when it is a prediction (Label Studio's ``origin``
+    "prediction") whose ``meta`` names its suggester, as this tool's export writes it; anything else, Label Studio's
+    own predictions accepted there (no suggester named) and "prediction-changed" (a person changed it) included, is manual."""
+    meta = result.get("meta")
+    if result.get("origin") == "prediction" and isinstance(meta, dict) and meta.get("suggester") is not None:
+        return {"origin": "suggested", "suggester": meta["suggester"], "suggester_version": meta.get("suggester_version", "")}
+    return {}
 
 
 def document_choice(

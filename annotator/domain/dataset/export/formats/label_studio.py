@@ -11,6 +11,9 @@ import names them ``ls-user-<id>``), ``result`` holding:
 * each relation as a ``relation`` item between the two regions, its type in ``labels``;
 * each sentence label as a ``choices`` result over the sentence's text (``from_name``
   "sentence_label"), which the Label Studio reader turns back into a label on that sentence;
+* each label, span and relation with Label Studio's ``origin``: "prediction" for an accepted
+  suggestion, with ``meta`` {"suggester", "suggester_version"} (which the reader turns back into
+  the suggested origin), else "manual";
 * each article label group the annotator answered as a ``choices`` result with no region
   (``from_name`` the group's name, as Label Studio writes a document-level Choices tag), which the
   reader turns back into that article label.
@@ -44,9 +47,9 @@ def task(record: dict[str, Any], user_ids: dict[str, int], suggestions: list[tup
 
 
 def _annotation(entry: dict[str, Any], user_id: int, text: str, bounds: dict[int, tuple[int, int]]) -> dict[str, Any]:
-    result = [_region(span["id"], span["start"], span["end"], span["text"], span["label"]) for span in entry["spans"]]
-    result += [_relation(rel["from"], rel["to"], rel["type"]) for rel in entry["relations"]]
-    result += [_choice(label["sentence"], label["label"], text, bounds) for label in entry["labels"]]
+    result = [_origin(_region(span["id"], span["start"], span["end"], span["text"], span["label"]), span) for span in entry["spans"]]
+    result += [_origin(_relation(rel["from"], rel["to"], rel["type"]), rel) for rel in entry["relations"]]
+    result += [_origin(_choice(label["sentence"], label["label"], text, bounds), label) for label in entry["labels"]]
     result += [_document_choice(group, value) for group, value in sorted(entry.get("article_labels", {}).items())]
     times = sorted(label["updated_at"] for label in entry["labels"] if label["updated_at"])
     annotation: dict[str, Any] = {
@@ -59,6 +62,17 @@ def _annotation(entry: dict[str, Any], user_id: int, text: str, bounds: dict[int
     if times:
         annotation["created_at"], annotation["updated_at"] = times[0], times[-1]
     return annotation
+
+
+def _origin(result: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """The result item with Label Studio's ``origin`` for the item's: an accepted suggestion is a "prediction"
+    (its suggester and version in the result's ``meta``), anything else "manual"."""
+    if item.get("origin") == "suggested":
+        result["origin"] = "prediction"
+        result["meta"] = {"suggester": item["suggester"], "suggester_version": item["suggester_version"]}
+    else:
+        result["origin"] = "manual"
+    return result
 
 
 def _region(region_id: str, start: int, end: int, text: str, label: str) -> dict[str, Any]:
