@@ -478,7 +478,16 @@ def test_offset_maps_and_layout_in_the_browser(app, server, chromium):
              // a save sent once and waiting for its retry keeps its body (its request id is the server's key to it)
              const retrying = {op: 'label', sentence: 2, label: 'CFS', seconds: 1, version: 0, requestId: 'sent-once-0001'};
              const r = coalesce([retrying], {op: 'label', sentence: 2, label: 'UFS', seconds: 2, version: 0});
-             return { before, q, r };
+             // a label the server never had, removed before it was sent: neither goes; one it had (version 3) is deleted
+             const off = (queue, sentence, inflight = null) => coalesce(queue, {op: 'unlabel', sentence, version: 0}, inflight);
+             const never = off([{op: 'label', sentence: 4, label: 'CFS', seconds: 1, version: 0}], 4);
+             const had = off([{op: 'label', sentence: 4, label: 'CFS', seconds: 1, version: 3}], 4);
+             // a first label still in flight will land: the removal stays, to be sent with that label's version
+             const first = {op: 'label', sentence: 4, label: 'NFS', seconds: 1, version: 0};
+             const behind = off(coalesce([first], {op: 'label', sentence: 4, label: 'CFS', seconds: 1, version: 0}, first), 4, first);
+             const group = coalesce([{op: 'article-label', group: 'stance', values: ['for'], version: 0}], {op: 'article-unlabel', group: 'stance', version: 0});
+             const groupHad = coalesce([{op: 'article-label', group: 'stance', values: ['for'], version: 2}], {op: 'article-unlabel', group: 'stance', version: 0});
+             return { before, q, r, never, had, behind, group, groupHad };
            }"""
     )
     assert merged["before"] == 4
@@ -491,6 +500,10 @@ def test_offset_maps_and_layout_in_the_browser(app, server, chromium):
         {"op": "label", "sentence": 2, "label": "CFS", "seconds": 1, "version": 0, "requestId": "sent-once-0001"},
         {"op": "label", "sentence": 2, "label": "UFS", "seconds": 2, "version": 0},
     ]
+    assert merged["never"] == [] and merged["group"] == []
+    assert merged["had"] == [{"op": "unlabel", "sentence": 4, "version": 3}]
+    assert merged["behind"] == [{"op": "label", "sentence": 4, "label": "NFS", "seconds": 1, "version": 0}, {"op": "unlabel", "sentence": 4, "version": 0}]
+    assert merged["groupHad"] == [{"op": "article-unlabel", "group": "stance", "version": 2}]
     context.close()
 
 
@@ -759,6 +772,34 @@ def test_changes_of_a_tab_closed_while_offline_are_sent_when_the_article_is_open
     wait_saved(again, timeout=5000)  # at once, not after the closed tab's heartbeat has gone stale (20 s)
     assert {i: l for i, (l, _) in db_labels(app, "ann", ids["bridge"]).items()} == {0: "CFS", 1: "UFS"}
     context.close()
+
+
+def test_a_label_set_and_removed_while_offline_is_never_sent(app, server, chromium):
+    """Found walking the app: offline, a label then Shift+Delete on a sentence became a delete of a label the server
+    never had (a 404, the batch sent twice, a console error). Neither goes; a label that was saved is still deleted."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    offline = {"routed": False}  # the page loads online
+
+    def route(r):
+        r.abort("internetdisconnected") if offline["routed"] else r.continue_()
+
+    page = open_page(chromium, server, "ann", ids["bridge"], routes={"**/api/articles/**": route})
+    sent: list[tuple[str, str, str]] = []
+    page.on("request", lambda req: sent.append((req.method, req.url, req.post_data or "")) if "/api/articles/" in req.url else None)
+    offline["routed"] = True
+    page.keyboard.press("1")  # sentence 0: sent at once, fails, waits for its retry
+    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=15000)
+    page.keyboard.press("2")  # sentence 1, queued behind it ...
+    page.keyboard.press("k")
+    page.keyboard.press("Shift+Delete")  # ... and taken off again before it was sent
+    sent.clear()
+    offline["routed"] = False
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    wait_saved(page)
+    assert {i: l for i, (l, _) in db_labels(app, "ann", ids["bridge"]).items()} == {0: "CFS"}
+    assert [(method, url.rsplit("/api/articles/", 1)[1].split("/", 1)[1]) for method, url, _ in sent] == [("PUT", "labels/0")]
+    assert [e for e in page.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []  # being offline is no error; a 404 was
+    page.context.close()
 
 
 def test_the_hint_about_what_is_left_follows_the_labels(app, server, chromium):

@@ -158,6 +158,12 @@ export function coalesce(queue, op, inflight = null) {
     const i = q.findIndex((o) => unsent(o) && (o.op === "label" || o.op === "unlabel") && o.sentence === op.sentence);
     if (i >= 0) {
       const old = q[i];
+      // A label put on a sentence the server had none for (version 0), taken off before it was sent, with no other
+      // change of that sentence ahead of it: the server never had it, so neither goes (a delete would be a 404).
+      if (op.op === "unlabel" && old.op === "label" && old.version === 0 && !q.some((o, j) => j !== i && versionKey(o) === versionKey(op))) {
+        q.splice(i, 1);
+        return q;
+      }
       const merged = { ...op, version: old.version };
       if (op.op === "label") merged.seconds = (old.op === "label" ? old.seconds : 0) + op.seconds;
       q[i] = merged;
@@ -166,6 +172,11 @@ export function coalesce(queue, op, inflight = null) {
   } else if (op.op === "article-label" || op.op === "article-unlabel") { // the group's latest answer is the one to send,
     // with the version the queued one carries: the server's answer has not moved since (that one was never sent)
     const i = find((o) => (o.op === "article-label" || o.op === "article-unlabel") && o.group === op.group);
+    if (i >= 0 && op.op === "article-unlabel" && q[i].op === "article-label" && q[i].version === 0
+        && !q.some((o, j) => j !== i && versionKey(o) === versionKey(op))) {
+      q.splice(i, 1); // an answer the server never had (none before it), taken back before it was sent: neither goes
+      return q;
+    }
     if (i >= 0) {
       q[i] = { ...op, version: q[i].version };
       return q;
