@@ -881,3 +881,27 @@ def test_in_a_narrow_mouse_window_the_tools_fit_one_row(app, server, chromium, t
     page.screenshot(path=str(tmp_path / f"mouse-{width}.png"))
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_a_span_that_takes_its_quote_marks_in_is_quoted_once(app, server, chromium):
+    """Found walking the app: a quote's span that took in its own marks showed doubled ones in the hints and the
+    Links panel (““Prices will fall,””)."""
+    ids = seed(app, [ArticleRecord("links", "Quarterly report", LINKS_TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["links"])
+    drag_select(page, "Tom Berg")
+    page.keyboard.press("s")
+    page.keyboard.press("Escape")
+    drag_select(page, "\u201cPrices will fall,\u201d")
+    page.keyboard.press("q")
+    wait_saved(page)
+    hint = page.locator("#hint").text_content()
+    assert "\u201cPrices will fall,\u201d" in hint and "\u201c\u201c" not in hint and "\u201d\u201d" not in hint, hint
+    page.keyboard.press("l")
+    page.keyboard.press("n")
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    assert page.locator("#hint").text_content().startswith("Linked \u201cPrices will fall,\u201d \u2192 SOURCE \u201cTom Berg\u201d"), page.locator("#hint").text_content()
+    assert page.locator("#links .link-text").first.text_content() == "\u201cPrices will fall,\u201d"
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+

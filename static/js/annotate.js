@@ -158,6 +158,21 @@ function excerpt(text, max = 60) {
   return chars.length <= max ? flat : chars.slice(0, max - 1).join("") + "…";
 }
 
+const OPENING = "“\"«„‘‚‹";
+const CLOSING = "”\"»“’‘›";
+
+/** The excerpt in curly quotes, but not twice: a text that opens (or closes) with a quote mark of its own keeps
+ * that one instead of ours (a quote's span often takes its marks in: “Nobody wants to”, not ““Nobody wants to””).
+ * An apostrophe (’) closes only a text that opened with ‘, as "the players’" does not. */
+function quoted(text, max = 60) {
+  const shown = excerpt(text, max);
+  const first = shown.charAt(0);
+  const opens = OPENING.includes(first);
+  const last = shown.charAt(shown.length - 1);
+  const closes = shown.length > 1 && CLOSING.includes(last) && (last !== "’" || first === "‘");
+  return `${opens ? "" : "“"}${shown}${closes ? "" : "”"}`;
+}
+
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -708,7 +723,7 @@ function renderLists() {
     if (!from || !to) return null;
     return el("li", { dataset: { rel: r.id }, onmouseenter: () => hot([r.from, r.to], true), onmouseleave: () => hot([r.from, r.to], false) },
       el("span", { class: "num", text: String(numbers.get(r.id)) }),
-      el("button", { type: "button", class: "link-text quote", title: `Select the ${from.label}`, onclick: () => selectSpan(r.from, true) }, `“${excerpt(spanText(from), 70)}”`),
+      el("button", { type: "button", class: "link-text quote", title: `Select the ${from.label}`, onclick: () => selectSpan(r.from, true) }, quoted(spanText(from), 70)),
       el("span", { class: "link-to" },
         el("span", { class: "arrow", text: "→ " }),
         el("button", { type: "button", class: "link-text", title: `Select the ${to.label}`, onclick: () => selectSpan(r.to, true) },
@@ -926,8 +941,8 @@ function selectSpan(uid, scroll = false) {
     const across = acrossNote(span);
     const links = rels ? `, ${rels} link${rels > 1 ? "s" : ""}` : "";
     // On a phone the hint holds two lines: what to tap comes first, the excerpt (which the clamp may cut) last.
-    if (touch.matches) hint(`${span.label} selected${links}: tap a span label to relabel it, or Fit, Delete, Link (“${excerpt(spanText(span), 30)}”${across ? `, across ${across}` : ""}).`);
-    else hint(`${span.label} “${excerpt(spanText(span), 50)}”${across ? ` (across ${across})` : ""} selected${links}: a span key relabels, [ ] { } resize, f fits to the selected text, Del deletes, l links.`);
+    if (touch.matches) hint(`${span.label} selected${links}: tap a span label to relabel it, or Fit, Delete, Link (${quoted(spanText(span), 30)}${across ? `, across ${across}` : ""}).`);
+    else hint(`${span.label} ${quoted(spanText(span), 50)}${across ? ` (across ${across})` : ""} selected${links}: a span key relabels, [ ] { } resize, f fits to the selected text, Del deletes, l links.`);
     if (scroll) scrollIntoViewIfNeeded(S.tags.get(uid));
   } else if (!S.link) hint("");
 }
@@ -1134,22 +1149,22 @@ function describeChange(step, redo) {
 /** A step in words ("deleting the QUOTE span “…” and its 1 link"), from what it did and what undoes it. */
 function describeStep(done, undone) {
   const spanOf = (id) => S.spans.get(id) || [...done, ...undone].find((o) => o.op === "span" && o.id === id) || null;
-  const quoted = (span, max = 40) => (span ? `${span.label} span “${excerpt(spanText(span), max)}”` : "span");
+  const spanNamed = (span, max = 40) => (span ? `${span.label} span ${quoted(spanText(span), max)}` : "span");
   const main = done.find((o) => o.op !== "rel-del" && o.op !== "rel") || done[0];
   switch (main.op) {
     case "label": return `label ${main.label} on sentence ${main.sentence + 1}`;
     case "unlabel": return `removing the label of sentence ${main.sentence + 1}`;
-    case "span": return `the new ${quoted(main)}`;
-    case "span-patch": return `the change to the ${quoted(spanOf(main.id))}`;
+    case "span": return `the new ${spanNamed(main)}`;
+    case "span-patch": return `the change to the ${spanNamed(spanOf(main.id))}`;
     case "span-del": {
       const links = undone.filter((o) => o.op === "rel").length;
-      return `deleting the ${quoted(spanOf(main.id))}${links ? ` and its ${links} link${links > 1 ? "s" : ""}` : ""}`;
+      return `deleting the ${spanNamed(spanOf(main.id))}${links ? ` and its ${links} link${links > 1 ? "s" : ""}` : ""}`;
     }
     case "rel":
     case "rel-del": {
       const r = main.op === "rel" ? main : undone.find((o) => o.op === "rel" && o.id === main.id) || {};
       const from = spanOf(r.from), to = spanOf(r.to);
-      const link = `link “${from ? excerpt(spanText(from), 30) : "?"}” → ${to ? to.label : "?"}`;
+      const link = `link ${quoted(from ? spanText(from) : "?", 30)} → ${to ? to.label : "?"}`;
       return main.op === "rel" ? `the ${link}` : `deleting the ${link}`;
     }
     case "article-label":
@@ -1242,7 +1257,7 @@ function deleteSpan(uid) {
   S.link = null;
   change({ op: "span-del", id: uid });
   renderAll();
-  hint(`Deleted the ${span.label} span “${excerpt(spanText(span), 40)}”.`);
+  hint(`Deleted the ${span.label} span ${quoted(spanText(span), 40)}.`);
 }
 
 function deleteRelation(uid) {
@@ -1329,7 +1344,7 @@ function finishLink(target) {
   change({ op: "rel", id: newUid(), type: link.type, from, to });
   renderAll();
   selectSpan(link.anchor);
-  hint(`Linked “${excerpt(spanText(S.spans.get(from)), 40)}” → ${S.spans.get(to).label} “${excerpt(spanText(S.spans.get(to)), 30)}”.`);
+  hint(`Linked ${quoted(spanText(S.spans.get(from)), 40)} → ${S.spans.get(to).label} ${quoted(spanText(S.spans.get(to)), 30)}.`);
 }
 
 function cancelLink() {
@@ -1345,7 +1360,7 @@ function cycleCandidate(step) {
   markSelected();
   const target = S.spans.get(chosen);
   scrollIntoViewIfNeeded(S.tags.get(target.id));
-  hint(`Link to ${target.label} “${excerpt(spanText(target), 50)}”? Enter links, n / p choose another, Esc cancels.`, "mode");
+  hint(`Link to ${target.label} ${quoted(spanText(target), 50)}? Enter links, n / p choose another, Esc cancels.`, "mode");
 }
 
 // ------------------------------------------------------------------ suggestions: ghosts, and deciding on them
@@ -1370,7 +1385,7 @@ function ghostPiece(piece, tok, ghosts) {
 
 /** Where a suggested span starts: its label with a "?", dashed; click it, or Tab to it and press Enter, to decide. */
 function ghostTag(x, pos) {
-  const what = `Suggested ${x.label} “${excerpt(spanText(x), 50)}” (${provenance(x)})`;
+  const what = `Suggested ${x.label} ${quoted(spanText(x), 50)} (${provenance(x)})`;
   const tag = el("span", { class: "gtag", role: "button", tabindex: "0", dataset: { ghost: x.id, text: `${x.label}?` },
     title: `${what}: click, or Enter, to accept or reject it`, "aria-label": `${what}: accept or reject` });
   tag.style.setProperty("--c", colorOf(x.label));
@@ -1402,10 +1417,10 @@ function suggestionOf(kind, id) {
 /** A suggestion in words, for hints, menus and the buttons' labels. */
 function describe(kind, item) {
   if (kind === "label") return `label ${item.label} for sentence ${item.sentence + 1}`;
-  if (kind === "span") return `${item.label} “${excerpt(spanText(item), 50)}”`;
+  if (kind === "span") return `${item.label} ${quoted(spanText(item), 50)}`;
   const from = S.sugg.endOf(item.from);
   const to = S.sugg.endOf(item.to);
-  return `link “${excerpt(from ? spanText(from) : "?", 40)}” → ${to ? to.label : "?"} “${excerpt(to ? spanText(to) : "?", 30)}”`;
+  return `link ${quoted(from ? spanText(from) : "?", 40)} → ${to ? to.label : "?"} ${quoted(to ? spanText(to) : "?", 30)}`;
 }
 
 function summary(chosen) {
@@ -1531,7 +1546,7 @@ function renderGhostList() {
     ...spans.map((x) => row("span", x, ghostPill(x.label), ` ${excerpt(spanText(x))}`)),
     ...links.map((r) => {
       const from = S.sugg.endOf(r.from), to = S.sugg.endOf(r.to);
-      return row("relation", r, el("span", { class: "link-text quote", text: `“${excerpt(spanText(from), 50)}”` }), " → ", ghostPill(to.label), ` ${excerpt(spanText(to), 30)}`);
+      return row("relation", r, el("span", { class: "link-text quote", text: quoted(spanText(from), 50) }), " → ", ghostPill(to.label), ` ${excerpt(spanText(to), 30)}`);
     }));
   const shown = labels.length + spans.length + links.length;
   document.getElementById("ghosts-count").textContent = String(shown);
@@ -1596,11 +1611,11 @@ document.addEventListener("selectionchange", () => {
     if (touch.matches) {
       const names = S.schema.span_labels.map((x) => x.name);
       const tap = names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}` : names.join("");
-      const what = `“${excerpt(S.map.text.slice(sel.s, sel.e), 30)}”${across ? `, across ${across}` : ""}`;
+      const what = `${quoted(S.map.text.slice(sel.s, sel.e), 30)}${across ? `, across ${across}` : ""}`;
       hint(`Selected: tap ${tap}${S.selected ? ", or Fit to fit the selected span to it" : ""} (${what}).`, "mode"); // what to tap first, as in selectSpan
     } else {
       const keys = S.schema.span_labels.filter((x) => x.key).map((x) => `${x.key} ${x.name}`).join(", ");
-      hint(`Selected “${excerpt(S.map.text.slice(sel.s, sel.e), 60)}”${across ? ` (across ${across})` : ""}: ${keys}${S.selected ? ", f fits the selected span to it" : ""}.`, "mode");
+      hint(`Selected ${quoted(S.map.text.slice(sel.s, sel.e), 60)}${across ? ` (across ${across})` : ""}: ${keys}${S.selected ? ", f fits the selected span to it" : ""}.`, "mode");
     }
   }
 });
