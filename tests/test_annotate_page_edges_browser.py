@@ -905,3 +905,14 @@ def test_a_span_that_takes_its_quote_marks_in_is_quoted_once(app, server, chromi
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
 
+
+def test_on_a_touch_phone_the_empty_links_panel_says_what_to_tap(app, server, chromium):
+    """Found walking the app: on a touch screen the empty Links panel still said "press l"."""
+    ids = seed(app, [ArticleRecord("long", "Harbour reports", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(390, 844), touch=True)
+    empty = page.locator("#links-empty").text_content()
+    assert says_what_to_tap(empty) and "Link" in empty, empty
+    page.context.close()
+    laptop = open_page(chromium, server, "ann", ids["long"])
+    assert laptop.locator("#links-empty").text_content() == "Select a quote, press l, then click its source."
+    laptop.context.close()

@@ -732,7 +732,9 @@ function renderLists() {
     );
   }).filter(Boolean));
   document.getElementById("links-count").textContent = String(rels.length);
-  document.getElementById("links-empty").hidden = rels.length > 0;
+  const empty = document.getElementById("links-empty");
+  empty.hidden = rels.length > 0;
+  if (touch.matches && !empty.hidden) empty.textContent = "Tap a quote, then Link, then tap its source."; // no keyboard: no "press l"
 
   renderSpanList();
 }
