@@ -121,7 +121,7 @@ def _target(session: Session, sentence_id: int) -> _Target:
         .join(Article, Article.id == Sentence.article_id)
         .join(Project, Project.id == Article.project_id)
         .where(Sentence.id == sentence_id)
-        .with_for_update(key_share=True, of=Article)
+        .with_for_update(key_share=True, of=[Article, Project])  # the project's row: a label rename waits, or is waited for
     ).first()
     if row is None:
         raise GoldError(f"no sentence {sentence_id}", 404)

@@ -127,7 +127,8 @@ def adjudicate_article_labels(
     transaction and commits. `seen`: the stamp of the decisions the page showed (stamps.py); GoldError 409 when the
     stored ones differ now."""
     schema = session.scalar(select(Project.label_schema).join(Article, Article.project_id == Project.id).where(
-        Article.id == article_id, Article.project_id == project_id, visible_articles()))
+        Article.id == article_id, Article.project_id == project_id, visible_articles())
+        .with_for_update(key_share=True, of=[Article, Project]))  # as an answer's read: a label rename and this take turns
     if schema is None:
         raise GoldError(f"no article {article_id} in this project", 404)
     if not decisions:

@@ -1,0 +1,227 @@
+"""Renaming a label that is in use: a sentence label, a span label, a relation type or an article label group.
+
+Stored work names labels by their name (annotations, spans, relations, gold, suggestions, article labels), so a
+schema edit must keep every name in use and cannot say "this is that one, renamed". A rename says it: in one
+transaction the schema's item gets its new name (and the relation types that start or end at a renamed span label
+name it anew), every stored row that names the old one is updated, the project's revision moves on (the agreement
+cache and the export ETags follow it), and one audit entry (entity "label_schema", action "rename") says who renamed
+what and how many rows it changed. Agreement is unchanged: every row is renamed alike, so the same items agree.
+
+Saves during a rename (PostgreSQL): every answer and gold write reads the schema in the statement that locks its
+article FOR KEY SHARE, and the project row with it (annotations/statements.py, gold/adjudication.py). The rename
+locks the project's articles FOR UPDATE first, in id order (as a delete or a segmentation correction locks its
+article), then the project row: it waits for the saves in flight, which commit under the old name and are renamed
+with the rest; a save that comes meanwhile waits for the rename and then reads the new schema, so it stores the new
+name or is refused (the old name is no label any more), never a row under a name the schema has lost. SQLite runs one
+writer at a time (BEGIN IMMEDIATE), and a save reads the schema inside its write transaction.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, select, update
+from sqlalchemy.orm import Session
+
+from annotator.db.models import (
+    Annotation,
+    Article,
+    ArticleLabel,
+    AuditEntry,
+    GoldArticleLabel,
+    GoldLabel,
+    GoldRelation,
+    GoldSpan,
+    Project,
+    Relation,
+    Sentence,
+    Span,
+    Suggestion,
+    User,
+    utcnow,
+)
+from annotator.domain import labelschema
+from annotator.domain.projects import ProjectError, bump_revision, labels_in_use
+from annotator.stats import textcheck
+
+ENTITY = "label_schema"
+# Each section, as a person says it, and the kind of suggestion that names it (article label groups have none).
+WHAT = {
+    "sentence_labels": "sentence label",
+    "span_labels": "span label",
+    "relation_types": "relation type",
+    labelschema.ARTICLE_SECTION: "article label group",
+}
+SECTIONS = tuple(WHAT)
+_SUGGESTION_KIND = {"sentence_labels": "label", "span_labels": "span", "relation_types": "relation"}
+# The short words the CLI and the settings form take for a section.
+SECTION_WORDS = {"sentence": "sentence_labels", "span": "span_labels", "relation": "relation_types", "article": labelschema.ARTICLE_SECTION}
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """What a rename did: the section, the old and new names, and how many stored rows of each table it changed."""
+
+    section: str
+    old: str
+    new: str
+    rows: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{n} {table}" for table, n in self.rows.items() if n) or "no stored rows"
+        return f"{WHAT[self.section].capitalize()} {self.old!r} renamed to {self.new!r} ({counts})"
+
+
+def _checked_names(schema: dict[str, Any], section: str, old: Any, new: Any) -> tuple[str, str]:
+    """The old name (one of the section's) and the new one (usable, free in the section); ProjectError saying why not."""
+    if section not in WHAT:
+        raise ProjectError(f"unknown schema section {section!r} (choose from {', '.join(SECTIONS)})")
+    what = WHAT[section]
+    for which, value in (("old", old), ("new", new)):
+        if not isinstance(value, str):
+            raise ProjectError(f"the {which} name must be text")
+        problem = textcheck.problem(value)
+        if problem:
+            raise ProjectError(f"the {which} name {problem}")
+    new = new.strip()
+    names = labelschema.names(schema, section)
+    if old not in names:
+        raise ProjectError(f"no {what} {old!r} in this project's schema (it has: {', '.join(names) or 'none'})")
+    if not new:
+        raise ProjectError(f"the new name of {what} {old!r} is empty")
+    if new == old:
+        raise ProjectError(f"{what} {old!r} is already called so")
+    if new in names:
+        raise ProjectError(f"the name {new!r} is taken: the schema has a {what} {new!r} already")
+    return old, new
+
+
+def section_of(schema: dict[str, Any], name: str, section: str | None = None) -> str:
+    """The section holding `name`: `section` itself when given (as the CLI's --section says it, or a section's key),
+    else the one section that has the name; ProjectError when none has it or several do (then say which)."""
+    if section is not None:
+        return SECTION_WORDS.get(section, section)
+    holding = [s for s in SECTIONS if name in labelschema.names(schema, s)]
+    if len(holding) > 1:
+        raise ProjectError(f"{name!r} is a {' and a '.join(WHAT[s] for s in holding)}: say which with --section "
+                           f"({' or '.join(w for w, s in SECTION_WORDS.items() if s in holding)})")
+    if not holding:
+        raise ProjectError(f"no label {name!r} in this project's schema")
+    return holding[0]
+
+
+def renamed_schema(schema: dict[str, Any], section: str, old: str, new: str) -> dict[str, Any]:
+    """The schema with the item renamed (a span label also where relation types name it), validated again: a name
+    the schema refuses (a character outside letters, digits, '_', '.', '-') is a SchemaError saying so."""
+    out = copy.deepcopy(schema)
+    for item in out.get(section, []):
+        if item["name"] == old:
+            item["name"] = new
+    if section == "span_labels":
+        for rel in out.get("relation_types", []):
+            for end in ("from", "to"):
+                rel[end] = [new if label == old else label for label in rel[end]]
+    return labelschema.validate(out)
+
+
+def _lock(session: Session, project_id: int) -> dict[str, Any]:
+    """The project's articles, then its row, locked FOR UPDATE (a no-op on SQLite, whose writers take turns); the
+    schema as it is once every save in flight has committed."""
+    if session.get_bind().dialect.name == "postgresql":
+        articles = Article.__table__
+        session.execute(select(articles.c.id).where(articles.c.project_id == project_id).order_by(articles.c.id).with_for_update()).all()
+    schema = session.scalar(select(Project.label_schema).where(Project.id == project_id).with_for_update())
+    if schema is None:
+        raise ProjectError(f"no project {project_id}")
+    return schema
+
+
+def _targets(section: str, project_id: int) -> list[tuple[str, Table, str, ColumnElement[bool]]]:
+    """(what the count is called, table, column, which of its rows are the project's) for every table naming the section."""
+    articles = select(Article.__table__.c.id).where(Article.__table__.c.project_id == project_id)  # staged imports' too
+    sentences = select(Sentence.__table__.c.id).where(Sentence.__table__.c.article_id.in_(articles))
+
+    def by_article(model: Any) -> ColumnElement[bool]:
+        return model.__table__.c.article_id.in_(articles)
+
+    if section == "sentence_labels":
+        rows = [("labels", Annotation.__table__, "label", Annotation.__table__.c.sentence_id.in_(sentences)),
+                ("gold labels", GoldLabel.__table__, "label", GoldLabel.__table__.c.sentence_id.in_(sentences))]
+    elif section == "span_labels":
+        rows = [("spans", Span.__table__, "label", by_article(Span)), ("gold spans", GoldSpan.__table__, "label", by_article(GoldSpan))]
+    elif section == "relation_types":
+        rows = [("links", Relation.__table__, "type", by_article(Relation)),
+                ("gold links", GoldRelation.__table__, "type", by_article(GoldRelation))]
+    else:
+        rows = [("article labels", ArticleLabel.__table__, "group", by_article(ArticleLabel)),
+                ("gold article labels", GoldArticleLabel.__table__, "group", by_article(GoldArticleLabel))]
+    kind = _SUGGESTION_KIND.get(section)
+    if kind is not None:
+        table = Suggestion.__table__
+        rows.append(("suggestions", table, "label", by_article(Suggestion) & (table.c.kind == kind)))
+    return rows
+
+
+def rename_label(session: Session, project_id: int, section: str, old: Any, new: Any, actor_id: int | None, via: str) -> Renamed:
+    """Rename one item of the project's schema and every stored row that names it; call inside a write transaction
+    (nothing is written before every check passed). `actor_id` is the admin (None on the server's command line) and
+    `via` the way in ("web", "cli"), as the account log says them."""
+    schema = _lock(session, project_id)
+    old, new = _checked_names(schema, section, old, new)
+    try:
+        changed = renamed_schema(schema, section, old, new)
+    except labelschema.SchemaError as exc:
+        raise ProjectError(f"cannot rename {WHAT[section]} {old!r} to {new!r}: {exc}") from None
+    if new in labels_in_use(session, project_id)[section]:  # a row the schema lost track of: renaming onto it would merge the two
+        raise ProjectError(f"the name {new!r} is taken: stored work already uses a {WHAT[section]} {new!r}")
+    rows: dict[str, int] = {}
+    for counted, table, column, mine in _targets(section, project_id):
+        values: dict[str, Any] = {column: new}
+        if "updated_at" in table.c:  # a rename is nobody's new answer: its time stays (else the column's onupdate moves it)
+            values["updated_at"] = table.c.updated_at
+        result = session.execute(update(table).where(mine, table.c[column] == old).values(values))
+        rows[counted] = result.rowcount or 0
+    session.execute(update(Project).where(Project.id == project_id).values(label_schema=changed))
+    bump_revision(session, project_id)
+    session.add(AuditEntry(at=utcnow(), user_id=actor_id, project_id=project_id, entity=ENTITY, entity_id=section, action="rename",
+                           before={"name": old}, after={"name": new, "rows": rows, "via": via}))
+    session.flush()
+    session.expire_all()  # a Project loaded before holds the old schema and revision
+    return Renamed(section, old, new, rows)
+
+
+@dataclass(frozen=True)
+class Rename:
+    """One rename as the project's settings list it."""
+
+    at: Any
+    actor: str
+    section: str
+    old: str
+    new: str
+    rows: int
+
+    @property
+    def what(self) -> str:
+        return WHAT.get(self.section, self.section)
+
+
+def history(session: Session, project_id: int, limit: int = 20) -> list[Rename]:
+    """The project's last `limit` renames, newest first, each with who made it."""
+    found = session.execute(
+        select(AuditEntry, User.name).outerjoin(User, User.id == AuditEntry.user_id)
+        .where(AuditEntry.project_id == project_id, AuditEntry.entity == ENTITY, AuditEntry.action == "rename")
+        .order_by(AuditEntry.id.desc()).limit(limit)
+    ).all()
+    out = []
+    for entry, name in found:
+        after = entry.after or {}
+        actor = name or ("the server (cli)" if entry.user_id is None else f"user #{entry.user_id}")
+        out.append(Rename(entry.at, actor, entry.entity_id or "", (entry.before or {}).get("name", ""), after.get("name", ""),
+                          sum((after.get("rows") or {}).values())))
+    return out

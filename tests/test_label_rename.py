@@ -1,0 +1,249 @@
+"""Renaming a label in use (domain/label_rename.py): every stored row follows, the export says the new name, agreement
+is unchanged, bad names are refused with nothing changed, and saves during a rename lose nothing (SQLite, PostgreSQL)."""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from annotator.db import db
+from annotator.db.models import Annotation, AuditEntry, Project, Sentence
+from annotator.db.transactions import transaction
+from annotator.domain import accounts, agreement, assignment, label_rename, projects
+from annotator.domain.annotations import AnnotationError, put_label, write
+from annotator.domain.dataset import articles
+from annotator.domain.dataset.ingest import ArticleRecord
+from annotator.domain.projects import ProjectError
+
+from .races import postgres_only, waiting_on_a_lock
+from .test_export import add_suggestions, build_project, run_export
+
+# (section, old, new): one of each kind the round-trip project stores (build_project, add_suggestions)
+RENAMES = [
+    ("sentence_labels", "CFS", "Check-worthy"),
+    ("span_labels", "QUOTE", "Quotation"),
+    ("relation_types", "attributed_to", "said_by"),
+    ("article_labels", "stance", "position"),
+]
+
+
+def _renamed(value: Any, old: str, new: str) -> Any:
+    """`value` (JSON) with every string that is exactly `old` made `new`: what a rename must do to an export."""
+    return json.loads(re.sub(rf'"{re.escape(old)}"', json.dumps(new), json.dumps(value, ensure_ascii=False)))
+
+
+def _state(project_id: int) -> tuple[Any, int, int]:
+    s = db.session
+    project = s.get(Project, project_id)
+    entries = s.scalar(select(AuditEntry.id).where(AuditEntry.entity == label_rename.ENTITY).limit(1))
+    return json.dumps(project.label_schema, sort_keys=True), project.revision, entries
+
+
+def _figures(summary: dict[str, Any]) -> dict[str, Any]:
+    """The agreement summary's figures: without when it was computed and the revision it was computed at."""
+    return {k: v for k, v in summary.items() if k not in ("computed_at", "project")}
+
+
+@pytest.mark.parametrize(("section", "old", "new"), RENAMES)
+def test_a_rename_changes_every_stored_row_and_nothing_else(app, runner, tmp_path, section, old, new):
+    """The article export (every annotator's work, gold, article labels, suggestions) after the rename is the export
+    before it with the old name replaced, and the agreement figures are the same figures."""
+    info = build_project(app, article_labels=True)
+    add_suggestions(app, info)
+    before = run_export(runner, tmp_path, "news", "--unit", "article", name="before.jsonl")
+    with app.app_context():
+        figures = _figures(agreement.summary(db.session, info["project_id"], use_cache=False, store=False))
+        revision = db.session.get(Project, info["project_id"]).revision
+        admin = accounts.create_user(db.session, "boss", "admin", "correct horse").id
+        db.session.commit()
+        with transaction(db.session):
+            renamed = label_rename.rename_label(db.session, info["project_id"], section, old, new, admin, "web")
+        assert renamed.total > 0, renamed
+    after = run_export(runner, tmp_path, "news", "--unit", "article", name="after.jsonl")
+    assert after == _renamed(before, old, new)
+    assert after != before
+    with app.app_context():
+        project = db.session.get(Project, info["project_id"])
+        assert new in [item["name"] for item in project.label_schema[section]]
+        assert old not in json.dumps(project.label_schema)  # a span label also where the relation types name it
+        assert project.revision > revision  # the agreement cache and the export ETags move on
+        assert projects.labels_in_use(db.session, project.id)[section] >= {new}
+        assert old not in projects.labels_in_use(db.session, project.id)[section]
+        now = _figures(agreement.summary(db.session, project.id, use_cache=False, store=False))
+        assert now == _renamed(figures, old, new)
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == label_rename.ENTITY)).one()
+        assert (entry.user_id, entry.project_id, entry.entity_id, entry.action) == (admin, project.id, section, "rename")
+        assert entry.before == {"name": old} and entry.after["name"] == new and entry.after["via"] == "web"
+        assert entry.after["rows"] == renamed.rows
+        [shown] = label_rename.history(db.session, project.id)
+        assert (shown.actor, shown.old, shown.new, shown.rows) == ("boss", old, new, renamed.total)
+
+
+@pytest.mark.parametrize(("section", "old", "new", "message"), [
+    ("sentence_labels", "CFS", "UFS", "the name 'UFS' is taken"),
+    ("sentence_labels", "CFS", "  ", "is empty"),
+    ("sentence_labels", "CFS", "\ud800x", "the new name"),
+    ("sentence_labels", "CF\x00S", "X", "the old name"),
+    ("sentence_labels", "NOPE", "X", "no sentence label 'NOPE'"),
+    ("sentence_labels", "QUOTE", "X", "no sentence label 'QUOTE'"),  # a span label, not a sentence label
+    ("sentence_labels", "CFS", "a claim", "must be 1-64 letters"),
+    ("sentence_labels", "CFS", "CFS", "already called so"),
+    ("span_labels", "QUOTE", "SOURCE", "the name 'SOURCE' is taken"),
+    ("labels", "CFS", "X", "unknown schema section"),
+])
+def test_a_refused_rename_says_why_and_changes_nothing(app, section, old, new, message):
+    info = build_project(app)
+    with app.app_context():
+        before = _state(info["project_id"])
+        labels = sorted(db.session.scalars(select(Annotation.label)))
+        with pytest.raises(ProjectError, match=re.escape(message)):
+            with transaction(db.session):
+                label_rename.rename_label(db.session, info["project_id"], section, old, new, None, "cli")
+        assert _state(info["project_id"]) == before
+        assert sorted(db.session.scalars(select(Annotation.label))) == labels
+
+
+def test_a_name_stored_work_holds_outside_the_schema_is_taken_too(app):
+    """A row under a name the schema lacks (written before schema edits were checked) would merge with the renamed
+    ones: refused, rather than making two labels one."""
+    info = build_project(app)
+    with app.app_context():
+        s = db.session
+        with transaction(s):
+            s.get(Annotation, 1).label = "Claim"
+        with pytest.raises(ProjectError, match="stored work already uses a sentence label 'Claim'"):
+            with transaction(s):
+                label_rename.rename_label(s, info["project_id"], "sentence_labels", "CFS", "Claim", None, "cli")
+
+
+def test_section_of_finds_the_one_section_or_asks(app):
+    schema = {"sentence_labels": [{"name": "X"}, {"name": "CFS"}], "span_labels": [{"name": "X"}], "relation_types": []}
+    assert label_rename.section_of(schema, "CFS") == "sentence_labels"
+    assert label_rename.section_of(schema, "X", "span") == "span_labels"
+    with pytest.raises(ProjectError, match=r"'X' is a sentence label and a span label: say which with --section \(sentence or span\)"):
+        label_rename.section_of(schema, "X")
+    with pytest.raises(ProjectError, match="no label 'Y'"):
+        label_rename.section_of(schema, "Y")
+
+
+# ----------------------------------------------------------------- saves during a rename
+TEXT = "The mayor said the rent rose. Tenants disagree."
+
+
+def _one_annotator(app) -> tuple[int, int, int]:
+    with app.app_context():
+        s = db.session
+        project = projects.create_project(s, "race")
+        articles.store_articles(s, project, [ArticleRecord("a", "T", TEXT)], "test")
+        user = accounts.create_user(s, "ann")
+        assignment.assign_to_user(s, project.id, user, ["a"])
+        s.commit()
+        return project.id, user.id, s.scalar(select(Sentence.article_id))
+
+
+def _blocked(app, thread: threading.Thread) -> bool:
+    """The thread waits for the other writer: a row lock on PostgreSQL; on SQLite, still running a while later
+    (SQLite's writer waits in its busy timeout, which nothing outside the process shows)."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
+        return waiting_on_a_lock(app)
+    thread.join(0.5)
+    return thread.is_alive()
+
+
+@pytest.mark.parametrize("first", ["save", "rename"])
+def test_a_save_during_a_rename_is_renamed_or_refused_never_stored_under_the_old_name(app, first):
+    """A save in flight when the rename starts commits first and is renamed with the rest; a save that comes while the
+    rename holds its locks waits, then reads the new schema: the old name is no label any more (422, the page
+    reloads), and nothing is stored under a name the schema lost. Before the saves locked the project's row, a save
+    that waited behind the rename on PostgreSQL read the schema of before it and stored 'CFS' beside the renamed ones."""
+    project_id, user_id, article_id = _one_annotator(app)
+    holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
+
+    def save() -> None:
+        try:
+            with app.app_context():
+                s = db.session
+                if first == "save":
+                    with transaction(s):
+                        put_label(s, user_id, article_id, 0, "CFS")
+                        holding.set()
+                        go.wait(30)
+                    outcome["save"] = "stored"
+                else:
+                    outcome["save"] = write(s, lambda: put_label(s, user_id, article_id, 1, "CFS"))["label"]
+        except AnnotationError as exc:
+            outcome["save"] = (exc.status, str(exc))
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("save", exc))
+            holding.set()
+
+    def rename() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    outcome["rename"] = label_rename.rename_label(db.session, project_id, "sentence_labels", "CFS", "Claim", None, "cli")
+                    if first == "rename":
+                        holding.set()
+                        go.wait(30)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("rename", exc))
+            holding.set()
+
+    one, two = (save, rename) if first == "save" else (rename, save)
+    first_thread, second_thread = threading.Thread(target=one), threading.Thread(target=two)
+    first_thread.start()
+    assert holding.wait(30)
+    second_thread.start()
+    try:
+        assert _blocked(app, second_thread), f"the {'rename' if first == 'save' else 'save'} should wait for the {first}"
+    finally:
+        go.set()
+        first_thread.join(60)
+        second_thread.join(60)
+    assert not errors, errors
+    with app.app_context():
+        labels = db.session.scalars(select(Annotation.label).where(Annotation.user_id == user_id)).all()
+        schema_names = [item["name"] for item in db.session.get(Project, project_id).label_schema["sentence_labels"]]
+    assert schema_names == ["Claim", "UFS", "NFS"]
+    if first == "save":
+        assert outcome["save"] == "stored" and labels == ["Claim"]
+        assert outcome["rename"].rows["labels"] == 1
+    else:
+        assert labels == [], f"a label under a name the schema lost: {labels}"
+        status, message = outcome["save"]
+        assert status == 422 and "CFS" in message, outcome
+
+
+def test_a_rename_does_not_wait_for_saves_of_another_project(app):
+    """The rename locks its own project's articles and row, nobody else's (PostgreSQL)."""
+    postgres_only(app)
+    project_id, user_id, article_id = _one_annotator(app)
+    with app.app_context():
+        s = db.session
+        other = projects.create_project(s, "other")
+        s.commit()
+        other_id = other.id
+    holding, go = threading.Event(), threading.Event()
+
+    def save() -> None:
+        with app.app_context():
+            with transaction(db.session):
+                put_label(db.session, user_id, article_id, 0, "CFS")
+                holding.set()
+                go.wait(30)
+
+    thread = threading.Thread(target=save)
+    thread.start()
+    try:
+        assert holding.wait(30)
+        with app.app_context():
+            with transaction(db.session):
+                label_rename.rename_label(db.session, other_id, "sentence_labels", "CFS", "Claim", None, "cli")
+        assert thread.is_alive() and not go.is_set()  # done while the other project's save still held its locks
+    finally:
+        go.set()
+        thread.join(60)
