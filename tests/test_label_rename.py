@@ -19,6 +19,7 @@ from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.domain.projects import ProjectError
 
+from .conftest import Browser, add_user
 from .races import postgres_only, waiting_on_a_lock
 from .test_export import add_suggestions, build_project, run_export
 
@@ -247,3 +248,104 @@ def test_a_rename_does_not_wait_for_saves_of_another_project(app):
     finally:
         go.set()
         thread.join(60)
+
+
+# ----------------------------------------------------------------- the settings page and the command line
+def _logged_in(app, role: str) -> Browser:
+    add_user(app, f"user-{role}", role)
+    browser = Browser(app.test_client())
+    assert browser.login(f"user-{role}", "correct horse").status_code == 302
+    return browser
+
+
+def _labels_of(app, project_id: int) -> list[str]:
+    with app.app_context():
+        return sorted(db.session.scalars(select(Annotation.label)))
+
+
+def test_an_admin_renames_a_label_on_the_settings_page(app):
+    info = build_project(app)
+    admin = _logged_in(app, "admin")
+    url = f"/admin/projects/{info['project_id']}/edit"
+    settings = admin.get(url).get_data(as_text=True)
+    assert 'id="rename-label"' in settings and '<option value="sentence_labels/CFS">sentence label: CFS</option>' in settings
+    response = admin.post(f"/admin/projects/{info['project_id']}/rename-label", {"label": "sentence_labels/CFS", "new_name": "Check-worthy"})
+    assert response.status_code == 302 and response.headers["Location"].endswith(url)
+    after = admin.get(url).get_data(as_text=True)
+    assert "Sentence label &#39;CFS&#39; renamed to &#39;Check-worthy&#39; (5 labels, 2 gold labels)." in after
+    assert re.search(r'<td data-label="Who">user-admin</td><td data-label="What">sentence label CFS → Check-worthy</td><td data-label="Rows">7</td>', after)
+    assert "CFS" not in _labels_of(app, info["project_id"]) and "Check-worthy" in _labels_of(app, info["project_id"])
+    with app.app_context():
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == label_rename.ENTITY)).one()
+        assert entry.after["via"] == "web"
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"label": "sentence_labels/CFS", "new_name": "UFS"}, "the name &#39;UFS&#39; is taken"),
+    ({"label": "sentence_labels/CFS", "new_name": ""}, "is empty"),
+    ({"label": "sentence_labels/GONE", "new_name": "X"}, "Not a valid choice"),
+    ({"label": "sentence_labels/CFS", "new_name": "two words"}, "must be 1-64 letters"),
+])
+def test_a_refused_rename_shows_the_settings_page_with_why(app, data, message):
+    info = build_project(app)
+    admin = _logged_in(app, "admin")
+    labels = _labels_of(app, info["project_id"])
+    response = admin.post(f"/admin/projects/{info['project_id']}/rename-label", data)
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert message in body and 'id="project-form"' in body  # the whole settings page, the schema box on the schema
+    assert labels == _labels_of(app, info["project_id"])
+
+
+def test_a_rename_with_invalid_unicode_is_refused_before_the_view(app):
+    info = build_project(app)
+    admin = _logged_in(app, "admin")
+    body = f"csrf_token={admin.csrf()}&label=sentence_labels%2FCFS&new_name=%ED%A0%80"  # a lone surrogate, as UTF-8 bytes
+    response = admin.client.post(f"/admin/projects/{info['project_id']}/rename-label", data=body,
+                                 content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert "CFS" in _labels_of(app, info["project_id"])
+
+
+@pytest.mark.parametrize("role", ["annotator", "reviewer"])
+def test_only_admins_rename(app, role):
+    info = build_project(app)
+    other = _logged_in(app, role)
+    response = other.post(f"/admin/projects/{info['project_id']}/rename-label", {"label": "sentence_labels/CFS", "new_name": "X"})
+    assert response.status_code == 403
+    assert "CFS" in _labels_of(app, info["project_id"])
+
+
+def test_a_rename_without_the_csrf_token_is_refused(app):
+    info = build_project(app)
+    admin = _logged_in(app, "admin")
+    response = admin.client.post(f"/admin/projects/{info['project_id']}/rename-label", data={"label": "sentence_labels/CFS", "new_name": "X"})
+    assert response.status_code == 400
+    assert "CFS" in _labels_of(app, info["project_id"])
+
+
+def test_the_command_line_renames_and_says_what_it_changed(app, runner):
+    info = build_project(app)
+    result = runner.invoke(args=["projects", "rename-label", "news", "QUOTE", "Quotation"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "Span label 'QUOTE' renamed to 'Quotation' (3 spans, 1 gold spans)\n"
+    schema = json.loads(runner.invoke(args=["projects", "schema", "news"]).output)
+    assert [r["from"] for r in schema["relation_types"]] == [["Quotation"]]
+    with app.app_context():
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == label_rename.ENTITY)).one()
+        assert entry.user_id is None and entry.after["via"] == "cli"
+    assert info["project_id"] == entry.project_id
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["news", "CFS", "UFS"], "Error: the name 'UFS' is taken: the schema has a sentence label 'UFS' already\n"),
+    (["news", "NOPE", "X"], "Error: no label 'NOPE' in this project's schema\n"),
+    (["news", "CFS", "X", "--section", "span"], "Error: no span label 'CFS' in this project's schema (it has: QUOTE, SOURCE, CUE)\n"),
+    (["news", "CFS", ""], "Error: the new name of sentence label 'CFS' is empty\n"),
+    (["nowhere", "CFS", "X"], "Error: no project named 'nowhere'\n"),
+])
+def test_the_command_line_refuses_with_one_line(app, runner, args, message):
+    build_project(app)
+    result = runner.invoke(args=["projects", "rename-label", *args])
+    assert result.exit_code == 1 and result.output == message
+    assert "CFS" in _labels_of(app, 1)

@@ -10,7 +10,8 @@ from flask.cli import with_appcontext
 
 from annotator.cli.errors import commit_or_fail, fail, project_or_fail
 from annotator.db import db
-from annotator.domain import accounts, labelschema, projects
+from annotator.db.models import Project
+from annotator.domain import accounts, label_rename, labelschema, projects
 from annotator.domain.dataset.ingest import IngestError, decode
 from annotator.domain.progress import project_overview
 from annotator.stats import textcheck
@@ -129,3 +130,26 @@ def _member_changes(changes: tuple[str, ...]) -> dict[str, list[str]]:
         if not wanted[option]:
             fail(f"{option} needs at least one user name")
     return wanted
+
+
+@projects_group.command("rename-label")
+@click.argument("project")
+@click.argument("old")
+@click.argument("new")
+@click.option("--section", type=click.Choice(list(label_rename.SECTION_WORDS)),
+              help="Which kind of label OLD is, when the schema has more than one of that name.")
+@with_appcontext
+def projects_rename_label(project: str, old: str, new: str, section: str | None) -> None:
+    """Rename a sentence label, span label, relation type or article label group, with every stored row that names it.
+
+    One transaction: the schema, annotations, gold, suggestions and article labels change together, and the
+    rename is recorded in the audit log.
+    """
+    p = project_or_fail(project)
+    project_id = p.id
+
+    def rename() -> label_rename.Renamed:
+        schema = db.session.get(Project, project_id).label_schema
+        return label_rename.rename_label(db.session, project_id, label_rename.section_of(schema, old, section), old, new, None, "cli")
+
+    click.echo(commit_or_fail(rename).describe())

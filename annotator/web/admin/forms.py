@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from annotator.db.models import ROLES
-from annotator.domain import accounts, labelschema, projects
+from annotator.domain import accounts, label_rename, labelschema, projects
 from annotator.domain.dataset.articles import ON_DUPLICATE
 from annotator.stats.textcheck import MAX_DB_INT
 
@@ -121,6 +121,21 @@ class EditProjectForm(ProjectForm):
     schema_source = RadioField("Label schema", choices=[KEEP_SCHEMA, SCHEMA_SOURCES[0], choice("paste", "Edit as JSON"), SCHEMA_SOURCES[2]], default="keep")
     # Off by default: an unassisted, blind study stays possible; on, annotators see what suggesters proposed.
     suggestions_enabled = BooleanField("Show suggestions to annotators")
+
+
+class RenameLabelForm(FlaskForm):
+    """Rename one label of a project's schema (domain/label_rename.py); the view lists the schema's labels as choices,
+    each "section/name" (a name holds no '/')."""
+
+    label = SelectField("Label", choices=[])
+    new_name = StringField("New name", validators=[Length(max=200)])
+
+    def set_choices(self, schema: dict) -> None:
+        self.label.choices = [
+            choice(f"{section}/{name}", f"{what}: {name}")
+            for section, what in label_rename.WHAT.items()
+            for name in labelschema.names(schema, section)
+        ]
 
 
 class GuidelinesForm(FlaskForm):

@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from annotator.db import db
 from annotator.db.models import CacheEntry, Project
-from annotator.domain import labelschema, progress
+from annotator.domain import label_rename, labelschema, progress
 from annotator.domain import projects as project_ops
 from annotator.domain.dataset.ingest import IngestError, decode
 from annotator.web.admin import bp, form_status, project_or_404, write
-from annotator.web.admin.forms import EditProjectForm, ProjectForm
+from annotator.web.admin.forms import EditProjectForm, ProjectForm, RenameLabelForm
 from annotator.web.security import roles_required
 
 # Where the reviewer pages show agreement; linked only when that page exists.
@@ -120,7 +120,37 @@ def project_edit(project_id: int):
         # "Paste JSON" opens on the current schema, to change a label or add one: it opened empty, and the admin had
         # to write the whole schema again (the page shows it only as tables) to change one description
         form.schema_json.data = json.dumps(project.label_schema, indent=2, ensure_ascii=False)
-    return render_template("admin/project_form.html", form=form, project=project), form_status()
+    return _settings_page(project, form, RenameLabelForm(formdata=None))
+
+
+def _settings_page(project: Project, form: EditProjectForm, rename: RenameLabelForm):
+    rename.set_choices(project.label_schema)
+    return render_template(
+        "admin/project_form.html", form=form, project=project, rename=rename, renames=label_rename.history(db.session, project.id),
+    ), form_status()
+
+
+@bp.route("/projects/<int:project_id>/rename-label", methods=["POST"])
+@roles_required("admin")
+def project_rename_label(project_id: int):
+    """Rename a label in use: a schema edit must keep every stored label's name, so renaming has its own form."""
+    project = project_or_404(project_id)
+    rename = RenameLabelForm()
+    rename.set_choices(project.label_schema)
+    if rename.validate_on_submit():
+        section, _, old = rename.label.data.partition("/")
+        renamed, error = write(
+            lambda: label_rename.rename_label(db.session, project_id, section, old, rename.new_name.data, current_user.id, "web"),
+            project_ops.ProjectError,
+        )
+        if renamed is not None:
+            flash(renamed.describe() + ".", "success")
+            return redirect(url_for("admin.project_edit", project_id=project_id))
+        rename.new_name.errors = [error]
+        db.session.refresh(project)
+    settings = EditProjectForm(formdata=None, obj=project)
+    settings.schema_json.data = json.dumps(project.label_schema, indent=2, ensure_ascii=False)
+    return _settings_page(project, settings, rename)
 
 
 def agreement_headline(project_id: int) -> dict[str, Any] | None:
