@@ -349,3 +349,38 @@ def test_the_command_line_refuses_with_one_line(app, runner, args, message):
     result = runner.invoke(args=["projects", "rename-label", *args])
     assert result.exit_code == 1 and result.output == message
     assert "CFS" in _labels_of(app, 1)
+
+
+def test_the_rest_api_renames_for_admins_only(app):
+    info = build_project(app)
+    with app.app_context():
+        s = db.session
+        admin = accounts.create_user(s, "boss", "admin", "correct horse")
+        tokens = {"boss": accounts.issue_token(s, admin), "rita": accounts.issue_token(s, accounts.get_user(s, "rita")),
+                  "alice": accounts.issue_token(s, accounts.get_user(s, "alice"))}
+        s.commit()
+    client = app.test_client()
+    url = f"/api/projects/{info['project_id']}/label-renames"
+
+    def post(who: str, body: Any):  # noqa: ANN202
+        return client.post(url, json=body, headers={"Authorization": f"Bearer {tokens[who]}"})
+
+    rename = {"section": "relation", "old": "attributed_to", "new": "said_by"}
+    for who in ("rita", "alice"):
+        assert post(who, rename).status_code == 403
+    for body, status, message in [
+        ({"section": "relation", "old": "attributed_to"}, 400, "new"),
+        ({**rename, "new": "said by"}, 400, "must be 1-64 letters"),
+        ({**rename, "section": "span"}, 400, "no span label 'attributed_to'"),
+        ({**rename, "new": 5}, 400, "new must be a string"),
+    ]:
+        response = post("boss", body)
+        assert response.status_code == status and message in response.get_json()["error"], response.get_json()
+    assert client.post("/api/projects/999/label-renames", json=rename, headers={"Authorization": f"Bearer {tokens['boss']}"}).status_code == 404
+    response = post("boss", rename)
+    assert response.status_code == 200
+    assert response.get_json() == {"section": "relation_types", "old": "attributed_to", "new": "said_by",
+                                   "rows": {"links": 2, "gold links": 1, "suggestions": 0}}
+    with app.app_context():
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == label_rename.ENTITY)).one()
+        assert entry.after["via"] == "api"

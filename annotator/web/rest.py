@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from annotator.db import db
 from annotator.db.models import Project
 from annotator.db.transactions import transaction
-from annotator.domain import account_log, accounts, assignment, catalog, labelschema, projects
+from annotator.domain import account_log, accounts, assignment, catalog, label_rename, labelschema, projects
 from annotator.domain.annotations import AnnotationError
 from annotator.domain.dataset.export import ExportError
 from annotator.domain.dataset.ingest import IngestError
@@ -186,6 +186,27 @@ def update_project(project_id: int):
         return catalog.project_json(project, catalog.article_count(db.session, project.id))
 
     return write(change)
+
+
+RENAME_FIELDS = frozenset({"section", "old", "new"})
+
+
+@bp.post("/projects/<int:project_id>/label-renames")
+@roles_required("admin")
+def rename_label(project_id: int):
+    """Rename a label in use with every stored row that names it (domain/label_rename.py): a PATCH of the schema must
+    keep every name in use."""
+    body = json_body(set(RENAME_FIELDS), RENAME_FIELDS)
+    section, old, new = (field(body, name, "string") for name in ("section", "old", "new"))
+    actor = current_user.id
+
+    def rename() -> dict[str, Any]:
+        if db.session.get(Project, project_id) is None:
+            abort(404, f"no project with id {project_id}")
+        done = label_rename.rename_label(db.session, project_id, label_rename.SECTION_WORDS.get(section, section), old, new, actor, "api")
+        return {"section": done.section, "old": done.old, "new": done.new, "rows": done.rows}
+
+    return write(rename)
 
 
 # ----------------------------------------------------------------- users and tokens
