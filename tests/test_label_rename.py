@@ -384,3 +384,20 @@ def test_the_rest_api_renames_for_admins_only(app):
     with app.app_context():
         entry = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == label_rename.ENTITY)).one()
         assert entry.after["via"] == "api"
+
+
+def test_a_schema_stored_before_a_rule_it_breaks_elsewhere_can_still_rename(app):
+    """A schema stored before 'a' was the page's key keeps it (labelschema.RESERVED_KEYS): validating the whole schema
+    again refused every rename of it for a reason that had nothing to do with the rename."""
+    info = build_project(app)
+    with app.app_context():
+        s = db.session
+        with transaction(s):
+            project = s.get(Project, info["project_id"])
+            legacy = json.loads(json.dumps(project.label_schema))
+            legacy["sentence_labels"][2]["key"] = "a"
+            project.label_schema = legacy
+        with transaction(s):
+            label_rename.rename_label(s, info["project_id"], "sentence_labels", "CFS", "Claim", None, "cli")
+        schema = s.get(Project, info["project_id"]).label_schema
+        assert [(x["name"], x["key"]) for x in schema["sentence_labels"]] == [("Claim", "1"), ("UFS", "2"), ("NFS", "a")]

@@ -327,6 +327,14 @@ def check_article_values(schema: dict[str, Any], group_name: str, values: list[s
     return None
 
 
+def usable_name(name: Any) -> bool:
+    """Whether `name` may name a label, a relation type or an article label group (NAME_RULE)."""
+    return isinstance(name, str) and _NAME.match(name) is not None
+
+
+NAME_RULE = "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
+
+
 def names(schema: dict[str, Any], section: str) -> list[str]:
     return [item["name"] for item in schema.get(section, [])]
 
