@@ -272,7 +272,7 @@ def test_an_admin_renames_a_label_on_the_settings_page(app):
     response = admin.post(f"/admin/projects/{info['project_id']}/rename-label", {"label": "sentence_labels/CFS", "new_name": "Check-worthy"})
     assert response.status_code == 302 and response.headers["Location"].endswith(url)
     after = admin.get(url).get_data(as_text=True)
-    assert "Sentence label &#39;CFS&#39; renamed to &#39;Check-worthy&#39; (5 labels, 2 gold labels)." in after
+    assert "Sentence label &#39;CFS&#39; renamed to &#39;Check-worthy&#39; (labels: 5, gold labels: 2)." in after
     assert re.search(r'<td data-label="Who">user-admin</td><td data-label="What">sentence label CFS → Check-worthy</td><td data-label="Rows">7</td>', after)
     assert "CFS" not in _labels_of(app, info["project_id"]) and "Check-worthy" in _labels_of(app, info["project_id"])
     with app.app_context():
@@ -328,7 +328,7 @@ def test_the_command_line_renames_and_says_what_it_changed(app, runner):
     info = build_project(app)
     result = runner.invoke(args=["projects", "rename-label", "news", "QUOTE", "Quotation"])
     assert result.exit_code == 0, result.output
-    assert result.output == "Span label 'QUOTE' renamed to 'Quotation' (3 spans, 1 gold spans)\n"
+    assert result.output == "Span label 'QUOTE' renamed to 'Quotation' (spans: 3, gold spans: 1)\n"
     schema = json.loads(runner.invoke(args=["projects", "schema", "news"]).output)
     assert [r["from"] for r in schema["relation_types"]] == [["Quotation"]]
     with app.app_context():

@@ -26,7 +26,7 @@ def test_an_admin_renames_a_label_in_the_browser(app, chromium, server, width):
         page.fill("#new_name", "Speaker")
         page.click("#rename-label button[type=submit]")
         page.wait_for_selector(".flash-success")
-        assert page.inner_text(".flash-success") == "Span label 'SOURCE' renamed to 'Speaker' (2 spans, 1 gold spans)."
+        assert page.inner_text(".flash-success") == "Span label 'SOURCE' renamed to 'Speaker' (spans: 2, gold spans: 1)."
         assert "span label SOURCE → Speaker" in page.inner_text("#renames")
         assert page.locator("#label option[value='span_labels/Speaker']").count() == 1
         assert page.evaluate("document.documentElement.scrollWidth") <= width

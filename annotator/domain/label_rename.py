@@ -73,7 +73,7 @@ class Renamed:
         return sum(self.rows.values())
 
     def describe(self) -> str:
-        counts = ", ".join(f"{n} {table}" for table, n in self.rows.items() if n) or "no stored rows"
+        counts = ", ".join(f"{table}: {n}" for table, n in self.rows.items() if n) or "no stored rows"
         return f"{WHAT[self.section].capitalize()} {self.old!r} renamed to {self.new!r} ({counts})"
 
 
