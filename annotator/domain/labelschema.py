@@ -327,12 +327,12 @@ def check_article_values(schema: dict[str, Any], group_name: str, values: list[s
     return None
 
 
+NAME_RULE = "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
+
+
 def usable_name(name: Any) -> bool:
     """Whether `name` may name a label, a relation type or an article label group (NAME_RULE)."""
     return isinstance(name, str) and _NAME.match(name) is not None
-
-
-NAME_RULE = "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
 
 
 def names(schema: dict[str, Any], section: str) -> list[str]:
