@@ -425,6 +425,7 @@ API_BODIES: dict[str, Callable[[World], Any]] = {
     # the REST API for pipelines (web/rest.py, web/rest_data.py): admins write, reviewers read, annotators get 403
     "rest.create_project": lambda w: {"name": "Matrix 2"},
     "rest.update_project": lambda w: {"majority": 0.75},
+    "rest.rename_label": lambda w: {"section": "sentence", "old": "NFS", "new": "Opinion"},
     "rest.create_user": lambda w: {"name": "newcomer", "role": "annotator"},
     "rest.issue_token": lambda w: {"expires_days": 5},
     "rest_data.add_articles": lambda w: [{"id": "new-one", "text": "A new article. It has two sentences."}],
