@@ -652,7 +652,7 @@ def test_label_report_cis_match_bootstrap_ci():
 def test_bootstrap_edge_cases():
     lm, groups = boot_data()
     r = ag.bootstrap_ci(lm, ["one"] * lm.n_items, "alpha", n=50)
-    assert r.value is not None and r.ci is None and "two articles" in r.ci_info["reason"]
+    assert r.value is not None and r.ci is None and "only 1 article has" in r.ci_info["reason"]
     with pytest.raises(ValueError):
         ag.bootstrap_ci(lm, groups[:-1], "alpha")
     with pytest.raises(ValueError):
@@ -660,12 +660,12 @@ def test_bootstrap_edge_cases():
     with pytest.raises(TypeError):
         ag.bootstrap_ci(lm, groups, "alpha", levl="ordinal")
     und = LabelMatrix(np.zeros((4, 2), dtype=np.int8), ["a", "b"], ["X"])
-    r = ag.bootstrap_ci(und, [1, 1, 2, 2], "alpha", n=20)
+    r = ag.bootstrap_ci(und, [1, 1, 2, 2], "alpha", n=20, min_articles=2)
     assert r.value is None and r.ci is None
     # resamples where the coefficient is undefined are counted, not averaged in
     codes = np.array([[0, 0], [0, 0], [1, 1], [1, 0]])
     lm2 = LabelMatrix(codes, ["a", "b"], ["X", "Y"])
-    r = ag.bootstrap_ci(lm2, [0, 0, 1, 1], "alpha", n=200, seed=1)
+    r = ag.bootstrap_ci(lm2, [0, 0, 1, 1], "alpha", n=200, seed=1, min_articles=2)
     assert r.ci_info["n_undefined"] > 0 and r.ci is not None
 
 
@@ -675,16 +675,16 @@ def test_no_interval_when_only_one_article_has_a_sentence_with_two_ratings():
     codes = np.array([[0, 0], [0, 1], [1, 1], [0, 0], [0, -1], [1, -1], [0, -1]])
     lm = LabelMatrix(codes, ["a", "b"], ["X", "Y"])
     groups = [0, 0, 0, 0, 1, 1, 2]
-    report = ag.label_report(lm, groups=groups, n_boot=200)
+    report = ag.label_report(lm, groups=groups, n_boot=200, min_articles=2)
     for res in (report.percent_agreement, report.fleiss_kappa, report.gwet_ac1, report.krippendorff_alpha,
                 report.cohen_kappa.results[("a", "b")]):
         assert res.value is not None and res.ci is None
-        assert "two articles with a sentence labelled by two or more annotators" in res.ci_info["reason"]
+        assert "only 1 article has a sentence" in res.ci_info["reason"]
     for metric in ("percent_agreement", "alpha", "gwet_ac1"):
-        assert ag.bootstrap_ci(lm, groups, metric, n=100).ci is None
-    assert ag.bootstrap_ci(lm, groups, lambda m: ag.percent_agreement(m), n=20).ci is None  # the generic path too
+        assert ag.bootstrap_ci(lm, groups, metric, n=100, min_articles=2).ci is None
+    assert ag.bootstrap_ci(lm, groups, lambda m: ag.percent_agreement(m), n=20, min_articles=2).ci is None  # the generic path too
     # a second article with a doubly labelled sentence: intervals again, of some width
-    report = ag.label_report(lm, groups=[0, 0, 1, 1, 1, 1, 2], n_boot=200)
+    report = ag.label_report(lm, groups=[0, 0, 1, 1, 1, 1, 2], n_boot=200, min_articles=2)
     low, high = report.percent_agreement.ci
     assert low < high
 
@@ -693,10 +693,71 @@ def test_a_pair_gets_no_interval_when_it_shares_sentences_in_one_article_only():
     # a and b share sentences only in article 0; a and c in articles 0 and 1
     codes = np.array([[0, 0, 0], [1, 1, 0], [0, -1, 0], [1, -1, 1], [0, -1, 1]])
     lm = LabelMatrix(codes, ["a", "b", "c"], ["X", "Y"])
-    report = ag.label_report(lm, groups=[0, 0, 1, 1, 1], n_boot=200)
+    report = ag.label_report(lm, groups=[0, 0, 1, 1, 1], n_boot=200, min_articles=2)
     assert report.cohen_kappa.results[("a", "b")].ci is None
+    assert "only 1 article has a sentence both annotators labelled" in report.cohen_kappa.results[("a", "b")].ci_info["reason"]
     assert report.cohen_kappa.results[("a", "c")].ci is not None
-    assert ag.bootstrap_ci(lm, [0, 0, 1, 1, 1], "cohen_kappa", a="a", b="b", n=50).ci is None
+    assert ag.bootstrap_ci(lm, [0, 0, 1, 1, 1], "cohen_kappa", a="a", b="b", n=50, min_articles=2).ci is None
+
+
+def two_raters(articles: int, per_article: int = 8, seed: int = 11, alone: int = 0) -> tuple[LabelMatrix, list[int]]:
+    """a and b label every sentence of `articles` articles (b copies a's label 80 % of the time, else guesses);
+    then `alone` more articles that a labelled alone."""
+    rng = np.random.default_rng(seed)
+    n = articles * per_article
+    a = (rng.random(n) < 0.3).astype(np.int64)
+    b = np.where(rng.random(n) < 0.8, a, rng.integers(0, 2, n))
+    codes = np.stack([a, b], axis=1)
+    lonely = np.stack([rng.integers(0, 2, alone * per_article), np.full(alone * per_article, -1)], axis=1)
+    groups = [i // per_article for i in range(n + alone * per_article)]
+    return LabelMatrix(np.concatenate([codes, lonely]), ["a", "b"], ["X", "Y"]), groups
+
+
+def test_no_interval_from_fewer_than_ten_articles_that_carry_agreement():
+    """The README's demo (four articles) gave kappa 0.578 with an interval of 0.558 - 0.588: resampling four articles
+    only reshuffles them, so the interval showed how alike those four were, not what the figure is worth. Under
+    ten articles with a sentence labelled by two or more annotators, no interval, and why; the tenth brings them."""
+    lm, groups = two_raters(articles=9, alone=3)  # 12 articles, 3 of them labelled by a alone
+    report = ag.label_report(lm, groups=groups, n_boot=200)
+    results = [report.percent_agreement, report.fleiss_kappa, report.gwet_ac1, report.krippendorff_alpha,
+               *report.alpha_per_label.values(), report.cohen_kappa.get("a", "b")]
+    results += [ag.bootstrap_ci(lm, groups, metric, n=100, **kw) for metric, kw in
+                (("alpha", {}), ("cohen_kappa", {"a": "a", "b": "b"}), (lambda m: ag.percent_agreement(m), {}))]
+    for res in results:
+        assert res.value is not None and res.ci is None
+        assert res.ci_info["n_groups"] == 12 and res.ci_info["n_informative"] == 9 and res.ci_info["min_articles"] == 10
+        assert "only 9 articles have a sentence" in res.ci_info["reason"] and "at least 10" in res.ci_info["reason"]
+    assert "both annotators labelled" in report.cohen_kappa.get("a", "b").ci_info["reason"]
+
+    lm, groups = two_raters(articles=10)
+    report = ag.label_report(lm, groups=groups, n_boot=200)
+    for res in (report.percent_agreement, report.fleiss_kappa, report.gwet_ac1, report.krippendorff_alpha, report.cohen_kappa.get("a", "b")):
+        low, high = res.ci
+        assert low < res.value < high and res.ci_info["n_informative"] == 10 and "reason" not in res.ci_info
+    with pytest.raises(ValueError):
+        ag.label_report(lm, groups=groups, min_articles=1)
+    with pytest.raises(ValueError):
+        ag.bootstrap_ci(lm, groups, "alpha", min_articles=1)
+
+
+def test_interval_is_scipys_percentile_bootstrap_over_articles():
+    """Cross-check against scipy.stats.bootstrap resampling article numbers, each resample scored by scikit-learn's
+    kappa: other random draws, so the ends agree to their Monte Carlo error (about 0.004 here), not exactly."""
+    from scipy.stats import bootstrap
+
+    lm, groups = two_raters(articles=30, seed=5)
+    g = np.asarray(groups)
+    rows_of = [np.flatnonzero(g == k) for k in range(30)]
+
+    def kappa(drawn):
+        rows = np.concatenate([rows_of[k] for k in drawn])
+        return cohen_kappa_score(lm.codes[rows, 0], lm.codes[rows, 1])
+
+    reference = bootstrap((np.arange(30),), kappa, n_resamples=4000, method="percentile", vectorized=False,
+                          random_state=np.random.default_rng(2)).confidence_interval
+    ours = ag.bootstrap_ci(lm, groups, "cohen_kappa", a="a", b="b", n=4000, seed=1)
+    assert close(ours.value, kappa(np.arange(30)))
+    assert abs(ours.ci[0] - reference.low) < 0.02 and abs(ours.ci[1] - reference.high) < 0.02, (ours.ci, reference)
 
 
 # --------------------------------------------------------------------------

@@ -497,7 +497,7 @@ def test_cli_agreement_table_json_and_by(app, runner):
     import json
 
     names = ["ann", "ben", "cat"]
-    seed(app, random_ratings(40, names, 0.1), [i // 8 for i in range(40)], name="Daily news", annotators_per_article=3)
+    seed(app, random_ratings(40, names, 0.1), [i // 4 for i in range(40)], name="Daily news", annotators_per_article=3)
     result = runner.invoke(args=["agreement", "Daily news"])
     assert result.exit_code == 0, result.output
     assert "Krippendorff's alpha" in result.output and "95% CI" in result.output and "Cohen's kappa per annotator pair" in result.output
@@ -516,9 +516,33 @@ def test_cli_agreement_table_json_and_by(app, runner):
     assert by_annotator.exit_code == 0 and "Median s" in by_annotator.output and "cat" in by_annotator.output
     by_article = runner.invoke(args=["agreement", str(expected["project"]["id"]), "--by", "article", "--json"])
     articles = json.loads(by_article.output)["articles"]
-    assert len(articles) == 5 and all("krippendorff_alpha" in a for a in articles)
+    assert len(articles) == 10 and all("krippendorff_alpha" in a for a in articles)
     text = runner.invoke(args=["agreement", "Daily news", "--by", "article"]).output
-    assert "a4" in text and "Why undefined" in text
+    assert "a9" in text and "Why undefined" in text
+    assert "95% intervals: percentile bootstrap over 10 articles, 1000 resamples, seed 13." in result.output
+
+
+def test_cli_agreement_gives_no_interval_from_four_articles_and_says_why(app, runner):
+    """The README's demo has four articles: its kappa 0.578 came with 0.558 - 0.588, resampling four articles. The
+    table shows no interval and one line why; --json has the reason for each figure and in the bootstrap block."""
+    import json
+
+    names = ["ann", "ben"]
+    seed(app, random_ratings(32, names, 0.0), [i // 8 for i in range(32)], name="Four")
+    result = runner.invoke(args=["agreement", "Four", "--by", "label"])
+    assert result.exit_code == 0, result.output
+    reason = ("only 4 articles have a sentence labelled by two or more annotators: an interval needs at least 10 such articles, "
+              "as a bootstrap over fewer gives one narrower than the uncertainty")
+    assert f"No 95% intervals: {reason}." in result.output and "percentile bootstrap over" not in result.output
+    assert "[" not in result.output  # no interval anywhere, the per-label table's included
+    doc = json.loads(runner.invoke(args=["agreement", "Four", "--json"]).output)
+    assert doc["bootstrap"] == {"n_resamples": 1000, "seed": 13, "confidence": 0.95, "unit": "article", "n_articles": 4,
+                                "n_informative": 4, "min_articles": 10, "reason": reason}
+    for key in ("percent_agreement", "fleiss_kappa", "gwet_ac1", "krippendorff_alpha"):
+        r = doc["overall"][key]
+        assert r["value"] is not None and r["ci"] is None and r["ci_info"]["reason"] == reason
+    pair = doc["cohen_kappa"]["pairs"][0]
+    assert pair["ci"] is None and pair["ci_info"]["reason"] == reason.replace("labelled by two or more annotators", "both annotators labelled")
 
 
 def test_cli_agreement_says_after_how_many_saves_not_revision(app, runner):

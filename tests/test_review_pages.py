@@ -114,8 +114,13 @@ def test_agreement_page_shows_coefficients_intervals_counts_and_heatmap(app, bro
     for key in ("percent_agreement", "fleiss_kappa", "gwet_ac1", "krippendorff_alpha"):
         r = s["overall"][key]
         row = re.search(rf'<tr id="coef-{key}">(.*?)</tr>', html, re.S).group(1)
-        assert f"{r['value']:.3f}" in row and f"{r['ci'][0]:.3f} – {r['ci'][1]:.3f}" in row, key
+        assert f"{r['value']:.3f}" in row and r["ci"] is None and '<td data-label="95 % interval" class="num">—</td>' in row, key
         assert f">{r['n_items_used']}<" in row and "What it means" in html and r["explanation"][:40] in row
+        assert "No interval" not in row  # said once, under the table
+    # two articles: no intervals, and the note says why instead of describing a bootstrap that was not run
+    note = re.search(r'<p class="note" id="intervals-note">(.*?)</p>', html, re.S).group(1)
+    assert "No 95 % intervals:" in note and "only 2 articles have a sentence labelled by two or more annotators" in note
+    assert "at least 10" in note and "percentile bootstrap over" not in note
     assert "Cohen&#39;s kappa per annotator pair" in html or "Cohen's kappa per annotator pair" in html
     svg = re.search(r"<svg class=\"heatmap\".*?</svg>", html, re.S).group(0)
     assert svg.count("<rect") >= 9 and 'fill="#' in svg and "style" not in svg
@@ -134,7 +139,7 @@ def test_agreement_page_lists_every_pairs_count_and_interval_outside_the_chart(a
         pairs = agreement.summary(db.session, project.project_id)["cohen_kappa"]["pairs"]
     listing = re.search(r'<details id="pair-list">(.*?)</details>', html, re.S).group(1)
     rows = re.findall(r"<tr>\s*<th scope=\"row\">(.*?)</th>(.*?)</tr>", listing, re.S)
-    assert len(rows) == len(pairs) >= 3 and any(p.get("ci") for p in pairs)
+    assert len(rows) == len(pairs) >= 3 and not any(p.get("ci") for p in pairs)  # two articles: no intervals (see the next test)
     for pair in pairs:
         cells = next(rest for name, rest in rows if name == f"{pair['a']} × {pair['b']}")
         assert f">{pair['n_items_used']:,}<" in cells
@@ -144,6 +149,29 @@ def test_agreement_page_lists_every_pairs_count_and_interval_outside_the_chart(a
             assert f"{pair['ci'][0]:.3f} – {pair['ci'][1]:.3f}" in cells
     values = [p["value"] for p in sorted(pairs, key=lambda p: [name for name, _ in rows].index(f"{p['a']} × {p['b']}")) if p["value"] is not None]
     assert values == sorted(values)
+
+
+def test_agreement_page_shows_intervals_from_ten_articles_on(app, browser):
+    """Ten articles with sentences labelled by two or more annotators: every coefficient and pair has its interval on
+    the page, and the note says how they were found."""
+    names = ["ann", "ben", "cat"]
+    seeded = seed(app, random_ratings(60, names, 0.1), [i // 6 for i in range(60)], name="Ten", annotators_per_article=3)
+    add_user(app, "rita", "reviewer", PASSWORD)
+    add_member(app, seeded.project_id, "rita")
+    login(browser, "rita")
+    html = browser.get(f"/review/{seeded.project_id}/agreement").get_data(as_text=True)
+    with app.app_context():
+        s = agreement.summary(db.session, seeded.project_id)
+    assert s["bootstrap"]["n_informative"] == 10 and s["bootstrap"]["reason"] is None
+    for key in ("percent_agreement", "fleiss_kappa", "gwet_ac1", "krippendorff_alpha"):
+        r = s["overall"][key]
+        row = re.search(rf'<tr id="coef-{key}">(.*?)</tr>', html, re.S).group(1)
+        assert f"{r['ci'][0]:.3f} – {r['ci'][1]:.3f}" in row, key
+    listing = re.search(r'<details id="pair-list">(.*?)</details>', html, re.S).group(1)
+    for pair in s["cohen_kappa"]["pairs"]:
+        assert f"{pair['ci'][0]:.3f} – {pair['ci'][1]:.3f}" in listing
+    note = re.search(r'<p class="note" id="intervals-note">(.*?)</p>', html, re.S).group(1)
+    assert "percentile bootstrap over 10 articles (1000 resamples, seed 13)" in note and "No 95" not in note
 
 
 def test_agreement_page_shows_each_article_least_agreement_first_linked_to_its_disagreements(app, browser, project, monkeypatch):

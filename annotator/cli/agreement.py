@@ -49,6 +49,13 @@ def table(headers: list[str], rows: list[list[Any]], right: set[int] | None = No
     return "\n".join([line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]])
 
 
+def intervals_note(b: dict[str, Any]) -> str:
+    """How the intervals were found, or why there are none (too few articles that carry agreement)."""
+    if b["reason"]:
+        return f"No 95% intervals: {b['reason']}."
+    return f"95% intervals: percentile bootstrap over {b['n_articles']} articles, {b['n_resamples']} resamples, seed {b['seed']}."
+
+
 def overall_text(s: dict[str, Any]) -> str:
     p = s["project"]
     lines = [
@@ -66,15 +73,7 @@ def overall_text(s: dict[str, Any]) -> str:
             notes.append(f"  {title}: undefined: {r['reason']}")
     lines.append(table(["Coefficient", "Value", "95% CI", "Sentences", "Left out"], rows))
     lines += notes
-    b = s["bootstrap"]
-    no_interval = next(
-        (r["ci_info"]["reason"] for r in (s["overall"][key] for key, _ in COEFFICIENTS) if r["ci"] is None and (r.get("ci_info") or {}).get("reason")),
-        None,
-    )
-    if no_interval:
-        lines.append(f"No 95% intervals: the {no_interval}.")
-    else:
-        lines.append(f"95% intervals: percentile bootstrap over {b['n_articles']} articles, {b['n_resamples']} resamples, seed {b['seed']}.")
+    lines.append(intervals_note(s["bootstrap"]))
     gold = s["gold"]
     lines.append("Gold: " + ", ".join(f"{n} {k}" for k, n in gold.items()))
     names = s["cohen_kappa"]["annotators"]

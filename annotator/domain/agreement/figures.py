@@ -326,8 +326,15 @@ def compute_summary(session: Session, head: ProjectHead, n_boot: int = N_BOOT, s
         "relations": rel_doc,
         "article_labels": article_label_figures(session, head),
         "bootstrap": {"n_resamples": n_boot, "seed": seed, "confidence": CONFIDENCE, "unit": "article",
-                      "n_articles": int(len(np.unique(labels.article_ids)))},
+                      "n_articles": int(len(np.unique(labels.article_ids))),
+                      **intervals_reason(report.krippendorff_alpha.ci_info)},
     }
+
+
+def intervals_reason(ci_info: dict[str, Any]) -> dict[str, Any]:
+    """The articles that carry agreement, the fewest that give intervals, and why there are none (None when there are)."""
+    n, least = ci_info["n_informative"], ci_info["min_articles"]
+    return {"n_informative": n, "min_articles": least, "reason": ag.few_articles(n, least) if n < least else None}
 
 
 def label_metrics(session: Session, project_id: int) -> ag.LabelReport:

@@ -49,13 +49,13 @@ Modules
 results (what every function returns), matrix (LabelMatrix), patterns (row
 patterns, the shared encoding), kappa (percent agreement, Fleiss, Gwet's AC1,
 Cohen), alpha (Krippendorff's alpha, alpha per label), bootstrap (intervals
-over articles), report (every label metric at once), spans (span F1),
+over articles, none from fewer than MIN_ARTICLES), report (every label metric at once), spans (span F1),
 relations (relation F1, attribution agreement).  This package's public API is
 what it re-exports below; the submodules import each other, never this file.
 """
 
 from annotator.stats.agreement.alpha import LEVELS, alpha_per_label, krippendorff_alpha
-from annotator.stats.agreement.bootstrap import bootstrap_ci
+from annotator.stats.agreement.bootstrap import MIN_ARTICLES, bootstrap_ci, few_articles
 from annotator.stats.agreement.kappa import cohen_kappa, fleiss_kappa, gwet_ac1, percent_agreement
 from annotator.stats.agreement.matrix import LabelMatrix
 from annotator.stats.agreement.relations import attribution_agreement, relation_f1
@@ -65,6 +65,7 @@ from annotator.stats.agreement.spans import SPAN_MODES, combine_f1, span_f1, spa
 
 __all__ = [
     "LEVELS",
+    "MIN_ARTICLES",
     "SPAN_MODES",
     "AttributionResult",
     "F1Result",
@@ -77,6 +78,7 @@ __all__ = [
     "bootstrap_ci",
     "cohen_kappa",
     "combine_f1",
+    "few_articles",
     "fleiss_kappa",
     "gwet_ac1",
     "krippendorff_alpha",

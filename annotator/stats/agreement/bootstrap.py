@@ -171,20 +171,36 @@ def _resolve_params(name: str, lm: LabelMatrix, enc: _Enc, kw: dict) -> dict:
     return {}
 
 
-def _attach_ci(res: Result, vals: np.ndarray, confidence: float, n: int, seed: int, G: int) -> Result:
-    info = {"method": "percentile bootstrap over articles", "confidence": confidence,
-            "n_resamples": n, "seed": seed, "n_groups": G}
+# Fewer articles that carry agreement than this: no interval. A percentile bootstrap over G articles
+# treats their spread as the population's, which shrinks intervals by about sqrt((G - 1) / G) and more
+# (a resample can only repeat the articles there are): in a simulation (two annotators, ten sentences an
+# article, agreement varying between articles) the 95 % interval held the true kappa in 82 % of samples of
+# 4 articles, 89 % of 6 and 91 % of 10 to 20 (94 % of 30). Below 10 it says too little to be shown as 95 %.
+MIN_ARTICLES = 10
+
+
+def few_articles(n_informative: int, min_articles: int, pair: bool = False) -> str:
+    """Why there is no interval: only `n_informative` articles carry agreement (of the pair, for Cohen's kappa)."""
+    what = "a sentence both annotators labelled" if pair else "a sentence labelled by two or more annotators"
+    articles = "1 article has" if n_informative == 1 else f"{n_informative} articles have"
+    return (f"only {articles} {what}: an interval needs at least {min_articles} such articles, "
+            f"as a bootstrap over fewer gives one narrower than the uncertainty")
+
+
+def _info(confidence: float, n: int, seed: int, G: int, n_informative: int, min_articles: int) -> dict:
+    return {"method": "percentile bootstrap over articles", "confidence": confidence, "n_resamples": n, "seed": seed,
+            "n_groups": G, "n_informative": n_informative, "min_articles": min_articles}
+
+
+def _attach_ci(res: Result, vals: np.ndarray, info: dict) -> Result:
     if res.value is None:
         return dataclasses.replace(res, ci=None, ci_info={**info, "n_undefined": None,
                                                           "reason": "the coefficient itself is undefined"})
-    ci, n_undef = _percentile_ci(vals, confidence)
-    info["n_undefined"] = n_undef
+    ci, n_undef = _percentile_ci(vals, info["confidence"])
+    info = {**info, "n_undefined": n_undef}
     if ci is None:
         info["reason"] = "the coefficient is undefined in every resample"
     return dataclasses.replace(res, ci=ci, ci_info=info)
-
-
-FEW_ARTICLES = "bootstrap over articles needs at least two articles with a sentence labelled by two or more annotators"
 
 
 def _informative_groups(codes: np.ndarray, g: np.ndarray, columns: tuple[int, int] | None = None) -> int:
@@ -198,10 +214,14 @@ def _informative_groups(codes: np.ndarray, g: np.ndarray, columns: tuple[int, in
     return len(np.unique(g[rated.sum(axis=1) >= 2]))
 
 
-def _no_ci(res: Result, reason: str, confidence: float, n: int, seed: int, G: int) -> Result:
-    return dataclasses.replace(res, ci=None, ci_info={
-        "method": "percentile bootstrap over articles", "confidence": confidence, "n_resamples": n,
-        "seed": seed, "n_groups": G, "n_undefined": None, "reason": reason})
+def _no_ci(res: Result, info: dict, pair: bool = False) -> Result:
+    reason = few_articles(info["n_informative"], info["min_articles"], pair)
+    return dataclasses.replace(res, ci=None, ci_info={**info, "n_undefined": None, "reason": reason})
+
+
+def _check_min_articles(min_articles: int) -> None:
+    if min_articles < 2:
+        raise ValueError("min_articles must be at least 2: one article gives no spread to resample")
 
 
 def bootstrap_ci(
@@ -211,6 +231,7 @@ def bootstrap_ci(
     n: int = 1000,
     seed: int = 13,
     confidence: float = 0.95,
+    min_articles: int = MIN_ARTICLES,
     **metric_kwargs: Any,
 ) -> Result | dict:
     """Point estimate plus a percentile bootstrap CI, resampling articles.
@@ -229,33 +250,38 @@ def bootstrap_ci(
     Result with ``ci`` and ``ci_info`` filled (a ``{label: Result}`` dict for
     alpha_per_label).  Resamples where the coefficient is undefined are left
     out of the percentiles and counted in ``ci_info["n_undefined"]``.
+
+    Fewer than ``min_articles`` articles with an item rated by two or more
+    annotators (by both, for Cohen's kappa) give no interval, ``ci_info["reason"]``
+    saying why (see MIN_ARTICLES).
     """
     if n < 1:
         raise ValueError("n must be at least 1")
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
+    _check_min_articles(min_articles)
     lm = _as_matrix(ratings)
     g, G = _encode_groups(groups, lm.n_items)
     name = _metric_name(metric)
     if name is None:
-        return _bootstrap_generic(lm, g, G, metric, n, seed, confidence, metric_kwargs)
+        return _bootstrap_generic(lm, g, G, metric, n, seed, confidence, min_articles, metric_kwargs)
     enc = _Enc(lm)
     params = _resolve_params(name, lm, enc, metric_kwargs)
     stats_fn, fin_fn, res_fn = _spec(name)
     point = res_fn(enc, stats_fn(enc, None, 1, **params)[0], **params)
-    if G < 2 or _informative_groups(lm.codes, g, params.get("pair")) < 2:
-        reason = FEW_ARTICLES
+    info = _info(confidence, n, seed, G, _informative_groups(lm.codes, g, params.get("pair")), min_articles)
+    if info["n_informative"] < min_articles:
         if name == "alpha_per_label":
-            return {k: _no_ci(r, reason, confidence, n, seed, G) for k, r in point.items()}
-        return _no_ci(point, reason, confidence, n, seed, G)
+            return {k: _no_ci(r, info) for k, r in point.items()}
+        return _no_ci(point, info, pair=name == "cohen_kappa")
     gs = stats_fn(enc, g, G, **params)
     vals = np.concatenate([fin_fn(W @ gs, **params) for W in _resample_weights(G, n, seed)], axis=0)
     if name == "alpha_per_label":
-        return {k: _attach_ci(r, vals[:, c], confidence, n, seed, G) for c, (k, r) in enumerate(point.items())}
-    return _attach_ci(point, vals, confidence, n, seed, G)
+        return {k: _attach_ci(r, vals[:, c], info) for c, (k, r) in enumerate(point.items())}
+    return _attach_ci(point, vals, info)
 
 
-def _bootstrap_generic(lm, g, G, metric, n, seed, confidence, kw) -> Result:
+def _bootstrap_generic(lm, g, G, metric, n, seed, confidence, min_articles, kw) -> Result:
     def score(m: LabelMatrix) -> float:
         r = metric(m, **kw)
         v = r.value if isinstance(r, Result) else r
@@ -266,8 +292,9 @@ def _bootstrap_generic(lm, g, G, metric, n, seed, confidence, kw) -> Result:
         v = None if point is None or not math.isfinite(float(point)) else float(point)
         point = Result(getattr(metric, "__name__", "metric"), v,
                        None if v is not None else "undefined", n_items=lm.n_items)
-    if G < 2 or _informative_groups(lm.codes, g) < 2:
-        return _no_ci(point, FEW_ARTICLES, confidence, n, seed, G)
+    info = _info(confidence, n, seed, G, _informative_groups(lm.codes, g), min_articles)
+    if info["n_informative"] < min_articles:
+        return _no_ci(point, info)
     order = np.argsort(g, kind="stable")
     starts = np.searchsorted(g[order], np.arange(G))
     sizes = np.bincount(g, minlength=G)
@@ -276,4 +303,4 @@ def _bootstrap_generic(lm, g, G, metric, n, seed, confidence, kw) -> Result:
         for w in W.astype(np.intp):
             rows = np.concatenate([np.tile(order[starts[k]:starts[k] + sizes[k]], w[k]) for k in np.flatnonzero(w)])
             vals.append(score(lm.take(rows)))
-    return _attach_ci(point, np.asarray(vals, dtype=float), confidence, n, seed, G)
+    return _attach_ci(point, np.asarray(vals, dtype=float), info)

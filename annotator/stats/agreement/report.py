@@ -19,9 +19,11 @@ from annotator.stats.agreement.alpha import (
     _alpha_result,
 )
 from annotator.stats.agreement.bootstrap import (
-    FEW_ARTICLES,
+    MIN_ARTICLES,
     _attach_ci,
+    _check_min_articles,
     _encode_groups,
+    _info,
     _informative_groups,
     _no_ci,
     _resample_weights,
@@ -55,19 +57,23 @@ def label_report(
     n_boot: int = 1000,
     seed: int = 13,
     confidence: float = 0.95,
+    min_articles: int = MIN_ARTICLES,
 ) -> LabelReport:
     """Percent agreement, Fleiss' kappa, AC1, alpha (at ``level``), one-vs-rest
     alpha per label and pairwise Cohen's kappa, sharing one encoding.
 
     With ``groups`` (article of each item) every coefficient also gets a
-    bootstrap CI; all coefficients are scored on the same resamples.
+    bootstrap CI; all coefficients are scored on the same resamples. Fewer than
+    ``min_articles`` articles that carry agreement (for a pair: its own) give
+    no interval, and the reason (bootstrap.MIN_ARTICLES).
     """
+    _check_min_articles(min_articles)
     lm = _as_matrix(ratings)
     values = _alpha_level_values(lm, level)
     layout = _Layout(_Enc(lm), level, values, n_raters)
     results = layout.results()
     if groups is not None:
-        results = _with_intervals(layout, results, groups, n_boot, seed, confidence)
+        results = _with_intervals(layout, results, groups, n_boot, seed, confidence, min_articles)
     res_pa, res_fl, res_ac, res_al, res_lab, cohen = results
     return LabelReport(
         n_items=layout.enc.n,
@@ -148,30 +154,27 @@ class _Layout:
         return [np.concatenate(o, axis=0) for o in outs]
 
 
-def _with_intervals(layout: _Layout, results: list, groups: Any, n_boot: int, seed: int, confidence: float) -> list:
-    """results with a bootstrap CI each, or with the reason there is none (too few informative articles)."""
+def _with_intervals(layout: _Layout, results: list, groups: Any, n_boot: int, seed: int, confidence: float, min_articles: int) -> list:
+    """results with a bootstrap CI each, or with the reason there is none (too few articles that carry agreement)."""
     codes = layout.enc.lm.codes
     g, G = _encode_groups(groups, layout.enc.n)
     res_pa, res_fl, res_ac, res_al, res_lab, cohen = results
+    info = _info(confidence, n_boot, seed, G, _informative_groups(codes, g), min_articles)
+    pair_info = [{**info, "n_informative": _informative_groups(codes, g, pq)} for pq in layout.pairs]
 
-    def fix(res):
-        return _no_ci(res, FEW_ARTICLES, confidence, n_boot, seed, G)
-
-    if G < 2 or _informative_groups(codes, g) < 2:
-        return [fix(res_pa), fix(res_fl), fix(res_ac), fix(res_al), {k: fix(v) for k, v in res_lab.items()}, {k: fix(v) for k, v in cohen.items()}]
+    if info["n_informative"] < min_articles:
+        return [_no_ci(res_pa, info), _no_ci(res_fl, info), _no_ci(res_ac, info), _no_ci(res_al, info),
+                {k: _no_ci(v, info) for k, v in res_lab.items()},
+                {k: _no_ci(v, pair_info[c], pair=True) for c, (k, v) in enumerate(cohen.items())}]
     v = layout.resampled(g, G, n_boot, seed)
-
-    def att(res, vals):
-        return _attach_ci(res, vals, confidence, n_boot, seed, G)
-
     return [
-        att(res_pa, v[0]),
-        att(res_fl, v[1]),
-        att(res_ac, v[2]),
-        att(res_al, v[3]),
-        {k: att(r_, v[4][:, c]) for c, (k, r_) in enumerate(res_lab.items())},
+        _attach_ci(res_pa, v[0], info),
+        _attach_ci(res_fl, v[1], info),
+        _attach_ci(res_ac, v[2], info),
+        _attach_ci(res_al, v[3], info),
+        {k: _attach_ci(r_, v[4][:, c], info) for c, (k, r_) in enumerate(res_lab.items())},
         {
-            k: att(r_, v[5 + c]) if _informative_groups(codes, g, layout.pairs[c]) >= 2 else fix(r_)
+            k: _attach_ci(r_, v[5 + c], pair_info[c]) if pair_info[c]["n_informative"] >= min_articles else _no_ci(r_, pair_info[c], pair=True)
             for c, (k, r_) in enumerate(cohen.items())
         },
     ]
