@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 import annotator.domain.annotations as annotations
 from annotator.db import db
-from annotator.db.models import Assignment, AuditEntry, GoldLabel, GoldRelation, GoldSpan, Project
+from annotator.db.models import Assignment, AuditEntry, CacheEntry, GoldLabel, GoldRelation, GoldSpan, Project
 from annotator.domain import agreement
 from annotator.web import review
 
@@ -172,6 +172,40 @@ def test_agreement_page_shows_intervals_from_ten_articles_on(app, browser):
         assert f"{pair['ci'][0]:.3f} – {pair['ci'][1]:.3f}" in listing
     note = re.search(r'<p class="note" id="intervals-note">(.*?)</p>', html, re.S).group(1)
     assert "percentile bootstrap over 10 articles (1000 resamples, seed 13)" in note and "No 95" not in note
+
+
+def traced(app, call):
+    """call()'s result and the statements it ran, whitespace squeezed."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *_args) -> None:  # noqa: ANN001
+        statements.append(" ".join(statement.split()))
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            return call(), statements
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_after_annotator_agreement_the_page_reads_only_what_it_stored(app, browser, project):
+    """`annotator agreement` is what stores the figures a page shows (a GET never writes). It stored the summary and the
+    suggestion figures but the per-article rows only with --by article, so after a plain run the page still read every
+    label and the articles and computed those rows on each view. Counted in statements: after the command (text or
+    --json), the page's reads are the project's head, the suggestion stamp and the cache entries, no labels."""
+    for args in (["agreement", str(project.project_id)], ["agreement", str(project.project_id), "--json"]):
+        with app.app_context():
+            db.session.execute(CacheEntry.__table__.delete())
+            db.session.commit()
+        result = app.test_cli_runner().invoke(args=args)
+        assert result.exit_code == 0, result.output
+        login(browser, "rita")
+        response, statements = traced(app, lambda: browser.get(f"/review/{project.project_id}/agreement"))
+        assert response.status_code == 200
+        label_reads = [s_ for s_ in statements if re.search(r"\bFROM annotations\b|\bJOIN annotations\b", s_)]
+        assert label_reads == [], (args, label_reads)
+        assert sum("cache_entries" in s_ for s_ in statements) == 3, (args, statements)
 
 
 def test_agreement_page_shows_each_article_least_agreement_first_linked_to_its_disagreements(app, browser, project, monkeypatch):

@@ -169,11 +169,13 @@ def agreement_command(project: str, as_json: bool, by: str | None) -> None:
         head = agreement.project_head(db.session, projects.get_project(db.session, project).id)
     except projects.ProjectError as exc:
         raise click.ClickException(str(exc)) from None
+    # The command stores what the agreement page shows (a page never writes), the rows per article included,
+    # whatever it prints: without them the page computed those rows from every label on each view.
+    articles = agreement.articles(db.session, head.id)
     if as_json:  # the same document as GET /api/projects/<id>/agreement
         click.echo(json.dumps(agreement.document(db.session, head.id, by_article=by == "article"), indent=2, ensure_ascii=False))
         return
     summary = agreement.summary(db.session, head.id)
-    articles = agreement.articles(db.session, head.id) if by == "article" else None
     origins = agreement.suggestions(db.session, head.id)  # None for a project without suggestions: nothing added
     click.echo(overall_text(summary))
     if by == "label":
@@ -183,4 +185,4 @@ def agreement_command(project: str, as_json: bool, by: str | None) -> None:
         if origins is not None:
             click.echo("\n" + suggestions_text(origins))
     elif by == "article":
-        click.echo("\n" + by_article_text(articles or []))
+        click.echo("\n" + by_article_text(articles))
