@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, GoldLabel, Sentence
 from annotator.domain.agreement.article_label_figures import article_label_figures
-from annotator.domain.agreement.loaders import ProjectLabels, dense_ids, load_labels, load_spans
+from annotator.domain.agreement.loaders import ProjectLabels, dense_ids, load_labels, load_sentences, load_spans
 from annotator.domain.agreement.span_figures import span_figures
 from annotator.domain.project_head import N_BOOT, SEED, ProjectHead, project_head
 from annotator.stats import agreement as ag
@@ -311,7 +311,7 @@ def compute_summary(session: Session, head: ProjectHead, n_boot: int = N_BOOT, s
     figures, report = label_figures(labels, head, n_boot, seed)
     gold, provenance = item_gold(session, head, labels)
     spans = load_spans(session, head)
-    span_doc, rel_doc = span_figures(session, head, labels, spans)
+    span_doc, rel_doc = span_figures(session, head, labels, spans, load_sentences(session, head))
     n_sentences = session.scalar(
         select(func.count(Sentence.id)).join(Article, Article.id == Sentence.article_id).where(Article.project_id == head.id)
     )

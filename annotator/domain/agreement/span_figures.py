@@ -1,7 +1,12 @@
 """Span and relation agreement of a project: span F1 per label and annotator pair, relation F1, attribution.
 
 Each pair of annotators is compared on the articles both of them worked on
-(a label or a span there); the pooled figures add up the pairs' counts.
+(a label or a span there), and there on the sentences both of them labelled:
+a span (a link: its quote) counts for the pair when it touches such a sentence,
+so one annotator's spans ahead of where the other has got to are not counted as
+missed (the disagreement queue's sentences, labelled by two or more). Where one
+of the two labelled none of the article's sentences (spans-only work, from an
+import), the whole article counts. The pooled figures add up the pairs' counts.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import User
-from annotator.domain.agreement.loaders import ProjectLabels, ProjectSpans
+from annotator.domain.agreement.loaders import ProjectLabels, ProjectSpans, SentenceRows, span_sentence_rows
 from annotator.domain.project_head import ProjectHead
 from annotator.stats import agreement as ag
 
@@ -40,11 +45,29 @@ class _Work:
     worked: dict[int, set[int]]  # user -> articles with a label or a span of theirs
     users: list[int]  # sorted by name
     names: dict[int, str]
-    spans_of: dict[int, list[tuple]]  # user -> [(article, label, start, end)]
-    rels_of: dict[tuple[int, str], list[tuple]]  # (user, type) -> [((article, label, start, end) of from, ... of to)]
+    spans_of: dict[int, list[tuple]]  # user -> [(span id, (article, label, start, end))]
+    rels_of: dict[tuple[int, str], list[tuple]]  # (user, type) -> [(quote's span id, ((article, label, start, end) of from, ... of to))]
+    items_of_span: dict[int, list[int]]  # span id -> the labelled sentences (items) it touches
+    labels: ProjectLabels
 
     def name(self, user: int) -> str:
         return self.names.get(user, f"user {user}")
+
+    def counted(self, ua: int, ub: int, shared: set[int]) -> set[int]:
+        """The span ids of a and b in their shared articles that count for the pair: those touching a sentence
+        both labelled, or any in an article one of them labelled none of."""
+        codes, arts = self.labels.codes, self.labels.article_ids
+        column = {int(u): j for j, u in enumerate(self.labels.user_ids.tolist())}
+        rated = [codes[:, column[u]] >= 0 if u in column else np.zeros(len(arts), dtype=bool) for u in (ua, ub)]
+        both = rated[0] & rated[1]
+        labelled = [set(np.unique(arts[r]).tolist()) for r in rated]
+        whole = shared - (labelled[0] & labelled[1])
+        return {
+            sid
+            for u in (ua, ub)
+            for sid, span in self.spans_of[u]
+            if span[0] in whole or (span[0] in shared and any(both[i] for i in self.items_of_span.get(sid, ())))
+        }
 
 
 @dataclass
@@ -56,32 +79,41 @@ class _Pools:
     attribution: dict[str, list[ag.AttributionResult]] = field(default_factory=lambda: defaultdict(list))
 
 
-def _work(session: Session, labels: ProjectLabels, data: ProjectSpans) -> _Work:
+def _work(session: Session, labels: ProjectLabels, data: ProjectSpans, sentences: SentenceRows) -> _Work:
     worked = articles_by_user(labels, data)
     users = sorted(worked)
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(users))).all()) if users else {}
     users.sort(key=lambda u: names.get(u, ""))
     by_id = {s[0]: s for s in data.spans}
     spans_of: dict[int, list[tuple]] = defaultdict(list)
-    for _sid, art, user, label, start, end in data.spans:
-        spans_of[user].append((art, label, start, end))
+    for sid, art, user, label, start, end in data.spans:
+        spans_of[user].append((sid, (art, label, start, end)))
     rels_of: dict[tuple[int, str], list[tuple]] = defaultdict(list)
     for art, user, rtype, f, t in data.relations:
         if f in by_id and t in by_id:
             a, b = by_id[f], by_id[t]
-            rels_of[(user, rtype)].append(((art, a[3], a[4], a[5]), (art, b[3], b[4], b[5])))
-    return _Work(worked, users, names, spans_of, rels_of)
+            rels_of[(user, rtype)].append((f, ((art, a[3], a[4], a[5]), (art, b[3], b[4], b[5]))))
+    items_of_span: dict[int, list[int]] = defaultdict(list)
+    if data.spans:
+        cols = list(zip(*data.spans, strict=True))
+        span_k, rows = span_sentence_rows(sentences, np.array(cols[1]), np.array(cols[4]), np.array(cols[5]))
+        for k, item in zip(span_k.tolist(), labels.items_of(sentences.ids[rows]).tolist(), strict=True):
+            if item >= 0:
+                items_of_span[data.spans[k][0]].append(item)
+    return _Work(worked, users, names, spans_of, rels_of, items_of_span, labels)
 
 
-def span_figures(session: Session, head: ProjectHead, labels: ProjectLabels, data: ProjectSpans) -> tuple[dict[str, Any], dict[str, Any]]:
+def span_figures(
+    session: Session, head: ProjectHead, labels: ProjectLabels, data: ProjectSpans, sentences: SentenceRows
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Span F1 per span label and annotator pair (exact and overlap), and quote -> source
     relation F1 with attribution agreement per relation type, each pair compared on the
-    articles both of them worked on."""
+    articles both of them worked on, there on the sentences both labelled (see the module)."""
     span_labels = head.span_labels
     known = set(span_labels)
     span_labels = span_labels + sorted({s[3] for s in data.spans} - known)
     relation_types = head.schema.get("relation_types", [])
-    work = _work(session, labels, data)
+    work = _work(session, labels, data, sentences)
     span_pairs, rel_pairs = [], []
     pools = _Pools()
     for i, ua in enumerate(work.users):
@@ -92,10 +124,11 @@ def span_figures(session: Session, head: ProjectHead, labels: ProjectLabels, dat
                 span_pairs.append({**pair, "reason": _NO_SHARED_ARTICLE})
                 rel_pairs.append({**pair, "reason": _NO_SHARED_ARTICLE})
                 continue
-            sa = [s for s in work.spans_of[ua] if s[0] in shared]
-            sb = [s for s in work.spans_of[ub] if s[0] in shared]
+            counted = work.counted(ua, ub, shared)
+            sa = [span for sid, span in work.spans_of[ua] if sid in counted]
+            sb = [span for sid, span in work.spans_of[ub] if sid in counted]
             span_pairs.append(_span_pair(pair, sa, sb, span_labels, pools))
-            rel_pairs.append(_relation_pair(pair, work, (ua, ub), shared, (sa, sb), relation_types, pools))
+            rel_pairs.append(_relation_pair(pair, work, (ua, ub), counted, (sa, sb), relation_types, pools))
     span_doc = {
         "labels": span_labels,
         "modes": list(SPAN_MODES),
@@ -135,18 +168,18 @@ def _relation_pair(
     pair: dict[str, Any],
     work: _Work,
     users: tuple[int, int],
-    shared: set[int],
+    counted: set[int],
     spans: tuple[list[tuple], list[tuple]],
     relation_types: list[dict[str, Any]],
     pools: _Pools,
 ) -> dict[str, Any]:
-    """One pair's relation F1 and attribution agreement per relation type."""
+    """One pair's relation F1 and attribution agreement per relation type (the links whose quote counts for the pair)."""
     (ua, ub), (sa, sb) = users, spans
     rentry: dict[str, Any] = {**pair, "per_type": {}}
     for rel in relation_types:
         rtype = rel["name"]
-        ra = [r for r in work.rels_of[(ua, rtype)] if r[0][0] in shared]
-        rb = [r for r in work.rels_of[(ub, rtype)] if r[0][0] in shared]
+        ra = [r for quote, r in work.rels_of[(ua, rtype)] if quote in counted]
+        rb = [r for quote, r in work.rels_of[(ub, rtype)] if quote in counted]
         f1 = ag.relation_f1(ra, rb)
         attribution = ag.attribution_agreement(
             ra, rb,
