@@ -141,3 +141,19 @@ def test_spans_are_compared_on_the_sentences_both_annotators_labelled(app):
     cat = next(p for p in s["spans"]["pairs"] if (p["a"], p["b"]) == ("ann", "cat"))
     assert cat["n_shared_articles"] == 1 and cat["per_label"]["QUOTE"]["exact"]["tp"] == 1
     assert (cat["per_label"]["SOURCE"]["exact"]["fp"], cat["per_label"]["SOURCE"]["exact"]["fn"]) == (1, 0)
+
+
+def test_mean_kappa_weighs_each_pair_by_the_sentences_it_shares(app):
+    """dan labelled one sentence, which ann labelled too, differently: their kappa is 0 (p_o = p_e = 0) from one
+    sentence, and ann's mean Cohen's kappa averaged it equally with her kappas over 6 and 7 shared sentences
+    (0.325 instead of 0.459). Each pair's kappa now weighs as the sentences the pair shares."""
+    seeded = seed(app, RATINGS, GROUPS, annotators_per_article=3)
+    with app.app_context():
+        s = agreement.summary(db.session, seeded.project_id)
+    ann = next(r for r in s["annotator_figures"] if r["annotator"] == "ann")
+    shared = {other: [it for it in RATINGS if "ann" in it and other in it] for other in ("ben", "cat", "dan")}
+    kappas = {other: cohen_kappa_score([it["ann"] for it in items], [it[other] for it in items], labels=LABELS) for other, items in shared.items()}
+    assert {k: len(v) for k, v in shared.items()} == {"ben": 7, "cat": 6, "dan": 1} and kappas["dan"] == 0
+    expected = sum(kappas[o] * len(shared[o]) for o in shared) / 14
+    assert close(ann["mean_kappa"]["value"], expected) and ann["mean_kappa"]["n_sentences"] == 14
+    assert ann["mean_kappa"]["n_pairs"] == 3 and ann["mean_kappa"]["n_defined"] == 3

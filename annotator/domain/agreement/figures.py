@@ -155,9 +155,19 @@ def category_counts(codes: np.ndarray, K: int) -> np.ndarray:
     return np.bincount(flat.ravel(), minlength=n * (K + 1)).reshape(n, K + 1)[:, 1:]
 
 
-def _mean(values: list[float | None]) -> float | None:
-    defined = [v for v in values if v is not None]
-    return sum(defined) / len(defined) if defined else None
+def _weighted_kappa(pairs: list[ag.Result | None]) -> dict[str, Any]:
+    """An annotator's mean Cohen's kappa with the others, each pair's kappa weighed by the sentences the pair
+    shares: a pair with one sentence in common (kappa 0 or undefined from one label) must not count as much as
+    one with hundreds."""
+    defined = [r for r in pairs if r is not None and r.value is not None and r.n_items_used]
+    weight = sum(r.n_items_used for r in defined)
+    return {
+        "value": sum(r.value * r.n_items_used for r in defined) / weight if weight else None,
+        "n_pairs": len(pairs),
+        "n_defined": len(defined),
+        "n_sentences": weight,
+        "reason": None if weight else "no defined Cohen's kappa with another annotator",
+    }
 
 
 def annotator_figures(labels: ProjectLabels, report: ag.LabelReport, gold: np.ndarray, provenance: np.ndarray) -> list[dict[str, Any]]:
@@ -178,11 +188,8 @@ def annotator_figures(labels: ProjectLabels, report: ag.LabelReport, gold: np.nd
         with_others = rated & (m >= 2)
         same = counts[with_others, mine[with_others]] - 1 if with_others.any() else np.zeros(0)
         n_pairs = int((m[with_others] - 1).sum())
-        kappas = []
-        for other in labels.names:
-            if other != name:
-                res = report.cohen_kappa.get(name, other)
-                kappas.append(res.value if res is not None else None)
+        kappas = [report.cohen_kappa.get(name, other) for other in labels.names if other != name]
+        mean_kappa = _weighted_kappa(kappas)
         others = [k for k in range(len(labels.names)) if k != j]
         if others:
             alpha_without = ag.krippendorff_alpha(ag.LabelMatrix(codes[:, others], [labels.names[k] for k in others], labels.matrix.categories))
@@ -202,12 +209,7 @@ def annotator_figures(labels: ProjectLabels, report: ag.LabelReport, gold: np.nd
                     "n_agreeing_pairs": int(same.sum()),
                     "reason": None if n_pairs else "no sentence labelled by this annotator and another",
                 },
-                "mean_kappa": {
-                    "value": _mean(kappas),
-                    "n_pairs": len(kappas),
-                    "n_defined": sum(k is not None for k in kappas),
-                    "reason": None if _mean(kappas) is not None else "no defined Cohen's kappa with another annotator",
-                },
+                "mean_kappa": mean_kappa,
                 "alpha_without": {**alpha_without.to_dict(), "alpha_all": alpha_all,
                                   "delta": (alpha_all - alpha_without.value) if alpha_all is not None and alpha_without.value is not None else None},
                 "gold": _against_gold(mine, gold, name, labels.matrix.categories),
