@@ -740,6 +740,22 @@ def test_no_interval_from_fewer_than_ten_articles_that_carry_agreement():
         ag.bootstrap_ci(lm, groups, "alpha", min_articles=1)
 
 
+def test_fleiss_interval_needs_ten_articles_with_sentences_of_its_number_of_labels():
+    """Fleiss' kappa uses only the sentences with exactly n_raters labels. Twelve articles have sentences labelled
+    twice, but only two have sentences labelled three times: with n_raters=3 its interval came from resampling two
+    articles while the others had ten or more behind theirs. Now Fleiss' kappa counts its own articles."""
+    lm, groups = two_raters(articles=12)
+    codes = np.concatenate([lm.codes, np.full((lm.n_items, 1), -1)], axis=1)
+    codes[:16, 2] = codes[:16, 0]  # articles 0 and 1: a third annotator on every sentence
+    lm = LabelMatrix(codes, ["a", "b", "c"], ["X", "Y"])
+    report = ag.label_report(lm, groups=groups, n_boot=200, n_raters=3)
+    assert report.krippendorff_alpha.ci is not None and report.fleiss_kappa.value is not None
+    for fleiss in (report.fleiss_kappa, ag.bootstrap_ci(lm, groups, "fleiss_kappa", n=100, n_raters=3)):
+        assert fleiss.ci is None and fleiss.ci_info["n_informative"] == 2
+        assert "only 2 articles have a sentence labelled by exactly 3 annotators" in fleiss.ci_info["reason"]
+    assert ag.label_report(lm, groups=groups, n_boot=200, n_raters=2).fleiss_kappa.ci is not None
+
+
 def test_interval_is_scipys_percentile_bootstrap_over_articles():
     """Cross-check against scipy.stats.bootstrap resampling article numbers, each resample scored by scikit-learn's
     kappa: other random draws, so the ends agree to their Monte Carlo error (about 0.004 here), not exactly."""

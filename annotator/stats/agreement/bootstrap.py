@@ -179,9 +179,15 @@ def _resolve_params(name: str, lm: LabelMatrix, enc: _Enc, kw: dict) -> dict:
 MIN_ARTICLES = 10
 
 
-def few_articles(n_informative: int, min_articles: int, pair: bool = False) -> str:
-    """Why there is no interval: only `n_informative` articles carry agreement (of the pair, for Cohen's kappa)."""
-    what = "a sentence both annotators labelled" if pair else "a sentence labelled by two or more annotators"
+def few_articles(n_informative: int, min_articles: int, pair: bool = False, exactly: int | None = None) -> str:
+    """Why there is no interval: only `n_informative` articles carry agreement (of the pair, for Cohen's kappa;
+    with sentences of `exactly` labels, for Fleiss' kappa)."""
+    if pair:
+        what = "a sentence both annotators labelled"
+    elif exactly is not None:
+        what = f"a sentence labelled by exactly {exactly} annotators"
+    else:
+        what = "a sentence labelled by two or more annotators"
     articles = "1 article has" if n_informative == 1 else f"{n_informative} articles have"
     return (f"only {articles} {what}: an interval needs at least {min_articles} such articles, "
             f"as a bootstrap over fewer gives one narrower than the uncertainty")
@@ -203,19 +209,20 @@ def _attach_ci(res: Result, vals: np.ndarray, info: dict) -> Result:
     return dataclasses.replace(res, ci=ci, ci_info=info)
 
 
-def _informative_groups(codes: np.ndarray, g: np.ndarray, columns: tuple[int, int] | None = None) -> int:
-    """Articles with at least one item rated by two or more annotators (of `columns`, for a pair).
+def _informative_groups(codes: np.ndarray, g: np.ndarray, columns: tuple[int, int] | None = None, exactly: int | None = None) -> int:
+    """Articles with at least one item rated by two or more annotators (of `columns`, for a pair; by
+    `exactly` that many, for Fleiss' kappa, which uses only those items).
 
     Only they carry agreement: with one of them, every resample that draws it
     gives the same value (or one moved by small-sample terms only), an
     interval of no width that says nothing about uncertainty.
     """
-    rated = (codes >= 0) if columns is None else (codes[:, list(columns)] >= 0)
-    return len(np.unique(g[rated.sum(axis=1) >= 2]))
+    rated = ((codes >= 0) if columns is None else (codes[:, list(columns)] >= 0)).sum(axis=1)
+    return len(np.unique(g[rated >= 2 if exactly is None else rated == exactly]))
 
 
-def _no_ci(res: Result, info: dict, pair: bool = False) -> Result:
-    reason = few_articles(info["n_informative"], info["min_articles"], pair)
+def _no_ci(res: Result, info: dict, pair: bool = False, exactly: int | None = None) -> Result:
+    reason = few_articles(info["n_informative"], info["min_articles"], pair, exactly)
     return dataclasses.replace(res, ci=None, ci_info={**info, "n_undefined": None, "reason": reason})
 
 
@@ -269,11 +276,12 @@ def bootstrap_ci(
     params = _resolve_params(name, lm, enc, metric_kwargs)
     stats_fn, fin_fn, res_fn = _spec(name)
     point = res_fn(enc, stats_fn(enc, None, 1, **params)[0], **params)
-    info = _info(confidence, n, seed, G, _informative_groups(lm.codes, g, params.get("pair")), min_articles)
+    exactly = params["n_raters"] if name == "fleiss_kappa" and params["n_raters"] >= 2 else None
+    info = _info(confidence, n, seed, G, _informative_groups(lm.codes, g, params.get("pair"), exactly), min_articles)
     if info["n_informative"] < min_articles:
         if name == "alpha_per_label":
             return {k: _no_ci(r, info) for k, r in point.items()}
-        return _no_ci(point, info, pair=name == "cohen_kappa")
+        return _no_ci(point, info, pair=name == "cohen_kappa", exactly=exactly)
     gs = stats_fn(enc, g, G, **params)
     vals = np.concatenate([fin_fn(W @ gs, **params) for W in _resample_weights(G, n, seed)], axis=0)
     if name == "alpha_per_label":

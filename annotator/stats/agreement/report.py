@@ -161,15 +161,17 @@ def _with_intervals(layout: _Layout, results: list, groups: Any, n_boot: int, se
     res_pa, res_fl, res_ac, res_al, res_lab, cohen = results
     info = _info(confidence, n_boot, seed, G, _informative_groups(codes, g), min_articles)
     pair_info = [{**info, "n_informative": _informative_groups(codes, g, pq)} for pq in layout.pairs]
+    r = layout.p_fl["n_raters"] if layout.p_fl["n_raters"] >= 2 else None  # under 2: Fleiss' kappa is undefined anyway
+    fleiss_info = {**info, "n_informative": _informative_groups(codes, g, exactly=r)}
 
     if info["n_informative"] < min_articles:
-        return [_no_ci(res_pa, info), _no_ci(res_fl, info), _no_ci(res_ac, info), _no_ci(res_al, info),
+        return [_no_ci(res_pa, info), _no_ci(res_fl, fleiss_info, exactly=r), _no_ci(res_ac, info), _no_ci(res_al, info),
                 {k: _no_ci(v, info) for k, v in res_lab.items()},
                 {k: _no_ci(v, pair_info[c], pair=True) for c, (k, v) in enumerate(cohen.items())}]
     v = layout.resampled(g, G, n_boot, seed)
     return [
         _attach_ci(res_pa, v[0], info),
-        _attach_ci(res_fl, v[1], info),
+        _attach_ci(res_fl, v[1], fleiss_info) if fleiss_info["n_informative"] >= min_articles else _no_ci(res_fl, fleiss_info, exactly=r),
         _attach_ci(res_ac, v[2], info),
         _attach_ci(res_al, v[3], info),
         {k: _attach_ci(r_, v[4][:, c], info) for c, (k, r_) in enumerate(res_lab.items())},
