@@ -546,6 +546,20 @@ def test_cli_agreement_gives_no_interval_from_four_articles_and_says_why(app, ru
     assert pair["ci"] is None and pair["ci_info"]["reason"] == reason.replace("labelled by two or more annotators", "both annotators labelled")
 
 
+def test_cli_agreement_says_why_fleiss_kappa_alone_has_no_interval(app, runner):
+    """Ten articles labelled by ann and ben, two of them by cat too: the project's three annotators per article make
+    Fleiss' kappa take the sentences with three labels, in two articles: no interval for it alone, and a line why."""
+    ratings = [{"ann": "CFS" if i % 3 else "NFS", "ben": "CFS" if i % 4 else "NFS"} for i in range(40)]
+    for i in range(8):
+        ratings[i]["cat"] = ratings[i]["ann"]
+    seed(app, ratings, [i // 4 for i in range(40)], name="Cat", annotators_per_article=3)
+    output = runner.invoke(args=["agreement", "Cat"]).output
+    assert "95% intervals: percentile bootstrap over 10 articles" in output
+    assert ("  Fleiss' kappa (3 per sentence): no interval: only 2 articles have a sentence labelled by exactly 3 annotators: "
+            "an interval needs at least 10 such articles") in output
+    assert output.count("no interval") == 1
+
+
 def test_cli_agreement_says_after_how_many_saves_not_revision(app, runner):
     seeded = seed(app, [{"ann": "CFS", "ben": "NFS"}, {"ann": "NFS", "ben": "NFS"}], name="Harbour")
     with app.app_context():

@@ -71,6 +71,8 @@ def overall_text(s: dict[str, Any]) -> str:
         rows.append([title, number(r["value"]), interval(r["ci"]), f"{r['n_items_used']:,}", f"{r['n_left_out']:,}"])
         if r["reason"]:
             notes.append(f"  {title}: undefined: {r['reason']}")
+        elif r["ci"] is None and (r.get("ci_info") or {}).get("reason") and not s["bootstrap"]["reason"]:
+            notes.append(f"  {title}: no interval: {r['ci_info']['reason']}")  # its own articles (Fleiss' kappa)
     lines.append(table(["Coefficient", "Value", "95% CI", "Sentences", "Left out"], rows))
     lines += notes
     lines.append(intervals_note(s["bootstrap"]))
