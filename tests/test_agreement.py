@@ -728,6 +728,8 @@ def test_no_interval_from_fewer_than_ten_articles_that_carry_agreement():
         assert res.ci_info["n_groups"] == 12 and res.ci_info["n_informative"] == 9 and res.ci_info["min_articles"] == 10
         assert "only 9 articles have a sentence" in res.ci_info["reason"] and "at least 10" in res.ci_info["reason"]
     assert "both annotators labelled" in report.cohen_kappa.get("a", "b").ci_info["reason"]
+    alone = ag.bootstrap_ci(LabelMatrix(np.array([[0, -1], [1, -1]]), ["a", "b"], ["X", "Y"]), [0, 1], "percent", n=20)
+    assert alone.ci is None and alone.ci_info["reason"].startswith("no article has a sentence labelled by two or more annotators: ")
 
     lm, groups = two_raters(articles=10)
     report = ag.label_report(lm, groups=groups, n_boot=200)

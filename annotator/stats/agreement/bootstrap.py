@@ -188,8 +188,8 @@ def few_articles(n_informative: int, min_articles: int, pair: bool = False, exac
         what = f"a sentence labelled by exactly {exactly} annotators"
     else:
         what = "a sentence labelled by two or more annotators"
-    articles = "1 article has" if n_informative == 1 else f"{n_informative} articles have"
-    return (f"only {articles} {what}: an interval needs at least {min_articles} such articles, "
+    articles = {0: "no article has", 1: "only 1 article has"}.get(n_informative, f"only {n_informative} articles have")
+    return (f"{articles} {what}: an interval needs at least {min_articles} such articles, "
             f"as a bootstrap over fewer gives one narrower than the uncertainty")
 
 
