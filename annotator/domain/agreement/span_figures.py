@@ -48,7 +48,8 @@ class _Work:
     spans_of: dict[int, list[tuple]]  # user -> [(span id, (article, label, start, end))]
     rels_of: dict[tuple[int, str], list[tuple]]  # (user, type) -> [(quote's span id, ((article, label, start, end) of from, ... of to))]
     items_of_span: dict[int, list[int]]  # span id -> the labelled sentences (items) it touches
-    labels: ProjectLabels
+    rated: dict[int, np.ndarray]  # user -> which items they labelled (users with labels only)
+    labelled: dict[int, set[int]]  # user -> the articles they labelled a sentence of
 
     def name(self, user: int) -> str:
         return self.names.get(user, f"user {user}")
@@ -56,17 +57,13 @@ class _Work:
     def counted(self, ua: int, ub: int, shared: set[int]) -> set[int]:
         """The span ids of a and b in their shared articles that count for the pair: those touching a sentence
         both labelled, or any in an article one of them labelled none of."""
-        codes, arts = self.labels.codes, self.labels.article_ids
-        column = {int(u): j for j, u in enumerate(self.labels.user_ids.tolist())}
-        rated = [codes[:, column[u]] >= 0 if u in column else np.zeros(len(arts), dtype=bool) for u in (ua, ub)]
-        both = rated[0] & rated[1]
-        labelled = [set(np.unique(arts[r]).tolist()) for r in rated]
-        whole = shared - (labelled[0] & labelled[1])
+        whole = shared - (self.labelled.get(ua, set()) & self.labelled.get(ub, set()))
+        both = self.rated[ua] & self.rated[ub] if ua in self.rated and ub in self.rated else None
         return {
             sid
             for u in (ua, ub)
             for sid, span in self.spans_of[u]
-            if span[0] in whole or (span[0] in shared and any(both[i] for i in self.items_of_span.get(sid, ())))
+            if span[0] in whole or (span[0] in shared and both is not None and any(both[i] for i in self.items_of_span.get(sid, ())))
         }
 
 
@@ -100,7 +97,9 @@ def _work(session: Session, labels: ProjectLabels, data: ProjectSpans, sentences
         for k, item in zip(span_k.tolist(), labels.items_of(sentences.ids[rows]).tolist(), strict=True):
             if item >= 0:
                 items_of_span[data.spans[k][0]].append(item)
-    return _Work(worked, users, names, spans_of, rels_of, items_of_span, labels)
+    rated = {int(u): labels.codes[:, j] >= 0 for j, u in enumerate(labels.user_ids.tolist())}
+    labelled = {u: set(np.unique(labels.article_ids[r]).tolist()) for u, r in rated.items()}
+    return _Work(worked, users, names, spans_of, rels_of, items_of_span, rated, labelled)
 
 
 def span_figures(
