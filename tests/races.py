@@ -7,17 +7,33 @@ import time
 from typing import Any, Callable
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from annotator.db import db
+from annotator.db.models import Article
 from annotator.db.transactions import transaction
-from annotator.domain import catalog
+from annotator.domain import accounts, assignment, catalog, projects
+from annotator.domain.dataset import articles
+from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.domain.projects import ProjectError
 
 
 def postgres_only(app: Any) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
         pytest.skip("SQLite runs one writer at a time: the two transactions cannot overlap")
+
+
+def one_annotator(app: Any, text: str) -> tuple[int, int, int]:
+    """Project "race" with one article ("a", of `text`) and annotator "ann" assigned to it, committed:
+    (project id, user id, article id)."""
+    with app.app_context():
+        s = db.session
+        project = projects.create_project(s, "race")
+        articles.store_articles(s, project, [ArticleRecord("a", "T", text)], "test")
+        user = accounts.create_user(s, "ann")
+        assignment.assign_to_user(s, project.id, user, ["a"])
+        s.commit()
+        return project.id, user.id, s.scalar(select(Article.id))
 
 
 def waiting_on_a_lock(app: Any, timeout: float = 20.0) -> bool:

@@ -31,7 +31,7 @@ from annotator.domain.article_work import ArticleWork, article_work
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord, IngestError
 
-from .races import deleting, postgres_only, take_turns
+from .races import deleting, one_annotator, postgres_only, take_turns
 
 TEXT = "The mayor said the rent rose. Tenants disagree."
 NONE = ArticleWork(labels=0, spans=0, article_labels=0, gold_article_labels=0, gold_labels=0, gold_spans=0, gold_links=0)
@@ -93,19 +93,11 @@ def test_a_label_saved_while_the_article_is_deleted_or_its_text_replaced_is_not_
     over it): the save had answered 200, the delete saw no work and audited none. SQLite's BEGIN IMMEDIATE already
     puts one after the other."""
     postgres_only(app)
-    from annotator.domain import accounts, assignment, catalog
+    from annotator.domain import catalog
     from annotator.domain.annotations import put_label
     from annotator.domain.projects import ProjectError
 
-    with app.app_context():
-        s = db.session
-        project = projects.create_project(s, "race")
-        articles.store_articles(s, project, [ArticleRecord("a", "T", TEXT)], "test")
-        user = accounts.create_user(s, "ann")
-        assignment.assign_to_user(s, project.id, user, ["a"])
-        s.commit()
-        project_id, user_id = project.id, user.id
-        article_id = s.scalar(select(Sentence.article_id))
+    project_id, user_id, article_id = one_annotator(app, TEXT)
     inserted, go, outcome = threading.Event(), threading.Event(), {}
 
     def save() -> None:
@@ -145,18 +137,10 @@ def test_a_batch_of_answers_and_a_delete_of_its_article_take_turns_not_a_deadloc
     a second by ending the delete (a REST 500). Every answer locks its article's key first now, as a delete
     locks the article first: the delete waits for the batch, then counts its labels and refuses."""
     postgres_only(app)
-    from annotator.domain import accounts, annotations, assignment
+    from annotator.domain import annotations
     from annotator.domain.annotations import batch
 
-    with app.app_context():
-        s = db.session
-        project = projects.create_project(s, "race")
-        articles.store_articles(s, project, [ArticleRecord("a", "T", TEXT)], "test")
-        user = accounts.create_user(s, "ann")
-        assignment.assign_to_user(s, project.id, user, ["a"])
-        s.commit()
-        project_id, user_id = project.id, user.id
-        article_id = s.scalar(select(Sentence.article_id))
+    project_id, user_id, article_id = one_annotator(app, TEXT)
     required, optional, put = batch.OPERATIONS["put_label"]
     labelled, go, outcome, errors = threading.Event(), threading.Event(), {}, []
 

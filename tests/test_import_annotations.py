@@ -522,24 +522,15 @@ def test_an_import_waits_for_a_save_in_flight_on_its_article_instead_of_failing_
     import threading
 
     from annotator.db.transactions import transaction
-    from annotator.domain import accounts, assignment, projects
     from annotator.domain.annotations import put_label
-    from annotator.domain.dataset import articles, import_annotations
-    from annotator.domain.dataset.ingest import ArticleRecord, IngestError
+    from annotator.domain.dataset import import_annotations
+    from annotator.domain.dataset.ingest import IngestError
 
-    from .races import postgres_only, take_turns
+    from .races import one_annotator, postgres_only, take_turns
 
     postgres_only(app)
     text = "Prices rose again. The baker was worried."
-    with app.app_context():
-        s = db.session
-        project = projects.create_project(s, "race")
-        articles.store_articles(s, project, [ArticleRecord("a", "T", text)], "test")
-        user = accounts.create_user(s, "ann")
-        assignment.assign_to_user(s, project.id, user, ["a"])
-        s.commit()
-        project_id, user_id = project.id, user.id
-        article_id = s.scalar(select(Article.id))
+    project_id, user_id, article_id = one_annotator(app, text)
     record = {"id": "a", "text": text, "annotations": [{"annotator": "ann", "labels": [{"sentence": 0, "label": "UFS"}]}]}
     holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
 

@@ -11,16 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from annotator.db import db
-from annotator.db.models import Annotation, AuditEntry, Project, Sentence
+from annotator.db.models import Annotation, AuditEntry, Project
 from annotator.db.transactions import transaction
-from annotator.domain import accounts, agreement, assignment, label_rename, projects
+from annotator.domain import accounts, agreement, label_rename, projects
 from annotator.domain.annotations import AnnotationError, put_label, write
-from annotator.domain.dataset import articles
-from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.domain.projects import ProjectError
 
 from .conftest import Browser, add_user
-from .races import postgres_only, waiting_on_a_lock
+from .races import one_annotator, postgres_only, waiting_on_a_lock
 from .test_export import add_suggestions, build_project, run_export
 
 # (section, old, new): one of each kind the round-trip project stores (build_project, add_suggestions)
@@ -135,17 +133,6 @@ def test_section_of_finds_the_one_section_or_asks(app):
 TEXT = "The mayor said the rent rose. Tenants disagree."
 
 
-def _one_annotator(app) -> tuple[int, int, int]:
-    with app.app_context():
-        s = db.session
-        project = projects.create_project(s, "race")
-        articles.store_articles(s, project, [ArticleRecord("a", "T", TEXT)], "test")
-        user = accounts.create_user(s, "ann")
-        assignment.assign_to_user(s, project.id, user, ["a"])
-        s.commit()
-        return project.id, user.id, s.scalar(select(Sentence.article_id))
-
-
 def _blocked(app, thread: threading.Thread) -> bool:
     """The thread waits for the other writer: a row lock on PostgreSQL; on SQLite, still running a while later
     (SQLite's writer waits in its busy timeout, which nothing outside the process shows)."""
@@ -161,7 +148,7 @@ def test_a_save_during_a_rename_is_renamed_or_refused_never_stored_under_the_old
     rename holds its locks waits, then reads the new schema: the old name is no label any more (422, the page
     reloads), and nothing is stored under a name the schema lost. Before the saves locked the project's row, a save
     that waited behind the rename on PostgreSQL read the schema of before it and stored 'CFS' beside the renamed ones."""
-    project_id, user_id, article_id = _one_annotator(app)
+    project_id, user_id, article_id = one_annotator(app, TEXT)
     holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
 
     def save() -> None:
@@ -222,7 +209,7 @@ def test_a_save_during_a_rename_is_renamed_or_refused_never_stored_under_the_old
 def test_a_rename_does_not_wait_for_saves_of_another_project(app):
     """The rename locks its own project's articles and row, nobody else's (PostgreSQL)."""
     postgres_only(app)
-    project_id, user_id, article_id = _one_annotator(app)
+    project_id, user_id, article_id = one_annotator(app, TEXT)
     with app.app_context():
         s = db.session
         other = projects.create_project(s, "other")
