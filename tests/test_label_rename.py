@@ -18,7 +18,7 @@ from annotator.domain.annotations import AnnotationError, put_label, write
 from annotator.domain.projects import ProjectError
 
 from .conftest import Browser, add_user
-from .races import one_annotator, postgres_only, waiting_on_a_lock
+from .races import one_annotator, postgres_only, take_turns, waiting_on_a_lock
 from .test_export import add_suggestions, build_project, run_export
 
 # (section, old, new): one of each kind the round-trip project stores (build_project, add_suggestions)
@@ -388,3 +388,46 @@ def test_a_schema_stored_before_a_rule_it_breaks_elsewhere_can_still_rename(app)
             label_rename.rename_label(s, info["project_id"], "sentence_labels", "CFS", "Claim", None, "cli")
         schema = s.get(Project, info["project_id"]).label_schema
         assert [(x["name"], x["key"]) for x in schema["sentence_labels"]] == [("Claim", "1"), ("UFS", "2"), ("NFS", "a")]
+
+
+def test_a_schema_edit_dropping_a_label_waits_for_a_save_of_it_in_flight_and_then_refuses(app):
+    """PostgreSQL (SQLite's writers take turns whole). The attack helper's find: a save in flight of a label that a schema edit drops. The edit's check of the labels
+    in use ran before the save committed, and its UPDATE waited for nothing (the saves' key share of the project's row
+    does not stop an update of other columns), so the label was left outside the schema on PostgreSQL. Now the edit
+    locks the project's row first, as a rename does: it waits for the save, then sees the label in use and refuses."""
+    postgres_only(app)
+    project_id, user_id, article_id = one_annotator(app, TEXT)
+    with app.app_context():
+        schema = db.session.get(Project, project_id).label_schema
+    dropped = {**schema, "sentence_labels": [item for item in schema["sentence_labels"] if item["name"] != "CFS"]}
+    holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
+
+    def save() -> None:
+        try:
+            with app.app_context():
+                s = db.session
+                with transaction(s):
+                    put_label(s, user_id, article_id, 0, "CFS")
+                    holding.set()
+                    go.wait(30)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("save", exc))
+            holding.set()
+
+    def edit() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    projects.update_project(db.session, db.session.get(Project, project_id), schema=dropped)
+                outcome["edit"] = "stored"
+        except ProjectError as exc:
+            outcome["edit"] = str(exc)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("edit", exc))
+
+    take_turns(app, save, holding, go, edit, "the schema edit should wait for the save of the label it drops")
+    assert not errors, errors
+    assert "'CFS' already used in stored work" in outcome["edit"]
+    with app.app_context():
+        assert "CFS" in [item["name"] for item in db.session.get(Project, project_id).label_schema["sentence_labels"]]
+        assert db.session.scalars(select(Annotation.label)).all() == ["CFS"]

@@ -235,6 +235,11 @@ def update_project(
         project.suggestions_enabled = bool(suggestions_enabled)
     if schema is not None:
         checked = labelschema.validate(schema)
+        # PostgreSQL: the project's row first, FOR UPDATE, as a label rename locks it (label_rename.py). Every save reads
+        # the schema with a key share of that row, so a save in flight commits before the labels in use are read below
+        # (and a label it stored keeps the schema's), and a save that comes meanwhile waits, then reads the new schema.
+        # Unlocked, a save of a label this edit drops could commit after the check: a label outside the schema.
+        session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
         # every label, group and value the new schema drops but stored work uses, at once (as the schema's own problems
         # are): one at a time, an admin who dropped a label and an article label's value learnt of the second only
         # after fixing the first
