@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -13,6 +14,7 @@ from annotator.db import db
 from annotator.db.models import Article
 from annotator.db.transactions import transaction
 from annotator.domain import accounts, assignment, catalog, projects
+from annotator.domain.annotations import put_label
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.domain.projects import ProjectError
@@ -51,6 +53,36 @@ def waiting_on_a_lock(app: Any, timeout: float = 20.0) -> bool:
     finally:
         engine.dispose()
     return False
+
+
+@contextmanager
+def holding_a_label(app: Any, user_id: int, article_id: int, label: str, sentence: int = 0) -> Iterator[threading.Thread]:
+    """For the with block, a thread that saved `label` on the article's sentence and holds its transaction open, with
+    the row locks a save takes (the article's and the project's row, FOR KEY SHARE); it commits when the block ends,
+    and the block's end asserts it did. Yields the thread (alive while the block runs)."""
+    holding, go, errors = threading.Event(), threading.Event(), []
+
+    def save() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    put_label(db.session, user_id, article_id, sentence, label)
+                    holding.set()
+                    go.wait(30)
+        except BaseException as exc:  # noqa: BLE001 - reported by the with block
+            errors.append(exc)
+            holding.set()
+
+    thread = threading.Thread(target=save)
+    thread.start()
+    try:
+        assert holding.wait(30), "the save never held its locks"
+        assert not errors, errors
+        yield thread
+    finally:
+        go.set()
+        thread.join(60)
+    assert not errors, errors
 
 
 def take_turns(app: Any, first: Callable[[], None], holding: threading.Event, go: threading.Event, second: Callable[[], None],

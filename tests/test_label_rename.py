@@ -18,7 +18,7 @@ from annotator.domain.annotations import AnnotationError, put_label, write
 from annotator.domain.projects import ProjectError
 
 from .conftest import Browser, add_user
-from .races import one_annotator, postgres_only, take_turns, waiting_on_a_lock
+from .races import holding_a_label, one_annotator, postgres_only, waiting_on_a_lock
 from .test_export import add_suggestions, build_project, run_export
 
 # (section, old, new): one of each kind the round-trip project stores (build_project, add_suggestions)
@@ -215,26 +215,11 @@ def test_a_rename_does_not_wait_for_saves_of_another_project(app):
         other = projects.create_project(s, "other")
         s.commit()
         other_id = other.id
-    holding, go = threading.Event(), threading.Event()
-
-    def save() -> None:
-        with app.app_context():
-            with transaction(db.session):
-                put_label(db.session, user_id, article_id, 0, "CFS")
-                holding.set()
-                go.wait(30)
-
-    thread = threading.Thread(target=save)
-    thread.start()
-    try:
-        assert holding.wait(30)
+    with holding_a_label(app, user_id, article_id, "CFS") as save:
         with app.app_context():
             with transaction(db.session):
                 label_rename.rename_label(db.session, other_id, "sentence_labels", "CFS", "Claim", None, "cli")
-        assert thread.is_alive() and not go.is_set()  # done while the other project's save still held its locks
-    finally:
-        go.set()
-        thread.join(60)
+        assert save.is_alive()  # done while the other project's save still held its locks
 
 
 # ----------------------------------------------------------------- the settings page and the command line
@@ -400,19 +385,7 @@ def test_a_schema_edit_dropping_a_label_waits_for_a_save_of_it_in_flight_and_the
     with app.app_context():
         schema = db.session.get(Project, project_id).label_schema
     dropped = {**schema, "sentence_labels": [item for item in schema["sentence_labels"] if item["name"] != "CFS"]}
-    holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
-
-    def save() -> None:
-        try:
-            with app.app_context():
-                s = db.session
-                with transaction(s):
-                    put_label(s, user_id, article_id, 0, "CFS")
-                    holding.set()
-                    go.wait(30)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
-            errors.append(("save", exc))
-            holding.set()
+    outcome, errors = {}, []
 
     def edit() -> None:
         try:
@@ -425,7 +398,12 @@ def test_a_schema_edit_dropping_a_label_waits_for_a_save_of_it_in_flight_and_the
         except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
             errors.append(("edit", exc))
 
-    take_turns(app, save, holding, go, edit, "the schema edit should wait for the save of the label it drops")
+    editing = threading.Thread(target=edit)
+    with holding_a_label(app, user_id, article_id, "CFS"):
+        editing.start()
+        waited = waiting_on_a_lock(app)
+    editing.join(60)
+    assert waited, "the schema edit should wait for the save of the label it drops: it never did"
     assert not errors, errors
     assert "'CFS' already used in stored work" in outcome["edit"]
     with app.app_context():
