@@ -10,7 +10,7 @@ what and how many rows it changed. Agreement is unchanged: every row is renamed 
 Saves during a rename (PostgreSQL): every answer and gold write reads the schema in the statement that locks its
 article FOR KEY SHARE, and the project row with it (annotations/statements.py, gold/adjudication.py). The rename
 locks the project's articles FOR UPDATE first, in id order (as a delete or a segmentation correction locks its
-article), then the project row: it waits for the saves in flight, which commit under the old name and are renamed
+article), then the project row (projects.lock_schema, as a schema edit locks it): it waits for the saves in flight, which commit under the old name and are renamed
 with the rest; a save that comes meanwhile waits for the rename and then reads the new schema, so it stores the new
 name or is refused (the old name is no label any more), never a row under a name the schema has lost. SQLite runs one
 writer at a time (BEGIN IMMEDIATE), and a save reads the schema inside its write transaction.
@@ -42,7 +42,7 @@ from annotator.db.models import (
     utcnow,
 )
 from annotator.domain import labelschema
-from annotator.domain.projects import ProjectError, bump_revision, labels_in_use
+from annotator.domain.projects import ProjectError, bump_revision, labels_in_use, lock_schema
 from annotator.stats import textcheck
 
 ENTITY = "label_schema"
@@ -132,18 +132,6 @@ def renamed_schema(schema: dict[str, Any], section: str, old: str, new: str) -> 
     return out
 
 
-def _lock(session: Session, project_id: int) -> dict[str, Any]:
-    """The project's articles, then its row, locked FOR UPDATE (a no-op on SQLite, whose writers take turns); the
-    schema as it is once every save in flight has committed."""
-    if session.get_bind().dialect.name == "postgresql":
-        articles = Article.__table__
-        session.execute(select(articles.c.id).where(articles.c.project_id == project_id).order_by(articles.c.id).with_for_update()).all()
-    schema = session.scalar(select(Project.label_schema).where(Project.id == project_id).with_for_update())
-    if schema is None:
-        raise ProjectError(f"no project {project_id}")
-    return schema
-
-
 def _targets(section: str, project_id: int) -> list[tuple[str, Table, str, ColumnElement[bool]]]:
     """(what the count is called, table, column, which of its rows are the project's) for every table naming the section."""
     articles = select(Article.__table__.c.id).where(Article.__table__.c.project_id == project_id)  # staged imports' too
@@ -174,7 +162,7 @@ def rename_label(session: Session, project_id: int, section: str, old: Any, new:
     """Rename one item of the project's schema and every stored row that names it; call inside a write transaction
     (nothing is written before every check passed). `actor_id` is the admin (None on the server's command line) and
     `via` the way in ("web", "cli"), as the account log says them."""
-    schema = _lock(session, project_id)
+    schema = lock_schema(session, project_id, articles=True)
     old, new = _checked_names(schema, section, old, new)
     changed = renamed_schema(schema, section, old, new)
     if new in labels_in_use(session, project_id)[section]:  # a row the schema lost track of: renaming onto it would merge the two

@@ -138,6 +138,25 @@ def bump_revision(session: Session, project_id: int) -> None:
     session.execute(update(Project).where(Project.id == project_id).values(revision=Project.revision + 1))
 
 
+def lock_schema(session: Session, project_id: int, articles: bool = False) -> dict[str, Any]:
+    """The project's schema, its row locked FOR UPDATE until commit, for a schema change (an edit, a label rename).
+
+    PostgreSQL: every save reads the schema with a key share of that row (annotations/statements.py,
+    gold/adjudication.py), so a save in flight commits first (and the labels in use then count it), and a save that
+    comes meanwhile waits, then reads the schema this transaction leaves. `articles`: the project's articles are
+    locked FOR UPDATE first, in id order, as a delete or a segmentation correction locks its article; for a change
+    that rewrites stored rows (a rename), which then waits for those writers whole instead of meeting them in a
+    deadlock. SQLite runs one writer at a time (BEGIN IMMEDIATE): the locks are no-ops there.
+    """
+    if articles and session.get_bind().dialect.name == "postgresql":
+        table = Article.__table__
+        session.execute(select(table.c.id).where(table.c.project_id == project_id).order_by(table.c.id).with_for_update()).all()
+    schema = session.scalar(select(Project.label_schema).where(Project.id == project_id).with_for_update())
+    if schema is None:
+        raise ProjectError(f"no project {project_id}")
+    return schema
+
+
 def labels_in_use(session: Session, project_id: int) -> dict[str, set[str]]:
     """Names each schema section's stored work uses (annotations, spans, relations, gold)."""
     from annotator.db.models import (
@@ -235,11 +254,9 @@ def update_project(
         project.suggestions_enabled = bool(suggestions_enabled)
     if schema is not None:
         checked = labelschema.validate(schema)
-        # PostgreSQL: the project's row first, FOR UPDATE, as a label rename locks it (label_rename.py). Every save reads
-        # the schema with a key share of that row, so a save in flight commits before the labels in use are read below
-        # (and a label it stored keeps the schema's), and a save that comes meanwhile waits, then reads the new schema.
-        # Unlocked, a save of a label this edit drops could commit after the check: a label outside the schema.
-        session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
+        # Before the labels in use are read below: unlocked, a save of a label this edit drops could commit after the
+        # check, and leave a label outside the schema.
+        lock_schema(session, project.id)
         # every label, group and value the new schema drops but stored work uses, at once (as the schema's own problems
         # are): one at a time, an admin who dropped a label and an article label's value learnt of the second only
         # after fixing the first
