@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from annotator.db import db
 from annotator.db.models import Annotation, AuditEntry, Project
@@ -307,6 +307,30 @@ def test_the_command_line_renames_and_says_what_it_changed(app, runner):
         entry = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == label_rename.ENTITY)).one()
         assert entry.user_id is None and entry.after["via"] == "cli"
     assert info["project_id"] == entry.project_id
+
+
+def test_the_command_line_reads_the_schema_once_under_the_renames_lock(app, runner):
+    """The command found the label's section on a schema it read before the rename's transaction, and the rename read
+    it again under its lock: two reads of the schema, the section looked up on the one no lock kept current. Counted in
+    statements: the project's row by its name (the command's argument), then the schema under the lock, no third."""
+    build_project(app)
+    with app.app_context():
+        engine = db.engine
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # noqa: ANN001 - SQLAlchemy's event signature
+        if re.search(r"^SELECT\b.*\bprojects\.label_schema\b", statement, re.S):
+            reads.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        result = runner.invoke(args=["projects", "rename-label", "news", "QUOTE", "Quotation"])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert result.exit_code == 0, result.output
+    assert len(reads) == 2, reads
+    assert "WHERE projects.name = " in reads[0], reads
+    assert reads[1].startswith("SELECT projects.label_schema FROM projects WHERE projects.id ="), reads
 
 
 @pytest.mark.parametrize(("args", "message"), [

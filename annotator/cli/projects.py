@@ -10,7 +10,6 @@ from flask.cli import with_appcontext
 
 from annotator.cli.errors import commit_or_fail, fail, project_or_fail
 from annotator.db import db
-from annotator.db.models import Project
 from annotator.domain import accounts, label_rename, labelschema, projects
 from annotator.domain.dataset.ingest import IngestError, decode
 from annotator.domain.progress import project_overview
@@ -145,11 +144,7 @@ def projects_rename_label(project: str, old: str, new: str, section: str | None)
     One transaction: the schema, annotations, gold, suggestions and article labels change together, and the
     rename is recorded in the audit log.
     """
-    p = project_or_fail(project)
-    project_id = p.id
-
-    def rename() -> label_rename.Renamed:
-        schema = db.session.get(Project, project_id).label_schema
-        return label_rename.rename_label(db.session, project_id, label_rename.section_of(schema, old, section), old, new, None, "cli")
-
-    click.echo(commit_or_fail(rename).describe())
+    project_id = project_or_fail(project).id
+    # the section is found by the rename, on the schema it reads under its lock: one read, the one every check uses
+    renamed = commit_or_fail(lambda: label_rename.rename_label(db.session, project_id, section, old, new, None, "cli"))
+    click.echo(renamed.describe())

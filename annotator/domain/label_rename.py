@@ -158,11 +158,14 @@ def _targets(section: str, project_id: int) -> list[tuple[str, Table, str, Colum
     return rows
 
 
-def rename_label(session: Session, project_id: int, section: str, old: Any, new: Any, actor_id: int | None, via: str) -> Renamed:
+def rename_label(session: Session, project_id: int, section: str | None, old: Any, new: Any, actor_id: int | None, via: str) -> Renamed:
     """Rename one item of the project's schema and every stored row that names it; call inside a write transaction
-    (nothing is written before every check passed). `actor_id` is the admin (None on the server's command line) and
-    `via` the way in ("web", "cli"), as the account log says them."""
+    (nothing is written before every check passed). `section` is a section's key or its short word (SECTION_WORDS),
+    or None for the one section that has `old` (section_of), found on the schema read under the lock as every check
+    is. `actor_id` is the admin (None on the server's command line) and `via` the way in ("web", "cli", "api"), as
+    the account log says them."""
     schema = lock_schema(session, project_id, articles=True)
+    section = section_of(schema, old, section)
     old, new = _checked_names(schema, section, old, new)
     changed = renamed_schema(schema, section, old, new)
     if new in labels_in_use(session, project_id)[section]:  # a row the schema lost track of: renaming onto it would merge the two

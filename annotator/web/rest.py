@@ -203,7 +203,7 @@ def rename_label(project_id: int):
     def rename() -> dict[str, Any]:
         if db.session.get(Project, project_id) is None:
             abort(404, f"no project with id {project_id}")
-        done = label_rename.rename_label(db.session, project_id, label_rename.SECTION_WORDS.get(section, section), old, new, actor, "api")
+        done = label_rename.rename_label(db.session, project_id, section, old, new, actor, "api")
         return {"section": done.section, "old": done.old, "new": done.new, "rows": done.rows}
 
     return write(rename)
