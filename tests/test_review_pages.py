@@ -9,7 +9,7 @@ from sqlalchemy import event, select
 
 import annotator.domain.annotations as annotations
 from annotator.db import db
-from annotator.db.models import Assignment, AuditEntry, CacheEntry, GoldLabel, GoldRelation, GoldSpan, Project
+from annotator.db.models import Assignment, AuditEntry, CacheEntry, GoldLabel, GoldRelation, GoldSpan, Project, Suggestion
 from annotator.domain import agreement
 from annotator.web import review
 
@@ -206,6 +206,25 @@ def test_after_annotator_agreement_the_page_reads_only_what_it_stored(app, brows
         label_reads = [s_ for s_ in statements if re.search(r"\bFROM annotations\b|\bJOIN annotations\b", s_)]
         assert label_reads == [], (args, label_reads)
         assert sum("cache_entries" in s_ for s_ in statements) == 3, (args, statements)
+
+
+@pytest.mark.parametrize("suggested", [False, True])
+def test_with_nothing_cached_the_page_reads_the_labels_once(app, browser, project, suggested):
+    """The page asked for the summary, the suggestions' figures and the rows per article one after the other, and on
+    a miss each read every label of the project: twice with nothing cached, three times in a project with
+    suggestions. Counted in statements: one read of the labels (the query that turns each label into its code)."""
+    if suggested:
+        with app.app_context():
+            s = db.session
+            s.add(Suggestion(uid="l0", article_id=project.articles[0], suggester="rules", version="1", kind="label", label="CFS",
+                             score=0.9, sentence_id=project.sentences[0]))
+            s.commit()
+    login(browser, "rita")
+    response, statements = traced(app, lambda: browser.get(f"/review/{project.project_id}/agreement"))
+    assert response.status_code == 200
+    label_reads = [s_ for s_ in statements if "CASE annotations.label WHEN" in s_]
+    assert len(label_reads) == 1, label_reads
+    assert ("1 suggestion stored for this project" in response.get_data(as_text=True)) == suggested
 
 
 def test_agreement_page_shows_each_article_least_agreement_first_linked_to_its_disagreements(app, browser, project, monkeypatch):

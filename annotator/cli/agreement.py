@@ -173,12 +173,11 @@ def agreement_command(project: str, as_json: bool, by: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     # The command stores what the agreement page shows (a page never writes), the rows per article included,
     # whatever it prints: without them the page computed those rows from every label on each view.
-    articles = agreement.articles(db.session, head.id)
+    figures = agreement.page_figures(db.session, head.id)  # from one read of the labels, whatever is not stored yet
     if as_json:  # the same document as GET /api/projects/<id>/agreement
-        click.echo(json.dumps(agreement.document(db.session, head.id, by_article=by == "article"), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(figures.document(by_article=by == "article"), indent=2, ensure_ascii=False))
         return
-    summary = agreement.summary(db.session, head.id)
-    origins = agreement.suggestions(db.session, head.id)  # None for a project without suggestions: nothing added
+    summary, origins, articles = figures.summary, figures.suggestions, figures.articles  # origins: None without suggestions
     click.echo(overall_text(summary))
     if by == "label":
         click.echo("\n" + by_label_text(summary))

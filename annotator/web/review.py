@@ -160,11 +160,10 @@ def agreement(project_id: int):
     from annotator.domain import agreement as project_agreement
 
     head = _head(project_id)
-    summary = project_agreement.summary(db.session, head.id, store=False)  # a GET never writes: a miss is computed, not stored
-    origins = project_agreement.suggestions(db.session, head.id, store=False)
-    # per article, as `annotator agreement --by article` prints them: the page had per label and per pair, and a
-    # reviewer looking for the articles annotators read differently had only the command line
-    article_rows = project_agreement.articles(db.session, head.id, store=False)
+    # the rows per article too, as `annotator agreement --by article` prints them: the page had per label and per
+    # pair, and a reviewer looking for the articles annotators read differently had only the command line
+    figures = project_agreement.page_figures(db.session, head.id, store=False)  # a GET never writes: a miss is computed, not stored
+    summary, origins, article_rows = figures.summary, figures.suggestions, figures.articles
     colours = {s["name"]: s["color"] for s in head.schema.get("sentence_labels", [])}
     r = summary.get("fleiss_n_raters") or "N"
     return render_template(

@@ -22,7 +22,9 @@ that nobody asks for once the revision has moved on).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -33,7 +35,7 @@ from sqlalchemy.orm import Session
 from annotator.db.models import CacheEntry
 from annotator.db.transactions import transaction
 from annotator.domain.agreement.figures import article_figures, compute_summary, now_iso
-from annotator.domain.agreement.loaders import load_labels, load_spans
+from annotator.domain.agreement.loaders import ProjectLabels, load_labels, load_spans
 from annotator.domain.agreement.origin_figures import compute_origin_figures, suggestion_stamp
 from annotator.domain.agreement.queue import disagreement_rows
 from annotator.domain.project_head import ProjectHead, project_head
@@ -96,7 +98,7 @@ def _insert_ignoring_conflict(session: Session, values: dict[str, Any]) -> None:
 def summary(session: Session, project_id: int, use_cache: bool = True, store: bool = True) -> dict[str, Any]:
     """Everything the agreement page shows (figures.compute_summary) for the project's current revision."""
     head = project_head(session, project_id)
-    return cached(session, head, "summary", lambda: compute_summary(session, head), use_cache, store=store)
+    return _summary(session, head, lambda: load_labels(session, head), use_cache, store)
 
 
 def suggestions(session: Session, project_id: int, use_cache: bool = True, store: bool = True) -> dict[str, Any] | None:
@@ -108,21 +110,66 @@ def suggestions(session: Session, project_id: int, use_cache: bool = True, store
     write, so without a revision bump.
     """
     head = project_head(session, project_id)
+    return _suggestions(session, head, lambda: load_labels(session, head, with_seconds=False), use_cache, store)
+
+
+def articles(session: Session, project_id: int, use_cache: bool = True, store: bool = True) -> list[dict[str, Any]]:
+    """Per-article figures (figures.article_figures) for the project's current revision."""
+    head = project_head(session, project_id)
+    return _articles(session, head, lambda: load_labels(session, head, with_seconds=False), use_cache, store)
+
+
+@dataclass(frozen=True)
+class PageFigures:
+    """The agreement page's figures: the summary, the suggestions' (None without any) and the rows per article (None
+    when not asked for)."""
+
+    summary: dict[str, Any]
+    suggestions: dict[str, Any] | None
+    articles: list[dict[str, Any]] | None
+
+    def document(self, by_article: bool = False) -> dict[str, Any]:
+        """The summary, with `articles` when asked (and computed) and `suggestions` when the project has any."""
+        doc = dict(self.summary)
+        if by_article and self.articles is not None:
+            doc["articles"] = self.articles
+        if self.suggestions is not None:
+            doc["suggestions"] = self.suggestions
+        return doc
+
+
+def page_figures(session: Session, project_id: int, by_article: bool = True, use_cache: bool = True, store: bool = True) -> PageFigures:
+    """summary(), suggestions() and, with `by_article`, articles() together: one read of the project's head, each part
+    from its cache entry, and the parts missing computed from one read of the labels (the summary's, with seconds).
+    Called one after the other, each read every label of the project on a miss: the agreement page, with nothing
+    cached, read them twice (three times with suggestions)."""
+    head = project_head(session, project_id)
+    labels = functools.cache(lambda: load_labels(session, head))
+    return PageFigures(
+        summary=_summary(session, head, labels, use_cache, store),
+        suggestions=_suggestions(session, head, labels, use_cache, store),
+        articles=_articles(session, head, labels, use_cache, store) if by_article else None,
+    )
+
+
+def _summary(session: Session, head: ProjectHead, labels: Callable[[], ProjectLabels], use_cache: bool, store: bool) -> dict[str, Any]:
+    return cached(session, head, "summary", lambda: compute_summary(session, head, labels=labels()), use_cache, store=store)
+
+
+def _suggestions(session: Session, head: ProjectHead, labels: Callable[[], ProjectLabels], use_cache: bool,
+                 store: bool) -> dict[str, Any] | None:
     stamp = suggestion_stamp(session, head)
 
     def compute() -> dict[str, Any]:
-        figures = compute_origin_figures(session, head)
+        figures = compute_origin_figures(session, head, read_labels=labels)
         return {"shown": False} if figures is None else {"shown": True, "computed_at": now_iso(), **figures}
 
     value = cached(session, head, "suggestions", compute, use_cache, stamp, store)
     return {k: v for k, v in value.items() if k != "shown"} if value.get("shown") else None
 
 
-def articles(session: Session, project_id: int, use_cache: bool = True, store: bool = True) -> list[dict[str, Any]]:
-    """Per-article figures (figures.article_figures) for the project's current revision."""
-    head = project_head(session, project_id)
-    return cached(session, head, "articles", lambda: article_figures(session, head, load_labels(session, head, with_seconds=False)), use_cache,
-                  store=store)
+def _articles(session: Session, head: ProjectHead, labels: Callable[[], ProjectLabels], use_cache: bool, store: bool) -> list[dict[str, Any]]:
+    return cached(session, head, "articles", lambda: article_figures(session, head, labels()), use_cache, store=store)
 
 
 def disagreements(session: Session, project_id: int, use_cache: bool = True, store: bool = True) -> list[dict[str, Any]]:
@@ -139,10 +186,4 @@ def disagreements(session: Session, project_id: int, use_cache: bool = True, sto
 def document(session: Session, project_id: int, by_article: bool = False, store: bool = True) -> dict[str, Any]:
     """What `annotator agreement --json` prints (and GET /api/projects/{id}/agreement answers, with store=False): the
     summary, with `articles` when asked and `suggestions` when the project has any."""
-    doc = dict(summary(session, project_id, store=store))
-    if by_article:
-        doc["articles"] = articles(session, project_id, store=store)
-    origins = suggestions(session, project_id, store=store)
-    if origins is not None:
-        doc["suggestions"] = origins
-    return doc
+    return page_figures(session, project_id, by_article=by_article, store=store).document(by_article)

@@ -307,9 +307,12 @@ def _finite(x: float) -> float | None:
 
 
 # ----------------------------------------------------------------- what the agreement page shows
-def compute_summary(session: Session, head: ProjectHead, n_boot: int = N_BOOT, seed: int = SEED) -> dict[str, Any]:
-    """Everything the agreement page shows, as plain JSON-able data."""
-    labels = load_labels(session, head)
+def compute_summary(session: Session, head: ProjectHead, n_boot: int = N_BOOT, seed: int = SEED,
+                    labels: ProjectLabels | None = None) -> dict[str, Any]:
+    """Everything the agreement page shows, as plain JSON-able data; `labels`: the project's (load_labels, with
+    seconds), when the caller read them already."""
+    if labels is None:
+        labels = load_labels(session, head)
     figures, report = label_figures(labels, head, n_boot, seed)
     gold, provenance = item_gold(session, head, labels)
     spans = load_spans(session, head)

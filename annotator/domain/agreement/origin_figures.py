@@ -19,7 +19,7 @@ A side with fewer than `min_n` sentences (labels) or spans of A's (spans) has no
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from sqlalchemy import case, func, select
@@ -253,11 +253,14 @@ def _span_side(
 
 
 # ----------------------------------------------------------------- the section
-def compute_origin_figures(session: Session, head: ProjectHead, min_n: int = MIN_N) -> dict[str, Any] | None:
-    """Per annotator: shares from suggestions, decisions, and agreement on suggested and manual work apart; None without suggestions."""
+def compute_origin_figures(session: Session, head: ProjectHead, min_n: int = MIN_N,
+                           read_labels: Callable[[], ProjectLabels] | None = None) -> dict[str, Any] | None:
+    """Per annotator: shares from suggestions, decisions, and agreement on suggested and manual work apart; None without
+    suggestions. `read_labels`: gives the project's labels when the caller shares one read of them with other figures
+    (called only when there are suggestions)."""
     if not has_suggestions(session, head):
         return None
-    labels = load_labels(session, head, with_seconds=False)
+    labels = read_labels() if read_labels is not None else load_labels(session, head, with_seconds=False)
     data = load_spans(session, head)
     suggested_labels = _suggested_labels(session, head, labels)
     suggested_spans = set(session.execute(
