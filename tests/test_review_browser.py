@@ -292,3 +292,57 @@ def test_the_label_keys_choose_the_gold_label(app, server, chromium):
         assert problems == []
     finally:
         context.close()
+
+
+def test_a_gold_span_that_takes_its_quote_marks_in_is_quoted_once(app, server, chromium):
+    """The adjudication page put its own curly quotes around every span text, so a quote's span that took in its
+    marks read ““Nobody wants to pay more”” in the status line, the new span's row and the link's message; it quotes
+    through static/js/quotes.js now, as the annotation page does."""
+    from annotator.db.models import Annotation, Article, Sentence, User
+    from annotator.db.transactions import begin_write
+    from annotator.domain import projects
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
+
+    text = "Rents rose again. The mayor said \u201cNobody wants to pay more\u201d at noon. Ferries still run daily."
+    with app.app_context():
+        s = db.session
+        begin_write(s)
+        project = projects.create_project(s, "rents")
+        articles.store_articles(s, project, [ArticleRecord("r1", "Rents", text)], "test")
+        for name in ("ann", "ben"):
+            s.add(User(name=name, role="annotator"))
+        s.flush()
+        sentence = s.scalar(select(Sentence).join(Article).where(Sentence.index == 1))
+        for name, label in (("ann", "CFS"), ("ben", "UFS")):
+            uid = s.scalar(select(User.id).where(User.name == name))
+            s.add(Annotation(user_id=uid, sentence_id=sentence.id, label=label, seconds=1.0, guidelines_version=1))
+        s.commit()
+        pid, sid = project.id, sentence.id
+    add_user(app, "rita", "reviewer", PASSWORD)
+    add_member(app, pid, "rita")
+
+    quote = "\u201cNobody wants to pay more\u201d"
+    once = f"QUOTE marked: {quote}."
+    context, page, problems = reviewer_page(chromium, server)
+    try:
+        page.goto(f"{server}/review/{pid}/sentences/{sid}")
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        page.evaluate(SELECT_IN_SENTENCE, ["The mayor", 0])
+        page.keyboard.press("s")
+        page.evaluate(SELECT_IN_SENTENCE, [quote, 0])
+        page.keyboard.press("q")
+        page.wait_for_selector("#sentence-text mark.gold[data-label=QUOTE]")
+        assert page.text_content("#mark-status").startswith(once), page.text_content("#mark-status")
+        row = page.locator("#gold-spans label.new-span", has_text="Nobody").text_content()
+        assert f" {quote} " in row and "\u201c\u201c" not in row and "\u201d\u201d" not in row, row
+        page.keyboard.press("l")  # link the quote just marked to its source
+        page.keyboard.press("n")
+        page.keyboard.press("Enter")
+        linked = f"Linked {quote} \u2192 SOURCE \u201cThe mayor\u201d."
+        assert page.text_content("#mark-status").startswith(linked), page.text_content("#mark-status")
+        link = page.locator("#gold-links label.new-link").text_content()
+        assert f" {quote} " in link and "\u201c\u201c" not in link, link
+        assert problems == []
+    finally:
+        context.close()

@@ -12,6 +12,7 @@ import { SaveQueue, newUid, requestJson } from "./api.js";
 import { showArticleLabels, watchArticleLabels } from "./article-labels.js";
 import { canLink, chosenCandidate, clickedTarget, cycleCandidate as nextCandidate, linkEnds, relationNamed, startLinking, wantedLabels } from "./link-mode.js";
 import { OffsetMap } from "./offsets.js";
+import { excerpt, quoted } from "./quotes.js";
 import { assignLanes, tokenize } from "./segments.js";
 import { SuggestionSet, acceptOperation, provenance, rejectOperation } from "./suggestions.js";
 import { UndoHistory } from "./undo.js";
@@ -149,28 +150,6 @@ const u16 = (cp) => S.map.toUtf16(cp);
 function hexToRgba(hex, alpha) {
   const n = parseInt(hex.slice(1), 16);
   return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
-}
-
-function excerpt(text, max = 60) {
-  const flat = text.replace(/\s+/g, " ").trim();
-  if (flat.length <= max) return flat;
-  const chars = Array.from(flat); // never cut a surrogate pair
-  return chars.length <= max ? flat : chars.slice(0, max - 1).join("") + "…";
-}
-
-const OPENING = "“\"«„‘‚‹";
-const CLOSING = "”\"»“’‘›";
-
-/** The excerpt in curly quotes, but not twice: a text that opens (or closes) with a quote mark of its own keeps
- * that one instead of ours (a quote's span often takes its marks in: “Nobody wants to”, not ““Nobody wants to””).
- * An apostrophe (’) closes only a text that opened with ‘, as "the players’" does not. */
-function quoted(text, max = 60) {
-  const shown = excerpt(text, max);
-  const first = shown.charAt(0);
-  const opens = OPENING.includes(first);
-  const last = shown.charAt(shown.length - 1);
-  const closes = shown.length > 1 && CLOSING.includes(last) && (last !== "’" || first === "‘");
-  return `${opens ? "" : "“"}${shown}${closes ? "" : "”"}`;
 }
 
 function el(tag, attrs = {}, ...children) {

@@ -16,6 +16,7 @@
 // sentence whose links into this one are all unchecked and that has no other (domain/gold/linking.py).
 import { chosenCandidate, clickedTarget, cycleCandidate, linkEnds, relationNamed, startLinking, wantedLabels } from "./link-mode.js";
 import { OffsetMap } from "./offsets.js";
+import { quoted } from "./quotes.js";
 
 const dataNode = document.getElementById("adjudication-data");
 const view = document.getElementById("sentence-text");
@@ -79,8 +80,7 @@ if (dataNode && view && marker && fieldset && linkset) {
   const spanOf = (key) => chosenSpans().find((s) => s.id === key) || outside.get(key) || null;
   const sentencesOf = (s) => (inSentence(s) || s.sentence === undefined ? [data.index, data.index] : [s.sentence, s.sentence]);
   const textOf = (s) => (inSentence(s) ? map.sliceCp(Math.max(s.start, data.start) - data.start, Math.min(s.end, data.end) - data.start) : s.text || "");
-  const excerpt = (t, n) => (t.length > n ? t.slice(0, n - 1) + "…" : t);
-  const describe = (s) => `${s.label} “${excerpt(textOf(s), 50)}”${inSentence(s) ? "" : ` (sentence ${s.sentence + 1})`}`;
+  const describe = (s) => `${s.label} ${quoted(textOf(s), 50)}${inSentence(s) ? "" : ` (sentence ${s.sentence + 1})`}`;
 
   /** The sentence with the checked gold spans highlighted (exact text: not the HTML parser's). */
   const draw = () => {
@@ -162,7 +162,7 @@ if (dataNode && view && marker && fieldset && linkset) {
       const types = relations.filter((r) => r.from.includes(s.label)).map((r) => r.name);
       return types.length && !types.some((t) => linked.has(`${t}|${s.id}`));
     });
-    const named = (s) => `${s.label} “${excerpt(textOf(s), 60)}”${inSentence(s) ? "" : ` (sentence ${s.sentence + 1})`}`;
+    const named = (s) => `${s.label} ${quoted(textOf(s), 60)}${inSentence(s) ? "" : ` (sentence ${s.sentence + 1})`}`;
     const them = (n) => (n === 1 ? "it" : "them");
     warning.hidden = !open.length && !savedOpen.length;
     warning.className = open.length || !savedOpen.length ? "warn" : "note";
@@ -218,8 +218,7 @@ if (dataNode && view && marker && fieldset && linkset) {
     where.className = "muted"; where.textContent = `${start}–${end}`;
     const who = document.createElement("span");
     who.className = "muted"; who.textContent = "marked by you";
-    const shown = map.sliceCp(start - data.start, end - data.start);
-    row.append(box, " ", name, ` “${shown.length > 80 ? shown.slice(0, 77) + "…" : shown}” `, where, " ", who);
+    row.append(box, " ", name, ` ${quoted(map.sliceCp(start - data.start, end - data.start), 80)} `, where, " ", who);
     const typed = fieldset.querySelector("details.typed");
     fieldset.insertBefore(row, typed);
     return box;
@@ -241,7 +240,7 @@ if (dataNode && view && marker && fieldset && linkset) {
       name.style.setProperty("--c", colourOf(s.label));
       const where = document.createElement("span");
       where.className = "muted"; where.textContent = `${s.start}–${s.end}`;
-      return [name, ` “${excerpt(textOf(s), 80)}” `, where];
+      return [name, ` ${quoted(textOf(s), 80)} `, where];
     };
     const who = document.createElement("span");
     who.className = "muted";
@@ -259,7 +258,7 @@ if (dataNode && view && marker && fieldset && linkset) {
     if (st.link) { finishLink(box.value); return; } // as on the annotation page: a new span ends the link being made
     st.selected = box.value;
     draw();
-    say(`${label} marked: “${map.sliceCp(span.start - data.start, span.end - data.start)}”. Uncheck it below to drop it.`);
+    say(`${label} marked: ${quoted(map.sliceCp(span.start - data.start, span.end - data.start), 80)}. Uncheck it below to drop it.`);
   };
 
   const select = (key) => {
@@ -312,7 +311,7 @@ if (dataNode && view && marker && fieldset && linkset) {
     addLink(link.type, from, to);
     st.selected = link.anchor;
     draw();
-    say(already ? "These two are already linked." : `Linked “${excerpt(textOf(from), 40)}” → ${describe(to)}. Uncheck the link below to unlink.`);
+    say(already ? "These two are already linked." : `Linked ${quoted(textOf(from), 40)} → ${describe(to)}. Uncheck the link below to unlink.`);
   };
 
   const cancelLink = () => { st.link = null; draw(); say("Linking cancelled."); };
