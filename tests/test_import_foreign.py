@@ -100,6 +100,47 @@ def test_label_studio_unmapped_users_and_annotations_without_completed_by(app, r
     assert len(spans_by_user(app)["legacy"]) == 17
 
 
+@pytest.mark.parametrize(("completed_by", "message"), [
+    ("x" * 500, "completed_by is 500 characters long ('xxxxxxxxxxxxxxxxxxxx'…): too long for a Label Studio user id or "
+                "e-mail that makes a user name (at most 72): map it to one with --users"),
+    ("two words", "completed_by 'two words' is not a Label Studio user id (digits) or an e-mail, and makes no user name: "
+                  "map it to one with --users"),
+    (True, "completed_by must be a Label Studio user id or e-mail, not true"),
+    ([1], "completed_by must be a Label Studio user id or e-mail, not [1]"),
+])
+@pytest.mark.parametrize("default", [[], ["--as", "legacy"]])
+def test_label_studio_completed_by_that_names_nobody_says_what_is_wrong(app, runner, tmp_path, completed_by, message, default):
+    """A completed_by of 500 characters was answered "has no completed_by" (and with --as, silently taken for that
+    annotator): the reader took only a number or a user object, and anything else for nothing. A text is read as
+    JSON_MIN's annotator is (mapped by --users, digits an id, else ls-user-TEXT), and one that names nobody, or a value
+    of another kind, is refused saying what is wrong with it, --as or not."""
+    runner.invoke(args=["projects", "create", "p"])
+    tasks = json.loads((FOREIGN / "ls_json.json").read_text(encoding="utf-8"))
+    tasks[0]["annotations"][0]["completed_by"] = completed_by
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "p", str(path), "--format", "label-studio", *default])
+    assert result.exit_code == 1, result.output
+    assert f"{path}:1: task 1 (id 1), annotations[0]: {message}\n" in result.output, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Article.id))) == 0
+
+
+def test_label_studio_completed_by_as_text_is_an_id_or_an_e_mail(app, runner, tmp_path):
+    """completed_by as text, as JSON_MIN's annotator: an e-mail --users maps, digits a user id, else ls-user-TEXT."""
+    runner.invoke(args=["projects", "create", "p"])
+    tasks = json.loads((FOREIGN / "ls_json.json").read_text(encoding="utf-8"))
+    for task in tasks:
+        for a in task["annotations"]:
+            a["completed_by"] = {1: "ann@example.org", 2: "cat.lee", 3: "3"}[a["completed_by"]]
+    path = tmp_path / "text.json"
+    path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({"ann@example.org": "ann"}), encoding="utf-8")
+    imported(runner, str(path), "--format", "label-studio", "--users", str(users))
+    assert sorted(spans_by_user(app)) == ["ann", "ls-user-cat.lee"]  # (user 3's one annotation was cancelled)
+
+
 @pytest.mark.parametrize("stem, relations", [("doccano_seq_rel", 6 + 5), ("doccano_intent", 0)])  # entities as objects with relations; as lists
 def test_doccano_utf16_offsets_land_on_the_peer_spans(app, runner, stem, relations):
     runner.invoke(args=["projects", "create", "p"])

@@ -117,7 +117,8 @@ def test_json_min_annotator_digits_are_ascii_ones(app, runner, tmp_path):
         path = _write(tmp_path / "min.json", [{**records[0], "annotator": who}])
         result = runner.invoke(args=["import-annotations", "p", path, "--format", "label-studio-min", "--on-duplicate", "skip"])
         assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-        assert result.exit_code == 1 and f"annotator {who!r} makes no user name: map it to one with --users" in result.output, result.output
+        assert result.exit_code == 1, result.output
+        assert f"annotator {who!r} is not a Label Studio user id (digits) or an e-mail, and makes no user name: map it to one with --users" in result.output
     assert count(app, User) == 0 and count(app, Article) == 0
 
 

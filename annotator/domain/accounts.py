@@ -19,7 +19,8 @@ from annotator.db.transactions import transaction
 from annotator.domain import account_log
 from annotator.domain.account_log import Actor
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}\Z")  # \Z: "$" also matches before a final newline
+NAME_MAX = 80  # characters of a user name
+_NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.@-]{{0,{NAME_MAX - 1}}}\Z")  # \Z: "$" also matches before a final newline
 MIN_PASSWORD = 8
 TOKEN_PREFIX = "ann_"
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
-from annotator.domain import labelschema
+from annotator.domain import accounts, labelschema
 from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, document_class, external_id
 from annotator.domain.dataset.foreign.report import Skipped
 from annotator.domain.dataset.foreign.sniff import csv_hint, looks_like
@@ -197,8 +197,11 @@ def _item_scores(prediction: dict[str, Any], default: float) -> tuple[list[float
     return spans, relations
 
 
-def annotator_name(completed_by: Any, users: dict[str, str], default: str, where: str) -> str:
-    """Whose annotation: --users maps a Label Studio id or e-mail to a name; an unmapped id is ls-user-ID."""
+def annotator_name(completed_by: Any, users: dict[str, str], default: str, where: str, field: str = "completed_by") -> str:
+    """Whose annotation: --users maps a Label Studio id or e-mail to a name; an unmapped id is ls-user-ID, an unmapped
+    e-mail (or other text) ls-user-TEXT when that is a user name. None (or nothing) is the `default` annotator (--as);
+    anything else is refused saying what is wrong with it, never taken for the default. `field` is the key it was
+    read from (``completed_by``, JSON_MIN's ``annotator``), for the messages."""
     if isinstance(completed_by, dict):
         email, user_id = completed_by.get("email"), completed_by.get("id")
         if isinstance(email, str) and email in users:
@@ -206,9 +209,33 @@ def annotator_name(completed_by: Any, users: dict[str, str], default: str, where
         completed_by = user_id
     if isinstance(completed_by, int) and not isinstance(completed_by, bool):
         return users.get(str(completed_by), f"ls-user-{completed_by}")
-    if default:
-        return default
-    raise Bad(f"{where} has no completed_by: say --as NAME for annotations without an annotator")
+    if isinstance(completed_by, str) and completed_by:
+        return _named_by_text(completed_by, users, where, field)
+    if completed_by is None or completed_by == "":
+        if default:
+            return default
+        raise Bad(f"{where} has no {field}: say --as NAME for annotations without an annotator")
+    raise Bad(f"{where}: {field} must be a Label Studio user id or e-mail, not {json.dumps(completed_by)[:40]}")
+
+
+def _named_by_text(text: str, users: dict[str, str], where: str, field: str) -> str:
+    """A user id or e-mail given as text: mapped by --users, an id as annotator_name takes a number, else ls-user-TEXT."""
+    if text in users:
+        return users[text]
+    if text.isascii() and text.isdigit():  # not '²' (int() fails) nor '٣' (int() makes it user 3)
+        return users.get(str(int(text)), f"ls-user-{int(text)}")
+    name = f"ls-user-{text}"
+    try:
+        return accounts.check_name(name)
+    except accounts.AccountError:
+        pass
+    longest = accounts.NAME_MAX - len("ls-user-")
+    if len(text) > longest:
+        why = (f"is {len(text)} characters long ({text[:20]!r}…): too long for a Label Studio user id or e-mail that makes a "
+               f"user name (at most {longest})")
+    else:
+        why = f"{text!r} is not a Label Studio user id (digits) or an e-mail, and makes no user name"
+    raise Bad(f"{where}: {field} {why}: map it to one with --users")
 
 
 def _block(

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from annotator.domain import accounts
 from annotator.domain.dataset.foreign.label_studio import (
     annotator_name,
     choice_label,
@@ -145,7 +144,7 @@ def _annotation(
     if record.get("annotator") is None and record.get("annotation_id") is None and not tags:
         return None
     where = f"annotation {record['annotation_id']}" if record.get("annotation_id") is not None else "the annotation"
-    name = _annotator(record.get("annotator"), users, default, where)
+    name = annotator_name(record.get("annotator"), users, default, where, field="annotator")
     spans: list[dict[str, Any]] = []
     labels: list[dict[str, Any]] = []
     article_labels: dict[str, list[str]] = {}
@@ -169,21 +168,3 @@ def _annotation(
     if article_labels:
         block["article_labels"] = article_labels
     return block
-
-
-def _annotator(raw: Any, users: dict[str, str], default: str, where: str) -> str:
-    """`annotator`: a Label Studio user id or e-mail, mapped by --users like completed_by."""
-    if isinstance(raw, str) and raw:
-        if raw in users:
-            return users[raw]
-        if raw.isascii() and raw.isdigit():  # not '²' (int() fails) nor '٣' (int() makes it user 3)
-            return annotator_name(int(raw), users, default, where)
-        try:
-            return accounts.check_name(f"ls-user-{raw}")
-        except accounts.AccountError:
-            raise Bad(f"{where}: annotator {raw!r} makes no user name: map it to one with --users") from None
-    if raw is None:
-        if default:
-            return default
-        raise Bad(f"{where} has no annotator: say --as NAME for annotations without one")
-    return annotator_name(raw, users, default, where)
