@@ -8,13 +8,13 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from annotator.db import db
 from annotator.db.models import Annotation, AuditEntry, Project
 from annotator.db.transactions import transaction
 from annotator.domain import accounts, agreement, label_rename, projects
-from annotator.domain.annotations import AnnotationError, put_label, write
+from annotator.domain.annotations import AnnotationError, apply_changes, idempotency, put_label, write
 from annotator.domain.projects import ProjectError
 
 from .conftest import Browser, add_user
@@ -433,3 +433,51 @@ def test_a_schema_edit_dropping_a_label_waits_for_a_save_of_it_in_flight_and_the
     with app.app_context():
         assert "CFS" in [item["name"] for item in db.session.get(Project, project_id).label_schema["sentence_labels"]]
         assert db.session.scalars(select(Annotation.label)).all() == ["CFS"]
+
+
+# ----------------------------------------------------------------- retries of keyed saves after a rename
+def test_a_retried_save_after_a_rename_gets_its_first_answer_under_the_new_name(app):
+    """A retried PUT (same request id, same body) gets its stored first answer, which named the label as it was: after
+    a rename, a client was told of a label the schema no longer has. The rename now rewrites the project's stored
+    answers in its transaction: the retry gets the same answer with the new name, and writes nothing; a batch's
+    answer alike, each body by its kind (a span label of the same name keeps it)."""
+    project_id, user_id, article_id = one_annotator(app, TEXT)
+    with app.app_context():
+        s = db.session
+        schema = json.loads(json.dumps(s.get(Project, project_id).label_schema))
+        schema["span_labels"].append({**schema["span_labels"][0], "name": "CFS", "key": None})  # a span label named as the sentence label
+        with transaction(s):
+            projects.update_project(s, s.get(Project, project_id), schema=schema)
+
+        def put() -> dict[str, Any]:
+            return write(s, lambda: put_label(s, user_id, article_id, 0, "CFS", 2.5, request_id="save-0001"))
+
+        operations = [{"op": "put_label", "sentence_index": 1, "label": "CFS"},
+                      {"op": "create_span", "label": "CFS", "start": 0, "end": 9, "id": "span-0001"}]
+
+        def batch() -> dict[str, Any]:
+            return write(s, lambda: apply_changes(s, user_id, article_id, operations, "batch-0001"))
+
+        first, first_batch = put(), batch()
+        written = s.scalar(select(func.count(AuditEntry.id)))
+        with transaction(s):
+            label_rename.rename_label(s, project_id, "sentence_labels", "CFS", "Claim", None, "cli")
+        again, again_batch = put(), batch()
+        assert first["label"] == "CFS" and again == {**first, "label": "Claim"}
+        assert again_batch["results"][0]["body"] == {**first_batch["results"][0]["body"], "label": "Claim"}
+        assert again_batch["results"][1] == first_batch["results"][1]  # the span label CFS keeps its name
+        assert s.scalar(select(func.count(AuditEntry.id))) == written + 1  # the rename's entry: the retries wrote nothing
+        assert put() == again  # the same answer each time
+
+
+@pytest.mark.parametrize(("section", "answer", "expected"), [
+    ("span_labels", {"id": "s1", "label": "X", "start": 0, "end": 3, "text": "abc"}, {"id": "s1", "label": "Y", "start": 0, "end": 3, "text": "abc"}),
+    ("span_labels", {"sentence": 0, "label": "X", "version": 1}, None),  # a sentence label of that name
+    ("relation_types", {"results": [{"status": 201, "body": {"id": "r1", "type": "X", "from": "a", "to": "b"}}, {"status": 204, "body": None}]},
+     {"results": [{"status": 201, "body": {"id": "r1", "type": "Y", "from": "a", "to": "b"}}, {"status": 204, "body": None}]}),
+    ("article_labels", {"results": [{"status": 200, "body": {"group": "X", "values": ["a"], "version": 1}}]},
+     {"results": [{"status": 200, "body": {"group": "Y", "values": ["a"], "version": 1}}]}),
+    ("sentence_labels", {"sentence": 0, "label": "Z", "version": 1}, None),
+])
+def test_a_stored_answer_is_renamed_where_a_body_of_the_section_names_the_label(section, answer, expected):
+    assert idempotency.renamed_answer(answer, section, "X", "Y") == expected

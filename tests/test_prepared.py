@@ -73,7 +73,7 @@ def seeded(app) -> dict:
             annotations.write(s, action)
         s.execute(update(Annotation).where(Annotation.user_id == zoe.id).values(needs_review=True))
         s.execute(update(ApiToken).values(last_used_at=utcnow() - timedelta(hours=2)))
-        request = Request(zoe.id, "req-\u00e9", "f" * 64)
+        request = Request(zoe.id, "req-\u00e9", "f" * 64, article)
         row_id, _ = claim_request(s, request)
         s.execute(update(LabelRequest).where(LabelRequest.id == row_id).values(response={"results": [{"status": 200, "body": None}]}))
         s.commit()

@@ -394,6 +394,9 @@ class LabelRequest(db.Model):
     request_id: Mapped[str] = mapped_column(String(64))
     fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of what the request asked for: the same id with another body is refused
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the label the first request answered; set before its commit
+    # the article saved on: a label rename rewrites the project's stored answers that name the label (label_rename.py).
+    # SET NULL: a retry after the article was deleted still gets its first answer
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -10,9 +10,11 @@ what and how many rows it changed. Agreement is unchanged: every row is renamed 
 Saves during a rename (PostgreSQL): every answer and gold write reads the schema in the statement that locks its
 article FOR KEY SHARE, and the project row with it (annotations/statements.py, gold/adjudication.py). The rename
 locks the project's articles FOR UPDATE first, in id order (as a delete or a segmentation correction locks its
-article), then the project row (projects.lock_schema, as a schema edit locks it): it waits for the saves in flight, which commit under the old name and are renamed
-with the rest; a save that comes meanwhile waits for the rename and then reads the new schema, so it stores the new
-name or is refused (the old name is no label any more), never a row under a name the schema has lost. SQLite runs one
+article), then the project row (projects.lock_schema, as a schema edit locks it): it waits for the saves in flight,
+which commit under the old name and are renamed with the rest; a save that comes meanwhile waits for the rename and
+then reads the new schema, so it stores the new name or is refused (the old name is no label any more), never a row
+under a name the schema has lost. The stored answers of keyed saves on the project's articles
+(annotations/idempotency.py) are renamed too: a retry after the rename is answered with the new name. SQLite runs one
 writer at a time (BEGIN IMMEDIATE), and a save reads the schema inside its write transaction.
 """
 from __future__ import annotations
@@ -33,6 +35,7 @@ from annotator.db.models import (
     GoldLabel,
     GoldRelation,
     GoldSpan,
+    LabelRequest,
     Project,
     Relation,
     Sentence,
@@ -42,6 +45,7 @@ from annotator.db.models import (
     utcnow,
 )
 from annotator.domain import labelschema
+from annotator.domain.annotations.idempotency import renamed_answer
 from annotator.domain.projects import ProjectError, bump_revision, labels_in_use, lock_schema
 from annotator.stats import textcheck
 
@@ -158,6 +162,21 @@ def _targets(section: str, project_id: int) -> list[tuple[str, Table, str, Colum
     return rows
 
 
+def _rename_in_stored_answers(session: Session, project_id: int, section: str, old: str, new: str) -> None:
+    """The project's stored answers of keyed saves (idempotency.py) that name the label, renamed: a retry after the
+    rename gets its first answer under the new name, never a label the schema no longer has. Not counted in the rows:
+    they are replies kept a day for retries, not anybody's work."""
+    requests = LabelRequest.__table__
+    articles = select(Article.__table__.c.id).where(Article.__table__.c.project_id == project_id)
+    stored = session.execute(
+        select(requests.c.id, requests.c.response).where(requests.c.article_id.in_(articles), requests.c.response.is_not(None))
+    ).all()
+    for row_id, response in stored:
+        answer = renamed_answer(response, section, old, new)
+        if answer is not None:
+            session.execute(update(requests).where(requests.c.id == row_id).values(response=answer))
+
+
 def rename_label(session: Session, project_id: int, section: str | None, old: Any, new: Any, actor_id: int | None, via: str) -> Renamed:
     """Rename one item of the project's schema and every stored row that names it; call inside a write transaction
     (nothing is written before every check passed). `section` is a section's key or its short word (SECTION_WORDS),
@@ -177,6 +196,7 @@ def rename_label(session: Session, project_id: int, section: str | None, old: An
             values["updated_at"] = table.c.updated_at
         result = session.execute(update(table).where(mine, table.c[column] == old).values(values))
         rows[counted] = result.rowcount or 0
+    _rename_in_stored_answers(session, project_id, section, old, new)
     session.execute(update(Project).where(Project.id == project_id).values(label_schema=changed))
     bump_revision(session, project_id)
     session.add(AuditEntry(at=utcnow(), user_id=actor_id, project_id=project_id, entity=ENTITY, entity_id=section, action="rename",

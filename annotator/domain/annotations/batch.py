@@ -193,7 +193,7 @@ def prepare_changes(user_id: int, article_id: int, operations: Any, request_id: 
     checked = check_operations(operations)
     request = None
     if request_id is not None:
-        request = Request(user_id, check_uid(request_id, "request_id"), request_fingerprint("changes", article_id, operations))
+        request = Request(user_id, check_uid(request_id, "request_id"), request_fingerprint("changes", article_id, operations), article_id)
     return Changes(user_id, article_id, checked, request)
 
 
@@ -224,4 +224,4 @@ def run_changes(session: Session, changes: Changes) -> dict[str, Any]:
             except AnnotationError as exc:
                 raise _at(exc, index, operation) from None
     answer = {"results": results}
-    return answer if row_id is None else answer_request(session, row_id, answer)
+    return answer if row_id is None else answer_request(session, row_id, request, answer)

@@ -37,6 +37,10 @@ Only one id sent at once for a batch and for a label save outside it (a client
 bug) can close a cycle (the save waits on the batch's claim, the batch on the
 save's label); PostgreSQL's deadlock check ends it, and the retry answers 422.
 
+A label rename (label_rename.py) rewrites the stored answers of the project's keys that name the label, in its own
+transaction (renamed_answer): a retry after it gets the same answer under the label's new name, never one the
+schema no longer has; the fingerprint stays, as the retry's body does.
+
 Keys are kept REQUEST_TTL (a client's retries end long before) and pruned, per
 user, by one of that user's new keys in PRUNE_EVERY (the key's row id picks it,
 so every worker agrees without shared state): the table stays bounded by a
@@ -82,6 +86,7 @@ class Request:
     user_id: int
     request_id: str
     digest: str
+    article_id: int  # stored with the key: a label rename finds the project's answers by it
 
 
 class Repeated(Exception):
@@ -146,7 +151,10 @@ def _retry_if_done_meanwhile(session: Session, request: Request) -> None:
 
 
 def _key(request: Request, response: dict[str, Any] | None) -> dict[str, Any]:
-    return dict(user_id=request.user_id, request_id=request.request_id, fingerprint=request.digest, response=response, created_at=utcnow())
+    """The key's row; the article only with an answer (the work found it): a batch's claim comes before any operation
+    has looked, and an article id that names nothing must answer 404, not break the key's foreign key."""
+    return dict(user_id=request.user_id, request_id=request.request_id, fingerprint=request.digest, response=response,
+                article_id=request.article_id if response is not None else None, created_at=utcnow())
 
 
 def _prune_sometimes(session: Session, user_id: int, row_id: int) -> None:
@@ -168,7 +176,35 @@ def claim_request(session: Session, request: Request) -> tuple[int | None, dict[
     raise AnnotationError(503, "this save's request id changed hands meanwhile; try again")  # pruned between insert and read
 
 
-def answer_request(session: Session, row_id: int, response: dict[str, Any]) -> dict[str, Any]:
-    """Store the claimed request's answer (in its transaction), and return it."""
-    ANSWER_REQUEST.run(session, {"row_id": row_id, "response": response})
+def answer_request(session: Session, row_id: int, request: Request, response: dict[str, Any]) -> dict[str, Any]:
+    """Store the claimed request's answer, and its article (in its transaction), and return the answer."""
+    ANSWER_REQUEST.run(session, {"row_id": row_id, "response": response, "article_id": request.article_id})
     return response
+
+
+# Where a stored answer names a label of each schema section: (the key holding the name, keys only that kind of body
+# has). The answer of a label save is one body; a batch's is {"results": [{"status", "body"}, ...]}.
+_NAMED_IN = {
+    "sentence_labels": ("label", {"sentence"}),
+    "span_labels": ("label", {"start", "end"}),
+    "relation_types": ("type", {"from", "to"}),
+    "article_labels": ("group", {"values"}),
+}
+
+
+def renamed_answer(answer: dict[str, Any], section: str, old: str, new: str) -> dict[str, Any] | None:
+    """A stored answer with each body naming `old` of `section` (a label save's, or a batch's operations') naming
+    `new` instead; None when none names it."""
+    key, kind = _NAMED_IN[section]
+
+    def renamed(body: Any) -> Any:
+        if isinstance(body, dict) and body.get(key) == old and kind <= body.keys():
+            return {**body, key: new}
+        return body
+
+    results = answer.get("results")
+    if isinstance(results, list):
+        changed = [{**r, "body": renamed(r.get("body"))} if isinstance(r, dict) else r for r in results]
+        return {**answer, "results": changed} if changed != results else None
+    out = renamed(answer)
+    return out if out is not answer else None

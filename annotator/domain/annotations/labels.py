@@ -56,7 +56,8 @@ def put_label(
     seen = check_sentence_bounds(sentence)
     if request_id is None:
         return _put_label(session, user_id, article_id, sentence_index, label, added, expected, seen)
-    request = Request(user_id, check_uid(request_id, "request_id"), request_fingerprint(article_id, sentence_index, label, added, expected, seen))
+    request = Request(user_id, check_uid(request_id, "request_id"), request_fingerprint(article_id, sentence_index, label, added, expected, seen),
+                      article_id)
     # a repeat: the first answer, nothing written (the key is looked up with the access query, stored with the answer)
     return once(session, request, lambda: _put_label(session, user_id, article_id, sentence_index, label, added, expected, seen, request))
 

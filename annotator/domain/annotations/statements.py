@@ -92,7 +92,9 @@ ACCESS_SENTENCE_REQUEST = Prepared(
     )
 )
 STORE_REQUEST = insert(_requests)  # a label save's key with its answer, last; a conflict is an IntegrityError (write() retries)
-ANSWER_REQUEST = PreparedWrite(update(_requests).where(_requests.c.id == bindparam("row_id")).values(response=bindparam("response")))
+ANSWER_REQUEST = PreparedWrite(
+    update(_requests).where(_requests.c.id == bindparam("row_id")).values(response=bindparam("response"), article_id=bindparam("article_id"))
+)
 PRUNE_REQUESTS = PreparedWrite(delete(_requests).where(_requests.c.user_id == bindparam("user_id"), _requests.c.created_at < bindparam("cutoff")))
 AUDIT_INSERT = PreparedWrite(insert(_audit))
 # The same statement as projects.bump_revision, prebuilt.
