@@ -684,3 +684,47 @@ def test_a_save_without_the_stamp_of_the_decision_it_replaces_is_refused(app, br
     with app.app_context():
         gold = db.session.scalar(select(GoldLabel).where(GoldLabel.sentence_id == project.sentences[2]))
         assert (gold.label, gold.reason, gold.reviewer.name) == ("NFS", "rita's", "rita")
+
+
+def test_the_sentence_page_quotes_a_span_text_once(app, browser):
+    """The adjudication page put curly quotes around every span text it lists, so an annotator's quote that took in
+    its own marks read ““Nobody wants to pay more””; the `quoted` filter keeps the text's own marks, as the page's
+    script does for the spans it adds (static/js/quotes.js)."""
+    from annotator.db.models import Annotation, Article, Sentence, Span, User
+    from annotator.domain import projects
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
+
+    text = "Rents rose again. The mayor said \u201cNobody wants to pay more\u201d at noon. Ferries still run daily."
+    quote = "\u201cNobody wants to pay more\u201d"
+    with app.app_context():
+        s = db.session
+        project = projects.create_project(s, "rents")
+        articles.store_articles(s, project, [ArticleRecord("r1", "Rents", text)], "test")
+        users = [User(name=name, role="annotator") for name in ("ann", "ben")]
+        s.add_all(users)
+        s.flush()
+        sentence = s.scalar(select(Sentence).join(Article).where(Sentence.index == 1))
+        for user, label in zip(users, ("CFS", "UFS"), strict=True):
+            s.add(Annotation(user_id=user.id, sentence_id=sentence.id, label=label, seconds=1.0, guidelines_version=1))
+        start = text.index(quote)
+        s.add(Span(article_id=sentence.article_id, user_id=users[0].id, label="QUOTE", start=start, end=start + len(quote)))
+        s.commit()
+        pid, sid = project.id, sentence.id
+    add_user(app, "rita", "reviewer", PASSWORD)
+    add_member(app, pid, "rita")
+    login(browser, "rita")
+    html = browser.get(f"/review/{pid}/sentences/{sid}").get_data(as_text=True)
+    assert f"</span> {quote} <span" in html
+    assert "\u201c\u201c" not in html and "\u201d\u201d" not in html
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("plain words", "\u201cplain words\u201d"),
+    ("\u201cNobody wants to\u201d", "\u201cNobody wants to\u201d"),
+    ("the players\u2019", "\u201cthe players\u2019\u201d"),
+    ("a  b\nc", "\u201ca b c\u201d"),
+    ("x" * 100, "\u201c" + "x" * 79 + "\u2026\u201d"),
+])
+def test_quoted_keeps_a_texts_own_quote_marks(text, shown):
+    assert review.quoted(text) == shown

@@ -33,6 +33,9 @@ REVIEW_ROLES = ("reviewer", "admin")
 PAGE_SIZE = 50
 STATUSES = ("open", "adjudicated", "all")
 ARTICLES_SHOWN = 25  # the agreement page's per-article table: the least agreeing ones; the command line lists all
+# Quote marks a span text may open or close with (as static/js/quotes.js has them, for the page's script).
+OPENING = "“\"«„‘‚‹"
+CLOSING = "”\"»“’‘›"
 
 
 # ----------------------------------------------------------------- helpers
@@ -94,6 +97,19 @@ def kappa_heatmap(cohen: dict[str, Any], cell: int = 56) -> dict[str, Any]:
     listed = sorted(cohen["pairs"], key=lambda p: (p.get("value") is None, p.get("value") if p.get("value") is not None else 0.0, p["a"], p["b"]))
     return {"names": names, "cells": cells, "cell": cell, "margin": margin, "width": width, "height": size + 8, "legend": legend,
             "pairs": listed}
+
+
+@bp.app_template_filter("quoted")
+def quoted(text: str, limit: int = 80) -> str:
+    """The span text on one line, cut to `limit` characters with "…", in curly quotes but not twice: a text that opens
+    (or closes) with a quote mark of its own keeps that one (“Nobody wants to”, not ““Nobody wants to””). The page's
+    script quotes the spans it adds with static/js/quotes.js, by the same rule."""
+    shown = " ".join(text.split())
+    if len(shown) > limit:
+        shown = shown[:limit - 1] + "…"
+    opens = bool(shown) and shown[0] in OPENING
+    closes = len(shown) > 1 and shown[-1] in CLOSING and (shown[-1] != "’" or shown[0] == "‘")
+    return f"{'' if opens else '“'}{shown}{'' if closes else '”'}"
 
 
 def segments(sentence: dict[str, Any], spans: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 // Span texts in messages and lists, shortened and in curly quotes: the annotation page and the adjudication page
-// quote them alike, through here. Pure functions on strings.
+// quote them alike, through here (the adjudication page's server-drawn lists by the same rule: web/review.py's
+// `quoted` filter). Pure functions on strings.
 
 /** The text on one line (runs of white space made one space), cut to `max` characters with "…" (never inside a
  * surrogate pair). */
