@@ -702,10 +702,10 @@ function renderLists() {
     if (!from || !to) return null;
     return el("li", { dataset: { rel: r.id }, onmouseenter: () => hot([r.from, r.to], true), onmouseleave: () => hot([r.from, r.to], false) },
       el("span", { class: "num", text: String(numbers.get(r.id)) }),
-      el("button", { type: "button", class: "link-text quote", title: `Select the ${from.label}`, onclick: () => selectSpan(r.from, true) }, quoted(spanText(from), 70)),
+      el("button", { type: "button", class: "link-text quote", title: `Select the ${from.label}`, onclick: () => chooseSpan(r.from) }, quoted(spanText(from), 70)),
       el("span", { class: "link-to" },
         el("span", { class: "arrow", text: "→ " }),
-        el("button", { type: "button", class: "link-text", title: `Select the ${to.label}`, onclick: () => selectSpan(r.to, true) },
+        el("button", { type: "button", class: "link-text", title: `Select the ${to.label}`, onclick: () => chooseSpan(r.to) },
           colouredPill(to.label), ` ${excerpt(spanText(to), 40)}`)),
       el("button", { type: "button", class: "x", title: "Delete this link", "aria-label": `Delete link ${numbers.get(r.id)}`, onclick: () => deleteRelation(r.id) }, "✕"),
     );
@@ -745,7 +745,9 @@ function renderSpanList() {
   renderGhostList();
 }
 
-/** A span chosen in the Spans panel: selected, and its sentence made current unless it already touches that one. */
+/** A span chosen away from the text (the Spans or Links panel, n / p): selected, and its sentence made current unless it
+ * already touches that one, as a click on the span does. Else the label keys acted on a sentence that could be far off
+ * the screen in a long article, and the page jumped back to it. */
 function chooseSpan(uid) {
   const span = S.spans.get(uid);
   if (!span) return;
@@ -938,7 +940,7 @@ function cycleSpan(step) {
     i = (after < 0 ? spans.length : after) - (step > 0 ? 1 : 0);
   }
   const next = spans[(((i + step) % spans.length) + spans.length) % spans.length];
-  selectSpan(next.id, true);
+  chooseSpan(next.id);
 }
 
 // ---- text selection (mouse or Shift+arrows) -> UTF-16 offsets in the article text

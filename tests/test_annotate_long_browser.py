@@ -1,0 +1,109 @@
+"""The annotation page on long articles, in Chromium: a synthetic one of 360 sentences (CRLF line ends, emoji,
+combining accents, right-to-left text), and the project's own long news article (tests/data/long/port_strike.txt).
+
+What only a long page shows: a span chosen far from the current sentence (n / p, the Links panel) must make its
+sentence current, or a label key labels a sentence off the screen and the page jumps back to it; keyboard focus
+must stay in a panel whose list is redrawn; offsets must hold thousands of characters in.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from annotator.domain.dataset.ingest import ArticleRecord
+
+from .conftest import needs_chromium
+from .test_annotate_browser import db_labels, db_relations, db_spans, open_page, seed, wait_saved
+from .test_annotate_page_edges_browser import current_text, drag_select
+
+pytestmark = needs_chromium
+
+PORT_STRIKE = Path(__file__).resolve().parent / "data" / "long" / "port_strike.txt"
+
+PEOPLE = ("Dr. L\u00e9a Moreau", "Sen. Ana Castillo", "Maj.-Gen. Tomas Berg", "Noa Ben-David", "Zo\u00eb Kowalczyk", "Rene\u0301e Dupont")
+PLACES = ("Kyiv", "S\u00e3o Paulo", "\u0141\u00f3d\u017a", "Reykjav\u00edk", "Tel Aviv", "Beirut")
+RTL = ("\u05d4\u05de\u05d7\u05d9\u05e8 \u05e2\u05dc\u05d4", "\u0645\u0631\u062d\u0628\u0627 \u0628\u0643\u0645")
+EMOJI = ("\U0001f44d\U0001f3fd", "\U0001f1fa\U0001f1e6", "\U0001f468\u200d\U0001f469\u200d\U0001f467", "\u2764\ufe0f", "\U0001f309")
+SENTENCES = (
+    "Prices in {place} rose by {i}% in report {i}, the statistics office said.",
+    "\u201cWe will not back down in case {i},\u201d {person} told reporters in {place}.",
+    "{person} said the cafe\u0301 owners of block {i} had waited weeks for the money {emoji}.",
+    "Residents of street {i} held signs reading \u201c{rtl}\u201d outside the town hall.",
+    "The ministry said {i} families had moved since March {emoji}.",
+)
+
+
+def long_article(count: int = 360) -> str:
+    """`count` sentences (a title, then sentence i names the number i), one to four a line, lines ending in CRLF."""
+    lines, line = ["A long year in twelve cities\r\n"], []
+    for i in range(1, count):
+        line.append(SENTENCES[i % len(SENTENCES)].format(
+            i=i, place=PLACES[i % len(PLACES)], person=PEOPLE[i % len(PEOPLE)], rtl=RTL[i % len(RTL)], emoji=EMOJI[i % len(EMOJI)]))
+        if len(line) == 1 + i % 4:
+            lines.append(" ".join(line) + "\r\n")
+            line = []
+    lines.append(" ".join(line))
+    return "".join(lines).rstrip("\r\n")
+
+
+LONG = long_article()
+
+
+def click_sentence(page, index: int) -> None:
+    """Make a sentence current the way an annotator does: scroll to it and click its text."""
+    piece = page.locator(f"#text .pc[data-s='{index}']").first
+    piece.scroll_into_view_if_needed()
+    piece.click()
+    assert page.evaluate("() => document.querySelector('#text .pc.cur').dataset.s") == str(index)
+
+
+def focused(page) -> str:
+    """The focused element, as a test can name it."""
+    return page.evaluate(
+        """() => { const a = document.activeElement; const row = a.closest('li');
+                   return `${a.tagName.toLowerCase()}.${a.className}${row ? ' in ' + (row.dataset.span || row.dataset.rel) : ''}`; }""")
+
+
+# ------------------------------------------------------------------ a span chosen far away makes its sentence current
+
+
+def test_a_span_chosen_with_n_or_in_the_links_panel_makes_its_sentence_the_one_a_label_key_labels(app, server, chromium):
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"])
+    assert page.locator("#text .pc[data-s='359']").count() == 1  # 360 sentences, as the segmenter split them
+
+    # A quote and its source in sentence 300, linked, far below the top of the page.
+    drag_select(page, "rose by 300% in report 300")
+    page.keyboard.press("q")
+    drag_select(page, "the statistics office", 59)
+    page.keyboard.press("s")
+    page.locator("#text .tag").first.click()  # the quote
+    page.keyboard.press("l")
+    page.keyboard.press("n")
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    assert len(db_relations(app, "ann")) == 1
+    page.keyboard.press("Escape")
+
+    # Back at the top, sentence 3 current; n selects the first span after it, the quote in sentence 300, and scrolls
+    # there: a label key now labels sentence 300, not sentence 3 off the screen (which the page jumped back to).
+    click_sentence(page, 3)
+    page.keyboard.press("Escape")
+    page.keyboard.press("n")
+    assert "report 300" in current_text(page)
+    scrolled = page.evaluate("() => window.scrollY")
+    page.keyboard.press("2")
+    wait_saved(page)
+    assert {i: label for i, (label, _) in db_labels(app, "ann", ids["long"]).items()} == {300: "UFS"}
+    assert abs(page.evaluate("() => window.scrollY") - scrolled) < 300
+
+    # The Links panel's quote, clicked from sentence 3: the same.
+    click_sentence(page, 3)
+    page.keyboard.press("Escape")
+    page.locator("#links button.link-text.quote").click()
+    assert "report 300" in current_text(page)
+    page.keyboard.press("3")
+    wait_saved(page)
+    assert {i: label for i, (label, _) in db_labels(app, "ann", ids["long"]).items()} == {300: "NFS"}
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
