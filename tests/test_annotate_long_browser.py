@@ -75,7 +75,7 @@ def test_a_span_chosen_with_n_or_in_the_links_panel_makes_its_sentence_the_one_a
     # A quote and its source in sentence 300, linked, far below the top of the page.
     drag_select(page, "rose by 300% in report 300")
     page.keyboard.press("q")
-    drag_select(page, "the statistics office", 59)
+    drag_select(page, "the statistics office", LONG[:LONG.index("report 300,")].count("the statistics office"))
     page.keyboard.press("s")
     page.locator("#text .tag").first.click()  # the quote
     page.keyboard.press("l")
@@ -105,5 +105,49 @@ def test_a_span_chosen_with_n_or_in_the_links_panel_makes_its_sentence_the_one_a
     page.keyboard.press("3")
     wait_saved(page)
     assert {i: label for i, (label, _) in db_labels(app, "ann", ids["long"]).items()} == {300: "NFS"}
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+# ------------------------------------------------------------------ focus stays in a panel whose list is redrawn
+
+
+def test_deleting_from_the_spans_or_links_panel_by_keyboard_keeps_the_focus_in_the_panel(app, server, chromium):
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"])
+    before = LONG[:LONG.index("report 300,")]  # which occurrence of each is sentence 300's
+    for needle, key in [("rose by 300% in report 300", "q"), ("the statistics office", "s"), ("said", "c")]:
+        drag_select(page, needle, before.count(needle))
+        page.keyboard.press(key)
+    page.locator("#text .tag").first.click()  # the quote: link it to its source
+    page.keyboard.press("l")
+    page.keyboard.press("n")
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    spans = {text: uid for uid, _, start, end in db_spans(app, "ann", ids["long"]) for text in [LONG[start:end]]}
+    assert sorted(spans) == ["rose by 300% in report 300", "said", "the statistics office"]
+
+    # The link's ✕, pressed from the keyboard: the link goes, and the focus, with no link left, goes to the text
+    # (it fell to the page's body, and a screen reader's place with it).
+    page.locator("#links button.x").focus()
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    assert db_relations(app, "ann") == []
+    assert focused(page) == "div.text"
+
+    # A span's ✕: the focus goes to the ✕ of the span that takes its row.
+    page.locator(f"#spans li[data-span='{spans['rose by 300% in report 300']}'] button.x").focus()
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    assert focused(page) == f"button.x in {spans['the statistics office']}"
+
+    # A span chosen in the panel (Enter on its text), then Delete: the focus goes to the next span's text.
+    page.locator(f"#spans li[data-span='{spans['the statistics office']}'] button.span-text").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Delete")
+    wait_saved(page)
+    assert focused(page) == f"button.span-text in {spans['said']}"
+    page.keyboard.press("Delete")  # the focused row's span is selected no more: Delete deletes nothing
+    assert [text for _, _, start, end in db_spans(app, "ann", ids["long"]) for text in [LONG[start:end]]] == ["said"]
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()

@@ -692,11 +692,30 @@ function renderToolbar() {
   }
 }
 
+/**
+ * Redraw a panel's list (`rebuild`) without losing the keyboard focus a button of it had: it goes to the same button of
+ * the same row, else of the row that took its place (a row deleted from the keyboard), else, with the list empty, to
+ * the article text. The old buttons are gone, and the focus fell to the page's body, a screen reader's place with it.
+ */
+function keepingFocus(list, rebuild) {
+  const had = document.activeElement;
+  const row = had && had !== list && list.contains(had) ? had.closest("li") : null;
+  if (!row) { rebuild(); return; }
+  const at = [...list.children].indexOf(row);
+  const button = [...row.querySelectorAll("button")].indexOf(had);
+  const id = row.dataset.span || row.dataset.rel || row.dataset.suggestion;
+  rebuild();
+  const rows = [...list.children];
+  const same = rows.find((li) => (li.dataset.span || li.dataset.rel || li.dataset.suggestion) === id) || rows[Math.min(at, rows.length - 1)];
+  const target = same ? same.querySelectorAll("button")[button] : null;
+  (target || textEl).focus({ preventScroll: true });
+}
+
 function renderLists() {
   const numbers = relationNumbers();
   const links = document.getElementById("links");
   const rels = [...S.relations.values()].sort((a, b) => numbers.get(a.id) - numbers.get(b.id));
-  links.replaceChildren(...rels.map((r) => {
+  keepingFocus(links, () => links.replaceChildren(...rels.map((r) => {
     const from = S.spans.get(r.from);
     const to = S.spans.get(r.to);
     if (!from || !to) return null;
@@ -709,7 +728,7 @@ function renderLists() {
           colouredPill(to.label), ` ${excerpt(spanText(to), 40)}`)),
       el("button", { type: "button", class: "x", title: "Delete this link", "aria-label": `Delete link ${numbers.get(r.id)}`, onclick: () => deleteRelation(r.id) }, "✕"),
     );
-  }).filter(Boolean));
+  }).filter(Boolean)));
   document.getElementById("links-count").textContent = String(rels.length);
   const empty = document.getElementById("links-empty");
   empty.hidden = rels.length > 0;
@@ -727,14 +746,14 @@ function renderSpanList() {
     const [a, b] = sentencesOf(x);
     return a <= S.current && S.current <= b;
   });
-  list.replaceChildren(...spans.map((x) => {
+  keepingFocus(list, () => list.replaceChildren(...spans.map((x) => {
     const across = acrossNote(x);
     return el("li", { dataset: { span: x.id } },
       el("button", { type: "button", class: "span-text", onclick: () => chooseSpan(x.id) }, colouredPill(x.label), ` ${excerpt(spanText(x))}`,
         across ? el("span", { class: "across", title: "This span runs across a sentence boundary", text: ` ${across}` }) : null),
       el("button", { type: "button", class: "x", title: "Delete this span", "aria-label": `Delete ${x.label} span`, onclick: () => deleteSpan(x.id) }, "✕"),
     );
-  }));
+  })));
   document.getElementById("spans-heading").textContent = S.allSpans ? "Spans" : `Spans in sentence ${here}`;
   document.getElementById("spans-count").textContent = S.allSpans || !all.length ? String(all.length) : `${spans.length} of ${all.length}`;
   const empty = document.getElementById("spans-empty");
@@ -1524,13 +1543,14 @@ function renderGhostList() {
     el("button", { type: "button", class: "span-text", title: `${provenance(item)}: accept or reject`, onclick: (event) => offerGhost(kind, item.id, event.currentTarget) }, ...content),
     el("button", { type: "button", class: "ok", title: "Accept", "aria-label": `Accept the suggested ${describe(kind, item)}`, onclick: () => decideOne(kind, item.id, "accept") }, "✓"),
     el("button", { type: "button", class: "x", title: "Reject", "aria-label": `Reject the suggested ${describe(kind, item)}`, onclick: () => decideOne(kind, item.id, "reject") }, "✕"));
-  document.getElementById("ghost-list").replaceChildren(
+  const ghostList = document.getElementById("ghost-list");
+  keepingFocus(ghostList, () => ghostList.replaceChildren(
     ...labels.map((l) => row("label", l, ghostPill(l.label), ` label of sentence ${l.sentence + 1}`)),
     ...spans.map((x) => row("span", x, ghostPill(x.label), ` ${excerpt(spanText(x))}`)),
     ...links.map((r) => {
       const from = S.sugg.endOf(r.from), to = S.sugg.endOf(r.to);
       return row("relation", r, el("span", { class: "link-text quote", text: quoted(spanText(from), 50) }), " → ", ghostPill(to.label), ` ${excerpt(spanText(to), 30)}`);
-    }));
+    })));
   const shown = labels.length + spans.length + links.length;
   document.getElementById("ghosts-count").textContent = String(shown);
   const empty = document.getElementById("ghosts-empty");
