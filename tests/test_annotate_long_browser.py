@@ -151,3 +151,31 @@ def test_deleting_from_the_spans_or_links_panel_by_keyboard_keeps_the_focus_in_t
     assert [text for _, _, start, end in db_spans(app, "ann", ids["long"]) for text in [LONG[start:end]]] == ["said"]
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+# ------------------------------------------------------------------ changes kept in the browser, sent after a reload
+
+
+def test_the_hint_says_the_changes_kept_before_a_reload_were_sent_once_they_are(app, server, chromium):
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    cut_off = {"on": True}
+
+    def network(route):
+        if route.request.method != "GET" and cut_off["on"]:
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page = open_page(chromium, server, "ann", ids["long"], routes={"**/api/articles/**": network})
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'")
+    cut_off["on"] = False
+    page.reload()
+    page.wait_for_selector("#annotate[data-ready=true]")
+    wait_saved(page)
+    assert {i: label for i, (label, _) in db_labels(app, "ann", ids["long"]).items()} == {0: "CFS", 1: "UFS"}
+    # It said "Sending 2 changes saved in this browser before the last reload…" beside "✓ saved" for good.
+    assert page.inner_text("#hint") == "Sent the 2 changes saved in this browser before the last reload."
+    assert page.errors == [] or all("ERR_INTERNET_DISCONNECTED" in e for e in page.errors)  # type: ignore[attr-defined]
+    page.context.close()

@@ -432,6 +432,7 @@ function onRejected(op, message, status, data) {
 }
 
 let loggedOutShown = false; // the "log in again" alert, once per spell of being logged out
+let restored = 0; // changes this browser kept from before the last reload, which the hint says are being sent
 
 function renderStatus(s) {
   let text;
@@ -442,6 +443,9 @@ function renderStatus(s) {
   else text = `${s.message === "network error" ? "offline" : "failed"}, retrying${s.retryIn ? ` in ${s.retryIn} s` : "…"}`;
   if (loggedOut && !loggedOutShown) showAlert("You were logged out, so your changes are waiting in this browser. Log in again (in another tab) and they will be sent.");
   loggedOutShown = loggedOut;
+  if (s.state === "saved" && hintEl.dataset.kind === "restored") { // "Sending …" must not stand beside "✓ saved"
+    hint(`Sent the ${restored} change${restored > 1 ? "s" : ""} saved in this browser before the last reload.`);
+  }
   statusEl.textContent = text; // short and in a fixed-width box: nothing moves while saving
   statusEl.dataset.state = s.state;
   statusEl.dataset.pending = String(s.pending);
@@ -1933,7 +1937,10 @@ async function load() {
   textEl.focus({ preventScroll: true });
   root.dataset.ready = "true";
   queue.run();
-  if (queue.pending) hint(`Sending ${queue.pending} change${queue.pending > 1 ? "s" : ""} saved in this browser before the last reload…`);
+  if (queue.pending) {
+    restored = queue.pending;
+    hint(`Sending ${restored} change${restored > 1 ? "s" : ""} saved in this browser before the last reload…`, "restored");
+  }
   else if (offered && offered.status !== 200) {
     const why = offered.data && offered.data.error ? offered.data.error : offered.status ? `HTTP ${offered.status}` : "the server cannot be reached";
     hint(`The suggestions could not be loaded (${why}); reload to try again.`, "warn");
