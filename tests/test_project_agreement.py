@@ -420,6 +420,20 @@ def test_span_and_relation_figures_equal_agreement_module(app):
     assert got["relations"]["pooled"]["attributed_to"]["f1"]["tp"] == 1
 
 
+def test_links_nobody_made_are_undefined_for_want_of_links_not_of_spans(app):
+    """Two annotators marked quotes and sources but linked none: the pooled link F1 is undefined because nobody made a
+    link (the agreement page said "neither annotator marked any span" beside the spans it counted)."""
+    seeded = seed(app, [{"ann": "CFS", "ben": "CFS"}] * 2, [0, 0])
+    add_spans(app, seeded, [("ann", 0, "QUOTE", 0, 10), ("ann", 0, "SOURCE", 12, 20), ("ben", 0, "QUOTE", 0, 10)], [])
+    with app.app_context():
+        got = agreement.summary(db.session, seeded.project_id)
+    pooled = got["relations"]["pooled"]["attributed_to"]["f1"]
+    assert pooled["f1"] is None
+    assert pooled["reason"] == "neither annotator marked any relation"
+    pair = got["relations"]["pairs"][0]["per_type"]["attributed_to"]["f1"]
+    assert pair["reason"] == pooled["reason"]
+
+
 # ----------------------------------------------------------------- per article
 def test_article_figures_equal_agreement_module(app):
     names = ["p", "q", "r"]

@@ -141,7 +141,7 @@ def span_figures(
         "types": [{"name": r["name"], "from": r["from"], "to": r["to"]} for r in relation_types],
         "n_relations": len(data.relations),
         "pooled": {
-            r["name"]: {"f1": _pool(pools.relations[r["name"]], "relation", None, "relation"),
+            r["name"]: {"f1": _pool(pools.relations[r["name"]], "relation", None),
                         "attribution": _pool_attribution(pools.attribution[r["name"]])}
             for r in relation_types
         },
@@ -191,7 +191,7 @@ def _relation_pair(
     return rentry
 
 
-def _pool(results: list[ag.F1Result], mode: str, label: Any, what: str = "span") -> dict[str, Any]:
+def _pool(results: list[ag.F1Result], mode: str, label: Any) -> dict[str, Any]:
     """Micro F1 over annotator pairs (tp / fp / fn added up)."""
     if not results:
         return {"mode": mode, "f1": None, "precision": None, "recall": None, "tp": 0, "fp": 0, "fn": 0, "n_a": 0, "n_b": 0,

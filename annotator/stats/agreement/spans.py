@@ -56,7 +56,8 @@ def combine_f1(results: Iterable[F1Result]) -> F1Result:
     labels = {r.label for r in results}
     mode = modes.pop() if len(modes) == 1 else "mixed"
     label = labels.pop() if len(labels) == 1 else None
-    return _f1(mode, sum(r.tp for r in results), sum(r.fp for r in results), sum(r.fn for r in results), label)
+    what = "relation" if mode == "relation" else "span"  # an undefined pool of relation F1s wants links, not spans
+    return _f1(mode, sum(r.tp for r in results), sum(r.fp for r in results), sum(r.fn for r in results), label, what)
 
 
 def _overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
