@@ -179,3 +179,27 @@ def test_the_hint_says_the_changes_kept_before_a_reload_were_sent_once_they_are(
     assert page.inner_text("#hint") == "Sent the 2 changes saved in this browser before the last reload."
     assert page.errors == [] or all("ERR_INTERNET_DISCONNECTED" in e for e in page.errors)  # type: ignore[attr-defined]
     page.context.close()
+
+
+# ------------------------------------------------------------------ the place kept over a reload is in sight at once
+
+
+def test_a_reload_far_down_a_long_article_opens_at_the_kept_sentence_at_once(app, server, chromium):
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"])
+    click_sentence(page, 300)
+    page.reload()
+    # In the same task as the page says it is ready: the sentence is in the window, not 15,000 px below a smooth
+    # scroll that starts at the top of the article (a key pressed meanwhile acted on a sentence not yet in sight).
+    inside = page.evaluate(
+        """() => new Promise((resolve) => {
+             const check = () => {
+               if (document.getElementById('annotate').dataset.ready !== 'true') { requestAnimationFrame(check); return; }
+               const cur = document.querySelector('#text .pc.cur').getBoundingClientRect();
+               resolve({s: document.querySelector('#text .pc.cur').dataset.s, inside: cur.top >= 0 && cur.bottom <= window.innerHeight});
+             };
+             check();
+           })""")
+    assert inside == {"s": "300", "inside": True}
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

@@ -906,20 +906,21 @@ function keptPlace() {
   return sentenceOfPos(start);
 }
 
-function scrollIntoViewIfNeeded(node) {
+/** Bring a node into the middle of the window if it is not in sight; `atOnce` jumps there instead of scrolling smoothly. */
+function scrollIntoViewIfNeeded(node, atOnce = false) {
   if (!node) return;
   const rect = node.getBoundingClientRect();
   const top = document.getElementById("sticky-head").getBoundingClientRect().bottom + 40;
   const bottom = window.innerHeight - 60;
   if (rect.top < top || rect.bottom > bottom) {
     const reduced = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-    node.scrollIntoView({ block: "center", behavior: reduced ? "auto" : "smooth" });
+    node.scrollIntoView({ block: "center", behavior: reduced || atOnce ? "auto" : "smooth" });
   }
 }
 
-function scrollToSentence(index) {
+function scrollToSentence(index, atOnce = false) {
   const pieces = S.sentencePieces.get(index);
-  if (pieces && pieces.length) scrollIntoViewIfNeeded(pieces[0]);
+  if (pieces && pieces.length) scrollIntoViewIfNeeded(pieces[0], atOnce);
 }
 
 /** Labelled and not put back for re-checking (a split or merge of its sentence). */
@@ -1933,7 +1934,10 @@ async function load() {
   renderUndo();
   const kept = keptPlace();
   const first = nextUnlabelled(-1);
-  setCurrent(kept !== null ? kept : first >= 0 ? first : 0);
+  // At once, not smoothly: the place may be thousands of pixels down a long article, a smooth scroll there took a
+  // second or more from the top, and a key pressed meanwhile acted on a sentence not yet in sight.
+  setCurrent(kept !== null ? kept : first >= 0 ? first : 0, false);
+  scrollToSentence(S.current, true);
   textEl.focus({ preventScroll: true });
   root.dataset.ready = "true";
   queue.run();
