@@ -7,9 +7,12 @@ must stay in a panel whose list is redrawn; offsets must hold thousands of chara
 """
 from __future__ import annotations
 
-import json
+import re
 from pathlib import Path
 
+from annotator.db import db
+from annotator.db.models import Relation, Span
+from annotator.domain import accounts
 from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import needs_chromium
@@ -201,5 +204,40 @@ def test_a_reload_far_down_a_long_article_opens_at_the_kept_sentence_at_once(app
              check();
            })""")
     assert inside == {"s": "300", "inside": True}
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+# ------------------------------------------------------------------ moving between sentences redraws only what moves
+
+
+def test_moving_between_sentences_redraws_the_current_bar_not_every_link_in_the_margin(app, server, chromium):
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    quotes = list(re.finditer(r"\u201c(We will not back down in case \d+),\u201d (.+?) told", LONG))
+    with app.app_context():  # 72 quotes, each linked to its source, as an annotator far into the article has them
+        user = accounts.get_user(db.session, "ann")
+        for m in quotes:
+            quote = Span(article_id=ids["long"], user_id=user.id, label="QUOTE", start=m.start(1), end=m.end(1))
+            source = Span(article_id=ids["long"], user_id=user.id, label="SOURCE", start=m.start(2), end=m.end(2))
+            db.session.add_all([quote, source])
+            db.session.flush()
+            db.session.add(Relation(article_id=ids["long"], user_id=user.id, type="attributed_to", from_span_id=quote.id, to_span_id=source.id))
+        db.session.commit()
+        db.session.remove()
+    page = open_page(chromium, server, "ann", ids["long"])
+    assert page.locator("#margin path[data-rel]").count() == len(quotes) == 72
+    page.evaluate(
+        """() => { window.marginChanges = 0;
+                   new MutationObserver((records) => { for (const r of records) window.marginChanges += r.addedNodes.length + r.removedNodes.length; })
+                     .observe(document.getElementById('margin'), {childList: true, subtree: true}); }""")
+    bar = page.evaluate("() => document.querySelector('#margin .current-bar').getAttribute('y')")
+    for _ in range(5):
+        page.keyboard.press("j")
+    page.wait_for_timeout(100)
+    # Each j moved the bar (one node out, one in): it redrew the 72 links' 288 shapes, and read their places, every time.
+    assert page.evaluate("() => window.marginChanges") <= 10
+    assert page.evaluate("() => document.querySelector('#margin .current-bar').getAttribute('y')") != bar
+    assert page.locator("#margin .current-bar").count() == 1
+    assert page.locator("#margin path[data-rel]").count() == 72
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()

@@ -850,6 +850,15 @@ function renderMargin() {
   marginEl.replaceChildren(...(bar ? [bar] : []), ...shapes);
 }
 
+/** Only the current sentence's bar, moved: a move between sentences leaves the links where they are (redrawing them all,
+ * hundreds of shapes in a long article, and reading each span's place, on every j or label key was the page's chief work). */
+function renderCurrentBar() {
+  const old = marginEl.querySelector(".current-bar");
+  const bar = currentBar(document.getElementById("text-wrap").getBoundingClientRect());
+  if (old) old.remove();
+  if (bar) marginEl.prepend(bar);
+}
+
 /** A bar in the left gutter beside the current sentence's lines: where the keys act, at a glance. */
 function currentBar(box) {
   const pieces = S.sentencePieces.get(S.current);
@@ -879,7 +888,7 @@ function setCurrent(index, scroll = true) {
   if (moved) closeGhostMenu(false); // its suggestion belongs to the sentence left behind
   S.current = clamped;
   markCurrent();
-  renderMargin();
+  renderCurrentBar();
   renderCurrentInfo();
   if (moved && !S.allSpans) renderSpanList();
   if (scroll) scrollToSentence(clamped);
