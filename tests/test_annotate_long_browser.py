@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from sqlalchemy import select, update
+
 from annotator.db import db
-from annotator.db.models import Relation, Span
-from annotator.domain import accounts
+from annotator.db.models import Project, Relation, Span
+from annotator.db.transactions import transaction
+from annotator.domain import accounts, suggesters
 from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import needs_chromium
@@ -239,5 +242,51 @@ def test_moving_between_sentences_redraws_the_current_bar_not_every_link_in_the_
     assert page.evaluate("() => document.querySelector('#margin .current-bar').getAttribute('y')") != bar
     assert page.locator("#margin .current-bar").count() == 1
     assert page.locator("#margin path[data-rel]").count() == 72
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+# ------------------------------------------------------------------ Tab reaches the panels past hundreds of suggestions
+
+
+def test_tab_from_the_text_visits_the_current_sentences_suggestions_then_the_panels(app, server, chromium):
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    with app.app_context():
+        s = db.session
+        with transaction(s):
+            s.execute(update(Project).values(suggestions_enabled=True))
+        with transaction(s):
+            suggesters.run(s, s.scalar(select(Project.id)), suggesters=[suggesters.AttributionRules()])
+        s.remove()
+    page = open_page(chromium, server, "ann", ids["long"])
+    ghosts = page.locator("#text .gtag").count()
+    assert ghosts > 200
+
+    def tabs_to(selector: str, at_most: int) -> list[str]:
+        """Tab from the text until the selector's element has the focus; the ghosts passed on the way."""
+        page.focus("#text")
+        passed = []
+        for _ in range(at_most):
+            page.keyboard.press("Tab")
+            if page.evaluate("(sel) => document.activeElement.matches(sel)", selector):
+                return passed
+            passed.append(page.evaluate("() => document.activeElement.getAttribute('aria-label') || document.activeElement.id"))
+        raise AssertionError(f"{selector} not reached in {at_most} Tabs: {passed[:5]}…")
+
+    # Sentence 1 (a quote of case 1, its source and cue): its three suggestions, then the Spans panel's toggle;
+    # every ghost of the article was a Tab stop, and the panels hundreds of Tabs away.
+    click_sentence(page, 1)
+    passed = tabs_to("#spans-all", 10)
+    assert len(passed) == 3 and all("case 1”" in label or "Sen. Ana" in label or "told" in label for label in passed), passed
+    # j to another sentence: its suggestions are the Tab stops now, and Enter on one opens its menu.
+    page.focus("#text")
+    for _ in range(5):
+        page.keyboard.press("j")  # to sentence 6, a quote of case 6
+    passed = tabs_to("#spans-all", 10)
+    assert passed and all("case 6”" in label or "Dr. L" in label or "told" in label for label in passed), passed
+    page.focus("#text")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.locator(".ghost-menu").wait_for(state="visible", timeout=5_000)
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()

@@ -489,10 +489,14 @@ function renderText() {
   S.chips = new Map();
   S.tags = new Map();
   S.ghostTags = new Map();
+  S.ghostStops = new Map(); // sentence -> its suggestions' tags and chips: the Tab stops while it is current (markCurrent)
   const frag = document.createDocumentFragment();
   for (const tok of tokenize(text.length, sentences, spans.concat(ghosts))) {
     if ((tok.type === "open" || tok.type === "close") && tok.span.startsWith(GHOST)) {
-      if (tok.type === "open") frag.append(ghostTag(S.sugg.spans.get(tok.span.slice(GHOST.length)), tok.pos));
+      if (tok.type === "open") {
+        const x = S.sugg.spans.get(tok.span.slice(GHOST.length));
+        frag.append(ghostStop(ghostTag(x, tok.pos), sentenceOfPos(x.start)));
+      }
       continue;
     }
     if (tok.type === "text") {
@@ -514,7 +518,7 @@ function renderText() {
       S.markerPos.set(chip, tok.pos);
       S.chips.set(tok.sentence, chip);
       frag.append(chip);
-      for (const l of S.sugg.labels.values()) if (l.sentence === tok.sentence) frag.append(ghostChip(l, tok.pos));
+      for (const l of S.sugg.labels.values()) if (l.sentence === tok.sentence) frag.append(ghostStop(ghostChip(l, tok.pos), l.sentence));
     } else if (tok.type === "open") {
       const span = S.spans.get(tok.span);
       const out = outgoing.get(tok.span);
@@ -595,6 +599,17 @@ function markCurrent() {
   for (const p of S.sentencePieces.get(S.current) || []) p.classList.add("cur");
   const chip = S.chips.get(S.current);
   if (chip) chip.classList.add("cur");
+  // Tab from the text visits the current sentence's suggestions, then the panels: with every suggestion of a long
+  // article a Tab stop, the panels and the toolbar were hundreds of Tabs away.
+  for (const g of textEl.querySelectorAll('.gtag[tabindex="0"], .gchip[tabindex="0"]')) g.tabIndex = -1;
+  for (const g of S.ghostStops.get(S.current) || []) g.tabIndex = 0;
+}
+
+/** A suggestion's tag or chip, a Tab stop while its sentence is current. */
+function ghostStop(node, sentence) {
+  if (!S.ghostStops.has(sentence)) S.ghostStops.set(sentence, []);
+  S.ghostStops.get(sentence).push(node);
+  return node;
 }
 
 function markSelected() {
@@ -1399,10 +1414,11 @@ function ghostPiece(piece, tok, ghosts) {
   piece.dataset.ghosts = ghosts.map((g) => g.id.slice(GHOST.length)).join(" ");
 }
 
-/** Where a suggested span starts: its label with a "?", dashed; click it, or Tab to it and press Enter, to decide. */
+/** Where a suggested span starts: its label with a "?", dashed; click it, or Tab to it (in the current sentence) and
+ * press Enter, to decide. */
 function ghostTag(x, pos) {
   const what = `Suggested ${x.label} ${quoted(spanText(x), 50)} (${provenance(x)})`;
-  const tag = el("span", { class: "gtag", role: "button", tabindex: "0", dataset: { ghost: x.id, text: `${x.label}?` },
+  const tag = el("span", { class: "gtag", role: "button", tabindex: "-1", dataset: { ghost: x.id, text: `${x.label}?` },
     title: `${what}: click, or Enter, to accept or reject it`, "aria-label": `${what}: accept or reject` });
   tag.style.setProperty("--c", colorOf(x.label));
   S.markerPos.set(tag, pos);
@@ -1413,7 +1429,7 @@ function ghostTag(x, pos) {
 /** A suggested sentence label, beside the sentence's own chip. */
 function ghostChip(l, pos) {
   const what = `Suggested label ${l.label} for sentence ${l.sentence + 1} (${provenance(l)})`;
-  const chip = el("span", { class: "gchip", role: "button", tabindex: "0", dataset: { ghostLabel: l.id, text: `${l.label}?` },
+  const chip = el("span", { class: "gchip", role: "button", tabindex: "-1", dataset: { ghostLabel: l.id, text: `${l.label}?` },
     title: `${what}: click, or Enter, to accept or reject it`, "aria-label": `${what}: accept or reject` });
   chip.style.setProperty("--c", colorOf(l.label));
   S.markerPos.set(chip, pos);
@@ -1753,7 +1769,7 @@ const BUILTIN = [
 const SUGGESTION_KEYS = [
   ["a", "accept the current sentence's suggestions: its label, the spans that start in it, and their links (they become yours)"],
   ["x", "reject the current sentence's suggestions"],
-  ["Enter", "on a suggestion (click it, or Tab to it): accept or reject that one alone; the Spans panel lists them too, links included"],
+  ["Enter", "on a suggestion (click it, or Tab to one of the current sentence's): accept or reject that one alone; the Spans panel lists them too, links included"],
 ];
 
 const ARTICLE_LABEL_KEYS = [
