@@ -604,6 +604,26 @@ def test_all_labelled_then_enter_opens_the_next_article(app, server, chromium):
     page.context.close()
 
 
+def test_enter_on_a_panel_checkbox_stays_on_the_article(app, server, chromium):
+    """Enter opens the next article from the text, not from a form control: on the Spans panel's "the whole article"
+    checkbox, reached with Tab, it left the article (a keyboard user who expected it to tick the box)."""
+    ids = seed(app, [ArticleRecord("one", "One", "First one. Second one."), ArticleRecord("two", "Two", "Another text here.")], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["one"])
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    assert page.locator("#next-article").is_visible()
+    page.focus("#text")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "spans-all"
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)  # a navigation would have started by now
+    assert page.url == f"{server}/annotate/{ids['one']}"
+    page.focus("#text")
+    page.keyboard.press("Enter")  # from the text it still opens the next article
+    page.wait_for_url(f"{server}/annotate/{ids['two']}")
+    page.context.close()
+
+
 def test_enter_while_linking_with_no_target_chosen_stays_on_the_article(app, server, chromium):
     """With every sentence labelled Enter opens the next article, and it did so in the middle of a link too (after
     `l`, before n / p chose a target): the link was never made and the page left. Enter while linking is the link's:

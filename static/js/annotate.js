@@ -1854,7 +1854,9 @@ document.addEventListener("keydown", (event) => {
   } else if (key === "Enter" && plain) {
     if (chosenCandidate(S.link) !== null) finishLink(chosenCandidate(S.link));
     else if (t && t.closest && t.closest(".gtag, .gchip")) offerGhostAt(t.closest(".gtag, .gchip"));
-    else if (t && t.closest && t.closest("button, a, summary")) handled = false; // let the focused control work
+    // a focused control keeps its Enter: a button, a link, and a form control too (the Spans panel's checkbox, an
+    // article label's radio), on which Enter opened the next article
+    else if (t && t.closest && t.closest("button, a, summary, input, select, textarea")) handled = false;
     else if (S.link) { // while linking Enter is the link's, never "next article": the link would be lost
       hint(S.link.candidates.length ? "Choose the span to link to first: click it, or n / p, then Enter (Esc cancels)."
         : "Nothing to link to yet: select its text and press its span key (Esc cancels).", "warn");
