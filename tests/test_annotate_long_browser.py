@@ -7,6 +7,7 @@ must stay in a panel whose list is redrawn; offsets must hold thousands of chara
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -288,5 +289,37 @@ def test_tab_from_the_text_visits_the_current_sentences_suggestions_then_the_pan
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     page.locator(".ghost-menu").wait_for(state="visible", timeout=5_000)
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+# ------------------------------------------------------------------ the long news article: offsets as selected, in the export
+
+
+def test_spans_marked_across_sentences_of_the_long_news_article_export_as_selected(app, server, chromium, runner, tmp_path):
+    text = PORT_STRIKE.read_text(encoding="utf-8")
+    ids = seed(app, [ArticleRecord("port", "Dock workers end nine-day strike at Marenport after pay deal", text)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["port"])
+    quote = ("Nobody wanted this strike to last as long as it did,\u201d said Tomasz Wierzba, the union's regional secretary. "
+             "\u201cBut our members could not go on losing ground every year.")
+    said = text[:text.index(quote)].count("said")  # the cue inside the quote's span, not the union's "said" before it
+    marks = [(quote, 0, "q"), ("Tomasz Wierzba", 0, "s"), ("said", said, "c"), ("Prof. Elin Sandvik", 0, "s"),
+             ("\u20ac4m and \u20ac6m \u2026 a figure", 0, "q")]
+    for needle, nth, key in marks:
+        drag_select(page, needle, nth)
+        page.keyboard.press(key)
+        if needle == quote:
+            assert "(across sentences 5\u20136) selected" in page.inner_text("#hint")
+    wait_saved(page)
+    page.keyboard.press("Escape")
+    out = tmp_path / "port.jsonl"
+    assert runner.invoke(args=["export", "Bridge", "--unit", "article", "-o", str(out)]).exit_code == 0
+    [record] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert record["text"] == text
+    [mine] = record["annotations"]
+    assert sorted((s["label"], record["text"][s["start"]:s["end"]]) for s in mine["spans"]) == sorted(
+        [("QUOTE", quote), ("SOURCE", "Tomasz Wierzba"), ("CUE", "said"), ("SOURCE", "Prof. Elin Sandvik"),
+         ("QUOTE", "\u20ac4m and \u20ac6m \u2026 a figure")])
+    assert all(s["text"] == record["text"][s["start"]:s["end"]] for s in mine["spans"])
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
