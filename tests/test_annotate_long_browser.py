@@ -71,6 +71,22 @@ def focused(page) -> str:
                    return `${a.tagName.toLowerCase()}.${a.className}${row ? ' in ' + (row.dataset.span || row.dataset.rel) : ''}`; }""")
 
 
+def add_quotes_with_sources(app, user: str, article_id: int) -> int:
+    """Every quote of LONG (72) marked and linked to its source, as an annotator far into the article has them."""
+    quotes = list(re.finditer(r"\u201c(We will not back down in case \d+),\u201d (.+?) told", LONG))
+    with app.app_context():
+        uid = accounts.get_user(db.session, user).id
+        for m in quotes:
+            quote = Span(article_id=article_id, user_id=uid, label="QUOTE", start=m.start(1), end=m.end(1))
+            source = Span(article_id=article_id, user_id=uid, label="SOURCE", start=m.start(2), end=m.end(2))
+            db.session.add_all([quote, source])
+            db.session.flush()
+            db.session.add(Relation(article_id=article_id, user_id=uid, type="attributed_to", from_span_id=quote.id, to_span_id=source.id))
+        db.session.commit()
+        db.session.remove()
+    return len(quotes)
+
+
 # ------------------------------------------------------------------ a span chosen far away makes its sentence current
 
 
@@ -217,19 +233,9 @@ def test_a_reload_far_down_a_long_article_opens_at_the_kept_sentence_at_once(app
 
 def test_moving_between_sentences_redraws_the_current_bar_not_every_link_in_the_margin(app, server, chromium):
     ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
-    quotes = list(re.finditer(r"\u201c(We will not back down in case \d+),\u201d (.+?) told", LONG))
-    with app.app_context():  # 72 quotes, each linked to its source, as an annotator far into the article has them
-        user = accounts.get_user(db.session, "ann")
-        for m in quotes:
-            quote = Span(article_id=ids["long"], user_id=user.id, label="QUOTE", start=m.start(1), end=m.end(1))
-            source = Span(article_id=ids["long"], user_id=user.id, label="SOURCE", start=m.start(2), end=m.end(2))
-            db.session.add_all([quote, source])
-            db.session.flush()
-            db.session.add(Relation(article_id=ids["long"], user_id=user.id, type="attributed_to", from_span_id=quote.id, to_span_id=source.id))
-        db.session.commit()
-        db.session.remove()
+    quotes = add_quotes_with_sources(app, "ann", ids["long"])
     page = open_page(chromium, server, "ann", ids["long"])
-    assert page.locator("#margin path[data-rel]").count() == len(quotes) == 72
+    assert page.locator("#margin path[data-rel]").count() == quotes == 72
     page.evaluate(
         """() => { window.marginChanges = 0;
                    new MutationObserver((records) => { for (const r of records) window.marginChanges += r.addedNodes.length + r.removedNodes.length; })
@@ -322,4 +328,23 @@ def test_spans_marked_across_sentences_of_the_long_news_article_export_as_select
          ("QUOTE", "\u20ac4m and \u20ac6m \u2026 a figure")])
     assert all(s["text"] == record["text"][s["start"]:s["end"]] for s in mine["spans"])
     assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+# ------------------------------------------------------------------ the panels at the foot of a long article
+
+
+def test_at_the_foot_of_a_long_article_the_panels_start_below_the_toolbar(app, server, chromium):
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    add_quotes_with_sources(app, "ann", ids["long"])  # the Links panel lists 72: the panels are as tall as they may be
+    page = open_page(chromium, server, "ann", ids["long"])
+    page.keyboard.press("End")
+    page.wait_for_function("() => window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 1")
+    places = page.evaluate(
+        """() => ({head: document.getElementById('sticky-head').getBoundingClientRect().bottom,
+                   side: document.getElementById('side').getBoundingClientRect().top})""")
+    # The sticky panels stop at the foot of the article's column: they were pushed up under the toolbar, which hid
+    # the Current sentence panel's heading at the end of every article long enough to scroll.
+    assert places["side"] >= places["head"], places
+    assert page.locator("#current-panel h2").is_visible()
     page.context.close()
