@@ -71,9 +71,12 @@ def focused(page) -> str:
                    return `${a.tagName.toLowerCase()}.${a.className}${row ? ' in ' + (row.dataset.span || row.dataset.rel) : ''}`; }""")
 
 
-def add_quotes_with_sources(app, user: str, article_id: int) -> int:
-    """Every quote of LONG (72) marked and linked to its source, as an annotator far into the article has them."""
+def add_quotes_with_sources(app, user: str, article_id: int, reports: bool = False) -> int:
+    """Every quote of LONG (72) marked and linked to its source, as an annotator far into the article has them; with
+    `reports`, each report's figures too, attributed to the statistics office (71 more)."""
     quotes = list(re.finditer(r"\u201c(We will not back down in case \d+),\u201d (.+?) told", LONG))
+    if reports:
+        quotes += list(re.finditer(r"(Prices in .+? rose by \d+% in report \d+), (the statistics office) said", LONG))
     with app.app_context():
         uid = accounts.get_user(db.session, user).id
         for m in quotes:
@@ -347,4 +350,24 @@ def test_at_the_foot_of_a_long_article_the_panels_start_below_the_toolbar(app, s
     # the Current sentence panel's heading at the end of every article long enough to scroll.
     assert places["side"] >= places["head"], places
     assert page.locator("#current-panel h2").is_visible()
+    page.context.close()
+
+
+# ------------------------------------------------------------------ link numbers past 99
+
+
+def test_link_numbers_of_three_digits_fit_their_badges_in_the_margin(app, server, chromium):
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    assert add_quotes_with_sources(app, "ann", ids["long"], reports=True) == 143
+    page = open_page(chromium, server, "ann", ids["long"])
+    page.keyboard.press("End")
+    page.wait_for_function("() => window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 1")
+    # Each number's text inside the badge drawn under it: from 100 on, the digits ran over a circle made for two.
+    overflows = page.evaluate(
+        """() => [...document.querySelectorAll('#margin text')].map((t) => {
+             const badge = t.previousElementSibling.getBBox(), digits = t.getBBox();
+             return {n: t.textContent, inside: digits.x >= badge.x && digits.x + digits.width <= badge.x + badge.width};
+           }).filter((x) => !x.inside).map((x) => x.n)""")
+    assert page.locator("#margin text").count() == 143
+    assert overflows == []
     page.context.close()

@@ -846,20 +846,26 @@ function renderMargin() {
     const head = document.createElementNS(NS, "path");
     head.setAttribute("d", `M ${x0} ${y2} l 5 -3.5 v 7 z`);
     head.setAttribute("fill", color);
-    const circle = document.createElementNS(NS, "circle");
-    circle.setAttribute("cx", String(x));
-    circle.setAttribute("cy", String(y1));
-    circle.setAttribute("r", "7");
-    circle.setAttribute("fill", "#ffffff");
-    circle.setAttribute("stroke", color);
+    // A round badge for one or two digits, a pill as wide as three (a long article's 100th link on): a circle made
+    // for two had the digits run over its edge.
+    const label = String(numbers.get(r.id));
+    const width = label.length < 3 ? 14 : 6 * label.length + 5;
+    const badge = document.createElementNS(NS, "rect");
+    badge.setAttribute("x", String(x - width / 2));
+    badge.setAttribute("y", String(y1 - 7));
+    badge.setAttribute("width", String(width));
+    badge.setAttribute("height", "14");
+    badge.setAttribute("rx", "7");
+    badge.setAttribute("fill", "#ffffff");
+    badge.setAttribute("stroke", color);
     const num = document.createElementNS(NS, "text");
     num.setAttribute("x", String(x));
     num.setAttribute("y", String(y1 + 3.5));
     num.setAttribute("text-anchor", "middle");
     num.setAttribute("font-size", "10");
     num.setAttribute("fill", color);
-    num.textContent = String(numbers.get(r.id));
-    shapes.push(path, head, circle, num);
+    num.textContent = label;
+    shapes.push(path, head, badge, num);
   });
   const bar = currentBar(box);
   marginEl.replaceChildren(...(bar ? [bar] : []), ...shapes);
