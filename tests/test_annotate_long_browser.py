@@ -370,4 +370,8 @@ def test_link_numbers_of_three_digits_fit_their_badges_in_the_margin(app, server
            }).filter((x) => !x.inside).map((x) => x.n)""")
     assert page.locator("#margin text").count() == 143
     assert overflows == []
+    # ...and in the Links panel's list, whose circles were as narrow
+    cramped = page.evaluate("() => [...document.querySelectorAll('#links .num')].filter((n) => n.scrollWidth > n.clientWidth).map((n) => n.textContent)")
+    assert page.locator("#links .num").count() == 143
+    assert cramped == []
     page.context.close()
