@@ -20,7 +20,7 @@ from sqlalchemy import event, select, text
 from annotator.db import db
 from annotator.db.models import Article, Sentence
 from annotator.db.transactions import begin_write, transaction
-from annotator.domain import accounts, agreement, labelschema, projects
+from annotator.domain import accounts, agreement, catalog, labelschema, projects
 from annotator.domain.dataset import articles, export, import_annotations
 from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.domain.gold import incremental
@@ -83,10 +83,10 @@ def _capture(app, action) -> list[tuple[str, str]]:
         return _plans(db.session, captured)
 
 
-def _assert_indexed(plans: list[tuple[str, str]]) -> None:
+def _assert_indexed(plans: list[tuple[str, str]], tables: tuple[str, ...] = ("sentences", "annotations")) -> None:
     assert plans
     for statement, plan in plans:
-        for table in ("sentences", "annotations"):
+        for table in tables:
             assert f"Seq Scan on {table}" not in plan, f"{' '.join(statement.split())[:300]}\n{plan}"
 
 
@@ -126,3 +126,12 @@ def test_after_the_bulk_paths_the_hot_queries_use_the_indexes(loaded):
 
     for action in (recompute, export_some, queue_page, article_json):
         _assert_indexed(_capture(app, action))
+
+    def article_list(session):  # GET /api/projects/<id>/articles?cursor=...: the page after an id, halfway through
+        page = catalog.article_page(session, project_id, catalog.Window(100, after=article_id - N_ARTICLES // 2))
+        assert len(page.items) == 100 and page.more
+
+    keyset = [(statement, plan) for statement, plan in _capture(app, article_list) if "articles.id >" in statement]
+    assert len(keyset) == 1
+    _assert_indexed(keyset, ("articles",))
+    assert "Sort" not in keyset[0][1], keyset[0][1]  # read in id order from an index, not all of the project's articles sorted

@@ -5,6 +5,7 @@ gunicorn server, with the README's example code, is in tests/test_rest_pipeline.
 """
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -218,12 +219,105 @@ def test_the_next_link_holds_only_the_path_and_the_paging(api):
     """Query parameters never reach url_for: ?_external= or ?endpoint= were a 500, ?project_id=9 pointed next elsewhere."""
     pid = new_project(api)
     add_articles(api, pid, 3)
-    base = f"http://localhost/api/projects/{pid}/articles?page=2&per_page=1"
+    first = api.ok("GET", f"/api/projects/{pid}/articles?per_page=1")["next"]
+    assert first.startswith(f"http://localhost/api/projects/{pid}/articles?cursor=") and first.endswith("&per_page=1")
     for extra in ("_external=0", "endpoint=x", "_anchor=top", "_method=POST", "_scheme=javascript", "project_id=999", "page=1&x=1"):
         page = api.ok("GET", f"/api/projects/{pid}/articles?per_page=1&{extra}")
-        assert page["next"] == base, (extra, page["next"])
+        assert page["next"] == first, (extra, page["next"])
     assert api.ok("GET", "/api/projects?per_page=1&_external=0&page=1") | {"items": []} == {
         "items": [], "page": 1, "per_page": 1, "total": 1, "next": None}
+
+
+def walk(api: Api, url: str, who: str = "admin", between: Any = None) -> list[dict[str, Any]]:
+    """Every item along the `next` links from `url`; `between(n)` runs after the n-th page (from 1)."""
+    items, pages = [], 0
+    while url:
+        page = api.ok("GET", url, who=who)
+        pages += 1
+        assert page["page"] == pages
+        items += page["items"]
+        if between is not None:
+            between(pages)
+        url = page["next"]
+    return items
+
+
+def test_a_walk_along_the_next_links_sees_each_article_once_whatever_is_deleted_or_added(api, app):
+    """The pages were offsets: a delete before the second page's start made it skip an article."""
+    pid = new_project(api)
+    add_articles(api, pid, 7)
+
+    def change(page: int) -> None:
+        if page == 1:  # a0 and a1 shown: both go (a1 is where the next page starts), two new ones come
+            with app.app_context():
+                ids = dict(db.session.execute(select(Article.external_id, Article.id).where(Article.project_id == pid)).all())
+            for name in ("a0", "a1"):
+                api.ok("DELETE", f"/api/projects/{pid}/articles/{ids[name]}")
+            add_articles(api, pid, 2, start=7)
+
+    seen = [a["external_id"] for a in walk(api, f"/api/projects/{pid}/articles?per_page=2", between=change)]
+    assert seen == ["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]
+
+
+def test_a_walk_of_a_reviewers_projects_repeats_none_they_join_meanwhile(api, app):
+    """A project the reviewer joins before where the walk stands is not shown again later (offsets repeated one)."""
+    ids = [new_project(api, f"P{i}") for i in range(6)]
+    reviewer = "rev"
+
+    def join(*which: int) -> None:
+        with app.app_context():
+            for k in which:
+                projects.add_members(db.session, ids[k], [accounts.get_user(db.session, reviewer)])
+            db.session.commit()
+
+    join(1, 3, 5)
+    seen = [p["id"] for p in walk(api, "/api/projects?per_page=1", who=reviewer, between=lambda page: join(0) if page == 1 else None)]
+    assert seen == [ids[1], ids[3], ids[5]]
+
+
+def made_up(doc: Any) -> str:
+    """A cursor as the API encodes one (URL-safe base64 of JSON, unpadded), of any content."""
+    return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+
+
+GOOD = {"v": 1, "list": "rest.list_projects?", "after": 1, "page": 2}
+
+
+@pytest.mark.parametrize("cursor", [
+    "x", "!!!", "a b", "a%2Fb", "%C3%A9", "_" * 600, "_-8",  # not base64, too long, bytes that are not UTF-8
+    made_up("not json")[:-1], made_up([1, 2]), made_up({}), made_up({**GOOD, "extra": 1}),
+    made_up({**GOOD, "after": -1}), made_up({**GOOD, "after": True}), made_up({**GOOD, "after": 1e30}),
+    made_up({**GOOD, "after": 10**30}), made_up({**GOOD, "after": "1"}), made_up({**GOOD, "page": 0}),
+    made_up({**GOOD, "v": 2}), made_up({**GOOD, "list": None}),
+])
+def test_a_garbled_or_made_up_cursor_is_a_400_that_says_so(api, cursor):
+    assert "cursor is not one this API gave out" in api.refused("GET", f"/api/projects?cursor={cursor}", 400)
+    assert api.ok("GET", f"/api/projects?cursor={made_up(GOOD)}")["page"] == 2  # the same, well made
+
+
+def test_a_cursor_goes_only_with_its_own_list(api):
+    one, two = new_project(api, "One"), new_project(api, "Two")
+    add_articles(api, one, 3)
+    add_articles(api, two, 3)
+    following = api.ok("GET", f"/api/projects/{one}/articles?per_page=1")["next"]
+    cursor = following.split("cursor=")[1].split("&")[0]
+    assert api.ok("GET", f"/api/projects/{one}/articles?cursor={cursor}")["page"] == 2
+    for elsewhere in (f"/api/projects/{two}/articles", "/api/projects", "/api/users"):
+        assert "cursor belongs to another list" in api.refused("GET", f"{elsewhere}?cursor={cursor}", 400)
+    assert "page or cursor, not both" in api.refused("GET", f"/api/projects/{one}/articles?cursor={cursor}&page=2", 400)
+    assert "per_page must be" in api.refused("GET", f"/api/projects/{one}/articles?cursor={cursor}&per_page=0", 400)
+    assert len(api.ok("GET", f"/api/projects/{one}/articles?cursor={cursor}&per_page=5")["items"]) == 2  # the size may change
+
+
+def test_a_page_number_still_answers_as_before_and_links_on_by_cursor(api):
+    """Clients from before cursors ask for ?page=N: the same page N, and its next link walks on from there."""
+    pid = new_project(api)
+    add_articles(api, pid, 5)
+    page = api.ok("GET", f"/api/projects/{pid}/articles?page=2&per_page=2")
+    assert [a["external_id"] for a in page["items"]] == ["a2", "a3"] and page["page"] == 2
+    last = api.ok("GET", page["next"])
+    assert [a["external_id"] for a in last["items"]] == ["a4"] and last["page"] == 3 and last["next"] is None
+    assert api.ok("GET", f"/api/projects/{pid}/articles?page=3&per_page=2")["next"] is None
 
 
 def test_a_reviewer_lists_and_reads_only_their_projects(api, app):

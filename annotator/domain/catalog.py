@@ -1,8 +1,10 @@
 """What a pipeline reads and changes over HTTP (web/rest.py): pages of projects, articles and users,
 a project's description, an article's removal, and the stamp that says whether a project's data changed.
 
-Plain functions over a Session, no Flask. Every list is one page in a stable order (by database id),
-with the total, so that a script paging through it neither misses nor repeats a row while nothing changes.
+Plain functions over a Session, no Flask. Every list is one page in id order, with the total. A page is a
+Window: the rows after an id (keyset: a script that walks the list by the last id it saw meets every row that
+exists for the whole walk exactly once, whatever is added or deleted meanwhile), or after a count of rows
+(the old `?page=`, which skips a row after a deletion before it and repeats one after an insertion).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import (
@@ -32,15 +34,30 @@ from annotator.domain.records import timestamp
 
 
 @dataclass(frozen=True)
+class Window:
+    """Which rows a page holds: up to `limit` of those with an id above `after`, past the first `skip` of them."""
+
+    limit: int
+    after: int = 0
+    skip: int = 0
+
+
+@dataclass(frozen=True)
 class Page:
-    """One page of a list: its items, the total and where it starts (offset = (page - 1) * per_page)."""
+    """One page of a list: its items (each with its "id"), the total, and whether rows come after the last item."""
 
     items: list[dict[str, Any]]
     total: int
+    more: bool
 
 
 def _count(session: Session, query: Any) -> int:
     return int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0)
+
+
+def _windowed(query: Select, id_column: Any, window: Window) -> Select:
+    """`query` (in `id_column` order) cut to the window, with one row more than the page, which says whether more come."""
+    return query.where(id_column > window.after).offset(window.skip).limit(window.limit + 1)
 
 
 # ----------------------------------------------------------------- projects
@@ -61,18 +78,19 @@ def project_json(project: Project, articles: int | None = None) -> dict[str, Any
     return doc
 
 
-def project_page(session: Session, only: set[int] | None, offset: int, limit: int) -> Page:
+def project_page(session: Session, only: set[int] | None, window: Window) -> Page:
     """Projects by id (all of them, or only those with these ids), each with its article count."""
     query = select(Project).order_by(Project.id)
     if only is not None:
         query = query.where(Project.id.in_(sorted(only)))
-    chosen = list(session.scalars(query.offset(offset).limit(limit)))
+    found = list(session.scalars(_windowed(query, Project.id, window)))
+    chosen = found[:window.limit]
     counts = dict(
         session.execute(
             select(Article.project_id, func.count()).where(Article.project_id.in_([p.id for p in chosen])).group_by(Article.project_id)
         ).all()
     ) if chosen else {}
-    return Page([project_json(p, counts.get(p.id, 0)) for p in chosen], _count(session, query))
+    return Page([project_json(p, counts.get(p.id, 0)) for p in chosen], _count(session, query), len(found) > window.limit)
 
 
 def article_count(session: Session, project_id: int) -> int:
@@ -84,14 +102,13 @@ def member_project_ids(session: Session, user_id: int) -> set[int]:
 
 
 # ----------------------------------------------------------------- articles
-def article_page(session: Session, project_id: int, offset: int, limit: int) -> Page:
+def article_page(session: Session, project_id: int, window: Window) -> Page:
     """The project's articles by id, each with its sentences and every assigned annotator's progress."""
-    query = progress.project_articles(project_id)
-    rows = session.execute(query.offset(offset).limit(limit)).scalars().all()
-    items = progress.article_progress(session, project_id, rows)
+    found = session.execute(_windowed(progress.project_articles(project_id), Article.id, window)).scalars().all()
+    items = progress.article_progress(session, project_id, found[:window.limit])
     for item in items:
         item["id"] = item.pop("article_id")
-    return Page(items, _count(session, select(Article.id).where(Article.project_id == project_id)))
+    return Page(items, _count(session, select(Article.id).where(Article.project_id == project_id)), len(found) > window.limit)
 
 
 def delete_article(session: Session, project_id: int, article_id: int, annotated_too: bool = False) -> str:
@@ -132,9 +149,10 @@ def user_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "name": user.name, "role": user.role, "active": bool(user.active)}
 
 
-def user_page(session: Session, offset: int, limit: int) -> Page:
+def user_page(session: Session, window: Window) -> Page:
     query = select(User).order_by(User.id)
-    return Page([user_json(u) for u in session.scalars(query.offset(offset).limit(limit))], _count(session, query))
+    found = list(session.scalars(_windowed(query, User.id, window)))
+    return Page([user_json(u) for u in found[:window.limit]], _count(session, query), len(found) > window.limit)
 
 
 # ----------------------------------------------------------------- whether the data changed

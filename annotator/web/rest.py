@@ -5,8 +5,11 @@ or the session (with CSRF), JSON bodies checked by api.json_body (strict JSON, k
 anything is read, every failure a JSON error `{"error", "status"}`, every write one transaction or nothing.
 Who may do what: admins everything; reviewers read the projects they are members of (their articles,
 export and agreement); annotators none of it (403): their own work is the annotation API's.
-Every list is one page in id order: `?page=` (from 1) and `?per_page=` (1 to 1000), answered with
-`items`, `page`, `per_page`, `total` and `next` (the next page's URL, or null).
+Every list is one page in id order, `?per_page=` (1 to 1000) items, answered with `items`, `page`, `per_page`,
+`total` and `next` (the next page's URL, or null). The `next` link carries a `?cursor=` (web/cursor.py): the page
+after it starts after the last item shown, so a walk along the links sees every item that exists for the whole
+walk exactly once. `?page=N` (from 1), what clients before cursors computed, still answers page N counted from
+the start, which skips or repeats items when some are deleted or added meanwhile; its `next` is a cursor too.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from annotator.domain import account_log, accounts, assignment, catalog, label_r
 from annotator.domain.annotations import AnnotationError
 from annotator.domain.dataset.export import ExportError
 from annotator.domain.dataset.ingest import IngestError
+from annotator.web import cursor
 from annotator.web.api import json_body
 from annotator.web.errors import json_error
 from annotator.web.security import may_open_project, not_your_project, roles_required
@@ -90,23 +94,38 @@ def _positive(name: str, default: int, most: int) -> int:
     return int(raw)
 
 
-def page_window() -> tuple[int, int]:
-    """(page, per_page) from the query string; a bad value is a 400, a page past the end is empty."""
-    return _positive("page", 1, 10**8), _positive("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
+def page_window() -> tuple[catalog.Window, int]:
+    """The page the query string asks for and its number; a bad value is a 400, a page past the end is empty."""
+    per_page = _positive("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
+    given = request.args.get("cursor")
+    if given is None:
+        page = _positive("page", 1, 10**8)
+        return catalog.Window(per_page, skip=(page - 1) * per_page), page
+    if "page" in request.args:
+        raise AnnotationError(400, "give page or cursor, not both (a cursor says which page it is)")
+    try:
+        at = cursor.decode(_list_key(), given)
+    except cursor.CursorError as exc:
+        raise AnnotationError(400, str(exc)) from None
+    return catalog.Window(per_page, after=at.after), at.page
 
 
-def paged(list_page: Callable[[int, int], catalog.Page]) -> Response:
+def _list_key() -> str:
+    return cursor.list_key(request.endpoint or "", request.view_args or {})
+
+
+def paged(list_page: Callable[[catalog.Window], catalog.Page]) -> Response:
     """One page of a list, with the total and the next page's URL (null on the last)."""
-    page, per_page = page_window()
-    found = list_page((page - 1) * per_page, per_page)
-    more = (page - 1) * per_page + len(found.items) < found.total and found.items
-    # Only the path's own values and the paging: a query parameter is never a url_for option (_external,
-    # endpoint: a TypeError, a 500) nor a path value (?project_id=9 would point next at another project).
-    args = {**(request.view_args or {}), "page": page + 1, "per_page": per_page}
-    return jsonify({
-        "items": found.items, "page": page, "per_page": per_page, "total": found.total,
-        "next": url_for(request.endpoint or "", _external=True, **args) if more else None,
-    })
+    window, page = page_window()
+    found = list_page(window)
+    following = None
+    if found.more:
+        after = cursor.encode(_list_key(), cursor.Cursor(found.items[-1]["id"], page + 1))
+        # Only the path's own values and the paging: a query parameter is never a url_for option (_external,
+        # endpoint: a TypeError, a 500) nor a path value (?project_id=9 would point next at another project).
+        args = {**(request.view_args or {}), "cursor": after, "per_page": window.limit}
+        following = url_for(request.endpoint or "", _external=True, **args)
+    return jsonify({"items": found.items, "page": page, "per_page": window.limit, "total": found.total, "next": following})
 
 
 def project_to_read(project_id: int) -> Project:
@@ -134,7 +153,7 @@ def _schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
 @roles_required("reviewer", "admin")
 def list_projects():
     only = None if current_user.role == "admin" else catalog.member_project_ids(db.session, current_user.id)
-    return paged(lambda offset, limit: catalog.project_page(db.session, only, offset, limit))
+    return paged(lambda window: catalog.project_page(db.session, only, window))
 
 
 @bp.post("/projects")
@@ -213,7 +232,7 @@ def rename_label(project_id: int):
 @bp.get("/users")
 @roles_required("admin")
 def list_users():
-    return paged(lambda offset, limit: catalog.user_page(db.session, offset, limit))
+    return paged(lambda window: catalog.user_page(db.session, window))
 
 
 @bp.post("/users")

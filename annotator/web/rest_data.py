@@ -39,7 +39,7 @@ def _project_to_change(project_id: int) -> Project:
 @roles_required("reviewer", "admin")
 def list_articles(project_id: int):
     project = project_to_read(project_id)
-    return paged(lambda offset, limit: catalog.article_page(db.session, project.id, offset, limit))
+    return paged(lambda window: catalog.article_page(db.session, project.id, window))
 
 
 @bp.post("/projects/<int:project_id>/articles")
