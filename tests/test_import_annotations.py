@@ -119,6 +119,8 @@ BAD = [
     (_set("title", "Rates\x00"), "title contains a NUL character"),
     (_set("meta.desk", "a\x00b"), "meta.desk contains a NUL character"),
     (_set("annotations.0.labels.0.updated_at", "2026-01-01T00:00:00\x00"), "annotations[0].labels[0].updated_at contains a NUL"),
+    # an id that `annotator assign --articles-from` (one id a line) could not name
+    (_set("id", "two\nlines"), r"id 'two\nlines' holds a line break or control character (U+000A at 3)"),
 ]
 
 

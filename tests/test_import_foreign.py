@@ -432,3 +432,18 @@ def test_doccano_cats_with_a_class_given_twice_in_the_object_is_refused_by_name(
     (line,) = [x for x in result.output.splitlines() if x.startswith(str(path))]
     assert line.startswith(f"{path}:2: ") and 'the key "economy" is given twice in one object' in line, line
     assert answers(app) == ([], [])  # nothing of the file stored
+
+
+@pytest.mark.parametrize("fmt, record", [
+    ("doccano", {"id": "two\nlines", "text": "Fares stay frozen.", "label": []}),
+    ("label-studio-min", {"id": "two\nlines", "text": "Fares stay frozen.", "annotator": 1}),
+])
+def test_a_foreign_article_id_with_a_line_break_is_refused_with_file_and_line(app, runner, tmp_path, fmt, record):
+    """Label Studio, doccano and Citron records become article-format records: their ids meet the same check."""
+    project_with_groups(runner, tmp_path, TOPICS)
+    path = tmp_path / ("d.jsonl" if fmt == "doccano" else "d.json")
+    text = json.dumps({**record, "id": "fine"}) + "\n" + json.dumps(record) + "\n"
+    path.write_text(text if fmt == "doccano" else "[" + text.strip().replace("\n", ", ") + "]", encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "p", str(path), "--format", fmt, "--as", "amira"])
+    assert result.exit_code == 1 and "id 'two\\nlines' holds a line break" in result.output, result.output
+    assert f"{path}:" in result.output

@@ -477,3 +477,41 @@ def test_an_article_to_update_deleted_while_a_big_file_is_staged_is_an_error_nam
             articles.import_records(s, project, records, "gone.jsonl", "update", chunk_articles=1)
         counts = [s.scalar(select(func.count()).select_from(m).execution_options(include_staged=True)) for m in (Article, StagedImport)]
         assert counts == [0, 0]
+
+
+# An id is one line: `annotator assign --articles-from`, one id a line, could not name an article whose id a JSON
+# escape or a quoted CSV field had given a line break (and a bidirectional control makes an id read as another).
+@pytest.mark.parametrize(
+    "name, data, line, shown",
+    [
+        ("a.jsonl", b'{"id": "ok", "text": "x"}\n{"id": "two\\nlines", "text": "x"}\n', 2, r"'two\nlines' holds a line break or control character (U+000A at 3)"),
+        ("a.jsonl", b'{"id": "ok", "text": "x"}\n{"id": "vt\\u000bhere", "text": "x"}\n', 2, "(U+000B at 2)"),
+        ("a.jsonl", b'{"id": "ok", "text": "x"}\n{"id": "nel\\u0085here", "text": "x"}\n', 2, "(U+0085 at 3)"),
+        ("a.jsonl", b'{"id": "ok", "text": "x"}\n{"id": "esc\\u001bhere", "text": "x"}\n', 2, "(U+001B at 3)"),
+        ("a.jsonl", b'{"id": "ok", "text": "x"}\n{"id": "a\\u2028b", "text": "x"}\n', 2, "(U+2028 at 1)"),  # splitlines breaks there
+        ("a.jsonl", b'{"id": "ok", "text": "x"}\n{"id": "abc\\u202efdp", "text": "x"}\n', 2, "(U+202E at 3)"),
+        ("a.csv", b'id,text\nok,x\n"two\nlines",x\n', 3, "(U+000A at 3)"),
+        ("a.csv", b'id,text\nok,x\n"cr\rhere",x\n', 3, "(U+000D at 2)"),
+    ],
+)
+def test_an_article_id_with_a_line_break_or_control_is_refused_with_file_and_line(name, data, line, shown):
+    with pytest.raises(IngestError) as caught:
+        read_bytes(data, name)
+    assert (caught.value.file, caught.value.line) == (name, line), str(caught.value)
+    assert caught.value.reason.startswith("'id' ") and shown in caught.value.reason, caught.value.reason
+    assert "an article id is one line without control characters" in caught.value.reason
+
+
+def test_a_tab_inside_an_article_id_is_kept():
+    """A tab breaks no line: `--articles-from` names such an id (tests/test_cli.py assigns one)."""
+    assert read_bytes(b'{"id": "tab\\tinside", "text": "x"}\n', "a.jsonl")[0].external_id == "tab\tinside"
+
+
+def test_a_txt_file_whose_name_holds_a_line_break_is_refused(tmp_path):
+    with pytest.raises(IngestError, match=r"the file's name, the article's id, 'two\\nlines' holds a line break"):
+        read_bytes(b"Some text.", "two\nlines.txt")
+
+
+def test_ids_with_spaces_and_any_script_are_still_one_line():
+    records = read_bytes('{"id": "Story 1 – Zürich 東京 🎉", "text": "x"}\n'.encode(), "a.jsonl")
+    assert records[0].external_id == "Story 1 – Zürich 東京 🎉"

@@ -1054,3 +1054,14 @@ def test_annotator_export_reads_one_snapshot_while_annotators_save(api, app, run
     monkeypatch.undo()
     assert runner.invoke(args=["export", "News", *args, "-o", str(out)]).exit_code == 0
     assert "QUOTE" in out.read_text(encoding="utf-8")
+
+
+def test_an_article_id_with_a_line_break_is_refused_over_rest_too(api, app):
+    """An id a list of ids one a line (`annotator assign --articles-from`) cannot name is refused at every door."""
+    pid = new_project(api)
+    body = jsonl([{"id": "ok", "text": TEXTS[0]}, {"id": "two\nlines", "text": TEXTS[1]}])
+    error = api.refused("POST", f"/api/projects/{pid}/articles", 400, raw=body, content_type="application/x-ndjson")
+    assert error.startswith(r"body:2: 'id' 'two\nlines' holds a line break or control character (U+000A at 3)"), error
+    error = api.refused("POST", f"/api/projects/{pid}/articles", 400, body=[{"id": "ok", "text": TEXTS[0]}, {"id": "a\u202eb", "text": "x"}])
+    assert error.startswith("body[1]: 'id' 'a\\u202eb' holds"), error
+    assert api.ok("GET", f"/api/projects/{pid}/articles")["total"] == 0

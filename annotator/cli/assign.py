@@ -20,7 +20,7 @@ from annotator.domain.dataset.ingest import IngestError, decode
 @click.option("--articles", "article_ids", multiple=True,
               help="An external article id for --user, spaces and all; name several as separate arguments: --articles ID ID ...")
 @click.option("--articles-from", "articles_from", type=click.File("rb"),
-              help="Read article ids for --user from a file, one per line ('-' reads stdin).")
+              help="Read article ids for --user from a file, one per line ('-' reads stdin); an id never holds a line break (import refuses one).")
 @click.option("--rebalance", is_flag=True, help="Take unstarted work from annotators who left the project or were deactivated, top up to N, even out loads.")
 @click.argument("more_ids", nargs=-1, metavar="[ID]...")
 @with_appcontext

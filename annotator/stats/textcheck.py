@@ -35,10 +35,15 @@ _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u20
 _LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
 
 
-def not_one_line(value: str) -> str | None:
+def not_one_line(value: str, tabs: bool = False) -> str | None:
     """Where a one-line name (a project's, a CLI argument and a column of `projects list`) holds a character that
-    breaks its line or hides what it reads as: "U+000A at 3"; None when it holds none."""
+    breaks its line or hides what it reads as: "U+000A at 3"; None when it holds none. With `tabs`, a tab is
+    allowed (an article id: a list of ids one a line names it well)."""
+    if value.isprintable():  # holds none of them (each is Cc, Zl, Zp or Cf, which str.isprintable refuses): one C loop
+        return None
     for at, char in enumerate(value):
+        if tabs and char == "\t":
+            continue
         if char in _BIDI_CONTROLS or unicodedata.category(char) in _LINE_BREAKING:
             return f"U+{ord(char):04X} at {at}"
     return None

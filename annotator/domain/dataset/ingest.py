@@ -101,6 +101,9 @@ def read_bytes(data: bytes, name: str) -> list[ArticleRecord]:
 
 def parse_txt(text: str, name: str, external_id: str) -> ArticleRecord:
     """One article; its first non-empty line is the title, the whole file is the text."""
+    reason = id_problem(external_id)
+    if reason:
+        raise IngestError(name, None, f"the file's name, the article's id, {reason}")
     _check_text(text, name, None)
     title = next((line.strip() for line in text.splitlines() if line.strip()), "")
     return ArticleRecord(external_id=external_id, title=title, text=text, meta={}, line=1)
@@ -272,10 +275,21 @@ def _external_id(raw_id: Any, name: str, line: int, storable: bool) -> str:
     external_id = str(raw_id).strip()
     if not external_id or len(external_id) > 255:
         raise IngestError(name, line, "'id' must be 1 to 255 characters")
-    reason = None if storable else _unstorable(external_id)
+    reason = (None if storable else _unstorable(external_id)) or id_problem(external_id)
     if reason:
         raise IngestError(name, line, f"'id' {reason}")
     return external_id
+
+
+def id_problem(external_id: str) -> str | None:
+    """Why an article id cannot be stored, or None. An id is one line of visible text: a line break in it (a JSON
+    "\\n" escape, a quoted CSV field) made an article that `annotator assign --articles-from`, one id a line, cannot
+    name, and a bidirectional control makes an id read as another. A tab inside is kept: a list names it."""
+    where = textcheck.not_one_line(external_id, tabs=True)
+    if where:
+        return (f"{textcheck.shown(external_id)} holds a line break or control character ({where}): an article id "
+                "is one line without control characters (a tab aside), so that a list of ids, one a line, can name it")
+    return None
 
 
 def _check_text(text: str, name: str, line: int | None, storable: bool = False) -> None:

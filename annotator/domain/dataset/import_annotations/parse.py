@@ -18,7 +18,7 @@ from annotator.domain.annotations import check_label, check_relation, check_span
 from annotator.domain.dataset.foreign.sniff import looks_like
 from annotator.domain.dataset.import_annotations.suggested import Origin, exported_suggestions, item_origin
 from annotator.domain.dataset.import_annotations.values import Bad, an_id, an_object, api, clip, integer, listed, moment, string
-from annotator.domain.dataset.ingest import _unstorable
+from annotator.domain.dataset.ingest import _unstorable, id_problem
 from annotator.domain.suggestions import Proposal
 from annotator.stats import textcheck
 
@@ -175,6 +175,9 @@ def _external_id(raw_id: Any) -> str:
     external_id = string(raw_id, "id").strip() if raw_id is not None else ""
     if not external_id or len(external_id) > MAX_ID or _unstorable(external_id):
         raise Bad(f"id must be 1 to {MAX_ID} characters")
+    reason = id_problem(external_id)
+    if reason:
+        raise Bad(f"id {reason}")
     return external_id
 
 
