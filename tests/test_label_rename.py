@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import event, func, select
 
 from annotator.db import db
-from annotator.db.models import Annotation, AuditEntry, Project
+from annotator.db.models import Annotation, Article, ArticleLabel, AuditEntry, GoldArticleLabel, Project, User
 from annotator.db.transactions import transaction
 from annotator.domain import accounts, agreement, label_rename, projects
-from annotator.domain.annotations import AnnotationError, apply_changes, idempotency, put_label, write
+from annotator.domain.annotations import AnnotationError, apply_changes, idempotency, put_article_label, put_label, write
 from annotator.domain.projects import ProjectError
 
 from .conftest import Browser, add_user
@@ -481,3 +481,207 @@ def test_a_retried_save_after_a_rename_gets_its_first_answer_under_the_new_name(
 ])
 def test_a_stored_answer_is_renamed_where_a_body_of_the_section_names_the_label(section, answer, expected):
     assert idempotency.renamed_answer(answer, section, "X", "Y") == expected
+
+def test_a_stored_answer_is_renamed_where_an_answer_of_the_group_holds_the_value():
+    """A value's rename rewrites the answers of its own group only, their values kept sorted as stored."""
+    answer = {"results": [{"status": 200, "body": {"group": "stance", "values": ["neutral", "oppose"], "version": 2}},
+                          {"status": 200, "body": {"group": "tone", "values": ["oppose"], "version": 1}}]}
+    assert idempotency.renamed_answer(answer, "article_label_values", "oppose", "against", "stance") == {
+        "results": [{"status": 200, "body": {"group": "stance", "values": ["against", "neutral"], "version": 2}}, answer["results"][1]]}
+    assert idempotency.renamed_answer(answer, "article_label_values", "support", "for", "stance") is None
+
+
+# ----------------------------------------------------------------- values of an article label group
+def _add_gold_stance(app, info: dict[str, Any], values: list[str]) -> None:
+    with app.app_context():
+        s = db.session
+        article_id = s.scalar(select(Article.id).where(Article.project_id == info["project_id"]).order_by(Article.id).limit(1))
+        s.add(GoldArticleLabel(article_id=article_id, group="stance", values=values, provenance="adjudicated",
+                               reviewer_id=accounts.get_user(s, "rita").id, reason="the text says so"))
+        s.commit()
+
+
+def _answers(app) -> list[tuple[str, str, list[str], int, Any]]:
+    with app.app_context():
+        return sorted(tuple(row) for row in db.session.execute(select(User.name, ArticleLabel.group, ArticleLabel.values, ArticleLabel.version, ArticleLabel.updated_at)
+                                         .join(User, User.id == ArticleLabel.user_id)).all())
+
+
+def test_a_value_rename_changes_every_answer_and_gold_decision_and_nothing_else(app, runner, tmp_path):
+    """Values could not be renamed at all (a schema edit must keep every value in use): the export after the rename is
+    the export before with the value replaced, agreement is the same, the value keeps its place in the group."""
+    info = build_project(app, article_labels=True)
+    _add_gold_stance(app, info, ["oppose"])
+    before = run_export(runner, tmp_path, "news", "--unit", "article", name="before.jsonl")
+    answers = _answers(app)
+    with app.app_context():
+        figures = _figures(agreement.summary(db.session, info["project_id"], use_cache=False, store=False))
+        revision = db.session.get(Project, info["project_id"]).revision
+        with transaction(db.session):
+            renamed = label_rename.rename_label(db.session, info["project_id"], "article_label_values", "oppose", "against", None, "cli",
+                                                "stance")
+    assert renamed.rows == {"article labels": 2, "gold article labels": 1}
+    assert renamed.describe() == "Value 'oppose' of article label group 'stance' renamed to 'against' (article labels: 2, gold article labels: 1)"
+    after = run_export(runner, tmp_path, "news", "--unit", "article", name="after.jsonl")
+    assert after == _renamed(before, "oppose", "against") and after != before
+    # versions and times stay: a rename is nobody's new answer
+    assert _answers(app) == [(u, g, ["against" if v == "oppose" else v for v in vs], n, t) for u, g, vs, n, t in answers]
+    with app.app_context():
+        project = db.session.get(Project, info["project_id"])
+        assert project.label_schema["article_labels"][0]["values"] == ["support", "against", "neutral"]
+        assert project.revision > revision
+        assert _figures(agreement.summary(db.session, project.id, use_cache=False, store=False)) == _renamed(figures, "oppose", "against")
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == label_rename.ENTITY)).one()
+        assert (entry.entity_id, entry.before) == ("article_label_values", {"group": "stance", "name": "oppose"})
+        assert entry.after == {"group": "stance", "name": "against", "rows": renamed.rows, "via": "cli"}
+        [shown] = label_rename.history(db.session, project.id)
+        assert (shown.what, shown.old, shown.new, shown.rows) == ("article label value", "stance: oppose", "against", 3)
+
+
+def test_a_value_of_a_multiple_group_is_renamed_in_a_sorted_list(app):
+    info = build_project(app, article_labels=True)
+    with app.app_context():
+        with transaction(db.session):
+            done = label_rename.rename_label(db.session, info["project_id"], "article_label_values", "economy", "zz economy", None, "cli", "topics")
+    assert done.rows == {"article labels": 2, "gold article labels": 0}
+    topics = {u: vs for u, g, vs, _, _ in _answers(app) if g == "topics"}
+    assert topics == {"alice": ["local-government", "zz economy"], "bob": ["zz economy"]}  # stored sorted, as every answer is
+
+
+@pytest.mark.parametrize(("group", "old", "new", "message"), [
+    ("stance", "oppose", "support", "the name 'support' is taken: article label group 'stance' has a value 'support' already"),
+    ("stance", "oppose", " ", "the new name of value 'oppose' is empty"),
+    ("stance", "oppose", "oppose", "value 'oppose' is already called so"),
+    ("stance", "oppose", "x" * 65, "must be 1-64 characters"),
+    ("stance", "economy", "x", "no value 'economy' in article label group 'stance' (it has: support, oppose, neutral)"),
+    ("mood", "oppose", "x", "no article label group 'mood' in this project's schema (it has: stance, topics)"),
+    (None, "oppose", "x", "say which article label group the value is in (it has: stance, topics)"),
+    ("stance", "oppose", "\ud800", "the new name contains an unpaired surrogate"),
+    ("stance", "oppose", "retired", "stored work already uses a value 'retired' in article label group 'stance'"),
+])
+def test_a_refused_value_rename_says_why_and_changes_nothing(app, group, old, new, message):
+    info = build_project(app, article_labels=True)
+    _add_gold_stance(app, info, ["retired"])  # a value the schema lost track of (stored before edits were checked)
+    answers = _answers(app)
+    with app.app_context():
+        before = _state(info["project_id"])
+        with pytest.raises(ProjectError, match=re.escape(message)):
+            with transaction(db.session):
+                label_rename.rename_label(db.session, info["project_id"], "article_label_values", old, new, None, "cli", group)
+        assert _state(info["project_id"]) == before
+    assert _answers(app) == answers
+
+
+def test_a_group_goes_only_with_a_value(app):
+    info = build_project(app, article_labels=True)
+    with app.app_context():
+        with pytest.raises(ProjectError, match="a group goes with a value of an article label group, not with a sentence label"):
+            with transaction(db.session):
+                label_rename.rename_label(db.session, info["project_id"], "sentence_labels", "CFS", "X", None, "cli", "stance")
+
+
+def test_the_command_line_settings_page_and_rest_api_rename_a_value(app, runner):
+    info = build_project(app, article_labels=True)
+    result = runner.invoke(args=["projects", "rename-label", "news", "oppose", "against", "--section", "value", "--group", "stance"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "Value 'oppose' of article label group 'stance' renamed to 'against' (article labels: 2)\n"
+    for args, message in [
+        (["news", "support", "x"], "Error: no label 'support' in this project's schema (a value of article label group 'stance': "
+                                   "rename it with --section value --group stance)\n"),
+        (["news", "support", "x", "--group", "stance"], "Error: --group names the group of a value: give --section value too\n"),
+        (["news", "support", "against", "--section", "value", "--group", "stance"], "Error: the name 'against' is taken: "
+                                                                                   "article label group 'stance' has a value 'against' already\n"),
+    ]:
+        result = runner.invoke(args=["projects", "rename-label", *args])
+        assert result.exit_code == 1 and result.output == message, result.output
+
+    admin = _logged_in(app, "admin")
+    url = f"/admin/projects/{info['project_id']}/edit"
+    settings = admin.get(url).get_data(as_text=True)
+    assert '<option value="article_label_values/stance/support">article label value: stance: support</option>' in settings
+    response = admin.post(f"/admin/projects/{info['project_id']}/rename-label", {"label": "article_label_values/stance/support", "new_name": "for"})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    after = admin.get(url).get_data(as_text=True)
+    assert "Value &#39;support&#39; of article label group &#39;stance&#39; renamed to &#39;for&#39; (article labels: 1)." in after
+    assert '<td data-label="What">article label value stance: support → for</td>' in after
+
+    with app.app_context():
+        s = db.session
+        token = accounts.issue_token(s, accounts.get_user(s, "user-admin"))
+        s.commit()
+    client = app.test_client()
+    body = {"section": "value", "group": "topics", "old": "economy", "new": "the economy"}
+    response = client.post(f"/api/projects/{info['project_id']}/label-renames", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {"section": "article_label_values", "group": "topics", "old": "economy", "new": "the economy",
+                                   "rows": {"article labels": 2, "gold article labels": 0}}
+    response = client.post(f"/api/projects/{info['project_id']}/label-renames", json={**body, "group": 5}, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400 and "group must be a string" in response.get_json()["error"]
+    with app.app_context():
+        schema = db.session.get(Project, info["project_id"]).label_schema
+    assert [g["values"] for g in schema["article_labels"]] == [["for", "against", "neutral"], ["the economy", "local-government", "culture"]]
+
+
+@pytest.mark.parametrize("first", ["save", "rename"])
+def test_a_save_during_a_value_rename_is_renamed_or_refused_never_stored_under_the_old_value(app, first):
+    """As for labels: an answer in flight commits first and is renamed with the rest; one that comes meanwhile waits,
+    then reads the new schema and is refused (422), never stored with a value the group lost."""
+    project_id, user_id, article_id = one_annotator(app, TEXT)
+    with app.app_context():
+        with transaction(db.session):
+            schema = {**db.session.get(Project, project_id).label_schema, "article_labels": [{"name": "stance", "values": ["support", "oppose"]}]}
+            projects.update_project(db.session, db.session.get(Project, project_id), schema=schema)
+    holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
+
+    def save() -> None:
+        try:
+            with app.app_context():
+                s = db.session
+                if first == "save":
+                    with transaction(s):
+                        put_article_label(s, user_id, article_id, "stance", ["oppose"])
+                        holding.set()
+                        go.wait(30)
+                    outcome["save"] = "stored"
+                else:
+                    outcome["save"] = write(s, lambda: put_article_label(s, user_id, article_id, "stance", ["oppose"]))
+        except AnnotationError as exc:
+            outcome["save"] = (exc.status, str(exc))
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("save", exc))
+            holding.set()
+
+    def rename() -> None:
+        try:
+            with app.app_context():
+                with transaction(db.session):
+                    outcome["rename"] = label_rename.rename_label(db.session, project_id, "article_label_values", "oppose", "against", None,
+                                                                  "cli", "stance")
+                    if first == "rename":
+                        holding.set()
+                        go.wait(30)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("rename", exc))
+            holding.set()
+
+    one, two = (save, rename) if first == "save" else (rename, save)
+    first_thread, second_thread = threading.Thread(target=one), threading.Thread(target=two)
+    first_thread.start()
+    assert holding.wait(30)
+    second_thread.start()
+    try:
+        assert _blocked(app, second_thread), f"the {'rename' if first == 'save' else 'save'} should wait for the {first}"
+    finally:
+        go.set()
+        first_thread.join(60)
+        second_thread.join(60)
+    assert not errors, errors
+    with app.app_context():
+        stored = db.session.scalars(select(ArticleLabel.values).where(ArticleLabel.user_id == user_id)).all()
+    if first == "save":
+        assert outcome["save"] == "stored" and stored == [["against"]]
+        assert outcome["rename"].rows["article labels"] == 1
+    else:
+        assert stored == [], f"an answer with a value the group lost: {stored}"
+        status, message = outcome["save"]
+        assert status == 422 and "oppose" in message, outcome

@@ -136,15 +136,19 @@ def _member_changes(changes: tuple[str, ...]) -> dict[str, list[str]]:
 @click.argument("old")
 @click.argument("new")
 @click.option("--section", type=click.Choice(list(label_rename.SECTION_WORDS)),
-              help="Which kind of label OLD is, when the schema has more than one of that name.")
+              help="Which kind of label OLD is, when the schema has more than one of that name; `value` for a value of an article label group (with --group).")
+@click.option("--group", help="The article label group whose value OLD is (with --section value).")
 @with_appcontext
-def projects_rename_label(project: str, old: str, new: str, section: str | None) -> None:
-    """Rename a sentence label, span label, relation type or article label group, with every stored row that names it.
+def projects_rename_label(project: str, old: str, new: str, section: str | None, group: str | None) -> None:
+    """Rename a sentence label, span label, relation type, article label group or a value of one (--section value
+    --group GROUP), with every stored row that names it.
 
     One transaction: the schema, annotations, gold, suggestions and article labels change together, and the
     rename is recorded in the audit log.
     """
     project_id = project_or_fail(project).id
+    if group is not None and section != "value":
+        fail("--group names the group of a value: give --section value too")
     # the section is found by the rename, on the schema it reads under its lock: one read, the one every check uses
-    renamed = commit_or_fail(lambda: label_rename.rename_label(db.session, project_id, section, old, new, None, "cli"))
+    renamed = commit_or_fail(lambda: label_rename.rename_label(db.session, project_id, section, old, new, None, "cli", group))
     click.echo(renamed.describe())

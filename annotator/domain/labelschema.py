@@ -31,7 +31,7 @@ RESERVED_LIST = "reserved: " + " ".join(sorted(RESERVED_KEYS))
 SECTIONS = ("sentence_labels", "span_labels", "relation_types")
 ARTICLE_SECTION = "article_labels"
 _ARTICLE_FIELDS = {"name", "description", "values", "multiple"}
-_MAX_VALUE_LENGTH = 64
+MAX_VALUE_LENGTH = 64
 _ITEM_FIELDS = {"name", "description", "color", "key"}
 _RELATION_FIELDS = _ITEM_FIELDS | {"from", "to"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: "$" also matches before a final newline
@@ -297,8 +297,8 @@ def _group_values(where: str, values: Any, problems: list[str]) -> list[str]:
         return []
     kept: list[str] = []
     for j, value in enumerate(values):
-        if not isinstance(value, str) or not value.strip() or len(value) > _MAX_VALUE_LENGTH or textcheck.problem(value):
-            problems.append(f"{where}.values[{j}]: must be a text of 1-{_MAX_VALUE_LENGTH} characters (got {_show(value)})")
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_VALUE_LENGTH or textcheck.problem(value):
+            problems.append(f"{where}.values[{j}]: must be a text of 1-{MAX_VALUE_LENGTH} characters (got {_show(value)})")
         elif value in kept:
             problems.append(f"{where}.values[{j}]: duplicate value {_show(value)}")
         else:

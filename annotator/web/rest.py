@@ -207,7 +207,7 @@ def update_project(project_id: int):
     return write(change)
 
 
-RENAME_FIELDS = frozenset({"section", "old", "new"})
+RENAME_FIELDS = frozenset({"section", "old", "new"})  # and "group", for a value of an article label group
 
 
 @bp.post("/projects/<int:project_id>/label-renames")
@@ -215,15 +215,15 @@ RENAME_FIELDS = frozenset({"section", "old", "new"})
 def rename_label(project_id: int):
     """Rename a label in use with every stored row that names it (domain/label_rename.py): a PATCH of the schema must
     keep every name in use."""
-    body = json_body(set(RENAME_FIELDS), RENAME_FIELDS)
-    section, old, new = (field(body, name, "string") for name in ("section", "old", "new"))
+    body = json_body({*RENAME_FIELDS, "group"}, RENAME_FIELDS)
+    section, old, new, group = (field(body, name, "string") for name in ("section", "old", "new", "group"))
     actor = current_user.id
 
     def rename() -> dict[str, Any]:
         if db.session.get(Project, project_id) is None:
             abort(404, f"no project with id {project_id}")
-        done = label_rename.rename_label(db.session, project_id, section, old, new, actor, "api")
-        return {"section": done.section, "old": done.old, "new": done.new, "rows": done.rows}
+        done = label_rename.rename_label(db.session, project_id, section, old, new, actor, "api", group)
+        return {"section": done.section, "old": done.old, "new": done.new, "rows": done.rows, **({"group": done.group} if done.group else {})}
 
     return write(rename)
 

@@ -192,15 +192,24 @@ _NAMED_IN = {
 }
 
 
-def renamed_answer(answer: dict[str, Any], section: str, old: str, new: str) -> dict[str, Any] | None:
+def renamed_answer(answer: dict[str, Any], section: str, old: str, new: str, group: str | None = None) -> dict[str, Any] | None:
     """A stored answer with each body naming `old` of `section` (a label save's, or a batch's operations') naming
-    `new` instead; None when none names it."""
-    key, kind = _NAMED_IN[section]
+    `new` instead; None when none names it. A value of an article label group (section "article_label_values") is
+    renamed in the answers of that `group`, its values kept sorted as stored."""
+    if section == "article_label_values":
 
-    def renamed(body: Any) -> Any:
-        if isinstance(body, dict) and body.get(key) == old and kind <= body.keys():
-            return {**body, key: new}
-        return body
+        def renamed(body: Any) -> Any:
+            values = body.get("values") if isinstance(body, dict) and body.get("group") == group else None
+            if isinstance(values, list) and old in values:
+                return {**body, "values": sorted(new if value == old else value for value in values)}
+            return body
+    else:
+        key, kind = _NAMED_IN[section]
+
+        def renamed(body: Any) -> Any:
+            if isinstance(body, dict) and body.get(key) == old and kind <= body.keys():
+                return {**body, key: new}
+            return body
 
     results = answer.get("results")
     if isinstance(results, list):

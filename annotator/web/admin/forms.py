@@ -125,7 +125,8 @@ class EditProjectForm(ProjectForm):
 
 class RenameLabelForm(FlaskForm):
     """Rename one label of a project's schema (domain/label_rename.py); the view lists the schema's labels as choices,
-    each "section/name" (a name holds no '/')."""
+    each "section/name" (a name holds no '/'), and the values of its article label groups, each "values section/group/value"
+    (a group's name holds no '/', a value may)."""
 
     label = SelectField("Label", choices=[])
     new_name = StringField("New name", validators=[Length(max=200)])
@@ -135,7 +136,19 @@ class RenameLabelForm(FlaskForm):
             choice(f"{section}/{name}", f"{what}: {name}")
             for section, what in label_rename.WHAT.items()
             for name in labelschema.names(schema, section)
+        ] + [
+            choice(f"{label_rename.VALUES}/{group}/{value}", f"article label value: {group}: {value}")
+            for group, item in labelschema.article_groups(schema).items()
+            for value in item["values"]
         ]
+
+    def chosen(self) -> tuple[str, str | None, str]:
+        """(section, group or None, old name) of the chosen label."""
+        section, _, old = self.label.data.partition("/")
+        if section == label_rename.VALUES:
+            group, _, value = old.partition("/")
+            return section, group, value
+        return section, None, old
 
 
 class GuidelinesForm(FlaskForm):

@@ -138,9 +138,9 @@ def project_rename_label(project_id: int):
     rename = RenameLabelForm()
     rename.set_choices(project.label_schema)
     if rename.validate_on_submit():
-        section, _, old = rename.label.data.partition("/")
+        section, group, old = rename.chosen()
         renamed, error = write(
-            lambda: label_rename.rename_label(db.session, project_id, section, old, rename.new_name.data, current_user.id, "web"),
+            lambda: label_rename.rename_label(db.session, project_id, section, old, rename.new_name.data, current_user.id, "web", group),
             project_ops.ProjectError,
         )
         if renamed is not None:
