@@ -211,6 +211,7 @@ def test_lists_are_paged_in_a_stable_order(api):
         url = page["next"]
     assert seen == ids
     assert api.ok("GET", "/api/projects?page=9&per_page=3")["items"] == []
+    assert api.ok("GET", "/api/projects?page=100000000&per_page=1000")["items"] == []  # an offset past INTEGER: empty, not a 500
     for bad in ("page=0", "page=x", "per_page=1001", "per_page=-1", "page=" + "9" * 40):
         assert "must be a whole number" in api.refused("GET", f"/api/projects?{bad}", 400)
 
@@ -287,12 +288,14 @@ GOOD = {"v": 1, "list": "rest.list_projects?", "after": 1, "page": 2}
     "x", "!!!", "a b", "a%2Fb", "%C3%A9", "_" * 600, "_-8",  # not base64, too long, bytes that are not UTF-8
     made_up("not json")[:-1], made_up([1, 2]), made_up({}), made_up({**GOOD, "extra": 1}),
     made_up({**GOOD, "after": -1}), made_up({**GOOD, "after": True}), made_up({**GOOD, "after": 1e30}),
-    made_up({**GOOD, "after": 10**30}), made_up({**GOOD, "after": "1"}), made_up({**GOOD, "page": 0}),
+    made_up({**GOOD, "after": 10**30}), made_up({**GOOD, "after": 2**31}), made_up({**GOOD, "after": "1"}),  # 2**31: past INTEGER
+    made_up({**GOOD, "page": 0}), made_up({**GOOD, "page": 2**31}),
     made_up({**GOOD, "v": 2}), made_up({**GOOD, "list": None}),
 ])
 def test_a_garbled_or_made_up_cursor_is_a_400_that_says_so(api, cursor):
     assert "cursor is not one this API gave out" in api.refused("GET", f"/api/projects?cursor={cursor}", 400)
     assert api.ok("GET", f"/api/projects?cursor={made_up(GOOD)}")["page"] == 2  # the same, well made
+    assert api.ok("GET", f"/api/projects?cursor={made_up({**GOOD, 'after': 2**31 - 1})}")["items"] == []
 
 
 def test_a_cursor_goes_only_with_its_own_list(api):

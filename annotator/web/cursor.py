@@ -18,8 +18,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from annotator.stats.textcheck import MAX_DB_INT
+
 MAX_LENGTH = 500  # a cursor is some 60-100 characters; more is not one of ours
-MAX_NUMBER = 2**63 - 1  # ids are 64-bit integers on PostgreSQL
+MAX_NUMBER = MAX_DB_INT  # ids are INTEGER: a larger `after` was a 500 on PostgreSQL ("integer out of range")
 VERSION = 1
 ALPHABET = re.compile(r"[A-Za-z0-9_-]+")  # URL-safe base64 without its padding
 
