@@ -538,6 +538,28 @@ def test_a_value_rename_changes_every_answer_and_gold_decision_and_nothing_else(
         assert (shown.what, shown.old, shown.new, shown.rows) == ("article label value", "stance: oppose", "against", 3)
 
 
+def test_a_retried_batch_after_a_value_rename_gets_its_first_answer_with_the_new_value(app):
+    """A batch that set an article label, retried after the rename of its value: the same answer, holding the new
+    value (a client is never told a value the group no longer has), and nothing written again."""
+    info = build_project(app, article_labels=True)
+    user_id, article_id = info["users"]["carol"], info["article_id"]
+    operations = [{"op": "put_article_label", "group": "stance", "values": ["oppose"]}]
+    with app.app_context():
+        s = db.session
+
+        def batch() -> dict[str, Any]:
+            return write(s, lambda: apply_changes(s, user_id, article_id, operations, "batch-value-1"))
+
+        first = batch()
+        written = s.scalar(select(func.count(AuditEntry.id)))
+        with transaction(s):
+            label_rename.rename_label(s, info["project_id"], "value", "oppose", "against", None, "cli", "stance")
+        again = batch()
+        assert first["results"][0]["body"]["values"] == ["oppose"]
+        assert again == {"results": [{**first["results"][0], "body": {**first["results"][0]["body"], "values": ["against"]}}]}
+        assert s.scalar(select(func.count(AuditEntry.id))) == written + 1  # the rename's entry: the retry wrote nothing
+
+
 def test_a_value_of_a_multiple_group_is_renamed_in_a_sorted_list(app):
     info = build_project(app, article_labels=True)
     with app.app_context():
