@@ -196,8 +196,9 @@ def test_annotator_figures(app):
     assert rows["cat"]["median_seconds"] == 1.0 and rows["ben"]["n_items"] == 4
     # ann's pairs with others: item0 (ben agree, cat not), item1 (2 agree), item2 (ben not), item3 (cat agree)
     assert ann["pair_agreement"] == {"value": 4 / 6, "n_pairs": 6, "n_agreeing_pairs": 4, "reason": None}
-    kappas = [ag.cohen_kappa(ratings, "ann", o).value for o in ("ben", "cat")]
-    assert close(ann["mean_kappa"]["value"], sum(kappas) / 2)
+    # three sentences with ben and three with cat: too few for a mean kappa (its weighing: test_agreement_reference)
+    assert ann["mean_kappa"] == {"value": None, "n_pairs": 2, "n_defined": 2, "n_sentences": 6,
+                                 "reason": "6 shared sentences: fewer than 10, too few for a figure"}
     without = ag.krippendorff_alpha([{k: v for k, v in r.items() if k != "ann"} for r in ratings])
     assert close(ann["alpha_without"]["value"], without.value)
     assert close(ann["alpha_without"]["delta"], ag.krippendorff_alpha(ratings).value - without.value)

@@ -124,8 +124,8 @@ def test_agreement_page_shows_coefficients_intervals_counts_and_heatmap(app, bro
     assert "Cohen&#39;s kappa per annotator pair" in html or "Cohen's kappa per annotator pair" in html
     svg = re.search(r"<svg class=\"heatmap\".*?</svg>", html, re.S).group(0)
     assert svg.count("<rect") >= 9 and 'fill="#' in svg and "style" not in svg
-    kappa = s["cohen_kappa"]["matrix"][0][1]
-    assert f">{kappa:.2f}<" in svg and "shared sentences" in svg
+    assert s["cohen_kappa"]["matrix"][0][1] is None  # ann and ben share 6 sentences: too few for a figure (see below)
+    assert ">—<" in svg and "ann × ben: 6 shared sentences: fewer than 10, too few for a figure" in svg
     assert 'data-annotator="ann"' in html and "QUOTE" in html and "attributed_to" in html
     assert "Content-Security-Policy" in response.headers
 
@@ -149,6 +149,50 @@ def test_agreement_page_lists_every_pairs_count_and_interval_outside_the_chart(a
             assert f"{pair['ci'][0]:.3f} – {pair['ci'][1]:.3f}" in cells
     values = [p["value"] for p in sorted(pairs, key=lambda p: [name for name, _ in rows].index(f"{p['a']} × {p['b']}")) if p["value"] is not None]
     assert values == sorted(values)
+
+
+def test_a_pairs_kappa_from_too_few_shared_sentences_is_no_figure_on_the_page_the_command_or_the_json(app, browser, runner):
+    """Left open by the last session: cat shares one sentence with ann and with ben, and labelled it otherwise; Cohen's
+    kappa of one sentence is 0, and the heatmap showed "0.00", complete disagreement, to a reviewer who reads the chart
+    and not the list. Below figures.MIN_N shared sentences a pair has no figure anywhere, only its count and why."""
+    import json
+
+    ratings = [{"ann": "CFS" if i % 3 else "NFS", "ben": "CFS" if i % 3 or i == 3 else "NFS"} for i in range(12)]
+    ratings[0]["cat"] = "UFS"
+    seeded = seed(app, ratings, [i // 4 for i in range(12)], name="Few", annotators_per_article=2)
+    add_user(app, "rita", "reviewer", PASSWORD)
+    add_member(app, seeded.project_id, "rita")
+    with app.app_context():
+        s = agreement.summary(db.session, seeded.project_id)
+    pairs = {(p["a"], p["b"]): p for p in s["cohen_kappa"]["pairs"]}
+    few = pairs[("ann", "cat")]
+    assert few["n_items_used"] == 1 and few["value"] is None and few["ci"] is None
+    assert few["reason"] == "1 shared sentence: fewer than 10, too few for a figure"
+    assert few["details"]["p_o"] == 0.0  # the counts behind it stay
+    assert pairs[("ann", "ben")]["n_items_used"] == 12 and pairs[("ann", "ben")]["value"] is not None
+    names = s["cohen_kappa"]["annotators"]
+    assert s["cohen_kappa"]["matrix"][names.index("ann")][names.index("cat")] is None
+    cat = next(r for r in s["annotator_figures"] if r["annotator"] == "cat")
+    assert cat["mean_kappa"]["value"] is None and cat["mean_kappa"]["n_sentences"] == 2
+    assert cat["mean_kappa"]["reason"] == "2 shared sentences: fewer than 10, too few for a figure"
+
+    login(browser, "rita")
+    html = browser.get(f"/review/{seeded.project_id}/agreement").get_data(as_text=True)
+    svg = re.search(r"<svg class=\"heatmap\".*?</svg>", html, re.S).group(0)
+    cells = re.findall(r"<title>(.*?)</title>.*?<text[^>]*>(.*?)</text>", svg, re.S)
+    cell = dict(cells)
+    assert cell["ann × cat: 1 shared sentence: fewer than 10, too few for a figure"] == "—"
+    assert cell["ben × cat: 1 shared sentence: fewer than 10, too few for a figure"] == "—"
+    assert "0.00" not in svg and f"{pairs[('ann', 'ben')]['value']:.2f}" in cell.values()
+    listing = re.search(r'<details id="pair-list">(.*?)</details>', html, re.S).group(1)
+    assert "1 shared sentence: fewer than 10, too few for a figure" in listing
+    assert "fewer than 10 shared sentences" in re.search(r'<section class="card" id="pairs">(.*?)<svg', html, re.S).group(1)
+
+    out = runner.invoke(args=["agreement", "Few"]).output
+    matrix = out.split("Cohen's kappa per annotator pair:")[1]
+    assert "0.000" not in matrix and "fewer than 10 shared sentences" in matrix
+    doc = json.loads(runner.invoke(args=["agreement", "Few", "--json"]).output)
+    assert next(p for p in doc["cohen_kappa"]["pairs"] if p["b"] == "cat")["value"] is None
 
 
 def test_agreement_page_shows_intervals_from_ten_articles_on(app, browser):

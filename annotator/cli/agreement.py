@@ -82,6 +82,7 @@ def overall_text(s: dict[str, Any]) -> str:
     if len(names) >= 2:
         lines += ["", "Cohen's kappa per annotator pair:"]
         lines.append(table([""] + names, [[a] + [number(v) for v in row] for a, row in zip(names, s["cohen_kappa"]["matrix"], strict=True)]))
+        lines.append(f"  —: undefined, or fewer than {agreement.MIN_N} shared sentences, too few for a figure (--json: the pair's reason)")
     spans = s["spans"]["pooled"]
     if spans:
         lines += ["", "Span F1 (all annotator pairs pooled, each pair on the articles both worked on):"]

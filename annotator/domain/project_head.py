@@ -22,7 +22,7 @@ from annotator.db.prepared import Prepared
 from annotator.domain import labelschema
 
 # Bump when the shape or the meaning of the cached figures changes: old entries then miss.
-FORMAT = 6
+FORMAT = 7
 N_BOOT = 1000
 SEED = 13
 _INT32 = 2**31

@@ -196,6 +196,7 @@ def agreement(project_id: int):
                       ("krippendorff_alpha", "Krippendorff's alpha")],
         colours=colours,
         article_min=project_agreement.ARTICLE_MIN,
+        min_n=project_agreement.MIN_N,
         article_rows=article_rows,
         articles_shown=ARTICLES_SHOWN,
     )

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from annotator.domain.agreement.article_label_figures import MIN_ARTICLES as ARTICLE_MIN
 from annotator.domain.agreement.cache import PageFigures, articles, cache_key, disagreements, document, page_figures, suggestions, summary
-from annotator.domain.agreement.figures import ITEM_COUNTS, ITEMS_NOTE, label_metrics
-from annotator.domain.agreement.origin_figures import MIN_N as ORIGIN_MIN_N
+from annotator.domain.agreement.figures import ITEM_COUNTS, ITEMS_NOTE, MIN_N, label_metrics
 from annotator.domain.agreement.queue import article_names, sentence_texts
 from annotator.domain.project_head import ProjectHead, ProjectNotFound, project_head
 
 __all__ = [
-    "ARTICLE_MIN", "ITEMS_NOTE", "ITEM_COUNTS", "ORIGIN_MIN_N", "PageFigures", "ProjectHead", "ProjectNotFound", "article_names", "articles", "cache_key",
+    "ARTICLE_MIN", "ITEMS_NOTE", "ITEM_COUNTS", "MIN_N", "PageFigures", "ProjectHead", "ProjectNotFound", "article_names", "articles", "cache_key",
     "disagreements", "document", "label_metrics", "page_figures", "project_head", "sentence_texts", "suggestions", "summary",
 ]

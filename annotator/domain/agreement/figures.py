@@ -28,6 +28,15 @@ from annotator.stats import agreement as ag
 from annotator.stats import gold as gold_rules
 
 CONFIDENCE = 0.95
+# Fewer sentences (or spans) than this behind a figure of a few of them: counts only, no figure. A pair's Cohen's kappa
+# from one shared sentence is 0 when the two differ (or undefined when they agree): read as complete disagreement, it
+# says nothing. The pair heatmap, each annotator's mean kappa and the suggestion figures (origin_figures) all use it.
+MIN_N = 10
+
+
+def too_few(n: int, one: str, least: int = MIN_N) -> str:
+    """Why a figure of `n` sentences (or spans: `one` names one of them) is not given."""
+    return f"{n} {one}{'' if n == 1 else 's'}: fewer than {least}, too few for a figure"
 
 
 def fleiss_raters(labels: ProjectLabels, annotators_per_article: int) -> int | None:
@@ -131,7 +140,11 @@ def label_figures(labels: ProjectLabels, head: ProjectHead, n_boot: int = N_BOOT
                 "alpha": alpha_rows[name],
             }
         )
-    matrix = report.cohen_kappa.matrix()
+    pairs = [few_shared(p) for p in doc["cohen_kappa"]["pairs"]]
+    pos = {name: k for k, name in enumerate(labels.names)}
+    matrix: list[list[float | None]] = [[None] * len(labels.names) for _ in labels.names]
+    for p in pairs:
+        matrix[pos[p["a"]]][pos[p["b"]]] = matrix[pos[p["b"]]][pos[p["a"]]] = p["value"]
     figures = {
         "n_items": report.n_items,
         "n_ratings": report.n_ratings,
@@ -141,9 +154,17 @@ def label_figures(labels: ProjectLabels, head: ProjectHead, n_boot: int = N_BOOT
         "fleiss_n_raters": r,
         "overall": overall,
         "per_label": per_label,
-        "cohen_kappa": {"annotators": labels.names, "matrix": matrix, "pairs": doc["cohen_kappa"]["pairs"]},
+        "cohen_kappa": {"annotators": labels.names, "matrix": matrix, "pairs": pairs},
     }
     return figures, report
+
+
+def few_shared(pair: dict[str, Any]) -> dict[str, Any]:
+    """A pair's Cohen's kappa, none from fewer than MIN_N shared sentences (its counts, p_o and p_e stay)."""
+    n = pair["n_items_used"]
+    if not n or n >= MIN_N:
+        return pair
+    return {**pair, "value": None, "ci": None, "reason": too_few(n, "shared sentence")}
 
 
 def category_counts(codes: np.ndarray, K: int) -> np.ndarray:
@@ -158,15 +179,20 @@ def category_counts(codes: np.ndarray, K: int) -> np.ndarray:
 def _weighted_kappa(pairs: list[ag.Result | None]) -> dict[str, Any]:
     """An annotator's mean Cohen's kappa with the others, each pair's kappa weighed by the sentences the pair
     shares: a pair with one sentence in common (kappa 0 or undefined from one label) must not count as much as
-    one with hundreds."""
+    one with hundreds; fewer than MIN_N sentences in all give no figure."""
     defined = [r for r in pairs if r is not None and r.value is not None and r.n_items_used]
     weight = sum(r.n_items_used for r in defined)
+    reason = None
+    if not weight:
+        reason = "no defined Cohen's kappa with another annotator"
+    elif weight < MIN_N:  # as a pair's own kappa: no figure from a handful of sentences
+        reason = too_few(weight, "shared sentence")
     return {
-        "value": sum(r.value * r.n_items_used for r in defined) / weight if weight else None,
+        "value": sum(r.value * r.n_items_used for r in defined) / weight if reason is None else None,
         "n_pairs": len(pairs),
         "n_defined": len(defined),
         "n_sentences": weight,
-        "reason": None if weight else "no defined Cohen's kappa with another annotator",
+        "reason": reason,
     }
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, Assignment, Relation, Sentence, Span, Suggestion, SuggestionDecision, User
-from annotator.domain.agreement.figures import category_counts
+from annotator.domain.agreement.figures import MIN_N, category_counts, too_few
 from annotator.domain.agreement.loaders import (
     ProjectLabels,
     ProjectSpans,
@@ -40,7 +40,6 @@ from annotator.domain.agreement.span_figures import SPAN_MODES, articles_by_user
 from annotator.domain.project_head import ProjectHead
 from annotator.stats import agreement as ag
 
-MIN_N = 10  # fewer sentences (labels) or spans than this behind a figure: counts only, no figure
 SIDES = ("suggested", "manual")
 KINDS = ("labels", "spans", "relations")
 
@@ -184,7 +183,7 @@ def label_sides(labels: ProjectLabels, suggested: np.ndarray, j: int, min_n: int
         if n_sentences == 0:
             reason = f"no {side} label of theirs is on a sentence another annotator labelled"
         elif n_sentences < min_n:
-            reason = f"{n_sentences} sentence{'' if n_sentences == 1 else 's'}: fewer than {min_n}, too few for a figure"
+            reason = too_few(n_sentences, "sentence", min_n)
         out[side] = {"value": n_agreeing / n_pairs if reason is None else None, "n_sentences": n_sentences,
                      "n_pairs": n_pairs, "n_agreeing_pairs": n_agreeing, "reason": reason}
     return out
@@ -243,7 +242,7 @@ def _span_side(
     elif n_spans == 0:
         reason = f"no {name} span of theirs where another annotator worked"
     elif n_spans < min_n:
-        reason = f"{n_spans} span{'' if n_spans == 1 else 's'}: fewer than {min_n}, too few for a figure"
+        reason = too_few(n_spans, "span", min_n)
     doc: dict[str, Any] = {"n_sentences": len(sentences), "n_spans": n_spans, "reason": reason}
     for mode in SPAN_MODES:
         pooled = ag.combine_f1(results[mode]) if results[mode] else None
