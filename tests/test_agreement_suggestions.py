@@ -144,6 +144,28 @@ def test_span_f1_on_suggested_and_manual_spans_apart(app):
     assert ben["suggested"]["n_spans"] == 0 and ben["suggested"]["overlap"]["f1"] is None and ben["suggested"]["reason"]
 
 
+def test_spans_are_compared_on_the_sentences_both_labelled_as_in_the_span_figures(app):
+    """Left open by the last session: the span figures compare a pair on the sentences both labelled (a span ahead of
+    where the other has got to is not missed), the suggestion figures still on whole articles. ann accepted the same
+    QUOTE ben marked in s0 and one in s4, which ben, who labelled s0 to s2 only, has not reached: her suggested side
+    was F1 2/3 (the s4 quote counted as one ben missed), where the span figures say 1. Now both say 1."""
+    ratings = [{"ann": "CFS", "ben": "CFS"}, {"ann": "UFS", "ben": "UFS"}, {"ann": "NFS", "ben": "NFS"},
+               {"ann": "NFS"}, {"ann": "CFS"}, {"ann": "UFS"}]
+    seeded = seed(app, ratings, [0] * 6, assign=True)
+    ann, ben, article = seeded.users["ann"], seeded.users["ben"], seeded.articles[0]
+    with app.app_context():
+        for user, k, origin in ((ann, 0, ORIGIN), (ann, 4, ORIGIN), (ben, 0, {})):
+            start, end = _quote(seeded, k)
+            db.session.add(Span(article_id=article, user_id=user, label="QUOTE", start=start, end=end, **origin))
+        db.session.execute(update(Project).where(Project.id == seeded.project_id).values(revision=Project.revision + 1))
+        db.session.commit()
+        pooled = agreement.summary(db.session, seeded.project_id)["spans"]["pooled"]["QUOTE"]
+    assert pooled["exact"]["f1"] == pytest.approx(1.0) and pooled["exact"]["fp"] + pooled["exact"]["fn"] == 0
+    side = figures_of(app, seeded, min_n=1)["ann"]["span_f1"]["suggested"]
+    assert side["n_sentences"] == 2 and side["n_spans"] == 1  # the s4 quote: nobody to compare it with yet
+    assert side["exact"] == {"f1": pytest.approx(1.0), "tp": 1, "fp": 0, "fn": 0} and side["reason"] is None
+
+
 def test_too_few_sentences_or_spans_give_counts_and_no_figure(app):
     rows = figures_of(app, build(app), min_n=origin_figures.MIN_N)
     ann = rows["ann"]

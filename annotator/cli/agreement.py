@@ -85,7 +85,7 @@ def overall_text(s: dict[str, Any]) -> str:
         lines.append(f"  —: undefined, or fewer than {agreement.MIN_N} shared sentences, too few for a figure (--json: the pair's reason)")
     spans = s["spans"]["pooled"]
     if spans:
-        lines += ["", "Span F1 (all annotator pairs pooled, each pair on the articles both worked on):"]
+        lines += ["", "Span F1 (all annotator pairs pooled, each pair on the sentences both labelled):"]
         lines.append(table(["Span label", "Exact F1", "Overlap F1", "Matched (overlap)", "Unmatched"],
                            [[label, number(m["exact"]["f1"]), number(m["overlap"]["f1"]), m["overlap"]["tp"], m["overlap"]["fp"] + m["overlap"]["fn"]]
                             for label, m in spans.items()]))

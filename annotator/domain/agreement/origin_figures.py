@@ -11,9 +11,11 @@ The splits, for one annotator A compared with every other annotator:
 - spans: each span belongs to the sentence its first character is in; a sentence is on A's
   "suggested" side when any of A's spans there came from a suggestion, on the "manual" side when A
   marked spans there and none came from one. On each side A's spans and each other annotator's
-  spans in those sentences (articles both worked on, as in span_figures.py) are compared with the
-  agreement module's span F1 (annotator.stats.agreement, the same matching as the span figures),
-  the pairs' counts added up (micro F1). Sentences where A marked no span are on neither side.
+  spans in those sentences are compared with the agreement module's span F1 (annotator.stats.agreement,
+  the same matching as the span figures), each pair on the spans that count for it in the span figures
+  (span_figures.PairScope: touching a sentence both labelled, so a suggestion A accepted ahead of where
+  the other has got to is not counted as missed, which would lower the suggested side for progress, not
+  for agreement), the pairs' counts added up (micro F1). Sentences where A marked no span are on neither side.
 A side with fewer than `min_n` sentences (labels) or spans of A's (spans) has no figure, only its counts.
 """
 from __future__ import annotations
@@ -30,13 +32,14 @@ from annotator.domain.agreement.figures import MIN_N, category_counts, too_few
 from annotator.domain.agreement.loaders import (
     ProjectLabels,
     ProjectSpans,
+    SentenceRows,
     in_scope,
     load_labels,
     load_sentences,
     load_spans,
     span_sentence_rows,
 )
-from annotator.domain.agreement.span_figures import SPAN_MODES, articles_by_user
+from annotator.domain.agreement.span_figures import SPAN_MODES, PairScope, articles_by_user, pair_scope
 from annotator.domain.project_head import ProjectHead
 from annotator.stats import agreement as ag
 
@@ -190,11 +193,10 @@ def label_sides(labels: ProjectLabels, suggested: np.ndarray, j: int, min_n: int
 
 
 # ----------------------------------------------------------------- spans: span F1 per side
-def _span_sentences(session: Session, head: ProjectHead, data: ProjectSpans) -> dict[int, int]:
+def _span_sentences(sentences: SentenceRows, data: ProjectSpans) -> dict[int, int]:
     """span id -> id of the sentence its first character is in (spans outside every sentence are left out)."""
     if not data.spans:
         return {}
-    sentences = load_sentences(session, head)
     arr = np.array([s[1:2] + s[4:6] for s in data.spans], dtype=np.int64)
     span_index, rows = span_sentence_rows(sentences, arr[:, 0], arr[:, 1], arr[:, 2])
     first_of, first = np.unique(span_index, return_index=True)  # rows run in text order for each span
@@ -202,45 +204,48 @@ def _span_sentences(session: Session, head: ProjectHead, data: ProjectSpans) -> 
 
 
 def span_sides(
-    data: ProjectSpans, suggested_ids: set[int], sentence_of: dict[int, int], worked: dict[int, set[int]], span_labels: list[str], min_n: int
+    data: ProjectSpans, suggested_ids: set[int], sentence_of: dict[int, int], worked: dict[int, set[int]], scope: PairScope,
+    span_labels: list[str], min_n: int,
 ) -> dict[int, dict[str, dict[str, Any]]]:
     """user -> side -> span F1 (exact and overlap) of that user's spans against every other annotator's, on that side's sentences."""
-    by_user: dict[int, list[tuple]] = defaultdict(list)  # user -> [(sentence, suggested, (article, label, start, end))]
+    by_user: dict[int, list[tuple]] = defaultdict(list)  # user -> [(sentence, suggested, span id, (article, label, start, end))]
     for sid, art, user, label, start, end in data.spans:
         if sid in sentence_of:
-            by_user[user].append((sentence_of[sid], sid in suggested_ids, (art, label, start, end)))
+            by_user[user].append((sentence_of[sid], sid in suggested_ids, sid, (art, label, start, end)))
     out = {}
     for user, mine in by_user.items():
-        assisted = {s for s, sugg, _ in mine if sugg}
-        sides = {"suggested": assisted, "manual": {s for s, _, _ in mine} - assisted}
-        out[user] = {side: _span_side(user, mine, (side, sentences), by_user, worked, span_labels, min_n) for side, sentences in sides.items()}
+        assisted = {s for s, sugg, _, _ in mine if sugg}
+        sides = {"suggested": assisted, "manual": {s for s, _, _, _ in mine} - assisted}
+        out[user] = {side: _span_side(user, mine, (side, sentences), by_user, worked, scope, span_labels, min_n)
+                     for side, sentences in sides.items()}
     return out
 
 
 def _span_side(
     user: int, mine: list[tuple], side: tuple[str, set[int]], by_user: dict[int, list[tuple]], worked: dict[int, set[int]],
-    span_labels: list[str], min_n: int,
+    scope: PairScope, span_labels: list[str], min_n: int,
 ) -> dict[str, Any]:
-    """One side's span F1 for `user`, pooled over the other annotators (micro: their tp / fp / fn added up)."""
+    """One side's span F1 for `user`, pooled over the other annotators (micro: their tp / fp / fn added up); with each
+    other annotator, only the spans that count for the pair in the span figures (scope: sentences both labelled)."""
     name, sentences = side
     results: dict[str, list[ag.F1Result]] = {mode: [] for mode in SPAN_MODES}
-    compared: set[tuple] = set()
+    compared: set[int] = set()
     for other, articles in worked.items():  # as the span figures: everyone who worked on a shared article, spans or not
         shared = worked.get(user, set()) & articles
         if other == user or not shared:
             continue
-        theirs = by_user.get(other, [])
-        a = [span for s, _, span in mine if s in sentences and span[0] in shared]
-        b = [span for s, _, span in theirs if s in sentences and span[0] in shared]
-        compared.update(a)
+        counted = scope.counted(user, other, shared)
+        a = [(sid, span) for s, _, sid, span in mine if s in sentences and sid in counted]
+        b = [span for s, _, sid, span in by_user.get(other, []) if s in sentences and sid in counted]
+        compared.update(sid for sid, _ in a)
         for mode in SPAN_MODES:  # the span figures' own computation: per label, then micro over labels
-            results[mode].append(ag.combine_f1(ag.span_f1_per_label(a, b, mode, labels=span_labels).values()))
-    n_spans = sum(1 for s, _, span in mine if s in sentences and span in compared)
+            results[mode].append(ag.combine_f1(ag.span_f1_per_label([span for _, span in a], b, mode, labels=span_labels).values()))
+    n_spans = len(compared)
     reason = None
     if not results["exact"]:
         reason = "shares no article with another annotator"
     elif n_spans == 0:
-        reason = f"no {name} span of theirs where another annotator worked"
+        reason = f"no {name} span of theirs where another annotator labelled the sentence too"
     elif n_spans < min_n:
         reason = too_few(n_spans, "span", min_n)
     doc: dict[str, Any] = {"n_sentences": len(sentences), "n_spans": n_spans, "reason": reason}
@@ -265,7 +270,9 @@ def compute_origin_figures(session: Session, head: ProjectHead, min_n: int = MIN
     suggested_spans = set(session.execute(
         select(Span.id).where(Span.origin == "suggested", Span.article_id.in_(_project_articles(head)))
     ).scalars())
-    spans = span_sides(data, suggested_spans, _span_sentences(session, head, data), articles_by_user(labels, data), head.span_labels, min_n)
+    sentences = load_sentences(session, head)
+    spans = span_sides(data, suggested_spans, _span_sentences(sentences, data), articles_by_user(labels, data),
+                       pair_scope(labels, data, sentences), head.span_labels, min_n)
     origins, decisions, undecided = _origin_counts(session, head), _decision_counts(session, head), _undecided(session, head)
     users = set(decisions) | {u for kind in KINDS for u in origins[kind]}
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(sorted(users)))).all()) if users else {}

@@ -39,32 +39,57 @@ def articles_by_user(labels: ProjectLabels, data: ProjectSpans) -> dict[int, set
 
 
 @dataclass
+class PairScope:
+    """Which spans count when two annotators are compared (the span figures here, the suggestion figures'
+    span sides in origin_figures.py): on their shared articles, those touching a sentence both labelled, or
+    any in an article one of them labelled none of."""
+
+    spans_of: dict[int, list[tuple]]  # user -> [(span id, (article, label, start, end))]
+    items_of_span: dict[int, list[int]]  # span id -> the labelled sentences (items) it touches
+    rated: dict[int, np.ndarray]  # user -> which items they labelled (users with labels only)
+    labelled: dict[int, set[int]]  # user -> the articles they labelled a sentence of
+
+    def counted(self, ua: int, ub: int, shared: set[int]) -> set[int]:
+        """The span ids of a and b in their shared articles that count for the pair."""
+        whole = shared - (self.labelled.get(ua, set()) & self.labelled.get(ub, set()))
+        both = self.rated[ua] & self.rated[ub] if ua in self.rated and ub in self.rated else None
+        return {
+            sid
+            for u in (ua, ub)
+            for sid, span in self.spans_of.get(u, ())
+            if span[0] in whole or (span[0] in shared and both is not None and any(both[i] for i in self.items_of_span.get(sid, ())))
+        }
+
+
+def pair_scope(labels: ProjectLabels, data: ProjectSpans, sentences: SentenceRows) -> PairScope:
+    """Each annotator's spans, the labelled sentences each span touches, and what each annotator labelled."""
+    spans_of: dict[int, list[tuple]] = defaultdict(list)
+    for sid, art, user, label, start, end in data.spans:
+        spans_of[user].append((sid, (art, label, start, end)))
+    items_of_span: dict[int, list[int]] = defaultdict(list)
+    if data.spans:
+        cols = list(zip(*data.spans, strict=True))
+        span_k, rows = span_sentence_rows(sentences, np.array(cols[1]), np.array(cols[4]), np.array(cols[5]))
+        for k, item in zip(span_k.tolist(), labels.items_of(sentences.ids[rows]).tolist(), strict=True):
+            if item >= 0:
+                items_of_span[data.spans[k][0]].append(item)
+    rated = {int(u): labels.codes[:, j] >= 0 for j, u in enumerate(labels.user_ids.tolist())}
+    labelled = {u: set(np.unique(labels.article_ids[r]).tolist()) for u, r in rated.items()}
+    return PairScope(spans_of, items_of_span, rated, labelled)
+
+
+@dataclass
 class _Work:
     """What each annotator did, in the shapes the pair comparisons take."""
 
     worked: dict[int, set[int]]  # user -> articles with a label or a span of theirs
     users: list[int]  # sorted by name
     names: dict[int, str]
-    spans_of: dict[int, list[tuple]]  # user -> [(span id, (article, label, start, end))]
+    scope: PairScope
     rels_of: dict[tuple[int, str], list[tuple]]  # (user, type) -> [(quote's span id, ((article, label, start, end) of from, ... of to))]
-    items_of_span: dict[int, list[int]]  # span id -> the labelled sentences (items) it touches
-    rated: dict[int, np.ndarray]  # user -> which items they labelled (users with labels only)
-    labelled: dict[int, set[int]]  # user -> the articles they labelled a sentence of
 
     def name(self, user: int) -> str:
         return self.names.get(user, f"user {user}")
-
-    def counted(self, ua: int, ub: int, shared: set[int]) -> set[int]:
-        """The span ids of a and b in their shared articles that count for the pair: those touching a sentence
-        both labelled, or any in an article one of them labelled none of."""
-        whole = shared - (self.labelled.get(ua, set()) & self.labelled.get(ub, set()))
-        both = self.rated[ua] & self.rated[ub] if ua in self.rated and ub in self.rated else None
-        return {
-            sid
-            for u in (ua, ub)
-            for sid, span in self.spans_of[u]
-            if span[0] in whole or (span[0] in shared and both is not None and any(both[i] for i in self.items_of_span.get(sid, ())))
-        }
 
 
 @dataclass
@@ -82,24 +107,12 @@ def _work(session: Session, labels: ProjectLabels, data: ProjectSpans, sentences
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(users))).all()) if users else {}
     users.sort(key=lambda u: names.get(u, ""))
     by_id = {s[0]: s for s in data.spans}
-    spans_of: dict[int, list[tuple]] = defaultdict(list)
-    for sid, art, user, label, start, end in data.spans:
-        spans_of[user].append((sid, (art, label, start, end)))
     rels_of: dict[tuple[int, str], list[tuple]] = defaultdict(list)
     for art, user, rtype, f, t in data.relations:
         if f in by_id and t in by_id:
             a, b = by_id[f], by_id[t]
             rels_of[(user, rtype)].append((f, ((art, a[3], a[4], a[5]), (art, b[3], b[4], b[5]))))
-    items_of_span: dict[int, list[int]] = defaultdict(list)
-    if data.spans:
-        cols = list(zip(*data.spans, strict=True))
-        span_k, rows = span_sentence_rows(sentences, np.array(cols[1]), np.array(cols[4]), np.array(cols[5]))
-        for k, item in zip(span_k.tolist(), labels.items_of(sentences.ids[rows]).tolist(), strict=True):
-            if item >= 0:
-                items_of_span[data.spans[k][0]].append(item)
-    rated = {int(u): labels.codes[:, j] >= 0 for j, u in enumerate(labels.user_ids.tolist())}
-    labelled = {u: set(np.unique(labels.article_ids[r]).tolist()) for u, r in rated.items()}
-    return _Work(worked, users, names, spans_of, rels_of, items_of_span, rated, labelled)
+    return _Work(worked, users, names, pair_scope(labels, data, sentences), rels_of)
 
 
 def span_figures(
@@ -123,9 +136,9 @@ def span_figures(
                 span_pairs.append({**pair, "reason": _NO_SHARED_ARTICLE})
                 rel_pairs.append({**pair, "reason": _NO_SHARED_ARTICLE})
                 continue
-            counted = work.counted(ua, ub, shared)
-            sa = [span for sid, span in work.spans_of[ua] if sid in counted]
-            sb = [span for sid, span in work.spans_of[ub] if sid in counted]
+            counted = work.scope.counted(ua, ub, shared)
+            sa = [span for sid, span in work.scope.spans_of.get(ua, ()) if sid in counted]
+            sb = [span for sid, span in work.scope.spans_of.get(ub, ()) if sid in counted]
             span_pairs.append(_span_pair(pair, sa, sb, span_labels, pools))
             rel_pairs.append(_relation_pair(pair, work, (ua, ub), counted, (sa, sb), relation_types, pools))
     span_doc = {
