@@ -154,6 +154,49 @@ def test_operations_write_the_change_its_audit_entry_and_a_revision_bump(app, se
         assert after == span  # JSON-able, the same object the API returns
 
 
+def test_an_id_another_annotator_uses_is_refused_as_ones_own_with_other_content_is(app, setup):
+    """Left open by the last session: posting a span (or a link) under an id another annotator uses in the article
+    answered "is already in use; choose another id", where an id of one's own with other content answered otherwise:
+    an oracle across blind annotation (does anybody else have this id here?). Ids stay unique per article (exports
+    and imports rely on it), and both answers are now the same 409 text; only one's own span comes back as `current`
+    (the caller's own data). A retry of one's own create is still answered with the first answer, once."""
+    ann, bob, article = setup["ann"], setup["bob"], setup["article"]
+    quote = TEXT.index("\u201c")
+    with app.app_context():
+        s = db.session
+        first, created = annotations.write(s, lambda: annotations.create_span(s, ann, article, "QUOTE", quote, quote + 10, "quote-ann1"))
+        assert created
+        annotations.write(s, lambda: annotations.create_span(s, bob, article, "QUOTE", quote, quote + 10, "quote-bob1"))
+        src = [annotations.write(s, lambda u=u, sid=sid: annotations.create_span(s, u, article, "SOURCE", 0, 3, sid))[0]
+               for u, sid in ((ann, "source-ann1"), (bob, "source-bob1"))]
+        annotations.write(s, lambda: annotations.create_relation(s, ann, article, "attributed_to", "quote-ann1", src[0]["id"], "link-ann1"))
+        annotations.write(s, lambda: annotations.create_relation(s, bob, article, "attributed_to", "quote-bob1", src[1]["id"], "link-bob1"))
+        revision = s.scalar(select(Project.revision))
+
+        def refused(action):
+            with pytest.raises(AnnotationError) as info:
+                annotations.write(s, action)
+            return info.value
+
+        own = refused(lambda: annotations.create_span(s, ann, article, "QUOTE", quote, quote + 5, "quote-ann1"))
+        theirs_other = refused(lambda: annotations.create_span(s, ann, article, "QUOTE", quote, quote + 5, "quote-bob1"))
+        theirs_same = refused(lambda: annotations.create_span(s, ann, article, "SOURCE", 0, 3, "quote-bob1"))
+        for e, uid in ((own, "quote-ann1"), (theirs_other, "quote-bob1"), (theirs_same, "quote-bob1")):
+            assert e.status == 409 and e.message == f"span id {uid!r} is taken by other content; choose another id", e.message
+        assert own.extra["current"]["end"] == quote + 10 and theirs_other.extra == theirs_same.extra == {}
+
+        annotations.write(s, lambda: annotations.delete_relation(s, ann, article, "link-ann1"))
+        link = refused(lambda: annotations.create_relation(s, ann, article, "attributed_to", "quote-ann1", "source-ann1", "link-bob1"))
+        assert link.status == 409 and link.message == "relation id 'link-bob1' is taken by other content; choose another id"
+        assert link.extra == {}
+        annotations.write(s, lambda: annotations.create_relation(s, ann, article, "attributed_to", "quote-ann1", "source-ann1", "link-ann2"))
+
+        again, created = annotations.write(s, lambda: annotations.create_span(s, ann, article, "QUOTE", quote, quote + 10, "quote-ann1"))
+        assert (again, created) == (first, False)
+        assert s.scalar(select(Project.revision)) == revision + 2  # the link deleted and made again only
+        assert s.scalar(select(func.count()).select_from(Span)) == 4
+
+
 def test_refused_operations_leave_nothing_behind(app, setup):
     ann, cy, article = setup["ann"], setup["cy"], setup["article"]
     with app.app_context():

@@ -221,8 +221,8 @@ def rejections(w: World) -> list[tuple[str, str, str, str, Any, int, str]]:
         ("reversed span", "ann", "POST", spans, span_body("QUOTE", 9, 5), 422, "0 <= start < end"),
         ("past the end", "ann", "POST", spans, span_body("QUOTE", 0, n + 1), 422, f"<= {n}"),
         ("huge offsets", "ann", "POST", spans, span_body("QUOTE", 10**30, 10**30 + 1), 422, "very large"),
-        ("span id reused with other content", "ann", "POST", spans, span_body("QUOTE", 0, 5, "ann-quote-1"), 409, "other content"),
-        ("span id of another annotator", "ann", "POST", spans, span_body("QUOTE", 0, 5, "bob-quote-1"), 409, "in use"),
+        ("span id reused with other content", "ann", "POST", spans, span_body("QUOTE", 0, 5, "ann-quote-1"), 409, "taken by other content"),
+        ("span id of another annotator", "ann", "POST", spans, span_body("QUOTE", 0, 5, "bob-quote-1"), 409, "taken by other content"),
         ("unknown relation type", "ann", "POST", rels, {"type": "said_by", "from": "ann-quote-1", "to": "ann-source-1"}, 422, "unknown relation type"),
         ("relation the wrong way round", "ann", "POST", rels, {"type": "attributed_to", "from": "ann-source-1", "to": "ann-quote-1"}, 422, "cannot start"),
         ("relation to a cue", "ann", "POST", rels, {"type": "attributed_to", "from": "ann-quote-1", "to": "ann-cue-0001"}, 422, "cannot end"),
@@ -233,7 +233,7 @@ def rejections(w: World) -> list[tuple[str, str, str, str, Any, int, str]]:
         ("relation endpoints of the wrong type", "ann", "POST", rels, {"type": "attributed_to", "from": 1, "to": "ann-source-1"}, 400, "string"),
         ("relation type is null", "ann", "POST", rels, {"type": None, "from": "ann-quote-1", "to": "ann-source-1"}, 400, "string"),
         ("the same link twice", "ann", "POST", rels, {"type": "attributed_to", "from": "ann-quote-1", "to": "ann-source-1", "id": "second-link"}, 409, "already linked"),
-        ("relation id of another annotator", "ann", "POST", rels, {"type": "attributed_to", "from": "ann-quote-1", "to": "ann-source-1", "id": "bob-rel-0001"}, 409, "in use"),
+        ("relation id of another annotator", "ann", "POST", rels, {"type": "attributed_to", "from": "ann-quote-1", "to": "ann-source-1", "id": "bob-rel-0001"}, 409, "taken by other content"),
         ("patch with nothing", "ann", "PATCH", f"{spans}/ann-quote-1", {}, 400, "at least one"),
         ("patch with null", "ann", "PATCH", f"{spans}/ann-quote-1", {"label": None}, 400, "null"),
         ("patch unknown field", "ann", "PATCH", f"{spans}/ann-quote-1", {"text": "x"}, 400, "unknown field"),
@@ -611,7 +611,7 @@ def test_blind_annotation_through_every_endpoint(app, world, seeded, bob, ann):
     assert "current" not in conflict  # the id is taken, but what it holds stays hidden
     assert bob("DELETE", f"/api/articles/{world.article}/relations/bob-rel-0001").status_code == 204
     conflict = assert_json_error(
-        bob("POST", f"/api/articles/{world.article}/relations", {"type": "attributed_to", "from": "bob-quote-1", "to": "bob-source-1", "id": "ann-rel-0001"}), 409, "in use"
+        bob("POST", f"/api/articles/{world.article}/relations", {"type": "attributed_to", "from": "bob-quote-1", "to": "bob-source-1", "id": "ann-rel-0001"}), 409, "taken by other content"
     )
     assert "current" not in conflict
     # the label endpoints only ever show bob's own label

@@ -29,7 +29,9 @@ Concurrency (several gunicorn workers, one annotator in two tabs):
   created it first, so we read it again and update it: last write wins, both
   writes are audited;
 - spans and relations carry a client uid: a retried POST finds the row the
-  first attempt made (same content: returned, no duplicate; other content: 409);
+  first attempt made (same content: returned, no duplicate; other content: 409,
+  and the same 409 for a uid another annotator uses in the article: uids are
+  unique per article, and whose one is is not told);
   an annotator's same span (label and offsets) under another uid is refused by
   a unique index (two tabs racing it: one row, the other gets the 409);
 - a label PUT may carry a request id: its retry is answered as the first time

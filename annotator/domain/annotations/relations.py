@@ -11,7 +11,7 @@ from annotator.domain.annotations.access import writable_article
 from annotator.domain.annotations.statements import insert_ignoring_conflict
 from annotator.domain.annotations.trail import audit, changed
 from annotator.domain.annotations.transaction import WRITE_ATTEMPTS
-from annotator.domain.annotations.validation import AnnotationError, check_ref, check_relation, check_str, check_uid, show
+from annotator.domain.annotations.validation import AnnotationError, check_ref, check_relation, check_str, check_uid, show, taken
 from annotator.domain.gold.incremental import spans_can_be_gold
 from annotator.domain.records import relation_json as relation_dict
 
@@ -54,9 +54,8 @@ def create_relation(
         if existing is not None:
             if existing[1] == user_id and existing[0] == wanted:
                 return wanted, False
-            if existing[1] == user_id:
-                raise AnnotationError(409, f"relation id {uid!r} already exists with other content", current=existing[0])
-            raise AnnotationError(409, f"relation id {uid!r} is already in use; choose another id")
+            # another annotator's id: the same answer as one's own with other content (see spans.create_span)
+            raise AnnotationError(409, taken(uid, "relation"), **({"current": existing[0]} if existing[1] == user_id else {}))
         same = _relation_where(
             session, Relation.from_span_id == ends[from_uid].id, Relation.to_span_id == ends[to_uid].id, Relation.type == rel_type
         )

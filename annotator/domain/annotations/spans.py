@@ -12,7 +12,7 @@ from annotator.domain.annotations.access import Access, writable_article
 from annotator.domain.annotations.statements import SAME_SPAN, SPAN_BY_UID, SPAN_BY_UID_LOCKED, insert_ignoring_conflict, run
 from annotator.domain.annotations.trail import audit, changed
 from annotator.domain.annotations.transaction import WRITE_ATTEMPTS
-from annotator.domain.annotations.validation import AnnotationError, check_int, check_ref, check_span, check_str, check_uid, show
+from annotator.domain.annotations.validation import AnnotationError, check_int, check_ref, check_span, check_str, check_uid, show, taken
 from annotator.domain.gold.incremental import spans_can_be_gold
 from annotator.domain.records import relation_json as relation_dict
 from annotator.domain.records import span_json as span_dict
@@ -60,11 +60,11 @@ def create_span(
             continue  # or deleted between our insert and our read: try again
         if existing.user_id == user_id and (existing.label, existing.start, existing.end) == (label, start, end):
             return span_dict(uid, label, start, end, access.text), False
-        if existing.user_id == user_id:
-            raise AnnotationError(
-                409, f"span id {uid!r} already exists with other content", current=span_dict(uid, existing.label, existing.start, existing.end, access.text)
-            )
-        raise AnnotationError(409, f"span id {uid!r} is already in use; choose another id")
+        # Ids are unique per article (exports and imports rely on it), so an id another annotator uses is refused; in
+        # the same words as one's own with other content, so the answer does not announce that somebody else has a span
+        # here under that id (blind annotation). `current` only for one's own span: the caller's own data.
+        own = {"current": span_dict(uid, existing.label, existing.start, existing.end, access.text)} if existing.user_id == user_id else {}
+        raise AnnotationError(409, taken(uid, "span"), **own)
     raise AnnotationError(503, "the span kept changing under this request; try again")
 
 

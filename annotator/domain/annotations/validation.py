@@ -65,6 +65,12 @@ def check_uid(value: Any, name: str = "id") -> str:
     return value
 
 
+def taken(uid: str, what: str) -> str:
+    """The 409 for a new span's or relation's id that is taken in the article: by one's own with other content or by
+    another annotator's, in the same words (blind annotation: whose it is is not told)."""
+    return f"{what} id {uid!r} is taken by other content; choose another id"
+
+
 def check_ref(value: Any, name: str) -> str:
     """A reference to an existing span uid (imported spans may have shorter ids than new ones)."""
     check_str(name, value)
