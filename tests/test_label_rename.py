@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from sqlalchemy import event, func, select
@@ -142,38 +142,36 @@ def _blocked(app, thread: threading.Thread) -> bool:
     return thread.is_alive()
 
 
-@pytest.mark.parametrize("first", ["save", "rename"])
-def test_a_save_during_a_rename_is_renamed_or_refused_never_stored_under_the_old_name(app, first):
-    """A save in flight when the rename starts commits first and is renamed with the rest; a save that comes while the
-    rename holds its locks waits, then reads the new schema: the old name is no label any more (422, the page
-    reloads), and nothing is stored under a name the schema lost. Before the saves locked the project's row, a save
-    that waited behind the rename on PostgreSQL read the schema of before it and stored 'CFS' beside the renamed ones."""
-    project_id, user_id, article_id = one_annotator(app, TEXT)
+def _save_beside_a_rename(app, first: str, save: Callable[[Any, bool], Any], rename: Callable[[Any], label_rename.Renamed]) -> dict[str, Any]:
+    """Run a save and a rename in two threads, `first` ("save" or "rename") holding its transaction open until the
+    other is seen waiting for it: {"save": "stored" (the save in flight committed) or what the later save answered
+    (its AnnotationError's (status, message) when refused), "rename": the Renamed}. `save(session, in_flight)` makes
+    the save's change; `rename(session)` the rename, both inside the transaction they are given."""
     holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
 
-    def save() -> None:
+    def save_thread() -> None:
         try:
             with app.app_context():
                 s = db.session
                 if first == "save":
                     with transaction(s):
-                        put_label(s, user_id, article_id, 0, "CFS")
+                        save(s, True)
                         holding.set()
                         go.wait(30)
                     outcome["save"] = "stored"
                 else:
-                    outcome["save"] = write(s, lambda: put_label(s, user_id, article_id, 1, "CFS"))["label"]
+                    outcome["save"] = write(s, lambda: save(s, False))
         except AnnotationError as exc:
             outcome["save"] = (exc.status, str(exc))
         except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
             errors.append(("save", exc))
             holding.set()
 
-    def rename() -> None:
+    def rename_thread() -> None:
         try:
             with app.app_context():
                 with transaction(db.session):
-                    outcome["rename"] = label_rename.rename_label(db.session, project_id, "sentence_labels", "CFS", "Claim", None, "cli")
+                    outcome["rename"] = rename(db.session)
                     if first == "rename":
                         holding.set()
                         go.wait(30)
@@ -181,7 +179,7 @@ def test_a_save_during_a_rename_is_renamed_or_refused_never_stored_under_the_old
             errors.append(("rename", exc))
             holding.set()
 
-    one, two = (save, rename) if first == "save" else (rename, save)
+    one, two = (save_thread, rename_thread) if first == "save" else (rename_thread, save_thread)
     first_thread, second_thread = threading.Thread(target=one), threading.Thread(target=two)
     first_thread.start()
     assert holding.wait(30)
@@ -193,6 +191,19 @@ def test_a_save_during_a_rename_is_renamed_or_refused_never_stored_under_the_old
         first_thread.join(60)
         second_thread.join(60)
     assert not errors, errors
+    return outcome
+
+
+@pytest.mark.parametrize("first", ["save", "rename"])
+def test_a_save_during_a_rename_is_renamed_or_refused_never_stored_under_the_old_name(app, first):
+    """A save in flight when the rename starts commits first and is renamed with the rest; a save that comes while the
+    rename holds its locks waits, then reads the new schema: the old name is no label any more (422, the page
+    reloads), and nothing is stored under a name the schema lost. Before the saves locked the project's row, a save
+    that waited behind the rename on PostgreSQL read the schema of before it and stored 'CFS' beside the renamed ones."""
+    project_id, user_id, article_id = one_annotator(app, TEXT)
+    outcome = _save_beside_a_rename(
+        app, first, lambda s, in_flight: put_label(s, user_id, article_id, 0 if in_flight else 1, "CFS"),
+        lambda s: label_rename.rename_label(s, project_id, "sentence_labels", "CFS", "Claim", None, "cli"))
     with app.app_context():
         labels = db.session.scalars(select(Annotation.label).where(Annotation.user_id == user_id)).all()
         schema_names = [item["name"] for item in db.session.get(Project, project_id).label_schema["sentence_labels"]]
@@ -653,51 +664,9 @@ def test_a_save_during_a_value_rename_is_renamed_or_refused_never_stored_under_t
         with transaction(db.session):
             schema = {**db.session.get(Project, project_id).label_schema, "article_labels": [{"name": "stance", "values": ["support", "oppose"]}]}
             projects.update_project(db.session, db.session.get(Project, project_id), schema=schema)
-    holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
-
-    def save() -> None:
-        try:
-            with app.app_context():
-                s = db.session
-                if first == "save":
-                    with transaction(s):
-                        put_article_label(s, user_id, article_id, "stance", ["oppose"])
-                        holding.set()
-                        go.wait(30)
-                    outcome["save"] = "stored"
-                else:
-                    outcome["save"] = write(s, lambda: put_article_label(s, user_id, article_id, "stance", ["oppose"]))
-        except AnnotationError as exc:
-            outcome["save"] = (exc.status, str(exc))
-        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
-            errors.append(("save", exc))
-            holding.set()
-
-    def rename() -> None:
-        try:
-            with app.app_context():
-                with transaction(db.session):
-                    outcome["rename"] = label_rename.rename_label(db.session, project_id, "article_label_values", "oppose", "against", None,
-                                                                  "cli", "stance")
-                    if first == "rename":
-                        holding.set()
-                        go.wait(30)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
-            errors.append(("rename", exc))
-            holding.set()
-
-    one, two = (save, rename) if first == "save" else (rename, save)
-    first_thread, second_thread = threading.Thread(target=one), threading.Thread(target=two)
-    first_thread.start()
-    assert holding.wait(30)
-    second_thread.start()
-    try:
-        assert _blocked(app, second_thread), f"the {'rename' if first == 'save' else 'save'} should wait for the {first}"
-    finally:
-        go.set()
-        first_thread.join(60)
-        second_thread.join(60)
-    assert not errors, errors
+    outcome = _save_beside_a_rename(
+        app, first, lambda s, in_flight: put_article_label(s, user_id, article_id, "stance", ["oppose"]),
+        lambda s: label_rename.rename_label(s, project_id, "article_label_values", "oppose", "against", None, "cli", "stance"))
     with app.app_context():
         stored = db.session.scalars(select(ArticleLabel.values).where(ArticleLabel.user_id == user_id)).all()
     if first == "save":

@@ -125,33 +125,40 @@ SELECT_IN_SENTENCE = """([needle, nth]) => {
 }"""
 
 
-def test_reviewer_marks_gold_spans_by_selecting_text_with_code_point_offsets(app, server, chromium):
-    """An emoji (two UTF-16 units, one code point) before the spans: the stored offsets are code points."""
+def _disputed_second_sentence(app, name: str, text: str) -> tuple[int, int]:
+    """Project `name` with one article of `text`, whose second sentence ann and ben labelled differently, and rita, a
+    member reviewer: (project id, that sentence's id), for the adjudication page."""
     from annotator.db.models import Annotation, Article, Sentence, User
     from annotator.db.transactions import begin_write
     from annotator.domain import projects
     from annotator.domain.dataset import articles
     from annotator.domain.dataset.ingest import ArticleRecord
 
-    text = ("Harbour fees 🚢 rise again. The mayor 🙂 said “fees will 📈 double by May” at noon on Friday. "
-            "Ferries still run daily.")
     with app.app_context():
         s = db.session
         begin_write(s)
-        project = projects.create_project(s, "harbour")
-        articles.store_articles(s, project, [ArticleRecord("h1", "Harbour", text)], "test")
-        for name in ("ann", "ben"):
-            s.add(User(name=name, role="annotator"))
+        project = projects.create_project(s, name)
+        articles.store_articles(s, project, [ArticleRecord(f"{name}-1", name.title(), text)], "test")
+        for user in ("ann", "ben"):
+            s.add(User(name=user, role="annotator"))
         s.flush()
-        sentence = s.scalar(select(Sentence).join(Article).where(Sentence.index == 1))
-        assert text[sentence.start:sentence.end].startswith("The mayor")
-        for name, label in (("ann", "CFS"), ("ben", "UFS")):
-            uid = s.scalar(select(User.id).where(User.name == name))
+        sentence = s.scalar(select(Sentence).join(Article).where(Article.project_id == project.id, Sentence.index == 1))
+        for user, label in (("ann", "CFS"), ("ben", "UFS")):
+            uid = s.scalar(select(User.id).where(User.name == user))
             s.add(Annotation(user_id=uid, sentence_id=sentence.id, label=label, seconds=1.0, guidelines_version=1))
         s.commit()
-        pid, sid = project.id, sentence.id
+        pid, sid, start, end = project.id, sentence.id, sentence.start, sentence.end
+    assert text[start:end].startswith("The mayor")
     add_user(app, "rita", "reviewer", PASSWORD)
     add_member(app, pid, "rita")
+    return pid, sid
+
+
+def test_reviewer_marks_gold_spans_by_selecting_text_with_code_point_offsets(app, server, chromium):
+    """An emoji (two UTF-16 units, one code point) before the spans: the stored offsets are code points."""
+    text = ("Harbour fees 🚢 rise again. The mayor 🙂 said “fees will 📈 double by May” at noon on Friday. "
+            "Ferries still run daily.")
+    pid, sid = _disputed_second_sentence(app, "harbour", text)
 
     context, page, problems = reviewer_page(chromium, server)
     try:
@@ -298,29 +305,8 @@ def test_a_gold_span_that_takes_its_quote_marks_in_is_quoted_once(app, server, c
     """The adjudication page put its own curly quotes around every span text, so a quote's span that took in its
     marks read ““Nobody wants to pay more”” in the status line, the new span's row and the link's message; it quotes
     through static/js/quotes.js now, as the annotation page does."""
-    from annotator.db.models import Annotation, Article, Sentence, User
-    from annotator.db.transactions import begin_write
-    from annotator.domain import projects
-    from annotator.domain.dataset import articles
-    from annotator.domain.dataset.ingest import ArticleRecord
-
     text = "Rents rose again. The mayor said \u201cNobody wants to pay more\u201d at noon. Ferries still run daily."
-    with app.app_context():
-        s = db.session
-        begin_write(s)
-        project = projects.create_project(s, "rents")
-        articles.store_articles(s, project, [ArticleRecord("r1", "Rents", text)], "test")
-        for name in ("ann", "ben"):
-            s.add(User(name=name, role="annotator"))
-        s.flush()
-        sentence = s.scalar(select(Sentence).join(Article).where(Sentence.index == 1))
-        for name, label in (("ann", "CFS"), ("ben", "UFS")):
-            uid = s.scalar(select(User.id).where(User.name == name))
-            s.add(Annotation(user_id=uid, sentence_id=sentence.id, label=label, seconds=1.0, guidelines_version=1))
-        s.commit()
-        pid, sid = project.id, sentence.id
-    add_user(app, "rita", "reviewer", PASSWORD)
-    add_member(app, pid, "rita")
+    pid, sid = _disputed_second_sentence(app, "rents", text)
 
     quote = "\u201cNobody wants to pay more\u201d"
     once = f"QUOTE marked: {quote}."
