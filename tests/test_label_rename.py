@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 from annotator.db import db
 from annotator.db.models import Annotation, Article, ArticleLabel, AuditEntry, GoldArticleLabel, Project, User
 from annotator.db.transactions import transaction
-from annotator.domain import accounts, agreement, label_rename, projects
+from annotator.domain import accounts, agreement, assignment, label_rename, projects
 from annotator.domain.annotations import AnnotationError, apply_changes, idempotency, put_article_label, put_label, write
 from annotator.domain.projects import ProjectError
 
@@ -676,3 +676,45 @@ def test_a_save_during_a_value_rename_is_renamed_or_refused_never_stored_under_t
         assert stored == [], f"an answer with a value the group lost: {stored}"
         status, message = outcome["save"]
         assert status == 422 and "oppose" in message, outcome
+
+
+def test_a_rename_during_a_parallel_export_is_in_all_of_it_or_none(app, runner, tmp_path, monkeypatch):
+    """`annotator export --jobs N` reads each article range in a forked worker: each worker read its own snapshot, so a
+    rename committed after the export began (here: just before the second worker starts) gave a file whose first
+    articles said CFS and whose last said Check-worthy. On PostgreSQL the workers now read the export's one snapshot
+    (the old name throughout); on SQLite, which cannot share one, the export stops and says why."""
+    from annotator.cli import dataset
+
+    info = build_project(app, extra_articles=6)
+    with app.app_context():  # a CFS label in the last range too
+        s = db.session
+        alice = accounts.get_user(s, "alice")
+        assignment.assign_to_user(s, info["project_id"], alice, ["plain-005"])
+        s.commit()
+        last = s.scalar(select(Article.id).where(Article.external_id == "plain-005"))
+        write(s, lambda: put_label(s, alice.id, last, 0, "CFS"))
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    worker = dataset._export_worker
+
+    def rename_first(*args):  # noqa: ANN002, ANN202
+        if args[9] == 1:  # k: the second range's worker renames before it reads (in its own process, committed)
+            from sqlalchemy import create_engine
+            from sqlalchemy.orm import Session
+
+            engine = create_engine(url)
+            with Session(engine) as session, transaction(session):
+                label_rename.rename_label(session, info["project_id"], "sentence_labels", "CFS", "Check-worthy", None, "cli")
+            engine.dispose()
+        worker(*args)
+
+    monkeypatch.setattr(dataset, "_export_worker", rename_first)
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(args=["export", "news", "--jobs", "2", "-o", str(out)])
+    assert "CFS" not in _labels_of(app, info["project_id"])  # the rename was made
+    if url.startswith("postgres"):
+        assert result.exit_code == 0, result.output
+        exported = out.read_text(encoding="utf-8")
+        assert exported.count('"CFS"') > 1 and "Check-worthy" not in exported
+    else:
+        assert result.exit_code == 1 and not out.exists()
+        assert "the project's label schema changed while it was exported" in result.output, result.output

@@ -15,19 +15,21 @@ import sys
 import tempfile
 import threading
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
 from typing import IO, Iterable, Iterator
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from annotator.cli.export_formats import check_options as check_format_options
 from annotator.cli.export_formats import export_in_format
 from annotator.cli.export_outputs import open_outputs
 from annotator.db import db
 from annotator.db.models import Project
-from annotator.db.transactions import begin_snapshot, transaction
+from annotator.db.transactions import begin_snapshot, share_snapshot, transaction
 from annotator.domain import projects
 from annotator.domain.dataset import export, foreign, import_annotations, import_suggestions
 from annotator.domain.dataset.export import formats
@@ -95,15 +97,16 @@ def export_command(ctx: click.Context, project: str | None, unit: str, output: s
             click.progressbar(length=total, label=f"exporting {p.name}", file=sys.stderr, show_pos=True)
         ) if total > export.BATCH_SIZE else None
         progress = bar.update if bar else None
+        begin_snapshot(db.session)  # one snapshot, whatever annotators save while it runs (PostgreSQL); workers read it too
         ranges = export.article_ranges(db.session, p.id, jobs) if jobs > 1 else [(0, None)]
         if len(ranges) == 1:
             stack.callback(gc.set_threshold, *gc.get_threshold())
             gc.set_threshold(*EXPORT_GC_THRESHOLD)
-            begin_snapshot(db.session)  # one snapshot, whatever annotators save while it runs (PostgreSQL)
             records = export.iter_records(db.session, p.id, unit, filters, progress=progress)
             written = write_records(records, handles, unit, splits, seed)
         else:
-            written = _export_in_parallel(db.engine.url, p.id, unit, filters, ranges, handles, splits, seed, progress)
+            snapshot = Snapshot(share_snapshot(db.session), db.session.scalar(select(Project.label_schema).where(Project.id == p.id)))
+            written = _export_in_parallel(db.engine.url, p.id, unit, filters, ranges, handles, splits, seed, progress, snapshot)
         for handle in handles.values():
             handle.flush()
     _report(unit, written, paths, names if splits else [])
@@ -142,6 +145,21 @@ def _terminate(signum: int, _frame) -> None:  # noqa: ANN001
 
 # Records are short-lived trees of dicts: a full collection every 700 allocations only costs time.
 EXPORT_GC_THRESHOLD = (100_000, 50, 100)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What an export's workers read: the export's PostgreSQL snapshot (its id; None on SQLite, which cannot share
+    one), and the label schema it holds, which each worker checks against its own (SQLite: a label renamed while the
+    workers started would name one label two ways in one file)."""
+
+    shared: str | None
+    schema: dict
+
+
+SCHEMA_CHANGED = ("the project's label schema changed while it was exported (a label renamed or the schema edited): "
+                  "nothing was written; export again")
+
 # Projects with more articles than this are exported by one process per CPU (at most MAX_AUTO_JOBS).
 PARALLEL_FROM = 2 * export.BATCH_SIZE
 MAX_AUTO_JOBS = 4
@@ -173,11 +191,13 @@ def write_records(records: Iterable[dict], handles: dict[str, IO[bytes]], unit: 
 
 
 def _export_in_parallel(url, project_id: int, unit: str, filters: export.Filters, ranges: list[tuple[int, int | None]],  # noqa: ANN001
-                        handles: dict[str, IO[bytes]], splits: list[tuple[str, float]] | None, seed: int, progress) -> dict[str, int]:  # noqa: ANN001
+                        handles: dict[str, IO[bytes]], splits: list[tuple[str, float]] | None, seed: int, progress,  # noqa: ANN001
+                        snapshot: Snapshot) -> dict[str, int]:
     """One forked process per article range writes its own part files; the parts are then joined in order.
 
     The output is byte for byte what one process writes. Each worker opens its
-    own database connection (never one inherited from this process).
+    own database connection (never one inherited from this process) and reads
+    this process's snapshot (PostgreSQL; it stays open until the workers end).
     """
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
@@ -190,7 +210,8 @@ def _export_in_parallel(url, project_id: int, unit: str, filters: export.Filters
         for k, id_range in enumerate(ranges):
             parts = {name: folder / f"{k}.{name or 'all'}.jsonl" for name in handles}
             worker = context.Process(
-                target=_export_worker, args=(url, project_id, unit, filters, id_range, parts, splits, seed, queue, k, os.getpid()), daemon=True
+                target=_export_worker, args=(url, project_id, unit, filters, id_range, parts, splits, seed, queue, k, os.getpid(), snapshot.shared),
+                daemon=True,
             )
             worker.start()
             workers.append((worker, parts))
@@ -209,7 +230,9 @@ def _export_in_parallel(url, project_id: int, unit: str, filters: export.Filters
                 if progress is not None:
                     progress(message[1])
             else:
-                _, k, counts = message
+                _, k, counts, schema = message
+                if schema != snapshot.schema:
+                    raise click.ClickException(SCHEMA_CHANGED)
                 done.add(k)
                 for name, n in counts.items():
                     written[name] += n
@@ -296,8 +319,9 @@ def die_with_parent(parent: int) -> None:
 
 def _export_worker(url, project_id: int, unit: str, filters: export.Filters, id_range: tuple[int, int | None],  # noqa: ANN001
                    parts: dict[str, Path], splits: list[tuple[str, float]] | None, seed: int, queue, k: int,  # noqa: ANN001
-                   parent: int) -> None:
-    """Runs in a forked child: a fresh engine and session, one range of articles, own part files."""
+                   parent: int, shared: str | None) -> None:
+    """Runs in a forked child: a fresh engine and session, one range of articles, own part files; the export's
+    snapshot (`shared`, PostgreSQL), and the label schema it read sent back with the counts."""
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
@@ -309,11 +333,12 @@ def _export_worker(url, project_id: int, unit: str, filters: export.Filters, id_
     tune_sqlite(engine)
     try:
         with Session(engine) as session, ExitStack() as stack:
-            begin_snapshot(session)  # its range from one snapshot, as a single process reads the whole project
+            begin_snapshot(session, shared)  # its range from the export's snapshot, as a single process reads the whole project
+            schema = session.scalar(select(Project.label_schema).where(Project.id == project_id))
             handles = {name: stack.enter_context(open(path, "wb", buffering=1 << 20)) for name, path in parts.items()}
             records = export.iter_records(session, project_id, unit, filters, progress=lambda n: queue.put(("progress", n)), id_range=id_range)
             counts = write_records(records, handles, unit, splits, seed)
-        queue.put(("done", k, counts))
+        queue.put(("done", k, counts, schema))
     finally:
         engine.dispose()
 

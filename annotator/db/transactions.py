@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import random
+import re
 import sqlite3
 from contextlib import contextmanager, nullcontext
 from typing import Callable, Iterator, TypeVar
@@ -114,20 +115,38 @@ def run_write(session: Session | scoped_session, action: Callable[[], T], attemp
     raise on_exhausted()
 
 
-def begin_snapshot(session: Session | scoped_session) -> None:
+def begin_snapshot(session: Session | scoped_session, shared: str | None = None) -> None:
     """Begin a read that sees one snapshot of the data until it ends, for a long read made of many statements (an
     export: keyset batches, each several queries). PostgreSQL's READ COMMITTED gave each statement the data committed
     before it began, so a save between two of them was half in the read (a link read whose spans were not); here the
     read is REPEATABLE READ and READ ONLY, and whatever the session had open (the read that loaded the caller) is
-    ended first: it only read. The characteristics go when the connection returns to the pool. SQLite: a read
-    transaction sees one snapshot already (WAL), and nothing is done."""
+    ended first: it only read. The characteristics go when the connection returns to the pool. `shared`: the id
+    another transaction's share_snapshot gave, whose snapshot this one reads (an export's worker processes read the
+    export's one snapshot). SQLite: a read transaction sees one snapshot already (WAL), and nothing is done."""
     if isinstance(session, scoped_session):
         session = session()
     if session.get_bind().dialect.name != "postgresql":
         return
     if session.in_transaction():
         session.rollback()
-    session.connection(execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
+    connection = session.connection(execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
+    if shared is not None:
+        if not _SNAPSHOT_ID.match(shared):
+            raise ValueError(f"not a snapshot id: {shared!r}")
+        connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{shared}'")  # takes no parameter; the id was checked
+
+
+_SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?\Z")  # what pg_export_snapshot() returns, e.g. 00000003-0000001B-1
+
+
+def share_snapshot(session: Session | scoped_session) -> str | None:
+    """The id of the snapshot the session's transaction (begun by begin_snapshot) reads, for other processes'
+    begin_snapshot(shared=...); valid while that transaction stays open. None on SQLite, which cannot share one."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return session.connection().exec_driver_sql("SELECT pg_export_snapshot()").scalar()
 
 
 def begin_write(session: Session | scoped_session) -> None:
