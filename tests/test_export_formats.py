@@ -211,22 +211,72 @@ def test_label_studio_round_trip_keeps_where_each_item_came_from(app, runner, tm
     assert after == before
 
 
-def test_label_studio_own_origins_import_as_manual(app, runner, tmp_path):
-    """Label Studio's own values (a prediction accepted there names no suggester, "prediction-changed") stay manual."""
-    assert runner.invoke(args=["projects", "create", "q"]).exit_code == 0
-    text = "Nobody objected, said the port."
-    result = [
+LS_TEXT = "Nobody objected, said the port."
+
+
+def _ls_results() -> list[dict]:
+    """A region accepted from a prediction unchanged, one a person changed, and a link between them as predicted."""
+    return [
         {"id": "r1", "from_name": "label", "to_name": "text", "type": "labels", "origin": "prediction",
          "value": {"start": 0, "end": 15, "text": "Nobody objected", "labels": ["QUOTE"]}},
         {"id": "r2", "from_name": "label", "to_name": "text", "type": "labels", "origin": "prediction-changed",
          "meta": {"text": ["a note"]}, "value": {"start": 22, "end": 30, "text": "the port", "labels": ["SOURCE"]}},
         {"from_id": "r1", "to_id": "r2", "type": "relation", "direction": "right", "labels": ["attributed_to"], "origin": "prediction"},
     ]
+
+
+@pytest.mark.parametrize(("annotation", "predictions", "suggester"), [
+    ({"parent_prediction": 7, "prediction": {}}, [{"id": 7, "model_version": "ner-v3", "result": []}], ("ner-v3", "ner-v3")),
+    ({"parent_prediction": None, "prediction": {"id": 7, "model_version": "ner-v3"}}, [], ("ner-v3", "ner-v3")),
+    ({"parent_prediction": None, "prediction": {}}, [], ("label-studio", "")),  # no model named: as its predictions are
+    ({"parent_prediction": [7], "prediction": {}}, [{"id": {"x": 1}, "result": []}], ("label-studio", "")),  # odd ids: no 500
+])
+def test_label_studio_predictions_accepted_there_import_as_suggested(app, runner, tmp_path, annotation, predictions, suggester):
+    """A result Label Studio marks origin "prediction" is a model's region a person accepted unchanged: it imported
+    as the person's manual work (agreement on manual work counted the model). It is suggested now, by the prediction's
+    model_version (the annotation's parent_prediction, or its own prediction object), as the task's predictions
+    become suggestions of that name; "prediction-changed" (a person changed it) stays manual."""
+    assert runner.invoke(args=["projects", "create", "q"]).exit_code == 0
+    task = {"id": 1, "data": {"text": LS_TEXT}, "predictions": predictions,
+            "annotations": [{"completed_by": 1, "result": _ls_results(), **annotation}]}
     path = tmp_path / "ls.json"
-    path.write_text(json.dumps([{"id": 1, "data": {"text": text}, "annotations": [{"completed_by": 1, "result": result}]}]), encoding="utf-8")
-    assert runner.invoke(args=["import-annotations", "q", str(path), "--format", "label-studio"]).exit_code == 0
-    origins = _origins(app, "q")
-    assert len(origins) == 3 and all(item[-3:] == ("manual", None, None) for item in origins)
+    path.write_text(json.dumps([task]), encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "q", str(path), "--format", "label-studio"])
+    assert result.exit_code == 0, result.output
+    assert _origins(app, "q") == sorted([
+        ("span", "QUOTE", 0, "suggested", *suggester), ("span", "SOURCE", 22, "manual", None, None),
+        ("relation", "attributed_to", 0, "suggested", *suggester)], key=repr)
+
+
+def test_label_studio_drafts_are_counted_as_skipped_not_dropped_unsaid(app, runner, tmp_path):
+    """A task's drafts (work saved in Label Studio but never submitted) were dropped without a word: they are
+    skipped and said, per person, and --strict fails on them."""
+    assert runner.invoke(args=["projects", "create", "q"]).exit_code == 0
+    task = {"id": 1, "data": {"text": LS_TEXT},
+            "annotations": [{"completed_by": 1, "result": _ls_results()[:1]}],
+            "drafts": [{"id": 3, "user": 2, "result": _ls_results(), "was_postponed": False},
+                       {"id": 4, "user": 1, "result": []}]}  # an empty draft holds nothing to lose
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([task]), encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "q", str(path), "--format", "label-studio"])
+    assert result.exit_code == 0, result.output
+    assert "skipped for ls-user-2: 1 draft (saved in Label Studio, never submitted)" in result.output
+    assert "ls-user-1: 1" not in result.output.split("skipped for", 1)[-1]
+    strict = runner.invoke(args=["import-annotations", "q", str(path), "--format", "label-studio", "--on-duplicate", "skip", "--strict"])
+    assert strict.exit_code == 1
+
+
+def test_label_studio_ground_truth_is_said_to_be_no_gold(app, runner, tmp_path):
+    """An annotation Label Studio marks ground_truth is imported as its author's, and the import says the mark is not
+    gold here (it was dropped unsaid)."""
+    assert runner.invoke(args=["projects", "create", "q"]).exit_code == 0
+    task = {"id": 1, "data": {"text": LS_TEXT}, "annotations": [{"completed_by": 1, "ground_truth": True, "result": _ls_results()[1:2]}]}
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([task]), encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "q", str(path), "--format", "label-studio", "--strict"])
+    assert result.exit_code == 0, result.output
+    assert "1 annotation(s) marked ground_truth in Label Studio" in result.output
+    assert len(_origins(app, "q")) == 1
 
 
 def test_label_studio_without_users_map_names_annotators_by_id(app, runner, tmp_path):

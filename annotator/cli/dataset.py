@@ -384,7 +384,7 @@ def _annotator_options(fmt: str, pseudo: str | None, users_file: str | None) -> 
               help="Which article a record goes onto: the one with its id, or the one with the identical text (merging exports).")
 @click.option("--offsets", type=click.Choice(foreign.OFFSETS), default="auto", show_default=True,
               help="How offsets count: auto checks each Label Studio region against its text; doccano's default is utf16.")
-@click.option("--strict", is_flag=True, help="Exit non-zero when anything was skipped (cancelled, document classes, duplicates...).")
+@click.option("--strict", is_flag=True, help="Exit non-zero when anything was skipped (cancelled annotations, drafts, document classes, duplicates...).")
 @click.option("--as-suggestions", is_flag=True,
               help="Load the file's labels, spans and relations as suggestions of the suggester --as NAME, never as annotations.")
 @click.option("--suggester-version", default="imported", show_default=True,

@@ -134,6 +134,8 @@ def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], 
     blocks = []
     whose: dict[str, int] = {}  # annotator -> the annotation of theirs already read
     key = "annotations" if task.get("annotations") or not task.get("completions") else "completions"
+    predictions = _entries(task, "predictions", objects_only=False)
+    models = {p["id"]: p.get("model_version") for p in predictions if isinstance(p, dict) and isinstance(p.get("id"), (int, str))}
     for k, entry in enumerate(_entries(task, key)):
         name = annotator_name(entry.get("completed_by"), users, annotator, f"{key}[{k}]")
         if entry.get("was_cancelled"):
@@ -142,10 +144,15 @@ def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], 
         if name in whose:
             raise Bad(f"{key}[{k}] and {key}[{whose[name]}] are both {name}'s: this tool keeps one annotation per person and task")
         whose[name] = k
-        blocks.append(_block(entry, f"{key}[{k}]", name, reader, schema, article_id, skipped, origins=True))
+        if entry.get("ground_truth") is True:
+            skipped.keep(GROUND_TRUTH)
+        accepted = _accepted_from(entry, models, f"{key}[{k}]")
+        blocks.append(_block(entry, f"{key}[{k}]", name, reader, schema, article_id, skipped, origins=True, accepted=accepted))
+    for k, draft in enumerate(_entries(task, "drafts")):
+        if draft.get("result"):  # an empty draft holds nothing to lose
+            skipped.add(annotator_name(draft.get("user"), users, annotator or "drafts", f"drafts[{k}]"), DRAFT)
     record = article_record(article_id, data.get("title"), text, meta, blocks)
     record["_at"] = task_name(task, n)  # errors found later (the schema, duplicates) name the task too
-    predictions = _entries(task, "predictions", objects_only=False)
     ids_only = sum(not isinstance(p, dict) for p in predictions)
     if ids_only:
         skipped.add("predictions", "prediction(s) are ids only: export with the snapshot API to include them", ids_only)
@@ -156,14 +163,39 @@ def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], 
 
 
 MAX_MODEL_VERSION = 64  # it names the suggestions' suggester and is their version (columns of 100 and 64 characters)
+DRAFT = "draft (saved in Label Studio, never submitted)"
+GROUND_TRUTH = ("annotation(s) marked ground_truth in Label Studio were imported as their authors' work: the mark is no gold "
+                "here (adjudicate gold in this tool, or import gold in the article format)")
+
+
+def _model_version(value: Any, where: str) -> str:
+    """A prediction's model_version ("" when it has none), which names its suggester and is its version."""
+    model_version = value if isinstance(value, str) else ""
+    if len(model_version) > MAX_MODEL_VERSION or not model_version.isprintable():
+        raise Bad(f"{where}.model_version must be at most {MAX_MODEL_VERSION} printable characters (got {model_version[:80]!r})")
+    return model_version
+
+
+def _accepted_from(entry: dict[str, Any], models: dict[Any, Any], at: str) -> dict[str, Any]:
+    """The origin of the annotation's results that Label Studio marks origin "prediction" (a model's region the
+    person accepted unchanged): suggested by the prediction the annotation began from (its parent_prediction among
+    the task's predictions, else its own prediction object), named after its model_version as the task's predictions
+    are when they become suggestions ("label-studio" when it names none)."""
+    parent = entry.get("parent_prediction")
+    prediction = entry.get("prediction")
+    if isinstance(parent, (int, str)) and not isinstance(parent, bool) and parent in models:
+        model_version = _model_version(models[parent], f"{at}: the parent prediction's")
+    elif isinstance(prediction, dict) and prediction:
+        model_version = _model_version(prediction.get("model_version"), f"{at}.prediction")
+    else:
+        model_version = ""
+    return {"origin": "suggested", "suggester": model_version or "label-studio", "suggester_version": model_version}
 
 
 def _suggestion(prediction: dict[str, Any], k: int, reader: Offsets, schema: dict[str, Any], article_id: str, skipped: Skipped) -> dict[str, Any]:
     """A full prediction as a suggester's proposal (never a human annotation): model_version names it and is its
     version; each item has its result's score (0 to 1), else the prediction's.  Sentence-label predictions are counted, not read."""
-    model_version = prediction.get("model_version") if isinstance(prediction.get("model_version"), str) else ""
-    if len(model_version) > MAX_MODEL_VERSION or not model_version.isprintable():
-        raise Bad(f"predictions[{k}].model_version must be at most {MAX_MODEL_VERSION} printable characters (got {model_version[:80]!r})")
+    model_version = _model_version(prediction.get("model_version"), f"predictions[{k}]")
     suggester = model_version or "label-studio"
     score = _score(prediction.get("score"), 1.0)
     block = _block(prediction, f"predictions[{k}]", suggester, reader, schema, article_id, skipped)
@@ -240,11 +272,12 @@ def _named_by_text(text: str, users: dict[str, str], where: str, field: str) -> 
 
 def _block(
     entry: dict[str, Any], at: str, name: str, reader: Offsets, schema: dict[str, Any], article_id: str, skipped: Skipped,
-    origins: bool = False,
+    origins: bool = False, accepted: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One annotation's (or prediction's) results as `name`'s labels, spans and relations; `at` is where it is in the task.
 
-    With `origins` (an annotation's), each item also takes its result's origin (see result_origin)."""
+    With `origins` (an annotation's), each item also takes its result's origin (see result_origin; `accepted`: the
+    origin of a prediction's result the person accepted unchanged)."""
     spans: list[dict[str, Any]] = []
     labels: list[dict[str, Any]] = []
     article_labels: dict[str, list[str]] = {}
@@ -269,16 +302,16 @@ def _block(
             region_spans[region] = region_spans_of(value, region, where, reader, name, article_id)
             if origins:
                 for span in region_spans[region]:
-                    span.update(result_origin(result))
+                    span.update(result_origin(result, accepted))
             spans += region_spans[region]
         elif kind == "choices" and value.get("start") is None and value.get("end") is None:
             document_choice(str(result.get("from_name", "choices")), value.get("choices"), where, schema, name, article_labels, skipped)
         elif kind == "choices":
-            labels.append({**choice_label(result, value, where, reader), **label_details(entry), **(result_origin(result) if origins else {}), "_from": where})
+            labels.append({**choice_label(result, value, where, reader), **label_details(entry), **(result_origin(result, accepted) if origins else {}), "_from": where})
         else:
             raise Bad(f"{where}: result type {kind!r} is not imported (use labels, choices or relation)")
     relations = [
-        {**relation, **(result_origin(result) if origins else {})}
+        {**relation, **(result_origin(result, accepted) if origins else {})}
         for i, result in pending for relation in _relations(result, f"{at}.result[{i}]", region_spans, schema, name, article_id)
     ]
     block = {"annotator": name, "labels": labels, "spans": spans, "relations": relations}
@@ -287,14 +320,17 @@ def _block(
     return block
 
 
-def result_origin(result: dict[str, Any]) -> dict[str, Any]:
-    """An annotation's result item as this tool's origin: "suggested" when it is a prediction (Label Studio's ``origin``
-    "prediction") whose ``meta`` names its suggester, as this tool's export writes it; anything else, Label Studio's
-    own predictions accepted there (no suggester named) and "prediction-changed" (a person changed it) included, is manual."""
+def result_origin(result: dict[str, Any], accepted: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An annotation's result item as this tool's origin: "suggested" when it is a prediction accepted unchanged (Label
+    Studio's ``origin`` "prediction"): by the suggester its ``meta`` names, as this tool's export writes it, else as
+    `accepted` says (the prediction the annotation began from); anything else, "prediction-changed" (a person changed
+    it) included, is manual."""
+    if result.get("origin") != "prediction":
+        return {}
     meta = result.get("meta")
-    if result.get("origin") == "prediction" and isinstance(meta, dict) and meta.get("suggester") is not None:
+    if isinstance(meta, dict) and meta.get("suggester") is not None:
         return {"origin": "suggested", "suggester": meta["suggester"], "suggester_version": meta.get("suggester_version", "")}
-    return {}
+    return dict(accepted or {})
 
 
 def document_choice(

@@ -17,6 +17,7 @@ class Skipped:
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)  # what the format never carries: said, but nothing was skipped
+    kept: dict[str, int] = field(default_factory=dict)  # items read, but not all they meant (counted): said, nothing skipped
 
     def add(self, annotator: str, reason: str, n: int = 1) -> None:
         key = (annotator, reason)
@@ -30,9 +31,14 @@ class Skipped:
         if message not in self.remarks:
             self.remarks.append(message)
 
+    def keep(self, what: str, n: int = 1) -> None:
+        """Count an item that was read but lost something the format meant (said as "N what")."""
+        self.kept[what] = self.kept.get(what, 0) + n
+
     def __bool__(self) -> bool:
         return bool(self.counts or self.notes)
 
     def lines(self) -> list[str]:
         """One line per annotator and reason, then the notes and remarks."""
-        return [f"skipped for {who}: {n} {reason}" for (who, reason), n in sorted(self.counts.items())] + self.notes + self.remarks
+        return ([f"skipped for {who}: {n} {reason}" for (who, reason), n in sorted(self.counts.items())] + self.notes
+                + [f"{n} {what}" for what, n in self.kept.items()] + self.remarks)
