@@ -18,7 +18,7 @@ from annotator.domain.annotations import AnnotationError, apply_changes, idempot
 from annotator.domain.projects import ProjectError
 
 from .conftest import Browser, add_user
-from .races import holding_a_label, one_annotator, postgres_only, waiting_on_a_lock
+from .races import holding_a_label, one_annotator, postgres_only, take_turns, waiting_on_a_lock
 from .test_export import add_suggestions, build_project, run_export
 
 # (section, old, new): one of each kind the round-trip project stores (build_project, add_suggestions)
@@ -215,6 +215,59 @@ def test_a_save_during_a_rename_is_renamed_or_refused_never_stored_under_the_old
         assert labels == [], f"a label under a name the schema lost: {labels}"
         status, message = outcome["save"]
         assert status == 422 and "CFS" in message, outcome
+
+
+@pytest.mark.parametrize("article", ["a", "new"])
+def test_an_import_during_a_rename_stores_nothing_under_the_old_name(app, article):
+    """import-annotations read the schema without a lock: on PostgreSQL, an import that ran while a rename held its
+    locks (on the rename's article after waiting for it, or on a new article without waiting at all) checked its
+    labels against the schema of before and committed 'CFS' beside the renamed rows, a label the schema no longer
+    has. It now reads the schema again with the project row locked before it commits, and stops when a rename (or a
+    schema edit) changed it meanwhile: nothing stored, and it says to import again."""
+    from annotator.domain.dataset import import_annotations
+    from annotator.domain.dataset.ingest import IngestError
+
+    project_id, user_id, _ = one_annotator(app, TEXT)
+    holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
+    record = {"id": article, "text": TEXT, "annotations": [{"annotator": "ann", "labels": [{"sentence": 1, "label": "CFS"}]}]}
+
+    def rename() -> None:
+        try:
+            with app.app_context(), transaction(db.session):
+                label_rename.rename_label(db.session, project_id, "sentence_labels", "CFS", "Claim", None, "cli")
+                holding.set()
+                go.wait(30)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("rename", exc))
+            holding.set()
+
+    def import_file() -> None:
+        try:
+            with app.app_context():
+                s = db.session
+                with transaction(s):
+                    import_annotations.import_records(s, s.get(Project, project_id), [(1, record)], "work.jsonl")
+                outcome["import"] = "stored"
+        except IngestError as exc:
+            outcome["import"] = str(exc)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("import", exc))
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
+        take_turns(app, rename, holding, go, import_file, "the import should wait for the rename")
+    else:  # one writer at a time: the import reads the schema once the rename has committed
+        go.set()
+        rename()
+        import_file()
+    assert not errors, errors
+    with app.app_context():
+        labels = db.session.scalars(select(Annotation.label).where(Annotation.user_id == user_id)).all()
+    assert labels == [], f"a label under a name the schema lost: {labels} ({outcome})"
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
+        assert outcome["import"] == ("work.jsonl: the project's label schema changed while the file was imported "
+                                     "(a label renamed or the schema edited): nothing was stored; import it again"), outcome
+    else:
+        assert "unknown sentence label 'CFS'" in outcome["import"], outcome
 
 
 def test_a_rename_does_not_wait_for_saves_of_another_project(app):

@@ -157,6 +157,18 @@ def lock_schema(session: Session, project_id: int, articles: bool = False) -> di
     return schema
 
 
+SCHEMA_CHANGED = ("the project's label schema changed while the file was imported (a label renamed or the schema edited): "
+                  "nothing was stored; import it again")
+
+
+def schema_held(session: Session, project_id: int) -> dict[str, Any] | None:
+    """The project's schema as committed now, its row locked FOR KEY SHARE until the transaction ends (PostgreSQL): a
+    label rename or a schema edit in flight is waited for, and one that comes later waits for this transaction. For a
+    long write that checked its rows against the schema it read at its start (an import), which then compares the
+    two before it commits: locking the row at the start would meet a rename, which locks articles first, in a deadlock."""
+    return session.scalar(select(Project.label_schema).where(Project.id == project_id).with_for_update(key_share=True))
+
+
 def labels_in_use(session: Session, project_id: int) -> dict[str, set[str]]:
     """Names each schema section's stored work uses (annotations, spans, relations, gold)."""
     from annotator.db.models import (
