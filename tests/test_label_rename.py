@@ -314,6 +314,23 @@ def test_an_admin_renames_a_label_on_the_settings_page(app):
     with app.app_context():
         entry = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == label_rename.ENTITY)).one()
         assert entry.after["via"] == "web"
+    assert "flash-warning" not in after  # a name nothing knows by itself: nothing left behind
+
+
+def test_renaming_a_name_the_built_in_code_knows_says_what_it_leaves_behind(app):
+    """QUOTE, SOURCE, CUE and attributed_to are names the attribution suggester proposes and the Citron format reads
+    and writes by themselves: a rename of one was made without a word, and then the suggester's quotes were dropped
+    (not in the schema) and a Citron export had none. The rename is made and says so, on the page as on the command
+    line and in the API's notes."""
+    info = build_project(app)
+    admin = _logged_in(app, "admin")
+    response = admin.post(f"/admin/projects/{info['project_id']}/rename-label", {"label": "span_labels/QUOTE", "new_name": "Quote"})
+    assert response.status_code == 302
+    after = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert re.search(r'<p class="flash flash-warning" role="status">Note: the built-in attribution suggester proposes span labels '
+                     r"named &#39;QUOTE&#39; .* a Citron export leaves out what was &#39;QUOTE&#39; \(and says so\)\.</p>", after)
+    assert label_rename.notes_on("relation_types", "attributed_to") and label_rename.notes_on("span_labels", "CUE")
+    assert not label_rename.notes_on("sentence_labels", "QUOTE")  # only where the code looks for it
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -364,7 +381,8 @@ def test_the_command_line_renames_and_says_what_it_changed(app, runner):
     info = build_project(app)
     result = runner.invoke(args=["projects", "rename-label", "news", "QUOTE", "Quotation"])
     assert result.exit_code == 0, result.output
-    assert result.output == "Span label 'QUOTE' renamed to 'Quotation' (spans: 3, gold spans: 1)\n"
+    assert result.stdout == "Span label 'QUOTE' renamed to 'Quotation' (spans: 3, gold spans: 1)\n"
+    assert result.stderr.startswith("warning: the built-in attribution suggester proposes span labels named 'QUOTE'")
     schema = json.loads(runner.invoke(args=["projects", "schema", "news"]).output)
     assert [r["from"] for r in schema["relation_types"]] == [["Quotation"]]
     with app.app_context():
@@ -440,7 +458,8 @@ def test_the_rest_api_renames_for_admins_only(app):
     response = post("boss", rename)
     assert response.status_code == 200
     assert response.get_json() == {"section": "relation_types", "old": "attributed_to", "new": "said_by",
-                                   "rows": {"links": 2, "gold links": 1, "suggestions": 0}}
+                                   "rows": {"links": 2, "gold links": 1, "suggestions": 0}, "notes": list(label_rename.notes_on("relation_types", "attributed_to"))}
+    assert response.get_json()["notes"][0].startswith("the built-in attribution suggester proposes relation types named 'attributed_to'")
     with app.app_context():
         entry = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == label_rename.ENTITY)).one()
         assert entry.after["via"] == "api"
@@ -700,7 +719,7 @@ def test_the_command_line_settings_page_and_rest_api_rename_a_value(app, runner)
     response = client.post(f"/api/projects/{info['project_id']}/label-renames", json=body, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.get_json()
     assert response.get_json() == {"section": "article_label_values", "group": "topics", "old": "economy", "new": "the economy",
-                                   "rows": {"article labels": 2, "gold article labels": 0}}
+                                   "rows": {"article labels": 2, "gold article labels": 0}, "notes": []}
     response = client.post(f"/api/projects/{info['project_id']}/label-renames", json={**body, "group": 5}, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 400 and "group must be a string" in response.get_json()["error"]
     with app.app_context():

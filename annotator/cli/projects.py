@@ -152,3 +152,5 @@ def projects_rename_label(project: str, old: str, new: str, section: str | None,
     # the section is found by the rename, on the schema it reads under its lock: one read, the one every check uses
     renamed = commit_or_fail(lambda: label_rename.rename_label(db.session, project_id, section, old, new, None, "cli", group))
     click.echo(renamed.describe())
+    for note in renamed.notes:
+        click.echo(f"warning: {note}", err=True)

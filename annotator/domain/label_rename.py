@@ -49,6 +49,7 @@ from annotator.db.models import (
 )
 from annotator.domain import labelschema
 from annotator.domain.annotations.idempotency import renamed_answer
+from annotator.domain.dataset.export.formats import citron
 from annotator.domain.projects import ProjectError, bump_revision, labels_in_use, lock_schema
 from annotator.stats import textcheck
 
@@ -68,15 +69,32 @@ SECTION_WORDS = {"sentence": "sentence_labels", "span": "span_labels", "relation
                  "value": VALUES}
 
 
+# Names that code knows by themselves, not from the schema: the built-in attribution suggester proposes them and the
+# Citron format writes and reads only them (stats/attribution, export/formats/citron.py). A rename of one is made, and
+# says what it leaves behind.
+BUILT_IN_NAMES = {"span_labels": (citron.QUOTE, citron.SOURCE, citron.CUE), "relation_types": (citron.ATTRIBUTED_TO,)}
+
+
+def notes_on(section: str, old: str) -> tuple[str, ...]:
+    """What a rename of `old` leaves behind that its rows do not say (empty for most names)."""
+    if old not in BUILT_IN_NAMES.get(section, ()):
+        return ()
+    return (f"the built-in attribution suggester proposes {WHAT[section]}s named {old!r} and the Citron format knows "
+            f"{old!r} only: from now on the suggester's {old!r} suggestions are not stored and a Citron export leaves out "
+            f"what was {old!r} (and says so)",)
+
+
 @dataclass(frozen=True)
 class Renamed:
-    """What a rename did: the section, the old and new names, and how many stored rows of each table it changed."""
+    """What a rename did: the section, the old and new names, how many stored rows of each table it changed, and what
+    it leaves behind (notes_on)."""
 
     section: str
     old: str
     new: str
     rows: dict[str, int]
     group: str | None = None  # the article label group of a renamed value
+    notes: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -217,7 +235,7 @@ def rename_label(session: Session, project_id: int, section: str | None, old: An
         result = session.execute(update(table).where(mine, table.c[column] == old).values(values))
         rows[counted] = result.rowcount or 0
     _rename_in_stored_answers(session, project_id, section, old, new)
-    return _store(session, project_id, changed, Renamed(section, old, new, rows), actor_id, via)
+    return _store(session, project_id, changed, Renamed(section, old, new, rows, notes=notes_on(section, old)), actor_id, via)
 
 
 def _store(session: Session, project_id: int, schema: dict[str, Any], done: Renamed, actor_id: int | None, via: str) -> Renamed:

@@ -223,7 +223,7 @@ def rename_label(project_id: int):
         if db.session.get(Project, project_id) is None:
             abort(404, f"no project with id {project_id}")
         done = label_rename.rename_label(db.session, project_id, section, old, new, actor, "api", group)
-        return {"section": done.section, "old": done.old, "new": done.new, "rows": done.rows, **({"group": done.group} if done.group else {})}
+        return {"section": done.section, "old": done.old, "new": done.new, "rows": done.rows, "notes": list(done.notes), **({"group": done.group} if done.group else {})}
 
     return write(rename)
 

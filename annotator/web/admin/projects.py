@@ -145,6 +145,8 @@ def project_rename_label(project_id: int):
         )
         if renamed is not None:
             flash(renamed.describe() + ".", "success")
+            for note in renamed.notes:
+                flash(f"Note: {note}.", "warning")
             return redirect(url_for("admin.project_edit", project_id=project_id))
         rename.new_name.errors = [error]
         db.session.refresh(project)
