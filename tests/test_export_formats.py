@@ -248,6 +248,19 @@ def test_label_studio_predictions_accepted_there_import_as_suggested(app, runner
         ("relation", "attributed_to", 0, "suggested", *suggester)], key=repr)
 
 
+def test_label_studio_a_bad_model_version_is_refused_only_where_an_accepted_prediction_needs_it(app, runner, tmp_path):
+    assert runner.invoke(args=["projects", "create", "q"]).exit_code == 0
+    path = tmp_path / "ls.json"
+    annotation = {"completed_by": 1, "prediction": {"model_version": "v" * 65}}
+    manual = [dict(_ls_results()[1], origin="manual")]
+    path.write_text(json.dumps([{"id": 1, "data": {"text": LS_TEXT}, "annotations": [{**annotation, "result": manual}]}]), encoding="utf-8")
+    assert runner.invoke(args=["import-annotations", "q", str(path), "--format", "label-studio"]).exit_code == 0
+    path.write_text(json.dumps([{"id": 2, "data": {"text": LS_TEXT + " "}, "annotations": [{**annotation, "result": _ls_results()}]}]),
+                    encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "q", str(path), "--format", "label-studio"])
+    assert result.exit_code == 1 and "task 1 (id 2), annotations[0].prediction.model_version must be at most 64" in result.output
+
+
 def test_label_studio_drafts_are_counted_as_skipped_not_dropped_unsaid(app, runner, tmp_path):
     """A task's drafts (work saved in Label Studio but never submitted) were dropped without a word: they are
     skipped and said, per person, and --strict fails on them."""

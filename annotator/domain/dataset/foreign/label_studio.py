@@ -146,7 +146,7 @@ def _task(task: Any, n: int, file: str, annotator: str, schema: dict[str, Any], 
         whose[name] = k
         if entry.get("ground_truth") is True:
             skipped.keep(GROUND_TRUTH)
-        accepted = _accepted_from(entry, models, f"{key}[{k}]")
+        accepted = _accepted_from(entry, models, f"{key}[{k}]") if _has_accepted(entry) else None
         blocks.append(_block(entry, f"{key}[{k}]", name, reader, schema, article_id, skipped, origins=True, accepted=accepted))
     for k, draft in enumerate(_entries(task, "drafts")):
         if draft.get("result"):  # an empty draft holds nothing to lose
@@ -174,6 +174,15 @@ def _model_version(value: Any, where: str) -> str:
     if len(model_version) > MAX_MODEL_VERSION or not model_version.isprintable():
         raise Bad(f"{where}.model_version must be at most {MAX_MODEL_VERSION} printable characters (got {model_version[:80]!r})")
     return model_version
+
+
+def _has_accepted(entry: dict[str, Any]) -> bool:
+    """Whether any of the annotation's results is a prediction accepted unchanged in Label Studio (no suggester named)."""
+    results = entry.get("result")
+    return isinstance(results, list) and any(
+        isinstance(r, dict) and r.get("origin") == "prediction" and not (isinstance(r.get("meta"), dict) and r["meta"].get("suggester") is not None)
+        for r in results
+    )
 
 
 def _accepted_from(entry: dict[str, Any], models: dict[Any, Any], at: str) -> dict[str, Any]:
