@@ -8,7 +8,7 @@ import threading
 from typing import Any, Callable
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import create_engine, event, func, select
 
 from annotator.db import db
 from annotator.db.models import Annotation, Article, ArticleLabel, AuditEntry, GoldArticleLabel, Project, User
@@ -268,6 +268,45 @@ def test_an_import_during_a_rename_stores_nothing_under_the_old_name(app, articl
                                      "(a label renamed or the schema edited): nothing was stored; import it again"), outcome
     else:
         assert "unknown sentence label 'CFS'" in outcome["import"], outcome
+
+
+def test_an_import_does_not_wait_for_a_schema_change_in_flight_it_is_refused_at_once(app):
+    """The import's last look at the schema does not wait for a rename or schema edit that holds the project's row
+    (PostgreSQL): waiting could close a circle with one that waits for rows the import holds (a schema edit refreshing
+    gold), which PostgreSQL breaks by ending one of them. It is refused at once, storing nothing."""
+    postgres_only(app)
+    from annotator.domain.dataset import import_annotations
+    from annotator.domain.dataset.ingest import IngestError
+
+    project_id, user_id, _ = one_annotator(app, TEXT)
+    record = {"id": "a", "text": TEXT, "annotations": [{"annotator": "ann", "labels": [{"sentence": 1, "label": "CFS"}]}]}
+    outcome: dict[str, Any] = {}
+
+    def import_file() -> None:
+        try:
+            with app.app_context():
+                s = db.session
+                with transaction(s):
+                    import_annotations.import_records(s, s.get(Project, project_id), [(1, record)], "work.jsonl")
+            outcome["import"] = "stored"
+        except IngestError as exc:
+            outcome["import"] = str(exc)
+
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        with engine.connect() as other:
+            other.execute(select(Project.id).where(Project.id == project_id).with_for_update())  # as a schema edit holds it
+            thread = threading.Thread(target=import_file)
+            thread.start()
+            thread.join(20)
+            finished = not thread.is_alive()
+            other.rollback()
+            thread.join(30)
+    finally:
+        engine.dispose()
+    assert finished, "the import waited for the schema change in flight"
+    assert "label schema changed while the file was imported" in outcome["import"], outcome
+    assert _labels_of(app, project_id) == []
 
 
 def test_a_rename_does_not_wait_for_saves_of_another_project(app):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, ArticleLabel, GuidelineVersion, Project, ProjectMember, Sentence, User, utcnow
@@ -161,12 +162,19 @@ SCHEMA_CHANGED = ("the project's label schema changed while the file was importe
                   "nothing was stored; import it again")
 
 
-def schema_held(session: Session, project_id: int) -> dict[str, Any] | None:
-    """The project's schema as committed now, its row locked FOR KEY SHARE until the transaction ends (PostgreSQL): a
-    label rename or a schema edit in flight is waited for, and one that comes later waits for this transaction. For a
-    long write that checked its rows against the schema it read at its start (an import), which then compares the
-    two before it commits: locking the row at the start would meet a rename, which locks articles first, in a deadlock."""
-    return session.scalar(select(Project.label_schema).where(Project.id == project_id).with_for_update(key_share=True))
+def schema_unchanged(session: Session, project_id: int, schema: dict[str, Any]) -> bool:
+    """Whether the project's schema, as committed now, is still `schema`, for a long write that checked its rows
+    against the schema it read at its start (an import) and calls this just before it commits. The project's row is
+    then held FOR KEY SHARE until the end (PostgreSQL), so a rename or schema edit that comes later waits for this
+    transaction (and sees its rows); one in flight, holding the row, answers False at once (NOWAIT): waiting for it
+    could close a circle (a schema edit refreshing gold rows this write holds), and its change is to come anyway."""
+    query = select(Project.label_schema).where(Project.id == project_id).with_for_update(key_share=True, nowait=True)
+    try:
+        return session.scalar(query) == schema
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available: a rename or schema edit holds the row
+            return False
+        raise
 
 
 def labels_in_use(session: Session, project_id: int) -> dict[str, set[str]]:

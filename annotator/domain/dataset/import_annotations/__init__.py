@@ -62,7 +62,7 @@ from annotator.domain.dataset.import_annotations.store import (
 )
 from annotator.domain.dataset.ingest import IngestError
 from annotator.domain.gold import incremental as gold
-from annotator.domain.projects import SCHEMA_CHANGED, bump_revision, schema_held
+from annotator.domain.projects import SCHEMA_CHANGED, bump_revision, schema_unchanged
 
 __all__ = ["MATCH_BY", "ON_DUPLICATE", "ImportResult", "OnDuplicate", "import_records"]
 
@@ -122,7 +122,7 @@ def import_records(
         raise IngestError(file, None, "no articles in file")
     flush(session, project, pending, actor_id)
     touched += [p.article_id for p in pending if p.article_id is not None]
-    if schema_held(session, project.id) != schema:  # a rename committed meanwhile (PostgreSQL): rows above name the old labels
+    if not schema_unchanged(session, project.id, schema):  # a rename meanwhile (PostgreSQL): rows above may name old labels
         raise IngestError(file, None, SCHEMA_CHANGED)
     gold.articles_changed(session, project.id, touched)  # a batch of articles at a time
     if len(touched) >= statistics.BULK_ROWS:  # the reads that follow a bulk load need its statistics (db/statistics.py)
