@@ -205,6 +205,90 @@ def test_progress_is_decided_without_looking_up_every_sentence(app, two_annotato
         s.remove()
 
 
+def _vm_steps(app, action: Callable[[Session], object]) -> dict[str, int]:
+    """SQLite's virtual-machine steps of each statement `action` runs (by its text), whatever the machine's speed."""
+    steps: dict[str, int] = {}
+    current = [""]
+
+    def trace(sql: str) -> None:
+        current[0] = " ".join(sql.split())
+
+    def step() -> int:
+        steps[current[0]] = steps.get(current[0], 0) + 1
+        return 0
+
+    def connect(dbapi_connection, _record) -> None:  # noqa: ANN001
+        dbapi_connection.set_trace_callback(trace)
+        dbapi_connection.set_progress_handler(step, 1)
+
+    with app.app_context():
+        event.listen(db.engine, "connect", connect)
+        try:
+            db.engine.dispose()
+            db.session.remove()
+            action(db.session)
+        finally:
+            event.remove(db.engine, "connect", connect)
+            db.engine.dispose()
+            db.session.remove()
+    return steps
+
+
+def test_a_saves_work_in_the_lock_does_not_grow_with_the_sentences_behind_it(app):
+    """An annotator working in order through an article two others have labelled and marked: a save (a label and a
+    span, as a batch) on sentence 280 does the same SQLite work as one on sentence 20 in deciding 'done' (it walked
+    every sentence before the first gap)."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("counts SQLite's virtual-machine steps")
+    text = " ".join(f"Sentence number {i} says something." for i in range(300))
+    with app.app_context():
+        s = db.session
+        users = [accounts.create_user(s, name, "annotator", None) for name in ("ann", "ben", "cat")]
+        project = projects.create_project(s, "P", labelschema.preset("claims"), annotators_per_article=3)
+        articles.store_articles(s, project, [ArticleRecord("a", "T", text)], "test")
+        for user in users:
+            assignment.assign_to_user(s, project.id, user, ["a"])
+        s.flush()
+        article = s.scalar(select(Article.id))
+        sentences = s.execute(select(Sentence.id, Sentence.start).order_by(Sentence.index)).all()
+        ann = users[0].id
+        for user in users[1:]:  # the two others: every sentence labelled and a quote on each, the same (2 markers < 3)
+            s.add_all(Annotation(user_id=user.id, sentence_id=sid, label="CFS", guidelines_version=1) for sid, _ in sentences)
+            s.add_all(Span(article_id=article, user_id=user.id, label="QUOTE", start=start, end=start + 10) for _, start in sentences)
+        s.commit()
+        s.remove()
+
+    def labelled_up_to(index: int) -> None:  # ann's labels and quotes on the sentences before `index`
+        with app.app_context():
+            s = db.session
+            done = set(s.scalars(select(Annotation.sentence_id).where(Annotation.user_id == ann)))
+            todo = [(sid, start) for sid, start in sentences[:index] if sid not in done]
+            s.add_all(Annotation(user_id=ann, sentence_id=sid, label="CFS", guidelines_version=1) for sid, _ in todo)
+            s.add_all(Span(article_id=article, user_id=ann, label="QUOTE", start=start, end=start + 10) for _, start in todo)
+            s.commit()
+            s.remove()
+
+    def save_at(index: int) -> dict[str, int]:
+        start = sentences[index][1]
+        operations = [{"op": "put_label", "sentence_index": index, "label": "CFS"},
+                      {"op": "create_span", "label": "SOURCE", "start": start, "end": start + 8}]
+        steps = _vm_steps(app, lambda s: annotations.write(s, lambda: annotations.apply_changes(s, ann, article, operations)))
+        kinds = {"progress": "UPDATE assignments SET status=CASE"}
+        return {kind: sum(n for sql, n in steps.items() if sql.startswith(prefix)) for kind, prefix in kinds.items()}
+
+    labelled_up_to(20)
+    early = save_at(20)
+    labelled_up_to(280)
+    late = save_at(280)
+    assert all(early.values()), early
+    # steps at sentence 20 and 280, before: progress 835 and 4,830 (a walk of the sentences behind); now 253 and 121
+    # (at 20 it also leaves 'assigned')
+    for kind in early:
+        assert late[kind] <= early[kind] + 20, (kind, early, late)
+    with app.app_context():
+        assert db.session.scalar(select(Assignment.status).where(Assignment.user_id == ann)) == "in_progress"
+
+
 def test_progress_is_done_exactly_when_every_sentence_has_the_callers_label(app, two_annotators):
     ann_id, bob_id, article = two_annotators(TEXT)
     with app.app_context():
@@ -230,6 +314,70 @@ def test_progress_is_done_exactly_when_every_sentence_has_the_callers_label(app,
         assert status(ann_id) == "in_progress"
         annotations.write(s, lambda: annotations.apply_changes(s, ann_id, article, [{"op": "put_label", "sentence_index": 0, "label": "NFS"}]))
         assert status(ann_id) == "done"
+
+
+
+def test_progress_stays_done_exactly_when_every_sentence_is_labelled_through_any_writes(app, two_annotators):
+    """Labels put and removed one by one and in batches, anywhere in the article, and sentences split and merged under
+    them: after each write the annotator's assignment is 'done' exactly when every sentence has their label (progress
+    looks at the written sentence's neighbours first, then walks: the answer must not depend on where it looked)."""
+    import random
+
+    from annotator.db.transactions import transaction
+    from annotator.domain import resegment
+
+    text = " ".join(f"Sentence {i} of the article says a thing." for i in range(9))
+    ann_id, bob_id, article = two_annotators(text)
+    rng = random.Random(17)
+    with app.app_context():
+        s = db.session
+
+        def count() -> int:
+            return s.scalar(select(func.count()).select_from(Sentence).where(Sentence.article_id == article))
+
+        def labelled() -> set[int]:
+            return set(s.scalars(select(Sentence.index).join(Annotation, Annotation.sentence_id == Sentence.id)
+                                 .where(Sentence.article_id == article, Annotation.user_id == ann_id)))
+
+        seen = []
+        for step in range(120):
+            n, have = count(), labelled()
+            s.rollback()
+            roll = rng.random()
+            if roll < 0.08:  # an admin's correction: a sentence split in two, or merged with the next
+                sentences = s.execute(select(Sentence.id, Sentence.start, Sentence.end).where(Sentence.article_id == article)
+                                      .order_by(Sentence.index)).all()
+                sid, start, end = rng.choice(sentences[:-1])
+                with transaction(s):
+                    if roll < 0.04 and end - start > 12:
+                        resegment.split_sentence(s, sid, text.index(" ", start + 5), None)
+                    else:
+                        resegment.merge_with_next(s, sid, None)
+            elif roll < 0.2:  # a batch: several puts and deletes at once
+                operations = []
+                for index in rng.sample(range(n), 3):
+                    if index in have and rng.random() < 0.5:
+                        operations.append({"op": "delete_label", "sentence_index": index})
+                    else:
+                        operations.append({"op": "put_label", "sentence_index": index, "label": rng.choice(["CFS", "NFS"])})
+                annotations.write(s, lambda ops=operations: annotations.apply_changes(s, ann_id, article, ops))
+            else:
+                # mostly where the work is: the sentences in order, with a gap here and there behind
+                index = min(len(have) + rng.choice([0, 0, 1, -1]), n - 1) if rng.random() < 0.7 else rng.randrange(n)
+                index = max(index, 0)
+                if index in have and rng.random() < 0.3:
+                    annotations.write(s, lambda at=index: annotations.delete_label(s, ann_id, article, at))
+                else:
+                    annotations.write(s, lambda at=index: annotations.put_label(s, ann_id, article, at, "CFS"))
+                if rng.random() < 0.2:  # another annotator's label fills nothing of ann's
+                    other = rng.randrange(n)
+                    annotations.write(s, lambda at=other: annotations.put_label(s, bob_id, article, at, "UFS"))
+            n, have = count(), labelled()
+            status = s.scalar(select(Assignment.status).where(Assignment.user_id == ann_id))
+            s.rollback()
+            assert status == ("done" if len(have) == n else "in_progress"), (step, n, sorted(have), status)
+            seen.append((status, n))
+        assert {status for status, _ in seen} == {"done", "in_progress"} and len({n for _, n in seen}) > 2, seen
 
 
 # Checkpoints of the write-ahead log run outside the writer queue (transactions.checkpoint_now_and_then), not inside
