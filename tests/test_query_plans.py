@@ -21,13 +21,15 @@ from annotator.db import db
 from annotator.db.models import Article, Sentence
 from annotator.db.transactions import begin_write, transaction
 from annotator.domain import accounts, agreement, catalog, labelschema, projects
+from annotator.domain.annotations import trail
 from annotator.domain.dataset import articles, export, import_annotations
 from annotator.domain.dataset.ingest import ArticleRecord
-from annotator.domain.gold import incremental
+from annotator.domain.gold import incremental, refresh
 
 N_ARTICLES = 1500
 TEXT = "The toll rose by {n} percent. Drivers were angry. The mayor said it was needed. Critics disagreed. Nobody knows more. It ends here."
 ANNOTATORS = ("ann", "ben", "cat")
+SPAN_STARTS = (0, 20, 40, 60, 80, 100)  # six quotes in every article, by every annotator (ben's a character longer)
 
 
 @pytest.fixture
@@ -44,7 +46,9 @@ def loaded(app, database_uri):
         lines = []
         for n in range(N_ARTICLES):
             annotations = [{"annotator": who, "labels": [{"sentence": i, "label": ("CFS", "UFS", "NFS")[(i + k * (n % 2)) % 3]}
-                                                         for i in range(6)]} for k, who in enumerate(ANNOTATORS)]
+                                                         for i in range(6)],
+                            "spans": [{"id": f"{who}-{i}", "label": "QUOTE", "start": start, "end": start + 8 + k % 2}
+                                      for i, start in enumerate(SPAN_STARTS)]} for k, who in enumerate(ANNOTATORS)]
             lines.append((n + 1, {"id": f"a-{n}", "text": TEXT.format(n=n), "annotations": annotations}))
         with transaction(session):
             project = session.get(type(project), project_id)
@@ -135,3 +139,53 @@ def test_after_the_bulk_paths_the_hot_queries_use_the_indexes(loaded):
     assert len(keyset) == 1
     _assert_indexed(keyset, ("articles",))
     assert "Sort" not in keyset[0][1], keyset[0][1]  # read in id order from an index, not all of the project's articles sorted
+
+    # Inside every save's write lock: how many annotators marked a span, whether a span that can be gold is over the
+    # sentence, whether the annotator has labelled every sentence. By index, never a scan of the article's rows.
+    with app.app_context():
+        ann_id = accounts.find_user(db.session, "ann").id
+        db.session.rollback()
+
+    def markers(session):
+        begin_write(session)
+        assert not incremental.spans_can_be_gold(session, article_id, [("QUOTE", 0, 8)])  # ann and cat: 2 of 3
+
+    def spans_over(session):
+        assert not refresh.sentence_gold(session, project_id, sentence_id, with_spans=True).spans_over
+
+    def progress(session):
+        assert trail.ALL_LABELLED.rows(session, {"user_id": ann_id, "article_id": article_id, "sentence_id": sentence_id}) == [(True, True)]
+
+    seeks = {  # what each must show: a seek on the offsets, the same index in offset order, the near sentences first
+        markers: 'Index Only Scan using ix_spans_article_offsets_label_user on spans  (cost',
+        spans_over: 'Index Cond: ((article_id = sentences.article_id) AND (start < sentences."end")',
+        progress: "Index Cond: ((article_id = {}) AND (index >= ($",
+    }
+    for action, seek in seeks.items():
+        plans = _capture(app, action)
+        _assert_indexed(plans, ("sentences", "annotations", "spans"))
+        assert any(seek.format(article_id) in plan for _, plan in plans), plans
+    assert 'Index Cond: ((article_id = {}) AND (start = 0) AND ("end" = 8) AND (label = '.format(article_id) in str(_capture(app, markers))
+
+
+def test_sqlite_plans_the_write_locks_hot_reads_by_index(app):
+    """SQLite's plans of the same three reads, as the save runs them inside its write lock (the counts of their work
+    are test_write_lock.py's): a seek on the span's offsets, the spans over a sentence in the index's order (no sort
+    of the article's spans), and the sentences next to the one written looked at by their index first."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite's EXPLAIN QUERY PLAN")
+    from annotator.domain.gold.refresh import _SENTENCE_GOLD_AND_SPANS
+
+    with app.app_context():
+        conn = db.session.connection()
+
+        def plan(prepared) -> str:  # noqa: ANN001
+            compiled = prepared.statement.compile(dialect=conn.dialect)
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), tuple(1 for _ in compiled.positiontup)).all()
+            return "\n".join(row[3] for row in rows)
+
+        markers, spans_over, progress = plan(incremental._MARKERS), plan(_SENTENCE_GOLD_AND_SPANS), plan(trail.MARK_PROGRESS)
+    assert "SEARCH spans USING COVERING INDEX ix_spans_article_offsets_label_user (article_id=? AND start=? AND end=? AND label=?)" in markers
+    assert "SEARCH spans USING COVERING INDEX ix_spans_article_offsets_label_user (article_id=? AND start<?)" in spans_over
+    assert "TEMP B-TREE" not in spans_over, spans_over
+    assert "SEARCH sentences USING INDEX sqlite_autoindex_sentences_1 (article_id=? AND index>? AND index<?)" in progress, progress

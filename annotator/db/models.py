@@ -361,6 +361,10 @@ class Span(db.Model):
         # One annotator never has the same span twice (same label and offsets), whatever two tabs race; the
         # (article_id, user_id, start) prefix also serves the reads by annotator and start offset.
         Index("uq_spans_article_user_offsets_label", "article_id", "user_id", "start", "end", "label", unique=True),
+        # Whoever the annotator: how many marked exactly this span (gold/incremental.py _MARKERS: one seek, not a scan of
+        # the article's spans), and the spans over a sentence by start offset (gold/refresh.py, spans_over), grouped as
+        # they come; both run inside a save's write lock.
+        Index("ix_spans_article_offsets_label_user", "article_id", "start", "end", "label", "user_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

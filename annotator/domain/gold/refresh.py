@@ -157,7 +157,7 @@ def _sentence_gold(with_spans: bool) -> Any:
         head.append(
             select(_spans.c.label)
             .where(_spans.c.article_id == _sentences.c.article_id, _spans.c.start < _sentences.c.end, _spans.c.end > _sentences.c.start)
-            .group_by(_spans.c.label, _spans.c.start, _spans.c.end).having(func.count(distinct(_spans.c.user_id)) >= least)
+            .group_by(_spans.c.start, _spans.c.end, _spans.c.label).having(func.count(distinct(_spans.c.user_id)) >= least)
             .exists().label("spans_over")
         )
     head_row = (
