@@ -1,6 +1,6 @@
 """Work inside the write lock per batch save: instructions, SQLite statements and Python calls, checkouts side by side.
 
-    python bench/bench_write_lock.py [--checkout DIR ...] [--saves 100] [--no-callgrind]
+    python bench/bench_write_lock.py [--checkout DIR ...] [--saves 100] [--no-callgrind] [--others 3]
 
 Why: with 8 annotators saving at once on SQLite, the saves run one at a time through the writer queue
 (db/transactions.py writer_queue: an OS file lock, then BEGIN IMMEDIATE ... COMMIT), so the time that lock is
@@ -28,6 +28,19 @@ file, 100 saves after 50 warm-up; `python bench/bench_write_lock.py --checkout O
                                    in the lock       per request    in the lock  instructions   in the lock    per request
     main at 88bfb5a                3.972 M           5.494 M        19           10,869         1,148          2,276
     fix-lock (issue 17)            2.798 M           4.624 M        17            6,106           873          2,145
+    main at 7916c75                -                 -              17            6,141           875          2,169
+    fix-scale                      -                 -              17            1,901           876          2,173
+  the same with 40 saves after the 50 (callgrind's run, `--saves 40`; the VM count is lower as fewer spans are there):
+    main at 7916c75                2.570 M           4.477 M        17            4,551           875          2,167
+    fix-scale                      2.158 M           4.016 M        17            1,600           876          2,174
+  SQLite VM instructions of the three statements that grew with the article (100 saves; `--others 3`: three annotators
+  labelled every sentence and marked a quote of their own on each before, 1,200 spans more):
+                                   markers (x2)   spans over the sentence   progress ('done')   all    all, --others 3
+    main at 7916c75                2,088          1,745                     1,762               6,141  25,281 (markers 14,094, spans 8,786)
+    fix-scale                         88          1,127                       121               1,901   3,616 (markers 90, spans 2,748)
+  markers: one seek on (article_id, start, end, label, user_id), not a scan of the article's spans; progress: the
+  sentences next to the one written looked at first, not a walk from the first sentence; spans over the sentence: the
+  spans that start before its end, in the index's order (no sort), still one stabbing query (no bound on span length).
 fsyncs inside the lock over 650 saves (strace; the machine's disk decides the milliseconds, not the count):
     main at 925e9f8                39 (168-263 ms)    SQLite's automatic checkpoint ran inside the COMMIT that crossed 1,000 pages
     fix-lock2                      9-10 (19-84 ms)    a queued write checkpoints after letting the lock go (one in 50, by chance);
@@ -35,7 +48,8 @@ fsyncs inside the lock over 650 saves (strace; the machine's disk decides the mi
 What moved out of (or shrank in) the lock: the read transaction's COMMIT (before the queue) and the ORM's commit
 bookkeeping (after it: the driver's COMMIT inside); the batch's shape check and request fingerprint (before the
 transaction); progress decided with EXISTS (stops at the first unlabelled sentence) in one UPDATE on SQLite; Prepared
-statements reusing the transaction's connection and skipping the listener lists when no listener exists.
+statements reusing the transaction's connection and skipping the listener lists when no listener exists; (fix-scale)
+the reads that grew with the article's spans and with the sentences behind the one saved.
 """
 from __future__ import annotations
 
@@ -55,12 +69,27 @@ CHILD_APP = (Path(__file__).resolve().parent / "child_app.py").read_text(encodin
 
 CHILD = r"""
 import contextlib, cProfile, ctypes, itertools, json, logging, pstats, sys
-checkout, mode, n, helper = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+checkout, mode, n, helper, others = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 sys.path.insert(0, checkout)
 logging.disable(logging.WARNING)
 from annotator.db import db, transactions
 
 app, token, ids, sentences = seeded_app("write-lock-", [("long", "Saves", 400)])
+if others:  # annotators who went through the article before: a label and a quote of their own on every sentence
+    from annotator.db.models import Annotation, Sentence, Span, User
+    from sqlalchemy import select as select_
+    with app.app_context():
+        s = db.session
+        rows = s.execute(select_(Sentence.id, Sentence.start).where(Sentence.article_id == ids["long"])).all()
+        for k in range(others):
+            user = User(name=f"other{k}", role="annotator")
+            s.add(user)
+            s.flush()
+            s.add_all(Annotation(user_id=user.id, sentence_id=sid, label="CFS", guidelines_version=1) for sid, _ in rows)
+            # each one's own offsets: one marker each, below any min_raters, as the save's spans are
+            s.add_all(Span(article_id=ids["long"], user_id=user.id, label="QUOTE", start=start, end=start + 10 + k) for _, start in rows)
+        s.commit()
+        s.remove()
 statuses = []
 call = wsgi_caller(app, token, statuses)
 serial = itertools.count()
@@ -180,8 +209,8 @@ def build_helper(directory: Path) -> Path:
     return library
 
 
-def child(checkout: Path, mode: str, n: int, helper: Path, valgrind: list[str] | None = None) -> dict:
-    command = [*(valgrind or []), interpreter(), "-c", CHILD_APP + CHILD, str(checkout), mode, str(n), str(helper)]
+def child(checkout: Path, mode: str, n: int, helper: Path, valgrind: list[str] | None = None, others: int = 0) -> dict:
+    command = [*(valgrind or []), interpreter(), "-c", CHILD_APP + CHILD, str(checkout), mode, str(n), str(helper), str(others)]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     out = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=checkout, env=env)
     if out.returncode != 0:
@@ -194,11 +223,11 @@ def child(checkout: Path, mode: str, n: int, helper: Path, valgrind: list[str] |
     return result
 
 
-def fsyncs(checkout: Path, n: int, directory: Path) -> dict:
+def fsyncs(checkout: Path, n: int, directory: Path, others: int = 0) -> dict:
     """fsync and fdatasync calls of n saves (and the 50 before them), inside the write lock (between writer_queue's
     flock and its unlock) and outside it, with the seconds they took: strace's record of the child."""
     out = directory / "strace.out"
-    child(checkout, "fsyncs", n, Path("-"), ["strace", "-f", "-T", "-e", "trace=flock,fsync,fdatasync", "-o", str(out)])
+    child(checkout, "fsyncs", n, Path("-"), ["strace", "-f", "-T", "-e", "trace=flock,fsync,fdatasync", "-o", str(out)], others)
     held: dict[str, bool] = {}
     counts = {"locks": 0, "inside": 0, "inside_s": 0.0, "outside": 0, "outside_s": 0.0}
     for line in out.read_text().splitlines():
@@ -215,10 +244,10 @@ def fsyncs(checkout: Path, n: int, directory: Path) -> dict:
     return counts
 
 
-def instructions(checkout: Path, mode: str, n: int, helper: Path, directory: Path) -> float:
+def instructions(checkout: Path, mode: str, n: int, helper: Path, directory: Path, others: int = 0) -> float:
     """Instructions collected per save by callgrind (only inside the toggled region)."""
     out = directory / f"callgrind.{mode}.out"
-    child(checkout, mode, n, helper, ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}"])
+    child(checkout, mode, n, helper, ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}"], others)
     totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.M)
     assert totals, "no totals in callgrind's output"
     return int(totals.group(1)) / n
@@ -230,6 +259,8 @@ def main() -> int:
     parser.add_argument("--saves", type=int, default=100, help="saves counted (after 50 not counted)")
     parser.add_argument("--no-callgrind", action="store_true", help="skip the instruction counts (the slow part)")
     parser.add_argument("--top", action="store_true", help="print the functions with the most calls inside the lock")
+    parser.add_argument("--others", type=int, default=0,
+                        help="annotators who labelled every sentence and marked a quote on each before (their spans make the article's)")
     parser.add_argument("--fsync-saves", type=int, default=600,
                         help="saves run under strace to count fsyncs inside and outside the lock (0: skip; a checkpoint "
                              "comes about every 60 saves, so a few hundred are needed)")
@@ -239,21 +270,21 @@ def main() -> int:
         directory = Path(name)
         helper = build_helper(directory) if not args.no_callgrind else Path("-")
         for checkout in checkouts:
-            calls = child(checkout, "calls", args.saves, helper)
-            request_calls = child(checkout, "calls-request", args.saves, helper)["calls"]
-            statements = child(checkout, "statements", args.saves, helper)
+            calls = child(checkout, "calls", args.saves, helper, others=args.others)
+            request_calls = child(checkout, "calls-request", args.saves, helper, others=args.others)["calls"]
+            statements = child(checkout, "statements", args.saves, helper, others=args.others)
             line = (f"{checkout}: in the lock {statements['statements']:.1f} statements, {calls['calls']:.0f} Python calls; "
                     f"whole request {request_calls:.0f} Python calls")
             if not args.no_callgrind:
-                inside = instructions(checkout, "lock", args.saves, helper, directory)
-                request = instructions(checkout, "request", args.saves, helper, directory)
+                inside = instructions(checkout, "lock", args.saves, helper, directory, args.others)
+                request = instructions(checkout, "request", args.saves, helper, directory, args.others)
                 line += f"; instructions: {inside / 1e6:.3f} M in the lock, {request / 1e6:.3f} M per request"
             print(line)
             print("  statements: " + ", ".join(f"{kind} x{count:g}" for kind, count in statements["kinds"]))
             print(f"  SQLite VM instructions in the lock: {sum(v for _, v in statements['steps']):.0f}: "
                   + ", ".join(f"{kind} {count:.0f}" for kind, count in statements["steps"]))
             if args.fsync_saves and shutil.which("strace"):
-                f = fsyncs(checkout, args.fsync_saves, directory)
+                f = fsyncs(checkout, args.fsync_saves, directory, args.others)
                 print(f"  fsyncs over {f['locks']} saves: {f['inside']} inside the lock ({f['inside_s'] * 1e3:.1f} ms), "
                       f"{f['outside']} outside it ({f['outside_s'] * 1e3:.1f} ms)")
             elif args.fsync_saves:

@@ -101,7 +101,8 @@ def writes_changed(
 
 
 # Prebuilt (it runs inside span and link saves): how many annotators marked exactly this span of the article, and the
-# project's annotators per article (which sets the rule's min_raters).
+# project's annotators per article (which sets the rule's min_raters). One seek on ix_spans_article_offsets_label_user,
+# whatever the article's size (on the per-annotator index it read every span of the article).
 _span, _article, _project = Span.__table__, Article.__table__, Project.__table__
 _MARKERS = Prepared(select(
     select(func.count(distinct(_span.c.user_id)))

@@ -152,7 +152,9 @@ def _sentence_gold(with_spans: bool) -> Any:
     ]
     if with_spans:  # whether an exact annotator span over the sentence has min_raters markers: only such a span can
         # be automatic gold (incremental.spans_can_be_gold), so only then can a rater created or removed there change the
-        # article's automatic spans. min_raters is project_head.min_raters(annotators_per_article), in SQL.
+        # article's automatic spans. min_raters is project_head.min_raters(annotators_per_article), in SQL. It reads the
+        # spans that start before the sentence's end on ix_spans_article_offsets_label_user, grouped in the index's order
+        # (no sort): a span from anywhere before may reach into the sentence, and no bound on a span's length is kept.
         least = case((_projects.c.annotators_per_article > 2, _projects.c.annotators_per_article), else_=2)
         head.append(
             select(_spans.c.label)
