@@ -791,6 +791,10 @@ def test_changes_of_a_tab_closed_while_offline_are_sent_when_the_article_is_open
     wait_ready(again)
     wait_saved(again, timeout=5000)  # at once, not after the closed tab's heartbeat has gone stale (20 s)
     assert {i: l for i, (l, _) in db_labels(app, "ann", ids["bridge"]).items()} == {0: "CFS", 1: "UFS"}
+    # What the hint says is true of a closed tab too: it said "… saved in this browser before the last reload", and
+    # there was no reload.
+    again.wait_for_function("() => document.getElementById('hint').dataset.kind !== 'restored'")
+    assert again.inner_text("#hint") == "Sent the 2 changes left unsent when this article was last open in this browser."
     context.close()
 
 

@@ -202,7 +202,7 @@ def test_the_hint_says_the_changes_kept_before_a_reload_were_sent_once_they_are(
     wait_saved(page)
     assert {i: label for i, (label, _) in db_labels(app, "ann", ids["long"]).items()} == {0: "CFS", 1: "UFS"}
     # It said "Sending 2 changes saved in this browser before the last reload…" beside "✓ saved" for good.
-    assert page.inner_text("#hint") == "Sent the 2 changes saved in this browser before the last reload."
+    assert page.inner_text("#hint") == "Sent the 2 changes left unsent when this article was last open in this browser."
     assert page.errors == [] or all("ERR_INTERNET_DISCONNECTED" in e for e in page.errors)  # type: ignore[attr-defined]
     page.context.close()
 

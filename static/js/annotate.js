@@ -432,7 +432,11 @@ function onRejected(op, message, status, data) {
 }
 
 let loggedOutShown = false; // the "log in again" alert, once per spell of being logged out
-let restored = 0; // changes this browser kept from before the last reload, which the hint says are being sent
+// Changes this browser kept unsent from when the article was last open here, which the hint says are being sent: from a
+// reload of this tab, or from a tab closed (or left for another page) before they got through, whose queue this page
+// took over (api.js's restore). The hint's words are true of both: it said "before the last reload" of a closed tab's.
+let restored = 0;
+const restoredWords = (n) => `${n} change${n > 1 ? "s" : ""} left unsent when this article was last open in this browser`;
 
 function renderStatus(s) {
   let text;
@@ -444,7 +448,7 @@ function renderStatus(s) {
   if (loggedOut && !loggedOutShown) showAlert("You were logged out, so your changes are waiting in this browser. Log in again (in another tab) and they will be sent.");
   loggedOutShown = loggedOut;
   if (s.state === "saved" && hintEl.dataset.kind === "restored") { // "Sending …" must not stand beside "✓ saved"
-    hint(`Sent the ${restored} change${restored > 1 ? "s" : ""} saved in this browser before the last reload.`);
+    hint(`Sent the ${restoredWords(restored)}.`);
   }
   statusEl.textContent = text; // short and in a fixed-width box: nothing moves while saving
   statusEl.dataset.state = s.state;
@@ -1976,7 +1980,7 @@ async function load() {
   queue.run();
   if (queue.pending) {
     restored = queue.pending;
-    hint(`Sending ${restored} change${restored > 1 ? "s" : ""} saved in this browser before the last reload…`, "restored");
+    hint(`Sending ${restoredWords(restored)}…`, "restored");
   }
   else if (offered && offered.status !== 200) {
     const why = offered.data && offered.data.error ? offered.data.error : offered.status ? `HTTP ${offered.status}` : "the server cannot be reached";
