@@ -375,3 +375,86 @@ def test_link_numbers_of_three_digits_fit_their_badges_in_the_margin(app, server
     assert page.locator("#links .num").count() == 143
     assert cramped == []
     page.context.close()
+
+
+# ------------------------------------------------------------------ on a phone, a choice in the panels sheet shows in the text
+
+PHONE = (360, 740)
+
+# JS: whether an element is in sight: a point of its first line inside the window, and not under anything else (the
+# panels sheet, the sticky toolbar).
+_IN_SIGHT = """(sel) => { const node = document.querySelector(sel); const r = node && node.getClientRects()[0]; if (!r) return false;
+  const x = r.left + Math.min(r.width / 2, 4), y = r.top + r.height / 2;
+  if (!r.height || y < 0 || y > innerHeight) return false;
+  const top = document.elementFromPoint(x, y); return Boolean(top) && (top === node || node.contains(top)); }"""
+
+
+def in_sight(page, selector: str, timeout: int = 3_000) -> bool:
+    """Whether the element comes into sight within `timeout` ms (a smooth scroll takes a moment)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # as conftest's chromium: only where Chromium is
+
+    try:
+        page.wait_for_function(_IN_SIGHT, arg=selector, timeout=timeout)
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
+def test_on_a_phone_a_span_link_or_suggestion_chosen_in_the_panels_closes_the_sheet_over_the_text(app, server, chromium):
+    """On a phone the panels are a sheet over the article: a span, a link or a suggestion chosen in it was scrolled to
+    under the sheet, which stayed open, so the annotator did not see what they chose. Such a choice closes the sheet;
+    one that stays in the panels (a ✕, the "whole article" toggle) leaves it open."""
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    add_quotes_with_sources(app, "ann", ids["long"])
+    with app.app_context():
+        s = db.session
+        with transaction(s):
+            s.execute(update(Project).values(suggestions_enabled=True))
+        with transaction(s):
+            suggesters.run(s, s.scalar(select(Project.id)), suggesters=[suggesters.AttributionRules()])
+        s.remove()
+    spans = {LONG[start:end]: uid for uid, _, start, end in db_spans(app, "ann", ids["long"])}
+    page = open_page(chromium, server, "ann", ids["long"], viewport=PHONE, touch=True)
+    toggle = page.locator("#panels-toggle")
+    sheet = page.locator("#side")
+
+    # The whole article's spans, listed with the toggle: the sheet stays, the list is in it.
+    toggle.tap()
+    assert sheet.is_visible()
+    page.locator("#spans-all").tap()
+    assert sheet.is_visible() and page.locator("#spans li").count() == 144
+
+    # A quote far down, chosen in the Spans panel: the sheet closes, and the quote is in sight, selected.
+    quote = spans["We will not back down in case 301"]
+    page.locator(f"#spans li[data-span='{quote}'] button.span-text").tap()
+    assert sheet.is_hidden()
+    assert in_sight(page, f"#text .tag[data-span='{quote}']"), "the chosen span is under the sheet"
+    assert "case 301" in current_text(page)
+    assert toggle.get_attribute("aria-expanded") == "false"
+
+    # A ✕ in the Spans panel deletes in place: the sheet stays open on the list.
+    toggle.tap()
+    page.locator(f"#spans li[data-span='{spans['We will not back down in case 6']}'] button.x").tap()
+    wait_saved(page)
+    assert sheet.is_visible()
+
+    # A link's source chosen in the Links panel: the sheet closes, the source is in sight.
+    page.locator("#links li").nth(40).locator(".link-to button.link-text").tap()
+    assert sheet.is_hidden()
+    chosen = page.evaluate("() => document.querySelector('#text .tag.sel').dataset.span")
+    assert LONG[slice(*[(s, e) for uid, _, s, e in db_spans(app, "ann", ids["long"]) if uid == chosen][0])] in PEOPLE
+    assert in_sight(page, f"#text .tag[data-span='{chosen}']"), "the chosen source is under the sheet"
+
+    # A suggestion chosen in the Spans panel to decide on: the sheet closes, its menu opens under it in the text.
+    toggle.tap()
+    row = page.locator("#ghost-list li[data-kind='span']").last
+    ghost = row.get_attribute("data-suggestion")
+    row.locator("button.span-text").tap()
+    assert sheet.is_hidden()
+    assert in_sight(page, f"#text .gtag[data-ghost='{ghost}']")
+    assert in_sight(page, ".ghost-menu button[data-decision='accept']")
+    page.locator(".ghost-menu button[data-decision='accept']").tap()
+    wait_saved(page)
+    assert page.locator(f"#text .gtag[data-ghost='{ghost}']").count() == 0  # decided, in sight
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

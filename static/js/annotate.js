@@ -744,10 +744,10 @@ function renderLists() {
     if (!from || !to) return null;
     return el("li", { dataset: { rel: r.id }, onmouseenter: () => hot([r.from, r.to], true), onmouseleave: () => hot([r.from, r.to], false) },
       el("span", { class: "num", text: String(numbers.get(r.id)) }),
-      el("button", { type: "button", class: "link-text quote", title: `Select the ${from.label}`, onclick: () => chooseSpan(r.from) }, quoted(spanText(from), 70)),
+      el("button", { type: "button", class: "link-text quote", title: `Select the ${from.label}`, onclick: () => chooseSpanInPanel(r.from) }, quoted(spanText(from), 70)),
       el("span", { class: "link-to" },
         el("span", { class: "arrow", text: "→ " }),
-        el("button", { type: "button", class: "link-text", title: `Select the ${to.label}`, onclick: () => chooseSpan(r.to) },
+        el("button", { type: "button", class: "link-text", title: `Select the ${to.label}`, onclick: () => chooseSpanInPanel(r.to) },
           colouredPill(to.label), ` ${excerpt(spanText(to), 40)}`)),
       el("button", { type: "button", class: "x", title: "Delete this link", "aria-label": `Delete link ${numbers.get(r.id)}`, onclick: () => deleteRelation(r.id) }, "✕"),
     );
@@ -772,7 +772,7 @@ function renderSpanList() {
   keepingFocus(list, () => list.replaceChildren(...spans.map((x) => {
     const across = acrossNote(x);
     return el("li", { dataset: { span: x.id } },
-      el("button", { type: "button", class: "span-text", onclick: () => chooseSpan(x.id) }, colouredPill(x.label), ` ${excerpt(spanText(x))}`,
+      el("button", { type: "button", class: "span-text", onclick: () => chooseSpanInPanel(x.id) }, colouredPill(x.label), ` ${excerpt(spanText(x))}`,
         across ? el("span", { class: "across", title: "This span runs across a sentence boundary", text: ` ${across}` }) : null),
       el("button", { type: "button", class: "x", title: "Delete this span", "aria-label": `Delete ${x.label} span`, onclick: () => deleteSpan(x.id) }, "✕"),
     );
@@ -796,6 +796,13 @@ function chooseSpan(uid) {
   const [a, b] = sentencesOf(span);
   if (S.current < a || S.current > b) setCurrent(a, false);
   selectSpan(uid, true);
+}
+
+/** A span chosen in the Spans or Links panel. Where the panels are a sheet over the article (a phone), the sheet closes
+ * first: it stayed over the text, and the annotator did not see the span they chose, scrolled to under it. */
+function chooseSpanInPanel(uid) {
+  closeSheet();
+  chooseSpan(uid);
 }
 
 /** "sentences 5–6" for a span that runs across a sentence boundary (1-based, as people read them), else null. */
@@ -1563,6 +1570,27 @@ function ghostAt(node) {
   return ids[0] || null;
 }
 
+/** A suggestion chosen in the Spans panel to decide on: its menu opens under the row, or, where the panels are a sheet
+ * over the article (a phone), the sheet closes and the menu opens under the suggestion in the text, brought into sight:
+ * the annotator decides on what they see. The panel's ✓ and ✕ decide in place, and the sheet stays. */
+function offerGhostFromPanel(kind, item, row) {
+  if (!closeSheet()) { offerGhost(kind, item.id, row); return; }
+  const place = ghostPlace(kind, item);
+  scrollIntoViewIfNeeded(place, true); // at once: the menu is placed where the suggestion is after the scroll
+  offerGhost(kind, item.id, place);
+}
+
+/** Where a suggestion shows in the text: a span's dashed tag, a label's chip, a link's first end still suggested (else
+ * the sentence its source is in). */
+function ghostPlace(kind, item) {
+  if (kind === "span") return S.ghostTags.get(item.id) || textEl;
+  if (kind === "label") return textEl.querySelector(`.gchip[data-ghost-label="${CSS.escape(item.id)}"]`) || textEl;
+  const end = S.ghostTags.get(item.from) || S.ghostTags.get(item.to);
+  if (end) return end;
+  const from = S.sugg.endOf(item.from);
+  return (from && S.sentencePieces.get(sentenceOfPos(from.start))?.[0]) || textEl;
+}
+
 /** The Spans panel's suggestions: the current sentence's (or the whole article's), each with ✓ accept and ✕ reject. */
 function renderGhostList() {
   const box = document.getElementById("ghosts");
@@ -1580,7 +1608,7 @@ function renderGhostList() {
     return from && to && (near(from) || near(to));
   });
   const row = (kind, item, ...content) => el("li", { class: "ghost", dataset: { suggestion: item.id, kind } },
-    el("button", { type: "button", class: "span-text", title: `${provenance(item)}: accept or reject`, onclick: (event) => offerGhost(kind, item.id, event.currentTarget) }, ...content),
+    el("button", { type: "button", class: "span-text", title: `${provenance(item)}: accept or reject`, onclick: (event) => offerGhostFromPanel(kind, item, event.currentTarget) }, ...content),
     el("button", { type: "button", class: "ok", title: "Accept", "aria-label": `Accept the suggested ${describe(kind, item)}`, onclick: () => decideOne(kind, item.id, "accept") }, "✓"),
     el("button", { type: "button", class: "x", title: "Reject", "aria-label": `Reject the suggested ${describe(kind, item)}`, onclick: () => decideOne(kind, item.id, "reject") }, "✕"));
   const ghostList = document.getElementById("ghost-list");
@@ -1743,8 +1771,19 @@ spanToolsToggle.addEventListener("click", () => {
 
 const panelsToggle = document.getElementById("panels-toggle");
 const panelsOpen = () => root.classList.contains("panels-open");
+const panelsAsSheet = window.matchMedia("(max-width: 1000px)"); // annotate.css: narrower, the panels open as a sheet over the article
 function setPanels(open) {
   toggleClass("panels-open", panelsToggle, open);
+}
+
+/** A choice in the panels that moves to the text (a span or a link chosen, a suggestion to decide on): where the panels
+ * are a sheet over the article, it closes, and the focus, on a button hidden with it, goes to the text. Choices that
+ * stay in the panels (a ✕, the "whole article" toggle, a suggestion's ✓) leave it open. True if it was open. */
+function closeSheet() {
+  if (!panelsOpen() || !panelsAsSheet.matches) return false;
+  setPanels(false);
+  textEl.focus({ preventScroll: true });
+  return true;
 }
 panelsToggle.addEventListener("click", () => setPanels(!panelsOpen()));
 
