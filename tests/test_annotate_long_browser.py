@@ -458,3 +458,133 @@ def test_on_a_phone_a_span_link_or_suggestion_chosen_in_the_panels_closes_the_sh
     assert page.locator(f"#text .gtag[data-ghost='{ghost}']").count() == 0  # decided, in sight
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+# ------------------------------------------------------------------ the keys never act on a sentence scrolled out of sight
+
+
+def labels_of(app, article_id: int) -> dict[int, str]:
+    return {i: label for i, (label, _) in db_labels(app, "ann", article_id).items()}
+
+
+def settled(page) -> None:
+    """Wait for the page's smooth scroll to end (a wheel turned meanwhile does not scroll in Chromium)."""
+    page.evaluate("""() => new Promise((done) => {
+        let last = scrollY, still = 0;
+        const look = () => { still = scrollY === last ? still + 1 : 0; last = scrollY; if (still > 10) done(); else requestAnimationFrame(look); };
+        requestAnimationFrame(look); })""")
+
+
+def away(page) -> None:
+    """Wait for the hint line to say that the current sentence is out of sight."""
+    page.wait_for_function("() => document.getElementById('hint').dataset.kind === 'away'", timeout=5_000)
+
+
+def test_scrolled_away_from_the_current_sentence_a_label_key_first_brings_it_back(app, server, chromium):
+    """After the wheel took the current sentence off the screen, a label key labelled it unseen and the page jumped
+    back to it. The hint line now names the sentence the keys act on, and the first key brings it back, labelling
+    nothing; the next one labels."""
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(1280, 800))
+    click_sentence(page, 3)
+    page.mouse.move(400, 400)
+    page.mouse.wheel(0, 4000)
+    away(page)
+    assert page.inner_text("#hint") == "Keys act on sentence 4, above: a label key goes back there first, or click a sentence to label that one."
+    page.keyboard.press("1")
+    assert page.inner_text("#hint") == "Back at sentence 4, which was out of sight: nothing was changed; press 1 again to label it CFS."
+    assert in_sight(page, "#text .pc.cur")
+    wait_saved(page)
+    assert labels_of(app, ids["long"]) == {}
+    page.keyboard.press("1")  # in sight now: it labels, and moves on
+    wait_saved(page)
+    assert labels_of(app, ids["long"]) == {3: "CFS"}
+    assert "The ministry said 4 families" in current_text(page)
+    assert page.inner_text("#hint") == ""  # "Back at sentence 4" is over
+
+    # Shift+Delete the same way; scrolled back before any key, the hint goes and the key acts.
+    page.keyboard.press("k")
+    settled(page)
+    page.mouse.wheel(0, 4000)
+    away(page)
+    page.keyboard.press("Shift+Delete")
+    assert page.inner_text("#hint").startswith("Back at sentence 4, which was out of sight: nothing was changed; press Shift+Delete again")
+    assert in_sight(page, "#text .pc.cur")
+    wait_saved(page)
+    assert labels_of(app, ids["long"]) == {3: "CFS"}
+    settled(page)
+    page.mouse.wheel(0, 3000)
+    away(page)
+    page.mouse.wheel(0, -3000)
+    page.wait_for_function("() => document.getElementById('hint').textContent === ''")
+    page.keyboard.press("Shift+Delete")
+    wait_saved(page)
+    assert labels_of(app, ids["long"]) == {}
+
+    # The page's own scrolling (u far down the article, then a label at once) is not the annotator looking away.
+    for _ in range(3):
+        page.keyboard.press("End")
+    page.keyboard.press("u")  # sentence 5, scrolled to smoothly from the foot of the article
+    page.keyboard.press("2")
+    wait_saved(page)
+    assert labels_of(app, ids["long"]) == {4: "UFS"}
+    page.keyboard.press("?")  # the keyboard help says so
+    assert "first brings it back and changes nothing" in page.inner_text("#help")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def swipe_up(page) -> None:
+    """A finger drawn up the screen, which scrolls the article down (Playwright taps, but has no swipe)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": 180, "y": 650}]})
+    for step in range(1, 31):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": 180, "y": 650 - step * 18}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def test_on_a_touch_phone_a_label_tapped_after_scrolling_away_first_brings_its_sentence_back(app, server, chromium):
+    """The same on a touch phone: a finger scrolled the sentence away, and a tap on a label labelled it unseen; and a
+    tap on Accept all, the bar of the current sentence's suggestions, accepted them unseen."""
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    with app.app_context():
+        s = db.session
+        with transaction(s):
+            s.execute(update(Project).values(suggestions_enabled=True))
+        with transaction(s):
+            suggesters.run(s, s.scalar(select(Project.id)), suggesters=[suggesters.AttributionRules()])
+        s.remove()
+    page = open_page(chromium, server, "ann", ids["long"], viewport=PHONE, touch=True)
+    page.locator("#text .pc[data-s='5']:not(.gh)").first.tap()  # its text, not a suggestion in it (which opens a menu)
+    assert page.evaluate("() => document.querySelector('#text .pc.cur').dataset.s") == "5"
+    swipe_up(page)
+    away(page)
+    assert page.inner_text("#hint") == "Labels go to sentence 6, above: tap a label to go back there, or tap a sentence to label that one."
+    cfs = page.locator('#toolbar button[data-kind="sentence"][data-label="CFS"]')
+    settled(page)  # a tap during the fling only stops it
+    cfs.tap()
+    assert page.inner_text("#hint") == "Back at sentence 6, which was out of sight: nothing was changed; tap CFS again to label it."
+    assert in_sight(page, "#text .pc.cur")
+    wait_saved(page)
+    assert labels_of(app, ids["long"]) == {}
+    cfs.tap()
+    wait_saved(page)
+    assert labels_of(app, ids["long"]) == {5: "CFS"}
+
+    # Sentence 7, a quote of case 6 with its source and cue suggested: Accept all, after a swipe, first brings it back.
+    accept = page.locator("#suggest-bar button[data-decision=accept]")
+    assert accept.is_visible() and page.inner_text("#suggest-bar-text").startswith("Sentence 7: ")
+    swipe_up(page)
+    away(page)
+    settled(page)
+    accept.tap()
+    assert page.inner_text("#hint") == "Back at sentence 7, which was out of sight: nothing was changed; tap Accept all again to accept its suggestions."
+    assert in_sight(page, "#text .pc.cur")
+    wait_saved(page)
+    assert db_spans(app, "ann", ids["long"]) == []
+    accept.tap()
+    wait_saved(page)
+    assert {label for _, label, _, _ in db_spans(app, "ann", ids["long"])} >= {"QUOTE", "SOURCE"}
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

@@ -24,6 +24,7 @@ const root = document.getElementById("annotate");
 const textEl = document.getElementById("text");
 const marginEl = document.getElementById("margin");
 const hintEl = document.getElementById("hint");
+const headEl = document.getElementById("sticky-head");
 
 // The side panel sits below the sticky toolbar and hint line, whose height changes as the toolbar wraps. On a
 // phone the span tools open as a row under the hint line, and the head makes room for that row (--span-tools-h)
@@ -76,6 +77,9 @@ const S = {
   tags: new Map(),
   sugg: new SuggestionSet(null), // this annotator's pending suggestions
   ghost: null, // {kind, id, anchor}: the suggestion whose accept / reject menu is open
+  userScrollAt: -Infinity, // performance.now() of the annotator's last wheel, finger, scroll key or scroll bar
+  lookedAway: false, // the annotator scrolled since the current sentence was last chosen or brought into sight
+  scrollFrame: 0,
 };
 
 let queue = null;
@@ -919,12 +923,90 @@ function setCurrent(index, scroll = true) {
   const moved = clamped !== S.current;
   if (moved) closeGhostMenu(false); // its suggestion belongs to the sentence left behind
   S.current = clamped;
+  lookingAt();
   markCurrent();
   renderCurrentBar();
   renderCurrentInfo();
   if (moved && !S.allSpans) renderSpanList();
   if (scroll) scrollToSentence(clamped);
   keepPlace();
+}
+
+// ---- the current sentence scrolled out of sight
+//
+// The label keys (and a, x, Shift+Delete, a tap on a label or on Accept all) act on the current sentence. Scrolled away
+// from it with the wheel, a finger, the scroll keys or the scroll bar, they labelled a sentence the annotator could not
+// see, and the page jumped back to it. Now the hint line names the sentence the keys act on while it is out of sight,
+// and the first such key brings it back into view and changes nothing: nothing is changed unseen.
+
+const USER_SCROLL_MS = 500; // scroll events this soon after the annotator's wheel, finger or key are theirs
+
+function userScrolls() {
+  S.userScrollAt = performance.now();
+}
+window.addEventListener("wheel", userScrolls, { passive: true, capture: true });
+window.addEventListener("touchmove", userScrolls, { passive: true, capture: true });
+window.addEventListener("keydown", (event) => { if (["PageUp", "PageDown", "Home", "End", " "].includes(event.key)) userScrolls(); }, { capture: true });
+window.addEventListener("pointerdown", (event) => { if (event.target === document.documentElement) userScrolls(); }, { capture: true }); // the scroll bar
+window.addEventListener("scroll", () => {
+  if (!S.map) return;
+  // the page's own scrolling (to a sentence made current) is not the annotator's; a finger's fling goes on after it lifts
+  if (performance.now() - S.userScrollAt < USER_SCROLL_MS) S.lookedAway = true;
+  if (S.lookedAway && !S.scrollFrame) S.scrollFrame = requestAnimationFrame(() => { S.scrollFrame = 0; sayWhereKeysAct(); });
+}, { passive: true });
+
+/** The current sentence is chosen, or brought into sight: the annotator is looking at it. */
+function lookingAt() {
+  S.lookedAway = false;
+  S.userScrollAt = -Infinity;
+  if (hintEl.dataset.kind === "away") clearAwayHint();
+}
+
+/** While the annotator has the current sentence scrolled out of sight, the hint line says which sentence the keys act on. */
+function sayWhereKeysAct() {
+  const where = S.lookedAway ? outOfSight() : "";
+  if (!where) {
+    if (hintEl.dataset.kind === "away") clearAwayHint();
+    return;
+  }
+  const n = S.current + 1;
+  const message = touch.matches ? `Labels go to sentence ${n}, ${where}: tap a label to go back there, or tap a sentence to label that one.`
+    : `Keys act on sentence ${n}, ${where}: a label key goes back there first, or click a sentence to label that one.`;
+  if (hintEl.textContent !== message) hint(message, "away"); // the hint is a live region: said once, not on every scroll
+}
+
+function clearAwayHint() {
+  if (touch.matches) progressHint(); // a touch phone's hint carries the count
+  else hint("");
+}
+
+/** "above" or "below" when less than half a line of the current sentence shows between the sticky head and the foot of
+ * the window (or the suggestion bar there), else "". */
+function outOfSight() {
+  const pieces = S.sentencePieces.get(S.current);
+  if (!pieces || !pieces.length) return "";
+  const first = pieces[0].getClientRects()[0];
+  const rects = pieces[pieces.length - 1].getClientRects();
+  const last = rects[rects.length - 1];
+  if (!first || !last) return "";
+  const half = (parseFloat(getComputedStyle(textEl).lineHeight) || 24) / 2;
+  const bar = document.getElementById("suggest-bar").getBoundingClientRect();
+  const top = headEl.getBoundingClientRect().bottom;
+  const bottom = bar.height ? bar.top : window.innerHeight;
+  if (last.bottom < top + half) return "above";
+  if (first.top > bottom - half) return "below";
+  return "";
+}
+
+/** Before a key or a tap acts on the current sentence: if the annotator scrolled it out of sight, it is brought back into
+ * view and nothing is done (false), the hint saying so and what to press `again`; else true. */
+function inSightToAct(again) {
+  const where = S.lookedAway ? outOfSight() : "";
+  if (!where) return true;
+  lookingAt();
+  scrollToSentence(S.current);
+  hint(`Back at sentence ${S.current + 1}, which was out of sight: nothing was changed; ${again}.`, "away"); // gone at the next move
+  return false;
 }
 
 // The annotator's place (the current sentence) survives a reload of this tab, per user and article, in the browser
@@ -1087,6 +1169,8 @@ function extendSelection(direction, unit) {
 
 function labelSentence(name) {
   if (!sentenceCount()) return;
+  const key = S.schema.sentence_labels.find((x) => x.name === name)?.key;
+  if (!inSightToAct(touch.matches || !key ? `${touch.matches ? "tap" : "click"} ${name} again to label it` : `press ${key} again to label it ${name}`)) return;
   const index = S.current;
   const prev = S.labels.get(index);
   // The version we saw (0: none) makes a stale tab's write a visible 409 instead of a silent overwrite.
@@ -1243,6 +1327,7 @@ function articleVersion(group) {
 function clearLabel() {
   const label = S.labels.get(S.current)?.label;
   if (!label) { hint(`Sentence ${S.current + 1} has no label to remove.`, "warn"); return; }
+  if (!inSightToAct("press Shift+Delete again to remove its label")) return;
   const seen = S.labels.get(S.current).version;
   change({ op: "unlabel", sentence: S.current, version: Number.isInteger(seen) ? seen : 0 }); // a label set elsewhere since is a 409, not removed
   renderSentence(S.current);
@@ -1493,6 +1578,8 @@ function decideSentence(decision) {
   const n = S.current + 1;
   const chosen = S.sugg.inSentence(S.current, sentenceOfPos);
   if (!chosen.labels.length && !chosen.spans.length && !chosen.relations.length) { hint(`Sentence ${n} has no suggestions left.`); return; }
+  const again = touch.matches ? `tap ${decision === "accept" ? "Accept all" : "Reject all"} again` : `press ${decision === "accept" ? "a" : "x"} again`;
+  if (!inSightToAct(`${again} to ${decision} its suggestions`)) return;
   decide(chosen, decision);
   hint(decision === "accept" ? `Accepted the suggestions of sentence ${n} (${summary(chosen)}): they are yours now.` : `Rejected the suggestions of sentence ${n} (${summary(chosen)}).`);
 }
@@ -1801,6 +1888,7 @@ const BUILTIN = [
   ["j  ↓  →", "next sentence"],
   ["k  ↑  ←", "previous sentence"],
   ["u", "next unlabelled sentence"],
+  ["Space  PgDn  PgUp", "scroll; the keys still act on the current sentence, and while it is out of sight (the hint line says where) a label key, a, x or Shift+Delete first brings it back and changes nothing"],
   ["Shift+← → ↑ ↓", "select text (by character, or line); Ctrl+Shift+← → by word"],
   ["n  p", "select the next / previous span (while linking: choose the target)"],
   ["[  ]", "move the selected span's start left / right"],
