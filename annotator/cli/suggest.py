@@ -164,6 +164,7 @@ def run_command(project: str, article_ids: tuple[str, ...], more_ids: tuple[str,
     Runs the built-in attribution rules, the suggesters packages add (entry-point
     group annotator.suggesters) and the project's trained claim model if it has one.
     A re-run replaces each suggester's suggestions; unchanged ones keep annotators' decisions.
+    A label rename or schema edit while it runs stops it (the articles done keep theirs): run it again.
     """
     p = project_or_fail(project)
     if more_ids and not article_ids:

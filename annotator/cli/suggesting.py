@@ -69,7 +69,7 @@ def _pipelined(session: Session, project_id: int, batches: list[list[int]], chos
             if kind == "error":
                 raise SuggestionError(500, payload)
             with transaction(session):
-                suggesters.add_counts(counts, suggesters.store(session, schema, names, items.pop(k), pickle.loads(payload)))
+                suggesters.add_counts(counts, suggesters.store(session, project_id, schema, names, items.pop(k), pickle.loads(payload)))
             if progress:
                 progress(counts["articles"], total)
         for _ in workers:

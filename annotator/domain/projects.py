@@ -1,7 +1,7 @@
 """Projects: creation with a validated label schema, and versioned guidelines."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
@@ -162,12 +162,24 @@ SCHEMA_CHANGED = ("the project's label schema changed while the file was importe
                   "nothing was stored; import it again")
 
 
-def schema_unchanged(session: Session, project_id: int, schema: dict[str, Any]) -> bool:
+def schema_unchanged(session: Session, project_id: int, schema: dict[str, Any], articles: Sequence[int] = ()) -> bool:
     """Whether the project's schema, as committed now, is still `schema`, for a long write that checked its rows
     against the schema it read at its start (an import) and calls this just before it commits. The project's row is
     then held FOR KEY SHARE until the end (PostgreSQL), so a rename or schema edit that comes later waits for this
     transaction (and sees its rows); one in flight, holding the row, answers False at once (NOWAIT): waiting for it
-    could close a circle (a schema edit refreshing gold rows this write holds), and its change is to come anyway."""
+    could close a circle (a schema edit refreshing gold rows this write holds), and its change is to come anyway.
+
+    `articles`: a write whose rows reference these articles (suggestions: each insert takes a KEY SHARE lock on its
+    article) calls this before it writes anything; their rows are locked FOR KEY SHARE first, in id order, as a rename
+    locks the project's articles (FOR UPDATE, in id order) before its row. The rename then waits for this write whole,
+    or this write for the rename (and then answers False). Left to the inserts, which take them in their own order and
+    after the rows the write deletes, the two could close a circle (the write's insert waiting for an article the
+    rename holds, the rename's update for a suggestion the write deleted), which PostgreSQL breaks by ending one."""
+    if articles and session.get_bind().dialect.name == "postgresql":
+        table = Article.__table__
+        ordered = sorted(set(articles))
+        for chunk in (ordered[i:i + _LOCK_CHUNK] for i in range(0, len(ordered), _LOCK_CHUNK)):
+            session.execute(select(table.c.id).where(table.c.id.in_(chunk)).order_by(table.c.id).with_for_update(key_share=True)).all()
     query = select(Project.label_schema).where(Project.id == project_id).with_for_update(key_share=True, nowait=True)
     try:
         return session.scalar(query) == schema
@@ -175,6 +187,9 @@ def schema_unchanged(session: Session, project_id: int, schema: dict[str, Any]) 
         if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available: a rename or schema edit holds the row
             return False
         raise
+
+
+_LOCK_CHUNK = 500  # article ids per IN (...): well under every driver's limit
 
 
 def labels_in_use(session: Session, project_id: int) -> dict[str, set[str]]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, Project, Sentence, SuggesterModel
 from annotator.db.transactions import transaction
-from annotator.domain import suggestions
+from annotator.domain import projects, suggestions
 from annotator.domain.suggestions import Proposal, SuggestionError
 from annotator.stats import attribution
 
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "annotator.suggesters"
 BATCH = 50  # articles stored together (a few statements per batch, memory of one batch); the pipelined CLI run hands them to its workers
 CLAIM_THRESHOLD = 0.5  # a claim label is suggested only when the model gives it at least this probability
+SCHEMA_CHANGED = ("the project's label schema changed while suggestions were computed (a label renamed or the schema "
+                  "edited): the articles of this batch and those after it got none (those before kept theirs); run the "
+                  "suggesters again")
 
 
 class Suggester(Protocol):
@@ -117,7 +120,7 @@ def run(
     counts = {"articles": 0, "suggestions": 0, "new": 0}
     for start in range(0, len(ids), BATCH):
         items = read(session, ids[start:start + BATCH])
-        add_counts(counts, store(session, schema, [s.name for s in suggesters], items, propose(suggesters, items)))
+        add_counts(counts, store(session, project_id, schema, [s.name for s in suggesters], items, propose(suggesters, items)))
         if progress:
             progress(counts["articles"], len(ids))
     return counts
@@ -142,9 +145,17 @@ def propose(suggesters: Sequence[Suggester], items: Sequence[Item]) -> list[list
     return [[suggester.propose(text, bounds) for suggester in suggesters] for _, text, _, bounds in items]
 
 
-def store(session: Session, schema: dict[str, Any], names: Sequence[str], items: Sequence[Item],
+def store(session: Session, project_id: int, schema: dict[str, Any], names: Sequence[str], items: Sequence[Item],
           proposals: Sequence[Sequence[Proposal]]) -> dict[str, int]:
-    """Keep what the schema allows of each proposal as the named suggesters' suggestions (in the caller's write transaction)."""
+    """Keep what the schema allows of each proposal as the named suggesters' suggestions (in the caller's write transaction).
+
+    `schema` is the one the caller read before the proposals were computed (which takes a while), and what is kept
+    of them is what it allows: SuggestionError (409) and nothing stored when the project's schema is another by now. A label renamed meanwhile
+    would otherwise be stored under its old name, which the schema no longer has (PostgreSQL, or a pipelined run that
+    read the schema once). From the check on, the articles' and the project's rows are held (projects.schema_unchanged),
+    so a rename or schema edit that comes later waits for this transaction and renames what it stored."""
+    if not projects.schema_unchanged(session, project_id, schema, articles=[item[0] for item in items]):
+        raise SuggestionError(409, SCHEMA_CHANGED)
     counts = {"articles": len(items), "suggestions": 0, "new": 0}
     for k, name in enumerate(names):
         rows = {article_id: suggestions.rows_for(by_suggester[k], article_id, len(text), schema, sentence_ids)

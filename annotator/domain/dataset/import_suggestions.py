@@ -22,6 +22,12 @@ holds any is known only at its end, so its records are read whole first.
 Articles the project lacks are created as import-annotations creates them;
 an existing article's text must be the same. The caller runs a whole file in
 one write transaction: a bad line stores nothing of its file.
+
+Everything is checked against the schema as it is when the file's articles and
+the project's row are held (projects.schema_unchanged, before anything is
+written): a label rename or schema edit committed since the caller read it, or
+in flight, refuses the file (nothing stored, import it again); one that comes
+later waits for the file and renames its suggestions with the rest.
 """
 from __future__ import annotations
 
@@ -38,6 +44,7 @@ from annotator.domain.dataset import import_annotations
 from annotator.domain.dataset.articles import sha256
 from annotator.domain.dataset.import_annotations.parse import Bad, parse_record
 from annotator.domain.dataset.ingest import IngestError
+from annotator.domain.projects import SCHEMA_CHANGED, schema_unchanged
 from annotator.domain.suggestions import Proposal
 
 MAX_VERSION = 64  # the suggestions' version column
@@ -95,6 +102,9 @@ def import_records(session: Session, project: Project, records: Iterable[tuple[i
     `model_versions`: a prediction's model_version is its suggestions' version (else `version`).
     """
     records = list(records)
+    schema = project.label_schema
+    if not schema_unchanged(session, project.id, schema, articles=_stored(session, project, records)):
+        raise IngestError(file, None, SCHEMA_CHANGED)
     mode = Mode(name, version, model_versions, any(_has_predictions(obj) for _, obj in records))
     result = SuggestionImport()
     seen: dict[str, int] = {}
@@ -102,7 +112,7 @@ def import_records(session: Session, project: Project, records: Iterable[tuple[i
     for line, obj in records:
         try:
             clean, scores = take_scores(obj)
-            record = parse_record(clean, project.label_schema)
+            record = parse_record(clean, schema)
         except (_Bad, Bad) as exc:
             raise IngestError(file, line, str(exc)) from None
         if record.external_id in seen:
@@ -110,12 +120,22 @@ def import_records(session: Session, project: Project, records: Iterable[tuple[i
         seen[record.external_id] = line
         chunk.append((line, record, scores))
         if len(chunk) >= CHUNK:
-            result.merge(_store(session, project, chunk, file, mode))
+            result.merge(_store(session, project, schema, chunk, file, mode))
             chunk = []
     if not seen:
         raise IngestError(file, None, "no articles in file")
-    result.merge(_store(session, project, chunk, file, mode))
+    result.merge(_store(session, project, schema, chunk, file, mode))
     return result
+
+
+def _stored(session: Session, project: Project, records: list[tuple[int, Any]]) -> list[int]:
+    """The ids of the project's articles the records name (as parse_record reads an id; a bad one it refuses later)."""
+    named = list({str(obj["id"]).strip() for _, obj in records
+                  if isinstance(obj, dict) and isinstance(obj.get("id"), (str, int)) and not isinstance(obj["id"], bool)})
+    found: list[int] = []
+    for chunk in (named[i:i + CHUNK] for i in range(0, len(named), CHUNK)):
+        found += session.scalars(select(Article.id).where(Article.project_id == project.id, Article.external_id.in_(chunk)))
+    return found
 
 
 def _has_predictions(obj: Any) -> bool:
@@ -166,7 +186,8 @@ def _without_score(item: Any, block: Any, part: str, i: int, scores: Scores) -> 
     return {k: v for k, v in item.items() if k != "score"}
 
 
-def _store(session: Session, project: Project, chunk: list[tuple[int, Any, Scores]], file: str, mode: Mode) -> SuggestionImport:
+def _store(session: Session, project: Project, schema: dict[str, Any], chunk: list[tuple[int, Any, Scores]], file: str,
+           mode: Mode) -> SuggestionImport:
     """Create the articles the project lacks, then replace `name`'s suggestions on every article of the chunk."""
     result = SuggestionImport()
     ids = _articles(session, project, chunk, file, result)
@@ -183,7 +204,7 @@ def _store(session: Session, project: Project, chunk: list[tuple[int, Any, Score
                 proposals = [proposal_of(record, scores, spans, mode.name, mode.version)]
         except _Bad as exc:
             raise IngestError(file, line, str(exc)) from None
-        rows[article_id] = suggestions.rows_for_many(proposals, article_id, len(record.text), project.label_schema, sentence_ids)
+        rows[article_id] = suggestions.rows_for_many(proposals, article_id, len(record.text), schema, sentence_ids)
     result.new = suggestions.store_many(session, mode.name, rows)
     result.suggestions = sum(len(r) for r in rows.values())
     return result

@@ -28,7 +28,7 @@ def suggest_for(project, results: list[dict]) -> dict:  # noqa: ANN001
     try:
         ids = suggesters.article_ids(db.session, project.id, external_ids)
         return {**suggesters.run_in_batches(db.session, project.id, ids), "error": None}
-    except SuggestionError as exc:  # a suggester package that cannot load: the upload itself stands
+    except SuggestionError as exc:  # a suggester package that cannot load, a schema changed meanwhile: the upload itself stands
         db.session.rollback()  # not a write: ends the read that found the suggesters
         return {"articles": 0, "suggestions": 0, "new": 0, "error": exc.message}
 

@@ -1,0 +1,239 @@
+"""The writers beside a label rename that read the schema long before they store: the suggestion writers
+(`import-annotations --as-suggestions`, `suggest run` and what runs it) store nothing under a name the schema lost
+(SQLite, PostgreSQL)."""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from annotator.db import db
+from annotator.db.models import Article, Project, Suggestion
+from annotator.db.transactions import transaction
+from annotator.domain import label_rename, projects, suggesters
+from annotator.domain.dataset import articles
+from annotator.domain.dataset.ingest import ArticleRecord, IngestError
+from annotator.domain.suggestions import Proposal, SuggestionError
+
+from .races import one_annotator, postgres_only, take_turns, waiting_on_a_lock
+
+TEXT = "The mayor said the rent rose. Tenants disagree."
+SCHEMA_CHANGED = suggesters.SCHEMA_CHANGED
+
+
+def _postgres(app) -> bool:
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres")
+
+
+def _rename(app, project_id: int) -> None:
+    """CFS -> Claim, committed, by a connection of its own (as another process makes it)."""
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        with Session(engine) as session, transaction(session):
+            label_rename.rename_label(session, project_id, "sentence_labels", "CFS", "Claim", None, "cli")
+    finally:
+        engine.dispose()
+
+
+def _suggested(app) -> list[str]:
+    with app.app_context():
+        return sorted(db.session.scalars(select(Suggestion.label)))
+
+
+def _renaming(app, project_id: int, holding: threading.Event, go: threading.Event, errors: list[Any]):  # noqa: ANN202
+    """take_turns' first writer: renames CFS to Claim and holds the rename's locks until `go`."""
+    def rename() -> None:
+        try:
+            with app.app_context(), transaction(db.session):
+                label_rename.rename_label(db.session, project_id, "sentence_labels", "CFS", "Claim", None, "cli")
+                holding.set()
+                go.wait(30)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("rename", exc))
+            holding.set()
+
+    return rename
+
+
+class ClaimsEverything:
+    """A suggester (a claim model trained before the rename, say) that proposes CFS for every article's first sentence;
+    `proposing`/`go`: set when it starts, then waits for `go` (a suggester that takes its time)."""
+
+    name, version = "claimer", "1"
+
+    def __init__(self, proposing: threading.Event | None = None, go: threading.Event | None = None):
+        self.proposing, self.go = proposing, go
+
+    def propose(self, text: str, sentences: Any) -> Proposal:
+        if self.proposing is not None and self.go is not None:
+            self.proposing.set()
+            self.go.wait(30)
+        return Proposal(self.name, self.version, labels=[(0, "CFS", 0.9)])
+
+
+# ------------------------------------------------------------------ import-annotations --as-suggestions
+def test_a_suggestion_import_during_a_rename_stores_nothing_under_the_old_name(app):
+    """import-annotations --as-suggestions checked the file against the schema it read at its start: on PostgreSQL,
+    one that ran while a rename held its locks waited for the rename at its first insert, then committed suggestions
+    of 'CFS' beside the renamed ones, a label the schema no longer has (no annotator could accept them). It now holds
+    the file's articles and the project's row and looks at the schema again before it stores anything: refused with
+    one line, nothing stored."""
+    from annotator.domain.dataset import import_suggestions
+
+    project_id, _, _ = one_annotator(app, TEXT)
+    holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
+    record = {"id": "a", "text": TEXT, "annotations": [{"annotator": "model", "labels": [{"sentence": 0, "label": "CFS"}]}]}
+
+    def import_file() -> None:
+        try:
+            with app.app_context():
+                s = db.session
+                with transaction(s):
+                    import_suggestions.import_records(s, s.get(Project, project_id), [(1, record)], "model.jsonl", "model", "1")
+                outcome["import"] = "stored"
+        except IngestError as exc:
+            outcome["import"] = str(exc)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("import", exc))
+
+    rename = _renaming(app, project_id, holding, go, errors)
+    if _postgres(app):
+        take_turns(app, rename, holding, go, import_file, "the import should wait for the rename")
+    else:  # one writer at a time: the import reads the schema once the rename has committed
+        go.set()
+        rename()
+        import_file()
+    assert not errors, errors
+    assert _suggested(app) == [], f"a suggestion under a name the schema lost ({outcome})"
+    if _postgres(app):
+        assert outcome["import"] == f"model.jsonl: {projects.SCHEMA_CHANGED}", outcome
+    else:
+        assert "unknown sentence label 'CFS'" in outcome["import"], outcome
+
+
+def test_a_suggestion_import_does_not_wait_for_a_schema_change_in_flight_it_is_refused_at_once(app):
+    """A schema edit holding the project's row (PostgreSQL) refuses the import at once, before it stores anything:
+    the import's suggestions would otherwise be checked against the schema of before the edit."""
+    postgres_only(app)
+    from annotator.domain.dataset import import_suggestions
+
+    project_id, _, _ = one_annotator(app, TEXT)
+    record = {"id": "a", "text": TEXT, "annotations": [{"annotator": "model", "labels": [{"sentence": 0, "label": "CFS"}]}]}
+    outcome: dict[str, Any] = {}
+
+    def import_file() -> None:
+        try:
+            with app.app_context():
+                s = db.session
+                with transaction(s):
+                    import_suggestions.import_records(s, s.get(Project, project_id), [(1, record)], "model.jsonl", "model", "1")
+            outcome["import"] = "stored"
+        except IngestError as exc:
+            outcome["import"] = str(exc)
+
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        with engine.connect() as other:
+            other.execute(select(Project.id).where(Project.id == project_id).with_for_update())  # as a schema edit holds it
+            thread = threading.Thread(target=import_file)
+            thread.start()
+            thread.join(20)
+            finished = not thread.is_alive()
+            other.rollback()
+            thread.join(30)
+    finally:
+        engine.dispose()
+    assert finished, "the import waited for the schema change in flight"
+    assert outcome["import"] == f"model.jsonl: {projects.SCHEMA_CHANGED}", outcome
+    assert _suggested(app) == []
+
+
+# ------------------------------------------------------------------ suggest run
+@pytest.mark.parametrize("rename", ["committed while proposing", "in flight when storing"])
+def test_a_suggester_run_during_a_rename_stores_nothing_under_the_old_name(app, rename):
+    """`suggest run` (and `import --suggest`, the upload page's suggestions) read the schema at a batch's start, then
+    ran the suggesters, which take their time, then stored what the schema of before allowed: on PostgreSQL a rename
+    committed meanwhile, or holding its locks when the batch was stored, left the batch's suggestions under 'CFS', a
+    label the schema had lost. The batch now looks at the schema again, its articles and the project's row held, and
+    stops the run when it changed: nothing of the batch stored, and it says why (409)."""
+    postgres_only(app)  # SQLite: a batch holds the write lock from its schema read to its commit, so no rename comes between
+    project_id, _, article_id = one_annotator(app, TEXT)
+    proposing, go, outcome, errors = threading.Event(), threading.Event(), {}, []
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                outcome["run"] = suggesters.run_in_batches(db.session, project_id, [article_id], [ClaimsEverything(proposing, go)])
+        except SuggestionError as exc:
+            outcome["run"] = (exc.status, exc.message)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("run", exc))
+            proposing.set()
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    assert proposing.wait(30)
+    if rename == "committed while proposing":
+        _rename(app, project_id)
+        go.set()
+        runner.join(60)
+    else:
+        holding, release = threading.Event(), threading.Event()
+        renamer = threading.Thread(target=_renaming(app, project_id, holding, release, errors))
+        renamer.start()
+        try:
+            assert holding.wait(30)
+            go.set()  # the batch is stored while the rename holds its locks
+            assert waiting_on_a_lock(app), "the batch's store should wait for the rename"
+        finally:
+            go.set()
+            release.set()
+            renamer.join(60)
+            runner.join(60)
+    assert not errors, errors
+    assert _suggested(app) == [], f"a suggestion under a name the schema lost ({outcome})"
+    assert outcome["run"] == (409, SCHEMA_CHANGED), outcome
+
+
+def _renaming_before_the_second(app, project_id: int, real: Any):  # noqa: ANN202
+    """`transaction` as the pipelined run uses it, but the second one (the second batch's store) begins once a rename
+    has committed."""
+    calls = [0]
+
+    @contextmanager
+    def transaction_after_a_rename(session: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        calls[0] += 1
+        if calls[0] == 2:
+            _rename(app, project_id)
+        with real(session, *args, **kwargs) as inside:
+            yield inside
+
+    return transaction_after_a_rename
+
+
+def test_a_pipelined_run_stops_at_the_batch_after_a_rename(app, runner, monkeypatch):
+    """`suggest run` over many articles computes them in forked workers and stores batch by batch with the schema it
+    read once, at its start: a label renamed between two batches (SQLite too) left every later batch's suggestions
+    under the old name. A batch now checks the schema it was computed with against the project's as it stores: the
+    run stops there with one line, the batches before keep their suggestions (renamed with the rest), and exits 1."""
+    from annotator.cli import suggesting
+
+    project_id, _, _ = one_annotator(app, TEXT)
+    with app.app_context():
+        s = db.session
+        articles.store_articles(s, s.get(Project, project_id), [ArticleRecord("b", "T", TEXT)], "test")
+        s.commit()
+    monkeypatch.setattr(suggesters, "BATCH", 1)  # two batches, one article each
+    monkeypatch.setattr(suggesting.os, "cpu_count", lambda: 2)  # computed by two forked workers, stored here
+    monkeypatch.setattr(suggesters, "installed", lambda: [ClaimsEverything()])
+    monkeypatch.setattr(suggesting, "transaction", _renaming_before_the_second(app, project_id, suggesting.transaction))
+    result = runner.invoke(args=["suggest", "run", "race"])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines()[-1] == f"Error: {SCHEMA_CHANGED}", result.output  # one line, after the progress bar
+    with app.app_context():
+        stored = db.session.execute(select(Article.external_id, Suggestion.label).join(Article, Article.id == Suggestion.article_id)).all()
+    assert stored == [("a", "Claim")], f"the second batch under a name the schema lost, or the first lost: {stored}"
