@@ -1,8 +1,9 @@
-"""The writers beside a label rename that read the schema long before they store: the suggestion writers
-(`import-annotations --as-suggestions`, `suggest run` and what runs it) store nothing under a name the schema lost
-(SQLite, PostgreSQL)."""
+"""The writers and readers beside a label rename that read the schema long before they store or stream: the suggestion
+writers (`import-annotations --as-suggestions`, `suggest run` and what runs it) store nothing under a name the schema
+lost, and an export checks its label filter in the snapshot it reads (SQLite, PostgreSQL)."""
 from __future__ import annotations
 
+import json
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -20,6 +21,7 @@ from annotator.domain.dataset.ingest import ArticleRecord, IngestError
 from annotator.domain.suggestions import Proposal, SuggestionError
 
 from .races import one_annotator, postgres_only, take_turns, waiting_on_a_lock
+from .test_export import build_project, read_jsonl
 
 TEXT = "The mayor said the rent rose. Tenants disagree."
 SCHEMA_CHANGED = suggesters.SCHEMA_CHANGED
@@ -237,3 +239,54 @@ def test_a_pipelined_run_stops_at_the_batch_after_a_rename(app, runner, monkeypa
     with app.app_context():
         stored = db.session.execute(select(Article.external_id, Suggestion.label).join(Article, Article.id == Suggestion.article_id)).all()
     assert stored == [("a", "Claim")], f"the second batch under a name the schema lost, or the first lost: {stored}"
+
+
+# ------------------------------------------------------------------ export --labels
+def _renaming_after_the_check(app, monkeypatch, project_id: int) -> None:
+    """The export's label filter is checked, then a rename of CFS commits (by another connection), then the export goes on."""
+    from annotator.domain.dataset import export
+    from annotator.domain.dataset.export import options
+
+    check = options.check_filters
+
+    def check_then_rename(*args: Any, **kwargs: Any) -> Any:
+        checked = check(*args, **kwargs)
+        _rename(app, project_id)
+        return checked
+
+    monkeypatch.setattr(export, "check_filters", check_then_rename)  # the command line's
+    monkeypatch.setattr(options, "check_filters", check_then_rename)  # parse_query's (the web's)
+
+
+def _renamed(app, project_id: int) -> bool:
+    with app.app_context():
+        return "Claim" in [item["name"] for item in db.session.get(Project, project_id).label_schema["sentence_labels"]]
+
+
+def test_an_export_checks_its_labels_in_the_snapshot_it_reads(app, runner, tmp_path, monkeypatch):
+    """`annotator export --labels CFS` checked the label before its snapshot began (PostgreSQL): a rename committed
+    between the two passed the check, and the export then found no sentence labelled CFS and wrote an empty file
+    with exit 0. The label is now checked in the export's snapshot, so the export is of the project before the rename,
+    CFS rows and all (or, renamed before the snapshot, CFS is refused as an unknown label)."""
+    info = build_project(app)
+    _renaming_after_the_check(app, monkeypatch, info["project_id"])
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(args=["export", "news", "--labels", "CFS", "-o", str(out)])
+    assert _renamed(app, info["project_id"])
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in read_jsonl(out)] == ["art-1:0", "art-1:1"], "an export of no CFS sentence"
+
+
+def test_a_web_export_checks_its_labels_in_the_snapshot_it_streams(app, browser, monkeypatch):
+    """The web export (REST and download link) checked ?labels= in the view's session and streamed the records from a
+    snapshot begun afterwards, by a session of their own: a rename committed in between gave a 200 with no record
+    (SQLite too). The query is now checked, the ETag read and the records streamed in one snapshot."""
+    info = build_project(app)
+    browser.login("rita", "correct horse")
+    _renaming_after_the_check(app, monkeypatch, info["project_id"])
+    response = browser.get(f"/projects/{info['project_id']}/export.jsonl?labels=CFS")
+    records = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    assert _renamed(app, info["project_id"])
+    assert response.status_code == 200
+    assert [r["id"] for r in records] == ["art-1:0", "art-1:1"], "a 200 with no record: the label was renamed between the check and the stream"
+    assert {r["label"] for r in records} == {"CFS"}  # the snapshot's name throughout

@@ -75,6 +75,9 @@ def export_command(ctx: click.Context, project: str | None, unit: str, output: s
         return
     if not project:
         _fail("give a PROJECT to export (or --schema article|sentence)")
+    # One snapshot, whatever annotators save while it runs (PostgreSQL; workers read it too), begun before the options
+    # are checked: --labels checked before it passed a label renamed meanwhile, which then matched no record (exit 0).
+    begin_snapshot(db.session)
     p, filters, splits = _export_options(project or "", gold_only, annotators, labels, split_spec)
     if splits and not output:
         _fail("--split writes one file per split: give -o PREFIX or -o FOLDER/")
@@ -97,7 +100,6 @@ def export_command(ctx: click.Context, project: str | None, unit: str, output: s
             click.progressbar(length=total, label=f"exporting {p.name}", file=sys.stderr, show_pos=True)
         ) if total > export.BATCH_SIZE else None
         progress = bar.update if bar else None
-        begin_snapshot(db.session)  # one snapshot, whatever annotators save while it runs (PostgreSQL); workers read it too
         ranges = export.article_ranges(db.session, p.id, jobs) if jobs > 1 else [(0, None)]
         if len(ranges) == 1:
             stack.callback(gc.set_threshold, *gc.get_threshold())

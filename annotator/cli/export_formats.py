@@ -17,7 +17,6 @@ import click
 from annotator.cli.export_outputs import Outputs, open_outputs
 from annotator.db import db
 from annotator.db.models import Project
-from annotator.db.transactions import begin_snapshot
 from annotator.domain.dataset import export
 from annotator.domain.dataset.export import formats
 
@@ -46,13 +45,13 @@ def check_options(ctx: click.Context, fmt: str, split_spec: str | None, users_ou
 
 
 def export_in_format(p: Project, fmt: str, filters: export.Filters, output: str | None, offsets: str, users_out: str | None) -> None:
-    """Write the project in `fmt` to `output` (stdout without one) and report on stderr."""
+    """Write the project in `fmt` to `output` (stdout without one) and report on stderr, in the snapshot the caller
+    began before it checked `filters` (transactions.begin_snapshot)."""
     folder = fmt != "label-studio" and output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
     try:
         formats.check_format(fmt, filters, file_per_document=folder)
     except export.ExportError as exc:
         raise click.ClickException(str(exc)) from None
-    begin_snapshot(db.session)  # one snapshot, whatever annotators save while it runs (PostgreSQL)
     total = export.count_articles(db.session, p.id)
     with ExitStack() as stack:
         bar = stack.enter_context(
