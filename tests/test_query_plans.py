@@ -14,6 +14,8 @@ project: a sequential scan is their right plan, and they are not checked.)
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import event, select, text
 
@@ -23,6 +25,7 @@ from annotator.db.transactions import begin_write, transaction
 from annotator.domain import accounts, agreement, catalog, labelschema, projects
 from annotator.domain.annotations import trail
 from annotator.domain.dataset import articles, export, import_annotations
+from annotator.domain.dataset.export import load as export_load
 from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.domain.gold import incremental, refresh
 
@@ -56,6 +59,9 @@ def loaded(app, database_uri):
         yield app, project_id
 
 
+KEYSET = re.compile(r"articles\.id\)? >")  # a page's or an export batch's "after this id", as SQLite and PostgreSQL have it
+
+
 class Captured:
     def __init__(self) -> None:
         self.selects: list[tuple[str, object]] = []
@@ -65,17 +71,17 @@ class Captured:
             self.selects.append((statement, parameters))
 
 
-def _plans(session, captured: Captured) -> list[tuple[str, str]]:
+def _plans(session, captured: Captured, explain: str) -> list[tuple[str, str]]:
     raw = session.connection().connection.dbapi_connection
     out = []
     with raw.cursor() as cursor:
         for statement, parameters in captured.selects:
-            cursor.execute("EXPLAIN " + statement, parameters)
+            cursor.execute(explain + " " + statement, parameters)
             out.append((statement, "\n".join(row[0] for row in cursor.fetchall())))
     return out
 
 
-def _capture(app, action) -> list[tuple[str, str]]:
+def _capture(app, action, explain: str = "EXPLAIN") -> list[tuple[str, str]]:
     with app.app_context():
         captured = Captured()
         event.listen(db.engine, "before_cursor_execute", captured)
@@ -84,7 +90,7 @@ def _capture(app, action) -> list[tuple[str, str]]:
         finally:
             event.remove(db.engine, "before_cursor_execute", captured)
         db.session.rollback()
-        return _plans(db.session, captured)
+        return _plans(db.session, captured, explain)
 
 
 def _assert_indexed(plans: list[tuple[str, str]], tables: tuple[str, ...] = ("sentences", "annotations")) -> None:
@@ -94,7 +100,7 @@ def _assert_indexed(plans: list[tuple[str, str]], tables: tuple[str, ...] = ("se
             assert f"Seq Scan on {table}" not in plan, f"{' '.join(statement.split())[:300]}\n{plan}"
 
 
-def test_after_the_bulk_paths_the_hot_queries_use_the_indexes(loaded):
+def test_after_the_bulk_paths_the_hot_queries_use_the_indexes(loaded, monkeypatch):
     """One load (it takes a while), then each hot path in turn."""
     app, project_id = loaded
     with app.app_context():
@@ -135,10 +141,49 @@ def test_after_the_bulk_paths_the_hot_queries_use_the_indexes(loaded):
         page = catalog.article_page(session, project_id, catalog.Window(100, after=article_id - N_ARTICLES // 2))
         assert len(page.items) == 100 and page.more
 
-    keyset = [(statement, plan) for statement, plan in _capture(app, article_list) if "articles.id >" in statement]
+    keyset = [(statement, plan) for statement, plan in _capture(app, article_list) if KEYSET.search(statement)]
     assert len(keyset) == 1
     _assert_indexed(keyset, ("articles",))
     assert "Sort" not in keyset[0][1], keyset[0][1]  # read in id order from an index, not all of the project's articles sorted
+
+    # Another project's articles after these (ids above theirs), analysed: PostgreSQL, taking project and id to be
+    # unrelated, served the page from the primary key and filtered by project, so the walk's last page read every
+    # later article of the database. A page, and an export batch, must read their own project's rows only.
+    with app.app_context():
+        with transaction(db.session):
+            other = projects.create_project(db.session, "later", labelschema.preset("claims")).id
+        db.session.execute(text("INSERT INTO articles (project_id, external_id, title, text, meta, sha256, created_at) "
+                                "SELECT :p, 'b-' || g, '', 'Later.', '{}', '', now() FROM generate_series(1, :n) AS g"),
+                           {"p": other, "n": 2 * N_ARTICLES})
+        db.session.commit()
+        db.session.execute(text("ANALYZE articles"))
+        db.session.commit()
+
+    def last_page(session):  # the walk's last page: its 50 articles, and nothing after them
+        page = catalog.article_page(session, project_id, catalog.Window(100, after=article_id - 50))
+        assert len(page.items) == 50 and not page.more
+
+    exported: list[str] = []  # the export runs its reads on the driver's cursor, which no engine event sees
+    run_rows = export_load._rows
+
+    def rows(conn, query):  # noqa: ANN001
+        exported.append(str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})))
+        return run_rows(conn, query)
+
+    monkeypatch.setattr(export_load, "_rows", rows)
+    with app.app_context():  # the export of the walk's last articles: their batch, then the empty one after it
+        assert len(list(export.iter_records(db.session, project_id, "sentence", batch_size=100, id_range=(article_id - 50, None)))) == 50 * 6
+        captured = Captured()
+        captured.selects = [(statement, None) for statement in exported if KEYSET.search(statement)]
+        batches = [plan for _, plan in _plans(db.session, captured, "EXPLAIN (ANALYZE, BUFFERS)")]
+        db.session.rollback()
+    page = [plan for statement, plan in _capture(app, last_page, "EXPLAIN (ANALYZE, BUFFERS)") if KEYSET.search(statement)]
+    for keyset, statements in ((page, 1), (batches, 2)):  # the export: its batch, and the empty one after it
+        assert len(keyset) == statements, keyset
+        for plan in keyset:
+            assert "Index Scan using ix_articles_project_id_id on articles" in plan, plan
+            assert f"Index Cond: ((ROW(project_id, id) > ROW({project_id}, " in plan and f"AND (project_id = {project_id}))" in plan, plan
+            assert "Rows Removed by Filter" not in plan and "Sort" not in plan, plan  # no other project's row read, none sorted
 
     # Inside every save's write lock: how many annotators marked a span, whether a span that can be gold is over the
     # sentence, whether the annotator has labelled every sentence. By index, never a scan of the article's rows.

@@ -237,3 +237,31 @@ def test_labels_are_read_through_the_articles_sentences(app, rich):
         plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + str(compiled), parameters)]
     on_annotations = [step for step in plan if step.startswith("SEARCH annotations")]
     assert on_annotations and all("(user_id=? AND sentence_id=?)" in step for step in on_annotations), plan
+
+
+def test_a_page_of_articles_is_read_from_the_projects_index_in_its_order(app):
+    """The REST list's keyset page (and the admin lists, an export batch: the same order) seeks the project's
+    articles after an id in the (project_id, id) index, in its order: no other project's rows, no sort."""
+    from annotator.domain import catalog
+
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's planner (PostgreSQL's plans: tests/test_query_plans.py)")
+        project_id = projects.create_project(db.session, "p").id
+        db.session.commit()
+        captured: list[tuple[str, tuple]] = []
+
+        def capture(conn, cursor, statement, parameters, *_args) -> None:  # noqa: ANN001
+            if "articles.id >" in statement:
+                captured.append((statement, parameters))
+
+        event.listen(db.engine, "before_cursor_execute", capture)
+        try:
+            catalog.article_page(db.session, project_id, catalog.Window(10, after=5))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", capture)
+        assert len(captured) == 1
+        raw = db.session.connection().connection.dbapi_connection
+        plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + captured[0][0], captured[0][1])]
+    assert "SEARCH articles USING INDEX ix_articles_project_id_id (project_id=? AND id>?)" in plan, plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan

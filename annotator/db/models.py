@@ -201,10 +201,15 @@ class GuidelineVersion(db.Model):
 
 class Article(db.Model):
     __tablename__ = "articles"
-    __table_args__ = (UniqueConstraint("project_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "external_id"),
+        # A project's articles in id order: a page of a list or an export batch reads only its own project's rows
+        # (the queries order by project_id, id, so PostgreSQL cannot serve them from the primary key; migration 0015).
+        Index("ix_articles_project_id_id", "project_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text)  # exactly as imported, never normalised

@@ -55,9 +55,10 @@ def _count(session: Session, query: Any) -> int:
     return int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0)
 
 
-def _windowed(query: Select, id_column: Any, window: Window) -> Select:
-    """`query` (in `id_column` order) cut to the window, with one row more than the page, which says whether more come."""
-    return query.where(id_column > window.after).offset(window.skip).limit(window.limit + 1)
+def _windowed(query: Select, after: Any, window: Window) -> Select:
+    """`query` (in id order) cut to the window (`after`: its rows with an id above window.after), with one row more
+    than the page, which says whether more come."""
+    return query.where(after).offset(window.skip).limit(window.limit + 1)
 
 
 # ----------------------------------------------------------------- projects
@@ -83,7 +84,7 @@ def project_page(session: Session, only: set[int] | None, window: Window) -> Pag
     query = select(Project).order_by(Project.id)
     if only is not None:
         query = query.where(Project.id.in_(sorted(only)))
-    found = list(session.scalars(_windowed(query, Project.id, window)))
+    found = list(session.scalars(_windowed(query, Project.id > window.after, window)))
     chosen = found[:window.limit]
     counts = dict(
         session.execute(
@@ -104,7 +105,7 @@ def member_project_ids(session: Session, user_id: int) -> set[int]:
 # ----------------------------------------------------------------- articles
 def article_page(session: Session, project_id: int, window: Window) -> Page:
     """The project's articles by id, each with its sentences and every assigned annotator's progress."""
-    found = session.execute(_windowed(progress.project_articles(project_id), Article.id, window)).scalars().all()
+    found = session.execute(_windowed(progress.project_articles(project_id), progress.articles_after(session.get_bind().dialect.name, project_id, window.after), window)).scalars().all()
     items = progress.article_progress(session, project_id, found[:window.limit])
     for item in items:
         item["id"] = item.pop("article_id")
@@ -151,7 +152,7 @@ def user_json(user: User) -> dict[str, Any]:
 
 def user_page(session: Session, window: Window) -> Page:
     query = select(User).order_by(User.id)
-    found = list(session.scalars(_windowed(query, User.id, window)))
+    found = list(session.scalars(_windowed(query, User.id > window.after, window)))
     return Page([user_json(u) for u in found[:window.limit]], _count(session, query), len(found) > window.limit)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import Select, and_, bindparam, case, func, select
+from sqlalchemy import Select, and_, bindparam, case, func, literal, select, tuple_
 from sqlalchemy.orm import Bundle, Session
 
 from annotator.db.models import Annotation, Article, Assignment, GoldLabel, Project, Relation, Sentence, Span, User, visible_articles
@@ -84,8 +84,27 @@ def annotator_progress(session: Session, project_id: int) -> list[dict[str, Any]
 
 
 def project_articles(project_id: int) -> Select:
-    """The project's articles in id order, one Bundle (id, external_id, title) a row: the lists the admin pages page through."""
-    return select(Bundle("article", Article.id, Article.external_id, Article.title)).where(Article.project_id == project_id).order_by(Article.id)
+    """The project's articles in id order, one Bundle (id, external_id, title) a row: the lists the admin pages and the
+    REST API page through (from `articles_after`), in the order of the index on (project_id, id)."""
+    return (
+        select(Bundle("article", Article.id, Article.external_id, Article.title))
+        .where(Article.project_id == project_id)
+        .order_by(Article.project_id, Article.id)
+    )
+
+
+def articles_after(dialect: str, project_id: int, after: int) -> Any:
+    """The WHERE clause of the project's articles with an id above `after` (a keyset page, an export batch), as a
+    seek in the index on (project_id, id), written for the `dialect`'s planner.
+
+    With `id > after` PostgreSQL, taking project and id to be unrelated, read the primary key from `after` on and
+    filtered by project, through every later article of other projects (the last page of a walk read them all): it
+    gets a row comparison, which only that index can serve. SQLite seeks that index with `id > after` (and reads all
+    of the project's articles with the row comparison).
+    """
+    if dialect == "postgresql":
+        return and_(Article.project_id == project_id, tuple_(Article.project_id, Article.id) > tuple_(literal(project_id), literal(after)))
+    return and_(Article.project_id == project_id, Article.id > after)
 
 
 def sentence_counts(session: Session, article_ids: list[int]) -> dict[int, int]:

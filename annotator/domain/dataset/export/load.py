@@ -32,6 +32,7 @@ from annotator.db.models import (
     User,
     visible_articles,
 )
+from annotator.domain.progress import articles_after
 
 BATCH_SIZE = 500
 # A server's streamed export (web/dataset_export.py) reads smaller batches: a batch's rows and tuples are most of
@@ -84,7 +85,7 @@ def article_ranges(session: Session, project_id: int, parts: int) -> list[tuple[
     bounds: list[int] = []
     for k in range(1, parts):
         last = session.scalar(
-            select(Article.id).where(Article.project_id == project_id).order_by(Article.id).offset(total * k // parts - 1).limit(1)
+            select(Article.id).where(Article.project_id == project_id).order_by(Article.project_id, Article.id).offset(total * k // parts - 1).limit(1)
         )
         if last is not None and (not bounds or last > bounds[-1]):
             bounds.append(last)
@@ -138,8 +139,8 @@ def batches(
 def _articles(conn: Any, project_id: int, after: int, until: int | None, limit: int) -> list[tuple]:
     query = (
         select(Article.id, Article.external_id, Article.title, Article.text, Article.meta)
-        .where(Article.project_id == project_id, Article.id > after, visible_articles())  # run on the cursor: no ORM filter
-        .order_by(Article.id)
+        .where(articles_after(conn.dialect.name, project_id, after), visible_articles())  # run on the cursor: no ORM filter
+        .order_by(Article.project_id, Article.id)  # a seek in the (project_id, id) index: no other project's rows read
         .limit(limit)
     )
     if until is not None:
