@@ -723,6 +723,44 @@ def test_segmentation_pages_split_merge_undo(app, world):
         assert len(rows) == 3
 
 
+def test_a_long_articles_sentences_come_in_pages_and_a_correction_keeps_the_place(app, admin):
+    """A 363-sentence article was one page of 548 KB and 7,037 DOM nodes, two forms a sentence: now 50 sentences
+    a page. The page's last sentence still merges with the next page's first; a correction on page 3 comes back to
+    page 3 at its sentence; a refused split shows the page of its sentence with the reason."""
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
+
+    n = 363
+    with app.app_context():
+        project = projects.create_project(db.session, "long")
+        articles.store_articles(db.session, project, [ArticleRecord("long", "", " ".join(f"Sentence {k} is here." for k in range(n)))], "x")
+        db.session.commit()
+        article_id = db.session.scalar(select(Article.id))
+        ids = db.session.scalars(select(Sentence.id).where(Sentence.article_id == article_id).order_by(Sentence.index)).all()
+    assert len(ids) == n
+    url = f"/segmentation/articles/{article_id}"
+    first = page(admin.get(url))
+    assert len(first.encode()) < 80_000, len(first.encode())
+    assert first.count('class="split-form"') == 50 and first.count('class="merge-form"') == 50  # the 50th merges with the 51st
+    assert re.findall(r'<span class="index"[^>]*>(\d+)</span>', first) == [str(k) for k in range(1, 51)]
+    assert "Sentences 1–50 of 363, 8 pages." in first and f'href="{url}?page=2"' in first
+    last = page(admin.get(url + "?page=8"))
+    assert re.findall(r'<span class="index"[^>]*>(\d+)</span>', last) == [str(k) for k in range(351, 364)]
+    assert last.count('class="merge-form"') == 12  # none on the article's last sentence
+    assert page(admin.get(url + "?page=99")) == last  # past the last page: the last
+
+    response = admin.post(url + "/split?page=3", {"sentence_id": str(ids[120]), "position": "8"})
+    assert response.status_code == 302 and response.headers["Location"] == f"{url}?page=3#sentence-120"
+    response = admin.post(url + "/merge?page=3", {"sentence_id": str(ids[148])})  # page 3's last (the split moved it) with page 4's first
+    assert response.status_code == 302 and response.headers["Location"] == f"{url}?page=3#sentence-149"
+    with app.app_context():
+        texts = [a.text[s.start:s.end] for a in [db.session.get(Article, article_id)] for s in a.sentences]
+    assert texts[120:122] == ["Sentence", "120 is here."] and texts[149] == "Sentence 148 is here. Sentence 149 is here."
+    refused = admin.post(url + "/split", {"sentence_id": str(ids[300]), "position": "999"})
+    assert refused.status_code == 400 and "Position 999 is not inside sentence 301" in page(refused)
+    assert 'id="sentence-300"' in page(refused) and 'id="sentence-0"' not in page(refused)
+
+
 def test_sentence_numbers_shown_to_people_count_from_1(app, admin, world):
     """The index in data stays 0-based; the segmentation page and the labels-by-version list show 1, 2, 3."""
     html = page(admin.get(f"/segmentation/articles/{world['article']}"))

@@ -7,18 +7,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, GoldLabel, Sentence, User
 
 
-def sentences(session: Session, article: Article) -> list[dict[str, Any]]:
-    """The article's sentences in order: id, index, start, end and their text."""
+def sentences(session: Session, article: Article, skip: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    """The article's sentences in order (or `limit` of them after the first `skip`): id, index, start, end and their text."""
     rows = session.execute(
-        select(Sentence.id, Sentence.index, Sentence.start, Sentence.end).where(Sentence.article_id == article.id).order_by(Sentence.index)
+        select(Sentence.id, Sentence.index, Sentence.start, Sentence.end)
+        .where(Sentence.article_id == article.id)
+        .order_by(Sentence.index)
+        .offset(skip)
+        .limit(limit)
     ).all()
     return [{"id": s.id, "index": s.index, "start": s.start, "end": s.end, "text": article.text[s.start:s.end]} for s in rows]
+
+
+def count(session: Session, article_id: int) -> int:
+    """How many sentences the article has."""
+    return int(session.scalar(select(func.count()).select_from(Sentence).where(Sentence.article_id == article_id)) or 0)
 
 
 def labels(session: Session, sentence_ids: list[int]) -> dict[int, list[tuple[str, str, bool]]]:
