@@ -378,3 +378,42 @@ def test_the_progress_chart_dates_are_readable_on_a_phone(app, server, chromium,
         assert page.evaluate("document.documentElement.scrollWidth") <= width
     finally:
         page.context.close()
+
+
+def test_a_split_on_a_later_page_of_a_long_article_comes_back_to_its_sentence(app, server, chromium):
+    """The segmentation page shows 50 sentences a page: a split picked by clicking on page 3 comes back to page 3,
+    scrolled to the sentence, not to the top of the article's first page."""
+    from annotator.domain import accounts, projects
+    from annotator.domain.dataset import articles
+    from annotator.domain.dataset.ingest import ArticleRecord
+
+    add_user(app, "rev", "reviewer", PASSWORD)
+    with app.app_context():
+        project = projects.create_project(db.session, "p")
+        text = " ".join(f"Sentence {k} is here." for k in range(120))
+        articles.store_articles(db.session, project, [ArticleRecord("long", "", text)], "x")
+        projects.add_members(db.session, project.id, [accounts.get_user(db.session, "rev")])
+        db.session.commit()
+        article_id = db.session.scalar(select(Article.id))
+    page = log_in(chromium, server, "rev")
+    page.goto(f"{server}/segmentation/articles/{article_id}?page=3")
+    assert page.locator(".sentence").count() == 20 and page.locator("#sentence-range").inner_text() == "Sentences 101–120 of 120, 3 pages."
+    page.evaluate(
+        """() => {
+            const el = document.querySelector('#sentence-109 .seg-text');
+            const range = document.createRange();
+            range.setStart(el.firstChild, 'Sentence'.length);
+            range.collapse(true);
+            window.getSelection().removeAllRanges();
+            window.getSelection().addRange(range);
+            el.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+        }"""
+    )
+    assert page.locator("#sentence-109 input.position").input_value() == "8"
+    page.locator("#sentence-109 .split-form button").click()
+    page.wait_for_selector("text=Sentence split")
+    assert page.url.endswith(f"/segmentation/articles/{article_id}?page=3#sentence-109")
+    assert page.locator("#sentence-109 .seg-text").inner_text() == "Sentence" and page.locator("#sentence-109").is_visible()
+    top = page.evaluate("() => document.getElementById('sentence-109').getBoundingClientRect().top")
+    assert 0 <= top < page.viewport_size["height"]  # scrolled to it
+    assert page.errors == []  # type: ignore[attr-defined]
