@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from annotator.db import db
-from annotator.db.models import Article
+from annotator.db.models import Article, Project
 from annotator.db.transactions import transaction
 from annotator.domain import accounts, assignment, catalog, projects
 from annotator.domain.annotations import put_label
@@ -83,6 +83,24 @@ def holding_a_label(app: Any, user_id: int, article_id: int, label: str, sentenc
         go.set()
         thread.join(60)
     assert not errors, errors
+
+
+def beside_a_schema_change(app: Any, project_id: int, work: Callable[[], None]) -> bool:
+    """Run `work` in a thread while another connection holds the project's row FOR UPDATE, as a schema edit or a rename
+    in flight does (PostgreSQL); whether it finished within 20 s without waiting for that change (then let go)."""
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        with engine.connect() as other:
+            other.execute(select(Project.id).where(Project.id == project_id).with_for_update())
+            thread = threading.Thread(target=work)
+            thread.start()
+            thread.join(20)
+            finished = not thread.is_alive()
+            other.rollback()
+            thread.join(30)
+    finally:
+        engine.dispose()
+    return finished
 
 
 def take_turns(app: Any, first: Callable[[], None], holding: threading.Event, go: threading.Event, second: Callable[[], None],

@@ -8,7 +8,7 @@ import threading
 from typing import Any, Callable
 
 import pytest
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import event, func, select
 
 from annotator.db import db
 from annotator.db.models import Annotation, Article, ArticleLabel, AuditEntry, GoldArticleLabel, Project, User
@@ -18,7 +18,7 @@ from annotator.domain.annotations import AnnotationError, apply_changes, idempot
 from annotator.domain.projects import ProjectError
 
 from .conftest import Browser, add_user
-from .races import holding_a_label, one_annotator, postgres_only, take_turns, waiting_on_a_lock
+from .races import beside_a_schema_change, holding_a_label, one_annotator, postgres_only, take_turns, waiting_on_a_lock
 from .test_export import add_suggestions, build_project, run_export
 
 # (section, old, new): one of each kind the round-trip project stores (build_project, add_suggestions)
@@ -292,18 +292,7 @@ def test_an_import_does_not_wait_for_a_schema_change_in_flight_it_is_refused_at_
         except IngestError as exc:
             outcome["import"] = str(exc)
 
-    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-    try:
-        with engine.connect() as other:
-            other.execute(select(Project.id).where(Project.id == project_id).with_for_update())  # as a schema edit holds it
-            thread = threading.Thread(target=import_file)
-            thread.start()
-            thread.join(20)
-            finished = not thread.is_alive()
-            other.rollback()
-            thread.join(30)
-    finally:
-        engine.dispose()
+    finished = beside_a_schema_change(app, project_id, import_file)  # as a schema edit holds the project's row
     assert finished, "the import waited for the schema change in flight"
     assert "label schema changed while the file was imported" in outcome["import"], outcome
     assert _labels_of(app, project_id) == []

@@ -20,7 +20,7 @@ from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord, IngestError
 from annotator.domain.suggestions import Proposal, SuggestionError
 
-from .races import one_annotator, postgres_only, take_turns, waiting_on_a_lock
+from .races import beside_a_schema_change, one_annotator, postgres_only, take_turns, waiting_on_a_lock
 from .test_export import build_project, read_jsonl
 
 TEXT = "The mayor said the rent rose. Tenants disagree."
@@ -137,18 +137,7 @@ def test_a_suggestion_import_does_not_wait_for_a_schema_change_in_flight_it_is_r
         except IngestError as exc:
             outcome["import"] = str(exc)
 
-    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-    try:
-        with engine.connect() as other:
-            other.execute(select(Project.id).where(Project.id == project_id).with_for_update())  # as a schema edit holds it
-            thread = threading.Thread(target=import_file)
-            thread.start()
-            thread.join(20)
-            finished = not thread.is_alive()
-            other.rollback()
-            thread.join(30)
-    finally:
-        engine.dispose()
+    finished = beside_a_schema_change(app, project_id, import_file)  # as a schema edit holds the project's row
     assert finished, "the import waited for the schema change in flight"
     assert outcome["import"] == f"model.jsonl: {projects.SCHEMA_CHANGED}", outcome
     assert _suggested(app) == []
