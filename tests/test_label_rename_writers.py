@@ -3,7 +3,6 @@ writers (`import-annotations --as-suggestions`, `suggest run` and what runs it) 
 lost, and an export checks its label filter in the snapshot it reads (SQLite, PostgreSQL)."""
 from __future__ import annotations
 
-import json
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -265,17 +264,3 @@ def test_an_export_checks_its_labels_in_the_snapshot_it_reads(app, runner, tmp_p
     assert result.exit_code == 0, result.output
     assert [r["id"] for r in read_jsonl(out)] == ["art-1:0", "art-1:1"], "an export of no CFS sentence"
 
-
-def test_a_web_export_checks_its_labels_in_the_snapshot_it_streams(app, browser, monkeypatch):
-    """The web export (REST and download link) checked ?labels= in the view's session and streamed the records from a
-    snapshot begun afterwards, by a session of their own: a rename committed in between gave a 200 with no record
-    (SQLite too). The query is now checked, the ETag read and the records streamed in one snapshot."""
-    info = build_project(app)
-    browser.login("rita", "correct horse")
-    _renaming_after_the_check(app, monkeypatch, info["project_id"])
-    response = browser.get(f"/projects/{info['project_id']}/export.jsonl?labels=CFS")
-    records = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
-    assert _renamed(app, info["project_id"])
-    assert response.status_code == 200
-    assert [r["id"] for r in records] == ["art-1:0", "art-1:1"], "a 200 with no record: the label was renamed between the check and the stream"
-    assert {r["label"] for r in records} == {"CFS"}  # the snapshot's name throughout

@@ -9,7 +9,6 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from flask import Response, request, stream_with_context
-from sqlalchemy.orm import Session
 
 from annotator.db import db
 from annotator.db.models import Project
@@ -22,52 +21,37 @@ from annotator.web.errors import json_error
 def export_answer(project: Project, attachment: bool = False) -> Response:
     """`annotator export`'s JSONL as the query asks for it, streamed with an ETag (domain catalog.data_stamp);
     304 when If-None-Match holds that ETag, a JSON 400 saying what is wrong with the query.
-    `attachment`: a Content-Disposition naming the file (the download link).
-
-    The query is checked, the ETag read and the records streamed in one snapshot (transactions.begin_snapshot), by a
-    session of the answer's own: the view's is removed before the records stream (the app context's teardown), and
-    a query checked in it passed a label renamed just after, which then matched no record (a 200 with none). The
-    snapshot also keeps whatever is saved while the records stream out of them (an annotator's link and its spans
-    both or neither), and the ETag says what is streamed."""
-    session = db.session.session_factory()
+    `attachment`: a Content-Disposition naming the file (the download link)."""
     try:
-        begin_snapshot(session)
-        response = _answer(session, project.id, attachment)
-    except BaseException:
-        session.close()
-        raise
-    response.call_on_close(session.close)  # ends the snapshot's read however the answer ends (also never streamed)
-    return response
-
-
-def _answer(session: Session, project_id: int, attachment: bool) -> Response:
-    project = session.get(Project, project_id)  # as the snapshot has it
-    if project is None:  # deleted since the caller found it
-        return json_error(404, f"no project with id {project_id}")
-    try:
-        query = export.parse_query(session, project, request.args.to_dict(flat=False))
+        query = export.parse_query(db.session, project, request.args.to_dict(flat=False))
     except export.ExportError as exc:
         return json_error(400, str(exc))
-    etag = catalog.data_stamp(session, project, query.unit, query.filters, query.split)
+    etag = catalog.data_stamp(db.session, project, query.unit, query.filters, query.split)
     # no-store, as every logged-in answer (headers.py): the ETag is for a script that keeps it, not for a shared cache
     headers = {"Cache-Control": "no-store"}
     if request.if_none_match.contains_weak(etag):  # If-None-Match compares weakly (RFC 9110 13.1.2): W/"tag" matches "tag"
+        db.session.rollback()
         response = Response(status=304, headers=headers)
         response.set_etag(etag)
         return response
     if attachment:
         headers["Content-Disposition"] = _disposition(project, query)
-    records = export.iter_records(session, project.id, query.unit, query.filters, batch_size=export.STREAM_BATCH_SIZE)
+    records = export.iter_records(db.session, project.id, query.unit, query.filters, batch_size=export.STREAM_BATCH_SIZE)
     if query.split is not None:
         records = export.records_of_split(records, query.unit, *query.split)
     dumps = export.dumpb
 
     def generate():
         try:
+            # Streamed after the view's session was removed (the app context's teardown): the records are read by a
+            # session of their own, which reads one snapshot whatever is saved while they stream (an annotator's link
+            # and its spans both or neither). The ETag was read just before it: a save in between makes the next
+            # request's ETag differ, and the script fetches once more.
+            begin_snapshot(db.session)
             for record in records:
                 yield dumps(record)
         finally:
-            session.close()  # end the long read as soon as the last record is out
+            db.session.rollback()  # end the long read transaction
 
     response = Response(stream_with_context(generate()), mimetype="application/jsonl", headers=headers)
     response.set_etag(etag)
