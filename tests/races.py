@@ -103,6 +103,29 @@ def beside_a_schema_change(app: Any, project_id: int, work: Callable[[], None]) 
     return finished
 
 
+def importing(app: Any, project_id: int, load: Callable[[Any, Any], Any], outcome: dict[str, Any],
+              errors: list[Any] | None = None) -> Callable[[], None]:
+    """A thread's work: `load(session, project)` (an import of a file) in one write transaction; outcome["import"] is
+    "stored" or the IngestError's one line; any other error goes to `errors` (raised when None)."""
+    from annotator.domain.dataset.ingest import IngestError
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                s = db.session
+                with transaction(s):
+                    load(s, s.get(Project, project_id))
+            outcome["import"] = "stored"
+        except IngestError as exc:
+            outcome["import"] = str(exc)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            if errors is None:
+                raise
+            errors.append(("import", exc))
+
+    return run
+
+
 def take_turns(app: Any, first: Callable[[], None], holding: threading.Event, go: threading.Event, second: Callable[[], None],
                waits: str) -> None:
     """`first` in a thread until it holds its locks (it sets `holding`, then waits for `go`), then `second` in

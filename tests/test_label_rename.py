@@ -18,7 +18,7 @@ from annotator.domain.annotations import AnnotationError, apply_changes, idempot
 from annotator.domain.projects import ProjectError
 
 from .conftest import Browser, add_user
-from .races import beside_a_schema_change, holding_a_label, one_annotator, postgres_only, take_turns, waiting_on_a_lock
+from .races import beside_a_schema_change, holding_a_label, importing, one_annotator, postgres_only, take_turns, waiting_on_a_lock
 from .test_export import add_suggestions, build_project, run_export
 
 # (section, old, new): one of each kind the round-trip project stores (build_project, add_suggestions)
@@ -225,7 +225,6 @@ def test_an_import_during_a_rename_stores_nothing_under_the_old_name(app, articl
     has. It now reads the schema again with the project row locked before it commits, and stops when a rename (or a
     schema edit) changed it meanwhile: nothing stored, and it says to import again."""
     from annotator.domain.dataset import import_annotations
-    from annotator.domain.dataset.ingest import IngestError
 
     project_id, user_id, _ = one_annotator(app, TEXT)
     holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
@@ -241,17 +240,7 @@ def test_an_import_during_a_rename_stores_nothing_under_the_old_name(app, articl
             errors.append(("rename", exc))
             holding.set()
 
-    def import_file() -> None:
-        try:
-            with app.app_context():
-                s = db.session
-                with transaction(s):
-                    import_annotations.import_records(s, s.get(Project, project_id), [(1, record)], "work.jsonl")
-                outcome["import"] = "stored"
-        except IngestError as exc:
-            outcome["import"] = str(exc)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
-            errors.append(("import", exc))
+    import_file = importing(app, project_id, lambda s, project: import_annotations.import_records(s, project, [(1, record)], "work.jsonl"), outcome, errors)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
         take_turns(app, rename, holding, go, import_file, "the import should wait for the rename")
@@ -276,21 +265,12 @@ def test_an_import_does_not_wait_for_a_schema_change_in_flight_it_is_refused_at_
     gold), which PostgreSQL breaks by ending one of them. It is refused at once, storing nothing."""
     postgres_only(app)
     from annotator.domain.dataset import import_annotations
-    from annotator.domain.dataset.ingest import IngestError
 
     project_id, user_id, _ = one_annotator(app, TEXT)
     record = {"id": "a", "text": TEXT, "annotations": [{"annotator": "ann", "labels": [{"sentence": 1, "label": "CFS"}]}]}
     outcome: dict[str, Any] = {}
 
-    def import_file() -> None:
-        try:
-            with app.app_context():
-                s = db.session
-                with transaction(s):
-                    import_annotations.import_records(s, s.get(Project, project_id), [(1, record)], "work.jsonl")
-            outcome["import"] = "stored"
-        except IngestError as exc:
-            outcome["import"] = str(exc)
+    import_file = importing(app, project_id, lambda s, project: import_annotations.import_records(s, project, [(1, record)], "work.jsonl"), outcome)
 
     finished = beside_a_schema_change(app, project_id, import_file)  # as a schema edit holds the project's row
     assert finished, "the import waited for the schema change in flight"

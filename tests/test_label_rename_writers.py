@@ -16,10 +16,10 @@ from annotator.db.models import Article, Project, Suggestion
 from annotator.db.transactions import transaction
 from annotator.domain import label_rename, projects, suggesters
 from annotator.domain.dataset import articles
-from annotator.domain.dataset.ingest import ArticleRecord, IngestError
+from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.domain.suggestions import Proposal, SuggestionError
 
-from .races import beside_a_schema_change, one_annotator, postgres_only, take_turns, waiting_on_a_lock
+from .races import beside_a_schema_change, importing, one_annotator, postgres_only, take_turns, waiting_on_a_lock
 from .test_export import build_project, read_jsonl
 
 TEXT = "The mayor said the rent rose. Tenants disagree."
@@ -89,17 +89,7 @@ def test_a_suggestion_import_during_a_rename_stores_nothing_under_the_old_name(a
     holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
     record = {"id": "a", "text": TEXT, "annotations": [{"annotator": "model", "labels": [{"sentence": 0, "label": "CFS"}]}]}
 
-    def import_file() -> None:
-        try:
-            with app.app_context():
-                s = db.session
-                with transaction(s):
-                    import_suggestions.import_records(s, s.get(Project, project_id), [(1, record)], "model.jsonl", "model", "1")
-                outcome["import"] = "stored"
-        except IngestError as exc:
-            outcome["import"] = str(exc)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
-            errors.append(("import", exc))
+    import_file = importing(app, project_id, lambda s, project: import_suggestions.import_records(s, project, [(1, record)], "model.jsonl", "model", "1"), outcome, errors)
 
     rename = _renaming(app, project_id, holding, go, errors)
     if _postgres(app):
@@ -126,15 +116,7 @@ def test_a_suggestion_import_does_not_wait_for_a_schema_change_in_flight_it_is_r
     record = {"id": "a", "text": TEXT, "annotations": [{"annotator": "model", "labels": [{"sentence": 0, "label": "CFS"}]}]}
     outcome: dict[str, Any] = {}
 
-    def import_file() -> None:
-        try:
-            with app.app_context():
-                s = db.session
-                with transaction(s):
-                    import_suggestions.import_records(s, s.get(Project, project_id), [(1, record)], "model.jsonl", "model", "1")
-            outcome["import"] = "stored"
-        except IngestError as exc:
-            outcome["import"] = str(exc)
+    import_file = importing(app, project_id, lambda s, project: import_suggestions.import_records(s, project, [(1, record)], "model.jsonl", "model", "1"), outcome)
 
     finished = beside_a_schema_change(app, project_id, import_file)  # as a schema edit holds the project's row
     assert finished, "the import waited for the schema change in flight"
