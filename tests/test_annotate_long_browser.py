@@ -117,6 +117,7 @@ def test_a_span_chosen_with_n_or_in_the_links_panel_makes_its_sentence_the_one_a
     page.keyboard.press("Escape")
     page.keyboard.press("n")
     assert "report 300" in current_text(page)
+    settled(page)  # n scrolls there smoothly: read where it ends, not a point on the way
     scrolled = page.evaluate("() => window.scrollY")
     page.keyboard.press("2")
     wait_saved(page)
