@@ -11,6 +11,8 @@ that ceiling. Time is not measured here (it moves with the machine's load); thes
   (the same, collecting over the WSGI call), on the real interpreter binary with PYTHONHASHSEED=0;
 - SQLite statements inside the lock per save (the driver's trace callback, on only while it is held; BEGIN and
   COMMIT count);
+- pages written to SQLite's log per save (the log's growth over the saves, no checkpoint in between): each is
+  written by the COMMIT inside the lock and again when a checkpoint copies it into the database;
 - Python calls inside the lock per save, and per whole request (a profiler ticking once per call, as
   bench/bench_request_cpu.py counts them).
 
@@ -68,7 +70,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD_APP = (Path(__file__).resolve().parent / "child_app.py").read_text(encoding="utf-8")
 
 CHILD = r"""
-import contextlib, cProfile, ctypes, itertools, json, logging, pstats, sys
+import contextlib, cProfile, ctypes, itertools, json, logging, os, pstats, sys
 checkout, mode, n, helper, others = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 sys.path.insert(0, checkout)
 logging.disable(logging.WARNING)
@@ -174,6 +176,18 @@ elif mode == "statements":
     result["statements"] = len(statements) / n
     result["kinds"] = sorted({s: statements.count(s) / n for s in statements}.items(), key=lambda kv: -kv[1])
     result["steps"] = sorted(((s, v / n) for s, v in steps.items()), key=lambda kv: -kv[1])
+elif mode == "pages":  # pages written to SQLite's log per save: the log's growth with no checkpoint in between
+    with app.app_context():
+        engine = db.engine
+    engine._annotator_checkpoint_every = 0  # no checkpoint after a write (transactions.checkpoint_now_and_then)
+    database = engine.url.database
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = os.path.getsize(database + "-wal")
+    for _ in range(n):
+        batch_save()
+    page = engine.dialect.dbapi.connect(database).execute("PRAGMA page_size").fetchone()[0]
+    result["pages"] = (os.path.getsize(database + "-wal") - size) / (page + 24) / n  # a frame: 24-byte header + page
 elif mode == "fsyncs":  # the parent runs this child under strace: only the saves, nothing counted here
     for _ in range(n):
         batch_save()
@@ -273,7 +287,9 @@ def main() -> int:
             calls = child(checkout, "calls", args.saves, helper, others=args.others)
             request_calls = child(checkout, "calls-request", args.saves, helper, others=args.others)["calls"]
             statements = child(checkout, "statements", args.saves, helper, others=args.others)
-            line = (f"{checkout}: in the lock {statements['statements']:.1f} statements, {calls['calls']:.0f} Python calls; "
+            pages = child(checkout, "pages", args.saves, helper, others=args.others)["pages"]
+            line = (f"{checkout}: in the lock {statements['statements']:.1f} statements, {calls['calls']:.0f} Python calls, "
+                    f"{pages:.1f} log pages written; "
                     f"whole request {request_calls:.0f} Python calls")
             if not args.no_callgrind:
                 inside = instructions(checkout, "lock", args.saves, helper, directory, args.others)

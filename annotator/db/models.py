@@ -310,7 +310,8 @@ class Annotation(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    sentence_id: Mapped[int] = mapped_column(ForeignKey("sentences.id", ondelete="CASCADE"), index=True)
+    # No index of its own: ix_annotations_sentence_user_label begins with it (migration 0016).
+    sentence_id: Mapped[int] = mapped_column(ForeignKey("sentences.id", ondelete="CASCADE"))
     label: Mapped[str] = mapped_column(String(64))
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     guidelines_version: Mapped[int] = mapped_column(Integer)
@@ -591,7 +592,7 @@ class AuditEntry(db.Model):
     __table_args__ = (Index("ix_audit_log_entity_entity_id", "entity", "entity_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # no index: every read of the log goes by id (migration 0016)
     user_id: Mapped[int | None] = mapped_column(Integer)  # no FK: the log outlives what it names
     project_id: Mapped[int | None] = mapped_column(Integer, index=True)
     article_id: Mapped[int | None] = mapped_column(Integer)
