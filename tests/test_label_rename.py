@@ -222,8 +222,10 @@ def test_an_import_during_a_rename_stores_nothing_under_the_old_name(app, articl
     """import-annotations read the schema without a lock: on PostgreSQL, an import that ran while a rename held its
     locks (on the rename's article after waiting for it, or on a new article without waiting at all) checked its
     labels against the schema of before and committed 'CFS' beside the renamed rows, a label the schema no longer
-    has. It now reads the schema again with the project row locked before it commits, and stops when a rename (or a
-    schema edit) changed it meanwhile: nothing stored, and it says to import again."""
+    has. It now reads the schema again with the project row locked before it writes anything, and stops when a rename
+    (or a schema edit) changed it meanwhile: nothing stored, and it says to import again. On the rename's article it
+    waits for the rename's lock first; on a new one it has nothing of the rename's to wait for, and the project's row
+    the rename holds refuses it at once."""
     from annotator.domain.dataset import import_annotations
 
     project_id, user_id, _ = one_annotator(app, TEXT)
@@ -242,12 +244,24 @@ def test_an_import_during_a_rename_stores_nothing_under_the_old_name(app, articl
 
     import_file = importing(app, project_id, lambda s, project: import_annotations.import_records(s, project, [(1, record)], "work.jsonl"), outcome, errors)
 
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):
-        take_turns(app, rename, holding, go, import_file, "the import should wait for the rename")
-    else:  # one writer at a time: the import reads the schema once the rename has committed
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres"):  # one writer at a time: the import reads the schema once the rename has committed
         go.set()
         rename()
         import_file()
+    elif article == "a":
+        take_turns(app, rename, holding, go, import_file, "the import should wait for the rename")
+    else:
+        renamer, importer = threading.Thread(target=rename), threading.Thread(target=import_file)
+        renamer.start()
+        try:
+            assert holding.wait(30)
+            importer.start()
+            importer.join(20)
+            assert not importer.is_alive(), "the import of a new article waited for the rename"
+        finally:
+            go.set()
+            renamer.join(60)
+            importer.join(60)
     assert not errors, errors
     with app.app_context():
         labels = db.session.scalars(select(Annotation.label).where(Annotation.user_id == user_id)).all()

@@ -1,6 +1,7 @@
 """The writers and readers beside a label rename that read the schema long before they store or stream: the suggestion
 writers (`import-annotations --as-suggestions`, `suggest run` and what runs it) store nothing under a name the schema
-lost, and an export checks its label filter in the snapshot it reads (SQLite, PostgreSQL)."""
+lost, a plain `import-annotations` (predictions too) takes its articles in the rename's order, and an export checks
+its label filter in the snapshot it reads (SQLite, PostgreSQL)."""
 from __future__ import annotations
 
 import threading
@@ -12,7 +13,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from annotator.db import db
-from annotator.db.models import Article, Project, Suggestion
+from annotator.db.models import Annotation, Article, Project, Suggestion
 from annotator.db.transactions import transaction
 from annotator.domain import label_rename, projects, suggesters
 from annotator.domain.dataset import articles
@@ -246,3 +247,63 @@ def test_an_export_checks_its_labels_in_the_snapshot_it_reads(app, runner, tmp_p
     assert result.exit_code == 0, result.output
     assert [r["id"] for r in read_jsonl(out)] == ["art-1:0", "art-1:1"], "an export of no CFS sentence"
 
+
+
+# ------------------------------------------------------------------ import-annotations (a file with predictions)
+PREDICTION = [{"suggester": "model", "score": 0.9, "spans": [["q1", "QUOTE", 0, 28]], "relations": []}]
+
+
+@pytest.mark.parametrize("file", ["a prediction, then a stored article", "stored articles out of id order"])
+def test_an_import_and_a_rename_take_their_article_locks_in_one_order(app, monkeypatch, file):
+    """A plain import-annotations locked each stored article as it came to it in the file, and a file's predictions
+    updated the project's row at each flush (suggestions move the revision on), while a rename locks the project's
+    articles in id order and then the project's row. On PostgreSQL a rename that came between two of the import's
+    articles took the later one and waited for the project's row (or an article) the import held, the import then
+    waited for the rename's article, and PostgreSQL ended one of them (40P01). The import now locks every stored
+    article the file names, in id order, and looks at the schema before it writes anything: the rename waits for the
+    whole import and renames what it stored."""
+    from annotator.domain.dataset import import_annotations
+
+    project_id, user_id, _ = one_annotator(app, TEXT)
+    with app.app_context():
+        s = db.session
+        articles.store_articles(s, s.get(Project, project_id), [ArticleRecord("b", "T", TEXT)], "test")
+        s.commit()
+    labelled = {"annotations": [{"annotator": "ann", "labels": [{"sentence": 0, "label": "CFS"}]}]}
+    if file == "stored articles out of id order":
+        records = [(1, {"id": "b", "text": TEXT, **labelled}), (2, {"id": "a", "text": TEXT, **labelled})]
+    else:  # a new article with a prediction, then a stored one
+        records = [(1, {"id": "n", "text": TEXT, "suggestions": PREDICTION}), (2, {"id": "a", "text": TEXT, **labelled})]
+    holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
+    monkeypatch.setattr(import_annotations, "FLUSH_EVERY", 1)  # the first record's rows are written before the second is read
+    check, checked = import_annotations.check_against_database, []
+
+    def check_then_hold(*args: Any, **kwargs: Any) -> Any:
+        """The second record waits until the rename has come (`holding`, then `go`)."""
+        checked.append(1)
+        if len(checked) == 2:
+            holding.set()
+            go.wait(30)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(import_annotations, "check_against_database", check_then_hold)
+    import_file = importing(app, project_id, lambda s, project: import_annotations.import_records(s, project, records, "work.jsonl"), outcome, errors)
+
+    def rename() -> None:
+        try:
+            _rename(app, project_id)
+            outcome["rename"] = "renamed"
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("rename", exc))
+
+    if _postgres(app):
+        take_turns(app, import_file, holding, go, rename, "the rename should wait for the import")
+    else:  # one writer at a time
+        go.set()
+        import_file()
+        rename()
+    assert not errors, errors
+    assert outcome == {"import": "stored", "rename": "renamed"}, outcome
+    with app.app_context():
+        labels = db.session.scalars(select(Annotation.label).where(Annotation.user_id == user_id)).all()
+    assert labels == ["Claim"] * (2 if file == "stored articles out of id order" else 1), labels

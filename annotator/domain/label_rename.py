@@ -16,9 +16,11 @@ locks the project's articles FOR UPDATE first, in id order (as a delete or a seg
 article), then the project row (projects.lock_schema, as a schema edit locks it): it waits for the saves in flight,
 which commit under the old name and are renamed with the rest; a save that comes meanwhile waits for the rename and
 then reads the new schema, so it stores the new name or is refused (the old name is no label any more), never a row
-under a name the schema has lost. The stored answers of keyed saves on the project's articles
-(annotations/idempotency.py) are renamed too: a retry after the rename is answered with the new name. SQLite runs one
-writer at a time (BEGIN IMMEDIATE), and a save reads the schema inside its write transaction.
+under a name the schema has lost. An import-annotations locks the stored articles of its file in the same order
+before it writes (import_annotations/__init__.py), so it and the rename wait for each other whole. The stored answers
+of keyed saves on the project's articles (annotations/idempotency.py) are renamed too: a retry after the rename is
+answered with the new name. SQLite runs one writer at a time (BEGIN IMMEDIATE), and a save reads the schema inside
+its write transaction.
 """
 from __future__ import annotations
 

@@ -163,8 +163,8 @@ SCHEMA_CHANGED = ("the project's label schema changed while the file was importe
 
 
 def schema_unchanged(session: Session, project_id: int, schema: dict[str, Any], articles: Sequence[int] = ()) -> bool:
-    """Whether the project's schema, as committed now, is still `schema`, for a long write that checked its rows
-    against the schema it read at its start (an import) and calls this just before it commits. The project's row is
+    """Whether the project's schema, as committed now, is still `schema`, for a long write that checks its rows
+    against the schema it read at its start (an import) and calls this before it writes anything. The project's row is
     then held FOR KEY SHARE until the end (PostgreSQL), so a rename or schema edit that comes later waits for this
     transaction (and sees its rows); one in flight, holding the row, answers False at once (NOWAIT): waiting for it
     could close a circle (a schema edit refreshing gold rows this write holds), and its change is to come anyway.
@@ -175,11 +175,7 @@ def schema_unchanged(session: Session, project_id: int, schema: dict[str, Any], 
     or this write for the rename (and then answers False). Left to the inserts, which take them in their own order and
     after the rows the write deletes, the two could close a circle (the write's insert waiting for an article the
     rename holds, the rename's update for a suggestion the write deleted), which PostgreSQL breaks by ending one."""
-    if articles and session.get_bind().dialect.name == "postgresql":
-        table = Article.__table__
-        ordered = sorted(set(articles))
-        for chunk in (ordered[i:i + _LOCK_CHUNK] for i in range(0, len(ordered), _LOCK_CHUNK)):
-            session.execute(select(table.c.id).where(table.c.id.in_(chunk)).order_by(table.c.id).with_for_update(key_share=True)).all()
+    lock_article_rows(session, articles, key_share=True)
     query = select(Project.label_schema).where(Project.id == project_id).with_for_update(key_share=True, nowait=True)
     try:
         return session.scalar(query) == schema
@@ -187,6 +183,18 @@ def schema_unchanged(session: Session, project_id: int, schema: dict[str, Any], 
         if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available: a rename or schema edit holds the row
             return False
         raise
+
+
+def lock_article_rows(session: Session, articles: Sequence[int], key_share: bool = False) -> None:
+    """Lock these articles' rows until the end of the transaction (PostgreSQL; SQLite runs one writer at a time), FOR
+    UPDATE or FOR KEY SHARE, in id order: the order a label rename locks its project's articles (lock_schema), so the
+    two wait for each other whole instead of each holding an article the other wants."""
+    if not articles or session.get_bind().dialect.name != "postgresql":
+        return
+    table = Article.__table__
+    ordered = sorted(set(articles))
+    for chunk in (ordered[i:i + _LOCK_CHUNK] for i in range(0, len(ordered), _LOCK_CHUNK)):
+        session.execute(select(table.c.id).where(table.c.id.in_(chunk)).order_by(table.c.id).with_for_update(key_share=key_share)).all()
 
 
 _LOCK_CHUNK = 500  # article ids per IN (...): well under every driver's limit

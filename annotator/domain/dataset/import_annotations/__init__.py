@@ -25,6 +25,20 @@ doccano's sequence labelling carries spans, its classification article labels) i
 where a kind it carries is stored, and `replace` replaces only those kinds, so
 one person's spans from one file and labels from another are both kept.
 
+Before anything is written (PostgreSQL), the stored articles the file names
+(by id, or by text) are locked FOR UPDATE in id order, then the project's row
+FOR KEY SHARE with the schema looked at again (projects.schema_unchanged): the
+order a label rename takes them (articles in id order, then the project's
+row), so the two wait for each other whole.  Locked one at a time in the
+file's order, the import could wait for an article a rename had taken
+meanwhile while the rename waited for another article the import held, or
+for the project's row a file's predictions had updated (suggestions move the
+revision on): a circle PostgreSQL broke by ending one of them (an annotator's
+save, which waits for that row too, likewise).  So a file is read whole.  A
+rename or schema edit committed since the schema was read, or in flight (its
+row held), refuses the file: nothing stored, import it again; one that comes
+later waits for the file and renames what it stored.
+
 With match_by="text" (match.py) a record goes onto the article with the same
 text whatever its id; a text several articles share is refused, reported in
 the result, and the rest of the file imports.
@@ -59,10 +73,11 @@ from annotator.domain.dataset.import_annotations.store import (
     Users,
     check_against_database,
     flush,
+    stored_articles,
 )
 from annotator.domain.dataset.ingest import IngestError
 from annotator.domain.gold import incremental as gold
-from annotator.domain.projects import SCHEMA_CHANGED, bump_revision, schema_unchanged
+from annotator.domain.projects import SCHEMA_CHANGED, bump_revision, lock_article_rows, schema_unchanged
 
 __all__ = ["MATCH_BY", "ON_DUPLICATE", "ImportResult", "OnDuplicate", "import_records"]
 
@@ -89,11 +104,15 @@ def import_records(
         raise ValueError(f"on_duplicate must be one of {ON_DUPLICATE}")
     if match_by not in MATCH_BY:
         raise ValueError(f"match_by must be one of {MATCH_BY}")
+    records = list(records)  # read whole: the stored articles it names are locked before anything is written
     result = ImportResult()
     matcher = TextMatcher(session, project) if match_by == "text" else None
+    schema = project.label_schema
+    lock_article_rows(session, stored_articles(session, project, records, matcher.by_digest if matcher else None))
+    if not schema_unchanged(session, project.id, schema):  # a rename or schema edit since the schema was read, or in flight
+        raise IngestError(file, None, SCHEMA_CHANGED)
     # who made the users the file names (the account trail): the command line, the only caller; else the admin on the web
     users = Users(session, result, account_log.CLI if actor_id is None else account_log.web(actor_id))
-    schema = project.label_schema
     seen: dict[str, int] = {}
     pending: list[Pending] = []
     touched: list[int] = []  # article ids, for their automatic gold at the end (ints: memory stays small)
@@ -122,8 +141,6 @@ def import_records(
         raise IngestError(file, None, "no articles in file")
     flush(session, project, pending, actor_id)
     touched += [p.article_id for p in pending if p.article_id is not None]
-    if not schema_unchanged(session, project.id, schema):  # a rename meanwhile (PostgreSQL): rows above may name old labels
-        raise IngestError(file, None, SCHEMA_CHANGED)
     gold.articles_changed(session, project.id, touched)  # a batch of articles at a time
     if len(touched) >= statistics.BULK_ROWS:  # the reads that follow a bulk load need its statistics (db/statistics.py)
         statistics.analyze(session, ANALYZED)

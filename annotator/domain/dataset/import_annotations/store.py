@@ -141,6 +141,24 @@ class Pending:
 # ---------------------------------------------------------------- checking against the database
 
 
+def stored_articles(session: Session, project: Project, records: list[tuple[int, Any]], by_text: dict[str, list[str]] | None = None) -> list[int]:
+    """The ids of the project's stored articles the records may go onto: those their ids name (as parse_record reads
+    an id; a bad one it refuses later) and, matched by text, those with a record's text (`by_text`: SHA-256 -> external
+    ids, match.TextMatcher's). Read before anything is written, so that they can be locked in id order first."""
+    named = {str(obj["id"]).strip() for _, obj in records
+             if isinstance(obj, dict) and isinstance(obj.get("id"), (str, int)) and not isinstance(obj["id"], bool)}
+    if by_text is not None:
+        named.update(x for _, obj in records if isinstance(obj, dict) and isinstance(obj.get("text"), str)
+                     for x in by_text.get(sha256(obj["text"]), []))
+    wanted, found = sorted(named), []
+    for chunk in (wanted[i:i + _CHUNK] for i in range(0, len(wanted), _CHUNK)):
+        found += session.scalars(select(Article.id).where(Article.project_id == project.id, Article.external_id.in_(chunk)))
+    return found
+
+
+_CHUNK = 200  # external ids per IN (...)
+
+
 def check_against_database(
     session: Session,
     project: Project,
