@@ -43,6 +43,7 @@ from annotator.domain import accounts, suggesters, suggestions
 from annotator.domain.dataset import import_annotations
 from annotator.domain.dataset.articles import sha256
 from annotator.domain.dataset.import_annotations.parse import Bad, parse_record
+from annotator.domain.dataset.import_annotations.store import stored_articles
 from annotator.domain.dataset.ingest import IngestError
 from annotator.domain.projects import SCHEMA_CHANGED, schema_unchanged
 from annotator.domain.suggestions import Proposal
@@ -103,7 +104,7 @@ def import_records(session: Session, project: Project, records: Iterable[tuple[i
     """
     records = list(records)
     schema = project.label_schema
-    if not schema_unchanged(session, project.id, schema, articles=_stored(session, project, records)):
+    if not schema_unchanged(session, project.id, schema, articles=stored_articles(session, project, records)):
         raise IngestError(file, None, SCHEMA_CHANGED)
     mode = Mode(name, version, model_versions, any(_has_predictions(obj) for _, obj in records))
     result = SuggestionImport()
@@ -126,16 +127,6 @@ def import_records(session: Session, project: Project, records: Iterable[tuple[i
         raise IngestError(file, None, "no articles in file")
     result.merge(_store(session, project, schema, chunk, file, mode))
     return result
-
-
-def _stored(session: Session, project: Project, records: list[tuple[int, Any]]) -> list[int]:
-    """The ids of the project's articles the records name (as parse_record reads an id; a bad one it refuses later)."""
-    named = list({str(obj["id"]).strip() for _, obj in records
-                  if isinstance(obj, dict) and isinstance(obj.get("id"), (str, int)) and not isinstance(obj["id"], bool)})
-    found: list[int] = []
-    for chunk in (named[i:i + CHUNK] for i in range(0, len(named), CHUNK)):
-        found += session.scalars(select(Article.id).where(Article.project_id == project.id, Article.external_id.in_(chunk)))
-    return found
 
 
 def _has_predictions(obj: Any) -> bool:
