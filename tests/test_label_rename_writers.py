@@ -251,6 +251,49 @@ def test_an_export_checks_its_labels_in_the_snapshot_it_reads(app, runner, tmp_p
 
 # ------------------------------------------------------------------ import-annotations (a file with predictions)
 PREDICTION = [{"suggester": "model", "score": 0.9, "spans": [["q1", "QUOTE", 0, 28]], "relations": []}]
+LABELLED = {"annotations": [{"annotator": "ann", "labels": [{"sentence": 0, "label": "CFS"}]}]}
+
+
+def _importing_in_two_steps(app, monkeypatch, project_id: int, records: list[tuple[int, Any]], outcome: dict[str, Any],
+                            errors: list[Any]) -> tuple[Any, threading.Event, threading.Event]:
+    """(the import's work, holding, go): take_turns' first writer, an import-annotations of `records` that writes the
+    first record's rows (a flush per record), then sets `holding` and waits for `go` before it reads the second."""
+    from annotator.domain.dataset import import_annotations
+
+    holding, go = threading.Event(), threading.Event()
+    monkeypatch.setattr(import_annotations, "FLUSH_EVERY", 1)
+    check, checked = import_annotations.check_against_database, []
+
+    def check_then_hold(*args: Any, **kwargs: Any) -> Any:
+        checked.append(1)
+        if len(checked) == 2:
+            holding.set()
+            go.wait(30)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(import_annotations, "check_against_database", check_then_hold)
+    load = importing(app, project_id, lambda s, project: import_annotations.import_records(s, project, records, "work.jsonl"), outcome, errors)
+
+    def run() -> None:
+        load()
+        holding.set()  # (an import that failed before its second record)
+
+    return run, holding, go
+
+
+def _two_articles(app) -> tuple[int, int, int]:
+    """one_annotator's project with a second stored article, "b" (a higher id than "a"): (project id, user id, a's id)."""
+    project_id, user_id, article_id = one_annotator(app, TEXT)
+    with app.app_context():
+        s = db.session
+        articles.store_articles(s, s.get(Project, project_id), [ArticleRecord("b", "T", TEXT)], "test")
+        s.commit()
+    return project_id, user_id, article_id
+
+
+def _labels(app, user_id: int) -> list[str]:
+    with app.app_context():
+        return db.session.scalars(select(Annotation.label).where(Annotation.user_id == user_id)).all()
 
 
 @pytest.mark.parametrize("file", ["a prediction, then a stored article", "stored articles out of id order"])
@@ -262,32 +305,13 @@ def test_an_import_and_a_rename_take_their_article_locks_in_one_order(app, monke
     waited for the rename's article, and PostgreSQL ended one of them (40P01). The import now locks every stored
     article the file names, in id order, and looks at the schema before it writes anything: the rename waits for the
     whole import and renames what it stored."""
-    from annotator.domain.dataset import import_annotations
-
-    project_id, user_id, _ = one_annotator(app, TEXT)
-    with app.app_context():
-        s = db.session
-        articles.store_articles(s, s.get(Project, project_id), [ArticleRecord("b", "T", TEXT)], "test")
-        s.commit()
-    labelled = {"annotations": [{"annotator": "ann", "labels": [{"sentence": 0, "label": "CFS"}]}]}
+    project_id, user_id, _ = _two_articles(app)
     if file == "stored articles out of id order":
-        records = [(1, {"id": "b", "text": TEXT, **labelled}), (2, {"id": "a", "text": TEXT, **labelled})]
+        records = [(1, {"id": "b", "text": TEXT, **LABELLED}), (2, {"id": "a", "text": TEXT, **LABELLED})]
     else:  # a new article with a prediction, then a stored one
-        records = [(1, {"id": "n", "text": TEXT, "suggestions": PREDICTION}), (2, {"id": "a", "text": TEXT, **labelled})]
-    holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
-    monkeypatch.setattr(import_annotations, "FLUSH_EVERY", 1)  # the first record's rows are written before the second is read
-    check, checked = import_annotations.check_against_database, []
-
-    def check_then_hold(*args: Any, **kwargs: Any) -> Any:
-        """The second record waits until the rename has come (`holding`, then `go`)."""
-        checked.append(1)
-        if len(checked) == 2:
-            holding.set()
-            go.wait(30)
-        return check(*args, **kwargs)
-
-    monkeypatch.setattr(import_annotations, "check_against_database", check_then_hold)
-    import_file = importing(app, project_id, lambda s, project: import_annotations.import_records(s, project, records, "work.jsonl"), outcome, errors)
+        records = [(1, {"id": "n", "text": TEXT, "suggestions": PREDICTION}), (2, {"id": "a", "text": TEXT, **LABELLED})]
+    outcome, errors = {}, []
+    import_file, holding, go = _importing_in_two_steps(app, monkeypatch, project_id, records, outcome, errors)
 
     def rename() -> None:
         try:
@@ -304,6 +328,31 @@ def test_an_import_and_a_rename_take_their_article_locks_in_one_order(app, monke
         rename()
     assert not errors, errors
     assert outcome == {"import": "stored", "rename": "renamed"}, outcome
-    with app.app_context():
-        labels = db.session.scalars(select(Annotation.label).where(Annotation.user_id == user_id)).all()
-    assert labels == ["Claim"] * (2 if file == "stored articles out of id order" else 1), labels
+    assert _labels(app, user_id) == ["Claim"] * (2 if file == "stored articles out of id order" else 1)
+
+
+def test_an_import_with_predictions_and_a_save_take_their_locks_in_one_order(app, monkeypatch):
+    """The same circle with an annotator's save (PostgreSQL): a save on a stored article the import had not reached
+    yet held that article's key share and waited for the project's row, which the file's predictions had updated;
+    the import then waited for the save's article, and PostgreSQL ended one of them (40P01). The import's stored
+    articles are now locked before it writes anything, so the save waits for the import, then stores its label."""
+    postgres_only(app)  # SQLite: one writer at a time
+    from annotator.domain.annotations import put_label
+
+    project_id, user_id, article_id = _two_articles(app)
+    records = [(1, {"id": "n", "text": TEXT, "suggestions": PREDICTION}), (2, {"id": "a", "text": TEXT, **LABELLED})]
+    outcome, errors = {}, []
+    import_file, holding, go = _importing_in_two_steps(app, monkeypatch, project_id, records, outcome, errors)
+
+    def save() -> None:
+        try:
+            with app.app_context(), transaction(db.session):
+                put_label(db.session, user_id, article_id, 1, "UFS")
+            outcome["save"] = "stored"
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("save", exc))
+
+    take_turns(app, import_file, holding, go, save, "the save should wait for the import")
+    assert not errors, errors
+    assert outcome == {"import": "stored", "save": "stored"}, outcome
+    assert sorted(_labels(app, user_id)) == ["CFS", "UFS"]
