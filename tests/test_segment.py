@@ -672,6 +672,18 @@ def test_split_before_opening_quote():
     ]
 
 
+def test_an_opening_quote_mark_is_never_a_sentence_of_its_own():
+    # A quote that does not close on its line (it runs on into the next paragraph, as news quotes do):
+    # sentencex cut after the opening mark, and the mark was a sentence of its own.
+    text = 'Berg told reporters. "Nobody wants to close the bridge.\nBut safety comes first," he added.'
+    assert sents(text) == ['Berg told reporters.', '"Nobody wants to close the bridge.', 'But safety comes first," he added.']
+    assert sents("He left. «Nobody wants it. Never.") == ["He left.", "«Nobody wants it.", "Never."]
+    assert sents("He left. “Nobody wants it.") == ["He left.", "“Nobody wants it."]
+    assert sents('He left. "Nobody wants it? Never!') == ["He left.", '"Nobody wants it?', "Never!"]
+    # sentencex cuts after the initial too ("“J.|K. Rowling"): the initial stays with the name, quote mark and all
+    assert sents("Talks ended. “J. K. Rowling wrote it.") == ["Talks ended.", "“J. K. Rowling wrote it."]
+
+
 def test_question_in_quote_then_new_sentence():
     assert sents("He asked: “Is that legal?” No one answered. The group — known as “Friends of the Valley” — said it would sue.") == [
         "He asked: “Is that legal?”",

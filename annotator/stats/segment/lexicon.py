@@ -201,8 +201,10 @@ _LIST_START = re.compile(
 _LIST_MARKER = re.compile(
     rf"(?<=\s)(?:{_BULLET}\s*)?(?P<label>\d{{1,3}}|[a-z])(?P<punct>\.\)|[.)])(?=\s)"
 )
+# An opening quote mark may come first: sentencex cuts after an initial at the start of a quote that does not
+# close on its line ("“J.|K. Rowling wrote it."), and such a piece joins the next as a list marker does.
 _MARKER_ONLY = re.compile(
-    rf"{_BULLET}|(?:{_BULLET}\s*)?(?:\d{{1,3}}|[A-Za-z]|[ivxlcdm]{{1,6}}|[IVXLCDM]{{1,6}})(?:\.\)|[.)])"
+    rf"[{_QUOTE_OPENERS}]?(?:{_BULLET}|(?:{_BULLET}\s*)?(?:\d{{1,3}}|[A-Za-z]|[ivxlcdm]{{1,6}}|[IVXLCDM]{{1,6}})(?:\.\)|[.)]))"
 )
 # A URL (with a scheme, or starting "www."), an e-mail address, or a bare
 # domain with an optional path ("example.org/a.html"): the token before a

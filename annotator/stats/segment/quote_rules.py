@@ -66,6 +66,15 @@ def _rule_opening_quote(b: _Boundary) -> bool | None:
     return None
 
 
+def _rule_opening_quote_mark(b: _Boundary) -> bool | None:
+    """No sentence ends with the mark that opens a quote: sentencex cuts right
+    after it when the quote does not close on its line (He left. "|Nobody
+    wants it.), as a quote that runs on into the next paragraph does not."""
+    if not b.term and not b.spaced and b.word + b.closers and all(c in _QUOTE_OPENERS for c in b.word + b.closers):
+        return False
+    return None
+
+
 def _rule_parenthesised_sentence(b: _Boundary) -> bool | None:
     """Split after a whole parenthesised sentence: "He won. (It was close.) Then"."""
     if b.closers.endswith(")") and b.term[-1] in ".!?" and _first_letter(b.head).isupper():

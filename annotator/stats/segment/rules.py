@@ -41,17 +41,22 @@ from annotator.stats.segment.lexicon import (
     _TAIL,
     _UNIT_WORDS,
 )
-from annotator.stats.segment.quote_rules import _rule_attribution, _rule_inside_quotes, _rule_opening_quote, _rule_parenthesised_sentence
+from annotator.stats.segment.quote_rules import (
+    _rule_attribution,
+    _rule_inside_quotes,
+    _rule_opening_quote,
+    _rule_opening_quote_mark,
+    _rule_parenthesised_sentence,
+)
 
 
 def _decide_by_rules(ctx: _Text, cut: int, index: int, sx: bool) -> bool:
     """The rules in order; the first opinion wins, else sentencex's (sx) stands."""
     b = _Boundary(ctx, sx, cut, index)
-    if b.term and b.head:
-        for rule in _RULES:
-            verdict = rule(b)
-            if verdict is not None:
-                return verdict
+    for rule in _RULES if b.term and b.head else _RULES_WITHOUT_TERMINATOR:
+        verdict = rule(b)
+        if verdict is not None:
+            return verdict
     return sx
 
 
@@ -314,3 +319,6 @@ _RULES = (
     _rule_ambiguous_abbreviation,
     _rule_word_then_capital,
 )
+
+# For the cuts sentencex makes where no terminator comes before them.
+_RULES_WITHOUT_TERMINATOR = (_rule_opening_quote_mark,)
