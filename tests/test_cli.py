@@ -409,6 +409,24 @@ def test_demo_is_idempotent(database_uri):
         db.engine.dispose()
 
 
+def test_demo_on_a_port_in_use_says_how_to_serve_on_another_and_sets_nothing_up(database_uri):
+    """The README's first command on a machine where port 5000 is taken: werkzeug only said "start the server with a
+    different port", after the demo had printed "serving on ..." and the passwords a rerun no longer prints."""
+    import socket
+
+    from .conftest import make_app
+
+    app = make_app(database_uri, create=False)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = app.test_cli_runner().invoke(args=["demo", "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert f"annotator demo --port {port + 1}" in result.output, result.output
+    assert "serving on" not in result.output and "demo users" not in result.output
+    with app.app_context():
+        db.engine.dispose()
+
+
 def _demo_passwords(output: str) -> dict[str, str]:
     """{name: password} for the users a demo run printed a new password for."""
     import re

@@ -1,11 +1,14 @@
 """`annotator demo`: set up the demo (domain/demo.py) and serve it on Flask's development server."""
 from __future__ import annotations
 
+import errno
+import socket
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from annotator.cli.errors import commit_or_fail
+from annotator.cli.errors import commit_or_fail, fail
 from annotator.db import db
 from annotator.db.migrating import upgrade_schema
 from annotator.domain.demo import DEMO_PROJECT, DEMO_USERS, set_up_demo
@@ -23,6 +26,8 @@ DEMO_LOCAL_ONLY = (
 @with_appcontext
 def demo_command(host: str, port: int, no_serve: bool) -> None:
     """Set up a demo project with sample articles and users (idempotent), then serve."""
+    if not no_serve:
+        _check_port(host, port)
     upgrade_schema()
     passwords = commit_or_fail(lambda: set_up_demo(db.session))
     click.echo(f"demo project: {DEMO_PROJECT}")
@@ -40,3 +45,15 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     # Not app.run(): Flask ignores that call inside a `flask` CLI command.
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail before anything is set up when the server could not listen: werkzeug would say so only after the demo
+    printed its new passwords (which a rerun does not print again), and not how to choose another port."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            fail(f"port {port} is in use by another program; serve the demo on another port: annotator demo --port {port + 1}")
+        fail(f"cannot serve on {host}:{port}: {exc}")
