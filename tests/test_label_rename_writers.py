@@ -4,6 +4,7 @@ lost, a plain `import-annotations` (predictions too) takes its articles in the r
 its label filter in the snapshot it reads (SQLite, PostgreSQL)."""
 from __future__ import annotations
 
+import json
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -356,3 +357,27 @@ def test_an_import_with_predictions_and_a_save_take_their_locks_in_one_order(app
     assert not errors, errors
     assert outcome == {"import": "stored", "save": "stored"}, outcome
     assert sorted(_labels(app, user_id)) == ["CFS", "UFS"]
+
+
+def test_a_web_export_checks_its_labels_in_the_snapshot_it_streams(app, browser, monkeypatch):
+    """The web export (REST and download link) checked ?labels= in the view's session and streamed the records from a
+    snapshot begun afterwards (the view's session is removed before the body streams): a rename committed in between
+    gave a 200 with no record (SQLite too). The query is now checked, the ETag read and the records streamed in one
+    snapshot, and the ETag is that of the data streamed (on PostgreSQL it was read after the rename had committed)."""
+    from annotator.domain import catalog
+    from annotator.domain.dataset import export
+
+    info = build_project(app)
+    with app.app_context():  # the ETag of the project before the rename
+        project = db.session.get(Project, info["project_id"])
+        query = export.parse_query(db.session, project, {"labels": ["CFS"]})
+        before = catalog.data_stamp(db.session, project, query.unit, query.filters, query.split)
+    browser.login("rita", "correct horse")
+    _renaming_after_the_check(app, monkeypatch, info["project_id"])
+    response = browser.get(f"/projects/{info['project_id']}/export.jsonl?labels=CFS")
+    records = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    assert _renamed(app, info["project_id"])
+    assert response.status_code == 200
+    assert [r["id"] for r in records] == ["art-1:0", "art-1:1"], "a 200 with no record: the label was renamed between the check and the stream"
+    assert {r["label"] for r in records} == {"CFS"}  # the snapshot's name throughout
+    assert response.get_etag() == (before, False), "the ETag of other data than the records streamed"
