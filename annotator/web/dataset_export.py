@@ -33,14 +33,14 @@ def export_answer(project: Project, attachment: bool = False) -> Response:
     session = db.session.session_factory()
     try:
         begin_snapshot(session)
-        response, records = _answer(session, project.id, attachment)
+        response, lines = _answer(session, project.id, attachment)
     except BaseException:
         session.close()
         raise
-    if records is None or request.method == "HEAD":  # no body: a WSGI server never iterates one for HEAD
+    if lines is None or request.method == "HEAD":  # no body: a WSGI server never iterates one for HEAD
         session.close()
         return response
-    response.response = stream_with_context(_streamed(session, records))
+    response.response = stream_with_context(_streamed(session, lines))
     response.call_on_close(session.close)  # a server closes every answer it was given, streamed or not
     return response
 
