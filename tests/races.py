@@ -58,7 +58,7 @@ def waiting_on_a_lock(app: Any, timeout: float = 20.0) -> bool:
 @contextmanager
 def holding_a_label(app: Any, user_id: int, article_id: int, label: str, sentence: int = 0) -> Iterator[threading.Thread]:
     """For the with block, a thread that saved `label` on the article's sentence and holds its transaction open, with
-    the row locks a save takes (the article's and the project's row, FOR KEY SHARE); it commits when the block ends,
+    the row locks a save takes (the article's and the project's row, FOR NO KEY UPDATE); it commits when the block ends,
     and the block's end asserts it did. Yields the thread (alive while the block runs)."""
     holding, go, errors = threading.Event(), threading.Event(), []
 

@@ -21,7 +21,7 @@ from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.domain.suggestions import Proposal, SuggestionError
 
-from .races import beside_a_schema_change, importing, one_annotator, postgres_only, take_turns, waiting_on_a_lock
+from .races import beside_a_schema_change, holding_a_label, importing, one_annotator, postgres_only, take_turns, waiting_on_a_lock
 from .test_export import build_project, read_jsonl
 
 TEXT = "The mayor said the rent rose. Tenants disagree."
@@ -381,3 +381,30 @@ def test_a_web_export_checks_its_labels_in_the_snapshot_it_streams(app, browser,
     assert [r["id"] for r in records] == ["art-1:0", "art-1:1"], "a 200 with no record: the label was renamed between the check and the stream"
     assert {r["label"] for r in records} == {"CFS"}  # the snapshot's name throughout
     assert response.get_etag() == (before, False), "the ETag of other data than the records streamed"
+
+
+# ------------------------------------------------------------------ beside a save (no schema change at all)
+@pytest.mark.parametrize("kind", ["annotations", "suggestions"])
+def test_an_import_beside_a_save_in_flight_is_stored_not_refused_as_a_schema_change(app, kind):
+    """An import looks at the schema with the project's row held FOR KEY SHARE NOWAIT, which only a rename or a schema
+    edit (FOR UPDATE) conflicts with. It asked for `with_for_update(key_share=True)`, which SQLAlchemy renders FOR NO KEY
+    UPDATE: a lock every save in the project holds on that row from its first statement, so an import (or a `suggest
+    run` batch) that came while any annotator's save was in flight was refused, saying the schema had changed
+    (PostgreSQL). It is stored now (after the save commits: both move the project's revision on, one after the other)."""
+    from annotator.domain.dataset import import_annotations, import_suggestions
+
+    project_id, user_id, article_id = _two_articles(app)
+    record = {"id": "b", "text": TEXT, "annotations": [{"annotator": "model", "labels": [{"sentence": 0, "label": "CFS"}]}]}
+    if kind == "annotations":
+        load = lambda s, project: import_annotations.import_records(s, project, [(1, record)], "work.jsonl")  # noqa: E731
+    else:
+        load = lambda s, project: import_suggestions.import_records(s, project, [(1, record)], "work.jsonl", "model", "1")  # noqa: E731
+    outcome: dict[str, Any] = {}
+    with holding_a_label(app, user_id, article_id, "CFS"):  # another annotator's save on article a, not yet committed
+        thread = threading.Thread(target=importing(app, project_id, load, outcome))
+        thread.start()
+        thread.join(5)
+        # refused at once before; now it goes on, and waits for the save's commit only to move the revision on
+        assert "import" not in outcome or outcome["import"] == "stored", outcome
+    thread.join(30)
+    assert outcome.get("import") == "stored", outcome

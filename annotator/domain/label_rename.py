@@ -11,7 +11,7 @@ A value of an article label group is named within its group: the rows are that g
 holding the value (a JSON list each, kept sorted), and the value keeps its place in the schema's list.
 
 Saves during a rename (PostgreSQL): every answer and gold write reads the schema in the statement that locks its
-article FOR KEY SHARE, and the project row with it (annotations/statements.py, gold/adjudication.py). The rename
+article FOR NO KEY UPDATE, and the project row with it (annotations/statements.py, gold/adjudication.py). The rename
 locks the project's articles FOR UPDATE first, in id order (as a delete or a segmentation correction locks its
 article), then the project row (projects.lock_schema, as a schema edit locks it): it waits for the saves in flight,
 which commit under the old name and are renamed with the rest; a save that comes meanwhile waits for the rename and

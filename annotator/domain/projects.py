@@ -142,7 +142,7 @@ def bump_revision(session: Session, project_id: int) -> None:
 def lock_schema(session: Session, project_id: int, articles: bool = False) -> dict[str, Any]:
     """The project's schema, its row locked FOR UPDATE until commit, for a schema change (an edit, a label rename).
 
-    PostgreSQL: every save reads the schema with a key share of that row (annotations/statements.py,
+    PostgreSQL: every save reads the schema with that row locked FOR NO KEY UPDATE (annotations/statements.py,
     gold/adjudication.py), so a save in flight commits first (and the labels in use then count it), and a save that
     comes meanwhile waits, then reads the schema this transaction leaves. `articles`: the project's articles are
     locked FOR UPDATE first, in id order, as a delete or a segmentation correction locks its article; for a change
@@ -170,13 +170,16 @@ def schema_unchanged(session: Session, project_id: int, schema: dict[str, Any], 
     could close a circle (a schema edit refreshing gold rows this write holds), and its change is to come anyway.
 
     `articles`: a write whose rows reference these articles (suggestions: each insert takes a KEY SHARE lock on its
-    article) calls this before it writes anything; their rows are locked FOR KEY SHARE first, in id order, as a rename
+    article) calls this before it writes anything; their rows are locked FOR NO KEY UPDATE first (as a save locks its
+    article: the write and the article's saves take turns), in id order, as a rename
     locks the project's articles (FOR UPDATE, in id order) before its row. The rename then waits for this write whole,
     or this write for the rename (and then answers False). Left to the inserts, which take them in their own order and
     after the rows the write deletes, the two could close a circle (the write's insert waiting for an article the
     rename holds, the rename's update for a suggestion the write deleted), which PostgreSQL breaks by ending one."""
-    lock_article_rows(session, articles, key_share=True)
-    query = select(Project.label_schema).where(Project.id == project_id).with_for_update(key_share=True, nowait=True)
+    lock_article_rows(session, articles, no_key_update=True)
+    # FOR KEY SHARE (read=True: SQLAlchemy renders key_share alone as FOR NO KEY UPDATE, which every save of the
+    # project holds on this row from its first statement, so an import beside any save in flight was refused)
+    query = select(Project.label_schema).where(Project.id == project_id).with_for_update(read=True, key_share=True, nowait=True)
     try:
         return session.scalar(query) == schema
     except OperationalError as exc:
@@ -185,16 +188,16 @@ def schema_unchanged(session: Session, project_id: int, schema: dict[str, Any], 
         raise
 
 
-def lock_article_rows(session: Session, articles: Sequence[int], key_share: bool = False) -> None:
+def lock_article_rows(session: Session, articles: Sequence[int], no_key_update: bool = False) -> None:
     """Lock these articles' rows until the end of the transaction (PostgreSQL; SQLite runs one writer at a time), FOR
-    UPDATE or FOR KEY SHARE, in id order: the order a label rename locks its project's articles (lock_schema), so the
+    UPDATE or FOR NO KEY UPDATE (a save's lock), in id order: the order a label rename locks its project's articles (lock_schema), so the
     two wait for each other whole instead of each holding an article the other wants."""
     if not articles or session.get_bind().dialect.name != "postgresql":
         return
     table = Article.__table__
     ordered = sorted(set(articles))
     for chunk in (ordered[i:i + _LOCK_CHUNK] for i in range(0, len(ordered), _LOCK_CHUNK)):
-        session.execute(select(table.c.id).where(table.c.id.in_(chunk)).order_by(table.c.id).with_for_update(key_share=key_share)).all()
+        session.execute(select(table.c.id).where(table.c.id.in_(chunk)).order_by(table.c.id).with_for_update(key_share=no_key_update)).all()  # key_share alone: FOR NO KEY UPDATE
 
 
 _LOCK_CHUNK = 500  # article ids per IN (...): well under every driver's limit

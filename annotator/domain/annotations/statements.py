@@ -35,10 +35,11 @@ _ACCESS = (
     # PostgreSQL: the article's key is locked first, before any row the write inserts takes the key of one of its
     # sentences, so that a delete or a text update (article_work.locked_article_work) or a segmentation correction,
     # which lock the article FOR UPDATE first, and a batch of answers wait for each other whole: with the sentences'
-    # keys taken first, in the batch's order, the two deadlocked. The project's row too, as weakly (a save's revision
-    # bump and other saves' key shares do not wait for it): a label rename (label_rename.py) locks it FOR UPDATE, so a
-    # save in flight finishes first and a save that comes meanwhile waits, then reads the renamed schema here, never
-    # the old one. SQLite has no row locks: the clause is left out.
+    # keys taken first, in the batch's order, the two deadlocked. Both rows FOR NO KEY UPDATE (SQLAlchemy's key_share
+    # without read): a project's saves take its row in turn, as their revision bump would make them anyway, and an
+    # import's FOR KEY SHARE look at the schema does not wait for them (projects.schema_unchanged); a label rename
+    # (label_rename.py) locks it FOR UPDATE, so a save in flight finishes first and a save that comes meanwhile waits,
+    # then reads the renamed schema here, never the old one. SQLite has no row locks: the clause is left out.
     .with_for_update(key_share=True, of=[_articles, _projects])
 )
 _ACCESS_SENTENCE = _ACCESS.add_columns(_sentences.c.id, _sentences.c.start, _sentences.c.end).outerjoin(

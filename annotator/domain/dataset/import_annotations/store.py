@@ -211,7 +211,7 @@ def _stored_article(
     sentences; (None, None, the record's sentences or the segmented text) for a new one."""
     text = record.text
     # PostgreSQL: the article is locked FOR UPDATE before its sentences and work are read, as a delete or a segmentation
-    # correction locks it (article_work.locked_article_work), and every answer takes its key share first: an annotator's
+    # correction locks it (article_work.locked_article_work), and every answer locks it first (FOR NO KEY UPDATE): an annotator's
     # save in flight commits before the reads below, which see it (a duplicate, or replaced), and a later one waits for
     # this import. Unlocked, the save's label met the import's on the unique index (an IntegrityError after the check
     # had passed), and a correction could move the sentences the file's labels were put on. SQLite needs no lock.
