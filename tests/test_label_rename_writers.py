@@ -408,3 +408,40 @@ def test_an_import_beside_a_save_in_flight_is_stored_not_refused_as_a_schema_cha
         assert "import" not in outcome or outcome["import"] == "stored", outcome
     thread.join(30)
     assert outcome.get("import") == "stored", outcome
+
+
+def test_an_import_beside_an_assignment_in_flight_is_stored_not_refused_as_a_schema_change(app):
+    """Assigning someone by hand (and adding members) locked the project's row FOR UPDATE to take turns with other
+    adds, which the import's FOR KEY SHARE look at the schema conflicts with: an import while an admin assigned
+    articles was refused, saying the schema had changed (PostgreSQL). The adds lock it FOR NO KEY UPDATE now, which
+    takes turns with other adds (and with a rename's FOR UPDATE) as before."""
+    from annotator.domain import accounts, assignment
+    from annotator.domain.dataset import import_annotations
+
+    project_id, _, _ = _two_articles(app)
+    record = {"id": "a", "text": TEXT, "annotations": [{"annotator": "model", "labels": [{"sentence": 0, "label": "CFS"}]}]}
+    holding, go, errors, outcome = threading.Event(), threading.Event(), [], {}
+
+    def assign() -> None:
+        try:
+            with app.app_context(), transaction(db.session):
+                user = accounts.create_user(db.session, "newcomer")
+                assignment.assign_to_user(db.session, project_id, user, ["b"])
+                holding.set()
+                go.wait(30)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            holding.set()
+
+    thread = threading.Thread(target=assign)
+    thread.start()
+    assert holding.wait(30)
+    load = importing(app, project_id, lambda s, project: import_annotations.import_records(s, project, [(1, record)], "work.jsonl"), outcome)
+    other = threading.Thread(target=load)
+    other.start()
+    other.join(5)
+    go.set()
+    thread.join(30)
+    other.join(30)
+    assert not errors, errors
+    assert outcome.get("import") == "stored", outcome

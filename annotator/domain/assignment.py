@@ -55,7 +55,7 @@ def project_annotators(session: Session, project_id: int) -> list[User]:
 
 def _join(session: Session, project_id: int, users: list[User]) -> None:
     """Assigning someone by hand makes them a member of the project (so re-balancing counts them in)."""
-    session.execute(select(Project.id).where(Project.id == project_id).with_for_update())  # as projects.add_members
+    session.execute(select(Project.id).where(Project.id == project_id).with_for_update(key_share=True))  # as projects.add_members
     have = set(session.scalars(select(ProjectMember.user_id).where(ProjectMember.project_id == project_id)))
     session.add_all(ProjectMember(project_id=project_id, user_id=u.id) for u in {u.id: u for u in users}.values() if u.id not in have)
 

@@ -356,8 +356,10 @@ def _name(session: Session, project_id: int) -> str:
 def add_members(session: Session, project_id: int, users: list[User]) -> list[str]:
     """Make annotators and reviewers members of the project; returns the names that were not members yet."""
     # The project's row, locked: adds of the same person at the same moment (two admins, a hand assignment)
-    # read the members one after another instead of both inserting (an IntegrityError on PostgreSQL).
-    if session.scalar(select(Project.id).where(Project.id == project_id).with_for_update()) is None:
+    # read the members one after another instead of both inserting (an IntegrityError on PostgreSQL). FOR NO KEY
+    # UPDATE (key_share without read), which adds take in turn: not FOR UPDATE, which an import's or a suggester's
+    # FOR KEY SHARE look at the schema would take for a schema change in flight (schema_unchanged).
+    if session.scalar(select(Project.id).where(Project.id == project_id).with_for_update(key_share=True)) is None:
         raise ProjectError(f"no project {project_id}")
     for user in users:
         if user.role == "admin":
