@@ -1616,13 +1616,32 @@ function offerGhost(kind, id, anchor) {
       el("button", { type: "button", dataset: { decision: "reject" }, onclick: () => decideOne(kind, id, "reject") }, ...withKey("Reject", "x")),
       el("button", { type: "button", class: "link", onclick: () => closeGhostMenu(true) }, ...withKey("Later", "Esc", false))));
   ghostMenu.hidden = false;
-  const box = (anchor && anchor.isConnected ? anchor : textEl).getBoundingClientRect();
-  const room = document.documentElement.clientWidth - ghostMenu.offsetWidth - 8;
-  ghostMenu.style.left = `${window.scrollX + Math.max(8, Math.min(box.left, room))}px`;
-  ghostMenu.style.top = `${window.scrollY + box.bottom + 6}px`;
+  placeGhostMenu(anchor && anchor.isConnected ? anchor : textEl);
   ghostMenu.querySelector("button").focus({ preventScroll: true });
   if (touch.matches) hint(`Tap Accept or Reject, or Later to leave it: suggested ${describe(kind, item)}.`, "mode"); // what to tap first
   else hint(`Suggested ${describe(kind, item)}: a accepts, x rejects, Esc leaves it for later.`, "mode");
+}
+
+/** The menu under its suggestion (over it where the window has no room below), both in sight between the sticky head
+ * and the foot of the window (or the suggestion bar there): a suggestion half under the toolbar (Tab reaches one
+ * there) is brought into view first. The menu is drawn under the head (annotate.css), as the text is: scrolled
+ * afterwards, it slid over the toolbar and the hint line. */
+function placeGhostMenu(anchor) {
+  const gap = 6;
+  const top = headEl.getBoundingClientRect().bottom + gap;
+  const bar = document.getElementById("suggest-bar").getBoundingClientRect();
+  const bottom = (bar.height ? bar.top : window.innerHeight) - gap;
+  const height = ghostMenu.offsetHeight;
+  let box = anchor.getBoundingClientRect();
+  const fits = (b) => b.top >= top && (b.bottom + gap + height <= bottom || b.top - gap - height >= top);
+  if (anchor !== textEl && !fits(box)) {
+    anchor.scrollIntoView({ block: "center", behavior: "auto" }); // at once: the menu is placed where it ends
+    box = anchor.getBoundingClientRect();
+  }
+  const below = box.bottom + gap + height <= bottom || box.top - gap - height < top;
+  const room = document.documentElement.clientWidth - ghostMenu.offsetWidth - 8;
+  ghostMenu.style.left = `${window.scrollX + Math.max(8, Math.min(box.left, room))}px`;
+  ghostMenu.style.top = `${window.scrollY + (below ? box.bottom + gap : box.top - gap - height)}px`;
 }
 
 /** A button's word with its key before it (or after it), the key left out on a touch screen, where buttons are tapped. */
