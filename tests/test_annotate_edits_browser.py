@@ -12,8 +12,9 @@ from annotator.domain import suggesters
 from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import needs_chromium
-from .test_annotate_browser import open_page, seed
-from .test_annotate_long_browser import LONG, PHONE
+from .test_annotate_browser import db_spans, open_page, seed, wait_saved
+from .test_annotate_long_browser import LONG, PHONE, away, in_sight, settled
+from .test_annotate_page_edges_browser import drag_select
 
 pytestmark = needs_chromium
 
@@ -73,3 +74,40 @@ def test_a_suggestions_menu_is_never_drawn_over_or_under_the_sticky_toolbar(app,
         assert page.evaluate(_MENU_PLACE)["headShown"], viewport
         assert page.errors == []  # type: ignore[attr-defined]
         page.context.close()
+
+
+def test_scrolled_away_from_the_selection_a_span_key_first_brings_it_back(app, server, chromium):
+    """Text selected, then scrolled out of sight with the wheel: a span key marked it unseen. Now the first span key
+    brings the selection back into view and changes nothing, the hint saying so; the next one marks it. The same for
+    a selected span a span key would relabel."""
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(1280, 800))
+    drag_select(page, "We will not back down in case 11")
+    page.mouse.move(400, 400)
+    page.mouse.wheel(0, 4000)
+    away(page)
+    page.keyboard.press("q")
+    assert page.inner_text("#hint") == "Back at the selected text in sentence 12, which was out of sight: nothing was changed; press q again to mark it QUOTE."
+    assert page.evaluate("() => getSelection().toString()") == "We will not back down in case 11"
+    wait_saved(page)
+    assert db_spans(app, "ann", ids["long"]) == []
+    settled(page)
+    page.keyboard.press("q")  # in sight now: it marks the text
+    wait_saved(page)
+    assert [(label, LONG[start:end]) for _, label, start, end in db_spans(app, "ann", ids["long"])] == [("QUOTE", "We will not back down in case 11")]
+
+    # The quote selected (it is, once marked), scrolled away: s first brings it back, then relabels it.
+    page.mouse.wheel(0, 4000)
+    away(page)
+    page.keyboard.press("s")
+    assert page.inner_text("#hint") == "Back at the selected QUOTE span in sentence 12, which was out of sight: nothing was changed; press s again to relabel it SOURCE."
+    assert in_sight(page, "#text .tag.sel")
+    wait_saved(page)
+    assert [label for _, label, _, _ in db_spans(app, "ann", ids["long"])] == ["QUOTE"]
+    page.keyboard.press("s")
+    wait_saved(page)
+    assert [label for _, label, _, _ in db_spans(app, "ann", ids["long"])] == ["SOURCE"]
+    page.keyboard.press("?")  # the keyboard help says so
+    assert "so does a span key on selected text or a selected span scrolled out of sight" in page.inner_text("#help")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

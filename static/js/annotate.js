@@ -799,6 +799,7 @@ function chooseSpan(uid) {
   if (!span) return;
   const [a, b] = sentencesOf(span);
   if (S.current < a || S.current > b) setCurrent(a, false);
+  lookingAt(); // the span is brought into view: a span key pressed meanwhile relabels it (selectionInSightToAct)
   selectSpan(uid, true);
 }
 
@@ -985,9 +986,12 @@ function clearAwayHint() {
 function outOfSight() {
   const pieces = S.sentencePieces.get(S.current);
   if (!pieces || !pieces.length) return "";
-  const first = pieces[0].getClientRects()[0];
   const rects = pieces[pieces.length - 1].getClientRects();
-  const last = rects[rects.length - 1];
+  return outOfSightBetween(pieces[0].getClientRects()[0], rects[rects.length - 1]);
+}
+
+/** outOfSight for what runs from the client rect `first` to the client rect `last` (none: ""). */
+function outOfSightBetween(first, last) {
   if (!first || !last) return "";
   const half = (parseFloat(getComputedStyle(textEl).lineHeight) || 24) / 2;
   const bar = document.getElementById("suggest-bar").getBoundingClientRect();
@@ -1006,6 +1010,35 @@ function inSightToAct(again) {
   lookingAt();
   scrollToSentence(S.current);
   hint(`Back at sentence ${S.current + 1}, which was out of sight: nothing was changed; ${again}.`, "away"); // gone at the next move
+  return false;
+}
+
+/** Before a span key marks the selected text or relabels the selected span: if the annotator scrolled it out of sight,
+ * it is brought back into view and nothing is done (false), the hint saying so and what to press again; else true.
+ * As for the label keys: a span was made or relabelled where the annotator could not see it. */
+function selectionInSightToAct(name) {
+  if (!S.lookedAway) return true;
+  const sel = textSelection() ? window.getSelection().getRangeAt(0) : null;
+  const span = !sel && S.selected ? S.spans.get(S.selected) : null;
+  let first, last, node;
+  if (sel) {
+    const rects = sel.getClientRects();
+    [first, last] = [rects[0], rects[rects.length - 1]];
+    node = sel.startContainer.nodeType === Node.TEXT_NODE ? sel.startContainer.parentElement : sel.startContainer;
+  } else if (span) {
+    const pieces = [...textEl.querySelectorAll(".pc.hl")].filter((p) => S.pieceSpans.get(p).includes(span.id));
+    if (!pieces.length) return true;
+    const rects = pieces[pieces.length - 1].getClientRects();
+    [first, last, node] = [pieces[0].getClientRects()[0], rects[rects.length - 1], pieces[0]];
+  } else return true;
+  if (!outOfSightBetween(first, last)) return true;
+  lookingAt();
+  scrollIntoViewIfNeeded(node);
+  const key = S.schema.span_labels.find((x) => x.name === name)?.key;
+  const again = touch.matches || !key ? `${touch.matches ? "tap" : "click"} ${name} again` : `press ${key} again`;
+  const n = sentenceOfPos(sel ? S.map.toCodePoint(textSelection().s, "floor") : span.start) + 1;
+  const what = sel ? `the selected text in sentence ${n}` : `the selected ${span.label} span in sentence ${n}`;
+  hint(`Back at ${what}, which was out of sight: nothing was changed; ${again} to ${sel ? "mark it" : "relabel it"} ${name}.`, "away");
   return false;
 }
 
@@ -1339,6 +1372,7 @@ function clearLabel() {
 function spanKey(name) {
   const sel = textSelection();
   if (sel) {
+    if (!selectionInSightToAct(name)) return;
     const start = S.map.toCodePoint(sel.s, "floor");
     const end = S.map.toCodePoint(sel.e, "ceil");
     const dup = sameSpan(name, start, end);
@@ -1362,6 +1396,7 @@ function spanKey(name) {
     const span = S.spans.get(S.selected);
     if (span.label === name) return;
     if (sameSpan(name, span.start, span.end)) { hint(`That text is already a ${name} span.`); return; }
+    if (!selectionInSightToAct(name)) return;
     const broken = relationsOf(span.id).filter((r) => {
       const rel = S.schema.relation_types.find((t) => t.name === r.type);
       const from = r.from === span.id ? name : S.spans.get(r.from)?.label;
@@ -1907,7 +1942,7 @@ const BUILTIN = [
   ["j  ↓  →", "next sentence"],
   ["k  ↑  ←", "previous sentence"],
   ["u", "next unlabelled sentence"],
-  ["Space  PgDn  PgUp", "scroll; the keys still act on the current sentence, and while it is out of sight (the hint line says where) a label key, a, x or Shift+Delete first brings it back and changes nothing"],
+  ["Space  PgDn  PgUp", "scroll; the keys still act on the current sentence, and while it is out of sight (the hint line says where) a label key, a, x or Shift+Delete first brings it back and changes nothing; so does a span key on selected text or a selected span scrolled out of sight"],
   ["Shift+← → ↑ ↓", "select text (by character, or line); Ctrl+Shift+← → by word"],
   ["n  p", "select the next / previous span (while linking: choose the target)"],
   ["[  ]", "move the selected span's start left / right"],
