@@ -470,14 +470,87 @@ function renderAll() {
   renderToolbar();
 }
 
+/** The whole article's text, drawn anew (on load, and after changes all over it: suggestions decided, ids adopted). */
 function renderText() {
-  const text = S.map.text;
-  const sentences = S.sentences.map((s) => ({ index: s.index, s: s.s, e: s.e }));
+  const model = textModel();
+  S.pieceStart = new WeakMap();
+  S.pieceSpans = new WeakMap();
+  S.markerPos = new WeakMap();
+  S.sentencePieces = new Map();
+  S.chips = new Map();
+  S.tags = new Map();
+  S.ghostTags = new Map();
+  S.ghostStops = new Map(); // sentence -> its suggestions' tags and chips: the Tab stops while it is current (markCurrent)
+  S.blocks = model.blocks.map((_, k) => blockNodes(model, k));
+  const frag = document.createDocumentFragment();
+  for (const nodes of S.blocks) frag.append(...nodes);
+  textEl.replaceChildren(frag);
+  S.lanes = model.lanes;
+  for (const x of S.sentences) renderSentence(x.index);
+  markCurrent();
+  markSelected();
+  renderMargin();
+}
+
+/** After a change to some spans (or links): only the sentences the `touched` spans lie in (code-point
+ * {start, end}, as they were and as they are) are drawn anew, with those whose spans' underline lanes moved; the
+ * link numbers in other tags change in place, and the margin's links that moved. Drawing the whole article anew
+ * replaced thousands of nodes of a long article on every span made, resized or deleted. */
+function renderSpanEdit(touched) {
+  const model = textModel();
+  const redraw = new Set();
+  const addSentences = (x) => {
+    const [a, b] = sentencesOf(x);
+    for (let i = a; i <= b; i++) redraw.add(i);
+  };
+  for (const x of touched) if (x) addSentences(x);
+  for (const [id, lane] of model.lanes) if (S.lanes && S.lanes.get(id) !== lane) addSentences(S.spans.get(id));
+  const blockOf = new Map(S.sentences.map((x, k) => [x.index, k]));
+  const blocks = [...redraw].map((i) => blockOf.get(i)).filter((k) => k !== undefined).sort((a, b) => a - b);
+  for (const k of blocks) {
+    const old = S.blocks[k] || [];
+    forgetNodes(old, S.sentences[k].index);
+    const nodes = blockNodes(model, k);
+    const next = S.blocks.slice(k + 1).find((b) => b && b.length);
+    if (old.length) old[0].before(...nodes);
+    else if (next) next[0].before(...nodes);
+    else textEl.append(...nodes);
+    for (const node of old) node.remove();
+    S.blocks[k] = nodes;
+    renderSentence(S.sentences[k].index);
+  }
+  for (const [id, tag] of S.tags) { // a link made or gone renumbers the links after it: their tags' captions
+    const caption = model.captions.get(id);
+    if (caption !== undefined && tag.dataset.text !== caption) tag.dataset.text = caption;
+  }
+  S.lanes = model.lanes;
+  markCurrent();
+  markSelected();
+  renderMargin();
+  renderLists();
+  renderProgress();
+  renderCurrentInfo();
+  renderToolbar();
+}
+
+/** A sentence's nodes leave the text: out of the maps that find nodes by sentence or span. */
+function forgetNodes(nodes, sentence) {
+  S.sentencePieces.delete(sentence);
+  S.chips.delete(sentence);
+  S.ghostStops.delete(sentence);
+  for (const node of nodes) {
+    if (node.dataset.span && S.tags.get(node.dataset.span) === node) S.tags.delete(node.dataset.span);
+    if (node.dataset.ghost && S.ghostTags.get(node.dataset.ghost) === node) S.ghostTags.delete(node.dataset.ghost);
+  }
+}
+
+/** What the text is drawn from: its tokens (segments.js) in blocks, one per sentence with the text up to the next
+ * (the first with the text before it), each span's underline lane and its tag's caption. At a block's start, what
+ * closes there (and the chip of a sentence ending there) belongs to the block before. */
+function textModel() {
+  const sentences = S.sentences.map((x) => ({ index: x.index, s: x.s, e: x.e }));
   const spans = [...S.spans.values()].map((x) => ({ id: x.id, s: u16(x.start), e: u16(x.end), label: x.label }));
-  const byId = new Map(spans.map((x) => [x.id, x]));
   const ghosts = ghostSpans().map((x) => ({ id: GHOST + x.id, s: u16(x.start), e: u16(x.end), label: x.label }));
-  const ghostById = new Map(ghosts.map((x) => [x.id, x]));
-  const lanes = assignLanes(spans);
   const numbers = relationNumbers();
   const outgoing = new Map();
   const incoming = new Map();
@@ -488,22 +561,38 @@ function renderText() {
     if (!incoming.has(r.to)) incoming.set(r.to, []);
     incoming.get(r.to).push(n);
   }
-  const titleEnd = S.titleEnd;
+  const captions = new Map();
+  for (const x of spans) {
+    let caption = x.label; // no-break spaces: a caption never wraps inside
+    if (incoming.has(x.id)) caption = `→${incoming.get(x.id).join(",")}\u00a0${caption}`;
+    if (outgoing.has(x.id)) caption = `${caption}\u00a0${outgoing.get(x.id).join(",")}→`;
+    captions.set(x.id, caption);
+  }
+  const blocks = Array.from({ length: Math.max(1, sentences.length) }, () => []);
+  const blockAt = (pos, before) => { // the last sentence starting at pos (before: strictly before it), else the first
+    let lo = 0, hi = sentences.length - 1, found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (before ? sentences[mid].s < pos : sentences[mid].s <= pos) { found = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    return found;
+  };
+  for (const tok of tokenize(S.map.text.length, sentences, spans.concat(ghosts))) {
+    const before = tok.type === "close" || tok.type === "chip";
+    blocks[blockAt(tok.type === "text" ? tok.start : tok.pos, before)].push(tok);
+  }
+  return { blocks, captions, byId: new Map(spans.map((x) => [x.id, x])), ghostById: new Map(ghosts.map((x) => [x.id, x])), lanes: assignLanes(spans) };
+}
 
-  S.pieceStart = new WeakMap();
-  S.pieceSpans = new WeakMap();
-  S.markerPos = new WeakMap();
-  S.sentencePieces = new Map();
-  S.chips = new Map();
-  S.tags = new Map();
-  S.ghostTags = new Map();
-  S.ghostStops = new Map(); // sentence -> its suggestions' tags and chips: the Tab stops while it is current (markCurrent)
-  const frag = document.createDocumentFragment();
-  for (const tok of tokenize(text.length, sentences, spans.concat(ghosts))) {
+/** The nodes of one block of the text (textModel), entered in the maps that find them. */
+function blockNodes(model, k) {
+  const text = S.map.text;
+  const nodes = [];
+  for (const tok of model.blocks[k]) {
     if ((tok.type === "open" || tok.type === "close") && tok.span.startsWith(GHOST)) {
       if (tok.type === "open") {
         const x = S.sugg.spans.get(tok.span.slice(GHOST.length));
-        frag.append(ghostStop(ghostTag(x, tok.pos), sentenceOfPos(x.start)));
+        nodes.push(ghostStop(ghostTag(x, tok.pos), sentenceOfPos(x.start)));
       }
       continue;
     }
@@ -516,43 +605,34 @@ function renderText() {
         if (!S.sentencePieces.has(tok.sentence)) S.sentencePieces.set(tok.sentence, []);
         S.sentencePieces.get(tok.sentence).push(piece);
       }
-      if (tok.end <= titleEnd) piece.classList.add("title-line");
+      if (tok.end <= S.titleEnd) piece.classList.add("title-line");
       const own = tok.spans.filter((id) => !id.startsWith(GHOST));
-      if (own.length) decoratePiece(piece, own.map((id) => byId.get(id)), lanes);
-      if (own.length < tok.spans.length) ghostPiece(piece, tok, tok.spans.filter((id) => id.startsWith(GHOST)).map((id) => ghostById.get(id)));
-      frag.append(piece);
+      if (own.length) decoratePiece(piece, own.map((id) => model.byId.get(id)), model.lanes);
+      if (own.length < tok.spans.length) ghostPiece(piece, tok, tok.spans.filter((id) => id.startsWith(GHOST)).map((id) => model.ghostById.get(id)));
+      nodes.push(piece);
     } else if (tok.type === "chip") {
       const chip = el("span", { class: "chip", dataset: { s: tok.sentence }, "aria-hidden": "true" });
       S.markerPos.set(chip, tok.pos);
       S.chips.set(tok.sentence, chip);
-      frag.append(chip);
-      for (const l of S.sugg.labels.values()) if (l.sentence === tok.sentence) frag.append(ghostStop(ghostChip(l, tok.pos), l.sentence));
+      nodes.push(chip);
+      for (const l of S.sugg.labels.values()) if (l.sentence === tok.sentence) nodes.push(ghostStop(ghostChip(l, tok.pos), l.sentence));
     } else if (tok.type === "open") {
       const span = S.spans.get(tok.span);
-      const out = outgoing.get(tok.span);
-      const inc = incoming.get(tok.span);
-      let caption = span.label; // no-break spaces: a caption never wraps inside
-      if (inc) caption = `→${inc.join(",")}\u00a0${caption}`;
-      if (out) caption = `${caption}\u00a0${out.join(",")}→`;
-      const tag = el("span", { class: "tag", dataset: { span: tok.span, text: caption }, "aria-hidden": "true" });
+      const tag = el("span", { class: "tag", dataset: { span: tok.span, text: model.captions.get(tok.span) }, "aria-hidden": "true" });
       tag.style.setProperty("--c", colorOf(span.label));
       tag.style.setProperty("--bg", hexToRgba(colorOf(span.label), 0.14));
       S.markerPos.set(tag, tok.pos);
       S.tags.set(tok.span, tag);
-      frag.append(tag);
+      nodes.push(tag);
     } else if (tok.type === "close") {
       const span = S.spans.get(tok.span);
       const end = el("span", { class: "tag-end", dataset: { span: tok.span }, "aria-hidden": "true" });
       end.style.setProperty("--c", colorOf(span.label));
       S.markerPos.set(end, tok.pos);
-      frag.append(end);
+      nodes.push(end);
     }
   }
-  textEl.replaceChildren(frag);
-  for (const s of S.sentences) renderSentence(s.index);
-  markCurrent();
-  markSelected();
-  renderMargin();
+  return nodes;
 }
 
 /** Underline lanes (one per covering span), a tint of the innermost span, and the spans' ids for clicks. */
@@ -831,18 +911,19 @@ function hot(uids, on) {
   for (const p of textEl.querySelectorAll(".pc.hl")) if (S.pieceSpans.get(p).some((id) => uids.includes(id))) p.classList.toggle("hot", on);
 }
 
-/** The links drawn in the right margin: a bracket from each quote's line to its source's line, numbered. */
+/** The links drawn in the right margin: a bracket from each quote's line to its source's line, numbered. A link's
+ * shapes stay, changed only where it moved or was renumbered: a span edit redrew every link of a long article. */
 function renderMargin() {
   const NS = "http://www.w3.org/2000/svg";
   const wrap = document.getElementById("text-wrap");
   const box = wrap.getBoundingClientRect();
   const textBox = textEl.getBoundingClientRect();
   const numbers = relationNumbers();
-  marginEl.setAttribute("width", String(Math.max(0, box.width)));
-  marginEl.setAttribute("height", String(Math.max(0, box.height)));
-  const shapes = [];
+  setAttributes(marginEl, { width: String(Math.max(0, box.width)), height: String(Math.max(0, box.height)) });
   const x0 = textBox.right - box.left + 6;
   const rels = [...S.relations.values()].sort((a, b) => numbers.get(a.id) - numbers.get(b.id));
+  const drawn = new Map([...marginEl.querySelectorAll("path[data-rel]")].map((path) => [path.dataset.rel, path]));
+  const kept = new Set();
   rels.forEach((r, i) => {
     const a = S.tags.get(r.from);
     const b = S.tags.get(r.to);
@@ -853,38 +934,41 @@ function renderMargin() {
     const y2 = rb.top + rb.height / 2 - box.top;
     const x = x0 + 10 + (i % 5) * 9;
     const color = S.colors.get(`rel:${r.type}`) || "#555555";
-    const path = document.createElementNS(NS, "path");
-    path.setAttribute("d", `M ${x0} ${y1} H ${x} V ${y2} H ${x0 + 4}`);
-    path.setAttribute("fill", "none");
-    path.setAttribute("stroke", color);
-    path.setAttribute("stroke-width", "1.5");
-    path.setAttribute("data-rel", r.id);
-    const head = document.createElementNS(NS, "path");
-    head.setAttribute("d", `M ${x0} ${y2} l 5 -3.5 v 7 z`);
-    head.setAttribute("fill", color);
     // A round badge for one or two digits, a pill as wide as three (a long article's 100th link on): a circle made
     // for two had the digits run over its edge.
     const label = String(numbers.get(r.id));
     const width = label.length < 3 ? 14 : 6 * label.length + 5;
-    const badge = document.createElementNS(NS, "rect");
-    badge.setAttribute("x", String(x - width / 2));
-    badge.setAttribute("y", String(y1 - 7));
-    badge.setAttribute("width", String(width));
-    badge.setAttribute("height", "14");
-    badge.setAttribute("rx", "7");
-    badge.setAttribute("fill", "#ffffff");
-    badge.setAttribute("stroke", color);
-    const num = document.createElementNS(NS, "text");
-    num.setAttribute("x", String(x));
-    num.setAttribute("y", String(y1 + 3.5));
-    num.setAttribute("text-anchor", "middle");
-    num.setAttribute("font-size", "10");
-    num.setAttribute("fill", color);
-    num.textContent = label;
-    shapes.push(path, head, badge, num);
+    let path = drawn.get(r.id);
+    if (!path) {
+      path = document.createElementNS(NS, "path");
+      path.setAttribute("data-rel", r.id);
+      path.setAttribute("fill", "none");
+      path.setAttribute("stroke-width", "1.5");
+      marginEl.append(path, document.createElementNS(NS, "path"), document.createElementNS(NS, "rect"), document.createElementNS(NS, "text"));
+    }
+    kept.add(r.id);
+    const head = path.nextElementSibling;
+    const badge = head.nextElementSibling;
+    const num = badge.nextElementSibling;
+    setAttributes(path, { d: `M ${x0} ${y1} H ${x} V ${y2} H ${x0 + 4}`, stroke: color });
+    setAttributes(head, { d: `M ${x0} ${y2} l 5 -3.5 v 7 z`, fill: color });
+    setAttributes(badge, { x: String(x - width / 2), y: String(y1 - 7), width: String(width), height: "14", rx: "7", fill: "#ffffff", stroke: color });
+    setAttributes(num, { x: String(x), y: String(y1 + 3.5), "text-anchor": "middle", "font-size": "10", fill: color });
+    if (!num.firstChild) num.textContent = label;
+    else if (num.firstChild.data !== label) num.firstChild.data = label; // renumbered: the digits change, not the node
   });
-  const bar = currentBar(box);
-  marginEl.replaceChildren(...(bar ? [bar] : []), ...shapes);
+  for (const [id, path] of drawn) {
+    if (kept.has(id)) continue;
+    const head = path.nextElementSibling;
+    const badge = head.nextElementSibling;
+    for (const node of [path, head, badge, badge.nextElementSibling]) node.remove();
+  }
+  renderCurrentBar();
+}
+
+/** Set the attributes that differ: each set is a change to the page, even to the same value. */
+function setAttributes(node, attrs) {
+  for (const [name, value] of Object.entries(attrs)) if (node.getAttribute(name) !== value) node.setAttribute(name, value);
 }
 
 /** Only the current sentence's bar, moved: a move between sentences leaves the links where they are (redrawing them all,
@@ -892,8 +976,9 @@ function renderMargin() {
 function renderCurrentBar() {
   const old = marginEl.querySelector(".current-bar");
   const bar = currentBar(document.getElementById("text-wrap").getBoundingClientRect());
-  if (old) old.remove();
-  if (bar) marginEl.prepend(bar);
+  if (old && bar) setAttributes(old, Object.fromEntries([...bar.attributes].map((a) => [a.name, a.value])));
+  else if (old) old.remove();
+  else if (bar) marginEl.prepend(bar);
 }
 
 /** A bar in the left gutter beside the current sentence's lines: where the keys act, at a glance. */
@@ -1261,6 +1346,8 @@ function undo(redo = false) {
   } else {
     if (S.link) S.link = null;
     const what = describeChange(before, redo);
+    const touched = []; // where the spans the step changes were, and are: the sentences to draw anew
+    const spanNow = (id) => { const x = S.spans.get(id); if (x) touched.push({ start: x.start, end: x.end }); };
     for (const op of taken.ops) {
       const shown = S.labels.get(op.sentence);
       if (op.op === "label" || op.op === "unlabel") { // as a label key or Shift+Delete would: the version we saw (a 409 if changed elsewhere)
@@ -1278,7 +1365,9 @@ function undo(redo = false) {
         Object.assign(op, { seconds: time, bounds: seen ? [seen.start, seen.end] : null });
       }
       if (op.op === "rel" && !(S.spans.has(op.from) && S.spans.has(op.to))) continue; // an end is gone for good
+      if (op.op === "span-patch" || op.op === "span-del") spanNow(op.id);
       apply(op);
+      if (op.op === "span" || op.op === "span-patch") spanNow(op.id);
       queue.push(op);
     }
     showArticleLabels(articleLabelsEl, S.articleLabels);
@@ -1287,7 +1376,7 @@ function undo(redo = false) {
       for (const op of taken.ops) if (op.sentence !== undefined) renderSentence(op.sentence);
       renderProgress();
       renderCurrentInfo();
-    } else renderAll();
+    } else renderSpanEdit(touched);
     const where = sentenceOfStep(taken.ops);
     if (where !== null) setCurrent(where);
     hint(`${verb}: ${what}.`);
@@ -1382,7 +1471,7 @@ function spanKey(name) {
     change(op);
     if (sentenceOfPos(start) !== S.current) setCurrent(sentenceOfPos(start), false);
     S.selected = op.id;
-    renderAll();
+    renderSpanEdit([op]);
     selectSpan(op.id);
     if (S.link) finishLink(op.id);
     return;
@@ -1405,7 +1494,7 @@ function spanKey(name) {
     });
     for (const r of broken) change({ op: "rel-del", id: r.id });
     change({ op: "span-patch", id: span.id, fields: { label: name } });
-    renderAll();
+    renderSpanEdit([span]);
     selectSpan(span.id);
     if (broken.length) hint(`Relabelled to ${name}; ${broken.length} link${broken.length > 1 ? "s" : ""} no longer allowed ${broken.length > 1 ? "were" : "was"} removed.`);
     return;
@@ -1424,14 +1513,14 @@ function deleteSpan(uid) {
   const span = S.spans.get(uid);
   S.link = null;
   change({ op: "span-del", id: uid });
-  renderAll();
+  renderSpanEdit([span]);
   hint(`Deleted the ${span.label} span ${quoted(spanText(span), 40)}.`);
 }
 
 function deleteRelation(uid) {
   if (!S.relations.has(uid)) return;
   change({ op: "rel-del", id: uid });
-  renderAll();
+  renderSpanEdit([]);
   hint("Link deleted.");
 }
 
@@ -1447,8 +1536,9 @@ function resizeSelected(edge, steps) {
   const end = S.map.toCodePoint(e, "ceil");
   if (start === span.start && end === span.end) return;
   if (sameSpan(span.label, start, end)) { hint(`That text is already a ${span.label} span.`); return; }
+  const was = { start: span.start, end: span.end };
   change({ op: "span-patch", id: span.id, fields: { start, end } });
-  renderAll();
+  renderSpanEdit([was, span]);
   selectSpan(span.id);
 }
 
@@ -1465,8 +1555,9 @@ function fitSelected() {
   clearTextSelection();
   if (start === span.start && end === span.end) return;
   if (sameSpan(span.label, start, end)) { hint(`That text is already a ${span.label} span.`); return; }
+  const was = { start: span.start, end: span.end };
   change({ op: "span-patch", id: span.id, fields: { start, end } });
-  renderAll();
+  renderSpanEdit([was, span]);
   selectSpan(span.id);
 }
 
@@ -1508,9 +1599,9 @@ function finishLink(target) {
   const { from, to } = ends;
   S.link = null;
   const exists = [...S.relations.values()].find((r) => r.from === from && r.to === to && r.type === link.type);
-  if (exists) { renderAll(); selectSpan(link.anchor); hint("These two are already linked."); return; }
+  if (exists) { renderSpanEdit([]); selectSpan(link.anchor); hint("These two are already linked."); return; }
   change({ op: "rel", id: newUid(), type: link.type, from, to });
-  renderAll();
+  renderSpanEdit([]);
   selectSpan(link.anchor);
   hint(`Linked ${quoted(spanText(S.spans.get(from)), 40)} → ${S.spans.get(to).label} ${quoted(spanText(S.spans.get(to)), 30)}.`);
 }
