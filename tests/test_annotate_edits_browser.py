@@ -13,7 +13,7 @@ from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import needs_chromium
 from .test_annotate_browser import db_spans, open_page, seed, wait_saved
-from .test_annotate_long_browser import LONG, PHONE, add_quotes_with_sources, away, in_sight, settled
+from .test_annotate_long_browser import LONG, PHONE, add_quotes_with_sources, away, click_sentence, in_sight, settled
 from .test_annotate_page_edges_browser import drag_select
 
 pytestmark = needs_chromium
@@ -183,6 +183,31 @@ def test_a_span_made_resized_linked_or_deleted_redraws_its_sentence_not_the_whol
     deleted = changes(page)
     assert deleted["nodes"] <= 30, deleted
     assert page.locator("#margin path[data-rel]").count() == 72
+    assert drawn_as_after_a_reload(page)
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def test_accepting_or_rejecting_a_sentences_suggestions_redraws_that_sentence_not_the_whole_article(app, server, chromium):
+    """a and x drew the whole article anew, and so did the server's answer to an accept (its ids for the spans): on a
+    long article with suggestions all over it, 13,800 nodes replaced for one a. Now the sentence alone."""
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    with_suggestions(app)
+    page = open_page(chromium, server, "ann", ids["long"])
+    click_sentence(page, 6)  # a quote of case 6, its source and cue suggested
+    page.evaluate(_COUNT_CHANGES)
+    changes(page)
+    page.keyboard.press("a")
+    wait_saved(page)  # and the server's ids taken over
+    accepted = changes(page)
+    assert accepted["nodes"] <= 200, accepted  # the sentence drawn twice: accepted, then under the server's ids
+    assert {label for _, label, _, _ in db_spans(app, "ann", ids["long"])} == {"QUOTE", "SOURCE", "CUE"}
+    page.keyboard.press("j")
+    changes(page)
+    page.keyboard.press("x")
+    wait_saved(page)
+    rejected = changes(page)
+    assert rejected["nodes"] <= 200, rejected
     assert drawn_as_after_a_reload(page)
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()

@@ -188,6 +188,11 @@ function sentenceOfPos(cp) {
   return found < 0 ? 0 : S.sentences[found].index;
 }
 
+/** The sentence with this index (its start and end in code points), or null. */
+function sentenceAt(index) {
+  return S.sentences.find((x) => x.index === index) || null;
+}
+
 /** The first and last sentence (indices) a span lies in: they differ for a span across a sentence boundary. */
 function sentencesOf(span) {
   return [sentenceOfPos(span.start), sentenceOfPos(Math.max(span.start, span.end - 1))];
@@ -343,11 +348,13 @@ function rekeySpan(oldId, newId) {
 
 /** Accepted: the server names the label, span or link that stands for each suggestion now; take its ids and versions. */
 function takeOver(op, data) {
+  const touched = []; // the spans under new ids, and the labels: their sentences are drawn anew
   for (const x of data.spans || []) {
     const mine = op.items.spans.find((s) => s.suggestion === x.suggestion);
     if (!mine || mine.id === x.id) continue;
     const span = S.spans.get(mine.id);
     if (span) {
+      touched.push(span);
       S.spans.delete(mine.id);
       S.spans.set(x.id, { ...span, id: x.id });
     }
@@ -370,9 +377,10 @@ function takeOver(op, data) {
     const shown = S.labels.get(x.sentence);
     if (!newer) S.labels.set(x.sentence, x);
     else if (shown) shown.version = x.version;
+    touched.push(sentenceAt(x.sentence));
   }
   queue.persist();
-  renderAll();
+  renderSpanEdit(touched);
 }
 
 function onConflict(op, current) {
@@ -1693,8 +1701,13 @@ function summary(chosen) {
 function decide(chosen, decision) {
   const op = decision === "accept" ? acceptOperation(S.sugg, chosen, [...S.spans.values()], newUid) : rejectOperation(chosen);
   closeGhostMenu(false);
+  const ghosts = [...S.sugg.spans.values()];
+  const labels = [...S.sugg.labels.values()];
   change(op);
-  renderAll();
+  // drawn anew: where suggested spans went (accepted or not), and the sentences whose suggested labels did
+  const touched = ghosts.filter((x) => !S.sugg.spans.has(x.id));
+  for (const l of labels) if (!S.sugg.labels.has(l.id)) touched.push(sentenceAt(l.sentence));
+  renderSpanEdit(touched);
   return op;
 }
 
