@@ -13,7 +13,7 @@ from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import needs_chromium
 from .test_annotate_browser import db_spans, open_page, seed, wait_saved
-from .test_annotate_long_browser import LONG, PHONE, add_quotes_with_sources, away, click_sentence, in_sight, settled
+from .test_annotate_long_browser import LONG, PHONE, add_quotes_with_sources, away, click_sentence, in_sight, settled, swipe_up
 from .test_annotate_page_edges_browser import drag_select
 
 pytestmark = needs_chromium
@@ -109,6 +109,27 @@ def test_scrolled_away_from_the_selection_a_span_key_first_brings_it_back(app, s
     assert [label for _, label, _, _ in db_spans(app, "ann", ids["long"])] == ["SOURCE"]
     page.keyboard.press("?")  # the keyboard help says so
     assert "so does a span key on selected text or a selected span scrolled out of sight" in page.inner_text("#help")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+    # On a touch phone, a span label tapped after a finger scrolled the selection away: the same, in a tap's words.
+    page = open_page(chromium, server, "ann", ids["long"], viewport=PHONE, touch=True)
+    page.evaluate("""() => { const piece = [...document.querySelectorAll('#text .pc')].find((p) => p.textContent.includes('report 5,'));
+                             piece.scrollIntoView({block: 'center'});
+                             const at = piece.textContent.indexOf('Prices');
+                             getSelection().setBaseAndExtent(piece.firstChild, at, piece.firstChild, at + 'Prices'.length); }""")
+    cue = page.locator('#toolbar button[data-kind="span"][data-label="CUE"]')
+    cue.wait_for(state="visible")  # the span tools open with the selection
+    swipe_up(page)
+    away(page)
+    settled(page)
+    cue.tap()
+    assert page.inner_text("#hint") == "Back at the selected text in sentence 6, which was out of sight: nothing was changed; tap CUE again to mark it."
+    wait_saved(page)
+    assert [label for _, label, _, _ in db_spans(app, "ann", ids["long"])] == ["SOURCE"]
+    cue.tap()
+    wait_saved(page)
+    assert sorted(label for _, label, _, _ in db_spans(app, "ann", ids["long"])) == ["CUE", "SOURCE"]
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
 

@@ -1128,10 +1128,11 @@ function selectionInSightToAct(name) {
   lookingAt();
   scrollIntoViewIfNeeded(node);
   const key = S.schema.span_labels.find((x) => x.name === name)?.key;
-  const again = touch.matches || !key ? `${touch.matches ? "tap" : "click"} ${name} again` : `press ${key} again`;
+  const verb = sel ? "mark it" : "relabel it";
+  const again = touch.matches || !key ? `${touch.matches ? "tap" : "click"} ${name} again to ${verb}` : `press ${key} again to ${verb} ${name}`;
   const n = sentenceOfPos(sel ? S.map.toCodePoint(textSelection().s, "floor") : span.start) + 1;
   const what = sel ? `the selected text in sentence ${n}` : `the selected ${span.label} span in sentence ${n}`;
-  hint(`Back at ${what}, which was out of sight: nothing was changed; ${again} to ${sel ? "mark it" : "relabel it"} ${name}.`, "away");
+  hint(`Back at ${what}, which was out of sight: nothing was changed; ${again}.`, "away");
   return false;
 }
 
