@@ -1,0 +1,135 @@
+"""Issue 17's floor row alone: batch saves by 8 annotators at 8 clients against the server's floor (GET /healthz at 8
+clients), on one server, checkouts or settings side by side, with where the machine's time went.
+
+    python bench/peer_floor.py [--variant DIR[:NAME=VALUE,...]] ... [--trials 3] [--workdir DIR]
+
+bench/peer_rounds.py runs the whole side-by-side (every row, Potato, Label Studio: about ten minutes a round);
+this runs only the row that still fails, in about a minute a variant after a set-up of one, so that a change
+(a checkout, or an environment variable the server reads, e.g. WEB_CONCURRENCY=1) can be tried against the
+shipped server within minutes. The workload, the adapter and the floor are peer_rounds.py's (the shared
+harness's article set and annotations, one batch request a save), on one fresh SQLite file set up once; each
+trial runs every variant once, in turn, each on a server of its own started with the shipped gunicorn settings
+(./gunicorn.conf.py, from the variant's checkout), with annotators of its own (so every save is a first save, as
+in the rounds).
+
+Per variant and trial it prints:
+- saves/s and floor/s and their ratio (the row: >= 0.5);
+- the server tree's CPU per save and per floor request, user and system apart (from /proc: it moves with the
+  machine's load, but both figures of a line were taken a few seconds apart);
+- the machine's idle share during each phase (/proc/stat): a phase that leaves a core idle is bound by waiting
+  (a lock, the clients), not by the CPU.
+
+Needs the harness (../shared/peerbench, or $PEERBENCH_DIR); without it, says so and exits 0. Its work folder
+(--workdir or $PEERBENCH_WORKDIR, default a new temporary folder) holds the database and the server's log.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import peer_rounds  # noqa: E402
+
+SAVES = 2000  # a phase, as the harness runs it (its mapping of the articles needs each of them saved on)
+
+
+def variant(spec: str) -> tuple[Path, dict[str, str]]:
+    """'DIR' or 'DIR:NAME=VALUE,...': a checkout and the environment its server gets on top of the adapter's."""
+    directory, _, settings = spec.partition(":")
+    env = dict(item.split("=", 1) for item in settings.split(",") if item)
+    return Path(directory).resolve(), env
+
+
+def server_cpu(pb, root: int) -> tuple[float, float]:  # noqa: ANN001
+    """User and system CPU seconds of the server's process tree so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    user = system = 0
+    for pid in pb.tree_pids(root):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # a process that just ended
+            continue
+        user, system = user + int(fields[11]), system + int(fields[12])
+    return user / tick, system / tick
+
+
+def machine_idle() -> tuple[int, int]:
+    """(idle + iowait, all) jiffies of every core since boot."""
+    with open("/proc/stat") as f:
+        values = [int(x) for x in f.readline().split()[1:]]
+    return values[3] + values[4], sum(values)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", action="append", help="DIR[:NAME=VALUE,...] (default: this checkout)")
+    parser.add_argument("--trials", type=int, default=3, help="rounds of every variant in turn")
+    parser.add_argument("--workdir", default=os.environ.get("PEERBENCH_WORKDIR"))
+    args = parser.parse_args()
+    if not (peer_rounds.HARNESS / "bench.py").is_file():
+        print(f"skipped: no peerbench harness at {peer_rounds.HARNESS} (set PEERBENCH_DIR)")
+        return 0
+    variants = [variant(v) for v in (args.variant or [str(peer_rounds.ROOT)])]
+    os.environ["PEERBENCH_WORKDIR"] = args.workdir or tempfile.mkdtemp(prefix="peer-floor-")
+    pb = peer_rounds.harness()
+    os.makedirs(os.path.join(pb.WORK, "logs"), exist_ok=True)
+    sys.path.insert(0, str(peer_rounds.ROOT))
+    from machine import describe  # noqa: PLC0415
+
+    from annotator.gunicorn_conf import worker_count  # noqa: PLC0415
+
+    print(f"machine: {describe()}")
+    workers = worker_count({}, len(os.sched_getaffinity(0)))
+    adapter = peer_rounds.batch_adapter(pb)(types.SimpleNamespace(
+        url=None, app_dir=str(variants[0][0]), app_python=sys.executable, no_manage=False, workers=workers,
+        database_url=None, saves=SAVES))
+    docs = pb.gen_docs(1000)
+    slots = args.trials * len(variants)
+    phases = [pb.gen_annotations(docs, [f"t{k}u{i}" for i in range(8)], rand_seed=100 + k)[:SAVES] for k in range(slots)]
+    warmup = dict(phases[0][0], annotator="warmup")
+    adapter.prepare(sorted({a["annotator"] for phase in phases for a in phase} | {"warmup"}), 1)
+    try:
+        adapter.cold_start()
+        adapter.settle()
+        adapter.import_docs(docs, rep=0)
+        adapter.assign_and_map(docs, phases + [[warmup]])
+    finally:  # a server left running would answer the next run's requests from this run's database
+        adapter.stop()
+    base_env = adapter._env
+    for slot in range(slots):
+        directory, env = variants[slot % len(variants)]
+        adapter.app_dir = str(directory)
+        adapter._env = lambda env=env: dict(base_env(), **env)
+        try:
+            adapter.cold_start()
+            adapter.settle()
+            if slot == 0:
+                adapter.save(adapter.client("warmup"), warmup["doc"], warmup)
+            pb.run_pages(adapter, 0, 50)  # every worker has answered before the clock starts
+            idle0, cpu0 = machine_idle(), server_cpu(pb, adapter.proc.pid)
+            saves = pb.run_saves(adapter, phases[slot], 8, 600)
+            idle1, cpu1 = machine_idle(), server_cpu(pb, adapter.proc.pid)
+            floor = adapter._floor()
+            idle2, cpu2 = machine_idle(), server_cpu(pb, adapter.proc.pid)
+        finally:
+            adapter.stop()
+        n, m = max(1, saves["n"]), max(1, floor["n"])
+        name = f"{directory}" + (":" + ",".join(f"{k}={v}" for k, v in env.items()) if env else "")
+        print(f"{name}\n  saves {saves['throughput_per_s']:.1f}/s ({saves['errors']} errors), floor {floor['throughput_per_s']:.1f}/s "
+              f"({floor['errors']} errors): ratio {saves['throughput_per_s'] / floor['throughput_per_s']:.3f}\n"
+              f"  server CPU per save {1e3 * (cpu1[0] - cpu0[0]) / n:.2f} ms user + {1e3 * (cpu1[1] - cpu0[1]) / n:.2f} ms system; "
+              f"per floor request {1e3 * (cpu2[0] - cpu1[0]) / m:.2f} + {1e3 * (cpu2[1] - cpu1[1]) / m:.2f} ms\n"
+              f"  machine idle: {(idle1[0] - idle0[0]) / max(1, idle1[1] - idle0[1]):.0%} of the saves, "
+              f"{(idle2[0] - idle1[0]) / max(1, idle2[1] - idle1[1]):.0%} of the floor; load {os.getloadavg()[0]:.1f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
