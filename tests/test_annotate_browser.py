@@ -290,6 +290,55 @@ def test_annotator_workflow_keyboard_mouse_links_reload_and_blind(app, server, c
     other.context.close()
 
 
+# A long sentence with an emoji (two UTF-16 units, one code point), Chinese (no spaces between words) and Greek.
+DIARY = (
+    "Diaries\n"
+    "On the slow overnight train from Kyiv to \u5317\u4eac\u7684\u670b\u53cb the travellers, tired but happy \U0001f600, "
+    "kept a diary in \u0395\u03bb\u03bb\u03b7\u03bd\u03b9\u03ba\u03ac \u03bb\u03ad\u03be\u03b5\u03b9\u03c2.\n"
+    "The end."
+)
+
+
+def test_a_span_late_in_a_long_sentence_in_a_handful_of_keys(app, server, chromium):
+    """Marking two words at the end of a long sentence took a walk of ] presses (Shift+arrows start at the sentence's
+    start, [ ] { } moved by one character and only on a span). Now Ctrl+Shift+\u2190 selects back from the sentence's
+    end by Unicode word, Ctrl or Alt with [ ] { } moves an edge by a word (the selected text's too), and a word step
+    stops at the sentence's end; offsets stay code points (text[start:end] is the span's text)."""
+    ids = seed(app, [ArticleRecord("diary", "Diaries", DIARY)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["diary"])
+    page.keyboard.press("j")  # the long sentence
+    for _ in range(2):
+        page.keyboard.press("Control+Shift+ArrowLeft")
+    assert page.evaluate("() => window.getSelection().toString()") == "\u0395\u03bb\u03bb\u03b7\u03bd\u03b9\u03ba\u03ac \u03bb\u03ad\u03be\u03b5\u03b9\u03c2."
+    page.keyboard.press("Control+{")  # the selection's end back by a word: the full stop is not a word
+    page.keyboard.press("q")
+    wait_saved(page)
+    [(uid, label, s, e)] = db_spans(app, "ann", ids["diary"])
+    assert (label, DIARY[s:e]) == ("QUOTE", "\u0395\u03bb\u03bb\u03b7\u03bd\u03b9\u03ba\u03ac \u03bb\u03ad\u03be\u03b5\u03b9\u03c2")
+    # The new span is selected: its start back by words, to the emoji (a word of one code point, two UTF-16 units).
+    for key in ("Alt+[", "Control+[", "Control+[", "Control+[", "Control+["):  # in, diary, a, kept, \U0001f600
+        page.keyboard.press(key)
+    for _ in range(2):
+        page.keyboard.press("Control+}")  # no word after it in its sentence: the end stops at the sentence's end
+    wait_saved(page)
+    [(uid2, label, s2, e2)] = db_spans(app, "ann", ids["diary"])
+    greek = "\u0395\u03bb\u03bb\u03b7\u03bd\u03b9\u03ba\u03ac \u03bb\u03ad\u03be\u03b5\u03b9\u03c2"
+    assert (uid2, DIARY[s2:e2]) == (uid, f"\U0001f600, kept a diary in {greek}.")
+    # From the sentence's start: a word selected, walked on a word (Alt+]), grown by one (Ctrl+}); and word steps
+    # never run on into the next sentence.
+    page.keyboard.press("Escape")
+    selected = "() => window.getSelection().toString()"
+    page.keyboard.press("Control+Shift+ArrowRight")
+    page.keyboard.press("Alt+]")
+    page.keyboard.press("Control+}")
+    assert page.evaluate(selected) == "the slow"
+    for _ in range(30):
+        page.keyboard.press("Control+Shift+ArrowRight")
+    assert page.evaluate(selected).endswith(f"{greek}.")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
 def test_span_editing_with_the_keyboard(app, server, chromium):
     ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
     article_id = ids["bridge"]

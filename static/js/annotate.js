@@ -1289,7 +1289,65 @@ function extendSelection(direction, unit) {
       sel.collapse(last, last.length);
     }
   }
-  sel.modify("extend", direction, unit);
+  if (unit !== "word") { sel.modify("extend", direction, unit); return; }
+  // By word: Unicode words (offsets.js), not past the current sentence (the browser's own word steps ran on into the next)
+  const anchor = pointToU16(sel.anchorNode, sel.anchorOffset);
+  const focus = moveEdge(pointToU16(sel.focusNode, sel.focusOffset), direction === "forward" ? 1 : -1, direction === "forward" ? "end" : "start", S.current);
+  const [a, f] = [pointAt(anchor), pointAt(focus)];
+  if (a && f) sel.setBaseAndExtent(a[0], a[1], f[0], f[1]);
+}
+
+/** The text node and offset at a UTF-16 index of the article text (null where no text piece holds it). */
+function pointAt(u16) {
+  const sentence = sentenceOfPos(S.map.toCodePoint(u16, "floor"));
+  for (const k of [sentence, sentence - 1]) { // an index at a sentence's start may end the one before's last piece
+    for (const piece of S.sentencePieces.get(k) || []) {
+      const start = S.pieceStart.get(piece), node = piece.firstChild;
+      if (node && node.nodeType === Node.TEXT_NODE && u16 >= start && u16 <= start + node.length) return [node, u16 - start];
+    }
+  }
+  return null;
+}
+
+/**
+ * A span or selection edge (UTF-16) moved by `steps` words: a start to word starts, an end to word ends, never out of
+ * the sentence given (a word step stops at its start or end; by character, [ ] { } still cross).
+ */
+function moveEdge(u16, steps, edge, sentence) {
+  const bounds = sentenceAt(sentence);
+  const lo = Math.min(u16, bounds ? S.map.toUtf16(bounds.start) : 0);
+  const hi = Math.max(u16, bounds ? S.map.toUtf16(bounds.end) : S.map.length16);
+  return S.map.stepWord(u16, steps, edge, lo, hi);
+}
+
+/**
+ * [ ] { }: one edge of [s, e) (UTF-16) moved by graphemes or by words, never past the other edge; by word, the other
+ * edge is pushed along instead (] on a one-word span walks it to the next word). Null when nothing would change.
+ */
+function movedEdges(s, e, edge, steps, byWord) {
+  if (!byWord) {
+    if (edge === "start") s = S.map.stepGrapheme(s, steps);
+    else e = S.map.stepGrapheme(e, steps);
+    return e > s ? { s, e } : null;
+  }
+  const cp = (u) => S.map.toCodePoint(u, "floor");
+  if (edge === "start") {
+    s = moveEdge(s, steps, "start", sentenceOfPos(cp(s)));
+    if (e <= s) e = moveEdge(s, 1, "end", sentenceOfPos(cp(s)));
+  } else {
+    e = moveEdge(e, steps, "end", sentenceOfPos(cp(Math.max(0, e - 1))));
+    if (e <= s) s = moveEdge(e, -1, "start", sentenceOfPos(cp(Math.max(0, e - 1))));
+  }
+  return e > s ? { s, e } : null;
+}
+
+/** [ ] { } with text selected and no span selected: move the selection's edges as a span's (then a span key marks it). */
+function resizeTextSelection(edge, steps, byWord) {
+  const sel = textSelection();
+  const moved = sel && movedEdges(sel.s, sel.e, edge, steps, byWord);
+  if (!moved) return;
+  const [a, f] = [pointAt(moved.s), pointAt(moved.e)];
+  if (a && f) window.getSelection().setBaseAndExtent(a[0], a[1], f[0], f[1]);
 }
 
 // ------------------------------------------------------------------ actions
@@ -1533,16 +1591,16 @@ function deleteRelation(uid) {
   hint("Link deleted.");
 }
 
-/** Move one edge of the selected span by whole characters (graphemes), never past the other edge. */
-function resizeSelected(edge, steps) {
+/** Move one edge of the selected span by whole characters (graphemes) or words (movedEdges); with no span selected
+ * but text selected, the selection's. */
+function resizeSelected(edge, steps, byWord = false) {
   const span = S.selected && S.spans.get(S.selected);
+  if (!span && textSelection()) { resizeTextSelection(edge, steps, byWord); return; }
   if (!span) { hint("Select a span first (click it, or n / p).", "warn"); return; }
-  let s = u16(span.start), e = u16(span.end);
-  if (edge === "start") s = S.map.stepGrapheme(s, steps);
-  else e = S.map.stepGrapheme(e, steps);
-  if (e <= s) return;
-  const start = S.map.toCodePoint(s, "floor");
-  const end = S.map.toCodePoint(e, "ceil");
+  const moved = movedEdges(u16(span.start), u16(span.end), edge, steps, byWord);
+  if (!moved) return;
+  const start = S.map.toCodePoint(moved.s, "floor");
+  const end = S.map.toCodePoint(moved.e, "ceil");
   if (start === span.start && end === span.end) return;
   if (sameSpan(span.label, start, end)) { hint(`That text is already a ${span.label} span.`); return; }
   const was = { start: span.start, end: span.end };
@@ -2048,10 +2106,11 @@ const BUILTIN = [
   ["k  ↑  ←", "previous sentence"],
   ["u", "next unlabelled sentence"],
   ["Space  PgDn  PgUp", "scroll; the keys still act on the current sentence, and while it is out of sight (the hint line says where) a label key, a, x or Shift+Delete first brings it back and changes nothing; so does a span key on selected text or a selected span scrolled out of sight"],
-  ["Shift+← → ↑ ↓", "select text (by character, or line); Ctrl+Shift+← → by word"],
+  ["Shift+← → ↑ ↓", "select text from the current sentence's start (←: its end), by character, or line (which may run into the next sentence: the hint then says across)"],
+  ["Ctrl+Shift+← →", "select by word, never past the sentence's start or end"],
   ["n  p", "select the next / previous span (while linking: choose the target)"],
-  ["[  ]", "move the selected span's start left / right"],
-  ["{  }  Shift+Alt+← →", "move the selected span's end left / right (either pair)"],
+  ["[  ]", "move the selected span's start left / right (no span selected: the selected text's); with Ctrl or Alt by a word"],
+  ["{  }  Shift+Alt+← →", "move the selected span's end left / right (either pair; { } with Ctrl or Alt by a word)"],
   ["f", "fit the selected span to the selected text"],
   ["Delete  Backspace", "delete the selected span (and its links)"],
   ["Shift+Delete", "remove the current sentence's label"],
@@ -2140,7 +2199,8 @@ document.addEventListener("keydown", (event) => {
     if (i >= 0) setCurrent(i); else hint("Every sentence is labelled.");
   } else if (plain && (key === "n" || key === "p")) (S.link ? cycleCandidate(key === "n" ? 1 : -1) : cycleSpan(key === "n" ? 1 : -1));
   else if (!event.metaKey && "[]{}".includes(key) && key.length === 1) { // by the character typed: AltGr layouts work too
-    resizeSelected(key === "[" || key === "]" ? "start" : "end", key === "[" || key === "{" ? -1 : 1);
+    // by word with Ctrl or with Alt; both at once is how Windows reports AltGr, which types the character itself
+    resizeSelected(key === "[" || key === "]" ? "start" : "end", key === "[" || key === "{" ? -1 : 1, event.ctrlKey !== event.altKey);
   }
   else if (plain && key === "f") fitSelected();
   else if (plain && (key === "Delete" || key === "Backspace")) {

@@ -105,4 +105,41 @@ export class OffsetMap {
     i = Math.max(0, Math.min(b.length - 1, i + steps));
     return b[i];
   }
+
+  /**
+   * The words' starts and ends (sorted UTF-16 indices), built on first use: Unicode word segmentation (a word is a
+   * segment with letters or digits, so punctuation and spaces are stepped over; CJK splits into dictionary words),
+   * or runs of non-space where Intl.Segmenter is missing.
+   */
+  wordEdges() {
+    if (this._words) return this._words;
+    const starts = [], ends = [];
+    if (typeof Intl !== "undefined" && Intl.Segmenter) {
+      for (const s of new Intl.Segmenter(undefined, { granularity: "word" }).segment(this.text)) {
+        if (!s.isWordLike && !/[\p{L}\p{N}\p{Extended_Pictographic}]/u.test(s.segment)) continue; // an emoji is a word too
+        starts.push(s.index);
+        ends.push(s.index + s.segment.length);
+      }
+    } else {
+      for (const m of this.text.matchAll(/\S+/g)) { starts.push(m.index); ends.push(m.index + m[0].length); }
+    }
+    this._words = { starts: Int32Array.from(starts), ends: Int32Array.from(ends) };
+    return this._words;
+  }
+
+  /**
+   * Word by word from a UTF-16 index, inside [lo, hi]: an edge "start" steps to word starts, an edge "end" to word
+   * ends (steps > 0 right, < 0 left). With no further word inside [lo, hi], it stops at lo or hi.
+   */
+  stepWord(u16, steps, edge, lo = 0, hi = this.length16) {
+    const b = edge === "start" ? this.wordEdges().starts : this.wordEdges().ends;
+    let pos = u16;
+    for (let n = Math.abs(steps); n > 0; n--) {
+      let next = steps > 0 ? hi : lo;
+      if (steps > 0) { for (const x of b) if (x > pos) { next = Math.min(x, hi); break; } }
+      else { for (let i = b.length - 1; i >= 0; i--) if (b[i] < pos) { next = Math.max(b[i], lo); break; } }
+      pos = next;
+    }
+    return pos;
+  }
 }
