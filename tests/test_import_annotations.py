@@ -614,3 +614,14 @@ def test_an_article_another_import_stores_meanwhile_rejects_the_file_with_one_li
     assert f"{first}: another import stored some of the same articles or users meanwhile" in result.output, result.output
     assert "1 file(s) rejected" in result.output
     assert count(app, Article) == 2 and count(app, Annotation) == 1  # the upload's a, and b with ann's label from the second file
+
+
+def test_an_unknown_key_names_the_missing_key_it_is_near():
+    """`annotatons` was refused as unknown alone; a misspelt key is named with the key it stands for, if that one is absent."""
+    from annotator.domain.dataset.import_annotations.values import Bad, an_object
+
+    allowed = {"id", "text", "annotations", "gold"}
+    with pytest.raises(Bad, match=r"^a record: unknown key\(s\) annotatons \(did you mean 'annotations'\?\)$"):
+        an_object({"id": "a", "text": "x", "annotatons": []}, "a record", allowed)
+    with pytest.raises(Bad, match=r"^a record: unknown key\(s\) txt$"):  # 'text' is there: 'txt' is something else
+        an_object({"id": "a", "text": "x", "txt": "y"}, "a record", allowed)

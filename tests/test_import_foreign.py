@@ -447,3 +447,26 @@ def test_a_foreign_article_id_with_a_line_break_is_refused_with_file_and_line(ap
     result = runner.invoke(args=["import-annotations", "p", str(path), "--format", fmt, "--as", "amira"])
     assert result.exit_code == 1 and "id 'two\\nlines' holds a line break" in result.output, result.output
     assert f"{path}:" in result.output
+
+
+@pytest.mark.parametrize("fmt, body, line", [
+    ("article", '{"id": "d1", "text": "One."}\n{"id": "d2", "txt": "Two."}\n',
+     ":2: missing 'text' (the line has 'id', 'txt': did you mean 'text'?)"),
+    ("doccano", '{"id": "d1", "text": "One.", "label": []}\n{"id": "d2", "txt": "Two.", "label": []}\n',
+     ":2: missing 'text' (the line has 'id', 'txt', 'label': did you mean 'text'?)"),
+    ("citron", '{"text": "One.", "quotes": []}\n{"txt": "Two.", "quotes": []}\n',
+     ":2: expected a Citron document: a JSON object with 'text' and 'quotes' (the document has 'txt', 'quotes': did you mean 'text'?)"),
+    ("label-studio", '[{"id": 1, "data": {"text": "One."}}, {"id": 2, "data": {"txt": "Two."}}]',
+     "task 2 (id 2), the task's data has no 'text' string (the data has 'txt': did you mean 'text'?)"),
+    ("label-studio-min", '[{"id": 1, "text": "One."}, {"id": 2, "txt": "Two."}]',
+     "task 2 (id 2), the record has no 'text' string (the record has 'id', 'txt': did you mean 'text'?)"),
+])
+def test_a_misspelt_text_key_names_the_line_keys_and_the_near_one(app, runner, tmp_path, fmt, body, line):
+    """Was a bare "missing 'text'", which sent a user hunting for a typo in a line they believed had the key."""
+    assert runner.invoke(args=["projects", "create", "p"]).exit_code == 0
+    path = tmp_path / f"f.{'json' if fmt.startswith('label-studio') else 'jsonl'}"
+    path.write_text(body, encoding="utf-8")
+    result = runner.invoke(args=["import-annotations", "p", str(path), "--format", fmt, *(["--as", "amira"] if fmt != "article" else [])])
+    assert result.exit_code == 1
+    (error,) = [x for x in result.output.splitlines() if x.startswith(f"{path}:")]
+    assert error.endswith(line), error

@@ -56,7 +56,11 @@ def test_jsonl_broken_line_7_is_named(tmp_path):
 @pytest.mark.parametrize(
     "obj, reason",
     [
-        ({"id": "a"}, "missing 'text'"),
+        ({"id": "a"}, r"missing 'text' \(the line has 'id'\)$"),
+        ({"id": "a", "txt": "x"}, r"missing 'text' \(the line has 'id', 'txt': did you mean 'text'\?\)$"),
+        ({"id": "a", "text": None}, "'text' must be a string, got null"),
+        ({}, r"missing 'text' \(the line has no keys\)$"),
+        ({f"k{i}\n": i for i in range(10)}, r"missing 'text' \(the line has 'k0\\n', .* 'k7\\n' and 2 more\)$"),
         ({"id": "a", "text": "   \n"}, "empty text"),
         ({"id": "a", "text": 5}, "'text' must be a string"),
         ({"id": "a", "text": "x", "meta": [1]}, "'meta' must be a JSON object"),

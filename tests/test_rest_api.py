@@ -423,7 +423,7 @@ def test_a_bad_line_after_hundreds_of_good_ones_stores_nothing(api, app):
     pid = new_project(api)
     rows = [{"id": f"n{i}", "text": TEXTS[i % 3]} for i in range(600)] + [{"id": "bad"}]
     error = api.refused("POST", f"/api/projects/{pid}/articles", 400, raw=jsonl(rows), content_type="application/x-ndjson")
-    assert error == "body:601: missing 'text'"
+    assert error == "body:601: missing 'text' (the line has 'id')"
     assert api.ok("GET", f"/api/projects/{pid}/articles")["total"] == 0
 
 

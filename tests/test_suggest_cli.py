@@ -79,7 +79,7 @@ def test_stdin_reads_an_article_or_jsonl(data, expected_id):
     "name, content, message",
     [
         ("bad.jsonl", '{"id": "a", "text": "One."}\n{"id": "b", "text": \n', "bad.jsonl:2: invalid JSON: Expecting value (column 21)"),
-        ("bad.jsonl", '{"id": "a", "text": "One."}\n\n{"id": "b"}\n', "bad.jsonl:3: missing 'text'"),
+        ("bad.jsonl", '{"id": "a", "text": "One."}\n\n{"id": "b"}\n', "bad.jsonl:3: missing 'text' (the line has 'id')"),
         ("bad.jsonl", '{"id": "a", "text": 5}\n', "bad.jsonl:1: 'text' must be a string, got int"),
         ("bad.jsonl", '["a"]\n', "bad.jsonl:1: expected a JSON object, got list"),
         ("bad.jsonl", '{"id": null, "text": "x"}\n', "bad.jsonl:1: 'id' must be a string or an integer"),

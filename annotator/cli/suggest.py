@@ -26,7 +26,7 @@ from annotator.db import db
 from annotator.db.models import Project
 from annotator.db.transactions import transaction
 from annotator.domain import accounts, suggesters, suggestion_quality
-from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects
+from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects, missing_key
 from annotator.domain.suggestions import SuggestionError
 from annotator.stats.attribution import DEFAULT_THRESHOLD, suggest
 
@@ -93,7 +93,7 @@ def parse_jsonl(text: str, name: str) -> list[tuple[str, str]]:
         if not isinstance(obj, dict):
             raise IngestError(name, lineno, f"expected a JSON object, got {type(obj).__name__}")
         if "text" not in obj:
-            raise IngestError(name, lineno, "missing 'text'")
+            raise IngestError(name, lineno, missing_key("text", obj))
         if not isinstance(obj["text"], str):
             raise IngestError(name, lineno, f"'text' must be a string, got {type(obj['text']).__name__}")
         raw_id = obj.get("id", f"{Path(name).stem}-{lineno}")

@@ -7,6 +7,7 @@ Every problem is an IngestError that names the file and the line.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import re
@@ -24,6 +25,7 @@ _CORE_KEYS = frozenset({"id", "title", "text", "meta"})
 _CSV_COLUMNS = frozenset({"id", "title", "text"})  # a CSV's other columns, "meta" included, go into meta
 # A \u escape in a JSON text (a regex finds it several times faster than `in` does in non-ASCII text)
 _UNICODE_ESCAPE = re.compile(r"\\u")
+_KEYS_SHOWN = 8  # a line's keys named in a missing-key message, at most
 
 
 class IngestError(ValueError):
@@ -214,6 +216,22 @@ def parse_csv(text: str, name: str) -> list[ArticleRecord]:
     return records
 
 
+def missing_key(key: str, keys: Iterable[Any], place: str = "line") -> str:
+    """`missing 'text' (the line has 'id', 'txt': did you mean 'text'?)`: a bare "missing 'text'" left a user
+    hunting for the typo in a line they believed had it. One line whatever the keys hold (repr escapes breaks)."""
+    return f"missing {key!r}{keys_hint(key, keys, place)}"
+
+
+def keys_hint(key: str, keys: Iterable[Any], place: str = "line") -> str:
+    """` (the line has 'id', 'txt': did you mean 'text'?)`, what a record without `key` has instead."""
+    names = [str(k) for k in keys]
+    if not names:
+        return f" (the {place} has no keys)"
+    shown = ", ".join(repr(k[:60]) for k in names[:_KEYS_SHOWN]) + (f" and {len(names) - _KEYS_SHOWN} more" if len(names) > _KEYS_SHOWN else "")
+    near = difflib.get_close_matches(key, [k for k in names if k != key], n=1)
+    return f" (the {place} has {shown}: did you mean {key!r}?)" if near else f" (the {place} has {shown})"
+
+
 def _open_quote_line(text: str, first: int) -> int | None:
     """The line (from `first`, where the failing row starts) on which a quoted field opens and is not closed on it:
     the first of the row's physical lines with an odd number of quote characters."""
@@ -232,7 +250,7 @@ def _record(obj: dict[str, Any], name: str, line: int, default_id: str, seen: di
         raise IngestError(name, line, "this line carries annotations; use 'annotator import-annotations'")
     text = obj.get("text")
     if text is None:
-        raise IngestError(name, line, "missing 'text'")
+        raise IngestError(name, line, missing_key("text", obj, place) if "text" not in obj else "'text' must be a string, got null")
     if not isinstance(text, str):
         raise IngestError(name, line, f"'text' must be a string, got {type(text).__name__}")
     _check_text(text, name, line, storable)

@@ -22,7 +22,7 @@ from annotator.domain import labelschema
 from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, external_id
 from annotator.domain.dataset.foreign.report import Skipped
 from annotator.domain.dataset.foreign.sniff import looks_like
-from annotator.domain.dataset.ingest import IngestError, jsonl_objects
+from annotator.domain.dataset.ingest import IngestError, jsonl_objects, keys_hint
 from annotator.stats import strict_json
 
 QUOTE, SOURCE, CUE, ATTRIBUTED_TO = "QUOTE", "SOURCE", "CUE", "attributed_to"
@@ -75,8 +75,9 @@ def _document(
     """(article id, the annotator's block, title, text, meta) of one document."""
     hint = looks_like(doc)
     if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
+        where = keys_hint("text", doc, "document") if isinstance(doc, dict) else ""
         raise Bad(f"expected a Citron document with 'text' and 'quotes'; this looks like {hint}" if hint else
-                  "expected a Citron document: a JSON object with 'text' and 'quotes'")
+                  f"expected a Citron document: a JSON object with 'text' and 'quotes'{where}")
     if hint and "Citron" not in hint:
         raise Bad(f"this looks like {hint}")
     name = doc.get("annotator", annotator)

@@ -27,7 +27,7 @@ from annotator.domain import labelschema
 from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, document_class, external_id
 from annotator.domain.dataset.foreign.report import Skipped
 from annotator.domain.dataset.foreign.sniff import looks_like
-from annotator.domain.dataset.ingest import IngestError, jsonl_objects
+from annotator.domain.dataset.ingest import IngestError, jsonl_objects, missing_key
 
 _NOT_META = ("id", "text", "data", "label", "labels", "entities", "relations", "cats", "title")
 
@@ -52,7 +52,7 @@ def _line(obj: Any, line: int, file: str, annotator: str, schema: dict[str, Any]
         raise Bad(f"this looks like {hint}")
     text = obj.get("text", obj.get("data"))
     if not isinstance(text, str):
-        raise Bad("missing 'text'")
+        raise Bad(missing_key("text", obj) if "text" not in obj and "data" not in obj else "'text' must be a string")
     article_id = external_id(obj.get("id"), file, line)
     reader = Offsets(text, offsets, "utf16")
     spans, classes = _labels(obj, reader, annotator, article_id)

@@ -25,7 +25,7 @@ from annotator.domain import accounts, labelschema
 from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, derived_uid, document_class, external_id
 from annotator.domain.dataset.foreign.report import Skipped
 from annotator.domain.dataset.foreign.sniff import csv_hint, looks_like
-from annotator.domain.dataset.ingest import IngestError, jsonl_objects
+from annotator.domain.dataset.ingest import IngestError, jsonl_objects, keys_hint
 from annotator.stats import strict_json
 
 
@@ -387,8 +387,7 @@ def _task_data(task: Any) -> tuple[dict[str, Any], str]:
         raise Bad(f"the task has no 'data' object: this looks like {hint}" if hint else "the task has no 'data' object")
     text = data.get("text")
     if not isinstance(text, str):
-        keys = ", ".join(sorted(map(str, data))) or "none"
-        raise Bad(f"the task's data has no 'text' string (its keys: {keys})")
+        raise Bad(f"the task's data has no 'text' string{keys_hint('text', data, 'data')}")
     return data, text
 
 

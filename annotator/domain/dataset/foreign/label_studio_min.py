@@ -36,7 +36,7 @@ from annotator.domain.dataset.foreign.label_studio import (
 from annotator.domain.dataset.foreign.regions import Bad, Offsets, article_record, external_id
 from annotator.domain.dataset.foreign.report import Skipped
 from annotator.domain.dataset.foreign.sniff import looks_like
-from annotator.domain.dataset.ingest import IngestError
+from annotator.domain.dataset.ingest import IngestError, keys_hint
 
 _TRAILER = ("annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement")  # what follows the tags
 NO_RELATIONS = "JSON_MIN carries no relations, predictions or cancelled annotations: export JSON from Label Studio to import them"
@@ -87,8 +87,7 @@ def _task(
     name = f"task {n} (id {task_id})" if task_id is not None else f"task {n}"
     text = first.get("text")
     if not isinstance(text, str):
-        keys = ", ".join(sorted(map(str, first))) or "none"
-        raise IngestError(file, first_line, f"{name}, the record has no 'text' string (its keys: {keys})")
+        raise IngestError(file, first_line, f"{name}, the record has no 'text' string{keys_hint('text', first, 'record')}")
     article_id = external_id(task_id, file, n)
     data, _ = _split(first)
     meta = {k: first[k] for k in data if k not in ("text", "title")}

@@ -18,7 +18,7 @@ from annotator.domain.annotations import check_label, check_relation, check_span
 from annotator.domain.dataset.foreign.sniff import looks_like
 from annotator.domain.dataset.import_annotations.suggested import Origin, exported_suggestions, item_origin
 from annotator.domain.dataset.import_annotations.values import Bad, an_id, an_object, api, clip, integer, listed, moment, string
-from annotator.domain.dataset.ingest import _unstorable, id_problem
+from annotator.domain.dataset.ingest import _unstorable, id_problem, missing_key
 from annotator.domain.suggestions import Proposal
 from annotator.stats import textcheck
 
@@ -122,6 +122,8 @@ def parse_record(obj: Any, schema: dict[str, Any]) -> Record:
     hint = looks_like(obj)
     if hint and "article format" not in hint and isinstance(obj, dict) and set(obj) - _RECORD_KEYS:
         raise Bad(f"this looks like {hint}")
+    if isinstance(obj, dict) and "text" not in obj:
+        raise Bad(missing_key("text", obj))  # before the unknown keys: a misspelt 'text' reads as `import` says it
     obj = an_object(obj, "a record", _RECORD_KEYS)
     external_id = _external_id(obj.get("id"))
     text = _text(obj.get("text"))
@@ -182,8 +184,6 @@ def _external_id(raw_id: Any) -> str:
 
 
 def _text(text: Any) -> str:
-    if text is None:
-        raise Bad("missing 'text'")
     string(text, "text")
     if not text.strip():
         raise Bad("empty text")

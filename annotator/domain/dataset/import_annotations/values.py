@@ -1,6 +1,7 @@
 """Checking single values of an import record: each check returns the value or raises Bad with the reason (the caller adds FILE:LINE)."""
 from __future__ import annotations
 
+import difflib
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -49,7 +50,10 @@ def an_object(value: Any, what: str, allowed: set[str]) -> dict[str, Any]:
         raise Bad(f"{what} must be an object, not {type_name(value)}")
     unknown = sorted(set(value) - allowed)
     if unknown:
-        raise Bad(f"{what}: unknown key(s) {', '.join(unknown)}")
+        # a misspelt key ("txt") is named with the one it stands for, when that one is missing
+        near = [m for k in unknown for m in difflib.get_close_matches(k, sorted(allowed - set(value)), n=1)]
+        hint = f" (did you mean {', '.join(map(repr, dict.fromkeys(near)))}?)" if near else ""
+        raise Bad(f"{what}: unknown key(s) {', '.join(unknown)}{hint}")
     return value
 
 
