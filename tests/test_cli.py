@@ -461,12 +461,14 @@ def test_demo_rerun_keeps_existing_users_passwords(database_uri):
 
 
 def test_demo_says_it_is_for_local_use_only(database_uri):
+    """--no-serve serves nothing: it printed that it serves on Flask's development server all the same."""
     from .conftest import make_app
 
     app = make_app(database_uri, create=False)
     result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
     assert result.exit_code == 0, result.output
-    assert "for local use only" in result.output
+    assert "for local use only" in result.output and "not served (--no-serve)" in result.output
+    assert "serves on" not in result.output and "serving on" not in result.output and "development server" not in result.output
     with app.app_context():
         db.engine.dispose()
 

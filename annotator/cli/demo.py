@@ -17,15 +17,16 @@ DEMO_LOCAL_ONLY = (
     "the demo is for local use only: it serves on Flask's development server without a buffering proxy; "
     "to let others in, deploy with gunicorn behind nginx or Caddy (README: Deployment)"
 )
+DEMO_NOT_SERVED = "set up, not served (--no-serve): `annotator demo` serves it, for local use only (README: Deployment)"
 
 
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--no-serve", is_flag=True, help="Set up the demo and exit.")
+@click.option("--no-serve", is_flag=True, help="Set up the demo and exit without serving it.")
 @with_appcontext
 def demo_command(host: str, port: int, no_serve: bool) -> None:
-    """Set up a demo project with sample articles and users (idempotent), then serve."""
+    """Set up a demo project with sample articles and users (idempotent), then serve it (not with --no-serve)."""
     if not no_serve:
         _check_port(host, port)
     upgrade_schema()
@@ -36,9 +37,11 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         click.echo(f"  {name:<9} {role:<10} {password}" if password else f"  {name:<9} (already there: keeps its password)")
     if not all(passwords):
         click.echo("existing users keep their passwords (set a new one with `annotator users password NAME`)")
-    click.echo(DEMO_LOCAL_ONLY)
     if no_serve:
+        # it serves nothing: saying it serves on the development server misled (a user looked for the port)
+        click.echo(DEMO_NOT_SERVED)
         return
+    click.echo(DEMO_LOCAL_ONLY)
     click.echo(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
     from werkzeug.serving import run_simple
 
