@@ -762,3 +762,16 @@ def test_a_name_taken_between_the_check_and_the_insert_is_a_one_line_error_not_a
     assert result.output.strip().endswith("nothing was changed: run the command again"), result.output
     monkeypatch.undo()
     assert [line.split()[0] for line in runner.invoke(args=["projects", "list"]).output.splitlines()] == ["news"]
+
+
+def test_assign_usage_is_what_it_takes_and_ids_without_articles_are_refused(app, runner):
+    """Ids given with no --articles before them were taken silently, though neither README nor the help said so."""
+    assert runner.invoke(args=["assign", "--help"]).output.startswith("Usage: annotator assign [OPTIONS] PROJECT [--articles ID...]\n")
+    assert runner.invoke(args=["suggest", "run", "--help"]).output.startswith("Usage: annotator suggest run [OPTIONS] PROJECT [--articles ID...]\n")
+    make_project(runner, "news")
+    assert runner.invoke(args=["users", "create", "a1", "--role", "annotator", "--password-stdin"], input="pw-123456789\n").exit_code == 0
+    result = runner.invoke(args=["assign", "news", "--user", "a1", "n0", "n1"])
+    assert result.exit_code != 0 and "article ids follow --articles (got 'n0')" in result.output, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Assignment)) == 0
+

@@ -15,14 +15,15 @@ from annotator.domain.dataset.ingest import IngestError, decode
 
 @click.command("assign")
 @click.argument("project")
-@click.option("--per-article", type=click.IntRange(min=1, max=projects.MAX_ANNOTATORS_PER_ARTICLE), help="Give every article N distinct annotators, balanced.")
-@click.option("--user", "user_name", help="Assign articles to this annotator by hand (with --articles).")
-@click.option("--articles", "article_ids", multiple=True,
-              help="An external article id for --user, spaces and all; name several as separate arguments: --articles ID ID ...")
-@click.option("--articles-from", "articles_from", type=click.File("rb"),
+@click.option("--per-article", metavar="N", type=click.IntRange(min=1, max=projects.MAX_ANNOTATORS_PER_ARTICLE), help="Give every article N distinct annotators, balanced.")
+@click.option("--user", "user_name", metavar="NAME", help="Assign articles to this annotator by hand (with --articles).")
+@click.option("--articles", "article_ids", multiple=True, metavar="ID...",
+              help="External article ids for --user, each its own argument (quote an id with spaces): --articles ID ID ...")
+@click.option("--articles-from", "articles_from", type=click.File("rb"), metavar="FILE|-",
               help="Read article ids for --user from a file, one per line ('-' reads stdin); an id never holds a line break (import refuses one).")
 @click.option("--rebalance", is_flag=True, help="Take unstarted work from annotators who left the project or were deactivated, top up to N, even out loads.")
-@click.argument("more_ids", nargs=-1, metavar="[ID]...")
+# the ids after the first of --articles ID ID ...: click gives an option one value each
+@click.argument("more_ids", nargs=-1, metavar="[--articles ID...]")
 @with_appcontext
 def assign_command(project: str, per_article: int | None, user_name: str | None, article_ids: tuple[str, ...], articles_from: BinaryIO | None,
                    rebalance: bool, more_ids: tuple[str, ...]) -> None:
@@ -36,6 +37,8 @@ def assign_command(project: str, per_article: int | None, user_name: str | None,
         fail("give --per-article or --user, not both")
     if (article_ids or more_ids or articles_from) and not user_name:
         fail("article ids are for assigning by hand: give --user NAME too")
+    if more_ids and not article_ids:
+        fail(f"article ids follow --articles (got {more_ids[0]!r}): --articles ID ID ...")
     if rebalance:
         if user_name:
             fail("give --rebalance or --user, not both")

@@ -154,9 +154,10 @@ def suggest_imported(project: Project, external_ids: list[str]) -> None:
 
 @suggest_group.command("run")
 @click.argument("project")
-@click.option("--articles", "article_ids", multiple=True,
-              help="Only this article (its external id); name several as separate arguments: --articles ID ID ...")
-@click.argument("more_ids", nargs=-1, metavar="[ID]...")
+@click.option("--articles", "article_ids", multiple=True, metavar="ID...",
+              help="Only these articles (external ids), each its own argument: --articles ID ID ...")
+# the ids after the first of --articles ID ID ...: click gives an option one value each
+@click.argument("more_ids", nargs=-1, metavar="[--articles ID...]")
 @with_appcontext
 def run_command(project: str, article_ids: tuple[str, ...], more_ids: tuple[str, ...]) -> None:
     """Compute and store suggestions for a project's articles (all, or those named).
@@ -219,7 +220,7 @@ def train_command(project: str, folds: int | None, as_json: bool) -> None:
 @click.argument("project")
 @click.option("--against", "against", required=True, metavar="gold|ANNOTATOR",
               help="The reference: the project's gold, or one annotator's own annotations.")
-@click.option("--suggester", help="Only this suggester's suggestions (by name; default: all).")
+@click.option("--suggester", metavar="NAME", help="Only this suggester's suggestions (by name; default: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 @with_appcontext
 def evaluate_command(project: str, against: str, suggester: str | None, as_json: bool) -> None:
