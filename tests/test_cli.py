@@ -764,6 +764,35 @@ def test_a_name_taken_between_the_check_and_the_insert_is_a_one_line_error_not_a
     assert [line.split()[0] for line in runner.invoke(args=["projects", "list"]).output.splitlines()] == ["news"]
 
 
+def _readme_commands() -> list[str]:
+    """Each `annotator ...` form in README's command table."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## The command line", 1)[1].split("\n\n", 3)[2]
+    return [form for row in table.splitlines()[2:] for form in re.findall(r"`(annotator [^`]*)`", row.split(" | ")[0])]
+
+
+def test_every_help_names_the_options_and_values_readme_gives_them(runner):
+    """`assign --help` showed `PROJECT [ID]...` and `--articles TEXT` where README has `--articles ID...`,
+    and `--group TEXT`, `--suggester TEXT`, `-o TEXT`, `--expires-days INTEGER RANGE` drifted likewise."""
+    import re
+
+    forms = _readme_commands()
+    assert len(forms) > 20, forms
+    for form in forms:
+        words = form.split()[1:]
+        path = words[: next(i for i, w in enumerate([*words, "-"]) if not re.fullmatch(r"[a-z][a-z-]*", w))]
+        result = runner.invoke(args=[*path, "--help"])
+        assert result.exit_code == 0, (form, result.output)
+        shown = " ".join(result.output.split())  # a long usage line wraps
+        for option, value in re.findall(r"(--[a-z-]+)(?: ([A-Z][A-Z|.-]*)(?=[] ]|$))?", form):
+            assert option in shown, (form, option)
+            if value:  # a placeholder (NAME, N, ID..., FILE|-): the help shows the same one
+                assert re.search(rf"{option} {re.escape(value)}(?![\w.|-])", shown), (form, f"{option} {value}", result.output)
+        assert "[ID]..." not in result.output.splitlines()[0], (form, result.output)
+
+
 def test_assign_usage_is_what_it_takes_and_ids_without_articles_are_refused(app, runner):
     """Ids given with no --articles before them were taken silently, though neither README nor the help said so."""
     assert runner.invoke(args=["assign", "--help"]).output.startswith("Usage: annotator assign [OPTIONS] PROJECT [--articles ID...]\n")
@@ -775,3 +804,8 @@ def test_assign_usage_is_what_it_takes_and_ids_without_articles_are_refused(app,
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Assignment)) == 0
 
+
+def test_import_annotations_help_gives_the_suggester_version_default_once(runner):
+    """The help said "(default: a Label Studio prediction's model_version, else 'imported')", then "[default: imported]"."""
+    shown = " ".join(runner.invoke(args=["import-annotations", "--help"]).output.split())
+    assert "model_version, else 'imported')" in shown and "[default: imported]" not in shown

@@ -110,7 +110,7 @@ def users_logout(name: str) -> None:
 @users_group.command("token")
 @click.argument("name")
 @click.option("--revoke", is_flag=True, help="Revoke the user's tokens instead of issuing one.")
-@click.option("--expires-days", type=click.IntRange(1, accounts.MAX_TOKEN_DAYS), default=None,
+@click.option("--expires-days", metavar="N", type=click.IntRange(1, accounts.MAX_TOKEN_DAYS), default=None,
               help="The token stops working after this many days (default: until revoked).")
 @with_appcontext
 def users_token(name: str, revoke: bool, expires_days: int | None) -> None:

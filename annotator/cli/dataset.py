@@ -43,7 +43,7 @@ def _fail(message: str) -> None:
 @click.argument("project", required=False)
 @click.option("--unit", type=click.Choice(export.UNITS), default=export.DEFAULT_UNIT, show_default=True,
               help="article: one lossless record per article; sentence: one training record per sentence.")
-@click.option("-o", "--output", help="Output file (default: standard output). With --split: a prefix or a folder.")
+@click.option("-o", "--output", metavar="FILE", help="Output file (default: standard output). With --split: a prefix or a folder.")
 @click.option("--gold-only", is_flag=True, help="Only sentences (articles) with a gold label.")
 @click.option("--annotator", "annotators", multiple=True, metavar="NAME",
               help="Only this annotator's annotations (repeat for several).")
@@ -389,7 +389,7 @@ def _annotator_options(fmt: str, pseudo: str | None, users_file: str | None) -> 
 @click.option("--strict", is_flag=True, help="Exit non-zero when anything was skipped (cancelled annotations, drafts, document classes, duplicates...).")
 @click.option("--as-suggestions", is_flag=True,
               help="Load the file's labels, spans and relations as suggestions of the suggester --as NAME, never as annotations.")
-@click.option("--suggester-version", default="imported", show_default=True,
+@click.option("--suggester-version", metavar="V", default="imported",
               help="The version the imported suggestions carry (default: a Label Studio prediction's model_version, else 'imported').")
 @click.pass_context
 @with_appcontext

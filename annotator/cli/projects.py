@@ -25,7 +25,7 @@ def projects_group() -> None:
 @click.argument("name")
 @click.option("--preset", type=click.Choice(list(labelschema.PRESET_NAMES)), help="A ready-made label schema (default: claims).")
 @click.option("--schema", "schema_file", type=click.Path(exists=True, dir_okay=False), help="A label schema JSON file.")
-@click.option("--annotators-per-article", type=click.IntRange(min=1, max=projects.MAX_ANNOTATORS_PER_ARTICLE), default=2, show_default=True)
+@click.option("--annotators-per-article", metavar="N", type=click.IntRange(min=1, max=projects.MAX_ANNOTATORS_PER_ARTICLE), default=2, show_default=True)
 @click.option("--guidelines", "guidelines_file", type=click.Path(exists=True, dir_okay=False), help="Guidelines as a Markdown file.")
 @click.option("--majority", type=float, default=1.0, show_default=True,
               help="Share of annotators that must agree for automatic gold (1 = unanimous only, 0.66 = two of three).")
@@ -137,7 +137,7 @@ def _member_changes(changes: tuple[str, ...]) -> dict[str, list[str]]:
 @click.argument("new")
 @click.option("--section", type=click.Choice(list(label_rename.SECTION_WORDS)),
               help="Which kind of label OLD is, when the schema has more than one of that name; `value` for a value of an article label group (with --group).")
-@click.option("--group", help="The article label group whose value OLD is (with --section value).")
+@click.option("--group", metavar="GROUP", help="The article label group whose value OLD is (with --section value).")
 @with_appcontext
 def projects_rename_label(project: str, old: str, new: str, section: str | None, group: str | None) -> None:
     """Rename a sentence label, span label, relation type, article label group or a value of one (--section value
