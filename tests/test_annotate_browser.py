@@ -927,6 +927,20 @@ def test_the_hint_line_stays_in_view_and_the_side_panel_below_the_toolbar(app, s
     page.context.close()
 
 
+def test_a_hint_that_comes_or_goes_leaves_the_article_where_it_is(app, server, chromium):
+    """The hint line was lower while empty: each hint moved the sticky head, and the article under it, by a few
+    pixels, a frame after the key (or the scroll) that caused it, so what a page read in between saw was not where the
+    article stayed."""
+    ids = seed(app, [ArticleRecord("bridge", "Bridge", TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    where = "() => [document.getElementById('sticky-head').offsetHeight, document.getElementById('text').getBoundingClientRect().top]"
+    before = page.evaluate(where)
+    page.keyboard.press("q")  # no text selected: a hint says what to do
+    assert "Select some text first" in page.locator("#hint").text_content()
+    assert page.evaluate(where) == before
+    page.context.close()
+
+
 def test_article_labels_once_at_the_top_with_the_keyboard_and_after_a_reload(app, server, chromium):
     """Issue 18: a stance (radios) and topics (checkboxes) above the article; Tab-reachable, Space and arrows choose, saved by
     themselves, there after a reload, and another annotator sees none of them."""
