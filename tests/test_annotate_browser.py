@@ -102,6 +102,15 @@ def wait_ready(page) -> None:
     page.wait_for_selector("#annotate[data-ready=true]", timeout=10_000)
 
 
+def settled(page) -> None:
+    """Wait for the page's smooth scroll to end and the frames after it (a wheel turned meanwhile does not
+    scroll in Chromium): geometry read before then is a point on the way."""
+    page.evaluate("""() => new Promise((done) => {
+        let last = scrollY, still = 0;
+        const look = () => { still = scrollY === last ? still + 1 : 0; last = scrollY; if (still > 10) done(); else requestAnimationFrame(look); };
+        requestAnimationFrame(look); })""")
+
+
 def wait_saved(page, timeout: int = 15_000) -> None:
     page.wait_for_function(
         "() => { const s = document.getElementById('save-status'); return s.dataset.state === 'saved' && s.dataset.pending === '0'; }",

@@ -12,8 +12,8 @@ from annotator.domain import suggesters
 from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import needs_chromium
-from .test_annotate_browser import db_spans, open_page, seed, wait_saved
-from .test_annotate_long_browser import LONG, PHONE, add_quotes_with_sources, away, click_sentence, in_sight, settled, swipe_up
+from .test_annotate_browser import db_spans, open_page, seed, settled, wait_saved
+from .test_annotate_long_browser import LONG, PHONE, add_quotes_with_sources, away, click_sentence, in_sight, swipe_up
 from .test_annotate_page_edges_browser import drag_select
 
 pytestmark = needs_chromium

@@ -20,7 +20,7 @@ from annotator.domain import accounts, suggesters
 from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import needs_chromium
-from .test_annotate_browser import db_labels, db_relations, db_spans, open_page, seed, wait_saved
+from .test_annotate_browser import db_labels, db_relations, db_spans, open_page, seed, settled, wait_saved
 from .test_annotate_page_edges_browser import current_text, drag_select
 
 pytestmark = needs_chromium
@@ -344,6 +344,7 @@ def test_at_the_foot_of_a_long_article_the_panels_start_below_the_toolbar(app, s
     page = open_page(chromium, server, "ann", ids["long"])
     page.keyboard.press("End")
     page.wait_for_function("() => window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 1")
+    settled(page)  # the hint that the keys act above is drawn a frame after the scroll: read after it
     places = page.evaluate(
         """() => ({head: document.getElementById('sticky-head').getBoundingClientRect().bottom,
                    side: document.getElementById('side').getBoundingClientRect().top})""")
@@ -361,8 +362,8 @@ def test_link_numbers_of_three_digits_fit_their_badges_in_the_margin(app, server
     ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
     assert add_quotes_with_sources(app, "ann", ids["long"], reports=True) == 143
     page = open_page(chromium, server, "ann", ids["long"])
-    page.keyboard.press("End")
-    page.wait_for_function("() => window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 1")
+    page.keyboard.press("End")  # the 100th link on in sight, as an annotator sees them
+    settled(page)  # read once the scroll and what it set off (the hint that the keys act above) are over
     # Each number's text inside the badge drawn under it: from 100 on, the digits ran over a circle made for two.
     overflows = page.evaluate(
         """() => [...document.querySelectorAll('#margin text')].map((t) => {
@@ -466,14 +467,6 @@ def test_on_a_phone_a_span_link_or_suggestion_chosen_in_the_panels_closes_the_sh
 
 def labels_of(app, article_id: int) -> dict[int, str]:
     return {i: label for i, (label, _) in db_labels(app, "ann", article_id).items()}
-
-
-def settled(page) -> None:
-    """Wait for the page's smooth scroll to end (a wheel turned meanwhile does not scroll in Chromium)."""
-    page.evaluate("""() => new Promise((done) => {
-        let last = scrollY, still = 0;
-        const look = () => { still = scrollY === last ? still + 1 : 0; last = scrollY; if (still > 10) done(); else requestAnimationFrame(look); };
-        requestAnimationFrame(look); })""")
 
 
 def away(page) -> None:

@@ -26,6 +26,7 @@ from .test_annotate_browser import (
     db_spans,
     open_page,
     seed,
+    settled,
     wait_ready,
     wait_saved,
 )
@@ -79,11 +80,13 @@ def test_marking_text_far_away_makes_its_sentence_the_one_a_label_key_labels(app
     # Mark a quote in sentence 154 with the mouse, make it a span, then press a label key.
     drag_select(page, "the harbour committee met for the 155th time")
     page.keyboard.press("q")
+    settled(page)
     scrolled = page.evaluate("() => window.scrollY")
     page.keyboard.press("2")
     wait_saved(page)
     assert labels(app, "ann", ids["long"]) == {154: "UFS"}  # not sentence 0, the one current before
     assert current_text(page).startswith("Report number 155 ")  # and on to the next one, as after any label
+    settled(page)  # where the move to it ends, not a point on a smooth scroll that might be heading for the top
     assert abs(page.evaluate("() => window.scrollY") - scrolled) < 200  # the page did not jump back to the top
     assert [label for _, label, _, _ in db_spans(app, "ann", ids["long"])] == ["QUOTE"]
 
