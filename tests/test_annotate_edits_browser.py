@@ -3,31 +3,14 @@ test_annotate_long_browser.py: a suggestion's menu stays clear of the sticky too
 only in sight; a span edit redraws the sentences it touches, not the whole article."""
 from __future__ import annotations
 
-from sqlalchemy import select, update
-
-from annotator.db import db
-from annotator.db.models import Project
-from annotator.db.transactions import transaction
-from annotator.domain import suggesters
 from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import needs_chromium
 from .test_annotate_browser import db_spans, open_page, seed, settled, wait_saved
-from .test_annotate_long_browser import LONG, PHONE, add_quotes_with_sources, away, click_sentence, in_sight, swipe_up
+from .test_annotate_long_browser import LONG, PHONE, add_quotes_with_sources, away, click_sentence, in_sight, swipe_up, with_suggestions
 from .test_annotate_page_edges_browser import drag_select
 
 pytestmark = needs_chromium
-
-
-def with_suggestions(app) -> None:
-    """Suggestions on, and the attribution rules' quotes, sources and cues suggested all over the article."""
-    with app.app_context():
-        s = db.session
-        with transaction(s):
-            s.execute(update(Project).values(suggestions_enabled=True))
-        with transaction(s):
-            suggesters.run(s, s.scalar(select(Project.id)), suggesters=[suggesters.AttributionRules()])
-        s.remove()
 
 
 # JS: the window's rows the menu and the sticky head take, and what is drawn at the menu's Accept button and at the

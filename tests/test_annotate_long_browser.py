@@ -40,6 +40,17 @@ SENTENCES = (
 )
 
 
+def with_suggestions(app) -> None:
+    """Suggestions on, and the attribution rules' quotes, sources and cues suggested all over the article."""
+    with app.app_context():
+        s = db.session
+        with transaction(s):
+            s.execute(update(Project).values(suggestions_enabled=True))
+        with transaction(s):
+            suggesters.run(s, s.scalar(select(Project.id)), suggesters=[suggesters.AttributionRules()])
+        s.remove()
+
+
 def long_article(count: int = 360) -> str:
     """`count` sentences (a title, then sentence i names the number i), one to four a line, lines ending in CRLF."""
     lines, line = ["A long year in twelve cities\r\n"], []
@@ -262,13 +273,7 @@ def test_moving_between_sentences_redraws_the_current_bar_not_every_link_in_the_
 
 def test_tab_from_the_text_visits_the_current_sentences_suggestions_then_the_panels(app, server, chromium):
     ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
-    with app.app_context():
-        s = db.session
-        with transaction(s):
-            s.execute(update(Project).values(suggestions_enabled=True))
-        with transaction(s):
-            suggesters.run(s, s.scalar(select(Project.id)), suggesters=[suggesters.AttributionRules()])
-        s.remove()
+    with_suggestions(app)
     page = open_page(chromium, server, "ann", ids["long"])
     ghosts = page.locator("#text .gtag").count()
     assert ghosts > 200
@@ -408,13 +413,7 @@ def test_on_a_phone_a_span_link_or_suggestion_chosen_in_the_panels_closes_the_sh
     one that stays in the panels (a ✕, the "whole article" toggle) leaves it open."""
     ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
     add_quotes_with_sources(app, "ann", ids["long"])
-    with app.app_context():
-        s = db.session
-        with transaction(s):
-            s.execute(update(Project).values(suggestions_enabled=True))
-        with transaction(s):
-            suggesters.run(s, s.scalar(select(Project.id)), suggesters=[suggesters.AttributionRules()])
-        s.remove()
+    with_suggestions(app)
     spans = {LONG[start:end]: uid for uid, _, start, end in db_spans(app, "ann", ids["long"])}
     page = open_page(chromium, server, "ann", ids["long"], viewport=PHONE, touch=True)
     toggle = page.locator("#panels-toggle")
@@ -542,13 +541,7 @@ def test_on_a_touch_phone_a_label_tapped_after_scrolling_away_first_brings_its_s
     """The same on a touch phone: a finger scrolled the sentence away, and a tap on a label labelled it unseen; and a
     tap on Accept all, the bar of the current sentence's suggestions, accepted them unseen."""
     ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
-    with app.app_context():
-        s = db.session
-        with transaction(s):
-            s.execute(update(Project).values(suggestions_enabled=True))
-        with transaction(s):
-            suggesters.run(s, s.scalar(select(Project.id)), suggesters=[suggesters.AttributionRules()])
-        s.remove()
+    with_suggestions(app)
     page = open_page(chromium, server, "ann", ids["long"], viewport=PHONE, touch=True)
     page.locator("#text .pc[data-s='5']:not(.gh)").first.tap()  # its text, not a suggestion in it (which opens a menu)
     assert page.evaluate("() => document.querySelector('#text .pc.cur').dataset.s") == "5"
