@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, select, text
 from annotator.db import db
 from annotator.db.models import Article, Project
 from annotator.db.transactions import transaction
-from annotator.domain import accounts, assignment, catalog, projects
+from annotator.domain import accounts, assignment, catalog, label_rename, projects
 from annotator.domain.annotations import put_label
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
@@ -159,3 +159,19 @@ def deleting(app: Any, project_id: int, article_id: int, outcome: dict[str, Any]
             errors.append(("delete", exc))
 
     return remove
+
+
+def renaming(app: Any, project_id: int, holding: threading.Event, go: threading.Event, errors: list[Any]) -> Callable[[], None]:
+    """take_turns' first writer: renames CFS to Claim (sentence labels) and holds the rename's locks until `go`;
+    an error goes to `errors` as ("rename", exc)."""
+    def rename() -> None:
+        try:
+            with app.app_context(), transaction(db.session):
+                label_rename.rename_label(db.session, project_id, "sentence_labels", "CFS", "Claim", None, "cli")
+                holding.set()
+                go.wait(30)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(("rename", exc))
+            holding.set()
+
+    return rename

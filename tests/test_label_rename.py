@@ -18,7 +18,7 @@ from annotator.domain.annotations import AnnotationError, apply_changes, idempot
 from annotator.domain.projects import ProjectError
 
 from .conftest import Browser, add_user
-from .races import beside_a_schema_change, holding_a_label, importing, one_annotator, postgres_only, take_turns, waiting_on_a_lock
+from .races import beside_a_schema_change, holding_a_label, importing, one_annotator, postgres_only, renaming, take_turns, waiting_on_a_lock
 from .test_export import add_suggestions, build_project, run_export
 
 # (section, old, new): one of each kind the round-trip project stores (build_project, add_suggestions)
@@ -232,15 +232,7 @@ def test_an_import_during_a_rename_stores_nothing_under_the_old_name(app, articl
     holding, go, outcome, errors = threading.Event(), threading.Event(), {}, []
     record = {"id": article, "text": TEXT, "annotations": [{"annotator": "ann", "labels": [{"sentence": 1, "label": "CFS"}]}]}
 
-    def rename() -> None:
-        try:
-            with app.app_context(), transaction(db.session):
-                label_rename.rename_label(db.session, project_id, "sentence_labels", "CFS", "Claim", None, "cli")
-                holding.set()
-                go.wait(30)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
-            errors.append(("rename", exc))
-            holding.set()
+    rename = renaming(app, project_id, holding, go, errors)
 
     import_file = importing(app, project_id, lambda s, project: import_annotations.import_records(s, project, [(1, record)], "work.jsonl"), outcome, errors)
 

@@ -21,7 +21,7 @@ from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.domain.suggestions import Proposal, SuggestionError
 
-from .races import beside_a_schema_change, holding_a_label, importing, one_annotator, postgres_only, take_turns, waiting_on_a_lock
+from .races import beside_a_schema_change, holding_a_label, importing, one_annotator, postgres_only, renaming, take_turns, waiting_on_a_lock
 from .test_export import build_project, read_jsonl
 
 TEXT = "The mayor said the rent rose. Tenants disagree."
@@ -45,21 +45,6 @@ def _rename(app, project_id: int) -> None:
 def _suggested(app) -> list[str]:
     with app.app_context():
         return sorted(db.session.scalars(select(Suggestion.label)))
-
-
-def _renaming(app, project_id: int, holding: threading.Event, go: threading.Event, errors: list[Any]):  # noqa: ANN202
-    """take_turns' first writer: renames CFS to Claim and holds the rename's locks until `go`."""
-    def rename() -> None:
-        try:
-            with app.app_context(), transaction(db.session):
-                label_rename.rename_label(db.session, project_id, "sentence_labels", "CFS", "Claim", None, "cli")
-                holding.set()
-                go.wait(30)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
-            errors.append(("rename", exc))
-            holding.set()
-
-    return rename
 
 
 class ClaimsEverything:
@@ -93,7 +78,7 @@ def test_a_suggestion_import_during_a_rename_stores_nothing_under_the_old_name(a
 
     import_file = importing(app, project_id, lambda s, project: import_suggestions.import_records(s, project, [(1, record)], "model.jsonl", "model", "1"), outcome, errors)
 
-    rename = _renaming(app, project_id, holding, go, errors)
+    rename = renaming(app, project_id, holding, go, errors)
     if _postgres(app):
         take_turns(app, rename, holding, go, import_file, "the import should wait for the rename")
     else:  # one writer at a time: the import reads the schema once the rename has committed
@@ -157,7 +142,7 @@ def test_a_suggester_run_during_a_rename_stores_nothing_under_the_old_name(app, 
         runner.join(60)
     else:
         holding, release = threading.Event(), threading.Event()
-        renamer = threading.Thread(target=_renaming(app, project_id, holding, release, errors))
+        renamer = threading.Thread(target=renaming(app, project_id, holding, release, errors))
         renamer.start()
         try:
             assert holding.wait(30)
