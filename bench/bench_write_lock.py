@@ -186,7 +186,8 @@ elif mode == "pages":  # pages written to SQLite's log per save: the log's growt
     size = os.path.getsize(database + "-wal")
     for _ in range(n):
         batch_save()
-    page = engine.dialect.dbapi.connect(database).execute("PRAGMA page_size").fetchone()[0]
+    with engine.connect() as connection:
+        page = connection.exec_driver_sql("PRAGMA page_size").scalar()
     result["pages"] = (os.path.getsize(database + "-wal") - size) / (page + 24) / n  # a frame: 24-byte header + page
 elif mode == "fsyncs":  # the parent runs this child under strace: only the saves, nothing counted here
     for _ in range(n):
