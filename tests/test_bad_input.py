@@ -463,6 +463,8 @@ def admin_browser(app, project):
 @example(file=(".jsonl", HOSTILE_JSONL[0]))
 @example(file=(".jsonl", HOSTILE_JSONL[2]))
 @example(file=(".jsonl", HOSTILE_JSONL[3]))
+@example(file=(".jsonl", b'{"id": "again", "text": "Stored once."}'))
+@example(file=(".jsonl", b'{"id": "again", "text": "Stored once."}\n'))  # the same id: refused by the store, a 422
 def test_admin_upload_never_500s_or_half_writes(app, admin_browser, file):
     browser, project_id = admin_browser
     suffix, data = file
@@ -481,11 +483,12 @@ def test_admin_upload_never_500s_or_half_writes(app, admin_browser, file):
         return
     except Exception as exc:  # the parser itself must not fail another way
         pytest.fail(f"read_bytes raised {exc!r} instead of IngestError")
-    assert response.status_code == 200
     grew = after["articles"] - before["articles"]
     assert grew in (0, len(expected)), (grew, len(expected))
-    if grew == 0:
-        assert after == before and name in page  # refused by the store (e.g. an id already there), with its reason
+    if grew == 0:  # refused by the store (e.g. an id an earlier example stored), with its reason: the only file, so a 422
+        assert response.status_code == 422 and after == before and name in page, response.status_code
+    else:
+        assert response.status_code == 200
     check_articles(app)
 
 
