@@ -52,6 +52,8 @@ def test_reviewer_adjudicates_from_the_queue_and_sees_it_in_the_figures(app, ser
     try:
         page.click("a.nav-review")
         page.click(f"a[href='/review/{seeded.project_id}/queue']")
+        # a click returns once the navigation starts; count() does not wait, so wait for the queue's load
+        page.wait_for_url(re.compile(rf"/review/{seeded.project_id}/queue$"), wait_until="load")
         rows = page.locator("#queue tbody tr")
         assert rows.count() == 2
         assert rows.nth(0).get_attribute("data-sentence") == str(seeded.sentences[0])
@@ -88,10 +90,12 @@ def test_reviewer_adjudicates_from_the_queue_and_sees_it_in_the_figures(app, ser
         assert page.locator("#queue tbody tr").count() == 1
         page.select_option("select[name=status]", "adjudicated")
         page.click("form.filters button[type=submit]")
+        page.wait_for_url(re.compile(r"status=adjudicated"), wait_until="load")
         assert page.locator("#queue tbody tr").first.locator(".prov").inner_text() == "CFS (adjudicated)"
 
         # and the agreement figures count it: ann agreed with the adjudicated gold, ben did not
         page.click("nav.review-tabs a:has-text('Agreement')")
+        page.wait_for_url(re.compile(rf"/review/{seeded.project_id}/agreement"), wait_until="load")
         assert "1 adjudicated" in page.locator("#agreement-summary").inner_text()
         ann = page.locator("tr[data-annotator=ann]")
         ben = page.locator("tr[data-annotator=ben]")
