@@ -506,6 +506,18 @@ def test_upload_reports_imported_skipped_and_rejected(app, admin):
     assert count(app, Article, Article.external_id == "story") == 1
 
 
+def test_upload_refuses_a_csv_row_of_fewer_cells_than_the_header_naming_both_counts(app, admin):
+    """As the CLI: a short row said "missing 'text'" of a file whose header has 'text'."""
+    new_project(admin)
+    with app.app_context():
+        pid = db.session.scalar(select(Project.id))
+    response = upload(admin, pid, ("short.csv", b"id,title,text\nc1,T,Body.\nc2,Only a title\n"))
+    assert response.status_code == 422
+    html = page(response)
+    assert "short.csv:3: the row has 2 cells where the header has 3" in html and "missing" not in html
+    assert count(app, Article) == 0
+
+
 @pytest.mark.parametrize("fields, message", [({"files": []}, "choose at least one file"), ({"on_duplicate": "merge"}, "Not a valid choice")])
 def test_upload_form_errors(app, admin, fields, message):
     new_project(admin)

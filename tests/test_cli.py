@@ -203,6 +203,20 @@ def test_import_txt_csv_folder_and_stdin(app, runner, tmp_path):
     assert got == {"one": ("Headline", {}), "c1": ("T", {"desk": "metro"}), "s1": ("", {})}
 
 
+def test_import_refuses_a_csv_row_of_fewer_or_more_cells_than_the_header_naming_both_counts(app, runner, tmp_path):
+    """A short row said "missing 'text' (the line has 'id', 'meta')" of a file whose header has 'text'."""
+    make_project(runner)
+    short, long = tmp_path / "short.csv", tmp_path / "long.csv"
+    short.write_text("id,title,text\nc1,T,Body.\nc2,Only a title\n")
+    long.write_text("id,title,text\nc3,T,Body, with a comma.\n")
+    result = runner.invoke(args=["import", "news", str(short), str(long)])
+    assert result.exit_code == 1
+    assert f"{short}:3: the row has 2 cells where the header has 3" in result.output, result.output
+    assert f"{long}:2: the row has 4 cells where the header has 3" in result.output, result.output
+    assert "missing" not in result.output
+    assert count(app, Article) == 0
+
+
 def test_import_into_unknown_project(runner, tmp_path):
     result = runner.invoke(args=["import", "nope", str(tmp_path)])
     assert result.exit_code == 1 and "no project named 'nope'" in result.output

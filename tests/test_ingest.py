@@ -125,10 +125,21 @@ def test_csv_without_text_column(tmp_path):
         read_path(path)
 
 
-def test_csv_row_with_too_many_fields(tmp_path):
-    path = write(tmp_path, "a.csv", b"id,text\n1,ok\n2,x,extra\n")
-    with pytest.raises(IngestError, match=r":3: more fields than the header"):
+@pytest.mark.parametrize(
+    "data, said",
+    [
+        (b"id,text\n1,ok\n2,x,extra\n", ":3: the row has 3 cells where the header has 2; a comma inside a cell"),
+        (b"id,text\n1,ok\n2\n", ":3: the row has 1 cell where the header has 2; an empty cell is still written"),
+        (b"id,text,desk\n1,ok\n", ":2: the row has 2 cells where the header has 3"),  # stored desk: None
+        (b"id,text,,\n1,ok,x\n", ":2: the row has 3 cells where the header has 4"),  # counted by cell, not by name
+    ],
+)
+def test_a_csv_row_of_more_or_fewer_cells_than_the_header_is_refused_saying_so(tmp_path, data, said):
+    """A row short of its text said "missing 'text'" of a file whose header has it: the count is what is wrong."""
+    path = write(tmp_path, "a.csv", data)
+    with pytest.raises(IngestError) as caught:
         read_path(path)
+    assert str(caught.value).startswith(f"{path}{said}"), str(caught.value)
 
 
 def test_folders_expand_to_sorted_files(tmp_path):

@@ -179,14 +179,14 @@ def parse_csv(text: str, name: str) -> list[ArticleRecord]:
     """Columns id, title, text; any other column goes to meta."""
     # strict: a quote left open runs to the end of the file (or into a later quote) instead of silently
     # swallowing the rows after it into one article's text
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        header = reader.fieldnames  # reads the first row: a quote never closed there, say, is a csv.Error
+        header = next(reader, None)  # a quote never closed in the first row, say, is a csv.Error
     except csv.Error as exc:
         raise IngestError(name, 1, f"the header row is not valid CSV ({exc})") from None
     if not header or "text" not in header:
         raise IngestError(name, 1, "the header row must have a 'text' column (and optionally 'id', 'title')")
-    # DictReader keeps the last of two columns of one name: 'id,text,text' took the second cell as the text, silently.
+    # A dict keeps the last of two columns of one name: 'id,text,text' took the second cell as the text, silently.
     # Unnamed columns (a spreadsheet's trailing commas) are left alone: their cells go to meta under "" as before.
     named: set[str] = set()
     twice = next((column for column in header if column and (column in named or named.add(column))), None)  # type: ignore[func-returns-value]
@@ -196,15 +196,16 @@ def parse_csv(text: str, name: str) -> list[ArticleRecord]:
     seen: dict[str, int] = {}
     line = reader.line_num + 1
     try:
-        for row in reader:
-            if None in row:
-                raise IngestError(name, line, "more fields than the header has")
-            obj: dict[str, Any] = {k: row[k] for k in ("id", "title", "text") if k in row and row[k] is not None}
-            if not obj.get("id"):
-                obj.pop("id", None)
-            obj["meta"] = {k: v for k, v in row.items() if k not in _CSV_COLUMNS}  # a column named "meta" too
-            records.append(_record(obj, name, line, default_id=f"{Path(name).stem}-{line}", seen=seen))
-            line = reader.line_num + 1
+        for cells in reader:
+            if cells:  # an empty line is no row
+                _check_cell_count(cells, header, name, line)
+                row = dict(zip(header, cells))
+                obj: dict[str, Any] = {k: row[k] for k in ("id", "title", "text") if k in row}
+                if not obj.get("id"):
+                    obj.pop("id", None)
+                obj["meta"] = {k: v for k, v in row.items() if k not in _CSV_COLUMNS}  # a column named "meta" too
+                records.append(_record(obj, name, line, default_id=f"{Path(name).stem}-{line}", seen=seen))
+                line = reader.line_num + 1  # not past an empty line: the ids made of lines stay as DictReader's were
     except csv.Error as exc:
         opened = _open_quote_line(text, line) if "end of data" in str(exc) or "expected after" in str(exc) else None
         if opened is not None:
@@ -214,6 +215,16 @@ def parse_csv(text: str, name: str) -> list[ArticleRecord]:
     if not records:
         raise IngestError(name, None, "no articles in file")
     return records
+
+
+def _check_cell_count(cells: list[str], header: list[str], name: str, line: int) -> None:
+    """Every row has a cell for each column of the header. A row short of its text said "missing 'text'" of a file
+    whose header has it, and one short of a meta column stored None there: the count says what is wrong."""
+    if len(cells) != len(header):
+        remedy = ("a comma inside a cell needs the cell in double quotes" if len(cells) > len(header)
+                  else "an empty cell is still written, between its commas")
+        count = f"{len(cells)} cell" + ("" if len(cells) == 1 else "s")
+        raise IngestError(name, line, f"the row has {count} where the header has {len(header)}; {remedy}")
 
 
 def missing_key(key: str, keys: Iterable[Any], place: str = "line") -> str:
