@@ -117,6 +117,106 @@ def test_scrolled_away_from_the_selection_a_span_key_first_brings_it_back(app, s
     page.context.close()
 
 
+def quote_of(app, article_id: int) -> str:
+    """The text of ann's one span."""
+    [(_, _, start, end)] = db_spans(app, "ann", article_id)
+    return LONG[start:end]
+
+
+def test_scrolled_away_from_a_selected_span_delete_f_and_the_edge_keys_first_bring_it_back(app, server, chromium):
+    """A span key on a selected span scrolled out of sight first brought it back, but Delete deleted it unseen, f fitted
+    it to the selected text unseen and [ ] { } (with Ctrl or Alt too, and Shift+Alt+arrows) moved its edges unseen.
+    Now each first brings it back and changes nothing, the hint saying so; the next press acts. f brings back the span,
+    then the text it is to cover; and a tap on Delete on a touch phone does the same."""
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(1280, 800))
+    drag_select(page, "We will not back down in case 11")
+    page.keyboard.press("q")
+    wait_saved(page)
+    back = "Back at the selected QUOTE span in sentence 12, which was out of sight: nothing was changed; "
+    for key, said, moved in (
+        ("]", "press ] again to move its start", "e will not back down in case 11"),
+        ("Control+[", "press Ctrl+[ again to move its start", "We will not back down in case 11"),
+        ("Shift+Alt+ArrowLeft", "press Shift+Alt+← again to move its end", "We will not back down in case 1"),
+        ("Alt+}", "press Alt+} again to move its end", "We will not back down in case 11"),
+        ("{", "press { again to move its end", "We will not back down in case 1"),
+    ):
+        before = quote_of(app, ids["long"])
+        settled(page)
+        page.mouse.move(400, 400)
+        page.mouse.wheel(0, 4000)
+        away(page)
+        page.keyboard.press(key)
+        assert page.inner_text("#hint") == back + said + ".", key
+        assert in_sight(page, "#text .tag.sel"), key
+        wait_saved(page)
+        assert quote_of(app, ids["long"]) == before, key
+        page.keyboard.press(key)  # in sight now: it moves the edge
+        wait_saved(page)
+        assert quote_of(app, ids["long"]) == moved, key
+
+    # f: the span scrolled away comes back first, then the selected text it is to cover, far down the article.
+    drag_select(page, "We will not back down in case 301")
+    page.mouse.wheel(0, -50)  # the annotator's scroll, to the quote: it is in sight, the selected text is not
+    page.evaluate("() => document.querySelector('#text .tag.sel').scrollIntoView({block: 'center'})")
+    away(page)
+    page.keyboard.press("f")
+    assert page.inner_text("#hint") == ("Back at the selected text in sentence 302, which was out of sight: nothing was changed; "
+                                        "press f again to fit the selected span to it.")
+    assert page.evaluate("() => getSelection().toString()") == "We will not back down in case 301"
+    settled(page)
+    page.mouse.wheel(0, -4000)
+    away(page)
+    page.keyboard.press("f")
+    assert page.inner_text("#hint") == back + "press f again to fit it to the selected text."
+    assert in_sight(page, "#text .tag.sel")
+    wait_saved(page)
+    assert quote_of(app, ids["long"]) == "We will not back down in case 1"
+    page.keyboard.press("f")  # brought back once since the annotator scrolled: the next f acts, as a span key's does
+    wait_saved(page)
+    assert quote_of(app, ids["long"]) == "We will not back down in case 301"
+
+    # Delete, the span selected at case 301.
+    settled(page)
+    page.mouse.wheel(0, -4000)
+    away(page)
+    page.keyboard.press("Delete")
+    assert page.inner_text("#hint") == back.replace("sentence 12", "sentence 302") + "press Delete again to delete it."
+    assert in_sight(page, "#text .tag.sel")
+    wait_saved(page)
+    assert quote_of(app, ids["long"]) == "We will not back down in case 301"
+    page.keyboard.press("Delete")
+    wait_saved(page)
+    assert db_spans(app, "ann", ids["long"]) == []
+    page.keyboard.press("?")  # the keyboard help says so
+    assert "and so do Delete, f and [ ] { } on a selected span" in page.inner_text("#help")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+    # On a touch phone, Delete tapped after a finger scrolled the selected span away: the same, in a tap's words.
+    page = open_page(chromium, server, "ann", ids["long"], viewport=PHONE, touch=True)
+    page.evaluate("""() => { const piece = [...document.querySelectorAll('#text .pc')].find((p) => p.textContent.includes('report 5,'));
+                             piece.scrollIntoView({block: 'center'});
+                             const at = piece.textContent.indexOf('Prices');
+                             getSelection().setBaseAndExtent(piece.firstChild, at, piece.firstChild, at + 'Prices'.length); }""")
+    page.locator('#toolbar button[data-kind="span"][data-label="CUE"]').tap()
+    wait_saved(page)
+    delete = page.locator('#toolbar button[data-action="delete"]')
+    delete.wait_for(state="visible")  # the span tools stay open on the new span, selected
+    swipe_up(page)
+    away(page)
+    settled(page)
+    delete.tap()
+    assert page.inner_text("#hint") == "Back at the selected CUE span in sentence 6, which was out of sight: nothing was changed; tap Delete again to delete it."
+    wait_saved(page)
+    assert [label for _, label, _, _ in db_spans(app, "ann", ids["long"])] == ["CUE"]
+    delete.tap()
+    wait_saved(page)
+    assert db_spans(app, "ann", ids["long"]) == []
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
 _COUNT_CHANGES = """() => { window.changes = {nodes: 0, attributes: 0};
   const count = (records) => { for (const r of records) {
     if (r.type === 'childList') window.changes.nodes += r.addedNodes.length + r.removedNodes.length;

@@ -1110,30 +1110,52 @@ function inSightToAct(again) {
  * it is brought back into view and nothing is done (false), the hint saying so and what to press again; else true.
  * As for the label keys: a span was made or relabelled where the annotator could not see it. */
 function selectionInSightToAct(name) {
-  if (!S.lookedAway) return true;
-  const sel = textSelection() ? window.getSelection().getRangeAt(0) : null;
-  const span = !sel && S.selected ? S.spans.get(S.selected) : null;
-  let first, last, node;
-  if (sel) {
-    const rects = sel.getClientRects();
-    [first, last] = [rects[0], rects[rects.length - 1]];
-    node = sel.startContainer.nodeType === Node.TEXT_NODE ? sel.startContainer.parentElement : sel.startContainer;
-  } else if (span) {
-    const pieces = [...textEl.querySelectorAll(".pc.hl")].filter((p) => S.pieceSpans.get(p).includes(span.id));
-    if (!pieces.length) return true;
-    const rects = pieces[pieces.length - 1].getClientRects();
-    [first, last, node] = [pieces[0].getClientRects()[0], rects[rects.length - 1], pieces[0]];
-  } else return true;
-  if (!outOfSightBetween(first, last)) return true;
-  lookingAt();
-  scrollIntoViewIfNeeded(node);
+  const sel = Boolean(textSelection());
   const key = S.schema.span_labels.find((x) => x.name === name)?.key;
   const verb = sel ? "mark it" : "relabel it";
   const again = touch.matches || !key ? `${touch.matches ? "tap" : "click"} ${name} again to ${verb}` : `press ${key} again to ${verb} ${name}`;
-  const n = sentenceOfPos(sel ? S.map.toCodePoint(textSelection().s, "floor") : span.start) + 1;
-  const what = sel ? `the selected text in sentence ${n}` : `the selected ${span.label} span in sentence ${n}`;
-  hint(`Back at ${what}, which was out of sight: nothing was changed; ${again}.`, "away");
+  return selectedInSightToAct(sel ? "text" : "span", again);
+}
+
+/** Before a key or a tap changes the selected span (Delete, f, [ ] { }), or fits it to the selected text (`what`:
+ * "span" or "text"): if the annotator scrolled it out of sight, it is brought back into view and nothing is done
+ * (false), the hint saying so and what to do `again`; else true. The span keys' rule (selectionInSightToAct) for the
+ * other keys that change a span: they deleted or moved one the annotator could not see. */
+function selectedInSightToAct(what, again) {
+  if (!S.lookedAway) return true;
+  const place = what === "text" ? textSelectionPlace() : spanPlace(S.selected && S.spans.get(S.selected));
+  if (!place || !outOfSightBetween(place.first, place.last)) return true;
+  lookingAt();
+  scrollIntoViewIfNeeded(place.node);
+  hint(`Back at ${place.what}, which was out of sight: nothing was changed; ${again}.`, "away");
   return false;
+}
+
+/** Where the selected text is drawn: the client rects it begins and ends with, the node to scroll to, and its words
+ * for the hint; null without a selection. */
+function textSelectionPlace() {
+  const sel = textSelection();
+  if (!sel) return null;
+  const range = window.getSelection().getRangeAt(0);
+  const rects = range.getClientRects();
+  const node = range.startContainer.nodeType === Node.TEXT_NODE ? range.startContainer.parentElement : range.startContainer;
+  const n = sentenceOfPos(S.map.toCodePoint(sel.s, "floor")) + 1;
+  return { first: rects[0], last: rects[rects.length - 1], node, what: `the selected text in sentence ${n}` };
+}
+
+/** Where a span is drawn, as textSelectionPlace; null when it is not drawn. */
+function spanPlace(span) {
+  if (!span) return null;
+  const pieces = [...textEl.querySelectorAll(".pc.hl")].filter((p) => S.pieceSpans.get(p).includes(span.id));
+  if (!pieces.length) return null;
+  const rects = pieces[pieces.length - 1].getClientRects();
+  const n = sentenceOfPos(span.start) + 1;
+  return { first: pieces[0].getClientRects()[0], last: rects[rects.length - 1], node: pieces[0], what: `the selected ${span.label} span in sentence ${n}` };
+}
+
+/** What to do again after a key, or a tap or click on `button` (no key), brought the selection back into view. */
+function doAgain(key, button, verb) {
+  return key ? `press ${key} again to ${verb}` : `${touch.matches ? "tap" : "click"} ${button} again to ${verb}`;
 }
 
 // The annotator's place (the current sentence) survives a reload of this tab, per user and article, in the browser
@@ -1584,6 +1606,13 @@ function deleteSpan(uid) {
   hint(`Deleted the ${span.label} span ${quoted(spanText(span), 40)}.`);
 }
 
+/** Delete or Backspace (`key`), or the Delete button (no key): the selected span goes, once it is in sight. */
+function deleteSelected(key = null) {
+  if (!S.selected) { hint("Select a span to delete (click it, or n / p).", "warn"); return; }
+  if (!selectedInSightToAct("span", doAgain(key, "Delete", "delete it"))) return;
+  deleteSpan(S.selected);
+}
+
 function deleteRelation(uid) {
   if (!S.relations.has(uid)) return;
   change({ op: "rel-del", id: uid });
@@ -1591,12 +1620,13 @@ function deleteRelation(uid) {
   hint("Link deleted.");
 }
 
-/** Move one edge of the selected span by whole characters (graphemes) or words (movedEdges); with no span selected
- * but text selected, the selection's. */
-function resizeSelected(edge, steps, byWord = false) {
+/** Move one edge of the selected span by whole characters (graphemes) or words (movedEdges), once it is in sight
+ * (`key`, the key pressed, for the hint if it is not); with no span selected but text selected, the selection's. */
+function resizeSelected(edge, steps, byWord, key) {
   const span = S.selected && S.spans.get(S.selected);
   if (!span && textSelection()) { resizeTextSelection(edge, steps, byWord); return; }
   if (!span) { hint("Select a span first (click it, or n / p).", "warn"); return; }
+  if (!selectedInSightToAct("span", doAgain(key, null, `move its ${edge}`))) return;
   const moved = movedEdges(u16(span.start), u16(span.end), edge, steps, byWord);
   if (!moved) return;
   const start = S.map.toCodePoint(moved.s, "floor");
@@ -1609,7 +1639,9 @@ function resizeSelected(edge, steps, byWord = false) {
   selectSpan(span.id);
 }
 
-function fitSelected() {
+/** f (`key`) or the Fit button (no key): the selected span set to the selected text, once both are in sight (the span
+ * is brought back first: it is what changes). */
+function fitSelected(key = null) {
   const span = S.selected && S.spans.get(S.selected);
   const sel = textSelection();
   if (!span || !sel) {
@@ -1617,6 +1649,8 @@ function fitSelected() {
     else hint("Select a span (n / p or click), then select the text it should cover, then press f.", "warn");
     return;
   }
+  if (!selectedInSightToAct("span", doAgain(key, "Fit", "fit it to the selected text"))) return;
+  if (!selectedInSightToAct("text", doAgain(key, "Fit", "fit the selected span to it"))) return;
   const start = S.map.toCodePoint(sel.s, "floor");
   const end = S.map.toCodePoint(sel.e, "ceil");
   clearTextSelection();
@@ -2028,7 +2062,7 @@ document.getElementById("toolbar").addEventListener("click", (event) => {
   if (kind === "sentence") labelSentence(name);
   else if (kind === "span") spanKey(name);
   else if (kind === "relation") (S.link ? cancelLink() : startLink(name));
-  else if (action === "delete") deleteSpan(S.selected);
+  else if (action === "delete") deleteSelected();
   else if (action === "fit") fitSelected();
   else if (action === "help") toggleHelp();
   else if (action === "undo" || action === "redo") undo(action === "redo");
@@ -2105,7 +2139,7 @@ const BUILTIN = [
   ["j  ↓  →", "next sentence"],
   ["k  ↑  ←", "previous sentence"],
   ["u", "next unlabelled sentence"],
-  ["Space  PgDn  PgUp", "scroll; the keys still act on the current sentence, and while it is out of sight (the hint line says where) a label key, a, x or Shift+Delete first brings it back and changes nothing; so does a span key on selected text or a selected span scrolled out of sight"],
+  ["Space  PgDn  PgUp", "scroll; the keys still act on the current sentence, and while it is out of sight (the hint line says where) a label key, a, x or Shift+Delete first brings it back and changes nothing; so does a span key on selected text or a selected span scrolled out of sight, and so do Delete, f and [ ] { } on a selected span"],
   ["Shift+← → ↑ ↓", "select text from the current sentence's start (←: its end), by character, or line (which may run into the next sentence: the hint then says across)"],
   ["Ctrl+Shift+← →", "select by word, never past the sentence's start or end"],
   ["n  p", "select the next / previous span (while linking: choose the target)"],
@@ -2178,7 +2212,9 @@ document.addEventListener("keydown", (event) => {
   const latin = /^[a-z]$/.test(letter) ? letter : event.code.replace(/^Key/, "").toLowerCase(); // by position on non-Latin layouts
   if ((event.ctrlKey || event.metaKey) && !event.altKey && (latin === "z" || latin === "y")) undo(latin === "y" || event.shiftKey);
   else if (key === "?" ) toggleHelp();
-  else if (event.shiftKey && event.altKey && !event.ctrlKey && (key === "ArrowLeft" || key === "ArrowRight")) resizeSelected("end", key === "ArrowLeft" ? -1 : 1);
+  else if (event.shiftKey && event.altKey && !event.ctrlKey && (key === "ArrowLeft" || key === "ArrowRight")) {
+    resizeSelected("end", key === "ArrowLeft" ? -1 : 1, false, `Shift+Alt+${key === "ArrowLeft" ? "←" : "→"}`);
+  }
   else if (event.shiftKey && !event.altKey && !event.metaKey && key.startsWith("Arrow")) {
     const direction = key === "ArrowLeft" || key === "ArrowUp" ? "backward" : "forward";
     const unit = key === "ArrowUp" || key === "ArrowDown" ? "line" : event.ctrlKey ? "word" : "character";
@@ -2200,13 +2236,14 @@ document.addEventListener("keydown", (event) => {
   } else if (plain && (key === "n" || key === "p")) (S.link ? cycleCandidate(key === "n" ? 1 : -1) : cycleSpan(key === "n" ? 1 : -1));
   else if (!event.metaKey && "[]{}".includes(key) && key.length === 1) { // by the character typed: AltGr layouts work too
     // by word with Ctrl or with Alt; both at once is how Windows reports AltGr, which types the character itself
-    resizeSelected(key === "[" || key === "]" ? "start" : "end", key === "[" || key === "{" ? -1 : 1, event.ctrlKey !== event.altKey);
+    const byWord = event.ctrlKey !== event.altKey;
+    resizeSelected(key === "[" || key === "]" ? "start" : "end", key === "[" || key === "{" ? -1 : 1, byWord,
+      byWord ? `${event.ctrlKey ? "Ctrl" : "Alt"}+${key}` : key);
   }
-  else if (plain && key === "f") fitSelected();
+  else if (plain && key === "f") fitSelected("f");
   else if (plain && (key === "Delete" || key === "Backspace")) {
     if (event.shiftKey) clearLabel();
-    else if (S.selected) deleteSpan(S.selected);
-    else hint("Select a span to delete (click it, or n / p).", "warn");
+    else deleteSelected(key);
   } else if (key === "Enter" && plain) {
     if (chosenCandidate(S.link) !== null) finishLink(chosenCandidate(S.link));
     else if (t && t.closest && t.closest(".gtag, .gchip")) offerGhostAt(t.closest(".gtag, .gchip"));
