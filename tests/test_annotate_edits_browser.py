@@ -217,6 +217,43 @@ def test_scrolled_away_from_a_selected_span_delete_f_and_the_edge_keys_first_bri
     page.context.close()
 
 
+# JS: the hint line's text, and whether it shows whole (one line, nothing cut by its ellipsis).
+_HINT = """() => { const h = document.getElementById('hint');
+  return {text: h.textContent, whole: h.scrollWidth <= h.clientWidth && h.scrollHeight <= h.clientHeight, sw: h.scrollWidth, cw: h.clientWidth}; }"""
+
+
+LONGEST = "The ministry said 4 families had moved since March 🌉. Prices in Beirut rose by 5%"  # across two sentences
+
+
+def test_the_selection_hints_name_the_word_keys(app, server, chromium):
+    """The hint line after selecting text, or a span, named [ ] { } (or nothing of them) but not their word steps,
+    Ctrl or Alt with them and Ctrl+Shift+arrows, which README and the keyboard help give. It names them now, and on a
+    laptop's window the line still shows whole, the longest excerpt and the fit key included."""
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(1280, 800))
+    drag_select(page, LONGEST)
+    shown = page.evaluate(_HINT)
+    assert shown["text"] == ("Selected “The ministry said 4 families had moved since…” (across sentences 5–6): "
+                             "q QUOTE, s SOURCE, c CUE; [ ] { } resize, Ctrl/Alt or Ctrl+Shift+← → by word."), shown
+    assert shown["whole"], shown
+    page.keyboard.press("Control+]")  # and they do what it says: the selection's start a word on
+    assert page.evaluate("() => getSelection().toString()") == LONGEST.removeprefix("The ")
+
+    page.keyboard.press("Escape")
+    drag_select(page, "We will not back down in case 11")
+    page.keyboard.press("q")
+    shown = page.evaluate(_HINT)
+    assert shown["text"] == ("QUOTE “We will not back down in case 11” selected: a span key relabels, [ ] { } resize (with Ctrl/Alt by a word), "
+                             "f fits to the selected text, Del deletes, l links."), shown
+    assert shown["whole"], shown
+    drag_select(page, LONGEST)  # with the quote selected: the fit key too, the longest hint
+    shown = page.evaluate(_HINT)
+    assert shown["text"].endswith("q QUOTE, s SOURCE, c CUE, f fits the span to it; [ ] { } resize, Ctrl/Alt or Ctrl+Shift+← → by word."), shown
+    assert shown["whole"], shown
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
 _COUNT_CHANGES = """() => { window.changes = {nodes: 0, attributes: 0};
   const count = (records) => { for (const r of records) {
     if (r.type === 'childList') window.changes.nodes += r.addedNodes.length + r.removedNodes.length;

@@ -1221,7 +1221,7 @@ function selectSpan(uid, scroll = false) {
     const links = rels ? `, ${rels} link${rels > 1 ? "s" : ""}` : "";
     // On a phone the hint holds two lines: what to tap comes first, the excerpt (which the clamp may cut) last.
     if (touch.matches) hint(`${span.label} selected${links}: tap a span label to relabel it, or Fit, Delete, Link (${quoted(spanText(span), 30)}${across ? `, across ${across}` : ""}).`);
-    else hint(`${span.label} ${quoted(spanText(span), 50)}${across ? ` (across ${across})` : ""} selected${links}: a span key relabels, [ ] { } resize, f fits to the selected text, Del deletes, l links.`);
+    else hint(`${span.label} ${quoted(spanText(span), 50)}${across ? ` (across ${across})` : ""} selected${links}: a span key relabels, [ ] { } resize (with Ctrl/Alt by a word), f fits to the selected text, Del deletes, l links.`);
     if (scroll) scrollIntoViewIfNeeded(S.tags.get(uid));
   } else if (!S.link) hint("");
 }
@@ -2024,7 +2024,8 @@ document.addEventListener("selectionchange", () => {
       hint(`Selected: tap ${tap}${S.selected ? ", or Fit to fit the selected span to it" : ""} (${what}).`, "mode"); // what to tap first, as in selectSpan
     } else {
       const keys = S.schema.span_labels.filter((x) => x.key).map((x) => `${x.key} ${x.name}`).join(", ");
-      hint(`Selected ${quoted(S.map.text.slice(sel.s, sel.e), 60)}${across ? ` (across ${across})` : ""}: ${keys}${S.selected ? ", f fits the selected span to it" : ""}.`, "mode");
+      // the word keys too (README and the help give them); a shorter excerpt keeps the longest such hint whole at 1280 px
+      hint(`Selected ${quoted(S.map.text.slice(sel.s, sel.e), 45)}${across ? ` (across ${across})` : ""}: ${keys}${S.selected ? ", f fits the span to it" : ""}; [ ] { } resize, Ctrl/Alt or Ctrl+Shift+← → by word.`, "mode");
     }
   }
 });
