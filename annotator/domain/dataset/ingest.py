@@ -199,7 +199,7 @@ def parse_csv(text: str, name: str) -> list[ArticleRecord]:
         for cells in reader:
             if cells:  # an empty line is no row
                 _check_cell_count(cells, header, name, line)
-                row = dict(zip(header, cells))
+                row = dict(zip(header, cells, strict=True))
                 obj: dict[str, Any] = {k: row[k] for k in ("id", "title", "text") if k in row}
                 if not obj.get("id"):
                     obj.pop("id", None)
