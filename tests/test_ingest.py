@@ -132,6 +132,7 @@ def test_csv_without_text_column(tmp_path):
         (b"id,text\n1,ok\n2\n", ":3: the row has 1 cell where the header has 2; an empty cell is still written"),
         (b"id,text,desk\n1,ok\n", ":2: the row has 2 cells where the header has 3"),  # stored desk: None
         (b"id,text,,\n1,ok,x\n", ":2: the row has 3 cells where the header has 4"),  # counted by cell, not by name
+        (b"id,text\n1,ok\n\n\n2\n", ":5: the row has 1 cell"),  # the row's own line, not the empty one above it
     ],
 )
 def test_a_csv_row_of_more_or_fewer_cells_than_the_header_is_refused_saying_so(tmp_path, data, said):
@@ -530,3 +531,14 @@ def test_a_txt_file_whose_name_holds_a_line_break_is_refused(tmp_path):
 def test_ids_with_spaces_and_any_script_are_still_one_line():
     records = read_bytes('{"id": "Story 1 – Zürich 東京 🎉", "text": "x"}\n'.encode(), "a.jsonl")
     assert records[0].external_id == "Story 1 – Zürich 東京 🎉"
+
+
+def test_csv_errors_name_the_row_s_line_past_empty_lines_and_ids_made_of_lines_stay_as_they_were(tmp_path):
+    """An error after empty lines named the empty line above the row. The ids of a file without an id column are
+    made of line numbers that never counted those empty lines: they must not change, or a re-import stores the
+    articles again under new ids."""
+    path = write(tmp_path, "a.csv", b"text\nOne.\n\nTwo.\n\n\nThree.\n")
+    assert [r.external_id for r in read_path(path)] == ["a-2", "a-3", "a-5"]  # as they always were
+    bad = write(tmp_path, "b.csv", b"text\nOne.\n\nTwo.\n\n\n\"never closed\n")
+    with pytest.raises(IngestError, match=r"b\.csv:7: a quoted field opened on this line is never closed"):
+        read_path(bad)

@@ -194,7 +194,10 @@ def parse_csv(text: str, name: str) -> list[ArticleRecord]:
         raise IngestError(name, 1, f"the header row names the column {twice[:60]!r} twice; rename or drop one")
     records: list[ArticleRecord] = []
     seen: dict[str, int] = {}
-    line = reader.line_num + 1
+    # `line` is where the row starts in the file, for its errors; `id_line` the number a file without ids has always
+    # made its ids of, which does not count the empty lines before the row (re-importing such a file must find the
+    # ids it stored), whereas an error named the empty line, one above the row
+    line = id_line = reader.line_num + 1
     try:
         for cells in reader:
             if cells:  # an empty line is no row
@@ -204,8 +207,9 @@ def parse_csv(text: str, name: str) -> list[ArticleRecord]:
                 if not obj.get("id"):
                     obj.pop("id", None)
                 obj["meta"] = {k: v for k, v in row.items() if k not in _CSV_COLUMNS}  # a column named "meta" too
-                records.append(_record(obj, name, line, default_id=f"{Path(name).stem}-{line}", seen=seen))
-                line = reader.line_num + 1  # not past an empty line: the ids made of lines stay as DictReader's were
+                records.append(_record(obj, name, line, default_id=f"{Path(name).stem}-{id_line}", seen=seen))
+                id_line = reader.line_num + 1
+            line = reader.line_num + 1
     except csv.Error as exc:
         opened = _open_quote_line(text, line) if "end of data" in str(exc) or "expected after" in str(exc) else None
         if opened is not None:
