@@ -662,6 +662,26 @@ def test_all_labelled_then_enter_opens_the_next_article(app, server, chromium):
     page.context.close()
 
 
+def test_enter_before_every_sentence_is_labelled_says_what_is_left(app, server, chromium):
+    """Enter opens the next article once every sentence is labelled; before then it did nothing and said nothing, and
+    a stale hint stayed. It now says so and names the first sentence left, and the hint follows the labels that come."""
+    ids = seed(app, [ArticleRecord("one", "One", "First one. Second one. Third one."), ArticleRecord("two", "Two", "Another text here.")], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["one"])
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)  # a navigation would have started by now
+    assert page.url == f"{server}/annotate/{ids['one']}"
+    assert page.inner_text("#hint") == "Enter opens the next article once every sentence is labelled. Sentence 2 is still unlabelled (u jumps there)."
+    page.keyboard.press("2")
+    assert page.inner_text("#hint") == "Enter opens the next article once every sentence is labelled. Sentence 3 is still unlabelled (u jumps there)."
+    page.keyboard.press("3")
+    assert page.inner_text("#hint") == "Every sentence is labelled. Enter opens the next article."
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server}/annotate/{ids['two']}")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
 def test_enter_on_a_panel_checkbox_stays_on_the_article(app, server, chromium):
     """Enter opens the next article from the text, not from a form control: on the Spans panel's "the whole article"
     checkbox, reached with Tab, it left the article (a keyboard user who expected it to tick the box)."""

@@ -745,12 +745,13 @@ function renderProgress() {
   root.classList.toggle("finished", finished); // on a phone Next article takes a row of its own (annotate.css)
   bar.hidden = finished;
   document.getElementById("progress-text").hidden = finished;
-  if (hintEl.dataset.kind === "progress") progressHint(); // what is left changed: the hint must not go stale
+  if (hintEl.dataset.kind === "progress") progressHint(hintEl.dataset.prefix || ""); // what is left changed: the hint must not go stale
 }
 
-/** What is left to label, as a hint that renderProgress keeps current. */
+/** What is left to label, as a hint that renderProgress keeps current, `prefix` and all. */
 function progressHint(prefix = "") {
   const left = nextUnlabelled(-1);
+  hintEl.dataset.prefix = prefix;
   if (touch.matches) { // a touch phone's row of tools has no room for the "3 / 12" count: the hint carries it
     const total = sentenceCount();
     const done = S.sentences.filter((s) => isDone(s.index)).length;
@@ -2255,7 +2256,7 @@ document.addEventListener("keydown", (event) => {
       hint(S.link.candidates.length ? "Choose the span to link to first: click it, or n / p, then Enter (Esc cancels)."
         : "Nothing to link to yet: select its text and press its span key (Esc cancels).", "warn");
     } else if (!document.getElementById("next-article").hidden) goNext();
-    else handled = false;
+    else progressHint("Enter opens the next article once every sentence is labelled. "); // it did nothing, and said nothing
   } else if (plain && event.code === "Space" && t && t.closest && t.closest(".gtag, .gchip")) offerGhostAt(t.closest(".gtag, .gchip"));
   else if (key === "Escape") {
     // Ending the span mode (a selection of text or of a span) closes the span tools it opened on a phone too.
