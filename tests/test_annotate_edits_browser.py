@@ -59,6 +59,36 @@ def test_a_suggestions_menu_is_never_drawn_over_or_under_the_sticky_toolbar(app,
         page.context.close()
 
 
+def test_a_suggestions_menu_opened_under_the_suggestion_bar_is_in_sight(app, server, chromium):
+    """On a touch phone, a suggestion at the foot of the window under the bar of the current sentence's suggestions
+    (Tab reaches one there; the browser's scroll to the focus knows nothing of the bar), opened with Enter: its menu was
+    put above it, its buttons under the bar. Now the suggestion is brought into view first, and the menu with it."""
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    with_suggestions(app)
+    page = open_page(chromium, server, "ann", ids["long"], viewport=PHONE, touch=True)
+    page.evaluate("() => window.scrollTo(0, 600)")
+    ghost = page.evaluate("""() => {  // a suggestion's tag 20 px above the window's foot, under the bar
+      const tag = [...document.querySelectorAll('#text .gtag')].find((x) => x.getBoundingClientRect().top > innerHeight);
+      window.scrollBy(0, tag.getBoundingClientRect().bottom - innerHeight + 20);
+      return tag.dataset.ghost;
+    }""")
+    page.evaluate("(id) => document.querySelector(`#text .gtag[data-ghost='${id}']`).focus({preventScroll: true})", ghost)
+    page.keyboard.press("Enter")
+    page.locator(".ghost-menu").wait_for(state="visible")
+    place = page.evaluate("""(id) => {
+      const menu = document.querySelector('.ghost-menu').getBoundingClientRect();
+      const bar = document.getElementById('suggest-bar').getBoundingClientRect();
+      const tag = document.querySelector(`#text .gtag[data-ghost='${id}']`).getBoundingClientRect();
+      const shown = (b) => document.elementFromPoint(b.left + 4, b.top + 4)?.closest('.ghost-menu') !== null;
+      return {menuBottom: menu.bottom, tagBottom: tag.bottom, barTop: bar.top, barShown: bar.height > 0,
+              buttonsShown: [...document.querySelectorAll('.ghost-menu button')].every((b) => shown(b.getBoundingClientRect()))};
+    }""", ghost)
+    assert place["barShown"] and place["menuBottom"] <= place["barTop"] and place["tagBottom"] <= place["barTop"], place
+    assert place["buttonsShown"], place
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
 def test_scrolled_away_from_the_selection_a_span_key_first_brings_it_back(app, server, chromium):
     """Text selected, then scrolled out of sight with the wheel: a span key marked it unseen. Now the first span key
     brings the selection back into view and changes nothing, the hint saying so; the next one marks it. The same for

@@ -1856,8 +1856,8 @@ function offerGhost(kind, id, anchor) {
 }
 
 /** The menu under its suggestion (over it where the window has no room below), both in sight between the sticky head
- * and the foot of the window (or the suggestion bar there): a suggestion half under the toolbar (Tab reaches one
- * there) is brought into view first. The menu is drawn under the head (annotate.css), as the text is: scrolled
+ * and the foot of the window (or the suggestion bar there): a suggestion half under the toolbar or the bar (Tab reaches
+ * one there) is brought into view first. The menu is drawn under the head (annotate.css), as the text is: scrolled
  * afterwards, it slid over the toolbar and the hint line. */
 function placeGhostMenu(anchor) {
   const gap = 6;
@@ -1866,7 +1866,9 @@ function placeGhostMenu(anchor) {
   const bottom = (bar.height ? bar.top : window.innerHeight) - gap;
   const height = ghostMenu.offsetHeight;
   let box = anchor.getBoundingClientRect();
-  const fits = (b) => b.top >= top && (b.bottom + gap + height <= bottom || b.top - gap - height >= top);
+  // the suggestion itself in sight too: one under the suggestion bar (Tab reaches one there) had its menu put above it,
+  // its foot and its buttons under the bar
+  const fits = (b) => b.top >= top && b.bottom <= bottom && (b.bottom + gap + height <= bottom || b.top - gap - height >= top);
   if (anchor !== textEl && !fits(box)) {
     anchor.scrollIntoView({ block: "center", behavior: "auto" }); // at once: the menu is placed where it ends
     box = anchor.getBoundingClientRect();
