@@ -154,7 +154,8 @@ def test_undoing_a_span_deletion_brings_back_the_span_and_its_links_under_their_
     rel_id = page.evaluate("() => document.querySelector('#links li').dataset.rel")
 
     click_text(page, "underestimated")
-    page.keyboard.press("Delete")  # the quote, and with it the link
+    page.keyboard.press("Delete")  # the quote, and with it the link, which the hint names as the undo's does
+    assert hint(page) == f"Deleted the QUOTE span \u201c{QUOTE[:39]}\u2026\u201d and its 1 link."
     wait_saved(page)
     assert [label for _, label, _, _ in db_spans(app, "ann", article)] == ["SOURCE"] and db_relations(app, "ann") == []
 

@@ -1601,10 +1601,11 @@ function sameSpan(label, start, end) {
 function deleteSpan(uid) {
   if (!uid || !S.spans.has(uid)) return;
   const span = S.spans.get(uid);
+  const links = relationsOf(uid).length; // they go with it: said, as the undo's hint says it
   S.link = null;
   change({ op: "span-del", id: uid });
   renderSpanEdit([span]);
-  hint(`Deleted the ${span.label} span ${quoted(spanText(span), 40)}.`);
+  hint(`Deleted the ${span.label} span ${quoted(spanText(span), 40)}${links ? ` and its ${links} link${links > 1 ? "s" : ""}` : ""}.`);
 }
 
 /** Delete or Backspace (`key`), or the Delete button (no key): the selected span goes, once it is in sight. */
