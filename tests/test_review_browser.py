@@ -305,6 +305,25 @@ def test_the_label_keys_choose_the_gold_label(app, server, chromium):
         context.close()
 
 
+def test_a_span_key_with_no_text_selected_says_so(app, server, chromium):
+    """Found walking the adjudication page with the keyboard: q, s or c with no text of the sentence selected did
+    nothing and said nothing (the QUOTE button said to select text first). The key now says it too, and still marks
+    selected text."""
+    pid, sid = _disputed_second_sentence(app, "harbour", "Harbour fees rise again. The mayor said fees will double. Ferries run.")
+    context, page, problems = reviewer_page(chromium, server)
+    try:
+        page.goto(f"{server}/review/{pid}/sentences/{sid}")
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        page.keyboard.press("q")
+        assert page.text_content("#mark-status") == "Select some text of the sentence first."
+        page.evaluate(SELECT_IN_SENTENCE, ["The mayor", 0])
+        page.keyboard.press("s")
+        assert page.inner_text("#sentence-text mark.gold[data-label=SOURCE]") == "The mayor"
+        assert problems == []
+    finally:
+        context.close()
+
+
 def test_a_gold_span_that_takes_its_quote_marks_in_is_quoted_once(app, server, chromium):
     """The adjudication page put its own curly quotes around every span text, so a quote's span that took in its
     marks read ““Nobody wants to pay more”” in the status line, the new span's row and the link's message; it quotes

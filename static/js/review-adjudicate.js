@@ -422,7 +422,8 @@ if (dataNode && view && marker && fieldset && linkset) {
       const radio = goldLabel(key);
       radio.checked = true;
       say(`Gold label: ${radio.value}. Save with the button below (or Enter on it).`);
-    } else handled = false;
+    } else if (label) mark(label.name); // no text selected: it says so (the key did nothing, and said nothing)
+    else handled = false;
     if (handled) event.preventDefault();
   });
   fieldset.addEventListener("change", (event) => follow(event.target));
