@@ -89,6 +89,42 @@ def test_a_suggestions_menu_opened_under_the_suggestion_bar_is_in_sight(app, ser
     page.context.close()
 
 
+def test_scrolled_away_from_an_open_suggestion_menu_a_or_enter_first_brings_it_back(app, server, chromium):
+    """A suggestion's menu open (Tab to it, Enter), then the wheel took it out of sight: a (or Enter on the focused
+    Accept) accepted a suggestion the annotator could not see, where a on the sentence's suggestions first brings them
+    back. Now the first press brings the suggestion and its menu back into view and decides nothing; the next accepts."""
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    with_suggestions(app)
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(1280, 800))
+    page.mouse.move(400, 400)
+    for key, said in (("a", "press a again to accept it"), ("Enter", "press Enter again to accept it")):
+        while not page.evaluate("() => Boolean(document.querySelector('#text .gtag[tabindex=\"0\"]'))"):
+            page.keyboard.press("j")  # on to a sentence with a suggestion of a span
+        page.focus("#text")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+        page.locator(".ghost-menu").wait_for(state="visible")
+        assert page.evaluate("() => document.activeElement.dataset.decision") == "accept"
+        settled(page)
+        before = db_spans(app, "ann", ids["long"])
+        page.mouse.wheel(0, 4000)
+        away(page)
+        page.keyboard.press(key)
+        assert page.inner_text("#hint") == f"Back at the suggestion, which was out of sight: nothing was changed; {said}."
+        assert in_sight(page, ".ghost-menu button[data-decision=accept]")
+        wait_saved(page)
+        assert db_spans(app, "ann", ids["long"]) == before, key
+        settled(page)
+        page.keyboard.press(key)  # in sight now: it accepts
+        wait_saved(page)
+        assert len(db_spans(app, "ann", ids["long"])) == len(before) + 1, key
+        assert page.locator(".ghost-menu").is_hidden()
+    page.keyboard.press("?")  # the keyboard help says so
+    assert "and a or x on a suggestion whose menu is open" in page.inner_text("#help")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
 def test_scrolled_away_from_the_selection_a_span_key_first_brings_it_back(app, server, chromium):
     """Text selected, then scrolled out of sight with the wheel: a span key marked it unseen. Now the first span key
     brings the selection back into view and changes nothing, the hint saying so; the next one marks it. The same for

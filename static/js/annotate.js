@@ -1846,14 +1846,35 @@ function offerGhost(kind, id, anchor) {
     el("p", { class: "ghost-what" }, el("span", { class: "muted", text: "Suggested " }), describe(kind, item)),
     el("p", { class: "muted ghost-from", text: provenance(item) }),
     el("div", { class: "ghost-actions" },
-      el("button", { type: "button", class: "primary", dataset: { decision: "accept" }, onclick: () => decideOne(kind, id, "accept") }, ...withKey("Accept", "a")),
-      el("button", { type: "button", dataset: { decision: "reject" }, onclick: () => decideOne(kind, id, "reject") }, ...withKey("Reject", "x")),
+      el("button", { type: "button", class: "primary", dataset: { decision: "accept" }, onclick: (event) => decideFromMenu(event, kind, id, "accept") }, ...withKey("Accept", "a")),
+      el("button", { type: "button", dataset: { decision: "reject" }, onclick: (event) => decideFromMenu(event, kind, id, "reject") }, ...withKey("Reject", "x")),
       el("button", { type: "button", class: "link", onclick: () => closeGhostMenu(true) }, ...withKey("Later", "Esc", false))));
   ghostMenu.hidden = false;
   placeGhostMenu(anchor && anchor.isConnected ? anchor : textEl);
   ghostMenu.querySelector("button").focus({ preventScroll: true });
   if (touch.matches) hint(`Tap Accept or Reject, or Later to leave it: suggested ${describe(kind, item)}.`, "mode"); // what to tap first
   else hint(`Suggested ${describe(kind, item)}: a accepts, x rejects, Esc leaves it for later.`, "mode");
+}
+
+/** The menu's Accept or Reject: clicked, it is in sight; pressed from the keyboard (Enter or Space on the focused
+ * button: a click of no pointer), it may have been scrolled away, as for the a / x keys. */
+function decideFromMenu(event, kind, id, decision) {
+  if (event.detail === 0 && !ghostInSightToAct(`press Enter again to ${decision} it`)) return;
+  decideOne(kind, id, decision);
+}
+
+/** Before a key decides the suggestion whose menu is open: if the annotator scrolled it out of sight, it is brought
+ * back into view with its menu and nothing is decided (false), the hint saying so and what to press `again`; else
+ * true. As for the current sentence's a / x: a accepted a suggestion the annotator could not see. */
+function ghostInSightToAct(again) {
+  const anchor = S.ghost && S.ghost.anchor;
+  if (!S.lookedAway || !anchor || !anchor.isConnected || anchor === textEl) return true;
+  const rects = anchor.getClientRects();
+  if (!rects.length || !outOfSightBetween(rects[0], rects[rects.length - 1])) return true;
+  lookingAt();
+  placeGhostMenu(anchor);
+  hint(`Back at the suggestion, which was out of sight: nothing was changed; ${again}.`, "away");
+  return false;
 }
 
 /** The menu under its suggestion (over it where the window has no room below), both in sight between the sticky head
@@ -2144,7 +2165,7 @@ const BUILTIN = [
   ["j  ↓  →", "next sentence"],
   ["k  ↑  ←", "previous sentence"],
   ["u", "next unlabelled sentence"],
-  ["Space  PgDn  PgUp", "scroll; the keys still act on the current sentence, and while it is out of sight (the hint line says where) a label key, a, x or Shift+Delete first brings it back and changes nothing; so does a span key on selected text or a selected span scrolled out of sight, and so do Delete, f and [ ] { } on a selected span"],
+  ["Space  PgDn  PgUp", "scroll; the keys still act on the current sentence, and while it is out of sight (the hint line says where) a label key, a, x or Shift+Delete first brings it back and changes nothing; so does a span key on selected text or a selected span scrolled out of sight, and so do Delete, f and [ ] { } on a selected span, and a or x on a suggestion whose menu is open"],
   ["Shift+← → ↑ ↓", "select text from the current sentence's start (←: its end), by character, or line (which may run into the next sentence: the hint then says across)"],
   ["Ctrl+Shift+← →", "select by word, never past the sentence's start or end"],
   ["n  p", "select the next / previous span (while linking: choose the target)"],
@@ -2231,7 +2252,7 @@ document.addEventListener("keydown", (event) => {
     else if (action.kind === "relation") (S.link && S.link.type === action.name ? cancelLink() : startLink(action.name));
   } else if (plain && (key === "a" || key === "x")) { // after the schema's keys: an older schema that took a or x keeps them
     const decision = key === "a" ? "accept" : "reject";
-    if (S.ghost) decideOne(S.ghost.kind, S.ghost.id, decision);
+    if (S.ghost) { if (ghostInSightToAct(`press ${key} again to ${decision} it`)) decideOne(S.ghost.kind, S.ghost.id, decision); }
     else decideSentence(decision);
   } else if (plain && (key === "j" || key === "J" || key === "ArrowDown" || key === "ArrowRight")) setCurrent(S.current + 1);
   else if (plain && (key === "k" || key === "K" || key === "ArrowUp" || key === "ArrowLeft")) setCurrent(S.current - 1);
