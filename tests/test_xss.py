@@ -13,6 +13,7 @@ Guidelines Markdown goes through nh3; checked here with the usual vectors.
 """
 from __future__ import annotations
 
+import io
 import json
 import re
 from html.parser import HTMLParser
@@ -275,3 +276,31 @@ def test_the_audit_catches_each_payload_unescaped(raw: str):
 
     assert audit_html(f"<p>{raw}</p>"), raw
     assert not audit_html(f"<p>{escape(raw)}</p><a title=\"{escape(raw)}\" href=\"/x\">y</a>"), raw
+
+
+# ----------------------------------------------------------------- the upload's result page
+def test_upload_errors_show_the_files_keys_and_names_as_text(app, browser):
+    """A refused file's error quotes what the file holds (its keys, its CSV columns) and its name: all of it the
+    uploader's text, shown escaped on the result page, never as markup."""
+    from annotator.db import db
+    from annotator.domain import accounts, labelschema, projects
+
+    with app.app_context():
+        admin = accounts.create_user(db.session, "adm", "admin", "correct horse")
+        project_id = projects.create_project(db.session, "Uploads", labelschema.preset("claims"), 1, "", admin.id).id
+        db.session.commit()
+    browser.login("adm", "correct horse")
+    files = {
+        "keys.jsonl": json.dumps({"id": "k1", SCRIPT: "x", IMG: "y"}).encode(),  # no text: the error lists the line's keys
+        "meta.jsonl": json.dumps({"id": "m1", "text": "Hi.", IMG: 1, "meta": {IMG: 2}}).encode(),  # a key in meta too, another value
+        "columns.csv": f'text,"{SCRIPT}","{SCRIPT}"\nHello.,1,2\n'.encode(),  # a column named twice
+        f"{IMG}.jsonl": b'{"id": "n1", "text": ',  # a bad line, named by its file
+    }
+    data = {"files": [(io.BytesIO(content), name) for name, content in files.items()], "on_duplicate": "error"}
+    response = browser.post(f"/admin/projects/{project_id}/upload", data, content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422, html  # every file refused
+    reasons = re.findall(r'<td class="reason whole">(.*?)</td>', html, re.S)
+    assert len(reasons) == len(files), reasons
+    assert not audit_html(html), audit_html(html)
+    assert "&lt;script&gt;window.__xss" in html and "&lt;img src=x onerror=" in html  # shown, as text
