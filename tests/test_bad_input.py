@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import http.client
 import io
 import json
 import os
@@ -38,7 +39,7 @@ from annotator.db.models import Article, Sentence
 from annotator.domain import projects
 from annotator.domain.dataset.ingest import IngestError, read_bytes
 
-from .conftest import make_app
+from .conftest import make_app, serving
 from .test_route_matrix import WRITE_CASES, Case, World, access_of, caller, find_rule, seed, url_for_rule
 
 settings.register_profile(
@@ -528,6 +529,48 @@ def test_api_raw_bytes_are_400_json(app, raw: bytes, target: str):
     if response.status_code >= 400:
         assert row_counts(app) == before
 
+
+
+def _chunked(base_url: str, method: str, path: str, token: str, content_type: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    """Send the body with Transfer-Encoding: chunked (no Content-Length), as a streaming client or a proxy that does
+    not buffer does, to a real server; (status, JSON answer)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        pieces = (body[i:i + 8192] for i in range(0, len(body), 8192))
+        connection.request(method, path, body=pieces, encode_chunked=True,
+                           headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_never_cut_short(small_limit_app):
+    """A body sent without a Content-Length is read up to the limit; werkzeug's reader stopped there silently, so a
+    JSONL body twice the limit stored its first half (the cut fell between two lines) and answered 201, and a label
+    save padded past the API's limit was saved. Over the limit is a 413 with nothing stored, as with a Content-Length."""
+    app = small_limit_app
+    world: World = seed(app)
+    line = '{{"id": "c{:05d}", "text": "{}"}}\n'
+    lines = [line.format(i, "Word. " * 100) for i in range(2 * LIMIT // 700)]
+    lines = [row.replace("Word. ", "Word. " + "x" * (1024 - len(row)), 1) for row in lines]  # 1024 bytes each:
+    assert {len(row) for row in lines} == {1024} and LIMIT % 1024 == 0  # the limit falls between two lines
+    before = row_counts(app)
+    with serving(app) as url:
+        status, answer = _chunked(url, "POST", f"/api/projects/{world.project}/articles", world.tokens["admin"],
+                                  "application/x-ndjson", "".join(lines).encode())
+        assert status == 413 and "larger than" in answer.get("error", ""), (status, str(answer)[:200])
+        assert row_counts(app) == before
+        padded = b'{"label": "UFS"}' + b" " * (20 * 1024)  # valid JSON, over the annotation API's 16 KiB
+        status, answer = _chunked(url, "PUT", f"/api/articles/{world.article_a}/labels/1", world.tokens["annotator"],
+                                  "application/json", padded)
+        assert status == 413 and "larger than" in answer.get("error", ""), (status, answer)
+        assert row_counts(app) == before
+        # under the limit, the same way, is stored
+        status, answer = _chunked(url, "POST", f"/api/projects/{world.project}/articles", world.tokens["admin"],
+                                  "application/x-ndjson", "".join(lines[:3]).encode())
+        assert status == 201 and answer["created"] == ["c00000", "c00001", "c00002"], answer
 
 def _api_world(app) -> World:
     cached = app.config.get("_fuzz_world")  # one seed per test, reused across examples

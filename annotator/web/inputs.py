@@ -7,12 +7,15 @@ URL) that names the field. The API checks its own bodies (api.json_body).
 """
 from __future__ import annotations
 
-from typing import Any
+from functools import cached_property
+from typing import IO, Any
 from urllib.parse import unquote_to_bytes
 
 import orjson
-from flask import Response, abort, request
+from flask import Request, Response, abort, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import LimitedStream
 
 from annotator.stats import strict_json, textcheck
 from annotator.web.csrf import UNSAFE_METHODS
@@ -44,6 +47,33 @@ class StrictJSONProvider(DefaultJSONProvider):
 
 
 _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_APPEND_NEWLINE
+
+
+class _BodyUpToTheLimit(LimitedStream):
+    """A body the server ends (a chunked one: no Content-Length) read up to the request's limit. Werkzeug's reader of
+    a whole body stops at the limit without a word, so a longer body was cut short and used: a JSONL body twice the
+    limit stored its first half. Reaching the limit, this one looks for one byte more, and refuses the body (413)."""
+
+    def readall(self) -> bytes:
+        body = super().readall()
+        if self.is_exhausted and self._stream.read(1):
+            raise RequestEntityTooLarge()
+        return body
+
+
+class BoundedRequest(Request):
+    """Flask's request, whose body is never longer than its limit (MAX_CONTENT_LENGTH, or a view's own) and never
+    silently shorter than what was sent: over the limit is a 413, with or without a Content-Length."""
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        limit = self.max_content_length
+        if "wsgi.input_terminated" in self.environ and limit is not None and not self.shallow:
+            declared = self.content_length
+            if declared is not None and declared > limit:
+                raise RequestEntityTooLarge()
+            return _BodyUpToTheLimit(self.environ["wsgi.input"], limit, is_max=True)
+        return super().stream
 
 
 def is_api() -> bool:

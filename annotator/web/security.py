@@ -70,6 +70,7 @@ def public(view: F) -> F:
 def init_app(app: Flask) -> None:
     """The checks in the order they run; the order matters (see each)."""
     app.json = inputs.StrictJSONProvider(app)
+    app.request_class = inputs.BoundedRequest  # a body over the limit is a 413 also when sent without a length
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # csrf.token_or_csrf decides when to check
     app.before_request(inputs.refuse_unstorable_input)  # first: it reads a form body raw, before anything parses it
     csrf.csrf.init_app(app)
