@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from annotator.db import db
 from annotator.db.models import Article, Assignment, Project, User
+from annotator.domain import accounts
 
 from .conftest import CORPUS, make_app
 
@@ -59,6 +60,28 @@ def test_users_errors_are_one_line(runner, args, stdin, message):
     assert message in result.output
     assert result.output.strip().count("\n") == 0
 
+
+@pytest.mark.parametrize("command", [["users", "create", "pat", "--password-stdin"], ["users", "password", "root", "--password-stdin"]])
+@pytest.mark.parametrize("stdin, message", [
+    (b"pass\xffword123\n", "the password on standard input is not valid UTF-8 text"),  # a traceback before
+    (b"pass\x00word123\n", "password contains a NUL character; no login could send it"),  # stored before, and no login form could send it
+])
+def test_a_password_no_login_could_send_is_refused_in_one_line(app, runner, command, stdin, message):
+    runner.invoke(args=["users", "create", "root", "--role", "admin", "--password-stdin"], input="longenough\n")
+    with app.app_context():
+        before = db.session.scalar(select(User.password_hash).where(User.name == "root"))
+    result = runner.invoke(args=command, input=stdin)
+    assert result.exit_code == 1 and message in result.output and result.output.strip().count("\n") == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(select(User.password_hash).where(User.name == "root")) == before
+        assert db.session.scalar(select(User).where(User.name == "pat")) is None
+
+
+def test_a_password_with_bytes_escaped_from_stdin_is_refused():
+    """A stdin that is not strict (Python's surrogateescape in a C or POSIX locale) turns bytes that are not UTF-8 into
+    lone surrogates, which the password hash could not encode: refused before it is hashed."""
+    with pytest.raises(accounts.AccountError, match="unpaired surrogate"):
+        accounts.hash_password("pass\udcffword123")
 
 def test_last_admin_cannot_be_demoted(app, runner):
     runner.invoke(args=["users", "create", "root", "--role", "admin", "--password-stdin"], input="longenough\n")

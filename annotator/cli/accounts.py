@@ -18,7 +18,11 @@ from annotator.domain import account_log, accounts
 def _read_password(password_stdin: bool, confirm: bool = True) -> accounts.HashedPassword:
     """The password, checked and hashed before any write transaction (the hash must not hold the write lock)."""
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            password = sys.stdin.readline().rstrip("\r\n")
+            password.encode("utf-8")  # a stdin that escapes bytes that are not UTF-8 keeps them as lone surrogates
+        except (UnicodeDecodeError, UnicodeEncodeError):
+            fail("the password on standard input is not valid UTF-8 text")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=confirm)
     try:

@@ -18,6 +18,7 @@ from annotator.db.prepared import Prepared
 from annotator.db.transactions import transaction
 from annotator.domain import account_log
 from annotator.domain.account_log import Actor
+from annotator.stats import textcheck
 
 NAME_MAX = 80  # characters of a user name
 _NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.@-]{{0,{NAME_MAX - 1}}}\Z")  # \Z: "$" also matches before a final newline
@@ -48,6 +49,9 @@ def check_role(role: str) -> str:
 def check_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"password must be at least {MIN_PASSWORD} characters")
+    reason = textcheck.problem(password)
+    if reason:  # the login form refuses such text at the door: a password holding it could never log in
+        raise AccountError(f"password {reason}; no login could send it")
     return password
 
 
