@@ -35,7 +35,7 @@ from markupsafe import escape
 from sqlalchemy import func, literal, select, union_all
 
 from annotator.db import db
-from annotator.db.models import Article, Sentence
+from annotator.db.models import Article, Project, Sentence
 from annotator.domain import projects
 from annotator.domain.dataset.ingest import IngestError, read_bytes
 
@@ -531,9 +531,9 @@ def test_api_raw_bytes_are_400_json(app, raw: bytes, target: str):
 
 
 
-def _chunked(base_url: str, method: str, path: str, token: str, content_type: str, body: bytes) -> tuple[int, dict[str, Any]]:
+def _chunked(base_url: str, method: str, path: str, token: str, content_type: str, body: bytes, as_json: bool = True) -> tuple[int, Any]:
     """Send the body with Transfer-Encoding: chunked (no Content-Length), as a streaming client or a proxy that does
-    not buffer does, to a real server; (status, JSON answer)."""
+    not buffer does, to a real server; (status, JSON answer, or the page's text)."""
     host, port = base_url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=60)
     try:
@@ -541,7 +541,8 @@ def _chunked(base_url: str, method: str, path: str, token: str, content_type: st
         connection.request(method, path, body=pieces, encode_chunked=True,
                            headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
         response = connection.getresponse()
-        return response.status, json.loads(response.read())
+        answer = response.read()
+        return response.status, json.loads(answer) if as_json else answer.decode()
     finally:
         connection.close()
 
@@ -571,6 +572,24 @@ def test_a_chunked_body_over_the_limit_is_a_413_never_cut_short(small_limit_app)
         status, answer = _chunked(url, "POST", f"/api/projects/{world.project}/articles", world.tokens["admin"],
                                   "application/x-ndjson", "".join(lines[:3]).encode())
         assert status == 201 and answer["created"] == ["c00000", "c00001", "c00002"], answer
+
+
+def test_a_chunked_form_is_checked_for_text_that_is_not_utf8_like_any_form(app):
+    """A form body sent without a Content-Length skipped the check of its raw bytes, and werkzeug keeps a byte that is
+    not UTF-8 as its percent escape: a project named "Caf%E9" was stored. It is a 400 naming the field, as it is with
+    a Content-Length, and nothing is stored."""
+    world: World = seed(app)
+    before = row_counts(app)
+    form = b"name=Caf%E9&schema_source=preset&preset=claims&annotators_per_article=1&majority_threshold=1"
+    with serving(app) as url:
+        status, page = _chunked(url, "POST", "/admin/projects/new", world.tokens["admin"], "application/x-www-form-urlencoded", form, as_json=False)
+        assert status == 400 and "form field &#39;name&#39; is not valid UTF-8 text" in page, (status, page[-600:])
+        assert row_counts(app) == before
+        status, _ = _chunked(url, "POST", "/admin/projects/new", world.tokens["admin"], "application/x-www-form-urlencoded",
+                             form.replace(b"Caf%E9", b"Caf%C3%A9"), as_json=False)
+        assert status == 302  # the same form in UTF-8 makes the project
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Project).where(Project.name == "Café")) == 1
 
 def _api_world(app) -> World:
     cached = app.config.get("_fuzz_world")  # one seed per test, reused across examples

@@ -138,12 +138,14 @@ def _url_problem() -> str | None:
 
 def _urlencoded_body_problem() -> str | None:
     length = request.content_length
-    if length is not None and length <= (request.max_form_memory_size or length) and not (
+    if length is None or length <= (request.max_form_memory_size or length) and not (
         request.max_content_length is not None and length > request.max_content_length
     ):
+        # of unknown length (chunked) too: read within the request's limit (a 413 past it), and checked raw, since the
+        # form parser keeps a byte that is not UTF-8 as its percent escape ("%E9"), which no check after it could tell
         reason = _form_encoded_problem(request.get_data(cache=True), "form field")
     else:
-        reason = None  # too large or of unknown length: the form parser answers (413) or reads it below
+        reason = None  # too large: the form parser answers (413)
     return reason or _multidict_problem(request.form, "form field")
 
 
