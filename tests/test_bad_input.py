@@ -591,6 +591,30 @@ def test_a_chunked_form_is_checked_for_text_that_is_not_utf8_like_any_form(app):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Project).where(Project.name == "Café")) == 1
 
+
+def _multipart(fields: dict[str, bytes], boundary: bytes = b"XX") -> bytes:
+    parts = [b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (boundary, name.encode(), value) for name, value in fields.items()]
+    return b"".join(parts) + b"--%s--\r\n" % boundary
+
+
+def test_a_multipart_field_that_is_not_utf8_is_a_400_not_a_replacement_character(app):
+    """Werkzeug's multipart parser decodes a field's bytes that are not UTF-8 to U+FFFD, so the project form (multipart:
+    it takes a schema file) stored a project named "Caf\ufffd" from "Caf\xe9". It is a 400 naming the field, as in a
+    urlencoded form, and nothing is stored; the same form in UTF-8 makes the project."""
+    world: World = seed(app)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {world.tokens['admin']}"}
+    form = {"name": b"Caf\xe9", "schema_source": b"preset", "preset": b"claims", "annotators_per_article": b"1", "majority_threshold": b"1"}
+    before = row_counts(app)
+    response = client.post("/admin/projects/new", data=_multipart(form), content_type="multipart/form-data; boundary=XX", headers=headers)
+    assert response.status_code == 400 and "form field &#39;name&#39; is not valid UTF-8 text" in response.get_data(as_text=True)
+    assert row_counts(app) == before
+    response = client.post("/admin/projects/new", data=_multipart({**form, "name": "Café".encode()}), content_type="multipart/form-data; boundary=XX",
+                           headers=headers)
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Project.name).where(Project.id != world.project)) == "Café"
+
 def _api_world(app) -> World:
     cached = app.config.get("_fuzz_world")  # one seed per test, reused across examples
     if cached is None:

@@ -15,6 +15,8 @@ import orjson
 from flask import Request, Response, abort, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.wsgi import LimitedStream
 
 from annotator.stats import strict_json, textcheck
@@ -149,7 +151,40 @@ def _urlencoded_body_problem() -> str | None:
     return reason or _multidict_problem(request.form, "form field")
 
 
+def _multipart_raw_problem(body: bytes, boundary: str) -> str | None:
+    """The first field (not a file) whose value is not UTF-8, in a multipart body as sent: werkzeug's parser decodes
+    field values with U+FFFD in place of such bytes, so no check after it could tell ("Caf\ufffd" was stored)."""
+    name, charset, pieces = None, "utf-8", []
+    try:
+        decoder = MultipartDecoder(boundary.encode("latin-1"))
+        decoder.receive_data(body)
+        decoder.receive_data(None)
+        event = decoder.next_event()
+        while not isinstance(event, (Epilogue, NeedData)):
+            if isinstance(event, Field):
+                name, pieces = event.name, []
+                charset = parse_options_header(event.headers.get("content-type", ""))[1].get("charset", "utf-8").lower()
+            elif isinstance(event, File):
+                name = None  # a file's bytes are its reader's to judge (the import names the file and line)
+            elif isinstance(event, Data) and name is not None:
+                pieces.append(event.data)
+                if not event.more_data and charset in ("utf-8", "utf8"):
+                    b"".join(pieces).decode("utf-8")
+            event = decoder.next_event()
+    except UnicodeDecodeError:
+        return f"form field {textcheck.shown(name or '')} is not valid UTF-8 text"
+    except ValueError:  # not multipart as sent: the form parser reads what it can, and the form says what is missing
+        return None
+    return None
+
+
 def _multipart_body_problem() -> str | None:
+    length, limit = request.content_length, request.max_content_length
+    boundary = request.mimetype_params.get("boundary")
+    if boundary and (length is None or limit is None or length <= limit):  # over the limit: the parser answers 413
+        reason = _multipart_raw_problem(request.get_data(cache=True), boundary)
+        if reason:
+            return reason
     reason = _multidict_problem(request.form, "form field")
     if reason is None:
         for field, upload in request.files.items(multi=True):
