@@ -614,6 +614,13 @@ def test_a_multipart_field_that_is_not_utf8_is_a_400_not_a_replacement_character
     assert response.status_code == 302
     with app.app_context():
         assert db.session.scalar(select(Project.name).where(Project.id != world.project)) == "Café"
+    # an upload whose file name is not UTF-8 (a .txt file's name is its article's id): said, not an empty form
+    before = row_counts(app)
+    body = (b'--XX\r\nContent-Disposition: form-data; name="files"; filename="caf\xe9.txt"\r\n\r\nTitle\nBody.\r\n'
+            + _multipart({"on_duplicate": b"error"}))
+    response = client.post(f"/admin/projects/{world.project}/upload", data=body, content_type="multipart/form-data; boundary=XX", headers=headers)
+    assert response.status_code == 400 and "a form field&#39;s name or a file&#39;s name is not valid UTF-8 text" in response.get_data(as_text=True)
+    assert row_counts(app) == before
 
 def _api_world(app) -> World:
     cached = app.config.get("_fuzz_world")  # one seed per test, reused across examples

@@ -151,6 +151,14 @@ def _urlencoded_body_problem() -> str | None:
     return reason or _multidict_problem(request.form, "form field")
 
 
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _multipart_raw_problem(body: bytes, boundary: str) -> str | None:
     """The first field (not a file) whose value is not UTF-8, in a multipart body as sent: werkzeug's parser decodes
     field values with U+FFFD in place of such bytes, so no check after it could tell ("Caf\ufffd" was stored)."""
@@ -168,11 +176,11 @@ def _multipart_raw_problem(body: bytes, boundary: str) -> str | None:
                 name = None  # a file's bytes are its reader's to judge (the import names the file and line)
             elif isinstance(event, Data) and name is not None:
                 pieces.append(event.data)
-                if not event.more_data and charset in ("utf-8", "utf8"):
-                    b"".join(pieces).decode("utf-8")
+                if not event.more_data and charset in ("utf-8", "utf8") and not _utf8(b"".join(pieces)):
+                    return f"form field {textcheck.shown(name)} is not valid UTF-8 text"
             event = decoder.next_event()
-    except UnicodeDecodeError:
-        return f"form field {textcheck.shown(name or '')} is not valid UTF-8 text"
+    except UnicodeDecodeError:  # in a part's headers (werkzeug's parser then drops the whole form without a word)
+        return "a form field's name or a file's name is not valid UTF-8 text"
     except ValueError:  # not multipart as sent: the form parser reads what it can, and the form says what is missing
         return None
     return None
