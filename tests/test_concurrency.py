@@ -16,16 +16,19 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import pytest
 import requests
 from sqlalchemy import func, select
 
 from annotator.db import db
 from annotator.db.models import Annotation, Article, AuditEntry, Project, Sentence, Span, User
+from annotator.db.transactions import transaction
 from annotator.domain import accounts, assignment, projects
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import localhost_socket, make_app
+from .races import postgres_only, take_turns
 
 ROOT = Path(__file__).resolve().parents[1]
 ANNOTATORS = 8
@@ -312,3 +315,45 @@ def test_a_retried_save_counts_once_and_two_tabs_racing_one_span_make_one(databa
     assert tuple(label) == (RACE_ROUNDS, 1.5 * RACE_ROUNDS)
     assert audit == Counter({"label": RACE_ROUNDS, "span": RACE_ROUNDS})
     assert spans == Counter(range(RACE_ROUNDS))
+
+
+@pytest.mark.parametrize("how", ["role", "deactivate"])
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, how):
+    """Each counted the active admins (two) in its own transaction and went ahead: on PostgreSQL both commits left no
+    admin at all, though the last active admin can never be demoted or deactivated. The second now waits for the
+    first's admin rows and counts again: one admin stays, and the second is told why."""
+    postgres_only(app)
+    with app.app_context():
+        first_admin, second_admin = (accounts.create_user(db.session, name, "admin", "correct horse").id for name in ("adm1", "adm2"))
+        db.session.commit()
+    holding, go = threading.Event(), threading.Event()
+    outcome: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def demote(target: int, key: str, hold: bool):
+        def run() -> None:
+            try:
+                with app.app_context(), transaction(db.session):
+                    user = db.session.get(User, target)
+                    if how == "role":
+                        accounts.set_role(db.session, user, "annotator")
+                    else:
+                        accounts.set_active(db.session, user, False)
+                    if hold:
+                        holding.set()
+                        go.wait(30)
+                outcome[key] = "done"
+            except accounts.AccountError as exc:
+                outcome[key] = str(exc)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+                holding.set()
+        return run
+
+    take_turns(app, demote(second_admin, "first", True), holding, go, demote(first_admin, "second", False),
+               "the second admin's change waits for the admin rows the first holds")
+    assert not errors, errors
+    last = "cannot change the role of the last active admin" if how == "role" else "cannot deactivate the last active admin"
+    assert outcome == {"first": "done", "second": last}
+    with app.app_context():
+        assert db.session.scalars(select(User.name).where(User.role == "admin", User.active.is_(True))).all() == ["adm1"]

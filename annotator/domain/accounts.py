@@ -173,8 +173,15 @@ def log_out_everywhere(session: Session, user: User, actor: Actor = account_log.
     account_log.record(session, user, actor, "logout", None, {})
 
 
-def active_admins(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))) or 0
+def _is_the_last_active_admin(session: Session, user: User) -> bool:
+    """Whether `user` is the only active admin, with every active admin's row locked (FOR UPDATE, in id order) until
+    the transaction ends. Two admins demoting or deactivating each other at once each counted two admins and went
+    ahead, leaving none (PostgreSQL); now the second waits for the first's rows and counts them as they are after it.
+    SQLite's writers take turns already."""
+    admins = session.scalars(
+        select(User.id).where(User.role == "admin", User.active.is_(True)).order_by(User.id).with_for_update()
+    ).all()
+    return list(admins) == [user.id]
 
 
 def set_role(session: Session, user: User, role: str, actor: Actor = account_log.CLI) -> int:
@@ -183,7 +190,7 @@ def set_role(session: Session, user: User, role: str, actor: Actor = account_log
     Becoming an admin ends the user's tokens: one issued while they were not an admin may be another admin's doing
     (demote, issue, promote again), and an admin's tokens are that admin's own to issue (check_token_issuer)."""
     check_role(role)
-    if user.role == "admin" and role != "admin" and user.active and active_admins(session) <= 1:
+    if user.role == "admin" and role != "admin" and user.active and _is_the_last_active_admin(session, user):
         raise AccountError("cannot change the role of the last active admin")
     if role == user.role:
         return 0
@@ -220,7 +227,7 @@ def tokens_were_revoked(count: int) -> str:
 def set_active(session: Session, user: User, active: bool, actor: Actor = account_log.CLI) -> None:
     """Deactivate or reactivate; an inactive user's labels stay, they just cannot log in. A change is audited
     (activating an active user changes nothing and leaves no entry)."""
-    if not active and user.role == "admin" and user.active and active_admins(session) <= 1:
+    if not active and user.role == "admin" and user.active and _is_the_last_active_admin(session, user):
         raise AccountError("cannot deactivate the last active admin")
     was = user.active
     user.active = active
