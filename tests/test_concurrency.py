@@ -357,3 +357,43 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, how):
     assert outcome == {"first": "done", "second": last}
     with app.app_context():
         assert db.session.scalars(select(User.name).where(User.role == "admin", User.active.is_(True))).all() == ["adm1"]
+
+
+@pytest.mark.parametrize("edited_from", [None, 1])
+def test_two_guidelines_saves_at_once_take_turns(app, edited_from):
+    """Both read the project's version and numbered theirs the same: on PostgreSQL the second met the unique key of
+    (project, version), a 500; on the admin page both passed the editor's "someone saved meanwhile" check. The second
+    now waits for the first: saved as the next version, or, edited from the version the first replaced, refused."""
+    postgres_only(app)
+    with app.app_context():
+        admin = accounts.create_user(db.session, "adm", "admin", "correct horse")
+        project_id = projects.create_project(db.session, "Guided", None, 1, "# One", admin.id).id
+        db.session.commit()
+    holding, go = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+    errors: list[BaseException] = []
+
+    def save(key: str, text: str, hold: bool):
+        def run() -> None:
+            try:
+                with app.app_context(), transaction(db.session):
+                    outcome[key] = projects.set_guidelines(db.session, db.session.get(Project, project_id), text, None, edited_from)
+                    if hold:
+                        holding.set()
+                        go.wait(30)
+            except projects.GuidelinesChanged as exc:
+                outcome[key] = str(exc)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+                holding.set()
+        return run
+
+    take_turns(app, save("first", "# Two", True), holding, go, save("second", "# Three", False),
+               "the second save waits for the project row the first holds")
+    assert not errors, errors
+    if edited_from is None:
+        assert outcome == {"first": 2, "second": 3}
+    else:
+        assert outcome == {"first": 2, "second": "someone saved version 2 of the guidelines meanwhile"}
+    with app.app_context():
+        assert db.session.get(Project, project_id).guidelines == ("# Three" if edited_from is None else "# Two")

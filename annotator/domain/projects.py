@@ -21,6 +21,14 @@ class ProjectError(ValueError):
     """A project operation that cannot be done; the message says why."""
 
 
+class GuidelinesChanged(ProjectError):
+    """Guidelines edited from a version that is no longer the current one: someone saved `current` meanwhile."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"someone saved version {current} of the guidelines meanwhile")
+        self.current = current
+
+
 def find_project(session: Session, name: str) -> Project | None:
     return session.scalar(select(Project).where(Project.name == name))
 
@@ -77,7 +85,7 @@ def _check_annotators_per_article(n: int) -> None:
         raise ProjectError(f"annotators per article must be 1 to {MAX_ANNOTATORS_PER_ARTICLE}")
 
 
-def set_guidelines(session: Session, project: Project, text: str, author_id: int | None = None) -> int:
+def set_guidelines(session: Session, project: Project, text: str, author_id: int | None = None, base_version: int | None = None) -> int:
     """Save a new version of the guidelines; returns the new version number.
 
     A project starts with an empty version 1 (a label records the version it was made
@@ -85,7 +93,15 @@ def set_guidelines(session: Session, project: Project, text: str, author_id: int
     only a placeholder: the first guidelines saved replace it and are version 1. Once
     labels were made with no guidelines, the first guidelines are a new version, so those
     labels do not claim guidelines their annotators never saw.
+
+    The project's row is locked (FOR UPDATE) and read again first, so two saves at once take turns: both numbered
+    their version alike (a unique key's 500 on PostgreSQL), or both passed the editor's check and the second replaced
+    the first unseen. `base_version`, the version the editor opened, must still be current (else GuidelinesChanged).
     """
+    session.flush()  # the caller's changes to the project go in before it is read again
+    session.refresh(project, with_for_update=True)
+    if base_version is not None and project.guidelines_version != base_version:
+        raise GuidelinesChanged(project.guidelines_version)
     if text == project.guidelines:
         return project.guidelines_version
     if next_guidelines_version(session, project) == 1:

@@ -35,17 +35,19 @@ def guidelines(project_id: int):
     elif action == "edit":  # back from that preview, the text as it was
         pass
     else:
-        if form.base_version.data != str(project.guidelines_version):
+        base = int(form.base_version.data) if (form.base_version.data or "").isdigit() and form.base_version.data.isascii() else -1
+        changed = (form.text.data or "") != project.guidelines
+        try:
+            version, error = write(lambda: project_ops.set_guidelines(db.session, project, form.text.data or "", current_user.id, base))
+        except project_ops.GuidelinesChanged as exc:  # checked with the project's row locked: two saves at once take turns
             flash(
-                f"Someone saved version {project.guidelines_version} while you were editing. Your text is below, "
+                f"Someone saved version {exc.current} while you were editing. Your text is below, "
                 "unsaved: compare it with the current version and save again.",
                 "error",
             )
-            form.base_version.data = str(project.guidelines_version)
+            form.base_version.data = str(exc.current)
             status = 409
         else:
-            changed = (form.text.data or "") != project.guidelines
-            version, error = write(lambda: project_ops.set_guidelines(db.session, project, form.text.data or "", current_user.id))
             if error is None:
                 if not changed:
                     flash("No change: the guidelines are the same as the current version.", "info")
