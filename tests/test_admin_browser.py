@@ -10,6 +10,7 @@ code points on the server). Any console error (a CSP violation included) fails.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -71,6 +72,8 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
     page.fill("#annotators_per_article", "2")
     page.fill("#majority_threshold", "0.66")
     page.click("button:has-text('Create project')")
+    # a click returns once the next page's navigation commits, its HTML not yet parsed: the reads below do not wait
+    page.wait_for_url(re.compile(r"/admin/projects/\d+$"), wait_until="load")
     page.wait_for_selector("text=Project Claims 2026 created")
     assert page.locator("table.labels .name").all_inner_texts()[:3] == ["CFS", "UFS", "NFS"]
     assert page.locator("table.labels rect").first.get_attribute("fill") == "#d62728"
@@ -81,6 +84,7 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
 
     # guidelines, previewed in the editor's place (server-rendered, sanitised) and saved as version 1
     page.click("nav.tabs >> text=Guidelines")
+    page.wait_for_url(f"{server}/admin/projects/{pid}/guidelines", wait_until="load")  # its script (Preview's handler) runs by then
     page.fill("textarea#text", "# How to label\n\nLabel **every** sentence. <script>alert(1)</script>")
     page.click("#preview-guidelines")
     page.wait_for_selector("#live-preview h1:has-text('How to label')")
@@ -88,6 +92,7 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
     assert "&lt;script&gt;" in page.inner_html("#live-preview")
     page.click("#preview-guidelines")  # back to Edit
     page.click("#save-guidelines")
+    page.wait_for_url(f"{server}/admin/projects/{pid}/guidelines", wait_until="load")
     page.wait_for_selector("text=Saved as version 1")
     assert page.locator("#versions tbody tr").count() == 1
     assert count(app, GuidelineVersion) == 1
@@ -99,6 +104,7 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
         page.select_option("#create-user #role", "annotator")
         page.fill("#create-user #password", PASSWORD)
         page.click("#create-user button[type=submit]")
+        page.wait_for_url(f"{server}/admin/users", wait_until="load")
         page.wait_for_selector(f"text=Created annotator {name}.")
     assert page.locator("#users tbody tr").count() == 3
 
@@ -108,6 +114,7 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
     lines[1] = lines[1][:-5]
     page.set_input_files("#files", files=[{"name": "news.jsonl", "mimeType": "application/x-ndjson", "buffer": "\n".join(lines).encode()}])
     page.click("#upload-form button[type=submit]")
+    page.wait_for_url(f"{server}/admin/projects/{pid}/upload", wait_until="load")
     page.wait_for_selector("#upload-results")
     assert "news.jsonl:2: invalid JSON" in page.inner_text("#upload-results .reason")
     assert "1 file(s) rejected" in page.inner_text("#upload-summary")
@@ -118,6 +125,7 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
     page.goto(f"{server}/admin/projects/{pid}/upload")
     page.set_input_files("#files", files=[{"name": "news.jsonl", "mimeType": "application/x-ndjson", "buffer": jsonl(ARTICLES)}])
     page.click("#upload-form button[type=submit]")
+    page.wait_for_url(f"{server}/admin/projects/{pid}/upload", wait_until="load")
     page.wait_for_selector("#upload-results")
     assert "Imported 3 new, 0 updated, 0 skipped; 0 file(s) rejected." in page.inner_text("#upload-summary")
     assert count(app, Article) == 3
@@ -127,6 +135,7 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
     page.get_by_label("ann (annotator)").check()
     page.get_by_label("bob (annotator)").check()
     page.click("#add-members-form button[type=submit]")
+    page.wait_for_url(f"{server}/admin/projects/{pid}/members", wait_until="load")
     page.wait_for_selector("text=Added ann, bob to Claims 2026.")
     assert [row.split("\t")[0] for row in page.locator("#members tbody tr").all_inner_texts()] == ["ann", "bob"]
 
@@ -139,6 +148,7 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
 
     # progress moves after an annotator labels a sentence
     page.click("nav.tabs >> text=Progress")
+    page.wait_for_url(f"{server}/admin/projects/{pid}/progress", wait_until="load")
     row = page.locator("#annotator-progress tr[data-user=ann] .labelled")
     with app.app_context():
         total = db.session.scalar(select(func.count()).select_from(Sentence))
@@ -153,6 +163,7 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
     assert page.locator("#labels-chart rect.bar[data-count='1']").count() == 1
     assert "1 / 6" in page.inner_text("#article-progress tr[data-article=bridge] .labelled")
     page.click("nav.tabs >> text=Overview")
+    page.wait_for_url(f"{server}/admin/projects/{pid}", wait_until="load")
     assert page.inner_text("#count-labels") == "1"
     # the console's one line is the refused upload's page: a 422, as every file of it was refused
     assert [e for e in page.errors if "status of 422" not in e] == []  # type: ignore[attr-defined]
@@ -190,9 +201,12 @@ def test_reviewer_picks_a_split_point_by_clicking_in_text_with_an_emoji(app, ser
     assert first.locator("input.position").input_value() == "17"
     assert first.locator(".split-preview").inner_text().startswith("…Fans gave it a 👍🏽|and cheered")
     first.locator(".split-form button").click()
+    back_at_the_article = re.compile(rf"/segmentation/articles/{article_id}\?")
+    page.wait_for_url(back_at_the_article, wait_until="load")  # the click returns before the page is parsed
     page.wait_for_selector("text=Sentence split")
     assert page.locator(".seg-text").all_inner_texts()[:2] == ["Fans gave it a 👍🏽", "and cheered."]
     page.locator("#corrections .undo-form button").first.click()
+    page.wait_for_url(back_at_the_article, wait_until="load")
     page.wait_for_selector("text=undone")
     assert page.locator(".seg-text").all_inner_texts()[0] == "Fans gave it a 👍🏽 and cheered."
     assert page.errors == []  # type: ignore[attr-defined]
@@ -234,6 +248,7 @@ def test_api_token_table_fits_its_card_with_revoke_in_reach(app, server, chromiu
             "tr => [...tr.cells].map(td => getComputedStyle(td, '::before').content)")
         assert named[:4] == ['"Issued: "', '"Last used: "', '"Expires: "', '"State: "'], named  # each value says what it is
         buttons.first.click()
+        page.wait_for_url(f"{server}/admin/users/{ann}", wait_until="load")  # inner_text() could read a half-parsed table
         assert "revoked" in page.locator("#tokens tbody").inner_text()
     finally:
         page.context.close()
@@ -306,6 +321,7 @@ def test_admin_and_review_tables_fit_a_phone_as_cards(app, server, chromium):
                     {"name": "scraped-2026-12-06-morning-edition.jsonl", "mimeType": "application/json", "buffer": jsonl(ARTICLES)},
                     {"name": "scraped-2026-12-06-evening-edition.jsonl", "mimeType": "application/json", "buffer": b'{"id": "x"}\n'}])
                 page.click("#upload-form button[type=submit]")
+                page.wait_for_url(f"{server}/admin/projects/{pid}/upload", wait_until="load")
                 page.wait_for_selector("#upload-results")
                 assert page.locator("#upload-results tr.rejected").count() == 1
                 assert page.evaluate(TABLES_OFF_A_PHONE) == [] and page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -411,6 +427,7 @@ def test_a_split_on_a_later_page_of_a_long_article_comes_back_to_its_sentence(ap
     )
     assert page.locator("#sentence-109 input.position").input_value() == "8"
     page.locator("#sentence-109 .split-form button").click()
+    page.wait_for_url(re.compile(rf"/segmentation/articles/{article_id}\?"), wait_until="load")  # parsed, and scrolled to it
     page.wait_for_selector("text=Sentence split")
     assert page.url.endswith(f"/segmentation/articles/{article_id}?page=3#sentence-109")
     assert page.locator("#sentence-109 .seg-text").inner_text() == "Sentence" and page.locator("#sentence-109").is_visible()
