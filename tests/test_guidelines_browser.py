@@ -43,6 +43,8 @@ def test_preview_takes_the_editors_place_and_the_first_save_is_version_1(app, se
         assert page.inner_text("#preview-guidelines") == "Preview"
 
         page.click("#save-guidelines")
+        # a click returns once the saved page's navigation commits, its HTML not yet parsed: count() does not wait
+        page.wait_for_url(f"{server}/admin/projects/{pid}/guidelines", wait_until="load")
         page.wait_for_selector("text=Saved as version 1")
         assert page.locator("#versions tbody tr").count() == 1
         with app.app_context():
