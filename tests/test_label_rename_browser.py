@@ -25,6 +25,8 @@ def test_an_admin_renames_a_label_in_the_browser(app, chromium, server, width):
         page.select_option("#label", "span_labels/SOURCE")
         page.fill("#new_name", "Speaker")
         page.click("#rename-label button[type=submit]")
+        # a click returns once the answer's navigation commits, its HTML not yet parsed: count() and evaluate() do not wait
+        page.wait_for_url(f"{server}/admin/projects/{info['project_id']}/edit", wait_until="load")
         page.wait_for_selector(".flash-success")
         assert page.inner_text(".flash-success") == "Span label 'SOURCE' renamed to 'Speaker' (spans: 2, gold spans: 1)."
         assert "span label SOURCE → Speaker" in page.inner_text("#renames")
@@ -34,6 +36,7 @@ def test_an_admin_renames_a_label_in_the_browser(app, chromium, server, width):
         page.select_option("#label", "sentence_labels/CFS")
         page.fill("#new_name", "UFS")
         page.click("#rename-label button[type=submit]")
+        page.wait_for_url(f"{server}/admin/projects/{info['project_id']}/rename-label", wait_until="load")  # the refusal's page
         assert "the name 'UFS' is taken" in page.inner_text("#new_name-errors")
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         assert page.errors == ["Failed to load resource: the server responded with a status of 400 (BAD REQUEST)"]  # the refused form's page

@@ -23,6 +23,7 @@ def test_in_a_browser_the_form_says_what_is_wrong_and_the_change_keeps_the_page(
     page.fill("#password", NEW)
     page.fill("#confirm", NEW + "!")
     page.click("#own-password-form button[type=submit]")
+    page.wait_for_url(f"{server}/account/password", wait_until="load")  # the refusal's page parsed, not just its navigation begun
     assert page.locator("#confirm-errors").inner_text() == "The two new passwords differ."
     page.fill("#current", PASSWORD)
     page.fill("#password", NEW)
