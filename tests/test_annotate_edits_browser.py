@@ -125,6 +125,16 @@ def test_scrolled_away_from_an_open_suggestion_menu_a_or_enter_first_brings_it_b
     page.context.close()
 
 
+def phone_with_prices_selected(chromium, server: str, article_id: int):
+    """ann's page on a touch phone, with 'Prices' of the sentence 'report 5' selected in the middle of the window."""
+    page = open_page(chromium, server, "ann", article_id, viewport=PHONE, touch=True)
+    page.evaluate("""() => { const piece = [...document.querySelectorAll('#text .pc')].find((p) => p.textContent.includes('report 5,'));
+                             piece.scrollIntoView({block: 'center'});
+                             const at = piece.textContent.indexOf('Prices');
+                             getSelection().setBaseAndExtent(piece.firstChild, at, piece.firstChild, at + 'Prices'.length); }""")
+    return page
+
+
 def test_scrolled_away_from_the_selection_a_span_key_first_brings_it_back(app, server, chromium):
     """Text selected, then scrolled out of sight with the wheel: a span key marked it unseen. Now the first span key
     brings the selection back into view and changes nothing, the hint saying so; the next one marks it. The same for
@@ -162,11 +172,7 @@ def test_scrolled_away_from_the_selection_a_span_key_first_brings_it_back(app, s
     page.context.close()
 
     # On a touch phone, a span label tapped after a finger scrolled the selection away: the same, in a tap's words.
-    page = open_page(chromium, server, "ann", ids["long"], viewport=PHONE, touch=True)
-    page.evaluate("""() => { const piece = [...document.querySelectorAll('#text .pc')].find((p) => p.textContent.includes('report 5,'));
-                             piece.scrollIntoView({block: 'center'});
-                             const at = piece.textContent.indexOf('Prices');
-                             getSelection().setBaseAndExtent(piece.firstChild, at, piece.firstChild, at + 'Prices'.length); }""")
+    page = phone_with_prices_selected(chromium, server, ids["long"])
     cue = page.locator('#toolbar button[data-kind="span"][data-label="CUE"]')
     cue.wait_for(state="visible")  # the span tools open with the selection
     swipe_up(page)
@@ -260,11 +266,7 @@ def test_scrolled_away_from_a_selected_span_delete_f_and_the_edge_keys_first_bri
     page.context.close()
 
     # On a touch phone, Delete tapped after a finger scrolled the selected span away: the same, in a tap's words.
-    page = open_page(chromium, server, "ann", ids["long"], viewport=PHONE, touch=True)
-    page.evaluate("""() => { const piece = [...document.querySelectorAll('#text .pc')].find((p) => p.textContent.includes('report 5,'));
-                             piece.scrollIntoView({block: 'center'});
-                             const at = piece.textContent.indexOf('Prices');
-                             getSelection().setBaseAndExtent(piece.firstChild, at, piece.firstChild, at + 'Prices'.length); }""")
+    page = phone_with_prices_selected(chromium, server, ids["long"])
     page.locator('#toolbar button[data-kind="span"][data-label="CUE"]').tap()
     wait_saved(page)
     delete = page.locator('#toolbar button[data-action="delete"]')
