@@ -539,6 +539,6 @@ def test_csv_errors_name_the_row_s_line_past_empty_lines_and_ids_made_of_lines_s
     articles again under new ids."""
     path = write(tmp_path, "a.csv", b"text\nOne.\n\nTwo.\n\n\nThree.\n")
     assert [r.external_id for r in read_path(path)] == ["a-2", "a-3", "a-5"]  # as they always were
-    bad = write(tmp_path, "b.csv", b"text\nOne.\n\nTwo.\n\n\n\"never closed\n")
-    with pytest.raises(IngestError, match=r"b\.csv:7: a quoted field opened on this line is never closed"):
+    bad = write(tmp_path, "b.csv", b"text\nOne.\n\nTwo.\n\n\nThree,\"two cells\"\n")
+    with pytest.raises(IngestError, match=r"b\.csv:7: the row has 2 cells where the header has 1"):  # said :5: before
         read_path(bad)
