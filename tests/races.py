@@ -144,6 +144,29 @@ def take_turns(app: Any, first: Callable[[], None], holding: threading.Event, go
         other.join(60)
 
 
+def holding_writer(app: Any, action: Callable[[], Any], key: str, outcome: dict[str, Any], errors: list[Any],
+                   refused: type[Exception], holding: threading.Event | None = None, go: threading.Event | None = None) -> Callable[[], None]:
+    """A take_turns writer: `action()` in a write transaction, its result in outcome[key], or the message of a
+    `refused` error it raised; with `holding` and `go`, it keeps its transaction (and locks) open until go. Any other
+    error goes to `errors` (and sets `holding`, so that take_turns does not wait for a writer that failed)."""
+
+    def run() -> None:
+        try:
+            with app.app_context(), transaction(db.session):
+                outcome[key] = action()
+                if holding is not None and go is not None:
+                    holding.set()
+                    go.wait(30)
+        except refused as exc:
+            outcome[key] = str(exc)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+            if holding is not None:
+                holding.set()
+
+    return run
+
+
 def deleting(app: Any, project_id: int, article_id: int, outcome: dict[str, Any], errors: list[Any],
              annotated_too: bool = False) -> Callable[[], None]:
     """take_turns' second writer that deletes the article: outcome["delete"] is what delete_article returned (the

@@ -22,13 +22,12 @@ from sqlalchemy import func, select
 
 from annotator.db import db
 from annotator.db.models import Annotation, Article, AuditEntry, Project, Sentence, Span, User
-from annotator.db.transactions import transaction
 from annotator.domain import accounts, assignment, projects
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import localhost_socket, make_app
-from .races import postgres_only, take_turns
+from .races import holding_writer, postgres_only, take_turns
 
 ROOT = Path(__file__).resolve().parents[1]
 ANNOTATORS = 8
@@ -330,27 +329,16 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, how):
     outcome: dict[str, str] = {}
     errors: list[BaseException] = []
 
-    def demote(target: int, key: str, hold: bool):
-        def run() -> None:
-            try:
-                with app.app_context(), transaction(db.session):
-                    user = db.session.get(User, target)
-                    if how == "role":
-                        accounts.set_role(db.session, user, "annotator")
-                    else:
-                        accounts.set_active(db.session, user, False)
-                    if hold:
-                        holding.set()
-                        go.wait(30)
-                outcome[key] = "done"
-            except accounts.AccountError as exc:
-                outcome[key] = str(exc)
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-                holding.set()
-        return run
+    def demote(target: int) -> str:
+        user = db.session.get(User, target)
+        if how == "role":
+            accounts.set_role(db.session, user, "annotator")
+        else:
+            accounts.set_active(db.session, user, False)
+        return "done"
 
-    take_turns(app, demote(second_admin, "first", True), holding, go, demote(first_admin, "second", False),
+    take_turns(app, holding_writer(app, lambda: demote(second_admin), "first", outcome, errors, accounts.AccountError, holding, go), holding, go,
+               holding_writer(app, lambda: demote(first_admin), "second", outcome, errors, accounts.AccountError),
                "the second admin's change waits for the admin rows the first holds")
     assert not errors, errors
     last = "cannot change the role of the last active admin" if how == "role" else "cannot deactivate the last active admin"
@@ -373,22 +361,11 @@ def test_two_guidelines_saves_at_once_take_turns(app, edited_from):
     outcome: dict[str, object] = {}
     errors: list[BaseException] = []
 
-    def save(key: str, text: str, hold: bool):
-        def run() -> None:
-            try:
-                with app.app_context(), transaction(db.session):
-                    outcome[key] = projects.set_guidelines(db.session, db.session.get(Project, project_id), text, None, edited_from)
-                    if hold:
-                        holding.set()
-                        go.wait(30)
-            except projects.GuidelinesChanged as exc:
-                outcome[key] = str(exc)
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-                holding.set()
-        return run
+    def save(text: str):
+        return lambda: projects.set_guidelines(db.session, db.session.get(Project, project_id), text, None, edited_from)
 
-    take_turns(app, save("first", "# Two", True), holding, go, save("second", "# Three", False),
+    take_turns(app, holding_writer(app, save("# Two"), "first", outcome, errors, projects.GuidelinesChanged, holding, go), holding, go,
+               holding_writer(app, save("# Three"), "second", outcome, errors, projects.GuidelinesChanged),
                "the second save waits for the project row the first holds")
     assert not errors, errors
     if edited_from is None:
