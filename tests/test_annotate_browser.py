@@ -156,7 +156,8 @@ def select_with_mouse(page, needle: str, nth: int = 0) -> None:
         page.evaluate(
             "([n, k]) => { const t = document.getElementById('text'); window.scrollBy(0, 0); t.scrollIntoView(); }", [needle, nth]
         )
-        box = page.evaluate(_CHAR_POINTS, [needle, nth])
+    settled(page)  # a page still scrolling, or just scrolled, hit-tests the mouse elsewhere than the text measured
+    box = page.evaluate(_CHAR_POINTS, [needle, nth])
     page.mouse.move(box["x1"], box["y1"])
     page.mouse.down()
     page.mouse.move((box["x1"] + box["x2"]) / 2, (box["y1"] + box["y2"]) / 2, steps=5)
@@ -167,6 +168,7 @@ def select_with_mouse(page, needle: str, nth: int = 0) -> None:
 
 
 def click_text(page, needle: str, nth: int = 0) -> None:
+    settled(page)
     box = page.evaluate(_CHAR_POINTS, [needle, nth])
     page.mouse.click((box["x1"] + box["x2"]) / 2 if box["y1"] == box["y2"] else box["x1"] + 3, box["y1"])
 
