@@ -10,6 +10,8 @@ from typing import Any, Mapping
 
 from flask import Flask
 
+from annotator.stats.numbers import whole_number
+
 DEFAULT_MAX_UPLOAD_MB = 32
 
 
@@ -80,8 +82,8 @@ def _env_number(key: str) -> int:
     a whole number within its bounds."""
     variable, default, low, high, unit = NUMERIC_SETTINGS[key]
     raw = os.environ.get(variable, str(default)).strip()
-    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
-    if value is None or not low <= value <= high:
+    value = whole_number(raw, high)
+    if value is None or value < low:
         raise ValueError(f"{variable} must be a whole number of {unit} from {low} to {high} (got {raw[:40]!r})")
     return value
 

@@ -23,6 +23,8 @@ import shlex
 import sys
 from typing import Any, Callable, Mapping
 
+from annotator.stats.numbers import whole_number
+
 __all__ = ["bind", "workers", "worker_class", "threads", "preload_app", "pre_fork", "post_fork"]  # for `import *` in ./gunicorn.conf.py
 
 # Threaded workers (gthread): each keeps its clients' connections open between requests (HTTP keep-alive) and
@@ -43,9 +45,10 @@ def worker_count(environ: Mapping[str, str], cores: int) -> int:
     waits on the database server, another uses the core)."""
     raw = environ.get("WEB_CONCURRENCY", "").strip()
     if raw:
-        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 1000):
+        workers = whole_number(raw, 1000)
+        if not workers:  # None, or 0
             raise ValueError(f"WEB_CONCURRENCY must be a whole number of workers from 1 to 1000 (got {raw[:40]!r})")
-        return int(raw)
+        return workers
     url = environ.get("DATABASE_URL", "").strip()
     on_sqlite = not url or url.startswith("sqlite")
     return cores if on_sqlite else 2 * cores + 1

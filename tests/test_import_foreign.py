@@ -105,6 +105,8 @@ def test_label_studio_unmapped_users_and_annotations_without_completed_by(app, r
                 "e-mail that makes a user name (at most 72): map it to one with --users"),
     ("two words", "completed_by 'two words' is not a Label Studio user id (digits) or an e-mail, and makes no user name: "
                   "map it to one with --users"),
+    ("9" * 5000, "completed_by is 5000 characters long ('99999999999999999999'…): too long for a Label Studio user id "
+                 "or e-mail that makes a user name (at most 72): map it to one with --users"),  # int() fails past 4,300 digits
     (True, "completed_by must be a Label Studio user id or e-mail, not true"),
     ([1], "completed_by must be a Label Studio user id or e-mail, not [1]"),
 ])

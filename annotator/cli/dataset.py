@@ -33,6 +33,7 @@ from annotator.db.transactions import begin_snapshot, share_snapshot, transactio
 from annotator.domain import projects
 from annotator.domain.dataset import export, foreign, import_annotations, import_suggestions
 from annotator.domain.dataset.export import formats
+from annotator.stats.numbers import whole_number
 
 
 def _fail(message: str) -> None:
@@ -285,8 +286,8 @@ def remove_abandoned_folders(where: Path) -> int:
     except OSError:
         return 0
     for folder in candidates:
-        pid = folder.name[len(WORK_PREFIX):].split("-", 1)[0]
-        if not (pid.isascii() and pid.isdigit() and len(pid) <= 9) or not folder.is_dir() or _alive(int(pid)):  # never '²' nor 20 digits
+        pid = whole_number(folder.name[len(WORK_PREFIX):].split("-", 1)[0], 2**31 - 1)  # never "²" nor 20 digits
+        if pid is None or not folder.is_dir() or _alive(pid):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed += 1

@@ -12,8 +12,8 @@ from annotator.domain import labelschema
 from annotator.domain.gold.refresh import refresh_auto_gold
 from annotator.domain.suggestions import drop_outside_schema
 from annotator.stats import textcheck
+from annotator.stats.numbers import LARGEST_ID, whole_number
 
-MAX_ID = 2**31  # ids are 32-bit integers on PostgreSQL: a larger number names no project
 MAX_ANNOTATORS_PER_ARTICLE = 50  # the admin form and the CLI allow no more
 
 
@@ -36,8 +36,9 @@ def find_project(session: Session, name: str) -> Project | None:
 def get_project(session: Session, name: str) -> Project:
     """A project by name, or by its id (the number the web pages show) when no project has that name."""
     project = find_project(session, name)
-    if project is None and name.isascii() and name.isdigit() and len(name) <= 10 and int(name) < MAX_ID:  # not '²', nor 5000 digits
-        project = session.get(Project, int(name))
+    number = whole_number(name, LARGEST_ID) if project is None else None
+    if number is not None:
+        project = session.get(Project, number)
     if project is None:
         raise ProjectError(f"no project named {name!r}")
     return project
@@ -416,7 +417,7 @@ def can_open(session: Session, user: User, project_id: int) -> bool:
     """May this user open the project's review pages, segmentation and exports? Admins: any; reviewers: their projects."""
     if user.role == "admin":
         return True
-    if user.role != "reviewer" or not 0 < project_id < MAX_ID:
+    if user.role != "reviewer" or not 0 < project_id <= LARGEST_ID:
         return False
     return session.scalar(
         select(ProjectMember.user_id).where(ProjectMember.project_id == project_id, ProjectMember.user_id == user.id)

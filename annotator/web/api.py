@@ -33,6 +33,7 @@ from annotator.domain.annotations import (
     write,
 )
 from annotator.stats import strict_json
+from annotator.stats.numbers import whole_number
 from annotator.web.errors import json_error
 from annotator.web.security import login_required, public, roles_required
 
@@ -165,9 +166,10 @@ def _query_version() -> int | None:
     raw = request.args.get("version")
     if raw is None:
         return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+    version = whole_number(raw, 10**18 - 1)
+    if version is None:
         raise AnnotationError(400, "version must be a whole number >= 0")
-    return int(raw)
+    return version
 
 
 # ----------------------------------------------------------------- article labels

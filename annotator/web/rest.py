@@ -26,6 +26,7 @@ from annotator.domain import account_log, accounts, assignment, catalog, label_r
 from annotator.domain.annotations import AnnotationError
 from annotator.domain.dataset.export import ExportError
 from annotator.domain.dataset.ingest import IngestError
+from annotator.stats.numbers import whole_number
 from annotator.web import cursor
 from annotator.web.api import json_body
 from annotator.web.errors import json_error
@@ -89,9 +90,10 @@ def _positive(name: str, default: int, most: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 1 <= int(raw) <= most:
+    value = whole_number(raw, most)
+    if not value:  # None, or 0
         raise AnnotationError(400, f"{name} must be a whole number from 1 to {most} (got {raw[:40]!r})")
-    return int(raw)
+    return value
 
 
 def page_window() -> tuple[catalog.Window, int]:

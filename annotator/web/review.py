@@ -25,6 +25,7 @@ from annotator.db.transactions import disk_full, transaction
 from annotator.domain import gold, labelschema, progress, projects
 from annotator.domain.project_head import ProjectHead, ProjectNotFound, project_head
 from annotator.stats.gold import HUMAN_PROVENANCE
+from annotator.stats.numbers import LARGEST_ID, whole_number
 from annotator.web.paging import page_arg
 from annotator.web.security import require_project, roles_required
 
@@ -132,8 +133,7 @@ def _filters() -> dict[str, Any]:
     article = request.args.get("article", "")
     return {
         "label": request.args.get("label", "").strip()[:64],
-        # ASCII digits only: '²' passes isdigit() and fails int(), as do thousands of digits
-        "article": int(article) if article.isascii() and article.isdigit() and len(article) <= 10 and int(article) < 2**31 else None,
+        "article": whole_number(article, LARGEST_ID),
         "status": status if status in STATUSES else "open",
     }
 

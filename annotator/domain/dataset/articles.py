@@ -28,6 +28,7 @@ from annotator.db.transactions import checkpoint, transaction
 from annotator.domain.article_work import locked_article_work
 from annotator.domain.dataset.ingest import ArticleRecord, IngestError, read_bytes
 from annotator.domain.projects import bump_revision
+from annotator.stats.numbers import whole_number
 from annotator.stats.segment import segment
 
 OnDuplicate = Literal["skip", "update", "error"]
@@ -373,10 +374,11 @@ def abandoned(owner: str, seen_at: datetime, now: datetime) -> bool:
     if owner == "abandoned" or now - seen_at > STALE_AFTER:
         return True
     host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    number = whole_number(pid, 2**31 - 1)  # written by this app as host:pid, but a row is no place to trust
+    if host != socket.gethostname() or number is None:
         return False
     try:
-        os.kill(int(pid), 0)
+        os.kill(number, 0)
     except ProcessLookupError:
         return True
     except PermissionError:  # alive, someone else's

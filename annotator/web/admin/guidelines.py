@@ -7,6 +7,7 @@ from flask_login import current_user
 from annotator.db import db
 from annotator.domain import guidelines as guideline_ops
 from annotator.domain import projects as project_ops
+from annotator.stats.numbers import LARGEST_ID, whole_number
 from annotator.web.admin import bp, project_or_404, write
 from annotator.web.admin.forms import GuidelinesForm
 from annotator.web.errors import json_error
@@ -35,7 +36,8 @@ def guidelines(project_id: int):
     elif action == "edit":  # back from that preview, the text as it was
         pass
     else:
-        base = int(form.base_version.data) if (form.base_version.data or "").isdigit() and form.base_version.data.isascii() else -1
+        base = whole_number(form.base_version.data, LARGEST_ID)
+        base = -1 if base is None else base
         changed = (form.text.data or "") != project.guidelines
         try:
             version, error = write(lambda: project_ops.set_guidelines(db.session, project, form.text.data or "", current_user.id, base))

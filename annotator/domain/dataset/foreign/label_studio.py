@@ -27,6 +27,7 @@ from annotator.domain.dataset.foreign.report import Skipped
 from annotator.domain.dataset.foreign.sniff import csv_hint, looks_like
 from annotator.domain.dataset.ingest import IngestError, jsonl_objects, keys_hint
 from annotator.stats import strict_json
+from annotator.stats.numbers import whole_number
 
 
 def label_studio_records(
@@ -263,8 +264,9 @@ def _named_by_text(text: str, users: dict[str, str], where: str, field: str) -> 
     """A user id or e-mail given as text: mapped by --users, an id as annotator_name takes a number, else ls-user-TEXT."""
     if text in users:
         return users[text]
-    if text.isascii() and text.isdigit():  # not '²' (int() fails) nor '٣' (int() makes it user 3)
-        return users.get(str(int(text)), f"ls-user-{int(text)}")
+    number = whole_number(text, 10**18)  # not '²' (int() fails) nor '٣' (int() makes it user 3)
+    if number is not None:
+        return users.get(str(number), f"ls-user-{number}")
     name = f"ls-user-{text}"
     try:
         return accounts.check_name(name)
