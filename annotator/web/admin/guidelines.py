@@ -40,7 +40,7 @@ def guidelines(project_id: int):
         base = -1 if base is None else base
         changed = (form.text.data or "") != project.guidelines
         try:
-            version, error = write(lambda: project_ops.set_guidelines(db.session, project, form.text.data or "", current_user.id, base))
+            version, _ = write(lambda: project_ops.set_guidelines(db.session, project, form.text.data or "", current_user.id, base))
         except project_ops.GuidelinesChanged as exc:  # checked with the project's row locked: two saves at once take turns
             flash(
                 f"Someone saved version {exc.current} while you were editing. Your text is below, "
@@ -50,12 +50,11 @@ def guidelines(project_id: int):
             form.base_version.data = str(exc.current)
             status = 409
         else:
-            if error is None:
-                if not changed:
-                    flash("No change: the guidelines are the same as the current version.", "info")
-                else:
-                    flash(f"Saved as version {version}. Annotators who labelled under an older version will see a notice.", "success")
-                return redirect(url_for("admin.guidelines", project_id=project_id))
+            if not changed:
+                flash("No change: the guidelines are the same as the current version.", "info")
+            else:
+                flash(f"Saved as version {version}. Annotators who labelled under an older version will see a notice.", "success")
+            return redirect(url_for("admin.guidelines", project_id=project_id))
     return (
         render_template(
             "admin/guidelines.html",
