@@ -169,9 +169,12 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-function hint(message, kind = "") {
+/** Say `message` on the hint line; `about`: the sentence (index) whose state it tells, so that moving to another one
+ * takes it away (setCurrent): "Sentence 1 has no suggestions left" stayed on sentence 3. */
+function hint(message, kind = "", about = null) {
   hintEl.textContent = message;
   hintEl.dataset.kind = kind;
+  hintEl.dataset.about = about === null ? "" : String(about);
 }
 
 function showAlert(message) {
@@ -760,6 +763,11 @@ function progressHint(prefix = "") {
   else hint(left >= 0 ? `${prefix}Sentence ${left + 1} is still unlabelled (u jumps there).` : "Every sentence is labelled. Enter opens the next article.", "progress");
 }
 
+/** The sentence the hint line tells the state of (hint's `about`), or null. */
+function aboutSentence() {
+  return hintEl.dataset.about ? Number(hintEl.dataset.about) : null;
+}
+
 function renderCurrentInfo() {
   const s = S.sentences.find((x) => x.index === S.current);
   const info = document.getElementById("current-info");
@@ -1018,6 +1026,7 @@ function setCurrent(index, scroll = true) {
   const moved = clamped !== S.current;
   if (moved) closeGhostMenu(false); // its suggestion belongs to the sentence left behind
   S.current = clamped;
+  if (moved && aboutSentence() !== null && aboutSentence() !== clamped) clearHint(); // it told the state of the sentence left
   lookingAt();
   markCurrent();
   renderCurrentBar();
@@ -1054,14 +1063,14 @@ window.addEventListener("scroll", () => {
 function lookingAt() {
   S.lookedAway = false;
   S.userScrollAt = -Infinity;
-  if (hintEl.dataset.kind === "away") clearAwayHint();
+  if (hintEl.dataset.kind === "away") clearHint();
 }
 
 /** While the annotator has the current sentence scrolled out of sight, the hint line says which sentence the keys act on. */
 function sayWhereKeysAct() {
   const where = S.lookedAway ? outOfSight() : "";
   if (!where) {
-    if (hintEl.dataset.kind === "away") clearAwayHint();
+    if (hintEl.dataset.kind === "away") clearHint();
     return;
   }
   const n = S.current + 1;
@@ -1070,7 +1079,8 @@ function sayWhereKeysAct() {
   if (hintEl.textContent !== message) hint(message, "away"); // the hint is a live region: said once, not on every scroll
 }
 
-function clearAwayHint() {
+/** An empty hint line; on a touch phone, the count it carries. */
+function clearHint() {
   if (touch.matches) progressHint(); // a touch phone's hint carries the count
   else hint("");
 }
@@ -1538,7 +1548,7 @@ function articleVersion(group) {
 
 function clearLabel() {
   const label = S.labels.get(S.current)?.label;
-  if (!label) { hint(`Sentence ${S.current + 1} has no label to remove.`, "warn"); return; }
+  if (!label) { hint(`Sentence ${S.current + 1} has no label to remove.`, "warn", S.current); return; }
   if (!inSightToAct("press Shift+Delete again to remove its label")) return;
   const seen = S.labels.get(S.current).version;
   change({ op: "unlabel", sentence: S.current, version: Number.isInteger(seen) ? seen : 0 }); // a label set elsewhere since is a 409, not removed
@@ -1811,7 +1821,7 @@ function decideSentence(decision) {
   if (!S.sugg.enabled) { hint("This project shows no suggestions.", "warn"); return; }
   const n = S.current + 1;
   const chosen = S.sugg.inSentence(S.current, sentenceOfPos);
-  if (!chosen.labels.length && !chosen.spans.length && !chosen.relations.length) { hint(`Sentence ${n} has no suggestions left.`); return; }
+  if (!chosen.labels.length && !chosen.spans.length && !chosen.relations.length) { hint(`Sentence ${n} has no suggestions left.`, "", S.current); return; }
   const again = touch.matches ? `tap ${decision === "accept" ? "Accept all" : "Reject all"} again` : `press ${decision === "accept" ? "a" : "x"} again`;
   if (!inSightToAct(`${again} to ${decision} its suggestions`)) return;
   decide(chosen, decision);
@@ -1852,8 +1862,8 @@ function offerGhost(kind, id, anchor) {
   ghostMenu.hidden = false;
   placeGhostMenu(anchor && anchor.isConnected ? anchor : textEl);
   ghostMenu.querySelector("button").focus({ preventScroll: true });
-  if (touch.matches) hint(`Tap Accept or Reject, or Later to leave it: suggested ${describe(kind, item)}.`, "mode"); // what to tap first
-  else hint(`Suggested ${describe(kind, item)}: a accepts, x rejects, Esc leaves it for later.`, "mode");
+  if (touch.matches) hint(`Tap Accept or Reject, or Later to leave it: suggested ${describe(kind, item)}.`, "mode", S.current); // what to tap first
+  else hint(`Suggested ${describe(kind, item)}: a accepts, x rejects, Esc leaves it for later.`, "mode", S.current);
 }
 
 /** The menu's Accept or Reject: clicked, it is in sight; pressed from the keyboard (Enter or Space on the focused

@@ -1,0 +1,46 @@
+"""The annotation page's hint line as an annotator meets it over hours with the keys, in Chromium: it says what a key
+did or why it did nothing, in the page's words (never a schema's internal name), about the sentence the keys act on
+now (never the one left behind), and what the next undo will take back; and the keys that change a span never act on
+the anchor while linking, nor on selected text scrolled out of sight."""
+from __future__ import annotations
+
+from .conftest import needs_chromium
+from .test_annotate_browser import open_page
+from .test_annotate_undo_browser import ferry  # noqa: F401  (a fixture: the ferry article with suggestions on)
+from .test_suggestions_browser import LINDQVIST, RESIDENTS, current_sentence
+
+pytestmark = needs_chromium
+
+
+
+def hint(page) -> str:
+    return page.locator("#hint").text_content()
+
+
+def test_a_hint_about_one_sentence_goes_when_j_or_k_moves_to_another(app, ferry, server, chromium):  # noqa: F811
+    """"Sentence 2 has no suggestions left" stayed on the hint line after j, on sentence 3, which had some; so did
+    "Sentence 1 has no label to remove", and an open suggestion's "a accepts, x rejects" after j had closed its menu,
+    where a then accepted all of the new sentence's suggestions. A hint about a sentence goes when another is current."""
+    page = open_page(chromium, server, "ann", ferry, viewport=(1280, 800))
+    assert current_sentence(page) == 0
+    page.keyboard.press("Shift+Delete")
+    assert hint(page) == "Sentence 1 has no label to remove."
+    page.keyboard.press("j")
+    assert hint(page) == ""
+    page.keyboard.press("x")
+    page.keyboard.press("x")
+    assert hint(page) == "Sentence 2 has no suggestions left."
+    page.keyboard.press("j")  # sentence 3 has suggestions: the hint must not say it has none
+    assert current_sentence(page) == LINDQVIST
+    assert hint(page) == ""
+    page.keyboard.press("k")  # and back: a hint about sentence 3 would not be about sentence 2 either
+    page.keyboard.press("j")
+    page.locator("#text .gtag").first.focus()  # Tab's stop: sentence 3's first suggestion
+    page.keyboard.press("Enter")
+    page.locator(".ghost-menu").wait_for(state="visible")
+    assert "a accepts, x rejects" in hint(page)
+    page.keyboard.press("j")
+    assert page.locator(".ghost-menu").is_hidden() and current_sentence(page) == RESIDENTS
+    assert hint(page) == ""
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
