@@ -676,8 +676,8 @@ def test_enter_before_every_sentence_is_labelled_says_what_is_left(app, server, 
     assert page.inner_text("#hint") == "Enter opens the next article once every sentence is labelled. Sentence 2 is still unlabelled (u jumps there)."
     page.keyboard.press("2")
     assert page.inner_text("#hint") == "Enter opens the next article once every sentence is labelled. Sentence 3 is still unlabelled (u jumps there)."
-    page.keyboard.press("3")
-    assert page.inner_text("#hint") == "Every sentence is labelled. Enter opens the next article."
+    page.keyboard.press("3")  # the last sentence: the keys stay there (test_annotate_hints_browser.py)
+    assert page.inner_text("#hint") == "Last sentence: every sentence is labelled. Enter opens the next article."
     page.keyboard.press("Enter")
     page.wait_for_url(f"{server}/annotate/{ids['two']}")
     assert page.errors == []  # type: ignore[attr-defined]

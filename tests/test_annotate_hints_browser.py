@@ -4,8 +4,10 @@ now (never the one left behind), and what the next undo will take back; and the 
 the anchor while linking, nor on selected text scrolled out of sight."""
 from __future__ import annotations
 
+from annotator.domain.dataset.ingest import ArticleRecord
+
 from .conftest import needs_chromium
-from .test_annotate_browser import open_page
+from .test_annotate_browser import db_labels, open_page, seed, wait_saved
 from .test_annotate_undo_browser import ferry  # noqa: F401  (a fixture: the ferry article with suggestions on)
 from .test_suggestions_browser import LINDQVIST, RESIDENTS, current_sentence
 
@@ -42,5 +44,22 @@ def test_a_hint_about_one_sentence_goes_when_j_or_k_moves_to_another(app, ferry,
     page.keyboard.press("j")
     assert page.locator(".ghost-menu").is_hidden() and current_sentence(page) == RESIDENTS
     assert hint(page) == ""
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def test_a_label_key_on_the_last_sentence_with_every_one_labelled_says_it_stays_there(app, server, chromium):
+    """The label key on the last sentence, every sentence labelled, stays there (the next one relabels it): the hint
+    was to start "Last sentence. ", but that prefix was dropped where nothing was left to label, the one place it was
+    passed. It shows now, and goes when k moves on."""
+    ids = seed(app, [ArticleRecord("short", "Short", "First one. Second one. Third one.")], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["short"])
+    for key in "123":
+        page.keyboard.press(key)
+    assert hint(page) == "Last sentence: every sentence is labelled. Enter opens the next article."
+    page.keyboard.press("k")
+    assert hint(page) == ""
+    wait_saved(page)
+    assert {i: label for i, (label, _) in db_labels(app, "ann", ids["short"]).items()} == {0: "CFS", 1: "UFS", 2: "NFS"}
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()

@@ -1419,9 +1419,9 @@ function moveOnFrom(index) {
   } else if (index < sentenceCount() - 1) {
     setCurrent(index + 1);
     progressHint();
-  } else {
+  } else { // the last sentence, and every one labelled: the keys stay here, and the next label key relabels it
     renderCurrentInfo();
-    progressHint("Last sentence. ");
+    hint(`Last sentence: every sentence is labelled. ${touch.matches ? "Next article is at the top." : "Enter opens the next article."}`, "last", index);
   }
 }
 
