@@ -7,7 +7,7 @@ from __future__ import annotations
 from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import needs_chromium
-from .test_annotate_browser import db_labels, open_page, seed, wait_saved
+from .test_annotate_browser import TEXT, TITLE, db_labels, open_page, seed, wait_saved
 from .test_annotate_undo_browser import ferry  # noqa: F401  (a fixture: the ferry article with suggestions on)
 from .test_suggestions_browser import LINDQVIST, RESIDENTS, current_sentence
 
@@ -61,5 +61,19 @@ def test_a_label_key_on_the_last_sentence_with_every_one_labelled_says_it_stays_
     assert hint(page) == ""
     wait_saved(page)
     assert {i: label for i, (label, _) in db_labels(app, "ann", ids["short"]).items()} == {0: "CFS", 1: "UFS", 2: "NFS"}
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def test_a_span_that_cannot_be_linked_is_said_in_the_pages_words(app, server, chromium):
+    """l on a CUE said "A CUE span cannot be linked with attributed_to": the schema's internal name, which the page
+    shows nowhere (its button says Link). It says which spans a link joins."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    page.keyboard.press("j")
+    page.keyboard.press("Control+Shift+ArrowRight")  # "Repairs"
+    page.keyboard.press("c")
+    page.keyboard.press("l")
+    assert hint(page) == "A CUE span cannot be linked: a link goes from a QUOTE to a SOURCE; select one of those first."
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()

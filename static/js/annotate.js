@@ -1683,7 +1683,10 @@ function startLink(type) {
     return;
   }
   const link = startLinking(rel, span, orderedSpans(), sentencesOf);
-  if (!link) { hint(`A ${span.label} span cannot be linked with ${type}.`, "warn"); return; }
+  if (!link) { // in the words of the page (its spans' labels), not the schema's name for the link ("attributed_to")
+    hint(`A ${span.label} span cannot be linked: a link goes from a ${rel.from.join("/")} to a ${rel.to.join("/")}; ${touch.matches ? "tap" : "select"} one of those first.`, "warn");
+    return;
+  }
   const wanted = wantedLabels(rel, link.fromSide);
   S.link = link;
   markSelected();
