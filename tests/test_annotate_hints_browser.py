@@ -7,7 +7,7 @@ from __future__ import annotations
 from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import needs_chromium
-from .test_annotate_browser import TEXT, TITLE, db_labels, open_page, seed, wait_saved
+from .test_annotate_browser import TEXT, TITLE, db_labels, db_spans, open_page, seed, wait_saved
 from .test_annotate_undo_browser import ferry  # noqa: F401  (a fixture: the ferry article with suggestions on)
 from .test_suggestions_browser import LINDQVIST, RESIDENTS, current_sentence
 
@@ -75,5 +75,34 @@ def test_a_span_that_cannot_be_linked_is_said_in_the_pages_words(app, server, ch
     page.keyboard.press("c")
     page.keyboard.press("l")
     assert hint(page) == "A CUE span cannot be linked: a link goes from a QUOTE to a SOURCE; select one of those first."
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def test_the_edge_keys_while_linking_leave_the_anchor_alone_and_say_why(app, server, chromium):
+    """While linking, ] moved the start of the quote being linked, and its span hint replaced the linking one, so the
+    annotator lost the thread. Now the edge keys change no span while linking and say what the mode wants; Esc still
+    cancels, after which ] moves the start again."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    page.keyboard.press("j")
+    for _ in range(2):
+        page.keyboard.press("Control+Shift+ArrowRight")  # "Repairs to"
+    page.keyboard.press("q")
+    page.keyboard.press("l")
+    assert hint(page).startswith("Linking: no SOURCE span yet")
+    for key in ("]", "Control+}"):
+        page.keyboard.press(key)
+    assert hint(page) == ("While linking, Ctrl+} changes no span: choose the one to link to (click it, or n / p and Enter), "
+                          "or select new text and press its span key. Esc cancels.")
+    wait_saved(page)
+    [(_, label, start, end)] = db_spans(app, "ann", ids["bridge"])
+    assert (label, TEXT[start:end]) == ("QUOTE", "Repairs to")
+    page.keyboard.press("Escape")
+    assert hint(page) == "Linking cancelled."
+    page.keyboard.press("]")
+    wait_saved(page)
+    [(_, _, start, end)] = db_spans(app, "ann", ids["bridge"])
+    assert TEXT[start:end] == "epairs to"
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
