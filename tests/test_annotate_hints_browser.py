@@ -7,7 +7,8 @@ from __future__ import annotations
 from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import needs_chromium
-from .test_annotate_browser import TEXT, TITLE, db_labels, db_spans, open_page, seed, wait_saved
+from .test_annotate_browser import TEXT, TITLE, db_labels, db_spans, open_page, seed, settled, wait_saved
+from .test_annotate_long_browser import LONG, in_sight
 from .test_annotate_undo_browser import ferry  # noqa: F401  (a fixture: the ferry article with suggestions on)
 from .test_suggestions_browser import LINDQVIST, RESIDENTS, current_sentence
 
@@ -104,5 +105,31 @@ def test_the_edge_keys_while_linking_leave_the_anchor_alone_and_say_why(app, ser
     wait_saved(page)
     [(_, _, start, end)] = db_spans(app, "ann", ids["bridge"])
     assert TEXT[start:end] == "epairs to"
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def test_scrolled_away_from_selected_text_the_edge_keys_first_bring_it_back(app, server, chromium):
+    """With text selected and no span, [ ] { } moved the selection's edges though the wheel had taken it out of
+    sight, where the same keys on a selected span first bring it back. Now the selection comes back first, unchanged,
+    and the next key moves its edge."""
+    ids = seed(app, [ArticleRecord("long", "A long year in twelve cities", LONG)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["long"], viewport=(1280, 800))
+    for _ in range(11):
+        page.keyboard.press("j")  # sentence 12: "We will not back down in case 11", ...
+    for _ in range(2):
+        page.keyboard.press("Control+Shift+ArrowRight")
+    selected = "() => getSelection().toString()"
+    assert page.evaluate(selected) == "\u201cWe will"
+    settled(page)
+    page.mouse.move(400, 400)
+    page.mouse.wheel(0, 4000)
+    page.wait_for_function("() => /^Keys act on sentence 12, above/.test(document.getElementById('hint').textContent)", timeout=5_000)
+    page.keyboard.press("]")
+    assert hint(page) == "Back at the selected text in sentence 12, which was out of sight: nothing was changed; press ] again to move its start."
+    assert page.evaluate(selected) == "\u201cWe will"
+    assert in_sight(page, "#text .pc.cur")
+    page.keyboard.press("]")
+    assert page.evaluate(selected) == "We will"
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()

@@ -1633,12 +1633,15 @@ function deleteRelation(uid) {
 }
 
 /** Move one edge of the selected span by whole characters (graphemes) or words (movedEdges), once it is in sight
- * (`key`, the key pressed, for the hint if it is not); with no span selected but text selected, the selection's.
- * While linking, the text selected for a new target only: the selected span is the link's anchor, which the keys
- * resized under the linking hint. */
+ * (`key`, the key pressed, for the hint if it is not); with no span selected but text selected, the selection's,
+ * likewise once in sight. While linking, the text selected for a new target only: the selected span is the link's
+ * anchor, which the keys resized under the linking hint. */
 function resizeSelected(edge, steps, byWord, key) {
   const span = !S.link && S.selected && S.spans.get(S.selected);
-  if (!span && textSelection()) { resizeTextSelection(edge, steps, byWord); return; }
+  if (!span && textSelection()) {
+    if (selectedInSightToAct("text", doAgain(key, null, `move its ${edge}`))) resizeTextSelection(edge, steps, byWord);
+    return;
+  }
   if (S.link) {
     hint(`While linking, ${key} changes no span: choose the one to link to (click it, or n / p and Enter), or select new text and press its span key. Esc cancels.`, "warn");
     return;
