@@ -10,7 +10,7 @@ from .conftest import needs_chromium
 from .test_annotate_browser import TEXT, TITLE, db_labels, db_spans, open_page, seed, settled, wait_saved
 from .test_annotate_long_browser import LONG, in_sight
 from .test_annotate_undo_browser import ferry  # noqa: F401  (a fixture: the ferry article with suggestions on)
-from .test_suggestions_browser import LINDQVIST, RESIDENTS, current_sentence
+from .test_suggestions_browser import LINDQVIST, RESIDENTS, VIRTANEN, current_sentence, go_to
 
 pytestmark = needs_chromium
 
@@ -133,3 +133,34 @@ def test_scrolled_away_from_selected_text_the_edge_keys_first_bring_it_back(app,
     assert page.evaluate(selected) == "We will"
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+
+def test_the_undo_after_accepted_suggestions_says_what_the_next_undo_takes_back(app, ferry, server, chromium):  # noqa: F811
+    """Undo stops once at accepted suggestions and said "Ctrl+Z again undoes the change before it", whatever that
+    was, and also where there was none (the next undo then said "changes made before this page was opened stay", as
+    if the accepted ones were). It names the change, or says there is none; on a touch phone, in a tap's words."""
+    page = open_page(chromium, server, "ann", ferry, viewport=(1280, 800))
+    go_to(page, LINDQVIST)
+    page.keyboard.press("a")
+    page.keyboard.press("Control+z")
+    assert hint(page) == ("The last change, accepting suggestions, cannot be undone here: delete or relabel what you do not want. "
+                          "Nothing before it was changed on this page.")
+    page.keyboard.press("3")  # sentence 3 relabelled NFS, on to sentence 4
+    page.keyboard.press("x")  # its suggestions rejected
+    page.keyboard.press("Control+z")
+    assert hint(page) == ("The last change, rejecting suggestions, cannot be undone here: mark it yourself if you want it. "
+                          "Ctrl+Z again undoes label NFS on sentence 3.")
+    page.keyboard.press("Control+z")
+    assert hint(page) == "Undone: label NFS on sentence 3."
+    wait_saved(page)
+    page.context.close()
+
+    phone = open_page(chromium, server, "ann", ferry, viewport=(390, 844), touch=True)
+    go_to(phone, VIRTANEN)
+    phone.locator('#toolbar button[data-kind="sentence"][data-label="UFS"]').tap()  # sentence 5 UFS, on to sentence 6
+    phone.locator("#suggest-bar button[data-decision=accept]").tap()
+    phone.locator('#toolbar button[data-action="undo"]').tap()
+    assert hint(phone).endswith("Undo again undoes label UFS on sentence 5.")
+    assert phone.errors == []  # type: ignore[attr-defined]
+    phone.context.close()

@@ -1439,8 +1439,10 @@ function undo(redo = false) {
   const taken = undoHistory.take(S, redo);
   if (!taken) {
     hint(redo ? "Nothing to redo." : "Nothing to undo: changes made before this page was opened stay as they are.", "warn");
-  } else if (taken.barrier) {
-    hint(`The last change, ${taken.barrier === "accept" ? "accepting" : "rejecting"} suggestions, cannot be undone here: ${taken.barrier === "accept" ? "delete or relabel what you do not want" : "mark it yourself if you want it"}. ${redo ? "" : `${touch.matches ? "Undo" : UNDO_KEY} again undoes the change before it.`}`, "warn");
+  } else if (taken.barrier) { // and what the next undo does: "the change before it" promised one where none was
+    const next = undoHistory.peek();
+    const then = !next ? "Nothing before it was changed on this page." : next.barrier ? "" : `${touch.matches ? "Undo" : UNDO_KEY} again undoes ${describeChange(next, false)}.`;
+    hint(`The last change, ${taken.barrier === "accept" ? "accepting" : "rejecting"} suggestions, cannot be undone here: ${taken.barrier === "accept" ? "delete or relabel what you do not want" : "mark it yourself if you want it"}. ${then}`.trim(), "warn");
   } else if (taken.stale) {
     hint(`Not ${redo ? "redone" : "undone"}: ${describeChange(taken.stale, redo)} was changed since (in another tab?).`, "warn");
   } else {
