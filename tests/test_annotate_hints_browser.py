@@ -164,3 +164,27 @@ def test_the_undo_after_accepted_suggestions_says_what_the_next_undo_takes_back(
     assert hint(phone).endswith("Undo again undoes label UFS on sentence 5.")
     assert phone.errors == []  # type: ignore[attr-defined]
     phone.context.close()
+
+
+def test_on_a_phone_a_suggestion_tapped_in_another_sentence_lets_the_selected_span_go(app, ferry, server, chromium):  # noqa: F811
+    """On a phone, a span tapped opens the span tools for it; a suggestion then tapped in another sentence opened its
+    menu with the span still selected and its tools still open, Delete and Fit acting on a span out of the sentence
+    now current. The span is let go and its tools close, as Esc does."""
+    page = open_page(chromium, server, "ann", ferry, viewport=(390, 844), touch=True)
+    go_to(page, LINDQVIST)
+    page.locator("#suggest-bar button[data-decision=accept]").tap()  # its quote and source are ann's own now
+    wait_saved(page)
+    page.locator("#text .tag").first.tap()
+    assert page.locator("#text .tag.sel").count() == 1
+    assert page.evaluate("() => document.getElementById('annotate').classList.contains('span-tools-open')")
+    chip = page.locator(f"#text .gchip[aria-label*='for sentence {VIRTANEN + 1} ']")
+    chip.scroll_into_view_if_needed()
+    settled(page)
+    chip.tap()
+    page.locator(".ghost-menu").wait_for(state="visible")
+    assert current_sentence(page) == VIRTANEN
+    assert page.locator("#text .tag.sel").count() == 0
+    assert not page.evaluate("() => document.getElementById('annotate').classList.contains('span-tools-open')")
+    assert hint(page).startswith("Tap Accept or Reject")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

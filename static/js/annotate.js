@@ -1865,6 +1865,11 @@ function offerGhost(kind, id, anchor) {
   if (!item) return;
   const sentence = kind === "span" ? sentenceOfPos(item.start) : kind === "label" ? item.sentence : S.current;
   if (sentence !== S.current) setCurrent(sentence, false);
+  const selected = S.selected && S.spans.get(S.selected);
+  if (selected && !S.link) { // a span selected in another sentence is let go, with the span tools it opened on a phone
+    const [a, b] = sentencesOf(selected);
+    if (S.current < a || S.current > b) { selectSpan(null); closeSpanTools(); }
+  }
   S.ghost = { kind, id, anchor };
   ghostMenu.replaceChildren(
     el("p", { class: "ghost-what" }, el("span", { class: "muted", text: "Suggested " }), describe(kind, item)),
