@@ -188,3 +188,22 @@ def test_on_a_phone_a_suggestion_tapped_in_another_sentence_lets_the_selected_sp
     assert hint(page).startswith("Tap Accept or Reject")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_a_digit_no_label_has_and_shift_end_say_why_they_do_nothing(app, server, chromium):
+    """With three sentence labels, 4 to 9 (and 0) did nothing and said nothing, nor did Shift+End (or Shift+Home),
+    which select to a line's end elsewhere. Each says which keys do that here; nothing is labelled."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    for key in ("4", "9", "0"):
+        page.keyboard.press(key)
+        assert hint(page) == f"The key {key} labels nothing in this project: the sentence labels are 1 CFS, 2 UFS, 3 NFS.", key
+    assert current_sentence(page) == 0
+    page.keyboard.press("Shift+End")
+    assert hint(page) == "Shift+End selects nothing here: Shift+\u2190 selects from the current sentence's end, Ctrl+Shift+\u2190 by word."
+    page.keyboard.press("Shift+Home")
+    assert hint(page) == "Shift+Home selects nothing here: Shift+\u2192 selects from the current sentence's start, Ctrl+Shift+\u2192 by word."
+    wait_saved(page)
+    assert db_labels(app, "ann", ids["bridge"]) == {}
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

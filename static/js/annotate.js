@@ -2246,6 +2246,12 @@ function toggleHelp() {
   else helpEl.showModal();
 }
 
+/** A digit key no label of the schema has: say which keys label a sentence. */
+function unusedDigit(key) {
+  const keys = S.schema.sentence_labels.filter((x) => x.key).map((x) => `${x.key} ${x.name}`);
+  hint(`The key ${key} labels nothing in this project${keys.length ? `: the sentence labels are ${keys.join(", ")}` : ""}.`, "warn");
+}
+
 function schemaAction(event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return null;
   if (event.key.length !== 1) return null;
@@ -2279,6 +2285,10 @@ document.addEventListener("keydown", (event) => {
     if (action.kind === "sentence") labelSentence(action.name);
     else if (action.kind === "span") spanKey(action.name);
     else if (action.kind === "relation") (S.link && S.link.type === action.name ? cancelLink() : startLink(action.name));
+  } else if (plain && /^[0-9]$/.test(key)) unusedDigit(key); // after the schema's keys: one of them did nothing, and said nothing
+  else if (event.shiftKey && !event.ctrlKey && !event.metaKey && !event.altKey && (key === "End" || key === "Home")) {
+    const [arrow, from] = key === "End" ? ["←", "end"] : ["→", "start"]; // did nothing, and said nothing: the keys that do it
+    hint(`Shift+${key} selects nothing here: Shift+${arrow} selects from the current sentence's ${from}, Ctrl+Shift+${arrow} by word.`, "warn");
   } else if (plain && (key === "a" || key === "x")) { // after the schema's keys: an older schema that took a or x keeps them
     const decision = key === "a" ? "accept" : "reject";
     if (S.ghost) { if (ghostInSightToAct(`press ${key} again to ${decision} it`)) decideOne(S.ghost.kind, S.ghost.id, decision); }
