@@ -15,7 +15,6 @@ from .test_suggestions_browser import LINDQVIST, RESIDENTS, VIRTANEN, current_se
 pytestmark = needs_chromium
 
 
-
 def hint(page) -> str:
     return page.locator("#hint").text_content()
 
@@ -133,7 +132,6 @@ def test_scrolled_away_from_selected_text_the_edge_keys_first_bring_it_back(app,
     assert page.evaluate(selected) == "We will"
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
-
 
 
 def test_the_undo_after_accepted_suggestions_says_what_the_next_undo_takes_back(app, ferry, server, chromium):  # noqa: F811
