@@ -205,3 +205,30 @@ def test_a_digit_no_label_has_and_shift_end_say_why_they_do_nothing(app, server,
     assert db_labels(app, "ann", ids["bridge"]) == {}
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_a_suggestions_menu_left_for_later_takes_its_hint_with_it(app, ferry, server, chromium):  # noqa: F811
+    """Esc on a suggestion's menu (Later on a phone) closed it, but its hint stayed: "a accepts, x rejects" about that
+    one suggestion, where a then accepted all of the sentence's. The hint goes with the menu (on a phone, back to the
+    count)."""
+    page = open_page(chromium, server, "ann", ferry, viewport=(1280, 800))
+    go_to(page, LINDQVIST)
+    page.locator("#text .gtag[tabindex='0']").first.focus()  # Tab's stop: one of sentence 3's suggestions
+    page.keyboard.press("Enter")
+    page.locator(".ghost-menu").wait_for(state="visible")
+    assert "a accepts, x rejects" in hint(page)
+    page.keyboard.press("Escape")
+    assert page.locator(".ghost-menu").is_hidden()
+    assert hint(page) == ""
+    page.context.close()
+
+    phone = open_page(chromium, server, "ann", ferry, viewport=(390, 844), touch=True)
+    go_to(phone, LINDQVIST)
+    phone.locator("#text .gtag[tabindex='0']").first.tap()
+    phone.locator(".ghost-menu").wait_for(state="visible")
+    assert hint(phone).startswith("Tap Accept or Reject, or Later")
+    phone.locator(".ghost-menu button.link").tap()  # Later
+    assert phone.locator(".ghost-menu").is_hidden()
+    assert hint(phone) == "0 of 6 labelled; sentence 1 is still unlabelled."
+    assert phone.errors == []  # type: ignore[attr-defined]
+    phone.context.close()

@@ -1883,6 +1883,7 @@ function offerGhost(kind, id, anchor) {
   ghostMenu.querySelector("button").focus({ preventScroll: true });
   if (touch.matches) hint(`Tap Accept or Reject, or Later to leave it: suggested ${describe(kind, item)}.`, "mode", S.current); // what to tap first
   else hint(`Suggested ${describe(kind, item)}: a accepts, x rejects, Esc leaves it for later.`, "mode", S.current);
+  S.ghost.said = hintEl.textContent; // goes with the menu (closeGhostMenu)
 }
 
 /** The menu's Accept or Reject: clicked, it is in sight; pressed from the keyboard (Enter or Space on the focused
@@ -1944,9 +1945,11 @@ function offerGhostAt(node) {
 
 function closeGhostMenu(refocus) {
   if (!S.ghost) return;
-  const { anchor } = S.ghost;
+  const { anchor, said } = S.ghost;
   S.ghost = null;
   ghostMenu.hidden = true;
+  // "a accepts, x rejects" about the one suggestion stayed after Esc or Later, where a then accepted all of the sentence's
+  if (hintEl.textContent === said) clearHint();
   if (refocus) (anchor && anchor.isConnected ? anchor : textEl).focus({ preventScroll: true });
 }
 
