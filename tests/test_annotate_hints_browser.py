@@ -232,3 +232,23 @@ def test_a_suggestions_menu_left_for_later_takes_its_hint_with_it(app, ferry, se
     assert hint(phone) == "0 of 6 labelled; sentence 1 is still unlabelled."
     assert phone.errors == []  # type: ignore[attr-defined]
     phone.context.close()
+
+
+def test_a_or_x_on_a_suggestion_tab_reached_keeps_the_focus_in_the_text(app, ferry, server, chromium):  # noqa: F811
+    """Tab reaches the current sentence's suggestions; a (or x) pressed there decided them and redrew the sentence
+    without the focused one, and the focus fell to the page's body: the next Tab went to the page's top link, not on
+    through the text. The focus goes to the text, as after a decision in a suggestion's menu."""
+    page = open_page(chromium, server, "ann", ferry, viewport=(1280, 800))
+    go_to(page, LINDQVIST)
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.classList.contains('gtag') || document.activeElement.classList.contains('gchip')")
+    page.keyboard.press("a")
+    assert hint(page).startswith(f"Accepted the suggestions of sentence {LINDQVIST + 1}")
+    assert page.evaluate("() => document.activeElement.id") == "text"
+    page.keyboard.press("j")  # on through the text: the next sentence's suggestions
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.classList.contains('gtag') || document.activeElement.classList.contains('gchip')")
+    page.keyboard.press("x")
+    assert page.evaluate("() => document.activeElement.id") == "text"
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

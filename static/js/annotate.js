@@ -1820,6 +1820,7 @@ function summary(chosen) {
 function decide(chosen, decision) {
   const op = decision === "accept" ? acceptOperation(S.sugg, chosen, [...S.spans.values()], newUid) : rejectOperation(chosen);
   closeGhostMenu(false);
+  const focused = document.activeElement;
   const ghosts = [...S.sugg.spans.values()];
   const labels = [...S.sugg.labels.values()];
   change(op);
@@ -1827,6 +1828,9 @@ function decide(chosen, decision) {
   const touched = ghosts.filter((x) => !S.sugg.spans.has(x.id));
   for (const l of labels) if (!S.sugg.labels.has(l.id)) touched.push(sentenceAt(l.sentence));
   renderSpanEdit(touched);
+  // a or x pressed on a suggestion Tab had reached: it is gone, and the focus fell to the page's body (Tab then
+  // started again at the page's top); it goes to the text, as after a decision in a suggestion's menu
+  if (focused && focused !== document.body && !focused.isConnected) textEl.focus({ preventScroll: true });
   return op;
 }
 
