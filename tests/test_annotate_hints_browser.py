@@ -252,3 +252,21 @@ def test_a_or_x_on_a_suggestion_tab_reached_keeps_the_focus_in_the_text(app, fer
     assert page.evaluate("() => document.activeElement.id") == "text"
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_u_on_the_only_sentence_left_unlabelled_says_so(app, server, chromium):
+    """u goes to the next unlabelled sentence; on the only one left it did nothing and said nothing (the hint kept
+    "Removed the label of sentence 2"). It says this one is the only one left."""
+    ids = seed(app, [ArticleRecord("short", "Short", "First one. Second one. Third one.")], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["short"])
+    for key in ("1", "2", "3", "k"):
+        page.keyboard.press(key)
+    page.keyboard.press("Shift+Delete")
+    assert hint(page) == "Removed the label of sentence 2 (UFS)."
+    page.keyboard.press("u")
+    assert current_sentence(page) == 1
+    assert hint(page) == "Sentence 2, this one, is the only one still unlabelled."
+    page.keyboard.press("k")  # a hint about sentence 2 goes when another is current
+    assert hint(page) == ""
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

@@ -2304,7 +2304,9 @@ document.addEventListener("keydown", (event) => {
   else if (plain && (key === "k" || key === "K" || key === "ArrowUp" || key === "ArrowLeft")) setCurrent(S.current - 1);
   else if (plain && key === "u") {
     const i = nextUnlabelled(S.current);
-    if (i >= 0) setCurrent(i); else hint("Every sentence is labelled.");
+    if (i < 0) hint("Every sentence is labelled.");
+    else if (i === S.current) hint(`Sentence ${i + 1}, this one, is the only one still unlabelled.`, "", i); // u did nothing, and said nothing
+    else setCurrent(i);
   } else if (plain && (key === "n" || key === "p")) (S.link ? cycleCandidate(key === "n" ? 1 : -1) : cycleSpan(key === "n" ? 1 : -1));
   else if (!event.metaKey && "[]{}".includes(key) && key.length === 1) { // by the character typed: AltGr layouts work too
     // by word with Ctrl or with Alt; both at once is how Windows reports AltGr, which types the character itself
