@@ -270,3 +270,20 @@ def test_u_on_the_only_sentence_left_unlabelled_says_so(app, server, chromium):
     assert hint(page) == ""
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_a_span_key_on_a_span_of_its_own_label_says_so(app, server, chromium):
+    """c on a selected CUE did nothing and said nothing, where the annotator may have meant to mark selected text or
+    another span. It says the span is a CUE already."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    page.keyboard.press("j")
+    page.keyboard.press("Control+Shift+ArrowRight")  # "Repairs"
+    page.keyboard.press("c")
+    assert hint(page).startswith("CUE \u201cRepairs\u201d selected")
+    page.keyboard.press("c")
+    assert hint(page) == "The selected span is a CUE already."
+    wait_saved(page)
+    assert [label for _, label, _, _ in db_spans(app, "ann", ids["bridge"])] == ["CUE"]
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

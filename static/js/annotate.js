@@ -1585,7 +1585,7 @@ function spanKey(name) {
   }
   if (S.selected) {
     const span = S.spans.get(S.selected);
-    if (span.label === name) return;
+    if (span.label === name) { hint(`The selected span is a ${name} already.`); return; } // it did nothing, and said nothing
     if (sameSpan(name, span.start, span.end)) { hint(`That text is already a ${name} span.`); return; }
     if (!selectionInSightToAct(name)) return;
     const broken = relationsOf(span.id).filter((r) => {
