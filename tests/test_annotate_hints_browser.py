@@ -287,3 +287,25 @@ def test_a_span_key_on_a_span_of_its_own_label_says_so(app, server, chromium):
     assert [label for _, label, _, _ in db_spans(app, "ann", ids["bridge"])] == ["CUE"]
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_f_while_linking_leaves_the_anchor_alone(app, server, chromium):
+    """While linking, text selected for the link's other end was offered "f fits the span to it", and f moved the
+    quote being linked onto that text. f changes no span while linking now, and the selection's hint offers it not."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    page.keyboard.press("j")
+    for _ in range(2):
+        page.keyboard.press("Control+Shift+ArrowRight")  # "Repairs to"
+    page.keyboard.press("q")
+    page.keyboard.press("l")
+    page.keyboard.press("Control+Shift+ArrowRight")  # new text, for the source
+    assert hint(page).startswith("Selected \u201cRepairs\u201d: q QUOTE, s SOURCE, c CUE; ")
+    page.keyboard.press("f")
+    assert hint(page) == ("While linking, f changes no span: choose the one to link to (click it, or n / p and Enter), "
+                          "or select new text and press its span key. Esc cancels.")
+    wait_saved(page)
+    [(_, label, start, end)] = db_spans(app, "ann", ids["bridge"])
+    assert (label, TEXT[start:end]) == ("QUOTE", "Repairs to")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

@@ -1644,10 +1644,7 @@ function resizeSelected(edge, steps, byWord, key) {
     if (selectedInSightToAct("text", doAgain(key, null, `move its ${edge}`))) resizeTextSelection(edge, steps, byWord);
     return;
   }
-  if (S.link) {
-    hint(`While linking, ${key} changes no span: choose the one to link to (click it, or n / p and Enter), or select new text and press its span key. Esc cancels.`, "warn");
-    return;
-  }
+  if (S.link) { linkingChangesNoSpan(key); return; }
   if (!span) { hint("Select a span first (click it, or n / p).", "warn"); return; }
   if (!selectedInSightToAct("span", doAgain(key, null, `move its ${edge}`))) return;
   const moved = movedEdges(u16(span.start), u16(span.end), edge, steps, byWord);
@@ -1662,9 +1659,18 @@ function resizeSelected(edge, steps, byWord, key) {
   selectSpan(span.id);
 }
 
+/** While linking, the keys and buttons that change the selected span (the link's anchor) leave it alone: say so, and
+ * what the mode wants. `what`: the key pressed, or the button tapped. */
+function linkingChangesNoSpan(what) {
+  if (touch.matches) hint(`While linking, ${what} changes no span: tap the span to link to, or select new text and tap its span label. Tap Link again to cancel.`, "warn");
+  else hint(`While linking, ${what} changes no span: choose the one to link to (click it, or n / p and Enter), or select new text and press its span key. Esc cancels.`, "warn");
+}
+
 /** f (`key`) or the Fit button (no key): the selected span set to the selected text, once both are in sight (the span
- * is brought back first: it is what changes). */
+ * is brought back first: it is what changes). Not while linking: the text selected then is for the link's other end,
+ * and f moved the anchor onto it. */
 function fitSelected(key = null) {
+  if (S.link) { linkingChangesNoSpan(key || "Fit"); return; }
   const span = S.selected && S.spans.get(S.selected);
   const sel = textSelection();
   if (!span || !sel) {
@@ -2082,11 +2088,11 @@ document.addEventListener("selectionchange", () => {
       const names = S.schema.span_labels.map((x) => x.name);
       const tap = names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}` : names.join("");
       const what = `${quoted(S.map.text.slice(sel.s, sel.e), 30)}${across ? `, across ${across}` : ""}`;
-      hint(`Selected: tap ${tap}${S.selected ? ", or Fit to fit the selected span to it" : ""} (${what}).`, "mode"); // what to tap first, as in selectSpan
+      hint(`Selected: tap ${tap}${S.selected && !S.link ? ", or Fit to fit the selected span to it" : ""} (${what}).`, "mode"); // what to tap first, as in selectSpan
     } else {
       const keys = S.schema.span_labels.filter((x) => x.key).map((x) => `${x.key} ${x.name}`).join(", ");
       // the word keys too (README and the help give them); a shorter excerpt keeps the longest such hint whole at 1280 px
-      hint(`Selected ${quoted(S.map.text.slice(sel.s, sel.e), 45)}${across ? ` (across ${across})` : ""}: ${keys}${S.selected ? ", f fits the span to it" : ""}; [ ] { } resize, Ctrl/Alt or Ctrl+Shift+← → by word.`, "mode");
+      hint(`Selected ${quoted(S.map.text.slice(sel.s, sel.e), 45)}${across ? ` (across ${across})` : ""}: ${keys}${S.selected && !S.link ? ", f fits the span to it" : ""}; [ ] { } resize, Ctrl/Alt or Ctrl+Shift+← → by word.`, "mode");
     }
   }
 });
