@@ -309,3 +309,21 @@ def test_f_while_linking_leaves_the_anchor_alone(app, server, chromium):
     assert (label, TEXT[start:end]) == ("QUOTE", "Repairs to")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_on_a_touch_phone_a_span_let_go_gives_the_hint_line_back_to_the_count(app, server, chromium):
+    """A touch phone's row of tools has no room for the labelled count, so the hint line carries it; a span tapped and
+    then let go (a tap on other text) left the line empty, the count gone until the next label."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"], viewport=(390, 844), touch=True)
+    count = "0 of 9 labelled; sentence 1 is still unlabelled."
+    assert hint(page) == count
+    page.evaluate("""() => { const piece = document.querySelector("#text .pc[data-s='1']");
+                             getSelection().setBaseAndExtent(piece.firstChild, 0, piece.firstChild, 'Repairs'.length); }""")
+    page.locator('#toolbar button[data-kind="span"][data-label="CUE"]').tap()
+    assert hint(page).startswith("CUE selected")
+    page.locator("#text .pc[data-s='3']").first.tap()  # other text: the span is let go
+    assert page.locator("#text .tag.sel").count() == 0
+    assert hint(page) == count
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

@@ -1234,7 +1234,7 @@ function selectSpan(uid, scroll = false) {
     if (touch.matches) hint(`${span.label} selected${links}: tap a span label to relabel it, or Fit, Delete, Link (${quoted(spanText(span), 30)}${across ? `, across ${across}` : ""}).`);
     else hint(`${span.label} ${quoted(spanText(span), 50)}${across ? ` (across ${across})` : ""} selected${links}: a span key relabels, [ ] { } resize (with Ctrl/Alt by a word), f fits to the selected text, Del deletes, l links.`);
     if (scroll) scrollIntoViewIfNeeded(S.tags.get(uid));
-  } else if (!S.link) hint("");
+  } else if (!S.link) clearHint(); // on a touch phone, the count: the hint line is the only place it shows
 }
 
 function cycleSpan(step) {
@@ -2340,7 +2340,7 @@ document.addEventListener("keydown", (event) => {
     // Ending the span mode (a selection of text or of a span) closes the span tools it opened on a phone too.
     if (S.ghost) closeGhostMenu(true);
     else if (S.link) cancelLink();
-    else if (textSelection()) { clearTextSelection(); hint(""); closeSpanTools(); }
+    else if (textSelection()) { clearTextSelection(); clearHint(); closeSpanTools(); }
     else if (S.selected) { selectSpan(null); closeSpanTools(); }
     else if (panelsOpen()) setPanels(false);
     else if (spanToolsOpen()) closeSpanTools();
