@@ -307,6 +307,8 @@ def test_f_while_linking_leaves_the_anchor_alone(app, server, chromium):
     wait_saved(page)
     [(_, label, start, end)] = db_spans(app, "ann", ids["bridge"])
     assert (label, TEXT[start:end]) == ("QUOTE", "Repairs to")
+    page.keyboard.press("?")  # the keyboard help says so
+    assert "while linking, they, { } and f leave the span being linked alone" in page.inner_text("#help")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
 
