@@ -250,6 +250,14 @@ def test_a_or_x_on_a_suggestion_tab_reached_keeps_the_focus_in_the_text(app, fer
     assert page.evaluate("() => document.activeElement.classList.contains('gtag') || document.activeElement.classList.contains('gchip')")
     page.keyboard.press("x")
     assert page.evaluate("() => document.activeElement.id") == "text"
+    # from a row of the Spans panel's suggestions (the whole article's, so rows stay), the focus stays in the panel
+    # (keepingFocus), not sent to the text
+    page.keyboard.press("j")
+    page.locator("#spans-all").check()
+    page.locator("#ghost-list li button.span-text").first.focus()
+    page.keyboard.press("a")
+    assert hint(page).startswith(f"Accepted the suggestions of sentence {VIRTANEN + 1}")
+    assert page.evaluate("() => Boolean(document.activeElement.closest('#side'))")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
 

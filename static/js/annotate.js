@@ -1836,7 +1836,9 @@ function decide(chosen, decision) {
   renderSpanEdit(touched);
   // a or x pressed on a suggestion Tab had reached: it is gone, and the focus fell to the page's body (Tab then
   // started again at the page's top); it goes to the text, as after a decision in a suggestion's menu
-  if (focused && focused !== document.body && !focused.isConnected) textEl.focus({ preventScroll: true });
+  // (a panel's row keeps its focus in the panel: keepingFocus)
+  const fell = !document.activeElement || document.activeElement === document.body;
+  if (focused && focused !== document.body && !focused.isConnected && fell) textEl.focus({ preventScroll: true });
   return op;
 }
 
