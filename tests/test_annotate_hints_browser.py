@@ -308,6 +308,8 @@ def test_f_while_linking_leaves_the_anchor_alone(app, server, chromium):
     page.keyboard.press("q")
     page.keyboard.press("l")
     page.keyboard.press("Control+Shift+ArrowRight")  # new text, for the source
+    # the selection's hint comes with the selectionchange event, after the key press has returned
+    page.wait_for_function("() => document.getElementById('hint').textContent.startsWith('Selected')")
     assert hint(page).startswith("Selected \u201cRepairs\u201d: q QUOTE, s SOURCE, c CUE; ")
     page.keyboard.press("f")
     assert hint(page) == ("While linking, f changes no span: choose the one to link to (click it, or n / p and Enter), "
