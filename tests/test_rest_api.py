@@ -6,6 +6,7 @@ gunicorn server, with the README's example code, is in tests/test_rest_pipeline.
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -396,6 +397,25 @@ def test_a_bad_article_body_names_the_place_and_stores_nothing(api, app, raw, co
     error = api.refused("POST", f"/api/projects/{pid}/articles", status, raw=raw, content_type=content_type)
     assert says in error
     assert counts(app) == before
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "GZIP", "gzip, identity"])
+def test_a_body_with_a_content_encoding_is_refused_with_415_and_stores_nothing(api, app, encoding):
+    """Nothing decodes a body, and a body labelled gzip was read as if plain: JSONL sent uncompressed with
+    Content-Encoding: gzip stored its articles (201), and a gzip body was parsed as its compressed bytes. Both are a
+    415 saying to send it uncompressed, on the API and on a page's form alike."""
+    pid = new_project(api)
+    before = counts(app)
+    body = jsonl([{"id": "x", "text": "Fine."}])
+    for sent in (body.encode(), gzip.compress(body.encode())):
+        error = api.refused("POST", f"/api/projects/{pid}/articles", 415, raw=sent, content_type="application/x-ndjson",
+                            headers={"Content-Encoding": encoding})
+        assert "Content-Encoding" in error and "uncompressed" in error
+    assert counts(app) == before
+    page = app.test_client().post("/login", data={"username": "admin", "password": "correct horse"}, headers={"Content-Encoding": encoding})
+    assert page.status_code == 415 and "uncompressed" in page.get_data(as_text=True)
+    assert api.ok("POST", f"/api/projects/{pid}/articles", raw=body, content_type="application/x-ndjson", status=201,
+                  headers={"Content-Encoding": "identity"})["created"] == ["x"]
 
 
 def test_meta_nested_deeper_than_the_limit_is_refused_at_every_depth_never_a_500(api, app):

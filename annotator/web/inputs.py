@@ -202,16 +202,31 @@ def _multipart_body_problem() -> str | None:
     return reason
 
 
+def _encoding_problem() -> str | None:
+    """Why the body's Content-Encoding is refused, or None (none, or identity). Nothing here decodes a body: one sent
+    gzip was read as its compressed bytes, and a plain one labelled gzip was stored as if the label were not there;
+    decoding would also let a small body inflate far past the request's limit."""
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    return (f"Content-Encoding {textcheck.shown(encoding)} is not accepted: "
+            "send the body uncompressed, without a Content-Encoding header")
+
+
 def input_problem() -> tuple[int, str] | None:
     """(status, reason) when the request carries text no database stores faithfully or an id no column holds.
 
-    URL parts: an integer beyond any stored id, or text with NUL, is a 404 (nothing has it). The query
+    URL parts: an integer beyond any stored id, or text with NUL, is a 404 (nothing has it). A body with a
+    Content-Encoding (gzip ...) is a 415: it is never decoded, nor read as if it were plain. The query
     string and form fields: bytes that are not UTF-8, NUL, lone surrogates are a 400 naming the field.
     JSON bodies are checked where they are parsed (api.json_body, and for pages json_to_pages_is_form_like).
     """
     reason = _url_problem()
     if reason:
         return 404, reason
+    reason = _encoding_problem()
+    if reason:
+        return 415, reason
     reason = _form_encoded_problem(request.query_string, "query parameter")
     if reason:
         return 400, reason
