@@ -499,6 +499,18 @@ def test_filters(app, runner, tmp_path):
         assert result.exit_code == 1 and message in result.output
 
 
+@pytest.mark.parametrize("labels", ["CFS\n", "CF\x1bS", "CFS,\x01UFS", "C\u2028FS", "\u202eCFS"])
+def test_labels_holding_a_control_character_are_refused_in_one_escaped_line(app, runner, labels):
+    """`--labels 'CFS\\n'` exported CFS (exit 0), and a control character inside a name reached the terminal raw in
+    'unknown label(s) CF<ESC>S', an escape sequence of the caller's choosing. Both are one escaped line now, exit 1."""
+    build_project(app)
+    result = runner.invoke(args=["export", "news", "--labels", labels])
+    assert result.exit_code == 1, result.output
+    line = result.output.strip()
+    assert "\n" not in line and line.isprintable() and "control character" in line, line
+    assert ascii(labels) in line
+
+
 # ---------------------------------------------------------------- splits
 
 

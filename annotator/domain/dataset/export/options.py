@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from annotator.db.models import Project
 from annotator.domain import labelschema
 from annotator.domain.dataset.export.load import people_named
+from annotator.stats import textcheck
 
 UNITS = ("article", "sentence")
 DEFAULT_UNIT = "sentence"
@@ -72,9 +73,13 @@ def check_filters(session: Session, project: Project, filters: Filters) -> Filte
 
 
 def parse_labels(value: str | None) -> tuple[str, ...]:
-    """'CFS,UFS' -> ('CFS', 'UFS'); empty items are an error."""
+    """'CFS,UFS' -> ('CFS', 'UFS'); empty items are an error, and so is a control character (an escape, a line break),
+    which no label name holds: 'CFS\\n' was taken as CFS, and one inside a name reached the terminal raw in the error."""
     if value is None:
         return ()
+    where = textcheck.not_one_line(value, tabs=True) or textcheck.problem(value)
+    if where:
+        raise ExportError(f"labels {textcheck.shown(value)}: no label name holds a control character ({where})")
     items = [item.strip() for item in value.split(",")]
     if not value.strip() or any(not item for item in items):
         raise ExportError(f"labels must be a comma-separated list of label names (got {value!r})")
