@@ -24,6 +24,7 @@ from annotator.domain.annotations import (
     delete_label,
     delete_relation,
     delete_span,
+    label_request,
     prepare_changes,
     put_article_label,
     put_label,
@@ -32,6 +33,7 @@ from annotator.domain.annotations import (
     update_span,
     write,
 )
+from annotator.domain.annotations.idempotency import Request
 from annotator.stats import strict_json
 from annotator.stats.numbers import whole_number
 from annotator.web.errors import json_error
@@ -105,11 +107,12 @@ def writer_id() -> int:
     return int(user.id)
 
 
-def _write(action: Callable[[], Any]) -> Any:
-    """`action` in one write (domain/annotations/transaction.py). The views hand the domain the request's Session
-    itself, db.session(), not Flask-SQLAlchemy's scoped proxy: each use of the proxy looks the Session up by the
-    app context again, ~40 times a batch save (a twelfth of its Python calls; bench/bench_request_cpu.py)."""
-    return write(db.session(), action)
+def _write(action: Callable[[], Any], keyed: Callable[[], Request | None] | None = None) -> Any:
+    """`action` in one write (domain/annotations/transaction.py; `keyed`: the save's request id key, see write()). The
+    views hand the domain the request's Session itself, db.session(), not Flask-SQLAlchemy's scoped proxy: each use of
+    the proxy looks the Session up by the app context again, ~40 times a batch save (a twelfth of its Python calls;
+    bench/bench_request_cpu.py)."""
+    return write(db.session(), action, keyed=keyed)
 
 
 def _deleted(action: Callable[[int], Any]) -> tuple[str, int]:
@@ -146,12 +149,9 @@ def get_article(article_id: int):
 @roles_required("annotator")
 def put_label_view(article_id: int, sentence_index: int):
     body, user_id = write_request({"label", "seconds", "version", "sentence", "request_id"}, frozenset({"label"}), ("seconds", "request_id"))
-    return _write(
-        lambda: put_label(
-            db.session(), user_id, article_id, sentence_index, body["label"], body.get("seconds", 0), body.get("version"), body.get("sentence"),
-            body.get("request_id"),
-        )
-    )
+    arguments = (user_id, article_id, sentence_index, body["label"], body.get("seconds", 0), body.get("version"), body.get("sentence"),
+                 body.get("request_id"))
+    return _write(lambda: put_label(db.session(), *arguments), keyed=lambda: label_request(*arguments))
 
 
 @bp.delete("/articles/<int:article_id>/labels/<int:sentence_index>")
@@ -229,4 +229,4 @@ def apply_changes_view(article_id: int):
     """Up to MAX_OPERATIONS label / span / relation operations, all or nothing (domain/annotations/batch.py)."""
     body, user_id = write_request({"operations", "request_id"}, frozenset({"operations"}), ("request_id",), MAX_BATCH_BYTES)
     changes = prepare_changes(user_id, article_id, body["operations"], body.get("request_id"))  # checked before the write lock
-    return _write(lambda: run_changes(db.session(), changes))
+    return _write(lambda: run_changes(db.session(), changes), keyed=lambda: changes.request)

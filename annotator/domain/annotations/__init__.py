@@ -44,7 +44,7 @@ from __future__ import annotations
 from annotator.domain.annotations.access import Access, readable_article, writable_article
 from annotator.domain.annotations.article_labels import article_labels_of, delete_article_label, put_article_label
 from annotator.domain.annotations.batch import MAX_OPERATIONS, Changes, apply_changes, check_operations, prepare_changes, run_changes
-from annotator.domain.annotations.labels import delete_label, put_label
+from annotator.domain.annotations.labels import delete_label, label_request, put_label
 from annotator.domain.annotations.reads import article_payload
 from annotator.domain.annotations.relations import create_relation, delete_relation
 from annotator.domain.annotations.spans import create_span, delete_span, update_span
@@ -77,6 +77,6 @@ __all__ = [
     "Access", "AnnotationError", "Changes",
     "apply_changes", "article_labels_of", "article_payload", "audit", "check_int", "check_label", "check_operations", "check_ref", "check_relation", "check_seconds",
     "check_sentence_bounds", "check_span", "check_str", "check_uid", "check_version", "create_relation", "create_span",
-    "delete_article_label", "delete_label", "delete_relation", "delete_span", "is_int", "label_dict", "origin_dict", "prepare_changes", "put_article_label", "put_label",
+    "delete_article_label", "delete_label", "delete_relation", "delete_span", "is_int", "label_dict", "label_request", "origin_dict", "prepare_changes", "put_article_label", "put_label",
     "readable_article", "relation_dict", "run_changes", "show", "span_dict", "update_span", "writable_article", "write",
 ]

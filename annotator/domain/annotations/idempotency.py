@@ -36,6 +36,8 @@ is taken before its row locks and only requests with the same id wait on it.
 Only one id sent at once for a batch and for a label save outside it (a client
 bug) can close a cycle (the save waits on the batch's claim, the batch on the
 save's label); PostgreSQL's deadlock check ends it, and the retry answers 422.
+Both retry, and may deadlock again on every attempt: write() then looks the key up
+once more (settled_answer), so the loser still answers 422, never 503.
 
 A label rename (label_rename.py) rewrites the stored answers of the project's keys that name the label, in its own
 transaction (renamed_answer): a retry after it gets the same answer under the label's new name, never one the
@@ -118,6 +120,21 @@ def look_up(session: Session, request: Request) -> None:
     row = REQUEST_BY_ID.first(session, {"user_id": request.user_id, "request_id": request.request_id})
     if row is not None:
         check_earlier(request, row.fingerprint, row.response)
+
+
+def settled_answer(session: Session, request: Request | None) -> dict[str, Any] | None:
+    """For a keyed save whose attempts all met conflicts: its first answer when its key was stored meanwhile (a
+    repeat), AnnotationError(422) when another save took the id, None when the key is not there (simply busy).
+    Read after the last attempt rolled back, so it sees what the other request committed."""
+    if request is None:
+        return None
+    try:
+        look_up(session, request)
+    except Repeated as repeat:
+        return repeat.answer
+    finally:
+        session.rollback()
+    return None
 
 
 def once(session: Session, request: Request, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:

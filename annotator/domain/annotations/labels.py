@@ -50,16 +50,34 @@ def put_label(
     corrected meanwhile (409 with `sentences_changed`). `request_id`, the
     client's id for this save, makes a retry of it count once (idempotency.py).
     """
-    check_str("label", label)
-    added = check_seconds(seconds)
-    expected = check_version(version)
-    seen = check_sentence_bounds(sentence)
+    added, expected, seen = _checked(label, seconds, version, sentence)
     if request_id is None:
         return _put_label(session, user_id, article_id, sentence_index, label, added, expected, seen)
-    request = Request(user_id, check_uid(request_id, "request_id"), request_fingerprint(article_id, sentence_index, label, added, expected, seen),
-                      article_id)
+    request = _request(user_id, article_id, sentence_index, label, added, expected, seen, request_id)
     # a repeat: the first answer, nothing written (the key is looked up with the access query, stored with the answer)
     return once(session, request, lambda: _put_label(session, user_id, article_id, sentence_index, label, added, expected, seen, request))
+
+
+def label_request(
+    user_id: int, article_id: int, sentence_index: int, label: Any, seconds: Any = 0.0, version: Any = None, sentence: Any = None,
+    request_id: Any = None,
+) -> Request | None:
+    """The key put_label with these arguments stores its answer under (None without a request id), for write()'s
+    `keyed`: only asked for when every attempt met a conflict, so the hot path checks its arguments once."""
+    if request_id is None:
+        return None
+    return _request(user_id, article_id, sentence_index, label, *_checked(label, seconds, version, sentence), request_id)
+
+
+def _checked(label: Any, seconds: Any, version: Any, sentence: Any) -> tuple[float, int | None, tuple[int, int] | None]:
+    check_str("label", label)
+    return check_seconds(seconds), check_version(version), check_sentence_bounds(sentence)
+
+
+def _request(user_id: int, article_id: int, sentence_index: int, label: str, added: float, expected: int | None,
+             seen: tuple[int, int] | None, request_id: Any) -> Request:
+    return Request(user_id, check_uid(request_id, "request_id"), request_fingerprint(article_id, sentence_index, label, added, expected, seen),
+                   article_id)
 
 
 def _put_label(

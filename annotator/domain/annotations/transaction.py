@@ -5,12 +5,13 @@ AnnotationError(507): the API never answers with a raw database error.
 """
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from typing import Callable, TypeVar, cast
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from annotator.db.transactions import DISK_FULL_MESSAGE, log_disk_full, run_write
+from annotator.domain.annotations.idempotency import Request, settled_answer
 from annotator.domain.annotations.validation import AnnotationError
 
 WRITE_ATTEMPTS = 3
@@ -18,16 +19,31 @@ WRITE_ATTEMPTS = 3
 T = TypeVar("T")
 
 
-def write(session: Session, action: Callable[[], T], attempts: int = WRITE_ATTEMPTS) -> T:
+class _OutOfAttempts(Exception):
+    """Every attempt met a conflict (write() answers it)."""
+
+
+def write(session: Session, action: Callable[[], T], attempts: int = WRITE_ATTEMPTS, keyed: Callable[[], Request | None] | None = None) -> T:
     """Run `action` in a write transaction and commit; roll back on any error.
 
     A unique-key or lock conflict another worker caused (IntegrityError, a
     deadlock or serialization failure, a busy SQLite) is retried from the
     start: the retry re-reads what the other transaction committed. When
-    retries run out the caller gets AnnotationError(503), never a raw error.
+    retries run out the caller gets AnnotationError(503), never a raw error;
+    unless the action is a save with a request id (`keyed` gives its key, asked
+    for only then) and its key was stored meanwhile: then its answer is the
+    key's, as the next retry would have given it. On PostgreSQL a batch and a
+    label save sent with one id at once deadlock on each other's key and label,
+    and could do so on every attempt: that was a 503, where the contract says
+    422 (the id was used for another save), or the first answer for a repeat.
     """
     try:
-        return run_write(session, action, attempts, lambda: AnnotationError(503, "the database is busy with other writes; try again"))
+        return run_write(session, action, attempts, _OutOfAttempts)
+    except _OutOfAttempts:
+        answer = settled_answer(session, keyed() if keyed is not None else None)
+        if answer is None:
+            raise AnnotationError(503, "the database is busy with other writes; try again") from None
+        return cast(T, answer)
     except (IntegrityError, OperationalError) as exc:  # run_write retries conflicts; what reaches here is a full disk
         log_disk_full(exc, "saving an annotation")  # not busy: retrying cannot help, and someone must be told
         raise AnnotationError(507, DISK_FULL_MESSAGE) from None
