@@ -24,9 +24,11 @@ import io
 import json
 import os
 import re
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import flask
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
@@ -38,6 +40,7 @@ from annotator.db import db
 from annotator.db.models import Article, Project, Sentence
 from annotator.domain import projects
 from annotator.domain.dataset.ingest import IngestError, read_bytes
+from annotator.web import inputs
 
 from .conftest import make_app, serving
 from .test_route_matrix import WRITE_CASES, Case, World, access_of, caller, find_rule, seed, url_for_rule
@@ -621,6 +624,38 @@ def test_a_multipart_field_that_is_not_utf8_is_a_400_not_a_replacement_character
     response = client.post(f"/admin/projects/{world.project}/upload", data=body, content_type="multipart/form-data; boundary=XX", headers=headers)
     assert response.status_code == 400 and "a form field&#39;s name or a file&#39;s name is not valid UTF-8 text" in response.get_data(as_text=True)
     assert row_counts(app) == before
+
+@pytest.mark.parametrize("value, refused", [("Café ☕ naïve".encode(), False), (b"Caf\xe9", True), ("ok".encode() + b"\xc3", True)])
+def test_the_raw_multipart_check_reads_a_field_split_anywhere(value, refused):
+    """The raw check reads the body a piece at a time: a character whose bytes fall in two pieces is still one
+    character (not refused), and bytes that are not UTF-8 are refused however the body is cut (here a byte a piece)."""
+    body = _multipart({"name": value, "preset": b"claims"})
+    for pieces in ([body], [body[i:i + 1] for i in range(len(body))], [body[:len(body) // 2], body[len(body) // 2:]]):
+        reason = inputs._multipart_raw_problem(iter(pieces), "XX")
+        assert (reason == "form field 'name' is not valid UTF-8 text") if refused else reason is None, (pieces[:3], reason)
+
+
+def test_a_multipart_body_at_the_limit_is_not_held_in_memory_by_the_raw_check(app):
+    """The raw check read the whole body into memory (get_data) and gave its decoder a copy: a 16 MiB upload took
+    64 MiB at its peak, against 0.7 MiB for werkzeug's parser alone, which spools files to disk. The check now reads
+    the body a piece at a time and hands the parser its own spooled copy; the form it parses is the same."""
+    size = 16 * 1024 * 1024
+    line = b'{"id": "x", "text": "Hello there."}\n'
+    body = (b'--XX\r\nContent-Disposition: form-data; name="files"; filename="a.jsonl"\r\n\r\n' + line * (size // len(line))
+            + b"\r\n" + _multipart({"name": "Café".encode()}))
+    app.config["MAX_CONTENT_LENGTH"] = len(body)
+    with app.test_request_context("/admin/projects/1/upload", method="POST", input_stream=io.BytesIO(body),
+                                  content_type="multipart/form-data; boundary=XX", content_length=len(body)):
+        tracemalloc.start()
+        try:
+            assert inputs.input_problem() is None
+            form, files = flask.request.form, flask.request.files
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert form["name"] == "Café" and len(files["files"].read()) == len(line) * (size // len(line))
+    assert peak < size / 8, f"{peak / 2**20:.1f} MiB at the peak for a {size / 2**20:.0f} MiB body"
+
 
 def _api_world(app) -> World:
     cached = app.config.get("_fuzz_world")  # one seed per test, reused across examples

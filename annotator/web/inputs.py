@@ -7,8 +7,11 @@ URL) that names the field. The API checks its own bodies (api.json_body).
 """
 from __future__ import annotations
 
+import codecs
+import tempfile
 from functools import cached_property
-from typing import IO, Any
+from itertools import chain
+from typing import IO, Any, Iterable, Iterator
 from urllib.parse import unquote_to_bytes
 
 import orjson
@@ -48,6 +51,8 @@ class StrictJSONProvider(DefaultJSONProvider):
         return self._app.response_class(body, mimetype=self.mimetype)
 
 
+PIECE = 64 * 1024  # a multipart body is read and checked this much at a time
+SPOOL_IN_MEMORY = 512 * 1024  # and kept for the form parser in memory up to this size, on disk beyond (werkzeug's own limit for a file)
 _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_APPEND_NEWLINE
 
 
@@ -58,9 +63,13 @@ class _BodyUpToTheLimit(LimitedStream):
 
     def readall(self) -> bytes:
         body = super().readall()
+        self.refuse_more()
+        return body
+
+    def refuse_more(self) -> None:
+        """A 413 when the body, read up to the limit, goes on past it."""
         if self.is_exhausted and self._stream.read(1):
             raise RequestEntityTooLarge()
-        return body
 
 
 class BoundedRequest(Request):
@@ -76,6 +85,13 @@ class BoundedRequest(Request):
                 raise RequestEntityTooLarge()
             return _BodyUpToTheLimit(self.environ["wsgi.input"], limit, is_max=True)
         return super().stream
+
+    def close(self) -> None:
+        """The uploaded files, and the copy of a multipart body the raw check kept for the form parser (_spooled_body)."""
+        super().close()
+        stream = self.__dict__.get("stream")
+        if isinstance(stream, tempfile.SpooledTemporaryFile):
+            stream.close()
 
 
 def is_api() -> bool:
@@ -151,34 +167,37 @@ def _urlencoded_body_problem() -> str | None:
     return reason or _multidict_problem(request.form, "form field")
 
 
-def _utf8(data: bytes) -> bool:
+def _utf8_piece(check: codecs.IncrementalDecoder, piece: Data) -> bool:
+    """Whether a field's value is UTF-8 so far (to its end with its last piece): a character may span two pieces."""
     try:
-        data.decode("utf-8")
+        check.decode(piece.data, final=not piece.more_data)
     except UnicodeDecodeError:
         return False
     return True
 
 
-def _multipart_raw_problem(body: bytes, boundary: str) -> str | None:
-    """The first field (not a file) whose value is not UTF-8, in a multipart body as sent: werkzeug's parser decodes
-    field values with U+FFFD in place of such bytes, so no check after it could tell ("Caf\ufffd" was stored)."""
-    name, charset, pieces = None, "utf-8", []
+def _multipart_raw_problem(body: Iterable[bytes], boundary: str) -> str | None:
+    """The first field (not a file) whose value is not UTF-8, in a multipart body as sent (its pieces, in order):
+    werkzeug's parser decodes field values with U+FFFD in place of such bytes, so no check after it could tell
+    ("Caf\ufffd" was stored). Fed a piece at a time, so that the decoder holds a piece, not the body."""
+    name, check = None, None
     try:
         decoder = MultipartDecoder(boundary.encode("latin-1"))
-        decoder.receive_data(body)
-        decoder.receive_data(None)
-        event = decoder.next_event()
-        while not isinstance(event, (Epilogue, NeedData)):
-            if isinstance(event, Field):
-                name, pieces = event.name, []
-                charset = parse_options_header(event.headers.get("content-type", ""))[1].get("charset", "utf-8").lower()
-            elif isinstance(event, File):
-                name = None  # a file's bytes are its reader's to judge (the import names the file and line)
-            elif isinstance(event, Data) and name is not None:
-                pieces.append(event.data)
-                if not event.more_data and charset in ("utf-8", "utf8") and not _utf8(b"".join(pieces)):
-                    return f"form field {textcheck.shown(name)} is not valid UTF-8 text"
+        for piece in chain(body, [None]):  # None: the end
+            decoder.receive_data(piece)
             event = decoder.next_event()
+            while not isinstance(event, (Epilogue, NeedData)):
+                if isinstance(event, Field):
+                    name = event.name
+                    charset = parse_options_header(event.headers.get("content-type", ""))[1].get("charset", "utf-8").lower()
+                    check = codecs.getincrementaldecoder("utf-8")() if charset in ("utf-8", "utf8") else None
+                elif isinstance(event, File):
+                    name = None  # a file's bytes are its reader's to judge (the import names the file and line)
+                elif isinstance(event, Data) and name is not None and check is not None and not _utf8_piece(check, event):
+                    return f"form field {textcheck.shown(name)} is not valid UTF-8 text"
+                event = decoder.next_event()
+            if isinstance(event, Epilogue):
+                break
     except UnicodeDecodeError:  # in a part's headers (werkzeug's parser then drops the whole form without a word)
         return "a form field's name or a file's name is not valid UTF-8 text"
     except ValueError:  # not multipart as sent: the form parser reads what it can, and the form says what is missing
@@ -186,11 +205,32 @@ def _multipart_raw_problem(body: bytes, boundary: str) -> str | None:
     return None
 
 
+def _spooled_body(request: Request) -> Iterator[bytes]:
+    """The body's pieces as read, each also written to a file (in memory while small) that becomes the stream the
+    form parser reads: the body is read once and never held whole (`get_data` kept it, and the raw check's decoder
+    a copy of it: 64 MiB of memory for a 16 MiB upload)."""
+    stream = request.stream
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115  (closed with the request: BoundedRequest.close)
+    while not getattr(stream, "is_exhausted", False):
+        piece = stream.read(PIECE)
+        if not piece:
+            break
+        spool.write(piece)
+        yield piece
+    if isinstance(stream, _BodyUpToTheLimit):
+        stream.refuse_more()
+    spool.seek(0)
+    request.__dict__["stream"] = spool  # werkzeug's form parser reads request.stream (a cached property) from here
+
+
 def _multipart_body_problem() -> str | None:
     length, limit = request.content_length, request.max_content_length
     boundary = request.mimetype_params.get("boundary")
     if boundary and (length is None or limit is None or length <= limit):  # over the limit: the parser answers 413
-        reason = _multipart_raw_problem(request.get_data(cache=True), boundary)
+        pieces = _spooled_body(request)
+        reason = _multipart_raw_problem(pieces, boundary)
+        for _rest in pieces:  # what the check did not need (past a problem, or the end) is the parser's too
+            pass
         if reason:
             return reason
     reason = _multidict_problem(request.form, "form field")
