@@ -625,6 +625,35 @@ def test_a_multipart_field_that_is_not_utf8_is_a_400_not_a_replacement_character
     assert response.status_code == 400 and "a form field&#39;s name or a file&#39;s name is not valid UTF-8 text" in response.get_data(as_text=True)
     assert row_counts(app) == before
 
+@pytest.mark.parametrize("charset", ["latin-1", "utf_8", "utf-16", "windows-1252", "ascii", "US-ASCII"])
+def test_a_multipart_field_in_a_charset_the_parser_does_not_honour_is_checked_as_it_will_be_read(app, charset):
+    """The raw check read a field as UTF-8 only when its part said charset=utf-8 (or none); werkzeug's parser honours
+    ascii, us-ascii and iso-8859-1 only and reads any other charset as UTF-8, both with U+FFFD in place of what does not
+    decode: `name` sent as 'Caf\\xe9' with charset=latin-1 (or utf_8, utf-16, ascii ...) made a project 'Caf\\ufffd'.
+    The check now reads each field as the parser will: a 400 naming the field, nothing stored."""
+    world: World = seed(app)
+    headers = {"Authorization": f"Bearer {world.tokens['admin']}"}
+    body = (b'--XX\r\nContent-Disposition: form-data; name="name"\r\nContent-Type: text/plain; charset=' + charset.encode()
+            + b"\r\n\r\nCaf\xe9\r\n" + _multipart({"schema_source": b"preset", "preset": b"claims", "annotators_per_article": b"1",
+                                                      "majority_threshold": b"1"}))
+    before = row_counts(app)
+    response = app.test_client().post("/admin/projects/new", data=body, content_type="multipart/form-data; boundary=XX", headers=headers)
+    assert response.status_code == 400 and "form field &#39;name&#39; is not valid" in response.get_data(as_text=True), response.status_code
+    assert row_counts(app) == before
+
+
+def test_a_multipart_field_in_iso_8859_1_is_read_in_it(app):
+    """The one 8-bit charset the parser honours: 'Caf\\xe9' with charset=iso-8859-1 is 'Café', as sent."""
+    world: World = seed(app)
+    headers = {"Authorization": f"Bearer {world.tokens['admin']}"}
+    body = (b'--XX\r\nContent-Disposition: form-data; name="name"\r\nContent-Type: text/plain; charset=ISO-8859-1\r\n\r\nCaf\xe9\r\n'
+            + _multipart({"schema_source": b"preset", "preset": b"claims", "annotators_per_article": b"1", "majority_threshold": b"1"}))
+    response = app.test_client().post("/admin/projects/new", data=body, content_type="multipart/form-data; boundary=XX", headers=headers)
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Project.name).where(Project.id != world.project)) == "Café"
+
+
 @pytest.mark.parametrize("value, refused", [("Café ☕ naïve".encode(), False), (b"Caf\xe9", True), ("ok".encode() + b"\xc3", True)])
 def test_the_raw_multipart_check_reads_a_field_split_anywhere(value, refused):
     """The raw check reads the body a piece at a time: a character whose bytes fall in two pieces is still one

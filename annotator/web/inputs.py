@@ -17,6 +17,7 @@ from urllib.parse import unquote_to_bytes
 import orjson
 from flask import Request, Response, abort, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
@@ -167,8 +168,21 @@ def _urlencoded_body_problem() -> str | None:
     return reason or _multidict_problem(request.form, "form field")
 
 
-def _utf8_piece(check: codecs.IncrementalDecoder, piece: Data) -> bool:
-    """Whether a field's value is UTF-8 so far (to its end with its last piece): a character may span two pieces."""
+def _field_decoder(headers: Headers) -> tuple[codecs.IncrementalDecoder | None, str]:
+    """How werkzeug's parser will read a field (MultiPartParser.get_part_charset): as its part's charset when that is
+    ascii, us-ascii or iso-8859-1, any other as UTF-8, each with U+FFFD for what does not decode. So the check reads it
+    alike, strictly (None: iso-8859-1, where every byte is a character): it read only charset=utf-8 parts, and a
+    field sent with charset=latin-1 (or utf-16, utf_8 ...) was stored with U+FFFD in place of its bytes."""
+    charset = parse_options_header(headers.get("content-type", ""))[1].get("charset", "").lower()
+    if charset == "iso-8859-1":
+        return None, ""
+    if charset in ("ascii", "us-ascii"):
+        return codecs.getincrementaldecoder("ascii")(), "ASCII"
+    return codecs.getincrementaldecoder("utf-8")(), "UTF-8"
+
+
+def _decodes(check: codecs.IncrementalDecoder, piece: Data) -> bool:
+    """Whether a field's value decodes so far (to its end with its last piece): a character may span two pieces."""
     try:
         check.decode(piece.data, final=not piece.more_data)
     except UnicodeDecodeError:
@@ -180,7 +194,7 @@ def _multipart_raw_problem(body: Iterable[bytes], boundary: str) -> str | None:
     """The first field (not a file) whose value is not UTF-8, in a multipart body as sent (its pieces, in order):
     werkzeug's parser decodes field values with U+FFFD in place of such bytes, so no check after it could tell
     ("Caf\ufffd" was stored). Fed a piece at a time, so that the decoder holds a piece, not the body."""
-    name, check = None, None
+    name, check, what = None, None, ""
     try:
         decoder = MultipartDecoder(boundary.encode("latin-1"))
         for piece in chain(body, [None]):  # None: the end
@@ -188,13 +202,11 @@ def _multipart_raw_problem(body: Iterable[bytes], boundary: str) -> str | None:
             event = decoder.next_event()
             while not isinstance(event, (Epilogue, NeedData)):
                 if isinstance(event, Field):
-                    name = event.name
-                    charset = parse_options_header(event.headers.get("content-type", ""))[1].get("charset", "utf-8").lower()
-                    check = codecs.getincrementaldecoder("utf-8")() if charset in ("utf-8", "utf8") else None
+                    name, (check, what) = event.name, _field_decoder(event.headers)
                 elif isinstance(event, File):
                     name = None  # a file's bytes are its reader's to judge (the import names the file and line)
-                elif isinstance(event, Data) and name is not None and check is not None and not _utf8_piece(check, event):
-                    return f"form field {textcheck.shown(name)} is not valid UTF-8 text"
+                elif isinstance(event, Data) and name is not None and check is not None and not _decodes(check, event):
+                    return f"form field {textcheck.shown(name)} is not valid {what} text"
                 event = decoder.next_event()
             if isinstance(event, Epilogue):
                 break
