@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,15 @@ def wait_saved(page, timeout: int = 15_000) -> None:
         "() => { const s = document.getElementById('save-status'); return s.dataset.state === 'saved' && s.dataset.pending === '0'; }",
         timeout=timeout,
     )
+
+
+def wait_until_held(page, held: list, timeout: float = 30.0) -> None:
+    """Wait until a route handler has put the request it holds into `held`. The handlers run only while Playwright
+    waits, so this waits in short steps; a loaded machine can take seconds to get there (the loops had 5 s)."""
+    deadline = time.monotonic() + timeout
+    while not held:
+        assert time.monotonic() < deadline, "the route's handler never held a request"
+        page.wait_for_timeout(20)
 
 
 # JS: the viewport points just inside the first and the last character (grapheme) of the nth occurrence of a string.
@@ -1069,10 +1079,7 @@ def test_several_quick_changes_go_as_one_batch_and_a_lost_answer_counts_once(app
     page.keyboard.press("s")
     # the status counts the changes made while a save is on its way
     page.wait_for_function("() => document.getElementById('save-status').dataset.pending === '4'", timeout=5000)
-    for _ in range(250):  # the route's handler runs while Playwright waits
-        if held:
-            break
-        page.wait_for_timeout(20)
+    wait_until_held(page, held)
     [first] = held
     first.fulfill(status=503, content_type="application/json", body=json.dumps({"error": "database busy", "status": 503}))
     page.wait_for_function("() => document.getElementById('save-status').dataset.state === 'retrying'", timeout=15000)
@@ -1158,10 +1165,7 @@ def test_a_sentence_relabelled_while_its_first_save_waits_for_a_retry_keeps_the_
     page = open_page(chromium, server, "ann", article_id, routes={"**/api/articles/*/labels/*": hold_the_first_label})
     writes = _api_writes(page)
     page.keyboard.press("1")  # sentence 1: CFS, sent alone at once (and held); the page moves on to sentence 2
-    for _ in range(250):  # the route's handler runs while Playwright waits
-        if held:
-            break
-        page.wait_for_timeout(20)
+    wait_until_held(page, held)
     page.keyboard.press("k")
     page.keyboard.press("2")  # sentence 1 again: UFS
     select_with_mouse(page, SOURCE)

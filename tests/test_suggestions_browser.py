@@ -25,7 +25,7 @@ from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.domain.suggestions import Proposal
 
 from .conftest import add_user, needs_chromium
-from .test_annotate_browser import PASSWORD, open_page, wait_ready, wait_saved
+from .test_annotate_browser import PASSWORD, open_page, wait_ready, wait_saved, wait_until_held
 
 pytestmark = needs_chromium
 
@@ -320,10 +320,7 @@ def test_a_key_pressed_while_the_suggestions_load_is_never_shown_unsaved(app, wo
     page = open_page(chromium, server, "ann", article, routes={"**/api/articles/*/suggestions": hold_the_second_load})
     with page.expect_response(lambda r: r.url.endswith(f"/api/articles/{article}")):
         page.goto(f"{server}/annotate/{article}")
-    for _ in range(250):  # the route's handler runs while Playwright waits
-        if held:
-            break
-        page.wait_for_timeout(20)
+    wait_until_held(page, held)
     page.wait_for_timeout(500)  # the article's answer is read
     page.keyboard.press("1")
     page.wait_for_timeout(200)
