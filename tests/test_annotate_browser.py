@@ -121,6 +121,28 @@ def wait_saved(page, timeout: int = 15_000) -> None:
     )
 
 
+# JS: from now on, keep in sessionStorage (which outlives the page in its tab) where the page's next navigation was to
+# go: the Navigation API's navigate event comes in the very task of a location.assign, a form's submit event in the
+# task of the submission (the navigation itself is a task later).
+_WATCH_NAVIGATION = """() => {
+  sessionStorage.removeItem('test.navigation');
+  const note = (where) => sessionStorage.setItem('test.navigation', where);
+  navigation.addEventListener('navigate', (event) => note(event.destination.url));
+  window.addEventListener('submit', (event) => { if (!event.defaultPrevented) note(event.target.action); });
+}"""
+
+
+def watch_navigation(page) -> None:
+    """Watch for a navigation started by the page, so that a test can tell that a key started none as soon as the key
+    is handled, where a wait of 300 ms and a look at the URL missed one that a loaded machine began later."""
+    page.evaluate(_WATCH_NAVIGATION)
+
+
+def navigation_started(page) -> str | None:
+    """Where the navigation that the page started since watch_navigation was to go; None: it started none."""
+    return page.evaluate("() => sessionStorage.getItem('test.navigation')")
+
+
 def wait_until_held(page, held: list, timeout: float = 30.0) -> None:
     """Wait until a route handler has put the request it holds into `held`. The handlers run only while Playwright
     waits, so this waits in short steps; a loaded machine can take seconds to get there (the loops had 5 s)."""
@@ -682,7 +704,10 @@ def test_enter_before_every_sentence_is_labelled_says_what_is_left(app, server, 
     ids = seed(app, [ArticleRecord("one", "One", "First one. Second one. Third one."), ArticleRecord("two", "Two", "Another text here.")], users=("ann",))
     page = open_page(chromium, server, "ann", ids["one"])
     page.keyboard.press("1")
+    wait_saved(page)  # nothing left to save: the next article's Enter leaves in the key's own task
+    watch_navigation(page)
     page.keyboard.press("Enter")
+    assert navigation_started(page) is None
     page.wait_for_timeout(300)  # a navigation would have started by now
     assert page.url == f"{server}/annotate/{ids['one']}"
     assert page.inner_text("#hint") == "Enter opens the next article once every sentence is labelled. Sentence 2 is still unlabelled (u jumps there)."
@@ -690,8 +715,10 @@ def test_enter_before_every_sentence_is_labelled_says_what_is_left(app, server, 
     assert page.inner_text("#hint") == "Enter opens the next article once every sentence is labelled. Sentence 3 is still unlabelled (u jumps there)."
     page.keyboard.press("3")  # the last sentence: the keys stay there (test_annotate_hints_browser.py)
     assert page.inner_text("#hint") == "Last sentence: every sentence is labelled. Enter opens the next article."
+    wait_saved(page)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{server}/annotate/{ids['two']}")
+    assert navigation_started(page) is not None  # the watch sees the navigation it is there to see (kept in the tab)
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
 
@@ -704,15 +731,19 @@ def test_enter_on_a_panel_checkbox_stays_on_the_article(app, server, chromium):
     page.keyboard.press("1")
     page.keyboard.press("2")
     assert page.locator("#next-article").is_visible()
+    wait_saved(page)  # nothing left to save: the next article's Enter leaves in the key's own task
+    watch_navigation(page)
     page.focus("#text")
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.id") == "spans-all"
     page.keyboard.press("Enter")
+    assert navigation_started(page) is None
     page.wait_for_timeout(300)  # a navigation would have started by now
     assert page.url == f"{server}/annotate/{ids['one']}"
     page.focus("#text")
     page.keyboard.press("Enter")  # from the text it still opens the next article
     page.wait_for_url(f"{server}/annotate/{ids['two']}")
+    assert navigation_started(page) is not None  # the watch sees the navigation it is there to see (kept in the tab)
     page.context.close()
 
 
@@ -730,14 +761,18 @@ def test_enter_while_linking_with_no_target_chosen_stays_on_the_article(app, ser
     page.keyboard.press("s")
     select_with_mouse(page, "it was fine")
     page.keyboard.press("q")  # the new quote is selected
+    wait_saved(page)  # nothing left to save: the next article's Enter leaves in the key's own task
+    watch_navigation(page)
     page.keyboard.press("l")
     page.keyboard.press("Enter")  # no target chosen yet
+    assert navigation_started(page) is None
     page.wait_for_timeout(300)  # a navigation would have started by now
     assert page.url == f"{server}/annotate/{ids['one']}"
     assert page.inner_text("#hint").startswith("Choose the span to link to first")
     page.focus("#next-article")  # a focused control keeps its Enter, linking or not
     page.keyboard.press("Enter")
     page.wait_for_url(f"{server}/annotate/{ids['two']}")
+    assert navigation_started(page) is not None  # the watch sees the navigation it is there to see (kept in the tab)
     page.go_back()
     wait_ready(page)
     click_text(page, "it was fine")  # the quote
