@@ -146,7 +146,7 @@ def test_accept_reject_and_reload_keep_exactly_the_accepted_items_with_their_ori
         # Tab-style: focus a ghost and press Enter: its menu; Esc leaves it for later
         page.focus("#text .gtag[data-text='SOURCE?']")
         page.keyboard.press("Enter")
-        page.locator(".ghost-menu").wait_for(state="visible", timeout=5_000)
+        page.locator(".ghost-menu").wait_for(state="visible")
         assert "the operator" in page.inner_text(".ghost-menu")
         page.keyboard.press("Escape")
         assert page.is_hidden(".ghost-menu") and len(ghosts(page)["spans"]) == 6
