@@ -259,7 +259,7 @@ def test_moving_between_sentences_redraws_the_current_bar_not_every_link_in_the_
     bar = page.evaluate("() => document.querySelector('#margin .current-bar').getAttribute('y')")
     for _ in range(5):
         page.keyboard.press("j")
-    page.wait_for_timeout(100)
+    settled(page)  # the moves' smooth scroll over and frames after it: a redraw a scroll set off would be counted too
     # Each j moved the bar (one node out, one in): it redrew the 72 links' 288 shapes, and read their places, every time.
     assert page.evaluate("() => window.marginChanges") <= 10
     assert page.evaluate("() => document.querySelector('#margin .current-bar').getAttribute('y')") != bar
