@@ -131,6 +131,7 @@ def test_undo_and_redo_labels_through_the_save_queue_with_the_keyboard_and_the_b
     page.locator("#scratch").fill("typing")
     page.locator("#scratch").press("Control+z")
     page.wait_for_timeout(300)
+    wait_saved(page)  # an undo the key did queue reaches the database only with its answer: read before, it passed
     assert labels_of(app, article) == before and page.locator("#scratch").input_value() == ""  # the field's own undo
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
