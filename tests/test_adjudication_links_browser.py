@@ -8,6 +8,7 @@ import re
 
 from .conftest import needs_chromium
 from .test_adjudication_links import LATER, LINK, QUOTE, SOURCE, TEXT, at, gold_links, key, link_later_quote_to_the_source, seed_world
+from .test_annotate_browser import navigation_started, watch_navigation
 from .test_review_browser import SELECT_IN_SENTENCE, reviewer_page
 
 pytestmark = needs_chromium
@@ -223,11 +224,13 @@ def test_enter_while_linking_with_no_target_chosen_does_not_save_the_gold(app, s
         page.wait_for_selector("#gold-marker:not([hidden])")
         page.check("input[name=label][value=CFS]")
         page.locator("#sentence-text mark.gold[data-label=QUOTE]").click()
+        watch_navigation(page)
         for focused in ("input[name=label][value=CFS]", f"#gold-spans input[name=spans][value='{key('QUOTE', QUOTE)}']"):
             page.focus(focused)
             page.keyboard.press("l")
             assert "Linking: click the SOURCE" in page.inner_text("#mark-status")
             page.keyboard.press("Enter")  # no target chosen yet
+            assert navigation_started(page) is None, focused  # an implicit submission's submit event comes in the key's task
             page.wait_for_timeout(300)  # a submission would have started by now
             assert page.url == sentence_url, focused
             assert "n / p" in page.inner_text("#mark-status")  # says how to choose one
@@ -239,6 +242,11 @@ def test_enter_while_linking_with_no_target_chosen_does_not_save_the_gold(app, s
         page.keyboard.press("Enter")
         assert page.locator(f"#gold-links input[name=links][value='{LINK}']").is_checked()
         assert page.url == sentence_url
+        assert navigation_started(page) is None
+        page.focus("input[name=label][value=CFS]")
+        page.keyboard.press("Enter")  # not linking: the browser's own Enter submits the form, and the watch sees it
+        page.wait_for_url(lambda url: url != sentence_url, wait_until="load")
+        assert navigation_started(page) is not None  # kept in the tab's sessionStorage
         assert problems == []
     finally:
         context.close()
