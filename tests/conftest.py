@@ -177,6 +177,49 @@ def _shared_template_code() -> Iterator[None]:
         yield
 
 
+# A dialect's attributes that differ between two engines on the same kind of database without changing the SQL it
+# compiles: the schema a PostgreSQL test's search_path names, and the per-engine objects (the driver module, the type
+# memos, the preparer and type compiler, the begin that tune_sqlite installs on each SQLite engine).
+_PER_ENGINE = frozenset({"default_schema_name"})
+_PLAIN = (bool, int, float, str, bytes, tuple, frozenset, type(None))
+
+
+def dialect_signature(dialect: Any) -> tuple:
+    """What a statement's compiled form depends on in a dialect: its class and every plain setting (server version,
+    paramstyle, feature flags, linting, identifier lengths), and its JSON functions by identity."""
+    plain = tuple(sorted((name, value) for name, value in vars(dialect).items()
+                         if isinstance(value, _PLAIN) and name not in _PER_ENGINE))
+    return (type(dialect), plain, id(getattr(dialect, "_json_serializer", None)), id(getattr(dialect, "_json_deserializer", None)))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shared_compiled_sql() -> Iterator[None]:
+    """SQLAlchemy compiles each statement once per engine (its compiled cache is the engine's, keyed by the dialect
+    instance), and every test's app has an engine of its own: a fifth to a quarter of a page test's CPU went into
+    compiling again the statements the previous test had compiled. A production engine lives as long as its process
+    and compiles each statement once. Here statements compile once per kind of dialect for the run: the first
+    dialect seen with a signature (dialect_signature) compiles for every later one with the same signature, into one
+    cache. A statement that fails to compile is not cached, so it fails in every test that runs it; execution (bind
+    and result conversions, the driver, the connection) stays each engine's own
+    (tests/test_shared_compiled_sql.py checks the SQL and results are the same)."""
+    from sqlalchemy.sql.elements import ClauseElement
+    from sqlalchemy.util import LRUCache
+
+    compile_w_cache = ClauseElement._compile_w_cache
+    canonical: dict[tuple, Any] = {}
+    compiled: LRUCache = LRUCache(20000)
+
+    def shared(self: ClauseElement, dialect: Any, *, compiled_cache: Any, **kw: Any):  # noqa: ANN202
+        if compiled_cache is None:  # caching turned off for this execution: as asked
+            return compile_w_cache(self, dialect, compiled_cache=None, **kw)
+        first = canonical.setdefault(dialect_signature(dialect), dialect)
+        return compile_w_cache(self, first, compiled_cache=compiled, **kw)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ClauseElement, "_compile_w_cache", shared)
+        yield
+
+
 def corpus_file(name: str) -> Path:
     """A file of ../shared/corpus, or skip the test when shared/ is absent."""
     path = CORPUS / name
