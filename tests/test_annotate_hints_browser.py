@@ -79,10 +79,8 @@ def test_a_span_that_cannot_be_linked_is_said_in_the_pages_words(app, server, ch
     page.context.close()
 
 
-def test_the_edge_keys_while_linking_leave_the_anchor_alone_and_say_why(app, server, chromium):
-    """While linking, ] moved the start of the quote being linked, and its span hint replaced the linking one, so the
-    annotator lost the thread. Now the edge keys change no span while linking and say what the mode wants; Esc still
-    cancels, after which ] moves the start again."""
+def linking_from_a_quote(app, server: str, chromium):
+    """ann's page on the bridge article, linking from a QUOTE just made of "Repairs to" (sentence 2)."""
     ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
     page = open_page(chromium, server, "ann", ids["bridge"])
     page.keyboard.press("j")
@@ -90,6 +88,14 @@ def test_the_edge_keys_while_linking_leave_the_anchor_alone_and_say_why(app, ser
         page.keyboard.press("Control+Shift+ArrowRight")  # "Repairs to"
     page.keyboard.press("q")
     page.keyboard.press("l")
+    return ids, page
+
+
+def test_the_edge_keys_while_linking_leave_the_anchor_alone_and_say_why(app, server, chromium):
+    """While linking, ] moved the start of the quote being linked, and its span hint replaced the linking one, so the
+    annotator lost the thread. Now the edge keys change no span while linking and say what the mode wants; Esc still
+    cancels, after which ] moves the start again."""
+    ids, page = linking_from_a_quote(app, server, chromium)
     assert hint(page).startswith("Linking: no SOURCE span yet")
     for key in ("]", "Control+}"):
         page.keyboard.press(key)
@@ -300,13 +306,7 @@ def test_a_span_key_on_a_span_of_its_own_label_says_so(app, server, chromium):
 def test_f_while_linking_leaves_the_anchor_alone(app, server, chromium):
     """While linking, text selected for the link's other end was offered "f fits the span to it", and f moved the
     quote being linked onto that text. f changes no span while linking now, and the selection's hint offers it not."""
-    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
-    page = open_page(chromium, server, "ann", ids["bridge"])
-    page.keyboard.press("j")
-    for _ in range(2):
-        page.keyboard.press("Control+Shift+ArrowRight")  # "Repairs to"
-    page.keyboard.press("q")
-    page.keyboard.press("l")
+    ids, page = linking_from_a_quote(app, server, chromium)
     page.keyboard.press("Control+Shift+ArrowRight")  # new text, for the source
     # the selection's hint comes with the selectionchange event, after the key press has returned
     page.wait_for_function("() => document.getElementById('hint').textContent.startsWith('Selected')")

@@ -91,6 +91,30 @@ def _wait_until_blocked_by(app, pid: int | None) -> None:
         db.session.remove()
 
 
+def held_save(app, save, into: dict[str, object], key: str, holding: threading.Event, go: threading.Event):
+    """A thread's target: `save(session)` through annotations.write, its transaction (its key and rows locked) held
+    open until `go`; its answer in into[key], the PostgreSQL backend that holds the locks in into["pid"]."""
+
+    def run() -> None:
+        with app.app_context():
+            s = db.session
+
+            def action():  # noqa: ANN202
+                answer = save(s)
+                into["pid"] = _backend_pid(s)
+                holding.set()
+                assert go.wait(30)
+                return answer
+
+            try:
+                into[key] = annotations.write(s, action)
+            finally:
+                holding.set()
+                db.session.remove()
+
+    return run
+
+
 @pytest.mark.parametrize("version", [None, 1], ids=["no-version", "version"])
 def test_a_repeat_racing_its_first_attempt_waits_and_gets_the_first_answer(app, world, version):
     """The first attempt is still in its transaction when the repeat arrives. On PostgreSQL the repeat cannot see its
@@ -104,23 +128,7 @@ def test_a_repeat_racing_its_first_attempt_waits_and_gets_the_first_answer(app, 
     body = dict(label="UFS", seconds=2, version=version, request_id="race-0001")
     started, release = threading.Event(), threading.Event()
     answers: dict[str, object] = {}
-
-    def first() -> None:
-        with app.app_context():
-            s = db.session
-
-            def action():  # noqa: ANN202
-                answer = annotations.put_label(s, ann, article, 0, **body)
-                answers["pid"] = _backend_pid(s)
-                started.set()
-                assert release.wait(30)
-                return answer
-
-            try:
-                answers["first"] = annotations.write(s, action)
-            finally:
-                started.set()
-                db.session.remove()
+    first = held_save(app, lambda s: annotations.put_label(s, ann, article, 0, **body), answers, "first", started, release)
 
     def repeat() -> None:
         with app.app_context():
@@ -185,25 +193,12 @@ def test_a_keyed_save_out_of_attempts_answers_from_its_key_not_503(app, world, m
     holding, go = threading.Event(), threading.Event()
     held: dict[str, object] = {}
 
-    def first() -> None:
-        with app.app_context():
-            s = db.session
+    def save(s):  # noqa: ANN202
+        if first_save == "batch":
+            return annotations.apply_changes(s, ann, article, [{"op": "put_label", "sentence_index": 1, "label": "UFS"}], "shared-0001")
+        return annotations.put_label(s, ann, article, 0, **body)
 
-            def action():  # noqa: ANN202
-                if first_save == "batch":
-                    answer = annotations.apply_changes(s, ann, article, [{"op": "put_label", "sentence_index": 1, "label": "UFS"}], "shared-0001")
-                else:
-                    answer = annotations.put_label(s, ann, article, 0, **body)
-                held["pid"] = _backend_pid(s)
-                holding.set()
-                assert go.wait(30)
-                return answer
-
-            try:
-                held["answer"] = annotations.write(s, action)
-            finally:
-                holding.set()
-                db.session.remove()
+    first = held_save(app, save, held, "answer", holding, go)
 
     thread = threading.Thread(target=first)
     thread.start()
