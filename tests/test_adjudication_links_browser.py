@@ -295,3 +295,23 @@ def test_one_message_names_the_saved_gold_quotes_linked_to_nothing_and_follows_t
         assert problems == []
     finally:
         context.close()
+
+
+def test_a_gold_span_that_cannot_be_linked_is_said_in_the_pages_words(app, server, chromium):
+    """l on a gold CUE said "A CUE span cannot be linked with attributed_to": the schema's internal name for the
+    link. As on the annotation page, it says which spans a link joins."""
+    world = seed_world(app, linked_by=())
+    context, page, problems = reviewer_page(chromium, server)
+    try:
+        page.goto(f"{server}/review/{world['project']}/sentences/{world['sentences'][1]}")
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        page.evaluate(SELECT_IN_SENTENCE, ["said", 0])
+        page.keyboard.press("c")  # a gold CUE, chosen
+        assert page.inner_text("#mark-status").startswith("CUE marked")
+        page.keyboard.press("l")
+        assert page.inner_text("#mark-status") == ("A CUE span cannot be linked: a link goes from a QUOTE to a SOURCE; "
+                                                   "click one of those in the sentence first.")
+        assert page.locator("#link-targets").is_hidden()
+        assert problems == []
+    finally:
+        context.close()

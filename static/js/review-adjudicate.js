@@ -281,7 +281,11 @@ if (dataNode && view && marker && fieldset && linkset) {
       return;
     }
     const link = startLinking(rel, span, [...chosenSpans(), ...outside.values()], sentencesOf);
-    if (!link) { say(`A ${span.label} span cannot be linked with ${type}.`, "warn"); return; }
+    if (!link) { // in the page's words (its spans' labels), not the schema's name for the link, as the annotation page says it
+      say(`A ${span.label} span cannot be linked: a link goes from a ${rel.from.join("/")} to a ${rel.to.join("/")}; `
+        + `${touch.matches ? "tap" : "click"} one of those in the sentence first.`, "warn");
+      return;
+    }
     st.link = link;
     draw();
     const wanted = wantedLabels(rel, link.fromSide).join("/");
