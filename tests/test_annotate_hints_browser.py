@@ -339,3 +339,17 @@ def test_on_a_touch_phone_a_span_let_go_gives_the_hint_line_back_to_the_count(ap
     assert hint(page) == count
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_the_keyboard_helps_link_row_is_in_the_pages_words(app, server, chromium):
+    """The keyboard help's Links row began "attributed_to:", the schema's internal name, which the page shows nowhere
+    else (its button says Link). It says what the key links, in the spans' labels."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    page.keyboard.press("?")
+    row = page.locator("#help table.keys tr", has=page.locator("kbd", has_text="l")).filter(has_text="SOURCE")
+    assert row.inner_text().replace("\t", " ").replace("\n", " ").split(None, 1)[1] == (
+        "link a QUOTE to a SOURCE: select the QUOTE, press l, then click the SOURCE (or n / p, nearest first, and Enter)")
+    assert "attributed_to" not in page.inner_text("#help")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

@@ -2246,7 +2246,9 @@ function buildHelp() {
   const left = [
     section("Sentence labels (then on to the next unlabelled sentence)", labels(S.schema.sentence_labels)),
     section("Span labels: on selected text, a new span; on a selected span, relabel", labels(S.schema.span_labels)),
-    section("Links", S.schema.relation_types.filter((x) => x.key).map((x) => [x.key, `${x.name}: select a ${x.from.join("/")}, press ${x.key}, then click a ${x.to.join("/")} (or n / p, nearest first, Enter)`])),
+    // in the spans' labels, as the Link button and the hints say it: the relation's name is the schema's, not the page's
+    section("Links", S.schema.relation_types.filter((x) => x.key).map((x) => [x.key,
+      `link a ${x.from.join("/")} to a ${x.to.join("/")}: select the ${x.from.join("/")}, press ${x.key}, then click the ${x.to.join("/")} (or n / p, nearest first, and Enter)`])),
     S.schema.article_labels?.length ? section("Labels for the whole article (above its text)", ARTICLE_LABEL_KEYS) : null,
     S.sugg.enabled ? section("Suggestions (dashed, with a ?): never yours until accepted", SUGGESTION_KEYS) : null,
   ];
