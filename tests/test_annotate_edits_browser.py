@@ -316,7 +316,7 @@ def test_the_selection_hints_name_the_word_keys(app, server, chromium):
     assert shown["whole"], shown
     drag_select(page, LONGEST)  # with the quote selected: the fit key too, the longest hint
     shown = page.evaluate(_HINT)
-    assert shown["text"].endswith("q QUOTE, s SOURCE, c CUE, f fits the span to it; [ ] { } resize, Ctrl/Alt or Ctrl+Shift+← → by word."), shown
+    assert shown["text"].endswith("q QUOTE, s SOURCE, c CUE, f fits the span to it; [ ] { } resize it, Ctrl/Alt or Ctrl+Shift+← → by word."), shown
     assert shown["whole"], shown
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()

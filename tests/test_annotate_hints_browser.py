@@ -353,3 +353,42 @@ def test_the_keyboard_helps_link_row_is_in_the_pages_words(app, server, chromium
     assert "attributed_to" not in page.inner_text("#help")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_with_a_span_and_text_selected_the_edge_keys_resize_the_text_as_the_hint_says(app, server, chromium):
+    """A span selected, then text selected to fit it to: the hint said "[ ] { } resize", and the keys moved the span's
+    edges instead of the selection's, so f then fitted the span to text the keys had not trimmed. With text selected the
+    edge keys shape that text (as the span keys mark it) and the hints say so; Esc lets the text go, and then they move
+    the span's edges."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    page.keyboard.press("j")
+    for _ in range(2):
+        page.keyboard.press("Control+Shift+ArrowRight")  # "Repairs to"
+    page.keyboard.press("q")
+    selected = "() => getSelection().toString()"
+    for _ in range(3):
+        page.keyboard.press("Control+Shift+ArrowRight")  # "Repairs to the", the QUOTE still selected
+    page.wait_for_function("() => document.getElementById('hint').textContent.startsWith('Selected \u201cRepairs to the\u201d')")
+    assert "f fits the span to it; [ ] { } resize it," in hint(page)
+    page.keyboard.press("]")
+    assert page.evaluate(selected) == "epairs to the"
+    # its hint comes with the selectionchange event, after the key press has returned: wait for it before n
+    page.wait_for_function("() => document.getElementById('hint').textContent.startsWith('Selected \u201cepairs to the\u201d')")
+    page.keyboard.press("n")  # the span chosen again, the text still selected: its hint says the same
+    assert hint(page) == ("QUOTE \u201cRepairs to\u201d selected: f fits it to the selected text, which a span key marks "
+                          "and [ ] { } resize (Esc lets the text go); Del deletes, l links.")
+    page.keyboard.press("Control+{")
+    assert page.evaluate(selected) == "epairs to"
+    page.keyboard.press("f")
+    wait_saved(page)
+    [(_, label, start, end)] = db_spans(app, "ann", ids["bridge"])
+    assert (label, TEXT[start:end]) == ("QUOTE", "epairs to")
+    page.keyboard.press("Control+Shift+ArrowRight")  # text selected again, then let go with Esc: ] is the span's
+    page.keyboard.press("Escape")
+    page.keyboard.press("]")
+    wait_saved(page)
+    [(_, _, start, end)] = db_spans(app, "ann", ids["bridge"])
+    assert TEXT[start:end] == "pairs to"
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

@@ -1232,7 +1232,9 @@ function selectSpan(uid, scroll = false) {
     const links = rels ? `, ${rels} link${rels > 1 ? "s" : ""}` : "";
     // On a phone the hint holds two lines: what to tap comes first, the excerpt (which the clamp may cut) last.
     if (touch.matches) hint(`${span.label} selected${links}: tap a span label to relabel it, or Fit, Delete, Link (${quoted(spanText(span), 30)}${across ? `, across ${across}` : ""}).`);
-    else hint(`${span.label} ${quoted(spanText(span), 50)}${across ? ` (across ${across})` : ""} selected${links}: a span key relabels, [ ] { } resize (with Ctrl/Alt by a word), f fits to the selected text, Del deletes, l links.`);
+    else if (textSelection()) { // text selected too: the span and edge keys are the text's (spanKey, resizeSelected)
+      hint(`${span.label} ${quoted(spanText(span), 50)}${across ? ` (across ${across})` : ""} selected${links}: f fits it to the selected text, which a span key marks and [ ] { } resize (Esc lets the text go); Del deletes, l links.`);
+    } else hint(`${span.label} ${quoted(spanText(span), 50)}${across ? ` (across ${across})` : ""} selected${links}: a span key relabels, [ ] { } resize (with Ctrl/Alt by a word), f fits to the selected text, Del deletes, l links.`);
     if (scroll) scrollIntoViewIfNeeded(S.tags.get(uid));
   } else if (!S.link) clearHint(); // on a touch phone, the count: the hint line is the only place it shows
 }
@@ -1634,13 +1636,15 @@ function deleteRelation(uid) {
   hint("Link deleted.");
 }
 
-/** Move one edge of the selected span by whole characters (graphemes) or words (movedEdges), once it is in sight
- * (`key`, the key pressed, for the hint if it is not); with no span selected but text selected, the selection's,
- * likewise once in sight. While linking, the text selected for a new target only: the selected span is the link's
- * anchor, which the keys resized under the linking hint. */
+/** Move one edge of the selected text by whole characters (graphemes) or words (movedEdges), once it is in sight
+ * (`key`, the key pressed, for the hint if it is not); with no text selected, the selected span's, likewise. Text
+ * selected with a span selected is text being shaped to mark or to fit the span to (as the span keys mark it, and as
+ * the hint says): the keys moved the span under "[ ] { } resize", and f then fitted it to the untrimmed text; Esc lets
+ * the text go. While linking, the text selected for a new target only: the selected span is the link's anchor, which
+ * the keys resized under the linking hint. */
 function resizeSelected(edge, steps, byWord, key) {
   const span = !S.link && S.selected && S.spans.get(S.selected);
-  if (!span && textSelection()) {
+  if (textSelection()) {
     if (selectedInSightToAct("text", doAgain(key, null, `move its ${edge}`))) resizeTextSelection(edge, steps, byWord);
     return;
   }
@@ -2094,7 +2098,7 @@ document.addEventListener("selectionchange", () => {
     } else {
       const keys = S.schema.span_labels.filter((x) => x.key).map((x) => `${x.key} ${x.name}`).join(", ");
       // the word keys too (README and the help give them); a shorter excerpt keeps the longest such hint whole at 1280 px
-      hint(`Selected ${quoted(S.map.text.slice(sel.s, sel.e), 45)}${across ? ` (across ${across})` : ""}: ${keys}${S.selected && !S.link ? ", f fits the span to it" : ""}; [ ] { } resize, Ctrl/Alt or Ctrl+Shift+← → by word.`, "mode");
+      hint(`Selected ${quoted(S.map.text.slice(sel.s, sel.e), 45)}${across ? ` (across ${across})` : ""}: ${keys}${S.selected && !S.link ? ", f fits the span to it" : ""}; [ ] { } resize${S.selected && !S.link ? " it" : ""}, Ctrl/Alt or Ctrl+Shift+← → by word.`, "mode");
     }
   }
 });
@@ -2213,8 +2217,8 @@ const BUILTIN = [
   ["Shift+← → ↑ ↓", "select text from the current sentence's start (←: its end), by character, or line (which may run into the next sentence: the hint then says across)"],
   ["Ctrl+Shift+← →", "select by word, never past the sentence's start or end"],
   ["n  p", "select the next / previous span (while linking: choose the target)"],
-  ["[  ]", "move the selected span's start left / right (no span selected: the selected text's); with Ctrl or Alt by a word; while linking, they, { } and f leave the span being linked alone"],
-  ["{  }  Shift+Alt+← →", "move the selected span's end left / right (either pair; { } with Ctrl or Alt by a word)"],
+  ["[  ]", "move the selected text's start left / right (no text selected: the selected span's); with Ctrl or Alt by a word; while linking, they, { } and f leave the span being linked alone"],
+  ["{  }  Shift+Alt+← →", "move the selected text's end left / right, or the selected span's (either pair; { } with Ctrl or Alt by a word)"],
   ["f", "fit the selected span to the selected text"],
   ["Delete  Backspace", "delete the selected span (and its links)"],
   ["Shift+Delete", "remove the current sentence's label"],
