@@ -392,3 +392,35 @@ def test_with_a_span_and_text_selected_the_edge_keys_resize_the_text_as_the_hint
     assert TEXT[start:end] == "pairs to"
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+TOOLS_OPEN = "() => document.getElementById('annotate').classList.contains('span-tools-open')"
+
+
+def test_on_a_touch_phone_a_span_deleted_or_undone_closes_the_span_tools(app, server, chromium):
+    """On a phone the span tools open as a row of their own for a span tapped; Delete took the span away and left that
+    row open with every button of it disabled, over the text, until Esc (which a phone lacks) or the Span toggle. The
+    row closes when the span goes, by Delete or by the undo of its making, as when a tap lets the span go."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"], viewport=(390, 844), touch=True)
+    select_repairs = """() => { const piece = document.querySelector("#text .pc[data-s='1']");
+                               getSelection().setBaseAndExtent(piece.firstChild, 0, piece.firstChild, 'Repairs'.length); }"""
+    page.evaluate(select_repairs)
+    page.locator('#toolbar button[data-kind="span"][data-label="CUE"]').tap()
+    assert hint(page).startswith("CUE selected") and page.evaluate(TOOLS_OPEN)
+    page.locator('#toolbar button[data-action="delete"]').tap()
+    assert hint(page) == "Deleted the CUE span \u201cRepairs\u201d."
+    assert not page.evaluate(TOOLS_OPEN)
+    wait_saved(page)
+    assert db_spans(app, "ann", ids["bridge"]) == []
+
+    page.evaluate(select_repairs)
+    page.locator('#toolbar button[data-kind="span"][data-label="QUOTE"]').tap()
+    assert hint(page).startswith("QUOTE selected") and page.evaluate(TOOLS_OPEN)
+    page.locator('#toolbar button[data-action="undo"]').tap()  # the quote's making undone: it goes
+    assert page.locator("#text .tag").count() == 0
+    assert not page.evaluate(TOOLS_OPEN)
+    wait_saved(page)
+    assert db_spans(app, "ann", ids["bridge"]) == []
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

@@ -1452,6 +1452,7 @@ function undo(redo = false) {
     const what = describeChange(before, redo);
     const touched = []; // where the spans the step changes were, and are: the sentences to draw anew
     const spanNow = (id) => { const x = S.spans.get(id); if (x) touched.push({ start: x.start, end: x.end }); };
+    const wasSelected = S.selected;
     for (const op of taken.ops) {
       const shown = S.labels.get(op.sentence);
       if (op.op === "label" || op.op === "unlabel") { // as a label key or Shift+Delete would: the version we saw (a 409 if changed elsewhere)
@@ -1476,6 +1477,7 @@ function undo(redo = false) {
     }
     showArticleLabels(articleLabelsEl, S.articleLabels);
     if (S.selected && !S.spans.has(S.selected)) S.selected = null;
+    if (wasSelected && !S.selected) closeIdleSpanTools();
     if (taken.ops.every((op) => /label$/.test(op.op))) { // labels only: redraw their chips, as a label key does, not the whole text
       for (const op of taken.ops) if (op.sentence !== undefined) renderSentence(op.sentence);
       renderProgress();
@@ -1619,6 +1621,7 @@ function deleteSpan(uid) {
   S.link = null;
   change({ op: "span-del", id: uid });
   renderSpanEdit([span]);
+  closeIdleSpanTools();
   hint(`Deleted the ${span.label} span ${quoted(spanText(span), 40)}${links ? ` and its ${links} link${links > 1 ? "s" : ""}` : ""}.`);
 }
 
@@ -2172,6 +2175,12 @@ const spanToolsOpen = () => root.classList.contains("span-tools-open");
 function closeSpanTools() {
   spanToolsBySelection = false;
   toggleClass("span-tools-open", spanToolsToggle, false);
+}
+
+/** The selected span gone (deleted, or its making undone) with no text selected: the phone's row of span tools, every
+ * button of it disabled then, closes as when a tap lets the span go; it stayed open over the text until Esc. */
+function closeIdleSpanTools() {
+  if (!S.selected && !S.link && !textSelection()) closeSpanTools();
 }
 spanToolsToggle.addEventListener("click", () => {
   // After a selection opened the tools, the annotator pressing "Span ▾" (the text still selected) means to open
