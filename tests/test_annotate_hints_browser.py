@@ -424,3 +424,34 @@ def test_on_a_touch_phone_a_span_deleted_or_undone_closes_the_span_tools(app, se
     assert db_spans(app, "ann", ids["bridge"]) == []
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_an_undone_relabel_or_resize_names_the_span_as_it_is_back(app, server, chromium):
+    """After a QUOTE relabelled SOURCE, Ctrl+Z said "Undone: the change to the SOURCE span", naming the span by the
+    label it had just lost, where the page showed a QUOTE again; an undone resize likewise quoted the text it no longer
+    covered. The hint says what the relabel was, by the label the span had before it, and quotes a resized span's text as
+    it was."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    page.keyboard.press("j")
+    for _ in range(2):
+        page.keyboard.press("Control+Shift+ArrowRight")  # "Repairs to"
+    page.keyboard.press("q")
+    page.keyboard.press("s")  # the selected QUOTE relabelled SOURCE
+    page.keyboard.press("Control+z")
+    assert hint(page) == "Undone: relabelling the QUOTE span \u201cRepairs to\u201d as SOURCE."
+    page.keyboard.press("Control+Shift+z")
+    assert hint(page) == "Redone: relabelling the QUOTE span \u201cRepairs to\u201d as SOURCE."
+    page.keyboard.press("Control+z")
+    wait_saved(page)
+    [(_, label, start, end)] = db_spans(app, "ann", ids["bridge"])
+    assert (label, TEXT[start:end]) == ("QUOTE", "Repairs to")
+    page.keyboard.press("n")  # the quote selected again, its start moved on a character, and that undone
+    page.keyboard.press("]")
+    page.keyboard.press("Control+z")
+    assert hint(page) == "Undone: the change to the QUOTE span \u201cRepairs to\u201d."
+    wait_saved(page)
+    [(_, label, start, end)] = db_spans(app, "ann", ids["bridge"])
+    assert (label, TEXT[start:end]) == ("QUOTE", "Repairs to")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

@@ -1515,7 +1515,11 @@ function describeStep(done, undone) {
     case "label": return `label ${main.label} on sentence ${main.sentence + 1}`;
     case "unlabel": return `removing the label of sentence ${main.sentence + 1}`;
     case "span": return `the new ${spanNamed(main)}`;
-    case "span-patch": return `the change to the ${spanNamed(spanOf(main.id))}`;
+    case "span-patch": { // named as it was before the step, as an undo gives it back: the label or text it lost named it
+      const before = undone.find((o) => o.op === "span-patch" && o.id === main.id);
+      const span = spanOf(main.id) && { ...spanOf(main.id), ...(before ? before.fields : {}) };
+      return before && before.fields.label && main.fields.label ? `relabelling the ${spanNamed(span)} as ${main.fields.label}` : `the change to the ${spanNamed(span)}`;
+    }
     case "span-del": {
       const links = undone.filter((o) => o.op === "rel").length;
       return `deleting the ${spanNamed(spanOf(main.id))}${links ? ` and its ${links} link${links > 1 ? "s" : ""}` : ""}`;
