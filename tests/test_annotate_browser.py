@@ -700,7 +700,7 @@ def test_all_labelled_then_enter_opens_the_next_article(app, server, chromium):
 
 def test_enter_before_every_sentence_is_labelled_says_what_is_left(app, server, chromium):
     """Enter opens the next article once every sentence is labelled; before then it did nothing and said nothing, and
-    a stale hint stayed. It now says so and names the first sentence left, and the hint follows the labels that come."""
+    a stale hint stayed. It now says so and names the sentence left that u goes to, and the hint follows the labels that come."""
     ids = seed(app, [ArticleRecord("one", "One", "First one. Second one. Third one."), ArticleRecord("two", "Two", "Another text here.")], users=("ann",))
     page = open_page(chromium, server, "ann", ids["one"])
     page.keyboard.press("1")
@@ -710,9 +710,9 @@ def test_enter_before_every_sentence_is_labelled_says_what_is_left(app, server, 
     assert navigation_started(page) is None
     page.wait_for_timeout(300)  # a navigation would have started by now
     assert page.url == f"{server}/annotate/{ids['one']}"
-    assert page.inner_text("#hint") == "Enter opens the next article once every sentence is labelled. Sentence 2 is still unlabelled (u jumps there)."
+    assert page.inner_text("#hint") == "Enter opens the next article once every sentence is labelled. Sentence 2, this one, is still unlabelled (u goes on to sentence 3)."
     page.keyboard.press("2")
-    assert page.inner_text("#hint") == "Enter opens the next article once every sentence is labelled. Sentence 3 is still unlabelled (u jumps there)."
+    assert page.inner_text("#hint") == "Enter opens the next article once every sentence is labelled. Sentence 3, this one, is the only one still unlabelled."
     page.keyboard.press("3")  # the last sentence: the keys stay there (test_annotate_hints_browser.py)
     assert page.inner_text("#hint") == "Last sentence: every sentence is labelled. Enter opens the next article."
     wait_saved(page)

@@ -455,3 +455,31 @@ def test_an_undone_relabel_or_resize_names_the_span_as_it_is_back(app, server, c
     assert (label, TEXT[start:end]) == ("QUOTE", "Repairs to")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_what_enter_says_is_left_names_the_sentence_u_goes_to(app, server, chromium):
+    """Enter before every sentence is labelled named the first sentence left, "(u jumps there)", but u goes on from the
+    current sentence: from sentence 3, with sentences 1 and 4 left, to sentence 4; on an unlabelled sentence, past it.
+    The hint names where u goes, the current sentence when it is one left, and follows j and k."""
+    ids = seed(app, [ArticleRecord("four", "Four", "First one. Second one. Third one. Fourth one.")], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["four"])
+    for key in ("j", "2", "1", "k"):  # sentences 2 and 3 labelled, sentence 3 current
+        page.keyboard.press(key)
+    assert current_sentence(page) == 2
+    page.keyboard.press("Enter")
+    enter = "Enter opens the next article once every sentence is labelled. "
+    assert hint(page) == enter + "Sentence 4 is still unlabelled (u jumps there)."
+    page.keyboard.press("u")
+    assert current_sentence(page) == 3
+    page.keyboard.press("Enter")
+    assert hint(page) == enter + "Sentence 4, this one, is still unlabelled (u goes on to sentence 1)."
+    page.keyboard.press("u")
+    assert current_sentence(page) == 0
+    assert hint(page) == enter + "Sentence 1, this one, is still unlabelled (u goes on to sentence 4)."
+    page.keyboard.press("3")  # labels sentence 1: on to sentence 4, the only one left
+    assert current_sentence(page) == 3
+    assert hint(page) == enter + "Sentence 4, this one, is the only one still unlabelled."
+    page.keyboard.press("k")
+    assert hint(page) == enter + "Sentence 4 is still unlabelled (u jumps there)."
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

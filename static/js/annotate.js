@@ -760,7 +760,17 @@ function progressHint(prefix = "") {
     const done = S.sentences.filter((s) => isDone(s.index)).length;
     hint(left >= 0 ? `${prefix}${done} of ${total} labelled; sentence ${left + 1} is still unlabelled.` : "Every sentence is labelled: Next article is at the top.", "progress");
   }
-  else hint(left >= 0 ? `${prefix}Sentence ${left + 1} is still unlabelled (u jumps there).` : "Every sentence is labelled. Enter opens the next article.", "progress");
+  else hint(`${prefix}${leftToLabel()}`, "progress");
+}
+
+/** What is left, in the words of u, which goes on from the current sentence: the first sentence left, named before,
+ * was not where u went (from sentence 3, with 1 and 4 left, it goes to 4; on an unlabelled sentence, past it). */
+function leftToLabel() {
+  const next = nextUnlabelled(S.current);
+  if (next < 0) return "Every sentence is labelled. Enter opens the next article.";
+  if (isDone(S.current)) return `Sentence ${next + 1} is still unlabelled (u jumps there).`;
+  return next === S.current ? `Sentence ${next + 1}, this one, is the only one still unlabelled.`
+    : `Sentence ${S.current + 1}, this one, is still unlabelled (u goes on to sentence ${next + 1}).`;
 }
 
 /** The sentence the hint line tells the state of (hint's `about`), or null. */
@@ -1027,6 +1037,7 @@ function setCurrent(index, scroll = true) {
   if (moved) closeGhostMenu(false); // its suggestion belongs to the sentence left behind
   S.current = clamped;
   if (moved && aboutSentence() !== null && aboutSentence() !== clamped) clearHint(); // it told the state of the sentence left
+  if (moved && hintEl.dataset.kind === "progress") progressHint(hintEl.dataset.prefix || ""); // where u goes is from here now
   lookingAt();
   markCurrent();
   renderCurrentBar();
