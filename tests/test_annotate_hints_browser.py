@@ -483,3 +483,43 @@ def test_what_enter_says_is_left_names_the_sentence_u_goes_to(app, server, chrom
     assert hint(page) == enter + "Sentence 4 is still unlabelled (u jumps there)."
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_a_click_on_a_spans_label_with_text_selected_chooses_the_span_to_fit(app, server, chromium):
+    """Text selected first, then the span's label clicked to fit it there: the label keeps the text selected (it is
+    not text), and the page took the click for the end of a drag and did nothing, saying nothing; f then asked for a
+    span. The click chooses the span, the text stays selected, and f fits the span to it; on a phone the hint then says
+    what a tap on a span label does with that text selected (it marks the text; it said "relabel")."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    page.keyboard.press("j")
+    page.keyboard.press("Control+Shift+ArrowRight")  # "Repairs"
+    page.keyboard.press("c")
+    page.keyboard.press("Escape")  # the CUE let go
+    assert page.locator("#text .tag.sel").count() == 0
+    for _ in range(2):
+        page.keyboard.press("Control+Shift+ArrowRight")  # "Repairs to"
+    page.locator("#text .tag").first.click()
+    assert page.locator("#text .tag.sel").count() == 1
+    assert page.evaluate("() => getSelection().toString()") == "Repairs to"
+    assert hint(page).startswith("CUE \u201cRepairs\u201d selected: f fits it to the selected text")
+    page.keyboard.press("f")
+    wait_saved(page)
+    [(_, label, start, end)] = db_spans(app, "ann", ids["bridge"])
+    assert (label, TEXT[start:end]) == ("CUE", "Repairs to")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+    phone = open_page(chromium, server, "ann", ids["bridge"], viewport=(390, 844), touch=True)
+    phone.evaluate("""() => { const piece = document.querySelectorAll("#text .pc[data-s='1']")[1];  // after the CUE
+                              getSelection().setBaseAndExtent(piece.firstChild, 1, piece.firstChild, 1 + 'the Eastbrook'.length); }""")
+    phone.locator("#text .tag").first.tap()
+    assert phone.locator("#text .tag.sel").count() == 1
+    assert hint(phone) == ("CUE selected: tap Fit to fit it to the selected text, or a span label to mark that text "
+                           "(\u201cRepairs to\u201d).")  # not "a span label relabels it": with text selected it marks the text
+    phone.locator('#toolbar button[data-action="fit"]').tap()
+    wait_saved(phone)
+    [(_, label, start, end)] = db_spans(app, "ann", ids["bridge"])
+    assert (label, TEXT[start:end]) == ("CUE", "the Eastbrook")
+    assert phone.errors == []  # type: ignore[attr-defined]
+    phone.context.close()

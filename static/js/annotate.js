@@ -1242,7 +1242,9 @@ function selectSpan(uid, scroll = false) {
     const across = acrossNote(span);
     const links = rels ? `, ${rels} link${rels > 1 ? "s" : ""}` : "";
     // On a phone the hint holds two lines: what to tap comes first, the excerpt (which the clamp may cut) last.
-    if (touch.matches) hint(`${span.label} selected${links}: tap a span label to relabel it, or Fit, Delete, Link (${quoted(spanText(span), 30)}${across ? `, across ${across}` : ""}).`);
+    if (touch.matches && textSelection()) { // text selected too: a span label marks that text (spanKey), Fit fits the span to it
+      hint(`${span.label} selected${links}: tap Fit to fit it to the selected text, or a span label to mark that text (${quoted(spanText(span), 30)}${across ? `, across ${across}` : ""}).`);
+    } else if (touch.matches) hint(`${span.label} selected${links}: tap a span label to relabel it, or Fit, Delete, Link (${quoted(spanText(span), 30)}${across ? `, across ${across}` : ""}).`);
     else if (textSelection()) { // text selected too: the span and edge keys are the text's (spanKey, resizeSelected)
       hint(`${span.label} ${quoted(spanText(span), 50)}${across ? ` (across ${across})` : ""} selected${links}: f fits it to the selected text, which a span key marks and [ ] { } resize (Esc lets the text go); Del deletes, l links.`);
     } else hint(`${span.label} ${quoted(spanText(span), 50)}${across ? ` (across ${across})` : ""} selected${links}: a span key relabels, [ ] { } resize (with Ctrl/Alt by a word), f fits to the selected text, Del deletes, l links.`);
@@ -2072,8 +2074,11 @@ function spansAt(node) {
 textEl.addEventListener("click", (event) => {
   if (!S.map) return;
   const sel = window.getSelection();
-  if (sel && !sel.isCollapsed && textSelection()) return; // a drag that selected text, not a click
   const target = event.target.nodeType === Node.TEXT_NODE ? event.target.parentElement : event.target;
+  // a drag that selected text, not a click; but a click on a span's label, which is no text and keeps the text
+  // selected, chooses the span (to fit it there, or to link to): the page took it for a drag, and did nothing
+  const onTag = Boolean(target.closest && target.closest(".tag, .tag-end"));
+  if (sel && !sel.isCollapsed && textSelection() && !onTag) return;
   const ghost = target.closest ? target.closest(".gtag, .gchip") : null;
   if (ghost && !S.link) { offerGhostAt(ghost); return; }
   const ids = spansAt(target);
