@@ -1635,10 +1635,11 @@ function deleteSpan(uid) {
   if (!uid || !S.spans.has(uid)) return;
   const span = S.spans.get(uid);
   const links = relationsOf(uid).length; // they go with it: said, as the undo's hint says it
+  const wasSelected = S.selected === uid;
   S.link = null;
   change({ op: "span-del", id: uid });
   renderSpanEdit([span]);
-  closeIdleSpanTools();
+  if (wasSelected) closeIdleSpanTools(); // another span's ✕ in the Spans panel leaves the tools as they were
   hint(`Deleted the ${span.label} span ${quoted(spanText(span), 40)}${links ? ` and its ${links} link${links > 1 ? "s" : ""}` : ""}.`);
 }
 
