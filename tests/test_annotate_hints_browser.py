@@ -523,3 +523,29 @@ def test_a_click_on_a_spans_label_with_text_selected_chooses_the_span_to_fit(app
     assert (label, TEXT[start:end]) == ("CUE", "the Eastbrook")
     assert phone.errors == []  # type: ignore[attr-defined]
     phone.context.close()
+
+
+def test_an_undone_relabel_that_removed_a_link_says_the_link_comes_back(app, server, chromium):
+    """A SOURCE relabelled CUE removes its link (a quote is attributed to no cue), and the hint said so; Ctrl+Z then
+    put the label and the link back but named only the relabel, so a link came back unannounced. It names the link."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    page.keyboard.press("j")
+    for _ in range(2):
+        page.keyboard.press("Control+Shift+ArrowRight")  # "Repairs to"
+    page.keyboard.press("q")
+    page.keyboard.press("Control+Shift+ArrowLeft")  # "Tuesday."
+    page.keyboard.press("s")
+    page.keyboard.press("l")
+    page.keyboard.press("n")
+    page.keyboard.press("Enter")
+    assert hint(page).startswith("Linked")
+    page.keyboard.press("c")  # the SOURCE, still selected, relabelled CUE: its link goes
+    assert hint(page) == "Relabelled to CUE; 1 link no longer allowed was removed."
+    page.keyboard.press("Control+z")
+    assert hint(page) == "Undone: relabelling the SOURCE span \u201cTuesday.\u201d as CUE, which removed its 1 link."
+    page.keyboard.press("Control+Shift+z")
+    assert hint(page) == "Redone: relabelling the SOURCE span \u201cTuesday.\u201d as CUE, which removed its 1 link."
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+

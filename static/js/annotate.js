@@ -1531,7 +1531,10 @@ function describeStep(done, undone) {
     case "span-patch": { // named as it was before the step, as an undo gives it back: the label or text it lost named it
       const before = undone.find((o) => o.op === "span-patch" && o.id === main.id);
       const span = spanOf(main.id) && { ...spanOf(main.id), ...(before ? before.fields : {}) };
-      return before && before.fields.label && main.fields.label ? `relabelling the ${spanNamed(span)} as ${main.fields.label}` : `the change to the ${spanNamed(span)}`;
+      const dropped = done.filter((o) => o.op === "rel-del").length; // the links a relabel removed come back with the undo: said
+      return before && before.fields.label && main.fields.label
+        ? `relabelling the ${spanNamed(span)} as ${main.fields.label}${dropped ? `, which removed its ${dropped} link${dropped > 1 ? "s" : ""}` : ""}`
+        : `the change to the ${spanNamed(span)}`;
     }
     case "span-del": {
       const links = undone.filter((o) => o.op === "rel").length;
