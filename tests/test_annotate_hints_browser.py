@@ -549,3 +549,17 @@ def test_an_undone_relabel_that_removed_a_link_says_the_link_comes_back(app, ser
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
 
+
+def test_question_mark_closes_the_keyboard_help_it_opened(app, server, chromium):
+    """? opens the keyboard help ("? this help"), but with the help open the page ignored every key but Esc, so a
+    second ? did nothing and said nothing. It closes the help, and the keys act on the page again."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"])
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    page.keyboard.press("?")
+    assert page.locator("#help").is_hidden()
+    page.keyboard.press("j")
+    assert current_sentence(page) == 1
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

@@ -2314,7 +2314,10 @@ function schemaAction(event) {
 
 document.addEventListener("keydown", (event) => {
   if (!S.map || event.isComposing) return;
-  if (helpEl.open) return; // the dialog handles Esc itself
+  if (helpEl.open) { // the dialog handles Esc itself; ? closes what it opened (it did nothing, and said nothing)
+    if (event.key === "?") { helpEl.close(); event.preventDefault(); }
+    return;
+  }
   const t = event.target;
   const typing = t && (t.isContentEditable || /^(TEXTAREA|SELECT)$/.test(t.tagName) || (t.tagName === "INPUT" && !/^(checkbox|radio)$/.test(t.type)));
   if (typing) return; // a checkbox (the Spans panel's toggle) keeps the keys working
