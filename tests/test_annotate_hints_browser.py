@@ -563,3 +563,27 @@ def test_question_mark_closes_the_keyboard_help_it_opened(app, server, chromium)
     assert current_sentence(page) == 1
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_a_word_step_at_the_sentences_end_says_how_to_select_on(app, server, chromium):
+    """Ctrl+Shift+→ selects by word and stops at the sentence's end (README); pressed there it did nothing and said
+    nothing, where an annotator marking a quote that runs on needs Shift+↓. It says so, at either end."""
+    ids = seed(app, [ArticleRecord("short", "Short", "First one. Second one. Third one.")], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["short"])
+    page.keyboard.press("j")
+    for _ in range(2):
+        page.keyboard.press("Control+Shift+ArrowRight")  # "Second one"
+    page.wait_for_function("() => document.getElementById('hint').textContent.startsWith('Selected \\u201cSecond one')")
+    page.keyboard.press("Control+Shift+ArrowRight")  # the full stop: the end of the sentence
+    page.wait_for_function("() => getSelection().toString() === 'Second one.'")
+    page.keyboard.press("Control+Shift+ArrowRight")
+    assert page.evaluate("() => getSelection().toString()") == "Second one."
+    assert hint(page) == "The selection is at the end of sentence 2: a word step stops there; Shift+\u2193 selects on by line, into the next sentence."
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Shift+ArrowLeft")  # "one." from the end, then "Second one.", then the start
+    page.keyboard.press("Control+Shift+ArrowLeft")
+    page.wait_for_function("() => getSelection().toString() === 'Second one.'")
+    page.keyboard.press("Control+Shift+ArrowLeft")
+    assert hint(page) == "The selection is at the start of sentence 2: a word step stops there; Shift+\u2191 selects back by line, into the one before."
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

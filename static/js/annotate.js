@@ -1340,7 +1340,13 @@ function extendSelection(direction, unit) {
   if (unit !== "word") { sel.modify("extend", direction, unit); return; }
   // By word: Unicode words (offsets.js), not past the current sentence (the browser's own word steps ran on into the next)
   const anchor = pointToU16(sel.anchorNode, sel.anchorOffset);
-  const focus = moveEdge(pointToU16(sel.focusNode, sel.focusOffset), direction === "forward" ? 1 : -1, direction === "forward" ? "end" : "start", S.current);
+  const from = pointToU16(sel.focusNode, sel.focusOffset);
+  const focus = moveEdge(from, direction === "forward" ? 1 : -1, direction === "forward" ? "end" : "start", S.current);
+  if (focus === from && !sel.isCollapsed) { // at the sentence's edge it did nothing, and said nothing: how to go on
+    hint(direction === "forward" ? `The selection is at the end of sentence ${S.current + 1}: a word step stops there; Shift+↓ selects on by line, into the next sentence.`
+      : `The selection is at the start of sentence ${S.current + 1}: a word step stops there; Shift+↑ selects back by line, into the one before.`, "warn");
+    return;
+  }
   const [a, f] = [pointAt(anchor), pointAt(focus)];
   if (a && f) sel.setBaseAndExtent(a[0], a[1], f[0], f[1]);
 }
