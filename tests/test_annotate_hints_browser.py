@@ -426,6 +426,30 @@ def test_on_a_touch_phone_a_span_deleted_or_undone_closes_the_span_tools(app, se
     page.context.close()
 
 
+def test_on_a_touch_phone_a_span_let_go_closes_the_tools_and_one_deleted_in_the_panel_leaves_them(app, server, chromium):
+    """A span let go with a tap on other text left the span tools open, every button disabled, as Delete did (the test
+    above): they close, as Esc closes them. But a span deleted with its ✕ in the Spans panel, nothing selected and the
+    tools opened with the Span toggle, leaves them open: nothing the annotator had chosen went with it."""
+    ids = seed(app, [ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["bridge"], viewport=(390, 844), touch=True)
+    page.evaluate("""() => { const piece = document.querySelector("#text .pc[data-s='1']");
+                             getSelection().setBaseAndExtent(piece.firstChild, 0, piece.firstChild, 'Repairs'.length); }""")
+    page.locator('#toolbar button[data-kind="span"][data-label="CUE"]').tap()
+    page.locator("#text .pc[data-s='3']").first.tap()  # other text: the span is let go, the tools close
+    assert page.locator("#text .tag.sel").count() == 0 and not page.evaluate(TOOLS_OPEN)
+    page.locator("#span-tools-toggle").tap()  # opened by hand
+    assert page.evaluate(TOOLS_OPEN)
+    page.locator("#panels-toggle").tap()
+    page.locator("#spans-all").tap()  # the whole article's spans: the CUE is in sentence 2, the current is 4
+    page.locator("#spans li button.x").first.tap()
+    assert page.locator("#text .tag").count() == 0
+    assert page.evaluate(TOOLS_OPEN)
+    wait_saved(page)
+    assert db_spans(app, "ann", ids["bridge"]) == []
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
 def test_an_undone_relabel_or_resize_names_the_span_as_it_is_back(app, server, chromium):
     """After a QUOTE relabelled SOURCE, Ctrl+Z said "Undone: the change to the SOURCE span", naming the span by the
     label it had just lost, where the page showed a QUOTE again; an undone resize likewise quoted the text it no longer

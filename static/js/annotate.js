@@ -2110,7 +2110,7 @@ textEl.addEventListener("click", (event) => {
   }
   const suggested = ghostAt(target); // text only a suggestion covers: offer it
   if (suggested) offerGhost("span", suggested, S.ghostTags.get(suggested));
-  else if (S.selected) selectSpan(null);
+  else if (S.selected) { selectSpan(null); closeIdleSpanTools(); } // as Esc does: the phone's tools, all disabled, stayed open
 });
 
 document.addEventListener("selectionchange", () => {
