@@ -116,6 +116,26 @@ def test_anonymous_users_are_sent_to_log_in(app, world):
         assert response.headers["Location"].startswith("/login"), (method, url)
 
 
+def test_a_forms_post_address_opened_with_get_leads_to_the_forms_page(app, admin, world):
+    """Found walking the app: a refused form (and an issued API token, a re-balance's result) is shown at the address
+    it posted to, and opening that address again (Enter in the address bar, a bookmark) answered 405 "That cannot be
+    done at this address". Every admin and segmentation address that takes a POST leads, with GET, to a page that
+    opens, and writes nothing."""
+    before = count(app, AuditEntry), count(app, ApiToken), count(app, Assignment)
+    urls = admin_urls(app, world)
+    pages = {endpoint for endpoint, method, _ in urls if method == "GET"}
+    posted = {url for endpoint, method, url in urls if method == "POST" and endpoint not in pages}
+    assert len(posted) >= 15
+    for url in sorted(posted):
+        response = admin.client.get(url)
+        assert response.status_code == 302, (url, response.status_code)
+        page_there = admin.client.get(response.headers["Location"])
+        assert page_there.status_code == 200, (url, response.headers["Location"], page_there.status_code)
+    assert admin.client.get(f"/admin/users/{world['ann']}/token").headers["Location"] == f"/admin/users/{world['ann']}"
+    assert admin.client.get(f"/admin/projects/{world['project']}/rename-label").headers["Location"] == f"/admin/projects/{world['project']}/edit"
+    assert (count(app, AuditEntry), count(app, ApiToken), count(app, Assignment)) == before
+
+
 def test_admin_nav_only_for_admins(app, admin, world):
     assert 'href="/admin/projects"' in page(admin.get("/"))
     other = Browser(app.test_client())

@@ -58,9 +58,10 @@ def _too_large(exc: RequestEntityTooLarge):
 
 bp.register_error_handler(RequestEntityTooLarge, _too_large)
 
-from annotator.web.admin import assignments, guidelines, members, progress, projects, segmentation, uploads, users  # noqa: E402,F401  (routes)
+from annotator.web.admin import assignments, form_addresses, guidelines, members, progress, projects, segmentation, uploads, users  # noqa: E402,F401  (routes)
 
 
 def register(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(segmentation_bp)
+    form_addresses.register(app)
