@@ -149,6 +149,19 @@ def new_project(admin: Browser, **fields):
     return admin.post("/admin/projects/new", data, content_type="multipart/form-data")
 
 
+def test_an_admins_home_page_offers_a_new_project(app, admin):
+    """Found walking the app as a new admin: the page a login lands on listed the projects (the demo's) with no way
+    to start one, and with none it sent the admin to the command line; the form is one click away, so it says so."""
+    empty = page(admin.get("/"))
+    assert 'href="/admin/projects/new"' in empty and "New project above creates one" in empty
+    assert new_project(admin).status_code == 302
+    assert 'href="/admin/projects/new"' in page(admin.get("/"))
+    add_user(app, "rev", "reviewer")
+    reviewer = Browser(app.test_client())
+    reviewer.login("rev", PASSWORD)
+    assert 'href="/admin/projects/new"' not in page(reviewer.get("/"))
+
+
 def test_create_project_from_preset_shows_labels_with_swatches_and_keys(app, admin):
     response = new_project(admin, preset="fullfact", majority_threshold="0.66", annotators_per_article="3")
     assert response.status_code == 302
