@@ -9,7 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from annotator.db import db
-from annotator.db.models import AuditEntry, GoldLabel, GoldSpan
+from annotator.db.models import Article, AuditEntry, GoldLabel, GoldSpan, Sentence
+from annotator.db.transactions import begin_write
+from annotator.domain import accounts, annotations, assignment, projects
+from annotator.domain.dataset import articles
+from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import add_member, add_user, needs_chromium
 from .test_project_agreement import add_spans, seed
@@ -352,6 +356,61 @@ def test_a_gold_span_that_takes_its_quote_marks_in_is_quoted_once(app, server, c
         assert page.text_content("#mark-status").startswith(linked), page.text_content("#mark-status")
         link = page.locator("#gold-links label.new-link").text_content()
         assert f" {quote} " in link and "\u201c\u201c" not in link, link
+        assert problems == []
+    finally:
+        context.close()
+
+
+# where an element's first and last characters are drawn, left to right
+CHARACTER_ENDS = """(el) => {
+  const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  const nodes = [];
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) if (n.data.trim()) nodes.push(n);
+  const at = (node, i) => { const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1); return r.getBoundingClientRect().left; };
+  const first = nodes[0], last = nodes[nodes.length - 1];
+  return [at(first, first.data.search(/\\S/)), at(last, last.data.trimEnd().length - 1)];
+}"""
+
+
+def test_a_right_to_left_sentence_reads_right_to_left_on_the_review_pages(app, server, chromium):
+    """Found walking the review pages with a Hebrew article: the queue, the adjudication page and the segmentation page
+    drew a sentence in a left-to-right paragraph, so its closing quote mark and full stop stood at its right, before its
+    first word ('"השופט אמר: "זה יום חשוב.' for 'השופט אמר: "זה יום חשוב".'). Each sentence takes its direction from its
+    own text: a Hebrew one ends at the left, an English one beside it is as before."""
+    hebrew = 'השופט אמר: "זה יום חשוב".'
+    with app.app_context():
+        s = db.session
+        begin_write(s)
+        project = projects.create_project(s, "news")
+        people = [accounts.create_user(s, n, "annotator", PASSWORD) for n in ("ann", "ben")]
+        rita = accounts.create_user(s, "rita", "reviewer", PASSWORD)
+        articles.store_articles(s, project, [ArticleRecord("r1", "", f"{hebrew} The court sat on Monday.")], "x")
+        projects.add_members(s, project.id, [*people, rita])
+        assignment.assign_balanced(s, project.id, 2)
+        s.commit()
+        article = s.scalar(select(Article).where(Article.external_id == "r1"))
+        for person, labels in zip(people, (("CFS", "CFS"), ("UFS", "NFS")), strict=True):
+            for index, label in enumerate(labels):
+                annotations.write(s, lambda u=person.id, i=index, v=label: annotations.put_label(s, u, article.id, i, v))
+        pid, aid = project.id, article.id
+        first, second = s.scalars(select(Sentence.id).where(Sentence.article_id == aid).order_by(Sentence.index)).all()
+        start, end = s.execute(select(Sentence.start, Sentence.end).where(Sentence.id == first)).one()
+        assert article.text[start:end] == hebrew
+
+    context, page, problems = reviewer_page(chromium, server)
+    try:
+        shown = {
+            f"/review/{pid}/queue": [(f"#queue tr[data-sentence='{first}'] td.sentence-text a", "rtl"),
+                                    (f"#queue tr[data-sentence='{second}'] td.sentence-text a", "ltr")],
+            f"/review/{pid}/sentences/{first}": [("#sentence-text", "rtl"), (".annotator .marked", "rtl")],
+            f"/review/{pid}/sentences/{second}": [("#sentence-text", "ltr"), (".context .around", "rtl")],
+            f"/segmentation/articles/{aid}": [(f".seg-text[data-sentence-id='{first}']", "rtl"), (f".seg-text[data-sentence-id='{second}']", "ltr")],
+        }
+        for url, elements in shown.items():
+            assert page.goto(server + url).ok, url
+            for selector, direction in elements:
+                start, end = page.locator(selector).first.evaluate(CHARACTER_ENDS)
+                assert (end < start) == (direction == "rtl"), (url, selector, start, end)
         assert problems == []
     finally:
         context.close()
