@@ -700,6 +700,14 @@ def test_progress_counts_and_chart(app, admin, world):
     assert "/review/" in overview  # the agreement slot names where the reviewer pages will be
 
 
+def test_the_progress_charts_caption_names_no_line_on_the_first_day(app, admin, world):
+    """Found walking a new project: on its first day of labels the chart is one bar, and a running total of one point
+    draws nothing, yet the caption said "line: running total (36)" under a chart with no line. It gives the total."""
+    html = page(admin.get(f"/admin/projects/{world['project']}/progress"))
+    caption = re.search(r'id="labels-chart-caption">([^<]*)<', html).group(1)
+    assert caption == "max 1 / day · 1 in all"
+
+
 # ----------------------------------------------------------------- the admin lists, a page at a time
 def test_admin_lists_page_through_the_articles_and_past_the_end_show_the_last_page(app, admin, world):
     """Progress and assignment list 50 articles a page, segmentation 100; a page past the last shows the last
