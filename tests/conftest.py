@@ -111,6 +111,20 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(autouse=True)
+def _login_clock_stands_still(monkeypatch):
+    """The login throttle's clock (throttle.utcnow: the login and password-change views read it) stands still in a test.
+
+    A pair that used its free failures waits 1 s before its next try, and on a loaded machine that second could pass
+    between a test's two requests: the right password then logged in (302) where the test expects the 429 (3 of 160
+    throttling tests in one loaded run). A test that lets time pass sets the clock itself."""
+    from annotator.db import models
+    from annotator.domain import throttle
+
+    now = models.utcnow()
+    monkeypatch.setattr(throttle, "utcnow", lambda: now)
+
+
+@pytest.fixture(autouse=True)
 def _cheap_password_hashing(request, monkeypatch):
     """scrypt costs ~0.2 s a hash by design; tests create hundreds of users, so they use a cheap hash.
 
