@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 from datetime import timedelta
@@ -88,6 +89,27 @@ def _env_number(key: str) -> int:
     return value
 
 
+# A name the app is served under: a host name or address, or .example.org for it and every name under it (werkzeug's
+# rule); no scheme, path, port or wildcard, which would never match a Host header and lock everyone out.
+_HOST_NAME = re.compile(r"\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\]")
+
+
+def trusted_hosts() -> list[str] | None:
+    """ANNOTATOR_TRUSTED_HOSTS: the comma-separated names the app is served under, or None (unset: any Host header is
+    taken, as a local demo needs). Set, a request for another host is a 400 (web/hosts.py), so that no link the app
+    builds from the Host header (the REST API's absolute `next`) points at a host a client made up. Refused at
+    start-up when a name could never match."""
+    raw = os.environ.get("ANNOTATOR_TRUSTED_HOSTS", "").strip()
+    if not raw:
+        return None
+    names = [name.strip().lower() for name in raw.split(",") if name.strip()]
+    for name in names:
+        if not _HOST_NAME.fullmatch(name):
+            raise ValueError("ANNOTATOR_TRUSTED_HOSTS must be the host names the app is served under, separated by commas, "
+                             f"like annotate.example.org,.example.org (no scheme, port or path; got {name[:60]!r})")
+    return names
+
+
 def configure(app: Flask, overrides: Mapping[str, Any]) -> None:
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(
@@ -106,6 +128,7 @@ def configure(app: Flask, overrides: Mapping[str, Any]) -> None:
         LOGIN_LOCKOUT_SECONDS=_env_number("LOGIN_LOCKOUT_SECONDS"),
         LOGIN_WINDOW_SECONDS=_env_number("LOGIN_WINDOW_SECONDS"),
         PROXY_COUNT=_env_number("PROXY_COUNT"),
+        TRUSTED_HOSTS=trusted_hosts(),
     )
     app.config.update(overrides)
     # How long "keep me logged in" lasts, checked on the server too (auth._load_user): every worker reads

@@ -47,7 +47,16 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
 
     # Not app.run(): Flask ignores that call inside a `flask` CLI command.
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    trust_where_served(app, host)
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+def trust_where_served(app: Flask, host: str) -> None:
+    """With ANNOTATOR_TRUSTED_HOSTS set (for the deployed app), the demo also answers at the address it serves on and
+    as localhost: it printed http://127.0.0.1:5000/, and that address must open, not be refused as a foreign host."""
+    trusted = app.config.get("TRUSTED_HOSTS")
+    if trusted is not None:
+        app.config["TRUSTED_HOSTS"] = [*trusted, *(name for name in (host, "127.0.0.1", "localhost") if name not in trusted)]
 
 
 def _check_port(host: str, port: int) -> None:

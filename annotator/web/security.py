@@ -2,7 +2,7 @@
 
 Every view is either `public` or decorated with `roles_required` / `login_required`
 (tests/test_route_matrix.py walks the routes to make sure). `init_app` installs the
-checks every request passes before any view: input (inputs.py), then who is asking
+checks every request passes before any view: the host (hosts.py), input (inputs.py), then who is asking
 (csrf.py), then the JSON bodies of pages; and after it, the security headers.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from annotator.db import db
 from annotator.domain import projects
-from annotator.web import csrf, errors, headers, inputs
+from annotator.web import csrf, errors, headers, hosts, inputs
 from annotator.web.errors import json_error, wants_json
 
 F = TypeVar("F", bound=Callable)
@@ -72,6 +72,7 @@ def init_app(app: Flask) -> None:
     app.json = inputs.StrictJSONProvider(app)
     app.request_class = inputs.BoundedRequest  # a body over the limit is a 413 also when sent without a length
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # csrf.token_or_csrf decides when to check
+    app.before_request(hosts.refuse_untrusted_host)  # first: nothing of the app runs for a host it is not served under
     app.before_request(inputs.refuse_unstorable_input)  # first: it reads a form body raw, before anything parses it
     csrf.csrf.init_app(app)
     app.before_request(csrf.token_or_csrf)
