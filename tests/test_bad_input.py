@@ -17,6 +17,7 @@ Example counts come from a settings profile: ANNOTATOR_FUZZ=thorough runs more.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import http.client
@@ -35,6 +36,7 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from markupsafe import escape
 from sqlalchemy import func, literal, select, union_all
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from annotator.db import db
 from annotator.db.models import Article, Project, Sentence
@@ -593,6 +595,73 @@ def test_a_chunked_form_is_checked_for_text_that_is_not_utf8_like_any_form(app):
         assert status == 302  # the same form in UTF-8 makes the project
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Project).where(Project.name == "Café")) == 1
+
+
+@contextlib.contextmanager
+def _form_without_a_length(app, body: bytes) -> Any:
+    """A request context for a form POST whose body comes without a Content-Length, as a chunked one does."""
+    with app.test_request_context("/admin/projects/new", method="POST", input_stream=io.BytesIO(body),
+                                  content_type="application/x-www-form-urlencoded", environ_base={"wsgi.input_terminated": True}):
+        flask.request.environ.pop("CONTENT_LENGTH", None)
+        yield
+
+
+def test_a_chunked_form_past_the_form_limit_is_a_413_and_never_held_whole(app):
+    """A form with a Content-Length past werkzeug's limit for a form held in memory (max_form_memory_size, 500 kB) is a
+    413; one sent without a length (chunked) was read whole, up to the upload limit (32 MiB), and parsed: an 8 MiB body
+    took 40 MiB at its peak (here 4 MiB, 20 MiB). It is read a piece at a time and refused at the same limit; a form
+    within it is read as before."""
+    size = 4 * 1024 * 1024
+    body = b"name=Caf%C3%A9&text=" + b"x" * size
+    with _form_without_a_length(app, body):
+        assert flask.request.content_length is None and flask.request.max_content_length > size
+        tracemalloc.start()
+        try:
+            with pytest.raises(RequestEntityTooLarge):
+                inputs.input_problem()
+                flask.request.form  # noqa: B018  (what the view would read)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < size / 4, f"{peak / 2**20:.1f} MiB at the peak for a {size / 2**20:.0f} MiB body"
+    within = b"name=Caf%C3%A9&text=" + b"x" * 400_000 + b"&more=%E2%98%95"
+    with _form_without_a_length(app, within):
+        assert inputs.input_problem() is None
+        assert flask.request.form.to_dict() == {"name": "Café", "text": "x" * 400_000, "more": "☕"}
+    world: World = seed(app)
+    before = row_counts(app)
+    form = b"name=Big&schema_source=preset&preset=claims&annotators_per_article=1&majority_threshold=1&pad=" + b"x" * 600_000
+    with serving(app) as url:
+        status, page = _chunked(url, "POST", "/admin/projects/new", world.tokens["admin"], "application/x-www-form-urlencoded", form, as_json=False)
+    assert status == 413 and "The form is larger than the limit of 500 kB for a form&#39;s fields" in page, (status, page[-600:])
+    assert row_counts(app) == before
+    # with a Content-Length, the same answer (it named the upload limit, 32 MB, for a form refused at 500 kB)
+    page = app.test_client().post("/admin/projects/new", data=form, content_type="application/x-www-form-urlencoded",
+                                  headers={"Authorization": f"Bearer {world.tokens['admin']}"})
+    assert page.status_code == 413 and "The form is larger than the limit of 500 kB" in page.get_data(as_text=True)
+    assert row_counts(app) == before
+
+
+NAMED = "form field 'name'"
+FORM_BODIES = [
+    (b"name=Caf%C3%A9&text=%E2%98%95+ok", None), ("name=Café&text=☕".encode(), None), (b"e=%F0%9F%98%80&x=%C3%A9%", None),
+    (b"&&a=b=c&=&%=%%zz&x", None),
+    (b"name=Caf%E9", f"{NAMED} is not valid UTF-8 text"), (b"name=Caf\xe9", f"{NAMED} is not valid UTF-8 text"),
+    (b"name=%E2%98&y=%95", f"{NAMED} is not valid UTF-8 text"), (b"name=%ED%A0%80", f"{NAMED} is not valid UTF-8 text"),
+    (b"name=ab%00cd", f"{NAMED} contains a NUL character"), (b"a%ff=1", "a form field name is not valid UTF-8"),
+    (b"ok=1&a%00b=1", "form field 'a\\x00b' contains a NUL character"),
+]
+
+
+@pytest.mark.parametrize("body, expected", FORM_BODIES)
+def test_the_urlencoded_check_reads_a_body_cut_anywhere(body, expected):
+    """The check of a form body is fed a piece at a time (inputs._FormFieldsCheck): an escape ("%E9") or a character's
+    bytes split between two pieces are still read as one, and the answer is the same however the body is cut."""
+    for pieces in ([body], [body[i:i + 1] for i in range(len(body))], [body[:len(body) // 2], body[len(body) // 2:]],
+                   [body[i:i + 2] for i in range(0, len(body), 2)]):
+        check = inputs._FormFieldsCheck("form field")
+        found = next((reason for piece in pieces if (reason := check.feed(piece))), None) or check.feed(b"", final=True)
+        assert found == expected, (pieces[:4], found)
 
 
 def _multipart(fields: dict[str, bytes], boundary: bytes = b"XX") -> bytes:

@@ -76,7 +76,7 @@ def error_page(exc: HTTPException) -> tuple[str, int]:
     code = exc.code or 500
     heading, advice = ERROR_TEXT.get(code, (exc.name, "Go back, or start again from the start page."))
     # the message the code gave to abort(), unless it is werkzeug's stock text for the status
-    detail = exc.description if code != 500 and exc.description and exc.description != type(exc).description else None
+    detail = said_why(exc) if code != 500 else None
     signed_in = bool(getattr(current_user, "is_authenticated", False))
     who = f"You are logged in as {current_user.name} ({current_user.role})." if signed_in and code == 403 else None
     links = _links(signed_in)
@@ -101,10 +101,15 @@ def _csrf_error(exc: CSRFError):
     return error_page(BadRequest(message))
 
 
+def said_why(exc: HTTPException) -> str | None:
+    """The message the app gave the error (which limit a 413 met, say), or None for werkzeug's stock text."""
+    return exc.description if exc.description and exc.description != type(exc).description else None
+
+
 def _too_large(exc: RequestEntityTooLarge):
     limit = request.max_content_length or 0
     size = f"{limit / (1024 * 1024):.0f} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
-    message = f"The request body is larger than the limit of {size} (ANNOTATOR_MAX_UPLOAD_MB)."
+    message = said_why(exc) or f"The request body is larger than the limit of {size} (ANNOTATOR_MAX_UPLOAD_MB)."
     if wants_json():
         return json_error(413, message)
     return error_page(RequestEntityTooLarge(message))

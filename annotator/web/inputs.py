@@ -8,6 +8,7 @@ URL) that names the field. The API checks its own bodies (api.json_body).
 from __future__ import annotations
 
 import codecs
+import re
 import tempfile
 from functools import cached_property
 from itertools import chain
@@ -105,25 +106,9 @@ def _form_encoded_problem(raw: bytes, what: str) -> str | None:
     """Why an application/x-www-form-urlencoded string (query string or body) holds text we refuse, or None.
 
     Werkzeug leaves bytes that are not UTF-8 percent-encoded in the value ("%E9" stays "%E9") and lets NUL
-    through; both are refused here, naming the field.
+    through; both are refused here, naming the field (_FormFieldsCheck, which a form body is fed a piece at a time).
     """
-    for pair in raw.split(b"&"):
-        if not pair:
-            continue
-        key, _, value = pair.partition(b"=")
-        try:
-            name = unquote_to_bytes(key.replace(b"+", b" ")).decode("utf-8")
-        except UnicodeDecodeError:
-            return f"a {what} name is not valid UTF-8"
-        shown = textcheck.shown(name)
-        try:
-            text = unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
-        except UnicodeDecodeError:
-            return f"{what} {shown} is not valid UTF-8 text"
-        reason = textcheck.problem(name) or textcheck.problem(text)
-        if reason:
-            return f"{what} {shown} {reason}"
-    return None
+    return _FormFieldsCheck(what).feed(raw, final=True)
 
 
 def _multidict_problem(values, what: str) -> str | None:  # noqa: ANN001  (a werkzeug MultiDict)
@@ -155,17 +140,81 @@ def _url_problem() -> str | None:
     return None
 
 
+class _FormFieldsCheck:
+    """_form_encoded_problem's check of an urlencoded body fed a piece at a time, holding no more than a piece: an
+    escape cut by a piece's end ("%E" ... "9") waits for the next, and each name and value goes through an incremental
+    UTF-8 decoder (a character's bytes may fall in two pieces), so a long value is never gathered."""
+
+    SHOWN = 64  # characters of a field's name kept for the message (textcheck.shown shows 40)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.carry = b""  # an escape the last piece cut ("%", "%E")
+        self.in_value = False
+        self.name = ""
+        self.name_problem: str | None = None
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+
+    def feed(self, piece: bytes, final: bool = False) -> str | None:
+        """Why the body so far holds text we refuse, or None; `final` with the last piece (b"" will do)."""
+        data, self.carry = self.carry + piece, b""
+        cut = data.find(b"%", len(data) - 2)
+        if cut != -1 and not final:
+            data, self.carry = data[:cut], data[cut:]
+        for token in _SEPARATORS.split(data):
+            if token == b"&" or (token == b"=" and not self.in_value):
+                reason = self._text(b"", True)
+                if reason:
+                    return reason
+                self.in_value = token == b"="
+                if token == b"&":
+                    self.name, self.name_problem = "", None
+                self.decoder = codecs.getincrementaldecoder("utf-8")()
+            elif token:
+                reason = self._text(token, False)
+                if reason:
+                    return reason
+        return self._text(b"", True) if final else None
+
+    def _text(self, raw: bytes, end: bool) -> str | None:
+        try:
+            text = self.decoder.decode(unquote_to_bytes(raw.replace(b"+", b" ")), final=end)
+        except UnicodeDecodeError:
+            return f"{self.what} {textcheck.shown(self.name)} is not valid UTF-8 text" if self.in_value else f"a {self.what} name is not valid UTF-8"
+        reason = textcheck.problem(text)
+        if not self.in_value:  # said once the whole name is read, so that the message shows it however the body was cut
+            self.name += text[: self.SHOWN - len(self.name)]
+            self.name_problem = self.name_problem or reason
+            reason = self.name_problem if end else None
+        return f"{self.what} {textcheck.shown(self.name)} {reason}" if reason else None
+
+
+_SEPARATORS = re.compile(rb"([&=])")
+
+
+def _form_too_large(form_limit: int) -> RequestEntityTooLarge:
+    """The 413 of a form past the parser's limit, saying which limit: it said the upload limit's 32 MB, for 500 kB."""
+    return RequestEntityTooLarge(f"The form is larger than the limit of {form_limit // 1000} kB for a form's fields: "
+                                 "send long text as a file (an upload or `annotator import`).")
+
+
 def _urlencoded_body_problem() -> str | None:
-    length = request.content_length
-    if length is None or length <= (request.max_form_memory_size or length) and not (
-        request.max_content_length is not None and length > request.max_content_length
-    ):
-        # of unknown length (chunked) too: read within the request's limit (a 413 past it), and checked raw, since the
-        # form parser keeps a byte that is not UTF-8 as its percent escape ("%E9"), which no check after it could tell
-        reason = _form_encoded_problem(request.get_data(cache=True), "form field")
-    else:
-        reason = None  # too large: the form parser answers (413)
-    return reason or _multidict_problem(request.form, "form field")
+    """The form's text checked raw as it is read (the form parser keeps a byte that is not UTF-8 as its percent escape,
+    "%E9", which no check after it could tell), and spooled for the parser (_spooled_body). A body sent without a length
+    (chunked) is held to the parser's own limit for a form (max_form_memory_size), as one with a length is: it was read
+    whole, up to the upload limit, and parsed in memory (an 8 MiB body took 40 MiB)."""
+    length, form_limit, limit = request.content_length, request.max_form_memory_size, request.max_content_length
+    if length is not None and limit is not None and length > limit:
+        return None  # over the upload limit: the form parser answers (413)
+    if length is not None and form_limit is not None and length > form_limit:
+        raise _form_too_large(form_limit)
+    check, reason, read = _FormFieldsCheck("form field"), None, 0
+    for piece in _spooled_body(request):
+        read += len(piece)
+        if form_limit is not None and read > form_limit:
+            raise _form_too_large(form_limit)
+        reason = reason or check.feed(piece)
+    return reason or check.feed(b"", final=True) or _multidict_problem(request.form, "form field")
 
 
 def _field_decoder(headers: Headers) -> tuple[codecs.IncrementalDecoder | None, str]:

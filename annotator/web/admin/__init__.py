@@ -16,7 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from annotator.db import db
 from annotator.db.models import Project
 from annotator.db.transactions import transaction
-from annotator.web.errors import json_error, wants_json
+from annotator.web.errors import json_error, said_why, wants_json
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 segmentation_bp = Blueprint("segmentation", __name__, url_prefix="/segmentation")
@@ -50,7 +50,8 @@ def _too_large(exc: RequestEntityTooLarge):
 
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
     megabytes = f"{limit / (1024 * 1024):.0f} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
-    message = f"The upload is larger than the limit of {megabytes} per request. Upload fewer or smaller files at a time (the limit is ANNOTATOR_MAX_UPLOAD_MB)."
+    message = said_why(exc) or (f"The upload is larger than the limit of {megabytes} per request. "
+                                "Upload fewer or smaller files at a time (the limit is ANNOTATOR_MAX_UPLOAD_MB).")
     if wants_json():
         return json_error(413, message)
     return render_template("admin/too_large.html", message=message), 413
