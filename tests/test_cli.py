@@ -853,3 +853,29 @@ def test_import_annotations_help_gives_the_suggester_version_default_once(runner
     """The help said "(default: a Label Studio prediction's model_version, else 'imported')", then "[default: imported]"."""
     shown = " ".join(runner.invoke(args=["import-annotations", "--help"]).output.split())
     assert "model_version, else 'imported')" in shown and "[default: imported]" not in shown
+
+
+@pytest.mark.parametrize("where, extra", [
+    ("in_the_way/out.jsonl", []),  # a file where the folder would go
+    ("in_the_way/splits/", ["--split", "train=0.5,test=0.5"]),
+    ("in_the_way/citron/", ["--format", "citron"]),
+    ("in_the_way/ls.json", ["--format", "label-studio"]),
+])
+def test_an_export_it_cannot_write_is_one_line_naming_the_file(app, runner, tmp_path, where, extra):
+    """`export -o` into a folder that cannot be made (or, likewise, no permission, a full disk) was a traceback ending
+    in FileNotFoundError on the .part file; it is one line naming what was asked for, exit 1, and no file is left."""
+    from click.testing import CliRunner
+
+    from annotator.cli import AnnotatorGroup
+
+    make_project(runner)
+    assert runner.invoke(args=["import", "news", jsonl(tmp_path / "a.jsonl", [{"id": "a1", "text": "One. Two."}])]).exit_code == 0
+    (tmp_path / "in_the_way").write_text("a file, not a folder")
+    before = sorted(tmp_path.rglob("*"))
+    for result in (runner.invoke(args=["export", "news", "-o", str(tmp_path / where), *extra]),
+                   CliRunner().invoke(AnnotatorGroup(create_app=lambda: app), ["export", "news", "-o", str(tmp_path / where), *extra])):
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (result.exception, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"Error: {tmp_path / 'in_the_way'}") and "Not a directory" in lines[0], result.output
+        assert ".part" not in lines[0]
+    assert sorted(tmp_path.rglob("*")) == before

@@ -45,6 +45,8 @@ class AnnotatorGroup(FlaskGroup):
             return super().invoke(ctx)
         except IntegrityError as exc:
             raise taken_meanwhile(exc) from None
+        except OSError as exc:
+            raise file_failure(exc) from None
         except (OperationalError, ProgrammingError) as exc:
             if disk_full(exc):
                 log_disk_full(exc, f"running annotator {ctx.invoked_subcommand or ''}".strip())
@@ -61,6 +63,15 @@ def taken_meanwhile(exc: IntegrityError) -> click.ClickException:
     transaction was rolled back."""
     reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
     return click.ClickException(f"another change to the same data was made meanwhile ({reason}); nothing was changed: run the command again")
+
+
+def file_failure(exc: OSError) -> OSError | click.ClickException:
+    """A file or folder the command could not write or read (`export -o` into a folder that cannot be made, a full disk,
+    no permission): one line naming it, as `cp` says it, not a traceback. A pipe closed by its reader (`| head`) stays
+    as it was: Python ends quietly."""
+    if isinstance(exc, BrokenPipeError):
+        return exc
+    return click.ClickException(f"{exc.filename}: {exc.strerror}" if exc.filename else f"cannot write the output: {exc.strerror or exc}")
 
 
 def not_utf8(args: list[str]) -> str | None:
@@ -123,6 +134,8 @@ class LazyCommands(AppGroup):
             return super().invoke(ctx)
         except IntegrityError as exc:
             raise taken_meanwhile(exc) from None
+        except OSError as exc:
+            raise file_failure(exc) from None
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The command, its module imported on first use. Every way of running one of the app's commands asks

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from annotator.cli.export_outputs import Outputs, open_outputs
+from annotator.cli.export_outputs import Outputs, make_folder, open_outputs
 from annotator.db import db
 from annotator.db.models import Project
 from annotator.domain.dataset import export
@@ -77,7 +77,7 @@ def export_in_format(p: Project, fmt: str, filters: export.Filters, output: str 
 def _citron_files(p: Project, filters: export.Filters, folder: Path, _offsets: str, progress) -> formats.Written:  # noqa: ANN001
     """-o DIR/ with --format citron: one Citron document per file, as Citron's trainer reads a folder
     (DIR/<article>.<annotator>.json, each written as .part and renamed; files of earlier exports stay)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     written = formats.Written()
     taken: set[str] = set()
     for article, annotator, document in formats.documents(db.session, p.id, "citron", filters, written, progress=progress):
@@ -92,7 +92,7 @@ def _doccano_files(p: Project, filters: export.Filters, folder: Path, offsets: s
     """-o DIR/ with --format doccano: DIR/<name>.jsonl per person, as doccano's export zip holds, in one pass
     over the articles (each written as .part, all renamed when the export succeeds)."""
     written = formats.Written()
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     taken: set[str] = set()
     paths: dict[str, Path] = {}
     outputs = Outputs({})

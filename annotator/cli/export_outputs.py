@@ -1,6 +1,7 @@
 """Where an export writes: the output file (a .part file moved into place when the export succeeds), the split files, or stdout."""
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from contextlib import ExitStack
@@ -18,6 +19,15 @@ def split_paths(output: str, names: list[str]) -> dict[str, Path]:
     return {name: Path(f"{prefix}.{name}.jsonl") for name in names}
 
 
+def make_folder(folder: Path) -> None:
+    """The folder an export writes into, made with its parents; a file in its way is said so ("File exists" named a
+    path that did not exist)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise NotADirectoryError(errno.ENOTDIR, "Not a directory (a file is in the way of the folder)", exc.filename) from None
+
+
 class Outputs:
     """Files written under a temporary name and moved into place only when the export succeeds."""
 
@@ -27,16 +37,24 @@ class Outputs:
         self.handles: dict[str, IO[bytes]] = {}
 
     def __enter__(self) -> dict[str, IO[bytes]]:
-        for name, part in self.parts.items():
-            part.parent.mkdir(parents=True, exist_ok=True)
-            self.handles[name] = open(part, "wb", buffering=1 << 20)
+        for name in self.parts:
+            self._open(name, 1 << 20)
         return self.handles
 
     def add(self, name: str, path: Path) -> IO[bytes]:
         """One more file, opened while writing (a file per person, known as they come)."""
         self.paths[name] = path
         self.parts[name] = path.with_name(path.name + ".part")
-        self.handles[name] = open(self.parts[name], "wb", buffering=1 << 16)
+        return self._open(name, 1 << 16)
+
+    def _open(self, name: str, buffering: int) -> IO[bytes]:
+        """The part file, its folder made; a failure names the file asked for, not its .part."""
+        part = self.parts[name]
+        make_folder(part.parent)
+        try:
+            self.handles[name] = open(part, "wb", buffering=buffering)  # noqa: SIM115  (closed in __exit__)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(self.paths[name])) from None
         return self.handles[name]
 
     def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
