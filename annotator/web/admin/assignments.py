@@ -106,7 +106,7 @@ def article_annotators(project_id: int, article_id: int):
     form = ArticleAnnotatorsForm()
     form.annotators.choices = [choice(u.id, u.name) for u in pool]
     status = 200
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (GET without the body): not a submitted form
         form.annotators.data = [row.id for row in current]
     elif form.validate_on_submit():
         result, error = write(lambda: assignment.set_article_annotators(db.session, article_id, form.annotators.data or []), assignment.AssignmentError)  # no field sent: nobody ticked

@@ -26,7 +26,7 @@ def guidelines(project_id: int):
     preview = None
     status = 200
     action = request.form.get("action")
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (GET without the body): not a submitted form
         form.text.data = project.guidelines
         form.base_version.data = str(project.guidelines_version)
     elif not form.validate():
