@@ -5,6 +5,7 @@ import io
 import json
 import re
 from html import unescape as html_unescape
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
@@ -742,6 +743,12 @@ def test_admin_lists_page_through_the_articles_and_past_the_end_show_the_last_pa
     assert re.search(r'id="old-labels"', page(admin.get(labels)))
     past = page(admin.get(labels + "&page=2"))
     assert 'id="old-labels"' not in past and 'id="label-total">1 label(s)' in past
+    # a version spelled other than in ASCII digits names none: 404 (int() read "\u0661" as 1, "1_0" as 10, 5,000 digits as all)
+    every_older = admin.get(labels.replace("version=1", "version="))  # empty: every older version, as the pager links
+    assert every_older.status_code == 200 and "made under a version older than" in page(every_older)
+    for bad in ("\u0661", "1_0", "9" * 5000, "x", "-1", "+1", " 1", "0"):
+        response = admin.get(f"/admin/projects/{world['project']}/guidelines/labels?version={quote(bad)}")
+        assert response.status_code == 404 and "has no guidelines version" in page(response), (bad[:10], response.status_code)
 
 
 # ----------------------------------------------------------------- segmentation through the pages

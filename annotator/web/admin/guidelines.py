@@ -100,9 +100,11 @@ def guideline_version(project_id: int, version: int):
 def labels_by_version(project_id: int):
     """Labels made under an older version of the guidelines (all older ones, or one), a page at a time."""
     project = project_or_404(project_id)
-    version = request.args.get("version", type=int)
-    if version is not None and not 1 <= version <= project.guidelines_version:
-        abort(404, f"Project {project.name} has no guidelines version {version}.")
+    raw = request.args.get("version") or None  # empty: every older version, as the pager's links say it
+    # ASCII digits only (whole_number): int() read "\u0661" as 1 and "1_0" as 10, and 5,000 digits as no version (all)
+    version = None if raw is None else whole_number(raw, LARGEST_ID)
+    if raw is not None and (version is None or not 1 <= version <= project.guidelines_version):
+        abort(404, f"Project {project.name} has no guidelines version {raw[:20]}.")
     labels = paginate(guideline_ops.labels_by_version(db.session, project_id, version), LABELS_PER_PAGE, clamp=False)  # past the end: empty
     return render_template(
         "admin/labels_by_version.html",
