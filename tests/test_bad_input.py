@@ -44,7 +44,7 @@ from annotator.domain import projects
 from annotator.domain.dataset.ingest import IngestError, read_bytes
 from annotator.web import inputs
 
-from .conftest import make_app, serving
+from .conftest import Browser, make_app, serving
 from .test_route_matrix import WRITE_CASES, Case, World, access_of, caller, find_rule, seed, url_for_rule
 
 settings.register_profile(
@@ -640,6 +640,35 @@ def test_a_chunked_form_past_the_form_limit_is_a_413_and_never_held_whole(app):
                                   headers={"Authorization": f"Bearer {world.tokens['admin']}"})
     assert page.status_code == 413 and "The form is larger than the limit of 500 kB" in page.get_data(as_text=True)
     assert row_counts(app) == before
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_json_body_sent_to_a_page_is_held_to_a_forms_limit(app, chunked):
+    """A JSON body to a page is read as a form (Flask-WTF), but was read up to the upload limit (32 MiB) and parsed
+    whole: 2 MiB of "[[],[],...]" took 90 MiB, sent to /login by anyone with its CSRF token (32 MiB: 1.4 GiB). Past the
+    form limit (500 kB) it is a 413 as an urlencoded form is, before anything parses it."""
+    body = b"[" + b"[]," * (2 * 2**20 // 3) + b"[]]"
+    environ = {"wsgi.input_terminated": True} if chunked else {}
+    with app.test_request_context("/login", method="POST", input_stream=io.BytesIO(body), content_type="application/json",
+                                  content_length=len(body), environ_base=environ):
+        if chunked:
+            flask.request.environ.pop("CONTENT_LENGTH", None)
+        tracemalloc.start()
+        try:
+            with pytest.raises(RequestEntityTooLarge):
+                inputs.json_to_pages_is_form_like()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 4 * 2**20, f"{peak / 2**20:.1f} MiB at the peak for a {len(body) / 2**20:.0f} MiB body"
+    browser = Browser(app.test_client())
+    response = browser.client.post("/login", data=body, content_type="application/json", headers={"X-CSRFToken": browser.csrf()})
+    assert response.status_code == 413 and "The form is larger than the limit of 500 kB" in response.get_json()["error"]
+    # within the limit, the guidelines' preview (the one page that takes JSON) still renders its most, 200,000 characters
+    world: World = seed(app)
+    admin = caller(app, world, "admin")
+    response = admin.send_json("POST", f"/admin/projects/{world.project}/guidelines/preview", {"text": "x" * 199_999 + "é"})
+    assert response.status_code == 200 and "é" in response.get_json()["html"]
 
 
 NAMED = "form field 'name'"

@@ -8,6 +8,7 @@ URL) that names the field. The API checks its own bodies (api.json_body).
 from __future__ import annotations
 
 import codecs
+import io
 import re
 import tempfile
 from functools import cached_property
@@ -354,15 +355,31 @@ def refuse_unstorable_input():  # noqa: ANN201  (None, or the refusal)
     abort(status, reason)
 
 
+def _form_body() -> bytes:
+    """A JSON body sent to a page, read up to the limit of a form (max_form_memory_size, 500 kB), past which it is a
+    413 as an urlencoded form is: it was read up to the upload limit (32 MiB) and parsed whole, and parsed JSON takes
+    up to 45 times its size (2 MiB of "[[],[],...]" took 90 MiB), from anyone with the login page's CSRF token. Kept
+    for the form, which reads the body again (Flask-WTF reads JSON as form data)."""
+    limit, length = request.max_form_memory_size, request.content_length
+    if limit is not None and length is not None and length > limit:
+        raise _form_too_large(limit)
+    if limit is not None and length is None:  # chunked: read no further than one byte past the limit
+        body = request.stream.read(limit + 1)
+        if len(body) > limit:
+            raise _form_too_large(limit)
+        request.__dict__["stream"] = io.BytesIO(body)  # as _spooled_body hands the form parser its copy
+    return request.get_data(cache=True)
+
+
 def json_to_pages_is_form_like():  # noqa: ANN201  (None, or the refusal)
     """Flask-WTF reads a JSON body as form data, and WTForms fields expect strings (all a browser sends):
     a JSON body for a page (not the API, which checks its own) must be an object of strings or lists of
     strings, else a 400 here instead of a crash deep inside a form (e.g. {"name": 5} to /login). Its text is
-    checked like the API's (strict JSON, no NUL, no lone surrogate)."""
+    checked like the API's (strict JSON, no NUL, no lone surrogate), and held to a form's limit (_form_body)."""
     if request.method not in UNSAFE_METHODS or not request.is_json or is_api():
         return None
     try:
-        body = strict_json.loads(request.get_data(cache=True), storable=True)
+        body = strict_json.loads(_form_body(), storable=True)
     except strict_json.NotJson as exc:  # NaN, 1e400 ...: said here (a form's get_json() would answer a bare 400)
         return json_error(400, f"request body is not valid JSON ({exc})")
     except strict_json.UnstorableText as exc:
