@@ -14,6 +14,7 @@ import { canLink, chosenCandidate, clickedTarget, cycleCandidate as nextCandidat
 import { OffsetMap } from "./offsets.js";
 import { excerpt, quoted } from "./quotes.js";
 import { assignLanes, tokenize } from "./segments.js";
+import { firstStrongDirection, mainDirection } from "./direction.js";
 import { SuggestionSet, acceptOperation, provenance, rejectOperation } from "./suggestions.js";
 import { UndoHistory } from "./undo.js";
 
@@ -549,7 +550,7 @@ function forgetNodes(nodes, sentence) {
   S.sentencePieces.delete(sentence);
   S.chips.delete(sentence);
   S.ghostStops.delete(sentence);
-  for (const node of nodes) {
+  for (const node of nodes.flatMap((n) => (n.classList.contains("run") ? [...n.children] : [n]))) {
     if (node.dataset.span && S.tags.get(node.dataset.span) === node) S.tags.delete(node.dataset.span);
     if (node.dataset.ghost && S.ghostTags.get(node.dataset.ghost) === node) S.ghostTags.delete(node.dataset.ghost);
   }
@@ -643,7 +644,23 @@ function blockNodes(model, k) {
       nodes.push(end);
     }
   }
-  return nodes;
+  return sentenceRun(nodes, k);
+}
+
+/** A block's nodes with its sentence's own (its span tags, text and chip) inside an element of the sentence's
+ * direction: a bidi isolate, so a Hebrew or Arabic sentence reads right to left, its closing quote mark and full
+ * stop at its end, in an English article too, and an English one in a Hebrew article reads left to right. The text
+ * between sentences (and a title before the first) stays outside: a line break inside an isolate would end it. */
+function sentenceRun(nodes, k) {
+  const x = S.sentences[k];
+  const loose = (n) => n.classList.contains("pc") && n.dataset.s === undefined;
+  let a = nodes.findIndex((n) => n.classList.contains("pc") && !loose(n));
+  if (!x || a < 0) return nodes;
+  while (a > 0 && !loose(nodes[a - 1])) a--;
+  let b = nodes.length - 1;
+  while (b > a && loose(nodes[b])) b--;
+  const run = el("span", { class: "run", dir: firstStrongDirection(S.map.text.slice(x.s, x.e)) }, ...nodes.slice(a, b + 1));
+  return [...nodes.slice(0, a), run, ...nodes.slice(b + 1)];
 }
 
 /** Underline lanes (one per covering span), a tint of the innermost span, and the spans' ids for clicks. */
@@ -1277,17 +1294,25 @@ function pointToU16(node, offset) {
     const start = S.pieceStart.get(node.parentElement);
     return start === undefined ? 0 : start + Math.min(offset, node.length);
   }
-  if (node === textEl) return positionBefore(textEl.childNodes[offset]);
   if (S.pieceStart.has(node)) return S.pieceStart.get(node) + (offset > 0 ? node.textContent.length : 0);
   if (S.markerPos.has(node)) return S.markerPos.get(node);
-  return positionBefore(node.childNodes[offset]);
+  if (offset < node.childNodes.length) return positionBefore(node.childNodes[offset]);
+  return node === textEl ? S.map.length16 : positionAfter(node.lastChild);
 }
 
 function positionBefore(child) {
   if (!child) return S.map.length16;
   if (S.pieceStart.has(child)) return S.pieceStart.get(child);
   if (S.markerPos.has(child)) return S.markerPos.get(child);
+  if (child.firstChild) return positionBefore(child.firstChild); // a sentence's run
   return 0;
+}
+
+function positionAfter(child) {
+  if (!child) return 0;
+  if (S.pieceStart.has(child)) return S.pieceStart.get(child) + child.textContent.length;
+  if (S.markerPos.has(child)) return S.markerPos.get(child);
+  return positionAfter(child.lastChild);
 }
 
 /** The selected article text as UTF-16 [s, e), whitespace trimmed; null when nothing is selected there. */
@@ -2432,6 +2457,7 @@ async function load() {
   S.article = data.article;
   S.schema = data.schema;
   S.map = new OffsetMap(data.article.text);
+  if (mainDirection(data.article.text) === "rtl") textEl.dir = "rtl"; // a Hebrew or Arabic article: lines start at the right
   S.sentences = data.sentences.map((s) => ({ ...s, s: S.map.toUtf16(s.start), e: S.map.toUtf16(s.end) })).sort((a, b) => a.start - b.start);
   for (const section of ["sentence_labels", "span_labels"]) for (const item of S.schema[section]) S.colors.set(item.name, item.color);
   for (const item of S.schema.relation_types) S.colors.set(`rel:${item.name}`, item.color);

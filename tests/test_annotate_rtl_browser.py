@@ -1,0 +1,173 @@
+"""The annotation page on right-to-left text (Hebrew, Arabic): each sentence is drawn in its own direction, a wholly
+Hebrew article reads right to left, and what the mouse or the arrow keys select there is stored as the very words."""
+from __future__ import annotations
+
+import itertools
+
+from annotator.domain.dataset.ingest import ArticleRecord
+
+from .conftest import needs_chromium
+from .test_annotate_browser import db_spans, open_page, rendered_spans, seed, settled, wait_saved
+
+pytestmark = needs_chromium
+
+HE_TITLE = "הגשר ייסגר לשיפוצים"
+HE_TEXT = (
+    f"{HE_TITLE}\n"
+    'ראש העירייה אמר: "העבודות יימשכו שנה". '
+    "התושבים ביקשו דרך עוקפת.\n"
+    "המועצה תצביע מחר."
+)
+MIXED_TITLE = "Bridge to close"
+MIXED_TEXT = (
+    f"{MIXED_TITLE}\n"
+    "The mayor spoke on Tuesday. "
+    'ראש העירייה אמר: "נסגור את הגשר". '
+    'Residents called the detour "דרך ארוכה מדי" in a letter. '
+    "قال المهندس إن الجسر آمن."
+)
+PLAIN_TITLE = "Harbour works"
+PLAIN_TEXT = f"{PLAIN_TITLE}\nThe harbour will close in May. Ferries will stop at the north pier. Work ends in June."
+
+# Each sentence as drawn: the left edges of its first and last characters (its chip left out), the top of each, and
+# the sentence's run's direction; and the text block's own direction and edges.
+_SENTENCES = """() => {
+  const box = (node, i) => { const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1); return r.getBoundingClientRect(); };
+  const out = [];
+  for (let s = 0; ; s++) {
+    const pieces = [...document.querySelectorAll(`#text .pc[data-s="${s}"]`)];
+    if (!pieces.length) break;
+    const nodes = pieces.map((p) => p.firstChild).filter((n) => n.data.trim());
+    const first = nodes[0], last = nodes[nodes.length - 1];
+    const a = box(first, first.data.search(/\\S/)), b = box(last, last.data.trimEnd().length - 1);
+    out.push({text: pieces.map((p) => p.textContent).join(''), first: a.left, last: b.left, firstRight: a.right,
+              top: a.top, lastTop: b.top, dir: getComputedStyle(pieces[0]).direction});
+  }
+  const t = document.getElementById('text').getBoundingClientRect();
+  return {sentences: out, dir: getComputedStyle(document.getElementById('text')).direction, left: t.left, right: t.right};
+}"""
+
+# Where to press and let go to drag over a needle: inside its first character's edge where the text starts (the right
+# edge in right-to-left text), to inside its last one's far edge.
+_DRAG_POINTS = """([needle, rtl]) => {
+  const root = document.getElementById('text');
+  const at = root.textContent.indexOf(needle);
+  if (at < 0) throw new Error('not found: ' + needle);
+  const locate = (u) => {
+    let seen = 0;
+    for (const piece of root.querySelectorAll('.pc')) {
+      const node = piece.firstChild;
+      if (u < seen + node.length) return [node, u - seen];
+      seen += node.length;
+    }
+    throw new Error('outside the text');
+  };
+  const rect = (u) => { const [n, o] = locate(u); const r = document.createRange(); r.setStart(n, o); r.setEnd(n, o + 1); return r.getBoundingClientRect(); };
+  const a = rect(at), b = rect(at + needle.length - 1);
+  return {x1: rtl ? a.right - 1 : a.left + 1, y1: a.top + a.height / 2, x2: rtl ? b.left + 1 : b.right - 1, y2: b.top + b.height / 2};
+}"""
+
+
+def drag(page, needle: str, rtl: bool) -> None:
+    page.locator("#text").evaluate("(t) => t.scrollIntoView({block: 'center'})")
+    settled(page)
+    box = page.evaluate(_DRAG_POINTS, [needle, rtl])
+    page.mouse.move(box["x1"], box["y1"])
+    page.mouse.down()
+    page.mouse.move((box["x1"] + box["x2"]) / 2, (box["y1"] + box["y2"]) / 2, steps=4)
+    page.mouse.move(box["x2"], box["y2"], steps=4)
+    page.mouse.up()
+    assert page.evaluate("() => window.getSelection().toString()") == needle
+
+
+def label(page, count: int) -> None:
+    """Label the first `count` sentences CFS: a chip with Latin letters after a Hebrew sentence is what drew its
+    closing quote mark and full stop, left in the article's left-to-right paragraph, at its right."""
+    for _ in range(count):
+        page.keyboard.press("1")
+    wait_saved(page)
+
+
+def one_line(sentence: dict) -> bool:
+    return abs(sentence["top"] - sentence["lastTop"]) < 2
+
+
+def test_a_hebrew_article_reads_right_to_left_sentence_after_sentence(app, server, chromium):
+    """Found opening a Hebrew article: the page drew it left to right, its lines starting at the left, and the last
+    sentence's full stop at its right, before its first word. The article now reads right to left: each sentence's
+    first letter right of its last, each sentence right of the one after it on a line, lines starting at the right."""
+    ids = seed(app, [ArticleRecord("he", HE_TITLE, HE_TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["he"])
+    label(page, 4)
+    drawn = page.evaluate(_SENTENCES)
+    sentences = drawn["sentences"]
+    assert len(sentences) == 4 and all(map(one_line, sentences)), sentences  # the title is one
+    for s in sentences:
+        assert s["last"] < s["first"], s
+    assert abs(sentences[1]["top"] - sentences[2]["top"]) < 2, sentences
+    assert sentences[2]["first"] < sentences[1]["last"], sentences  # the second sentence of a line is left of the first
+    assert abs(sentences[0]["firstRight"] - drawn["right"]) < 3, drawn  # the line starts at the right
+    assert drawn["dir"] == "rtl" and {s["dir"] for s in sentences} == {"rtl"}
+    assert page.errors == []
+    page.context.close()
+
+
+def test_an_english_article_keeps_its_layout_and_its_hebrew_and_arabic_read_right_to_left(app, server, chromium):
+    """A Hebrew sentence in an English article had its closing quote mark and full stop drawn at its right, before
+    its first word, as the English text around it runs. Each sentence takes its own direction: the Hebrew and the
+    Arabic ones read right to left, the English ones left to right from the left edge, a Hebrew quote in one of them
+    right to left within it."""
+    ids = seed(app, [ArticleRecord("mix", MIXED_TITLE, MIXED_TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["mix"])
+    label(page, 5)
+    drawn = page.evaluate(_SENTENCES)
+    sentences = drawn["sentences"]
+    hebrew = sentences[2]
+    assert one_line(hebrew) and hebrew["last"] < hebrew["first"], hebrew
+    for s, rtl in zip(sentences, (False, False, True, False, True), strict=True):
+        if one_line(s):
+            assert (s["last"] < s["first"]) == rtl, s
+    assert abs(sentences[1]["first"] - drawn["left"]) < 3, drawn  # English lines start at the left
+    assert drawn["dir"] == "ltr" and [s["dir"] for s in sentences] == ["ltr", "ltr", "rtl", "ltr", "rtl"], sentences
+    # the quote inside the English sentence: its first letter right of its last
+    quote = page.evaluate(_DRAG_POINTS, ["דרך ארוכה מדי", True])
+    assert quote["x2"] < quote["x1"], quote
+    assert page.errors == []
+    page.context.close()
+
+
+def test_a_left_to_right_article_is_drawn_as_before(app, server, chromium):
+    """The guard beside the fix: an English article's text block stays left to right, its lines start at the left
+    edge, and its sentences run left to right one after another."""
+    ids = seed(app, [ArticleRecord("en", PLAIN_TITLE, PLAIN_TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["en"])
+    drawn = page.evaluate(_SENTENCES)
+    assert drawn["dir"] == "ltr" and page.locator("#text").get_attribute("dir") is None
+    sentences = drawn["sentences"]
+    assert abs(sentences[0]["first"] - drawn["left"]) < 3, drawn
+    for s in sentences:
+        assert s["dir"] == "ltr" and (s["first"] < s["last"] or not one_line(s)), s
+    for one, two in itertools.pairwise(sentences):
+        if abs(one["top"] - two["top"]) < 2:
+            assert one["last"] < two["first"], (one, two)
+    page.context.close()
+
+
+def test_a_span_marked_with_the_mouse_on_hebrew_text_stores_those_words(app, server, chromium):
+    """A quote with its quote marks, in a Hebrew sentence of an English article, dragged over from its opening mark to
+    its closing one: before each sentence took its direction the closing mark was drawn at the sentence's far end,
+    and the drag took in other words. Stored, the span's text[start:end] is the quote; drawn, it covers the quote."""
+    ids = seed(app, [ArticleRecord("mix", MIXED_TITLE, MIXED_TEXT), ArticleRecord("he", HE_TITLE, HE_TEXT)], users=("ann",))
+    for key, needle in (("mix", '"נסגור את הגשר"'), ("he", "יימשכו")):
+        page = open_page(chromium, server, "ann", ids[key])
+        label(page, 3)
+        drag(page, needle, rtl=True)
+        page.keyboard.press("q")
+        wait_saved(page)
+        [(_, name, start, end)] = db_spans(app, "ann", ids[key])
+        text = MIXED_TEXT if key == "mix" else HE_TEXT
+        assert (name, text[start:end]) == ("QUOTE", needle)
+        assert [x["text"] for x in rendered_spans(page)] == [needle]
+        assert page.errors == []
+        page.context.close()
+
