@@ -171,3 +171,29 @@ def test_a_span_marked_with_the_mouse_on_hebrew_text_stores_those_words(app, ser
         assert page.errors == []
         page.context.close()
 
+
+def test_shift_arrows_in_a_hebrew_sentence_follow_the_text_as_drawn(app, server, chromium):
+    """In a right-to-left sentence Shift+← points the way the text reads: it selects from the sentence's start (its
+    right end), Ctrl+Shift+← on by a word; Shift+→ from its end. In an English sentence beside it, as before."""
+    ids = seed(app, [ArticleRecord("mix", MIXED_TITLE, MIXED_TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["mix"])
+    selected = lambda: page.evaluate("() => window.getSelection().toString()")  # noqa: E731
+    page.keyboard.press("j")
+    page.keyboard.press("j")  # the Hebrew sentence (the title is the first)
+    for _ in range(3):
+        page.keyboard.press("Shift+ArrowLeft")
+    assert selected() == "ראש"
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Shift+ArrowLeft")
+    assert selected() == "ראש"
+    page.keyboard.press("Control+Shift+ArrowLeft")
+    assert selected() == "ראש העירייה"
+    page.keyboard.press("Escape")
+    page.keyboard.press("Shift+ArrowRight")
+    assert selected() == "."
+    page.keyboard.press("Escape")
+    page.keyboard.press("j")
+    page.keyboard.press("Shift+ArrowRight")
+    assert selected() == "R"
+    assert page.errors == []
+    page.context.close()

@@ -663,6 +663,20 @@ function sentenceRun(nodes, k) {
   return [...nodes.slice(0, a), run, ...nodes.slice(b + 1)];
 }
 
+/** Which way the current sentence reads: in a right-to-left one the arrow keys follow the text as drawn. */
+function currentDirection() {
+  const x = S.sentences.find((y) => y.index === S.current);
+  return x ? firstStrongDirection(S.map.text.slice(x.s, x.e)) : textEl.dir || "ltr";
+}
+
+/** An arrow key's direction in the text: ← goes back and → on, but the other way round in a right-to-left sentence,
+ * where the text reads from right to left (as arrows move a caret in such text everywhere else). */
+function arrowStep(key) {
+  const back = key === "ArrowLeft" || key === "ArrowUp";
+  const flip = currentDirection() === "rtl" && (key === "ArrowLeft" || key === "ArrowRight");
+  return back !== flip ? -1 : 1;
+}
+
 /** Underline lanes (one per covering span), a tint of the innermost span, and the spans' ids for clicks. */
 function decoratePiece(piece, spans, lanes) {
   const sorted = spans.slice().sort((a, b) => (lanes.get(a.id) || 0) - (lanes.get(b.id) || 0));
@@ -2278,11 +2292,11 @@ const BUILTIN = [
   ["k  ↑  ←", "previous sentence"],
   ["u", "next unlabelled sentence"],
   ["Space  PgDn  PgUp", "scroll; the keys still act on the current sentence, and while it is out of sight (the hint line says where) a label key, a, x or Shift+Delete first brings it back and changes nothing; so does a span key on selected text or a selected span scrolled out of sight, and so do Delete, f and [ ] { } on a selected span (and [ ] { } on selected text), and a or x on a suggestion whose menu is open"],
-  ["Shift+← → ↑ ↓", "select text from the current sentence's start (←: its end), by character, or line (which may run into the next sentence: the hint then says across)"],
+  ["Shift+← → ↑ ↓", "select text from the current sentence's start (←: its end), by character, or line (which may run into the next sentence: the hint then says across); in a right-to-left sentence (Hebrew, Arabic) ← and → follow the text as drawn: Shift+← from its start, Shift+→ from its end"],
   ["Ctrl+Shift+← →", "select by word, never past the sentence's start or end"],
   ["n  p", "select the next / previous span (while linking: choose the target)"],
   ["[  ]", "move the selected text's start left / right (no text selected: the selected span's); with Ctrl or Alt by a word; while linking, they, { } and f leave the span being linked alone"],
-  ["{  }  Shift+Alt+← →", "move the selected text's end left / right, or the selected span's (either pair; { } with Ctrl or Alt by a word)"],
+  ["{  }  Shift+Alt+← →", "move the selected text's end left / right, or the selected span's (either pair; { } with Ctrl or Alt by a word); [ ] { } move back / on in the text, which in a right-to-left sentence is right / left, as Shift+Alt+→ / ← do there"],
   ["f", "fit the selected span to the selected text"],
   ["Delete  Backspace", "delete the selected span (and its links)"],
   ["Shift+Delete", "remove the current sentence's label"],
@@ -2362,10 +2376,10 @@ document.addEventListener("keydown", (event) => {
   if ((event.ctrlKey || event.metaKey) && !event.altKey && (latin === "z" || latin === "y")) undo(latin === "y" || event.shiftKey);
   else if (key === "?" ) toggleHelp();
   else if (event.shiftKey && event.altKey && !event.ctrlKey && (key === "ArrowLeft" || key === "ArrowRight")) {
-    resizeSelected("end", key === "ArrowLeft" ? -1 : 1, false, `Shift+Alt+${key === "ArrowLeft" ? "←" : "→"}`);
+    resizeSelected("end", arrowStep(key), false, `Shift+Alt+${key === "ArrowLeft" ? "←" : "→"}`);
   }
   else if (event.shiftKey && !event.altKey && !event.metaKey && key.startsWith("Arrow")) {
-    const direction = key === "ArrowLeft" || key === "ArrowUp" ? "backward" : "forward";
+    const direction = arrowStep(key) < 0 ? "backward" : "forward";
     const unit = key === "ArrowUp" || key === "ArrowDown" ? "line" : event.ctrlKey ? "word" : "character";
     extendSelection(direction, unit);
   } else if (schemaAction(event)) {
@@ -2375,7 +2389,8 @@ document.addEventListener("keydown", (event) => {
     else if (action.kind === "relation") (S.link && S.link.type === action.name ? cancelLink() : startLink(action.name));
   } else if (plain && /^[0-9]$/.test(key)) unusedDigit(key); // after the schema's keys: one of them did nothing, and said nothing
   else if (event.shiftKey && !event.ctrlKey && !event.metaKey && !event.altKey && (key === "End" || key === "Home")) {
-    const [arrow, from] = key === "End" ? ["←", "end"] : ["→", "start"]; // did nothing, and said nothing: the keys that do it
+    const on = currentDirection() === "rtl" ? "←" : "→", back = on === "→" ? "←" : "→";
+    const [arrow, from] = key === "End" ? [back, "end"] : [on, "start"]; // did nothing, and said nothing: the keys that do it
     hint(`Shift+${key} selects nothing here: Shift+${arrow} selects from the current sentence's ${from}, Ctrl+Shift+${arrow} by word.`, "warn");
   } else if (plain && (key === "a" || key === "x")) { // after the schema's keys: an older schema that took a or x keeps them
     const decision = key === "a" ? "accept" : "reject";
