@@ -156,7 +156,8 @@ def test_a_left_to_right_article_is_drawn_as_before(app, server, chromium):
 def test_a_span_marked_with_the_mouse_on_hebrew_text_stores_those_words(app, server, chromium):
     """A quote with its quote marks, in a Hebrew sentence of an English article, dragged over from its opening mark to
     its closing one: before each sentence took its direction the closing mark was drawn at the sentence's far end,
-    and the drag took in other words. Stored, the span's text[start:end] is the quote; drawn, it covers the quote."""
+    and the drag took in other words. Stored, the span's text[start:end] is the quote; drawn, it covers the quote, its tag's thick edge and its end
+    mark's open side at its start, the right."""
     ids = seed(app, [ArticleRecord("mix", MIXED_TITLE, MIXED_TEXT), ArticleRecord("he", HE_TITLE, HE_TEXT)], users=("ann",))
     for key, needle in (("mix", '"נסגור את הגשר"'), ("he", "יימשכו")):
         page = open_page(chromium, server, "ann", ids[key])
@@ -168,6 +169,10 @@ def test_a_span_marked_with_the_mouse_on_hebrew_text_stores_those_words(app, ser
         text = MIXED_TEXT if key == "mix" else HE_TEXT
         assert (name, text[start:end]) == ("QUOTE", needle)
         assert [x["text"] for x in rendered_spans(page)] == [needle]
+        # the tag's thick edge and the end mark's open side face the span's start, at its right
+        edges = page.evaluate("""() => ['#text .tag', '#text .tag-end'].map((q) => {
+            const c = getComputedStyle(document.querySelector(q)); return [c.borderRightWidth, c.borderRightStyle]; })""")
+        assert edges == [["3px", "solid"], ["0px", "none"]], edges
         assert page.errors == []
         page.context.close()
 
