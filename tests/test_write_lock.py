@@ -3,8 +3,10 @@ COMMIT): only what must be there. The saves of many annotators run through that 
 is their ceiling (issue 17; bench/bench_write_lock.py counts the work inside)."""
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
+import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -439,3 +441,35 @@ def test_a_failed_checkpoint_leaves_the_save_done(app, lock_watch, monkeypatch, 
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Annotation)) == 1
     assert _batch(app, lock_watch, "batch-0002")[0] == 200  # the session it used is fine for the next request
+
+
+def test_a_save_waits_for_its_turn_no_longer_than_the_busy_timeout_and_answers_503(app, lock_watch, monkeypatch):
+    """The writer queue's flock() waited with no limit: a turn held long (a writer outside the queue holding SQLite's
+    lock, each queued writer then spending its whole busy timeout in turn) added up down the queue, eight writers
+    giving up after 12 to 24 s on a 1 s busy timeout. A save waits for its turn as long as SQLite would (here 0.2 s),
+    then answers the busy 503 the page sends again; once the turn is let go, the same save goes through."""
+    monkeypatch.setattr(transactions, "QUEUE_TIMEOUT_S", 0.2)
+    url = f"/api/articles/{lock_watch['article']}/labels/0"
+    headers = {"Authorization": f"Bearer {lock_watch['token']}"}
+    answers: list = []
+
+    def save() -> None:
+        response = app.test_client().put(url, headers=headers, json={"label": "CFS", "seconds": 1.0, "request_id": "save-0001"})
+        answers.append((response.status_code, response.get_json()))
+
+    holder = open(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///") + ".write-lock", "a+b")  # noqa: SIM115
+    fcntl.flock(holder, fcntl.LOCK_EX)  # a turn that is not let go
+    saving = threading.Thread(target=save, daemon=True)
+    saving.start()
+    try:
+        saving.join(10)  # three attempts of 0.2 s, on a loaded machine
+        assert not saving.is_alive(), "the save still waits for its turn"
+    finally:
+        holder.close()
+        saving.join(10)
+    [(status, answer)] = answers[:1]
+    assert status == 503 and "busy" in answer["error"], answer
+    save()
+    assert answers[1][0] == 200, answers[1]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Annotation)) == 1

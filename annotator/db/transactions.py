@@ -20,12 +20,15 @@ import logging
 import random
 import re
 import sqlite3
+import threading
 from contextlib import contextmanager, nullcontext
-from typing import Callable, Iterator, TypeVar
+from typing import IO, Callable, Iterator, TypeVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, scoped_session
+
+from annotator.db import SQLITE_BUSY_TIMEOUT_MS
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -276,18 +279,73 @@ def writer_queue(session: Session) -> Iterator[None]:
     process shares it. The annotation writes, the automatic-gold refresh and
     the agreement cache take it; writers that do not (the CLI, admin pages,
     login) are still serialised by SQLite itself.
+
+    The wait for our turn is bounded like SQLite's own (QUEUE_TIMEOUT_S, its busy
+    timeout): past it the writer gets SQLite's "database is locked", which callers
+    already handle (a save answers 503 and the page sends it again). Unbounded, a
+    turn held long (a writer outside the queue holding SQLite's lock, so that each
+    writer in turn spends its whole busy timeout) added up down the queue: with a
+    1 s busy timeout, four writers gave up after 3, 8, 10 and 12 s, not 3 s each.
     """
     bind = session.get_bind()
     database = bind.url.database if bind.dialect.name == "sqlite" else None
     if not database or database == ":memory:" or database.startswith("file:"):
         yield
         return
-    with open(f"{database}.write-lock", "a+b") as handle:
+    handle = open(f"{database}.write-lock", "a+b")  # noqa: SIM115  (closed below, or by the waiter it is left to)
+    if not _take_turn(handle, QUEUE_TIMEOUT_S):
+        raise OperationalError("writer queue", None, _busy(f"database is locked: no turn to write within {QUEUE_TIMEOUT_S:g} s"))
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+QUEUE_TIMEOUT_S = SQLITE_BUSY_TIMEOUT_MS / 1000
+
+
+def _busy(message: str) -> sqlite3.OperationalError:
+    """The driver's error for a busy database, as SQLite raises it past its busy timeout (lock_conflict() says so)."""
+    exc = sqlite3.OperationalError(message)
+    exc.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+    exc.sqlite_errorname = "SQLITE_BUSY"  # type: ignore[attr-defined]
+    return exc
+
+
+def _take_turn(handle: IO[bytes], seconds: float) -> bool:
+    """flock(LOCK_EX) on `handle` within `seconds`; False (and `handle` closed, now or once the lock comes free) past it.
+
+    flock() cannot be given a time limit, so when the lock is taken a thread waits on it for us, which wakes us
+    as soon as it has it. A wait given up leaves that thread the handle: when the lock comes, it lets it go and
+    closes the file (closing it here, under a thread blocked on it, could close another file given the same number).
+    """
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        pass
+    got = threading.Event()
+    state = {"abandoned": False}
+    guard = threading.Lock()
+
+    def wait() -> None:
         fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        with guard:
+            if not state["abandoned"]:
+                got.set()
+                return
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+    threading.Thread(target=wait, name="writer-queue-wait", daemon=True).start()
+    if got.wait(seconds):
+        return True
+    with guard:
+        if got.is_set():  # came in as we gave up
+            return True
+        state["abandoned"] = True
+    return False
 
 
 def checkpoint(session: Session | scoped_session) -> None:
