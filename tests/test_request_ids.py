@@ -183,7 +183,7 @@ def test_a_keyed_save_out_of_attempts_answers_from_its_key_not_503(app, world, m
         pytest.skip("SQLite's writers queue: the second save never meets the first's key in flight")
     import annotator.web.api as api_views
 
-    monkeypatch.setattr(api_views, "write", lambda session, action, keyed=None: annotations.write(session, action, 1, keyed))
+    monkeypatch.setattr(api_views, "save", lambda session, action, keyed=None: annotations.save(session, action, 1, keyed))
     ann, article = world["ann"], world["article"]
     with app.app_context():
         s = db.session

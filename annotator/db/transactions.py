@@ -60,7 +60,7 @@ def transaction(session: Session | scoped_session, queue: bool = False) -> Itera
         return
     # SQLite's writers go one at a time (the queue, then BEGIN IMMEDIATE ... COMMIT): whatever need not be done
     # while the lock is held is done before or after it (bench/bench_write_lock.py counts what is left inside).
-    _end_read(session)
+    end_read(session)
     with writer_queue(session):
         begin_write(session)
         try:
@@ -198,7 +198,7 @@ def _holds_nothing(session: Session) -> bool:
     return not (session.identity_map or session.new or session.deleted)
 
 
-def _end_read(session: Session) -> None:
+def end_read(session: Session) -> None:
     """SQLite, before waiting for the writer queue: end the read transaction begin_write would end (its COMMIT) now,
     outside the lock (begin_write then only says BEGIN IMMEDIATE). A session that holds objects is left to
     begin_write's ORM commit, inside, as before."""

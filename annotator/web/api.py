@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from flask import Blueprint, Response, request
 from flask_login import current_user
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from annotator.db import db
@@ -30,8 +31,8 @@ from annotator.domain.annotations import (
     put_label,
     readable_article,
     run_changes,
+    save,
     update_span,
-    write,
 )
 from annotator.domain.annotations.idempotency import Request
 from annotator.stats import strict_json
@@ -107,22 +108,23 @@ def writer_id() -> int:
     return int(user.id)
 
 
-def _write(action: Callable[[], Any], keyed: Callable[[], Request | None] | None = None) -> Any:
-    """`action` in one write (domain/annotations/transaction.py; `keyed`: the save's request id key, see write()). The
-    views hand the domain the request's Session itself, db.session(), not Flask-SQLAlchemy's scoped proxy: each use of
-    the proxy looks the Session up by the app context again, ~40 times a batch save (a twelfth of its Python calls;
-    bench/bench_request_cpu.py)."""
-    return write(db.session(), action, keyed=keyed)
+def _write(action: Callable[[Session], Any], keyed: Callable[[], Request | None] | None = None) -> Any:
+    """`action(session)` in one write, a save (domain/annotations/transaction.py; `keyed`: the save's request id key, see
+    write()). The action gets the Session to write on, which may be another request's (group commit): it takes
+    everything else from values the view read before. The views hand the domain a Session itself, not
+    Flask-SQLAlchemy's scoped proxy: each use of the proxy looks the Session up by the app context again, ~40 times a
+    batch save (a twelfth of its Python calls; bench/bench_request_cpu.py)."""
+    return save(db.session(), action, keyed=keyed)
 
 
-def _deleted(action: Callable[[int], Any]) -> tuple[str, int]:
-    """A delete: `action(writer's id)` in one write, answered 204."""
+def _deleted(action: Callable[[Session, int], Any]) -> tuple[str, int]:
+    """A delete: `action(session, writer's id)` in one write, answered 204."""
     user_id = writer_id()
-    _write(lambda: action(user_id))
+    _write(lambda session: action(session, user_id))
     return "", 204
 
 
-def _created(action: Callable[[], tuple[Any, bool]]) -> tuple[Any, int]:
+def _created(action: Callable[[Session], tuple[Any, bool]]) -> tuple[Any, int]:
     """A create in one write: 201 when it made the item, 200 when the item was there already (a retried request)."""
     item, created = _write(action)
     return item, 201 if created else 200
@@ -151,14 +153,14 @@ def put_label_view(article_id: int, sentence_index: int):
     body, user_id = write_request({"label", "seconds", "version", "sentence", "request_id"}, frozenset({"label"}), ("seconds", "request_id"))
     arguments = (user_id, article_id, sentence_index, body["label"], body.get("seconds", 0), body.get("version"), body.get("sentence"),
                  body.get("request_id"))
-    return _write(lambda: put_label(db.session(), *arguments), keyed=lambda: label_request(*arguments))
+    return _write(lambda session: put_label(session, *arguments), keyed=lambda: label_request(*arguments))
 
 
 @bp.delete("/articles/<int:article_id>/labels/<int:sentence_index>")
 @roles_required("annotator")
 def delete_label_view(article_id: int, sentence_index: int):
     version = _query_version()
-    return _deleted(lambda user_id: delete_label(db.session(), user_id, article_id, sentence_index, version))
+    return _deleted(lambda session, user_id: delete_label(session, user_id, article_id, sentence_index, version))
 
 
 def _query_version() -> int | None:
@@ -177,14 +179,14 @@ def _query_version() -> int | None:
 @roles_required("annotator")
 def put_article_label_view(article_id: int, group: str):
     body, user_id = write_request({"values", "version"}, frozenset({"values"}))
-    return _write(lambda: put_article_label(db.session(), user_id, article_id, group, body["values"], body.get("version")))
+    return _write(lambda session: put_article_label(session, user_id, article_id, group, body["values"], body.get("version")))
 
 
 @bp.delete("/articles/<int:article_id>/article-labels/<group>")
 @roles_required("annotator")
 def delete_article_label_view(article_id: int, group: str):
     version = _query_version()
-    return _deleted(lambda user_id: delete_article_label(db.session(), user_id, article_id, group, version))
+    return _deleted(lambda session, user_id: delete_article_label(session, user_id, article_id, group, version))
 
 
 # ----------------------------------------------------------------- spans
@@ -192,20 +194,20 @@ def delete_article_label_view(article_id: int, group: str):
 @roles_required("annotator")
 def create_span_view(article_id: int):
     body, user_id = write_request({"label", "start", "end", "id"}, frozenset({"label", "start", "end"}), ("id",))
-    return _created(lambda: create_span(db.session(), user_id, article_id, body["label"], body["start"], body["end"], body.get("id")))
+    return _created(lambda session: create_span(session, user_id, article_id, body["label"], body["start"], body["end"], body.get("id")))
 
 
 @bp.patch("/articles/<int:article_id>/spans/<uid>")
 @roles_required("annotator")
 def update_span_view(article_id: int, uid: str):
     body, user_id = write_request({"label", "start", "end"}, not_null=("label", "start", "end"))
-    return _write(lambda: update_span(db.session(), user_id, article_id, uid, body.get("label"), body.get("start"), body.get("end")))
+    return _write(lambda session: update_span(session, user_id, article_id, uid, body.get("label"), body.get("start"), body.get("end")))
 
 
 @bp.delete("/articles/<int:article_id>/spans/<uid>")
 @roles_required("annotator")
 def delete_span_view(article_id: int, uid: str):
-    return _deleted(lambda user_id: delete_span(db.session(), user_id, article_id, uid))
+    return _deleted(lambda session, user_id: delete_span(session, user_id, article_id, uid))
 
 
 # ----------------------------------------------------------------- relations
@@ -213,13 +215,13 @@ def delete_span_view(article_id: int, uid: str):
 @roles_required("annotator")
 def create_relation_view(article_id: int):
     body, user_id = write_request({"type", "from", "to", "id"}, frozenset({"type", "from", "to"}), ("id",))
-    return _created(lambda: create_relation(db.session(), user_id, article_id, body["type"], body["from"], body["to"], body.get("id")))
+    return _created(lambda session: create_relation(session, user_id, article_id, body["type"], body["from"], body["to"], body.get("id")))
 
 
 @bp.delete("/articles/<int:article_id>/relations/<uid>")
 @roles_required("annotator")
 def delete_relation_view(article_id: int, uid: str):
-    return _deleted(lambda user_id: delete_relation(db.session(), user_id, article_id, uid))
+    return _deleted(lambda session, user_id: delete_relation(session, user_id, article_id, uid))
 
 
 # ----------------------------------------------------------------- several changes in one request
@@ -229,4 +231,4 @@ def apply_changes_view(article_id: int):
     """Up to MAX_OPERATIONS label / span / relation operations, all or nothing (domain/annotations/batch.py)."""
     body, user_id = write_request({"operations", "request_id"}, frozenset({"operations"}), ("request_id",), MAX_BATCH_BYTES)
     changes = prepare_changes(user_id, article_id, body["operations"], body.get("request_id"))  # checked before the write lock
-    return _write(lambda: run_changes(db.session(), changes), keyed=lambda: changes.request)
+    return _write(lambda session: run_changes(session, changes), keyed=lambda: changes.request)

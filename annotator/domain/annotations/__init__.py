@@ -14,7 +14,7 @@ writes the same audit entries. One module per concept:
 - statements: the save path's prebuilt Core statements;
 - serialize: the JSON shapes of labels, spans, relations, timestamps;
 - reads: an article as its annotator reads it back (prebuilt Core statements too);
-- transaction: `write()`, an operation in a retried write transaction.
+- transaction: `write()`, an operation in a retried write transaction; `save()`, a request's, which may share it.
 
 Transactions: every operation runs inside the caller's write transaction
 (`transaction()` from db/transactions.py) and leaves the commit to it;
@@ -49,7 +49,7 @@ from annotator.domain.annotations.reads import article_payload
 from annotator.domain.annotations.relations import create_relation, delete_relation
 from annotator.domain.annotations.spans import create_span, delete_span, update_span
 from annotator.domain.annotations.trail import audit
-from annotator.domain.annotations.transaction import WRITE_ATTEMPTS, write
+from annotator.domain.annotations.transaction import WRITE_ATTEMPTS, save, write
 from annotator.domain.annotations.validation import (
     MAX_SECONDS_PER_WRITE,
     UID_PATTERN,
@@ -78,5 +78,5 @@ __all__ = [
     "apply_changes", "article_labels_of", "article_payload", "audit", "check_int", "check_label", "check_operations", "check_ref", "check_relation", "check_seconds",
     "check_sentence_bounds", "check_span", "check_str", "check_uid", "check_version", "create_relation", "create_span",
     "delete_article_label", "delete_label", "delete_relation", "delete_span", "is_int", "label_dict", "label_request", "origin_dict", "prepare_changes", "put_article_label", "put_label",
-    "readable_article", "relation_dict", "run_changes", "show", "span_dict", "update_span", "writable_article", "write",
+    "readable_article", "relation_dict", "run_changes", "save", "show", "span_dict", "update_span", "writable_article", "write",
 ]

@@ -1,4 +1,6 @@
-"""`write()`: one annotation operation in a queued write transaction, retried when another writer got in the way.
+"""`write()`: one annotation operation in a queued write transaction, retried when another writer got in the way;
+`save()`: the same for a save a request sends, which on SQLite may share its transaction with other saves of its
+worker that come at the same moment (db/group_commit.py).
 
 Conflicts that outlast the retries become AnnotationError(503), a full disk
 AnnotationError(507): the API never answers with a raw database error.
@@ -10,6 +12,7 @@ from typing import Callable, TypeVar, cast
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from annotator.db.group_commit import grouped_write
 from annotator.db.transactions import DISK_FULL_MESSAGE, log_disk_full, run_write
 from annotator.domain.annotations.idempotency import Request, settled_answer
 from annotator.domain.annotations.validation import AnnotationError
@@ -37,8 +40,21 @@ def write(session: Session, action: Callable[[], T], attempts: int = WRITE_ATTEM
     and could do so on every attempt: that was a 503, where the contract says
     422 (the id was used for another save), or the first answer for a repeat.
     """
+    return _answered(session, lambda: run_write(session, action, attempts, _OutOfAttempts), keyed)
+
+
+def save(session: Session, action: Callable[[Session], T], attempts: int = WRITE_ATTEMPTS, keyed: Callable[[], Request | None] | None = None) -> T:
+    """write() for a save a request sends: `action(session)`, in a write transaction that on SQLite may be the one of
+    several saves this worker's threads send at the same moment (db/group_commit.py), committed before this returns.
+    The action writes on the session it is given (then another thread's) and takes everything else from its own
+    arguments, never from the request."""
+    return _answered(session, lambda: grouped_write(session, action, attempts, _OutOfAttempts), keyed)
+
+
+def _answered(session: Session, run: Callable[[], T], keyed: Callable[[], Request | None] | None) -> T:
+    """`run()`'s result; conflicts past the attempts and a full disk as write() answers them."""
     try:
-        return run_write(session, action, attempts, _OutOfAttempts)
+        return run()
     except _OutOfAttempts:
         answer = settled_answer(session, keyed() if keyed is not None else None)
         if answer is None:
