@@ -7,10 +7,15 @@ bench/peer_rounds.py runs the whole side-by-side (every row, Potato, Label Studi
 this runs only the row that still fails, in about a minute a variant after a set-up of one, so that a change
 (a checkout, or an environment variable the server reads, e.g. WEB_CONCURRENCY=1) can be tried against the
 shipped server within minutes. The workload, the adapter and the floor are peer_rounds.py's (the shared
-harness's article set and annotations, one batch request a save), on one fresh SQLite file set up once; each
-trial runs every variant once, in turn, each on a server of its own started with the shipped gunicorn settings
-(./gunicorn.conf.py, from the variant's checkout), with annotators of its own (so every save is a first save, as
-in the rounds).
+harness's article set and annotations, one batch request a save), on one fresh SQLite file set up once and copied
+back before every run, so that every run saves into the same database: a save's cost grows with the annotators an
+article already has (its gold and marker counts read them), and on one database that each run added 8 more to, the
+server's CPU per save went from 2.7 ms in the first run to 4-5 ms after nine, charging each variant for the runs
+before it. Each trial runs every variant once, in turn, each on a server of its own started with the shipped
+gunicorn settings (./gunicorn.conf.py, from the variant's checkout), with annotators of its own (so every save is a
+first save, as in the rounds). Every run's annotators are assigned at set-up, which may also weigh on a save (2.8-3.4 ms
+of server CPU per save with 4 runs' annotators assigned, against 1.9-2.2 ms in runs of one variant alone, another
+hour): compare figures within one invocation.
 
 Per variant and trial it prints:
 - saves/s and floor/s and their ratio (the row: >= 0.5);
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import types
@@ -58,6 +64,32 @@ def server_cpu(pb, root: int) -> tuple[float, float]:  # noqa: ANN001
             continue
         user, system = user + int(fields[11]), system + int(fields[12])
     return user / tick, system / tick
+
+
+def database_files(database: Path) -> list[Path]:
+    """The SQLite database's file and its write-ahead log's two."""
+    return [database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")]
+
+
+def keep_database(database: Path) -> Path:
+    """A copy of the database's files as they are now (no server running), in a folder beside it."""
+    kept = database.parent / "as-set-up"
+    shutil.rmtree(kept, ignore_errors=True)
+    kept.mkdir()
+    for path in database_files(database):
+        if path.exists():
+            shutil.copy2(path, kept / path.name)
+    return kept
+
+
+def restore_database(database: Path, kept: Path) -> None:
+    """The database's files as keep_database found them (a log file that was not there then is removed)."""
+    for path in database_files(database):
+        copy = kept / path.name
+        if copy.exists():
+            shutil.copy2(copy, path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def machine_idle() -> tuple[int, int]:
@@ -103,15 +135,17 @@ def main() -> int:
     finally:  # a server left running would answer the next run's requests from this run's database
         adapter.stop()
     base_env = adapter._env
+    database = Path(adapter.database_url.removeprefix("sqlite:///"))
+    as_set_up = keep_database(database)
     for slot in range(slots):
+        restore_database(database, as_set_up)
         directory, env = variants[slot % len(variants)]
         adapter.app_dir = str(directory)
         adapter._env = lambda env=env: dict(base_env(), **env)
         try:
             adapter.cold_start()
             adapter.settle()
-            if slot == 0:
-                adapter.save(adapter.client("warmup"), warmup["doc"], warmup)
+            adapter.save(adapter.client("warmup"), warmup["doc"], warmup)  # the database is as set up again: the warm-up save is not in it
             pb.run_pages(adapter, 0, 50)  # every worker has answered before the clock starts
             idle0, cpu0 = machine_idle(), server_cpu(pb, adapter.proc.pid)
             saves = pb.run_saves(adapter, phases[slot], 8, 600)
