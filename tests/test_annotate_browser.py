@@ -182,6 +182,15 @@ _CHAR_POINTS = """
 """
 
 
+def drag_mouse(page, box: dict, steps: int = 5) -> None:
+    """Press the mouse at (x1, y1), move it through the middle to (x2, y2), and let go: a person's drag."""
+    page.mouse.move(box["x1"], box["y1"])
+    page.mouse.down()
+    page.mouse.move((box["x1"] + box["x2"]) / 2, (box["y1"] + box["y2"]) / 2, steps=steps)
+    page.mouse.move(box["x2"], box["y2"], steps=steps)
+    page.mouse.up()
+
+
 def select_with_mouse(page, needle: str, nth: int = 0) -> None:
     """Drag the mouse from just inside the first character to just inside the last one."""
     page.evaluate("(y) => window.scrollTo(0, y)", 0)
@@ -192,11 +201,7 @@ def select_with_mouse(page, needle: str, nth: int = 0) -> None:
         )
     settled(page)  # a page still scrolling, or just scrolled, hit-tests the mouse elsewhere than the text measured
     box = page.evaluate(_CHAR_POINTS, [needle, nth])
-    page.mouse.move(box["x1"], box["y1"])
-    page.mouse.down()
-    page.mouse.move((box["x1"] + box["x2"]) / 2, (box["y1"] + box["y2"]) / 2, steps=5)
-    page.mouse.move(box["x2"], box["y2"], steps=5)
-    page.mouse.up()
+    drag_mouse(page, box)
     selected = page.evaluate("() => window.getSelection().toString()")
     assert selected.replace("\r", "") == needle.replace("\r", ""), (selected, needle)
 

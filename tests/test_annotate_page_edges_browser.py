@@ -24,6 +24,7 @@ from .test_annotate_browser import (
     db_labels,
     db_relations,
     db_spans,
+    drag_mouse,
     open_page,
     seed,
     settled,
@@ -54,11 +55,7 @@ def drag_select(page, needle: str, nth: int = 0) -> None:
     )
     settled(page)  # just after a jump, Chromium hit-tested the mouse a line above the text measured (3 runs in 8)
     box = page.evaluate(_CHAR_POINTS, [needle, nth])
-    page.mouse.move(box["x1"], box["y1"])
-    page.mouse.down()
-    page.mouse.move((box["x1"] + box["x2"]) / 2, (box["y1"] + box["y2"]) / 2, steps=4)
-    page.mouse.move(box["x2"], box["y2"], steps=4)
-    page.mouse.up()
+    drag_mouse(page, box, steps=4)
     assert page.evaluate("() => window.getSelection().toString()") == needle
 
 
@@ -501,11 +498,7 @@ def mouse_select(page, needle: str) -> None:
     """Select text by dragging over it where it is on the screen now (drag_select scrolls it to the middle first)."""
     settled(page)
     box = page.evaluate(_CHAR_POINTS, [needle, 0])
-    page.mouse.move(box["x1"], box["y1"])
-    page.mouse.down()
-    page.mouse.move((box["x1"] + box["x2"]) / 2, (box["y1"] + box["y2"]) / 2, steps=4)
-    page.mouse.move(box["x2"], box["y2"], steps=4)
-    page.mouse.up()
+    drag_mouse(page, box, steps=4)
 
 
 def test_on_a_phone_the_open_span_tools_leave_the_articles_first_line_in_sight(app, server, chromium, tmp_path):

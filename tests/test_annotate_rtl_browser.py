@@ -7,7 +7,7 @@ import itertools
 from annotator.domain.dataset.ingest import ArticleRecord
 
 from .conftest import needs_chromium
-from .test_annotate_browser import db_spans, open_page, rendered_spans, seed, settled, wait_saved
+from .test_annotate_browser import db_spans, drag_mouse, open_page, rendered_spans, seed, settled, wait_saved
 
 pytestmark = needs_chromium
 
@@ -72,11 +72,7 @@ def drag(page, needle: str, rtl: bool) -> None:
     page.locator("#text").evaluate("(t) => t.scrollIntoView({block: 'center'})")
     settled(page)
     box = page.evaluate(_DRAG_POINTS, [needle, rtl])
-    page.mouse.move(box["x1"], box["y1"])
-    page.mouse.down()
-    page.mouse.move((box["x1"] + box["x2"]) / 2, (box["y1"] + box["y2"]) / 2, steps=4)
-    page.mouse.move(box["x2"], box["y2"], steps=4)
-    page.mouse.up()
+    drag_mouse(page, box, steps=4)
     assert page.evaluate("() => window.getSelection().toString()") == needle
 
 

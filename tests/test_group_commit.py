@@ -13,11 +13,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from annotator.db import db, group_commit, transactions
-from annotator.db.models import Annotation, Article, AuditEntry, Project
+from annotator.db.models import Annotation, AuditEntry, Project
 from annotator.db.transactions import WriteConflict
-from annotator.domain import accounts, annotations, assignment, projects
-from annotator.domain.dataset import articles
-from annotator.domain.dataset.ingest import ArticleRecord
+from annotator.domain import annotations
+
+from .test_request_ids import annotator_and_article
 
 TEXT = "One is here. Two is here. Three is here. Four is here. Five is here. Six is here."
 WAIT = 30  # seconds a thread may take on a loaded machine; a save that waits forever fails the test instead of hanging it
@@ -26,14 +26,7 @@ WAIT = 30  # seconds a thread may take on a loaded machine; a save that waits fo
 @pytest.fixture
 def world(app):
     """One article of six sentences and its annotator."""
-    with app.app_context():
-        s = db.session
-        ann = accounts.create_user(s, "ann")
-        project = projects.create_project(s, "P")
-        articles.store_articles(s, project, [ArticleRecord("a", "T", TEXT)], "test")
-        assignment.assign_to_user(s, project.id, ann, ["a"])
-        s.commit()
-        return {"ann": ann.id, "article": s.scalar(select(Article.id)), "project": project.id}
+    return annotator_and_article(app, TEXT)
 
 
 @pytest.fixture

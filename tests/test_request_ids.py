@@ -21,17 +21,22 @@ from annotator.domain.dataset.ingest import ArticleRecord
 TEXT = "One sentence here. Another one. Last one."
 
 
-@pytest.fixture
-def world(app):
-    """One article with three sentences, its annotator ann."""
+def annotator_and_article(app, text: str) -> dict[str, int]:
+    """Project P with one article of `text` and its annotator ann: their ids ("ann", "article", "project")."""
     with app.app_context():
         s = db.session
         ann = accounts.create_user(s, "ann")
         project = projects.create_project(s, "P")
-        articles.store_articles(s, project, [ArticleRecord("a", "T", TEXT)], "test")
+        articles.store_articles(s, project, [ArticleRecord("a", "T", text)], "test")
         assignment.assign_to_user(s, project.id, ann, ["a"])
         s.commit()
-        return {"ann": ann.id, "article": s.scalar(select(Article.id))}
+        return {"ann": ann.id, "article": s.scalar(select(Article.id)), "project": project.id}
+
+
+@pytest.fixture
+def world(app):
+    """One article with three sentences, its annotator ann."""
+    return annotator_and_article(app, TEXT)
 
 
 @contextmanager
