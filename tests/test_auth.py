@@ -609,6 +609,40 @@ def test_last_use_is_written_at_most_once_a_minute_per_token(app, monkeypatch):
         event.remove(engine, "before_cursor_execute", count)
 
 
+def test_a_token_used_while_another_writer_holds_the_database_is_still_let_in(app, monkeypatch):
+    """A token's last use is bookkeeping, written at most once a minute: while a command held SQLite's write lock past
+    the busy timeout, that write failed, and the request with the token failed with it. Its error page then read
+    current_user, which tried the write again: a 500 and a traceback, for a read as for a save. The request now goes
+    on without noting the use, and the next request notes it."""
+    import sqlite3
+
+    import annotator.db as database
+    from annotator.domain import accounts
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite: one writer holds the whole database")
+    add_user(app, "bot")
+    with app.app_context():
+        token = accounts.issue_token(db.session, accounts.get_user(db.session, "bot"))
+        db.session.commit()
+        db.engine.dispose()  # the next connections take the short busy timeout below
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    holder = sqlite3.connect(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a command's write transaction (an import's chunk, a rebuild)
+    try:
+        for path in ("/", "/api/articles/1"):
+            response = app.test_client().get(path, headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code in (200, 404), (path, response.status_code, response.get_data(as_text=True)[:300])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with app.app_context():
+        assert db.session.scalars(select_tokens_of(db.session, "bot")).one().last_used_at is None
+    assert _token_works(app, token)
+    with app.app_context():
+        assert db.session.scalars(select_tokens_of(db.session, "bot")).one().last_used_at is not None
+
+
 def test_the_admin_page_lists_tokens_and_revokes_one(app):
     import re
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -10,15 +11,18 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from annotator.db import models
 from annotator.db.models import ROLES, ApiToken, User, utcnow
 from annotator.db.prepared import Prepared
-from annotator.db.transactions import transaction
+from annotator.db.transactions import disk_full, lock_conflict, transaction
 from annotator.domain import account_log
 from annotator.domain.account_log import Actor
 from annotator.stats import textcheck
+
+log = logging.getLogger(__name__)
 
 NAME_MAX = 80  # characters of a user name
 _NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.@-]{{0,{NAME_MAX - 1}}}\Z")  # \Z: "$" also matches before a final newline
@@ -402,13 +406,21 @@ def _note_use(session: Session, params: dict[str, Any]) -> None:
     At the start of a request the session holds nothing: its read is ended and the write runs on the
     same connection (begin_write); taking another connection from the pool instead held two at once.
     A session that holds objects is not committed under its caller: the write then takes its own connection.
+    The use is bookkeeping: when another writer holds the database past the busy timeout (a command's long
+    transaction) or the disk is full, it is left to the token's next request, and this one goes on (it failed with
+    it, a 500: its error page loaded the user, and so tried the write, again).
     """
-    if session.identity_map or session.new or session.deleted:
-        with session.get_bind().begin() as connection:
-            connection.execute(_TOKEN_USED, params)
-        return
-    with transaction(session):
-        session.connection().execute(_TOKEN_USED, params)
+    try:
+        if session.identity_map or session.new or session.deleted:
+            with session.get_bind().begin() as connection:
+                connection.execute(_TOKEN_USED, params)
+            return
+        with transaction(session):
+            session.connection().execute(_TOKEN_USED, params)
+    except OperationalError as exc:
+        if not (lock_conflict(exc) or disk_full(exc)):
+            raise
+        log.warning("a token's last use was not written (left to its next request): %s", str(getattr(exc, "orig", exc)).strip()[:200])
 
 
 def _aware(value: datetime) -> datetime:
