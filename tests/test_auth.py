@@ -643,6 +643,31 @@ def test_a_token_used_while_another_writer_holds_the_database_is_still_let_in(ap
         assert db.session.scalars(select_tokens_of(db.session, "bot")).one().last_used_at is not None
 
 
+def test_a_token_used_on_a_full_disk_is_let_in_and_the_full_disk_is_logged(app, monkeypatch, caplog):
+    """The same bookkeeping on a full disk (SQLITE_FULL, PostgreSQL's 53100): the request goes on (it was a 507, then
+    a 500 from the error page loading the user again), and the log says, at error level, that the disk is full."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from annotator.domain import accounts
+
+    add_user(app, "bot")
+    with app.app_context():
+        token = accounts.issue_token(db.session, accounts.get_user(db.session, "bot"))
+        db.session.commit()
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = sqlite3.SQLITE_FULL
+
+    def no_room(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OperationalError("UPDATE api_tokens", None, full)
+
+    monkeypatch.setattr(accounts, "transaction", no_room)
+    with caplog.at_level("ERROR"):
+        assert _token_works(app, token)
+    assert "disk is full" in caplog.text and "token's last use" in caplog.text
+
+
 def test_the_admin_page_lists_tokens_and_revokes_one(app):
     import re
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from annotator.db import models
 from annotator.db.models import ROLES, ApiToken, User, utcnow
 from annotator.db.prepared import Prepared
-from annotator.db.transactions import disk_full, lock_conflict, transaction
+from annotator.db.transactions import disk_full, lock_conflict, log_disk_full, transaction
 from annotator.domain import account_log
 from annotator.domain.account_log import Actor
 from annotator.stats import textcheck
@@ -418,9 +418,12 @@ def _note_use(session: Session, params: dict[str, Any]) -> None:
         with transaction(session):
             session.connection().execute(_TOKEN_USED, params)
     except OperationalError as exc:
-        if not (lock_conflict(exc) or disk_full(exc)):
+        if disk_full(exc):
+            log_disk_full(exc, "noting a token's last use (left to its next request)")
+        elif lock_conflict(exc):
+            log.warning("a token's last use was not written (left to its next request): %s", str(getattr(exc, "orig", exc)).strip()[:200])
+        else:
             raise
-        log.warning("a token's last use was not written (left to its next request): %s", str(getattr(exc, "orig", exc)).strip()[:200])
 
 
 def _aware(value: datetime) -> datetime:
