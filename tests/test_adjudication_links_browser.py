@@ -174,7 +174,7 @@ def test_on_a_touch_screen_the_adjudication_page_says_what_to_tap(app, server, c
         assert link_button.is_disabled()  # nothing chosen yet
         assert ".:" not in link_button.get_attribute("title")  # "Links a quote to its source.: click ..." before
         page.locator("#sentence-text mark.gold[data-label=QUOTE]").tap()
-        assert "tap attributed_to to link it" in status.inner_text() and not keys.search(status.inner_text())
+        assert "tap Link to link it to a SOURCE" in status.inner_text() and not keys.search(status.inner_text())
         link_button.tap()
         assert status.inner_text().startswith("Linking: tap the SOURCE") and not keys.search(status.inner_text())
         assert page.locator("#gold-marker kbd").first.is_hidden()  # no key hints on the buttons
@@ -315,3 +315,47 @@ def test_a_gold_span_that_cannot_be_linked_is_said_in_the_pages_words(app, serve
         assert problems == []
     finally:
         context.close()
+
+
+def test_the_adjudication_page_names_a_link_by_its_spans_not_by_the_schemas_relation_name(app, server, chromium):
+    """The page said the schema's name for the link to people: its button read "attributed_to", the hint "tap
+    attributed_to to link it", and each link of the lists "attributed_to: QUOTE … → SOURCE …". As on the annotation
+    page, the button says Link, the hints name the spans a link joins, and a link is "QUOTE “…” → SOURCE “…”"; the name
+    stays in the data (the checkboxes' values, the relation's data attribute)."""
+    world = seed_world(app, linked_by=("ann",))
+    shown = "() => document.body.innerText"
+    for phone in (False, True):
+        context, page, problems = reviewer_page(chromium, server, phone=phone)
+        try:
+            page.goto(f"{server}/review/{world['project']}/sentences/{world['sentences'][2]}")
+            page.wait_for_selector("#gold-marker:not([hidden])")
+            link_button = page.locator("#gold-marker button.link-mode[data-relation=attributed_to]")
+            assert link_button.inner_text().split() == (["Link"] if phone else ["Link", "l"])
+            assert link_button.get_attribute("title").startswith("Links a quote to its source. Link a QUOTE to a SOURCE:")
+            status = page.locator("#mark-status")
+            page.evaluate(SELECT_IN_SENTENCE, [LATER, 0])
+            page.click("#gold-marker button.mark-span[data-label=QUOTE]")  # a gold QUOTE, chosen
+            page.locator("#sentence-text mark.gold[data-label=QUOTE]").click()
+            assert status.inner_text().endswith(
+                "selected: tap Link to link it to a SOURCE; uncheck it below to drop it from the gold." if phone
+                else "selected: l links it to a SOURCE; Delete drops it from the gold.")
+            link_button.click()
+            assert status.inner_text() == ("Linking: no SOURCE span yet: select its text and tap its span label (tap Link again to cancel)."
+                                           if phone else "Linking: no SOURCE span yet: select its text and press its span key (Esc cancels).")
+            page.evaluate(SELECT_IN_SENTENCE, ["done", 0])
+            page.click("#gold-marker button.mark-span[data-label=SOURCE]")  # a new SOURCE ends the link
+            row = " ".join(page.locator("#gold-links label.new-link").inner_text().split())  # a phone wraps its pieces
+            done = TEXT.index("done")
+            assert row == f"QUOTE “{LATER}” {at(LATER)[0]}–{at(LATER)[1]} → SOURCE “done” {done}–{done + 4} linked by you", row
+            assert status.inner_text().startswith(f"Linked “{LATER}” → SOURCE “done”")
+            assert "attributed_to" not in page.evaluate(shown)
+            page.goto(f"{server}/review/{world['project']}/sentences/{world['sentences'][1]}")  # ann's link, in her card and the form
+            page.wait_for_selector("#gold-marker:not([hidden])")
+            assert "attributed_to" not in page.evaluate(shown)
+            offered = " ".join(page.locator(f"#gold-links label.check:has(input[value='{LINK}'])").inner_text().split())
+            assert offered.startswith(f"QUOTE “{QUOTE}” {at(QUOTE)[0]}–{at(QUOTE)[1]} → SOURCE “{SOURCE}”"), offered
+            assert " ".join(page.locator(".annotator[data-annotator=ann] ul.links li").inner_text().split()).startswith(f"QUOTE “{QUOTE}”")
+            assert "To link gold spans yourself: click (or tap) a gold QUOTE in the sentence above, then Link" in page.evaluate(shown)
+            assert problems == []
+        finally:
+            context.close()

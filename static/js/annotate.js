@@ -10,7 +10,7 @@
 
 import { SaveQueue, newUid, requestJson } from "./api.js";
 import { showArticleLabels, watchArticleLabels } from "./article-labels.js";
-import { canLink, chosenCandidate, clickedTarget, cycleCandidate as nextCandidate, linkEnds, relationNamed, startLinking, wantedLabels } from "./link-mode.js";
+import { canLink, chosenCandidate, clickedTarget, cycleCandidate as nextCandidate, linkEnds, linkPhrase, relationNamed, startLinking, wantedLabels } from "./link-mode.js";
 import { OffsetMap } from "./offsets.js";
 import { excerpt, quoted } from "./quotes.js";
 import { assignLanes, tokenize } from "./segments.js";
@@ -2330,7 +2330,7 @@ function buildHelp() {
     section("Span labels: on selected text, a new span; on a selected span, relabel", labels(S.schema.span_labels)),
     // in the spans' labels, as the Link button and the hints say it: the relation's name is the schema's, not the page's
     section("Links", S.schema.relation_types.filter((x) => x.key).map((x) => [x.key,
-      `link a ${x.from.join("/")} to a ${x.to.join("/")}: select the ${x.from.join("/")}, press ${x.key}, then click the ${x.to.join("/")} (or n / p, nearest first, and Enter)`])),
+      `${linkPhrase(x)}: select the ${x.from.join("/")}, press ${x.key}, then click the ${x.to.join("/")} (or n / p, nearest first, and Enter)`])),
     S.schema.article_labels?.length ? section("Labels for the whole article (above its text)", ARTICLE_LABEL_KEYS) : null,
     S.sugg.enabled ? section("Suggestions (dashed, with a ?): never yours until accepted", SUGGESTION_KEYS) : null,
   ];

@@ -9,6 +9,17 @@ export function relationNamed(relationTypes, type) {
   return (relationTypes || []).find((r) => r.name === type);
 }
 
+/** A relation in the words of the page, its spans' labels ("link a QUOTE to a SOURCE"), not the schema's name for it
+ * ("attributed_to"), which is data: the exports', the API's and the schema editor's. */
+export function linkPhrase(rel) {
+  return `link a ${rel.from.join("/")} to a ${rel.to.join("/")}`;
+}
+
+/** The labels a span labelled `label` links to with `rel` ("SOURCE" for a QUOTE), joined for a message. */
+export function linksTo(rel, label) {
+  return wantedLabels(rel, rel.from.includes(label)).join("/");
+}
+
 /** Whether a span with this label can take part in `rel` (at either end). */
 export function canLink(rel, label) {
   return Boolean(rel && (rel.from.includes(label) || rel.to.includes(label)));

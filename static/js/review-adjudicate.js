@@ -14,7 +14,9 @@
 // chooses its spans, and keeping an annotator's quote and source keeps the link they made. A chosen
 // quote linked to nothing is named under the links before the save, and so is a gold quote of another
 // sentence whose links into this one are all unchecked and that has no other (domain/gold/linking.py).
-import { chosenCandidate, clickedTarget, cycleCandidate, linkEnds, relationNamed, startLinking, wantedLabels } from "./link-mode.js";
+// People read a link in its spans' words, as on the annotation page: the button says Link, a hint "links it to a
+// SOURCE", a link "QUOTE “…” → SOURCE “…”"; the schema's name for it ("attributed_to") is the form's data only.
+import { chosenCandidate, clickedTarget, cycleCandidate, linkEnds, linksTo, relationNamed, startLinking, wantedLabels } from "./link-mode.js";
 import { OffsetMap } from "./offsets.js";
 import { quoted } from "./quotes.js";
 
@@ -245,7 +247,8 @@ if (dataNode && view && marker && fieldset && linkset) {
     const who = document.createElement("span");
     who.className = "muted";
     who.textContent = (inSentence(from) && inSentence(to) ? "" : "(other sentence) ") + "linked by you";
-    row.append(box, ` ${type}: `, ...pill(from), " → ", ...pill(to), " ", who);
+    // the relation's name only where the schema has several (then it is what tells them apart), as the server's rows
+    row.append(box, relations.length > 1 ? ` ${type}: ` : " ", ...pill(from), " → ", ...pill(to), " ", who);
     linkset.insertBefore(row, linkset.querySelector("p.note"));
     return box;
   };
@@ -267,8 +270,8 @@ if (dataNode && view && marker && fieldset && linkset) {
     const span = key && spanOf(key);
     if (!span) { say(""); return; }
     const rel = relations.find((r) => r.from.includes(span.label) || r.to.includes(span.label));
-    if (touch.matches) say(`${describe(span)} selected${rel ? `: tap ${rel.name} to link it` : ""}; uncheck it below to drop it from the gold.`);
-    else say(`${describe(span)} selected${rel && rel.key ? `: ${rel.key} links it (${rel.name})` : ""}; Delete drops it from the gold.`);
+    if (touch.matches) say(`${describe(span)} selected${rel ? `: tap Link to link it to a ${linksTo(rel, span.label)}` : ""}; uncheck it below to drop it from the gold.`);
+    else say(`${describe(span)} selected${rel && rel.key ? `: ${rel.key} links it to a ${linksTo(rel, span.label)}` : ""}; Delete drops it from the gold.`);
   };
 
   const startLink = (type) => {
@@ -276,7 +279,7 @@ if (dataNode && view && marker && fieldset && linkset) {
     if (!rel) return;
     const span = st.selected && spanOf(st.selected);
     if (!span) {
-      say(touch.matches ? `Tap a gold ${rel.from.join("/")} in the sentence first, then ${rel.name}.`
+      say(touch.matches ? `Tap a gold ${rel.from.join("/")} in the sentence first, then Link.`
         : `Click a gold ${rel.from.join("/")} in the sentence first (or n / p), then press the link key.`, "warn");
       return;
     }
@@ -291,8 +294,8 @@ if (dataNode && view && marker && fieldset && linkset) {
     const wanted = wantedLabels(rel, link.fromSide).join("/");
     if (touch.matches) {
       say(link.candidates.length
-        ? `Linking: tap the ${wanted} in the sentence or under it, or select new text and tap its span label. Tap ${rel.name} again to cancel.`
-        : `Linking: no ${wanted} span yet: select its text and tap its span label (tap ${rel.name} again to cancel).`, "mode");
+        ? `Linking: tap the ${wanted} in the sentence or under it, or select new text and tap its span label. Tap Link again to cancel.`
+        : `Linking: no ${wanted} span yet: select its text and tap its span label (tap Link again to cancel).`, "mode");
     } else {
       say(link.candidates.length
         ? `Linking: click the ${wanted} (or n / p to choose, nearest first, and Enter), Esc cancels. You may also select new text and press its span key.`
@@ -306,7 +309,7 @@ if (dataNode && view && marker && fieldset && linkset) {
     const rel = relationNamed(relations, link.type);
     const ends = linkEnds(rel, link, spanOf(target));
     if (!ends) {
-      say(`That is not a ${wantedLabels(rel, link.fromSide).join("/")} span. ${touch.matches ? `Tap ${rel.name} again to cancel linking.` : "Esc cancels linking."}`, "warn");
+      say(`That is not a ${wantedLabels(rel, link.fromSide).join("/")} span. ${touch.matches ? "Tap Link again to cancel linking." : "Esc cancels linking."}`, "warn");
       return;
     }
     st.link = null;
