@@ -198,3 +198,39 @@ def test_shift_arrows_in_a_hebrew_sentence_follow_the_text_as_drawn(app, server,
     assert selected() == "R"
     assert page.errors == []
     page.context.close()
+
+
+# Sentences whose first letters are not their language's: a Hebrew one opening with a Latin name, an English one opening
+# with a Hebrew name, an Arabic one opening with a Latin abbreviation.
+LATIN_FIRST_TITLE = "הגשר ייסגר"
+LATIN_FIRST_TEXT = (
+    f"{LATIN_FIRST_TITLE}\n"
+    "CNN דיווחה כי הגשר ייסגר בחודש הבא. "
+    "דוד Levi said the bridge would close next month. "
+    "BBC قالت إن الجسر آمن."
+)
+
+
+def test_a_sentence_reads_the_way_most_of_its_letters_do_not_its_first(app, server, chromium):
+    """A Hebrew sentence opening with "CNN" was laid out left to right, its full stop at its right before "CNN", as its
+    first strong letter said (dir="auto"); so was an Arabic one opening with "BBC". A sentence takes the direction most
+    of its letters take, as the article does: those two read right to left, the English one opening with a Hebrew name
+    left to right. A drag over words of the Hebrew sentence selects and stores those very words."""
+    ids = seed(app, [ArticleRecord("lf", LATIN_FIRST_TITLE, LATIN_FIRST_TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["lf"])
+    label(page, 4)
+    drawn = page.evaluate(_SENTENCES)
+    sentences = drawn["sentences"]
+    assert [s["text"].strip()[:3] for s in sentences] == ["הגש", "CNN", "דוד", "BBC"], sentences
+    assert [s["dir"] for s in sentences] == ["rtl", "rtl", "ltr", "rtl"], sentences
+    for s in sentences:
+        if one_line(s):  # the sentence's first letter right of its last in a right-to-left one
+            assert (s["last"] < s["first"]) == (s["dir"] == "rtl"), s
+    for needle in ("דיווחה כי הגשר", "قالت إن"):
+        drag(page, needle, rtl=True)
+        page.keyboard.press("q")
+        wait_saved(page)
+    spans = db_spans(app, "ann", ids["lf"])
+    assert [(name, LATIN_FIRST_TEXT[start:end]) for _, name, start, end in spans] == [("QUOTE", "דיווחה כי הגשר"), ("QUOTE", "قالت إن")]
+    assert page.errors == []
+    page.context.close()

@@ -14,7 +14,7 @@ import { canLink, chosenCandidate, clickedTarget, cycleCandidate as nextCandidat
 import { OffsetMap } from "./offsets.js";
 import { excerpt, quoted } from "./quotes.js";
 import { assignLanes, tokenize } from "./segments.js";
-import { firstStrongDirection, mainDirection } from "./direction.js";
+import { mainDirection } from "./direction.js";
 import { SuggestionSet, acceptOperation, provenance, rejectOperation } from "./suggestions.js";
 import { UndoHistory } from "./undo.js";
 
@@ -659,14 +659,14 @@ function sentenceRun(nodes, k) {
   while (a > 0 && !loose(nodes[a - 1])) a--;
   let b = nodes.length - 1;
   while (b > a && loose(nodes[b])) b--;
-  const run = el("span", { class: "run", dir: firstStrongDirection(S.map.text.slice(x.s, x.e)) }, ...nodes.slice(a, b + 1));
+  const run = el("span", { class: "run", dir: mainDirection(S.map.text.slice(x.s, x.e)) }, ...nodes.slice(a, b + 1));
   return [...nodes.slice(0, a), run, ...nodes.slice(b + 1)];
 }
 
 /** Which way the current sentence reads: in a right-to-left one the arrow keys follow the text as drawn. */
 function currentDirection() {
   const x = S.sentences.find((y) => y.index === S.current);
-  return x ? firstStrongDirection(S.map.text.slice(x.s, x.e)) : textEl.dir || "ltr";
+  return x ? mainDirection(S.map.text.slice(x.s, x.e)) : textEl.dir || "ltr";
 }
 
 /** An arrow key's direction in the text: ← goes back and → on, but the other way round in a right-to-left sentence,
