@@ -414,3 +414,66 @@ def test_a_right_to_left_sentence_reads_right_to_left_on_the_review_pages(app, s
         assert problems == []
     finally:
         context.close()
+
+
+# The right edge of a text as laid out (of its rightmost character), and the right edge of the content box it is laid
+# out in (its block's, or its table cell's for an inline link).
+TEXT_RIGHT_AND_BOX_RIGHT = """(el) => {
+  const r = document.createRange(); r.selectNodeContents(el);
+  const box = getComputedStyle(el).display === 'inline' ? el.parentElement : el;
+  const style = getComputedStyle(box);
+  return [Math.max(...[...r.getClientRects()].map((x) => x.right)),
+          box.getBoundingClientRect().right - parseFloat(style.paddingRight) - parseFloat(style.borderRightWidth)];
+}"""
+
+
+def test_a_sentence_on_the_review_pages_reads_the_way_most_of_its_letters_do(app, server, chromium):
+    """A Hebrew sentence opening with "CNN" was drawn left to right on the queue and the adjudication page (dir="auto"
+    goes by the first strong letter), and an English one opening with a Hebrew name right to left. Each now takes the
+    direction most of its letters take, as the annotation page's sentences do; a right-to-left one starts at the right
+    of its line in the queue (its cell aligned its text left), and the adjudication page's bar beside the sentence is at
+    its start, the right, in a right-to-left one."""
+    hebrew = "CNN דיווחה כי השופט אמר שזה יום חשוב."
+    english = "דוד Levi, the court's clerk, said the court sat on Monday and would sit again on Friday to hear the appeal."
+    with app.app_context():
+        s = db.session
+        begin_write(s)
+        project = projects.create_project(s, "news")
+        people = [accounts.create_user(s, n, "annotator", PASSWORD) for n in ("ann", "ben")]
+        rita = accounts.create_user(s, "rita", "reviewer", PASSWORD)
+        articles.store_articles(s, project, [ArticleRecord("r1", "", f"{hebrew} {english}")], "x")
+        projects.add_members(s, project.id, [*people, rita])
+        assignment.assign_balanced(s, project.id, 2)
+        s.commit()
+        article = s.scalar(select(Article).where(Article.external_id == "r1"))
+        for person, labels in zip(people, (("CFS", "CFS"), ("UFS", "NFS")), strict=True):
+            for index, label in enumerate(labels):
+                annotations.write(s, lambda u=person.id, i=index, v=label: annotations.put_label(s, u, article.id, i, v))
+        pid, aid = project.id, article.id
+        first, second = s.scalars(select(Sentence.id).where(Sentence.article_id == aid).order_by(Sentence.index)).all()
+
+    context, page, problems = reviewer_page(chromium, server)
+    try:
+        shown = {
+            f"/review/{pid}/queue": [(f"#queue tr[data-sentence='{first}'] td.sentence-text a", "rtl"),
+                                    (f"#queue tr[data-sentence='{second}'] td.sentence-text a", "ltr")],
+            f"/review/{pid}/sentences/{first}": [("#sentence-text", "rtl"), (".annotator .marked", "rtl"), (".context .around", "ltr")],
+            f"/review/{pid}/sentences/{second}": [("#sentence-text", "ltr"), (".context .around", "rtl")],
+            f"/segmentation/articles/{aid}": [(f".seg-text[data-sentence-id='{first}']", "rtl"), (f".seg-text[data-sentence-id='{second}']", "ltr")],
+        }
+        for url, elements in shown.items():
+            assert page.goto(server + url).ok, url
+            page.wait_for_load_state("load")
+            for selector, direction in elements:
+                element = page.locator(selector).first
+                assert element.evaluate("(el) => getComputedStyle(el).direction") == direction, (url, selector)
+                if direction == "rtl":  # its line starts at the right
+                    start, box = element.evaluate(TEXT_RIGHT_AND_BOX_RIGHT)
+                    assert abs(start - box) < 3, (url, selector, start, box)
+        for sentence, bar in ((first, "Right"), (second, "Left")):
+            page.goto(f"{server}/review/{pid}/sentences/{sentence}")
+            widths = page.locator("#sentence-text").evaluate("(el) => [getComputedStyle(el).borderLeftWidth, getComputedStyle(el).borderRightWidth]")
+            assert widths == (["0px", "3px"] if bar == "Right" else ["3px", "0px"]), (sentence, widths)
+        assert problems == []
+    finally:
+        context.close()
