@@ -234,3 +234,33 @@ def test_a_sentence_reads_the_way_most_of_its_letters_do_not_its_first(app, serv
     assert [(name, LATIN_FIRST_TEXT[start:end]) for _, name, start, end in spans] == [("QUOTE", "דיווחה כי הגשר"), ("QUOTE", "قالت إن")]
     assert page.errors == []
     page.context.close()
+
+
+def test_plain_arrows_in_a_hebrew_sentence_move_the_way_the_text_reads(app, server, chromium):
+    """→ went to the next sentence and ← to the one before everywhere, so in a Hebrew sentence, where the next one is
+    drawn to its left and Shift+← selects on into the text, ← went back. As the Shift arrows there, ← goes on to the
+    next sentence and → back; an English sentence keeps → on, ← back. The keyboard help says so."""
+    ids = seed(app, [ArticleRecord("mix", MIXED_TITLE, MIXED_TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["mix"])
+    current = lambda: int(page.evaluate("() => document.querySelector('#text .pc.cur').dataset.s"))  # noqa: E731
+    assert current() == 0
+    page.keyboard.press("ArrowRight")  # the title, English: on
+    page.keyboard.press("ArrowRight")  # "The mayor spoke on Tuesday.": on, to the Hebrew sentence
+    assert current() == 2
+    page.keyboard.press("ArrowLeft")  # Hebrew: on
+    assert current() == 3
+    page.keyboard.press("ArrowLeft")  # English (with a Hebrew quote): back
+    assert current() == 2
+    page.keyboard.press("ArrowRight")  # Hebrew: back
+    assert current() == 1
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("j")  # the Arabic one
+    page.keyboard.press("ArrowRight")
+    assert current() == 3
+    page.keyboard.press("?")
+    help_text = page.inner_text("#help")
+    assert "in a right-to-left sentence ← goes on to the next sentence" in help_text
+    assert "in a right-to-left sentence → goes back to the previous one" in help_text
+    assert page.errors == []
+    page.context.close()

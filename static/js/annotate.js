@@ -2288,8 +2288,8 @@ document.getElementById("alert-close").addEventListener("click", () => { alertEl
 // ------------------------------------------------------------------ keyboard
 
 const BUILTIN = [
-  ["j  ↓  →", "next sentence"],
-  ["k  ↑  ←", "previous sentence"],
+  ["j  ↓  →", "next sentence (in a right-to-left sentence ← goes on to the next sentence, as the text is drawn)"],
+  ["k  ↑  ←", "previous sentence (in a right-to-left sentence → goes back to the previous one)"],
   ["u", "next unlabelled sentence"],
   ["Space  PgDn  PgUp", "scroll; the keys still act on the current sentence, and while it is out of sight (the hint line says where) a label key, a, x or Shift+Delete first brings it back and changes nothing; so does a span key on selected text or a selected span scrolled out of sight, and so do Delete, f and [ ] { } on a selected span (and [ ] { } on selected text), and a or x on a suggestion whose menu is open"],
   ["Shift+← → ↑ ↓", "select text from the current sentence's start (←: its end), by character, or line (which may run into the next sentence: the hint then says across); in a right-to-left sentence (Hebrew, Arabic) ← and → follow the text as drawn: Shift+← from its start, Shift+→ from its end"],
@@ -2396,8 +2396,10 @@ document.addEventListener("keydown", (event) => {
     const decision = key === "a" ? "accept" : "reject";
     if (S.ghost) { if (ghostInSightToAct(`press ${key} again to ${decision} it`)) decideOne(S.ghost.kind, S.ghost.id, decision); }
     else decideSentence(decision);
-  } else if (plain && (key === "j" || key === "J" || key === "ArrowDown" || key === "ArrowRight")) setCurrent(S.current + 1);
-  else if (plain && (key === "k" || key === "K" || key === "ArrowUp" || key === "ArrowLeft")) setCurrent(S.current - 1);
+  } else if (plain && (key === "j" || key === "J" || key === "ArrowDown")) setCurrent(S.current + 1);
+  else if (plain && (key === "k" || key === "K" || key === "ArrowUp")) setCurrent(S.current - 1);
+  // ← → as the text is drawn, as with Shift: in a right-to-left sentence ← goes on, as a caret there would
+  else if (plain && (key === "ArrowLeft" || key === "ArrowRight")) setCurrent(S.current + arrowStep(key));
   else if (plain && key === "u") {
     const i = nextUnlabelled(S.current);
     if (i < 0) hint("Every sentence is labelled.");
