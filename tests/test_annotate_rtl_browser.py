@@ -264,3 +264,45 @@ def test_plain_arrows_in_a_hebrew_sentence_move_the_way_the_text_reads(app, serv
     assert "in a right-to-left sentence → goes back to the previous one" in help_text
     assert page.errors == []
     page.context.close()
+
+
+# The current sentence's bar, the text block and the current sentence's first piece: their left and right edges.
+_BAR = """() => {
+  const edges = (r) => [r.left, r.right];
+  const piece = document.querySelector('#text .pc.cur').getBoundingClientRect();
+  return {bar: edges(document.querySelector('#margin .current-bar').getBoundingClientRect()),
+          text: edges(document.getElementById('text').getBoundingClientRect()), top: piece.top, bottom: piece.bottom,
+          barTop: document.querySelector('#margin .current-bar').getBoundingClientRect().top,
+          links: [...document.querySelectorAll('#margin path[data-rel]')].map((p) => edges(p.getBoundingClientRect()))};
+}"""
+
+
+def test_the_current_sentence_bar_stands_at_the_start_of_a_right_to_left_articles_lines(app, server, chromium):
+    """In a Hebrew article, whose lines start at the right, the bar marking the current sentence stood in the left
+    gutter, at the lines' ends. It stands where they start, right of the text (clear of the links drawn there), beside
+    the current sentence, and a phone's page does not scroll sideways for it; in an English article, left of the text
+    as before."""
+    ids = seed(app, [ArticleRecord("he", HE_TITLE, HE_TEXT), ArticleRecord("en", PLAIN_TITLE, PLAIN_TEXT)], users=("ann",))
+    for key, rtl, viewport in (("he", True, (1440, 900)), ("en", False, (1440, 900)), ("he", True, (390, 844))):
+        page = open_page(chromium, server, "ann", ids[key], viewport=viewport)
+        page.keyboard.press("j")
+        if rtl:  # a link, drawn in the right margin: the bar keeps clear of it
+            drag(page, "העבודות", rtl=True)
+            page.keyboard.press("q")
+            drag(page, "ראש העירייה", rtl=True)
+            page.keyboard.press("s")
+            page.keyboard.press("l")
+            page.keyboard.press("n")
+            page.keyboard.press("Enter")
+            wait_saved(page)
+        drawn = page.evaluate(_BAR)
+        (bar_left, bar_right), (text_left, text_right) = drawn["bar"], drawn["text"]
+        assert abs(drawn["barTop"] - drawn["top"]) < 3, drawn  # beside the current sentence
+        if rtl:
+            assert text_right < bar_left < text_right + 20, drawn
+            assert len(drawn["links"]) == 1 and all(bar_right < left for left, _ in drawn["links"]), drawn
+            assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"), drawn
+        else:
+            assert text_left - 20 < bar_right < text_left, drawn
+        assert page.errors == []
+        page.context.close()

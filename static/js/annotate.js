@@ -978,7 +978,7 @@ function renderMargin() {
   const textBox = textEl.getBoundingClientRect();
   const numbers = relationNumbers();
   setAttributes(marginEl, { width: String(Math.max(0, box.width)), height: String(Math.max(0, box.height)) });
-  const x0 = textBox.right - box.left + 6;
+  const x0 = textBox.right - box.left + 6 + startGutter(); // in a right-to-left article, past the current sentence's bar
   const rels = [...S.relations.values()].sort((a, b) => numbers.get(a.id) - numbers.get(b.id));
   const drawn = new Map([...marginEl.querySelectorAll("path[data-rel]")].map((path) => [path.dataset.rel, path]));
   const kept = new Set();
@@ -1039,7 +1039,11 @@ function renderCurrentBar() {
   else if (bar) marginEl.prepend(bar);
 }
 
-/** A bar in the left gutter beside the current sentence's lines: where the keys act, at a glance. */
+/** The room the current sentence's bar takes right of the text: in a right-to-left article its lines start there. */
+const startGutter = () => (getComputedStyle(textEl).direction === "rtl" ? 10 : 0);
+
+/** A bar in the gutter where the current sentence's lines start (left of the text, right of it in a right-to-left
+ * article, as border-inline-start would put it): where the keys act, at a glance. */
 function currentBar(box) {
   const pieces = S.sentencePieces.get(S.current);
   if (!pieces || !pieces.length) return null;
@@ -1048,7 +1052,8 @@ function currentBar(box) {
   const last = rects[rects.length - 1];
   if (!first || !last) return null;
   const bar = document.createElementNS("http://www.w3.org/2000/svg", "rect");
-  bar.setAttribute("x", "-16");
+  const textBox = textEl.getBoundingClientRect();
+  bar.setAttribute("x", String(startGutter() ? textBox.right - box.left + 4 : -16));
   bar.setAttribute("y", String(first.top - box.top));
   bar.setAttribute("width", "4");
   bar.setAttribute("height", String(Math.max(4, last.bottom - first.top)));
