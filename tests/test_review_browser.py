@@ -477,3 +477,55 @@ def test_a_sentence_on_the_review_pages_reads_the_way_most_of_its_letters_do(app
         assert problems == []
     finally:
         context.close()
+
+
+HE_QUOTED = 'הגשר ייסגר לשיפוצים. ראש העירייה אמר: "העבודות יימשכו שנה". המועצה תצביע מחר.'
+
+# Each list item of an annotator's card: the right edge of its span's text (the quoted words) and the left edge of the
+# offsets after it.
+_WORDS_THEN_OFFSETS = """(card) => [...card.querySelectorAll('ul.spans li')].map((li) => {
+  const offsets = li.querySelector('.muted');
+  const words = document.createRange();
+  words.setStartAfter(li.querySelector('.span-label')); words.setEndBefore(offsets);
+  return [li.textContent.trim(), Math.max(...[...words.getClientRects()].map((r) => r.right)), offsets.getBoundingClientRect().left];
+})"""
+
+
+@pytest.mark.parametrize("phone", [False, True])
+def test_hebrew_span_text_in_an_annotators_card_keeps_its_offsets_after_it(app, server, chromium, phone):
+    """Walking the adjudication page with a Hebrew article: each annotator's card listed a span as 'SOURCE ”31–20 ”ראש
+    העירייה' – the offsets after Hebrew words were drawn into their right-to-left run, reversed and left of them, the
+    closing quote mark with them. The span's quoted words are isolated: the offsets stand after them, 20–31."""
+    from annotator.db.models import Span
+
+    with app.app_context():
+        s = db.session
+        begin_write(s)
+        project = projects.create_project(s, "news")
+        people = [accounts.create_user(s, n, "annotator", PASSWORD) for n in ("ann", "ben")]
+        rita = accounts.create_user(s, "rita", "reviewer", PASSWORD)
+        articles.store_articles(s, project, [ArticleRecord("r1", "", HE_QUOTED)], "x")
+        projects.add_members(s, project.id, [*people, rita])
+        assignment.assign_balanced(s, project.id, 2)
+        s.commit()
+        article = s.scalar(select(Article).where(Article.external_id == "r1"))
+        for person, label in zip(people, ("CFS", "UFS"), strict=True):
+            annotations.write(s, lambda u=person.id, v=label: annotations.put_label(s, u, article.id, 1, v))
+        begin_write(s)
+        for needle, name in (("ראש העירייה", "SOURCE"), ("העבודות יימשכו שנה", "QUOTE")):
+            start = HE_QUOTED.index(needle)
+            s.add(Span(article_id=article.id, user_id=people[0].id, label=name, start=start, end=start + len(needle)))
+        s.commit()
+        sentence = s.scalar(select(Sentence.id).where(Sentence.article_id == article.id, Sentence.index == 1))
+        pid = project.id
+
+    context, page, problems = reviewer_page(chromium, server, phone=phone)
+    try:
+        page.goto(f"{server}/review/{pid}/sentences/{sentence}")
+        rows = page.locator(".annotator[data-annotator=ann]").evaluate(_WORDS_THEN_OFFSETS)
+        assert len(rows) == 2
+        for text, words_right, offsets_left in rows:
+            assert words_right <= offsets_left, (text, words_right, offsets_left)
+        assert problems == []
+    finally:
+        context.close()

@@ -759,7 +759,7 @@ def test_the_sentence_page_quotes_a_span_text_once(app, browser):
     add_member(app, pid, "rita")
     login(browser, "rita")
     html = browser.get(f"/review/{pid}/sentences/{sid}").get_data(as_text=True)
-    assert f"</span> {quote} <span" in html
+    assert f"</span> <bdi dir=\"ltr\">{quote}</bdi> <span" in html
     assert "\u201c\u201c" not in html and "\u201d\u201d" not in html
 
 
