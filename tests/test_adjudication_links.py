@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from annotator.db import db
-from annotator.db.models import Annotation, Article, GoldLabel, GoldRelation, GoldSpan, Relation, Sentence, Span, User
+from annotator.db.models import Annotation, Article, GoldLabel, GoldRelation, GoldSpan, Project, Relation, Sentence, Span, User
 from annotator.db.transactions import begin_write
 from annotator.domain import gold, projects
 from annotator.domain.dataset import articles
@@ -342,3 +342,25 @@ def test_a_quote_and_link_another_reviewer_added_to_the_sentence_since_its_page_
         finally:
             s.rollback()
     assert ("attributed_to", *later, "SOURCE", *at(SOURCE), "adjudicated") in gold_links(app)
+
+
+def test_a_link_is_named_by_its_spans_and_by_its_relation_only_where_the_schema_has_several(app, browser):
+    """The link rows said "attributed_to: QUOTE … → SOURCE …" to people; with the one relation type of the presets they
+    say "QUOTE … → SOURCE …", as the annotation page does. Where a schema has two relation types, a row names its own,
+    which is then what tells two links of the same spans apart."""
+    world = seed_world(app)
+    browser.login("rita", PASSWORD)
+    url = f"/review/{world['project']}/sentences/{world['sentences'][1]}"
+    row = re.compile(r'<input type="checkbox" name="links" value="[^"]*"[^>]*>\s*(.*?)<span class="span-label"', re.S)
+    page = browser.get(url).get_data(as_text=True)
+    assert row.findall(page) == [""] and ">Link <kbd>l</kbd></button>" in page
+    with app.app_context():
+        project = db.session.get(Project, world["project"])
+        schema = json.loads(json.dumps(project.label_schema))
+        schema["relation_types"].append({"name": "contradicts", "description": "", "color": "#aa0000", "key": "m",
+                                         "from": ["QUOTE"], "to": ["SOURCE"]})
+        begin_write(db.session)
+        projects.update_project(db.session, project, schema=schema)
+        db.session.commit()
+    page = browser.get(url).get_data(as_text=True)
+    assert [x.strip() for x in row.findall(page)] == ["attributed_to:"]
