@@ -63,8 +63,9 @@ from sqlalchemy.orm import Session
 from annotator.db import statistics
 from annotator.db.models import Project
 from annotator.domain import account_log
+from annotator.domain.dataset.import_annotations.existing import Existing
 from annotator.domain.dataset.import_annotations.match import MATCH_BY, Ambiguous, TextMatcher
-from annotator.domain.dataset.import_annotations.parse import Bad, parse_record
+from annotator.domain.dataset.import_annotations.parse import Bad, Record, parse_record
 from annotator.domain.dataset.import_annotations.store import (
     ON_DUPLICATE,
     ImportResult,
@@ -114,9 +115,39 @@ def import_records(
     # who made the users the file names (the account trail): the command line, the only caller; else the admin on the web
     users = Users(session, result, account_log.CLI if actor_id is None else account_log.web(actor_id))
     seen: dict[str, int] = {}
-    pending: list[Pending] = []
     touched: list[int] = []  # article ids, for their automatic gold at the end (ints: memory stays small)
-    for line, obj in records:
+    for start in range(0, len(records), FLUSH_EVERY):
+        chunk = records[start:start + FLUSH_EVERY]
+        pending = _check_chunk(session, project, schema, chunk, file, users, on_duplicate, result, matcher, seen)
+        flush(session, project, pending, actor_id)
+        touched += [p.article_id for p in pending if p.article_id is not None]
+    if not seen and not result.ambiguous:
+        raise IngestError(file, None, "no articles in file")
+    gold.articles_changed(session, project.id, touched)  # a batch of articles at a time
+    if len(touched) >= statistics.BULK_ROWS:  # the reads that follow a bulk load need its statistics (db/statistics.py)
+        statistics.analyze(session, ANALYZED)
+    bump_revision(session, project.id)
+    return result
+
+
+def _check_chunk(
+    session: Session,
+    project: Project,
+    schema: dict[str, Any],
+    chunk: list[tuple[int, Any]],
+    file: str,
+    users: Users,
+    on_duplicate: OnDuplicate,
+    result: ImportResult,
+    matcher: TextMatcher | None,
+    seen: dict[str, int],
+) -> list[Pending]:
+    """Check a chunk of lines: each on its own (parse), then all against what the database holds for the chunk, read
+    at once (existing.py), and delete what `replace` replaces. The first bad line raises, as when lines were checked
+    one at a time: a line refused on its own after one refused against the database waits for the lines before it."""
+    parsed: list[tuple[int, Any, Record]] = []
+    refused: tuple[int, Any, Bad] | None = None
+    for line, obj in chunk:
         try:
             record = parse_record(obj, schema)
             record.line = line
@@ -129,20 +160,31 @@ def import_records(
             if record.external_id in seen:
                 raise Bad(f"article {record.external_id!r} appears twice in the file (first on line {seen[record.external_id]})")
             seen[record.external_id] = line
-            pending.append(check_against_database(session, project, record, users, on_duplicate, result, file))
+            parsed.append((line, obj, record))
         except Bad as exc:
-            at = obj.get("_at") if isinstance(obj, dict) else None  # a foreign reader's name for the record, like "task 3 (id 17)"
-            raise IngestError(file, exc.line or line, f"{at}, {exc}" if isinstance(at, str) and at else str(exc)) from None
-        if len(pending) >= FLUSH_EVERY:
-            flush(session, project, pending, actor_id)
-            touched += [p.article_id for p in pending if p.article_id is not None]
-            pending = []
-    if not seen and not result.ambiguous:
-        raise IngestError(file, None, "no articles in file")
-    flush(session, project, pending, actor_id)
-    touched += [p.article_id for p in pending if p.article_id is not None]
-    gold.articles_changed(session, project.id, touched)  # a batch of articles at a time
-    if len(touched) >= statistics.BULK_ROWS:  # the reads that follow a bulk load need its statistics (db/statistics.py)
-        statistics.analyze(session, ANALYZED)
-    bump_revision(session, project.id)
-    return result
+            refused = (line, obj, exc)
+            break
+    records = [record for _, _, record in parsed]
+    existing = Existing(session, project, records)
+    users.read({block.annotator for r in records for block in r.blocks} | _reviewers(records))
+    pending = []
+    for line, obj, record in parsed:
+        try:
+            pending.append(check_against_database(existing, project, record, users, on_duplicate, result, file))
+        except Bad as exc:
+            raise _refused(file, line, obj, exc) from None
+    if refused is not None:
+        raise _refused(file, *refused) from None
+    existing.delete_replaced()
+    return pending
+
+
+def _reviewers(records: list[Record]) -> set[str]:
+    """The reviewers the records' gold names."""
+    return {item.reviewer for r in records if r.gold is not None
+            for item in (*r.gold.labels, *r.gold.spans, *r.gold.relations, *r.gold.decided.values()) if item.reviewer is not None}
+
+
+def _refused(file: str, line: int, obj: Any, exc: Bad) -> IngestError:
+    at = obj.get("_at") if isinstance(obj, dict) else None  # a foreign reader's name for the record, like "task 3 (id 17)"
+    return IngestError(file, exc.line or line, f"{at}, {exc}" if isinstance(at, str) and at else str(exc))

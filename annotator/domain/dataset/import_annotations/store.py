@@ -1,6 +1,6 @@
 """Storing checked records: what the database says about each (same text, same sentences, duplicates), then bulk inserts.
 
-check_against_database runs per record, in the caller's write transaction (`replace` deletes here);
+check_against_database runs per record against what existing.Existing read for the record's chunk of the file;
 flush inserts what a batch of checked articles carries with a few Core executemany statements.
 Just over 500 lines on purpose: the checks and the inserts share the batch's state (ids, duplicates, counts).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from annotator.db.models import (
@@ -30,6 +30,7 @@ from annotator.db.models import (
 )
 from annotator.domain import account_log, suggestions
 from annotator.domain.dataset.articles import sha256
+from annotator.domain.dataset.import_annotations.existing import Existing
 from annotator.domain.dataset.import_annotations.parse import Bad, Block, Label, Record
 from annotator.stats.segment import segment
 
@@ -112,6 +113,12 @@ class Users:
     def __init__(self, session: Session, result: ImportResult, actor: account_log.Actor = account_log.CLI):
         self.session, self.result, self.actor, self.ids = session, result, actor, {}
 
+    def read(self, names: set[str]) -> None:
+        """Look up the stored users among these names at once (a chunk's), rather than one query per name."""
+        wanted = sorted(names - self.ids.keys())
+        for chunk in (wanted[i:i + _CHUNK] for i in range(0, len(wanted), _CHUNK)):
+            self.ids.update((name, user_id) for user_id, name in self.session.execute(select(User.id, User.name).where(User.name.in_(chunk))))
+
     def id(self, name: str, role: str) -> int:
         user_id = self.ids.get(name)
         if user_id is None:
@@ -160,7 +167,7 @@ _CHUNK = 200  # external ids per IN (...)
 
 
 def check_against_database(
-    session: Session,
+    existing: Existing,
     project: Project,
     record: Record,
     users: Users,
@@ -168,13 +175,14 @@ def check_against_database(
     result: ImportResult,
     file: str,
 ) -> Pending:
-    """What stored data says about this record: same text, same sentences, duplicates; replace deletes here."""
-    article_id, sentence_ids, bounds = _stored_article(session, project, record, result)
+    """What stored data (`existing`, read for the record's chunk) says about this record: same text, same sentences,
+    duplicates; what replace deletes is noted in `existing`, which deletes it before the chunk's inserts."""
+    article_id, sentence_ids, bounds = _stored_article(existing, project, record, result)
     for block in record.blocks + ([record.gold] if record.gold else []):
         block.labels = resolve_sentences(block.labels, bounds, block.annotator or "gold")
     replaced: list[str] = []
-    blocks = _annotator_blocks(session, record, article_id, sentence_ids, users, on_duplicate, result, replaced)
-    gold = _gold_block(session, record, article_id, sentence_ids, on_duplicate, result, replaced)
+    blocks = _annotator_blocks(existing, record, article_id, users, on_duplicate, result, replaced)
+    gold = _gold_block(existing, record, article_id, on_duplicate, result, replaced)
     reviewer_ids: dict[str, int] = {}
     if gold is not None:
         for item in (*gold.labels, *gold.spans, *gold.relations, *gold.decided.values()):
@@ -205,43 +213,36 @@ def check_against_database(
 
 
 def _stored_article(
-    session: Session, project: Project, record: Record, result: ImportResult
+    existing: Existing, project: Project, record: Record, result: ImportResult
 ) -> tuple[int | None, list[int] | None, list[tuple[int, int]]]:
     """(article id, sentence ids, sentence bounds) of the stored article, which must have the same text and
     sentences; (None, None, the record's sentences or the segmented text) for a new one."""
     text = record.text
-    # PostgreSQL: the article is locked FOR UPDATE before its sentences and work are read, as a delete or a segmentation
-    # correction locks it (article_work.locked_article_work), and every answer locks it first (FOR NO KEY UPDATE): an annotator's
-    # save in flight commits before the reads below, which see it (a duplicate, or replaced), and a later one waits for
-    # this import. Unlocked, the save's label met the import's on the unique index (an IntegrityError after the check
-    # had passed), and a correction could move the sentences the file's labels were put on. SQLite needs no lock.
-    existing = session.execute(
-        select(Article.id, Article.sha256)
-        .where(Article.project_id == project.id, Article.external_id == record.external_id)
-        .with_for_update()
-    ).first()
-    if existing is None:
+    # PostgreSQL: the article is locked FOR UPDATE (existing.py reads it so) before its sentences and work are read, as a
+    # delete or a segmentation correction locks it (article_work.locked_article_work), and every answer locks it first (FOR
+    # NO KEY UPDATE): an annotator's save in flight commits before the reads, which see it (a duplicate, or replaced), and
+    # a later one waits for this import. Unlocked, the save's label met the import's on the unique index (an IntegrityError
+    # after the check had passed), and a correction could move the sentences the file's labels were put on. SQLite needs no lock.
+    stored_article = existing.articles.get(record.external_id)
+    if stored_article is None:
         bounds = record.sentences if record.sentences is not None else segment(text)
         if not bounds:
             raise Bad("the text has no sentences")
         result.articles_created += 1
         return None, None, bounds
-    if existing.sha256 != sha256(text):
+    if stored_article.sha256 != sha256(text):
         raise Bad(f"article {record.external_id!r} exists in project {project.name!r} with a different text (SHA-256 differs)")
-    stored = session.execute(
-        select(Sentence.id, Sentence.start, Sentence.end).where(Sentence.article_id == existing.id).order_by(Sentence.index)
-    ).all()
-    if record.sentences is not None and record.sentences != [(s.start, s.end) for s in stored]:
+    stored = existing.sentences.get(stored_article.id, [])
+    if record.sentences is not None and record.sentences != [(start, end) for _, start, end in stored]:
         raise Bad(f"the sentences differ from the stored segmentation of article {record.external_id!r}")
     result.articles_existing += 1
-    return existing.id, [s.id for s in stored], [(s.start, s.end) for s in stored]
+    return stored_article.id, [sentence_id for sentence_id, _, _ in stored], [(start, end) for _, start, end in stored]
 
 
 def _annotator_blocks(
-    session: Session,
+    existing: Existing,
     record: Record,
     article_id: int | None,
-    sentence_ids: list[int] | None,
     users: Users,
     on_duplicate: OnDuplicate,
     result: ImportResult,
@@ -254,13 +255,11 @@ def _annotator_blocks(
     kept_uids: dict[str, str] = {}
     kept_relation_uids: dict[str, str] = {}
     if article_id is not None:
-        kept_uids = dict(session.execute(select(Span.uid, User.name).join(User, Span.user_id == User.id).where(Span.article_id == article_id)).all())
-        kept_relation_uids = dict(
-            session.execute(select(Relation.uid, User.name).join(User, Relation.user_id == User.id).where(Relation.article_id == article_id)).all()
-        )
+        kept_uids = dict(existing.span_uids.get(article_id, {}))
+        kept_relation_uids = dict(existing.relation_uids.get(article_id, {}))
     for block in record.blocks:
         user_id = users.id(block.annotator, "annotator")
-        stored = _stored_kinds(session, article_id, sentence_ids, user_id) & block.carries if article_id is not None else set()
+        stored = existing.stored_kinds(article_id, user_id) & block.carries if article_id is not None else set()
         if stored:
             if on_duplicate == "error":
                 raise Bad(f"annotator {block.annotator!r} already has annotations on article {record.external_id!r} (use --on-duplicate skip or replace)")
@@ -271,7 +270,7 @@ def _annotator_blocks(
                 if not (block.labels or block.spans or block.article_labels):
                     continue
             else:
-                _delete_annotations(session, article_id, sentence_ids, user_id, stored)
+                existing.delete_later(article_id, user_id, stored)
                 if "spans" in stored:
                     kept_uids = {uid: name for uid, name in kept_uids.items() if name != block.annotator}
                     kept_relation_uids = {uid: name for uid, name in kept_relation_uids.items() if name != block.annotator}
@@ -301,10 +300,9 @@ def _check_ids_free(block: Block, kept_uids: dict[str, str], kept_relation_uids:
 
 
 def _gold_block(
-    session: Session,
+    existing: Existing,
     record: Record,
     article_id: int | None,
-    sentence_ids: list[int] | None,
     on_duplicate: OnDuplicate,
     result: ImportResult,
     replaced: list[str],
@@ -312,17 +310,14 @@ def _gold_block(
     """The record's gold to insert, if any; gold already stored is an error, skipped or replaced."""
     gold = record.gold if record.gold is not None and (record.gold.labels or record.gold.spans or record.gold.relations
                                                        or record.gold.decided) else None
-    if gold is None or article_id is None or not _has_gold(session, article_id, sentence_ids):
+    if gold is None or article_id is None or article_id not in existing.gold:
         return gold
     if on_duplicate == "error":
         raise Bad(f"article {record.external_id!r} already has gold (use --on-duplicate skip or replace)")
     if on_duplicate == "skip":
         result.skipped += 1
         return None
-    session.execute(delete(GoldRelation).where(GoldRelation.article_id == article_id))
-    session.execute(delete(GoldSpan).where(GoldSpan.article_id == article_id))
-    session.execute(delete(GoldLabel).where(GoldLabel.sentence_id.in_(sentence_ids)))
-    session.execute(delete(GoldArticleLabel).where(GoldArticleLabel.article_id == article_id))
+    existing.delete_gold_later(article_id)
     replaced.append("gold")
     result.replaced += 1
     return gold
@@ -353,18 +348,6 @@ def resolve_sentences(labels: list[Label], bounds: list[tuple[int, int]], whose:
     return out
 
 
-def _stored_kinds(session: Session, article_id: int, sentence_ids: list[int], user_id: int) -> set[str]:
-    """The kinds of annotation (parse.KINDS) the user has on the article."""
-    kinds = set()
-    if session.scalar(select(Annotation.id).where(Annotation.user_id == user_id, Annotation.sentence_id.in_(sentence_ids)).limit(1)) is not None:
-        kinds.add("labels")
-    if session.scalar(select(Span.id).where(Span.article_id == article_id, Span.user_id == user_id).limit(1)) is not None:
-        kinds.add("spans")
-    if session.scalar(select(ArticleLabel.id).where(ArticleLabel.article_id == article_id, ArticleLabel.user_id == user_id).limit(1)) is not None:
-        kinds.add("article_labels")
-    return kinds
-
-
 def _without(block: Block, kinds: set[str]) -> Block:
     """The block less the kinds already stored (--on-duplicate skip)."""
     if "labels" in kinds:
@@ -374,25 +357,6 @@ def _without(block: Block, kinds: set[str]) -> Block:
     if "article_labels" in kinds:
         block.article_labels = {}
     return block
-
-
-def _has_gold(session: Session, article_id: int, sentence_ids: list[int]) -> bool:
-    if session.scalar(select(GoldLabel.id).where(GoldLabel.sentence_id.in_(sentence_ids)).limit(1)) is not None:
-        return True
-    if session.scalar(select(GoldSpan.id).where(GoldSpan.article_id == article_id).limit(1)) is not None:
-        return True
-    return session.scalar(select(GoldArticleLabel.id).where(GoldArticleLabel.article_id == article_id).limit(1)) is not None
-
-
-def _delete_annotations(session: Session, article_id: int, sentence_ids: list[int], user_id: int, kinds: set[str]) -> None:
-    """--on-duplicate replace: the user's annotations of these kinds on the article (spans go with their relations)."""
-    if "spans" in kinds:
-        session.execute(delete(Relation).where(Relation.article_id == article_id, Relation.user_id == user_id))
-        session.execute(delete(Span).where(Span.article_id == article_id, Span.user_id == user_id))
-    if "labels" in kinds:
-        session.execute(delete(Annotation).where(Annotation.user_id == user_id, Annotation.sentence_id.in_(sentence_ids)))
-    if "article_labels" in kinds:
-        session.execute(delete(ArticleLabel).where(ArticleLabel.article_id == article_id, ArticleLabel.user_id == user_id))
 
 
 # ---------------------------------------------------------------- inserting
