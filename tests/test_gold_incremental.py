@@ -300,3 +300,36 @@ def test_incremental_gold_equals_a_rebuild_after_random_writes(app):
             assert stored == {sid: (label, "adjudicated") for sid, label in adjudicated.items()}  # never overwritten
 
     check()
+
+
+def test_a_batch_of_articles_is_locked_in_one_statement_each_article_held(app, database_uri):
+    """An import's gold refresh took each article's advisory lock with a statement of its own (1,500 for a file of
+    1,500 articles); one statement now takes them all, and each is held against another transaction as before."""
+    if not database_uri.startswith("postgresql"):
+        pytest.skip("advisory locks are PostgreSQL's (SQLite's BEGIN IMMEDIATE serialises the writers)")
+    from sqlalchemy import event, text
+
+    from annotator.domain.gold import writes
+
+    with app.app_context():
+        session, engine = db.session, db.engine
+        statements: list[str] = []
+
+        def seen(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+            statements.append(statement)
+
+        begin_write(session)
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            writes.lock_articles(session, [907, 905, 906, 905])
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        try:
+            with engine.connect() as other:
+                free = {key: other.scalar(text("SELECT pg_try_advisory_xact_lock(CAST(:ns AS integer), CAST(:key AS integer))"),
+                                          {"ns": writes._ARTICLE_LOCK_NAMESPACE, "key": key}) for key in (904, 905, 906, 907, 908)}
+                other.rollback()
+        finally:
+            session.rollback()
+    assert free == {904: True, 905: False, 906: False, 907: False, 908: True}
+    assert len([s for s in statements if "pg_advisory_xact_lock" in s]) == 1, statements

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import Integer, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import Integer, bindparam, func, insert, literal_column, select, text, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import AuditEntry, Project
@@ -18,6 +18,7 @@ _ARTICLE_LOCK_NAMESPACE = 0x60E  # "automatic gold of article N"
 # Prebuilt (every span save of a rater takes an article's lock): run on the session's connection.
 # run on the driver's cursor (db/prepared.py): every annotation save on PostgreSQL takes an article's lock
 _ADVISORY_LOCK = Prepared(select(func.pg_advisory_xact_lock(bindparam("namespace", type_=Integer), bindparam("key", type_=Integer))))
+_ADVISORY_LOCKS = text("SELECT pg_advisory_xact_lock(CAST(:namespace AS integer), k) FROM unnest(CAST(:keys AS integer[])) AS k")
 _AUDIT = insert(AuditEntry.__table__)
 
 
@@ -51,10 +52,15 @@ def lock_articles(session: Session, article_ids: list[int]) -> None:
     row (bump_revision, last); the refresh and the adjudication take the
     project's lock (lock_project) first, then the articles': no cycle.
     """
-    if article_ids and session.get_bind().dialect.name == "postgresql":
-        conn = session.connection()
-        for article_id in sorted(set(article_ids)):
-            _ADVISORY_LOCK.rows(conn, {"namespace": _ARTICLE_LOCK_NAMESPACE, "key": article_id})
+    if not article_ids or session.get_bind().dialect.name != "postgresql":
+        return
+    ordered = sorted(set(article_ids))
+    if len(ordered) == 1:  # a save's one article: the prebuilt statement
+        _ADVISORY_LOCK.rows(session.connection(), {"namespace": _ARTICLE_LOCK_NAMESPACE, "key": ordered[0]})
+        return
+    # A batch (an import's gold refresh): one statement for all, in id order (unnest yields the array's order), not one per
+    # article: 1,500 round trips for a file of 1,500 articles.
+    session.execute(_ADVISORY_LOCKS, {"namespace": _ARTICLE_LOCK_NAMESPACE, "keys": ordered}).all()
 
 
 def bump_revision(session: Session, project_id: int) -> None:
