@@ -9,7 +9,8 @@ check_label / check_span / check_relation) before anything of it is stored;
 any problem raises IngestError("FILE:LINE: reason").  The caller runs a whole
 file in one write transaction (`with transaction(session):`), so a bad line
 stores nothing of its file.  parse.py checks a record on its own (no
-database); store.py checks it against what is stored and inserts in bulk.
+database); store.py checks it against what is stored (existing.py reads that for
+a chunk of FLUSH_EVERY lines at once, a few queries per chunk, not per line) and inserts in bulk.
 
 What it does per record: finds the article by its external id (an existing
 article's text must be identical: same SHA-256; given sentences must equal the

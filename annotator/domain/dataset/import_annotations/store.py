@@ -112,17 +112,19 @@ class Users:
 
     def __init__(self, session: Session, result: ImportResult, actor: account_log.Actor = account_log.CLI):
         self.session, self.result, self.actor, self.ids = session, result, actor, {}
+        self.absent: set[str] = set()  # names read() found no user for: id() creates them without asking again
 
     def read(self, names: set[str]) -> None:
         """Look up the stored users among these names at once (a chunk's), rather than one query per name."""
         wanted = sorted(names - self.ids.keys())
         for chunk in (wanted[i:i + _CHUNK] for i in range(0, len(wanted), _CHUNK)):
             self.ids.update((name, user_id) for user_id, name in self.session.execute(select(User.id, User.name).where(User.name.in_(chunk))))
+        self.absent.update(name for name in wanted if name not in self.ids)
 
     def id(self, name: str, role: str) -> int:
         user_id = self.ids.get(name)
         if user_id is None:
-            user_id = self.session.scalar(select(User.id).where(User.name == name))
+            user_id = None if name in self.absent else self.session.scalar(select(User.id).where(User.name == name))
             if user_id is None:
                 user_id = self.session.scalar(insert(User).values(name=name, role=role, active=False, password_hash=None, created_at=utcnow()).returning(User.id))
                 account_log.record_by_id(self.session, user_id, self.actor, "create", None, {"role": role, "active": False, "password": None})
