@@ -127,3 +127,35 @@ def test_import_annotations_onto_stored_articles_reads_per_chunk_not_per_line(ap
         assert runner.invoke(args=["users", "create", name, "--role", role, "--password-stdin"], input="a long password 1\n").exit_code == 0
     few, many = _import_counts(app, runner, tmp_path, 10), _import_counts(app, runner, tmp_path, 40)
     assert many == few, (few, many)
+
+
+def test_read_per_chunk_the_first_bad_line_is_named_and_a_bad_file_replaces_nothing(app, runner, tmp_path):
+    """Lines are now checked against the database a chunk at a time, after each is read on its own: a line refused
+    against the database (line 2: another text) is still named before a later line refused on its own (line 3), and
+    a file whose last line is bad leaves what its first lines would have replaced as it was."""
+    assert runner.invoke(args=["projects", "create", "order"]).exit_code == 0
+    records = _annotated(3, gold=False)
+    plain = write_jsonl(tmp_path / "plain.jsonl", [{"id": r["id"], "text": r["text"]} for r in records])
+    assert runner.invoke(args=["import", "order", plain]).exit_code == 0
+    first = write_jsonl(tmp_path / "first.jsonl", records)
+    assert runner.invoke(args=["import-annotations", "order", first]).exit_code == 0
+    before = stored(app, "order")
+
+    bad = copy.deepcopy(records)
+    bad[1]["text"] += " More."  # refused against the stored article
+    bad[2]["annotations"][0]["labels"][0]["label"] = "MAYBE"  # refused on its own
+    path = write_jsonl(tmp_path / "bad.jsonl", bad)
+    result = runner.invoke(args=["import-annotations", "order", path, "--on-duplicate", "replace"])
+    assert result.exit_code != 0
+    assert f"{path}:2: article 's-1' exists in project 'order' with a different text (SHA-256 differs)" in result.output, result.output
+    assert f"{path}:3" not in result.output
+
+    only_last = copy.deepcopy(records)
+    for record in only_last:  # what replace would change, were the file stored
+        for block in record["annotations"]:
+            block["labels"] = block["labels"][:1]
+    only_last[2]["annotations"][0]["labels"][0]["label"] = "MAYBE"
+    path = write_jsonl(tmp_path / "last.jsonl", only_last)
+    result = runner.invoke(args=["import-annotations", "order", path, "--on-duplicate", "replace"])
+    assert result.exit_code != 0 and f"{path}:3: annotations[0].labels[0]: unknown sentence label 'MAYBE'" in result.output, result.output
+    assert stored(app, "order") == before
