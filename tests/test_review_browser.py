@@ -372,19 +372,16 @@ CHARACTER_ENDS = """(el) => {
 }"""
 
 
-def test_a_right_to_left_sentence_reads_right_to_left_on_the_review_pages(app, server, chromium):
-    """Found walking the review pages with a Hebrew article: the queue, the adjudication page and the segmentation page
-    drew a sentence in a left-to-right paragraph, so its closing quote mark and full stop stood at its right, before its
-    first word ('"השופט אמר: "זה יום חשוב.' for 'השופט אמר: "זה יום חשוב".'). Each sentence takes its direction from its
-    own text: a Hebrew one ends at the left, an English one beside it is as before."""
-    hebrew = 'השופט אמר: "זה יום חשוב".'
+def two_disputed_sentences(app, text: str) -> tuple[int, int, int, int]:
+    """A project whose one article (`text`, two sentences) ann and ben labelled, agreeing on neither sentence's label
+    (CFS/UFS, CFS/NFS), with rita its reviewer: (project id, article id, first sentence id, second sentence id)."""
     with app.app_context():
         s = db.session
         begin_write(s)
         project = projects.create_project(s, "news")
         people = [accounts.create_user(s, n, "annotator", PASSWORD) for n in ("ann", "ben")]
         rita = accounts.create_user(s, "rita", "reviewer", PASSWORD)
-        articles.store_articles(s, project, [ArticleRecord("r1", "", f"{hebrew} The court sat on Monday.")], "x")
+        articles.store_articles(s, project, [ArticleRecord("r1", "", text)], "x")
         projects.add_members(s, project.id, [*people, rita])
         assignment.assign_balanced(s, project.id, 2)
         s.commit()
@@ -392,10 +389,20 @@ def test_a_right_to_left_sentence_reads_right_to_left_on_the_review_pages(app, s
         for person, labels in zip(people, (("CFS", "CFS"), ("UFS", "NFS")), strict=True):
             for index, label in enumerate(labels):
                 annotations.write(s, lambda u=person.id, i=index, v=label: annotations.put_label(s, u, article.id, i, v))
-        pid, aid = project.id, article.id
-        first, second = s.scalars(select(Sentence.id).where(Sentence.article_id == aid).order_by(Sentence.index)).all()
-        start, end = s.execute(select(Sentence.start, Sentence.end).where(Sentence.id == first)).one()
-        assert article.text[start:end] == hebrew
+        first, second = s.scalars(select(Sentence.id).where(Sentence.article_id == article.id).order_by(Sentence.index)).all()
+        return project.id, article.id, first, second
+
+
+def test_a_right_to_left_sentence_reads_right_to_left_on_the_review_pages(app, server, chromium):
+    """Found walking the review pages with a Hebrew article: the queue, the adjudication page and the segmentation page
+    drew a sentence in a left-to-right paragraph, so its closing quote mark and full stop stood at its right, before its
+    first word ('"השופט אמר: "זה יום חשוב.' for 'השופט אמר: "זה יום חשוב".'). Each sentence takes its direction from its
+    own text: a Hebrew one ends at the left, an English one beside it is as before."""
+    hebrew = 'השופט אמר: "זה יום חשוב".'
+    pid, aid, first, second = two_disputed_sentences(app, f"{hebrew} The court sat on Monday.")
+    with app.app_context():
+        start, end = db.session.execute(select(Sentence.start, Sentence.end).where(Sentence.id == first)).one()
+        assert db.session.get(Article, aid).text[start:end] == hebrew
 
     context, page, problems = reviewer_page(chromium, server)
     try:
@@ -435,22 +442,7 @@ def test_a_sentence_on_the_review_pages_reads_the_way_most_of_its_letters_do(app
     its start, the right, in a right-to-left one."""
     hebrew = "CNN דיווחה כי השופט אמר שזה יום חשוב."
     english = "דוד Levi, the court's clerk, said the court sat on Monday and would sit again on Friday to hear the appeal."
-    with app.app_context():
-        s = db.session
-        begin_write(s)
-        project = projects.create_project(s, "news")
-        people = [accounts.create_user(s, n, "annotator", PASSWORD) for n in ("ann", "ben")]
-        rita = accounts.create_user(s, "rita", "reviewer", PASSWORD)
-        articles.store_articles(s, project, [ArticleRecord("r1", "", f"{hebrew} {english}")], "x")
-        projects.add_members(s, project.id, [*people, rita])
-        assignment.assign_balanced(s, project.id, 2)
-        s.commit()
-        article = s.scalar(select(Article).where(Article.external_id == "r1"))
-        for person, labels in zip(people, (("CFS", "CFS"), ("UFS", "NFS")), strict=True):
-            for index, label in enumerate(labels):
-                annotations.write(s, lambda u=person.id, i=index, v=label: annotations.put_label(s, u, article.id, i, v))
-        pid, aid = project.id, article.id
-        first, second = s.scalars(select(Sentence.id).where(Sentence.article_id == aid).order_by(Sentence.index)).all()
+    pid, aid, first, second = two_disputed_sentences(app, f"{hebrew} {english}")
 
     context, page, problems = reviewer_page(chromium, server)
     try:
