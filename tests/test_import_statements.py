@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import event, select
 
@@ -15,14 +15,14 @@ from .test_import_annotations import exported, stored, write_jsonl  # noqa: F401
 COPIES = 40
 
 
-def _inserts_while(app, run: Any) -> int:
-    """How many INSERT statements reach the database while `run()` runs (an executemany is one)."""
+def _statements_while(app, run: Any, which: Callable[[str], bool] = lambda _statement: True) -> int:
+    """How many statements (`which` of them: all by default) reach the database while `run()` runs (an executemany is one)."""
     with app.app_context():
         engine = db.engine
     seen = [0]
 
     def count(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
-        seen[0] += statement.lstrip().upper().startswith("INSERT")
+        seen[0] += which(statement)
 
     event.listen(engine, "before_cursor_execute", count)
     try:
@@ -30,6 +30,11 @@ def _inserts_while(app, run: Any) -> int:
     finally:
         event.remove(engine, "before_cursor_execute", count)
     return seen[0]
+
+
+def _inserts_while(app, run: Any) -> int:
+    """How many INSERT statements reach the database while `run()` runs."""
+    return _statements_while(app, run, lambda statement: statement.lstrip().upper().startswith("INSERT"))
 
 
 def test_import_annotations_inserts_in_a_few_statements_whatever_the_size(app, runner, tmp_path, exported):  # noqa: F811
@@ -67,23 +72,6 @@ def test_import_annotations_inserts_in_a_few_statements_whatever_the_size(app, r
 
 STORED_TEXT = "The toll rose by {n} percent. Drivers were angry. The mayor said it was needed. Critics disagreed."
 STORED_ANNOTATORS = ("ann", "ben")
-
-
-def _statements_while(app, run: Any) -> int:
-    """How many statements of any kind reach the database while `run()` runs (an executemany is one)."""
-    with app.app_context():
-        engine = db.engine
-    seen = [0]
-
-    def count(*_args) -> None:  # noqa: ANN002
-        seen[0] += 1
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        run()
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return seen[0]
 
 
 def _annotated(n: int, gold: bool) -> list[dict[str, Any]]:
