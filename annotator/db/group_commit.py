@@ -22,7 +22,7 @@ from typing import Any, Callable, Generic, TypeVar
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from annotator.db.transactions import WriteConflict, disk_full, end_read, run_write, transaction
+from annotator.db.transactions import WriteConflict, disk_full, end_read, out_of_time, run_write, transaction, write_deadline
 
 T = TypeVar("T")
 
@@ -36,11 +36,12 @@ _ENGINE_ATTRIBUTE = "_annotator_group_commit"
 class _Save(Generic[T]):
     """One thread's save: its action, the attempts it has left, and, once finished, its result or its exception."""
 
-    __slots__ = ("action", "attempts", "woken", "lead", "finished", "result", "error")
+    __slots__ = ("action", "attempts", "deadline", "woken", "lead", "finished", "result", "error")
 
     def __init__(self, action: Callable[[Session], T], attempts: int) -> None:
         self.action = action
         self.attempts = attempts
+        self.deadline = write_deadline()  # no attempt after a busy one past it (transactions.out_of_time)
         self.woken = threading.Event()
         self.lead = False  # this save's thread writes the next groups
         self.finished = False
@@ -148,12 +149,13 @@ def _conflict(exc: BaseException) -> bool:
 
 
 def _failed(save: _Save[Any], exc: BaseException) -> list[_Save[Any]]:
-    """The save's attempt ended in `exc`: run it again ([save]) when a conflict and attempts are left, else finished."""
+    """The save's attempt ended in `exc`: run it again ([save]) when a conflict and attempts are left (and it has not
+    waited out its turn: transactions.out_of_time), else finished."""
     if not _conflict(exc):
         save.finish(error=exc)
         return []
     save.attempts -= 1
-    if save.attempts > 0:
+    if save.attempts > 0 and not out_of_time(exc, save.deadline):
         return [save]
     save.finish(error=_OutOfAttempts())
     return []

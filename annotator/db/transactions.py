@@ -21,6 +21,7 @@ import random
 import re
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager, nullcontext
 from typing import IO, Callable, Iterator, TypeVar
 
@@ -104,8 +105,10 @@ def run_write(session: Session | scoped_session, action: Callable[[], T], attemp
     A unique-key or lock conflict (IntegrityError, a deadlock or serialization failure, a busy
     SQLite, a WriteConflict the action raised) is retried: the retry re-reads what the other
     transaction committed. A full disk is not retried (it cannot help). When the attempts run
-    out, `on_exhausted()` is raised.
+    out, `on_exhausted()` is raised, and at once when a busy database has kept the write waiting
+    for its turn as long as SQLite would wait (out_of_time).
     """
+    deadline = write_deadline()
     for _ in range(attempts):
         try:
             with transaction(session, queue=True):
@@ -115,7 +118,24 @@ def run_write(session: Session | scoped_session, action: Callable[[], T], attemp
         except (IntegrityError, OperationalError) as exc:
             if disk_full(exc):
                 raise
+            if out_of_time(exc, deadline):
+                break
     raise on_exhausted()
+
+
+def write_deadline() -> float:
+    """When a write that begins now has waited for its turn as long as it may (QUEUE_TIMEOUT_S, SQLite's busy
+    timeout), on time.monotonic()'s clock."""
+    return time.monotonic() + QUEUE_TIMEOUT_S
+
+
+def out_of_time(exc: BaseException, deadline: float) -> bool:
+    """Whether a write that failed with `exc` is past trying again: a busy database (its turn, or SQLite's lock, not
+    given within the busy timeout) after its deadline. Tried again, it waited the whole timeout once more: with three
+    attempts and the shipped 30 s, a save held up by a command's long transaction answered after 90 s, past a reverse
+    proxy's read timeout, where the 503 it ends with tells the page to send it again at once. Quick conflicts (a
+    unique key, a deadlock) are tried again as before."""
+    return lock_conflict(exc) and time.monotonic() >= deadline
 
 
 def begin_snapshot(session: Session | scoped_session, shared: str | None = None) -> None:
