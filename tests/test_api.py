@@ -406,6 +406,28 @@ def test_a_label_removal_with_a_stale_version_is_409_and_removes_nothing(app, wo
     assert ann("DELETE", f"{url}?version=2").status_code == 404  # already gone, as without a version
 
 
+@pytest.mark.parametrize("content_type", [None, "text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded",
+                                          "application/jsonl", "multipart/form-data; boundary=x"])
+def test_a_body_not_sent_as_json_is_a_415_naming_json_and_changes_nothing(app, world, ann, content_type):
+    """A JSON body sent as text/plain (or with no Content-Type) was read as JSON and saved: the API takes
+    application/json only (charset or not), and says so, on the annotation, suggestion and REST routes alike."""
+    before = snapshot(app)
+    a, body = world.article, json.dumps({"label": "CFS"})
+    headers = {"Content-Type": content_type} if content_type else {}
+    sent = [("PUT", f"/api/articles/{a}/labels/0", body, ann),
+            ("POST", f"/api/articles/{a}/changes", json.dumps({"operations": [{"op": "put_label", "sentence_index": 0, "label": "CFS"}]}), ann),
+            ("POST", f"/api/articles/{a}/suggestions/accept", json.dumps({"ids": []}), ann),
+            ("POST", "/api/projects", json.dumps({"name": "Sent as text"}), Api(app.test_client(), world.admin_token))]
+    for method, url, raw, who in sent:
+        response = who.client.open(url, method=method, data=raw.encode(), headers={**who.headers, **headers})
+        assert response.request.headers.get("Content-Type") == content_type
+        assert "application/json" in assert_json_error(response, 415, "Content-Type")["error"]
+    assert snapshot(app) == before
+    for sent_as in ("application/json", "application/json; charset=utf-8", "Application/JSON; charset=UTF-8"):
+        response = ann.client.open(f"/api/articles/{a}/labels/0", method="PUT", data=body, headers={**ann.headers, "Content-Type": sent_as})
+        assert response.status_code == 200, response.get_data(as_text=True)
+
+
 def test_a_retried_label_put_with_version_does_not_count_its_seconds_twice(app, world, ann):
     """The page sends `version`: when a save landed but its response was lost, the retry is a 409 carrying the
     label it wrote (the page takes it as saved), not a second write adding the seconds again."""

@@ -54,7 +54,14 @@ def _annotation_error(exc: AnnotationError) -> Response:
 
 
 def json_body(allowed: set[str], required: frozenset[str] = frozenset(), limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
-    """The request's JSON object, with only `allowed` fields and all `required` ones; else AnnotationError(400/413)."""
+    """The request's JSON object, with only `allowed` fields and all `required` ones; else AnnotationError(400/413/415).
+
+    Only a body sent as JSON (application/json, any charset, or a +json type): one sent as text/plain, or with no
+    Content-Type, was read as JSON all the same, so a client's wrong header went unnoticed until another server."""
+    if not request.is_json:
+        sent = request.headers.get("Content-Type", "").strip()
+        said = f"Content-Type {sent[:60]!r}" if sent else "no Content-Type"
+        raise AnnotationError(415, f"request body must be JSON sent with Content-Type: application/json (got {said})")
     request.max_content_length = limit
     try:
         raw = request.get_data(cache=True)
