@@ -428,6 +428,28 @@ def test_a_body_not_sent_as_json_is_a_415_naming_json_and_changes_nothing(app, w
         assert response.status_code == 200, response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("version", [2**31, 2**63, 2**64, 10**30, -1, -(2**63) - 1])
+def test_a_version_beyond_the_column_is_a_400_out_of_range_not_a_409(app, world, ann, version):
+    """A label's version is a 32-bit INTEGER column: a `version` of 2**63 was compared with the stored one and
+    answered 409 (changed elsewhere), sending a client to reload for a number no label can have."""
+    a = world.article
+    ann("PUT", f"/api/articles/{a}/labels/0", {"label": "CFS"})
+    before = snapshot(app)
+    refusals = [
+        ann("PUT", f"/api/articles/{a}/labels/0", {"label": "NFS", "version": version}),
+        ann("PUT", f"/api/articles/{a}/labels/1", {"label": "NFS", "version": version}),
+        ann("POST", f"/api/articles/{a}/changes", {"operations": [{"op": "put_label", "sentence_index": 0, "label": "NFS", "version": version}]}),
+        ann("POST", f"/api/articles/{a}/changes", {"operations": [{"op": "delete_label", "sentence_index": 0, "version": version}]}),
+        ann("DELETE", f"/api/articles/{a}/labels/0?version={version}"),
+        ann("PUT", f"/api/articles/{a}/article-labels/stance", {"values": [], "version": version}),
+        ann("DELETE", f"/api/articles/{a}/article-labels/stance?version={version}"),
+    ]
+    for response in refusals:
+        assert_json_error(response, 400, "version out of range", str(2**31 - 1))
+    assert snapshot(app) == before
+    assert ann("PUT", f"/api/articles/{a}/labels/0", {"label": "NFS", "version": 2**31 - 1}).status_code == 409  # in range: stale
+
+
 def test_a_retried_label_put_with_version_does_not_count_its_seconds_twice(app, world, ann):
     """The page sends `version`: when a save landed but its response was lost, the retry is a 409 carrying the
     label it wrote (the page takes it as saved), not a second write adding the seconds again."""

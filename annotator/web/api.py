@@ -19,6 +19,7 @@ from annotator.db import db
 from annotator.domain.annotations import (
     AnnotationError,
     article_payload,
+    check_version,
     create_relation,
     create_span,
     delete_article_label,
@@ -37,6 +38,7 @@ from annotator.domain.annotations import (
 from annotator.domain.annotations.idempotency import Request
 from annotator.stats import strict_json
 from annotator.stats.numbers import whole_number
+from annotator.stats.textcheck import MAX_DB_INT
 from annotator.web.errors import json_error
 from annotator.web.security import login_required, public, roles_required
 
@@ -175,8 +177,11 @@ def _query_version() -> int | None:
     raw = request.args.get("version")
     if raw is None:
         return None
-    version = whole_number(raw, 10**18 - 1)
+    version = whole_number(raw, MAX_DB_INT)
     if version is None:
+        digits = raw.removeprefix("-")
+        if digits.isascii() and digits.isdigit():  # a whole number no label has: the body's "out of range" refusal
+            return check_version(-1 if raw.startswith("-") else MAX_DB_INT + 1)
         raise AnnotationError(400, "version must be a whole number >= 0")
     return version
 

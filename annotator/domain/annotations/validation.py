@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from annotator.domain import labelschema
+from annotator.stats.textcheck import MAX_DB_INT
 
 # Client-generated ids for spans and relations (a uuid4 hex fits).
 UID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}\Z")  # \Z: "$" also matches before a final newline
@@ -128,8 +129,8 @@ def check_version(value: Any) -> int | None:
     if value is None:
         return None
     check_int("version", value)
-    if value < 0:
-        raise AnnotationError(400, "version must be >= 0")
+    if not 0 <= value <= MAX_DB_INT:  # no label has one (a 32-bit column): a 409 "changed elsewhere" would mislead
+        raise AnnotationError(400, f"version out of range: must be 0 to {MAX_DB_INT}, the label's version last seen")
     return value
 
 
