@@ -782,12 +782,14 @@ def test_a_sqlite_uri_is_left_to_sqlite(tmp_path):
 def test_a_sqlite_path_that_cannot_be_looked_at_is_a_one_line_error_not_a_traceback(tmp_path):
     """Found by the session attacker: the missing-file check's stat raised where the path cannot be looked at (a name
     too long, a folder without search permission) and the command ended in an OSError traceback; before the check,
-    SQLite's own one-line "unable to open database file". Such a path is now left to SQLite, which says so."""
+    SQLite's own one-line "unable to open database file". Such a path is now left to SQLite, which says so (and the
+    line names the file)."""
     path = tmp_path / ("x" * 300 + ".sqlite3")
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "x"}
     result = subprocess.run([sys.executable, "-m", "annotator", "projects", "list"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1, result
-    assert result.stderr.strip().splitlines() == ["Error: database error: unable to open database file"], result.stderr
+    assert result.stderr.strip().splitlines() == [f"Error: cannot open the database file {path} (unable to open database file); "
+                                                  "check DATABASE_URL and that its folder can be written"], result.stderr
     assert list(tmp_path.iterdir()) == []
 
 

@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, FlaskGroup
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from annotator import create_app
 from annotator.db import db
-from annotator.db.transactions import DISK_FULL_MESSAGE, disk_full, log_disk_full
+from annotator.db.failures import failure_line
+from annotator.db.transactions import disk_full, log_disk_full
 
 NOT_UTF8 = "the argument {} is not valid UTF-8; names, ids and paths must be UTF-8 (rename such a file)"
 
@@ -41,20 +44,52 @@ class AnnotatorGroup(FlaskGroup):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201
-        try:
+        """Flask's own commands (`shell`, `routes`) too; the app's are translated where they are looked up
+        (LazyCommands.get_command), however they are run."""
+        with failures_as_lines(ctx):
             return super().invoke(ctx)
-        except IntegrityError as exc:
-            raise taken_meanwhile(exc) from None
-        except OSError as exc:
-            raise file_failure(exc) from None
-        except (OperationalError, ProgrammingError) as exc:
-            if disk_full(exc):
-                log_disk_full(exc, f"running annotator {ctx.invoked_subcommand or ''}".strip())
-                raise click.ClickException(DISK_FULL_MESSAGE) from None
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            if "no such table" in reason or "does not exist" in reason:
-                raise click.ClickException(f"the database has no schema yet ({reason}); run `annotator init` first") from None
-            raise click.ClickException(f"database error: {reason}") from None
+
+
+@contextmanager
+def failures_as_lines(ctx: click.Context) -> Iterator[None]:
+    """A command's failures as one line each (click's "Error: ...", exit 1), never a traceback: a name taken meanwhile,
+    a file it could not write, and whatever kept it from the database (db.failures: busy, no schema, no server,
+    read-only, not a database, a full disk)."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise taken_meanwhile(exc) from None
+    except OSError as exc:
+        raise file_failure(exc) from None
+    except DBAPIError as exc:
+        if disk_full(exc):
+            log_disk_full(exc, " ".join(("running annotator", *command_path(ctx))))
+        raise click.ClickException(failure_line(exc, _database_named())) from None
+
+
+def _database_named() -> str:
+    """The database as a message names it: the SQLite file, or the server's URL without its password."""
+    try:
+        url = db.engine.url
+    except RuntimeError:  # no app context
+        return "the database"
+    return (url.database or "the database") if url.get_backend_name() == "sqlite" else url.render_as_string(hide_password=True)
+
+
+def translating(command: click.Command) -> click.Command:
+    """The command, its failures said in one line (failures_as_lines) however it is run: `annotator` runs it from its
+    own group, `flask --app annotator` from Flask's, the tests from app.cli; each looks it up in LazyCommands."""
+    if getattr(command, "_annotator_translates", False):
+        return command
+    invoke = command.invoke
+
+    def translated(ctx: click.Context):  # noqa: ANN202
+        with failures_as_lines(ctx):
+            return invoke(ctx)
+
+    command.invoke = translated  # type: ignore[method-assign]
+    command._annotator_translates = True  # type: ignore[attr-defined]
+    return command
 
 
 def taken_meanwhile(exc: IntegrityError) -> click.ClickException:
@@ -127,16 +162,6 @@ class LazyCommands(AppGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
 
-    def invoke(self, ctx: click.Context):  # noqa: ANN201
-        """As AnnotatorGroup.invoke, for app.cli run itself (`flask --app`, tests): `annotator` hands the command to
-        its own group, past this one."""
-        try:
-            return super().invoke(ctx)
-        except IntegrityError as exc:
-            raise taken_meanwhile(exc) from None
-        except OSError as exc:
-            raise file_failure(exc) from None
-
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The command, its module imported on first use. Every way of running one of the app's commands asks
         here first (`annotator`, app.cli itself as in tests, `flask --app`), and a web worker never does: so the
@@ -145,7 +170,8 @@ class LazyCommands(AppGroup):
             refuse_missing_sqlite(db.engine)
         if cmd_name in self.lazy and cmd_name not in self.commands:
             self.load(cmd_name)
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        return None if command is None else translating(command)
 
     def load(self, name: str) -> None:
         """Import the command's module and register the command (or let its function register it)."""
