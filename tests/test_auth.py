@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
 from annotator.db import db
-from annotator.db.models import LoginFailure
+from annotator.db.models import AuditEntry, LoginFailure, User
 
 from .conftest import Browser, add_user
 
@@ -189,6 +190,49 @@ def test_every_login_checks_one_password_hash_of_the_same_method(app, browser, m
     assert response.status_code == 401
     assert "Wrong user name or password" in response.get_data(as_text=True)
     assert checked == [models.PASSWORD_METHOD]
+
+
+def _stored_hash(app, name: str) -> tuple[str, int, int]:
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.name == name))
+        entries = db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.entity == "user"))
+        found = (user.password_hash, user.session_generation, entries)
+        db.session.remove()
+        return found
+
+
+@pytest.mark.parametrize(("old", "current"), [("pbkdf2:sha256:600", None),
+                                              pytest.param("scrypt:16384:8:1", "scrypt", marks=pytest.mark.real_password_hashing)])
+def test_a_login_rehashes_a_password_hashed_with_an_older_method(app, browser, monkeypatch, old, current):
+    """A hash of an older method or cost (werkzeug's defaults move on: pbkdf2 260,000 rounds, scrypt N=2**14) costs
+    another time to check than the current method's, which the dummy hash of unknown names has: a failed login told
+    that such a name exists. A successful login now stores the password hashed the current way (the same password:
+    no session ends, no account history entry); a failed one changes nothing, and a current hash is never redone."""
+    from werkzeug.security import generate_password_hash
+
+    from annotator.db import models
+
+    if current is not None:
+        assert models.PASSWORD_METHOD == current
+    add_user(app, "ann")
+    with app.app_context():
+        from annotator.domain import accounts
+
+        accounts.get_user(db.session, "ann").password_hash = generate_password_hash("correct horse", method=old)
+        db.session.commit()
+    before, generation, entries = _stored_hash(app, "ann")
+    assert before.startswith(old + "$")
+    assert browser.login("ann", "a wrong password").status_code == 401
+    assert _stored_hash(app, "ann") == (before, generation, entries)  # a failed login changes nothing
+    assert browser.login("ann", "correct horse").status_code == 302
+    after, generation_after, entries_after = _stored_hash(app, "ann")
+    current_prefix = generate_password_hash("x", method=models.PASSWORD_METHOD).split("$", 1)[0]
+    assert after.split("$", 1)[0] == current_prefix != old, after
+    assert (generation_after, entries_after) == (generation, entries)
+    assert browser.get("/").status_code == 200  # the session the login made goes on
+    other = Browser(app.test_client())
+    assert other.login("ann", "correct horse").status_code == 302  # the same password, now under the new hash
+    assert _stored_hash(app, "ann")[0] == after  # current: not hashed again
 
 
 # ----------------------------------------------------------------- sessions end when they should
