@@ -381,6 +381,35 @@ def test_the_older_labels_link_shows_only_once_a_label_was_made_under_an_older_v
     assert 'id="older-labels"' in page(admin.get(url))
 
 
+@pytest.mark.parametrize("letter", ["ж", "😀"], ids=["cyrillic", "emoji"])
+def test_guidelines_of_200000_characters_of_any_script_save_and_preview(app, admin, world, letter):
+    """Found by the admin walk: the form is urlencoded, each UTF-8 byte %XX on the wire, and was held to the 500 kB
+    limit of every form, so 100,000 Cyrillic letters were a 413 on save. The guidelines' views size their limit from
+    the field's own maximum: 200,000 characters of any script (an emoji is 4 bytes, 12 on the wire) save and preview,
+    and one more is refused with the form's own message, not a 413."""
+    url = f"/admin/projects/{world['project']}/guidelines"
+    admin.get(url)
+    text = letter * 200_000
+    response = admin.post(url, {"text": text, "base_version": "1", "action": "preview"})
+    assert response.status_code == 200 and text in page(response)
+    response = admin.send_json("POST", url + "/preview", {"text": text})  # \ud83d\ude00 escapes: 12 bytes a character
+    assert response.status_code == 200 and text in response.json["html"]
+    assert admin.post(url, {"text": text, "base_version": "1", "action": "save"}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Project, world["project"]).guidelines == text
+    response = admin.post(url, {"text": text + letter, "base_version": "2", "action": "save"})
+    assert response.status_code == 400 and "The guidelines may be at most 200,000 characters (this text has 200,001)." in page(response)
+    response = admin.send_json("POST", url + "/preview", {"text": text + letter})
+    assert response.status_code == 400 and "at most 200,000 characters" in response.json["error"]
+    assert count(app, GuidelineVersion) == 2
+
+
+def test_other_forms_keep_the_limit_of_a_form(app, admin):
+    """The guidelines' larger limit is theirs alone: another admin form past 500 kB is still a 413."""
+    response = admin.post("/admin/users", {"name": "x", "role": "annotator", "password": "p" * 600_000})
+    assert response.status_code == 413 and "500 kB" in page(response)
+
+
 # ----------------------------------------------------------------- users
 def test_a_new_projects_first_saved_guidelines_are_version_1(app, admin):
     assert new_project(admin).status_code == 302

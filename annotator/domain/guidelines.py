@@ -15,7 +15,17 @@ from sqlalchemy.orm import Bundle, Session
 from annotator.db.models import Annotation, Article, GuidelineVersion, Project, Sentence, User, visible_articles
 from annotator.domain.markdown import render
 
-__all__ = ["guidelines_notice", "versions", "get_version", "version_counts", "labels_by_version", "label_rows", "render"]
+__all__ = ["MAX_CHARS", "too_long", "guidelines_notice", "versions", "get_version", "version_counts", "labels_by_version", "label_rows", "render"]
+
+
+MAX_CHARS = 200_000  # characters (code points) of one version's Markdown, of any script
+
+
+def too_long(text: str) -> str | None:
+    """Why a guidelines text is refused for its length, or None: said alike by the form and the preview."""
+    if len(text) <= MAX_CHARS:
+        return None
+    return f"The guidelines may be at most {MAX_CHARS:,} characters (this text has {len(text):,})."
 
 
 _projects, _annotations, _sentences, _articles, _versions = (

@@ -13,11 +13,11 @@ import re
 import tempfile
 from functools import cached_property
 from itertools import chain
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator, TypeVar
 from urllib.parse import unquote_to_bytes
 
 import orjson
-from flask import Request, Response, abort, request
+from flask import Request, Response, abort, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -56,6 +56,7 @@ class StrictJSONProvider(DefaultJSONProvider):
 
 PIECE = 64 * 1024  # a multipart body is read and checked this much at a time
 SPOOL_IN_MEMORY = 512 * 1024  # and kept for the form parser in memory up to this size, on disk beyond (werkzeug's own limit for a file)
+V = TypeVar("V", bound=Callable[..., Any])
 _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_APPEND_NEWLINE
 
 
@@ -197,6 +198,32 @@ def _form_too_large(form_limit: int) -> RequestEntityTooLarge:
     """The 413 of a form past the parser's limit, saying which limit: it said the upload limit's 32 MB, for 500 kB."""
     return RequestEntityTooLarge(f"The form is larger than the limit of {form_limit // 1000} kB for a form's fields: "
                                  "send long text as a file (an upload or `annotator import`).")
+
+
+# A form's fields beside its long text (CSRF token, hidden fields, buttons), and the most bytes one character takes
+# on the wire: 4 UTF-8 bytes, each %XX in an urlencoded body, or a JSON escape pair ("\\ud83d\\ude00") for an emoji.
+FORM_OVERHEAD = 16 * 1024
+WIRE_BYTES_PER_CHAR = 12
+
+
+def form_limit(max_chars: int) -> Callable[[V], V]:
+    """A view whose form carries a text of up to `max_chars` characters, of any script: its form limit is sized from
+    them (_sized_form_limit), not the 500 kB of every form, which 100,000 Cyrillic letters urlencoded already passed.
+    A longer text then reaches the form, which refuses it with its own message."""
+
+    def mark(view: V) -> V:
+        view.form_limit = FORM_OVERHEAD + WIRE_BYTES_PER_CHAR * max_chars  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def _sized_form_limit() -> None:
+    """The matched view's own form limit (form_limit), set on this request before anything reads its body."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "form_limit", None)
+    if limit is not None:
+        request.max_form_memory_size = limit
 
 
 def _urlencoded_body_problem() -> str | None:
@@ -346,6 +373,7 @@ def input_problem() -> tuple[int, str] | None:
 def refuse_unstorable_input():  # noqa: ANN201  (None, or the refusal)
     """First of all checks (it reads a form body raw, before anything parses it): text that is not valid
     Unicode or holds NUL, and ids beyond any column, never reach a view (see input_problem)."""
+    _sized_form_limit()
     found = input_problem()
     if found is None:
         return None

@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from annotator.db.models import ROLES
-from annotator.domain import accounts, label_rename, labelschema, projects
+from annotator.domain import accounts, guidelines, label_rename, labelschema, projects
 from annotator.domain.dataset.articles import ON_DUPLICATE
 from annotator.stats.textcheck import MAX_DB_INT
 
@@ -152,8 +152,13 @@ class RenameLabelForm(FlaskForm):
 
 
 class GuidelinesForm(FlaskForm):
-    text = TextAreaField("Guidelines (Markdown)", validators=[Length(max=200_000)])
+    text = TextAreaField("Guidelines (Markdown)")
     base_version = HiddenField()  # the version the editor started from: a save over a newer one is refused
+
+    def validate_text(self, field: TextAreaField) -> None:
+        reason = guidelines.too_long(field.data or "")
+        if reason:
+            raise ValidationError(reason)
 
 
 class UserCreateForm(FlaskForm):

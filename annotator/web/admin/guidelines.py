@@ -11,14 +11,15 @@ from annotator.stats.numbers import LARGEST_ID, whole_number
 from annotator.web.admin import bp, project_or_404, write
 from annotator.web.admin.forms import GuidelinesForm
 from annotator.web.errors import json_error
+from annotator.web.inputs import form_limit
 from annotator.web.paging import paginate
 from annotator.web.security import roles_required
 
-MAX_PREVIEW_CHARS = 200_000
 LABELS_PER_PAGE = 100
 
 
 @bp.route("/projects/<int:project_id>/guidelines", methods=["GET", "POST"])
+@form_limit(guideline_ops.MAX_CHARS)
 @roles_required("admin")
 def guidelines(project_id: int):
     project = project_or_404(project_id)
@@ -70,6 +71,7 @@ def guidelines(project_id: int):
 
 
 @bp.route("/projects/<int:project_id>/guidelines/preview", methods=["POST"])
+@form_limit(guideline_ops.MAX_CHARS)
 @roles_required("admin")
 def guidelines_preview(project_id: int):
     """Sanitised HTML for the editor's preview tab (JSON in, JSON out; CSRF token in X-CSRFToken)."""
@@ -77,8 +79,9 @@ def guidelines_preview(project_id: int):
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
         return json_error(400, 'send {"text": "..."} as JSON')
-    if len(payload["text"]) > MAX_PREVIEW_CHARS:
-        return json_error(400, f"guidelines may be at most {MAX_PREVIEW_CHARS} characters")
+    reason = guideline_ops.too_long(payload["text"])
+    if reason:
+        return json_error(400, reason)
     return jsonify({"html": guideline_ops.render(payload["text"])})
 
 
