@@ -60,7 +60,7 @@ def test_each_change_on_the_web_writes_exactly_one_entry_naming_the_admin(app, a
     assert admin.post("/admin/users", {"name": "carol", "role": "annotator", "password": PASSWORD}).status_code == 302
     carol = user_id(app, "carol")
     base = f"/admin/users/{carol}"
-    token_text = re.search(r'id="token">([^<]+)<', page(admin.post(base + "/token", {"expires_days": "5"}))).group(1)
+    token_text = re.search(r'id="token">([^<]+)<', page(admin.post(base + "/token", {"expires_days": "5"}, follow_redirects=True))).group(1)
     with app.app_context():
         token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == carol))
     steps = [

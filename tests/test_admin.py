@@ -488,12 +488,36 @@ def test_user_form_errors(app, admin):
     assert count(app, User) == 1
 
 
+def test_a_reloaded_token_page_shows_no_token_and_issues_none(app, admin):
+    """Found by the admin walk: the new token was the POST's answer, so reloading that page posted the form again and
+    issued a second token. The POST now leads (302) to a page that shows the token once, from the session; opened
+    again it says the token was shown once, and no second token is in the database."""
+    uid = add_user(app, "carol")
+    base = f"/admin/users/{uid}"
+    admin.get(base)
+    response = admin.post(base + "/token", {"expires_days": "5"})
+    assert response.status_code == 302 and response.headers["Location"] == base + "/token/new"
+    shown = page(admin.get(base + "/token/new"))
+    token = re.search(r'<pre class="token" id="token">([^<]+)</pre>', shown).group(1)
+    assert "It stops working after 5 days." in shown
+    with app.app_context():
+        assert accounts.user_for_token(db.session, token).name == "carol"
+    again = admin.get(base + "/token/new")
+    assert again.status_code == 200 and 'id="token"' not in page(again) and token not in page(again)
+    assert "was shown once" in page(again)
+    assert count(app, ApiToken, ApiToken.user_id == uid) == 1
+    other = add_user(app, "dave")  # a token issued for carol is never shown on another user's page
+    admin.post(base + "/token")
+    assert "was shown once" in page(admin.get(f"/admin/users/{other}/token/new"))
+    assert re.search(r'id="token">ann_', page(admin.get(base + "/token/new")))
+
+
 def test_user_lifecycle(app, admin):
     assert admin.post("/admin/users", {"name": "carol", "role": "annotator", "password": "longenough"}).status_code == 302
     with app.app_context():
         uid = accounts.get_user(db.session, "carol").id
     base = f"/admin/users/{uid}"
-    response = admin.post(base + "/token")
+    response = admin.post(base + "/token", follow_redirects=True)
     token = re.search(r'<pre class="token" id="token">([^<]+)</pre>', page(response)).group(1)
     assert token.startswith("ann_")
     assert token not in page(admin.get(base))  # shown once only

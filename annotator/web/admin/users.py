@@ -1,7 +1,7 @@
 """Users: create, change role, reset password, deactivate / reactivate, API tokens (shown once)."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user
 
 from annotator.db import db
@@ -10,6 +10,8 @@ from annotator.domain import account_log, accounts, assignment
 from annotator.web.admin import bp, form_status, write
 from annotator.web.admin.forms import ActionForm, PasswordForm, RoleForm, TokenForm, UserCreateForm
 from annotator.web.security import roles_required
+
+NEW_TOKEN = "new_api_token"  # the session's key for a token issued and not yet shown
 
 
 def user_or_404(user_id: int) -> User:
@@ -168,7 +170,7 @@ def user_password(user_id: int):
 @bp.route("/users/<int:user_id>/token", methods=["POST"])
 @roles_required("admin")
 def user_token(user_id: int):
-    """A new API token, shown on this response only (never stored in clear, never put in a redirect or flash)."""
+    """A new API token, handed to the next page in the session (never stored in clear, never put in a URL or flash)."""
     user = user_or_404(user_id)
     try:
         accounts.check_token_issuer(current_user.id, user.id, user.name, user.role)
@@ -184,7 +186,21 @@ def user_token(user_id: int):
     if error:
         flash(error, "error")
         return _detail(user, 409, token_form=form)
-    return render_template("admin/token.html", user=user, token=token, days=form.expires_days.data)
+    session[NEW_TOKEN] = {"user": user.id, "token": token, "days": form.expires_days.data}
+    return redirect(url_for("admin.user_token_shown", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/token/new")
+@roles_required("admin")
+def user_token_shown(user_id: int):
+    """The token just issued, shown once: taken out of the session as it is shown, so a reload says it was shown
+    (the token was the POST's own answer, and reloading that page issued another)."""
+    user = user_or_404(user_id)
+    issued = session.get(NEW_TOKEN)
+    if not isinstance(issued, dict) or issued.get("user") != user.id:
+        return render_template("admin/token.html", user=user, token=None, days=None)
+    session.pop(NEW_TOKEN)
+    return render_template("admin/token.html", user=user, token=issued["token"], days=issued["days"])
 
 
 @bp.route("/users/<int:user_id>/tokens/<int:token_id>/revoke", methods=["POST"])
