@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 NAME_MAX = 80  # characters of a user name
 _NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.@-]{{0,{NAME_MAX - 1}}}\Z")  # \Z: "$" also matches before a final newline
 MIN_PASSWORD = 8
+MAX_PASSWORD = 1024  # characters a password form takes (the login form's limit)
 TOKEN_PREFIX = "ann_"
 
 
@@ -48,6 +49,15 @@ def check_role(role: str) -> str:
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r} (choose from {', '.join(ROLES)})")
     return role
+
+
+def password_length_problem(password: str) -> str | None:
+    """Why a new password's length is refused, in the words of the forms that set one, or None."""
+    if len(password) < MIN_PASSWORD:
+        return f"A password needs at least {MIN_PASSWORD} characters."
+    if len(password) > MAX_PASSWORD:
+        return f"A password may have at most {MAX_PASSWORD:,} characters."
+    return None
 
 
 def check_password(password: str) -> str:

@@ -25,7 +25,7 @@ class OwnPasswordForm(PasswordForm):
     and, shown when the user has API tokens, whether to revoke them too (checked at first: a password one changes
     because it may have leaked may have been used to get a token)."""
 
-    current = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=accounts.MAX_PASSWORD)])
     confirm = PasswordField("New password again", validators=[DataRequired(), EqualTo("password", message="The two new passwords differ.")])
     revoke_tokens = BooleanField("Also revoke my API tokens", default=True)
 

@@ -45,7 +45,7 @@ login_manager.session_protection = "strong"
 
 class LoginForm(FlaskForm):
     name = StringField("User name", validators=[DataRequired(), Length(max=80)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=accounts.MAX_PASSWORD)])
     remember = BooleanField("Keep me logged in")
 
 

@@ -161,10 +161,18 @@ class GuidelinesForm(FlaskForm):
             raise ValidationError(reason)
 
 
+def _password_length(form: FlaskForm, field: PasswordField) -> None:
+    """A new password's length, said in the app's words (WTForms' Length said "Field must be between 8 and 1024
+    characters long.")."""
+    reason = accounts.password_length_problem(field.data or "")
+    if reason:
+        raise ValidationError(reason)
+
+
 class UserCreateForm(FlaskForm):
     name = StringField("User name", validators=[DataRequired(), Length(max=80)])
     role = SelectField("Role", choices=[choice(r, r) for r in ROLES], default="annotator")
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD, max=1024)])
+    password = PasswordField("Password", validators=[DataRequired(), _password_length])
 
     def validate_name(self, field: StringField) -> None:
         try:
@@ -174,7 +182,7 @@ class UserCreateForm(FlaskForm):
 
 
 class PasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD, max=1024)])
+    password = PasswordField("New password", validators=[DataRequired(), _password_length])
 
 
 class TokenForm(FlaskForm):
