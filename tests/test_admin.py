@@ -596,6 +596,26 @@ def test_upload_reports_imported_skipped_and_rejected(app, admin):
     assert count(app, Article, Article.external_id == "story") == 1
 
 
+def test_an_upload_that_imported_nothing_offers_to_fix_and_upload_again_not_to_assign(app, admin):
+    """Found by the admin walk: with every line of every file refused, the result page still offered "Assign the
+    articles" as the next step. It says nothing was imported and leads back to the upload form; an upload that
+    imported something still offers to assign."""
+    new_project(admin)
+    with app.app_context():
+        pid = db.session.scalar(select(Project.id))
+    assign = f'href="/admin/projects/{pid}/assignments"'
+    response = upload(admin, pid, ("bad.jsonl", b'{"id": "x1"}\n{"text": "No id."}\nnot json\n'))
+    html = page(response)
+    assert response.status_code == 422 and count(app, Article) == 0
+    assert "Nothing was imported: fix the files named above and upload them again." in html
+    assert re.search(rf'<a href="/admin/projects/{pid}/upload"[^>]*>Upload the fixed files</a>', html)
+    assert assign not in html.split('id="upload-summary"')[1]  # the project's tabs link there; the next step does not
+    response = upload(admin, pid, ("bad.jsonl", b"not json\n"), ("good.jsonl", b'{"id": "g1", "text": "Fine."}\n'))
+    html = page(response)
+    assert response.status_code == 200 and "Nothing was imported" not in html
+    assert assign in html.split('id="upload-summary"')[1]
+
+
 def test_upload_refuses_a_csv_row_of_fewer_cells_than_the_header_naming_both_counts(app, admin):
     """As the CLI: a short row said "missing 'text'" of a file whose header has 'text'."""
     new_project(admin)
