@@ -691,6 +691,26 @@ def test_balance_rebalance_and_by_hand(app, admin, world):
     assert admin.get(f"/admin/projects/{pid}/articles/999999/annotators").status_code == 404
 
 
+def test_members_add_with_nobody_chosen_says_so_and_with_nobody_to_choose_offers_no_add(app, admin, world):
+    """Found by the admin walk: Add pressed with nobody ticked, or with nobody left to tick (every annotator and
+    reviewer a member already, where the page still showed Add), both answered "tick at least one person to add".
+    With nobody to add the page offers no Add button (no script needed) and a post says why; with people to add and
+    none ticked, the message says what to do."""
+    url = f"/admin/projects/{world['project']}/members"
+    form = re.search(r'(?s)<form method="post" id="add-members-form".*?</form>', page(admin.get(url))).group(0)
+    assert "Every annotator and reviewer is a member already" in form and "<button" not in form
+    before = count(app, ProjectMember)
+    response = admin.post(url, {})
+    assert response.status_code == 400 and "Nobody can be added: every annotator and reviewer is a member already." in page(response)
+    assert "tick at least one" not in page(response).lower()
+    add_user(app, "zed")
+    form = re.search(r'(?s)<form method="post" id="add-members-form".*?</form>', page(admin.get(url))).group(0)
+    assert re.search(r'<button type="submit" class="primary">Add</button>', form)
+    response = admin.post(url, {})
+    assert response.status_code == 400 and "Tick at least one person to add, then press Add." in page(response)
+    assert count(app, ProjectMember) == before
+
+
 def test_members_page_adds_and_removes_members_and_reviewers_open_only_their_projects(app, admin, world):
     pid = world["project"]
     with app.app_context():

@@ -229,8 +229,10 @@ class MembersForm(FlaskForm):
     users = SelectMultipleField("Add to the project", coerce=int, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
 
     def validate_users(self, field: SelectMultipleField) -> None:
+        if not field.data and not field.choices:  # the page offers no Add then; a form sent anyway
+            raise ValidationError("Nobody can be added: every annotator and reviewer is a member already.")
         if not field.data:
-            raise ValidationError("tick at least one person to add")
+            raise ValidationError("Tick at least one person to add, then press Add.")
 
 
 # An id or offset a database column can hold: a larger number (10**30) is a form error, not a database one.
