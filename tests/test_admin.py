@@ -150,6 +150,20 @@ def new_project(admin: Browser, **fields):
     return admin.post("/admin/projects/new", data, content_type="multipart/form-data")
 
 
+def test_the_new_project_forms_schema_hint_shows_how_a_relation_names_the_labels_it_links(app, admin):
+    """Found by the admin walk: the hint under the schema box gave "relation_types": [...], saying nothing of the
+    "from" and "to" lists that say which span labels a relation links. Its example is now a whole schema that
+    pastes as it is (the test creates a project from it), with a relation's from and to, and a line saying what
+    they mean."""
+    hint = html_unescape(re.search(r'id="schema_json".*?<p class="hint">(.*?)</p>', page(admin.get("/admin/projects/new")), re.S).group(1))
+    example = json.loads(hint[hint.index("{"): hint.rindex("}") + 1])
+    schema = labelschema.validate(example)
+    relation = schema["relation_types"][0]
+    assert relation["from"] and relation["to"]
+    assert '"from" lists the span labels a link may start at, "to" those it may end at' in hint
+    assert new_project(admin, schema_source="paste", schema_json=json.dumps(example)).status_code == 302
+
+
 def test_an_admins_home_page_offers_a_new_project(app, admin):
     """Found walking the app as a new admin: the page a login lands on listed the projects (the demo's) with no way
     to start one, and with none it sent the admin to the command line; the form is one click away, so it says so."""
