@@ -382,8 +382,8 @@ def test_guidelines_versions_preview_and_notice(app, admin, world):
     assert "<h1>Rules v2</h1>" in page(admin.get(url + "/v2"))
     assert admin.get(url + "/v9").status_code == 404
     listing = page(admin.get(url + "/labels"))
-    assert "1 label(s) made under a version older than 3" in listing and "CFS" in listing and "ann" in listing
-    assert "0 label(s) made under version 2" in page(admin.get(url + "/labels?version=2"))
+    assert "1 label made under a version older than 3" in listing and "CFS" in listing and "ann" in listing
+    assert "0 labels made under version 2" in page(admin.get(url + "/labels?version=2"))
     assert admin.get(url + "/labels?version=7").status_code == 404
 
 
@@ -422,6 +422,26 @@ def test_other_forms_keep_the_limit_of_a_form(app, admin):
     """The guidelines' larger limit is theirs alone: another admin form past 500 kB is still a 413."""
     response = admin.post("/admin/users", {"name": "x", "role": "annotator", "password": "p" * 600_000})
     assert response.status_code == 413 and "500 kB" in page(response)
+
+
+def test_counts_on_the_web_pages_are_worded_singular_or_plural_never_with_s_in_brackets(app, admin, world):
+    """Found by the admin walk: a flash and the account history said "1 API token(s) revoked". Every count the pages
+    word says "1 token" and "2 tokens" (wording.counted); no template or view writes "(s)" after a word."""
+    import pathlib
+
+    from annotator.domain import account_log
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    sources = [*(root / "templates").rglob("*.html"), *(root / "annotator" / "web").rglob("*.py"), root / "annotator" / "domain" / "account_log.py"]
+    bracketed = [f"{path.relative_to(root)}:{n}" for path in sources for n, line in enumerate(path.read_text().splitlines(), 1)
+                 if re.search(r"[a-z]\(s\)(?!\s*(?:-?%\}|\}\}|$))", line) and not line.lstrip().startswith("#")]  # not a call: span_text(s) }}
+    assert bracketed == []
+    assert account_log.describe("deactivate", None, {"tokens_revoked": 1}) == "deactivated; 1 API token revoked"
+    assert account_log.describe("deactivate", None, {"tokens_revoked": 3}) == "deactivated; 3 API tokens revoked"
+    assert account_log.describe("token_revoke", None, {"token_ids": [4]}) == "API token 4 revoked"
+    assert account_log.describe("token_revoke", None, {"token_ids": [4, 5]}) == "API tokens 4, 5 revoked"
+    assert admin.post(f"/admin/users/{world['ann']}/deactivate").status_code == 302
+    assert "deactivated; 1 API token revoked" in page(admin.get(f"/admin/users/{world['ann']}"))
 
 
 # ----------------------------------------------------------------- users
@@ -590,7 +610,7 @@ def test_upload_reports_imported_skipped_and_rejected(app, admin):
     html = page(response)
     assert response.status_code == 200
     assert "broken.jsonl:3: invalid JSON" in html and "Rejected, nothing stored" in html
-    assert "Imported 1 new, 0 updated, 0 skipped; 1 file(s) rejected." in html
+    assert "Imported 1 new, 0 updated, 0 skipped; 1 file rejected." in html
     assert count(app, Article, Article.external_id.like("a%")) == 0 and count(app, Article) == 1
     assert "c1" in html
 
@@ -598,11 +618,11 @@ def test_upload_reports_imported_skipped_and_rejected(app, admin):
     assert "already exists in project" in page(response) and "more.jsonl:1" in page(response)
     assert "on the upload page" in page(response)  # the message names this page's setting, not only the CLI's flag
     response = upload(admin, pid, ("more.jsonl", jsonl([{"id": "c1", "text": "Body one."}, {"id": "n1", "text": "New."}])), on_duplicate="skip")
-    assert "Imported 1 new, 0 updated, 1 skipped; 0 file(s) rejected." in page(response)
+    assert "Imported 1 new, 0 updated, 1 skipped; 0 files rejected." in page(response)
     assert "skipped (already in the project):</strong> c1" in page(response)
     response = upload(admin, pid, ("notes.docx", b"PK"), ("latin.txt", "Café".encode("latin-1")))
     assert response.status_code == 422  # every file refused: the status says so, as the CLI's exit code does
-    assert "Imported 0 new, 0 updated, 0 skipped; 2 file(s) rejected." in page(response)
+    assert "Imported 0 new, 0 updated, 0 skipped; 2 files rejected." in page(response)
     response = upload(admin, pid, ("notes.docx", b"PK"), ("latin.txt", "Café".encode("latin-1")), ("story.txt", b"Headline\nBody."))
     assert response.status_code == 200
     html = page(response)
@@ -677,7 +697,7 @@ def test_balance_rebalance_and_by_hand(app, admin, world):
     response = admin.post(base + "/balance", {"per_article": "3"})
     assert response.status_code == 302
     html = page(admin.get(base))
-    assert "0 new assignment(s)" in html and "2 article(s) have fewer than 3" in html
+    assert "0 new assignments" in html and "2 articles have fewer than 3" in html
     with app.app_context():
         assert db.session.get(Project, pid).annotators_per_article == 3
         bob = accounts.get_user(db.session, "bob").id
@@ -687,7 +707,7 @@ def test_balance_rebalance_and_by_hand(app, admin, world):
     admin.post(f"/admin/users/{bob}/deactivate")
     response = admin.post(base + "/rebalance")
     html = page(response)
-    assert response.status_code == 200 and "unstarted assignment(s) of annotators who left the project or were deactivated removed" in html
+    assert response.status_code == 200 and "Re-balanced: 2 unstarted assignments of annotators who left the project or were deactivated removed" in html
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Assignment).where(Assignment.user_id == bob)) == 0
         assert db.session.scalar(select(func.count()).select_from(Assignment).where(Assignment.user_id == dan)) == 2
@@ -852,7 +872,7 @@ def test_admin_lists_page_through_the_articles_and_past_the_end_show_the_last_pa
     labels = f"/admin/projects/{world['project']}/guidelines/labels?version=1"
     assert re.search(r'id="old-labels"', page(admin.get(labels)))
     past = page(admin.get(labels + "&page=2"))
-    assert 'id="old-labels"' not in past and 'id="label-total">1 label(s)' in past
+    assert 'id="old-labels"' not in past and 'id="label-total">1 label ' in past
     # a version spelled other than in ASCII digits names none: 404 (int() read "\u0661" as 1, "1_0" as 10, 5,000 digits as all)
     every_older = admin.get(labels.replace("version=1", "version="))  # empty: every older version, as the pager links
     assert every_older.status_code == 200 and "made under a version older than" in page(every_older)
@@ -995,7 +1015,7 @@ def test_upload_of_a_big_file_is_stored_in_chunks_and_shown_whole_or_not_at_all(
     assert "big.jsonl:10: article id &#39;b9&#39; already exists" in page(response)
     assert count(app, Article) == 1 and count(app, StagedImport) == 0
     response = upload(admin, pid, ("big.jsonl", jsonl(rows)), on_duplicate="skip")
-    assert "Imported 9 new, 0 updated, 1 skipped; 0 file(s) rejected." in page(response)
+    assert "Imported 9 new, 0 updated, 1 skipped; 0 files rejected." in page(response)
     assert count(app, Article) == 10 and count(app, StagedImport) == 0
     with app.app_context():
         staged = db.session.scalars(select(Article.staged_import).where(Article.external_id == "b0")).one()

@@ -117,7 +117,7 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
     page.wait_for_url(f"{server}/admin/projects/{pid}/upload", wait_until="load")
     page.wait_for_selector("#upload-results")
     assert "news.jsonl:2: invalid JSON" in page.inner_text("#upload-results .reason")
-    assert "1 file(s) rejected" in page.inner_text("#upload-summary")
+    assert "1 file rejected" in page.inner_text("#upload-summary")
     assert count(app, Article) == 0
     assert len([e for e in page.errors if "status of 422" in e]) == 1  # type: ignore[attr-defined]  (nothing stored: a 422)
 
@@ -127,7 +127,7 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
     page.click("#upload-form button[type=submit]")
     page.wait_for_url(f"{server}/admin/projects/{pid}/upload", wait_until="load")
     page.wait_for_selector("#upload-results")
-    assert "Imported 3 new, 0 updated, 0 skipped; 0 file(s) rejected." in page.inner_text("#upload-summary")
+    assert "Imported 3 new, 0 updated, 0 skipped; 0 files rejected." in page.inner_text("#upload-summary")
     assert count(app, Article) == 3
 
     # the two annotators join the project (balanced assignment draws on its members only)
@@ -143,7 +143,7 @@ def test_admin_sets_up_a_project_from_an_empty_database(app, server, chromium):
     page.click("nav.tabs >> text=Assignment")
     page.fill("#per_article", "2")
     page.click("#balance-form button[type=submit]")
-    page.wait_for_selector("text=6 new assignment(s)")
+    page.wait_for_selector("text=6 new assignments")
     assert count(app, Assignment) == 6
 
     # progress moves after an annotator labels a sentence

@@ -114,8 +114,8 @@ def test_one_failing_operation_stores_nothing_and_is_named(app, setup, bad, inde
     ([{"sentence_index": 0}], 400, "op must be one of"),
     ([{"op": ["put_label"], "sentence_index": 0}], 400, "operation 0: op must be one of"),  # unhashable: was a 500
     ([{"op": {"put_label": 1}}], 400, "operation 0: op must be one of"),
-    ([{"op": "put_label", "sentence_index": 0, "label": "CFS", "colour": "red"}], 400, "operation 0 (put_label): unknown field(s) 'colour'"),
-    ([{"op": "create_span", "label": "QUOTE", "start": 0}], 400, "missing field(s): end"),
+    ([{"op": "put_label", "sentence_index": 0, "label": "CFS", "colour": "red"}], 400, "operation 0 (put_label): unknown field 'colour'"),
+    ([{"op": "create_span", "label": "QUOTE", "start": 0}], 400, "missing field: end"),
     ([{"op": "create_span", "label": "QUOTE", "start": 0, "end": 4, "id": None}], 400, "id must not be null"),
     ([{"op": "put_label", "sentence_index": True, "label": "CFS"}], 400, "sentence_index must be an integer"),
     ([{"op": "delete_article_label", "group": 3}], 400, "group must be a string"),

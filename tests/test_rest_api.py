@@ -159,8 +159,8 @@ def test_projects_are_created_read_and_changed(api, app):
 
 
 @pytest.mark.parametrize(("body", "status", "says"), [
-    ({}, 400, "missing field(s): name"),
-    ({"name": "X", "colour": "red"}, 400, "unknown field(s) 'colour'"),
+    ({}, 400, "missing field: name"),
+    ({"name": "X", "colour": "red"}, 400, "unknown field 'colour'"),
     ({"name": 5}, 400, "name must be a string"),
     ({"name": "X", "annotators_per_article": "2"}, 400, "annotators_per_article must be an integer"),
     ({"name": "X", "annotators_per_article": True}, 400, "annotators_per_article must be an integer"),
@@ -913,7 +913,7 @@ def test_users_and_tokens(api, app):
         ({"name": "x", "role": "boss"}, "role"),
         ({"name": "", "role": "annotator"}, "name"),
         ({"name": "y", "role": "annotator", "password": 5}, "password must be a string"),
-        ({"name": "y"}, "missing field(s): role"),
+        ({"name": "y"}, "missing field: role"),
     ]:
         assert says in api.refused("POST", "/api/users", 400, body=body), body
     assert counts(app) == before

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from annotator.db.models import AuditEntry, User, utcnow
+from annotator.domain.wording import counted, plural
 
 ENTITY = "user"
 HISTORY_LENGTH = 20
@@ -110,7 +111,7 @@ def describe(action: str, before: dict[str, Any] | None, after: dict[str, Any] |
     before, after = before or {}, after or {}
     via = f" ({after['via']})" if after.get("via") else ""
     revoked = after.get("tokens_revoked")
-    tokens = f"; {revoked} API token(s) revoked" if revoked else ""
+    tokens = f"; {counted(revoked, 'API token')} revoked" if revoked else ""
     if action == "create":
         password = ", password set" if after.get("password") == "set" else ", no password"
         return f"created as {after.get('role')}{password}{'' if after.get('active', True) else ', inactive'}{via}"
@@ -129,6 +130,6 @@ def describe(action: str, before: dict[str, Any] | None, after: dict[str, Any] |
         expires = after.get("expires_at") or "never"
         return f"API token {after.get('token_id')} issued (expires {expires}){via}"
     if action == "token_revoke":
-        ids = ", ".join(str(i) for i in after.get("token_ids", []))
-        return f"API token(s) {ids} revoked{via}"
+        ids = after.get("token_ids", [])
+        return f"{plural(len(ids), 'API token')} {', '.join(str(i) for i in ids)} revoked{via}"
     return f"{action}{via}"

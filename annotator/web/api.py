@@ -36,6 +36,7 @@ from annotator.domain.annotations import (
     update_span,
 )
 from annotator.domain.annotations.idempotency import Request
+from annotator.domain.wording import plural
 from annotator.stats import strict_json
 from annotator.stats.numbers import whole_number
 from annotator.stats.textcheck import MAX_DB_INT
@@ -84,10 +85,10 @@ def json_body(allowed: set[str], required: frozenset[str] = frozenset(), limit: 
     unknown = sorted(set(body) - allowed)
     if unknown:
         shown = ", ".join(repr(name[:40]) for name in unknown[:5])
-        raise AnnotationError(400, f"unknown field(s) {shown}; allowed: {', '.join(sorted(allowed))}")
+        raise AnnotationError(400, f"unknown {plural(len(unknown), 'field')} {shown}; allowed: {', '.join(sorted(allowed))}")
     missing = sorted(required - set(body))
     if missing:
-        raise AnnotationError(400, f"missing field(s): {', '.join(missing)}")
+        raise AnnotationError(400, f"missing {plural(len(missing), 'field')}: {', '.join(missing)}")
     return body
 
 

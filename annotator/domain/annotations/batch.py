@@ -45,6 +45,7 @@ from annotator.domain.annotations.relations import create_relation, delete_relat
 from annotator.domain.annotations.spans import create_span, delete_span, update_span
 from annotator.domain.annotations.trail import deferred
 from annotator.domain.annotations.validation import AnnotationError, check_int, check_str, check_uid, is_int, show
+from annotator.domain.wording import plural
 from annotator.stats.textcheck import MAX_DB_INT
 
 MAX_OPERATIONS = 200
@@ -147,10 +148,10 @@ def _check_operation(operation: Any) -> tuple[Runner, dict[str, Any]]:
     fields = set(operation) - {"op"}
     unknown = sorted(fields - required - optional)
     if unknown:
-        raise AnnotationError(400, f"unknown field(s) {', '.join(repr(f[:40]) for f in unknown[:5])}; allowed: {', '.join(sorted(required | optional))}")
+        raise AnnotationError(400, f"unknown {plural(len(unknown), 'field')} {', '.join(repr(f[:40]) for f in unknown[:5])}; allowed: {', '.join(sorted(required | optional))}")
     missing = sorted(required - fields)
     if missing:
-        raise AnnotationError(400, f"missing field(s): {', '.join(missing)}")
+        raise AnnotationError(400, f"missing {plural(len(missing), 'field')}: {', '.join(missing)}")
     for field in sorted(optional & _NOT_NULL & fields):
         if operation[field] is None:
             raise AnnotationError(400, f"{field} must not be null; leave it out instead")

@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from annotator.db import db
 from annotator.db.models import Project
 from annotator.db.transactions import transaction
+from annotator.domain import wording
 from annotator.web.errors import json_error, said_why, wants_json
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -58,6 +59,7 @@ def _too_large(exc: RequestEntityTooLarge):
 
 
 bp.register_error_handler(RequestEntityTooLarge, _too_large)
+bp.add_app_template_filter(wording.counted, "counted")  # {{ n|counted("label") }}: "1 label", "2 labels"
 
 from annotator.web.admin import assignments, form_addresses, guidelines, members, progress, projects, segmentation, uploads, users  # noqa: E402,F401  (routes)
 

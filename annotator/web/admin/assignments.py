@@ -9,6 +9,7 @@ from annotator.db.models import Article
 from annotator.db.transactions import transaction
 from annotator.domain import assignment, progress
 from annotator.domain import projects as project_ops
+from annotator.domain.wording import counted
 from annotator.web.admin import bp, project_or_404, write
 from annotator.web.admin.forms import ActionForm, ArticleAnnotatorsForm, BalanceForm, choice
 from annotator.web.paging import paginate
@@ -74,8 +75,9 @@ def assignments_balance(project_id: int):
     except (assignment.AssignmentError, project_ops.ProjectError) as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.assignments", project_id=project_id))
-    note = f" {result.articles_short} article(s) have fewer than {n}: not enough active annotators." if result.articles_short else ""
-    flash(f"{result.created} new assignment(s); every article now asks for {n} annotator(s).{note}", "success" if not note else "error")
+    short = result.articles_short
+    note = f" {counted(short, 'article')} {'has' if short == 1 else 'have'} fewer than {n}: not enough active annotators." if short else ""
+    flash(f"{counted(result.created, 'new assignment')}; every article now asks for {counted(n, 'annotator')}.{note}", "success" if not note else "error")
     return redirect(url_for("admin.assignments", project_id=project_id))
 
 

@@ -10,6 +10,7 @@ from annotator.db import db
 from annotator.db.models import Article, AuditEntry, Project, Sentence
 from annotator.db.transactions import run_write
 from annotator.domain import article_sentences, progress, resegment
+from annotator.domain.wording import counted
 from annotator.stats.textcheck import MAX_DB_INT
 from annotator.web.admin import project_or_404, segmentation_bp
 from annotator.web.admin.forms import ActionForm, MergeForm, SplitForm
@@ -111,11 +112,11 @@ def _apply(article: Article, action: Callable[[], resegment.Correction], what: s
         return _page(article, exc.status)
     parts = [what]
     if correction.moved:
-        parts.append(f"{len(correction.moved)} label(s) moved with the text")
+        parts.append(f"{counted(len(correction.moved), 'label')} moved with the text")
     if correction.relabel:
-        parts.append(f"{len(correction.relabel)} annotator(s) must label the merged sentence again (old labels kept in the log)")
+        parts.append(f"{counted(len(correction.relabel), 'annotator')} must label the merged sentence again (old labels kept in the log)")
     if correction.gold_removed:
-        parts.append(f"{len(correction.gold_removed)} gold label(s) removed for re-adjudication (kept in the log)")
+        parts.append(f"{counted(len(correction.gold_removed), 'gold label')} removed for re-adjudication (kept in the log)")
     flash("; ".join(parts) + ".", "success")
     return _sentence_page(article, correction.sentences[0]["index"] if correction.sentences else 0)
 
