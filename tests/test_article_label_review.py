@@ -150,7 +150,7 @@ def test_the_gold_decision_survives_an_export_import_export_round_trip(app, runn
     assert runner.invoke(args=["projects", "create", "copy", "--schema", str(tmp_path / "schema.json"), "--annotators-per-article", "3"]).exit_code == 0
     result = runner.invoke(args=["import-annotations", "copy", str(first)])
     assert result.exit_code == 0, result.output
-    assert "gold: 0 label(s), 0 span(s), 0 relation(s), 1 article label(s);" in result.output
+    assert "gold: 0 labels, 0 spans, 0 relations, 1 article label;" in result.output
     second = tmp_path / "second.jsonl"
     assert runner.invoke(args=["export", "copy", "--unit", "article", "-o", str(second)]).exit_code == 0
     assert second.read_bytes() == first.read_bytes()

@@ -170,9 +170,19 @@ def test_broken_line_7_rejects_the_whole_file_and_others_still_import(app, runne
     result = runner.invoke(args=["import", "news", str(path), good])
     assert result.exit_code == 1
     assert f"{path}:7: invalid JSON" in result.output
-    assert "1 file(s) rejected" in result.output
+    assert "imported 1 new, 0 updated, 0 skipped into news; 1 file rejected" in result.output
     assert count(app, Article, Article.external_id.like("a%")) == 0
     assert count(app, Article, Article.external_id == "g1") == 1
+
+
+def test_the_commands_word_their_counts_singular_or_plural_never_with_s_in_brackets():
+    """As the admin pages (tests/test_admin.py): "1 file rejected", "2 files rejected", not "1 file(s) rejected"."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent / "annotator" / "cli"
+    bracketed = [f"{path.name}:{n}" for path in root.rglob("*.py") for n, line in enumerate(path.read_text().splitlines(), 1)
+                 if re.search(r"[a-z]\(s\)", line) and not line.lstrip().startswith("#")]
+    assert bracketed == []
 
 
 @pytest.mark.parametrize(
@@ -289,8 +299,8 @@ def test_assign_is_balanced_and_idempotent(app, runner, tmp_path):
     assert result.exit_code == 1 and "projects members news --add" in result.output
     assert runner.invoke(args=["projects", "members", "news", "--add", "a1", "a2", "a3"]).exit_code == 0
     result = runner.invoke(args=["assign", "news", "--per-article", "2"])
-    assert result.exit_code == 0 and "12 new assignment(s)" in result.output
-    assert "0 new assignment(s)" in runner.invoke(args=["assign", "news", "--per-article", "2"]).output
+    assert result.exit_code == 0 and "12 new assignments" in result.output
+    assert "0 new assignments" in runner.invoke(args=["assign", "news", "--per-article", "2"]).output
     with app.app_context():
         per_user = dict(db.session.execute(select(Assignment.user_id, func.count()).group_by(Assignment.user_id)).all())
         per_article = set(dict(db.session.execute(select(Assignment.article_id, func.count()).group_by(Assignment.article_id)).all()).values())
@@ -313,7 +323,7 @@ def test_assign_by_hand_takes_ids_with_spaces_one_per_argument_from_a_file_or_st
 
     result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles", "Budget story 2024", "plain"])
     assert result.exit_code == 0, result.output
-    assert "2 new assignment(s)" in result.output and assigned() == {"Budget story 2024", "plain"}
+    assert "2 new assignments" in result.output and assigned() == {"Budget story 2024", "plain"}
     # the old space-separated form names one id, and the error says how to name several
     result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles", "plain last"])
     assert result.exit_code == 1 and "no article with id 'plain last'" in result.output
@@ -325,15 +335,15 @@ def test_assign_by_hand_takes_ids_with_spaces_one_per_argument_from_a_file_or_st
     result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles", "n1 n2\tlast one"])
     assert result.exit_code == 1 and "no article with id" in result.output  # 'last' and 'one' are no ids
     result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles", "n1 n2"])
-    assert result.exit_code == 0 and "2 new assignment(s)" in result.output, result.output
+    assert result.exit_code == 0 and "2 new assignments" in result.output, result.output
     assert {"n1", "n2"} <= assigned()
     listing = tmp_path / "ids.txt"
     listing.write_text("Éire: the vote\r\n\n  tab\tinside  \n", encoding="utf-8")
     result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles-from", str(listing)])
     assert result.exit_code == 0, result.output
-    assert "2 new assignment(s)" in result.output and "Éire: the vote" in assigned() and "tab\tinside" in assigned()
+    assert "2 new assignments" in result.output and "Éire: the vote" in assigned() and "tab\tinside" in assigned()
     result = runner.invoke(args=["assign", "news", "--user", "a1", "--articles-from", "-"], input="last one\nplain\n")
-    assert result.exit_code == 0 and "1 new assignment(s)" in result.output, result.output
+    assert result.exit_code == 0 and "1 new assignment" in result.output, result.output
     assert assigned() == set(ids) | {"n1", "n2"}
     # a listing that is not UTF-8 or names nothing: one line, nothing assigned
     bad = tmp_path / "latin.txt"
@@ -401,7 +411,7 @@ def test_projects_members_add_remove_and_list(app, runner, tmp_path):
     # balanced assignment draws on news's annotators only
     path = jsonl(tmp_path / "x.jsonl", [{"id": f"n{i}", "text": f"Text {i}."} for i in range(3)])
     runner.invoke(args=["import", "news", path])
-    assert "6 new assignment(s)" in runner.invoke(args=["assign", "news", "--per-article", "3"]).output
+    assert "6 new assignments" in runner.invoke(args=["assign", "news", "--per-article", "3"]).output
     with app.app_context():
         names = set(db.session.scalars(select(User.name).join(Assignment, Assignment.user_id == User.id)))
     assert names == {"a1", "a2"}

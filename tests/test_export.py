@@ -357,8 +357,8 @@ def test_round_trip_gives_the_same_records(app, runner, tmp_path, article_labels
     assert runner.invoke(args=["projects", "create", "copy", *settings]).exit_code == 0
     result = runner.invoke(args=["import-annotations", "copy", str(first)])
     assert result.exit_code == 0, result.output
-    assert "4 new and 0 existing article(s); 12 label(s), 8 span(s), 3 relation(s)" + (", 5 article label(s);" if article_labels else ";") in result.output
-    assert "attribution (a prediction, not an annotator): 4 suggestion(s)" in result.output
+    assert "4 new and 0 existing articles; 12 labels, 8 spans, 3 relations" + (", 5 article labels;" if article_labels else ";") in result.output
+    assert "attribution (a prediction, not an annotator): 4 suggestions" in result.output
     second = tmp_path / "second.jsonl"
     assert runner.invoke(args=["export", "copy", "--unit", "article", "-o", str(second)]).exit_code == 0
     # Nothing is ignored: ids, span/relation uids, every timestamp, origins and suggestions survive.
@@ -550,18 +550,18 @@ def test_split_warns_when_a_split_is_empty(app, runner, tmp_path):
     result = runner.invoke(args=["export", "news", "--split", "train=0.8,dev=0.1,test=0.1", "--seed", "13", "-o", str(tmp_path / "x")])
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 1 and warnings[0].startswith("warning: empty split(s) dev, test: "), warnings
+    assert len(warnings) == 1 and warnings[0].startswith("warning: empty splits dev, test: "), warnings
     assert (tmp_path / "x.dev.jsonl").read_bytes() == b"" == (tmp_path / "x.test.jsonl").read_bytes()
     assert len(read_jsonl(tmp_path / "x.train.jsonl")) == 8
     result = runner.invoke(args=["export", "news", "--jobs", "2", "--split", "train=0.8,dev=0.1,test=0.1", "-o", str(tmp_path / "p")])
-    assert result.exit_code == 0 and "warning: empty split(s) dev, test: " in result.stderr, result.output  # forked workers too
+    assert result.exit_code == 0 and "warning: empty splits dev, test: " in result.stderr, result.output  # forked workers too
     assert [export.split_of(i, [("a", 0.5), ("b", 0.5)], 13) for i in ids] == ["a", "a", "b"]
     result = runner.invoke(args=["export", "news", "--unit", "article", "--split", "a=0.5,b=0.5", "--seed", "13", "-o", str(tmp_path / "y")])
     assert result.exit_code == 0 and "warning" not in result.stderr, result.output
     # Filters can empty a split too: only art-1 has gold, and it went to a.
     result = runner.invoke(args=["export", "news", "--gold-only", "--split", "a=0.5,b=0.5", "--seed", "13", "-o", str(tmp_path / "z")])
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    assert result.exit_code == 0 and len(warnings) == 1 and warnings[0].startswith("warning: empty split(s) b: "), result.stderr
+    assert result.exit_code == 0 and len(warnings) == 1 and warnings[0].startswith("warning: empty split b: "), result.stderr
 
 
 def test_folders_that_only_look_like_an_exports_are_left_alone(tmp_path):

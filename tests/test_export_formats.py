@@ -141,7 +141,7 @@ def test_label_studio_round_trip_keeps_annotators_labels_spans_relations_and_pre
     build_source(app, runner, tmp_path)
     out, users = tmp_path / "ls.json", tmp_path / "users.json"
     result = export(runner, "--format", "label-studio", "-o", str(out), "--users-out", str(users))
-    assert "exported 2 article(s), 2 task(s) (label-studio)" in result.output
+    assert "exported 2 articles, 2 tasks (label-studio)" in result.output
     tasks = json.loads(out.read_text(encoding="utf-8"))
     ferry = tasks[0]
     assert ferry["data"] == {"id": "ferry-fares", "title": "Ferry fares frozen for winter", "text": FERRY}
@@ -337,7 +337,7 @@ def test_doccano_folder_has_a_file_per_person_as_doccanos_export(app, runner, tm
     build_source(app, runner, tmp_path)
     folder = tmp_path / "doccano"
     result = export(runner, "--format", "doccano", "-o", f"{folder}/")
-    assert f"exported 2 article(s), 3 line(s) (doccano) to {folder}" in result.output
+    assert f"exported 2 articles, 3 lines (doccano) to {folder}" in result.output
     assert sorted(path.name for path in folder.iterdir()) == ["alice.jsonl", "bob.jsonl"]
     runner.invoke(args=["projects", "create", "q"])
     for name in ("alice", "bob"):
@@ -361,7 +361,7 @@ def test_citron_round_trip(app, runner, tmp_path):
     build_source(app, runner, tmp_path)
     out = tmp_path / "citron.jsonl"
     result = export(runner, "--format", "citron", "-o", str(out))
-    assert "exported 2 article(s), 3 document(s) (citron)" in result.output
+    assert "exported 2 articles, 3 documents (citron)" in result.output
     assert "not in the citron format: alice: 3 sentence label(s): Citron has no place for them" in result.output
     documents = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [(d["id"], d["annotator"]) for d in documents] == [("ferry-fares", "alice"), ("ferry-fares", "bob"), ("harbour-dredging", "alice")]

@@ -135,7 +135,7 @@ def test_bad_line_names_file_and_line_and_stores_nothing(app, runner, tmp_path, 
     result = runner.invoke(args=["import-annotations", "copy", path])
     assert result.exit_code == 1
     assert f"{path}:2: " in result.output and reason in result.output, result.output
-    assert "1 file(s) rejected" in result.output
+    assert "1 file rejected" in result.output
     assert stored(app) == before  # not even line 1, nor its users
 
 
@@ -192,7 +192,7 @@ def test_import_keeps_origins_and_the_articles_suggestions(app, runner, tmp_path
     path = write_jsonl(tmp_path / "in.jsonl", [exported_with_suggestions])
     result = runner.invoke(args=["import-annotations", "copy", path])
     assert result.exit_code == 0, result.output
-    assert "claims (a prediction, not an annotator): 2 suggestion(s)" in result.output
+    assert "claims (a prediction, not an annotator): 2 suggestions" in result.output
     with app.app_context():
         session = db.session
         carol = session.scalar(select(User.id).where(User.name == "carol"))
@@ -263,7 +263,7 @@ def test_other_files_still_import_when_one_is_bad(app, runner, tmp_path, exporte
     bad_path = write_jsonl(tmp_path / "bad.jsonl", [bad])
     good_path = write_jsonl(tmp_path / "good.jsonl", [exported])
     result = runner.invoke(args=["import-annotations", "copy", bad_path, good_path])
-    assert result.exit_code == 1 and "1 file(s) rejected" in result.output
+    assert result.exit_code == 1 and "1 file rejected" in result.output
     assert stored(app)["labels"] == 12
 
 
@@ -283,7 +283,7 @@ def test_creates_articles_and_inactive_users_without_password(app, runner, tmp_p
     path = write_jsonl(tmp_path / "new.jsonl", [record])
     result = runner.invoke(args=["import-annotations", "copy", path])
     assert result.exit_code == 0, result.output
-    assert "4 new user(s)" in result.output
+    assert "4 new users" in result.output
     with app.app_context():
         users = {u.name: u for u in db.session.scalars(select(User).where(User.name.in_(["xena", "yuri", "zoe", "ruth"])))}
         assert sorted(users) == ["ruth", "xena", "yuri", "zoe"]
@@ -309,7 +309,7 @@ def test_users_an_import_creates_are_in_the_account_trail_as_the_clis_doing(app,
     with app.app_context():
         before = db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.entity == "user"))
     result = runner.invoke(args=["import-annotations", "copy", path])
-    assert result.exit_code == 0 and "2 new user(s)" in result.output, result.output
+    assert result.exit_code == 0 and "2 new users" in result.output, result.output
     with app.app_context():
         ids = dict(db.session.execute(select(User.name, User.id).where(User.name.in_(["xena", "ruth"]))).all())
         trail = db.session.execute(
@@ -612,7 +612,7 @@ def test_an_article_another_import_stores_meanwhile_rejects_the_file_with_one_li
     result = outcome["import"]
     assert isinstance(result.exception, SystemExit) and result.exit_code == 1, (result.output, result.exception)
     assert f"{first}: another import stored some of the same articles or users meanwhile" in result.output, result.output
-    assert "1 file(s) rejected" in result.output
+    assert "1 file rejected" in result.output
     assert count(app, Article) == 2 and count(app, Annotation) == 1  # the upload's a, and b with ann's label from the second file
 
 

@@ -62,7 +62,7 @@ def test_json_min_hand_made_email_annotator_and_a_task_nobody_annotated(app, run
     records = json.loads(HANDMADE.read_text(encoding="utf-8"))
     runner.invoke(args=["projects", "create", "p"])
     output = imported(runner, str(HANDMADE), "--format", "label-studio-min")
-    assert "new annotator(s): ls-user-rui@example.org, ls-user-7" in output
+    assert "new annotators: ls-user-rui@example.org, ls-user-7" in output
     spans = spans_with_offsets(app, "p")
     for record in records[:2]:
         who = "ls-user-rui@example.org" if record["annotator"] == "rui@example.org" else "ls-user-7"
@@ -75,7 +75,7 @@ def test_json_min_hand_made_email_annotator_and_a_task_nobody_annotated(app, run
     users = tmp_path / "users.json"
     users.write_text(json.dumps({"rui@example.org": "rui", "7": "sofia"}), encoding="utf-8")
     result = runner.invoke(args=["import-annotations", "q", str(HANDMADE), "--format", "label-studio-min", "--users", str(users)])
-    assert result.exit_code == 0 and "rui: 0 label(s), 3 span(s)" in result.output and "sofia: 0 label(s), 6 span(s)" in result.output, result.output
+    assert result.exit_code == 0 and "rui: 0 labels, 3 spans" in result.output and "sofia: 0 labels, 6 spans" in result.output, result.output
 
 
 def _write(path: Path, records: list[dict[str, Any]]) -> str:

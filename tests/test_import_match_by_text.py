@@ -77,7 +77,7 @@ def test_two_projects_merge_onto_the_same_articles_by_text(app, runner, tmp_path
     seq, classes = write(tmp_path / "seq.jsonl", SEQ), write(tmp_path / "classes.jsonl", CLASSES)
     run(runner, seq, "--format", "doccano", "--as", "rui")
     output = run(runner, classes, "--format", "doccano", "--as", "rui", "--match-by", "text")
-    assert f"{classes}: matched by text: 2 existing article(s), 1 new, 0 refused" in output
+    assert f"{classes}: matched by text: 2 existing articles, 1 new, 0 refused" in output
     assert "skipped for rui: 3 document class 'label': the schema has no article label groups" in output
     assert count(app, Article) == 3 and rui_spans(app) == EXPECTED and count(app, Relation) == 1
     for mode in ("skip", "replace"):  # the classes file carries no spans: neither drops them
@@ -92,7 +92,7 @@ def test_two_projects_merge_spans_and_document_classes_as_article_labels(app, ru
     seq, classes = write(tmp_path / "seq.jsonl", SEQ), write(tmp_path / "classes.jsonl", CLASSES)
     run(runner, seq, "--format", "doccano", "--as", "rui")
     output = run(runner, classes, "--format", "doccano", "--as", "rui", "--match-by", "text")
-    assert "rui: 0 label(s), 0 span(s), 0 relation(s), 3 article label(s)" in output and "document class" not in output
+    assert "rui: 0 labels, 0 spans, 0 relations, 3 article labels" in output and "document class" not in output
     for mode in ("skip", "replace"):
         run(runner, classes, "--format", "doccano", "--as", "rui", "--match-by", "text", "--on-duplicate", mode)
         assert count(app, Article) == 3 and rui_spans(app) == EXPECTED and count(app, ArticleLabel) == 3
@@ -114,13 +114,13 @@ def test_one_persons_sentence_labels_and_spans_from_two_files_are_both_kept(app,
     run(runner, write(tmp_path / "labels.jsonl", [ours]))
     seq = write(tmp_path / "seq.jsonl", SEQ[:1])
     output = run(runner, seq, "--format", "doccano", "--as", "rui", "--match-by", "text")  # her labels are no duplicate of her spans
-    assert f"{seq}: matched by text: 1 existing article(s), 0 new, 0 refused" in output
+    assert f"{seq}: matched by text: 1 existing article, 0 new, 0 refused" in output
     assert count(app, Annotation) == 2 and [s[1:] for s in rui_spans(app)] == [s[1:] for s in EXPECTED[:3]]
     moved = [{**SEQ[0], "entities": SEQ[0]["entities"][:2], "relations": []}]  # she took the source back in doccano
     run(runner, write(tmp_path / "moved.jsonl", moved), "--format", "doccano", "--as", "rui", "--match-by", "text", "--on-duplicate", "replace")
     assert count(app, Annotation) == 2 and [s[2] for s in rui_spans(app)] == ["said", "“We heard the islanders,”"] and count(app, Relation) == 0
     output = run(runner, seq, "--format", "doccano", "--as", "rui", "--match-by", "text", "--on-duplicate", "skip")
-    assert "rui: 0 label(s), 0 span(s), 0 relation(s); 1 article(s) skipped" in output and count(app, Annotation) == 2 and count(app, Span) == 2
+    assert "rui: 0 labels, 0 spans, 0 relations; 1 article skipped" in output and count(app, Annotation) == 2 and count(app, Span) == 2
 
 
 def test_a_text_several_articles_share_is_refused_with_its_line(app, runner, tmp_path):
@@ -130,11 +130,11 @@ def test_a_text_several_articles_share_is_refused_with_its_line(app, runner, tmp
     output = run(runner, classes, "--format", "doccano", "--as", "rui", "--match-by", "text")
     assert f"{classes}:2: the text matches 2 articles ('x', 'y'): not imported" in output
     assert f"{classes}:3: the same text as line 1 of this file: not imported" in output
-    assert f"{classes}: matched by text: 0 existing article(s), 1 new, 2 refused" in output
+    assert f"{classes}: matched by text: 0 existing articles, 1 new, 2 refused" in output
     assert count(app, Article) == 3
     seq = write(tmp_path / "seq.jsonl", SEQ[:1])
     output = run(runner, seq, "--format", "doccano", "--as", "rui", "--match-by", "text", "--strict", code=1)
-    assert "--strict: 1 file(s) had skipped items" in output and count(app, Span) == 0
+    assert "--strict: 1 file had skipped items" in output and count(app, Span) == 0
 
 
 def test_a_new_text_under_an_id_another_text_has_is_refused(app, runner, tmp_path):
@@ -151,12 +151,12 @@ def test_real_doccano_exports_of_three_projects_merge(app, runner):
     run(runner, str(FOREIGN / "doccano_seq_rel.jsonl"), "--format", "doccano", "--as", "amira")
     before = spans_by_article_id(app)
     output = run(runner, str(FOREIGN / "doccano_classes.jsonl"), "--format", "doccano", "--as", "amira", "--match-by", "text")
-    assert "matched by text: 3 existing article(s), 0 new, 0 refused" in output and count(app, Article) == 3
+    assert "matched by text: 3 existing articles, 0 new, 0 refused" in output and count(app, Article) == 3
     intent = str(FOREIGN / "doccano_intent.jsonl")  # spans again: a real duplicate
     output = run(runner, intent, "--format", "doccano", "--as", "amira", "--match-by", "text", code=1)
     assert f"{intent}:1: annotator 'amira' already has annotations on article '7'" in output
     output = run(runner, intent, "--format", "doccano", "--as", "amira", "--match-by", "text", "--on-duplicate", "skip")
-    assert "amira: 0 label(s), 0 span(s), 0 relation(s); 3 article(s) skipped" in output
+    assert "amira: 0 labels, 0 spans, 0 relations; 3 articles skipped" in output
     assert spans_by_article_id(app) == before and count(app, Article) == 3
 
 

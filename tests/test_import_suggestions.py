@@ -67,8 +67,8 @@ def test_predictions_become_suggestions_with_their_scores_and_never_annotations(
     path = write_jsonl(tmp_path / "pred.jsonl", [prediction()])
     result = news.invoke(args=["import-annotations", "News", path, "--as-suggestions", "--as", "quote-model", "--suggester-version", "v2"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == ("imported into News as suggestions of quote-model/v2: 0 new and 1 existing article(s); "
-                                     "5 suggestion(s), 5 new; 0 file(s) rejected")
+    assert result.stdout.strip() == ("imported into News as suggestions of quote-model/v2: 0 new and 1 existing article; "
+                                     "5 suggestions, 5 new; 0 files rejected")
     assert {(kind, label, start, end, score) for _, name, version, kind, label, start, end, score in rows(app)} == {
         ("label", "CFS", None, None, 0.75), ("span", "QUOTE", *QUOTE, 0.9), ("span", "SOURCE", *SOURCE, 1.0),
         ("span", "CUE", *CUE, 0.5), ("relation", "attributed_to", None, None, 0.8)}
@@ -126,7 +126,7 @@ def test_a_missing_article_is_created_and_gold_and_every_block_become_suggestion
               "gold": {"labels": [{"sentence": 0, "label": "NFS", "score": 0.3}]}}
     result = news.invoke(args=["import-annotations", "News", write_jsonl(tmp_path / "p.jsonl", [record]), "--as-suggestions", "--as", "m"])
     assert result.exit_code == 0, result.output
-    assert "1 new and 0 existing article(s); 3 suggestion(s), 3 new" in result.output
+    assert "1 new and 0 existing article; 3 suggestions, 3 new" in result.output
     with app.app_context():
         from annotator.db.models import Sentence
 
@@ -237,7 +237,7 @@ def test_label_studio_predictions_become_the_named_suggesters_with_model_version
     assert [r.label for r in got if r.kind == "relation"] == ["attributed_to"]
     # the people's annotations in the same file are neither suggestions nor annotations here, and the summary says so
     assert count(app, Span) == count(app, Annotation) == 0
-    assert "6 annotation(s) by people left out" in result.stderr, result.stderr
+    assert "6 annotations by people left out" in result.stderr, result.stderr
     assert "skipped for rules-v1: 1 document class 'stance'" in result.stderr, result.stderr
 
 

@@ -59,7 +59,7 @@ def test_own_change_offers_to_revoke_the_tokens_checked_and_revokes_them(app):
     assert status_with(app, first) == status_with(app, second) == 401
     entry = last_entry(app, ann)
     assert entry.action == "password" and entry.after["tokens_revoked"] == 2 and len(entry.after["token_ids"]) == 2
-    assert "password set by themself; 2 API token(s) revoked (web)" in html.unescape(this.get("/account").get_data(as_text=True))
+    assert "password set by themself; 2 API tokens revoked (web)" in html.unescape(this.get("/account").get_data(as_text=True))
 
 
 def test_own_change_with_the_box_unchecked_keeps_the_tokens(app):

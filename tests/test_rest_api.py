@@ -624,7 +624,7 @@ def test_a_new_text_is_refused_for_an_article_with_only_a_reviewers_gold(api, ap
     result = runner.invoke(args=["import", "News", str(update), "--on-duplicate", "update"])
     assert result.exit_code == 1, result.output
     assert f"{update}:2: article 'a0' is already annotated; its text cannot change" in result.output.splitlines(), result.output
-    assert "imported 0 new, 0 updated, 0 skipped into News; 1 file(s) rejected" in result.output
+    assert "imported 0 new, 0 updated, 0 skipped into News; 1 file rejected" in result.output
     with app.app_context():
         assert db.session.scalar(select(Article.text).where(Article.id == article)) == TEXTS[0]
         assert db.session.scalar(select(Article.text).where(Article.external_id == "a1", Article.project_id == pid)) == TEXTS[1]

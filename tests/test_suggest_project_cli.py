@@ -64,12 +64,12 @@ def test_run_stores_the_rules_suggestions_for_every_article_and_a_rerun_adds_non
     assert {k for k, *_ in rows} == {"quoted", "indirect"}  # the plain article has nothing to suggest
     assert all(name == attribution.NAME for _, name, *_ in rows)
     assert result.output.strip().splitlines() == [
-        f"{len(rows)} suggestion(s), {len(rows)} new, for 3 article(s) of News "
+        f"{len(rows)} suggestions, {len(rows)} new, for 3 articles of News "
         "(suggestions are off for this project: annotators see none until an admin turns them on); "
         f"suggesters: {attribution.NAME}/{attribution.VERSION}"
     ]
     again = invoke(news, "suggest", "run", "News")
-    assert again.exit_code == 0 and again.output.startswith(f"{len(rows)} suggestion(s), 0 new, for 3 article(s) of News")
+    assert again.exit_code == 0 and again.output.startswith(f"{len(rows)} suggestions, 0 new, for 3 articles of News")
     assert stored(app) == rows
 
 
@@ -80,9 +80,9 @@ def test_run_on_named_articles_only_and_no_reminder_when_suggestions_are_on(app,
     result = invoke(news, "suggest", "run", "News", "--articles", "indirect")
     assert result.exit_code == 0, result.output
     assert {k for k, *_ in stored(app)} == {"indirect"}
-    assert "for 1 article(s) of News; suggesters:" in result.output and "off" not in result.output
+    assert "for 1 article of News; suggesters:" in result.output and "off" not in result.output
     both = invoke(news, "suggest", "run", "News", "--articles", "quoted", "plain")  # several ids after one --articles, as for assign
-    assert both.exit_code == 0 and "for 2 article(s)" in both.output
+    assert both.exit_code == 0 and "for 2 articles" in both.output
     assert {k for k, *_ in stored(app)} == {"indirect", "quoted"}
 
 
@@ -110,7 +110,7 @@ def test_a_long_run_shows_progress_on_stderr_and_commits_batch_by_batch(app, run
     result = invoke(runner, "suggest", "run", "Big")
     assert result.exit_code == 0, result.output
     assert "suggesting for Big" in result.stderr and "suggesting" not in result.stdout
-    assert result.stdout.startswith(f"{3 * count + count} suggestion(s), {4 * count} new, for {count} article(s) of Big")
+    assert result.stdout.startswith(f"{3 * count + count} suggestions, {4 * count} new, for {count} articles of Big")
     with app.app_context():
         per_article = db.session.execute(select(Suggestion.article_id, func.count()).group_by(Suggestion.article_id)).all()
     assert len(per_article) == count and {n for _, n in per_article} == {4}  # QUOTE, SOURCE, CUE and the link
@@ -156,7 +156,7 @@ def test_train_prints_version_held_out_figures_against_the_baseline_and_the_sche
         row = db.session.scalars(select(SuggesterModel)).one()
         metrics, version = row.metrics, row.version
     lines = result.output.splitlines()
-    assert lines[0].startswith(f"trained {claims.NAME} version {version} on {metrics['sentences']} sentence(s) of 40 article(s) of Claims")
+    assert lines[0].startswith(f"trained {claims.NAME} version {version} on {metrics['sentences']} sentences of 40 articles of Claims")
     assert lines[1] == f"held out: macro-F1 {metrics['macro_f1']:.3f}, accuracy {metrics['accuracy']:.3f}"
     assert lines[2] == f"majority baseline: macro-F1 {metrics['baseline']['macro_f1']:.3f}, accuracy {metrics['baseline']['accuracy']:.3f}"
     assert lines[3].startswith("scheme: 4-fold cross-validation by article")
@@ -206,7 +206,7 @@ def test_evaluate_against_an_annotator_as_json_and_as_a_table(app, news):
     table = invoke(news, "suggest", "evaluate", "News", "--against", "ann", "--suggester", attribution.NAME)
     assert table.exit_code == 0, table.output
     lines = table.output.splitlines()
-    assert lines[0] == f"{attribution.NAME}'s suggestions in News against ann, on 1 article(s)"
+    assert lines[0] == f"{attribution.NAME}'s suggestions in News against ann, on 1 article"
     rows = {line.split()[0]: line.split()[1:] for line in lines[4:] if line and line.split()[0] in ("QUOTE", "SOURCE", "CUE")}
     assert rows["QUOTE"][:6] == ["1.000"] * 6 and rows["SOURCE"][:6] == ["1.000"] * 6
     assert rows["CUE"][:3] == ["0.000", "-", "0.000"]  # a suggested cue the annotator did not mark: no recall to speak of
@@ -264,8 +264,8 @@ def test_import_with_suggest_computes_suggestions_for_the_imported_articles_only
     n = len(stored(app))
     assert {k for k, *_ in stored(app)} == {"later"}  # the articles imported before without --suggest have none
     assert result.output.splitlines() == [
-        "imported 1 new, 0 updated, 0 skipped into News; 0 file(s) rejected",
-        f"suggestions: {n} suggestion(s), {n} new, for 1 article(s) of News "
+        "imported 1 new, 0 updated, 0 skipped into News; 0 files rejected",
+        f"suggestions: {n} suggestions, {n} new, for 1 article of News "
         "(suggestions are off for this project: annotators see none until an admin turns them on)",
     ]
 
@@ -290,8 +290,8 @@ def test_import_with_suggest_still_suggests_for_the_good_files_when_one_is_rejec
     bad.write_text('{"id": "x", "text": \n', encoding="utf-8")
     result = invoke(news, "import", "News", str(good), str(bad), "--suggest")
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[0] == "imported 1 new, 0 updated, 0 skipped into News; 1 file(s) rejected"
-    assert result.stdout.splitlines()[1].startswith("suggestions: ") and "for 1 article(s) of News" in result.stdout
+    assert result.stdout.splitlines()[0] == "imported 1 new, 0 updated, 0 skipped into News; 1 file rejected"
+    assert result.stdout.splitlines()[1].startswith("suggestions: ") and "for 1 article of News" in result.stdout
     assert {k for k, *_ in stored(app)} == {"fresh"}
 
 
@@ -342,7 +342,7 @@ def test_the_pipelined_run_stores_what_the_one_process_run_stores(app, runner, t
             counts = suggesting.run(db.session, project.id, ids, chosen)  # four batches over two forked workers
     else:
         result = invoke(runner, "suggest", "run", "A")  # four batches: computed in forked workers, stored here
-        assert result.exit_code == 0 and result.stdout.startswith(f"{len(stored(app))} suggestion(s)")
+        assert result.exit_code == 0 and result.stdout.startswith(f"{len(stored(app))} suggestions")
     pipelined = every_column(app)
     assert pipelined
     with app.app_context():

@@ -51,7 +51,7 @@ def test_the_upload_form_offers_the_checkbox_and_computes_suggestions_when_ticke
     html = ticked.get_data(as_text=True)
     n = len(attribution.suggest(TEXT).spans) + len(attribution.suggest(TEXT).relations)
     assert ticked.status_code == 200
-    assert f"Suggestions: {n} for 1 article(s), {n} new." in html
+    assert f"Suggestions: {n} for 1 article, {n} new." in html
     assert "Suggestions are off for this project: annotators see none until an admin turns them on." in html
     assert suggested_articles(app) == {"second": n}
 
@@ -63,5 +63,5 @@ def test_a_rejected_file_gets_no_suggestions_and_the_other_files_do(app, browser
                "on_duplicate": "error", "suggest": "y"}
     response = browser.post(f"/admin/projects/{pid}/upload", content, content_type="multipart/form-data")
     html = response.get_data(as_text=True)
-    assert "bad.jsonl:1: invalid JSON" in html and "for 1 article(s)" in html
+    assert "bad.jsonl:1: invalid JSON" in html and "for 1 article" in html
     assert set(suggested_articles(app)) == {"good"}

@@ -13,6 +13,7 @@ from annotator.cli.errors import commit_or_fail, fail
 from annotator.db import db
 from annotator.db.models import User
 from annotator.domain import account_log, accounts
+from annotator.domain.wording import counted
 
 
 def _read_password(password_stdin: bool, confirm: bool = True) -> accounts.HashedPassword:
@@ -121,7 +122,7 @@ def users_token(name: str, revoke: bool, expires_days: int | None) -> None:
     """Issue an API token (printed once) or revoke a user's tokens; at most 10 active tokens per user."""
     if revoke:
         count = commit_or_fail(lambda: accounts.revoke_tokens(db.session, accounts.get_user(db.session, name)))
-        click.echo(f"revoked {count} token(s) of {name}")
+        click.echo(f"revoked {counted(count, 'token')} of {name}")
         return
     token = commit_or_fail(lambda: accounts.issue_token(db.session, accounts.get_user(db.session, name), expires_days))
     click.echo(token)

@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 
 from annotator.db import db
 from annotator.domain import agreement, projects
+from annotator.domain.wording import counted
 
 COEFFICIENTS = (
     ("percent_agreement", "Percent agreement"),
@@ -60,7 +61,7 @@ def overall_text(s: dict[str, Any]) -> str:
     p = s["project"]
     lines = [
         f"{p['name']}: {s['n_sentences']:,} sentences, {s['n_items']:,} labelled, "
-        f"{s['n_ratings']:,} labels by {len(s['annotators'])} annotator(s); figures after {p['revision']:,} save{'' if p['revision'] == 1 else 's'}",
+        f"{s['n_ratings']:,} labels by {counted(len(s['annotators']), 'annotator')}; figures after {counted(p['revision'], 'save')}",
         "",
     ]
     rows, notes = [], []

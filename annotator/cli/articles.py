@@ -14,6 +14,7 @@ from annotator.cli.suggest import suggest_imported
 from annotator.db import db
 from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import IngestError, decode, expand_paths, read_path
+from annotator.domain.wording import counted
 from annotator.stats.segment import segment
 
 IMPORTABLE = (".txt", ".jsonl", ".csv")
@@ -55,7 +56,7 @@ def import_command(project: str, paths: tuple[str, ...], on_duplicate: str, sugg
                 click.echo(str(exc), err=True)
     click.echo(
         f"imported {len(total.created)} new, {len(total.updated)} updated, {len(total.skipped)} skipped"
-        f" into {p.name}; {len(rejected)} file(s) rejected"
+        f" into {p.name}; {counted(len(rejected), 'file')} rejected"
     )
     if suggest:
         suggest_imported(p, total.created + total.updated)

@@ -11,6 +11,7 @@ from annotator.db import db
 from annotator.db.models import Project
 from annotator.domain import accounts, assignment, projects
 from annotator.domain.dataset.ingest import IngestError, decode
+from annotator.domain.wording import counted, plural
 
 
 @click.command("assign")
@@ -45,8 +46,9 @@ def assign_command(project: str, per_article: int | None, user_name: str | None,
         _rebalance(p, per_article)
     elif per_article:
         result = commit_or_fail(lambda: assignment.assign_balanced(db.session, p.id, per_article))
-        note = f"; {result.articles_short} article(s) have fewer than {per_article} (not enough annotators)" if result.articles_short else ""
-        click.echo(f"{result.created} new assignment(s){note}")
+        short = result.articles_short
+        note = f"; {counted(short, 'article')} {'has' if short == 1 else 'have'} fewer than {per_article} (not enough annotators)" if short else ""
+        click.echo(f"{counted(result.created, 'new assignment')}{note}")
     elif user_name:
         ids = [x.strip() for x in (*article_ids, *more_ids) if x.strip()]  # imported ids are stripped too
         if articles_from is not None:
@@ -59,8 +61,8 @@ def assign_command(project: str, per_article: int | None, user_name: str | None,
 def _rebalance(p: Project, per_article: int | None) -> None:
     done = commit_or_fail(lambda: assignment.rebalance(db.session, p.id, per_article))
     for name, external_id, work in done.kept:
-        click.echo(f"kept {name} on {external_id}: {work} label(s)/span(s) already made")
-    short = f"; {done.articles_short} article(s) still short of annotators" if done.articles_short else ""
+        click.echo(f"kept {name} on {external_id}: {work} {plural(work, 'label or span', 'labels or spans')} already made")
+    short = f"; {counted(done.articles_short, 'article')} still short of annotators" if done.articles_short else ""
     click.echo(f"removed {len(done.removed)}, kept {len(done.kept)} started, added {done.created}, moved {len(done.moved)}{short}")
 
 
@@ -81,7 +83,7 @@ def _assign_by_hand(p: Project, user_name: str, ids: list[str]) -> None:
             raise
 
     created = commit_or_fail(assign)
-    click.echo(f"{created} new assignment(s) for {user_name}")
+    click.echo(f"{counted(created, 'new assignment')} for {user_name}")
 
 
 def _ids_from(stream: BinaryIO) -> list[str]:

@@ -33,6 +33,7 @@ from annotator.db.transactions import begin_snapshot, share_snapshot, transactio
 from annotator.domain import projects
 from annotator.domain.dataset import export, foreign, import_annotations, import_suggestions
 from annotator.domain.dataset.export import formats
+from annotator.domain.wording import counted, plural
 from annotator.stats.numbers import whole_number
 
 
@@ -132,11 +133,11 @@ def _export_options(project: str, gold_only: bool, annotators: tuple[str, ...], 
 def _report(unit: str, written: dict[str, int], paths: dict[str, Path], split_names: list[str]) -> None:
     """What went where, on stderr; a warning for any split that got no record."""
     for name, n in written.items():
-        click.echo(f"exported {n} {unit} record(s) to {paths[name]}", err=True)
+        click.echo(f"exported {counted(n, unit + ' record')} to {paths[name]}", err=True)
     empty = [name for name in split_names if not written.get(name)]
     if empty:
         click.echo(
-            f"warning: empty split(s) {', '.join(empty)}: no exported record fell there (each article goes to one split "
+            f"warning: empty {plural(len(empty), 'split')} {', '.join(empty)}: no exported record fell there (each article goes to one split "
             "by a hash of its id, so with few articles a small split can get none; try other proportions or --seed)",
             err=True,
         )
@@ -437,17 +438,17 @@ def import_annotations_command(ctx: click.Context, project: str, files: tuple[st
             for line in result.match_lines(name) if match_by == "text" else []:
                 click.echo(line, err=True)
             if result.users_created:
-                click.echo(f"{name}: new annotator(s): {', '.join(result.users_created)}", err=True)
+                click.echo(f"{name}: new {plural(len(result.users_created), 'annotator')}: {', '.join(result.users_created)}", err=True)
             for line in result.annotator_lines() + skipped.lines():
                 click.echo(f"{name}: {line}", err=True)
         except IngestError as exc:
             rejected += 1
             click.echo(str(exc), err=True)
-    click.echo(f"imported into {p.name}: {total.summary()}; {rejected} file(s) rejected")
+    click.echo(f"imported into {p.name}: {total.summary()}; {counted(rejected, 'file')} rejected")
     if rejected:
         sys.exit(1)
     if strict and incomplete:
-        click.echo(f"--strict: {incomplete} file(s) had skipped items (listed above)", err=True)
+        click.echo(f"--strict: {counted(incomplete, 'file')} had skipped items (listed above)", err=True)
         sys.exit(1)
 
 
@@ -496,7 +497,7 @@ def _import_suggestions(ctx: click.Context, p: Project, files: tuple[str, ...], 
         except IngestError as exc:
             rejected += 1
             click.echo(str(exc), err=True)
-    click.echo(f"imported into {p.name} as suggestions of {pseudo}/{version}: {total.summary()}; {rejected} file(s) rejected")
+    click.echo(f"imported into {p.name} as suggestions of {pseudo}/{version}: {total.summary()}; {counted(rejected, 'file')} rejected")
     if rejected:
         sys.exit(1)
 

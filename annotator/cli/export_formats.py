@@ -19,8 +19,9 @@ from annotator.db import db
 from annotator.db.models import Project
 from annotator.domain.dataset import export
 from annotator.domain.dataset.export import formats
+from annotator.domain.wording import counted
 
-RECORD_NAMES = {"label-studio": "task(s)", "doccano": "line(s)", "citron": "document(s)"}
+RECORD_NAMES = {"label-studio": "task", "doccano": "line", "citron": "document"}
 
 
 def check_options(ctx: click.Context, fmt: str, split_spec: str | None, users_out: str | None) -> None:
@@ -67,7 +68,7 @@ def export_in_format(p: Project, fmt: str, filters: export.Filters, output: str 
             handles[""].flush()
     if users_out:
         Path(users_out).write_text(json.dumps(written.users, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    click.echo(f"exported {written.articles} article(s), {written.records} {RECORD_NAMES[fmt]} ({fmt}) to {paths['']}", err=True)
+    click.echo(f"exported {counted(written.articles, 'article')}, {counted(written.records, RECORD_NAMES[fmt])} ({fmt}) to {paths['']}", err=True)
     if users_out:
         click.echo(f"wrote the user ids of completed_by to {users_out} (import-annotations --users {users_out} reads it)", err=True)
     for line in written.left_out.lines():

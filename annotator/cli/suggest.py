@@ -28,6 +28,7 @@ from annotator.db.transactions import transaction
 from annotator.domain import accounts, suggesters, suggestion_quality
 from annotator.domain.dataset.ingest import IngestError, decode, jsonl_objects, missing_key
 from annotator.domain.suggestions import SuggestionError
+from annotator.domain.wording import counted
 from annotator.stats.attribution import DEFAULT_THRESHOLD, suggest
 
 STDIN_ID = "stdin"
@@ -137,7 +138,7 @@ def run_suggesters(project: Project, ids: list[int], label: str, chosen: list[su
 
 def describe_run(project: Project, counts: dict[str, Any]) -> str:
     """The one-line summary of a run, with a reminder when annotators cannot see the suggestions yet."""
-    line = f"{counts['suggestions']} suggestion(s), {counts['new']} new, for {counts['articles']} article(s) of {project.name}"
+    line = f"{counted(counts['suggestions'], 'suggestion')}, {counts['new']} new, for {counted(counts['articles'], 'article')} of {project.name}"
     if not project.suggestions_enabled:
         line += " (suggestions are off for this project: annotators see none until an admin turns them on)"
     return line
@@ -208,8 +209,8 @@ def train_command(project: str, folds: int | None, as_json: bool) -> None:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return
     base = summary["baseline"]
-    click.echo(f"trained {summary['suggester']} version {summary['version']} on {summary['sentences']} sentence(s) "
-               f"of {summary['articles']} article(s) of {p.name}")
+    click.echo(f"trained {summary['suggester']} version {summary['version']} on {counted(summary['sentences'], 'sentence')} "
+               f"of {counted(summary['articles'], 'article')} of {p.name}")
     click.echo(f"held out: macro-F1 {_num(summary['macro_f1'])}, accuracy {_num(summary['accuracy'])}")
     click.echo(f"majority baseline: macro-F1 {_num(base['macro_f1'])}, accuracy {_num(base['accuracy'])}")
     click.echo(f"scheme: {summary['scheme']}")
@@ -261,7 +262,7 @@ def _num(value: float | None) -> str:
 def quality_table(figures: dict[str, Any]) -> list[str]:
     """The evaluation as a readable table: a row per span label, then links and sentence labels."""
     which = f"{figures['suggester']}'s suggestions" if figures["suggester"] else "suggestions"
-    lines = [f"{which} in {figures['project']} against {figures['against']}, on {figures['articles']} article(s)", ""]
+    lines = [f"{which} in {figures['project']} against {figures['against']}, on {counted(figures['articles'], 'article')}", ""]
     lines.append(f"{'':<16}{'exact':^27}  {'overlap':^27}")
     lines.append(f"{'span label':<16}" + "".join(f"{h:>9}" for h in ("P", "R", "F1")) + "  "
                  + "".join(f"{h:>9}" for h in ("P", "R", "F1")) + f"{'tp/fp/fn (exact)':>20}")
@@ -278,7 +279,7 @@ def quality_table(figures: dict[str, Any]) -> list[str]:
                  f"(tp {links['tp']}, fp {links['fp']}, fn {links['fn']})")
     labels = figures["labels"]
     if labels["n"]:
-        lines.append(f"sentence labels: accuracy {_num(labels['accuracy'])}, macro-F1 {_num(labels['macro_f1'])} on {labels['n']} sentence(s)")
+        lines.append(f"sentence labels: accuracy {_num(labels['accuracy'])}, macro-F1 {_num(labels['macro_f1'])} on {counted(labels['n'], 'sentence')}")
     else:
         lines.append(f"sentence labels: not scored ({labels['reason']})")
     return lines

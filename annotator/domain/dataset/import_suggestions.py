@@ -47,6 +47,7 @@ from annotator.domain.dataset.import_annotations.store import stored_articles
 from annotator.domain.dataset.ingest import IngestError
 from annotator.domain.projects import SCHEMA_CHANGED, schema_unchanged
 from annotator.domain.suggestions import Proposal
+from annotator.domain.wording import counted, plural
 
 MAX_VERSION = 64  # the suggestions' version column
 CHUNK = 200  # records checked, then stored together
@@ -67,10 +68,11 @@ class SuggestionImport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def summary(self) -> str:
-        left_out = (f"; {self.left_out} annotation(s) by people left out (the file's predictions are its suggestions: "
+        left_out = (f"; {counted(self.left_out, 'annotation')} by people left out (the file's predictions are its suggestions: "
                     "import it without --as-suggestions for the annotations)") if self.left_out else ""
-        return (f"{self.articles_created} new and {self.articles_existing} existing article(s); "
-                f"{self.suggestions} suggestion(s), {self.new} new{left_out}")
+        articles = plural(self.articles_created + self.articles_existing, "article")
+        return (f"{self.articles_created} new and {self.articles_existing} existing {articles}; "
+                f"{counted(self.suggestions, 'suggestion')}, {self.new} new{left_out}")
 
 
 def check_name(name: str) -> str:

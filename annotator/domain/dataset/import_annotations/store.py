@@ -32,6 +32,7 @@ from annotator.domain import account_log, suggestions
 from annotator.domain.dataset.articles import sha256
 from annotator.domain.dataset.import_annotations.existing import Existing
 from annotator.domain.dataset.import_annotations.parse import Bad, Block, Label, Record
+from annotator.domain.wording import counted, plural
 from annotator.stats.segment import segment
 
 OnDuplicate = Literal["error", "skip", "replace"]
@@ -80,25 +81,27 @@ class ImportResult:
         """One line per annotator: what was imported, and what was left as a duplicate."""
         lines = []
         for name, (labels, spans, relations, skipped, article_labels) in sorted(self.by_annotator.items()):
-            line = f"{name}: {labels} label(s), {spans} span(s), {relations} relation(s)"
-            line += f", {article_labels} article label(s)" if article_labels else ""
-            lines.append(line + (f"; {skipped} article(s) skipped: already annotated (--on-duplicate skip)" if skipped else ""))
-        return lines + [f"{name} (a prediction, not an annotator): {n} suggestion(s)" for name, n in sorted(self.by_suggester.items())]
+            line = f"{name}: {counted(labels, 'label')}, {counted(spans, 'span')}, {counted(relations, 'relation')}"
+            line += f", {counted(article_labels, 'article label')}" if article_labels else ""
+            lines.append(line + (f"; {counted(skipped, 'article')} skipped: already annotated (--on-duplicate skip)" if skipped else ""))
+        return lines + [f"{name} (a prediction, not an annotator): {counted(n, 'suggestion')}" for name, n in sorted(self.by_suggester.items())]
 
     def match_lines(self, file: str) -> list[str]:
         """--match-by text: what matched, what was new, and each record refused with its line."""
-        summary = f"{file}: matched by text: {self.matched} existing article(s), {self.articles_created} new, {len(self.ambiguous)} refused"
+        summary = f"{file}: matched by text: {self.matched} existing {plural(self.matched, 'article')}, {self.articles_created} new, {len(self.ambiguous)} refused"
         return [summary] + [f"{file}:{line}: {reason}" for line, reason in self.ambiguous]
 
     def summary(self) -> str:
-        annotations = f"{self.labels} label(s), {self.spans} span(s), {self.relations} relation(s)"
+        annotations = f"{counted(self.labels, 'label')}, {counted(self.spans, 'span')}, {counted(self.relations, 'relation')}"
         if self.article_labels:  # said only when there are some: projects without article labels read as before
-            annotations += f", {self.article_labels} article label(s)"
+            annotations += f", {counted(self.article_labels, 'article label')}"
+        articles = plural(self.articles_created + self.articles_existing, "article")
+        gold_article_labels = f", {counted(self.gold_article_labels, 'article label')}" if self.gold_article_labels else ""
         return (
-            f"{self.articles_created} new and {self.articles_existing} existing article(s); {annotations}; "
-            f"gold: {self.gold_labels} label(s), {self.gold_spans} span(s), {self.gold_relations} relation(s)"
-            f"{f', {self.gold_article_labels} article label(s)' if self.gold_article_labels else ''}; "
-            f"{len(self.users_created)} new user(s); {self.skipped} skipped, {self.replaced} replaced"
+            f"{self.articles_created} new and {self.articles_existing} existing {articles}; {annotations}; "
+            f"gold: {counted(self.gold_labels, 'label')}, {counted(self.gold_spans, 'span')}, {counted(self.gold_relations, 'relation')}"
+            f"{gold_article_labels}; "
+            f"{counted(len(self.users_created), 'new user')}; {self.skipped} skipped, {self.replaced} replaced"
         )
 
 
