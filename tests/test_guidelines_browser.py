@@ -53,3 +53,34 @@ def test_preview_takes_the_editors_place_and_the_first_save_is_version_1(app, se
         assert page.errors == []  # type: ignore[attr-defined]
     finally:
         page.context.close()
+
+
+def test_guidelines_of_200000_cyrillic_characters_with_newlines_preview_and_save_in_the_browser(app, server, chromium):
+    """The walk's case in a real browser: 200,000 Cyrillic characters (a line break every 80, which the browser sends
+    as CRLF, a character more each) preview through the page's script and save; before, the save was a 413."""
+    add_user(app, "root", "admin", PASSWORD)
+    with app.app_context():
+        begin_write(db.session)
+        pid = projects.create_project(db.session, "Новости").id
+        db.session.commit()
+    line = "ж" * 79 + "\n"
+    text = line * (200_000 // len(line))
+    assert len(text) == 200_000
+    page = log_in(chromium, server, "root")
+    try:
+        page.goto(f"{server}/admin/projects/{pid}/guidelines")
+        page.wait_for_load_state("load")
+        page.fill("textarea#text", text)
+        page.click("#preview-guidelines")
+        page.wait_for_selector("#live-preview p")
+        assert page.evaluate("document.getElementById('live-preview').textContent.split('ж').length - 1") == 200_000 - text.count("\n")
+        page.click("#preview-guidelines")
+        page.click("#save-guidelines")
+        page.wait_for_url(f"{server}/admin/projects/{pid}/guidelines", wait_until="load")
+        page.wait_for_selector("text=Saved as version 1")
+        with app.app_context():
+            saved = db.session.scalar(select(GuidelineVersion.text).where(GuidelineVersion.version == 1))
+            assert saved.replace("\r\n", "\n") == text
+        assert page.errors == []  # type: ignore[attr-defined]
+    finally:
+        page.context.close()
