@@ -101,7 +101,7 @@ def _import_counts(app, runner, tmp_path: Path, n: int) -> dict[str, int]:
         args = ["import-annotations", project, path, "--on-duplicate", on_duplicate]
         counts[on_duplicate] = _statements_while(app, lambda args=args, result=result: result.append(runner.invoke(args=args)))
         assert result[0].exit_code == 0, result[0].output
-        assert "0 new and" in result[0].output and f"{n} existing article(s)" in result[0].output, result[0].output
+        assert "0 new and" in result[0].output and f"{n} existing {'article' if n == 1 else 'articles'}" in result[0].output, result[0].output
     counts_stored = stored(app, project)
     assert counts_stored["articles"] == n and counts_stored["labels"] == n * 4 * 2 and counts_stored["spans"] == n * 2
     assert counts_stored["gold"] >= n
