@@ -372,6 +372,13 @@ def browser(app) -> Browser:
     return Browser(app.test_client())
 
 
+def token_form(**fields: str) -> dict[str, str]:
+    """The admin page's token form: its fields and a one-use issue key (each call a new one, as each page view)."""
+    from annotator.domain.accounts import new_issue_key
+
+    return {"issue_key": new_issue_key(), **fields}
+
+
 def add_user(app, name: str, role: str = "annotator", password: str = "correct horse") -> int:
     from annotator.domain import accounts
 

@@ -12,7 +12,7 @@ from annotator.db import db
 from annotator.db.models import ApiToken, AuditEntry, User
 from annotator.domain import account_log, accounts
 
-from .conftest import Browser, add_user
+from .conftest import Browser, add_user, token_form
 
 PASSWORD = "correct horse"
 NEW_PASSWORD = "a brand new secret"
@@ -60,12 +60,12 @@ def test_each_change_on_the_web_writes_exactly_one_entry_naming_the_admin(app, a
     assert admin.post("/admin/users", {"name": "carol", "role": "annotator", "password": PASSWORD}).status_code == 302
     carol = user_id(app, "carol")
     base = f"/admin/users/{carol}"
-    token_text = re.search(r'id="token">([^<]+)<', page(admin.post(base + "/token", {"expires_days": "5"}, follow_redirects=True))).group(1)
+    token_text = re.search(r'id="token">([^<]+)<', page(admin.post(base + "/token", token_form(expires_days="5")))).group(1)
     with app.app_context():
         token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == carol))
     steps = [
         (lambda: admin.post(base + f"/tokens/{token_id}/revoke"), "token_revoke", None, {"token_ids": [token_id]}),
-        (lambda: admin.post(base + "/token"), "token_issue", None, None),
+        (lambda: admin.post(base + "/token", token_form()), "token_issue", None, None),
         (lambda: admin.post(base + "/revoke"), "token_revoke", None, None),
         (lambda: admin.post(base + "/password", {"password": NEW_PASSWORD}), "password", None, {"password": "set", "by": "admin"}),
         (lambda: admin.post(base + "/role", {"role": "reviewer"}), "role", {"role": "annotator"}, {"role": "reviewer", "tokens_revoked": 0}),
@@ -103,8 +103,8 @@ def test_a_change_that_changes_nothing_writes_nothing(app, admin):
 
 def test_promotion_revoking_tokens_is_one_entry_saying_so(app, admin):
     carol = add_user(app, "carol")
-    admin.post(f"/admin/users/{carol}/token")
-    admin.post(f"/admin/users/{carol}/token")
+    admin.post(f"/admin/users/{carol}/token", token_form())
+    admin.post(f"/admin/users/{carol}/token", token_form())
     seen = len(entries(app, carol))
     assert admin.post(f"/admin/users/{carol}/role", {"role": "admin"}).status_code == 302
     new = entries(app, carol)[seen:]

@@ -16,7 +16,7 @@ from annotator.db.models import ApiToken, Article, Assignment, AuditEntry, Guide
 from annotator.db.transactions import begin_write
 from annotator.domain import accounts, assignment, guidelines, labelschema, projects, resegment
 
-from .conftest import Browser, add_user, make_app
+from .conftest import Browser, add_user, make_app, token_form
 
 PASSWORD = "correct horse"
 
@@ -534,28 +534,43 @@ def test_user_form_errors(app, admin):
     assert count(app, User) == 1
 
 
-def test_a_reloaded_token_page_shows_no_token_and_issues_none(app, admin):
-    """Found by the admin walk: the new token was the POST's answer, so reloading that page posted the form again and
-    issued a second token. The POST now leads (302) to a page that shows the token once, from the session; opened
-    again it says the token was shown once, and no second token is in the database."""
+def _issue_key(html: str) -> str:
+    return re.search(r'name="issue_key"[^>]*value="([^"]+)"', html).group(1)
+
+
+def _session_cookie(app, admin) -> dict:
+    cookie = admin.client.get_cookie("session")
+    return dict(app.session_interface.get_signing_serializer(app).loads(cookie.value)) if cookie else {}
+
+
+def test_a_new_token_is_shown_once_and_never_kept_in_a_cookie(app, admin):
+    """A token is the POST's own answer, never stored in the session: the signed session cookie is readable by its
+    holder and replayable, so a token handed to a next page through it was shown again to anyone replaying the cookie
+    kept from before that page (found after the last stop). The form carries a one-use issue key: sending it again
+    (a reload of the answer, a double click, a replayed request) issues no second token and shows none."""
     uid = add_user(app, "carol")
     base = f"/admin/users/{uid}"
-    admin.get(base)
-    response = admin.post(base + "/token", {"expires_days": "5"})
-    assert response.status_code == 302 and response.headers["Location"] == base + "/token/new"
-    shown = page(admin.get(base + "/token/new"))
+    key = _issue_key(page(admin.get(base)))
+    response = admin.post(base + "/token", {"expires_days": "5", "issue_key": key})
+    shown = page(response)
+    assert response.status_code == 200 and "no-store" in response.headers["Cache-Control"]
     token = re.search(r'<pre class="token" id="token">([^<]+)</pre>', shown).group(1)
     assert "It stops working after 5 days." in shown
+    assert token not in json.dumps(_session_cookie(app, admin)) and token not in str(response.headers)
     with app.app_context():
         assert accounts.user_for_token(db.session, token).name == "carol"
-    again = admin.get(base + "/token/new")
-    assert again.status_code == 200 and 'id="token"' not in page(again) and token not in page(again)
+    again = admin.post(base + "/token", {"expires_days": "5", "issue_key": key})
+    assert again.status_code == 409 and 'id="token"' not in page(again) and token not in page(again)
     assert "was shown once" in page(again)
     assert count(app, ApiToken, ApiToken.user_id == uid) == 1
-    other = add_user(app, "dave")  # a token issued for carol is never shown on another user's page
-    admin.post(base + "/token")
-    assert "was shown once" in page(admin.get(f"/admin/users/{other}/token/new"))
-    assert re.search(r'id="token">ann_', page(admin.get(base + "/token/new")))
+    fresh = _issue_key(page(admin.get(base)))  # the user's page gives a new key: another token is one more click
+    assert fresh != key and re.search(r'id="token">ann_', page(admin.post(base + "/token", {"issue_key": fresh})))
+    assert count(app, ApiToken, ApiToken.user_id == uid) == 2
+    other = add_user(app, "dave")  # a key used for carol issues nothing for dave either
+    assert admin.post(f"/admin/users/{other}/token", {"issue_key": fresh}).status_code == 409
+    for bad in ("", "short", "x" * 200, "not a key!"):
+        assert admin.post(base + "/token", {"issue_key": bad}).status_code == 400, bad
+    assert count(app, ApiToken) == 2
 
 
 def test_user_lifecycle(app, admin):
@@ -563,7 +578,7 @@ def test_user_lifecycle(app, admin):
     with app.app_context():
         uid = accounts.get_user(db.session, "carol").id
     base = f"/admin/users/{uid}"
-    response = admin.post(base + "/token", follow_redirects=True)
+    response = admin.post(base + "/token", {"issue_key": _issue_key(page(admin.get(base)))})
     token = re.search(r'<pre class="token" id="token">([^<]+)</pre>', page(response)).group(1)
     assert token.startswith("ann_")
     assert token not in page(admin.get(base))  # shown once only
@@ -579,14 +594,14 @@ def test_user_lifecycle(app, admin):
     assert Browser(app.test_client()).login("carol", "a new password").status_code == 302
     assert admin.post(base + "/role", {"role": "reviewer"}).status_code == 302
     assert admin.post(base + "/role", {"role": "king"}).status_code == 400
-    admin.post(base + "/token")
+    admin.post(base + "/token", token_form())
     assert admin.post(base + "/deactivate").status_code == 302
     with app.app_context():
         user = db.session.get(User, uid)
         assert not user.active and user.role == "reviewer"
         assert db.session.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.user_id == uid, ApiToken.revoked_at.is_(None))) == 0
     assert Browser(app.test_client()).login("carol", "a new password").status_code == 403
-    assert admin.post(base + "/token").status_code == 409
+    assert admin.post(base + "/token", token_form()).status_code == 409
     assert admin.post(base + "/activate").status_code == 302
     assert Browser(app.test_client()).login("carol", "a new password").status_code == 302
 

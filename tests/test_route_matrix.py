@@ -42,7 +42,7 @@ from annotator.domain.dataset import articles
 from annotator.domain.dataset.ingest import ArticleRecord
 from annotator.domain.suggestions import Proposal
 
-from .conftest import Browser, fresh_database, make_app
+from .conftest import Browser, fresh_database, make_app, token_form
 
 PASSWORD = "correct horse"
 CHEAP_HASH = "pbkdf2:sha256:1000"
@@ -755,7 +755,7 @@ def test_admins_issue_tokens_for_themselves_and_non_admins_never_for_another_adm
     ways: dict[str, Callable[[str], Any]] = {
         "REST, session": lambda who: admin.send_json("POST", f"/api/users/{names[who]}/tokens", {"expires_days": 5}),
         "REST, Bearer token": lambda who: app.test_client().post(f"/api/users/{names[who]}/tokens", json={"expires_days": 5}, headers=bearer),
-        "admin page": lambda who: admin.post(f"/admin/users/{ids[who]}/token", {"expires_days": "5"}, follow_redirects=True),
+        "admin page": lambda who: admin.post(f"/admin/users/{ids[who]}/token", token_form(expires_days="5")),
     }
     problems = []
     for way, issue in ways.items():

@@ -128,6 +128,8 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: never
     # Written at most once a minute per token (accounts.user_for_token), not on every request.
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The one-use key of the web form that issued it: the same form sent again issues no second token.
+    issue_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     user: Mapped[User] = relationship()
 

@@ -39,6 +39,14 @@ class AccountForbidden(AccountError):
     """A user operation the one asking may not do (a 403, where an AccountError is a 400 or 409)."""
 
 
+class TokenAlreadyIssued(AccountError):
+    """The form that asked for a token already had one issued (a reload, a double click): its time, for the message."""
+
+    def __init__(self, issued_at: datetime):
+        super().__init__(f"this form already issued a token, at {issued_at:%Y-%m-%d %H:%M} UTC")
+        self.issued_at = issued_at
+
+
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise AccountError(f"user name must be 1-80 letters, digits, '_', '.', '@' or '-' (got {name!r})")
@@ -319,15 +327,27 @@ def _not_another_admin(actor_id: int | None, user_id: int, name: str, role: str,
         raise AccountForbidden(f"{name} is an admin: only {name} may {what}")
 
 
+def new_issue_key() -> str:
+    """A one-use key for a form that issues a token (ApiToken.issue_key)."""
+    return secrets.token_urlsafe(24)
+
+
 def issue_token(session: Session, user: User, expires_days: int | None = None, issued_by: int | None = None,
-                actor: Actor | None = None) -> str:
+                actor: Actor | None = None, issue_key: str | None = None) -> str:
     """A new API token for the user (shown once; only its hash is stored), valid for `expires_days` or until revoked.
 
     A user has at most MAX_ACTIVE_TOKENS tokens that are neither revoked nor expired. `issued_by` is the id of the
     admin asking (the web and the REST API): never another admin's token (check_token_issuer); None on the command line.
     Audited (the token's id and expiry, never its text or hash) as `actor`'s doing, by default issued_by's on the web.
+    `issue_key`: the asking form's one-use key; TokenAlreadyIssued if a token was issued with it (for any user), since
+    the token is shown only in the answer to the form's first sending. Two sendings at once: the unique key lets one
+    commit, and the other's retry finds it here.
     """
     check_token_days(expires_days)
+    if issue_key is not None:
+        issued_at = session.scalar(select(ApiToken.created_at).where(ApiToken.issue_key == issue_key))
+        if issued_at is not None:
+            raise TokenAlreadyIssued(issued_at)
     # The user's row, locked: issues at the same moment count one after another (PostgreSQL let twelve
     # through the ceiling of ten; SQLite's one writer already serialises them). Its role as it is now, under the lock.
     role = session.scalar(select(User.role).where(User.id == user.id).with_for_update())
@@ -338,7 +358,7 @@ def issue_token(session: Session, user: User, expires_days: int | None = None, i
         raise AccountError(f"{user.name} already has {active} active API tokens; revoke one first (at most {MAX_ACTIVE_TOKENS})")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = now + timedelta(days=expires_days) if expires_days else None
-    row = ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=now, expires_at=expires_at)
+    row = ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=now, expires_at=expires_at, issue_key=issue_key)
     session.add(row)
     session.flush()
     actor = actor or (account_log.CLI if issued_by is None else account_log.web(issued_by))

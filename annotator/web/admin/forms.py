@@ -17,7 +17,7 @@ from wtforms import (
 )
 from wtforms import FloatField as _FloatField
 from wtforms import IntegerField as _IntegerField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from annotator.db.models import ROLES
@@ -189,6 +189,9 @@ class TokenForm(FlaskForm):
     expires_days = IntegerField(
         "Expires after (days)", validators=[Optional(), NumberRange(min=1, max=accounts.MAX_TOKEN_DAYS)]
     )
+    # accounts.new_issue_key(): the page's form is good for one token (a reload of the answer issues none).
+    issue_key = HiddenField(validators=[InputRequired("The form has no issue key: open the user's page again."),
+                                        Regexp(r"^[A-Za-z0-9_-]{32}$", message="The form's issue key is not one this app made: open the user's page again.")])
 
 
 class RoleForm(FlaskForm):

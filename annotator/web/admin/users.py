@@ -1,7 +1,7 @@
 """Users: create, change role, reset password, deactivate / reactivate, API tokens (shown once)."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, session, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from annotator.db import db
@@ -10,8 +10,6 @@ from annotator.domain import account_log, accounts, assignment
 from annotator.web.admin import bp, form_status, write
 from annotator.web.admin.forms import ActionForm, PasswordForm, RoleForm, TokenForm, UserCreateForm
 from annotator.web.security import roles_required
-
-NEW_TOKEN = "new_api_token"  # the session's key for a token issued and not yet shown
 
 
 def user_or_404(user_id: int) -> User:
@@ -74,7 +72,7 @@ def _detail(
             max_token_days=accounts.MAX_TOKEN_DAYS,
             password_form=password_form or PasswordForm(formdata=None),
             role_form=role_form or RoleForm(formdata=None, role=user.role),
-            token_form=token_form or TokenForm(formdata=None),
+            token_form=token_form or TokenForm(formdata=None, issue_key=accounts.new_issue_key()),
             action=ActionForm(formdata=None),
             history=account_log.history(db.session, user.id),
         ),
@@ -170,7 +168,9 @@ def user_password(user_id: int):
 @bp.route("/users/<int:user_id>/token", methods=["POST"])
 @roles_required("admin")
 def user_token(user_id: int):
-    """A new API token, handed to the next page in the session (never stored in clear, never put in a URL or flash)."""
+    """A new API token, shown in this answer only (no-store, as every logged-in page): never stored in clear, never put
+    in a URL, a flash or the session (a signed session cookie is readable and can be sent again). The form's one-use
+    issue key makes a reload of this answer, or a double click, issue no second token."""
     user = user_or_404(user_id)
     try:
         accounts.check_token_issuer(current_user.id, user.id, user.name, user.role)
@@ -178,29 +178,25 @@ def user_token(user_id: int):
         abort(403, str(exc))
     form = TokenForm()
     if not form.validate_on_submit():
-        return _detail(user, 400, token_form=form)
+        return _token_form_again(user, 400, form)
     if not user.active:
         flash(f"{user.name} is deactivated: reactivate them before issuing a token.", "error")
-        return _detail(user, 409, token_form=form)
-    token, error = write(lambda: accounts.issue_token(db.session, user, form.expires_days.data, issued_by=current_user.id, actor=_actor()), accounts.AccountError)
-    if error:
-        flash(error, "error")
-        return _detail(user, 409, token_form=form)
-    session[NEW_TOKEN] = {"user": user.id, "token": token, "days": form.expires_days.data}
-    return redirect(url_for("admin.user_token_shown", user_id=user.id))
+        return _token_form_again(user, 409, form)
+    try:
+        token, _ = write(lambda: accounts.issue_token(db.session, user, form.expires_days.data, issued_by=current_user.id,
+                                                      actor=_actor(), issue_key=form.issue_key.data))
+    except accounts.TokenAlreadyIssued as exc:
+        return render_template("admin/token.html", user=user, token=None, days=None, issued_at=exc.issued_at), 409
+    except accounts.AccountError as exc:
+        flash(str(exc), "error")
+        return _token_form_again(user, 409, form)
+    return render_template("admin/token.html", user=user, token=token, days=form.expires_days.data)
 
 
-@bp.route("/users/<int:user_id>/token/new")
-@roles_required("admin")
-def user_token_shown(user_id: int):
-    """The token just issued, shown once: taken out of the session as it is shown, so a reload says it was shown
-    (the token was the POST's own answer, and reloading that page issued another)."""
-    user = user_or_404(user_id)
-    issued = session.get(NEW_TOKEN)
-    if not isinstance(issued, dict) or issued.get("user") != user.id:
-        return render_template("admin/token.html", user=user, token=None, days=None)
-    session.pop(NEW_TOKEN)
-    return render_template("admin/token.html", user=user, token=issued["token"], days=issued["days"])
+def _token_form_again(user: User, status: int, form: TokenForm):
+    """The user's page with the token form's errors, and a fresh key (its old one issued nothing)."""
+    form.issue_key.data = accounts.new_issue_key()
+    return _detail(user, status, token_form=form)
 
 
 @bp.route("/users/<int:user_id>/tokens/<int:token_id>/revoke", methods=["POST"])
