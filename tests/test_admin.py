@@ -573,6 +573,18 @@ def test_a_new_token_is_shown_once_and_never_kept_in_a_cookie(app, admin):
     assert count(app, ApiToken) == 2
 
 
+def test_the_token_form_sent_twice_at_once_issues_one_token(app, admin):
+    """A double click sends the form twice at once: the second waits for the user's lock and finds the first's key."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    uid = add_user(app, "carol")
+    fields = {"issue_key": _issue_key(page(admin.get(f"/admin/users/{uid}"))), "csrf_token": admin.csrf()}
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: admin.client.post(f"/admin/users/{uid}/token", data=fields), range(2)))
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    assert count(app, ApiToken, ApiToken.user_id == uid) == 1
+
+
 def test_user_lifecycle(app, admin):
     assert admin.post("/admin/users", {"name": "carol", "role": "annotator", "password": "longenough"}).status_code == 302
     with app.app_context():

@@ -340,18 +340,17 @@ def issue_token(session: Session, user: User, expires_days: int | None = None, i
     admin asking (the web and the REST API): never another admin's token (check_token_issuer); None on the command line.
     Audited (the token's id and expiry, never its text or hash) as `actor`'s doing, by default issued_by's on the web.
     `issue_key`: the asking form's one-use key; TokenAlreadyIssued if a token was issued with it (for any user), since
-    the token is shown only in the answer to the form's first sending. Two sendings at once: the unique key lets one
-    commit, and the other's retry finds it here.
+    the token is shown only in the answer to the form's first sending.
     """
     check_token_days(expires_days)
-    if issue_key is not None:
-        issued_at = session.scalar(select(ApiToken.created_at).where(ApiToken.issue_key == issue_key))
-        if issued_at is not None:
-            raise TokenAlreadyIssued(issued_at)
     # The user's row, locked: issues at the same moment count one after another (PostgreSQL let twelve
     # through the ceiling of ten; SQLite's one writer already serialises them). Its role as it is now, under the lock.
     role = session.scalar(select(User.role).where(User.id == user.id).with_for_update())
     check_token_issuer(issued_by, user.id, user.name, role)
+    if issue_key is not None:  # under the user's lock: the form sent twice at once reads the first's token here
+        issued_at = session.scalar(select(ApiToken.created_at).where(ApiToken.issue_key == issue_key))
+        if issued_at is not None:
+            raise TokenAlreadyIssued(issued_at)
     now = utcnow()
     active = session.scalar(select(func.count()).select_from(ApiToken).where(*_active_tokens(user.id, now))) or 0
     if active >= MAX_ACTIVE_TOKENS:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 
 from annotator.db import db
 from annotator.db.models import ApiToken, User, utcnow
@@ -187,6 +188,8 @@ def user_token(user_id: int):
                                                       actor=_actor(), issue_key=form.issue_key.data))
     except accounts.TokenAlreadyIssued as exc:
         return render_template("admin/token.html", user=user, token=None, days=None, issued_at=exc.issued_at), 409
+    except IntegrityError:  # the key sent at once for another user (made up: a page's key is for one user)
+        return render_template("admin/token.html", user=user, token=None, days=None, issued_at=None), 409
     except accounts.AccountError as exc:
         flash(str(exc), "error")
         return _token_form_again(user, 409, form)
