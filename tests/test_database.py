@@ -490,3 +490,67 @@ def test_a_cli_import_on_a_full_disk_is_one_line_saying_disk_full(full_disk_worl
     assert "disk is full" in result.output and len(result.output.strip().splitlines()) == 1, result.output
     assert _counts(app) == before
     assert any(r.levelname == "ERROR" and "disk is full" in r.getMessage() for r in caplog.records), caplog.text
+
+
+def _moved(browser, app):
+    """The same logged-in browser (its session cookie and CSRF token) talking to another app on the same secret."""
+    from .conftest import Browser
+
+    moved = Browser(app.test_client())
+    moved.client.set_cookie("session", browser.client.get_cookie("session").value)
+    moved.token = browser.token
+    return moved
+
+
+def test_a_database_that_takes_no_writes_is_a_503_that_says_so(database_uri, caplog):
+    """A SQLite file opened read-only and a PostgreSQL server whose transactions are all read-only (a standby): a save
+    and an admin form were a 500, "something went wrong on our side". Now a 503 naming it, which the page's save queue
+    sends again; reads go on; nothing is written; the log has a warning."""
+    from tests.test_route_matrix import caller
+    from tests.test_route_matrix import seed as seed_world
+
+    from .conftest import make_app
+
+    app = make_app(database_uri, PROPAGATE_EXCEPTIONS=False)
+    world = seed_world(app)
+    callers = {role: caller(app, world, role) for role in ("annotator", "admin")}
+    if database_uri.startswith("sqlite"):
+        readonly = f"sqlite:///file:{database_uri.removeprefix('sqlite:///')}?mode=ro&uri=true"
+    else:
+        readonly = database_uri + "%20-cdefault_transaction_read_only%3Don"
+    standby = make_app(readonly, create=False, PROPAGATE_EXCEPTIONS=False)
+    annotator, admin = (_moved(callers[role], standby) for role in ("annotator", "admin"))
+    before = _counts(app)
+    caplog.set_level("WARNING")
+    assert annotator.client.get(f"/api/articles/{world.article_a}").status_code == 200
+    response = annotator.send_json("POST", f"/api/articles/{world.article_a}/spans", {"label": "CUE", "start": 0, "end": 1, "id": "read-only-1"})
+    assert response.status_code == 503 and response.headers["Retry-After"], response.get_data(as_text=True)
+    assert response.get_json()["error"].startswith("The database takes no changes at the moment. Nothing was saved.")
+    response = admin.post("/admin/users", {"name": "newcomer", "role": "annotator", "password": "a long password"})
+    assert response.status_code == 503 and "The database takes no changes at the moment" in response.get_data(as_text=True)
+    assert _counts(app) == before
+    assert any(r.levelname == "WARNING" and "takes no writes" in r.getMessage() for r in caplog.records), caplog.text
+    with standby.app_context():
+        db.engine.dispose()
+
+
+def test_a_database_server_that_cannot_be_reached_is_a_503_that_says_so(tmp_path):
+    """PostgreSQL down: a logged-in page, a token's API call and a login were a 500 (the error page itself tried to
+    load the user from the database that had failed)."""
+    from tests.test_cli_database_failures import closed_port
+    from tests.test_route_matrix import caller
+    from tests.test_route_matrix import seed as seed_world
+
+    from .conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'up.sqlite3'}")
+    world = seed_world(app)
+    down = make_app(f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/annotator", create=False, PROPAGATE_EXCEPTIONS=False)
+    reviewer = _moved(caller(app, world, "reviewer"), down)
+    response = reviewer.client.get("/")
+    assert response.status_code == 503 and "The database cannot be reached" in response.get_data(as_text=True)
+    response = down.test_client().get("/api/projects", headers={"Authorization": "Bearer ann_" + "x" * 43})
+    assert response.status_code == 503 and response.get_json()["error"].startswith("The database cannot be reached. Nothing was changed.")
+    visitor = _moved(caller(app, world, "anonymous"), down)
+    response = visitor.post("/login", {"name": "someone", "password": "a long password"})
+    assert response.status_code == 503 and response.headers["Retry-After"]

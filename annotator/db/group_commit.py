@@ -22,7 +22,7 @@ from typing import Any, Callable, Generic, TypeVar
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from annotator.db.transactions import WriteConflict, disk_full, end_read, out_of_time, run_write, transaction, write_deadline
+from annotator.db.transactions import WriteConflict, end_read, not_retried, out_of_time, run_write, transaction, write_deadline
 
 T = TypeVar("T")
 
@@ -144,8 +144,8 @@ class _OutOfAttempts(Exception):
 
 
 def _conflict(exc: BaseException) -> bool:
-    """Another writer's change in the way (run_write runs these again): not a full disk, which no retry mends."""
-    return isinstance(exc, WriteConflict) or isinstance(exc, (IntegrityError, OperationalError)) and not disk_full(exc)
+    """Another writer's change in the way (run_write runs these again): not what no retry mends (not_retried)."""
+    return isinstance(exc, WriteConflict) or isinstance(exc, (IntegrityError, OperationalError)) and not not_retried(exc)
 
 
 def _failed(save: _Save[Any], exc: BaseException) -> list[_Save[Any]]:

@@ -104,7 +104,7 @@ def run_write(session: Session | scoped_session, action: Callable[[], T], attemp
 
     A unique-key or lock conflict (IntegrityError, a deadlock or serialization failure, a busy
     SQLite, a WriteConflict the action raised) is retried: the retry re-reads what the other
-    transaction committed. A full disk is not retried (it cannot help). When the attempts run
+    transaction committed. A full disk, or a database read-only or out of reach, is not (not_retried). When the attempts run
     out, `on_exhausted()` is raised, and at once when a busy database has kept the write waiting
     for its turn as long as SQLite would wait (out_of_time).
     """
@@ -116,7 +116,7 @@ def run_write(session: Session | scoped_session, action: Callable[[], T], attemp
         except WriteConflict:
             continue
         except (IntegrityError, OperationalError) as exc:
-            if disk_full(exc):
+            if not_retried(exc):
                 raise
             if out_of_time(exc, deadline):
                 break
@@ -277,6 +277,41 @@ def lock_conflict(exc: BaseException) -> bool:
     if code is not None:
         return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     return getattr(orig, "sqlstate", None) in _POSTGRES_LOCK_CONFLICTS
+
+
+_POSTGRES_READ_ONLY = "25006"  # read_only_sql_transaction
+# PostgreSQL's connection exceptions (class 08), and a server shutting down or starting up (57P01-57P03)
+_POSTGRES_UNREACHABLE = ("08", "57P01", "57P02", "57P03")
+
+
+def driver_codes(exc: BaseException) -> tuple[int | None, str]:
+    """The driver's codes: SQLite's primary result code (or None), PostgreSQL's SQLSTATE (or "")."""
+    orig = getattr(exc, "orig", None)
+    sqlite_code = getattr(orig, "sqlite_errorcode", None)
+    return (sqlite_code & 0xFF if sqlite_code is not None else None), getattr(orig, "sqlstate", None) or ""
+
+
+def unreachable(exc: BaseException) -> bool:
+    """True when no connection to a PostgreSQL server could be made or kept (refused, unknown host, a server shutting
+    down or starting up): nothing was done, and the same request can succeed once the server is back."""
+    sqlite_code, sqlstate = driver_codes(exc)
+    if sqlite_code is not None or getattr(exc, "orig", None) is None:
+        return False
+    # no SQLSTATE at all when no connection was made (refused, unknown host, bad password)
+    return (not sqlstate and getattr(exc, "statement", None) is None) or sqlstate.startswith(_POSTGRES_UNREACHABLE)
+
+
+def read_only(exc: BaseException) -> bool:
+    """True when the database refused a write because it takes none (a SQLite file opened or mounted read-only, a
+    PostgreSQL standby or read-only role): nothing was written."""
+    sqlite_code, sqlstate = driver_codes(exc)
+    return sqlite_code == sqlite3.SQLITE_READONLY if sqlite_code is not None else sqlstate == _POSTGRES_READ_ONLY
+
+
+def not_retried(exc: BaseException) -> bool:
+    """A failure no attempt at once would mend (a full disk, a database that takes no writes or cannot be reached: the
+    engine's pre-ping already replaced a stale connection): the write ends with it, to be told as it is."""
+    return disk_full(exc) or read_only(exc) or unreachable(exc)
 
 
 def log_disk_full(exc: BaseException, doing: str) -> None:

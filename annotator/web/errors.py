@@ -12,11 +12,12 @@ from flask import Flask, Response, jsonify, make_response, render_template, requ
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from annotator.db import db
-from annotator.db.transactions import DISK_FULL_MESSAGE, disk_full, lock_conflict, log_disk_full
+from annotator.db.failures import reason
+from annotator.db.transactions import DISK_FULL_MESSAGE, disk_full, lock_conflict, log_disk_full, read_only, unreachable
 
 log = logging.getLogger(__name__)
 BUSY_MESSAGE = "The database was busy with another change to the same data, and nothing was saved: send it again."
@@ -42,6 +43,8 @@ ERROR_TEXT = {
     413: ("The upload is too large", "Split the file into smaller ones, or ask an admin to raise the limit."),
     429: ("Too many attempts", "Wait a little and try again."),
     503: ("The database was busy", "Go back and send it again."),
+    "unreachable": ("The database cannot be reached", "Nothing was changed. Try again in a minute; if it lasts, tell an admin."),
+    "read_only": ("The database takes no changes at the moment", "Nothing was saved. Try again later; if it lasts, tell an admin."),
     507: ("The database's disk is full", "Nothing was saved. Tell an admin: once disk space is freed, send it again."),
     500: ("Something went wrong on our side",
           "It is not something you did, and what was saved before is kept. Try again in a moment; "
@@ -67,17 +70,25 @@ def _links(signed_in: bool) -> list[tuple[str, str]]:
     return links
 
 
-def error_page(exc: HTTPException) -> tuple[str, int]:
+def _signed_in() -> bool:
+    """Whether a user is logged in, as far as can be told: loading them may be what failed (the database is down)."""
+    try:
+        return bool(getattr(current_user, "is_authenticated", False))
+    except DBAPIError:
+        return False
+
+
+def error_page(exc: HTTPException, kind: str | None = None) -> tuple[str, int]:
     """An error as a page in the app's frame: what happened and what to do next (log in, go back, go home).
 
     A 500 never shows the exception (the log has it). When even the frame cannot be drawn (say the
     database is gone), a plain page still says the same.
     """
     code = exc.code or 500
-    heading, advice = ERROR_TEXT.get(code, (exc.name, "Go back, or start again from the start page."))
+    heading, advice = ERROR_TEXT.get(kind or code, (exc.name, "Go back, or start again from the start page."))
     # the message the code gave to abort(), unless it is werkzeug's stock text for the status
     detail = said_why(exc) if code != 500 else None
-    signed_in = bool(getattr(current_user, "is_authenticated", False))
+    signed_in = _signed_in()
     who = f"You are logged in as {current_user.name} ({current_user.role})." if signed_in and code == 403 else None
     links = _links(signed_in)
     if code == 500:
@@ -115,10 +126,29 @@ def _too_large(exc: RequestEntityTooLarge):
     return error_page(RequestEntityTooLarge(message))
 
 
-def _database_error(exc: OperationalError):
+def _database_error(exc: DBAPIError):
     """A full disk is a 507 that says so (and an error in the log); a transaction another one was in the way of (a
     PostgreSQL deadlock, which ends one of two writers that lock rows in opposite orders; a busy SQLite) a 503 to send
-    again, since nothing was written; any other database failure stays a 500."""
+    again, since nothing was written; so is a database server that cannot be reached and a database that takes no
+    writes (a standby, a read-only file), each saying so (and a warning in the log): a 500 told the person it was
+    something on our side they could not wait out. Any other database failure stays a 500."""
+    kind = "unreachable" if unreachable(exc) else "read_only" if read_only(exc) else None
+    if kind is not None:
+        try:
+            db.session.rollback()
+        except DBAPIError:  # the connection it would roll back is the one that failed
+            pass
+        log.warning("%s %s answered 503, the database %s: %s", request.method, request.path,
+                    "cannot be reached" if kind == "unreachable" else "takes no writes", reason(exc)[:200])
+        heading, advice = ERROR_TEXT[kind]
+        if wants_json():
+            response = json_error(503, f"{heading}. {advice}")
+        else:
+            error = HTTPException()
+            error.code = 503
+            response = make_response(error_page(error, kind))
+        response.headers["Retry-After"] = "30"
+        return response
     if lock_conflict(exc):
         db.session.rollback()
         log.warning("%s %s ended by a lock conflict, answered 503: %s", request.method, request.path,
@@ -153,5 +183,5 @@ def _http_error(exc: HTTPException):
 def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
-    app.register_error_handler(OperationalError, _database_error)
+    app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Response, current_app
 from flask_login import current_user
+from sqlalchemy.exc import DBAPIError
 
 CSP = "; ".join(
     [
@@ -34,6 +35,15 @@ SECURITY_HEADERS = (
 HSTS = ("Strict-Transport-Security", "max-age=31536000")
 
 
+def _maybe_logged_in() -> bool:
+    """Whether the answer may be a logged-in user's: True when that cannot be told (loading the user from the database
+    is what failed, and the answer is that failure's page)."""
+    try:
+        return bool(getattr(current_user._get_current_object(), "is_authenticated", False))
+    except DBAPIError:
+        return True
+
+
 def add_security_headers(response: Response) -> Response:
     """The headers a view did not set itself (an after-request hook)."""
     # One look at the headers already set, not a scan per header (setdefault): this runs on every save.
@@ -43,6 +53,6 @@ def add_security_headers(response: Response) -> Response:
     for name, value in wanted:
         if name.lower() not in present:
             headers.add(name, value)
-    if "cache-control" not in present and getattr(current_user._get_current_object(), "is_authenticated", False):
+    if "cache-control" not in present and _maybe_logged_in():
         headers.add("Cache-Control", "no-store")
     return response

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from annotator.db.group_commit import grouped_write
-from annotator.db.transactions import DISK_FULL_MESSAGE, log_disk_full, run_write
+from annotator.db.transactions import DISK_FULL_MESSAGE, disk_full, log_disk_full, run_write
 from annotator.domain.annotations.idempotency import Request, settled_answer
 from annotator.domain.annotations.validation import AnnotationError
 
@@ -60,6 +60,8 @@ def _answered(session: Session, run: Callable[[], T], keyed: Callable[[], Reques
         if answer is None:
             raise AnnotationError(503, "the database is busy with other writes; try again") from None
         return cast(T, answer)
-    except (IntegrityError, OperationalError) as exc:  # run_write retries conflicts; what reaches here is a full disk
+    except (IntegrityError, OperationalError) as exc:  # run_write retries conflicts; what reaches here is not_retried's
+        if not disk_full(exc):
+            raise  # a database read-only or out of reach: the web app's 503 that says so
         log_disk_full(exc, "saving an annotation")  # not busy: retrying cannot help, and someone must be told
         raise AnnotationError(507, DISK_FULL_MESSAGE) from None
