@@ -30,15 +30,16 @@ class World:
     articles: list[int]  # a0, a1, ...: ann, bob and cat on each
 
 
-def make_world(app, answers: list[dict[str, dict[str, list[str]]]]) -> World:
+def make_world(app, answers: list[dict[str, dict[str, list[str]]]], title: str = "Article {k}",
+               text: str = "Fees rose in town {k}. The mayor said so.") -> World:
     """One article per item of `answers` ({annotator: {group: values}}), ann, bob and cat assigned to each, and rev, a
-    reviewer of the project."""
+    reviewer of the project. `title` and `text` are formatted with the article's number k."""
     with app.app_context():
         s = db.session
         users = {name: accounts.create_user(s, name, role, PASSWORD) for name, role in
                  [("ann", "annotator"), ("bob", "annotator"), ("cat", "annotator"), ("rev", "reviewer")]}
         project = projects.create_project(s, "P", schema_with_groups(), annotators_per_article=3)
-        records = [ArticleRecord(f"a{k}", f"Article {k}", f"Fees rose in town {k}. The mayor said so.") for k in range(len(answers))]
+        records = [ArticleRecord(f"a{k}", title.format(k=k), text.format(k=k)) for k in range(len(answers))]
         articles.store_articles(s, project, records, "test")
         for name in ("ann", "bob", "cat"):
             assignment.assign_to_user(s, project.id, users[name], [r.external_id for r in records])

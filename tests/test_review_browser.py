@@ -423,6 +423,24 @@ def test_a_right_to_left_sentence_reads_right_to_left_on_the_review_pages(app, s
         context.close()
 
 
+def test_a_right_to_left_article_reads_right_to_left_on_the_article_label_page(app, server, chromium):
+    """Found in the last walk: the article-label adjudication page drew a Hebrew article's title and text left to
+    right (no direction at all), so their full stops stood at the right, before the first word."""
+    from .test_article_label_review import SPLIT, make_world
+
+    world = make_world(app, [SPLIT], title="הכותרת של הכתבה {k}.", text='השופט אמר: "זה יום חשוב". הדיון נמשך.')
+    context, page, problems = reviewer_page(chromium, server, name="rev")
+    try:
+        assert page.goto(f"{server}/review/{world.project}/articles/{world.articles[0]}/labels").ok
+        page.click("#context summary")
+        for selector in ("h1 .article-title", "#context .article-text"):
+            start, end = page.locator(selector).first.evaluate(CHARACTER_ENDS)
+            assert end < start, (selector, start, end)
+        assert problems == []
+    finally:
+        context.close()
+
+
 # The right edge of a text as laid out (of its rightmost character), and the right edge of the content box it is laid
 # out in (its block's, or its table cell's for an inline link).
 TEXT_RIGHT_AND_BOX_RIGHT = """(el) => {
