@@ -2,6 +2,7 @@
 order, filters and pages, and adjudication through the form (CSRF on)."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -10,7 +11,8 @@ from sqlalchemy import event, select
 import annotator.domain.annotations as annotations
 from annotator.db import db
 from annotator.db.models import Assignment, AuditEntry, CacheEntry, GoldLabel, GoldRelation, GoldSpan, Project, Suggestion
-from annotator.domain import agreement
+from annotator.db.transactions import begin_write
+from annotator.domain import agreement, projects
 from annotator.web import review
 
 from .conftest import Browser, add_member, add_user
@@ -126,8 +128,26 @@ def test_agreement_page_shows_coefficients_intervals_counts_and_heatmap(app, bro
     assert svg.count("<rect") >= 9 and 'fill="#' in svg and "style" not in svg
     assert s["cohen_kappa"]["matrix"][0][1] is None  # ann and ben share 6 sentences: too few for a figure (see below)
     assert ">—<" in svg and "ann × ben: 6 shared sentences: fewer than 10, too few for a figure" in svg
-    assert 'data-annotator="ann"' in html and "QUOTE" in html and "attributed_to" in html
+    assert 'data-annotator="ann"' in html and "QUOTE" in html
+    # links as people read them, not the schema's name for them (which tells several types apart: see below)
+    relations = html[html.index('id="relations"'):]
+    assert '<th scope="row">QUOTE → SOURCE</th>' in relations and "attributed_to" not in relations
     assert "Content-Security-Policy" in response.headers
+
+
+def test_agreement_page_names_a_relation_type_when_the_schema_has_several(app, browser, project):
+    with app.app_context():
+        head = db.session.get(Project, project.project_id)
+        schema = json.loads(json.dumps(head.label_schema))
+        schema["relation_types"].append({"name": "contradicts", "description": "", "color": "#aa0000", "key": "m",
+                                         "from": ["QUOTE"], "to": ["SOURCE"]})
+        begin_write(db.session)
+        projects.update_project(db.session, head, schema=schema)
+        db.session.commit()
+    login(browser, "rita")
+    relations = browser.get(f"/review/{project.project_id}/agreement").get_data(as_text=True).split('id="relations"')[1]
+    rows = re.findall(r'<th scope="row">([^<]*)</th>', relations.split("Per annotator pair")[0])
+    assert rows == ["QUOTE → SOURCE (attributed_to)", "QUOTE → SOURCE (contradicts)"]
 
 
 def test_agreement_page_lists_every_pairs_count_and_interval_outside_the_chart(app, browser, project):
