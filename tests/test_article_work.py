@@ -211,4 +211,4 @@ def test_an_adjudication_and_a_delete_of_its_article_take_turns_not_a_deadlock(a
     take_turns(app, adjudicate, stored, go, deleting(app, project_id, article_id, outcome, errors), "the delete should wait for the adjudication")
     assert not errors, errors
     assert outcome["gold"] == "CFS"
-    assert "1 gold sentence label(s) and 1 gold span(s)" in outcome["delete"], outcome
+    assert "1 gold sentence label and 1 gold span" in outcome["delete"], outcome

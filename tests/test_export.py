@@ -491,7 +491,7 @@ def test_filters(app, runner, tmp_path):
     articles_gold = run_export(runner, tmp_path, "news", "--unit", "article", "--gold-only", name="ag.jsonl")
     assert [r["id"] for r in articles_gold] == ["art-1"]
     for args, message in [
-        (["--labels", "XYZ"], "unknown label(s) XYZ"),
+        (["--labels", "XYZ"], "unknown label XYZ"),
         (["--labels", "CFS,,UFS"], "comma-separated"),
         (["--annotator", "nobody"], "no annotator named 'nobody' in this project"),
     ]:
@@ -754,9 +754,9 @@ def test_web_download_for_reviewers_and_admins(app, browser, tmp_path):
     for query, message in [
         ("?unit=token", "unit must be one of"),
         ("?gold_only=maybe", "gold_only must be 1 or 0"),
-        ("?labels=XYZ", "unknown label(s) XYZ"),
+        ("?labels=XYZ", "unknown label XYZ"),
         ("?annotator=nobody", "no annotator named 'nobody' in this project"),
-        ("?format=csv", "unknown parameter(s) format"),
+        ("?format=csv", "unknown parameter format"),
     ]:
         response = browser.get(url + query)
         assert response.status_code == 400 and message in response.get_json()["error"], query

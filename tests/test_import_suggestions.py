@@ -158,7 +158,7 @@ def test_doccano_predictions_as_suggestions(app, news, tmp_path):
         (lambda r: r["annotations"][0]["relations"][0].update(score="high"), "p.jsonl:2: annotations[0].relations[0].score must be a number from 0 to 1"),
         (lambda r: r["annotations"][0]["spans"][0].update(label="NAME"), "p.jsonl:2: annotations[0].spans[0]: unknown span label 'NAME'"),
         (lambda r: r.update(text=TEXT + "More."), "p.jsonl:2: article 'port' exists in project 'News' with a different text (SHA-256 differs)"),
-        (lambda r: r["annotations"][0]["labels"][0].update(sentence=7), "p.jsonl:2: label for sentence index 7, but the article has 3 sentence(s), index 0 to 2"),
+        (lambda r: r["annotations"][0]["labels"][0].update(sentence=7), "p.jsonl:2: label for sentence index 7, but the article has 3 sentences, index 0 to 2"),
     ],
 )
 def test_a_bad_line_rejects_its_whole_file(app, news, tmp_path, monkeypatch, change, message):

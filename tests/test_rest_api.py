@@ -455,7 +455,7 @@ def test_articles_are_deleted_and_annotated_ones_only_when_asked(api, app):
     api.ok("PUT", f"/api/articles/{ids['a0']}/labels/0", who="ann1", body={"label": "CFS"})
     assert api.ok("DELETE", f"/api/projects/{pid}/articles/{ids['a1']}") == {"deleted": ids["a1"], "external_id": "a1"}
     error = api.refused("DELETE", f"/api/projects/{pid}/articles/{ids['a0']}", 409)
-    assert "has 1 label(s) and 0 span(s)" in error
+    assert "has 1 label and 0 spans" in error
     revision = api.ok("GET", f"/api/projects/{pid}")["revision"]
     api.ok("DELETE", f"/api/projects/{pid}/articles/{ids['a0']}?annotated=delete")
     assert api.ok("GET", f"/api/projects/{pid}")["revision"] == revision + 1
@@ -498,7 +498,7 @@ def test_article_labels_count_as_annotation_for_a_delete_and_a_new_text(api, app
     assert "is already annotated; its text cannot change" in error
     assert api.ok("POST", path + "?on_duplicate=update", body=[{"id": "a0", "title": "Retitled", "text": TEXTS[0]}])["updated"] == ["a0"]
     error = api.refused("DELETE", f"{path}/{article}", 409)
-    assert "1 article label(s)" in error and "annotated=delete" in error
+    assert "and 1 article label;" in error and "annotated=delete" in error
     assert api.ok("GET", path)["total"] == 1
     api.ok("DELETE", f"{path}/{article}?annotated=delete")
     with app.app_context():
@@ -519,7 +519,7 @@ def test_a_gold_article_label_decision_counts_as_work_for_a_delete(api, app):
     api.ok("DELETE", f"/api/articles/{article}/article-labels/stance", who="ann1", status=204)  # the answer goes, the decision stays
     path = f"/api/projects/{pid}/articles"
     error = api.refused("DELETE", f"{path}/{article}", 409)
-    assert "has 0 label(s) and 0 span(s) and 1 gold article label decision(s)" in error and "annotated=delete" in error
+    assert "has 0 labels and 0 spans and 1 gold article label decision" in error and "annotated=delete" in error
     assert api.ok("GET", path)["total"] == 1
     api.ok("DELETE", f"{path}/{article}?annotated=delete")
     with app.app_context():
@@ -561,9 +561,9 @@ def _sentence_gold(kind: str) -> Any:
 
 
 @pytest.mark.parametrize(("kind", "says", "counts"), [
-    ("label", "has 0 label(s) and 0 span(s) and 1 gold sentence label(s);",
+    ("label", "has 0 labels and 0 spans and 1 gold sentence label;",
      {"labels": 0, "spans": 0, "gold_labels": 1, "gold_spans": 0, "gold_links": 0}),
-    ("span", "has 0 label(s) and 0 span(s) and 1 gold sentence label(s) and 2 gold span(s) and 1 gold link(s);",
+    ("span", "has 0 labels and 0 spans and 1 gold sentence label and 2 gold spans and 1 gold link;",
      {"labels": 0, "spans": 0, "gold_labels": 1, "gold_spans": 2, "gold_links": 1}),
 ], ids=["label", "span"])
 def test_a_reviewers_sentence_gold_counts_as_work_for_a_delete(api, app, kind, says, counts):
@@ -596,7 +596,7 @@ def test_automatic_gold_alone_is_no_work(api, app):
     with app.app_context():
         assert db.session.scalar(select(GoldLabel.provenance).join(Sentence).where(Sentence.article_id == article)) == "unanimous"
     error = api.refused("DELETE", f"/api/projects/{pid}/articles/{article}", 409)
-    assert error == "article 'a0' has 2 label(s) and 0 span(s); to delete it with them, send ?annotated=delete"
+    assert error == "article 'a0' has 2 labels and 0 spans; to delete it with them, send ?annotated=delete"
     for who in ("ann1", "ann2"):
         api.ok("DELETE", f"/api/articles/{article}/labels/0", who=who, status=204)
     api.ok("DELETE", f"/api/projects/{pid}/articles/{article}")
@@ -810,8 +810,8 @@ def test_the_export_takes_annotator_export_options(api, app):
                     .get_data(as_text=True).splitlines()] for name in ("one", "two")}
     assert sorted(set(parts["one"]) | set(parts["two"])) == ["a0", "a1", "a2"] and not set(parts["one"]) & set(parts["two"])
     for query, says in [
-        ("unit=word", "unit must be one of"), ("gold_only=maybe", "gold_only must be 1 or 0"), ("format=csv", "unknown parameter(s) format"),
-        ("labels=XYZ", "unknown label(s) XYZ"), ("split=test&splits=train=0.5,dev=0.4", "must sum to 1"),
+        ("unit=word", "unit must be one of"), ("gold_only=maybe", "gold_only must be 1 or 0"), ("format=csv", "unknown parameter format"),
+        ("labels=XYZ", "unknown label XYZ"), ("split=test&splits=train=0.5,dev=0.4", "must sum to 1"),
         ("split=holdout", "split 'holdout' is not one of train, dev, test"), ("seed=4", "give split=NAME too"),
         ("split=train&seed=x", "seed must be an integer"), ("annotator=nobody", "nobody"),
     ]:

@@ -31,6 +31,7 @@ from annotator.domain.dataset.articles import OnDuplicate, StoreResult
 from annotator.domain.dataset.ingest import IngestError, decode, parse_json_array, parse_jsonl
 from annotator.domain.projects import ProjectError, bump_revision
 from annotator.domain.records import timestamp
+from annotator.domain.wording import counted
 
 
 @dataclass(frozen=True)
@@ -126,11 +127,11 @@ def delete_article(session: Session, project_id: int, article_id: int, annotated
     work = locked_article_work(session, article_id)
     external_id = article.external_id
     if work and not annotated_too:
-        also = "".join(f" and {n} {what}" for n, what in (
-            (work.article_labels, "article label(s)"), (work.gold_article_labels, "gold article label decision(s)"),
-            (work.gold_labels, "gold sentence label(s)"), (work.gold_spans, "gold span(s)"), (work.gold_links, "gold link(s)"),
+        also = "".join(f" and {counted(n, what)}" for n, what in (
+            (work.article_labels, "article label"), (work.gold_article_labels, "gold article label decision"),
+            (work.gold_labels, "gold sentence label"), (work.gold_spans, "gold span"), (work.gold_links, "gold link"),
         ) if n)
-        raise ProjectError(f"article {external_id!r} has {work.labels} label(s) and {work.spans} span(s){also}; "
+        raise ProjectError(f"article {external_id!r} has {counted(work.labels, 'label')} and {counted(work.spans, 'span')}{also}; "
                            "to delete it with them, send ?annotated=delete")
     session.execute(delete(Article).where(Article.id == article_id))  # the rest goes by ON DELETE CASCADE
     session.execute(delete(CacheEntry).where(CacheEntry.project_id == project_id))

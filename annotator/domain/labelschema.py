@@ -21,6 +21,7 @@ import json
 import re
 from typing import Any
 
+from annotator.domain.wording import plural
 from annotator.stats import strict_json, textcheck
 
 # Every key the annotation page itself answers (static/js/annotate.js): help, next / previous sentence,
@@ -147,7 +148,7 @@ def validate(data: Any) -> dict[str, Any]:
     problems: list[str] = []
     unknown = [key for key in data if key not in SECTIONS and key != ARTICLE_SECTION]
     if unknown:
-        problems.append(f"unknown key(s) {', '.join(_show(k) if textcheck.problem(k) else k for k in sorted(map(str, unknown)))}; "
+        problems.append(f"{plural(len(unknown), 'unknown key')} {', '.join(_show(k) if textcheck.problem(k) else k for k in sorted(map(str, unknown)))}; "
                         f"expected {', '.join(SECTIONS)} (and optionally {ARTICLE_SECTION})")
     out = ValidSchema()
     used_keys: dict[str, str] = {}  # key -> where it was first used
@@ -187,7 +188,7 @@ def _head(where: str, item: Any, allowed: set[str], problems: list[str]) -> tupl
         return None
     unknown = [key for key in item if key not in allowed]
     if unknown:
-        problems.append(f"{where}: unknown key(s) {', '.join(_show(k) if textcheck.problem(k) else k for k in sorted(unknown))}; "
+        problems.append(f"{where}: {plural(len(unknown), 'unknown key')} {', '.join(_show(k) if textcheck.problem(k) else k for k in sorted(unknown))}; "
                         f"allowed: {', '.join(sorted(allowed))}")
     name = item.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
@@ -228,7 +229,7 @@ _SHOWN_PROBLEMS = 50
 
 def _more(problems: list[str]) -> str:
     extra = len(problems) - _SHOWN_PROBLEMS
-    return f"; and {extra} more problem(s)" if extra > 0 else ""
+    return f"; and {extra:,} more {plural(extra, 'problem')}" if extra > 0 else ""
 
 
 def _item(section: str, i: int, item: Any, used_keys: dict[str, str], problems: list[str]) -> dict[str, Any] | None:

@@ -277,5 +277,5 @@ def _sentence_indexes(label: Any, bounds: list[tuple[int, int]]) -> list[int]:
             raise _Bad(f"label {label.label!r} for text {start}-{end} covers no sentence")
         return found
     if not 0 <= label.sentence < len(bounds):
-        raise _Bad(f"label for sentence index {label.sentence}, but the article has {len(bounds)} sentence(s), index 0 to {len(bounds) - 1}")
+        raise _Bad(f"label for sentence index {label.sentence}, but the article has {counted(len(bounds), 'sentence')}, index 0 to {len(bounds) - 1}")
     return [label.sentence]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from annotator.db.models import Project
 from annotator.domain import labelschema
 from annotator.domain.dataset.export.load import people_named
+from annotator.domain.wording import plural
 from annotator.stats import textcheck
 
 UNITS = ("article", "sentence")
@@ -63,7 +64,7 @@ def check_filters(session: Session, project: Project, filters: Filters) -> Filte
     known = labelschema.names(project.label_schema, "sentence_labels")
     unknown = [label for label in filters.labels if label not in known]
     if unknown:
-        raise ExportError(f"unknown label(s) {', '.join(unknown)} (project has: {', '.join(known)})")
+        raise ExportError(f"{plural(len(unknown), 'unknown label')} {', '.join(unknown)} (project has: {', '.join(known)})")
     if filters.annotators:
         found = set(session.scalars(people_named(project.id, filters.annotators)))
         missing = [name for name in filters.annotators if name not in found]
@@ -136,7 +137,7 @@ def parse_query(session: Session, project: Project, args: Mapping[str, Sequence[
     unknown = sorted(set(args) - set(QUERY_PARAMETERS))
     if unknown:
         shown = ", ".join(name[:ECHO] for name in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-        raise ExportError(f"unknown parameter(s) {shown}; use {', '.join(QUERY_PARAMETERS)}")
+        raise ExportError(f"{plural(len(unknown), 'unknown parameter')} {shown}; use {', '.join(QUERY_PARAMETERS)}")
 
     def first(name: str, default: str) -> str:  # a parameter given twice: its first value, as Flask's args.get
         values = args.get(name)

@@ -200,7 +200,7 @@ def check_against_database(
     for proposal in record.suggestions:
         for index, label, _ in proposal.labels:
             if index >= len(bounds):
-                raise Bad(f"suggestions: label {label!r} for sentence index {index}, but the article has {len(bounds)} sentence(s)")
+                raise Bad(f"suggestions: label {label!r} for sentence index {index}, but the article has {counted(len(bounds), 'sentence')}")
         result.by_suggester[proposal.suggester] = result.by_suggester.get(proposal.suggester, 0) + len(proposal.labels) + len(proposal.spans) + len(proposal.relations)
     stored_blocks = [block for _, block in blocks]
     audit = {
@@ -341,7 +341,7 @@ def resolve_sentences(labels: list[Label], bounds: list[tuple[int, int]], whose:
                 raise Bad(f"{whose}: label {label.label!r} for text {start}-{end} covers no sentence")
         else:
             if not 0 <= label.sentence < len(bounds):
-                raise Bad(f"{whose}: label for sentence index {label.sentence}, but the article has {len(bounds)} sentence(s), index 0 to {len(bounds) - 1}")
+                raise Bad(f"{whose}: label for sentence index {label.sentence}, but the article has {counted(len(bounds), 'sentence')}, index 0 to {len(bounds) - 1}")
             indexes = [label.sentence]
         for i in indexes:
             if i in seen:

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from annotator.domain.annotations import AnnotationError
 from annotator.domain.dataset.ingest import _unstorable
+from annotator.domain.wording import plural
 
 MAX_UID = 64
 
@@ -53,7 +54,7 @@ def an_object(value: Any, what: str, allowed: set[str]) -> dict[str, Any]:
         # a misspelt key ("txt") is named with the one it stands for, when that one is missing
         near = [m for k in unknown for m in difflib.get_close_matches(k, sorted(allowed - set(value)), n=1)]
         hint = f" (did you mean {', '.join(map(repr, dict.fromkeys(near)))}?)" if near else ""
-        raise Bad(f"{what}: unknown key(s) {', '.join(unknown)}{hint}")
+        raise Bad(f"{what}: {plural(len(unknown), 'unknown key')} {', '.join(unknown)}{hint}")
     return value
 
 
