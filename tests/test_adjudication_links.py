@@ -344,6 +344,18 @@ def test_a_quote_and_link_another_reviewer_added_to_the_sentence_since_its_page_
     assert ("attributed_to", *later, "SOURCE", *at(SOURCE), "adjudicated") in gold_links(app)
 
 
+def add_a_second_relation_type(app, project_id: int) -> None:
+    """The project's schema gains "contradicts", QUOTE → SOURCE as its "attributed_to" (a schema with several types)."""
+    with app.app_context():
+        project = db.session.get(Project, project_id)
+        schema = json.loads(json.dumps(project.label_schema))
+        schema["relation_types"].append({"name": "contradicts", "description": "", "color": "#aa0000", "key": "m",
+                                         "from": ["QUOTE"], "to": ["SOURCE"]})
+        begin_write(db.session)
+        projects.update_project(db.session, project, schema=schema)
+        db.session.commit()
+
+
 def test_a_link_is_named_by_its_spans_and_by_its_relation_only_where_the_schema_has_several(app, browser):
     """The link rows said "attributed_to: QUOTE … → SOURCE …" to people; with the one relation type of the presets they
     say "QUOTE … → SOURCE …", as the annotation page does. Where a schema has two relation types, a row names its own,
@@ -354,13 +366,6 @@ def test_a_link_is_named_by_its_spans_and_by_its_relation_only_where_the_schema_
     row = re.compile(r'<input type="checkbox" name="links" value="[^"]*"[^>]*>\s*(.*?)<span class="span-label"', re.S)
     page = browser.get(url).get_data(as_text=True)
     assert row.findall(page) == [""] and ">Link <kbd>l</kbd></button>" in page
-    with app.app_context():
-        project = db.session.get(Project, world["project"])
-        schema = json.loads(json.dumps(project.label_schema))
-        schema["relation_types"].append({"name": "contradicts", "description": "", "color": "#aa0000", "key": "m",
-                                         "from": ["QUOTE"], "to": ["SOURCE"]})
-        begin_write(db.session)
-        projects.update_project(db.session, project, schema=schema)
-        db.session.commit()
+    add_a_second_relation_type(app, world["project"])
     page = browser.get(url).get_data(as_text=True)
     assert [x.strip() for x in row.findall(page)] == ["attributed_to:"]

@@ -2,7 +2,6 @@
 order, filters and pages, and adjudication through the form (CSRF on)."""
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -11,8 +10,7 @@ from sqlalchemy import event, select
 import annotator.domain.annotations as annotations
 from annotator.db import db
 from annotator.db.models import Assignment, AuditEntry, CacheEntry, GoldLabel, GoldRelation, GoldSpan, Project, Suggestion
-from annotator.db.transactions import begin_write
-from annotator.domain import agreement, projects
+from annotator.domain import agreement
 from annotator.web import review
 
 from .conftest import Browser, add_member, add_user
@@ -136,14 +134,9 @@ def test_agreement_page_shows_coefficients_intervals_counts_and_heatmap(app, bro
 
 
 def test_agreement_page_names_a_relation_type_when_the_schema_has_several(app, browser, project):
-    with app.app_context():
-        head = db.session.get(Project, project.project_id)
-        schema = json.loads(json.dumps(head.label_schema))
-        schema["relation_types"].append({"name": "contradicts", "description": "", "color": "#aa0000", "key": "m",
-                                         "from": ["QUOTE"], "to": ["SOURCE"]})
-        begin_write(db.session)
-        projects.update_project(db.session, head, schema=schema)
-        db.session.commit()
+    from .test_adjudication_links import add_a_second_relation_type
+
+    add_a_second_relation_type(app, project.project_id)
     login(browser, "rita")
     relations = browser.get(f"/review/{project.project_id}/agreement").get_data(as_text=True).split('id="relations"')[1]
     rows = re.findall(r'<th scope="row">([^<]*)</th>', relations.split("Per annotator pair")[0])
