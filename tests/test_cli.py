@@ -203,6 +203,29 @@ def test_bad_files_get_their_own_reason(app, runner, tmp_path, name, data, reaso
     assert count(app, Article) == 0
 
 
+@pytest.mark.parametrize("name, data", [
+    (b"bad\xffname.txt", b"Headline\nBody text.\n"),  # the name is the article's id: a traceback from the database
+    (b"j\xff.jsonl", b'{"text": "Body text."}\n'),  # no id: the name makes it, a traceback too
+    (b"c\xff.csv", b"text\nBody text.\n"),  # no id column: refused as an "unpaired surrogate (a broken \\ud800-style escape)"
+])
+def test_a_file_in_a_folder_whose_name_is_not_utf8_is_refused_in_one_line(app, runner, tmp_path, name, data):
+    """The command line refuses an argument that is not UTF-8, but a folder's files are named by the file system: Python
+    keeps such a name's bytes as lone surrogates, which reached the database as part of an article id."""
+    make_project(runner)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.txt").write_bytes(b"Fine text.\n")
+    with open(os.path.join(os.fsencode(folder), name), "wb") as out:
+        out.write(data)
+    result = runner.invoke(args=["import", "news", str(folder)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    shown = os.fsencode(folder / os.fsdecode(name)).decode("utf-8", "backslashreplace")
+    assert f"{shown}: the file's name is not valid UTF-8" in result.output
+    assert "imported 1 new, 0 updated, 0 skipped into news; 1 file rejected" in result.output
+    with app.app_context():
+        assert [a.external_id for a in db.session.scalars(select(Article))] == ["good"]
+
+
 def test_on_duplicate_modes(app, runner, tmp_path):
     make_project(runner)
     first = jsonl(tmp_path / "1.jsonl", [{"id": "a", "title": "Old", "text": "One. Two."}])

@@ -10,6 +10,7 @@ import csv
 import difflib
 import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,9 @@ def read_path(name: str, stdin: io.BufferedIOBase | None = None) -> list[Article
         if stdin is None:
             raise IngestError(name, None, "no standard input")
         return parse_jsonl(decode(stdin.read(), "<stdin>"), "<stdin>")
+    if textcheck.problem(name):  # a folder's file: the file system names it, and Python keeps bytes not UTF-8 as lone surrogates
+        raise IngestError(os.fsencode(name).decode("utf-8", "backslashreplace"), None,
+                          "the file's name is not valid UTF-8; rename the file (a .txt file's name is its article's id)")
     path = Path(name)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
