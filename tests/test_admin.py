@@ -668,6 +668,27 @@ def test_upload_reports_imported_skipped_and_rejected(app, admin):
     assert count(app, Article, Article.external_id == "story") == 1
 
 
+@pytest.mark.parametrize("name, reason", [
+    ("a" * 300 + ".txt", "must be 1 to 255 characters"),  # stored on SQLite past the column's 255; PostgreSQL refused it
+    (" .txt", "must be 1 to 255 characters"),  # an id of one space
+    ("\t.txt", "must be 1 to 255 characters"),
+])
+def test_a_txt_files_name_is_held_to_the_rules_of_an_article_id(app, admin, name, reason):
+    """A .txt file's name is its article's id, which is 1 to 255 characters with its ends stripped, as a JSONL or CSV id
+    is: a browser sends any file name, and an id of 300 characters, or of one space, was stored as it came."""
+    new_project(admin)
+    with app.app_context():
+        pid = db.session.scalar(select(Project.id))
+    response = upload(admin, pid, (name, b"Headline\nBody."))
+    assert response.status_code == 422, page(response)
+    assert f"the file's name, the article's id, {reason}" in html_unescape(page(response))
+    assert count(app, Article) == 0
+    response = upload(admin, pid, ("  spaced  .txt", b"Headline\nBody."))
+    assert response.status_code == 200
+    with app.app_context():
+        assert db.session.scalars(select(Article.external_id)).all() == ["spaced"]
+
+
 def test_an_upload_that_imported_nothing_offers_to_fix_and_upload_again_not_to_assign(app, admin):
     """Found by the admin walk: with every line of every file refused, the result page still offered "Assign the
     articles" as the next step. It says nothing was imported and leads back to the upload form; an upload that

@@ -26,6 +26,7 @@ _CORE_KEYS = frozenset({"id", "title", "text", "meta"})
 _CSV_COLUMNS = frozenset({"id", "title", "text"})  # a CSV's other columns, "meta" included, go into meta
 # A \u escape in a JSON text (a regex finds it several times faster than `in` does in non-ASCII text)
 _UNICODE_ESCAPE = re.compile(r"\\u")
+MAX_ID = 255  # an article id's characters (the column's length)
 _KEYS_SHOWN = 8  # a line's keys named in a missing-key message, at most
 
 
@@ -106,7 +107,12 @@ def read_bytes(data: bytes, name: str) -> list[ArticleRecord]:
 
 
 def parse_txt(text: str, name: str, external_id: str) -> ArticleRecord:
-    """One article; its first non-empty line is the title, the whole file is the text."""
+    """One article; its first non-empty line is the title, the whole file is the text. The file's name is held to an id's
+    rules, as a JSONL or CSV id is (_external_id): a browser sends any name, and one of 300 characters (a 500 on
+    PostgreSQL) or of a space alone was stored as it came."""
+    external_id = external_id.strip()
+    if not external_id or len(external_id) > MAX_ID:
+        raise IngestError(name, None, f"the file's name, the article's id, must be 1 to {MAX_ID} characters (its ends stripped)")
     reason = id_problem(external_id)
     if reason:
         raise IngestError(name, None, f"the file's name, the article's id, {reason}")
@@ -310,8 +316,8 @@ def _external_id(raw_id: Any, name: str, line: int, storable: bool) -> str:
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
         raise IngestError(name, line, "'id' must be a string or an integer")
     external_id = str(raw_id).strip()
-    if not external_id or len(external_id) > 255:
-        raise IngestError(name, line, "'id' must be 1 to 255 characters")
+    if not external_id or len(external_id) > MAX_ID:
+        raise IngestError(name, line, f"'id' must be 1 to {MAX_ID} characters")
     reason = (None if storable else _unstorable(external_id)) or id_problem(external_id)
     if reason:
         raise IngestError(name, line, f"'id' {reason}")
