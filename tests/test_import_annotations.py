@@ -119,6 +119,9 @@ BAD = [
     (_set("title", "Rates\x00"), "title contains a NUL character"),
     (_set("meta.desk", "a\x00b"), "meta.desk contains a NUL character"),
     (_set("annotations.0.labels.0.updated_at", "2026-01-01T00:00:00\x00"), "annotations[0].labels[0].updated_at contains a NUL"),
+    # a time that is in range where it was written but not in UTC (year 1 at +14:00, year 9999 at -14:00): a traceback
+    (_set("annotations.0.labels.0.updated_at", "0001-01-01T00:00:00+14:00"), "annotations[0].labels[0].updated_at is out of range"),
+    (_set("gold.labels.0.updated_at", "9999-12-31T23:00:00-14:00"), "gold.labels[0].updated_at is out of range"),
     # an id that `annotator assign --articles-from` (one id a line) could not name
     (_set("id", "two\nlines"), r"id 'two\nlines' holds a line break or control character (U+000A at 3)"),
 ]

@@ -68,7 +68,10 @@ def moment(value: Any, what: str) -> datetime | None:
         raise Bad(f"{what} must be an ISO 8601 time like 2026-11-24T10:00:00Z (got {value[:40]!r})") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # year 1 at +14:00, year 9999 at -14:00: in range as written, not in UTC
+        raise Bad(f"{what} is out of range: in UTC it falls outside the years 1 to 9999 (got {value[:40]!r})") from None
 
 
 def an_id(value: Any, what: str) -> str:
