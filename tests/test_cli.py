@@ -123,6 +123,10 @@ def test_projects_create_with_preset_and_schema_file(app, runner, tmp_path):
     result = runner.invoke(args=["projects", "create", "custom", "--schema", str(bad)])
     assert result.exit_code == 1
     assert f'{bad}: sentence_labels[1].key: duplicate key "1" (also sentence_labels[0] (A))' in result.output  # the path-style message (was "[1] (B): key '1' is already used by A")
+    long = tmp_path / "guidelines.md"
+    long.write_text("x" * 200_001)  # the guidelines page's limit holds here too (it was only the page's)
+    result = runner.invoke(args=["projects", "create", "long", "--guidelines", str(long)])
+    assert result.exit_code == 1 and "The guidelines may be at most 200,000 characters (this text has 200,001)." in result.output
     with app.app_context():
         names = db.session.scalars(select(Project.name)).all()
         assert names == ["ff"]

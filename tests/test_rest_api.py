@@ -175,6 +175,8 @@ def test_projects_are_created_read_and_changed(api, app):
     ({"name": "Tab\tin it"}, 400, "project name must be one line of text (got U+0009 at 3)"),
     ({"name": "Rev\u202eersed"}, 400, "project name must be one line of text (got U+202E at 3)"),
     ({"name": "Taken"}, 400, "already exists"),
+    # the guidelines page's limit: every annotation page renders them (2,940,000 characters took 35-70 s a page)
+    ({"name": "X", "guidelines": "é" * 200_001}, 400, "The guidelines may be at most 200,000 characters (this text has 200,001)."),
 ])
 def test_a_bad_project_body_is_refused_and_stores_nothing(api, app, body, status, says):
     new_project(api, "Taken")
@@ -196,8 +198,9 @@ def test_a_bad_patch_changes_nothing(api, app):
     assert "already exists" in api.refused("PATCH", f"/api/projects/{pid}", 400, body={"name": "Other", "majority": 0.9})
     assert "above 0.5" in api.refused("PATCH", f"/api/projects/{pid}", 400, body={"guidelines": "new", "majority": 2})
     assert "one line of text" in api.refused("PATCH", f"/api/projects/{pid}", 400, body={"name": "News\r\nExtra"})
+    assert "at most 200,000 characters" in api.refused("PATCH", f"/api/projects/{pid}", 400, body={"guidelines": "x" * 200_001})
     read = api.ok("GET", f"/api/projects/{pid}")
-    assert (read["name"], read["majority"]) == ("News", 0.66)
+    assert (read["name"], read["majority"], read["guidelines_version"]) == ("News", 0.66, 1)
     api.refused("PATCH", "/api/projects/999999", 404, body={"majority": 0.9})
 
 
