@@ -93,7 +93,10 @@ BAD = [
     (_set("annotations.0.labels.0.label", "MAYBE"), "annotations[0].labels[0]: unknown sentence label 'MAYBE'"),
     (_set("annotations.0.labels.0.sentence", 99), "label for sentence index 99, but the article has 4 sentences, index 0 to 3"),  # index: the 0-based data field
     (_set("annotations.0.labels.1.sentence", 0), "sentence 1 (index 0) is labelled twice"),  # 1-based for people, with the data's index
-    (_set("annotations.0.labels.0.seconds", -1), "annotations[0].labels[0].seconds must be a number >= 0"),
+    (_set("annotations.0.labels.0.seconds", -1), "annotations[0].labels[0].seconds must be a number from 0 to 1,000,000,000"),
+    # stored, it made every agreement figure of the project a 500 on PostgreSQL (its milliseconds past a bigint)
+    (_set("annotations.0.labels.0.seconds", 1e300), "annotations[0].labels[0].seconds must be a number from 0 to 1,000,000,000"),
+    (_set("annotations.0.labels.0.seconds", 10**30), "annotations[0].labels[0].seconds must be a number from 0 to 1,000,000,000"),
     (_set("annotations.0.labels.0.updated_at", "yesterday"), "updated_at must be an ISO 8601 time"),
     (_set("annotations.0.spans.0.end", 10_000), "span offsets must satisfy 0 <= start < end <= 187"),
     (_set("annotations.0.spans.0.label", "PERSON"), "unknown span label 'PERSON'"),

@@ -51,6 +51,7 @@ from annotator.domain.annotations.spans import create_span, delete_span, update_
 from annotator.domain.annotations.trail import audit
 from annotator.domain.annotations.transaction import WRITE_ATTEMPTS, save, write
 from annotator.domain.annotations.validation import (
+    MAX_LABEL_SECONDS,
     MAX_SECONDS_PER_WRITE,
     UID_PATTERN,
     AnnotationError,
@@ -73,7 +74,7 @@ from annotator.domain.records import relation_json as relation_dict
 from annotator.domain.records import span_json as span_dict
 
 __all__ = [
-    "MAX_OPERATIONS", "MAX_SECONDS_PER_WRITE", "UID_PATTERN", "WRITE_ATTEMPTS",
+    "MAX_LABEL_SECONDS", "MAX_OPERATIONS", "MAX_SECONDS_PER_WRITE", "UID_PATTERN", "WRITE_ATTEMPTS",
     "Access", "AnnotationError", "Changes",
     "apply_changes", "article_labels_of", "article_payload", "audit", "check_int", "check_label", "check_operations", "check_ref", "check_relation", "check_seconds",
     "check_sentence_bounds", "check_span", "check_str", "check_uid", "check_version", "create_relation", "create_span",

@@ -15,6 +15,9 @@ from annotator.stats.textcheck import MAX_DB_INT
 UID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}\Z")  # \Z: "$" also matches before a final newline
 # Seconds one request may add to a label's time: a tab left open over lunch is not work.
 MAX_SECONDS_PER_WRITE = 3600.0
+# A label's seconds, summed over its writes, that an import may bring: past any real work (31 years), and far inside
+# what the agreement figures read as whole milliseconds (a bigint): 1e300 imported made them a 500 on PostgreSQL.
+MAX_LABEL_SECONDS = 1_000_000_000
 
 
 class AnnotationError(ValueError):

@@ -7,14 +7,13 @@ text, its sentences, duplicates) it checks there.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from annotator.db.models import GOLD_PROVENANCE, HUMAN_GOLD_PROVENANCE, new_uid
 from annotator.domain import accounts, labelschema
-from annotator.domain.annotations import check_label, check_relation, check_span
+from annotator.domain.annotations import MAX_LABEL_SECONDS, check_label, check_relation, check_span
 from annotator.domain.dataset.foreign.sniff import looks_like
 from annotator.domain.dataset.import_annotations.suggested import Origin, exported_suggestions, item_origin
 from annotator.domain.dataset.import_annotations.values import Bad, an_id, an_object, api, clip, integer, listed, moment, string
@@ -361,8 +360,8 @@ def _annotator_details(entry: Label, raw: dict[str, Any], at: str) -> None:
     seconds = raw.get("seconds", 0.0)
     if seconds is None:
         seconds = 0.0
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
-        raise Bad(f"{at}.seconds must be a number >= 0")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= MAX_LABEL_SECONDS:
+        raise Bad(f"{at}.seconds must be a number from 0 to {MAX_LABEL_SECONDS:,}")
     entry.seconds = float(seconds)
     version = raw.get("guidelines_version")
     if version is not None and integer(version, f"{at}.guidelines_version") < 1:
