@@ -114,6 +114,8 @@ BAD = [
     (_set("sentences.3.end", 10**6), "sentences[3]: offsets must satisfy 0 <= start < end <= 187"),
     (_set("sentences.2.index", 7), "sentences[2].index must be 2"),
     (_set("gold.labels.0.provenance", "guessed"), "gold.labels[0].provenance must be one of"),
+    # the adjudication page's limit: a longer reason stored came back in its form, which then refused every save
+    (_set("gold.labels.0.reason", "x" * 5001), "gold.labels[0].reason is longer than 5000 characters"),
     (_set("gold.relations.0.from", "alice-quote-1"), "not a span of gold in this article"),
     (_set("gold.spans.0.end", 0), "span offsets must satisfy"),
     (_set("colour", "red"), "unknown key colour"),

@@ -18,6 +18,7 @@ from annotator.domain.dataset.foreign.sniff import looks_like
 from annotator.domain.dataset.import_annotations.suggested import Origin, exported_suggestions, item_origin
 from annotator.domain.dataset.import_annotations.values import Bad, an_id, an_object, api, clip, integer, listed, moment, string
 from annotator.domain.dataset.ingest import _unstorable, id_problem, missing_key
+from annotator.domain.gold.adjudication import MAX_REASON
 from annotator.domain.suggestions import Proposal
 from annotator.stats import textcheck
 
@@ -292,9 +293,7 @@ def _parse_gold_article_labels(raw: Any, at: str, schema: dict[str, Any]) -> dic
         if provenance not in HUMAN_GOLD_PROVENANCE:
             continue
         values = _article_values(item.get("value"), schema, group, f"{where}.value", where)
-        why = item.get("reason")
-        if why is not None:
-            string(why, f"{where}.reason")
+        why = _reason(item.get("reason"), f"{where}.reason")
         out[group] = GoldChoice(values, provenance, _reviewer(item, where), why, moment(item.get("updated_at"), f"{where}.updated_at"))
     return out
 
@@ -345,14 +344,23 @@ def _parse_label(raw: Any, at: str, schema: dict[str, Any], n: int, gold: bool) 
     if gold:
         entry.provenance = _provenance(raw, at)
         entry.reviewer = _reviewer(raw, at)
-        entry.reason = raw.get("reason")
-        if entry.reason is not None:
-            string(entry.reason, f"{at}.reason")
+        entry.reason = _reason(raw.get("reason"), f"{at}.reason")
     else:
         _annotator_details(entry, raw, at)
         entry.origin = item_origin(raw, at)
     entry.updated_at = moment(raw.get("updated_at"), f"{at}.updated_at")
     return entry
+
+
+def _reason(value: Any, what: str) -> str | None:
+    """A gold decision's reason, held to the adjudication pages' limit: a longer one stored came back in their form,
+    which then refused every save of that decision until the reviewer cut it."""
+    if value is None:
+        return None
+    string(value, what)
+    if len(value) > MAX_REASON:
+        raise Bad(f"{what} is longer than {MAX_REASON} characters")
+    return value
 
 
 def _annotator_details(entry: Label, raw: dict[str, Any], at: str) -> None:
