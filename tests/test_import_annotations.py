@@ -98,6 +98,11 @@ BAD = [
     (_set("annotations.0.labels.0.seconds", 1e300), "annotations[0].labels[0].seconds must be a number from 0 to 1,000,000,000"),
     (_set("annotations.0.labels.0.seconds", 10**30), "annotations[0].labels[0].seconds must be a number from 0 to 1,000,000,000"),
     (_set("annotations.0.labels.0.updated_at", "yesterday"), "updated_at must be an ISO 8601 time"),
+    # past an INTEGER column: a traceback on SQLite (10**30), "database error: integer out of range" on PostgreSQL
+    # (2**31, which SQLite stored)
+    (_set("annotations.0.labels.0.guidelines_version", 10**30), "annotations[0].labels[0].guidelines_version must be 1 to 2147483647"),
+    (_set("annotations.0.labels.0.guidelines_version", 2**31), "annotations[0].labels[0].guidelines_version must be 1 to 2147483647"),
+    (_set("annotations.0.labels.0.guidelines_version", 0), "annotations[0].labels[0].guidelines_version must be 1 to 2147483647"),
     (_set("annotations.0.spans.0.end", 10_000), "span offsets must satisfy 0 <= start < end <= 187"),
     (_set("annotations.0.spans.0.label", "PERSON"), "unknown span label 'PERSON'"),
     (_set("annotations.0.spans.0.text", "Repairs will cost $41.5m"), "does not match text["),

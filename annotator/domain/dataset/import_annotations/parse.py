@@ -372,8 +372,8 @@ def _annotator_details(entry: Label, raw: dict[str, Any], at: str) -> None:
         raise Bad(f"{at}.seconds must be a number from 0 to {MAX_LABEL_SECONDS:,}")
     entry.seconds = float(seconds)
     version = raw.get("guidelines_version")
-    if version is not None and integer(version, f"{at}.guidelines_version") < 1:
-        raise Bad(f"{at}.guidelines_version must be >= 1")
+    if version is not None and not 1 <= integer(version, f"{at}.guidelines_version") <= textcheck.MAX_DB_INT:  # an INTEGER column
+        raise Bad(f"{at}.guidelines_version must be 1 to {textcheck.MAX_DB_INT}")
     entry.guidelines_version = version
     needs_review = raw.get("needs_review", False)
     if not isinstance(needs_review, bool):
