@@ -705,6 +705,7 @@ def test_assignment_balanced_by_hand_and_rebalanced(api, app):
         ({"user": "ann1", "articles": "a0"}, "articles must be an array of strings"),
         ({"user": "ann1", "articles": ["a0", "zz"]}, "no article with id 'zz'"),
         ({"user": "rev", "articles": ["a0"]}, "rev is a reviewer, not an annotator"),
+        ({"user": "admin", "articles": ["a0"]}, "admin is an admin, not an annotator"),  # was "a admin"
         ({"user": "nobody", "articles": ["a0"]}, "nobody"),
         ({"rebalance": False}, "send one of"),
     ]:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, Assignment, Project, ProjectMember, Sentence, Span, User
+from annotator.domain.wording import with_article
 
 IN_CHUNK = 5000  # ids per IN (...): PostgreSQL takes at most 65,535 parameters a statement, and a REST body may name more
 SHOWN = 20  # missing ids named in the error, the rest counted
@@ -113,7 +114,7 @@ def assign_balanced(
 def assign_to_user(session: Session, project_id: int, user: User, external_ids: list[str]) -> int:
     """Assign the named articles to one user; returns how many were new."""
     if user.role != "annotator":
-        raise AssignmentError(f"{user.name} is a {user.role}, not an annotator")
+        raise AssignmentError(f"{user.name} is {with_article(user.role)}, not an annotator")
     if not user.active:
         raise AssignmentError(f"{user.name} is deactivated")
     wanted = list(dict.fromkeys(external_ids))
@@ -309,7 +310,7 @@ def set_article_annotators(session: Session, article_id: int, user_ids: list[int
         if user is None:
             raise AssignmentError(f"no user {uid}")
         if user.role != "annotator":
-            raise AssignmentError(f"{user.name} is a {user.role}, not an annotator")
+            raise AssignmentError(f"{user.name} is {with_article(user.role)}, not an annotator")
         if not user.active:
             raise AssignmentError(f"{user.name} is deactivated")
     current = session.execute(

@@ -10,3 +10,8 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
 def counted(count: int, noun: str, many: str | None = None) -> str:
     """"1 label", "0 labels", "3 gold labels"; `many` for a plural not made with "s" ("1 entry", "2 entries")."""
     return f"{count:,} {plural(count, noun, many)}"
+
+
+def with_article(noun: str) -> str:
+    """"an admin", "a reviewer": the indefinite article a word's first letter takes (the app's role and label words)."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
