@@ -6,6 +6,11 @@ from __future__ import annotations
 import json
 import re
 
+from sqlalchemy import delete, select
+
+from annotator.db import db
+from annotator.db.models import Span, User
+
 from .conftest import needs_chromium
 from .test_adjudication_links import LATER, LINK, QUOTE, SOURCE, TEXT, at, gold_links, key, link_later_quote_to_the_source, seed_world
 from .test_annotate_browser import navigation_started, watch_navigation
@@ -105,6 +110,36 @@ def test_keeping_an_annotators_quote_and_source_keeps_their_link_on_the_page(app
         page.locator("#sentence-text mark.gold[data-label=QUOTE]").click()
         page.keyboard.press("Delete")
         assert not quote_box.is_checked() and not link_box.is_checked()
+        assert problems == []
+    finally:
+        context.close()
+
+
+def test_marking_an_annotators_quote_and_source_in_the_sentence_keeps_their_link(app, server, chromium):
+    """Before: a reviewer who selected the text of ann's quote and of her source and pressed q and s checked both
+    spans (the same ones ann marked) but not ann's link, which checking the two boxes by hand keeps; the page then
+    said the quote was linked to nothing, and the gold was saved without the link."""
+    world = seed_world(app, linked_by=("ann",))
+    with app.app_context():  # only ann marked the quote and the source: nothing is checked when the page opens
+        ben = db.session.scalars(select(User).where(User.name == "ben")).one()
+        db.session.execute(delete(Span).where(Span.user_id == ben.id))
+        db.session.commit()
+    context, page, problems = reviewer_page(chromium, server)
+    try:
+        page.goto(f"{server}/review/{world['project']}/sentences/{world['sentences'][1]}")
+        page.wait_for_selector("#gold-marker:not([hidden])")
+        link_box = page.locator(f"#gold-links input[name=links][value='{LINK}']")
+        assert not link_box.is_checked()
+        for needle, span_key in ((QUOTE, "q"), (SOURCE, "s")):
+            page.evaluate(SELECT_IN_SENTENCE, [needle, 0])
+            page.keyboard.press(span_key)
+        assert page.locator(f"#gold-spans input[name=spans][value='{key('QUOTE', QUOTE)}']").is_checked()
+        assert page.locator(f"#gold-spans input[name=spans][value='{key('SOURCE', SOURCE)}']").is_checked()
+        assert link_box.is_checked() and page.locator("#unlinked-warning").is_hidden()
+        page.check("input[name=label][value=CFS]")
+        page.click("#save-gold")
+        page.wait_for_url(re.compile(rf"/review/{world['project']}/(queue|sentences/)"))
+        assert gold_links(app) == [("attributed_to", "QUOTE", *at(QUOTE), "SOURCE", *at(SOURCE), "adjudicated")]
         assert problems == []
     finally:
         context.close()

@@ -259,6 +259,7 @@ if (dataNode && view && marker && fieldset && linkset) {
     const box = addChoice(label, span.start, span.end);
     window.getSelection()?.removeAllRanges();
     if (st.link) { finishLink(box.value); return; } // as on the annotation page: a new span ends the link being made
+    keepAnnotatorsLinks(box.value); // an annotator's span marked again: as its checkbox checked by hand, it keeps their link
     st.selected = box.value;
     draw();
     say(`${label} marked: ${quoted(map.sliceCp(span.start - data.start, span.end - data.start), 80)}. Uncheck it below to drop it.`);
