@@ -108,6 +108,28 @@ def test_a_hebrew_article_reads_right_to_left_sentence_after_sentence(app, serve
     page.context.close()
 
 
+def test_a_hebrew_title_over_the_text_reads_right_to_left_as_the_text_does(app, server, chromium):
+    """Found in a newcomer's walk: a Hebrew article whose title is not its first line showed that title at the left
+    edge, left to right, above text that starts at the right. The heading takes the direction of its own letters, as a
+    sentence does; an English title stays at the left."""
+    body = HE_TEXT.split("\n", 1)[1]
+    ids = seed(app, [ArticleRecord("he", "חדשות", body), ArticleRecord("en", PLAIN_TITLE, PLAIN_TEXT.split("\n", 1)[1])], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["he"])
+    heading = page.locator("#article-title")
+    assert heading.is_visible() and heading.inner_text() == "חדשות"
+    assert heading.evaluate("(h) => getComputedStyle(h).direction") == "rtl"
+    for size in ({"width": 1440, "height": 900}, {"width": 390, "height": 844}):  # a phone: narrower margins
+        page.set_viewport_size(size)
+        title_right = heading.evaluate("(h) => { const r = document.createRange(); r.selectNodeContents(h); return r.getBoundingClientRect().right; }")
+        line_start = page.evaluate(_SENTENCES)["sentences"][0]["firstRight"]
+        assert abs(title_right - line_start) < 3, (size, title_right, line_start)  # it starts where the text's lines start
+    page.goto(page.url.replace(f"/annotate/{ids['he']}", f"/annotate/{ids['en']}"))
+    page.wait_for_selector("#annotate[data-ready=true]", timeout=30_000)
+    assert page.locator("#article-title").evaluate("(h) => getComputedStyle(h).direction") == "ltr"
+    assert page.errors == []
+    page.context.close()
+
+
 def test_an_english_article_keeps_its_layout_and_its_hebrew_and_arabic_read_right_to_left(app, server, chromium):
     """A Hebrew sentence in an English article had its closing quote mark and full stop drawn at its right, before
     its first word, as the English text around it runs. Each sentence takes its own direction: the Hebrew and the

@@ -2499,6 +2499,7 @@ async function load() {
 
   // Title first: when the text itself opens with the title, that line is shown as the heading.
   const title = (data.article.title || "").trim();
+  document.getElementById("article-title").dir = mainDirection(title); // a Hebrew title starts at the right, as its text does
   const lead = data.article.text.length - data.article.text.trimStart().length;
   S.titleEnd = title && data.article.text.startsWith(title, lead) ? lead + title.length : 0;
 
