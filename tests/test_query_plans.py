@@ -126,7 +126,7 @@ def test_after_the_bulk_paths_the_hot_queries_use_the_indexes(loaded, monkeypatc
 
     def queue_page(session):  # the rows the queue page shows
         agreement.sentence_texts(session, [r["sentence_id"] for r in rows])
-        agreement.article_names(session, sorted({r["article_id"] for r in rows}))
+        agreement.article_names(session, project_id, sorted({r["article_id"] for r in rows}))
 
     def article_json(session):  # GET /api/articles/<id>: the article, its sentences, one annotator's labels, spans and relations
         from annotator.domain.annotations import article_payload

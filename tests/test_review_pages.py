@@ -376,6 +376,27 @@ def test_queue_orders_least_agreement_first_and_filters(browser, project):
     assert queue_ids(browser.get(base, query_string={"article": "\u00b2"}).get_data(as_text=True)) == queue_ids(html)
 
 
+def test_the_queue_filtered_by_an_article_without_disputes_says_so_in_its_article_choice(app, browser):
+    """Found in a newcomer's walk: the agreement page links every article to its disagreements, and an article with
+    none opened the queue filtered by it, empty, while the Article choice said "any" (it listed only disputed
+    articles). The article filtered by is chosen there; one of another project is neither listed nor named."""
+    seeded = seed(app, [{"ann": "CFS", "ben": "NFS"}, {"ann": "CFS", "ben": "CFS"}], [0, 1], name="calm")
+    other = seed(app, [{"ann": "CFS", "ben": "NFS"}], [0], name="elsewhere")
+    add_user(app, "rita", "reviewer", PASSWORD)
+    add_member(app, seeded.project_id, "rita")
+    login(browser, "rita")
+    base = f"/review/{seeded.project_id}/queue"
+    calm = seeded.articles[1]
+    html = browser.get(f"{base}?article={calm}").get_data(as_text=True)
+    assert queue_ids(html) == [] and "0 sentences shown of 1" in html
+    assert re.search(rf'<option value="{calm}" selected>a1</option>', html), re.search(r'<select name="article">.*?</select>', html, re.S).group(0)
+    assert '<option value="" selected' not in html.split('name="article"')[1].split("</select>")[0]
+    assert f'<option value="{calm}"' not in browser.get(base).get_data(as_text=True)  # unfiltered: the disputed ones only
+    foreign = other.articles[0]
+    html = browser.get(f"{base}?article={foreign}").get_data(as_text=True)
+    assert f'<option value="{foreign}"' not in html
+
+
 def test_queue_pages(browser, project, monkeypatch):
     monkeypatch.setattr(review, "PAGE_SIZE", 2)
     login(browser, "rita")

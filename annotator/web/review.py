@@ -216,8 +216,10 @@ def queue(project_id: int):
     shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     all_article_rows = gold.article_label_disputes(db.session, head.id, head.schema)
     article_rows = _apply_article_rows(all_article_rows, filters)
-    disputed_articles = sorted({r["article_id"] for r in all_rows} | {r["article_id"] for r in all_article_rows})
-    article_names = project_agreement.article_names(db.session, disputed_articles)
+    disputed_articles = {r["article_id"] for r in all_rows} | {r["article_id"] for r in all_article_rows}
+    # the article filtered by is a choice too, disputed or not (the agreement page links every article here)
+    chosen = {filters["article"]} if filters["article"] is not None else set()
+    article_names = project_agreement.article_names(db.session, head.id, sorted(disputed_articles | chosen))
     return render_template(
         "review/queue.html",
         head=head,
@@ -230,7 +232,7 @@ def queue(project_id: int):
         filters=filters,
         query=lambda **kw: _query(filters, **kw),
         labels=head.categories,
-        articles=[(a, article_names.get(a, str(a))) for a in disputed_articles],
+        articles=sorted(article_names.items()),
         article_names=article_names,
         article_rows=article_rows[:PAGE_SIZE],  # a save goes on to the next one: the first page is what a reviewer works from
         n_article_rows=len(article_rows),

@@ -143,8 +143,11 @@ def sentence_texts(session: Session, sentence_ids: list[int]) -> dict[int, tuple
     }
 
 
-def article_names(session: Session, article_ids: list[int]) -> dict[int, str]:
-    """Article id -> external id, for the queue's article filter."""
+def article_names(session: Session, project_id: int, article_ids: list[int]) -> dict[int, str]:
+    """Article id -> external id, for the queue's article filter: only the project's (an id from the address may be
+    any article's)."""
     if not article_ids:
         return {}
-    return dict(session.execute(select(Article.id, Article.external_id).where(Article.id.in_(article_ids))).all())
+    return dict(session.execute(
+        select(Article.id, Article.external_id).where(Article.id.in_(article_ids), Article.project_id == project_id)
+    ).all())
