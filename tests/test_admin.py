@@ -464,7 +464,8 @@ def test_a_new_projects_first_saved_guidelines_are_version_1(app, admin):
     html = page(admin.get(url))
     assert "No guidelines yet" in html and "current: version" not in html and ">v1<" not in html  # nothing saved: no version to show
     assert admin.post(url, {"text": "# Rules", "base_version": "1", "action": "save"}).status_code == 302
-    assert "Saved as version 1" in page(admin.get(url))
+    saved = page(admin.get(url))
+    assert "Saved as version 1." in saved and "will see a notice" not in saved  # no label was made under an older version
     with app.app_context():
         assert db.session.get(Project, pid).guidelines_version == 1
         assert db.session.execute(select(GuidelineVersion.version, GuidelineVersion.text)).all() == [(1, "# Rules")]
@@ -484,7 +485,7 @@ def test_guidelines_page_says_which_version_the_first_save_will_be_once_labels_w
     assert "the first ones saved are version 1" not in html
     assert "the first ones saved will be version 2" in html and ">v1<" in html
     assert admin.post(url, {"text": "# Rules", "base_version": "1", "action": "save"}).status_code == 302
-    assert "Saved as version 2" in page(admin.get(url))
+    assert "Saved as version 2. Annotators who labelled under an older version will see a notice." in page(admin.get(url))
     ann = Browser(app.test_client())
     ann.login("ann", PASSWORD)
     notice = re.search(r'id="guidelines-notice"[^>]*>(.*?)</p>', page(ann.get(f"/annotate/{world['article']}")), re.S).group(1)

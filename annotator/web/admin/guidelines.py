@@ -53,8 +53,10 @@ def guidelines(project_id: int):
         else:
             if not changed:
                 flash("No change: the guidelines are the same as the current version.", "info")
-            else:
+            elif any(v < version for v in guideline_ops.version_counts(db.session, project_id)):
                 flash(f"Saved as version {version}. Annotators who labelled under an older version will see a notice.", "success")
+            else:  # no label was made under an older version: nobody gets a notice (the first guidelines, as a rule)
+                flash(f"Saved as version {version}.", "success")
             return redirect(url_for("admin.guidelines", project_id=project_id))
     return (
         render_template(
