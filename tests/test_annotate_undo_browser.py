@@ -169,8 +169,8 @@ def test_undoing_a_span_deletion_brings_back_the_span_and_its_links_under_their_
     assert page.evaluate("() => document.querySelector('#links li').dataset.rel") == rel_id
     assert page.locator("#margin path[data-rel]").count() == 1
 
-    page.keyboard.press("Control+z")  # the link
-    assert hint(page).startswith("Undone: the link \u201cWe underestimated")
+    page.keyboard.press("Control+z")  # the link, named as the hint that made it named it: its source too
+    assert hint(page) == f"Undone: the link \u201c{QUOTE[:29]}\u2026\u201d \u2192 SOURCE \u201c{SOURCE}\u201d."
     page.keyboard.press("Control+z")  # the source span
     page.keyboard.press("Control+z")  # the quote span
     wait_saved(page)

@@ -1594,7 +1594,8 @@ function describeStep(done, undone) {
     case "rel-del": {
       const r = main.op === "rel" ? main : undone.find((o) => o.op === "rel" && o.id === main.id) || {};
       const from = spanOf(r.from), to = spanOf(r.to);
-      const link = `link ${quoted(from ? spanText(from) : "?", 30)} → ${to ? to.label : "?"}`;
+      // as the hint that made it named it ("Linked “…” → SOURCE “…”"): the source's text too
+      const link = `link ${quoted(from ? spanText(from) : "?", 30)} → ${to ? `${to.label} ${quoted(spanText(to), 30)}` : "?"}`;
       return main.op === "rel" ? `the ${link}` : `deleting the ${link}`;
     }
     case "article-label":
