@@ -914,3 +914,21 @@ def test_on_a_touch_phone_the_empty_links_panel_says_what_to_tap(app, server, ch
     laptop = open_page(chromium, server, "ann", ids["long"])
     assert laptop.locator("#links-empty").text_content() == "Select a quote, press l, then click its source."
     laptop.context.close()
+
+
+def test_a_one_line_article_whose_title_is_its_whole_text_is_drawn_as_text_not_as_a_heading(app, server, chromium):
+    """Found in a newcomer's walk: a .txt file of one line takes that line as its title too, and the page drew the
+    whole article as its title line, every sentence in the heading's large bold type. A title line is one with text
+    after it; an article that is its title alone is drawn as text. The guard: a title line over more text stays one."""
+    one = "The council said the bridge will close in May. Repairs will cost $41.5m."
+    ids = seed(app, [ArticleRecord("one", one, one), ArticleRecord("bridge", TITLE, TEXT)], users=("ann",))
+    page = open_page(chromium, server, "ann", ids["one"])
+    assert page.locator("#text .pc").count() > 0 and page.locator("#text .pc.title-line").count() == 0
+    size = page.locator("#text .pc").first.evaluate("(p) => getComputedStyle(p).fontSize")
+    assert size == page.locator("#text").evaluate("(t) => getComputedStyle(t).fontSize"), size
+    page.goto(page.url.replace(f"/annotate/{ids['one']}", f"/annotate/{ids['bridge']}"))
+    page.wait_for_selector("#annotate[data-ready=true]", timeout=30_000)
+    assert page.locator("#text .pc.title-line").count() > 0
+    assert "".join(page.locator("#text .pc.title-line").all_text_contents()).strip() == TITLE
+    assert page.errors == []
+    page.context.close()

@@ -2503,6 +2503,8 @@ async function load() {
   document.getElementById("article-title").dir = mainDirection(title); // a Hebrew title starts at the right, as its text does
   const lead = data.article.text.length - data.article.text.trimStart().length;
   S.titleEnd = title && data.article.text.startsWith(title, lead) ? lead + title.length : 0;
+  // a title line has text after it: an article that is its title alone (a .txt file of one line) is drawn as text
+  if (S.titleEnd && !data.article.text.slice(S.titleEnd).trim()) S.titleEnd = 0;
 
   queue = new SaveQueue({
     baseUrl: apiUrl,
