@@ -214,3 +214,17 @@ def test_every_section_checks_an_item_s_object_keys_name_and_description_alike(s
         f"{section}[4].description: {textcheck.problem('nul' + chr(0))}",
         f'{section}[5].name: duplicate name "a" (also {section}[1])',
     ]
+
+
+def test_labels_given_no_colour_take_colours_no_other_label_has():
+    """Found in the newcomer walk: each section counted the palette from its start, so a schema's first sentence label,
+    first span label and first relation type all came out #1f77b4, and so did a label given that colour itself."""
+    schema = labelschema.validate({
+        "sentence_labels": [{"name": "CFS"}, {"name": "UFS", "color": "#1F77B4"}, {"name": "NFS"}],
+        "span_labels": [{"name": "QUOTE"}, {"name": "SOURCE"}],
+        "relation_types": [{"name": "attributed_to", "from": ["QUOTE"], "to": ["SOURCE"]}],
+    })
+    colours = [item["color"] for section in labelschema.SECTIONS for item in schema[section]]
+    assert len(set(colours)) == len(colours) == 6 and colours[1] == "#1f77b4", colours
+    many = labelschema.validate({"sentence_labels": [{"name": f"L{i}"} for i in range(12)]})["sentence_labels"]
+    assert [x["color"] for x in many] == [*labelschema.PALETTE, *labelschema.PALETTE[:2]]  # more labels than colours

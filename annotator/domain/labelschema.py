@@ -152,8 +152,9 @@ def validate(data: Any) -> dict[str, Any]:
                         f"expected {', '.join(SECTIONS)} (and optionally {ARTICLE_SECTION})")
     out = ValidSchema()
     used_keys: dict[str, str] = {}  # key -> where it was first used
+    colours = _Colours(data)
     for section in SECTIONS:
-        out[section] = _section(section, data.get(section, []), used_keys, problems)
+        out[section] = _section(section, data.get(section, []), used_keys, colours, problems)
     if isinstance(data.get("sentence_labels", []), list) and not data.get("sentence_labels"):
         problems.append("sentence_labels: must name at least one label")
     _check_relation_ends(out, problems)
@@ -164,7 +165,25 @@ def validate(data: Any) -> dict[str, Any]:
     return out
 
 
-def _section(section: str, items: Any, used_keys: dict[str, str], problems: list[str]) -> list[dict[str, Any]]:
+class _Colours:
+    """The colours given to labels and relation types that name none: the palette's, in order, skipping those the
+    schema gives itself, across its sections. Each section counted from the palette's start: a label given none shared
+    its colour with the first label of every other section, or with one given that colour (CFS and QUOTE alike)."""
+
+    def __init__(self, data: dict[str, Any]):
+        self.taken = {item["color"].lower() for section in SECTIONS if isinstance(data.get(section), list)
+                      for item in data[section] if isinstance(item, dict) and isinstance(item.get("color"), str)}
+        self.given = 0
+
+    def next(self) -> str:
+        free = [colour for colour in PALETTE if colour not in self.taken]
+        colour = free[0] if free else PALETTE[self.given % len(PALETTE)]  # more labels than colours: round again
+        self.taken.add(colour)
+        self.given += 1
+        return colour
+
+
+def _section(section: str, items: Any, used_keys: dict[str, str], colours: _Colours, problems: list[str]) -> list[dict[str, Any]]:
     """One section's items, normalised; a name used twice in the section is a problem."""
     if not isinstance(items, list):
         problems.append(f"{section}: must be a list")
@@ -172,7 +191,7 @@ def _section(section: str, items: Any, used_keys: dict[str, str], problems: list
     names: dict[str, str] = {}  # name -> where it was first used
     checked = []
     for i, item in enumerate(items):
-        one = _item(section, i, item, used_keys, problems)
+        one = _item(section, i, item, used_keys, colours, problems)
         if one is None:
             continue
         _note_name(f"{section}[{i}]", one["name"], names, problems)
@@ -232,17 +251,17 @@ def _more(problems: list[str]) -> str:
     return f"; and {extra:,} more {plural(extra, 'problem')}" if extra > 0 else ""
 
 
-def _item(section: str, i: int, item: Any, used_keys: dict[str, str], problems: list[str]) -> dict[str, Any] | None:
+def _item(section: str, i: int, item: Any, used_keys: dict[str, str], colours: _Colours, problems: list[str]) -> dict[str, Any] | None:
     """One label or relation type, normalised; its problems are added to `problems` (name None when it has none usable)."""
     where = f"{section}[{i}]"
     head = _head(where, item, _RELATION_FIELDS if section == "relation_types" else _ITEM_FIELDS, problems)
     if head is None:
         return None
     name, description = head
-    color = item.get("color", PALETTE[i % len(PALETTE)])
+    color = item["color"] if "color" in item else colours.next()
     if not isinstance(color, str) or not _COLOR.match(color):
         problems.append(f"{where}.color: must look like #1f77b4 (got {_show(color)})")
-        color = PALETTE[i % len(PALETTE)]
+        color = PALETTE[0]  # the schema is refused: any colour will do
     key = item.get("key")
     if key is not None:
         if not isinstance(key, str) or len(key) != 1 or key.isspace() or textcheck.problem(key) or not key.isprintable():
