@@ -97,7 +97,7 @@ def test_a_list_of_articles_reads_what_the_range_reads(app):
         _same(read_batch(session, head, []), read_batch(session, head, (0, -1)))  # nothing
 
 
-def test_a_one_article_refresh_reads_in_three_statements_and_builds_none(app, database_uri):
+def test_a_one_article_refresh_reads_in_one_statement_and_builds_none(app, database_uri):
     seeded, _other, _ids = _project(app)
     with app.app_context():
         session = db.session
@@ -115,7 +115,7 @@ def test_a_one_article_refresh_reads_in_three_statements_and_builds_none(app, da
                 session.commit()
         reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
         locks = 1 if database_uri.startswith("postgresql") else 0  # the article's advisory lock
-        assert len(reads) == locks + 1 + 3, reads  # the project head, then labels, sentences with gold, spans and all gold spans
+        assert len(reads) == locks + 1 + 1, reads  # the project head, then everything of the article in one statement
         assert built == []  # every statement prebuilt: no SQL expression made per call
 
 

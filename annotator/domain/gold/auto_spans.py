@@ -5,32 +5,49 @@ the sentences it overlaps (at least head.min_raters of them) marked exactly
 it, and none of those sentences has human gold; a relation when both its
 spans are wanted and every rater of both made the link. Human gold spans and
 relations are never touched, nor the automatic spans a human relation uses.
-Called by refresh.py within its transaction, batch by batch.
+Called by refresh.py within its transaction, batch by batch. Who rated what is
+tallied from the batch's NumPy arrays (_votes), or for one article from plain
+rows (one_article.py: a rater's save, without NumPy); from the tally on
+(wanted_gold, settle_auto_spans) both take the same code, which needs no NumPy.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple, Sequence
 
-import numpy as np
 from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.orm import Session
 
 from annotator.db.models import GoldRelation, GoldSpan
-from annotator.domain.agreement.loaders import (
-    ArticleRange,
-    ProjectLabels,
-    ProjectSpans,
-    SentenceRows,
-    span_sentence_rows,
-)
-from annotator.domain.gold.inputs import BatchInputs, auto_gold_spans
 from annotator.domain.gold.writes import chunks, is_auto, new_uid, now
 from annotator.domain.project_head import ProjectHead
 from annotator.stats.gold import AUTO_PROVENANCE
 
 if TYPE_CHECKING:
+    from annotator.domain.agreement.loaders import ArticleRange, ProjectLabels, ProjectSpans, SentenceRows
+    from annotator.domain.gold.inputs import BatchInputs
     from annotator.domain.gold.refresh import RefreshResult
+
+
+class GoldSpanRow(NamedTuple):
+    id: int
+    uid: str
+    article_id: int
+    label: str
+    start: int
+    end: int
+    provenance: str
+
+
+class GoldRelationRow(NamedTuple):
+    id: int
+    uid: str
+    article_id: int
+    type: str
+    from_span_id: int
+    to_span_id: int
+    provenance: str
+
 
 Key = tuple[int, str, int, int]  # (article, label, start, end)
 LinkKey = tuple[int, str, Key, Key]  # (article, type, from span, to span)
@@ -83,59 +100,102 @@ def refresh_auto_spans(
     result: RefreshResult,
 ) -> None:
     """The batch's automatic gold spans and relations made what the rule gives; audit entries go to `audit`."""
-    data = batch.spans
-    votes = _votes(batch.labels, batch.sentences, data, human_sentences)
-    wanted_spans = {
-        key for key, mask in votes.raters.items()
-        if mask is not None and _popcount(mask) >= head.min_raters and not (mask & ~votes.markers.get(key, 0))
-    }
-    wanted_links = _wanted_links(data, votes, wanted_spans, head.min_raters)
-    existing = _Existing(batch.gold_spans, batch.gold_relations)
+    from annotator.domain.gold.inputs import auto_gold_spans  # (with NumPy: the batch path only)
+
+    votes = _votes(batch.labels, batch.sentences, batch.spans, human_sentences)
+    settle_auto_spans(session, head, votes, batch.spans.relations, batch.gold_spans, batch.gold_relations,
+                      lambda: auto_gold_spans(session, head, articles), audit, result)
+
+
+def settle_auto_spans(
+    session: Session,
+    head: ProjectHead,
+    votes: _Votes,
+    relations: Sequence[tuple[int, int, str, int, int]],
+    gold_spans: list[GoldSpanRow],
+    gold_relations: list[GoldRelationRow],
+    auto_gold_spans: Callable[[], Iterable[tuple[int, str, int, str, int, int]]],
+    audit: list[dict[str, Any]],
+    result: RefreshResult,
+) -> None:
+    """The automatic gold spans and relations made what `votes` give. `auto_gold_spans()` reads the automatic gold
+    spans as the span writes left them, (id, uid, article, label, start, end), when a link is to be made."""
+    wanted_spans, wanted_links = wanted_gold(votes, relations, head.min_raters)
+    existing = _Existing(gold_spans, gold_relations)
     wanted_spans -= existing.human_keys
     dropped = _drop_stale(session, head.id, existing, wanted_spans, wanted_links, audit, result)
     _create_spans(session, head.id, existing, wanted_spans, audit, result)
     kept_links = {existing.link_key(r) for r in existing.relations if r.id not in dropped}
-    _create_links(session, head, articles, sorted(wanted_links - kept_links), audit, result)
+    _create_links(session, head.id, auto_gold_spans, sorted(wanted_links - kept_links), audit, result)
+
+
+def wanted_gold(votes: _Votes, relations: Sequence[tuple[int, int, str, int, int]], min_raters: int) -> tuple[set[Key], set[LinkKey]]:
+    """The spans and links the rule wants from these votes (human gold spans not yet taken out)."""
+    wanted_spans = {
+        key for key, mask in votes.raters.items()
+        if mask is not None and _popcount(mask) >= min_raters and not (mask & ~votes.markers.get(key, 0))
+    }
+    return wanted_spans, _wanted_links(relations, votes, wanted_spans, min_raters)
 
 
 def _votes(labels: ProjectLabels, sentences: SentenceRows, data: ProjectSpans, human_sentences: set[int]) -> _Votes:
+    """tally() from the batch's arrays: each span's sentences found by binary search among all the batch's."""
+    import numpy as np
+
+    from annotator.domain.agreement.loaders import span_sentence_rows
+
     item_of_row = labels.items_of(sentences.ids)
     rated = labels.codes >= 0
-    rater_mask: dict[int, int] = {}
-
-    def raters(item: int) -> int:
-        if item not in rater_mask:
-            rater_mask[item] = sum(1 << j for j in np.flatnonzero(rated[item]).tolist())
-        return rater_mask[item]
-
     human_rows = {int(p) for p in np.flatnonzero(np.isin(sentences.ids, list(human_sentences)))} if human_sentences else set()
+    rater_mask: dict[int, int | None] = {}
+
+    def raters(row: int) -> int | None:
+        if row not in rater_mask:
+            item = int(item_of_row[row])
+            rater_mask[row] = None if row in human_rows or item < 0 else sum(1 << j for j in np.flatnonzero(rated[item]).tolist())
+        return rater_mask[row]
+
     rows_of: dict[int, list[int]] = {}
     if data.spans:
         cols = list(zip(*data.spans, strict=True))
         span_k, span_rows = span_sentence_rows(sentences, np.array(cols[1]), np.array(cols[4]), np.array(cols[5]))
         for k, r in zip(span_k.tolist(), span_rows.tolist(), strict=True):
             rows_of.setdefault(k, []).append(r)
-    votes = _Votes({int(u): j for j, u in enumerate(labels.user_ids.tolist())}, {}, {}, {})
-    for k, (sid, art, user, label, start, end) in enumerate(data.spans):
+    column_of = {int(u): j for j, u in enumerate(labels.user_ids.tolist())}
+    return tally(data.spans, column_of, lambda k: rows_of.get(k, []), raters)
+
+
+def tally(
+    spans: Sequence[tuple[int, int, int, str, int, int]],
+    column_of: dict[int, int],
+    sentences_of: Callable[[int], list[int]],
+    raters: Callable[[int], int | None],
+) -> _Votes:
+    """Who marked each exact span, and who rated every sentence it overlaps. `spans`: (span id, article, user, label,
+    start, end); `column_of`: each annotator who labelled a sentence there -> their bit; `sentences_of(k)`: the
+    sentences span k overlaps (any keys `raters` takes); `raters(sentence)`: the bits of those who labelled it, None
+    when nobody did or it has human gold."""
+    votes = _Votes(column_of, {}, {}, {})
+    for k, (sid, art, user, label, start, end) in enumerate(spans):
         key = (art, label, start, end)
         votes.key_of[sid] = key
         if key not in votes.raters:
-            rows = rows_of.get(k, [])
-            if not rows or any(r in human_rows or item_of_row[r] < 0 for r in rows):
-                votes.raters[key] = None
-            else:
-                mask = -1
-                for r in rows:
-                    mask &= raters(int(item_of_row[r]))
-                votes.raters[key] = mask
-        if user in votes.column_of:
-            votes.markers[key] = votes.markers.get(key, 0) | (1 << votes.column_of[user])
+            mask: int | None = None
+            for sentence in sentences_of(k):
+                got = raters(sentence)
+                if got is None:
+                    mask = None
+                    break
+                mask = got if mask is None else mask & got
+            votes.raters[key] = mask
+        if user in column_of:
+            votes.markers[key] = votes.markers.get(key, 0) | (1 << column_of[user])
     return votes
 
 
-def _wanted_links(data: ProjectSpans, votes: _Votes, wanted_spans: set[Key], min_raters: int) -> set[LinkKey]:
+def _wanted_links(relations: Sequence[tuple[int, int, str, int, int]], votes: _Votes, wanted_spans: set[Key], min_raters: int) -> set[LinkKey]:
     link_markers: dict[LinkKey, int] = {}
-    for art, user, rtype, f, t in data.relations:
+    for art, user, rtype, f, t in relations:
         if f in votes.key_of and t in votes.key_of and user in votes.column_of:
             key = (art, rtype, votes.key_of[f], votes.key_of[t])
             link_markers[key] = link_markers.get(key, 0) | (1 << votes.column_of[user])
@@ -206,13 +266,13 @@ def _create_spans(
 
 
 def _create_links(
-    session: Session, head: ProjectHead, articles: ArticleRange, todo: list[LinkKey], audit: list[dict[str, Any]], result: RefreshResult
+    session: Session, project_id: int, auto_gold_spans: Callable[[], Iterable[tuple[int, str, int, str, int, int]]], todo: list[LinkKey],
+    audit: list[dict[str, Any]], result: RefreshResult,
 ) -> None:
     """Insert the wanted relations not there yet, between the batch's automatic gold spans (as they now are)."""
     if not todo:
         return
-    project_id = head.id
-    ids = {(art, label, start, end): (gid, uid) for gid, uid, art, label, start, end in auto_gold_spans(session, head, articles)}
+    ids = {(art, label, start, end): (gid, uid) for gid, uid, art, label, start, end in auto_gold_spans()}
     rel_rows = []
     for art, rtype, fk, tk in todo:
         if fk in ids and tk in ids:

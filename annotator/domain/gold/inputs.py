@@ -17,7 +17,7 @@ tests/test_gold_inputs.py checks that both give the same.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from sqlalchemy import bindparam, literal_column, null, select, union_all
@@ -46,30 +46,10 @@ from annotator.domain.agreement.loaders import (
     load_sentences,
     load_spans,
 )
+from annotator.domain.gold.auto_spans import GoldRelationRow, GoldSpanRow
 from annotator.domain.gold.writes import is_auto
 from annotator.domain.project_head import ProjectHead
 from annotator.stats import agreement as ag
-
-
-class GoldSpanRow(NamedTuple):
-    id: int
-    uid: str
-    article_id: int
-    label: str
-    start: int
-    end: int
-    provenance: str
-
-
-class GoldRelationRow(NamedTuple):
-    id: int
-    uid: str
-    article_id: int
-    type: str
-    from_span_id: int
-    to_span_id: int
-    provenance: str
-
 
 GoldLabelRow = tuple[int, int, str, str, int]  # (gold label id, sentence id, label, provenance, article id)
 

@@ -45,7 +45,7 @@ from annotator.stats.gold import AUTO_PROVENANCE, PROVENANCE_CODES, auto_gold_la
 
 if TYPE_CHECKING:
     from annotator.domain.agreement.loaders import ArticleRange, ProjectLabels
-    from annotator.domain.gold.inputs import BatchInputs
+    from annotator.domain.gold.inputs import BatchInputs, GoldLabelRow
 
 
 @dataclass
@@ -259,13 +259,17 @@ def refresh_sentence_label(
 
 def _one_sentence_rule(inputs: SentenceGold) -> tuple[str, str] | None:
     """(label, provenance) the rule gives one sentence with these labels, or None (the codes as load_labels makes them)."""
-    categories: Sequence[str] = inputs.categories
-    given = inputs.labels
+    return sentence_rule(inputs.categories, inputs.labels, inputs.majority_threshold, min_raters(inputs.annotators_per_article))
+
+
+def sentence_rule(categories: Sequence[str], given: Sequence[str], threshold: float, least: int) -> tuple[str, str] | None:
+    """(label, provenance) the rule gives a sentence with the labels `given`, or None. The codes are load_labels':
+    the schema's labels (`categories`) in its order, then the others sorted. A batch sorts the others of all its
+    sentences, a sentence only its own: their order among its own labels, which breaks a tie, is the same."""
     unknown = sorted({label for label in given if label not in categories})
     if unknown:
         categories = [*categories, *unknown]
-    code, provenance = auto_gold_label([categories.index(label) for label in given], inputs.majority_threshold,
-                                       min_raters(inputs.annotators_per_article))
+    code, provenance = auto_gold_label([categories.index(label) for label in given], threshold, least)
     if code < 0:
         return None
     return categories[code], _PROVENANCE_NAMES[provenance]
@@ -282,7 +286,12 @@ def refresh_articles(
 ) -> None:
     """refresh_auto_gold for the project's articles in `articles` (a range or a list of ids); adds its counts to `result`
     and, when `changes` is a list, each change's audit entry to it (gold rebuild lists them)."""
-    # Imported here: their arrays load NumPy and the agreement loaders, which a label save's one-sentence path never needs.
+    if isinstance(articles, list) and len(articles) == 1:  # a save's article: one read, the rule without NumPy
+        from annotator.domain.gold.one_article import refresh_article  # (it imports this module)
+
+        refresh_article(session, head, articles[0], result, changes)
+        return
+    # Imported here: their arrays load NumPy and the agreement loaders, which a save's paths never need.
     from annotator.domain.gold.auto_spans import refresh_auto_spans
     from annotator.domain.gold.inputs import read_batch
 
@@ -304,15 +313,25 @@ def _refresh_auto_labels(
     session: Session, head: ProjectHead, batch: BatchInputs, audit: list[dict[str, Any]], result: RefreshResult
 ) -> set[int]:
     """Automatic gold labels of the batch made what the rule gives; returns the sentences with human gold."""
-    existing, labels = batch.gold_labels, batch.labels
-    human_sentences = {sid for _, sid, _, prov, _ in existing if prov not in AUTO_PROVENANCE}
-    current: _Current = {sid: (gid, label, prov, art) for gid, sid, label, prov, art in existing if prov in AUTO_PROVENANCE}
-    wanted = _wanted_labels(head, labels, human_sentences)
-    result.labels_deleted += _delete_stale_labels(session, head.id, current, wanted, audit)
-    at = now()
-    result.labels_updated += _update_changed_labels(session, head.id, current, wanted, at, audit)
-    result.labels_created += _insert_new_labels(session, head.id, current, wanted, at, audit)
+    human_sentences = human_gold(batch.gold_labels)
+    settle_labels(session, head.id, batch.gold_labels, _wanted_labels(head, batch.labels, human_sentences), audit, result)
     return human_sentences
+
+
+def human_gold(gold_labels: list[GoldLabelRow]) -> set[int]:
+    """The sentences whose gold label a person gave (adjudicated, imported): the rule leaves them alone."""
+    return {sid for _, sid, _, prov, _ in gold_labels if prov not in AUTO_PROVENANCE}
+
+
+def settle_labels(
+    session: Session, project_id: int, gold_labels: list[GoldLabelRow], wanted: _Wanted, audit: list[dict[str, Any]], result: RefreshResult
+) -> None:
+    """The automatic gold labels among `gold_labels` made `wanted` (sentence id -> (label, provenance, article))."""
+    current: _Current = {sid: (gid, label, prov, art) for gid, sid, label, prov, art in gold_labels if prov in AUTO_PROVENANCE}
+    result.labels_deleted += _delete_stale_labels(session, project_id, current, wanted, audit)
+    at = now()
+    result.labels_updated += _update_changed_labels(session, project_id, current, wanted, at, audit)
+    result.labels_created += _insert_new_labels(session, project_id, current, wanted, at, audit)
 
 
 def _wanted_labels(head: ProjectHead, labels: ProjectLabels, human_sentences: set[int]) -> _Wanted:
