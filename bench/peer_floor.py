@@ -1,21 +1,26 @@
 """Issue 17's floor row alone: batch saves by 8 annotators at 8 clients against the server's floor (GET /healthz at 8
 clients), on one server, checkouts or settings side by side, with where the machine's time went.
 
-    python bench/peer_floor.py [--variant DIR[:NAME=VALUE,...]] ... [--trials 3] [--workdir DIR]
+    python bench/peer_floor.py [--variant DIR[:NAME=VALUE,...]] ... [--trials 3] [--workdir DIR] [--first-raters]
 
-bench/peer_rounds.py runs the whole side-by-side (every row, Potato, Label Studio: about ten minutes a round);
-this runs only the row that still fails, in about a minute a variant after a set-up of one, so that a change
-(a checkout, or an environment variable the server reads, e.g. WEB_CONCURRENCY=1) can be tried against the
-shipped server within minutes. The workload, the adapter and the floor are peer_rounds.py's (the shared
-harness's article set and annotations, one batch request a save), on one fresh SQLite file set up once and copied
-back before every run, so that every run saves into the same database: a save's cost grows with the annotators an
-article already has (its gold and marker counts read them), and on one database that each run added 8 more to, the
-server's CPU per save went from 2.7 ms in the first run to 4-5 ms after nine, charging each variant for the runs
-before it. Each trial runs every variant once, in turn, each on a server of its own started with the shipped
-gunicorn settings (./gunicorn.conf.py, from the variant's checkout), with annotators of its own (so every save is a
-first save, as in the rounds). Every run's annotators are assigned at set-up, which may also weigh on a save (2.8-3.4 ms
-of server CPU per save with 4 runs' annotators assigned, against 1.9-2.2 ms in runs of one variant alone, another
-hour): compare figures within one invocation.
+bench/peer_rounds.py runs the whole side-by-side (every row, Potato, Label Studio: about ten minutes a round); this
+runs only the row that still fails, in about a minute a variant after a set-up of one, so that a change (a checkout,
+or an environment variable the server reads, e.g. WEB_CONCURRENCY=1) can be tried against the shipped server within
+minutes. The workload, the adapter and the floor are peer_rounds.py's (the shared harness's article set and
+annotations, one batch request a save), on one fresh SQLite file set up once and copied back before every run, so
+that every run saves into the same database: a save's cost grows with the annotators an article already has (its
+gold and marker counts read them), and on one database that each run added 8 more to, the server's CPU per save went
+from 2.7 ms in the first run to 4-5 ms after nine, charging each variant for the runs before it. Each trial runs
+every variant once, in turn, each on a server of its own started with the shipped gunicorn settings
+(./gunicorn.conf.py, from the variant's checkout), with annotators of its own (so every save is a first save, as in
+the rounds). The set-up also saves the rounds' first phase (2,000 saves by two annotators at one client in the
+rounds, here at eight: the same rows), so that every save of a run is, as in the rounds' c8 phase, an article's
+third or fourth rater: then a save's label may unmake its sentence's gold and its spans' (two raters agreed), and
+41% of the saves recompute their article's gold, against 9% of first and second raters' saves; without it
+(--first-raters, as this script ran before) a save held the write turn for 1.7 ms of CPU, with it 3.0 ms (in
+process, main at e44b702, load 7-11). Every run's annotators are assigned at set-up, which may also weigh on a save
+(2.8-3.4 ms of server CPU per save with 4 runs' annotators assigned, against 1.9-2.2 ms in runs of one variant
+alone, another hour): compare figures within one invocation.
 
 Per variant and trial it prints:
 - saves/s and floor/s and their ratio (the row: >= 0.5);
@@ -104,6 +109,7 @@ def main() -> int:
     parser.add_argument("--variant", action="append", help="DIR[:NAME=VALUE,...] (default: this checkout)")
     parser.add_argument("--trials", type=int, default=3, help="rounds of every variant in turn")
     parser.add_argument("--workdir", default=os.environ.get("PEERBENCH_WORKDIR"))
+    parser.add_argument("--first-raters", action="store_true", help="no first phase at set-up: every save is an article's 1st or 2nd rater")
     args = parser.parse_args()
     if not (peer_rounds.HARNESS / "bench.py").is_file():
         print(f"skipped: no peerbench harness at {peer_rounds.HARNESS} (set PEERBENCH_DIR)")
@@ -125,13 +131,17 @@ def main() -> int:
     docs = pb.gen_docs(1000)
     slots = args.trials * len(variants)
     phases = [pb.gen_annotations(docs, [f"t{k}u{i}" for i in range(8)], rand_seed=100 + k)[:SAVES] for k in range(slots)]
+    first = [] if args.first_raters else pb.gen_annotations(docs, ["ann1", "ann2"], rand_seed=1)[:SAVES]  # the rounds' c1 phase
     warmup = dict(phases[0][0], annotator="warmup")
-    adapter.prepare(sorted({a["annotator"] for phase in phases for a in phase} | {"warmup"}), 1)
+    adapter.prepare(sorted({a["annotator"] for phase in [*phases, first] for a in phase} | {"warmup"}), 1)
     try:
         adapter.cold_start()
         adapter.settle()
         adapter.import_docs(docs, rep=0)
-        adapter.assign_and_map(docs, phases + [[warmup]])
+        adapter.assign_and_map(docs, [*phases, first, [warmup]])
+        if first:
+            done = pb.run_saves(adapter, first, 8, 900)
+            print(f"set-up: the rounds' first phase, {done['n']} saves ({done['errors']} errors)", flush=True)
     finally:  # a server left running would answer the next run's requests from this run's database
         adapter.stop()
     base_env = adapter._env
