@@ -19,7 +19,8 @@ from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.orm import Session
 
 from annotator.db.models import GoldRelation, GoldSpan
-from annotator.domain.gold.writes import chunks, is_auto, new_uid, now
+from annotator.db.prepared import PreparedWrite
+from annotator.domain.gold.writes import delete_rows, is_auto, new_uid, now, write_rows
 from annotator.domain.project_head import ProjectHead
 from annotator.stats.gold import AUTO_PROVENANCE
 
@@ -51,12 +52,16 @@ class GoldRelationRow(NamedTuple):
 
 Key = tuple[int, str, int, int]  # (article, label, start, end)
 LinkKey = tuple[int, str, Key, Key]  # (article, type, from span, to span)
-# The writes, prebuilt (a refresh that changes something runs inside an annotator's save), on the session's connection.
+# The writes, prebuilt (a refresh that changes something runs inside an annotator's save): by id for a few rows, an
+# IN for many (writes.delete_rows).
 _gold_spans, _gold_relations = GoldSpan.__table__, GoldRelation.__table__
+_DELETE_AUTO_SPAN = PreparedWrite(delete(_gold_spans).where(_gold_spans.c.id == bindparam("gid"), is_auto(_gold_spans.c.provenance)))
 _DELETE_AUTO_SPANS = delete(_gold_spans).where(_gold_spans.c.id.in_(bindparam("ids", expanding=True)), is_auto(_gold_spans.c.provenance))
+_DELETE_AUTO_RELATION = PreparedWrite(
+    delete(_gold_relations).where(_gold_relations.c.id == bindparam("gid"), is_auto(_gold_relations.c.provenance)))
 _DELETE_AUTO_RELATIONS = delete(_gold_relations).where(
     _gold_relations.c.id.in_(bindparam("ids", expanding=True)), is_auto(_gold_relations.c.provenance))
-_INSERT_SPANS, _INSERT_RELATIONS = insert(_gold_spans), insert(_gold_relations)
+_INSERT_SPANS, _INSERT_RELATIONS = PreparedWrite(insert(_gold_spans)), PreparedWrite(insert(_gold_relations))
 
 
 def _popcount(x: int) -> int:
@@ -236,14 +241,11 @@ def _drop_stale(
         if r.provenance in AUTO_PROVENANCE
         and (existing.link_key(r) not in wanted_links or r.from_span_id in drop_span_ids or r.to_span_id in drop_span_ids)
     ]
-    conn = session.connection()
-    for ids in chunks([r.id for r in drop_rels]):
-        conn.execute(_DELETE_AUTO_RELATIONS, {"ids": ids})
+    delete_rows(session, _DELETE_AUTO_RELATION, _DELETE_AUTO_RELATIONS, [r.id for r in drop_rels])
     for r in drop_rels:
         audit.append(_entry(project_id, "gold_relation", r.article_id, r.uid, "delete",
                             _rel_doc(r.uid, r.type, existing.uid[r.from_span_id], existing.uid[r.to_span_id], r.provenance), None))
-    for ids in chunks(sorted(drop_span_ids)):
-        conn.execute(_DELETE_AUTO_SPANS, {"ids": ids})
+    delete_rows(session, _DELETE_AUTO_SPAN, _DELETE_AUTO_SPANS, sorted(drop_span_ids))
     for g in drop_spans:
         audit.append(_entry(project_id, "gold_span", g.article_id, g.uid, "delete", _span_doc(g.uid, existing.key[g.id], g.provenance), None))
     result.spans_deleted += len(drop_spans)
@@ -257,8 +259,7 @@ def _create_spans(
     at = now()
     new_rows = [{"uid": new_uid(), "article_id": k[0], "label": k[1], "start": k[2], "end": k[3], "provenance": "unanimous",
                  "reviewer_id": None, "updated_at": at} for k in sorted(wanted_spans - set(existing.auto))]
-    for chunk in chunks(new_rows):
-        session.connection().execute(_INSERT_SPANS, chunk)
+    write_rows(session, _INSERT_SPANS, new_rows)
     for row in new_rows:
         key = (row["article_id"], row["label"], row["start"], row["end"])
         audit.append(_entry(project_id, "gold_span", row["article_id"], row["uid"], "create", None, _span_doc(row["uid"], key, "unanimous")))
@@ -280,6 +281,5 @@ def _create_links(
                              "provenance": "unanimous", "reviewer_id": None})
             audit.append(_entry(project_id, "gold_relation", art, rel_rows[-1]["uid"], "create", None,
                                 _rel_doc(rel_rows[-1]["uid"], rtype, ids[fk][1], ids[tk][1], "unanimous")))
-    for chunk in chunks(rel_rows):
-        session.connection().execute(_INSERT_RELATIONS, chunk)
+    write_rows(session, _INSERT_RELATIONS, rel_rows)
     result.relations_created += len(rel_rows)

@@ -39,7 +39,7 @@ from annotator.db.models import Annotation, Article, AuditEntry, CacheEntry, Gol
 from annotator.db.prepared import Prepared, PreparedWrite
 from annotator.db.transactions import transaction
 from annotator.domain import labelschema
-from annotator.domain.gold.writes import audit_many, chunks, is_auto, lock_project, now
+from annotator.domain.gold.writes import audit_many, chunks, delete_rows, is_auto, lock_project, now, write_rows
 from annotator.domain.project_head import ProjectHead, min_raters, project_head
 from annotator.stats.gold import AUTO_PROVENANCE, PROVENANCE_CODES, auto_gold_label, auto_gold_labels
 
@@ -357,8 +357,7 @@ def _label_doc(sid: int, label: str, prov: str) -> dict[str, Any]:
 
 def _delete_stale_labels(session: Session, project_id: int, current: _Current, wanted: _Wanted, audit: list[dict[str, Any]]) -> int:
     stale = [sid for sid in current if sid not in wanted]
-    for ids in chunks([current[sid][0] for sid in stale]):
-        session.connection().execute(_DELETE_AUTO_LABELS, {"ids": ids})
+    delete_rows(session, _DELETE_AUTO, _DELETE_AUTO_LABELS, [current[sid][0] for sid in stale])
     for sid in stale:
         _gid, label, prov, art = current[sid]
         audit.append(_label_entry(project_id, sid, art, "delete", _label_doc(sid, label, prov), None))
@@ -369,9 +368,8 @@ def _update_changed_labels(
     session: Session, project_id: int, current: _Current, wanted: _Wanted, at: datetime, audit: list[dict[str, Any]]
 ) -> int:
     changed = [(sid, w) for sid, w in wanted.items() if sid in current and (current[sid][1], current[sid][2]) != w[:2]]
-    if changed:  # never human gold: _UPDATE_AUTO's WHERE says so too
-        session.connection().execute(  # many rows at once: SQLAlchemy's executemany (insertmanyvalues on PostgreSQL)
-            _UPDATE_AUTO.statement, [{"gid": current[sid][0], "new_label": w[0], "new_prov": w[1], "at": at} for sid, w in changed])
+    # never human gold: _UPDATE_AUTO's WHERE says so too
+    write_rows(session, _UPDATE_AUTO, [{"gid": current[sid][0], "new_label": w[0], "new_prov": w[1], "at": at} for sid, w in changed])
     for sid, (label, prov, art) in changed:
         _, old_label, old_prov, _ = current[sid]
         audit.append(_label_entry(project_id, sid, art, "update", _label_doc(sid, old_label, old_prov), _label_doc(sid, label, prov)))
@@ -382,12 +380,8 @@ def _insert_new_labels(
     session: Session, project_id: int, current: _Current, wanted: _Wanted, at: datetime, audit: list[dict[str, Any]]
 ) -> int:
     new = [(sid, w) for sid, w in wanted.items() if sid not in current]
-    for chunk in chunks(new):
-        session.connection().execute(
-            _INSERT.statement,
-            [{"sentence_id": sid, "label": label, "provenance": prov, "reviewer_id": None, "reason": None, "updated_at": at}
-             for sid, (label, prov, _) in chunk],
-        )
+    write_rows(session, _INSERT, [{"sentence_id": sid, "label": label, "provenance": prov, "reviewer_id": None, "reason": None,
+                                   "updated_at": at} for sid, (label, prov, _) in new])
     for sid, (label, prov, art) in new:
         audit.append(_label_entry(project_id, sid, art, "create", None, _label_doc(sid, label, prov)))
     return len(new)

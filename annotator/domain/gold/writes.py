@@ -7,9 +7,10 @@ from typing import Any, Iterable
 
 from sqlalchemy import Integer, bindparam, func, insert, literal_column, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Delete
 
 from annotator.db.models import AuditEntry, Project
-from annotator.db.prepared import Prepared
+from annotator.db.prepared import Prepared, PreparedWrite
 from annotator.stats.gold import AUTO_PROVENANCE
 
 CHUNK = 5000  # ids per IN (...) / rows per executemany, well under every database's limit
@@ -19,7 +20,12 @@ _ARTICLE_LOCK_NAMESPACE = 0x60E  # "automatic gold of article N"
 # run on the driver's cursor (db/prepared.py): every annotation save on PostgreSQL takes an article's lock
 _ADVISORY_LOCK = Prepared(select(func.pg_advisory_xact_lock(bindparam("namespace", type_=Integer), bindparam("key", type_=Integer))))
 _ADVISORY_LOCKS = text("SELECT pg_advisory_xact_lock(CAST(:namespace AS integer), k) FROM unnest(CAST(:keys AS integer[])) AS k")
-_AUDIT = insert(AuditEntry.__table__)
+_AUDIT = PreparedWrite(insert(AuditEntry.__table__))
+# Up to this many rows a gold write runs prebuilt on the driver's cursor (db/prepared.py), as a save's own writes do:
+# a save that recomputes its article changes a row or two (a gold label, a gold span, their audit entries), and
+# SQLAlchemy's execution of each write cost several times the write, inside the save's write turn. More rows (a
+# project's refresh, an import's) go through SQLAlchemy's executemany (insertmanyvalues on PostgreSQL), in chunks.
+FEW = 20
 
 
 def now() -> datetime:
@@ -81,9 +87,28 @@ def is_auto(provenance: Any) -> Any:
 
 def audit_many(session: Session, entries: list[dict[str, Any]]) -> None:
     """Insert AuditEntry rows (dicts of its columns but `at`) in bulk, all at one time (a prebuilt Core insert)."""
-    if not entries:
+    if entries:
+        at = now()
+        write_rows(session, _AUDIT, [{"at": at, **e} for e in entries])
+
+
+def write_rows(session: Session, write: PreparedWrite, rows: list[dict[str, Any]]) -> None:
+    """Run `write` once for each row of parameters: prebuilt for a few (FEW), through SQLAlchemy in chunks for more."""
+    if not rows:
         return
-    at = now()
+    if len(rows) <= FEW:
+        write.run(session, rows)
+        return
     conn = session.connection()
-    for chunk in chunks(entries):
-        conn.execute(_AUDIT, [{"at": at, **e} for e in chunk])
+    for chunk in chunks(rows):
+        conn.execute(write.statement, chunk)
+
+
+def delete_rows(session: Session, by_id: PreparedWrite, by_ids: Delete, ids: list[int]) -> None:
+    """Delete rows by id: `by_id` (parameter `gid`) for each of a few ids, `by_ids` (an IN of `ids`) for more."""
+    if len(ids) <= FEW:
+        write_rows(session, by_id, [{"gid": i} for i in ids])
+        return
+    conn = session.connection()
+    for chunk in chunks(ids):
+        conn.execute(by_ids, {"ids": chunk})
