@@ -13,7 +13,8 @@ overwrites, removes or duplicates them.
 
 - incremental.py: automatic gold kept current by every annotation write, for what it touched;
 - refresh.py (with auto_spans.py): the recomputation itself (a sentence, articles, the project in batches;
-  a sentence's without NumPy, which comes with inputs.py and auto_spans.py when articles are recomputed);
+  a sentence's without NumPy, which comes with inputs.py when several articles are recomputed);
+- one_article.py: one article's recomputation (a save's) in one read and without NumPy, as the batches' gives;
 - rebuild.py: everything from scratch, compared with what is stored (`annotator gold rebuild`);
 - adjudication.py: a reviewer's gold for one sentence;
 - article_labels.py: the articles whose annotators disagree on an article label group, and a reviewer's gold for them;
