@@ -29,6 +29,14 @@ Per variant and trial it prints:
 - the machine's idle share during each phase (/proc/stat): a phase that leaves a core idle is bound by waiting
   (a lock, the clients), not by the CPU.
 
+Figures, the rounds' shape (3rd and 4th raters), main at e44b702 (A) against one article's gold without NumPy in
+one read, with its few writes prebuilt (B), alternating, `--trials 2`; the 2-core machine was saturated by other
+jobs (load 17, no core idle in any phase), so the floor itself moved 182-307/s and the ratios mean little:
+    A  saves 78.3/s, floor 235.9/s, ratio 0.332; server CPU per save 5.96 + 0.73 ms
+    B  saves 110.0/s, floor 306.9/s, ratio 0.358; server CPU per save 4.58 + 0.65 ms
+    A  saves 95.1/s, floor 182.1/s, ratio 0.522; server CPU per save 5.78 + 0.79 ms
+    B  saves 103.8/s, floor 220.5/s, ratio 0.471; server CPU per save 5.37 + 0.86 ms
+
 Needs the harness (../shared/peerbench, or $PEERBENCH_DIR); without it, says so and exits 0. Its work folder
 (--workdir or $PEERBENCH_WORKDIR, default a new temporary folder) holds the database and the server's log.
 """
