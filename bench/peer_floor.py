@@ -36,6 +36,12 @@ jobs (load 17, no core idle in any phase), so the floor itself moved 182-307/s a
     B  saves 110.0/s, floor 306.9/s, ratio 0.358; server CPU per save 4.58 + 0.65 ms
     A  saves 95.1/s, floor 182.1/s, ratio 0.522; server CPU per save 5.78 + 0.79 ms
     B  saves 103.8/s, floor 220.5/s, ratio 0.471; server CPU per save 5.37 + 0.86 ms
+  a second invocation, B first, at load 4.5-6 (21-29% of the machine idle during the saves: they wait for the
+  write turn, not for a core):
+    B  saves 247.6/s, floor 797.6/s, ratio 0.310; server CPU per save 4.52 + 0.72 ms
+    A  saves 171.9/s, floor 823.5/s, ratio 0.209; server CPU per save 6.01 + 0.88 ms
+    B  saves 192.4/s, floor 880.9/s, ratio 0.218; server CPU per save 5.78 + 0.97 ms
+    A  saves 189.2/s, floor 606.0/s, ratio 0.312; server CPU per save 6.38 + 0.83 ms
 
 Needs the harness (../shared/peerbench, or $PEERBENCH_DIR); without it, says so and exits 0. Its work folder
 (--workdir or $PEERBENCH_WORKDIR, default a new temporary folder) holds the database and the server's log.
