@@ -138,6 +138,40 @@ def test_article_json_is_exactly_the_document(app, rich):
     assert response.data == orjson.dumps(expected, option=ORJSON_OPTIONS)
 
 
+SECURITY_HEADERS = [
+    ("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+]
+
+
+@pytest.mark.parametrize("query, cookie", [("", None), ("?x=1", None), ("", "theme=dark")])
+def test_article_json_headers_are_exactly_these(app, rich, query, cookie):
+    """The article JSON's headers, in order, whatever shortcut the request path takes: the security headers, no-store,
+    and Vary: Cookie (the answer would be another with a session cookie), with or without a query string or a cookie
+    that is not the session's."""
+    headers = {"Authorization": f"Bearer {rich['token']}"} | ({"Cookie": cookie} if cookie else {})
+    response = app.test_client().get(f"/api/articles/{rich['article']}{query}", headers=headers)
+    assert response.status_code == 200
+    assert list(response.headers.items()) == [
+        ("Content-Type", "application/json"), ("Content-Length", str(len(response.data))), *SECURITY_HEADERS,
+        ("Cache-Control", "no-store"), ("Vary", "Cookie"),
+    ]
+
+
+def test_a_refused_token_is_answered_with_these_headers(app, rich):
+    response = app.test_client().get(f"/api/articles/{rich['article']}", headers={"Authorization": "Bearer ann_not-a-token"})
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid or revoked API token"
+    assert list(response.headers.items()) == [  # nobody's answer: no no-store
+        ("Content-Type", "application/json"), ("Content-Length", str(len(response.data))), *SECURITY_HEADERS, ("Vary", "Cookie"),
+    ]
+
+
 def test_annotation_page_shows_the_article_its_place_and_the_guidelines_notice(app, rich):
     response = app.test_client().get(f"/annotate/{rich['article']}", headers={"Authorization": f"Bearer {rich['token']}"})
     assert response.status_code == 200
