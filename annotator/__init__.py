@@ -28,9 +28,9 @@ def instance_path() -> str | None:
 
 def create_app(config: Mapping[str, Any] | None = None) -> "Flask":
     """Build the app; `config` overrides what the environment says (tests use it)."""
-    from flask import Flask
+    from annotator.web.flask_app import App
 
-    app = Flask(
+    app = App(
         __name__,
         instance_path=instance_path(),
         template_folder=str(app_folder("templates")),
