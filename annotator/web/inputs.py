@@ -110,6 +110,8 @@ def _form_encoded_problem(raw: bytes, what: str) -> str | None:
     Werkzeug leaves bytes that are not UTF-8 percent-encoded in the value ("%E9" stays "%E9") and lets NUL
     through; both are refused here, naming the field (_FormFieldsCheck, which a form body is fed a piece at a time).
     """
+    if not raw:  # nothing to check (most requests have no query string): no decoder built
+        return None
     return _FormFieldsCheck(what).feed(raw, final=True)
 
 
