@@ -372,7 +372,7 @@ def test_a_statement_in_a_transaction_runs_on_its_connection_without_asking_the_
         READ = Prepared(select(Article.id).where(Article.id == bindparam("article_id")))
         assert READ.first(s, {"article_id": seeded["article_id"]}) == (seeded["article_id"],)
         assert not asked
-        assert prepared._connection(s) is first
+        assert prepared.session_connection(s) is first
         s.add(User(name="zoe", role="annotator"))  # a duplicate name: the flush fails, the transaction must roll back
         with pytest.raises(IntegrityError):
             s.flush()

@@ -58,7 +58,7 @@ class Prepared:
         self.statement = statement
 
     def rows(self, session: Session | Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        connection = session if isinstance(session, Connection) else _connection(session)
+        connection = session if isinstance(session, Connection) else session_connection(session)
         forms = _forms(connection.dialect)
         compiled = forms.get(self) or forms.setdefault(self, _compile(self.statement, connection.dialect))
         if _watched(connection):  # listeners must see every statement
@@ -108,7 +108,7 @@ class PreparedWrite:
         self.statement = statement
 
     def run(self, session: Session | Connection, params: dict[str, Any] | list[dict[str, Any]]) -> Written:
-        connection = session if isinstance(session, Connection) else _connection(session)
+        connection = session if isinstance(session, Connection) else session_connection(session)
         many = isinstance(params, list)
         if many and (not params or self.statement._returning):
             raise ValueError("executemany takes one or more parameter sets, and no RETURNING")
@@ -123,7 +123,7 @@ class PreparedWrite:
         return Written(*_execute(self, connection, compiled, arguments, many))
 
 
-def _connection(session: Session) -> Connection:
+def session_connection(session: Session) -> Connection:
     """session.connection() when the session's transaction already holds its connection (every statement of a save
     but its first): that call's state checks and lookups cost about as much as the rest of a Prepared run, while the
     write lock is held (bench/bench_write_lock.py). It reads the session's transaction as session.connection() does

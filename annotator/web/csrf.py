@@ -20,7 +20,8 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
+    # The header read from the WSGI environ, where request.headers (EnvironHeaders) reads it too, in ~6 Python calls more
+    header = request.environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()

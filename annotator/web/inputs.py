@@ -337,7 +337,7 @@ def _encoding_problem() -> str | None:
     """Why the body's Content-Encoding is refused, or None (none, or identity). Nothing here decodes a body: one sent
     gzip was read as its compressed bytes, and a plain one labelled gzip was stored as if the label were not there;
     decoding would also let a small body inflate far past the request's limit."""
-    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    encoding = request.environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()  # request.headers' source, read directly
     if encoding in ("", "identity"):
         return None
     return (f"Content-Encoding {textcheck.shown(encoding)} is not accepted: "
