@@ -105,8 +105,8 @@ def test_span_and_link_saves_recompute_the_article_only_when_the_span_can_be_gol
     from annotator.domain.gold import incremental
 
     recomputed = []
-    real = incremental.refresh_articles
-    monkeypatch.setattr(incremental, "refresh_articles", lambda s, h, a, *rest: recomputed.append(a) or real(s, h, a, *rest))
+    real = incremental._refresh  # every recomputation of articles (one article's without NumPy, or a batch's)
+    monkeypatch.setattr(incremental, "_refresh", lambda s, h, a, *rest: recomputed.append(a) or real(s, h, a, *rest))
     article = seeded.articles[0]
 
     def save(what, who, *args):

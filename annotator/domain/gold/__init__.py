@@ -23,6 +23,7 @@ overwrites, removes or duplicates them.
 - stamps.py: the stamp of the stored human decision a reviewer's page saw, checked by a save (two reviewers at once);
 - keys.py: the span / link keys and typed spans the page sends, and GoldError;
 - writes.py: the lock and the audit every gold write shares.
+- rows.py: the stored gold spans and links as both recomputations read them.
 The rule itself is pure: annotator.stats.gold. Gold reads the project's
 labels through agreement.loaders; agreement never imports gold.
 

@@ -13,13 +13,14 @@ rows (one_article.py: a rater's save, without NumPy); from the tally on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.orm import Session
 
 from annotator.db.models import GoldRelation, GoldSpan
 from annotator.db.prepared import PreparedWrite
+from annotator.domain.gold.rows import GoldRelationRow, GoldSpanRow
 from annotator.domain.gold.writes import delete_rows, is_auto, new_uid, now, write_rows
 from annotator.domain.project_head import ProjectHead
 from annotator.stats.gold import AUTO_PROVENANCE
@@ -28,26 +29,6 @@ if TYPE_CHECKING:
     from annotator.domain.agreement.loaders import ArticleRange, ProjectLabels, ProjectSpans, SentenceRows
     from annotator.domain.gold.inputs import BatchInputs
     from annotator.domain.gold.refresh import RefreshResult
-
-
-class GoldSpanRow(NamedTuple):
-    id: int
-    uid: str
-    article_id: int
-    label: str
-    start: int
-    end: int
-    provenance: str
-
-
-class GoldRelationRow(NamedTuple):
-    id: int
-    uid: str
-    article_id: int
-    type: str
-    from_span_id: int
-    to_span_id: int
-    provenance: str
 
 
 Key = tuple[int, str, int, int]  # (article, label, start, end)

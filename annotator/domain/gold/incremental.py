@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Article, Project, Span
 from annotator.db.prepared import Prepared
+from annotator.domain.gold.one_article import refresh_article
 from annotator.domain.gold.refresh import (
     REFRESH_BATCH_ARTICLES,
     RefreshResult,
@@ -35,7 +36,7 @@ from annotator.domain.gold.refresh import (
     sentence_gold,
 )
 from annotator.domain.gold.writes import chunks, lock_articles
-from annotator.domain.project_head import min_raters, project_head
+from annotator.domain.project_head import ProjectHead, min_raters, project_head
 
 
 def label_changed(session: Session, project_id: int, article_id: int, sentence_id: int, raters_changed: bool = True) -> RefreshResult:
@@ -59,7 +60,7 @@ def label_changed(session: Session, project_id: int, article_id: int, sentence_i
     head = project_head(session, project_id)
     result = RefreshResult(revision=head.revision)
     if inputs is not None:  # (no such sentence: nothing to recompute)
-        refresh_articles(session, head, [article_id], result)
+        _refresh(session, head, [article_id], result)
     return result
 
 
@@ -87,7 +88,7 @@ def writes_changed(
     if article:
         head = project_head(session, project_id)
         result = RefreshResult(revision=head.revision)
-        refresh_articles(session, head, [article_id], result)
+        _refresh(session, head, [article_id], result)
         session.flush()
         return result
     for sentence_id in sorted(set(label_sentences) - set(raters)):
@@ -137,6 +138,15 @@ def spans_can_be_gold(session: Session, article_id: int, keys: Iterable[SpanKey]
     return True
 
 
+def _refresh(session: Session, head: ProjectHead, articles: list[int], result: RefreshResult) -> None:
+    """The articles' automatic gold made current: a save's one article by one_article.py (one read, no NumPy), several
+    by refresh_articles' batch path."""
+    if len(articles) == 1:
+        refresh_article(session, head, articles[0], result, None)
+    else:
+        refresh_articles(session, head, articles, result)
+
+
 def article_changed(session: Session, project_id: int, article_id: int) -> RefreshResult:
     """A span or a relation of this article changed: its automatic gold made current."""
     return articles_changed(session, project_id, [article_id])
@@ -150,6 +160,6 @@ def articles_changed(
     result = RefreshResult(revision=head.revision)
     for batch in chunks(sorted(set(article_ids)), batch_articles):
         lock_articles(session, batch)
-        refresh_articles(session, head, batch, result)
+        _refresh(session, head, batch, result)
     session.flush()
     return result

@@ -46,7 +46,7 @@ from annotator.domain.agreement.loaders import (
     load_sentences,
     load_spans,
 )
-from annotator.domain.gold.auto_spans import GoldRelationRow, GoldSpanRow
+from annotator.domain.gold.rows import GoldRelationRow, GoldSpanRow
 from annotator.domain.gold.writes import is_auto
 from annotator.domain.project_head import ProjectHead
 from annotator.stats import agreement as ag

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from annotator.db.models import Annotation, Article, GoldLabel, GoldRelation, GoldSpan, Relation, Sentence, Span, visible_articles
 from annotator.db.prepared import Prepared
-from annotator.domain.gold.auto_spans import GoldRelationRow, GoldSpanRow, _Votes, settle_auto_spans, tally
+from annotator.domain.gold.auto_spans import _Votes, settle_auto_spans, tally
 from annotator.domain.gold.refresh import human_gold, sentence_rule, settle_labels
+from annotator.domain.gold.rows import GoldRelationRow, GoldSpanRow
 from annotator.domain.gold.writes import audit_many, is_auto
 from annotator.domain.project_head import ProjectHead
 

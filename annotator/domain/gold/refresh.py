@@ -286,12 +286,8 @@ def refresh_articles(
 ) -> None:
     """refresh_auto_gold for the project's articles in `articles` (a range or a list of ids); adds its counts to `result`
     and, when `changes` is a list, each change's audit entry to it (gold rebuild lists them)."""
-    if isinstance(articles, list) and len(articles) == 1:  # a save's article: one read, the rule without NumPy
-        from annotator.domain.gold.one_article import refresh_article  # (it imports this module)
-
-        refresh_article(session, head, articles[0], result, changes)
-        return
-    # Imported here: their arrays load NumPy and the agreement loaders, which a save's paths never need.
+    # Imported here: their arrays load NumPy and the agreement loaders, which a save's paths never need (a save's one
+    # article goes through one_article.py: incremental.py chooses).
     from annotator.domain.gold.auto_spans import refresh_auto_spans
     from annotator.domain.gold.inputs import read_batch
 
