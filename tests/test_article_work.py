@@ -126,7 +126,7 @@ def test_a_label_saved_while_the_article_is_deleted_or_its_text_replaced_is_not_
         text = db.session.scalar(select(Article.text).where(Article.id == article_id))
     assert labels == ["CFS"], f"the saved label was lost ({outcome})"
     assert text == TEXT
-    assert "label(s)" in outcome["result"] or "already annotated" in outcome["result"], outcome
+    assert "has 1 label and" in outcome["result"] or "already annotated" in outcome["result"], outcome
 
 
 @pytest.mark.parametrize("second", ["label", "span"])

@@ -13,7 +13,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, bindparam, event, selec
 
 import annotator
 from annotator.db import db
-from annotator.db.models import Annotation, ApiToken, Article, Assignment, LabelRequest, Sentence, Span, utcnow
+from annotator.db.models import Annotation, ApiToken, Article, Assignment, GoldSpan, LabelRequest, Sentence, Span, utcnow
 from annotator.db.prepared import Prepared
 from annotator.domain import accounts, annotations, assignment, projects
 from annotator.domain.annotations.idempotency import Request, claim_request
@@ -72,6 +72,7 @@ def seeded(app) -> dict:
         ):
             annotations.write(s, action)
         s.execute(update(Annotation).where(Annotation.user_id == zoe.id).values(needs_review=True))
+        s.add(GoldSpan(article_id=article, label="QUOTE", start=quote, end=quote + 16, provenance="unanimous"))  # automatic gold
         s.execute(update(ApiToken).values(last_used_at=utcnow() - timedelta(hours=2)))
         request = Request(zoe.id, "req-\u00e9", "f" * 64, article)
         row_id, _ = claim_request(s, request)
