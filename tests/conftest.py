@@ -42,7 +42,6 @@ _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 def pytest_configure(config):
     config.addinivalue_line("markers", "real_password_hashing: keep the production password hash (scrypt)")
     config.addinivalue_line("markers", "both_databases: a browser test that runs on PostgreSQL too (see pytest_generate_tests)")
-    config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's, set by pytest_collection_modifyitems (known without xdist too)")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -61,35 +60,15 @@ def pytest_generate_tests(metafunc):
 # Modules whose tests take tens of seconds each (a wheel build, gunicorn servers, imports and exports killed on purpose):
 # collected first. xdist hands tests out in collection order, so alphabetically they came last, where one worker could
 # still be building the wheel (~1-2 min here) while the other had nothing left to run; first, the short tests fill in
-# behind them. The order inside each module stays as written. xdist's default `--dist load` sent each worker a first
-# chunk of consecutive tests, a quarter of its share (~450 of 5,369 here), so all of these (78 tests) went to gw0 and ran
-# one after another while the other workers took the short ones; under `--dist loadgroup` (pytest_cmdline_main) a test
-# is a unit of its own, handed to the next free worker, so they spread over the workers from the start. test_query_plans' PostgreSQL set-up (1,500 articles
+# behind them. The order inside each module stays as written. test_query_plans' PostgreSQL set-up (1,500 articles
 # through both bulk imports) is the run's single longest item: 248 s of wall of these modules' 1,508 s in one process.
 SLOW_FIRST = ("test_query_plans.py", "test_wheel.py", "test_crash_safety.py", "test_gunicorn_fork.py", "test_concurrency.py",
               "test_suggester_plugins.py", "test_rest_pipeline.py", "test_server_memory.py")
 
 
-def shares_a_fixture(item: pytest.Item) -> bool:
-    """The test uses a fixture made once for its module or class (a built wheel, an app with its data)."""
-    info = getattr(item, "_fixtureinfo", None)
-    defs = info.name2fixturedefs.values() if info is not None else ()
-    return any(d.scope in ("module", "class", "package") for ds in defs for d in ds)
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the xdist_group marks into the test ids
 def pytest_collection_modifyitems(config, items):
-    """SLOW_FIRST modules first, then the modules whose tests share a module's fixture, then the rest as written.
-
-    A module's shared fixture would be made again on every worker its tests went to: under --dist loadgroup
-    (see pytest_cmdline_main) such a module is one unit of work, marked xdist_group, run on one worker."""
     rank = {name: n for n, name in enumerate(SLOW_FIRST)}
-    shared = {item.path.name for item in items if shares_a_fixture(item)}
-    for item in items:
-        if item.path.name in shared:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
-    # stable: the rest keep their order
-    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST) + (item.path.name not in shared)))
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))  # stable: the rest keep their order
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -100,16 +79,6 @@ def pytest_cmdline_main(config):
     worker = hasattr(config, "workerinput")  # a worker's own run: xdist clears its -n, and it must stay in-process
     if getattr(config.option, "numprocesses", 0) is None and not worker:
         config.option.numprocesses = "auto"
-    if getattr(config.option, "dist", None) == "no" and not config.option.distload and not worker:
-        config.option.dist = "loadgroup"  # xdist sets "no" back under -n 0; an explicit --dist is kept
-    if worker and config.workerinput.get("dist") == "loadgroup":
-        config.option.loadgroup = True  # a worker reads its options from the command line, which did not say it
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node):
-    """Tell each worker the scheduling chosen here, so that it names its tests' xdist groups (see above)."""
-    node.workerinput["dist"] = node.config.option.dist
 
 
 @pytest.hookimpl(optionalhook=True)
